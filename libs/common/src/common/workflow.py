@@ -1,0 +1,201 @@
+"""The canonical workflow structure shared by the definition service (which owns it) and the publisher (which converts
+it to DolphinScheduler JSON).
+
+A ``StructureSnapshot`` is what ``workflow_version.structure_snapshot`` stores and what ``workflow.version.created``
+carries. It is canonical: tasks sorted by ``task_id``, edges sorted by ``(upstream, downstream)``, so two snapshots of
+the same structure serialise to the same bytes and hash to the same ``content_hash``.
+
+These are plain pydantic models with no framework imports beyond pydantic, so domain code can use them freely.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class TaskType(StrEnum):
+    SHELL = "SHELL"
+    SQL = "SQL"
+    PYTHON = "PYTHON"
+
+
+class Priority(StrEnum):
+    HIGHEST = "HIGHEST"
+    HIGH = "HIGH"
+    MEDIUM = "MEDIUM"
+    LOW = "LOW"
+    LOWEST = "LOWEST"
+
+
+class FailureStrategy(StrEnum):
+    END = "END"
+    CONTINUE = "CONTINUE"
+
+
+class TimeoutStrategy(StrEnum):
+    WARN = "WARN"
+    FAILED = "FAILED"
+    WARNFAILED = "WARNFAILED"
+
+
+class ExecutionType(StrEnum):
+    PARALLEL = "PARALLEL"
+    SERIAL_WAIT = "SERIAL_WAIT"
+    SERIAL_DISCARD = "SERIAL_DISCARD"
+    SERIAL_PRIORITY = "SERIAL_PRIORITY"
+
+
+class ParamType(StrEnum):
+    VARCHAR = "VARCHAR"
+    INTEGER = "INTEGER"
+    LONG = "LONG"
+    FLOAT = "FLOAT"
+    DOUBLE = "DOUBLE"
+    DATE = "DATE"
+    TIME = "TIME"
+    TIMESTAMP = "TIMESTAMP"
+    BOOLEAN = "BOOLEAN"
+    LIST = "LIST"
+    FILE = "FILE"
+
+
+class Param(_Model):
+    """A global or task-local parameter (DolphinScheduler ``Property``)."""
+
+    name: Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z_][A-Za-z0-9_.]*$")]
+    value: str = ""
+    direction: Literal["IN", "OUT"] = "IN"
+    type: ParamType = ParamType.VARCHAR
+
+
+class ShellParams(_Model):
+    kind: Literal["SHELL"] = "SHELL"
+    script: Annotated[str, Field(min_length=1)]
+    local_params: tuple[Param, ...] = ()
+    resources: tuple[str, ...] = ()
+
+
+class PythonParams(_Model):
+    kind: Literal["PYTHON"] = "PYTHON"
+    script: Annotated[str, Field(min_length=1)]
+    local_params: tuple[Param, ...] = ()
+    resources: tuple[str, ...] = ()
+
+
+class SqlParams(_Model):
+    kind: Literal["SQL"] = "SQL"
+    datasource_name: Annotated[str, Field(min_length=1)]
+    datasource_type: Annotated[str, Field(min_length=1)] = "POSTGRESQL"
+    sql: Annotated[str, Field(min_length=1)]
+    #: "query" returns rows (DS sqlType 0), "non_query" changes data (DS sqlType 1)
+    sql_type: Literal["query", "non_query"] = "non_query"
+    pre_statements: tuple[str, ...] = ()
+    post_statements: tuple[str, ...] = ()
+    display_rows: Annotated[int, Field(ge=0, le=10_000)] = 10
+    local_params: tuple[Param, ...] = ()
+
+
+TaskParams = Annotated[ShellParams | PythonParams | SqlParams, Field(discriminator="kind")]
+
+
+class NodeAttrs(_Model):
+    """What publishing needs per node (seed §3 ``node_attrs``), with DolphinScheduler's defaults."""
+
+    worker_group: Annotated[str, Field(min_length=1, max_length=64)] = "default"
+    failure_strategy: FailureStrategy = FailureStrategy.END
+    retries: Annotated[int, Field(ge=0, le=100)] = 0
+    retry_interval_minutes: Annotated[int, Field(ge=0, le=10_080)] = 1
+    timeout_minutes: Annotated[int, Field(ge=0, le=525_600)] = 0
+    timeout_strategy: TimeoutStrategy | None = None
+    priority: Priority = Priority.MEDIUM
+    delay_minutes: Annotated[int, Field(ge=0, le=10_080)] = 0
+    enabled: bool = True
+    environment_code: int = -1
+    cpu_quota: Annotated[int, Field(ge=-1)] = -1
+    memory_max_mb: Annotated[int, Field(ge=-1)] = -1
+
+    @model_validator(mode="after")
+    def _timeout_strategy_needs_timeout(self) -> NodeAttrs:
+        if self.timeout_strategy is not None and self.timeout_minutes == 0:
+            raise ValueError("timeout_strategy is set but timeout_minutes is 0")
+        return self
+
+
+class SnapshotTask(_Model):
+    task_id: int
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    task_type: TaskType
+    description: str = ""
+    params: TaskParams
+    node_attrs: NodeAttrs = NodeAttrs()
+
+    @model_validator(mode="after")
+    def _params_match_type(self) -> SnapshotTask:
+        if self.params.kind != self.task_type.value:
+            raise ValueError(f"task {self.task_id}: params are {self.params.kind} but task_type is {self.task_type}")
+        return self
+
+
+class Edge(_Model):
+    upstream_task_id: int
+    downstream_task_id: int
+
+
+class Schedule(_Model):
+    #: Quartz cron, 7 fields: second minute hour day-of-month month day-of-week year
+    crontab: Annotated[str, Field(min_length=1)]
+    timezone: str = "UTC"
+    start_time: datetime
+    end_time: datetime
+
+    @field_validator("crontab")
+    @classmethod
+    def _seven_fields(cls, v: str) -> str:
+        v = " ".join(v.split())
+        if len(v.split(" ")) not in (6, 7):
+            raise ValueError("crontab must be a Quartz expression with 6 or 7 fields")
+        return v
+
+
+class StructureSnapshot(_Model):
+    """The canonical structure of one workflow version."""
+
+    workflow_id: int
+    workflow_name: Annotated[str, Field(min_length=1, max_length=200)]
+    description: str = ""
+    tasks: tuple[SnapshotTask, ...]
+    edges: tuple[Edge, ...] = ()
+    schedule: Schedule | None = None
+    global_params: tuple[Param, ...] = ()
+    execution_type: ExecutionType = ExecutionType.PARALLEL
+    timeout_minutes: Annotated[int, Field(ge=0)] = 0
+    entry_task_ids: tuple[int, ...] = ()
+    exit_task_ids: tuple[int, ...] = ()
+
+    def canonical(self) -> StructureSnapshot:
+        """The same snapshot with tasks, edges and params in canonical order."""
+        return self.model_copy(
+            update={
+                "tasks": tuple(sorted(self.tasks, key=lambda t: t.task_id)),
+                "edges": tuple(sorted(set(self.edges), key=lambda e: (e.upstream_task_id, e.downstream_task_id))),
+                "global_params": tuple(sorted(self.global_params, key=lambda p: p.name)),
+                "entry_task_ids": tuple(sorted(self.entry_task_ids)),
+                "exit_task_ids": tuple(sorted(self.exit_task_ids)),
+            }
+        )
+
+    def canonical_json(self) -> str:
+        return self.canonical().model_dump_json()
+
+    def content_hash(self) -> str:
+        """sha256 of the canonical JSON: equal structures hash equal."""
+        return hashlib.sha256(self.canonical_json().encode()).hexdigest()
