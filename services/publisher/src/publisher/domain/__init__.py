@@ -1,0 +1,25 @@
+"""Domain logic of the publisher: plain Python, no framework imports."""
+
+from publisher.domain.codes import assign_codes, codes_needed
+from publisher.domain.convert import (
+    CreateOrUpdateWorkflowArgs,
+    DolphinWorkflowDefinition,
+    ReleaseState,
+    convert,
+    gateway_args,
+)
+from publisher.domain.errors import InvalidDag, InvalidSchedule, MissingDatasources, MissingTaskCodes
+
+__all__ = [
+    "CreateOrUpdateWorkflowArgs",
+    "DolphinWorkflowDefinition",
+    "InvalidDag",
+    "InvalidSchedule",
+    "MissingDatasources",
+    "MissingTaskCodes",
+    "ReleaseState",
+    "assign_codes",
+    "codes_needed",
+    "convert",
+    "gateway_args",
+]

@@ -1,0 +1,468 @@
+"""Convert a platform ``StructureSnapshot`` into the JSON DolphinScheduler 3.3/3.4 takes (CONTRACT §2).
+
+Pure and fast: no I/O, no pydantic work in the hot path. The two big documents (task definitions, relations)
+are assembled as text, one f-string or %-template per task or edge over pre-escaped values, which is several
+times faster than building a dict per task and encoding it; ``bench/bench_convert.py`` measures it.
+
+Decisions (see also the docstrings below):
+
+* Output is canonical: tasks in ascending ``task_id``; relations are the root edges (``preTaskCode=0``,
+  ascending task_id) followed by the real edges in ascending ``(upstream, downstream)`` task_id order,
+  duplicates dropped. The same input therefore always gives the same bytes.
+* Task names must be unique in a DS workflow. Every task whose name is shared with another task is renamed
+  ``"<name> [<task_id>]"``; all members of a clash are renamed (not just the later ones), so the result
+  does not depend on task order. DS identifies tasks by code, so such a rename is a harmless edit.
+* A task timeout (``timeout_minutes > 0``) without a ``timeout_strategy`` is sent as ``WARN`` (the DS UI
+  default): DS's timeout handling switches on the strategy, so with null (our reading of DS) an OPEN
+  timeout would neither warn nor fail.
+* ``isCache`` is not sent (removed in DS 3.3), nor are the SDK's ``dependence``/``conditionResult``/
+  ``waitStartTimeout`` task params (SHELL, PYTHON and SQL ignore them).
+* A node's ``failure_strategy`` has no DS task field (DS sets it per run or per schedule): not converted.
+* Schedule start/end are sent as ``yyyy-MM-dd HH:mm:ss`` in UTC, because DS parses them in its JVM zone,
+  which runs in UTC. A naive datetime is read as wall time in the schedule's own ``timezone``. A 6-field
+  cron gets the optional year field ``*`` appended (DS and the SDK expect 7 fields). ``timezoneId`` is
+  always sent.
+* ``content_hash`` covers everything DS stores for the workflow except task versions (which DS bumps by
+  itself) and ``locations`` (derived from the edges): with the same hash a publish would change nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
+from enum import IntEnum
+from operator import attrgetter
+from types import MappingProxyType
+from typing import Any, Final, Literal, NamedTuple
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from common.workflow import (
+    Param,
+    PythonParams,
+    Schedule,
+    ShellParams,
+    SnapshotTask,
+    SqlParams,
+    StructureSnapshot,
+)
+from publisher.domain.errors import InvalidDag, InvalidSchedule, MissingDatasources, MissingTaskCodes
+from publisher.domain.layout import locations, topological_layers
+
+#: Bump when the JSON produced for the same input changes: every hash changes, so everything is republished.
+CONVERTER_VERSION: Final = "ds-3.3/1"
+
+#: DS task version used when the caller does not know the current one (DS treats 0 as 1 and overwrites the
+#: relation versions with the stored ones anyway, CONTRACT §2.1/§2.2).
+DEFAULT_TASK_VERSION: Final = 1
+
+#: Strategy sent for an open timeout that has none (the DS UI default).
+DEFAULT_TIMEOUT_STRATEGY: Final = "WARN"
+
+_SCHEDULE_TIME_FORMAT: Final = "%Y-%m-%d %H:%M:%S"
+_MAX_SCHEDULE_TIME: Final = "9999-12-31 23:59:59"
+_NO_DATASOURCES: Mapping[tuple[str, str], int] = MappingProxyType({})
+_SQL_TYPE: Final = {"query": "0", "non_query": "1"}
+# ASCII-only output (non-ASCII text is \u-escaped): the bytes hashed and sent never depend on an encoding.
+_JSON = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"), allow_nan=False)
+_dumps = _JSON.encode
+_str = json.encoder.encode_basestring_ascii  # a JSON string literal, quotes included
+
+# Text templates of the relations (the task definitions are f-strings in ``_task_text``).
+_ROOT_RELATION: Final = (
+    '{"name":"","preTaskCode":0,"preTaskVersion":0,"postTaskCode":%d,"postTaskVersion":%d,'
+    '"conditionType":"NONE","conditionParams":{}}'
+)
+_RELATION: Final = (
+    '{"name":"","preTaskCode":%d,"preTaskVersion":%d,"postTaskCode":%d,"postTaskVersion":%d,'
+    '"conditionType":"NONE","conditionParams":{}}'
+)
+_DEFAULT_VERSION_TEXT: Final = str(DEFAULT_TASK_VERSION)
+_DEFAULT_STRATEGY_TEXT: Final = f'"{DEFAULT_TIMEOUT_STRATEGY}"'
+_by_task_id = attrgetter("task_id")
+
+
+@dataclass(frozen=True, slots=True)
+class DolphinWorkflowDefinition:
+    """One workflow as DolphinScheduler takes it.
+
+    ``task_definition_json``, ``task_relation_json``, ``global_params``, ``schedule_json`` and ``locations``
+    are JSON text, ready to be passed to the gateway or REST as they are.
+    """
+
+    name: str
+    description: str
+    #: JSON array of task definitions (CONTRACT §2.1)
+    task_definition_json: str
+    #: JSON array of task relations (CONTRACT §2.2); every root has a ``preTaskCode=0`` edge
+    task_relation_json: str
+    #: JSON array of Property ``{prop, direct, type, value}``
+    global_params: str
+    #: CONTRACT §2.3 schedule JSON, or None when the workflow has no schedule
+    schedule_json: str | None
+    #: JSON array ``[{taskCode, x, y}]`` for the DS UI (REST only; the gateway takes no layout)
+    locations: str
+    #: PARALLEL / SERIAL_WAIT / SERIAL_DISCARD / SERIAL_PRIORITY
+    execution_type: str
+    #: workflow timeout in minutes, 0 = none
+    timeout: int
+    #: sha256 of the DS-relevant content, excluding task versions
+    content_hash: str
+    #: platform task_id -> DS task code, for every task
+    task_codes: Mapping[int, int]
+    #: platform task_id -> task name as sent to DS (differs from the platform name only after a name clash)
+    task_names: Mapping[int, str]
+
+
+class ReleaseState(IntEnum):
+    """DS ``ReleaseState``; the gateway takes the int (CONTRACT §2.4)."""
+
+    OFFLINE = 0
+    ONLINE = 1
+
+
+WarningType = Literal["NONE", "SUCCESS", "FAILURE", "ALL"]
+
+
+class CreateOrUpdateWorkflowArgs(NamedTuple):
+    """The 16 arguments of the Java gateway method ``createOrUpdateWorkflow``, in Java order (CONTRACT §1.3).
+
+    Call it as ``entry_point.createOrUpdateWorkflow(*args)``.
+    """
+
+    user_name: str
+    project_name: str
+    name: str
+    description: str
+    global_params: str
+    schedule: str | None
+    online_schedule: bool
+    warning_type: str
+    warning_group_id: int
+    timeout: int
+    worker_group: str
+    release_state: int
+    task_relation_json: str
+    task_definition_json: str
+    other_params_json: str | None
+    execution_type: str
+
+
+def convert(
+    snapshot: StructureSnapshot,
+    codes: Mapping[int, int],
+    *,
+    datasource_ids: Mapping[tuple[str, str], int] = _NO_DATASOURCES,
+    task_versions: Mapping[int, int] | None = None,
+) -> DolphinWorkflowDefinition:
+    """Build the DS definition of ``snapshot``.
+
+    ``codes`` maps every platform task_id to its stable DS task code (see ``assign_codes``).
+    ``datasource_ids`` maps ``(datasource name, datasource type)`` to the DS datasource id; types are compared
+    case-insensitively and sent upper-case (DS ``DbType`` names such as ``POSTGRESQL``, ``MYSQL``).
+    ``task_versions`` maps a DS task **code** to the version DS currently holds for it (as read from DS);
+    tasks not in it get version 1.
+
+    Raises ``MissingTaskCodes``, ``MissingDatasources`` (listing every missing one), ``InvalidDag`` (unknown
+    task in an edge, duplicate task id, cycle, no tasks) or ``InvalidSchedule``.
+    """
+    tasks = sorted(snapshot.tasks, key=_by_task_id)
+    if not tasks:
+        raise InvalidDag("a workflow needs at least one task: DS rejects an empty task graph")
+    task_ids = [t.task_id for t in tasks]
+    code_of = _codes_for(task_ids, codes)
+    names = _unique_names(tasks)
+    edges = _edges(snapshot, code_of)
+    layers = topological_layers(task_ids, edges)
+    datasources = _resolve_datasources(tasks, datasource_ids)
+
+    # Each task is emitted as text around its version: ``head + version + tail``. The text with the default
+    # version everywhere is hashed (so DS's own version bumps do not change the hash) and is also the output
+    # whenever the caller's versions are all the default.
+    pieces = [_task_text(t, code_of[t.task_id], names[t.task_id], datasources) for t in tasks]
+    definitions_json = "[" + ",".join([h + _DEFAULT_VERSION_TEXT + t for h, t in pieces]) + "]"
+    relations_json = _relations_text(layers.roots, edges, code_of, None)
+    global_params = _dumps(_properties(snapshot.global_params))
+    schedule_json = None if snapshot.schedule is None else _dumps(_schedule(snapshot.schedule))
+    head = _dumps(
+        [
+            CONVERTER_VERSION,
+            snapshot.workflow_name,
+            snapshot.description,
+            global_params,
+            schedule_json,
+            str(snapshot.execution_type),
+            snapshot.timeout_minutes,
+        ]
+    )
+    digest = hashlib.sha256()
+    for part in (head, definitions_json, relations_json):
+        digest.update(part.encode())
+        digest.update(b"\n")
+
+    if task_versions and any(v != DEFAULT_TASK_VERSION for v in task_versions.values()):
+        version_of = task_versions.get
+        definitions_json = (
+            "["
+            + ",".join(
+                [
+                    h + str(version_of(code_of[t.task_id], DEFAULT_TASK_VERSION)) + tail
+                    for t, (h, tail) in zip(tasks, pieces, strict=True)
+                ]
+            )
+            + "]"
+        )
+        relations_json = _relations_text(layers.roots, edges, code_of, task_versions)
+
+    return DolphinWorkflowDefinition(
+        name=snapshot.workflow_name,
+        description=snapshot.description,
+        task_definition_json=definitions_json,
+        task_relation_json=relations_json,
+        global_params=global_params,
+        schedule_json=schedule_json,
+        locations=locations(task_ids, layers, code_of),
+        execution_type=str(snapshot.execution_type),
+        timeout=snapshot.timeout_minutes,
+        content_hash=digest.hexdigest(),
+        task_codes=MappingProxyType(code_of),
+        task_names=MappingProxyType(names),
+    )
+
+
+def gateway_args(
+    defn: DolphinWorkflowDefinition,
+    *,
+    user_name: str,
+    project_name: str,
+    release_state: ReleaseState | Literal["ONLINE", "OFFLINE"],
+    online_schedule: bool,
+    warning_type: WarningType = "NONE",
+    warning_group_id: int = 0,
+    worker_group: str = "default",
+) -> CreateOrUpdateWorkflowArgs:
+    """Arguments of the Java ``createOrUpdateWorkflow``, in Java order (CONTRACT §1.3).
+
+    ``warning_type``, ``warning_group_id`` and ``worker_group`` only apply to the schedule.
+    ``online_schedule`` is sent as False when the definition has no schedule (Java ignores it then).
+    ``otherParamsJson`` is always null.
+    """
+    state = ReleaseState[release_state] if isinstance(release_state, str) else ReleaseState(release_state)
+    if warning_type not in ("NONE", "SUCCESS", "FAILURE", "ALL"):
+        raise ValueError(f"unknown warning type {warning_type!r}")
+    return CreateOrUpdateWorkflowArgs(
+        user_name=user_name,
+        project_name=project_name,
+        name=defn.name,
+        description=defn.description,
+        global_params=defn.global_params,
+        schedule=defn.schedule_json,
+        online_schedule=bool(online_schedule and defn.schedule_json is not None),
+        warning_type=warning_type,
+        warning_group_id=int(warning_group_id),
+        timeout=int(defn.timeout),
+        worker_group=worker_group,
+        release_state=int(state),
+        task_relation_json=defn.task_relation_json,
+        task_definition_json=defn.task_definition_json,
+        other_params_json=None,
+        execution_type=defn.execution_type,
+    )
+
+
+# --- pieces ---------------------------------------------------------------------------------------
+
+
+def _codes_for(task_ids: list[int], codes: Mapping[int, int]) -> dict[int, int]:
+    if len(set(task_ids)) != len(task_ids):
+        dup = sorted(tid for tid, n in Counter(task_ids).items() if n > 1)
+        raise InvalidDag(f"task ids are not unique: {dup}", duplicate_task_ids=dup)
+    missing = [tid for tid in task_ids if tid not in codes]
+    if missing:
+        raise MissingTaskCodes(f"no DS task code for tasks {missing}", task_ids=missing)
+    code_of = {tid: codes[tid] for tid in task_ids}
+    if len(set(code_of.values())) != len(code_of) or min(code_of.values()) <= 0:
+        bad = sorted(c for c, n in Counter(code_of.values()).items() if n > 1 or c <= 0)
+        raise MissingTaskCodes(f"DS task codes must be positive and distinct; bad codes: {bad}", codes=bad)
+    return code_of
+
+
+def _unique_names(tasks: list[SnapshotTask]) -> dict[int, str]:
+    names = {t.task_id: t.name for t in tasks}
+    if len(set(names.values())) == len(names):
+        return names
+    for _ in range(8):
+        holders: dict[str, list[int]] = {}
+        for tid, name in names.items():
+            holders.setdefault(name, []).append(tid)
+        clashes = [tids for tids in holders.values() if len(tids) > 1]
+        if not clashes:
+            return names
+        for tids in clashes:
+            for tid in tids:
+                names[tid] = f"{names[tid]} [{tid}]"
+    raise InvalidDag("task names cannot be made unique")  # only names crafted to clash round after round
+
+
+def _edges(snapshot: StructureSnapshot, code_of: dict[int, int]) -> list[tuple[int, int]]:
+    pairs = sorted({(e.upstream_task_id, e.downstream_task_id) for e in snapshot.edges})
+    if pairs:
+        ups, downs = zip(*pairs, strict=True)
+        unknown = sorted((set(ups) | set(downs)) - code_of.keys())
+        if unknown:
+            raise InvalidDag(f"edges reference tasks that are not in the workflow: {unknown}", task_ids=unknown)
+    return pairs
+
+
+def _resolve_datasources(
+    tasks: list[SnapshotTask], datasource_ids: Mapping[tuple[str, str], int]
+) -> dict[tuple[str, str], tuple[str, int]]:
+    """``(name, type as written)`` -> ``(DS type name, datasource id)`` for every SQL task's datasource."""
+    wanted: dict[tuple[str, str], list[int]] = {}
+    for t in tasks:
+        p = t.params
+        if type(p) is SqlParams:
+            wanted.setdefault((p.datasource_name, p.datasource_type), []).append(t.task_id)
+    if not wanted:
+        return {}
+    known = {(name, type_.upper()): ds_id for (name, type_), ds_id in datasource_ids.items()}
+    resolved: dict[tuple[str, str], tuple[str, int]] = {}
+    missing: list[dict[str, Any]] = []
+    for (name, type_), tids in wanted.items():
+        ds_type = type_.upper()
+        ds_id = known.get((name, ds_type))
+        if ds_id is None:
+            missing.append({"name": name, "type": ds_type, "task_ids": tids})
+        else:
+            resolved[(name, type_)] = (ds_type, ds_id)
+    if missing:
+        missing.sort(key=lambda m: (m["name"], m["type"]))
+        listed = ", ".join(f"{m['name']} ({m['type']})" for m in missing)
+        raise MissingDatasources(f"DolphinScheduler has no datasource {listed}", missing=missing)
+    return resolved
+
+
+def _properties(params: Iterable[Param]) -> list[dict[str, str]]:
+    return [{"prop": p.name, "direct": p.direction, "type": p.type.value, "value": p.value} for p in params]
+
+
+def _json_list(items: tuple[str, ...]) -> str:
+    return "[" + ",".join([_str(i) for i in items]) + "]"
+
+
+def _params_text(params: tuple[Param, ...]) -> str:
+    return (
+        "["
+        + ",".join(
+            [
+                f'{{"prop":{_str(p.name)},"direct":"{p.direction}","type":"{p.type._value_}","value":{_str(p.value)}}}'
+                for p in params
+            ]
+        )
+        + "]"
+    )
+
+
+def _task_text(
+    task: SnapshotTask, code: int, name: str, datasources: dict[tuple[str, str], tuple[str, int]]
+) -> tuple[str, str]:
+    """The task definition as JSON text, split around its version: ``(head, tail)``.
+
+    Hand-written JSON for speed (an f-string is several times faster than encoding a dict per task): every
+    string that comes from the snapshot goes through ``_str``; enum values and ints are safe as they are. The
+    tests parse the output back and compare it field by field.
+    """
+    p = task.params
+    local = p.local_params
+    local_params = _params_text(local) if local else "[]"
+    if type(p) is SqlParams:
+        ds_type, ds_id = datasources[(p.datasource_name, p.datasource_type)]
+        pre = p.pre_statements
+        post = p.post_statements
+        task_params = (
+            f'{{"type":{_str(ds_type)},"datasource":{ds_id},"sql":{_str(p.sql)},'
+            f'"sqlType":"{_SQL_TYPE[p.sql_type]}","preStatements":{_json_list(pre) if pre else "[]"},'
+            f'"postStatements":{_json_list(post) if post else "[]"},"displayRows":{p.display_rows},'
+            f'"localParams":{local_params},"resourceList":[]}}'
+        )
+    elif type(p) is ShellParams or type(p) is PythonParams:
+        res = p.resources
+        resources = "[" + ",".join([f'{{"resourceName":{_str(r)}}}' for r in res]) + "]" if res else "[]"
+        task_params = f'{{"rawScript":{_str(p.script)},"localParams":{local_params},"resourceList":{resources}}}'
+    else:  # pragma: no cover - the snapshot model admits no other params
+        raise InvalidDag(f"task {task.task_id}: unsupported task params {type(p).__name__}")
+    a = task.node_attrs
+    timeout = a.timeout_minutes
+    if timeout > 0:
+        timeout_flag = "OPEN"
+        s = a.timeout_strategy
+        strategy = _DEFAULT_STRATEGY_TEXT if s is None else f'"{s._value_}"'
+    else:
+        timeout_flag = "CLOSE"
+        strategy = "null"
+    tail = (
+        f',"name":{_str(name)},"description":{_str(task.description)},'
+        f'"taskType":"{task.task_type._value_}","taskParams":{task_params},'
+        f'"flag":"{"YES" if a.enabled else "NO"}","taskPriority":"{a.priority._value_}",'
+        f'"workerGroup":{_str(a.worker_group)},"environmentCode":{a.environment_code},'
+        f'"failRetryTimes":{a.retries},"failRetryInterval":{a.retry_interval_minutes},'
+        f'"timeoutFlag":"{timeout_flag}","timeoutNotifyStrategy":{strategy},"timeout":{timeout},'
+        f'"delayTime":{a.delay_minutes},"taskGroupId":0,"taskGroupPriority":0,'
+        f'"cpuQuota":{a.cpu_quota},"memoryMax":{a.memory_max_mb},"taskExecuteType":"BATCH"}}'
+    )
+    return f'{{"code":{code},"version":', tail
+
+
+def _relations_text(
+    roots: list[int],
+    edges: list[tuple[int, int]],
+    code_of: dict[int, int],
+    versions: Mapping[int, int] | None,
+) -> str:
+    """Relations as JSON text: a ``preTaskCode=0`` edge per root, then the edges."""
+    d = DEFAULT_TASK_VERSION
+    if versions is None:
+        parts = [_ROOT_RELATION % (code_of[tid], d) for tid in roots]
+        parts.extend([_RELATION % (code_of[up], d, code_of[down], d) for up, down in edges])
+    else:
+        v = versions.get
+        parts = [_ROOT_RELATION % (c, v(c, d)) for c in [code_of[tid] for tid in roots]]
+        pairs = [(code_of[up], code_of[down]) for up, down in edges]
+        parts.extend([_RELATION % (pre, v(pre, d), post, v(post, d)) for pre, post in pairs])
+    return "[" + ",".join(parts) + "]"
+
+
+def _schedule(schedule: Schedule) -> dict[str, str]:
+    try:
+        zone = ZoneInfo(schedule.timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise InvalidSchedule(f"unknown time zone {schedule.timezone!r}", timezone=schedule.timezone) from exc
+    start = _aware(schedule.start_time, zone)
+    end = _aware(schedule.end_time, zone)
+    if start >= end:
+        raise InvalidSchedule(
+            f"schedule start {start.isoformat()} must be before its end {end.isoformat()}",
+        )
+    crontab = schedule.crontab
+    if crontab.count(" ") == 5:
+        crontab += " *"
+    return {
+        "startTime": _utc_text(start),
+        "endTime": _utc_text(end),
+        "crontab": crontab,
+        "timezoneId": schedule.timezone,
+    }
+
+
+def _aware(value: datetime, zone: tzinfo) -> datetime:
+    return value.replace(tzinfo=zone) if value.tzinfo is None else value
+
+
+def _utc_text(value: datetime) -> str:
+    try:
+        return value.astimezone(UTC).strftime(_SCHEDULE_TIME_FORMAT)
+    except OverflowError:  # beyond year 9999 once moved to UTC: DS's own "forever"
+        return _MAX_SCHEDULE_TIME

@@ -1,0 +1,36 @@
+"""Errors raised by the publisher's domain code (conversion to DolphinScheduler JSON).
+
+All are ``DomainError``s: converting the same snapshot again fails the same way, so they are never retried.
+"""
+
+from __future__ import annotations
+
+from common.errors import DomainError, ValidationFailed
+
+
+class MissingDatasources(ValidationFailed):
+    """SQL tasks name datasources that DolphinScheduler does not know (no id for ``(name, type)``)."""
+
+    code = "missing-datasources"
+    title = "Unknown datasources"
+
+
+class InvalidDag(ValidationFailed):
+    """The edges do not form a DAG over the snapshot's tasks (unknown task, self-loop or cycle)."""
+
+    code = "invalid-dag"
+    title = "Invalid task graph"
+
+
+class InvalidSchedule(ValidationFailed):
+    """The schedule cannot be expressed for DolphinScheduler (unknown time zone, start not before end)."""
+
+    code = "invalid-schedule"
+    title = "Invalid schedule"
+
+
+class MissingTaskCodes(DomainError):
+    """``convert`` got no DS task code for some task, or a code that is not positive or used twice."""
+
+    code = "missing-task-codes"
+    title = "Missing task codes"
