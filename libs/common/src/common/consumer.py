@@ -1,0 +1,208 @@
+"""Idempotent, explicitly acknowledged consumption with retries and a dead-letter queue.
+
+For every record:
+1. decode the envelope and payload (``registry``); a record that can never become an event (bad JSON, schema
+   violation, unknown type/version) goes to ``<topic>.dlq`` with the reason in its headers, and is acknowledged;
+2. in ONE database transaction: claim the event id in ``inbox`` (``ON CONFLICT DO NOTHING``); if it was already there
+   the record is a duplicate and nothing happens; otherwise run the handler, whose effects commit with the claim;
+3. a ``DomainError`` from the handler rolls back and sends the record to the DLQ with the reason; a transient error
+   (database or network) is retried in place with exponential backoff; after ``max_attempts`` the record is NOT
+   acknowledged (``NackRecord``): the subscriber rewinds to it, so nothing is lost while the outage lasts;
+   an unexpected exception is retried the same way and then dead-lettered with its type and message, so one bad
+   record cannot stall its partition forever.
+The offset is committed only after 2–3 finished (FastStream ``AckPolicy.NACK_ON_ERROR``, never ack-first).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
+
+from prometheus_client import Counter
+from sqlalchemy import Table
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from common.errors import DomainError, PoisonMessage, TransientError
+from common.events.base import Event
+from common.events.envelope import Envelope
+from common.events.registry import EventRegistry, registry
+
+log = logging.getLogger(__name__)
+
+CONSUMED = Counter("events_consumed_total", "Records handled by consumers", ["consumer", "topic", "outcome"])
+DLQ_SENT = Counter("dlq_messages_total", "Records sent to a dead-letter topic", ["consumer", "topic", "reason"])
+
+
+class Outcome(StrEnum):
+    PROCESSED = "processed"
+    DUPLICATE = "duplicate"
+    DEAD_LETTERED = "dead_lettered"
+    IGNORED = "ignored"
+
+
+class NackRecord(Exception):
+    """Raised to leave a record unacknowledged: it will be delivered again (transient failure persisted)."""
+
+
+@dataclass(frozen=True)
+class Record:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+    headers: Sequence[tuple[str, bytes]] = ()
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What a handler receives besides its session: the decoded event and where it came from."""
+
+    envelope: Envelope
+    event: Event
+    record: Record
+
+
+Handler = Callable[[AsyncSession, Delivery], Awaitable[None]]
+
+
+class DeadLetterSink(Protocol):
+    async def send(self, topic: str, *, key: bytes | None, value: bytes, headers: list[tuple[str, bytes]]) -> None: ...
+
+
+def is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, TransientError):
+        return True
+    if isinstance(exc, OperationalError | InterfaceError):
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, OSError | TimeoutError | ConnectionError)
+
+
+@dataclass
+class ConsumerRuntime:
+    """Runs handlers for one consumer (a service's consumer group) against that service's inbox."""
+
+    name: str
+    sessions: async_sessionmaker[AsyncSession]
+    inbox: Table
+    dlq: DeadLetterSink
+    events: EventRegistry = registry
+    max_attempts: int = 5
+    base_backoff_s: float = 0.2
+    max_backoff_s: float = 10.0
+    #: optional decoder for records that are not our envelope (e.g. OpenLineage JSON on lineage.changed);
+    #: returns None to fall back to the envelope decoder
+    foreign_decoder: Callable[[Record], tuple[Envelope, Event] | None] | None = None
+    _sleep: Callable[[float], Awaitable[None]] = field(default=asyncio.sleep, repr=False)
+
+    async def handle(self, record: Record, handler: Handler) -> Outcome:
+        try:
+            envelope, event = self._decode(record)
+        except PoisonMessage as exc:
+            await self._dead_letter(record, reason=exc.detail, error_type="poison-message")
+            return self._count(record, Outcome.DEAD_LETTERED)
+
+        delivery = Delivery(envelope=envelope, event=event, record=record)
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return self._count(record, await self._run_once(delivery, handler))
+            except DomainError as exc:
+                await self._dead_letter(record, reason=exc.detail, error_type=exc.code, event_id=envelope.id)
+                return self._count(record, Outcome.DEAD_LETTERED)
+            except Exception as exc:
+                transient = is_transient(exc)
+                if attempt >= self.max_attempts:
+                    if transient:
+                        log.warning(
+                            "transient failure persists; record left unacknowledged",
+                            extra={"consumer": self.name, "event_id": envelope.id, "topic": record.topic},
+                        )
+                        raise NackRecord(str(exc)) from exc
+                    log.exception("handler failed repeatedly", extra={"consumer": self.name, "event_id": envelope.id})
+                    await self._dead_letter(
+                        record,
+                        reason=f"{type(exc).__name__}: {exc}"[:1000],
+                        error_type="unexpected-error",
+                        event_id=envelope.id,
+                    )
+                    return self._count(record, Outcome.DEAD_LETTERED)
+                delay = min(self.max_backoff_s, self.base_backoff_s * 2 ** (attempt - 1))
+                log.info(
+                    "handler failed (attempt %d/%d), retrying in %.2fs: %s",
+                    attempt,
+                    self.max_attempts,
+                    delay,
+                    type(exc).__name__,
+                    extra={"consumer": self.name, "event_id": envelope.id},
+                )
+                await self._sleep(delay)
+
+    def _decode(self, record: Record) -> tuple[Envelope, Event]:
+        if self.foreign_decoder is not None:
+            decoded = self.foreign_decoder(record)
+            if decoded is not None:
+                return decoded
+        return self.events.decode(record.value)
+
+    async def _run_once(self, delivery: Delivery, handler: Handler) -> Outcome:
+        async with self.sessions() as session, session.begin():
+            claimed = await session.execute(
+                pg_insert(self.inbox)
+                .values(consumer=self.name, event_id=delivery.envelope.id, topic=delivery.record.topic)
+                .on_conflict_do_nothing()
+                .returning(self.inbox.c.event_id)
+            )
+            if claimed.first() is None:
+                return Outcome.DUPLICATE
+            await handler(session, delivery)
+        return Outcome.PROCESSED
+
+    async def _dead_letter(self, record: Record, *, reason: str, error_type: str, event_id: str | None = None) -> None:
+        headers = [h for h in record.headers if not h[0].startswith("x-dlq-")]
+        headers += [
+            ("x-dlq-reason", reason.encode()[:4000]),
+            ("x-dlq-error-type", error_type.encode()),
+            ("x-dlq-consumer", self.name.encode()),
+            ("x-dlq-original-topic", record.topic.encode()),
+            ("x-dlq-original-partition", str(record.partition).encode()),
+            ("x-dlq-original-offset", str(record.offset).encode()),
+        ]
+        if event_id:
+            headers.append(("x-dlq-event-id", event_id.encode()))
+        await self.dlq.send(f"{record.topic}.dlq", key=record.key, value=record.value, headers=headers)
+        DLQ_SENT.labels(self.name, record.topic, error_type).inc()
+        log.warning(
+            "record dead-lettered: %s",
+            reason,
+            extra={"consumer": self.name, "topic": record.topic, "offset": record.offset, "event_id": event_id},
+        )
+
+    def _count(self, record: Record, outcome: Outcome) -> Outcome:
+        CONSUMED.labels(self.name, record.topic, outcome.value).inc()
+        return outcome
+
+
+def header_map(headers: Sequence[tuple[str, bytes]]) -> Mapping[str, str]:
+    return {k: v.decode(errors="replace") for k, v in headers}
+
+
+def record_from_consumer_record(cr: Any) -> Record:
+    """Our ``Record`` from an aiokafka ``ConsumerRecord``."""
+    return Record(
+        topic=cr.topic,
+        partition=cr.partition,
+        offset=cr.offset,
+        key=cr.key,
+        value=cr.value if cr.value is not None else b"",
+        headers=tuple(cr.headers or ()),
+    )

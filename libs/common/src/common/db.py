@@ -1,0 +1,131 @@
+"""Async SQLAlchemy helpers and per-service schema/role provisioning.
+
+Each service owns one PostgreSQL schema and logs in with its own role, which owns that schema and has no privilege
+on any other. Tables are declared WITHOUT a schema; the engine puts the service's schema first on the
+``search_path``. That keeps the table code independent of the schema name, so tests can give every test its own
+schema (and role) without touching the code.
+
+One transaction per use case: ``unit_of_work`` opens it, repositories ``flush`` and never commit.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import asyncpg
+from pydantic import SecretStr
+from sqlalchemy import MetaData
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+_IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+def new_metadata() -> MetaData:
+    return MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def _secret(url: SecretStr | str) -> str:
+    return url.get_secret_value() if isinstance(url, SecretStr) else url
+
+
+def create_engine(url: SecretStr | str, *, schema: str, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
+    """An asyncpg engine whose connections put ``schema`` first on the search path."""
+    _check_ident(schema)
+    return create_async_engine(
+        _secret(url),
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        echo=echo,
+        connect_args={"server_settings": {"search_path": schema, "application_name": f"svc-{schema}"}},
+    )
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+@asynccontextmanager
+async def unit_of_work(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """One transaction: committed when the block exits normally, rolled back on any exception."""
+    async with sessions() as session, session.begin():
+        yield session
+
+
+def _check_ident(name: str) -> str:
+    if not _IDENT.match(name):
+        raise ValueError(f"not a safe SQL identifier: {name!r}")
+    return name
+
+
+@dataclass(frozen=True)
+class ServiceDatabase:
+    """What provisioning produced for one service: its schema, role and the URL it logs in with."""
+
+    schema: str
+    role: str
+    url: SecretStr
+
+
+def asyncpg_dsn(url: SecretStr | str) -> str:
+    """A plain ``postgresql://`` DSN (for asyncpg.connect) from a SQLAlchemy URL."""
+    u = make_url(_secret(url))
+    return u.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def provision_service(
+    admin_url: SecretStr | str, *, schema: str, role: str, password: SecretStr
+) -> ServiceDatabase:
+    """Create (idempotently) ``role`` with LOGIN and ``schema`` owned by it; the role gets nothing else.
+
+    PostgreSQL 15 no longer lets PUBLIC create in schema ``public``; we also revoke PUBLIC's USAGE on it so a service
+    role sees only its own schema. Other services' schemas are owned by their roles and grant nothing to others.
+    """
+    _check_ident(schema)
+    _check_ident(role)
+    conn = await asyncpg.connect(asyncpg_dsn(admin_url))
+    try:
+        pw = password.get_secret_value()
+        exists = await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role)
+        # Identifiers are checked above; the password goes through quote_literal on the server.
+        quoted_pw = await conn.fetchval("SELECT quote_literal($1)", pw)
+        verb = "ALTER" if exists else "CREATE"
+        await conn.execute(f'{verb} ROLE "{role}" WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD {quoted_pw}')
+        await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}" AUTHORIZATION "{role}"')
+        await conn.execute(f'ALTER SCHEMA "{schema}" OWNER TO "{role}"')
+        await conn.execute(f'ALTER ROLE "{role}" SET search_path = "{schema}"')
+        await conn.execute("REVOKE ALL ON SCHEMA public FROM PUBLIC")
+        dbname = await conn.fetchval("SELECT current_database()")
+        await conn.execute(f'GRANT CONNECT ON DATABASE "{dbname}" TO "{role}"')
+    finally:
+        await conn.close()
+    u = make_url(_secret(admin_url)).set(drivername="postgresql+asyncpg", username=role, password=pw)
+    return ServiceDatabase(schema=schema, role=role, url=SecretStr(u.render_as_string(hide_password=False)))
+
+
+async def drop_service(admin_url: SecretStr | str, *, schema: str, role: str) -> None:
+    _check_ident(schema)
+    _check_ident(role)
+    conn = await asyncpg.connect(asyncpg_dsn(admin_url))
+    try:
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        exists = await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role)
+        if exists:
+            dbname = await conn.fetchval("SELECT current_database()")
+            await conn.execute(f'REVOKE ALL ON DATABASE "{dbname}" FROM "{role}"')
+            await conn.execute(f'DROP OWNED BY "{role}"')
+            await conn.execute(f'DROP ROLE "{role}"')
+    finally:
+        await conn.close()

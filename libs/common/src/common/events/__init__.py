@@ -1,0 +1,47 @@
+"""Event contracts shared by every service: envelope, payload models, registry and schema checks."""
+
+from common.events.base import Event, Part
+from common.events.envelope import CONTENT_TYPE, Envelope
+from common.events.models import (
+    DependencyCycle,
+    ExecutionSummary,
+    ExecutionSynced,
+    FailureRule,
+    LineageChanged,
+    PublishCompleted,
+    PublishOperation,
+    PublishOutcome,
+    PublishRequested,
+    TableEdge,
+    TaskDependencyChanged,
+    Topics,
+    TriggerSource,
+    WorkflowExecutionFailed,
+    WorkflowVersionCreated,
+)
+from common.events.registry import ALL_EVENTS, EventRegistry, registry
+
+__all__ = [
+    "ALL_EVENTS",
+    "CONTENT_TYPE",
+    "DependencyCycle",
+    "Envelope",
+    "Event",
+    "EventRegistry",
+    "ExecutionSummary",
+    "ExecutionSynced",
+    "FailureRule",
+    "LineageChanged",
+    "Part",
+    "PublishCompleted",
+    "PublishOperation",
+    "PublishOutcome",
+    "PublishRequested",
+    "TableEdge",
+    "TaskDependencyChanged",
+    "Topics",
+    "TriggerSource",
+    "WorkflowExecutionFailed",
+    "WorkflowVersionCreated",
+    "registry",
+]

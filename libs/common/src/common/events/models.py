@@ -1,0 +1,248 @@
+"""Event payloads of every topic in DESIGN.md §3, version 1.
+
+Rules (enforced by the committed JSON Schemas and ``tests/test_event_schemas.py``): changes are additive — new fields
+are optional with a default; no field is removed or retyped; otherwise add a new ``VERSION`` and an upcaster.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, ClassVar, Literal
+from uuid import UUID
+
+from pydantic import Field
+
+from common.events.base import Event, Part
+from common.workflow import StructureSnapshot
+
+
+class Topics:
+    WORKFLOW_VERSION_CREATED = "workflow.version.created"
+    PUBLISH_REQUESTED = "publish.requested"
+    PUBLISH_COMPLETED = "publish.completed"
+    LINEAGE_CHANGED = "lineage.changed"
+    TASK_DEPENDENCY_CHANGED = "task.dependency.changed"
+    EXECUTION_SYNCED = "execution.synced"
+    WORKFLOW_EXECUTION_FAILED = "workflow.execution.failed"
+
+    ALL: ClassVar[tuple[str, ...]] = (
+        WORKFLOW_VERSION_CREATED,
+        PUBLISH_REQUESTED,
+        PUBLISH_COMPLETED,
+        LINEAGE_CHANGED,
+        TASK_DEPENDENCY_CHANGED,
+        EXECUTION_SYNCED,
+        WORKFLOW_EXECUTION_FAILED,
+    )
+
+    @staticmethod
+    def dlq(topic: str) -> str:
+        return f"{topic}.dlq"
+
+
+class TriggerSource(StrEnum):
+    MANUAL_EDIT = "manual_edit"
+    TASK_CHANGE = "task_change"
+    LINEAGE_CHANGE = "lineage_change"
+    MIGRATION = "migration"
+    ROLLBACK = "rollback"
+
+
+class PublishOperation(StrEnum):
+    DEPLOY = "deploy"
+    ONLINE = "online"
+    OFFLINE = "offline"
+
+
+class PublishOutcome(StrEnum):
+    SUCCESS = "success"
+    FAILED = "failed"
+    #: deploy of a definition identical to the last deployed one: nothing was sent to DS
+    SKIPPED_UNCHANGED = "skipped_unchanged"
+
+
+# --- workflow.version.created -------------------------------------------------------------------------------------
+
+
+class WorkflowVersionCreated(Event):
+    TYPE: ClassVar[str] = "platform.workflow.version.created"
+    TOPIC: ClassVar[str] = Topics.WORKFLOW_VERSION_CREATED
+
+    workflow_id: int
+    version_id: int
+    version_no: int
+    trigger_source: TriggerSource
+    created_by: str
+    created_at: datetime
+    content_hash: str
+    change_summary: dict[str, Any] = Field(default_factory=dict)
+    snapshot: StructureSnapshot
+
+    def key(self) -> str:
+        return str(self.workflow_id)
+
+
+# --- publish.requested / publish.completed ----------------------------------------------------------------------
+
+
+class PublishRequested(Event):
+    TYPE: ClassVar[str] = "platform.publish.requested"
+    TOPIC: ClassVar[str] = Topics.PUBLISH_REQUESTED
+
+    request_id: UUID
+    workflow_id: int
+    operation: PublishOperation
+    version_id: int
+    version_no: int
+    operator: str
+    requested_at: datetime
+    #: the pinned version's structure, so the publisher needs no other topic to act
+    snapshot: StructureSnapshot
+    #: set when this request retries a failed one
+    retry_of: UUID | None = None
+
+    def key(self) -> str:
+        return str(self.workflow_id)
+
+
+class PublishCompleted(Event):
+    TYPE: ClassVar[str] = "platform.publish.completed"
+    TOPIC: ClassVar[str] = Topics.PUBLISH_COMPLETED
+
+    request_id: UUID
+    record_id: int
+    workflow_id: int
+    version_id: int
+    operation: PublishOperation
+    outcome: PublishOutcome
+    engine_workflow_code: int | None = None
+    engine_version: int | None = None
+    project_code: int | None = None
+    #: DS release state after the operation ("ONLINE"/"OFFLINE"), when known
+    release_state: Literal["ONLINE", "OFFLINE"] | None = None
+    error_code: int | None = None
+    error_message: str | None = None
+    operator: str
+    completed_at: datetime
+
+    def key(self) -> str:
+        return str(self.workflow_id)
+
+
+# --- lineage.changed -------------------------------------------------------------------------------------------
+
+
+class TableEdge(Part):
+    """A table→table lineage edge (not an event on its own; reused inside ``LineageChanged``)."""
+
+    source_table: Annotated[str, Field(min_length=1)]
+    target_table: Annotated[str, Field(min_length=1)]
+
+
+class LineageChanged(Event):
+    """Native lineage change. Any combination of the parts may be present.
+
+    - ``table_edges_added`` / ``table_edges_removed``: table→table lineage;
+    - ``task_id`` with ``read_tables`` and/or ``write_tables``: replaces that task's read/write set (``None`` keeps
+      the current set, an empty list clears it);
+    - ``task_removed``: the task no longer exists (all its relations go).
+    """
+
+    TYPE: ClassVar[str] = "platform.lineage.changed"
+    TOPIC: ClassVar[str] = Topics.LINEAGE_CHANGED
+
+    table_edges_added: tuple[TableEdge, ...] = ()
+    table_edges_removed: tuple[TableEdge, ...] = ()
+    task_id: int | None = None
+    read_tables: tuple[str, ...] | None = None
+    write_tables: tuple[str, ...] | None = None
+    task_removed: bool = False
+
+    def key(self) -> str:
+        if self.task_id is not None:
+            return f"task:{self.task_id}"
+        edges = self.table_edges_added or self.table_edges_removed
+        return f"table:{edges[0].target_table}" if edges else "lineage"
+
+
+# --- task.dependency.changed -----------------------------------------------------------------------------------
+
+
+class DependencyCycle(Part):
+    task_path: tuple[int, ...]
+    tables: tuple[str, ...]
+
+
+class TaskDependencyChanged(Event):
+    TYPE: ClassVar[str] = "platform.task.dependency.changed"
+    TOPIC: ClassVar[str] = Topics.TASK_DEPENDENCY_CHANGED
+
+    task_id: int
+    old_upstream: tuple[int, ...]
+    new_upstream: tuple[int, ...]
+    old_downstream: tuple[int, ...]
+    new_downstream: tuple[int, ...]
+    #: set when the new dependencies close a cycle; consumers must not apply them silently
+    cycle: DependencyCycle | None = None
+    cause_event_id: str | None = None
+
+    def key(self) -> str:
+        return str(self.task_id)
+
+
+# --- execution.synced / workflow.execution.failed ---------------------------------------------------------------
+
+
+class ExecutionSummary(Part):
+    instance_id: int
+    state: str
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    duration: str | None = None
+    command_type: str | None = None
+    run_times: int | None = None
+    engine_version: int | None = None
+    platform_version_id: int | None = None
+
+
+class ExecutionSynced(Event):
+    TYPE: ClassVar[str] = "platform.execution.synced"
+    TOPIC: ClassVar[str] = Topics.EXECUTION_SYNCED
+
+    workflow_id: int
+    engine_workflow_code: int
+    project_code: int
+    #: newest first, at most 10
+    executions: tuple[ExecutionSummary, ...]
+    last_execution_state: str | None = None
+    synced_at: datetime
+
+    def key(self) -> str:
+        return str(self.workflow_id)
+
+
+class FailureRule(StrEnum):
+    FAILURE = "failure"
+    STREAK = "streak"
+    RATE = "rate"
+
+
+class WorkflowExecutionFailed(Event):
+    TYPE: ClassVar[str] = "platform.workflow.execution.failed"
+    TOPIC: ClassVar[str] = Topics.WORKFLOW_EXECUTION_FAILED
+
+    workflow_id: int
+    engine_workflow_code: int
+    project_code: int
+    rule: FailureRule
+    instance_id: int | None = None
+    state: str | None = None
+    #: e.g. {"streak": 3} or {"failures": 4, "window": 10, "rate": 0.4}
+    details: dict[str, Any] = Field(default_factory=dict)
+    #: stable per incident: alerts are deduplicated on it
+    incident_key: str
+    occurred_at: datetime
+
+    def key(self) -> str:
+        return str(self.workflow_id)

@@ -1,0 +1,123 @@
+"""FastStream Kafka broker factory and the binding of ``ConsumerRuntime`` handlers to subscribers.
+
+Every service builds its broker with ``create_broker``: idempotent producer with ``acks=all``, OpenTelemetry
+(trace context read from and written to Kafka headers) and Prometheus middlewares. ``subscribe`` registers a
+handler with an explicit ack policy: the offset is committed only after the record was processed, dead-lettered
+or found to be a duplicate; a ``NackRecord`` rewinds the partition to that record.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable
+from typing import Any
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
+from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+from opentelemetry.trace import TracerProvider
+from prometheus_client import REGISTRY, CollectorRegistry
+
+from common.consumer import ConsumerRuntime, Handler, NackRecord, record_from_consumer_record
+from common.outbox import MAX_MESSAGE_BYTES
+
+
+def create_broker(
+    bootstrap_servers: str,
+    *,
+    service: str,
+    tracer_provider: TracerProvider | None = None,
+    metrics_registry: CollectorRegistry | None = REGISTRY,
+    telemetry: bool = True,
+) -> KafkaBroker:
+    middlewares: list[Any] = []
+    if telemetry:
+        middlewares.append(KafkaTelemetryMiddleware(tracer_provider=tracer_provider))
+        if metrics_registry is not None:
+            middlewares.append(KafkaPrometheusMiddleware(registry=metrics_registry, app_name=service))
+    return KafkaBroker(
+        bootstrap_servers,
+        client_id=service,
+        enable_idempotence=True,
+        acks="all",
+        max_request_size=MAX_MESSAGE_BYTES + 64 * 1024,
+        middlewares=tuple(middlewares),
+        logger=None,
+    )
+
+
+class BrokerDeadLetterSink:
+    """Publishes dead letters through the service's broker (same idempotent producer, ``acks=all``)."""
+
+    def __init__(self, broker: KafkaBroker) -> None:
+        self._broker = broker
+
+    async def send(self, topic: str, *, key: bytes | None, value: bytes, headers: list[tuple[str, bytes]]) -> None:
+        await self._broker.publish(
+            value,
+            topic=topic,
+            key=key,
+            headers={k: v.decode(errors="replace") for k, v in headers},
+        )
+
+
+def subscribe(
+    broker: KafkaBroker,
+    runtime: ConsumerRuntime,
+    topic: str,
+    handler: Handler,
+    *,
+    group_id: str,
+    max_poll_interval_ms: int = 300_000,
+) -> Any:
+    """Register ``handler`` for ``topic`` under consumer group ``group_id`` through ``runtime``."""
+
+    async def _on_message(msg: KafkaMessage) -> None:
+        record = record_from_consumer_record(msg.raw_message)
+        try:
+            await runtime.handle(record, handler)
+        except NackRecord:
+            await msg.nack()
+            raise
+
+    _on_message.__name__ = f"on_{topic.replace('.', '_').replace('-', '_')}"
+    return broker.subscriber(
+        topic,
+        group_id=group_id,
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        auto_offset_reset="earliest",
+        max_partition_fetch_bytes=MAX_MESSAGE_BYTES + 64 * 1024,
+        max_poll_interval_ms=max_poll_interval_ms,
+        title=f"{group_id}:{topic}",
+    )(_on_message)
+
+
+async def ensure_topics(
+    bootstrap_servers: str, topics: Iterable[str], *, partitions: int = 3, replication_factor: int = 1
+) -> None:
+    """Create the topics (and their ``.dlq``) if missing. Idempotent."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = []
+        for t in topics:
+            for name in (t, f"{t}.dlq"):
+                if name not in existing:
+                    wanted.append(
+                        NewTopic(
+                            name=name,
+                            num_partitions=partitions,
+                            replication_factor=replication_factor,
+                            topic_configs={"max.message.bytes": str(MAX_MESSAGE_BYTES + 64 * 1024)},
+                        )
+                    )
+        if wanted:
+            with contextlib.suppress(TopicAlreadyExistsError):
+                await admin.create_topics(wanted)
+    finally:
+        await admin.close()

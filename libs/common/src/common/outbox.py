@@ -1,0 +1,258 @@
+"""Transactional outbox: events are written in the same transaction as the state change, and a relay publishes them.
+
+Write side: ``Outbox.add(session, event)`` inserts the encoded envelope into the service's ``outbox`` table inside
+the caller's transaction, with the current W3C trace context in its headers, so a trace continues across Kafka.
+
+Relay: ``OutboxRelay.run()`` loops: in one database transaction it takes the oldest rows
+(``DELETE … RETURNING`` over ``FOR UPDATE SKIP LOCKED``), sends them in id order with an idempotent producer
+(``acks=all``), waits for every acknowledgement and only then commits. A crash at any point either leaves the rows
+in place (resent later, duplicates are removed by consumers' inbox) or has them durably in Kafka. Only one relay per
+schema runs at a time (a PostgreSQL advisory lock), so the per-key order of the table is the order in Kafka: within a
+partition, the idempotent producer never lets a later batch succeed after an earlier one failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import zlib
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from opentelemetry import propagate
+from prometheus_client import Counter, Gauge
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Identity,
+    Index,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+    func,
+    insert,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from common.errors import ValidationFailed
+from common.events.base import Event
+from common.events.envelope import CONTENT_TYPE
+from common.events.registry import EventRegistry, registry
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGE_BYTES = 8 * 1024 * 1024
+
+OUTBOX_PUBLISHED = Counter("outbox_published_total", "Events published by the outbox relay", ["service", "topic"])
+OUTBOX_BACKLOG = Gauge("outbox_backlog", "Events waiting in the outbox", ["service"])
+OUTBOX_OLDEST_AGE = Gauge("outbox_oldest_age_seconds", "Age of the oldest unpublished outbox event", ["service"])
+OUTBOX_RELAY_ERRORS = Counter("outbox_relay_errors_total", "Failed relay batches (retried)", ["service"])
+
+
+def add_outbox_tables(metadata: MetaData) -> tuple[Table, Table]:
+    """Declare ``outbox`` and ``inbox`` in a service's metadata (its migrations create them)."""
+    outbox = Table(
+        "outbox",
+        metadata,
+        Column("id", BigInteger, Identity(always=True), primary_key=True),
+        Column("event_id", Text, nullable=False, unique=True),
+        Column("topic", Text, nullable=False),
+        Column("key", Text, nullable=False),
+        Column("value", LargeBinary, nullable=False),
+        Column("headers", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    )
+    inbox = Table(
+        "inbox",
+        metadata,
+        Column("consumer", Text, nullable=False),
+        Column("event_id", Text, nullable=False),
+        Column("topic", Text, nullable=False),
+        Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        PrimaryKeyConstraint("consumer", "event_id"),
+        Index("ix_inbox_processed_at", "processed_at"),
+    )
+    return outbox, inbox
+
+
+class Outbox:
+    """Write side of the outbox, used by use cases inside their transaction."""
+
+    def __init__(
+        self,
+        table: Table,
+        *,
+        source: str,
+        topic_name: Callable[[str], str] = lambda t: t,
+        events: EventRegistry = registry,
+    ) -> None:
+        self._table = table
+        self._source = source
+        self._topic_name = topic_name
+        self._events = events
+
+    async def add(self, session: AsyncSession, event: Event, *, subject: str | None = None) -> str:
+        """Stage ``event`` in the caller's transaction; returns the event id."""
+        envelope = self._events.encode(event, source=self._source, subject=subject)
+        value = envelope.to_bytes()
+        if len(value) > MAX_MESSAGE_BYTES:
+            raise ValidationFailed(
+                f"event {event.TYPE} is {len(value)} bytes, over the {MAX_MESSAGE_BYTES}-byte message limit"
+            )
+        headers: dict[str, str] = {"content-type": CONTENT_TYPE, "ce_type": envelope.type, "ce_id": envelope.id}
+        propagate.inject(headers)
+        await session.execute(
+            insert(self._table).values(
+                event_id=envelope.id,
+                topic=self._topic_name(event.TOPIC),
+                key=event.key(),
+                value=value,
+                headers=headers,
+            )
+        )
+        return envelope.id
+
+
+def producer_config(bootstrap_servers: str, client_id: str) -> dict[str, Any]:
+    """Settings of every producer of the platform: idempotent, acks=all, large messages allowed."""
+    return {
+        "bootstrap_servers": bootstrap_servers,
+        "client_id": client_id,
+        "enable_idempotence": True,
+        "acks": "all",
+        "linger_ms": 5,
+        "max_batch_size": 1024 * 1024,
+        "max_request_size": MAX_MESSAGE_BYTES + 64 * 1024,
+        "request_timeout_ms": 15_000,
+    }
+
+
+class OutboxRelay:
+    """Publishes a service's outbox to Kafka. Run one per service process; extra ones wait as standbys."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        bootstrap_servers: str,
+        service: str,
+        batch_size: int = 500,
+        poll_interval_s: float = 0.02,
+        max_backoff_s: float = 5.0,
+    ) -> None:
+        self._engine = engine
+        self._bootstrap = bootstrap_servers
+        self._service = service
+        self._batch = batch_size
+        self._poll = poll_interval_s
+        self._max_backoff = max_backoff_s
+        self._lock_key = zlib.crc32(f"outbox-relay:{service}".encode())
+        self._stopping = asyncio.Event()
+        self._producer: AIOKafkaProducer | None = None
+        self.published = 0
+        self._last_stats = 0.0
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def run(self) -> None:
+        """Run until ``stop()``; survives Kafka and database outages (retries with backoff)."""
+        backoff = self._poll
+        while not self._stopping.is_set():
+            try:
+                async with self._engine.connect() as lock_conn:
+                    if not await self._try_lock(lock_conn):
+                        await self._sleep(1.0)
+                        continue
+                    log.info("outbox relay active", extra={"service": self._service})
+                    await self._relay_loop()
+                    backoff = self._poll
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                OUTBOX_RELAY_ERRORS.labels(self._service).inc()
+                log.warning("outbox relay error; retrying", exc_info=True, extra={"service": self._service})
+                await self._close_producer()
+                await self._sleep(backoff)
+                backoff = min(self._max_backoff, max(backoff * 2, 0.1))
+        await self._close_producer()
+
+    async def _try_lock(self, conn: Any) -> bool:
+        got = await conn.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": self._lock_key})
+        await conn.commit()
+        return bool(got)
+
+    async def _relay_loop(self) -> None:
+        while not self._stopping.is_set():
+            sent = await self.relay_once()
+            await self._maybe_report_backlog()
+            if sent < self._batch:
+                await self._sleep(self._poll)
+
+    async def _producer_ready(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            producer = AIOKafkaProducer(**producer_config(self._bootstrap, f"{self._service}-outbox"))
+            try:
+                await producer.start()
+            except Exception:
+                await producer.stop()
+                raise
+            self._producer = producer
+        return self._producer
+
+    async def _close_producer(self) -> None:
+        if self._producer is not None:
+            producer, self._producer = self._producer, None
+            with contextlib.suppress(Exception):
+                await producer.stop()
+
+    async def relay_once(self) -> int:
+        """Publish one batch; returns how many events were sent. Raises on failure (rows stay in the outbox)."""
+        producer = await self._producer_ready()
+        async with self._engine.begin() as conn:
+            result = (
+                await conn.execute(
+                    text(
+                        "DELETE FROM outbox WHERE id IN "
+                        "(SELECT id FROM outbox ORDER BY id LIMIT :n FOR UPDATE SKIP LOCKED) "
+                        "RETURNING id, topic, key, value, headers"
+                    ),
+                    {"n": self._batch},
+                )
+            ).all()
+            if not result:
+                return 0
+            rows = sorted(result, key=lambda r: r.id)
+            futures = []
+            for r in rows:
+                headers = [(k, str(v).encode()) for k, v in (r.headers or {}).items()]
+                futures.append(await producer.send(r.topic, value=bytes(r.value), key=r.key.encode(), headers=headers))
+            await asyncio.gather(*futures)
+        for r in rows:
+            OUTBOX_PUBLISHED.labels(self._service, r.topic).inc()
+        self.published += len(rows)
+        return len(rows)
+
+    async def _maybe_report_backlog(self) -> None:
+        now = time.monotonic()
+        if now - self._last_stats < 5.0:
+            return
+        self._last_stats = now
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(text("SELECT count(*) AS n, min(created_at) AS oldest FROM outbox"))).one()
+        OUTBOX_BACKLOG.labels(self._service).set(row.n)
+        age = (datetime.now(UTC) - row.oldest).total_seconds() if row.oldest is not None else 0.0
+        OUTBOX_OLDEST_AGE.labels(self._service).set(age)
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)

@@ -1,0 +1,115 @@
+"""The infrastructure half of a service's composition root.
+
+``Infra.start(...)`` builds what every Kafka+PostgreSQL service needs — engine and sessions on the service's schema,
+FastStream broker, outbox writer and relay, consumer runtime with the DLQ sink — and ``stop()`` releases it in the
+reverse order. A service's ``main.py`` registers its subscribers on ``infra.broker`` before ``start_consuming()``
+and builds its own ``Deps`` from the parts. Tests call the same code with test settings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from faststream.kafka import KafkaBroker
+from opentelemetry.sdk.trace import TracerProvider
+from sqlalchemy import Table, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from common.consumer import ConsumerRuntime
+from common.db import create_engine, session_factory
+from common.http import Check
+from common.kafka import BrokerDeadLetterSink, create_broker
+from common.outbox import Outbox, OutboxRelay
+from common.settings import ServiceSettings
+from common.telemetry import instrument_engine, register_secrets
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Infra:
+    settings: ServiceSettings
+    schema: str
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    broker: KafkaBroker
+    outbox: Outbox
+    relay: OutboxRelay
+    runtime: ConsumerRuntime
+    _relay_task: asyncio.Task[None] | None = field(default=None, repr=False)
+
+    @classmethod
+    def build(
+        cls,
+        settings: ServiceSettings,
+        *,
+        schema: str,
+        outbox_table: Table,
+        inbox_table: Table,
+        tracer_provider: TracerProvider | None = None,
+        telemetry: bool = True,
+    ) -> Infra:
+        register_secrets([settings.database_url])
+        engine = create_engine(settings.database_url, schema=schema)
+        if telemetry:
+            instrument_engine(engine, tracer_provider)
+        sessions = session_factory(engine)
+        broker = create_broker(
+            settings.kafka_bootstrap_servers,
+            service=settings.service_name,
+            tracer_provider=tracer_provider,
+            telemetry=telemetry,
+        )
+        outbox = Outbox(outbox_table, source=f"/services/{settings.service_name}", topic_name=settings.topic)
+        relay = OutboxRelay(
+            engine,
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            service=settings.service_name,
+            batch_size=settings.outbox_batch_size,
+            poll_interval_s=settings.outbox_poll_interval_s,
+        )
+        runtime = ConsumerRuntime(
+            name=settings.service_name,
+            sessions=sessions,
+            inbox=inbox_table,
+            dlq=BrokerDeadLetterSink(broker),
+            max_attempts=settings.consumer_max_attempts,
+        )
+        return cls(settings, schema, engine, sessions, broker, outbox, relay, runtime)
+
+    async def start(self, *, consume: bool = True, relay: bool = True) -> None:
+        """Start the outbox relay and the broker (with every subscriber registered so far)."""
+        if relay:
+            self._relay_task = asyncio.create_task(self.relay.run(), name=f"{self.settings.service_name}-outbox-relay")
+        if consume:
+            await self.broker.start()
+        else:
+            await self.broker.connect()
+
+    async def stop(self) -> None:
+        self.relay.stop()
+        if self._relay_task is not None:
+            try:
+                await asyncio.wait_for(self._relay_task, timeout=10)
+            except TimeoutError:
+                self._relay_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._relay_task
+        with contextlib.suppress(Exception):
+            await self.broker.stop()
+        await self.engine.dispose()
+
+    def readiness_checks(self) -> Mapping[str, Check]:
+        async def database() -> None:
+            async with self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+
+        async def kafka() -> None:
+            if not await self.broker.ping(timeout=2.0):
+                raise ConnectionError("Kafka broker did not answer")
+
+        return {"database": database, "kafka": kafka}

@@ -1,0 +1,52 @@
+"""Settings base shared by every service.
+
+Each service subclasses ``ServiceSettings`` with its own ``env_prefix`` (``DEFINITION_``, ``PUBLISHER_`` …).
+``KAFKA_BOOTSTRAP_SERVERS`` is read without a prefix (one cluster serves every service); the database URL is per
+service (``<PREFIX>DATABASE_URL``) because each service logs in with its own role.
+Secrets are ``SecretStr``: they never show in ``repr``, logs or errors. Bad configuration fails at start.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """Common settings. Subclasses set ``model_config = SettingsConfigDict(env_prefix=...)``."""
+
+    model_config = SettingsConfigDict(extra="ignore", env_file=None, populate_by_name=True)
+
+    service_name: str = "service"
+    #: SQLAlchemy URL with the asyncpg driver, logging in as the service's own role.
+    database_url: SecretStr = SecretStr("postgresql+asyncpg://localhost:55432/platform")
+    kafka_bootstrap_servers: str = Field(
+        default="127.0.0.1:59092", validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "kafka_bootstrap_servers")
+    )
+    #: prepended to every topic name (isolates environments sharing one cluster, and tests)
+    topic_prefix: str = Field(default="", validation_alias=AliasChoices("KAFKA_TOPIC_PREFIX", "topic_prefix"))
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_json: bool = True
+    #: OTLP/HTTP endpoint of a collector, e.g. http://otel-collector:4318; empty disables export.
+    otel_exporter_otlp_endpoint: str = ""
+    otel_sampling_ratio: float = Field(default=1.0, ge=0.0, le=1.0)
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8000, ge=0, le=65535)
+    outbox_poll_interval_s: float = Field(default=0.02, gt=0)
+    outbox_batch_size: int = Field(default=500, ge=1, le=10_000)
+    consumer_max_attempts: int = Field(default=5, ge=1)
+
+    def topic(self, name: str) -> str:
+        return f"{self.topic_prefix}{name}"
+
+    @field_validator("database_url")
+    @classmethod
+    def _asyncpg_driver(cls, v: SecretStr) -> SecretStr:
+        raw = v.get_secret_value()
+        if raw.startswith("postgresql://") or raw.startswith("postgres://"):
+            raw = "postgresql+asyncpg://" + raw.split("://", 1)[1]
+        if not raw.startswith("postgresql+asyncpg://"):
+            raise ValueError("database_url must be a postgresql URL (postgresql+asyncpg://user:pw@host:port/db)")
+        return SecretStr(raw)

@@ -1,0 +1,1 @@
+"""Test support shared by every package: pytest fixtures (``common.testing.fixtures``) and helpers."""

@@ -1,0 +1,257 @@
+"""Foundation guarantees on real PostgreSQL and Kafka: outbox → relay → consumer with exactly one effect each."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from collections import defaultdict
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from sqlalchemy import func, insert, select
+
+from common.consumer import ConsumerRuntime, Delivery, Outcome, Record
+from common.db import unit_of_work
+from common.events import EventRegistry
+from common.kafka import BrokerDeadLetterSink, create_broker, ensure_topics, subscribe
+from common.outbox import Outbox, OutboxRelay
+from common.testing.kafka_helpers import eventually, read_topic
+
+from .conftest import Counted, Svc, effects, inbox_table, outbox_table
+
+pytestmark = pytest.mark.integration
+
+REG = EventRegistry([Counted])
+
+
+async def _effect(session: Any, delivery: Delivery) -> None:
+    ev = delivery.event
+    assert isinstance(ev, Counted)
+    await session.execute(insert(effects).values(event_id=delivery.envelope.id, key=ev.key_, seq=ev.seq))
+
+
+async def _write_events(svc: Svc, outbox: Outbox, n: int, keys: int = 10, start: int = 0) -> None:
+    """Each event in its own small transaction, like use cases do; ``seq`` counts per key."""
+    for i in range(start, start + n):
+        async with unit_of_work(svc.sessions) as s:
+            await outbox.add(s, Counted(key_=f"k{i % keys}", seq=i // keys))
+
+
+async def _effects(svc: Svc) -> list[Any]:
+    async with svc.sessions() as s:
+        return list((await s.execute(select(effects).order_by(effects.c.id))).all())
+
+
+def _assert_exactly_once_in_order(rows: list[Any], n: int, keys: int) -> None:
+    assert len(rows) == n, f"expected {n} effects, got {len(rows)}"
+    assert len({r.event_id for r in rows}) == n
+    per_key: dict[str, list[int]] = defaultdict(list)
+    for r in rows:
+        per_key[r.key].append(r.seq)
+    assert len(per_key) == keys
+    for key, seqs in per_key.items():
+        assert seqs == sorted(seqs), f"order broken for {key}: {seqs[:20]}…"
+        assert seqs == list(range(len(seqs)))
+
+
+async def _start_consumer(svc: Svc, bootstrap: str, topic: str, group: str) -> tuple[Any, ConsumerRuntime]:
+    broker = create_broker(bootstrap, service=group, telemetry=False)
+    runtime = ConsumerRuntime(
+        name=group, sessions=svc.sessions, inbox=inbox_table, dlq=BrokerDeadLetterSink(broker), events=REG
+    )
+    subscribe(broker, runtime, topic, _effect, group_id=group)
+    await broker.start()
+    return broker, runtime
+
+
+async def test_1000_events_exactly_once_in_order_despite_relay_sigkill(
+    svc: Svc, kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    topic = f"{topic_prefix}test.counted"
+    await ensure_topics(kafka_bootstrap, [topic])
+    outbox = Outbox(outbox_table, source="/test", topic_name=lambda t: f"{topic_prefix}{t}", events=REG)
+    await _write_events(svc, outbox, 1000)
+    broker, _ = await _start_consumer(svc, kafka_bootstrap, topic, f"{topic_prefix}g")
+
+    def start_relay() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "common.testing.relay_proc",
+                "--db-url",
+                svc.db.url.get_secret_value(),
+                "--schema",
+                svc.db.schema,
+                "--bootstrap",
+                kafka_bootstrap,
+                "--batch",
+                "100",
+                "--send-delay-ms",
+                "3",
+            ],
+            stdout=subprocess.PIPE,
+        )
+
+    async def outbox_left() -> int:
+        async with svc.sessions() as s:
+            return int(await s.scalar(select(func.count()).select_from(outbox_table)) or 0)
+
+    try:
+        mid_batch_kills = 0
+        for _ in range(3):
+            proc = start_relay()
+            # let it publish part of the outbox, then kill it without warning
+            target = 150 + 250 * mid_batch_kills
+            await eventually(lambda: _topic_at_least(kafka_bootstrap, topic, target), timeout_s=60)  # noqa: B023
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+            in_kafka = await _topic_size(kafka_bootstrap, topic)
+            left = await outbox_left()
+            # sent but not committed: the killed batch is both in Kafka and back in the outbox
+            if in_kafka + left > 1000:
+                mid_batch_kills += 1
+            if left == 0:
+                break
+        assert mid_batch_kills >= 1, "no kill landed inside a batch; the scenario was not exercised"
+        proc = start_relay()
+        await eventually(lambda: _count_is(svc, 1000), timeout_s=90)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+        assert await _topic_size(kafka_bootstrap, topic) > 1000, "expected duplicates in Kafka after the crash"
+        await asyncio.sleep(1.0)  # any late duplicate would add an effect now
+        _assert_exactly_once_in_order(await _effects(svc), 1000, 10)
+    finally:
+        await broker.stop()
+
+
+async def _topic_size(bootstrap: str, topic: str) -> int:
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    c = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await c.start()
+    try:
+        parts = c.partitions_for_topic(topic) or set()
+        if not parts:
+            await c._client.force_metadata_update()
+            parts = c.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in parts]
+        ends = await c.end_offsets(tps)
+        begins = await c.beginning_offsets(tps)
+        return sum(ends[tp] - begins[tp] for tp in tps)
+    finally:
+        await c.stop()
+
+
+async def _topic_at_least(bootstrap: str, topic: str, n: int) -> bool:
+    return await _topic_size(bootstrap, topic) >= n
+
+
+async def _count_is(svc: Svc, n: int) -> bool:
+    async with svc.sessions() as s:
+        return int(await s.scalar(select(func.count()).select_from(effects)) or 0) >= n
+
+
+async def test_same_event_three_times_has_one_effect(svc: Svc, kafka_bootstrap: str, topic_prefix: str) -> None:
+    topic = f"{topic_prefix}test.counted"
+    await ensure_topics(kafka_bootstrap, [topic])
+    env = REG.encode(Counted(key_="k", seq=0), source="/test")
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, enable_idempotence=True, acks="all")
+    await producer.start()
+    for _ in range(3):
+        await producer.send_and_wait(topic, env.to_bytes(), key=b"k")
+    marker = REG.encode(Counted(key_="k", seq=1), source="/test")
+    await producer.send_and_wait(topic, marker.to_bytes(), key=b"k")
+    await producer.stop()
+    broker, _ = await _start_consumer(svc, kafka_bootstrap, topic, f"{topic_prefix}g")
+    try:
+        await eventually(lambda: _count_is(svc, 2), timeout_s=30)
+        await asyncio.sleep(0.5)
+        rows = await _effects(svc)
+        assert [(r.event_id, r.seq) for r in rows] == [(env.id, 0), (marker.id, 1)]
+    finally:
+        await broker.stop()
+
+
+async def test_duplicate_is_reported_by_runtime(svc: Svc) -> None:
+    class NoDlq:
+        async def send(self, topic: str, **kw: Any) -> None:
+            raise AssertionError("nothing should be dead-lettered")
+
+    runtime = ConsumerRuntime(name="g", sessions=svc.sessions, inbox=inbox_table, dlq=NoDlq(), events=REG)
+    rec = Record("t", 0, 0, b"k", REG.encode(Counted(key_="k", seq=0), source="/t").to_bytes())
+    outcomes = [await runtime.handle(rec, _effect) for _ in range(3)]
+    assert outcomes == [Outcome.PROCESSED, Outcome.DUPLICATE, Outcome.DUPLICATE]
+    assert len(await _effects(svc)) == 1
+
+
+async def test_malformed_message_goes_to_dlq_and_partition_moves_on(
+    svc: Svc, kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    topic = f"{topic_prefix}test.counted"
+    await ensure_topics(kafka_bootstrap, [topic], partitions=1)
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    await producer.start()
+    await producer.send_and_wait(topic, b"{not json", key=b"k", headers=[("origin", b"test")])
+    wrong_schema = REG.encode(Counted(key_="k", seq=0), source="/t").model_dump(mode="json")
+    wrong_schema["data"] = {"key_": "k", "seq": "not-a-number"}
+    import json
+
+    await producer.send_and_wait(topic, json.dumps(wrong_schema).encode(), key=b"k")
+    good = REG.encode(Counted(key_="k", seq=0), source="/t")
+    await producer.send_and_wait(topic, good.to_bytes(), key=b"k")
+    await producer.stop()
+
+    broker, _ = await _start_consumer(svc, kafka_bootstrap, topic, f"{topic_prefix}g")
+    try:
+        await eventually(lambda: _count_is(svc, 1), timeout_s=30)
+        dead = await read_topic(kafka_bootstrap, f"{topic}.dlq", expect=2)
+        assert len(dead) == 2
+        headers = [dict(d.headers) for d in dead]
+        assert dead[0].value == b"{not json"
+        assert headers[0]["x-dlq-reason"].startswith(b"not a CloudEvents JSON envelope")
+        assert headers[0]["x-dlq-original-topic"] == topic.encode()
+        assert headers[0]["origin"] == b"test"
+        assert b"violates its schema" in headers[1]["x-dlq-reason"]
+        assert b"seq" in headers[1]["x-dlq-reason"]
+        rows = await _effects(svc)
+        assert [r.event_id for r in rows] == [good.id]
+    finally:
+        await broker.stop()
+
+
+@pytest.mark.slow
+async def test_kafka_restart_mid_run_loses_nothing(
+    svc: Svc, kafka_bootstrap: str, kafka_server: Any, topic_prefix: str
+) -> None:
+    topic = f"{topic_prefix}test.counted"
+    await ensure_topics(kafka_bootstrap, [topic])
+    outbox = Outbox(outbox_table, source="/test", topic_name=lambda t: f"{topic_prefix}{t}", events=REG)
+    relay = OutboxRelay(svc.engine, bootstrap_servers=kafka_bootstrap, service=f"{topic_prefix}relay", batch_size=50)
+    relay_task = asyncio.create_task(relay.run())
+    broker, _ = await _start_consumer(svc, kafka_bootstrap, topic, f"{topic_prefix}g")
+    try:
+        writer = asyncio.create_task(_write_slowly(svc, outbox, 600))
+        await eventually(lambda: _count_is(svc, 100), timeout_s=60)
+        await asyncio.to_thread(kafka_server.stop)
+        await asyncio.sleep(3)
+        await asyncio.to_thread(kafka_server.start)
+        await writer
+        await eventually(lambda: _count_is(svc, 600), timeout_s=180)
+        await asyncio.sleep(1.0)
+        _assert_exactly_once_in_order(await _effects(svc), 600, 10)
+    finally:
+        relay.stop()
+        await relay_task
+        await broker.stop()
+
+
+async def _write_slowly(svc: Svc, outbox: Outbox, n: int) -> None:
+    for i in range(n):
+        async with unit_of_work(svc.sessions) as s:
+            await outbox.add(s, Counted(key_=f"k{i % 10}", seq=i // 10))
+        await asyncio.sleep(0.01)
