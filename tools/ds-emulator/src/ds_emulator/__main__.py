@@ -1,0 +1,3 @@
+from ds_emulator.server import main
+
+main()

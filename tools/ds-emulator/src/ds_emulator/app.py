@@ -1,0 +1,769 @@
+"""The emulator's HTTP surface (Starlette): DS REST under ``/dolphinscheduler``, the Java gateway's callback under
+``/_gateway/{method}`` and the control API under ``/_emulator``.
+
+DS conventions kept: form or query parameters (merged, as Spring's ``@RequestParam`` reads both); the envelope
+``{code, msg, data, success, failed}`` with HTTP 200 for business errors; a missing or bad parameter answers the
+endpoint's ``@ApiException`` code with the exception text appended; 401 with an empty body without a valid token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import parse_qsl
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ds_emulator.errors import DsError, api_exception
+from ds_emulator.faults import FaultRule, Faults
+from ds_emulator.state import (
+    Emulator,
+    Instance,
+    Json,
+    ScriptRule,
+    User,
+    fmt,
+    iter_dates,
+    java_split_count,
+    page,
+    parse_date,
+)
+
+logger = logging.getLogger(__name__)
+
+PREFIX = "/dolphinscheduler"
+
+
+class _Unauthorized(Exception):
+    pass
+
+
+class _BadParam(Exception):
+    pass
+
+
+def envelope(data: Any = None, code: int = 0, msg: str = "success") -> JSONResponse:
+    return JSONResponse({"code": code, "msg": msg, "data": data, "success": code == 0, "failed": code != 0})
+
+
+class Params:
+    """Merged query + form parameters of one request, read the way Spring binds ``@RequestParam``."""
+
+    def __init__(self, values: dict[str, str], path: dict[str, str]) -> None:
+        self.values = values
+        self.path = path
+
+    @classmethod
+    async def read(cls, request: Request) -> Params:
+        values = dict(request.query_params)
+        if request.method in ("POST", "PUT", "DELETE"):
+            body = (await request.body()).decode("utf-8", "replace")
+            content_type = request.headers.get("content-type", "")
+            if body and "json" not in content_type:
+                values.update(dict(parse_qsl(body, keep_blank_values=True)))
+        return cls(values, dict(request.path_params))
+
+    def text(self, name: str, default: str | None = None, *, required: bool = False) -> str | None:
+        value: str | None = self.values.get(name)
+        if value is None:
+            if required:
+                raise _BadParam(f"Required request parameter '{name}' for method parameter type String is not present")
+            return default
+        return value
+
+    def req(self, name: str) -> str:
+        value = self.text(name, required=True)
+        assert value is not None
+        return value
+
+    def number(self, name: str, default: int | None = None, *, required: bool = False) -> int | None:
+        raw = self.values.get(name)
+        if raw is None or (raw == "" and not required):
+            if required:
+                raise _BadParam(f"Required request parameter '{name}' for method parameter type Integer is not present")
+            return default
+        try:
+            return int(raw)
+        except ValueError:
+            raise _BadParam(
+                f"Failed to convert value of type 'java.lang.String' to required type 'int'; "
+                f'For input string: "{raw}"'
+            ) from None
+
+    def req_int(self, name: str) -> int:
+        value = self.number(name, required=True)
+        assert value is not None
+        return value
+
+    def path_int(self, name: str) -> int:
+        raw = self.path[name]
+        try:
+            return int(raw)
+        except ValueError:
+            raise _BadParam(
+                f"Failed to convert value of type 'java.lang.String' to required type 'long'; "
+                f'For input string: "{raw}"'
+            ) from None
+
+    def enum(self, name: str, allowed: tuple[str, ...], default: str | None = None, *, required: bool = False) -> str:
+        value = self.text(name, default, required=required)
+        if value is None or value not in allowed:
+            raise _BadParam(f"Failed to convert value of type 'java.lang.String' to enum for value '{value}'")
+        return value
+
+    def paging(self) -> tuple[int, int]:
+        page_no = self.req_int("pageNo")
+        page_size = self.req_int("pageSize")
+        if page_no < 1:
+            raise DsError(10001, "pageNo")
+        if page_size < 1:
+            raise DsError(10001, "pageSize")
+        return page_no, page_size
+
+
+Handler = Callable[[Emulator, User, Params], Any]
+
+
+FAILURE_STRATEGIES = ("END", "CONTINUE")
+WARNING_TYPES = ("NONE", "SUCCESS", "FAILURE", "ALL")
+PRIORITIES = ("HIGHEST", "HIGH", "MEDIUM", "LOW", "LOWEST")
+RELEASE_STATES = ("ONLINE", "OFFLINE")
+WF_STATES = (
+    "SUBMITTED_SUCCESS", "RUNNING_EXECUTION", "READY_PAUSE", "PAUSE", "READY_STOP", "STOP", "FAILURE", "SUCCESS",
+    "SERIAL_WAIT", "WAIT_TO_RUN", "FAILOVER",
+)  # fmt: skip
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# REST handlers: each takes (emulator, user, params) and returns the envelope's data
+
+
+def h_user_info(emu: Emulator, user: User, p: Params) -> Any:
+    return user.to_json()
+
+
+def h_create_token(emu: Emulator, user: User, p: Params) -> Any:
+    user_id = p.req_int("userId")
+    if user.user_type != "ADMIN_USER" and user_id != user.id:
+        raise DsError(30001)
+    return emu.create_access_token(user_id, p.req("expireTime"), p.text("token") or None)
+
+
+def h_tokens_of_user(emu: Emulator, user: User, p: Params) -> Any:
+    user_id = p.path_int("user_id")
+    return [t for t in emu.access_tokens if t["userId"] == user_id]
+
+
+def h_projects_page(emu: Emulator, user: User, p: Params) -> Any:
+    page_no, page_size = p.paging()
+    search = p.text("searchVal") or ""
+    items = [emu.project_json(x) for x in emu.projects.values() if search.lower() in x.name.lower()]
+    items.sort(key=lambda x: x["id"], reverse=True)
+    return page(items, page_no, page_size)
+
+
+def h_projects_all(emu: Emulator, user: User, p: Params) -> Any:
+    return [emu.project_json(x) for x in emu.projects.values()]
+
+
+def h_project_get(emu: Emulator, user: User, p: Params) -> Any:
+    return emu.project_json(emu.project(p.path_int("p")))
+
+
+def h_project_create(emu: Emulator, user: User, p: Params) -> Any:
+    return emu.project_json(emu.create_project(user, p.req("projectName"), p.text("description") or ""))
+
+
+def h_worker_groups(emu: Emulator, user: User, p: Params) -> Any:
+    return ["default"]
+
+
+def h_tenants(emu: Emulator, user: User, p: Params) -> Any:
+    return list(emu.tenants.values())
+
+
+def h_tenant_create(emu: Emulator, user: User, p: Params) -> Any:
+    code = p.req("tenantCode")
+    p.req_int("queueId")
+    if emu.tenant_by_code(code) is not None:
+        raise DsError(10009, msg=f"os tenant code {code} already exists")
+    return emu.create_tenant(code, p.text("description") or "")
+
+
+def h_gen_codes(emu: Emulator, user: User, p: Params) -> Any:
+    emu.project(p.path_int("p"))
+    count = p.req_int("genNum")
+    if count < 1:
+        raise DsError(10001, "genNum")
+    return [emu.next_code() for _ in range(count)]
+
+
+def _workflow_fields(p: Params) -> Json:
+    return {
+        "name": p.req("name"),
+        "description": p.text("description") or "",
+        "global_params": p.text("globalParams") or "[]",
+        "timeout": p.number("timeout", 0) or 0,
+        "execution_type": p.text("executionType") or "PARALLEL",
+        "locations": p.text("locations"),
+        "other_params_json": p.text("otherParamsJson"),
+        "task_definition_json": p.req("taskDefinitionJson"),
+        "task_relation_json": p.req("taskRelationJson"),
+    }
+
+
+def h_wf_create(emu: Emulator, user: User, p: Params) -> Any:
+    project = emu.project(p.path_int("p"))
+    wf = emu.save_workflow(user, project, existing=None, **_workflow_fields(p))
+    # DS #18132: the create response reports version 0; clients must re-read by code
+    return dict(emu.workflow_json(wf), version=0)
+
+
+def h_wf_update(emu: Emulator, user: User, p: Params) -> Any:
+    project = emu.project(p.path_int("p"))
+    wf = emu.workflow(project.code, p.path_int("code"))
+    release_state = p.enum("releaseState", RELEASE_STATES, "OFFLINE")
+    if wf.release_state == "ONLINE":
+        raise DsError(50008, wf.name)
+    emu.save_workflow(user, project, existing=wf, **_workflow_fields(p))
+    if release_state == "ONLINE":
+        emu.release(wf, "ONLINE")
+    return emu.workflow_json(wf)
+
+
+def h_wf_get(emu: Emulator, user: User, p: Params) -> Any:
+    return emu.dag_json(emu.workflow(p.path_int("p"), p.path_int("code")))
+
+
+def h_wf_by_name(emu: Emulator, user: User, p: Params) -> Any:
+    project = emu.project(p.path_int("p"))
+    name = p.req("name")
+    wf = emu.workflow_by_name(project.code, name)
+    if wf is None:
+        raise DsError(50003, name)
+    return emu.dag_json(wf)
+
+
+def h_wf_list(emu: Emulator, user: User, p: Params) -> Any:
+    project = emu.project(p.path_int("p"))
+    page_no, page_size = p.paging()
+    search = p.text("searchVal") or ""
+    items = [
+        emu.workflow_json(w) for w in emu.workflows.values() if w.project_code == project.code and search in w.name
+    ]
+    items.sort(key=lambda x: x["updateTime"] or "", reverse=True)
+    return page(items, page_no, page_size)
+
+
+def h_wf_release(emu: Emulator, user: User, p: Params) -> Any:
+    wf = emu.workflow(p.path_int("p"), p.path_int("code"))
+    emu.release(wf, p.enum("releaseState", RELEASE_STATES, required=True))
+    return True
+
+
+def h_wf_versions(emu: Emulator, user: User, p: Params) -> Any:
+    wf = emu.workflow(p.path_int("p"), p.path_int("code"))
+    page_no, page_size = p.paging()
+    return page(emu.versions(wf), page_no, page_size)
+
+
+def _start_kwargs(emu: Emulator, p: Params) -> Json:
+    tenant_code = p.text("tenantCode") or "default"
+    emu.check_tenant(tenant_code)
+    return {
+        "failure_strategy": p.enum("failureStrategy", FAILURE_STRATEGIES, required=True),
+        "warning_type": p.enum("warningType", WARNING_TYPES, required=True),
+        "warning_group_id": p.number("warningGroupId"),
+        "priority": p.enum("workflowInstancePriority", PRIORITIES, "MEDIUM"),
+        "worker_group": p.text("workerGroup") or "default",
+        "tenant_code": tenant_code,
+        "environment_code": p.number("environmentCode", -1) or -1,
+        "dry_run": p.number("dryRun", 0) or 0,
+        "start_params": p.text("startParams"),
+    }
+
+
+def _complement_dates(raw: str) -> list[float]:
+    try:
+        spec = json.loads(raw)
+        if "complementScheduleDateList" in spec:
+            return [parse_date(d.strip()) for d in str(spec["complementScheduleDateList"]).split(",") if d.strip()]
+        return list(iter_dates(parse_date(spec["complementStartDate"]), parse_date(spec["complementEndDate"])))
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
+        raise DsError(10001, "scheduleTime") from None
+
+
+def _start_many(emu: Emulator, user: User, p: Params, codes: list[int]) -> list[int]:
+    schedule_time = p.req("scheduleTime")
+    exec_type = p.text("execType") or "START_PROCESS"
+    if exec_type not in ("START_PROCESS", "COMPLEMENT_DATA"):
+        raise DsError(10001, "execType")
+    kwargs = _start_kwargs(emu, p)
+    project = emu.project(p.path_int("p"))
+    workflows = [emu.workflow(project.code, code) for code in codes]
+    for wf in workflows:
+        if wf.release_state != "ONLINE":
+            raise DsError(50004, wf.code)
+    ids: list[int] = []
+    for wf in workflows:
+        if exec_type == "COMPLEMENT_DATA":
+            for when in _complement_dates(schedule_time):
+                ids.append(emu.start(user, wf, command_type="COMPLEMENT_DATA", schedule_time=when, **kwargs))
+        else:
+            ids.append(emu.start(user, wf, **kwargs))
+    return ids
+
+
+def h_start(emu: Emulator, user: User, p: Params) -> Any:
+    return _start_many(emu, user, p, [p.req_int("workflowDefinitionCode")])
+
+
+def h_batch_start(emu: Emulator, user: User, p: Params) -> Any:
+    raw = p.req("workflowDefinitionCodes")
+    try:
+        codes = [int(c) for c in raw.split(",") if c.strip()]
+    except ValueError:
+        raise DsError(10001, "workflowDefinitionCodes") from None
+    if not codes:
+        raise DsError(10001, "workflowDefinitionCodes")
+    return _start_many(emu, user, p, codes)
+
+
+def h_instances(emu: Emulator, user: User, p: Params) -> Any:
+    project_code = p.path_int("p")
+    page_no, page_size = p.paging()
+    wf_code = p.number("workflowDefinitionCode")
+    search = p.text("searchVal") or ""
+    executor = p.text("executorName") or ""
+    state = p.text("stateType") or None
+    if state is not None and state not in WF_STATES:
+        raise _BadParam(f"Failed to convert value of type 'java.lang.String' to enum for value '{state}'")
+    host = p.text("host") or ""
+    try:
+        start_date = parse_date(p.text("startDate") or "") if p.text("startDate") else None
+        end_date = parse_date(p.text("endDate") or "") if p.text("endDate") else None
+    except ValueError:
+        raise DsError(10001, "startDate,endDate") from None
+
+    def keep(instance: Instance, j: Json) -> bool:
+        return (
+            (wf_code is None or instance.workflow.code == wf_code)
+            and search in instance.name
+            and executor in instance.executor_name
+            and (state is None or j["state"] == state)
+            and host in (j["host"] or "")
+            and (start_date is None or instance.created >= start_date)
+            and (end_date is None or instance.created <= end_date)
+        )
+
+    return page(emu.list_instances(project_code, keep), page_no, page_size)
+
+
+def h_instance(emu: Emulator, user: User, p: Params) -> Any:
+    instance = emu.instance(p.path_int("p"), p.path_int("id"))
+    out = emu.instance_json(instance, with_duration=False)
+    out["dagData"] = emu.dag_json(instance.workflow)
+    out["locations"] = instance.workflow.locations
+    return out
+
+
+def h_instance_tasks(emu: Emulator, user: User, p: Params) -> Any:
+    instance = emu.instance(p.path_int("p"), p.path_int("id"))
+    runs = sorted(instance.task_runs.values(), key=lambda r: r.id)
+    return {
+        "workflowInstanceState": emu.instance_state(instance, emu.clock()),
+        "taskList": [emu.task_json(r) for r in runs],
+    }
+
+
+def _schedule_kwargs(emu: Emulator, p: Params, *, failure_default: str) -> Json:
+    tenant_code = p.text("tenantCode") or "default"
+    emu.check_tenant(tenant_code)
+    return {
+        "warning_type": p.enum("warningType", WARNING_TYPES, "NONE"),
+        "warning_group_id": p.number("warningGroupId", 1) or 0,
+        "failure_strategy": p.enum("failureStrategy", FAILURE_STRATEGIES, failure_default),
+        "worker_group": p.text("workerGroup") or "default",
+        "tenant_code": tenant_code,
+        "environment_code": p.number("environmentCode", -1) or -1,
+        "priority": p.enum("workflowInstancePriority", PRIORITIES, "MEDIUM"),
+    }
+
+
+def h_schedule_create(emu: Emulator, user: User, p: Params) -> Any:
+    project = emu.project(p.path_int("p"))
+    wf = emu.workflow(project.code, p.req_int("workflowDefinitionCode"))
+    raw = p.req("schedule")
+    if wf.release_state != "ONLINE":
+        raise DsError(50004, wf.code)
+    existing = emu.schedule_of(wf.code)
+    if existing is not None:
+        raise DsError(10204, wf.code, existing.id)
+    schedule = emu.upsert_schedule(user, wf, raw, **_schedule_kwargs(emu, p, failure_default="CONTINUE"))
+    return emu.schedule_json(schedule)
+
+
+def _update_schedule(emu: Emulator, user: User, p: Params, schedule_id: int) -> Any:
+    schedule = emu.schedule(p.path_int("p"), schedule_id)
+    raw = p.req("schedule")
+    if schedule.release_state == "ONLINE":
+        raise DsError(10023)
+    wf = emu.workflows[schedule.workflow_code]
+    emu.upsert_schedule(user, wf, raw, **_schedule_kwargs(emu, p, failure_default="END"))
+    return None
+
+
+def h_schedule_update(emu: Emulator, user: User, p: Params) -> Any:
+    return _update_schedule(emu, user, p, p.path_int("id"))
+
+
+def h_schedule_update_by_code(emu: Emulator, user: User, p: Params) -> Any:
+    wf = emu.workflow(p.path_int("p"), p.path_int("code"))
+    schedule = emu.schedule_of(wf.code)
+    if schedule is None:
+        raise DsError(10022, wf.code)
+    return _update_schedule(emu, user, p, schedule.id)
+
+
+def h_schedule_online(emu: Emulator, user: User, p: Params) -> Any:
+    schedule = emu.schedule(p.path_int("p"), p.path_int("id"))
+    wf = emu.workflows[schedule.workflow_code]
+    if wf.release_state != "ONLINE":
+        raise DsError(50004, wf.code)
+    schedule.release_state = "ONLINE"
+    return True
+
+
+def h_schedule_offline(emu: Emulator, user: User, p: Params) -> Any:
+    schedule = emu.schedule(p.path_int("p"), p.path_int("id"))
+    schedule.release_state = "OFFLINE"
+    return True
+
+
+def h_schedules(emu: Emulator, user: User, p: Params) -> Any:
+    project = emu.project(p.path_int("p"))
+    page_no, page_size = p.paging()
+    wf_code = p.number("workflowDefinitionCode")
+    search = p.text("searchVal") or ""
+    items = [
+        emu.schedule_json(s)
+        for s in sorted(emu.schedules.values(), key=lambda s: s.id, reverse=True)
+        if s.project_code == project.code
+        and (wf_code is None or s.workflow_code == wf_code)
+        and search in (emu.workflows[s.workflow_code].name if s.workflow_code in emu.workflows else "")
+    ]
+    return page(items, page_no, page_size)
+
+
+def h_log(emu: Emulator, user: User, p: Params) -> Any:
+    task_id = p.req_int("taskInstanceId")
+    skip = p.req_int("skipLineNum")
+    limit = p.req_int("limit")
+    emu.advance()
+    run = emu.task_runs.get(task_id)
+    if run is None:
+        raise DsError(10008)
+    lines = emu.log_lines(run)
+    selected = lines[max(0, skip) : max(0, skip) + max(0, limit)]
+    message = "".join(line + "\n" for line in selected)
+    return {"lineNum": java_split_count(message, "\r\n"), "message": message}
+
+
+# (method, path, handler, @ApiException code)
+REST_ROUTES: list[tuple[str, str, Handler, int]] = [
+    ("GET", "/users/get-user-info", h_user_info, 10098),
+    ("POST", "/access-tokens", h_create_token, 70010),
+    ("GET", "/access-tokens/user/{user_id}", h_tokens_of_user, 70012),
+    ("GET", "/projects", h_projects_page, 10049),
+    ("POST", "/projects", h_project_create, 10048),
+    ("GET", "/projects/list", h_projects_all, 10049),
+    ("GET", "/projects/{p}", h_project_get, 10047),
+    ("GET", "/worker-groups/all", h_worker_groups, 10146),
+    ("GET", "/tenants/list", h_tenants, 10086),
+    ("POST", "/tenants", h_tenant_create, 10084),
+    ("GET", "/projects/{p}/task-definition/gen-task-codes", h_gen_codes, 50043),
+    ("POST", "/projects/{p}/workflow-definition", h_wf_create, 10105),
+    ("GET", "/projects/{p}/workflow-definition", h_wf_list, 10122),
+    ("GET", "/projects/{p}/workflow-definition/query-by-name", h_wf_by_name, 10109),
+    ("GET", "/projects/{p}/workflow-definition/{code}", h_wf_get, 10109),
+    ("PUT", "/projects/{p}/workflow-definition/{code}", h_wf_update, 10107),
+    ("POST", "/projects/{p}/workflow-definition/{code}/release", h_wf_release, 10108),
+    ("GET", "/projects/{p}/workflow-definition/{code}/versions", h_wf_versions, 10154),
+    ("POST", "/projects/{p}/executors/start-workflow-instance", h_start, 50014),
+    ("POST", "/projects/{p}/executors/batch-start-workflow-instance", h_batch_start, 50014),
+    ("GET", "/projects/{p}/workflow-instances", h_instances, 10113),
+    ("GET", "/projects/{p}/workflow-instances/{id}", h_instance, 10116),
+    ("GET", "/projects/{p}/workflow-instances/{id}/tasks", h_instance_tasks, 10114),
+    ("POST", "/projects/{p}/schedules", h_schedule_create, 10076),
+    ("GET", "/projects/{p}/schedules", h_schedules, 10080),
+    ("PUT", "/projects/{p}/schedules/update/{code}", h_schedule_update_by_code, 10077),
+    ("PUT", "/projects/{p}/schedules/{id}", h_schedule_update, 10077),
+    ("POST", "/projects/{p}/schedules/{id}/online", h_schedule_online, 10078),
+    ("POST", "/projects/{p}/schedules/{id}/offline", h_schedule_offline, 10079),
+    ("GET", "/log/detail", h_log, 10103),
+]
+
+
+def _rest_endpoint(emu: Emulator, handler: Handler, api_code: int) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        user = emu.authenticate(request.headers.get("token"), _session_of(request))
+        if user is None:
+            return Response(status_code=401)
+        try:
+            params = await Params.read(request)
+            return envelope(handler(emu, user, params))
+        except DsError as exc:
+            return envelope(None, exc.code, exc.msg)
+        except _BadParam as exc:
+            err = api_exception(api_code, str(exc))
+            return envelope(None, err.code, err.msg)
+        except Exception as exc:
+            logger.exception("emulator handler %s failed", handler.__name__)
+            err = api_exception(api_code, f"{type(exc).__name__}: {exc}")
+            return envelope(None, err.code, err.msg)
+
+    return endpoint
+
+
+def _session_of(request: Request) -> str | None:
+    return request.headers.get("sessionId") or request.cookies.get("sessionId")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Gateway callback (from the Java entry point)
+
+
+def _gateway_dispatch(emu: Emulator, method: str, args: list[Any]) -> Any:
+    if method == "ping":
+        return "PONG"
+    if method == "getGatewayVersion":
+        return emu.ds_version
+    if method == "genTaskCodeList":
+        count = int(args[0] or 0)
+        return {"status": "SUCCESS", "msg": "success", "data": [emu.next_code() for _ in range(max(0, count))]}
+    if method == "getCodeAndVersion":
+        return emu.gateway_code_and_version(*args)
+    if method == "createOrUpdateWorkflow":
+        if len(args) != 16:
+            raise DsError(10000, msg=f"createOrUpdateWorkflow expects 16 arguments, got {len(args)}")
+        return emu.gateway_create_or_update(*args)
+    if method == "createOrGrantProject":
+        emu.gateway_create_or_grant_project(*args)
+        return None
+    if method == "queryProjectByName":
+        project = emu.project_by_name(args[1])
+        return None if project is None else emu.project_json(project)
+    if method == "getDatasource":
+        return emu.gateway_datasource(args[0], args[1])
+    if method == "execWorkflowInstance":
+        emu.gateway_exec(args[0], args[1], args[2], args[3])
+        return None
+    if method == "getDependentInfo":
+        return emu.gateway_dependent_info(*args)
+    raise DsError(10000, msg=f"unknown gateway method {method}")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Control API
+
+
+def _rule_from_json(body: Json) -> ScriptRule:
+    outcome = str(body.get("outcome", "SUCCESS")).upper()
+    if outcome not in ("SUCCESS", "FAILURE"):
+        raise ValueError("outcome must be SUCCESS or FAILURE")
+    return ScriptRule(
+        outcome=outcome,
+        workflow_code=body.get("workflowCode"),
+        task_name=body.get("taskName"),
+        task_code=body.get("taskCode"),
+        raw_script_contains=body.get("rawScriptContains"),
+        duration_seconds=body.get("durationSeconds"),
+        times=body.get("times"),
+    )
+
+
+def _fault_from_json(body: Json) -> FaultRule:
+    return FaultRule(
+        target=body.get("target", "rest"),
+        action=body["action"],
+        match=body.get("match", ".*"),
+        method=body.get("method"),
+        latency_ms=float(body.get("latencyMs", 0.0)),
+        ds_code=int(body.get("dsCode", 10000)),
+        ds_msg=body.get("dsMsg"),
+        status=int(body.get("status", 500)),
+        message=str(body.get("message", "injected fault")),
+        hang_seconds=float(body.get("hangSeconds", 300.0)),
+        times=body.get("times"),
+    )
+
+
+def create_app(emu: Emulator, faults: Faults) -> ASGIApp:
+    routes: list[Route] = []
+    for method, path, handler, api_code in REST_ROUTES:
+        routes.append(Route(PREFIX + path, _rest_endpoint(emu, handler, api_code), methods=[method]))
+
+    async def login(request: Request) -> Response:
+        params = await Params.read(request)
+        try:
+            session = emu.login(params.req("userName"), params.req("userPassword"))
+        except DsError as exc:
+            return envelope(None, exc.code, exc.msg)
+        except _BadParam as exc:
+            err = api_exception(10043, str(exc))
+            return envelope(None, err.code, err.msg)
+        response = envelope({"sessionId": session, "securityConfigType": "PASSWORD"}, 0, "login success")
+        response.set_cookie("sessionId", session, httponly=True)
+        return response
+
+    async def health(request: Request) -> Response:
+        return JSONResponse({"status": "UP"})
+
+    async def gateway(request: Request) -> Response:
+        method = request.path_params["method"]
+        for rule in faults.take("gateway", method, actions=frozenset({"raise"})):
+            if rule.action == "raise":
+                return JSONResponse({"ok": False, "error": rule.message})
+        try:
+            body = await request.json()
+            result = _gateway_dispatch(emu, method, list(body.get("args") or []))
+        except DsError as exc:
+            return JSONResponse({"ok": False, "error": exc.msg})
+        except Exception as exc:
+            logger.exception("gateway %s failed", method)
+            return JSONResponse({"ok": False, "error": f"{type(exc).__name__}: {exc}"})
+        return JSONResponse({"ok": True, "result": result})
+
+    async def control(request: Request) -> Response:
+        what = request.path_params["what"]
+        body: Json = {}
+        if request.method in ("POST", "PUT"):
+            raw = await request.body()
+            body = json.loads(raw) if raw else {}
+        try:
+            if what == "reset":
+                emu.reset()
+                faults.clear()
+                return JSONResponse({"ok": True})
+            if what == "faults":
+                if request.method == "DELETE":
+                    faults.clear()
+                    return JSONResponse({"ok": True})
+                if request.method == "GET":
+                    return JSONResponse({"rules": [r.describe() for r in faults.rules],
+                                         "globalLatencyMs": faults.global_latency_ms})  # fmt: skip
+                if "globalLatencyMs" in body and "action" not in body:
+                    faults.global_latency_ms = float(body["globalLatencyMs"])
+                    return JSONResponse({"ok": True})
+                return JSONResponse(faults.add(_fault_from_json(body)).describe())
+            if what == "script":
+                if request.method == "DELETE":
+                    emu.rules.clear()
+                else:
+                    emu.add_rule(_rule_from_json(body))
+                return JSONResponse({"ok": True})
+            if what == "config":
+                timing = emu.timing
+                timing.submit_delay = float(body.get("submitDelaySeconds", timing.submit_delay))
+                timing.dispatch_delay = float(body.get("dispatchDelaySeconds", timing.dispatch_delay))
+                timing.task_duration = float(body.get("taskDurationSeconds", timing.task_duration))
+                if "dsVersion" in body:
+                    emu.ds_version = str(body["dsVersion"])
+                return JSONResponse({"ok": True})
+            if what == "users":
+                user = emu.add_user(body["userName"], body.get("password", "secret"), body.get("tenantCode"))
+                return JSONResponse(user.to_json())
+            if what == "datasources":
+                ds = emu.add_datasource(
+                    body["name"], body.get("type", "POSTGRESQL"), body.get("connectionParams", "{}")
+                )
+                return JSONResponse(ds)
+            if what == "state":
+                emu.advance()
+                return JSONResponse({
+                    "projects": len(emu.projects), "workflows": len(emu.workflows),
+                    "instances": len(emu.instances), "taskInstances": len(emu.task_runs),
+                    "schedules": len(emu.schedules), "time": fmt(emu.clock()),
+                })  # fmt: skip
+        except (KeyError, ValueError, TypeError) as exc:
+            return JSONResponse({"ok": False, "error": f"{type(exc).__name__}: {exc}"}, status_code=400)
+        return JSONResponse({"ok": False, "error": f"unknown control {what}"}, status_code=404)
+
+    routes += [
+        Route(PREFIX + "/login", login, methods=["POST"]),
+        Route(PREFIX + "/actuator/health", health, methods=["GET"]),
+        Route("/_gateway/{method}", gateway, methods=["POST"]),
+        Route("/_emulator/{what}", control, methods=["GET", "POST", "PUT", "DELETE"]),
+    ]
+    app = Starlette(routes=routes)
+    return FaultMiddleware(app, faults)
+
+
+class FaultMiddleware:
+    """Applies REST faults to ``/dolphinscheduler/...`` before the app sees the request."""
+
+    def __init__(self, app: ASGIApp, faults: Faults) -> None:
+        self.app = app
+        self.faults = faults
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not str(scope["path"]).startswith(PREFIX + "/"):
+            await self.app(scope, receive, send)
+            return
+        path = str(scope["path"])[len(PREFIX) :]
+        if path == "/actuator/health":
+            await self.app(scope, receive, send)
+            return
+        if self.faults.global_latency_ms > 0:
+            await asyncio.sleep(self.faults.global_latency_ms / 1000)
+        for rule in self.faults.take("rest", path, str(scope["method"])):
+            if rule.action == "latency":
+                await asyncio.sleep(rule.latency_ms / 1000)
+            elif rule.action == "hang":
+                await self.faults.hang(rule.hang_seconds)
+                await _send_simple(send, 503, b"")
+                return
+            elif rule.action == "drop":
+                await _drop(send)
+                return
+            elif rule.action == "unauthorized":
+                await _send_simple(send, 401, b"")
+                return
+            elif rule.action == "http_status":
+                await _send_simple(send, rule.status, b"injected failure", b"text/plain")
+                return
+            elif rule.action == "ds_error":
+                msg = rule.ds_msg if rule.ds_msg is not None else f"injected DS error {rule.ds_code}"
+                body = json.dumps(
+                    {"code": rule.ds_code, "msg": msg, "data": None, "success": False, "failed": True}
+                ).encode()
+                await _send_simple(send, 200, body, b"application/json")
+                return
+        await self.app(scope, receive, send)
+
+
+async def _send_simple(send: Send, status: int, body: bytes, content_type: bytes | None = None) -> None:
+    headers = [(b"content-length", str(len(body)).encode())]
+    if content_type:
+        headers.append((b"content-type", content_type))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _drop(send: Send) -> None:
+    """Close the client's socket without answering (uvicorn's ``send`` is bound to its request cycle)."""
+    transport = getattr(getattr(send, "__self__", None), "transport", None)
+    if transport is not None:
+        transport.abort()
+        return
+    # Fallback: promise a body and never send it, so the client sees an incomplete response.
+    start: Message = {"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"1000")]}
+    await send(start)
+    raise ConnectionAbortedError("dropped by fault injection")

@@ -1,0 +1,1208 @@
+"""In-memory DolphinScheduler state and behaviour (one process, one asyncio loop, so no locks).
+
+Instances progress on the wall clock, computed lazily whenever state is read: SUBMITTED_SUCCESS for
+``submit_delay``, then RUNNING_EXECUTION while their tasks run (each task starts when its upstream tasks end and
+lasts ``task_duration``), then SUCCESS or FAILURE. A task fails when a script rule says so; by default a SHELL
+``rawScript`` containing ``exit 1`` fails.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from ds_emulator.errors import DsError
+
+DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
+MASTER_HOST = "127.0.0.1:5678"
+WORKER_HOST = "127.0.0.1:1234"
+
+Json = dict[str, Any]
+
+
+def fmt(ts: float | None) -> str | None:
+    return None if ts is None else datetime.fromtimestamp(ts, tz=UTC).strftime(DATE_FORMAT)
+
+
+def parse_date(value: str) -> float:
+    """``yyyy-MM-dd HH:mm:ss`` in UTC (the emulator's JVM and users are UTC)."""
+    return datetime.strptime(value, DATE_FORMAT).replace(tzinfo=UTC).timestamp()
+
+
+def format_duration(seconds: float) -> str:
+    total = max(1, int(seconds))
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [f"{v}{u}" for v, u in ((days, "d"), (hours, "h"), (minutes, "m"), (secs, "s")) if v]
+    return " ".join(parts) or "1s"
+
+
+def page(items: list[Json], page_no: int, page_size: int) -> Json:
+    total = len(items)
+    offset = (page_no - 1) * page_size
+    return {
+        "totalList": items[offset : offset + page_size],
+        "total": total,
+        "totalPage": max(1, -(-total // page_size)),
+        "pageSize": page_size,
+        "currentPage": page_no,
+        "pageNo": offset,
+    }
+
+
+@dataclass
+class Timing:
+    submit_delay: float = 0.05
+    dispatch_delay: float = 0.02
+    task_duration: float = 0.2
+
+
+@dataclass
+class ScriptRule:
+    outcome: str  # SUCCESS | FAILURE
+    workflow_code: int | None = None
+    task_name: str | None = None
+    task_code: int | None = None
+    raw_script_contains: str | None = None
+    duration_seconds: float | None = None
+    times: int | None = None  # None = always
+
+
+@dataclass
+class User:
+    id: int
+    user_name: str
+    password: str
+    tenant_id: int | None
+    tenant_code: str | None
+    user_type: str = "GENERAL_USER"
+    queue: str = "default"
+    state: int = 1
+    created: float = field(default_factory=time.time)
+
+    def to_json(self) -> Json:
+        return {
+            "id": self.id,
+            "userName": self.user_name,
+            "userType": self.user_type,
+            "email": f"{self.user_name}@example.invalid",
+            "phone": "",
+            "tenantId": self.tenant_id,
+            "tenantCode": self.tenant_code,
+            "queue": self.queue,
+            "queueName": self.queue,
+            "state": self.state,
+            "timeZone": "UTC",
+            "createTime": fmt(self.created),
+            "updateTime": fmt(self.created),
+        }
+
+
+@dataclass
+class Project:
+    id: int
+    code: int
+    name: str
+    description: str
+    user_id: int
+    user_name: str
+    created: float
+    updated: float
+
+    def to_json(self, def_count: int = 0) -> Json:
+        return {
+            "id": self.id,
+            "userId": self.user_id,
+            "userName": self.user_name,
+            "code": self.code,
+            "name": self.name,
+            "description": self.description,
+            "createTime": fmt(self.created),
+            "updateTime": fmt(self.updated),
+            "perm": 7,
+            "defCount": def_count,
+        }
+
+
+@dataclass
+class Workflow:
+    id: int
+    code: int
+    name: str
+    project_code: int
+    version: int
+    description: str
+    global_params: str
+    timeout: int
+    execution_type: str
+    locations: str | None
+    other_params_json: str | None
+    release_state: str
+    user_id: int
+    user_name: str
+    tasks: list[Json]
+    relations: list[Json]
+    created: float
+    updated: float
+    #: version -> (definition json, tasks, relations, operate time)
+    logs: dict[int, tuple[Json, list[Json], list[Json], float]] = field(default_factory=dict)
+
+    def content(self) -> Any:
+        return (
+            self.name,
+            self.description,
+            self.global_params,
+            self.timeout,
+            self.execution_type,
+            self.locations,
+            [(t["code"], t["version"]) for t in self.tasks],
+            sorted((r["preTaskCode"], r["postTaskCode"]) for r in self.relations),
+        )
+
+
+@dataclass
+class Schedule:
+    id: int
+    workflow_code: int
+    project_code: int
+    start: float
+    end: float
+    timezone_id: str
+    crontab: str
+    failure_strategy: str
+    warning_type: str
+    warning_group_id: int
+    worker_group: str
+    tenant_code: str
+    environment_code: int
+    priority: str
+    release_state: str
+    user_id: int
+    user_name: str
+    created: float
+    updated: float
+
+
+@dataclass
+class TaskPlan:
+    task: Json
+    start: float
+    end: float
+    outcome: str  # SUCCESS | FAILURE
+
+
+@dataclass
+class TaskRun:
+    id: int
+    plan: TaskPlan
+    instance_id: int
+
+
+@dataclass
+class Instance:
+    id: int
+    name: str
+    workflow: Workflow
+    workflow_version: int
+    project_code: int
+    created: float
+    run_start: float
+    end: float
+    outcome: str
+    plans: list[TaskPlan]
+    command_type: str
+    schedule_time: float | None
+    failure_strategy: str
+    warning_type: str
+    warning_group_id: int | None
+    priority: str
+    worker_group: str
+    tenant_code: str
+    environment_code: int
+    executor_id: int
+    executor_name: str
+    dry_run: int
+    global_params: str
+    task_runs: dict[int, TaskRun] = field(default_factory=dict)  # task code -> run
+
+
+class Emulator:
+    """All DS state. Methods raise :class:`DsError` for DS business errors."""
+
+    def __init__(
+        self,
+        *,
+        access_token: str,
+        ds_version: str = "3.4.1",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._seed_token = access_token
+        self.ds_version = ds_version
+        self.clock = clock
+        self.reset()
+
+    # ------------------------------------------------------------------------------------------------------------
+    # Set-up
+
+    def reset(self) -> None:
+        self.timing = Timing()
+        self.rules: list[ScriptRule] = []
+        self._ids = itertools.count(1)
+        self._codes = itertools.count(int(self.clock() * 1000) * 10 % 10**13 + 10**12)
+        self.tenants: dict[int, Json] = {
+            -1: {"id": -1, "tenantCode": "default", "description": "default tenant", "queueId": 1,
+                 "queueName": "default", "queue": "default"},
+        }  # fmt: skip
+        admin = User(1, "admin", "dolphinscheduler123", -1, "default", user_type="ADMIN_USER")
+        self.users: dict[int, User] = {1: admin}
+        self._user_ids = itertools.count(2)
+        self.tokens: dict[str, tuple[int, float]] = {self._seed_token: (1, parse_date("2099-12-31 23:59:59"))}
+        self.access_tokens: list[Json] = []
+        self.sessions: dict[str, int] = {}
+        self.projects: dict[int, Project] = {}
+        self.workflows: dict[int, Workflow] = {}
+        self.schedules: dict[int, Schedule] = {}
+        self.instances: dict[int, Instance] = {}
+        self.task_runs: dict[int, TaskRun] = {}
+        self.datasources: list[Json] = []
+
+    def next_id(self) -> int:
+        return next(self._ids)
+
+    def next_code(self) -> int:
+        return next(self._codes)
+
+    def add_user(self, user_name: str, password: str, tenant_code: str | None) -> User:
+        tenant_id = None
+        if tenant_code is not None:
+            tenant = self.tenant_by_code(tenant_code)
+            if tenant is None:
+                tenant = self.create_tenant(tenant_code, "")
+            tenant_id = int(tenant["id"])
+        existing = self.user_by_name(user_name)
+        user_id = existing.id if existing else next(self._user_ids)
+        user = User(user_id, user_name, password, tenant_id, tenant_code)
+        self.users[user_id] = user
+        return user
+
+    def add_datasource(self, name: str, ds_type: str, connection_params: str = "{}") -> Json:
+        ds = {"id": self.next_id(), "name": name, "type": ds_type.upper(), "connectionParams": connection_params}
+        self.datasources.append(ds)
+        return ds
+
+    def add_rule(self, rule: ScriptRule) -> None:
+        self.rules.insert(0, rule)
+
+    # ------------------------------------------------------------------------------------------------------------
+    # Users, tokens, tenants
+
+    def user_by_name(self, name: str) -> User | None:
+        return next((u for u in self.users.values() if u.user_name == name), None)
+
+    def authenticate(self, token: str | None, session_id: str | None) -> User | None:
+        now = self.clock()
+        if token:
+            entry = self.tokens.get(token)
+            if entry is None or entry[1] < now:
+                return None
+            user = self.users.get(entry[0])
+        elif session_id:
+            user = self.users.get(self.sessions.get(session_id, -1))
+        else:
+            return None
+        if user is None or user.state != 1:
+            return None
+        return user
+
+    def login(self, user_name: str, password: str) -> str:
+        user = self.user_by_name(user_name)
+        if user is None or user.password != password:
+            raise DsError(10013)
+        if user.state != 1:
+            raise DsError(10148)
+        session = f"{self.next_code():x}{int(self.clock() * 1e6):x}"
+        self.sessions[session] = user.id
+        return session
+
+    def create_access_token(self, user_id: int, expire_time: str, token: str | None) -> Json:
+        if user_id not in self.users:
+            raise DsError(10001, "userId")
+        expire = parse_date(expire_time)
+        value = token or f"{self.next_code():032x}"[-32:]
+        now = self.clock()
+        record = {
+            "id": self.next_id(),
+            "userId": user_id,
+            "token": value,
+            "expireTime": fmt(expire),
+            "createTime": fmt(now),
+            "updateTime": fmt(now),
+            "userName": self.users[user_id].user_name,
+        }
+        self.tokens[value] = (user_id, expire)
+        self.access_tokens.append(record)
+        return record
+
+    def tenant_by_code(self, code: str) -> Json | None:
+        return next((t for t in self.tenants.values() if t["tenantCode"] == code), None)
+
+    def create_tenant(self, code: str, description: str) -> Json:
+        tenant_id = self.next_id()
+        tenant: Json = {
+            "id": tenant_id,
+            "tenantCode": code,
+            "description": description,
+            "queueId": 1,
+            "queueName": "default",
+            "queue": "default",
+        }
+        self.tenants[tenant_id] = tenant
+        return tenant
+
+    # ------------------------------------------------------------------------------------------------------------
+    # Projects
+
+    def project(self, code: int) -> Project:
+        project = self.projects.get(code)
+        if project is None:
+            raise DsError(10018, code)
+        return project
+
+    def project_by_name(self, name: str) -> Project | None:
+        return next((p for p in self.projects.values() if p.name == name), None)
+
+    def create_project(self, user: User, name: str, description: str) -> Project:
+        if not name or len(name) > 64:
+            raise DsError(10001, "projectName")
+        if self.project_by_name(name) is not None:
+            raise DsError(10019, name)
+        now = self.clock()
+        project = Project(self.next_id(), self.next_code(), name, description, user.id, user.user_name, now, now)
+        self.projects[project.code] = project
+        return project
+
+    def project_json(self, project: Project) -> Json:
+        count = sum(1 for w in self.workflows.values() if w.project_code == project.code)
+        return project.to_json(count)
+
+    # ------------------------------------------------------------------------------------------------------------
+    # Workflow definitions
+
+    def workflow(self, project_code: int, code: int) -> Workflow:
+        self.project(project_code)
+        wf = self.workflows.get(code)
+        if wf is None or wf.project_code != project_code:
+            raise DsError(50003, code)
+        return wf
+
+    def workflow_by_name(self, project_code: int, name: str) -> Workflow | None:
+        return next((w for w in self.workflows.values() if w.project_code == project_code and w.name == name), None)
+
+    @staticmethod
+    def _load_json_list(raw: str | None, field_name: str) -> list[Json]:
+        try:
+            value = json.loads(raw) if raw else None
+        except json.JSONDecodeError:
+            raise DsError(50017, field_name) from None
+        if not isinstance(value, list) or not value or not all(isinstance(x, dict) for x in value):
+            raise DsError(50017, field_name)
+        return value
+
+    def _normalize_tasks(self, raw: str | None) -> list[Json]:
+        tasks = []
+        for item in self._load_json_list(raw, "taskDefinitionJson"):
+            task = dict(item)
+            params = task.get("taskParams")
+            if isinstance(params, str):
+                try:
+                    params = json.loads(params) if params else {}
+                except json.JSONDecodeError:
+                    raise DsError(50020, task.get("name")) from None
+            if not isinstance(params, dict):
+                raise DsError(50020, task.get("name"))
+            task["taskParams"] = params
+            if not task.get("name") or not task.get("taskType"):
+                raise DsError(50017, "taskDefinitionJson")
+            if str(task["taskType"]).upper() in ("SHELL", "PYTHON") and not str(params.get("rawScript") or ""):
+                raise DsError(50020, task["name"])
+            task["code"] = int(task.get("code") or 0) or self.next_code()
+            task["version"] = max(1, int(task.get("version") or 0))
+            task.pop("isCache", None)
+            tasks.append(task)
+        names = [t["name"] for t in tasks]
+        if len(set(names)) != len(names):
+            raise DsError(50017, "taskDefinitionJson")
+        return tasks
+
+    def _normalize_relations(self, raw: str | None, tasks: list[Json]) -> list[Json]:
+        relations = []
+        by_code = {t["code"]: t for t in tasks}
+        for item in self._load_json_list(raw, "taskRelationJson"):
+            try:
+                pre = int(item.get("preTaskCode") or 0)
+                post = int(item.get("postTaskCode") or 0)
+            except (TypeError, ValueError):
+                raise DsError(50017, "taskRelationJson") from None
+            if post == 0:
+                raise DsError(50036)
+            for code in (pre, post):
+                if code != 0 and code not in by_code:
+                    raise DsError(50030, code)
+            condition = item.get("conditionType", "NONE")
+            if isinstance(condition, int):
+                condition = ["NONE", "JUDGE", "DELAY"][condition] if 0 <= condition <= 2 else "NONE"
+            relations.append(
+                {
+                    "name": item.get("name") or "",
+                    "preTaskCode": pre,
+                    "preTaskVersion": by_code[pre]["version"] if pre else 0,
+                    "postTaskCode": post,
+                    "postTaskVersion": by_code[post]["version"],
+                    "conditionType": condition,
+                    "conditionParams": item.get("conditionParams") or {},
+                }
+            )
+        self._check_cycle(relations)
+        return relations
+
+    @staticmethod
+    def _check_cycle(relations: list[Json]) -> None:
+        graph: dict[int, list[int]] = {}
+        for r in relations:
+            if r["preTaskCode"]:
+                graph.setdefault(r["preTaskCode"], []).append(r["postTaskCode"])
+        state: dict[int, int] = {}
+
+        def visit(node: int) -> None:
+            state[node] = 1
+            for nxt in graph.get(node, []):
+                if state.get(nxt) == 1:
+                    raise DsError(50019)
+                if nxt not in state:
+                    visit(nxt)
+            state[node] = 2
+
+        for node in list(graph):
+            if node not in state:
+                visit(node)
+
+    def _apply_task_versions(self, old: Workflow | None, tasks: list[Json]) -> None:
+        """Keep a task's version when its content equals the stored one, else bump it."""
+        stored = {t["code"]: t for t in (old.tasks if old else [])}
+        for task in tasks:
+            previous = stored.get(task["code"])
+            if previous is None:
+                continue
+            if _task_content(previous) == _task_content(task):
+                task["version"] = previous["version"]
+            else:
+                task["version"] = previous["version"] + 1
+
+    def save_workflow(
+        self,
+        user: User,
+        project: Project,
+        *,
+        name: str,
+        description: str,
+        global_params: str,
+        timeout: int,
+        execution_type: str,
+        locations: str | None,
+        other_params_json: str | None,
+        task_definition_json: str | None,
+        task_relation_json: str | None,
+        existing: Workflow | None,
+    ) -> Workflow:
+        """Create (``existing`` None) or update a workflow definition (caller checks release state)."""
+        if not name:
+            raise DsError(10001, "name")
+        clash = self.workflow_by_name(project.code, name)
+        if clash is not None and clash is not existing:
+            raise DsError(10168, name)
+        if execution_type not in ("PARALLEL", "SERIAL_WAIT", "SERIAL_DISCARD", "SERIAL_PRIORITY"):
+            raise DsError(10001, "executionType")
+        try:
+            params = json.loads(global_params or "[]")
+        except json.JSONDecodeError:
+            raise DsError(50017, "globalParams") from None
+        if not isinstance(params, list):
+            raise DsError(50017, "globalParams")
+        tasks = self._normalize_tasks(task_definition_json)
+        self._apply_task_versions(existing, tasks)
+        relations = self._normalize_relations(task_relation_json, tasks)
+        now = self.clock()
+        if existing is None:
+            wf = Workflow(
+                id=self.next_id(), code=self.next_code(), name=name, project_code=project.code, version=1,
+                description=description, global_params=global_params or "[]", timeout=timeout,
+                execution_type=execution_type, locations=locations, other_params_json=other_params_json,
+                release_state="OFFLINE", user_id=user.id, user_name=user.user_name, tasks=tasks,
+                relations=relations, created=now, updated=now,
+            )  # fmt: skip
+            self.workflows[wf.code] = wf
+            self._log_version(wf)
+            return wf
+        before = existing.content()
+        existing.name = name
+        existing.description = description
+        existing.global_params = global_params or "[]"
+        existing.timeout = timeout
+        existing.execution_type = execution_type
+        existing.locations = locations
+        existing.other_params_json = other_params_json
+        existing.tasks = tasks
+        existing.relations = relations
+        if existing.content() != before:
+            existing.version += 1
+            existing.updated = now
+            self._log_version(existing)
+        return existing
+
+    def _log_version(self, wf: Workflow) -> None:
+        wf.logs[wf.version] = (
+            self.workflow_json(wf),
+            json.loads(json.dumps(wf.tasks)),
+            json.loads(json.dumps(wf.relations)),
+            self.clock(),
+        )
+
+    def release(self, wf: Workflow, state: str) -> None:
+        if state == "ONLINE":
+            if wf.release_state == "ONLINE":
+                return
+            if not wf.relations:
+                raise DsError(50035)
+            wf.release_state = "ONLINE"
+        elif state == "OFFLINE":
+            wf.release_state = "OFFLINE"
+            for schedule in self.schedules.values():
+                if schedule.workflow_code == wf.code:
+                    schedule.release_state = "OFFLINE"
+        else:
+            raise DsError(10001, "releaseState")
+        wf.updated = self.clock()
+
+    def schedule_of(self, wf_code: int) -> Schedule | None:
+        return next((s for s in self.schedules.values() if s.workflow_code == wf_code), None)
+
+    def workflow_json(self, wf: Workflow) -> Json:
+        project = self.projects.get(wf.project_code)
+        schedule = self.schedule_of(wf.code)
+        try:
+            param_list = json.loads(wf.global_params)
+        except json.JSONDecodeError:
+            param_list = []
+        return {
+            "id": wf.id,
+            "code": wf.code,
+            "name": wf.name,
+            "version": wf.version,
+            "releaseState": wf.release_state,
+            "projectCode": wf.project_code,
+            "description": wf.description,
+            "globalParams": wf.global_params,
+            "globalParamList": param_list,
+            "globalParamMap": {p.get("prop"): p.get("value") for p in param_list if isinstance(p, dict)},
+            "createTime": fmt(wf.created),
+            "updateTime": fmt(wf.updated),
+            "flag": "YES",
+            "userId": wf.user_id,
+            "userName": wf.user_name,
+            "projectName": project.name if project else None,
+            "locations": wf.locations,
+            "scheduleReleaseState": schedule.release_state if schedule else None,
+            "schedule": self.schedule_json(schedule) if schedule else None,
+            "timeout": wf.timeout,
+            "modifyBy": wf.user_name,
+            "warningGroupId": None,
+            "executionType": wf.execution_type,
+        }
+
+    def dag_json(self, wf: Workflow) -> Json:
+        return {
+            "workflowDefinition": self.workflow_json(wf),
+            "workflowTaskRelationList": [
+                dict(
+                    r, projectCode=wf.project_code, workflowDefinitionCode=wf.code, workflowDefinitionVersion=wf.version
+                )
+                for r in wf.relations
+            ],
+            "taskDefinitionList": [self.task_def_json(wf, t) for t in wf.tasks],
+        }
+
+    @staticmethod
+    def task_def_json(wf: Workflow, task: Json) -> Json:
+        out = {
+            "id": None, "description": "", "flag": "YES", "taskPriority": "MEDIUM", "workerGroup": "default",
+            "environmentCode": -1, "failRetryTimes": 0, "failRetryInterval": 1, "timeoutFlag": "CLOSE",
+            "timeoutNotifyStrategy": None, "timeout": 0, "delayTime": 0, "taskGroupId": 0, "taskGroupPriority": 0,
+            "cpuQuota": -1, "memoryMax": -1, "taskExecuteType": "BATCH", "resourceIds": "",
+        }  # fmt: skip
+        out.update(task)
+        out.update({"projectCode": wf.project_code, "userId": wf.user_id, "userName": wf.user_name})
+        return out
+
+    def versions(self, wf: Workflow) -> list[Json]:
+        out = []
+        for version in sorted(wf.logs, reverse=True):
+            definition, _, _, operated = wf.logs[version]
+            out.append(dict(definition, version=version, operator=wf.user_id, operateTime=fmt(operated)))
+        return out
+
+    # ------------------------------------------------------------------------------------------------------------
+    # Gateway behaviour (CONTRACT §1.3)
+
+    def gateway_create_or_update(
+        self,
+        user_name: str,
+        project_name: str,
+        name: str,
+        description: str | None,
+        global_params: str | None,
+        schedule: str | None,
+        online_schedule: bool,
+        warning_type: str | None,
+        warning_group_id: int,
+        timeout: int,
+        worker_group: str | None,
+        release_state: int,
+        task_relation_json: str | None,
+        task_definition_json: str | None,
+        other_params_json: str | None,
+        execution_type: str | None,
+    ) -> int:
+        user = self.user_by_name(user_name)
+        if user is None:
+            raise DsError(10000, msg=f"java.lang.NullPointerException: user {user_name} does not exist")
+        if user.tenant_code is None:
+            raise DsError(
+                10000, msg="Can not create or update workflow definition with user who not related to any tenant"
+            )
+        project = self.project_by_name(project_name)
+        if project is None:
+            raise DsError(10000, msg=f"java.lang.NullPointerException: project {project_name} does not exist")
+        existing = self.workflow_by_name(project.code, name)
+        if existing is not None:
+            self.release(existing, "OFFLINE")
+        wf = self.save_workflow(
+            user,
+            project,
+            name=name,
+            description=description or "",
+            global_params=global_params or "[]",
+            timeout=timeout,
+            execution_type=(execution_type or "PARALLEL").upper(),
+            locations=None,
+            other_params_json=other_params_json,
+            task_definition_json=task_definition_json,
+            task_relation_json=task_relation_json,
+            existing=existing,
+        )
+        if schedule is not None:
+            self.release(wf, "ONLINE")
+            self.upsert_schedule(
+                user, wf, schedule,
+                warning_type=(warning_type or "NONE"), warning_group_id=warning_group_id,
+                failure_strategy="CONTINUE", worker_group=worker_group or "default",
+                tenant_code=user.tenant_code, environment_code=-1, priority="MEDIUM",
+            )  # fmt: skip
+            if online_schedule:
+                sched = self.schedule_of(wf.code)
+                if sched is not None:
+                    sched.release_state = "ONLINE"
+        if release_state not in (0, 1):
+            raise DsError(10000, msg=f"unknown release state {release_state}")
+        self.release(wf, "ONLINE" if release_state == 1 else "OFFLINE")
+        return wf.code
+
+    def gateway_code_and_version(self, project_name: str, workflow_name: str, task_name: str) -> Json:
+        project = self.project_by_name(project_name)
+        wf = self.workflow_by_name(project.code, workflow_name) if project else None
+        task = next((t for t in wf.tasks if t["name"] == task_name), None) if wf else None
+        if task is None:
+            return {"code": self.next_code(), "version": 0}
+        return {"code": task["code"], "version": task["version"]}
+
+    def gateway_create_or_grant_project(self, user_name: str, name: str, description: str | None) -> None:
+        user = self.user_by_name(user_name)
+        if user is None:
+            raise DsError(10000, msg=f"java.lang.NullPointerException: user {user_name} does not exist")
+        if self.project_by_name(name) is None:
+            self.create_project(user, name, description or "")
+
+    def gateway_datasource(self, name: str, ds_type: str | None) -> Json:
+        for ds in self.datasources:
+            if ds["name"] == name and (not ds_type or ds["type"] == ds_type.upper()):
+                return ds
+        raise DsError(10000, msg=f"Can not find any datasource by name {name} and type {ds_type}")
+
+    def gateway_dependent_info(self, project_name: str, workflow_name: str, task_name: str | None) -> Json:
+        project = self.project_by_name(project_name)
+        if project is None:
+            raise DsError(10000, msg=f"Can not find valid project by name {project_name}")
+        wf = self.workflow_by_name(project.code, workflow_name)
+        if wf is None:
+            raise DsError(10000, msg=f"Can not find valid workflow definition by name {workflow_name}")
+        out: Json = {"projectCode": project.code, "workflowDefinitionCode": wf.code}
+        if task_name:
+            task = next((t for t in wf.tasks if t["name"] == task_name), None)
+            if task is None:
+                raise DsError(10000, msg=f"Can not find valid task by name {task_name}")
+            out["taskDefinitionCode"] = task["code"]
+        return out
+
+    def gateway_exec(self, user_name: str, project_name: str, workflow_name: str, worker_group: str | None) -> None:
+        user = self.user_by_name(user_name)
+        project = self.project_by_name(project_name)
+        if user is None or project is None:
+            raise DsError(10000, msg="java.lang.NullPointerException")
+        wf = self.workflow_by_name(project.code, workflow_name)
+        if wf is None:
+            raise DsError(50003, workflow_name)
+        self.release(wf, "ONLINE")
+        self.start(user, wf, worker_group=worker_group or "default")
+
+    # ------------------------------------------------------------------------------------------------------------
+    # Schedules
+
+    def _parse_schedule(self, raw: str) -> tuple[float, float, str, str]:
+        try:
+            spec = json.loads(raw)
+            start = parse_date(spec["startTime"])
+            end = parse_date(spec["endTime"])
+            crontab = str(spec["crontab"])
+            timezone_id = str(spec.get("timezoneId") or "UTC")
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+            raise DsError(10001, "schedule") from None
+        if start == end:
+            raise DsError(10141)
+        if start > end:
+            raise DsError(80003)
+        if len(crontab.split()) not in (6, 7):
+            raise DsError(10001, crontab)
+        return start, end, crontab, timezone_id
+
+    def upsert_schedule(
+        self,
+        user: User,
+        wf: Workflow,
+        raw: str,
+        *,
+        warning_type: str,
+        warning_group_id: int,
+        failure_strategy: str,
+        worker_group: str,
+        tenant_code: str,
+        environment_code: int,
+        priority: str,
+    ) -> Schedule:
+        start, end, crontab, tz = self._parse_schedule(raw)
+        now = self.clock()
+        schedule = self.schedule_of(wf.code)
+        if schedule is None:
+            schedule = Schedule(
+                self.next_id(), wf.code, wf.project_code, start, end, tz, crontab, failure_strategy,
+                warning_type, warning_group_id, worker_group, tenant_code, environment_code, priority,
+                "OFFLINE", user.id, user.user_name, now, now,
+            )  # fmt: skip
+            self.schedules[schedule.id] = schedule
+            return schedule
+        schedule.start, schedule.end, schedule.crontab, schedule.timezone_id = start, end, crontab, tz
+        schedule.failure_strategy, schedule.warning_type = failure_strategy, warning_type
+        schedule.warning_group_id, schedule.worker_group = warning_group_id, worker_group
+        schedule.tenant_code, schedule.environment_code, schedule.priority = tenant_code, environment_code, priority
+        schedule.updated = now
+        return schedule
+
+    def check_tenant(self, tenant_code: str) -> None:
+        if tenant_code != "default" and self.tenant_by_code(tenant_code) is None:
+            raise DsError(10017)
+
+    def schedule(self, project_code: int, schedule_id: int) -> Schedule:
+        self.project(project_code)
+        schedule = self.schedules.get(schedule_id)
+        if schedule is None or schedule.project_code != project_code:
+            raise DsError(10022, schedule_id)
+        return schedule
+
+    def schedule_json(self, s: Schedule) -> Json:
+        wf = self.workflows.get(s.workflow_code)
+        project = self.projects.get(s.project_code)
+        return {
+            "id": s.id,
+            "workflowDefinitionCode": s.workflow_code,
+            "workflowDefinitionName": wf.name if wf else None,
+            "projectName": project.name if project else None,
+            "definitionDescription": wf.description if wf else None,
+            "startTime": fmt(s.start),
+            "endTime": fmt(s.end),
+            "timezoneId": s.timezone_id,
+            "crontab": s.crontab,
+            "failureStrategy": s.failure_strategy,
+            "warningType": s.warning_type,
+            "createTime": fmt(s.created),
+            "updateTime": fmt(s.updated),
+            "userId": s.user_id,
+            "userName": s.user_name,
+            "releaseState": s.release_state,
+            "warningGroupId": s.warning_group_id,
+            "workflowInstancePriority": s.priority,
+            "workerGroup": s.worker_group,
+            "tenantCode": s.tenant_code,
+            "environmentCode": s.environment_code,
+            "environmentName": None,
+        }
+
+    # ------------------------------------------------------------------------------------------------------------
+    # Executions
+
+    def _rule_for(self, wf: Workflow, task: Json | None) -> ScriptRule | None:
+        """The first live rule for the instance (``task`` None) or for one task.
+
+        A rule with a task selector (name, code or script text) applies to tasks; one without applies to the
+        whole instance. ``workflow_code`` narrows either kind to one workflow.
+        """
+        for rule in self.rules:
+            if rule.times is not None and rule.times <= 0:
+                continue
+            if rule.workflow_code is not None and rule.workflow_code != wf.code:
+                continue
+            is_task_rule = bool(rule.task_name or rule.task_code or rule.raw_script_contains)
+            if task is None:
+                if is_task_rule:
+                    continue
+                return rule
+            if not is_task_rule:
+                continue
+            script = str(task.get("taskParams", {}).get("rawScript", ""))
+            if (
+                (rule.task_name is not None and rule.task_name != task["name"])
+                or (rule.task_code is not None and rule.task_code != task["code"])
+                or (rule.raw_script_contains is not None and rule.raw_script_contains not in script)
+            ):
+                continue
+            return rule
+        return None
+
+    @staticmethod
+    def _consume(rule: ScriptRule | None) -> None:
+        if rule is not None and rule.times is not None:
+            rule.times -= 1
+
+    def _plan(self, wf: Workflow, run_start: float, failure_strategy: str) -> tuple[list[TaskPlan], float, str]:
+        tasks = {t["code"]: t for t in wf.tasks}
+        upstream: dict[int, list[int]] = {}
+        in_dag: list[int] = []
+        for r in wf.relations:
+            post = r["postTaskCode"]
+            if post not in upstream:
+                upstream[post] = []
+                in_dag.append(post)
+            if r["preTaskCode"]:
+                upstream[post].append(r["preTaskCode"])
+        wf_rule = self._rule_for(wf, None)
+        self._consume(wf_rule)
+        duration = self.timing.task_duration
+        if wf_rule is not None and wf_rule.duration_seconds is not None:
+            duration = wf_rule.duration_seconds / max(1, _depth(upstream))
+        # topological order
+        order: list[int] = []
+        seen: set[int] = set()
+
+        def visit(code: int) -> None:
+            if code in seen:
+                return
+            seen.add(code)
+            for pre in upstream.get(code, []):
+                visit(pre)
+            order.append(code)
+
+        for code in in_dag:
+            visit(code)
+        ends: dict[int, float] = {}
+        failed: set[int] = set()
+        skipped: set[int] = set()
+        plans: list[TaskPlan] = []
+        for code in order:
+            task = tasks[code]
+            pres = upstream.get(code, [])
+            if any(p in failed or p in skipped for p in pres):
+                skipped.add(code)
+                continue
+            start = max((ends[p] for p in pres if p in ends), default=run_start)
+            if task.get("flag", "YES") == "NO":
+                ends[code] = start
+                continue
+            rule = self._rule_for(wf, task)
+            outcome = "SUCCESS"
+            if rule is not None:
+                outcome = rule.outcome
+                self._consume(rule)
+            elif "exit 1" in str(task.get("taskParams", {}).get("rawScript", "")):
+                outcome = "FAILURE"
+            task_duration = rule.duration_seconds if rule and rule.duration_seconds is not None else duration
+            ends[code] = start + task_duration
+            plans.append(TaskPlan(json.loads(json.dumps(task)), start, start + task_duration, outcome))
+            if outcome == "FAILURE":
+                failed.add(code)
+        if failure_strategy == "END" and failed:
+            first_failure = min(p.end for p in plans if p.outcome == "FAILURE")
+            plans = [p for p in plans if p.start < first_failure]
+        if wf_rule is not None and wf_rule.outcome == "FAILURE" and plans and not failed:
+            last = max(p.end for p in plans)
+            for p in plans:
+                if p.end == last:
+                    p.outcome = "FAILURE"
+        outcome = "FAILURE" if any(p.outcome == "FAILURE" for p in plans) else "SUCCESS"
+        end = max((p.end for p in plans), default=run_start)
+        return plans, end, outcome
+
+    def start(
+        self,
+        user: User,
+        wf: Workflow,
+        *,
+        command_type: str = "START_PROCESS",
+        schedule_time: float | None = None,
+        failure_strategy: str = "END",
+        warning_type: str = "NONE",
+        warning_group_id: int | None = None,
+        priority: str = "MEDIUM",
+        worker_group: str = "default",
+        tenant_code: str = "default",
+        environment_code: int = -1,
+        dry_run: int = 0,
+        start_params: str | None = None,
+    ) -> int:
+        if wf.release_state != "ONLINE":
+            raise DsError(50004, wf.code)
+        now = self.clock()
+        run_start = now + self.timing.submit_delay
+        plans, end, outcome = self._plan(wf, run_start, failure_strategy)
+        stamp = datetime.fromtimestamp(now, tz=UTC).strftime("%Y%m%d%H%M%S%f")[:17]
+        inst_id = self.next_id()
+        run_times = 1 + sum(1 for i in self.instances.values() if i.workflow.code == wf.code)
+        instance = Instance(
+            id=inst_id, name=f"{wf.name}-{run_times}-{stamp}", workflow=wf, workflow_version=wf.version,
+            project_code=wf.project_code, created=now, run_start=run_start, end=end, outcome=outcome,
+            plans=plans, command_type=command_type, schedule_time=schedule_time,
+            failure_strategy=failure_strategy, warning_type=warning_type, warning_group_id=warning_group_id,
+            priority=priority, worker_group=worker_group, tenant_code=tenant_code,
+            environment_code=environment_code, executor_id=user.id, executor_name=user.user_name,
+            dry_run=dry_run, global_params=wf.global_params,
+        )  # fmt: skip
+        del start_params
+        self.instances[inst_id] = instance
+        return inst_id
+
+    def advance(self) -> None:
+        """Materialise task instances that have started by now (ids in start order)."""
+        now = self.clock()
+        for instance in self.instances.values():
+            if len(instance.task_runs) == len(instance.plans):
+                continue
+            for plan in sorted(instance.plans, key=lambda p: (p.start, p.task["code"])):
+                code = plan.task["code"]
+                if plan.start <= now and code not in instance.task_runs:
+                    run = TaskRun(self.next_id(), plan, instance.id)
+                    instance.task_runs[code] = run
+                    self.task_runs[run.id] = run
+
+    def instance_state(self, instance: Instance, now: float) -> str:
+        if now < instance.run_start:
+            return "SUBMITTED_SUCCESS"
+        if now < instance.end:
+            return "RUNNING_EXECUTION"
+        return instance.outcome
+
+    def instance(self, project_code: int, instance_id: int) -> Instance:
+        self.project(project_code)
+        self.advance()
+        instance = self.instances.get(instance_id)
+        if instance is None or instance.project_code != project_code:
+            raise DsError(50001, instance_id)
+        return instance
+
+    def instance_json(self, instance: Instance, *, with_duration: bool) -> Json:
+        now = self.clock()
+        state = self.instance_state(instance, now)
+        finished = state in ("SUCCESS", "FAILURE")
+        history = [{"time": fmt(instance.created), "state": "SUBMITTED_SUCCESS", "desc": "init running"}]
+        if now >= instance.run_start:
+            history.append({"time": fmt(instance.run_start), "state": "RUNNING_EXECUTION", "desc": "start running"})
+        if finished:
+            history.append({"time": fmt(instance.end), "state": state, "desc": "update by workflow executor"})
+        out: Json = {
+            "id": instance.id,
+            "workflowDefinitionCode": instance.workflow.code,
+            "workflowDefinitionVersion": instance.workflow_version,
+            "projectCode": instance.project_code,
+            "state": state,
+            "stateHistory": json.dumps(history),
+            "recovery": "NO",
+            "startTime": fmt(instance.created),
+            "endTime": fmt(instance.end) if finished else None,
+            "runTimes": 1,
+            "name": instance.name,
+            "host": MASTER_HOST if now >= instance.run_start else None,
+            "commandType": instance.command_type,
+            "commandParam": "{}",
+            "taskDependType": "TASK_POST",
+            "maxTryTimes": 0,
+            "failureStrategy": instance.failure_strategy,
+            "warningType": instance.warning_type,
+            "warningGroupId": instance.warning_group_id,
+            "scheduleTime": fmt(instance.schedule_time),
+            "commandStartTime": fmt(instance.created),
+            "globalParams": instance.global_params,
+            "executorId": instance.executor_id,
+            "executorName": instance.executor_name,
+            "tenantCode": instance.tenant_code,
+            "queue": "default",
+            "isSubWorkflow": "NO",
+            "historyCmd": instance.command_type,
+            "duration": None,
+            "workflowInstancePriority": instance.priority,
+            "workerGroup": instance.worker_group,
+            "environmentCode": instance.environment_code,
+            "timeout": instance.workflow.timeout,
+            "varPool": "[]",
+            "nextWorkflowInstanceId": 0,
+            "dryRun": instance.dry_run,
+            "restartTime": fmt(instance.created),
+        }
+        if with_duration:
+            out["duration"] = format_duration((instance.end if finished else now) - instance.created)
+        return out
+
+    def list_instances(self, project_code: int, filters: Callable[[Instance, Json], bool]) -> list[Json]:
+        self.project(project_code)
+        self.advance()
+        items = [
+            (i, self.instance_json(i, with_duration=True))
+            for i in self.instances.values()
+            if i.project_code == project_code
+        ]
+        items = [(i, j) for i, j in items if filters(i, j)]
+        items.sort(key=lambda ij: (ij[0].created, ij[0].end if ij[1]["endTime"] else 0.0, ij[0].id), reverse=True)
+        return [j for _, j in items]
+
+    def task_state(self, run: TaskRun, now: float) -> tuple[str, str | None]:
+        plan = run.plan
+        if now < plan.start + min(self.timing.dispatch_delay, (plan.end - plan.start) / 2):
+            return "SUBMITTED_SUCCESS", None
+        if now < plan.end:
+            return "RUNNING_EXECUTION", WORKER_HOST
+        return plan.outcome, WORKER_HOST
+
+    def task_json(self, run: TaskRun) -> Json:
+        now = self.clock()
+        instance = self.instances[run.instance_id]
+        state, host = self.task_state(run, now)
+        task = run.plan.task
+        finished = state in ("SUCCESS", "FAILURE")
+        return {
+            "id": run.id,
+            "name": task["name"],
+            "taskType": task["taskType"],
+            "workflowInstanceId": instance.id,
+            "workflowInstanceName": instance.name,
+            "projectCode": instance.project_code,
+            "taskCode": task["code"],
+            "taskDefinitionVersion": task["version"],
+            "processDefinitionName": instance.workflow.name,
+            "state": state,
+            "firstSubmitTime": fmt(run.plan.start),
+            "submitTime": fmt(run.plan.start),
+            "startTime": fmt(run.plan.start) if host else None,
+            "endTime": fmt(run.plan.end) if finished else None,
+            "host": host,
+            "executePath": f"/opt/dolphinscheduler/exec/{instance.id}/{run.id}" if host else None,
+            "logPath": f"/opt/dolphinscheduler/logs/{instance.id}/{run.id}.log" if host else None,
+            "retryTimes": 0,
+            "alertFlag": "NO",
+            "pid": 4242 if host else 0,
+            "appLink": None,
+            "flag": "YES",
+            "duration": format_duration((run.plan.end if finished else now) - run.plan.start) if host else None,
+            "maxRetryTimes": int(task.get("failRetryTimes") or 0),
+            "retryInterval": int(task.get("failRetryInterval") or 1),
+            "taskInstancePriority": task.get("taskPriority", "MEDIUM"),
+            "workflowInstancePriority": instance.priority,
+            "workerGroup": task.get("workerGroup", "default"),
+            "environmentCode": task.get("environmentCode", -1),
+            "executorId": instance.executor_id,
+            "varPool": "[]",
+            "executorName": instance.executor_name,
+            "delayTime": int(task.get("delayTime") or 0),
+            "taskParams": json.dumps(task.get("taskParams", {})),
+            "dryRun": instance.dry_run,
+            "taskGroupId": 0,
+            "cpuQuota": task.get("cpuQuota", -1),
+            "memoryMax": task.get("memoryMax", -1),
+            "taskExecuteType": task.get("taskExecuteType", "BATCH"),
+        }
+
+    def log_lines(self, run: TaskRun) -> list[str]:
+        now = self.clock()
+        state, host = self.task_state(run, now)
+        if host is None:
+            raise DsError(10191, run.id)
+        task = run.plan.task
+        stamp = datetime.fromtimestamp(run.plan.start, tz=UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:23] + " +0000"
+        script = str(task.get("taskParams", {}).get("rawScript", ""))
+        lines = [
+            f"[INFO] {stamp} - Begin to initialize task {task['name']}",
+            f"[INFO] {stamp} - Set task workDir to /opt/dolphinscheduler/exec/{run.instance_id}/{run.id}",
+            f"[INFO] {stamp} - raw script : {script}",
+        ]
+        for line in script.splitlines():
+            match = re.match(r"\s*echo\s+(.*)$", line)
+            if match:
+                lines.append(f"[INFO] {stamp} -  -> {match.group(1).strip().strip(chr(34)).strip(chr(39))}")
+        if state in ("SUCCESS", "FAILURE"):
+            code = 0 if state == "SUCCESS" else 1
+            lines.append(f"[INFO] {stamp} - process has exited. exitStatusCode:{code}")
+            lines.append(f"[INFO] {stamp} - FINALIZE_SESSION")
+        return lines
+
+
+def _task_content(task: Json) -> str:
+    return json.dumps({k: v for k, v in task.items() if k not in ("version", "id")}, sort_keys=True)
+
+
+def _depth(upstream: dict[int, list[int]]) -> int:
+    memo: dict[int, int] = {}
+
+    def depth(code: int) -> int:
+        if code not in memo:
+            memo[code] = 1 + max((depth(p) for p in upstream.get(code, [])), default=0)
+        return memo[code]
+
+    return max((depth(c) for c in upstream), default=1)
+
+
+def java_split_count(text: str, sep: str) -> int:
+    """``text.split(sep).length`` with Java semantics (trailing empty pieces dropped, "" -> 1)."""
+    if text == "":
+        return 1
+    pieces = text.split(sep)
+    while len(pieces) > 1 and pieces[-1] == "":
+        pieces.pop()
+    return len(pieces)
+
+
+def iter_dates(start: float, end: float) -> Iterable[float]:
+    day = 86400.0
+    current = start
+    while current <= end:
+        yield current
+        current += day
