@@ -1,0 +1,488 @@
+"""A local single-node Apache Kafka broker in KRaft mode (combined broker + controller).
+
+The official Kafka jars are fetched once from Maven Central with Maven (see ``kafka-runtime-pom.xml``)
+into ``<cache dir>/kafka/<version>/libs`` and run with the machine's Java 17+.  Data lives in
+``<state dir>/kafka`` and survives ``stop()``/``start()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import concurrent.futures
+import contextlib
+import fcntl
+import logging
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+import uuid
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from importlib import resources
+from pathlib import Path
+
+from aiokafka.client import AIOKafkaClient, CoordinationType
+from aiokafka.errors import KafkaError
+
+from devstack._proc import (
+    DevstackError,
+    kill_tree,
+    port_accepts,
+    process_alive,
+    process_cmdline,
+    read_pid,
+    require_free_port,
+    run,
+    tail,
+    wait_gone,
+)
+from devstack.paths import DEFAULT_KAFKA_PORT, HOST, cache_dir, env_port, state_dir
+
+PORT_ENV = "DEVSTACK_KAFKA_PORT"
+CONTROLLER_PORT_ENV = "DEVSTACK_KAFKA_CONTROLLER_PORT"
+MIN_JAVA_MAJOR = 17
+HEAP_OPTS = ("-Xms256m", "-Xmx768m")
+# C1-only JIT: much faster JVM start-up on small CI machines; plenty for a test broker.
+JVM_OPTS = ("-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-XX:TieredStopAtLevel=1")
+_POM_RESOURCE = "kafka-runtime-pom.xml"
+_MAVEN_NS = "{http://maven.apache.org/POM/4.0.0}"
+log = logging.getLogger(__name__)
+
+
+def _pom_text() -> str:
+    return resources.files("devstack").joinpath(_POM_RESOURCE).read_text(encoding="utf-8")
+
+
+def kafka_version() -> str:
+    """The pinned Kafka version (``kafka.version`` in the bundled pom)."""
+    root = ET.fromstring(_pom_text())  # noqa: S314 - trusted file shipped with this package
+    node = root.find(f"{_MAVEN_NS}properties/{_MAVEN_NS}kafka.version")
+    if node is None or not (node.text or "").strip():
+        raise DevstackError(f"{_POM_RESOURCE} does not define the kafka.version property")
+    return (node.text or "").strip()
+
+
+KAFKA_VERSION = kafka_version()
+
+
+# --------------------------------------------------------------------------- java & jars
+def find_java() -> Path:
+    """Locate a Java >= 17 runtime ($JAVA_HOME first, then PATH)."""
+    candidates: list[Path] = []
+    java_home = os.environ.get("JAVA_HOME")
+    if java_home:
+        candidates.append(Path(java_home) / "bin" / "java")
+    on_path = shutil.which("java")
+    if on_path:
+        candidates.append(Path(on_path))
+    problems: list[str] = []
+    for java in candidates:
+        if not java.is_file():
+            problems.append(f"{java} does not exist")
+            continue
+        result = run([str(java), "-version"], check=False, timeout=60)
+        match = re.search(r'version "(\d+)(?:\.(\d+))?', result.stderr + result.stdout)
+        if match is None:
+            problems.append(f"{java}: cannot parse `java -version` output")
+            continue
+        major = int(match.group(1))
+        if major == 1 and match.group(2):
+            major = int(match.group(2))
+        if major >= MIN_JAVA_MAJOR:
+            return java
+        problems.append(f"{java} is Java {major}")
+    detail = f" ({'; '.join(problems)})" if problems else ""
+    raise DevstackError(
+        f"Java {MIN_JAVA_MAJOR}+ is required to run Kafka but was not found{detail}. Install a JDK/JRE "
+        "(e.g. `apt-get install openjdk-17-jre-headless`) and put `java` on PATH or set JAVA_HOME, "
+        "or set KAFKA_BOOTSTRAP_SERVERS to use an existing broker."
+    )
+
+
+def kafka_libs_dir(version: str = KAFKA_VERSION) -> Path:
+    return cache_dir() / "kafka" / version / "libs"
+
+
+def ensure_kafka_libs(version: str = KAFKA_VERSION) -> Path:
+    """Download the Kafka runtime jars once (with Maven) and return the directory holding them."""
+    libs = kafka_libs_dir(version)
+    base = libs.parent
+    marker = base / ".complete"
+    if marker.exists() and libs.is_dir():
+        return libs
+    base.mkdir(parents=True, exist_ok=True)
+    with (base / ".lock").open("a") as lock_fh:
+        fcntl.flock(lock_fh, fcntl.LOCK_EX)
+        try:
+            if marker.exists() and libs.is_dir():
+                return libs
+            mvn = shutil.which("mvn")
+            if mvn is None:
+                raise DevstackError(
+                    f"Maven (`mvn`) is needed once to download the Kafka {version} jars from Maven Central "
+                    f"into {libs}. Install it (e.g. `apt-get install maven`), or set KAFKA_BOOTSTRAP_SERVERS "
+                    "to use an existing broker."
+                )
+            log.info("downloading the Kafka %s jars from Maven Central into %s (one-time)", version, libs)
+            started = time.monotonic()
+            pom = base / "pom.xml"
+            pom.write_text(_pom_text(), encoding="utf-8")
+            staging = base / "libs.partial"
+            shutil.rmtree(staging, ignore_errors=True)
+            env = dict(os.environ)
+            java = find_java()
+            env.setdefault("JAVA_HOME", str(java.resolve().parent.parent))
+            result = run(
+                [
+                    mvn,
+                    "-q",
+                    "-B",
+                    "-f",
+                    str(pom),
+                    "dependency:copy-dependencies",
+                    f"-DoutputDirectory={staging}",
+                    "-DincludeScope=runtime",
+                    f"-Dkafka.version={version}",
+                ],
+                cwd=base,
+                env=env,
+                check=False,
+                timeout=1800,
+            )
+            if result.returncode != 0:
+                raise DevstackError(
+                    f"downloading the Kafka {version} jars with Maven failed (exit {result.returncode}); "
+                    f"is Maven Central reachable?\n{(result.stdout + result.stderr).strip()[-4000:]}"
+                )
+            if not (staging / f"kafka_2.13-{version}.jar").is_file():
+                raise DevstackError(f"Maven finished but {staging} does not contain kafka_2.13-{version}.jar")
+            shutil.rmtree(libs, ignore_errors=True)
+            staging.rename(libs)
+            marker.write_text(f"{version}\n", encoding="utf-8")
+            log.info("downloaded the Kafka %s jars in %.0fs", version, time.monotonic() - started)
+            return libs
+        finally:
+            fcntl.flock(lock_fh, fcntl.LOCK_UN)
+
+
+def _random_cluster_id() -> str:
+    """A Kafka cluster id: 16 random bytes, URL-safe base64 without padding, not starting with '-'."""
+    while True:
+        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode("ascii")
+        if not cid.startswith("-"):
+            return cid
+
+
+# --------------------------------------------------------------------------- readiness probe
+async def _probe(bootstrap: str, request_timeout_ms: int) -> None:
+    """Succeed once a metadata request returns a broker and the group coordinator is available."""
+    client = AIOKafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=request_timeout_ms)
+    try:
+        await client.bootstrap()
+        metadata = await client.fetch_all_metadata()
+        if not metadata.brokers():
+            raise DevstackError("metadata response lists no brokers yet")
+        # Creates __consumer_offsets on first use, so the first consumer group of a test is fast.
+        await client.coordinator_lookup(CoordinationType.GROUP, "devstack-readiness-probe")
+    finally:
+        await client.close()
+
+
+def probe_kafka(bootstrap: str, timeout: float = 5.0) -> bool:
+    """One readiness probe with aiokafka, run on a private event loop in a worker thread."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        future = pool.submit(asyncio.run, asyncio.wait_for(_probe(bootstrap, max(1000, int(timeout * 1000))), timeout))
+        try:
+            future.result(timeout=timeout + 5)
+        except (KafkaError, DevstackError, OSError, TimeoutError, concurrent.futures.TimeoutError):
+            return False
+        except Exception:  # any other client-side failure also just means "not ready yet"
+            log.debug("Kafka readiness probe failed", exc_info=True)
+            return False
+    return True
+
+
+# --------------------------------------------------------------------------- server
+class KafkaServer:
+    """A local KRaft Kafka broker; ``start()`` is idempotent and keeps data across restarts."""
+
+    def __init__(
+        self,
+        *,
+        port: int | None = None,
+        controller_port: int | None = None,
+        work_dir: Path | None = None,
+        version: str = KAFKA_VERSION,
+    ) -> None:
+        self.host = HOST
+        self.port = port if port is not None else env_port(PORT_ENV, DEFAULT_KAFKA_PORT)
+        default_controller = self.port + 1 if self.port < 65535 else self.port - 1
+        self.controller_port = (
+            controller_port if controller_port is not None else env_port(CONTROLLER_PORT_ENV, default_controller)
+        )
+        if self.controller_port == self.port:
+            raise DevstackError(
+                f"Kafka broker and controller ports must differ (both are {self.port}); "
+                f"set {CONTROLLER_PORT_ENV} to another port"
+            )
+        self.version = version
+        self.work_dir = work_dir if work_dir is not None else state_dir() / "kafka"
+        self.data_dir = self.work_dir / "data"
+        self.config_file = self.work_dir / "server.properties"
+        self.log4j_file = self.work_dir / "log4j2.properties"
+        self.log_file = self.work_dir / "server.log"
+        self.stdout_file = self.work_dir / "kafka.out"
+        self.pid_file = self.work_dir / "kafka.pid"
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    # ----------------------------------------------------------------- state
+    def pid(self) -> int | None:
+        """PID of our broker JVM, if it is running."""
+        pid = read_pid(self.pid_file)
+        if pid is None or not process_alive(pid):
+            return None
+        cmdline = process_cmdline(pid)
+        if cmdline and ("kafka.Kafka" not in cmdline or str(self.config_file) not in cmdline):
+            return None  # pid was reused by an unrelated process
+        return pid
+
+    def is_running(self) -> bool:
+        return self.pid() is not None
+
+    def _running_port(self) -> int | None:
+        """Broker port recorded in the pid file by the process that started the broker."""
+        try:
+            return int(self.pid_file.read_text(encoding="utf-8").splitlines()[1])
+        except (OSError, IndexError, ValueError):
+            return None
+
+    def is_ready(self) -> bool:
+        return self.is_running() and port_accepts(self.host, self.port) and probe_kafka(self.bootstrap_servers)
+
+    def wait_ready(self, timeout: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.is_running():
+                raise DevstackError(
+                    f"Kafka exited while starting; last lines of {self.log_file}:\n{tail(self.log_file)}\n"
+                    f"--- {self.stdout_file}:\n{tail(self.stdout_file, 15)}"
+                )
+            if port_accepts(self.host, self.port) and probe_kafka(self.bootstrap_servers):
+                return
+            time.sleep(0.3)
+        raise DevstackError(
+            f"Kafka did not answer a metadata request on {self.bootstrap_servers} within {timeout:.0f}s; "
+            f"see {self.log_file}:\n{tail(self.log_file)}"
+        )
+
+    @contextlib.contextmanager
+    def _lock(self) -> Iterator[None]:
+        self.work_dir.parent.mkdir(parents=True, exist_ok=True)
+        with (self.work_dir.parent / ".kafka.lock").open("a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    # ----------------------------------------------------------------- lifecycle
+    def start(self, timeout: float = 120.0) -> bool:
+        """Start the broker (formatting storage on first use). Returns False if it was already running."""
+        with self._lock():
+            if self.is_running():
+                running_port = self._running_port()
+                if running_port is not None and running_port != self.port:
+                    raise DevstackError(
+                        f"Kafka from {self.work_dir} is already running on port {running_port}, not {self.port}; "
+                        f"stop it first (`devstack down --only kafka`) or use {PORT_ENV}={running_port}"
+                    )
+                self.wait_ready(timeout)
+                return False
+            java = find_java()
+            libs = ensure_kafka_libs(self.version)
+            require_free_port(self.host, self.port, "Kafka", PORT_ENV)
+            require_free_port(self.host, self.controller_port, "the Kafka KRaft controller", CONTROLLER_PORT_ENV)
+            self.work_dir.mkdir(parents=True, exist_ok=True)
+            self._write_config()
+            self._write_log4j_config()
+            classpath = f"{libs}/*"
+            if not (self.data_dir / "meta.properties").exists():
+                shutil.rmtree(self.data_dir, ignore_errors=True)
+                self._format_storage(java, classpath)
+            self.pid_file.unlink(missing_ok=True)
+            cmd = [
+                str(java),
+                *HEAP_OPTS,
+                *JVM_OPTS,
+                "-XX:+ExitOnOutOfMemoryError",
+                "-Djava.awt.headless=true",
+                f"-Dlog4j2.configurationFile={self.log4j_file}",
+                f"-Dkafka.logs.dir={self.work_dir}",
+                "-cp",
+                classpath,
+                "kafka.Kafka",
+                str(self.config_file),
+            ]
+            with self.stdout_file.open("ab") as out:
+                self._proc = subprocess.Popen(
+                    cmd,
+                    cwd=self.work_dir,
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            self.pid_file.write_text(f"{self._proc.pid}\n{self.port}\n", encoding="utf-8")
+            try:
+                self.wait_ready(timeout)
+            except DevstackError:
+                self._terminate(graceful_timeout=10)
+                raise
+            return True
+
+    def stop(self, timeout: float = 60.0) -> bool:
+        """Graceful (SIGTERM) shutdown, keeping all data. Returns False if it was not running."""
+        with self._lock():
+            return self._terminate(graceful_timeout=timeout)
+
+    def kill(self) -> bool:
+        """Simulate a crash with SIGKILL. Returns False if it was not running."""
+        with self._lock():
+            return self._terminate(graceful_timeout=0)
+
+    def restart(self, timeout: float = 120.0) -> None:
+        self.stop()
+        self.start(timeout)
+
+    def purge(self) -> None:
+        """Stop the broker and delete all its data."""
+        self.stop()
+        shutil.rmtree(self.work_dir, ignore_errors=True)
+
+    # ----------------------------------------------------------------- internals
+    def _terminate(self, graceful_timeout: float) -> bool:
+        pid = self.pid()
+        if pid is None:
+            self._reap()
+            return False
+        if graceful_timeout > 0:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+            if not wait_gone(pid, graceful_timeout):
+                kill_tree(pid, signal.SIGKILL)
+        else:
+            kill_tree(pid, signal.SIGKILL)
+        wait_gone(pid, 10)
+        self._reap()
+        self.pid_file.unlink(missing_ok=True)
+        return True
+
+    def _reap(self) -> None:
+        if self._proc is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._proc.wait(timeout=10)
+            self._proc = None
+
+    def _format_storage(self, java: Path, classpath: str) -> None:
+        result = run(
+            [
+                str(java),
+                "-Xmx256m",
+                "-XX:TieredStopAtLevel=1",
+                f"-Dlog4j2.configurationFile={self.log4j_file}",
+                "-cp",
+                classpath,
+                "kafka.tools.StorageTool",
+                "format",
+                "-t",
+                _random_cluster_id(),
+                "-c",
+                str(self.config_file),
+            ],
+            cwd=self.work_dir,
+            check=False,
+            timeout=180,
+        )
+        if result.returncode != 0:
+            raise DevstackError(
+                f"formatting Kafka storage in {self.data_dir} failed (exit {result.returncode}):\n"
+                f"{(result.stdout + result.stderr).strip()[-4000:]}"
+            )
+
+    def server_properties(self) -> dict[str, str]:
+        """The broker configuration written to ``server.properties``."""
+        return {
+            "node.id": "1",
+            "process.roles": "broker,controller",
+            "listeners": f"PLAINTEXT://{self.host}:{self.port},CONTROLLER://{self.host}:{self.controller_port}",
+            "advertised.listeners": f"PLAINTEXT://{self.host}:{self.port}",
+            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "inter.broker.listener.name": "PLAINTEXT",
+            "controller.listener.names": "CONTROLLER",
+            "controller.quorum.voters": f"1@{self.host}:{self.controller_port}",
+            "log.dirs": str(self.data_dir),
+            "num.partitions": "3",
+            "default.replication.factor": "1",
+            "min.insync.replicas": "1",
+            "auto.create.topics.enable": "true",
+            "delete.topic.enable": "true",
+            "offsets.topic.replication.factor": "1",
+            "offsets.topic.num.partitions": "10",
+            "transaction.state.log.replication.factor": "1",
+            "transaction.state.log.min.isr": "1",
+            "transaction.state.log.num.partitions": "10",
+            "share.coordinator.state.topic.replication.factor": "1",
+            "share.coordinator.state.topic.min.isr": "1",
+            "group.initial.rebalance.delay.ms": "0",
+            # after a crash (kill()) the restarted broker can only re-register once its previous
+            # session has expired; keep that short for a local single-node broker
+            "broker.session.timeout.ms": "3000",
+            "broker.heartbeat.interval.ms": "500",
+            "num.network.threads": "2",
+            "num.io.threads": "4",
+            "num.recovery.threads.per.data.dir": "1",
+        }
+
+    def _write_config(self) -> None:
+        lines = ["# generated by devstack on every start; do not edit"]
+        lines += [f"{key}={value}" for key, value in self.server_properties().items()]
+        self.config_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    def _write_log4j_config(self) -> None:
+        self.log4j_file.write_text(
+            "\n".join(
+                [
+                    "# generated by devstack: broker logs go to a size-capped file",
+                    "status = warn",
+                    "shutdownHook = disable",
+                    "name = devstack-kafka",
+                    "appender.file.type = RollingFile",
+                    "appender.file.name = FILE",
+                    f"appender.file.fileName = {self.log_file}",
+                    f"appender.file.filePattern = {self.log_file}.%i",
+                    "appender.file.layout.type = PatternLayout",
+                    "appender.file.layout.pattern = [%d] %p %m (%c)%n",
+                    "appender.file.policies.type = Policies",
+                    "appender.file.policies.size.type = SizeBasedTriggeringPolicy",
+                    "appender.file.policies.size.size = 50MB",
+                    "appender.file.strategy.type = DefaultRolloverStrategy",
+                    "appender.file.strategy.max = 2",
+                    "rootLogger.level = INFO",
+                    "rootLogger.appenderRef.file.ref = FILE",
+                    "logger.request.name = kafka.request.logger",
+                    "logger.request.level = WARN",
+                    "logger.statechange.name = state.change.logger",
+                    "logger.statechange.level = WARN",
+                    "",
+                ]
+            ),
+            encoding="utf-8",
+        )

@@ -1,0 +1,106 @@
+"""pytest fixtures for PostgreSQL and Kafka.
+
+Load with ``pytest_plugins = ["devstack.pytest_plugin"]`` in the repository's root ``conftest.py``.
+
+Session-scoped fixtures:
+
+* ``postgres_admin_url`` – superuser URL ``postgresql://user:pw@host:port/db``.
+* ``kafka_bootstrap`` – ``host:port`` of a Kafka broker.
+* ``postgres_server`` / ``kafka_server`` – the :class:`PostgresServer` / :class:`KafkaServer` objects,
+  for tests that stop, kill or restart a service (skipped when the service is external).
+
+``DATABASE_URL`` / ``KAFKA_BOOTSTRAP_SERVERS`` select external services; then nothing is started.
+Otherwise the local servers are started once per session (reusing ones that ``devstack up`` already
+started) and at session end only the servers this session started are stopped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import pytest
+
+from devstack.external import (
+    DATABASE_URL_ENV,
+    KAFKA_BOOTSTRAP_ENV,
+    external_database_url,
+    external_kafka_bootstrap,
+    plain_pg_url,
+)
+
+if TYPE_CHECKING:
+    from devstack.kafka import KafkaServer
+    from devstack.postgres import PostgresServer
+
+
+@pytest.fixture(scope="session")
+def _devstack_postgres() -> Iterator[PostgresServer | None]:
+    if external_database_url() is not None:
+        yield None
+        return
+    from devstack.postgres import PostgresServer
+
+    server = PostgresServer()
+    started = server.start()
+    try:
+        yield server
+    finally:
+        if started:
+            server.stop()
+
+
+@pytest.fixture(scope="session")
+def _devstack_kafka() -> Iterator[KafkaServer | None]:
+    if external_kafka_bootstrap() is not None:
+        yield None
+        return
+    from devstack.kafka import KafkaServer
+
+    server = KafkaServer()
+    started = server.start()
+    try:
+        yield server
+    finally:
+        if started:
+            server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url(_devstack_postgres: PostgresServer | None) -> str:
+    """Superuser URL of the test PostgreSQL, ``postgresql://user:pw@host:port/db``."""
+    if _devstack_postgres is None:
+        external = external_database_url()
+        assert external is not None
+        return plain_pg_url(external)
+    return _devstack_postgres.url
+
+
+@pytest.fixture(scope="session")
+def postgres_server(_devstack_postgres: PostgresServer | None) -> PostgresServer:
+    """The local PostgreSQL server object (tests that stop/kill PostgreSQL need it)."""
+    if _devstack_postgres is None:
+        pytest.skip(
+            f"needs the local PostgreSQL it can stop/restart, but {DATABASE_URL_ENV} selects an external server"
+        )
+    return _devstack_postgres
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(_devstack_kafka: KafkaServer | None) -> str:
+    """Bootstrap servers (``host:port``) of the test Kafka."""
+    if _devstack_kafka is None:
+        external = external_kafka_bootstrap()
+        assert external is not None
+        return external
+    return _devstack_kafka.bootstrap_servers
+
+
+@pytest.fixture(scope="session")
+def kafka_server(_devstack_kafka: KafkaServer | None) -> KafkaServer:
+    """The local Kafka broker object (tests that stop/kill/restart Kafka need it)."""
+    if _devstack_kafka is None:
+        pytest.skip(
+            f"needs the local Kafka broker it can stop/restart, but {KAFKA_BOOTSTRAP_ENV} selects an external cluster"
+        )
+    return _devstack_kafka

@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from devstack.cli import main
+from devstack.external import asyncpg_sqlalchemy_url, plain_pg_url
+from devstack.kafka import KafkaServer
+from devstack.postgres import PostgresServer
+
+
+@pytest.mark.integration
+def test_status_env_and_up_when_running(
+    postgres_server: PostgresServer, kafka_server: KafkaServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["status"]) == 0
+    out = capsys.readouterr().out
+    assert f"postgres: running (pid {postgres_server.pid()}) on 127.0.0.1:{postgres_server.port}" in out
+    assert f"kafka: running (pid {kafka_server.pid()}) on {kafka_server.bootstrap_servers}" in out
+    assert str(postgres_server.log_file) in out
+
+    assert main(["env"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == [
+        f"export DATABASE_URL=postgresql+asyncpg://platform_admin:{postgres_server.password}"
+        f"@127.0.0.1:{postgres_server.port}/platform",
+        f"export KAFKA_BOOTSTRAP_SERVERS={kafka_server.bootstrap_servers}",
+    ]
+
+    assert main(["up"]) == 0
+    out = capsys.readouterr().out
+    assert f"postgres: already running on 127.0.0.1:{postgres_server.port}" in out
+    assert f"kafka: already running on {kafka_server.bootstrap_servers}" in out
+    assert str(kafka_server.log_file) in out
+
+
+@pytest.mark.integration
+def test_console_script_status(postgres_server: PostgresServer, kafka_server: KafkaServer) -> None:
+    script = Path(sys.executable).parent / "devstack"
+    cmd = [str(script)] if script.exists() else [sys.executable, "-m", "devstack"]
+    result = subprocess.run(
+        [*cmd, "status", "--only", "kafka"], capture_output=True, text=True, check=False, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert "kafka: running" in result.stdout
+    assert "postgres" not in result.stdout
+
+
+def test_external_services_are_not_started(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://u:p@db.example:5432/x")
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "kafka.example:9092")
+    assert main(["up"]) == 0
+    out = capsys.readouterr().out
+    assert "postgres: using external DATABASE_URL=postgresql://u:p@db.example:5432/x (not started)" in out
+    assert "kafka: using external KAFKA_BOOTSTRAP_SERVERS=kafka.example:9092 (not started)" in out
+
+    assert main(["env"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "export DATABASE_URL=postgresql+asyncpg://u:p@db.example:5432/x",
+        "export KAFKA_BOOTSTRAP_SERVERS=kafka.example:9092",
+    ]
+    assert main(["status"]) == 0
+    out = capsys.readouterr().out
+    assert "postgres: external" in out
+    assert "kafka: external" in out
+
+
+def test_url_conversions() -> None:
+    assert plain_pg_url("postgresql+asyncpg://a:b@h:1/d") == "postgresql://a:b@h:1/d"
+    assert plain_pg_url("postgres://a:b@h:1/d") == "postgresql://a:b@h:1/d"
+    assert asyncpg_sqlalchemy_url("postgresql://a:b@h:1/d") == "postgresql+asyncpg://a:b@h:1/d"
+    with pytest.raises(ValueError, match="not a PostgreSQL URL"):
+        plain_pg_url("mysql://x")
