@@ -196,6 +196,9 @@ async def main() -> None:
     ap.add_argument("--events", type=int, default=50_000)
     ap.add_argument("--latency-events", type=int, default=5_000)
     args = ap.parse_args()
+    import logging
+
+    logging.getLogger("aiokafka").setLevel(logging.ERROR)  # metadata chatter while topics propagate
 
     from devstack.infra import ensure_infra
 
