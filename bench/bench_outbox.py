@@ -49,7 +49,7 @@ PAD = "x" * 300  # ~500-byte envelopes, a realistic small event
 
 def pct(xs: list[float], p: float) -> float:
     xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
+    return xs[min(len(xs) - 1, round(p / 100 * (len(xs) - 1)))]
 
 
 async def consume(bootstrap: str, topic: str, n: int, on_msg: Any = None, timeout_s: float = 300) -> float:
