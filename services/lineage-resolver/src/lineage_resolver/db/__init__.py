@@ -1,0 +1,1 @@
+"""Persistence of the lineage-resolver: tables, the async repository and the sync ``LineageStore`` adapter."""

@@ -1,0 +1,277 @@
+"""Every query of the lineage-resolver (async, on the caller's session; flushes, never commits).
+
+Batched reads take a collection and run one statement with ``= ANY($1)`` (one prepared statement whatever the batch
+size). Writes follow the domain port: ``set_task_tables`` replaces one task's relation rows (only the rows that
+change are deleted or inserted), ``put_dependency_view_rows`` upserts view rows and deletes empty ones.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Text, and_, any_, bindparam, delete, func, not_, or_, select, text, tuple_
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lineage_resolver.db.tables import data_lineage, table_task_relation, task_dependency_view
+from lineage_resolver.domain import DependencyRow, RelationKind, TableEdge, TableName, TaskId, TaskTables
+
+_BIGINTS = ARRAY(BigInteger)
+_TEXTS = ARRAY(Text)
+_READ = RelationKind.READ.value
+_WRITE = RelationKind.WRITE.value
+
+
+@dataclass(frozen=True, slots=True)
+class ViewRecord:
+    """A ``task_dependency_view`` row as stored (with its timestamp), for the HTTP API."""
+
+    task_id: TaskId
+    upstream: tuple[TaskId, ...]
+    downstream: tuple[TaskId, ...]
+    updated_at: datetime
+
+
+def _ids(values: Iterable[int]) -> list[int]:
+    return sorted(set(values))
+
+
+def _names(values: Iterable[str]) -> list[str]:
+    return sorted(set(values))
+
+
+class LineageRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    # -- reads of the domain port ----------------------------------------------------------------------------
+    async def tables_of(self, task_ids: Collection[TaskId]) -> dict[TaskId, TaskTables]:
+        if not task_ids:
+            return {}
+        r = table_task_relation.c
+        rows = await self.session.execute(
+            select(r.task_id, r.table_name, r.relation_type).where(
+                r.task_id == any_(bindparam("ids", _ids(task_ids), type_=_BIGINTS))
+            )
+        )
+        reads: dict[TaskId, set[TableName]] = defaultdict(set)
+        writes: dict[TaskId, set[TableName]] = defaultdict(set)
+        for task_id, table, kind in rows:
+            (reads if kind == _READ else writes)[task_id].add(table)
+        return {
+            t: TaskTables(t, frozenset(reads.get(t, ())), frozenset(writes.get(t, ())))
+            for t in reads.keys() | writes.keys()
+        }
+
+    async def readers_of(self, tables: Collection[TableName]) -> dict[TableName, set[TaskId]]:
+        return await self._tasks_by_table(tables, _READ)
+
+    async def writers_of(self, tables: Collection[TableName]) -> dict[TableName, set[TaskId]]:
+        return await self._tasks_by_table(tables, _WRITE)
+
+    async def _tasks_by_table(self, tables: Collection[TableName], kind: str) -> dict[TableName, set[TaskId]]:
+        if not tables:
+            return {}
+        r = table_task_relation.c
+        rows = await self.session.execute(
+            select(r.table_name, r.task_id).where(
+                r.table_name == any_(bindparam("tables", _names(tables), type_=_TEXTS)),
+                r.relation_type == kind,
+            )
+        )
+        out: dict[TableName, set[TaskId]] = defaultdict(set)
+        for table, task_id in rows:
+            out[table].add(task_id)
+        return dict(out)
+
+    async def lineage_targets(self, tables: Collection[TableName]) -> dict[TableName, set[TableName]]:
+        return await self._lineage(tables, forward=True)
+
+    async def lineage_sources(self, tables: Collection[TableName]) -> dict[TableName, set[TableName]]:
+        return await self._lineage(tables, forward=False)
+
+    async def _lineage(self, tables: Collection[TableName], *, forward: bool) -> dict[TableName, set[TableName]]:
+        if not tables:
+            return {}
+        c = data_lineage.c
+        key, other = (c.source_table, c.target_table) if forward else (c.target_table, c.source_table)
+        rows = await self.session.execute(
+            select(key, other).where(key == any_(bindparam("tables", _names(tables), type_=_TEXTS)))
+        )
+        out: dict[TableName, set[TableName]] = defaultdict(set)
+        for k, o in rows:
+            out[k].add(o)
+        return dict(out)
+
+    async def dependency_rows(self, task_ids: Collection[TaskId]) -> dict[TaskId, DependencyRow]:
+        if not task_ids:
+            return {}
+        v = task_dependency_view.c
+        rows = await self.session.execute(
+            select(v.task_id, v.upstream_task_ids, v.downstream_task_ids).where(
+                v.task_id == any_(bindparam("ids", _ids(task_ids), type_=_BIGINTS))
+            )
+        )
+        return {t: DependencyRow(t, frozenset(up), frozenset(down)) for t, up, down in rows}
+
+    # -- writes of the domain port ---------------------------------------------------------------------------
+    async def set_task_tables(self, tables: TaskTables) -> None:
+        r = table_task_relation.c
+        reads, writes = _names(tables.reads), _names(tables.writes)
+        keep = or_(
+            and_(r.relation_type == _READ, r.table_name == any_(bindparam("reads", reads, type_=_TEXTS))),
+            and_(r.relation_type == _WRITE, r.table_name == any_(bindparam("writes", writes, type_=_TEXTS))),
+        )
+        await self.session.execute(delete(table_task_relation).where(r.task_id == tables.task_id, not_(keep)))
+        values = [{"task_id": tables.task_id, "table_name": t, "relation_type": _READ} for t in reads]
+        values += [{"task_id": tables.task_id, "table_name": t, "relation_type": _WRITE} for t in writes]
+        if values:
+            await self.session.execute(pg_insert(table_task_relation).values(values).on_conflict_do_nothing())
+
+    async def add_table_lineage(self, edges: Collection[TableEdge]) -> None:
+        if not edges:
+            return
+        values = [{"source_table": s, "target_table": t} for s, t in sorted(set(edges))]
+        await self.session.execute(pg_insert(data_lineage).values(values).on_conflict_do_nothing())
+
+    async def remove_table_lineage(self, edges: Collection[TableEdge]) -> None:
+        if not edges:
+            return
+        c = data_lineage.c
+        pairs = sorted(set(edges))
+        wanted = (
+            func.unnest(
+                bindparam("sources", [s for s, _ in pairs], type_=_TEXTS),
+                bindparam("targets", [t for _, t in pairs], type_=_TEXTS),
+            )
+            .table_valued("source", "target")
+            .render_derived()
+        )
+        await self.session.execute(
+            delete(data_lineage).where(
+                tuple_(c.source_table, c.target_table).in_(select(wanted.c.source, wanted.c.target))
+            )
+        )
+
+    async def put_dependency_view_rows(self, rows: Collection[DependencyRow]) -> None:
+        latest = {row.task_id: row for row in rows}
+        gone = [t for t, row in latest.items() if row.is_empty]
+        kept = [row for row in latest.values() if not row.is_empty]
+        v = task_dependency_view.c
+        if gone:
+            await self.session.execute(
+                delete(task_dependency_view).where(v.task_id == any_(bindparam("ids", _ids(gone), type_=_BIGINTS)))
+            )
+        if kept:
+            stmt = pg_insert(task_dependency_view).values(
+                [
+                    {
+                        "task_id": row.task_id,
+                        "upstream_task_ids": sorted(row.upstream),
+                        "downstream_task_ids": sorted(row.downstream),
+                        "upstream_count": row.upstream_count,
+                        "downstream_count": row.downstream_count,
+                    }
+                    for row in sorted(kept, key=lambda r: r.task_id)
+                ]
+            )
+            await self.session.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=[v.task_id],
+                    set_={
+                        "upstream_task_ids": stmt.excluded.upstream_task_ids,
+                        "downstream_task_ids": stmt.excluded.downstream_task_ids,
+                        "upstream_count": stmt.excluded.upstream_count,
+                        "downstream_count": stmt.excluded.downstream_count,
+                        "updated_at": func.now(),
+                    },
+                )
+            )
+
+    # -- full scans (rebuilds), keyset-paged ------------------------------------------------------------------
+    async def task_tables_page(self, after: TaskId | None, limit: int) -> tuple[list[TaskTables], TaskId | None]:
+        """Tasks with relations, by id, the first ``limit`` after ``after``; and the id to continue after
+        (``None`` on the last page)."""
+        r = table_task_relation.c
+        ids_query = select(r.task_id).distinct().order_by(r.task_id).limit(limit)
+        if after is not None:
+            ids_query = ids_query.where(r.task_id > after)
+        ids = list((await self.session.scalars(ids_query)).all())
+        found = await self.tables_of(ids)
+        return [found[t] for t in ids if t in found], (ids[-1] if len(ids) == limit else None)
+
+    async def table_lineage_page(self, after: TableEdge | None, limit: int) -> list[TableEdge]:
+        c = data_lineage.c
+        query = select(c.source_table, c.target_table).order_by(c.source_table, c.target_table).limit(limit)
+        if after is not None:
+            query = query.where(tuple_(c.source_table, c.target_table) > tuple_(*after))
+        return [(s, t) for s, t in await self.session.execute(query)]
+
+    async def dependency_rows_page(self, after: TaskId | None, limit: int) -> list[DependencyRow]:
+        v = task_dependency_view.c
+        query = select(v.task_id, v.upstream_task_ids, v.downstream_task_ids).order_by(v.task_id).limit(limit)
+        if after is not None:
+            query = query.where(v.task_id > after)
+        return [DependencyRow(t, frozenset(up), frozenset(down)) for t, up, down in await self.session.execute(query)]
+
+    # -- the HTTP API's reads ---------------------------------------------------------------------------------
+    async def view_records(self, task_ids: Collection[TaskId]) -> dict[TaskId, ViewRecord]:
+        if not task_ids:
+            return {}
+        v = task_dependency_view.c
+        rows = await self.session.execute(
+            select(v.task_id, v.upstream_task_ids, v.downstream_task_ids, v.updated_at).where(
+                v.task_id == any_(bindparam("ids", _ids(task_ids), type_=_BIGINTS))
+            )
+        )
+        return {t: ViewRecord(t, tuple(up), tuple(down), at) for t, up, down, at in rows}
+
+    async def tasks_with(
+        self, *, upstream: TaskId | None, downstream: TaskId | None, after: TaskId | None, limit: int
+    ) -> list[TaskId]:
+        """Task ids whose upstream set contains ``upstream`` and/or whose downstream set contains ``downstream``
+        (GIN ``@>``), ordered by id, after ``after``."""
+        v = task_dependency_view.c
+        query = select(v.task_id).order_by(v.task_id).limit(limit)
+        if upstream is not None:
+            query = query.where(v.upstream_task_ids.contains(bindparam("up", [upstream], type_=_BIGINTS)))
+        if downstream is not None:
+            query = query.where(v.downstream_task_ids.contains(bindparam("down", [downstream], type_=_BIGINTS)))
+        if after is not None:
+            query = query.where(v.task_id > after)
+        return list((await self.session.scalars(query)).all())
+
+    # -- transaction-level advisory locks (see ``lineage_resolver.locks``) ------------------------------------
+    async def lock_all(self, keys: Collection[int]) -> None:
+        """Wait for every key, in ascending order (the one order every transaction uses: no deadlock). A function
+        scan over ``unnest`` takes them in array order."""
+        if keys:
+            result = await self.session.execute(
+                text("SELECT pg_advisory_xact_lock(k) FROM unnest(:keys) AS k").bindparams(
+                    bindparam("keys", type_=_BIGINTS)
+                ),
+                {"keys": sorted(keys)},
+            )
+            result.all()
+
+    async def try_lock_all(self, keys: Collection[int]) -> bool:
+        """Take every key that is free right now; ``False`` if any is held by another transaction."""
+        if not keys:
+            return True
+        got = await self.session.scalar(
+            text("SELECT bool_and(pg_try_advisory_xact_lock(k)) FROM unnest(:keys) AS k").bindparams(
+                bindparam("keys", type_=_BIGINTS)
+            ),
+            {"keys": sorted(keys)},
+        )
+        return bool(got)
+
+    async def lock_shared(self, key: int) -> None:
+        await self.session.execute(text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": key})
+
+    async def lock_exclusive(self, key: int) -> None:
+        await self.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})

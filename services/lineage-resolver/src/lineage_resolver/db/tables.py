@@ -1,0 +1,78 @@
+"""Tables of the ``lineage`` schema (declared without a schema: the engine's search_path selects it).
+
+Indexes follow the queries in :mod:`.repository`:
+- ``table_task_relation``: ``(task_id, relation_type, table_name)`` unique (a task's tables, ``tables_of``) and
+  ``(table_name, relation_type) INCLUDE (task_id)`` (``readers_of`` / ``writers_of`` as index-only scans);
+- ``data_lineage``: ``(source_table, target_table)`` unique (``lineage_targets``) and ``(target_table)``
+  (``lineage_sources``);
+- ``task_dependency_view``: GIN on both arrays, so the gateway's ``upstreamTaskId=X`` filter
+  (``upstream_task_ids @> ARRAY[X]``) and ``downstreamTaskId=X`` are index scans.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Identity,
+    Index,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+
+from common.db import new_metadata
+from common.outbox import add_outbox_tables
+
+metadata: MetaData = new_metadata()
+
+data_lineage = Table(
+    "data_lineage",
+    metadata,
+    Column("id", BigInteger, Identity(always=True), primary_key=True),
+    Column("source_table", Text, nullable=False),
+    Column("target_table", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    UniqueConstraint("source_table", "target_table"),
+    CheckConstraint("source_table <> target_table", name="not_a_loop"),
+    Index("ix_data_lineage_target_table", "target_table"),
+)
+
+table_task_relation = Table(
+    "table_task_relation",
+    metadata,
+    Column("id", BigInteger, Identity(always=True), primary_key=True),
+    Column("task_id", BigInteger, nullable=False),
+    Column("table_name", Text, nullable=False),
+    Column("relation_type", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    UniqueConstraint("task_id", "relation_type", "table_name"),
+    CheckConstraint("relation_type IN ('read', 'write')", name="relation_type"),
+    Index(
+        "ix_table_task_relation_table_name_relation_type", "table_name", "relation_type", postgresql_include=["task_id"]
+    ),
+)
+
+_EMPTY_IDS = text("'{}'::bigint[]")
+
+task_dependency_view = Table(
+    "task_dependency_view",
+    metadata,
+    Column("task_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("upstream_task_ids", ARRAY(BigInteger), nullable=False, server_default=_EMPTY_IDS),
+    Column("downstream_task_ids", ARRAY(BigInteger), nullable=False, server_default=_EMPTY_IDS),
+    Column("upstream_count", Integer, nullable=False, server_default=text("0")),
+    Column("downstream_count", Integer, nullable=False, server_default=text("0")),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_task_dependency_view_upstream_task_ids", "upstream_task_ids", postgresql_using="gin"),
+    Index("ix_task_dependency_view_downstream_task_ids", "downstream_task_ids", postgresql_using="gin"),
+)
+
+outbox, inbox = add_outbox_tables(metadata)

@@ -1,0 +1,307 @@
+"""Use cases of the lineage-resolver: one function each, one transaction each (the caller's, or their own).
+
+``apply_lineage_commands`` is the write path for Kafka (inside the ``ConsumerRuntime`` transaction that also claims
+the event in the inbox) and for ``POST /internal/lineage`` (its own transaction): plan under advisory locks
+(:mod:`lineage_resolver.locks`), write the deltas, and stage one ``task.dependency.changed`` per task whose sets
+changed in the outbox, all in that one transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+import anyio.from_thread
+import anyio.to_thread
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from common.db import unit_of_work
+from common.errors import TransientError
+from common.events import DependencyCycle, TaskDependencyChanged
+from lineage_resolver.db.repository import LineageRepository, ViewRecord
+from lineage_resolver.db.store import PostgresLineageStore
+from lineage_resolver.deps import Deps
+from lineage_resolver.domain import (
+    CycleReport,
+    DependencyDelta,
+    LineageChange,
+    LineageStore,
+    ResolverOptions,
+    SelfDependency,
+    TableImpact,
+    TaskId,
+    ViewDiff,
+    check_view,
+    downstream_of,
+    full_rebuild,
+    plan_lineage_change,
+    table_impact,
+    upstream_of,
+    write_delta,
+)
+from lineage_resolver.domain import (
+    TaskDependencyChanged as DomainChange,
+)
+from lineage_resolver.locks import KeySpace, PendingWrites, RecordingReader
+
+log = logging.getLogger(__name__)
+
+#: planning rounds before giving up on a moving lock set (each extra round means the data changed under us)
+MAX_LOCK_ROUNDS = 4
+#: PostgreSQL SQLSTATEs that are worth a retry: serialization failure, deadlock, lock not available
+RETRYABLE_SQLSTATES = frozenset({"40001", "40P01", "55P03"})
+
+
+class LockContention(TransientError):
+    code = "lineage-lock-contention"
+    title = "Concurrent lineage change"
+
+
+@dataclass(frozen=True, slots=True)
+class LineageOutcome:
+    """What one lineage event did (or would do, for a dry run)."""
+
+    event_id: str
+    commands: int
+    changes: tuple[TaskDependencyChanged, ...]
+    cycles: tuple[CycleReport, ...]
+    self_dependencies: tuple[SelfDependency, ...]
+    applied: bool
+
+
+def store_on(session: AsyncSession) -> PostgresLineageStore:
+    """The domain port on ``session``, for planners running in a worker thread (``anyio.to_thread``)."""
+    return PostgresLineageStore(LineageRepository(session), anyio.from_thread.run)
+
+
+# -- write path -------------------------------------------------------------------------------------------------
+
+
+async def apply_lineage_commands(
+    session: AsyncSession,
+    deps: Deps,
+    commands: Sequence[LineageChange],
+    *,
+    cause_event_id: str,
+    dry_run: bool = False,
+) -> LineageOutcome:
+    """Apply the commands of one lineage event in the caller's transaction and stage the resulting events."""
+    repo = LineageRepository(session)
+    store = PostgresLineageStore(repo, anyio.from_thread.run)
+    try:
+        deltas = await _plan_under_locks(repo, store, deps, commands)
+        if not dry_run:
+            await anyio.to_thread.run_sync(_write_all, store, deltas)
+    except DBAPIError as exc:
+        if _sqlstate(exc) in RETRYABLE_SQLSTATES:
+            raise TransientError(f"lineage change hit a transient database conflict ({_sqlstate(exc)})") from exc
+        raise
+    cycles = tuple(c for d in deltas for c in d.cycles)
+    changes = _merge_changes(deltas, cycles, cause_event_id)
+    if not dry_run:
+        for change in changes:
+            await deps.outbox.add(session, change)
+    self_deps = tuple(s for d in deltas for s in d.self_dependencies)
+    for cycle in cycles:
+        log.warning("lineage change %s closes a dependency cycle: %s", cause_event_id, cycle.describe())
+    for loop in self_deps:
+        log.info("task %d reads tables it writes: %s", loop.task_id, ", ".join(loop.tables))
+    return LineageOutcome(
+        event_id=cause_event_id,
+        commands=len(commands),
+        changes=changes,
+        cycles=cycles,
+        self_dependencies=self_deps,
+        applied=not dry_run,
+    )
+
+
+async def submit_lineage(deps: Deps, commands: Sequence[LineageChange], *, dry_run: bool = False) -> LineageOutcome:
+    """``POST /internal/lineage``: the same use case in its own transaction (no inbox: commands are idempotent)."""
+    async with unit_of_work(deps.sessions) as session:
+        return await apply_lineage_commands(
+            session, deps, commands, cause_event_id=f"http:{uuid.uuid4()}", dry_run=dry_run
+        )
+
+
+def _plan_all(
+    store: LineageStore, commands: Sequence[LineageChange], options: ResolverOptions, keys: KeySpace
+) -> tuple[list[DependencyDelta], set[int]]:
+    """Plan every command of the event against a write buffer (nothing is written), recording the keys read."""
+    recorder = RecordingReader(store, keys)
+    pending = PendingWrites(recorder)
+    deltas: list[DependencyDelta] = []
+    for command in commands:
+        delta = plan_lineage_change(pending, command, options)
+        pending.apply(delta)
+        deltas.append(delta)
+    return deltas, recorder.keys | keys.of_commands(commands)
+
+
+async def _plan_under_locks(
+    repo: LineageRepository, store: LineageStore, deps: Deps, commands: Sequence[LineageChange]
+) -> list[DependencyDelta]:
+    """See :mod:`lineage_resolver.locks`: a plan is accepted once every key it read was held before it ran."""
+    held: set[int] = set()
+    exclusive = False
+    for round_no in range(MAX_LOCK_ROUNDS):
+        deltas, needed = await anyio.to_thread.run_sync(_plan_all, store, commands, deps.options, deps.keys)
+        if exclusive or (round_no > 0 and needed <= held):
+            return deltas
+        if round_no == 0:
+            if len(needed) > deps.max_lock_keys:
+                await repo.lock_exclusive(deps.keys.global_key)
+                exclusive = True
+            else:
+                await repo.lock_shared(deps.keys.global_key)
+                await repo.lock_all(needed)
+                held |= needed
+            continue
+        missing = needed - held
+        if len(held) + len(missing) > deps.max_lock_keys:
+            raise LockContention("the change grew past the lock limit while it was planned; retrying")
+        if not await repo.try_lock_all(missing):
+            raise LockContention("a concurrent lineage change holds tables this change now reaches; retrying")
+        held |= missing
+    raise LockContention(f"lineage kept changing under this change for {MAX_LOCK_ROUNDS} rounds; retrying")
+
+
+def _write_all(store: LineageStore, deltas: Sequence[DependencyDelta]) -> None:
+    for delta in deltas:
+        write_delta(store, delta)
+
+
+def _merge_changes(
+    deltas: Sequence[DependencyDelta], cycles: Sequence[CycleReport], cause_event_id: str
+) -> tuple[TaskDependencyChanged, ...]:
+    """One event per task across the event's commands: old sets before the first, new sets after the last."""
+    first: dict[TaskId, DomainChange] = {}
+    last: dict[TaskId, DomainChange] = {}
+    for delta in deltas:
+        for change in delta.changes:
+            first.setdefault(change.task_id, change)
+            last[change.task_id] = change
+    out: list[TaskDependencyChanged] = []
+    for task_id in sorted(last):
+        old, new = first[task_id], last[task_id]
+        if old.old_upstream == new.new_upstream and old.old_downstream == new.new_downstream:
+            continue
+        cycle = next((c for c in cycles if task_id in c.tasks), None)
+        out.append(_event(old, new, cycle, cause_event_id))
+    return tuple(out)
+
+
+def _event(old: DomainChange, new: DomainChange, cycle: CycleReport | None, cause: str) -> TaskDependencyChanged:
+    """The platform event from the domain's change (``old`` gives the old sets, ``new`` the new ones)."""
+    return TaskDependencyChanged(
+        task_id=new.task_id,
+        old_upstream=old.old_upstream,
+        new_upstream=new.new_upstream,
+        old_downstream=old.old_downstream,
+        new_downstream=new.new_downstream,
+        cycle=DependencyCycle(task_path=cycle.tasks, tables=cycle.tables) if cycle is not None else None,
+        cause_event_id=cause,
+    )
+
+
+def _sqlstate(exc: DBAPIError) -> str | None:
+    orig = exc.orig
+    code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    return str(code) if code is not None else None
+
+
+# -- full rebuild -------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RebuildReport:
+    """The difference between the incremental view and a full recomputation (and what an apply wrote)."""
+
+    dry_run: bool
+    missing: tuple[TaskId, ...]
+    extra: tuple[TaskId, ...]
+    different: tuple[TaskId, ...]
+    rows_written: int
+    events_emitted: int
+
+    @property
+    def clean(self) -> bool:
+        return not (self.missing or self.extra or self.different)
+
+
+async def rebuild_dependency_view(deps: Deps, *, apply: bool) -> RebuildReport:
+    """Recompute ``task_dependency_view`` from the stored relations and report every difference from the
+    incremental state. ``apply`` writes the differing rows and emits their events; it takes the global lock
+    exclusively, so no lineage change runs meanwhile. A dry run reads one snapshot and blocks nothing."""
+    if not apply:
+        async with deps.snapshots() as session, session.begin():
+            diff = await anyio.to_thread.run_sync(check_view, store_on(session), deps.options)
+        return _report(diff, dry_run=True, written=0, emitted=0)
+    async with unit_of_work(deps.sessions) as session:
+        repo = LineageRepository(session)
+        await repo.lock_exclusive(deps.keys.global_key)
+        diff = await anyio.to_thread.run_sync(full_rebuild, store_on(session), deps.options)
+        cause = f"rebuild:{uuid.uuid4()}"
+        events = 0
+        for change in diff.changes():
+            await deps.outbox.add(session, _event(change, change, None, cause))
+            events += 1
+    report = _report(diff, dry_run=False, written=len(diff.rows_to_write()), emitted=events)
+    if not report.clean:
+        log.warning(
+            "full rebuild repaired the dependency view",
+            extra={"missing": len(report.missing), "extra": len(report.extra), "different": len(report.different)},
+        )
+    return report
+
+
+def _report(diff: ViewDiff, *, dry_run: bool, written: int, emitted: int) -> RebuildReport:
+    return RebuildReport(
+        dry_run=dry_run,
+        missing=tuple(r.task_id for r in diff.missing),
+        extra=tuple(r.task_id for r in diff.extra),
+        different=tuple(current.task_id for current, _ in diff.different),
+        rows_written=written,
+        events_emitted=emitted,
+    )
+
+
+# -- queries ------------------------------------------------------------------------------------------------------
+
+
+class Direction(StrEnum):
+    UPSTREAM = "upstream"
+    DOWNSTREAM = "downstream"
+
+
+async def task_dependencies(deps: Deps, task_id: TaskId, direction: Direction, depth: int) -> dict[TaskId, int]:
+    """Tasks upstream or downstream of ``task_id`` with their distance (1 = direct), up to ``depth``."""
+    walk = upstream_of if direction is Direction.UPSTREAM else downstream_of
+    async with deps.snapshots() as session, session.begin():
+        store = store_on(session)
+        return await anyio.to_thread.run_sync(lambda: walk(store, task_id, max_depth=depth))
+
+
+async def dependency_view(deps: Deps, task_ids: Sequence[TaskId]) -> dict[TaskId, ViewRecord]:
+    async with deps.snapshots() as session, session.begin():
+        return await LineageRepository(session).view_records(task_ids)
+
+
+async def filter_tasks(
+    deps: Deps, *, upstream: TaskId | None, downstream: TaskId | None, after: TaskId | None, limit: int
+) -> list[TaskId]:
+    async with deps.snapshots() as session, session.begin():
+        return await LineageRepository(session).tasks_with(
+            upstream=upstream, downstream=downstream, after=after, limit=limit
+        )
+
+
+async def impact_of_table(deps: Deps, table: str, depth: int) -> TableImpact:
+    """Tables and tasks downstream of ``table`` (task ids only: workflows are the definition service's to map)."""
+    async with deps.snapshots() as session, session.begin():
+        store = store_on(session)
+        return await anyio.to_thread.run_sync(lambda: table_impact(store, [table], max_depth=depth))
