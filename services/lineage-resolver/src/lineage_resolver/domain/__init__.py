@@ -30,10 +30,12 @@ the one that refuses to put the cycle into a workflow DAG and flags the workflow
 **View rows** exist only for tasks with at least one upstream or downstream task; a task whose sets become empty has
 its row deleted (the task list treats a missing row as zero counts).
 
-**Concurrency** (for adapters): ``apply_lineage_change`` reads, then writes. Two changes touching the same tables must
-not interleave (``lineage.changed`` is keyed by table *or* task, so they can arrive on different partitions): run each
-in one transaction at SERIALIZABLE isolation (a serialization failure is transient: retry), or take transaction-level
-advisory locks on the hashed names of the change's tables first.
+**Concurrency** (for adapters): ``apply_lineage_change`` reads, then writes. Locking only the tables a change names is
+NOT enough: a change recomputes whole upstream/downstream sets of neighbouring tasks (a writer of ``r`` and ``x``
+gets its downstream set rebuilt by a change to ``r`` *and* by one to ``x``), so two changes naming different tables
+can still overwrite each other's rows. An adapter must serialise on everything the plan *read* (tables and tasks),
+e.g. plan once, lock every key the plan read, re-plan under the locks and accept only a plan made entirely under
+held keys (the service's ``locks.py`` does this), or run at SERIALIZABLE and retry serialization failures.
 
 **Events for hub tasks**: ``TaskDependencyChanged`` carries full old and new sets (the contract); a task writing a
 dimension read by thousands of tasks yields large payloads. ``upstream_added``/``..._removed`` give the small diff.
