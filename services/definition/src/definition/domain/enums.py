@@ -1,0 +1,47 @@
+"""Enumerations shared by the definition domain modules.
+
+They are string enums so that they serialise to the exact strings used in the database, the HTTP API and events.
+``MigrationMode`` and ``PublishOperation`` also appear in event payloads and problem JSON; if ``libs/common`` grows the
+same enums, these should become re-exports of those.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class MigrationMode(StrEnum):
+    """How ``reassignTask`` chooses the tasks that move with the requested one (see ``migration``)."""
+
+    ONLY_CURRENT = "only_current"
+    CASCADE_DOWNSTREAM = "cascade_downstream"
+    CASCADE_UP_AND_DOWNSTREAM = "cascade_up_and_downstream"
+
+
+#: All migration modes, in the order they are offered to the user.
+MIGRATION_MODES: tuple[MigrationMode, ...] = tuple(MigrationMode)
+
+
+class WorkflowStatus(StrEnum):
+    """Platform state (``data_workflow.status``); independent of DolphinScheduler (see ``status``)."""
+
+    DRAFT = "draft"
+    READY = "ready"
+    ONLINE = "online"
+    OFFLINE = "offline"
+
+
+class WorkflowAction(StrEnum):
+    """User actions on the platform state (``status.transition``)."""
+
+    APPROVE = "approve"
+    ONLINE = "online"
+    OFFLINE = "offline"
+
+
+class PublishOperation(StrEnum):
+    """DolphinScheduler publish operations (``workflow_publish_record.operation``)."""
+
+    DEPLOY = "deploy"
+    ONLINE = "online"
+    OFFLINE = "offline"
