@@ -38,7 +38,7 @@ def make_task(task_id: int, kind: str = "SHELL", name: str | None = None, **attr
     elif kind == "PYTHON":
         params = PythonParams(script=f"print({task_id})")
     else:
-        params = SqlParams(datasource_name="warehouse", sql=f"insert into t values ({task_id})")  # noqa: S608
+        params = SqlParams(datasource_name="warehouse", sql=f"insert into t values ({task_id})")
     return SnapshotTask(
         task_id=task_id,
         name=name or f"task-{task_id}",
@@ -94,7 +94,7 @@ def random_dag(n_tasks: int, n_edges: int, seed: int = 1) -> StructureSnapshot:
             params = SqlParams(
                 datasource_name=ds_name,
                 datasource_type=ds_type,
-                sql=f"insert into part_{tid} select * from staging where dt = '${{dt}}'",  # noqa: S608
+                sql=f"insert into part_{tid} select * from staging where dt = '${{dt}}'",
                 sql_type=rnd.choice(["query", "non_query"]),
                 pre_statements=("set search_path to etl",) if rnd.random() < 0.3 else (),
                 local_params=local,

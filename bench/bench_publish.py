@@ -1,0 +1,203 @@
+"""Publisher overhead benchmark: deploy + online of N workflows through the DS emulator at 20 ms per DS call.
+
+- ours: the publisher's use cases, called directly (no Kafka, to isolate the publisher's own overhead): for each
+  workflow ``accept_publish`` + ``run_publish`` for a deploy, then the same for an online — conversion, task codes,
+  every database transaction (accept, claim, codes, finish with outbox row), DS calls and read-backs;
+- raw: the same sequence of DS client calls, with the DS JSON converted beforehand, and nothing else.
+Both runs are sequential; the DS call counts of both are printed (they must be equal) with the overhead ratio
+ours/raw (target ≤ 1.2).
+
+Run: ``.venv/bin/python bench/bench_publish.py [--workflows 200] [--latency-ms 20]`` (uses ``DATABASE_URL`` or the
+local devstack PostgreSQL; starts its own DS emulator).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+import time
+import uuid
+from collections import Counter
+from datetime import UTC, datetime
+
+from prometheus_client import REGISTRY
+from pydantic import SecretStr
+
+from common.db import create_engine, drop_service, provision_service, session_factory, unit_of_work
+from common.dolphin import DolphinGatewayClient, DolphinRestClient, ReleaseState, WorkflowExecutionType
+from common.events.models import PublishOperation, PublishRequested
+from common.migrations import upgrade
+from common.outbox import Outbox
+from common.workflow import Edge, ShellParams, SnapshotTask, StructureSnapshot
+from ds_emulator import EmulatorProcess
+from publisher import service
+from publisher.db.tables import outbox_table
+from publisher.deps import Deps, DsTarget
+from publisher.domain import DolphinWorkflowDefinition, assign_codes, convert
+from publisher.main import MIGRATIONS
+
+TASKS = 6
+
+
+def snapshot(workflow_id: int, run: str) -> StructureSnapshot:
+    tasks = tuple(
+        SnapshotTask(
+            task_id=t, name=f"task-{t}", task_type="SHELL", params=ShellParams(script=f"echo {workflow_id}-{t}")
+        )
+        for t in range(1, TASKS + 1)
+    )
+    edges = tuple(Edge(upstream_task_id=t, downstream_task_id=t + 1) for t in range(1, TASKS))
+    return StructureSnapshot(workflow_id=workflow_id, workflow_name=f"{run}-wf-{workflow_id}", tasks=tasks, edges=edges)
+
+
+def ds_calls() -> Counter[str]:
+    out: Counter[str] = Counter()
+    for metric in REGISTRY.collect():
+        if metric.name == "ds_calls":
+            for sample in metric.samples:
+                if sample.name == "ds_calls_total":
+                    out[f"{sample.labels['api']}:{sample.labels['endpoint']}"] += int(sample.value)
+    return out
+
+
+def request(snap: StructureSnapshot, operation: str) -> PublishRequested:
+    return PublishRequested(
+        request_id=uuid.uuid4(),
+        workflow_id=snap.workflow_id,
+        operation=PublishOperation(operation),
+        version_id=snap.workflow_id,
+        version_no=1,
+        operator="bench",
+        requested_at=datetime.now(UTC),
+        snapshot=snap,
+    )
+
+
+async def run_ours(deps: Deps, snaps: list[StructureSnapshot]) -> float:
+    started = time.perf_counter()
+    for snap in snaps:
+        for operation in ("deploy", "online"):
+            async with unit_of_work(deps.sessions) as s:
+                record_id = await service.accept_publish(s, deps, request(snap, operation))
+            assert await service.run_publish(deps, record_id)
+            record = await service.get_record(deps, record_id)
+            if record.status != "success":
+                raise RuntimeError(f"{operation} of {snap.workflow_id}: {record.status}\n{record.log}")
+    return time.perf_counter() - started
+
+
+async def prepare_raw(
+    gateway: DolphinGatewayClient, project: str, snaps: list[StructureSnapshot]
+) -> tuple[int, list[DolphinWorkflowDefinition]]:
+    """Project and converted definitions for ``run_raw`` (the publisher ensures its project once per process)."""
+    await gateway.create_or_grant_project("admin", project, "bench")
+    found = await gateway.query_project_by_name("admin", project)
+    assert found is not None
+    codes = await gateway.gen_task_code_list(TASKS * len(snaps))
+    defs = []
+    for i, snap in enumerate(snaps):
+        mapping, _ = assign_codes([t.task_id for t in snap.tasks], {}, codes[i * TASKS : (i + 1) * TASKS])
+        defs.append(convert(snap, mapping))
+    return found.code, defs
+
+
+async def run_raw(
+    gateway: DolphinGatewayClient, rest: DolphinRestClient, project: str, p: int, defs: list[DolphinWorkflowDefinition]
+) -> float:
+    """The DS calls the publisher makes for the same work, back to back (conversion done beforehand)."""
+    started = time.perf_counter()
+    for defn in defs:
+        await gateway.gen_task_code_list(TASKS)
+        code = await gateway.create_or_update_workflow(
+            user_name="admin",
+            project_name=project,
+            name=defn.name,
+            description=defn.description,
+            global_params=defn.global_params,
+            task_relation_json=defn.task_relation_json,
+            task_definition_json=defn.task_definition_json,
+            timeout_minutes=defn.timeout,
+            release_state=ReleaseState.OFFLINE,
+            execution_type=WorkflowExecutionType(defn.execution_type),
+        )
+        await rest.get_workflow_definition(p, code)  # deploy: read back
+        await rest.get_workflow_definition(p, code)  # online: state before
+        await rest.get_schedule_of_workflow(p, code)
+        await rest.release_workflow(p, code, ReleaseState.ONLINE)
+        await rest.get_workflow_definition(p, code)  # online: read back
+    return time.perf_counter() - started
+
+
+def admin_url() -> tuple[str, object | None]:
+    if os.environ.get("DATABASE_URL"):
+        return os.environ["DATABASE_URL"], None
+    from devstack.postgres import PostgresServer
+
+    server = PostgresServer()
+    started = server.start()
+    return server.url, server if started else None
+
+
+async def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--workflows", type=int, default=200)
+    ap.add_argument("--latency-ms", type=float, default=20.0)
+    args = ap.parse_args()
+
+    url, started_pg = admin_url()
+    suffix = uuid.uuid4().hex[:6]
+    schema = role = f"bench_pub_{suffix}"
+    db = await provision_service(url, schema=schema, role=role, password=SecretStr(secrets.token_urlsafe(12)))
+    await upgrade(MIGRATIONS, db.url, db.schema)
+    engine = create_engine(db.url, schema=db.schema, pool_size=4)
+    emulator = EmulatorProcess()
+    emulator.start()
+    try:
+        rest = DolphinRestClient.create(emulator.rest_url, SecretStr(emulator.access_token))
+        gateway = DolphinGatewayClient(emulator.host, emulator.gateway_port, SecretStr(emulator.auth_token))
+        deps = Deps(
+            sessions=session_factory(engine),
+            outbox=Outbox(outbox_table, source="/bench"),
+            gateway=gateway,
+            rest=rest,
+            target=DsTarget("default", f"bench-{suffix}", "admin", "default", "default", emulator.rest_url + "/ui"),
+        )
+        # warm-up (connections, py4j, code paths), not measured
+        await run_ours(deps, [snapshot(10_000_000 + i, "warm") for i in range(5)])
+        warm_project = f"bench-raw-warm-{suffix}"
+        p, defs = await prepare_raw(gateway, warm_project, [snapshot(20_000_000 + i, "rawwarm") for i in range(5)])
+        await run_raw(gateway, rest, warm_project, p, defs)
+
+        emulator.set_global_latency(args.latency_ms)
+        n = args.workflows
+        before = ds_calls()
+        ours = await run_ours(deps, [snapshot(i + 1, "ours") for i in range(n)])
+        ours_calls = ds_calls() - before
+        raw_project = f"bench-raw-{suffix}"
+        p, defs = await prepare_raw(gateway, raw_project, [snapshot(i + 1, "raw") for i in range(n)])
+        before = ds_calls()
+        raw = await run_raw(gateway, rest, raw_project, p, defs)
+        raw_calls = ds_calls() - before
+        await rest.aclose()
+        await gateway.aclose()
+
+        print(f"publisher bench: {n} workflows, deploy + online each, {args.latency_ms:.0f} ms DS latency per call")
+        print(f"  DS calls ours: {dict(sorted(ours_calls.items()))}")
+        print(f"  DS calls raw:  {dict(sorted(raw_calls.items()))}")
+        total = sum(ours_calls.values())
+        print(f"  ours (use cases, no Kafka): {ours:7.2f} s  ({ours / n * 1000:6.1f} ms per workflow, {total} calls)")
+        print(f"  raw DS calls alone:         {raw:7.2f} s  ({raw / n * 1000:6.1f} ms per workflow)")
+        ratio = ours / raw
+        print(f"  overhead ratio ours/raw:    {ratio:7.3f}  (target ≤ 1.2: {'met' if ratio <= 1.2 else 'NOT met'})")
+    finally:
+        emulator.stop()
+        await engine.dispose()
+        await drop_service(url, schema=schema, role=role)
+        if started_pg is not None:
+            started_pg.stop()  # type: ignore[attr-defined]
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

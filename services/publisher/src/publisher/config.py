@@ -1,0 +1,90 @@
+"""Settings of the publisher (env prefix ``PUBLISHER_``).
+
+DolphinScheduler is reached over REST (access token) and the Python gateway (py4j auth token). Tokens are
+``SecretStr`` and come either from the environment (``PUBLISHER_DS_TOKEN``, ``PUBLISHER_DS_GATEWAY_AUTH_TOKEN``) or
+from a file (``PUBLISHER_DS_TOKEN_FILE``, ``PUBLISHER_DS_GATEWAY_AUTH_TOKEN_FILE``, e.g. a mounted Kubernetes
+secret). Only a *reference* to where a token came from (``env:NAME`` / ``file:/path``) is ever stored or shown.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import SettingsConfigDict
+
+from common.dolphin import DEFAULT_GATEWAY_AUTH_TOKEN
+from common.settings import ServiceSettings
+
+ENV_PREFIX = "PUBLISHER_"
+
+
+class Settings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", env_file=None, populate_by_name=True)
+
+    service_name: str = "publisher"
+    #: the service's PostgreSQL schema (tests give each test its own)
+    db_schema: str = Field(default="publisher", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    #: name of the DS environment this process publishes to (row of ``workflow_integration_config``)
+    environment: str = Field(default="default", min_length=1, max_length=64)
+
+    ds_rest_url: str = "http://127.0.0.1:12345/dolphinscheduler"
+    #: base of "open in DolphinScheduler" links; defaults to ``<ds_rest_url>/ui``
+    ds_ui_url: str | None = None
+    ds_project_name: str = Field(default="data-platform", min_length=1)
+    ds_user: str = Field(default="admin", min_length=1)
+    ds_tenant: str = Field(default="default", min_length=1)
+    ds_worker_group: str = Field(default="default", min_length=1)
+    ds_gateway_host: str = "127.0.0.1"
+    ds_gateway_port: int = Field(default=25333, ge=1, le=65535)
+    ds_token: SecretStr | None = None
+    ds_token_file: Path | None = None
+    ds_gateway_auth_token: SecretStr | None = None
+    ds_gateway_auth_token_file: Path | None = None
+    ds_rest_timeout_s: float = Field(default=30.0, gt=0)
+    ds_gateway_timeout_s: float = Field(default=60.0, gt=0)
+
+    #: publish workers of this process (different workflows publish in parallel; one workflow is always serial)
+    publish_workers: int = Field(default=4, ge=1, le=64)
+    #: a record ``running`` longer than this without a heartbeat is taken to be abandoned and re-run
+    publish_lease_s: float = Field(default=300.0, gt=0)
+    #: how often idle workers look for pending or abandoned records (they are also woken on each new request)
+    publish_poll_interval_s: float = Field(default=1.0, gt=0)
+
+    @model_validator(mode="after")
+    def _tokens(self) -> Settings:
+        if self.ds_token is None and self.ds_token_file is None:
+            raise ValueError(f"set {ENV_PREFIX}DS_TOKEN or {ENV_PREFIX}DS_TOKEN_FILE (DolphinScheduler access token)")
+        for path in (self.ds_token_file, self.ds_gateway_auth_token_file):
+            if path is not None and not path.is_file():
+                raise ValueError(f"token file {path} does not exist")
+        return self
+
+    # -- tokens ------------------------------------------------------------------------------------------------
+
+    def rest_token(self) -> SecretStr:
+        if self.ds_token_file is not None:
+            return SecretStr(self.ds_token_file.read_text().strip())
+        assert self.ds_token is not None  # checked by the validator
+        return self.ds_token
+
+    def rest_token_ref(self) -> str:
+        if self.ds_token_file is not None:
+            return f"file:{self.ds_token_file}"
+        return f"env:{ENV_PREFIX}DS_TOKEN"
+
+    def gateway_token(self) -> SecretStr:
+        if self.ds_gateway_auth_token_file is not None:
+            return SecretStr(self.ds_gateway_auth_token_file.read_text().strip())
+        return self.ds_gateway_auth_token if self.ds_gateway_auth_token is not None else DEFAULT_GATEWAY_AUTH_TOKEN
+
+    def gateway_token_ref(self) -> str:
+        if self.ds_gateway_auth_token_file is not None:
+            return f"file:{self.ds_gateway_auth_token_file}"
+        if self.ds_gateway_auth_token is not None:
+            return f"env:{ENV_PREFIX}DS_GATEWAY_AUTH_TOKEN"
+        return "builtin:ds-default"
+
+    @property
+    def ui_url(self) -> str:
+        return (self.ds_ui_url or f"{self.ds_rest_url.rstrip('/')}/ui").rstrip("/")

@@ -1,0 +1,1 @@
+"""The publisher's tables and every query on them."""

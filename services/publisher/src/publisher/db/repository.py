@@ -1,0 +1,186 @@
+"""Every query of the publisher. Functions take the caller's session, flush at most, never commit."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Row, and_, case, exists, func, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from publisher.db.tables import (
+    engine_task_code,
+    engine_workflow,
+    workflow_integration_config,
+    workflow_publish_record,
+)
+
+R = workflow_publish_record
+UNFINISHED = ("pending", "running")
+
+# -- integration config -----------------------------------------------------------------------------------------
+
+
+async def upsert_config(session: AsyncSession, values: Mapping[str, Any]) -> None:
+    """Insert or refresh the row of one environment."""
+    c = workflow_integration_config.c
+    stmt = pg_insert(workflow_integration_config).values(**values)
+    changes: dict[str, Any] = {k: stmt.excluded[k] for k in values if k != "name"}
+    changes["updated_at"] = func.now()
+    # a known project code survives a restart, but not a change of project
+    changes["project_code"] = case((c.project_name == stmt.excluded.project_name, c.project_code), else_=None)
+    await session.execute(stmt.on_conflict_do_update(index_elements=[c.name], set_=changes))
+
+
+async def config_row(session: AsyncSession, name: str) -> Row[Any] | None:
+    c = workflow_integration_config.c
+    return (await session.execute(select(workflow_integration_config).where(c.name == name))).first()
+
+
+async def set_project_code(session: AsyncSession, name: str, project_name: str, code: int) -> None:
+    c = workflow_integration_config.c
+    await session.execute(
+        update(workflow_integration_config)
+        .where(c.name == name, c.project_name == project_name)
+        .values(project_code=code, updated_at=func.now())
+    )
+
+
+# -- publish records --------------------------------------------------------------------------------------------
+
+
+async def insert_record(session: AsyncSession, values: Mapping[str, Any]) -> int | None:
+    """The new record's id, or None when a record with this request id exists already."""
+    stmt = pg_insert(R).values(**values).on_conflict_do_nothing(index_elements=[R.c.request_id]).returning(R.c.id)
+    new_id = (await session.execute(stmt)).scalar_one_or_none()
+    return None if new_id is None else int(new_id)
+
+
+async def record_by_request(session: AsyncSession, request_id: uuid.UUID) -> Row[Any] | None:
+    return (await session.execute(select(R).where(R.c.request_id == request_id))).first()
+
+
+async def record_by_id(session: AsyncSession, record_id: int) -> Row[Any] | None:
+    return (await session.execute(select(R).where(R.c.id == record_id))).first()
+
+
+async def record_id_of_request(session: AsyncSession, request_id: uuid.UUID) -> int | None:
+    return (await session.execute(select(R.c.id).where(R.c.request_id == request_id))).scalar_one_or_none()
+
+
+def _claimable(lease_s: float) -> Any:
+    """Pending, or running with an expired lease (its worker died), and no older unfinished record of the same
+    workflow: records of one workflow run strictly in order, one at a time, across every worker and replica."""
+    older = R.alias("older")
+    return and_(
+        or_(
+            R.c.status == "pending",
+            and_(R.c.status == "running", R.c.claimed_at < func.now() - func.make_interval(0, 0, 0, 0, 0, 0, lease_s)),
+        ),
+        ~exists().where(older.c.workflow_id == R.c.workflow_id, older.c.id < R.c.id, older.c.status.in_(UNFINISHED)),
+    )
+
+
+async def claim(session: AsyncSession, *, lease_s: float, record_id: int | None = None) -> Row[Any] | None:
+    """Claim one record (the given one, or the oldest claimable) for running: ``running``, lease from now,
+    ``attempts + 1`` (the fencing token of this claim)."""
+    candidate = select(R.c.id).where(_claimable(lease_s)).order_by(R.c.id).limit(1).with_for_update(skip_locked=True)
+    if record_id is not None:
+        candidate = candidate.where(R.c.id == record_id)
+    stmt = (
+        update(R)
+        .where(R.c.id == candidate.scalar_subquery())
+        .values(status="running", claimed_at=func.now(), attempts=R.c.attempts + 1)
+        .returning(*R.c)
+    )
+    return (await session.execute(stmt)).first()
+
+
+async def heartbeat(session: AsyncSession, record_id: int, attempt: int) -> bool:
+    stmt = (
+        update(R)
+        .where(R.c.id == record_id, R.c.attempts == attempt, R.c.status == "running")
+        .values(claimed_at=func.now())
+    )
+    return bool((await session.execute(stmt)).rowcount)  # type: ignore[attr-defined]
+
+
+async def finish_record(session: AsyncSession, record_id: int, attempt: int, values: Mapping[str, Any]) -> bool:
+    """Write the outcome, only if this claim still holds the record (same attempt, still running)."""
+    stmt = (
+        update(R)
+        .where(R.c.id == record_id, R.c.attempts == attempt, R.c.status == "running")
+        .values(**values, finished_at=func.now())
+        .returning(R.c.id)
+    )
+    return (await session.execute(stmt)).first() is not None
+
+
+async def list_records(
+    session: AsyncSession, workflow_id: int, *, limit: int, offset: int
+) -> tuple[list[Row[Any]], int]:
+    cols = [c for c in R.c if c.name != "snapshot"]
+    rows = (
+        await session.execute(
+            select(*cols).where(R.c.workflow_id == workflow_id).order_by(R.c.id.desc()).limit(limit).offset(offset)
+        )
+    ).all()
+    count = select(func.count()).select_from(R).where(R.c.workflow_id == workflow_id)
+    total = (await session.execute(count)).scalar_one()
+    return list(rows), int(total)
+
+
+async def newer_applied_record(session: AsyncSession, workflow_id: int, after_id: int) -> Row[Any] | None:
+    """A later record of the workflow that changed or confirmed DS state (a retry must not roll it back)."""
+    stmt = (
+        select(R)
+        .where(R.c.workflow_id == workflow_id, R.c.id > after_id, R.c.status.in_(("success", "skipped_unchanged")))
+        .order_by(R.c.id.desc())
+        .limit(1)
+    )
+    return (await session.execute(stmt)).first()
+
+
+async def abandoned_count(session: AsyncSession, lease_s: float) -> int:
+    stmt = select(func.count()).select_from(R).where(_claimable(lease_s))
+    return int((await session.execute(stmt)).scalar_one())
+
+
+# -- task codes -------------------------------------------------------------------------------------------------
+
+
+async def task_codes(session: AsyncSession, workflow_id: int) -> dict[int, int]:
+    c = engine_task_code.c
+    rows = await session.execute(select(c.task_id, c.ds_task_code).where(c.workflow_id == workflow_id))
+    return {int(r.task_id): int(r.ds_task_code) for r in rows}
+
+
+async def add_task_codes(session: AsyncSession, workflow_id: int, codes: Mapping[int, int]) -> None:
+    if codes:
+        await session.execute(
+            insert(engine_task_code),
+            [{"workflow_id": workflow_id, "task_id": t, "ds_task_code": c} for t, c in codes.items()],
+        )
+
+
+# -- engine workflows -------------------------------------------------------------------------------------------
+
+
+async def engine_workflow_of(session: AsyncSession, workflow_id: int) -> Row[Any] | None:
+    c = engine_workflow.c
+    return (await session.execute(select(engine_workflow).where(c.workflow_id == workflow_id))).first()
+
+
+async def engine_workflows_of(session: AsyncSession, workflow_ids: Sequence[int]) -> dict[int, Row[Any]]:
+    c = engine_workflow.c
+    rows = await session.execute(select(engine_workflow).where(c.workflow_id.in_(list(workflow_ids))))
+    return {int(r.workflow_id): r for r in rows}
+
+
+async def upsert_engine_workflow(session: AsyncSession, workflow_id: int, values: Mapping[str, Any]) -> None:
+    stmt = pg_insert(engine_workflow).values(workflow_id=workflow_id, **values)
+    changes: dict[str, Any] = {k: stmt.excluded[k] for k in values}
+    changes["updated_at"] = func.now()
+    await session.execute(stmt.on_conflict_do_update(index_elements=[engine_workflow.c.workflow_id], set_=changes))

@@ -1,0 +1,104 @@
+"""Composition root: ``create_app(settings)`` builds the FastAPI app; the lifespan wires DS clients, ``Deps``, the
+``publish.requested`` subscriber and the publish workers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+from fastapi import FastAPI
+
+from common.app import Wired, create_service_app
+from common.dolphin import DolphinGatewayClient, DolphinRestClient
+from common.events.models import Topics
+from common.kafka import ensure_topics
+from common.runtime import Infra
+from common.telemetry import register_secrets
+from publisher import service, subscribers
+from publisher.config import Settings
+from publisher.db.tables import inbox_table, outbox_table
+from publisher.deps import Deps, DsTarget
+from publisher.routes import router
+from publisher.worker import PublishWorkers
+
+MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+
+
+def ds_target(settings: Settings) -> DsTarget:
+    return DsTarget(
+        environment=settings.environment,
+        project_name=settings.ds_project_name,
+        user=settings.ds_user,
+        tenant=settings.ds_tenant,
+        worker_group=settings.ds_worker_group,
+        ui_url=settings.ui_url,
+    )
+
+
+def config_values(settings: Settings) -> dict[str, object]:
+    """The ``workflow_integration_config`` row of this environment: references to the tokens, never the tokens."""
+    return {
+        "name": settings.environment,
+        "project_name": settings.ds_project_name,
+        "rest_base_url": settings.ds_rest_url,
+        "gateway_host": settings.ds_gateway_host,
+        "gateway_port": settings.ds_gateway_port,
+        "ds_user": settings.ds_user,
+        "tenant_code": settings.ds_tenant,
+        "worker_group": settings.ds_worker_group,
+        "rest_token_ref": settings.rest_token_ref(),
+        "gateway_token_ref": settings.gateway_token_ref(),
+    }
+
+
+def dolphin_clients(settings: Settings) -> tuple[DolphinRestClient, DolphinGatewayClient]:
+    rest_token, gateway_token = settings.rest_token(), settings.gateway_token()
+    register_secrets([rest_token, gateway_token])
+    rest = DolphinRestClient.create(
+        settings.ds_rest_url, rest_token, timeout=httpx.Timeout(settings.ds_rest_timeout_s, connect=5.0)
+    )
+    gateway = DolphinGatewayClient(
+        settings.ds_gateway_host, settings.ds_gateway_port, gateway_token, read_timeout=settings.ds_gateway_timeout_s
+    )
+    return rest, gateway
+
+
+def create_app(settings: Settings) -> FastAPI:
+    async def wire(infra: Infra) -> Wired:
+        rest, gateway = dolphin_clients(settings)
+        deps = Deps(
+            sessions=infra.sessions,
+            outbox=infra.outbox,
+            gateway=gateway,
+            rest=rest,
+            target=ds_target(settings),
+            lease_s=settings.publish_lease_s,
+        )
+        await ensure_topics(
+            settings.kafka_bootstrap_servers,
+            [settings.topic(Topics.PUBLISH_REQUESTED), settings.topic(Topics.PUBLISH_COMPLETED)],
+        )
+        await service.sync_integration_config(deps, config_values(settings))
+        workers = PublishWorkers(
+            deps, workers=settings.publish_workers, poll_interval_s=settings.publish_poll_interval_s
+        )
+        deps.wake = workers.wake
+        subscribers.register(infra, deps)
+        workers.start()
+
+        async def cleanup() -> None:
+            await workers.stop()
+            await rest.aclose()
+            await gateway.aclose()
+
+        return Wired(deps=deps, cleanup=cleanup)
+
+    return create_service_app(
+        title="publisher",
+        settings=settings,
+        schema=settings.db_schema,
+        outbox_table=outbox_table,
+        inbox_table=inbox_table,
+        wire=wire,
+        routers=[router],
+    )

@@ -1,0 +1,72 @@
+"""Internal HTTP API (called by the gateway service): publish records, retry, engine info, run now, batch start."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Depends, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from common.app import deps_of
+from publisher import service
+from publisher.deps import Deps
+from publisher.service import BatchRunRequest, EngineView, PublishRecordView, RecordPage, RunRequest, RunResult
+
+router = APIRouter(prefix="/internal", tags=["publisher"])
+
+
+def _deps(request: Request) -> Deps:
+    deps: Deps = deps_of(request)
+    return deps
+
+
+DepsDep = Annotated[Deps, Depends(_deps)]
+
+
+class RetryRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    #: who asked for the retry (defaults to the original operator)
+    operator: str | None = Field(default=None, min_length=1, max_length=128)
+
+
+@router.get("/workflows/{workflow_id}/publish-records", response_model=RecordPage)
+async def list_publish_records(
+    workflow_id: int,
+    deps: DepsDep,
+    page: Annotated[int, Query(ge=1)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> RecordPage:
+    """Publish records of a workflow, newest first."""
+    return await service.list_records(deps, workflow_id, page=page, page_size=page_size)
+
+
+@router.get("/publish-records/{record_id}", response_model=PublishRecordView)
+async def get_publish_record(record_id: int, deps: DepsDep) -> PublishRecordView:
+    return await service.get_record(deps, record_id)
+
+
+@router.post("/publish-records/{record_id}/retry", response_model=PublishRecordView, status_code=201)
+async def retry_publish_record(
+    record_id: int, deps: DepsDep, body: Annotated[RetryRequest | None, Body()] = None
+) -> PublishRecordView:
+    """Re-run a failed publish under a new request id (``retry_of`` = the failed record); returns the new record."""
+    return await service.retry_publish(deps, record_id, operator=body.operator if body else None)
+
+
+@router.get("/workflows/{workflow_id}/engine", response_model=EngineView)
+async def get_engine(workflow_id: int, deps: DepsDep) -> EngineView:
+    """What DolphinScheduler holds for the workflow, with the link to it in the DS UI."""
+    return await service.engine_info(deps, workflow_id)
+
+
+@router.post("/workflows/batch-run", response_model=RunResult)
+async def batch_run(body: BatchRunRequest, deps: DepsDep) -> RunResult:
+    """Start (or backfill) several deployed workflows; returns the DS instance ids."""
+    return await service.batch_run(deps, body)
+
+
+@router.post("/workflows/{workflow_id}/run", response_model=RunResult)
+async def run_workflow(workflow_id: int, deps: DepsDep, body: Annotated[RunRequest | None, Body()] = None) -> RunResult:
+    """Run a deployed workflow now; returns the DS instance ids (409 when it was never deployed)."""
+    return await service.run_workflow(deps, workflow_id, body or RunRequest())

@@ -1,0 +1,816 @@
+"""Use cases of the publisher.
+
+Publishing runs in three steps so that no database transaction is open while DolphinScheduler ("DS") is called:
+
+1. **accept** (``accept_publish``, ``retry_publish``): one transaction inserts a ``pending`` publish record that
+   holds the pinned snapshot. Over Kafka it commits together with the inbox claim, so a request is accepted exactly
+   once; the unique ``request_id`` also absorbs a re-sent request with a new event id.
+2. **claim** (``run_next_publish``, ``run_publish``): one transaction marks the record ``running`` with a lease
+   (``claimed_at``) and ``attempts + 1``, which is the fencing token of this claim. Records of one workflow run
+   strictly in order, one at a time (a record is not claimable while an older one of its workflow is unfinished).
+3. **call DS** outside any transaction, then **finish** in one transaction: the record's outcome, ``engine_workflow``
+   and the ``publish.completed`` event (outbox), written only if the claim still holds.
+
+A process that dies between 2 and 3 leaves the record ``running``; its lease stops being renewed and, once it
+expires, any worker claims it again and re-runs the whole publish. That is safe because every DS step is
+idempotent: task codes are persisted before use, ``createOrUpdateWorkflow`` upserts by name (same content → same
+DS version), release is a no-op in the target state and schedules are compared before they are changed.
+
+A failed DS call (business error, refused token, gateway down, 5xx, timeout) fails the record with the cause and
+emits ``publish.completed(outcome=failed)``; nothing retries it automatically: a publish is a user action and the
+user retries it (``retry_publish``) once DS is fixed. Success is recorded only after DS confirmed it (the workflow
+read back by code).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from prometheus_client import Counter
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy import Row
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from common.db import unit_of_work
+from common.dolphin import (
+    DagData,
+    DolphinApiError,
+    DolphinNotFound,
+    DolphinTransientApiError,
+    FailureStrategy,
+    ReleaseState,
+    RunMode,
+    Schedule,
+    ScheduleSpec,
+    WorkflowExecutionType,
+    format_ds_datetime,
+    parse_ds_datetime,
+)
+from common.errors import Conflict, DomainError, NotFound, PlatformError
+from common.events.models import PublishCompleted, PublishOperation, PublishOutcome, PublishRequested
+from common.workflow import SqlParams, StructureSnapshot
+from publisher.db import repository as repo
+from publisher.deps import Deps
+from publisher.domain import DolphinWorkflowDefinition, assign_codes, codes_needed, convert
+
+logger = logging.getLogger(__name__)
+
+PUBLISHES = Counter("publish_records_total", "Finished publish records", ["operation", "status"])
+
+TARGET_ENGINE = "dolphinscheduler"
+
+
+class NotDeployed(Conflict):
+    code = "not-deployed"
+    title = "Workflow not deployed to DolphinScheduler"
+
+
+class ReadBackMismatch(DomainError):
+    """DS accepted a call but reading the workflow back does not show what was sent."""
+
+    code = "ds-read-back-mismatch"
+    title = "DolphinScheduler state does not match the publish"
+
+
+class ProjectMissing(DomainError):
+    code = "ds-project-missing"
+    title = "DolphinScheduler project missing"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Views
+
+
+class PublishRecordView(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    request_id: uuid.UUID
+    workflow_id: int
+    version_id: int
+    version_no: int
+    target_engine: str
+    operation: PublishOperation
+    status: Literal["pending", "running", "success", "failed", "skipped_unchanged"]
+    engine_workflow_code: int | None
+    engine_version: int | None
+    project_code: int | None
+    release_state: Literal["ONLINE", "OFFLINE"] | None
+    content_hash: str | None
+    log: str
+    operator: str
+    retry_of: int | None
+    error_code: int | None
+    error_message: str | None
+    attempts: int
+    created_at: datetime
+    finished_at: datetime | None
+
+    @classmethod
+    def of(cls, row: Row[Any]) -> PublishRecordView:
+        return cls.model_validate({k: v for k, v in row._mapping.items() if k in cls.model_fields})
+
+
+class RecordPage(BaseModel):
+    items: list[PublishRecordView]
+    total: int
+    page: int
+    page_size: int
+
+
+class EngineView(BaseModel):
+    workflow_id: int
+    workflow_code: int
+    project_code: int
+    release_state: Literal["ONLINE", "OFFLINE"] | None
+    schedule_id: int | None
+    schedule_online: bool
+    last_deployed_version_id: int | None
+    engine_version: int | None
+    ds_link: str
+
+
+class RunRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    start_params: dict[str, str] = Field(default_factory=dict)
+    worker_group: str | None = Field(default=None, min_length=1, max_length=64)
+    failure_strategy: Literal["END", "CONTINUE"] = "END"
+    dry_run: bool = False
+
+
+class Backfill(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    start: datetime
+    end: datetime
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Backfill:
+        if self.end < self.start:
+            raise ValueError("backfill end is before its start")
+        return self
+
+
+class BatchRunRequest(RunRequest):
+    workflow_ids: list[int] = Field(min_length=1, max_length=200)
+    backfill: Backfill | None = None
+    run_mode: Literal["serial", "parallel"] = "serial"
+    parallelism: int | None = Field(default=None, ge=1, le=100)
+
+    @model_validator(mode="after")
+    def _distinct(self) -> BatchRunRequest:
+        if len(set(self.workflow_ids)) != len(self.workflow_ids):
+            raise ValueError("workflow_ids must be distinct")
+        return self
+
+
+class RunResult(BaseModel):
+    instance_ids: list[int]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Accept
+
+
+async def accept_publish(session: AsyncSession, deps: Deps, event: PublishRequested) -> int:
+    """Record a publish request as ``pending`` (in the caller's transaction); returns the record id.
+
+    A request id seen before returns the existing record: a request is processed once.
+    """
+    retry_of = await repo.record_id_of_request(session, event.retry_of) if event.retry_of else None
+    record_id = await repo.insert_record(
+        session,
+        {
+            "request_id": event.request_id,
+            "workflow_id": event.workflow_id,
+            "version_id": event.version_id,
+            "version_no": event.version_no,
+            "target_engine": TARGET_ENGINE,
+            "operation": event.operation.value,
+            "status": "pending",
+            "operator": event.operator,
+            "retry_of": retry_of,
+            "snapshot": event.snapshot.model_dump(mode="json"),
+            "requested_at": event.requested_at,
+        },
+    )
+    if record_id is None:
+        existing = await repo.record_by_request(session, event.request_id)
+        assert existing is not None
+        logger.info("publish request %s already recorded as record %d", event.request_id, existing.id)
+        return int(existing.id)
+    return record_id
+
+
+async def retry_publish(deps: Deps, record_id: int, *, operator: str | None = None) -> PublishRecordView:
+    """Re-run a failed publish (same operation, same pinned version) under a new request id.
+
+    Runs at once when nothing older of the workflow is unfinished; otherwise the record stays ``pending`` and a
+    worker runs it in order.
+    """
+    async with unit_of_work(deps.sessions) as s:
+        original = await repo.record_by_id(s, record_id)
+        if original is None:
+            raise NotFound(f"publish record {record_id} does not exist")
+        if original.status != "failed":
+            raise Conflict(
+                f"publish record {record_id} is {original.status}; only a failed publish can be retried",
+                status_of_record=original.status,
+            )
+        newer = await repo.newer_applied_record(s, original.workflow_id, original.id)
+        if newer is not None:
+            raise Conflict(
+                f"workflow {original.workflow_id} was published again after record {record_id} (record {newer.id}, "
+                f"{newer.operation} of version {newer.version_no}); retrying would roll DolphinScheduler back",
+                newer_record_id=newer.id,
+            )
+        new_id = await repo.insert_record(
+            s,
+            {
+                "request_id": uuid.uuid4(),
+                "workflow_id": original.workflow_id,
+                "version_id": original.version_id,
+                "version_no": original.version_no,
+                "target_engine": TARGET_ENGINE,
+                "operation": original.operation,
+                "status": "pending",
+                "operator": operator or original.operator,
+                "retry_of": original.id,
+                "snapshot": original.snapshot,
+                "requested_at": deps.clock.now(),
+            },
+        )
+        assert new_id is not None
+    await run_publish(deps, new_id)
+    deps.wake()
+    return await get_record(deps, new_id)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Claim and run
+
+
+async def run_next_publish(deps: Deps) -> bool:
+    """Claim the oldest claimable record and run it; False when there was none."""
+    async with unit_of_work(deps.sessions) as s:
+        row = await repo.claim(s, lease_s=deps.lease_s)
+    if row is None:
+        return False
+    await _execute(deps, row)
+    return True
+
+
+async def run_publish(deps: Deps, record_id: int) -> bool:
+    """Run this record now if it can be claimed (pending, nothing older of its workflow unfinished)."""
+    async with unit_of_work(deps.sessions) as s:
+        row = await repo.claim(s, lease_s=deps.lease_s, record_id=record_id)
+    if row is None:
+        return False
+    await _execute(deps, row)
+    return True
+
+
+async def _heartbeat(deps: Deps, record_id: int, attempt: int) -> None:
+    while True:
+        await asyncio.sleep(deps.lease_s / 3)
+        try:
+            async with unit_of_work(deps.sessions) as s:
+                if not await repo.heartbeat(s, record_id, attempt):
+                    return
+        except Exception:  # a missed heartbeat only shortens the lease
+            logger.warning("heartbeat of publish record %d failed", record_id, exc_info=True)
+
+
+async def _execute(deps: Deps, row: Row[Any]) -> None:
+    attempt = int(row.attempts)
+    run = _Run(deps=deps, record=row)
+    if attempt > 1:
+        run.note(f"attempt {attempt}: the previous attempt was interrupted; running the publish again")
+    beat = asyncio.create_task(_heartbeat(deps, int(row.id), attempt))
+    try:
+        async with unit_of_work(deps.sessions) as s:
+            run.engine = await repo.engine_workflow_of(s, int(row.workflow_id))
+            run.codes = await repo.task_codes(s, int(row.workflow_id))
+        outcome = await run.perform()
+    finally:
+        beat.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await beat
+    await _finish(deps, row, attempt, run, outcome)
+
+
+async def _finish(deps: Deps, row: Row[Any], attempt: int, run: _Run, outcome: _Outcome) -> None:
+    now = deps.clock.now()
+    async with unit_of_work(deps.sessions) as s:
+        written = await repo.finish_record(
+            s,
+            int(row.id),
+            attempt,
+            {
+                "status": outcome.status,
+                "engine_workflow_code": run.workflow_code,
+                "engine_version": run.engine_version,
+                "project_code": run.project_code,
+                "release_state": run.release_state,
+                "content_hash": run.content_hash,
+                "log": "\n".join(run.lines),
+                "error_code": outcome.error_code,
+                "error_message": outcome.error_message,
+            },
+        )
+        if not written:
+            logger.warning("publish record %d was taken over by another worker; dropping attempt %d", row.id, attempt)
+            return
+        if run.engine_update:
+            await repo.upsert_engine_workflow(s, int(row.workflow_id), run.engine_update)
+        await deps.outbox.add(
+            s,
+            PublishCompleted(
+                request_id=row.request_id,
+                record_id=int(row.id),
+                workflow_id=int(row.workflow_id),
+                version_id=int(row.version_id),
+                operation=PublishOperation(row.operation),
+                outcome=PublishOutcome(outcome.status),
+                engine_workflow_code=run.workflow_code,
+                engine_version=run.engine_version,
+                project_code=run.project_code,
+                release_state=run.release_state,
+                error_code=outcome.error_code,
+                error_message=outcome.error_message,
+                operator=row.operator,
+                completed_at=now,
+            ),
+        )
+    PUBLISHES.labels(row.operation, outcome.status).inc()
+    logger.info(
+        "publish record %d (%s of workflow %d version %d): %s",
+        row.id,
+        row.operation,
+        row.workflow_id,
+        row.version_no,
+        outcome.status,
+        extra={"record_id": int(row.id), "workflow_id": int(row.workflow_id)},
+    )
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    status: Literal["success", "failed", "skipped_unchanged"]
+    error_code: int | None = None
+    error_message: str | None = None
+
+
+@dataclass(frozen=True)
+class _DsState:
+    """What DS holds for the workflow before this publish changes it."""
+
+    dag: DagData
+    schedule: Schedule | None
+
+
+@dataclass
+class _Run:
+    """One attempt at one publish record: the DS calls, with a log line per step."""
+
+    deps: Deps
+    record: Row[Any]
+    engine: Row[Any] | None = None
+    codes: dict[int, int] = field(default_factory=dict)
+    lines: list[str] = field(default_factory=list)
+    step: str = "start"
+    workflow_code: int | None = None
+    engine_version: int | None = None
+    project_code: int | None = None
+    release_state: Literal["ONLINE", "OFFLINE"] | None = None
+    content_hash: str | None = None
+    engine_update: dict[str, Any] = field(default_factory=dict)
+
+    def note(self, line: str) -> None:
+        self.lines.append(line)
+
+    async def perform(self) -> _Outcome:
+        try:
+            if self.record.operation == PublishOperation.OFFLINE.value:
+                return await self._offline()
+            return await self._deploy_or_online(online=self.record.operation == PublishOperation.ONLINE.value)
+        except PlatformError as exc:
+            return self._failed(exc)
+        except Exception as exc:  # a bug must not leave the record running forever
+            logger.exception("publish record %d failed unexpectedly at %s", self.record.id, self.step)
+            self.note(f"FAILED at {self.step}: internal error {type(exc).__name__}")
+            return _Outcome("failed", None, f"internal error at {self.step}: {type(exc).__name__}")
+
+    def _failed(self, exc: PlatformError) -> _Outcome:
+        ds_code = exc.ds_code if isinstance(exc, DolphinApiError | DolphinTransientApiError) else None
+        message = exc.detail
+        self.note(f"FAILED at {self.step}: {message}")
+        if self.workflow_code is not None and self.project_code is not None and not self.engine_update:
+            # remember the DS code (e.g. created, then the read-back failed); not the hash: it was not confirmed
+            self.engine_update = {"workflow_code": self.workflow_code, "project_code": self.project_code}
+        return _Outcome("failed", ds_code, message)
+
+    # -- offline --------------------------------------------------------------------------------------------------
+
+    async def _offline(self) -> _Outcome:
+        rest = self.deps.rest
+        engine = self.engine
+        if engine is None:
+            raise NotDeployed(f"workflow {self.record.workflow_id} was never deployed to DolphinScheduler")
+        self.project_code, self.workflow_code = int(engine.project_code), int(engine.workflow_code)
+        self.step = "REST release OFFLINE"
+        await rest.release_workflow(self.project_code, self.workflow_code, ReleaseState.OFFLINE)
+        self.note(f"REST release OFFLINE of workflow {self.workflow_code} (DS also takes its schedule offline)")
+        dag = await self._read_back()
+        self._expect_state(dag, ReleaseState.OFFLINE)
+        self.engine_update = {
+            "workflow_code": self.workflow_code,
+            "project_code": self.project_code,
+            "release_state": "OFFLINE",
+            "schedule_online": False,
+        }
+        return _Outcome("success")
+
+    # -- deploy / online ------------------------------------------------------------------------------------------
+
+    async def _deploy_or_online(self, *, online: bool) -> _Outcome:
+        deps = self.deps
+        snapshot = StructureSnapshot.model_validate(self.record.snapshot)
+        project_code = self.project_code = await self._ensure_project()
+        codes = await self._task_codes(snapshot)
+        datasource_ids = await self._datasources(snapshot)
+        self.step = "convert"
+        defn = convert(snapshot, codes, datasource_ids=datasource_ids)
+        self.content_hash = defn.content_hash
+        self.note(f"converted {len(snapshot.tasks)} tasks, {len(snapshot.edges)} edges: hash {defn.content_hash[:12]}")
+        engine = self.engine
+        unchanged = (
+            engine is not None
+            and engine.last_deployed_hash == defn.content_hash
+            and int(engine.project_code) == project_code
+        )
+        if unchanged and not online:
+            assert engine is not None
+            self.workflow_code, self.engine_version = int(engine.workflow_code), engine.engine_version
+            self.release_state = engine.release_state
+            self.note(
+                f"unchanged since version id {engine.last_deployed_version_id} (DS version {engine.engine_version}): "
+                "nothing sent"
+            )
+            self.engine_update = {"workflow_code": int(engine.workflow_code), "project_code": project_code}
+            return _Outcome("skipped_unchanged")
+
+        before = await self._ds_state(engine, project_code)
+        # The release state to keep: DS's, or the last one we confirmed (an interrupted deploy may have left DS
+        # offline); the platform's own offline operation is how a workflow goes offline.
+        was_online = before is not None and before.dag.workflow_definition.release_state is ReleaseState.ONLINE
+        schedule_was_online = before is not None and (
+            before.schedule is not None and before.schedule.release_state is ReleaseState.ONLINE
+        )
+        if engine is not None and before is not None:
+            was_online = was_online or engine.release_state == "ONLINE"
+            schedule_was_online = schedule_was_online or bool(engine.schedule_online)
+        end_online = online or was_online
+
+        if unchanged and before is not None:
+            code = int(before.dag.workflow_definition.code)
+            self.note("definition unchanged since the last deploy: not re-sent")
+        else:
+            code = await self._create_or_update(defn, replaces=before)
+        self.workflow_code = code
+        schedule_id: int | None = before.schedule.id if before is not None and before.schedule else None
+        schedule_online = False
+        if end_online:
+            self.step = "REST release ONLINE"
+            await deps.rest.release_workflow(project_code, code, ReleaseState.ONLINE)
+            self.note(
+                f"REST release ONLINE of workflow {code}"
+                + ("" if online else " (restoring the ONLINE state it had before the deploy)")
+            )
+            same_workflow = before is not None and before.dag.workflow_definition.code == code
+            current = before.schedule if before is not None and same_workflow else None
+            schedule_id, schedule_online = await self._sync_schedule(
+                defn, current, offlined=not (unchanged and before is not None), was_online=schedule_was_online
+            )
+        dag = await self._read_back()
+        self._confirm(dag, defn)
+        self._expect_state(dag, ReleaseState.ONLINE if end_online else ReleaseState.OFFLINE)
+        self.engine_update = {
+            "workflow_code": code,
+            "project_code": project_code,
+            "last_deployed_hash": defn.content_hash,
+            "last_deployed_version_id": int(self.record.version_id),
+            "engine_version": self.engine_version,
+            "release_state": self.release_state,
+            "schedule_id": schedule_id,
+            "schedule_online": schedule_online,
+        }
+        return _Outcome("success")
+
+    async def _ensure_project(self) -> int:
+        deps = self.deps
+        cache = deps.projects
+        if cache.code is not None:
+            return cache.code
+        async with cache.lock:
+            if cache.code is None:
+                t = deps.target
+                self.step = "gateway createOrGrantProject"
+                await deps.gateway.create_or_grant_project(t.user, t.project_name, "managed by the workflow platform")
+                self.step = "gateway queryProjectByName"
+                project = await deps.gateway.query_project_by_name(t.user, t.project_name)
+                if project is None:
+                    raise ProjectMissing(f"DolphinScheduler has no project {t.project_name!r} after creating it")
+                async with unit_of_work(deps.sessions) as s:
+                    await repo.set_project_code(s, t.environment, t.project_name, project.code)
+                cache.code = project.code
+                self.note(f"project {t.project_name!r} ensured: code {project.code}")
+        assert cache.code is not None
+        return cache.code
+
+    async def _task_codes(self, snapshot: StructureSnapshot) -> dict[int, int]:
+        task_ids = [t.task_id for t in snapshot.tasks]
+        needed = codes_needed(task_ids, self.codes)
+        fresh: list[int] = []
+        if needed:
+            self.step = "gateway genTaskCodeList"
+            fresh = await self.deps.gateway.gen_task_code_list(needed)
+        mapping, new = assign_codes(task_ids, self.codes, fresh)
+        if new:
+            # persisted before DS sees them: a re-run after a crash reuses the same codes
+            async with unit_of_work(self.deps.sessions) as s:
+                await repo.add_task_codes(s, int(self.record.workflow_id), new)
+            self.codes.update(new)
+        self.note(f"task codes: {len(mapping) - len(new)} reused, {len(new)} new from DS genTaskCodeList")
+        return mapping
+
+    async def _datasources(self, snapshot: StructureSnapshot) -> dict[tuple[str, str], int]:
+        sql = [t.params for t in snapshot.tasks if isinstance(t.params, SqlParams)]
+        wanted = sorted({(p.datasource_name, p.datasource_type) for p in sql})
+        ids: dict[tuple[str, str], int] = {}
+        for name, ds_type in wanted:
+            self.step = f"gateway getDatasource {name!r}"
+            ids[(name, ds_type)] = (await self.deps.gateway.get_datasource(name, ds_type.upper())).id
+        if ids:
+            self.note("datasources: " + ", ".join(f"{n} ({t}) = {i}" for (n, t), i in ids.items()))
+        return ids
+
+    async def _ds_state(self, engine: Row[Any] | None, project_code: int) -> _DsState | None:
+        if engine is None or int(engine.project_code) != project_code:
+            return None
+        code = int(engine.workflow_code)
+        self.step = "REST read workflow before the publish"
+        try:
+            dag = await self.deps.rest.get_workflow_definition(project_code, code)
+        except DolphinNotFound:
+            self.note(f"workflow {code} no longer exists in DS: creating it again")
+            return None
+        self.step = "REST read schedule before the publish"
+        schedule = await self.deps.rest.get_schedule_of_workflow(project_code, code)
+        wf = dag.workflow_definition
+        self.note(
+            f"DS before: workflow {code} version {wf.version} {wf.release_state}"
+            + (f", schedule {schedule.id} {schedule.release_state}" if schedule else ", no schedule")
+        )
+        return _DsState(dag, schedule)
+
+    async def _create_or_update(self, defn: DolphinWorkflowDefinition, *, replaces: _DsState | None) -> int:
+        t = self.deps.target
+        self.step = "gateway createOrUpdateWorkflow"
+        code = await self.deps.gateway.create_or_update_workflow(
+            user_name=t.user,
+            project_name=t.project_name,
+            name=defn.name,
+            description=defn.description,
+            global_params=defn.global_params,
+            task_relation_json=defn.task_relation_json,
+            task_definition_json=defn.task_definition_json,
+            timeout_minutes=defn.timeout,
+            worker_group=t.worker_group,
+            release_state=ReleaseState.OFFLINE,
+            execution_type=WorkflowExecutionType(defn.execution_type),
+        )
+        if replaces is not None and replaces.dag.workflow_definition.release_state is ReleaseState.ONLINE:
+            self.note(f"gateway createOrUpdateWorkflow: workflow {code} updated (DS took it and its schedule offline)")
+        else:
+            self.note(f"gateway createOrUpdateWorkflow: workflow {code} {'updated' if replaces else 'created'}")
+        return code
+
+    async def _sync_schedule(
+        self, defn: DolphinWorkflowDefinition, current: Schedule | None, *, offlined: bool, was_online: bool
+    ) -> tuple[int | None, bool]:
+        """Make DS's schedule match the snapshot; put it online when the snapshot has one or it was online.
+
+        Returns ``(schedule id, online)``. ``offlined``: the deploy just took the schedule offline.
+        """
+        rest, t, p = self.deps.rest, self.deps.target, self.project_code
+        assert p is not None
+        assert self.workflow_code is not None
+        online_now = current is not None and current.release_state is ReleaseState.ONLINE and not offlined
+        if defn.schedule_json is None:
+            if current is None:
+                return None, False
+            if was_online and not online_now:
+                self.step = "REST schedule online"
+                await rest.online_schedule(p, current.id)
+                self.note(f"schedule {current.id} put back online (it was online before)")
+                return current.id, True
+            return current.id, online_now
+        spec = _spec(defn.schedule_json)
+        kwargs: dict[str, Any] = {
+            "failure_strategy": FailureStrategy.CONTINUE,
+            "worker_group": t.worker_group,
+            "tenant_code": t.tenant,
+        }
+        if current is None:
+            self.step = "REST create schedule"
+            current = await rest.create_schedule(p, self.workflow_code, spec, **kwargs)
+            self.note(f"schedule {current.id} created ({spec.crontab}, {spec.timezone_id})")
+            online_now = False
+        elif not _same_schedule(current, spec):
+            if online_now:
+                self.step = "REST schedule offline"
+                await rest.offline_schedule(p, current.id)
+                online_now = False
+            self.step = "REST update schedule"
+            await rest.update_schedule(p, current.id, spec, **kwargs)
+            self.note(f"schedule {current.id} updated ({spec.crontab}, {spec.timezone_id})")
+        if not online_now:
+            self.step = "REST schedule online"
+            await rest.online_schedule(p, current.id)
+            self.note(f"schedule {current.id} online")
+        return current.id, True
+
+    async def _read_back(self) -> DagData:
+        assert self.project_code is not None
+        assert self.workflow_code is not None
+        self.step = "REST read back"
+        dag = await self.deps.rest.get_workflow_definition(self.project_code, self.workflow_code)
+        wf = dag.workflow_definition
+        self.engine_version = wf.version
+        self.release_state = None if wf.release_state is None else wf.release_state.value
+        self.note(
+            f"read back: workflow {wf.code} version {wf.version} {wf.release_state}, "
+            f"{len(dag.task_definition_list)} tasks, {len(dag.workflow_task_relation_list)} relations"
+        )
+        return dag
+
+    def _confirm(self, dag: DagData, defn: DolphinWorkflowDefinition) -> None:
+        sent_codes = set(defn.task_codes.values())
+        got_codes = {t.code for t in dag.task_definition_list}
+        sent_edges = {(int(r["preTaskCode"]), int(r["postTaskCode"])) for r in json.loads(defn.task_relation_json)}
+        problems = []
+        if got_codes != sent_codes:
+            problems.append(f"task codes differ ({len(got_codes ^ sent_codes)} not matching)")
+        if dag.edges() != sent_edges:
+            problems.append(f"relations differ ({len(dag.edges() ^ sent_edges)} not matching)")
+        if dag.workflow_definition.name != defn.name:
+            problems.append(f"name is {dag.workflow_definition.name!r}")
+        if problems:
+            raise ReadBackMismatch(f"workflow {self.workflow_code} read back from DS: " + "; ".join(problems))
+
+    def _expect_state(self, dag: DagData, state: ReleaseState) -> None:
+        got = dag.workflow_definition.release_state
+        if got is not state:
+            raise ReadBackMismatch(f"workflow {self.workflow_code} is {got} in DS, expected {state.value}")
+
+
+def _spec(schedule_json: str) -> ScheduleSpec:
+    raw = json.loads(schedule_json)
+    start, end = parse_ds_datetime(raw["startTime"]), parse_ds_datetime(raw["endTime"])
+    assert start is not None
+    assert end is not None
+    return ScheduleSpec(start_time=start, end_time=end, crontab=raw["crontab"], timezone_id=raw["timezoneId"])
+
+
+def _same_schedule(current: Schedule, spec: ScheduleSpec) -> bool:
+    return (
+        " ".join(current.crontab.split()) == spec.crontab
+        and (current.timezone_id or "UTC") == spec.timezone_id
+        and current.start_time == spec.start_time
+        and current.end_time == spec.end_time
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Queries
+
+
+async def get_record(deps: Deps, record_id: int) -> PublishRecordView:
+    async with unit_of_work(deps.sessions) as s:
+        row = await repo.record_by_id(s, record_id)
+    if row is None:
+        raise NotFound(f"publish record {record_id} does not exist")
+    return PublishRecordView.of(row)
+
+
+async def list_records(deps: Deps, workflow_id: int, *, page: int, page_size: int) -> RecordPage:
+    async with unit_of_work(deps.sessions) as s:
+        rows, total = await repo.list_records(s, workflow_id, limit=page_size, offset=(page - 1) * page_size)
+    return RecordPage(items=[PublishRecordView.of(r) for r in rows], total=total, page=page, page_size=page_size)
+
+
+def ds_link(deps: Deps, project_code: int, workflow_code: int) -> str:
+    return f"{deps.target.ui_url}/projects/{project_code}/workflow-definition/{workflow_code}"
+
+
+async def engine_info(deps: Deps, workflow_id: int) -> EngineView:
+    async with unit_of_work(deps.sessions) as s:
+        row = await repo.engine_workflow_of(s, workflow_id)
+    if row is None:
+        raise NotFound(f"workflow {workflow_id} has never been deployed to DolphinScheduler")
+    return EngineView(
+        workflow_id=workflow_id,
+        workflow_code=row.workflow_code,
+        project_code=row.project_code,
+        release_state=row.release_state,
+        schedule_id=row.schedule_id,
+        schedule_online=row.schedule_online,
+        last_deployed_version_id=row.last_deployed_version_id,
+        engine_version=row.engine_version,
+        ds_link=ds_link(deps, row.project_code, row.workflow_code),
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Run now / batch start
+
+
+def _not_deployed(missing: list[int]) -> NotDeployed:
+    which = ", ".join(map(str, missing))
+    return NotDeployed(
+        f"workflow {which} {'has' if len(missing) == 1 else 'have'} not been deployed to DolphinScheduler; "
+        "publish (deploy or online) first",
+        workflow_ids=missing,
+    )
+
+
+async def run_workflow(deps: Deps, workflow_id: int, req: RunRequest) -> RunResult:
+    async with unit_of_work(deps.sessions) as s:
+        row = await repo.engine_workflow_of(s, workflow_id)
+    if row is None:
+        raise _not_deployed([workflow_id])
+    ids = await deps.rest.start_workflow_instance(
+        int(row.project_code),
+        int(row.workflow_code),
+        failure_strategy=FailureStrategy(req.failure_strategy),
+        worker_group=req.worker_group or deps.target.worker_group,
+        tenant_code=deps.target.tenant,
+        start_params=req.start_params or None,
+        dry_run=req.dry_run,
+    )
+    logger.info("workflow %d started in DS: instances %s", workflow_id, ids)
+    return RunResult(instance_ids=ids)
+
+
+async def batch_run(deps: Deps, req: BatchRunRequest) -> RunResult:
+    async with unit_of_work(deps.sessions) as s:
+        rows = await repo.engine_workflows_of(s, req.workflow_ids)
+    missing = [w for w in req.workflow_ids if w not in rows]
+    if missing:
+        raise _not_deployed(missing)
+    by_project: dict[int, list[int]] = {}
+    for w in req.workflow_ids:
+        by_project.setdefault(int(rows[w].project_code), []).append(int(rows[w].workflow_code))
+    kwargs: dict[str, Any] = {
+        "failure_strategy": FailureStrategy(req.failure_strategy),
+        "worker_group": req.worker_group or deps.target.worker_group,
+        "tenant_code": deps.target.tenant,
+        "start_params": req.start_params or None,
+        "dry_run": req.dry_run,
+    }
+    if req.backfill is not None:
+        kwargs["schedule_time"] = json.dumps(
+            {
+                "complementStartDate": format_ds_datetime(req.backfill.start),
+                "complementEndDate": format_ds_datetime(req.backfill.end),
+            }
+        )
+        kwargs["exec_type"] = "COMPLEMENT_DATA"
+        kwargs["run_mode"] = RunMode.RUN_MODE_PARALLEL if req.run_mode == "parallel" else RunMode.RUN_MODE_SERIAL
+        if req.run_mode == "parallel" and req.parallelism is not None:
+            kwargs["expected_parallelism_number"] = req.parallelism
+    ids: list[int] = []
+    for project_code, codes in by_project.items():
+        ids += await deps.rest.batch_start_workflow_instances(project_code, codes, **kwargs)
+    logger.info("batch start of %d workflows in DS: %d instances", len(req.workflow_ids), len(ids))
+    return RunResult(instance_ids=ids)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Integration config
+
+
+async def sync_integration_config(deps: Deps, values: Mapping[str, Any]) -> None:
+    """Upsert this environment's ``workflow_integration_config`` row (token references only)."""
+    async with unit_of_work(deps.sessions) as s:
+        await repo.upsert_config(s, values)

@@ -1,0 +1,44 @@
+"""Kafka: ``publish.requested`` → accept the request (thin; the workers publish it).
+
+``workflow.version.created`` is deliberately not consumed: ``publish.requested`` carries the pinned snapshot, so
+the publisher needs nothing from it, and pre-allocating DS task codes for versions that may never be published would
+call DS for nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event as sa_event
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from common.consumer import Delivery
+from common.errors import PoisonMessage
+from common.events.models import PublishRequested, Topics
+from common.kafka import subscribe
+from common.runtime import Infra
+from publisher import service
+from publisher.deps import Deps
+
+
+def register(infra: Infra, deps: Deps) -> None:
+    async def on_publish_requested(session: AsyncSession, delivery: Delivery) -> None:
+        event = delivery.event
+        if not isinstance(event, PublishRequested):
+            raise PoisonMessage(f"{delivery.envelope.type} is not a publish request")
+        await service.accept_publish(session, deps, event)
+
+        def wake(_session: Any) -> None:
+            deps.wake()
+
+        # the workers can see the record only once the inbox transaction has committed
+        sa_event.listen(session.sync_session, "after_commit", wake, once=True)
+
+    settings = infra.settings
+    subscribe(
+        infra.broker,
+        infra.runtime,
+        settings.topic(Topics.PUBLISH_REQUESTED),
+        on_publish_requested,
+        group_id=f"{settings.topic_prefix}{settings.service_name}",
+    )

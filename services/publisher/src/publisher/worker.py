@@ -1,0 +1,66 @@
+"""Background publish workers: they run the ``pending`` publish records (and re-run abandoned ones).
+
+Each worker claims one record at a time (``service.run_next_publish``); several workers publish different
+workflows in parallel while one workflow's records always run in order. Workers are woken when a request is
+accepted and otherwise poll every ``poll_interval_s``, which is also how records abandoned by a dead process are
+found once their lease has expired.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from publisher import service
+from publisher.deps import Deps
+
+logger = logging.getLogger(__name__)
+
+
+class PublishWorkers:
+    def __init__(self, deps: Deps, *, workers: int, poll_interval_s: float, stop_timeout_s: float = 30.0) -> None:
+        self._deps = deps
+        self._n = workers
+        self._poll = poll_interval_s
+        self._stop_timeout = stop_timeout_s
+        self._wakeup = asyncio.Event()
+        self._stopping = False
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def wake(self) -> None:
+        self._wakeup.set()
+
+    def start(self) -> None:
+        self._tasks = [asyncio.create_task(self._loop(), name=f"publish-worker-{i}") for i in range(self._n)]
+
+    async def stop(self) -> None:
+        """Let running publishes finish (up to ``stop_timeout_s``); an interrupted one is re-run after its lease."""
+        self._stopping = True
+        self._wakeup.set()
+        if not self._tasks:
+            return
+        _, pending = await asyncio.wait(self._tasks, timeout=self._stop_timeout)
+        for task in pending:
+            task.cancel()
+        for task in pending:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+
+    async def _loop(self) -> None:
+        backoff = self._poll
+        while not self._stopping:
+            try:
+                if await service.run_next_publish(self._deps):
+                    backoff = self._poll
+                    continue
+            except Exception:  # database outage: the record stays claimable and is retried
+                logger.warning("publish worker failed; retrying in %.1fs", backoff, exc_info=True)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 30.0)
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), timeout=self._poll)
+            if not self._stopping:
+                self._wakeup.clear()

@@ -1,0 +1,156 @@
+"""The publish use cases on real PostgreSQL with the in-memory DS (``publisher.fakes``): ordering, fencing,
+failures and the restore of the release state after an interrupted deploy."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import func, select, update
+
+from common.db import create_engine, session_factory, unit_of_work
+from common.dolphin import DolphinUnavailable, ReleaseState
+from common.events.models import PublishOperation, PublishRequested
+from common.outbox import Outbox
+from common.testing.fixtures import ProvisionFn
+from common.testing.service import migrate
+from common.workflow import Edge, ShellParams, SnapshotTask, StructureSnapshot
+from publisher import service
+from publisher.db.tables import engine_task_code, outbox_table, workflow_publish_record
+from publisher.deps import Deps, DsTarget
+from publisher.fakes import FakeDolphin
+from publisher.main import MIGRATIONS
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
+
+
+def _snapshot(workflow_id: int, script: str = "echo 2") -> StructureSnapshot:
+    return StructureSnapshot(
+        workflow_id=workflow_id,
+        workflow_name=f"wf-{workflow_id}",
+        tasks=(
+            SnapshotTask(task_id=1, name="a", task_type="SHELL", params=ShellParams(script="echo 1")),
+            SnapshotTask(task_id=2, name="b", task_type="SHELL", params=ShellParams(script=script)),
+        ),
+        edges=(Edge(upstream_task_id=1, downstream_task_id=2),),
+    )
+
+
+def _request(snap: StructureSnapshot, operation: str, version_no: int = 1) -> PublishRequested:
+    return PublishRequested(
+        request_id=uuid.uuid4(),
+        workflow_id=snap.workflow_id,
+        operation=PublishOperation(operation),
+        version_id=version_no,
+        version_no=version_no,
+        operator="alice",
+        requested_at=datetime.now(UTC),
+        snapshot=snap,
+    )
+
+
+@pytest.fixture
+async def env(service_database: ProvisionFn) -> AsyncIterator[tuple[Deps, FakeDolphin]]:
+    db = await service_database("pubsvc")
+    await migrate(MIGRATIONS, db)
+    engine = create_engine(db.url, schema=db.schema, pool_size=2)
+    fake = FakeDolphin()
+    deps = Deps(
+        sessions=session_factory(engine),
+        outbox=Outbox(outbox_table, source="/tests"),
+        gateway=fake.gateway,
+        rest=fake.rest,
+        target=DsTarget("default", "etl", "admin", "default", "default", "http://ds/ui"),
+        lease_s=60,
+    )
+    yield deps, fake
+    await engine.dispose()
+
+
+async def _accept(deps: Deps, event: PublishRequested) -> int:
+    async with unit_of_work(deps.sessions) as s:
+        return await service.accept_publish(s, deps, event)
+
+
+async def _outbox_count(deps: Deps) -> int:
+    async with deps.sessions() as s:
+        return int((await s.execute(select(func.count()).select_from(outbox_table))).scalar_one())
+
+
+async def test_records_of_one_workflow_run_in_order(env: tuple[Deps, FakeDolphin]) -> None:
+    deps, fake = env
+    first = await _accept(deps, _request(_snapshot(1), "deploy", 1))
+    second = await _accept(deps, _request(_snapshot(1, "echo v2"), "deploy", 2))
+    other = await _accept(deps, _request(_snapshot(2), "online", 1))
+    assert await service.run_publish(deps, second) is False  # the older record of workflow 1 goes first
+    assert await service.run_publish(deps, other) is True  # another workflow is not held up
+    assert await service.run_next_publish(deps) is True
+    assert (await service.get_record(deps, first)).status == "success"
+    assert await service.run_publish(deps, second) is True
+    rec = await service.get_record(deps, second)
+    assert rec.status == "success"
+    assert rec.engine_version == 2
+    assert await service.run_next_publish(deps) is False
+    assert await _outbox_count(deps) == 3
+    assert fake.calls["createOrGrantProject"] == 1  # the project is ensured once per process
+
+
+async def test_a_taken_over_claim_writes_nothing(env: tuple[Deps, FakeDolphin]) -> None:
+    deps, fake = env
+    record_id = await _accept(deps, _request(_snapshot(3), "deploy"))
+    original = fake.gateway.create_or_update_workflow
+
+    async def slow_and_taken_over(**kwargs: object) -> int:
+        async with unit_of_work(deps.sessions) as s:  # meanwhile another worker re-claimed the record
+            await s.execute(
+                update(workflow_publish_record)
+                .where(workflow_publish_record.c.id == record_id)
+                .values(attempts=workflow_publish_record.c.attempts + 1)
+            )
+        return await original(**kwargs)  # type: ignore[arg-type]
+
+    fake.gateway.create_or_update_workflow = slow_and_taken_over  # type: ignore[method-assign]
+    assert await service.run_publish(deps, record_id) is True
+    rec = await service.get_record(deps, record_id)
+    assert rec.status == "running"  # left to the worker that holds the claim now
+    assert await _outbox_count(deps) == 0
+
+
+async def test_failure_keeps_codes_and_retry_restores_the_online_state(env: tuple[Deps, FakeDolphin]) -> None:
+    deps, fake = env
+    snap = _snapshot(4)
+    first = await _accept(deps, _request(snap, "online", 1))
+    assert await service.run_publish(deps, first)
+    code = (await service.get_record(deps, first)).engine_workflow_code
+    assert code is not None
+
+    # a deploy of a new version: DS takes the workflow offline, then re-onlining it fails
+    fake.fail("release_workflow", DolphinUnavailable("DolphinScheduler POST release answered HTTP 503"))
+    deploy = await _accept(deps, _request(_snapshot(4, "echo v2"), "deploy", 2))
+    assert await service.run_publish(deps, deploy)
+    failed = await service.get_record(deps, deploy)
+    assert failed.status == "failed"
+    assert "HTTP 503" in (failed.error_message or "")
+    assert "FAILED at REST release ONLINE" in failed.log
+    assert fake.workflows[code].release_state is ReleaseState.OFFLINE
+
+    retried = await service.retry_publish(deps, deploy)
+    assert retried.status == "success", retried.log
+    assert retried.retry_of == deploy
+    assert fake.workflows[code].release_state is ReleaseState.ONLINE  # the state before the deploy is restored
+    async with deps.sessions() as s:
+        codes = (await s.execute(select(func.count()).select_from(engine_task_code))).scalar_one()
+    assert codes == 2
+    assert fake.calls["genTaskCodeList"] == 1  # codes are stable across versions and retries
+
+
+async def test_offline_of_a_workflow_never_deployed_fails_clearly(env: tuple[Deps, FakeDolphin]) -> None:
+    deps, fake = env
+    record_id = await _accept(deps, _request(_snapshot(5), "offline"))
+    assert await service.run_publish(deps, record_id)
+    rec = await service.get_record(deps, record_id)
+    assert rec.status == "failed"
+    assert "never deployed" in (rec.error_message or "")
+    assert sum(fake.calls.values()) == 0
