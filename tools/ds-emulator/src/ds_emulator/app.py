@@ -363,7 +363,7 @@ def h_instances(emu: Emulator, user: User, p: Params) -> Any:
             and (end_date is None or instance.created <= end_date)
         )
 
-    return page(emu.list_instances(project_code, keep), page_no, page_size)
+    return page(emu.list_instances(project_code, keep, workflow_code=wf_code), page_no, page_size)
 
 
 def h_instance(emu: Emulator, user: User, p: Params) -> Any:
@@ -677,6 +677,16 @@ def create_app(emu: Emulator, faults: Faults) -> ASGIApp:
                 if "dsVersion" in body:
                     emu.ds_version = str(body["dsVersion"])
                 return JSONResponse({"ok": True})
+            if what == "seed":
+                return JSONResponse(
+                    emu.seed_bulk(
+                        str(body["projectName"]),
+                        int(body["workflows"]),
+                        int(body.get("instancesPerWorkflow", 3)),
+                        failure_every=int(body.get("failureEvery", 0)),
+                        spacing_seconds=float(body.get("spacingSeconds", 60.0)),
+                    )
+                )
             if what == "users":
                 user = emu.add_user(body["userName"], body.get("password", "secret"), body.get("tenantCode"))
                 return JSONResponse(user.to_json())

@@ -173,5 +173,18 @@ class EmulatorProcess:
     def add_datasource(self, name: str, ds_type: str = "POSTGRESQL") -> Any:
         return self._post("datasources", {"name": name, "type": ds_type})
 
+    def seed(
+        self, project_name: str, workflows: int, *, instances_per_workflow: int = 3, failure_every: int = 0
+    ) -> dict[str, Any]:
+        """Bulk-create ONLINE workflows with finished instances (for benchmarks); returns project and codes."""
+        if self._control is None:
+            raise RuntimeError("the emulator is not running")
+        body = {"projectName": project_name, "workflows": workflows, "instancesPerWorkflow": instances_per_workflow,
+                "failureEvery": failure_every}  # fmt: skip
+        response = self._control.post("/_emulator/seed", json=body, timeout=300.0)
+        response.raise_for_status()
+        result: dict[str, Any] = response.json()
+        return result
+
     def state(self) -> Any:
         return self._post("state", method="GET")

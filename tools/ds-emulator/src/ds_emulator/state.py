@@ -270,6 +270,10 @@ class Emulator:
         self.workflows: dict[int, Workflow] = {}
         self.schedules: dict[int, Schedule] = {}
         self.instances: dict[int, Instance] = {}
+        #: workflow code -> its instances (the instance list filtered by workflow reads only these)
+        self.instances_by_workflow: dict[int, list[Instance]] = {}
+        #: instances whose task runs are not all materialised yet (``advance`` looks only at these)
+        self._pending: dict[int, Instance] = {}
         self.task_runs: dict[int, TaskRun] = {}
         self.datasources: list[Json] = []
 
@@ -1000,14 +1004,75 @@ class Emulator:
             dry_run=dry_run, global_params=wf.global_params,
         )  # fmt: skip
         del start_params
-        self.instances[inst_id] = instance
+        self._add_instance(instance)
         return inst_id
+
+    def _add_instance(self, instance: Instance) -> None:
+        self.instances[instance.id] = instance
+        self.instances_by_workflow.setdefault(instance.workflow.code, []).append(instance)
+        self._pending[instance.id] = instance
+
+    def seed_bulk(
+        self,
+        project_name: str,
+        workflows: int,
+        instances_per_workflow: int,
+        *,
+        failure_every: int = 0,
+        spacing_seconds: float = 60.0,
+    ) -> Json:
+        """Emulator only: ``workflows`` ONLINE one-task workflows in ``project_name`` (created for admin if
+        missing), each with ``instances_per_workflow`` finished instances started in the past (every
+        ``failure_every``-th instance fails). Bypasses the per-call validation so 10,000 workflows take seconds."""
+        admin = self.users[1]
+        project = self.project_by_name(project_name) or self.create_project(admin, project_name, "bulk seed")
+        now = self.clock()
+        codes: list[int] = []
+        n = 0
+        for i in range(workflows):
+            task_code = self.next_code()
+            task: Json = {
+                "code": task_code, "version": 1, "name": "seeded", "description": "", "taskType": "SHELL",
+                "taskParams": {"rawScript": "echo seeded", "localParams": [], "resourceList": []},
+                "flag": "YES", "taskPriority": "MEDIUM", "workerGroup": "default", "environmentCode": -1,
+                "failRetryTimes": 0, "failRetryInterval": 1, "timeoutFlag": "CLOSE", "timeout": 0, "delayTime": 0,
+                "taskExecuteType": "BATCH",
+            }  # fmt: skip
+            relation: Json = {
+                "name": "", "preTaskCode": 0, "preTaskVersion": 0, "postTaskCode": task_code, "postTaskVersion": 1,
+                "conditionType": "NONE", "conditionParams": {},
+            }  # fmt: skip
+            wf = Workflow(
+                id=self.next_id(), code=self.next_code(), name=f"{project_name}-wf-{i}", project_code=project.code,
+                version=1, description="", global_params="[]", timeout=0, execution_type="PARALLEL", locations=None,
+                other_params_json=None, release_state="ONLINE", user_id=admin.id, user_name=admin.user_name,
+                tasks=[task], relations=[relation], created=now, updated=now,
+            )  # fmt: skip
+            self.workflows[wf.code] = wf
+            codes.append(wf.code)
+            for j in range(instances_per_workflow):
+                n += 1
+                created = now - (instances_per_workflow - j) * spacing_seconds
+                outcome = "FAILURE" if failure_every and n % failure_every == 0 else "SUCCESS"
+                plan = TaskPlan(dict(task), created + 0.05, created + 1.0, outcome)
+                stamp = datetime.fromtimestamp(created, tz=UTC).strftime("%Y%m%d%H%M%S%f")[:17]
+                instance = Instance(
+                    id=self.next_id(), name=f"{wf.name}-{j + 1}-{stamp}", workflow=wf, workflow_version=1,
+                    project_code=project.code, created=created, run_start=plan.start, end=plan.end,
+                    outcome=outcome, plans=[plan], command_type="SCHEDULER", schedule_time=created,
+                    failure_strategy="END", warning_type="NONE", warning_group_id=None, priority="MEDIUM",
+                    worker_group="default", tenant_code="default", environment_code=-1, executor_id=admin.id,
+                    executor_name=admin.user_name, dry_run=0, global_params="[]",
+                )  # fmt: skip
+                self._add_instance(instance)
+        return {"projectCode": project.code, "projectName": project.name, "workflowCodes": codes, "instances": n}
 
     def advance(self) -> None:
         """Materialise task instances that have started by now (ids in start order)."""
         now = self.clock()
-        for instance in self.instances.values():
+        for instance in list(self._pending.values()):
             if len(instance.task_runs) == len(instance.plans):
+                del self._pending[instance.id]
                 continue
             for plan in sorted(instance.plans, key=lambda p: (p.start, p.task["code"])):
                 code = plan.task["code"]
@@ -1083,14 +1148,15 @@ class Emulator:
             out["duration"] = format_duration((instance.end if finished else now) - instance.created)
         return out
 
-    def list_instances(self, project_code: int, filters: Callable[[Instance, Json], bool]) -> list[Json]:
+    def list_instances(
+        self, project_code: int, filters: Callable[[Instance, Json], bool], workflow_code: int | None = None
+    ) -> list[Json]:
         self.project(project_code)
         self.advance()
-        items = [
-            (i, self.instance_json(i, with_duration=True))
-            for i in self.instances.values()
-            if i.project_code == project_code
-        ]
+        candidates = (
+            self.instances.values() if workflow_code is None else self.instances_by_workflow.get(workflow_code, [])
+        )
+        items = [(i, self.instance_json(i, with_duration=True)) for i in candidates if i.project_code == project_code]
         items = [(i, j) for i, j in items if filters(i, j)]
         items.sort(key=lambda ij: (ij[0].created, ij[0].end if ij[1]["endTime"] else 0.0, ij[0].id), reverse=True)
         return [j for _, j in items]

@@ -1,0 +1,31 @@
+"""What history-sync calls outside itself."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Protocol
+
+from common.dolphin.models import InstanceTasks, LogChunk, Page, WorkflowInstance
+
+
+class DolphinHistory(Protocol):
+    """The DS REST reads history-sync needs (implemented by ``common.dolphin.DolphinRestClient``)."""
+
+    async def list_workflow_instances(
+        self, project_code: int, *, page_no: int = 1, page_size: int = 10, workflow_code: int | None = None
+    ) -> Page[WorkflowInstance]: ...
+
+    async def get_workflow_instance(self, project_code: int, instance_id: int) -> WorkflowInstance: ...
+
+    async def get_instance_tasks(self, project_code: int, instance_id: int) -> InstanceTasks: ...
+
+    async def get_task_log(self, task_instance_id: int, *, skip_line_num: int = 0, limit: int = 1000) -> LogChunk: ...
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)

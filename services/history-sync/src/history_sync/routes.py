@@ -1,0 +1,233 @@
+"""Internal HTTP API (called by the gateway): cached executions with their age, instance detail, task logs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel
+
+from common.app import deps_of
+from common.dolphin.models import TaskInstance
+from common.errors import ValidationFailed
+from history_sync import service
+from history_sync.deps import Deps
+from history_sync.domain.executions import Execution
+
+router = APIRouter(prefix="/internal", tags=["executions"])
+
+DepsDep = Annotated[Deps, Depends(deps_of)]
+
+
+class ExecutionOut(BaseModel):
+    instance_id: int
+    state: str
+    start_time: datetime | None
+    end_time: datetime | None
+    duration: str | None
+    command_type: str
+    ds_command_type: str | None
+    run_times: int | None
+    host: str | None
+    engine_version: int | None
+    platform_version_id: int | None
+
+    @classmethod
+    def of(cls, e: Execution) -> ExecutionOut:
+        return cls(
+            instance_id=e.instance_id,
+            state=e.state,
+            start_time=e.start_time,
+            end_time=e.end_time,
+            duration=e.duration,
+            command_type=e.command_type,
+            ds_command_type=e.ds_command_type,
+            run_times=e.run_times,
+            host=e.host,
+            engine_version=e.engine_version,
+            platform_version_id=e.platform_version_id,
+        )
+
+
+class WorkflowExecutionsOut(BaseModel):
+    workflow_id: int
+    engine_workflow_code: int
+    project_code: int
+    release_state: str
+    #: whether the periodic sync covers it (online, or offline for less than the grace period)
+    synced: bool
+    synced_at: datetime | None
+    age_seconds: float | None
+    stale: bool
+    last_error: str | None
+    last_error_at: datetime | None
+    #: true when this request refreshed the cache from DS
+    refreshed: bool
+    executions: list[ExecutionOut]
+
+    @classmethod
+    def of(cls, v: service.WorkflowExecutions) -> WorkflowExecutionsOut:
+        return cls(
+            workflow_id=v.workflow_id,
+            engine_workflow_code=v.engine_workflow_code,
+            project_code=v.project_code,
+            release_state=v.release_state,
+            synced=v.synced,
+            synced_at=v.synced_at,
+            age_seconds=v.age_seconds,
+            stale=v.stale,
+            last_error=v.last_error,
+            last_error_at=v.last_error_at,
+            refreshed=v.refreshed,
+            executions=[ExecutionOut.of(e) for e in v.executions],
+        )
+
+
+class ExecutionsBatchOut(BaseModel):
+    workflows: list[WorkflowExecutionsOut]
+    #: asked for but not tracked
+    unknown_ids: list[int]
+
+
+class InstanceOut(BaseModel):
+    id: int
+    name: str | None
+    workflow_id: int | None
+    project_code: int
+    workflow_definition_code: int | None
+    workflow_definition_version: int | None
+    state: str
+    start_time: datetime | None
+    end_time: datetime | None
+    schedule_time: datetime | None
+    duration: str | None
+    command_type: str | None
+    run_times: int | None
+    host: str | None
+    executor_name: str | None
+
+
+class TaskInstanceOut(BaseModel):
+    id: int
+    name: str
+    task_type: str | None
+    task_code: int | None
+    state: str | None
+    submit_time: datetime | None
+    start_time: datetime | None
+    end_time: datetime | None
+    duration: str | None
+    host: str | None
+    retry_times: int | None
+
+    @classmethod
+    def of(cls, t: TaskInstance) -> TaskInstanceOut:
+        return cls(
+            id=t.id,
+            name=t.name,
+            task_type=t.task_type,
+            task_code=t.task_code,
+            state=t.state.value if t.state else None,
+            submit_time=t.submit_time,
+            start_time=t.start_time,
+            end_time=t.end_time,
+            duration=t.duration,
+            host=t.host,
+            retry_times=t.retry_times,
+        )
+
+
+class InstanceDetailOut(BaseModel):
+    instance: InstanceOut
+    tasks: list[TaskInstanceOut]
+
+
+class TaskLogOut(BaseModel):
+    task_instance_id: int
+    skip_line_num: int
+    limit: int
+    message: str
+    #: lines in ``message`` counted by us (DS's lineNum counts CRLF pieces only)
+    line_count: int
+    next_skip_line_num: int
+    #: fewer lines than ``limit`` came back: the end of the log so far
+    complete: bool
+
+
+def _parse_ids(raw: str) -> list[int]:
+    try:
+        ids = [int(x) for x in raw.split(",") if x.strip()]
+    except ValueError:
+        raise ValidationFailed("ids must be a comma-separated list of workflow ids") from None
+    if not ids:
+        raise ValidationFailed("ids must name at least one workflow")
+    return ids
+
+
+@router.get("/workflows/executions", response_model=ExecutionsBatchOut)
+async def executions_batch(deps: DepsDep, ids: Annotated[str, Query(description="e.g. 1,2,3")]) -> ExecutionsBatchOut:
+    """Cached last executions of many workflows (for list pages); never calls DS."""
+    views, unknown = await service.get_executions_batch(deps, _parse_ids(ids))
+    return ExecutionsBatchOut(workflows=[WorkflowExecutionsOut.of(v) for v in views], unknown_ids=unknown)
+
+
+@router.get("/workflows/{workflow_id}/executions", response_model=WorkflowExecutionsOut)
+async def workflow_executions(
+    deps: DepsDep,
+    workflow_id: int,
+    max_age_seconds: Annotated[float | None, Query(ge=0)] = None,
+) -> WorkflowExecutionsOut:
+    """The last 10 executions; refreshed from DS first when the cache is older than ``max_age_seconds`` (default:
+    the service's staleness limit). When DS fails, the cache is served as it is, with its age and the error."""
+    return WorkflowExecutionsOut.of(await service.get_executions(deps, workflow_id, max_age_seconds))
+
+
+@router.get("/instances/{instance_id}", response_model=InstanceDetailOut)
+async def instance_detail(
+    deps: DepsDep,
+    instance_id: int,
+    project_code: int | None = None,
+    workflow_id: int | None = None,
+) -> InstanceDetailOut:
+    d = await service.get_instance_detail(deps, instance_id, project_code=project_code, workflow_id=workflow_id)
+    i = d.instance
+    return InstanceDetailOut(
+        instance=InstanceOut(
+            id=i.id,
+            name=i.name,
+            workflow_id=d.workflow_id,
+            project_code=d.project_code,
+            workflow_definition_code=i.workflow_definition_code,
+            workflow_definition_version=i.workflow_definition_version,
+            state=i.state.value,
+            start_time=i.start_time,
+            end_time=i.end_time,
+            schedule_time=i.schedule_time,
+            duration=d.duration,
+            command_type=i.command_type.value if i.command_type else None,
+            run_times=i.run_times,
+            host=i.host,
+            executor_name=i.executor_name,
+        ),
+        tasks=[TaskInstanceOut.of(t) for t in d.tasks.task_list],
+    )
+
+
+@router.get("/task-instances/{task_instance_id}/log", response_model=TaskLogOut)
+async def task_log(
+    deps: DepsDep,
+    task_instance_id: int,
+    skip_line_num: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+) -> TaskLogOut:
+    page = await service.get_task_log_page(deps, task_instance_id, skip_line_num=skip_line_num, limit=limit)
+    return TaskLogOut(
+        task_instance_id=page.task_instance_id,
+        skip_line_num=page.skip_line_num,
+        limit=page.limit,
+        message=page.message,
+        line_count=page.line_count,
+        next_skip_line_num=page.next_skip_line_num,
+        complete=page.complete,
+    )

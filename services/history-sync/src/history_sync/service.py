@@ -1,0 +1,455 @@
+"""Use cases of history-sync: learn tracked workflows, sync executions, serve them, alert on failures."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from common.db import unit_of_work
+from common.dolphin.models import InstanceTasks, WorkflowInstance
+from common.errors import NotFound, PlatformError, ValidationFailed
+from common.events.models import (
+    ExecutionSummary,
+    ExecutionSynced,
+    FailureRule,
+    PublishCompleted,
+    PublishOutcome,
+    WorkflowExecutionFailed,
+)
+from history_sync import metrics
+from history_sync.db import repository as repo
+from history_sync.deps import Deps
+from history_sync.domain.alerts import OpenIncidents, evaluate
+from history_sync.domain.executions import KEEP_LAST, Execution, detect_changes, latest_executions, trigger_of
+from history_sync.domain.logs import count_lines
+from history_sync.domain.tracking import PublishFacts, apply_publish, cycle_of, is_synced, next_cycle_start
+
+log = logging.getLogger(__name__)
+
+# --- publish.completed -------------------------------------------------------------------------------------------
+
+
+async def record_publish(session: AsyncSession, event: PublishCompleted) -> None:
+    """Track the workflow (code, project, release state) and learn engine version -> platform version."""
+    if event.outcome is PublishOutcome.FAILED:
+        return
+    current = await repo.get_tracked(session, event.workflow_id, for_update=True)
+    facts = PublishFacts(
+        workflow_id=event.workflow_id,
+        operation=event.operation.value,
+        engine_workflow_code=event.engine_workflow_code,
+        project_code=event.project_code,
+        release_state=event.release_state,
+        completed_at=event.completed_at,
+    )
+    before = current.tracking if current else None
+    after = apply_publish(before, facts)
+    if after is not None and after != before:
+        became_synced = before is None or (
+            before.release_state != after.release_state or before.engine_workflow_code != after.engine_workflow_code
+        )
+        await repo.save_tracking(session, after, sync_now=became_synced)
+    if event.engine_version is not None:
+        await repo.record_engine_version(session, event.workflow_id, event.engine_version, event.version_id)
+
+
+# --- syncing -------------------------------------------------------------------------------------------------------
+
+
+def to_execution(instance: WorkflowInstance, workflow_id: int, versions: Mapping[tuple[int, int], int]) -> Execution:
+    command = instance.command_type.value if instance.command_type is not None else None
+    version = instance.workflow_definition_version
+    return Execution(
+        instance_id=instance.id,
+        state=instance.state.value,
+        start_time=instance.start_time,
+        end_time=instance.end_time,
+        duration=instance.duration,
+        command_type=trigger_of(command, instance.schedule_time),
+        ds_command_type=command,
+        run_times=instance.run_times,
+        host=instance.host,
+        engine_version=version,
+        platform_version_id=versions.get((workflow_id, version)) if version is not None else None,
+    )
+
+
+def describe_error(exc: BaseException) -> str:
+    """Error text for ``last_error`` (DS client errors never contain secrets)."""
+    if isinstance(exc, PlatformError):
+        return f"{exc.code}: {exc.detail}"[:1000]
+    return f"{type(exc).__name__}: {exc}"[:1000]
+
+
+async def fetch_instances(deps: Deps, project_code: int, workflow_code: int) -> list[WorkflowInstance]:
+    page = await deps.dolphin.list_workflow_instances(
+        project_code, page_no=1, page_size=KEEP_LAST, workflow_code=workflow_code
+    )
+    return list(page.total_list)
+
+
+@dataclass(frozen=True)
+class Target:
+    workflow_id: int
+    engine_workflow_code: int
+    project_code: int
+
+
+def _summary(e: Execution) -> ExecutionSummary:
+    return ExecutionSummary(
+        instance_id=e.instance_id,
+        state=e.state,
+        start_time=e.start_time,
+        end_time=e.end_time,
+        duration=e.duration,
+        command_type=e.command_type,
+        run_times=e.run_times,
+        engine_version=e.engine_version,
+        platform_version_id=e.platform_version_id,
+    )
+
+
+async def apply_fetched(
+    session: AsyncSession, deps: Deps, fetched: Sequence[tuple[Target, list[WorkflowInstance]]], now: datetime
+) -> set[int]:
+    """Merge fetched DS pages into the cache; emit ``execution.synced`` for the changed workflows and the failure
+    alerts; keep incident state. Returns the ids of the workflows whose cache changed."""
+    ids = [t.workflow_id for t, _ in fetched]
+    cache = await repo.load_cache(session, ids)
+    versions = await repo.engine_versions(session, ids)
+    incidents = await repo.open_incidents(session, ids)
+    replaced: dict[int, list[Execution]] = {}
+    for target, instances in fetched:
+        wid = target.workflow_id
+        new = latest_executions(to_execution(i, wid, versions) for i in instances)
+        changes = detect_changes(cache.get(wid, []), new)
+        if not changes.changed:
+            continue
+        replaced[wid] = new
+        await deps.outbox.add(
+            session,
+            ExecutionSynced(
+                workflow_id=wid,
+                engine_workflow_code=target.engine_workflow_code,
+                project_code=target.project_code,
+                executions=tuple(_summary(e) for e in new),
+                last_execution_state=new[0].state if new else None,
+                synced_at=now,
+            ),
+        )
+        open_before = incidents.get(wid)
+        decision = evaluate(wid, new, changes.new_failures, open_before or OpenIncidents(), deps.policy)
+        for alert in decision.alerts:
+            await deps.outbox.add(
+                session,
+                WorkflowExecutionFailed(
+                    workflow_id=wid,
+                    engine_workflow_code=target.engine_workflow_code,
+                    project_code=target.project_code,
+                    rule=FailureRule(alert.rule),
+                    instance_id=alert.instance_id,
+                    state=alert.state,
+                    details=alert.details,
+                    incident_key=alert.incident_key,
+                    occurred_at=now,
+                ),
+            )
+        details = {a.incident_key: a.details for a in decision.alerts}
+        for rule, key in decision.opened:
+            await repo.open_incident(session, wid, rule, key, details.get(key, {}), now)
+        await repo.close_incidents(session, (key for _, key in decision.closed), now)
+    await repo.replace_cache(session, replaced, now)
+    return set(replaced)
+
+
+@dataclass
+class BatchResult:
+    synced: int = 0
+    failed: int = 0
+    lost: int = 0
+    changed: int = 0
+
+    def add(self, other: BatchResult) -> None:
+        self.synced += other.synced
+        self.failed += other.failed
+        self.lost += other.lost
+        self.changed += other.changed
+
+
+async def _fetch_one(deps: Deps, c: repo.Claimed) -> tuple[list[WorkflowInstance] | None, str | None]:
+    try:
+        return await fetch_instances(deps, c.project_code, c.engine_workflow_code), None
+    except Exception as exc:  # one workflow's failure never stops the cycle
+        log.warning("sync of workflow %s failed: %s", c.workflow_id, describe_error(exc))
+        return None, describe_error(exc)
+
+
+async def sync_batch(deps: Deps, claimed: Sequence[repo.Claimed]) -> BatchResult:
+    """Fetch the claimed workflows from DS (concurrently, throttled), then in ONE transaction: release the leases we
+    still hold, write caches, events, incidents and the sync log."""
+    settings = deps.settings
+    results = await asyncio.gather(*(_fetch_one(deps, c) for c in claimed))
+    now = deps.clock.now()
+    outcomes = [
+        repo.SyncOutcome(
+            c.workflow_id, error is None, error, now, next_cycle_start(c.claimed_at, settings.sync_interval_s)
+        )
+        for c, (_, error) in zip(claimed, results, strict=True)
+    ]
+    result = BatchResult()
+    async with unit_of_work(deps.sessions) as session:
+        owned = await repo.complete_leased(session, deps.replica_id, outcomes)
+        fetched = [
+            (Target(c.workflow_id, c.engine_workflow_code, c.project_code), instances)
+            for c, (instances, _) in zip(claimed, results, strict=True)
+            if instances is not None and c.workflow_id in owned
+        ]
+        result.changed = len(await apply_fetched(session, deps, fetched, now))
+        if settings.record_sync_runs:
+            await repo.insert_sync_runs(
+                session,
+                [
+                    {
+                        "workflow_id": c.workflow_id,
+                        "cycle": cycle_of(c.claimed_at, settings.sync_interval_s),
+                        "replica": deps.replica_id,
+                        "ok": error is None,
+                        "claimed_at": c.claimed_at,
+                        "finished_at": now,
+                    }
+                    for c, (_, error) in zip(claimed, results, strict=True)
+                    if c.workflow_id in owned
+                ],
+            )
+    result.synced = len(fetched)
+    result.failed = len(owned) - len(fetched)
+    result.lost = len(claimed) - len(owned)
+    metrics.WORKFLOWS_SYNCED.labels("cycle").inc(result.synced)
+    metrics.WORKFLOWS_FAILED.labels("cycle").inc(result.failed)
+    metrics.LEASES_LOST.inc(result.lost)
+    return result
+
+
+async def claim_batch(deps: Deps) -> list[repo.Claimed]:
+    s = deps.settings
+    async with unit_of_work(deps.sessions) as session:
+        return await repo.claim_due(
+            session,
+            replica=deps.replica_id,
+            lease_s=s.lease_s,
+            limit=s.claim_batch_size,
+            offline_grace_s=s.offline_grace_s,
+        )
+
+
+@dataclass
+class CycleReport:
+    result: BatchResult = field(default_factory=BatchResult)
+    batches: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+async def sync_due_workflows(deps: Deps, *, stop: asyncio.Event | None = None) -> CycleReport:
+    """Sync every workflow due now that no other replica holds: ``sync_lanes`` claim->fetch->write pipelines
+    share the DS concurrency limit, so DS stays busy while a batch is being written."""
+    report = CycleReport()
+
+    async def lane() -> None:
+        while stop is None or not stop.is_set():
+            try:
+                claimed = await claim_batch(deps)
+                if not claimed:
+                    return
+                report.batches += 1
+                report.result.add(await sync_batch(deps, claimed))
+            except Exception as exc:  # database trouble: leave the leases to expire, try again next poll
+                log.exception("sync lane failed")
+                report.errors.append(describe_error(exc))
+                return
+
+    await asyncio.gather(*(lane() for _ in range(deps.settings.sync_lanes)))
+    return report
+
+
+async def housekeeping(deps: Deps) -> None:
+    """Prune the sync log and refresh the staleness gauges."""
+    s = deps.settings
+    now = deps.clock.now()
+    async with unit_of_work(deps.sessions) as session:
+        if s.record_sync_runs:
+            await repo.prune_sync_runs(session, now - timedelta(seconds=s.sync_run_retention_s))
+        oldest, never = await repo.oldest_sync(session, s.offline_grace_s)
+    metrics.OLDEST_SYNC_AGE.set((now - oldest).total_seconds() if oldest else 0.0)
+    metrics.NEVER_SYNCED.set(never)
+
+
+async def release_my_leases(deps: Deps) -> int:
+    async with unit_of_work(deps.sessions) as session:
+        return await repo.release_leases(session, deps.replica_id)
+
+
+# --- on-demand reads -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WorkflowExecutions:
+    workflow_id: int
+    engine_workflow_code: int
+    project_code: int
+    release_state: str
+    synced: bool
+    synced_at: datetime | None
+    age_seconds: float | None
+    stale: bool
+    last_error: str | None
+    last_error_at: datetime | None
+    refreshed: bool
+    executions: list[Execution]
+
+
+def _view(
+    deps: Deps, t: repo.TrackedWorkflow, executions: list[Execution], now: datetime, *, refreshed: bool
+) -> WorkflowExecutions:
+    s = deps.settings
+    age = (now - t.last_synced_at).total_seconds() if t.last_synced_at else None
+    return WorkflowExecutions(
+        workflow_id=t.workflow_id,
+        engine_workflow_code=t.tracking.engine_workflow_code,
+        project_code=t.tracking.project_code,
+        release_state=t.tracking.release_state,
+        synced=is_synced(t.tracking, now, timedelta(seconds=s.offline_grace_s)),
+        synced_at=t.last_synced_at,
+        age_seconds=None if age is None else max(0.0, age),
+        stale=age is None or age > s.stale_after_s,
+        last_error=t.last_error,
+        last_error_at=t.last_error_at,
+        refreshed=refreshed,
+        executions=executions,
+    )
+
+
+async def _read(deps: Deps, workflow_id: int) -> tuple[repo.TrackedWorkflow | None, list[Execution]]:
+    async with deps.sessions() as session:
+        tracked = await repo.get_tracked(session, workflow_id)
+        cache = await repo.load_cache(session, [workflow_id]) if tracked else {}
+    return tracked, cache.get(workflow_id, [])
+
+
+async def refresh_workflow(deps: Deps, t: repo.TrackedWorkflow) -> str | None:
+    """Fetch one workflow now and merge it (outside the periodic schedule); returns the error text on failure."""
+    target = Target(t.workflow_id, t.tracking.engine_workflow_code, t.tracking.project_code)
+    try:
+        instances = await fetch_instances(deps, target.project_code, target.engine_workflow_code)
+    except PlatformError as exc:
+        error = describe_error(exc)
+        async with unit_of_work(deps.sessions) as session:
+            await repo.record_sync_state(session, t.workflow_id, ok=False, error=error, at=deps.clock.now())
+        metrics.WORKFLOWS_FAILED.labels("on_demand").inc()
+        return error
+    async with unit_of_work(deps.sessions) as session:
+        await repo.get_tracked(session, t.workflow_id, for_update=True)  # serialise with a concurrent cycle write
+        now = deps.clock.now()
+        await apply_fetched(session, deps, [(target, instances)], now)
+        await repo.record_sync_state(session, t.workflow_id, ok=True, error=None, at=now)
+    metrics.WORKFLOWS_SYNCED.labels("on_demand").inc()
+    return None
+
+
+async def get_executions(deps: Deps, workflow_id: int, max_age_s: float | None = None) -> WorkflowExecutions:
+    """The cached executions with their age; refreshed from DS first when older than ``max_age_s`` (default: the
+    staleness limit). If DS fails, the stale cache is returned with its age and the error."""
+    limit = deps.settings.stale_after_s if max_age_s is None else max_age_s
+    tracked, executions = await _read(deps, workflow_id)
+    if tracked is None:
+        raise NotFound(f"workflow {workflow_id} is not tracked by history-sync", workflow_id=workflow_id)
+    now = deps.clock.now()
+    refreshed = False
+    if tracked.last_synced_at is None or (now - tracked.last_synced_at).total_seconds() > limit:
+        error = await refresh_workflow(deps, tracked)
+        refreshed = error is None
+        tracked, executions = await _read(deps, workflow_id)
+        assert tracked is not None
+        now = deps.clock.now()
+    return _view(deps, tracked, executions, now, refreshed=refreshed)
+
+
+async def get_executions_batch(deps: Deps, workflow_ids: Sequence[int]) -> tuple[list[WorkflowExecutions], list[int]]:
+    """Cached executions of many workflows (no refresh); returns (views in the order asked, ids not tracked)."""
+    if len(workflow_ids) > deps.settings.batch_max_ids:
+        raise ValidationFailed(f"at most {deps.settings.batch_max_ids} workflow ids per request")
+    unique = list(dict.fromkeys(workflow_ids))
+    async with deps.sessions() as session:
+        tracked = await repo.get_tracked_many(session, unique)
+        cache = await repo.load_cache(session, list(tracked))
+    now = deps.clock.now()
+    views = [_view(deps, tracked[w], cache.get(w, []), now, refreshed=False) for w in unique if w in tracked]
+    return views, [w for w in unique if w not in tracked]
+
+
+@dataclass(frozen=True)
+class InstanceDetail:
+    workflow_id: int | None
+    project_code: int
+    instance: WorkflowInstance
+    duration: str | None
+    tasks: InstanceTasks
+
+
+async def get_instance_detail(
+    deps: Deps, instance_id: int, *, project_code: int | None = None, workflow_id: int | None = None
+) -> InstanceDetail:
+    """An instance with its task instances, read from DS. The project comes from the request, from the tracked
+    workflow, or from the cache (an instance among a workflow's last 10)."""
+    async with deps.sessions() as session:
+        if workflow_id is None and project_code is None:
+            workflow_id = await repo.workflow_of_instance(session, instance_id)
+        if project_code is None:
+            if workflow_id is None:
+                raise ValidationFailed(
+                    f"instance {instance_id} is not in the cache: give project_code or workflow_id",
+                    instance_id=instance_id,
+                )
+            tracked = await repo.get_tracked(session, workflow_id)
+            if tracked is None:
+                raise NotFound(f"workflow {workflow_id} is not tracked by history-sync", workflow_id=workflow_id)
+            project_code = tracked.tracking.project_code
+        cached_duration = await repo.cached_duration(session, instance_id)
+    instance, tasks = await asyncio.gather(
+        deps.dolphin.get_workflow_instance(project_code, instance_id),
+        deps.dolphin.get_instance_tasks(project_code, instance_id),
+    )
+    # DS fills ``duration`` only in the list endpoint (CONTRACT §3.3): take the cached one
+    return InstanceDetail(workflow_id, project_code, instance, instance.duration or cached_duration, tasks)
+
+
+@dataclass(frozen=True)
+class LogPage:
+    task_instance_id: int
+    skip_line_num: int
+    limit: int
+    message: str
+    line_count: int
+    next_skip_line_num: int
+    complete: bool
+
+
+async def get_task_log_page(deps: Deps, task_instance_id: int, *, skip_line_num: int, limit: int) -> LogPage:
+    """One window of a task log; the next window starts after our own count of lines (not DS's ``lineNum``)."""
+    if skip_line_num < 0 or limit < 1:
+        raise ValidationFailed("skip_line_num must be >= 0 and limit >= 1")
+    chunk = await deps.dolphin.get_task_log(task_instance_id, skip_line_num=skip_line_num, limit=limit)
+    lines = count_lines(chunk.message)
+    return LogPage(
+        task_instance_id=task_instance_id,
+        skip_line_num=skip_line_num,
+        limit=limit,
+        message=chunk.message,
+        line_count=lines,
+        next_skip_line_num=skip_line_num + lines,
+        complete=lines < limit,
+    )
