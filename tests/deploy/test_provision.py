@@ -1,0 +1,81 @@
+"""platform-provision: configuration errors, and a real run against PostgreSQL and Kafka (schemas of its own)."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+from aiokafka.admin import AIOKafkaAdminClient
+from pydantic import SecretStr
+
+from common import provision
+from common.db import drop_service
+from common.events import Topics
+from common.provision import ProvisionError, ServiceSpec
+
+
+def test_every_service_has_its_migrations_in_the_installed_package() -> None:
+    for spec in provision.SERVICES:
+        path = spec.migrations_dir()
+        assert path is not None
+        assert path == Path(path).resolve()
+        assert path.parent.name == spec.name
+
+
+def test_missing_configuration_fails_with_a_message(capsys: pytest.CaptureFixture[str]) -> None:
+    assert provision.main(["all"], env={}) == 1
+    assert "PLATFORM_ADMIN_DATABASE_URL is not set" in capsys.readouterr().err
+    env = {"PLATFORM_ADMIN_DATABASE_URL": "postgresql://a:b@127.0.0.1:1/x", "KAFKA_BOOTSTRAP_SERVERS": "k:9092"}
+    assert provision.main(["all"], env=env) == 1
+    assert "PLATFORM_DB_PASSWORD_DEFINITION is not set" in capsys.readouterr().err
+    assert provision.main(["migrate", "--service", "nope"], env=env) == 1
+    assert "unknown service 'nope'" in capsys.readouterr().err
+
+
+async def test_wait_migrated_gives_up_after_its_timeout() -> None:
+    env = {"PUBLISHER_DATABASE_URL": "postgresql+asyncpg://svc_x:pw@127.0.0.1:1/platform"}
+    with pytest.raises(ProvisionError, match="not migrated after 0s"):
+        await provision.wait_migrated(provision.service("publisher"), env, wait_s=0, interval=0.01)
+
+
+@pytest.mark.integration
+async def test_provision_migrate_and_wait_against_real_servers(postgres_admin_url: str, kafka_bootstrap: str) -> None:
+    suffix = uuid.uuid4().hex[:8]
+    spec = ServiceSpec("publisher", "publisher", "PUBLISHER_", f"tprov_{suffix}")
+    prefix = f"tprov{suffix}."
+    env = {
+        "PLATFORM_ADMIN_DATABASE_URL": postgres_admin_url,
+        spec.password_env: "pw-" + suffix,
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "KAFKA_TOPIC_PREFIX": prefix,
+    }
+    try:
+        await provision.provision_all(env, services=[spec], migrate=False)
+        from sqlalchemy.engine import make_url
+
+        own = make_url(postgres_admin_url).set(
+            drivername="postgresql+asyncpg", username=spec.role, password="pw-" + suffix
+        )
+        own_env = {
+            "PUBLISHER_DATABASE_URL": own.render_as_string(hide_password=False),
+            "PUBLISHER_DB_SCHEMA": spec.schema,
+        }
+        with pytest.raises(ProvisionError, match="not migrated"):
+            await provision.wait_migrated(spec, own_env, wait_s=0)
+        await provision.migrate_one(spec, own_env)
+        await provision.wait_migrated(spec, own_env, wait_s=5)
+        heads = provision.head_revisions(spec.migrations_dir() or Path())
+        assert await provision.current_revisions(SecretStr(own_env["PUBLISHER_DATABASE_URL"]), spec.schema) == heads
+        # idempotent
+        await provision.provision_all(env, services=[spec], migrate=True)
+        admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+        await admin.start()
+        try:
+            topics = set(await admin.list_topics())
+        finally:
+            await admin.close()
+        for t in Topics.ALL:
+            assert {f"{prefix}{t}", f"{prefix}{t}.dlq"} <= topics
+    finally:
+        await drop_service(postgres_admin_url, schema=spec.schema, role=spec.role)
