@@ -15,6 +15,7 @@ from opentelemetry.sdk.trace import SpanProcessor
 from sqlalchemy import Table
 
 from common.http import Check, install_health, install_problem_handlers
+from common.red import RedMetricsMiddleware
 from common.runtime import Infra
 from common.settings import ServiceSettings
 from common.telemetry import instrument_app, setup_logging, setup_tracing
@@ -82,6 +83,7 @@ def create_service_app(
 
     app = FastAPI(title=title, lifespan=lifespan, version="1.0.0")
     install_problem_handlers(app)
+    app.add_middleware(RedMetricsMiddleware, service=settings.service_name)
     install_health(app, lambda: state.get("checks", {}))
     for r in routers:
         app.include_router(r)

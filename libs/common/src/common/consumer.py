@@ -102,6 +102,8 @@ class ConsumerRuntime:
     #: returns None to fall back to the envelope decoder
     foreign_decoder: Callable[[Record], tuple[Envelope, Event] | None] | None = None
     _sleep: Callable[[float], Awaitable[None]] = field(default=asyncio.sleep, repr=False)
+    #: (consumer group, topic) pairs registered through ``common.kafka.subscribe`` (watched for lag)
+    subscriptions: list[tuple[str, str]] = field(default_factory=list)
 
     async def handle(self, record: Record, handler: Handler) -> Outcome:
         try:

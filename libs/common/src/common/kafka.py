@@ -85,6 +85,7 @@ def subscribe(
             raise
 
     _on_message.__name__ = f"on_{topic.replace('.', '_').replace('-', '_')}"
+    runtime.subscriptions.append((group_id, topic))
     return broker.subscriber(
         topic,
         group_id=group_id,

@@ -23,6 +23,7 @@ from common.consumer import ConsumerRuntime
 from common.db import create_engine, session_factory
 from common.http import Check
 from common.kafka import BrokerDeadLetterSink, create_broker
+from common.lag import ConsumerLagMonitor
 from common.outbox import Outbox, OutboxRelay
 from common.settings import ServiceSettings
 from common.telemetry import instrument_engine, register_secrets
@@ -41,6 +42,8 @@ class Infra:
     relay: OutboxRelay
     runtime: ConsumerRuntime
     _relay_task: asyncio.Task[None] | None = field(default=None, repr=False)
+    _lag_monitor: ConsumerLagMonitor | None = field(default=None, repr=False)
+    _lag_task: asyncio.Task[None] | None = field(default=None, repr=False)
 
     @classmethod
     def build(
@@ -87,10 +90,21 @@ class Infra:
             self._relay_task = asyncio.create_task(self.relay.run(), name=f"{self.settings.service_name}-outbox-relay")
         if consume:
             await self.broker.start()
+            if self.runtime.subscriptions:
+                groups: dict[str, set[str]] = {}
+                for group, topic in self.runtime.subscriptions:
+                    groups.setdefault(group, set()).add(topic)
+                self._lag_monitor = ConsumerLagMonitor(self.settings.kafka_bootstrap_servers, groups)
+                self._lag_task = asyncio.create_task(self._lag_monitor.run(), name="consumer-lag-monitor")
         else:
             await self.broker.connect()
 
     async def stop(self) -> None:
+        if self._lag_monitor is not None and self._lag_task is not None:
+            self._lag_monitor.stop()
+            self._lag_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._lag_task
         self.relay.stop()
         if self._relay_task is not None:
             try:

@@ -128,3 +128,46 @@ def test_registered_secrets_never_reach_logs(caplog: pytest.LogCaptureFixture) -
         logger.info("header token=%s", token)
     assert token not in caplog.text
     assert "header token=***" in caplog.text
+
+
+async def test_red_metrics_use_route_templates_and_skip_probes() -> None:
+    from prometheus_client import REGISTRY
+
+    from common.red import RedMetricsMiddleware
+
+    app = FastAPI()
+    install_problem_handlers(app)
+    app.add_middleware(RedMetricsMiddleware, service="red-test")
+
+    @app.get("/things/{thing_id}")
+    async def thing(thing_id: int) -> dict[str, int]:
+        if thing_id == 0:
+            raise NotFound("no thing 0")
+        return {"id": thing_id}
+
+    install_health(app, dict)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+        for i in (1, 2, 0):
+            await c.get(f"/things/{i}")
+        await c.get("/healthz")
+
+    def count(status_class: str) -> float | None:
+        labels = {"service": "red-test", "method": "GET", "route": "/things/{thing_id}", "status_class": status_class}
+        return REGISTRY.get_sample_value("http_requests_total", labels)
+
+    assert count("2xx") == 2
+    assert count("4xx") == 1
+    assert (
+        REGISTRY.get_sample_value(
+            "http_requests_total", {"service": "red-test", "method": "GET", "route": "/healthz", "status_class": "2xx"}
+        )
+        is None
+    )
+    assert (
+        REGISTRY.get_sample_value(
+            "http_request_duration_seconds_count",
+            {"service": "red-test", "method": "GET", "route": "/things/{thing_id}"},
+        )
+        == 3
+    )

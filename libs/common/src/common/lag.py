@@ -1,0 +1,84 @@
+"""Consumer lag per topic and group: the committed offset of a group against the end offset of each partition.
+
+Every service runs one ``ConsumerLagMonitor`` for the consumer groups it owns; it refreshes the
+``kafka_consumer_lag{group,topic}`` gauge (sum over partitions) every ``interval_s``. A partition the group has never
+committed counts from its beginning offset, so a new group that has not consumed anything shows its full backlog.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from prometheus_client import Gauge
+
+log = logging.getLogger(__name__)
+
+CONSUMER_LAG = Gauge(
+    "kafka_consumer_lag", "Messages not yet consumed by the group (end − committed)", ["group", "topic"]
+)
+
+
+class ConsumerLagMonitor:
+    def __init__(self, bootstrap_servers: str, groups: Mapping[str, set[str]], *, interval_s: float = 15.0) -> None:
+        """``groups`` maps a consumer group id to the topics it consumes."""
+        self._bootstrap = bootstrap_servers
+        self._groups = {g: set(t) for g, t in groups.items()}
+        self._interval = interval_s
+        self._stopping = asyncio.Event()
+
+    def watch(self, group: str, topic: str) -> None:
+        self._groups.setdefault(group, set()).add(topic)
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                await self.refresh()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("consumer lag refresh failed", exc_info=True)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=self._interval)
+
+    async def refresh(self) -> dict[tuple[str, str], int]:
+        """Measure once; returns ``{(group, topic): lag}`` and updates the gauge."""
+        if not self._groups:
+            return {}
+        admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap)
+        offsets = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, enable_auto_commit=False)
+        await admin.start()
+        await offsets.start()
+        try:
+            topics = sorted({t for ts in self._groups.values() for t in ts})
+            partitions: list[TopicPartition] = []
+            for topic in topics:
+                parts = offsets.partitions_for_topic(topic)
+                if parts is None:
+                    await offsets._client.force_metadata_update()
+                    parts = offsets.partitions_for_topic(topic) or set()
+                partitions += [TopicPartition(topic, p) for p in sorted(parts)]
+            ends = await offsets.end_offsets(partitions) if partitions else {}
+            begins = await offsets.beginning_offsets(partitions) if partitions else {}
+            result: dict[tuple[str, str], int] = {}
+            for group, group_topics in self._groups.items():
+                committed = await admin.list_consumer_group_offsets(group)
+                for topic in group_topics:
+                    lag = 0
+                    for tp in (tp for tp in partitions if tp.topic == topic):
+                        meta = committed.get(tp)
+                        done = meta.offset if meta is not None and meta.offset >= 0 else begins.get(tp, 0)
+                        lag += max(0, ends.get(tp, 0) - done)
+                    result[(group, topic)] = lag
+                    CONSUMER_LAG.labels(group, topic).set(lag)
+            return result
+        finally:
+            await offsets.stop()
+            await admin.close()

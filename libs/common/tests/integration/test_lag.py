@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from prometheus_client import REGISTRY
+
+from common.kafka import ensure_topics
+from common.lag import ConsumerLagMonitor
+
+pytestmark = pytest.mark.integration
+
+
+async def test_lag_moves_while_consumer_is_paused_and_recovers(kafka_bootstrap: str, topic_prefix: str) -> None:
+    topic, group = f"{topic_prefix}lagged", f"{topic_prefix}group"
+    await ensure_topics(kafka_bootstrap, [topic], partitions=2)
+    monitor = ConsumerLagMonitor(kafka_bootstrap, {group: {topic}})
+
+    async def produce(n: int) -> None:
+        p = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+        await p.start()
+        for i in range(n):
+            await p.send(topic, b"x", key=str(i).encode())
+        await p.flush()
+        await p.stop()
+
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=kafka_bootstrap, group_id=group, enable_auto_commit=False, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    await produce(10)
+    got = 0
+    while got < 10:
+        batch = await consumer.getmany(timeout_ms=500)
+        got += sum(len(v) for v in batch.values())
+    await consumer.commit()
+    assert (await monitor.refresh())[(group, topic)] == 0
+
+    # paused: the group keeps its committed offsets but reads nothing while 25 more arrive
+    consumer.pause(*consumer.assignment())
+    await produce(25)
+    assert (await monitor.refresh())[(group, topic)] == 25
+    assert REGISTRY.get_sample_value("kafka_consumer_lag", {"group": group, "topic": topic}) == 25
+
+    consumer.resume(*consumer.assignment())
+    got = 0
+    while got < 25:
+        batch = await consumer.getmany(timeout_ms=500)
+        got += sum(len(v) for v in batch.values())
+    await consumer.commit()
+    await consumer.stop()
+    assert (await monitor.refresh())[(group, topic)] == 0
+    assert REGISTRY.get_sample_value("kafka_consumer_lag", {"group": group, "topic": topic}) == 0
+
+
+async def test_group_that_never_committed_counts_the_whole_topic(kafka_bootstrap: str, topic_prefix: str) -> None:
+    topic = f"{topic_prefix}fresh"
+    await ensure_topics(kafka_bootstrap, [topic], partitions=1)
+    p = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    await p.start()
+    for _ in range(4):
+        await p.send_and_wait(topic, b"x")
+    await p.stop()
+    lag = await ConsumerLagMonitor(kafka_bootstrap, {f"{topic_prefix}nobody": {topic}}).refresh()
+    assert lag == {(f"{topic_prefix}nobody", topic): 4}
