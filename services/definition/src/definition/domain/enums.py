@@ -1,13 +1,17 @@
 """Enumerations shared by the definition domain modules.
 
 They are string enums so that they serialise to the exact strings used in the database, the HTTP API and events.
-``MigrationMode`` and ``PublishOperation`` also appear in event payloads and problem JSON; if ``libs/common`` grows the
-same enums, these should become re-exports of those.
+``PublishOperation`` is the event contract's enum (``common.events.PublishOperation``), re-exported here so the domain
+and the events can never disagree; ``MigrationMode`` also appears in problem JSON.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
+
+from common.events.models import PublishOperation
+
+__all__ = ["MIGRATION_MODES", "MigrationMode", "PublishOperation", "WorkflowAction", "WorkflowStatus"]
 
 
 class MigrationMode(StrEnum):
@@ -35,13 +39,5 @@ class WorkflowAction(StrEnum):
     """User actions on the platform state (``status.transition``)."""
 
     APPROVE = "approve"
-    ONLINE = "online"
-    OFFLINE = "offline"
-
-
-class PublishOperation(StrEnum):
-    """DolphinScheduler publish operations (``workflow_publish_record.operation``)."""
-
-    DEPLOY = "deploy"
     ONLINE = "online"
     OFFLINE = "offline"

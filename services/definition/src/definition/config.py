@@ -1,0 +1,38 @@
+"""Settings of the definition service (env prefix ``DEFINITION_``; ``KAFKA_BOOTSTRAP_SERVERS`` is shared)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from common.settings import ServiceSettings
+
+DEFAULT_MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+
+
+class Settings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="DEFINITION_", extra="ignore", env_file=None, populate_by_name=True)
+
+    service_name: str = "definition"
+    http_port: int = Field(default=8101, ge=0, le=65535)
+    db_schema: str = Field(default="definition", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    #: consumer group of the service's subscribers (the topic prefix is prepended)
+    consumer_group: str = "definition"
+    #: create the topics this service produces and consumes (and their ``.dlq``) at start if missing
+    ensure_topics: bool = True
+    topic_partitions: int = Field(default=3, ge=1)
+    #: run the Alembic migrations at start (the ``migrate`` command does the same explicitly)
+    auto_migrate: bool = False
+    migrations_path: Path = DEFAULT_MIGRATIONS
+    #: the actor recorded when a request carries no ``X-Actor`` header
+    default_actor: str = Field(default="system", min_length=1)
+    #: the actor recorded for versions written by the ``task.dependency.changed`` consumer
+    lineage_actor: str = Field(default="lineage-resolver", min_length=1)
+    #: Python's young-generation GC threshold for this process (default 700). A 2,000-task edit allocates hundreds
+    #: of thousands of objects; with the default the collector runs hundreds of times per request. 0 keeps the
+    #: interpreter's setting.
+    gc_threshold: int = Field(default=50_000, ge=0)
+    #: how many tasks' worth of version snapshots the in-process cache keeps (see ``definition.snapshots``)
+    snapshot_cache_tasks: int = Field(default=10_000, ge=0)

@@ -1,0 +1,1 @@
+"""Persistence of the definition service: tables (``tables``) and every query (``repository``)."""

@@ -1,0 +1,181 @@
+"""Tables of the ``definition`` schema (declared without a schema: the engine's search_path selects it).
+
+Seed §3 names and columns are kept; additions are marked below.
+
+- ``data_task``: the task catalog. ``revision`` is the optimistic-concurrency counter of ``PUT /internal/tasks``.
+- ``data_workflow``: one row per workflow. Additions to the seed: ``approved_version_id`` (per-version approval, see
+  ``domain.status``), ``current_version_no`` (the optimistic-concurrency token of every edit), ``project_code``,
+  ``release_state`` (DS release state after the last publish), ``last_execution_state``/``_at`` (from history-sync),
+  ``needs_attention``/``attention_reason``/``attention_details`` (lineage changes that need a human),
+  ``description``, ``task_count``, ``created_at``/``updated_at``. ``definition_json`` holds the editable form of the
+  current version (node attributes per task, edges, schedule, params), ``entry_task_ids``/``exit_task_ids`` arrays.
+- ``workflow_task_relation``: task ownership. ``task_id`` is UNIQUE: the database, not the application, guarantees
+  that a task belongs to one workflow. ``version_id`` is the version that last wrote the row;
+  ``workflow_inheritance_mode`` says how the task came into the workflow (``manual`` or a migration mode).
+- ``workflow_version``: immutable versions, ``UNIQUE(workflow_id, version_no)``; ``content_hash`` added (the sha256
+  of ``structure_snapshot``, which is stored as canonical ``json`` text).
+- ``publish_request``: publish requests sent to the publisher and their outcome (not in the seed).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    UniqueConstraint,
+    Uuid,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSON, JSONB
+
+from common.db import new_metadata
+from common.outbox import add_outbox_tables
+
+metadata: MetaData = new_metadata()
+
+TASK_TYPES = ("SHELL", "SQL", "PYTHON")
+STATUSES = ("draft", "ready", "online", "offline")
+PUBLISH_STATUSES = ("never_published", "pending", "published", "failed")
+TRIGGER_SOURCES = ("manual_edit", "task_change", "lineage_change", "migration", "rollback")
+OPERATIONS = ("deploy", "online", "offline")
+REQUEST_STATUSES = ("pending", "success", "failed", "skipped_unchanged")
+INHERITANCE_MODES = ("manual", "only_current", "cascade_downstream", "cascade_up_and_downstream")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+_NOW = func.now()
+_EMPTY_IDS = text("'{}'::bigint[]")
+
+data_task = Table(
+    "data_task",
+    metadata,
+    Column("id", BigInteger, Identity(always=True), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("task_type", Text, nullable=False),
+    Column("description", Text, nullable=False, server_default=text("''")),
+    Column("params", JSONB, nullable=False),
+    Column("worker_group", Text, nullable=False, server_default=text("'default'")),
+    Column("owner", Text),
+    Column("revision", Integer, nullable=False, server_default=text("1")),
+    Column("created_by", Text, nullable=False),
+    Column("updated_by", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=_NOW),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=_NOW),
+    CheckConstraint(_in("task_type", TASK_TYPES), name="task_type"),
+    Index("ix_data_task_lower_name", func.lower(text("name"))),
+    Index("ix_data_task_task_type", "task_type"),
+)
+
+data_workflow = Table(
+    "data_workflow",
+    metadata,
+    Column("id", BigInteger, Identity(always=True), primary_key=True),
+    Column("workflow_code", BigInteger),
+    Column("workflow_name", Text, nullable=False, unique=True),
+    Column("description", Text, nullable=False, server_default=text("''")),
+    Column("status", Text, nullable=False, server_default=text("'draft'")),
+    Column("publish_status", Text, nullable=False, server_default=text("'never_published'")),
+    Column("current_version_id", BigInteger, ForeignKey("workflow_version.id", use_alter=True)),
+    Column("current_version_no", Integer, nullable=False, server_default=text("0")),
+    Column("approved_version_id", BigInteger, ForeignKey("workflow_version.id", use_alter=True)),
+    Column("last_published_version_id", BigInteger, ForeignKey("workflow_version.id", use_alter=True)),
+    Column("project_code", BigInteger),
+    Column("release_state", Text),
+    Column("definition_json", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("entry_task_ids", ARRAY(BigInteger), nullable=False, server_default=_EMPTY_IDS),
+    Column("exit_task_ids", ARRAY(BigInteger), nullable=False, server_default=_EMPTY_IDS),
+    Column("task_count", Integer, nullable=False, server_default=text("0")),
+    Column("last_execution_state", Text),
+    Column("last_execution_at", DateTime(timezone=True)),
+    Column("needs_attention", Boolean, nullable=False, server_default=text("false")),
+    Column("attention_reason", Text),
+    Column("attention_details", JSONB),
+    Column("created_by", Text, nullable=False),
+    Column("updated_by", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=_NOW),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=_NOW),
+    CheckConstraint(_in("status", STATUSES), name="status"),
+    CheckConstraint(_in("publish_status", PUBLISH_STATUSES), name="publish_status"),
+    CheckConstraint("release_state IS NULL OR release_state IN ('ONLINE', 'OFFLINE')", name="release_state"),
+    Index("ix_data_workflow_lower_workflow_name", func.lower(text("workflow_name"))),
+    Index("ix_data_workflow_status", "status"),
+    Index("ix_data_workflow_publish_status", "publish_status"),
+    Index("ix_data_workflow_last_execution_state", "last_execution_state"),
+    Index("ix_data_workflow_needs_attention", "needs_attention", postgresql_where=text("needs_attention")),
+    Index("ix_data_workflow_updated_at", "updated_at"),
+)
+
+workflow_version = Table(
+    "workflow_version",
+    metadata,
+    Column("id", BigInteger, Identity(always=True), primary_key=True),
+    Column("workflow_id", BigInteger, ForeignKey("data_workflow.id"), nullable=False),
+    Column("version_no", Integer, nullable=False),
+    # ``json``, not ``jsonb`` (decision): the column keeps the canonical JSON byte for byte, so
+    # ``sha256(structure_snapshot::text) == content_hash`` holds and can be checked; it is only ever read whole, and
+    # writing 1 MB (2,000 tasks) as ``json`` costs a quarter of ``jsonb`` (no conversion to the binary form).
+    Column("structure_snapshot", JSON, nullable=False),
+    Column("change_summary", JSONB, nullable=False),
+    Column("trigger_source", Text, nullable=False),
+    Column("content_hash", Text, nullable=False),
+    Column("created_by", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=_NOW),
+    UniqueConstraint("workflow_id", "version_no"),
+    CheckConstraint(_in("trigger_source", TRIGGER_SOURCES), name="trigger_source"),
+    CheckConstraint("version_no >= 1", name="version_no"),
+)
+
+workflow_task_relation = Table(
+    "workflow_task_relation",
+    metadata,
+    Column("id", BigInteger, Identity(always=True), primary_key=True),
+    Column("workflow_id", BigInteger, ForeignKey("data_workflow.id"), nullable=False),
+    Column("task_id", BigInteger, ForeignKey("data_task.id"), nullable=False, unique=True),
+    Column("node_attrs", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("upstream_task_count", Integer, nullable=False, server_default=text("0")),
+    Column("downstream_task_count", Integer, nullable=False, server_default=text("0")),
+    # no foreign key: informational (versions are never deleted), and 2,000 extra key checks per big insert
+    Column("version_id", BigInteger, nullable=False),
+    Column("workflow_inheritance_mode", Text, nullable=False, server_default=text("'manual'")),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=_NOW),
+    CheckConstraint(_in("workflow_inheritance_mode", INHERITANCE_MODES), name="workflow_inheritance_mode"),
+    Index("ix_workflow_task_relation_workflow_id", "workflow_id"),
+)
+
+publish_request = Table(
+    "publish_request",
+    metadata,
+    Column("request_id", Uuid, primary_key=True),
+    Column("workflow_id", BigInteger, ForeignKey("data_workflow.id"), nullable=False),
+    Column("version_id", BigInteger, ForeignKey("workflow_version.id"), nullable=False),
+    Column("operation", Text, nullable=False),
+    Column("status", Text, nullable=False, server_default=text("'pending'")),
+    Column("requested_by", Text, nullable=False),
+    Column("requested_at", DateTime(timezone=True), nullable=False, server_default=_NOW),
+    Column("completed_at", DateTime(timezone=True)),
+    Column("record_id", BigInteger),
+    Column("error", Text),
+    CheckConstraint(_in("operation", OPERATIONS), name="operation"),
+    CheckConstraint(_in("status", REQUEST_STATUSES), name="status"),
+    Index("ix_publish_request_workflow_id_requested_at", "workflow_id", "requested_at"),
+)
+
+outbox, inbox = add_outbox_tables(metadata)
+
+#: the name PostgreSQL gives the one-workflow-per-task constraint (mapped to 409 by the service)
+TASK_OWNERSHIP_CONSTRAINT = "uq_workflow_task_relation_task_id"
+WORKFLOW_NAME_CONSTRAINT = "uq_data_workflow_workflow_name"

@@ -1,0 +1,30 @@
+"""``Deps``: what the use cases need, built once in the app's lifespan (or by a benchmark/CLI) and passed in."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from common.outbox import Outbox
+from definition.snapshots import SnapshotCache
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Deps:
+    #: read-write sessions (one transaction per use case)
+    sessions: async_sessionmaker[AsyncSession]
+    outbox: Outbox
+    #: actor recorded when a request names none (no ``X-Actor`` header)
+    default_actor: str = "system"
+    #: actor of versions written by the lineage consumer
+    lineage_actor: str = "lineage-resolver"
+    clock: Callable[[], datetime] = field(default=_utcnow)
+    #: immutable version snapshots by version id (see ``snapshots``)
+    snapshots: SnapshotCache = field(default_factory=SnapshotCache)

@@ -1,0 +1,62 @@
+"""Composition root: ``create_app(settings)`` builds the FastAPI app; its lifespan builds ``Infra`` and ``Deps`` and
+registers the subscribers. Run with ``python -m definition serve`` (or
+``uvicorn --factory definition.main:create_app``)."""
+
+from __future__ import annotations
+
+import gc
+
+from fastapi import FastAPI
+
+from common.app import Wired, create_service_app
+from common.kafka import ensure_topics
+from common.migrations import upgrade
+from common.runtime import Infra
+from definition.config import Settings
+from definition.db.tables import inbox, outbox
+from definition.deps import Deps
+from definition.routes import router
+from definition.snapshots import SnapshotCache
+from definition.subscribers import CONSUMED_TOPICS, PRODUCED_TOPICS, register_subscribers
+
+
+def build_deps(settings: Settings, infra: Infra) -> Deps:
+    return Deps(
+        sessions=infra.sessions,
+        outbox=infra.outbox,
+        default_actor=settings.default_actor,
+        lineage_actor=settings.lineage_actor,
+        snapshots=SnapshotCache(max_tasks=settings.snapshot_cache_tasks),
+    )
+
+
+def create_app(settings: Settings | None = None, *, consume: bool = True, telemetry: bool = True) -> FastAPI:
+    settings = settings if settings is not None else Settings()
+
+    async def wire(infra: Infra) -> Wired:
+        if settings.auto_migrate:
+            await upgrade(settings.migrations_path, settings.database_url, settings.db_schema)
+        if settings.ensure_topics:
+            await ensure_topics(
+                settings.kafka_bootstrap_servers,
+                [settings.topic(t) for t in (*PRODUCED_TOPICS, *CONSUMED_TOPICS)],
+                partitions=settings.topic_partitions,
+            )
+        deps = build_deps(settings, infra)
+        register_subscribers(infra, settings, deps)
+        if settings.gc_threshold:
+            _, gen1, gen2 = gc.get_threshold()
+            gc.set_threshold(settings.gc_threshold, gen1, gen2)
+        return Wired(deps=deps)
+
+    return create_service_app(
+        title="definition",
+        settings=settings,
+        schema=settings.db_schema,
+        outbox_table=outbox,
+        inbox_table=inbox,
+        wire=wire,
+        routers=[router],
+        consume=consume,
+        telemetry=telemetry,
+    )

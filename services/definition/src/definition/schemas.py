@@ -1,0 +1,228 @@
+"""The internal API's request and response models (docs/api-contracts.md §1). snake_case JSON, times in UTC."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Generic, Literal, TypeVar
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from common.events.models import PublishOperation, TriggerSource
+from common.workflow import Edge, ExecutionType, NodeAttrs, Param, Schedule, TaskParams, TaskType
+from definition.domain.enums import MigrationMode, WorkflowStatus
+
+T = TypeVar("T")
+
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+PublishStatus = Literal["never_published", "pending", "published", "failed"]
+
+
+class _Input(BaseModel):
+    # Unknown fields are ignored: the gateway may forward more than we read.
+    model_config = ConfigDict(extra="ignore")
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    total: int
+    page: int
+    page_size: int
+
+
+# --- tasks --------------------------------------------------------------------------------------------------------
+
+
+class TaskInput(_Input):
+    name: Name
+    task_type: TaskType
+    description: str = ""
+    #: the ``common.workflow`` params of ``task_type``; ``kind`` may be omitted (it is the task type)
+    params: TaskParams
+    worker_group: Annotated[str, Field(min_length=1, max_length=64)] = "default"
+    owner: Annotated[str, Field(max_length=128)] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _kind_from_type(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("params"), dict) and "kind" not in data["params"]:
+            data = {**data, "params": {**data["params"], "kind": data.get("task_type")}}
+        return data
+
+    @model_validator(mode="after")
+    def _params_match_type(self) -> TaskInput:
+        if self.params.kind != self.task_type.value:
+            raise ValueError(f"params are for {self.params.kind} but task_type is {self.task_type}")
+        return self
+
+
+class TaskUpdate(TaskInput):
+    expected_revision: Annotated[int, Field(ge=1)]
+
+
+class Task(BaseModel):
+    id: int
+    name: str
+    task_type: TaskType
+    description: str
+    params: dict[str, Any]
+    worker_group: str
+    owner: str | None
+    revision: int
+    #: the workflow the task belongs to (``None``: unassigned)
+    workflow_id: int | None
+    workflow_name: str | None
+    created_by: str
+    updated_by: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class TaskOwner(BaseModel):
+    workflow_id: int
+    workflow_name: str
+
+
+class TaskOwners(BaseModel):
+    owners: dict[str, TaskOwner | None]
+
+
+# --- workflows ----------------------------------------------------------------------------------------------------
+
+
+class WorkflowTaskInput(_Input):
+    task_id: int
+    #: node attributes for publishing; ``worker_group`` defaults to the task's own worker group
+    node_attrs: NodeAttrs | None = None
+
+
+class EdgeModel(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    upstream_task_id: int
+    downstream_task_id: int
+
+
+class WorkflowInput(_Input):
+    name: Name
+    description: str = ""
+    tasks: list[WorkflowTaskInput]
+    edges: list[EdgeModel] = Field(default_factory=list)
+    schedule: Schedule | None = None
+    global_params: list[Param] = Field(default_factory=list)
+    execution_type: ExecutionType = ExecutionType.PARALLEL
+    timeout_minutes: Annotated[int, Field(ge=0)] = 0
+
+
+class WorkflowUpdate(WorkflowInput):
+    expected_version_no: Annotated[int, Field(ge=0)]
+
+
+class WorkflowSummary(BaseModel):
+    id: int
+    name: str
+    description: str
+    status: WorkflowStatus
+    publish_status: PublishStatus
+    workflow_code: int | None
+    project_code: int | None
+    #: DolphinScheduler release state after the last publish (``ONLINE``/``OFFLINE``), when known
+    release_state: Literal["ONLINE", "OFFLINE"] | None
+    current_version_no: int
+    approved: bool
+    last_published_version_no: int | None
+    last_execution_state: str | None
+    last_execution_at: datetime | None
+    needs_attention: bool
+    attention_reason: str | None
+    task_count: int
+    updated_at: datetime
+    updated_by: str
+
+
+class WorkflowTask(BaseModel):
+    task_id: int
+    name: str
+    task_type: TaskType
+    description: str
+    params: TaskParams
+    node_attrs: NodeAttrs
+    upstream_count: int
+    downstream_count: int
+
+
+class WorkflowDetail(WorkflowSummary):
+    tasks: list[WorkflowTask]
+    edges: list[Edge]
+    entry_task_ids: list[int]
+    exit_task_ids: list[int]
+    schedule: Schedule | None
+    global_params: list[Param]
+    execution_type: ExecutionType
+    timeout_minutes: int
+    allowed_actions: list[str]
+    allowed_publish_operations: list[str]
+    #: structured details of ``attention_reason`` (tasks, workflows, cycle path and tables)
+    attention_details: dict[str, Any] | None
+    created_by: str
+    created_at: datetime
+
+
+# --- versions -----------------------------------------------------------------------------------------------------
+
+
+class VersionSummary(BaseModel):
+    id: int
+    version_no: int
+    trigger_source: TriggerSource
+    created_by: str
+    created_at: datetime
+    content_hash: str
+    summary: str
+
+
+class Version(VersionSummary):
+    change_summary: dict[str, Any]
+    structure_snapshot: dict[str, Any]
+
+
+class RollbackRequest(_Input):
+    to_version_no: Annotated[int, Field(ge=1)]
+    expected_version_no: Annotated[int, Field(ge=0)]
+
+
+# --- publish ------------------------------------------------------------------------------------------------------
+
+
+class PublishRequest(_Input):
+    operation: PublishOperation
+
+
+class PublishAccepted(BaseModel):
+    request_id: UUID
+    workflow_id: int
+    version_id: int
+    version_no: int
+    operation: PublishOperation
+
+
+# --- migrations ---------------------------------------------------------------------------------------------------
+
+
+class MigrationRequest(_Input):
+    task_id: int
+    target_workflow_id: int
+    mode: MigrationMode
+    allow_empty_source: bool = False
+
+
+class MigrationExecute(MigrationRequest):
+    expected_source_version_no: Annotated[int, Field(ge=0)]
+    expected_target_version_no: Annotated[int, Field(ge=0)]
+
+
+class MigrationResult(BaseModel):
+    source: WorkflowDetail
+    target: WorkflowDetail
+    #: the executed plan (same shape as ``POST /internal/migrations/preview``)
+    preview: dict[str, Any]

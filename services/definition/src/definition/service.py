@@ -1,0 +1,1060 @@
+"""Use cases of the definition service: one function per use case, one database transaction each.
+
+Every use case that changes a workflow's structure goes through ``_write_version``, which writes version N+1 (canonical
+snapshot, structural diff, trigger source, author), moves ``data_workflow`` to it, brings
+``workflow_task_relation`` in line with it and stages ``workflow.version.created`` in the outbox, all in the caller's
+transaction.
+
+Concurrency (decision): every writer of a workflow first takes its row lock (``SELECT … FOR UPDATE``; two workflows are
+locked in id order), then compares ``current_version_no`` with the caller's ``expected_version_no``. Writers of one
+workflow are therefore serialised: version numbers are contiguous, and a caller that read an older version gets
+409 ``stale-version`` instead of overwriting a change it never saw. The one-workflow-per-task rule is the UNIQUE
+constraint on ``workflow_task_relation.task_id``; the application's own check only produces the nicer message, and a
+race that slips past it ends in the constraint, which is mapped to the same 409.
+
+An update that changes nothing structurally writes no version and answers 200 with the unchanged workflow (decision).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Row, func
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from common.db import unit_of_work
+from common.errors import Conflict, NotFound, StaleVersion
+from common.events.models import (
+    ExecutionSynced,
+    PublishCompleted,
+    PublishOperation,
+    PublishOutcome,
+    PublishRequested,
+    TaskDependencyChanged,
+    TriggerSource,
+    WorkflowVersionCreated,
+)
+from common.workflow import Edge, NodeAttrs, SnapshotTask, StructureSnapshot
+from definition import schemas
+from definition.db import repository as repo
+from definition.db.tables import TASK_OWNERSHIP_CONSTRAINT, WORKFLOW_NAME_CONSTRAINT
+from definition.deps import Deps
+from definition.domain.dag import DagAnalysis, EdgePair, analyse_dag, ownership_conflicts, validate_workflow_dag
+from definition.domain.diff import change_summary
+from definition.domain.enums import MigrationMode, WorkflowAction, WorkflowStatus
+from definition.domain.errors import InvalidWorkflowStructure, MigrationNotPossible, TaskOwnedByAnotherWorkflow
+from definition.domain.migration import MigrationPlan, plan_migration
+from definition.domain.snapshot import CatalogTask, build_snapshot
+from definition.domain.status import (
+    WorkflowState,
+    allowed_actions,
+    allowed_publish_operations,
+    check_publish,
+    record_new_version,
+    transition,
+)
+
+log = logging.getLogger(__name__)
+
+MANUAL = "manual"
+_DEFAULT_ATTRS = NodeAttrs()
+
+
+class WorkflowNameTaken(Conflict):
+    code = "workflow-name-taken"
+    title = "Workflow name taken"
+
+
+class ConcurrentChange(Conflict):
+    code = "concurrent-change"
+    title = "Concurrent change"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Mapping rows and snapshots to API models
+
+
+def _state(row: Row[Any]) -> WorkflowState:
+    return WorkflowState(
+        status=WorkflowStatus(row.status),
+        current_version_id=row.current_version_id,
+        approved_version_id=row.approved_version_id,
+        last_published_version_id=row.last_published_version_id,
+        workflow_code=row.workflow_code,
+    )
+
+
+def _counts(snapshot: StructureSnapshot) -> tuple[Counter[int], Counter[int]]:
+    up: Counter[int] = Counter()
+    down: Counter[int] = Counter()
+    for e in snapshot.edges:
+        down[e.upstream_task_id] += 1
+        up[e.downstream_task_id] += 1
+    return up, down
+
+
+def _summary(row: Row[Any]) -> schemas.WorkflowSummary:
+    return schemas.WorkflowSummary(**_summary_fields(row))
+
+
+def _summary_fields(row: Row[Any]) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "name": row.workflow_name,
+        "description": row.description,
+        "status": row.status,
+        "publish_status": row.publish_status,
+        "workflow_code": row.workflow_code,
+        "project_code": row.project_code,
+        "release_state": row.release_state,
+        "current_version_no": row.current_version_no,
+        "approved": _state(row).current_is_approved,
+        "last_published_version_no": row.last_published_version_no,
+        "last_execution_state": row.last_execution_state,
+        "last_execution_at": row.last_execution_at,
+        "needs_attention": row.needs_attention,
+        "attention_reason": row.attention_reason,
+        "task_count": row.task_count,
+        "updated_at": row.updated_at,
+        "updated_by": row.updated_by,
+    }
+
+
+def _detail(row: Row[Any], snapshot: StructureSnapshot) -> schemas.WorkflowDetail:
+    state = _state(row)
+    up, down = _counts(snapshot)
+    # The snapshot's parts are valid already: build the task rows without validating 2,000 of them again.
+    construct = schemas.WorkflowTask.model_construct
+    tasks = [
+        construct(
+            task_id=t.task_id,
+            name=t.name,
+            task_type=t.task_type,
+            description=t.description,
+            params=t.params,
+            node_attrs=t.node_attrs,
+            upstream_count=up[t.task_id],
+            downstream_count=down[t.task_id],
+        )
+        for t in snapshot.tasks
+    ]
+    return schemas.WorkflowDetail(
+        **_summary_fields(row),
+        tasks=tasks,
+        edges=list(snapshot.edges),
+        entry_task_ids=list(snapshot.entry_task_ids),
+        exit_task_ids=list(snapshot.exit_task_ids),
+        schedule=snapshot.schedule,
+        global_params=list(snapshot.global_params),
+        execution_type=snapshot.execution_type,
+        timeout_minutes=snapshot.timeout_minutes,
+        allowed_actions=[str(a) for a in allowed_actions(state)],
+        allowed_publish_operations=[str(o) for o in allowed_publish_operations(state)],
+        attention_details=row.attention_details,
+        created_by=row.created_by,
+        created_at=row.created_at,
+    )
+
+
+def _task_view(row: Row[Any]) -> schemas.Task:
+    return schemas.Task(
+        id=row.id,
+        name=row.name,
+        task_type=row.task_type,
+        description=row.description,
+        params=row.params,
+        worker_group=row.worker_group,
+        owner=row.owner,
+        revision=row.revision,
+        workflow_id=row.workflow_id,
+        workflow_name=row.workflow_name,
+        created_by=row.created_by,
+        updated_by=row.updated_by,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def _version_summary(row: Row[Any]) -> schemas.VersionSummary:
+    return schemas.VersionSummary(
+        id=row.id,
+        version_no=row.version_no,
+        trigger_source=row.trigger_source,
+        created_by=row.created_by,
+        created_at=row.created_at,
+        content_hash=row.content_hash,
+        summary=row.summary or "",
+    )
+
+
+def _definition_json(snapshot: StructureSnapshot) -> dict[str, Any]:
+    """``data_workflow.definition_json``: the DAG of the current version (node attributes live in the relations)."""
+    return {
+        "task_ids": [t.task_id for t in snapshot.tasks],
+        "edges": [[e.upstream_task_id, e.downstream_task_id] for e in snapshot.edges],
+        "schedule": snapshot.schedule.model_dump(mode="json") if snapshot.schedule else None,
+        "global_params": [p.model_dump(mode="json") for p in snapshot.global_params],
+        "execution_type": str(snapshot.execution_type),
+        "timeout_minutes": snapshot.timeout_minutes,
+    }
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Shared steps
+
+
+def _check_version(row: Row[Any], expected: int, *, role: str = "workflow") -> None:
+    if row.current_version_no != expected:
+        raise StaleVersion(
+            f"{role} {row.id} is at version {row.current_version_no}, not {expected}: "
+            "it was changed meanwhile; reload it and apply your change again",
+            workflow_id=row.id,
+            current_version_no=row.current_version_no,
+            expected_version_no=expected,
+        )
+
+
+async def _locked(session: AsyncSession, workflow_id: int) -> Row[Any]:
+    row = await repo.lock_workflow(session, workflow_id)
+    if row is None:
+        raise NotFound(f"workflow {workflow_id} not found", workflow_id=workflow_id)
+    return row
+
+
+async def _snapshot_of(session: AsyncSession, deps: Deps, version_id: int) -> StructureSnapshot:
+    snapshot = deps.snapshots.get(version_id)
+    if snapshot is None:
+        snapshot = await repo.snapshot_of(session, version_id)
+        deps.snapshots.put(version_id, snapshot)
+    return snapshot
+
+
+async def _current_snapshot(session: AsyncSession, deps: Deps, row: Row[Any]) -> StructureSnapshot:
+    assert row.current_version_id is not None
+    return await _snapshot_of(session, deps, row.current_version_id)
+
+
+async def _check_name_free(session: AsyncSession, name: str, workflow_id: int | None) -> None:
+    owner = await repo.workflow_name_owner(session, name)
+    if owner is not None and owner != workflow_id:
+        raise WorkflowNameTaken(f"workflow name '{name}' is already used by workflow {owner}", workflow_id=owner)
+
+
+def _relation_rows(tasks: Iterable[SnapshotTask], up: Counter[int], down: Counter[int]) -> repo.RelationRows:
+    rows = repo.RelationRows([], [], [], [])
+    for t in tasks:
+        rows.task_ids.append(t.task_id)
+        rows.attrs.append(t.node_attrs.model_dump_json())
+        rows.ups.append(up[t.task_id])
+        rows.downs.append(down[t.task_id])
+    return rows
+
+
+async def _sync_relations(
+    session: AsyncSession,
+    workflow_id: int,
+    old: StructureSnapshot | None,
+    new: StructureSnapshot,
+    version_id: int,
+    mode: str,
+) -> None:
+    """Bring the workflow's ``workflow_task_relation`` rows from ``old`` (what they hold: they always match the
+    current version) to ``new``, writing only the rows that change."""
+    up, down = _counts(new)
+    before = {t.task_id: t for t in old.tasks} if old is not None else {}
+    old_up, old_down = _counts(old) if old is not None else (Counter[int](), Counter[int]())
+    after = {t.task_id for t in new.tasks}
+    await repo.delete_relations(session, workflow_id, sorted(before.keys() - after))
+    changed = [
+        t
+        for t in new.tasks
+        if (prev := before.get(t.task_id)) is not None
+        and (
+            prev.node_attrs != t.node_attrs
+            or old_up[t.task_id] != up[t.task_id]
+            or old_down[t.task_id] != down[t.task_id]
+        )
+    ]
+    await repo.update_relations(session, workflow_id, version_id, _relation_rows(changed, up, down))
+    added = [t for t in new.tasks if t.task_id not in before]
+    await repo.insert_relations(session, workflow_id, version_id, mode, _relation_rows(added, up, down))
+
+
+async def _write_version(
+    session: AsyncSession,
+    deps: Deps,
+    row: Row[Any],
+    new: StructureSnapshot,
+    old: StructureSnapshot | None,
+    *,
+    trigger: TriggerSource,
+    actor: str,
+    mode: str = MANUAL,
+    clear_attention: bool = False,
+) -> bool:
+    """Write version N+1 of the (locked) workflow ``row`` unless nothing changed; returns whether it did."""
+    summary = change_summary(old, new)
+    if old is not None and summary.is_empty:
+        return False
+    # Every caller passes a canonical snapshot (build_snapshot, plan_migration, a stored version, or one of those
+    # with a task or the edges replaced in canonical order), so its JSON is the canonical JSON.
+    snapshot_json = new.model_dump_json()
+    content_hash = hashlib.sha256(snapshot_json.encode()).hexdigest()
+    version_no = row.current_version_no + 1
+    summary_json = summary.model_dump(mode="json")
+    version = await repo.insert_version(
+        session,
+        workflow_id=row.id,
+        version_no=version_no,
+        snapshot_json=snapshot_json,
+        change_summary=summary_json,
+        trigger_source=trigger.value,
+        content_hash=content_hash,
+        created_by=actor,
+    )
+    state = record_new_version(_state(row), version.id)
+    values: dict[str, Any] = {
+        "current_version_id": version.id,
+        "current_version_no": version_no,
+        "status": state.status.value,
+        "workflow_name": new.workflow_name,
+        "description": new.description,
+        "definition_json": _definition_json(new),
+        "entry_task_ids": list(new.entry_task_ids),
+        "exit_task_ids": list(new.exit_task_ids),
+        "task_count": len(new.tasks),
+        "updated_by": actor,
+        "updated_at": func.now(),
+    }
+    if clear_attention:
+        values.update(needs_attention=False, attention_reason=None, attention_details=None)
+    await repo.update_workflow(session, row.id, values)
+    await _sync_relations(session, row.id, old, new, version.id, mode)
+    deps.snapshots.put(version.id, new)
+    await deps.outbox.add(
+        session,
+        WorkflowVersionCreated(
+            workflow_id=row.id,
+            version_id=version.id,
+            version_no=version_no,
+            trigger_source=trigger,
+            created_by=actor,
+            created_at=version.created_at,
+            content_hash=content_hash,
+            change_summary=summary_json,
+            snapshot=new,
+        ),
+    )
+    return True
+
+
+def _constraint_of(exc: IntegrityError) -> str:
+    cause = getattr(exc.orig, "__cause__", None)
+    name = getattr(cause, "constraint_name", None) or getattr(exc.orig, "constraint_name", None)
+    if isinstance(name, str):
+        return name
+    text = str(exc)
+    for known in (TASK_OWNERSHIP_CONSTRAINT, WORKFLOW_NAME_CONSTRAINT):
+        if known in text:
+            return known
+    return ""
+
+
+async def _integrity_conflict(
+    deps: Deps, exc: IntegrityError, workflow_id: int | None, task_ids: Iterable[int], name: str | None = None
+) -> Exception:
+    """The 409 for a unique constraint that a concurrent transaction won (the app-level checks passed)."""
+    constraint = _constraint_of(exc)
+    if constraint == TASK_OWNERSHIP_CONSTRAINT:
+        async with unit_of_work(deps.sessions) as session:
+            owners = await repo.task_owners(session, task_ids)
+        conflicts = ownership_conflicts(workflow_id, task_ids, {t: o[0] if o else None for t, o in owners.items()})
+        if conflicts:
+            return TaskOwnedByAnotherWorkflow(conflicts)
+        return ConcurrentChange("a concurrent change touched the same tasks; retry", constraint=constraint)
+    if constraint == WORKFLOW_NAME_CONSTRAINT:
+        return WorkflowNameTaken(f"workflow name '{name}' was just taken by another workflow")
+    return exc
+
+
+def _resolve_attrs(attrs: NodeAttrs | None, task_worker_group: str) -> NodeAttrs:
+    """Node attributes as given; ``worker_group`` falls back to the task's own worker group."""
+    if attrs is None:
+        return (
+            _DEFAULT_ATTRS
+            if task_worker_group == _DEFAULT_ATTRS.worker_group
+            else NodeAttrs(worker_group=task_worker_group)
+        )
+    if "worker_group" not in attrs.model_fields_set and attrs.worker_group != task_worker_group:
+        return attrs.model_copy(update={"worker_group": task_worker_group})
+    return attrs
+
+
+def _catalog_task(r: Row[Any]) -> CatalogTask:
+    return CatalogTask.model_validate(
+        {
+            "task_id": r.id,
+            "name": r.name,
+            "task_type": r.task_type,
+            "description": r.description,
+            "params": r.params,
+        }
+    )
+
+
+async def _validated_snapshot(
+    session: AsyncSession, workflow_id: int | None, body: schemas.WorkflowInput
+) -> tuple[Sequence[Row[Any]], DagAnalysis, Mapping[int, NodeAttrs]]:
+    task_ids = [t.task_id for t in body.tasks]
+    edges: list[EdgePair] = [(e.upstream_task_id, e.downstream_task_id) for e in body.edges]
+    catalog = await repo.catalog_tasks(session, task_ids)
+    dag = validate_workflow_dag(workflow_id, task_ids, edges, {r.id: r.workflow_id for r in catalog})
+    worker_groups = {r.id: r.worker_group for r in catalog}
+    attrs = {t.task_id: _resolve_attrs(t.node_attrs, worker_groups[t.task_id]) for t in body.tasks}
+    return catalog, dag, attrs
+
+
+def _snapshot(
+    workflow_id: int,
+    body: schemas.WorkflowInput,
+    catalog: Sequence[Row[Any]],
+    dag: DagAnalysis,
+    attrs: Mapping[int, NodeAttrs],
+) -> StructureSnapshot:
+    return build_snapshot(
+        workflow_id=workflow_id,
+        workflow_name=body.name,
+        tasks=[_catalog_task(r) for r in catalog],
+        edges=list(dag.edges),
+        node_attrs=attrs,
+        description=body.description,
+        schedule=body.schedule,
+        global_params=body.global_params,
+        execution_type=body.execution_type,
+        timeout_minutes=body.timeout_minutes,
+        dag=dag,
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Tasks
+
+
+def _task_values(body: schemas.TaskInput, actor: str) -> dict[str, Any]:
+    return {
+        "name": body.name,
+        "task_type": body.task_type.value,
+        "description": body.description,
+        "params": body.params.model_dump(mode="json"),
+        "worker_group": body.worker_group,
+        "owner": body.owner,
+        "updated_by": actor,
+    }
+
+
+async def create_task(deps: Deps, body: schemas.TaskInput, actor: str) -> schemas.Task:
+    async with unit_of_work(deps.sessions) as session:
+        task_id = await repo.insert_task(session, {**_task_values(body, actor), "created_by": actor})
+        row = await repo.get_task(session, task_id)
+        assert row is not None
+        return _task_view(row)
+
+
+async def get_task(deps: Deps, task_id: int) -> schemas.Task:
+    async with unit_of_work(deps.sessions) as session:
+        row = await repo.get_task(session, task_id)
+    if row is None:
+        raise NotFound(f"task {task_id} not found", task_id=task_id)
+    return _task_view(row)
+
+
+async def list_tasks(deps: Deps, f: repo.TaskFilter, *, page: int, page_size: int) -> schemas.Page[schemas.Task]:
+    async with unit_of_work(deps.sessions) as session:
+        rows, total = await repo.list_tasks(session, f, page=page, page_size=page_size)
+    return schemas.Page[schemas.Task](items=[_task_view(r) for r in rows], total=total, page=page, page_size=page_size)
+
+
+async def task_owners(deps: Deps, task_ids: Sequence[int]) -> schemas.TaskOwners:
+    async with unit_of_work(deps.sessions) as session:
+        owners = await repo.task_owners(session, task_ids)
+    return schemas.TaskOwners(
+        owners={
+            str(t): (schemas.TaskOwner(workflow_id=o[0], workflow_name=o[1]) if (o := owners.get(t)) else None)
+            for t in task_ids
+        }
+    )
+
+
+async def _lock_owner_of(session: AsyncSession, task_id: int) -> Row[Any] | None:
+    """Lock the workflow that owns ``task_id`` (``None``: unassigned); re-checked after the lock, since a
+    migration may have moved the task between the lookup and the lock."""
+    for _ in range(5):
+        owner = (await repo.task_owners(session, [task_id])).get(task_id)
+        if owner is None:
+            return None
+        row = await repo.lock_workflow(session, owner[0])
+        again = (await repo.task_owners(session, [task_id])).get(task_id)
+        if row is not None and again is not None and again[0] == owner[0]:
+            return row
+    raise ConcurrentChange(f"task {task_id} kept moving between workflows; retry", task_id=task_id)
+
+
+async def update_task(deps: Deps, task_id: int, body: schemas.TaskUpdate, actor: str) -> schemas.Task:
+    """Update the catalog entry; when the task sits in a workflow, that workflow gets a new version
+    (``task_change``) with the task's new name, type, description and params (its node attributes stay)."""
+    async with unit_of_work(deps.sessions) as session:
+        if not await repo.update_task(session, task_id, body.expected_revision, _task_values(body, actor)):
+            revision = await repo.task_revision(session, task_id)
+            if revision is None:
+                raise NotFound(f"task {task_id} not found", task_id=task_id)
+            raise StaleVersion(
+                f"task {task_id} is at revision {revision}, not {body.expected_revision}: "
+                "it was changed meanwhile; reload it and apply your change again",
+                task_id=task_id,
+                current_revision=revision,
+                expected_revision=body.expected_revision,
+            )
+        wf = await _lock_owner_of(session, task_id)
+        if wf is not None:
+            old = await _current_snapshot(session, deps, wf)
+            changed = SnapshotTask.model_validate(
+                {
+                    "task_id": task_id,
+                    "name": body.name,
+                    "task_type": body.task_type,
+                    "description": body.description,
+                    "params": body.params,
+                }
+            )
+            new = old.model_copy(
+                update={
+                    "tasks": tuple(
+                        changed.model_copy(update={"node_attrs": t.node_attrs}) if t.task_id == task_id else t
+                        for t in old.tasks
+                    )
+                }
+            )
+            await _write_version(session, deps, wf, new, old, trigger=TriggerSource.TASK_CHANGE, actor=actor)
+        row = await repo.get_task(session, task_id)
+        assert row is not None
+        return _task_view(row)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Workflows
+
+
+async def create_workflow(deps: Deps, body: schemas.WorkflowInput, actor: str) -> schemas.WorkflowDetail:
+    try:
+        async with unit_of_work(deps.sessions) as session:
+            catalog, dag, attrs = await _validated_snapshot(session, None, body)
+            await _check_name_free(session, body.name, None)
+            workflow_id = await repo.insert_workflow(
+                session,
+                {
+                    "workflow_name": body.name,
+                    "description": body.description,
+                    "status": WorkflowStatus.DRAFT.value,
+                    "created_by": actor,
+                    "updated_by": actor,
+                },
+            )
+            snapshot = _snapshot(workflow_id, body, catalog, dag, attrs)
+            row = await repo.get_workflow(session, workflow_id)
+            assert row is not None
+            await _write_version(session, deps, row, snapshot, None, trigger=TriggerSource.MANUAL_EDIT, actor=actor)
+            row = await repo.get_workflow(session, workflow_id)
+            assert row is not None
+            return _detail(row, snapshot)
+    except IntegrityError as exc:
+        raise await _integrity_conflict(deps, exc, None, [t.task_id for t in body.tasks], body.name) from exc
+
+
+async def update_workflow(
+    deps: Deps, workflow_id: int, body: schemas.WorkflowUpdate, actor: str
+) -> schemas.WorkflowDetail:
+    """A manual edit. No structural change → no new version (200 with the version unchanged). A new version clears
+    ``needs_attention``: the manual edit is the manual handling the flag asked for."""
+    try:
+        async with unit_of_work(deps.sessions) as session:
+            row = await _locked(session, workflow_id)
+            _check_version(row, body.expected_version_no)
+            catalog, dag, attrs = await _validated_snapshot(session, workflow_id, body)
+            await _check_name_free(session, body.name, workflow_id)
+            new = _snapshot(workflow_id, body, catalog, dag, attrs)
+            old = await _current_snapshot(session, deps, row)
+            written = await _write_version(
+                session, deps, row, new, old, trigger=TriggerSource.MANUAL_EDIT, actor=actor, clear_attention=True
+            )
+            if not written:
+                return _detail(row, old)
+            fresh = await repo.get_workflow(session, workflow_id)
+            assert fresh is not None
+            return _detail(fresh, new)
+    except IntegrityError as exc:
+        raise await _integrity_conflict(deps, exc, workflow_id, [t.task_id for t in body.tasks], body.name) from exc
+
+
+async def get_workflow(deps: Deps, workflow_id: int) -> schemas.WorkflowDetail:
+    async with unit_of_work(deps.sessions) as session:
+        row = await repo.get_workflow(session, workflow_id)
+        if row is None:
+            raise NotFound(f"workflow {workflow_id} not found", workflow_id=workflow_id)
+        return _detail(row, await _current_snapshot(session, deps, row))
+
+
+async def list_workflows(
+    deps: Deps, f: repo.WorkflowFilter, *, sort: str, page: int, page_size: int
+) -> schemas.Page[schemas.WorkflowSummary]:
+    async with unit_of_work(deps.sessions) as session:
+        rows, total = await repo.list_workflows(session, f, sort=sort, page=page, page_size=page_size)
+    return schemas.Page[schemas.WorkflowSummary](
+        items=[_summary(r) for r in rows], total=total, page=page, page_size=page_size
+    )
+
+
+async def apply_action(deps: Deps, workflow_id: int, action: WorkflowAction, actor: str) -> schemas.WorkflowDetail:
+    """approve | online | offline: platform state only, DolphinScheduler is not called. Who may approve is the
+    gateway's concern (roles)."""
+    async with unit_of_work(deps.sessions) as session:
+        row = await _locked(session, workflow_id)
+        new = transition(_state(row), action)
+        await repo.update_workflow(
+            session,
+            workflow_id,
+            {
+                "status": new.status.value,
+                "approved_version_id": new.approved_version_id,
+                "updated_by": actor,
+                "updated_at": func.now(),
+            },
+        )
+        fresh = await repo.get_workflow(session, workflow_id)
+        assert fresh is not None
+        return _detail(fresh, await _current_snapshot(session, deps, fresh))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Versions
+
+
+async def _version_row(session: AsyncSession, workflow_id: int, version_no: int) -> Row[Any]:
+    row = await repo.version_by_no(session, workflow_id, version_no)
+    if row is None:
+        if await repo.get_workflow(session, workflow_id) is None:
+            raise NotFound(f"workflow {workflow_id} not found", workflow_id=workflow_id)
+        raise NotFound(
+            f"workflow {workflow_id} has no version {version_no}", workflow_id=workflow_id, version_no=version_no
+        )
+    return row
+
+
+async def list_versions(
+    deps: Deps, workflow_id: int, *, page: int, page_size: int
+) -> schemas.Page[schemas.VersionSummary]:
+    async with unit_of_work(deps.sessions) as session:
+        if await repo.get_workflow(session, workflow_id) is None:
+            raise NotFound(f"workflow {workflow_id} not found", workflow_id=workflow_id)
+        rows, total = await repo.list_versions(session, workflow_id, page=page, page_size=page_size)
+    return schemas.Page[schemas.VersionSummary](
+        items=[_version_summary(r) for r in rows], total=total, page=page, page_size=page_size
+    )
+
+
+async def get_version(deps: Deps, workflow_id: int, version_no: int) -> schemas.Version:
+    async with unit_of_work(deps.sessions) as session:
+        row = await _version_row(session, workflow_id, version_no)
+        snapshot = await _snapshot_of(session, deps, row.id)
+    return schemas.Version(
+        **_version_summary(row).model_dump(),
+        change_summary=row.change_summary,
+        structure_snapshot=snapshot.model_dump(mode="json"),
+    )
+
+
+async def diff_versions(deps: Deps, workflow_id: int, from_no: int, to_no: int) -> dict[str, Any]:
+    """The structural diff from version ``from_no`` to version ``to_no`` (either order)."""
+    async with unit_of_work(deps.sessions) as session:
+        a = await _version_row(session, workflow_id, from_no)
+        b = await _version_row(session, workflow_id, to_no)
+        old = await _snapshot_of(session, deps, a.id)
+        new = await _snapshot_of(session, deps, b.id)
+    return change_summary(old, new).model_dump(mode="json")
+
+
+async def rollback(deps: Deps, workflow_id: int, body: schemas.RollbackRequest, actor: str) -> schemas.WorkflowDetail:
+    """A new version equal to version ``to_version_no`` (trigger ``rollback``). Its tasks must still exist and be
+    owned by this workflow or by none. Rolling back to a structure equal to the current one writes nothing."""
+    task_ids: list[int] = []
+    try:
+        async with unit_of_work(deps.sessions) as session:
+            row = await _locked(session, workflow_id)
+            _check_version(row, body.expected_version_no)
+            target = await _version_row(session, workflow_id, body.to_version_no)
+            snapshot = await _snapshot_of(session, deps, target.id)
+            task_ids = [t.task_id for t in snapshot.tasks]
+            catalog = await repo.catalog_tasks(session, task_ids)
+            validate_workflow_dag(
+                workflow_id,
+                task_ids,
+                [(e.upstream_task_id, e.downstream_task_id) for e in snapshot.edges],
+                {r.id: r.workflow_id for r in catalog},
+            )
+            await _check_name_free(session, snapshot.workflow_name, workflow_id)
+            old = await _current_snapshot(session, deps, row)
+            written = await _write_version(
+                session, deps, row, snapshot, old, trigger=TriggerSource.ROLLBACK, actor=actor, clear_attention=True
+            )
+            if not written:
+                return _detail(row, old)
+            fresh = await repo.get_workflow(session, workflow_id)
+            assert fresh is not None
+            return _detail(fresh, snapshot)
+    except IntegrityError as exc:
+        raise await _integrity_conflict(deps, exc, workflow_id, task_ids) from exc
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Publish
+
+
+async def request_publish(
+    deps: Deps, workflow_id: int, operation: PublishOperation, actor: str
+) -> schemas.PublishAccepted:
+    """Check the state (``domain.status.check_publish``), pin the version, record the request and emit
+    ``publish.requested`` with the pinned snapshot; ``publish_status`` becomes ``pending``."""
+    async with unit_of_work(deps.sessions) as session:
+        row = await _locked(session, workflow_id)
+        decision = check_publish(_state(row), operation)
+        version = await repo.version_by_id(session, decision.version_id)
+        assert version is not None
+        snapshot = await _snapshot_of(session, deps, decision.version_id)
+        request_id = uuid.uuid4()
+        now = deps.clock()
+        await repo.insert_publish_request(
+            session,
+            {
+                "request_id": request_id,
+                "workflow_id": workflow_id,
+                "version_id": decision.version_id,
+                "operation": operation.value,
+                "status": "pending",
+                "requested_by": actor,
+                "requested_at": now,
+            },
+        )
+        await repo.update_workflow(session, workflow_id, {"publish_status": "pending"})
+        await deps.outbox.add(
+            session,
+            PublishRequested(
+                request_id=request_id,
+                workflow_id=workflow_id,
+                operation=operation,
+                version_id=decision.version_id,
+                version_no=version.version_no,
+                operator=actor,
+                requested_at=now,
+                snapshot=snapshot,
+            ),
+        )
+    return schemas.PublishAccepted(
+        request_id=request_id,
+        workflow_id=workflow_id,
+        version_id=decision.version_id,
+        version_no=version.version_no,
+        operation=operation,
+    )
+
+
+async def apply_publish_completed(session: AsyncSession, deps: Deps, event: PublishCompleted) -> None:
+    """``publish.completed``: the request's outcome, and the workflow's publish state. ``skipped_unchanged`` counts
+    as published. ``publish_status`` stays ``pending`` while a newer request of the workflow is still open."""
+    row = await repo.lock_workflow(session, event.workflow_id)
+    if row is None or not await repo.version_exists(session, event.workflow_id, event.version_id):
+        log.warning(
+            "publish.completed for an unknown workflow/version ignored",
+            extra={"workflow_id": event.workflow_id, "version_id": event.version_id},
+        )
+        return
+    succeeded = event.outcome in (PublishOutcome.SUCCESS, PublishOutcome.SKIPPED_UNCHANGED)
+    error = None
+    if event.outcome is PublishOutcome.FAILED:
+        code = f"[{event.error_code}] " if event.error_code is not None else ""
+        error = f"{code}{event.error_message or 'publish failed'}"
+    requested_at = await repo.record_publish_outcome(
+        session,
+        {
+            "request_id": event.request_id,
+            "workflow_id": event.workflow_id,
+            "version_id": event.version_id,
+            "operation": event.operation.value,
+            "status": event.outcome.value,
+            "requested_by": event.operator,
+            "requested_at": event.completed_at,
+            "completed_at": event.completed_at,
+            "record_id": event.record_id,
+            "error": error,
+        },
+    )
+    newer_pending = await repo.newer_pending_request(session, event.workflow_id, event.request_id, requested_at)
+    values: dict[str, Any] = {
+        "publish_status": "pending" if newer_pending else ("published" if succeeded else "failed"),
+    }
+    if event.engine_workflow_code is not None:
+        values["workflow_code"] = event.engine_workflow_code
+    if event.project_code is not None:
+        values["project_code"] = event.project_code
+    if event.release_state is not None:
+        values["release_state"] = event.release_state
+    if succeeded and event.operation in (PublishOperation.DEPLOY, PublishOperation.ONLINE):
+        values["last_published_version_id"] = event.version_id
+    await repo.update_workflow(session, event.workflow_id, values)
+
+
+async def apply_execution_synced(session: AsyncSession, deps: Deps, event: ExecutionSynced) -> None:
+    """``execution.synced``: the newest execution's state and start time (``updated_at`` is not touched: it tracks
+    definition changes)."""
+    newest = event.executions[0] if event.executions else None
+    state = event.last_execution_state or (newest.state if newest else None)
+    at = (newest.start_time or newest.end_time or event.synced_at) if newest else None
+    if not await repo.set_execution_state(session, event.workflow_id, state, at):
+        log.info("execution.synced for an unknown workflow ignored", extra={"workflow_id": event.workflow_id})
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Lineage
+
+
+def _fmt_path(path: Sequence[int]) -> str:
+    return " → ".join(str(t) for t in path)
+
+
+async def apply_dependency_change(
+    session: AsyncSession, deps: Deps, event: TaskDependencyChanged, *, event_id: str
+) -> None:
+    """``task.dependency.changed``: apply lineage-derived edges inside one workflow, or flag for a human.
+
+    Rule (decision): lineage adds exactly the edges it reports as new and removes exactly the edges it reports as
+    gone; edges drawn by hand are not told apart (a hand-drawn edge that lineage later reports as removed goes).
+    A link to an unassigned task, and a removed link between different workflows (there is no edge to remove), is
+    ignored. A new link across workflows, or one that closes a cycle (the event's ``cycle``, or our own check of the
+    workflow's DAG), changes nothing and sets ``needs_attention`` on every workflow involved, with the reason.
+    """
+    t = event.task_id
+    added = [(u, t) for u in sorted(set(event.new_upstream) - set(event.old_upstream))] + [
+        (t, d) for d in sorted(set(event.new_downstream) - set(event.old_downstream))
+    ]
+    removed = [(u, t) for u in sorted(set(event.old_upstream) - set(event.new_upstream))] + [
+        (t, d) for d in sorted(set(event.old_downstream) - set(event.new_downstream))
+    ]
+    involved = {t, *event.old_upstream, *event.new_upstream, *event.old_downstream, *event.new_downstream}
+    if event.cycle is not None:
+        involved.update(event.cycle.task_path)
+    owners = {k: v[0] for k, v in (await repo.task_owners(session, involved)).items() if v is not None}
+    home = owners.get(t)
+    if home is None:
+        log.info("dependency change of an unassigned task ignored", extra={"task_id": t, "event_id": event_id})
+        return
+    base: dict[str, Any] = {
+        "source": "task.dependency.changed",
+        "event_id": event_id,
+        "task_id": t,
+        "edges_added": [list(e) for e in added],
+        "edges_removed": [list(e) for e in removed],
+    }
+
+    if event.cycle is not None:
+        path, tables = list(event.cycle.task_path), list(event.cycle.tables)
+        workflows = sorted({home, *(owners[x] for x in path if x in owners)})
+        reason = (
+            f"lineage change of task {t} closes a dependency cycle {_fmt_path(path)}"
+            + (f" through tables {', '.join(tables)}" if tables else "")
+            + "; not applied: fix the lineage or the tasks' reads/writes"
+        )
+        await repo.set_attention(
+            session,
+            workflows,
+            reason,
+            {**base, "kind": "cycle", "workflows": workflows, "cycle": {"task_path": path, "tables": tables}},
+        )
+        return
+
+    relevant = [e for e in added if e[0] in owners and e[1] in owners]
+    cross = [e for e in relevant if owners[e[0]] != owners[e[1]]]
+    if cross:
+        workflows = sorted({home, *(owners[x] for e in cross for x in e)})
+        links = ", ".join(f"task {u} (workflow {owners[u]}) → task {d} (workflow {owners[d]})" for u, d in cross[:10])
+        reason = (
+            f"lineage change of task {t} links tasks across workflows: {links}; not applied: "
+            "move the tasks into one workflow (migration) or handle the dependency by hand"
+        )
+        await repo.set_attention(
+            session,
+            workflows,
+            reason,
+            {
+                **base,
+                "kind": "cross_workflow",
+                "workflows": workflows,
+                "cross_edges": [
+                    {
+                        "upstream_task_id": u,
+                        "upstream_workflow_id": owners[u],
+                        "downstream_task_id": d,
+                        "downstream_workflow_id": owners[d],
+                    }
+                    for u, d in cross
+                ],
+            },
+        )
+        return
+
+    row = await _lock_owner_of(session, t)
+    if row is None or row.id != home:  # moved meanwhile: the next event (or a human) sees the new placement
+        return
+    inside = {e for e in relevant if owners[e[0]] == home}
+    gone = {e for e in removed if owners.get(e[0]) == home and owners.get(e[1]) == home}
+    old = await _current_snapshot(session, deps, row)
+    current = {(e.upstream_task_id, e.downstream_task_id) for e in old.edges}
+    edges = (current | inside) - gone
+    if edges == current:
+        return
+    try:
+        dag = analyse_dag([x.task_id for x in old.tasks], sorted(edges))
+    except InvalidWorkflowStructure as exc:
+        cycles = [p for p in exc.problems if p.get("code") == "cycle"]
+        closed: list[int] = (cycles[0].get("path") or []) if cycles else []
+        reason = (
+            f"lineage change of task {t} would close a dependency cycle {_fmt_path(closed)} "
+            f"in workflow {home}; not applied"
+        )
+        await repo.set_attention(
+            session,
+            [home],
+            reason,
+            {**base, "kind": "cycle", "workflows": [home], "cycle": {"task_path": closed, "tables": []}},
+        )
+        return
+    new = old.model_copy(
+        update={
+            "edges": tuple(Edge(upstream_task_id=u, downstream_task_id=v) for u, v in dag.edges),
+            "entry_task_ids": dag.entry_task_ids,
+            "exit_task_ids": dag.exit_task_ids,
+        }
+    )
+    await _write_version(session, deps, row, new, old, trigger=TriggerSource.LINEAGE_CHANGE, actor=deps.lineage_actor)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Migration (reassignTask)
+
+
+async def _migration_inputs(
+    session: AsyncSession, deps: Deps, body: schemas.MigrationRequest, *, lock: bool
+) -> tuple[Row[Any], Row[Any], StructureSnapshot, StructureSnapshot]:
+    for _ in range(5):
+        owners = await repo.task_owners(session, [body.task_id])
+        if body.task_id not in owners:
+            raise NotFound(f"task {body.task_id} not found", task_id=body.task_id)
+        owner = owners[body.task_id]
+        if owner is None:
+            raise MigrationNotPossible(
+                [
+                    {
+                        "code": "task_unassigned",
+                        "task_id": body.task_id,
+                        "message": f"task {body.task_id} is in no workflow; add it to workflow "
+                        f"{body.target_workflow_id} with an edit instead",
+                    }
+                ]
+            )
+        source_id = owner[0]
+        ids = {source_id, body.target_workflow_id}
+        if lock:
+            rows = {r.id: r for r in await repo.lock_workflows(session, ids)}
+            again = (await repo.task_owners(session, [body.task_id])).get(body.task_id)
+            if again is None or again[0] != source_id:
+                continue
+        else:
+            rows = {}
+            for wid in ids:
+                r = await repo.get_workflow(session, wid)
+                if r is not None:
+                    rows[wid] = r
+        if body.target_workflow_id not in rows:
+            raise NotFound(f"workflow {body.target_workflow_id} not found", workflow_id=body.target_workflow_id)
+        source, target = rows[source_id], rows[body.target_workflow_id]
+        return (
+            source,
+            target,
+            await _current_snapshot(session, deps, source),
+            await _current_snapshot(session, deps, target),
+        )
+    raise ConcurrentChange(f"task {body.task_id} kept moving between workflows; retry", task_id=body.task_id)
+
+
+def _preview(plan: MigrationPlan, source: Row[Any], target: Row[Any]) -> dict[str, Any]:
+    data = plan.preview()
+    data["source_version_no"] = source.current_version_no
+    data["target_version_no"] = target.current_version_no
+    return data
+
+
+async def preview_migration(deps: Deps, body: schemas.MigrationRequest) -> dict[str, Any]:
+    async with unit_of_work(deps.sessions) as session:
+        source, target, src, tgt = await _migration_inputs(session, deps, body, lock=False)
+    plan = plan_migration(src, tgt, body.task_id, body.mode, allow_empty_source=body.allow_empty_source)
+    return _preview(plan, source, target)
+
+
+async def execute_migration(deps: Deps, body: schemas.MigrationExecute, actor: str) -> schemas.MigrationResult:
+    """Move the planned tasks in ONE transaction: both workflows locked in id order, both expected versions checked,
+    relations moved, a ``migration`` version written for each, two ``workflow.version.created`` events."""
+    plan: MigrationPlan | None = None
+    try:
+        async with unit_of_work(deps.sessions) as session:
+            source, target, src, tgt = await _migration_inputs(session, deps, body, lock=True)
+            _check_version(source, body.expected_source_version_no, role="source workflow")
+            if target.id != source.id:
+                _check_version(target, body.expected_target_version_no, role="target workflow")
+            plan = plan_migration(src, tgt, body.task_id, body.mode, allow_empty_source=body.allow_empty_source)
+            mode = MigrationMode(body.mode).value
+            await _write_version(
+                session,
+                deps,
+                source,
+                plan.source_after,
+                src,
+                trigger=TriggerSource.MIGRATION,
+                actor=actor,
+                clear_attention=True,
+            )
+            await _write_version(
+                session,
+                deps,
+                target,
+                plan.target_after,
+                tgt,
+                trigger=TriggerSource.MIGRATION,
+                actor=actor,
+                mode=mode,
+                clear_attention=True,
+            )
+            s_row = await repo.get_workflow(session, source.id)
+            t_row = await repo.get_workflow(session, target.id)
+            assert s_row is not None
+            assert t_row is not None
+            return schemas.MigrationResult(
+                source=_detail(s_row, plan.source_after),
+                target=_detail(t_row, plan.target_after),
+                preview=_preview(plan, source, target),
+            )
+    except IntegrityError as exc:
+        moved = list(plan.moved_task_ids) if plan else [body.task_id]
+        raise await _integrity_conflict(deps, exc, body.target_workflow_id, moved) from exc

@@ -1,0 +1,222 @@
+"""The whole service in-process on real PostgreSQL and Kafka: events out through the outbox, events in through the
+consumers (publish.completed, execution.synced, task.dependency.changed)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from common.events import (
+    DependencyCycle,
+    Event,
+    ExecutionSummary,
+    ExecutionSynced,
+    PublishCompleted,
+    PublishOperation,
+    PublishOutcome,
+    PublishRequested,
+    TaskDependencyChanged,
+    Topics,
+    WorkflowVersionCreated,
+    registry,
+)
+from common.testing.kafka_helpers import eventually, read_topic
+from common.testing.service import running
+from definition.config import Settings
+from definition.main import create_app
+
+from .conftest import envelope_bytes, new_tasks, new_workflow, workflow_body
+
+pytestmark = pytest.mark.integration
+
+
+async def send(producer: AIOKafkaProducer, settings: Settings, event: Event) -> None:
+    await producer.send_and_wait(settings.topic(event.TOPIC), envelope_bytes(event), key=event.key().encode())
+
+
+async def detail(client: httpx.AsyncClient, wid: int) -> dict[str, Any]:
+    r = await client.get(f"/internal/workflows/{wid}")
+    assert r.status_code == 200, r.text
+    body: dict[str, Any] = r.json()
+    return body
+
+
+def completed(accepted: dict[str, Any], outcome: PublishOutcome, **kw: Any) -> PublishCompleted:
+    return PublishCompleted(
+        request_id=uuid.UUID(accepted["request_id"]),
+        record_id=kw.pop("record_id", 1),
+        workflow_id=accepted["workflow_id"],
+        version_id=accepted["version_id"],
+        operation=PublishOperation(accepted["operation"]),
+        outcome=outcome,
+        operator="ann",
+        completed_at=datetime.now(UTC),
+        **kw,
+    )
+
+
+async def test_versions_and_publish_flow_over_kafka(
+    settings: Settings, producer: AIOKafkaProducer, kafka_bootstrap: str
+) -> None:
+    async with running(create_app(settings, telemetry=False)) as client:
+        a, b = await new_tasks(client, 2)
+        wf = await new_workflow(client, [a, b], [(a, b)])
+        wid = wf["id"]
+        r = await client.post(f"/internal/workflows/{wid}/publish", json={"operation": "deploy"})
+        assert r.status_code == 409  # draft: nothing unapproved reaches DS
+        assert r.json()["reason"] == "not_approved"
+        await client.post(f"/internal/workflows/{wid}/actions/approve", json={})
+
+        r = await client.post(
+            f"/internal/workflows/{wid}/publish", json={"operation": "online"}, headers={"X-Actor": "pat"}
+        )
+        assert r.status_code == 202, r.text
+        accepted = r.json()
+        assert (accepted["version_no"], accepted["operation"]) == (1, "online")
+        assert (await detail(client, wid))["publish_status"] == "pending"
+
+        records = await read_topic(kafka_bootstrap, settings.topic(Topics.PUBLISH_REQUESTED), expect=1)
+        assert len(records) == 1
+        assert records[0].key == str(wid).encode()
+        event = registry.decode(records[0].value)[1]
+        assert isinstance(event, PublishRequested)
+        assert str(event.request_id) == accepted["request_id"]
+        assert (event.operator, event.version_id) == ("pat", accepted["version_id"])
+        assert [t.task_id for t in event.snapshot.tasks] == [a, b]
+
+        versions = await read_topic(kafka_bootstrap, settings.topic(Topics.WORKFLOW_VERSION_CREATED), expect=1)
+        created = registry.decode(versions[0].value)[1]
+        assert isinstance(created, WorkflowVersionCreated)
+        assert (created.version_no, created.trigger_source) == (1, "manual_edit")
+        assert created.content_hash == created.snapshot.content_hash()
+        assert created.change_summary["is_initial"] is True
+
+        await send(
+            producer,
+            settings,
+            completed(
+                accepted, PublishOutcome.SUCCESS, engine_workflow_code=777, project_code=55, release_state="ONLINE"
+            ),
+        )
+
+        async def published() -> bool:
+            return (await detail(client, wid))["publish_status"] == "published"
+
+        await eventually(published, timeout_s=30)
+        d = await detail(client, wid)
+        assert (d["workflow_code"], d["project_code"], d["release_state"]) == (777, 55, "ONLINE")
+        assert d["last_published_version_no"] == 1
+        assert d["allowed_publish_operations"] == ["deploy", "online", "offline"]
+
+        # a failed offline leaves the published version and says failed
+        r = await client.post(f"/internal/workflows/{wid}/publish", json={"operation": "offline"})
+        assert r.status_code == 202
+        failed = completed(r.json(), PublishOutcome.FAILED, record_id=2, error_code=50004, error_message="DS down")
+        await send(producer, settings, failed)
+
+        async def failed_state() -> bool:
+            return (await detail(client, wid))["publish_status"] == "failed"
+
+        await eventually(failed_state, timeout_s=30)
+        assert (await detail(client, wid))["last_published_version_no"] == 1
+
+        synced = ExecutionSynced(
+            workflow_id=wid,
+            engine_workflow_code=777,
+            project_code=55,
+            executions=(
+                ExecutionSummary(instance_id=9, state="FAILURE", start_time=datetime(2025, 5, 1, 3, tzinfo=UTC)),
+                ExecutionSummary(instance_id=8, state="SUCCESS", start_time=datetime(2025, 5, 1, 2, tzinfo=UTC)),
+            ),
+            last_execution_state="FAILURE",
+            synced_at=datetime.now(UTC),
+        )
+        await send(producer, settings, synced)
+
+        async def synced_state() -> bool:
+            return (await detail(client, wid))["last_execution_state"] == "FAILURE"
+
+        await eventually(synced_state, timeout_s=30)
+        assert (await detail(client, wid))["last_execution_at"].startswith("2025-05-01T03:00:00")
+        r = await client.get("/internal/workflows", params={"last_execution_state": "FAILURE"})
+        assert [i["id"] for i in r.json()["items"]] == [wid]
+
+
+async def test_lineage_changes_new_version_or_attention(settings: Settings, producer: AIOKafkaProducer) -> None:
+    async with running(create_app(settings, telemetry=False)) as client:
+        a, b, c, x, y, loose = await new_tasks(client, 6)
+        w1 = await new_workflow(client, [a, b, c], [(a, b)])
+        w2 = await new_workflow(client, [x, y])
+
+        def change(task: int, **kw: Any) -> TaskDependencyChanged:
+            base: dict[str, Any] = {"old_upstream": (), "new_upstream": (), "old_downstream": (), "new_downstream": ()}
+            return TaskDependencyChanged(task_id=task, **{**base, **kw})
+
+        # inside one workflow: b → c added, a → b removed, and a link to an unassigned task ignored
+        await send(producer, settings, change(b, old_upstream=(a,), new_downstream=(c, loose)))
+
+        async def lineage_version() -> bool:
+            return (await detail(client, w1["id"]))["current_version_no"] == 2
+
+        await eventually(lineage_version, timeout_s=30)
+        d = await detail(client, w1["id"])
+        assert d["edges"] == [{"upstream_task_id": b, "downstream_task_id": c}]
+        assert (d["entry_task_ids"], d["needs_attention"]) == ([a, b], False)
+        v2 = (await client.get(f"/internal/workflows/{w1['id']}/versions/2")).json()
+        assert (v2["trigger_source"], v2["created_by"]) == ("lineage_change", "lineage-resolver")
+        assert v2["change_summary"]["edges_added"] == [[b, c]]
+        assert v2["change_summary"]["edges_removed"] == [[a, b]]
+
+        # across workflows: no edit, both workflows flagged
+        await send(producer, settings, change(c, new_downstream=(x,)))
+
+        async def flagged(wid: int) -> bool:
+            return bool((await detail(client, wid))["needs_attention"])
+
+        await eventually(lambda: flagged(w2["id"]), timeout_s=30)
+        d1, d2 = await detail(client, w1["id"]), await detail(client, w2["id"])
+        assert d1["needs_attention"]
+        assert d1["current_version_no"] == 2
+        assert d2["current_version_no"] == 1
+        assert f"task {c} (workflow {w1['id']}) → task {x} (workflow {w2['id']})" in d1["attention_reason"]
+        assert d1["attention_details"]["kind"] == "cross_workflow"
+        r = await client.get("/internal/workflows", params={"needs_attention": "true"})
+        assert sorted(i["id"] for i in r.json()["items"]) == sorted([w1["id"], w2["id"]])
+
+        # a manual edit is the manual handling: it clears the flag
+        body = workflow_body([a, b, c], [(b, c)], name=d1["name"], description="handled")
+        r = await client.put(f"/internal/workflows/{w1['id']}", json={**body, "expected_version_no": 2})
+        assert r.status_code == 200, r.text
+        assert (r.json()["needs_attention"], r.json()["current_version_no"]) == (False, 3)
+
+        # a cycle reported by lineage (with its tables): flagged, not applied
+        cycle = DependencyCycle(task_path=(c, a, b, c), tables=("dw.t1", "dw.t2"))
+        await send(producer, settings, change(c, new_downstream=(a,), cycle=cycle))
+        await eventually(lambda: flagged(w1["id"]), timeout_s=30)
+        d1 = await detail(client, w1["id"])
+        assert d1["current_version_no"] == 3
+        assert f"{c} → {a} → {b} → {c}" in d1["attention_reason"]
+        assert "dw.t1, dw.t2" in d1["attention_reason"]
+
+        # a cycle only our DAG check sees (lineage did not flag it): flagged, not applied
+        await send(producer, settings, change(y, new_downstream=(x,)))
+        await send(producer, settings, change(x, new_downstream=(y,)))
+
+        async def w2_version_and_flag() -> bool:
+            d = await detail(client, w2["id"])
+            details = d["attention_details"] or {}
+            return bool(d["current_version_no"] == 2 and details.get("kind") == "cycle")
+
+        await eventually(w2_version_and_flag, timeout_s=30)
+        d2 = await detail(client, w2["id"])
+        # the two events have different keys (partitions): whichever came first was applied, the other refused
+        assert d2["edges"] in (
+            [{"upstream_task_id": y, "downstream_task_id": x}],
+            [{"upstream_task_id": x, "downstream_task_id": y}],
+        )
+        assert d2["attention_details"]["cycle"]["task_path"] in ([x, y, x], [y, x, y])
