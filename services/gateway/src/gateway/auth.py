@@ -1,0 +1,207 @@
+"""Bearer API keys: authentication, roles, and the key management use cases (HTTP, CLI and start-up share them).
+
+A request's ``Authorization: Bearer <key>`` is hashed (SHA-256) and looked up by that hash; the key's ``name`` is the
+acting user. 401 for a missing, unknown or revoked key; 403 when the key lacks the role. The secret is never logged,
+stored or echoed (only its 8-character prefix is shown).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, SecretStr
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from common.db import unit_of_work
+from common.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
+from gateway.db import repository as repo
+from gateway.db.repository import Record
+from gateway.deps import Deps, get_deps
+from gateway.domain.keys import from_secret, hash_key, new_key, plausible
+from gateway.domain.roles import Role, grants, parse_roles
+from gateway.ports import Caller
+
+log = logging.getLogger(__name__)
+
+BOOTSTRAP_ADMIN_NAME = "admin"
+
+bearer_scheme = HTTPBearer(
+    auto_error=False,
+    scheme_name="bearer",
+    description="An API key: `Authorization: Bearer <key>` (create one with `python -m gateway keys create`).",
+)
+
+
+@dataclass(frozen=True)
+class Principal:
+    key_id: int
+    name: str
+    roles: tuple[str, ...]
+    key_prefix: str
+
+
+class ApiKeyView(BaseModel):
+    id: int
+    name: str
+    key_prefix: str
+    roles: list[str]
+    created_at: datetime
+    created_by: str
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+    @classmethod
+    def of(cls, row: Record) -> ApiKeyView:
+        return cls(
+            id=row.id,
+            name=row.name,
+            key_prefix=row.key_prefix,
+            roles=list(row.roles),
+            created_at=row.created_at,
+            created_by=row.created_by,
+            revoked_at=row.revoked_at,
+            last_used_at=row.last_used_at,
+        )
+
+
+class CreatedApiKey(ApiKeyView):
+    #: the secret, shown this once; only its SHA-256 is stored
+    key: str
+
+
+class ApiKeyPage(BaseModel):
+    items: list[ApiKeyView]
+    total: int
+    page: int
+    page_size: int
+
+
+# ---------------------------------------------------------------------------------------------------------- use cases
+
+
+async def authenticate(deps: Deps, secret: str) -> Principal:
+    if not plausible(secret):
+        raise Unauthorized("unknown API key")
+    async with unit_of_work(deps.sessions) as session:
+        row = await repo.key_by_hash(session, hash_key(secret))
+        if row is None:
+            raise Unauthorized("unknown API key")
+        if row.revoked_at is not None:
+            raise Unauthorized("this API key has been revoked")
+        await repo.touch_key(session, row.id, min_interval=timedelta(seconds=deps.settings.key_touch_interval_s))
+    return Principal(key_id=row.id, name=row.name, roles=tuple(row.roles), key_prefix=row.key_prefix)
+
+
+async def create_api_key(
+    sessions: async_sessionmaker[AsyncSession], *, name: str, roles: Sequence[str], created_by: str
+) -> CreatedApiKey:
+    """A new key for user ``name``; the answer holds the secret (show it once)."""
+    name = name.strip()
+    if not name or len(name) > 128:
+        raise ValidationFailed("name must be 1 to 128 characters")
+    try:
+        parsed = parse_roles(roles)
+    except ValueError as exc:
+        raise ValidationFailed(str(exc)) from None
+    material = new_key()
+    async with unit_of_work(sessions) as session:
+        row = await repo.insert_key(
+            session,
+            name=name,
+            prefix=material.prefix,
+            digest=material.digest,
+            roles=[r.value for r in parsed],
+            created_by=created_by,
+        )
+    return CreatedApiKey(**ApiKeyView.of(row).model_dump(), key=material.secret)
+
+
+async def list_api_keys(
+    sessions: async_sessionmaker[AsyncSession], *, include_revoked: bool, page: int, page_size: int
+) -> ApiKeyPage:
+    async with unit_of_work(sessions) as session:
+        rows, total = await repo.list_keys(session, include_revoked=include_revoked, page=page, page_size=page_size)
+    return ApiKeyPage(items=[ApiKeyView.of(r) for r in rows], total=total, page=page, page_size=page_size)
+
+
+async def revoke_api_key(
+    sessions: async_sessionmaker[AsyncSession], key_id: int, *, allow_last_admin: bool = False
+) -> ApiKeyView:
+    """Revoke a key (idempotent). Revoking the last active admin key is refused unless ``allow_last_admin``
+    (the CLI's ``--force``): over HTTP that would lock every administrator out."""
+    async with unit_of_work(sessions) as session:
+        admins = await repo.lock_active_admins(session)
+        row = await repo.key_by_id(session, key_id)
+        if row is None:
+            raise NotFound(f"API key {key_id} does not exist", key_id=key_id)
+        if not allow_last_admin and admins == [key_id]:
+            raise Conflict(
+                f"API key {key_id} is the last active admin key; create another admin key first", key_id=key_id
+            )
+        revoked = await repo.revoke_key(session, key_id)
+    assert revoked is not None
+    return ApiKeyView.of(revoked)
+
+
+async def ensure_bootstrap_admin(sessions: async_sessionmaker[AsyncSession], token: SecretStr) -> None:
+    """Make sure an admin key with exactly this secret exists (``GATEWAY_BOOTSTRAP_ADMIN_TOKEN``). A key with that
+    secret that was revoked stays revoked: revocation is deliberate; configure a new token instead."""
+    material = from_secret(token.get_secret_value())
+    async with unit_of_work(sessions) as session:
+        row = await repo.key_by_hash(session, material.digest)
+        if row is None:
+            await repo.insert_key(
+                session,
+                name=BOOTSTRAP_ADMIN_NAME,
+                prefix=material.prefix,
+                digest=material.digest,
+                roles=[Role.ADMIN.value],
+                created_by="bootstrap",
+            )
+            log.info("bootstrap admin key created (prefix %s)", material.prefix)
+        elif row.revoked_at is not None:
+            log.warning("the bootstrap admin key (prefix %s) is revoked; it stays revoked", material.prefix)
+        elif Role.ADMIN.value not in row.roles:
+            await repo.set_roles(session, row.id, [*row.roles, Role.ADMIN.value])
+
+
+# ------------------------------------------------------------------------------------------------ FastAPI dependencies
+
+
+async def current_principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+    deps: Annotated[Deps, Depends(get_deps)],
+) -> Principal:
+    if credentials is None:
+        raise Unauthorized("missing bearer token: send 'Authorization: Bearer <API key>'")
+    principal = await authenticate(deps, credentials.credentials)
+    request.state.actor = principal.name
+    return principal
+
+
+def require(role: Role) -> Callable[..., Awaitable[Principal]]:
+    async def _check(principal: Principal = Depends(current_principal)) -> Principal:
+        if not grants(principal.roles, role):
+            held = ", ".join(principal.roles)
+            raise Forbidden(f"this call needs the role '{role.value}' (the key of {principal.name} has: {held})")
+        return principal
+
+    return _check
+
+
+def acting(role: Role) -> Callable[..., Awaitable[Caller]]:
+    """The ``Caller`` (user name + request id) of a request whose key holds ``role``."""
+    check = require(role)
+
+    # Default-argument style: the dependency is a local, which a string annotation could not name.
+    async def _caller(request: Request, principal: Principal = Depends(check)) -> Caller:
+        return Caller(actor=principal.name, request_id=str(getattr(request.state, "request_id", "")))
+
+    return _caller

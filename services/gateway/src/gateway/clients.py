@@ -1,0 +1,296 @@
+"""httpx adapters of the ports: one pooled ``httpx.AsyncClient`` per service, created in the app's lifespan.
+
+Each call has a total time budget (``asyncio.timeout`` around the whole exchange; httpx's own timeouts are per
+phase) and maps every failure to the gateway's errors, naming the service in words and never its URL.
+Nothing is retried here: the services' mutating calls are not idempotent, and the reads sit behind a user who can
+reload.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import httpx
+from prometheus_client import Histogram
+
+from common.errors import UpstreamTimeout, UpstreamUnavailable
+from gateway.errors import BadUpstreamAnswer, UpstreamProblem
+from gateway.ports import Caller, Json, Params
+
+log = logging.getLogger(__name__)
+
+UPSTREAM_SECONDS = Histogram(
+    "gateway_upstream_request_seconds",
+    "Calls from the gateway to a service, by service and outcome (ok, problem, unavailable, timeout, bad_answer)",
+    ["upstream", "outcome"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 1.5, 2.5, 5.0, 10.0),
+)
+
+
+def http_client(
+    base_url: str, *, timeout_s: float, max_connections: int, transport: httpx.AsyncBaseTransport | None = None
+) -> httpx.AsyncClient:
+    """The pooled client of one service (``transport`` lets tests put a fake service behind it)."""
+    return httpx.AsyncClient(
+        base_url=base_url,
+        timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 2.0)),
+        limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+        transport=transport,
+        follow_redirects=False,
+    )
+
+
+class Upstream:
+    """One service: its client, its name in words and its time budget."""
+
+    def __init__(self, name: str, label: str, client: httpx.AsyncClient, *, timeout_s: float) -> None:
+        self.name = name
+        #: e.g. "history service" (used in error messages)
+        self.label = label
+        self.client = client
+        self.timeout_s = timeout_s
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        caller: Caller,
+        *,
+        params: Params | Sequence[tuple[str, str | int]] | None = None,
+        body: Json | None = None,
+        timeout_s: float | None = None,
+    ) -> Any:
+        budget = timeout_s if timeout_s is not None else self.timeout_s
+        headers = {"X-Actor": caller.actor, "X-Request-Id": caller.request_id}
+        query = _clean(params)
+        started = time.perf_counter()
+        outcome = "ok"
+        try:
+            async with asyncio.timeout(budget):
+                response = await self.client.request(
+                    method,
+                    path,
+                    params=query,
+                    json=body,
+                    headers=headers,
+                    timeout=httpx.Timeout(budget, connect=min(budget, 2.0)),
+                )
+            return self._answer(response)
+        except (TimeoutError, httpx.TimeoutException):
+            outcome = "timeout"
+            log.warning("%s did not answer within %.3g s", self.label, budget, extra={"upstream": self.name})
+            raise UpstreamTimeout(f"{self.label} did not answer within {budget:g} s", service=self.name) from None
+        except httpx.TransportError as exc:
+            outcome = "unavailable"
+            log.warning("%s is unavailable: %s", self.label, type(exc).__name__, extra={"upstream": self.name})
+            raise UpstreamUnavailable(f"{self.label} is unavailable", service=self.name) from None
+        except UpstreamProblem:
+            outcome = "problem"
+            raise
+        except UpstreamUnavailable:
+            outcome = "unavailable"
+            raise
+        except BadUpstreamAnswer:
+            outcome = "bad_answer"
+            raise
+        finally:
+            UPSTREAM_SECONDS.labels(self.name, outcome).observe(time.perf_counter() - started)
+
+    def _answer(self, response: httpx.Response) -> Any:
+        status = response.status_code
+        if status == 204:
+            return None
+        try:
+            data = response.json() if response.content else None
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            data = None
+        if status < 300 and data is not None:
+            return data
+        if status >= 400 and isinstance(data, dict) and isinstance(data.get("status"), int) and "title" in data:
+            raise UpstreamProblem(self.name, status, data)
+        if status in (502, 503, 504):
+            raise UpstreamUnavailable(f"{self.label} is unavailable (HTTP {status})", service=self.name)
+        raise BadUpstreamAnswer(
+            f"{self.label} answered HTTP {status} with an unexpected body", service=self.name, upstream_status=status
+        )
+
+
+def _clean(
+    params: Params | Sequence[tuple[str, str | int]] | None,
+) -> list[tuple[str, str | int | float | bool | None]] | None:
+    if params is None:
+        return None
+    items = params.items() if isinstance(params, Mapping) else params
+    out: list[tuple[str, str | int | float | bool | None]] = []
+    for k, v in items:
+        if v is None:
+            continue
+        out.append((k, ("true" if v else "false") if isinstance(v, bool) else v))
+    return out
+
+
+def _ids(ids: Sequence[int]) -> str:
+    return ",".join(str(i) for i in ids)
+
+
+class DefinitionClient:
+    def __init__(self, upstream: Upstream) -> None:
+        self.up = upstream
+
+    async def create_task(self, body: Json, caller: Caller) -> Json:
+        out: Json = await self.up.call("POST", "/internal/tasks", caller, body=body)
+        return out
+
+    async def update_task(self, task_id: int, body: Json, caller: Caller) -> Json:
+        out: Json = await self.up.call("PUT", f"/internal/tasks/{task_id}", caller, body=body)
+        return out
+
+    async def get_task(self, task_id: int, caller: Caller) -> Json:
+        out: Json = await self.up.call("GET", f"/internal/tasks/{task_id}", caller)
+        return out
+
+    async def list_tasks(self, params: Params, ids: Sequence[int] | None, caller: Caller) -> Json:
+        query = {**params, "ids": _ids(ids) if ids else None}
+        out: Json = await self.up.call("GET", "/internal/tasks", caller, params=query)
+        return out
+
+    async def task_owners(self, task_ids: Sequence[int], caller: Caller) -> Json:
+        out: Json = await self.up.call("GET", "/internal/task-owners", caller, params={"task_ids": _ids(task_ids)})
+        return out
+
+    async def create_workflow(self, body: Json, caller: Caller) -> Json:
+        out: Json = await self.up.call("POST", "/internal/workflows", caller, body=body)
+        return out
+
+    async def update_workflow(self, workflow_id: int, body: Json, caller: Caller) -> Json:
+        out: Json = await self.up.call("PUT", f"/internal/workflows/{workflow_id}", caller, body=body)
+        return out
+
+    async def get_workflow(self, workflow_id: int, caller: Caller) -> Json:
+        out: Json = await self.up.call("GET", f"/internal/workflows/{workflow_id}", caller)
+        return out
+
+    async def list_workflows(self, params: Params, caller: Caller) -> Json:
+        out: Json = await self.up.call("GET", "/internal/workflows", caller, params=params)
+        return out
+
+    async def workflow_action(self, workflow_id: int, action: str, caller: Caller) -> Json:
+        out: Json = await self.up.call("POST", f"/internal/workflows/{workflow_id}/actions/{action}", caller, body={})
+        return out
+
+    async def list_versions(self, workflow_id: int, page: int, page_size: int, caller: Caller) -> Json:
+        params = {"page": page, "page_size": page_size}
+        out: Json = await self.up.call("GET", f"/internal/workflows/{workflow_id}/versions", caller, params=params)
+        return out
+
+    async def get_version(self, workflow_id: int, version_no: int, caller: Caller) -> Json:
+        out: Json = await self.up.call("GET", f"/internal/workflows/{workflow_id}/versions/{version_no}", caller)
+        return out
+
+    async def diff(self, workflow_id: int, from_no: int, to_no: int, caller: Caller) -> Json:
+        params = {"from": from_no, "to": to_no}
+        out: Json = await self.up.call("GET", f"/internal/workflows/{workflow_id}/diff", caller, params=params)
+        return out
+
+    async def rollback(self, workflow_id: int, body: Json, caller: Caller) -> Json:
+        out: Json = await self.up.call("POST", f"/internal/workflows/{workflow_id}/rollback", caller, body=body)
+        return out
+
+    async def publish(self, workflow_id: int, body: Json, caller: Caller) -> Json:
+        out: Json = await self.up.call("POST", f"/internal/workflows/{workflow_id}/publish", caller, body=body)
+        return out
+
+    async def preview_migration(self, body: Json, caller: Caller) -> Json:
+        out: Json = await self.up.call("POST", "/internal/migrations/preview", caller, body=body)
+        return out
+
+    async def migrate(self, body: Json, caller: Caller) -> Json:
+        out: Json = await self.up.call("POST", "/internal/migrations", caller, body=body)
+        return out
+
+
+class PublisherClient:
+    def __init__(self, upstream: Upstream) -> None:
+        self.up = upstream
+
+    async def list_publish_records(self, workflow_id: int, page: int, page_size: int, caller: Caller) -> Json:
+        params = {"page": page, "page_size": page_size}
+        path = f"/internal/workflows/{workflow_id}/publish-records"
+        out: Json = await self.up.call("GET", path, caller, params=params)
+        return out
+
+    async def retry_publish(self, record_id: int, caller: Caller) -> Json:
+        body = {"operator": caller.actor}
+        out: Json = await self.up.call("POST", f"/internal/publish-records/{record_id}/retry", caller, body=body)
+        return out
+
+    async def run_workflow(self, workflow_id: int, body: Json, caller: Caller) -> Json:
+        out: Json = await self.up.call("POST", f"/internal/workflows/{workflow_id}/run", caller, body=body)
+        return out
+
+    async def batch_run(self, body: Json, caller: Caller) -> Json:
+        out: Json = await self.up.call("POST", "/internal/workflows/batch-run", caller, body=body)
+        return out
+
+
+class HistoryClient:
+    def __init__(self, upstream: Upstream, *, direct_timeout_s: float) -> None:
+        self.up = upstream
+        self.direct_timeout_s = direct_timeout_s
+
+    async def executions(self, workflow_id: int, caller: Caller, *, direct: bool = False) -> Json:
+        """``direct``: the executions page itself (longer budget: a stale cache is refreshed from DS first);
+        otherwise a part of a composed page (short budget)."""
+        timeout = self.direct_timeout_s if direct else None
+        path = f"/internal/workflows/{workflow_id}/executions"
+        out: Json = await self.up.call("GET", path, caller, timeout_s=timeout)
+        return out
+
+    async def executions_batch(self, workflow_ids: Sequence[int], caller: Caller) -> Json:
+        params = {"ids": _ids(workflow_ids)}
+        out: Json = await self.up.call("GET", "/internal/workflows/executions", caller, params=params)
+        return out
+
+    async def instance(self, instance_id: int, workflow_id: int, caller: Caller) -> Json:
+        params = {"workflow_id": workflow_id}
+        path = f"/internal/instances/{instance_id}"
+        out: Json = await self.up.call("GET", path, caller, params=params, timeout_s=self.direct_timeout_s)
+        return out
+
+    async def task_log(self, task_instance_id: int, skip_line_num: int, limit: int, caller: Caller) -> Json:
+        params = {"skip_line_num": skip_line_num, "limit": limit}
+        path = f"/internal/task-instances/{task_instance_id}/log"
+        out: Json = await self.up.call("GET", path, caller, params=params, timeout_s=self.direct_timeout_s)
+        return out
+
+
+class LineageClient:
+    def __init__(self, upstream: Upstream) -> None:
+        self.up = upstream
+
+    async def dependency_view(self, task_ids: Sequence[int], caller: Caller) -> Json:
+        params = {"task_ids": _ids(task_ids)}
+        out: Json = await self.up.call("GET", "/internal/dependency-view", caller, params=params)
+        return out
+
+    async def filter_tasks(
+        self,
+        upstream_task_id: int | None,
+        downstream_task_id: int | None,
+        after: int | None,
+        limit: int,
+        caller: Caller,
+    ) -> Json:
+        params = {
+            "upstream_task_id": upstream_task_id,
+            "downstream_task_id": downstream_task_id,
+            "after": after,
+            "limit": limit,
+        }
+        out: Json = await self.up.call("GET", "/internal/dependency-view/filter", caller, params=params)
+        return out

@@ -1,0 +1,88 @@
+"""Settings of the gateway (env prefix ``GATEWAY_``).
+
+The gateway owns the schema ``gateway`` (API keys, audit log) and calls the other services over HTTP: one URL and one
+explicit time budget per upstream. Secrets are ``SecretStr``; bad configuration fails at start.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import SettingsConfigDict
+
+from common.settings import ServiceSettings
+
+REPO_ROOT = Path(__file__).resolve().parents[4]
+DEFAULT_MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+DEFAULT_PORTAL_DIR = REPO_ROOT / "portal" / "dist"
+
+_HTTP_URL = r"^https?://[^\s]+$"
+
+
+class Settings(ServiceSettings):
+    # hide_input_in_errors: a rejected secret (bootstrap token, database URL) must not be echoed in the error.
+    model_config = SettingsConfigDict(
+        env_prefix="GATEWAY_", extra="ignore", env_file=None, populate_by_name=True, hide_input_in_errors=True
+    )
+
+    service_name: str = "gateway"
+    http_port: int = Field(default=8080, ge=0, le=65535)
+    db_schema: str = Field(default="gateway", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    #: run the Alembic migrations at start (``python -m gateway migrate`` does the same explicitly)
+    auto_migrate: bool = False
+    migrations_path: Path = DEFAULT_MIGRATIONS
+
+    # Upstream services (cluster-internal URLs; never shown to callers)
+    definition_url: str = Field(default="http://127.0.0.1:8101", pattern=_HTTP_URL)
+    publisher_url: str = Field(default="http://127.0.0.1:8102", pattern=_HTTP_URL)
+    history_url: str = Field(default="http://127.0.0.1:8103", pattern=_HTTP_URL)
+    lineage_url: str = Field(default="http://127.0.0.1:8104", pattern=_HTTP_URL)
+    #: total time budget of one call (connect + send + wait + read), per upstream
+    definition_timeout_s: float = Field(default=5.0, gt=0, le=120)
+    #: run / batch-run wait for DolphinScheduler's answer, hence the longer budget
+    publisher_timeout_s: float = Field(default=10.0, gt=0, le=120)
+    #: composed pages (list's last runs, detail's executions): history is non-essential there, so the budget is short
+    history_timeout_s: float = Field(default=1.5, gt=0, le=120)
+    #: the executions / instance / log endpoints, where history-sync may have to ask DolphinScheduler first
+    history_direct_timeout_s: float = Field(default=10.0, gt=0, le=120)
+    lineage_timeout_s: float = Field(default=3.0, gt=0, le=120)
+    #: pooled connections per upstream client
+    upstream_max_connections: int = Field(default=100, ge=1, le=10_000)
+    #: concurrent owner-workflow look-ups when a task page builds DolphinScheduler links
+    link_lookup_concurrency: int = Field(default=8, ge=1, le=100)
+    #: a dependency filter (upstreamTaskId/downstreamTaskId) matching more tasks than this is refused (422)
+    task_filter_max_candidates: int = Field(default=1000, ge=1, le=10_000)
+
+    #: base of "open in DolphinScheduler" links, e.g. http://ds.example.com/dolphinscheduler/ui; empty: no links
+    ds_ui_url: str = ""
+    #: the built portal (``cd portal && npm ci && npm run build``); served at ``/`` when it exists
+    portal_dir: Path = DEFAULT_PORTAL_DIR
+
+    #: when set, an admin key with exactly this secret (name ``admin``) is ensured at start (local runs, tests)
+    bootstrap_admin_token: SecretStr | None = None
+    #: ``api_key.last_used_at`` is written at most once per this interval per key (saves a write per request)
+    key_touch_interval_s: float = Field(default=60.0, ge=0)
+
+    @field_validator("ds_ui_url")
+    @classmethod
+    def _strip_slash(cls, v: str) -> str:
+        v = v.strip().rstrip("/")
+        if v and not (v.startswith("http://") or v.startswith("https://")):
+            raise ValueError("ds_ui_url must be an http(s) URL or empty")
+        return v
+
+    @field_validator("definition_url", "publisher_url", "history_url", "lineage_url")
+    @classmethod
+    def _base_url(cls, v: str) -> str:
+        return v.rstrip("/")
+
+    @field_validator("bootstrap_admin_token")
+    @classmethod
+    def _strong_token(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is None or not v.get_secret_value():
+            return None
+        raw = v.get_secret_value()
+        if len(raw) < 16 or any(c.isspace() for c in raw):
+            raise ValueError("bootstrap_admin_token must be at least 16 characters without whitespace")
+        return v

@@ -1,0 +1,74 @@
+"""Tables of the gateway, declared without a schema (the engine's search_path selects ``gateway``)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Identity,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    func,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+
+from common.db import new_metadata
+
+metadata = new_metadata()
+
+ROLE_NAMES = ("viewer", "editor", "approver", "publisher", "admin")
+
+api_key = Table(
+    "api_key",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    #: the user the key acts as (``X-Actor`` toward the services, ``actor`` in the audit log)
+    Column("name", String(128), nullable=False),
+    #: the first 8 characters of the secret, for display only
+    Column("key_prefix", String(8), nullable=False),
+    #: SHA-256 (hex) of the secret; the secret itself is never stored
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("roles", ARRAY(Text), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("created_by", String(128), nullable=False),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+    Column("last_used_at", DateTime(timezone=True), nullable=True),
+    CheckConstraint("cardinality(roles) > 0", name="roles_not_empty"),
+    CheckConstraint(
+        "roles <@ ARRAY[" + ", ".join(f"'{r}'" for r in ROLE_NAMES) + "]::text[]",
+        name="roles_known",
+    ),
+    CheckConstraint("key_hash ~ '^[0-9a-f]{64}$'", name="key_hash_sha256"),
+)
+
+Index("ix_api_key_name", api_key.c.name)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    #: the key's user name; ``NULL`` when the call was not authenticated
+    Column("actor", String(128), nullable=True),
+    Column("method", String(8), nullable=False),
+    Column("path", Text, nullable=False),
+    #: e.g. ``workflows/12``
+    Column("resource", Text, nullable=True),
+    Column("status_code", Integer, nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("request_id", String(128), nullable=False),
+    #: a short description (the problem's detail on failure); never a request body
+    Column("detail", Text, nullable=True),
+    CheckConstraint("outcome IN ('success', 'failure')", name="outcome_known"),
+)
+
+Index("ix_audit_log_at", audit_log.c.at.desc(), audit_log.c.id.desc())
+Index("ix_audit_log_actor_at", audit_log.c.actor, audit_log.c.at.desc())
+Index("ix_audit_log_path", audit_log.c.path, postgresql_ops={"path": "text_pattern_ops"})
+
+__all__ = ["api_key", "audit_log", "metadata"]

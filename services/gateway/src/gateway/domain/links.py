@@ -1,0 +1,48 @@
+"""Links the portal shows: the portal's own routes and "open in DolphinScheduler"."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+
+def workflow_link(workflow_id: int | None) -> str | None:
+    """The portal route of a workflow's detail page."""
+    return f"/workflows/{workflow_id}" if workflow_id is not None else None
+
+
+def ds_workflow_link(ds_ui_url: str, project_code: Any, workflow_code: Any) -> str | None:
+    """``{ds_ui_url}/projects/{project_code}/workflow/definitions/{workflow_code}``; ``None`` when DS links are not
+    configured or the workflow was never deployed (no codes yet)."""
+    if not ds_ui_url or not _code(project_code) or not _code(workflow_code):
+        return None
+    return f"{ds_ui_url}/projects/{project_code}/workflow/definitions/{workflow_code}"
+
+
+def ds_task_link(ds_ui_url: str, project_code: Any, workflow_code: Any, ds_task_code: Any) -> str | None:
+    """The workflow's DS link plus ``?taskCode=`` when the task's DS code is known."""
+    base = ds_workflow_link(ds_ui_url, project_code, workflow_code)
+    if base is None:
+        return None
+    return f"{base}?taskCode={ds_task_code}" if _code(ds_task_code) else base
+
+
+def ds_link_of(ds_ui_url: str, workflow: Mapping[str, Any]) -> str | None:
+    return ds_workflow_link(ds_ui_url, workflow.get("project_code"), workflow.get("workflow_code"))
+
+
+def _code(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def audit_resource(path: str, prefix: str = "/api/v1/") -> str | None:
+    """What a mutating call acted on, e.g. ``workflows/12`` for ``/api/v1/workflows/12/publish``, ``migrations`` for
+    ``/api/v1/migrations/preview``; ``None`` outside the API."""
+    if not path.startswith(prefix):
+        return None
+    parts = [p for p in path[len(prefix) :].split("/") if p]
+    if not parts:
+        return None
+    if len(parts) >= 2 and parts[1].isdigit():
+        return f"{parts[0]}/{parts[1]}"
+    return parts[0]

@@ -1,0 +1,159 @@
+"""Composition root: ``create_app(settings)`` builds the gateway.
+
+The gateway has no Kafka consumer and no outbox, so it does not use ``common.app.create_service_app`` (whose
+``Infra`` builds a broker, a relay and a consumer runtime); it assembles the same shared pieces instead — logging and
+tracing (``common.telemetry``), problem JSON and health/metrics (``common.http``), the async engine on its own
+schema (``common.db``) — plus one pooled HTTP client per service, created in the lifespan.
+
+Run with ``python -m gateway serve`` (or ``uvicorn --factory gateway.main:create_app``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse, JSONResponse
+from sqlalchemy import text
+
+from common.db import create_engine, session_factory
+from common.http import Check, install_health, install_problem_handlers
+from common.migrations import upgrade
+from common.red import RedMetricsMiddleware
+from common.telemetry import instrument_app, instrument_engine, register_secrets, setup_logging, setup_tracing
+from gateway.asyncapi import build_asyncapi
+from gateway.audit import RequestContextMiddleware
+from gateway.auth import ensure_bootstrap_admin
+from gateway.clients import DefinitionClient, HistoryClient, LineageClient, PublisherClient, Upstream, http_client
+from gateway.config import Settings
+from gateway.deps import Deps
+from gateway.errors import install_upstream_problem_handler
+from gateway.portal import portal_router
+from gateway.routes import api_router
+
+UPSTREAMS = ("definition", "publisher", "history", "lineage")
+
+DESCRIPTION = """Public API of the workflow orchestration platform.
+
+Authenticate with an API key: `Authorization: Bearer <key>`. Roles: `viewer` (read), `editor` (tasks, workflows,
+migrations), `approver` (approve), `publisher` (publish, retry, run), `admin` (everything + API keys, audit log).
+Errors are RFC 9457 problem JSON. The Kafka topics are described at [/asyncapi](/asyncapi).
+"""
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
+    telemetry: bool = True,
+) -> FastAPI:
+    """``transports`` (by upstream name: definition, publisher, history, lineage) replaces the network for tests."""
+    settings = settings if settings is not None else Settings()
+    transports = dict(transports or {})
+    unknown = set(transports) - set(UPSTREAMS)
+    if unknown:
+        raise ValueError(f"unknown upstreams: {sorted(unknown)}")
+    register_secrets([settings.database_url, settings.bootstrap_admin_token])
+    setup_logging(settings.service_name, level=settings.log_level, json_logs=settings.log_json)
+    provider = (
+        setup_tracing(
+            settings.service_name,
+            otlp_endpoint=settings.otel_exporter_otlp_endpoint,
+            sampling_ratio=settings.otel_sampling_ratio,
+        )
+        if telemetry
+        else None
+    )
+    checks: dict[str, Check] = {}
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.auto_migrate:
+            await upgrade(settings.migrations_path, settings.database_url, settings.db_schema)
+        engine = create_engine(settings.database_url, schema=settings.db_schema)
+        if telemetry:
+            instrument_engine(engine, provider)
+        sessions = session_factory(engine)
+
+        def client(name: str, url: str, timeout_s: float) -> Upstream:
+            http = http_client(
+                url,
+                timeout_s=timeout_s,
+                max_connections=settings.upstream_max_connections,
+                transport=transports.get(name),
+            )
+            return Upstream(name, f"{name} service", http, timeout_s=timeout_s)
+
+        upstreams = [
+            client("definition", settings.definition_url, settings.definition_timeout_s),
+            client("publisher", settings.publisher_url, settings.publisher_timeout_s),
+            client("history", settings.history_url, settings.history_timeout_s),
+            client("lineage", settings.lineage_url, settings.lineage_timeout_s),
+        ]
+        definition, publisher, history, lineage = upstreams
+        try:
+            if settings.bootstrap_admin_token is not None:
+                await ensure_bootstrap_admin(sessions, settings.bootstrap_admin_token)
+
+            async def database() -> None:
+                async with engine.connect() as conn:
+                    await conn.execute(text("SELECT 1"))
+
+            checks["database"] = database
+            app.state.deps = Deps(
+                settings=settings,
+                sessions=sessions,
+                definition=DefinitionClient(definition),
+                publisher=PublisherClient(publisher),
+                history=HistoryClient(history, direct_timeout_s=settings.history_direct_timeout_s),
+                lineage=LineageClient(lineage),
+            )
+            yield
+        finally:
+            for up in upstreams:
+                await up.client.aclose()
+            await engine.dispose()
+
+    app = FastAPI(
+        title="Workflow platform API",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+        redoc_url=None,
+    )
+    install_problem_handlers(app)
+    install_upstream_problem_handler(app)
+    install_health(app, lambda: checks)
+    app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(RedMetricsMiddleware, service=settings.service_name)
+    app.include_router(api_router())
+    _install_asyncapi(app, settings)
+    app.include_router(portal_router(settings.portal_dir))
+    if telemetry:
+        instrument_app(app, provider)
+    return app
+
+
+def _install_asyncapi(app: FastAPI, settings: Settings) -> None:
+    """``/asyncapi.json`` and the ``/asyncapi`` page, generated on first use (FastStream takes a while) and kept."""
+
+    @functools.cache
+    def documents() -> tuple[Any, str]:
+        from faststream.specification import get_asyncapi_html
+
+        spec = build_asyncapi(bootstrap_servers=settings.kafka_bootstrap_servers, topic_prefix=settings.topic_prefix)
+        return spec.to_jsonable(), get_asyncapi_html(spec, try_it_out_path=None)
+
+    @app.get("/asyncapi.json", include_in_schema=False)
+    async def asyncapi_json() -> JSONResponse:
+        return JSONResponse(documents()[0])
+
+    @app.get("/asyncapi", include_in_schema=False)
+    async def asyncapi_page() -> HTMLResponse:
+        return HTMLResponse(documents()[1])

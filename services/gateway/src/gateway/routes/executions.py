@@ -1,0 +1,41 @@
+"""Executions, instance detail with its task instances, task logs (the history-sync service)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+
+from gateway.auth import acting
+from gateway.domain.roles import Role
+from gateway.ports import Caller
+from gateway.routes.params import PROBLEM_RESPONSES, DepsDep, IdPath
+
+router = APIRouter(prefix="/workflows/{workflow_id}", tags=["executions"], responses=PROBLEM_RESPONSES)
+
+Viewer = Annotated[Caller, Depends(acting(Role.VIEWER))]
+
+
+@router.get("/executions")
+async def list_executions(workflow_id: IdPath, deps: DepsDep, caller: Viewer) -> dict[str, Any]:
+    """The last 10 executions with the cache's age (refreshed from DolphinScheduler first when stale)."""
+    return await deps.history.executions(workflow_id, caller, direct=True)
+
+
+@router.get("/instances/{instance_id}")
+async def get_instance(workflow_id: IdPath, instance_id: IdPath, deps: DepsDep, caller: Viewer) -> dict[str, Any]:
+    """A workflow instance and its task instances."""
+    return await deps.history.instance(instance_id, workflow_id, caller)
+
+
+@router.get("/task-instances/{task_instance_id}/log")
+async def get_task_log(
+    workflow_id: IdPath,
+    task_instance_id: IdPath,
+    deps: DepsDep,
+    caller: Viewer,
+    skip_line_num: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+) -> dict[str, Any]:
+    """A page of a task instance's log (``next_skip_line_num`` continues it)."""
+    return await deps.history.task_log(task_instance_id, skip_line_num, limit, caller)

@@ -1,0 +1,26 @@
+"""Shared pieces of the routes: paging parameters, the ``Deps`` dependency, audit notes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Path, Query, Request
+
+from gateway.deps import Deps, get_deps
+
+DepsDep = Annotated[Deps, Depends(get_deps)]
+PageQ = Annotated[int, Query(ge=1, description="1-based page")]
+PageSizeQ = Annotated[int, Query(ge=1, le=200, description="items per page (max 200)")]
+IdPath = Annotated[int, Path(ge=1)]
+
+PROBLEM_RESPONSES: dict[int | str, dict[str, str]] = {
+    401: {"description": "Missing, unknown or revoked API key (problem JSON)"},
+    403: {"description": "The key lacks the role (problem JSON)"},
+    503: {"description": "A service is unavailable (problem JSON naming it)"},
+    504: {"description": "A service did not answer in time (problem JSON naming it)"},
+}
+
+
+def note(request: Request, detail: str) -> None:
+    """A short description of a mutating call for its audit row (never secrets, never bodies)."""
+    request.state.audit_detail = detail

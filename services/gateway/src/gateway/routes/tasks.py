@@ -1,0 +1,64 @@
+"""Tasks: the filtered task list with owners and dependency counts, and the definition service's task operations."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+
+from gateway import service
+from gateway.auth import acting
+from gateway.domain.roles import Role
+from gateway.ports import Caller
+from gateway.routes.params import PROBLEM_RESPONSES, DepsDep, IdPath, PageQ, PageSizeQ
+from gateway.schemas import TaskInput, TaskUpdate
+
+router = APIRouter(prefix="/tasks", tags=["tasks"], responses=PROBLEM_RESPONSES)
+
+Viewer = Annotated[Caller, Depends(acting(Role.VIEWER))]
+Editor = Annotated[Caller, Depends(acting(Role.EDITOR))]
+
+
+@router.get("")
+async def list_tasks(
+    deps: DepsDep,
+    caller: Viewer,
+    workflow_id: Annotated[int | None, Query(alias="workflowId", ge=1)] = None,
+    upstream_task_id: Annotated[
+        int | None, Query(alias="upstreamTaskId", ge=1, description="tasks whose upstream contains this task")
+    ] = None,
+    downstream_task_id: Annotated[
+        int | None, Query(alias="downstreamTaskId", ge=1, description="tasks whose downstream contains this task")
+    ] = None,
+    name: Annotated[str | None, Query(max_length=255, description="name contains")] = None,
+    page: PageQ = 1,
+    page_size: PageSizeQ = 20,
+) -> dict[str, Any]:
+    """Tasks with their workflow (name, portal link, DolphinScheduler link) and upstream/downstream counts; parts
+    that could not be fetched are ``null`` and listed in ``unavailable`` (``owners``, ``counts``, ``ds_links``)."""
+    query = service.TaskQuery(
+        workflow_id=workflow_id,
+        upstream_task_id=upstream_task_id,
+        downstream_task_id=downstream_task_id,
+        name=name,
+        page=page,
+        page_size=page_size,
+    )
+    return await service.list_tasks(deps, query, caller)
+
+
+@router.post("", status_code=201)
+async def create_task(body: TaskInput, deps: DepsDep, caller: Editor) -> dict[str, Any]:
+    return await deps.definition.create_task(body.forward(), caller)
+
+
+@router.get("/{task_id}")
+async def get_task(task_id: IdPath, deps: DepsDep, caller: Viewer) -> dict[str, Any]:
+    """The task with its workflow, links and dependencies (ids and counts)."""
+    return await service.task_detail(deps, task_id, caller)
+
+
+@router.put("/{task_id}")
+async def update_task(task_id: IdPath, body: TaskUpdate, deps: DepsDep, caller: Editor) -> dict[str, Any]:
+    """A task inside a workflow gives that workflow a new version (trigger ``task_change``)."""
+    return await deps.definition.update_task(task_id, body.forward(), caller)

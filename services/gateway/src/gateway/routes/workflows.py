@@ -1,0 +1,123 @@
+"""Workflows: the composed list and detail pages, and the definition service's workflow operations."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from gateway import service
+from gateway.auth import acting
+from gateway.domain.roles import Role
+from gateway.ports import Caller
+from gateway.routes.params import PROBLEM_RESPONSES, DepsDep, IdPath, PageQ, PageSizeQ, note
+from gateway.schemas import PublishInput, RollbackInput, WorkflowInput, WorkflowUpdate
+
+router = APIRouter(prefix="/workflows", tags=["workflows"], responses=PROBLEM_RESPONSES)
+
+Viewer = Annotated[Caller, Depends(acting(Role.VIEWER))]
+Editor = Annotated[Caller, Depends(acting(Role.EDITOR))]
+Approver = Annotated[Caller, Depends(acting(Role.APPROVER))]
+Publisher = Annotated[Caller, Depends(acting(Role.PUBLISHER))]
+
+
+@router.get("")
+async def list_workflows(
+    deps: DepsDep,
+    caller: Viewer,
+    name: Annotated[str | None, Query(max_length=255, description="name contains")] = None,
+    status: Literal["draft", "ready", "online", "offline"] | None = None,
+    publish_status: Literal["never_published", "pending", "published", "failed"] | None = None,
+    last_execution_state: Annotated[str | None, Query(max_length=64)] = None,
+    needs_attention: bool | None = None,
+    sort: Literal["name", "-name", "updated_at", "-updated_at"] = "-updated_at",
+    page: PageQ = 1,
+    page_size: PageSizeQ = 20,
+) -> dict[str, Any]:
+    """Workflows with their last 10 executions (``null`` and ``executions_unavailable: true`` when the history
+    service is slow or down) and the DolphinScheduler link."""
+    params = {
+        "name": name,
+        "status": status,
+        "publish_status": publish_status,
+        "last_execution_state": last_execution_state,
+        "needs_attention": needs_attention,
+        "sort": sort,
+        "page": page,
+        "page_size": page_size,
+    }
+    return await service.list_workflows(deps, params, caller)
+
+
+@router.post("", status_code=201)
+async def create_workflow(body: WorkflowInput, deps: DepsDep, caller: Editor) -> dict[str, Any]:
+    return await deps.definition.create_workflow(body.forward(), caller)
+
+
+@router.get("/{workflow_id}")
+async def get_workflow(workflow_id: IdPath, deps: DepsDep, caller: Viewer) -> dict[str, Any]:
+    """The workflow (DAG, state) with its first page of versions and publish records, its last executions and the
+    DolphinScheduler link; a part that could not be fetched is ``null`` and listed in ``unavailable``."""
+    return await service.workflow_detail(deps, workflow_id, caller)
+
+
+@router.put("/{workflow_id}")
+async def update_workflow(workflow_id: IdPath, body: WorkflowUpdate, deps: DepsDep, caller: Editor) -> dict[str, Any]:
+    return await deps.definition.update_workflow(workflow_id, body.forward(), caller)
+
+
+@router.post("/{workflow_id}/approve")
+async def approve_workflow(workflow_id: IdPath, deps: DepsDep, caller: Approver) -> dict[str, Any]:
+    return await deps.definition.workflow_action(workflow_id, "approve", caller)
+
+
+@router.post("/{workflow_id}/online")
+async def online_workflow(workflow_id: IdPath, deps: DepsDep, caller: Publisher) -> dict[str, Any]:
+    """Platform state only (DolphinScheduler is not touched: publish ``online`` does that)."""
+    return await deps.definition.workflow_action(workflow_id, "online", caller)
+
+
+@router.post("/{workflow_id}/offline")
+async def offline_workflow(workflow_id: IdPath, deps: DepsDep, caller: Publisher) -> dict[str, Any]:
+    """Platform state only (DolphinScheduler is not touched: publish ``offline`` does that)."""
+    return await deps.definition.workflow_action(workflow_id, "offline", caller)
+
+
+@router.get("/{workflow_id}/versions")
+async def list_versions(
+    workflow_id: IdPath, deps: DepsDep, caller: Viewer, page: PageQ = 1, page_size: PageSizeQ = 20
+) -> dict[str, Any]:
+    return await deps.definition.list_versions(workflow_id, page, page_size, caller)
+
+
+@router.get("/{workflow_id}/versions/{version_no}")
+async def get_version(workflow_id: IdPath, version_no: IdPath, deps: DepsDep, caller: Viewer) -> dict[str, Any]:
+    return await deps.definition.get_version(workflow_id, version_no, caller)
+
+
+@router.get("/{workflow_id}/diff")
+async def diff_versions(
+    workflow_id: IdPath,
+    deps: DepsDep,
+    caller: Viewer,
+    from_no: Annotated[int, Query(alias="from", ge=1)],
+    to_no: Annotated[int, Query(alias="to", ge=1)],
+) -> dict[str, Any]:
+    return await deps.definition.diff(workflow_id, from_no, to_no, caller)
+
+
+@router.post("/{workflow_id}/rollback")
+async def rollback_workflow(
+    workflow_id: IdPath, body: RollbackInput, request: Request, deps: DepsDep, caller: Editor
+) -> dict[str, Any]:
+    note(request, f"rollback to version {body.to_version_no}")
+    return await deps.definition.rollback(workflow_id, body.forward(), caller)
+
+
+@router.post("/{workflow_id}/publish", status_code=202)
+async def publish_workflow(
+    workflow_id: IdPath, body: PublishInput, request: Request, deps: DepsDep, caller: Publisher
+) -> dict[str, Any]:
+    """Ask for ``deploy`` / ``online`` / ``offline`` in DolphinScheduler (202: the publisher does it)."""
+    note(request, f"publish {body.operation}")
+    return await deps.definition.publish(workflow_id, body.forward(), caller)

@@ -1,0 +1,140 @@
+"""Request bodies of the public API, for validation at the edge and for the OpenAPI document.
+
+They mirror the services' inputs (docs/api-contracts.md §1–2). The service stays the judge of its own rules: the
+gateway forwards exactly the fields the caller sent (``forward()``: unset defaults are not invented here), and a
+service's own 4xx problem is passed through unchanged.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from gateway.domain.roles import Role
+
+TaskType = Literal["SHELL", "SQL", "PYTHON"]
+MigrationMode = Literal["only_current", "cascade_downstream", "cascade_up_and_downstream"]
+
+
+class _Forwarded(BaseModel):
+    def forward(self) -> dict[str, Any]:
+        out: dict[str, Any] = self.model_dump(mode="json", exclude_unset=True)
+        return out
+
+
+class TaskInput(_Forwarded):
+    model_config = ConfigDict(extra="allow")
+
+    name: str = Field(min_length=1, max_length=200)
+    task_type: TaskType
+    description: str | None = None
+    #: the type's parameters (``common.workflow``: ShellParams, SqlParams, PythonParams)
+    params: dict[str, Any] | None = None
+    worker_group: str | None = None
+    owner: str | None = None
+
+
+class TaskUpdate(TaskInput):
+    #: the task's revision the edit is based on (409 when it moved on)
+    expected_revision: int = Field(ge=1)
+
+
+class WorkflowTaskRef(_Forwarded):
+    model_config = ConfigDict(extra="allow")
+
+    task_id: int = Field(ge=1)
+    node_attrs: dict[str, Any] | None = None
+
+
+class EdgeInput(_Forwarded):
+    model_config = ConfigDict(extra="forbid")
+
+    upstream_task_id: int = Field(ge=1)
+    downstream_task_id: int = Field(ge=1)
+
+
+class WorkflowInput(_Forwarded):
+    model_config = ConfigDict(extra="allow")
+
+    name: str = Field(min_length=1, max_length=200)
+    description: str | None = None
+    tasks: list[WorkflowTaskRef] | None = None
+    edges: list[EdgeInput] | None = None
+    #: ``{crontab, timezone, start_time, end_time}`` or null
+    schedule: dict[str, Any] | None = None
+    #: ``[{name, value, direction, type}]``
+    global_params: list[dict[str, Any]] | None = None
+    execution_type: str | None = None
+    timeout_minutes: int | None = Field(default=None, ge=0)
+
+
+class WorkflowUpdate(WorkflowInput):
+    #: the version the edit is based on (409 ``stale-version`` when it is not the current one)
+    expected_version_no: int = Field(ge=0)
+
+
+class PublishInput(_Forwarded):
+    model_config = ConfigDict(extra="forbid")
+
+    operation: Literal["deploy", "online", "offline"]
+
+
+class RollbackInput(_Forwarded):
+    model_config = ConfigDict(extra="forbid")
+
+    to_version_no: int = Field(ge=1)
+    expected_version_no: int = Field(ge=0)
+
+
+class MigrationPreviewInput(_Forwarded):
+    model_config = ConfigDict(extra="forbid")
+
+    task_id: int = Field(ge=1)
+    target_workflow_id: int = Field(ge=1)
+    mode: MigrationMode
+    allow_empty_source: bool = False
+
+
+class MigrationInput(MigrationPreviewInput):
+    expected_source_version_no: int = Field(ge=0)
+    expected_target_version_no: int = Field(ge=0)
+
+
+class RunInput(_Forwarded):
+    model_config = ConfigDict(extra="forbid")
+
+    start_params: dict[str, str] | None = None
+    worker_group: str | None = Field(default=None, min_length=1, max_length=64)
+    failure_strategy: Literal["END", "CONTINUE"] | None = None
+    dry_run: bool | None = None
+
+
+class BackfillInput(_Forwarded):
+    model_config = ConfigDict(extra="forbid")
+
+    start: datetime
+    end: datetime
+
+
+class BatchRunInput(RunInput):
+    workflow_ids: list[int] = Field(min_length=1, max_length=200)
+    backfill: BackfillInput | None = None
+    run_mode: Literal["serial", "parallel"] | None = None
+    parallelism: int | None = Field(default=None, ge=1, le=100)
+
+
+class ApiKeyInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    #: the user the key acts as
+    name: str = Field(min_length=1, max_length=128, pattern=r"^\S(.*\S)?$")
+    roles: list[Role] = Field(min_length=1)
+
+
+class Me(BaseModel):
+    name: str
+    roles: list[str]
+    key_id: int
+    key_prefix: str

@@ -1,0 +1,286 @@
+"""Composed pages: the use cases that call several services for one answer.
+
+Essential parts fail the request (their problem or 503/504 goes to the caller). Non-essential parts — the list's
+last runs, the detail's versions / publish records / executions, lineage counts, workflow names and DS links of task
+pages — are fetched concurrently with short budgets; one that fails becomes ``null`` and its name is listed in
+``unavailable``, so the page still answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from common.errors import PlatformError, ValidationFailed
+from gateway.deps import Deps
+from gateway.domain.links import ds_link_of, ds_task_link, workflow_link
+from gateway.errors import UpstreamProblem
+from gateway.ports import Caller, Json, Params
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+MAX_LAST_EXECUTIONS = 10
+EXECUTION_FIELDS = ("instance_id", "state", "start_time", "end_time", "duration")
+FILTER_PAGE = 1000
+DETAIL_FIRST_PAGE = 20
+
+UpstreamFailure = (PlatformError, UpstreamProblem)
+
+
+class _Missing:
+    """Marks a non-essential part that could not be fetched."""
+
+
+MISSING = _Missing()
+
+
+async def optional(part: str, call: Awaitable[T]) -> T | _Missing:
+    """Await a non-essential call; on any upstream failure log it and return ``MISSING``."""
+    try:
+        return await call
+    except UpstreamFailure as exc:
+        log.warning("page part %s unavailable: %s", part, _reason(exc), extra={"part": part})
+        return MISSING
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, UpstreamProblem):
+        return f"{exc.service} answered {exc.status}"
+    return str(exc)
+
+
+async def _together(essential: Awaitable[T], *others: Awaitable[Any]) -> tuple[T, list[Any]]:
+    """Run the calls concurrently; the first one is essential: when it fails the others are cancelled and its error
+    is raised as is (the others must not raise: wrap them in ``optional``)."""
+    try:
+        async with asyncio.TaskGroup() as tg:
+            first = tg.create_task(_as_coro(essential))
+            rest = [tg.create_task(_as_coro(o)) for o in others]
+    except BaseExceptionGroup as group:
+        raise group.exceptions[0] from None
+    return first.result(), [t.result() for t in rest]
+
+
+async def _as_coro(aw: Awaitable[T]) -> T:
+    return await aw
+
+
+# ------------------------------------------------------------------------------------------------------------ workflows
+
+
+def last_executions(executions: Sequence[Json]) -> list[Json]:
+    """Newest first (history-sync's order), at most 10, only the list's fields."""
+    return [{k: e.get(k) for k in EXECUTION_FIELDS} for e in executions[:MAX_LAST_EXECUTIONS]]
+
+
+async def list_workflows(deps: Deps, params: Params, caller: Caller) -> Json:
+    page = await deps.definition.list_workflows(params, caller)
+    items: list[Json] = page.get("items", [])
+    ids = [int(w["id"]) for w in items]
+    by_workflow: dict[int, list[Json]] = {}
+    unavailable: list[str] = []
+    if ids:
+        batch = await optional("executions", deps.history.executions_batch(ids, caller))
+        if isinstance(batch, _Missing):
+            unavailable.append("executions")
+        else:
+            for w in batch.get("workflows", []):
+                by_workflow[int(w["workflow_id"])] = last_executions(w.get("executions", []))
+    down = bool(unavailable)
+    ds_ui = deps.settings.ds_ui_url
+    out = [
+        {
+            **w,
+            "last_executions": None if down else by_workflow.get(int(w["id"]), []),
+            "executions_unavailable": down,
+            "ds_link": ds_link_of(ds_ui, w),
+        }
+        for w in items
+    ]
+    return {**page, "items": out, "unavailable": unavailable}
+
+
+async def _executions_part(deps: Deps, workflow_id: int, caller: Caller) -> Json:
+    """The detail page's executions: history-sync's answer (age, stale, last error) with ``tracked``; a workflow
+    history-sync does not track (never deployed) has none."""
+    try:
+        answer = await deps.history.executions(workflow_id, caller)
+    except UpstreamProblem as exc:
+        if exc.status == 404:
+            return {"workflow_id": workflow_id, "tracked": False, "executions": []}
+        raise
+    return {**answer, "tracked": True}
+
+
+async def workflow_detail(deps: Deps, workflow_id: int, caller: Caller) -> Json:
+    detail, (versions, records, executions) = await _together(
+        deps.definition.get_workflow(workflow_id, caller),
+        optional("versions", deps.definition.list_versions(workflow_id, 1, DETAIL_FIRST_PAGE, caller)),
+        optional("publish_records", deps.publisher.list_publish_records(workflow_id, 1, DETAIL_FIRST_PAGE, caller)),
+        optional("executions", _executions_part(deps, workflow_id, caller)),
+    )
+    parts = {"versions": versions, "publish_records": records, "executions": executions}
+    unavailable = [name for name, value in parts.items() if isinstance(value, _Missing)]
+    return {
+        **detail,
+        **{name: None if isinstance(value, _Missing) else value for name, value in parts.items()},
+        "ds_link": ds_link_of(deps.settings.ds_ui_url, detail),
+        "unavailable": unavailable,
+    }
+
+
+# ---------------------------------------------------------------------------------------------------------------- tasks
+
+
+@dataclass(frozen=True)
+class TaskQuery:
+    workflow_id: int | None
+    upstream_task_id: int | None
+    downstream_task_id: int | None
+    name: str | None
+    page: int
+    page_size: int
+
+
+async def _candidate_ids(deps: Deps, q: TaskQuery, caller: Caller) -> list[int]:
+    """Every task id matching the dependency filter (lineage pages by keyset)."""
+    ids: list[int] = []
+    after: int | None = None
+    limit = deps.settings.task_filter_max_candidates
+    while True:
+        page = await deps.lineage.filter_tasks(q.upstream_task_id, q.downstream_task_id, after, FILTER_PAGE, caller)
+        ids.extend(int(t) for t in page.get("task_ids", []))
+        if len(ids) > limit:
+            raise ValidationFailed(
+                f"the dependency filter matches more than {limit} tasks; narrow it down",
+                max_candidates=limit,
+            )
+        after = page.get("next_after")
+        if after is None:
+            return ids
+
+
+async def list_tasks(deps: Deps, q: TaskQuery, caller: Caller) -> Json:
+    params: dict[str, str | int | None] = {
+        "workflow_id": q.workflow_id,
+        "name": q.name,
+        "page": q.page,
+        "page_size": q.page_size,
+    }
+    ids: list[int] | None = None
+    if q.upstream_task_id is not None or q.downstream_task_id is not None:
+        ids = await _candidate_ids(deps, q, caller)
+        if not ids:
+            return {"items": [], "total": 0, "page": q.page, "page_size": q.page_size, "unavailable": []}
+    page = await deps.definition.list_tasks(params, ids, caller)
+    items, unavailable = await _enrich_tasks(deps, page.get("items", []), caller)
+    return {**page, "items": items, "unavailable": unavailable}
+
+
+async def task_detail(deps: Deps, task_id: int, caller: Caller) -> Json:
+    task = await deps.definition.get_task(task_id, caller)
+    items, unavailable = await _enrich_tasks(deps, [task], caller, with_ids=True)
+    return {**items[0], "unavailable": unavailable}
+
+
+async def _enrich_tasks(
+    deps: Deps, tasks: list[Json], caller: Caller, *, with_ids: bool = False
+) -> tuple[list[Json], list[str]]:
+    """Add the owning workflow (name, portal link, DS link) and the lineage counts to each task."""
+    if not tasks:
+        return [], []
+    ids = [int(t["id"]) for t in tasks]
+    need_owners = not all("workflow_id" in t and "workflow_name" in t for t in tasks)
+    owners_call: Awaitable[Json | _Missing] = (
+        optional("owners", deps.definition.task_owners(ids, caller)) if need_owners else _done({"owners": {}})
+    )
+    (owners_answer, counts_answer) = await asyncio.gather(
+        owners_call, optional("counts", deps.lineage.dependency_view(ids, caller))
+    )
+    unavailable: list[str] = []
+    owners: dict[int, Json | None] = {}
+    if isinstance(owners_answer, _Missing):
+        unavailable.append("owners")
+    else:
+        owners = {int(k): v for k, v in owners_answer.get("owners", {}).items()}
+    counts: dict[int, Json] = {}
+    if isinstance(counts_answer, _Missing):
+        unavailable.append("counts")
+    else:
+        counts = {int(r["task_id"]): r for r in counts_answer.get("items", [])}
+
+    def owner_of(task: Json) -> Json | None:
+        if "workflow_id" in task and "workflow_name" in task:
+            if task["workflow_id"] is None:
+                return None
+            return {"workflow_id": task["workflow_id"], "workflow_name": task["workflow_name"]}
+        return owners.get(int(task["id"]))
+
+    codes, codes_missing = await _workflow_codes(deps, [owner_of(t) for t in tasks], caller)
+    if codes_missing:
+        unavailable.append("ds_links")
+    counts_ok = not isinstance(counts_answer, _Missing)
+    out: list[Json] = []
+    for t in tasks:
+        owner = owner_of(t)
+        wid = int(owner["workflow_id"]) if owner and owner.get("workflow_id") is not None else None
+        row = counts.get(int(t["id"]))
+        project_code, workflow_code = codes.get(wid, (None, None)) if wid is not None else (None, None)
+        item: Json = {
+            **t,
+            "workflow_id": wid,
+            "workflow_name": owner.get("workflow_name") if owner else None,
+            "upstream_count": (row["upstream_count"] if row else 0) if counts_ok else None,
+            "downstream_count": (row["downstream_count"] if row else 0) if counts_ok else None,
+            "workflow_link": workflow_link(wid),
+            "ds_link": ds_task_link(deps.settings.ds_ui_url, project_code, workflow_code, t.get("ds_task_code")),
+        }
+        if with_ids:
+            item["upstream_task_ids"] = (list(row["upstream_task_ids"]) if row else []) if counts_ok else None
+            item["downstream_task_ids"] = (list(row["downstream_task_ids"]) if row else []) if counts_ok else None
+        out.append(item)
+    return out, unavailable
+
+
+async def _done(value: T) -> T:
+    return value
+
+
+async def _workflow_codes(
+    deps: Deps, owners: Sequence[Json | None], caller: Caller
+) -> tuple[dict[int, tuple[Any, Any]], bool]:
+    """DolphinScheduler codes (project, workflow) of the owning workflows, for DS links: from the owner entry when it
+    carries them, else from the workflow itself (bounded concurrency). Skipped when DS links are not configured."""
+    if not deps.settings.ds_ui_url:
+        return {}, False
+    codes: dict[int, tuple[Any, Any]] = {}
+    to_fetch: set[int] = set()
+    for o in owners:
+        if not o or o.get("workflow_id") is None:
+            continue
+        wid = int(o["workflow_id"])
+        if "workflow_code" in o and "project_code" in o:
+            codes[wid] = (o["project_code"], o["workflow_code"])
+        else:
+            to_fetch.add(wid)
+    to_fetch -= codes.keys()
+    if not to_fetch:
+        return codes, False
+    gate = asyncio.Semaphore(deps.settings.link_lookup_concurrency)
+
+    async def fetch(wid: int) -> tuple[int, Json | _Missing]:
+        async with gate:
+            return wid, await optional("ds_links", deps.definition.get_workflow(wid, caller))
+
+    missing = False
+    for wid, wf in await asyncio.gather(*(fetch(w) for w in sorted(to_fetch))):
+        if isinstance(wf, _Missing):
+            missing = True
+        else:
+            codes[wid] = (wf.get("project_code"), wf.get("workflow_code"))
+    return codes, missing

@@ -1,0 +1,285 @@
+"""Authentication (bearer API keys), the role matrix, key management over HTTP, and secrets kept out of logs."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from gateway.domain.roles import ALL_ROLES, Role, grants
+
+from .conftest import ADMIN_TOKEN, bearer, new_key
+from .fakes import FakeServices
+
+Start = Callable[..., Awaitable[httpx.AsyncClient]]
+
+
+def problem_of(r: httpx.Response, status: int) -> dict[str, Any]:
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    body: dict[str, Any] = r.json()
+    assert body["status"] == status
+    return body
+
+
+# ---------------------------------------------------------------------------------------------------------- 401 / 403
+
+
+async def test_missing_token_is_401_with_challenge(client: httpx.AsyncClient) -> None:
+    r = await client.get("/api/v1/workflows", headers={"Authorization": ""})
+    p = problem_of(r, 401)
+    assert p["type"] == "/problems/unauthorized"
+    assert "Bearer" in p["detail"]
+    assert r.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["Bearer not-a-key", "Basic YWRtaW46YWRtaW4=", "Bearer " + "x" * 300, "Bearer", f"Token {ADMIN_TOKEN}"],
+    ids=["unknown", "basic", "too-long", "empty-bearer", "wrong-scheme"],
+)
+async def test_bad_credentials_are_401(client: httpx.AsyncClient, fakes: FakeServices, header: str) -> None:
+    r = await client.get("/api/v1/workflows", headers={"Authorization": header})
+    problem_of(r, 401)
+    assert fakes.seen == []
+
+
+async def test_revoked_key_is_401(client: httpx.AsyncClient) -> None:
+    key = await new_key(client, "bob", "viewer")
+    assert (await client.get("/api/v1/me", headers=bearer(key))).status_code == 200
+    key_id = (await client.get("/api/v1/me", headers=bearer(key))).json()["key_id"]
+    assert (await client.delete(f"/api/v1/api-keys/{key_id}")).status_code == 204
+    p = problem_of(await client.get("/api/v1/me", headers=bearer(key)), 401)
+    assert p["detail"] == "this API key has been revoked"
+
+
+async def test_me(client: httpx.AsyncClient) -> None:
+    key = await new_key(client, "carol", "editor", "approver")
+    me = (await client.get("/api/v1/me", headers=bearer(key))).json()
+    assert me["name"] == "carol"
+    assert me["roles"] == ["editor", "approver"]
+    assert me["key_prefix"] == key[:8]
+
+
+def _seed(f: FakeServices) -> dict[str, int]:
+    t1 = f.add_task("owned")["id"]
+    t2 = f.add_task("free")["id"]
+    ready = f.add_workflow("ready", task_ids=[t1], status="ready", codes=(7, 8))["id"]
+    draft = f.add_workflow("draft")["id"]
+    online = f.add_workflow("online", status="online")["id"]
+    f.add_executions(ready, 3)
+    f.add_record(ready)
+    f.deployed.add(ready)
+    f.deps[t2] = ([t1], [])
+    return {"t1": t1, "t2": t2, "ready": ready, "draft": draft, "online": online}
+
+
+# (method, path, json, role needed); {names} are filled from _seed
+ENDPOINTS: list[tuple[str, str, Any, Role]] = [
+    ("GET", "/api/v1/me", None, Role.VIEWER),
+    ("GET", "/api/v1/workflows", None, Role.VIEWER),
+    ("GET", "/api/v1/workflows/{ready}", None, Role.VIEWER),
+    ("POST", "/api/v1/workflows", {"name": "n", "tasks": [{"task_id": "{t2}"}]}, Role.EDITOR),
+    ("PUT", "/api/v1/workflows/{ready}", {"name": "n", "tasks": [], "expected_version_no": 1}, Role.EDITOR),
+    ("POST", "/api/v1/workflows/{draft}/approve", None, Role.APPROVER),
+    ("POST", "/api/v1/workflows/{ready}/online", None, Role.PUBLISHER),
+    ("POST", "/api/v1/workflows/{online}/offline", None, Role.PUBLISHER),
+    ("GET", "/api/v1/workflows/{ready}/versions", None, Role.VIEWER),
+    ("GET", "/api/v1/workflows/{ready}/versions/1", None, Role.VIEWER),
+    ("GET", "/api/v1/workflows/{ready}/diff?from=1&to=1", None, Role.VIEWER),
+    ("POST", "/api/v1/workflows/{ready}/rollback", {"to_version_no": 1, "expected_version_no": 1}, Role.EDITOR),
+    ("POST", "/api/v1/workflows/{ready}/publish", {"operation": "deploy"}, Role.PUBLISHER),
+    ("GET", "/api/v1/workflows/{ready}/publish-records", None, Role.VIEWER),
+    ("POST", "/api/v1/publish-records/1/retry", None, Role.PUBLISHER),
+    ("POST", "/api/v1/workflows/{ready}/run", None, Role.PUBLISHER),
+    ("POST", "/api/v1/workflows/batch-run", {"workflow_ids": ["{ready}"]}, Role.PUBLISHER),
+    ("GET", "/api/v1/workflows/{ready}/executions", None, Role.VIEWER),
+    ("GET", "/api/v1/workflows/{ready}/instances/{ready}000", None, Role.VIEWER),
+    ("GET", "/api/v1/workflows/{ready}/task-instances/5/log", None, Role.VIEWER),
+    ("GET", "/api/v1/tasks", None, Role.VIEWER),
+    ("GET", "/api/v1/tasks?upstreamTaskId={t1}", None, Role.VIEWER),
+    ("POST", "/api/v1/tasks", {"name": "t", "task_type": "SHELL", "params": {"script": "echo"}}, Role.EDITOR),
+    (
+        "PUT",
+        "/api/v1/tasks/{t2}",
+        {"name": "t", "task_type": "SHELL", "params": {"script": "true"}, "expected_revision": 1},
+        Role.EDITOR,
+    ),
+    ("GET", "/api/v1/tasks/{t1}", None, Role.VIEWER),
+    (
+        "POST",
+        "/api/v1/migrations/preview",
+        {"task_id": "{t1}", "target_workflow_id": "{draft}", "mode": "only_current"},
+        Role.EDITOR,
+    ),
+    (
+        "POST",
+        "/api/v1/migrations",
+        {
+            "task_id": "{t1}",
+            "target_workflow_id": "{draft}",
+            "mode": "only_current",
+            "expected_source_version_no": 1,
+            "expected_target_version_no": 1,
+        },
+        Role.EDITOR,
+    ),
+    ("GET", "/api/v1/audit-log", None, Role.ADMIN),
+    ("GET", "/api/v1/api-keys", None, Role.ADMIN),
+    ("POST", "/api/v1/api-keys", {"name": "dave", "roles": ["viewer"]}, Role.ADMIN),
+    ("DELETE", "/api/v1/api-keys/1", None, Role.ADMIN),
+]
+
+
+def _fill(value: Any, ids: dict[str, int]) -> Any:
+    if isinstance(value, str):
+        for k, v in ids.items():
+            if value == "{" + k + "}":
+                return v
+            value = value.replace("{" + k + "}", str(v))
+        return value
+    if isinstance(value, list):
+        return [_fill(v, ids) for v in value]
+    if isinstance(value, dict):
+        return {k: _fill(v, ids) for k, v in value.items()}
+    return value
+
+
+@pytest.mark.parametrize(("method", "path", "body", "needed"), ENDPOINTS, ids=[f"{m} {p}" for m, p, _, _ in ENDPOINTS])
+async def test_role_matrix(
+    client: httpx.AsyncClient, fakes: FakeServices, method: str, path: str, body: Any, needed: Role
+) -> None:
+    keys = {role: await new_key(client, f"user-{role.value}", role.value) for role in ALL_ROLES}
+    for role in ALL_ROLES:
+        fakes.reset()
+        ids = _seed(fakes)
+        r = await client.request(method, _fill(path, ids), json=_fill(body, ids), headers=bearer(keys[role]))
+        if grants([role.value], needed):
+            assert 200 <= r.status_code < 300, f"{role.value}: {r.status_code} {r.text}"
+        else:
+            p = problem_of(r, 403)
+            assert p["type"] == "/problems/forbidden"
+            assert f"'{needed.value}'" in p["detail"]
+            assert fakes.seen == [], "a forbidden call must not reach a service"
+
+
+async def test_unauthenticated_everywhere(client: httpx.AsyncClient) -> None:
+    for method, path, body, _ in ENDPOINTS:
+        r = await client.request(method, _fill(path, {}), json=body, headers={"Authorization": ""})
+        assert r.status_code == 401, f"{method} {path}: {r.status_code}"
+
+
+# ------------------------------------------------------------------------------------------------------- API keys
+
+
+async def test_create_key_stores_only_its_hash(client: httpx.AsyncClient, clean_db: AsyncEngine) -> None:
+    r = await client.post("/api/v1/api-keys", json={"name": "erin", "roles": ["publisher", "viewer"]})
+    assert r.status_code == 201, r.text
+    created = r.json()
+    secret = created["key"]
+    assert len(secret) >= 40
+    assert created["key_prefix"] == secret[:8]
+    assert created["roles"] == ["publisher", "viewer"]
+    assert created["created_by"] == "admin"
+    async with clean_db.connect() as conn:
+        row = (await conn.execute(text("SELECT * FROM api_key WHERE id = :id"), {"id": created["id"]})).one()
+    assert row.key_hash == hashlib.sha256(secret.encode()).hexdigest()
+    assert secret not in " ".join(str(v) for v in row)
+    listed = (await client.get("/api/v1/api-keys")).json()
+    assert listed["total"] == 2
+    assert all("key" not in k and "key_hash" not in k for k in listed["items"])
+    assert secret not in str(listed)
+
+
+async def test_list_keys_paging_and_revoked(client: httpx.AsyncClient) -> None:
+    for i in range(3):
+        await new_key(client, f"u{i}", "viewer")
+    r = (await client.get("/api/v1/api-keys", params={"page": 2, "page_size": 2})).json()
+    assert r["total"] == 4
+    assert r["page"] == 2
+    assert [k["name"] for k in r["items"]] == ["u1", "u2"]
+    assert (await client.delete("/api/v1/api-keys/2")).status_code == 204
+    assert (await client.get("/api/v1/api-keys")).json()["total"] == 3
+    with_revoked = (await client.get("/api/v1/api-keys", params={"include_revoked": True})).json()
+    assert with_revoked["total"] == 4
+    assert [k["id"] for k in with_revoked["items"] if k["revoked_at"]] == [2]
+
+
+async def test_revoke_rules(client: httpx.AsyncClient) -> None:
+    p = problem_of(await client.delete("/api/v1/api-keys/99"), 404)
+    assert p["detail"] == "API key 99 does not exist"
+    p = problem_of(await client.delete("/api/v1/api-keys/1"), 409)  # the bootstrap key is the only admin
+    assert "last active admin key" in p["detail"]
+    other = await new_key(client, "root2", "admin")
+    assert (await client.delete("/api/v1/api-keys/1")).status_code == 204
+    assert (await client.delete("/api/v1/api-keys/1", headers=bearer(other))).status_code == 204  # idempotent
+    assert (await client.get("/api/v1/me")).status_code == 401
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"name": "x", "roles": []},
+        {"name": "x", "roles": ["root"]},
+        {"name": "", "roles": ["viewer"]},
+        {"name": " padded ", "roles": ["viewer"]},
+        {"roles": ["viewer"]},
+        {"name": "x", "roles": ["viewer"], "key": "chosen-secret"},
+    ],
+    ids=["no-roles", "unknown-role", "blank-name", "padded-name", "no-name", "chosen-secret"],
+)
+async def test_create_key_bad_input(client: httpx.AsyncClient, body: dict[str, Any]) -> None:
+    problem_of(await client.post("/api/v1/api-keys", json=body), 422)
+    assert (await client.get("/api/v1/api-keys")).json()["total"] == 1
+
+
+async def test_last_used_at_is_recorded(client: httpx.AsyncClient) -> None:
+    key = await new_key(client, "frank", "viewer")
+    before = (await client.get("/api/v1/api-keys")).json()["items"]
+    assert next(k for k in before if k["name"] == "frank")["last_used_at"] is None
+    await client.get("/api/v1/me", headers=bearer(key))
+    after = (await client.get("/api/v1/api-keys")).json()["items"]
+    assert next(k for k in after if k["name"] == "frank")["last_used_at"] is not None
+
+
+async def test_bootstrap_admin_is_ensured_once(start: Start, clean_db: AsyncEngine) -> None:
+    await start()
+    await start()
+    async with clean_db.connect() as conn:
+        rows = (await conn.execute(text("SELECT name, roles, created_by FROM api_key"))).all()
+    assert [(r.name, list(r.roles), r.created_by) for r in rows] == [("admin", ["admin"], "bootstrap")]
+
+
+async def test_revoked_bootstrap_key_stays_revoked(start: Start, clean_db: AsyncEngine) -> None:
+    client = await start()
+    other = await new_key(client, "root2", "admin")
+    assert (await client.delete("/api/v1/api-keys/1", headers=bearer(other))).status_code == 204
+    client = await start()
+    assert (await client.get("/api/v1/me")).status_code == 401
+
+
+# ------------------------------------------------------------------------------------------------- secrets in logs
+
+
+async def test_tokens_never_reach_the_logs(
+    client: httpx.AsyncClient, fakes: FakeServices, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    _seed(fakes)
+    created = (await client.post("/api/v1/api-keys", json={"name": "gina", "roles": ["editor"]})).json()["key"]
+    await client.get("/api/v1/workflows", headers=bearer(created))
+    await client.post("/api/v1/workflows", json={"name": "x"}, headers=bearer(created))
+    wrong = "wrong-" + created[::-1]
+    await client.get("/api/v1/me", headers=bearer(wrong))
+    await client.delete("/api/v1/api-keys/1")  # a failing admin call (409)
+    logged = caplog.text + " ".join(str(r.__dict__) for r in caplog.records)
+    assert caplog.records, "the calls were expected to log something (httpx, auth)"
+    for secret in (ADMIN_TOKEN, created, wrong):
+        assert secret not in logged
+        assert secret[8:] not in logged

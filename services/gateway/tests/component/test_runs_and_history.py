@@ -1,0 +1,142 @@
+"""Publish records, retry, run now, batch start (publisher); executions, instances, logs (history-sync);
+migrations (definition)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import httpx
+import pytest
+
+from .fakes import FakeServices
+
+Start = Callable[..., Awaitable[httpx.AsyncClient]]
+
+
+async def test_publish_records_and_paging(client: httpx.AsyncClient, fakes: FakeServices) -> None:
+    for _ in range(3):
+        fakes.add_record(4)
+    r = await client.get("/api/v1/workflows/4/publish-records", params={"page": 2, "page_size": 2})
+    assert r.status_code == 200
+    assert r.json()["total"] == 3
+    assert [i["id"] for i in r.json()["items"]] == [1]
+    assert fakes.calls("publisher")[0].query == {"page": "2", "page_size": "2"}
+    assert (await client.get("/api/v1/workflows/4/publish-records", params={"page_size": 101})).status_code == 422
+
+
+async def test_retry(client: httpx.AsyncClient, fakes: FakeServices) -> None:
+    failed = fakes.add_record(4)["id"]
+    done = fakes.add_record(4, status="success")["id"]
+    r = await client.post(f"/api/v1/publish-records/{failed}/retry")
+    assert r.status_code == 201, r.text
+    assert r.json()["retry_of"] == failed
+    assert r.json()["operator"] == "admin"
+    sent = fakes.calls("publisher", f"/internal/publish-records/{failed}/retry")[0]
+    assert sent.body == {"operator": "admin"}
+    r = await client.post(f"/api/v1/publish-records/{done}/retry")
+    assert r.status_code == 409
+    assert r.json()["detail"] == f"publish record {done} is success, not failed"
+    assert (await client.post("/api/v1/publish-records/999/retry")).status_code == 404
+
+
+async def test_run_now(client: httpx.AsyncClient, fakes: FakeServices) -> None:
+    fakes.deployed.add(4)
+    r = await client.post("/api/v1/workflows/4/run", json={"start_params": {"dt": "2025-01-01"}})
+    assert r.status_code == 200, r.text
+    assert r.json() == {"instance_ids": [7004]}
+    assert fakes.calls("publisher")[0].body == {"start_params": {"dt": "2025-01-01"}}
+    r = await client.post("/api/v1/workflows/5/run")
+    assert r.status_code == 409
+    assert r.json()["type"] == "/problems/not-deployed"
+    assert (await client.post("/api/v1/workflows/4/run", json={"failure_strategy": "RETRY"})).status_code == 422
+
+
+async def test_batch_run(client: httpx.AsyncClient, fakes: FakeServices) -> None:
+    fakes.deployed.update({4, 5})
+    body = {
+        "workflow_ids": [4, 5],
+        "backfill": {"start": "2025-01-01T00:00:00Z", "end": "2025-01-03T00:00:00Z"},
+        "run_mode": "parallel",
+        "parallelism": 2,
+    }
+    r = await client.post("/api/v1/workflows/batch-run", json=body)
+    assert r.status_code == 200, r.text
+    assert r.json() == {"instance_ids": [5004, 5005]}
+    sent = fakes.calls("publisher")[0].body
+    assert sent["workflow_ids"] == [4, 5]
+    assert sent["backfill"] == {"start": "2025-01-01T00:00:00Z", "end": "2025-01-03T00:00:00Z"}
+    r = await client.post("/api/v1/workflows/batch-run", json={"workflow_ids": [4, 6]})
+    assert r.status_code == 409
+    assert r.json()["workflow_ids"] == [6]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"workflow_ids": []}, {}, {"workflow_ids": [1], "run_mode": "random"}, {"workflow_ids": [1], "backfill": {}}],
+    ids=["empty", "missing", "bad-mode", "bad-backfill"],
+)
+async def test_batch_run_bad_input(client: httpx.AsyncClient, fakes: FakeServices, body: dict[str, object]) -> None:
+    assert (await client.post("/api/v1/workflows/batch-run", json=body)).status_code == 422
+    assert fakes.seen == []
+
+
+async def test_executions_instance_and_log(client: httpx.AsyncClient, fakes: FakeServices) -> None:
+    fakes.add_executions(4, 3)
+    r = await client.get("/api/v1/workflows/4/executions")
+    assert r.status_code == 200
+    assert len(r.json()["executions"]) == 3
+    assert r.json()["stale"] is False
+    assert (await client.get("/api/v1/workflows/5/executions")).status_code == 404
+    r = await client.get("/api/v1/workflows/4/instances/4001")
+    assert r.status_code == 200
+    assert r.json()["tasks"][0]["id"] == 40010
+    assert fakes.calls("history", "/internal/instances/4001")[0].query == {"workflow_id": "4"}
+    assert (await client.get("/api/v1/workflows/5/instances/4001")).status_code == 404
+    r = await client.get("/api/v1/workflows/4/task-instances/40010/log", params={"skip_line_num": 20, "limit": 10})
+    assert r.status_code == 200
+    assert r.json()["line_count"] == 5
+    assert r.json()["complete"] is True
+    assert fakes.calls("history", "/internal/task-instances/40010/log")[0].query == {
+        "skip_line_num": "20",
+        "limit": "10",
+    }
+    assert (await client.get("/api/v1/workflows/4/task-instances/1/log", params={"limit": 0})).status_code == 422
+
+
+async def test_executions_page_uses_the_longer_budget(start: Start, fakes: FakeServices) -> None:
+    fakes.add_executions(4, 1)
+    fakes.control["history"].delay_s = 0.5  # longer than the composed pages' 0.3 s
+    client = await start(history_direct_timeout_s=5.0)
+    assert (await client.get("/api/v1/workflows/4/executions")).status_code == 200
+    detail_part = await start(history_direct_timeout_s=5.0)
+    fakes.add_workflow("w")
+    d = (await detail_part.get("/api/v1/workflows/1")).json()
+    assert d["unavailable"] == ["executions"]
+
+
+async def test_history_down_for_its_own_pages(start: Start) -> None:
+    client = await start(down=("history",))
+    r = await client.get("/api/v1/workflows/4/executions")
+    assert r.status_code == 503
+    assert r.json()["detail"] == "history service is unavailable"
+
+
+async def test_migrations(client: httpx.AsyncClient, fakes: FakeServices) -> None:
+    t = fakes.add_task("t")["id"]
+    src = fakes.add_workflow("src", task_ids=[t])["id"]
+    dst = fakes.add_workflow("dst")["id"]
+    preview = {"task_id": t, "target_workflow_id": dst, "mode": "cascade_downstream"}
+    r = await client.post("/api/v1/migrations/preview", json=preview)
+    assert r.status_code == 200, r.text
+    assert r.json()["source_workflow_id"] == src
+    run = {**preview, "expected_source_version_no": 1, "expected_target_version_no": 5}
+    r = await client.post("/api/v1/migrations", json=run)
+    assert r.status_code == 409
+    assert r.json()["type"] == "/problems/stale-version"
+    r = await client.post("/api/v1/migrations", json={**run, "expected_target_version_no": 1})
+    assert r.status_code == 200
+    assert r.json()["target"]["id"] == dst
+    assert (await client.post("/api/v1/migrations/preview", json={**preview, "mode": "all"})).status_code == 422
+    assert (await client.post("/api/v1/migrations", json=preview)).status_code == 422
+    missing = await client.post("/api/v1/migrations/preview", json={**preview, "task_id": 999})
+    assert missing.status_code == 404

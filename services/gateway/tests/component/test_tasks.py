@@ -1,0 +1,207 @@
+"""The task list and task detail: lineage filter → definition tasks → owners, counts and links."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import httpx
+import pytest
+
+from .conftest import DS_UI
+from .fakes import FakeServices
+
+Start = Callable[..., Awaitable[httpx.AsyncClient]]
+
+
+def seed(f: FakeServices) -> dict[str, int]:
+    a = f.add_task("extract orders")["id"]
+    b = f.add_task("load orders", ds_task_code=555)["id"]
+    c = f.add_task("report")["id"]
+    d = f.add_task("orphan")["id"]
+    wf = f.add_workflow("daily", task_ids=[a, b], codes=(77, 123))["id"]
+    other = f.add_workflow("weekly", task_ids=[c])["id"]  # never deployed: no codes
+    f.deps[a] = ([], [b, c])
+    f.deps[b] = ([a], [])
+    f.deps[c] = ([a], [])
+    return {"a": a, "b": b, "c": c, "d": d, "wf": wf, "other": other}
+
+
+async def test_list_without_filters(client: httpx.AsyncClient, fakes: FakeServices) -> None:
+    ids = seed(fakes)
+    r = await client.get("/api/v1/tasks")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["total"] == 4
+    assert body["unavailable"] == []
+    by_id = {t["id"]: t for t in body["items"]}
+    a = by_id[ids["a"]]
+    assert (a["workflow_id"], a["workflow_name"]) == (ids["wf"], "daily")
+    assert (a["upstream_count"], a["downstream_count"]) == (0, 2)
+    assert a["workflow_link"] == f"/workflows/{ids['wf']}"
+    assert a["ds_link"] == f"{DS_UI}/projects/77/workflow/definitions/123"
+    assert by_id[ids["b"]]["ds_link"] == f"{DS_UI}/projects/77/workflow/definitions/123?taskCode=555"
+    assert by_id[ids["c"]]["ds_link"] is None  # its workflow was never deployed
+    orphan = by_id[ids["d"]]
+    assert (orphan["workflow_id"], orphan["workflow_name"], orphan["workflow_link"], orphan["ds_link"]) == (
+        None,
+        None,
+        None,
+        None,
+    )
+    assert (orphan["upstream_count"], orphan["downstream_count"]) == (0, 0)
+    view = fakes.calls("lineage", "/internal/dependency-view")
+    assert len(view) == 1
+    assert view[0].query["task_ids"] == ",".join(str(i) for i in sorted(by_id))
+    # the definition's tasks carry workflow_id/workflow_name: no /task-owners call needed
+    assert fakes.calls("definition", "/internal/task-owners") == []
+    # one look-up per distinct owning workflow for DS links, none for the orphan
+    looked_up = sorted(s.path for s in fakes.calls("definition") if s.path.startswith("/internal/workflows/"))
+    assert looked_up == sorted([f"/internal/workflows/{ids['wf']}", f"/internal/workflows/{ids['other']}"])
+
+
+async def test_owners_come_from_task_owners_when_tasks_lack_them(
+    client: httpx.AsyncClient, fakes: FakeServices
+) -> None:
+    ids = seed(fakes)
+    fakes.tasks_without_owner = True
+    r = await client.get("/api/v1/tasks", params={"name": "orders"})
+    assert r.status_code == 200
+    items = r.json()["items"]
+    assert [(t["id"], t["workflow_name"]) for t in items] == [(ids["a"], "daily"), (ids["b"], "daily")]
+    owners = fakes.calls("definition", "/internal/task-owners")
+    assert owners[0].query == {"task_ids": f"{ids['a']},{ids['b']}"}
+
+
+async def test_filters_forwarded_to_definition(client: httpx.AsyncClient, fakes: FakeServices) -> None:
+    ids = seed(fakes)
+    r = await client.get("/api/v1/tasks", params={"workflowId": ids["wf"], "name": "load", "page": 1, "page_size": 5})
+    assert [t["id"] for t in r.json()["items"]] == [ids["b"]]
+    q = fakes.calls("definition", "/internal/tasks")[0].query
+    assert q == {"workflow_id": str(ids["wf"]), "name": "load", "page": "1", "page_size": "5"}
+    assert fakes.calls("lineage", "/internal/dependency-view/filter") == []
+
+
+async def test_upstream_filter_goes_through_lineage(client: httpx.AsyncClient, fakes: FakeServices) -> None:
+    ids = seed(fakes)
+    fakes.lineage_page_cap = 1  # two candidates: two keyset pages
+    r = await client.get("/api/v1/tasks", params={"upstreamTaskId": ids["a"]})
+    assert r.status_code == 200, r.text
+    assert sorted(t["id"] for t in r.json()["items"]) == sorted([ids["b"], ids["c"]])
+    pages = fakes.calls("lineage", "/internal/dependency-view/filter")
+    assert [p.query.get("after") for p in pages] == [None, str(ids["b"])]
+    assert pages[0].query["upstream_task_id"] == str(ids["a"])
+    assert fakes.calls("definition", "/internal/tasks")[0].query["ids"] == f"{ids['b']},{ids['c']}"
+    # combined with a workflow filter: the definition service intersects
+    r = await client.get("/api/v1/tasks", params={"upstreamTaskId": ids["a"], "workflowId": ids["other"]})
+    assert [t["id"] for t in r.json()["items"]] == [ids["c"]]
+
+
+async def test_downstream_filter_without_match_is_empty(client: httpx.AsyncClient, fakes: FakeServices) -> None:
+    ids = seed(fakes)
+    r = await client.get("/api/v1/tasks", params={"downstreamTaskId": ids["d"]})
+    assert r.status_code == 200
+    assert r.json() == {"items": [], "total": 0, "page": 1, "page_size": 20, "unavailable": []}
+    assert fakes.calls("definition") == []
+
+
+async def test_too_many_candidates_is_422(start: Start, fakes: FakeServices) -> None:
+    ids = seed(fakes)
+    client = await start(task_filter_max_candidates=1)
+    r = await client.get("/api/v1/tasks", params={"upstreamTaskId": ids["a"]})
+    assert r.status_code == 422
+    assert "more than 1 tasks" in r.json()["detail"]
+
+
+async def test_lineage_down(start: Start, fakes: FakeServices) -> None:
+    ids = seed(fakes)
+    client = await start(down=("lineage",))
+    r = await client.get("/api/v1/tasks")
+    assert r.status_code == 200
+    assert r.json()["unavailable"] == ["counts"]
+    assert all(t["upstream_count"] is None and t["downstream_count"] is None for t in r.json()["items"])
+    r = await client.get("/api/v1/tasks", params={"upstreamTaskId": ids["a"]})
+    assert r.status_code == 503
+    assert r.json()["detail"] == "lineage service is unavailable"
+    detail = (await client.get(f"/api/v1/tasks/{ids['a']}")).json()
+    assert detail["upstream_task_ids"] is None
+    assert detail["unavailable"] == ["counts"]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"workflowId": "x"}, {"upstreamTaskId": "0"}, {"page_size": "500"}, {"downstreamTaskId": "-3"}],
+)
+async def test_bad_query(client: httpx.AsyncClient, fakes: FakeServices, params: dict[str, str]) -> None:
+    assert (await client.get("/api/v1/tasks", params=params)).status_code == 422
+    assert fakes.seen == []
+
+
+async def test_task_detail(client: httpx.AsyncClient, fakes: FakeServices) -> None:
+    ids = seed(fakes)
+    r = await client.get(f"/api/v1/tasks/{ids['a']}")
+    assert r.status_code == 200, r.text
+    t = r.json()
+    assert t["name"] == "extract orders"
+    assert t["workflow_name"] == "daily"
+    assert t["downstream_task_ids"] == [ids["b"], ids["c"]]
+    assert t["upstream_task_ids"] == []
+    assert t["downstream_count"] == 2
+    assert t["unavailable"] == []
+    r = await client.get("/api/v1/tasks/999")
+    assert r.status_code == 404
+    assert r.json()["detail"] == "task 999 does not exist"
+
+
+async def test_ds_links_unavailable_when_definition_lookup_fails(start: Start, fakes: FakeServices) -> None:
+    ids = seed(fakes)
+    client = await start()
+    del fakes.workflows[ids["wf"]]  # the owner look-up now fails with 404
+    r = await client.get("/api/v1/tasks", params={"workflowId": ids["wf"]})
+    assert r.status_code == 200
+    assert "ds_links" in r.json()["unavailable"]
+    assert all(t["ds_link"] is None for t in r.json()["items"])
+
+
+async def test_no_ds_links_without_ds_ui_url(start: Start, fakes: FakeServices) -> None:
+    seed(fakes)
+    client = await start(ds_ui_url="")
+    items = (await client.get("/api/v1/tasks")).json()["items"]
+    assert all(t["ds_link"] is None for t in items)
+    assert [s for s in fakes.calls("definition") if s.path.startswith("/internal/workflows/")] == []
+
+
+async def test_create_and_update_task(client: httpx.AsyncClient, fakes: FakeServices) -> None:
+    body = {"name": "new", "task_type": "SQL", "params": {"sql": "select 1", "datasource_name": "dw"}}
+    r = await client.post("/api/v1/tasks", json=body)
+    assert r.status_code == 201, r.text
+    created = r.json()
+    assert created["created_by"] == "admin"
+    assert fakes.calls("definition", "/internal/tasks")[0].body == body
+    upd = {**body, "description": "changed", "expected_revision": 1}
+    r = await client.put(f"/api/v1/tasks/{created['id']}", json=upd)
+    assert r.status_code == 200
+    assert r.json()["revision"] == 2
+    r = await client.put(f"/api/v1/tasks/{created['id']}", json=upd)
+    assert r.status_code == 409
+    assert r.json()["type"] == "/problems/stale-version"
+    assert r.json()["current_revision"] == 2
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"name": "x", "task_type": "BASH", "params": {}},
+        {"task_type": "SHELL"},
+        {"name": "x", "task_type": "SHELL", "params": "echo"},
+    ],
+    ids=["bad-type", "no-name", "params-not-object"],
+)
+async def test_create_task_bad_input(client: httpx.AsyncClient, fakes: FakeServices, body: dict[str, object]) -> None:
+    assert (await client.post("/api/v1/tasks", json=body)).status_code == 422
+    assert fakes.seen == []
+
+
+async def test_update_task_needs_expected_revision(client: httpx.AsyncClient, fakes: FakeServices) -> None:
+    r = await client.put("/api/v1/tasks/1", json={"name": "x", "task_type": "SHELL", "params": {}})
+    assert r.status_code == 422
+    assert "expected_revision" in r.json()["detail"]

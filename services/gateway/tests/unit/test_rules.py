@@ -1,0 +1,100 @@
+"""Plain rules: roles, key material, links, audit resources, request ids."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from starlette.datastructures import Headers
+
+from gateway.audit import request_id_from
+from gateway.domain.keys import from_secret, hash_key, new_key, plausible
+from gateway.domain.links import audit_resource, ds_link_of, ds_task_link, ds_workflow_link, workflow_link
+from gateway.domain.roles import ALL_ROLES, Role, grants, parse_roles
+
+UI = "http://ds/ui"
+
+
+@pytest.mark.parametrize("needed", ALL_ROLES)
+def test_admin_implies_every_role(needed: Role) -> None:
+    assert grants(["admin"], needed)
+
+
+@pytest.mark.parametrize(
+    ("held", "needed", "ok"),
+    [
+        (["viewer"], Role.VIEWER, True),
+        (["viewer"], Role.EDITOR, False),
+        (["editor"], Role.VIEWER, True),  # every role reads
+        (["editor"], Role.APPROVER, False),
+        (["approver"], Role.PUBLISHER, False),
+        (["publisher"], Role.PUBLISHER, True),
+        (["publisher"], Role.ADMIN, False),
+        (["editor", "publisher"], Role.PUBLISHER, True),
+        ([], Role.VIEWER, False),
+        (["unknown"], Role.VIEWER, False),
+    ],
+)
+def test_grants(held: list[str], needed: Role, ok: bool) -> None:
+    assert grants(held, needed) is ok
+
+
+def test_parse_roles() -> None:
+    assert parse_roles([" Editor", "approver", "editor", ""]) == [Role.EDITOR, Role.APPROVER]
+    with pytest.raises(ValueError, match="unknown role 'root'"):
+        parse_roles(["root"])
+    with pytest.raises(ValueError, match="at least one role"):
+        parse_roles(["", " "])
+
+
+def test_key_material() -> None:
+    a, b = new_key(), new_key()
+    assert a.secret != b.secret
+    assert len(a.secret) >= 40
+    assert a.prefix == a.secret[:8]
+    assert a.digest == hashlib.sha256(a.secret.encode()).hexdigest() == hash_key(a.secret)
+    assert from_secret(a.secret) == a
+    assert plausible(a.secret)
+    assert not plausible("")
+    assert not plausible("a b")
+    assert not plausible("x" * 257)
+    assert not plausible("tab\there")
+
+
+def test_links() -> None:
+    assert workflow_link(7) == "/workflows/7"
+    assert workflow_link(None) is None
+    assert ds_workflow_link(UI, 11, 22) == "http://ds/ui/projects/11/workflow/definitions/22"
+    assert ds_workflow_link("", 11, 22) is None
+    assert ds_workflow_link(UI, None, 22) is None
+    assert ds_workflow_link(UI, 11, 0) is None
+    assert ds_workflow_link(UI, True, 22) is None
+    assert ds_task_link(UI, 11, 22, 33) == "http://ds/ui/projects/11/workflow/definitions/22?taskCode=33"
+    assert ds_task_link(UI, 11, 22, None) == "http://ds/ui/projects/11/workflow/definitions/22"
+    assert ds_task_link(UI, 11, None, 33) is None
+    assert ds_link_of(UI, {"project_code": 1, "workflow_code": 2}) == "http://ds/ui/projects/1/workflow/definitions/2"
+    assert ds_link_of(UI, {}) is None
+
+
+@pytest.mark.parametrize(
+    ("path", "resource"),
+    [
+        ("/api/v1/workflows/12/publish", "workflows/12"),
+        ("/api/v1/workflows", "workflows"),
+        ("/api/v1/workflows/batch-run", "workflows"),
+        ("/api/v1/publish-records/5/retry", "publish-records/5"),
+        ("/api/v1/migrations/preview", "migrations"),
+        ("/api/v1/", None),
+        ("/healthz", None),
+    ],
+)
+def test_audit_resource(path: str, resource: str | None) -> None:
+    assert audit_resource(path) == resource
+
+
+def test_request_id() -> None:
+    assert request_id_from(Headers({"x-request-id": "abc-123.X:y_z"})) == "abc-123.X:y_z"
+    generated = request_id_from(Headers({}))
+    assert len(generated) == 32
+    assert request_id_from(Headers({"x-request-id": "bad id\nwith newline"})) != "bad id\nwith newline"
+    assert len(request_id_from(Headers({"x-request-id": "x" * 129}))) == 32
