@@ -1,0 +1,105 @@
+// The public API of the gateway (docs/api-contracts.md §5), one function per call.
+import { token } from './auth'
+import { ApiClient, type ApiError } from './client'
+import type {
+  ChangeSummary,
+  InstanceDetail,
+  Me,
+  MigrationPreview,
+  MigrationRequest,
+  MigrationResult,
+  Page,
+  PublishAccepted,
+  PublishOperation,
+  PublishRecord,
+  RunResult,
+  Task,
+  TaskInput,
+  TaskLogPage,
+  Version,
+  VersionSummary,
+  WorkflowAction,
+  WorkflowDetail,
+  WorkflowExecutions,
+  WorkflowInput,
+  WorkflowSummary,
+} from './types'
+
+let unauthorizedHandler: (err: ApiError) => void = () => {}
+
+export function onUnauthorized(handler: (err: ApiError) => void): void {
+  unauthorizedHandler = handler
+}
+
+export const client = new ApiClient({
+  getToken: () => token.value,
+  onUnauthorized: (err) => unauthorizedHandler(err),
+})
+
+const V1 = '/api/v1'
+
+export interface WorkflowListQuery {
+  name?: string
+  status?: string | null
+  publish_status?: string | null
+  last_execution_state?: string | null
+  needs_attention?: boolean | null
+  sort?: string
+  page?: number
+  page_size?: number
+}
+
+export interface TaskListQuery {
+  workflowId?: number | null
+  upstreamTaskId?: number | null
+  downstreamTaskId?: number | null
+  name?: string
+  unassigned?: boolean | null
+  page?: number
+  page_size?: number
+}
+
+export const api = {
+  me: () => client.get<Me>(`${V1}/me`),
+
+  listWorkflows: (q: WorkflowListQuery) => client.get<Page<WorkflowSummary>>(`${V1}/workflows`, { ...q }),
+  getWorkflow: (id: number) => client.get<WorkflowDetail>(`${V1}/workflows/${id}`),
+  createWorkflow: (body: WorkflowInput) => client.post<WorkflowDetail>(`${V1}/workflows`, body),
+  updateWorkflow: (id: number, body: WorkflowInput) => client.put<WorkflowDetail>(`${V1}/workflows/${id}`, body),
+  action: (id: number, action: WorkflowAction) => client.post<WorkflowDetail>(`${V1}/workflows/${id}/${action}`),
+
+  listVersions: (id: number, page = 1, pageSize = 50) =>
+    client.get<Page<VersionSummary>>(`${V1}/workflows/${id}/versions`, { page, page_size: pageSize }),
+  getVersion: (id: number, no: number) => client.get<Version>(`${V1}/workflows/${id}/versions/${no}`),
+  diff: (id: number, from: number, to: number) =>
+    client.get<ChangeSummary>(`${V1}/workflows/${id}/diff`, { from, to }),
+  rollback: (id: number, toVersionNo: number, expectedVersionNo: number) =>
+    client.post<WorkflowDetail>(`${V1}/workflows/${id}/rollback`, {
+      to_version_no: toVersionNo,
+      expected_version_no: expectedVersionNo,
+    }),
+
+  publish: (id: number, operation: PublishOperation) =>
+    client.post<PublishAccepted>(`${V1}/workflows/${id}/publish`, { operation }),
+  publishRecords: (id: number, page = 1, pageSize = 20) =>
+    client.get<Page<PublishRecord>>(`${V1}/workflows/${id}/publish-records`, { page, page_size: pageSize }),
+  retryRecord: (recordId: number) => client.post<PublishRecord>(`${V1}/publish-records/${recordId}/retry`),
+  run: (id: number) => client.post<RunResult>(`${V1}/workflows/${id}/run`),
+
+  executions: (id: number) => client.get<WorkflowExecutions>(`${V1}/workflows/${id}/executions`),
+  instance: (id: number, instanceId: number) =>
+    client.get<InstanceDetail>(`${V1}/workflows/${id}/instances/${instanceId}`),
+  taskLog: (id: number, taskInstanceId: number, skip: number, limit = 500) =>
+    client.get<TaskLogPage>(`${V1}/workflows/${id}/task-instances/${taskInstanceId}/log`, {
+      skip_line_num: skip,
+      limit,
+    }),
+
+  listTasks: (q: TaskListQuery) => client.get<Page<Task>>(`${V1}/tasks`, { ...q }),
+  getTask: (id: number) => client.get<Task>(`${V1}/tasks/${id}`),
+  createTask: (body: TaskInput) => client.post<Task>(`${V1}/tasks`, body),
+  updateTask: (id: number, body: TaskInput) => client.put<Task>(`${V1}/tasks/${id}`, body),
+
+  migrationPreview: (body: MigrationRequest) => client.post<MigrationPreview>(`${V1}/migrations/preview`, body),
+  migrate: (body: MigrationRequest) => client.post<MigrationResult>(`${V1}/migrations`, body),
+}

@@ -1,0 +1,455 @@
+// Types mirroring docs/api-contracts.md (§1 shapes, §5 public API). JSON is snake_case; times are ISO 8601 strings.
+
+export type WorkflowStatus = 'draft' | 'ready' | 'online' | 'offline'
+export type PublishStatus = 'never_published' | 'pending' | 'published' | 'failed'
+export type WorkflowAction = 'approve' | 'online' | 'offline'
+export type PublishOperation = 'deploy' | 'online' | 'offline'
+export type MigrationMode = 'only_current' | 'cascade_downstream' | 'cascade_up_and_downstream'
+export type TaskType = 'SHELL' | 'SQL' | 'PYTHON'
+export type TriggerSource = 'manual_edit' | 'task_change' | 'lineage_change' | 'migration' | 'rollback'
+export type FailureStrategy = 'END' | 'CONTINUE'
+export type Priority = 'HIGHEST' | 'HIGH' | 'MEDIUM' | 'LOW' | 'LOWEST'
+export type TimeoutStrategy = 'WARN' | 'FAILED' | 'WARNFAILED'
+export type ExecutionType = 'PARALLEL' | 'SERIAL_WAIT' | 'SERIAL_DISCARD' | 'SERIAL_PRIORITY'
+export type PublishRecordStatus = 'pending' | 'running' | 'success' | 'failed' | 'skipped_unchanged'
+
+export const WORKFLOW_STATUSES: WorkflowStatus[] = ['draft', 'ready', 'online', 'offline']
+export const PUBLISH_STATUSES: PublishStatus[] = ['never_published', 'pending', 'published', 'failed']
+export const MIGRATION_MODES: MigrationMode[] = ['only_current', 'cascade_downstream', 'cascade_up_and_downstream']
+export const TASK_TYPES: TaskType[] = ['SHELL', 'SQL', 'PYTHON']
+export const PRIORITIES: Priority[] = ['HIGHEST', 'HIGH', 'MEDIUM', 'LOW', 'LOWEST']
+export const EXECUTION_TYPES: ExecutionType[] = ['PARALLEL', 'SERIAL_WAIT', 'SERIAL_DISCARD', 'SERIAL_PRIORITY']
+/** DolphinScheduler workflow instance states (common.dolphin.models.WorkflowExecutionStatus). */
+export const DS_STATES = [
+  'SUBMITTED_SUCCESS',
+  'RUNNING_EXECUTION',
+  'READY_PAUSE',
+  'PAUSE',
+  'READY_STOP',
+  'STOP',
+  'FAILURE',
+  'SUCCESS',
+  'SERIAL_WAIT',
+  'WAIT_TO_RUN',
+  'FAILOVER',
+] as const
+
+export interface Page<T> {
+  items: T[]
+  total: number
+  page: number
+  page_size: number
+}
+
+export interface Param {
+  name: string
+  value: string
+  direction: 'IN' | 'OUT'
+  type: string
+}
+
+export interface ShellParams {
+  kind?: 'SHELL'
+  script: string
+  local_params?: Param[]
+  resources?: string[]
+}
+
+export interface PythonParams {
+  kind?: 'PYTHON'
+  script: string
+  local_params?: Param[]
+  resources?: string[]
+}
+
+export interface SqlParams {
+  kind?: 'SQL'
+  datasource_name: string
+  datasource_type?: string
+  sql: string
+  sql_type?: 'query' | 'non_query'
+  pre_statements?: string[]
+  post_statements?: string[]
+  display_rows?: number
+  local_params?: Param[]
+}
+
+export type TaskParams = ShellParams | PythonParams | SqlParams
+
+export interface NodeAttrs {
+  worker_group: string
+  failure_strategy: FailureStrategy
+  retries: number
+  retry_interval_minutes: number
+  timeout_minutes: number
+  timeout_strategy: TimeoutStrategy | null
+  priority: Priority
+  delay_minutes: number
+  enabled?: boolean
+  environment_code?: number
+  cpu_quota?: number
+  memory_max_mb?: number
+}
+
+export interface Schedule {
+  crontab: string
+  timezone: string
+  start_time: string
+  end_time: string
+}
+
+export interface Edge {
+  upstream_task_id: number
+  downstream_task_id: number
+}
+
+export interface Task {
+  id: number
+  name: string
+  task_type: TaskType
+  description: string
+  params: TaskParams
+  worker_group: string
+  owner: string | null
+  revision?: number
+  workflow_id?: number | null
+  workflow_name?: string | null
+  upstream_count?: number | null
+  downstream_count?: number | null
+  ds_link?: string | null
+  created_at?: string
+  updated_at?: string
+}
+
+export interface TaskInput {
+  name: string
+  task_type: TaskType
+  description: string
+  params: TaskParams
+  worker_group: string
+  owner: string | null
+  expected_revision?: number
+}
+
+export interface Execution {
+  instance_id: number
+  state: string
+  start_time: string | null
+  end_time: string | null
+  duration: string | null
+  command_type?: string | null
+  run_times?: number | null
+  host?: string | null
+}
+
+export interface WorkflowSummary {
+  id: number
+  name: string
+  description: string
+  status: WorkflowStatus
+  publish_status: PublishStatus
+  workflow_code: number | null
+  project_code: number | null
+  current_version_no: number
+  approved: boolean
+  last_published_version_no: number | null
+  last_execution_state: string | null
+  last_execution_at: string | null
+  needs_attention: boolean
+  attention_reason: string | null
+  task_count: number
+  updated_at: string
+  updated_by: string | null
+  // added by the gateway list
+  last_executions?: Execution[] | null
+  executions_unavailable?: boolean
+  ds_link?: string | null
+}
+
+export interface WorkflowTask {
+  task_id: number
+  name: string
+  task_type: TaskType
+  description: string
+  params: TaskParams
+  node_attrs: NodeAttrs
+  upstream_count: number
+  downstream_count: number
+}
+
+export interface VersionSummary {
+  id: number
+  version_no: number
+  trigger_source: TriggerSource
+  created_by: string | null
+  created_at: string
+  content_hash: string
+  summary: string
+}
+
+export interface FieldChange {
+  field: string
+  old: unknown
+  new: unknown
+}
+
+export interface TaskChange {
+  task_id: number
+  changes: FieldChange[]
+}
+
+export interface ScheduleChange {
+  kind: 'added' | 'removed' | 'changed'
+  old: Schedule | null
+  new: Schedule | null
+}
+
+export interface GlobalParamsChange {
+  added: string[]
+  removed: string[]
+  changed: FieldChange[]
+}
+
+export interface ChangeSummary {
+  is_initial: boolean
+  tasks_added: number[]
+  tasks_removed: number[]
+  edges_added: [number, number][]
+  edges_removed: [number, number][]
+  tasks_changed: TaskChange[]
+  schedule: ScheduleChange | null
+  global_params: GlobalParamsChange | null
+  workflow_fields: FieldChange[]
+  summary: string
+}
+
+export interface SnapshotTask {
+  task_id: number
+  name: string
+  task_type: TaskType
+  description: string
+  params: TaskParams
+  node_attrs: NodeAttrs
+}
+
+export interface StructureSnapshot {
+  workflow_id: number
+  workflow_name: string
+  description: string
+  tasks: SnapshotTask[]
+  edges: Edge[]
+  schedule: Schedule | null
+  global_params: Param[]
+  execution_type: ExecutionType
+  timeout_minutes: number
+  entry_task_ids: number[]
+  exit_task_ids: number[]
+}
+
+export interface Version extends VersionSummary {
+  change_summary: ChangeSummary | null
+  structure_snapshot: StructureSnapshot
+}
+
+export interface PublishRecord {
+  id: number
+  request_id: string
+  workflow_id: number
+  version_id: number
+  version_no: number
+  target_engine: string
+  operation: PublishOperation
+  status: PublishRecordStatus
+  engine_workflow_code: number | null
+  engine_version: number | null
+  project_code: number | null
+  release_state: 'ONLINE' | 'OFFLINE' | null
+  log: string
+  operator: string
+  retry_of: number | null
+  error_code: number | null
+  error_message: string | null
+  attempts: number
+  created_at: string
+  finished_at: string | null
+}
+
+export interface WorkflowExecutions {
+  workflow_id: number
+  engine_workflow_code?: number
+  project_code?: number
+  release_state?: string
+  synced?: boolean
+  synced_at: string | null
+  age_seconds: number | null
+  stale: boolean
+  last_error: string | null
+  last_error_at?: string | null
+  refreshed?: boolean
+  executions: Execution[]
+}
+
+export interface WorkflowDetail extends WorkflowSummary {
+  tasks: WorkflowTask[]
+  edges: Edge[]
+  entry_task_ids: number[]
+  exit_task_ids: number[]
+  schedule: Schedule | null
+  global_params: Param[]
+  execution_type: ExecutionType
+  timeout_minutes: number
+  allowed_actions: WorkflowAction[]
+  allowed_publish_operations: PublishOperation[]
+  created_by: string | null
+  created_at: string
+  // composed by the gateway (each may be null when that part is unavailable)
+  versions?: Page<VersionSummary> | null
+  publish_records?: Page<PublishRecord> | null
+  executions?: WorkflowExecutions | null
+  unavailable?: string[]
+}
+
+export interface WorkflowInput {
+  name: string
+  description: string
+  tasks: { task_id: number; node_attrs: NodeAttrs }[]
+  edges: Edge[]
+  schedule: Schedule | null
+  global_params: Param[]
+  execution_type: ExecutionType
+  timeout_minutes: number
+  expected_version_no?: number
+}
+
+export interface PublishAccepted {
+  request_id: string
+  workflow_id: number
+  version_id: number
+  version_no: number
+  operation: PublishOperation
+}
+
+export interface RunResult {
+  instance_ids: number[]
+}
+
+export interface InstanceInfo {
+  id: number
+  name: string | null
+  state: string
+  start_time: string | null
+  end_time: string | null
+  schedule_time?: string | null
+  duration: string | null
+  command_type?: string | null
+  run_times?: number | null
+  host?: string | null
+  executor_name?: string | null
+}
+
+export interface TaskInstance {
+  id: number
+  name: string
+  task_type: string | null
+  task_code: number | null
+  state: string | null
+  submit_time: string | null
+  start_time: string | null
+  end_time: string | null
+  duration: string | null
+  host: string | null
+  retry_times: number | null
+}
+
+export interface InstanceDetail {
+  instance: InstanceInfo
+  tasks: TaskInstance[]
+}
+
+export interface TaskLogPage {
+  task_instance_id: number
+  skip_line_num: number
+  limit: number
+  message: string
+  line_count: number
+  next_skip_line_num: number
+  complete: boolean
+}
+
+export interface CutEdge {
+  upstream_task_id: number
+  downstream_task_id: number
+  direction: 'source_to_target' | 'target_to_source'
+}
+
+export interface MigrationWarning {
+  code: string
+  message: string
+  task_ids: number[]
+}
+
+export interface MigrationSide {
+  workflow_id: number
+  task_ids: number[]
+  edges: [number, number][]
+  entry_task_ids: number[]
+  exit_task_ids: number[]
+}
+
+export interface MigrationPreview {
+  task_id: number
+  mode: MigrationMode
+  source_workflow_id: number
+  target_workflow_id: number
+  moved_task_ids: number[]
+  moved_edges: [number, number][]
+  dropped_edges: CutEdge[]
+  bridged_edges: [number, number][]
+  source_emptied: boolean
+  warnings: MigrationWarning[]
+  source_after: MigrationSide
+  target_after: MigrationSide
+}
+
+export interface MigrationRequest {
+  task_id: number
+  target_workflow_id: number
+  mode: MigrationMode
+  allow_empty_source: boolean
+  expected_source_version_no?: number
+  expected_target_version_no?: number
+}
+
+export interface MigrationResult {
+  source: WorkflowDetail
+  target: WorkflowDetail
+  preview: MigrationPreview
+}
+
+export interface Me {
+  name: string
+  roles: string[]
+}
+
+/** RFC 9457 problem JSON as common.http renders it (extras are top-level members). */
+export interface Problem {
+  type?: string
+  title?: string
+  status?: number
+  detail?: string
+  instance?: string
+  errors?: ProblemItem[]
+  [extra: string]: unknown
+}
+
+export interface ProblemItem {
+  code?: string
+  message?: string
+  path?: number[]
+  task_ids?: number[]
+  task_id?: number
+  location?: string
+  field?: string
+  token?: string
+  [extra: string]: unknown
+}

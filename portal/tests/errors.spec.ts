@@ -1,0 +1,104 @@
+import { describe, expect, it } from 'vitest'
+import { ApiError } from '@/api/client'
+import { describeError, describeProblemItem, type Translate } from '@/api/errors'
+import en from '@/i18n/en'
+import zh from '@/i18n/zh-CN'
+
+// A tiny translator over the real dictionaries: resolves dotted keys and {param}s.
+function translator(messages: object): Translate {
+  return (key, params = {}) => {
+    let v: unknown = messages
+    for (const part of key.split('.')) v = v && typeof v === 'object' ? (v as Record<string, unknown>)[part] : undefined
+    if (typeof v !== 'string') return key
+    return v.replace(/\{(\w+)\}/g, (_, p: string) => String(params[p] ?? `{${p}}`))
+  }
+}
+const t = translator(en)
+const names: Record<number, string> = { 3: 'extract', 7: 'transform', 9: 'load' }
+const taskName = (id: number) => names[id]
+
+describe('describeError', () => {
+  it('explains a stale version and asks for a reload', () => {
+    const e = describeError(new ApiError(409, { type: '/problems/stale-version', detail: 'x' }), t)
+    expect(e.code).toBe('stale-version')
+    expect(e.reload).toBe(true)
+    expect(e.message).toMatch(/Someone else changed this workflow/)
+  })
+
+  it('lists cycle paths and unknown tasks of an invalid structure', () => {
+    const err = new ApiError(422, {
+      type: '/problems/invalid-workflow-structure',
+      detail: 'workflow structure is invalid (2 problems)',
+      errors: [
+        { code: 'unknown_task', task_ids: [42], message: 'unknown task ids: 42' },
+        { code: 'cycle', path: [3, 7, 9, 3], message: 'dependency cycle 3 → 7 → 9 → 3' },
+      ],
+    })
+    const e = describeError(err, t, taskName)
+    expect(e.title).toBe('The DAG is not valid')
+    expect(e.details).toEqual([
+      'Unknown tasks: #42',
+      'Dependency cycle: extract (#3) → transform (#7) → load (#9) → extract (#3)',
+    ])
+  })
+
+  it('names the owners of tasks owned by another workflow', () => {
+    const err = new ApiError(409, {
+      type: '/problems/task-owned-by-another-workflow',
+      tasks: [{ task_id: 7, owner_workflow_id: 12 }],
+      owner_workflow_ids: [12],
+      migration_modes: ['only_current'],
+    })
+    const e = describeError(err, t, taskName)
+    expect(e.details).toEqual(['Task transform (#7) belongs to workflow #12'])
+  })
+
+  it('explains why publishing is not allowed and what is', () => {
+    const err = new ApiError(409, {
+      type: '/problems/publish-not-allowed',
+      reason: 'not_approved',
+      allowed_operations: ['offline'],
+    })
+    const e = describeError(err, t)
+    expect(e.message).toBe('The current version is not approved yet. Approve it first.')
+    expect(e.details).toEqual(['Allowed now: Take offline'])
+    // an unknown reason falls back to the generic text
+    const e2 = describeError(new ApiError(409, { type: '/problems/publish-not-allowed', reason: 'new_reason', allowed_operations: [] }), t)
+    expect(e2.message).toBe(en.errors.publishNotAllowed)
+    expect(e2.details).toEqual(['Allowed now: none'])
+  })
+
+  it('lists the allowed actions of an invalid transition', () => {
+    const e = describeError(new ApiError(409, { type: '/problems/invalid-transition', allowed_actions: ['approve', 'offline'] }), t)
+    expect(e.details).toEqual(['Allowed now: Approve, Set offline'])
+  })
+
+  it('maps 401, 403, network and 5xx to plain words', () => {
+    expect(describeError(new ApiError(403, { type: '/problems/forbidden', detail: 'role viewer' }), t).message).toBe(en.errors.forbidden)
+    expect(describeError(new ApiError(401, {}), t).title).toBe(en.errors.unauthorizedTitle)
+    expect(describeError(new ApiError(0, { detail: 'Failed to fetch' }), t).message).toBe(en.errors.network)
+    const e503 = describeError(new ApiError(503, { type: '/problems/dolphin-unavailable', detail: 'DS timed out' }), t)
+    expect(e503.title).toBe(en.errors.unavailableTitle)
+    expect(e503.serverDetail).toBe('DS timed out')
+  })
+
+  it('uses the server detail for unknown problems and speaks Chinese', () => {
+    const e = describeError(new ApiError(400, { type: '/problems/something-new', title: 'Something', detail: 'exact words' }), t)
+    expect(e.message).toBe('exact words')
+    const zhE = describeError(new ApiError(409, { type: '/problems/stale-version' }), translator(zh))
+    expect(zhE.title).toBe('已被他人修改')
+  })
+
+  it('describes non-API errors too', () => {
+    const e = describeError(new Error('boom'), t)
+    expect(e.code).toBe('client')
+    expect(e.message).toBe('boom')
+  })
+})
+
+describe('describeProblemItem', () => {
+  it('falls back to location and message for validation items', () => {
+    expect(describeProblemItem({ location: 'body.name', message: 'required' }, t)).toBe('body.name: required')
+    expect(describeProblemItem({ code: 'timezone', token: 'Mars/Base' }, t)).toBe('Unknown time zone: Mars/Base')
+  })
+})
