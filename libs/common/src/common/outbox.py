@@ -18,7 +18,7 @@ import contextlib
 import logging
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -100,10 +100,22 @@ class Outbox:
         self._topic_name = topic_name
         self._events = events
 
-    async def add(self, session: AsyncSession, event: Event, *, subject: str | None = None) -> str:
-        """Stage ``event`` in the caller's transaction; returns the event id."""
-        envelope = self._events.encode(event, source=self._source, subject=subject)
-        value = envelope.to_bytes()
+    async def add(
+        self,
+        session: AsyncSession,
+        event: Event,
+        *,
+        subject: str | None = None,
+        prepared: Mapping[str, str] | None = None,
+    ) -> str:
+        """Stage ``event`` in the caller's transaction; returns the event id.
+
+        The envelope is serialised in one pass (``EventRegistry.encode_bytes``); ``prepared`` passes the JSON of
+        payload fields the caller has serialised already (exactly their ``model_dump_json()``), so a large snapshot
+        is not serialised twice.
+        """
+        envelope = self._events.encode_bytes(event, source=self._source, subject=subject, prepared=prepared)
+        value = envelope.value
         if len(value) > MAX_MESSAGE_BYTES:
             raise ValidationFailed(
                 f"event {event.TYPE} is {len(value)} bytes, over the {MAX_MESSAGE_BYTES}-byte message limit"

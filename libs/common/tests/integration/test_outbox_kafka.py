@@ -92,7 +92,7 @@ async def test_1000_events_exactly_once_in_order_despite_relay_sigkill(
                 "--batch",
                 "100",
                 "--send-delay-ms",
-                "3",
+                "8",
             ],
             stdout=subprocess.PIPE,
         )
@@ -101,54 +101,66 @@ async def test_1000_events_exactly_once_in_order_despite_relay_sigkill(
         async with svc.sessions() as s:
             return int(await s.scalar(select(func.count()).select_from(outbox_table)) or 0)
 
+    sizer = TopicSizer(kafka_bootstrap, topic)
+    await sizer.start()
     try:
         mid_batch_kills = 0
-        for _ in range(3):
+        for _ in range(6):
             proc = start_relay()
-            # let it publish part of the outbox, then kill it without warning
-            target = 150 + 250 * mid_batch_kills
-            await eventually(lambda: _topic_at_least(kafka_bootstrap, topic, target), timeout_s=60)  # noqa: B023
+            # let it publish part of the outbox (a batch takes ~0.8 s to send), then kill it without warning
+            target = await sizer.size() + 120
+            await eventually(lambda: sizer.at_least(target), timeout_s=60, every_s=0.02)  # noqa: B023
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait()
-            in_kafka = await _topic_size(kafka_bootstrap, topic)
+            in_kafka = await sizer.size()
             left = await outbox_left()
             # sent but not committed: the killed batch is both in Kafka and back in the outbox
             if in_kafka + left > 1000:
                 mid_batch_kills += 1
-            if left == 0:
+            if left == 0 or mid_batch_kills >= 2:
                 break
         assert mid_batch_kills >= 1, "no kill landed inside a batch; the scenario was not exercised"
         proc = start_relay()
         await eventually(lambda: _count_is(svc, 1000), timeout_s=90)
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
-        assert await _topic_size(kafka_bootstrap, topic) > 1000, "expected duplicates in Kafka after the crash"
+        assert await sizer.size() > 1000, "expected duplicates in Kafka after the crash"
         await asyncio.sleep(1.0)  # any late duplicate would add an effect now
         _assert_exactly_once_in_order(await _effects(svc), 1000, 10)
     finally:
+        await sizer.stop()
         await broker.stop()
 
 
-async def _topic_size(bootstrap: str, topic: str) -> int:
-    from aiokafka import AIOKafkaConsumer, TopicPartition
+class TopicSizer:
+    """Counts the records in a topic (end − beginning offsets) with one long-lived client, so polling is cheap."""
 
-    c = AIOKafkaConsumer(bootstrap_servers=bootstrap)
-    await c.start()
-    try:
-        parts = c.partitions_for_topic(topic) or set()
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        from aiokafka import AIOKafkaConsumer
+
+        self._topic = topic
+        self._c = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+
+    async def start(self) -> None:
+        await self._c.start()
+
+    async def stop(self) -> None:
+        await self._c.stop()
+
+    async def size(self) -> int:
+        from aiokafka import TopicPartition
+
+        parts = self._c.partitions_for_topic(self._topic)
         if not parts:
-            await c._client.force_metadata_update()
-            parts = c.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in parts]
-        ends = await c.end_offsets(tps)
-        begins = await c.beginning_offsets(tps)
+            await self._c._client.force_metadata_update()
+            parts = self._c.partitions_for_topic(self._topic) or set()
+        tps = [TopicPartition(self._topic, p) for p in parts]
+        ends = await self._c.end_offsets(tps)
+        begins = await self._c.beginning_offsets(tps)
         return sum(ends[tp] - begins[tp] for tp in tps)
-    finally:
-        await c.stop()
 
-
-async def _topic_at_least(bootstrap: str, topic: str, n: int) -> bool:
-    return await _topic_size(bootstrap, topic) >= n
+    async def at_least(self, n: int) -> bool:
+        return await self.size() >= n
 
 
 async def _count_is(svc: Svc, n: int) -> bool:

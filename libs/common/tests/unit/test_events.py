@@ -19,8 +19,21 @@ from common.events import (
     registry,
 )
 from common.events.compat import incompatibilities
+from common.events.models import (
+    DependencyCycle,
+    ExecutionSummary,
+    ExecutionSynced,
+    FailureRule,
+    LineageChanged,
+    PublishCompleted,
+    PublishOutcome,
+    TableEdge,
+    TaskDependencyChanged,
+    TriggerSource,
+    WorkflowVersionCreated,
+)
 from common.events.schemas import model_schema, render, schema_path
-from common.workflow import SnapshotTask, StructureSnapshot
+from common.workflow import Edge, NodeAttrs, Param, Schedule, SnapshotTask, StructureSnapshot
 
 
 def _snapshot() -> StructureSnapshot:
@@ -187,3 +200,156 @@ def test_nested_removal_is_found() -> None:
     new = json.loads(json.dumps(old))
     del new["$defs"]["SnapshotTask"]["properties"]["name"]
     assert any(p.endswith(".name: property removed") for p in incompatibilities(old, new))
+
+
+# --- one-pass encoding (what the outbox writes) -------------------------------------------------------------------
+
+
+def _rich_snapshot() -> StructureSnapshot:
+    return StructureSnapshot(
+        workflow_id=7,
+        workflow_name='日次 "daily" \\ load',
+        description="line\nbreak, emoji 🚀, control \x01",
+        tasks=(
+            SnapshotTask(
+                task_id=1,
+                name="extract",
+                task_type="SQL",
+                params={
+                    "kind": "SQL",
+                    "datasource_name": "dw",
+                    "sql": "select 'é' as x",
+                    "local_params": [{"name": "d", "value": "${system.biz.date}"}],
+                },
+                node_attrs=NodeAttrs(retries=3, priority="HIGH", timeout_minutes=5, timeout_strategy="WARN"),
+            ),
+            SnapshotTask(task_id=2, name="load", task_type="SHELL", params={"kind": "SHELL", "script": "echo 2"}),
+        ),
+        edges=(Edge(upstream_task_id=1, downstream_task_id=2),),
+        schedule=Schedule(
+            crontab="0 0 2 * * ?",
+            timezone="Asia/Shanghai",
+            start_time=datetime(2025, 1, 1, tzinfo=UTC),
+            end_time=datetime(2035, 1, 1, 12, 30, 15, 123456, tzinfo=UTC),
+        ),
+        global_params=(Param(name="biz_date", value="${system.biz.date}"),),
+        entry_task_ids=(1,),
+        exit_task_ids=(2,),
+    )
+
+
+def _sample_events() -> list[Event]:
+    now = datetime(2025, 6, 1, 8, 0, 0, 1, tzinfo=UTC)
+    snapshot = _rich_snapshot()
+    return [
+        WorkflowVersionCreated(
+            workflow_id=7,
+            version_id=11,
+            version_no=3,
+            trigger_source=TriggerSource.MANUAL_EDIT,
+            created_by="alice",
+            created_at=now,
+            content_hash=snapshot.content_hash(),
+            change_summary={"summary": "+1 task", "tasks_added": [2], "ratio": 0.1, "nested": {"x": [1.5e300, None]}},
+            snapshot=snapshot,
+        ),
+        _publish_requested(),
+        PublishRequested(
+            request_id=uuid.uuid4(),
+            workflow_id=7,
+            operation=PublishOperation.OFFLINE,
+            version_id=3,
+            version_no=2,
+            operator="bob",
+            requested_at=now,
+            snapshot=snapshot,
+            retry_of=uuid.uuid4(),
+        ),
+        PublishCompleted(
+            request_id=uuid.uuid4(),
+            record_id=1,
+            workflow_id=7,
+            version_id=3,
+            operation=PublishOperation.DEPLOY,
+            outcome=PublishOutcome.FAILED,
+            error_code=10001,
+            error_message='ключ "x" failed',
+            operator="alice",
+            completed_at=now,
+        ),
+        LineageChanged(table_edges_added=(TableEdge(source_table="a.b", target_table="c.d"),), read_tables=()),
+        TaskDependencyChanged(
+            task_id=1,
+            old_upstream=(),
+            new_upstream=(2, 3),
+            old_downstream=(4,),
+            new_downstream=(),
+            cycle=DependencyCycle(task_path=(1, 2, 1), tables=("t",)),
+        ),
+        ExecutionSynced(
+            workflow_id=7,
+            engine_workflow_code=99,
+            project_code=5,
+            executions=(ExecutionSummary(instance_id=1, state="SUCCESS", start_time=now, duration="1m"),),
+            synced_at=now,
+        ),
+        WorkflowExecutionFailed(
+            workflow_id=7,
+            engine_workflow_code=99,
+            project_code=5,
+            rule=FailureRule.RATE,
+            details={"rate": 0.75, "window": [1, 2], "big": 2**63, "text": "ü"},
+            incident_key="wf-7",
+            occurred_at=now,
+        ),
+    ]
+
+
+def _parsed(raw: bytes) -> dict[str, object]:
+    parsed: dict[str, object] = json.loads(raw)
+    return parsed
+
+
+def test_sample_events_cover_every_registered_type() -> None:
+    assert {type(e) for e in _sample_events()} == set(ALL_EVENTS)
+
+
+@pytest.mark.parametrize("event", _sample_events(), ids=lambda e: type(e).__name__)
+def test_one_pass_encoding_equals_the_envelope(event: Event) -> None:
+    """``encode_bytes`` (the outbox's fast path) parses to exactly the envelope ``encode`` builds."""
+    fast = registry.encode_bytes(event, source="/services/definition", event_id="e-1")
+    slow_env = registry.encode(event, source="/services/definition", event_id="e-1")
+    fast_env, fast_event = registry.decode(fast.value)
+    assert (fast.id, fast.type) == ("e-1", event.TYPE)
+    # ``time`` is taken when each envelope is built: compare it apart
+    assert fast_env.model_copy(update={"time": slow_env.time}) == slow_env
+    slow_json = _parsed(slow_env.to_bytes())
+    fast_json = _parsed(fast.value)
+    assert fast_json.pop("time")
+    assert slow_json.pop("time")
+    assert fast_json == slow_json
+    assert list(fast_json) == list(slow_json)
+    assert fast_event == registry.decode(slow_env.to_bytes())[1] == event
+    # the same bytes, except for the time stamp
+    same_time = slow_env.model_copy(update={"time": fast_env.time}).to_bytes()
+    assert fast.value == same_time
+
+
+def test_one_pass_encoding_with_prepared_fields() -> None:
+    event = _sample_events()[0]
+    assert isinstance(event, WorkflowVersionCreated)
+    prepared = {"snapshot": event.snapshot.model_dump_json()}
+    fast = registry.encode_bytes(event, source="/x", event_id="e-2", prepared=prepared)
+    plain = registry.encode_bytes(event, source="/x", event_id="e-2")
+    fast_env, fast_event = registry.decode(fast.value)
+    assert fast_event == event
+    assert fast_env.data == registry.encode(event, source="/x").data
+    # ``snapshot`` is the payload's last field: the bytes are the plain one-pass bytes (time aside)
+    assert fast.value == plain.value.replace(
+        json.dumps(_parsed(plain.value)["time"]).encode(), json.dumps(fast_env.model_dump(mode="json")["time"]).encode()
+    )
+    # a field in the middle still parses to the same content
+    middle = registry.encode_bytes(event, source="/x", event_id="e-3", prepared={"created_by": '"alice"'})
+    assert registry.decode(middle.value)[1] == event
+    with pytest.raises(ValueError, match="lacks"):
+        registry.encode_bytes(event, source="/x", prepared={"nope": "1"})

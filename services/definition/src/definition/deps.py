@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from common.outbox import Outbox
-from definition.snapshots import SnapshotCache
+from definition.snapshots import SnapshotCache, TaskMemo
 
 
 def _utcnow() -> datetime:
@@ -28,3 +28,5 @@ class Deps:
     clock: Callable[[], datetime] = field(default=_utcnow)
     #: immutable version snapshots by version id (see ``snapshots``)
     snapshots: SnapshotCache = field(default_factory=SnapshotCache)
+    #: catalog tasks validated into ``SnapshotTask`` by row content (see ``snapshots``)
+    tasks: TaskMemo = field(default_factory=TaskMemo)

@@ -19,12 +19,13 @@ from common.events.models import (
     WorkflowExecutionFailed,
     WorkflowVersionCreated,
 )
-from common.events.registry import ALL_EVENTS, EventRegistry, registry
+from common.events.registry import ALL_EVENTS, EncodedEvent, EventRegistry, registry
 
 __all__ = [
     "ALL_EVENTS",
     "CONTENT_TYPE",
     "DependencyCycle",
+    "EncodedEvent",
     "Envelope",
     "Event",
     "EventRegistry",

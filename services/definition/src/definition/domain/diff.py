@@ -206,7 +206,7 @@ def change_summary(old: StructureSnapshot | None, new: StructureSnapshot) -> Cha
     changed: list[TaskChange] = []
     for tid in sorted(a.keys() & b.keys()):
         ta, tb = a[tid], b[tid]
-        if ta != tb:
+        if ta is not tb and ta != tb:
             fields = _task_changes(ta, tb)
             if fields:
                 changed.append(TaskChange(task_id=tid, changes=tuple(fields)))

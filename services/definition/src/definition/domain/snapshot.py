@@ -27,7 +27,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from common.workflow import (
     Edge,
@@ -47,6 +47,7 @@ from definition.domain.errors import InvalidWorkflowStructure
 __all__ = ["CatalogTask", "build_snapshot", "snapshot_edges"]
 
 _DEFAULT_ATTRS = NodeAttrs()
+_EDGES = TypeAdapter(tuple[Edge, ...])
 
 
 class CatalogTask(BaseModel):
@@ -142,6 +143,8 @@ def build_snapshot(
             }
         )
     for t in task_list:
+        if len(t.params.local_params) < 2:
+            continue
         dup_local = _duplicate_names(t.params.local_params)
         if dup_local:
             problems.append(
@@ -164,7 +167,9 @@ def build_snapshot(
     for tid in dag.task_ids:
         t = by_id[tid]
         if isinstance(t, SnapshotTask):
-            snap_tasks.append(t if tid not in attrs else t.model_copy(update={"node_attrs": attrs[tid]}))
+            a = attrs.get(tid)
+            keep = a is None or a is t.node_attrs or a == t.node_attrs
+            snap_tasks.append(t if keep else t.model_copy(update={"node_attrs": a}))
         else:
             snap_tasks.append(
                 SnapshotTask(
@@ -181,8 +186,8 @@ def build_snapshot(
         workflow_name=workflow_name,
         description=description,
         tasks=tuple(snap_tasks),
-        # The pairs are ints already checked by the DAG analysis: skip re-validation of thousands of edges.
-        edges=tuple(Edge.model_construct(upstream_task_id=u, downstream_task_id=v) for u, v in dag.edges),
+        # One validator call for thousands of edges (cheaper than building them one by one in Python).
+        edges=_EDGES.validate_python([{"upstream_task_id": u, "downstream_task_id": v} for u, v in dag.edges]),
         schedule=schedule,
         global_params=tuple(sorted(gparams, key=lambda p: p.name)),
         execution_type=execution_type,
