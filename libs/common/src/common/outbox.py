@@ -7,8 +7,8 @@ Relay: ``OutboxRelay.run()`` loops: in one database transaction it takes the old
 (``DELETE … RETURNING`` over ``FOR UPDATE SKIP LOCKED``), sends them in id order with an idempotent producer
 (``acks=all``), waits for every acknowledgement and only then commits. A crash at any point either leaves the rows
 in place (resent later, duplicates are removed by consumers' inbox) or has them durably in Kafka. Only one relay per
-schema runs at a time (a PostgreSQL advisory lock), so the per-key order of the table is the order in Kafka: within a
-partition, the idempotent producer never lets a later batch succeed after an earlier one failed.
+schema runs at a time (a PostgreSQL advisory lock on the schema), so the per-key order of the table is the order in
+Kafka: within a partition, the idempotent producer never lets a later batch succeed after an earlier one failed.
 """
 
 from __future__ import annotations
@@ -167,7 +167,7 @@ class OutboxRelay:
         self._batch = batch_size
         self._poll = poll_interval_s
         self._max_backoff = max_backoff_s
-        self._lock_key = zlib.crc32(f"outbox-relay:{service}".encode())
+        self._lock_class = zlib.crc32(b"outbox-relay") & 0x7FFFFFFF
         self._stopping = asyncio.Event()
         self._producer: AIOKafkaProducer | None = None
         self.published = 0
@@ -199,7 +199,11 @@ class OutboxRelay:
         await self._close_producer()
 
     async def _try_lock(self, conn: Any) -> bool:
-        got = await conn.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": self._lock_key})
+        # one relay per outbox table, i.e. per schema: advisory locks are database-wide, and several schemas (other
+        # environments, tests) may hold a service of the same name on one server
+        got = await conn.scalar(
+            text("SELECT pg_try_advisory_lock(:cls, hashtext(current_schema()))"), {"cls": self._lock_class}
+        )
         await conn.commit()
         return bool(got)
 

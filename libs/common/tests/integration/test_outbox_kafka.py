@@ -267,3 +267,35 @@ async def _write_slowly(svc: Svc, outbox: Outbox, n: int) -> None:
         async with unit_of_work(svc.sessions) as s:
             await outbox.add(s, Counted(key_=f"k{i % 10}", seq=i // 10))
         await asyncio.sleep(0.01)
+
+
+async def test_relays_of_same_named_services_in_different_schemas_both_run(
+    svc: Svc, service_database: Any, kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    """The relay lock is per schema: another environment's (or test's) 'definition' must not block ours."""
+    from common.db import create_engine, session_factory
+
+    other_db = await service_database("found")
+    other_engine = create_engine(other_db.url, schema=other_db.schema)
+    async with other_engine.begin() as conn:
+        await conn.run_sync(outbox_table.metadata.create_all)
+    other = Svc(other_db, other_engine, session_factory(other_engine))
+    topic = f"{topic_prefix}test.counted"
+    await ensure_topics(kafka_bootstrap, [topic])
+    for s in (svc, other):
+        await _write_events(
+            s, Outbox(outbox_table, source="/t", topic_name=lambda t: f"{topic_prefix}{t}", events=REG), 5
+        )
+    relays = [OutboxRelay(s.engine, bootstrap_servers=kafka_bootstrap, service="same-name") for s in (svc, other)]
+    tasks = [asyncio.create_task(r.run()) for r in relays]
+    try:
+        await eventually(lambda: _all_published(relays, 5), timeout_s=30)
+    finally:
+        for r in relays:
+            r.stop()
+        await asyncio.gather(*tasks)
+        await other_engine.dispose()
+
+
+async def _all_published(relays: list[OutboxRelay], n: int) -> bool:
+    return all(r.published >= n for r in relays)
