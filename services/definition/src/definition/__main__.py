@@ -28,7 +28,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     import uvicorn
 
-    uvicorn.run("definition.main:create_app", factory=True, host=settings.http_host, port=settings.http_port)
+    uvicorn.run(
+        "definition.main:create_app", factory=True, host=settings.http_host, port=settings.http_port, log_config=None
+    )
     return 0
 
 

@@ -54,7 +54,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0 if report.clean or args.apply else 1
     import uvicorn
 
-    uvicorn.run("lineage_resolver.main:create_app", factory=True, host=settings.http_host, port=settings.http_port)
+    uvicorn.run(
+        "lineage_resolver.main:create_app",
+        factory=True,
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+    )
     return 0
 
 
