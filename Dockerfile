@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 # One image for every service of the platform. The command selects the service, e.g.
 #   python -m definition serve | python -m publisher serve | python -m history_sync serve
-#   python -m lineage_resolver serve | python -m gateway serve (the default; serves the portal too)
+#   python -m lineage_resolver serve | python -m alerting serve | python -m gateway serve (the default; serves the portal too)
 #   platform-provision [all|migrate|wait-migrated|ds-bootstrap]   (see docs/operations.md)
 # Each service listens on <PREFIX>HTTP_HOST:<PREFIX>HTTP_PORT (set them to 0.0.0.0 and the service's port).
 # Build: docker build -t workflow-platform:dev .
@@ -34,12 +34,13 @@ COPY services/definition/pyproject.toml services/definition/
 COPY services/publisher/pyproject.toml services/publisher/
 COPY services/history-sync/pyproject.toml services/history-sync/
 COPY services/lineage-resolver/pyproject.toml services/lineage-resolver/
+COPY services/alerting/pyproject.toml services/alerting/
 COPY services/gateway/pyproject.toml services/gateway/
 COPY tools/devstack/pyproject.toml tools/devstack/
 COPY tools/ds-emulator/pyproject.toml tools/ds-emulator/
 # The services and the shared library only: the dev tools (devstack, ds-emulator) and the dev group stay out.
 ARG PACKAGES="--package platform-common --package definition-service --package publisher-service \
---package history-sync-service --package lineage-resolver-service --package gateway-service"
+--package history-sync-service --package lineage-resolver-service --package alerting-service --package gateway-service"
 # hadolint ignore=SC2086
 RUN uv sync --locked --no-dev --no-install-workspace ${PACKAGES}
 COPY libs/common/ libs/common/
@@ -63,5 +64,5 @@ ENV PATH=/app/.venv/bin:$PATH \
     GATEWAY_HTTP_HOST=0.0.0.0
 # The code is owned by root and read-only for the service user.
 USER 10001:10001
-EXPOSE 8080 8101 8102 8103 8104
+EXPOSE 8080 8101 8102 8103 8104 8105
 CMD ["python", "-m", "gateway", "serve"]

@@ -22,9 +22,17 @@ COMMANDS = {
     "publisher": ["python", "-m", "publisher", "serve"],
     "history-sync": ["python", "-m", "history_sync", "serve"],
     "lineage-resolver": ["python", "-m", "lineage_resolver", "serve"],
+    "alerting": ["python", "-m", "alerting", "serve"],
     "gateway": ["python", "-m", "gateway", "serve"],
 }
-PORTS = {"definition": 8101, "publisher": 8102, "history-sync": 8103, "lineage-resolver": 8104, "gateway": 8080}
+PORTS = {
+    "definition": 8101,
+    "publisher": 8102,
+    "history-sync": 8103,
+    "lineage-resolver": 8104,
+    "alerting": 8105,
+    "gateway": 8080,
+}
 
 
 @pytest.fixture(scope="module")

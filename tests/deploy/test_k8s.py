@@ -14,7 +14,14 @@ import pytest
 from common.provision import SERVICES
 
 K8S_VERSION = "1.30.0"
-PORTS = {"definition": 8101, "publisher": 8102, "history-sync": 8103, "lineage-resolver": 8104, "gateway": 8080}
+PORTS = {
+    "definition": 8101,
+    "publisher": 8102,
+    "history-sync": 8103,
+    "lineage-resolver": 8104,
+    "alerting": 8105,
+    "gateway": 8080,
+}
 OVERLAYS = ("base", "overlays/dev", "overlays/prod")
 SECRET_NAME = re.compile(r"(TOKEN|PASSWORD|DATABASE_URL|SECRET)", re.IGNORECASE)
 

@@ -83,6 +83,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("publisher", "publisher", "PUBLISHER_", "publisher"),
     ServiceSpec("history-sync", "history_sync", "HISTORY_", "history"),
     ServiceSpec("lineage-resolver", "lineage_resolver", "LINEAGE_", "lineage"),
+    ServiceSpec("alerting", "alerting", "ALERTING_", "alerting"),
     ServiceSpec("gateway", "gateway", "GATEWAY_", "gateway"),
 )
 

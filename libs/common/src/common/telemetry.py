@@ -127,6 +127,16 @@ def _instrument_libraries() -> None:
     HTTPXClientInstrumentor().instrument()
 
 
+def instrument_transport(transport: Any) -> Any:
+    """Client spans for an ``httpx`` transport other than httpx's own (which :func:`setup_tracing` instruments
+    globally), once tracing is set up; the transport itself otherwise."""
+    if _provider is None:
+        return transport
+    from opentelemetry.instrumentation.httpx import AsyncOpenTelemetryTransport
+
+    return AsyncOpenTelemetryTransport(transport, tracer_provider=_provider)
+
+
 def instrument_app(app: Any, provider: TracerProvider | None = None) -> None:
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 

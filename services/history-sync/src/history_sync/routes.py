@@ -172,6 +172,54 @@ async def executions_batch(deps: DepsDep, ids: Annotated[str, Query(description=
     return ExecutionsBatchOut(workflows=[WorkflowExecutionsOut.of(v) for v in views], unknown_ids=unknown)
 
 
+class StaleWorkflowOut(BaseModel):
+    workflow_id: int
+    engine_workflow_code: int
+    project_code: int
+    release_state: str
+    last_synced_at: datetime | None
+    #: seconds since the last successful sync (since the last publish when it never synced)
+    age_seconds: float
+    last_error: str | None
+    last_error_at: datetime | None
+
+
+class StaleWorkflowsOut(BaseModel):
+    cycles: int
+    interval_s: float
+    threshold_s: float
+    checked_at: datetime
+    items: list[StaleWorkflowOut]
+
+
+@router.get("/workflows/stale", response_model=StaleWorkflowsOut)
+async def stale_workflows(
+    deps: DepsDep, cycles: Annotated[int, Query(ge=1, le=1000, description="sync intervals")] = 3
+) -> StaleWorkflowsOut:
+    """Read-only: workflows the periodic sync covers whose last successful sync is older than ``cycles`` sync
+    intervals (for the alerting service and the daily inspection)."""
+    r = await service.get_stale_workflows(deps, cycles)
+    return StaleWorkflowsOut(
+        cycles=r.cycles,
+        interval_s=r.interval_s,
+        threshold_s=r.threshold_s,
+        checked_at=r.checked_at,
+        items=[
+            StaleWorkflowOut(
+                workflow_id=t.workflow_id,
+                engine_workflow_code=t.tracking.engine_workflow_code,
+                project_code=t.tracking.project_code,
+                release_state=t.tracking.release_state,
+                last_synced_at=t.last_synced_at,
+                age_seconds=round(age, 3),
+                last_error=t.last_error,
+                last_error_at=t.last_error_at,
+            )
+            for t, age in r.items
+        ],
+    )
+
+
 @router.get("/workflows/{workflow_id}/executions", response_model=WorkflowExecutionsOut)
 async def workflow_executions(
     deps: DepsDep,

@@ -288,6 +288,27 @@ async def housekeeping(deps: Deps) -> None:
     metrics.NEVER_SYNCED.set(never)
 
 
+@dataclass(frozen=True)
+class StaleWorkflows:
+    cycles: int
+    interval_s: float
+    threshold_s: float
+    checked_at: datetime
+    #: (tracked workflow, age of its last successful sync — or of its last publish when never synced)
+    items: list[tuple[repo.TrackedWorkflow, float]]
+
+
+async def get_stale_workflows(deps: Deps, cycles: int) -> StaleWorkflows:
+    """Workflows the periodic sync covers whose last successful sync is older than ``cycles`` sync intervals."""
+    s = deps.settings
+    now = deps.clock.now()
+    threshold = cycles * s.sync_interval_s
+    async with unit_of_work(deps.sessions) as session:
+        rows = await repo.stale_tracked(session, now - timedelta(seconds=threshold), s.offline_grace_s)
+    items = [(t, (now - (t.last_synced_at or t.tracking.last_publish_at)).total_seconds()) for t in rows]
+    return StaleWorkflows(cycles, s.sync_interval_s, threshold, now, items)
+
+
 async def release_my_leases(deps: Deps) -> int:
     async with unit_of_work(deps.sessions) as session:
         return await repo.release_leases(session, deps.replica_id)

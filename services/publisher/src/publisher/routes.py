@@ -10,7 +10,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from common.app import deps_of
 from publisher import service
 from publisher.deps import Deps
-from publisher.service import BatchRunRequest, EngineView, PublishRecordView, RecordPage, RunRequest, RunResult
+from publisher.service import (
+    BatchRunRequest,
+    DriftView,
+    EngineView,
+    PublishRecordView,
+    RecordPage,
+    RunRequest,
+    RunResult,
+)
 
 router = APIRouter(prefix="/internal", tags=["publisher"])
 
@@ -58,6 +66,13 @@ async def retry_publish_record(
 async def get_engine(workflow_id: int, deps: DepsDep) -> EngineView:
     """What DolphinScheduler holds for the workflow, with the link to it in the DS UI."""
     return await service.engine_info(deps, workflow_id)
+
+
+@router.get("/workflows/{workflow_id}/drift", response_model=DriftView)
+async def get_drift(workflow_id: int, deps: DepsDep) -> DriftView:
+    """Read-only drift check: reads the workflow back from DS by code and compares its content with the last
+    deployed definition (404 when never deployed)."""
+    return await service.drift_check(deps, workflow_id)
 
 
 @router.post("/workflows/batch-run", response_model=RunResult)

@@ -59,7 +59,7 @@ from common.events.models import PublishCompleted, PublishOperation, PublishOutc
 from common.workflow import SqlParams, StructureSnapshot
 from publisher.db import repository as repo
 from publisher.deps import Deps
-from publisher.domain import DolphinWorkflowDefinition, assign_codes, codes_needed, convert
+from publisher.domain import DolphinWorkflowDefinition, assign_codes, codes_needed, convert, drift
 
 logger = logging.getLogger(__name__)
 
@@ -739,6 +739,70 @@ async def engine_info(deps: Deps, workflow_id: int) -> EngineView:
         engine_version=row.engine_version,
         ds_link=ds_link(deps, row.project_code, row.workflow_code),
     )
+
+
+class DriftView(BaseModel):
+    workflow_id: int
+    workflow_code: int
+    project_code: int
+    #: in_sync | drifted | missing_in_ds | unverifiable (no confirmed deploy to compare with)
+    status: Literal["in_sync", "drifted", "missing_in_ds", "unverifiable"]
+    last_deployed_version_id: int | None
+    last_deployed_hash: str | None
+    #: fingerprints of the comparable content: what the last deploy put there, and what DS holds now
+    expected_ds_hash: str | None = None
+    ds_hash: str | None = None
+    ds_version: int | None = None
+    differences: list[str] = Field(default_factory=list)
+
+
+async def drift_check(deps: Deps, workflow_id: int) -> DriftView:
+    """Read the workflow back from DS by code and compare it with the last deployed definition (read-only)."""
+    async with unit_of_work(deps.sessions) as s:
+        engine = await repo.engine_workflow_of(s, workflow_id)
+        if engine is None:
+            raise NotFound(f"workflow {workflow_id} has never been deployed to DolphinScheduler")
+        record = (
+            await repo.last_deployed_record(s, workflow_id, engine.last_deployed_hash)
+            if engine.last_deployed_hash
+            else None
+        )
+        codes = await repo.task_codes(s, workflow_id)
+    project_code, code = int(engine.project_code), int(engine.workflow_code)
+    view = DriftView(
+        workflow_id=workflow_id,
+        workflow_code=code,
+        project_code=project_code,
+        status="unverifiable",
+        last_deployed_version_id=engine.last_deployed_version_id,
+        last_deployed_hash=engine.last_deployed_hash,
+    )
+    if record is None:
+        view.differences = ["no confirmed deploy of this workflow to compare with"]
+        return view
+    snapshot = StructureSnapshot.model_validate(record.snapshot)
+    wanted = sorted(
+        {(p.datasource_name, p.datasource_type) for t in snapshot.tasks if isinstance(p := t.params, SqlParams)}
+    )
+    datasource_ids = {(n, t): (await deps.gateway.get_datasource(n, t.upper())).id for n, t in wanted}
+    defn = convert(snapshot, codes, datasource_ids=datasource_ids)
+    if defn.content_hash != engine.last_deployed_hash:
+        view.differences = ["the deployed definition cannot be rebuilt (converter changed since the deploy)"]
+        return view
+    expected = drift.expected_content(defn)
+    view.expected_ds_hash = expected.fingerprint()
+    try:
+        dag = await deps.rest.get_workflow_definition(project_code, code)
+    except DolphinNotFound:
+        view.status = "missing_in_ds"
+        view.differences = [f"workflow {code} does not exist in DolphinScheduler project {project_code}"]
+        return view
+    actual = drift.actual_content(dag, expected)
+    view.ds_hash = actual.fingerprint()
+    view.ds_version = dag.workflow_definition.version
+    view.differences = drift.differences(expected, actual)
+    view.status = "in_sync" if view.ds_hash == view.expected_ds_hash else "drifted"
+    return view
 
 
 # ---------------------------------------------------------------------------------------------------------------

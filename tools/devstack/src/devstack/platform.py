@@ -49,6 +49,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("publisher", "publisher", "PUBLISHER_", 8102, "publisher"),
     ServiceSpec("history-sync", "history_sync", "HISTORY_", 8103, "history"),
     ServiceSpec("lineage-resolver", "lineage_resolver", "LINEAGE_", 8104, "lineage"),
+    ServiceSpec("alerting", "alerting", "ALERTING_", 8105, "alerting"),
     ServiceSpec("gateway", "gateway", "GATEWAY_", 8080, "gateway"),
 )
 
@@ -238,6 +239,7 @@ def _service_env(
         **os.environ,
         f"{p}DATABASE_URL": db_url,
         "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        f"{p}HTTP_HOST": HOST,
         f"{p}HTTP_PORT": str(spec.port),
         f"{p}LOG_JSON": "true",
         # DolphinScheduler target (publisher and history-sync read what they need)
@@ -256,6 +258,12 @@ def _service_env(
             if other.name != "gateway":
                 env[f"GATEWAY_{other.env_prefix}URL"] = f"http://{HOST}:{other.port}"
         env["GATEWAY_BOOTSTRAP_ADMIN_TOKEN"] = secret["admin_token"]
+    if spec.name == "alerting":
+        port = {s.name: s.port for s in SERVICES}
+        env["ALERTING_DEFINITION_URL"] = f"http://{HOST}:{port['definition']}"
+        env["ALERTING_PUBLISHER_URL"] = f"http://{HOST}:{port['publisher']}"
+        env["ALERTING_HISTORY_URL"] = f"http://{HOST}:{port['history-sync']}"
+        env["ALERTING_PORTAL_URL"] = f"http://{HOST}:{port['gateway']}"
     return env
 
 
@@ -266,19 +274,9 @@ def _start_service(spec: ServiceSpec, env: dict[str, str]) -> int:
         return pid
     log_path = platform_dir() / f"{spec.name}.log"
     log = log_path.open("ab")
+    # every service reads host and port from its settings (<PREFIX>HTTP_HOST / <PREFIX>HTTP_PORT)
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--factory",
-            f"{spec.module}.main:create_app",
-            "--host",
-            HOST,
-            "--port",
-            str(spec.port),
-            "--no-access-log",
-        ],
+        [sys.executable, "-m", spec.module, "serve"],
         stdout=log,
         stderr=subprocess.STDOUT,
         env=env,
@@ -311,7 +309,7 @@ def up(ds_kind: str) -> int:
     print(f"Admin API token:   {secret['admin_token']}")
     print(f"DolphinScheduler:  {ds.ui_url}  ({ds.kind}; login admin / dolphinscheduler123 for a local server)")
     print(f"Logs:              {platform_dir()}")
-    print("Demo data:         .venv/bin/platform-demo   |   stop everything: ./platform down")
+    print("Demo data:         ./platform demo   |   stop everything: ./platform down")
     return 0
 
 

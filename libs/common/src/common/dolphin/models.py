@@ -256,6 +256,14 @@ def parse_ds_datetime(value: Any) -> datetime | None:
     if isinstance(value, int | float):
         return datetime.fromtimestamp(value / 1000, tz=UTC)
     if isinstance(value, str):
+        if len(value) == 19 and value[10] == " ":
+            # the usual ``yyyy-MM-dd HH:mm:ss``: fromisoformat reads it ~50x faster than strptime
+            try:
+                fast: datetime | None = datetime.fromisoformat(value)
+            except ValueError:
+                fast = None
+            if fast is not None and fast.tzinfo is None:
+                return fast.replace(tzinfo=UTC)
         try:
             return datetime.strptime(value, DS_DATETIME_FORMAT).replace(tzinfo=UTC)
         except ValueError:

@@ -4,6 +4,8 @@
 - The DS envelope ``{code, msg, data}`` is unwrapped: ``code == 0`` gives ``data``; anything else raises
   the mapped error from :mod:`common.dolphin.errors` with DS's code and message.
 - 401 (empty body) -> ``DolphinAuthError``; 5xx, timeouts and transport errors -> transient errors.
+- :meth:`DolphinRestClient.create` runs httpx over aiohttp (:mod:`common.dolphin.transport`); any
+  ``httpx.AsyncClient`` can be passed to the constructor instead.
 - Only GETs are retried (bounded, exponential backoff with jitter); release/start/create are never
   retried because a dropped answer does not tell whether DS applied them.
 - Every HTTP attempt is counted in ``ds_calls_total`` / ``ds_call_duration_seconds`` with the route template.
@@ -20,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Self, TypeVar
+from urllib.parse import urlencode
 
 import httpx
 from pydantic import BaseModel, SecretStr, TypeAdapter, ValidationError
@@ -59,6 +62,7 @@ from common.dolphin.models import (
     WorkflowInstance,
     format_ds_datetime,
 )
+from common.dolphin.transport import aiohttp_transport, transport_failure
 from common.errors import PlatformError, TransientError
 
 logger = logging.getLogger(__name__)
@@ -120,11 +124,10 @@ class DolphinRestClient:
         backoff_initial: float = 0.2,
         backoff_max: float = 2.0,
     ) -> DolphinRestClient:
-        """A client that owns its ``httpx.AsyncClient`` (closed by :meth:`aclose`)."""
+        """A client that owns its ``httpx.AsyncClient`` (aiohttp transport; closed by :meth:`aclose`)."""
+        limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
         http = httpx.AsyncClient(
-            base_url=base_url.rstrip("/"),
-            timeout=timeout,
-            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+            base_url=base_url.rstrip("/"), timeout=timeout, limits=limits, transport=aiohttp_transport(limits)
         )
         return cls(
             http,
@@ -204,18 +207,23 @@ class DolphinRestClient:
         form: _Params | None,
         headers: Mapping[str, str],
     ) -> Any:
+        # one absolute URL with its query (encoded as httpx encodes params): httpx parses it once instead of three
+        # times (relative URL, merge with base_url, merge params), a tenth of the client's CPU per call
+        query = urlencode(_clean(params)) if params else ""
+        absolute = httpx.URL(f"{self._http.base_url}{url.lstrip('/')}{'?' if query else ''}{query}")
         try:
             response = await self._http.request(
-                method,
-                url,
-                params=_clean(params) or None,
-                data=_clean(form) if form is not None else None,
-                headers=headers,
+                method, absolute, data=_clean(form) if form is not None else None, headers=headers
             )
-        except httpx.TimeoutException as exc:
-            raise DolphinTimeout(f"DolphinScheduler {method} {template} timed out ({type(exc).__name__})") from None
-        except httpx.TransportError as exc:
-            raise DolphinUnavailable(f"DolphinScheduler {method} {template} failed: {type(exc).__name__}") from None
+        except Exception as exc:
+            failure = transport_failure(exc)
+            if failure is None:
+                raise
+            # name the transport's original error (aiohttp's), not the httpx type it was re-raised as
+            name = type(exc.__cause__ if isinstance(exc.__cause__, Exception) else exc).__name__
+            if failure == "timeout":
+                raise DolphinTimeout(f"DolphinScheduler {method} {template} timed out ({name})") from None
+            raise DolphinUnavailable(f"DolphinScheduler {method} {template} failed: {name}") from None
         status = response.status_code
         if status == 401:
             # DS answers 401 with an empty body: never JSON-decode it.

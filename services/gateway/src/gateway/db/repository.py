@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.db.tables import api_key, audit_log
 
 #: a result row (columns by attribute)
-Record: TypeAlias = Row[*tuple[Any, ...]]
+Record: TypeAlias = Row[Any]
 
 KEY_COLUMNS = (
     api_key.c.id,

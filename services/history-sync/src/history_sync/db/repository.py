@@ -250,6 +250,23 @@ async def oldest_sync(session: AsyncSession, offline_grace_s: float) -> tuple[da
     return row.oldest, int(row.never)
 
 
+async def stale_tracked(session: AsyncSession, older_than: datetime, offline_grace_s: float) -> list[TrackedWorkflow]:
+    """Synced workflows whose last successful sync (or, never synced, their last publish) is before ``older_than``."""
+    reference = func.coalesce(tracked_workflow.c.last_synced_at, tracked_workflow.c.last_publish_at)
+    grace = func.make_interval(0, 0, 0, 0, 0, 0, offline_grace_s)
+    rows = (
+        await session.execute(
+            select(tracked_workflow)
+            .where(
+                (tracked_workflow.c.release_state == "ONLINE") | (tracked_workflow.c.offline_at > func.now() - grace),
+                reference < older_than,
+            )
+            .order_by(reference, tracked_workflow.c.id)
+        )
+    ).all()
+    return [_tracked(r) for r in rows]
+
+
 # --- cache -------------------------------------------------------------------------------------------------------
 
 

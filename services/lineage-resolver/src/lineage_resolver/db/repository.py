@@ -12,7 +12,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Text, and_, any_, bindparam, delete, func, not_, or_, select, text, tuple_
+from sqlalchemy import BigInteger, Text, and_, any_, bindparam, delete, func, literal, not_, or_, select, text, tuple_
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -208,7 +208,7 @@ class LineageRepository:
         c = data_lineage.c
         query = select(c.source_table, c.target_table).order_by(c.source_table, c.target_table).limit(limit)
         if after is not None:
-            query = query.where(tuple_(c.source_table, c.target_table) > tuple_(*after))
+            query = query.where(tuple_(c.source_table, c.target_table) > tuple_(literal(after[0]), literal(after[1])))
         return [(s, t) for s, t in await self.session.execute(query)]
 
     async def dependency_rows_page(self, after: TaskId | None, limit: int) -> list[DependencyRow]:
@@ -234,15 +234,22 @@ class LineageRepository:
         self, *, upstream: TaskId | None, downstream: TaskId | None, after: TaskId | None, limit: int
     ) -> list[TaskId]:
         """Task ids whose upstream set contains ``upstream`` and/or whose downstream set contains ``downstream``
-        (GIN ``@>``), ordered by id, after ``after``."""
+        (GIN ``@>``), ordered by id, after ``after``.
+
+        The matches are collected in a ``MATERIALIZED`` CTE first, then sorted and cut: with ``ORDER BY task_id
+        LIMIT n`` directly on the table, the planner (which estimates an array element it has no statistics for at
+        thousands of rows) walks the primary key in order and tests every row — 0.7 s at 1,000,000 tasks for an id
+        with 3 matches — instead of a GIN bitmap scan (well under 1 ms)."""
         v = task_dependency_view.c
-        query = select(v.task_id).order_by(v.task_id).limit(limit)
+        matches = select(v.task_id)
         if upstream is not None:
-            query = query.where(v.upstream_task_ids.contains(bindparam("up", [upstream], type_=_BIGINTS)))
+            matches = matches.where(v.upstream_task_ids.contains(bindparam("up", [upstream], type_=_BIGINTS)))
         if downstream is not None:
-            query = query.where(v.downstream_task_ids.contains(bindparam("down", [downstream], type_=_BIGINTS)))
+            matches = matches.where(v.downstream_task_ids.contains(bindparam("down", [downstream], type_=_BIGINTS)))
         if after is not None:
-            query = query.where(v.task_id > after)
+            matches = matches.where(v.task_id > after)
+        found = matches.cte("matches").prefix_with("MATERIALIZED")
+        query = select(found.c.task_id).order_by(found.c.task_id).limit(limit)
         return list((await self.session.scalars(query)).all())
 
     # -- transaction-level advisory locks (see ``lineage_resolver.locks``) ------------------------------------

@@ -165,6 +165,23 @@ async def add_task_codes(session: AsyncSession, workflow_id: int, codes: Mapping
         )
 
 
+async def last_deployed_record(session: AsyncSession, workflow_id: int, content_hash: str) -> Row[Any] | None:
+    """The newest successful deploy/online record whose definition has ``content_hash`` (what DS should hold)."""
+    r = workflow_publish_record.c
+    stmt = (
+        select(workflow_publish_record)
+        .where(
+            r.workflow_id == workflow_id,
+            r.content_hash == content_hash,
+            r.status == "success",
+            r.operation.in_(("deploy", "online")),
+        )
+        .order_by(r.id.desc())
+        .limit(1)
+    )
+    return (await session.execute(stmt)).first()
+
+
 # -- engine workflows -------------------------------------------------------------------------------------------
 
 

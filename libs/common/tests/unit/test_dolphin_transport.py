@@ -1,0 +1,185 @@
+"""The DS REST client's aiohttp transport: failures map to DolphinTimeout / DolphinUnavailable, URLs are built as
+httpx builds them, and DS dates parse the same on the fast path."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
+
+import aiohttp
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from common.dolphin import DolphinRestClient, DolphinTimeout, DolphinUnavailable
+from common.dolphin.models import parse_ds_datetime
+from common.dolphin.transport import transport_failure
+
+pytestmark = pytest.mark.timeout(30)
+
+
+def _wrapped(httpx_type: type[httpx.TransportError], cause: BaseException) -> httpx.TransportError:
+    """What ``httpx_aiohttp`` raises: an httpx error ``from`` the aiohttp one."""
+    try:
+        raise httpx_type(str(cause)) from cause
+    except httpx.TransportError as exc:
+        return exc
+
+
+@pytest.mark.parametrize(
+    ("exc", "expected"),
+    [
+        # httpx_aiohttp maps every ClientConnectionError to ConnectTimeout: the cause decides
+        (_wrapped(httpx.ConnectTimeout, aiohttp.ServerDisconnectedError()), "unavailable"),
+        (_wrapped(httpx.ConnectTimeout, aiohttp.ClientOSError(104, "reset")), "unavailable"),
+        (_wrapped(httpx.ConnectTimeout, aiohttp.ConnectionTimeoutError("connect")), "timeout"),
+        (_wrapped(httpx.ReadTimeout, aiohttp.SocketTimeoutError("read")), "timeout"),
+        (_wrapped(httpx.ReadError, aiohttp.ClientPayloadError("truncated")), "unavailable"),
+        # aiohttp errors the transport does not map
+        (aiohttp.ClientResponseError(None, (), status=400, message="bad status line"), "unavailable"),  # type: ignore[arg-type]
+        (TimeoutError(), "timeout"),
+        # httpx's own transport
+        (httpx.ReadTimeout("read"), "timeout"),
+        (httpx.PoolTimeout("pool"), "timeout"),
+        (httpx.ConnectError("refused"), "unavailable"),
+        (httpx.RemoteProtocolError("closed"), "unavailable"),
+        # not the HTTP layer
+        (ValueError("x"), None),
+        (httpx.InvalidURL("x"), None),
+    ],
+)
+def test_transport_failure_classifies_by_the_original_error(exc: BaseException, expected: str | None) -> None:
+    assert transport_failure(exc) == expected
+
+
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+async def _server(handler: Handler) -> AsyncIterator[str]:
+    server = await asyncio.start_server(handler, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}/dolphinscheduler"
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+async def _read_request(reader: asyncio.StreamReader) -> None:
+    await reader.readuntil(b"\r\n\r\n")
+
+
+@pytest.fixture
+async def dropping_server() -> AsyncIterator[str]:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _read_request(reader)
+        writer.transport.abort()
+
+    async for url in _server(handler):
+        yield url
+
+
+@pytest.fixture
+async def silent_server() -> AsyncIterator[str]:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _read_request(reader)
+        await asyncio.sleep(10)
+        writer.close()
+
+    async for url in _server(handler):
+        yield url
+
+
+@pytest.fixture
+async def truncating_server() -> AsyncIterator[str]:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _read_request(reader)
+        writer.write(b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"code":')
+        await writer.drain()
+        writer.transport.abort()
+
+    async for url in _server(handler):
+        yield url
+
+
+def _client(url: str, *, read_timeout: float = 5.0) -> DolphinRestClient:
+    return DolphinRestClient.create(
+        url, SecretStr("t"), timeout=httpx.Timeout(read_timeout, connect=2.0), read_attempts=1
+    )
+
+
+async def test_dropped_connection_is_unavailable(dropping_server: str) -> None:
+    async with _client(dropping_server) as client:
+        with pytest.raises(DolphinUnavailable) as exc:
+            await client.list_worker_groups()
+    assert not isinstance(exc.value, DolphinTimeout)
+    assert "ServerDisconnectedError" in exc.value.detail
+
+
+async def test_truncated_body_is_unavailable(truncating_server: str) -> None:
+    async with _client(truncating_server) as client:
+        with pytest.raises(DolphinUnavailable) as exc:
+            await client.list_worker_groups()
+    assert not isinstance(exc.value, DolphinTimeout)
+
+
+async def test_silent_server_times_out(silent_server: str) -> None:
+    async with _client(silent_server, read_timeout=0.3) as client:
+        with pytest.raises(DolphinTimeout):
+            await client.list_worker_groups()
+
+
+async def test_refused_connection_is_unavailable() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again when the block ends: nothing listens there
+    async with _client(f"http://127.0.0.1:{port}/dolphinscheduler") as client:
+        with pytest.raises(DolphinUnavailable) as exc:
+            await client.list_worker_groups()
+    assert not isinstance(exc.value, DolphinTimeout)
+
+
+async def test_urls_and_query_are_what_httpx_params_give() -> None:
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        return httpx.Response(200, json={"code": 0, "data": []})
+
+    params = {"pageNo": 1, "searchVal": "a b&c%41/ü", "flag": True, "skipped": None}
+    for base in ("http://ds:1/dolphinscheduler", "http://ds:1/dolphinscheduler/"):
+        http = httpx.AsyncClient(base_url=base, transport=httpx.MockTransport(handler))
+        async with DolphinRestClient(http, SecretStr("t"), owns_client=True) as client:
+            await client._get("/projects/{p}/workflow-instances", path={"p": 5}, params=params)
+            await client._get("/worker-groups/all", params={"skipped": None})
+            await client._get("/worker-groups/all")
+    async with httpx.AsyncClient(base_url="http://ds:1/dolphinscheduler", transport=httpx.MockTransport(handler)) as h:
+        await h.get("/projects/5/workflow-instances", params={"pageNo": "1", "searchVal": "a b&c%41/ü", "flag": "true"})
+        await h.get("/worker-groups/all")
+    expected = seen[-2:]
+    assert seen[:-2] == [expected[0], expected[1], expected[1]] * 2
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2024-01-02 03:04:05", datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)),
+        ("2024-1-2 3:4:5", datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)),  # strptime's lenient digits
+        ("2024-01-02T03:04:05", datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)),
+        # 19 characters with a space at 10, but with an offset: kept, not forced to UTC
+        ("2024-01-02 12:00+01", datetime(2024, 1, 2, 11, 0, tzinfo=UTC)),
+        ("2024-01-02T03:04:05+02:00", datetime(2024, 1, 2, 1, 4, 5, tzinfo=UTC)),
+    ],
+)
+def test_ds_dates_parse_as_before(value: str, expected: datetime) -> None:
+    parsed = parse_ds_datetime(value)
+    assert parsed is not None
+    assert parsed.tzinfo is not None
+    assert parsed == expected  # the same instant
+
+
+def test_impossible_ds_date_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"day is out of range|Invalid isoformat"):
+        parse_ds_datetime("2024-02-30 00:00:00")

@@ -1,0 +1,1 @@
+"""Alerting service: platform alerts to IM webhooks and the daily consistency inspection."""

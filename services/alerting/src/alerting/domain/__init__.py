@@ -1,0 +1,1 @@
+"""Plain-Python rules of the alerting service (no framework, no I/O)."""

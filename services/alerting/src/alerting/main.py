@@ -1,0 +1,141 @@
+"""Composition root: ``create_app(settings)`` wires the channels, the ticket sink, the clients of the other services,
+the subscribers and the background workers (delivery, history-sync poll, daily inspection)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from alerting import subscribers
+from alerting.adapters import (
+    DefinitionHttp,
+    HistoryHttp,
+    PublisherHttp,
+    RecordingTicketSink,
+    TicketWebhook,
+    WebhookNotifier,
+)
+from alerting.config import Settings
+from alerting.db.tables import inbox_table, outbox_table
+from alerting.deps import Deps
+from alerting.domain.render import Links
+from alerting.ports import Notifier, TicketSink
+from alerting.routes import router
+from alerting.worker import Workers
+from common.app import Wired, create_service_app
+from common.db import create_engine, session_factory
+from common.events.models import Topics
+from common.kafka import ensure_topics
+from common.runtime import Infra
+from common.telemetry import register_secrets
+
+MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+
+
+@dataclass
+class Clients:
+    """The HTTP clients of one process (closed together)."""
+
+    items: list[httpx.AsyncClient] = field(default_factory=list)
+
+    def new(self, timeout_s: float, base_url: str = "") -> httpx.AsyncClient:
+        client = httpx.AsyncClient(base_url=base_url, timeout=httpx.Timeout(timeout_s, connect=min(5.0, timeout_s)))
+        self.items.append(client)
+        return client
+
+    async def aclose(self) -> None:
+        for c in self.items:
+            await c.aclose()
+
+
+def notifiers(settings: Settings, clients: Clients) -> dict[str, Notifier]:
+    links = Links(settings.portal_url, settings.ds_ui_url)
+    out: dict[str, Notifier] = {}
+    for c in settings.channels:
+        url, secret = c.resolved_url(), c.resolved_secret()
+        register_secrets([url, secret])
+        out[c.label] = WebhookNotifier(
+            name=c.label,
+            kind=c.kind,
+            url=url,
+            secret=secret,
+            client=clients.new(settings.delivery_timeout_s),
+            language=c.language or settings.language,
+            links=links,
+            feishu_msg_type=c.feishu_msg_type,
+        )
+    return out
+
+
+def ticket_sink(settings: Settings, clients: Clients) -> TicketSink:
+    if settings.ticket_url is None:
+        return RecordingTicketSink()
+    register_secrets([settings.ticket_url, settings.ticket_token])
+    return TicketWebhook(
+        url=settings.ticket_url,
+        token=settings.ticket_token,
+        client=clients.new(settings.upstream_timeout_s),
+        id_field=settings.ticket_id_field,
+        links=Links(settings.portal_url, settings.ds_ui_url),
+    )
+
+
+def build_deps(settings: Settings, sessions: async_sessionmaker[AsyncSession], clients: Clients) -> Deps:
+    t = settings.upstream_timeout_s
+    return Deps(
+        settings=settings,
+        sessions=sessions,
+        notifiers=notifiers(settings, clients),
+        channels={c.label: c for c in settings.channels},
+        tickets=ticket_sink(settings, clients),
+        definition=DefinitionHttp(clients.new(t, settings.definition_url)),
+        publisher=PublisherHttp(clients.new(t, settings.publisher_url)),
+        history=HistoryHttp(clients.new(t, settings.history_url)),
+    )
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    async def wire(infra: Infra) -> Wired:
+        clients = Clients()
+        deps = build_deps(settings, infra.sessions, clients)
+        if settings.ensure_topics:
+            await ensure_topics(settings.kafka_bootstrap_servers, [settings.topic(t) for t in Topics.ALL])
+        subscribers.register(infra.broker, infra.runtime, deps)
+        workers = Workers(deps)
+        workers.start()
+
+        async def cleanup() -> None:
+            await workers.stop()
+            await clients.aclose()
+
+        return Wired(deps=deps, cleanup=cleanup)
+
+    return create_service_app(
+        title="alerting",
+        settings=settings,
+        schema=settings.db_schema,
+        outbox_table=outbox_table,
+        inbox_table=inbox_table,
+        wire=wire,
+        routers=[router],
+    )
+
+
+@asynccontextmanager
+async def offline_deps(settings: Settings) -> AsyncIterator[Deps]:
+    """``Deps`` without Kafka or workers (the ``inspect`` command)."""
+    engine = create_engine(settings.database_url, schema=settings.db_schema, pool_size=2)
+    clients = Clients()
+    try:
+        yield build_deps(settings, session_factory(engine), clients)
+    finally:
+        await clients.aclose()
+        await engine.dispose()

@@ -1,0 +1,153 @@
+"""``platform-demo``: load demo data into a running platform (``./platform up``) so the portal has something to show.
+
+It works through the public API like a user would (tasks, workflows, approval, publishing, a run), and feeds the
+tasks' table lineage to the lineage resolver's internal API (other platform systems send it over Kafka). Running it
+twice is harmless: existing tasks and workflows (by name) are reused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import httpx
+
+from devstack.paths import HOST
+from devstack.platform import SERVICES, platform_dir
+
+# name, type, script, reads, writes
+TASKS: tuple[tuple[str, str, str, tuple[str, ...], tuple[str, ...]], ...] = (
+    ("ods_orders", "SHELL", "echo 'extract orders for ${dt}'", (), ("ods.orders",)),
+    ("ods_users", "SHELL", "echo 'extract users for ${dt}'", (), ("ods.users",)),
+    (
+        "dwd_order_detail",
+        "PYTHON",
+        "print('join orders and users')",
+        ("ods.orders", "ods.users"),
+        ("dwd.order_detail",),
+    ),
+    ("dws_daily_gmv", "SHELL", "echo 'aggregate daily gmv'", ("dwd.order_detail",), ("dws.daily_gmv",)),
+    ("ads_sales_report", "SHELL", "echo 'publish the sales report'", ("dws.daily_gmv",), ("ads.sales_report",)),
+    ("ods_prices", "SHELL", "echo 'crawl prices'", (), ("ods.prices",)),
+    ("dws_price_index", "PYTHON", "print('compute the price index')", ("ods.prices",), ("dws.price_index",)),
+    ("adhoc_quality_check", "SHELL", "echo 'row counts look fine'", ("dws.daily_gmv",), ()),
+)
+
+WORKFLOWS: tuple[tuple[str, str, tuple[str, ...], tuple[tuple[str, str], ...]], ...] = (
+    (
+        "daily_sales",
+        "Orders and users into the daily sales report",
+        ("ods_orders", "ods_users", "dwd_order_detail", "dws_daily_gmv", "ads_sales_report"),
+        (
+            ("ods_orders", "dwd_order_detail"),
+            ("ods_users", "dwd_order_detail"),
+            ("dwd_order_detail", "dws_daily_gmv"),
+            ("dws_daily_gmv", "ads_sales_report"),
+        ),
+    ),
+    (
+        "price_index",
+        "Crawled prices into the price index",
+        ("ods_prices", "dws_price_index"),
+        (("ods_prices", "dws_price_index"),),
+    ),
+)
+
+
+class Api:
+    def __init__(self, base: str, token: str) -> None:
+        self._c = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+
+    def call(self, method: str, path: str, **kw: Any) -> Any:
+        r = self._c.request(method, path, **kw)
+        if r.status_code >= 400:
+            raise SystemExit(f"platform-demo: {method} {path} → HTTP {r.status_code}: {r.text[:400]}")
+        return r.json() if r.content else None
+
+
+def _port(name: str) -> int:
+    return next(s.port for s in SERVICES if s.name == name)
+
+
+def load(api: Api, lineage_url: str) -> dict[str, Any]:
+    existing = {t["name"]: t for t in api.call("GET", "/api/v1/tasks", params={"page_size": 200})["items"]}
+    ids: dict[str, int] = {}
+    for name, kind, script, _, _ in TASKS:
+        if name in existing:
+            ids[name] = existing[name]["id"]
+            continue
+        task = api.call(
+            "POST",
+            "/api/v1/tasks",
+            json={"name": name, "task_type": kind, "description": f"demo task {name}", "params": {"script": script}},
+        )
+        ids[name] = task["id"]
+    with httpx.Client(timeout=30) as c:
+        for name, _, _, reads, writes in TASKS:
+            r = c.post(
+                f"{lineage_url}/internal/lineage",
+                json={"task_id": ids[name], "read_tables": list(reads), "write_tables": list(writes)},
+            )
+            if r.status_code >= 400:
+                raise SystemExit(f"platform-demo: lineage for {name} → HTTP {r.status_code}: {r.text[:300]}")
+
+    workflows = {w["name"]: w for w in api.call("GET", "/api/v1/workflows", params={"page_size": 200})["items"]}
+    made: dict[str, int] = {}
+    for name, description, task_names, edges in WORKFLOWS:
+        if name in workflows:
+            made[name] = workflows[name]["id"]
+            continue
+        wf = api.call(
+            "POST",
+            "/api/v1/workflows",
+            json={
+                "name": name,
+                "description": description,
+                "tasks": [{"task_id": ids[t]} for t in task_names],
+                "edges": [{"upstream_task_id": ids[a], "downstream_task_id": ids[b]} for a, b in edges],
+                "global_params": [{"name": "dt", "value": "${system.biz.date}"}],
+            },
+        )
+        made[name] = wf["id"]
+
+    sales = made["daily_sales"]
+    detail = api.call("GET", f"/api/v1/workflows/{sales}")
+    if "approve" in detail.get("allowed_actions", []):
+        api.call("POST", f"/api/v1/workflows/{sales}/approve")
+    if detail.get("publish_status") in (None, "never_published", "failed"):
+        api.call("POST", f"/api/v1/workflows/{sales}/publish", json={"operation": "online"})
+        for _ in range(60):
+            if api.call("GET", f"/api/v1/workflows/{sales}").get("publish_status") == "published":
+                break
+            time.sleep(1)
+    runs: Any = None
+    if api.call("GET", f"/api/v1/workflows/{sales}").get("publish_status") == "published":
+        runs = api.call("POST", f"/api/v1/workflows/{sales}/run", json={})
+    return {"tasks": ids, "workflows": made, "run": runs}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="platform-demo", description=__doc__.split("\n\n")[0] if __doc__ else None)
+    ap.add_argument("--gateway", default=f"http://{HOST}:{_port('gateway')}")
+    ap.add_argument("--lineage", default=f"http://{HOST}:{_port('lineage-resolver')}")
+    ap.add_argument("--token", help="admin API token (default: the one ./platform up generated)")
+    ns = ap.parse_args(argv)
+    token = ns.token
+    if not token:
+        secrets_file = platform_dir() / "secrets.json"
+        if not secrets_file.exists():
+            print("platform-demo: no admin token; run ./platform up first or pass --token", file=sys.stderr)
+            return 2
+        token = json.loads(secrets_file.read_text())["admin_token"]
+    result = load(Api(ns.gateway, token), ns.lineage)
+    print(json.dumps(result, indent=2))
+    print(f"open {ns.gateway}/ to see the demo workflows")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
