@@ -145,7 +145,9 @@ async def main() -> None:
             HISTORY_SYNC_LANES=str(args.lanes),
             HISTORY_CLAIM_BATCH_SIZE=str(args.batch),
             HISTORY_LEASE_S="120",
-            HISTORY_SYNC_INTERVAL_S="300",
+            # an hour: one `sync-once` then syncs each workflow exactly once (a 5-minute boundary crossed by a slow
+            # cycle would make the first workflows due again and count them twice)
+            HISTORY_SYNC_INTERVAL_S="3600",
             HISTORY_LOG_LEVEL="WARNING",
             HISTORY_LOG_JSON="false",
         )
