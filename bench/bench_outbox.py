@@ -89,9 +89,7 @@ async def bench_relay_throughput(
         async with unit_of_work(sessions) as s:
             for i in range(start, min(n, start + 1000)):
                 await outbox.add(s, Tick(n=i, pad=PAD))
-    relay = OutboxRelay(
-        engine, bootstrap_servers=bootstrap, service="bench-relay", batch_size=1000, poll_interval_s=0.005
-    )
+    relay = OutboxRelay(engine, bootstrap_servers=bootstrap, service="bench-relay", batch_size=1000)
     consumer_task = asyncio.create_task(consume(bootstrap, topic, n))
     await asyncio.sleep(1.0)  # consumer joined
     t0 = time.perf_counter()
@@ -125,9 +123,7 @@ async def bench_relay_latency(
         data = json.loads(r.value)["data"]
         lat.append((now - data["t_commit"]) * 1000)
 
-    relay = OutboxRelay(
-        engine, bootstrap_servers=bootstrap, service="bench-relay-lat", batch_size=500, poll_interval_s=0.005
-    )
+    relay = OutboxRelay(engine, bootstrap_servers=bootstrap, service="bench-relay-lat", batch_size=500)
     relay_task = asyncio.create_task(relay.run())
     consumer_task = asyncio.create_task(consume(bootstrap, topic, n, on_msg))
     await asyncio.sleep(2.0)

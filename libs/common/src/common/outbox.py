@@ -18,7 +18,7 @@ import contextlib
 import logging
 import time
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -131,7 +131,14 @@ class Outbox:
                 headers=headers,
             )
         )
+        # wakes the relay when (and only if) the transaction commits; repeats within one transaction fold into one
+        await session.execute(_NOTIFY)
         return envelope.id
+
+
+#: the relay's wake-up channel, one per schema (a channel name is limited to 63 bytes, hence the hash)
+_CHANNEL_SQL = "'outbox_' || md5(current_schema())"
+_NOTIFY = text(f"SELECT pg_notify({_CHANNEL_SQL}, '')")
 
 
 def producer_config(bootstrap_servers: str, client_id: str) -> dict[str, Any]:
@@ -158,9 +165,11 @@ class OutboxRelay:
         bootstrap_servers: str,
         service: str,
         batch_size: int = 500,
-        poll_interval_s: float = 0.02,
+        poll_interval_s: float = 1.0,
         max_backoff_s: float = 5.0,
     ) -> None:
+        """``poll_interval_s`` is the fallback poll while idle: the relay normally wakes on the ``pg_notify`` that
+        ``Outbox.add`` sends with each committed transaction."""
         self._engine = engine
         self._bootstrap = bootstrap_servers
         self._service = service
@@ -169,6 +178,7 @@ class OutboxRelay:
         self._max_backoff = max_backoff_s
         self._lock_class = zlib.crc32(b"outbox-relay") & 0x7FFFFFFF
         self._stopping = asyncio.Event()
+        self._wake = asyncio.Event()
         self._producer: AIOKafkaProducer | None = None
         self.published = 0
         self._last_stats = 0.0
@@ -178,7 +188,7 @@ class OutboxRelay:
 
     async def run(self) -> None:
         """Run until ``stop()``; survives Kafka and database outages (retries with backoff)."""
-        backoff = self._poll
+        backoff = 0.1
         while not self._stopping.is_set():
             try:
                 async with self._engine.connect() as lock_conn:
@@ -186,8 +196,9 @@ class OutboxRelay:
                         await self._sleep(1.0)
                         continue
                     log.info("outbox relay active", extra={"service": self._service})
-                    await self._relay_loop()
-                    backoff = self._poll
+                    async with self._listening(lock_conn):
+                        await self._relay_loop()
+                    backoff = 0.1
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -207,12 +218,38 @@ class OutboxRelay:
         await conn.commit()
         return bool(got)
 
+    @contextlib.asynccontextmanager
+    async def _listening(self, conn: Any) -> AsyncIterator[None]:
+        """LISTEN on the schema's outbox channel on the relay's own (lock-holding) connection."""
+        channel = await conn.scalar(text(f"SELECT {_CHANNEL_SQL}"))
+        await conn.commit()
+        raw = (await conn.get_raw_connection()).driver_connection
+
+        def on_notify(*_: Any) -> None:
+            self._wake.set()
+
+        await raw.add_listener(channel, on_notify)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(Exception):
+                await raw.remove_listener(channel, on_notify)
+
     async def _relay_loop(self) -> None:
         while not self._stopping.is_set():
+            self._wake.clear()  # a commit from now on wakes the next wait
             sent = await self.relay_once()
             await self._maybe_report_backlog()
             if sent < self._batch:
-                await self._sleep(self._poll)
+                await self._wait_for_work()
+
+    async def _wait_for_work(self) -> None:
+        waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(self._stopping.wait())]
+        try:
+            await asyncio.wait(waiters, timeout=self._poll, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waiters:
+                w.cancel()
 
     async def _producer_ready(self) -> AIOKafkaProducer:
         if self._producer is None:

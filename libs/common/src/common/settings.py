@@ -34,7 +34,8 @@ class ServiceSettings(BaseSettings):
     otel_sampling_ratio: float = Field(default=1.0, ge=0.0, le=1.0)
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8000, ge=0, le=65535)
-    outbox_poll_interval_s: float = Field(default=0.02, gt=0)
+    #: fallback poll of the outbox relay while idle (it wakes on each commit's pg_notify)
+    outbox_poll_interval_s: float = Field(default=1.0, gt=0)
     outbox_batch_size: int = Field(default=500, ge=1, le=10_000)
     consumer_max_attempts: int = Field(default=5, ge=1)
 

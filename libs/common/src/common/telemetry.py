@@ -9,17 +9,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from opentelemetry import trace
+from opentelemetry import propagate, trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+from opentelemetry.util.types import AttributeValue
 from pydantic import SecretStr
 from pythonjsonlogger.json import JsonFormatter
 
@@ -144,6 +146,43 @@ def instrument_app(app: Any, provider: TracerProvider | None = None) -> None:
 
 
 def instrument_engine(engine: Any, provider: TracerProvider | None = None) -> None:
+    """Trace the statements of ``engine``. ``SQLAlchemyInstrumentor`` is a process-wide singleton that instruments
+    only the engine of its first call; later engines (several services in one process, as in the cross-service
+    tests, or an engine re-created after the first was disposed) get an ``EngineTracer`` of their own."""
+    from opentelemetry import metrics
     from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+    from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
+    from opentelemetry.semconv.metrics import MetricInstruments
 
-    SQLAlchemyInstrumentor().instrument(engine=engine.sync_engine, tracer_provider=provider)
+    instrumentor = SQLAlchemyInstrumentor()
+    if not instrumentor.is_instrumented_by_opentelemetry:
+        instrumentor.instrument(engine=engine.sync_engine, tracer_provider=provider)
+        return
+    name = "opentelemetry.instrumentation.sqlalchemy"
+    connections = metrics.get_meter(name).create_up_down_counter(
+        name=MetricInstruments.DB_CLIENT_CONNECTIONS_USAGE,
+        unit="connections",
+        description="The number of connections that are currently in state described by the state attribute.",
+    )
+    EngineTracer(trace.get_tracer(name, tracer_provider=provider), engine.sync_engine, connections)  # type: ignore[no-untyped-call]
+
+
+def current_trace_context() -> dict[str, str]:
+    """The current W3C trace context (``traceparent``, ``tracestate``) as a dict: store it with work that runs
+    later, elsewhere (a job row), and continue the trace there with :func:`continued_span`. Empty without a trace."""
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier
+
+
+@contextlib.contextmanager
+def continued_span(
+    name: str, carrier: Mapping[str, str] | None, *, attributes: Mapping[str, AttributeValue] | None = None
+) -> Iterator[trace.Span]:
+    """A span (current for the block) that continues the trace stored in ``carrier`` by
+    :func:`current_trace_context`; a new trace when ``carrier`` holds none."""
+    parent = propagate.extract(dict(carrier or {}))
+    with trace.get_tracer("common.telemetry").start_as_current_span(
+        name, context=parent, attributes=attributes
+    ) as span:
+        yield span

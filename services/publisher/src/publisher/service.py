@@ -56,6 +56,7 @@ from common.dolphin import (
 )
 from common.errors import Conflict, DomainError, NotFound, PlatformError
 from common.events.models import PublishCompleted, PublishOperation, PublishOutcome, PublishRequested
+from common.telemetry import continued_span, current_trace_context
 from common.workflow import SqlParams, StructureSnapshot
 from publisher.db import repository as repo
 from publisher.deps import Deps
@@ -201,6 +202,8 @@ async def accept_publish(session: AsyncSession, deps: Deps, event: PublishReques
             "retry_of": retry_of,
             "snapshot": event.snapshot.model_dump(mode="json"),
             "requested_at": event.requested_at,
+            # the consume span (continuing the requester's trace): the worker running the record continues it
+            "trace_context": current_trace_context() or None,
         },
     )
     if record_id is None:
@@ -211,11 +214,15 @@ async def accept_publish(session: AsyncSession, deps: Deps, event: PublishReques
     return record_id
 
 
+#: how long the retry endpoint waits for a worker that claimed the retried record before it could
+RETRY_WAIT_S = 20.0
+
+
 async def retry_publish(deps: Deps, record_id: int, *, operator: str | None = None) -> PublishRecordView:
     """Re-run a failed publish (same operation, same pinned version) under a new request id.
 
-    Runs at once when nothing older of the workflow is unfinished; otherwise the record stays ``pending`` and a
-    worker runs it in order.
+    Runs at once when nothing older of the workflow is unfinished (or waits up to ``RETRY_WAIT_S`` for the worker
+    that claimed it first); otherwise the record stays ``pending`` and a worker runs it in order.
     """
     async with unit_of_work(deps.sessions) as s:
         original = await repo.record_by_id(s, record_id)
@@ -247,11 +254,20 @@ async def retry_publish(deps: Deps, record_id: int, *, operator: str | None = No
                 "retry_of": original.id,
                 "snapshot": original.snapshot,
                 "requested_at": deps.clock.now(),
+                "trace_context": current_trace_context() or None,
             },
         )
         assert new_id is not None
-    await run_publish(deps, new_id)
-    deps.wake()
+    if not await run_publish(deps, new_id):
+        # a worker claimed it first (or an older record of the workflow is still running): let the workers go on
+        # and answer with the outcome if it comes soon, else with the record as it stands
+        deps.wake()
+        deadline = asyncio.get_running_loop().time() + RETRY_WAIT_S
+        while asyncio.get_running_loop().time() < deadline:
+            view = await get_record(deps, new_id)
+            if view.status not in ("pending", "running"):
+                return view
+            await asyncio.sleep(0.1)
     return await get_record(deps, new_id)
 
 
@@ -291,21 +307,28 @@ async def _heartbeat(deps: Deps, record_id: int, attempt: int) -> None:
 
 
 async def _execute(deps: Deps, row: Row[Any]) -> None:
-    attempt = int(row.attempts)
-    run = _Run(deps=deps, record=row)
-    if attempt > 1:
-        run.note(f"attempt {attempt}: the previous attempt was interrupted; running the publish again")
-    beat = asyncio.create_task(_heartbeat(deps, int(row.id), attempt))
-    try:
-        async with unit_of_work(deps.sessions) as s:
-            run.engine = await repo.engine_workflow_of(s, int(row.workflow_id))
-            run.codes = await repo.task_codes(s, int(row.workflow_id))
-        outcome = await run.perform()
-    finally:
-        beat.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await beat
-    await _finish(deps, row, attempt, run, outcome)
+    """Run a claimed record inside a span continuing the trace of its request (workers run outside it)."""
+    attributes = {
+        "publish.record_id": int(row.id),
+        "workflow.id": int(row.workflow_id),
+        "publish.operation": row.operation,
+    }
+    with continued_span("publisher.run_publish", row.trace_context, attributes=attributes):
+        attempt = int(row.attempts)
+        run = _Run(deps=deps, record=row)
+        if attempt > 1:
+            run.note(f"attempt {attempt}: the previous attempt was interrupted; running the publish again")
+        beat = asyncio.create_task(_heartbeat(deps, int(row.id), attempt))
+        try:
+            async with unit_of_work(deps.sessions) as s:
+                run.engine = await repo.engine_workflow_of(s, int(row.workflow_id))
+                run.codes = await repo.task_codes(s, int(row.workflow_id))
+            outcome = await run.perform()
+        finally:
+            beat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beat
+        await _finish(deps, row, attempt, run, outcome)
 
 
 async def _finish(deps: Deps, row: Row[Any], attempt: int, run: _Run, outcome: _Outcome) -> None:

@@ -8,12 +8,16 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from sqlalchemy import func, select, update
 
 from common.db import create_engine, session_factory, unit_of_work
 from common.dolphin import DolphinUnavailable, ReleaseState
 from common.events.models import PublishOperation, PublishRequested
 from common.outbox import Outbox
+from common.telemetry import setup_tracing
 from common.testing.fixtures import ProvisionFn
 from common.testing.service import migrate
 from common.workflow import Edge, ShellParams, SnapshotTask, StructureSnapshot
@@ -154,3 +158,35 @@ async def test_offline_of_a_workflow_never_deployed_fails_clearly(env: tuple[Dep
     assert rec.status == "failed"
     assert "never deployed" in (rec.error_message or "")
     assert sum(fake.calls.values()) == 0
+
+
+async def test_the_run_continues_the_trace_of_the_request(env: tuple[Deps, FakeDolphin]) -> None:
+    """Workers run records outside the consume span: the record keeps the request's trace context, the run continues
+    it, and ``publish.completed`` (outbox headers) carries it on."""
+    deps, _ = env
+    spans = InMemorySpanExporter()
+    setup_tracing("publisher-test", extra_processors=[SimpleSpanProcessor(spans)])
+    try:
+        with trace.get_tracer(__name__).start_as_current_span("consume publish.requested") as consume:
+            record_id = await _accept(deps, _request(_snapshot(6), "deploy"))
+        untraced = await _accept(deps, _request(_snapshot(7), "deploy"))
+        assert await service.run_publish(deps, record_id)
+        assert await service.run_publish(deps, untraced)
+
+        trace_id = consume.get_span_context().trace_id
+        runs = {
+            (s.attributes or {}).get("publish.record_id"): s
+            for s in spans.get_finished_spans()
+            if s.name == "publisher.run_publish"
+        }
+        run = runs[record_id]
+        assert run.parent is not None
+        assert run.parent.span_id == consume.get_span_context().span_id
+        assert run.context is not None
+        assert run.context.trace_id == trace_id
+        assert runs[untraced].parent is None  # accepted outside any trace: the run starts one
+        async with deps.sessions() as s:
+            headers = (await s.execute(select(outbox_table.c.headers).where(outbox_table.c.key == "6"))).scalar_one()
+        assert int(headers["traceparent"].split("-")[1], 16) == trace_id
+    finally:
+        spans.shutdown()

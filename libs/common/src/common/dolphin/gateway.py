@@ -19,6 +19,8 @@ from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
+from opentelemetry import trace
+
 # importing java_collections registers py4j's converters for java.util.Map/List answers
 from py4j.java_collections import JavaList, JavaMap
 from py4j.java_gateway import GatewayParameters, JavaGateway, JavaObject
@@ -38,6 +40,7 @@ from common.dolphin.models import (
 from common.errors import PlatformError
 
 logger = logging.getLogger(__name__)
+_tracer = trace.get_tracer(__name__)
 
 R = TypeVar("R")
 
@@ -169,7 +172,13 @@ class DolphinGatewayClient:
         started = time.perf_counter()
         outcome = "ok"
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._executor, self._invoke, method, fn)
+            # py4j has no OpenTelemetry instrumentation: one CLIENT span per call (errors recorded by the span)
+            with _tracer.start_as_current_span(
+                f"ds.gateway {method}",
+                kind=trace.SpanKind.CLIENT,
+                attributes={"rpc.system": "py4j", "rpc.method": method, "server.address": self._host},
+            ):
+                return await asyncio.get_running_loop().run_in_executor(self._executor, self._invoke, method, fn)
         except DolphinAuthError:
             outcome = "unauthorized"
             raise

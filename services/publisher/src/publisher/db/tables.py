@@ -66,6 +66,8 @@ workflow_publish_record = Table(
     Column("error_code", Integer),
     Column("error_message", Text),
     Column("snapshot", JSONB, nullable=False),
+    #: W3C trace context (``traceparent``…) of the request: the worker that runs the record continues that trace
+    Column("trace_context", JSONB),
     Column("attempts", Integer, nullable=False, server_default=text("0")),
     Column("claimed_at", DateTime(timezone=True)),
     Column("requested_at", DateTime(timezone=True), nullable=False),
