@@ -142,7 +142,10 @@ def instrument_transport(transport: Any) -> Any:
 def instrument_app(app: Any, provider: TracerProvider | None = None) -> None:
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
-    FastAPIInstrumentor.instrument_app(app, excluded_urls=EXCLUDED_URLS, tracer_provider=provider)
+    # one server span per request: the ASGI "http send"/"http receive" child spans add cost and no information
+    FastAPIInstrumentor.instrument_app(
+        app, excluded_urls=EXCLUDED_URLS, tracer_provider=provider, exclude_spans=["receive", "send"]
+    )
 
 
 def instrument_engine(engine: Any, provider: TracerProvider | None = None) -> None:

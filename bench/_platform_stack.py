@@ -1,0 +1,548 @@
+# ruff: noqa: S608  (SQL text built from integers and schema names this benchmark generates; no outside input)
+"""Shared pieces of the platform HTTP benchmarks (``bench_gateway_lists.py``, ``bench_telemetry_overhead.py``).
+
+- ``Stack``: provisions one schema + role per service (``common.db.provision_service``) on the running devstack
+  PostgreSQL, runs each service's migrations, seeds the tables with set-based SQL, starts the services as real
+  ``uvicorn --factory`` processes on free localhost ports (settings through the environment, as ``devstack.platform``
+  does) and removes everything again (processes, schemas, roles, Kafka topics);
+- ``OtlpSink``: a local OTLP/HTTP endpoint that accepts and drops trace exports (export cost is real, bounded);
+- ``run_load``: runs ``_loadgen.py`` in a second process and returns its latencies.
+
+Seeding writes directly into the tables the migrations created (same columns, constraints and indexes): secondary
+indexes of a big table are dropped before its load and recreated from their own definitions afterwards (faster than
+maintaining them row by row, GIN above all), foreign-key triggers are skipped during the load
+(``session_replication_role = replica``; the data is consistent by construction), then ``VACUUM (ANALYZE)`` (the
+state autovacuum reaches after a bulk insert).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http.server
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+from pydantic import SecretStr
+
+from common.db import ServiceDatabase, asyncpg_dsn, drop_service, provision_service
+from common.migrations import upgrade
+
+REPO = Path(__file__).resolve().parents[1]
+BENCH = Path(__file__).resolve().parent
+HOST = "127.0.0.1"
+TASKS_PER_WORKFLOW = 10
+RUNS_PER_WORKFLOW = 10
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+def load_average() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f} {five:.2f} {fifteen:.2f}"
+
+
+# ------------------------------------------------------------------------------------------------------- OTLP sink
+
+
+class _SinkHandler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        self.rfile.read(length)
+        self.server.received_bytes += length  # type: ignore[attr-defined]
+        self.server.exports += 1  # type: ignore[attr-defined]
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-protobuf")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+class OtlpSink:
+    """An OTLP/HTTP collector stand-in: accepts ``POST /v1/traces`` and drops the spans."""
+
+    def __init__(self) -> None:
+        self.server = http.server.ThreadingHTTPServer((HOST, 0), _SinkHandler)
+        self.server.received_bytes = 0  # type: ignore[attr-defined]
+        self.server.exports = 0  # type: ignore[attr-defined]
+        self.url = f"http://{HOST}:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> OtlpSink:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    @property
+    def stats(self) -> str:
+        return f"{self.server.exports} exports, {self.server.received_bytes / 1e6:.1f} MB"  # type: ignore[attr-defined]
+
+
+# ------------------------------------------------------------------------------------------------------- processes
+
+
+@dataclass
+class ServiceProc:
+    name: str
+    port: int
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+
+def start_uvicorn(name: str, factory: str, env: dict[str, str], log_dir: Path, port: int | None = None) -> ServiceProc:
+    port = port or free_port()
+    log = log_dir / f"{name}.log"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            factory,
+            "--app-dir",
+            str(BENCH),
+            "--host",
+            HOST,
+            "--port",
+            str(port),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        env={**os.environ, **env},
+        cwd=REPO,
+        start_new_session=True,
+    )
+    return ServiceProc(name, port, proc, log)
+
+
+def wait_ready(sp: ServiceProc, timeout_s: float = 120) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if sp.proc.poll() is not None:
+            raise RuntimeError(f"{sp.name} exited ({sp.proc.returncode}); log {sp.log}:\n{sp.log.read_text()[-3000:]}")
+        try:
+            if httpx.get(sp.url + "/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"{sp.name} not ready after {timeout_s:.0f} s; log {sp.log}")
+
+
+def stop(sp: ServiceProc) -> None:
+    if sp.proc.poll() is None:
+        os.killpg(sp.proc.pid, signal.SIGTERM)
+        try:
+            sp.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(sp.proc.pid, signal.SIGKILL)
+            sp.proc.wait(5)
+
+
+def run_load(args: list[str], timeout_s: float = 900) -> dict[str, Any]:
+    """Run the load generator in its own process; its last stdout line is a JSON summary."""
+    out = subprocess.run(
+        [sys.executable, str(BENCH / "_loadgen.py"), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        check=False,
+        cwd=REPO,
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"load generator failed ({out.returncode}):\n{out.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+# ------------------------------------------------------------------------------------------------------------ stack
+
+
+MIGRATIONS = {
+    "definition": REPO / "services/definition/migrations",
+    "history": REPO / "services/history-sync/migrations",
+    "lineage": REPO / "services/lineage-resolver/migrations",
+    "gateway": REPO / "services/gateway/migrations",
+}
+PREFIX = {"definition": "DEFINITION_", "history": "HISTORY_", "lineage": "LINEAGE_", "gateway": "GATEWAY_"}
+FACTORY = {
+    "definition": "definition.main:create_app",
+    "history": "history_sync.main:create_app",
+    "lineage": "lineage_resolver.main:create_app",
+    "gateway": "gateway.main:create_app",
+}
+FACTORY_NO_TELEMETRY = {k: f"_bench_factories:{k}_no_telemetry" for k in FACTORY}
+
+
+@dataclass
+class Stack:
+    admin_url: str
+    bootstrap: str
+    tag: str = field(default_factory=lambda: uuid.uuid4().hex[:6])
+    dbs: dict[str, ServiceDatabase] = field(default_factory=dict)
+    procs: list[ServiceProc] = field(default_factory=list)
+    admin_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    log_dir: Path = field(default_factory=lambda: Path(os.environ.get("TMPDIR", "/tmp")))
+    upstreams: dict[str, ServiceProc] = field(default_factory=dict)
+
+    def schema(self, svc: str) -> str:
+        return f"bench_{svc}_{self.tag}"
+
+    @property
+    def topic_prefix(self) -> str:
+        return f"bench{self.tag}."
+
+    async def provision(self, services: tuple[str, ...] = ("definition", "history", "lineage", "gateway")) -> None:
+        self.log_dir = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench-stack-{self.tag}"
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        for svc in services:
+            name = self.schema(svc)
+            db = await provision_service(
+                self.admin_url, schema=name, role=name, password=SecretStr(secrets.token_urlsafe(12))
+            )
+            self.dbs[svc] = db
+            await upgrade(MIGRATIONS[svc], db.url, db.schema)
+
+    async def sql(self, svc: str, *statements: str) -> None:
+        """Run statements as the superuser with the service's schema on the search path."""
+        conn = await asyncpg.connect(asyncpg_dsn(self.admin_url))
+        try:
+            await conn.execute(f'SET search_path = "{self.schema(svc)}"')
+            await conn.execute("SET maintenance_work_mem = '512MB'")
+            await conn.execute("SET work_mem = '256MB'")
+            for st in statements:
+                await conn.execute(st)
+        finally:
+            await conn.close()
+
+    async def bulk(self, svc: str, table: str, *statements: str) -> None:
+        """Load ``table`` with ``statements``: secondary (non-constraint) indexes dropped and rebuilt, FK triggers
+        skipped, then VACUUM (ANALYZE)."""
+        conn = await asyncpg.connect(asyncpg_dsn(self.admin_url))
+        schema = self.schema(svc)
+        try:
+            await conn.execute(f'SET search_path = "{schema}"')
+            await conn.execute("SET maintenance_work_mem = '1GB'")
+            await conn.execute("SET work_mem = '256MB'")
+            await conn.execute("SET max_parallel_maintenance_workers = 2")
+            defs = await conn.fetch(
+                """
+                SELECT i.relname AS name, pg_get_indexdef(x.indexrelid) AS def
+                FROM pg_index x
+                JOIN pg_class i ON i.oid = x.indexrelid
+                JOIN pg_class t ON t.oid = x.indrelid
+                JOIN pg_namespace n ON n.oid = t.relnamespace
+                WHERE n.nspname = $1 AND t.relname = $2
+                  AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid)
+                """,
+                schema,
+                table,
+            )
+            for d in defs:
+                await conn.execute(f'DROP INDEX "{schema}"."{d["name"]}"')
+            async with conn.transaction():
+                await conn.execute("SET LOCAL session_replication_role = replica")
+                for st in statements:
+                    await conn.execute(st)
+            for d in defs:
+                await conn.execute(d["def"])
+            # the state autovacuum reaches after a bulk insert: statistics and the visibility map (index-only scans)
+            await conn.execute(f'VACUUM (ANALYZE) "{schema}"."{table}"')
+        finally:
+            await conn.close()
+
+    def env(self, svc: str, otlp: str, extra: dict[str, str] | None = None) -> dict[str, str]:
+        p = PREFIX[svc]
+        db = self.dbs[svc]
+        env = {
+            f"{p}DATABASE_URL": db.url.get_secret_value(),
+            f"{p}DB_SCHEMA": db.schema,
+            "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
+            "KAFKA_TOPIC_PREFIX": self.topic_prefix,
+            f"{p}LOG_JSON": "true",
+            f"{p}OTEL_EXPORTER_OTLP_ENDPOINT": otlp,
+            f"{p}OTEL_SAMPLING_RATIO": "1.0",
+        }
+        if svc == "history":
+            env["HISTORY_SYNC_ENABLED"] = "false"  # no DS here: serve the seeded cache only
+            env["HISTORY_DS_REST_URL"] = f"http://{HOST}:9/dolphinscheduler"
+        return {**env, **(extra or {})}
+
+    def start(self, svc: str, *, otlp: str, telemetry: bool = True, extra: dict[str, str] | None = None) -> ServiceProc:
+        factory = FACTORY[svc] if telemetry else FACTORY_NO_TELEMETRY[svc]
+        sp = start_uvicorn(f"{svc}-{'on' if telemetry else 'off'}", factory, self.env(svc, otlp, extra), self.log_dir)
+        self.procs.append(sp)
+        return sp
+
+    def start_platform(self, *, otlp: str, telemetry: bool = True) -> ServiceProc:
+        """definition, history-sync, lineage-resolver and the gateway in front of them; returns the gateway."""
+        ups = {svc: self.start(svc, otlp=otlp, telemetry=telemetry) for svc in ("definition", "history", "lineage")}
+        for sp in ups.values():
+            wait_ready(sp)
+        self.upstreams = ups
+        return self.start_gateway(otlp=otlp, telemetry=telemetry)
+
+    def start_gateway(self, *, otlp: str, telemetry: bool = True, ds_links: bool = True) -> ServiceProc:
+        """A gateway in front of ``self.upstreams``; ``ds_links``: with ``GATEWAY_DS_UI_URL`` set, as deployed."""
+        ups = self.upstreams
+        gw = self.start(
+            "gateway",
+            otlp=otlp,
+            telemetry=telemetry,
+            extra={
+                "GATEWAY_DEFINITION_URL": ups["definition"].url,
+                "GATEWAY_HISTORY_URL": ups["history"].url,
+                "GATEWAY_LINEAGE_URL": ups["lineage"].url,
+                "GATEWAY_PUBLISHER_URL": f"http://{HOST}:{free_port()}",  # not used by the measured pages
+                "GATEWAY_BOOTSTRAP_ADMIN_TOKEN": self.admin_token,
+                "GATEWAY_DS_UI_URL": "http://ds.example.internal:12345/dolphinscheduler/ui" if ds_links else "",
+            },
+        )
+        wait_ready(gw)
+        return gw
+
+    def stop_all(self) -> None:
+        for sp in reversed(self.procs):
+            stop(sp)
+        self.procs.clear()
+
+    async def cleanup(self) -> None:
+        self.stop_all()
+        for svc, db in self.dbs.items():
+            try:
+                await drop_service(self.admin_url, schema=db.schema, role=db.role)
+            except Exception as exc:
+                print(f"cleanup of {svc} failed: {exc}", file=sys.stderr)
+        await self._drop_topics()
+
+    async def _drop_topics(self) -> None:
+        from aiokafka.admin import AIOKafkaAdminClient
+
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
+        try:
+            await admin.start()
+            ours = [t for t in await admin.list_topics() if t.startswith(self.topic_prefix)]
+            if ours:
+                await admin.delete_topics(ours)
+        except Exception as exc:
+            print(f"topic cleanup failed: {exc}", file=sys.stderr)
+        finally:
+            await admin.close()
+
+
+# ----------------------------------------------------------------------------------------------------------- seeding
+
+
+async def seed_definition(stack: Stack, workflows: int) -> None:
+    """``workflows`` published workflows of 10 SHELL tasks each (a chain), one version each (snapshot of its tasks),
+    task ownership rows; tasks ``(w-1)*10+1 … w*10`` belong to workflow ``w``."""
+    n_tasks = workflows * TASKS_PER_WORKFLOW
+    k = TASKS_PER_WORKFLOW
+    await stack.bulk(
+        "definition",
+        "data_task",
+        f"""
+        INSERT INTO data_task (id, name, task_type, description, params, worker_group, owner, revision,
+                               created_by, updated_by, created_at, updated_at)
+        OVERRIDING SYSTEM VALUE
+        SELECT g, 'task-' || g, 'SHELL', 'bench task ' || g,
+               jsonb_build_object('kind', 'SHELL', 'script', 'echo step ' || g, 'local_params', '[]'::jsonb,
+                                  'resources', '[]'::jsonb),
+               'default', 'team-' || (g % 50), 1, 'bench', 'bench',
+               now() - make_interval(secs => {n_tasks} - g), now() - make_interval(secs => {n_tasks} - g)
+        FROM generate_series(1, {n_tasks}) g
+        """,
+        f"SELECT setval(pg_get_serial_sequence('data_task', 'id'), {n_tasks})",
+    )
+    snapshot = f"""
+        json_build_object(
+          'workflow_id', w, 'workflow_name', 'wf-' || w, 'description', '',
+          'tasks', (SELECT json_agg(json_build_object(
+                       'task_id', t, 'name', 'task-' || t, 'task_type', 'SHELL', 'description', 'bench task ' || t,
+                       'params', json_build_object('kind', 'SHELL', 'script', 'echo step ' || t)) ORDER BY t)
+                    FROM generate_series((w - 1) * {k} + 1, w * {k}) t),
+          'edges', (SELECT json_agg(json_build_object('upstream_task_id', t, 'downstream_task_id', t + 1) ORDER BY t)
+                    FROM generate_series((w - 1) * {k} + 1, w * {k} - 1) t),
+          'entry_task_ids', json_build_array((w - 1) * {k} + 1),
+          'exit_task_ids', json_build_array(w * {k}))
+    """
+    await stack.bulk(
+        "definition",
+        "workflow_version",
+        f"""
+        INSERT INTO workflow_version (id, workflow_id, version_no, structure_snapshot, change_summary, trigger_source,
+                                      content_hash, created_by, created_at)
+        OVERRIDING SYSTEM VALUE
+        SELECT w, w, 1, s, '{{}}'::jsonb, 'manual_edit', md5(s::text), 'bench', now() - make_interval(secs => w)
+        FROM generate_series(1, {workflows}) w, LATERAL (SELECT {snapshot} AS s) x
+        """,
+        f"SELECT setval(pg_get_serial_sequence('workflow_version', 'id'), {workflows})",
+    )
+    states = "(ARRAY['SUCCESS','SUCCESS','SUCCESS','FAILURE','RUNNING_EXECUTION'])[1 + w % 5]"
+    await stack.bulk(
+        "definition",
+        "data_workflow",
+        f"""
+        INSERT INTO data_workflow (id, workflow_code, workflow_name, description, status, publish_status,
+            current_version_id, current_version_no, approved_version_id, last_published_version_id, project_code,
+            release_state, definition_json, entry_task_ids, exit_task_ids, task_count, last_execution_state,
+            last_execution_at, needs_attention, created_by, updated_by, created_at, updated_at)
+        OVERRIDING SYSTEM VALUE
+        SELECT w, 10000000000 + w, 'wf-' || w, 'bench workflow ' || w, 'online', 'published',
+               w, 1, w, w, 9000000000 + (w % 20), 'ONLINE',
+               jsonb_build_object('tasks', '[]'::jsonb, 'edges', '[]'::jsonb, 'execution_type', 'PARALLEL'),
+               ARRAY[(w - 1) * {k} + 1]::bigint[], ARRAY[w * {k}]::bigint[], {k}, {states},
+               now() - make_interval(secs => w), w % 997 = 0, 'bench', 'bench',
+               now() - make_interval(secs => 2 * {workflows} - w), now() - make_interval(secs => {workflows} - w)
+        FROM generate_series(1, {workflows}) w
+        """,
+        f"SELECT setval(pg_get_serial_sequence('data_workflow', 'id'), {workflows})",
+    )
+    await stack.bulk(
+        "definition",
+        "workflow_task_relation",
+        f"""
+        INSERT INTO workflow_task_relation (workflow_id, task_id, node_attrs, upstream_task_count,
+                                            downstream_task_count, version_id, workflow_inheritance_mode)
+        SELECT (t - 1) / {k} + 1, t, '{{}}'::jsonb, CASE WHEN (t - 1) % {k} = 0 THEN 0 ELSE 1 END,
+               CASE WHEN t % {k} = 0 THEN 0 ELSE 1 END, (t - 1) / {k} + 1, 'manual'
+        FROM generate_series(1, {n_tasks}) t
+        """,
+    )
+
+
+async def seed_history(stack: Stack, workflows: int) -> None:
+    """Every workflow tracked (synced just now, next sync far away) with its last 10 executions cached."""
+    await stack.bulk(
+        "history",
+        "tracked_workflow",
+        f"""
+        INSERT INTO tracked_workflow (id, engine_workflow_code, project_code, release_state, online_since,
+            last_publish_at, last_synced_at, next_sync_at, sync_count, updated_at)
+        SELECT w, 10000000000 + w, 9000000000 + (w % 20), 'ONLINE', now() - interval '30 days',
+               now() - interval '30 days', now(), now() + interval '30 days', 100, now()
+        FROM generate_series(1, {workflows}) w
+        """,
+    )
+    runs = RUNS_PER_WORKFLOW
+    await stack.bulk(
+        "history",
+        "workflow_instance_cache",
+        f"""
+        INSERT INTO workflow_instance_cache (workflow_id, instance_id, rank, state, start_time, end_time, duration,
+            command_type, ds_command_type, run_times, host, engine_version, platform_version_id, synced_at)
+        SELECT w, (w - 1) * {runs} + r + 1, r,
+               CASE WHEN r = 0 AND w % 7 = 0 THEN 'RUNNING_EXECUTION' WHEN (w + r) % 9 = 0 THEN 'FAILURE'
+                    ELSE 'SUCCESS' END,
+               st, CASE WHEN r = 0 AND w % 7 = 0 THEN NULL ELSE st + make_interval(secs => 60 + w % 300) END,
+               CASE WHEN r = 0 AND w % 7 = 0 THEN NULL ELSE (1 + w % 5) || 'm ' || (w % 60) || 's' END,
+               CASE WHEN r % 3 = 0 THEN 'manual' ELSE 'scheduled' END,
+               CASE WHEN r % 3 = 0 THEN 'START_PROCESS' ELSE 'SCHEDULER' END,
+               1, 'worker-' || (w % 8) || ':1234', 1, w, now()
+        FROM generate_series(1, {workflows}) w, generate_series(0, {runs} - 1) r,
+             LATERAL (SELECT now() - make_interval(hours => r + 1, secs => w % 3600) AS st) x
+        """,
+    )
+
+
+async def seed_lineage(stack: Stack, tasks: int, edges_per_task: int) -> int:
+    """``task_dependency_view`` for ``tasks`` tasks with about ``tasks * edges_per_task`` dependencies: task ``t``
+    depends on ``edges_per_task`` earlier tasks, mostly near it (a long-tailed random distance), so every task has a
+    handful of downstream tasks. Returns the number of dependency edges."""
+    await stack.sql(
+        "lineage",
+        "SELECT setseed(0.42)",
+        f"""
+        CREATE UNLOGGED TABLE bench_edge AS
+        SELECT DISTINCT t - 1 - floor(power(random(), 3) * least(t - 1, 5000))::bigint AS up, t AS down
+        FROM generate_series(2, {tasks}) t, generate_series(1, {edges_per_task}) j
+        """,
+    )
+    await stack.bulk(
+        "lineage",
+        "task_dependency_view",
+        f"""
+        INSERT INTO task_dependency_view (task_id, upstream_task_ids, downstream_task_ids, upstream_count,
+                                          downstream_count, updated_at)
+        SELECT g, coalesce(u.ids, '{{}}'), coalesce(d.ids, '{{}}'), coalesce(cardinality(u.ids), 0),
+               coalesce(cardinality(d.ids), 0), now()
+        FROM generate_series(1, {tasks}) g
+        LEFT JOIN (SELECT down AS t, array_agg(up ORDER BY up) AS ids FROM bench_edge GROUP BY down) u ON u.t = g
+        LEFT JOIN (SELECT up AS t, array_agg(down ORDER BY down) AS ids FROM bench_edge GROUP BY up) d ON d.t = g
+        """,
+    )
+    conn = await asyncpg.connect(asyncpg_dsn(stack.admin_url))
+    try:
+        n = await conn.fetchval(f'SELECT count(*) FROM "{stack.schema("lineage")}".bench_edge')
+        await conn.execute(f'DROP TABLE "{stack.schema("lineage")}".bench_edge')
+    finally:
+        await conn.close()
+    return int(n)
+
+
+async def pick_upstream_ids(stack: Stack, count: int, lo: int = 1, hi: int = 20) -> list[int]:
+    """Task ids X whose ``upstreamTaskId=X`` filter matches between ``lo`` and ``hi`` tasks (their downstream
+    count), spread over the id range."""
+    conn = await asyncpg.connect(asyncpg_dsn(stack.admin_url))
+    try:
+        rows = await conn.fetch(
+            f"""
+            SELECT task_id FROM "{stack.schema("lineage")}".task_dependency_view
+            WHERE downstream_count BETWEEN $1 AND $2 AND task_id % 97 = 0
+            ORDER BY md5(task_id::text) LIMIT $3
+            """,
+            lo,
+            hi,
+            count,
+        )
+    finally:
+        await conn.close()
+    return [int(r["task_id"]) for r in rows]
+
+
+def devstack() -> tuple[str, str]:
+    from devstack.infra import ensure_infra
+
+    admin_url, bootstrap = ensure_infra()
+    return str(admin_url), str(bootstrap)
+
+
+async def timed(label: str, coro: Any) -> Any:
+    t0 = time.perf_counter()
+    out = await coro
+    print(f"  {label}: {time.perf_counter() - t0:.1f} s", flush=True)
+    return out
+
+
+def run(main: Any) -> None:
+    asyncio.run(main())
