@@ -72,6 +72,9 @@ class Task(BaseModel):
     #: the workflow the task belongs to (``None``: unassigned)
     workflow_id: int | None
     workflow_name: str | None
+    #: DolphinScheduler codes of that workflow once it was deployed (``None`` before)
+    workflow_code: int | None = None
+    project_code: int | None = None
     created_by: str
     updated_by: str
     created_at: datetime

@@ -180,6 +180,8 @@ def _task_view(row: Row[Any]) -> schemas.Task:
         revision=row.revision,
         workflow_id=row.workflow_id,
         workflow_name=row.workflow_name,
+        workflow_code=row.workflow_code,
+        project_code=row.project_code,
         created_by=row.created_by,
         updated_by=row.updated_by,
         created_at=row.created_at,

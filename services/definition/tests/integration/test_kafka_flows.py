@@ -112,6 +112,9 @@ async def test_versions_and_publish_flow_over_kafka(
         assert (d["workflow_code"], d["project_code"], d["release_state"]) == (777, 55, "ONLINE")
         assert d["last_published_version_no"] == 1
         assert d["allowed_publish_operations"] == ["deploy", "online", "offline"]
+        # its tasks now carry the DS codes too (the gateway's DS links need no second call)
+        task = (await client.get(f"/internal/tasks/{a}")).json()
+        assert (task["workflow_id"], task["workflow_code"], task["project_code"]) == (wid, 777, 55)
 
         # a failed offline leaves the published version and says failed
         r = await client.post(f"/internal/workflows/{wid}/publish", json={"operation": "offline"})

@@ -218,7 +218,10 @@ async def _enrich_tasks(
         if "workflow_id" in task and "workflow_name" in task:
             if task["workflow_id"] is None:
                 return None
-            return {"workflow_id": task["workflow_id"], "workflow_name": task["workflow_name"]}
+            owner = {"workflow_id": task["workflow_id"], "workflow_name": task["workflow_name"]}
+            if "workflow_code" in task and "project_code" in task:  # no extra call for the DS link
+                owner |= {"workflow_code": task["workflow_code"], "project_code": task["project_code"]}
+            return owner
         return owners.get(int(task["id"]))
 
     codes, codes_missing = await _workflow_codes(deps, [owner_of(t) for t in tasks], caller)

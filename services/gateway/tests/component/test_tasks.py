@@ -205,3 +205,19 @@ async def test_update_task_needs_expected_revision(client: httpx.AsyncClient, fa
     r = await client.put("/api/v1/tasks/1", json={"name": "x", "task_type": "SHELL", "params": {}})
     assert r.status_code == 422
     assert "expected_revision" in r.json()["detail"]
+
+
+async def test_ds_links_from_codes_on_the_task_need_no_workflow_lookup(
+    client: httpx.AsyncClient, fakes: FakeServices
+) -> None:
+    ids = seed(fakes)
+    # the definition service answers each task with its workflow's DS codes (None before a deploy)
+    for key, codes in (("a", (77, 123)), ("b", (77, 123)), ("c", (None, None))):
+        fakes.tasks[ids[key]] |= {"project_code": codes[0], "workflow_code": codes[1]}
+    r = await client.get("/api/v1/tasks")
+    assert r.status_code == 200, r.text
+    by_id = {t["id"]: t for t in r.json()["items"]}
+    assert by_id[ids["a"]]["ds_link"] == f"{DS_UI}/projects/77/workflow/definitions/123"
+    assert by_id[ids["b"]]["ds_link"] == f"{DS_UI}/projects/77/workflow/definitions/123?taskCode=555"
+    assert by_id[ids["c"]]["ds_link"] is None
+    assert [s.path for s in fakes.calls("definition") if s.path.startswith("/internal/workflows/")] == []

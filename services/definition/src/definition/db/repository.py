@@ -39,6 +39,9 @@ _TASK_COLUMNS = (
     data_task,
     workflow_task_relation.c.workflow_id,
     data_workflow.c.workflow_name,
+    # DolphinScheduler codes of the owning workflow, so callers can link a task to DS without a second call
+    data_workflow.c.workflow_code,
+    data_workflow.c.project_code,
 )
 
 
