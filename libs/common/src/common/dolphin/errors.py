@@ -45,14 +45,15 @@ class DolphinError:
     """Marker mixin shared by every DolphinScheduler error, so callers can ``except DolphinError``."""
 
 
-class DolphinApiError(DolphinError, DomainError):
-    """DS answered a REST call with a non-zero ``code`` (a business error; never retried)."""
+class _DsCoded(DolphinError):
+    """An answer carrying DS's own ``code`` and ``msg`` (kept as attributes and problem extras)."""
 
-    code = "dolphin-api-error"
-    title = "DolphinScheduler rejected the request"
+    ds_code: int
+    ds_msg: str
+    endpoint: str
 
     def __init__(self, ds_code: int, ds_msg: str, *, endpoint: str, **extras: Any) -> None:
-        super().__init__(
+        super().__init__(  # type: ignore[call-arg]  # cooperative: PlatformError
             f"DolphinScheduler {endpoint} failed with code {ds_code}: {ds_msg}",
             ds_code=ds_code,
             ds_msg=ds_msg,
@@ -62,6 +63,13 @@ class DolphinApiError(DolphinError, DomainError):
         self.ds_code = ds_code
         self.ds_msg = ds_msg
         self.endpoint = endpoint
+
+
+class DolphinApiError(_DsCoded, DomainError):
+    """DS answered a REST call with a non-zero ``code`` (a business error; never retried)."""
+
+    code = "dolphin-api-error"
+    title = "DolphinScheduler rejected the request"
 
 
 class DolphinNotFound(DolphinApiError, NotFound):
@@ -84,23 +92,11 @@ class DolphinForbidden(DolphinApiError, Forbidden):
     title = "No permission in DolphinScheduler"
 
 
-class DolphinTransientApiError(DolphinError, TransientError):
+class DolphinTransientApiError(_DsCoded, TransientError):
     """DS answered with a code that means "not now" (see :data:`TRANSIENT_DS_CODES`)."""
 
     code = "dolphin-busy"
     title = "DolphinScheduler is not ready"
-
-    def __init__(self, ds_code: int, ds_msg: str, *, endpoint: str, **extras: Any) -> None:
-        super().__init__(
-            f"DolphinScheduler {endpoint} failed with code {ds_code}: {ds_msg}",
-            ds_code=ds_code,
-            ds_msg=ds_msg,
-            endpoint=endpoint,
-            **extras,
-        )
-        self.ds_code = ds_code
-        self.ds_msg = ds_msg
-        self.endpoint = endpoint
 
 
 def api_error_for(ds_code: int, ds_msg: str, *, endpoint: str) -> DolphinApiError | DolphinTransientApiError:
