@@ -11,10 +11,11 @@ from datetime import UTC, datetime
 import aiohttp
 import httpx
 import pytest
+from httpx_aiohttp import AiohttpTransport
 from pydantic import SecretStr
 
-from common.dolphin import DolphinRestClient, DolphinTimeout, DolphinUnavailable
-from common.dolphin.models import parse_ds_datetime
+from common.dolphin import DolphinApiError, DolphinRestClient, DolphinTimeout, DolphinUnavailable
+from common.dolphin.models import Page, WorkflowInstance, parse_ds_datetime
 from common.dolphin.transport import transport_failure
 
 pytestmark = pytest.mark.timeout(30)
@@ -183,3 +184,116 @@ def test_ds_dates_parse_as_before(value: str, expected: datetime) -> None:
 def test_impossible_ds_date_is_refused() -> None:
     with pytest.raises(ValueError, match=r"day is out of range|Invalid isoformat"):
         parse_ds_datetime("2024-02-30 00:00:00")
+
+
+class _Delegating(httpx.AsyncBaseTransport):
+    """Stands for a wrapper around our transport (the tracing one): the client must hand it httpx requests."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.seen: list[httpx.Request] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.seen.append(request)
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+@pytest.fixture
+async def recording_server() -> AsyncIterator[tuple[str, list[tuple[str, dict[str, str], bytes]]]]:
+    """Answers every request with a DS success envelope and records (request line, headers, body)."""
+    seen: list[tuple[str, dict[str, str], bytes]] = []
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            try:
+                head = await reader.readuntil(b"\r\n\r\n")
+            except asyncio.IncompleteReadError:
+                break
+            line, *lines = head.decode("latin-1").split("\r\n")
+            headers = {k.strip().lower(): v.strip() for k, _, v in (x.partition(":") for x in lines if x)}
+            body = await reader.readexactly(int(headers.get("content-length", "0")))
+            seen.append((line, headers, body))
+            answer = b'{"code":0,"msg":"success","data":["default"]}'
+            writer.write(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(answer)
+            )
+            writer.write(answer)
+            await writer.drain()
+        writer.close()
+
+    async for url in _server(handler):
+        yield url, seen
+
+
+async def test_every_send_path_puts_the_same_request_on_the_wire(
+    recording_server: tuple[str, list[tuple[str, dict[str, str], bytes]]],
+) -> None:
+    url, seen = recording_server
+    wrapper = _Delegating(AiohttpTransport())
+    clients = {
+        "own transport, untraced (aiohttp session)": _client(url),
+        "own transport under a wrapper": DolphinRestClient(
+            httpx.AsyncClient(base_url=url, transport=wrapper), SecretStr("t"), owns_client=True, transport=wrapper
+        ),
+        "given client": DolphinRestClient(httpx.AsyncClient(base_url=url), SecretStr("t"), owns_client=True),
+    }
+    wires = {}
+    for name, client in clients.items():
+        seen.clear()
+        async with client:
+            assert await client.list_worker_groups() == ["default"]
+            await client._get("/projects/{p}/workflow-instances", path={"p": 5}, params={"searchVal": "a b&ü"})
+            await client._post("/projects/{p}/schedules/{id}/online", path={"p": 5, "id": 9}, form={"x": "1 2"})
+            await client._post("/projects/{p}/schedules/{id}/offline", path={"p": 5, "id": 9}, form={})
+        wires[name] = [(line, h.get("token"), h.get("content-type") if body else None, body) for line, h, body in seen]
+    assert len(wrapper.seen) == 4
+    assert wrapper.seen[0].extensions["timeout"]["read"] == 5.0
+    expected = wires.pop("given client")
+    assert expected[1][0] == "GET /dolphinscheduler/projects/5/workflow-instances?searchVal=a+b%26%C3%BC HTTP/1.1"
+    assert expected[2][1:] == ("t", "application/x-www-form-urlencoded", b"x=1+2")
+    for name, wire in wires.items():
+        assert wire == expected, name
+
+
+@pytest.mark.parametrize(
+    ("envelope", "error", "text"),
+    [
+        ({"code": 10113, "msg": "query failed", "data": None}, DolphinApiError, "query failed"),
+        ({"code": 0, "msg": "success", "data": None}, DolphinUnavailable, "cannot read"),
+        ({"code": 0, "msg": "success", "data": {"totalList": [{"id": "x"}]}}, DolphinUnavailable, "cannot read"),
+        ({"msg": "no code"}, DolphinUnavailable, "without the DS envelope"),
+    ],
+)
+async def test_the_instance_list_fast_parse_falls_back_to_the_same_errors(
+    envelope: dict[str, object], error: type[Exception], text: str
+) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=envelope)
+
+    http = httpx.AsyncClient(base_url="http://ds:1/dolphinscheduler", transport=httpx.MockTransport(handler))
+    async with DolphinRestClient(http, SecretStr("t"), owns_client=True, read_attempts=1) as client:
+        with pytest.raises(error, match=text):
+            await client.list_workflow_instances(1, workflow_code=2)
+
+
+async def test_the_instance_list_fast_parse_reads_what_the_general_parse_reads() -> None:
+    data = {
+        "totalList": [
+            {"id": 3, "state": "FAILURE", "startTime": "2025-01-02 03:04:05", "endTime": "2025-01-02 03:05:05",
+             "commandType": "SCHEDULER", "runTimes": 2, "host": "h:5678", "duration": "1m", "unknownField": [1]},
+            {"id": 2, "state": "RUNNING_EXECUTION", "startTime": "2025-01-02T03:00:00", "endTime": None},
+        ],
+        "total": 2, "totalPage": 1, "pageSize": 10, "currentPage": 1, "pageNo": 0,
+    }  # fmt: skip
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"code": 0, "msg": "success", "data": data})
+
+    http = httpx.AsyncClient(base_url="http://ds:1/dolphinscheduler", transport=httpx.MockTransport(handler))
+    async with DolphinRestClient(http, SecretStr("t"), owns_client=True) as client:
+        page = await client.list_workflow_instances(1, workflow_code=2)
+    assert page == Page[WorkflowInstance].model_validate(data)
+    assert page.total_list[0].end_time == datetime(2025, 1, 2, 3, 5, 5, tzinfo=UTC)

@@ -25,7 +25,14 @@ from history_sync import metrics
 from history_sync.db import repository as repo
 from history_sync.deps import Deps
 from history_sync.domain.alerts import OpenIncidents, evaluate
-from history_sync.domain.executions import KEEP_LAST, Execution, detect_changes, latest_executions, trigger_of
+from history_sync.domain.executions import (
+    KEEP_LAST,
+    Changes,
+    Execution,
+    detect_changes,
+    latest_executions,
+    trigger_of,
+)
 from history_sync.domain.logs import count_lines
 from history_sync.domain.tracking import PublishFacts, apply_publish, cycle_of, is_synced, next_cycle_start
 
@@ -122,14 +129,18 @@ async def apply_fetched(
     ids = [t.workflow_id for t, _ in fetched]
     cache = await repo.load_cache(session, ids)
     versions = await repo.engine_versions(session, ids)
-    incidents = await repo.open_incidents(session, ids)
-    replaced: dict[int, list[Execution]] = {}
+    changed: list[tuple[Target, list[Execution], Changes]] = []
     for target, instances in fetched:
         wid = target.workflow_id
         new = latest_executions(to_execution(i, wid, versions) for i in instances)
         changes = detect_changes(cache.get(wid, []), new)
-        if not changes.changed:
-            continue
+        if changes.changed:
+            changed.append((target, new, changes))
+    # incident state only for the workflows that changed (none in a steady-state cycle: one query less per batch)
+    incidents = await repo.open_incidents(session, [t.workflow_id for t, _, _ in changed])
+    replaced: dict[int, list[Execution]] = {}
+    for target, new, changes in changed:
+        wid = target.workflow_id
         replaced[wid] = new
         await deps.outbox.add(
             session,

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from common.dolphin.models import WorkflowExecutionStatus
 from history_sync.domain.alerts import FAILURE, RATE, STREAK, AlertPolicy, OpenIncidents, evaluate
-from history_sync.domain.executions import Execution, detect_changes, latest_executions, trigger_of
+from history_sync.domain.executions import (
+    Changes,
+    Execution,
+    detect_changes,
+    is_finished,
+    latest_executions,
+    trigger_of,
+)
 from history_sync.domain.logs import count_lines
 from history_sync.domain.tracking import (
     OFFLINE,
@@ -256,3 +265,23 @@ def test_count_lines_counts_newlines_not_crlf() -> None:
     assert count_lines("a\nb\n") == 2
     assert count_lines("a\nb") == 2
     assert count_lines("a\r\nb\r\nc\n") == 3
+
+
+def test_is_finished_follows_the_ds_status_enum() -> None:
+    for status in WorkflowExecutionStatus:
+        assert is_finished(status.value) is status.is_finished
+    assert not is_finished("NOT_A_DS_STATE")
+
+
+def test_equal_lists_take_the_fast_path_and_any_field_difference_is_seen() -> None:
+    cached = newest_first("SUCCESS", "FAILURE", "RUNNING_EXECUTION")
+    assert detect_changes(cached, list(cached)) == Changes(False)
+    # a running instance's growing duration: fields differ, signatures do not (the full comparison decides)
+    grown = [cached[0], cached[1], replace(cached[2], duration="9s")]
+    assert not detect_changes(cached, grown).changed
+    moved_host = [cached[0], replace(cached[1], host="elsewhere:5678"), cached[2]]
+    changes = detect_changes(cached, moved_host)
+    assert changes.changed
+    assert changes.updated == (cached[1].instance_id,)
+    assert changes.new_failures == ()  # the failure was already known
+    assert detect_changes(cached, cached[:2]).removed == (cached[2].instance_id,)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl
@@ -713,7 +714,77 @@ def create_app(emu: Emulator, faults: Faults) -> ASGIApp:
         Route("/_emulator/{what}", control, methods=["GET", "POST", "PUT", "DELETE"]),
     ]
     app = Starlette(routes=routes)
-    return FaultMiddleware(app, faults)
+    return FaultMiddleware(InstanceListFastPath(app, emu), faults)
+
+
+_INSTANCE_LIST_PATH = re.compile(PREFIX + r"/projects/([0-9]{1,18})/workflow-instances")
+_FAST_QUERY_KEYS = frozenset({b"pageNo", b"pageSize", b"workflowDefinitionCode"})
+_JSON_HEADERS = (b"content-type", b"application/json")
+
+
+class InstanceListFastPath:
+    """``GET .../workflow-instances?pageNo=…&pageSize=…&workflowDefinitionCode=…`` (the call history-sync makes for
+    every tracked workflow in every cycle) answered without routing, request objects or re-encoding: final
+    instances keep their encoded list entry (:meth:`Emulator.instance_list_entry`). The answer is byte for byte
+    the one ``h_instances`` gives; every other request, and this one with other parameters, without a valid
+    ``token`` header, for an unknown project or with a value the general path would reject, goes to ``app``."""
+
+    def __init__(self, app: ASGIApp, emu: Emulator) -> None:
+        self.app = app
+        self.emu = emu
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        body = self._answer(scope) if scope["type"] == "http" and scope["method"] == "GET" else None
+        if body is None:
+            await self.app(scope, receive, send)
+            return
+        headers = [(b"content-length", str(len(body)).encode()), _JSON_HEADERS]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    def _answer(self, scope: Scope) -> bytes | None:
+        match = _INSTANCE_LIST_PATH.fullmatch(scope["path"])
+        if match is None:
+            return None
+        query = _fast_query(scope["query_string"])
+        if query is None:
+            return None
+        page_no, page_size, workflow_code = query
+        token = next((value for name, value in scope["headers"] if name == b"token"), None)
+        emu = self.emu
+        if not token or emu.authenticate(token.decode("latin-1"), None) is None:
+            return None
+        project_code = int(match.group(1))
+        if project_code not in emu.projects:
+            return None
+        emu.advance()
+        now = emu.clock()
+        instances = emu.workflow_instances_newest_first(project_code, workflow_code, now)
+        total = len(instances)
+        offset = (page_no - 1) * page_size
+        entries = b",".join(emu.instance_list_entry(i, now) for i in instances[offset : offset + page_size])
+        tail = (
+            f'],"total":{total},"totalPage":{max(1, -(-total // page_size))},"pageSize":{page_size},'
+            f'"currentPage":{page_no},"pageNo":{offset}}},"success":true,"failed":false}}'
+        )
+        return b'{"code":0,"msg":"success","data":{"totalList":[' + entries + tail.encode()
+
+
+def _fast_query(raw: bytes) -> tuple[int, int, int] | None:
+    """(pageNo, pageSize, workflowDefinitionCode) when the query is exactly these three as plain positive numbers
+    (each once, nothing percent-encoded); ``None`` for anything else."""
+    values: dict[bytes, int] = {}
+    for part in raw.split(b"&"):
+        key, sep, value = part.partition(b"=")
+        if not sep or key not in _FAST_QUERY_KEYS or key in values or not value.isdigit() or len(value) > 18:
+            return None
+        values[key] = int(value)
+    if len(values) != len(_FAST_QUERY_KEYS):
+        return None
+    page_no, page_size = values[b"pageNo"], values[b"pageSize"]
+    if page_no < 1 or page_size < 1:
+        return None
+    return page_no, page_size, values[b"workflowDefinitionCode"]
 
 
 class FaultMiddleware:

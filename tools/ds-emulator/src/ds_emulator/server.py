@@ -100,7 +100,17 @@ async def serve(config: ServerConfig, on_ready: Callable[[dict[str, Any]], None]
     sock.setblocking(False)
     rest_port = sock.getsockname()[1]
     server = uvicorn.Server(
-        uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=2)
+        uvicorn.Config(
+            app,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=2,
+            # nothing proxies the emulator, and DS sends no "server: uvicorn": one ASGI layer and one header less
+            # per request
+            proxy_headers=False,
+            server_header=False,
+        )
     )
     server_task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:
@@ -185,4 +195,15 @@ def main(argv: list[str] | None = None) -> None:
         logger.info("DS emulator ready: REST http://%s:%s/dolphinscheduler, gateway port %s",
                     config.host, info["restPort"], info["gatewayPort"])  # fmt: skip
 
-    asyncio.run(serve(config, ready))
+    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        runner.run(serve(config, ready))
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop where installed (``uvicorn[standard]``): a third less CPU per request than the default loop, which
+    ``asyncio.run`` would otherwise give uvicorn (``uvicorn.Server.serve`` runs on the loop it is given)."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is not built for every platform
+        return None
+    return uvloop.new_event_loop

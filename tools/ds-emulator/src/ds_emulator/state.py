@@ -34,6 +34,11 @@ def fmt(ts: float | None) -> str | None:
     return None if ts is None else datetime.fromtimestamp(ts, tz=UTC).strftime(DATE_FORMAT)
 
 
+def encode_json(value: Any) -> bytes:
+    """JSON exactly as the REST responses encode it (Starlette's ``JSONResponse``: compact, UTF-8)."""
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")).encode()
+
+
 def parse_date(value: str) -> float:
     """``yyyy-MM-dd HH:mm:ss`` in UTC (the emulator's JVM and users are UTC)."""
     return datetime.strptime(value, DATE_FORMAT).replace(tzinfo=UTC).timestamp()
@@ -235,6 +240,9 @@ class Instance:
     dry_run: int
     global_params: str
     task_runs: dict[int, TaskRun] = field(default_factory=dict)  # task code -> run
+    #: once final: (the workflow ``timeout`` it was rendered with, the encoded instance-list entry); see
+    #: :meth:`Emulator.instance_list_entry`
+    list_entry: tuple[int, bytes] | None = field(default=None, repr=False, compare=False)
 
 
 class Emulator:
@@ -1100,8 +1108,8 @@ class Emulator:
             raise DsError(50001, instance_id)
         return instance
 
-    def instance_json(self, instance: Instance, *, with_duration: bool) -> Json:
-        now = self.clock()
+    def instance_json(self, instance: Instance, *, with_duration: bool, now: float | None = None) -> Json:
+        now = self.clock() if now is None else now
         state = self.instance_state(instance, now)
         finished = state in ("SUCCESS", "FAILURE")
         history = [{"time": fmt(instance.created), "state": "SUBMITTED_SUCCESS", "desc": "init running"}]
@@ -1152,15 +1160,40 @@ class Emulator:
             out["duration"] = format_duration((instance.end if finished else now) - instance.created)
         return out
 
+    def instance_list_entry(self, instance: Instance, now: float) -> bytes:
+        """The instance as the list endpoint renders it (``instance_json`` with its duration), encoded as the REST
+        envelope encodes it. A final instance (SUCCESS or FAILURE) no longer changes, except for its workflow's
+        ``timeout`` (a workflow update), so its bytes are kept and reused while that timeout stays the same; a
+        submitted or running one is encoded at every read (state, host, end time and duration progress)."""
+        cached = instance.list_entry
+        timeout = instance.workflow.timeout
+        if cached is not None and cached[0] == timeout:
+            return cached[1]
+        encoded = encode_json(self.instance_json(instance, with_duration=True, now=now))
+        if now >= instance.end:
+            instance.list_entry = (timeout, encoded)
+        return encoded
+
+    def workflow_instances_newest_first(self, project_code: int, workflow_code: int, now: float) -> list[Instance]:
+        """A workflow's instances in the list endpoint's order (as :meth:`list_instances` sorts them)."""
+        items = [i for i in self.instances_by_workflow.get(workflow_code, ()) if i.project_code == project_code]
+        items.sort(key=lambda i: (i.created, i.end if now >= i.end else 0.0, i.id), reverse=True)
+        return items
+
     def list_instances(
         self, project_code: int, filters: Callable[[Instance, Json], bool], workflow_code: int | None = None
     ) -> list[Json]:
         self.project(project_code)
         self.advance()
+        now = self.clock()
         candidates = (
             self.instances.values() if workflow_code is None else self.instances_by_workflow.get(workflow_code, [])
         )
-        items = [(i, self.instance_json(i, with_duration=True)) for i in candidates if i.project_code == project_code]
+        items = [
+            (i, self.instance_json(i, with_duration=True, now=now))
+            for i in candidates
+            if i.project_code == project_code
+        ]
         items = [(i, j) for i, j in items if filters(i, j)]
         items.sort(key=lambda ij: (ij[0].created, ij[0].end if ij[1]["endTime"] else 0.0, ij[0].id), reverse=True)
         return [j for _, j in items]

@@ -249,6 +249,15 @@ def parse_ds_datetime(value: Any) -> datetime | None:
 
     Also accepts ISO strings, epoch milliseconds and datetimes.
     """
+    if type(value) is str and len(value) == 19 and value[10] == " ":
+        # the usual ``yyyy-MM-dd HH:mm:ss`` first (a dozen per instance-list page): fromisoformat reads it ~50x
+        # faster than strptime; anything it refuses or reads with an offset takes the general path below
+        try:
+            usual: datetime | None = datetime.fromisoformat(value)
+        except ValueError:
+            usual = None
+        if usual is not None and usual.tzinfo is None:
+            return usual.replace(tzinfo=UTC)
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
@@ -256,14 +265,6 @@ def parse_ds_datetime(value: Any) -> datetime | None:
     if isinstance(value, int | float):
         return datetime.fromtimestamp(value / 1000, tz=UTC)
     if isinstance(value, str):
-        if len(value) == 19 and value[10] == " ":
-            # the usual ``yyyy-MM-dd HH:mm:ss``: fromisoformat reads it ~50x faster than strptime
-            try:
-                fast: datetime | None = datetime.fromisoformat(value)
-            except ValueError:
-                fast = None
-            if fast is not None and fast.tzinfo is None:
-                return fast.replace(tzinfo=UTC)
         try:
             return datetime.strptime(value, DS_DATETIME_FORMAT).replace(tzinfo=UTC)
         except ValueError:

@@ -222,9 +222,27 @@ async def record_sync_state(
     await session.execute(update(tracked_workflow).where(tracked_workflow.c.id == workflow_id).values(**values))
 
 
+_INSERT_SYNC_RUNS = text(
+    """
+    INSERT INTO sync_run (workflow_id, cycle, replica, ok, claimed_at, finished_at)
+    SELECT * FROM unnest(CAST(:ids AS bigint[]), CAST(:cycles AS bigint[]), CAST(:replicas AS text[]),
+                         CAST(:oks AS boolean[]), CAST(:claimed AS timestamptz[]), CAST(:finished AS timestamptz[]))
+    """
+)
+
+
 async def insert_sync_runs(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> None:
+    """One statement with one array per column (a batch is up to ``claim_batch_size`` rows)."""
     if rows:
-        await session.execute(insert(sync_run), list(rows))
+        params = {
+            "ids": [r["workflow_id"] for r in rows],
+            "cycles": [r["cycle"] for r in rows],
+            "replicas": [r["replica"] for r in rows],
+            "oks": [r["ok"] for r in rows],
+            "claimed": [r["claimed_at"] for r in rows],
+            "finished": [r["finished_at"] for r in rows],
+        }
+        await session.execute(_INSERT_SYNC_RUNS, params)
 
 
 async def prune_sync_runs(session: AsyncSession, older_than: datetime) -> int:

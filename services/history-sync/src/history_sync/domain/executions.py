@@ -46,11 +46,12 @@ class Execution:
         return self.state == WorkflowExecutionStatus.SUCCESS.value
 
 
+#: the final states by name (what ``WorkflowExecutionStatus.is_finished`` says), for a set lookup per execution
+_FINISHED = frozenset(s.value for s in WorkflowExecutionStatus if s.is_finished)
+
+
 def is_finished(state: str) -> bool:
-    try:
-        return WorkflowExecutionStatus(state).is_finished
-    except ValueError:
-        return False
+    return state in _FINISHED
 
 
 def trigger_of(ds_command_type: str | None, schedule_time: datetime | None) -> str:
@@ -105,6 +106,9 @@ class Changes:
 
 def detect_changes(old: Sequence[Execution], new: Sequence[Execution]) -> Changes:
     """Compare the cached list with the new one (both in DS order)."""
+    if len(old) == len(new) and all(a == b for a, b in zip(old, new, strict=True)):
+        # the steady state: field for field the same (so every signature too), nothing added, removed or failed
+        return Changes(False)
     before = {e.instance_id: e for e in old}
     after_ids = {e.instance_id for e in new}
     added = tuple(e.instance_id for e in new if e.instance_id not in before)
