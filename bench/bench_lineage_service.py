@@ -170,6 +170,22 @@ async def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--no-memory", action="store_true", help="skip the tracemalloc run of the baseline")
     parser.add_argument("--profile", type=Path, help="write a cProfile of the event loop phase to this file")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the seeded schema and role at the end (prints how to --reuse it)"
+    )
+    parser.add_argument(
+        "--reuse",
+        metavar="SCHEMA:PASSWORD",
+        help="measure on a schema left by --keep instead of seeding a new one (development only: the schema holds "
+        "the effects of earlier runs' events; combine with --round so the events are new ones)",
+    )
+    parser.add_argument(
+        "--round",
+        type=int,
+        default=0,
+        help="draw the events from a different random stream (same generator and mix); 0 = the standard events",
+    )
+    parser.add_argument("--skip-rebuild", action="store_true", help="skip the full-rebuild figures")
     args = parser.parse_args()
     import logging
 
@@ -193,16 +209,24 @@ async def main() -> None:
     from devstack.infra import ensure_infra
 
     admin_url, bootstrap = ensure_infra()
-    suffix = uuid.uuid4().hex[:6]
-    schema = role = f"lineage_bench_{suffix}"
-    db = await provision_service(admin_url, schema=schema, role=role, password=SecretStr(secrets.token_urlsafe(12)))
+    if args.reuse:
+        schema, _, password = args.reuse.partition(":")
+        suffix = schema.removeprefix("lineage_bench_")
+    else:
+        suffix = uuid.uuid4().hex[:6]
+        schema, password = f"lineage_bench_{suffix}", secrets.token_urlsafe(12)
+    # provisioning is idempotent: on --reuse it only returns the existing schema's URL
+    db = await provision_service(admin_url, schema=schema, role=schema, password=SecretStr(password))
     try:
         await upgrade(DEFAULT_MIGRATIONS, db.url, db.schema)
-        t_rel, t_view, n_view = await seed(asyncpg_dsn(db.url), relations)
-        print(
-            f"seeded schema {schema}: {len(relations):,} relations by COPY in {t_rel:.1f}s; "
-            f"{n_view:,} view rows (domain rebuild + COPY + indexes + VACUUM ANALYZE) in {t_view:.1f}s"
-        )
+        if args.reuse:
+            print(f"reusing schema {schema} (seeded by an earlier --keep run; holds its events' effects)")
+        else:
+            t_rel, t_view, n_view = await seed(asyncpg_dsn(db.url), relations)
+            print(
+                f"seeded schema {schema}: {len(relations):,} relations by COPY in {t_rel:.1f}s; "
+                f"{n_view:,} view rows (domain rebuild + COPY + indexes + VACUUM ANALYZE) in {t_view:.1f}s"
+            )
         relations.clear()
         gc.collect()
 
@@ -229,6 +253,8 @@ async def main() -> None:
                 foreign_decoder=ForeignLineageDecoder(settings.openlineage, topic=topic),
             )
             handler = lineage_changed_handler(deps)
+            if args.round:
+                wh.rng.seed(f"{args.seed}:round:{args.round}")
             records = [
                 Record(topic, 0, offset, b"k", registry.encode(envelope_of(change), source="/bench").to_bytes())
                 for offset, change in enumerate(wh.events(args.events))
@@ -267,6 +293,8 @@ async def main() -> None:
             if dlq.reasons:
                 print(f"  dead-lettered: {dlq.reasons[:3]}")
 
+            if args.skip_rebuild:
+                return
             report, t_inproc = None, time.perf_counter()
             report = await rebuild_dependency_view(deps, apply=False)
             t_inproc = time.perf_counter() - t_inproc
@@ -288,7 +316,10 @@ async def main() -> None:
                 f"different {len(report.different)}"
             )
     finally:
-        await drop_service(admin_url, schema=db.schema, role=db.role)
+        if args.keep:
+            print(f"kept schema {db.schema}: rerun with --reuse {db.schema}:{password} --round N")
+        else:
+            await drop_service(admin_url, schema=db.schema, role=db.role)
     print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 

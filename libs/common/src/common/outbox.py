@@ -2,6 +2,8 @@
 
 Write side: ``Outbox.add(session, event)`` inserts the encoded envelope into the service's ``outbox`` table inside
 the caller's transaction, with the current W3C trace context in its headers, so a trace continues across Kafka.
+``Outbox.add_many(session, events)`` stages a batch the same way with one ``INSERT … SELECT FROM unnest(…) WITH
+ORDINALITY`` (rows get ascending ids in list order, so the relay sends them in that order) and one ``pg_notify``.
 
 Relay: ``OutboxRelay.run()`` loops: in one database transaction it takes the oldest rows
 (``DELETE … RETURNING`` over ``FOR UPDATE SKIP LOCKED``), sends them in id order with an idempotent producer
@@ -15,10 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import json
 import logging
 import time
 import zlib
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,11 +40,15 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     Table,
     Text,
+    bindparam,
+    cast,
+    column,
     func,
     insert,
+    select,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from common.errors import ValidationFailed
@@ -114,6 +122,38 @@ class Outbox:
         payload fields the caller has serialised already (exactly their ``model_dump_json()``), so a large snapshot
         is not serialised twice.
         """
+        row = self._row(event, subject=subject, prepared=prepared)
+        await session.execute(insert(self._table).values(**row))
+        # wakes the relay when (and only if) the transaction commits; repeats within one transaction fold into one
+        await session.execute(_NOTIFY)
+        return str(row["event_id"])
+
+    async def add_many(
+        self, session: AsyncSession, events: Sequence[Event], *, subject: str | None = None
+    ) -> list[str]:
+        """Stage ``events`` in the caller's transaction, in this order, with one statement; returns their ids.
+
+        Same rows as ``add`` once per event (ids ascend in list order, so per-key order is the list's order), but
+        one round trip and one cached statement whatever the batch size, and one wake-up for the relay."""
+        if not events:
+            return []
+        rows = [self._row(event, subject=subject) for event in events]
+        await session.execute(
+            self._insert_many,
+            {
+                "event_ids": [r["event_id"] for r in rows],
+                "topics": [r["topic"] for r in rows],
+                "keys": [r["key"] for r in rows],
+                "values": [r["value"] for r in rows],
+                "headers": [json.dumps(r["headers"]) for r in rows],
+            },
+        )
+        await session.execute(_NOTIFY)
+        return [str(r["event_id"]) for r in rows]
+
+    def _row(
+        self, event: Event, *, subject: str | None = None, prepared: Mapping[str, str] | None = None
+    ) -> dict[str, Any]:
         envelope = self._events.encode_bytes(event, source=self._source, subject=subject, prepared=prepared)
         value = envelope.value
         if len(value) > MAX_MESSAGE_BYTES:
@@ -122,18 +162,39 @@ class Outbox:
             )
         headers: dict[str, str] = {"content-type": CONTENT_TYPE, "ce_type": envelope.type, "ce_id": envelope.id}
         propagate.inject(headers)
-        await session.execute(
-            insert(self._table).values(
-                event_id=envelope.id,
-                topic=self._topic_name(event.TOPIC),
-                key=event.key(),
-                value=value,
-                headers=headers,
+        return {
+            "event_id": envelope.id,
+            "topic": self._topic_name(event.TOPIC),
+            "key": event.key(),
+            "value": value,
+            "headers": headers,
+        }
+
+    @functools.cached_property
+    def _insert_many(self) -> Any:
+        rows = (
+            func.unnest(
+                bindparam("event_ids", type_=ARRAY(Text)),
+                bindparam("topics", type_=ARRAY(Text)),
+                bindparam("keys", type_=ARRAY(Text)),
+                bindparam("values", type_=ARRAY(LargeBinary)),
+                bindparam("headers", type_=ARRAY(Text)),
             )
+            .table_valued(
+                column("event_id", Text),
+                column("topic", Text),
+                column("key", Text),
+                column("value", LargeBinary),
+                column("headers", Text),
+                with_ordinality="ord",
+            )
+            .render_derived()
         )
-        # wakes the relay when (and only if) the transaction commits; repeats within one transaction fold into one
-        await session.execute(_NOTIFY)
-        return envelope.id
+        c = rows.c
+        return insert(self._table).from_select(
+            ["event_id", "topic", "key", "value", "headers"],
+            select(c.event_id, c.topic, c.key, c.value, cast(c.headers, JSONB)).order_by(c.ord),
+        )
 
 
 #: the relay's wake-up channel, one per schema (a channel name is limited to 63 bytes, hence the hash)

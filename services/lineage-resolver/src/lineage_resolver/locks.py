@@ -13,25 +13,31 @@ lineage edge: both tables; a view row: its task, whose relations are always read
 every read by a key its reader holds, so two changes that depend on each other's writes are serialized; independent
 ones run in parallel.
 
-The keys are only known after planning, so the use case plans in rounds
-(``lineage_resolver.service._plan_under_locks``):
+The keys are only known while planning, so the use case (``lineage_resolver.service._plan_under_locks``) locks
+them as the plan goes — two-phase locking without waits:
 
-1. plan without locks against a :class:`PendingWrites` buffer (nothing is written), recording the keys read;
-2. take the global lock *shared* and then all keys in ascending order (blocking; every transaction takes its first
-   batch in this one order, so these waits cannot deadlock) — or, past ``max_keys``, the global lock *exclusive*
-   instead (one big change at a time; keeps the lock table small);
-3. plan again under the locks; if it read a key not held yet (the data moved in between), *try* to take the new
-   keys (never wait while holding others) and plan again; a key held elsewhere raises ``TransientError`` so the
-   runtime rolls back and retries after a backoff.
+1. in a savepoint, take the global lock *shared* and then, before every batched read, *try* to take the keys of
+   that read not held yet (:class:`LockingReader`; never waiting while holding others, so no deadlock). A read is
+   made only once its keys are held, so the plan (made once) is valid until commit; the savepoint is released and
+   its locks stay with the transaction.
+2. a key held by another transaction, or more keys than ``max_keys``: roll back to the savepoint (which releases its
+   advisory locks) and fall back —
+   - past ``max_keys``: take the global lock *exclusive* (one big change at a time; keeps the lock table small) and
+     plan once more under it;
+   - a busy key: the round protocol. Plan without locks against a :class:`PendingWrites` buffer (nothing is
+     written), recording the keys read; take the global lock shared and then all keys in ascending order (blocking;
+     every transaction takes its first batch in this one order, so these waits cannot deadlock); plan again under
+     the locks; if it read a key not held yet (the data moved in between), *try* to take the new keys and plan
+     again; a key held elsewhere raises ``TransientError`` so the runtime rolls back and retries after a backoff.
 
-A plan is accepted only when every key it read was held before it started, so its reads cannot go stale before
-commit. Full rebuilds take the global lock exclusive.
+Either way a plan is accepted only when every key it read was held before that read, so its reads cannot go stale
+before commit. Full rebuilds take the global lock exclusive.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection, Iterable, Mapping, Set
+from collections.abc import Callable, Collection, Iterable, Mapping, Set
 
 from lineage_resolver.domain import (
     AddTableLineage,
@@ -119,6 +125,51 @@ class RecordingReader:
     def dependency_rows(self, task_ids: Collection[TaskId]) -> Mapping[TaskId, DependencyRow]:
         self._tasks(task_ids)
         return self._base.dependency_rows(task_ids)
+
+
+class KeysUnavailable(Exception):
+    """The lock-as-you-read plan gives up: a key is held by another transaction, or the plan needs more than
+    ``max_keys`` keys (``too_many``). The caller rolls back to its savepoint and falls back."""
+
+    def __init__(self, *, too_many: bool) -> None:
+        super().__init__("too many lock keys" if too_many else "a lock key is held by another transaction")
+        self.too_many = too_many
+
+
+class LockingReader(RecordingReader):
+    """A :class:`RecordingReader` that holds every key before the read that depends on it: ``try_lock`` takes the
+    new keys without waiting (``False`` if any is held elsewhere). Raises :class:`KeysUnavailable` instead of reading
+    when a key is busy or the keys would pass ``max_keys``; ``keys`` is then the set actually held."""
+
+    def __init__(
+        self, base: LineageReader, keys: KeySpace, try_lock: Callable[[Collection[int]], bool], *, max_keys: int
+    ) -> None:
+        super().__init__(base, keys)
+        self._try_lock = try_lock
+        self._max_keys = max_keys
+
+    def take(self, keys: Set[int]) -> None:
+        new = keys - self.keys
+        if not new:
+            return
+        if len(self.keys) + len(new) > self._max_keys:
+            raise KeysUnavailable(too_many=True)
+        if not self._try_lock(new):
+            raise KeysUnavailable(too_many=False)
+        self.keys |= new
+
+    def _tables(self, tables: Collection[TableName]) -> None:
+        self._check_size(tables)
+        self.take({self._space.table(t) for t in tables})
+
+    def _tasks(self, task_ids: Collection[TaskId]) -> None:
+        self._check_size(task_ids)
+        self.take({self._space.task(t) for t in task_ids})
+
+    def _check_size(self, items: Collection[object]) -> None:
+        """Give up before hashing a batch that alone is past the limit (a hub's readers are thousands)."""
+        if len(items) > self._max_keys and len(set(items)) > self._max_keys:
+            raise KeysUnavailable(too_many=True)
 
 
 class PendingWrites:

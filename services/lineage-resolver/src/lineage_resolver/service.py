@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import partial
 
 import anyio.from_thread
 import anyio.to_thread
@@ -28,7 +29,9 @@ from lineage_resolver.deps import Deps
 from lineage_resolver.domain import (
     CycleReport,
     DependencyDelta,
+    DependencyRow,
     LineageChange,
+    LineageReader,
     LineageStore,
     ResolverOptions,
     SelfDependency,
@@ -41,17 +44,18 @@ from lineage_resolver.domain import (
     plan_lineage_change,
     table_impact,
     upstream_of,
-    write_delta,
 )
 from lineage_resolver.domain import (
     TaskDependencyChanged as DomainChange,
 )
-from lineage_resolver.locks import KeySpace, PendingWrites, RecordingReader
+from lineage_resolver.locks import KeySpace, KeysUnavailable, LockingReader, PendingWrites, RecordingReader
 
 log = logging.getLogger(__name__)
 
 #: planning rounds before giving up on a moving lock set (each extra round means the data changed under us)
 MAX_LOCK_ROUNDS = 4
+#: outbox rows per statement when a rebuild stages its events
+REBUILD_OUTBOX_BATCH = 1000
 #: PostgreSQL SQLSTATEs that are worth a retry: serialization failure, deadlock, lock not available
 RETRYABLE_SQLSTATES = frozenset({"40001", "40P01", "55P03"})
 
@@ -93,9 +97,9 @@ async def apply_lineage_commands(
     repo = LineageRepository(session)
     store = PostgresLineageStore(repo, anyio.from_thread.run)
     try:
-        deltas = await _plan_under_locks(repo, store, deps, commands)
+        deltas = await _plan_under_locks(session, repo, store, deps, commands)
         if not dry_run:
-            await anyio.to_thread.run_sync(_write_all, store, deltas)
+            await _write_all(repo, deltas)
     except DBAPIError as exc:
         if _sqlstate(exc) in RETRYABLE_SQLSTATES:
             raise TransientError(f"lineage change hit a transient database conflict ({_sqlstate(exc)})") from exc
@@ -103,8 +107,7 @@ async def apply_lineage_commands(
     cycles = tuple(c for d in deltas for c in d.cycles)
     changes = _merge_changes(deltas, cycles, cause_event_id)
     if not dry_run:
-        for change in changes:
-            await deps.outbox.add(session, change)
+        await deps.outbox.add_many(session, changes)  # one statement, ids in task order
     self_deps = tuple(s for d in deltas for s in d.self_dependencies)
     for cycle in cycles:
         log.warning("lineage change %s closes a dependency cycle: %s", cause_event_id, cycle.describe())
@@ -128,24 +131,74 @@ async def submit_lineage(deps: Deps, commands: Sequence[LineageChange], *, dry_r
         )
 
 
-def _plan_all(
-    store: LineageStore, commands: Sequence[LineageChange], options: ResolverOptions, keys: KeySpace
-) -> tuple[list[DependencyDelta], set[int]]:
-    """Plan every command of the event against a write buffer (nothing is written), recording the keys read."""
-    recorder = RecordingReader(store, keys)
-    pending = PendingWrites(recorder)
+def _plan_sequence(
+    reader: LineageReader, commands: Sequence[LineageChange], options: ResolverOptions
+) -> list[DependencyDelta]:
+    """Plan every command of the event against a write buffer (nothing is written): each sees the previous ones."""
+    pending = PendingWrites(reader)
     deltas: list[DependencyDelta] = []
     for command in commands:
         delta = plan_lineage_change(pending, command, options)
         pending.apply(delta)
         deltas.append(delta)
+    return deltas
+
+
+def _plan_all(
+    store: LineageStore, commands: Sequence[LineageChange], options: ResolverOptions, keys: KeySpace
+) -> tuple[list[DependencyDelta], set[int]]:
+    """Plan without locks, recording the keys read (the round protocol)."""
+    recorder = RecordingReader(store, keys)
+    deltas = _plan_sequence(recorder, commands, options)
     return deltas, recorder.keys | keys.of_commands(commands)
 
 
+def _plan_locking(
+    store: LineageStore,
+    commands: Sequence[LineageChange],
+    options: ResolverOptions,
+    keys: KeySpace,
+    try_lock: Callable[[Collection[int]], bool],
+    max_keys: int,
+) -> list[DependencyDelta]:
+    """Plan with each read's keys taken before the read (raises :class:`KeysUnavailable`)."""
+    locking = LockingReader(store, keys, try_lock, max_keys=max_keys)
+    locking.take(keys.of_commands(commands))
+    return _plan_sequence(locking, commands, options)
+
+
 async def _plan_under_locks(
+    session: AsyncSession,
+    repo: LineageRepository,
+    store: LineageStore,
+    deps: Deps,
+    commands: Sequence[LineageChange],
+) -> list[DependencyDelta]:
+    """See :mod:`lineage_resolver.locks`: lock as the plan reads (one plan); else exclusive, or the round protocol."""
+
+    def try_lock(keys: Collection[int]) -> bool:
+        return anyio.from_thread.run(partial(repo.try_lock_all, keys))
+
+    savepoint = await session.begin_nested()
+    try:
+        await repo.lock_shared(deps.keys.global_key)
+        deltas = await anyio.to_thread.run_sync(
+            _plan_locking, store, commands, deps.options, deps.keys, try_lock, deps.max_lock_keys
+        )
+    except KeysUnavailable as exc:
+        await savepoint.rollback()  # releases every advisory lock taken since the savepoint
+        if not exc.too_many:
+            return await _plan_in_rounds(repo, store, deps, commands)
+        await repo.lock_exclusive(deps.keys.global_key)  # nobody else plans or writes: no keys to record
+        return await anyio.to_thread.run_sync(_plan_sequence, store, commands, deps.options)
+    await savepoint.commit()  # RELEASE SAVEPOINT: the locks stay with the transaction
+    return deltas
+
+
+async def _plan_in_rounds(
     repo: LineageRepository, store: LineageStore, deps: Deps, commands: Sequence[LineageChange]
 ) -> list[DependencyDelta]:
-    """See :mod:`lineage_resolver.locks`: a plan is accepted once every key it read was held before it ran."""
+    """The fallback when a key is busy: a plan is accepted once every key it read was held before it ran."""
     held: set[int] = set()
     exclusive = False
     for round_no in range(MAX_LOCK_ROUNDS):
@@ -170,9 +223,23 @@ async def _plan_under_locks(
     raise LockContention(f"lineage kept changing under this change for {MAX_LOCK_ROUNDS} rounds; retrying")
 
 
-def _write_all(store: LineageStore, deltas: Sequence[DependencyDelta]) -> None:
+async def _write_all(repo: LineageRepository, deltas: Sequence[DependencyDelta]) -> None:
+    """Write the deltas in order, as ``domain.write_delta`` does, straight on the event loop (no worker thread:
+    nothing to compute). Each delta's changes carry the view rows as stored before it (planned under the locks; the
+    previous delta's rows for a later command), so the edge table's delta is written from the sets."""
     for delta in deltas:
-        write_delta(store, delta)
+        for tables in delta.task_tables:
+            await repo.set_task_tables(tables)
+        if delta.lineage_added:
+            await repo.add_table_lineage(sorted(delta.lineage_added))
+        if delta.lineage_removed:
+            await repo.remove_table_lineage(sorted(delta.lineage_removed))
+        if delta.view_rows:
+            stored = {
+                c.task_id: DependencyRow(c.task_id, frozenset(c.old_upstream), frozenset(c.old_downstream))
+                for c in delta.changes
+            }
+            await repo.put_dependency_view_rows(delta.view_rows, previous=stored)
 
 
 def _merge_changes(
@@ -247,9 +314,13 @@ async def rebuild_dependency_view(deps: Deps, *, apply: bool) -> RebuildReport:
         diff = await anyio.to_thread.run_sync(full_rebuild, store_on(session), deps.options)
         cause = f"rebuild:{uuid.uuid4()}"
         events = 0
+        batch: list[TaskDependencyChanged] = []
         for change in diff.changes():
-            await deps.outbox.add(session, _event(change, change, None, cause))
-            events += 1
+            batch.append(_event(change, change, None, cause))
+            if len(batch) == REBUILD_OUTBOX_BATCH:
+                events += len(await deps.outbox.add_many(session, batch))
+                batch.clear()
+        events += len(await deps.outbox.add_many(session, batch))
     report = _report(diff, dry_run=False, written=len(diff.rows_to_write()), emitted=events)
     if not report.clean:
         log.warning(

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import asyncpg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -14,7 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from common.db import ServiceDatabase, create_engine, session_factory
+from common.db import ServiceDatabase, asyncpg_dsn, create_engine, session_factory
 from lineage_resolver.db.repository import LineageRepository
 from lineage_resolver.db.store import PostgresLineageStore
 from lineage_resolver.db.tables import metadata
@@ -105,13 +106,94 @@ async def test_migration_matches_table_metadata(migrated_engine: Any) -> None:
     assert differences == []
 
 
-async def test_array_filters_use_the_gin_indexes(migrated_engine: Any) -> None:
+async def test_task_filters_are_index_only_scans_of_the_edge_table(migrated_engine: Any) -> None:
     async with migrated_engine.connect() as conn:
         await conn.execute(text("SET enable_seqscan = off"))
-        for column in ("upstream_task_ids", "downstream_task_ids"):
+        await conn.execute(text("SET enable_bitmapscan = off"))
+        for column, index in (
+            ("upstream_task_id", "pk_task_dependency_edge"),
+            ("downstream_task_id", "ix_task_dependency_edge_downstream_task_id_upstream_task_id"),
+        ):
             plan = (
-                await conn.execute(
-                    text(f"EXPLAIN SELECT task_id FROM task_dependency_view WHERE {column} @> ARRAY[7]::bigint[]")
-                )
+                await conn.execute(text(f"EXPLAIN SELECT * FROM task_dependency_edge WHERE {column} = 7 ORDER BY 1, 2"))
             ).all()
-            assert any(f"ix_task_dependency_view_{column}" in line[0] for line in plan), plan
+            assert any(index in line[0] for line in plan), plan
+
+
+async def test_edge_table_follows_every_writer_of_the_view(migrated_engine: Any) -> None:
+    """The triggers keep ``task_dependency_edge`` = the view's downstream arrays: upserts, direct updates, deletes,
+    multi-row inserts and truncation."""
+
+    async def edges(conn: Any) -> set[tuple[int, int]]:
+        return {(u, d) for u, d in await conn.execute(text("SELECT * FROM task_dependency_edge"))}
+
+    async def derived(conn: Any) -> set[tuple[int, int]]:
+        rows = await conn.execute(text("SELECT task_id, downstream_task_ids FROM task_dependency_view"))
+        return {(t, d) for t, downs in rows for d in downs}
+
+    async with migrated_engine.connect() as conn:
+        repo = LineageRepository(AsyncSession(bind=conn))
+        await repo.put_dependency_view_rows(
+            [DependencyRow(1, downstream=frozenset({2, 3})), DependencyRow(2, frozenset({1}))]
+        )
+        await repo.put_dependency_view_rows([DependencyRow(3, frozenset({1}))])
+        assert await edges(conn) == {(1, 2), (1, 3)} == await derived(conn)
+        await repo.put_dependency_view_rows([DependencyRow(1, downstream=frozenset({3, 4})), DependencyRow(2)])
+        assert await edges(conn) == {(1, 3), (1, 4)} == await derived(conn)
+        await conn.execute(text("UPDATE task_dependency_view SET downstream_task_ids = '{5,3}' WHERE task_id = 1"))
+        await conn.execute(text("UPDATE task_dependency_view SET updated_at = now()"))  # arrays unchanged
+        assert await edges(conn) == {(1, 3), (1, 5)} == await derived(conn)
+        await conn.execute(text("DELETE FROM task_dependency_view WHERE task_id = 1"))
+        assert await edges(conn) == set()
+        await conn.execute(
+            text(
+                "INSERT INTO task_dependency_view (task_id, upstream_task_ids, downstream_task_ids) "
+                "SELECT g, '{}', ARRAY[g + 1, g + 2] FROM generate_series(10, 19) g"
+            )
+        )
+        assert len(await edges(conn)) == 20
+        assert await edges(conn) == await derived(conn)
+        await conn.execute(text("TRUNCATE task_dependency_view"))
+        assert await edges(conn) == set()
+        await conn.rollback()
+
+
+async def test_a_caller_that_knows_the_stored_rows_writes_the_edge_delta_itself(migrated_engine: Any) -> None:
+    async with migrated_engine.connect() as conn:
+        repo = LineageRepository(AsyncSession(bind=conn))
+        await repo.put_dependency_view_rows([DependencyRow(1, downstream=frozenset({2, 3}))])
+        await repo.put_dependency_view_rows(
+            [DependencyRow(1, downstream=frozenset({3, 4})), DependencyRow(5, downstream=frozenset({6}))],
+            previous={1: DependencyRow(1, downstream=frozenset({2, 3}))},
+        )
+        edges = set((await conn.execute(text("SELECT * FROM task_dependency_edge"))).all())
+        assert edges == {(1, 3), (1, 4), (5, 6)}
+        # the triggers stood aside only for those statements
+        await conn.execute(text("DELETE FROM task_dependency_view WHERE task_id = 5"))
+        assert set((await conn.execute(text("SELECT * FROM task_dependency_edge"))).all()) == {(1, 3), (1, 4)}
+        await repo.put_dependency_view_rows(
+            [DependencyRow(1)], previous={1: DependencyRow(1, downstream=frozenset({3, 4}))}
+        )
+        assert (await conn.execute(text("SELECT count(*) FROM task_dependency_edge"))).scalar_one() == 0
+        await conn.rollback()
+
+
+async def test_edge_triggers_fire_for_bulk_loads_as_a_replica(
+    lineage_db: ServiceDatabase, postgres_admin_url: str
+) -> None:
+    """Bulk loaders (the benches) write the view with ``session_replication_role = replica``, which skips ordinary
+    triggers: the edge triggers are ``ENABLE ALWAYS``."""
+    conn = await asyncpg.connect(asyncpg_dsn(postgres_admin_url))
+    try:
+        await conn.execute(f'SET search_path = "{lineage_db.schema}"')
+        async with conn.transaction():
+            await conn.execute("SET LOCAL session_replication_role = replica")
+            await conn.execute(
+                "INSERT INTO task_dependency_view (task_id, upstream_task_ids, downstream_task_ids) "
+                "SELECT g, '{}', ARRAY[g + 1, g + 2] FROM generate_series(10, 19) g"
+            )
+            assert await conn.fetchval("SELECT count(*) FROM task_dependency_edge") == 20
+            await conn.execute("DELETE FROM task_dependency_view")
+            assert await conn.fetchval("SELECT count(*) FROM task_dependency_edge") == 0
+    finally:
+        await conn.close()

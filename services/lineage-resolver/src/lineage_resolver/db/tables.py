@@ -5,8 +5,10 @@ Indexes follow the queries in :mod:`.repository`:
   ``(table_name, relation_type) INCLUDE (task_id)`` (``readers_of`` / ``writers_of`` as index-only scans);
 - ``data_lineage``: ``(source_table, target_table)`` unique (``lineage_targets``) and ``(target_table)``
   (``lineage_sources``);
-- ``task_dependency_view``: GIN on both arrays, so the gateway's ``upstreamTaskId=X`` filter
-  (``upstream_task_ids @> ARRAY[X]``) and ``downstreamTaskId=X`` are index scans.
+- ``task_dependency_view``: the primary key only. The gateway's ``upstreamTaskId=X`` / ``downstreamTaskId=Y`` filters
+  read ``task_dependency_edge`` (primary key (upstream, downstream), index (downstream, upstream): index-only range
+  scans), which statement-level triggers keep equal to the view's downstream arrays (migration 0002: GIN indexes on
+  the arrays re-inserted every element of a hub's 10-20k-id array on each change).
 """
 
 from __future__ import annotations
@@ -71,8 +73,15 @@ task_dependency_view = Table(
     Column("upstream_count", Integer, nullable=False, server_default=text("0")),
     Column("downstream_count", Integer, nullable=False, server_default=text("0")),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    Index("ix_task_dependency_view_upstream_task_ids", "upstream_task_ids", postgresql_using="gin"),
-    Index("ix_task_dependency_view_downstream_task_ids", "downstream_task_ids", postgresql_using="gin"),
+)
+
+#: one row per dependency ``upstream -> downstream``; written only by the triggers on ``task_dependency_view``
+task_dependency_edge = Table(
+    "task_dependency_edge",
+    metadata,
+    Column("upstream_task_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("downstream_task_id", BigInteger, primary_key=True, autoincrement=False),
+    Index("ix_task_dependency_edge_downstream_task_id_upstream_task_id", "downstream_task_id", "upstream_task_id"),
 )
 
 outbox, inbox = add_outbox_tables(metadata)

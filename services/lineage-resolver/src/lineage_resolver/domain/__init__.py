@@ -34,8 +34,8 @@ its row deleted (the task list treats a missing row as zero counts).
 NOT enough: a change recomputes whole upstream/downstream sets of neighbouring tasks (a writer of ``r`` and ``x``
 gets its downstream set rebuilt by a change to ``r`` *and* by one to ``x``), so two changes naming different tables
 can still overwrite each other's rows. An adapter must serialise on everything the plan *read* (tables and tasks),
-e.g. plan once, lock every key the plan read, re-plan under the locks and accept only a plan made entirely under
-held keys (the service's ``locks.py`` does this), or run at SERIALIZABLE and retry serialization failures.
+e.g. lock each read's keys before the read (the service's ``locks.py`` does this, with a fallback that plans, locks
+every key the plan read and re-plans under them), or run at SERIALIZABLE and retry serialization failures.
 
 **Events for hub tasks**: ``TaskDependencyChanged`` carries full old and new sets (the contract); a task writing a
 dimension read by thousands of tasks yields large payloads. ``upstream_added``/``..._removed`` give the small diff.
