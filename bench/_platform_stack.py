@@ -363,9 +363,27 @@ class Stack:
 # ----------------------------------------------------------------------------------------------------------- seeding
 
 
+def _execution_sql(w: str, r: str) -> dict[str, str]:
+    """The r-th newest execution (0 = newest) of workflow ``w`` as history-sync caches it and reports it in
+    ``execution.synced``: one formula for ``seed_history`` and the definition service's projection of it."""
+    running = f"{r} = 0 AND {w} % 7 = 0"
+    start = f"now() - make_interval(hours => {r} + 1, secs => {w} % 3600)"
+    return {
+        "instance_id": f"({w} - 1) * {RUNS_PER_WORKFLOW} + {r} + 1",
+        "state": f"CASE WHEN {running} THEN 'RUNNING_EXECUTION' WHEN ({w} + {r}) % 9 = 0 THEN 'FAILURE' "
+        "ELSE 'SUCCESS' END",
+        "start_time": start,
+        "end_time": f"CASE WHEN {running} THEN NULL ELSE {start} + make_interval(secs => 60 + {w} % 300) END",
+        "duration": f"CASE WHEN {running} THEN NULL ELSE (1 + {w} % 5) || 'm ' || ({w} % 60) || 's' END",
+    }
+
+
 async def seed_definition(stack: Stack, workflows: int) -> None:
     """``workflows`` published workflows of 10 SHELL tasks each (a chain), one version each (snapshot of its tasks),
-    task ownership rows; tasks ``(w-1)*10+1 … w*10`` belong to workflow ``w``."""
+    task ownership rows; tasks ``(w-1)*10+1 … w*10`` belong to workflow ``w``. Each workflow carries the projection
+    of its last ``execution.synced`` (the same 10 executions ``seed_history`` caches; last state = the newest's), and
+    the workflow counter holds the number of workflows (the triggers that keep it are skipped by the bulk load, so it
+    is set the way migration 0002 sets it for existing workflows)."""
     n_tasks = workflows * TASKS_PER_WORKFLOW
     k = TASKS_PER_WORKFLOW
     await stack.bulk(
@@ -408,7 +426,12 @@ async def seed_definition(stack: Stack, workflows: int) -> None:
         """,
         f"SELECT setval(pg_get_serial_sequence('workflow_version', 'id'), {workflows})",
     )
-    states = "(ARRAY['SUCCESS','SUCCESS','SUCCESS','FAILURE','RUNNING_EXECUTION'])[1 + w % 5]"
+    newest = _execution_sql("w", "0")
+    run = _execution_sql("w", "r")
+    runs = f"""(SELECT jsonb_agg(jsonb_build_object('instance_id', {run["instance_id"]}, 'state', {run["state"]},
+                          'start_time', {run["start_time"]}, 'end_time', {run["end_time"]},
+                          'duration', {run["duration"]}) ORDER BY r)
+                FROM generate_series(0, {RUNS_PER_WORKFLOW} - 1) r)"""
     await stack.bulk(
         "definition",
         "data_workflow",
@@ -416,17 +439,20 @@ async def seed_definition(stack: Stack, workflows: int) -> None:
         INSERT INTO data_workflow (id, workflow_code, workflow_name, description, status, publish_status,
             current_version_id, current_version_no, approved_version_id, last_published_version_id, project_code,
             release_state, definition_json, entry_task_ids, exit_task_ids, task_count, last_execution_state,
-            last_execution_at, needs_attention, created_by, updated_by, created_at, updated_at)
+            last_execution_at, last_executions, executions_synced_at, needs_attention, created_by, updated_by,
+            created_at, updated_at)
         OVERRIDING SYSTEM VALUE
         SELECT w, 10000000000 + w, 'wf-' || w, 'bench workflow ' || w, 'online', 'published',
                w, 1, w, w, 9000000000 + (w % 20), 'ONLINE',
                jsonb_build_object('tasks', '[]'::jsonb, 'edges', '[]'::jsonb, 'execution_type', 'PARALLEL'),
-               ARRAY[(w - 1) * {k} + 1]::bigint[], ARRAY[w * {k}]::bigint[], {k}, {states},
-               now() - make_interval(secs => w), w % 997 = 0, 'bench', 'bench',
+               ARRAY[(w - 1) * {k} + 1]::bigint[], ARRAY[w * {k}]::bigint[], {k}, {newest["state"]},
+               {newest["start_time"]}, {runs}, now(), w % 997 = 0, 'bench', 'bench',
                now() - make_interval(secs => 2 * {workflows} - w), now() - make_interval(secs => {workflows} - w)
         FROM generate_series(1, {workflows}) w
         """,
         f"SELECT setval(pg_get_serial_sequence('data_workflow', 'id'), {workflows})",
+        "DELETE FROM workflow_counter",
+        "INSERT INTO workflow_counter (slot, n) SELECT 0, count(*) FROM data_workflow",
     )
     await stack.bulk(
         "definition",
@@ -455,22 +481,18 @@ async def seed_history(stack: Stack, workflows: int) -> None:
         """,
     )
     runs = RUNS_PER_WORKFLOW
+    e = _execution_sql("w", "r")
     await stack.bulk(
         "history",
         "workflow_instance_cache",
         f"""
         INSERT INTO workflow_instance_cache (workflow_id, instance_id, rank, state, start_time, end_time, duration,
             command_type, ds_command_type, run_times, host, engine_version, platform_version_id, synced_at)
-        SELECT w, (w - 1) * {runs} + r + 1, r,
-               CASE WHEN r = 0 AND w % 7 = 0 THEN 'RUNNING_EXECUTION' WHEN (w + r) % 9 = 0 THEN 'FAILURE'
-                    ELSE 'SUCCESS' END,
-               st, CASE WHEN r = 0 AND w % 7 = 0 THEN NULL ELSE st + make_interval(secs => 60 + w % 300) END,
-               CASE WHEN r = 0 AND w % 7 = 0 THEN NULL ELSE (1 + w % 5) || 'm ' || (w % 60) || 's' END,
+        SELECT w, {e["instance_id"]}, r, {e["state"]}, {e["start_time"]}, {e["end_time"]}, {e["duration"]},
                CASE WHEN r % 3 = 0 THEN 'manual' ELSE 'scheduled' END,
                CASE WHEN r % 3 = 0 THEN 'START_PROCESS' ELSE 'SCHEDULER' END,
                1, 'worker-' || (w % 8) || ':1234', 1, w, now()
-        FROM generate_series(1, {workflows}) w, generate_series(0, {runs} - 1) r,
-             LATERAL (SELECT now() - make_interval(hours => r + 1, secs => w % 3600) AS st) x
+        FROM generate_series(1, {workflows}) w, generate_series(0, {runs} - 1) r
         """,
     )
 
@@ -508,6 +530,21 @@ async def seed_lineage(stack: Stack, tasks: int, edges_per_task: int) -> int:
     finally:
         await conn.close()
     return int(n)
+
+
+async def seed_dependency_projection(stack: Stack) -> None:
+    """The definition service's dependency projection as ``python -m definition sync-dependencies`` (or the
+    ``task.dependency.changed`` consumer) leaves it: lineage-resolver's view, row for row."""
+    await stack.bulk(
+        "definition",
+        "task_dependency_projection",
+        f"""
+        INSERT INTO task_dependency_projection (task_id, upstream_task_ids, downstream_task_ids, upstream_count,
+                                                downstream_count, updated_at)
+        SELECT task_id, upstream_task_ids, downstream_task_ids, upstream_count, downstream_count, updated_at
+        FROM "{stack.schema("lineage")}".task_dependency_view
+        """,
+    )
 
 
 async def pick_upstream_ids(stack: Stack, count: int, lo: int = 1, hi: int = 20) -> list[int]:

@@ -2,7 +2,10 @@
 
 Data (seeded with set-based SQL into the tables the services' migrations create):
 - definition: ``--workflows`` (100,000) published workflows of 10 tasks each → 1,000,000 ``data_task`` rows, their
-  ownership rows and one version per workflow;
+  ownership rows and one version per workflow; its read projections as the consumers and
+  ``python -m definition sync-dependencies`` leave them: each workflow's last 10 executions (``execution.synced``:
+  the same 1,000,000 executions history-sync caches), the workflow counter, and the dependency projection (a copy of
+  lineage's view);
 - history-sync: every workflow tracked with its last 10 executions cached → 1,000,000 ``workflow_instance_cache`` rows;
 - lineage-resolver: ``task_dependency_view`` for the 1,000,000 tasks with ~3,000,000 dependencies (each task depends on
   3 earlier ones, mostly close by).
@@ -14,7 +17,7 @@ connections, a fixed number of requests after a warm-up).
 Figures:
 a. ``GET /api/v1/workflows`` (pages 1–50 of 20, with the last 10 runs of each workflow): p50/p99 and throughput, target
    p99 < 50 ms; baseline: the same load generator reading the same data from the services directly (the definition
-   list endpoint, then the history-sync batch endpoint with the page's ids);
+   list endpoint, which carries the last 10 runs);
 b. ``GET /api/v1/tasks?upstreamTaskId=X`` for X matching 1–20 tasks: p99 (target < 30 ms) and throughput; baseline: a
    minimal one-hop FastAPI app (``_baseline_tasks_app.py``, its own uvicorn process) running the same GIN-indexed
    query, joined to the catalog, on the same database in the same run; targets: ≥ ½ of its throughput, ≤ 2× its p99.
@@ -31,6 +34,7 @@ import asyncio
 import time
 from typing import Any
 
+import httpx
 from _platform_stack import (
     OtlpSink,
     Stack,
@@ -39,6 +43,7 @@ from _platform_stack import (
     pick_upstream_ids,
     run_load,
     seed_definition,
+    seed_dependency_projection,
     seed_history,
     seed_lineage,
     start_uvicorn,
@@ -90,6 +95,7 @@ async def main() -> None:
         await timed(f"history-sync ({args.workflows * 10:,} cached executions)", seed_history(stack, args.workflows))
         edges = await timed("lineage view", seed_lineage(stack, args.workflows * 10, args.edges_per_task))
         print(f"  lineage: {args.workflows * 10:,} tasks, {edges:,} dependency edges", flush=True)
+        await timed("definition dependency projection (copy of lineage's view)", seed_dependency_projection(stack))
         ids = await pick_upstream_ids(stack, 500)
 
         with OtlpSink() as sink:
@@ -106,6 +112,9 @@ async def main() -> None:
             )
             stack.procs.append(base)
             wait_ready(base)
+            async with httpx.AsyncClient(timeout=10) as http:
+                source = (await http.get(base.url + "/source")).json()["view"]
+            print(f"  task-list baseline reads {source}", flush=True)
             common = [
                 "--concurrency",
                 str(args.concurrency),
@@ -116,13 +125,13 @@ async def main() -> None:
             ]
             tok = ["--token", stack.admin_token]
             idarg = ["--ids", ",".join(map(str, ids))]
-            defn, hist = stack.upstreams["definition"].url, stack.upstreams["history"].url
+            defn = stack.upstreams["definition"].url
 
             print(f"\na. GET /api/v1/workflows (page of 20 + last 10 runs), {args.concurrency} connections", flush=True)
             gw_a = summary("gateway", run_load(["--scenario", "gw-workflows", "--url", gw.url, *tok, *common]))
             direct = summary(
-                "direct: definition list + history batch",
-                run_load(["--scenario", "direct-workflows", "--url", defn, "--history-url", hist, *common]),
+                "direct: definition list (with last 10 runs)",
+                run_load(["--scenario", "direct-workflows", "--url", defn, *common]),
             )
             print(
                 f"    ratio gateway/direct: p50 {gw_a['p50'] / direct['p50']:.2f}"
@@ -146,18 +155,6 @@ async def main() -> None:
                 f"    ratio gateway/baseline: throughput {thr:.2f} (target ≥ 0.5: {'met' if thr >= 0.5 else 'NOT met'})"
                 f"  p99 {p99r:.2f} (target ≤ 2: {'met' if p99r <= 2 else 'NOT met'})"
                 f"   target p99 < 30 ms: {'met' if gw_b['p99'] < 30 else 'NOT met'}",
-                flush=True,
-            )
-            # where the gateway's time goes: the DS links of a task page cost one workflow detail call per owning
-            # workflow (the task answer carries no DS codes); a gateway without DS links shows what that costs
-            gw_nolink = stack.start_gateway(otlp=sink.url, ds_links=False)
-            nolink = summary(
-                "gateway without DS links (GATEWAY_DS_UI_URL='')",
-                run_load(["--scenario", "gw-tasks", "--url", gw_nolink.url, *tok, *idarg, *common]),
-            )
-            print(
-                f"    ratio gateway-without-DS-links/baseline: throughput {nolink['rps'] / base_b['rps']:.2f}"
-                f"  p99 {nolink['p99'] / base_b['p99']:.2f}",
                 flush=True,
             )
             print(f"\n  OTLP sink received {sink.stats}; load average at end {load_average()}")

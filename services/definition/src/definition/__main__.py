@@ -1,8 +1,9 @@
-"""Commands: ``python -m definition migrate | serve`` (also the ``definition`` script)."""
+"""Commands: ``python -m definition migrate | serve | sync-dependencies`` (also the ``definition`` script)."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 from collections.abc import Sequence
@@ -16,7 +17,29 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("migrate", help="upgrade the definition schema to the latest migration")
     sub.add_parser("serve", help="run the HTTP API and the Kafka consumers (uvicorn)")
+    sync = sub.add_parser(
+        "sync-dependencies",
+        help="(re)fill the task dependency projection from lineage-resolver's dependency view (safe while running)",
+    )
+    sync.add_argument("--lineage-url", help="lineage-resolver's base URL (default: DEFINITION_LINEAGE_URL)")
+    sync.add_argument("--batch-size", type=int, default=500, help="task ids per request/transaction (max 1000)")
     return parser
+
+
+async def sync_dependencies(settings: Settings, lineage_url: str, batch_size: int) -> dict[str, int]:
+    import httpx
+
+    from common.db import create_engine, session_factory
+    from definition.lineage import LineageDependencyView
+    from definition.service import sync_dependencies as sync
+
+    engine = create_engine(settings.database_url, schema=settings.db_schema, pool_size=2)
+    try:
+        async with httpx.AsyncClient(base_url=lineage_url.rstrip("/"), timeout=30.0) as client:
+            report = await sync(session_factory(engine), LineageDependencyView(client), batch_size=batch_size)
+    finally:
+        await engine.dispose()
+    return {"tasks": report.tasks, "rows_written": report.rows_written, "batches": report.batches}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -25,6 +48,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "migrate":
         upgrade_sync(settings.migrations_path, settings.database_url, settings.db_schema)
         print(json.dumps({"migrated": settings.db_schema}))
+        return 0
+    if args.command == "sync-dependencies":
+        url = args.lineage_url or settings.lineage_url
+        print(json.dumps({"synced": asyncio.run(sync_dependencies(settings, url, args.batch_size))}))
         return 0
     import uvicorn
 

@@ -30,3 +30,10 @@ class Deps:
     snapshots: SnapshotCache = field(default_factory=SnapshotCache)
     #: catalog tasks validated into ``SnapshotTask`` by row content (see ``snapshots``)
     tasks: TaskMemo = field(default_factory=TaskMemo)
+    #: sessions for read use cases of ONE statement (the lists): same pool, autocommit, so a read costs one round
+    #: trip instead of BEGIN + statement + COMMIT; ``None``: ``sessions``
+    read_sessions: async_sessionmaker[AsyncSession] | None = None
+
+    @property
+    def reads(self) -> async_sessionmaker[AsyncSession]:
+        return self.read_sessions if self.read_sessions is not None else self.sessions

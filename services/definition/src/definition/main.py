@@ -7,11 +7,14 @@ from __future__ import annotations
 import gc
 
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from common.app import Wired, create_service_app
+from common.db import session_factory
 from common.kafka import ensure_topics
 from common.migrations import upgrade
 from common.runtime import Infra
+from common.telemetry import instrument_engine
 from definition.config import Settings
 from definition.db.tables import inbox, outbox
 from definition.deps import Deps
@@ -20,7 +23,22 @@ from definition.snapshots import SnapshotCache, TaskMemo
 from definition.subscribers import CONSUMED_TOPICS, PRODUCED_TOPICS, register_subscribers
 
 
-def build_deps(settings: Settings, infra: Infra) -> Deps:
+def read_engine(settings: Settings) -> AsyncEngine:
+    """The pool of the list reads: its connections are in autocommit from the start, so a read is one statement with
+    no BEGIN/COMMIT, and the pool's pre-ping one ``;`` (SQLAlchemy pings a connection outside autocommit inside
+    BEGIN … ROLLBACK: three round trips on every checkout)."""
+    app = f"svc-{settings.db_schema}"
+    return create_async_engine(
+        settings.database_url.get_secret_value(),
+        pool_size=settings.read_pool_size,
+        max_overflow=settings.read_pool_size,
+        pool_pre_ping=True,
+        isolation_level="AUTOCOMMIT",
+        connect_args={"server_settings": {"search_path": settings.db_schema, "application_name": f"{app}-reads"}},
+    )
+
+
+def build_deps(settings: Settings, infra: Infra, read_sessions: async_sessionmaker[AsyncSession] | None = None) -> Deps:
     return Deps(
         sessions=infra.sessions,
         outbox=infra.outbox,
@@ -28,6 +46,7 @@ def build_deps(settings: Settings, infra: Infra) -> Deps:
         lineage_actor=settings.lineage_actor,
         snapshots=SnapshotCache(max_tasks=settings.snapshot_cache_tasks),
         tasks=TaskMemo(max_tasks=settings.snapshot_cache_tasks),
+        read_sessions=read_sessions,
     )
 
 
@@ -43,7 +62,10 @@ def create_app(settings: Settings | None = None, *, consume: bool = True, teleme
                 [settings.topic(t) for t in (*PRODUCED_TOPICS, *CONSUMED_TOPICS)],
                 partitions=settings.topic_partitions,
             )
-        deps = build_deps(settings, infra)
+        reads = read_engine(settings)
+        if telemetry:
+            instrument_engine(reads)
+        deps = build_deps(settings, infra, session_factory(reads))
         register_subscribers(infra, settings, deps)
         if settings.gc_threshold:
             _, gen1, gen2 = gc.get_threshold()
@@ -53,7 +75,7 @@ def create_app(settings: Settings | None = None, *, consume: bool = True, teleme
             # the collector's reach so that no collection during a request walks these ~300,000 objects again.
             gc.collect()
             gc.freeze()
-        return Wired(deps=deps)
+        return Wired(deps=deps, cleanup=reads.dispose)
 
     return create_service_app(
         title="definition",

@@ -81,6 +81,13 @@ class Task(BaseModel):
     updated_at: datetime
 
 
+class TaskListItem(Task):
+    """A task of ``GET /internal/tasks``: the task with its dependency counts (the dependency projection)."""
+
+    upstream_count: int
+    downstream_count: int
+
+
 class TaskOwner(BaseModel):
     workflow_id: int
     workflow_name: str
@@ -141,6 +148,24 @@ class WorkflowSummary(BaseModel):
     task_count: int
     updated_at: datetime
     updated_by: str
+
+
+class LastExecution(BaseModel):
+    """One of a workflow's newest executions as history-sync last reported it (``execution.synced``)."""
+
+    instance_id: int
+    state: str
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    duration: str | None = None
+
+
+class WorkflowListItem(WorkflowSummary):
+    """A workflow of ``GET /internal/workflows``: the summary with its newest ≤ 10 executions (newest first; empty
+    before the first ``execution.synced``) and when history-sync synced them (``None``: never)."""
+
+    last_executions: list[LastExecution]
+    executions_synced_at: datetime | None
 
 
 class WorkflowTask(BaseModel):

@@ -17,18 +17,20 @@ An update that changes nothing structurally writes no version and answers 200 wi
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from operator import attrgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import TypeAdapter
 from sqlalchemy import Row, func
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from common.db import unit_of_work
 from common.errors import Conflict, NotFound, StaleVersion
@@ -42,7 +44,7 @@ from common.events.models import (
     TriggerSource,
     WorkflowVersionCreated,
 )
-from common.workflow import Edge, NodeAttrs, SnapshotTask, StructureSnapshot
+from common.workflow import Edge, NodeAttrs, SnapshotTask, StructureSnapshot, TaskParams
 from definition import schemas
 from definition.db import repository as repo
 from definition.db.tables import TASK_OWNERSHIP_CONSTRAINT, WORKFLOW_NAME_CONSTRAINT
@@ -61,13 +63,17 @@ from definition.domain.status import (
     record_new_version,
     transition,
 )
+from definition.ports import DependencyView
+from definition.snapshots import EncodedSnapshot, dump_around, encode_snapshot, fields_around
 
 log = logging.getLogger(__name__)
 
 MANUAL = "manual"
 _DEFAULT_ATTRS = NodeAttrs()
+_TASK_PARAMS: TypeAdapter[list[TaskParams]] = TypeAdapter(list[TaskParams])
 _SNAPSHOT_TASKS = TypeAdapter(list[SnapshotTask])
 _WORKFLOW_TASKS = TypeAdapter(list[schemas.WorkflowTask])
+_DETAIL_BEFORE, _DETAIL_AFTER = fields_around(schemas.WorkflowDetail, "tasks", "edges")
 
 
 class WorkflowNameTaken(Conflict):
@@ -131,7 +137,6 @@ def _summary_fields(row: Row[Any]) -> dict[str, Any]:
 
 
 def _detail(row: Row[Any], snapshot: StructureSnapshot) -> schemas.WorkflowDetail:
-    state = _state(row)
     up, down = _counts(snapshot)
     # One validator call for all rows (``params``/``node_attrs`` are model instances and pass through as they are):
     # much cheaper than building 2,000 models one by one in Python.
@@ -150,10 +155,34 @@ def _detail(row: Row[Any], snapshot: StructureSnapshot) -> schemas.WorkflowDetai
             for t in snapshot.tasks
         ]
     )
+    return _detail_model(row, snapshot, tasks, list(snapshot.edges))
+
+
+def _detail_json(row: Row[Any], encoded: EncodedSnapshot) -> bytes:
+    """Exactly the bytes of ``_detail(row, encoded.snapshot).model_dump_json()`` (what FastAPI would send for it),
+    without building and serialising one ``WorkflowTask`` per task: the detail's other fields are dumped by pydantic
+    and the tasks and edges come from the snapshot's JSON pieces (a ``WorkflowTask`` is a ``SnapshotTask`` — same
+    fields, same order, same types — followed by its two counts)."""
+    snapshot = encoded.snapshot
+    up, down = _counts(snapshot)
+    tasks = ",".join(
+        [
+            f'{j[:-1]},"upstream_count":{up[t.task_id]},"downstream_count":{down[t.task_id]}}}'
+            for t, j in zip(snapshot.tasks, encoded.tasks, strict=True)
+        ]
+    )
+    middle = f'"tasks":[{tasks}],"edges":{encoded.edges}'
+    return dump_around(_detail_model(row, snapshot, [], []), _DETAIL_BEFORE, middle, _DETAIL_AFTER).encode()
+
+
+def _detail_model(
+    row: Row[Any], snapshot: StructureSnapshot, tasks: list[schemas.WorkflowTask], edges: list[Edge]
+) -> schemas.WorkflowDetail:
+    state = _state(row)
     return schemas.WorkflowDetail(
         **_summary_fields(row),
         tasks=tasks,
-        edges=list(snapshot.edges),
+        edges=edges,
         entry_task_ids=list(snapshot.entry_task_ids),
         exit_task_ids=list(snapshot.exit_task_ids),
         schedule=snapshot.schedule,
@@ -248,25 +277,49 @@ async def _current_snapshot(session: AsyncSession, deps: Deps, row: Row[Any]) ->
     return await _snapshot_of(session, deps, row.current_version_id)
 
 
+async def _current_encoded(session: AsyncSession, deps: Deps, row: Row[Any]) -> EncodedSnapshot:
+    """The current version's snapshot with its JSON pieces (encoded once, then held by the cache)."""
+    assert row.current_version_id is not None
+    encoded = deps.snapshots.get_encoded(row.current_version_id)
+    if encoded is None:
+        encoded = encode_snapshot(await _snapshot_of(session, deps, row.current_version_id))
+        deps.snapshots.put(row.current_version_id, encoded)
+    return encoded
+
+
 async def _check_name_free(session: AsyncSession, name: str, workflow_id: int | None) -> None:
     owner = await repo.workflow_name_owner(session, name)
     if owner is not None and owner != workflow_id:
         raise WorkflowNameTaken(f"workflow name '{name}' is already used by workflow {owner}", workflow_id=owner)
 
 
-def _relation_rows(tasks: Iterable[SnapshotTask], up: Counter[int], down: Counter[int]) -> repo.RelationRows:
+def _attrs_key(attrs: NodeAttrs) -> tuple[Any, ...]:
+    """The attributes' field values: equal keys, equal attributes (what pydantic's ``==`` compares for this frozen
+    model), at a fraction of the cost of hashing and comparing the model itself."""
+    return tuple(attrs.__dict__.values())
+
+
+def _relation_rows(
+    tasks: Iterable[tuple[int, NodeAttrs]], up: Mapping[int, int], down: Mapping[int, int]
+) -> repo.RelationRows:
+    """Relation rows of ``(task id, node attributes)`` with the tasks' upstream/downstream counts."""
     rows = repo.RelationRows([], [], [], [])
     # Most tasks of a workflow share their node attributes: serialise each distinct value once.
-    attrs_json: dict[NodeAttrs, str] = {}
-    for t in tasks:
-        rows.task_ids.append(t.task_id)
-        text = attrs_json.get(t.node_attrs)
+    attrs_json: dict[tuple[Any, ...], str] = {}
+    for task_id, attrs in tasks:
+        rows.task_ids.append(task_id)
+        key = _attrs_key(attrs)
+        text = attrs_json.get(key)
         if text is None:
-            text = attrs_json[t.node_attrs] = t.node_attrs.model_dump_json()
+            text = attrs_json[key] = attrs.model_dump_json()
         rows.attrs.append(text)
-        rows.ups.append(up[t.task_id])
-        rows.downs.append(down[t.task_id])
+        rows.ups.append(up[task_id])
+        rows.downs.append(down[task_id])
     return rows
+
+
+def _pairs(tasks: Iterable[SnapshotTask]) -> list[tuple[int, NodeAttrs]]:
+    return [(t.task_id, t.node_attrs) for t in tasks]
 
 
 async def _sync_relations(
@@ -294,9 +347,23 @@ async def _sync_relations(
             or old_down[t.task_id] != down[t.task_id]
         )
     ]
-    await repo.update_relations(session, workflow_id, version_id, _relation_rows(changed, up, down))
+    await repo.update_relations(session, workflow_id, version_id, _relation_rows(_pairs(changed), up, down))
     added = [t for t in new.tasks if t.task_id not in before]
-    await repo.insert_relations(session, workflow_id, version_id, mode, _relation_rows(added, up, down))
+    await repo.insert_relations(session, workflow_id, version_id, mode, _relation_rows(_pairs(added), up, down))
+
+
+class _Started(NamedTuple):
+    """A version whose relations are being written already (see ``create_workflow``)."""
+
+    version_id: int
+    #: the write of the relations, running
+    relations: asyncio.Future[None]
+
+
+class _Written(NamedTuple):
+    encoded: EncodedSnapshot
+    #: the workflow's row after the write
+    row: Row[Any]
 
 
 async def _write_version(
@@ -310,23 +377,47 @@ async def _write_version(
     actor: str,
     mode: str = MANUAL,
     clear_attention: bool = False,
-) -> bool:
-    """Write version N+1 of the (locked) workflow ``row`` unless nothing changed; returns whether it did."""
+    started: _Started | None = None,
+) -> _Written | None:
+    """Write version N+1 of the (locked) workflow ``row`` unless nothing changed; returns the new version's snapshot
+    with its JSON pieces and the workflow's row after the write, ``None`` when nothing was written. ``started``: the
+    version's id and its relations' write, begun by the caller (which then always writes)."""
     summary = change_summary(old, new)
-    if old is not None and summary.is_empty:
-        return False
-    # Every caller passes a canonical snapshot (build_snapshot, plan_migration, a stored version, or one of those
-    # with a task or the edges replaced in canonical order), so its JSON is the canonical JSON.
-    snapshot_json = new.model_dump_json()
-    content_hash = hashlib.sha256(snapshot_json.encode()).hexdigest()
+    if started is None and old is not None and summary.is_empty:
+        return None
+    if started is None:
+        version_id = await repo.begin_version(session)
+        # The relations are written while this process serialises the version below (on a new workflow of 2,000
+        # tasks they are PostgreSQL's longest write, tens of milliseconds): they need the version's id only. Nothing
+        # else uses the session until they are done.
+        relations: asyncio.Future[None] = asyncio.ensure_future(
+            _sync_relations(session, row.id, old, new, version_id, mode)
+        )
+    else:
+        version_id, relations = started
+    try:
+        await asyncio.sleep(0)  # the write sends its first statement
+        # Every caller passes a canonical snapshot (build_snapshot, plan_migration, a stored version, or one of those
+        # with a task or the edges replaced in canonical order), so its JSON is the canonical JSON. The JSON of each
+        # task that is the same object in the current version (most of them on an edit: ``deps.tasks``) is reused.
+        previous = deps.snapshots.get_encoded(row.current_version_id) if row.current_version_id is not None else None
+        encoded = encode_snapshot(new, previous)
+        snapshot_json = encoded.json()
+        content_hash = hashlib.sha256(snapshot_json.encode()).hexdigest()
+        summary_json = summary.model_dump(mode="json")
+        # the JSON of that dict, serialised once for the row and the event (a first version lists every edge)
+        summary_text = summary.model_dump_json()
+        definition_json = _definition_json(new)
+    finally:
+        await relations
     version_no = row.current_version_no + 1
-    summary_json = summary.model_dump(mode="json")
     version = await repo.insert_version(
         session,
+        version_id=version_id,
         workflow_id=row.id,
         version_no=version_no,
         snapshot_json=snapshot_json,
-        change_summary=summary_json,
+        change_summary_json=summary_text,
         trigger_source=trigger.value,
         content_hash=content_hash,
         created_by=actor,
@@ -338,7 +429,7 @@ async def _write_version(
         "status": state.status.value,
         "workflow_name": new.workflow_name,
         "description": new.description,
-        "definition_json": _definition_json(new),
+        "definition_json": definition_json,
         "entry_task_ids": list(new.entry_task_ids),
         "exit_task_ids": list(new.exit_task_ids),
         "task_count": len(new.tasks),
@@ -347,9 +438,8 @@ async def _write_version(
     }
     if clear_attention:
         values.update(needs_attention=False, attention_reason=None, attention_details=None)
-    await repo.update_workflow(session, row.id, values)
-    await _sync_relations(session, row.id, old, new, version.id, mode)
-    deps.snapshots.put(version.id, new)
+    fresh = await repo.update_workflow_row(session, row.id, values)
+    deps.snapshots.put(version.id, encoded)
     await deps.outbox.add(
         session,
         WorkflowVersionCreated(
@@ -364,9 +454,9 @@ async def _write_version(
             snapshot=new,
         ),
         # serialised above for the version row and the hash: not again for the event
-        prepared={"snapshot": snapshot_json},
+        prepared={"change_summary": summary_text, "snapshot": snapshot_json},
     )
-    return True
+    return _Written(encoded, fresh)
 
 
 def _constraint_of(exc: IntegrityError) -> str:
@@ -411,27 +501,34 @@ def _resolve_attrs(attrs: NodeAttrs | None, task_worker_group: str) -> NodeAttrs
     return attrs
 
 
-def _catalog_content(r: Row[Any]) -> tuple[Any, ...]:
-    """What a catalog row's ``SnapshotTask`` is validated from (the ``TaskMemo`` key)."""
-    return (r.name, r.task_type, r.description, r.params)
+def _content(r: repo.CatalogRow) -> tuple[str, str, str, str]:
+    """What a catalog task's ``SnapshotTask`` is made of besides its id and node attributes (the ``TaskMemo`` key)."""
+    return r.name, r.task_type, r.description, r.params
 
 
-def _snapshot_tasks(deps: Deps, catalog: Sequence[Row[Any]], attrs: Mapping[int, NodeAttrs]) -> list[SnapshotTask]:
-    """The catalog rows as ``SnapshotTask``s with their node attributes. Rows validated before with the same content
-    come from ``deps.tasks``; the others are validated together in one call."""
+def _snapshot_tasks(
+    deps: Deps, catalog: Sequence[repo.CatalogRow], attrs: Mapping[int, NodeAttrs]
+) -> list[SnapshotTask]:
+    """The catalog rows as ``SnapshotTask``s with their node attributes. A row whose content was validated before
+    comes from ``deps.tasks``; the others are validated together, their ``params`` straight from the JSON text read
+    (no Python dicts in between)."""
     out: dict[int, SnapshotTask] = {}
-    misses: list[Row[Any]] = []
+    misses: list[tuple[repo.CatalogRow, NodeAttrs]] = []
     for r in catalog:
-        task = deps.tasks.get(r.id, _catalog_content(r))
-        if task is None:
-            misses.append(r)
-            continue
         a = attrs.get(r.id, _DEFAULT_ATTRS)
-        if task.node_attrs is not a and task.node_attrs != a:
+        task = deps.tasks.get(r.id, _content(r))
+        if task is None:
+            misses.append((r, a))
+            continue
+        # field values compared as dicts: what pydantic's ``==`` compares for this frozen model, without its overhead
+        if task.node_attrs is not a and task.node_attrs.__dict__ != a.__dict__:
             task = task.model_copy(update={"node_attrs": a})
-            deps.tasks.put(r.id, _catalog_content(r), task)
+            deps.tasks.put(r.id, _content(r), task)
         out[r.id] = task
     if misses:
+        # the params of all rows from their JSON text in one call, then the tasks around them (model instances, the
+        # params and the node attributes, are taken as they are, not validated again)
+        params = _TASK_PARAMS.validate_json(f"[{','.join([r.params for r, _ in misses])}]")
         validated = _SNAPSHOT_TASKS.validate_python(
             [
                 {
@@ -439,21 +536,21 @@ def _snapshot_tasks(deps: Deps, catalog: Sequence[Row[Any]], attrs: Mapping[int,
                     "name": r.name,
                     "task_type": r.task_type,
                     "description": r.description,
-                    "params": r.params,
-                    "node_attrs": attrs.get(r.id, _DEFAULT_ATTRS),
+                    "params": p,
+                    "node_attrs": a,
                 }
-                for r in misses
+                for (r, a), p in zip(misses, params, strict=True)
             ]
         )
-        for r, task in zip(misses, validated, strict=True):
-            deps.tasks.put(r.id, _catalog_content(r), task)
+        for (r, _), task in zip(misses, validated, strict=True):
+            deps.tasks.put(r.id, _content(r), task)
             out[r.id] = task
     return [out[r.id] for r in catalog]
 
 
 async def _validated_snapshot(
     session: AsyncSession, workflow_id: int | None, body: schemas.WorkflowInput
-) -> tuple[Sequence[Row[Any]], DagAnalysis, Mapping[int, NodeAttrs]]:
+) -> tuple[list[repo.CatalogRow], DagAnalysis, Mapping[int, NodeAttrs]]:
     task_ids = [t.task_id for t in body.tasks]
     edges: list[EdgePair] = [(e.upstream_task_id, e.downstream_task_id) for e in body.edges]
     catalog = await repo.catalog_tasks(session, task_ids)
@@ -467,16 +564,16 @@ def _snapshot(
     deps: Deps,
     workflow_id: int,
     body: schemas.WorkflowInput,
-    catalog: Sequence[Row[Any]],
+    catalog: Sequence[repo.CatalogRow],
     dag: DagAnalysis,
     attrs: Mapping[int, NodeAttrs],
 ) -> StructureSnapshot:
     return build_snapshot(
         workflow_id=workflow_id,
         workflow_name=body.name,
+        # the tasks carry their resolved node attributes already (every key of ``attrs`` is one of them)
         tasks=_snapshot_tasks(deps, catalog, attrs),
         edges=list(dag.edges),
-        node_attrs=attrs,
         description=body.description,
         schedule=body.schedule,
         global_params=body.global_params,
@@ -518,10 +615,12 @@ async def get_task(deps: Deps, task_id: int) -> schemas.Task:
     return _task_view(row)
 
 
-async def list_tasks(deps: Deps, f: repo.TaskFilter, *, page: int, page_size: int) -> schemas.Page[schemas.Task]:
-    async with unit_of_work(deps.sessions) as session:
-        rows, total = await repo.list_tasks(session, f, page=page, page_size=page_size)
-    return schemas.Page[schemas.Task](items=[_task_view(r) for r in rows], total=total, page=page, page_size=page_size)
+async def list_tasks(deps: Deps, f: repo.TaskFilter, *, page: int, page_size: int) -> str:
+    """Tasks with owner, DS codes and dependency counts (the dependency projection), filtered by catalog fields
+    and/or by ``upstream_task_id``/``downstream_task_id``, as the JSON of ``schemas.Page[schemas.TaskListItem]``
+    (built by the database: one statement)."""
+    async with unit_of_work(deps.reads) as session:
+        return await repo.list_tasks_json(session, f, page=page, page_size=page_size)
 
 
 async def task_owners(deps: Deps, task_ids: Sequence[int]) -> schemas.TaskOwners:
@@ -594,12 +693,13 @@ async def update_task(deps: Deps, task_id: int, body: schemas.TaskUpdate, actor:
 # Workflows
 
 
-async def create_workflow(deps: Deps, body: schemas.WorkflowInput, actor: str) -> schemas.WorkflowDetail:
+async def create_workflow(deps: Deps, body: schemas.WorkflowInput, actor: str) -> bytes:
+    """Create the workflow with its first version; the answer is the ``WorkflowDetail`` as JSON bytes."""
     try:
         async with unit_of_work(deps.sessions) as session:
             catalog, dag, attrs = await _validated_snapshot(session, None, body)
             await _check_name_free(session, body.name, None)
-            workflow_id = await repo.insert_workflow(
+            row = await repo.insert_workflow(
                 session,
                 {
                     "workflow_name": body.name,
@@ -609,22 +709,38 @@ async def create_workflow(deps: Deps, body: schemas.WorkflowInput, actor: str) -
                     "updated_by": actor,
                 },
             )
-            snapshot = _snapshot(deps, workflow_id, body, catalog, dag, attrs)
-            row = await repo.get_workflow(session, workflow_id)
-            assert row is not None
-            await _write_version(session, deps, row, snapshot, None, trigger=TriggerSource.MANUAL_EDIT, actor=actor)
-            row = await repo.get_workflow(session, workflow_id)
-            assert row is not None
-            return _detail(row, snapshot)
+            # A relation per task: the longest write. Begun now, from what the validation produced (the tasks'
+            # resolved node attributes, the DAG's counts: what the snapshot will hold), so that PostgreSQL writes them
+            # while this process builds and serialises the snapshot; ``_write_version`` waits for them.
+            version_id = await repo.begin_version(session)
+            rows = _relation_rows([(t, attrs[t]) for t in dag.task_ids], dag.upstream_count, dag.downstream_count)
+            relations = asyncio.ensure_future(repo.insert_relations(session, row.id, version_id, MANUAL, rows))
+            try:
+                await asyncio.sleep(0)  # the write sends its statement
+                snapshot = _snapshot(deps, row.id, body, catalog, dag, attrs)
+            except BaseException:
+                await asyncio.gather(relations, return_exceptions=True)
+                raise
+            written = await _write_version(
+                session,
+                deps,
+                row,
+                snapshot,
+                None,
+                trigger=TriggerSource.MANUAL_EDIT,
+                actor=actor,
+                started=_Started(version_id, relations),
+            )
+            assert written is not None
     except IntegrityError as exc:
         raise await _integrity_conflict(deps, exc, None, [t.task_id for t in body.tasks], body.name) from exc
+    return _detail_json(written.row, written.encoded)
 
 
-async def update_workflow(
-    deps: Deps, workflow_id: int, body: schemas.WorkflowUpdate, actor: str
-) -> schemas.WorkflowDetail:
+async def update_workflow(deps: Deps, workflow_id: int, body: schemas.WorkflowUpdate, actor: str) -> bytes:
     """A manual edit. No structural change → no new version (200 with the version unchanged). A new version clears
-    ``needs_attention``: the manual edit is the manual handling the flag asked for."""
+    ``needs_attention``: the manual edit is the manual handling the flag asked for. The answer is the
+    ``WorkflowDetail`` as JSON bytes."""
     try:
         async with unit_of_work(deps.sessions) as session:
             row = await _locked(session, workflow_id)
@@ -636,31 +752,28 @@ async def update_workflow(
             written = await _write_version(
                 session, deps, row, new, old, trigger=TriggerSource.MANUAL_EDIT, actor=actor, clear_attention=True
             )
-            if not written:
-                return _detail(row, old)
-            fresh = await repo.get_workflow(session, workflow_id)
-            assert fresh is not None
-            return _detail(fresh, new)
+            if written is None:
+                written = _Written(await _current_encoded(session, deps, row), row)
     except IntegrityError as exc:
         raise await _integrity_conflict(deps, exc, workflow_id, [t.task_id for t in body.tasks], body.name) from exc
+    return _detail_json(written.row, written.encoded)
 
 
-async def get_workflow(deps: Deps, workflow_id: int) -> schemas.WorkflowDetail:
+async def get_workflow(deps: Deps, workflow_id: int) -> bytes:
+    """The ``WorkflowDetail`` as JSON bytes."""
     async with unit_of_work(deps.sessions) as session:
         row = await repo.get_workflow(session, workflow_id)
         if row is None:
             raise NotFound(f"workflow {workflow_id} not found", workflow_id=workflow_id)
-        return _detail(row, await _current_snapshot(session, deps, row))
+        encoded = await _current_encoded(session, deps, row)
+    return _detail_json(row, encoded)
 
 
-async def list_workflows(
-    deps: Deps, f: repo.WorkflowFilter, *, sort: str, page: int, page_size: int
-) -> schemas.Page[schemas.WorkflowSummary]:
-    async with unit_of_work(deps.sessions) as session:
-        rows, total = await repo.list_workflows(session, f, sort=sort, page=page, page_size=page_size)
-    return schemas.Page[schemas.WorkflowSummary](
-        items=[_summary(r) for r in rows], total=total, page=page, page_size=page_size
-    )
+async def list_workflows(deps: Deps, f: repo.WorkflowFilter, *, sort: str, page: int, page_size: int) -> str:
+    """A page of workflows with their last executions (the ``execution.synced`` projection) and the exact total, as
+    the JSON of ``schemas.Page[schemas.WorkflowListItem]`` (built by the database: one statement, no row decoding)."""
+    async with unit_of_work(deps.reads) as session:
+        return await repo.list_workflows_json(session, f, sort=sort, page=page, page_size=page_size)
 
 
 async def apply_action(deps: Deps, workflow_id: int, action: WorkflowAction, actor: str) -> schemas.WorkflowDetail:
@@ -861,13 +974,32 @@ async def apply_publish_completed(session: AsyncSession, deps: Deps, event: Publ
     await repo.update_workflow(session, event.workflow_id, values)
 
 
+#: the fields of an execution the workflow list shows (``schemas.LastExecution``)
+LAST_EXECUTION_FIELDS = frozenset({"instance_id", "state", "start_time", "end_time", "duration"})
+MAX_LAST_EXECUTIONS = 10
+
+
 async def apply_execution_synced(session: AsyncSession, deps: Deps, event: ExecutionSynced) -> None:
-    """``execution.synced``: the newest execution's state and start time (``updated_at`` is not touched: it tracks
-    definition changes)."""
+    """``execution.synced``: the newest execution's state and start time, and the newest ≤ 10 executions (list
+    fields only) for the workflow list, in the consumer's transaction (``updated_at`` is not touched: it tracks
+    definition changes). An event synced before the one already applied (``synced_at``) changes nothing."""
     newest = event.executions[0] if event.executions else None
     state = event.last_execution_state or (newest.state if newest else None)
     at = (newest.start_time or newest.end_time or event.synced_at) if newest else None
-    if not await repo.set_execution_state(session, event.workflow_id, state, at):
+    executions = [
+        e.model_dump(mode="json", include=set(LAST_EXECUTION_FIELDS)) for e in event.executions[:MAX_LAST_EXECUTIONS]
+    ]
+    written = await repo.set_executions(
+        session, event.workflow_id, state=state, at=at, executions=executions, synced_at=event.synced_at
+    )
+    if written:
+        return
+    if await repo.workflow_exists(session, event.workflow_id):
+        log.info(
+            "execution.synced older than the executions already stored ignored",
+            extra={"workflow_id": event.workflow_id},
+        )
+    else:
         log.info("execution.synced for an unknown workflow ignored", extra={"workflow_id": event.workflow_id})
 
 
@@ -891,6 +1023,9 @@ async def apply_dependency_change(
     workflow's DAG), changes nothing and sets ``needs_attention`` on every workflow involved, with the reason.
     """
     t = event.task_id
+    # The dependency projection mirrors lineage's view for EVERY event, cycle or not (lineage writes the new sets
+    # to its view either way), before any of the early returns below.
+    await repo.put_dependencies(session, t, event.new_upstream, event.new_downstream)
     added = [(u, t) for u in sorted(set(event.new_upstream) - set(event.old_upstream))] + [
         (t, d) for d in sorted(set(event.new_downstream) - set(event.old_downstream))
     ]
@@ -993,6 +1128,45 @@ async def apply_dependency_change(
         }
     )
     await _write_version(session, deps, row, new, old, trigger=TriggerSource.LINEAGE_CHANGE, actor=deps.lineage_actor)
+
+
+@dataclass(frozen=True)
+class DependencySyncReport:
+    tasks: int
+    rows_written: int
+    batches: int
+
+
+async def sync_dependencies(
+    sessions: async_sessionmaker[AsyncSession], view: DependencyView, *, batch_size: int = 500
+) -> DependencySyncReport:
+    """(Re)fill the dependency projection from lineage-resolver's view for every catalog task, ``batch_size`` task
+    ids per batch (one read of the view, one transaction each). Safe while the consumer runs: a batch takes the
+    database clock before it reads the view and overwrites only rows written before that moment, so a change the
+    consumer applied meanwhile is never replaced by the older read."""
+    size = max(1, min(batch_size, view.max_batch))
+    after, tasks, written, batches = 0, 0, 0, 0
+    while True:
+        async with unit_of_work(sessions) as session:
+            ids = await repo.task_ids_after(session, after, size)
+            since = await repo.database_now(session)
+        if not ids:
+            return DependencySyncReport(tasks=tasks, rows_written=written, batches=batches)
+        sets = await view.dependency_sets(ids)
+        rows = repo.DependencyRows([], [], [])
+        for d in sets:
+            rows.task_ids.append(d.task_id)
+            rows.ups.append(_pg_array(d.upstream))
+            rows.downs.append(_pg_array(d.downstream))
+        async with unit_of_work(sessions) as session:
+            written += await repo.refill_dependencies(session, rows, fetched_after=since)
+        tasks += len(ids)
+        batches += 1
+        after = ids[-1]
+
+
+def _pg_array(ids: Iterable[int]) -> str:
+    return "{" + ",".join(str(i) for i in sorted(set(ids))) + "}"
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -148,6 +148,11 @@ async def test_versions_and_publish_flow_over_kafka(
         assert (await detail(client, wid))["last_execution_at"].startswith("2025-05-01T03:00:00")
         r = await client.get("/internal/workflows", params={"last_execution_state": "FAILURE"})
         assert [i["id"] for i in r.json()["items"]] == [wid]
+        # the list carries the executions themselves (list fields only, newest first) and when they were synced
+        (item,) = r.json()["items"]
+        assert [(e["instance_id"], e["state"]) for e in item["last_executions"]] == [(9, "FAILURE"), (8, "SUCCESS")]
+        assert set(item["last_executions"][0]) == {"instance_id", "state", "start_time", "end_time", "duration"}
+        assert item["executions_synced_at"] is not None
 
 
 async def test_lineage_changes_new_version_or_attention(settings: Settings, producer: AIOKafkaProducer) -> None:
@@ -223,3 +228,17 @@ async def test_lineage_changes_new_version_or_attention(settings: Settings, prod
             [{"upstream_task_id": x, "downstream_task_id": y}],
         )
         assert d2["attention_details"]["cycle"]["task_path"] in ([x, y, x], [y, x, y])
+
+        # every event also lands in the dependency projection the task list filters by, whatever the event did to
+        # the workflows: the in-workflow change, the cycle lineage reported, and a task in no workflow
+        await send(producer, settings, change(loose, new_upstream=(b,)))
+
+        async def projected() -> bool:
+            r = await client.get("/internal/tasks", params={"upstream_task_id": b})
+            return [t["id"] for t in r.json()["items"]] == [loose]
+
+        await eventually(projected, timeout_s=30)
+        r = await client.get("/internal/tasks", params={"downstream_task_id": c})
+        assert [(t["id"], t["upstream_count"], t["downstream_count"]) for t in r.json()["items"]] == [(b, 0, 2)]
+        r = await client.get("/internal/tasks", params={"downstream_task_id": a})
+        assert [t["id"] for t in r.json()["items"]] == [c]

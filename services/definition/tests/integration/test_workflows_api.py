@@ -315,3 +315,47 @@ async def test_list_filters_sort_and_paging(client: httpx.AsyncClient) -> None:
 
     r = await client.get("/internal/workflows", params={"sort": "size"})
     assert r.status_code == 422
+
+
+async def test_detail_answers_are_the_models_own_json(client: httpx.AsyncClient) -> None:
+    """Create, update and get answer pre-serialised bytes: exactly the JSON pydantic writes for a ``WorkflowDetail``
+    (enum values as strings, field order, times), the same for the same state, whatever answered it."""
+    from definition.schemas import WorkflowDetail
+
+    a, b, c = await new_tasks(client, 3)
+    attrs = {a: {"priority": "HIGH", "failure_strategy": "CONTINUE", "timeout_minutes": 5, "timeout_strategy": "WARN"}}
+    body = workflow_body([a, b, c], [(a, b), (b, c)], node_attrs=attrs, description='ünï "tasks":[],"edges":[]')
+    created = await client.post("/internal/workflows", json=body)
+    assert created.status_code == 201, created.text
+    assert created.headers["content-type"] == "application/json"
+    assert created.content == WorkflowDetail.model_validate_json(created.content).model_dump_json().encode()
+    wf = created.json()
+    assert wf["tasks"][0]["node_attrs"]["priority"] == "HIGH"
+    assert wf["tasks"][0]["node_attrs"]["timeout_strategy"] == "WARN"
+    assert wf["tasks"][0]["task_type"] == "SHELL"
+    got = await client.get(f"/internal/workflows/{wf['id']}")
+    assert got.content == created.content
+
+    changed = {**body, "edges": [{"upstream_task_id": a, "downstream_task_id": c}], "expected_version_no": 1}
+    updated = await client.put(f"/internal/workflows/{wf['id']}", json=changed)
+    assert updated.status_code == 200, updated.text
+    assert updated.content == WorkflowDetail.model_validate_json(updated.content).model_dump_json().encode()
+    assert updated.json()["current_version_no"] == 2
+    assert [(t["upstream_count"], t["downstream_count"]) for t in updated.json()["tasks"]] == [(0, 1), (0, 0), (1, 0)]
+    unchanged = await client.put(f"/internal/workflows/{wf['id']}", json={**changed, "expected_version_no": 2})
+    assert unchanged.status_code == 200
+    assert unchanged.content == updated.content
+    assert (await client.get(f"/internal/workflows/{wf['id']}")).content == updated.content
+
+
+async def test_bad_json_body_is_a_validation_problem(client: httpx.AsyncClient) -> None:
+    r = await client.post(
+        "/internal/workflows", content=b'{"name": "x", "tasks": [', headers={"content-type": "application/json"}
+    )
+    assert r.status_code == 422
+    assert problem_type(r) == "validation-failed"
+    assert r.json()["errors"][0]["type"] == "json_invalid"
+    r = await client.put("/internal/workflows/1", json={"name": "x", "tasks": [{"task_id": "one"}]})
+    assert r.status_code == 422
+    assert problem_type(r) == "validation-failed"
+    assert {e["location"] for e in r.json()["errors"]} == {"body.tasks.0.task_id", "body.expected_version_no"}

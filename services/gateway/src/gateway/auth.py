@@ -3,13 +3,17 @@
 A request's ``Authorization: Bearer <key>`` is hashed (SHA-256) and looked up by that hash; the key's ``name`` is the
 acting user. 401 for a missing, unknown or revoked key; 403 when the key lacks the role. The secret is never logged,
 stored or echoed (only its 8-character prefix is shown).
+
+A key found valid is remembered in the process (``VerifiedKeys``, by its hash, never the secret) for
+``GATEWAY_KEY_CACHE_TTL_S`` (default 5 s), so most requests need no database round trip. Revocation therefore takes
+effect within that bound in every gateway process, and at once in the process that revoked it; unknown and revoked
+keys are never remembered (each such request asks the database).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
@@ -26,6 +30,9 @@ from gateway.deps import Deps, get_deps
 from gateway.domain.keys import from_secret, hash_key, new_key, plausible
 from gateway.domain.roles import Role, grants, parse_roles
 from gateway.ports import Caller
+from gateway.principals import Principal, VerifiedKeys
+
+__all__ = ["Principal", "VerifiedKeys"]
 
 log = logging.getLogger(__name__)
 
@@ -36,14 +43,6 @@ bearer_scheme = HTTPBearer(
     scheme_name="bearer",
     description="An API key: `Authorization: Bearer <key>` (create one with `python -m gateway keys create`).",
 )
-
-
-@dataclass(frozen=True)
-class Principal:
-    key_id: int
-    name: str
-    roles: tuple[str, ...]
-    key_prefix: str
 
 
 class ApiKeyView(BaseModel):
@@ -88,8 +87,12 @@ class ApiKeyPage(BaseModel):
 async def authenticate(deps: Deps, secret: str) -> Principal:
     if not plausible(secret):
         raise Unauthorized("unknown API key")
+    digest = hash_key(secret)
+    known = deps.verified_keys.get(digest)
+    if known is not None:
+        return known
     async with unit_of_work(deps.sessions) as session:
-        row = await repo.key_by_hash(session, hash_key(secret))
+        row = await repo.key_by_hash(session, digest)
         if row is None:
             raise Unauthorized("unknown API key")
         if row.revoked_at is not None:
@@ -99,7 +102,9 @@ async def authenticate(deps: Deps, secret: str) -> Principal:
         # condition still decides when two requests race).
         if row.last_used_at is None or row.last_used_at < datetime.now(UTC) - interval:
             await repo.touch_key(session, row.id, min_interval=interval)
-    return Principal(key_id=row.id, name=row.name, roles=tuple(row.roles), key_prefix=row.key_prefix)
+    principal = Principal(key_id=row.id, name=row.name, roles=tuple(row.roles), key_prefix=row.key_prefix)
+    deps.verified_keys.put(digest, principal)
+    return principal
 
 
 async def create_api_key(
@@ -135,10 +140,15 @@ async def list_api_keys(
 
 
 async def revoke_api_key(
-    sessions: async_sessionmaker[AsyncSession], key_id: int, *, allow_last_admin: bool = False
+    sessions: async_sessionmaker[AsyncSession],
+    key_id: int,
+    *,
+    allow_last_admin: bool = False,
+    verified: VerifiedKeys | None = None,
 ) -> ApiKeyView:
     """Revoke a key (idempotent). Revoking the last active admin key is refused unless ``allow_last_admin``
-    (the CLI's ``--force``): over HTTP that would lock every administrator out."""
+    (the CLI's ``--force``): over HTTP that would lock every administrator out. ``verified``: this process's
+    verified keys, which forget the key at once (other processes within their TTL)."""
     async with unit_of_work(sessions) as session:
         admins = await repo.lock_active_admins(session)
         row = await repo.key_by_id(session, key_id)
@@ -150,6 +160,8 @@ async def revoke_api_key(
             )
         revoked = await repo.revoke_key(session, key_id)
     assert revoked is not None
+    if verified is not None:
+        verified.forget(key_id)
     return ApiKeyView.of(revoked)
 
 
@@ -190,22 +202,31 @@ async def current_principal(
     return principal
 
 
+def _check_role(principal: Principal, role: Role) -> Principal:
+    if not grants(principal.roles, role):
+        held = ", ".join(principal.roles)
+        raise Forbidden(f"this call needs the role '{role.value}' (the key of {principal.name} has: {held})")
+    return principal
+
+
 def require(role: Role) -> Callable[..., Awaitable[Principal]]:
     async def _check(principal: Principal = Depends(current_principal)) -> Principal:
-        if not grants(principal.roles, role):
-            held = ", ".join(principal.roles)
-            raise Forbidden(f"this call needs the role '{role.value}' (the key of {principal.name} has: {held})")
-        return principal
+        return _check_role(principal, role)
 
     return _check
 
 
 def acting(role: Role) -> Callable[..., Awaitable[Caller]]:
-    """The ``Caller`` (user name + request id) of a request whose key holds ``role``."""
-    check = require(role)
+    """The ``Caller`` (user name + request id) of a request whose key holds ``role``. One dependency level over the
+    bearer scheme (not ``require`` → ``current_principal``): every nested dependency costs FastAPI a resolution
+    pass per request, and every API call goes through this one."""
 
-    # Default-argument style: the dependency is a local, which a string annotation could not name.
-    async def _caller(request: Request, principal: Principal = Depends(check)) -> Caller:
+    async def _caller(
+        request: Request,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+        deps: Annotated[Deps, Depends(get_deps)],
+    ) -> Caller:
+        principal = _check_role(await current_principal(request, credentials, deps), role)
         return Caller(actor=principal.name, request_id=str(getattr(request.state, "request_id", "")))
 
     return _caller

@@ -251,11 +251,6 @@ class HistoryClient:
         out: Json = await self.up.call("GET", path, caller, timeout_s=timeout)
         return out
 
-    async def executions_batch(self, workflow_ids: Sequence[int], caller: Caller) -> Json:
-        params = {"ids": _ids(workflow_ids)}
-        out: Json = await self.up.call("GET", "/internal/workflows/executions", caller, params=params)
-        return out
-
     async def instance(self, instance_id: int, workflow_id: int, caller: Caller) -> Json:
         params = {"workflow_id": workflow_id}
         path = f"/internal/instances/{instance_id}"
@@ -276,21 +271,4 @@ class LineageClient:
     async def dependency_view(self, task_ids: Sequence[int], caller: Caller) -> Json:
         params = {"task_ids": _ids(task_ids)}
         out: Json = await self.up.call("GET", "/internal/dependency-view", caller, params=params)
-        return out
-
-    async def filter_tasks(
-        self,
-        upstream_task_id: int | None,
-        downstream_task_id: int | None,
-        after: int | None,
-        limit: int,
-        caller: Caller,
-    ) -> Json:
-        params = {
-            "upstream_task_id": upstream_task_id,
-            "downstream_task_id": downstream_task_id,
-            "after": after,
-            "limit": limit,
-        }
-        out: Json = await self.up.call("GET", "/internal/dependency-view/filter", caller, params=params)
         return out

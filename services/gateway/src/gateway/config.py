@@ -51,8 +51,6 @@ class Settings(ServiceSettings):
     upstream_max_connections: int = Field(default=100, ge=1, le=10_000)
     #: concurrent owner-workflow look-ups when a task page builds DolphinScheduler links
     link_lookup_concurrency: int = Field(default=8, ge=1, le=100)
-    #: a dependency filter (upstreamTaskId/downstreamTaskId) matching more tasks than this is refused (422)
-    task_filter_max_candidates: int = Field(default=1000, ge=1, le=10_000)
 
     #: base of "open in DolphinScheduler" links, e.g. http://ds.example.com/dolphinscheduler/ui; empty: no links
     ds_ui_url: str = ""
@@ -63,6 +61,16 @@ class Settings(ServiceSettings):
     bootstrap_admin_token: SecretStr | None = None
     #: ``api_key.last_used_at`` is written at most once per this interval per key (saves a write per request)
     key_touch_interval_s: float = Field(default=60.0, ge=0)
+    #: a key found valid is trusted this long without a database look-up: a revocation takes effect in every gateway
+    #: process within this bound (at once in the one that revoked it); 0 looks every request up
+    key_cache_ttl_s: float = Field(default=5.0, ge=0, le=60)
+    #: Python's young-generation GC threshold for this process (default 700; 0 keeps it). A list page allocates some
+    #: tens of thousands of objects, nearly all freed by reference counting; with 700 the collector runs many times
+    #: per request, and every few hundred requests a full collection walks everything the process holds.
+    gc_threshold: int = Field(default=100_000, ge=0)
+    #: after start, move everything built so far (modules, schemas, the app) to the collector's permanent
+    #: generation (``gc.freeze``), so a full collection walks only what requests created
+    gc_freeze: bool = True
 
     @field_validator("ds_ui_url")
     @classmethod

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.config import Settings
 from gateway.ports import DefinitionApi, HistoryApi, LineageApi, PublisherApi
+from gateway.principals import VerifiedKeys
 
 
 @dataclass
@@ -19,8 +20,11 @@ class Deps:
     publisher: PublisherApi
     history: HistoryApi
     lineage: LineageApi
+    #: API keys found valid, trusted for ``settings.key_cache_ttl_s`` (see ``gateway.auth``)
+    verified_keys: VerifiedKeys = field(default_factory=lambda: VerifiedKeys(0))
 
 
-def get_deps(request: Request) -> Deps:
+async def get_deps(request: Request) -> Deps:
+    """Async on purpose: FastAPI runs a plain ``def`` dependency in its thread pool, a thread hand-off per request."""
     deps: Deps = request.app.state.deps
     return deps

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gc
+import logging
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -33,6 +35,7 @@ from gateway.config import Settings
 from gateway.deps import Deps
 from gateway.errors import install_upstream_problem_handler
 from gateway.portal import portal_router
+from gateway.principals import VerifiedKeys
 from gateway.routes import api_router
 
 UPSTREAMS = ("definition", "publisher", "history", "lineage")
@@ -59,6 +62,9 @@ def create_app(
         raise ValueError(f"unknown upstreams: {sorted(unknown)}")
     register_secrets([settings.database_url, settings.bootstrap_admin_token])
     setup_logging(settings.service_name, level=settings.log_level, json_logs=settings.log_json)
+    # httpx logs every request at INFO: one line per upstream call, which the traces and
+    # ``gateway_upstream_request_seconds`` already record; its warnings still pass
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger("httpx").getEffectiveLevel()))
     provider = (
         setup_tracing(
             settings.service_name,
@@ -104,6 +110,7 @@ def create_app(
                     await conn.execute(text("SELECT 1"))
 
             checks["database"] = database
+            _tune_gc(settings)
             app.state.deps = Deps(
                 settings=settings,
                 sessions=sessions,
@@ -111,6 +118,7 @@ def create_app(
                 publisher=PublisherClient(publisher),
                 history=HistoryClient(history, direct_timeout_s=settings.history_direct_timeout_s),
                 lineage=LineageClient(lineage),
+                verified_keys=VerifiedKeys(settings.key_cache_ttl_s),
             )
             yield
         finally:
@@ -138,6 +146,15 @@ def create_app(
     if telemetry:
         instrument_app(app, provider)
     return app
+
+
+def _tune_gc(settings: Settings) -> None:
+    if settings.gc_threshold:
+        _, gen1, gen2 = gc.get_threshold()
+        gc.set_threshold(settings.gc_threshold, gen1, gen2)
+    if settings.gc_freeze:
+        gc.collect()
+        gc.freeze()
 
 
 def _install_asyncapi(app: FastAPI, settings: Settings) -> None:

@@ -1,9 +1,13 @@
 """Composed pages: the use cases that call several services for one answer.
 
-Essential parts fail the request (their problem or 503/504 goes to the caller). Non-essential parts — the list's
-last runs, the detail's versions / publish records / executions, lineage counts, workflow names and DS links of task
-pages — are fetched concurrently with short budgets; one that fails becomes ``null`` and its name is listed in
-``unavailable``, so the page still answers.
+Essential parts fail the request (their problem or 503/504 goes to the caller). Non-essential parts — the detail's
+versions / publish records / executions, lineage counts, workflow names and DS links of task pages — are fetched
+concurrently with short budgets; one that fails becomes ``null`` and its name is listed in ``unavailable``, so the
+page still answers.
+
+The two lists are ONE call each to the definition service, which keeps read projections of the events it consumes:
+the workflow list carries each workflow's last 10 executions (``execution.synced``), the task list filters by
+``upstreamTaskId``/``downstreamTaskId`` and carries the dependency counts (``task.dependency.changed``).
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from common.errors import PlatformError, ValidationFailed
+from common.errors import PlatformError
 from gateway.deps import Deps
 from gateway.domain.links import ds_link_of, ds_task_link, workflow_link
 from gateway.errors import UpstreamProblem
@@ -24,9 +28,6 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-MAX_LAST_EXECUTIONS = 10
-EXECUTION_FIELDS = ("instance_id", "state", "start_time", "end_time", "duration")
-FILTER_PAGE = 1000
 DETAIL_FIRST_PAGE = 20
 
 UpstreamFailure = (PlatformError, UpstreamProblem)
@@ -73,36 +74,24 @@ async def _as_coro(aw: Awaitable[T]) -> T:
 # ------------------------------------------------------------------------------------------------------------ workflows
 
 
-def last_executions(executions: Sequence[Json]) -> list[Json]:
-    """Newest first (history-sync's order), at most 10, only the list's fields."""
-    return [{k: e.get(k) for k in EXECUTION_FIELDS} for e in executions[:MAX_LAST_EXECUTIONS]]
-
-
 async def list_workflows(deps: Deps, params: Params, caller: Caller) -> Json:
+    """One call: the definition service's page carries each workflow's last executions (its projection of
+    ``execution.synced``, as fresh as that topic's consumer; ``executions_synced_at`` says when history-sync read
+    them). The gateway adds the DS link; ``executions_unavailable`` stays in the shape the portal reads (it is
+    ``true`` only when an answer lacks the executions)."""
     page = await deps.definition.list_workflows(params, caller)
     items: list[Json] = page.get("items", [])
-    ids = [int(w["id"]) for w in items]
-    by_workflow: dict[int, list[Json]] = {}
-    unavailable: list[str] = []
-    if ids:
-        batch = await optional("executions", deps.history.executions_batch(ids, caller))
-        if isinstance(batch, _Missing):
-            unavailable.append("executions")
-        else:
-            for w in batch.get("workflows", []):
-                by_workflow[int(w["workflow_id"])] = last_executions(w.get("executions", []))
-    down = bool(unavailable)
     ds_ui = deps.settings.ds_ui_url
-    out = [
-        {
-            **w,
-            "last_executions": None if down else by_workflow.get(int(w["id"]), []),
-            "executions_unavailable": down,
-            "ds_link": ds_link_of(ds_ui, w),
-        }
-        for w in items
-    ]
-    return {**page, "items": out, "unavailable": unavailable}
+    missing = False
+    for w in items:
+        runs = w.get("last_executions")
+        if runs is None:
+            missing = True
+        w["executions_unavailable"] = runs is None
+        w["ds_link"] = ds_link_of(ds_ui, w)
+    page["items"] = items
+    page["unavailable"] = ["executions"] if missing else []
+    return page
 
 
 async def _executions_part(deps: Deps, workflow_id: int, caller: Caller) -> Json:
@@ -147,39 +136,22 @@ class TaskQuery:
     page_size: int
 
 
-async def _candidate_ids(deps: Deps, q: TaskQuery, caller: Caller) -> list[int]:
-    """Every task id matching the dependency filter (lineage pages by keyset)."""
-    ids: list[int] = []
-    after: int | None = None
-    limit = deps.settings.task_filter_max_candidates
-    while True:
-        page = await deps.lineage.filter_tasks(q.upstream_task_id, q.downstream_task_id, after, FILTER_PAGE, caller)
-        ids.extend(int(t) for t in page.get("task_ids", []))
-        if len(ids) > limit:
-            raise ValidationFailed(
-                f"the dependency filter matches more than {limit} tasks; narrow it down",
-                max_candidates=limit,
-            )
-        after = page.get("next_after")
-        if after is None:
-            return ids
-
-
 async def list_tasks(deps: Deps, q: TaskQuery, caller: Caller) -> Json:
+    """One call: the definition service filters by dependency (its projection of lineage's view), pages, and
+    answers each task with its owner, DS codes and dependency counts; the gateway adds the links."""
     params: dict[str, str | int | None] = {
         "workflow_id": q.workflow_id,
+        "upstream_task_id": q.upstream_task_id,
+        "downstream_task_id": q.downstream_task_id,
         "name": q.name,
         "page": q.page,
         "page_size": q.page_size,
     }
-    ids: list[int] | None = None
-    if q.upstream_task_id is not None or q.downstream_task_id is not None:
-        ids = await _candidate_ids(deps, q, caller)
-        if not ids:
-            return {"items": [], "total": 0, "page": q.page, "page_size": q.page_size, "unavailable": []}
-    page = await deps.definition.list_tasks(params, ids, caller)
+    page = await deps.definition.list_tasks(params, None, caller)
     items, unavailable = await _enrich_tasks(deps, page.get("items", []), caller)
-    return {**page, "items": items, "unavailable": unavailable}
+    page["items"] = items
+    page["unavailable"] = unavailable
+    return page
 
 
 async def task_detail(deps: Deps, task_id: int, caller: Caller) -> Json:
@@ -199,9 +171,12 @@ async def _enrich_tasks(
     owners_call: Awaitable[Json | _Missing] = (
         optional("owners", deps.definition.task_owners(ids, caller)) if need_owners else _done({"owners": {}})
     )
-    (owners_answer, counts_answer) = await asyncio.gather(
-        owners_call, optional("counts", deps.lineage.dependency_view(ids, caller))
+    # the task list's answers carry the counts (definition's projection); the detail needs lineage's id lists
+    need_view = with_ids or not all("upstream_count" in t and "downstream_count" in t for t in tasks)
+    view_call: Awaitable[Json | _Missing] = (
+        optional("counts", deps.lineage.dependency_view(ids, caller)) if need_view else _done(_counts_of(tasks))
     )
+    (owners_answer, counts_answer) = await asyncio.gather(owners_call, view_call)
     unavailable: list[str] = []
     owners: dict[int, Json | None] = {}
     if isinstance(owners_answer, _Missing):
@@ -252,6 +227,16 @@ async def _enrich_tasks(
 
 async def _done(value: T) -> T:
     return value
+
+
+def _counts_of(tasks: Sequence[Json]) -> Json:
+    """The counts the tasks carry, in the shape of lineage's dependency view."""
+    return {
+        "items": [
+            {"task_id": t["id"], "upstream_count": t["upstream_count"], "downstream_count": t["downstream_count"]}
+            for t in tasks
+        ]
+    }
 
 
 async def _workflow_codes(

@@ -80,6 +80,9 @@ def settings(gateway_db: ServiceDatabase, tmp_path: Path) -> Settings:
         portal_dir=tmp_path / "dist",
         history_timeout_s=0.3,
         log_json=False,
+        # the test process keeps its own collector settings (every test builds an app)
+        gc_threshold=0,
+        gc_freeze=False,
     )
 
 

@@ -28,6 +28,10 @@ SUMMARY_FIELDS = (
 )
 
 
+#: the fields of an execution in a workflow list item
+EXECUTION_FIELDS = ("instance_id", "state", "start_time", "end_time", "duration")
+
+
 def _page(items: list[dict[str, Any]], page: int, page_size: int) -> dict[str, Any]:
     start = (page - 1) * page_size
     return {"items": items[start : start + page_size], "total": len(items), "page": page, "page_size": page_size}
@@ -301,6 +305,15 @@ class FakeServices:
         def summary(wf: dict[str, Any]) -> dict[str, Any]:
             return {k: wf[k] for k in SUMMARY_FIELDS}
 
+        def list_item(wf: dict[str, Any]) -> dict[str, Any]:
+            """A list item: the summary with the projection of ``execution.synced`` (list fields, ≤ 10)."""
+            runs = fake.executions.get(wf["id"])
+            return {
+                **summary(wf),
+                "last_executions": [{k: e[k] for k in EXECUTION_FIELDS} for e in (runs or [])[:10]],
+                "executions_synced_at": NOW.isoformat() if runs is not None else None,
+            }
+
         class TaskIn(BaseModel):
             model_config = ConfigDict(extra="ignore")
             name: str = Field(min_length=1, max_length=200)
@@ -395,16 +408,24 @@ class FakeServices:
             ids: str | None = None,
             workflow_id: int | None = None,
             name: str | None = None,
+            upstream_task_id: Annotated[int | None, Query(ge=1)] = None,
+            downstream_task_id: Annotated[int | None, Query(ge=1)] = None,
             page: Annotated[int, Query(ge=1)] = 1,
             page_size: Annotated[int, Query(ge=1, le=200)] = 20,
         ) -> Any:
             wanted = ids_of(ids)
+
+            def sets(tid: int) -> tuple[list[int], list[int]]:
+                return fake.deps.get(tid, ([], []))
+
             items = [
-                t
+                {**t, "upstream_count": len(sets(t["id"])[0]), "downstream_count": len(sets(t["id"])[1])}
                 for t in fake.tasks.values()
                 if (wanted is None or t["id"] in wanted)
                 and (workflow_id is None or t["workflow_id"] == workflow_id)
                 and (name is None or name.lower() in t["name"].lower())
+                and (upstream_task_id is None or upstream_task_id in sets(t["id"])[0])
+                and (downstream_task_id is None or downstream_task_id in sets(t["id"])[1])
             ]
             if fake.tasks_without_owner:
                 items = [{k: v for k, v in t.items() if k not in ("workflow_id", "workflow_name")} for t in items]
@@ -458,7 +479,7 @@ class FakeServices:
             page_size: Annotated[int, Query(ge=1, le=200)] = 20,
         ) -> Any:
             items = [
-                summary(w)
+                list_item(w)
                 for w in fake.workflows.values()
                 if (name is None or name.lower() in w["name"].lower())
                 and (status is None or w["status"] == status)

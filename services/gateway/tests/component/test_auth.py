@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable
@@ -57,6 +58,42 @@ async def test_revoked_key_is_401(client: httpx.AsyncClient) -> None:
     assert (await client.delete(f"/api/v1/api-keys/{key_id}")).status_code == 204
     p = problem_of(await client.get("/api/v1/me", headers=bearer(key)), 401)
     assert p["detail"] == "this API key has been revoked"
+
+
+async def _revoke_elsewhere(engine: AsyncEngine, key_id: int) -> None:
+    """A revocation by another gateway process (or the CLI): only the database knows."""
+    async with engine.begin() as conn:
+        await conn.execute(text("UPDATE api_key SET revoked_at = now() WHERE id = :id"), {"id": key_id})
+
+
+async def test_revocation_elsewhere_takes_effect_within_the_cache_ttl(start: Start, clean_db: AsyncEngine) -> None:
+    client = await start(key_cache_ttl_s=0.3)
+    key = await new_key(client, "dave", "viewer")
+    key_id = (await client.get("/api/v1/me", headers=bearer(key))).json()["key_id"]
+    await _revoke_elsewhere(clean_db, key_id)
+    await asyncio.sleep(0.35)
+    p = problem_of(await client.get("/api/v1/me", headers=bearer(key)), 401)
+    assert p["detail"] == "this API key has been revoked"
+
+
+async def test_verified_key_is_not_looked_up_again_within_the_ttl(start: Start, clean_db: AsyncEngine) -> None:
+    """The bound is the TTL: with a long one, a revocation the process did not see is honoured only after it."""
+    client = await start(key_cache_ttl_s=60)
+    key = await new_key(client, "erin", "viewer")
+    key_id = (await client.get("/api/v1/me", headers=bearer(key))).json()["key_id"]
+    await _revoke_elsewhere(clean_db, key_id)
+    assert (await client.get("/api/v1/me", headers=bearer(key))).status_code == 200
+    # revoked through this process: forgotten at once, whatever the TTL
+    other = await new_key(client, "frank", "viewer")
+    other_id = (await client.get("/api/v1/me", headers=bearer(other))).json()["key_id"]
+    assert (await client.delete(f"/api/v1/api-keys/{other_id}")).status_code == 204
+    problem_of(await client.get("/api/v1/me", headers=bearer(other)), 401)
+
+
+async def test_unknown_key_is_never_remembered(start: Start) -> None:
+    client = await start(key_cache_ttl_s=60)
+    for _ in range(2):
+        problem_of(await client.get("/api/v1/me", headers=bearer("no-such-key-" + "x" * 20)), 401)
 
 
 async def test_me(client: httpx.AsyncClient) -> None:
@@ -271,6 +308,7 @@ async def test_tokens_never_reach_the_logs(
     client: httpx.AsyncClient, fakes: FakeServices, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="httpx")  # the gateway keeps httpx at WARNING; here it logs everything
     _seed(fakes)
     created = (await client.post("/api/v1/api-keys", json={"name": "gina", "roles": ["editor"]})).json()["key"]
     await client.get("/api/v1/workflows", headers=bearer(created))

@@ -1,4 +1,4 @@
-"""The task list and task detail: lineage filter → definition tasks → owners, counts and links."""
+"""The task list (ONE definition call: filters, owners, counts) and the task detail (definition + lineage's ids)."""
 
 from __future__ import annotations
 
@@ -49,9 +49,8 @@ async def test_list_without_filters(client: httpx.AsyncClient, fakes: FakeServic
         None,
     )
     assert (orphan["upstream_count"], orphan["downstream_count"]) == (0, 0)
-    view = fakes.calls("lineage", "/internal/dependency-view")
-    assert len(view) == 1
-    assert view[0].query["task_ids"] == ",".join(str(i) for i in sorted(by_id))
+    # the counts come with the definition service's answer: lineage is not asked
+    assert fakes.calls("lineage") == []
     # the definition's tasks carry workflow_id/workflow_name: no /task-owners call needed
     assert fakes.calls("definition", "/internal/task-owners") == []
     # one look-up per distinct owning workflow for DS links, none for the orphan
@@ -78,50 +77,55 @@ async def test_filters_forwarded_to_definition(client: httpx.AsyncClient, fakes:
     assert [t["id"] for t in r.json()["items"]] == [ids["b"]]
     q = fakes.calls("definition", "/internal/tasks")[0].query
     assert q == {"workflow_id": str(ids["wf"]), "name": "load", "page": "1", "page_size": "5"}
-    assert fakes.calls("lineage", "/internal/dependency-view/filter") == []
+    assert fakes.calls("lineage") == []
 
 
-async def test_upstream_filter_goes_through_lineage(client: httpx.AsyncClient, fakes: FakeServices) -> None:
+async def test_upstream_filter_is_one_definition_call(client: httpx.AsyncClient, fakes: FakeServices) -> None:
     ids = seed(fakes)
-    fakes.lineage_page_cap = 1  # two candidates: two keyset pages
     r = await client.get("/api/v1/tasks", params={"upstreamTaskId": ids["a"]})
     assert r.status_code == 200, r.text
-    assert sorted(t["id"] for t in r.json()["items"]) == sorted([ids["b"], ids["c"]])
-    pages = fakes.calls("lineage", "/internal/dependency-view/filter")
-    assert [p.query.get("after") for p in pages] == [None, str(ids["b"])]
-    assert pages[0].query["upstream_task_id"] == str(ids["a"])
-    assert fakes.calls("definition", "/internal/tasks")[0].query["ids"] == f"{ids['b']},{ids['c']}"
-    # combined with a workflow filter: the definition service intersects
-    r = await client.get("/api/v1/tasks", params={"upstreamTaskId": ids["a"], "workflowId": ids["other"]})
+    body = r.json()
+    assert [t["id"] for t in body["items"]] == sorted([ids["b"], ids["c"]])
+    assert body["total"] == 2
+    assert body["unavailable"] == []
+    assert [(t["upstream_count"], t["downstream_count"]) for t in body["items"]] == [(1, 0), (1, 0)]
+    calls = fakes.calls("definition", "/internal/tasks")
+    assert [c.query for c in calls] == [{"upstream_task_id": str(ids["a"]), "page": "1", "page_size": "20"}]
+    # the DS codes come with the tasks in production; here one owner look-up per owning workflow remains
+    assert fakes.calls("lineage") == []
+    # combined with a workflow filter and paging: the definition service applies all of them
+    r = await client.get(
+        "/api/v1/tasks", params={"upstreamTaskId": ids["a"], "workflowId": ids["other"], "page_size": 1}
+    )
     assert [t["id"] for t in r.json()["items"]] == [ids["c"]]
+    assert fakes.calls("definition", "/internal/tasks")[-1].query == {
+        "workflow_id": str(ids["other"]),
+        "upstream_task_id": str(ids["a"]),
+        "page": "1",
+        "page_size": "1",
+    }
 
 
-async def test_downstream_filter_without_match_is_empty(client: httpx.AsyncClient, fakes: FakeServices) -> None:
+async def test_downstream_filter(client: httpx.AsyncClient, fakes: FakeServices) -> None:
     ids = seed(fakes)
+    r = await client.get("/api/v1/tasks", params={"downstreamTaskId": ids["b"]})
+    assert [t["id"] for t in r.json()["items"]] == [ids["a"]]
     r = await client.get("/api/v1/tasks", params={"downstreamTaskId": ids["d"]})
     assert r.status_code == 200
     assert r.json() == {"items": [], "total": 0, "page": 1, "page_size": 20, "unavailable": []}
-    assert fakes.calls("definition") == []
-
-
-async def test_too_many_candidates_is_422(start: Start, fakes: FakeServices) -> None:
-    ids = seed(fakes)
-    client = await start(task_filter_max_candidates=1)
-    r = await client.get("/api/v1/tasks", params={"upstreamTaskId": ids["a"]})
-    assert r.status_code == 422
-    assert "more than 1 tasks" in r.json()["detail"]
 
 
 async def test_lineage_down(start: Start, fakes: FakeServices) -> None:
     ids = seed(fakes)
     client = await start(down=("lineage",))
+    # the list needs no lineage-resolver: filters and counts come from the definition service
     r = await client.get("/api/v1/tasks")
     assert r.status_code == 200
-    assert r.json()["unavailable"] == ["counts"]
-    assert all(t["upstream_count"] is None and t["downstream_count"] is None for t in r.json()["items"])
+    assert r.json()["unavailable"] == []
     r = await client.get("/api/v1/tasks", params={"upstreamTaskId": ids["a"]})
-    assert r.status_code == 503
-    assert r.json()["detail"] == "lineage service is unavailable"
+    assert r.status_code == 200
+    assert r.json()["total"] == 2
+    # the detail's id lists do come from lineage-resolver
     detail = (await client.get(f"/api/v1/tasks/{ids['a']}")).json()
     assert detail["upstream_task_ids"] is None
     assert detail["unavailable"] == ["counts"]

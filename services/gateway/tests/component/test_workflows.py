@@ -38,13 +38,16 @@ async def test_list_adds_last_ten_executions_and_ds_link(client: httpx.AsyncClie
     assert [e["instance_id"] for e in runs] == [1000 * published + i for i in range(10)]  # newest first, as given
     assert by_id[published]["executions_unavailable"] is False
     assert by_id[published]["ds_link"] == f"{DS_UI}/projects/77/workflow/definitions/123456"
-    assert by_id[draft]["last_executions"] == []  # not tracked by history-sync: no runs, not "unavailable"
+    assert by_id[published]["executions_synced_at"] is not None
+    assert by_id[draft]["last_executions"] == []  # never synced: no runs, not "unavailable"
+    assert by_id[draft]["executions_synced_at"] is None
     assert by_id[draft]["ds_link"] is None
-    batch = fakes.calls("history", "/internal/workflows/executions")
-    assert len(batch) == 1
-    assert sorted(int(i) for i in batch[0].query["ids"].split(",")) == sorted([published, draft])
-    assert batch[0].actor == "admin"
-    assert batch[0].request_id == "req-list-1"
+    # ONE call: the definition service's list carries the runs (its projection of execution.synced)
+    assert fakes.calls("history") == []
+    (listed,) = fakes.calls("definition")
+    assert listed.path == "/internal/workflows"
+    assert listed.actor == "admin"
+    assert listed.request_id == "req-list-1"
     assert r.headers["X-Request-Id"] == "req-list-1"
 
 
@@ -78,25 +81,16 @@ async def test_list_rejects_bad_filters(client: httpx.AsyncClient, fakes: FakeSe
     assert fakes.calls("definition") == []
 
 
-async def test_list_when_history_is_down_still_answers(start: Start, fakes: FakeServices) -> None:
-    seed_two(fakes)
+async def test_list_does_not_need_history(start: Start, fakes: FakeServices) -> None:
+    published, _ = seed_two(fakes)
     client = await start(down=("history",))
     r = await client.get("/api/v1/workflows")
     assert r.status_code == 200, r.text
     body = r.json()
-    assert body["unavailable"] == ["executions"]
-    for w in body["items"]:
-        assert w["last_executions"] is None
-        assert w["executions_unavailable"] is True
-
-
-async def test_list_when_history_is_slow_still_answers(start: Start, fakes: FakeServices) -> None:
-    seed_two(fakes)
-    fakes.control["history"].delay_s = 2.0  # the test settings give history 0.3 s
-    client = await start()
-    r = await client.get("/api/v1/workflows")
-    assert r.status_code == 200, r.text
-    assert all(w["executions_unavailable"] and w["last_executions"] is None for w in r.json()["items"])
+    assert body["unavailable"] == []
+    by_id = {w["id"]: w for w in body["items"]}
+    assert len(by_id[published]["last_executions"]) == 10
+    assert not any(w["executions_unavailable"] for w in body["items"])
 
 
 async def test_definition_down_is_503_naming_the_service(start: Start, fakes: FakeServices) -> None:

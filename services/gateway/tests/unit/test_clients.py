@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from common.errors import UpstreamTimeout, UpstreamUnavailable
-from gateway.clients import DefinitionClient, HistoryClient, LineageClient, Upstream, http_client
+from gateway.clients import DefinitionClient, HistoryClient, Upstream, http_client
 from gateway.errors import BadUpstreamAnswer, UpstreamProblem
 from gateway.ports import Caller
 
@@ -111,14 +111,3 @@ async def test_history_direct_calls_use_their_own_budget() -> None:
     with pytest.raises(UpstreamTimeout):
         await history.executions(1, CALLER)
     assert await history.executions(1, CALLER, direct=True) == {"executions": []}
-
-
-async def test_lineage_filter_drops_absent_parameters() -> None:
-    seen: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return httpx.Response(200, json={"task_ids": [], "next_after": None})
-
-    await LineageClient(upstream(httpx.MockTransport(handler))).filter_tasks(7, None, None, 1000, CALLER)
-    assert dict(seen[0].url.params) == {"upstream_task_id": "7", "limit": "1000"}

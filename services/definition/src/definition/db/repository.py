@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     BigInteger,
@@ -23,13 +23,20 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSON
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from common.workflow import StructureSnapshot
-from definition.db.tables import data_task, data_workflow, publish_request, workflow_task_relation, workflow_version
+from definition.db.tables import (
+    data_task,
+    data_workflow,
+    publish_request,
+    task_dependency_projection,
+    workflow_task_relation,
+    workflow_version,
+)
 
 _BIGINT_ARRAY = ARRAY(BigInteger)
 
@@ -83,6 +90,10 @@ class TaskFilter:
     unassigned: bool = False
     name: str | None = None
     task_type: str | None = None
+    #: tasks whose upstream set contains this task (the dependency projection)
+    upstream_task_id: int | None = None
+    #: tasks whose downstream set contains this task
+    downstream_task_id: int | None = None
 
 
 def _like(text_: str) -> str:
@@ -90,26 +101,108 @@ def _like(text_: str) -> str:
     return f"%{escaped}%"
 
 
-async def list_tasks(session: AsyncSession, f: TaskFilter, *, page: int, page_size: int) -> tuple[list[Row[Any]], int]:
-    conds: list[Any] = []
+_dep = task_dependency_projection
+
+
+def _utc(column: str) -> str:
+    """A ``timestamptz`` as ISO 8601 in UTC (``…Z``), whatever the session's time zone."""
+    return f"""to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
+
+
+#: ``schemas.TaskListItem`` built by PostgreSQL (``t`` task, ``r`` relation, ``w`` workflow, ``d`` projection)
+_TASK_ITEM_JSON = f"""json_build_object(
+    'id', t.id, 'name', t.name, 'task_type', t.task_type, 'description', t.description, 'params', t.params,
+    'worker_group', t.worker_group, 'owner', t.owner, 'revision', t.revision, 'workflow_id', r.workflow_id,
+    'workflow_name', w.workflow_name, 'workflow_code', w.workflow_code, 'project_code', w.project_code,
+    'created_by', t.created_by, 'updated_by', t.updated_by, 'created_at', {_utc("t.created_at")},
+    'updated_at', {_utc("t.updated_at")}, 'upstream_count', coalesce(d.upstream_count, 0),
+    'downstream_count', coalesce(d.downstream_count, 0))"""
+
+
+async def list_tasks_json(session: AsyncSession, f: TaskFilter, *, page: int, page_size: int) -> str:
+    """The page of ``GET /internal/tasks`` (``schemas.Page[schemas.TaskListItem]``: tasks by id with owner, DS codes and
+    dependency counts, and the total) as JSON text built by PostgreSQL in ONE statement. With a dependency filter the
+    projection's GIN matches come first (MATERIALIZED: PostgreSQL has no statistics for rare array elements and would
+    otherwise walk a primary key from the start to fill the LIMIT), then the other filters, then the page, then the
+    joins of the page's rows only. The SQL is text built from the filters present (a Core statement of this shape
+    costs more to key for the statement cache on every execution than the query takes)."""
+    params: dict[str, Any] = {
+        "limit": page_size,
+        "offset": (page - 1) * page_size,
+        "page": page,
+        "page_size": page_size,
+    }
+    match: list[str] = []
+    if f.upstream_task_id is not None:
+        match.append("upstream_task_ids @> ARRAY[CAST(:up AS bigint)]")
+        params["up"] = f.upstream_task_id
+    if f.downstream_task_id is not None:
+        match.append("downstream_task_ids @> ARRAY[CAST(:down AS bigint)]")
+        params["down"] = f.downstream_task_id
+    where: list[str] = []
     if f.ids is not None:
-        conds.append(data_task.c.id.in_(f.ids))
+        where.append("t.id = ANY(CAST(:ids AS bigint[]))")
+        params["ids"] = list(f.ids)
     if f.workflow_id is not None:
-        conds.append(workflow_task_relation.c.workflow_id == f.workflow_id)
+        where.append("r.workflow_id = :workflow_id")
+        params["workflow_id"] = f.workflow_id
     if f.unassigned:
-        conds.append(workflow_task_relation.c.workflow_id.is_(None))
+        where.append("r.workflow_id IS NULL")
     if f.name:
-        conds.append(func.lower(data_task.c.name).like(_like(f.name), escape="\\"))
+        where.append("lower(t.name) LIKE :name ESCAPE '\\'")
+        params["name"] = _like(f.name)
     if f.task_type:
-        conds.append(data_task.c.task_type == f.task_type)
-    base = _task_select().where(*conds)
-    total = int((await session.execute(select(func.count()).select_from(base.subquery()))).scalar_one())
-    rows = (await session.execute(base.order_by(data_task.c.id).limit(page_size).offset((page - 1) * page_size))).all()
-    return list(rows), total
+        where.append("t.task_type = :task_type")
+        params["task_type"] = f.task_type
+    cond = (" WHERE " + " AND ".join(where)) if where else ""
+    # only constant fragments are joined; every value is a bound parameter
+    owned = "data_task t LEFT JOIN workflow_task_relation r ON r.task_id = t.id"
+    if match:
+        ctes = (
+            "m AS MATERIALIZED (SELECT task_id FROM task_dependency_projection WHERE "  # noqa: S608
+            + " AND ".join(match)
+            + f"), f AS MATERIALIZED (SELECT t.id FROM m JOIN {owned} ON t.id = m.task_id{cond}), "  # noqa: S608
+            "p AS MATERIALIZED (SELECT id FROM f ORDER BY id LIMIT :limit OFFSET :offset)"
+        )
+        total = "(SELECT count(*) FROM f)"
+    else:
+        ctes = f"p AS MATERIALIZED (SELECT t.id FROM {owned}{cond} ORDER BY t.id LIMIT :limit OFFSET :offset)"  # noqa: S608
+        total = f"(SELECT count(*) FROM {owned}{cond})"  # noqa: S608
+    sql = (
+        f"WITH {ctes} SELECT CAST(json_build_object("  # noqa: S608
+        f"'items', coalesce(json_agg({_TASK_ITEM_JSON} ORDER BY t.id), '[]'::json), 'total', {total}, "
+        "'page', CAST(:page AS int), 'page_size', CAST(:page_size AS int)) AS text) "
+        "FROM p JOIN data_task t ON t.id = p.id "
+        "LEFT JOIN workflow_task_relation r ON r.task_id = t.id "
+        "LEFT JOIN data_workflow w ON w.id = r.workflow_id "
+        "LEFT JOIN task_dependency_projection d ON d.task_id = t.id"
+    )
+    document: str = (await session.execute(text(sql), params)).scalar_one()
+    return document
 
 
-async def catalog_tasks(session: AsyncSession, task_ids: Iterable[int]) -> list[Row[Any]]:
-    """Catalog rows of ``task_ids`` that exist, with ``workflow_id`` of their owner (``None``: unassigned)."""
+class CatalogRow(NamedTuple):
+    """A row of ``catalog_tasks``, as a plain tuple: reading its fields costs a small fraction of reading them from a
+    database row, which counts for thousands of rows per request."""
+
+    id: int
+    name: str
+    task_type: str
+    description: str
+    #: JSON text (not decoded: most rows are compared with what was read before, not parsed)
+    params: str
+    worker_group: str
+    #: the owning workflow (``None``: unassigned)
+    workflow_id: int | None
+
+    @property
+    def _mapping(self) -> dict[str, Any]:
+        """The fields by name, as a database row offers them."""
+        return self._asdict()
+
+
+async def catalog_tasks(session: AsyncSession, task_ids: Iterable[int]) -> list[CatalogRow]:
+    """Catalog rows of ``task_ids`` that exist."""
     ids = list(task_ids)
     if not ids:
         return []
@@ -119,14 +212,14 @@ async def catalog_tasks(session: AsyncSession, task_ids: Iterable[int]) -> list[
             data_task.c.name,
             data_task.c.task_type,
             data_task.c.description,
-            data_task.c.params,
+            cast(data_task.c.params, String),
             data_task.c.worker_group,
             workflow_task_relation.c.workflow_id,
         )
         .select_from(data_task.outerjoin(workflow_task_relation, workflow_task_relation.c.task_id == data_task.c.id))
         .where(data_task.c.id == func.any(cast(bindparam("ids", ids), _BIGINT_ARRAY)))
     )
-    return list(result.all())
+    return list(map(CatalogRow._make, result.all()))
 
 
 async def task_owners(session: AsyncSession, task_ids: Iterable[int]) -> dict[int, tuple[int, str] | None]:
@@ -152,9 +245,22 @@ async def task_owners(session: AsyncSession, task_ids: Iterable[int]) -> dict[in
 
 _last_published = aliased(workflow_version)
 
+#: every column but ``definition_json`` (the DAG of the current version, ~70 kB for 2,000 tasks: written with each
+#: version for other readers of the table, never read back by the service)
+_WORKFLOW_ROW = tuple(c for c in data_workflow.c if c.key != "definition_json")
+
 _WORKFLOW_COLUMNS = (
-    data_workflow,
+    *_WORKFLOW_ROW,
     _last_published.c.version_no.label("last_published_version_no"),
+)
+
+#: ``_WORKFLOW_COLUMNS`` for the ``RETURNING`` of a statement that writes the row
+_WORKFLOW_RETURNING = (
+    *_WORKFLOW_ROW,
+    select(_last_published.c.version_no)
+    .where(_last_published.c.id == data_workflow.c.last_published_version_id)
+    .scalar_subquery()
+    .label("last_published_version_no"),
 )
 
 
@@ -169,20 +275,16 @@ async def get_workflow(session: AsyncSession, workflow_id: int) -> Row[Any] | No
 
 
 async def lock_workflows(session: AsyncSession, workflow_ids: Iterable[int]) -> list[Row[Any]]:
-    """``SELECT … FOR UPDATE`` of the workflows, locked in id order (so two lockers never deadlock)."""
+    """``SELECT … FOR UPDATE`` of the workflows, locked in id order (so two lockers never deadlock): one statement,
+    the rows are locked as the sort returns them."""
     ids = sorted(set(workflow_ids))
-    rows = (
-        await session.execute(
-            select(data_workflow.c.id).where(data_workflow.c.id.in_(ids)).order_by(data_workflow.c.id).with_for_update()
-        )
-    ).all()
-    found = [r.id for r in rows]
-    out: list[Row[Any]] = []
-    for wid in found:
-        row = await get_workflow(session, wid)
-        assert row is not None
-        out.append(row)
-    return out
+    stmt = (
+        _workflow_select()
+        .where(data_workflow.c.id.in_(ids))
+        .order_by(data_workflow.c.id)
+        .with_for_update(of=data_workflow)
+    )
+    return list((await session.execute(stmt)).all())
 
 
 async def lock_workflow(session: AsyncSession, workflow_id: int) -> Row[Any] | None:
@@ -196,14 +298,25 @@ async def workflow_name_owner(session: AsyncSession, name: str) -> int | None:
     ).scalar_one_or_none()
 
 
-async def insert_workflow(session: AsyncSession, values: Mapping[str, Any]) -> int:
-    return int(
-        (await session.execute(insert(data_workflow).values(**values).returning(data_workflow.c.id))).scalar_one()
-    )
+async def insert_workflow(session: AsyncSession, values: Mapping[str, Any]) -> Row[Any]:
+    """Insert a workflow; returns its row as ``get_workflow`` reads it."""
+    return (await session.execute(insert(data_workflow).values(**values).returning(*_WORKFLOW_RETURNING))).one()
 
 
 async def update_workflow(session: AsyncSession, workflow_id: int, values: Mapping[str, Any]) -> None:
     await session.execute(update(data_workflow).where(data_workflow.c.id == workflow_id).values(**values))
+
+
+async def update_workflow_row(session: AsyncSession, workflow_id: int, values: Mapping[str, Any]) -> Row[Any]:
+    """``update_workflow`` of an existing workflow, returning the row as ``get_workflow`` then reads it."""
+    return (
+        await session.execute(
+            update(data_workflow)
+            .where(data_workflow.c.id == workflow_id)
+            .values(**values)
+            .returning(*_WORKFLOW_RETURNING)
+        )
+    ).one()
 
 
 async def update_workflows(session: AsyncSession, workflow_ids: Iterable[int], values: Mapping[str, Any]) -> None:
@@ -219,36 +332,71 @@ class WorkflowFilter:
     needs_attention: bool | None = None
 
 
-_SORTS = {
-    "name": (data_workflow.c.workflow_name.asc(),),
-    "-name": (data_workflow.c.workflow_name.desc(),),
-    "updated_at": (data_workflow.c.updated_at.asc(), data_workflow.c.id.asc()),
-    "-updated_at": (data_workflow.c.updated_at.desc(), data_workflow.c.id.desc()),
+_SORT_SQL = {
+    "name": "w.workflow_name ASC",
+    "-name": "w.workflow_name DESC",
+    "updated_at": "w.updated_at ASC, w.id ASC",
+    "-updated_at": "w.updated_at DESC, w.id DESC",
 }
-SORTS = tuple(_SORTS)
+SORTS = tuple(_SORT_SQL)
 
 
-async def list_workflows(
-    session: AsyncSession, f: WorkflowFilter, *, sort: str, page: int, page_size: int
-) -> tuple[list[Row[Any]], int]:
-    conds: list[Any] = []
+#: ``schemas.WorkflowListItem`` built by PostgreSQL (``approved`` is ``WorkflowState.current_is_approved``)
+_LIST_ITEM_JSON = f"""json_build_object(
+    'id', w.id, 'name', w.workflow_name, 'description', w.description, 'status', w.status,
+    'publish_status', w.publish_status, 'workflow_code', w.workflow_code, 'project_code', w.project_code,
+    'release_state', w.release_state, 'current_version_no', w.current_version_no,
+    'approved', coalesce(w.current_version_id IS NOT NULL AND w.approved_version_id = w.current_version_id, false),
+    'last_published_version_no', v.version_no, 'last_execution_state', w.last_execution_state,
+    'last_execution_at', {_utc("w.last_execution_at")}, 'needs_attention', w.needs_attention,
+    'attention_reason', w.attention_reason, 'task_count', w.task_count, 'updated_at', {_utc("w.updated_at")},
+    'updated_by', w.updated_by, 'last_executions', coalesce(w.last_executions, '[]'::jsonb),
+    'executions_synced_at', {_utc("w.executions_synced_at")})"""
+
+
+async def list_workflows_json(session: AsyncSession, f: WorkflowFilter, *, sort: str, page: int, page_size: int) -> str:
+    """The page of ``GET /internal/workflows`` (``schemas.Page[schemas.WorkflowListItem]``) as JSON text, built by
+    PostgreSQL in ONE statement: the page's ids first (an index scan of ``data_workflow`` alone, skipped rows
+    included), then the joins and the JSON of those rows only. Decoding each row's executions and validating and
+    serialising 20 models again in Python cost more than the whole query. The total is exact: unfiltered, the
+    counter the ``data_workflow`` triggers keep (16 rows) instead of counting every workflow."""
+    where: list[str] = []
+    params: dict[str, Any] = {
+        "limit": page_size,
+        "offset": (page - 1) * page_size,
+        "page": page,
+        "page_size": page_size,
+    }
     if f.name:
-        conds.append(func.lower(data_workflow.c.workflow_name).like(_like(f.name), escape="\\"))
+        where.append("lower(w.workflow_name) LIKE :name ESCAPE '\\'")
+        params["name"] = _like(f.name)
     if f.status:
-        conds.append(data_workflow.c.status == f.status)
+        where.append("w.status = :status")
+        params["status"] = f.status
     if f.publish_status:
-        conds.append(data_workflow.c.publish_status == f.publish_status)
+        where.append("w.publish_status = :publish_status")
+        params["publish_status"] = f.publish_status
     if f.last_execution_state:
-        conds.append(data_workflow.c.last_execution_state == f.last_execution_state)
+        where.append("w.last_execution_state = :last_execution_state")
+        params["last_execution_state"] = f.last_execution_state
     if f.needs_attention is not None:
-        conds.append(data_workflow.c.needs_attention.is_(f.needs_attention))
-    total = int((await session.execute(select(func.count()).select_from(data_workflow).where(*conds))).scalar_one())
-    rows = (
-        await session.execute(
-            _workflow_select().where(*conds).order_by(*_SORTS[sort]).limit(page_size).offset((page - 1) * page_size)
-        )
-    ).all()
-    return list(rows), total
+        where.append("w.needs_attention = :needs_attention")
+        params["needs_attention"] = f.needs_attention
+    cond = (" WHERE " + " AND ".join(where)) if where else ""
+    order = _SORT_SQL[sort]
+    counted = f"(SELECT count(*) FROM data_workflow w{cond})"  # noqa: S608 (constant fragments)
+    total = counted if where else "(SELECT coalesce(sum(n), 0) FROM workflow_counter)"
+    # only constant fragments are joined; every value is a bound parameter
+    sql = (
+        f"WITH p AS MATERIALIZED (SELECT w.id FROM data_workflow w{cond} ORDER BY {order} "  # noqa: S608
+        "LIMIT :limit OFFSET :offset) "
+        f"SELECT CAST(json_build_object('items', coalesce(json_agg({_LIST_ITEM_JSON} ORDER BY {order}), '[]'::json), "
+        f"'total', {total}, 'page', CAST(:page AS int), 'page_size', CAST(:page_size AS int)) AS text) "
+        "FROM p JOIN data_workflow w ON w.id = p.id "
+        "LEFT JOIN workflow_version v ON v.id = w.last_published_version_id"
+    )
+    document: str = (await session.execute(text(sql), params)).scalar_one()
+    return document
 
 
 async def set_attention(
@@ -259,44 +407,178 @@ async def set_attention(
     )
 
 
-async def set_execution_state(session: AsyncSession, workflow_id: int, state: str | None, at: datetime | None) -> bool:
+async def set_executions(
+    session: AsyncSession,
+    workflow_id: int,
+    *,
+    state: str | None,
+    at: datetime | None,
+    executions: Sequence[Mapping[str, Any]],
+    synced_at: datetime,
+) -> bool:
+    """Store the last executions unless the stored ones come from a later sync; whether the row was written."""
     result = await session.execute(
         update(data_workflow)
-        .where(data_workflow.c.id == workflow_id)
-        .values(last_execution_state=state, last_execution_at=at)
+        .where(
+            data_workflow.c.id == workflow_id,
+            (data_workflow.c.executions_synced_at.is_(None)) | (data_workflow.c.executions_synced_at <= synced_at),
+        )
+        .values(
+            last_execution_state=state,
+            last_execution_at=at,
+            last_executions=list(executions),
+            executions_synced_at=synced_at,
+        )
         .returning(data_workflow.c.id)
     )
     return result.first() is not None
 
 
+async def workflow_exists(session: AsyncSession, workflow_id: int) -> bool:
+    return bool((await session.execute(select(exists().where(data_workflow.c.id == workflow_id)))).scalar_one())
+
+
+# --- task dependency projection ------------------------------------------------------------------------------------
+
+
+async def put_dependencies(
+    session: AsyncSession, task_id: int, upstream: Sequence[int], downstream: Sequence[int]
+) -> None:
+    """The task's dependency sets as lineage reports them; both empty: no row (as in lineage's view)."""
+    if not upstream and not downstream:
+        await session.execute(delete(_dep).where(_dep.c.task_id == task_id))
+        return
+    up, down = sorted(set(upstream)), sorted(set(downstream))
+    ins = pg_insert(_dep).values(
+        task_id=task_id,
+        upstream_task_ids=up,
+        downstream_task_ids=down,
+        upstream_count=len(up),
+        downstream_count=len(down),
+        updated_at=func.now(),
+    )
+    await session.execute(
+        ins.on_conflict_do_update(
+            index_elements=[_dep.c.task_id],
+            set_={
+                "upstream_task_ids": ins.excluded.upstream_task_ids,
+                "downstream_task_ids": ins.excluded.downstream_task_ids,
+                "upstream_count": ins.excluded.upstream_count,
+                "downstream_count": ins.excluded.downstream_count,
+                "updated_at": ins.excluded.updated_at,
+            },
+        )
+    )
+
+
+@dataclass(frozen=True)
+class DependencyRows:
+    """Column-wise dependency rows of a refill (arrays as ``{1,2}`` literals)."""
+
+    task_ids: list[int]
+    ups: list[str]
+    downs: list[str]
+
+
+async def refill_dependencies(session: AsyncSession, rows: DependencyRows, *, fetched_after: datetime) -> int:
+    """Write rows read from lineage-resolver at a time after ``fetched_after``: a row the consumer wrote since then
+    is newer and kept. Rows with both sets empty delete. Returns the number of rows written or deleted."""
+    if not rows.task_ids:
+        return 0
+    params = {"task_ids": rows.task_ids, "ups": rows.ups, "downs": rows.downs, "since": fetched_after}
+    deleted = await session.execute(
+        text(
+            "DELETE FROM task_dependency_projection AS p USING "
+            "unnest(CAST(:task_ids AS bigint[]), CAST(:ups AS text[]), CAST(:downs AS text[])) AS x(task_id, up, down) "
+            "WHERE p.task_id = x.task_id AND x.up = '{}' AND x.down = '{}' AND p.updated_at < :since"
+        ),
+        params,
+    )
+    written = await session.execute(
+        text(
+            "INSERT INTO task_dependency_projection AS p (task_id, upstream_task_ids, downstream_task_ids, "
+            "upstream_count, downstream_count, updated_at) "
+            "SELECT x.task_id, CAST(x.up AS bigint[]), CAST(x.down AS bigint[]), cardinality(CAST(x.up AS bigint[])), "
+            "cardinality(CAST(x.down AS bigint[])), :since FROM "
+            "unnest(CAST(:task_ids AS bigint[]), CAST(:ups AS text[]), CAST(:downs AS text[])) AS x(task_id, up, down) "
+            "WHERE NOT (x.up = '{}' AND x.down = '{}') "
+            "ON CONFLICT (task_id) DO UPDATE SET upstream_task_ids = EXCLUDED.upstream_task_ids, "
+            "downstream_task_ids = EXCLUDED.downstream_task_ids, upstream_count = EXCLUDED.upstream_count, "
+            "downstream_count = EXCLUDED.downstream_count, updated_at = EXCLUDED.updated_at "
+            "WHERE p.updated_at < :since"
+        ),
+        params,
+    )
+    return int(getattr(deleted, "rowcount", 0) or 0) + int(getattr(written, "rowcount", 0) or 0)
+
+
+async def task_ids_after(session: AsyncSession, after: int, limit: int) -> list[int]:
+    """Catalog task ids above ``after``, ascending (keyset paging of a refill)."""
+    rows = await session.execute(
+        select(data_task.c.id).where(data_task.c.id > after).order_by(data_task.c.id).limit(limit)
+    )
+    return [int(r) for r in rows.scalars()]
+
+
+async def database_now(session: AsyncSession) -> datetime:
+    now: datetime = (await session.execute(select(func.clock_timestamp()))).scalar_one()
+    return now
+
+
 # --- versions -----------------------------------------------------------------------------------------------------
+
+
+async def begin_version(session: AsyncSession) -> int:
+    """The id of the version about to be written, from ``workflow_version.id``'s own sequence: rows that refer to the
+    version can be written before it.
+
+    In the same round trip, large values written by the rest of the transaction are set to be compressed with ``lz4``
+    where the server has it (PostgreSQL 14+ built with it): a version's ~1 MB snapshot and its outbox event then take
+    a fraction of the time ``pglz``, the default, takes. Reading is unchanged (each value records its method); a server
+    without lz4 keeps its default."""
+    result = await session.execute(
+        text(
+            "SELECT nextval(pg_get_serial_sequence('workflow_version', 'id')), "
+            "(SELECT set_config('default_toast_compression', 'lz4', true) FROM pg_settings "
+            "WHERE name = 'default_toast_compression' AND 'lz4' = ANY(enumvals))"
+        )
+    )
+    return int(result.scalar_one())
 
 
 async def insert_version(
     session: AsyncSession,
     *,
+    version_id: int,
     workflow_id: int,
     version_no: int,
     snapshot_json: str,
-    change_summary: Mapping[str, Any],
+    change_summary_json: str,
     trigger_source: str,
     content_hash: str,
     created_by: str,
 ) -> Row[Any]:
-    """Insert a version; the snapshot arrives as canonical JSON text (no re-encoding of a large document)."""
+    """Insert version ``version_id`` (from ``begin_version``); the snapshot (canonical) and the change summary arrive
+    as JSON text (no re-encoding of large documents). Returns ``id`` and ``created_at``."""
     return (
         await session.execute(
-            insert(workflow_version)
-            .values(
-                workflow_id=workflow_id,
-                version_no=version_no,
-                structure_snapshot=cast(bindparam("snapshot_json", snapshot_json, type_=String), JSON),
-                change_summary=change_summary,
-                trigger_source=trigger_source,
-                content_hash=content_hash,
-                created_by=created_by,
-            )
-            .returning(workflow_version.c.id, workflow_version.c.created_at)
+            text(
+                "INSERT INTO workflow_version (id, workflow_id, version_no, structure_snapshot, change_summary, "
+                "trigger_source, content_hash, created_by) OVERRIDING SYSTEM VALUE VALUES (:id, :workflow_id, "
+                ":version_no, CAST(CAST(:snapshot_json AS text) AS json), "
+                "CAST(CAST(:change_summary_json AS text) AS jsonb), :trigger_source, :content_hash, :created_by) "
+                "RETURNING id, created_at"
+            ),
+            {
+                "id": version_id,
+                "workflow_id": workflow_id,
+                "version_no": version_no,
+                "snapshot_json": snapshot_json,
+                "change_summary_json": change_summary_json,
+                "trigger_source": trigger_source,
+                "content_hash": content_hash,
+                "created_by": created_by,
+            },
         )
     ).one()
 

@@ -30,6 +30,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    SmallInteger,
     Table,
     Text,
     UniqueConstraint,
@@ -101,6 +102,10 @@ data_workflow = Table(
     Column("task_count", Integer, nullable=False, server_default=text("0")),
     Column("last_execution_state", Text),
     Column("last_execution_at", DateTime(timezone=True)),
+    # projection of ``execution.synced`` (migration 0002): the newest ≤ 10 executions (list fields only) and the
+    # ``synced_at`` of the event that wrote them (an older event is ignored)
+    Column("last_executions", JSONB),
+    Column("executions_synced_at", DateTime(timezone=True)),
     Column("needs_attention", Boolean, nullable=False, server_default=text("false")),
     Column("attention_reason", Text),
     Column("attention_details", JSONB),
@@ -172,6 +177,30 @@ publish_request = Table(
     CheckConstraint(_in("operation", OPERATIONS), name="operation"),
     CheckConstraint(_in("status", REQUEST_STATUSES), name="status"),
     Index("ix_publish_request_workflow_id_requested_at", "workflow_id", "requested_at"),
+)
+
+#: lineage-resolver's ``task_dependency_view`` as ``task.dependency.changed`` reports it (migration 0002); a task
+#: without dependencies has no row. GIN on both arrays: the task list's dependency filters are index scans.
+task_dependency_projection = Table(
+    "task_dependency_projection",
+    metadata,
+    Column("task_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("upstream_task_ids", ARRAY(BigInteger), nullable=False, server_default=_EMPTY_IDS),
+    Column("downstream_task_ids", ARRAY(BigInteger), nullable=False, server_default=_EMPTY_IDS),
+    Column("upstream_count", Integer, nullable=False, server_default=text("0")),
+    Column("downstream_count", Integer, nullable=False, server_default=text("0")),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=_NOW),
+    Index("ix_task_dependency_projection_upstream_task_ids", "upstream_task_ids", postgresql_using="gin"),
+    Index("ix_task_dependency_projection_downstream_task_ids", "downstream_task_ids", postgresql_using="gin"),
+)
+
+#: the exact number of workflows, ``sum(n)`` over the slots; kept by statement-level triggers on ``data_workflow``
+#: (migration 0002) in the writing transaction, one slot per backend (``pg_backend_pid() % 16``)
+workflow_counter = Table(
+    "workflow_counter",
+    metadata,
+    Column("slot", SmallInteger, primary_key=True, autoincrement=False),
+    Column("n", BigInteger, nullable=False, server_default=text("0")),
 )
 
 outbox, inbox = add_outbox_tables(metadata)

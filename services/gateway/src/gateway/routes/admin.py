@@ -38,7 +38,7 @@ async def list_api_keys(
 @router.delete("/api-keys/{key_id}", status_code=204)
 async def revoke_api_key(key_id: IdPath, request: Request, deps: DepsDep, _: Admin) -> Response:
     """Revoke a key (idempotent); the last active admin key cannot be revoked over HTTP (409)."""
-    revoked = await auth.revoke_api_key(deps.sessions, key_id)
+    revoked = await auth.revoke_api_key(deps.sessions, key_id, verified=deps.verified_keys)
     note(request, f"revoked key {revoked.id} ({revoked.key_prefix}…) of {revoked.name}")
     return Response(status_code=204)
 

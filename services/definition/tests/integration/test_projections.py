@@ -1,0 +1,339 @@
+"""The read projections the lists answer from: last executions (``execution.synced``), the dependency projection
+(``task.dependency.changed``, refilled by ``sync-dependencies``) and the workflow counter. The use cases run on real
+PostgreSQL; the lists are read over HTTP."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from common.db import create_engine, session_factory, unit_of_work
+from common.errors import TransientError
+from common.events import DependencyCycle, ExecutionSummary, ExecutionSynced, TaskDependencyChanged
+from common.outbox import Outbox
+from definition import schemas, service
+from definition.config import Settings
+from definition.db.tables import outbox
+from definition.deps import Deps
+from definition.lineage import LineageDependencyView
+from definition.ports import DependencySets
+
+from .conftest import new_tasks, new_workflow
+
+pytestmark = pytest.mark.integration
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+async def deps(module_settings: Settings) -> AsyncIterator[Deps]:
+    engine = create_engine(module_settings.database_url, schema=module_settings.db_schema, pool_size=2)
+    yield Deps(sessions=session_factory(engine), outbox=Outbox(outbox, source="/tests/definition"))
+    await engine.dispose()
+
+
+def synced(workflow_id: int, at: datetime, states: Sequence[str]) -> ExecutionSynced:
+    return ExecutionSynced(
+        workflow_id=workflow_id,
+        engine_workflow_code=1,
+        project_code=2,
+        executions=tuple(
+            ExecutionSummary(
+                instance_id=100 + i,
+                state=s,
+                start_time=at - timedelta(hours=i),
+                end_time=at - timedelta(hours=i) + timedelta(minutes=3),
+                duration="3m",
+                command_type="SCHEDULER",
+                run_times=1,
+            )
+            for i, s in enumerate(states)
+        ),
+        synced_at=at,
+    )
+
+
+async def apply_synced(deps: Deps, event: ExecutionSynced) -> None:
+    async with unit_of_work(deps.sessions) as session:
+        await service.apply_execution_synced(session, deps, event)
+
+
+async def apply_change(deps: Deps, task: int, **kw: Any) -> None:
+    base: dict[str, Any] = {"old_upstream": (), "new_upstream": (), "old_downstream": (), "new_downstream": ()}
+    event = TaskDependencyChanged(task_id=task, **{**base, **kw})
+    async with unit_of_work(deps.sessions) as session:
+        await service.apply_dependency_change(session, deps, event, event_id=f"test-{task}-{id(event)}")
+
+
+async def list_item(client: httpx.AsyncClient, name: str) -> dict[str, Any]:
+    r = await client.get("/internal/workflows", params={"name": name})
+    assert r.status_code == 200, r.text
+    (item,) = r.json()["items"]
+    return dict(item)
+
+
+async def test_last_executions_projection_keeps_the_newest_sync(client: httpx.AsyncClient, deps: Deps) -> None:
+    (t,) = await new_tasks(client, 1)
+    wf = await new_workflow(client, [t])
+    item = await list_item(client, wf["name"])
+    assert (item["last_executions"], item["executions_synced_at"]) == ([], None)  # never synced
+
+    await apply_synced(deps, synced(wf["id"], T0, ["FAILURE", *["SUCCESS"] * 11]))
+    item = await list_item(client, wf["name"])
+    runs = item["last_executions"]
+    assert [r["instance_id"] for r in runs] == list(range(100, 110))  # newest first, at most 10
+    assert set(runs[0]) == {"instance_id", "state", "start_time", "end_time", "duration"}  # list fields only
+    assert (runs[0]["state"], runs[0]["duration"]) == ("FAILURE", "3m")
+    assert item["last_execution_state"] == "FAILURE"
+    assert item["executions_synced_at"].startswith("2026-01-01T00:00:00")
+
+    # an older sync arriving late changes nothing (neither the runs nor the last state)
+    await apply_synced(deps, synced(wf["id"], T0 - timedelta(minutes=5), ["RUNNING_EXECUTION"]))
+    item = await list_item(client, wf["name"])
+    assert [r["instance_id"] for r in item["last_executions"]] == list(range(100, 110))
+    assert item["last_execution_state"] == "FAILURE"
+
+    # a newer one replaces them
+    await apply_synced(deps, synced(wf["id"], T0 + timedelta(minutes=5), ["SUCCESS", "FAILURE"]))
+    item = await list_item(client, wf["name"])
+    assert [(r["instance_id"], r["state"]) for r in item["last_executions"]] == [(100, "SUCCESS"), (101, "FAILURE")]
+    assert item["last_execution_state"] == "SUCCESS"
+
+    await apply_synced(deps, synced(10_000_000, T0, ["SUCCESS"]))  # unknown workflow: ignored
+
+
+async def test_unfiltered_total_is_the_exact_counter(client: httpx.AsyncClient, deps: Deps) -> None:
+    async def totals() -> tuple[int, int]:
+        r = await client.get("/internal/workflows", params={"page_size": 1})
+        async with deps.sessions() as session:
+            counted = (await session.execute(text("SELECT count(*) FROM data_workflow"))).scalar_one()
+        return int(r.json()["total"]), int(counted)
+
+    before, counted = await totals()
+    assert before == counted
+    tasks = await new_tasks(client, 2)
+    for t in tasks:
+        await new_workflow(client, [t])
+    after, counted = await totals()
+    assert (after, counted) == (before + 2, before + 2)
+    # a page past the end still says the total
+    r = await client.get("/internal/workflows", params={"page": 10_000, "page_size": 200})
+    assert (r.json()["items"], r.json()["total"]) == ([], after)
+    # filtered lists count what matches
+    r = await client.get("/internal/workflows", params={"name": "no such workflow anywhere"})
+    assert r.json()["total"] == 0
+
+    # deletes keep the counter exact too (the application never deletes a workflow; SQL might)
+    insert = "INSERT INTO data_workflow (workflow_name, created_by, updated_by) VALUES "
+    async with unit_of_work(deps.sessions) as session:
+        await session.execute(text(insert + "('tmp-a', 'x', 'x'), ('tmp-b', 'x', 'x')"))
+    assert (await totals())[0] == after + 2
+    async with unit_of_work(deps.sessions) as session:
+        await session.execute(text("DELETE FROM data_workflow WHERE workflow_name IN ('tmp-a', 'tmp-b')"))
+    assert await totals() == (after, after)
+    # a transaction that rolls back leaves the counter as it was
+    async with deps.sessions() as session:
+        await session.execute(text(insert + "('tmp-c', 'x', 'x')"))
+        await session.rollback()
+    assert await totals() == (after, after)
+
+
+async def test_dependency_projection_filters_and_counts(client: httpx.AsyncClient, deps: Deps) -> None:
+    a, b, c, d, loose = await new_tasks(client, 5)
+    w1 = await new_workflow(client, [a, b, c])
+    w2 = await new_workflow(client, [d])
+    # as lineage-resolver reports them: a → b, a → c, a → d (across workflows), b → c
+    await apply_change(deps, a, new_downstream=(b, c, d))
+    await apply_change(deps, b, new_upstream=(a,), new_downstream=(c,))
+    await apply_change(deps, c, new_upstream=(a, b))
+    await apply_change(deps, d, new_upstream=(a,))
+    await apply_change(deps, loose, new_upstream=(a,))  # a task in no workflow: projected all the same
+
+    r = await client.get("/internal/tasks", params={"upstream_task_id": a})
+    body = r.json()
+    assert [t["id"] for t in body["items"]] == [b, c, d, loose]
+    assert body["total"] == 4
+    by_id = {t["id"]: t for t in body["items"]}
+    assert (by_id[b]["upstream_count"], by_id[b]["downstream_count"]) == (1, 1)
+    assert (by_id[c]["upstream_count"], by_id[c]["downstream_count"]) == (2, 0)
+    assert (by_id[b]["workflow_id"], by_id[b]["workflow_name"]) == (w1["id"], w1["name"])
+    assert (by_id[d]["workflow_id"], by_id[loose]["workflow_id"]) == (w2["id"], None)
+
+    # with the catalog filters and paging
+    r = await client.get("/internal/tasks", params={"upstream_task_id": a, "workflow_id": w1["id"]})
+    assert ([t["id"] for t in r.json()["items"]], r.json()["total"]) == ([b, c], 2)
+    r = await client.get("/internal/tasks", params={"upstream_task_id": a, "page": 2, "page_size": 1})
+    assert ([t["id"] for t in r.json()["items"]], r.json()["total"]) == ([c], 4)
+    r = await client.get("/internal/tasks", params={"upstream_task_id": a, "page": 9, "page_size": 1})
+    assert (r.json()["items"], r.json()["total"]) == ([], 4)  # past the end: the total still
+    r = await client.get("/internal/tasks", params={"upstream_task_id": a, "downstream_task_id": c})
+    assert [t["id"] for t in r.json()["items"]] == [b]
+    r = await client.get("/internal/tasks", params={"downstream_task_id": c})
+    assert [t["id"] for t in r.json()["items"]] == [a, b]
+    r = await client.get("/internal/tasks", params={"upstream_task_id": loose})
+    assert (r.json()["items"], r.json()["total"]) == ([], 0)
+    # the unfiltered list carries the counts too
+    r = await client.get("/internal/tasks", params={"workflow_id": w1["id"]})
+    assert [(t["id"], t["upstream_count"], t["downstream_count"]) for t in r.json()["items"]] == [
+        (a, 0, 3),
+        (b, 1, 1),
+        (c, 2, 0),
+    ]
+
+    # a cycle reported by lineage: the workflow is flagged, the projection still mirrors lineage's view
+    cycle = DependencyCycle(task_path=(c, a, b, c), tables=("dw.x",))
+    await apply_change(deps, c, old_upstream=(a, b), new_upstream=(a, b), new_downstream=(a,), cycle=cycle)
+    r = await client.get("/internal/tasks", params={"downstream_task_id": a})
+    assert [t["id"] for t in r.json()["items"]] == [c]
+    # both sets empty: no row (as in lineage's view), counts 0
+    await apply_change(deps, loose, old_upstream=(a,))
+    r = await client.get("/internal/tasks", params={"upstream_task_id": a})
+    assert loose not in [t["id"] for t in r.json()["items"]]
+    async with deps.sessions() as session:
+        rows = await session.execute(text(f"SELECT count(*) FROM task_dependency_projection WHERE task_id = {loose}"))
+        assert rows.scalar_one() == 0
+
+
+class FakeView:
+    """lineage-resolver's dependency view in memory; ``during[t]`` runs inside the read that includes task ``t`` (a
+    consumer applying an event of ``t`` that lineage committed after the read)."""
+
+    def __init__(self, sets: dict[int, tuple[tuple[int, ...], tuple[int, ...]]], max_batch: int = 2) -> None:
+        self.sets = sets
+        self.max_batch = max_batch
+        self.reads: list[list[int]] = []
+        self.during: dict[int, Callable[[], Any]] = {}
+
+    async def dependency_sets(self, task_ids: Sequence[int]) -> list[DependencySets]:
+        self.reads.append(list(task_ids))
+        for t in task_ids:
+            if (hook := self.during.pop(t, None)) is not None:
+                await hook()
+        return [DependencySets(t, *self.sets.get(t, ((), ()))) for t in task_ids]
+
+
+async def test_sync_dependencies_refills_without_undoing_newer_events(client: httpx.AsyncClient, deps: Deps) -> None:
+    a, b, c = await new_tasks(client, 3)
+    # the projection is behind: a stale row for c, nothing for a and b
+    await apply_change(deps, c, new_upstream=(b,))
+    view = FakeView({a: ((), (b,)), b: ((a,), ()), c: ((), ())}, max_batch=2)
+
+    # while the refill runs, the consumer applies a newer change of b: the refill must not undo it
+    async def consumer() -> None:
+        await apply_change(deps, b, old_upstream=(a,), new_upstream=(a, c))
+
+    view.during[b] = consumer
+    report = await service.sync_dependencies(deps.sessions, view, batch_size=1000)
+    assert report.tasks >= 3
+    assert all(len(ids) <= 2 for ids in view.reads)  # the view's batch limit is honoured
+    assert [i for ids in view.reads for i in ids if i in (a, b, c)] == [a, b, c]
+
+    r = await client.get("/internal/tasks", params={"upstream_task_id": a})
+    assert [(t["id"], t["upstream_count"]) for t in r.json()["items"]] == [(b, 2)]  # the consumer's newer row
+    r = await client.get("/internal/tasks", params={"downstream_task_id": b})
+    assert [t["id"] for t in r.json()["items"]] == [a]  # filled
+    r = await client.get("/internal/tasks", params={"upstream_task_id": b})
+    assert r.json()["items"] == []  # c's stale row is gone: lineage says c has no dependencies
+
+
+async def test_lineage_adapter_reads_the_dependency_view() -> None:
+    seen: list[httpx.Request] = []
+
+    def lineage(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        ids = [int(x) for x in request.url.params["task_ids"].split(",")]
+        items = [
+            {
+                "task_id": t,
+                "upstream_task_ids": [t - 1] if t > 1 else [],
+                "downstream_task_ids": [],
+                "upstream_count": 1 if t > 1 else 0,
+                "downstream_count": 0,
+                "updated_at": None,
+            }
+            for t in ids
+        ]
+        return httpx.Response(200, json={"items": items})
+
+    async with httpx.AsyncClient(base_url="http://lineage", transport=httpx.MockTransport(lineage)) as http:
+        view = LineageDependencyView(http)
+        assert view.max_batch == 1000
+        assert await view.dependency_sets([1, 2]) == [DependencySets(1, (), ()), DependencySets(2, (1,), ())]
+    assert seen[0].url.path == "/internal/dependency-view"
+    assert seen[0].url.params["task_ids"] == "1,2"
+
+    async with httpx.AsyncClient(
+        base_url="http://lineage", transport=httpx.MockTransport(lambda r: httpx.Response(503))
+    ) as http:
+        with pytest.raises(TransientError):
+            await LineageDependencyView(http).dependency_sets([1])
+
+
+async def test_list_document_built_by_the_database_is_the_model(client: httpx.AsyncClient, deps: Deps) -> None:
+    """The list's JSON comes from PostgreSQL: it must validate as ``Page[WorkflowListItem]`` and say what the
+    pydantic-built detail says for every summary field (approved or not, published or not, synced or not)."""
+    a, b, c = await new_tasks(client, 3)
+    draft = await new_workflow(client, [a], name=f"json-{uuid.uuid4().hex[:6]}-draft")
+    approved = await new_workflow(client, [b], name=f"json-{uuid.uuid4().hex[:6]}-approved")
+    r = await client.post(f"/internal/workflows/{approved['id']}/actions/approve", headers={"X-Actor": "ann"})
+    assert r.status_code == 200, r.text
+    edited = await new_workflow(client, [c], name=f"json-{uuid.uuid4().hex[:6]}-edited")
+    await client.post(f"/internal/workflows/{edited['id']}/actions/approve")
+    await apply_synced(deps, synced(edited["id"], T0, ["SUCCESS"]))
+
+    r = await client.get("/internal/workflows", params={"name": "json-", "sort": "name", "page_size": 200})
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "application/json"
+    page = schemas.Page[schemas.WorkflowListItem].model_validate_json(r.content)
+    assert {i.id for i in page.items} >= {draft["id"], approved["id"], edited["id"]}
+    assert [i.name for i in page.items] == sorted(i.name for i in page.items)
+    for item in page.items:
+        detail = schemas.WorkflowDetail.model_validate_json(
+            (await client.get(f"/internal/workflows/{item.id}")).content
+        )
+        for name in schemas.WorkflowSummary.model_fields:
+            assert getattr(item, name) == getattr(detail, name), (item.id, name)
+    by_id = {i.id: i for i in page.items}
+    assert (by_id[draft["id"]].approved, by_id[approved["id"]].approved) == (False, True)
+    assert [e.instance_id for e in by_id[edited["id"]].last_executions] == [100]
+    assert by_id[edited["id"]].executions_synced_at == T0
+    assert by_id[draft["id"]].executions_synced_at is None
+    # an empty page is still a page
+    r = await client.get("/internal/workflows", params={"name": "no such workflow anywhere"})
+    assert r.json() == {"items": [], "total": 0, "page": 1, "page_size": 20}
+
+
+async def test_task_list_document_built_by_the_database_is_the_model(client: httpx.AsyncClient, deps: Deps) -> None:
+    """The task list's JSON comes from PostgreSQL: it validates as ``Page[TaskListItem]`` and says what the
+    pydantic-built task answer says (owned or not, deployed or not), with and without a dependency filter."""
+    a, b, loose = await new_tasks(client, 3)
+    wf = await new_workflow(client, [a, b])
+    await apply_change(deps, a, new_downstream=(b, loose))
+    await apply_change(deps, b, new_upstream=(a,))
+    await apply_change(deps, loose, new_upstream=(a,))
+    for params in ({"upstream_task_id": a}, {"ids": f"{a},{b},{loose}"}):
+        r = await client.get("/internal/tasks", params=params)
+        assert r.status_code == 200, r.text
+        assert r.headers["content-type"] == "application/json"
+        page = schemas.Page[schemas.TaskListItem].model_validate_json(r.content)
+        assert page.items
+        for item in page.items:
+            task = schemas.Task.model_validate_json((await client.get(f"/internal/tasks/{item.id}")).content)
+            for name in schemas.Task.model_fields:
+                assert getattr(item, name) == getattr(task, name), (item.id, name)
+    page = schemas.Page[schemas.TaskListItem].model_validate_json(
+        (await client.get("/internal/tasks", params={"ids": f"{a},{b},{loose}"})).content
+    )
+    assert [(i.id, i.workflow_id, i.upstream_count, i.downstream_count) for i in page.items] == [
+        (a, wf["id"], 0, 2),
+        (b, wf["id"], 1, 0),
+        (loose, None, 1, 0),
+    ]
+    r = await client.get("/internal/tasks", params={"ids": "999999999"})
+    assert r.json() == {"items": [], "total": 0, "page": 1, "page_size": 20}

@@ -1,0 +1,51 @@
+"""Who a request acts as (``Principal``), and the process's short-lived memory of keys found valid
+(``VerifiedKeys``; see ``gateway.auth``)."""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Principal:
+    key_id: int
+    name: str
+    roles: tuple[str, ...]
+    key_prefix: str
+
+
+class VerifiedKeys:
+    """Keys found valid in the database, by SHA-256 digest, each trusted for ``ttl_s`` (monotonic clock) after its
+    look-up; at most ``max_keys`` (the least recently verified go first). ``ttl_s == 0`` disables it."""
+
+    def __init__(self, ttl_s: float, *, max_keys: int = 10_000, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl_s = ttl_s
+        self.max_keys = max_keys
+        self.clock = clock
+        self._keys: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
+
+    def get(self, digest: str) -> Principal | None:
+        entry = self._keys.get(digest)
+        if entry is None:
+            return None
+        principal, expires = entry
+        if self.clock() >= expires:
+            del self._keys[digest]
+            return None
+        return principal
+
+    def put(self, digest: str, principal: Principal) -> None:
+        if self.ttl_s <= 0:
+            return
+        self._keys[digest] = (principal, self.clock() + self.ttl_s)
+        self._keys.move_to_end(digest)
+        while len(self._keys) > self.max_keys:
+            self._keys.popitem(last=False)
+
+    def forget(self, key_id: int) -> None:
+        """Drop a key at once (revoked in this process)."""
+        for digest in [d for d, (p, _) in self._keys.items() if p.key_id == key_id]:
+            del self._keys[digest]
