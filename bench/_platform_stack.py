@@ -212,6 +212,8 @@ class Stack:
     dbs: dict[str, ServiceDatabase] = field(default_factory=dict)
     procs: list[ServiceProc] = field(default_factory=list)
     admin_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    #: ``*_OTEL_SAMPLING_RATIO`` of the services started with telemetry on
+    sampling_ratio: float = 1.0
     log_dir: Path = field(default_factory=lambda: Path(os.environ.get("TMPDIR", "/tmp")))
     upstreams: dict[str, ServiceProc] = field(default_factory=dict)
 
@@ -291,7 +293,7 @@ class Stack:
             "KAFKA_TOPIC_PREFIX": self.topic_prefix,
             f"{p}LOG_JSON": "true",
             f"{p}OTEL_EXPORTER_OTLP_ENDPOINT": otlp,
-            f"{p}OTEL_SAMPLING_RATIO": "1.0",
+            f"{p}OTEL_SAMPLING_RATIO": str(self.sampling_ratio),
         }
         if svc == "history":
             env["HISTORY_SYNC_ENABLED"] = "false"  # no DS here: serve the seeded cache only

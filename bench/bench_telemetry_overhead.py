@@ -10,12 +10,12 @@ the publish path and on ``GET /api/v1/workflows`` (issue: Operability). Ratio on
   and the median of each is compared;
 - list path: the gateway list page under load from a second process (``_loadgen.py``), as in
   ``bench_gateway_lists.py`` 1a but with ``--list-workflows`` (10,000) workflows: the four processes started with
-  telemetry on (``create_app`` as deployed, OTLP endpoint = the sink, sampling 1.0) or off (``telemetry=False``, see
-  ``_bench_factories.py``), alternating, medians compared (p50, p99, throughput).
+  telemetry on (``create_app`` as deployed, OTLP endpoint = the sink, sampling 1.0 or ``--sampling``) or off
+  (``telemetry=False``, see ``_bench_factories.py``), alternating, medians compared (p50, p99, throughput).
 "Off" switches tracing off; the RED metrics middleware has no switch (it is part of every app), so its cost is shown
 separately, measured in-process per request.
 
-Run: ``.venv/bin/python bench/bench_telemetry_overhead.py [--rounds 2] [--workflows 60] [--list-workflows 10000]``
+Run: ``.venv/bin/python bench/bench_telemetry_overhead.py [--rounds 3] [--workflows 60] [--list-workflows 10000]``
 (devstack PostgreSQL and Kafka; own schemas, roles, topics and emulator, all removed at the end).
 """
 
@@ -187,13 +187,16 @@ def med(xs: list[float]) -> float:
 
 async def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--workflows", type=int, default=60)
     ap.add_argument("--latency-ms", type=float, default=20.0)
     ap.add_argument("--list-workflows", type=int, default=10_000)
     ap.add_argument("--concurrency", type=int, default=8)
     ap.add_argument("--requests", type=int, default=1000)
     ap.add_argument("--warmup", type=int, default=150)
+    ap.add_argument(
+        "--sampling", type=float, default=1.0, help="list path: the services' trace sampling ratio when telemetry is on"
+    )
     ap.add_argument("--skip-publish", action="store_true")
     ap.add_argument("--skip-list", action="store_true")
     ap.add_argument("--publish-child", choices=["on", "off"])
@@ -228,14 +231,14 @@ async def main() -> None:
             )
 
         if not args.skip_list:
-            stack = Stack(admin_url, bootstrap)
+            stack = Stack(admin_url, bootstrap, sampling_ratio=args.sampling)
             try:
                 await stack.provision(("definition", "history", "lineage", "gateway"))
                 await timed(f"seed {args.list_workflows:,} workflows", seed_definition(stack, args.list_workflows))
                 await timed(f"seed {args.list_workflows * 10:,} executions", seed_history(stack, args.list_workflows))
                 print(
                     f"\nlist path: GET /api/v1/workflows, {args.concurrency} connections, {args.requests} requests"
-                    f" per round, {args.rounds} rounds per mode",
+                    f" per round, {args.rounds} rounds per mode, sampling ratio {args.sampling} when on",
                     flush=True,
                 )
                 figs: dict[bool, list[dict[str, float]]] = {True: [], False: []}

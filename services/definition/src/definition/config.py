@@ -40,7 +40,7 @@ class Settings(ServiceSettings):
     #: collection then walks only what requests created, not the ~300,000 objects of the loaded modules and schemas
     gc_freeze: bool = True
     #: connections of the list reads' own pool (autocommit; as many again on demand), besides the main pool's
-    read_pool_size: int = Field(default=5, ge=1, le=100)
+    read_pool_size: int = Field(default=10, ge=1, le=100)
     #: lineage-resolver's URL, read by ``python -m definition sync-dependencies`` (never at request time)
     lineage_url: str = Field(default="http://127.0.0.1:8104", pattern=r"^https?://[^\s]+$")
     #: how many tasks' worth of version snapshots the in-process cache keeps (see ``definition.snapshots``)
