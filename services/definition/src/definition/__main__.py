@@ -1,4 +1,5 @@
-"""Commands: ``python -m definition migrate | serve | sync-dependencies`` (also the ``definition`` script)."""
+"""Commands: ``python -m definition migrate | serve | sync-dependencies | sync-executions`` (also the ``definition``
+script)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sync.add_argument("--lineage-url", help="lineage-resolver's base URL (default: DEFINITION_LINEAGE_URL)")
     sync.add_argument("--batch-size", type=int, default=500, help="task ids per request/transaction (max 1000)")
+    runs = sub.add_parser(
+        "sync-executions",
+        help="(re)fill every workflow's last executions from history-sync's cache (safe while running)",
+    )
+    runs.add_argument("--history-url", help="history-sync's base URL (default: DEFINITION_HISTORY_URL)")
+    runs.add_argument("--batch-size", type=int, default=500, help="workflow ids per request/transaction")
     return parser
 
 
@@ -42,6 +49,22 @@ async def sync_dependencies(settings: Settings, lineage_url: str, batch_size: in
     return {"tasks": report.tasks, "rows_written": report.rows_written, "batches": report.batches}
 
 
+async def sync_executions(settings: Settings, history_url: str, batch_size: int) -> dict[str, int]:
+    import httpx
+
+    from common.db import create_engine, session_factory
+    from definition.history import HistoryExecutionsView
+    from definition.service import sync_executions as sync
+
+    engine = create_engine(settings.database_url, schema=settings.db_schema, pool_size=2)
+    try:
+        async with httpx.AsyncClient(base_url=history_url.rstrip("/"), timeout=30.0) as client:
+            report = await sync(session_factory(engine), HistoryExecutionsView(client), batch_size=batch_size)
+    finally:
+        await engine.dispose()
+    return {"workflows": report.workflows, "rows_written": report.rows_written, "batches": report.batches}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = Settings()
@@ -52,6 +75,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "sync-dependencies":
         url = args.lineage_url or settings.lineage_url
         print(json.dumps({"synced": asyncio.run(sync_dependencies(settings, url, args.batch_size))}))
+        return 0
+    if args.command == "sync-executions":
+        url = args.history_url or settings.history_url
+        print(json.dumps({"synced": asyncio.run(sync_executions(settings, url, args.batch_size))}))
         return 0
     import uvicorn
 

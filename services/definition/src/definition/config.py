@@ -43,5 +43,7 @@ class Settings(ServiceSettings):
     read_pool_size: int = Field(default=10, ge=1, le=100)
     #: lineage-resolver's URL, read by ``python -m definition sync-dependencies`` (never at request time)
     lineage_url: str = Field(default="http://127.0.0.1:8104", pattern=r"^https?://[^\s]+$")
+    #: history-sync's URL, read by ``python -m definition sync-executions`` (never at request time)
+    history_url: str = Field(default="http://127.0.0.1:8103", pattern=r"^https?://[^\s]+$")
     #: how many tasks' worth of version snapshots the in-process cache keeps (see ``definition.snapshots``)
     snapshot_cache_tasks: int = Field(default=10_000, ge=0)

@@ -1,10 +1,14 @@
-"""What the definition service calls outside, as ``Protocol``s (adapters: ``definition.lineage``)."""
+"""What the definition service calls outside, as ``Protocol``s (adapters: ``definition.lineage``,
+``definition.history``)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
+
+from common.events.models import ExecutionSummary
 
 
 @dataclass(frozen=True)
@@ -23,3 +27,21 @@ class DependencyView(Protocol):
     max_batch: int
 
     async def dependency_sets(self, task_ids: Sequence[int]) -> list[DependencySets]: ...
+
+
+@dataclass(frozen=True)
+class CachedExecutions:
+    """One workflow's last executions as history-sync's cache holds them (newest first) and when it last synced."""
+
+    workflow_id: int
+    synced_at: datetime
+    executions: tuple[ExecutionSummary, ...]
+
+
+class ExecutionsView(Protocol):
+    """history-sync's execution cache: the workflows of ``workflow_ids`` it has synced at least once (others are left
+    out), at most ``max_batch`` ids per call."""
+
+    max_batch: int
+
+    async def cached_executions(self, workflow_ids: Sequence[int]) -> list[CachedExecutions]: ...

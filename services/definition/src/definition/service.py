@@ -24,6 +24,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from operator import attrgetter
 from typing import Any, NamedTuple
 
@@ -35,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from common.db import unit_of_work
 from common.errors import Conflict, NotFound, StaleVersion
 from common.events.models import (
+    ExecutionSummary,
     ExecutionSynced,
     PublishCompleted,
     PublishOperation,
@@ -63,7 +65,7 @@ from definition.domain.status import (
     record_new_version,
     transition,
 )
-from definition.ports import DependencyView
+from definition.ports import DependencyView, ExecutionsView
 from definition.snapshots import EncodedSnapshot, dump_around, encode_snapshot, fields_around
 
 log = logging.getLogger(__name__)
@@ -983,14 +985,8 @@ async def apply_execution_synced(session: AsyncSession, deps: Deps, event: Execu
     """``execution.synced``: the newest execution's state and start time, and the newest ≤ 10 executions (list
     fields only) for the workflow list, in the consumer's transaction (``updated_at`` is not touched: it tracks
     definition changes). An event synced before the one already applied (``synced_at``) changes nothing."""
-    newest = event.executions[0] if event.executions else None
-    state = event.last_execution_state or (newest.state if newest else None)
-    at = (newest.start_time or newest.end_time or event.synced_at) if newest else None
-    executions = [
-        e.model_dump(mode="json", include=set(LAST_EXECUTION_FIELDS)) for e in event.executions[:MAX_LAST_EXECUTIONS]
-    ]
-    written = await repo.set_executions(
-        session, event.workflow_id, state=state, at=at, executions=executions, synced_at=event.synced_at
+    written = await _store_executions(
+        session, event.workflow_id, event.executions, event.synced_at, state=event.last_execution_state
     )
     if written:
         return
@@ -1001,6 +997,53 @@ async def apply_execution_synced(session: AsyncSession, deps: Deps, event: Execu
         )
     else:
         log.info("execution.synced for an unknown workflow ignored", extra={"workflow_id": event.workflow_id})
+
+
+async def _store_executions(
+    session: AsyncSession,
+    workflow_id: int,
+    executions: Sequence[ExecutionSummary],
+    synced_at: datetime,
+    *,
+    state: str | None = None,
+) -> bool:
+    """Write the projection of a workflow's last executions unless a later sync is stored; whether it was written."""
+    newest = executions[0] if executions else None
+    state = state or (newest.state if newest else None)
+    at = (newest.start_time or newest.end_time or synced_at) if newest else None
+    listed = [e.model_dump(mode="json", include=set(LAST_EXECUTION_FIELDS)) for e in executions[:MAX_LAST_EXECUTIONS]]
+    return await repo.set_executions(session, workflow_id, state=state, at=at, executions=listed, synced_at=synced_at)
+
+
+@dataclass(frozen=True)
+class ExecutionsSyncReport:
+    workflows: int
+    rows_written: int
+    batches: int
+
+
+async def sync_executions(
+    sessions: async_sessionmaker[AsyncSession], view: ExecutionsView, *, batch_size: int = 500
+) -> ExecutionsSyncReport:
+    """(Re)fill every workflow's last executions from history-sync's cache, ``batch_size`` workflows per batch (one
+    read of the cache, one transaction each). history-sync emits ``execution.synced`` only when a workflow's
+    executions change, so a deployment that gains the projection (definition migration 0002), or a consumer that
+    skipped events, needs this once. Safe while the consumer runs: a row is written only when the cache's
+    ``synced_at`` is not older than the stored one, so a newer event is never undone."""
+    size = max(1, min(batch_size, view.max_batch))
+    after, workflows, written, batches = 0, 0, 0, 0
+    while True:
+        async with unit_of_work(sessions) as session:
+            ids = await repo.workflow_ids_after(session, after, size)
+        if not ids:
+            return ExecutionsSyncReport(workflows=workflows, rows_written=written, batches=batches)
+        cached = await view.cached_executions(ids)
+        async with unit_of_work(sessions) as session:
+            for c in cached:
+                written += await _store_executions(session, c.workflow_id, c.executions, c.synced_at)
+        workflows += len(ids)
+        batches += 1
+        after = ids[-1]
 
 
 # ---------------------------------------------------------------------------------------------------------------

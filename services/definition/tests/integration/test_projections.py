@@ -21,8 +21,9 @@ from definition import schemas, service
 from definition.config import Settings
 from definition.db.tables import outbox
 from definition.deps import Deps
+from definition.history import HistoryExecutionsView
 from definition.lineage import LineageDependencyView
-from definition.ports import DependencySets
+from definition.ports import CachedExecutions, DependencySets
 
 from .conftest import new_tasks, new_workflow
 
@@ -273,6 +274,115 @@ async def test_lineage_adapter_reads_the_dependency_view() -> None:
     ) as http:
         with pytest.raises(TransientError):
             await LineageDependencyView(http).dependency_sets([1])
+
+
+class FakeExecutionsView:
+    """history-sync's execution cache in memory (workflows it never synced are left out, as the adapter does);
+    ``during[w]`` runs inside the read that includes workflow ``w``."""
+
+    def __init__(self, cached: dict[int, ExecutionSynced], max_batch: int = 2) -> None:
+        self.cached = cached
+        self.max_batch = max_batch
+        self.reads: list[list[int]] = []
+        self.during: dict[int, Callable[[], Any]] = {}
+
+    async def cached_executions(self, workflow_ids: Sequence[int]) -> list[CachedExecutions]:
+        assert len(workflow_ids) <= self.max_batch
+        self.reads.append(list(workflow_ids))
+        for w in workflow_ids:
+            if (hook := self.during.pop(w, None)) is not None:
+                await hook()
+        return [
+            CachedExecutions(w, self.cached[w].synced_at, self.cached[w].executions)
+            for w in workflow_ids
+            if w in self.cached
+        ]
+
+
+async def test_sync_executions_fills_the_list_without_undoing_newer_events(
+    client: httpx.AsyncClient, deps: Deps
+) -> None:
+    """history-sync emits ``execution.synced`` only on change: a workflow whose runs did not change since the
+    projection appeared gets them from the refill; a newer event applied meanwhile wins; an untracked one stays
+    empty."""
+    t1, t2, t3 = await new_tasks(client, 3)
+    quiet = await new_workflow(client, [t1])
+    busy = await new_workflow(client, [t2])
+    untracked = await new_workflow(client, [t3])
+    view = FakeExecutionsView(
+        {
+            quiet["id"]: synced(quiet["id"], T0, ["SUCCESS", "FAILURE"]),
+            busy["id"]: synced(busy["id"], T0, ["SUCCESS"]),
+        }
+    )
+
+    async def consumer() -> None:  # a newer sync of `busy` applied while the refill runs
+        await apply_synced(deps, synced(busy["id"], T0 + timedelta(minutes=5), ["RUNNING_EXECUTION", "SUCCESS"]))
+
+    view.during[busy["id"]] = consumer
+    report = await service.sync_executions(deps.sessions, view, batch_size=1000)
+    assert report.workflows >= 3
+    assert report.rows_written == 1  # `quiet` only: `busy` holds a newer sync, `untracked` is not in the cache
+    assert all(len(ids) <= 2 for ids in view.reads)
+    seen = [w for ids in view.reads for w in ids]
+    assert [w for w in seen if w in (quiet["id"], busy["id"], untracked["id"])] == sorted(
+        [quiet["id"], busy["id"], untracked["id"]]
+    )
+
+    item = await list_item(client, quiet["name"])
+    assert [(r["instance_id"], r["state"]) for r in item["last_executions"]] == [(100, "SUCCESS"), (101, "FAILURE")]
+    assert item["last_execution_state"] == "SUCCESS"
+    item = await list_item(client, busy["name"])
+    assert [r["state"] for r in item["last_executions"]] == ["RUNNING_EXECUTION", "SUCCESS"]  # the newer event
+    item = await list_item(client, untracked["name"])
+    assert (item["last_executions"], item["executions_synced_at"]) == ([], None)
+
+    again = await service.sync_executions(deps.sessions, FakeExecutionsView(view.cached), batch_size=1000)
+    assert again.workflows == report.workflows  # re-runnable; `busy` still keeps its newer runs
+    item = await list_item(client, busy["name"])
+    assert [r["state"] for r in item["last_executions"]] == ["RUNNING_EXECUTION", "SUCCESS"]
+
+
+async def test_history_adapter_reads_the_executions_batch() -> None:
+    seen: list[httpx.Request] = []
+    run = {
+        "instance_id": 7,
+        "state": "SUCCESS",
+        "start_time": "2026-01-01T00:00:00Z",
+        "end_time": "2026-01-01T00:03:00Z",
+        "duration": "3m",
+        "command_type": "SCHEDULER",
+        "ds_command_type": "SCHEDULER",
+        "run_times": 1,
+        "host": "worker-1",
+        "engine_version": 3,
+        "platform_version_id": None,
+    }
+
+    def history(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        base = {"engine_workflow_code": 1, "project_code": 2, "release_state": "ONLINE", "synced": True}
+        workflows = [
+            {**base, "workflow_id": 1, "synced_at": "2026-01-01T00:05:00Z", "executions": [run]},
+            {**base, "workflow_id": 2, "synced_at": None, "executions": []},  # tracked, never synced
+        ]
+        return httpx.Response(200, json={"workflows": workflows, "unknown_ids": [3]})
+
+    async with httpx.AsyncClient(base_url="http://history", transport=httpx.MockTransport(history)) as http:
+        view = HistoryExecutionsView(http)
+        (only,) = await view.cached_executions([1, 2, 3])
+        with pytest.raises(ValueError, match="at most"):
+            await view.cached_executions(list(range(view.max_batch + 1)))
+    assert seen[0].url.path == "/internal/workflows/executions"
+    assert seen[0].url.params["ids"] == "1,2,3"
+    assert (only.workflow_id, only.synced_at) == (1, datetime(2026, 1, 1, 0, 5, tzinfo=UTC))
+    assert [(e.instance_id, e.state, e.engine_version) for e in only.executions] == [(7, "SUCCESS", 3)]
+
+    async with httpx.AsyncClient(
+        base_url="http://history", transport=httpx.MockTransport(lambda r: httpx.Response(503))
+    ) as http:
+        with pytest.raises(TransientError):
+            await HistoryExecutionsView(http).cached_executions([1])
 
 
 async def test_list_document_built_by_the_database_is_the_model(client: httpx.AsyncClient, deps: Deps) -> None:

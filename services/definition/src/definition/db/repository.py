@@ -520,6 +520,14 @@ async def task_ids_after(session: AsyncSession, after: int, limit: int) -> list[
     return [int(r) for r in rows.scalars()]
 
 
+async def workflow_ids_after(session: AsyncSession, after: int, limit: int) -> list[int]:
+    """Workflow ids above ``after``, ascending (keyset paging of a refill)."""
+    rows = await session.execute(
+        select(data_workflow.c.id).where(data_workflow.c.id > after).order_by(data_workflow.c.id).limit(limit)
+    )
+    return [int(r) for r in rows.scalars()]
+
+
 async def database_now(session: AsyncSession) -> datetime:
     now: datetime = (await session.execute(select(func.clock_timestamp()))).scalar_one()
     return now
