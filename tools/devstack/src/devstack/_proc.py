@@ -139,12 +139,25 @@ def port_accepts(host: str, port: int, timeout: float = 0.5) -> bool:
         return False
 
 
-def require_free_port(host: str, port: int, service: str, env_var: str) -> None:
-    if not port_is_free(host, port):
-        raise PortBusyError(
-            f"cannot start {service}: TCP port {port} on {host} is already in use by another process. "
-            f"Stop that process, or choose another port with {env_var}=<port>."
-        )
+#: how long a start waits for a port held only for a moment (see :func:`require_free_port`)
+PORT_GRACE_S = 10.0
+
+
+def require_free_port(
+    host: str, port: int, service: str, env_var: str, *, grace_s: float = PORT_GRACE_S, poll_s: float = 0.2
+) -> None:
+    """Fail unless ``host:port`` is free, after waiting up to ``grace_s`` for a transient holder to go. The default
+    ports lie in Linux's ephemeral range (32768–60999): while a service is down for a restart, a client retrying
+    ``127.0.0.1:<port>`` can be given that very port as its own and connect to itself (TCP simultaneous open), which
+    holds the port until the client drops the connection, usually within a second."""
+    deadline = time.monotonic() + grace_s
+    while not port_is_free(host, port):
+        if time.monotonic() >= deadline:
+            raise PortBusyError(
+                f"cannot start {service}: TCP port {port} on {host} is already in use by another process. "
+                f"Stop that process, or choose another port with {env_var}=<port>."
+            )
+        time.sleep(poll_s)
 
 
 def process_alive(pid: int) -> bool:
