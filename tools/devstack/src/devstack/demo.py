@@ -62,8 +62,11 @@ class Api:
     def __init__(self, base: str, token: str) -> None:
         self._c = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30)
 
+    def request(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        return self._c.request(method, path, **kw)
+
     def call(self, method: str, path: str, **kw: Any) -> Any:
-        r = self._c.request(method, path, **kw)
+        r = self.request(method, path, **kw)
         if r.status_code >= 400:
             raise SystemExit(f"platform-demo: {method} {path} → HTTP {r.status_code}: {r.text[:400]}")
         return r.json() if r.content else None
@@ -119,15 +122,36 @@ def load(api: Api, lineage_url: str) -> dict[str, Any]:
     if "approve" in detail.get("allowed_actions", []):
         api.call("POST", f"/api/v1/workflows/{sales}/approve")
     if detail.get("publish_status") in (None, "never_published", "failed"):
-        api.call("POST", f"/api/v1/workflows/{sales}/publish", json={"operation": "online"})
-        for _ in range(60):
-            if api.call("GET", f"/api/v1/workflows/{sales}").get("publish_status") == "published":
-                break
-            time.sleep(1)
+        _publish_online(api, sales)
     runs: Any = None
     if api.call("GET", f"/api/v1/workflows/{sales}").get("publish_status") == "published":
-        runs = api.call("POST", f"/api/v1/workflows/{sales}/run", json={})
+        r = api.request("POST", f"/api/v1/workflows/{sales}/run", json={})
+        if r.status_code == 404 and r.json().get("type") == "/problems/dolphin-not-found":
+            # published into a DolphinScheduler that no longer has it (the emulator keeps no state across
+            # `./platform down`): publish again — the publisher re-creates the project and workflow — and run
+            _publish_online(api, sales)
+            r = api.request("POST", f"/api/v1/workflows/{sales}/run", json={})
+        if r.status_code >= 400:
+            path = f"/api/v1/workflows/{sales}/run"
+            raise SystemExit(f"platform-demo: POST {path} → HTTP {r.status_code}: {r.text[:400]}")
+        runs = r.json()
     return {"tasks": ids, "workflows": made, "run": runs}
+
+
+def _publish_online(api: Api, workflow_id: int) -> None:
+    """Publish (online) and wait for the publisher's answer (up to a minute)."""
+    before = {p["id"] for p in api.call("GET", f"/api/v1/workflows/{workflow_id}/publish-records")["items"]}
+    api.call("POST", f"/api/v1/workflows/{workflow_id}/publish", json={"operation": "online"})
+    for _ in range(60):
+        records = api.call("GET", f"/api/v1/workflows/{workflow_id}/publish-records")["items"]
+        done = [p for p in records if p["id"] not in before and p["status"] in ("success", "failed")]
+        if done:
+            if done[0]["status"] == "failed":
+                cause = done[0].get("error_message")
+                raise SystemExit(f"platform-demo: publishing workflow {workflow_id} failed: {cause}")
+            return
+        time.sleep(1)
+    raise SystemExit(f"platform-demo: workflow {workflow_id} was not published within a minute")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -3,7 +3,9 @@
 ``up`` starts (or reuses) PostgreSQL and Kafka, the DolphinScheduler target (a real standalone server by default,
 the emulator with ``--ds emulator``, or an external one named by ``PLATFORM_DS_REST_URL``), provisions one schema and
 role per service and runs its migrations, creates the topics, then starts every service (uvicorn, in the
-background, logs in the state directory) and waits until each one is ready. It prints the portal URL, the admin
+background, logs in the state directory), waits until each one is ready and refills the definition service's read
+projections from lineage-resolver and history-sync (state from an earlier ``up`` may predate them). It prints the
+portal URL, the admin
 API token and where DolphinScheduler's UI is. ``down`` stops the services, the DS it started, and the local servers.
 
 Generated secrets (database passwords, the admin API token) live in ``<state dir>/platform/secrets.json`` (mode
@@ -288,6 +290,22 @@ def _start_service(spec: ServiceSpec, env: dict[str, str]) -> int:
     return proc.pid
 
 
+def _refill_projections(env: dict[str, str]) -> None:
+    """The definition service's read projections (dependency sets, last executions) are fed by events; state kept
+    from an earlier ``./platform up`` may predate them (an upgrade), so refill them from lineage-resolver and
+    history-sync. Both commands are idempotent and safe while the services run."""
+    port = {s.name: s.port for s in SERVICES}
+    print("refilling the definition service's read projections …", flush=True)
+    for command, option, source in (
+        ("sync-dependencies", "--lineage-url", "lineage-resolver"),
+        ("sync-executions", "--history-url", "history-sync"),
+    ):
+        cmd = [sys.executable, "-m", "definition", command, option, f"http://{HOST}:{port[source]}"]
+        result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600, check=False)
+        if result.returncode != 0:
+            raise DevstackError(f"python -m definition {command} failed:\n{(result.stdout + result.stderr)[-2000:]}")
+
+
 def up(ds_kind: str) -> int:
     from devstack.infra import ensure_infra
 
@@ -302,6 +320,8 @@ def up(ds_kind: str) -> int:
     for spec in SERVICES:
         print(f"starting {spec.name} on {HOST}:{spec.port} …", flush=True)
         _start_service(spec, _service_env(spec, urls[spec.name], bootstrap, ds, secret))
+    definition = next(s for s in SERVICES if s.name == "definition")
+    _refill_projections(_service_env(definition, urls["definition"], bootstrap, ds, secret))
     gw = next(s for s in SERVICES if s.name == "gateway")
     print()
     print(f"Portal:            http://{HOST}:{gw.port}/")
