@@ -33,36 +33,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-async def sync_dependencies(settings: Settings, lineage_url: str, batch_size: int) -> dict[str, int]:
+async def refill(settings: Settings, command: str, url: str, batch_size: int) -> dict[str, int]:
+    """Run a projection refill (``sync-dependencies`` / ``sync-executions``) against the service at ``url``; returns
+    its report as a dict."""
+    import dataclasses
+
     import httpx
 
     from common.db import create_engine, session_factory
-    from definition.lineage import LineageDependencyView
-    from definition.service import sync_dependencies as sync
+    from definition import service, views
 
     engine = create_engine(settings.database_url, schema=settings.db_schema, pool_size=2)
     try:
-        async with httpx.AsyncClient(base_url=lineage_url.rstrip("/"), timeout=30.0) as client:
-            report = await sync(session_factory(engine), LineageDependencyView(client), batch_size=batch_size)
+        async with httpx.AsyncClient(base_url=url.rstrip("/"), timeout=30.0) as client:
+            sessions = session_factory(engine)
+            if command == "sync-dependencies":
+                report: service.DependencySyncReport | service.ExecutionsSyncReport = await service.sync_dependencies(
+                    sessions, views.LineageDependencyView(client), batch_size=batch_size
+                )
+            else:
+                report = await service.sync_executions(
+                    sessions, views.HistoryExecutionsView(client), batch_size=batch_size
+                )
     finally:
         await engine.dispose()
-    return {"tasks": report.tasks, "rows_written": report.rows_written, "batches": report.batches}
-
-
-async def sync_executions(settings: Settings, history_url: str, batch_size: int) -> dict[str, int]:
-    import httpx
-
-    from common.db import create_engine, session_factory
-    from definition.history import HistoryExecutionsView
-    from definition.service import sync_executions as sync
-
-    engine = create_engine(settings.database_url, schema=settings.db_schema, pool_size=2)
-    try:
-        async with httpx.AsyncClient(base_url=history_url.rstrip("/"), timeout=30.0) as client:
-            report = await sync(session_factory(engine), HistoryExecutionsView(client), batch_size=batch_size)
-    finally:
-        await engine.dispose()
-    return {"workflows": report.workflows, "rows_written": report.rows_written, "batches": report.batches}
+    return dataclasses.asdict(report)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -72,13 +67,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         upgrade_sync(settings.migrations_path, settings.database_url, settings.db_schema)
         print(json.dumps({"migrated": settings.db_schema}))
         return 0
-    if args.command == "sync-dependencies":
-        url = args.lineage_url or settings.lineage_url
-        print(json.dumps({"synced": asyncio.run(sync_dependencies(settings, url, args.batch_size))}))
-        return 0
-    if args.command == "sync-executions":
-        url = args.history_url or settings.history_url
-        print(json.dumps({"synced": asyncio.run(sync_executions(settings, url, args.batch_size))}))
+    if args.command in ("sync-dependencies", "sync-executions"):
+        if args.command == "sync-dependencies":
+            url = args.lineage_url or settings.lineage_url
+        else:
+            url = args.history_url or settings.history_url
+        print(json.dumps({"synced": asyncio.run(refill(settings, args.command, url, args.batch_size))}))
         return 0
     import uvicorn
 

@@ -1,5 +1,4 @@
-"""What the definition service calls outside, as ``Protocol``s (adapters: ``definition.lineage``,
-``definition.history``)."""
+"""What the definition service calls outside, as ``Protocol``s (adapters: ``definition.views``)."""
 
 from __future__ import annotations
 

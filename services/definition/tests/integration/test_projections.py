@@ -21,9 +21,8 @@ from definition import schemas, service
 from definition.config import Settings
 from definition.db.tables import outbox
 from definition.deps import Deps
-from definition.history import HistoryExecutionsView
-from definition.lineage import LineageDependencyView
 from definition.ports import CachedExecutions, DependencySets
+from definition.views import HistoryExecutionsView, LineageDependencyView
 
 from .conftest import new_tasks, new_workflow
 
