@@ -10,16 +10,23 @@ One transaction per use case: ``unit_of_work`` opens it, repositories ``flush`` 
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import TypeVar
 
 import asyncpg
 from pydantic import SecretStr
 from sqlalchemy import MetaData
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -62,6 +69,22 @@ async def unit_of_work(sessions: async_sessionmaker[AsyncSession]) -> AsyncItera
     """One transaction: committed when the block exits normally, rolled back on any exception."""
     async with sessions() as session, session.begin():
         yield session
+
+
+async def read_once(engine: AsyncEngine, read: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+    """An idempotent read on a connection of ``engine``, a pool that does not ping connections on checkout (a round
+    trip per read): a connection the server dropped since its last use (a restart, an idle timeout) fails its first
+    statement, SQLAlchemy invalidates it and every older connection of the pool, and the read runs once more on a
+    fresh one. Any other error, or a second failure, is raised."""
+    try:
+        async with engine.connect() as conn:
+            return await read(conn)
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+        log.warning("a pooled connection was dropped by the server (%s); reading again", type(exc.orig).__name__)
+    async with engine.connect() as conn:
+        return await read(conn)
 
 
 def _check_ident(name: str) -> str:

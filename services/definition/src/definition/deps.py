@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from common.outbox import Outbox
 from definition.snapshots import SnapshotCache, TaskMemo
@@ -30,10 +30,6 @@ class Deps:
     snapshots: SnapshotCache = field(default_factory=SnapshotCache)
     #: catalog tasks validated into ``SnapshotTask`` by row content (see ``snapshots``)
     tasks: TaskMemo = field(default_factory=TaskMemo)
-    #: sessions for read use cases of ONE statement (the lists): same pool, autocommit, so a read costs one round
-    #: trip instead of BEGIN + statement + COMMIT; ``None``: ``sessions``
-    read_sessions: async_sessionmaker[AsyncSession] | None = None
-
-    @property
-    def reads(self) -> async_sessionmaker[AsyncSession]:
-        return self.read_sessions if self.read_sessions is not None else self.sessions
+    #: the pool of read use cases of ONE statement (the lists): autocommit and no pre-ping, so a read costs one
+    #: round trip instead of ping + BEGIN + statement + COMMIT (see ``common.db.read_once``); ``None``: ``sessions``
+    read_engine: AsyncEngine | None = None

@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import aliased
 
 from common.workflow import StructureSnapshot
@@ -119,7 +119,7 @@ _TASK_ITEM_JSON = f"""json_build_object(
     'downstream_count', coalesce(d.downstream_count, 0))"""
 
 
-async def list_tasks_json(session: AsyncSession, f: TaskFilter, *, page: int, page_size: int) -> str:
+async def list_tasks_json(session: AsyncSession | AsyncConnection, f: TaskFilter, *, page: int, page_size: int) -> str:
     """The page of ``GET /internal/tasks`` (``schemas.Page[schemas.TaskListItem]``: tasks by id with owner, DS codes and
     dependency counts, and the total) as JSON text built by PostgreSQL in ONE statement. With a dependency filter the
     projection's GIN matches come first (MATERIALIZED: PostgreSQL has no statistics for rare array elements and would
@@ -354,7 +354,9 @@ _LIST_ITEM_JSON = f"""json_build_object(
     'executions_synced_at', {_utc("w.executions_synced_at")})"""
 
 
-async def list_workflows_json(session: AsyncSession, f: WorkflowFilter, *, sort: str, page: int, page_size: int) -> str:
+async def list_workflows_json(
+    session: AsyncSession | AsyncConnection, f: WorkflowFilter, *, sort: str, page: int, page_size: int
+) -> str:
     """The page of ``GET /internal/workflows`` (``schemas.Page[schemas.WorkflowListItem]``) as JSON text, built by
     PostgreSQL in ONE statement: the page's ids first (an index scan of ``data_workflow`` alone, skipped rows
     included), then the joins and the JSON of those rows only. Decoding each row's executions and validating and
