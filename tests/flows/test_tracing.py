@@ -10,33 +10,21 @@ gateway (py4j) and REST calls, its send of ``publish.completed`` and the definit
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
 import pytest
 from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
-from common.telemetry import setup_tracing
 from common.testing.kafka_helpers import read_topic
 
 from .conftest import Platform, uid, until
 from .test_main_flow import new_task, new_workflow
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
-
-
-@pytest.fixture
-def spans() -> Iterator[InMemorySpanExporter]:
-    exporter = InMemorySpanExporter()
-    setup_tracing("platform-flows", extra_processors=[SimpleSpanProcessor(exporter)])
-    yield exporter
-    # the processor stays on the process's provider: stop collecting
-    exporter.clear()
-    exporter.shutdown()
 
 
 class Trace:

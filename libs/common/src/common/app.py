@@ -18,7 +18,7 @@ from common.http import Check, install_health, install_problem_handlers
 from common.red import RedMetricsMiddleware
 from common.runtime import Infra
 from common.settings import ServiceSettings
-from common.telemetry import instrument_app, setup_logging, setup_tracing
+from common.telemetry import server_telemetry, setup_logging, setup_tracing
 
 Cleanup = Callable[[], Awaitable[None]]
 
@@ -52,6 +52,7 @@ def create_service_app(
             settings.service_name,
             otlp_endpoint=settings.otel_exporter_otlp_endpoint,
             sampling_ratio=settings.otel_sampling_ratio,
+            read_sampling_ratio=settings.otel_read_sampling_ratio,
             extra_processors=span_processors,
         )
         if telemetry
@@ -81,14 +82,12 @@ def create_service_app(
                 await wired.cleanup()
             await infra.stop()
 
-    app = FastAPI(title=title, lifespan=lifespan, version="1.0.0")
+    app = FastAPI(title=title, lifespan=lifespan, version="1.0.0", telemetry=server_telemetry(provider))
     install_problem_handlers(app)
     app.add_middleware(RedMetricsMiddleware, service=settings.service_name)
     install_health(app, lambda: state.get("checks", {}))
     for r in routers:
         app.include_router(r)
-    if telemetry:
-        instrument_app(app, provider)
     return app
 
 

@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from sqlalchemy import text
 
 from common.db import create_engine
-from common.telemetry import instrument_engine, setup_tracing
+from common.telemetry import instrument_engine
 from common.testing.fixtures import ProvisionFn
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def spans() -> Iterator[InMemorySpanExporter]:
-    exporter = InMemorySpanExporter()
-    setup_tracing("test", extra_processors=[SimpleSpanProcessor(exporter)])
-    yield exporter
-    exporter.clear()
-    exporter.shutdown()
 
 
 async def test_each_engine_is_instrumented(service_database: ProvisionFn, spans: InMemorySpanExporter) -> None:

@@ -2,26 +2,29 @@
 
 from __future__ import annotations
 
+import random
 import socket
-from collections.abc import Iterator
 
+import httpx
 import pytest
+from fastapi import FastAPI
 from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.sampling import Decision, ParentBased, Sampler
 from opentelemetry.trace import SpanKind, StatusCode
 
 from common.dolphin import DolphinGatewayClient, DolphinGatewayUnavailable
-from common.telemetry import continued_span, current_trace_context, setup_tracing
-
-
-@pytest.fixture
-def spans() -> Iterator[InMemorySpanExporter]:
-    exporter = InMemorySpanExporter()
-    setup_tracing("test", extra_processors=[SimpleSpanProcessor(exporter)])
-    yield exporter
-    exporter.clear()
-    exporter.shutdown()
+from common.telemetry import (
+    ReadWriteSampler,
+    client_span,
+    continued_span,
+    current_trace_context,
+    end_client_span,
+    server_telemetry,
+)
 
 
 def test_continued_span_continues_the_stored_trace(spans: InMemorySpanExporter) -> None:
@@ -68,3 +71,143 @@ async def test_gateway_calls_are_client_spans(spans: InMemorySpanExporter) -> No
     assert span.parent.span_id == parent.get_span_context().span_id
     assert span.status.status_code == StatusCode.ERROR
     assert (span.attributes or {}).get("rpc.method") == "ping"
+
+
+# ------------------------------------------------------------------------------------------------ sampling by kind
+
+
+def _decision(sampler: Sampler, kind: SpanKind, method: str | None, parent: Context | None = None) -> bool:
+    attributes = {"http.request.method": method} if method else None
+    # the largest trace id: sampled only at ratio 1.0 (TraceIdRatioBased compares its low 64 bits to ratio * 2**64)
+    result = sampler.should_sample(parent, 2**128 - 1, "span", kind, attributes)
+    return result.decision is Decision.RECORD_AND_SAMPLE
+
+
+@pytest.mark.parametrize(
+    ("kind", "method", "sampled"),
+    [
+        (SpanKind.SERVER, "GET", False),
+        (SpanKind.SERVER, "HEAD", False),
+        (SpanKind.SERVER, "POST", True),
+        (SpanKind.SERVER, "PUT", True),
+        (SpanKind.SERVER, None, True),
+        (SpanKind.CONSUMER, None, True),
+        (SpanKind.INTERNAL, None, True),
+        (SpanKind.CLIENT, "GET", True),  # a call made by a background run: its root is not a read request
+    ],
+)
+def test_reads_and_changes_are_sampled_at_their_own_ratio(kind: SpanKind, method: str | None, sampled: bool) -> None:
+    sampler = ParentBased(ReadWriteSampler(1.0, 0.0))
+    assert _decision(sampler, kind, method) is sampled
+    # and the other way round
+    assert _decision(ParentBased(ReadWriteSampler(0.0, 1.0)), kind, method) is not sampled
+
+
+def test_a_service_follows_the_decision_of_the_request_that_reached_it() -> None:
+    sampler = ParentBased(ReadWriteSampler(1.0, 0.0))
+    for flags, expected in ((trace.TraceFlags.SAMPLED, True), (trace.TraceFlags.DEFAULT, False)):
+        remote = trace.SpanContext(trace_id=7, span_id=9, is_remote=True, trace_flags=trace.TraceFlags(flags))
+        parent = trace.set_span_in_context(trace.NonRecordingSpan(remote))
+        assert _decision(sampler, SpanKind.SERVER, "GET", parent) is expected
+        assert _decision(sampler, SpanKind.SERVER, "POST", parent) is expected
+
+
+def test_the_ratios_are_those_asked_for() -> None:
+    sampler = ReadWriteSampler(0.5, 0.1)
+    ids = [random.getrandbits(128) for _ in range(20_000)]
+
+    def share(method: str) -> float:
+        attributes = {"http.request.method": method}
+        decisions = [sampler.should_sample(None, t, method, SpanKind.SERVER, attributes).decision for t in ids]
+        return decisions.count(Decision.RECORD_AND_SAMPLE) / len(ids)
+
+    assert 0.08 < share("GET") < 0.12
+    assert 0.47 < share("POST") < 0.53
+    assert "reads=0.1" in sampler.get_description()
+
+
+# -------------------------------------------------------------------------------------------- server and client spans
+
+
+async def test_server_spans_name_the_route_and_skip_health_and_metrics() -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    app = FastAPI(telemetry=server_telemetry(provider))
+
+    @app.get("/items/{item_id}")
+    async def item(item_id: int) -> dict[str, int]:
+        return {"id": item_id}
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    async with _client(app) as client:
+        caller = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+        assert (await client.get("/items/3?x=1", headers={"traceparent": caller})).json() == {"id": 3}
+        assert (await client.get("/healthz")).status_code == 200
+        assert (await client.get("/items/nope")).status_code == 422
+    first, invalid = exporter.get_finished_spans()
+    assert first.name == "GET /items/{item_id}"
+    assert first.kind is SpanKind.SERVER
+    assert first.context is not None
+    assert first.context.trace_id == 0x0AF7651916CD43DD8448EB211C80319C
+    assert first.parent is not None
+    assert first.parent.span_id == 0xB7AD6B7169203331
+    attributes = first.attributes or {}
+    assert attributes["http.route"] == "/items/{item_id}"
+    assert attributes["http.response.status_code"] == 200
+    assert invalid.name == "GET /items/{item_id}"
+    assert (invalid.attributes or {})["http.response.status_code"] == 422
+    # no per-operation spans (dependencies, endpoint, serialisation)
+    assert len(exporter.get_finished_spans()) == 2
+
+
+async def test_no_server_spans_without_a_provider() -> None:
+    app = FastAPI(telemetry=server_telemetry(None))
+
+    @app.get("/x")
+    async def x() -> int:
+        assert not trace.get_current_span().is_recording()
+        return 1
+
+    async with _client(app) as client:
+        assert (await client.get("/x")).json() == 1
+
+
+def _client(app: FastAPI) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://svc")
+
+
+URL = "http://svc:8101/internal/x?page=1"
+
+
+@pytest.mark.parametrize(("status", "error"), [(200, False), (404, False), (503, True)])
+def test_client_span_carries_the_trace_and_the_answer(spans: InMemorySpanExporter, status: int, error: bool) -> None:
+    headers: dict[str, str] = {}
+    tracer = trace.get_tracer(__name__)
+    with tracer.start_as_current_span("request") as request, client_span("GET", URL, headers) as span:
+        end_client_span(span, status)
+    [finished] = [s for s in spans.get_finished_spans() if s.kind is SpanKind.CLIENT and s.name == "GET"]
+    assert finished.parent is not None
+    assert finished.parent.span_id == request.get_span_context().span_id
+    assert finished.context is not None
+    assert headers["traceparent"].split("-")[1:3] == [
+        format(finished.context.trace_id, "032x"),
+        format(finished.context.span_id, "016x"),
+    ]
+    assert finished.attributes == {
+        "http.request.method": "GET",
+        "url.full": URL,
+        "http.response.status_code": status,
+    }
+    assert (finished.status.status_code is StatusCode.ERROR) is error
+
+
+def test_client_span_records_a_failed_exchange(spans: InMemorySpanExporter) -> None:
+    with pytest.raises(ConnectionError), client_span("POST", "http://svc:8101/internal/x", {}):
+        raise ConnectionError("refused")
+    [finished] = [s for s in spans.get_finished_spans() if s.kind is SpanKind.CLIENT and s.name == "POST"]
+    assert finished.status.status_code is StatusCode.ERROR
+    assert [e.name for e in finished.events] == ["exception"]

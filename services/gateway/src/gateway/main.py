@@ -26,11 +26,11 @@ from common.db import create_engine, session_factory
 from common.http import Check, install_health, install_problem_handlers
 from common.migrations import upgrade
 from common.red import RedMetricsMiddleware
-from common.telemetry import instrument_app, instrument_engine, register_secrets, setup_logging, setup_tracing
+from common.telemetry import instrument_engine, register_secrets, server_telemetry, setup_logging, setup_tracing
 from gateway.asyncapi import build_asyncapi
 from gateway.audit import RequestContextMiddleware
 from gateway.auth import ensure_bootstrap_admin
-from gateway.clients import DefinitionClient, HistoryClient, LineageClient, PublisherClient, Upstream, http_client
+from gateway.clients import DefinitionClient, HistoryClient, LineageClient, PublisherClient, Upstream
 from gateway.config import Settings
 from gateway.deps import Deps
 from gateway.errors import install_upstream_problem_handler
@@ -70,6 +70,7 @@ def create_app(
             settings.service_name,
             otlp_endpoint=settings.otel_exporter_otlp_endpoint,
             sampling_ratio=settings.otel_sampling_ratio,
+            read_sampling_ratio=settings.otel_read_sampling_ratio,
         )
         if telemetry
         else None
@@ -86,13 +87,13 @@ def create_app(
         sessions = session_factory(engine)
 
         def client(name: str, url: str, timeout_s: float) -> Upstream:
-            http = http_client(
+            return Upstream.connect(
+                name,
                 url,
                 timeout_s=timeout_s,
                 max_connections=settings.upstream_max_connections,
                 transport=transports.get(name),
             )
-            return Upstream(name, f"{name} service", http, timeout_s=timeout_s)
 
         upstreams = [
             client("definition", settings.definition_url, settings.definition_timeout_s),
@@ -134,6 +135,7 @@ def create_app(
         docs_url="/docs",
         openapi_url="/openapi.json",
         redoc_url=None,
+        telemetry=server_telemetry(provider),
     )
     install_problem_handlers(app)
     install_upstream_problem_handler(app)
@@ -143,8 +145,6 @@ def create_app(
     app.include_router(api_router())
     _install_asyncapi(app, settings)
     app.include_router(portal_router(settings.portal_dir))
-    if telemetry:
-        instrument_app(app, provider)
     return app
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, Path, Query, Request
+from fastapi import Depends, Path, Query, Request, Response
+from pydantic_core import to_json
 
 from gateway.deps import Deps, get_deps
 
@@ -24,3 +25,10 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, str]] = {
 def note(request: Request, detail: str) -> None:
     """A short description of a mutating call for its audit row (never secrets, never bodies)."""
     request.state.audit_detail = detail
+
+
+def json_page(page: dict[str, Any]) -> Response:
+    """A composed page as JSON bytes, encoded once by pydantic-core: the routes of the busiest pages return it, so
+    FastAPI does not validate and re-encode a page the services already shaped (their ``response_model`` still
+    documents it)."""
+    return Response(to_json(page), media_type="application/json")

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 
 from gateway import service
 from gateway.auth import acting
 from gateway.domain.roles import Role
 from gateway.ports import Caller
-from gateway.routes.params import PROBLEM_RESPONSES, DepsDep, IdPath, PageQ, PageSizeQ
+from gateway.routes.params import PROBLEM_RESPONSES, DepsDep, IdPath, PageQ, PageSizeQ, json_page
 from gateway.schemas import TaskInput, TaskUpdate
 
 router = APIRouter(prefix="/tasks", tags=["tasks"], responses=PROBLEM_RESPONSES)
@@ -19,7 +19,7 @@ Viewer = Annotated[Caller, Depends(acting(Role.VIEWER))]
 Editor = Annotated[Caller, Depends(acting(Role.EDITOR))]
 
 
-@router.get("")
+@router.get("", response_model=dict[str, Any])
 async def list_tasks(
     deps: DepsDep,
     caller: Viewer,
@@ -33,7 +33,7 @@ async def list_tasks(
     name: Annotated[str | None, Query(max_length=255, description="name contains")] = None,
     page: PageQ = 1,
     page_size: PageSizeQ = 20,
-) -> dict[str, Any]:
+) -> Response:
     """Tasks with their workflow (name, portal link, DolphinScheduler link) and upstream/downstream counts; parts
     that could not be fetched are ``null`` and listed in ``unavailable`` (``owners``, ``counts``, ``ds_links``)."""
     query = service.TaskQuery(
@@ -44,7 +44,7 @@ async def list_tasks(
         page=page,
         page_size=page_size,
     )
-    return await service.list_tasks(deps, query, caller)
+    return json_page(await service.list_tasks(deps, query, caller))
 
 
 @router.post("", status_code=201)

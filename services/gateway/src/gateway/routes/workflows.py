@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from gateway import service
 from gateway.auth import acting
 from gateway.domain.roles import Role
 from gateway.ports import Caller
-from gateway.routes.params import PROBLEM_RESPONSES, DepsDep, IdPath, PageQ, PageSizeQ, note
+from gateway.routes.params import PROBLEM_RESPONSES, DepsDep, IdPath, PageQ, PageSizeQ, json_page, note
 from gateway.schemas import PublishInput, RollbackInput, WorkflowInput, WorkflowUpdate
 
 router = APIRouter(prefix="/workflows", tags=["workflows"], responses=PROBLEM_RESPONSES)
@@ -21,7 +21,7 @@ Approver = Annotated[Caller, Depends(acting(Role.APPROVER))]
 Publisher = Annotated[Caller, Depends(acting(Role.PUBLISHER))]
 
 
-@router.get("")
+@router.get("", response_model=dict[str, Any])
 async def list_workflows(
     deps: DepsDep,
     caller: Viewer,
@@ -33,7 +33,7 @@ async def list_workflows(
     sort: Literal["name", "-name", "updated_at", "-updated_at"] = "-updated_at",
     page: PageQ = 1,
     page_size: PageSizeQ = 20,
-) -> dict[str, Any]:
+) -> Response:
     """Workflows with their last 10 executions (``null`` and ``executions_unavailable: true`` when the history
     service is slow or down) and the DolphinScheduler link."""
     params = {
@@ -46,7 +46,7 @@ async def list_workflows(
         "page": page,
         "page_size": page_size,
     }
-    return await service.list_workflows(deps, params, caller)
+    return json_page(await service.list_workflows(deps, params, caller))
 
 
 @router.post("", status_code=201)
