@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from prometheus_client import REGISTRY
@@ -51,6 +53,29 @@ async def test_lag_moves_while_consumer_is_paused_and_recovers(kafka_bootstrap: 
     assert (await monitor.refresh())[(group, topic)] == 0
     assert REGISTRY.get_sample_value("kafka_consumer_lag", {"group": group, "topic": topic}) == 0
 
+    # the monitor kept its clients across those refreshes; closed, the next refresh connects again
+    await monitor.aclose()
+    await produce(3)
+    assert (await monitor.refresh())[(group, topic)] == 3
+    await monitor.aclose()
+
+
+async def test_run_refreshes_until_stopped_and_closes_its_clients(kafka_bootstrap: str, topic_prefix: str) -> None:
+    topic, group = f"{topic_prefix}watched", f"{topic_prefix}watcher"
+    await ensure_topics(kafka_bootstrap, [topic], partitions=1)
+    monitor = ConsumerLagMonitor(kafka_bootstrap, {group: {topic}}, interval_s=0.05)
+    task = asyncio.create_task(monitor.run())
+    p = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    await p.start()
+    await p.send_and_wait(topic, b"x")
+    await p.stop()
+    async with asyncio.timeout(10):
+        while REGISTRY.get_sample_value("kafka_consumer_lag", {"group": group, "topic": topic}) != 1:
+            await asyncio.sleep(0.05)
+    monitor.stop()
+    await task
+    assert monitor._clients is None
+
 
 async def test_group_that_never_committed_counts_the_whole_topic(kafka_bootstrap: str, topic_prefix: str) -> None:
     topic = f"{topic_prefix}fresh"
@@ -60,5 +85,8 @@ async def test_group_that_never_committed_counts_the_whole_topic(kafka_bootstrap
     for _ in range(4):
         await p.send_and_wait(topic, b"x")
     await p.stop()
-    lag = await ConsumerLagMonitor(kafka_bootstrap, {f"{topic_prefix}nobody": {topic}}).refresh()
-    assert lag == {(f"{topic_prefix}nobody", topic): 4}
+    monitor = ConsumerLagMonitor(kafka_bootstrap, {f"{topic_prefix}nobody": {topic}})
+    try:
+        assert await monitor.refresh() == {(f"{topic_prefix}nobody", topic): 4}
+    finally:
+        await monitor.aclose()
