@@ -1,9 +1,16 @@
 """Load generator for the platform HTTP benchmarks, run as its own process by ``_platform_stack.run_load``.
 
-``concurrency`` workers share one aiohttp session (that many keep-alive connections, loopback only) and run
-``requests`` operations in total after ``warmup`` unmeasured ones; an operation is one of the scenarios below, timed
-from its request to its whole answer; each answer is then parsed and checked (outside the timing). Prints one JSON
-line: latencies (ms), elapsed, errors, degraded.
+Two ways to load (after ``warmup`` unmeasured requests):
+- closed loop (default): ``concurrency`` workers share one aiohttp session (that many keep-alive connections,
+  loopback only), each sending its next request when the last one is answered, ``requests`` in total: the
+  throughput at saturation, where latency is mostly the queue the workers keep full (p50 ≈ concurrency /
+  throughput);
+- open loop (``--rate R``): ``requests`` requests arriving at R per second on average (Poisson: exponential gaps,
+  fixed seed), whatever the answers, over up to ``concurrency`` connections: latency under a given load. Each
+  latency runs from the request's scheduled time, so a request that waited for a connection counts its wait (no
+  coordinated omission).
+The warm-up runs the same way. Each answer is parsed and checked after the clock stops. Prints one JSON line:
+latencies (ms), elapsed, errors, degraded.
 
 The generator shares the machine's cores with what it measures, so it is kept cheap: aiohttp and pydantic-core's
 JSON parser cost ~0.5 ms of CPU per page where httpx and ``json`` cost 2.3–3.1 ms, a quarter of the two cores at
@@ -24,6 +31,7 @@ import argparse
 import asyncio
 import itertools
 import json
+import random
 import time
 from typing import Any
 
@@ -47,6 +55,7 @@ async def main() -> None:
     ap.add_argument("--concurrency", type=int, default=8)
     ap.add_argument("--requests", type=int, default=2000)
     ap.add_argument("--warmup", type=int, default=200)
+    ap.add_argument("--rate", type=float, default=0.0, help="open loop: mean arrivals per second (0: closed loop)")
     a = ap.parse_args()
 
     headers = {"Authorization": f"Bearer {a.token}"} if a.token else {}
@@ -76,11 +85,11 @@ async def main() -> None:
             return not body.get("unavailable") and _full_page(body)
         return not body.get("unavailable") and bool(body["items"])
 
-    async def one() -> float:
-        """The answer's time (ms); the body is checked after the clock stops."""
+    async def one(scheduled: float | None = None) -> float:
+        """The answer's time (ms) from ``scheduled`` (default: now); the body is checked after the clock stops."""
         nonlocal degraded
         url, params = request()
-        t0 = time.perf_counter()
+        t0 = time.perf_counter() if scheduled is None else scheduled
         async with client.get(url, params=params) as r:
             content = await r.read()
             status = r.status
@@ -103,13 +112,39 @@ async def main() -> None:
             if record:
                 latencies.append(took)
 
+    async def arrival(scheduled: float) -> None:
+        try:
+            latencies.append(await one(scheduled))
+        except (aiohttp.ClientError, TimeoutError, KeyError, ValueError) as exc:
+            errors.append(f"{type(exc).__name__}: {str(exc)[:200]}")
+
+    async def open_loop(total: int) -> None:
+        gaps = random.Random(20261128)
+        pending: set[asyncio.Task[None]] = set()
+        due = time.perf_counter()
+        for _ in range(total):
+            due += gaps.expovariate(a.rate)
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
+            task = asyncio.create_task(arrival(due))
+            pending.add(task)
+            task.add_done_callback(pending.discard)
+        await asyncio.gather(*pending)
+
     warm = itertools.count()
-    await asyncio.gather(*(worker(warm, a.warmup, False) for _ in range(a.concurrency)))
+    if a.rate > 0:
+        # the warm-up at the same load: as many connections as that load keeps busy, no more
+        await open_loop(a.warmup)
+        latencies.clear()
+    else:
+        await asyncio.gather(*(worker(warm, a.warmup, False) for _ in range(a.concurrency)))
     degraded = 0
     errors.clear()
     measured = itertools.count()
     t0 = time.perf_counter()
-    await asyncio.gather(*(worker(measured, a.requests, True) for _ in range(a.concurrency)))
+    if a.rate > 0:
+        await open_loop(a.requests)
+    else:
+        await asyncio.gather(*(worker(measured, a.requests, True) for _ in range(a.concurrency)))
     elapsed = time.perf_counter() - t0
     await client.close()
     out: dict[str, Any] = {

@@ -214,6 +214,8 @@ class Stack:
     admin_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     #: ``*_OTEL_SAMPLING_RATIO`` of the services started with telemetry on
     sampling_ratio: float = 1.0
+    #: trace sampling of requests that only read; ``None``: the services' default (as deployed)
+    read_sampling_ratio: float | None = None
     log_dir: Path = field(default_factory=lambda: Path(os.environ.get("TMPDIR", "/tmp")))
     upstreams: dict[str, ServiceProc] = field(default_factory=dict)
 
@@ -295,6 +297,8 @@ class Stack:
             f"{p}OTEL_EXPORTER_OTLP_ENDPOINT": otlp,
             f"{p}OTEL_SAMPLING_RATIO": str(self.sampling_ratio),
         }
+        if self.read_sampling_ratio is not None:
+            env[f"{p}OTEL_READ_SAMPLING_RATIO"] = str(self.read_sampling_ratio)
         if svc == "history":
             env["HISTORY_SYNC_ENABLED"] = "false"  # no DS here: serve the seeded cache only
             env["HISTORY_DS_REST_URL"] = f"http://{HOST}:9/dolphinscheduler"
