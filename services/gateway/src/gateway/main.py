@@ -36,7 +36,7 @@ from gateway.deps import Deps
 from gateway.errors import install_upstream_problem_handler
 from gateway.portal import portal_router
 from gateway.principals import VerifiedKeys
-from gateway.routes import api_router
+from gateway.routes import API_PREFIX, api_routers
 
 UPSTREAMS = ("definition", "publisher", "history", "lineage")
 
@@ -142,7 +142,8 @@ def create_app(
     install_health(app, lambda: checks)
     app.add_middleware(RequestContextMiddleware)
     app.add_middleware(RedMetricsMiddleware, service=settings.service_name)
-    app.include_router(api_router())
+    for router in api_routers():
+        app.include_router(router, prefix=API_PREFIX)
     _install_asyncapi(app, settings)
     app.include_router(portal_router(settings.portal_dir))
     return app
