@@ -122,10 +122,11 @@ _TASK_ITEM_JSON = f"""json_build_object(
 async def list_tasks_json(session: AsyncSession | AsyncConnection, f: TaskFilter, *, page: int, page_size: int) -> str:
     """The page of ``GET /internal/tasks`` (``schemas.Page[schemas.TaskListItem]``: tasks by id with owner, DS codes and
     dependency counts, and the total) as JSON text built by PostgreSQL in ONE statement. With a dependency filter the
-    projection's GIN matches come first (MATERIALIZED: PostgreSQL has no statistics for rare array elements and would
-    otherwise walk a primary key from the start to fill the LIMIT), then the other filters, then the page, then the
-    joins of the page's rows only. The SQL is text built from the filters present (a Core statement of this shape
-    costs more to key for the statement cache on every execution than the query takes)."""
+    projection's GIN matches come first, with their counts (MATERIALIZED: PostgreSQL has no statistics for rare array
+    elements and would otherwise walk a primary key from the start to fill the LIMIT), then the other filters (if
+    any), then the page, then the joins of the page's rows only. The SQL is text built from the filters present (a
+    Core statement of this shape costs more to key for the statement cache on every execution than the query
+    takes)."""
     params: dict[str, Any] = {
         "limit": page_size,
         "offset": (page - 1) * page_size,
@@ -158,24 +159,28 @@ async def list_tasks_json(session: AsyncSession | AsyncConnection, f: TaskFilter
     # only constant fragments are joined; every value is a bound parameter
     owned = "data_task t LEFT JOIN workflow_task_relation r ON r.task_id = t.id"
     if match:
+        # the matches carry their counts (the projection's row), so the page needs no second look-up for them
         ctes = (
-            "m AS MATERIALIZED (SELECT task_id FROM task_dependency_projection WHERE "  # noqa: S608
-            + " AND ".join(match)
-            + f"), f AS MATERIALIZED (SELECT t.id FROM m JOIN {owned} ON t.id = m.task_id{cond}), "  # noqa: S608
-            "p AS MATERIALIZED (SELECT id FROM f ORDER BY id LIMIT :limit OFFSET :offset)"
+            "m AS MATERIALIZED (SELECT task_id AS id, upstream_count, downstream_count "
+            "FROM task_dependency_projection WHERE " + " AND ".join(match) + "), "
         )
-        total = "(SELECT count(*) FROM f)"
+        if cond:
+            ctes += f"f AS MATERIALIZED (SELECT m.* FROM m JOIN {owned} ON t.id = m.id{cond}), "  # noqa: S608
+        source = "f" if cond else "m"
+        ctes += f"p AS MATERIALIZED (SELECT * FROM {source} ORDER BY id LIMIT :limit OFFSET :offset)"  # noqa: S608
+        total = f"(SELECT count(*) FROM {source})"  # noqa: S608
+        page_rows = "p d JOIN data_task t ON t.id = d.id"
     else:
         ctes = f"p AS MATERIALIZED (SELECT t.id FROM {owned}{cond} ORDER BY t.id LIMIT :limit OFFSET :offset)"  # noqa: S608
         total = f"(SELECT count(*) FROM {owned}{cond})"  # noqa: S608
+        page_rows = "p JOIN data_task t ON t.id = p.id LEFT JOIN task_dependency_projection d ON d.task_id = t.id"
     sql = (
         f"WITH {ctes} SELECT CAST(json_build_object("  # noqa: S608
         f"'items', coalesce(json_agg({_TASK_ITEM_JSON} ORDER BY t.id), '[]'::json), 'total', {total}, "
         "'page', CAST(:page AS int), 'page_size', CAST(:page_size AS int)) AS text) "
-        "FROM p JOIN data_task t ON t.id = p.id "
+        f"FROM {page_rows} "
         "LEFT JOIN workflow_task_relation r ON r.task_id = t.id "
-        "LEFT JOIN data_workflow w ON w.id = r.workflow_id "
-        "LEFT JOIN task_dependency_projection d ON d.task_id = t.id"
+        "LEFT JOIN data_workflow w ON w.id = r.workflow_id"
     )
     document: str = (await session.execute(text(sql), params)).scalar_one()
     return document
