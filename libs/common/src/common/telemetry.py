@@ -201,11 +201,12 @@ def client_span(method: str, url: str, headers: dict[str, str]) -> Iterator[trac
 
 
 def end_client_span(span: trace.Span | None, status: int) -> None:
-    """Record the answer's HTTP status on a :func:`client_span` (5xx marks it as an error, as the conventions say)."""
+    """Record the answer's HTTP status on a :func:`client_span`; 4xx and 5xx mark it as an error (the HTTP semantic
+    conventions for a CLIENT span: the call did not do what was asked; its server span judges 4xx otherwise)."""
     if span is None or not span.is_recording():
         return
     span.set_attribute("http.response.status_code", status)
-    if status >= 500:
+    if status >= 400:
         span.set_status(trace.StatusCode.ERROR, f"HTTP {status}")
 
 

@@ -183,7 +183,7 @@ def _client(app: FastAPI) -> httpx.AsyncClient:
 URL = "http://svc:8101/internal/x?page=1"
 
 
-@pytest.mark.parametrize(("status", "error"), [(200, False), (404, False), (503, True)])
+@pytest.mark.parametrize(("status", "error"), [(200, False), (304, False), (404, True), (503, True)])
 def test_client_span_carries_the_trace_and_the_answer(spans: InMemorySpanExporter, status: int, error: bool) -> None:
     headers: dict[str, str] = {}
     tracer = trace.get_tracer(__name__)

@@ -28,9 +28,9 @@ from httpx_aiohttp import AiohttpTransport
 from prometheus_client import Histogram
 from pydantic_core import from_json, to_json
 
-from common.dolphin.transport import aiohttp_session_of, aiohttp_timeout, transport_failure
 from common.errors import UpstreamTimeout, UpstreamUnavailable
 from common.telemetry import client_span, end_client_span
+from common.transport import aiohttp_session_of, aiohttp_timeout, transport_failure
 from gateway.errors import BadUpstreamAnswer, UpstreamProblem
 from gateway.ports import Caller, Json, Params
 

@@ -4,7 +4,7 @@
 - The DS envelope ``{code, msg, data}`` is unwrapped: ``code == 0`` gives ``data``; anything else raises
   the mapped error from :mod:`common.dolphin.errors` with DS's code and message.
 - 401 (empty body) -> ``DolphinAuthError``; 5xx, timeouts and transport errors -> transient errors.
-- :meth:`DolphinRestClient.create` runs httpx over aiohttp (:mod:`common.dolphin.transport`) and sends straight
+- :meth:`DolphinRestClient.create` runs httpx over aiohttp (:mod:`common.transport`) and sends straight
   to that transport (to its aiohttp session while tracing is off): see :meth:`DolphinRestClient._send`. Any
   ``httpx.AsyncClient`` can be passed to the constructor instead.
 - Only GETs are retried (bounded, exponential backoff with jitter); release/start/create are never
@@ -63,8 +63,8 @@ from common.dolphin.models import (
     WorkflowInstance,
     format_ds_datetime,
 )
-from common.dolphin.transport import aiohttp_session_of, aiohttp_timeout, aiohttp_transport, transport_failure
 from common.errors import PlatformError, TransientError
+from common.transport import aiohttp_session_of, aiohttp_timeout, aiohttp_transport, transport_failure
 
 logger = logging.getLogger(__name__)
 
@@ -284,7 +284,7 @@ class DolphinRestClient:
         self, method: str, url: str, form: dict[str, str] | None, headers: Mapping[str, str]
     ) -> tuple[int, bytes]:
         """One HTTP exchange: (status, body). Three ways, the same bytes on the wire and the same errors (see
-        :func:`~common.dolphin.transport.transport_failure`):
+        :func:`~common.transport.transport_failure`):
 
         - a client given to the constructor: ``AsyncClient.request``;
         - our own transport (:meth:`create`) under a tracing wrapper: straight to the wrapper, without

@@ -16,7 +16,7 @@ from pydantic import SecretStr
 
 from common.dolphin import DolphinApiError, DolphinRestClient, DolphinTimeout, DolphinUnavailable
 from common.dolphin.models import Page, WorkflowInstance, parse_ds_datetime
-from common.dolphin.transport import transport_failure
+from common.transport import transport_failure
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -1,4 +1,5 @@
-"""The HTTP transport under :class:`~common.dolphin.rest.DolphinRestClient`: aiohttp behind the httpx API.
+"""The HTTP transport of the platform's clients (the DS REST client, the gateway's calls to the services): aiohttp
+behind the httpx API.
 
 httpcore's connection pool costs ~2 ms of CPU per request at 16 concurrent keep-alive connections (it re-checks
 every connection's socket for each queued request); aiohttp's connector does the same work for a third of that.
