@@ -1,4 +1,4 @@
-"""Overhead of telemetry (tracing at sampling 1.0 exported over OTLP/HTTP, plus the always-on Prometheus metrics) on
+"""Overhead of telemetry (tracing as deployed, exported over OTLP/HTTP, plus the always-on Prometheus metrics) on
 the publish path and on ``GET /api/v1/workflows`` (issue: Operability). Ratio on/off, target ≤ 1.10.
 
 - publish path: the publisher's use cases (``accept_publish`` + ``run_publish``, deploy then online, as
@@ -10,7 +10,8 @@ the publish path and on ``GET /api/v1/workflows`` (issue: Operability). Ratio on
   and the median of each is compared;
 - list path: the gateway list page under load from a second process (``_loadgen.py``), as in
   ``bench_gateway_lists.py`` 1a but with ``--list-workflows`` (10,000) workflows: the four processes started with
-  telemetry on (``create_app`` as deployed, OTLP endpoint = the sink, sampling 1.0 or ``--sampling``) or off
+  telemetry on (``create_app`` as deployed, OTLP endpoint = the sink; this path is a read, traced at the services'
+  read ratio, default 0.1, or ``--read-sampling``; ``--sampling`` sets the ratio of other work) or off
   (``telemetry=False``, see ``_bench_factories.py``), alternating, medians compared (p50, p99, throughput).
 "Off" switches tracing off; the RED metrics middleware has no switch (it is part of every app), so its cost is shown
 separately, measured in-process per request.
@@ -44,6 +45,8 @@ from _platform_stack import (
     stop,
     timed,
 )
+
+from common.settings import ServiceSettings
 
 BENCH = Path(__file__).resolve().parent
 
@@ -197,6 +200,12 @@ async def main() -> None:
     ap.add_argument(
         "--sampling", type=float, default=1.0, help="list path: the services' trace sampling ratio when telemetry is on"
     )
+    ap.add_argument(
+        "--read-sampling",
+        type=float,
+        default=None,
+        help="list path: the ratio of requests that only read (default: the services' default, as deployed)",
+    )
     ap.add_argument("--skip-publish", action="store_true")
     ap.add_argument("--skip-list", action="store_true")
     ap.add_argument("--publish-child", choices=["on", "off"])
@@ -231,14 +240,21 @@ async def main() -> None:
             )
 
         if not args.skip_list:
-            stack = Stack(admin_url, bootstrap, sampling_ratio=args.sampling)
+            stack = Stack(admin_url, bootstrap, sampling_ratio=args.sampling, read_sampling_ratio=args.read_sampling)
+            reads = args.read_sampling
+            if reads is None:
+                reads = ServiceSettings.model_fields["otel_read_sampling_ratio"].default
+                reads_label = f"{reads} (the default, as deployed)"
+            else:
+                reads_label = str(reads)
             try:
                 await stack.provision(("definition", "history", "lineage", "gateway"))
                 await timed(f"seed {args.list_workflows:,} workflows", seed_definition(stack, args.list_workflows))
                 await timed(f"seed {args.list_workflows * 10:,} executions", seed_history(stack, args.list_workflows))
                 print(
                     f"\nlist path: GET /api/v1/workflows, {args.concurrency} connections, {args.requests} requests"
-                    f" per round, {args.rounds} rounds per mode, sampling ratio {args.sampling} when on",
+                    f" per round, {args.rounds} rounds per mode; when on, reads (this path) are traced at"
+                    f" {reads_label}, other work at {args.sampling}",
                     flush=True,
                 )
                 figs: dict[bool, list[dict[str, float]]] = {True: [], False: []}
