@@ -169,5 +169,12 @@ async def test_main_flow_through_the_gateway(platform: Platform) -> None:
         "lineage_change",
         "lineage-resolver",
     )
-    deps = await p.call("GET", "/api/v1/tasks", params={"downstreamTaskId": str(b)})
-    assert {t["id"] for t in deps["items"]} >= {c}, deps
+
+    # the task list filters on the definition service's projection of task.dependency.changed: C's event (its new
+    # downstream B) may be consumed a moment after B's, which was enough for the new version
+    async def upstream_of_b() -> dict[str, Any] | None:
+        page = await p.call("GET", "/api/v1/tasks", params={"downstreamTaskId": str(b)})
+        return page if c in {t["id"] for t in page["items"]} else None
+
+    deps = await until(upstream_of_b, "task C in the task list filtered by downstreamTaskId=B")
+    assert not deps["unavailable"], deps
