@@ -285,6 +285,27 @@ class Stack:
         finally:
             await conn.close()
 
+    async def settle(self) -> float:
+        """Leave autovacuum nothing to do, then write a checkpoint, so that the measurements do not share the machine
+        with the aftermath of the seeding (rows updated after a table's load, the catalogs of the schemas and
+        indexes made and dropped): every table of the stack's schemas and the busiest catalogs are vacuumed and
+        analysed now (an autovacuum worker on one of them gives way to the VACUUM). Returns the seconds it took."""
+        started = time.monotonic()
+        conn = await asyncpg.connect(asyncpg_dsn(self.admin_url))
+        try:
+            tables = await conn.fetch(
+                "SELECT format('%I.%I', schemaname, relname) AS name FROM pg_stat_user_tables "
+                "WHERE schemaname = ANY($1::text[])",
+                [self.schema(svc) for svc in self.dbs],
+            )
+            catalogs = ["pg_catalog.pg_class", "pg_catalog.pg_attribute", "pg_catalog.pg_depend", "pg_catalog.pg_type"]
+            for name in [*(t["name"] for t in tables), *catalogs]:
+                await conn.execute(f"VACUUM (ANALYZE) {name}")
+            await conn.execute("CHECKPOINT")
+        finally:
+            await conn.close()
+        return time.monotonic() - started
+
     def env(self, svc: str, otlp: str, extra: dict[str, str] | None = None) -> dict[str, str]:
         p = PREFIX[svc]
         db = self.dbs[svc]

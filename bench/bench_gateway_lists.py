@@ -105,6 +105,7 @@ async def main() -> None:
         print(f"  lineage: {args.workflows * 10:,} tasks, {edges:,} dependency edges", flush=True)
         await timed("definition dependency projection (copy of lineage's view)", seed_dependency_projection(stack))
         ids = await pick_upstream_ids(stack, 500)
+        await timed("vacuum, analyse and checkpoint after the seeding", stack.settle())
 
         with OtlpSink() as sink:
             gw = stack.start_platform(otlp=sink.url)
