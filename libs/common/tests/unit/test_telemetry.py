@@ -211,3 +211,15 @@ def test_client_span_records_a_failed_exchange(spans: InMemorySpanExporter) -> N
     [finished] = [s for s in spans.get_finished_spans() if s.kind is SpanKind.CLIENT and s.name == "POST"]
     assert finished.status.status_code is StatusCode.ERROR
     assert [e.name for e in finished.events] == ["exception"]
+
+
+def test_no_client_span_inside_a_trace_that_is_not_recorded(spans: InMemorySpanExporter) -> None:
+    unsampled = trace.SpanContext(
+        trace_id=0x0AF7651916CD43DD8448EB211C80319C, span_id=0xB7AD6B7169203331, is_remote=True
+    )
+    headers: dict[str, str] = {}
+    with trace.use_span(trace.NonRecordingSpan(unsampled)), client_span("GET", URL, headers) as span:
+        assert span is None
+    # the callee is told the decision (not sampled) and records nothing either
+    assert headers["traceparent"] == "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00"
+    assert [s for s in spans.get_finished_spans() if s.kind is SpanKind.CLIENT] == []
