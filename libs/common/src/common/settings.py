@@ -34,7 +34,8 @@ class ServiceSettings(BaseSettings):
     #: share of new traces recorded: requests that change something, consumed events, background runs
     otel_sampling_ratio: float = Field(default=1.0, ge=0.0, le=1.0)
     #: share of new traces recorded among requests that only read (GET/HEAD/OPTIONS): the bulk of the traffic (the
-    #: portal's lists and pages), each alike; recording every one costs ~1/4 of a list request's CPU (BENCHMARKS.md)
+    #: portal's lists and pages), each alike; recording every one adds ~0.4 ms of CPU per service to a list page and
+    #: half again to its p99 under load (BENCHMARKS.md, telemetry overhead)
     otel_read_sampling_ratio: float = Field(default=0.1, ge=0.0, le=1.0)
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8000, ge=0, le=65535)
