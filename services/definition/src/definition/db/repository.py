@@ -111,7 +111,6 @@ def _utc(column: str) -> str:
     return f"""to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
 
 
-#: ``schemas.TaskListItem`` built by PostgreSQL (``t`` task, ``r`` relation, ``w`` workflow, ``d`` projection)
 @functools.lru_cache(maxsize=256)
 def _statement(sql: str) -> TextClause:
     """The ``text()`` of a list's SQL, built once per shape (a few per list: one per combination of filters):
@@ -119,6 +118,7 @@ def _statement(sql: str) -> TextClause:
     return text(sql)
 
 
+#: ``schemas.TaskListItem`` built by PostgreSQL (``t`` task, ``r`` relation, ``w`` workflow, ``d`` projection)
 _TASK_ITEM_JSON = f"""json_build_object(
     'id', t.id, 'name', t.name, 'task_type', t.task_type, 'description', t.description, 'params', t.params,
     'worker_group', t.worker_group, 'owner', t.owner, 'revision', t.revision, 'workflow_id', r.workflow_id,
