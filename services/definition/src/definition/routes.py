@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import email.message
 from collections.abc import Callable, Coroutine
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, params
 from fastapi.routing import APIRoute
@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from common.app import deps_of
 from common.errors import ValidationFailed
+from common.query import parse_query, query_parameters
 from definition import schemas, service
 from definition.db import repository as repo
 from definition.deps import Deps
@@ -139,36 +140,28 @@ async def get_task(task_id: int, deps: DepsDep) -> schemas.Task:
     return await service.get_task(deps, task_id)
 
 
-@router.get("/tasks", response_model=schemas.Page[schemas.TaskListItem])
-async def list_tasks(
-    deps: DepsDep,
-    ids: Annotated[str | None, Query(description="comma-separated task ids")] = None,
-    workflow_id: int | None = None,
-    unassigned: bool = False,
-    name: Annotated[str | None, Query(description="contains, case-insensitive")] = None,
-    task_type: Literal["SHELL", "SQL", "PYTHON"] | None = None,
-    upstream_task_id: Annotated[
-        int | None, Query(ge=1, description="tasks whose upstream set contains this task (lineage)")
-    ] = None,
-    downstream_task_id: Annotated[
-        int | None, Query(ge=1, description="tasks whose downstream set contains this task (lineage)")
-    ] = None,
-    page: PageNo = 1,
-    page_size: PageSize = 20,
-) -> Response:
+@router.get(
+    "/tasks",
+    response_model=schemas.Page[schemas.TaskListItem],
+    openapi_extra=query_parameters(schemas.TaskListQuery),
+)
+async def list_tasks(request: Request) -> Response:
     """Tasks by id with their workflow, its DolphinScheduler codes and the dependency counts; the dependency filters
     read the projection of ``task.dependency.changed``. The answer is built by the database in the shape of
-    ``response_model`` (tests hold it to the model)."""
+    ``response_model`` (tests hold it to the model). The query is one model (``common.query``): this is the
+    gateway's busiest call."""
+    q = parse_query(schemas.TaskListQuery, request)
     f = repo.TaskFilter(
-        ids=_int_list(ids),
-        workflow_id=workflow_id,
-        unassigned=unassigned,
-        name=name,
-        task_type=task_type,
-        upstream_task_id=upstream_task_id,
-        downstream_task_id=downstream_task_id,
+        ids=_int_list(q.ids),
+        workflow_id=q.workflow_id,
+        unassigned=q.unassigned,
+        name=q.name,
+        task_type=q.task_type,
+        upstream_task_id=q.upstream_task_id,
+        downstream_task_id=q.downstream_task_id,
     )
-    return Response(await service.list_tasks(deps, f, page=page, page_size=page_size), media_type="application/json")
+    document = await service.list_tasks(_deps(request), f, page=q.page, page_size=q.page_size)
+    return Response(document, media_type="application/json")
 
 
 @router.get("/task-owners", response_model=schemas.TaskOwners)
@@ -201,29 +194,24 @@ async def get_workflow(workflow_id: int, deps: DepsDep) -> Response:
     return _json_bytes(await service.get_workflow(deps, workflow_id))
 
 
-@router.get("/workflows", response_model=schemas.Page[schemas.WorkflowListItem])
-async def list_workflows(
-    deps: DepsDep,
-    name: Annotated[str | None, Query(description="contains, case-insensitive")] = None,
-    status: Literal["draft", "ready", "online", "offline"] | None = None,
-    publish_status: Literal["never_published", "pending", "published", "failed"] | None = None,
-    last_execution_state: str | None = None,
-    needs_attention: bool | None = None,
-    sort: Literal["name", "-name", "updated_at", "-updated_at"] = "-updated_at",
-    page: PageNo = 1,
-    page_size: PageSize = 20,
-) -> Response:
+@router.get(
+    "/workflows",
+    response_model=schemas.Page[schemas.WorkflowListItem],
+    openapi_extra=query_parameters(schemas.WorkflowListQuery),
+)
+async def list_workflows(request: Request) -> Response:
     """Workflows with their newest ≤ 10 executions (the projection of ``execution.synced``); ``total`` is exact
     (unfiltered: the counter the ``data_workflow`` triggers keep). The answer is built by the database in the
-    shape of ``response_model`` (tests hold it to the model)."""
+    shape of ``response_model`` (tests hold it to the model). The query is one model (``common.query``)."""
+    q = parse_query(schemas.WorkflowListQuery, request)
     f = repo.WorkflowFilter(
-        name=name,
-        status=status,
-        publish_status=publish_status,
-        last_execution_state=last_execution_state,
-        needs_attention=needs_attention,
+        name=q.name,
+        status=q.status,
+        publish_status=q.publish_status,
+        last_execution_state=q.last_execution_state,
+        needs_attention=q.needs_attention,
     )
-    document = await service.list_workflows(deps, f, sort=sort, page=page, page_size=page_size)
+    document = await service.list_workflows(_deps(request), f, sort=q.sort, page=q.page, page_size=q.page_size)
     return Response(document, media_type="application/json")
 
 

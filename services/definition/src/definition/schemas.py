@@ -81,6 +81,24 @@ class Task(BaseModel):
     updated_at: datetime
 
 
+class TaskListQuery(BaseModel):
+    """The query of ``GET /internal/tasks`` (read by ``common.query.parse_query``)."""
+
+    ids: str | None = Field(None, description="comma-separated task ids")
+    workflow_id: int | None = None
+    unassigned: bool = False
+    name: str | None = Field(None, description="contains, case-insensitive")
+    task_type: Literal["SHELL", "SQL", "PYTHON"] | None = None
+    upstream_task_id: int | None = Field(
+        None, ge=1, description="tasks whose upstream set contains this task (lineage)"
+    )
+    downstream_task_id: int | None = Field(
+        None, ge=1, description="tasks whose downstream set contains this task (lineage)"
+    )
+    page: int = Field(1, ge=1)
+    page_size: int = Field(20, ge=1, le=200)
+
+
 class TaskListItem(Task):
     """A task of ``GET /internal/tasks``: the task with its dependency counts (the dependency projection)."""
 
@@ -158,6 +176,19 @@ class LastExecution(BaseModel):
     start_time: datetime | None = None
     end_time: datetime | None = None
     duration: str | None = None
+
+
+class WorkflowListQuery(BaseModel):
+    """The query of ``GET /internal/workflows`` (read by ``common.query.parse_query``)."""
+
+    name: str | None = Field(None, description="contains, case-insensitive")
+    status: Literal["draft", "ready", "online", "offline"] | None = None
+    publish_status: PublishStatus | None = None
+    last_execution_state: str | None = None
+    needs_attention: bool | None = None
+    sort: Literal["name", "-name", "updated_at", "-updated_at"] = "-updated_at"
+    page: int = Field(1, ge=1)
+    page_size: int = Field(20, ge=1, le=200)
 
 
 class WorkflowListItem(WorkflowSummary):

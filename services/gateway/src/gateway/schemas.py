@@ -1,4 +1,4 @@
-"""Request bodies of the public API, for validation at the edge and for the OpenAPI document.
+"""Request bodies and list queries of the public API, for validation at the edge and for the OpenAPI document.
 
 They mirror the services' inputs (docs/api-contracts.md §1–2). The service stays the judge of its own rules: the
 gateway forwards exactly the fields the caller sent (``forward()``: unset defaults are not invented here), and a
@@ -8,7 +8,7 @@ service's own 4xx problem is passed through unchanged.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -16,6 +16,38 @@ from gateway.domain.roles import Role
 
 TaskType = Literal["SHELL", "SQL", "PYTHON"]
 MigrationMode = Literal["only_current", "cascade_downstream", "cascade_up_and_downstream"]
+
+
+PageNo = Annotated[int, Field(ge=1, description="1-based page")]
+PageSize = Annotated[int, Field(ge=1, le=200, description="items per page (max 200)")]
+
+
+class TaskListQuery(BaseModel):
+    """The query of ``GET /api/v1/tasks`` (read by ``common.query.parse_query``)."""
+
+    workflow_id: int | None = Field(None, alias="workflowId", ge=1)
+    upstream_task_id: int | None = Field(
+        None, alias="upstreamTaskId", ge=1, description="tasks whose upstream contains this task"
+    )
+    downstream_task_id: int | None = Field(
+        None, alias="downstreamTaskId", ge=1, description="tasks whose downstream contains this task"
+    )
+    name: str | None = Field(None, max_length=255, description="name contains")
+    page: PageNo = 1
+    page_size: PageSize = 20
+
+
+class WorkflowListQuery(BaseModel):
+    """The query of ``GET /api/v1/workflows`` (read by ``common.query.parse_query``)."""
+
+    name: str | None = Field(None, max_length=255, description="name contains")
+    status: Literal["draft", "ready", "online", "offline"] | None = None
+    publish_status: Literal["never_published", "pending", "published", "failed"] | None = None
+    last_execution_state: str | None = Field(None, max_length=64)
+    needs_attention: bool | None = None
+    sort: Literal["name", "-name", "updated_at", "-updated_at"] = "-updated_at"
+    page: PageNo = 1
+    page_size: PageSize = 20
 
 
 class _Forwarded(BaseModel):

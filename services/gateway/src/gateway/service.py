@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Sequence
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from common.errors import PlatformError
@@ -23,6 +22,7 @@ from gateway.deps import Deps
 from gateway.domain.links import ds_link_of, ds_task_link, workflow_link
 from gateway.errors import UpstreamProblem
 from gateway.ports import Caller, Json, Params
+from gateway.schemas import TaskListQuery
 
 log = logging.getLogger(__name__)
 
@@ -126,17 +126,7 @@ async def workflow_detail(deps: Deps, workflow_id: int, caller: Caller) -> Json:
 # ---------------------------------------------------------------------------------------------------------------- tasks
 
 
-@dataclass(frozen=True)
-class TaskQuery:
-    workflow_id: int | None
-    upstream_task_id: int | None
-    downstream_task_id: int | None
-    name: str | None
-    page: int
-    page_size: int
-
-
-async def list_tasks(deps: Deps, q: TaskQuery, caller: Caller) -> Json:
+async def list_tasks(deps: Deps, q: TaskListQuery, caller: Caller) -> Json:
     """One call: the definition service filters by dependency (its projection of lineage's view), pages, and
     answers each task with its owner, DS codes and dependency counts; the gateway adds the links."""
     params: dict[str, str | int | None] = {

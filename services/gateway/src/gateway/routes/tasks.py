@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Request, Response
 
+from common.query import parse_query, query_parameters
 from gateway import service
 from gateway.auth import acting
 from gateway.domain.roles import Role
 from gateway.ports import Caller
-from gateway.routes.params import PROBLEM_RESPONSES, DepsDep, IdPath, PageQ, PageSizeQ, json_page
-from gateway.schemas import TaskInput, TaskUpdate
+from gateway.routes.params import PROBLEM_RESPONSES, DepsDep, IdPath, json_page
+from gateway.schemas import TaskInput, TaskListQuery, TaskUpdate
 
 router = APIRouter(prefix="/tasks", tags=["tasks"], responses=PROBLEM_RESPONSES)
 
@@ -19,32 +20,12 @@ Viewer = Annotated[Caller, Depends(acting(Role.VIEWER))]
 Editor = Annotated[Caller, Depends(acting(Role.EDITOR))]
 
 
-@router.get("", response_model=dict[str, Any])
-async def list_tasks(
-    deps: DepsDep,
-    caller: Viewer,
-    workflow_id: Annotated[int | None, Query(alias="workflowId", ge=1)] = None,
-    upstream_task_id: Annotated[
-        int | None, Query(alias="upstreamTaskId", ge=1, description="tasks whose upstream contains this task")
-    ] = None,
-    downstream_task_id: Annotated[
-        int | None, Query(alias="downstreamTaskId", ge=1, description="tasks whose downstream contains this task")
-    ] = None,
-    name: Annotated[str | None, Query(max_length=255, description="name contains")] = None,
-    page: PageQ = 1,
-    page_size: PageSizeQ = 20,
-) -> Response:
+@router.get("", response_model=dict[str, Any], openapi_extra=query_parameters(TaskListQuery))
+async def list_tasks(request: Request, deps: DepsDep, caller: Viewer) -> Response:
     """Tasks with their workflow (name, portal link, DolphinScheduler link) and upstream/downstream counts; parts
-    that could not be fetched are ``null`` and listed in ``unavailable`` (``owners``, ``counts``, ``ds_links``)."""
-    query = service.TaskQuery(
-        workflow_id=workflow_id,
-        upstream_task_id=upstream_task_id,
-        downstream_task_id=downstream_task_id,
-        name=name,
-        page=page,
-        page_size=page_size,
-    )
-    return json_page(await service.list_tasks(deps, query, caller))
+    that could not be fetched are ``null`` and listed in ``unavailable`` (``owners``, ``counts``, ``ds_links``).
+    The query is one model (``common.query``)."""
+    return json_page(await service.list_tasks(deps, parse_query(TaskListQuery, request), caller))
 
 
 @router.post("", status_code=201)

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
+from common.query import parse_query, query_parameters
 from gateway import service
 from gateway.auth import acting
 from gateway.domain.roles import Role
 from gateway.ports import Caller
 from gateway.routes.params import PROBLEM_RESPONSES, DepsDep, IdPath, PageQ, PageSizeQ, json_page, note
-from gateway.schemas import PublishInput, RollbackInput, WorkflowInput, WorkflowUpdate
+from gateway.schemas import PublishInput, RollbackInput, WorkflowInput, WorkflowListQuery, WorkflowUpdate
 
 router = APIRouter(prefix="/workflows", tags=["workflows"], responses=PROBLEM_RESPONSES)
 
@@ -21,32 +22,12 @@ Approver = Annotated[Caller, Depends(acting(Role.APPROVER))]
 Publisher = Annotated[Caller, Depends(acting(Role.PUBLISHER))]
 
 
-@router.get("", response_model=dict[str, Any])
-async def list_workflows(
-    deps: DepsDep,
-    caller: Viewer,
-    name: Annotated[str | None, Query(max_length=255, description="name contains")] = None,
-    status: Literal["draft", "ready", "online", "offline"] | None = None,
-    publish_status: Literal["never_published", "pending", "published", "failed"] | None = None,
-    last_execution_state: Annotated[str | None, Query(max_length=64)] = None,
-    needs_attention: bool | None = None,
-    sort: Literal["name", "-name", "updated_at", "-updated_at"] = "-updated_at",
-    page: PageQ = 1,
-    page_size: PageSizeQ = 20,
-) -> Response:
+@router.get("", response_model=dict[str, Any], openapi_extra=query_parameters(WorkflowListQuery))
+async def list_workflows(request: Request, deps: DepsDep, caller: Viewer) -> Response:
     """Workflows with their last 10 executions (``null`` and ``executions_unavailable: true`` when the history
-    service is slow or down) and the DolphinScheduler link."""
-    params = {
-        "name": name,
-        "status": status,
-        "publish_status": publish_status,
-        "last_execution_state": last_execution_state,
-        "needs_attention": needs_attention,
-        "sort": sort,
-        "page": page,
-        "page_size": page_size,
-    }
-    return json_page(await service.list_workflows(deps, params, caller))
+    service is slow or down) and the DolphinScheduler link. The query is one model (``common.query``)."""
+    q = parse_query(WorkflowListQuery, request)
+    return json_page(await service.list_workflows(deps, q.model_dump(), caller))
 
 
 @router.post("", status_code=201)
