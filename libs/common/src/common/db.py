@@ -10,23 +10,24 @@ One transaction per use case: ``unit_of_work`` opens it, repositories ``flush`` 
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any
 
 import asyncpg
 from pydantic import SecretStr
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, text
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from common.telemetry import statement_span
 
 log = logging.getLogger(__name__)
-
-T = TypeVar("T")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -71,20 +72,74 @@ async def unit_of_work(sessions: async_sessionmaker[AsyncSession]) -> AsyncItera
         yield session
 
 
-async def read_once(engine: AsyncEngine, read: Callable[[AsyncConnection], Awaitable[T]]) -> T:
-    """An idempotent read on a connection of ``engine``, a pool that does not ping connections on checkout (a round
-    trip per read): a connection the server dropped since its last use (a restart, an idle timeout) fails its first
-    statement, SQLAlchemy invalidates it and every older connection of the pool, and the read runs once more on a
-    fresh one. Any other error, or a second failure, is raised."""
+class ReadPool:
+    """Idempotent reads of one statement each, straight on an asyncpg pool: the busiest reads of a service (the
+    definition service's list pages). Against a Core statement on an autocommit engine this skips SQLAlchemy's
+    execution layer, and the pool neither pings a connection on checkout nor resets it on release (a round trip
+    each); about 0.15 ms less CPU per read, measured. Only single-statement reads belong here: a connection goes
+    back to the pool as its statement left it.
+
+    Statements are SQL text with ``:name`` parameters, as for ``text()``; each distinct text is compiled once to
+    asyncpg's positional form (by SQLAlchemy's asyncpg dialect), and asyncpg prepares it once per connection.
+
+    A connection the server dropped since its last use (a restart, an idle timeout, an administrator) fails its
+    statement; asyncpg replaces it and the read runs once more. Any other error, or a second failure, is raised.
+    A recorded trace gets a span per statement (``common.telemetry.statement_span``)."""
+
+    def __init__(self, pool: asyncpg.Pool, *, database: str) -> None:
+        self._pool = pool
+        self.database = database
+
+    @classmethod
+    async def open(cls, url: SecretStr | str, *, schema: str, size: int, application_name: str) -> ReadPool:
+        """A pool of up to ``size`` connections (one opened now) to ``url``, ``schema`` first on their search path."""
+        dsn = asyncpg_dsn(url)
+        pool = await asyncpg.create_pool(
+            dsn,
+            min_size=1,
+            max_size=size,
+            reset=_keep_session,
+            server_settings={"search_path": _check_ident(schema), "application_name": application_name},
+        )
+        return cls(pool, database=make_url(dsn).database or "")
+
+    async def value(self, statement: str, params: Mapping[str, Any]) -> Any:
+        """The first column of the first row (``None`` when there is none)."""
+        sql, names = _positional(statement)
+        args = [params[name] for name in names]
+        with statement_span(statement, database=self.database):
+            async with self._pool.acquire() as connection:
+                try:
+                    return await connection.fetchval(sql, *args)
+                except Exception as exc:
+                    if not _closed(connection):
+                        raise
+                    log.warning("a pooled connection was dropped by the server (%s); reading again", type(exc).__name__)
+            return await self._pool.fetchval(sql, *args)
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+
+def _closed(connection: asyncpg.Connection) -> bool:
+    """Whether the server dropped ``connection`` (the pool detaches a lost connection from its proxy at once)."""
     try:
-        async with engine.connect() as conn:
-            return await read(conn)
-    except DBAPIError as exc:
-        if not exc.connection_invalidated:
-            raise
-        log.warning("a pooled connection was dropped by the server (%s); reading again", type(exc.orig).__name__)
-    async with engine.connect() as conn:
-        return await read(conn)
+        return bool(connection.is_closed())
+    except asyncpg.InterfaceError:
+        return True
+
+
+async def _keep_session(connection: asyncpg.Connection) -> None:
+    """A released connection is kept as it is: its statements were single reads (no session state to undo)."""
+
+
+_ASYNCPG_DIALECT = asyncpg_dialect()  # type: ignore[no-untyped-call]
+
+
+@functools.lru_cache(maxsize=256)
+def _positional(statement: str) -> tuple[str, tuple[str, ...]]:
+    compiled = text(statement).compile(dialect=_ASYNCPG_DIALECT)
+    return compiled.string, tuple(compiled.positiontup or ())
 
 
 def _check_ident(name: str) -> str:

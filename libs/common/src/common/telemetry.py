@@ -2,7 +2,8 @@
 
 - traces: a ``TracerProvider`` named after the service, parent-based ratio sampling, OTLP/HTTP export when an
   endpoint is configured; FastAPI's own server spans (minus health and metrics routes), httpx and SQLAlchemy
-  instrumented, direct aiohttp calls through :func:`client_span`; Kafka through FastStream's middleware (trace
+  instrumented, direct aiohttp calls through :func:`client_span`, direct asyncpg reads through
+  :func:`statement_span`; Kafka through FastStream's middleware (trace
   context in record headers);
 - logs: JSON lines carrying ``trace_id``/``span_id`` of the current span and any ``extra`` fields (``event_id``…);
   every registered secret value is masked in every log record (a log-record factory), whatever the handler.
@@ -215,6 +216,28 @@ def end_client_span(span: trace.Span | None, status: int) -> None:
     span.set_attribute("http.response.status_code", status)
     if status >= 400:
         span.set_status(trace.StatusCode.ERROR, f"HTTP {status}")
+
+
+@contextlib.contextmanager
+def statement_span(statement: str, *, database: str) -> Iterator[None]:
+    """The CLIENT span of one statement run straight on asyncpg (``common.db.ReadPool``), named and attributed as
+    the SQLAlchemy instrumentation names its own (``<first word> <database>``, ``db.system``, ``db.name``,
+    ``db.statement``); like those (:func:`instrument_engine`), only inside a recorded span. An exception leaving the
+    block is recorded and marks the span as an error."""
+    if _provider is None or not trace.get_current_span().is_recording():
+        yield
+        return
+    operation = statement.split(None, 1)[0] if statement.strip() else "postgresql"
+    attributes = {"db.system": "postgresql", "db.name": database, "db.statement": statement}
+    with _db_tracer(_provider).start_as_current_span(
+        f"{operation} {database}", kind=trace.SpanKind.CLIENT, attributes=attributes
+    ):
+        yield
+
+
+@functools.cache
+def _db_tracer(provider: TracerProvider) -> trace.Tracer:
+    return trace.get_tracer("common.telemetry.db", tracer_provider=provider)
 
 
 UNTRACED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})

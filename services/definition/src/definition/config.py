@@ -39,8 +39,8 @@ class Settings(ServiceSettings):
     #: after start, move every object built so far to the collector's permanent generation (``gc.freeze``): a full
     #: collection then walks only what requests created, not the ~300,000 objects of the loaded modules and schemas
     gc_freeze: bool = True
-    #: connections of the list reads' own pool (autocommit; as many again on demand), besides the main pool's
-    read_pool_size: int = Field(default=10, ge=1, le=100)
+    #: connections of the list reads' own pool (``common.db.ReadPool``; opened on demand), besides the main pool's
+    read_pool_size: int = Field(default=20, ge=1, le=100)
     #: lineage-resolver's URL, read by ``python -m definition sync-dependencies`` (never at request time)
     lineage_url: str = Field(default="http://127.0.0.1:8104", pattern=r"^https?://[^\s]+$")
     #: history-sync's URL, read by ``python -m definition sync-executions`` (never at request time)

@@ -6,8 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from common.db import ReadPool
 from common.outbox import Outbox
 from definition.snapshots import SnapshotCache, TaskMemo
 
@@ -30,6 +31,6 @@ class Deps:
     snapshots: SnapshotCache = field(default_factory=SnapshotCache)
     #: catalog tasks validated into ``SnapshotTask`` by row content (see ``snapshots``)
     tasks: TaskMemo = field(default_factory=TaskMemo)
-    #: the pool of read use cases of ONE statement (the lists): autocommit and no pre-ping, so a read costs one
-    #: round trip instead of ping + BEGIN + statement + COMMIT (see ``common.db.read_once``); ``None``: ``sessions``
-    read_engine: AsyncEngine | None = None
+    #: the pool of read use cases of ONE statement (the lists), straight on asyncpg: a read costs one round trip
+    #: instead of ping + BEGIN + statement + COMMIT (see ``common.db.ReadPool``); ``None``: ``sessions``
+    reads: ReadPool | None = None

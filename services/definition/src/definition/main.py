@@ -7,13 +7,12 @@ from __future__ import annotations
 import gc
 
 from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from common.app import Wired, create_service_app
+from common.db import ReadPool
 from common.kafka import ensure_topics
 from common.migrations import upgrade
 from common.runtime import Infra
-from common.telemetry import instrument_engine
 from definition.config import Settings
 from definition.db.tables import inbox, outbox
 from definition.deps import Deps
@@ -22,22 +21,19 @@ from definition.snapshots import SnapshotCache, TaskMemo
 from definition.subscribers import CONSUMED_TOPICS, PRODUCED_TOPICS, register_subscribers
 
 
-def read_engine(settings: Settings) -> AsyncEngine:
-    """The pool of the list reads: its connections are in autocommit from the start, so a read is one statement with
-    no BEGIN/COMMIT, and it does not ping a connection on checkout (a round trip per read): the reads go through
-    ``common.db.read_once``, which reads again on a fresh connection when the server had dropped a pooled one."""
-    app = f"svc-{settings.db_schema}"
-    return create_async_engine(
-        settings.database_url.get_secret_value(),
-        pool_size=settings.read_pool_size,
-        max_overflow=settings.read_pool_size,
-        pool_pre_ping=False,
-        isolation_level="AUTOCOMMIT",
-        connect_args={"server_settings": {"search_path": settings.db_schema, "application_name": f"{app}-reads"}},
+async def open_reads(settings: Settings) -> ReadPool:
+    """The pool of the list reads, straight on asyncpg (``common.db.ReadPool``): a read is one statement with no
+    ping, no BEGIN/COMMIT and no reset, and it is read again on a fresh connection when the server had dropped a
+    pooled one."""
+    return await ReadPool.open(
+        settings.database_url,
+        schema=settings.db_schema,
+        size=settings.read_pool_size,
+        application_name=f"svc-{settings.db_schema}-reads",
     )
 
 
-def build_deps(settings: Settings, infra: Infra, reads: AsyncEngine | None = None) -> Deps:
+def build_deps(settings: Settings, infra: Infra, reads: ReadPool | None = None) -> Deps:
     return Deps(
         sessions=infra.sessions,
         outbox=infra.outbox,
@@ -45,7 +41,7 @@ def build_deps(settings: Settings, infra: Infra, reads: AsyncEngine | None = Non
         lineage_actor=settings.lineage_actor,
         snapshots=SnapshotCache(max_tasks=settings.snapshot_cache_tasks),
         tasks=TaskMemo(max_tasks=settings.snapshot_cache_tasks),
-        read_engine=reads,
+        reads=reads,
     )
 
 
@@ -61,9 +57,7 @@ def create_app(settings: Settings | None = None, *, consume: bool = True, teleme
                 [settings.topic(t) for t in (*PRODUCED_TOPICS, *CONSUMED_TOPICS)],
                 partitions=settings.topic_partitions,
             )
-        reads = read_engine(settings)
-        if telemetry:
-            instrument_engine(reads)
+        reads = await open_reads(settings)
         deps = build_deps(settings, infra, reads)
         register_subscribers(infra, settings, deps)
         if settings.gc_threshold:
@@ -74,7 +68,7 @@ def create_app(settings: Settings | None = None, *, consume: bool = True, teleme
             # the collector's reach so that no collection during a request walks these ~300,000 objects again.
             gc.collect()
             gc.freeze()
-        return Wired(deps=deps, cleanup=reads.dispose)
+        return Wired(deps=deps, cleanup=reads.close)
 
     return create_service_app(
         title="definition",

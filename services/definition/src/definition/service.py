@@ -22,7 +22,7 @@ import hashlib
 import logging
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from operator import attrgetter
@@ -31,9 +31,9 @@ from typing import Any, NamedTuple, TypeVar
 from pydantic import TypeAdapter
 from sqlalchemy import Row, func
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from common.db import read_once, unit_of_work
+from common.db import unit_of_work
 from common.errors import Conflict, NotFound, StaleVersion
 from common.events.models import (
     ExecutionSummary,
@@ -623,7 +623,8 @@ async def list_tasks(deps: Deps, f: repo.TaskFilter, *, page: int, page_size: in
     """Tasks with owner, DS codes and dependency counts (the dependency projection), filtered by catalog fields
     and/or by ``upstream_task_id``/``downstream_task_id``, as the JSON of ``schemas.Page[schemas.TaskListItem]``
     (built by the database: one statement)."""
-    return await _read(deps, lambda db: repo.list_tasks_json(db, f, page=page, page_size=page_size))
+    document: str = await _read(deps, repo.tasks_page(f, page=page, page_size=page_size))
+    return document
 
 
 async def task_owners(deps: Deps, task_ids: Sequence[int]) -> schemas.TaskOwners:
@@ -775,16 +776,17 @@ async def get_workflow(deps: Deps, workflow_id: int) -> bytes:
 async def list_workflows(deps: Deps, f: repo.WorkflowFilter, *, sort: str, page: int, page_size: int) -> str:
     """A page of workflows with their last executions (the ``execution.synced`` projection) and the exact total, as
     the JSON of ``schemas.Page[schemas.WorkflowListItem]`` (built by the database: one statement, no row decoding)."""
-    return await _read(deps, lambda db: repo.list_workflows_json(db, f, sort=sort, page=page, page_size=page_size))
+    document: str = await _read(deps, repo.workflows_page(f, sort=sort, page=page, page_size=page_size))
+    return document
 
 
-async def _read(deps: Deps, read: Callable[[AsyncSession | AsyncConnection], Awaitable[T]]) -> T:
-    """A read use case of one statement: on the read pool (``common.db.read_once``), or in a transaction of
+async def _read(deps: Deps, read: repo.Read) -> Any:
+    """A read use case of one statement: on the read pool (``common.db.ReadPool``), or in a transaction of
     ``sessions`` when there is none."""
-    if deps.read_engine is not None:
-        return await read_once(deps.read_engine, read)
+    if deps.reads is not None:
+        return await deps.reads.value(read.sql, read.params)
     async with unit_of_work(deps.sessions) as session:
-        return await read(session)
+        return await repo.read_value(session, read)
 
 
 async def apply_action(deps: Deps, workflow_id: int, action: WorkflowAction, actor: str) -> schemas.WorkflowDetail:

@@ -111,6 +111,19 @@ def _utc(column: str) -> str:
     return f"""to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
 
 
+class Read(NamedTuple):
+    """A read of ONE statement: SQL text with ``:name`` parameters, and their values. The service runs it on its
+    read pool (``common.db.ReadPool``) or, without one, with :func:`read_value` in a unit of work."""
+
+    sql: str
+    params: dict[str, Any]
+
+
+async def read_value(session: AsyncSession | AsyncConnection, read: Read) -> Any:
+    """The single value ``read`` answers."""
+    return (await session.execute(_statement(read.sql), read.params)).scalar_one()
+
+
 @functools.lru_cache(maxsize=256)
 def _statement(sql: str) -> TextClause:
     """The ``text()`` of a list's SQL, built once per shape (a few per list: one per combination of filters):
@@ -128,7 +141,7 @@ _TASK_ITEM_JSON = f"""json_build_object(
     'downstream_count', coalesce(d.downstream_count, 0))"""
 
 
-async def list_tasks_json(session: AsyncSession | AsyncConnection, f: TaskFilter, *, page: int, page_size: int) -> str:
+def tasks_page(f: TaskFilter, *, page: int, page_size: int) -> Read:
     """The page of ``GET /internal/tasks`` (``schemas.Page[schemas.TaskListItem]``: tasks by id with owner, DS codes and
     dependency counts, and the total) as JSON text built by PostgreSQL in ONE statement. With a dependency filter the
     projection's GIN matches come first, with their counts (MATERIALIZED: PostgreSQL has no statistics for rare array
@@ -191,8 +204,7 @@ async def list_tasks_json(session: AsyncSession | AsyncConnection, f: TaskFilter
         "LEFT JOIN workflow_task_relation r ON r.task_id = t.id "
         "LEFT JOIN data_workflow w ON w.id = r.workflow_id"
     )
-    document: str = (await session.execute(_statement(sql), params)).scalar_one()
-    return document
+    return Read(sql, params)
 
 
 class CatalogRow(NamedTuple):
@@ -368,9 +380,7 @@ _LIST_ITEM_JSON = f"""json_build_object(
     'executions_synced_at', {_utc("w.executions_synced_at")})"""
 
 
-async def list_workflows_json(
-    session: AsyncSession | AsyncConnection, f: WorkflowFilter, *, sort: str, page: int, page_size: int
-) -> str:
+def workflows_page(f: WorkflowFilter, *, sort: str, page: int, page_size: int) -> Read:
     """The page of ``GET /internal/workflows`` (``schemas.Page[schemas.WorkflowListItem]``) as JSON text, built by
     PostgreSQL in ONE statement: the page's ids first (an index scan of ``data_workflow`` alone, skipped rows
     included), then the joins and the JSON of those rows only. Decoding each row's executions and validating and
@@ -411,8 +421,7 @@ async def list_workflows_json(
         "FROM p JOIN data_workflow w ON w.id = p.id "
         "LEFT JOIN workflow_version v ON v.id = w.last_published_version_id"
     )
-    document: str = (await session.execute(_statement(sql), params)).scalar_one()
-    return document
+    return Read(sql, params)
 
 
 async def set_attention(
