@@ -218,15 +218,13 @@ def require(role: Role) -> Callable[..., Awaitable[Principal]]:
 
 def acting(role: Role) -> Callable[..., Awaitable[Caller]]:
     """The ``Caller`` (user name + request id) of a request whose key holds ``role``. One dependency level over the
-    bearer scheme (not ``require`` → ``current_principal``): every nested dependency costs FastAPI a resolution
-    pass per request, and every API call goes through this one."""
+    bearer scheme (not ``require`` → ``current_principal``, and ``Deps`` read directly): every nested dependency
+    costs FastAPI a resolution pass per request, and every API call goes through this one."""
 
     async def _caller(
-        request: Request,
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
-        deps: Annotated[Deps, Depends(get_deps)],
+        request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
     ) -> Caller:
-        principal = _check_role(await current_principal(request, credentials, deps), role)
+        principal = _check_role(await current_principal(request, credentials, await get_deps(request)), role)
         return Caller(actor=principal.name, request_id=str(getattr(request.state, "request_id", "")))
 
     return _caller

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from common.errors import PlatformError
@@ -157,16 +157,15 @@ async def _enrich_tasks(
     if not tasks:
         return [], []
     ids = [int(t["id"]) for t in tasks]
-    need_owners = not all("workflow_id" in t and "workflow_name" in t for t in tasks)
-    owners_call: Awaitable[Json | _Missing] = (
-        optional("owners", deps.definition.task_owners(ids, caller)) if need_owners else _done({"owners": {}})
-    )
+    calls: dict[str, Awaitable[Json | _Missing]] = {}
+    if not all("workflow_id" in t and "workflow_name" in t for t in tasks):
+        calls["owners"] = optional("owners", deps.definition.task_owners(ids, caller))
     # the task list's answers carry the counts (definition's projection); the detail needs lineage's id lists
-    need_view = with_ids or not all("upstream_count" in t and "downstream_count" in t for t in tasks)
-    view_call: Awaitable[Json | _Missing] = (
-        optional("counts", deps.lineage.dependency_view(ids, caller)) if need_view else _done(_counts_of(tasks))
-    )
-    (owners_answer, counts_answer) = await asyncio.gather(owners_call, view_call)
+    if with_ids or not all("upstream_count" in t and "downstream_count" in t for t in tasks):
+        calls["counts"] = optional("counts", deps.lineage.dependency_view(ids, caller))
+    answers = await _concurrently(calls)
+    owners_answer = answers.get("owners", {"owners": {}})
+    counts_answer = answers["counts"] if "counts" in calls else _counts_of(tasks)
     unavailable: list[str] = []
     owners: dict[int, Json | None] = {}
     if isinstance(owners_answer, _Missing):
@@ -215,8 +214,12 @@ async def _enrich_tasks(
     return out, unavailable
 
 
-async def _done(value: T) -> T:
-    return value
+async def _concurrently(calls: Mapping[str, Awaitable[T]]) -> dict[str, T]:
+    """The answers of ``calls`` by name, awaited concurrently; a single call is awaited as it is (no task: the
+    task list, the busiest page, usually needs none)."""
+    if len(calls) <= 1:
+        return {name: await call for name, call in calls.items()}
+    return dict(zip(calls, await asyncio.gather(*calls.values()), strict=True))
 
 
 def _counts_of(tasks: Sequence[Json]) -> Json:
