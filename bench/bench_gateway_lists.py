@@ -128,7 +128,7 @@ async def main() -> None:
             saturate += ["--warmup", str(args.warmup)]
             steady = ["--rate", str(args.rate), "--concurrency", "64", "--requests", str(args.requests)]
             steady += ["--warmup", str(args.warmup)]
-            tok = ["--token", stack.admin_token]
+            tok = [f"--token={stack.admin_token}"]  # "=": a token may start with "-"
             idarg = ["--ids", ",".join(map(str, ids))]
             defn = stack.upstreams["definition"].url
             at_rate = f"at {args.rate:g} req/s"

@@ -147,8 +147,7 @@ def list_round(stack: Stack, telemetry: bool, otlp: str, args: argparse.Namespac
                 "gw-workflows",
                 "--url",
                 gw.url,
-                "--token",
-                stack.admin_token,
+                f"--token={stack.admin_token}",  # "=": a token may start with "-"
                 "--concurrency",
                 str(args.concurrency),
                 "--requests",
