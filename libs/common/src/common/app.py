@@ -18,7 +18,7 @@ from common.http import Check, install_health, install_problem_handlers
 from common.red import RedMetricsMiddleware
 from common.runtime import Infra
 from common.settings import ServiceSettings
-from common.telemetry import server_telemetry, setup_logging, setup_tracing
+from common.telemetry import install_trace_context, server_telemetry, setup_logging, setup_tracing
 
 Cleanup = Callable[[], Awaitable[None]]
 
@@ -85,6 +85,7 @@ def create_service_app(
     app = FastAPI(title=title, lifespan=lifespan, version="1.0.0", telemetry=server_telemetry(provider))
     install_problem_handlers(app)
     app.add_middleware(RedMetricsMiddleware, service=settings.service_name)
+    install_trace_context(app)
     install_health(app, lambda: state.get("checks", {}))
     for r in routers:
         app.include_router(r)

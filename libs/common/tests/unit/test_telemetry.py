@@ -23,6 +23,7 @@ from common.telemetry import (
     continued_span,
     current_trace_context,
     end_client_span,
+    install_trace_context,
     server_telemetry,
 )
 
@@ -162,6 +163,39 @@ async def test_server_spans_name_the_route_and_skip_health_and_metrics() -> None
     assert (invalid.attributes or {})["http.response.status_code"] == 422
     # no per-operation spans (dependencies, endpoint, serialisation)
     assert len(exporter.get_finished_spans()) == 2
+
+
+async def test_a_request_whose_caller_is_not_recorded_is_served_under_the_callers_context() -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    app = FastAPI(telemetry=server_telemetry(provider))
+    install_trace_context(app)
+    seen: list[tuple[trace.SpanContext, dict[str, str]]] = []
+
+    @app.post("/items")
+    async def create() -> int:
+        # what the request stores with its work (an outbox row) and sends on (client_span's headers)
+        seen.append((trace.get_current_span().get_span_context(), current_trace_context()))
+        return 1
+
+    caller = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00"
+    async with _client(app) as client:
+        assert (await client.post("/items", headers={"traceparent": caller})).json() == 1
+        assert (await client.post("/items", headers={"traceparent": caller[:-2] + "01"})).json() == 1
+    (unrecorded, stored), (recorded, _) = seen
+    assert (unrecorded.trace_id, unrecorded.span_id) == (0x0AF7651916CD43DD8448EB211C80319C, 0xB7AD6B7169203331)
+    assert not unrecorded.trace_flags.sampled
+    assert stored["traceparent"] == caller
+    # the sampled caller's request has its server span, a child of the caller
+    [span] = exporter.get_finished_spans()
+    assert span.name == "POST /items"
+    assert span.context is not None
+    assert span.context.span_id == recorded.span_id
+    assert span.parent is not None
+    assert span.parent.span_id == 0xB7AD6B7169203331
+    # and the caller's context does not outlive the request
+    assert not trace.get_current_span().get_span_context().is_valid
 
 
 async def test_no_server_spans_without_a_provider() -> None:

@@ -26,7 +26,14 @@ from common.db import create_engine, session_factory
 from common.http import Check, install_health, install_problem_handlers
 from common.migrations import upgrade
 from common.red import RedMetricsMiddleware
-from common.telemetry import instrument_engine, register_secrets, server_telemetry, setup_logging, setup_tracing
+from common.telemetry import (
+    install_trace_context,
+    instrument_engine,
+    register_secrets,
+    server_telemetry,
+    setup_logging,
+    setup_tracing,
+)
 from gateway.asyncapi import build_asyncapi
 from gateway.audit import RequestContextMiddleware
 from gateway.auth import ensure_bootstrap_admin
@@ -142,6 +149,7 @@ def create_app(
     install_health(app, lambda: checks)
     app.add_middleware(RequestContextMiddleware)
     app.add_middleware(RedMetricsMiddleware, service=settings.service_name)
+    install_trace_context(app)
     for router in api_routers():
         app.include_router(router, prefix=API_PREFIX)
     _install_asyncapi(app, settings)
