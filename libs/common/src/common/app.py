@@ -86,9 +86,10 @@ def create_service_app(
     install_problem_handlers(app)
     app.add_middleware(RedMetricsMiddleware, service=settings.service_name)
     install_trace_context(app)
-    install_health(app, lambda: state.get("checks", {}))
     for r in routers:
         app.include_router(r)
+    # after the API: a request is matched against the routes in order, and health checks are the rarer requests
+    install_health(app, lambda: state.get("checks", {}))
     return app
 
 

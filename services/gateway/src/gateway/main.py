@@ -146,12 +146,13 @@ def create_app(
     )
     install_problem_handlers(app)
     install_upstream_problem_handler(app)
-    install_health(app, lambda: checks)
     app.add_middleware(RequestContextMiddleware)
     app.add_middleware(RedMetricsMiddleware, service=settings.service_name)
     install_trace_context(app)
     for router in api_routers():
         app.include_router(router, prefix=API_PREFIX)
+    # after the API: a request is matched against the routes in order, and health checks are the rarer requests
+    install_health(app, lambda: checks)
     _install_asyncapi(app, settings)
     app.include_router(portal_router(settings.portal_dir))
     return app

@@ -11,6 +11,8 @@ API_PREFIX = "/api/v1"
 
 def api_routers() -> list[APIRouter]:
     """The areas' routers, each to include with ``prefix=API_PREFIX``: the most requested pages' first, since a
-    request is matched against the routes in order, and not nested under one more router (each level of
-    ``include_router`` re-dispatches the request through its own routes)."""
-    return [m.router for m in (workflows, tasks, executions, publishing, me, migrations, admin)]
+    request is matched against the routes in order (twice per included router: to select it, then within it), and
+    not nested under one more router (each level of ``include_router`` re-dispatches the request through its own
+    routes). Tasks (4 routes) come before workflows (12): the workflow list pays 4 more route checks, the task list
+    12 fewer."""
+    return [m.router for m in (tasks, workflows, executions, publishing, me, migrations, admin)]
