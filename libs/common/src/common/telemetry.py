@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import functools
 import logging
 import sys
@@ -26,6 +27,7 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.sdk.trace.sampling import ParentBased, Sampler, SamplingResult, TraceIdRatioBased
 from opentelemetry.util.types import Attributes, AttributeValue
 from pydantic import SecretStr
@@ -132,6 +134,39 @@ class ReadWriteSampler(Sampler):
         return f"ReadWriteSampler{{{self._all.rate}, reads={self._reads.rate}}}"
 
 
+class DecidedIdGenerator(RandomIdGenerator):
+    """Random ids, except the trace id of a request's server span when its sampling was decided before the span was
+    made (``server_telemetry``'s ``exclude``, for a trace that starts at the request): that span gets the trace id
+    the decision was drawn for, so the sampler (deterministic in the trace id) decides the same again."""
+
+    _decided: contextvars.ContextVar[int] = contextvars.ContextVar("common.telemetry.decided_trace_id", default=0)
+
+    def decide_next(self, trace_id: int) -> None:
+        """The next trace id generated in this context (the request's task) is ``trace_id``."""
+        self._decided.set(trace_id)
+
+    def generate_trace_id(self) -> int:
+        decided = self._decided.get()
+        if decided:
+            self._decided.set(0)
+            return decided
+        return super().generate_trace_id()
+
+
+def tracer_provider(
+    service: str, *, sampling_ratio: float = 1.0, read_sampling_ratio: float | None = None
+) -> TracerProvider:
+    """A provider named after ``service`` that samples new traces at ``sampling_ratio``, those started by a request
+    that only reads at ``read_sampling_ratio`` (the same by default; see :class:`ReadWriteSampler`), and follows the
+    decision of a trace it continues."""
+    reads = sampling_ratio if read_sampling_ratio is None else read_sampling_ratio
+    return TracerProvider(
+        resource=Resource.create({"service.name": service}),
+        sampler=ParentBased(ReadWriteSampler(sampling_ratio, reads)),
+        id_generator=DecidedIdGenerator(),
+    )
+
+
 def setup_tracing(
     service: str,
     *,
@@ -146,11 +181,7 @@ def setup_tracing(
     global _provider
     with _lock:
         if _provider is None:
-            reads = sampling_ratio if read_sampling_ratio is None else read_sampling_ratio
-            _provider = TracerProvider(
-                resource=Resource.create({"service.name": service}),
-                sampler=ParentBased(ReadWriteSampler(sampling_ratio, reads)),
-            )
+            _provider = tracer_provider(service, sampling_ratio=sampling_ratio, read_sampling_ratio=read_sampling_ratio)
             if otlp_endpoint:
                 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
@@ -243,42 +274,76 @@ def _db_tracer(provider: TracerProvider) -> trace.Tracer:
 
 UNTRACED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
-#: where ``_untraced`` leaves the context of a caller whose trace is not recorded, for ``TraceContextMiddleware``
-_UNRECORDED_CALLER = "common.telemetry.unrecorded_caller"
+#: where ``exclude`` leaves the context of a request's unrecorded trace, for ``TraceContextMiddleware``
+_UNRECORDED = "common.telemetry.unrecorded_trace"
 
 
-def _untraced(scope: MutableMapping[str, Any]) -> bool:
-    """FastAPI's ``exclude``: health and metrics, and a request whose caller's trace is not recorded (its
-    ``traceparent`` says not sampled). Parent-based sampling would not record that request's span either, but FastAPI
-    would still build its attributes and a non-recording span: ~40 % of an internal list read's framework CPU,
-    measured. Its caller's context is kept in the scope for :class:`TraceContextMiddleware`."""
-    if _untraced_path(scope):
+class _Untraced:
+    """FastAPI's ``exclude`` (``server_telemetry``): what gets no server span.
+
+    - health and metrics;
+    - a request whose trace is not recorded. Parent-based sampling would not record its span, but FastAPI would
+      still build the span's attributes (the query string parsed and re-encoded) and a non-recording span: ~40 % of
+      an internal list read's framework CPU, and about as much of the gateway's, measured in process. Such a request
+      is served under the context of its trace instead (:class:`TraceContextMiddleware`):
+
+      - the caller's, when its ``traceparent`` says not sampled;
+      - a new one, when the trace starts here and the provider's sampler, asked before FastAPI makes the span, says
+        not sampled. When it says sampled, the span FastAPI makes gets the trace id the decision was drawn for
+        (:class:`DecidedIdGenerator`), and the sampler decides the same again. Only with a provider of
+        :func:`tracer_provider`; with another, the sampler decides when FastAPI makes the span, as usual."""
+
+    def __init__(self, provider: TracerProvider) -> None:
+        self._sampler = provider.sampler
+        ids = provider.id_generator
+        self._ids = ids if isinstance(ids, DecidedIdGenerator) else None
+
+    def __call__(self, scope: MutableMapping[str, Any]) -> bool:
+        if _untraced_path(scope):
+            return True
+        headers = scope.get("headers") or ()
+        if any(name == b"traceparent" for name, _ in headers):
+            caller = propagate.extract({name.decode("latin-1"): value.decode("latin-1") for name, value in headers})
+            context = trace.get_current_span(caller).get_span_context()
+            if not context.is_valid or context.trace_flags.sampled:
+                return False
+            scope[_UNRECORDED] = caller
+            return True
+        if self._ids is None:
+            return False
+        method = str(scope.get("method", ""))
+        trace_id = RandomIdGenerator.generate_trace_id(self._ids)
+        decided = self._sampler.should_sample(
+            None, trace_id, method, kind=trace.SpanKind.SERVER, attributes={"http.request.method": method}
+        )
+        if decided.decision.is_sampled():  # type: ignore[no-untyped-call]
+            self._ids.decide_next(trace_id)
+            return False
+        unrecorded = trace.SpanContext(
+            trace_id,
+            self._ids.generate_span_id(),
+            is_remote=False,
+            trace_flags=trace.TraceFlags(trace.TraceFlags.RANDOM_TRACE_ID),  # as the SDK marks its own
+            trace_state=decided.trace_state,
+        )
+        scope[_UNRECORDED] = trace.set_span_in_context(trace.NonRecordingSpan(unrecorded), Context())
         return True
-    headers = scope.get("headers") or ()
-    if not any(name == b"traceparent" for name, _ in headers):
-        return False  # a trace starts here: the sampler decides
-    caller = propagate.extract({name.decode("latin-1"): value.decode("latin-1") for name, value in headers})
-    context = trace.get_current_span(caller).get_span_context()
-    if not context.is_valid or context.trace_flags.sampled:
-        return False
-    scope[_UNRECORDED_CALLER] = caller
-    return True
 
 
 class TraceContextMiddleware:
     """Pure ASGI, inside FastAPI's telemetry (``install_trace_context``): a request left without a server span because
-    its caller's trace is not recorded (see ``server_telemetry``) is served under its caller's context, so that what
-    it calls, sends or stores (``client_span``, ``current_trace_context``) continues that trace, unrecorded too."""
+    its trace is not recorded (see :class:`_Untraced`) is served under that trace's context, so that what it calls,
+    sends or stores (``client_span``, ``current_trace_context``) continues that trace, unrecorded too."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
 
     async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
-        caller: Context | None = scope.get(_UNRECORDED_CALLER)
-        if caller is None:
+        unrecorded: Context | None = scope.get(_UNRECORDED)
+        if unrecorded is None:
             await self.app(scope, receive, send)
             return
-        token = otel_context.attach(Context({**otel_context.get_current(), **caller}))
+        token = otel_context.attach(Context({**otel_context.get_current(), **unrecorded}))
         try:
             await self.app(scope, receive, send)
         finally:
@@ -293,11 +358,11 @@ def install_trace_context(app: Any) -> None:
 def server_telemetry(provider: TracerProvider | None) -> TelemetryConfig:
     """FastAPI's own OpenTelemetry instrumentation (``FastAPI(telemetry=...)``): one SERVER span per request, named
     ``METHOD /route/{template}``, continuing the caller's trace context; health and metrics are not traced, nor is a
-    request whose caller's trace is not recorded (it is served under the caller's context instead: pair with
-    :func:`install_trace_context`). Its per-operation spans (dependencies, endpoint, serialisation) are off: a
-    request's span plus the spans of what it calls (SQL, HTTP, Kafka) is the trace SREs read, and each span costs
-    ~0.1 ms of CPU to create and export. The HTTP metrics are the Prometheus RED metrics (``common.red``); logs go
-    through ``logging``. ``None``: off."""
+    request whose trace is not recorded (it is served under that trace's context instead: pair with
+    :func:`install_trace_context`; see :class:`_Untraced`). Its per-operation spans (dependencies, endpoint,
+    serialisation) are off: a request's span plus the spans of what it calls (SQL, HTTP, Kafka) is the trace SREs
+    read, and each span costs ~0.1 ms of CPU to create and export. The HTTP metrics are the Prometheus RED metrics
+    (``common.red``); logs go through ``logging``. ``None``: off."""
     return {
         "tracer_provider": provider,
         "tracing": provider is not None,
@@ -305,7 +370,7 @@ def server_telemetry(provider: TracerProvider | None) -> TelemetryConfig:
         "logs": False,
         "operation_spans": False,
         "auto_configure": False,
-        "exclude": _untraced if provider is not None else _untraced_path,
+        "exclude": _Untraced(provider) if provider is not None else _untraced_path,
     }
 
 

@@ -25,6 +25,7 @@ from common.telemetry import (
     end_client_span,
     install_trace_context,
     server_telemetry,
+    tracer_provider,
 )
 
 
@@ -196,6 +197,43 @@ async def test_a_request_whose_caller_is_not_recorded_is_served_under_the_caller
     assert span.parent.span_id == 0xB7AD6B7169203331
     # and the caller's context does not outlive the request
     assert not trace.get_current_span().get_span_context().is_valid
+
+
+async def test_a_trace_that_starts_at_a_request_is_decided_before_its_span_at_the_asked_ratio() -> None:
+    exporter = InMemorySpanExporter()
+    provider = tracer_provider("svc", sampling_ratio=1.0, read_sampling_ratio=0.5)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    app = FastAPI(telemetry=server_telemetry(provider))
+    install_trace_context(app)
+    served: list[tuple[trace.SpanContext, bool, dict[str, str]]] = []
+
+    @app.api_route("/items", methods=["GET", "POST"])
+    async def items() -> int:
+        span = trace.get_current_span()
+        served.append((span.get_span_context(), span.is_recording(), current_trace_context()))
+        return 1
+
+    reads = 600
+    async with _client(app) as client:
+        for _ in range(reads):
+            assert (await client.get("/items")).status_code == 200
+        for _ in range(20):
+            assert (await client.post("/items")).status_code == 200
+    recorded = exporter.get_finished_spans()
+    recorded_reads = [s for s in recorded if s.name == "GET /items"]
+    # the ratio asked for, not its square: a trace decided before FastAPI makes the span is not decided again
+    assert 0.42 < len(recorded_reads) / reads < 0.58
+    assert [s.name for s in recorded if s.name != "GET /items"] == ["POST /items"] * 20
+    for context, recording, carrier in served:
+        assert context.is_valid
+        # a request is served under its trace's context, recorded or not, and passes the decision on
+        flags = int(carrier["traceparent"].rsplit("-", 1)[1], 16)
+        assert carrier["traceparent"] == f"00-{context.trace_id:032x}-{context.span_id:016x}-{flags:02x}"
+        assert recording is context.trace_flags.sampled is bool(flags & 1)
+    assert {s.context.span_id for s in recorded if s.context is not None} == {
+        c.span_id for c, recording, _ in served if recording
+    }
+    assert len({c.trace_id for c, _, _ in served}) == reads + 20
 
 
 async def test_no_server_spans_without_a_provider() -> None:

@@ -188,13 +188,13 @@ async def _enrich_tasks(
             return owner
         return owners.get(int(task["id"]))
 
-    codes, codes_missing = await _workflow_codes(deps, [owner_of(t) for t in tasks], caller)
+    task_owners = [owner_of(t) for t in tasks]
+    codes, codes_missing = await _workflow_codes(deps, task_owners, caller)
     if codes_missing:
         unavailable.append("ds_links")
     counts_ok = not isinstance(counts_answer, _Missing)
     out: list[Json] = []
-    for t in tasks:
-        owner = owner_of(t)
+    for t, owner in zip(tasks, task_owners, strict=True):
         wid = int(owner["workflow_id"]) if owner and owner.get("workflow_id") is not None else None
         row = counts.get(int(t["id"]))
         project_code, workflow_code = codes.get(wid, (None, None)) if wid is not None else (None, None)
