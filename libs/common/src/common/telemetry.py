@@ -1,10 +1,9 @@
 """OpenTelemetry and logging, set up once per process.
 
 - traces: a ``TracerProvider`` named after the service, parent-based ratio sampling, OTLP/HTTP export when an
-  endpoint is configured; FastAPI's own server spans (minus health and metrics routes), httpx and SQLAlchemy
-  instrumented, direct aiohttp calls through :func:`client_span`, direct asyncpg reads through
-  :func:`statement_span`; Kafka through FastStream's middleware (trace
-  context in record headers);
+  endpoint is configured; FastAPI's own server spans (minus health, metrics and requests whose trace is not
+  recorded), httpx and SQLAlchemy instrumented, direct aiohttp calls through :func:`client_span`, direct asyncpg
+  reads through :func:`statement_span`; Kafka through FastStream's middleware (trace context in record headers);
 - logs: JSON lines carrying ``trace_id``/``span_id`` of the current span and any ``extra`` fields (``event_id``…);
   every registered secret value is masked in every log record (a log-record factory), whatever the handler.
 """
