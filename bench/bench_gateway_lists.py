@@ -12,7 +12,8 @@ Data (seeded with set-based SQL into the tables the services' migrations create)
 Processes: definition, history-sync, lineage-resolver and the gateway as real ``uvicorn --factory`` processes with
 production telemetry (tracing at the default sampling, exported over OTLP/HTTP to a local sink; Prometheus metrics;
 ``--read-sampling 1.0`` records every read), each with its own role and schema; the load comes from a second process
-(``_loadgen.py``), in two ways, each after a warm-up:
+(``_loadgen.py``), in two ways, each after a warm-up, in ``--rounds`` rounds (3) that alternate the two sides of a
+comparison (the machine's speed drifts over minutes):
 - a given load: ``--rate`` requests per second arriving at random (open loop, Poisson), latency from each request's
   scheduled time: the p50/p99 a user sees while the platform serves that load;
 - saturation: ``--concurrency`` keep-alive connections each sending its next request as soon as the last one is
@@ -28,7 +29,7 @@ b. ``GET /api/v1/tasks?upstreamTaskId=X`` for X matching 1–20 tasks: p99 at th
    targets: ≥ ½ of its throughput (saturation), ≤ 2× its p99 (at the given load and at saturation).
 
 Run: ``.venv/bin/python bench/bench_gateway_lists.py [--workflows 100000] [--rate 100] [--concurrency 8]
-[--requests 1500]``
+[--requests 1500] [--rounds 3]``
 (uses the devstack PostgreSQL and Kafka; drops its schemas, roles and topics at the end; ``--keep`` keeps them and
 the processes for profiling until Enter is pressed).
 """
@@ -78,6 +79,21 @@ def summary(name: str, r: dict[str, Any]) -> dict[str, float]:
     return fig
 
 
+def pooled(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Several runs of one load as one: all their latencies, their time added up."""
+    return {
+        "latencies_ms": [x for r in runs for x in r["latencies_ms"]],
+        "elapsed_s": sum(r["elapsed_s"] for r in runs),
+        "errors": sum(r["errors"] for r in runs),
+        "error_samples": [x for r in runs for x in r["error_samples"]],
+        "degraded": sum(r["degraded"] for r in runs),
+    }
+
+
+def rps(r: dict[str, Any]) -> float:
+    return len(r["latencies_ms"]) / float(r["elapsed_s"])
+
+
 async def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--workflows", type=int, default=100_000)
@@ -87,6 +103,12 @@ async def main() -> None:
     ap.add_argument("--warmup", type=int, default=150)
     ap.add_argument("--rate", type=float, default=100.0, help="the given load, requests per second (open loop)")
     ap.add_argument("--read-sampling", type=float, default=None, help="trace sampling of reads (default: as deployed)")
+    ap.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="each figure in this many rounds, the two sides alternating (the machine's speed drifts over minutes)",
+    )
     ap.add_argument("--keep", action="store_true")
     args = ap.parse_args()
 
@@ -124,9 +146,10 @@ async def main() -> None:
             async with httpx.AsyncClient(timeout=10) as http:
                 source = (await http.get(base.url + "/source")).json()["view"]
             print(f"  task-list baseline reads {source}", flush=True)
-            saturate = ["--concurrency", str(args.concurrency), "--requests", str(args.requests)]
+            per_round = max(1, args.requests // args.rounds)
+            saturate = ["--concurrency", str(args.concurrency), "--requests", str(per_round)]
             saturate += ["--warmup", str(args.warmup)]
-            steady = ["--rate", str(args.rate), "--concurrency", "64", "--requests", str(args.requests)]
+            steady = ["--rate", str(args.rate), "--concurrency", "64", "--requests", str(per_round)]
             steady += ["--warmup", str(args.warmup)]
             tok = [f"--token={stack.admin_token}"]  # "=": a token may start with "-"
             idarg = ["--ids", ",".join(map(str, ids))]
@@ -134,15 +157,31 @@ async def main() -> None:
             at_rate = f"at {args.rate:g} req/s"
             sat = f"saturation, {args.concurrency} connections"
 
-            def figures(label: str, scenario: list[str]) -> tuple[dict[str, float], dict[str, float]]:
-                return (
-                    summary(f"{label}, {at_rate}", run_load([*scenario, *steady])),
-                    summary(f"{label}, {sat}", run_load([*scenario, *saturate])),
-                )
+            def figures(
+                ours: tuple[str, list[str]], reference: tuple[str, list[str]]
+            ) -> tuple[dict[str, float], dict[str, float], dict[str, float], dict[str, float]]:
+                """The figures of both sides, measured in ``--rounds`` rounds that alternate which side goes first,
+                each figure over all its rounds; the throughput ratio of each round is printed too."""
+                runs: dict[tuple[int, str], list[dict[str, Any]]] = {}
+                for r in range(args.rounds):
+                    sides = (0, 1) if r % 2 == 0 else (1, 0)
+                    for mode, load in (("rate", steady), ("sat", saturate)):
+                        for side in sides:
+                            scenario = (ours, reference)[side][1]
+                            runs.setdefault((side, mode), []).append(run_load([*scenario, *load]))
+                out = []
+                for side, (label, _) in enumerate((ours, reference)):
+                    out.append(summary(f"{label}, {at_rate}", pooled(runs[side, "rate"])))
+                    out.append(summary(f"{label}, {sat}", pooled(runs[side, "sat"])))
+                each = [rps(a) / rps(b) for a, b in zip(runs[0, "sat"], runs[1, "sat"], strict=True)]
+                print(f"    throughput ratio of each round: {', '.join(f'{x:.2f}' for x in each)}", flush=True)
+                return out[0], out[1], out[2], out[3]
 
             print("\na. GET /api/v1/workflows (page of 20 + last 10 runs)", flush=True)
-            gw_a, gw_a_sat = figures("gateway", ["--scenario", "gw-workflows", "--url", gw.url, *tok])
-            direct, direct_sat = figures("direct: definition list", ["--scenario", "direct-workflows", "--url", defn])
+            gw_a, gw_a_sat, direct, direct_sat = figures(
+                ("gateway", ["--scenario", "gw-workflows", "--url", gw.url, *tok]),
+                ("direct: definition list", ["--scenario", "direct-workflows", "--url", defn]),
+            )
             print(
                 f"    ratio gateway/direct {at_rate}: p50 {gw_a['p50'] / direct['p50']:.2f}"
                 f"  p99 {gw_a['p99'] / direct['p99']:.2f};"
@@ -157,9 +196,9 @@ async def main() -> None:
             )
 
             print("\nb. GET /api/v1/tasks?upstreamTaskId=X (X matches 1–20 tasks)", flush=True)
-            gw_b, gw_b_sat = figures("gateway", ["--scenario", "gw-tasks", "--url", gw.url, *tok, *idarg])
-            base_b, base_b_sat = figures(
-                "baseline: one-hop app", ["--scenario", "base-tasks", "--url", base.url, *idarg]
+            gw_b, gw_b_sat, base_b, base_b_sat = figures(
+                ("gateway", ["--scenario", "gw-tasks", "--url", gw.url, *tok, *idarg]),
+                ("baseline: one-hop app", ["--scenario", "base-tasks", "--url", base.url, *idarg]),
             )
             thr = gw_b_sat["rps"] / base_b_sat["rps"]
             p99r, p99r_sat = gw_b["p99"] / base_b["p99"], gw_b_sat["p99"] / base_b_sat["p99"]
