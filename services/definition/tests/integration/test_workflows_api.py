@@ -359,3 +359,44 @@ async def test_bad_json_body_is_a_validation_problem(client: httpx.AsyncClient) 
     assert r.status_code == 422
     assert problem_type(r) == "validation-failed"
     assert {e["location"] for e in r.json()["errors"]} == {"body.tasks.0.task_id", "body.expected_version_no"}
+
+
+async def test_create_and_update_with_several_published_workflows(client: httpx.AsyncClient, module_db: Any) -> None:
+    """Regression: the ``RETURNING`` of a workflow write read ``last_published_version_no`` through a subquery that
+    was not tied to the written row, so once two workflows had a published version every create and update failed
+    (more than one row returned by a subquery)."""
+    import asyncpg
+
+    from common.db import asyncpg_dsn
+
+    published = []
+    for _ in range(2):
+        (t,) = await new_tasks(client, 1)
+        published.append(await new_workflow(client, [t]))
+    conn = await asyncpg.connect(asyncpg_dsn(module_db.url), server_settings={"search_path": module_db.schema})
+    try:
+        for wf in published:
+            await conn.execute(
+                "UPDATE data_workflow SET last_published_version_id = current_version_id WHERE id = $1", wf["id"]
+            )
+    finally:
+        await conn.close()
+
+    a, b = await new_tasks(client, 2)
+    created = await new_workflow(client, [a])
+    assert created["last_published_version_no"] is None
+    r = await client.put(
+        f"/internal/workflows/{created['id']}",
+        json={**workflow_body([a, b], [(a, b)], name=created["name"]), "expected_version_no": 1},
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["last_published_version_no"] is None
+    # a published workflow's own number comes back with its write
+    first = published[0]
+    (c,) = await new_tasks(client, 1)
+    r = await client.put(
+        f"/internal/workflows/{first['id']}",
+        json={**workflow_body([first["tasks"][0]["task_id"], c], name=first["name"]), "expected_version_no": 1},
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["last_published_version_no"] == 1

@@ -21,6 +21,7 @@ from sqlalchemy import (
     exists,
     func,
     insert,
+    literal_column,
     select,
     text,
     update,
@@ -280,13 +281,14 @@ _WORKFLOW_COLUMNS = (
     _last_published.c.version_no.label("last_published_version_no"),
 )
 
-#: ``_WORKFLOW_COLUMNS`` for the ``RETURNING`` of a statement that writes the row
+#: ``_WORKFLOW_COLUMNS`` for the ``RETURNING`` of a statement that writes the row. The version number comes from a
+#: subquery on the written row; SQLAlchemy does not correlate a subquery in ``RETURNING`` with the statement's table
+#: (it would add ``data_workflow`` to the subquery's FROM and read every workflow), so the subquery is written out.
 _WORKFLOW_RETURNING = (
     *_WORKFLOW_ROW,
-    select(_last_published.c.version_no)
-    .where(_last_published.c.id == data_workflow.c.last_published_version_id)
-    .scalar_subquery()
-    .label("last_published_version_no"),
+    literal_column(
+        "(SELECT v.version_no FROM workflow_version AS v WHERE v.id = data_workflow.last_published_version_id)"
+    ).label("last_published_version_no"),
 )
 
 
