@@ -89,10 +89,11 @@ export const api = {
   executions: (id: number) => client.get<WorkflowExecutions>(`${V1}/workflows/${id}/executions`),
   instance: (id: number, instanceId: number) =>
     client.get<InstanceDetail>(`${V1}/workflows/${id}/instances/${instanceId}`),
-  taskLog: (id: number, taskInstanceId: number, skip: number, limit = 500) =>
+  taskLog: (id: number, taskInstanceId: number, skip: number, limit = 500, instanceId?: number) =>
     client.get<TaskLogPage>(`${V1}/workflows/${id}/task-instances/${taskInstanceId}/log`, {
       skip_line_num: skip,
       limit,
+      ...(instanceId === undefined ? {} : { instance_id: instanceId }),
     }),
 
   listTasks: (q: TaskListQuery) => client.get<Page<Task>>(`${V1}/tasks`, { ...q }),

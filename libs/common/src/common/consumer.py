@@ -28,6 +28,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from common.db import invalid_input
 from common.errors import DomainError, PoisonMessage, TransientError
 from common.events.base import Event
 from common.events.envelope import Envelope
@@ -122,6 +123,12 @@ class ConsumerRuntime:
                 await self._dead_letter(record, reason=exc.detail, error_type=exc.code, event_id=envelope.id)
                 return self._count(record, Outcome.DEAD_LETTERED)
             except Exception as exc:
+                refused = invalid_input(exc)
+                if refused is not None:  # a value the database cannot store: the same on every attempt
+                    await self._dead_letter(
+                        record, reason=refused.detail, error_type=refused.code, event_id=envelope.id
+                    )
+                    return self._count(record, Outcome.DEAD_LETTERED)
                 transient = is_transient(exc)
                 if attempt >= self.max_attempts:
                     if transient:

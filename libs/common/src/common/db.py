@@ -25,6 +25,7 @@ from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from common.errors import ValidationFailed
 from common.telemetry import statement_span
 
 log = logging.getLogger(__name__)
@@ -207,3 +208,21 @@ async def drop_service(admin_url: SecretStr | str, *, schema: str, role: str) ->
             await conn.execute(f'DROP ROLE "{role}"')
     finally:
         await conn.close()
+
+
+def invalid_input(exc: BaseException) -> ValidationFailed | None:
+    """The 422 for a value PostgreSQL refused as data (SQLSTATE class 22: a number out of its column's range, text
+    with a NUL character, …) or asyncpg could not encode for its parameter, found anywhere in ``exc``'s causes;
+    ``None`` for any other error. The backstop behind the bounds the edges declare (``common.bounds``): the
+    request's transaction rolled back, nothing was written, and the caller learns which value was refused."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, asyncpg.DataError | asyncpg.exceptions._base.DataError):
+            message = str(current).splitlines()[0] if str(current) else type(current).__name__
+            return ValidationFailed(
+                f"a value of the request cannot be stored: {message}", reason=type(current).__name__
+            )
+        current = getattr(current, "orig", None) or current.__cause__ or current.__context__
+    return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -12,7 +13,9 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from common.db import invalid_input
 from common.errors import PlatformError
 
 log = logging.getLogger(__name__)
@@ -63,6 +66,17 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        refused = invalid_input(exc)
+        if refused is not None:
+            log.warning("request refused by the database: %s", refused.detail, extra={"path": request.url.path})
+            return problem(
+                refused.status,
+                refused.title,
+                refused.detail,
+                code=refused.code,
+                instance=request.url.path,
+                **refused.extras,
+            )
         log.exception("unhandled error", extra={"path": request.url.path})
         return problem(
             500,
@@ -71,6 +85,73 @@ def install_problem_handlers(app: FastAPI) -> None:
             code="internal-error",
             instance=request.url.path,
         )
+
+
+#: the NUL character in JSON text: ``\u0000`` after an even number of backslashes (``\\u0000`` is not NUL)
+_JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+
+
+class RejectNul:
+    """Refuses, with a 422 problem, a request whose path, query string or JSON body holds the NUL character: no
+    PostgreSQL text or JSON value can store it, so such input would otherwise fail deep in a use case. The body is
+    read before the app runs and handed on as it came (the app reads it whole anyway)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        where = None
+        if "\x00" in scope["path"]:
+            where = "path"
+        elif b"%00" in scope["query_string"]:
+            where = "query"
+        if where is None and scope["method"] in ("POST", "PUT", "PATCH"):
+            chunks: list[bytes] = []
+            more = True
+            while more:
+                message = await receive()
+                if message["type"] != "http.request":  # the client went away: let the app see it
+                    await self.app(scope, _replay(message, receive), send)
+                    return
+                chunks.append(message.get("body", b""))
+                more = message.get("more_body", False)
+            body = b"".join(chunks)
+            if _JSON_NUL.search(body) or b"\x00" in body:
+                where = "body"
+            else:
+                await self.app(
+                    scope, _replay({"type": "http.request", "body": body, "more_body": False}, receive), send
+                )
+                return
+        if where is None:
+            await self.app(scope, receive, send)
+            return
+        response = problem(
+            422,
+            "Validation failed",
+            f"the request's {where} contains the NUL character (\\u0000), which cannot be stored: remove it",
+            code="validation-failed",
+            instance=scope["path"].replace("\x00", "\\u0000"),
+            errors=[{"location": where, "message": "contains the NUL character", "type": "nul_character"}],
+        )
+        await response(scope, receive, send)
+
+
+def _replay(first: Message, receive: Receive) -> Receive:
+    """A ``receive`` that gives ``first``, then whatever the client sends next (a disconnect)."""
+    given = False
+
+    async def replay() -> Message:
+        nonlocal given
+        if not given:
+            given = True
+            return first
+        return await receive()
+
+    return replay
 
 
 Check = Callable[[], Awaitable[None]]

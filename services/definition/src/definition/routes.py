@@ -16,6 +16,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
 
 from common.app import deps_of
+from common.bounds import INT4_MAX
 from common.errors import ValidationFailed
 from common.query import parse_query, query_parameters
 from definition import schemas, service
@@ -116,7 +117,7 @@ def _int_list(value: str | None) -> list[int] | None:
 
 DepsDep = Annotated[Deps, Depends(_deps_dependency)]
 ActorDep = Annotated[str, Depends(_actor)]
-PageNo = Annotated[int, Query(ge=1)]
+PageNo = Annotated[int, Query(ge=1, le=INT4_MAX)]
 PageSize = Annotated[int, Query(ge=1, le=200)]
 
 
@@ -240,8 +241,8 @@ async def get_version(workflow_id: int, version_no: int, deps: DepsDep) -> schem
 async def diff_versions(
     workflow_id: int,
     deps: DepsDep,
-    from_no: Annotated[int, Query(alias="from", ge=1)],
-    to_no: Annotated[int, Query(alias="to", ge=1)],
+    from_no: Annotated[int, Query(alias="from", ge=1, le=INT4_MAX)],
+    to_no: Annotated[int, Query(alias="to", ge=1, le=INT4_MAX)],
 ) -> dict[str, Any]:
     """The ChangeSummary (``definition.domain.diff``) from version ``from`` to version ``to``."""
     return await service.diff_versions(deps, workflow_id, from_no, to_no)

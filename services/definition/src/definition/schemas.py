@@ -8,13 +8,13 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from common.bounds import INT4_MAX, INT8_MAX, ExpectedNumber, Id, Name, Number
 from common.events.models import PublishOperation, TriggerSource
 from common.workflow import Edge, ExecutionType, NodeAttrs, Param, Schedule, TaskParams, TaskType
 from definition.domain.enums import MigrationMode, WorkflowStatus
 
 T = TypeVar("T")
 
-Name = Annotated[str, Field(min_length=1, max_length=200)]
 PublishStatus = Literal["never_published", "pending", "published", "failed"]
 
 
@@ -57,7 +57,7 @@ class TaskInput(_Input):
 
 
 class TaskUpdate(TaskInput):
-    expected_revision: Annotated[int, Field(ge=1)]
+    expected_revision: Number
 
 
 class Task(BaseModel):
@@ -85,17 +85,17 @@ class TaskListQuery(BaseModel):
     """The query of ``GET /internal/tasks`` (read by ``common.query.parse_query``)."""
 
     ids: str | None = Field(None, description="comma-separated task ids")
-    workflow_id: int | None = None
+    workflow_id: Id | None = None
     unassigned: bool = False
     name: str | None = Field(None, description="contains, case-insensitive")
     task_type: Literal["SHELL", "SQL", "PYTHON"] | None = None
     upstream_task_id: int | None = Field(
-        None, ge=1, description="tasks whose upstream set contains this task (lineage)"
+        None, ge=1, le=INT8_MAX, description="tasks whose upstream set contains this task (lineage)"
     )
     downstream_task_id: int | None = Field(
-        None, ge=1, description="tasks whose downstream set contains this task (lineage)"
+        None, ge=1, le=INT8_MAX, description="tasks whose downstream set contains this task (lineage)"
     )
-    page: int = Field(1, ge=1)
+    page: int = Field(1, ge=1, le=INT4_MAX)
     page_size: int = Field(20, ge=1, le=200)
 
 
@@ -119,7 +119,7 @@ class TaskOwners(BaseModel):
 
 
 class WorkflowTaskInput(_Input):
-    task_id: int
+    task_id: Id
     #: node attributes for publishing; ``worker_group`` defaults to the task's own worker group
     node_attrs: NodeAttrs | None = None
 
@@ -127,8 +127,8 @@ class WorkflowTaskInput(_Input):
 class EdgeModel(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    upstream_task_id: int
-    downstream_task_id: int
+    upstream_task_id: Id
+    downstream_task_id: Id
 
 
 class WorkflowInput(_Input):
@@ -139,11 +139,11 @@ class WorkflowInput(_Input):
     schedule: Schedule | None = None
     global_params: list[Param] = Field(default_factory=list)
     execution_type: ExecutionType = ExecutionType.PARALLEL
-    timeout_minutes: Annotated[int, Field(ge=0)] = 0
+    timeout_minutes: Annotated[int, Field(ge=0, le=INT4_MAX)] = 0
 
 
 class WorkflowUpdate(WorkflowInput):
-    expected_version_no: Annotated[int, Field(ge=0)]
+    expected_version_no: ExpectedNumber
 
 
 class WorkflowSummary(BaseModel):
@@ -187,7 +187,7 @@ class WorkflowListQuery(BaseModel):
     last_execution_state: str | None = None
     needs_attention: bool | None = None
     sort: Literal["name", "-name", "updated_at", "-updated_at"] = "-updated_at"
-    page: int = Field(1, ge=1)
+    page: int = Field(1, ge=1, le=INT4_MAX)
     page_size: int = Field(20, ge=1, le=200)
 
 
@@ -246,8 +246,8 @@ class Version(VersionSummary):
 
 
 class RollbackRequest(_Input):
-    to_version_no: Annotated[int, Field(ge=1)]
-    expected_version_no: Annotated[int, Field(ge=0)]
+    to_version_no: Number
+    expected_version_no: ExpectedNumber
 
 
 # --- publish ------------------------------------------------------------------------------------------------------
@@ -269,15 +269,15 @@ class PublishAccepted(BaseModel):
 
 
 class MigrationRequest(_Input):
-    task_id: int
-    target_workflow_id: int
+    task_id: Id
+    target_workflow_id: Id
     mode: MigrationMode
     allow_empty_source: bool = False
 
 
 class MigrationExecute(MigrationRequest):
-    expected_source_version_no: Annotated[int, Field(ge=0)]
-    expected_target_version_no: Annotated[int, Field(ge=0)]
+    expected_source_version_no: ExpectedNumber
+    expected_target_version_no: ExpectedNumber
 
 
 class MigrationResult(BaseModel):

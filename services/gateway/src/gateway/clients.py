@@ -340,8 +340,22 @@ class HistoryClient:
         out: Json = await self.up.call("GET", path, caller, params=params, timeout_s=self.direct_timeout_s)
         return out
 
-    async def task_log(self, task_instance_id: int, skip_line_num: int, limit: int, caller: Caller) -> Json:
-        params = {"skip_line_num": skip_line_num, "limit": limit}
+    async def task_log(
+        self,
+        workflow_id: int,
+        task_instance_id: int,
+        skip_line_num: int,
+        limit: int,
+        caller: Caller,
+        *,
+        instance_id: int | None = None,
+    ) -> Json:
+        params = {
+            "workflow_id": workflow_id,
+            "instance_id": instance_id,
+            "skip_line_num": skip_line_num,
+            "limit": limit,
+        }
         path = f"/internal/task-instances/{task_instance_id}/log"
         out: Json = await self.up.call("GET", path, caller, params=params, timeout_s=self.direct_timeout_s)
         return out

@@ -23,7 +23,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy import text
 
 from common.db import create_engine, session_factory
-from common.http import Check, install_health, install_problem_handlers
+from common.http import Check, RejectNul, install_health, install_problem_handlers
 from common.migrations import upgrade
 from common.red import RedMetricsMiddleware
 from common.telemetry import (
@@ -146,6 +146,7 @@ def create_app(
     )
     install_problem_handlers(app)
     install_upstream_problem_handler(app)
+    app.add_middleware(RejectNul)
     app.add_middleware(RequestContextMiddleware)
     app.add_middleware(RedMetricsMiddleware, service=settings.service_name)
     install_trace_context(app)

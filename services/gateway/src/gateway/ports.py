@@ -54,7 +54,16 @@ class PublisherApi(Protocol):
 class HistoryApi(Protocol):
     async def executions(self, workflow_id: int, caller: Caller, *, direct: bool = False) -> Json: ...
     async def instance(self, instance_id: int, workflow_id: int, caller: Caller) -> Json: ...
-    async def task_log(self, task_instance_id: int, skip_line_num: int, limit: int, caller: Caller) -> Json: ...
+    async def task_log(
+        self,
+        workflow_id: int,
+        task_instance_id: int,
+        skip_line_num: int,
+        limit: int,
+        caller: Caller,
+        *,
+        instance_id: int | None = None,
+    ) -> Json: ...
 
 
 class LineageApi(Protocol):

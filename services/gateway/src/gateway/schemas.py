@@ -12,25 +12,26 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from common.bounds import INT4_MAX, INT8_MAX, ExpectedNumber, Id, Name, Number
 from gateway.domain.roles import Role
 
 TaskType = Literal["SHELL", "SQL", "PYTHON"]
 MigrationMode = Literal["only_current", "cascade_downstream", "cascade_up_and_downstream"]
 
 
-PageNo = Annotated[int, Field(ge=1, description="1-based page")]
+PageNo = Annotated[int, Field(ge=1, le=INT4_MAX, description="1-based page")]
 PageSize = Annotated[int, Field(ge=1, le=200, description="items per page (max 200)")]
 
 
 class TaskListQuery(BaseModel):
     """The query of ``GET /api/v1/tasks`` (read by ``common.query.parse_query``)."""
 
-    workflow_id: int | None = Field(None, alias="workflowId", ge=1)
+    workflow_id: int | None = Field(None, alias="workflowId", ge=1, le=INT8_MAX)
     upstream_task_id: int | None = Field(
-        None, alias="upstreamTaskId", ge=1, description="tasks whose upstream contains this task"
+        None, alias="upstreamTaskId", ge=1, le=INT8_MAX, description="tasks whose upstream contains this task"
     )
     downstream_task_id: int | None = Field(
-        None, alias="downstreamTaskId", ge=1, description="tasks whose downstream contains this task"
+        None, alias="downstreamTaskId", ge=1, le=INT8_MAX, description="tasks whose downstream contains this task"
     )
     name: str | None = Field(None, max_length=255, description="name contains")
     page: PageNo = 1
@@ -59,7 +60,7 @@ class _Forwarded(BaseModel):
 class TaskInput(_Forwarded):
     model_config = ConfigDict(extra="allow")
 
-    name: str = Field(min_length=1, max_length=200)
+    name: Name
     task_type: TaskType
     description: str | None = None
     #: the type's parameters (``common.workflow``: ShellParams, SqlParams, PythonParams)
@@ -70,27 +71,27 @@ class TaskInput(_Forwarded):
 
 class TaskUpdate(TaskInput):
     #: the task's revision the edit is based on (409 when it moved on)
-    expected_revision: int = Field(ge=1)
+    expected_revision: Number
 
 
 class WorkflowTaskRef(_Forwarded):
     model_config = ConfigDict(extra="allow")
 
-    task_id: int = Field(ge=1)
+    task_id: Id
     node_attrs: dict[str, Any] | None = None
 
 
 class EdgeInput(_Forwarded):
     model_config = ConfigDict(extra="forbid")
 
-    upstream_task_id: int = Field(ge=1)
-    downstream_task_id: int = Field(ge=1)
+    upstream_task_id: Id
+    downstream_task_id: Id
 
 
 class WorkflowInput(_Forwarded):
     model_config = ConfigDict(extra="allow")
 
-    name: str = Field(min_length=1, max_length=200)
+    name: Name
     description: str | None = None
     tasks: list[WorkflowTaskRef] | None = None
     edges: list[EdgeInput] | None = None
@@ -99,12 +100,12 @@ class WorkflowInput(_Forwarded):
     #: ``[{name, value, direction, type}]``
     global_params: list[dict[str, Any]] | None = None
     execution_type: str | None = None
-    timeout_minutes: int | None = Field(default=None, ge=0)
+    timeout_minutes: int | None = Field(default=None, ge=0, le=INT4_MAX)
 
 
 class WorkflowUpdate(WorkflowInput):
     #: the version the edit is based on (409 ``stale-version`` when it is not the current one)
-    expected_version_no: int = Field(ge=0)
+    expected_version_no: ExpectedNumber
 
 
 class PublishInput(_Forwarded):
@@ -116,22 +117,22 @@ class PublishInput(_Forwarded):
 class RollbackInput(_Forwarded):
     model_config = ConfigDict(extra="forbid")
 
-    to_version_no: int = Field(ge=1)
-    expected_version_no: int = Field(ge=0)
+    to_version_no: Number
+    expected_version_no: ExpectedNumber
 
 
 class MigrationPreviewInput(_Forwarded):
     model_config = ConfigDict(extra="forbid")
 
-    task_id: int = Field(ge=1)
-    target_workflow_id: int = Field(ge=1)
+    task_id: Id
+    target_workflow_id: Id
     mode: MigrationMode
     allow_empty_source: bool = False
 
 
 class MigrationInput(MigrationPreviewInput):
-    expected_source_version_no: int = Field(ge=0)
-    expected_target_version_no: int = Field(ge=0)
+    expected_source_version_no: ExpectedNumber
+    expected_target_version_no: ExpectedNumber
 
 
 class RunInput(_Forwarded):
@@ -151,7 +152,7 @@ class BackfillInput(_Forwarded):
 
 
 class BatchRunInput(RunInput):
-    workflow_ids: list[int] = Field(min_length=1, max_length=200)
+    workflow_ids: list[Id] = Field(min_length=1, max_length=200)
     backfill: BackfillInput | None = None
     run_mode: Literal["serial", "parallel"] | None = None
     parallelism: int | None = Field(default=None, ge=1, le=100)

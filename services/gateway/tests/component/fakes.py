@@ -704,7 +704,17 @@ class FakeServices:
             task_instance_id: int,
             skip_line_num: Annotated[int, Query(ge=0)] = 0,
             limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+            workflow_id: int | None = None,
+            instance_id: int | None = None,
         ) -> Any:
+            owned = any(
+                run["instance_id"] * 10 == task_instance_id and instance_id in (None, run["instance_id"])
+                for wid, runs in fake.executions.items()
+                for run in runs
+                if workflow_id in (None, wid)
+            )
+            if not owned:
+                raise NotFound(f"task instance {task_instance_id} is not part of a run of workflow {workflow_id}")
             lines = [f"line {i}" for i in range(25)][skip_line_num : skip_line_num + limit]
             return {
                 "task_instance_id": task_instance_id,

@@ -138,7 +138,7 @@ ENDPOINTS: list[tuple[str, str, Any, Role]] = [
     ("POST", "/api/v1/workflows/batch-run", {"workflow_ids": ["{ready}"]}, Role.PUBLISHER),
     ("GET", "/api/v1/workflows/{ready}/executions", None, Role.VIEWER),
     ("GET", "/api/v1/workflows/{ready}/instances/{ready}000", None, Role.VIEWER),
-    ("GET", "/api/v1/workflows/{ready}/task-instances/5/log", None, Role.VIEWER),
+    ("GET", "/api/v1/workflows/{ready}/task-instances/{ready}0000/log", None, Role.VIEWER),
     ("GET", "/api/v1/tasks", None, Role.VIEWER),
     ("GET", "/api/v1/tasks?upstreamTaskId={t1}", None, Role.VIEWER),
     ("POST", "/api/v1/tasks", {"name": "t", "task_type": "SHELL", "params": {"script": "echo"}}, Role.EDITOR),

@@ -97,9 +97,15 @@ async def test_executions_instance_and_log(client: httpx.AsyncClient, fakes: Fak
     assert r.json()["line_count"] == 5
     assert r.json()["complete"] is True
     assert fakes.calls("history", "/internal/task-instances/40010/log")[0].query == {
+        "workflow_id": "4",
         "skip_line_num": "20",
         "limit": "10",
     }
+    # the task instance must belong to the workflow in the path
+    assert (await client.get("/api/v1/workflows/5/task-instances/40010/log")).status_code == 404
+    r = await client.get("/api/v1/workflows/4/task-instances/40010/log", params={"instance_id": 4001})
+    assert r.status_code == 200
+    assert fakes.calls("history", "/internal/task-instances/40010/log")[-1].query["instance_id"] == "4001"
     assert (await client.get("/api/v1/workflows/4/task-instances/1/log", params={"limit": 0})).status_code == 422
 
 

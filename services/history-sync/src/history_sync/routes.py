@@ -268,8 +268,17 @@ async def task_log(
     task_instance_id: int,
     skip_line_num: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+    workflow_id: Annotated[int | None, Query(description="the task instance must belong to this workflow")] = None,
+    instance_id: Annotated[int | None, Query(description="… and to this run of it")] = None,
 ) -> TaskLogOut:
-    page = await service.get_task_log_page(deps, task_instance_id, skip_line_num=skip_line_num, limit=limit)
+    page = await service.get_task_log_page(
+        deps,
+        task_instance_id,
+        skip_line_num=skip_line_num,
+        limit=limit,
+        workflow_id=workflow_id,
+        instance_id=instance_id,
+    )
     return TaskLogOut(
         task_instance_id=page.task_instance_id,
         skip_line_num=page.skip_line_num,

@@ -436,25 +436,40 @@ async def get_instance_detail(
     deps: Deps, instance_id: int, *, project_code: int | None = None, workflow_id: int | None = None
 ) -> InstanceDetail:
     """An instance with its task instances, read from DS. The project comes from the request, from the tracked
-    workflow, or from the cache (an instance among a workflow's last 10)."""
+    workflow, or from the cache (an instance among a workflow's last 10). With ``workflow_id`` the instance must be
+    a run of that workflow (of its DS workflow, or among its cached runs), else 404: a workflow's URL never shows
+    another workflow's run."""
     async with deps.sessions() as session:
+        cached_owner = await repo.workflow_of_instance(session, instance_id)
         if workflow_id is None and project_code is None:
-            workflow_id = await repo.workflow_of_instance(session, instance_id)
+            workflow_id = cached_owner
+        tracked = None
+        if workflow_id is not None:
+            tracked = await repo.get_tracked(session, workflow_id)
+            if tracked is None:
+                raise NotFound(f"workflow {workflow_id} is not tracked by history-sync", workflow_id=workflow_id)
         if project_code is None:
-            if workflow_id is None:
+            if tracked is None:
                 raise ValidationFailed(
                     f"instance {instance_id} is not in the cache: give project_code or workflow_id",
                     instance_id=instance_id,
                 )
-            tracked = await repo.get_tracked(session, workflow_id)
-            if tracked is None:
-                raise NotFound(f"workflow {workflow_id} is not tracked by history-sync", workflow_id=workflow_id)
             project_code = tracked.tracking.project_code
         cached_duration = await repo.cached_duration(session, instance_id)
     instance, tasks = await asyncio.gather(
         deps.dolphin.get_workflow_instance(project_code, instance_id),
         deps.dolphin.get_instance_tasks(project_code, instance_id),
     )
+    if (
+        tracked is not None
+        and instance.workflow_definition_code != tracked.tracking.engine_workflow_code
+        and cached_owner != tracked.tracking.workflow_id
+    ):
+        raise NotFound(
+            f"workflow instance {instance_id} is not a run of workflow {tracked.tracking.workflow_id}",
+            workflow_id=tracked.tracking.workflow_id,
+            instance_id=instance_id,
+        )
     # DS fills ``duration`` only in the list endpoint (CONTRACT §3.3): take the cached one
     return InstanceDetail(workflow_id, project_code, instance, instance.duration or cached_duration, tasks)
 
@@ -470,10 +485,24 @@ class LogPage:
     complete: bool
 
 
-async def get_task_log_page(deps: Deps, task_instance_id: int, *, skip_line_num: int, limit: int) -> LogPage:
-    """One window of a task log; the next window starts after our own count of lines (not DS's ``lineNum``)."""
+async def get_task_log_page(
+    deps: Deps,
+    task_instance_id: int,
+    *,
+    skip_line_num: int,
+    limit: int,
+    workflow_id: int | None = None,
+    instance_id: int | None = None,
+) -> LogPage:
+    """One window of a task log; the next window starts after our own count of lines (not DS's ``lineNum``).
+
+    With ``workflow_id`` the task instance must belong to a run of that workflow, else 404: to the run
+    ``instance_id`` when given (checked as in ``get_instance_detail``), otherwise to one of its cached runs (newest
+    first: the log of the run just shown is found with one DS call)."""
     if skip_line_num < 0 or limit < 1:
         raise ValidationFailed("skip_line_num must be >= 0 and limit >= 1")
+    if workflow_id is not None:
+        await _check_task_instance(deps, task_instance_id, workflow_id, instance_id)
     chunk = await deps.dolphin.get_task_log(task_instance_id, skip_line_num=skip_line_num, limit=limit)
     lines = count_lines(chunk.message)
     return LogPage(
@@ -484,4 +513,31 @@ async def get_task_log_page(deps: Deps, task_instance_id: int, *, skip_line_num:
         line_count=lines,
         next_skip_line_num=skip_line_num + lines,
         complete=lines < limit,
+    )
+
+
+async def _check_task_instance(deps: Deps, task_instance_id: int, workflow_id: int, instance_id: int | None) -> None:
+    if instance_id is not None:
+        detail = await get_instance_detail(deps, instance_id, workflow_id=workflow_id)
+        if any(t.id == task_instance_id for t in detail.tasks.task_list):
+            return
+        raise NotFound(
+            f"task instance {task_instance_id} is not part of run {instance_id} of workflow {workflow_id}",
+            workflow_id=workflow_id,
+            instance_id=instance_id,
+            task_instance_id=task_instance_id,
+        )
+    async with deps.sessions() as session:
+        tracked = await repo.get_tracked(session, workflow_id)
+        if tracked is None:
+            raise NotFound(f"workflow {workflow_id} is not tracked by history-sync", workflow_id=workflow_id)
+        cached = (await repo.load_cache(session, [workflow_id])).get(workflow_id, [])
+    for execution in cached:
+        tasks = await deps.dolphin.get_instance_tasks(tracked.tracking.project_code, execution.instance_id)
+        if any(t.id == task_instance_id for t in tasks.task_list):
+            return
+    raise NotFound(
+        f"task instance {task_instance_id} is not part of a recent run of workflow {workflow_id}",
+        workflow_id=workflow_id,
+        task_instance_id=task_instance_id,
     )

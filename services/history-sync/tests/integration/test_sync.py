@@ -330,3 +330,34 @@ async def test_sql_claim_skips_offline_workflows_past_the_grace(
     report = await service.sync_due_workflows(deps)
     assert report.result.synced == 1
     assert await _cache_ids(hdb, 2) == []
+
+
+async def test_instance_and_log_belong_to_the_workflow_in_the_path(
+    hdb: Db, ds: Ds, make_settings: SettingsFactory
+) -> None:
+    mine = await ds.deploy("mine")
+    other = await ds.deploy("other")
+    for code in (mine, other):
+        await ds.online(code)
+    run = await ds.run(mine)
+    await ds.wait_finished(run)
+    await track(hdb.sessions, publish_completed(21, mine, ds.project_code))
+    await track(hdb.sessions, publish_completed(22, other, ds.project_code))
+    settings = make_settings(ds.emulator, sync_enabled=False)
+    async with running(create_app(settings)) as client:
+        ok = await client.get(f"/internal/instances/{run}?workflow_id=21")
+        assert ok.status_code == 200
+        [task] = ok.json()["tasks"]
+        # workflow 22's URL never shows workflow 21's run, nor its logs
+        wrong = await client.get(f"/internal/instances/{run}?workflow_id=22")
+        assert wrong.status_code == 404
+        assert "is not a run of workflow 22" in wrong.json()["detail"]
+        log = f"/internal/task-instances/{task['id']}/log"
+        assert (await client.get(f"{log}?workflow_id=22&instance_id={run}")).status_code == 404
+        assert (await client.get(f"{log}?workflow_id=22")).status_code == 404
+        assert (await client.get(f"{log}?workflow_id=404404")).status_code == 404
+        assert (await client.get(f"{log}?workflow_id=21&instance_id={run}")).status_code == 200
+        # without the run: found among the workflow's cached runs once they are synced
+        assert (await client.get(f"{log}?workflow_id=21")).status_code == 404
+        assert (await client.get("/internal/workflows/21/executions?max_age_seconds=0")).status_code == 200
+        assert (await client.get(f"{log}?workflow_id=21")).status_code == 200

@@ -6,10 +6,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
+from common.bounds import INT4_MAX
 from gateway.auth import acting
 from gateway.domain.roles import Role
 from gateway.ports import Caller
-from gateway.routes.params import PROBLEM_RESPONSES, DepsDep, IdPath
+from gateway.routes.params import PROBLEM_RESPONSES, DepsDep, DsInstancePath, IdPath
 
 router = APIRouter(prefix="/workflows/{workflow_id}", tags=["executions"], responses=PROBLEM_RESPONSES)
 
@@ -23,7 +24,9 @@ async def list_executions(workflow_id: IdPath, deps: DepsDep, caller: Viewer) ->
 
 
 @router.get("/instances/{instance_id}")
-async def get_instance(workflow_id: IdPath, instance_id: IdPath, deps: DepsDep, caller: Viewer) -> dict[str, Any]:
+async def get_instance(
+    workflow_id: IdPath, instance_id: DsInstancePath, deps: DepsDep, caller: Viewer
+) -> dict[str, Any]:
     """A workflow instance and its task instances."""
     return await deps.history.instance(instance_id, workflow_id, caller)
 
@@ -31,11 +34,17 @@ async def get_instance(workflow_id: IdPath, instance_id: IdPath, deps: DepsDep, 
 @router.get("/task-instances/{task_instance_id}/log")
 async def get_task_log(
     workflow_id: IdPath,
-    task_instance_id: IdPath,
+    task_instance_id: DsInstancePath,
     deps: DepsDep,
     caller: Viewer,
-    skip_line_num: Annotated[int, Query(ge=0)] = 0,
+    skip_line_num: Annotated[int, Query(ge=0, le=INT4_MAX)] = 0,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+    instance_id: Annotated[
+        int | None, Query(ge=1, le=INT4_MAX, description="the run the task instance belongs to (faster check)")
+    ] = None,
 ) -> dict[str, Any]:
-    """A page of a task instance's log (``next_skip_line_num`` continues it)."""
-    return await deps.history.task_log(task_instance_id, skip_line_num, limit, caller)
+    """A page of a task instance's log (``next_skip_line_num`` continues it). The task instance must belong to a run
+    of the workflow (``instance_id``, or one of its last runs), else 404."""
+    return await deps.history.task_log(
+        workflow_id, task_instance_id, skip_line_num, limit, caller, instance_id=instance_id
+    )

@@ -7,12 +7,17 @@ from typing import Annotated, Any
 from fastapi import Depends, Path, Query, Request, Response
 from pydantic_core import to_json
 
+from common.bounds import INT4_MAX, INT8_MAX
 from gateway.deps import Deps, get_deps
 
 DepsDep = Annotated[Deps, Depends(get_deps)]
-PageQ = Annotated[int, Query(ge=1, description="1-based page")]
+PageQ = Annotated[int, Query(ge=1, le=INT4_MAX, description="1-based page")]
 PageSizeQ = Annotated[int, Query(ge=1, le=200, description="items per page (max 200)")]
-IdPath = Annotated[int, Path(ge=1)]
+IdPath = Annotated[int, Path(ge=1, le=INT8_MAX)]
+#: a version number (``integer`` in the database)
+NumberPath = Annotated[int, Path(ge=1, le=INT4_MAX)]
+#: a DolphinScheduler workflow or task instance id (a Java ``Integer`` in DS)
+DsInstancePath = Annotated[int, Path(ge=1, le=INT4_MAX)]
 
 PROBLEM_RESPONSES: dict[int | str, dict[str, str]] = {
     401: {"description": "Missing, unknown or revoked API key (problem JSON)"},

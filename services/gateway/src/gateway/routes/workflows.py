@@ -6,12 +6,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
+from common.bounds import INT4_MAX
 from common.query import parse_query, query_parameters
 from gateway import service
 from gateway.auth import acting
 from gateway.domain.roles import Role
 from gateway.ports import Caller
-from gateway.routes.params import PROBLEM_RESPONSES, DepsDep, IdPath, PageQ, PageSizeQ, json_page, note
+from gateway.routes.params import PROBLEM_RESPONSES, DepsDep, IdPath, NumberPath, PageQ, PageSizeQ, json_page, note
 from gateway.schemas import PublishInput, RollbackInput, WorkflowInput, WorkflowListQuery, WorkflowUpdate
 
 router = APIRouter(prefix="/workflows", tags=["workflows"], responses=PROBLEM_RESPONSES)
@@ -72,7 +73,7 @@ async def list_versions(
 
 
 @router.get("/{workflow_id}/versions/{version_no}")
-async def get_version(workflow_id: IdPath, version_no: IdPath, deps: DepsDep, caller: Viewer) -> dict[str, Any]:
+async def get_version(workflow_id: IdPath, version_no: NumberPath, deps: DepsDep, caller: Viewer) -> dict[str, Any]:
     return await deps.definition.get_version(workflow_id, version_no, caller)
 
 
@@ -81,8 +82,8 @@ async def diff_versions(
     workflow_id: IdPath,
     deps: DepsDep,
     caller: Viewer,
-    from_no: Annotated[int, Query(alias="from", ge=1)],
-    to_no: Annotated[int, Query(alias="to", ge=1)],
+    from_no: Annotated[int, Query(alias="from", ge=1, le=INT4_MAX)],
+    to_no: Annotated[int, Query(alias="to", ge=1, le=INT4_MAX)],
 ) -> dict[str, Any]:
     return await deps.definition.diff(workflow_id, from_no, to_no, caller)
 
