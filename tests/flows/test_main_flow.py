@@ -97,7 +97,7 @@ async def test_main_flow_through_the_gateway(platform: Platform) -> None:
     assert [v["version_no"] for v in versions["items"]] == [1]
 
     # --- approve, publish online: publisher consumed publish.requested, definition consumed publish.completed ------
-    approved = await p.call("POST", f"/api/v1/workflows/{wid}/approve")
+    approved = await p.call("POST", f"/api/v1/workflows/{wid}/approve", json={"version_no": 1})
     assert approved["status"] == "ready"
     assert "online" in approved["allowed_publish_operations"]
     detail = await publish(p, wid, "online")
@@ -133,7 +133,7 @@ async def test_main_flow_through_the_gateway(platform: Platform) -> None:
     bad_name = f"flow-{s}-failing"
     bad = await new_workflow(p, bad_name, [bad_task], [])
     bad_id = int(bad["id"])
-    await p.call("POST", f"/api/v1/workflows/{bad_id}/approve")
+    await p.call("POST", f"/api/v1/workflows/{bad_id}/approve", json={"version_no": 1})
     await publish(p, bad_id, "online")
     bad_instance = await run_and_wait(p, bad_id, bad_name, "FAILURE")
     records = await read_topic(p.bootstrap, p.topic(Topics.WORKFLOW_EXECUTION_FAILED), expect=1, timeout_s=20)

@@ -88,7 +88,7 @@ async def test_one_trace_from_gateway_to_ds_and_back(spans: InMemorySpanExporter
     a, b = await new_task(p, f"trace-{s}-a"), await new_task(p, f"trace-{s}-b")
     wf = await new_workflow(p, f"trace-{s}", [a, b], [(a, b)])
     wid = int(wf["id"])
-    await p.call("POST", f"/api/v1/workflows/{wid}/approve")
+    await p.call("POST", f"/api/v1/workflows/{wid}/approve", json={"version_no": 1})
 
     spans.clear()
     await p.call("POST", f"/api/v1/workflows/{wid}/publish", 202, json={"operation": "online"})

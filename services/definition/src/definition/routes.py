@@ -218,10 +218,16 @@ async def list_workflows(request: Request) -> Response:
 
 @router.post("/workflows/{workflow_id}/actions/{action}", response_model=schemas.WorkflowDetail)
 async def workflow_action(
-    workflow_id: int, action: WorkflowAction, deps: DepsDep, actor: ActorDep
+    workflow_id: int,
+    action: WorkflowAction,
+    deps: DepsDep,
+    actor: ActorDep,
+    body: schemas.ActionRequest | None = None,
 ) -> schemas.WorkflowDetail:
-    """Platform state only (no DolphinScheduler call); 409 ``invalid-transition`` with ``allowed_actions``."""
-    return await service.apply_action(deps, workflow_id, action, actor)
+    """Platform state only (no DolphinScheduler call); 409 ``invalid-transition`` with ``allowed_actions``.
+    ``approve`` needs ``version_no``, the version reviewed (409 ``stale-version`` when another is current)."""
+    version_no = body.version_no if body is not None else None
+    return await service.apply_action(deps, workflow_id, action, actor, version_no=version_no)
 
 
 @router.get("/workflows/{workflow_id}/versions", response_model=schemas.Page[schemas.VersionSummary])

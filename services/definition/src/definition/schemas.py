@@ -227,6 +227,11 @@ class WorkflowDetail(WorkflowSummary):
     created_at: datetime
 
 
+class ActionRequest(_Input):
+    #: ``approve``: the version the approver reviewed (it must still be the current one)
+    version_no: Number | None = None
+
+
 # --- versions -----------------------------------------------------------------------------------------------------
 
 

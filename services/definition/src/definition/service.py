@@ -34,7 +34,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from common.db import unit_of_work
-from common.errors import Conflict, NotFound, StaleVersion
+from common.errors import Conflict, NotFound, StaleVersion, ValidationFailed
 from common.events.models import (
     ExecutionSummary,
     ExecutionSynced,
@@ -101,6 +101,7 @@ def _state(row: Row[Any]) -> WorkflowState:
         approved_version_id=row.approved_version_id,
         last_published_version_id=row.last_published_version_id,
         workflow_code=row.workflow_code,
+        task_count=row.task_count,
     )
 
 
@@ -789,11 +790,30 @@ async def _read(deps: Deps, read: repo.Read) -> Any:
         return await repo.read_value(session, read)
 
 
-async def apply_action(deps: Deps, workflow_id: int, action: WorkflowAction, actor: str) -> schemas.WorkflowDetail:
+async def apply_action(
+    deps: Deps, workflow_id: int, action: WorkflowAction, actor: str, *, version_no: int | None = None
+) -> schemas.WorkflowDetail:
     """approve | online | offline: platform state only, DolphinScheduler is not called. Who may approve is the
-    gateway's concern (roles)."""
+    gateway's concern (roles).
+
+    ``approve`` names the version the approver reviewed (``version_no``): when another version was saved since,
+    nothing is approved (409 ``stale-version``), so an edit made between the review and the click is never approved
+    unseen."""
+    if action is WorkflowAction.APPROVE and version_no is None:
+        raise ValidationFailed(
+            "approve needs version_no: the version you reviewed (the current version is the one approved)",
+            errors=[{"location": "body.version_no", "message": "Field required", "type": "missing"}],
+        )
     async with unit_of_work(deps.sessions) as session:
         row = await _locked(session, workflow_id)
+        if action is WorkflowAction.APPROVE and version_no is not None and row.current_version_no != version_no:
+            raise StaleVersion(
+                f"workflow {workflow_id} is at version {row.current_version_no}, not version {version_no} that you "
+                f"reviewed: review version {row.current_version_no} and approve it",
+                workflow_id=workflow_id,
+                current_version_no=row.current_version_no,
+                expected_version_no=version_no,
+            )
         new = transition(_state(row), action)
         await repo.update_workflow(
             session,

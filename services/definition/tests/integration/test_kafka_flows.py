@@ -70,7 +70,7 @@ async def test_versions_and_publish_flow_over_kafka(
         r = await client.post(f"/internal/workflows/{wid}/publish", json={"operation": "deploy"})
         assert r.status_code == 409  # draft: nothing unapproved reaches DS
         assert r.json()["reason"] == "not_approved"
-        await client.post(f"/internal/workflows/{wid}/actions/approve", json={})
+        await client.post(f"/internal/workflows/{wid}/actions/approve", json={"version_no": 1})
 
         r = await client.post(
             f"/internal/workflows/{wid}/publish", json={"operation": "online"}, headers={"X-Actor": "pat"}

@@ -390,10 +390,12 @@ async def test_list_document_built_by_the_database_is_the_model(client: httpx.As
     a, b, c = await new_tasks(client, 3)
     draft = await new_workflow(client, [a], name=f"json-{uuid.uuid4().hex[:6]}-draft")
     approved = await new_workflow(client, [b], name=f"json-{uuid.uuid4().hex[:6]}-approved")
-    r = await client.post(f"/internal/workflows/{approved['id']}/actions/approve", headers={"X-Actor": "ann"})
+    r = await client.post(
+        f"/internal/workflows/{approved['id']}/actions/approve", json={"version_no": 1}, headers={"X-Actor": "ann"}
+    )
     assert r.status_code == 200, r.text
     edited = await new_workflow(client, [c], name=f"json-{uuid.uuid4().hex[:6]}-edited")
-    await client.post(f"/internal/workflows/{edited['id']}/actions/approve")
+    await client.post(f"/internal/workflows/{edited['id']}/actions/approve", json={"version_no": 1})
     await apply_synced(deps, synced(edited["id"], T0, ["SUCCESS"]))
 
     r = await client.get("/internal/workflows", params={"name": "json-", "sort": "name", "page_size": 200})

@@ -262,12 +262,12 @@ async def test_status_transitions_and_invalid_ones(client: httpx.AsyncClient) ->
     assert r.json()["allowed_actions"] == ["approve"]
     assert "allowed actions: approve" in r.json()["detail"]
 
-    r = await client.post(f"/internal/workflows/{wid}/actions/approve", json={})
+    r = await client.post(f"/internal/workflows/{wid}/actions/approve", json={"version_no": 1})
     assert r.status_code == 200
     assert (r.json()["status"], r.json()["approved"]) == ("ready", True)
     assert r.json()["allowed_publish_operations"] == ["deploy", "online"]
 
-    r = await client.post(f"/internal/workflows/{wid}/actions/approve", json={})
+    r = await client.post(f"/internal/workflows/{wid}/actions/approve", json={"version_no": 1})
     assert r.status_code == 409
     assert r.json()["allowed_actions"] == ["online"]
 
@@ -286,7 +286,7 @@ async def test_status_transitions_and_invalid_ones(client: httpx.AsyncClient) ->
     assert r.json()["reason"] == "not_deployed"
     assert r.json()["allowed_operations"] == ["deploy"]
 
-    r = await client.post("/internal/workflows/999999999/actions/approve", json={})
+    r = await client.post("/internal/workflows/999999999/actions/approve", json={"version_no": 1})
     assert r.status_code == 404
 
 
@@ -296,7 +296,7 @@ async def test_list_filters_sort_and_paging(client: httpx.AsyncClient) -> None:
     w1 = await new_workflow(client, [a], name=f"Sales-{tag}-daily")
     w2 = await new_workflow(client, [b], name=f"sales-{tag}-hourly")
     await new_workflow(client, [c], name=f"other-{tag}")
-    await client.post(f"/internal/workflows/{w2['id']}/actions/approve", json={})
+    await client.post(f"/internal/workflows/{w2['id']}/actions/approve", json={"version_no": 1})
 
     r = await client.get("/internal/workflows", params={"name": f"SALES-{tag}", "sort": "name"})
     page = r.json()
@@ -400,3 +400,64 @@ async def test_create_and_update_with_several_published_workflows(client: httpx.
     )
     assert r.status_code == 200, r.text
     assert r.json()["last_published_version_no"] == 1
+
+
+async def test_approve_names_the_reviewed_version(client: httpx.AsyncClient) -> None:
+    a, b = await new_tasks(client, 2)
+    wf = await new_workflow(client, [a])
+    wid, name = wf["id"], wf["name"]
+    r = await client.post(f"/internal/workflows/{wid}/actions/approve", json={})
+    assert r.status_code == 422
+    assert "version_no" in r.json()["detail"]
+    # an edit lands between the review of version 1 and the click
+    r = await client.put(
+        f"/internal/workflows/{wid}", json={**workflow_body([a, b], [(a, b)], name=name), "expected_version_no": 1}
+    )
+    assert r.json()["current_version_no"] == 2
+    r = await client.post(f"/internal/workflows/{wid}/actions/approve", json={"version_no": 1})
+    assert r.status_code == 409
+    assert problem_type(r) == "stale-version"
+    assert "not version 1 that you reviewed" in r.json()["detail"]
+    detail = (await client.get(f"/internal/workflows/{wid}")).json()
+    assert (detail["status"], detail["approved"]) == ("draft", False)
+    r = await client.post(f"/internal/workflows/{wid}/actions/approve", json={"version_no": 2})
+    assert r.status_code == 200
+    assert (r.json()["status"], r.json()["approved"]) == ("ready", True)
+
+
+async def test_an_emptied_workflow_cannot_be_approved(client: httpx.AsyncClient) -> None:
+    (a,) = await new_tasks(client, 1)
+    source = await new_workflow(client, [a])
+    (b,) = await new_tasks(client, 1)
+    target = await new_workflow(client, [b])
+    r = await client.post(
+        "/internal/migrations",
+        json={
+            "task_id": a,
+            "target_workflow_id": target["id"],
+            "mode": "only_current",
+            "allow_empty_source": True,
+            "expected_source_version_no": 1,
+            "expected_target_version_no": 1,
+        },
+    )
+    assert r.status_code == 200, r.text
+    emptied = (await client.get(f"/internal/workflows/{source['id']}")).json()
+    assert (emptied["task_count"], emptied["current_version_no"]) == (0, 2)
+    assert "approve" not in emptied["allowed_actions"]
+    r = await client.post(f"/internal/workflows/{source['id']}/actions/approve", json={"version_no": 2})
+    assert r.status_code == 409
+    assert "empty workflow cannot be approved" in r.json()["detail"]
+
+
+async def test_names_are_trimmed_and_never_blank(client: httpx.AsyncClient) -> None:
+    (a,) = await new_tasks(client, 1)
+    r = await client.post("/internal/workflows", json=workflow_body([a], name="   "))
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["location"] == "body.name"
+    r = await client.post("/internal/tasks", json={"name": " \t ", "task_type": "SHELL", "params": {"script": "x"}})
+    assert r.status_code == 422
+    name = f"  wf-{uid()}  "
+    r = await client.post("/internal/workflows", json=workflow_body([a], name=name))
+    assert r.status_code == 201
+    assert r.json()["name"] == name.strip()

@@ -144,3 +144,12 @@ def test_offline_needs_a_deployed_workflow() -> None:
     with pytest.raises(PublishNotAllowed) as ei:
         check_publish(_state(WorkflowStatus.ONLINE), PublishOperation.OFFLINE)
     assert ei.value.extras["reason"] == "not_deployed"
+
+
+@pytest.mark.parametrize("status", [WorkflowStatus.DRAFT, WorkflowStatus.ONLINE, WorkflowStatus.OFFLINE])
+def test_an_empty_version_cannot_be_approved(status: WorkflowStatus) -> None:
+    empty = WorkflowState(status=status, current_version_id=7, approved_version_id=3, task_count=0)
+    assert A not in allowed_actions(empty)
+    with pytest.raises(InvalidTransition, match="empty workflow cannot be approved"):
+        transition(empty, A)
+    assert A in allowed_actions(empty.model_copy(update={"task_count": 1}))

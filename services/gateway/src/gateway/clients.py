@@ -262,8 +262,9 @@ class DefinitionClient:
         out: Json = await self.up.call("GET", "/internal/workflows", caller, params=params)
         return out
 
-    async def workflow_action(self, workflow_id: int, action: str, caller: Caller) -> Json:
-        out: Json = await self.up.call("POST", f"/internal/workflows/{workflow_id}/actions/{action}", caller, body={})
+    async def workflow_action(self, workflow_id: int, action: str, caller: Caller, body: Json | None = None) -> Json:
+        path = f"/internal/workflows/{workflow_id}/actions/{action}"
+        out: Json = await self.up.call("POST", path, caller, body=body or {})
         return out
 
     async def list_versions(self, workflow_id: int, page: int, page_size: int, caller: Caller) -> Json:

@@ -108,6 +108,13 @@ class WorkflowUpdate(WorkflowInput):
     expected_version_no: ExpectedNumber
 
 
+class ApproveInput(_Forwarded):
+    model_config = ConfigDict(extra="forbid")
+
+    #: the version you reviewed; it must still be the current one
+    version_no: Number
+
+
 class PublishInput(_Forwarded):
     model_config = ConfigDict(extra="forbid")
 

@@ -124,7 +124,7 @@ ENDPOINTS: list[tuple[str, str, Any, Role]] = [
     ("GET", "/api/v1/workflows/{ready}", None, Role.VIEWER),
     ("POST", "/api/v1/workflows", {"name": "n", "tasks": [{"task_id": "{t2}"}]}, Role.EDITOR),
     ("PUT", "/api/v1/workflows/{ready}", {"name": "n", "tasks": [], "expected_version_no": 1}, Role.EDITOR),
-    ("POST", "/api/v1/workflows/{draft}/approve", None, Role.APPROVER),
+    ("POST", "/api/v1/workflows/{draft}/approve", {"version_no": 1}, Role.APPROVER),
     ("POST", "/api/v1/workflows/{ready}/online", None, Role.PUBLISHER),
     ("POST", "/api/v1/workflows/{online}/offline", None, Role.PUBLISHER),
     ("GET", "/api/v1/workflows/{ready}/versions", None, Role.VIEWER),

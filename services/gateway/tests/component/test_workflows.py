@@ -241,7 +241,11 @@ async def test_state_actions_and_invalid_transition(client: httpx.AsyncClient, f
     assert r.status_code == 409
     assert r.json()["type"] == "/problems/invalid-transition"
     assert r.json()["allowed_actions"] == ["approve"]
-    assert (await client.post(f"/api/v1/workflows/{wid}/approve")).json()["status"] == "ready"
+    missing = await client.post(f"/api/v1/workflows/{wid}/approve")  # approve names the version reviewed
+    assert missing.status_code == 422
+    assert missing.json()["errors"][0]["location"] == "body"
+    assert (await client.post(f"/api/v1/workflows/{wid}/approve", json={"version_no": 1})).json()["status"] == "ready"
+    assert fakes.calls("definition")[-1].body == {"version_no": 1}
     assert (await client.post(f"/api/v1/workflows/{wid}/online")).json()["status"] == "online"
     assert (await client.post(f"/api/v1/workflows/{wid}/offline")).json()["status"] == "offline"
     actions = [s.path.rsplit("/", 1)[1] for s in fakes.calls("definition") if "/actions/" in s.path]

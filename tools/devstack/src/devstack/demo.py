@@ -120,7 +120,7 @@ def load(api: Api, lineage_url: str) -> dict[str, Any]:
     sales = made["daily_sales"]
     detail = api.call("GET", f"/api/v1/workflows/{sales}")
     if "approve" in detail.get("allowed_actions", []):
-        api.call("POST", f"/api/v1/workflows/{sales}/approve")
+        api.call("POST", f"/api/v1/workflows/{sales}/approve", json={"version_no": detail["current_version_no"]})
     if detail.get("publish_status") in (None, "never_published", "failed"):
         _publish_online(api, sales)
     runs: Any = None

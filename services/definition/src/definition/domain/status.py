@@ -73,6 +73,12 @@ class WorkflowState(BaseModel):
     last_published_version_id: int | None = None
     #: DolphinScheduler ``workflowDefinitionCode``; set once the workflow was deployed.
     workflow_code: int | None = None
+    #: tasks of the current version (``None``: not known to the caller; an empty workflow cannot be approved)
+    task_count: int | None = None
+
+    @property
+    def is_empty(self) -> bool:
+        return self.task_count == 0
 
     @property
     def current_is_approved(self) -> bool:
@@ -112,7 +118,7 @@ def allowed_actions(state: WorkflowState) -> tuple[WorkflowAction, ...]:
     """The actions ``transition`` accepts in ``state``."""
     s = state.status
     out: list[WorkflowAction] = []
-    if state.has_pending_version and s is not WorkflowStatus.READY:
+    if state.has_pending_version and s is not WorkflowStatus.READY and not state.is_empty:
         out.append(WorkflowAction.APPROVE)
     if s is WorkflowStatus.READY or (s is WorkflowStatus.OFFLINE and state.approved_version_id is not None):
         out.append(WorkflowAction.ONLINE)
@@ -129,6 +135,8 @@ def transition(state: WorkflowState, action: WorkflowAction) -> WorkflowState:
         reason = ""
         if action is WorkflowAction.APPROVE and not state.has_pending_version:
             reason = " (the current version is already approved)"
+        elif action is WorkflowAction.APPROVE and state.is_empty:
+            reason = " (the current version has no tasks: an empty workflow cannot be approved)"
         raise InvalidTransition(
             f"cannot {action} a workflow in status '{state.status}'{reason}; allowed actions: {names}",
             status=str(state.status),

@@ -13,7 +13,7 @@ from gateway.auth import acting
 from gateway.domain.roles import Role
 from gateway.ports import Caller
 from gateway.routes.params import PROBLEM_RESPONSES, DepsDep, IdPath, NumberPath, PageQ, PageSizeQ, json_page, note
-from gateway.schemas import PublishInput, RollbackInput, WorkflowInput, WorkflowListQuery, WorkflowUpdate
+from gateway.schemas import ApproveInput, PublishInput, RollbackInput, WorkflowInput, WorkflowListQuery, WorkflowUpdate
 
 router = APIRouter(prefix="/workflows", tags=["workflows"], responses=PROBLEM_RESPONSES)
 
@@ -49,8 +49,13 @@ async def update_workflow(workflow_id: IdPath, body: WorkflowUpdate, deps: DepsD
 
 
 @router.post("/{workflow_id}/approve")
-async def approve_workflow(workflow_id: IdPath, deps: DepsDep, caller: Approver) -> dict[str, Any]:
-    return await deps.definition.workflow_action(workflow_id, "approve", caller)
+async def approve_workflow(
+    workflow_id: IdPath, body: ApproveInput, request: Request, deps: DepsDep, caller: Approver
+) -> dict[str, Any]:
+    """Approve the version you reviewed (``version_no``); 409 ``stale-version`` when another version was saved
+    since, so an edit made after the review is never approved unseen."""
+    note(request, f"approve version {body.version_no}")
+    return await deps.definition.workflow_action(workflow_id, "approve", caller, body.forward())
 
 
 @router.post("/{workflow_id}/online")
