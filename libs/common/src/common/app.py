@@ -14,6 +14,7 @@ from fastapi import APIRouter, FastAPI, Request
 from opentelemetry.sdk.trace import SpanProcessor
 from sqlalchemy import Table
 
+from common.deadline import DeadlineMiddleware
 from common.http import Check, RejectNul, install_health, install_problem_handlers
 from common.red import RedMetricsMiddleware
 from common.runtime import Infra
@@ -85,6 +86,7 @@ def create_service_app(
     app = FastAPI(title=title, lifespan=lifespan, version="1.0.0", telemetry=server_telemetry(provider))
     install_problem_handlers(app)
     app.add_middleware(RejectNul)
+    app.add_middleware(DeadlineMiddleware)
     app.add_middleware(RedMetricsMiddleware, service=settings.service_name)
     install_trace_context(app)
     for r in routers:

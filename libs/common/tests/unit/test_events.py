@@ -30,6 +30,7 @@ from common.events.models import (
     TableEdge,
     TaskDependencyChanged,
     TriggerSource,
+    WorkflowRunStarted,
     WorkflowVersionCreated,
 )
 from common.events.schemas import model_schema, render, schema_path
@@ -301,6 +302,15 @@ def _sample_events() -> list[Event]:
             details={"rate": 0.75, "window": [1, 2], "big": 2**63, "text": "ü"},
             incident_key="wf-7",
             occurred_at=now,
+        ),
+        WorkflowRunStarted(
+            workflow_id=7,
+            run_id=3,
+            instance_ids=(41,),
+            project_code=5,
+            engine_workflow_code=99,
+            operator="ann",
+            started_at=now,
         ),
     ]
 

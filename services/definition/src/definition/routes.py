@@ -216,6 +216,17 @@ async def list_workflows(request: Request) -> Response:
     return Response(document, media_type="application/json")
 
 
+@router.get("/workflow-states", response_model=schemas.WorkflowLifecycles)
+async def workflow_states(
+    deps: DepsDep, ids: Annotated[str, Query(description="comma-separated workflow ids")]
+) -> schemas.WorkflowLifecycles:
+    """Platform status and what is known of DolphinScheduler's state, per workflow (unknown ids are left out)."""
+    workflow_ids = _int_list(ids) or []
+    if len(workflow_ids) > 1000:
+        raise ValidationFailed("at most 1000 workflow ids per request")
+    return await service.workflow_states(deps, workflow_ids)
+
+
 @router.post("/workflows/{workflow_id}/actions/{action}", response_model=schemas.WorkflowDetail)
 async def workflow_action(
     workflow_id: int,

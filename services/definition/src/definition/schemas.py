@@ -178,6 +178,22 @@ class LastExecution(BaseModel):
     duration: str | None = None
 
 
+class WorkflowLifecycle(BaseModel):
+    """A workflow's platform status with what is known of it in DolphinScheduler (``GET /internal/workflow-states``)."""
+
+    id: int
+    name: str
+    status: WorkflowStatus
+    publish_status: PublishStatus
+    release_state: Literal["ONLINE", "OFFLINE"] | None
+    workflow_code: int | None
+    current_version_no: int
+
+
+class WorkflowLifecycles(BaseModel):
+    items: list[WorkflowLifecycle]
+
+
 class WorkflowListQuery(BaseModel):
     """The query of ``GET /internal/workflows`` (read by ``common.query.parse_query``)."""
 

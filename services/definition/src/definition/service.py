@@ -774,6 +774,25 @@ async def get_workflow(deps: Deps, workflow_id: int) -> bytes:
     return _detail_json(row, encoded)
 
 
+async def workflow_states(deps: Deps, workflow_ids: Sequence[int]) -> schemas.WorkflowLifecycles:
+    async with unit_of_work(deps.sessions) as session:
+        rows = await repo.workflow_states(session, workflow_ids)
+    return schemas.WorkflowLifecycles(
+        items=[
+            schemas.WorkflowLifecycle(
+                id=r.id,
+                name=r.workflow_name,
+                status=r.status,
+                publish_status=r.publish_status,
+                release_state=r.release_state,
+                workflow_code=r.workflow_code,
+                current_version_no=r.current_version_no,
+            )
+            for r in rows
+        ]
+    )
+
+
 async def list_workflows(deps: Deps, f: repo.WorkflowFilter, *, sort: str, page: int, page_size: int) -> str:
     """A page of workflows with their last executions (the ``execution.synced`` projection) and the exact total, as
     the JSON of ``schemas.Page[schemas.WorkflowListItem]`` (built by the database: one statement, no row decoding)."""
@@ -814,7 +833,8 @@ async def apply_action(
                 current_version_no=row.current_version_no,
                 expected_version_no=version_no,
             )
-        new = transition(_state(row), action)
+        state = _state(row)
+        new = transition(state, action)
         await repo.update_workflow(
             session,
             workflow_id,
@@ -825,6 +845,11 @@ async def apply_action(
                 "updated_at": func.now(),
             },
         )
+        in_ds = PublishOperation.OFFLINE in allowed_publish_operations(state)
+        may_run = row.release_state != "OFFLINE" or row.publish_status == "pending"
+        if action is WorkflowAction.OFFLINE and in_ds and may_run:
+            # platform offline forbids new instances (seed §6.3): DS takes the workflow and its schedule offline too
+            await _request_publish(session, deps, row, PublishOperation.OFFLINE, actor, reason="platform_offline")
         fresh = await repo.get_workflow(session, workflow_id)
         assert fresh is not None
         return _detail(fresh, await _current_snapshot(session, deps, fresh))
@@ -921,38 +946,53 @@ async def request_publish(
     ``publish.requested`` with the pinned snapshot; ``publish_status`` becomes ``pending``."""
     async with unit_of_work(deps.sessions) as session:
         row = await _locked(session, workflow_id)
-        decision = check_publish(_state(row), operation)
-        version = await repo.version_by_id(session, decision.version_id)
-        assert version is not None
-        snapshot = await _snapshot_of(session, deps, decision.version_id)
-        request_id = uuid.uuid4()
-        now = deps.clock()
-        await repo.insert_publish_request(
-            session,
-            {
-                "request_id": request_id,
-                "workflow_id": workflow_id,
-                "version_id": decision.version_id,
-                "operation": operation.value,
-                "status": "pending",
-                "requested_by": actor,
-                "requested_at": now,
-            },
-        )
-        await repo.update_workflow(session, workflow_id, {"publish_status": "pending"})
-        await deps.outbox.add(
-            session,
-            PublishRequested(
-                request_id=request_id,
-                workflow_id=workflow_id,
-                operation=operation,
-                version_id=decision.version_id,
-                version_no=version.version_no,
-                operator=actor,
-                requested_at=now,
-                snapshot=snapshot,
-            ),
-        )
+        return await _request_publish(session, deps, row, operation, actor)
+
+
+async def _request_publish(
+    session: AsyncSession,
+    deps: Deps,
+    row: Row[Any],
+    operation: PublishOperation,
+    actor: str,
+    *,
+    reason: str | None = None,
+) -> schemas.PublishAccepted:
+    """``request_publish`` in the caller's transaction, of the locked workflow ``row``."""
+    workflow_id = int(row.id)
+    decision = check_publish(_state(row), operation)
+    version = await repo.version_by_id(session, decision.version_id)
+    assert version is not None
+    snapshot = await _snapshot_of(session, deps, decision.version_id)
+    request_id = uuid.uuid4()
+    now = deps.clock()
+    await repo.insert_publish_request(
+        session,
+        {
+            "request_id": request_id,
+            "workflow_id": workflow_id,
+            "version_id": decision.version_id,
+            "operation": operation.value,
+            "status": "pending",
+            "requested_by": actor,
+            "requested_at": now,
+        },
+    )
+    await repo.update_workflow(session, workflow_id, {"publish_status": "pending"})
+    await deps.outbox.add(
+        session,
+        PublishRequested(
+            request_id=request_id,
+            workflow_id=workflow_id,
+            operation=operation,
+            version_id=decision.version_id,
+            version_no=version.version_no,
+            operator=actor,
+            requested_at=now,
+            snapshot=snapshot,
+            reason=reason,
+        ),
+    )
     return schemas.PublishAccepted(
         request_id=request_id,
         workflow_id=workflow_id,

@@ -20,10 +20,11 @@ FLOWS: dict[str, tuple[str, str]] = {
     "workflow.version.created": ("definition", "publisher (and anyone)"),
     "publish.requested": ("definition", "publisher"),
     "publish.completed": ("publisher", "definition, history-sync"),
-    "lineage.changed": ("other platform systems", "lineage-resolver"),
+    "lineage.changed": ("other platform systems, definition (task deleted)", "lineage-resolver"),
     "task.dependency.changed": ("lineage-resolver", "definition"),
     "execution.synced": ("history-sync", "definition"),
     "workflow.execution.failed": ("history-sync", "alerting"),
+    "workflow.run.started": ("publisher", "history-sync"),
 }
 
 

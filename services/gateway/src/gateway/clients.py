@@ -28,6 +28,7 @@ from httpx_aiohttp import AiohttpTransport
 from prometheus_client import Histogram
 from pydantic_core import from_json, to_json
 
+from common import deadline
 from common.errors import UpstreamTimeout, UpstreamUnavailable
 from common.telemetry import client_span, end_client_span
 from common.transport import aiohttp_session_of, aiohttp_timeout, transport_failure
@@ -109,9 +110,16 @@ class Upstream:
         params: Params | Sequence[tuple[str, str | int]] | None = None,
         body: Json | None = None,
         timeout_s: float | None = None,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Any:
         budget = timeout_s if timeout_s is not None else self.timeout_s
-        headers = {"X-Actor": caller.actor, "X-Request-Id": caller.request_id}
+        headers = {
+            **(extra_headers or {}),
+            "X-Actor": caller.actor,
+            "X-Request-Id": caller.request_id,
+            # the service answers within what is left of this call's budget (common.deadline)
+            deadline.HEADER: deadline.header_value(budget),
+        }
         query = _clean(params)
         started = time.perf_counter()
         outcome = "ok"
@@ -262,6 +270,11 @@ class DefinitionClient:
         out: Json = await self.up.call("GET", "/internal/workflows", caller, params=params)
         return out
 
+    async def workflow_states(self, workflow_ids: Sequence[int], caller: Caller) -> Json:
+        params = {"ids": _ids(workflow_ids)}
+        out: Json = await self.up.call("GET", "/internal/workflow-states", caller, params=params)
+        return out
+
     async def workflow_action(self, workflow_id: int, action: str, caller: Caller, body: Json | None = None) -> Json:
         path = f"/internal/workflows/{workflow_id}/actions/{action}"
         out: Json = await self.up.call("POST", path, caller, body=body or {})
@@ -313,8 +326,14 @@ class PublisherClient:
         out: Json = await self.up.call("POST", f"/internal/publish-records/{record_id}/retry", caller, body=body)
         return out
 
-    async def run_workflow(self, workflow_id: int, body: Json, caller: Caller) -> Json:
-        out: Json = await self.up.call("POST", f"/internal/workflows/{workflow_id}/run", caller, body=body)
+    async def run_workflow(self, workflow_id: int, body: Json, caller: Caller, *, key: str | None = None) -> Json:
+        headers = {"Idempotency-Key": key} if key is not None else None
+        path = f"/internal/workflows/{workflow_id}/run"
+        out: Json = await self.up.call("POST", path, caller, body=body, extra_headers=headers)
+        return out
+
+    async def get_run(self, workflow_id: int, run_id: int, caller: Caller) -> Json:
+        out: Json = await self.up.call("GET", f"/internal/workflows/{workflow_id}/runs/{run_id}", caller)
         return out
 
     async def batch_run(self, body: Json, caller: Caller) -> Json:
@@ -327,12 +346,15 @@ class HistoryClient:
         self.up = upstream
         self.direct_timeout_s = direct_timeout_s
 
-    async def executions(self, workflow_id: int, caller: Caller, *, direct: bool = False) -> Json:
+    async def executions(
+        self, workflow_id: int, caller: Caller, *, direct: bool = False, max_age_s: float | None = None
+    ) -> Json:
         """``direct``: the executions page itself (longer budget: a stale cache is refreshed from DS first);
         otherwise a part of a composed page (short budget)."""
         timeout = self.direct_timeout_s if direct else None
         path = f"/internal/workflows/{workflow_id}/executions"
-        out: Json = await self.up.call("GET", path, caller, timeout_s=timeout)
+        params = {"max_age_seconds": max_age_s} if max_age_s is not None else None
+        out: Json = await self.up.call("GET", path, caller, params=params, timeout_s=timeout)
         return out
 
     async def instance(self, instance_id: int, workflow_id: int, caller: Caller) -> Json:

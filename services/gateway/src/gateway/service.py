@@ -17,7 +17,7 @@ import logging
 from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from common.errors import PlatformError
+from common.errors import Conflict, NotFound, PlatformError
 from gateway.deps import Deps
 from gateway.domain.links import ds_link_of, ds_task_link, workflow_link
 from gateway.errors import UpstreamProblem
@@ -121,6 +121,41 @@ async def workflow_detail(deps: Deps, workflow_id: int, caller: Caller) -> Json:
         "ds_link": ds_link_of(deps.settings.ds_ui_url, detail),
         "unavailable": unavailable,
     }
+
+
+# ----------------------------------------------------------------------------------------------------------------- runs
+
+
+class PlatformOffline(Conflict):
+    code = "platform-offline"
+    title = "Workflow offline on the platform"
+
+
+async def check_runnable(deps: Deps, workflow_ids: Sequence[int], caller: Caller) -> None:
+    """A workflow offline on the platform gets no new instance (seed §6.3): 409 naming it; an unknown one is 404."""
+    states = {int(w["id"]): w for w in (await deps.definition.workflow_states(workflow_ids, caller))["items"]}
+    missing = [w for w in workflow_ids if w not in states]
+    if missing:
+        raise NotFound(f"workflow {', '.join(map(str, missing))} not found", workflow_ids=missing)
+    offline = [w for w in workflow_ids if states[w]["status"] == "offline"]
+    if offline:
+        names = ", ".join(f"{w} ({states[w]['name']})" for w in offline)
+        raise PlatformOffline(
+            f"workflow {names} {'is' if len(offline) == 1 else 'are'} offline on the platform, which forbids new "
+            "runs; put it online on the platform first (and publish it online in DolphinScheduler)",
+            workflow_ids=offline,
+        )
+
+
+async def run_workflow(deps: Deps, workflow_id: int, body: Json, caller: Caller, key: str | None) -> Json:
+    """Run now: refused while the workflow is offline on the platform; the publisher starts it once per key."""
+    await check_runnable(deps, [workflow_id], caller)
+    return await deps.publisher.run_workflow(workflow_id, body, caller, key=key)
+
+
+async def batch_run(deps: Deps, body: Json, caller: Caller) -> Json:
+    await check_runnable(deps, [int(w) for w in body["workflow_ids"]], caller)
+    return await deps.publisher.batch_run(body, caller)
 
 
 # ---------------------------------------------------------------------------------------------------------------- tasks

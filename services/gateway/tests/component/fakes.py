@@ -46,6 +46,7 @@ class Seen:
     actor: str | None
     request_id: str | None
     body: Any
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -69,6 +70,8 @@ class FakeServices:
     records: dict[int, dict[str, Any]] = field(default_factory=dict)
     executions: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     deployed: set[int] = field(default_factory=set)
+    #: run-now answers by idempotency key
+    runs: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: task id -> (upstream ids, downstream ids)
     deps: dict[int, tuple[list[int], list[int]]] = field(default_factory=dict)
     #: lineage filter pages are cut at this many ids whatever ``limit`` says (to exercise keyset paging)
@@ -82,6 +85,7 @@ class FakeServices:
         for store in (self.seen, self.tasks, self.workflows, self.versions, self.records, self.executions):
             store.clear()
         self.deployed.clear()
+        self.runs.clear()
         self.deps.clear()
         self._ids.clear()
 
@@ -272,6 +276,7 @@ class FakeServices:
                     actor=request.headers.get("x-actor"),
                     request_id=request.headers.get("x-request-id"),
                     body=json.loads(raw) if raw else None,
+                    headers=dict(request.headers),
                 )
             )
             ctl = fake.control[service]
@@ -467,6 +472,19 @@ class FakeServices:
         async def get_workflow(workflow_id: int) -> Any:
             return wf_or_404(workflow_id)
 
+        @app.get("/internal/workflow-states")
+        async def workflow_states(ids: str) -> Any:
+            wanted = [int(i) for i in ids.split(",") if i]
+            return {
+                "items": [
+                    {k: fake.workflows[w][k] for k in ("id", "name", "status", "publish_status", "release_state")}
+                    | {"workflow_code": fake.workflows[w]["workflow_code"]}
+                    | {"current_version_no": fake.workflows[w]["current_version_no"]}
+                    for w in wanted
+                    if w in fake.workflows
+                ]
+            }
+
         @app.get("/internal/workflows")
         async def list_workflows(
             name: str | None = None,
@@ -642,10 +660,35 @@ class FakeServices:
             return {"instance_ids": [5000 + w for w in body.workflow_ids]}
 
         @app.post("/internal/workflows/{workflow_id}/run")
-        async def run(workflow_id: int, body: RunIn | None = None) -> Any:
+        async def run(
+            workflow_id: int,
+            body: RunIn | None = None,
+            key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+        ) -> Any:
             if workflow_id not in fake.deployed:
                 raise NotDeployed(f"workflow {workflow_id} was never deployed to DolphinScheduler")
-            return {"instance_ids": [] if body and body.dry_run else [7000 + workflow_id]}
+            if key is not None and key in fake.runs:
+                return {**fake.runs[key], "replayed": True}
+            run_id = len(fake.runs) + 1
+            answer = {
+                "workflow_id": workflow_id,
+                "run_id": run_id,
+                "state": "started",
+                "instance_ids": [] if body and body.dry_run else [7000 + workflow_id],
+                "replayed": False,
+                "detail": None,
+                "error": None,
+                "created_at": NOW.isoformat(),
+            }
+            fake.runs[key or f"generated-{run_id}"] = answer
+            return answer
+
+        @app.get("/internal/workflows/{workflow_id}/runs/{run_id}")
+        async def get_run(workflow_id: int, run_id: int) -> Any:
+            for answer in fake.runs.values():
+                if (answer["workflow_id"], answer["run_id"]) == (workflow_id, run_id):
+                    return answer
+            raise NotFound(f"workflow {workflow_id} has no run {run_id}")
 
         return app
 

@@ -68,12 +68,13 @@ async def test_failures_are_audited(start: Start, fakes: FakeServices, clean_db:
 
 async def test_upstream_down_is_audited(start: Start, fakes: FakeServices, clean_db: AsyncEngine) -> None:
     client = await start(down=("publisher",))
-    r = await client.post("/api/v1/workflows/3/run")
+    wid = fakes.add_workflow("flow", status="online")["id"]
+    r = await client.post(f"/api/v1/workflows/{wid}/run")
     assert r.status_code == 503
     [row] = await audit_rows(clean_db)
     assert (row["status_code"], row["outcome"]) == (503, "failure")
     assert row["detail"] == "publisher service is unavailable"
-    assert row["resource"] == "workflows/3"
+    assert row["resource"] == f"workflows/{wid}"
 
 
 async def test_request_bodies_and_secrets_are_not_recorded(client: httpx.AsyncClient, clean_db: AsyncEngine) -> None:

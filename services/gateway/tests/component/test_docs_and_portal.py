@@ -32,6 +32,7 @@ PUBLIC_API = {
     ("get", "/api/v1/workflows/{workflow_id}/publish-records"),
     ("post", "/api/v1/publish-records/{record_id}/retry"),
     ("post", "/api/v1/workflows/{workflow_id}/run"),
+    ("get", "/api/v1/workflows/{workflow_id}/runs/{run_id}"),
     ("post", "/api/v1/workflows/batch-run"),
     ("get", "/api/v1/workflows/{workflow_id}/executions"),
     ("get", "/api/v1/workflows/{workflow_id}/instances/{instance_id}"),

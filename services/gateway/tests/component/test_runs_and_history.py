@@ -40,34 +40,65 @@ async def test_retry(client: httpx.AsyncClient, fakes: FakeServices) -> None:
 
 
 async def test_run_now(client: httpx.AsyncClient, fakes: FakeServices) -> None:
-    fakes.deployed.add(4)
-    r = await client.post("/api/v1/workflows/4/run", json={"start_params": {"dt": "2025-01-01"}})
+    wid = fakes.add_workflow("daily", status="online")["id"]
+    fakes.deployed.add(wid)
+    r = await client.post(f"/api/v1/workflows/{wid}/run", json={"start_params": {"dt": "2025-01-01"}})
     assert r.status_code == 200, r.text
-    assert r.json() == {"instance_ids": [7004]}
+    assert (r.json()["state"], r.json()["instance_ids"]) == ("started", [7000 + wid])
     assert fakes.calls("publisher")[0].body == {"start_params": {"dt": "2025-01-01"}}
-    r = await client.post("/api/v1/workflows/5/run")
+    run = await client.get(f"/api/v1/workflows/{wid}/runs/{r.json()['run_id']}")
+    assert run.json()["instance_ids"] == [7000 + wid]
+    never = fakes.add_workflow("never", status="ready")["id"]
+    r = await client.post(f"/api/v1/workflows/{never}/run")
     assert r.status_code == 409
     assert r.json()["type"] == "/problems/not-deployed"
-    assert (await client.post("/api/v1/workflows/4/run", json={"failure_strategy": "RETRY"})).status_code == 422
+    assert (await client.post(f"/api/v1/workflows/{wid}/run", json={"failure_strategy": "RETRY"})).status_code == 422
+    assert (await client.post("/api/v1/workflows/404/run")).status_code == 404
+
+
+async def test_run_now_with_an_idempotency_key(client: httpx.AsyncClient, fakes: FakeServices) -> None:
+    wid = fakes.add_workflow("daily", status="online")["id"]
+    fakes.deployed.add(wid)
+    first = await client.post(f"/api/v1/workflows/{wid}/run", headers={"Idempotency-Key": "click-1"})
+    again = await client.post(f"/api/v1/workflows/{wid}/run", headers={"Idempotency-Key": "click-1"})
+    assert again.status_code == 200
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json()["run_id"] == first.json()["run_id"]
+    assert [c.headers.get("idempotency-key") for c in fakes.calls("publisher")] == ["click-1", "click-1"]
+    bad = await client.post(f"/api/v1/workflows/{wid}/run", headers={"Idempotency-Key": "has space"})
+    assert bad.status_code == 422
+
+
+async def test_no_run_while_offline_on_the_platform(client: httpx.AsyncClient, fakes: FakeServices) -> None:
+    wid = fakes.add_workflow("paused", status="offline")["id"]
+    fakes.deployed.add(wid)
+    r = await client.post(f"/api/v1/workflows/{wid}/run")
+    assert r.status_code == 409
+    assert r.json()["type"] == "/problems/platform-offline"
+    r = await client.post("/api/v1/workflows/batch-run", json={"workflow_ids": [wid]})
+    assert r.status_code == 409
+    assert r.json()["workflow_ids"] == [wid]
+    assert fakes.calls("publisher") == []
 
 
 async def test_batch_run(client: httpx.AsyncClient, fakes: FakeServices) -> None:
-    fakes.deployed.update({4, 5})
+    a, b, c = (fakes.add_workflow(n, status="online")["id"] for n in ("a", "b", "c"))
+    fakes.deployed.update({a, b})
     body = {
-        "workflow_ids": [4, 5],
+        "workflow_ids": [a, b],
         "backfill": {"start": "2025-01-01T00:00:00Z", "end": "2025-01-03T00:00:00Z"},
         "run_mode": "parallel",
         "parallelism": 2,
     }
     r = await client.post("/api/v1/workflows/batch-run", json=body)
     assert r.status_code == 200, r.text
-    assert r.json() == {"instance_ids": [5004, 5005]}
+    assert r.json() == {"instance_ids": [5000 + a, 5000 + b]}
     sent = fakes.calls("publisher")[0].body
-    assert sent["workflow_ids"] == [4, 5]
+    assert sent["workflow_ids"] == [a, b]
     assert sent["backfill"] == {"start": "2025-01-01T00:00:00Z", "end": "2025-01-03T00:00:00Z"}
-    r = await client.post("/api/v1/workflows/batch-run", json={"workflow_ids": [4, 6]})
+    r = await client.post("/api/v1/workflows/batch-run", json={"workflow_ids": [a, c]})
     assert r.status_code == 409
-    assert r.json()["workflow_ids"] == [6]
+    assert r.json()["workflow_ids"] == [c]
 
 
 @pytest.mark.parametrize(

@@ -54,6 +54,8 @@ class Settings(ServiceSettings):
 
     # On-demand API
     stale_after_s: float = Field(default=60.0, gt=0)
+    #: … but this soon when the newest run was still going at the last sync (its end shows within seconds)
+    running_stale_after_s: float = Field(default=5.0, gt=0)
     batch_max_ids: int = Field(default=500, ge=1)
 
     # Failure rules

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from common import deadline
 from common.db import unit_of_work
 from common.dolphin.models import InstanceTasks, WorkflowInstance
 from common.errors import NotFound, PlatformError, ValidationFailed
@@ -20,6 +21,7 @@ from common.events.models import (
     PublishCompleted,
     PublishOutcome,
     WorkflowExecutionFailed,
+    WorkflowRunStarted,
 )
 from history_sync import metrics
 from history_sync.db import repository as repo
@@ -61,8 +63,18 @@ async def record_publish(session: AsyncSession, event: PublishCompleted) -> None
             before.release_state != after.release_state or before.engine_workflow_code != after.engine_workflow_code
         )
         await repo.save_tracking(session, after, sync_now=became_synced)
+    if after is not None:
+        # what DS runs may have changed: the next read refreshes from DS
+        await repo.request_refresh(session, event.workflow_id, event.completed_at)
     if event.engine_version is not None:
         await repo.record_engine_version(session, event.workflow_id, event.engine_version, event.version_id)
+
+
+async def record_run_started(session: AsyncSession, event: WorkflowRunStarted) -> None:
+    """A run was started (run now): the workflow's cache is stale from now; the next read refreshes it from DS, and
+    the periodic sync takes it at once."""
+    if not await repo.request_refresh(session, event.workflow_id, event.started_at):
+        log.info("run of an untracked workflow ignored", extra={"workflow_id": event.workflow_id})
 
 
 # --- syncing -------------------------------------------------------------------------------------------------------
@@ -345,8 +357,15 @@ class WorkflowExecutions:
 
 
 def _view(
-    deps: Deps, t: repo.TrackedWorkflow, executions: list[Execution], now: datetime, *, refreshed: bool
+    deps: Deps,
+    t: repo.TrackedWorkflow,
+    executions: list[Execution],
+    now: datetime,
+    *,
+    refreshed: bool,
+    refresh_failed: bool = False,
 ) -> WorkflowExecutions:
+    """``refresh_failed``: the cache needed a refresh that DS did not give (it is stale whatever its age)."""
     s = deps.settings
     age = (now - t.last_synced_at).total_seconds() if t.last_synced_at else None
     return WorkflowExecutions(
@@ -357,7 +376,7 @@ def _view(
         synced=is_synced(t.tracking, now, timedelta(seconds=s.offline_grace_s)),
         synced_at=t.last_synced_at,
         age_seconds=None if age is None else max(0.0, age),
-        stale=age is None or age > s.stale_after_s,
+        stale=age is None or age > s.stale_after_s or refresh_failed,
         last_error=t.last_error,
         last_error_at=t.last_error_at,
         refreshed=refreshed,
@@ -392,22 +411,42 @@ async def refresh_workflow(deps: Deps, t: repo.TrackedWorkflow) -> str | None:
     return None
 
 
+#: seconds kept, of the caller's deadline, to answer with the cache when DS is slow
+ANSWER_RESERVE_S = 0.5
+
+
+def _needs_refresh(
+    deps: Deps, t: repo.TrackedWorkflow, executions: list[Execution], now: datetime, limit: float
+) -> bool:
+    """Older than ``limit``; or a run was started or a publish finished since the last sync; or the newest run was
+    still going at the last sync and that is older than ``running_stale_after_s`` (its end shows within seconds)."""
+    if t.last_synced_at is None or t.refresh_pending:
+        return True
+    age = (now - t.last_synced_at).total_seconds()
+    if executions and not executions[0].finished:
+        limit = min(limit, deps.settings.running_stale_after_s)
+    return age > limit
+
+
 async def get_executions(deps: Deps, workflow_id: int, max_age_s: float | None = None) -> WorkflowExecutions:
     """The cached executions with their age; refreshed from DS first when older than ``max_age_s`` (default: the
-    staleness limit). If DS fails, the stale cache is returned with its age and the error."""
+    staleness limit), when a run or publish happened since the last sync, or when the newest run was still going.
+    If DS fails or does not answer within the caller's deadline (``common.deadline``), the cache is returned with
+    its age, ``stale`` and the error."""
     limit = deps.settings.stale_after_s if max_age_s is None else max_age_s
     tracked, executions = await _read(deps, workflow_id)
     if tracked is None:
         raise NotFound(f"workflow {workflow_id} is not tracked by history-sync", workflow_id=workflow_id)
     now = deps.clock.now()
-    refreshed = False
-    if tracked.last_synced_at is None or (now - tracked.last_synced_at).total_seconds() > limit:
-        error = await refresh_workflow(deps, tracked)
-        refreshed = error is None
+    refreshed = failed = False
+    if _needs_refresh(deps, tracked, executions, now, limit):
+        with deadline.within(reserve=ANSWER_RESERVE_S):
+            error = await refresh_workflow(deps, tracked)
+        refreshed, failed = error is None, error is not None
         tracked, executions = await _read(deps, workflow_id)
         assert tracked is not None
         now = deps.clock.now()
-    return _view(deps, tracked, executions, now, refreshed=refreshed)
+    return _view(deps, tracked, executions, now, refreshed=refreshed, refresh_failed=failed)
 
 
 async def get_executions_batch(deps: Deps, workflow_ids: Sequence[int]) -> tuple[list[WorkflowExecutions], list[int]]:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import func, select, text, update
 
-from common.events.models import ExecutionSynced, Topics, WorkflowExecutionFailed
+from common import deadline
+from common.events.models import ExecutionSynced, Topics, WorkflowExecutionFailed, WorkflowRunStarted
 from common.events.registry import registry
 from common.testing.kafka_helpers import eventually, read_topic
 from common.testing.service import running
@@ -361,3 +363,70 @@ async def test_instance_and_log_belong_to_the_workflow_in_the_path(
         assert (await client.get(f"{log}?workflow_id=21")).status_code == 404
         assert (await client.get("/internal/workflows/21/executions?max_age_seconds=0")).status_code == 200
         assert (await client.get(f"{log}?workflow_id=21")).status_code == 200
+
+
+async def test_a_started_run_makes_the_next_read_refresh(
+    hdb: Db, ds: Ds, make_settings: SettingsFactory, topics: None, kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    """workflow.run.started marks the cache stale: the next read (any max age) shows the new run at once."""
+    code = await ds.deploy("ran")
+    await ds.online(code)
+    await track(hdb.sessions, publish_completed(51, code, ds.project_code))
+    settings = make_settings(ds.emulator, sync_enabled=False, stale_after_s=3600.0)
+    async with running(create_app(settings)) as client:
+        assert (await client.get("/internal/workflows/51/executions")).json()["executions"] == []
+        # fresh now: a read within the hour does not go to DS …
+        instance = await ds.run(code)
+        assert (await client.get("/internal/workflows/51/executions")).json()["executions"] == []
+        # … until the publisher says a run started
+        event = WorkflowRunStarted(
+            workflow_id=51,
+            run_id=1,
+            instance_ids=(instance,),
+            project_code=ds.project_code,
+            engine_workflow_code=code,
+            operator="ann",
+            started_at=datetime.now(UTC),
+        )
+        producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+        await producer.start()
+        try:
+            envelope = registry.encode(event, source="/services/publisher")
+            await producer.send_and_wait(f"{topic_prefix}{Topics.WORKFLOW_RUN_STARTED}", envelope.to_bytes())
+        finally:
+            await producer.stop()
+
+        async def shows_the_run() -> bool:
+            body = (await client.get("/internal/workflows/51/executions")).json()
+            return [e["instance_id"] for e in body["executions"]] == [instance]
+
+        await eventually(shows_the_run, timeout_s=30)
+        await ds.wait_finished(instance)
+        # the run was still going at that sync: its end shows within seconds, not after the hour
+        await asyncio.sleep(settings.running_stale_after_s + 0.2)
+        body = (await client.get("/internal/workflows/51/executions")).json()
+        assert body["executions"][0]["state"] == "SUCCESS"
+
+
+async def test_a_slow_ds_is_answered_with_the_stale_cache_within_the_callers_deadline(
+    hdb: Db, ds: Ds, make_settings: SettingsFactory
+) -> None:
+    code = await ds.deploy("slow")
+    await ds.online(code)
+    first = await ds.run(code)
+    await ds.wait_finished(first)
+    await track(hdb.sessions, publish_completed(52, code, ds.project_code))
+    settings = make_settings(ds.emulator, sync_enabled=False)
+    async with running(create_app(settings)) as client:
+        assert (await client.get("/internal/workflows/52/executions")).json()["refreshed"] is True
+        ds.emulator.add_fault("hang", match=r"/workflow-instances$", hangSeconds=30)
+        started = asyncio.get_running_loop().time()
+        r = await client.get("/internal/workflows/52/executions?max_age_seconds=0", headers={deadline.HEADER: "1500"})
+        took = asyncio.get_running_loop().time() - started
+        ds.emulator.clear_faults()
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert took < 1.5
+        assert (body["refreshed"], body["stale"]) == (False, True)
+        assert "deadline" in body["last_error"]
+        assert [e["instance_id"] for e in body["executions"]] == [first]

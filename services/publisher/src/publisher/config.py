@@ -50,6 +50,11 @@ class Settings(ServiceSettings):
     publish_lease_s: float = Field(default=300.0, gt=0)
     #: how often idle workers look for pending or abandoned records (they are also woken on each new request)
     publish_poll_interval_s: float = Field(default=1.0, gt=0)
+    #: a run now whose outcome DS left unknown (a timeout) is looked for among DS's instances this long; not found
+    #: by then, it did not start
+    run_reconcile_window_s: float = Field(default=120.0, gt=0)
+    #: how long a run's idempotency key is remembered
+    run_retention_s: float = Field(default=7 * 86400.0, gt=0)
 
     @model_validator(mode="after")
     def _tokens(self) -> Settings:

@@ -50,3 +50,9 @@ class Deps:
     projects: ProjectCache = field(default_factory=ProjectCache)
     #: wakes the publish workers (set by ``main`` once they run)
     wake: Callable[[], None] = _nothing
+    #: a run whose outcome DS left unknown and that is not found among its instances by then did not start
+    run_reconcile_window_s: float = 120.0
+    #: a run still ``starting`` after this long lost its process mid-call: it is checked like an unknown one
+    run_stuck_after_s: float = 90.0
+    #: wakes the run reconciler (set by ``main``)
+    wake_reconciler: Callable[[], None] = _nothing

@@ -19,7 +19,7 @@ from publisher.config import Settings
 from publisher.db.tables import inbox_table, outbox_table
 from publisher.deps import Deps, DsTarget
 from publisher.routes import router
-from publisher.worker import PublishWorkers
+from publisher.worker import PublishWorkers, RunReconciler
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
@@ -73,20 +73,31 @@ def create_app(settings: Settings) -> FastAPI:
             rest=rest,
             target=ds_target(settings),
             lease_s=settings.publish_lease_s,
+            run_reconcile_window_s=settings.run_reconcile_window_s,
+            # a start call lasts at most the REST timeout: past it (and a margin) its process is gone
+            run_stuck_after_s=settings.ds_rest_timeout_s + 30.0,
         )
         await ensure_topics(
             settings.kafka_bootstrap_servers,
-            [settings.topic(Topics.PUBLISH_REQUESTED), settings.topic(Topics.PUBLISH_COMPLETED)],
+            [
+                settings.topic(Topics.PUBLISH_REQUESTED),
+                settings.topic(Topics.PUBLISH_COMPLETED),
+                settings.topic(Topics.WORKFLOW_RUN_STARTED),
+            ],
         )
         await service.sync_integration_config(deps, config_values(settings))
         workers = PublishWorkers(
             deps, workers=settings.publish_workers, poll_interval_s=settings.publish_poll_interval_s
         )
         deps.wake = workers.wake
+        reconciler = RunReconciler(deps, poll_interval_s=2.0, retention_s=settings.run_retention_s)
+        deps.wake_reconciler = reconciler.wake
         subscribers.register(infra, deps)
         workers.start()
+        reconciler.start()
 
         async def cleanup() -> None:
+            await reconciler.stop()
             await workers.stop()
             await rest.aclose()
             await gateway.aclose()

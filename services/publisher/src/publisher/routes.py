@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from common.app import deps_of
-from publisher import service
+from publisher import runs, service
 from publisher.deps import Deps
+from publisher.runs import RunParams, RunView
 from publisher.service import (
     BatchRunRequest,
     DriftView,
@@ -81,7 +82,42 @@ async def batch_run(body: BatchRunRequest, deps: DepsDep) -> RunResult:
     return await service.batch_run(deps, body)
 
 
-@router.post("/workflows/{workflow_id}/run", response_model=RunResult)
-async def run_workflow(workflow_id: int, deps: DepsDep, body: Annotated[RunRequest | None, Body()] = None) -> RunResult:
-    """Run a deployed workflow now; returns the DS instance ids (409 when it was never deployed)."""
-    return await service.run_workflow(deps, workflow_id, body or RunRequest())
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=200,
+        pattern=r"^[\x21-\x7e]+$",
+        description="the same key (of the same caller) gives the same answer and starts DolphinScheduler once",
+    ),
+]
+Actor = Annotated[str, Header(alias="X-Actor", min_length=1, max_length=128)]
+
+
+@router.post("/workflows/{workflow_id}/run", response_model=RunView, responses={202: {"model": RunView}})
+async def run_workflow(
+    workflow_id: int,
+    deps: DepsDep,
+    response: Response,
+    key: IdempotencyKey = None,
+    actor: Actor = "system",
+    body: Annotated[RunRequest | None, Body()] = None,
+) -> RunView:
+    """Run a deployed workflow now; answers the DS instance ids (409 when it was never deployed or another run of
+    it is open). 202 when DolphinScheduler's answer did not come in time: the outcome is checked against its
+    instances (poll ``GET …/runs/{run_id}``); the same ``Idempotency-Key`` answers the same and starts DS once."""
+    params = RunParams.model_validate((body or RunRequest()).model_dump())
+    view = await runs.run_workflow(deps, workflow_id, params, actor=actor, key=key)
+    if view.state == "unknown":
+        response.status_code = 202
+    if view.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return view
+
+
+@router.get("/workflows/{workflow_id}/runs/{run_id}", response_model=RunView)
+async def get_run(workflow_id: int, run_id: int, deps: DepsDep) -> RunView:
+    """A run's state: ``started`` (with the DS instance ids), ``unknown`` (being checked), ``not_started`` or
+    ``failed`` (with the problem DS's refusal gave)."""
+    return await runs.get_run(deps, workflow_id, run_id)

@@ -61,17 +61,13 @@ from common.workflow import SqlParams, StructureSnapshot
 from publisher.db import repository as repo
 from publisher.deps import Deps
 from publisher.domain import DolphinWorkflowDefinition, assign_codes, codes_needed, convert, drift
+from publisher.domain.errors import NotDeployed, not_deployed
 
 logger = logging.getLogger(__name__)
 
 PUBLISHES = Counter("publish_records_total", "Finished publish records", ["operation", "status"])
 
 TARGET_ENGINE = "dolphinscheduler"
-
-
-class NotDeployed(Conflict):
-    code = "not-deployed"
-    title = "Workflow not deployed to DolphinScheduler"
 
 
 class ReadBackMismatch(DomainError):
@@ -202,6 +198,9 @@ async def accept_publish(session: AsyncSession, deps: Deps, event: PublishReques
             "retry_of": retry_of,
             "snapshot": event.snapshot.model_dump(mode="json"),
             "requested_at": event.requested_at,
+            "log": _REASONS.get(event.reason or "", f"requested by the platform: {event.reason}")
+            if event.reason
+            else "",
             # the consume span (continuing the requester's trace): the worker running the record continues it
             "trace_context": current_trace_context() or None,
         },
@@ -213,6 +212,13 @@ async def accept_publish(session: AsyncSession, deps: Deps, event: PublishReques
         return int(existing.id)
     return record_id
 
+
+#: the first line of a record the platform asked for by itself
+_REASONS = {
+    "platform_offline": "requested by the platform: the workflow was taken offline on the platform, so "
+    "DolphinScheduler takes it and its schedule offline too (no new instances)",
+    "archive": "requested by the platform: the workflow was archived",
+}
 
 #: how long the retry endpoint waits for a worker that claimed the retried record before it could
 RETRY_WAIT_S = 20.0
@@ -316,6 +322,8 @@ async def _execute(deps: Deps, row: Row[Any]) -> None:
     with continued_span("publisher.run_publish", row.trace_context, attributes=attributes):
         attempt = int(row.attempts)
         run = _Run(deps=deps, record=row)
+        if row.log:  # the request's own note (why the platform asked)
+            run.lines.extend(row.log.splitlines())
         if attempt > 1:
             run.note(f"attempt {attempt}: the previous attempt was interrupted; running the publish again")
         beat = asyncio.create_task(_heartbeat(deps, int(row.id), attempt))
@@ -832,39 +840,12 @@ async def drift_check(deps: Deps, workflow_id: int) -> DriftView:
 # Run now / batch start
 
 
-def _not_deployed(missing: list[int]) -> NotDeployed:
-    which = ", ".join(map(str, missing))
-    return NotDeployed(
-        f"workflow {which} {'has' if len(missing) == 1 else 'have'} not been deployed to DolphinScheduler; "
-        "publish (deploy or online) first",
-        workflow_ids=missing,
-    )
-
-
-async def run_workflow(deps: Deps, workflow_id: int, req: RunRequest) -> RunResult:
-    async with unit_of_work(deps.sessions) as s:
-        row = await repo.engine_workflow_of(s, workflow_id)
-    if row is None:
-        raise _not_deployed([workflow_id])
-    ids = await deps.rest.start_workflow_instance(
-        int(row.project_code),
-        int(row.workflow_code),
-        failure_strategy=FailureStrategy(req.failure_strategy),
-        worker_group=req.worker_group or deps.target.worker_group,
-        tenant_code=deps.target.tenant,
-        start_params=req.start_params or None,
-        dry_run=req.dry_run,
-    )
-    logger.info("workflow %d started in DS: instances %s", workflow_id, ids)
-    return RunResult(instance_ids=ids)
-
-
 async def batch_run(deps: Deps, req: BatchRunRequest) -> RunResult:
     async with unit_of_work(deps.sessions) as s:
         rows = await repo.engine_workflows_of(s, req.workflow_ids)
     missing = [w for w in req.workflow_ids if w not in rows]
     if missing:
-        raise _not_deployed(missing)
+        raise not_deployed(missing)
     by_project: dict[int, list[int]] = {}
     for w in req.workflow_ids:
         by_project.setdefault(int(rows[w].project_code), []).append(int(rows[w].workflow_code))

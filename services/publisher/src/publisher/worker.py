@@ -1,4 +1,5 @@
-"""Background publish workers: they run the ``pending`` publish records (and re-run abandoned ones).
+"""Background work of the publisher: the publish workers, which run the ``pending`` publish records (and re-run
+abandoned ones), and the run reconciler.
 
 Each worker claims one record at a time (``service.run_next_publish``); several workers publish different
 workflows in parallel while one workflow's records always run in order. Workers are woken when a request is
@@ -12,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 
-from publisher import service
+from publisher import runs, service
 from publisher.deps import Deps
 
 logger = logging.getLogger(__name__)
@@ -64,3 +65,41 @@ class PublishWorkers:
                 await asyncio.wait_for(self._wakeup.wait(), timeout=self._poll)
             if not self._stopping:
                 self._wakeup.clear()
+
+
+class RunReconciler:
+    """Settles the runs whose outcome DS left unknown (``runs.reconcile_due``), and forgets old runs' keys."""
+
+    def __init__(self, deps: Deps, *, poll_interval_s: float, retention_s: float) -> None:
+        self._deps = deps
+        self._poll = poll_interval_s
+        self._retention_s = retention_s
+        self._wakeup = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def wake(self) -> None:
+        self._wakeup.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="run-reconciler")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _loop(self) -> None:
+        rounds = 0
+        while True:
+            try:
+                await runs.reconcile_due(self._deps)
+                if rounds % 1000 == 0:
+                    await runs.prune(self._deps, older_than_s=self._retention_s)
+            except Exception:  # database or DS outage: the runs stay due and are checked again
+                logger.warning("run reconciliation failed; retrying", exc_info=True)
+            rounds += 1
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), timeout=self._poll)
+            self._wakeup.clear()

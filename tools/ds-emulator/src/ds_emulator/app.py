@@ -802,9 +802,13 @@ class FaultMiddleware:
         if path == "/actuator/health":
             await self.app(scope, receive, send)
             return
+        rules = self.faults.take("rest", path, str(scope["method"]))
+        if self.faults.global_latency_ms > 0 or any(r.action == "latency" for r in rules):
+            # like a real server, a slow request is processed once received, even if the client gives up meanwhile
+            receive = await _received(receive)
         if self.faults.global_latency_ms > 0:
             await asyncio.sleep(self.faults.global_latency_ms / 1000)
-        for rule in self.faults.take("rest", path, str(scope["method"])):
+        for rule in rules:
             if rule.action == "latency":
                 await asyncio.sleep(rule.latency_ms / 1000)
             elif rule.action == "hang":
@@ -828,6 +832,27 @@ class FaultMiddleware:
                 await _send_simple(send, 200, body, b"application/json")
                 return
         await self.app(scope, receive, send)
+
+
+async def _received(receive: Receive) -> Receive:
+    """Read the whole request body now; the returned ``receive`` hands it to the app (then waits like uvicorn)."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    pending: list[Message] = [{"type": "http.request", "body": b"".join(chunks), "more_body": False}]
+
+    async def replay() -> Message:
+        if pending:
+            return pending.pop()
+        await asyncio.Event().wait()  # never a disconnect: the request is processed to its end
+        raise AssertionError("unreachable")
+
+    return replay
 
 
 async def _send_simple(send: Send, status: int, body: bytes, content_type: bytes | None = None) -> None:

@@ -28,6 +28,7 @@ from urllib.parse import urlencode
 import httpx
 from pydantic import BaseModel, SecretStr, TypeAdapter, ValidationError
 
+from common import deadline
 from common.dolphin.errors import (
     DolphinAuthError,
     DolphinError,
@@ -205,13 +206,22 @@ class DolphinRestClient:
         for attempt in range(1, attempts + 1):
             started = time.perf_counter()
             try:
-                data = await self._attempt(method, url, template, params, form, request_headers, success)
+                try:
+                    async with deadline.cut():
+                        data = await self._attempt(method, url, template, params, form, request_headers, success)
+                except deadline.DeadlineExceeded:
+                    raise DolphinTimeout(
+                        f"DolphinScheduler {method} {template} did not answer before the request's deadline"
+                    ) from None
             except PlatformError as exc:
                 observe_call("rest", template, outcome_of(exc), time.perf_counter() - started)
                 if not isinstance(exc, TransientError) or attempt >= attempts:
                     raise
                 delay = min(self._backoff_max, self._backoff_initial * 2 ** (attempt - 1))
                 delay *= 0.5 + random.random() / 2
+                left = deadline.remaining()
+                if left is not None and left <= delay:
+                    raise  # no time for another attempt before the caller gives up
                 logger.warning(
                     "DS %s %s attempt %d/%d failed (%s); retrying in %.2fs",
                     method,

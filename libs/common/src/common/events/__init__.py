@@ -17,6 +17,7 @@ from common.events.models import (
     Topics,
     TriggerSource,
     WorkflowExecutionFailed,
+    WorkflowRunStarted,
     WorkflowVersionCreated,
 )
 from common.events.registry import ALL_EVENTS, EncodedEvent, EventRegistry, registry
@@ -43,6 +44,7 @@ __all__ = [
     "Topics",
     "TriggerSource",
     "WorkflowExecutionFailed",
+    "WorkflowRunStarted",
     "WorkflowVersionCreated",
     "registry",
 ]

@@ -25,6 +25,7 @@ class Topics:
     TASK_DEPENDENCY_CHANGED = "task.dependency.changed"
     EXECUTION_SYNCED = "execution.synced"
     WORKFLOW_EXECUTION_FAILED = "workflow.execution.failed"
+    WORKFLOW_RUN_STARTED = "workflow.run.started"
 
     ALL: ClassVar[tuple[str, ...]] = (
         WORKFLOW_VERSION_CREATED,
@@ -34,6 +35,7 @@ class Topics:
         TASK_DEPENDENCY_CHANGED,
         EXECUTION_SYNCED,
         WORKFLOW_EXECUTION_FAILED,
+        WORKFLOW_RUN_STARTED,
     )
 
     @staticmethod
@@ -101,6 +103,8 @@ class PublishRequested(Event):
     snapshot: StructureSnapshot
     #: set when this request retries a failed one
     retry_of: UUID | None = None
+    #: why the platform asked by itself, when no person did (``platform_offline``, ``archive``)
+    reason: str | None = None
 
     def key(self) -> str:
         return str(self.workflow_id)
@@ -121,10 +125,35 @@ class PublishCompleted(Event):
     project_code: int | None = None
     #: DS release state after the operation ("ONLINE"/"OFFLINE"), when known
     release_state: Literal["ONLINE", "OFFLINE"] | None = None
+    #: whether DS's schedule of the workflow is online after the operation, when known
+    schedule_online: bool | None = None
     error_code: int | None = None
     error_message: str | None = None
     operator: str
     completed_at: datetime
+
+    def key(self) -> str:
+        return str(self.workflow_id)
+
+
+# --- workflow.run.started ---------------------------------------------------------------------------------------
+
+
+class WorkflowRunStarted(Event):
+    """A run the platform started in DS (run now): consumers learn of the new instances without waiting for the next
+    periodic sync (history-sync refreshes the workflow's executions at once)."""
+
+    TYPE: ClassVar[str] = "platform.workflow.run.started"
+    TOPIC: ClassVar[str] = Topics.WORKFLOW_RUN_STARTED
+
+    workflow_id: int
+    #: the publisher's run request (``run_request.id``)
+    run_id: int
+    instance_ids: tuple[int, ...]
+    project_code: int
+    engine_workflow_code: int
+    operator: str
+    started_at: datetime
 
     def key(self) -> str:
         return str(self.workflow_id)

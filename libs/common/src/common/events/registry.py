@@ -26,6 +26,7 @@ from common.events.models import (
     PublishRequested,
     TaskDependencyChanged,
     WorkflowExecutionFailed,
+    WorkflowRunStarted,
     WorkflowVersionCreated,
 )
 
@@ -172,6 +173,7 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     TaskDependencyChanged,
     ExecutionSynced,
     WorkflowExecutionFailed,
+    WorkflowRunStarted,
 )
 
 registry = EventRegistry(ALL_EVENTS)

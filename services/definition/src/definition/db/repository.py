@@ -320,6 +320,15 @@ async def lock_workflow(session: AsyncSession, workflow_id: int) -> Row[Any] | N
     return rows[0] if rows else None
 
 
+async def workflow_states(session: AsyncSession, workflow_ids: Sequence[int]) -> list[Row[Any]]:
+    """The lifecycle columns of the workflows (a light read for the gateway's checks before a run)."""
+    c = data_workflow.c
+    stmt = select(
+        c.id, c.workflow_name, c.status, c.publish_status, c.release_state, c.workflow_code, c.current_version_no
+    ).where(c.id == func.any(cast(bindparam("ids", list(workflow_ids)), _BIGINT_ARRAY)))
+    return list((await session.execute(stmt.order_by(c.id))).all())
+
+
 async def workflow_name_owner(session: AsyncSession, name: str) -> int | None:
     return (
         await session.execute(select(data_workflow.c.id).where(data_workflow.c.workflow_name == name))

@@ -18,9 +18,20 @@ Viewer = Annotated[Caller, Depends(acting(Role.VIEWER))]
 
 
 @router.get("/executions")
-async def list_executions(workflow_id: IdPath, deps: DepsDep, caller: Viewer) -> dict[str, Any]:
-    """The last 10 executions with the cache's age (refreshed from DolphinScheduler first when stale)."""
-    return await deps.history.executions(workflow_id, caller, direct=True)
+async def list_executions(
+    workflow_id: IdPath,
+    deps: DepsDep,
+    caller: Viewer,
+    max_age_seconds: Annotated[
+        float | None,
+        Query(ge=0, le=86400, description="refresh from DolphinScheduler first when the cache is older than this"),
+    ] = None,
+) -> dict[str, Any]:
+    """The last 10 executions with the cache's age. Refreshed from DolphinScheduler first when the cache is older than
+    ``max_age_seconds`` (default: the service's limit), when a run was started or a publish finished since, or when
+    the newest run was still going. When DolphinScheduler does not answer in time, the cache comes back as it is
+    with ``stale: true`` and the error."""
+    return await deps.history.executions(workflow_id, caller, direct=True, max_age_s=max_age_seconds)
 
 
 @router.get("/instances/{instance_id}")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
 
+from gateway import service
 from gateway.auth import acting
 from gateway.domain.roles import Role
 from gateway.ports import Caller
@@ -40,20 +41,50 @@ async def retry_publish(record_id: IdPath, request: Request, deps: DepsDep, call
 
 @router.post("/workflows/batch-run")
 async def batch_run(body: BatchRunInput, request: Request, deps: DepsDep, caller: Publisher) -> dict[str, Any]:
-    """Start (or backfill) several deployed workflows; answers the DolphinScheduler instance ids."""
+    """Start (or backfill) several deployed workflows; answers the DolphinScheduler instance ids (409 when one of
+    them is offline on the platform)."""
     note(request, f"batch run of workflows {','.join(str(w) for w in body.workflow_ids)}")
-    return await deps.publisher.batch_run(body.forward(), caller)
+    return await service.batch_run(deps, body.forward(), caller)
 
 
-@router.post("/workflows/{workflow_id}/run")
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=200,
+        pattern=r"^[\x21-\x7e]+$",
+        description="one key per intended run (the portal sends one per click): the same key gives the same answer "
+        "and starts the workflow once, also when the first answer was lost",
+    ),
+]
+
+
+@router.post("/workflows/{workflow_id}/run", responses={202: {"description": "outcome unknown, being checked"}})
 async def run_workflow(
     workflow_id: IdPath,
     request: Request,
+    response: Response,
     deps: DepsDep,
     caller: Publisher,
+    key: IdempotencyKey = None,
     body: Annotated[RunInput | None, Body()] = None,
 ) -> dict[str, Any]:
-    """Run a deployed workflow now; answers the DolphinScheduler instance ids (409 when never deployed)."""
-    answer = await deps.publisher.run_workflow(workflow_id, body.forward() if body else {}, caller)
-    note(request, f"run: instances {answer.get('instance_ids')}")
+    """Run a deployed workflow now; answers the run (``run_id``, ``state``) and the DolphinScheduler instance ids.
+    409 when it was never deployed, when it is offline on the platform, or while another run of it is starting.
+    202 (``state: unknown``) when DolphinScheduler did not answer in time: the run is checked against its instances
+    (poll ``GET …/runs/{run_id}``), never started twice."""
+    answer = await service.run_workflow(deps, workflow_id, body.forward() if body else {}, caller, key)
+    if answer.get("state") == "unknown":
+        response.status_code = 202
+    if answer.get("replayed"):
+        response.headers["Idempotent-Replayed"] = "true"
+    note(request, f"run {answer.get('run_id')}: {answer.get('state')}, instances {answer.get('instance_ids')}")
     return answer
+
+
+@router.get("/workflows/{workflow_id}/runs/{run_id}")
+async def get_run(workflow_id: IdPath, run_id: IdPath, deps: DepsDep, caller: Viewer) -> dict[str, Any]:
+    """A run now: ``started`` (with the DolphinScheduler instance ids), ``unknown`` (being checked),
+    ``not_started`` or ``failed`` (with the problem)."""
+    return await deps.publisher.get_run(workflow_id, run_id, caller)

@@ -34,6 +34,13 @@ class TrackedWorkflow:
     last_error_at: datetime | None
     next_sync_at: datetime
     lease_owner: str | None
+    #: a run was started or a publish finished then (``None``: never): the cache is stale until a later sync
+    refresh_requested_at: datetime | None = None
+
+    @property
+    def refresh_pending(self) -> bool:
+        asked = self.refresh_requested_at
+        return asked is not None and (self.last_synced_at is None or self.last_synced_at < asked)
 
     @property
     def workflow_id(self) -> int:
@@ -73,6 +80,7 @@ def _tracked(row: Any) -> TrackedWorkflow:
         last_error_at=row.last_error_at,
         next_sync_at=row.next_sync_at,
         lease_owner=row.lease_owner,
+        refresh_requested_at=row.refresh_requested_at,
     )
 
 
@@ -111,6 +119,21 @@ async def save_tracking(session: AsyncSession, t: Tracking, *, sync_now: bool) -
     if sync_now:
         set_["next_sync_at"] = func.now()
     await session.execute(stmt.on_conflict_do_update(index_elements=[tracked_workflow.c.id], set_=set_))
+
+
+async def request_refresh(session: AsyncSession, workflow_id: int, at: datetime) -> bool:
+    """Mark the workflow's cache stale as of ``at`` and make it due now; whether it is tracked."""
+    c = tracked_workflow.c
+    stmt = (
+        update(tracked_workflow)
+        .where(c.id == workflow_id)
+        .values(
+            refresh_requested_at=func.greatest(func.coalesce(c.refresh_requested_at, at), at),
+            next_sync_at=func.now(),
+        )
+        .returning(c.id)
+    )
+    return (await session.execute(stmt)).first() is not None
 
 
 async def record_engine_version(session: AsyncSession, workflow_id: int, engine_version: int, version_id: int) -> None:

@@ -44,6 +44,8 @@ tracked_workflow = Table(
     Column("lease_until", DateTime(timezone=True)),
     Column("sync_count", BigInteger, nullable=False, server_default=text("0")),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    #: a run was started or a publish finished then: the cache is stale until a sync after it
+    Column("refresh_requested_at", DateTime(timezone=True)),
     Index("ix_tracked_workflow_next_sync_at", "next_sync_at"),
 )
 

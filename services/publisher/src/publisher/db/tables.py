@@ -6,6 +6,8 @@
 - ``workflow_integration_config``: one row per DS environment; token *references* only, never a token.
 - ``engine_task_code``: the DS task code of each platform task, per workflow; codes are never reused.
 - ``engine_workflow``: what DS holds for each platform workflow (code, deployed hash and version, release state).
+- ``run_request``: one row per run-now request, keyed by the caller's idempotency key: the same key gives the same
+  answer and starts DS once; a run whose outcome DS left unknown (a timeout) is reconciled against DS's instances.
 """
 
 from __future__ import annotations
@@ -63,6 +65,9 @@ workflow_publish_record = Table(
     Column("log", Text, nullable=False, server_default=text("''")),
     Column("operator", Text, nullable=False),
     Column("retry_of", BigInteger, ForeignKey("workflow_publish_record.id")),
+    #: the retry's ``Idempotency-Key`` and whose it is: the same key of the same caller gives this record again
+    Column("idempotency_key", Text),
+    Column("idempotency_scope", Text),
     Column("error_code", Integer),
     Column("error_message", Text),
     Column("snapshot", JSONB, nullable=False),
@@ -78,6 +83,13 @@ workflow_publish_record = Table(
     CheckConstraint(_in("status", STATUSES), name="status"),
     CheckConstraint("release_state IS NULL OR release_state IN ('ONLINE', 'OFFLINE')", name="release_state"),
     Index("ix_workflow_publish_record_workflow_id_id", "workflow_id", "id"),
+    Index(
+        "ux_workflow_publish_record_idempotency",
+        "idempotency_scope",
+        "idempotency_key",
+        unique=True,
+        postgresql_where=text("idempotency_key IS NOT NULL"),
+    ),
     Index(
         "ix_workflow_publish_record_unfinished",
         "id",
@@ -130,4 +142,49 @@ engine_workflow = Table(
     Column("schedule_online", Boolean, nullable=False, server_default=text("false")),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     CheckConstraint("release_state IS NULL OR release_state IN ('ONLINE', 'OFFLINE')", name="release_state"),
+)
+
+RUN_STATES = ("starting", "started", "failed", "unknown", "not_started")
+#: a run in one of these states may still become a DS instance: one at a time per workflow
+OPEN_RUN_STATES = ("starting", "unknown")
+
+run_request = Table(
+    "run_request",
+    metadata,
+    Column("id", BigInteger, Identity(always=True), primary_key=True),
+    Column("workflow_id", BigInteger, nullable=False),
+    #: the caller's ``Idempotency-Key`` (a generated one when the caller sent none) and whose it is
+    Column("idempotency_key", Text, nullable=False),
+    Column("scope", Text, nullable=False),
+    #: SHA-256 of the request (workflow and body): a key reused for another request is refused
+    Column("fingerprint", Text, nullable=False),
+    Column("state", Text, nullable=False),
+    Column("operator", Text, nullable=False),
+    Column("project_code", BigInteger, nullable=False),
+    Column("workflow_code", BigInteger, nullable=False),
+    #: the newest DS instance of the workflow before the start (0: none) — a run found later must be newer;
+    #: ``NULL`` until it was read, so the start was never sent
+    Column("watermark_instance_id", BigInteger),
+    Column("instance_ids", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    #: the answer a failed start gave (replayed for the same key): problem status, type code, detail, DS code
+    Column("error_status", Integer),
+    Column("error_type", Text),
+    Column("error_detail", Text),
+    Column("ds_code", Integer),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    #: an ``unknown`` run not found in DS by then did not start
+    Column("reconcile_until", DateTime(timezone=True)),
+    Column("next_check_at", DateTime(timezone=True)),
+    Column("checks", Integer, nullable=False, server_default=text("0")),
+    CheckConstraint(_in("state", RUN_STATES), name="state"),
+    Index("ux_run_request_key", "scope", "idempotency_key", unique=True),
+    Index("ix_run_request_workflow_id_id", "workflow_id", "id"),
+    Index(
+        "ux_run_request_open",
+        "workflow_id",
+        unique=True,
+        postgresql_where=text("state IN ('starting', 'unknown')"),
+    ),
+    Index("ix_run_request_created_at", "created_at"),
 )

@@ -1,11 +1,25 @@
-"""Errors raised by the publisher's domain code (conversion to DolphinScheduler JSON).
+"""Errors raised by the publisher's domain code (conversion to DolphinScheduler JSON, what is deployed).
 
-All are ``DomainError``s: converting the same snapshot again fails the same way, so they are never retried.
+All are ``DomainError``s: the same input fails the same way again, so they are never retried.
 """
 
 from __future__ import annotations
 
-from common.errors import DomainError, ValidationFailed
+from common.errors import Conflict, DomainError, ValidationFailed
+
+
+class NotDeployed(Conflict):
+    code = "not-deployed"
+    title = "Workflow not deployed to DolphinScheduler"
+
+
+def not_deployed(missing: list[int]) -> NotDeployed:
+    which = ", ".join(map(str, missing))
+    return NotDeployed(
+        f"workflow {which} {'has' if len(missing) == 1 else 'have'} not been deployed to DolphinScheduler; "
+        "publish (deploy or online) first",
+        workflow_ids=missing,
+    )
 
 
 class MissingDatasources(ValidationFailed):

@@ -1,0 +1,165 @@
+"""Run now against the DS emulator: one DS instance per idempotency key, one open run per workflow, and a run whose
+answer DS did not give in time reconciled against DS's instances (never started twice)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from common import deadline
+from common.events import registry
+from common.events.models import Topics, WorkflowRunStarted
+from common.testing.kafka_helpers import read_topic
+from publisher.db.tables import run_request
+
+from .conftest import Harness, request, shell, snapshot
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
+
+
+async def deployed_online(harness: Harness, workflow_id: int) -> tuple[int, int]:
+    """Publish a one-task workflow online; (project code, DS workflow code)."""
+    req = request(snapshot(workflow_id, [shell(1)]), "online")
+    await harness.send(req)
+    record = await harness.record(req.request_id)
+    assert record.status == "success", record.log
+    return int(record.project_code), int(record.engine_workflow_code)
+
+
+async def instances(harness: Harness, project: int, code: int) -> list[int]:
+    page = await harness.ds.list_workflow_instances(project, page_size=50, workflow_code=code)
+    return sorted(i.id for i in page.total_list)
+
+
+def run(client: httpx.AsyncClient, wid: int, key: str | None = None, body: Any = None, **headers: str) -> Any:
+    sent = {"X-Actor": "ann", **headers}
+    if key is not None:
+        sent["Idempotency-Key"] = key
+    return client.post(f"/internal/workflows/{wid}/run", json=body, headers=sent)
+
+
+async def test_the_same_key_starts_ds_once_and_answers_the_same(harness: Harness) -> None:
+    client = harness.client
+    assert client is not None
+    project, code = await deployed_online(harness, 301)
+    first = await run(client, 301, "click-1")
+    assert first.status_code == 200, first.text
+    body = first.json()
+    assert body["state"] == "started"
+    assert body["replayed"] is False
+    [instance] = body["instance_ids"]
+    again = await run(client, 301, "click-1")
+    assert again.status_code == 200
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert (again.json()["run_id"], again.json()["instance_ids"]) == (body["run_id"], [instance])
+    assert await instances(harness, project, code) == [instance]
+    # the key belongs to that request: another body under it is refused, and nothing starts
+    reused = await run(client, 301, "click-1", {"start_params": {"dt": "2025-01-01"}})
+    assert reused.status_code == 422
+    assert reused.json()["type"] == "/problems/idempotency-key-reused"
+    # a key is its caller's: another caller's same key is another run
+    other = await run(client, 301, "click-1", **{"X-Actor": "bob"})
+    assert other.status_code == 200
+    assert other.json()["run_id"] != body["run_id"]
+    assert len(await instances(harness, project, code)) == 2
+    # history-sync learns of each run from workflow.run.started
+    raw = await read_topic(harness.bootstrap, harness.settings.topic(Topics.WORKFLOW_RUN_STARTED), expect=2)
+    events = [registry.decode(r.value)[1] for r in raw]
+    assert all(isinstance(e, WorkflowRunStarted) for e in events)
+    assert next(e.instance_ids for e in events if isinstance(e, WorkflowRunStarted)) == (instance,)
+    got = await client.get(f"/internal/workflows/301/runs/{body['run_id']}")
+    assert got.json()["state"] == "started"
+    assert (await client.get(f"/internal/workflows/999/runs/{body['run_id']}")).status_code == 404
+
+
+async def test_a_refused_start_is_answered_the_same_again(harness: Harness) -> None:
+    client = harness.client
+    assert client is not None
+    await deployed_online(harness, 302)
+    harness.emulator.add_fault(
+        "ds_error", match=r"/executors/start-workflow-instance$", dsCode=50014, dsMsg="start workflow instance error"
+    )
+    first = await run(client, 302, "k")
+    assert first.status_code >= 400
+    harness.emulator.clear_faults()
+    again = await run(client, 302, "k")
+    assert (again.status_code, again.json()["detail"]) == (first.status_code, first.json()["detail"])
+    assert again.json()["type"] == first.json()["type"]
+    # a failed run is closed: a new key runs
+    assert (await run(client, 302, "k2")).status_code == 200
+    assert (await run(client, 404404, "k3")).json()["type"] == "/problems/not-deployed"
+
+
+async def test_an_unanswered_start_is_reconciled_and_never_started_twice(harness: Harness) -> None:
+    """DS stalls on the start, then creates the instance after the caller's deadline: 202 "unknown", a second click
+    is refused while the outcome is checked, and the reconciler finds the instance."""
+    client = harness.client
+    assert client is not None
+    project, code = await deployed_online(harness, 303)
+    harness.emulator.add_fault("latency", match=r"/executors/start-workflow-instance$", latencyMs=4000, times=1)
+    started = time.monotonic()
+    first = await run(client, 303, "slow", **{deadline.HEADER: "2500"})
+    assert time.monotonic() - started < 2.5  # answered within the caller's budget
+    assert first.status_code == 202, first.text
+    assert first.json()["state"] == "unknown"
+    run_id = first.json()["run_id"]
+    second = await run(client, 303, "impatient")
+    assert second.status_code == 409
+    assert second.json()["type"] == "/problems/run-in-progress"
+    assert second.json()["run_id"] == run_id
+
+    async def settled() -> Any:
+        r = (await client.get(f"/internal/workflows/303/runs/{run_id}")).json()
+        return r if r["state"] != "unknown" else None
+
+    result = await _until(settled, timeout_s=30)
+    assert result["state"] == "started"
+    assert await instances(harness, project, code) == result["instance_ids"]
+    replay = await run(client, 303, "slow")
+    assert (replay.status_code, replay.json()["instance_ids"]) == (200, result["instance_ids"])
+
+
+async def test_a_start_that_never_reached_ds_ends_not_started(harness: Harness) -> None:
+    client = harness.client
+    assert client is not None
+    project, code = await deployed_online(harness, 304)
+    harness.emulator.add_fault("drop", match=r"/executors/start-workflow-instance$", times=1)
+    first = await run(client, 304, "lost")
+    assert first.status_code == 202, first.text
+    run_id = first.json()["run_id"]
+    async with harness.sessions() as s, s.begin():
+        await s.execute(run_request.update().where(run_request.c.id == run_id).values(reconcile_until=_now()))
+
+    async def settled() -> Any:
+        r = (await client.get(f"/internal/workflows/304/runs/{run_id}")).json()
+        return r if r["state"] != "unknown" else None
+
+    assert (await _until(settled, timeout_s=30))["state"] == "not_started"
+    assert await instances(harness, project, code) == []
+    replay = await run(client, 304, "lost")
+    assert replay.status_code == 409
+    assert replay.json()["type"] == "/problems/run-not-started"
+    assert (await run(client, 304, "again")).status_code == 200
+    async with harness.sessions() as s:
+        states = [r.state for r in (await s.execute(select(run_request.c.state).order_by(run_request.c.id))).all()]
+    assert states == ["not_started", "started"]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def _until(check: Any, *, timeout_s: float) -> Any:
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        value = await check()
+        if value:
+            return value
+        await asyncio.sleep(0.2)
+    raise AssertionError("not settled in time")
