@@ -321,9 +321,11 @@ class PublisherClient:
         out: Json = await self.up.call("GET", path, caller, params=params)
         return out
 
-    async def retry_publish(self, record_id: int, caller: Caller) -> Json:
+    async def retry_publish(self, record_id: int, caller: Caller, *, key: str | None = None) -> Json:
         body = {"operator": caller.actor}
-        out: Json = await self.up.call("POST", f"/internal/publish-records/{record_id}/retry", caller, body=body)
+        headers = {"Idempotency-Key": key} if key is not None else None
+        path = f"/internal/publish-records/{record_id}/retry"
+        out: Json = await self.up.call("POST", path, caller, body=body, extra_headers=headers)
         return out
 
     async def run_workflow(self, workflow_id: int, body: Json, caller: Caller, *, key: str | None = None) -> Json:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -33,6 +34,9 @@ class ProjectCache:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
+T = TypeVar("T")
+
+
 def _nothing() -> None:
     return None
 
@@ -56,3 +60,12 @@ class Deps:
     run_stuck_after_s: float = 90.0
     #: wakes the run reconciler (set by ``main``)
     wake_reconciler: Callable[[], None] = _nothing
+    #: work started for a request that must go on when the request ends (kept so it is not collected)
+    running: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    def background(self, work: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+        """Run ``work`` as a task that outlives the request that started it."""
+        task = asyncio.get_running_loop().create_task(work)
+        self.running.add(task)
+        task.add_done_callback(self.running.discard)
+        return task

@@ -31,6 +31,18 @@ def _deps(request: Request) -> Deps:
 
 DepsDep = Annotated[Deps, Depends(_deps)]
 
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=200,
+        pattern=r"^[\x21-\x7e]+$",
+        description="the same key (of the same caller) gives the same answer and starts DolphinScheduler once",
+    ),
+]
+Actor = Annotated[str, Header(alias="X-Actor", min_length=1, max_length=128)]
+
 
 class RetryRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -57,10 +69,18 @@ async def get_publish_record(record_id: int, deps: DepsDep) -> PublishRecordView
 
 @router.post("/publish-records/{record_id}/retry", response_model=PublishRecordView, status_code=201)
 async def retry_publish_record(
-    record_id: int, deps: DepsDep, body: Annotated[RetryRequest | None, Body()] = None
+    record_id: int,
+    deps: DepsDep,
+    response: Response,
+    key: IdempotencyKey = None,
+    body: Annotated[RetryRequest | None, Body()] = None,
 ) -> PublishRecordView:
-    """Re-run a failed publish under a new request id (``retry_of`` = the failed record); returns the new record."""
-    return await service.retry_publish(deps, record_id, operator=body.operator if body else None)
+    """Re-run a failed publish under a new request id (``retry_of`` = the failed record); returns the new record.
+    A record is retried once (409 names the retry); the same ``Idempotency-Key`` gives the same record again."""
+    view, replayed = await service.retry_publish(deps, record_id, operator=body.operator if body else None, key=key)
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return view
 
 
 @router.get("/workflows/{workflow_id}/engine", response_model=EngineView)
@@ -80,19 +100,6 @@ async def get_drift(workflow_id: int, deps: DepsDep) -> DriftView:
 async def batch_run(body: BatchRunRequest, deps: DepsDep) -> RunResult:
     """Start (or backfill) several deployed workflows; returns the DS instance ids."""
     return await service.batch_run(deps, body)
-
-
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=200,
-        pattern=r"^[\x21-\x7e]+$",
-        description="the same key (of the same caller) gives the same answer and starts DolphinScheduler once",
-    ),
-]
-Actor = Annotated[str, Header(alias="X-Actor", min_length=1, max_length=128)]
 
 
 @router.post("/workflows/{workflow_id}/run", response_model=RunView, responses={202: {"model": RunView}})

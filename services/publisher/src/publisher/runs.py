@@ -36,12 +36,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from common import deadline
 from common.db import unit_of_work
 from common.dolphin import CommandType, DolphinApiError, FailureStrategy
-from common.errors import Conflict, DomainError, NotFound, PlatformError, TransientError, ValidationFailed
+from common.errors import Conflict, DomainError, NotFound, PlatformError, TransientError
 from common.events.models import WorkflowRunStarted
 from publisher.db import repository as repo
 from publisher.db.tables import OPEN_RUN_STATES, run_request
 from publisher.deps import Deps
-from publisher.domain.errors import not_deployed
+from publisher.domain.errors import IdempotencyKeyReused, not_deployed
 
 logger = logging.getLogger(__name__)
 
@@ -63,11 +63,6 @@ class RunInProgress(Conflict):
 class RunNotStarted(Conflict):
     code = "run-not-started"
     title = "The run did not start"
-
-
-class IdempotencyKeyReused(ValidationFailed):
-    code = "idempotency-key-reused"
-    title = "Idempotency key reused for another request"
 
 
 class ReplayedProblem(PlatformError):

@@ -39,6 +39,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from common import deadline
 from common.db import unit_of_work
 from common.dolphin import (
     DagData,
@@ -61,7 +62,7 @@ from common.workflow import SqlParams, StructureSnapshot
 from publisher.db import repository as repo
 from publisher.deps import Deps
 from publisher.domain import DolphinWorkflowDefinition, assign_codes, codes_needed, convert, drift
-from publisher.domain.errors import NotDeployed, not_deployed
+from publisher.domain.errors import IdempotencyKeyReused, NotDeployed, not_deployed
 
 logger = logging.getLogger(__name__)
 
@@ -110,6 +111,8 @@ class PublishRecordView(BaseModel):
     attempts: int
     created_at: datetime
     finished_at: datetime | None
+    #: an answer given before for the same idempotency key (retry)
+    replayed: bool = False
 
     @classmethod
     def of(cls, row: Row[Any]) -> PublishRecordView:
@@ -220,24 +223,50 @@ _REASONS = {
     "archive": "requested by the platform: the workflow was archived",
 }
 
+#: time kept, of the request's deadline, for writing the answer
+ANSWER_RESERVE_S = 1.0
+
 #: how long the retry endpoint waits for a worker that claimed the retried record before it could
 RETRY_WAIT_S = 20.0
 
 
-async def retry_publish(deps: Deps, record_id: int, *, operator: str | None = None) -> PublishRecordView:
-    """Re-run a failed publish (same operation, same pinned version) under a new request id.
+async def retry_publish(
+    deps: Deps, record_id: int, *, operator: str | None = None, key: str | None = None
+) -> tuple[PublishRecordView, bool]:
+    """Re-run a failed publish (same operation, same pinned version) under a new request id; returns the new record
+    and whether it was an earlier answer (``replayed``).
 
-    Runs at once when nothing older of the workflow is unfinished (or waits up to ``RETRY_WAIT_S`` for the worker
-    that claimed it first); otherwise the record stays ``pending`` and a worker runs it in order.
+    Idempotent: the same ``key`` of the same operator gives the same record again, and a record is retried once
+    (a second retry of it is a 409 naming the first, so a double click without a key cannot publish twice either).
+    Runs at once when nothing older of the workflow is unfinished, in the background: the answer comes within the
+    request's deadline (``common.deadline``, at most ``RETRY_WAIT_S``) with the outcome, or with the record as it
+    stands while the publish goes on.
     """
     async with unit_of_work(deps.sessions) as s:
         original = await repo.record_by_id(s, record_id)
         if original is None:
             raise NotFound(f"publish record {record_id} does not exist")
+        scope = operator or original.operator
+        if key is not None:
+            earlier = await repo.record_by_key(s, scope, key)
+            if earlier is not None:
+                if earlier.retry_of != original.id:
+                    raise IdempotencyKeyReused(
+                        f"this Idempotency-Key was used to retry record {earlier.retry_of}, not {record_id}",
+                        record_id=int(earlier.id),
+                    )
+                return PublishRecordView.of(earlier).model_copy(update={"replayed": True}), True
         if original.status != "failed":
             raise Conflict(
                 f"publish record {record_id} is {original.status}; only a failed publish can be retried",
                 status_of_record=original.status,
+            )
+        retried = await repo.latest_retry_of(s, original.id)
+        if retried is not None:
+            advice = f"retry record {retried.id} instead" if retried.status == "failed" else "see that record"
+            raise Conflict(
+                f"publish record {record_id} was retried already as record {retried.id} ({retried.status}); {advice}",
+                retry_record_id=int(retried.id),
             )
         newer = await repo.newer_applied_record(s, original.workflow_id, original.id)
         if newer is not None:
@@ -256,25 +285,29 @@ async def retry_publish(deps: Deps, record_id: int, *, operator: str | None = No
                 "target_engine": TARGET_ENGINE,
                 "operation": original.operation,
                 "status": "pending",
-                "operator": operator or original.operator,
+                "operator": scope,
                 "retry_of": original.id,
                 "snapshot": original.snapshot,
                 "requested_at": deps.clock.now(),
                 "trace_context": current_trace_context() or None,
+                "idempotency_key": key,
+                "idempotency_scope": scope if key is not None else None,
             },
         )
         assert new_id is not None
-    if not await run_publish(deps, new_id):
-        # a worker claimed it first (or an older record of the workflow is still running): let the workers go on
-        # and answer with the outcome if it comes soon, else with the record as it stands
-        deps.wake()
-        deadline = asyncio.get_running_loop().time() + RETRY_WAIT_S
-        while asyncio.get_running_loop().time() < deadline:
+    # run now if it can be claimed (else a worker runs it in order); the publish goes on if the caller leaves
+    publish = deps.background(run_publish(deps, new_id))
+    wait_s = max(0.0, deadline.budget(RETRY_WAIT_S) - ANSWER_RESERVE_S)
+    finished, _ = await asyncio.wait({publish}, timeout=wait_s)
+    if finished and not publish.result():
+        deps.wake()  # a worker claimed it first, or an older record runs: answer with the outcome if it comes soon
+        end = asyncio.get_running_loop().time() + max(0.0, deadline.budget(RETRY_WAIT_S) - ANSWER_RESERVE_S)
+        while asyncio.get_running_loop().time() < end:
             view = await get_record(deps, new_id)
             if view.status not in ("pending", "running"):
-                return view
+                return view, False
             await asyncio.sleep(0.1)
-    return await get_record(deps, new_id)
+    return await get_record(deps, new_id), False
 
 
 # ---------------------------------------------------------------------------------------------------------------

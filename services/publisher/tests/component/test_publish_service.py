@@ -15,6 +15,7 @@ from sqlalchemy import func, select, update
 
 from common.db import create_engine, session_factory, unit_of_work
 from common.dolphin import DolphinUnavailable, ReleaseState
+from common.errors import Conflict
 from common.events.models import PublishOperation, PublishRequested
 from common.outbox import Outbox
 from common.telemetry import setup_tracing
@@ -24,6 +25,7 @@ from common.workflow import Edge, ShellParams, SnapshotTask, StructureSnapshot
 from publisher import service
 from publisher.db.tables import engine_task_code, outbox_table, workflow_publish_record
 from publisher.deps import Deps, DsTarget
+from publisher.domain.errors import IdempotencyKeyReused
 from publisher.fakes import FakeDolphin
 from publisher.main import MIGRATIONS
 
@@ -140,9 +142,17 @@ async def test_failure_keeps_codes_and_retry_restores_the_online_state(env: tupl
     assert "FAILED at REST release ONLINE" in failed.log
     assert fake.workflows[code].release_state is ReleaseState.OFFLINE
 
-    retried = await service.retry_publish(deps, deploy)
+    retried, replayed = await service.retry_publish(deps, deploy, key="click-1")
+    assert not replayed
     assert retried.status == "success", retried.log
     assert retried.retry_of == deploy
+    # the same click again is the same answer; another retry of that record is refused: it publishes once
+    again, replayed = await service.retry_publish(deps, deploy, key="click-1")
+    assert (again.id, replayed) == (retried.id, True)
+    with pytest.raises(Conflict, match=f"retried already as record {retried.id}"):
+        await service.retry_publish(deps, deploy, key="click-2")
+    with pytest.raises(IdempotencyKeyReused):
+        await service.retry_publish(deps, first, key="click-1")
     assert fake.workflows[code].release_state is ReleaseState.ONLINE  # the state before the deploy is restored
     async with deps.sessions() as s:
         codes = (await s.execute(select(func.count()).select_from(engine_task_code))).scalar_one()

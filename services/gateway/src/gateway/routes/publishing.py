@@ -19,6 +19,19 @@ Viewer = Annotated[Caller, Depends(acting(Role.VIEWER))]
 Publisher = Annotated[Caller, Depends(acting(Role.PUBLISHER))]
 
 
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=200,
+        pattern=r"^[\x21-\x7e]+$",
+        description="one key per intended run (the portal sends one per click): the same key gives the same answer "
+        "and starts the workflow once, also when the first answer was lost",
+    ),
+]
+
+
 @router.get("/workflows/{workflow_id}/publish-records")
 async def list_publish_records(
     workflow_id: IdPath,
@@ -32,9 +45,19 @@ async def list_publish_records(
 
 
 @router.post("/publish-records/{record_id}/retry", status_code=201)
-async def retry_publish(record_id: IdPath, request: Request, deps: DepsDep, caller: Publisher) -> dict[str, Any]:
-    """Re-run a failed publish (a new record with ``retry_of`` set; 409 when the record is not failed)."""
-    answer = await deps.publisher.retry_publish(record_id, caller)
+async def retry_publish(
+    record_id: IdPath,
+    request: Request,
+    response: Response,
+    deps: DepsDep,
+    caller: Publisher,
+    key: IdempotencyKey = None,
+) -> dict[str, Any]:
+    """Re-run a failed publish (a new record with ``retry_of`` set; 409 when the record is not failed or was retried
+    already). The same ``Idempotency-Key`` gives the same record again (``Idempotent-Replayed: true``)."""
+    answer = await deps.publisher.retry_publish(record_id, caller, key=key)
+    if answer.get("replayed"):
+        response.headers["Idempotent-Replayed"] = "true"
     note(request, f"retry of publish record {record_id} as record {answer.get('id')}")
     return answer
 
@@ -45,19 +68,6 @@ async def batch_run(body: BatchRunInput, request: Request, deps: DepsDep, caller
     them is offline on the platform)."""
     note(request, f"batch run of workflows {','.join(str(w) for w in body.workflow_ids)}")
     return await service.batch_run(deps, body.forward(), caller)
-
-
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=200,
-        pattern=r"^[\x21-\x7e]+$",
-        description="one key per intended run (the portal sends one per click): the same key gives the same answer "
-        "and starts the workflow once, also when the first answer was lost",
-    ),
-]
 
 
 @router.post("/workflows/{workflow_id}/run", responses={202: {"description": "outcome unknown, being checked"}})

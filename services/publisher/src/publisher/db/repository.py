@@ -143,6 +143,17 @@ async def newer_applied_record(session: AsyncSession, workflow_id: int, after_id
     return (await session.execute(stmt)).first()
 
 
+async def record_by_key(session: AsyncSession, scope: str, key: str) -> Row[Any] | None:
+    """The record a retry with this idempotency key of this caller made."""
+    stmt = select(R).where(R.c.idempotency_scope == scope, R.c.idempotency_key == key)
+    return (await session.execute(stmt)).first()
+
+
+async def latest_retry_of(session: AsyncSession, record_id: int) -> Row[Any] | None:
+    stmt = select(R).where(R.c.retry_of == record_id).order_by(R.c.id.desc()).limit(1)
+    return (await session.execute(stmt)).first()
+
+
 async def abandoned_count(session: AsyncSession, lease_s: float) -> int:
     stmt = select(func.count()).select_from(R).where(_claimable(lease_s))
     return int((await session.execute(stmt)).scalar_one())

@@ -48,3 +48,10 @@ class MissingTaskCodes(DomainError):
 
     code = "missing-task-codes"
     title = "Missing task codes"
+
+
+class IdempotencyKeyReused(ValidationFailed):
+    """An ``Idempotency-Key`` sent again with another request than the one it first came with."""
+
+    code = "idempotency-key-reused"
+    title = "Idempotency key reused for another request"

@@ -1,0 +1,195 @@
+"""Lifecycle regressions through the gateway on the running services, with several workflows published at once
+(issue: what a new user broke in twenty minutes). Each test names the defect it guards."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from common.dolphin import ReleaseState
+
+from .conftest import Platform, uid, until
+from .test_main_flow import new_task, new_workflow, publish
+
+pytestmark = [pytest.mark.slow, pytest.mark.integration]
+
+SCHEDULE = {
+    "crontab": "0 0 3 * * ?",
+    "timezone": "UTC",
+    "start_time": "2025-01-01T00:00:00Z",
+    "end_time": "2099-12-31T00:00:00Z",
+}
+
+
+async def published_online(p: Platform, name: str, *, schedule: dict[str, Any] | None = None) -> dict[str, Any]:
+    task = await new_task(p, f"{name}-t")
+    body = {"name": name, "tasks": [{"task_id": task}], "schedule": schedule}
+    wf = await p.call("POST", "/api/v1/workflows", 201, json=body)
+    await p.call("POST", f"/api/v1/workflows/{wf['id']}/approve", json={"version_no": wf["current_version_no"]})
+    return await publish(p, int(wf["id"]), "online")
+
+
+async def test_creates_and_updates_work_with_several_published_workflows(platform: Platform) -> None:
+    """Once two workflows were published, every create and update answered 500."""
+    p, s = platform, uid()
+    first = await published_online(p, f"pub-{s}-1")
+    await published_online(p, f"pub-{s}-2")
+    a, b = await new_task(p, f"new-{s}-a"), await new_task(p, f"new-{s}-b")
+    created = await new_workflow(p, f"new-{s}", [a], [])
+    assert created["last_published_version_no"] is None
+    update = {
+        "name": f"new-{s}",
+        "tasks": [{"task_id": a}, {"task_id": b}],
+        "edges": [{"upstream_task_id": a, "downstream_task_id": b}],
+        "expected_version_no": 1,
+    }
+    updated = await p.call("PUT", f"/api/v1/workflows/{created['id']}", json=update)
+    assert updated["current_version_no"] == 2
+    # a published workflow's edit keeps its own published version number
+    task = first["tasks"][0]["task_id"]
+    c = await new_task(p, f"pub-{s}-c")
+    body = {"name": first["name"], "tasks": [{"task_id": task}, {"task_id": c}], "expected_version_no": 1}
+    edited = await p.call("PUT", f"/api/v1/workflows/{first['id']}", json=body)
+    assert (edited["current_version_no"], edited["last_published_version_no"]) == (2, 1)
+
+
+BAD_INPUT = [
+    ("/api/v1/workflows", {"page": "2147483648"}),
+    ("/api/v1/workflows/99999999999999999999", None),
+    ("/api/v1/workflows", {"name": "a\x00b"}),
+    ("/api/v1/tasks", {"name": "x\x00"}),
+    ("/api/v1/workflows/1/versions/2147483648", None),
+    ("/api/v1/workflows/1/instances/2147483648", None),
+]
+
+
+async def test_bad_numbers_and_text_are_422_then_the_next_call_works(platform: Platform) -> None:
+    for path, params in BAD_INPUT:
+        r = await platform.api.get(path, params=params)
+        assert r.status_code == 422, (path, params, r.text)
+        assert r.headers["content-type"].startswith("application/problem+json")
+        assert (await platform.api.get("/api/v1/workflows")).status_code == 200
+
+
+async def test_a_body_with_nul_is_422_and_nothing_is_written(platform: Platform) -> None:
+    p, s = platform, uid()
+    body = {"name": f"nul-{s}", "task_type": "SHELL", "params": {"script": "echo \x00"}}
+    r = await p.api.post("/api/v1/tasks", json=body)
+    assert r.status_code == 422, r.text
+    page = await p.call("GET", "/api/v1/tasks", params={"name": f"nul-{s}"})
+    assert page["items"] == []
+
+
+async def test_a_workflows_url_shows_only_its_own_runs_and_logs(platform: Platform) -> None:
+    p, s = platform, uid()
+    mine = await published_online(p, f"own-{s}-a")
+    other = await published_online(p, f"own-{s}-b")
+    run = await p.call("POST", f"/api/v1/workflows/{mine['id']}/run", json={})
+    [instance] = run["instance_ids"]
+    detail = await p.call("GET", f"/api/v1/workflows/{mine['id']}/instances/{instance}")
+    [task] = detail["tasks"]
+    assert (await p.api.get(f"/api/v1/workflows/{other['id']}/instances/{instance}")).status_code == 404
+    log = f"task-instances/{task['id']}/log"
+    assert (await p.api.get(f"/api/v1/workflows/{other['id']}/{log}")).status_code == 404
+    assert (
+        await p.api.get(f"/api/v1/workflows/{other['id']}/{log}", params={"instance_id": instance})
+    ).status_code == 404
+    assert (await p.api.get(f"/api/v1/workflows/987654321/{log}")).status_code == 404
+    r = await p.api.get(f"/api/v1/workflows/{mine['id']}/{log}", params={"instance_id": instance})
+    assert r.status_code == 200, r.text
+
+
+async def test_run_now_shows_in_the_executions_at_once(platform: Platform) -> None:
+    """After run now the executions stayed empty until the next periodic sync."""
+    p, s = platform, uid()
+    wf = await published_online(p, f"fresh-{s}")
+    wid = wf["id"]
+    await p.call("GET", f"/api/v1/workflows/{wid}/executions")  # synced now: fresh for a while
+    run = await p.call("POST", f"/api/v1/workflows/{wid}/run", json={}, headers={"Idempotency-Key": f"k-{s}"})
+    [instance] = run["instance_ids"]
+
+    async def shown() -> dict[str, Any] | None:
+        body = await p.call("GET", f"/api/v1/workflows/{wid}/executions")
+        return body if instance in [e["instance_id"] for e in body["executions"]] else None
+
+    await until(shown, "the run in the workflow's executions", timeout_s=5)
+
+
+async def test_approve_names_the_version_reviewed(platform: Platform) -> None:
+    p, s = platform, uid()
+    a, b = await new_task(p, f"appr-{s}-a"), await new_task(p, f"appr-{s}-b")
+    wf = await new_workflow(p, f"appr-{s}", [a], [])
+    edit = {"name": wf["name"], "tasks": [{"task_id": a}, {"task_id": b}], "expected_version_no": 1}
+    await p.call("PUT", f"/api/v1/workflows/{wf['id']}", json=edit)
+    stale = await p.api.post(f"/api/v1/workflows/{wf['id']}/approve", json={"version_no": 1})
+    assert stale.status_code == 409
+    assert stale.json()["type"] == "/problems/stale-version"
+    assert (await p.workflow(wf["id"]))["approved"] is False
+    approved = await p.call("POST", f"/api/v1/workflows/{wf['id']}/approve", json={"version_no": 2})
+    assert approved["approved"] is True
+
+
+async def test_platform_offline_stops_new_instances(platform: Platform) -> None:
+    p, s = platform, uid()
+    wf = await published_online(p, f"off-{s}", schedule=SCHEDULE)
+    wid, project, code = wf["id"], wf["project_code"], wf["workflow_code"]
+    schedule = await p.ds.get_schedule_of_workflow(project, code)
+    assert schedule is not None
+    assert schedule.release_state is ReleaseState.ONLINE
+    await p.call("POST", f"/api/v1/workflows/{wid}/online")
+    offline = await p.call("POST", f"/api/v1/workflows/{wid}/offline")
+    assert offline["status"] == "offline"
+    refused = await p.api.post(f"/api/v1/workflows/{wid}/run", json={})
+    assert refused.status_code == 409
+    assert refused.json()["type"] == "/problems/platform-offline"
+    batch = await p.api.post("/api/v1/workflows/batch-run", json={"workflow_ids": [wid]})
+    assert batch.status_code == 409
+    detail = await p.published(wid)
+    assert (detail["publish_status"], detail["release_state"]) == ("published", "OFFLINE")
+    dag = await p.ds.get_workflow_definition(project, code)
+    assert dag.workflow_definition.release_state is ReleaseState.OFFLINE
+    schedule = await p.ds.get_schedule_of_workflow(project, code)
+    assert schedule is not None
+    assert schedule.release_state is ReleaseState.OFFLINE
+    [record, *_] = detail["publish_records"]["items"]
+    assert (record["operation"], record["status"]) == ("offline", "success")
+    assert "taken offline on the platform" in record["log"]
+
+
+async def test_run_now_and_retry_happen_once_per_idempotency_key(platform: Platform) -> None:
+    p, s = platform, uid()
+    wf = await published_online(p, f"once-{s}")
+    wid, project, code = wf["id"], wf["project_code"], wf["workflow_code"]
+    key = {"Idempotency-Key": f"click-{s}"}
+    answers = await asyncio.gather(
+        *(p.api.post(f"/api/v1/workflows/{wid}/run", json={}, headers=key) for _ in range(3))
+    )
+    assert all(r.status_code in (200, 409) for r in answers), [r.text for r in answers]
+    started = [r.json() for r in answers if r.status_code == 200]
+    assert started
+    assert len({a["run_id"] for a in started}) == 1
+    page = await p.ds.list_workflow_instances(project, page_size=50, workflow_code=code)
+    assert len(page.total_list) == 1
+
+    # a failed publish retried twice (a double click) makes one new record
+    p.emulator.add_fault("http_status", match=r"/release$", status=503)
+    await p.call("POST", f"/api/v1/workflows/{wid}/publish", 202, json={"operation": "offline"})
+    failed = await p.published(wid)
+    assert failed["publish_status"] == "failed"
+    p.emulator.clear_faults()
+    record_id = failed["publish_records"]["items"][0]["id"]
+    retry_key = {"Idempotency-Key": f"retry-{s}"}
+    first = await p.api.post(f"/api/v1/publish-records/{record_id}/retry", headers=retry_key)
+    again = await p.api.post(f"/api/v1/publish-records/{record_id}/retry", headers=retry_key)
+    assert first.status_code == 201, first.text
+    assert (again.status_code, again.json()["id"], again.headers.get("Idempotent-Replayed")) == (
+        201,
+        first.json()["id"],
+        "true",
+    )
+    no_key = await p.api.post(f"/api/v1/publish-records/{record_id}/retry")
+    assert no_key.status_code == 409
+    records = await p.call("GET", f"/api/v1/workflows/{wid}/publish-records")
+    assert sum(1 for r in records["items"] if r["retry_of"] == record_id) == 1
