@@ -193,3 +193,25 @@ async def test_run_now_and_retry_happen_once_per_idempotency_key(platform: Platf
     assert no_key.status_code == 409
     records = await p.call("GET", f"/api/v1/workflows/{wid}/publish-records")
     assert sum(1 for r in records["items"] if r["retry_of"] == record_id) == 1
+
+
+async def test_a_rename_updates_the_same_ds_workflow(platform: Platform) -> None:
+    """DS upserts by name: a renamed workflow's next deploy made a second DS workflow, the first one kept running."""
+    p, s = platform, uid()
+    wf = await published_online(p, f"ren-{s}-old", schedule=SCHEDULE)
+    wid, project, code = wf["id"], wf["project_code"], wf["workflow_code"]
+    body = {"name": f"ren-{s}-new", "tasks": wf["tasks"], "schedule": SCHEDULE, "expected_version_no": 1}
+    renamed = await p.call("PUT", f"/api/v1/workflows/{wid}", json=body)
+    await p.call("POST", f"/api/v1/workflows/{wid}/approve", json={"version_no": renamed["current_version_no"]})
+    detail = await publish(p, wid, "online")
+    assert detail["workflow_code"] == code
+    dag = await p.ds.get_workflow_definition(project, code)
+    assert (dag.workflow_definition.name, dag.workflow_definition.release_state) == (
+        f"ren-{s}-new",
+        ReleaseState.ONLINE,
+    )
+    named = await p.ds.list_workflow_definitions(project, search_val=f"ren-{s}")
+    assert [w.code for w in named.total_list] == [code]  # one DS workflow: no orphan under the old name
+    schedule = await p.ds.get_schedule_of_workflow(project, code)
+    assert schedule is not None
+    assert schedule.release_state is ReleaseState.ONLINE

@@ -38,6 +38,7 @@ from common.dolphin import (
     Schedule,
     ScheduleSpec,
     WarningType,
+    WorkflowDefinition,
     WorkflowExecutionType,
     WorkflowInstance,
     format_ds_datetime,
@@ -141,6 +142,32 @@ class FakeDolphin:
             schedule = self._schedule_of(wf.code)
             if schedule is not None:
                 schedule.release_state = ReleaseState.OFFLINE
+
+    def _update(
+        self,
+        wf: _Workflow,
+        name: str,
+        tasks: list[dict[str, Any]],
+        task_relation_json: str,
+        endpoint: str,
+        description: str,
+        global_params: str,
+        timeout: int,
+    ) -> None:
+        """Replace an existing workflow's definition: task versions bump when they change, the workflow's version
+        when anything does."""
+        before = wf.content()
+        old_versions = {t["code"]: (t["version"], json.dumps(t, sort_keys=True)) for t in wf.tasks}
+        for t in tasks:
+            old = old_versions.get(t["code"])
+            if old is not None:
+                same = json.dumps({**t, "version": old[0]}, sort_keys=True) == old[1]
+                t["version"] = old[0] if same else old[0] + 1
+        relations = _parse_relations(task_relation_json, tasks, endpoint)  # with the bumped versions
+        wf.name, wf.description, wf.global_params = name, description, global_params or "[]"
+        wf.timeout, wf.tasks, wf.relations = timeout, tasks, relations
+        if wf.content() != before:
+            wf.version += 1
 
     def _schedule_model(self, s: _Schedule) -> Schedule:
         return Schedule.model_validate(
@@ -248,19 +275,8 @@ class FakeGateway:
         else:
             wf = existing
             ds._release(wf, ReleaseState.OFFLINE, method)
-            before = wf.content()
-            old_versions = {t["code"]: (t["version"], json.dumps(t, sort_keys=True)) for t in wf.tasks}
-            for t in tasks:
-                old = old_versions.get(t["code"])
-                if old is not None:
-                    same = json.dumps({**t, "version": old[0]}, sort_keys=True) == old[1]
-                    t["version"] = old[0] if same else old[0] + 1
-            relations = _parse_relations(task_relation_json, tasks, method)  # with the bumped versions
-            wf.description, wf.global_params = description, global_params or "[]"
-            wf.timeout, wf.execution_type = timeout_minutes, execution_type.value
-            wf.tasks, wf.relations = tasks, relations
-            if wf.content() != before:
-                wf.version += 1
+            ds._update(wf, name, tasks, task_relation_json, method, description, global_params, timeout_minutes)
+            wf.execution_type = execution_type.value
         if schedule is not None:
             ds._release(wf, ReleaseState.ONLINE, method)
             spec = _parse_schedule(schedule, method)
@@ -307,6 +323,37 @@ class FakeRest:
         endpoint = "POST /projects/{p}/workflow-definition/{code}/release"
         self._ds._enter("release_workflow")
         self._ds._release(self._ds._workflow(project_code, workflow_code, endpoint), state, endpoint)
+
+    async def update_workflow_definition(
+        self,
+        project_code: int,
+        workflow_code: int,
+        *,
+        name: str,
+        task_definition_json: str,
+        task_relation_json: str,
+        description: str = "",
+        global_params: str = "[]",
+        locations: str | None = None,
+        timeout_minutes: int = 0,
+        execution_type: WorkflowExecutionType = WorkflowExecutionType.PARALLEL,
+        other_params_json: str | None = None,
+        release_state: ReleaseState = ReleaseState.OFFLINE,
+    ) -> WorkflowDefinition:
+        endpoint = "PUT /projects/{p}/workflow-definition/{code}"
+        ds = self._ds
+        ds._enter("update_workflow_definition")
+        wf = ds._workflow(project_code, workflow_code, endpoint)
+        if wf.release_state is ReleaseState.ONLINE:
+            raise api_error_for(50008, f"workflow definition {wf.name} is online, can not update", endpoint=endpoint)
+        clash = next((w for w in ds.workflows.values() if w.project_code == project_code and w.name == name), None)
+        if clash is not None and clash is not wf:
+            raise api_error_for(10168, f"workflow definition name {name} already exists", endpoint=endpoint)
+        tasks = _parse_tasks(task_definition_json, endpoint)
+        ds._update(wf, name, tasks, task_relation_json, endpoint, description, global_params, timeout_minutes)
+        wf.execution_type = execution_type.value
+        ds._release(wf, release_state, endpoint)
+        return WorkflowDefinition(code=wf.code, name=wf.name, version=wf.version, release_state=wf.release_state)
 
     async def get_schedule_of_workflow(self, project_code: int, workflow_code: int) -> Schedule | None:
         self._ds._enter("get_schedule_of_workflow")

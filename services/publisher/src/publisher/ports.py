@@ -23,6 +23,7 @@ from common.dolphin import (
     Schedule,
     ScheduleSpec,
     WarningType,
+    WorkflowDefinition,
     WorkflowExecutionType,
     WorkflowInstance,
 )
@@ -71,6 +72,23 @@ class DolphinRest(Protocol):
     async def get_workflow_definition(self, project_code: int, workflow_code: int) -> DagData: ...
 
     async def release_workflow(self, project_code: int, workflow_code: int, state: ReleaseState) -> None: ...
+
+    async def update_workflow_definition(
+        self,
+        project_code: int,
+        workflow_code: int,
+        *,
+        name: str,
+        task_definition_json: str,
+        task_relation_json: str,
+        description: str = "",
+        global_params: str = "[]",
+        locations: str | None = None,
+        timeout_minutes: int = 0,
+        execution_type: WorkflowExecutionType = WorkflowExecutionType.PARALLEL,
+        other_params_json: str | None = None,
+        release_state: ReleaseState = ReleaseState.OFFLINE,
+    ) -> WorkflowDefinition: ...
 
     async def get_schedule_of_workflow(self, project_code: int, workflow_code: int) -> Schedule | None: ...
 

@@ -648,6 +648,8 @@ class _Run:
         return _DsState(dag, schedule)
 
     async def _create_or_update(self, defn: DolphinWorkflowDefinition, *, replaces: _DsState | None) -> int:
+        if replaces is not None and replaces.dag.workflow_definition.name != defn.name:
+            return await self._rename(defn, replaces)
         t = self.deps.target
         self.step = "gateway createOrUpdateWorkflow"
         code = await self.deps.gateway.create_or_update_workflow(
@@ -668,6 +670,34 @@ class _Run:
         else:
             self.note(f"gateway createOrUpdateWorkflow: workflow {code} {'updated' if replaces else 'created'}")
         return code
+
+    async def _rename(self, defn: DolphinWorkflowDefinition, replaces: _DsState) -> int:
+        """The workflow was renamed: update the same DS workflow by its code over REST. The gateway's upsert goes by
+        name, so it would create a second DS workflow and leave the first one running on its schedule."""
+        rest, p = self.deps.rest, self.project_code
+        assert p is not None
+        old = replaces.dag.workflow_definition
+        if old.release_state is ReleaseState.ONLINE:
+            self.step = "REST release OFFLINE before the rename"
+            await rest.release_workflow(p, old.code, ReleaseState.OFFLINE)  # DS updates only an offline workflow
+        self.step = "REST update workflow (rename)"
+        await rest.update_workflow_definition(
+            p,
+            old.code,
+            name=defn.name,
+            task_definition_json=defn.task_definition_json,
+            task_relation_json=defn.task_relation_json,
+            description=defn.description,
+            global_params=defn.global_params,
+            timeout_minutes=defn.timeout,
+            execution_type=WorkflowExecutionType(defn.execution_type),
+            release_state=ReleaseState.OFFLINE,
+        )
+        self.note(
+            f"REST update of workflow {old.code}: renamed {old.name!r} to {defn.name!r}"
+            + (" (DS took it and its schedule offline)" if old.release_state is ReleaseState.ONLINE else "")
+        )
+        return int(old.code)
 
     async def _sync_schedule(
         self, defn: DolphinWorkflowDefinition, current: Schedule | None, *, offlined: bool, was_online: bool

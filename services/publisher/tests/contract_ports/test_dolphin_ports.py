@@ -177,3 +177,35 @@ async def test_datasources(ports: Ports) -> None:
         await ports.gateway.get_datasource("nowhere", "MYSQL")
     assert await ports.gateway.ping() == "PONG"
     assert await ports.gateway.get_gateway_version()
+
+
+async def test_rename_by_code_over_rest(ports: Ports) -> None:
+    """A rename updates the same workflow by its code (the gateway's upsert goes by name); only offline, and never
+    onto another workflow's name."""
+    project = await _project(ports)
+    codes = await ports.gateway.gen_task_code_list(2)
+    code = await _upsert(ports.gateway, ports, "before", codes)
+    other = await _upsert(ports.gateway, ports, "taken", await ports.gateway.gen_task_code_list(2))
+    rest = ports.rest
+    tasks = json.dumps([_task(codes[0], "A", "echo A"), _task(codes[1], "B", "echo B")])
+    relations = json.dumps([_edge(0, codes[0]), _edge(codes[0], codes[1])])
+    await rest.release_workflow(project, code, ReleaseState.ONLINE)
+    with pytest.raises(DolphinApiError) as err:
+        await rest.update_workflow_definition(
+            project, code, name="after", task_definition_json=tasks, task_relation_json=relations
+        )
+    assert err.value.ds_code == 50008  # online: DS updates only an offline workflow
+    await rest.release_workflow(project, code, ReleaseState.OFFLINE)
+    with pytest.raises(DolphinApiError) as err:
+        await rest.update_workflow_definition(
+            project, code, name="taken", task_definition_json=tasks, task_relation_json=relations
+        )
+    assert err.value.ds_code == 10168
+    renamed = await rest.update_workflow_definition(
+        project, code, name="after", task_definition_json=tasks, task_relation_json=relations
+    )
+    assert (renamed.code, renamed.name) == (code, "after")
+    dag = await rest.get_workflow_definition(project, code)
+    assert dag.workflow_definition.name == "after"
+    assert dag.edges() == {(0, codes[0]), (codes[0], codes[1])}
+    assert other != code

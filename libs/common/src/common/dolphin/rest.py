@@ -464,6 +464,18 @@ class DolphinRestClient:
         data = await self._get(template, path={"p": project_code}, params={"name": name})
         return self._parse(DagData, data, f"GET {template}")
 
+    async def list_workflow_definitions(
+        self, project_code: int, *, search_val: str | None = None, page_no: int = 1, page_size: int = 100
+    ) -> Page[WorkflowDefinition]:
+        """A page of the project's workflows (``search_val``: name contains), newest update first."""
+        template = "/projects/{p}/workflow-definition"
+        data = await self._get(
+            template,
+            path={"p": project_code},
+            params={"searchVal": search_val, "pageNo": page_no, "pageSize": page_size},
+        )
+        return self._parse(Page[WorkflowDefinition], data, f"GET {template}")
+
     async def create_workflow_definition(
         self,
         project_code: int,
