@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from common.dolphin import ReleaseState
+from common.events import LineageChanged
 
 from .conftest import Platform, uid, until
 from .test_main_flow import new_task, new_workflow, publish
@@ -215,3 +216,37 @@ async def test_a_rename_updates_the_same_ds_workflow(platform: Platform) -> None
     schedule = await p.ds.get_schedule_of_workflow(project, code)
     assert schedule is not None
     assert schedule.release_state is ReleaseState.ONLINE
+
+
+async def test_a_task_moved_next_to_its_producer_runs_after_it(platform: Platform) -> None:
+    """Moving a task into the workflow that holds its lineage producer did not add the lineage edge: the task became
+    a new entry task running beside its producer."""
+    p, s = platform, uid()
+    producer, other = await new_task(p, f"mig-{s}-producer"), await new_task(p, f"mig-{s}-other")
+    consumer = await new_task(p, f"mig-{s}-consumer")
+    home = await new_workflow(p, f"mig-{s}-home", [producer, other], [(producer, other)])
+    away = await new_workflow(p, f"mig-{s}-away", [consumer], [])
+    table = f"warehouse.mig_{s}"
+    await p.send(LineageChanged(task_id=producer, write_tables=(table,)))
+    await p.send(LineageChanged(task_id=consumer, read_tables=(table,)))
+
+    async def flagged() -> dict[str, Any] | None:  # lineage across two workflows: a person decides
+        d = await p.workflow(away["id"])
+        return d if d["needs_attention"] else None
+
+    await until(flagged, "the cross-workflow lineage flagged on the consumer's workflow")
+    ask = {"task_id": consumer, "target_workflow_id": home["id"], "mode": "only_current", "allow_empty_source": True}
+    preview = await p.call("POST", "/api/v1/migrations/preview", json=ask)
+    assert preview["lineage_edges"] == [[producer, consumer]]
+    assert consumer not in preview["target_after"]["entry_task_ids"]
+    moved = await p.call(
+        "POST",
+        "/api/v1/migrations",
+        json={**ask, "expected_source_version_no": 1, "expected_target_version_no": 1},
+    )
+    target = moved["target"]
+    assert {(e["upstream_task_id"], e["downstream_task_id"]) for e in target["edges"]} == {
+        (producer, other),
+        (producer, consumer),
+    }
+    assert target["entry_task_ids"] == [producer]

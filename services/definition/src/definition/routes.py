@@ -265,10 +265,10 @@ async def diff_versions(
     return await service.diff_versions(deps, workflow_id, from_no, to_no)
 
 
-@router.post("/workflows/{workflow_id}/rollback", response_model=schemas.WorkflowDetail)
+@router.post("/workflows/{workflow_id}/rollback", response_model=schemas.RollbackResult)
 async def rollback(
     workflow_id: int, body: schemas.RollbackRequest, deps: DepsDep, actor: ActorDep
-) -> schemas.WorkflowDetail:
+) -> schemas.RollbackResult:
     return await service.rollback(deps, workflow_id, body, actor)
 
 

@@ -248,6 +248,11 @@ class ActionRequest(_Input):
     version_no: Number | None = None
 
 
+class RollbackResult(WorkflowDetail):
+    #: tasks of the version rolled back from that the old version lacks: now in no workflow
+    unassigned_task_ids: list[int]
+
+
 # --- versions -----------------------------------------------------------------------------------------------------
 
 

@@ -387,7 +387,7 @@ async def _write_version(
     """Write version N+1 of the (locked) workflow ``row`` unless nothing changed; returns the new version's snapshot
     with its JSON pieces and the workflow's row after the write, ``None`` when nothing was written. ``started``: the
     version's id and its relations' write, begun by the caller (which then always writes)."""
-    summary = change_summary(old, new)
+    summary = change_summary(old, new, removed_leave=trigger is not TriggerSource.MIGRATION)
     if started is None and old is not None and summary.is_empty:
         return None
     if started is None:
@@ -903,9 +903,11 @@ async def diff_versions(deps: Deps, workflow_id: int, from_no: int, to_no: int) 
     return change_summary(old, new).model_dump(mode="json")
 
 
-async def rollback(deps: Deps, workflow_id: int, body: schemas.RollbackRequest, actor: str) -> schemas.WorkflowDetail:
+async def rollback(deps: Deps, workflow_id: int, body: schemas.RollbackRequest, actor: str) -> schemas.RollbackResult:
     """A new version equal to version ``to_version_no`` (trigger ``rollback``). Its tasks must still exist and be
-    owned by this workflow or by none. Rolling back to a structure equal to the current one writes nothing."""
+    owned by this workflow or by none. Rolling back to a structure equal to the current one writes nothing. Tasks of
+    the current version that the old one lacks are now in no workflow: the answer and the version's change summary
+    say so (``unassigned_task_ids``)."""
     task_ids: list[int] = []
     try:
         async with unit_of_work(deps.sessions) as session:
@@ -927,10 +929,11 @@ async def rollback(deps: Deps, workflow_id: int, body: schemas.RollbackRequest, 
                 session, deps, row, snapshot, old, trigger=TriggerSource.ROLLBACK, actor=actor, clear_attention=True
             )
             if not written:
-                return _detail(row, old)
+                return schemas.RollbackResult(**_detail(row, old).model_dump(), unassigned_task_ids=[])
             fresh = await repo.get_workflow(session, workflow_id)
             assert fresh is not None
-            return _detail(fresh, snapshot)
+            left = sorted({t.task_id for t in old.tasks} - {t.task_id for t in snapshot.tasks})
+            return schemas.RollbackResult(**_detail(fresh, snapshot).model_dump(), unassigned_task_ids=left)
     except IntegrityError as exc:
         raise await _integrity_conflict(deps, exc, workflow_id, task_ids) from exc
 
@@ -1341,7 +1344,10 @@ def _preview(plan: MigrationPlan, source: Row[Any], target: Row[Any]) -> dict[st
 async def preview_migration(deps: Deps, body: schemas.MigrationRequest) -> dict[str, Any]:
     async with unit_of_work(deps.sessions) as session:
         source, target, src, tgt = await _migration_inputs(session, deps, body, lock=False)
-    plan = plan_migration(src, tgt, body.task_id, body.mode, allow_empty_source=body.allow_empty_source)
+        lineage = await repo.dependency_sets(session, [t.task_id for t in src.tasks])
+    plan = plan_migration(
+        src, tgt, body.task_id, body.mode, allow_empty_source=body.allow_empty_source, lineage=lineage
+    )
     return _preview(plan, source, target)
 
 
@@ -1355,7 +1361,10 @@ async def execute_migration(deps: Deps, body: schemas.MigrationExecute, actor: s
             _check_version(source, body.expected_source_version_no, role="source workflow")
             if target.id != source.id:
                 _check_version(target, body.expected_target_version_no, role="target workflow")
-            plan = plan_migration(src, tgt, body.task_id, body.mode, allow_empty_source=body.allow_empty_source)
+            lineage = await repo.dependency_sets(session, [t.task_id for t in src.tasks])
+            plan = plan_migration(
+                src, tgt, body.task_id, body.mode, allow_empty_source=body.allow_empty_source, lineage=lineage
+            )
             mode = MigrationMode(body.mode).value
             await _write_version(
                 session,

@@ -158,9 +158,13 @@ async def test_rollback_writes_a_new_version_equal_to_the_old_one(client: httpx.
     assert r.status_code == 200, r.text
     assert r.json()["current_version_no"] == 3
     assert sorted(t["task_id"] for t in r.json()["tasks"]) == [a, b]
+    # c was in version 2 only: the rollback leaves it in no workflow, and says so
+    assert r.json()["unassigned_task_ids"] == [c]
     v1 = (await client.get(f"/internal/workflows/{wid}/versions/1")).json()
     v3 = (await client.get(f"/internal/workflows/{wid}/versions/3")).json()
     assert v3["trigger_source"] == "rollback"
+    assert v3["change_summary"]["tasks_unassigned"] == [c]
+    assert f"tasks {c} now in no workflow" in v3["summary"]
     assert v3["content_hash"] == v1["content_hash"]
     assert v3["structure_snapshot"] == v1["structure_snapshot"]
     owners = (await client.get("/internal/task-owners", params={"task_ids": f"{b},{c}"})).json()["owners"]

@@ -225,3 +225,45 @@ def test_migration_invariants(source: StructureSnapshot, mode: MigrationMode, da
         ancestors = {a for a, b in _reach(old_edges, _ids(source)) if b == task}
         related = descendants | ancestors
         assert related | {task} <= moved
+
+
+def test_lineage_edges_join_the_moved_task_to_its_producer_and_consumer_in_the_target() -> None:
+    # task 4 reads what 100 writes and writes what 101 reads: moved between them, not beside them
+    plan = plan_migration(SOURCE, TARGET, 4, ONLY, lineage={4: ((100, 3), (101,))})
+    assert plan.lineage_edges == ((4, 101), (100, 4))
+    assert _edges(plan.target_after) == {(100, 101), (100, 4), (4, 101)}
+    assert plan.target_after.entry_task_ids == (100,)
+    assert 4 not in plan.target_after.entry_task_ids
+    # lineage to a task staying in the source is a cut edge, not a target edge
+    assert (3, 4) in {(c.upstream_task_id, c.downstream_task_id) for c in plan.dropped_edges}
+    assert "lineage_edge_skipped" not in _codes(plan)
+
+
+def test_a_lineage_edge_that_would_close_a_cycle_is_left_out_and_said() -> None:
+    # lineage says 101 -> 4 and 4 -> 100, but the target has 100 -> 101: both together close 100 → 101 → 4 → 100
+    plan = plan_migration(SOURCE, TARGET, 4, ONLY, lineage={4: ((101,), (100,))})
+    assert plan.lineage_edges == ((4, 100),)
+    [warning] = [w for w in plan.warnings if w.code == "lineage_edge_skipped"]
+    assert warning.task_ids == (101, 4)
+    assert "4 → 100 → 101" in warning.message
+    assert analyse_dag([t.task_id for t in plan.target_after.tasks], sorted(_edges(plan.target_after)))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    edges=st.sets(st.tuples(st.integers(100, 105), st.integers(100, 105)).filter(lambda e: e[0] < e[1]), max_size=8),
+    ups=st.sets(st.integers(100, 105), max_size=4),
+    downs=st.sets(st.integers(100, 105), max_size=4),
+)
+def test_lineage_edges_never_make_the_target_cyclic(
+    edges: set[tuple[int, int]], ups: set[int], downs: set[int]
+) -> None:
+    target = make_snapshot(2, [100, 101, 102, 103, 104, 105], sorted(edges))
+    plan = plan_migration(SOURCE, target, 4, ONLY, lineage={4: (ups, downs)})
+    result = _edges(plan.target_after)
+    assert set(plan.lineage_edges) <= result
+    # every wanted edge is either added or named as skipped
+    wanted = {(u, 4) for u in ups} | {(4, d) for d in downs}
+    skipped = {w.task_ids for w in plan.warnings if w.code == "lineage_edge_skipped"}
+    assert wanted == set(plan.lineage_edges) | skipped
+    analyse_dag([t.task_id for t in plan.target_after.tasks], sorted(result))  # raises on a cycle

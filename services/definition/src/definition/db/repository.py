@@ -477,6 +477,19 @@ async def workflow_exists(session: AsyncSession, workflow_id: int) -> bool:
 # --- task dependency projection ------------------------------------------------------------------------------------
 
 
+async def dependency_sets(session: AsyncSession, task_ids: Iterable[int]) -> dict[int, tuple[list[int], list[int]]]:
+    """``task id -> (upstream ids, downstream ids)`` by lineage (the projection), for the tasks that have any."""
+    ids = list(task_ids)
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(_dep.c.task_id, _dep.c.upstream_task_ids, _dep.c.downstream_task_ids).where(
+            _dep.c.task_id == func.any(cast(bindparam("ids", ids), _BIGINT_ARRAY))
+        )
+    )
+    return {int(r.task_id): (list(r.upstream_task_ids), list(r.downstream_task_ids)) for r in rows}
+
+
 async def put_dependencies(
     session: AsyncSession, task_id: int, upstream: Sequence[int], downstream: Sequence[int]
 ) -> None:

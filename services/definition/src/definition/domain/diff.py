@@ -84,6 +84,8 @@ class ChangeSummary(_Model):
     is_initial: bool = False
     tasks_added: tuple[int, ...] = ()
     tasks_removed: tuple[int, ...] = ()
+    #: removed tasks that are now in no workflow (every removal but a migration's, whose tasks move on)
+    tasks_unassigned: tuple[int, ...] = ()
     edges_added: tuple[tuple[int, int], ...] = ()
     edges_removed: tuple[tuple[int, int], ...] = ()
     tasks_changed: tuple[TaskChange, ...] = ()
@@ -173,6 +175,8 @@ def _summary_text(c: ChangeSummary, new: StructureSnapshot) -> str:
         parts.append(f"+{_plural(len(c.tasks_added), 'task')}")
     if c.tasks_removed:
         parts.append(f"−{_plural(len(c.tasks_removed), 'task')}")
+    if c.tasks_unassigned:
+        parts.append(f"tasks {', '.join(map(str, c.tasks_unassigned))} now in no workflow")
     if c.edges_added:
         parts.append(f"+{_plural(len(c.edges_added), 'edge')}")
     if c.edges_removed:
@@ -188,8 +192,11 @@ def _summary_text(c: ChangeSummary, new: StructureSnapshot) -> str:
     return ", ".join(parts) if parts else "no changes"
 
 
-def change_summary(old: StructureSnapshot | None, new: StructureSnapshot) -> ChangeSummary:
-    """The diff from ``old`` (``None`` = no previous version) to ``new``."""
+def change_summary(
+    old: StructureSnapshot | None, new: StructureSnapshot, *, removed_leave: bool = False
+) -> ChangeSummary:
+    """The diff from ``old`` (``None`` = no previous version) to ``new``. ``removed_leave``: the removed tasks are
+    now in no workflow (``tasks_unassigned``; any change but a migration)."""
     if old is None:
         initial = ChangeSummary(
             is_initial=True,
@@ -219,9 +226,11 @@ def change_summary(old: StructureSnapshot | None, new: StructureSnapshot) -> Cha
                     field=f, old=va if isinstance(va, int) else str(va), new=vb if isinstance(vb, int) else str(vb)
                 )
             )
+    removed = tuple(sorted(a.keys() - b.keys()))
     result = ChangeSummary(
         tasks_added=tuple(sorted(b.keys() - a.keys())),
-        tasks_removed=tuple(sorted(a.keys() - b.keys())),
+        tasks_removed=removed,
+        tasks_unassigned=removed if removed_leave else (),
         edges_added=tuple(sorted(eb - ea)),
         edges_removed=tuple(sorted(ea - eb)),
         tasks_changed=tuple(changed),

@@ -29,6 +29,15 @@ Edges (decisions)
 * The target gets the moving tasks with their ``node_attrs`` and internal edges, disjoint from its own tasks, so it
   stays acyclic. Both results are validated with ``dag.analyse_dag`` anyway.
 
+Lineage (decision, seed §4.6)
+----------------------------
+``lineage`` gives, per task, the tasks lineage says it depends on and that depend on it (the definition service's
+projection of ``task.dependency.changed``). Joining the target creates new neighbours: for each moved task, every
+lineage dependency on a task already in the target becomes an edge there (``lineage_edges``), so a task moved next
+to the producer of the table it reads runs after it, not beside it. Edges are added in sorted order; one that would
+close a cycle with the target's edges (which can only happen when lineage and hand-drawn edges disagree) is left out
+and named in a ``lineage_edge_skipped`` warning with the path it would close.
+
 Emptying the source (decision)
 ------------------------------
 Moving every task out of the source is rejected with ``MigrationEmptiesWorkflow`` (409) unless the caller passes
@@ -46,7 +55,7 @@ Errors: ``MigrationNotPossible`` (422: same workflow, task not in source, task i
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -74,6 +83,7 @@ class CutEdge(_Model):
 
 MigrationWarningCode = Literal[
     "cross_workflow_dependencies",
+    "lineage_edge_skipped",
     "mutual_dependency",
     "source_emptied",
     "schedule_differs",
@@ -96,6 +106,8 @@ class MigrationPlan(_Model):
     moved_edges: tuple[EdgePair, ...]
     dropped_edges: tuple[CutEdge, ...]
     bridged_edges: tuple[EdgePair, ...]
+    #: lineage-derived edges between moved tasks and the target's own tasks, added to the target
+    lineage_edges: tuple[EdgePair, ...] = ()
     source_emptied: bool
     warnings: tuple[MigrationWarning, ...]
     source_after: StructureSnapshot
@@ -161,6 +173,56 @@ def _bridges(
     return sorted(out)
 
 
+def _lineage_edges(
+    moved: set[int],
+    staying_in_target: set[int],
+    edges: list[EdgePair],
+    lineage: Mapping[int, tuple[Iterable[int], Iterable[int]]],
+) -> tuple[list[EdgePair], list[tuple[EdgePair, list[int]]]]:
+    """Lineage edges between moved tasks and the target's tasks, each added unless it closes a cycle; returns (added,
+    skipped with the cycle's path)."""
+    wanted: set[EdgePair] = set()
+    for m in moved:
+        ups, downs = lineage.get(m, ((), ()))
+        wanted.update((u, m) for u in ups if u in staying_in_target)
+        wanted.update((m, d) for d in downs if d in staying_in_target)
+    succ: dict[int, set[int]] = {}
+    for u, v in edges:
+        succ.setdefault(u, set()).add(v)
+    added: list[EdgePair] = []
+    skipped: list[tuple[EdgePair, list[int]]] = []
+    for u, v in sorted(wanted - set(edges)):
+        path = _path(v, u, succ)
+        if path is not None:
+            skipped.append(((u, v), [u, *path]))
+            continue
+        succ.setdefault(u, set()).add(v)
+        added.append((u, v))
+    return added, skipped
+
+
+def _path(start: int, goal: int, succ: Mapping[int, set[int]]) -> list[int] | None:
+    """A path ``start`` ⇝ ``goal`` along ``succ`` (breadth first), or ``None``."""
+    parent: dict[int, int] = {}
+    frontier = [start]
+    seen = {start}
+    while frontier:
+        nxt: list[int] = []
+        for x in frontier:
+            if x == goal:
+                out = [x]
+                while out[-1] != start:
+                    out.append(parent[out[-1]])
+                return out[::-1]
+            for y in succ.get(x, ()):
+                if y not in seen:
+                    seen.add(y)
+                    parent[y] = x
+                    nxt.append(y)
+        frontier = nxt
+    return None
+
+
 def _with_structure(
     snap: StructureSnapshot, tasks: Iterable[Any], edges: list[EdgePair], allow_empty: bool
 ) -> StructureSnapshot:
@@ -183,11 +245,13 @@ def plan_migration(
     mode: MigrationMode,
     *,
     allow_empty_source: bool = False,
+    lineage: Mapping[int, tuple[Iterable[int], Iterable[int]]] | None = None,
 ) -> MigrationPlan:
     """Plan moving ``task_id`` (and, per ``mode``, related tasks) from ``source`` to ``target``.
 
     :param source: current snapshot of the workflow that owns ``task_id``.
     :param target: current snapshot of the destination workflow (may have no tasks).
+    :param lineage: task id -> (upstream task ids, downstream task ids) by lineage, for the source's tasks.
     :raises MigrationNotPossible: same workflow, task not in source, or moving tasks already in the target.
     :raises MigrationEmptiesWorkflow: every source task would move and ``allow_empty_source`` is false.
     """
@@ -256,14 +320,25 @@ def plan_migration(
     source_after = _with_structure(
         source, (t for tid, t in source_tasks.items() if tid not in moved), kept + bridged, allow_empty=True
     )
+    target_edges = sorted({(e.upstream_task_id, e.downstream_task_id) for e in target.edges}) + moved_edges
+    lineage_edges, skipped = _lineage_edges(moved, {t.task_id for t in target.tasks}, target_edges, lineage or {})
     target_after = _with_structure(
         target,
         [*target.tasks, *(source_tasks[t] for t in moved)],
-        sorted({(e.upstream_task_id, e.downstream_task_id) for e in target.edges}) + moved_edges,
+        target_edges + lineage_edges,
         allow_empty=False,
     )
 
     warnings: list[MigrationWarning] = []
+    for (u, v), path in skipped:
+        warnings.append(
+            MigrationWarning(
+                code="lineage_edge_skipped",
+                message=f"lineage says task {u} → task {v}, but in workflow {target.workflow_id} that edge would "
+                f"close the cycle {' → '.join(map(str, path))}; it is left out: fix the lineage or the drawn edges",
+                task_ids=(u, v),
+            )
+        )
     if cut:
         involved = tuple(sorted({c.upstream_task_id for c in cut} | {c.downstream_task_id for c in cut}))
         warnings.append(
@@ -327,6 +402,7 @@ def plan_migration(
         moved_edges=tuple(moved_edges),
         dropped_edges=tuple(cut),
         bridged_edges=tuple(bridged),
+        lineage_edges=tuple(lineage_edges),
         source_emptied=emptied,
         warnings=tuple(warnings),
         source_after=source_after,
