@@ -89,8 +89,12 @@ async def test_a_workflows_url_shows_only_its_own_runs_and_logs(platform: Platfo
     other = await published_online(p, f"own-{s}-b")
     run = await p.call("POST", f"/api/v1/workflows/{mine['id']}/run", json={})
     [instance] = run["instance_ids"]
-    detail = await p.call("GET", f"/api/v1/workflows/{mine['id']}/instances/{instance}")
-    [task] = detail["tasks"]
+
+    async def with_task() -> dict[str, Any] | None:  # DS creates the task instance once it dispatches the run
+        detail = await p.call("GET", f"/api/v1/workflows/{mine['id']}/instances/{instance}")
+        return detail if detail["tasks"] else None
+
+    [task] = (await until(with_task, "the run's task instance"))["tasks"]
     assert (await p.api.get(f"/api/v1/workflows/{other['id']}/instances/{instance}")).status_code == 404
     log = f"task-instances/{task['id']}/log"
     assert (await p.api.get(f"/api/v1/workflows/{other['id']}/{log}")).status_code == 404
@@ -250,3 +254,54 @@ async def test_a_task_moved_next_to_its_producer_runs_after_it(platform: Platfor
         (producer, consumer),
     }
     assert target["entry_task_ids"] == [producer]
+
+
+async def test_archive_a_published_workflow_takes_it_offline_in_ds_and_keeps_its_history(platform: Platform) -> None:
+    p, s = platform, uid()
+    wf = await published_online(p, f"arch-{s}", schedule=SCHEDULE)
+    wid, project, code = wf["id"], wf["project_code"], wf["workflow_code"]
+    run = await p.call("POST", f"/api/v1/workflows/{wid}/run", json={})
+    deleted = await p.api.delete(f"/api/v1/workflows/{wid}")
+    assert deleted.status_code == 409
+    assert deleted.json()["type"] == "/problems/workflow-published"
+    archived = await p.call("POST", f"/api/v1/workflows/{wid}/archive")
+    assert archived["status"] == "archived"
+    detail = await p.published(wid)
+    assert (detail["release_state"], detail["schedule_online"]) == ("OFFLINE", False)
+    dag = await p.ds.get_workflow_definition(project, code)
+    assert dag.workflow_definition.release_state is ReleaseState.OFFLINE
+    assert (await p.api.post(f"/api/v1/workflows/{wid}/run", json={})).status_code == 409
+    # the history stays: versions, publish records and the run
+    assert detail["versions"]["total"] == 1
+    assert {r["operation"] for r in detail["publish_records"]["items"]} == {"online", "offline"}
+    executions = await p.call("GET", f"/api/v1/workflows/{wid}/executions")
+    assert run["instance_ids"][0] in [e["instance_id"] for e in executions["executions"]]
+    # its task is free, and can be deleted; lineage forgets it
+    task = wf["tasks"][0]["task_id"]
+    reader = await new_task(p, f"arch-{s}-reader")
+    table = f"warehouse.arch_{s}"
+    await p.send(LineageChanged(task_id=task, write_tables=(table,)))
+    await p.send(LineageChanged(task_id=reader, read_tables=(table,)))
+
+    async def depends() -> dict[str, Any] | None:
+        t = await p.call("GET", f"/api/v1/tasks/{reader}")
+        return t if t["upstream_task_ids"] == [task] else None
+
+    await until(depends, "the reader depends on the archived workflow's task")
+    assert (await p.api.delete(f"/api/v1/tasks/{task}")).status_code == 204
+
+    async def forgotten() -> dict[str, Any] | None:
+        t = await p.call("GET", f"/api/v1/tasks/{reader}")
+        return t if t["upstream_task_ids"] == [] else None
+
+    await until(forgotten, "lineage forgot the deleted task")
+
+
+async def test_delete_a_draft_workflow(platform: Platform) -> None:
+    p, s = platform, uid()
+    a = await new_task(p, f"del-{s}-a")
+    wf = await new_workflow(p, f"del-{s}", [a], [])
+    assert (await p.api.delete(f"/api/v1/workflows/{wf['id']}", params={"expected_version_no": 1})).status_code == 204
+    assert (await p.api.get(f"/api/v1/workflows/{wf['id']}")).status_code == 404
+    again = await new_workflow(p, f"del-{s}", [a], [])
+    assert again["name"] == f"del-{s}"

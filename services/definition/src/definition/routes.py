@@ -136,6 +136,13 @@ async def update_task(task_id: int, body: schemas.TaskUpdate, deps: DepsDep, act
     return await service.update_task(deps, task_id, body, actor)
 
 
+@router.delete("/tasks/{task_id}", status_code=204)
+async def delete_task(task_id: int, deps: DepsDep, actor: ActorDep) -> Response:
+    """Delete a task in no workflow (409 ``task-in-use`` names its workflow); lineage forgets it."""
+    await service.delete_task(deps, task_id, actor)
+    return Response(status_code=204)
+
+
 @router.get("/tasks/{task_id}", response_model=schemas.Task)
 async def get_task(task_id: int, deps: DepsDep) -> schemas.Task:
     return await service.get_task(deps, task_id)
@@ -188,6 +195,19 @@ async def update_workflow(workflow_id: int, body: schemas.WorkflowUpdate, deps: 
     """Replace the workflow's definition. 409 ``stale-version`` when ``expected_version_no`` is not current. No
     structural change → 200 with the version unchanged (no new version)."""
     return _json_bytes(await service.update_workflow(deps, workflow_id, body, actor))
+
+
+@router.delete("/workflows/{workflow_id}", status_code=204)
+async def delete_workflow(
+    workflow_id: int,
+    deps: DepsDep,
+    actor: ActorDep,
+    expected_version_no: Annotated[int | None, Query(ge=0, le=INT4_MAX)] = None,
+) -> Response:
+    """Delete a workflow never published (its tasks are free again); 409 ``workflow-published`` when it was: archive
+    it instead (``actions/archive``), which keeps its history."""
+    await service.delete_workflow(deps, workflow_id, actor, expected_version_no=expected_version_no)
+    return Response(status_code=204)
 
 
 @router.get("/workflows/{workflow_id}", response_model=schemas.WorkflowDetail)

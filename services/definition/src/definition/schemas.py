@@ -156,6 +156,8 @@ class WorkflowSummary(BaseModel):
     project_code: int | None
     #: DolphinScheduler release state after the last publish (``ONLINE``/``OFFLINE``), when known
     release_state: Literal["ONLINE", "OFFLINE"] | None
+    #: whether DolphinScheduler's schedule of the workflow is online after the last publish (``None``: not known)
+    schedule_online: bool | None = None
     current_version_no: int
     approved: bool
     last_published_version_no: int | None
@@ -198,7 +200,7 @@ class WorkflowListQuery(BaseModel):
     """The query of ``GET /internal/workflows`` (read by ``common.query.parse_query``)."""
 
     name: str | None = Field(None, description="contains, case-insensitive")
-    status: Literal["draft", "ready", "online", "offline"] | None = None
+    status: Literal["draft", "ready", "online", "offline", "archived"] | None = None
     publish_status: PublishStatus | None = None
     last_execution_state: str | None = None
     needs_attention: bool | None = None

@@ -38,6 +38,7 @@ from common.errors import Conflict, NotFound, StaleVersion, ValidationFailed
 from common.events.models import (
     ExecutionSummary,
     ExecutionSynced,
+    LineageChanged,
     PublishCompleted,
     PublishOperation,
     PublishOutcome,
@@ -90,6 +91,21 @@ class ConcurrentChange(Conflict):
     title = "Concurrent change"
 
 
+class WorkflowArchived(Conflict):
+    code = "workflow-archived"
+    title = "Workflow archived"
+
+
+class WorkflowPublished(Conflict):
+    code = "workflow-published"
+    title = "Workflow published"
+
+
+class TaskInUse(Conflict):
+    code = "task-in-use"
+    title = "Task in a workflow"
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Mapping rows and snapshots to API models
 
@@ -128,6 +144,7 @@ def _summary_fields(row: Row[Any]) -> dict[str, Any]:
         "workflow_code": row.workflow_code,
         "project_code": row.project_code,
         "release_state": row.release_state,
+        "schedule_online": row.schedule_online,
         "current_version_no": row.current_version_no,
         "approved": _state(row).current_is_approved,
         "last_published_version_no": row.last_published_version_no,
@@ -267,6 +284,15 @@ async def _locked(session: AsyncSession, workflow_id: int) -> Row[Any]:
     if row is None:
         raise NotFound(f"workflow {workflow_id} not found", workflow_id=workflow_id)
     return row
+
+
+def _check_writable(row: Row[Any]) -> None:
+    """An archived workflow is read-only: no edit, rollback or migration changes it."""
+    if row.status == WorkflowStatus.ARCHIVED.value:
+        raise WorkflowArchived(
+            f"workflow {row.id} ({row.workflow_name}) is archived: it cannot change any more",
+            workflow_id=row.id,
+        )
 
 
 async def _snapshot_of(session: AsyncSession, deps: Deps, version_id: int) -> StructureSnapshot:
@@ -490,6 +516,8 @@ async def _integrity_conflict(
         return ConcurrentChange("a concurrent change touched the same tasks; retry", constraint=constraint)
     if constraint == WORKFLOW_NAME_CONSTRAINT:
         return WorkflowNameTaken(f"workflow name '{name}' was just taken by another workflow")
+    if constraint.startswith("fk_workflow_task_relation_task_id"):
+        return ConcurrentChange("a task of the request was deleted meanwhile; reload and retry", constraint=constraint)
     return exc
 
 
@@ -749,6 +777,7 @@ async def update_workflow(deps: Deps, workflow_id: int, body: schemas.WorkflowUp
     try:
         async with unit_of_work(deps.sessions) as session:
             row = await _locked(session, workflow_id)
+            _check_writable(row)
             _check_version(row, body.expected_version_no)
             catalog, dag, attrs = await _validated_snapshot(session, workflow_id, body)
             await _check_name_free(session, body.name, workflow_id)
@@ -847,12 +876,55 @@ async def apply_action(
         )
         in_ds = PublishOperation.OFFLINE in allowed_publish_operations(state)
         may_run = row.release_state != "OFFLINE" or row.publish_status == "pending"
-        if action is WorkflowAction.OFFLINE and in_ds and may_run:
+        if action is WorkflowAction.ARCHIVE:
+            # the history stays (versions, publish records, executions); the tasks are free for other workflows
+            owned = await repo.workflow_task_ids(session, workflow_id)
+            await repo.delete_relations(session, workflow_id, owned)
+            await repo.update_workflow(
+                session, workflow_id, {"needs_attention": False, "attention_reason": None, "attention_details": None}
+            )
+        if action in (WorkflowAction.OFFLINE, WorkflowAction.ARCHIVE) and in_ds and may_run:
             # platform offline forbids new instances (seed §6.3): DS takes the workflow and its schedule offline too
-            await _request_publish(session, deps, row, PublishOperation.OFFLINE, actor, reason="platform_offline")
+            reason = "archive" if action is WorkflowAction.ARCHIVE else "platform_offline"
+            await _request_publish(session, deps, row, PublishOperation.OFFLINE, actor, reason=reason)
         fresh = await repo.get_workflow(session, workflow_id)
         assert fresh is not None
         return _detail(fresh, await _current_snapshot(session, deps, fresh))
+
+
+async def delete_workflow(deps: Deps, workflow_id: int, actor: str, *, expected_version_no: int | None) -> None:
+    """Delete a workflow that never reached DolphinScheduler, with its versions; its tasks are free again. One that
+    was published is archived instead (409): its history must stay."""
+    async with unit_of_work(deps.sessions) as session:
+        row = await _locked(session, workflow_id)
+        if expected_version_no is not None:
+            _check_version(row, expected_version_no)
+        if row.workflow_code is not None or row.publish_status != "never_published":
+            raise WorkflowPublished(
+                f"workflow {workflow_id} ({row.workflow_name}) was published to DolphinScheduler: archive it instead, "
+                "which keeps its history",
+                workflow_id=workflow_id,
+            )
+        await repo.delete_workflow(session, workflow_id)
+    log.info("workflow %d (%s) deleted by %s", workflow_id, row.workflow_name, actor)
+
+
+async def delete_task(deps: Deps, task_id: int, actor: str) -> None:
+    """Delete a task that is in no workflow (409 names the workflow otherwise). Lineage forgets it: the task's
+    reads and writes go (``lineage.changed`` with ``task_removed``), so its neighbours lose it as a dependency."""
+    async with unit_of_work(deps.sessions) as session:
+        if not await repo.lock_task(session, task_id):
+            raise NotFound(f"task {task_id} not found", task_id=task_id)
+        owner = (await repo.task_owners(session, [task_id])).get(task_id)
+        if owner is not None:
+            raise TaskInUse(
+                f"task {task_id} is in workflow {owner[0]} ({owner[1]}): remove it from that workflow first",
+                task_id=task_id,
+                workflow_id=owner[0],
+            )
+        await repo.delete_task(session, task_id)
+        await deps.outbox.add(session, LineageChanged(task_id=task_id, task_removed=True))
+    log.info("task %d deleted by %s", task_id, actor)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -912,6 +984,7 @@ async def rollback(deps: Deps, workflow_id: int, body: schemas.RollbackRequest, 
     try:
         async with unit_of_work(deps.sessions) as session:
             row = await _locked(session, workflow_id)
+            _check_writable(row)
             _check_version(row, body.expected_version_no)
             target = await _version_row(session, workflow_id, body.to_version_no)
             snapshot = await _snapshot_of(session, deps, target.id)
@@ -1045,6 +1118,10 @@ async def apply_publish_completed(session: AsyncSession, deps: Deps, event: Publ
         values["project_code"] = event.project_code
     if event.release_state is not None:
         values["release_state"] = event.release_state
+    if event.schedule_online is not None:
+        values["schedule_online"] = event.schedule_online
+    elif event.release_state == "OFFLINE":
+        values["schedule_online"] = False  # DS takes the schedule offline with the workflow
     if succeeded and event.operation in (PublishOperation.DEPLOY, PublishOperation.ONLINE):
         values["last_published_version_id"] = event.version_id
     await repo.update_workflow(session, event.workflow_id, values)
@@ -1325,6 +1402,7 @@ async def _migration_inputs(
         if body.target_workflow_id not in rows:
             raise NotFound(f"workflow {body.target_workflow_id} not found", workflow_id=body.target_workflow_id)
         source, target = rows[source_id], rows[body.target_workflow_id]
+        _check_writable(target)
         return (
             source,
             target,

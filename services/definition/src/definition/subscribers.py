@@ -52,7 +52,8 @@ def dependency_changed_handler(deps: Deps) -> Handler:
 
 
 CONSUMED_TOPICS = (Topics.PUBLISH_COMPLETED, Topics.EXECUTION_SYNCED, Topics.TASK_DEPENDENCY_CHANGED)
-PRODUCED_TOPICS = (Topics.WORKFLOW_VERSION_CREATED, Topics.PUBLISH_REQUESTED)
+#: lineage.changed: a deleted task's reads and writes go (``LineageChanged.task_removed``)
+PRODUCED_TOPICS = (Topics.WORKFLOW_VERSION_CREATED, Topics.PUBLISH_REQUESTED, Topics.LINEAGE_CHANGED)
 
 
 def register_subscribers(infra: Infra, settings: Settings, deps: Deps) -> None:

@@ -24,7 +24,7 @@ async def test_create_computes_entry_exit_and_first_version(client: httpx.AsyncC
     assert wf["exit_task_ids"] == [b, c]
     assert wf["created_by"] == "ann"
     assert wf["task_count"] == 3
-    assert wf["allowed_actions"] == ["approve"]
+    assert wf["allowed_actions"] == ["approve", "archive"]
     by_id = {t["task_id"]: t for t in wf["tasks"]}
     assert by_id[b]["node_attrs"]["retries"] == 2
     assert by_id[a]["downstream_count"] == 2
@@ -263,7 +263,7 @@ async def test_status_transitions_and_invalid_ones(client: httpx.AsyncClient) ->
     r = await client.post(f"/internal/workflows/{wid}/actions/online", json={})
     assert r.status_code == 409
     assert problem_type(r) == "invalid-transition"
-    assert r.json()["allowed_actions"] == ["approve"]
+    assert r.json()["allowed_actions"] == ["approve", "archive"]
     assert "allowed actions: approve" in r.json()["detail"]
 
     r = await client.post(f"/internal/workflows/{wid}/actions/approve", json={"version_no": 1})
@@ -273,13 +273,13 @@ async def test_status_transitions_and_invalid_ones(client: httpx.AsyncClient) ->
 
     r = await client.post(f"/internal/workflows/{wid}/actions/approve", json={"version_no": 1})
     assert r.status_code == 409
-    assert r.json()["allowed_actions"] == ["online"]
+    assert r.json()["allowed_actions"] == ["online", "archive"]
 
     r = await client.post(f"/internal/workflows/{wid}/actions/online", json={})
     assert r.json()["status"] == "online"
     r = await client.post(f"/internal/workflows/{wid}/actions/offline", json={})
     assert r.json()["status"] == "offline"
-    assert r.json()["allowed_actions"] == ["online"]
+    assert r.json()["allowed_actions"] == ["online", "archive"]
 
     r = await client.post(f"/internal/workflows/{wid}/actions/launch", json={})
     assert r.status_code == 422
@@ -465,3 +465,56 @@ async def test_names_are_trimmed_and_never_blank(client: httpx.AsyncClient) -> N
     r = await client.post("/internal/workflows", json=workflow_body([a], name=name))
     assert r.status_code == 201
     assert r.json()["name"] == name.strip()
+
+
+async def test_delete_a_never_published_workflow_and_an_unassigned_task(client: httpx.AsyncClient) -> None:
+    a, b = await new_tasks(client, 2)
+    wf = await new_workflow(client, [a, b], [(a, b)])
+    wid = wf["id"]
+    r = await client.delete(f"/internal/workflows/{wid}", params={"expected_version_no": 2})
+    assert r.status_code == 409  # another version than the one the caller saw
+    r = await client.delete(f"/internal/tasks/{a}")
+    assert r.status_code == 409
+    assert problem_type(r) == "task-in-use"
+    assert f"workflow {wid}" in r.json()["detail"]
+    assert (await client.delete(f"/internal/workflows/{wid}", params={"expected_version_no": 1})).status_code == 204
+    assert (await client.get(f"/internal/workflows/{wid}")).status_code == 404
+    owners = (await client.get("/internal/task-owners", params={"task_ids": f"{a},{b}"})).json()["owners"]
+    assert owners == {str(a): None, str(b): None}
+    # the name is free again, and so are the tasks
+    again = await new_workflow(client, [a], name=wf["name"])
+    assert again["id"] != wid
+    assert (await client.delete(f"/internal/tasks/{b}")).status_code == 204
+    assert (await client.get(f"/internal/tasks/{b}")).status_code == 404
+    assert (await client.delete(f"/internal/tasks/{b}")).status_code == 404
+    r = await client.post("/internal/workflows", json=workflow_body([b]))
+    assert r.status_code == 422  # a deleted task cannot join a workflow
+
+
+async def test_archive_keeps_the_history_and_frees_the_tasks(client: httpx.AsyncClient) -> None:
+    a, b = await new_tasks(client, 2)
+    wf = await new_workflow(client, [a, b], [(a, b)])
+    wid = wf["id"]
+    r = await client.post(f"/internal/workflows/{wid}/actions/archive")
+    assert r.status_code == 200, r.text
+    archived = r.json()
+    assert (archived["status"], archived["allowed_actions"], archived["allowed_publish_operations"]) == (
+        "archived",
+        [],
+        [],
+    )
+    assert sorted(t["task_id"] for t in archived["tasks"]) == [a, b]  # the last version, as history
+    owners = (await client.get("/internal/task-owners", params={"task_ids": f"{a},{b}"})).json()["owners"]
+    assert owners == {str(a): None, str(b): None}
+    assert (await new_workflow(client, [a]))["task_count"] == 1
+    edit = {**workflow_body([b], name=wf["name"]), "expected_version_no": 1}
+    r = await client.put(f"/internal/workflows/{wid}", json=edit)
+    assert r.status_code == 409
+    assert problem_type(r) == "workflow-archived"
+    r = await client.post(f"/internal/workflows/{wid}/rollback", json={"to_version_no": 1, "expected_version_no": 1})
+    assert problem_type(r) == "workflow-archived"
+    assert (await client.post(f"/internal/workflows/{wid}/actions/archive")).status_code == 409
+    versions = (await client.get(f"/internal/workflows/{wid}/versions")).json()
+    assert versions["total"] == 1
+    listed = (await client.get("/internal/workflows", params={"status": "archived", "name": wf["name"]})).json()
+    assert [w["id"] for w in listed["items"]] == [wid]

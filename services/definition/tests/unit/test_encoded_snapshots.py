@@ -132,6 +132,7 @@ def _row(**overrides: Any) -> SimpleNamespace:
         "workflow_code": 123456789,
         "project_code": 987,
         "release_state": "ONLINE",
+        "schedule_online": True,
         "current_version_no": 3,
         "current_version_id": 30,
         "approved_version_id": 30,

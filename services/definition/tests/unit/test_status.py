@@ -14,35 +14,38 @@ from definition.domain.status import (
     transition,
 )
 
-A, ON, OFF = WorkflowAction.APPROVE, WorkflowAction.ONLINE, WorkflowAction.OFFLINE
+A, ON, OFF, AR = WorkflowAction.APPROVE, WorkflowAction.ONLINE, WorkflowAction.OFFLINE, WorkflowAction.ARCHIVE
 
 
 def test_happy_path_draft_ready_online_offline_online() -> None:
     s = initial_state(10)
     assert s.status is WorkflowStatus.DRAFT
-    assert allowed_actions(s) == (A,)
+    assert allowed_actions(s) == (A, AR)
     s = transition(s, A)
     assert (s.status, s.approved_version_id) == (WorkflowStatus.READY, 10)
-    assert allowed_actions(s) == (ON,)
+    assert allowed_actions(s) == (ON, AR)
     s = transition(s, ON)
     assert s.status is WorkflowStatus.ONLINE
-    assert allowed_actions(s) == (OFF,)
+    assert allowed_actions(s) == (OFF, AR)
     s = transition(s, OFF)
     assert s.status is WorkflowStatus.OFFLINE
-    assert allowed_actions(s) == (ON,)
+    assert allowed_actions(s) == (ON, AR)
     assert transition(s, ON).status is WorkflowStatus.ONLINE
+    archived = transition(s, AR)
+    assert archived.status is WorkflowStatus.ARCHIVED
+    assert allowed_actions(archived) == ()
 
 
 @pytest.mark.parametrize(
     ("status", "action", "allowed"),
     [
-        (WorkflowStatus.DRAFT, ON, ["approve"]),
-        (WorkflowStatus.DRAFT, OFF, ["approve"]),
-        (WorkflowStatus.READY, A, ["online"]),
-        (WorkflowStatus.READY, OFF, ["online"]),
-        (WorkflowStatus.ONLINE, ON, ["offline"]),
-        (WorkflowStatus.ONLINE, A, ["offline"]),
-        (WorkflowStatus.OFFLINE, OFF, ["online"]),
+        (WorkflowStatus.DRAFT, ON, ["approve", "archive"]),
+        (WorkflowStatus.DRAFT, OFF, ["approve", "archive"]),
+        (WorkflowStatus.READY, A, ["online", "archive"]),
+        (WorkflowStatus.READY, OFF, ["online", "archive"]),
+        (WorkflowStatus.ONLINE, ON, ["offline", "archive"]),
+        (WorkflowStatus.ONLINE, A, ["offline", "archive"]),
+        (WorkflowStatus.OFFLINE, OFF, ["online", "archive"]),
     ],
 )
 def test_invalid_transitions_list_allowed_actions(
@@ -63,7 +66,7 @@ def test_editing_ready_returns_to_draft() -> None:
     s = record_new_version(s, 2)
     assert (s.status, s.current_version_id, s.approved_version_id) == (WorkflowStatus.DRAFT, 2, 1)
     assert s.has_pending_version
-    assert allowed_actions(s) == (A,)
+    assert allowed_actions(s) == (A, AR)
     assert transition(s, A).status is WorkflowStatus.READY
 
 
@@ -109,6 +112,8 @@ def _state(status: WorkflowStatus, *, approved: bool = True, deployed: bool = Fa
         (_state(WorkflowStatus.ONLINE, approved=False, deployed=True), ["offline"]),
         (_state(WorkflowStatus.OFFLINE, deployed=True), ["deploy", "offline"]),
         (_state(WorkflowStatus.DRAFT, approved=False, deployed=True), ["offline"]),
+        (_state(WorkflowStatus.ARCHIVED, deployed=True), ["offline"]),
+        (_state(WorkflowStatus.ARCHIVED), []),
     ],
 )
 def test_publish_matrix(state: WorkflowState, allowed: list[str]) -> None:

@@ -270,6 +270,13 @@ class DefinitionClient:
         out: Json = await self.up.call("GET", "/internal/workflows", caller, params=params)
         return out
 
+    async def delete_workflow(self, workflow_id: int, caller: Caller, *, expected_version_no: int | None) -> None:
+        params = {"expected_version_no": expected_version_no}
+        await self.up.call("DELETE", f"/internal/workflows/{workflow_id}", caller, params=params)
+
+    async def delete_task(self, task_id: int, caller: Caller) -> None:
+        await self.up.call("DELETE", f"/internal/tasks/{task_id}", caller)
+
     async def workflow_states(self, workflow_ids: Sequence[int], caller: Caller) -> Json:
         params = {"ids": _ids(workflow_ids)}
         out: Json = await self.up.call("GET", "/internal/workflow-states", caller, params=params)

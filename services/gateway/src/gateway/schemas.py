@@ -42,7 +42,7 @@ class WorkflowListQuery(BaseModel):
     """The query of ``GET /api/v1/workflows`` (read by ``common.query.parse_query``)."""
 
     name: str | None = Field(None, max_length=255, description="name contains")
-    status: Literal["draft", "ready", "online", "offline"] | None = None
+    status: Literal["draft", "ready", "online", "offline", "archived"] | None = None
     publish_status: Literal["never_published", "pending", "published", "failed"] | None = None
     last_execution_state: str | None = Field(None, max_length=64)
     needs_attention: bool | None = None

@@ -409,6 +409,7 @@ async def _finish(deps: Deps, row: Row[Any], attempt: int, run: _Run, outcome: _
                 engine_version=run.engine_version,
                 project_code=run.project_code,
                 release_state=run.release_state,
+                schedule_online=run.engine_update.get("schedule_online"),
                 error_code=outcome.error_code,
                 error_message=outcome.error_message,
                 operator=row.operator,

@@ -382,7 +382,8 @@ SORTS = tuple(_SORT_SQL)
 _LIST_ITEM_JSON = f"""json_build_object(
     'id', w.id, 'name', w.workflow_name, 'description', w.description, 'status', w.status,
     'publish_status', w.publish_status, 'workflow_code', w.workflow_code, 'project_code', w.project_code,
-    'release_state', w.release_state, 'current_version_no', w.current_version_no,
+    'release_state', w.release_state, 'schedule_online', w.schedule_online,
+    'current_version_no', w.current_version_no,
     'approved', coalesce(w.current_version_id IS NOT NULL AND w.approved_version_id = w.current_version_id, false),
     'last_published_version_no', v.version_no, 'last_execution_state', w.last_execution_state,
     'last_execution_at', {_utc("w.last_execution_at")}, 'needs_attention', w.needs_attention,
@@ -709,6 +710,36 @@ class RelationRows:
 
     def params(self) -> dict[str, Any]:
         return {"task_ids": self.task_ids, "attrs": self.attrs, "ups": self.ups, "downs": self.downs}
+
+
+async def workflow_task_ids(session: AsyncSession, workflow_id: int) -> list[int]:
+    c = workflow_task_relation.c
+    return list((await session.execute(select(c.task_id).where(c.workflow_id == workflow_id))).scalars())
+
+
+async def delete_workflow(session: AsyncSession, workflow_id: int) -> None:
+    """The workflow, its relations, versions and publish requests (their foreign keys first)."""
+    w = data_workflow.c
+    await session.execute(
+        update(data_workflow)
+        .where(w.id == workflow_id)
+        .values(current_version_id=None, approved_version_id=None, last_published_version_id=None)
+    )
+    await session.execute(delete(workflow_task_relation).where(workflow_task_relation.c.workflow_id == workflow_id))
+    await session.execute(delete(publish_request).where(publish_request.c.workflow_id == workflow_id))
+    await session.execute(delete(workflow_version).where(workflow_version.c.workflow_id == workflow_id))
+    await session.execute(delete(data_workflow).where(w.id == workflow_id))
+
+
+async def lock_task(session: AsyncSession, task_id: int) -> bool:
+    """``SELECT … FOR UPDATE`` of the task; whether it exists."""
+    stmt = select(data_task.c.id).where(data_task.c.id == task_id).with_for_update()
+    return (await session.execute(stmt)).first() is not None
+
+
+async def delete_task(session: AsyncSession, task_id: int) -> None:
+    await session.execute(delete(_dep).where(_dep.c.task_id == task_id))
+    await session.execute(delete(data_task).where(data_task.c.id == task_id))
 
 
 async def delete_relations(session: AsyncSession, workflow_id: int, task_ids: Sequence[int]) -> None:

@@ -46,7 +46,7 @@ from common.outbox import add_outbox_tables
 metadata: MetaData = new_metadata()
 
 TASK_TYPES = ("SHELL", "SQL", "PYTHON")
-STATUSES = ("draft", "ready", "online", "offline")
+STATUSES = ("draft", "ready", "online", "offline", "archived")
 PUBLISH_STATUSES = ("never_published", "pending", "published", "failed")
 TRIGGER_SOURCES = ("manual_edit", "task_change", "lineage_change", "migration", "rollback")
 OPERATIONS = ("deploy", "online", "offline")
@@ -96,6 +96,8 @@ data_workflow = Table(
     Column("last_published_version_id", BigInteger, ForeignKey("workflow_version.id", use_alter=True)),
     Column("project_code", BigInteger),
     Column("release_state", Text),
+    #: whether DS's schedule of the workflow is online, as the last publish left it (``NULL``: not known)
+    Column("schedule_online", Boolean),
     Column("definition_json", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
     Column("entry_task_ids", ARRAY(BigInteger), nullable=False, server_default=_EMPTY_IDS),
     Column("exit_task_ids", ARRAY(BigInteger), nullable=False, server_default=_EMPTY_IDS),

@@ -33,6 +33,8 @@ class WorkflowStatus(StrEnum):
     READY = "ready"
     ONLINE = "online"
     OFFLINE = "offline"
+    #: read-only for good: its history is kept, its tasks are free, DolphinScheduler holds it offline
+    ARCHIVED = "archived"
 
 
 class WorkflowAction(StrEnum):
@@ -41,3 +43,4 @@ class WorkflowAction(StrEnum):
     APPROVE = "approve"
     ONLINE = "online"
     OFFLINE = "offline"
+    ARCHIVE = "archive"

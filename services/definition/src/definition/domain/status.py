@@ -17,7 +17,11 @@ status        new version (any edit)      actions
               needs approval again        current version is not approved yet
 ``offline``   stays ``offline``;          ``online`` → ``online``; ``approve`` (status unchanged) as above
               needs approval again
+``archived``  (none: read-only)           none
 ============  ==========================  ===============================================================
+
+``archive`` is allowed in every other status: the workflow keeps its versions and publish history, its tasks are
+released, and (the service's part) DolphinScheduler is asked to take it offline.
 
 Why: ``ready`` *means* "approved and waiting", so any new version voids it. An ``online``/``offline`` workflow has
 a running (or paused) definition in DS that was approved before; demoting it to ``draft`` would misreport what runs.
@@ -111,6 +115,7 @@ def initial_state(version_id: int) -> WorkflowState:
 _TARGET = {
     WorkflowAction.ONLINE: WorkflowStatus.ONLINE,
     WorkflowAction.OFFLINE: WorkflowStatus.OFFLINE,
+    WorkflowAction.ARCHIVE: WorkflowStatus.ARCHIVED,
 }
 
 
@@ -118,12 +123,15 @@ def allowed_actions(state: WorkflowState) -> tuple[WorkflowAction, ...]:
     """The actions ``transition`` accepts in ``state``."""
     s = state.status
     out: list[WorkflowAction] = []
+    if s is WorkflowStatus.ARCHIVED:
+        return ()
     if state.has_pending_version and s is not WorkflowStatus.READY and not state.is_empty:
         out.append(WorkflowAction.APPROVE)
     if s is WorkflowStatus.READY or (s is WorkflowStatus.OFFLINE and state.approved_version_id is not None):
         out.append(WorkflowAction.ONLINE)
     if s is WorkflowStatus.ONLINE:
         out.append(WorkflowAction.OFFLINE)
+    out.append(WorkflowAction.ARCHIVE)
     return tuple(out)
 
 
@@ -161,6 +169,8 @@ def _publish_refusal(state: WorkflowState, op: PublishOperation) -> tuple[str, s
         if state.workflow_code is None or state.last_published_version_id is None:
             return "not_deployed", "the workflow has never been deployed to DolphinScheduler"
         return None
+    if state.status is WorkflowStatus.ARCHIVED:
+        return "archived", "the workflow is archived"
     if not state.current_is_approved:
         return "not_approved", "the current version is not approved"
     if state.status is WorkflowStatus.DRAFT:  # pragma: no cover - a draft never has an approved current version

@@ -11,7 +11,7 @@ from gateway import service
 from gateway.auth import acting
 from gateway.domain.roles import Role
 from gateway.ports import Caller
-from gateway.routes.params import PROBLEM_RESPONSES, DepsDep, IdPath, json_page
+from gateway.routes.params import PROBLEM_RESPONSES, DepsDep, IdPath, json_page, note
 from gateway.schemas import TaskInput, TaskListQuery, TaskUpdate
 
 router = APIRouter(prefix="/tasks", tags=["tasks"], responses=PROBLEM_RESPONSES)
@@ -37,6 +37,14 @@ async def create_task(body: TaskInput, deps: DepsDep, caller: Editor) -> dict[st
 async def get_task(task_id: IdPath, deps: DepsDep, caller: Viewer) -> dict[str, Any]:
     """The task with its workflow, links and dependencies (ids and counts)."""
     return await service.task_detail(deps, task_id, caller)
+
+
+@router.delete("/{task_id}", status_code=204)
+async def delete_task(task_id: IdPath, request: Request, deps: DepsDep, caller: Editor) -> Response:
+    """Delete a task that is in no workflow (409 ``task-in-use`` names its workflow); lineage forgets its tables."""
+    note(request, "delete")
+    await deps.definition.delete_task(task_id, caller)
+    return Response(status_code=204)
 
 
 @router.put("/{task_id}")

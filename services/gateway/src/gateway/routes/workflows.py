@@ -58,6 +58,31 @@ async def approve_workflow(
     return await deps.definition.workflow_action(workflow_id, "approve", caller, body.forward())
 
 
+@router.post("/{workflow_id}/archive")
+async def archive_workflow(workflow_id: IdPath, request: Request, deps: DepsDep, caller: Publisher) -> dict[str, Any]:
+    """Archive a workflow for good: read-only from now on, its tasks free for other workflows, its versions, publish
+    records and executions kept; DolphinScheduler takes it (and its schedule) offline when it was deployed."""
+    note(request, "archive")
+    return await deps.definition.workflow_action(workflow_id, "archive", caller)
+
+
+@router.delete("/{workflow_id}", status_code=204)
+async def delete_workflow(
+    workflow_id: IdPath,
+    request: Request,
+    deps: DepsDep,
+    caller: Editor,
+    expected_version_no: Annotated[
+        int | None, Query(ge=0, le=INT4_MAX, description="refuse (409) when another version was saved since")
+    ] = None,
+) -> Response:
+    """Delete a workflow that was never published (its tasks are free again). One that was published is archived
+    instead (409 ``workflow-published``): its history stays."""
+    note(request, "delete")
+    await deps.definition.delete_workflow(workflow_id, caller, expected_version_no=expected_version_no)
+    return Response(status_code=204)
+
+
 @router.post("/{workflow_id}/online")
 async def online_workflow(workflow_id: IdPath, deps: DepsDep, caller: Publisher) -> dict[str, Any]:
     """Platform state only (DolphinScheduler is not touched: publish ``online`` does that)."""
