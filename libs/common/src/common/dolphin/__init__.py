@@ -13,9 +13,12 @@ from common.dolphin.errors import (
     DolphinHttpError,
     DolphinInvalidRequest,
     DolphinNotFound,
+    DolphinTenantMissing,
     DolphinTimeout,
     DolphinTransientApiError,
     DolphinUnavailable,
+    DolphinWorkflowMissing,
+    DolphinWorkflowOffline,
 )
 from common.dolphin.gateway import DEFAULT_GATEWAY_AUTH_TOKEN, DolphinGatewayClient
 from common.dolphin.models import (
@@ -80,9 +83,12 @@ __all__ = [
     "DolphinInvalidRequest",
     "DolphinNotFound",
     "DolphinRestClient",
+    "DolphinTenantMissing",
     "DolphinTimeout",
     "DolphinTransientApiError",
     "DolphinUnavailable",
+    "DolphinWorkflowMissing",
+    "DolphinWorkflowOffline",
     "FailureStrategy",
     "Flag",
     "GatewayProject",

@@ -2,9 +2,11 @@
 
 - A DS business error (HTTP 200, ``code != 0``) becomes a :class:`DolphinApiError` (a ``DomainError``)
   that keeps DS's numeric ``ds_code`` and ``ds_msg``; a few codes get a more precise subclass (not found,
-  conflict, invalid input).
+  conflict, invalid input), named by DS ``Status`` constants the conformance test checks against the jar.
   The rare codes that mean "the server is not ready" (:data:`TRANSIENT_DS_CODES`) become
-  :class:`DolphinTransientApiError` (a ``TransientError``) instead.
+  :class:`DolphinTransientApiError` (a ``TransientError``) instead, except 10000 "Cannot find the workflow",
+  a permanent :class:`DolphinWorkflowMissing`. A start's 50014 says by its text whether the workflow is offline
+  (:class:`DolphinWorkflowOffline`) or the tenant unknown (:class:`DolphinTenantMissing`).
 - HTTP 401 (DS answers it with an empty body) becomes :class:`DolphinAuthError`; so does a py4j
   "bad auth token".
 - 5xx, timeouts, dropped connections become :class:`DolphinUnavailable` / :class:`DolphinTimeout`;
@@ -17,6 +19,9 @@ only, and the gateway scrubs known secrets from Java messages.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from common.errors import (
@@ -31,14 +36,81 @@ from common.errors import (
     ValidationFailed,
 )
 
-#: DS codes that describe the server's own state rather than the request: retrying later may succeed.
-#: 10000 internal server error, 10025 no master available.
-TRANSIENT_DS_CODES: frozenset[int] = frozenset({10000, 10025})
+# Each classification names the DS ``Status`` constants it covers (``org.apache.dolphinscheduler.api.enums.Status``)
+# with their codes: the conformance test (tests/contract/ds_conformance) holds every pair to the released jar.
 
-_NOT_FOUND_CODES = frozenset({10008, 10010, 10017, 10018, 10020, 50001, 50003, 50030, 70015})
-_CONFLICT_CODES = frozenset({10019, 10023, 10126, 10168, 10204, 50004, 50008, 50021, 50023})
-_INVALID_CODES = frozenset({10001, 10141, 10202, 50017, 50018, 50019, 50020, 50035, 50036, 80003})
-_FORBIDDEN_CODES = frozenset({30001, 30002, 10148})
+#: server state rather than the request: retrying later may succeed (10000 is also what a ``ServiceException``
+#: without a status answers; see :func:`api_error_for` for the 10000 that means "no such workflow")
+TRANSIENT_STATUSES: Mapping[str, int] = MappingProxyType(
+    {"INTERNAL_SERVER_ERROR_ARGS": 10000, "MASTER_NOT_EXISTS": 10025}
+)
+NOT_FOUND_STATUSES: Mapping[str, int] = MappingProxyType(
+    {
+        "TASK_INSTANCE_NOT_FOUND": 10008,
+        "USER_NOT_EXIST": 10010,
+        "TENANT_NOT_EXIST": 10017,
+        "PROJECT_NOT_FOUND": 10018,
+        "TASK_INSTANCE_NOT_EXISTS": 10020,
+        "WORKFLOW_INSTANCE_NOT_EXIST": 50001,
+        "WORKFLOW_DEFINITION_NOT_EXIST": 50003,
+        "TASK_DEFINE_NOT_EXIST": 50030,
+        "ACCESS_TOKEN_NOT_EXIST": 70015,
+    }
+)
+CONFLICT_STATUSES: Mapping[str, int] = MappingProxyType(
+    {
+        "PROJECT_ALREADY_EXISTS": 10019,
+        "SCHEDULE_CRON_ONLINE_FORBID_UPDATE": 10023,
+        "SCHEDULE_CRON_REALEASE_NEED_NOT_CHANGE": 10126,
+        "WORKFLOW_DEFINITION_NAME_EXIST": 10168,
+        "SCHEDULE_ALREADY_EXISTS": 10204,
+        "WORKFLOW_DEFINITION_NOT_RELEASE": 50004,
+        "SUB_WORKFLOW_DEFINITION_NOT_RELEASE": 50004,
+        "WORKFLOW_DEFINITION_NOT_ALLOWED_EDIT": 50008,
+        "WORKFLOW_DEFINE_STATE_ONLINE": 50021,
+        "SCHEDULE_STATE_ONLINE": 50023,
+    }
+)
+INVALID_STATUSES: Mapping[str, int] = MappingProxyType(
+    {
+        "REQUEST_PARAMS_NOT_VALID_ERROR": 10001,
+        "SCHEDULE_START_TIME_END_TIME_SAME": 10141,
+        "PARSE_SCHEDULE_PARAM_ERROR": 10202,
+        "DATA_IS_NOT_VALID": 50017,
+        "DATA_IS_NULL": 50018,
+        "WORKFLOW_NODE_HAS_CYCLE": 50019,
+        "WORKFLOW_NODE_S_PARAMETER_INVALID": 50020,
+        "WORKFLOW_DAG_IS_EMPTY": 50035,
+        "CHECK_WORKFLOW_TASK_RELATION_ERROR": 50036,
+        "START_TIME_BIGGER_THAN_END_TIME_ERROR": 80003,
+    }
+)
+FORBIDDEN_STATUSES: Mapping[str, int] = MappingProxyType(
+    {"USER_NO_OPERATION_PERM": 30001, "USER_NO_OPERATION_PROJECT_PERM": 30002, "USER_DISABLED": 10148}
+)
+#: the start endpoints' ``@ApiException`` statuses: DS answers an exception thrown while starting with this code
+#: and the exception's text appended (``start workflow instance error:The workflowDefinition should be online``)
+START_ERROR_STATUSES: Mapping[str, int] = MappingProxyType(
+    {"START_WORKFLOW_INSTANCE_ERROR": 50014, "BATCH_START_WORKFLOW_INSTANCE_ERROR": 50014}
+)
+
+#: DS codes that describe the server's own state rather than the request: retrying later may succeed.
+TRANSIENT_DS_CODES: frozenset[int] = frozenset(TRANSIENT_STATUSES.values())
+
+_NOT_FOUND_CODES = frozenset(NOT_FOUND_STATUSES.values())
+_CONFLICT_CODES = frozenset(CONFLICT_STATUSES.values())
+_INVALID_CODES = frozenset(INVALID_STATUSES.values())
+_FORBIDDEN_CODES = frozenset(FORBIDDEN_STATUSES.values())
+_START_ERROR_CODES = frozenset(START_ERROR_STATUSES.values())
+
+# Texts DS 3.4.x puts in a message (read from its bytecode), for the codes that mean several things:
+#: 10000 from a start: ``new ServiceException("Cannot find the workflow: " + code)``
+_WORKFLOW_MISSING = re.compile(r"Cannot find the workflow: ?(-?\d+)")
+#: 50014 from a start: the workflow is not ONLINE (``IllegalStateException`` of the trigger validator)
+_WORKFLOW_OFFLINE = "The workflowDefinition should be online"
+#: ``TenantExistValidator`` (``"Tenant: [%s] not exists"``), under the endpoint's code: 50014 from a start, 10076 from
+#: a schedule create
+_TENANT_MISSING = re.compile(r"Tenant: \[(.*?)\] not exists")
 
 
 class DolphinError:
@@ -52,9 +124,11 @@ class _DsCoded(DolphinError):
     ds_msg: str
     endpoint: str
 
-    def __init__(self, ds_code: int, ds_msg: str, *, endpoint: str, **extras: Any) -> None:
+    def __init__(self, ds_code: int, ds_msg: str, *, endpoint: str, summary: str | None = None, **extras: Any) -> None:
+        """``summary``: what the answer means for the caller, put before DS's own code and message."""
+        text = f"DolphinScheduler {endpoint} failed with code {ds_code}: {ds_msg}"
         super().__init__(  # type: ignore[call-arg]  # cooperative: PlatformError
-            f"DolphinScheduler {endpoint} failed with code {ds_code}: {ds_msg}",
+            f"{summary} ({text})" if summary else text,
             ds_code=ds_code,
             ds_msg=ds_msg,
             endpoint=endpoint,
@@ -99,10 +173,54 @@ class DolphinTransientApiError(_DsCoded, TransientError):
     title = "DolphinScheduler is not ready"
 
 
+class DolphinWorkflowMissing(DolphinNotFound):
+    """A start named a workflow code DS does not have (deleted in DS): 10000 "Cannot find the workflow: <code>"."""
+
+    code = "dolphin-workflow-missing"
+    title = "The DolphinScheduler workflow no longer exists"
+
+
+class DolphinWorkflowOffline(DolphinConflict):
+    """A start of a workflow that is OFFLINE in DS: 50014 "...The workflowDefinition should be online"."""
+
+    code = "dolphin-workflow-offline"
+    title = "The DolphinScheduler workflow is offline"
+
+
+class DolphinTenantMissing(DolphinInvalidRequest):
+    """A start (or schedule) named a tenant DS does not have: "Tenant: [<code>] not exists"."""
+
+    code = "dolphin-tenant-missing"
+    title = "DolphinScheduler has no such tenant"
+
+
 def api_error_for(ds_code: int, ds_msg: str, *, endpoint: str) -> DolphinApiError | DolphinTransientApiError:
-    """The error to raise for a DS envelope with a non-zero code."""
+    """The error to raise for a DS envelope with a non-zero code.
+
+    Classified by code, and by DS's message where one code means several things (CONTRACT §3, 3.4.x bytecode):
+    10000 "Cannot find the workflow: <code>" is a permanent not-found, not a busy server; a start's 50014 says
+    whether the workflow is offline or the tenant is unknown.
+    """
     if ds_code in TRANSIENT_DS_CODES:
+        missing = _WORKFLOW_MISSING.search(ds_msg)
+        if missing is not None:
+            return DolphinWorkflowMissing(
+                ds_code,
+                ds_msg,
+                endpoint=endpoint,
+                summary=f"the DS workflow no longer exists (workflow code {missing.group(1)})",
+                workflow_code=int(missing.group(1)),
+            )
         return DolphinTransientApiError(ds_code, ds_msg, endpoint=endpoint)
+    tenant = _TENANT_MISSING.search(ds_msg)
+    if tenant is not None:  # the validator's text, under whichever endpoint code (start 50014, schedule 10076)
+        return DolphinTenantMissing(
+            ds_code, ds_msg, endpoint=endpoint, summary=f"DolphinScheduler has no tenant {tenant.group(1)!r}"
+        )
+    if ds_code in _START_ERROR_CODES and _WORKFLOW_OFFLINE in ds_msg:
+        return DolphinWorkflowOffline(
+            ds_code, ds_msg, endpoint=endpoint, summary="the DS workflow is offline: publish it online first"
+        )
     cls: type[DolphinApiError] = DolphinApiError
     if ds_code in _NOT_FOUND_CODES:
         cls = DolphinNotFound

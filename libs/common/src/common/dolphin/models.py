@@ -36,7 +36,6 @@ class WorkflowExecutionStatus(_DsEnum):
     FAILURE = "FAILURE"
     SUCCESS = "SUCCESS"
     SERIAL_WAIT = "SERIAL_WAIT"
-    WAIT_TO_RUN = "WAIT_TO_RUN"
     FAILOVER = "FAILOVER"
 
     @property
@@ -188,7 +187,7 @@ class ExecutionOrder(_DsEnum):
 _CODES: dict[str, dict[str, int]] = {
     "WorkflowExecutionStatus": {
         "SUBMITTED_SUCCESS": 0, "RUNNING_EXECUTION": 1, "READY_PAUSE": 2, "PAUSE": 3, "READY_STOP": 4,
-        "STOP": 5, "FAILURE": 6, "SUCCESS": 7, "SERIAL_WAIT": 14, "WAIT_TO_RUN": 17, "FAILOVER": 18,
+        "STOP": 5, "FAILURE": 6, "SUCCESS": 7, "SERIAL_WAIT": 14, "FAILOVER": 18,
     },
     "TaskExecutionStatus": {
         "SUBMITTED_SUCCESS": 0, "RUNNING_EXECUTION": 1, "PAUSE": 3, "FAILURE": 6, "SUCCESS": 7,
