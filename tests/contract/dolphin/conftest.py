@@ -4,7 +4,8 @@
 per session, workflows with unique names), so they run unchanged against a real DS: set ``DS_CONTRACT_REST_URL``
 (``http://host:12345/dolphinscheduler``), ``DS_CONTRACT_ACCESS_TOKEN``, ``DS_CONTRACT_GATEWAY_HOST``,
 ``DS_CONTRACT_GATEWAY_PORT``, ``DS_CONTRACT_GATEWAY_AUTH_TOKEN`` and optionally ``DS_CONTRACT_USER`` (default
-``admin``), or override ``ds_endpoint`` in a closer conftest.
+``admin``) and ``DS_CONTRACT_DATASOURCE`` (``name:TYPE`` of an existing datasource, for the ``getDatasource`` test;
+without it that test is skipped against a real DS), or override ``ds_endpoint`` in a closer conftest.
 """
 
 from __future__ import annotations
@@ -89,3 +90,25 @@ async def ds_target(ds_endpoint: DsTarget, ds_gateway: DolphinGatewayClient) -> 
     code = await ds_gateway.query_project_code(ds_endpoint.user_name, ds_endpoint.project_name)
     assert code is not None
     return replace(ds_endpoint, project_code=code)
+
+
+@dataclass(frozen=True)
+class KnownDatasource:
+    name: str
+    type: str
+
+
+@pytest.fixture(scope="session")
+def known_datasource(request: pytest.FixtureRequest, ds_endpoint: DsTarget) -> KnownDatasource:
+    """A datasource that exists in DS: ``DS_CONTRACT_DATASOURCE`` on a real DS (creating one needs a database DS
+    can reach), seeded through the emulator's control API otherwise."""
+    if os.environ.get("DS_CONTRACT_REST_URL"):
+        spec = os.environ.get("DS_CONTRACT_DATASOURCE", "")
+        if ":" not in spec:
+            pytest.skip("DS_CONTRACT_DATASOURCE (name:TYPE of an existing datasource) is not set")
+        name, ds_type = spec.split(":", 1)
+        return KnownDatasource(name, ds_type)
+    emulator: EmulatorProcess = request.getfixturevalue("contract_ds_emulator")
+    name = f"contract-ds-{uuid.uuid4().hex[:8]}"
+    emulator.add_datasource(name, "POSTGRESQL")
+    return KnownDatasource(name, "POSTGRESQL")

@@ -23,17 +23,21 @@ from common.dolphin import (
     DolphinAuthError,
     DolphinGatewayClient,
     DolphinGatewayError,
+    DolphinInvalidRequest,
     DolphinRestClient,
+    DolphinTenantMissing,
+    DolphinWorkflowMissing,
+    DolphinWorkflowOffline,
     ReleaseState,
     ScheduleSpec,
     TaskExecutionStatus,
     WorkflowExecutionStatus,
     WorkflowInstance,
 )
-from common.errors import DomainError
+from common.errors import Conflict, DomainError, NotFound, TransientError
 
 if TYPE_CHECKING:
-    from conftest import DsTarget
+    from conftest import DsTarget, KnownDatasource
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -117,6 +121,13 @@ async def _wait_finished(rest: DolphinRestClient, target: DsTarget, instance_id:
             return instance
         assert time.monotonic() < deadline, f"instance {instance_id} still {instance.state}"
         await asyncio.sleep(0.1)
+
+
+def _raw(target: DsTarget) -> httpx.AsyncClient:
+    """Plain HTTP to DS with the access token, for what our client never sends (to see how DS answers it)."""
+    return httpx.AsyncClient(
+        base_url=target.rest_url, headers={"token": target.access_token.get_secret_value()}, timeout=30
+    )
 
 
 def _schedule_spec() -> ScheduleSpec:
@@ -404,14 +415,267 @@ async def test_gateway_schedule_argument_onlines_schedule(
     await ds_rest.offline_workflow(ds_target.project_code, code)
 
 
-async def test_start_while_offline_is_50004(
+async def test_start_while_offline_is_50014(
     ds_gateway: DolphinGatewayClient, ds_rest: DolphinRestClient, ds_target: DsTarget
 ) -> None:
+    """DS 3.4.x: the trigger validator's IllegalStateException under the endpoint's START_WORKFLOW_INSTANCE_ERROR."""
     code = await _deploy(ds_gateway, ds_target, _name("offline"), await _new_dag(ds_gateway))
     with pytest.raises(DolphinApiError) as exc:
         await ds_rest.start_workflow_instance(ds_target.project_code, code)
-    assert exc.value.ds_code == 50004
+    assert exc.value.ds_code == 50014
+    assert exc.value.ds_msg == "start workflow instance error:The workflowDefinition should be online"
+    assert isinstance(exc.value, DolphinWorkflowOffline)
+    assert isinstance(exc.value, Conflict)
     assert isinstance(exc.value, DomainError)
+
+
+async def test_start_with_an_unknown_tenant_is_50014(
+    ds_gateway: DolphinGatewayClient, ds_rest: DolphinRestClient, ds_target: DsTarget
+) -> None:
+    dag = await _new_dag(ds_gateway)
+    code = await _deploy(ds_gateway, ds_target, _name("tenant"), dag, release_state=ReleaseState.ONLINE)
+    tenant = f"no-such-tenant-{uuid.uuid4().hex[:6]}"
+    with pytest.raises(DolphinApiError) as exc:
+        await ds_rest.start_workflow_instance(ds_target.project_code, code, tenant_code=tenant)
+    assert exc.value.ds_code == 50014
+    assert exc.value.ds_msg == f"start workflow instance error:Tenant: [{tenant}] not exists"
+    assert isinstance(exc.value, DolphinTenantMissing)
+    page = await ds_rest.list_workflow_instances(ds_target.project_code, workflow_code=code)
+    assert page.total == 0
+    await ds_rest.offline_workflow(ds_target.project_code, code)
+
+
+async def test_start_of_a_missing_workflow_is_a_permanent_not_found(
+    ds_rest: DolphinRestClient, ds_target: DsTarget
+) -> None:
+    """10000 is also "Internal Server Error": for a start of a workflow code DS does not have (deleted in DS), it
+    says "Cannot find the workflow: <code>", which no retry will change."""
+    [missing] = await ds_rest.gen_task_codes(ds_target.project_code, 1)  # a fresh code: no workflow has it
+    with pytest.raises(DolphinApiError) as exc:
+        await ds_rest.start_workflow_instance(ds_target.project_code, missing)
+    assert exc.value.ds_code == 10000
+    assert exc.value.ds_msg == f"Internal Server Error: Cannot find the workflow: {missing}"
+    assert isinstance(exc.value, DolphinWorkflowMissing)
+    assert isinstance(exc.value, NotFound)
+    assert not isinstance(exc.value, TransientError)
+    assert "the DS workflow no longer exists" in str(exc.value)
+
+
+async def test_task_codes_come_at_most_100_per_call(
+    ds_gateway: DolphinGatewayClient, ds_rest: DolphinRestClient, ds_target: DsTarget
+) -> None:
+    p = ds_target.project_code
+    codes = await ds_rest.gen_task_codes(p, 100)
+    assert len(set(codes)) == 100
+    for count, text in ((101, "101"), (0, "0"), (2000, "2,000")):  # DS formats the Integer with MessageFormat
+        with pytest.raises(DolphinApiError) as exc:
+            await ds_rest.gen_task_codes(p, count)
+        assert (exc.value.ds_code, exc.value.ds_msg) == (50017, f"data {text} not valid")
+        assert isinstance(exc.value, DolphinInvalidRequest)
+
+    assert len(set(await ds_gateway.gen_task_code_list(100))) == 100
+    with pytest.raises(DolphinGatewayError) as refused:
+        await ds_gateway.gen_task_code_list(101)
+    assert refused.value.java_message == "data 101 not valid"
+
+
+async def test_endpoint_error_codes_are_the_controllers(ds_target: DsTarget) -> None:
+    """A parameter Spring cannot bind answers the method's @ApiException status: gen-task-codes has
+    LOGIN_USER_QUERY_PROJECT_LIST_PAGING_ERROR (10049), access-tokens/user/{id} QUERY_ACCESSTOKEN_BY_USER_ERROR."""
+    async with _raw(ds_target) as http:
+        body = (await http.get(f"/projects/{ds_target.project_code}/task-definition/gen-task-codes")).json()
+        assert body["code"] == 10049
+        assert body["msg"].startswith("login user query project list paging error:")
+        assert "genNum" in body["msg"]
+        body = (await http.get("/access-tokens/user/not-a-number")).json()
+        assert body["code"] == 70016
+        assert body["msg"].startswith("query access token by user error:")
+        body = (await http.get("/log/detail", params={"taskInstanceId": 1, "skipLineNum": 0})).json()
+        assert body["code"] == 10103
+        assert body["msg"].startswith("view task instance log error: {0}:")  # the template as it is, then the text
+
+
+async def test_batch_start_starts_one_by_one_and_stops_at_a_failure(
+    ds_gateway: DolphinGatewayClient, ds_rest: DolphinRestClient, ds_target: DsTarget
+) -> None:
+    p = ds_target.project_code
+    first = await _deploy(
+        ds_gateway, ds_target, _name("b1"), await _new_dag(ds_gateway), release_state=ReleaseState.ONLINE
+    )
+    offline = await _deploy(ds_gateway, ds_target, _name("b2"), await _new_dag(ds_gateway))
+    last = await _deploy(
+        ds_gateway, ds_target, _name("b3"), await _new_dag(ds_gateway), release_state=ReleaseState.ONLINE
+    )
+
+    with pytest.raises(DolphinApiError) as exc:
+        await ds_rest.batch_start_workflow_instances(p, [first, offline, last])
+    assert exc.value.ds_code == 50014
+    assert exc.value.ds_msg == "batch start workflow instance error: {0}:The workflowDefinition should be online"
+    # not atomic: the workflow before the failure was started, the one after it was not
+    assert (await ds_rest.list_workflow_instances(p, workflow_code=first)).total == 1
+    assert (await ds_rest.list_workflow_instances(p, workflow_code=last)).total == 0
+
+    [missing] = await ds_rest.gen_task_codes(p, 1)
+    with pytest.raises(DolphinApiError) as gone:
+        await ds_rest.batch_start_workflow_instances(p, [first, missing])
+    assert gone.value.ds_msg == f"Internal Server Error: Cannot find the workflow: {missing}"
+    assert isinstance(gone.value, DolphinWorkflowMissing)
+    assert (await ds_rest.list_workflow_instances(p, workflow_code=first)).total == 2
+    for code in (first, last):
+        await ds_rest.offline_workflow(p, code)
+
+
+async def test_batch_start_needs_exec_type(
+    ds_gateway: DolphinGatewayClient, ds_rest: DolphinRestClient, ds_target: DsTarget
+) -> None:
+    """``execType`` has no default on the batch endpoint (the single start defaults it): without it DS fails with
+    a NullPointerException before starting anything."""
+    p = ds_target.project_code
+    code = await _deploy(
+        ds_gateway, ds_target, _name("noexec"), await _new_dag(ds_gateway), release_state=ReleaseState.ONLINE
+    )
+    form = {"workflowDefinitionCodes": str(code), "scheduleTime": "", "failureStrategy": "END", "warningType": "NONE"}
+    async with _raw(ds_target) as http:
+        body = (await http.post(f"/projects/{p}/executors/batch-start-workflow-instance", data=form)).json()
+        assert body["code"] == 50014
+        assert body["msg"].startswith("batch start workflow instance error: {0}:")
+        assert (await ds_rest.list_workflow_instances(p, workflow_code=code)).total == 0
+        single = (await http.post(
+            f"/projects/{p}/executors/start-workflow-instance",
+            data={**form, "workflowDefinitionCode": str(code)},
+        )).json()  # fmt: skip
+        assert single["code"] == 0
+    await ds_rest.offline_workflow(p, code)
+
+
+async def test_create_endpoints_answer_201_errors_included(
+    ds_gateway: DolphinGatewayClient, ds_rest: DolphinRestClient, ds_target: DsTarget
+) -> None:
+    p = ds_target.project_code
+    dag = await _new_dag(ds_gateway)
+    offline = await _deploy(ds_gateway, ds_target, _name("c201"), dag)
+    user = await ds_rest.get_current_user()
+    async with _raw(ds_target) as http:
+        created = await http.post("/projects", data={"projectName": _name("p201"), "description": ""})
+        assert (created.status_code, created.json()["code"]) == (201, 0)
+        duplicate = await http.post("/projects", data={"projectName": ds_target.project_name})
+        assert (duplicate.status_code, duplicate.json()["code"]) == (201, 10019)
+        bad = await http.post(
+            f"/projects/{p}/workflow-definition",
+            data={"name": _name("w201"), "taskDefinitionJson": dag.task_json, "taskRelationJson": "[]"},
+        )
+        assert bad.status_code == 201
+        assert bad.json()["code"] != 0
+        schedule = await http.post(
+            f"/projects/{p}/schedules",
+            data={"workflowDefinitionCode": offline, "schedule": _schedule_spec().to_ds_json()},
+        )
+        assert (schedule.status_code, schedule.json()["code"]) == (201, 50004)
+        tenant = await http.post("/tenants", data={"tenantCode": "default", "queueId": 1})
+        assert tenant.status_code == 201
+        assert tenant.json()["code"] != 0
+        token = await http.post("/access-tokens", data={"userId": user.id, "expireTime": "2099-12-31 00:00:00"})
+        assert (token.status_code, token.json()["code"]) == (201, 0)
+        listed = await http.get("/projects/list")
+        assert listed.status_code == 200
+
+
+async def test_get_datasource_needs_its_type(
+    ds_gateway: DolphinGatewayClient, known_datasource: KnownDatasource
+) -> None:
+    """By name, then the type compared ignoring case; without a type nothing matches."""
+    name, ds_type = known_datasource.name, known_datasource.type
+    assert (await ds_gateway.get_datasource(name, ds_type)).name == name
+    assert (await ds_gateway.get_datasource(name, ds_type.lower())).name == name
+    with pytest.raises(DolphinGatewayError) as exc:
+        await ds_gateway.get_datasource(name, None)
+    assert exc.value.java_message == f"Can not find any datasource by name {name} and type null"
+
+
+async def test_execution_type_is_case_sensitive(ds_gateway: DolphinGatewayClient, ds_target: DsTarget) -> None:
+    dag = await _new_dag(ds_gateway)
+    args = (
+        ds_target.user_name, ds_target.project_name, _name("lower"), "", "[]", None, False, "NONE", 0, 0, "default",
+        0, dag.relation_json, dag.task_json, None, "parallel",
+    )  # fmt: skip
+    with pytest.raises(DolphinGatewayError) as exc:  # the client always sends the enum's name; here the raw call
+        await ds_gateway._call("createOrUpdateWorkflow", lambda ep: ep.createOrUpdateWorkflow(*args))
+    assert exc.value.java_message == (
+        "No enum constant org.apache.dolphinscheduler.common.enums.WorkflowExecutionTypeEnum.parallel"
+    )
+    async with _raw(ds_target) as http:
+        body = (await http.post(
+            f"/projects/{ds_target.project_code}/workflow-definition",
+            data={"name": _name("lower"), "taskDefinitionJson": dag.task_json,
+                  "taskRelationJson": dag.relation_json, "executionType": "parallel"},
+        )).json()  # fmt: skip
+    assert body["code"] == 10105
+    assert body["msg"].startswith("create workflow definition error:")
+
+
+async def test_wait_to_run_is_not_a_3_4_state(ds_target: DsTarget) -> None:
+    assert "WAIT_TO_RUN" not in WorkflowExecutionStatus.__members__
+    async with _raw(ds_target) as http:
+        body = (await http.get(
+            f"/projects/{ds_target.project_code}/workflow-instances",
+            params={"pageNo": 1, "pageSize": 10, "stateType": "WAIT_TO_RUN"},
+        )).json()  # fmt: skip
+    assert body["code"] == 10113
+    assert body["msg"].startswith("query workflow instance list paging error:")
+
+
+async def test_gateway_exec_workflow_instance_cannot_start_on_3_4(
+    ds_gateway: DolphinGatewayClient, ds_rest: DolphinRestClient, ds_target: DsTarget
+) -> None:
+    """It onlines the workflow, then triggers it without a tenant (and with ``WarningType.of`` giving null): the
+    trigger validator refuses. Nothing of ours calls it; runs go over REST."""
+    name = _name("exec")
+    code = await _deploy(ds_gateway, ds_target, name, await _new_dag(ds_gateway))
+    with pytest.raises(DolphinGatewayError) as exc:
+        await ds_gateway.exec_workflow_instance(ds_target.user_name, ds_target.project_name, name)
+    assert exc.value.java_message == "Tenant: [null] not exists"
+    data = await ds_rest.get_workflow_definition(ds_target.project_code, code)
+    assert data.workflow_definition.release_state is ReleaseState.ONLINE
+    assert (await ds_rest.list_workflow_instances(ds_target.project_code, workflow_code=code)).total == 0
+    await ds_rest.offline_workflow(ds_target.project_code, code)
+
+
+async def test_messages_are_ds_3_4_2s(
+    ds_gateway: DolphinGatewayClient, ds_rest: DolphinRestClient, ds_target: DsTarget
+) -> None:
+    """DS formats its messages with MessageFormat: a Long or Integer argument is grouped ("1,234")."""
+    p = ds_target.project_code
+    dag = await _new_dag(ds_gateway)
+    code = await _deploy(ds_gateway, ds_target, _name("msg"), dag)
+    version = (await ds_rest.get_workflow_definition(p, code)).workflow_definition.version
+    with pytest.raises(DolphinApiError) as offline:
+        await ds_rest.create_schedule(p, code, _schedule_spec())
+    assert offline.value.ds_msg == f"workflow definition {code:,} workflow version {version} not online"
+
+    await ds_rest.online_workflow(p, code)
+    async with _raw(ds_target) as http:
+        body = (
+            await http.put(f"/projects/{p}/schedules/update/{code}", data={"schedule": _schedule_spec().to_ds_json()})
+        ).json()
+    assert (body["code"], body["msg"]) == (10022, f"scheduler crontab {code:,} does not exist")
+    schedule = await ds_rest.create_schedule(p, code, _schedule_spec())
+    with pytest.raises(DolphinApiError) as duplicate:
+        await ds_rest.create_schedule(p, code, _schedule_spec())
+    assert duplicate.value.ds_msg == (
+        f"workflow {code:,} schedule {schedule.id:,} already exist, please update or delete it"
+    )
+    await ds_rest.offline_workflow(p, code)
+
+    [unknown] = await ds_rest.gen_task_codes(p, 1)
+    with pytest.raises(DolphinApiError) as missing_task:
+        await ds_rest.create_workflow_definition(
+            p, name=_name("msg"), task_definition_json=dag.task_json,
+            task_relation_json=json.dumps([_edge(0, dag.a), _edge(dag.a, unknown)]),
+        )  # fmt: skip
+    assert (missing_task.value.ds_code, missing_task.value.ds_msg) == (
+        50030,
+        f"task definition [{unknown}] does not exist",
+    )
 
 
 async def test_relation_errors(

@@ -8,7 +8,11 @@ tests as the real clients against the DS emulator (``tests/contract_ports``):
 - release ONLINE needs relations (50035); release OFFLINE also offlines the schedule;
 - schedules: created OFFLINE, one per workflow (10204), need an ONLINE workflow (50004), no update while online
   (10023);
-- starts need an ONLINE workflow (50004) and return instance ids.
+- ``genTaskCodeList`` gives 1 to 100 codes per call ("data N not valid" otherwise);
+- starts (DS 3.4.x): an unknown workflow code answers 10000 "Cannot find the workflow: <code>", an OFFLINE workflow
+  50014 "...The workflowDefinition should be online", an unknown tenant 50014 "...Tenant: [t] not exists"; a batch
+  start starts the workflows one by one and stops at the first failure (those before it stay started);
+- ``getDatasource`` matches the type ignoring case and finds nothing without a type.
 Errors are the real adapters' errors (DS codes through :func:`common.dolphin.errors.api_error_for`).
 
 Test controls: ``fail(method, exc, times=1)`` makes the next calls of a method raise; ``calls`` counts every call by
@@ -82,6 +86,10 @@ class _Schedule:
     tenant_code: str = "default"
 
 
+#: the most task codes one ``genTaskCodeList`` call gives (DS 3.4.2)
+MAX_GEN_TASK_CODES = 100
+
+
 @dataclass
 class FakeDolphin:
     users: dict[str, str | None] = field(default_factory=lambda: {"admin": "default"})
@@ -91,6 +99,7 @@ class FakeDolphin:
     datasources: dict[tuple[str, str], int] = field(default_factory=dict)
     instances: dict[int, tuple[int, int]] = field(default_factory=dict)  # id -> (project, workflow code)
     worker_groups: list[str] = field(default_factory=lambda: ["default"])
+    tenants: set[str] = field(default_factory=lambda: {"default"})
     calls: Counter[str] = field(default_factory=Counter)
     _failures: dict[str, list[BaseException]] = field(default_factory=dict)
     _codes: itertools.count[int] = field(default_factory=lambda: itertools.count(1_000_000_000_001))
@@ -208,6 +217,8 @@ class FakeGateway:
 
     async def gen_task_code_list(self, count: int) -> list[int]:
         self._ds._enter("genTaskCodeList")
+        if not 1 <= count <= MAX_GEN_TASK_CODES:
+            raise DolphinGatewayError("genTaskCodeList", f"data {count:,} not valid")
         return [next(self._ds._codes) for _ in range(count)]
 
     async def create_or_grant_project(self, user_name: str, project_name: str, description: str = "") -> None:
@@ -224,11 +235,10 @@ class FakeGateway:
     async def get_datasource(self, name: str, datasource_type: str | None = None) -> DataSourceRef:
         self._ds._enter("getDatasource")
         for (ds_name, ds_type), ds_id in self._ds.datasources.items():
-            if ds_name == name and (not datasource_type or ds_type == datasource_type.upper()):
+            if ds_name == name and datasource_type is not None and ds_type.lower() == datasource_type.lower():
                 return DataSourceRef(id=ds_id, name=ds_name, type=ds_type)
-        raise DolphinGatewayError(
-            "getDatasource", f"Can not find any datasource by name {name} and type {datasource_type}"
-        )
+        type_text = "null" if datasource_type is None else datasource_type
+        raise DolphinGatewayError("getDatasource", f"Can not find any datasource by name {name} and type {type_text}")
 
     async def create_or_update_workflow(
         self,
@@ -430,18 +440,41 @@ class FakeRest:
         *,
         schedule_time: str = "",
         failure_strategy: FailureStrategy = FailureStrategy.END,
+        exec_type: str = "START_PROCESS",
+        run_mode: RunMode | None = None,
         worker_group: str = "default",
         tenant_code: str = "default",
         start_params: Mapping[str, str] | None = None,
         dry_run: bool = False,
+        expected_parallelism_number: int | None = None,
         priority: Priority = Priority.MEDIUM,
     ) -> list[int]:
         endpoint = "POST /projects/{p}/executors/start-workflow-instance"
         self._ds._enter("start_workflow_instance")
-        wf = self._ds._workflow(project_code, workflow_code, endpoint)
+        return self._trigger(project_code, workflow_code, schedule_time, exec_type, tenant_code, endpoint, "start")
+
+    def _trigger(
+        self, project_code: int, code: int, schedule_time: str, exec_type: str, tenant: str, endpoint: str, kind: str
+    ) -> list[int]:
+        """One workflow's start as DS 3.4.x checks it (see the module docstring)."""
+        ds = self._ds
+        if project_code not in ds.projects.values():
+            raise api_error_for(10018, f"project {project_code} not found", endpoint=endpoint)
+        wf = ds.workflows.get(code)
+        if wf is None:
+            raise api_error_for(10000, f"Internal Server Error: Cannot find the workflow: {code}", endpoint=endpoint)
+        prefix = "start workflow instance error:" if kind == "start" else "batch start workflow instance error: {0}:"
         if wf.release_state is not ReleaseState.ONLINE:
-            raise api_error_for(50004, f"workflow definition {wf.code} not online", endpoint=endpoint)
-        return self._ds._start(project_code, wf, 1)
+            raise api_error_for(50014, prefix + "The workflowDefinition should be online", endpoint=endpoint)
+        if tenant not in ds.tenants:
+            raise api_error_for(50014, prefix + f"Tenant: [{tenant}] not exists", endpoint=endpoint)
+        runs = 1
+        if exec_type == "COMPLEMENT_DATA":
+            spec = json.loads(schedule_time)
+            start = spec["complementStartDate"][:10]
+            end = spec["complementEndDate"][:10]
+            runs = (date.fromisoformat(end) - date.fromisoformat(start)).days + 1
+        return ds._start(project_code, wf, runs)
 
     async def batch_start_workflow_instances(
         self,
@@ -460,17 +493,10 @@ class FakeRest:
     ) -> list[int]:
         endpoint = "POST /projects/{p}/executors/batch-start-workflow-instance"
         self._ds._enter("batch_start_workflow_instances")
-        workflows = [self._ds._workflow(project_code, code, endpoint) for code in workflow_codes]
-        for wf in workflows:
-            if wf.release_state is not ReleaseState.ONLINE:
-                raise api_error_for(50004, f"workflow definition {wf.code} not online", endpoint=endpoint)
-        runs = 1
-        if exec_type == "COMPLEMENT_DATA":
-            spec = json.loads(schedule_time)
-            start = spec["complementStartDate"][:10]
-            end = spec["complementEndDate"][:10]
-            runs = (date.fromisoformat(end) - date.fromisoformat(start)).days + 1
-        return [i for wf in workflows for i in self._ds._start(project_code, wf, runs)]
+        ids: list[int] = []
+        for code in workflow_codes:  # one by one: a failure leaves the ones before it started
+            ids += self._trigger(project_code, code, schedule_time, exec_type, tenant_code, endpoint, "batch")
+        return ids
 
     async def get_workflow_instance(self, project_code: int, instance_id: int) -> WorkflowInstance:
         endpoint = "GET /projects/{p}/workflow-instances/{id}"

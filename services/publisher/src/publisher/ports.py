@@ -125,10 +125,13 @@ class DolphinRest(Protocol):
         *,
         schedule_time: str = "",
         failure_strategy: FailureStrategy = FailureStrategy.END,
+        exec_type: str = "START_PROCESS",
+        run_mode: RunMode | None = None,
         worker_group: str = "default",
         tenant_code: str = "default",
         start_params: Mapping[str, str] | None = None,
         dry_run: bool = False,
+        expected_parallelism_number: int | None = None,
         priority: Priority = Priority.MEDIUM,
     ) -> list[int]: ...
 

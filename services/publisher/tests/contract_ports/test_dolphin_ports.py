@@ -10,6 +10,9 @@ import pytest
 from common.dolphin import (
     DolphinApiError,
     DolphinGatewayError,
+    DolphinTenantMissing,
+    DolphinWorkflowMissing,
+    DolphinWorkflowOffline,
     ReleaseState,
     ScheduleSpec,
 )
@@ -150,10 +153,16 @@ async def test_starts_need_an_online_workflow(ports: Ports) -> None:
     project = await _project(ports)
     codes = await ports.gateway.gen_task_code_list(2)
     code = await _upsert(ports.gateway, ports, "run", codes)
-    with pytest.raises(DolphinApiError) as err:
+    with pytest.raises(DolphinWorkflowOffline) as err:
         await ports.rest.start_workflow_instance(project, code)
-    assert err.value.ds_code == 50004
+    assert err.value.ds_code == 50014
+    [missing] = await ports.gateway.gen_task_code_list(1)
+    with pytest.raises(DolphinWorkflowMissing) as gone:
+        await ports.rest.start_workflow_instance(project, missing)
+    assert gone.value.ds_code == 10000
     await ports.rest.release_workflow(project, code, ReleaseState.ONLINE)
+    with pytest.raises(DolphinTenantMissing):
+        await ports.rest.start_workflow_instance(project, code, tenant_code="no-such-tenant")
     ids = await ports.rest.start_workflow_instance(project, code)
     assert len(ids) == 1
     instance = await ports.rest.get_workflow_instance(project, ids[0])
@@ -166,6 +175,28 @@ async def test_starts_need_an_online_workflow(ports: Ports) -> None:
     page = await ports.rest.list_workflow_instances(project, workflow_code=code, page_size=10)
     assert page.total == 4
     assert "default" in await ports.rest.list_worker_groups()
+    assert len(await ports.rest.start_workflow_instance(
+        project, code, schedule_time=backfill, exec_type="COMPLEMENT_DATA"
+    )) == 3  # fmt: skip
+
+
+async def test_batch_start_goes_one_by_one(ports: Ports) -> None:
+    project = await _project(ports)
+    online = await _upsert(ports.gateway, ports, "b1", await ports.gateway.gen_task_code_list(2))
+    offline = await _upsert(ports.gateway, ports, "b2", await ports.gateway.gen_task_code_list(2))
+    await ports.rest.release_workflow(project, online, ReleaseState.ONLINE)
+    with pytest.raises(DolphinWorkflowOffline):
+        await ports.rest.batch_start_workflow_instances(project, [online, offline])
+    page = await ports.rest.list_workflow_instances(project, workflow_code=online, page_size=10)
+    assert page.total == 1  # started before the failure
+
+
+async def test_task_codes_come_at_most_100_per_call(ports: Ports) -> None:
+    assert len(set(await ports.gateway.gen_task_code_list(100))) == 100
+    for count in (0, 101):
+        with pytest.raises(DolphinGatewayError) as err:
+            await ports.gateway.gen_task_code_list(count)
+        assert err.value.java_message == f"data {count} not valid"
 
 
 async def test_datasources(ports: Ports) -> None:
@@ -173,8 +204,11 @@ async def test_datasources(ports: Ports) -> None:
     found = await ports.gateway.get_datasource("warehouse", "POSTGRESQL")
     assert found.name == "warehouse"
     assert found.id > 0
+    assert (await ports.gateway.get_datasource("warehouse", "postgresql")).id == found.id
     with pytest.raises(DolphinGatewayError):
         await ports.gateway.get_datasource("nowhere", "MYSQL")
+    with pytest.raises(DolphinGatewayError):
+        await ports.gateway.get_datasource("warehouse", None)
     assert await ports.gateway.ping() == "PONG"
     assert await ports.gateway.get_gateway_version()
 

@@ -2,8 +2,10 @@
 ``/_gateway/{method}`` and the control API under ``/_emulator``.
 
 DS conventions kept: form or query parameters (merged, as Spring's ``@RequestParam`` reads both); the envelope
-``{code, msg, data, success, failed}`` with HTTP 200 for business errors; a missing or bad parameter answers the
-endpoint's ``@ApiException`` code with the exception text appended; 401 with an empty body without a valid token.
+``{code, msg, data, success, failed}`` with the endpoint's HTTP status for every answer, business errors included
+(200, or 201 for the create endpoints, as their ``@ResponseStatus``); a missing or bad parameter, or any exception
+other than a ``ServiceException``, answers the endpoint's ``@ApiException`` status with the exception text appended;
+401 with an empty body without a valid token. Statuses, codes and messages are DS 3.4.2's (``ds_emulator.errors``).
 """
 
 from __future__ import annotations
@@ -22,9 +24,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ds_emulator.errors import DsError, api_exception
+from ds_emulator.errors import DsError, JavaException, api_exception, service_exception
 from ds_emulator.faults import FaultRule, Faults
 from ds_emulator.state import (
+    EXECUTION_TYPES,
     Emulator,
     Instance,
     Json,
@@ -50,8 +53,9 @@ class _BadParam(Exception):
     pass
 
 
-def envelope(data: Any = None, code: int = 0, msg: str = "success") -> JSONResponse:
-    return JSONResponse({"code": code, "msg": msg, "data": data, "success": code == 0, "failed": code != 0})
+def envelope(data: Any = None, code: int = 0, msg: str = "success", status: int = 200) -> JSONResponse:
+    body = {"code": code, "msg": msg, "data": data, "success": code == 0, "failed": code != 0}
+    return JSONResponse(body, status_code=status)
 
 
 class Params:
@@ -114,8 +118,19 @@ class Params:
             ) from None
 
     def enum(self, name: str, allowed: tuple[str, ...], default: str | None = None, *, required: bool = False) -> str:
+        value = self.maybe_enum(name, allowed, default, required=required)
+        if value is None:
+            raise _BadParam(f"Failed to convert value of type 'java.lang.String' to enum for value '{value}'")
+        return value
+
+    def maybe_enum(
+        self, name: str, allowed: tuple[str, ...], default: str | None = None, *, required: bool = False
+    ) -> str | None:
+        """An enum parameter as Spring binds it: case-sensitive names; absent or empty is null (or the default)."""
         value = self.text(name, default, required=required)
-        if value is None or value not in allowed:
+        if value == "" and not required:
+            value = default
+        if value is not None and value not in allowed:
             raise _BadParam(f"Failed to convert value of type 'java.lang.String' to enum for value '{value}'")
         return value
 
@@ -123,9 +138,9 @@ class Params:
         page_no = self.req_int("pageNo")
         page_size = self.req_int("pageSize")
         if page_no < 1:
-            raise DsError(10001, "pageNo")
+            raise DsError("REQUEST_PARAMS_NOT_VALID_ERROR", "pageNo")
         if page_size < 1:
-            raise DsError(10001, "pageSize")
+            raise DsError("REQUEST_PARAMS_NOT_VALID_ERROR", "pageSize")
         return page_no, page_size
 
 
@@ -138,8 +153,16 @@ PRIORITIES = ("HIGHEST", "HIGH", "MEDIUM", "LOW", "LOWEST")
 RELEASE_STATES = ("ONLINE", "OFFLINE")
 WF_STATES = (
     "SUBMITTED_SUCCESS", "RUNNING_EXECUTION", "READY_PAUSE", "PAUSE", "READY_STOP", "STOP", "FAILURE", "SUCCESS",
-    "SERIAL_WAIT", "WAIT_TO_RUN", "FAILOVER",
+    "SERIAL_WAIT", "FAILOVER",
 )  # fmt: skip
+#: ``CommandType`` names (a start's ``execType``)
+COMMAND_TYPES = (
+    "START_PROCESS", "START_CURRENT_TASK_PROCESS", "RECOVER_TOLERANCE_FAULT_PROCESS", "RECOVER_SUSPENDED_PROCESS",
+    "START_FAILURE_TASK_PROCESS", "COMPLEMENT_DATA", "SCHEDULER", "REPEAT_RUNNING", "PAUSE", "STOP",
+    "RECOVER_SERIAL_WAIT", "EXECUTE_TASK", "DYNAMIC_GENERATION",
+)  # fmt: skip
+TASK_DEPEND_TYPES = ("TASK_ONLY", "TASK_PRE", "TASK_POST")
+RUN_MODES = ("RUN_MODE_SERIAL", "RUN_MODE_PARALLEL")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -153,7 +176,7 @@ def h_user_info(emu: Emulator, user: User, p: Params) -> Any:
 def h_create_token(emu: Emulator, user: User, p: Params) -> Any:
     user_id = p.req_int("userId")
     if user.user_type != "ADMIN_USER" and user_id != user.id:
-        raise DsError(30001)
+        raise DsError("USER_NO_OPERATION_PERM")
     return emu.create_access_token(user_id, p.req("expireTime"), p.text("token") or None)
 
 
@@ -194,16 +217,13 @@ def h_tenant_create(emu: Emulator, user: User, p: Params) -> Any:
     code = p.req("tenantCode")
     p.req_int("queueId")
     if emu.tenant_by_code(code) is not None:
-        raise DsError(10009, msg=f"os tenant code {code} already exists")
+        raise DsError("OS_TENANT_CODE_EXIST", code)
     return emu.create_tenant(code, p.text("description") or "")
 
 
 def h_gen_codes(emu: Emulator, user: User, p: Params) -> Any:
-    emu.project(p.path_int("p"))
-    count = p.req_int("genNum")
-    if count < 1:
-        raise DsError(10001, "genNum")
-    return [emu.next_code() for _ in range(count)]
+    # DS 3.4.2 reads only genNum here (the project in the path is not checked)
+    return emu.gen_task_codes(p.req_int("genNum"))
 
 
 def _workflow_fields(p: Params) -> Json:
@@ -212,7 +232,7 @@ def _workflow_fields(p: Params) -> Json:
         "description": p.text("description") or "",
         "global_params": p.text("globalParams") or "[]",
         "timeout": p.number("timeout", 0) or 0,
-        "execution_type": p.text("executionType") or "PARALLEL",
+        "execution_type": p.enum("executionType", EXECUTION_TYPES, "PARALLEL"),
         "locations": p.text("locations"),
         "other_params_json": p.text("otherParamsJson"),
         "task_definition_json": p.req("taskDefinitionJson"),
@@ -232,8 +252,10 @@ def h_wf_update(emu: Emulator, user: User, p: Params) -> Any:
     wf = emu.workflow(project.code, p.path_int("code"))
     release_state = p.enum("releaseState", RELEASE_STATES, "OFFLINE")
     if wf.release_state == "ONLINE":
-        raise DsError(50008, wf.name)
-    emu.save_workflow(user, project, existing=wf, **_workflow_fields(p))
+        raise DsError("WORKFLOW_DEFINITION_NOT_ALLOWED_EDIT", wf.name)
+    # the update endpoint has no otherParamsJson parameter: the stored one stays
+    fields = dict(_workflow_fields(p), other_params_json=wf.other_params_json)
+    emu.save_workflow(user, project, existing=wf, **fields)
     if release_state == "ONLINE":
         emu.release(wf, "ONLINE")
     return emu.workflow_json(wf)
@@ -248,7 +270,7 @@ def h_wf_by_name(emu: Emulator, user: User, p: Params) -> Any:
     name = p.req("name")
     wf = emu.workflow_by_name(project.code, name)
     if wf is None:
-        raise DsError(50003, name)
+        raise DsError("WORKFLOW_DEFINITION_NOT_EXIST", name)
     return emu.dag_json(wf)
 
 
@@ -275,16 +297,15 @@ def h_wf_versions(emu: Emulator, user: User, p: Params) -> Any:
     return page(emu.versions(wf), page_no, page_size)
 
 
-def _start_kwargs(emu: Emulator, p: Params) -> Json:
-    tenant_code = p.text("tenantCode") or "default"
-    emu.check_tenant(tenant_code)
+def _start_kwargs(p: Params) -> Json:
+    """The start endpoints' parameters as Spring binds them (before the handler runs)."""
     return {
         "failure_strategy": p.enum("failureStrategy", FAILURE_STRATEGIES, required=True),
         "warning_type": p.enum("warningType", WARNING_TYPES, required=True),
         "warning_group_id": p.number("warningGroupId"),
-        "priority": p.enum("workflowInstancePriority", PRIORITIES, "MEDIUM"),
+        "priority": p.maybe_enum("workflowInstancePriority", PRIORITIES) or "MEDIUM",
         "worker_group": p.text("workerGroup") or "default",
-        "tenant_code": tenant_code,
+        "tenant_code": p.text("tenantCode", "default"),
         "environment_code": p.number("environmentCode", -1) or -1,
         "dry_run": p.number("dryRun", 0) or 0,
         "start_params": p.text("startParams"),
@@ -298,43 +319,68 @@ def _complement_dates(raw: str) -> list[float]:
             return [parse_date(d.strip()) for d in str(spec["complementScheduleDateList"]).split(",") if d.strip()]
         return list(iter_dates(parse_date(spec["complementStartDate"]), parse_date(spec["complementEndDate"])))
     except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
-        raise DsError(10001, "scheduleTime") from None
+        raise DsError("REQUEST_PARAMS_NOT_VALID_ERROR", "scheduleTime") from None
 
 
-def _start_many(emu: Emulator, user: User, p: Params, codes: list[int]) -> list[int]:
-    schedule_time = p.req("scheduleTime")
-    exec_type = p.text("execType") or "START_PROCESS"
+def _trigger(
+    emu: Emulator, user: User, project_code: int, code: int, exec_type: str | None, schedule_time: str, kwargs: Json
+) -> list[int]:
+    """DS 3.4.2 ``ExecutorController.triggerWorkflowDefinition`` for one workflow: the execType switch, then the
+    service (project, the workflow by code, its project), then the trigger/backfill validators (ONLINE, tenant).
+
+    Raises :class:`DsError` where DS throws a ``ServiceException`` (answered with its own code) and
+    :class:`JavaException` where DS throws anything else (answered with the endpoint's ``@ApiException`` status).
+    """
+    if exec_type is None:
+        # ``switch (execType)`` on null: a NullPointerException, whose message is null on DS's Java 8/11
+        raise JavaException("null")
     if exec_type not in ("START_PROCESS", "COMPLEMENT_DATA"):
-        raise DsError(10001, "execType")
-    kwargs = _start_kwargs(emu, p)
-    project = emu.project(p.path_int("p"))
-    workflows = [emu.workflow(project.code, code) for code in codes]
-    for wf in workflows:
-        if wf.release_state != "ONLINE":
-            raise DsError(50004, wf.code)
-    ids: list[int] = []
-    for wf in workflows:
-        if exec_type == "COMPLEMENT_DATA":
-            for when in _complement_dates(schedule_time):
-                ids.append(emu.start(user, wf, command_type="COMPLEMENT_DATA", schedule_time=when, **kwargs))
-        else:
-            ids.append(emu.start(user, wf, **kwargs))
-    return ids
+        raise service_exception(f"The execType: {exec_type} is invalid")
+    emu.project(project_code)
+    wf = emu.workflows.get(code)
+    if wf is None:
+        raise service_exception(f"Cannot find the workflow: {code}")
+    if wf.project_code != project_code:
+        raise DsError("WORKFLOW_DEFINITION_NOT_EXIST", str(code))
+    dates = _complement_dates(schedule_time) if exec_type == "COMPLEMENT_DATA" else []
+    problem = emu.trigger_problem(wf, kwargs["tenant_code"])
+    if problem is not None:
+        raise JavaException(problem)
+    if exec_type == "COMPLEMENT_DATA":
+        return [emu.start(user, wf, command_type="COMPLEMENT_DATA", schedule_time=when, **kwargs) for when in dates]
+    return [emu.start(user, wf, **kwargs)]
 
 
 def h_start(emu: Emulator, user: User, p: Params) -> Any:
-    return _start_many(emu, user, p, [p.req_int("workflowDefinitionCode")])
+    code = p.req_int("workflowDefinitionCode")
+    schedule_time = p.req("scheduleTime")
+    exec_type = p.maybe_enum("execType", COMMAND_TYPES, "START_PROCESS")
+    return _trigger(emu, user, p.path_int("p"), code, exec_type, schedule_time, _start_kwargs(p))
+
+
+_JAVA_LONG = re.compile(r"[+-]?[0-9]+")
 
 
 def h_batch_start(emu: Emulator, user: User, p: Params) -> Any:
+    """DS 3.4.2 starts the workflows one by one, each as a single start: a failure stops the loop and answers that
+    workflow's error, and the workflows started before it stay started (their instance ids are not in the answer).
+    ``execType`` has no default here: without it the first start fails with a NullPointerException."""
     raw = p.req("workflowDefinitionCodes")
-    try:
-        codes = [int(c) for c in raw.split(",") if c.strip()]
-    except ValueError:
-        raise DsError(10001, "workflowDefinitionCodes") from None
-    if not codes:
-        raise DsError(10001, "workflowDefinitionCodes")
-    return _start_many(emu, user, p, codes)
+    schedule_time = p.req("scheduleTime")
+    exec_type = p.maybe_enum("execType", COMMAND_TYPES)
+    kwargs = _start_kwargs(p)
+    pieces = raw.split(",") if "," in raw else [raw]  # Java's String.split: trailing empty pieces dropped
+    while pieces and pieces[-1] == "":
+        pieces.pop()
+    codes: list[int] = []
+    for piece in pieces:
+        if not _JAVA_LONG.fullmatch(piece):
+            raise JavaException(f'For input string: "{piece}"')
+        codes.append(int(piece))
+    ids: list[int] = []
+    for code in codes:
+        ids += _trigger(emu, user, p.path_int("p"), code, exec_type, schedule_time, kwargs)
+    return ids
 
 
 def h_instances(emu: Emulator, user: User, p: Params) -> Any:
@@ -351,7 +397,7 @@ def h_instances(emu: Emulator, user: User, p: Params) -> Any:
         start_date = parse_date(p.text("startDate") or "") if p.text("startDate") else None
         end_date = parse_date(p.text("endDate") or "") if p.text("endDate") else None
     except ValueError:
-        raise DsError(10001, "startDate,endDate") from None
+        raise DsError("REQUEST_PARAMS_NOT_VALID_ERROR", "startDate,endDate") from None
 
     def keep(instance: Instance, j: Json) -> bool:
         return (
@@ -384,9 +430,8 @@ def h_instance_tasks(emu: Emulator, user: User, p: Params) -> Any:
     }
 
 
-def _schedule_kwargs(emu: Emulator, p: Params, *, failure_default: str) -> Json:
+def _schedule_kwargs(p: Params, *, failure_default: str) -> Json:
     tenant_code = p.text("tenantCode") or "default"
-    emu.check_tenant(tenant_code)
     return {
         "warning_type": p.enum("warningType", WARNING_TYPES, "NONE"),
         "warning_group_id": p.number("warningGroupId", 1) or 0,
@@ -402,12 +447,16 @@ def h_schedule_create(emu: Emulator, user: User, p: Params) -> Any:
     project = emu.project(p.path_int("p"))
     wf = emu.workflow(project.code, p.req_int("workflowDefinitionCode"))
     raw = p.req("schedule")
-    if wf.release_state != "ONLINE":
-        raise DsError(50004, wf.code)
+    kwargs = _schedule_kwargs(p, failure_default="CONTINUE")
+    if wf.release_state != "ONLINE":  # DS passes the Long code and the Integer version (MessageFormat groups them)
+        raise DsError("WORKFLOW_DEFINITION_NOT_RELEASE", wf.code, wf.version)
     existing = emu.schedule_of(wf.code)
     if existing is not None:
-        raise DsError(10204, wf.code, existing.id)
-    schedule = emu.upsert_schedule(user, wf, raw, **_schedule_kwargs(emu, p, failure_default="CONTINUE"))
+        raise DsError("SCHEDULE_ALREADY_EXISTS", wf.code, existing.id)
+    problem = emu.tenant_problem(kwargs["tenant_code"])  # only the create validates the tenant
+    if problem is not None:
+        raise JavaException(problem)
+    schedule = emu.upsert_schedule(user, wf, raw, **kwargs)
     return emu.schedule_json(schedule)
 
 
@@ -415,9 +464,9 @@ def _update_schedule(emu: Emulator, user: User, p: Params, schedule_id: int) -> 
     schedule = emu.schedule(p.path_int("p"), schedule_id)
     raw = p.req("schedule")
     if schedule.release_state == "ONLINE":
-        raise DsError(10023)
+        raise DsError("SCHEDULE_CRON_ONLINE_FORBID_UPDATE")
     wf = emu.workflows[schedule.workflow_code]
-    emu.upsert_schedule(user, wf, raw, **_schedule_kwargs(emu, p, failure_default="END"))
+    emu.upsert_schedule(user, wf, raw, **_schedule_kwargs(p, failure_default="END"))
     return None
 
 
@@ -429,15 +478,15 @@ def h_schedule_update_by_code(emu: Emulator, user: User, p: Params) -> Any:
     wf = emu.workflow(p.path_int("p"), p.path_int("code"))
     schedule = emu.schedule_of(wf.code)
     if schedule is None:
-        raise DsError(10022, wf.code)
+        raise DsError("SCHEDULE_CRON_NOT_EXISTS", wf.code)
     return _update_schedule(emu, user, p, schedule.id)
 
 
 def h_schedule_online(emu: Emulator, user: User, p: Params) -> Any:
     schedule = emu.schedule(p.path_int("p"), p.path_int("id"))
     wf = emu.workflows[schedule.workflow_code]
-    if wf.release_state != "ONLINE":
-        raise DsError(50004, wf.code)
+    if wf.release_state != "ONLINE":  # DS passes only the workflow's name: "{1}" stays in the message
+        raise DsError("WORKFLOW_DEFINITION_NOT_RELEASE", wf.name)
     schedule.release_state = "ONLINE"
     return True
 
@@ -470,65 +519,103 @@ def h_log(emu: Emulator, user: User, p: Params) -> Any:
     emu.advance()
     run = emu.task_runs.get(task_id)
     if run is None:
-        raise DsError(10008)
+        raise DsError("TASK_INSTANCE_NOT_FOUND")
     lines = emu.log_lines(run)
     selected = lines[max(0, skip) : max(0, skip) + max(0, limit)]
     message = "".join(line + "\n" for line in selected)
     return {"lineNum": java_split_count(message, "\r\n"), "message": message}
 
 
-# (method, path, handler, @ApiException code)
-REST_ROUTES: list[tuple[str, str, Handler, int]] = [
-    ("GET", "/users/get-user-info", h_user_info, 10098),
-    ("POST", "/access-tokens", h_create_token, 70010),
-    ("GET", "/access-tokens/user/{user_id}", h_tokens_of_user, 70012),
-    ("GET", "/projects", h_projects_page, 10049),
-    ("POST", "/projects", h_project_create, 10048),
-    ("GET", "/projects/list", h_projects_all, 10049),
-    ("GET", "/projects/{p}", h_project_get, 10047),
-    ("GET", "/worker-groups/all", h_worker_groups, 10146),
-    ("GET", "/tenants/list", h_tenants, 10086),
-    ("POST", "/tenants", h_tenant_create, 10084),
-    ("GET", "/projects/{p}/task-definition/gen-task-codes", h_gen_codes, 50043),
-    ("POST", "/projects/{p}/workflow-definition", h_wf_create, 10105),
-    ("GET", "/projects/{p}/workflow-definition", h_wf_list, 10122),
-    ("GET", "/projects/{p}/workflow-definition/query-by-name", h_wf_by_name, 10109),
-    ("GET", "/projects/{p}/workflow-definition/{code}", h_wf_get, 10109),
-    ("PUT", "/projects/{p}/workflow-definition/{code}", h_wf_update, 10107),
-    ("POST", "/projects/{p}/workflow-definition/{code}/release", h_wf_release, 10108),
-    ("GET", "/projects/{p}/workflow-definition/{code}/versions", h_wf_versions, 10154),
-    ("POST", "/projects/{p}/executors/start-workflow-instance", h_start, 50014),
-    ("POST", "/projects/{p}/executors/batch-start-workflow-instance", h_batch_start, 50014),
-    ("GET", "/projects/{p}/workflow-instances", h_instances, 10113),
-    ("GET", "/projects/{p}/workflow-instances/{id}", h_instance, 10116),
-    ("GET", "/projects/{p}/workflow-instances/{id}/tasks", h_instance_tasks, 10114),
-    ("POST", "/projects/{p}/schedules", h_schedule_create, 10076),
-    ("GET", "/projects/{p}/schedules", h_schedules, 10080),
-    ("PUT", "/projects/{p}/schedules/update/{code}", h_schedule_update_by_code, 10077),
-    ("PUT", "/projects/{p}/schedules/{id}", h_schedule_update, 10077),
-    ("POST", "/projects/{p}/schedules/{id}/online", h_schedule_online, 10078),
-    ("POST", "/projects/{p}/schedules/{id}/offline", h_schedule_offline, 10079),
-    ("GET", "/log/detail", h_log, 10103),
+OK, CREATED = 200, 201
+
+#: (method, path, handler, the DS method's ``@ApiException`` status, its ``@ResponseStatus``); the conformance test
+#: holds each route to DS 3.4.2's controllers (path, status, HTTP status)
+REST_ROUTES: list[tuple[str, str, Handler, str, int]] = [
+    ("GET", "/users/get-user-info", h_user_info, "GET_USER_INFO_ERROR", OK),
+    ("POST", "/access-tokens", h_create_token, "CREATE_ACCESS_TOKEN_ERROR", CREATED),
+    ("GET", "/access-tokens/user/{user_id}", h_tokens_of_user, "QUERY_ACCESSTOKEN_BY_USER_ERROR", OK),
+    ("GET", "/projects", h_projects_page, "LOGIN_USER_QUERY_PROJECT_LIST_PAGING_ERROR", OK),
+    ("POST", "/projects", h_project_create, "CREATE_PROJECT_ERROR", CREATED),
+    ("GET", "/projects/list", h_projects_all, "LOGIN_USER_QUERY_PROJECT_LIST_PAGING_ERROR", OK),
+    ("GET", "/projects/{p}", h_project_get, "QUERY_PROJECT_DETAILS_BY_CODE_ERROR", OK),
+    ("GET", "/worker-groups/all", h_worker_groups, "QUERY_WORKER_GROUP_FAIL", OK),
+    ("GET", "/tenants/list", h_tenants, "QUERY_TENANT_LIST_ERROR", OK),
+    ("POST", "/tenants", h_tenant_create, "CREATE_TENANT_ERROR", CREATED),
+    (
+        "GET",
+        "/projects/{p}/task-definition/gen-task-codes",
+        h_gen_codes,
+        "LOGIN_USER_QUERY_PROJECT_LIST_PAGING_ERROR",
+        OK,
+    ),
+    ("POST", "/projects/{p}/workflow-definition", h_wf_create, "CREATE_WORKFLOW_DEFINITION_ERROR", CREATED),
+    ("GET", "/projects/{p}/workflow-definition", h_wf_list, "QUERY_WORKFLOW_DEFINITION_LIST_PAGING_ERROR", OK),
+    (
+        "GET",
+        "/projects/{p}/workflow-definition/query-by-name",
+        h_wf_by_name,
+        "QUERY_DETAIL_OF_WORKFLOW_DEFINITION_ERROR",
+        OK,
+    ),
+    ("GET", "/projects/{p}/workflow-definition/{code}", h_wf_get, "QUERY_DETAIL_OF_WORKFLOW_DEFINITION_ERROR", OK),
+    ("PUT", "/projects/{p}/workflow-definition/{code}", h_wf_update, "UPDATE_WORKFLOW_DEFINITION_ERROR", OK),
+    ("POST", "/projects/{p}/workflow-definition/{code}/release", h_wf_release, "RELEASE_WORKFLOW_DEFINITION_ERROR", OK),
+    (
+        "GET",
+        "/projects/{p}/workflow-definition/{code}/versions",
+        h_wf_versions,
+        "QUERY_WORKFLOW_DEFINITION_VERSIONS_ERROR",
+        OK,
+    ),
+    ("POST", "/projects/{p}/executors/start-workflow-instance", h_start, "START_WORKFLOW_INSTANCE_ERROR", OK),
+    (
+        "POST",
+        "/projects/{p}/executors/batch-start-workflow-instance",
+        h_batch_start,
+        "BATCH_START_WORKFLOW_INSTANCE_ERROR",
+        OK,
+    ),
+    ("GET", "/projects/{p}/workflow-instances", h_instances, "QUERY_WORKFLOW_INSTANCE_LIST_PAGING_ERROR", OK),
+    ("GET", "/projects/{p}/workflow-instances/{id}", h_instance, "QUERY_WORKFLOW_INSTANCE_BY_ID_ERROR", OK),
+    (
+        "GET",
+        "/projects/{p}/workflow-instances/{id}/tasks",
+        h_instance_tasks,
+        "QUERY_TASK_LIST_BY_WORKFLOW_INSTANCE_ID_ERROR",
+        OK,
+    ),
+    ("POST", "/projects/{p}/schedules", h_schedule_create, "CREATE_SCHEDULE_ERROR", CREATED),
+    ("GET", "/projects/{p}/schedules", h_schedules, "QUERY_SCHEDULE_LIST_PAGING_ERROR", OK),
+    ("PUT", "/projects/{p}/schedules/update/{code}", h_schedule_update_by_code, "UPDATE_SCHEDULE_ERROR", OK),
+    ("PUT", "/projects/{p}/schedules/{id}", h_schedule_update, "UPDATE_SCHEDULE_ERROR", OK),
+    ("POST", "/projects/{p}/schedules/{id}/online", h_schedule_online, "PUBLISH_SCHEDULE_ONLINE_ERROR", OK),
+    ("POST", "/projects/{p}/schedules/{id}/offline", h_schedule_offline, "OFFLINE_SCHEDULE_ERROR", OK),
+    ("GET", "/log/detail", h_log, "QUERY_TASK_INSTANCE_LOG_ERROR", OK),
 ]
 
 
-def _rest_endpoint(emu: Emulator, handler: Handler, api_code: int) -> Callable[[Request], Awaitable[Response]]:
+def _rest_endpoint(
+    emu: Emulator, handler: Handler, api_status: str, http_status: int
+) -> Callable[[Request], Awaitable[Response]]:
+    """One DS endpoint: every answer (errors included) with the endpoint's HTTP status, as DS's
+    ``ApiExceptionHandler`` resolves it from the method's ``@ResponseStatus``."""
+
     async def endpoint(request: Request) -> Response:
         user = emu.authenticate(request.headers.get("token"), _session_of(request))
         if user is None:
             return Response(status_code=401)
         try:
             params = await Params.read(request)
-            return envelope(handler(emu, user, params))
+            return envelope(handler(emu, user, params), status=http_status)
         except DsError as exc:
-            return envelope(None, exc.code, exc.msg)
-        except _BadParam as exc:
-            err = api_exception(api_code, str(exc))
-            return envelope(None, err.code, err.msg)
+            return envelope(None, exc.code, exc.msg, http_status)
+        except (_BadParam, JavaException) as exc:
+            err = api_exception(api_status, str(exc))
+            return envelope(None, err.code, err.msg, http_status)
         except Exception as exc:
             logger.exception("emulator handler %s failed", handler.__name__)
-            err = api_exception(api_code, f"{type(exc).__name__}: {exc}")
-            return envelope(None, err.code, err.msg)
+            err = api_exception(api_status, f"{type(exc).__name__}: {exc}")
+            return envelope(None, err.code, err.msg, http_status)
 
     return endpoint
 
@@ -547,13 +634,17 @@ def _gateway_dispatch(emu: Emulator, method: str, args: list[Any]) -> Any:
     if method == "getGatewayVersion":
         return emu.ds_version
     if method == "genTaskCodeList":
-        count = int(args[0] or 0)
-        return {"status": "SUCCESS", "msg": "success", "data": [emu.next_code() for _ in range(max(0, count))]}
+        # DS: TaskDefinitionService.genTaskCodeList's ServiceException becomes {status, msg} (no data); the Java
+        # gateway checks the same cap before calling here
+        try:
+            return {"status": "SUCCESS", "msg": "success", "data": emu.gen_task_codes(args[0])}
+        except DsError as exc:
+            return {"status": exc.status, "msg": exc.msg}
     if method == "getCodeAndVersion":
         return emu.gateway_code_and_version(*args)
     if method == "createOrUpdateWorkflow":
         if len(args) != 16:
-            raise DsError(10000, msg=f"createOrUpdateWorkflow expects 16 arguments, got {len(args)}")
+            raise JavaException(f"createOrUpdateWorkflow expects 16 arguments, got {len(args)}")
         return emu.gateway_create_or_update(*args)
     if method == "createOrGrantProject":
         emu.gateway_create_or_grant_project(*args)
@@ -564,11 +655,11 @@ def _gateway_dispatch(emu: Emulator, method: str, args: list[Any]) -> Any:
     if method == "getDatasource":
         return emu.gateway_datasource(args[0], args[1])
     if method == "execWorkflowInstance":
-        emu.gateway_exec(args[0], args[1], args[2], args[3])
+        emu.gateway_exec(args[0], args[1], args[2])
         return None
     if method == "getDependentInfo":
         return emu.gateway_dependent_info(*args)
-    raise DsError(10000, msg=f"unknown gateway method {method}")
+    raise JavaException(f"unknown gateway method {method}")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -608,8 +699,8 @@ def _fault_from_json(body: Json) -> FaultRule:
 
 def create_app(emu: Emulator, faults: Faults) -> ASGIApp:
     routes: list[Route] = []
-    for method, path, handler, api_code in REST_ROUTES:
-        routes.append(Route(PREFIX + path, _rest_endpoint(emu, handler, api_code), methods=[method]))
+    for method, path, handler, api_status, http_status in REST_ROUTES:
+        routes.append(Route(PREFIX + path, _rest_endpoint(emu, handler, api_status, http_status), methods=[method]))
 
     async def login(request: Request) -> Response:
         params = await Params.read(request)
@@ -618,7 +709,7 @@ def create_app(emu: Emulator, faults: Faults) -> ASGIApp:
         except DsError as exc:
             return envelope(None, exc.code, exc.msg)
         except _BadParam as exc:
-            err = api_exception(10043, str(exc))
+            err = api_exception("USER_LOGIN_FAILURE", str(exc))
             return envelope(None, err.code, err.msg)
         response = envelope({"sessionId": session, "securityConfigType": "PASSWORD"}, 0, "login success")
         response.set_cookie("sessionId", session, httponly=True)
@@ -637,6 +728,8 @@ def create_app(emu: Emulator, faults: Faults) -> ASGIApp:
             result = _gateway_dispatch(emu, method, list(body.get("args") or []))
         except DsError as exc:
             return JSONResponse({"ok": False, "error": exc.msg})
+        except JavaException as exc:
+            return JSONResponse({"ok": False, "error": str(exc)})
         except Exception as exc:
             logger.exception("gateway %s failed", method)
             return JSONResponse({"ok": False, "error": f"{type(exc).__name__}: {exc}"})

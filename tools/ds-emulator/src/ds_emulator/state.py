@@ -18,9 +18,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from ds_emulator.errors import DsError
+from ds_emulator.errors import DsError, JavaException, java_str
 
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
+_EXECUTION_TYPE_ENUM = "org.apache.dolphinscheduler.common.enums.WorkflowExecutionTypeEnum"
+#: the most task codes one ``gen-task-codes`` / ``genTaskCodeList`` call gives (DS 3.4.2)
+MAX_GEN_TASK_CODES = 100
+#: ``WorkflowExecutionTypeEnum`` names (parsed case-sensitively, as ``Enum.valueOf`` does)
+EXECUTION_TYPES = ("PARALLEL", "SERIAL_WAIT", "SERIAL_DISCARD", "SERIAL_PRIORITY")
 MASTER_HOST = "127.0.0.1:5678"
 WORKER_HOST = "127.0.0.1:1234"
 
@@ -295,6 +300,13 @@ class Emulator:
     def next_code(self) -> int:
         return next(self._codes)
 
+    def gen_task_codes(self, count: int | None) -> list[int]:
+        """DS 3.4.2 ``TaskDefinitionService.genTaskCodeList``: 1 to 100 codes, else ``DATA_IS_NOT_VALID`` with the
+        number (an Integer: MessageFormat renders 1000 as "1,000")."""
+        if count is None or count < 1 or count > MAX_GEN_TASK_CODES:
+            raise DsError("DATA_IS_NOT_VALID", count)
+        return [self.next_code() for _ in range(count)]
+
     def add_user(self, user_name: str, password: str, tenant_code: str | None) -> User:
         tenant_id = None
         if tenant_code is not None:
@@ -340,16 +352,16 @@ class Emulator:
     def login(self, user_name: str, password: str) -> str:
         user = self.user_by_name(user_name)
         if user is None or user.password != password:
-            raise DsError(10013)
+            raise DsError("USER_NAME_PASSWD_ERROR")
         if user.state != 1:
-            raise DsError(10148)
+            raise DsError("USER_DISABLED")
         session = f"{self.next_code():x}{int(self.clock() * 1e6):x}"
         self.sessions[session] = user.id
         return session
 
     def create_access_token(self, user_id: int, expire_time: str, token: str | None) -> Json:
         if user_id not in self.users:
-            raise DsError(10001, "userId")
+            raise DsError("REQUEST_PARAMS_NOT_VALID_ERROR", "userId")
         expire = parse_date(expire_time)
         value = token or f"{self.next_code():032x}"[-32:]
         now = self.clock()
@@ -388,7 +400,7 @@ class Emulator:
     def project(self, code: int) -> Project:
         project = self.projects.get(code)
         if project is None:
-            raise DsError(10018, code)
+            raise DsError("PROJECT_NOT_FOUND", str(code))
         return project
 
     def project_by_name(self, name: str) -> Project | None:
@@ -396,9 +408,9 @@ class Emulator:
 
     def create_project(self, user: User, name: str, description: str) -> Project:
         if not name or len(name) > 64:
-            raise DsError(10001, "projectName")
+            raise DsError("REQUEST_PARAMS_NOT_VALID_ERROR", "projectName")
         if self.project_by_name(name) is not None:
-            raise DsError(10019, name)
+            raise DsError("PROJECT_ALREADY_EXISTS", name)
         now = self.clock()
         project = Project(self.next_id(), self.next_code(), name, description, user.id, user.user_name, now, now)
         self.projects[project.code] = project
@@ -415,7 +427,7 @@ class Emulator:
         self.project(project_code)
         wf = self.workflows.get(code)
         if wf is None or wf.project_code != project_code:
-            raise DsError(50003, code)
+            raise DsError("WORKFLOW_DEFINITION_NOT_EXIST", str(code))
         return wf
 
     def workflow_by_name(self, project_code: int, name: str) -> Workflow | None:
@@ -426,9 +438,9 @@ class Emulator:
         try:
             value = json.loads(raw) if raw else None
         except json.JSONDecodeError:
-            raise DsError(50017, field_name) from None
+            raise DsError("DATA_IS_NOT_VALID", field_name) from None
         if not isinstance(value, list) or not value or not all(isinstance(x, dict) for x in value):
-            raise DsError(50017, field_name)
+            raise DsError("DATA_IS_NOT_VALID", field_name)
         return value
 
     def _normalize_tasks(self, raw: str | None) -> list[Json]:
@@ -440,37 +452,43 @@ class Emulator:
                 try:
                     params = json.loads(params) if params else {}
                 except json.JSONDecodeError:
-                    raise DsError(50020, task.get("name")) from None
+                    raise DsError("WORKFLOW_NODE_S_PARAMETER_INVALID", task.get("name")) from None
             if not isinstance(params, dict):
-                raise DsError(50020, task.get("name"))
+                raise DsError("WORKFLOW_NODE_S_PARAMETER_INVALID", task.get("name"))
             task["taskParams"] = params
             if not task.get("name") or not task.get("taskType"):
-                raise DsError(50017, "taskDefinitionJson")
+                raise DsError("DATA_IS_NOT_VALID", "taskDefinitionJson")
             if str(task["taskType"]).upper() in ("SHELL", "PYTHON") and not str(params.get("rawScript") or ""):
-                raise DsError(50020, task["name"])
+                raise DsError("WORKFLOW_NODE_S_PARAMETER_INVALID", task["name"])
             task["code"] = int(task.get("code") or 0) or self.next_code()
             task["version"] = max(1, int(task.get("version") or 0))
             task.pop("isCache", None)
             tasks.append(task)
         names = [t["name"] for t in tasks]
         if len(set(names)) != len(names):
-            raise DsError(50017, "taskDefinitionJson")
+            raise DsError("DATA_IS_NOT_VALID", "taskDefinitionJson")
         return tasks
 
     def _normalize_relations(self, raw: str | None, tasks: list[Json]) -> list[Json]:
         relations = []
         by_code = {t["code"]: t for t in tasks}
-        for item in self._load_json_list(raw, "taskRelationJson"):
+        items = self._load_json_list(raw, "taskRelationJson")
+        pairs: list[tuple[int, int]] = []
+        for item in items:
             try:
                 pre = int(item.get("preTaskCode") or 0)
                 post = int(item.get("postTaskCode") or 0)
             except (TypeError, ValueError):
-                raise DsError(50017, "taskRelationJson") from None
+                raise DsError("DATA_IS_NOT_VALID", "taskRelationJson") from None
             if post == 0:
-                raise DsError(50036)
-            for code in (pre, post):
-                if code != 0 and code not in by_code:
-                    raise DsError(50030, code)
+                raise DsError("CHECK_WORKFLOW_TASK_RELATION_ERROR")
+            pairs.append((pre, post))
+        # DS: the relations' post codes minus the definitions' codes, joined with "," (a String argument)
+        missing = list(dict.fromkeys(post for _, post in pairs if post not in by_code))
+        missing += [pre for pre, _ in pairs if pre != 0 and pre not in by_code and pre not in missing]
+        if missing:
+            raise DsError("TASK_DEFINE_NOT_EXIST", ",".join(map(str, missing)))
+        for item, (pre, post) in zip(items, pairs, strict=True):
             condition = item.get("conditionType", "NONE")
             if isinstance(condition, int):
                 condition = ["NONE", "JUDGE", "DELAY"][condition] if 0 <= condition <= 2 else "NONE"
@@ -500,7 +518,7 @@ class Emulator:
             state[node] = 1
             for nxt in graph.get(node, []):
                 if state.get(nxt) == 1:
-                    raise DsError(50019)
+                    raise DsError("WORKFLOW_NODE_HAS_CYCLE")
                 if nxt not in state:
                     visit(nxt)
             state[node] = 2
@@ -539,18 +557,18 @@ class Emulator:
     ) -> Workflow:
         """Create (``existing`` None) or update a workflow definition (caller checks release state)."""
         if not name:
-            raise DsError(10001, "name")
+            raise DsError("REQUEST_PARAMS_NOT_VALID_ERROR", "name")
         clash = self.workflow_by_name(project.code, name)
         if clash is not None and clash is not existing:
-            raise DsError(10168, name)
-        if execution_type not in ("PARALLEL", "SERIAL_WAIT", "SERIAL_DISCARD", "SERIAL_PRIORITY"):
-            raise DsError(10001, "executionType")
+            raise DsError("WORKFLOW_DEFINITION_NAME_EXIST", name)
+        if execution_type not in EXECUTION_TYPES:  # callers parse it as DS does; this only guards the state
+            raise DsError("REQUEST_PARAMS_NOT_VALID_ERROR", "executionType")
         try:
             params = json.loads(global_params or "[]")
         except json.JSONDecodeError:
-            raise DsError(50017, "globalParams") from None
+            raise DsError("DATA_IS_NOT_VALID", "globalParams") from None
         if not isinstance(params, list):
-            raise DsError(50017, "globalParams")
+            raise DsError("DATA_IS_NOT_VALID", "globalParams")
         tasks = self._normalize_tasks(task_definition_json)
         self._apply_task_versions(existing, tasks)
         relations = self._normalize_relations(task_relation_json, tasks)
@@ -595,7 +613,7 @@ class Emulator:
             if wf.release_state == "ONLINE":
                 return
             if not wf.relations:
-                raise DsError(50035)
+                raise DsError("WORKFLOW_DAG_IS_EMPTY")
             wf.release_state = "ONLINE"
         elif state == "OFFLINE":
             wf.release_state = "OFFLINE"
@@ -603,7 +621,7 @@ class Emulator:
                 if schedule.workflow_code == wf.code:
                     schedule.release_state = "OFFLINE"
         else:
-            raise DsError(10001, "releaseState")
+            raise DsError("REQUEST_PARAMS_NOT_VALID_ERROR", "releaseState")
         wf.updated = self.clock()
 
     def schedule_of(self, wf_code: int) -> Schedule | None:
@@ -697,15 +715,18 @@ class Emulator:
     ) -> int:
         user = self.user_by_name(user_name)
         if user is None:
-            raise DsError(10000, msg=f"java.lang.NullPointerException: user {user_name} does not exist")
+            raise JavaException(f"java.lang.NullPointerException: user {user_name} does not exist")
         if user.tenant_code is None:
-            raise DsError(
-                10000, msg="Can not create or update workflow definition with user who not related to any tenant"
-            )
+            raise JavaException("Can not create or update workflow for user who not related to any tenant.")
         project = self.project_by_name(project_name)
         if project is None:
-            raise DsError(10000, msg=f"java.lang.NullPointerException: project {project_name} does not exist")
+            raise JavaException(f"java.lang.NullPointerException: project {project_name} does not exist")
         existing = self.workflow_by_name(project.code, name)
+        # DS: WorkflowExecutionTypeEnum.valueOf(executionType), case-sensitive, before anything changes
+        if execution_type is None:
+            raise JavaException("Name is null")
+        if execution_type not in EXECUTION_TYPES:
+            raise JavaException(f"No enum constant {_EXECUTION_TYPE_ENUM}.{execution_type}")
         if existing is not None:
             self.release(existing, "OFFLINE")
         wf = self.save_workflow(
@@ -715,7 +736,7 @@ class Emulator:
             description=description or "",
             global_params=global_params or "[]",
             timeout=timeout,
-            execution_type=(execution_type or "PARALLEL").upper(),
+            execution_type=execution_type,
             locations=None,
             other_params_json=other_params_json,
             task_definition_json=task_definition_json,
@@ -735,7 +756,7 @@ class Emulator:
                 if sched is not None:
                     sched.release_state = "ONLINE"
         if release_state not in (0, 1):
-            raise DsError(10000, msg=f"unknown release state {release_state}")
+            raise JavaException(f"unknown release state {release_state}")
         self.release(wf, "ONLINE" if release_state == 1 else "OFFLINE")
         return wf.code
 
@@ -750,41 +771,51 @@ class Emulator:
     def gateway_create_or_grant_project(self, user_name: str, name: str, description: str | None) -> None:
         user = self.user_by_name(user_name)
         if user is None:
-            raise DsError(10000, msg=f"java.lang.NullPointerException: user {user_name} does not exist")
+            raise JavaException(f"java.lang.NullPointerException: user {user_name} does not exist")
         if self.project_by_name(name) is None:
             self.create_project(user, name, description or "")
 
     def gateway_datasource(self, name: str, ds_type: str | None) -> Json:
-        for ds in self.datasources:
-            if ds["name"] == name and (not ds_type or ds["type"] == ds_type.upper()):
-                return ds
-        raise DsError(10000, msg=f"Can not find any datasource by name {name} and type {ds_type}")
+        """DS 3.4.2: by name, then the type compared ignoring case (``StringUtils.equalsIgnoreCase``, so a null type
+        matches nothing), exactly one."""
+        named = [ds for ds in self.datasources if ds["name"] == name]
+        if not named:
+            raise JavaException(f"Can not find any datasource by name {name}")
+        typed = [ds for ds in named if ds_type is not None and ds["type"].lower() == ds_type.lower()]
+        if len(typed) > 1:
+            raise JavaException(f"Get more than one datasource by name {name}")
+        if not typed:
+            raise JavaException(f"Can not find any datasource by name {name} and type {java_str(ds_type)}")
+        return typed[0]
 
     def gateway_dependent_info(self, project_name: str, workflow_name: str, task_name: str | None) -> Json:
         project = self.project_by_name(project_name)
         if project is None:
-            raise DsError(10000, msg=f"Can not find valid project by name {project_name}")
+            raise JavaException(f"Can not find valid project by name {project_name}")
         wf = self.workflow_by_name(project.code, workflow_name)
         if wf is None:
-            raise DsError(10000, msg=f"Can not find valid workflow definition by name {workflow_name}")
+            raise JavaException(f"Can not find valid workflow definition by name {workflow_name}")
         out: Json = {"projectCode": project.code, "workflowDefinitionCode": wf.code}
         if task_name:
             task = next((t for t in wf.tasks if t["name"] == task_name), None)
             if task is None:
-                raise DsError(10000, msg=f"Can not find valid task by name {task_name}")
+                raise JavaException(f"Can not find valid task by name {task_name}")
             out["taskDefinitionCode"] = task["code"]
         return out
 
-    def gateway_exec(self, user_name: str, project_name: str, workflow_name: str, worker_group: str | None) -> None:
+    def gateway_exec(self, user_name: str, project_name: str, workflow_name: str) -> None:
+        """``execWorkflowInstance`` cannot start anything on 3.4.x: it onlines the workflow, then triggers it with
+        ``WarningType.of(warningType)`` (null for every name) and no tenant, which the trigger validator rejects
+        ("Tenant: [null] not exists"). Nothing of ours calls it; the emulator fails the same way."""
         user = self.user_by_name(user_name)
         project = self.project_by_name(project_name)
-        if user is None or project is None:
-            raise DsError(10000, msg="java.lang.NullPointerException")
-        wf = self.workflow_by_name(project.code, workflow_name)
-        if wf is None:
-            raise DsError(50003, workflow_name)
+        wf = self.workflow_by_name(project.code, workflow_name) if project is not None else None
+        if user is None or wf is None:
+            raise JavaException("java.lang.NullPointerException")
         self.release(wf, "ONLINE")
-        self.start(user, wf, worker_group=worker_group or "default")
+        problem = self.trigger_problem(wf, None)
+        assert problem is not None
+        raise JavaException(problem)
 
     # ------------------------------------------------------------------------------------------------------------
     # Schedules
@@ -797,13 +828,13 @@ class Emulator:
             crontab = str(spec["crontab"])
             timezone_id = str(spec.get("timezoneId") or "UTC")
         except (json.JSONDecodeError, KeyError, TypeError, ValueError):
-            raise DsError(10001, "schedule") from None
+            raise DsError("REQUEST_PARAMS_NOT_VALID_ERROR", "schedule") from None
         if start == end:
-            raise DsError(10141)
+            raise DsError("SCHEDULE_START_TIME_END_TIME_SAME")
         if start > end:
-            raise DsError(80003)
+            raise DsError("START_TIME_BIGGER_THAN_END_TIME_ERROR")
         if len(crontab.split()) not in (6, 7):
-            raise DsError(10001, crontab)
+            raise DsError("REQUEST_PARAMS_NOT_VALID_ERROR", crontab)
         return start, end, crontab, timezone_id
 
     def upsert_schedule(
@@ -838,15 +869,24 @@ class Emulator:
         schedule.updated = now
         return schedule
 
-    def check_tenant(self, tenant_code: str) -> None:
-        if tenant_code != "default" and self.tenant_by_code(tenant_code) is None:
-            raise DsError(10017)
+    def tenant_problem(self, tenant_code: str | None) -> str | None:
+        """DS's ``TenantExistValidator``: the text of its exception when the tenant does not exist (the
+        endpoint answers it under its own ``@ApiException`` code)."""
+        if tenant_code is None or self.tenant_by_code(tenant_code) is None:
+            return f"Tenant: [{java_str(tenant_code)}] not exists"
+        return None
+
+    def trigger_problem(self, wf: Workflow, tenant_code: str | None) -> str | None:
+        """DS's trigger/backfill validators after the workflow was found: the text of the exception they throw."""
+        if wf.release_state != "ONLINE":
+            return "The workflowDefinition should be online"
+        return self.tenant_problem(tenant_code)
 
     def schedule(self, project_code: int, schedule_id: int) -> Schedule:
         self.project(project_code)
         schedule = self.schedules.get(schedule_id)
         if schedule is None or schedule.project_code != project_code:
-            raise DsError(10022, schedule_id)
+            raise DsError("SCHEDULE_NOT_EXISTS", schedule_id)
         return schedule
 
     def schedule_json(self, s: Schedule) -> Json:
@@ -998,8 +1038,9 @@ class Emulator:
         dry_run: int = 0,
         start_params: str | None = None,
     ) -> int:
-        if wf.release_state != "ONLINE":
-            raise DsError(50004, wf.code)
+        problem = self.trigger_problem(wf, tenant_code)
+        if problem is not None:  # the callers check first and answer as their endpoint does
+            raise JavaException(problem)
         now = self.clock()
         run_start = now + self.timing.submit_delay
         plans, end, outcome = self._plan(wf, run_start, failure_strategy)
@@ -1105,7 +1146,7 @@ class Emulator:
         self.advance()
         instance = self.instances.get(instance_id)
         if instance is None or instance.project_code != project_code:
-            raise DsError(50001, instance_id)
+            raise DsError("WORKFLOW_INSTANCE_NOT_EXIST", str(instance_id))
         return instance
 
     def instance_json(self, instance: Instance, *, with_duration: bool, now: float | None = None) -> Json:
@@ -1258,7 +1299,7 @@ class Emulator:
         now = self.clock()
         state, host = self.task_state(run, now)
         if host is None:
-            raise DsError(10191, run.id)
+            raise DsError("TASK_INSTANCE_HOST_IS_NULL")
         task = run.plan.task
         stamp = datetime.fromtimestamp(run.plan.start, tz=UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:23] + " +0000"
         script = str(task.get("taskParams", {}).get("rawScript", ""))

@@ -9,6 +9,7 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.text.MessageFormat;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -28,6 +29,27 @@ import py4j.GatewayServer;
  * Prints "GATEWAY_PORT=<port>" once listening, and exits when its standard input closes.
  */
 public class EmulatorGateway {
+    /** The most codes one genTaskCodeList call gives (DS 3.4.2). */
+    static final int MAX_GEN_TASK_CODES = 100;
+
+    /** The two DS Status constants genTaskCodeList answers with (codes and templates as DS 3.4.2's). */
+    public enum Status {
+        SUCCESS(0, "success"),
+        DATA_IS_NOT_VALID(50017, "data {0} not valid");
+
+        final int code;
+        final String template;
+
+        Status(int code, String template) {
+            this.code = code;
+            this.template = template;
+        }
+
+        public int getCode() {
+            return code;
+        }
+    }
+
     private final ObjectMapper mapper = new ObjectMapper().enable(DeserializationFeature.USE_LONG_FOR_INTS);
     private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(5)).build();
     private final String callback;
@@ -92,9 +114,21 @@ public class EmulatorGateway {
         return (String) forward("getGatewayVersion");
     }
 
+    /**
+     * As DS 3.4.2: 1 to 100 codes; otherwise no call at all and {status: DATA_IS_NOT_VALID, msg: "data N not valid"}
+     * (the message formatted by MessageFormat, as DS's ServiceException does). The status is a Java enum, as DS's.
+     */
     @SuppressWarnings("unchecked")
     public Map<String, Object> genTaskCodeList(Integer genNum) {
-        return (Map<String, Object>) toJava(forward("genTaskCodeList", genNum));
+        if (genNum == null || genNum < 1 || genNum > MAX_GEN_TASK_CODES) {
+            HashMap<String, Object> refused = new HashMap<>();
+            refused.put("status", Status.DATA_IS_NOT_VALID);
+            refused.put("msg", MessageFormat.format(Status.DATA_IS_NOT_VALID.template, genNum));
+            return refused;
+        }
+        Map<String, Object> answer = (Map<String, Object>) toJava(forward("genTaskCodeList", genNum));
+        answer.put("status", Status.valueOf(String.valueOf(answer.get("status"))));
+        return answer;
     }
 
     @SuppressWarnings("unchecked")
