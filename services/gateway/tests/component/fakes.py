@@ -58,6 +58,10 @@ class Control:
     raw_error: int | None = None
 
 
+#: DS 3.4.x's answer to a start of an OFFLINE workflow
+OFFLINE_START_MESSAGE = "start workflow instance error:The workflowDefinition should be online"
+
+
 @dataclass
 class FakeServices:
     seen: list[Seen] = field(default_factory=list)
@@ -72,6 +76,8 @@ class FakeServices:
     deployed: set[int] = field(default_factory=set)
     #: run-now answers by idempotency key
     runs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: deployed workflows whose DS start fails (batch run reports them as failed)
+    offline_in_ds: set[int] = field(default_factory=set)
     #: task id -> (upstream ids, downstream ids)
     deps: dict[int, tuple[list[int], list[int]]] = field(default_factory=dict)
     #: lineage filter pages are cut at this many ids whatever ``limit`` says (to exercise keyset paging)
@@ -86,6 +92,7 @@ class FakeServices:
             store.clear()
         self.deployed.clear()
         self.runs.clear()
+        self.offline_in_ds.clear()
         self.deps.clear()
         self._ids.clear()
 
@@ -657,7 +664,24 @@ class FakeServices:
             never = [w for w in body.workflow_ids if w not in fake.deployed]
             if never:
                 raise NotDeployed(f"workflows never deployed: {never}", workflow_ids=never)
-            return {"instance_ids": [5000 + w for w in body.workflow_ids]}
+            results: list[dict[str, Any]] = []
+            for w in body.workflow_ids:
+                if w in fake.offline_in_ds:
+                    results.append({
+                        "workflow_id": w, "status": "failed", "instance_ids": [], "error": "dolphin-workflow-offline",
+                        "ds_code": 50014, "ds_msg": OFFLINE_START_MESSAGE,
+                        "message": "the DS workflow is offline: publish it online first",
+                    })  # fmt: skip
+                else:
+                    results.append({"workflow_id": w, "status": "started", "instance_ids": [5000 + w]})
+            started = [r for r in results if r["status"] == "started"]
+            return {
+                "instance_ids": [i for r in started for i in r["instance_ids"]],
+                "results": results,
+                "started": len(started),
+                "failed": len(results) - len(started),
+                "unknown": 0,
+            }
 
         @app.post("/internal/workflows/{workflow_id}/run")
         async def run(

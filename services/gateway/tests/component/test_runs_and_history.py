@@ -92,13 +92,29 @@ async def test_batch_run(client: httpx.AsyncClient, fakes: FakeServices) -> None
     }
     r = await client.post("/api/v1/workflows/batch-run", json=body)
     assert r.status_code == 200, r.text
-    assert r.json() == {"instance_ids": [5000 + a, 5000 + b]}
+    assert r.json()["instance_ids"] == [5000 + a, 5000 + b]
+    assert [(x["workflow_id"], x["status"]) for x in r.json()["results"]] == [(a, "started"), (b, "started")]
     sent = fakes.calls("publisher")[0].body
     assert sent["workflow_ids"] == [a, b]
     assert sent["backfill"] == {"start": "2025-01-01T00:00:00Z", "end": "2025-01-03T00:00:00Z"}
     r = await client.post("/api/v1/workflows/batch-run", json={"workflow_ids": [a, c]})
     assert r.status_code == 409
     assert r.json()["workflow_ids"] == [c]
+
+
+async def test_batch_run_reports_each_workflow(client: httpx.AsyncClient, fakes: FakeServices) -> None:
+    """A workflow DS refuses midway is reported with DS's code and message; the others are started (no 5xx)."""
+    a, b, c = (fakes.add_workflow(n, status="online")["id"] for n in ("a", "b", "c"))
+    fakes.deployed.update({a, b, c})
+    fakes.offline_in_ds.add(b)
+    r = await client.post("/api/v1/workflows/batch-run", json={"workflow_ids": [a, b, c]})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["started"], body["failed"], body["unknown"]) == (2, 1, 0)
+    assert body["instance_ids"] == [5000 + a, 5000 + c]
+    failed = body["results"][1]
+    assert (failed["workflow_id"], failed["status"], failed["ds_code"]) == (b, "failed", 50014)
+    assert failed["ds_msg"] == "start workflow instance error:The workflowDefinition should be online"
 
 
 @pytest.mark.parametrize(

@@ -13,12 +13,12 @@ from publisher.deps import Deps
 from publisher.runs import RunParams, RunView
 from publisher.service import (
     BatchRunRequest,
+    BatchRunResult,
     DriftView,
     EngineView,
     PublishRecordView,
     RecordPage,
     RunRequest,
-    RunResult,
 )
 
 router = APIRouter(prefix="/internal", tags=["publisher"])
@@ -96,9 +96,11 @@ async def get_drift(workflow_id: int, deps: DepsDep) -> DriftView:
     return await service.drift_check(deps, workflow_id)
 
 
-@router.post("/workflows/batch-run", response_model=RunResult)
-async def batch_run(body: BatchRunRequest, deps: DepsDep) -> RunResult:
-    """Start (or backfill) several deployed workflows; returns the DS instance ids."""
+@router.post("/workflows/batch-run", response_model=BatchRunResult)
+async def batch_run(body: BatchRunRequest, deps: DepsDep) -> BatchRunResult:
+    """Start (or backfill) several deployed workflows, each on its own: answers, per workflow, the DS instance ids or
+    DS's code and message (200 even when some failed: the others stay started; 409 and nothing started when one was
+    never deployed)."""
     return await service.batch_run(deps, body)
 
 

@@ -45,7 +45,9 @@ from common.dolphin import (
     DagData,
     DolphinApiError,
     DolphinNotFound,
+    DolphinTimeout,
     DolphinTransientApiError,
+    DolphinUnavailable,
     FailureStrategy,
     ReleaseState,
     RunMode,
@@ -61,7 +63,7 @@ from common.telemetry import continued_span, current_trace_context
 from common.workflow import SqlParams, StructureSnapshot
 from publisher.db import repository as repo
 from publisher.deps import Deps
-from publisher.domain import DolphinWorkflowDefinition, assign_codes, codes_needed, convert, drift
+from publisher.domain import DolphinWorkflowDefinition, assign_codes, code_batches, codes_needed, convert, drift
 from publisher.domain.errors import IdempotencyKeyReused, NotDeployed, not_deployed
 
 logger = logging.getLogger(__name__)
@@ -173,8 +175,31 @@ class BatchRunRequest(RunRequest):
         return self
 
 
-class RunResult(BaseModel):
+class BatchRunItem(BaseModel):
+    """What happened to one workflow of a batch start."""
+
+    workflow_id: int
+    #: started: DS answered with instance ids; failed: DS refused it (``ds_code``/``ds_msg`` say why); unknown: DS
+    #: gave no answer (timeout, dropped connection, 5xx), so it may or may not have started: see its executions
+    status: Literal["started", "failed", "unknown"]
+    instance_ids: list[int] = Field(default_factory=list)
+    #: our problem type for the failure (``dolphin-workflow-offline``, ``dolphin-workflow-missing``, ...)
+    error: str | None = None
+    ds_code: int | None = None
+    ds_msg: str | None = None
+    message: str | None = None
+
+
+class BatchRunResult(BaseModel):
+    """A batch start, workflow by workflow (DS starts them one by one too, and a failure does not undo the others)."""
+
+    #: every instance started, in the order of the request
     instance_ids: list[int]
+    #: one item per requested workflow, in the order of the request
+    results: list[BatchRunItem]
+    started: int
+    failed: int
+    unknown: int
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -604,18 +629,19 @@ class _Run:
 
     async def _task_codes(self, snapshot: StructureSnapshot) -> dict[int, int]:
         task_ids = [t.task_id for t in snapshot.tasks]
-        needed = codes_needed(task_ids, self.codes)
+        batches = code_batches(codes_needed(task_ids, self.codes))
         fresh: list[int] = []
-        if needed:
-            self.step = "gateway genTaskCodeList"
-            fresh = await self.deps.gateway.gen_task_code_list(needed)
+        for call, size in enumerate(batches, 1):  # DS gives at most 100 codes per call (MAX_CODES_PER_CALL)
+            self.step = f"gateway genTaskCodeList({size}), call {call} of {len(batches)}"
+            fresh += await self.deps.gateway.gen_task_code_list(size)
         mapping, new = assign_codes(task_ids, self.codes, fresh)
         if new:
             # persisted before DS sees them: a re-run after a crash reuses the same codes
             async with unit_of_work(self.deps.sessions) as s:
                 await repo.add_task_codes(s, int(self.record.workflow_id), new)
             self.codes.update(new)
-        self.note(f"task codes: {len(mapping) - len(new)} reused, {len(new)} new from DS genTaskCodeList")
+        calls = f" ({len(batches)} calls)" if len(batches) > 1 else ""
+        self.note(f"task codes: {len(mapping) - len(new)} reused, {len(new)} new from DS genTaskCodeList{calls}")
         return mapping
 
     async def _datasources(self, snapshot: StructureSnapshot) -> dict[tuple[str, str], int]:
@@ -904,15 +930,24 @@ async def drift_check(deps: Deps, workflow_id: int) -> DriftView:
 # Run now / batch start
 
 
-async def batch_run(deps: Deps, req: BatchRunRequest) -> RunResult:
+#: how many starts of one batch are in flight at once
+BATCH_START_CONCURRENCY = 4
+
+
+async def batch_run(deps: Deps, req: BatchRunRequest) -> BatchRunResult:
+    """Start (or backfill) several deployed workflows, one DS start per workflow, and report each one.
+
+    DS's own batch endpoint starts the workflows one by one and stops at the first failure, answering only that
+    error: the instances it started before are running but their ids are lost. So each workflow gets its own start
+    (``start-workflow-instance``, which takes the same backfill parameters), a few at a time, and a failure of one
+    is reported with DS's code and message while the others go on. Nothing is started when a workflow was never
+    deployed (409, as before).
+    """
     async with unit_of_work(deps.sessions) as s:
         rows = await repo.engine_workflows_of(s, req.workflow_ids)
     missing = [w for w in req.workflow_ids if w not in rows]
     if missing:
         raise not_deployed(missing)
-    by_project: dict[int, list[int]] = {}
-    for w in req.workflow_ids:
-        by_project.setdefault(int(rows[w].project_code), []).append(int(rows[w].workflow_code))
     kwargs: dict[str, Any] = {
         "failure_strategy": FailureStrategy(req.failure_strategy),
         "worker_group": req.worker_group or deps.target.worker_group,
@@ -931,11 +966,49 @@ async def batch_run(deps: Deps, req: BatchRunRequest) -> RunResult:
         kwargs["run_mode"] = RunMode.RUN_MODE_PARALLEL if req.run_mode == "parallel" else RunMode.RUN_MODE_SERIAL
         if req.run_mode == "parallel" and req.parallelism is not None:
             kwargs["expected_parallelism_number"] = req.parallelism
-    ids: list[int] = []
-    for project_code, codes in by_project.items():
-        ids += await deps.rest.batch_start_workflow_instances(project_code, codes, **kwargs)
-    logger.info("batch start of %d workflows in DS: %d instances", len(req.workflow_ids), len(ids))
-    return RunResult(instance_ids=ids)
+    gate = asyncio.Semaphore(BATCH_START_CONCURRENCY)
+
+    async def start_one(workflow_id: int) -> BatchRunItem:
+        row = rows[workflow_id]
+        async with gate:
+            try:
+                ids = await deps.rest.start_workflow_instance(int(row.project_code), int(row.workflow_code), **kwargs)
+            except PlatformError as exc:
+                return _batch_failure(workflow_id, exc)
+        return BatchRunItem(workflow_id=workflow_id, status="started", instance_ids=ids)
+
+    results = list(await asyncio.gather(*(start_one(w) for w in req.workflow_ids)))
+    counts = {status: sum(1 for r in results if r.status == status) for status in ("started", "failed", "unknown")}
+    logger.info(
+        "batch start of %d workflows in DS: %d started, %d failed, %d unknown",
+        len(results),
+        counts["started"],
+        counts["failed"],
+        counts["unknown"],
+    )
+    return BatchRunResult(
+        instance_ids=[i for r in results for i in r.instance_ids],
+        results=results,
+        started=counts["started"],
+        failed=counts["failed"],
+        unknown=counts["unknown"],
+    )
+
+
+def _batch_failure(workflow_id: int, exc: PlatformError) -> BatchRunItem:
+    no_answer = isinstance(exc, DolphinTimeout | DolphinUnavailable)
+    message = exc.detail
+    if no_answer:
+        message += "; DolphinScheduler gave no answer, so the workflow may have started: check its executions"
+    logger.warning("batch start of workflow %d: %s", workflow_id, exc.detail)
+    return BatchRunItem(
+        workflow_id=workflow_id,
+        status="unknown" if no_answer else "failed",
+        error=exc.code,
+        ds_code=exc.ds_code if isinstance(exc, DolphinApiError | DolphinTransientApiError) else None,
+        ds_msg=exc.ds_msg if isinstance(exc, DolphinApiError | DolphinTransientApiError) else None,
+        message=message,
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -44,6 +44,18 @@ def _snapshot(workflow_id: int, script: str = "echo 2") -> StructureSnapshot:
     )
 
 
+def _chain(workflow_id: int, tasks: int) -> StructureSnapshot:
+    return StructureSnapshot(
+        workflow_id=workflow_id,
+        workflow_name=f"wf-{workflow_id}",
+        tasks=tuple(
+            SnapshotTask(task_id=t, name=f"t{t}", task_type="SHELL", params=ShellParams(script=f"echo {t}"))
+            for t in range(1, tasks + 1)
+        ),
+        edges=tuple(Edge(upstream_task_id=t, downstream_task_id=t + 1) for t in range(1, tasks)),
+    )
+
+
 def _request(snap: StructureSnapshot, operation: str, version_no: int = 1) -> PublishRequested:
     return PublishRequested(
         request_id=uuid.uuid4(),
@@ -200,3 +212,57 @@ async def test_the_run_continues_the_trace_of_the_request(env: tuple[Deps, FakeD
         assert int(headers["traceparent"].split("-")[1], 16) == trace_id
     finally:
         spans.shutdown()
+
+
+async def test_more_than_100_new_tasks_take_codes_in_calls_of_100(env: tuple[Deps, FakeDolphin]) -> None:
+    """DS gives at most 100 codes per genTaskCodeList (the fake refuses more, as DS does)."""
+    deps, fake = env
+    record_id = await _accept(deps, _request(_chain(8, 250), "deploy"))
+    assert await service.run_publish(deps, record_id)
+    rec = await service.get_record(deps, record_id)
+    assert rec.status == "success", rec.log
+    assert fake.calls["genTaskCodeList"] == 3
+    assert "250 new from DS genTaskCodeList (3 calls)" in rec.log
+    assert rec.engine_workflow_code is not None
+    assert len(fake.workflows[rec.engine_workflow_code].tasks) == 250
+
+    # a new version with 101 more tasks: the 250 codes are reused, 101 new ones come in two calls
+    again = await _accept(deps, _request(_chain(8, 351), "deploy", 2))
+    assert await service.run_publish(deps, again)
+    assert (await service.get_record(deps, again)).status == "success"
+    assert fake.calls["genTaskCodeList"] == 5
+
+
+async def test_batch_run_reports_each_workflow(env: tuple[Deps, FakeDolphin]) -> None:
+    """One start per workflow: a failure midway is reported with DS's code and message, the others are started."""
+    deps, fake = env
+    ids = {}
+    for workflow_id, operation in ((11, "online"), (12, "deploy"), (13, "online"), (14, "online")):
+        record_id = await _accept(deps, _request(_snapshot(workflow_id), operation))
+        assert await service.run_publish(deps, record_id)
+        ids[workflow_id] = (await service.get_record(deps, record_id)).engine_workflow_code
+    del fake.workflows[ids[14]]  # deleted in DS behind our back
+    fake.fail("start_workflow_instance", DolphinUnavailable("DolphinScheduler POST start answered HTTP 502"))
+
+    result = await service.batch_run(deps, service.BatchRunRequest(workflow_ids=[11, 12, 13, 14]))
+    by_id = {r.workflow_id: r for r in result.results}
+    assert [r.workflow_id for r in result.results] == [11, 12, 13, 14]
+    assert (result.started, result.failed, result.unknown) == (1, 2, 1)
+    started = [r for r in result.results if r.status == "started"]
+    assert len(started) == 1
+    assert len(started[0].instance_ids) == 1
+    assert result.instance_ids == started[0].instance_ids
+    unknown = [r for r in result.results if r.status == "unknown"]
+    assert len(unknown) == 1
+    assert unknown[0].error == "dolphin-unavailable"
+    assert "may have started" in (unknown[0].message or "")
+    offline = by_id[12]
+    assert (offline.status, offline.error, offline.ds_code) == ("failed", "dolphin-workflow-offline", 50014)
+    assert offline.ds_msg == "start workflow instance error:The workflowDefinition should be online"
+    gone = by_id[14]
+    assert (gone.status, gone.error, gone.ds_code) == ("failed", "dolphin-workflow-missing", 10000)
+    assert "the DS workflow no longer exists" in (gone.message or "")
+
+    with pytest.raises(service.NotDeployed):  # never deployed: nothing is started
+        await service.batch_run(deps, service.BatchRunRequest(workflow_ids=[11, 99]))
+    assert fake.calls["start_workflow_instance"] == 4

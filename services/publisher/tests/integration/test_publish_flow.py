@@ -182,13 +182,31 @@ async def test_run_now_and_batch_start_return_ds_instances(harness: Harness) -> 
         },
     )
     assert response.status_code == 200, response.text
-    ids = response.json()["instance_ids"]
+    answer = response.json()
+    ids = answer["instance_ids"]
     assert len(ids) == 6
+    assert [(r["workflow_id"], r["status"], len(r["instance_ids"])) for r in answer["results"]] == [
+        (105, "started", 3),
+        (106, "started", 3),
+    ]
     codes = {(await harness.ds.get_workflow_instance(recs[0].project_code, i)).workflow_definition_code for i in ids}
     assert codes == {r.engine_workflow_code for r in recs}
     missing = await client.post("/internal/workflows/batch-run", json={"workflow_ids": [105, 999]})
     assert missing.status_code == 409
     assert "999" in missing.json()["detail"]
+
+    # one workflow offline in DS: it is reported with DS's answer, the other one is started all the same (no 5xx)
+    await harness.ds.offline_workflow(recs[0].project_code, recs[0].engine_workflow_code)
+    mixed = await client.post("/internal/workflows/batch-run", json={"workflow_ids": [105, 106]})
+    assert mixed.status_code == 200, mixed.text
+    body = mixed.json()
+    assert (body["started"], body["failed"], body["unknown"]) == (1, 1, 0)
+    failed, started = body["results"]
+    assert (failed["workflow_id"], failed["status"], failed["ds_code"]) == (105, "failed", 50014)
+    assert failed["ds_msg"] == "start workflow instance error:The workflowDefinition should be online"
+    assert failed["error"] == "dolphin-workflow-offline"
+    assert (started["workflow_id"], started["status"]) == (106, "started")
+    assert body["instance_ids"] == started["instance_ids"]
 
 
 async def test_abandoned_running_record_is_run_again(harness_parts: Harness) -> None:

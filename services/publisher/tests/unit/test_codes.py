@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from publisher.domain import assign_codes, codes_needed
+from publisher.domain import MAX_CODES_PER_CALL, assign_codes, code_batches, codes_needed
 
 
 def test_first_publish_takes_fresh_codes_in_task_id_order() -> None:
@@ -42,3 +42,15 @@ def test_a_deleted_tasks_code_is_never_handed_out_again() -> None:
 def test_bad_fresh_codes(fresh: list[int], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         assign_codes([1, 2], {}, fresh)
+
+
+def test_codes_come_in_calls_of_at_most_100() -> None:
+    assert MAX_CODES_PER_CALL == 100  # DS 3.4.2 refuses genTaskCodeList(101) with "data 101 not valid"
+    assert code_batches(0) == []
+    assert code_batches(1) == [1]
+    assert code_batches(100) == [100]
+    assert code_batches(101) == [100, 1]
+    assert code_batches(2000) == [100] * 20
+    assert code_batches(2345) == [100] * 23 + [45]
+    with pytest.raises(ValueError, match="-1"):
+        code_batches(-1)

@@ -64,8 +64,11 @@ async def retry_publish(
 
 @router.post("/workflows/batch-run")
 async def batch_run(body: BatchRunInput, request: Request, deps: DepsDep, caller: Publisher) -> dict[str, Any]:
-    """Start (or backfill) several deployed workflows; answers the DolphinScheduler instance ids (409 when one of
-    them is offline on the platform)."""
+    """Start (or backfill) several deployed workflows, each on its own, and report each one: ``results`` lists every
+    workflow with ``status`` ``started`` (its DolphinScheduler instance ids), ``failed`` (DolphinScheduler's code and
+    message) or ``unknown`` (no answer from DolphinScheduler: it may have started); ``instance_ids`` holds every
+    instance started. 200 even when some failed (the others stay started); 409 when one was never deployed or is
+    offline on the platform (nothing started)."""
     note(request, f"batch run of workflows {','.join(str(w) for w in body.workflow_ids)}")
     return await service.batch_run(deps, body.forward(), caller)
 

@@ -1,6 +1,6 @@
 """Domain logic of the publisher: plain Python, no framework imports."""
 
-from publisher.domain.codes import assign_codes, codes_needed
+from publisher.domain.codes import MAX_CODES_PER_CALL, assign_codes, code_batches, codes_needed
 from publisher.domain.convert import (
     CreateOrUpdateWorkflowArgs,
     DolphinWorkflowDefinition,
@@ -11,6 +11,7 @@ from publisher.domain.convert import (
 from publisher.domain.errors import InvalidDag, InvalidSchedule, MissingDatasources, MissingTaskCodes
 
 __all__ = [
+    "MAX_CODES_PER_CALL",
     "CreateOrUpdateWorkflowArgs",
     "DolphinWorkflowDefinition",
     "InvalidDag",
@@ -19,6 +20,7 @@ __all__ = [
     "MissingTaskCodes",
     "ReleaseState",
     "assign_codes",
+    "code_batches",
     "codes_needed",
     "convert",
     "gateway_args",

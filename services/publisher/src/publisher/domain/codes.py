@@ -4,12 +4,24 @@ A platform task keeps its DS task code for life: DS identifies a task definition
 history) by the code, so reusing the code across workflow versions is what makes DS treat an edited task
 as a new *version* of the same task instead of a new task. Codes of deleted tasks are never handed to
 another task. New tasks take codes that DS generated (REST ``gen-task-codes`` or gateway
-``genTaskCodeList``); this module only decides which task gets which.
+``genTaskCodeList``, at most :data:`MAX_CODES_PER_CALL` per call); this module only decides how many calls and which
+task gets which code.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+
+#: DS 3.4.x refuses ``genTaskCodeList(n)`` / ``gen-task-codes?genNum=n`` for n > 100 (``DATA_IS_NOT_VALID``)
+MAX_CODES_PER_CALL = 100
+
+
+def code_batches(needed: int) -> list[int]:
+    """The sizes of the ``genTaskCodeList`` calls that give ``needed`` codes: 100 each, the rest last."""
+    if needed < 0:
+        raise ValueError(f"cannot ask for {needed} codes")
+    full, rest = divmod(needed, MAX_CODES_PER_CALL)
+    return [MAX_CODES_PER_CALL] * full + ([rest] if rest else [])
 
 
 def codes_needed(task_ids: Iterable[int], existing: Mapping[int, int]) -> int:
