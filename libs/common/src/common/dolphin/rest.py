@@ -522,10 +522,10 @@ class DolphinRestClient:
         locations: str | None = None,
         timeout_minutes: int = 0,
         execution_type: WorkflowExecutionType = WorkflowExecutionType.PARALLEL,
-        other_params_json: str | None = None,
         release_state: ReleaseState = ReleaseState.OFFLINE,
     ) -> WorkflowDefinition:
-        """Update over REST; DS refuses it (50008) while the workflow is ONLINE."""
+        """Update over REST; DS refuses it (50008) while the workflow is ONLINE. (Unlike the create, DS 3.4's update
+        has no ``otherParamsJson`` parameter.)"""
         template = "/projects/{p}/workflow-definition/{code}"
         data = await self._put(
             template,
@@ -538,7 +538,6 @@ class DolphinRestClient:
                 "timeout": timeout_minutes,
                 "taskRelationJson": task_relation_json,
                 "taskDefinitionJson": task_definition_json,
-                "otherParamsJson": other_params_json,
                 "executionType": execution_type.value,
                 "releaseState": release_state.value,
             },
