@@ -1,0 +1,136 @@
+"""The DS JSON documents the conformance test hands to DS's ``JSONUtils``: the converter's output for a workflow with
+every task type and node attribute we support, and the REST client's schedule JSON."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from common.dolphin import ScheduleSpec
+from common.workflow import (
+    Edge,
+    Param,
+    ParamType,
+    Priority,
+    PythonParams,
+    Schedule,
+    ShellParams,
+    SnapshotTask,
+    SqlParams,
+    StructureSnapshot,
+    TimeoutStrategy,
+)
+from common.workflow import NodeAttrs as Attrs
+from publisher.domain import convert
+
+TASK_DEFINITION = "org.apache.dolphinscheduler.dao.entity.TaskDefinitionLog"
+TASK_RELATION = "org.apache.dolphinscheduler.dao.entity.WorkflowTaskRelationLog"
+PROPERTY = "org.apache.dolphinscheduler.plugin.task.api.model.Property"
+SCHEDULE_PARAM = "org.apache.dolphinscheduler.api.dto.ScheduleParam"
+
+
+def _params(prefix: str) -> tuple[Param, ...]:
+    return tuple(
+        Param(name=f"{prefix}_{t.value.lower()}_{d.lower()}", value=f"v-{t.value}", direction=d, type=t)  # type: ignore[arg-type]
+        for t in ParamType
+        for d in ("IN", "OUT")
+    )
+
+
+def full_snapshot() -> StructureSnapshot:
+    """Every task type, every node attribute with a non-default value, every priority and timeout strategy (and an
+    open timeout without one), every parameter type and direction, a schedule with a 6-field cron in a non-UTC zone."""
+    tasks = [
+        SnapshotTask(
+            task_id=1, name="shell", task_type="SHELL", description="runs a script",
+            params=ShellParams(script="echo ${dt}\nexit 0", local_params=_params("local"), resources=("a/b.sh",)),
+            node_attrs=Attrs(worker_group="etl", retries=3, retry_interval_minutes=5, timeout_minutes=30,
+                             timeout_strategy=TimeoutStrategy.FAILED, priority=Priority.HIGHEST, delay_minutes=2,
+                             environment_code=1234567890123, cpu_quota=50, memory_max_mb=512),
+        ),
+        SnapshotTask(
+            task_id=2, name="python", task_type="PYTHON",
+            params=PythonParams(script="print('hé')", resources=("lib/x.py", "lib/y.py")),
+            node_attrs=Attrs(priority=Priority.HIGH, enabled=False, timeout_minutes=5,
+                             timeout_strategy=TimeoutStrategy.WARNFAILED),
+        ),
+        SnapshotTask(
+            task_id=3, name="query", task_type="SQL",
+            params=SqlParams(datasource_name="warehouse", datasource_type="postgresql", sql="select 1",
+                             sql_type="query", pre_statements=("set a=1",), post_statements=("set b=2",),
+                             display_rows=25, local_params=_params("q")),
+            node_attrs=Attrs(priority=Priority.LOW, timeout_minutes=10, timeout_strategy=TimeoutStrategy.WARN),
+        ),
+        SnapshotTask(
+            task_id=4, name="write", task_type="SQL",
+            params=SqlParams(datasource_name="warehouse", datasource_type="POSTGRESQL", sql="insert into t values (1)"),
+            node_attrs=Attrs(priority=Priority.LOWEST, timeout_minutes=1),  # open timeout, no strategy: WARN
+        ),
+        SnapshotTask(task_id=5, name="defaults", task_type="SHELL", params=ShellParams(script="true")),
+    ]  # fmt: skip
+    return StructureSnapshot(
+        workflow_id=1,
+        workflow_name="conformance",
+        description="every task type and node attribute",
+        tasks=tuple(tasks),
+        edges=(
+            Edge(upstream_task_id=1, downstream_task_id=3),
+            Edge(upstream_task_id=2, downstream_task_id=3),
+            Edge(upstream_task_id=3, downstream_task_id=4),
+        ),
+        schedule=Schedule(
+            crontab="0 30 2 * * ?",
+            timezone="Asia/Shanghai",
+            start_time=datetime(2025, 1, 1, 8, 0),
+            end_time=datetime(2030, 12, 31, 8, 0),
+        ),
+        global_params=_params("g"),
+        execution_type="SERIAL_WAIT",
+        timeout_minutes=90,
+    )
+
+
+def documents() -> list[dict[str, Any]]:
+    """Each document: ``id``, the DS ``entity`` class that reads it, whether it is a ``list``, the ``json`` text."""
+    snapshot = full_snapshot()
+    codes = {t.task_id: 7_000_000_000_000 + t.task_id for t in snapshot.tasks}
+    defn = convert(
+        snapshot, codes, datasource_ids={("warehouse", "POSTGRESQL"): 42}, task_versions={7_000_000_000_001: 3}
+    )
+    assert defn.schedule_json is not None
+    rest_schedule = ScheduleSpec(
+        start_time=datetime(2025, 1, 1, tzinfo=UTC),
+        end_time=datetime(2099, 12, 31, 23, 59, 59, tzinfo=UTC),
+        crontab="0 0 2 * * ? *",
+        timezone_id="Europe/Berlin",
+    ).to_ds_json()
+    return [
+        {"id": "taskDefinitionJson", "entity": TASK_DEFINITION, "list": True, "json": defn.task_definition_json},
+        {"id": "taskRelationJson", "entity": TASK_RELATION, "list": True, "json": defn.task_relation_json},
+        {"id": "globalParams", "entity": PROPERTY, "list": True, "json": defn.global_params},
+        {"id": "schedule (gateway)", "entity": SCHEDULE_PARAM, "list": False, "json": defn.schedule_json},
+        {"id": "schedule (REST)", "entity": SCHEDULE_PARAM, "list": False, "json": rest_schedule},
+    ]
+
+
+#: documents with a deliberate mismatch: the harness's own tests show that the comparison catches each
+MISMATCHES: list[dict[str, Any]] = [
+    {
+        "id": "mismatch: unknown field",
+        "entity": TASK_DEFINITION,
+        "list": True,
+        "json": '[{"code":1,"version":1,"name":"a","taskType":"SHELL","taskParams":{},"isCache":"NO"}]',
+    },
+    {
+        "id": "mismatch: unknown enum name",
+        "entity": TASK_DEFINITION,
+        "list": True,
+        "json": '[{"code":1,"version":1,"name":"a","taskType":"SHELL","taskParams":{},"taskPriority":"URGENT"}]',
+    },
+    {
+        "id": "mismatch: wrong relation field",
+        "entity": TASK_RELATION,
+        "list": True,
+        "json": '[{"preTaskCode":0,"postTaskCode":1,"processDefinitionCode":5}]',
+    },
+]

@@ -1,0 +1,191 @@
+"""Our DolphinScheduler contract against DS's own released classes (``dolphinscheduler-api``, ``-common``, ``-dao``
+from Maven Central), per checked DS version: REST calls, gateway calls, the Status table, entity JSON and enums.
+
+What cannot be checked here (3.3.x, task plugins' parameter classes, task-api 3.4.x) is listed in
+docs/dolphin-standalone.md; the behaviour behind these shapes is checked by the contract tests in tests/contract/dolphin
+(against the emulator, or a real DS with ``DS_CONTRACT_*``).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from common.dolphin import errors as dolphin_errors
+from common.dolphin import models as dolphin_models
+from common.workflow import ExecutionType, ParamType, Priority, TimeoutStrategy
+from ds_emulator import app as emulator_app
+from ds_emulator import errors as emulator_errors
+from ds_emulator import state as emulator_state
+
+from . import checks, harness
+from .cases import documents
+from .conftest import DS_ENUMS, NOT_SERVED, STANDINS
+from .recording import GatewayCall, RestRequest, record_gateway_calls, record_rest_requests
+
+pytestmark = [pytest.mark.ds_conformance, pytest.mark.timeout(600)]
+
+
+@pytest.fixture(scope="module")
+async def rest_requests() -> list[RestRequest]:
+    return await record_rest_requests()
+
+
+@pytest.fixture(scope="module")
+async def gateway_calls() -> list[GatewayCall]:
+    return await record_gateway_calls()
+
+
+def _assert_none(problems: list[str]) -> None:
+    assert not problems, "\n".join(problems)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# REST
+
+
+def test_every_rest_call_is_a_controller_method_with_its_parameters(
+    facts: dict[str, Any], rest_requests: list[RestRequest]
+) -> None:
+    """Method and path exist, every parameter sent is one of the method's, every required one is sent, every value
+    fits the parameter's type (numbers, booleans, enum names)."""
+    _assert_none(checks.check_rest_requests(facts["controllers"], rest_requests))
+
+
+def test_every_client_method_was_recorded(rest_requests: list[RestRequest], gateway_calls: list[GatewayCall]) -> None:
+    from common.dolphin import DolphinGatewayClient, DolphinRestClient
+
+    from .recording import public_methods
+
+    assert {r.client_method for r in rest_requests} == set(public_methods(DolphinRestClient))
+    assert {c.client_method for c in gateway_calls} == set(public_methods(DolphinGatewayClient))
+    assert len(rest_requests) > 150
+
+
+def test_emulator_routes_are_ds_endpoints_with_their_codes_and_statuses(facts: dict[str, Any]) -> None:
+    """The emulator serves only DS endpoints, answers each with its ``@ApiException`` status and its HTTP status
+    (201 for the create endpoints)."""
+    routes = [(m, path, api, http) for m, path, _, api, http in emulator_app.REST_ROUTES]
+    _assert_none(checks.check_emulator_routes(facts["controllers"], routes, facts["status"]))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Gateway
+
+
+def test_every_gateway_call_matches_python_gateway(facts: dict[str, Any], gateway_calls: list[GatewayCall]) -> None:
+    """Name, arity, parameter types and order (each argument at the Java parameter it is meant for)."""
+    _assert_none(checks.check_gateway_calls(facts["gateway"], gateway_calls))
+
+
+def test_the_emulators_java_gateway_has_python_gateways_signatures(facts: dict[str, Any]) -> None:
+    _assert_none(checks.check_gateway_signatures(facts["classFiles"]["emulatorGateway"], facts["gateway"]))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Status table
+
+
+def test_the_emulators_codes_and_messages_are_the_jars(facts: dict[str, Any]) -> None:
+    _assert_none(checks.check_status_table(facts["status"], emulator_errors.STATUS))
+
+
+def test_our_error_mapping_names_the_jars_statuses(facts: dict[str, Any]) -> None:
+    for table in (
+        dolphin_errors.TRANSIENT_STATUSES,
+        dolphin_errors.NOT_FOUND_STATUSES,
+        dolphin_errors.CONFLICT_STATUSES,
+        dolphin_errors.INVALID_STATUSES,
+        dolphin_errors.FORBIDDEN_STATUSES,
+        dolphin_errors.START_ERROR_STATUSES,
+    ):
+        _assert_none(checks.check_status_codes(facts["status"], table))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Entity JSON
+
+
+@pytest.mark.parametrize("document", [d["id"] for d in documents()])
+def test_ds_reads_our_json_into_its_entities_and_writes_it_back_the_same(facts: dict[str, Any], document: str) -> None:
+    """The converter's taskDefinitionJson, taskRelationJson, globalParams and schedule JSON (and the REST client's
+    schedule) through ``JSONUtils`` into TaskDefinitionLog, WorkflowTaskRelationLog, Property, ScheduleParam: no
+    property the class does not know, nothing lost, written back with the same meaning."""
+    sent = next(d for d in documents() if d["id"] == document)
+    result = next(r for r in facts["json"] if r["id"] == document)
+    _assert_none(checks.check_json(result, json.loads(sent["json"])))
+
+
+def test_the_stand_ins_have_what_ds_uses_of_them(facts: dict[str, Any]) -> None:
+    """task-api 3.4.x is not served: the harness's stand-ins (Property, Direct, DataType, TaskTimeoutStrategy) must at
+    least have every member DS's served classes use."""
+    for name in STANDINS:
+        _assert_none(checks.check_references_resolve(name, facts["references"][NOT_SERVED[name]]))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Enums
+
+
+def test_our_enums_have_the_jars_names_and_codes(facts: dict[str, Any]) -> None:
+    codes: dict[str, dict[str, int]] = dolphin_models._CODES
+    for ours, theirs in DS_ENUMS.items():
+        members = {m.value: codes[ours][m.value] for m in getattr(dolphin_models, ours)}
+        _assert_none(checks.check_enum(ours, facts["enums"][theirs], members))
+    # what the converter puts into the DS JSON from the platform's own enums
+    by = facts["enums"]
+    _assert_none(checks.check_enum("Priority", by[DS_ENUMS["Priority"]], dict.fromkeys(Priority)))
+    _assert_none(
+        checks.check_enum("ExecutionType", by[DS_ENUMS["WorkflowExecutionType"]], dict.fromkeys(ExecutionType))
+    )
+
+
+def test_the_emulator_takes_exactly_the_jars_enum_names(facts: dict[str, Any]) -> None:
+    by = facts["enums"]
+    accepted = {
+        "WorkflowExecutionStatus": emulator_app.WF_STATES,
+        "CommandType": emulator_app.COMMAND_TYPES,
+        "FailureStrategy": emulator_app.FAILURE_STRATEGIES,
+        "WarningType": emulator_app.WARNING_TYPES,
+        "Priority": emulator_app.PRIORITIES,
+        "ReleaseState": emulator_app.RELEASE_STATES,
+        "TaskDependType": emulator_app.TASK_DEPEND_TYPES,
+        "RunMode": emulator_app.RUN_MODES,
+        "WorkflowExecutionType": emulator_state.EXECUTION_TYPES,
+    }
+    for ours, names in accepted.items():
+        assert sorted(names) == sorted(c["name"] for c in by[DS_ENUMS[ours]]), ours
+
+
+def test_task_api_enums_used_by_ds_are_known_to_us(facts: dict[str, Any]) -> None:
+    """task-api 3.4.x is not served: its enums can only be checked by the constants DS's served classes use."""
+    refs = facts["references"]
+    _assert_none(
+        checks.check_referenced_names(
+            "TaskExecutionStatus",
+            refs[NOT_SERVED["TaskExecutionStatus"]],
+            [m.value for m in dolphin_models.TaskExecutionStatus],
+        )
+    )
+    _assert_none(
+        checks.check_referenced_names(
+            "TaskTimeoutStrategy", refs[NOT_SERVED["TaskTimeoutStrategy"]], list(TimeoutStrategy)
+        )
+    )
+    _assert_none(checks.check_referenced_names("DataType", refs[NOT_SERVED["DataType"]], list(ParamType)))
+    _assert_none(checks.check_referenced_names("Direct", refs[NOT_SERVED["Direct"]], ["IN", "OUT"]))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The artifacts
+
+
+def test_third_party_versions_are_the_ones_ds_pins(ds_jars: harness.Jars) -> None:
+    """``dolphinscheduler-bom`` is not served, so harness.THIRD_PARTY writes the versions down: they must be the ones
+    in every DS jar's META-INF/DEPENDENCIES."""
+    for jar in ds_jars.ds:
+        pinned = harness.pinned_dependencies(jar)
+        for artifact in harness.THIRD_PARTY:
+            assert pinned.get(f"{artifact.group}:{artifact.artifact}") == artifact.version, (jar.name, artifact)
