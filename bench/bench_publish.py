@@ -7,8 +7,13 @@
 Both runs are sequential; the DS call counts of both are printed (they must be equal) with the overhead ratio
 ours/raw (target ≤ 1.2).
 
-Run: ``.venv/bin/python bench/bench_publish.py [--workflows 200] [--latency-ms 20]`` (uses ``DATABASE_URL`` or the
-local devstack PostgreSQL; starts its own DS emulator).
+Workflows are a chain of 6 SHELL tasks by default; ``--tasks N`` (N > 6) publishes workflows of N tasks instead, the
+mix of ``bench_convert.py`` (half SHELL, a quarter PYTHON, a quarter SQL on three datasources, 1.5 N edges). The
+emulator enforces DS 3.4's cap of 100 codes per ``genTaskCodeList``, so a workflow of N new tasks takes ceil(N/100)
+calls on both sides.
+
+Run: ``.venv/bin/python bench/bench_publish.py [--workflows 200] [--latency-ms 20] [--tasks 6]`` (uses
+``DATABASE_URL`` or the local devstack PostgreSQL; starts its own DS emulator).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import uuid
 from collections import Counter
 from datetime import UTC, datetime
 
+from bench_convert import DATASOURCES, build_snapshot
 from prometheus_client import REGISTRY
 from pydantic import SecretStr
 
@@ -30,26 +36,41 @@ from common.dolphin import DolphinGatewayClient, DolphinRestClient, ReleaseState
 from common.events.models import PublishOperation, PublishRequested
 from common.migrations import upgrade
 from common.outbox import Outbox
-from common.workflow import Edge, ShellParams, SnapshotTask, StructureSnapshot
+from common.workflow import Edge, ShellParams, SnapshotTask, SqlParams, StructureSnapshot
 from ds_emulator import EmulatorProcess
 from publisher import service
 from publisher.db.tables import outbox_table
 from publisher.deps import Deps, DsTarget
-from publisher.domain import DolphinWorkflowDefinition, assign_codes, convert
+from publisher.domain import DolphinWorkflowDefinition, assign_codes, code_batches, convert
 from publisher.main import MIGRATIONS
 
-TASKS = 6
+CHAIN = 6
 
 
-def snapshot(workflow_id: int, run: str) -> StructureSnapshot:
-    tasks = tuple(
+def snapshot(workflow_id: int, run: str, tasks: int = CHAIN) -> StructureSnapshot:
+    if tasks > CHAIN:
+        big = build_snapshot(tasks, tasks * 3 // 2, seed=workflow_id)
+        return big.model_copy(update={"workflow_id": workflow_id, "workflow_name": f"{run}-wf-{workflow_id}"})
+    chain = tuple(
         SnapshotTask(
             task_id=t, name=f"task-{t}", task_type="SHELL", params=ShellParams(script=f"echo {workflow_id}-{t}")
         )
-        for t in range(1, TASKS + 1)
+        for t in range(1, tasks + 1)
     )
-    edges = tuple(Edge(upstream_task_id=t, downstream_task_id=t + 1) for t in range(1, TASKS))
-    return StructureSnapshot(workflow_id=workflow_id, workflow_name=f"{run}-wf-{workflow_id}", tasks=tasks, edges=edges)
+    edges = tuple(Edge(upstream_task_id=t, downstream_task_id=t + 1) for t in range(1, tasks))
+    return StructureSnapshot(workflow_id=workflow_id, workflow_name=f"{run}-wf-{workflow_id}", tasks=chain, edges=edges)
+
+
+def datasources_of(snap: StructureSnapshot) -> list[tuple[str, str]]:
+    return sorted({(p.datasource_name, p.datasource_type) for t in snap.tasks if isinstance(p := t.params, SqlParams)})
+
+
+async def gen_codes(gateway: DolphinGatewayClient, count: int) -> list[int]:
+    """``count`` fresh codes, in calls of at most 100 (DS 3.4's cap, which the emulator enforces)."""
+    codes: list[int] = []
+    for size in code_batches(count):
+        codes += await gateway.gen_task_code_list(size)
+    return codes
 
 
 def ds_calls() -> Counter[str]:
@@ -90,26 +111,34 @@ async def run_ours(deps: Deps, snaps: list[StructureSnapshot]) -> float:
 
 async def prepare_raw(
     gateway: DolphinGatewayClient, project: str, snaps: list[StructureSnapshot]
-) -> tuple[int, list[DolphinWorkflowDefinition]]:
-    """Project and converted definitions for ``run_raw`` (the publisher ensures its project once per process)."""
+) -> tuple[int, list[tuple[DolphinWorkflowDefinition, list[tuple[str, str]]]]]:
+    """Project, converted definitions and their datasources for ``run_raw`` (the publisher ensures its project once
+    per process)."""
     await gateway.create_or_grant_project("admin", project, "bench")
     found = await gateway.query_project_by_name("admin", project)
     assert found is not None
-    codes = await gateway.gen_task_code_list(TASKS * len(snaps))
+    ids = {(n, t): (await gateway.get_datasource(n, t)).id for n, t in DATASOURCES}
     defs = []
-    for i, snap in enumerate(snaps):
-        mapping, _ = assign_codes([t.task_id for t in snap.tasks], {}, codes[i * TASKS : (i + 1) * TASKS])
-        defs.append(convert(snap, mapping))
+    for snap in snaps:
+        codes = await gen_codes(gateway, len(snap.tasks))
+        mapping, _ = assign_codes([t.task_id for t in snap.tasks], {}, codes)
+        defs.append((convert(snap, mapping, datasource_ids=ids), datasources_of(snap)))
     return found.code, defs
 
 
 async def run_raw(
-    gateway: DolphinGatewayClient, rest: DolphinRestClient, project: str, p: int, defs: list[DolphinWorkflowDefinition]
+    gateway: DolphinGatewayClient,
+    rest: DolphinRestClient,
+    project: str,
+    p: int,
+    defs: list[tuple[DolphinWorkflowDefinition, list[tuple[str, str]]]],
 ) -> float:
     """The DS calls the publisher makes for the same work, back to back (conversion done beforehand)."""
     started = time.perf_counter()
-    for defn in defs:
-        await gateway.gen_task_code_list(TASKS)
+    for defn, datasources in defs:
+        await gen_codes(gateway, len(defn.task_codes))
+        for name, ds_type in datasources:  # deploy
+            await gateway.get_datasource(name, ds_type.upper())
         code = await gateway.create_or_update_workflow(
             user_name="admin",
             project_name=project,
@@ -123,6 +152,8 @@ async def run_raw(
             execution_type=WorkflowExecutionType(defn.execution_type),
         )
         await rest.get_workflow_definition(p, code)  # deploy: read back
+        for name, ds_type in datasources:  # online
+            await gateway.get_datasource(name, ds_type.upper())
         await rest.get_workflow_definition(p, code)  # online: state before
         await rest.get_schedule_of_workflow(p, code)
         await rest.release_workflow(p, code, ReleaseState.ONLINE)
@@ -144,6 +175,7 @@ async def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--workflows", type=int, default=200)
     ap.add_argument("--latency-ms", type=float, default=20.0)
+    ap.add_argument("--tasks", type=int, default=CHAIN, help=f"tasks per workflow (default a chain of {CHAIN})")
     args = ap.parse_args()
 
     url, started_pg = admin_url()
@@ -154,6 +186,8 @@ async def main() -> None:
     engine = create_engine(db.url, schema=db.schema, pool_size=4)
     emulator = EmulatorProcess()
     emulator.start()
+    for name, ds_type in DATASOURCES:
+        emulator.add_datasource(name, ds_type)
     try:
         rest = DolphinRestClient.create(emulator.rest_url, SecretStr(emulator.access_token))
         gateway = DolphinGatewayClient(emulator.host, emulator.gateway_port, SecretStr(emulator.auth_token))
@@ -165,25 +199,30 @@ async def main() -> None:
             target=DsTarget("default", f"bench-{suffix}", "admin", "default", "default", emulator.rest_url + "/ui"),
         )
         # warm-up (connections, py4j, code paths), not measured
-        await run_ours(deps, [snapshot(10_000_000 + i, "warm") for i in range(5)])
+        warm_n = 5 if args.tasks <= CHAIN else 2
+        await run_ours(deps, [snapshot(10_000_000 + i, "warm", args.tasks) for i in range(warm_n)])
         warm_project = f"bench-raw-warm-{suffix}"
-        p, defs = await prepare_raw(gateway, warm_project, [snapshot(20_000_000 + i, "rawwarm") for i in range(5)])
+        warm = [snapshot(20_000_000 + i, "rawwarm", args.tasks) for i in range(warm_n)]
+        p, defs = await prepare_raw(gateway, warm_project, warm)
         await run_raw(gateway, rest, warm_project, p, defs)
 
         emulator.set_global_latency(args.latency_ms)
         n = args.workflows
         before = ds_calls()
-        ours = await run_ours(deps, [snapshot(i + 1, "ours") for i in range(n)])
+        ours = await run_ours(deps, [snapshot(i + 1, "ours", args.tasks) for i in range(n)])
         ours_calls = ds_calls() - before
         raw_project = f"bench-raw-{suffix}"
-        p, defs = await prepare_raw(gateway, raw_project, [snapshot(i + 1, "raw") for i in range(n)])
+        p, defs = await prepare_raw(gateway, raw_project, [snapshot(i + 1, "raw", args.tasks) for i in range(n)])
         before = ds_calls()
         raw = await run_raw(gateway, rest, raw_project, p, defs)
         raw_calls = ds_calls() - before
         await rest.aclose()
         await gateway.aclose()
 
-        print(f"publisher bench: {n} workflows, deploy + online each, {args.latency_ms:.0f} ms DS latency per call")
+        print(
+            f"publisher bench: {n} workflows of {args.tasks} tasks, deploy + online each, "
+            f"{args.latency_ms:.0f} ms DS latency per call"
+        )
         print(f"  DS calls ours: {dict(sorted(ours_calls.items()))}")
         print(f"  DS calls raw:  {dict(sorted(raw_calls.items()))}")
         total = sum(ours_calls.values())
