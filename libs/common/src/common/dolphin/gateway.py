@@ -208,6 +208,9 @@ class DolphinGatewayClient:
         return await self._call("getGatewayVersion", call)
 
     async def gen_task_code_list(self, count: int) -> list[int]:
+        """``count`` fresh task codes: 1 to 100 per call (DS 3.4 answers more with ``DATA_IS_NOT_VALID`` "data N not
+        valid", raised as :class:`DolphinGatewayError`)."""
+
         def call(ep: Any) -> list[int]:
             result = ep.genTaskCodeList(count)
             data = _to_python(result)

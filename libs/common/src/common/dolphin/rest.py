@@ -449,6 +449,7 @@ class DolphinRestClient:
     # Workflow definitions
 
     async def gen_task_codes(self, project_code: int, count: int) -> list[int]:
+        """``count`` fresh task codes: 1 to 100 per call (DS 3.4 refuses more with 50017 "data N not valid")."""
         data = await self._get(
             "/projects/{p}/task-definition/gen-task-codes", path={"p": project_code}, params={"genNum": count}
         )
