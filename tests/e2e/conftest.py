@@ -210,6 +210,8 @@ def _service_env(
             "PUBLISHER_DS_TENANT": "default",
             "PUBLISHER_PUBLISH_POLL_INTERVAL_S": "0.5",
         }
+    elif spec.name == "definition":
+        env["DEFINITION_PUBLISHER_URL"] = f"http://{HOST}:{ports['publisher']}"
     elif spec.name == "history-sync":
         env |= {
             "HISTORY_DS_REST_URL": emulator.rest_url,

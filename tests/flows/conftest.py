@@ -216,9 +216,10 @@ async def platform(
     ds = DolphinRestClient.create(emulator.rest_url, SecretStr(emulator.access_token))
     try:
         async with contextlib.AsyncExitStack() as stack:
-            urls = {
+            urls = {"publisher": await stack.enter_async_context(serving(create_publisher(publisher), "publisher"))}
+            definition = definition.model_copy(update={"publisher_url": urls["publisher"]})
+            urls |= {
                 "definition": await stack.enter_async_context(serving(create_definition(definition), "definition")),
-                "publisher": await stack.enter_async_context(serving(create_publisher(publisher), "publisher")),
                 "history": await stack.enter_async_context(serving(create_history(history), "history-sync")),
                 "lineage": await stack.enter_async_context(serving(create_lineage(lineage), "lineage-resolver")),
             }

@@ -305,3 +305,17 @@ async def test_delete_a_draft_workflow(platform: Platform) -> None:
     assert (await p.api.get(f"/api/v1/workflows/{wf['id']}")).status_code == 404
     again = await new_workflow(p, f"del-{s}", [a], [])
     assert again["name"] == f"del-{s}"
+
+
+async def test_an_unknown_sql_datasource_is_said_when_the_task_is_saved(platform: Platform) -> None:
+    p, s = platform, uid()
+    p.emulator.add_datasource(f"dw-{s}", "POSTGRESQL")
+    body = {"name": f"sql-{s}", "task_type": "SQL", "params": {"datasource_name": f"dw-{s}", "sql": "select 1"}}
+    known = await p.call("POST", "/api/v1/tasks", 201, json=body)
+    assert known["warnings"] == []
+    unknown = await p.call(
+        "POST", "/api/v1/tasks", 201, json={**body, "params": {"datasource_name": f"nope-{s}", "sql": "select 1"}}
+    )
+    [warning] = unknown["warnings"]
+    assert warning["code"] == "unknown_datasource"
+    assert f"nope-{s}" in warning["message"]

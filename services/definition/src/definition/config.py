@@ -45,5 +45,10 @@ class Settings(ServiceSettings):
     lineage_url: str = Field(default="http://127.0.0.1:8104", pattern=r"^https?://[^\s]+$")
     #: history-sync's URL, read by ``python -m definition sync-executions`` (never at request time)
     history_url: str = Field(default="http://127.0.0.1:8103", pattern=r"^https?://[^\s]+$")
+    #: the publisher's URL: a SQL task's datasource is looked up in DolphinScheduler when the task is saved (empty:
+    #: no check)
+    publisher_url: str = Field(default="http://127.0.0.1:8102", pattern=r"^(https?://[^\s]+)?$")
+    #: how long a save waits for that lookup; past it the answer carries a warning instead
+    datasource_check_timeout_s: float = Field(default=2.0, gt=0, le=30)
     #: how many tasks' worth of version snapshots the in-process cache keeps (see ``definition.snapshots``)
     snapshot_cache_tasks: int = Field(default=10_000, ge=0)

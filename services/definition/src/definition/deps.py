@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from common.db import ReadPool
 from common.outbox import Outbox
+from definition.ports import DatasourceCatalog
 from definition.snapshots import SnapshotCache, TaskMemo
 
 
@@ -34,3 +35,5 @@ class Deps:
     #: the pool of read use cases of ONE statement (the lists), straight on asyncpg: a read costs one round trip
     #: instead of ping + BEGIN + statement + COMMIT (see ``common.db.ReadPool``); ``None``: ``sessions``
     reads: ReadPool | None = None
+    #: DolphinScheduler's datasources (the publisher's lookup), checked when a SQL task is saved; ``None``: no check
+    datasources: DatasourceCatalog | None = None

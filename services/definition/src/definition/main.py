@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gc
 
+import httpx
 from fastapi import FastAPI
 
 from common.app import Wired, create_service_app
@@ -16,9 +17,11 @@ from common.runtime import Infra
 from definition.config import Settings
 from definition.db.tables import inbox, outbox
 from definition.deps import Deps
+from definition.ports import DatasourceCatalog
 from definition.routes import router
 from definition.snapshots import SnapshotCache, TaskMemo
 from definition.subscribers import CONSUMED_TOPICS, PRODUCED_TOPICS, register_subscribers
+from definition.views import PublisherDatasources
 
 
 async def open_reads(settings: Settings) -> ReadPool:
@@ -33,7 +36,9 @@ async def open_reads(settings: Settings) -> ReadPool:
     )
 
 
-def build_deps(settings: Settings, infra: Infra, reads: ReadPool | None = None) -> Deps:
+def build_deps(
+    settings: Settings, infra: Infra, reads: ReadPool | None = None, datasources: DatasourceCatalog | None = None
+) -> Deps:
     return Deps(
         sessions=infra.sessions,
         outbox=infra.outbox,
@@ -42,6 +47,7 @@ def build_deps(settings: Settings, infra: Infra, reads: ReadPool | None = None) 
         snapshots=SnapshotCache(max_tasks=settings.snapshot_cache_tasks),
         tasks=TaskMemo(max_tasks=settings.snapshot_cache_tasks),
         reads=reads,
+        datasources=datasources,
     )
 
 
@@ -58,7 +64,12 @@ def create_app(settings: Settings | None = None, *, consume: bool = True, teleme
                 partitions=settings.topic_partitions,
             )
         reads = await open_reads(settings)
-        deps = build_deps(settings, infra, reads)
+        publisher = (
+            httpx.AsyncClient(base_url=settings.publisher_url, timeout=settings.datasource_check_timeout_s)
+            if settings.publisher_url
+            else None
+        )
+        deps = build_deps(settings, infra, reads, PublisherDatasources(publisher) if publisher else None)
         register_subscribers(infra, settings, deps)
         if settings.gc_threshold:
             _, gen1, gen2 = gc.get_threshold()
@@ -68,7 +79,13 @@ def create_app(settings: Settings | None = None, *, consume: bool = True, teleme
             # the collector's reach so that no collection during a request walks these ~300,000 objects again.
             gc.collect()
             gc.freeze()
-        return Wired(deps=deps, cleanup=reads.close)
+
+        async def cleanup() -> None:
+            await reads.close()
+            if publisher is not None:
+                await publisher.aclose()
+
+        return Wired(deps=deps, cleanup=cleanup)
 
     return create_service_app(
         title="definition",

@@ -44,3 +44,10 @@ class ExecutionsView(Protocol):
     max_batch: int
 
     async def cached_executions(self, workflow_ids: Sequence[int]) -> list[CachedExecutions]: ...
+
+
+class DatasourceCatalog(Protocol):
+    """Which datasources DolphinScheduler has (the publisher's lookup): ``True``/``False``, or ``None`` when it could
+    not be asked in time."""
+
+    async def exists(self, name: str, datasource_type: str) -> bool | None: ...

@@ -60,6 +60,13 @@ class TaskUpdate(TaskInput):
     expected_revision: Number
 
 
+class Notice(BaseModel):
+    """Something the caller should know about what was saved (it was saved)."""
+
+    code: str
+    message: str
+
+
 class Task(BaseModel):
     id: int
     name: str
@@ -79,6 +86,8 @@ class Task(BaseModel):
     updated_by: str
     created_at: datetime
     updated_at: datetime
+    #: on a save: what will stop a publish unless fixed (e.g. a datasource DolphinScheduler does not have)
+    warnings: list[Notice] = Field(default_factory=list)
 
 
 class TaskListQuery(BaseModel):

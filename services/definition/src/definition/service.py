@@ -47,7 +47,7 @@ from common.events.models import (
     TriggerSource,
     WorkflowVersionCreated,
 )
-from common.workflow import Edge, NodeAttrs, SnapshotTask, StructureSnapshot, TaskParams
+from common.workflow import Edge, NodeAttrs, SnapshotTask, SqlParams, StructureSnapshot, TaskParams
 from definition import schemas
 from definition.db import repository as repo
 from definition.db.tables import TASK_OWNERSHIP_CONSTRAINT, WORKFLOW_NAME_CONSTRAINT
@@ -637,7 +637,31 @@ async def create_task(deps: Deps, body: schemas.TaskInput, actor: str) -> schema
         task_id = await repo.insert_task(session, {**_task_values(body, actor), "created_by": actor})
         row = await repo.get_task(session, task_id)
         assert row is not None
-        return _task_view(row)
+    return await _with_checks(deps, _task_view(row), body)
+
+
+async def _with_checks(deps: Deps, task: schemas.Task, body: schemas.TaskInput) -> schemas.Task:
+    """The saved task with what would stop its publish: a SQL task's datasource that DolphinScheduler does not have
+    (asked after the save: a slow lookup never holds the transaction, and never fails the save)."""
+    params = body.params
+    if deps.datasources is None or not isinstance(params, SqlParams):
+        return task
+    found = await deps.datasources.exists(params.datasource_name, params.datasource_type.upper())
+    if found:
+        return task
+    what = f"{params.datasource_type.upper()} datasource '{params.datasource_name}'"
+    notice = (
+        schemas.Notice(
+            code="unknown_datasource",
+            message=f"DolphinScheduler has no {what}: publishing a workflow with this task fails until it exists",
+        )
+        if found is False
+        else schemas.Notice(
+            code="datasource_unchecked",
+            message=f"could not check the {what} against DolphinScheduler now (the publisher did not answer)",
+        )
+    )
+    return task.model_copy(update={"warnings": [notice]})
 
 
 async def get_task(deps: Deps, task_id: int) -> schemas.Task:
@@ -719,7 +743,7 @@ async def update_task(deps: Deps, task_id: int, body: schemas.TaskUpdate, actor:
             await _write_version(session, deps, wf, new, old, trigger=TriggerSource.TASK_CHANGE, actor=actor)
         row = await repo.get_task(session, task_id)
         assert row is not None
-        return _task_view(row)
+    return await _with_checks(deps, _task_view(row), body)
 
 
 # ---------------------------------------------------------------------------------------------------------------

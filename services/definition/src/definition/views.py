@@ -1,9 +1,14 @@
-"""Adapters of ``ports.DependencyView`` and ``ports.ExecutionsView``: the internal HTTP batch reads of lineage-resolver
-and history-sync that ``python -m definition sync-dependencies`` / ``sync-executions`` refill the read projections
-from (never called at request time)."""
+"""Adapters of the ports over the other services' internal HTTP APIs:
+
+- ``ports.DependencyView`` and ``ports.ExecutionsView``: the batch reads of lineage-resolver and history-sync that
+  ``python -m definition sync-dependencies`` / ``sync-executions`` refill the read projections from (never called at
+  request time);
+- ``ports.DatasourceCatalog``: the publisher's datasource lookup, asked when a SQL task is saved (a short budget; an
+  answer that does not come in time only turns the check into a warning)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -91,3 +96,24 @@ class HistoryExecutionsView:
             for w in answer["workflows"]
             if w.get("synced_at")  # tracked but never synced: nothing to copy yet
         ]
+
+
+log = logging.getLogger(__name__)
+
+
+class PublisherDatasources:
+    """The publisher's ``GET /internal/datasources?name=&type=``."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+
+    async def exists(self, name: str, datasource_type: str) -> bool | None:
+        try:
+            r = await self.client.get("/internal/datasources", params={"name": name, "type": datasource_type})
+        except httpx.HTTPError as exc:
+            log.warning("datasource check: the publisher is unavailable (%s)", type(exc).__name__)
+            return None
+        if r.status_code != 200:
+            log.warning("datasource check: the publisher answered HTTP %d", r.status_code)
+            return None
+        return bool(r.json().get("exists"))

@@ -36,6 +36,7 @@ def make_settings(db: ServiceDatabase, topic_prefix: str, kafka_bootstrap: str) 
         log_json=False,
         log_level="WARNING",
         consumer_max_attempts=3,
+        publisher_url="",
     )
 
 

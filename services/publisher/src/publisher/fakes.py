@@ -347,7 +347,6 @@ class FakeRest:
         locations: str | None = None,
         timeout_minutes: int = 0,
         execution_type: WorkflowExecutionType = WorkflowExecutionType.PARALLEL,
-        other_params_json: str | None = None,
         release_state: ReleaseState = ReleaseState.OFFLINE,
     ) -> WorkflowDefinition:
         endpoint = "PUT /projects/{p}/workflow-definition/{code}"

@@ -86,7 +86,6 @@ class DolphinRest(Protocol):
         locations: str | None = None,
         timeout_minutes: int = 0,
         execution_type: WorkflowExecutionType = WorkflowExecutionType.PARALLEL,
-        other_params_json: str | None = None,
         release_state: ReleaseState = ReleaseState.OFFLINE,
     ) -> WorkflowDefinition: ...
 

@@ -14,6 +14,7 @@ from publisher.runs import RunParams, RunView
 from publisher.service import (
     BatchRunRequest,
     BatchRunResult,
+    DatasourceView,
     DriftView,
     EngineView,
     PublishRecordView,
@@ -81,6 +82,17 @@ async def retry_publish_record(
     if replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return view
+
+
+@router.get("/datasources", response_model=DatasourceView)
+async def find_datasource(
+    deps: DepsDep,
+    name: Annotated[str, Query(min_length=1, max_length=200)],
+    datasource_type: Annotated[str, Query(alias="type", min_length=1, max_length=64)],
+) -> DatasourceView:
+    """Whether DolphinScheduler has this datasource (``exists``; the definition service asks when a SQL task is
+    saved)."""
+    return await service.find_datasource(deps, name, datasource_type)
 
 
 @router.get("/workflows/{workflow_id}/engine", response_model=EngineView)

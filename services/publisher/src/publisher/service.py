@@ -44,6 +44,7 @@ from common.db import unit_of_work
 from common.dolphin import (
     DagData,
     DolphinApiError,
+    DolphinGatewayError,
     DolphinNotFound,
     DolphinTimeout,
     DolphinTransientApiError,
@@ -1009,6 +1010,30 @@ def _batch_failure(workflow_id: int, exc: PlatformError) -> BatchRunItem:
         ds_msg=exc.ds_msg if isinstance(exc, DolphinApiError | DolphinTransientApiError) else None,
         message=message,
     )
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Datasources
+
+
+class DatasourceView(BaseModel):
+    name: str
+    type: str
+    exists: bool
+    id: int | None = None
+
+
+async def find_datasource(deps: Deps, name: str, datasource_type: str) -> DatasourceView:
+    """Whether DS has the datasource a SQL task names (asked when the task is saved, so a missing one shows before
+    the publish fails on it). DS answers an unknown one with a Java exception; any other failure is raised."""
+    wanted = datasource_type.upper()
+    try:
+        found = await deps.gateway.get_datasource(name, wanted)
+    except DolphinGatewayError as exc:
+        if "not found" in exc.java_message.lower() or "can not find" in exc.java_message.lower():
+            return DatasourceView(name=name, type=wanted, exists=False)
+        raise
+    return DatasourceView(name=name, type=wanted, exists=True, id=found.id)
 
 
 # ---------------------------------------------------------------------------------------------------------------
