@@ -22,6 +22,12 @@ log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 
+#: how long a service keeps an idle keep-alive connection open: longer than its callers keep idle connections in
+#: their pools (``CLIENT_IDLE_S``), so a caller never sends on a connection the service is closing at that moment
+#: (the race ends as a dropped connection, which the caller would have to report as an outage)
+KEEP_ALIVE_S = 75
+CLIENT_IDLE_S = 30.0
+
 
 def problem(
     status: int, title: str, detail: str, /, *, code: str, instance: str | None = None, **extras: Any

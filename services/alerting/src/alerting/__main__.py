@@ -37,9 +37,17 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     import uvicorn
 
+    from common.http import KEEP_ALIVE_S
+
     host = getattr(args, "host", None) or settings.http_host
     port = getattr(args, "port", None)
-    uvicorn.run(create_app(settings), host=host, port=settings.http_port if port is None else port, log_config=None)
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=settings.http_port if port is None else port,
+        log_config=None,
+        timeout_keep_alive=KEEP_ALIVE_S,
+    )
     return 0
 
 

@@ -76,8 +76,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     import uvicorn
 
+    from common.http import KEEP_ALIVE_S
+
     uvicorn.run(
-        "definition.main:create_app", factory=True, host=settings.http_host, port=settings.http_port, log_config=None
+        "definition.main:create_app",
+        factory=True,
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+        timeout_keep_alive=KEEP_ALIVE_S,
     )
     return 0
 

@@ -120,9 +120,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
     import uvicorn
 
+    from common.http import KEEP_ALIVE_S
     from gateway.main import create_app
 
-    uvicorn.run(create_app(settings), host=settings.http_host, port=settings.http_port, log_config=None)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+        timeout_keep_alive=KEEP_ALIVE_S,
+    )
     return 0
 
 

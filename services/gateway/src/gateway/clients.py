@@ -30,6 +30,7 @@ from pydantic_core import from_json, to_json
 
 from common import deadline
 from common.errors import UpstreamTimeout, UpstreamUnavailable
+from common.http import CLIENT_IDLE_S
 from common.telemetry import client_span, end_client_span
 from common.transport import aiohttp_session_of, aiohttp_timeout, transport_failure
 from gateway.errors import BadUpstreamAnswer, UpstreamProblem
@@ -61,7 +62,9 @@ def http_client(
 
 
 def _limits(max_connections: int) -> httpx.Limits:
-    return httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+    return httpx.Limits(
+        max_connections=max_connections, max_keepalive_connections=max_connections, keepalive_expiry=CLIENT_IDLE_S
+    )
 
 
 class Upstream:

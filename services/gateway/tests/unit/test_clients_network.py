@@ -186,3 +186,54 @@ async def test_the_call_is_a_client_span_carrying_the_trace(
     assert (calls[0].attributes or {})["http.response.status_code"] == 200
     assert (calls[1].attributes or {})["http.response.status_code"] == 503
     assert calls[1].status.status_code is trace.StatusCode.ERROR
+
+
+async def test_a_failed_call_leaves_the_pool_usable() -> None:
+    """A service's 500 (uvicorn closes the connection after an unhandled error) or a call cut at its budget must not
+    make the next call on the pool answer a misleading 503."""
+    import contextlib
+
+    import uvicorn
+    from fastapi import FastAPI
+
+    from common.http import install_problem_handlers
+
+    app = FastAPI()
+    install_problem_handlers(app)
+
+    @app.post("/boom")
+    async def boom() -> None:
+        raise RuntimeError("a bug")
+
+    @app.get("/slow")
+    async def slow() -> dict[str, int]:
+        await asyncio.sleep(0.3)
+        return {"ok": 2}
+
+    @app.get("/ok")
+    async def ok() -> dict[str, int]:
+        return {"ok": 1}
+
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self):  # type: ignore[no-untyped-def]
+            yield
+
+    server = Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="critical"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    up = Upstream.connect("definition", f"http://127.0.0.1:{port}", timeout_s=2.0, max_connections=1)
+    try:
+        for _ in range(20):
+            with pytest.raises(UpstreamProblem):
+                await up.call("POST", "/boom", CALLER, body={})
+            assert await up.call("GET", "/ok", CALLER) == {"ok": 1}
+            with pytest.raises(UpstreamTimeout):
+                await up.call("GET", "/slow", CALLER, timeout_s=0.05)
+            assert await up.call("GET", "/ok", CALLER) == {"ok": 1}
+    finally:
+        await up.client.aclose()
+        server.should_exit = True
+        await task

@@ -54,12 +54,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0 if report.clean or args.apply else 1
     import uvicorn
 
+    from common.http import KEEP_ALIVE_S
+
     uvicorn.run(
         "lineage_resolver.main:create_app",
         factory=True,
         host=settings.http_host,
         port=settings.http_port,
         log_config=None,
+        timeout_keep_alive=KEEP_ALIVE_S,
     )
     return 0
 

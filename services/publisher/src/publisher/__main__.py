@@ -39,9 +39,16 @@ def main(argv: list[str] | None = None) -> int:
 
     import uvicorn
 
+    from common.http import KEEP_ALIVE_S
     from publisher.main import create_app
 
-    uvicorn.run(create_app(settings), host=settings.http_host, port=settings.http_port, log_config=None)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+        timeout_keep_alive=KEEP_ALIVE_S,
+    )
     return 0
 
 
