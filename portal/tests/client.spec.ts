@@ -37,6 +37,20 @@ describe('ApiClient', () => {
     expect(init?.body).toBe('{"a":1}')
   })
 
+  it('sends extra headers (Idempotency-Key) and DELETE without a body; 204 is undefined', async () => {
+    const fetchImpl = vi.fn(async (_url: RequestInfo | URL, init?: RequestInit) =>
+      init?.method === 'DELETE' ? new Response(null, { status: 204 }) : new Response('{"state":"started"}', { status: 200 }),
+    )
+    const c = new ApiClient({ getToken: () => 'tok', fetchImpl: fetchImpl as unknown as typeof fetch })
+    await c.post('/api/v1/workflows/3/run', {}, undefined, { 'Idempotency-Key': 'k-1' })
+    expect((fetchImpl.mock.calls[0][1]?.headers as Record<string, string>)['Idempotency-Key']).toBe('k-1')
+    await expect(c.delete('/api/v1/workflows/3', { expected_version_no: 2 })).resolves.toBeUndefined()
+    const [url, init] = fetchImpl.mock.calls[1]
+    expect(url).toBe('/api/v1/workflows/3?expected_version_no=2')
+    expect(init?.method).toBe('DELETE')
+    expect(init?.body).toBeUndefined()
+  })
+
   it('maps problem JSON to ApiError with code and extras', async () => {
     const c = new ApiClient({
       getToken: () => null,

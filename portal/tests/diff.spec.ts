@@ -39,6 +39,7 @@ const summary: ChangeSummary = {
   is_initial: false,
   tasks_added: [3],
   tasks_removed: [2],
+  tasks_unassigned: [2],
   edges_added: [[1, 3]],
   edges_removed: [[1, 2]],
   tasks_changed: [
@@ -67,6 +68,7 @@ describe('diffView', () => {
     expect(v.empty).toBe(false)
     expect(v.tasksAdded).toEqual(['load (#3)'])
     expect(v.tasksRemoved).toEqual(['old (#2)'])
+    expect(v.tasksUnassigned).toEqual(['old (#2)'])
     expect(v.edgesAdded).toEqual(['extract (#1) → load (#3)'])
     expect(v.edgesRemoved).toEqual(['extract (#1) → old (#2)'])
     expect(v.tasksChanged[0].fields).toEqual([

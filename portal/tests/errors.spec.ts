@@ -73,6 +73,29 @@ describe('describeError', () => {
     expect(e.details).toEqual(['Allowed now: Approve, Set offline'])
   })
 
+  it('says why a run or a delete was refused, in the user\'s words with the server\'s detail', () => {
+    const offline = describeError(
+      new ApiError(409, { type: '/problems/platform-offline', detail: 'workflow 3 (daily) is offline on the platform' }),
+      t,
+    )
+    expect(offline.title).toBe(en.errors.platformOfflineTitle)
+    expect(offline.message).toBe(en.errors.platformOffline)
+    expect(offline.serverDetail).toBe('workflow 3 (daily) is offline on the platform')
+    expect(describeError(new ApiError(409, { type: '/problems/run-in-progress', run_id: 4 }), t).message).toBe(en.errors.runInProgress)
+    expect(describeError(new ApiError(409, { type: '/problems/not-deployed' }), t).title).toBe(en.errors.notDeployedTitle)
+    expect(describeError(new ApiError(409, { type: '/problems/run-not-started' }), t).title).toBe(en.errors.runNotStartedTitle)
+    expect(describeError(new ApiError(409, { type: '/problems/workflow-published' }), t).message).toBe(en.errors.workflowPublished)
+    expect(describeError(new ApiError(409, { type: '/problems/workflow-archived' }), t).title).toBe(en.errors.workflowArchivedTitle)
+    const inUse = describeError(new ApiError(409, { type: '/problems/task-in-use', task_id: 5, workflow_id: 12 }), t)
+    expect(inUse.message).toBe('The task belongs to workflow #12. Remove it from that workflow first.')
+    const retried = describeError(new ApiError(409, { type: '/problems/conflict', retry_record_id: 31, detail: 'retried already' }), t)
+    expect(retried.title).toBe(en.errors.retriedAlreadyTitle)
+    expect(retried.message).toMatch(/record #31/)
+    // a plain conflict keeps the server's words
+    expect(describeError(new ApiError(409, { type: '/problems/conflict', detail: 'newer record 9' }), t).message).toBe('newer record 9')
+    expect(describeError(new ApiError(409, { type: '/problems/platform-offline' }), translator(zh)).title).toBe('拒绝运行：已在平台下线')
+  })
+
   it('maps 401, 403, network and 5xx to plain words', () => {
     expect(describeError(new ApiError(403, { type: '/problems/forbidden', detail: 'role viewer' }), t).message).toBe(en.errors.forbidden)
     expect(describeError(new ApiError(401, {}), t).title).toBe(en.errors.unauthorizedTitle)

@@ -63,8 +63,14 @@ describe('i18n', () => {
   it('has labels for every DS state, status and publish operation the API can return', () => {
     for (const s of ['SUCCESS', 'FAILURE', 'RUNNING_EXECUTION', 'STOP', 'PAUSE', 'SUBMITTED_SUCCESS', 'WAIT_TO_RUN', 'SERIAL_WAIT', 'FAILOVER', 'READY_STOP', 'READY_PAUSE'])
       expect(enKeys.has(`dsState.${s}`)).toBe(true)
-    for (const s of ['draft', 'ready', 'online', 'offline']) expect(enKeys.has(`status.${s}`)).toBe(true)
+    for (const s of ['draft', 'ready', 'online', 'offline', 'archived']) {
+      expect(enKeys.has(`status.${s}`)).toBe(true)
+      expect(enKeys.has(`statusHint.${s}`)).toBe(true)
+    }
+    for (const a of ['approve', 'online', 'offline', 'archive']) expect(enKeys.has(`actions.${a}`)).toBe(true)
+    for (const s of ['starting', 'started', 'unknown', 'not_started', 'failed']) expect(enKeys.has(`run.state.${s}`)).toBe(true)
+    for (const r of ['not_deployed', 'deployed', 'offline', 'online']) expect(enKeys.has(`dsRelease.hint.${r}`)).toBe(true)
     for (const o of ['deploy', 'online', 'offline']) expect(enKeys.has(`publish.op.${o}`)).toBe(true)
-    for (const r of ['not_approved', 'not_deployed', 'draft', 'platform_offline']) expect(enKeys.has(`errors.publishReasons.${r}`)).toBe(true)
+    for (const r of ['not_approved', 'not_deployed', 'draft', 'platform_offline', 'archived']) expect(enKeys.has(`errors.publishReasons.${r}`)).toBe(true)
   })
 })

@@ -89,8 +89,14 @@ export class ApiClient {
     this.opts = opts
   }
 
-  async request<T>(method: string, path: string, body?: unknown, query?: Query): Promise<T> {
-    const headers: Record<string, string> = { Accept: 'application/json, application/problem+json' }
+  async request<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    query?: Query,
+    extraHeaders?: Record<string, string>,
+  ): Promise<T> {
+    const headers: Record<string, string> = { Accept: 'application/json, application/problem+json', ...extraHeaders }
     const token = this.opts.getToken()
     if (token) headers.Authorization = `Bearer ${token}`
     if (body !== undefined) headers['Content-Type'] = 'application/json'
@@ -119,11 +125,15 @@ export class ApiClient {
     return this.request<T>('GET', path, undefined, query)
   }
 
-  post<T>(path: string, body: unknown = {}, query?: Query): Promise<T> {
-    return this.request<T>('POST', path, body, query)
+  post<T>(path: string, body: unknown = {}, query?: Query, headers?: Record<string, string>): Promise<T> {
+    return this.request<T>('POST', path, body, query, headers)
   }
 
   put<T>(path: string, body: unknown): Promise<T> {
     return this.request<T>('PUT', path, body)
+  }
+
+  delete<T = void>(path: string, query?: Query): Promise<T> {
+    return this.request<T>('DELETE', path, undefined, query)
   }
 }

@@ -168,6 +168,22 @@ export function describeError(err: unknown, t: Translate, taskName?: TaskName): 
         serverDetail,
       }
     }
+    case 'run-in-progress':
+      return { ...base, title: t('errors.runInProgressTitle'), message: t('errors.runInProgress'), serverDetail }
+    case 'run-not-started':
+      return { ...base, title: t('errors.runNotStartedTitle'), message: t('errors.runNotStarted'), serverDetail }
+    case 'platform-offline':
+      return { ...base, title: t('errors.platformOfflineTitle'), message: t('errors.platformOffline'), serverDetail }
+    case 'not-deployed':
+      return { ...base, title: t('errors.notDeployedTitle'), message: t('errors.notDeployed'), serverDetail }
+    case 'workflow-published':
+      return { ...base, title: t('errors.workflowPublishedTitle'), message: t('errors.workflowPublished'), serverDetail }
+    case 'workflow-archived':
+      return { ...base, title: t('errors.workflowArchivedTitle'), message: t('errors.workflowArchived'), serverDetail }
+    case 'task-in-use': {
+      const workflow = typeof p.workflow_id === 'number' ? `#${p.workflow_id}` : '?'
+      return { ...base, title: t('errors.taskInUseTitle'), message: t('errors.taskInUse', { workflow }), serverDetail }
+    }
     case 'migration-not-possible':
       return { ...base, title: t('errors.migrationTitle'), message: t('errors.migration'), details: listed() }
     case 'migration-empties-workflow':
@@ -185,6 +201,14 @@ export function describeError(err: unknown, t: Translate, taskName?: TaskName): 
       return { ...base, title: t('errors.notFoundTitle'), message: t('errors.notFound'), serverDetail }
     default:
       break
+  }
+  if (err.status === 409 && typeof p.retry_record_id === 'number') {
+    return {
+      ...base,
+      title: t('errors.retriedAlreadyTitle'),
+      message: t('errors.retriedAlready', { id: p.retry_record_id }),
+      serverDetail,
+    }
   }
   if (err.status === 409) {
     return { ...base, title: t('errors.conflictTitle'), message: serverDetail ?? t('errors.conflict') }

@@ -12,7 +12,8 @@ import type {
   PublishAccepted,
   PublishOperation,
   PublishRecord,
-  RunResult,
+  RollbackResult,
+  RunView,
   Task,
   TaskInput,
   TaskLogPage,
@@ -37,6 +38,7 @@ export const client = new ApiClient({
 })
 
 const V1 = '/api/v1'
+const idempotency = (key: string) => ({ 'Idempotency-Key': key })
 
 export interface WorkflowListQuery {
   name?: string
@@ -66,7 +68,15 @@ export const api = {
   getWorkflow: (id: number) => client.get<WorkflowDetail>(`${V1}/workflows/${id}`),
   createWorkflow: (body: WorkflowInput) => client.post<WorkflowDetail>(`${V1}/workflows`, body),
   updateWorkflow: (id: number, body: WorkflowInput) => client.put<WorkflowDetail>(`${V1}/workflows/${id}`, body),
-  action: (id: number, action: WorkflowAction) => client.post<WorkflowDetail>(`${V1}/workflows/${id}/${action}`),
+  /** approve the version the user reviewed (409 `stale-version` when another version was saved since) */
+  approve: (id: number, versionNo: number) =>
+    client.post<WorkflowDetail>(`${V1}/workflows/${id}/approve`, { version_no: versionNo }),
+  /** platform state (`online`/`offline`) or `archive` */
+  action: (id: number, action: Exclude<WorkflowAction, 'approve'>) =>
+    client.post<WorkflowDetail>(`${V1}/workflows/${id}/${action}`),
+  /** a never-published workflow only (409 `workflow-published`: archive it instead) */
+  deleteWorkflow: (id: number, expectedVersionNo: number) =>
+    client.delete(`${V1}/workflows/${id}`, { expected_version_no: expectedVersionNo }),
 
   listVersions: (id: number, page = 1, pageSize = 50) =>
     client.get<Page<VersionSummary>>(`${V1}/workflows/${id}/versions`, { page, page_size: pageSize }),
@@ -74,7 +84,7 @@ export const api = {
   diff: (id: number, from: number, to: number) =>
     client.get<ChangeSummary>(`${V1}/workflows/${id}/diff`, { from, to }),
   rollback: (id: number, toVersionNo: number, expectedVersionNo: number) =>
-    client.post<WorkflowDetail>(`${V1}/workflows/${id}/rollback`, {
+    client.post<RollbackResult>(`${V1}/workflows/${id}/rollback`, {
       to_version_no: toVersionNo,
       expected_version_no: expectedVersionNo,
     }),
@@ -83,10 +93,14 @@ export const api = {
     client.post<PublishAccepted>(`${V1}/workflows/${id}/publish`, { operation }),
   publishRecords: (id: number, page = 1, pageSize = 20) =>
     client.get<Page<PublishRecord>>(`${V1}/workflows/${id}/publish-records`, { page, page_size: pageSize }),
-  retryRecord: (recordId: number) => client.post<PublishRecord>(`${V1}/publish-records/${recordId}/retry`),
-  run: (id: number) => client.post<RunResult>(`${V1}/workflows/${id}/run`),
+  retryRecord: (recordId: number, key: string) =>
+    client.post<PublishRecord>(`${V1}/publish-records/${recordId}/retry`, {}, undefined, idempotency(key)),
+  /** 200 `started`, 202 `unknown` (poll `getRun`); the same key gives the same answer and one DS instance */
+  run: (id: number, key: string) => client.post<RunView>(`${V1}/workflows/${id}/run`, {}, undefined, idempotency(key)),
+  getRun: (id: number, runId: number) => client.get<RunView>(`${V1}/workflows/${id}/runs/${runId}`),
 
-  executions: (id: number) => client.get<WorkflowExecutions>(`${V1}/workflows/${id}/executions`),
+  executions: (id: number, maxAgeSeconds?: number) =>
+    client.get<WorkflowExecutions>(`${V1}/workflows/${id}/executions`, { max_age_seconds: maxAgeSeconds }),
   instance: (id: number, instanceId: number) =>
     client.get<InstanceDetail>(`${V1}/workflows/${id}/instances/${instanceId}`),
   taskLog: (id: number, taskInstanceId: number, skip: number, limit = 500, instanceId?: number) =>
@@ -100,6 +114,8 @@ export const api = {
   getTask: (id: number) => client.get<Task>(`${V1}/tasks/${id}`),
   createTask: (body: TaskInput) => client.post<Task>(`${V1}/tasks`, body),
   updateTask: (id: number, body: TaskInput) => client.put<Task>(`${V1}/tasks/${id}`, body),
+  /** a task in no workflow only (409 `task-in-use` names its workflow) */
+  deleteTask: (id: number) => client.delete(`${V1}/tasks/${id}`),
 
   migrationPreview: (body: MigrationRequest) => client.post<MigrationPreview>(`${V1}/migrations/preview`, body),
   migrate: (body: MigrationRequest) => client.post<MigrationResult>(`${V1}/migrations`, body),

@@ -1,8 +1,10 @@
 // Types mirroring docs/api-contracts.md (§1 shapes, §5 public API). JSON is snake_case; times are ISO 8601 strings.
 
-export type WorkflowStatus = 'draft' | 'ready' | 'online' | 'offline'
+export type WorkflowStatus = 'draft' | 'ready' | 'online' | 'offline' | 'archived'
 export type PublishStatus = 'never_published' | 'pending' | 'published' | 'failed'
-export type WorkflowAction = 'approve' | 'online' | 'offline'
+export type WorkflowAction = 'approve' | 'online' | 'offline' | 'archive'
+/** DolphinScheduler's release state of the workflow after the last publish (null: not deployed or not known) */
+export type ReleaseState = 'ONLINE' | 'OFFLINE'
 export type PublishOperation = 'deploy' | 'online' | 'offline'
 export type MigrationMode = 'only_current' | 'cascade_downstream' | 'cascade_up_and_downstream'
 export type TaskType = 'SHELL' | 'SQL' | 'PYTHON'
@@ -13,7 +15,7 @@ export type TimeoutStrategy = 'WARN' | 'FAILED' | 'WARNFAILED'
 export type ExecutionType = 'PARALLEL' | 'SERIAL_WAIT' | 'SERIAL_DISCARD' | 'SERIAL_PRIORITY'
 export type PublishRecordStatus = 'pending' | 'running' | 'success' | 'failed' | 'skipped_unchanged'
 
-export const WORKFLOW_STATUSES: WorkflowStatus[] = ['draft', 'ready', 'online', 'offline']
+export const WORKFLOW_STATUSES: WorkflowStatus[] = ['draft', 'ready', 'online', 'offline', 'archived']
 export const PUBLISH_STATUSES: PublishStatus[] = ['never_published', 'pending', 'published', 'failed']
 export const MIGRATION_MODES: MigrationMode[] = ['only_current', 'cascade_downstream', 'cascade_up_and_downstream']
 export const TASK_TYPES: TaskType[] = ['SHELL', 'SQL', 'PYTHON']
@@ -119,6 +121,14 @@ export interface Task {
   ds_link?: string | null
   created_at?: string
   updated_at?: string
+  /** create/update only: what would stop a publish of this task (e.g. `unknown_datasource`); the task is saved */
+  warnings?: Notice[] | null
+}
+
+/** A warning that does not stop the call (`code` is stable, `message` is the server's English text). */
+export interface Notice {
+  code: string
+  message: string
 }
 
 export interface TaskInput {
@@ -150,6 +160,10 @@ export interface WorkflowSummary {
   publish_status: PublishStatus
   workflow_code: number | null
   project_code: number | null
+  /** what DolphinScheduler holds after the last publish: ONLINE / OFFLINE, null when not deployed (or not known) */
+  release_state: ReleaseState | null
+  /** whether DolphinScheduler's schedule of the workflow is online (null: no schedule there, or not known) */
+  schedule_online?: boolean | null
   current_version_no: number
   approved: boolean
   last_published_version_no: number | null
@@ -220,6 +234,8 @@ export interface ChangeSummary {
   schedule: ScheduleChange | null
   global_params: GlobalParamsChange | null
   workflow_fields: FieldChange[]
+  /** tasks this version left in no workflow (rollback, edit); the summary text names them too */
+  tasks_unassigned?: number[]
   summary: string
 }
 
@@ -272,6 +288,8 @@ export interface PublishRecord {
   attempts: number
   created_at: string
   finished_at: string | null
+  /** retry: an answer given before for the same Idempotency-Key */
+  replayed?: boolean
 }
 
 export interface WorkflowExecutions {
@@ -309,6 +327,11 @@ export interface WorkflowDetail extends WorkflowSummary {
   unavailable?: string[]
 }
 
+/** The answer of a rollback: the detail and the tasks it left in no workflow. */
+export interface RollbackResult extends WorkflowDetail {
+  unassigned_task_ids: number[]
+}
+
 export interface WorkflowInput {
   name: string
   description: string
@@ -329,8 +352,20 @@ export interface PublishAccepted {
   operation: PublishOperation
 }
 
-export interface RunResult {
+/** A run now: `starting`/`unknown` are open (poll `GET …/runs/{run_id}`), the others are settled. */
+export type RunState = 'starting' | 'started' | 'unknown' | 'not_started' | 'failed'
+
+export interface RunView {
+  workflow_id: number
+  run_id: number
+  state: RunState
   instance_ids: number[]
+  /** an answer given before for the same Idempotency-Key */
+  replayed: boolean
+  detail: string | null
+  /** `failed`: the problem DolphinScheduler's refusal gave */
+  error: { status?: number; type?: string; detail?: string; ds_code?: number } | null
+  created_at: string
 }
 
 export interface InstanceInfo {
@@ -405,6 +440,8 @@ export interface MigrationPreview {
   moved_edges: [number, number][]
   dropped_edges: CutEdge[]
   bridged_edges: [number, number][]
+  /** lineage-derived edges the move adds in the target (already part of `target_after.edges`) */
+  lineage_edges?: [number, number][]
   source_emptied: boolean
   warnings: MigrationWarning[]
   source_after: MigrationSide

@@ -24,6 +24,7 @@ export default {
     close: 'Close',
     createdAt: 'Created',
     createdBy: 'Created by',
+    delete: 'Delete',
     description: 'Description',
     edit: 'Edit',
     minutes: 'min',
@@ -50,6 +51,39 @@ export default {
     ready: 'Approved',
     online: 'Online',
     offline: 'Offline',
+    archived: 'Archived',
+  },
+  statusHint: {
+    draft: 'Platform status: being edited, the current version is not approved.',
+    ready: 'Platform status: the current version is approved and can be published.',
+    online: 'Platform status: runs may be started. DolphinScheduler runs it only while it is online there too.',
+    offline:
+      'Platform status: no run may be started. Taking a deployed workflow offline on the platform takes it and its schedule offline in DolphinScheduler too.',
+    archived: 'Archived: read-only, its history is kept and its tasks are free for other workflows.',
+  },
+  dsRelease: {
+    label: 'DolphinScheduler: {state}',
+    not_deployed: 'not deployed',
+    deployed: 'deployed, state unknown',
+    offline: 'offline',
+    online: 'online',
+    schedule: { on: 'schedule on', off: 'schedule off', none: 'no schedule' },
+    hint: {
+      not_deployed: 'The workflow is not in DolphinScheduler: nothing of it runs there.',
+      deployed: 'DolphinScheduler has the definition; its release state is not known yet (a publish is in progress).',
+      offline: 'DolphinScheduler holds the workflow OFFLINE: its schedule does not fire and it cannot be started.',
+      online:
+        'DolphinScheduler holds the workflow ONLINE: it can be started, and it runs on its schedule while the schedule is on.',
+    },
+  },
+  lifecycle: {
+    offlineTitle: 'Offline on the platform: no run can be started',
+    offline: 'Run now is refused while the workflow is offline on the platform. Set it online on the platform to run it again.',
+    offlineDeployed:
+      'Run now is refused, and DolphinScheduler holds the workflow {ds} (taking it offline on the platform took it and its schedule offline there too). Setting it online on the platform does not change DolphinScheduler: publish it online afterwards to release it (and its schedule) again.',
+    dsOfflineTitle: 'DolphinScheduler holds this workflow offline',
+    dsOffline:
+      'The workflow is online on the platform, but DolphinScheduler has it offline: its schedule does not fire. Publish it online (Publish… → Deploy and go online) to release it.',
   },
   publishStatus: {
     never_published: 'Never published',
@@ -61,10 +95,22 @@ export default {
     approve: 'Approve',
     online: 'Set online',
     offline: 'Set offline',
+    archive: 'Archive',
+    approveVersion: 'Approve v{no}',
+    offlineTitle: 'Take {name} offline on the platform?',
+    offlineConfirm: 'While the workflow is offline on the platform, no run can be started.',
+    offlineConfirmDeployed:
+      'No run can be started while the workflow is offline on the platform, and DolphinScheduler takes it and its schedule offline too (a publish record “Take offline” appears). Setting it online on the platform later does not touch DolphinScheduler: publish it online for that.',
+    staleApproveTitle: 'Not approved: the workflow changed',
+    staleApprove:
+      'Version v{current} was saved after v{reviewed}, the version you reviewed, so nothing was approved. The page now shows v{current}: review it, then approve again.',
     done: {
       approve: 'Approved',
       online: 'The workflow is online on the platform',
+      onlineDsUntouched:
+        'The workflow is online on the platform. DolphinScheduler still holds it offline: publish it online to release it.',
       offline: 'The workflow is offline on the platform',
+      offlineDs: 'The workflow is offline on the platform; DolphinScheduler is taking it and its schedule offline',
     },
   },
   dsState: {
@@ -126,6 +172,19 @@ export default {
     schedule: 'Schedule',
     dsCode: 'DS workflow code',
     executionType: 'Execution type',
+    platformStatus: 'Platform: {status}',
+    archive: 'Archive',
+    archiveTitle: 'Archive {name}?',
+    archiveConfirm:
+      'An archived workflow is read-only for good: no edit, publish or run. Its versions, publish records and executions are kept, its tasks become free for other workflows, and DolphinScheduler takes it (and its schedule) offline.',
+    archived: '{name} is archived',
+    archivedTitle: 'Archived',
+    archivedNote:
+      'This workflow is read-only. Its versions, publish records and executions are kept; its tasks are free for other workflows; DolphinScheduler holds it offline.',
+    deleteTitle: 'Delete {name}?',
+    deleteConfirm:
+      'The workflow and its versions are deleted; its tasks stay and become free for other workflows. Only a workflow that was never published can be deleted (a published one is archived).',
+    deleted: '{name} was deleted',
   },
   detail: {
     dag: 'DAG',
@@ -166,6 +225,21 @@ export default {
     paramName: 'name',
     paramValue: 'value',
     saved: 'Task {name} saved',
+    savedWithWarnings: 'Task {name} saved, with warnings',
+    warningTitle: {
+      unknown_datasource: 'Unknown data source',
+      datasource_unchecked: 'Data source not checked',
+    },
+    warningText: {
+      unknown_datasource:
+        'DolphinScheduler has no {type} data source named “{name}”: publishing a workflow with this task fails until it exists.',
+      datasource_unchecked:
+        'The {type} data source “{name}” could not be checked against DolphinScheduler now; it is checked again at publish time.',
+    },
+    deleteTitle: 'Delete task {name}?',
+    deleteConfirm: 'The task is deleted for good; lineage forgets its tables. Only a task that is in no workflow can be deleted.',
+    deleted: 'Task {name} was deleted',
+    inWorkflow: 'In workflow {name}: remove it from that workflow first',
     empty: 'No tasks match these filters.',
     filterUpstream: 'Downstream of task ID',
     filterDownstream: 'Upstream of task ID',
@@ -226,6 +300,9 @@ export default {
     rollbackConfirm:
       'A new version will be created with the content of version {no} (the current version is {current}). History is kept. The new version needs approval before it can be published.',
     rolledBack: 'Rolled back: the content is now version {no}',
+    unassignedTitle: '{n} task(s) are now in no workflow',
+    unassigned: 'The version rolled back to lacks these tasks, so they left this workflow and belong to none:',
+    toTasks: 'Task list',
     empty: 'No versions',
   },
   diff: {
@@ -244,6 +321,7 @@ export default {
     scheduleKind: { added: 'added', removed: 'removed', changed: 'changed' },
     globalParams: 'Global params',
     workflowFields: 'Workflow fields',
+    tasksUnassigned: 'Tasks now in no workflow',
   },
   publish: {
     button: 'Publish…',
@@ -266,7 +344,9 @@ export default {
     result: 'Result',
     log: 'Log',
     retry: 'Retry',
-    retried: 'Retry started',
+    retried: 'Retry started as record #{id}',
+    retryOf: 'retry of #{id}',
+    retriedAs: 'retried as #{id}',
     recordStatus: {
       pending: 'Waiting',
       running: 'Running',
@@ -283,6 +363,18 @@ export default {
     confirm: 'Start {name} in DolphinScheduler now?',
     go: 'Start',
     started: 'Started: instance {ids}',
+    notDeployed: 'Deploy the workflow to DolphinScheduler first',
+    startedDetail: 'DolphinScheduler started instance {ids}; it appears under Executions.',
+    notStartedDetail: 'DolphinScheduler did not start the run. You can run the workflow again.',
+    checking: 'DolphinScheduler did not answer in time. The platform is checking whether the run started (never starting it twice)…',
+    stillUnknown: 'The outcome is still being checked by the platform; look at the executions in a while.',
+    state: {
+      starting: 'Run {id}: starting',
+      started: 'Run {id}: started',
+      unknown: 'Run {id}: outcome unknown, being checked',
+      not_started: 'Run {id}: not started',
+      failed: 'Run {id}: refused by DolphinScheduler',
+    },
   },
   executions: {
     none: 'no runs yet',
@@ -336,6 +428,7 @@ export default {
     movedEdges: 'Dependencies that move along',
     dropped: 'Dependencies dropped (they would cross workflows)',
     bridged: 'Dependencies added in the source (bridged)',
+    lineageEdges: 'Dependencies added in the target from lineage',
     direction: {
       source_to_target: 'old workflow → moved task',
       target_to_source: 'moved task → old workflow',
@@ -346,11 +439,12 @@ export default {
       source_emptied: 'The source workflow will be empty',
       schedule_differs: 'Different schedule',
       missing_global_params: 'Missing global params',
+      lineage_edge_skipped: 'A lineage dependency is left out (it would close a cycle)',
     },
     sourceAfter: '{name} afterwards',
     targetAfter: '{name} afterwards',
     emptied: 'No tasks left',
-    legend: 'Orange: moved tasks. Dashed: bridged dependencies.',
+    legend: 'Orange: moved tasks. Dashed: bridged dependencies (source) and dependencies from lineage (target).',
     execute: 'Execute migration',
     confirmTitle: 'Execute the migration?',
     confirm: '{n} task(s) move from {from} to {to}. Both workflows get a new version that needs approval.',
@@ -381,6 +475,7 @@ export default {
       not_deployed: 'The workflow was never deployed to DolphinScheduler, so it cannot be taken offline there.',
       draft: 'A draft cannot be published. Approve it first.',
       platform_offline: 'The workflow is offline on the platform. Set it online first.',
+      archived: 'The workflow is archived: it cannot be published any more.',
     },
     allowedOperations: 'Allowed now: {list}',
     transitionTitle: 'Not possible in this state',
@@ -396,6 +491,24 @@ export default {
     notFound: 'It does not exist, or it was deleted.',
     conflictTitle: 'Conflict',
     conflict: 'The request conflicts with the current state. Reload and try again.',
+    runInProgressTitle: 'A run is already starting',
+    runInProgress:
+      'Another run of this workflow is being started or checked right now. Wait for its outcome before starting another one.',
+    runNotStartedTitle: 'The run did not start',
+    runNotStarted: 'DolphinScheduler did not start the run. Run the workflow again.',
+    platformOfflineTitle: 'Run refused: offline on the platform',
+    platformOffline:
+      'The workflow is offline on the platform, which forbids new runs. Set it online on the platform first (and publish it online to DolphinScheduler).',
+    notDeployedTitle: 'Not in DolphinScheduler yet',
+    notDeployed: 'The workflow was never deployed to DolphinScheduler. Publish it (deploy or online) first.',
+    workflowPublishedTitle: 'Published workflows are archived, not deleted',
+    workflowPublished: 'The workflow was published to DolphinScheduler, so its history has to stay. Archive it instead.',
+    workflowArchivedTitle: 'Archived',
+    workflowArchived: 'The workflow is archived and cannot change any more.',
+    taskInUseTitle: 'The task is in a workflow',
+    taskInUse: 'The task belongs to workflow {workflow}. Remove it from that workflow first.',
+    retriedAlreadyTitle: 'Retried already',
+    retriedAlready: 'This publish was retried already as record #{id}. Look at that record (or retry it if it failed).',
     unavailableTitle: 'Service unavailable',
     unavailable: 'A service is temporarily unavailable. Try again in a moment.',
     items: {

@@ -57,6 +57,8 @@ export interface DiffView {
   summary: string
   tasksAdded: string[]
   tasksRemoved: string[]
+  /** tasks this version left in no workflow (they are among the removed ones) */
+  tasksUnassigned: string[]
   edgesAdded: string[]
   edgesRemoved: string[]
   tasksChanged: TaskChangeRow[]
@@ -76,6 +78,7 @@ export function diffView(cs: ChangeSummary, taskName?: TaskName): DiffView {
     summary: cs.summary ?? '',
     tasksAdded: (cs.tasks_added ?? []).map((id) => taskLabel(id, taskName)),
     tasksRemoved: (cs.tasks_removed ?? []).map((id) => taskLabel(id, taskName)),
+    tasksUnassigned: (cs.tasks_unassigned ?? []).map((id) => taskLabel(id, taskName)),
     edgesAdded: (cs.edges_added ?? []).map((e) => formatEdge(e, taskName)),
     edgesRemoved: (cs.edges_removed ?? []).map((e) => formatEdge(e, taskName)),
     tasksChanged: (cs.tasks_changed ?? []).map((tc) => ({
