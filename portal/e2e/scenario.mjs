@@ -1,6 +1,10 @@
 // Browser scenario against a running platform (started by tests/e2e/conftest.py), driven with playwright-core and
 // the system's Chromium. Configuration comes as JSON in E2E_CONFIG:
-//   { baseUrl, token, chromium, outDir, workflowName, tasks: [{ id, name }] }   (tasks: 3, in chain order)
+//   { baseUrl, token, chromium, outDir, workflowName, tasks: [{ id, name }] (3, in chain order),
+//     otherWorkflow: { id, name } (migration target), draftWorkflow: { id, name } (never published: deleted here),
+//     ds: { restUrl, token, controlUrl } (the DS emulator: its REST API to count instances, its control API for faults) }
+// Besides the UI, the scenario uses the gateway API (to change a workflow behind the browser's back) and DolphinScheduler's
+// REST API (to check what a click started there).
 // Every step takes a screenshot (NN-step.png; NN-step-FAILED.png when it fails). The last line on stdout is a JSON
 // summary: { ok, steps: [{ name, ok, ms, screenshot, error? }], workflowId, failed? }.
 import { mkdirSync } from 'node:fs'
@@ -68,6 +72,38 @@ async function closeMenus() {
 }
 async function expectText(locator, text, timeout = 20_000) {
   await locator.filter({ hasText: text }).first().waitFor({ state: 'visible', timeout })
+}
+
+/** The gateway API with the admin token (what another user or a script would do meanwhile). */
+async function api(method, path, body) {
+  const res = await fetch(cfg.baseUrl + path, {
+    method,
+    headers: { Authorization: `Bearer ${cfg.token}`, 'Content-Type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  })
+  const text = await res.text()
+  if (!res.ok) throw new Error(`${method} ${path}: HTTP ${res.status} ${text}`)
+  return text ? JSON.parse(text) : null
+}
+/** DolphinScheduler's instances of a workflow, asked of DS itself. */
+async function dsInstances(projectCode, workflowCode) {
+  const url = `${cfg.ds.restUrl}/projects/${projectCode}/workflow-instances?pageNo=1&pageSize=100&workflowDefinitionCode=${workflowCode}`
+  const res = await fetch(url, { headers: { token: cfg.ds.token } })
+  const body = await res.json()
+  if (body.code !== 0) throw new Error(`DS instances: ${JSON.stringify(body)}`)
+  return body.data.totalList.map((i) => i.id)
+}
+async function dsFault(rule) {
+  const res = await fetch(`${cfg.ds.controlUrl}/_emulator/faults`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ target: 'rest', ...rule }),
+  })
+  if (!res.ok) throw new Error(`emulator fault: HTTP ${res.status}`)
+}
+const dialogButton = (name, text) => page.locator(`.confirm-${name}`).getByRole('button', { name: text })
+async function attr(locator, name) {
+  return (await locator.count()) ? locator.first().getAttribute(name) : null
 }
 
 async function poll(check, { timeout = 60_000, every = 1000, reload = false, what = 'condition' } = {}) {
@@ -138,9 +174,34 @@ try {
     await expectText(testId('node-panel'), 'Worker 分组')
   })
 
+  await step('approve-stale-version', async () => {
+    // someone saves v2 (adds a schedule) through the API while the page still shows v1
+    const wf = await api('GET', `/api/v1/workflows/${result.workflowId}`)
+    await api('PUT', `/api/v1/workflows/${result.workflowId}`, {
+      name: wf.name,
+      description: wf.description,
+      tasks: wf.tasks.map((x) => ({ task_id: x.task_id, node_attrs: x.node_attrs })),
+      edges: wf.edges,
+      schedule: { crontab: '0 0 2 * * ? *', timezone: 'Asia/Shanghai', start_time: '2026-01-01T00:00:00Z', end_time: '2036-01-01T00:00:00Z' },
+      global_params: wf.global_params,
+      execution_type: wf.execution_type,
+      timeout_minutes: wf.timeout_minutes,
+      expected_version_no: wf.current_version_no,
+    })
+    await expectText(testId('action-approve'), 'v1')
+    await testId('action-approve').click()
+    // refused: the message says which version was saved since, and the page now shows it
+    await expectText(testId('approve-stale'), 'v2')
+    await expectText(testId('action-approve'), 'v2')
+    await expectText(testId('status-tag'), '草稿')
+    const after = await api('GET', `/api/v1/workflows/${result.workflowId}`)
+    if (after.approved || after.status !== 'draft') throw new Error(`approved unseen: ${after.status}`)
+  })
+
   await step('approved', async () => {
     await testId('action-approve').click()
     await expectText(testId('status-tag'), '已审批')
+    await testId('approve-stale').waitFor({ state: 'hidden' })
   })
 
   await step('publish-online', async () => {
@@ -153,21 +214,60 @@ try {
     await dialog.locator('.record-status[data-status="success"]').first().waitFor({ timeout: 90_000 })
   })
 
-  await step('published', async () => {
+  await step('published-ds-online', async () => {
     await page.keyboard.press('Escape')
     await testId('publish-dialog').waitFor({ state: 'hidden' })
     await poll(
       async () =>
         (await testId('publish-status-tag').first().innerText()).includes('已发布') &&
+        (await attr(testId('ds-state-tag'), 'data-release')) === 'online' &&
         (await testId('run-now').isEnabled()),
-      { timeout: 60_000, every: 2000, reload: true, what: 'publish status "published" and a DS workflow code' },
+      { timeout: 60_000, every: 2000, reload: true, what: 'publish status "published", DS online and a DS workflow code' },
     )
+    // both states: approved on the platform (publishing does not change it), online with its schedule in DS
+    await expectText(testId('status-tag'), '平台：已审批')
+    await expectText(testId('ds-state-tag'), 'DolphinScheduler：已上线 · 调度已上线')
   })
+
+  await step('platform-online', async () => {
+    await testId('action-online').click()
+    await expectText(testId('status-tag'), '平台：已上线')
+    await expectText(testId('ds-state-tag'), '已上线 · 调度已上线')
+  })
+
+  const detail = await api('GET', `/api/v1/workflows/${result.workflowId}`)
+  const instancesInDs = () => dsInstances(detail.project_code, detail.workflow_code)
 
   await step('run-now', async () => {
     await testId('run-now').click()
-    await page.getByRole('button', { name: '启动' }).click()
+    await dialogButton('run', '启动').click()
     await page.locator('.n-message', { hasText: '已启动' }).first().waitFor()
+    await page.locator('[data-testid="run-status"][data-state="started"]').waitFor()
+  })
+
+  await step('run-now-double-click', async () => {
+    const before = await instancesInDs()
+    const lastRun = await attr(testId('run-status'), 'data-run-id')
+    // a double click on the button opens one question; a double click on its answer starts one run
+    await testId('run-now').dblclick()
+    await page.locator('.confirm-run').waitFor()
+    await dialogButton('run', '启动').dblclick()
+    await page.locator('.confirm-run').waitFor({ state: 'hidden' })
+    const status = page.locator('[data-testid="run-status"][data-state="started"]')
+    await poll(async () => ![null, lastRun].includes(await attr(status, 'data-run-id')), {
+      timeout: 30_000,
+      every: 200,
+      what: 'the new run started',
+    })
+    const shown = (await attr(status, 'data-instances')).split(',').map(Number)
+    const after = await instancesInDs()
+    const added = after.filter((i) => !before.includes(i))
+    if (added.length !== 1 || shown.length !== 1 || added[0] !== shown[0])
+      throw new Error(`one click must start one DS instance: DS added ${JSON.stringify(added)}, the page shows ${shown}`)
+    if (await testId('error-alert').count()) throw new Error(`an error is shown: ${await testId('error-alert').first().innerText()}`)
+    result.doubleClickInstance = added[0]
+    // history-sync refreshes after a run: the executions tab shows the new run at once (no waiting for a sync cycle)
+    await page.locator(`[data-testid="executions-table"] tr[data-instance-id="${added[0]}"]`).waitFor({ timeout: 15_000 })
   })
 
   await step('last-10-after-sync', async () => {
@@ -183,6 +283,9 @@ try {
     })
     await row.locator('.dot[data-state="SUCCESS"]').first().hover()
     await page.locator('.n-tooltip', { hasText: '成功' }).first().waitFor()
+    // both states in the list too
+    await expectText(row.locator('[data-testid="status-tag"]'), '平台：已上线')
+    await expectText(row.locator('[data-testid="ds-state-tag"]'), 'DolphinScheduler：已上线')
   })
 
   await step('instance-tasks', async () => {
@@ -238,7 +341,22 @@ try {
     await expectText(page.locator('[data-testid="task-table"] tbody tr'), newTask)
   })
 
-  await step('edit-workflow-v2', async () => {
+  const sqlTask = `${cfg.workflowName}_sql_check`
+  await step('task-save-warning', async () => {
+    // a SQL task whose datasource DolphinScheduler lacks is saved, with a warning
+    await testId('register-task').click()
+    await testId('task-dialog').waitFor()
+    await testId('task-name').locator('input').fill(sqlTask)
+    await testId('task-dialog').locator('.n-radio-button', { hasText: 'SQL' }).click()
+    await testId('task-datasource').locator('input').fill('e2e_missing_ds')
+    await testId('task-sql').locator('textarea').fill('select 1')
+    await testId('task-save').click()
+    await testId('task-dialog').waitFor({ state: 'hidden' })
+    await expectText(testId('task-warnings'), 'e2e_missing_ds')
+    await testId('task-warnings').locator('[data-code="unknown_datasource"]').waitFor()
+  })
+
+  await step('edit-workflow-v3', async () => {
     await page.goto(`${cfg.baseUrl}/workflows/${result.workflowId}/edit`)
     await testId('workflow-edit').waitFor()
     await poll(async () => (await page.locator('[data-task-row]').count()) === 3, { what: 'the three tasks' })
@@ -274,6 +392,119 @@ try {
     await res.waitFor()
     await poll(async () => (await res.locator('[data-testid="dag"]').count()) === 2, { what: 'two resulting DAGs' })
     await expectText(res, newTask)
+    await testId('lineage-edges').waitFor()
+  })
+
+  await step('publish-failed', async () => {
+    await page.goto(`${cfg.baseUrl}/workflows/${result.workflowId}`)
+    await testId('workflow-detail').waitFor()
+    // v3 (the edit) needs approval; the workflow stays online on the platform meanwhile
+    await expectText(testId('action-approve'), 'v3')
+    await testId('action-approve').click()
+    await testId('action-approve').waitFor({ state: 'hidden' })
+    // DolphinScheduler refuses the next release once (a business error: the publisher does not retry it)
+    await dsFault({ action: 'ds_error', match: '/release$', dsCode: 50035, dsMsg: 'workflow dag is empty', times: 1 })
+    await testId('open-publish').click()
+    const dialog = testId('publish-dialog')
+    await dialog.locator('[data-op="online"]').click()
+    await testId('publish-send').click()
+    await dialog.locator('.record-status[data-status="failed"]').first().waitFor({ timeout: 90_000 })
+    await expectText(dialog.locator('.err'), '50035')
+  })
+
+  await step('publish-retried', async () => {
+    const dialog = testId('publish-dialog')
+    const failedId = Number(await dialog.locator('[data-testid="retry-record"]').first().getAttribute('data-record-id'))
+    // two quick clicks, one retry
+    await dialog.locator('[data-testid="retry-record"]').first().dblclick()
+    await poll(
+      async () => (await dialog.locator('tbody tr').first().locator('.record-status').getAttribute('data-status')) === 'success',
+      { timeout: 90_000, every: 500, what: 'the retry record succeeded' },
+    )
+    await expectText(dialog.locator('tbody tr').first(), `#${failedId}`)
+    await expectText(dialog, '已重试为 #')
+    const records = (await api('GET', `/api/v1/workflows/${result.workflowId}/publish-records`)).items
+    const retries = records.filter((r) => r.retry_of === failedId)
+    if (retries.length !== 1) throw new Error(`one retry record expected for record ${failedId}: ${JSON.stringify(retries)}`)
+    result.failedRecordId = failedId
+  })
+
+  await step('platform-offline', async () => {
+    await page.keyboard.press('Escape')
+    await testId('publish-dialog').waitFor({ state: 'hidden' })
+    await poll(async () => (await attr(testId('ds-state-tag'), 'data-release')) === 'online', {
+      timeout: 30_000,
+      every: 1000,
+      reload: true,
+      what: 'DS online again after the retry',
+    })
+    await testId('action-offline').click()
+    await page.locator('.confirm-offline').waitFor()
+    await expectText(page.locator('.confirm-offline'), 'DolphinScheduler')
+    await dialogButton('offline', '平台下线').click()
+    await expectText(testId('status-tag'), '平台：已下线')
+    // DS takes the workflow and its schedule offline too (a publish record "offline"); the page shows both states
+    await poll(async () => (await attr(testId('ds-state-tag'), 'data-release')) === 'offline', {
+      timeout: 60_000,
+      every: 1500,
+      reload: true,
+      what: 'DolphinScheduler offline',
+    })
+    await expectText(testId('ds-state-tag'), 'DolphinScheduler：已下线')
+    await testId('lifecycle-note').waitFor()
+  })
+
+  await step('run-refused-offline', async () => {
+    const before = await instancesInDs()
+    await testId('run-now').click()
+    await dialogButton('run', '启动').click()
+    await page.locator('[data-testid="error-alert"][data-code="platform-offline"]').waitFor()
+    await expectText(testId('error-alert'), '拒绝运行')
+    const after = await instancesInDs()
+    if (after.length !== before.length) throw new Error(`an offline workflow got a DS instance: ${before} → ${after}`)
+  })
+
+  await step('archive-confirm', async () => {
+    await testId('archive-workflow').click()
+    await page.locator('.confirm-archive').waitFor()
+    await expectText(page.locator('.confirm-archive'), '只读')
+  })
+
+  await step('archived', async () => {
+    await dialogButton('archive', '归档').click()
+    await page.locator('.confirm-archive').waitFor({ state: 'hidden' })
+    await expectText(testId('status-tag'), '平台：已归档')
+    await testId('archived-note').waitFor()
+    await expectText(testId('ds-state-tag'), '已下线')
+    if (await testId('run-now').count()) throw new Error('an archived workflow still offers run now')
+  })
+
+  await step('delete-draft-confirm', async () => {
+    await page.goto(`${cfg.baseUrl}/workflows/${cfg.draftWorkflow.id}`)
+    await expectText(testId('workflow-name'), cfg.draftWorkflow.name)
+    await expectText(testId('ds-state-tag'), '未部署')
+    await testId('delete-workflow').click()
+    await page.locator('.confirm-delete').waitFor()
+  })
+
+  await step('draft-deleted', async () => {
+    await dialogButton('delete', '删除').click()
+    await page.waitForURL(/\/workflows$/)
+    await page.locator('.n-message', { hasText: '已删除' }).first().waitFor()
+    await testId('filter-name').locator('input').fill(cfg.draftWorkflow.name)
+    await testId('filter-name').locator('input').press('Enter')
+    await page.locator('[data-testid="workflow-table"] .n-data-table-empty').waitFor()
+  })
+
+  await step('delete-unassigned-task', async () => {
+    await page.goto(`${cfg.baseUrl}/tasks?name=${encodeURIComponent(sqlTask)}`)
+    const row = page.locator('[data-testid="task-table"] tbody tr', { hasText: sqlTask })
+    await row.waitFor()
+    await row.locator('[data-testid="delete-task"]').click()
+    await page.locator('.confirm-delete-task').waitFor()
+    await dialogButton('delete-task', '删除').click()
+    await page.locator('.n-message', { hasText: '已删除' }).first().waitFor()
+    await page.locator('[data-testid="task-table"] .n-data-table-empty').waitFor()
   })
 
   result.ok = true

@@ -1,11 +1,16 @@
 """The portal in a real browser against the whole running platform (see ``conftest.platform_stack``).
 
-Tasks are registered through the API (setup); everything else happens in the UI, driven by
+Tasks and two small workflows are made through the API (setup); everything else happens in the UI, driven by
 ``portal/e2e/scenario.mjs`` (playwright-core with the system's Chromium): log in with the admin token, create a
-workflow from the tasks and draw its DAG, approve it, publish it online and watch the record succeed, run it, see the
-run among the last 10 executions after a history sync, open the instance's tasks and a task log, switch the language
-(and back); then the task list, registering a task in the UI, editing the workflow into version 2, the v1→v2 diff and
-a migration preview of the new task into a second workflow. Screenshots of every step go to ``test-artifacts/e2e/``.
+workflow from the tasks and draw its DAG; approve it after someone saved a new version behind the browser's back (the
+approval of the old version is refused, the page reloads, the new version is approved); publish it online and see both
+states (platform approved, DolphinScheduler online with its schedule); set it online on the platform; run it, and run it
+again with double clicks (one DS instance, shown in the executions at once); see the run among the last 10 executions,
+open the instance's tasks and a task log, switch the language (and back); the task list, registering a task (and a SQL
+task whose datasource DS lacks: saved with a warning), editing the workflow into version 3, the diff and a migration
+preview; a publish that DolphinScheduler refuses and its retry (double-clicked: one retry record); platform offline
+(DS offline too, a run refused with the reason); archiving the workflow and deleting a never-published one and an
+unassigned task, each confirmed in a dialog. Screenshots of every step go to ``test-artifacts/e2e/``.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import subprocess
 import uuid
 from typing import Any
 
+import httpx
 import pytest
 
 from .conftest import ARTIFACTS, CHROMIUM, PORTAL, PlatformStack
@@ -51,21 +57,28 @@ def _register_tasks(stack: PlatformStack, suffix: str) -> list[dict[str, Any]]:
     return tasks
 
 
-def _other_workflow(stack: PlatformStack, suffix: str) -> dict[str, Any]:
-    """A second workflow (one task) as the target of the migration preview."""
+def _one_task_workflow(stack: PlatformStack, name: str) -> dict[str, Any]:
+    """A draft workflow ``<name>_wf`` of one new SHELL task ``<name>``."""
     with stack.client() as api:
-        r = api.post(
-            "/api/v1/tasks",
-            json={"name": f"e2e_archive_{suffix}", "task_type": "SHELL", "params": {"script": "echo archive"}},
-        )
+        r = api.post("/api/v1/tasks", json={"name": name, "task_type": "SHELL", "params": {"script": f"echo {name}"}})
         assert r.status_code == 201, r.text
         task_id = r.json()["id"]
-        r = api.post(
-            "/api/v1/workflows",
-            json={"name": f"e2e_archive_wf_{suffix}", "tasks": [{"task_id": task_id}], "edges": []},
-        )
+        r = api.post("/api/v1/workflows", json={"name": f"{name}_wf", "tasks": [{"task_id": task_id}], "edges": []})
         assert r.status_code == 201, r.text
         return {"id": r.json()["id"], "name": r.json()["name"]}
+
+
+def _ds_instances(stack: PlatformStack, project_code: int, workflow_code: int) -> list[int]:
+    """The workflow's instances as DolphinScheduler (the emulator) lists them."""
+    r = httpx.get(
+        f"{stack.emulator.rest_url}/projects/{project_code}/workflow-instances",
+        params={"pageNo": 1, "pageSize": 100, "workflowDefinitionCode": workflow_code},
+        headers={"token": stack.emulator.access_token},
+        timeout=10.0,
+    )
+    body = r.json()
+    assert body["code"] == 0, body
+    return [int(i["id"]) for i in body["data"]["totalList"]]
 
 
 def _run_scenario(stack: PlatformStack, config: dict[str, Any]) -> dict[str, Any]:
@@ -93,7 +106,8 @@ def _run_scenario(stack: PlatformStack, config: dict[str, Any]) -> dict[str, Any
 def test_portal_end_to_end(platform_stack: PlatformStack) -> None:
     suffix = uuid.uuid4().hex[:6]
     tasks = _register_tasks(platform_stack, suffix)
-    other = _other_workflow(platform_stack, suffix)
+    other = _one_task_workflow(platform_stack, f"e2e_archive_{suffix}")  # the target of the migration preview
+    draft = _one_task_workflow(platform_stack, f"e2e_scratch_{suffix}")  # never published: the scenario deletes it
     out_dir = ARTIFACTS
     for old in out_dir.glob("*.png"):
         old.unlink()
@@ -107,6 +121,12 @@ def test_portal_end_to_end(platform_stack: PlatformStack) -> None:
             "workflowName": f"e2e_daily_orders_{suffix}",
             "tasks": tasks,
             "otherWorkflow": other,
+            "draftWorkflow": draft,
+            "ds": {
+                "restUrl": platform_stack.emulator.rest_url,
+                "token": platform_stack.emulator.access_token,
+                "controlUrl": platform_stack.emulator.base_url,
+            },
         },
     )
 
@@ -117,10 +137,13 @@ def test_portal_end_to_end(platform_stack: PlatformStack) -> None:
         "create-workflow",
         "workflow-dag",
         "node-attributes",
+        "approve-stale-version",
         "approved",
         "publish-online",
-        "published",
+        "published-ds-online",
+        "platform-online",
         "run-now",
+        "run-now-double-click",
         "last-10-after-sync",
         "instance-tasks",
         "task-log",
@@ -128,9 +151,19 @@ def test_portal_end_to_end(platform_stack: PlatformStack) -> None:
         "chinese-again",
         "task-list",
         "register-task",
-        "edit-workflow-v2",
+        "task-save-warning",
+        "edit-workflow-v3",
         "version-diff",
         "migration-preview",
+        "publish-failed",
+        "publish-retried",
+        "platform-offline",
+        "run-refused-offline",
+        "archive-confirm",
+        "archived",
+        "delete-draft-confirm",
+        "draft-deleted",
+        "delete-unassigned-task",
     ]
     for s in result["steps"]:
         assert (out_dir / s["screenshot"]).stat().st_size > 10_000, s
@@ -139,19 +172,39 @@ def test_portal_end_to_end(platform_stack: PlatformStack) -> None:
     workflow_id = result["workflowId"]
     with platform_stack.client() as api:
         wf = api.get(f"/api/v1/workflows/{workflow_id}").json()
+        draft_after = api.get(f"/api/v1/workflows/{draft['id']}")
+        sql_tasks = api.get("/api/v1/tasks", params={"name": f"e2e_daily_orders_{suffix}_sql_check"}).json()
     assert wf["name"] == f"e2e_daily_orders_{suffix}"
-    # v1 (created in the UI) was approved and published; v2 added the task registered in the UI after "load"
-    new_task = next(t for t in wf["tasks"] if t["name"] == f"e2e_daily_orders_{suffix}_report")
-    assert sorted(t["task_id"] for t in wf["tasks"]) == sorted([*(t["id"] for t in tasks), new_task["task_id"]])
+    # v1 (created in the UI); v2 saved through the API behind the browser's back (a schedule), approved after the
+    # stale approval of v1 was refused, published online; v3 added the task registered in the UI after "load"
+    new_task_id = next(t["task_id"] for t in wf["tasks"] if t["name"] == f"e2e_daily_orders_{suffix}_report")
+    assert sorted(t["task_id"] for t in wf["tasks"]) == sorted([*(t["id"] for t in tasks), new_task_id])
     assert {(e["upstream_task_id"], e["downstream_task_id"]) for e in wf["edges"]} == {
         (tasks[0]["id"], tasks[1]["id"]),
         (tasks[1]["id"], tasks[2]["id"]),
-        (tasks[2]["id"], new_task["task_id"]),
+        (tasks[2]["id"], new_task_id),
     }
-    assert wf["current_version_no"] == 2
-    assert wf["last_published_version_no"] == 1
-    assert wf["status"] == "draft"  # a new version voids the approval of a "ready" workflow
-    assert wf["publish_status"] == "published"
-    assert wf["workflow_code"]
-    assert [r["status"] for r in wf["publish_records"]["items"]] == ["success"]
+    assert wf["schedule"]["crontab"] == "0 0 2 * * ? *"
+    assert wf["current_version_no"] == 3
+    assert wf["last_published_version_no"] == 3  # v3 approved, its publish failed once and the retry succeeded
+    # archived after platform offline: DS holds it offline with its schedule, its history is kept
+    assert wf["status"] == "archived"
+    assert wf["release_state"] == "OFFLINE"
+    assert wf["schedule_online"] is False
+    records = wf["publish_records"]["items"]  # newest first
+    assert [(r["operation"], r["status"]) for r in records] == [
+        ("offline", "success"),  # platform offline took DS offline
+        ("online", "success"),  # the retry
+        ("online", "failed"),  # DS refused the release (injected 50035)
+        ("online", "success"),  # v2
+    ]
+    assert records[1]["retry_of"] == records[2]["id"] == result["failedRecordId"]
+    assert records[2]["error_code"] == 50035
+    # two runs were asked for (one click, one double click) and DS has exactly two instances; none while offline
+    instances = _ds_instances(platform_stack, wf["project_code"], wf["workflow_code"])
+    assert len(instances) == 2, instances
+    assert result["doubleClickInstance"] in instances
     assert any(e["state"] == "SUCCESS" for e in wf["executions"]["executions"])
+    # the draft workflow and the unassigned SQL task were deleted
+    assert draft_after.status_code == 404, draft_after.text
+    assert sql_tasks["items"] == []
