@@ -25,14 +25,14 @@ from typing import Any, Protocol
 from prometheus_client import Counter
 from sqlalchemy import Table
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from common.db import invalid_input
-from common.errors import DomainError, PoisonMessage, TransientError
+from common.errors import DomainError, PoisonMessage
 from common.events.base import Event
 from common.events.envelope import Envelope
 from common.events.registry import EventRegistry, registry
+from common.retry import is_transient
 
 log = logging.getLogger(__name__)
 
@@ -75,16 +75,6 @@ Handler = Callable[[AsyncSession, Delivery], Awaitable[None]]
 
 class DeadLetterSink(Protocol):
     async def send(self, topic: str, *, key: bytes | None, value: bytes, headers: list[tuple[str, bytes]]) -> None: ...
-
-
-def is_transient(exc: BaseException) -> bool:
-    if isinstance(exc, TransientError):
-        return True
-    if isinstance(exc, OperationalError | InterfaceError):
-        return True
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
-    return isinstance(exc, OSError | TimeoutError | ConnectionError)
 
 
 @dataclass

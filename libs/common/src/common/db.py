@@ -20,12 +20,13 @@ from typing import Any
 
 import asyncpg
 from pydantic import SecretStr
-from sqlalchemy import MetaData, text
+from sqlalchemy import MetaData, event, text
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from common.errors import ValidationFailed
+from common.outage import DATABASE
 from common.telemetry import statement_span
 
 log = logging.getLogger(__name__)
@@ -52,7 +53,7 @@ def _secret(url: SecretStr | str) -> str:
 def create_engine(url: SecretStr | str, *, schema: str, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
     """An asyncpg engine whose connections put ``schema`` first on the search path."""
     _check_ident(schema)
-    return create_async_engine(
+    engine = create_async_engine(
         _secret(url),
         pool_size=pool_size,
         max_overflow=pool_size,
@@ -60,6 +61,13 @@ def create_engine(url: SecretStr | str, *, schema: str, pool_size: int = 10, ech
         echo=echo,
         connect_args={"server_settings": {"search_path": schema, "application_name": f"svc-{schema}"}},
     )
+    # a new connection made: the database answers (ends an outage noted by ``common.outage.DATABASE``)
+    event.listen(engine.sync_engine, "connect", _connected)
+    return engine
+
+
+def _connected(*_: Any) -> None:
+    DATABASE.recovered()
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -100,6 +108,7 @@ class ReadPool:
             min_size=1,
             max_size=size,
             reset=_keep_session,
+            init=_pool_connected,
             server_settings={"search_path": _check_ident(schema), "application_name": application_name},
         )
         return cls(pool, database=make_url(dsn).database or "")
@@ -128,6 +137,10 @@ def _closed(connection: asyncpg.Connection) -> bool:
         return bool(connection.is_closed())
     except asyncpg.InterfaceError:
         return True
+
+
+async def _pool_connected(connection: asyncpg.Connection) -> None:
+    DATABASE.recovered()
 
 
 async def _keep_session(connection: asyncpg.Connection) -> None:

@@ -5,18 +5,22 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from common.db import invalid_input
 from common.errors import PlatformError
+from common.outage import DATABASE, database_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +74,6 @@ def install_problem_handlers(app: FastAPI) -> None:
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
         return problem(exc.status_code, detail, detail, code=f"http-{exc.status_code}", instance=request.url.path)
 
-    @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         refused = invalid_input(exc)
         if refused is not None:
@@ -83,6 +86,16 @@ def install_problem_handlers(app: FastAPI) -> None:
                 instance=request.url.path,
                 **refused.extras,
             )
+        if database_unavailable(exc):
+            # an outage, not a bug: told once per outage (common.outage), answered as one
+            DATABASE.failed(exc)
+            return problem(
+                503,
+                "Database unavailable",
+                "The service's database cannot be reached; retry later.",
+                code="database-unavailable",
+                instance=request.url.path,
+            )
         log.exception("unhandled error", extra={"path": request.url.path})
         return problem(
             500,
@@ -91,6 +104,11 @@ def install_problem_handlers(app: FastAPI) -> None:
             code="internal-error",
             instance=request.url.path,
         )
+
+    # The driver's and the network's errors are answered inside the app: a handler of ``Exception`` alone answers
+    # too, but Starlette raises the error again after it, and the server logs its traceback a second time.
+    for error in (OSError, SQLAlchemyError, asyncpg.PostgresError, asyncpg.InterfaceError, Exception):
+        app.add_exception_handler(error, _unexpected)
 
 
 #: the NUL character in JSON text: ``\u0000`` after an even number of backslashes (``\\u0000`` is not NUL)
@@ -163,29 +181,52 @@ def _replay(first: Message, receive: Receive) -> Receive:
 Check = Callable[[], Awaitable[None]]
 
 
+@dataclass(frozen=True)
+class Degradable:
+    """A dependency the service can do without for a while: while its check fails the pod stays ready (it still
+    serves), and ``/readyz`` says so (``status: degraded``) with ``degrades``: what is late or missing meanwhile."""
+
+    check: Check
+    degrades: str
+
+
 def install_health(
-    app: FastAPI, checks: Callable[[], Mapping[str, Check]], *, registry: CollectorRegistry = REGISTRY
+    app: FastAPI,
+    checks: Callable[[], Mapping[str, Check]],
+    *,
+    degradable: Callable[[], Mapping[str, Degradable]] = dict,
+    registry: CollectorRegistry = REGISTRY,
 ) -> None:
-    """``/healthz`` (process alive), ``/readyz`` (every dependency answers) and ``/metrics`` (Prometheus)."""
+    """``/healthz`` (process alive), ``/readyz`` (ready to serve) and ``/metrics`` (Prometheus).
+
+    ``/readyz`` answers 503 when one of ``checks`` fails (the pod can serve nothing: take it out of rotation) and 200
+    otherwise; a failing ``degradable`` check makes it ``degraded`` (200, with what that costs under ``degraded``)."""
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    async def run(check: Check) -> str:
+        try:
+            await check()
+        except Exception as exc:
+            return f"unavailable: {type(exc).__name__}"
+        return "ok"
+
     @app.get("/readyz", include_in_schema=False)
     async def readyz() -> JSONResponse:
-        results: dict[str, str] = {}
-        ok = True
-        for name, check in checks().items():
-            try:
-                await check()
-                results[name] = "ok"
-            except Exception as exc:
-                ok = False
-                results[name] = f"unavailable: {type(exc).__name__}"
-        return JSONResponse(
-            {"status": "ok" if ok else "unavailable", "checks": results}, status_code=200 if ok else 503
-        )
+        results = {name: await run(check) for name, check in checks().items()}
+        optional = degradable()
+        results |= {name: await run(d.check) for name, d in optional.items()}
+        degraded = {name: d.degrades for name, d in optional.items() if results[name] != "ok"}
+        ready = all(results[name] == "ok" for name in checks())
+        body: dict[str, Any] = {
+            "status": "unavailable" if not ready else "degraded" if degraded else "ok",
+            "checks": results,
+        }
+        if degraded:
+            body["degraded"] = degraded
+        return JSONResponse(body, status_code=200 if ready else 503)
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:

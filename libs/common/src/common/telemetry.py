@@ -32,6 +32,8 @@ from opentelemetry.util.types import Attributes, AttributeValue
 from pydantic import SecretStr
 from pythonjsonlogger.json import JsonFormatter
 
+from common.outage import OutageLogFilter
+
 _lock = threading.Lock()
 _provider: TracerProvider | None = None
 _secrets: set[str] = set()
@@ -95,6 +97,8 @@ def setup_logging(service: str, *, level: str = "INFO", json_logs: bool = True) 
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(_ContextFilter())
+    # outages are told once (the database) or with backoff (the Kafka clients), not once per failure
+    handler.addFilter(OutageLogFilter())
     root.addHandler(handler)
     root.setLevel(level)
     logging.getLogger("aiokafka").setLevel(max(logging.WARNING, root.level))

@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from common.db import unit_of_work
 from common.http import PROBLEM_JSON
+from common.outage import DATABASE, database_unavailable
 from gateway.db import repository as repo
 from gateway.db.repository import Record
 from gateway.domain.links import audit_resource
@@ -204,6 +205,9 @@ class RequestContextMiddleware:
             )
         except Exception as exc:
             AUDIT_WRITE_FAILURES.inc()
+            if database_unavailable(exc):
+                DATABASE.failed(exc)  # told once per outage (common.outage), like the request it belongs to
+                return
             log.error(
                 "audit log not written: %s",
                 type(exc).__name__,
