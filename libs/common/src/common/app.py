@@ -73,6 +73,7 @@ def create_service_app(
         )
         wired = await wire(infra)
         state["checks"] = {**infra.readiness_checks(), **wired.checks}
+        state["degradable"] = infra.degradable_checks()
         app.state.infra = infra
         app.state.deps = wired.deps
         await infra.start(consume=consume)
@@ -92,7 +93,7 @@ def create_service_app(
     for r in routers:
         app.include_router(r)
     # after the API: a request is matched against the routes in order, and health checks are the rarer requests
-    install_health(app, lambda: state.get("checks", {}))
+    install_health(app, lambda: state.get("checks", {}), degradable=lambda: state.get("degradable", {}))
     return app
 
 

@@ -4,6 +4,11 @@ Every service runs one ``ConsumerLagMonitor`` for the consumer groups it owns; i
 ``kafka_consumer_lag{group,topic}`` gauge (sum over partitions) every ``interval_s``. A partition the group has never
 committed counts from its beginning offset, so a new group that has not consumed anything shows its full backlog.
 
+Right after a broker restart the group coordinator answers the committed offsets with nothing at all while it loads
+them; counting from the beginning then would show the whole topic as lag for a moment (a false ``ConsumerLagHigh``).
+So a partition whose commit this monitor has seen before and that the answer leaves out makes the answer incomplete:
+that group and topic keep their last value until the coordinator answers in full.
+
 The monitor keeps its two clients between refreshes (re-made after a failed one): a client's start fetches the
 metadata of every topic of the cluster, which on a cluster with thousands of topics (a shared broker, a CI broker
 after many test runs) took a service ~0.3 s of CPU, holding its event loop, at each refresh. After the start its
@@ -36,6 +41,9 @@ class ConsumerLagMonitor:
         self._interval = interval_s
         self._stopping = asyncio.Event()
         self._clients: tuple[AIOKafkaAdminClient, AIOKafkaConsumer] | None = None
+        #: (group, partition) pairs whose committed offset this monitor has seen
+        self._committed_seen: set[tuple[str, TopicPartition]] = set()
+        self._last: dict[tuple[str, str], int] = {}
 
     def watch(self, group: str, topic: str) -> None:
         self._groups.setdefault(group, set()).add(topic)
@@ -88,8 +96,9 @@ class ConsumerLagMonitor:
         return admin, offsets
 
     async def refresh(self) -> dict[tuple[str, str], int]:
-        """Measure once; returns ``{(group, topic): lag}`` and updates the gauge. The clients stay open for the next
-        refresh: close them with :meth:`aclose` (``run`` does)."""
+        """Measure once; returns ``{(group, topic): lag}`` and updates the gauge (a group and topic whose committed
+        offsets came back incomplete keep their last value). The clients stay open for the next refresh: close them
+        with :meth:`aclose` (``run`` does)."""
         if not self._groups:
             return {}
         topics = sorted({t for ts in self._groups.values() for t in ts})
@@ -107,11 +116,23 @@ class ConsumerLagMonitor:
         for group, group_topics in self._groups.items():
             committed = await admin.list_consumer_group_offsets(group)
             for topic in group_topics:
-                lag = 0
+                lag, complete = 0, True
                 for tp in (tp for tp in partitions if tp.topic == topic):
                     meta = committed.get(tp)
-                    done = meta.offset if meta is not None and meta.offset >= 0 else begins.get(tp, 0)
+                    if meta is not None and meta.offset >= 0:
+                        self._committed_seen.add((group, tp))
+                        done = meta.offset
+                    elif (group, tp) in self._committed_seen:
+                        complete = False  # the coordinator left out a commit it had: no answer to count from
+                        break
+                    else:
+                        done = begins.get(tp, 0)
                     lag += max(0, ends.get(tp, 0) - done)
-                result[(group, topic)] = lag
+                if not complete:
+                    log.info("committed offsets of %s on %s incomplete (coordinator loading?); lag kept", group, topic)
+                    if (group, topic) in self._last:
+                        result[(group, topic)] = self._last[(group, topic)]
+                    continue
+                result[(group, topic)] = self._last[(group, topic)] = lag
                 CONSUMER_LAG.labels(group, topic).set(lag)
         return result

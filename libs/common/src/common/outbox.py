@@ -5,12 +5,17 @@ the caller's transaction, with the current W3C trace context in its headers, so 
 ``Outbox.add_many(session, events)`` stages a batch the same way with one ``INSERT … SELECT FROM unnest(…) WITH
 ORDINALITY`` (rows get ascending ids in list order, so the relay sends them in that order) and one ``pg_notify``.
 
-Relay: ``OutboxRelay.run()`` loops: in one database transaction it takes the oldest rows
-(``DELETE … RETURNING`` over ``FOR UPDATE SKIP LOCKED``), sends them in id order with an idempotent producer
-(``acks=all``), waits for every acknowledgement and only then commits. A crash at any point either leaves the rows
-in place (resent later, duplicates are removed by consumers' inbox) or has them durably in Kafka. Only one relay per
-schema runs at a time (a PostgreSQL advisory lock on the schema), so the per-key order of the table is the order in
-Kafka: within a partition, the idempotent producer never lets a later batch succeed after an earlier one failed.
+Relay: ``OutboxRelay.run()`` loops: it reads the oldest rows (a short read), sends them in id order with an
+idempotent producer (``acks=all``), waits for every acknowledgement (at most ``send_timeout_s``) and only then deletes
+them (a short transaction). No transaction is open while the broker is waited for: a Kafka outage holds no row
+lock, no snapshot and no connection. A crash at any point either leaves the rows in place (resent later, duplicates
+are removed by consumers' inbox) or has them durably in Kafka. Only one relay per schema runs at a time (a PostgreSQL
+advisory lock on the schema), so the per-key order of the table is the order in Kafka: within a partition, the
+idempotent producer never lets a later batch succeed after an earlier one failed.
+
+Backlog: ``OutboxMonitor`` measures the rows waiting and the age of the oldest (``outbox_backlog``,
+``outbox_oldest_age_seconds``) on its own schedule, apart from the relay: a relay stuck on an unreachable broker
+cannot hide the backlog that ``OutboxBacklogOld`` alerts on.
 """
 
 from __future__ import annotations
@@ -20,7 +25,6 @@ import contextlib
 import functools
 import json
 import logging
-import time
 import zlib
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -228,21 +232,23 @@ class OutboxRelay:
         batch_size: int = 500,
         poll_interval_s: float = 1.0,
         max_backoff_s: float = 5.0,
+        send_timeout_s: float = 30.0,
     ) -> None:
         """``poll_interval_s`` is the fallback poll while idle: the relay normally wakes on the ``pg_notify`` that
-        ``Outbox.add`` sends with each committed transaction."""
+        ``Outbox.add`` sends with each committed transaction. ``send_timeout_s``: how long one batch may wait for the
+        broker's acknowledgements before it is given up (and sent again after a backoff)."""
         self._engine = engine
         self._bootstrap = bootstrap_servers
         self._service = service
         self._batch = batch_size
         self._poll = poll_interval_s
         self._max_backoff = max_backoff_s
+        self._send_timeout = send_timeout_s
         self._lock_class = zlib.crc32(b"outbox-relay") & 0x7FFFFFFF
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()
         self._producer: AIOKafkaProducer | None = None
         self.published = 0
-        self._last_stats = 0.0
 
     def stop(self) -> None:
         self._stopping.set()
@@ -300,7 +306,6 @@ class OutboxRelay:
         while not self._stopping.is_set():
             self._wake.clear()  # a commit from now on wakes the next wait
             sent = await self.relay_once()
-            await self._maybe_report_backlog()
             if sent < self._batch:
                 await self._wait_for_work()
 
@@ -331,42 +336,61 @@ class OutboxRelay:
 
     async def relay_once(self) -> int:
         """Publish one batch; returns how many events were sent. Raises on failure (rows stay in the outbox)."""
-        producer = await self._producer_ready()
-        async with self._engine.begin() as conn:
-            result = (
+        async with self._engine.connect() as conn:
+            rows = (
                 await conn.execute(
-                    text(
-                        "DELETE FROM outbox WHERE id IN "
-                        "(SELECT id FROM outbox ORDER BY id LIMIT :n FOR UPDATE SKIP LOCKED) "
-                        "RETURNING id, topic, key, value, headers"
-                    ),
-                    {"n": self._batch},
+                    text("SELECT id, topic, key, value, headers FROM outbox ORDER BY id LIMIT :n"), {"n": self._batch}
                 )
             ).all()
-            if not result:
-                return 0
-            rows = sorted(result, key=lambda r: r.id)
+        if not rows:
+            return 0
+        producer = await self._producer_ready()
+        async with asyncio.timeout(self._send_timeout):
             futures = []
             for r in rows:
                 headers = [(k, str(v).encode()) for k, v in (r.headers or {}).items()]
                 futures.append(await producer.send(r.topic, value=bytes(r.value), key=r.key.encode(), headers=headers))
             await asyncio.gather(*futures)
+        async with self._engine.begin() as conn:
+            await conn.execute(text("DELETE FROM outbox WHERE id = ANY(:ids)"), {"ids": [r.id for r in rows]})
         for r in rows:
             OUTBOX_PUBLISHED.labels(self._service, r.topic).inc()
         self.published += len(rows)
         return len(rows)
 
-    async def _maybe_report_backlog(self) -> None:
-        now = time.monotonic()
-        if now - self._last_stats < 5.0:
-            return
-        self._last_stats = now
-        async with self._engine.connect() as conn:
-            row = (await conn.execute(text("SELECT count(*) AS n, min(created_at) AS oldest FROM outbox"))).one()
-        OUTBOX_BACKLOG.labels(self._service).set(row.n)
-        age = (datetime.now(UTC) - row.oldest).total_seconds() if row.oldest is not None else 0.0
-        OUTBOX_OLDEST_AGE.labels(self._service).set(age)
-
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+
+
+class OutboxMonitor:
+    """Measures a service's outbox every ``interval_s`` (``outbox_backlog``, ``outbox_oldest_age_seconds``), on a
+    schedule of its own: the relay may be stuck on the broker exactly when the backlog grows. Every replica of a
+    service measures the same table (alert on the maximum)."""
+
+    def __init__(self, engine: AsyncEngine, *, service: str, interval_s: float = 5.0) -> None:
+        self._engine = engine
+        self._service = service
+        self._interval = interval_s
+        self._stopping = asyncio.Event()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def measure(self) -> tuple[int, float]:
+        """``(rows waiting, age of the oldest in seconds)``, also set on the gauges."""
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(text("SELECT count(*) AS n, min(created_at) AS oldest FROM outbox"))).one()
+        age = (datetime.now(UTC) - row.oldest).total_seconds() if row.oldest is not None else 0.0
+        OUTBOX_BACKLOG.labels(self._service).set(row.n)
+        OUTBOX_OLDEST_AGE.labels(self._service).set(age)
+        return int(row.n), age
+
+    async def run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                await self.measure()
+            except Exception:  # the database is down (logged once per outage) or busy: measure again later
+                log.warning("outbox backlog not measured", exc_info=True, extra={"service": self._service})
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=self._interval)

@@ -21,10 +21,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from common.consumer import ConsumerRuntime
 from common.db import create_engine, session_factory
-from common.http import Check
+from common.http import Check, Degradable
 from common.kafka import BrokerDeadLetterSink, create_broker
 from common.lag import ConsumerLagMonitor
-from common.outbox import Outbox, OutboxRelay
+from common.outbox import Outbox, OutboxMonitor, OutboxRelay
 from common.settings import ServiceSettings
 from common.telemetry import instrument_engine, register_secrets
 
@@ -41,7 +41,9 @@ class Infra:
     outbox: Outbox
     relay: OutboxRelay
     runtime: ConsumerRuntime
+    monitor: OutboxMonitor
     _relay_task: asyncio.Task[None] | None = field(default=None, repr=False)
+    _monitor_task: asyncio.Task[None] | None = field(default=None, repr=False)
     _lag_monitor: ConsumerLagMonitor | None = field(default=None, repr=False)
     _lag_task: asyncio.Task[None] | None = field(default=None, repr=False)
 
@@ -82,10 +84,14 @@ class Infra:
             dlq=BrokerDeadLetterSink(broker),
             max_attempts=settings.consumer_max_attempts,
         )
-        return cls(settings, schema, engine, sessions, broker, outbox, relay, runtime)
+        monitor = OutboxMonitor(engine, service=settings.service_name, interval_s=settings.outbox_monitor_interval_s)
+        return cls(settings, schema, engine, sessions, broker, outbox, relay, runtime, monitor)
 
     async def start(self, *, consume: bool = True, relay: bool = True) -> None:
-        """Start the outbox relay and the broker (with every subscriber registered so far)."""
+        """Start the outbox relay and its monitor, and the broker (with every subscriber registered so far)."""
+        self._monitor_task = asyncio.create_task(
+            self.monitor.run(), name=f"{self.settings.service_name}-outbox-monitor"
+        )
         if relay:
             self._relay_task = asyncio.create_task(self.relay.run(), name=f"{self.settings.service_name}-outbox-relay")
         if consume:
@@ -94,7 +100,9 @@ class Infra:
                 groups: dict[str, set[str]] = {}
                 for group, topic in self.runtime.subscriptions:
                     groups.setdefault(group, set()).add(topic)
-                self._lag_monitor = ConsumerLagMonitor(self.settings.kafka_bootstrap_servers, groups)
+                self._lag_monitor = ConsumerLagMonitor(
+                    self.settings.kafka_bootstrap_servers, groups, interval_s=self.settings.kafka_lag_interval_s
+                )
                 self._lag_task = asyncio.create_task(self._lag_monitor.run(), name="consumer-lag-monitor")
         else:
             await self.broker.connect()
@@ -105,6 +113,11 @@ class Infra:
             self._lag_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._lag_task
+        self.monitor.stop()
+        if self._monitor_task is not None:
+            self._monitor_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._monitor_task
         self.relay.stop()
         if self._relay_task is not None:
             try:
@@ -118,12 +131,23 @@ class Infra:
         await self.engine.dispose()
 
     def readiness_checks(self) -> Mapping[str, Check]:
+        """What the service cannot serve without: its database."""
+
         async def database() -> None:
             async with self.engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
+
+        return {"database": database}
+
+    def degradable_checks(self) -> Mapping[str, Degradable]:
+        """What it serves without, late: Kafka (events wait in the outbox, consumed topics wait in Kafka)."""
 
         async def kafka() -> None:
             if not await self.broker.ping(timeout=2.0):
                 raise ConnectionError("Kafka broker did not answer")
 
-        return {"database": database, "kafka": kafka}
+        effect = (
+            "requests are served and accepted; the events they cause wait in the outbox and the events this "
+            "service consumes wait in Kafka until the broker answers again"
+        )
+        return {"kafka": Degradable(kafka, effect)}

@@ -42,6 +42,10 @@ class ServiceSettings(BaseSettings):
     #: fallback poll of the outbox relay while idle (it wakes on each commit's pg_notify)
     outbox_poll_interval_s: float = Field(default=1.0, gt=0)
     outbox_batch_size: int = Field(default=500, ge=1, le=10_000)
+    #: how often the outbox backlog and the age of its oldest event are measured (apart from the relay)
+    outbox_monitor_interval_s: float = Field(default=5.0, gt=0)
+    #: how often the consumer lag of the service's consumer groups is measured
+    kafka_lag_interval_s: float = Field(default=15.0, gt=0)
     consumer_max_attempts: int = Field(default=5, ge=1)
 
     def topic(self, name: str) -> str:
