@@ -123,10 +123,14 @@ class PublishCompleted(Event):
     engine_workflow_code: int | None = None
     engine_version: int | None = None
     project_code: int | None = None
-    #: DS release state after the operation ("ONLINE"/"OFFLINE"), when known
+    #: DS release state after the operation ("ONLINE"/"OFFLINE"), read back from DS (also after a failure), when known
     release_state: Literal["ONLINE", "OFFLINE"] | None = None
     #: whether DS's schedule of the workflow is online after the operation, when known
     schedule_online: bool | None = None
+    #: the release state the operation meant DS to hold at its end
+    intended_release_state: Literal["ONLINE", "OFFLINE"] | None = None
+    #: failed, and DS does not hold the intended state (or could not be read back): the publisher restores it
+    diverged: bool = False
     error_code: int | None = None
     error_message: str | None = None
     operator: str
