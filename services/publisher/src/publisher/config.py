@@ -8,6 +8,7 @@ secret). Only a *reference* to where a token came from (``env:NAME`` / ``file:/p
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 from pydantic import Field, SecretStr, model_validator
@@ -46,8 +47,13 @@ class Settings(ServiceSettings):
 
     #: publish workers of this process (different workflows publish in parallel; one workflow is always serial)
     publish_workers: int = Field(default=4, ge=1, le=64)
-    #: a record ``running`` longer than this without a heartbeat is taken to be abandoned and re-run
-    publish_lease_s: float = Field(default=300.0, gt=0)
+    #: who claims publish records: the same after a restart of this process (the host name: a Kubernetes pod keeps
+    #: its name when its container restarts), so a restarted process runs its own interrupted records again at once;
+    #: it must differ between the processes running at the same time
+    instance_id: str = Field(default_factory=socket.gethostname, min_length=1, max_length=128)
+    #: a record ``running`` this long without a heartbeat (sent every third of it) is taken to be abandoned by a dead
+    #: process and re-run by another one
+    publish_lease_s: float = Field(default=30.0, gt=0)
     #: how often idle workers look for pending or abandoned records (they are also woken on each new request)
     publish_poll_interval_s: float = Field(default=1.0, gt=0)
     #: a run now whose outcome DS left unknown (a timeout) is looked for among DS's instances this long; not found
@@ -55,6 +61,20 @@ class Settings(ServiceSettings):
     run_reconcile_window_s: float = Field(default=120.0, gt=0)
     #: how long a run's idempotency key is remembered
     run_retention_s: float = Field(default=7 * 86400.0, gt=0)
+    #: a DS call of a publish that fails for a reason that may pass (5xx, timeout, gateway unreachable, DS busy) is
+    #: tried this many times in all, with exponential backoff from ``ds_retry_initial_s`` to ``ds_retry_max_s``
+    ds_retry_attempts: int = Field(default=4, ge=1, le=20)
+    ds_retry_initial_s: float = Field(default=1.0, gt=0)
+    ds_retry_max_s: float = Field(default=10.0, gt=0)
+    #: the final write of a publish (record, DS state, event) is retried in place for this long while the database
+    #: is unavailable; after that the record is run again once its lease has expired
+    finish_retry_s: float = Field(default=120.0, gt=0)
+    #: how often the reconciler looks for workflows that DS does not hold in their intended state
+    reconcile_interval_s: float = Field(default=2.0, gt=0)
+    #: backoff between the reconciler's attempts at one workflow: from the first to the longest wait (a fault that
+    #: clears is noticed within the longest wait)
+    reconcile_backoff_initial_s: float = Field(default=5.0, gt=0)
+    reconcile_backoff_max_s: float = Field(default=30.0, gt=0)
 
     @model_validator(mode="after")
     def _tokens(self) -> Settings:

@@ -37,6 +37,19 @@ class ProjectCache:
 T = TypeVar("T")
 
 
+@dataclass(frozen=True)
+class Retries:
+    """How the publisher retries: a DS call of a publish (``ds_*``), the final write of a publish (``finish_s``),
+    and the reconciler's attempts at restoring one workflow (``restore_*``)."""
+
+    ds_attempts: int = 4
+    ds_initial_s: float = 1.0
+    ds_max_s: float = 10.0
+    finish_s: float = 120.0
+    restore_initial_s: float = 5.0
+    restore_max_s: float = 30.0
+
+
 def _nothing() -> None:
     return None
 
@@ -49,7 +62,10 @@ class Deps:
     rest: DolphinRest
     target: DsTarget
     #: a record ``running`` without a heartbeat for this long is taken over by another worker
-    lease_s: float = 300.0
+    lease_s: float = 30.0
+    #: who claims records (``Settings.instance_id``)
+    instance_id: str = "publisher"
+    retries: Retries = field(default_factory=Retries)
     clock: Clock = field(default_factory=SystemClock)
     projects: ProjectCache = field(default_factory=ProjectCache)
     #: wakes the publish workers (set by ``main`` once they run)

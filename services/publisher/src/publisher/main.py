@@ -1,5 +1,5 @@
 """Composition root: ``create_app(settings)`` builds the FastAPI app; the lifespan wires DS clients, ``Deps``, the
-``publish.requested`` subscriber and the publish workers."""
+``publish.requested`` subscriber, the publish workers, the run reconciler and the restore reconciler (``restore``)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from common.telemetry import register_secrets
 from publisher import service, subscribers
 from publisher.config import Settings
 from publisher.db.tables import inbox_table, outbox_table
-from publisher.deps import Deps, DsTarget
+from publisher.deps import Deps, DsTarget, Retries
+from publisher.restore import RestoreReconciler
 from publisher.routes import router
 from publisher.worker import PublishWorkers, RunReconciler
 
@@ -76,6 +77,15 @@ def create_app(settings: Settings) -> FastAPI:
             run_reconcile_window_s=settings.run_reconcile_window_s,
             # a start call lasts at most the REST timeout: past it (and a margin) its process is gone
             run_stuck_after_s=settings.ds_rest_timeout_s + 30.0,
+            instance_id=settings.instance_id,
+            retries=Retries(
+                ds_attempts=settings.ds_retry_attempts,
+                ds_initial_s=settings.ds_retry_initial_s,
+                ds_max_s=settings.ds_retry_max_s,
+                finish_s=settings.finish_retry_s,
+                restore_initial_s=settings.reconcile_backoff_initial_s,
+                restore_max_s=settings.reconcile_backoff_max_s,
+            ),
         )
         await ensure_topics(
             settings.kafka_bootstrap_servers,
@@ -93,10 +103,15 @@ def create_app(settings: Settings) -> FastAPI:
         reconciler = RunReconciler(deps, poll_interval_s=2.0, retention_s=settings.run_retention_s)
         deps.wake_reconciler = reconciler.wake
         subscribers.register(infra, deps)
+        # records this instance's previous process left running (it was killed mid-publish) are run again at once
+        await service.release_own_claims(deps)
         workers.start()
         reconciler.start()
+        restorer = RestoreReconciler(deps, interval_s=settings.reconcile_interval_s)
+        restorer.start()
 
         async def cleanup() -> None:
+            await restorer.stop()
             await reconciler.stop()
             await workers.stop()
             await rest.aclose()

@@ -8,8 +8,9 @@ from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from common.app import deps_of
-from publisher import runs, service
+from publisher import restore, runs, service
 from publisher.deps import Deps
+from publisher.restore import RestoreView
 from publisher.runs import RunParams, RunView
 from publisher.service import (
     BatchRunRequest,
@@ -142,3 +143,29 @@ async def get_run(workflow_id: int, run_id: int, deps: DepsDep) -> RunView:
     """A run's state: ``started`` (with the DS instance ids), ``unknown`` (being checked), ``not_started`` or
     ``failed`` (with the problem DS's refusal gave)."""
     return await runs.get_run(deps, workflow_id, run_id)
+
+
+class PersonRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    #: who asks (the gateway sends the caller's name)
+    operator: str = Field(min_length=1, max_length=128)
+
+
+@router.get("/workflows/{workflow_id}/restore", response_model=RestoreView)
+async def get_restore(workflow_id: int, deps: DepsDep) -> RestoreView:
+    """The restore of DS's state after a failed publish left it diverged (404 when none ever was)."""
+    return await restore.get_restore(deps, workflow_id)
+
+
+@router.post("/workflows/{workflow_id}/restore", response_model=RestoreView, status_code=202)
+async def restore_now(workflow_id: int, body: PersonRequest, deps: DepsDep) -> RestoreView:
+    """Attempt the restore now (the portal's one-click restore; also after a cancel); 409 when DS holds the
+    intended state already."""
+    return await restore.restore_now(deps, workflow_id, body.operator)
+
+
+@router.post("/workflows/{workflow_id}/restore/cancel", response_model=RestoreView)
+async def cancel_restore(workflow_id: int, body: PersonRequest, deps: DepsDep) -> RestoreView:
+    """Stop the reconciler's attempts for the workflow (an attempt already started runs to its end)."""
+    return await restore.cancel_restore(deps, workflow_id, body.operator)

@@ -11,28 +11,34 @@ Publishing runs in three steps so that no database transaction is open while Dol
 3. **call DS** outside any transaction, then **finish** in one transaction: the record's outcome, ``engine_workflow``
    and the ``publish.completed`` event (outbox), written only if the claim still holds.
 
-A process that dies between 2 and 3 leaves the record ``running``; its lease stops being renewed and, once it
-expires, any worker claims it again and re-runs the whole publish. That is safe because every DS step is
-idempotent: task codes are persisted before use, ``createOrUpdateWorkflow`` upserts by name (same content → same
-DS version), release is a no-op in the target state and schedules are compared before they are changed.
+A process that dies between 2 and 3 leaves the record ``running``; its lease stops being renewed. A process that
+starts under the same ``instance_id`` (``claimed_by``) releases its own such records at once; any other worker claims
+one once its lease has expired; either re-runs the whole publish. That is safe because every DS step is
+idempotent: task codes are persisted before use, ``createOrUpdateWorkflow`` upserts by name (same content → same DS
+version), release is a no-op in the target state and schedules are compared before they are changed. A database that
+is unavailable at step 3 does not undo the publish: the final write is retried in place (``Retries.finish_s``).
 
-A failed DS call (business error, refused token, gateway down, 5xx, timeout) fails the record with the cause and
-emits ``publish.completed(outcome=failed)``; nothing retries it automatically: a publish is a user action and the
-user retries it (``retry_publish``) once DS is fixed. Success is recorded only after DS confirmed it (the workflow
-read back by code).
+A DS call that fails for a reason that may pass (5xx, timeout, gateway unreachable, DS busy) is retried in place with
+backoff (``Retries.ds_*``). A DS failure that remains (or a business error, a refused token) fails the record with
+the cause and emits ``publish.completed(outcome=failed)``, after reading DS back: the record and the event say what
+DS holds now. When that is not what the publish intended (``diverged``: e.g. ``createOrUpdateWorkflow`` took an
+ONLINE workflow offline, then the release failed), ``restore`` takes over and re-runs the publish until DS holds the
+intended state or a person cancels it; any other failure waits for the user's retry (``retry_publish``). Success is
+recorded only after DS confirmed it (the workflow read back by code).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from prometheus_client import Counter
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -58,16 +64,20 @@ from common.dolphin import (
     format_ds_datetime,
     parse_ds_datetime,
 )
-from common.errors import Conflict, DomainError, NotFound, PlatformError
+from common.errors import Conflict, DomainError, NotFound, PlatformError, TransientError
 from common.events.models import PublishCompleted, PublishOperation, PublishOutcome, PublishRequested
+from common.retry import retrying
 from common.telemetry import continued_span, current_trace_context
 from common.workflow import SqlParams, StructureSnapshot
+from publisher import restore
 from publisher.db import repository as repo
 from publisher.deps import Deps
 from publisher.domain import DolphinWorkflowDefinition, assign_codes, code_batches, codes_needed, convert, drift
 from publisher.domain.errors import IdempotencyKeyReused, NotDeployed, not_deployed
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 PUBLISHES = Counter("publish_records_total", "Finished publish records", ["operation", "status"])
 
@@ -104,7 +114,10 @@ class PublishRecordView(BaseModel):
     engine_workflow_code: int | None
     engine_version: int | None
     project_code: int | None
+    #: what DS holds after the publish, read back (also after a failure); None: unknown or never created there
     release_state: Literal["ONLINE", "OFFLINE"] | None
+    #: what the publish meant DS to hold (None: records from before this was recorded)
+    intended_release_state: Literal["ONLINE", "OFFLINE"] | None = None
     content_hash: str | None
     log: str
     operator: str
@@ -343,7 +356,7 @@ async def retry_publish(
 async def run_next_publish(deps: Deps) -> bool:
     """Claim the oldest claimable record and run it; False when there was none."""
     async with unit_of_work(deps.sessions) as s:
-        row = await repo.claim(s, lease_s=deps.lease_s)
+        row = await repo.claim(s, lease_s=deps.lease_s, owner=deps.instance_id)
     if row is None:
         return False
     await _execute(deps, row)
@@ -353,11 +366,25 @@ async def run_next_publish(deps: Deps) -> bool:
 async def run_publish(deps: Deps, record_id: int) -> bool:
     """Run this record now if it can be claimed (pending, nothing older of its workflow unfinished)."""
     async with unit_of_work(deps.sessions) as s:
-        row = await repo.claim(s, lease_s=deps.lease_s, record_id=record_id)
+        row = await repo.claim(s, lease_s=deps.lease_s, owner=deps.instance_id, record_id=record_id)
     if row is None:
         return False
     await _execute(deps, row)
     return True
+
+
+async def release_own_claims(deps: Deps) -> list[int]:
+    """At start: the records this instance's previous process left ``running`` (it died mid-publish) become
+    claimable at once, instead of after their lease. Returns their ids."""
+    async with unit_of_work(deps.sessions) as s:
+        ids = await repo.release_claims(s, deps.instance_id)
+    if ids:
+        logger.warning(
+            "publish records %s were left running by this instance's previous process (%s): running them again",
+            ids,
+            deps.instance_id,
+        )
+    return ids
 
 
 async def _heartbeat(deps: Deps, record_id: int, attempt: int) -> None:
@@ -385,20 +412,52 @@ async def _execute(deps: Deps, row: Row[Any]) -> None:
             run.lines.extend(row.log.splitlines())
         if attempt > 1:
             run.note(f"attempt {attempt}: the previous attempt was interrupted; running the publish again")
+        # the lease is renewed until the outcome is written (which may wait for the database)
         beat = asyncio.create_task(_heartbeat(deps, int(row.id), attempt))
         try:
             async with unit_of_work(deps.sessions) as s:
                 run.engine = await repo.engine_workflow_of(s, int(row.workflow_id))
                 run.codes = await repo.task_codes(s, int(row.workflow_id))
             outcome = await run.perform()
+            await _finish(deps, row, attempt, run, outcome)
         finally:
             beat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await beat
-        await _finish(deps, row, attempt, run, outcome)
 
 
 async def _finish(deps: Deps, row: Row[Any], attempt: int, run: _Run, outcome: _Outcome) -> None:
+    """Write the outcome. DS has been changed already, so a database that is unavailable for a while does not
+    undo the publish: the write is retried in place (``Retries.finish_s``), and only then is the record left to be
+    run again after its lease."""
+
+    def on_retry(exc: BaseException, failed: int, delay: float) -> None:
+        logger.warning(
+            "publish record %d: writing the outcome failed (%s); retrying in %.1fs", row.id, type(exc).__name__, delay
+        )
+
+    retries = retrying(within_s=deps.retries.finish_s, initial_s=0.5, max_s=5.0, on_retry=on_retry)
+    async for trying in retries:
+        with trying:
+            written = await _write_outcome(deps, row, attempt, run, outcome)
+    if not written:
+        logger.warning("publish record %d was taken over by another worker; dropping attempt %d", row.id, attempt)
+        return
+    PUBLISHES.labels(row.operation, outcome.status).inc()
+    logger.info(
+        "publish record %d (%s of workflow %d version %d): %s",
+        row.id,
+        row.operation,
+        row.workflow_id,
+        row.version_no,
+        outcome.status,
+        extra={"record_id": int(row.id), "workflow_id": int(row.workflow_id)},
+    )
+
+
+async def _write_outcome(deps: Deps, row: Row[Any], attempt: int, run: _Run, outcome: _Outcome) -> bool:
+    """One transaction: the record's outcome (only while this claim holds it), what DS holds, the restore work
+    and ``publish.completed``. False when another worker took the record over."""
     now = deps.clock.now()
     async with unit_of_work(deps.sessions) as s:
         written = await repo.finish_record(
@@ -415,13 +474,24 @@ async def _finish(deps: Deps, row: Row[Any], attempt: int, run: _Run, outcome: _
                 "log": "\n".join(run.lines),
                 "error_code": outcome.error_code,
                 "error_message": outcome.error_message,
+                "intended_release_state": run.intended,
             },
         )
         if not written:
-            logger.warning("publish record %d was taken over by another worker; dropping attempt %d", row.id, attempt)
-            return
+            return False
         if run.engine_update:
             await repo.upsert_engine_workflow(s, int(row.workflow_id), run.engine_update)
+        diverged = outcome.status == "failed" and run.diverged
+        await restore.after_publish(
+            s,
+            deps,
+            row,
+            status=outcome.status,
+            intended=run.intended,
+            ds_release_state=run.release_state,
+            diverged=diverged,
+            error=outcome.error_message,
+        )
         await deps.outbox.add(
             s,
             PublishCompleted(
@@ -436,22 +506,15 @@ async def _finish(deps: Deps, row: Row[Any], attempt: int, run: _Run, outcome: _
                 project_code=run.project_code,
                 release_state=run.release_state,
                 schedule_online=run.engine_update.get("schedule_online"),
+                intended_release_state=run.intended,
+                diverged=diverged,
                 error_code=outcome.error_code,
                 error_message=outcome.error_message,
                 operator=row.operator,
                 completed_at=now,
             ),
         )
-    PUBLISHES.labels(row.operation, outcome.status).inc()
-    logger.info(
-        "publish record %d (%s of workflow %d version %d): %s",
-        row.id,
-        row.operation,
-        row.workflow_id,
-        row.version_no,
-        outcome.status,
-        extra={"record_id": int(row.id), "workflow_id": int(row.workflow_id)},
-    )
+    return True
 
 
 @dataclass(frozen=True)
@@ -485,21 +548,36 @@ class _Run:
     release_state: Literal["ONLINE", "OFFLINE"] | None = None
     content_hash: str | None = None
     engine_update: dict[str, Any] = field(default_factory=dict)
+    #: the release state the publish means DS to hold at its end, and whether the schedule is to be online then
+    intended: Literal["ONLINE", "OFFLINE"] | None = None
+    intended_schedule: bool = False
+    #: after a failure: DS does not hold (or may not hold: unreadable) the state the workflow had or was to get
+    diverged: bool = False
 
     def note(self, line: str) -> None:
         self.lines.append(line)
 
     async def perform(self) -> _Outcome:
+        engine = self.engine
+        if self.record.operation == PublishOperation.OFFLINE.value:
+            self.intended = "OFFLINE"
+        elif self.record.operation == PublishOperation.ONLINE.value:
+            self.intended, self.intended_schedule = "ONLINE", bool(engine is not None and engine.schedule_online)
+        else:  # a deploy keeps the release state (refined once DS has been read)
+            self.intended = "ONLINE" if engine is not None and engine.release_state == "ONLINE" else "OFFLINE"
+            self.intended_schedule = self.intended == "ONLINE" and bool(engine is not None and engine.schedule_online)
         try:
             if self.record.operation == PublishOperation.OFFLINE.value:
                 return await self._offline()
             return await self._deploy_or_online(online=self.record.operation == PublishOperation.ONLINE.value)
         except PlatformError as exc:
-            return self._failed(exc)
+            outcome = self._failed(exc)
         except Exception as exc:  # a bug must not leave the record running forever
             logger.exception("publish record %d failed unexpectedly at %s", self.record.id, self.step)
             self.note(f"FAILED at {self.step}: internal error {type(exc).__name__}")
-            return _Outcome("failed", None, f"internal error at {self.step}: {type(exc).__name__}")
+            outcome = _Outcome("failed", None, f"internal error at {self.step}: {type(exc).__name__}")
+        await self._read_ds_after_failure()
+        return outcome
 
     def _failed(self, exc: PlatformError) -> _Outcome:
         ds_code = exc.ds_code if isinstance(exc, DolphinApiError | DolphinTransientApiError) else None
@@ -510,6 +588,64 @@ class _Run:
             self.engine_update = {"workflow_code": self.workflow_code, "project_code": self.project_code}
         return _Outcome("failed", ds_code, message)
 
+    async def _read_ds_after_failure(self) -> None:
+        """What DS holds now, read back: the record, the event and the workflow tell that, not what was hoped
+        for. ``diverged`` when it is not the intended state (or cannot be read): the reconciler takes over."""
+        engine = self.engine
+        code = self.workflow_code or (int(engine.workflow_code) if engine is not None else None)
+        project = self.project_code or (int(engine.project_code) if engine is not None else None)
+        self.release_state = None
+        if code is None or project is None or self.intended is None:
+            return  # nothing in DS to look at: the workflow was never created there
+        self.workflow_code, self.project_code = code, project
+        self.step = "REST read back after the failure"
+        try:
+            dag = await self.deps.rest.get_workflow_definition(project, code)
+            schedule = await self.deps.rest.get_schedule_of_workflow(project, code)
+        except DolphinNotFound:
+            self.diverged = engine is not None
+            self.note(f"read back after the failure: workflow {code} does not exist in DolphinScheduler")
+            return
+        except PlatformError as exc:
+            self.diverged = True
+            self.note(f"read back after the failure failed ({exc.code}): what DolphinScheduler holds is unknown")
+            return
+        state = dag.workflow_definition.release_state
+        held: Literal["ONLINE", "OFFLINE"] | None = None if state is None else state.value
+        schedule_online = schedule is not None and schedule.release_state is ReleaseState.ONLINE
+        self.release_state = held
+        self.diverged = held != self.intended or (self.intended_schedule and not schedule_online)
+        holds = f"DolphinScheduler now holds it {held}" + (
+            "" if schedule is None else f" (schedule {'online' if schedule_online else 'offline'})"
+        )
+        if self.diverged:
+            wanted = self.intended + (" with its schedule online" if self.intended_schedule else "")
+            self.note(f"read back after the failure: {holds}; intended {wanted}: the reconciler will restore it")
+        else:
+            self.note(f"read back after the failure: {holds}, as intended")
+
+    async def _ds(self, step: str, call: Callable[[], Awaitable[T]]) -> T:
+        """One DS call that changes something, retried in place while it fails for a reason that may pass (5xx,
+        timeout, gateway unreachable, DS busy): every such call is idempotent (see the module docstring)."""
+        r = self.deps.retries
+
+        def on_retry(exc: BaseException, failed: int, delay: float) -> None:
+            code = exc.code if isinstance(exc, PlatformError) else type(exc).__name__
+            self.note(f"{step}: attempt {failed}/{r.ds_attempts} failed ({code}); retrying in {delay:.1f}s")
+
+        self.step = step
+        retries = retrying(
+            attempts=r.ds_attempts,
+            initial_s=r.ds_initial_s,
+            max_s=r.ds_max_s,
+            retry_on=lambda exc: isinstance(exc, TransientError),
+            on_retry=on_retry,
+        )
+        async for attempt in retries:
+            with attempt:
+                return await call()
+        raise AssertionError("unreachable")  # pragma: no cover
+
     # -- offline --------------------------------------------------------------------------------------------------
 
     async def _offline(self) -> _Outcome:
@@ -518,8 +654,8 @@ class _Run:
         if engine is None:
             raise NotDeployed(f"workflow {self.record.workflow_id} was never deployed to DolphinScheduler")
         self.project_code, self.workflow_code = int(engine.project_code), int(engine.workflow_code)
-        self.step = "REST release OFFLINE"
-        await rest.release_workflow(self.project_code, self.workflow_code, ReleaseState.OFFLINE)
+        project_code, code = self.project_code, self.workflow_code
+        await self._ds("REST release OFFLINE", lambda: rest.release_workflow(project_code, code, ReleaseState.OFFLINE))
         self.note(f"REST release OFFLINE of workflow {self.workflow_code} (DS also takes its schedule offline)")
         dag = await self._read_back()
         self._expect_state(dag, ReleaseState.OFFLINE)
@@ -571,6 +707,8 @@ class _Run:
             was_online = was_online or engine.release_state == "ONLINE"
             schedule_was_online = schedule_was_online or bool(engine.schedule_online)
         end_online = online or was_online
+        self.intended = "ONLINE" if end_online else "OFFLINE"
+        self.intended_schedule = end_online and (defn.schedule_json is not None or schedule_was_online)
 
         if unchanged and before is not None:
             code = int(before.dag.workflow_definition.code)
@@ -581,8 +719,9 @@ class _Run:
         schedule_id: int | None = before.schedule.id if before is not None and before.schedule else None
         schedule_online = False
         if end_online:
-            self.step = "REST release ONLINE"
-            await deps.rest.release_workflow(project_code, code, ReleaseState.ONLINE)
+            await self._ds(
+                "REST release ONLINE", lambda: deps.rest.release_workflow(project_code, code, ReleaseState.ONLINE)
+            )
             self.note(
                 f"REST release ONLINE of workflow {code}"
                 + ("" if online else " (restoring the ONLINE state it had before the deploy)")
@@ -615,10 +754,15 @@ class _Run:
         async with cache.lock:
             if cache.code is None:
                 t = deps.target
-                self.step = "gateway createOrGrantProject"
-                await deps.gateway.create_or_grant_project(t.user, t.project_name, "managed by the workflow platform")
-                self.step = "gateway queryProjectByName"
-                project = await deps.gateway.query_project_by_name(t.user, t.project_name)
+                await self._ds(
+                    "gateway createOrGrantProject",
+                    lambda: deps.gateway.create_or_grant_project(
+                        t.user, t.project_name, "managed by the workflow platform"
+                    ),
+                )
+                project = await self._ds(
+                    "gateway queryProjectByName", lambda: deps.gateway.query_project_by_name(t.user, t.project_name)
+                )
                 if project is None:
                     raise ProjectMissing(f"DolphinScheduler has no project {t.project_name!r} after creating it")
                 async with unit_of_work(deps.sessions) as s:
@@ -633,8 +777,8 @@ class _Run:
         batches = code_batches(codes_needed(task_ids, self.codes))
         fresh: list[int] = []
         for call, size in enumerate(batches, 1):  # DS gives at most 100 codes per call (MAX_CODES_PER_CALL)
-            self.step = f"gateway genTaskCodeList({size}), call {call} of {len(batches)}"
-            fresh += await self.deps.gateway.gen_task_code_list(size)
+            step = f"gateway genTaskCodeList({size}), call {call} of {len(batches)}"
+            fresh += await self._ds(step, functools.partial(self.deps.gateway.gen_task_code_list, size))
         mapping, new = assign_codes(task_ids, self.codes, fresh)
         if new:
             # persisted before DS sees them: a re-run after a crash reuses the same codes
@@ -650,8 +794,11 @@ class _Run:
         wanted = sorted({(p.datasource_name, p.datasource_type) for p in sql})
         ids: dict[tuple[str, str], int] = {}
         for name, ds_type in wanted:
-            self.step = f"gateway getDatasource {name!r}"
-            ids[(name, ds_type)] = (await self.deps.gateway.get_datasource(name, ds_type.upper())).id
+            source = await self._ds(
+                f"gateway getDatasource {name!r}",
+                functools.partial(self.deps.gateway.get_datasource, name, ds_type.upper()),
+            )
+            ids[(name, ds_type)] = source.id
         if ids:
             self.note("datasources: " + ", ".join(f"{n} ({t}) = {i}" for (n, t), i in ids.items()))
         return ids
@@ -679,19 +826,21 @@ class _Run:
         if replaces is not None and replaces.dag.workflow_definition.name != defn.name:
             return await self._rename(defn, replaces)
         t = self.deps.target
-        self.step = "gateway createOrUpdateWorkflow"
-        code = await self.deps.gateway.create_or_update_workflow(
-            user_name=t.user,
-            project_name=t.project_name,
-            name=defn.name,
-            description=defn.description,
-            global_params=defn.global_params,
-            task_relation_json=defn.task_relation_json,
-            task_definition_json=defn.task_definition_json,
-            timeout_minutes=defn.timeout,
-            worker_group=t.worker_group,
-            release_state=ReleaseState.OFFLINE,
-            execution_type=WorkflowExecutionType(defn.execution_type),
+        code = await self._ds(
+            "gateway createOrUpdateWorkflow",
+            lambda: self.deps.gateway.create_or_update_workflow(
+                user_name=t.user,
+                project_name=t.project_name,
+                name=defn.name,
+                description=defn.description,
+                global_params=defn.global_params,
+                task_relation_json=defn.task_relation_json,
+                task_definition_json=defn.task_definition_json,
+                timeout_minutes=defn.timeout,
+                worker_group=t.worker_group,
+                release_state=ReleaseState.OFFLINE,
+                execution_type=WorkflowExecutionType(defn.execution_type),
+            ),
         )
         if replaces is not None and replaces.dag.workflow_definition.release_state is ReleaseState.ONLINE:
             self.note(f"gateway createOrUpdateWorkflow: workflow {code} updated (DS took it and its schedule offline)")
@@ -705,21 +854,25 @@ class _Run:
         rest, p = self.deps.rest, self.project_code
         assert p is not None
         old = replaces.dag.workflow_definition
-        if old.release_state is ReleaseState.ONLINE:
-            self.step = "REST release OFFLINE before the rename"
-            await rest.release_workflow(p, old.code, ReleaseState.OFFLINE)  # DS updates only an offline workflow
-        self.step = "REST update workflow (rename)"
-        await rest.update_workflow_definition(
-            p,
-            old.code,
-            name=defn.name,
-            task_definition_json=defn.task_definition_json,
-            task_relation_json=defn.task_relation_json,
-            description=defn.description,
-            global_params=defn.global_params,
-            timeout_minutes=defn.timeout,
-            execution_type=WorkflowExecutionType(defn.execution_type),
-            release_state=ReleaseState.OFFLINE,
+        if old.release_state is ReleaseState.ONLINE:  # DS updates only an offline workflow
+            await self._ds(
+                "REST release OFFLINE before the rename",
+                lambda: rest.release_workflow(p, old.code, ReleaseState.OFFLINE),
+            )
+        await self._ds(
+            "REST update workflow (rename)",
+            lambda: rest.update_workflow_definition(
+                p,
+                old.code,
+                name=defn.name,
+                task_definition_json=defn.task_definition_json,
+                task_relation_json=defn.task_relation_json,
+                description=defn.description,
+                global_params=defn.global_params,
+                timeout_minutes=defn.timeout,
+                execution_type=WorkflowExecutionType(defn.execution_type),
+                release_state=ReleaseState.OFFLINE,
+            ),
         )
         self.note(
             f"REST update of workflow {old.code}: renamed {old.name!r} to {defn.name!r}"
@@ -742,8 +895,8 @@ class _Run:
             if current is None:
                 return None, False
             if was_online and not online_now:
-                self.step = "REST schedule online"
-                await rest.online_schedule(p, current.id)
+                schedule_id = current.id
+                await self._ds("REST schedule online", lambda: rest.online_schedule(p, schedule_id))
                 self.note(f"schedule {current.id} put back online (it was online before)")
                 return current.id, True
             return current.id, online_now
@@ -754,21 +907,20 @@ class _Run:
             "tenant_code": t.tenant,
         }
         if current is None:
-            self.step = "REST create schedule"
-            current = await rest.create_schedule(p, self.workflow_code, spec, **kwargs)
+            code = self.workflow_code
+            current = await self._ds("REST create schedule", lambda: rest.create_schedule(p, code, spec, **kwargs))
             self.note(f"schedule {current.id} created ({spec.crontab}, {spec.timezone_id})")
             online_now = False
         elif not _same_schedule(current, spec):
+            schedule_id = current.id
             if online_now:
-                self.step = "REST schedule offline"
-                await rest.offline_schedule(p, current.id)
+                await self._ds("REST schedule offline", lambda: rest.offline_schedule(p, schedule_id))
                 online_now = False
-            self.step = "REST update schedule"
-            await rest.update_schedule(p, current.id, spec, **kwargs)
+            await self._ds("REST update schedule", lambda: rest.update_schedule(p, schedule_id, spec, **kwargs))
             self.note(f"schedule {current.id} updated ({spec.crontab}, {spec.timezone_id})")
         if not online_now:
-            self.step = "REST schedule online"
-            await rest.online_schedule(p, current.id)
+            schedule_id = current.id
+            await self._ds("REST schedule online", lambda: rest.online_schedule(p, schedule_id))
             self.note(f"schedule {current.id} online")
         return current.id, True
 

@@ -15,16 +15,16 @@ from sqlalchemy import func, select, update
 
 from common.db import create_engine, session_factory, unit_of_work
 from common.dolphin import DolphinUnavailable, ReleaseState
-from common.errors import Conflict
+from common.errors import Conflict, NotFound
 from common.events.models import PublishOperation, PublishRequested
 from common.outbox import Outbox
 from common.telemetry import setup_tracing
 from common.testing.fixtures import ProvisionFn
 from common.testing.service import migrate
 from common.workflow import Edge, ShellParams, SnapshotTask, StructureSnapshot
-from publisher import service
-from publisher.db.tables import engine_task_code, outbox_table, workflow_publish_record
-from publisher.deps import Deps, DsTarget
+from publisher import restore, service
+from publisher.db.tables import ds_restore, engine_task_code, outbox_table, workflow_publish_record
+from publisher.deps import Deps, DsTarget, Retries
 from publisher.domain.errors import IdempotencyKeyReused
 from publisher.fakes import FakeDolphin
 from publisher.main import MIGRATIONS
@@ -82,6 +82,7 @@ async def env(service_database: ProvisionFn) -> AsyncIterator[tuple[Deps, FakeDo
         rest=fake.rest,
         target=DsTarget("default", "etl", "admin", "default", "default", "http://ds/ui"),
         lease_s=60,
+        retries=Retries(ds_attempts=3, ds_initial_s=0.01, ds_max_s=0.02, restore_initial_s=0.05, restore_max_s=0.1),
     )
     yield deps, fake
     await engine.dispose()
@@ -144,15 +145,21 @@ async def test_failure_keeps_codes_and_retry_restores_the_online_state(env: tupl
     code = (await service.get_record(deps, first)).engine_workflow_code
     assert code is not None
 
-    # a deploy of a new version: DS takes the workflow offline, then re-onlining it fails
-    fake.fail("release_workflow", DolphinUnavailable("DolphinScheduler POST release answered HTTP 503"))
+    # a deploy of a new version: DS takes the workflow offline, then re-onlining it fails (every attempt)
+    fake.fail("release_workflow", DolphinUnavailable("DolphinScheduler POST release answered HTTP 503"), times=3)
     deploy = await _accept(deps, _request(_snapshot(4, "echo v2"), "deploy", 2))
     assert await service.run_publish(deps, deploy)
     failed = await service.get_record(deps, deploy)
     assert failed.status == "failed"
     assert "HTTP 503" in (failed.error_message or "")
     assert "FAILED at REST release ONLINE" in failed.log
+    assert failed.log.count("retrying in") == 2
     assert fake.workflows[code].release_state is ReleaseState.OFFLINE
+    # the record tells what DS holds now, and the restore of the intended state is due
+    assert (failed.release_state, failed.intended_release_state) == ("OFFLINE", "ONLINE")
+    assert "DolphinScheduler now holds it OFFLINE" in failed.log
+    pending = await restore.get_restore(deps, 4)
+    assert (pending.status, pending.record_id, pending.ds_release_state) == ("restoring", deploy, "OFFLINE")
 
     retried, replayed = await service.retry_publish(deps, deploy, key="click-1")
     assert not replayed
@@ -166,10 +173,116 @@ async def test_failure_keeps_codes_and_retry_restores_the_online_state(env: tupl
     with pytest.raises(IdempotencyKeyReused):
         await service.retry_publish(deps, first, key="click-1")
     assert fake.workflows[code].release_state is ReleaseState.ONLINE  # the state before the deploy is restored
+    assert (await restore.get_restore(deps, 4)).status == "restored"
     async with deps.sessions() as s:
         codes = (await s.execute(select(func.count()).select_from(engine_task_code))).scalar_one()
     assert codes == 2
     assert fake.calls["genTaskCodeList"] == 1  # codes are stable across versions and retries
+
+
+async def test_a_transient_ds_failure_is_retried_inside_the_publish(env: tuple[Deps, FakeDolphin]) -> None:
+    deps, fake = env
+    fake.fail("createOrUpdateWorkflow", DolphinUnavailable("gateway unreachable"), times=2)
+    record_id = await _accept(deps, _request(_snapshot(6), "online"))
+    assert await service.run_publish(deps, record_id)
+    rec = await service.get_record(deps, record_id)
+    assert rec.status == "success", rec.log
+    assert rec.log.count("gateway createOrUpdateWorkflow: attempt") == 2
+    assert fake.calls["createOrUpdateWorkflow"] == 3
+    with pytest.raises(NotFound):
+        await restore.get_restore(deps, 6)  # nothing diverged
+
+
+async def _diverged(deps: Deps, fake: FakeDolphin, workflow_id: int) -> int:
+    """Online, then a new version whose release keeps failing: DS holds it OFFLINE; returns the failed record."""
+    assert await service.run_publish(deps, await _accept(deps, _request(_snapshot(workflow_id), "online", 1)))
+    fake.fail("release_workflow", DolphinUnavailable("HTTP 503"), times=3)
+    failed = await _accept(deps, _request(_snapshot(workflow_id, "echo v2"), "online", 2))
+    assert await service.run_publish(deps, failed)
+    return failed
+
+
+async def _due(deps: Deps) -> list[int]:
+    async with unit_of_work(deps.sessions) as s:  # the backoff has passed
+        await s.execute(update(ds_restore).values(next_attempt_at=func.now()))
+    return await restore.restore_due(deps)
+
+
+async def test_the_reconciler_restores_until_ds_holds_the_intended_state(env: tuple[Deps, FakeDolphin]) -> None:
+    deps, fake = env
+    failed = await _diverged(deps, fake, 7)
+    code = (await service.get_record(deps, failed)).engine_workflow_code
+    assert code is not None
+    assert await restore.restore_due(deps) == []  # not due yet (backoff)
+
+    fake.fail("release_workflow", DolphinUnavailable("HTTP 503"), times=3)  # DS is still down at the 1st attempt
+    [attempt] = await _due(deps)
+    assert await service.run_publish(deps, attempt)
+    again = await restore.get_restore(deps, 7)
+    assert (again.status, again.attempts, again.record_id, again.attempt_record_id) == (
+        "restoring",
+        1,
+        attempt,
+        attempt,
+    )
+    assert (await service.get_record(deps, attempt)).operator == restore.RECONCILER
+
+    [second] = await _due(deps)
+    assert await service.run_publish(deps, second)
+    done = await service.get_record(deps, second)
+    assert (done.status, done.retry_of, done.release_state) == ("success", attempt, "ONLINE")
+    assert fake.workflows[code].release_state is ReleaseState.ONLINE
+    assert (await restore.get_restore(deps, 7)).status == "restored"
+    assert await _due(deps) == []
+
+
+async def test_a_person_cancels_and_restores_now(env: tuple[Deps, FakeDolphin]) -> None:
+    deps, fake = env
+    failed = await _diverged(deps, fake, 8)
+    cancelled = await restore.cancel_restore(deps, 8, "carol")
+    assert (cancelled.status, cancelled.cancelled_by, cancelled.next_attempt_at) == ("cancelled", "carol", None)
+    assert await _due(deps) == []  # no attempt while cancelled
+
+    now = await restore.restore_now(deps, 8, "dave")
+    assert (now.status, now.requested_by, now.cancelled_by) == ("restoring", "dave", None)
+    assert now.attempt_record_id is not None
+    assert await service.run_publish(deps, now.attempt_record_id)
+    rec = await service.get_record(deps, now.attempt_record_id)
+    assert (rec.status, rec.operator, rec.retry_of) == ("success", "dave", failed)
+    assert (await restore.get_restore(deps, 8)).status == "restored"
+    with pytest.raises(Conflict):
+        await restore.restore_now(deps, 8, "dave")
+    with pytest.raises(Conflict):
+        await restore.cancel_restore(deps, 8, "dave")
+
+
+async def test_a_newer_publish_that_succeeds_ends_the_restore(env: tuple[Deps, FakeDolphin]) -> None:
+    deps, fake = env
+    await _diverged(deps, fake, 9)
+    offline = await _accept(deps, _request(_snapshot(9, "echo v2"), "offline", 2))
+    assert await service.run_publish(deps, offline)
+    assert (await restore.get_restore(deps, 9)).status == "restored"
+    assert await _due(deps) == []
+
+
+async def test_a_restarted_instance_releases_only_its_own_dead_claims(env: tuple[Deps, FakeDolphin]) -> None:
+    deps, _ = env
+    mine = await _accept(deps, _request(_snapshot(10), "deploy"))
+    theirs = await _accept(deps, _request(_snapshot(11), "deploy"))
+    async with unit_of_work(deps.sessions) as s:  # both claimed a moment ago, then their processes died
+        for record_id, owner in ((mine, deps.instance_id), (theirs, "other-pod")):
+            await s.execute(
+                update(workflow_publish_record)
+                .where(workflow_publish_record.c.id == record_id)
+                .values(status="running", claimed_at=func.now(), claimed_by=owner, attempts=1)
+            )
+    assert await service.run_next_publish(deps) is False  # both leases still hold
+    assert await service.release_own_claims(deps) == [mine]
+    assert await service.run_next_publish(deps) is True
+    rec = await service.get_record(deps, mine)
+    assert (rec.status, rec.attempts) == ("success", 2)
+    assert "the previous attempt was interrupted" in rec.log
+    assert (await service.get_record(deps, theirs)).status == "running"
 
 
 async def test_offline_of_a_workflow_never_deployed_fails_clearly(env: tuple[Deps, FakeDolphin]) -> None:

@@ -170,6 +170,10 @@ async def harness_parts(
         ds_gateway_timeout_s=5.0,
         publish_poll_interval_s=0.2,
         publish_lease_s=30.0,
+        # transient DS failures are retried inside a publish: quickly here
+        ds_retry_attempts=2,
+        ds_retry_initial_s=0.1,
+        ds_retry_max_s=0.2,
     )
     await ensure_topics(
         kafka_bootstrap, [settings.topic(Topics.PUBLISH_REQUESTED), settings.topic(Topics.PUBLISH_COMPLETED)]

@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from publisher.db.tables import (
+    ds_restore,
     engine_task_code,
     engine_workflow,
     workflow_integration_config,
@@ -71,31 +72,36 @@ async def record_id_of_request(session: AsyncSession, request_id: uuid.UUID) -> 
 
 
 def _claimable(lease_s: float) -> Any:
-    """Pending, or running with an expired lease (its worker died), and no older unfinished record of the same
-    workflow: records of one workflow run strictly in order, one at a time, across every worker and replica."""
+    """Pending, or running with an expired lease (its worker died) or released (its process restarted), and no
+    older unfinished record of the same workflow: records of one workflow run strictly in order, one at a time,
+    across every worker and replica."""
     older = R.alias("older")
+    expired = R.c.claimed_at < func.now() - func.make_interval(0, 0, 0, 0, 0, 0, lease_s)
     return and_(
-        or_(
-            R.c.status == "pending",
-            and_(R.c.status == "running", R.c.claimed_at < func.now() - func.make_interval(0, 0, 0, 0, 0, 0, lease_s)),
-        ),
+        or_(R.c.status == "pending", and_(R.c.status == "running", or_(R.c.claimed_at.is_(None), expired))),
         ~exists().where(older.c.workflow_id == R.c.workflow_id, older.c.id < R.c.id, older.c.status.in_(UNFINISHED)),
     )
 
 
-async def claim(session: AsyncSession, *, lease_s: float, record_id: int | None = None) -> Row[Any] | None:
-    """Claim one record (the given one, or the oldest claimable) for running: ``running``, lease from now,
-    ``attempts + 1`` (the fencing token of this claim)."""
+async def claim(session: AsyncSession, *, lease_s: float, owner: str, record_id: int | None = None) -> Row[Any] | None:
+    """Claim one record (the given one, or the oldest claimable) for running: ``running``, lease from now, the
+    claiming process's ``owner`` id, ``attempts + 1`` (the fencing token of this claim)."""
     candidate = select(R.c.id).where(_claimable(lease_s)).order_by(R.c.id).limit(1).with_for_update(skip_locked=True)
     if record_id is not None:
         candidate = candidate.where(R.c.id == record_id)
     stmt = (
         update(R)
         .where(R.c.id == candidate.scalar_subquery())
-        .values(status="running", claimed_at=func.now(), attempts=R.c.attempts + 1)
+        .values(status="running", claimed_at=func.now(), claimed_by=owner, attempts=R.c.attempts + 1)
         .returning(*R.c)
     )
     return (await session.execute(stmt)).first()
+
+
+async def release_claims(session: AsyncSession, owner: str) -> list[int]:
+    """Release the records ``owner`` left running (its process died): claimable at once; returns their ids."""
+    stmt = update(R).where(R.c.status == "running", R.c.claimed_by == owner).values(claimed_at=None).returning(R.c.id)
+    return [int(i) for i in (await session.execute(stmt)).scalars()]
 
 
 async def heartbeat(session: AsyncSession, record_id: int, attempt: int) -> bool:
@@ -212,3 +218,52 @@ async def upsert_engine_workflow(session: AsyncSession, workflow_id: int, values
     changes: dict[str, Any] = {k: stmt.excluded[k] for k in values}
     changes["updated_at"] = func.now()
     await session.execute(stmt.on_conflict_do_update(index_elements=[engine_workflow.c.workflow_id], set_=changes))
+
+
+# -- DS restores ------------------------------------------------------------------------------------------------
+
+D = ds_restore
+
+
+async def restore_of(session: AsyncSession, workflow_id: int, *, for_update: bool = False) -> Row[Any] | None:
+    stmt = select(D).where(D.c.workflow_id == workflow_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return (await session.execute(stmt)).first()
+
+
+async def upsert_restore(session: AsyncSession, workflow_id: int, values: Mapping[str, Any]) -> None:
+    stmt = pg_insert(D).values(workflow_id=workflow_id, **values)
+    changes: dict[str, Any] = {k: stmt.excluded[k] for k in values}
+    changes["updated_at"] = func.now()
+    await session.execute(stmt.on_conflict_do_update(index_elements=[D.c.workflow_id], set_=changes))
+
+
+async def update_restore(session: AsyncSession, workflow_id: int, values: Mapping[str, Any]) -> Row[Any] | None:
+    stmt = update(D).where(D.c.workflow_id == workflow_id).values(**values, updated_at=func.now()).returning(*D.c)
+    return (await session.execute(stmt)).first()
+
+
+async def workflow_busy(session: AsyncSession, workflow_id: int) -> bool:
+    """Whether a record of the workflow is pending or running."""
+    stmt = select(exists().where(R.c.workflow_id == workflow_id, R.c.status.in_(UNFINISHED)))
+    return bool((await session.execute(stmt)).scalar_one())
+
+
+async def due_restores(session: AsyncSession, limit: int) -> list[Row[Any]]:
+    """Restores whose next attempt is due and whose workflow has no unfinished record (none running now), locked
+    for this transaction (replicas share the work)."""
+    busy = exists().where(R.c.workflow_id == D.c.workflow_id, R.c.status.in_(UNFINISHED))
+    stmt = (
+        select(D)
+        .where(D.c.status == "restoring", D.c.next_attempt_at <= func.now(), ~busy)
+        .order_by(D.c.next_attempt_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list((await session.execute(stmt)).all())
+
+
+async def restore_counts(session: AsyncSession) -> dict[str, int]:
+    rows = await session.execute(select(D.c.status, func.count()).group_by(D.c.status))
+    return {str(status): int(n) for status, n in rows.tuples()}

@@ -8,6 +8,9 @@
 - ``engine_workflow``: what DS holds for each platform workflow (code, deployed hash and version, release state).
 - ``run_request``: one row per run-now request, keyed by the caller's idempotency key: the same key gives the same
   answer and starts DS once; a run whose outcome DS left unknown (a timeout) is reconciled against DS's instances.
+- ``ds_restore``: a workflow DS does not hold in its intended state after a failed publish (e.g. taken offline by
+  ``createOrUpdateWorkflow``, then the release failed): the reconciler re-runs that publish with backoff until DS
+  holds the intended state (``restored``) or a person cancels it (``cancelled``).
 """
 
 from __future__ import annotations
@@ -75,6 +78,10 @@ workflow_publish_record = Table(
     Column("trace_context", JSONB),
     Column("attempts", Integer, nullable=False, server_default=text("0")),
     Column("claimed_at", DateTime(timezone=True)),
+    #: the ``instance_id`` of the process that claimed it (a restarted process reclaims its own records at once)
+    Column("claimed_by", Text),
+    #: the DS release state the publish means to leave (``release_state``: the one DS holds, read back)
+    Column("intended_release_state", Text),
     Column("requested_at", DateTime(timezone=True), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("finished_at", DateTime(timezone=True)),
@@ -82,6 +89,10 @@ workflow_publish_record = Table(
     CheckConstraint(_in("operation", OPERATIONS), name="operation"),
     CheckConstraint(_in("status", STATUSES), name="status"),
     CheckConstraint("release_state IS NULL OR release_state IN ('ONLINE', 'OFFLINE')", name="release_state"),
+    CheckConstraint(
+        "intended_release_state IS NULL OR intended_release_state IN ('ONLINE', 'OFFLINE')",
+        name="intended_release_state",
+    ),
     Index("ix_workflow_publish_record_workflow_id_id", "workflow_id", "id"),
     Index(
         "ux_workflow_publish_record_idempotency",
@@ -187,4 +198,33 @@ run_request = Table(
         postgresql_where=text("state IN ('starting', 'unknown')"),
     ),
     Index("ix_run_request_created_at", "created_at"),
+)
+
+RESTORE_STATUSES = ("restoring", "restored", "cancelled")
+
+ds_restore = Table(
+    "ds_restore",
+    metadata,
+    Column("workflow_id", BigInteger, primary_key=True),
+    #: the failed publish whose operation and version DS is to hold (re-run as a retry by the reconciler)
+    Column("record_id", BigInteger, ForeignKey("workflow_publish_record.id"), nullable=False),
+    Column("status", Text, nullable=False),
+    Column("intended_release_state", Text, nullable=False),
+    #: what DS held when it was last read (None: it could not be read)
+    Column("ds_release_state", Text),
+    #: restore attempts that failed since the divergence began
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("next_attempt_at", DateTime(timezone=True)),
+    Column("last_error", Text),
+    #: the publish record of the latest restore attempt
+    Column("attempt_record_id", BigInteger),
+    #: who asked for the latest restore ("reconciler", or the person who clicked restore)
+    Column("requested_by", Text),
+    Column("cancelled_by", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint(_in("status", RESTORE_STATUSES), name="status"),
+    CheckConstraint("intended_release_state IN ('ONLINE', 'OFFLINE')", name="intended"),
+    CheckConstraint("ds_release_state IS NULL OR ds_release_state IN ('ONLINE', 'OFFLINE')", name="ds_state"),
+    Index("ix_ds_restore_due", "next_attempt_at", postgresql_where=text("status = 'restoring'")),
 )
