@@ -250,6 +250,10 @@ class WorkflowDetail(WorkflowSummary):
     allowed_publish_operations: list[str]
     #: structured details of ``attention_reason`` (tasks, workflows, cycle path and tables)
     attention_details: dict[str, Any] | None
+    #: while a failed publish has left DolphinScheduler other than intended: what it holds and what was intended
+    #: (``reason``, ``record_id``, ``operation``, ``intended_release_state``, ``release_state``, ``error``, ``since``);
+    #: the publisher restores it (gateway ``/workflows/{id}/restore``)
+    ds_attention: dict[str, Any] | None = None
     created_by: str
     created_at: datetime
 

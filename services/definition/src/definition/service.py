@@ -150,8 +150,9 @@ def _summary_fields(row: Row[Any]) -> dict[str, Any]:
         "last_published_version_no": row.last_published_version_no,
         "last_execution_state": row.last_execution_state,
         "last_execution_at": row.last_execution_at,
-        "needs_attention": row.needs_attention,
-        "attention_reason": row.attention_reason,
+        # a failed publish that left DS other than intended needs attention too (and says so first)
+        "needs_attention": row.needs_attention or row.ds_attention is not None,
+        "attention_reason": row.ds_attention["reason"] if row.ds_attention is not None else row.attention_reason,
         "task_count": row.task_count,
         "updated_at": row.updated_at,
         "updated_by": row.updated_by,
@@ -214,6 +215,7 @@ def _detail_model(
         allowed_actions=[str(a) for a in allowed_actions(state)],
         allowed_publish_operations=[str(o) for o in allowed_publish_operations(state)],
         attention_details=row.attention_details,
+        ds_attention=row.ds_attention,
         created_by=row.created_by,
         created_at=row.created_at,
     )
@@ -1104,7 +1106,16 @@ async def _request_publish(
 
 async def apply_publish_completed(session: AsyncSession, deps: Deps, event: PublishCompleted) -> None:
     """``publish.completed``: the request's outcome, and the workflow's publish state. ``skipped_unchanged`` counts
-    as published. ``publish_status`` stays ``pending`` while a newer request of the workflow is still open."""
+    as published. ``publish_status`` stays ``pending`` while a newer request of the workflow is still open.
+
+    Results arrive in the order the publisher finished them (one workflow's records run in order, keyed by the
+    workflow), except a copy: a late duplicate with a new event id, a dead letter replayed. A result whose record is
+    not newer than the one applied (``last_publish_record_id``) only records its request's outcome: it never undoes
+    a later publish (as an older ``execution.synced`` never undoes a newer one).
+
+    The release state is DS's, read back by the publisher (also after a failure). A failure that left DS other than
+    intended (``diverged``) is kept as ``ds_attention`` — the workflow needs attention while it lasts — until a
+    later result says DS holds its intended state again (the publisher restores it, or a person publishes again)."""
     row = await repo.lock_workflow(session, event.workflow_id)
     if row is None or not await repo.version_exists(session, event.workflow_id, event.version_id):
         log.warning(
@@ -1132,23 +1143,60 @@ async def apply_publish_completed(session: AsyncSession, deps: Deps, event: Publ
             "error": error,
         },
     )
+    applied = row.last_publish_record_id
+    if applied is not None and event.record_id <= applied:
+        log.info(
+            "publish.completed of record %d not newer than the applied record %d: the workflow is left as it is",
+            event.record_id,
+            applied,
+            extra={"workflow_id": event.workflow_id},
+        )
+        return
     newer_pending = await repo.newer_pending_request(session, event.workflow_id, event.request_id, requested_at)
     values: dict[str, Any] = {
         "publish_status": "pending" if newer_pending else ("published" if succeeded else "failed"),
+        "last_publish_record_id": event.record_id,
     }
     if event.engine_workflow_code is not None:
         values["workflow_code"] = event.engine_workflow_code
     if event.project_code is not None:
         values["project_code"] = event.project_code
-    if event.release_state is not None:
-        values["release_state"] = event.release_state
+    if event.release_state is not None or event.diverged:
+        values["release_state"] = event.release_state  # None: DS could not be read back, its state is unknown
     if event.schedule_online is not None:
         values["schedule_online"] = event.schedule_online
     elif event.release_state == "OFFLINE":
         values["schedule_online"] = False  # DS takes the schedule offline with the workflow
     if succeeded and event.operation in (PublishOperation.DEPLOY, PublishOperation.ONLINE):
         values["last_published_version_id"] = event.version_id
+    if event.diverged:
+        values["ds_attention"] = _ds_attention(event, error)
+    elif succeeded or event.intended_release_state is not None:
+        values["ds_attention"] = None  # DS holds what this newest result intended
     await repo.update_workflow(session, event.workflow_id, values)
+
+
+def _ds_attention(event: PublishCompleted, error: str | None) -> dict[str, Any]:
+    """What the workflow's attention says while DS is left other than intended by a failed publish."""
+    held = (
+        f"DolphinScheduler now holds it {event.release_state}"
+        if event.release_state is not None
+        else "what DolphinScheduler holds could not be read"
+    )
+    reason = (
+        f"{held} after publish record {event.record_id} ({event.operation.value}) failed; intended "
+        f"{event.intended_release_state}. The publisher keeps restoring it (or restore / cancel it by hand)."
+    )
+    return {
+        "kind": "ds_state",
+        "reason": reason,
+        "record_id": event.record_id,
+        "operation": event.operation.value,
+        "intended_release_state": event.intended_release_state,
+        "release_state": event.release_state,
+        "error": error,
+        "since": event.completed_at.isoformat(),
+    }
 
 
 #: the fields of an execution the workflow list shows (``schemas.LastExecution``)

@@ -144,6 +144,7 @@ def _row(**overrides: Any) -> SimpleNamespace:
         "attention_reason": TRICKY,
         # free-form JSON after the tasks and edges: may contain anything, including what the splice looks for
         "attention_details": {"tasks": [], "edges": [], "note": TRICKY, "nested": {"task_id": 1}},
+        "ds_attention": {"kind": "ds_state", "reason": TRICKY, "record_id": 7, "intended_release_state": "ONLINE"},
         "task_count": 3,
         "updated_at": now,
         "updated_by": "alice",
@@ -154,7 +155,10 @@ def _row(**overrides: Any) -> SimpleNamespace:
     return SimpleNamespace(**values)
 
 
-@pytest.mark.parametrize("overrides", [{}, {"attention_details": None, "needs_attention": False, "status": "draft"}])
+@pytest.mark.parametrize(
+    "overrides",
+    [{}, {"attention_details": None, "ds_attention": None, "needs_attention": False, "status": "draft"}],
+)
 def test_detail_json_is_what_fastapi_sends_for_the_detail_model(overrides: dict[str, Any]) -> None:
     snapshot = _snapshot()
     row = _row(**overrides)

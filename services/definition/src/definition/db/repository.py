@@ -386,8 +386,10 @@ _LIST_ITEM_JSON = f"""json_build_object(
     'current_version_no', w.current_version_no,
     'approved', coalesce(w.current_version_id IS NOT NULL AND w.approved_version_id = w.current_version_id, false),
     'last_published_version_no', v.version_no, 'last_execution_state', w.last_execution_state,
-    'last_execution_at', {_utc("w.last_execution_at")}, 'needs_attention', w.needs_attention,
-    'attention_reason', w.attention_reason, 'task_count', w.task_count, 'updated_at', {_utc("w.updated_at")},
+    'last_execution_at', {_utc("w.last_execution_at")},
+    'needs_attention', w.needs_attention OR w.ds_attention IS NOT NULL,
+    'attention_reason', coalesce(w.ds_attention ->> 'reason', w.attention_reason),
+    'task_count', w.task_count, 'updated_at', {_utc("w.updated_at")},
     'updated_by', w.updated_by, 'last_executions', coalesce(w.last_executions, '[]'::jsonb),
     'executions_synced_at', {_utc("w.executions_synced_at")})"""
 
@@ -418,7 +420,7 @@ def workflows_page(f: WorkflowFilter, *, sort: str, page: int, page_size: int) -
         where.append("w.last_execution_state = :last_execution_state")
         params["last_execution_state"] = f.last_execution_state
     if f.needs_attention is not None:
-        where.append("w.needs_attention = :needs_attention")
+        where.append("(w.needs_attention OR w.ds_attention IS NOT NULL) = :needs_attention")
         params["needs_attention"] = f.needs_attention
     cond = (" WHERE " + " AND ".join(where)) if where else ""
     order = _SORT_SQL[sort]

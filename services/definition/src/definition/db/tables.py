@@ -7,6 +7,8 @@ Seed §3 names and columns are kept; additions are marked below.
   ``domain.status``), ``current_version_no`` (the optimistic-concurrency token of every edit), ``project_code``,
   ``release_state`` (DS release state after the last publish), ``last_execution_state``/``_at`` (from history-sync),
   ``needs_attention``/``attention_reason``/``attention_details`` (lineage changes that need a human),
+  ``ds_attention`` (a failed publish left DS other than intended; shown as attention too),
+  ``last_publish_record_id`` (publish results older than the one applied are ignored),
   ``description``, ``task_count``, ``created_at``/``updated_at``. ``definition_json`` holds the editable form of the
   current version (node attributes per task, edges, schedule, params), ``entry_task_ids``/``exit_task_ids`` arrays.
 - ``workflow_task_relation``: task ownership. ``task_id`` is UNIQUE: the database, not the application, guarantees
@@ -111,6 +113,10 @@ data_workflow = Table(
     Column("needs_attention", Boolean, nullable=False, server_default=text("false")),
     Column("attention_reason", Text),
     Column("attention_details", JSONB),
+    # migration 0004: the publisher's record id of the newest publish result applied (an older one is ignored),
+    # and, while a failed publish has left DS other than intended, what DS holds (the API shows it as attention)
+    Column("last_publish_record_id", BigInteger),
+    Column("ds_attention", JSONB),
     Column("created_by", Text, nullable=False),
     Column("updated_by", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=_NOW),
@@ -123,6 +129,7 @@ data_workflow = Table(
     Index("ix_data_workflow_publish_status", "publish_status"),
     Index("ix_data_workflow_last_execution_state", "last_execution_state"),
     Index("ix_data_workflow_needs_attention", "needs_attention", postgresql_where=text("needs_attention")),
+    Index("ix_data_workflow_ds_attention", "id", postgresql_where=text("ds_attention IS NOT NULL")),
     Index("ix_data_workflow_updated_at", "updated_at"),
 )
 

@@ -1,0 +1,148 @@
+"""publish.completed over real Kafka: a result older than the one applied never undoes it (a late duplicate with a new
+event id, a replayed dead letter), and a failed publish that left DolphinScheduler other than intended is kept as
+attention (``ds_attention``) until a newer result says DS holds the intended state again."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+
+from common.events import PublishCompleted, PublishOperation, PublishOutcome
+from common.testing.kafka_helpers import eventually
+from common.testing.service import running
+from definition.config import Settings
+from definition.main import create_app
+
+from .conftest import new_tasks, new_workflow, workflow_body
+from .test_kafka_flows import detail, send
+
+
+def result(accepted: dict[str, Any], record_id: int, outcome: PublishOutcome, **kw: Any) -> PublishCompleted:
+    return PublishCompleted(
+        request_id=uuid.UUID(accepted["request_id"]),
+        record_id=record_id,
+        workflow_id=accepted["workflow_id"],
+        version_id=accepted["version_id"],
+        operation=PublishOperation(accepted["operation"]),
+        outcome=outcome,
+        engine_workflow_code=777,
+        project_code=55,
+        operator="ann",
+        completed_at=datetime.now(UTC),
+        **kw,
+    )
+
+
+async def test_results_apply_in_record_order_and_ds_attention_lasts_until_resolved(
+    settings: Settings, producer: AIOKafkaProducer
+) -> None:
+    async with running(create_app(settings, telemetry=False)) as client:
+        a, b = await new_tasks(client, 2)
+        wid = (await new_workflow(client, [a, b], [(a, b)]))["id"]
+        await client.post(f"/internal/workflows/{wid}/actions/approve", json={})
+
+        async def publish() -> dict[str, Any]:
+            r = await client.post(f"/internal/workflows/{wid}/publish", json={"operation": "online"})
+            assert r.status_code == 202, r.text
+            body: dict[str, Any] = r.json()
+            return body
+
+        async def becomes(**expected: Any) -> dict[str, Any]:
+            async def matches() -> bool:
+                d = await detail(client, wid)
+                return all(d[k] == v for k, v in expected.items())
+
+            await eventually(matches, timeout_s=30)
+            return await detail(client, wid)
+
+        first = await publish()
+        await send(producer, settings, result(first, 1, PublishOutcome.SUCCESS, release_state="ONLINE"))
+        await becomes(publish_status="published", release_state="ONLINE")
+
+        # record 2 failed half-way: DS holds it OFFLINE, intended ONLINE
+        second = await publish()
+        diverged = result(
+            second,
+            2,
+            PublishOutcome.FAILED,
+            release_state="OFFLINE",
+            intended_release_state="ONLINE",
+            diverged=True,
+            error_message="DolphinScheduler POST release answered HTTP 503",
+        )
+        await send(producer, settings, diverged)
+        d = await becomes(publish_status="failed", release_state="OFFLINE")
+        assert d["needs_attention"] is True
+        assert "DolphinScheduler now holds it OFFLINE" in d["attention_reason"]
+        assert "intended ONLINE" in d["attention_reason"]
+        assert (d["ds_attention"]["record_id"], d["ds_attention"]["intended_release_state"]) == (2, "ONLINE")
+        page = (await client.get("/internal/workflows", params={"needs_attention": "true"})).json()
+        [item] = [i for i in page["items"] if i["id"] == wid]
+        assert (item["needs_attention"], item["release_state"]) == (True, "OFFLINE")
+        assert item["attention_reason"] == d["attention_reason"]
+
+        # a manual edit (which clears lineage attention) does not make DS's state any less true
+        current = await detail(client, wid)
+        body = workflow_body([a, b], [], name=current["name"], expected_version_no=current["current_version_no"])
+        r = await client.put(f"/internal/workflows/{wid}", json=body)
+        assert r.status_code == 200, r.text
+        assert r.json()["current_version_no"] == 2
+        assert (await detail(client, wid))["ds_attention"] is not None
+
+        # a copy of record 1's success (new event id) arrives late: older than record 2, ignored
+        await send(producer, settings, result(first, 1, PublishOutcome.SUCCESS, release_state="ONLINE"))
+        # record 3 (the reconciler's attempt) restores DS
+        await send(producer, settings, result(second, 3, PublishOutcome.SUCCESS, release_state="ONLINE"))
+        d = await becomes(publish_status="published", release_state="ONLINE")
+        assert (d["needs_attention"], d["ds_attention"], d["attention_reason"]) == (False, None, None)
+
+        # stale copies of the failure (a replayed dead letter, a duplicate) change nothing any more
+        for _ in range(2):
+            await send(producer, settings, diverged.model_copy())
+        await send(producer, settings, result(second, 3, PublishOutcome.SUCCESS, release_state="ONLINE"))
+
+        async def consumed_all() -> bool:
+            metrics = (await client.get("/metrics")).text
+            return _processed(metrics, settings.topic("publish.completed")) >= 7
+
+        await eventually(consumed_all, timeout_s=30)
+        d = await detail(client, wid)
+        assert (d["publish_status"], d["release_state"], d["needs_attention"]) == ("published", "ONLINE", False)
+
+
+def _processed(metrics: str, topic: str) -> float:
+    total = 0.0
+    for line in metrics.splitlines():
+        if line.startswith("events_consumed_total{") and f'topic="{topic}"' in line and 'outcome="processed"' in line:
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+async def test_a_failure_that_left_ds_as_intended_clears_nothing_and_flags_nothing(
+    settings: Settings, producer: AIOKafkaProducer
+) -> None:
+    async with running(create_app(settings, telemetry=False)) as client:
+        (a,) = await new_tasks(client, 1)
+        wid = (await new_workflow(client, [a]))["id"]
+        await client.post(f"/internal/workflows/{wid}/actions/approve", json={})
+        r = await client.post(f"/internal/workflows/{wid}/publish", json={"operation": "online"})
+        failed = result(
+            r.json(),
+            1,
+            PublishOutcome.FAILED,
+            release_state=None,
+            intended_release_state="ONLINE",
+            diverged=False,
+            error_message="gateway createOrUpdateWorkflow failed",
+        )
+        await send(producer, settings, failed)
+
+        async def failed_state() -> bool:
+            return (await detail(client, wid))["publish_status"] == "failed"
+
+        await eventually(failed_state, timeout_s=30)
+        d = await detail(client, wid)
+        assert (d["needs_attention"], d["ds_attention"], d["release_state"]) == (False, None, None)
