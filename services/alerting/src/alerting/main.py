@@ -3,6 +3,7 @@ the subscribers and the background workers (delivery, history-sync poll, daily i
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -36,6 +37,8 @@ from common.runtime import Infra
 from common.telemetry import register_secrets
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -106,6 +109,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def wire(infra: Infra) -> Wired:
         clients = Clients()
         deps = build_deps(settings, infra.sessions, clients)
+        if not deps.notifiers:
+            logger.warning(
+                "no IM channel configured (ALERTING_CHANNELS): alerts are recorded (GET /internal/alerts) but reach "
+                "nobody"
+            )
         if settings.ensure_topics:
             await ensure_topics(settings.kafka_bootstrap_servers, [settings.topic(t) for t in Topics.ALL])
         subscribers.register(infra.broker, infra.runtime, deps)

@@ -59,6 +59,8 @@ class Alert:
 
     @property
     def severity(self) -> Severity:
+        if self.kind is AlertKind.PUBLISH_FAILED and self.facts.get("diverged"):
+            return Severity.CRITICAL  # DS was left other than intended: schedules and runs may have stopped
         return SEVERITY[self.kind]
 
     def to_json(self) -> dict[str, Any]:
@@ -108,6 +110,10 @@ def publish_failed(event: PublishCompleted) -> Alert:
             "operator": event.operator,
             "error_code": event.error_code,
             "error_message": clip(event.error_message),
+            # what DS holds after the failure, read back, and what the publish intended
+            "release_state": event.release_state,
+            "intended_release_state": event.intended_release_state,
+            "diverged": event.diverged,
         },
     )
 

@@ -62,6 +62,18 @@ class Card:
 _T: dict[str, dict[Language, str]] = {
     "workflow": {"en": "workflow {id}", "zh": "工作流 {id}"},
     "t_publish_failed": {"en": "Publish failed: {wf} ({op})", "zh": "发布失败：{wf}（{op}）"},
+    "t_publish_diverged": {
+        "en": "Publish failed: {wf} ({op}) — DolphinScheduler now holds it {state}",
+        "zh": "发布失败：{wf}（{op}）— DolphinScheduler 当前为 {state} 状态",
+    },
+    "ds_state": {"en": "DolphinScheduler now holds it", "zh": "DolphinScheduler 当前状态"},
+    "ds_unknown": {"en": "UNKNOWN (could not be read)", "zh": "未知（无法读取）"},
+    "intended": {"en": "Intended", "zh": "预期状态"},
+    "restoring": {
+        "en": "The platform keeps restoring it; restore now or cancel on the workflow's page",
+        "zh": "平台会自动重试恢复；可在工作流页面立即恢复或取消",
+    },
+    "next_step": {"en": "Next", "zh": "后续"},
     "t_execution_failed": {"en": "Execution failed: {wf}", "zh": "执行失败：{wf}"},
     "t_execution_streak": {"en": "{wf} failed {n} times in a row", "zh": "{wf} 连续失败 {n} 次"},
     "t_execution_rate": {
@@ -119,13 +131,20 @@ def _minutes(seconds: float, lang: Language) -> str:
     return t("minutes", lang, n=max(1, round(seconds / 60)))
 
 
+def _ds_state(facts: dict[str, Any], lang: Language) -> str:
+    return str(facts.get("release_state") or t("ds_unknown", lang))
+
+
 def alert_title(a: Alert, lang: Language) -> str:
     wf = t("workflow", lang, id=a.workflow_id)
     f = a.facts
     match a.kind:
         case AlertKind.PUBLISH_FAILED:
             op = str(f.get("operation", ""))
-            return t("t_publish_failed", lang, wf=wf, op=t(f"op_{op}", lang) if f"op_{op}" in _T else op)
+            op = t(f"op_{op}", lang) if f"op_{op}" in _T else op
+            if f.get("diverged"):
+                return t("t_publish_diverged", lang, wf=wf, op=op, state=_ds_state(f, lang))
+            return t("t_publish_failed", lang, wf=wf, op=op)
         case AlertKind.EXECUTION_FAILED:
             return t("t_execution_failed", lang, wf=wf)
         case AlertKind.EXECUTION_STREAK:
@@ -162,6 +181,10 @@ def _fields(a: Alert, lang: Language) -> list[tuple[str, str]]:
             code, message = f.get("error_code"), f.get("error_message")
             if code is not None or message:
                 add("ds_error", " ".join(x for x in (f"[{code}]" if code is not None else "", message or "") if x))
+            if f.get("diverged"):
+                add("ds_state", _ds_state(f, lang))
+                add("intended", f.get("intended_release_state"))
+                add("next_step", t("restoring", lang))
         case AlertKind.EXECUTION_FAILED | AlertKind.EXECUTION_STREAK | AlertKind.EXECUTION_RATE:
             add("instance", f.get("instance_id"))
             add("state", f.get("state"))
