@@ -352,6 +352,21 @@ class PublisherClient:
         out: Json = await self.up.call("POST", "/internal/workflows/batch-run", caller, body=body)
         return out
 
+    async def get_restore(self, workflow_id: int, caller: Caller) -> Json:
+        out: Json = await self.up.call("GET", f"/internal/workflows/{workflow_id}/restore", caller)
+        return out
+
+    async def restore_now(self, workflow_id: int, caller: Caller) -> Json:
+        body = {"operator": caller.actor}
+        out: Json = await self.up.call("POST", f"/internal/workflows/{workflow_id}/restore", caller, body=body)
+        return out
+
+    async def cancel_restore(self, workflow_id: int, caller: Caller) -> Json:
+        body = {"operator": caller.actor}
+        path = f"/internal/workflows/{workflow_id}/restore/cancel"
+        out: Json = await self.up.call("POST", path, caller, body=body)
+        return out
+
 
 class HistoryClient:
     def __init__(self, upstream: Upstream, *, direct_timeout_s: float) -> None:

@@ -78,6 +78,8 @@ class FakeServices:
     runs: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: deployed workflows whose DS start fails (batch run reports them as failed)
     offline_in_ds: set[int] = field(default_factory=set)
+    #: workflow id -> the publisher's restore view (a failed publish left DS other than intended)
+    restores: dict[int, dict[str, Any]] = field(default_factory=dict)
     #: task id -> (upstream ids, downstream ids)
     deps: dict[int, tuple[list[int], list[int]]] = field(default_factory=dict)
     #: lineage filter pages are cut at this many ids whatever ``limit`` says (to exercise keyset paging)
@@ -90,6 +92,7 @@ class FakeServices:
         """Forget every seeded and created object and every recorded request (the apps keep serving)."""
         for store in (self.seen, self.tasks, self.workflows, self.versions, self.records, self.executions):
             store.clear()
+        self.restores.clear()
         self.deployed.clear()
         self.runs.clear()
         self.offline_in_ds.clear()
@@ -255,6 +258,26 @@ class FakeServices:
         }
         self.records[rid] = rec
         return rec
+
+    def add_restore(self, workflow_id: int, record_id: int) -> dict[str, Any]:
+        """DS left OFFLINE by the failed ``online`` of ``record_id``: the reconciler is restoring it."""
+        view = {
+            "workflow_id": workflow_id,
+            "status": "restoring",
+            "record_id": record_id,
+            "intended_release_state": "ONLINE",
+            "ds_release_state": "OFFLINE",
+            "attempts": 0,
+            "next_attempt_at": NOW.isoformat(),
+            "last_error": "DolphinScheduler POST release answered HTTP 503",
+            "attempt_record_id": None,
+            "requested_by": None,
+            "cancelled_by": None,
+            "created_at": NOW.isoformat(),
+            "updated_at": NOW.isoformat(),
+        }
+        self.restores[workflow_id] = view
+        return view
 
     # ------------------------------------------------------------------------------------------------------- plumbing
 
@@ -658,6 +681,32 @@ class FakeServices:
             new["retry_of"] = record_id
             new["operator"] = (body.operator if body else None) or rec["operator"]
             return new
+
+        class PersonIn(BaseModel):
+            model_config = ConfigDict(extra="forbid")
+            operator: str = Field(min_length=1)
+
+        def restore_or_404(workflow_id: int) -> dict[str, Any]:
+            view = fake.restores.get(workflow_id)
+            if view is None:
+                raise NotFound(f"workflow {workflow_id} has no restore")
+            return view
+
+        @app.get("/internal/workflows/{workflow_id}/restore")
+        async def get_restore(workflow_id: int) -> Any:
+            return restore_or_404(workflow_id)
+
+        @app.post("/internal/workflows/{workflow_id}/restore", status_code=202)
+        async def restore_now(workflow_id: int, body: PersonIn) -> Any:
+            view = restore_or_404(workflow_id)
+            view.update(status="restoring", requested_by=body.operator, cancelled_by=None)
+            return view
+
+        @app.post("/internal/workflows/{workflow_id}/restore/cancel")
+        async def cancel_restore(workflow_id: int, body: PersonIn) -> Any:
+            view = restore_or_404(workflow_id)
+            view.update(status="cancelled", cancelled_by=body.operator, next_attempt_at=None)
+            return view
 
         @app.post("/internal/workflows/batch-run")
         async def batch_run(body: BatchIn) -> Any:

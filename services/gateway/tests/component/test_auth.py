@@ -111,7 +111,7 @@ def _seed(f: FakeServices) -> dict[str, int]:
     draft = f.add_workflow("draft")["id"]
     online = f.add_workflow("online", status="online")["id"]
     f.add_executions(ready, 3)
-    f.add_record(ready)
+    f.add_restore(ready, f.add_record(ready)["id"])
     f.deployed.add(ready)
     f.deps[t2] = ([t1], [])
     return {"t1": t1, "t2": t2, "ready": ready, "draft": draft, "online": online}
@@ -136,6 +136,9 @@ ENDPOINTS: list[tuple[str, str, Any, Role]] = [
     ("POST", "/api/v1/publish-records/1/retry", None, Role.PUBLISHER),
     ("POST", "/api/v1/workflows/{ready}/run", None, Role.PUBLISHER),
     ("POST", "/api/v1/workflows/batch-run", {"workflow_ids": ["{ready}"]}, Role.PUBLISHER),
+    ("GET", "/api/v1/workflows/{ready}/restore", None, Role.VIEWER),
+    ("POST", "/api/v1/workflows/{ready}/restore", None, Role.PUBLISHER),
+    ("POST", "/api/v1/workflows/{ready}/restore/cancel", None, Role.PUBLISHER),
     ("GET", "/api/v1/workflows/{ready}/executions", None, Role.VIEWER),
     ("GET", "/api/v1/workflows/{ready}/instances/{ready}000", None, Role.VIEWER),
     ("GET", "/api/v1/workflows/{ready}/task-instances/{ready}0000/log", None, Role.VIEWER),
