@@ -3,6 +3,7 @@ import { token } from './auth'
 import { ApiClient, type ApiError } from './client'
 import type {
   ChangeSummary,
+  DsRestore,
   InstanceDetail,
   Me,
   MigrationPreview,
@@ -98,6 +99,9 @@ export const api = {
   /** 200 `started`, 202 `unknown` (poll `getRun`); the same key gives the same answer and one DS instance */
   run: (id: number, key: string) => client.post<RunView>(`${V1}/workflows/${id}/run`, {}, undefined, idempotency(key)),
   getRun: (id: number, runId: number) => client.get<RunView>(`${V1}/workflows/${id}/runs/${runId}`),
+  getRestore: (id: number) => client.get<DsRestore>(`${V1}/workflows/${id}/restore`),
+  restoreNow: (id: number) => client.post<DsRestore>(`${V1}/workflows/${id}/restore`),
+  cancelRestore: (id: number) => client.post<DsRestore>(`${V1}/workflows/${id}/restore/cancel`),
 
   executions: (id: number, maxAgeSeconds?: number) =>
     client.get<WorkflowExecutions>(`${V1}/workflows/${id}/executions`, { max_age_seconds: maxAgeSeconds }),

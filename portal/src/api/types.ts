@@ -160,7 +160,8 @@ export interface WorkflowSummary {
   publish_status: PublishStatus
   workflow_code: number | null
   project_code: number | null
-  /** what DolphinScheduler holds after the last publish: ONLINE / OFFLINE, null when not deployed (or not known) */
+  /** what DolphinScheduler holds, read back after the last publish (also a failed one): ONLINE / OFFLINE, null when
+   * not deployed or not known */
   release_state: ReleaseState | null
   /** whether DolphinScheduler's schedule of the workflow is online (null: no schedule there, or not known) */
   schedule_online?: boolean | null
@@ -279,7 +280,8 @@ export interface PublishRecord {
   engine_workflow_code: number | null
   engine_version: number | null
   project_code: number | null
-  release_state: 'ONLINE' | 'OFFLINE' | null
+  release_state: ReleaseState | null
+  intended_release_state?: ReleaseState | null
   log: string
   operator: string
   retry_of: number | null
@@ -307,6 +309,34 @@ export interface WorkflowExecutions {
   executions: Execution[]
 }
 
+export interface DsAttention {
+  reason: string
+  record_id: number
+  operation: PublishOperation
+  intended_release_state: ReleaseState | null
+  /** null: DolphinScheduler could not be read back */
+  release_state: ReleaseState | null
+  error: string | null
+  since: string
+}
+
+/** The publisher's restore of a workflow's DolphinScheduler state (GET /workflows/{id}/restore) */
+export interface DsRestore {
+  workflow_id: number
+  status: 'restoring' | 'restored' | 'cancelled'
+  record_id: number
+  intended_release_state: ReleaseState
+  ds_release_state: ReleaseState | null
+  attempts: number
+  next_attempt_at: string | null
+  last_error: string | null
+  attempt_record_id: number | null
+  requested_by: string | null
+  cancelled_by: string | null
+  created_at: string
+  updated_at: string
+}
+
 export interface WorkflowDetail extends WorkflowSummary {
   tasks: WorkflowTask[]
   edges: Edge[]
@@ -318,6 +348,8 @@ export interface WorkflowDetail extends WorkflowSummary {
   timeout_minutes: number
   allowed_actions: WorkflowAction[]
   allowed_publish_operations: PublishOperation[]
+  /** set while a failed publish has left DolphinScheduler other than intended (the platform restores it) */
+  ds_attention?: DsAttention | null
   created_by: string | null
   created_at: string
   // composed by the gateway (each may be null when that part is unavailable)
