@@ -9,21 +9,17 @@ roles dropped; the shared PostgreSQL and Kafka servers are never stopped here.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Coroutine, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -33,6 +29,8 @@ from common.db import drop_service, provision_service
 from common.events import Topics
 from common.kafka import ensure_topics
 from common.migrations import upgrade_sync
+from common.testing.processes import SERVICES as ALL_SERVICES
+from common.testing.processes import ServiceSpec, free_port, run_async
 from ds_emulator import EmulatorProcess
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,25 +44,8 @@ DS_PROJECT = "e2e-platform"
 PORTAL_SOURCES = ("src", "index.html", "package.json", "package-lock.json", "vite.config.ts", "tsconfig.app.json")
 
 
-@dataclass(frozen=True)
-class ServiceSpec:
-    name: str
-    module: str
-    prefix: str
-    schema: str
-
-    @property
-    def migrations(self) -> Path:
-        return ROOT / "services" / self.name / "migrations"
-
-
-SERVICES: tuple[ServiceSpec, ...] = (
-    ServiceSpec("definition", "definition", "DEFINITION_", "definition"),
-    ServiceSpec("publisher", "publisher", "PUBLISHER_", "publisher"),
-    ServiceSpec("history-sync", "history_sync", "HISTORY_", "history"),
-    ServiceSpec("lineage-resolver", "lineage_resolver", "LINEAGE_", "lineage"),
-    ServiceSpec("gateway", "gateway", "GATEWAY_", "gateway"),
-)
+#: the services of the portal's platform (no alerting: the browser test sends no alert)
+SERVICES: tuple[ServiceSpec, ...] = tuple(s for s in ALL_SERVICES if s.name != "alerting")
 
 
 @dataclass
@@ -90,19 +71,6 @@ class PlatformStack:
             text = path.read_text(errors="replace").splitlines()[-lines:]
             out.append(f"----- {path.name}\n" + "\n".join(text))
         return "\n".join(out)
-
-
-def run_async(coro: Coroutine[Any, Any, None]) -> None:
-    """Run a coroutine to completion in a thread of its own (never disturbs pytest-asyncio's session loop)."""
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        pool.submit(asyncio.run, coro).result()
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def _newest_mtime(paths: list[Path]) -> float:

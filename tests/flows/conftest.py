@@ -15,7 +15,7 @@ import contextlib
 import secrets
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ from common.dolphin import DolphinRestClient
 from common.events import Event, Topics, registry
 from common.kafka import ensure_topics
 from common.testing.fixtures import ProvisionFn
+from common.testing.gateway_api import until as until  # the flows' tests import it from here
 from common.testing.service import migrate, running
 from definition.config import Settings as DefinitionSettings
 from definition.main import create_app as create_definition
@@ -85,21 +86,6 @@ async def serving(app: FastAPI, name: str, *, startup_timeout_s: float = 60.0) -
     finally:
         server.should_exit = True
         await asyncio.wait_for(task, timeout=60)
-
-
-async def until(
-    check: Callable[[], Awaitable[Any]], what: str, *, timeout_s: float = 30.0, every_s: float = 0.1
-) -> Any:
-    """Poll ``check()`` until it returns something truthy (returned); fails naming ``what`` and the last value."""
-    deadline = time.monotonic() + timeout_s
-    last: Any = None
-    while True:
-        last = await check()
-        if last:
-            return last
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout_s:.0f}s (last: {last!r})")
-        await asyncio.sleep(every_s)
 
 
 @dataclass

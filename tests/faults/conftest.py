@@ -1,0 +1,145 @@
+"""Fault tests: the platform as OS processes (``common.testing.processes``) on the session's real PostgreSQL and
+Kafka, a DS emulator of its own (whose fault injection plays DS's errors and stalls) and a local IM webhook behind
+the alerting service. The tests kill and restart services, and stop and restart PostgreSQL and Kafka.
+
+One stack serves the whole module set (starting six services costs ~20 s of CPU): each test makes its own
+workflows, and ``healthy_stack`` (autouse) clears the emulator's faults and brings back whatever a test stopped, so a
+failed test does not take the next one down with it. Leases, retries and backoffs are short (settings through the
+environment, as in a deployment) so that each scenario takes seconds, not the production minutes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from common.dolphin import DagData, DolphinRestClient
+from common.testing.gateway_api import GatewayApi
+from common.testing.processes import DsEndpoint, ImWebhook, PlatformProcesses
+from ds_emulator import EmulatorProcess
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts" / "faults"
+
+#: settings of the fault stack: short leases, retries and backoffs (production defaults are minutes)
+FAST: dict[str, dict[str, str]] = {
+    "publisher": {
+        "PUBLISHER_INSTANCE_ID": "publisher-a",
+        "PUBLISHER_PUBLISH_POLL_INTERVAL_S": "0.3",
+        "PUBLISHER_DS_REST_TIMEOUT_S": "3",
+        "PUBLISHER_DS_GATEWAY_TIMEOUT_S": "5",
+        "PUBLISHER_DS_RETRY_ATTEMPTS": "3",
+        "PUBLISHER_DS_RETRY_INITIAL_S": "0.2",
+        "PUBLISHER_DS_RETRY_MAX_S": "0.5",
+        "PUBLISHER_RECONCILE_INTERVAL_S": "0.5",
+        "PUBLISHER_RECONCILE_BACKOFF_INITIAL_S": "1",
+        "PUBLISHER_RECONCILE_BACKOFF_MAX_S": "2",
+    },
+    "history-sync": {
+        "HISTORY_SYNC_INTERVAL_S": "3",
+        "HISTORY_LEASE_S": "2",
+        "HISTORY_POLL_INTERVAL_S": "0.5",
+        "HISTORY_STALE_AFTER_S": "2",
+        "HISTORY_DS_RATE_PER_S": "0",
+    },
+    "alerting": {
+        "ALERTING_DELIVERY_POLL_INTERVAL_S": "0.3",
+        "ALERTING_HISTORY_POLL_INTERVAL_S": "0",
+        "ALERTING_INSPECTION_ENABLED": "false",
+        "ALERTING_LANGUAGE": "en",
+    },
+    "gateway": {"GATEWAY_HISTORY_TIMEOUT_S": "5", "GATEWAY_KEY_CACHE_TTL_S": "0"},
+    # the Kafka fault test watches this service's consumer lag gauge around a broker restart
+    "definition": {"DEFINITION_KAFKA_LAG_INTERVAL_S": "0.5"},
+}
+
+
+def uid() -> str:
+    return uuid.uuid4().hex[:8]
+
+
+@dataclass
+class FaultStack:
+    procs: PlatformProcesses
+    emulator: EmulatorProcess
+    im: ImWebhook
+
+    @property
+    def api_url(self) -> str:
+        return self.procs.url("gateway")
+
+    def client(self, token: str | None = None) -> httpx.AsyncClient:
+        """A client of the gateway's API (as the bootstrap admin unless ``token`` says otherwise)."""
+        headers = {"Authorization": f"Bearer {token or self.procs.admin_token}"}
+        return httpx.AsyncClient(base_url=self.api_url, headers=headers, timeout=30.0)
+
+    def ds(self) -> DolphinRestClient:
+        return DolphinRestClient.create(self.emulator.rest_url, SecretStr(self.emulator.access_token))
+
+
+async def ds_workflow(stack: FaultStack, detail: dict[str, Any]) -> DagData:
+    """What DS holds for the workflow (read straight from the emulator's REST API)."""
+    async with stack.ds() as ds:
+        return await ds.get_workflow_definition(int(detail["project_code"]), int(detail["workflow_code"]))
+
+
+@pytest.fixture(scope="session")
+def fault_stack(postgres_admin_url: str, kafka_bootstrap: str) -> Iterator[FaultStack]:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    log_dir = ARTIFACTS / "logs"
+    log_dir.mkdir(exist_ok=True)
+    for old in log_dir.glob("*.log"):
+        old.unlink()
+    with (
+        EmulatorProcess(log_path=log_dir / "ds-emulator.log") as emulator,
+        ImWebhook() as im,
+    ):
+        emulator.configure(submitDelaySeconds=0.1, dispatchDelaySeconds=0.1, taskDurationSeconds=0.3)
+        ds = DsEndpoint.of(emulator, f"faults-{uid()}")
+        procs = PlatformProcesses(
+            admin_url=postgres_admin_url,
+            bootstrap=kafka_bootstrap,
+            ds=ds,
+            log_dir=log_dir,
+            env=FAST,
+            im_channels=[{"kind": "webhook", "name": "ops", "url": im.url}],
+        )
+        with procs:
+            procs.provision()
+            procs.start()
+            yield FaultStack(procs, emulator, im)
+
+
+@pytest.fixture(autouse=True)
+def healthy_stack(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Before and after each fault test: no emulator fault left, PostgreSQL and Kafka up, every service running."""
+    if "fault_stack" not in request.fixturenames:
+        yield
+        return
+    stack: FaultStack = request.getfixturevalue("fault_stack")
+    _heal(request, stack)
+    yield
+    _heal(request, stack)
+
+
+def _heal(request: pytest.FixtureRequest, stack: FaultStack) -> None:
+    stack.emulator.clear_faults()
+    for fixture in ("postgres_server", "kafka_server"):
+        if fixture in request.fixturenames:
+            server = request.getfixturevalue(fixture)
+            if not server.is_running():
+                server.start()
+    stack.procs.start()
+
+
+@pytest.fixture
+async def api(fault_stack: FaultStack) -> AsyncIterator[GatewayApi]:
+    async with fault_stack.client() as client:
+        yield GatewayApi(client)
