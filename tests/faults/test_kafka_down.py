@@ -69,7 +69,17 @@ async def test_kafka_down_is_an_honest_delay(
     procs = fault_stack.procs
     backends = [n for n in procs.services if n != "gateway"]
     roles = [procs.databases[n].role for n in procs.services]
-    # the definition service has consumed a few hundred records: a lag gauge that "flashes the whole topic" shows it
+    lag_group, lag_topic = f"{procs.topic_prefix}definition", procs.topic(Topics.EXECUTION_SYNCED)
+
+    async def consumed() -> float:
+        async with httpx.AsyncClient(timeout=10.0) as http:
+            text = (await http.get(f"{procs.url('definition')}/metrics")).text
+        return sum(
+            metric(text, "events_consumed_total", topic=lag_topic, outcome=o) or 0.0 for o in ("processed", "duplicate")
+        )
+
+    # the definition service consumes a few hundred records: a lag gauge that "flashes the whole topic" shows them
+    before = await consumed()
     producer = AIOKafkaProducer(bootstrap_servers=procs.bootstrap, acks="all")
     await producer.start()
     try:
@@ -93,12 +103,12 @@ async def test_kafka_down_is_an_honest_delay(
         async def metrics(name: str) -> str:
             return (await http.get(f"{procs.url(name)}/metrics")).text
 
-        lag_group, lag_topic = f"{procs.topic_prefix}definition", procs.topic(Topics.EXECUTION_SYNCED)
-
         async def caught_up() -> bool:
+            if await consumed() < before + 300:  # the gauge is refreshed every half second: it may not know yet
+                return False
             return metric(await metrics("definition"), "kafka_consumer_lag", group=lag_group, topic=lag_topic) == 0
 
-        await until(caught_up, "the definition service caught up with execution.synced", timeout_s=60)
+        await until(caught_up, "the definition service caught up with execution.synced", timeout_s=90)
         offsets = {name: procs.log_path(name).stat().st_size for name in procs.services}
 
         await asyncio.to_thread(kafka_server.stop)

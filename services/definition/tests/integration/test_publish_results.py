@@ -42,7 +42,9 @@ async def test_results_apply_in_record_order_and_ds_attention_lasts_until_resolv
     async with running(create_app(settings, telemetry=False)) as client:
         a, b = await new_tasks(client, 2)
         wid = (await new_workflow(client, [a, b], [(a, b)]))["id"]
-        await client.post(f"/internal/workflows/{wid}/actions/approve", json={})
+        assert (
+            await client.post(f"/internal/workflows/{wid}/actions/approve", json={"version_no": 1})
+        ).status_code == 200
 
         async def publish() -> dict[str, Any]:
             r = await client.post(f"/internal/workflows/{wid}/publish", json={"operation": "online"})
@@ -127,8 +129,11 @@ async def test_a_failure_that_left_ds_as_intended_clears_nothing_and_flags_nothi
     async with running(create_app(settings, telemetry=False)) as client:
         (a,) = await new_tasks(client, 1)
         wid = (await new_workflow(client, [a]))["id"]
-        await client.post(f"/internal/workflows/{wid}/actions/approve", json={})
+        assert (
+            await client.post(f"/internal/workflows/{wid}/actions/approve", json={"version_no": 1})
+        ).status_code == 200
         r = await client.post(f"/internal/workflows/{wid}/publish", json={"operation": "online"})
+        assert r.status_code == 202, r.text
         failed = result(
             r.json(),
             1,

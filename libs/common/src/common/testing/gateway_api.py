@@ -63,9 +63,14 @@ class GatewayApi:
         }
         if cron:
             body["schedule"] = DAILY
-        workflow_id = int((await self.call("POST", "/workflows", 201, json=body))["id"])
-        await self.call("POST", f"/workflows/{workflow_id}/approve")
+        created = await self.call("POST", "/workflows", 201, json=body)
+        workflow_id = int(created["id"])
+        await self.approve(workflow_id, int(created["current_version_no"]))
         return workflow_id
+
+    async def approve(self, workflow_id: int, version_no: int) -> None:
+        """Approve the version reviewed (409 when another one was saved since)."""
+        await self.call("POST", f"/workflows/{workflow_id}/approve", json={"version_no": version_no})
 
     async def new_version(self, workflow_id: int) -> int:
         """Add a task at the end of the chain (a new version) and approve it; returns the new version number."""
@@ -80,7 +85,7 @@ class GatewayApi:
             "schedule": detail["schedule"],
         }
         updated = await self.call("PUT", f"/workflows/{workflow_id}", json=body)
-        await self.call("POST", f"/workflows/{workflow_id}/approve")
+        await self.approve(workflow_id, int(updated["current_version_no"]))
         return int(updated["current_version_no"])
 
     async def publish(self, workflow_id: int, operation: str) -> dict[str, Any]:

@@ -98,11 +98,16 @@ class DsEndpoint:
 
 
 class Emulator(Protocol):
-    rest_url: str
-    access_token: str
-    host: str
-    gateway_port: int
-    auth_token: str
+    @property
+    def rest_url(self) -> str: ...
+    @property
+    def access_token(self) -> str: ...
+    @property
+    def host(self) -> str: ...
+    @property
+    def gateway_port(self) -> int: ...
+    @property
+    def auth_token(self) -> str: ...
 
 
 def free_port() -> int:
