@@ -3,7 +3,7 @@
 Requests are still accepted (202, publish ``pending``) and delivered exactly once when Kafka is back. Meanwhile: the
 outbox backlog and age gauges show the waiting rows (measured apart from the stuck relay, so ``OutboxBacklogOld``
 can fire), no service holds a database transaction open across the broker wait, the Kafka clients' connection errors
-are logged with backoff and counted in ``kafka_client_errors_total`` (not hundreds of lines a second), ``/readyz``
+are logged with backoff and counted in ``kafka_client_errors_total`` (a few lines a kind, not hundreds a second), ``/readyz``
 says the pod still serves (degraded: Kafka) instead of taking it out of rotation, and after the broker restart the
 consumer lag gauge does not flash the whole topic.
 """
@@ -30,8 +30,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.timeout(300
 
 #: Kafka stays down this long
 OUTAGE_S = 15.0
-#: at most this many log lines from the Kafka clients per service during the outage (before: ~700 a second)
-MAX_KAFKA_LINES = 40
+#: at most this many log lines from the Kafka clients per service over the outage and the restart (~25 s; each kind
+#: of error is logged with backoff: 1 s, 2 s, 4 s …). Before: ~700 a second.
+MAX_KAFKA_LINES = 80
 
 
 def metric(text: str, name: str, **labels: str) -> float | None:
