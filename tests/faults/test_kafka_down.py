@@ -4,8 +4,8 @@ Requests are still accepted (202, publish ``pending``) and delivered exactly onc
 outbox backlog and age gauges show the waiting rows (measured apart from the stuck relay, so ``OutboxBacklogOld``
 can fire), no service holds a database transaction open across the broker wait, the Kafka clients' connection errors
 are logged with backoff and counted in ``kafka_client_errors_total`` (a few lines a kind, not hundreds a second),
-``/readyz`` says the pod still serves (degraded: Kafka) instead of taking it out of rotation, and after the broker restart the
-consumer lag gauge does not flash the whole topic.
+``/readyz`` says the pod still serves (degraded: Kafka) instead of taking it out of rotation, and after the broker
+restart the consumer lag gauge does not flash the whole topic.
 """
 
 from __future__ import annotations
