@@ -10,6 +10,7 @@ import pytest
 pytest_plugins = [
     "devstack.pytest_plugin",
     "common.testing.fixtures",
+    "common.testing.identity",
 ]
 
 #: markers of the tests that may be skipped in CI: they need a real DolphinScheduler, which cannot be assembled here

@@ -15,7 +15,9 @@ from opentelemetry.sdk.trace import SpanProcessor
 from sqlalchemy import Table
 
 from common.deadline import DeadlineMiddleware
+from common.guard import ServiceGuard
 from common.http import Check, RejectNul, install_health, install_problem_handlers
+from common.identity import unguarded_mutations, verifier_from
 from common.red import RedMetricsMiddleware
 from common.runtime import Infra
 from common.settings import ServiceSettings
@@ -41,6 +43,7 @@ def create_service_app(
     schema: str,
     outbox_table: Table,
     inbox_table: Table,
+    audit_table: Table | None = None,
     wire: Wire,
     routers: Iterable[APIRouter] = (),
     consume: bool = True,
@@ -59,6 +62,8 @@ def create_service_app(
         if telemetry
         else None
     )
+    # fails at once without trusted keys: no service answers internal calls without checking who makes them
+    verifier = verifier_from(settings)
     state: dict[str, Any] = {}
 
     @contextlib.asynccontextmanager
@@ -85,16 +90,34 @@ def create_service_app(
             await infra.stop()
 
     app = FastAPI(title=title, lifespan=lifespan, version="1.0.0", telemetry=server_telemetry(provider))
+    app.state.identity_audience = settings.service_name
     install_problem_handlers(app)
     app.add_middleware(RejectNul)
+    # outside RejectNul, which reads the body: size and identity are checked before any of it is read
+    app.add_middleware(
+        ServiceGuard,
+        service=settings.service_name,
+        verifier=verifier,
+        audit_table=audit_table,
+        sessions=_sessions_of,
+        max_body_bytes=settings.max_body_bytes,
+    )
     app.add_middleware(DeadlineMiddleware)
     app.add_middleware(RedMetricsMiddleware, service=settings.service_name)
     install_trace_context(app)
     for r in routers:
         app.include_router(r)
+    unguarded = unguarded_mutations(app)
+    if unguarded:
+        raise RuntimeError(f"{title}: routes that change something without a role check: {', '.join(unguarded)}")
     # after the API: a request is matched against the routes in order, and health checks are the rarer requests
     install_health(app, lambda: state.get("checks", {}), degradable=lambda: state.get("degradable", {}))
     return app
+
+
+def _sessions_of(scope: Any) -> Any:
+    infra = getattr(scope["app"].state, "infra", None)
+    return infra.sessions if infra is not None else None
 
 
 def deps_of(request: Request) -> Any:

@@ -80,6 +80,20 @@ class Forbidden(DomainError):
     title = "Forbidden"
 
 
+class PayloadTooLarge(DomainError):
+    """A request body over the size limit, refused before it is read whole."""
+
+    status = 413
+    code = "payload-too-large"
+    title = "Request body too large"
+
+
+class TooManyRequests(DomainError):
+    status = 429
+    code = "too-many-requests"
+    title = "Too many requests"
+
+
 class PoisonMessage(DomainError):
     """A Kafka message that can never be processed (bad JSON, schema violation, unknown type or version)."""
 

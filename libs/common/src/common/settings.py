@@ -8,6 +8,7 @@ Secrets are ``SecretStr``: they never show in ``repr``, logs or errors. Bad conf
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
@@ -47,6 +48,17 @@ class ServiceSettings(BaseSettings):
     #: how often the consumer lag of the service's consumer groups is measured
     kafka_lag_interval_s: float = Field(default=15.0, gt=0)
     consumer_max_attempts: int = Field(default=5, ge=1)
+    #: this service's Ed25519 private key (PEM): signs its calls to other services (``common.identity``)
+    identity_key_file: Path | None = None
+    #: the public keys every service trusts (``<service>.pem``, ``<service>.<label>.pem`` during a rotation); one
+    #: directory for all services, hence no prefix
+    identity_trusted_keys_dir: Path | None = Field(
+        default=None, validation_alias=AliasChoices("IDENTITY_TRUSTED_KEYS_DIR", "identity_trusted_keys_dir")
+    )
+    #: how long a call token lives (its signer reuses it for the first half)
+    identity_token_ttl_s: float = Field(default=60.0, ge=5, le=600)
+    #: requests with a larger body are answered 413 before it is read
+    max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"

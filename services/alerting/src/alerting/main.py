@@ -23,7 +23,7 @@ from alerting.adapters import (
     WebhookNotifier,
 )
 from alerting.config import Settings
-from alerting.db.tables import inbox_table, outbox_table
+from alerting.db.tables import audit_log, inbox_table, outbox_table
 from alerting.deps import Deps
 from alerting.domain.render import Links
 from alerting.ports import Notifier, TicketSink
@@ -32,6 +32,7 @@ from alerting.worker import Workers
 from common.app import Wired, create_service_app
 from common.db import create_engine, session_factory
 from common.events.models import Topics
+from common.identity import signer_from
 from common.kafka import ensure_topics
 from common.runtime import Infra
 from common.telemetry import register_secrets
@@ -47,8 +48,10 @@ class Clients:
 
     items: list[httpx.AsyncClient] = field(default_factory=list)
 
-    def new(self, timeout_s: float, base_url: str = "") -> httpx.AsyncClient:
-        client = httpx.AsyncClient(base_url=base_url, timeout=httpx.Timeout(timeout_s, connect=min(5.0, timeout_s)))
+    def new(self, timeout_s: float, base_url: str = "", auth: httpx.Auth | None = None) -> httpx.AsyncClient:
+        client = httpx.AsyncClient(
+            base_url=base_url, timeout=httpx.Timeout(timeout_s, connect=min(5.0, timeout_s)), auth=auth
+        )
         self.items.append(client)
         return client
 
@@ -91,15 +94,17 @@ def ticket_sink(settings: Settings, clients: Clients) -> TicketSink:
 
 def build_deps(settings: Settings, sessions: async_sessionmaker[AsyncSession], clients: Clients) -> Deps:
     t = settings.upstream_timeout_s
+    # the platform's services are asked with this service's own identity (read only); webhooks get none
+    signer = signer_from(settings)
     return Deps(
         settings=settings,
         sessions=sessions,
         notifiers=notifiers(settings, clients),
         channels={c.label: c for c in settings.channels},
         tickets=ticket_sink(settings, clients),
-        definition=DefinitionHttp(clients.new(t, settings.definition_url)),
-        publisher=PublisherHttp(clients.new(t, settings.publisher_url)),
-        history=HistoryHttp(clients.new(t, settings.history_url)),
+        definition=DefinitionHttp(clients.new(t, settings.definition_url, signer.auth("definition"))),
+        publisher=PublisherHttp(clients.new(t, settings.publisher_url, signer.auth("publisher"))),
+        history=HistoryHttp(clients.new(t, settings.history_url, signer.auth("history-sync"))),
     )
 
 
@@ -132,6 +137,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         schema=settings.db_schema,
         outbox_table=outbox_table,
         inbox_table=inbox_table,
+        audit_table=audit_log,
         wire=wire,
         routers=[router],
     )

@@ -10,6 +10,8 @@ from alerting import service
 from alerting.deps import Deps
 from alerting.service import AlertPage, ChannelView, DeadLetterCount, InspectionReport
 from common.app import deps_of
+from common.identity import acting
+from common.roles import Role
 
 router = APIRouter(prefix="/internal", tags=["alerting"])
 
@@ -22,7 +24,12 @@ def _deps(request: Request) -> Deps:
 DepsDep = Annotated[Deps, Depends(_deps)]
 
 
-@router.post("/inspections/run", response_model=InspectionReport, status_code=201)
+@router.post(
+    "/inspections/run",
+    response_model=InspectionReport,
+    status_code=201,
+    dependencies=[Depends(acting(Role.ADMIN))],
+)
 async def run_inspection(deps: DepsDep) -> InspectionReport:
     """Run the consistency inspection now (the same as the daily job) and return its report."""
     report = await service.run_inspection(deps, "api")

@@ -41,11 +41,15 @@ async def refill(settings: Settings, command: str, url: str, batch_size: int) ->
     import httpx
 
     from common.db import create_engine, session_factory
+    from common.identity import signer_from
     from definition import service, views
 
+    # this service's own identity: lineage-resolver and history-sync answer it (read only)
+    audience = "lineage-resolver" if command == "sync-dependencies" else "history-sync"
+    auth = signer_from(settings).auth(audience)
     engine = create_engine(settings.database_url, schema=settings.db_schema, pool_size=2)
     try:
-        async with httpx.AsyncClient(base_url=url.rstrip("/"), timeout=30.0) as client:
+        async with httpx.AsyncClient(base_url=url.rstrip("/"), timeout=30.0, auth=auth) as client:
             sessions = session_factory(engine)
             if command == "sync-dependencies":
                 report: service.DependencySyncReport | service.ExecutionsSyncReport = await service.sync_dependencies(

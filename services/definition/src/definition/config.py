@@ -26,8 +26,6 @@ class Settings(ServiceSettings):
     #: run the Alembic migrations at start (the ``migrate`` command does the same explicitly)
     auto_migrate: bool = False
     migrations_path: Path = DEFAULT_MIGRATIONS
-    #: the actor recorded when a request carries no ``X-Actor`` header
-    default_actor: str = Field(default="system", min_length=1)
     #: the actor recorded for versions written by the ``task.dependency.changed`` consumer
     lineage_actor: str = Field(default="lineage-resolver", min_length=1)
     #: Python's young-generation GC threshold for this process (default 700). A 2,000-task edit allocates hundreds

@@ -23,8 +23,6 @@ class Deps:
     #: read-write sessions (one transaction per use case)
     sessions: async_sessionmaker[AsyncSession]
     outbox: Outbox
-    #: actor recorded when a request names none (no ``X-Actor`` header)
-    default_actor: str = "system"
     #: actor of versions written by the lineage consumer
     lineage_actor: str = "lineage-resolver"
     clock: Callable[[], datetime] = field(default=_utcnow)

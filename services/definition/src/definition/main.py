@@ -11,11 +11,12 @@ from fastapi import FastAPI
 
 from common.app import Wired, create_service_app
 from common.db import ReadPool
+from common.identity import signer_from
 from common.kafka import ensure_topics
 from common.migrations import upgrade
 from common.runtime import Infra
 from definition.config import Settings
-from definition.db.tables import inbox, outbox
+from definition.db.tables import audit_log, inbox, outbox
 from definition.deps import Deps
 from definition.ports import DatasourceCatalog
 from definition.routes import router
@@ -42,7 +43,6 @@ def build_deps(
     return Deps(
         sessions=infra.sessions,
         outbox=infra.outbox,
-        default_actor=settings.default_actor,
         lineage_actor=settings.lineage_actor,
         snapshots=SnapshotCache(max_tasks=settings.snapshot_cache_tasks),
         tasks=TaskMemo(max_tasks=settings.snapshot_cache_tasks),
@@ -53,6 +53,7 @@ def build_deps(
 
 def create_app(settings: Settings | None = None, *, consume: bool = True, telemetry: bool = True) -> FastAPI:
     settings = settings if settings is not None else Settings()
+    signer = signer_from(settings)
 
     async def wire(infra: Infra) -> Wired:
         if settings.auto_migrate:
@@ -65,7 +66,11 @@ def create_app(settings: Settings | None = None, *, consume: bool = True, teleme
             )
         reads = await open_reads(settings)
         publisher = (
-            httpx.AsyncClient(base_url=settings.publisher_url, timeout=settings.datasource_check_timeout_s)
+            httpx.AsyncClient(
+                base_url=settings.publisher_url,
+                timeout=settings.datasource_check_timeout_s,
+                auth=signer.auth("publisher"),  # the lookup is this service's own (read-only) call
+            )
             if settings.publisher_url
             else None
         )
@@ -93,6 +98,7 @@ def create_app(settings: Settings | None = None, *, consume: bool = True, teleme
         schema=settings.db_schema,
         outbox_table=outbox,
         inbox_table=inbox,
+        audit_table=audit_log,
         wire=wire,
         routers=[router],
         consume=consume,

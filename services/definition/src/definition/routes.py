@@ -1,7 +1,8 @@
 """Internal HTTP API (docs/api-contracts.md §1), called by the gateway. Thin: parse, call one use case, answer.
 
-The acting user comes in ``X-Actor`` (recorded as ``created_by``/``updated_by``/``operator``; the configured default,
-``system``, when absent). Errors are problem JSON (``common.http``).
+Every call carries a verified identity (``common.identity``, checked by ``common.guard.ServiceGuard`` before the body is
+read); a call that changes something needs the role the gateway's route needs, and its verified actor is recorded as
+``created_by``/``updated_by``/``operator``. Errors are problem JSON (``common.http``).
 """
 
 from __future__ import annotations
@@ -11,14 +12,16 @@ import email.message
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response, params
+from fastapi import APIRouter, Depends, Query, Request, Response, params
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
 
 from common.app import deps_of
 from common.bounds import INT4_MAX
 from common.errors import ValidationFailed
+from common.identity import acting
 from common.query import parse_query, query_parameters
+from common.roles import Role
 from definition import schemas, service
 from definition.db import repository as repo
 from definition.deps import Deps
@@ -100,9 +103,13 @@ async def _deps_dependency(request: Request) -> Deps:
     return _deps(request)
 
 
-async def _actor(request: Request, x_actor: Annotated[str | None, Header()] = None) -> str:
-    actor = (x_actor or "").strip()
-    return actor or _deps(request).default_actor
+async def _action_actor(request: Request, action: WorkflowAction) -> str:
+    """The verified actor of a workflow action: approve needs ``approver``, online/offline/archive ``publisher`` (as
+    the gateway's routes)."""
+    return await acting(Role.APPROVER if action is WorkflowAction.APPROVE else Role.PUBLISHER)(request)
+
+
+_action_actor.required_role = Role.APPROVER  # type: ignore[attr-defined]
 
 
 def _int_list(value: str | None) -> list[int] | None:
@@ -116,7 +123,9 @@ def _int_list(value: str | None) -> list[int] | None:
 
 
 DepsDep = Annotated[Deps, Depends(_deps_dependency)]
-ActorDep = Annotated[str, Depends(_actor)]
+Editor = Annotated[str, Depends(acting(Role.EDITOR))]
+Publisher = Annotated[str, Depends(acting(Role.PUBLISHER))]
+ActionActor = Annotated[str, Depends(_action_actor)]
 PageNo = Annotated[int, Query(ge=1, le=INT4_MAX)]
 PageSize = Annotated[int, Query(ge=1, le=200)]
 
@@ -125,19 +134,19 @@ PageSize = Annotated[int, Query(ge=1, le=200)]
 
 
 @router.post("/tasks", status_code=201, response_model=schemas.Task)
-async def create_task(body: schemas.TaskInput, deps: DepsDep, actor: ActorDep) -> schemas.Task:
+async def create_task(body: schemas.TaskInput, deps: DepsDep, actor: Editor) -> schemas.Task:
     return await service.create_task(deps, body, actor)
 
 
 @router.put("/tasks/{task_id}", response_model=schemas.Task)
-async def update_task(task_id: int, body: schemas.TaskUpdate, deps: DepsDep, actor: ActorDep) -> schemas.Task:
+async def update_task(task_id: int, body: schemas.TaskUpdate, deps: DepsDep, actor: Editor) -> schemas.Task:
     """Update a task (``expected_revision``: 409 ``stale-version`` when stale). A task inside a workflow gives that
     workflow a new version (trigger ``task_change``)."""
     return await service.update_task(deps, task_id, body, actor)
 
 
 @router.delete("/tasks/{task_id}", status_code=204)
-async def delete_task(task_id: int, deps: DepsDep, actor: ActorDep) -> Response:
+async def delete_task(task_id: int, deps: DepsDep, actor: Editor) -> Response:
     """Delete a task in no workflow (409 ``task-in-use`` names its workflow); lineage forgets it."""
     await service.delete_task(deps, task_id, actor)
     return Response(status_code=204)
@@ -186,12 +195,12 @@ async def task_owners(
 
 
 @router.post("/workflows", status_code=201, response_model=schemas.WorkflowDetail)
-async def create_workflow(body: schemas.WorkflowInput, deps: DepsDep, actor: ActorDep) -> Response:
+async def create_workflow(body: schemas.WorkflowInput, deps: DepsDep, actor: Editor) -> Response:
     return _json_bytes(await service.create_workflow(deps, body, actor), 201)
 
 
 @router.put("/workflows/{workflow_id}", response_model=schemas.WorkflowDetail)
-async def update_workflow(workflow_id: int, body: schemas.WorkflowUpdate, deps: DepsDep, actor: ActorDep) -> Response:
+async def update_workflow(workflow_id: int, body: schemas.WorkflowUpdate, deps: DepsDep, actor: Editor) -> Response:
     """Replace the workflow's definition. 409 ``stale-version`` when ``expected_version_no`` is not current. No
     structural change → 200 with the version unchanged (no new version)."""
     return _json_bytes(await service.update_workflow(deps, workflow_id, body, actor))
@@ -201,7 +210,7 @@ async def update_workflow(workflow_id: int, body: schemas.WorkflowUpdate, deps: 
 async def delete_workflow(
     workflow_id: int,
     deps: DepsDep,
-    actor: ActorDep,
+    actor: Editor,
     expected_version_no: Annotated[int | None, Query(ge=0, le=INT4_MAX)] = None,
 ) -> Response:
     """Delete a workflow never published (its tasks are free again); 409 ``workflow-published`` when it was: archive
@@ -252,7 +261,7 @@ async def workflow_action(
     workflow_id: int,
     action: WorkflowAction,
     deps: DepsDep,
-    actor: ActorDep,
+    actor: ActionActor,
     body: schemas.ActionRequest | None = None,
 ) -> schemas.WorkflowDetail:
     """Platform state only (no DolphinScheduler call); 409 ``invalid-transition`` with ``allowed_actions``.
@@ -287,14 +296,14 @@ async def diff_versions(
 
 @router.post("/workflows/{workflow_id}/rollback", response_model=schemas.RollbackResult)
 async def rollback(
-    workflow_id: int, body: schemas.RollbackRequest, deps: DepsDep, actor: ActorDep
+    workflow_id: int, body: schemas.RollbackRequest, deps: DepsDep, actor: Editor
 ) -> schemas.RollbackResult:
     return await service.rollback(deps, workflow_id, body, actor)
 
 
 @router.post("/workflows/{workflow_id}/publish", status_code=202, response_model=schemas.PublishAccepted)
 async def publish(
-    workflow_id: int, body: schemas.PublishRequest, deps: DepsDep, actor: ActorDep
+    workflow_id: int, body: schemas.PublishRequest, deps: DepsDep, actor: Publisher
 ) -> schemas.PublishAccepted:
     """Emit ``publish.requested`` for the pinned version; 409 ``publish-not-allowed`` with ``allowed_operations``."""
     return await service.request_publish(deps, workflow_id, body.operation, actor)
@@ -304,12 +313,12 @@ async def publish(
 
 
 @router.post("/migrations/preview")
-async def preview_migration(body: schemas.MigrationRequest, deps: DepsDep) -> dict[str, Any]:
+async def preview_migration(body: schemas.MigrationRequest, deps: DepsDep, _actor: Editor) -> dict[str, Any]:
     """MigrationPreview: moved tasks and edges, dropped (cross-workflow) and bridged edges, warnings, both resulting
     DAGs, and ``source_version_no``/``target_version_no`` to pass back as the expected versions."""
     return await service.preview_migration(deps, body)
 
 
 @router.post("/migrations", response_model=schemas.MigrationResult)
-async def execute_migration(body: schemas.MigrationExecute, deps: DepsDep, actor: ActorDep) -> schemas.MigrationResult:
+async def execute_migration(body: schemas.MigrationExecute, deps: DepsDep, actor: Editor) -> schemas.MigrationResult:
     return await service.execute_migration(deps, body, actor)

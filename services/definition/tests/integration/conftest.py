@@ -18,6 +18,7 @@ from pydantic import SecretStr
 
 from common.db import ServiceDatabase, drop_service, provision_service
 from common.events import Event, registry
+from common.testing.identity import auth_headers
 from common.testing.service import migrate, running
 from definition.config import DEFAULT_MIGRATIONS, Settings
 from definition.main import create_app
@@ -88,6 +89,11 @@ async def producer(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
     await p.stop()
 
 
+def as_user(actor: str, *roles: str) -> dict[str, str]:
+    """Headers of a call the gateway makes for ``actor`` (an admin unless ``roles`` say otherwise)."""
+    return auth_headers("definition", actor, roles or ("admin",))
+
+
 def envelope_bytes(event: Event) -> bytes:
     return registry.encode(event, source="/tests/definition").to_bytes()
 
@@ -137,7 +143,7 @@ def workflow_body(
 async def new_workflow(
     client: httpx.AsyncClient, task_ids: Sequence[int], edges: Iterable[tuple[int, int]] = (), **kw: Any
 ) -> dict[str, Any]:
-    r = await client.post("/internal/workflows", json=workflow_body(task_ids, edges, **kw), headers={"X-Actor": "ann"})
+    r = await client.post("/internal/workflows", json=workflow_body(task_ids, edges, **kw), headers=as_user("ann"))
     assert r.status_code == 201, r.text
     body: dict[str, Any] = r.json()
     return body

@@ -30,7 +30,7 @@ from common.testing.service import running
 from definition.config import Settings
 from definition.main import create_app
 
-from .conftest import envelope_bytes, new_tasks, new_workflow, workflow_body
+from .conftest import as_user, envelope_bytes, new_tasks, new_workflow, workflow_body
 
 pytestmark = pytest.mark.integration
 
@@ -73,7 +73,9 @@ async def test_versions_and_publish_flow_over_kafka(
         await client.post(f"/internal/workflows/{wid}/actions/approve", json={"version_no": 1})
 
         r = await client.post(
-            f"/internal/workflows/{wid}/publish", json={"operation": "online"}, headers={"X-Actor": "pat"}
+            f"/internal/workflows/{wid}/publish",
+            json={"operation": "online"},
+            headers=as_user("pat"),
         )
         assert r.status_code == 202, r.text
         accepted = r.json()

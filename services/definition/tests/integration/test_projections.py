@@ -24,7 +24,7 @@ from definition.deps import Deps
 from definition.ports import CachedExecutions, DependencySets
 from definition.views import HistoryExecutionsView, LineageDependencyView
 
-from .conftest import new_tasks, new_workflow
+from .conftest import as_user, new_tasks, new_workflow
 
 pytestmark = pytest.mark.integration
 
@@ -391,7 +391,9 @@ async def test_list_document_built_by_the_database_is_the_model(client: httpx.As
     draft = await new_workflow(client, [a], name=f"json-{uuid.uuid4().hex[:6]}-draft")
     approved = await new_workflow(client, [b], name=f"json-{uuid.uuid4().hex[:6]}-approved")
     r = await client.post(
-        f"/internal/workflows/{approved['id']}/actions/approve", json={"version_no": 1}, headers={"X-Actor": "ann"}
+        f"/internal/workflows/{approved['id']}/actions/approve",
+        json={"version_no": 1},
+        headers=as_user("ann"),
     )
     assert r.status_code == 200, r.text
     edited = await new_workflow(client, [c], name=f"json-{uuid.uuid4().hex[:6]}-edited")

@@ -5,13 +5,13 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from .conftest import new_tasks, new_workflow, problem_type, shell_task, uid
+from .conftest import as_user, new_tasks, new_workflow, problem_type, shell_task, uid
 
 pytestmark = pytest.mark.integration
 
 
 async def test_task_crud_validation_and_revision(client: httpx.AsyncClient) -> None:
-    r = await client.post("/internal/tasks", json=shell_task(name=f"load-{uid()}"), headers={"X-Actor": "bob"})
+    r = await client.post("/internal/tasks", json=shell_task(name=f"load-{uid()}"), headers=as_user("bob"))
     assert r.status_code == 201, r.text
     task = r.json()
     assert task["params"]["kind"] == "SHELL"
@@ -32,7 +32,10 @@ async def test_task_crud_validation_and_revision(client: httpx.AsyncClient) -> N
     update = {**shell_task(name=task["name"], script="echo new"), "expected_revision": 1}
     r = await client.put(f"/internal/tasks/{task['id']}", json=update)
     assert r.status_code == 200
-    assert (r.json()["revision"], r.json()["updated_by"]) == (2, "system")
+    assert (r.json()["revision"], r.json()["updated_by"]) == (
+        2,
+        "tester",
+    )  # the verified actor of the call (the test client's)
     r = await client.put(f"/internal/tasks/{task['id']}", json=update)
     assert r.status_code == 409
     assert problem_type(r) == "stale-version"
@@ -68,7 +71,7 @@ async def test_changing_a_task_in_a_workflow_writes_a_task_change_version(client
     r = await client.put(
         f"/internal/tasks/{a}",
         json={**shell_task(name=task["name"], script="echo changed"), "expected_revision": 1},
-        headers={"X-Actor": "carol"},
+        headers=as_user("carol"),
     )
     assert r.status_code == 200, r.text
     detail = (await client.get(f"/internal/workflows/{wf['id']}")).json()
@@ -114,7 +117,7 @@ async def test_migration_preview_and_execute_write_both_versions(client: httpx.A
     r = await client.post(
         "/internal/migrations",
         json={**request, "expected_source_version_no": 1, "expected_target_version_no": 1},
-        headers={"X-Actor": "dave"},
+        headers=as_user("dave"),
     )
     assert r.status_code == 200, r.text
     result = r.json()

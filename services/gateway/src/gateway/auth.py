@@ -225,6 +225,8 @@ def acting(role: Role) -> Callable[..., Awaitable[Caller]]:
         request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
     ) -> Caller:
         principal = _check_role(await current_principal(request, credentials, await get_deps(request)), role)
-        return Caller(actor=principal.name, request_id=str(getattr(request.state, "request_id", "")))
+        return Caller(
+            actor=principal.name, request_id=str(getattr(request.state, "request_id", "")), roles=principal.roles
+        )
 
     return _caller

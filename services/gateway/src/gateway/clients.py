@@ -67,9 +67,14 @@ def _limits(max_connections: int) -> httpx.Limits:
     )
 
 
+#: the signed token of a call on behalf of the caller (``common.identity.Signer.token`` for one service)
+Tokens = Callable[[Caller], str]
+
+
 class Upstream:
     """One service: its client, its name in words and its time budget. ``session``: the aiohttp session the calls
-    go to directly (see :meth:`connect`); without it they go through ``client``."""
+    go to directly (see :meth:`connect`); without it they go through ``client``. ``tokens``: the caller's identity
+    token for this service (``Authorization: Bearer``); without it no identity is sent (tests of the mapping)."""
 
     def __init__(
         self,
@@ -79,8 +84,10 @@ class Upstream:
         *,
         timeout_s: float,
         session: Callable[[], aiohttp.ClientSession] | None = None,
+        tokens: Tokens | None = None,
     ) -> None:
         self.name = name
+        self._tokens = tokens
         #: e.g. "history service" (used in error messages)
         self.label = label
         self.client = client
@@ -97,12 +104,14 @@ class Upstream:
         timeout_s: float,
         max_connections: int,
         transport: httpx.AsyncBaseTransport | None = None,
+        tokens: Tokens | None = None,
     ) -> Upstream:
         """The service at ``base_url`` over aiohttp, or behind ``transport`` (a fake service, in tests). Closing
         ``client`` closes the aiohttp session too."""
         transport = transport if transport is not None else AiohttpTransport(limits=_limits(max_connections))
         client = http_client(base_url, timeout_s=timeout_s, max_connections=max_connections, transport=transport)
-        return cls(name, f"{name} service", client, timeout_s=timeout_s, session=aiohttp_session_of(transport))
+        session = aiohttp_session_of(transport)
+        return cls(name, f"{name} service", client, timeout_s=timeout_s, session=session, tokens=tokens)
 
     async def call(
         self,
@@ -118,11 +127,12 @@ class Upstream:
         budget = timeout_s if timeout_s is not None else self.timeout_s
         headers = {
             **(extra_headers or {}),
-            "X-Actor": caller.actor,
             "X-Request-Id": caller.request_id,
             # the service answers within what is left of this call's budget (common.deadline)
             deadline.HEADER: deadline.header_value(budget),
         }
+        if self._tokens is not None:
+            headers["Authorization"] = f"Bearer {self._tokens(caller)}"
         query = _clean(params)
         started = time.perf_counter()
         outcome = "ok"
@@ -332,7 +342,7 @@ class PublisherClient:
         return out
 
     async def retry_publish(self, record_id: int, caller: Caller, *, key: str | None = None) -> Json:
-        body = {"operator": caller.actor}
+        body: Json = {}  # the operator is the caller the token names
         headers = {"Idempotency-Key": key} if key is not None else None
         path = f"/internal/publish-records/{record_id}/retry"
         out: Json = await self.up.call("POST", path, caller, body=body, extra_headers=headers)
@@ -357,12 +367,12 @@ class PublisherClient:
         return out
 
     async def restore_now(self, workflow_id: int, caller: Caller) -> Json:
-        body = {"operator": caller.actor}
+        body: Json = {}  # the operator is the caller the token names
         out: Json = await self.up.call("POST", f"/internal/workflows/{workflow_id}/restore", caller, body=body)
         return out
 
     async def cancel_restore(self, workflow_id: int, caller: Caller) -> Json:
-        body = {"operator": caller.actor}
+        body: Json = {}  # the operator is the caller the token names
         path = f"/internal/workflows/{workflow_id}/restore/cancel"
         out: Json = await self.up.call("POST", path, caller, body=body)
         return out

@@ -24,6 +24,7 @@ from sqlalchemy import text
 
 from common.db import create_engine, session_factory
 from common.http import Check, RejectNul, install_health, install_problem_handlers
+from common.identity import signer_from
 from common.migrations import upgrade
 from common.red import RedMetricsMiddleware
 from common.telemetry import (
@@ -42,6 +43,7 @@ from gateway.config import Settings
 from gateway.deps import Deps
 from gateway.errors import install_upstream_problem_handler
 from gateway.portal import portal_router
+from gateway.ports import Caller
 from gateway.principals import VerifiedKeys
 from gateway.routes import API_PREFIX, api_routers
 
@@ -83,6 +85,8 @@ def create_app(
         else None
     )
     checks: dict[str, Check] = {}
+    # fails at once without a key: every call to a service carries the caller's identity, signed with it
+    signer = signer_from(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -93,20 +97,25 @@ def create_app(
             instrument_engine(engine, provider)
         sessions = session_factory(engine)
 
-        def client(name: str, url: str, timeout_s: float) -> Upstream:
+        def client(name: str, audience: str, url: str, timeout_s: float) -> Upstream:
+            def tokens(caller: Caller) -> str:
+                # the verified user and their key's roles, signed for this one service (common.identity)
+                return signer.token(audience, caller.actor, caller.roles)
+
             return Upstream.connect(
                 name,
                 url,
                 timeout_s=timeout_s,
                 max_connections=settings.upstream_max_connections,
                 transport=transports.get(name),
+                tokens=tokens,
             )
 
         upstreams = [
-            client("definition", settings.definition_url, settings.definition_timeout_s),
-            client("publisher", settings.publisher_url, settings.publisher_timeout_s),
-            client("history", settings.history_url, settings.history_timeout_s),
-            client("lineage", settings.lineage_url, settings.lineage_timeout_s),
+            client("definition", "definition", settings.definition_url, settings.definition_timeout_s),
+            client("publisher", "publisher", settings.publisher_url, settings.publisher_timeout_s),
+            client("history", "history-sync", settings.history_url, settings.history_timeout_s),
+            client("lineage", "lineage-resolver", settings.lineage_url, settings.lineage_timeout_s),
         ]
         definition, publisher, history, lineage = upstreams
         try:

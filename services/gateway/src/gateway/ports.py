@@ -1,9 +1,10 @@
 """What the gateway calls outside: the four services' internal APIs (docs/api-contracts.md §1–4).
 
 Answers are the services' JSON as plain dicts (the gateway composes and passes them through; the services own their
-shapes). Every call carries the ``Caller`` (``X-Actor``, ``X-Request-Id``). Errors: ``UpstreamProblem`` (a problem
-answer, passed through), ``common.errors.UpstreamUnavailable`` / ``UpstreamTimeout`` (the service is down or slow),
-``BadUpstreamAnswer``.
+shapes). Every call carries the ``Caller``: a signed token naming the user and the roles of their key
+(``common.identity``, ``Authorization: Bearer``) and the request id (``X-Request-Id``). Errors: ``UpstreamProblem``
+(a problem answer, passed through), ``common.errors.UpstreamUnavailable`` / ``UpstreamTimeout`` (the service is
+down or slow), ``BadUpstreamAnswer``.
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ Params = Mapping[str, str | int | float | bool | None]
 
 @dataclass(frozen=True)
 class Caller:
-    """Who is calling (the API key's user name) and the request id, forwarded to every service."""
+    """Who is calling (the API key's user name and roles) and the request id, forwarded to every service."""
 
     actor: str
     request_id: str
+    roles: tuple[str, ...] = ()
 
 
 class DefinitionApi(Protocol):

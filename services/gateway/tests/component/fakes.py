@@ -11,12 +11,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 import httpx
-from fastapi import FastAPI, Header, Query, Request
+from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from common.errors import Conflict, InvalidTransition, NotFound, StaleVersion, ValidationFailed
 from common.http import install_problem_handlers
+from common.identity import InvalidToken, Verifier, trusted_keys_from
+from common.settings import ServiceSettings
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -32,6 +34,24 @@ SUMMARY_FIELDS = (
 EXECUTION_FIELDS = ("instance_id", "state", "start_time", "end_time", "duration")
 
 
+#: the identity audience of each stand-in (the service's name)
+AUDIENCES = {
+    "definition": "definition",
+    "publisher": "publisher",
+    "history": "history-sync",
+    "lineage": "lineage-resolver",
+}
+
+
+async def _actor(request: Request) -> str | None:
+    """The verified actor of the call (``None`` when its token did not verify)."""
+    actor: str | None = request.state.actor
+    return actor
+
+
+Actor = Annotated[str | None, Depends(_actor)]
+
+
 def _page(items: list[dict[str, Any]], page: int, page_size: int) -> dict[str, Any]:
     start = (page - 1) * page_size
     return {"items": items[start : start + page_size], "total": len(items), "page": page, "page_size": page_size}
@@ -43,10 +63,12 @@ class Seen:
     method: str
     path: str
     query: dict[str, str]
+    #: the actor and roles of the call's verified identity token (``None``: none, or one that did not verify)
     actor: str | None
     request_id: str | None
     body: Any
     headers: dict[str, str] = field(default_factory=dict)
+    roles: tuple[str, ...] | None = None
 
 
 @dataclass
@@ -293,20 +315,29 @@ class FakeServices:
         app = FastAPI()
         install_problem_handlers(app)
         fake = self
+        # the identity the gateway sends, verified as a service verifies it (the session's test keys)
+        verifier = Verifier(AUDIENCES[service], trusted_keys_from(ServiceSettings(service_name=service)))
 
         @app.middleware("http")
         async def record(request: Request, call_next: Any) -> Any:
             raw = await request.body()
+            authorization = request.headers.get("authorization", "")
+            try:
+                identity = verifier.verify(authorization.removeprefix("Bearer "))
+            except InvalidToken:
+                identity = None
+            request.state.actor = identity.actor if identity is not None else None
             fake.seen.append(
                 Seen(
                     service=service,
                     method=request.method,
                     path=request.url.path,
                     query=dict(request.query_params),
-                    actor=request.headers.get("x-actor"),
+                    actor=request.state.actor,
                     request_id=request.headers.get("x-request-id"),
                     body=json.loads(raw) if raw else None,
                     headers=dict(request.headers),
+                    roles=identity.roles if identity is not None else None,
                 )
             )
             ctl = fake.control[service]
@@ -418,12 +449,12 @@ class FakeServices:
                 )
 
         @app.post("/internal/tasks", status_code=201)
-        async def create_task(body: TaskIn, x_actor: Annotated[str | None, Header()] = None) -> dict[str, Any]:
+        async def create_task(body: TaskIn, x_actor: Actor) -> dict[str, Any]:
             task = fake.add_task(body.name, **body.model_dump(exclude={"name"}), created_by=x_actor or "system")
             return task
 
         @app.put("/internal/tasks/{task_id}")
-        async def update_task(task_id: int, body: TaskUpd, x_actor: Annotated[str | None, Header()] = None) -> Any:
+        async def update_task(task_id: int, body: TaskUpd, x_actor: Actor) -> Any:
             task = task_or_404(task_id)
             if body.expected_revision != task["revision"]:
                 raise StaleVersion(
@@ -476,16 +507,14 @@ class FakeServices:
             return {"owners": out}
 
         @app.post("/internal/workflows", status_code=201)
-        async def create_workflow(body: WfIn, x_actor: Annotated[str | None, Header()] = None) -> Any:
+        async def create_workflow(body: WfIn, x_actor: Actor) -> Any:
             check_tasks(body, None)
             wf = fake.add_workflow(body.name, task_ids=[t.task_id for t in body.tasks])
             wf["created_by"] = wf["updated_by"] = x_actor or "system"
             return wf
 
         @app.put("/internal/workflows/{workflow_id}")
-        async def update_workflow(
-            workflow_id: int, body: WfUpd, x_actor: Annotated[str | None, Header()] = None
-        ) -> Any:
+        async def update_workflow(workflow_id: int, body: WfUpd, x_actor: Actor) -> Any:
             wf = wf_or_404(workflow_id)
             if body.expected_version_no != wf["current_version_no"]:
                 raise StaleVersion(
@@ -583,7 +612,7 @@ class FakeServices:
             return {"from_version_no": from_no, "to_version_no": to_no, "added_tasks": [], "removed_tasks": []}
 
         @app.post("/internal/workflows/{workflow_id}/rollback")
-        async def rollback(workflow_id: int, body: Rollback, x_actor: Annotated[str | None, Header()] = None) -> Any:
+        async def rollback(workflow_id: int, body: Rollback, x_actor: Actor) -> Any:
             wf = wf_or_404(workflow_id)
             if body.expected_version_no != wf["current_version_no"]:
                 raise StaleVersion(f"workflow {workflow_id} is at version {wf['current_version_no']}")
@@ -671,7 +700,7 @@ class FakeServices:
             return _page(items, page, page_size)
 
         @app.post("/internal/publish-records/{record_id}/retry", status_code=201)
-        async def retry(record_id: int, body: RetryIn | None = None) -> Any:
+        async def retry(record_id: int, x_actor: Actor, body: RetryIn | None = None) -> Any:
             rec = fake.records.get(record_id)
             if rec is None:
                 raise NotFound(f"publish record {record_id} does not exist")
@@ -679,12 +708,8 @@ class FakeServices:
                 raise Conflict(f"publish record {record_id} is {rec['status']}, not failed")
             new = fake.add_record(rec["workflow_id"], status="pending")
             new["retry_of"] = record_id
-            new["operator"] = (body.operator if body else None) or rec["operator"]
+            new["operator"] = x_actor or rec["operator"]
             return new
-
-        class PersonIn(BaseModel):
-            model_config = ConfigDict(extra="forbid")
-            operator: str = Field(min_length=1)
 
         def restore_or_404(workflow_id: int) -> dict[str, Any]:
             view = fake.restores.get(workflow_id)
@@ -697,15 +722,15 @@ class FakeServices:
             return restore_or_404(workflow_id)
 
         @app.post("/internal/workflows/{workflow_id}/restore", status_code=202)
-        async def restore_now(workflow_id: int, body: PersonIn) -> Any:
+        async def restore_now(workflow_id: int, x_actor: Actor) -> Any:
             view = restore_or_404(workflow_id)
-            view.update(status="restoring", requested_by=body.operator, cancelled_by=None)
+            view.update(status="restoring", requested_by=x_actor, cancelled_by=None)
             return view
 
         @app.post("/internal/workflows/{workflow_id}/restore/cancel")
-        async def cancel_restore(workflow_id: int, body: PersonIn) -> Any:
+        async def cancel_restore(workflow_id: int, x_actor: Actor) -> Any:
             view = restore_or_404(workflow_id)
-            view.update(status="cancelled", cancelled_by=body.operator, next_attempt_at=None)
+            view.update(status="cancelled", cancelled_by=x_actor, next_attempt_at=None)
             return view
 
         @app.post("/internal/workflows/batch-run")

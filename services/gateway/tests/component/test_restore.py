@@ -1,5 +1,5 @@
 """The restore of a workflow's DS state after a failed publish (publisher's reconciler): read, restore now, cancel —
-each forwarded with the caller's name as the operator, problems passed through, the mutating calls audited."""
+each forwarded with the caller's identity token (the operator), problems passed through, the mutating calls audited."""
 
 from __future__ import annotations
 
@@ -17,12 +17,14 @@ async def test_restore_read_restore_now_and_cancel(client: httpx.AsyncClient, fa
     r = await client.post("/api/v1/workflows/4/restore/cancel")
     assert r.status_code == 200, r.text
     assert (r.json()["status"], r.json()["cancelled_by"]) == ("cancelled", "admin")
-    assert fakes.calls("publisher", "/internal/workflows/4/restore/cancel")[0].body == {"operator": "admin"}
+    cancel = fakes.calls("publisher", "/internal/workflows/4/restore/cancel")[0]
+    assert (cancel.body, cancel.actor) == ({}, "admin")  # the operator is the verified actor of the token
 
     r = await client.post("/api/v1/workflows/4/restore")
     assert r.status_code == 202, r.text
     assert (r.json()["status"], r.json()["requested_by"]) == ("restoring", "admin")
-    assert fakes.calls("publisher", "/internal/workflows/4/restore")[-1].body == {"operator": "admin"}
+    again = fakes.calls("publisher", "/internal/workflows/4/restore")[-1]
+    assert (again.body, again.actor) == ({}, "admin")
 
     audit = (await client.get("/api/v1/audit-log")).json()["items"]
     details = [a["detail"] for a in audit if a["path"].startswith("/api/v1/workflows/4/restore")]

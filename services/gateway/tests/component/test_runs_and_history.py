@@ -32,7 +32,8 @@ async def test_retry(client: httpx.AsyncClient, fakes: FakeServices) -> None:
     assert r.json()["retry_of"] == failed
     assert r.json()["operator"] == "admin"
     sent = fakes.calls("publisher", f"/internal/publish-records/{failed}/retry")[0]
-    assert sent.body == {"operator": "admin"}
+    assert sent.body == {}  # the operator is the verified actor of the call
+    assert (sent.actor, sent.roles) == ("admin", ("admin",))
     r = await client.post(f"/api/v1/publish-records/{done}/retry")
     assert r.status_code == 409
     assert r.json()["detail"] == f"publish record {done} is success, not failed"

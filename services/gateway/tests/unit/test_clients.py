@@ -17,7 +17,9 @@ CALLER = Caller(actor="alice", request_id="r-1")
 
 def upstream(handler: httpx.MockTransport | httpx.AsyncBaseTransport, timeout_s: float = 1.0) -> Upstream:
     client = http_client("http://definition:8101", timeout_s=timeout_s, max_connections=4, transport=handler)
-    return Upstream("definition", "definition service", client, timeout_s=timeout_s)
+    return Upstream(
+        "definition", "definition service", client, timeout_s=timeout_s, tokens=lambda c: f"token-of-{c.actor}"
+    )
 
 
 async def test_headers_params_and_answer() -> None:
@@ -31,7 +33,8 @@ async def test_headers_params_and_answer() -> None:
     page = await api.list_tasks({"workflow_id": 3, "name": None, "page": 1}, [4, 5], CALLER)
     assert page["total"] == 0
     [req] = seen
-    assert req.headers["X-Actor"] == "alice"
+    assert req.headers["Authorization"] == "Bearer token-of-alice"  # the caller's identity token (common.identity)
+    assert "X-Actor" not in req.headers
     assert req.headers["X-Request-Id"] == "r-1"
     assert req.url.path == "/internal/tasks"
     assert dict(req.url.params) == {"workflow_id": "3", "page": "1", "ids": "4,5"}

@@ -43,7 +43,9 @@ async def serve() -> AsyncIterator[Callable[[Handler], Awaitable[str]]]:
 
 
 async def connect(url: str, timeout_s: float = 1.0) -> Upstream:
-    up = Upstream.connect("definition", url, timeout_s=timeout_s, max_connections=4)
+    up = Upstream.connect(
+        "definition", url, timeout_s=timeout_s, max_connections=4, tokens=lambda c: f"token-of-{c.actor}"
+    )
     assert up._session is not None, "the deployed path sends through aiohttp"
     return up
 
@@ -65,7 +67,8 @@ async def test_request_and_answer(serve: Callable[[Handler], Awaitable[str]]) ->
         await up.client.aclose()
     (m1, p1, q1, h1, _), (_, _, q2, _, _), (m3, p3, _, h3, b3) = seen
     assert (m1, p1, q1) == ("GET", "/internal/tasks", {"workflow_id": "3", "page": "1", "ids": "4,5"})
-    assert h1["X-Actor"] == "alice"
+    assert h1["Authorization"] == "Bearer token-of-alice"  # the caller's identity token (common.identity)
+    assert "X-Actor" not in h1
     assert h1["X-Request-Id"] == "r-1"
     assert q2 == {"needs_attention": "true", "name": "a b&c"}
     assert (m3, p3, h3["Content-Type"], b3) == ("POST", "/internal/tasks", "application/json", b'{"name":"t","n":1}')

@@ -10,7 +10,7 @@ from common.dolphin import DolphinRestClient
 from common.runtime import Infra
 from common.telemetry import register_secrets
 from history_sync.config import Settings
-from history_sync.db.tables import inbox_table, outbox_table
+from history_sync.db.tables import audit_log, inbox_table, outbox_table
 from history_sync.deps import Deps
 from history_sync.routes import router
 from history_sync.subscribers import register_subscribers
@@ -60,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         schema=settings.db_schema,
         outbox_table=outbox_table,
         inbox_table=inbox_table,
+        audit_table=audit_log,
         wire=wire,
         routers=[router],
     )

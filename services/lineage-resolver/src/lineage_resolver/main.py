@@ -12,7 +12,7 @@ from common.kafka import ensure_topics
 from common.migrations import upgrade
 from common.runtime import Infra
 from lineage_resolver.config import Settings
-from lineage_resolver.db.tables import inbox, outbox
+from lineage_resolver.db.tables import audit_log, inbox, outbox
 from lineage_resolver.deps import build_deps
 from lineage_resolver.routes import router
 from lineage_resolver.subscribers import register_subscribers
@@ -40,6 +40,7 @@ def create_app(settings: Settings | None = None, *, consume: bool = True, teleme
         schema=settings.db_schema,
         outbox_table=outbox,
         inbox_table=inbox,
+        audit_table=audit_log,
         wire=wire,
         routers=[router],
         consume=consume,

@@ -12,6 +12,8 @@ from pydantic import BaseModel
 from common.app import deps_of
 from common.errors import ValidationFailed
 from common.events import LineageChanged, TaskDependencyChanged
+from common.identity import acting
+from common.roles import Role
 from lineage_resolver import service
 from lineage_resolver.deps import Deps
 from lineage_resolver.messages import commands_from_event
@@ -196,7 +198,7 @@ async def get_table_impact(
     return ImpactOut(table=name, depth=depth, tables=tables, tasks=_distances(dict(impact.tasks)))
 
 
-@router.post("/lineage")
+@router.post("/lineage", dependencies=[Depends(acting(Role.EDITOR))])
 async def post_lineage(deps: DepsDep, body: LineageChanged, dry_run: bool = False) -> LineageOutcomeOut:
     """Apply a ``LineageChanged`` through the same use case as Kafka (``dry_run``: plan and report only)."""
     outcome = await service.submit_lineage(deps, commands_from_event(body), dry_run=dry_run)
@@ -212,7 +214,7 @@ async def post_lineage(deps: DepsDep, body: LineageChanged, dry_run: bool = Fals
     )
 
 
-@router.post("/rebuild")
+@router.post("/rebuild", dependencies=[Depends(acting(Role.ADMIN))])
 async def post_rebuild(deps: DepsDep, dry_run: bool = True) -> RebuildOut:
     """Recompute the dependency view from the relations and report the differences (``dry_run=false`` repairs
     them and emits ``task.dependency.changed`` for each repaired task)."""

@@ -16,7 +16,7 @@ from common.runtime import Infra
 from common.telemetry import register_secrets
 from publisher import service, subscribers
 from publisher.config import Settings
-from publisher.db.tables import inbox_table, outbox_table
+from publisher.db.tables import audit_log, inbox_table, outbox_table
 from publisher.deps import Deps, DsTarget, Retries
 from publisher.restore import RestoreReconciler
 from publisher.routes import router
@@ -125,6 +125,7 @@ def create_app(settings: Settings) -> FastAPI:
         schema=settings.db_schema,
         outbox_table=outbox_table,
         inbox_table=inbox_table,
+        audit_table=audit_log,
         wire=wire,
         routers=[router],
     )

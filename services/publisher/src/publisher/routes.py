@@ -8,6 +8,8 @@ from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from common.app import deps_of
+from common.identity import acting
+from common.roles import Role
 from publisher import restore, runs, service
 from publisher.deps import Deps
 from publisher.restore import RestoreView
@@ -43,13 +45,14 @@ IdempotencyKey = Annotated[
         description="the same key (of the same caller) gives the same answer and starts DolphinScheduler once",
     ),
 ]
-Actor = Annotated[str, Header(alias="X-Actor", min_length=1, max_length=128)]
+#: the verified actor of a call that publishes or runs (``common.identity``)
+Publisher = Annotated[str, Depends(acting(Role.PUBLISHER))]
 
 
 class RetryRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    #: who asked for the retry (defaults to the original operator)
+    #: ignored: the retry's operator is the call's verified actor (kept so that older callers are not refused)
     operator: str | None = Field(default=None, min_length=1, max_length=128)
 
 
@@ -74,12 +77,13 @@ async def retry_publish_record(
     record_id: int,
     deps: DepsDep,
     response: Response,
+    actor: Publisher,
     key: IdempotencyKey = None,
     body: Annotated[RetryRequest | None, Body()] = None,
 ) -> PublishRecordView:
     """Re-run a failed publish under a new request id (``retry_of`` = the failed record); returns the new record.
     A record is retried once (409 names the retry); the same ``Idempotency-Key`` gives the same record again."""
-    view, replayed = await service.retry_publish(deps, record_id, operator=body.operator if body else None, key=key)
+    view, replayed = await service.retry_publish(deps, record_id, operator=actor, key=key)
     if replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return view
@@ -110,7 +114,7 @@ async def get_drift(workflow_id: int, deps: DepsDep) -> DriftView:
 
 
 @router.post("/workflows/batch-run", response_model=BatchRunResult)
-async def batch_run(body: BatchRunRequest, deps: DepsDep) -> BatchRunResult:
+async def batch_run(body: BatchRunRequest, deps: DepsDep, _actor: Publisher) -> BatchRunResult:
     """Start (or backfill) several deployed workflows, each on its own: answers, per workflow, the DS instance ids or
     DS's code and message (200 even when some failed: the others stay started; 409 and nothing started when one was
     never deployed)."""
@@ -122,8 +126,8 @@ async def run_workflow(
     workflow_id: int,
     deps: DepsDep,
     response: Response,
+    actor: Publisher,
     key: IdempotencyKey = None,
-    actor: Actor = "system",
     body: Annotated[RunRequest | None, Body()] = None,
 ) -> RunView:
     """Run a deployed workflow now; answers the DS instance ids (409 when it was never deployed or another run of
@@ -148,8 +152,8 @@ async def get_run(workflow_id: int, run_id: int, deps: DepsDep) -> RunView:
 class PersonRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    #: who asks (the gateway sends the caller's name)
-    operator: str = Field(min_length=1, max_length=128)
+    #: ignored: who asks is the call's verified actor (``common.identity``)
+    operator: str | None = Field(default=None, min_length=1, max_length=128)
 
 
 @router.get("/workflows/{workflow_id}/restore", response_model=RestoreView)
@@ -159,13 +163,17 @@ async def get_restore(workflow_id: int, deps: DepsDep) -> RestoreView:
 
 
 @router.post("/workflows/{workflow_id}/restore", response_model=RestoreView, status_code=202)
-async def restore_now(workflow_id: int, body: PersonRequest, deps: DepsDep) -> RestoreView:
+async def restore_now(
+    workflow_id: int, deps: DepsDep, actor: Publisher, body: PersonRequest | None = None
+) -> RestoreView:
     """Attempt the restore now (the portal's one-click restore; also after a cancel); 409 when DS holds the
     intended state already."""
-    return await restore.restore_now(deps, workflow_id, body.operator)
+    return await restore.restore_now(deps, workflow_id, actor)
 
 
 @router.post("/workflows/{workflow_id}/restore/cancel", response_model=RestoreView)
-async def cancel_restore(workflow_id: int, body: PersonRequest, deps: DepsDep) -> RestoreView:
+async def cancel_restore(
+    workflow_id: int, deps: DepsDep, actor: Publisher, body: PersonRequest | None = None
+) -> RestoreView:
     """Stop the reconciler's attempts for the workflow (an attempt already started runs to its end)."""
-    return await restore.cancel_restore(deps, workflow_id, body.operator)
+    return await restore.cancel_restore(deps, workflow_id, actor)

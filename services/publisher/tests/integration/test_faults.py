@@ -10,6 +10,7 @@ import pytest
 
 from common.dolphin import ReleaseState
 from common.events.models import PublishOutcome
+from common.testing.identity import auth_headers
 
 from .conftest import Harness, request, shell, snapshot
 
@@ -53,7 +54,12 @@ async def test_failure_is_recorded_and_retry_succeeds(harness: Harness, fault: s
     assert event.error_message == failed.error_message
 
     harness.emulator.clear_faults()
-    response = await harness.client.post(f"/internal/publish-records/{failed.id}/retry", json={"operator": "bob"})
+    # the operator is the call's verified actor, whatever the body says
+    response = await harness.client.post(
+        f"/internal/publish-records/{failed.id}/retry",
+        json={"operator": "mallory"},
+        headers=auth_headers("publisher", "bob", ("publisher",)),
+    )
     assert response.status_code == 201, response.text
     retried = response.json()
     assert retried["status"] == "success", retried["log"]

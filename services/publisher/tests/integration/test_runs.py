@@ -15,6 +15,7 @@ from sqlalchemy import select
 from common import deadline
 from common.events import registry
 from common.events.models import Topics, WorkflowRunStarted
+from common.testing.identity import auth_headers
 from common.testing.kafka_helpers import read_topic
 from publisher.db.tables import run_request
 
@@ -37,8 +38,10 @@ async def instances(harness: Harness, project: int, code: int) -> list[int]:
     return sorted(i.id for i in page.total_list)
 
 
-def run(client: httpx.AsyncClient, wid: int, key: str | None = None, body: Any = None, **headers: str) -> Any:
-    sent = {"X-Actor": "ann", **headers}
+def run(
+    client: httpx.AsyncClient, wid: int, key: str | None = None, body: Any = None, actor: str = "ann", **headers: str
+) -> Any:
+    sent = {**auth_headers("publisher", actor, ("publisher",)), **headers}
     if key is not None:
         sent["Idempotency-Key"] = key
     return client.post(f"/internal/workflows/{wid}/run", json=body, headers=sent)
@@ -64,7 +67,7 @@ async def test_the_same_key_starts_ds_once_and_answers_the_same(harness: Harness
     assert reused.status_code == 422
     assert reused.json()["type"] == "/problems/idempotency-key-reused"
     # a key is its caller's: another caller's same key is another run
-    other = await run(client, 301, "click-1", **{"X-Actor": "bob"})
+    other = await run(client, 301, "click-1", actor="bob")
     assert other.status_code == 200
     assert other.json()["run_id"] != body["run_id"]
     assert len(await instances(harness, project, code)) == 2

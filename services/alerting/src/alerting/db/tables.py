@@ -22,10 +22,13 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 
 from common.db import new_metadata
+from common.guard import add_audit_table
 from common.outbox import add_outbox_tables
 
 metadata = new_metadata()
 outbox_table, inbox_table = add_outbox_tables(metadata)
+#: mutating internal calls with their verified actor (``common.guard``)
+audit_log = add_audit_table(metadata)
 
 #: one row per incident (the dedupe key of every input)
 alert = Table(

@@ -43,6 +43,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSON, JSONB
 
 from common.db import new_metadata
+from common.guard import add_audit_table
 from common.outbox import add_outbox_tables
 
 metadata: MetaData = new_metadata()
@@ -213,6 +214,8 @@ workflow_counter = Table(
 )
 
 outbox, inbox = add_outbox_tables(metadata)
+#: mutating internal calls with their verified actor (``common.guard``)
+audit_log = add_audit_table(metadata)
 
 #: the name PostgreSQL gives the one-workflow-per-task constraint (mapped to 409 by the service)
 TASK_OWNERSHIP_CONSTRAINT = "uq_workflow_task_relation_task_id"

@@ -27,7 +27,7 @@ api_key = Table(
     "api_key",
     metadata,
     Column("id", BigInteger, Identity(), primary_key=True),
-    #: the user the key acts as (``X-Actor`` toward the services, ``actor`` in the audit log)
+    #: the user the key acts as (named in the identity tokens sent to the services, ``actor`` in the audit log)
     Column("name", String(128), nullable=False),
     #: the first 8 characters of the secret, for display only
     Column("key_prefix", String(8), nullable=False),

@@ -1,49 +1,7 @@
-"""Roles of the public API.
-
-``viewer`` reads; ``editor`` changes tasks, workflows and migrations; ``approver`` approves; ``publisher`` publishes,
-retries publishes and runs workflows; ``admin`` does everything and manages API keys and reads the audit log.
-Every role can read (a key that may change something may also see it), and ``admin`` implies every role.
-"""
+"""Roles of the public API: the platform's roles (``common.roles``), which every service checks too."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from enum import StrEnum
+from common.roles import ALL_ROLES, Role, grants, parse_roles
 
-
-class Role(StrEnum):
-    VIEWER = "viewer"
-    EDITOR = "editor"
-    APPROVER = "approver"
-    PUBLISHER = "publisher"
-    ADMIN = "admin"
-
-
-ALL_ROLES: tuple[Role, ...] = tuple(Role)
-
-
-def grants(held: Iterable[str], needed: Role) -> bool:
-    """Whether a key holding ``held`` may do what needs ``needed``."""
-    roles = set(held)
-    if Role.ADMIN in roles or needed in roles:
-        return True
-    return needed is Role.VIEWER and bool(roles & {r.value for r in ALL_ROLES})
-
-
-def parse_roles(raw: Iterable[str]) -> list[Role]:
-    """Validate and normalise role names (order kept, duplicates dropped); ``ValueError`` names the bad one."""
-    out: list[Role] = []
-    for name in raw:
-        name = name.strip().lower()
-        if not name:
-            continue
-        try:
-            role = Role(name)
-        except ValueError:
-            allowed = ", ".join(r.value for r in ALL_ROLES)
-            raise ValueError(f"unknown role {name!r} (allowed: {allowed})") from None
-        if role not in out:
-            out.append(role)
-    if not out:
-        raise ValueError("give at least one role")
-    return out
+__all__ = ["ALL_ROLES", "Role", "grants", "parse_roles"]

@@ -31,6 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from common.db import new_metadata
+from common.guard import add_audit_table
 from common.outbox import add_outbox_tables
 
 metadata: MetaData = new_metadata()
@@ -85,3 +86,5 @@ task_dependency_edge = Table(
 )
 
 outbox, inbox = add_outbox_tables(metadata)
+#: mutating internal calls with their verified actor (``common.guard``)
+audit_log = add_audit_table(metadata)

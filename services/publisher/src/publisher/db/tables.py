@@ -35,10 +35,13 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 
 from common.db import new_metadata
+from common.guard import add_audit_table
 from common.outbox import add_outbox_tables
 
 metadata = new_metadata()
 outbox_table, inbox_table = add_outbox_tables(metadata)
+#: mutating internal calls with their verified actor (``common.guard``)
+audit_log = add_audit_table(metadata)
 
 OPERATIONS = ("deploy", "online", "offline")
 STATUSES = ("pending", "running", "success", "failed", "skipped_unchanged")
@@ -71,6 +74,9 @@ workflow_publish_record = Table(
     #: the retry's ``Idempotency-Key`` and whose it is: the same key of the same caller gives this record again
     Column("idempotency_key", Text),
     Column("idempotency_scope", Text),
+    #: the definition service's signature over the approved snapshot (``common.identity.sign_approval``): checked
+    #: before any DolphinScheduler call, also on a retry
+    Column("approval", Text),
     Column("error_code", Integer),
     Column("error_message", Text),
     Column("snapshot", JSONB, nullable=False),

@@ -1,0 +1,42 @@
+"""audit log of the internal calls that change something, with their verified actor (zero trust)
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-12-10
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0004"
+down_revision: str | None = "0003"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "audit_log",
+        sa.Column("id", sa.BigInteger(), sa.Identity(always=True), primary_key=True),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+        sa.Column("actor", sa.Text(), nullable=True),
+        sa.Column("issuer", sa.Text(), nullable=True),
+        sa.Column("method", sa.Text(), nullable=False),
+        sa.Column("path", sa.Text(), nullable=False),
+        sa.Column("status_code", sa.Integer(), nullable=False),
+        sa.Column("request_id", sa.Text(), nullable=True),
+        sa.Column("client", sa.Text(), nullable=True),
+        sa.Column("detail", sa.Text(), nullable=True),
+    )
+    op.create_index("ix_audit_log_at", "audit_log", [sa.text("at DESC")])
+    # the publish approval (the definition service's signature over the approved snapshot's content hash), checked
+    # before any DolphinScheduler call (docs/security.md)
+    op.add_column("workflow_publish_record", sa.Column("approval", sa.Text(), nullable=True))
+
+
+def downgrade() -> None:
+    op.drop_column("workflow_publish_record", "approval")
+    op.drop_index("ix_audit_log_at", table_name="audit_log")
+    op.drop_table("audit_log")
