@@ -129,6 +129,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         port=settings.http_port,
         log_config=None,
         timeout_keep_alive=KEEP_ALIVE_S,
+        # X-Forwarded-For names the client only from the configured proxies (uvicorn trusts 127.0.0.1 by default,
+        # which would let any local client pick its address and slip past the failed-sign-in limit)
+        proxy_headers=bool(settings.forwarded_allow_ips),
+        forwarded_allow_ips=settings.forwarded_allow_ips or None,
     )
     return 0
 

@@ -59,6 +59,13 @@ class Settings(ServiceSettings):
 
     #: when set, an admin key with exactly this secret (name ``admin``) is ensured at start (local runs, tests)
     bootstrap_admin_token: SecretStr | None = None
+    #: a client with this many failed authentications within ``auth_failure_window_s`` is refused (429) until the
+    #: oldest leaves the window; 0: no limit
+    auth_failures_max: int = Field(default=10, ge=0)
+    auth_failure_window_s: float = Field(default=60.0, gt=0, le=3600)
+    #: addresses of the reverse proxies (ingress) whose ``X-Forwarded-For`` names the client (comma-separated, or
+    #: ``*``); empty: the connection's address is the client (failed-authentication limits are per client)
+    forwarded_allow_ips: str = ""
     #: ``api_key.last_used_at`` is written at most once per this interval per key (saves a write per request)
     key_touch_interval_s: float = Field(default=60.0, ge=0)
     #: a key found valid is trusted this long without a database look-up: a revocation takes effect in every gateway

@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from common.db import create_engine, session_factory
@@ -37,11 +37,13 @@ from common.telemetry import (
 )
 from gateway.asyncapi import build_asyncapi
 from gateway.audit import RequestContextMiddleware
-from gateway.auth import ensure_bootstrap_admin
+from gateway.auth import authenticate, ensure_bootstrap_admin
+from gateway.browser import SecurityHeadersMiddleware, install_docs_pages
 from gateway.clients import DefinitionClient, HistoryClient, LineageClient, PublisherClient, Upstream
 from gateway.config import Settings
 from gateway.deps import Deps
 from gateway.errors import install_upstream_problem_handler
+from gateway.guard import ApiGuard, FailedAuthLimiter
 from gateway.portal import portal_router
 from gateway.ports import Caller
 from gateway.principals import VerifiedKeys
@@ -148,7 +150,7 @@ def create_app(
         version="1.0.0",
         description=DESCRIPTION,
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # ours: assets served by the gateway itself (gateway.browser)
         openapi_url="/openapi.json",
         redoc_url=None,
         telemetry=server_telemetry(provider),
@@ -156,14 +158,23 @@ def create_app(
     install_problem_handlers(app)
     install_upstream_problem_handler(app)
     app.add_middleware(RejectNul)
+    # outside RejectNul, which reads the body: size, failed-sign-in limit and API key are checked before any of it
+    app.add_middleware(
+        ApiGuard,
+        authenticate=authenticate,
+        max_body_bytes=settings.max_body_bytes,
+        limiter=FailedAuthLimiter(settings.auth_failures_max, settings.auth_failure_window_s),
+    )
     app.add_middleware(RequestContextMiddleware)
     app.add_middleware(RedMetricsMiddleware, service=settings.service_name)
+    app.add_middleware(SecurityHeadersMiddleware)
     install_trace_context(app)
     for router in api_routers():
         app.include_router(router, prefix=API_PREFIX)
     # after the API: a request is matched against the routes in order, and health checks are the rarer requests
     install_health(app, lambda: checks)
     _install_asyncapi(app, settings)
+    install_docs_pages(app, title=app.title)
     app.include_router(portal_router(settings.portal_dir))
     return app
 
@@ -178,19 +189,14 @@ def _tune_gc(settings: Settings) -> None:
 
 
 def _install_asyncapi(app: FastAPI, settings: Settings) -> None:
-    """``/asyncapi.json`` and the ``/asyncapi`` page, generated on first use (FastStream takes a while) and kept."""
+    """``/asyncapi.json``, generated on first use (FastStream takes a while) and kept; its page is
+    ``gateway.browser``'s."""
 
     @functools.cache
-    def documents() -> tuple[Any, str]:
-        from faststream.specification import get_asyncapi_html
-
+    def document() -> Any:
         spec = build_asyncapi(bootstrap_servers=settings.kafka_bootstrap_servers, topic_prefix=settings.topic_prefix)
-        return spec.to_jsonable(), get_asyncapi_html(spec, try_it_out_path=None)
+        return spec.to_jsonable()
 
     @app.get("/asyncapi.json", include_in_schema=False)
     async def asyncapi_json() -> JSONResponse:
-        return JSONResponse(documents()[0])
-
-    @app.get("/asyncapi", include_in_schema=False)
-    async def asyncapi_page() -> HTMLResponse:
-        return HTMLResponse(documents()[1])
+        return JSONResponse(document())

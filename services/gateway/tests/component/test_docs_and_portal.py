@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -111,8 +112,44 @@ async def test_asyncapi_describes_every_topic_with_its_payload(client: httpx.Asy
     page = await client.get("/asyncapi", headers=ANON)
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
-    assert "AsyncApiStandalone" in page.text
-    assert "workflow.version.created" in page.text
+    # the page renders /asyncapi.json with the pinned bundle the gateway serves, started by a script file
+    assert 'data-asyncapi-url="/asyncapi.json"' in page.text
+    assert '<script src="/docs-assets/asyncapi/index.js"></script>' in page.text
+    assert '<script src="/docs-assets/asyncapi-init.js"></script>' in page.text
+
+
+@pytest.mark.parametrize("path", ["/docs", "/asyncapi"])
+async def test_docs_pages_load_nothing_from_elsewhere_and_run_no_inline_script(
+    client: httpx.AsyncClient, path: str
+) -> None:
+    page = await client.get(path, headers=ANON)
+    assert page.status_code == 200
+    html = page.text
+    assert "http://" not in html
+    assert "https://" not in html
+    scripts = re.findall(r"<script([^>]*)>(.*?)</script>", html, re.S)
+    assert scripts, "the page has its scripts"
+    for attributes, body in scripts:
+        assert 'src="/docs-assets/' in attributes
+        assert body.strip() == ""
+    for href in re.findall(r'href="([^"]+)"', html):
+        assert href.startswith("/docs-assets/")
+    csp = page.headers["content-security-policy"]
+    assert "script-src 'self'" in csp
+    assert "frame-ancestors 'none'" in csp
+    assert "unsafe-eval" not in csp
+
+
+@pytest.mark.parametrize("path", ["/", "/docs", "/openapi.json", "/api/v1/workflows", "/healthz", "/api/v1/nope"])
+async def test_every_answer_carries_the_security_headers(client: httpx.AsyncClient, path: str) -> None:
+    r = await client.get(path)
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert r.headers["referrer-policy"] == "no-referrer"
+    assert r.headers["x-frame-options"] == "DENY"
+    csp = dict(d.strip().split(" ", 1) for d in r.headers["content-security-policy"].split(";"))
+    assert csp["script-src"] == "'self'"
+    assert csp["frame-ancestors"] == "'none'"
+    assert csp["object-src"] == "'none'"
 
 
 async def test_portal_not_built(client: httpx.AsyncClient) -> None:
