@@ -38,6 +38,7 @@ import httpx
 from pydantic import SecretStr
 
 from common.db import ServiceDatabase, asyncpg_dsn, drop_service, provision_service
+from common.kafka_access import client_options
 from common.migrations import upgrade
 
 REPO = Path(__file__).resolve().parents[1]
@@ -375,7 +376,7 @@ class Stack:
     async def _drop_topics(self) -> None:
         from aiokafka.admin import AIOKafkaAdminClient
 
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
+        admin = AIOKafkaAdminClient(**client_options(self.bootstrap))
         try:
             await admin.start()
             ours = [t for t in await admin.list_topics() if t.startswith(self.topic_prefix)]

@@ -29,6 +29,7 @@ from common.consumer import ConsumerRuntime, Delivery, Record
 from common.db import create_engine, drop_service, new_metadata, provision_service, session_factory, unit_of_work
 from common.events import Event, EventRegistry
 from common.kafka import ensure_topics
+from common.kafka_access import client_options
 from common.outbox import Outbox, OutboxRelay, add_outbox_tables, producer_config
 
 
@@ -55,7 +56,7 @@ def pct(xs: list[float], p: float) -> float:
 async def consume(bootstrap: str, topic: str, n: int, on_msg: Any = None, timeout_s: float = 300) -> float:
     c = AIOKafkaConsumer(
         topic,
-        bootstrap_servers=bootstrap,
+        **client_options(bootstrap),
         group_id=f"bench-{uuid.uuid4().hex[:6]}",
         auto_offset_reset="earliest",
         enable_auto_commit=False,
@@ -89,7 +90,7 @@ async def bench_relay_throughput(
         async with unit_of_work(sessions) as s:
             for i in range(start, min(n, start + 1000)):
                 await outbox.add(s, Tick(n=i, pad=PAD))
-    relay = OutboxRelay(engine, bootstrap_servers=bootstrap, service="bench-relay", batch_size=1000)
+    relay = OutboxRelay(engine, kafka=bootstrap, service="bench-relay", batch_size=1000)
     consumer_task = asyncio.create_task(consume(bootstrap, topic, n))
     await asyncio.sleep(1.0)  # consumer joined
     t0 = time.perf_counter()
@@ -123,7 +124,7 @@ async def bench_relay_latency(
         data = json.loads(r.value)["data"]
         lat.append((now - data["t_commit"]) * 1000)
 
-    relay = OutboxRelay(engine, bootstrap_servers=bootstrap, service="bench-relay-lat", batch_size=500)
+    relay = OutboxRelay(engine, kafka=bootstrap, service="bench-relay-lat", batch_size=500)
     relay_task = asyncio.create_task(relay.run())
     consumer_task = asyncio.create_task(consume(bootstrap, topic, n, on_msg))
     await asyncio.sleep(2.0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from pathlib import Path
 
@@ -12,6 +13,8 @@ from pydantic import SecretStr
 from common import provision
 from common.db import drop_service
 from common.events import Topics
+from common.kafka_access import client_options
+from common.kafka_acls import Operation, PatternType, describe_acls
 from common.provision import ProvisionError, ServiceSpec
 
 
@@ -49,6 +52,8 @@ async def test_provision_migrate_and_wait_against_real_servers(postgres_admin_ur
         spec.password_env: "pw-" + suffix,
         "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
         "KAFKA_TOPIC_PREFIX": prefix,
+        # the administrator the session connects as (devstack's pytest plugin): provision creates the ACLs too
+        **{k: v for k, v in os.environ.items() if k.startswith("KAFKA_SASL_")},
     }
     try:
         await provision.provision_all(env, services=[spec], migrate=False)
@@ -69,7 +74,7 @@ async def test_provision_migrate_and_wait_against_real_servers(postgres_admin_ur
         assert await provision.current_revisions(SecretStr(own_env["PUBLISHER_DATABASE_URL"]), spec.schema) == heads
         # idempotent
         await provision.provision_all(env, services=[spec], migrate=True)
-        admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+        admin = AIOKafkaAdminClient(**client_options(kafka_bootstrap))
         await admin.start()
         try:
             topics = set(await admin.list_topics())
@@ -77,5 +82,25 @@ async def test_provision_migrate_and_wait_against_real_servers(postgres_admin_ur
             await admin.close()
         for t in Topics.ALL:
             assert {f"{prefix}{t}", f"{prefix}{t}.dlq"} <= topics
+        if "KAFKA_SASL_USERNAME" in env:
+            # exact per-topic ACLs: the lineage producers may write lineage.changed of this prefix, nothing else
+            held = [
+                b for b in await describe_acls(kafka_bootstrap, "User:lineage-producer") if prefix in b.resource_name
+            ]
+            assert [(b.operation, b.resource_name, b.pattern) for b in held] == [
+                (Operation.WRITE, f"{prefix}lineage.changed", PatternType.LITERAL)
+            ]
+            publisher = {
+                (b.operation, b.resource_name)
+                for b in await describe_acls(kafka_bootstrap, "User:publisher")
+                if prefix in b.resource_name
+            }
+            assert publisher == {
+                (Operation.READ, f"{prefix}publish.requested"),
+                (Operation.WRITE, f"{prefix}publish.requested.dlq"),
+                (Operation.WRITE, f"{prefix}publish.completed"),
+                (Operation.WRITE, f"{prefix}workflow.run.started"),
+                (Operation.READ, f"{prefix}publisher"),
+            }
     finally:
         await drop_service(postgres_admin_url, schema=spec.schema, role=spec.role)

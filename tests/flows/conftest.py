@@ -31,6 +31,7 @@ from common.db import ServiceDatabase
 from common.dolphin import DolphinRestClient
 from common.events import Event, Topics, registry
 from common.kafka import ensure_topics
+from common.kafka_access import client_options
 from common.testing.fixtures import ProvisionFn
 from common.testing.gateway_api import until as until  # the flows' tests import it from here
 from common.testing.service import migrate, running
@@ -197,7 +198,7 @@ async def platform(
     lineage = LineageSettings(**common("lineage-resolver"), topic_partitions=1)
     admin_token = "flows_" + secrets.token_urlsafe(24)
 
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", enable_idempotence=True)
+    producer = AIOKafkaProducer(**client_options(kafka_bootstrap), acks="all", enable_idempotence=True)
     await producer.start()
     ds = DolphinRestClient.create(emulator.rest_url, SecretStr(emulator.access_token))
     try:

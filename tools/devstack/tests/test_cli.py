@@ -28,6 +28,9 @@ def test_status_env_and_up_when_running(
         f"export DATABASE_URL=postgresql+asyncpg://platform_admin:{postgres_server.password}"
         f"@127.0.0.1:{postgres_server.port}/platform",
         f"export KAFKA_BOOTSTRAP_SERVERS={kafka_server.bootstrap_servers}",
+        "export KAFKA_SASL_USERNAME=admin",
+        f"export KAFKA_SASL_PASSWORD={kafka_server.passwords()['admin']}",
+        "export KAFKA_SASL_MECHANISM=SCRAM-SHA-512",
     ]
 
     assert main(["up"]) == 0

@@ -9,6 +9,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from common.kafka_access import client_options
 from devstack import DevstackError, PortBusyError
 from devstack.kafka import KAFKA_VERSION, KafkaServer, find_java
 
@@ -20,7 +21,7 @@ def _topic(prefix: str) -> str:
 
 
 async def _produce(bootstrap: str, topic: str, values: list[bytes]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all")
+    producer = AIOKafkaProducer(**client_options(bootstrap), enable_idempotence=True, acks="all")
     await producer.start()
     try:
         for i, value in enumerate(values):
@@ -32,7 +33,7 @@ async def _produce(bootstrap: str, topic: str, values: list[bytes]) -> None:
 async def _consume_all(bootstrap: str, topic: str, expected: int, group: str | None = None) -> list[bytes]:
     consumer = AIOKafkaConsumer(
         topic,
-        bootstrap_servers=bootstrap,
+        **client_options(bootstrap),
         group_id=group,
         auto_offset_reset="earliest",
         enable_auto_commit=False,
@@ -52,7 +53,7 @@ async def _consume_all(bootstrap: str, topic: str, expected: int, group: str | N
 
 async def test_produce_and_consume_with_headers_and_manual_commit(kafka_bootstrap: str) -> None:
     topic = _topic("headers")
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    admin = AIOKafkaAdminClient(**client_options(kafka_bootstrap))
     await admin.start()
     try:
         await admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=1)])
@@ -65,7 +66,7 @@ async def test_produce_and_consume_with_headers_and_manual_commit(kafka_bootstra
     finally:
         await admin.close()
 
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, enable_idempotence=True, acks="all")
+    producer = AIOKafkaProducer(**client_options(kafka_bootstrap), enable_idempotence=True, acks="all")
     await producer.start()
     try:
         meta = await producer.send_and_wait(
@@ -77,7 +78,7 @@ async def test_produce_and_consume_with_headers_and_manual_commit(kafka_bootstra
     group = f"g-{uuid.uuid4().hex[:8]}"
     consumer = AIOKafkaConsumer(
         topic,
-        bootstrap_servers=kafka_bootstrap,
+        **client_options(kafka_bootstrap),
         group_id=group,
         auto_offset_reset="earliest",
         enable_auto_commit=False,
@@ -142,7 +143,13 @@ def test_server_properties(tmp_path: Path) -> None:
     props = KafkaServer(port=40000, controller_port=40001, work_dir=tmp_path).server_properties()
     assert props["process.roles"] == "broker,controller"
     assert props["node.id"] == "1"
-    assert props["listeners"] == "PLAINTEXT://127.0.0.1:40000,CONTROLLER://127.0.0.1:40001"
+    assert props["listeners"] == "BROKER://127.0.0.1:40000,CONTROLLER://127.0.0.1:40001"
+    # every client authenticates (SCRAM) and is authorized by ACL; only the administrator is a super user
+    assert props["listener.security.protocol.map"] == "BROKER:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT"
+    assert props["sasl.enabled.mechanisms"] == "SCRAM-SHA-512"
+    assert props["allow.everyone.if.no.acl.found"] == "false"
+    assert props["super.users"] == "User:admin;User:controller"
+    assert (tmp_path / "sasl-users.json").stat().st_mode & 0o077 == 0
     assert props["controller.quorum.voters"] == "1@127.0.0.1:40001"
     assert props["log.dirs"] == str(tmp_path / "data")
     assert props["offsets.topic.replication.factor"] == "1"

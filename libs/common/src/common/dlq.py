@@ -29,16 +29,18 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from common.consumer import header_map
+from common.kafka_access import KafkaAccess, client_options
 from common.outbox import producer_config
 
 REPLAY_GROUP = "dlq-replay.{dlq}"
 
 
-async def replay(bootstrap: str, topic: str, *, dry_run: bool = False) -> dict[str, Any]:
-    """Copy the dead letters of ``<topic>.dlq`` not replayed before back to ``topic`` (see the module docstring)."""
+async def replay(bootstrap: KafkaAccess | str, topic: str, *, dry_run: bool = False) -> dict[str, Any]:
+    """Copy the dead letters of ``<topic>.dlq`` not replayed before back to ``topic`` (see the module docstring).
+    The replay runs as the Kafka administrator (``KAFKA_SASL_*``): no service principal writes another's topic."""
     dlq = f"{topic}.dlq"
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
+        **client_options(bootstrap),
         group_id=REPLAY_GROUP.format(dlq=dlq),
         enable_auto_commit=False,
         auto_offset_reset="earliest",

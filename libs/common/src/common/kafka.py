@@ -9,11 +9,12 @@ or found to be a duplicate; a ``NackRecord`` rewinds the partition to that recor
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterable
 from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import ClusterAuthorizationFailedError, TopicAlreadyExistsError, TopicAuthorizationFailedError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -23,11 +24,14 @@ from opentelemetry.trace import TracerProvider
 from prometheus_client import REGISTRY, CollectorRegistry
 
 from common.consumer import ConsumerRuntime, Handler, NackRecord, record_from_consumer_record
+from common.kafka_access import KafkaAccess, client_options
 from common.outbox import MAX_MESSAGE_BYTES
+
+log = logging.getLogger(__name__)
 
 
 def create_broker(
-    bootstrap_servers: str,
+    kafka: KafkaAccess | str,
     *,
     service: str,
     tracer_provider: TracerProvider | None = None,
@@ -39,8 +43,10 @@ def create_broker(
         middlewares.append(KafkaTelemetryMiddleware(tracer_provider=tracer_provider))
         if metrics_registry is not None:
             middlewares.append(KafkaPrometheusMiddleware(registry=metrics_registry, app_name=service))
+    access = KafkaAccess.of(kafka)
     return KafkaBroker(
-        bootstrap_servers,
+        access.bootstrap_servers,
+        security=access.broker_security(),
         client_id=service,
         enable_idempotence=True,
         acks="all",
@@ -98,10 +104,11 @@ def subscribe(
 
 
 async def ensure_topics(
-    bootstrap_servers: str, topics: Iterable[str], *, partitions: int = 3, replication_factor: int = 1
+    kafka: KafkaAccess | str, topics: Iterable[str], *, partitions: int = 3, replication_factor: int = 1
 ) -> None:
-    """Create the topics (and their ``.dlq``) if missing. Idempotent."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    """Create the topics (and their ``.dlq``) if missing. Idempotent. A principal that may not create topics (a
+    service under ACLs: ``platform-provision`` creates them) leaves them to the administrator, with a warning."""
+    admin = AIOKafkaAdminClient(**client_options(kafka))
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -118,7 +125,13 @@ async def ensure_topics(
                         )
                     )
         if wanted:
-            with contextlib.suppress(TopicAlreadyExistsError):
-                await admin.create_topics(wanted)
+            try:
+                with contextlib.suppress(TopicAlreadyExistsError):
+                    await admin.create_topics(wanted)
+            except (TopicAuthorizationFailedError, ClusterAuthorizationFailedError):
+                log.warning(
+                    "not allowed to create topics %s: they are created by platform-provision",
+                    sorted(t.name for t in wanted),
+                )
     finally:
         await admin.close()

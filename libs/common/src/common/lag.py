@@ -26,6 +26,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client import Gauge
 
+from common.kafka_access import KafkaAccess
+
 log = logging.getLogger(__name__)
 
 CONSUMER_LAG = Gauge(
@@ -34,9 +36,9 @@ CONSUMER_LAG = Gauge(
 
 
 class ConsumerLagMonitor:
-    def __init__(self, bootstrap_servers: str, groups: Mapping[str, set[str]], *, interval_s: float = 15.0) -> None:
+    def __init__(self, kafka: KafkaAccess | str, groups: Mapping[str, set[str]], *, interval_s: float = 15.0) -> None:
         """``groups`` maps a consumer group id to the topics it consumes."""
-        self._bootstrap = bootstrap_servers
+        self._kafka = KafkaAccess.of(kafka)
         self._groups = {g: set(t) for g, t in groups.items()}
         self._interval = interval_s
         self._stopping = asyncio.Event()
@@ -78,8 +80,8 @@ class ConsumerLagMonitor:
 
     async def _connected(self, topics: list[str]) -> tuple[AIOKafkaAdminClient, AIOKafkaConsumer]:
         if self._clients is None:
-            admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap)
-            offsets = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, enable_auto_commit=False)
+            admin = AIOKafkaAdminClient(**self._kafka.client_options())
+            offsets = AIOKafkaConsumer(**self._kafka.client_options(), enable_auto_commit=False)
             try:
                 await admin.start()
                 await offsets.start()

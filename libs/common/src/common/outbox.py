@@ -59,6 +59,7 @@ from common.errors import ValidationFailed
 from common.events.base import Event
 from common.events.envelope import CONTENT_TYPE
 from common.events.registry import EventRegistry, registry
+from common.kafka_access import KafkaAccess, client_options
 
 log = logging.getLogger(__name__)
 
@@ -206,10 +207,10 @@ _CHANNEL_SQL = "'outbox_' || md5(current_schema())"
 _NOTIFY = text(f"SELECT pg_notify({_CHANNEL_SQL}, '')")
 
 
-def producer_config(bootstrap_servers: str, client_id: str) -> dict[str, Any]:
+def producer_config(kafka: KafkaAccess | str, client_id: str) -> dict[str, Any]:
     """Settings of every producer of the platform: idempotent, acks=all, large messages allowed."""
     return {
-        "bootstrap_servers": bootstrap_servers,
+        **client_options(kafka),
         "client_id": client_id,
         "enable_idempotence": True,
         "acks": "all",
@@ -227,7 +228,7 @@ class OutboxRelay:
         self,
         engine: AsyncEngine,
         *,
-        bootstrap_servers: str,
+        kafka: KafkaAccess | str,
         service: str,
         batch_size: int = 500,
         poll_interval_s: float = 1.0,
@@ -238,7 +239,7 @@ class OutboxRelay:
         ``Outbox.add`` sends with each committed transaction. ``send_timeout_s``: how long one batch may wait for the
         broker's acknowledgements before it is given up (and sent again after a backoff)."""
         self._engine = engine
-        self._bootstrap = bootstrap_servers
+        self._kafka = KafkaAccess.of(kafka)
         self._service = service
         self._batch = batch_size
         self._poll = poll_interval_s
@@ -319,7 +320,7 @@ class OutboxRelay:
 
     async def _producer_ready(self) -> AIOKafkaProducer:
         if self._producer is None:
-            producer = AIOKafkaProducer(**producer_config(self._bootstrap, f"{self._service}-outbox"))
+            producer = AIOKafkaProducer(**producer_config(self._kafka, f"{self._service}-outbox"))
             try:
                 await producer.start()
             except Exception:

@@ -10,6 +10,10 @@ secrets in them):
   rights needed; what the per-service Kubernetes migration Jobs run).
 - ``wait-migrated --service NAME``: wait until the service's schema is at the head revision of the migrations in
   this image (the init container of each Deployment); exits 1 after ``--timeout`` seconds.
+- ``acls``: the Kafka ACLs of every service principal and of the external lineage producers
+  (``common.kafka_acls``), also part of ``all`` when the admin authenticates (``KAFKA_SASL_USERNAME``).
+- ``identity-keys --out DIR``: an Ed25519 key pair per service (``DIR/<service>.key``, ``DIR/trusted/<service>.pem``)
+  for the service identities (``common.identity``); an existing private key is kept.
 - ``ds-bootstrap``: idempotently create the DolphinScheduler tenant, user, project and the platform's access token
   (with the given token value) through the DS REST API, logged in as the DS admin. For a fresh DS (compose); in
   production the DS administrators do this once and hand over the token.
@@ -21,7 +25,9 @@ Environment:
   ``GATEWAY``): the password ``all`` gives the service's role (``svc_<schema>``).
 - ``<PREFIX>DATABASE_URL`` (``migrate``, ``wait-migrated``) and ``<PREFIX>DB_SCHEMA`` (optional).
 - ``KAFKA_BOOTSTRAP_SERVERS``, ``KAFKA_TOPIC_PREFIX`` (optional), ``PLATFORM_TOPIC_PARTITIONS`` (default 3),
-  ``PLATFORM_TOPIC_REPLICATION_FACTOR`` (default 1).
+  ``PLATFORM_TOPIC_REPLICATION_FACTOR`` (default 1); the administrator's ``KAFKA_SASL_USERNAME`` /
+  ``KAFKA_SASL_PASSWORD(_FILE)`` (a super user of the cluster); ``PLATFORM_KAFKA_USER_<SERVICE>`` (``DEFINITION``, …,
+  ``LINEAGE_PRODUCER``): a principal's Kafka user name when it is not the service's name.
 - ``PLATFORM_DS_REST_URL``, ``PLATFORM_DS_ADMIN_USER`` / ``PLATFORM_DS_ADMIN_PASSWORD``, ``PLATFORM_DS_TENANT``,
   ``PLATFORM_DS_USER`` / ``PLATFORM_DS_USER_PASSWORD``, ``PLATFORM_DS_PROJECT``, ``PLATFORM_DS_TOKEN``
   (``ds-bootstrap``).
@@ -115,6 +121,7 @@ async def provision_all(
     services: Sequence[ServiceSpec] = SERVICES,
     migrate: bool = True,
     topics: bool = True,
+    acls: bool = True,
 ) -> None:
     from common.db import provision_service
     from common.migrations import upgrade
@@ -136,16 +143,39 @@ async def provision_all(
                 log.info("schema %s migrated to head", spec.schema)
     if topics:
         await create_topics(env, bootstrap)
+    if acls and env.get("KAFKA_SASL_USERNAME"):
+        await create_acls(env)
+
+
+def kafka_principals(env: Mapping[str, str]) -> dict[str, str]:
+    """Service (or ``lineage-producer``) → its Kafka user name (``PLATFORM_KAFKA_USER_<NAME>``, default the name)."""
+    from common.kafka_acls import GRANTS
+
+    return {n: env.get("PLATFORM_KAFKA_USER_" + n.upper().replace("-", "_"), "").strip() or n for n in GRANTS}
+
+
+async def create_acls(env: Mapping[str, str]) -> None:
+    from common.kafka_access import KafkaAccess
+    from common.kafka_acls import acl_bindings
+    from common.kafka_acls import create_acls as create
+
+    access = KafkaAccess.from_env(_require(env, "KAFKA_BOOTSTRAP_SERVERS"), env)
+    if not access.authenticated:
+        raise ProvisionError("creating Kafka ACLs needs the administrator's KAFKA_SASL_USERNAME and password")
+    bindings = acl_bindings(env.get("KAFKA_TOPIC_PREFIX", ""), kafka_principals(env))
+    await create(access, bindings)
+    log.info("Kafka ACLs ready: %d rules for %s", len(bindings), ", ".join(sorted(kafka_principals(env).values())))
 
 
 async def create_topics(env: Mapping[str, str], bootstrap: str) -> None:
     from common.events import Topics
     from common.kafka import ensure_topics
+    from common.kafka_access import KafkaAccess
 
     prefix = env.get("KAFKA_TOPIC_PREFIX", "")
     names = [f"{prefix}{t}" for t in Topics.ALL]
     await ensure_topics(
-        bootstrap,
+        KafkaAccess.from_env(bootstrap, env),
         names,
         partitions=int(env.get("PLATFORM_TOPIC_PARTITIONS", "3")),
         replication_factor=int(env.get("PLATFORM_TOPIC_REPLICATION_FACTOR", "1")),
@@ -311,6 +341,10 @@ def build_parser() -> argparse.ArgumentParser:
     everything.add_argument("--service", action="append", default=[], help="only this service (repeatable)")
     everything.add_argument("--skip-migrations", action="store_true")
     everything.add_argument("--skip-topics", action="store_true")
+    everything.add_argument("--skip-acls", action="store_true")
+    sub.add_parser("acls", help="the Kafka ACLs of every service principal and of the external lineage producers")
+    keys = sub.add_parser("identity-keys", help="an Ed25519 key pair per service (service identities)")
+    keys.add_argument("--out", required=True, type=Path, help="directory: <service>.key and trusted/<service>.pem")
     migrate = sub.add_parser("migrate", help="one service's migrations, as the service's own role")
     migrate.add_argument("--service", required=True)
     wait = sub.add_parser("wait-migrated", help="wait until a service's schema is at the head revision")
@@ -331,6 +365,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         [environ.get("PLATFORM_ADMIN_DATABASE_URL")]
         + [environ.get(s.password_env) for s in SERVICES]
         + [environ.get(f"{s.env_prefix}DATABASE_URL") for s in SERVICES]
+        + [environ.get("KAFKA_SASL_PASSWORD")]
     )
     command = args.command or "all"
     try:
@@ -342,8 +377,16 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
                     services=selected,
                     migrate=not getattr(args, "skip_migrations", False),
                     topics=not getattr(args, "skip_topics", False),
+                    acls=not getattr(args, "skip_acls", False),
                 )
             )
+        elif command == "acls":
+            asyncio.run(create_acls(environ))
+        elif command == "identity-keys":
+            from common.identity import generate_identity_keys
+
+            generate_identity_keys(args.out, [s.name for s in SERVICES])
+            log.info("identity keys in %s (public keys in %s)", args.out, args.out / "trusted")
         elif command == "migrate":
             asyncio.run(migrate_one(service(args.service), environ))
         elif command == "wait-migrated":

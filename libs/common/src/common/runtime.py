@@ -58,13 +58,15 @@ class Infra:
         tracer_provider: TracerProvider | None = None,
         telemetry: bool = True,
     ) -> Infra:
-        register_secrets([settings.database_url])
+        register_secrets([settings.database_url, settings.kafka.password])
         engine = create_engine(settings.database_url, schema=schema)
         if telemetry:
             instrument_engine(engine, tracer_provider)
         sessions = session_factory(engine)
+        if not settings.kafka.authenticated:
+            log.warning("Kafka without authentication: set KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD(_FILE)")
         broker = create_broker(
-            settings.kafka_bootstrap_servers,
+            settings.kafka,
             service=settings.service_name,
             tracer_provider=tracer_provider,
             telemetry=telemetry,
@@ -72,7 +74,7 @@ class Infra:
         outbox = Outbox(outbox_table, source=f"/services/{settings.service_name}", topic_name=settings.topic)
         relay = OutboxRelay(
             engine,
-            bootstrap_servers=settings.kafka_bootstrap_servers,
+            kafka=settings.kafka,
             service=settings.service_name,
             batch_size=settings.outbox_batch_size,
             poll_interval_s=settings.outbox_poll_interval_s,
@@ -101,7 +103,7 @@ class Infra:
                 for group, topic in self.runtime.subscriptions:
                     groups.setdefault(group, set()).add(topic)
                 self._lag_monitor = ConsumerLagMonitor(
-                    self.settings.kafka_bootstrap_servers, groups, interval_s=self.settings.kafka_lag_interval_s
+                    self.settings.kafka, groups, interval_s=self.settings.kafka_lag_interval_s
                 )
                 self._lag_task = asyncio.create_task(self._lag_monitor.run(), name="consumer-lag-monitor")
         else:

@@ -14,6 +14,8 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from common.kafka_access import KafkaAccess
+
 
 class ServiceSettings(BaseSettings):
     """Common settings. Subclasses set ``model_config = SettingsConfigDict(env_prefix=...)``."""
@@ -25,6 +27,25 @@ class ServiceSettings(BaseSettings):
     database_url: SecretStr = SecretStr("postgresql+asyncpg://localhost:55432/platform")
     kafka_bootstrap_servers: str = Field(
         default="127.0.0.1:59092", validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "kafka_bootstrap_servers")
+    )
+    #: the principal this service authenticates as (SASL/SCRAM); the broker's ACLs allow it only its topics
+    #: (``common.kafka_acls``). Shared names without a prefix: one process, one principal.
+    kafka_sasl_username: str | None = Field(
+        default=None, validation_alias=AliasChoices("KAFKA_SASL_USERNAME", "kafka_sasl_username")
+    )
+    kafka_sasl_password: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("KAFKA_SASL_PASSWORD", "kafka_sasl_password")
+    )
+    #: a file holding the password instead (a mounted Secret)
+    kafka_sasl_password_file: Path | None = Field(
+        default=None, validation_alias=AliasChoices("KAFKA_SASL_PASSWORD_FILE", "kafka_sasl_password_file")
+    )
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = Field(
+        default="SCRAM-SHA-512", validation_alias=AliasChoices("KAFKA_SASL_MECHANISM", "kafka_sasl_mechanism")
+    )
+    #: CA bundle of the brokers' certificates: SASL over TLS
+    kafka_ssl_cafile: Path | None = Field(
+        default=None, validation_alias=AliasChoices("KAFKA_SSL_CAFILE", "kafka_ssl_cafile")
     )
     #: prepended to every topic name (isolates environments sharing one cluster, and tests)
     topic_prefix: str = Field(default="", validation_alias=AliasChoices("KAFKA_TOPIC_PREFIX", "topic_prefix"))
@@ -62,6 +83,20 @@ class ServiceSettings(BaseSettings):
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"
+
+    @property
+    def kafka(self) -> KafkaAccess:
+        """How this service reaches Kafka (servers and principal)."""
+        password = self.kafka_sasl_password
+        if password is None and self.kafka_sasl_password_file is not None:
+            password = SecretStr(self.kafka_sasl_password_file.read_text(encoding="utf-8").strip())
+        return KafkaAccess(
+            bootstrap_servers=self.kafka_bootstrap_servers,
+            username=self.kafka_sasl_username,
+            password=password,
+            mechanism=self.kafka_sasl_mechanism,
+            ssl_cafile=self.kafka_ssl_cafile,
+        )
 
     @field_validator("database_url")
     @classmethod

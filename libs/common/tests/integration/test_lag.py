@@ -7,6 +7,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from prometheus_client import REGISTRY
 
 from common.kafka import ensure_topics
+from common.kafka_access import client_options
 from common.lag import ConsumerLagMonitor
 
 pytestmark = pytest.mark.integration
@@ -18,7 +19,7 @@ async def test_lag_moves_while_consumer_is_paused_and_recovers(kafka_bootstrap: 
     monitor = ConsumerLagMonitor(kafka_bootstrap, {group: {topic}})
 
     async def produce(n: int) -> None:
-        p = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+        p = AIOKafkaProducer(**client_options(kafka_bootstrap))
         await p.start()
         for i in range(n):
             await p.send(topic, b"x", key=str(i).encode())
@@ -26,7 +27,7 @@ async def test_lag_moves_while_consumer_is_paused_and_recovers(kafka_bootstrap: 
         await p.stop()
 
     consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=kafka_bootstrap, group_id=group, enable_auto_commit=False, auto_offset_reset="earliest"
+        topic, **client_options(kafka_bootstrap), group_id=group, enable_auto_commit=False, auto_offset_reset="earliest"
     )
     await consumer.start()
     await produce(10)
@@ -65,7 +66,7 @@ async def test_run_refreshes_until_stopped_and_closes_its_clients(kafka_bootstra
     await ensure_topics(kafka_bootstrap, [topic], partitions=1)
     monitor = ConsumerLagMonitor(kafka_bootstrap, {group: {topic}}, interval_s=0.05)
     task = asyncio.create_task(monitor.run())
-    p = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    p = AIOKafkaProducer(**client_options(kafka_bootstrap))
     await p.start()
     await p.send_and_wait(topic, b"x")
     await p.stop()
@@ -80,7 +81,7 @@ async def test_run_refreshes_until_stopped_and_closes_its_clients(kafka_bootstra
 async def test_group_that_never_committed_counts_the_whole_topic(kafka_bootstrap: str, topic_prefix: str) -> None:
     topic = f"{topic_prefix}fresh"
     await ensure_topics(kafka_bootstrap, [topic], partitions=1)
-    p = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    p = AIOKafkaProducer(**client_options(kafka_bootstrap))
     await p.start()
     for _ in range(4):
         await p.send_and_wait(topic, b"x")

@@ -18,6 +18,7 @@ from common.consumer import ConsumerRuntime, Delivery, Outcome, Record
 from common.db import unit_of_work
 from common.events import EventRegistry
 from common.kafka import BrokerDeadLetterSink, create_broker, ensure_topics, subscribe
+from common.kafka_access import client_options
 from common.outbox import Outbox, OutboxRelay
 from common.testing.kafka_helpers import eventually, read_topic
 
@@ -139,7 +140,7 @@ class TopicSizer:
         from aiokafka import AIOKafkaConsumer
 
         self._topic = topic
-        self._c = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+        self._c = AIOKafkaConsumer(**client_options(bootstrap))
 
     async def start(self) -> None:
         await self._c.start()
@@ -172,7 +173,7 @@ async def test_same_event_three_times_has_one_effect(svc: Svc, kafka_bootstrap: 
     topic = f"{topic_prefix}test.counted"
     await ensure_topics(kafka_bootstrap, [topic])
     env = REG.encode(Counted(key_="k", seq=0), source="/test")
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, enable_idempotence=True, acks="all")
+    producer = AIOKafkaProducer(**client_options(kafka_bootstrap), enable_idempotence=True, acks="all")
     await producer.start()
     for _ in range(3):
         await producer.send_and_wait(topic, env.to_bytes(), key=b"k")
@@ -206,7 +207,7 @@ async def test_malformed_message_goes_to_dlq_and_partition_moves_on(
 ) -> None:
     topic = f"{topic_prefix}test.counted"
     await ensure_topics(kafka_bootstrap, [topic], partitions=1)
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    producer = AIOKafkaProducer(**client_options(kafka_bootstrap))
     await producer.start()
     await producer.send_and_wait(topic, b"{not json", key=b"k", headers=[("origin", b"test")])
     wrong_schema = REG.encode(Counted(key_="k", seq=0), source="/t").model_dump(mode="json")
@@ -243,7 +244,7 @@ async def test_kafka_restart_mid_run_loses_nothing(
     topic = f"{topic_prefix}test.counted"
     await ensure_topics(kafka_bootstrap, [topic])
     outbox = Outbox(outbox_table, source="/test", topic_name=lambda t: f"{topic_prefix}{t}", events=REG)
-    relay = OutboxRelay(svc.engine, bootstrap_servers=kafka_bootstrap, service=f"{topic_prefix}relay", batch_size=50)
+    relay = OutboxRelay(svc.engine, kafka=kafka_bootstrap, service=f"{topic_prefix}relay", batch_size=50)
     relay_task = asyncio.create_task(relay.run())
     broker, _ = await _start_consumer(svc, kafka_bootstrap, topic, f"{topic_prefix}g")
     try:
@@ -286,7 +287,7 @@ async def test_relays_of_same_named_services_in_different_schemas_both_run(
         await _write_events(
             s, Outbox(outbox_table, source="/t", topic_name=lambda t: f"{topic_prefix}{t}", events=REG), 5
         )
-    relays = [OutboxRelay(s.engine, bootstrap_servers=kafka_bootstrap, service="same-name") for s in (svc, other)]
+    relays = [OutboxRelay(s.engine, kafka=kafka_bootstrap, service="same-name") for s in (svc, other)]
     tasks = [asyncio.create_task(r.run()) for r in relays]
     try:
         await eventually(lambda: _all_published(relays, 5), timeout_s=30)
@@ -353,7 +354,7 @@ async def test_add_many_batches_are_published_exactly_once_in_per_key_order(
                 await outbox.add(s, batch[0])
                 await outbox.add_many(s, batch[1:])
         i += n
-    relay = OutboxRelay(svc.engine, bootstrap_servers=kafka_bootstrap, service=f"{topic_prefix}relay", batch_size=50)
+    relay = OutboxRelay(svc.engine, kafka=kafka_bootstrap, service=f"{topic_prefix}relay", batch_size=50)
     relay_task = asyncio.create_task(relay.run())
     broker, _ = await _start_consumer(svc, kafka_bootstrap, topic, f"{topic_prefix}g")
     try:

@@ -120,7 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "nobody"
             )
         if settings.ensure_topics:
-            await ensure_topics(settings.kafka_bootstrap_servers, [settings.topic(t) for t in Topics.ALL])
+            await ensure_topics(settings.kafka, [settings.topic(t) for t in Topics.ALL])
         subscribers.register(infra.broker, infra.runtime, deps)
         workers = Workers(deps)
         workers.start()

@@ -31,6 +31,7 @@ from common.events.models import (
     Topics,
     WorkflowExecutionFailed,
 )
+from common.kafka_access import client_options
 from common.testing.kafka_helpers import eventually
 from common.testing.service import running
 
@@ -113,7 +114,7 @@ async def test_each_alert_reaches_each_im_exactly_once(
     ]  # fmt: skip
     fake.failures[PATHS["slack"]] = [500]  # the first Slack message fails once and is retried
     settings = make_settings(channels=_channels(fake), language="zh", history_poll_interval_s=0.3)
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    producer = AIOKafkaProducer(**client_options(kafka_bootstrap))
     await producer.start()
     try:
         async with running(create_app(settings)) as client:

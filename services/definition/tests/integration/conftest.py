@@ -18,6 +18,7 @@ from pydantic import SecretStr
 
 from common.db import ServiceDatabase, drop_service, provision_service
 from common.events import Event, registry
+from common.kafka_access import client_options
 from common.testing.identity import auth_headers
 from common.testing.service import migrate, running
 from definition.config import DEFAULT_MIGRATIONS, Settings
@@ -83,7 +84,7 @@ def settings(definition_db: ServiceDatabase, topic_prefix: str, kafka_bootstrap:
 
 @pytest.fixture
 async def producer(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
-    p = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", enable_idempotence=True)
+    p = AIOKafkaProducer(**client_options(kafka_bootstrap), acks="all", enable_idempotence=True)
     await p.start()
     yield p
     await p.stop()

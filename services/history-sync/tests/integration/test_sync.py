@@ -13,6 +13,7 @@ from sqlalchemy import func, select, text, update
 from common import deadline
 from common.events.models import ExecutionSynced, Topics, WorkflowExecutionFailed, WorkflowRunStarted
 from common.events.registry import registry
+from common.kafka_access import client_options
 from common.testing.kafka_helpers import eventually, read_topic
 from common.testing.service import running
 from history_sync import service
@@ -55,7 +56,7 @@ async def test_publish_completed_over_kafka_tracks_and_inline_refresh_serves_ds(
     settings = make_settings(ds.emulator, sync_enabled=False)
     async with running(create_app(settings)) as client:
         event = publish_completed(41, code, ds.project_code, version_id=9001, engine_version=1)
-        producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+        producer = AIOKafkaProducer(**client_options(kafka_bootstrap))
         await producer.start()
         try:
             envelope = registry.encode(event, source="/services/publisher")
@@ -388,7 +389,7 @@ async def test_a_started_run_makes_the_next_read_refresh(
             operator="ann",
             started_at=datetime.now(UTC),
         )
-        producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+        producer = AIOKafkaProducer(**client_options(kafka_bootstrap))
         await producer.start()
         try:
             envelope = registry.encode(event, source="/services/publisher")

@@ -26,7 +26,7 @@ def create_app(settings: Settings | None = None, *, consume: bool = True, teleme
             await upgrade(settings.migrations_path, settings.database_url, settings.db_schema)
         if settings.ensure_topics:
             await ensure_topics(
-                settings.kafka_bootstrap_servers,
+                settings.kafka,
                 [settings.topic(Topics.LINEAGE_CHANGED), settings.topic(Topics.TASK_DEPENDENCY_CHANGED)],
                 partitions=settings.topic_partitions,
             )

@@ -12,6 +12,7 @@ from aiokafka import AIOKafkaProducer
 
 from common.db import ServiceDatabase
 from common.events import Event, registry
+from common.kafka_access import client_options
 from common.testing.fixtures import ProvisionFn
 from common.testing.service import migrate
 from lineage_resolver.config import Settings
@@ -48,7 +49,7 @@ def settings(lineage_db: ServiceDatabase, topic_prefix: str, kafka_bootstrap: st
 
 @pytest.fixture
 async def producer(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
-    p = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", enable_idempotence=True)
+    p = AIOKafkaProducer(**client_options(kafka_bootstrap), acks="all", enable_idempotence=True)
     await p.start()
     yield p
     await p.stop()

@@ -131,15 +131,18 @@ def _cmd_env() -> int:
         if not pg.is_running():
             print("devstack: warning: local PostgreSQL is not running (run `devstack up`)", file=sys.stderr)
     external_kafka = external_kafka_bootstrap()
+    kafka_env: dict[str, str] = {}
     if external_kafka is not None:
-        bootstrap = external_kafka
+        kafka_env[KAFKA_BOOTSTRAP_ENV] = external_kafka
     else:
         kafka = KafkaServer()
-        bootstrap = kafka.bootstrap_servers
+        # the administrator's credentials (the local broker authenticates every client)
+        kafka_env.update(kafka.client_env())
         if not kafka.is_running():
             print("devstack: warning: local Kafka is not running (run `devstack up`)", file=sys.stderr)
     print(f"export {DATABASE_URL_ENV}={shlex.quote(database_url)}")
-    print(f"export {KAFKA_BOOTSTRAP_ENV}={shlex.quote(bootstrap)}")
+    for key, value in kafka_env.items():
+        print(f"export {key}={shlex.quote(value)}")
     return 0
 
 

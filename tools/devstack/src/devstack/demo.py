@@ -1,13 +1,16 @@
 """``platform-demo``: load demo data into a running platform (``./platform up``) so the portal has something to show.
 
-It works through the public API like a user would (tasks, workflows, approval, publishing, a run), and feeds the
-tasks' table lineage to the lineage resolver's internal API (other platform systems send it over Kafka). Running it
-twice is harmless: existing tasks and workflows (by name) are reused.
+It works through the public API like a user would (tasks, workflows, approval, publishing, a run), and sends the
+tasks' table lineage as other platform systems do: ``lineage.changed`` events on Kafka, as the ``lineage-producer``
+principal (the local broker's; with an external Kafka, the ``KAFKA_SASL_*`` credentials of the environment), then
+waits until the lineage resolver has turned them into task dependencies. Running it twice is harmless: existing tasks
+and workflows (by name) are reused.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 import time
@@ -76,7 +79,48 @@ def _port(name: str) -> int:
     return next(s.port for s in SERVICES if s.name == name)
 
 
-def load(api: Api, lineage_url: str) -> dict[str, Any]:
+async def send_lineage(changes: Sequence[tuple[int, tuple[str, ...], tuple[str, ...]]]) -> None:
+    """``lineage.changed`` for each task (reads, writes), as the lineage producers' principal."""
+    from aiokafka import AIOKafkaProducer
+
+    from common.events import LineageChanged, Topics, registry
+    from common.kafka_access import KafkaAccess
+    from devstack.external import external_kafka_bootstrap
+
+    external = external_kafka_bootstrap()
+    if external is not None:
+        options = KafkaAccess.from_env(external).client_options()
+    else:
+        from devstack.kafka import KafkaServer
+
+        options = KafkaServer().client_options("lineage-producer")
+    producer = AIOKafkaProducer(**options, enable_idempotence=True, acks="all")
+    await producer.start()
+    try:
+        for task_id, reads, writes in changes:
+            event = LineageChanged(task_id=task_id, read_tables=reads, write_tables=writes)
+            value = registry.encode(event, source="/systems/platform-demo").to_bytes()
+            await producer.send_and_wait(Topics.LINEAGE_CHANGED, value, key=event.key().encode())
+    finally:
+        await producer.stop()
+
+
+def wait_for_dependencies(api: Api, ids: dict[str, int], timeout_s: float = 60.0) -> None:
+    """Until the lineage resolver has applied the lineage (a task that reads a table has its producer upstream)."""
+    expected = {name: any(reads for n, _, _, reads, _ in TASKS if n == name) for name in ids}
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        done = all(
+            not wanted or (api.call("GET", f"/api/v1/tasks/{ids[name]}").get("upstream_count") or 0) > 0
+            for name, wanted in expected.items()
+        )
+        if done:
+            return
+        time.sleep(0.5)
+    raise SystemExit("platform-demo: the lineage resolver did not apply the demo's lineage within a minute")
+
+
+def load(api: Api) -> dict[str, Any]:
     existing = {t["name"]: t for t in api.call("GET", "/api/v1/tasks", params={"page_size": 200})["items"]}
     ids: dict[str, int] = {}
     for name, kind, script, _, _ in TASKS:
@@ -89,14 +133,8 @@ def load(api: Api, lineage_url: str) -> dict[str, Any]:
             json={"name": name, "task_type": kind, "description": f"demo task {name}", "params": {"script": script}},
         )
         ids[name] = task["id"]
-    with httpx.Client(timeout=30) as c:
-        for name, _, _, reads, writes in TASKS:
-            r = c.post(
-                f"{lineage_url}/internal/lineage",
-                json={"task_id": ids[name], "read_tables": list(reads), "write_tables": list(writes)},
-            )
-            if r.status_code >= 400:
-                raise SystemExit(f"platform-demo: lineage for {name} → HTTP {r.status_code}: {r.text[:300]}")
+    asyncio.run(send_lineage([(ids[name], reads, writes) for name, _, _, reads, writes in TASKS]))
+    wait_for_dependencies(api, ids)
 
     workflows = {w["name"]: w for w in api.call("GET", "/api/v1/workflows", params={"page_size": 200})["items"]}
     made: dict[str, int] = {}
@@ -157,7 +195,6 @@ def _publish_online(api: Api, workflow_id: int) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="platform-demo", description=__doc__.split("\n\n")[0] if __doc__ else None)
     ap.add_argument("--gateway", default=f"http://{HOST}:{_port('gateway')}")
-    ap.add_argument("--lineage", default=f"http://{HOST}:{_port('lineage-resolver')}")
     ap.add_argument("--token", help="admin API token (default: the one ./platform up generated)")
     ns = ap.parse_args(argv)
     token = ns.token
@@ -167,7 +204,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("platform-demo: no admin token; run ./platform up first or pass --token", file=sys.stderr)
             return 2
         token = json.loads(secrets_file.read_text())["admin_token"]
-    result = load(Api(ns.gateway, token), ns.lineage)
+    result = load(Api(ns.gateway, token))
     print(json.dumps(result, indent=2))
     print(f"open {ns.gateway}/ to see the demo workflows")
     return 0

@@ -3,6 +3,12 @@
 The official Kafka jars are fetched once from Maven Central with Maven (see ``kafka-runtime-pom.xml``)
 into ``<cache dir>/kafka/<version>/libs`` and run with the machine's Java 17+.  Data lives in
 ``<state dir>/kafka`` and survives ``stop()``/``start()``.
+
+Clients authenticate (SASL/SCRAM-SHA-512 on the broker's listener; the controller's listener takes SASL/PLAIN from
+the broker itself) and the ACL authorizer denies what no ACL allows. The SCRAM users — ``admin`` (the only super
+user: provisioning, tests), one per service and ``lineage-producer`` (``PRINCIPALS``) — are created when the storage
+is formatted, with passwords generated into ``<state dir>/kafka/sasl-users.json`` (mode 0600). A data directory
+formatted without them (an older devstack) is formatted again, its data lost.
 """
 
 from __future__ import annotations
@@ -12,9 +18,11 @@ import base64
 import concurrent.futures
 import contextlib
 import fcntl
+import json
 import logging
 import os
 import re
+import secrets
 import shutil
 import signal
 import subprocess
@@ -24,6 +32,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from aiokafka.client import AIOKafkaClient, CoordinationType
 from aiokafka.errors import KafkaError
@@ -49,6 +58,21 @@ HEAP_OPTS = ("-Xms256m", "-Xmx768m")
 # C1-only JIT: much faster JVM start-up on small CI machines; plenty for a test broker.
 JVM_OPTS = ("-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-XX:TieredStopAtLevel=1")
 _POM_RESOURCE = "kafka-runtime-pom.xml"
+#: the SCRAM users of the local broker: the administrator (super user), the services (common.kafka_acls.GRANTS) and
+#: the external lineage producers
+ADMIN_USER = "admin"
+PRINCIPALS = (
+    ADMIN_USER,
+    "definition",
+    "publisher",
+    "history-sync",
+    "lineage-resolver",
+    "alerting",
+    "lineage-producer",
+)
+SCRAM = "SCRAM-SHA-512"
+#: the broker's own user on the controller listener (SASL/PLAIN, defined in server.properties)
+_CONTROLLER_USER = "controller"
 _MAVEN_NS = "{http://maven.apache.org/POM/4.0.0}"
 log = logging.getLogger(__name__)
 
@@ -178,9 +202,19 @@ def _random_cluster_id() -> str:
 
 
 # --------------------------------------------------------------------------- readiness probe
-async def _probe(bootstrap: str, request_timeout_ms: int) -> None:
+def sasl_options(username: str, password: str) -> dict[str, Any]:
+    """aiokafka keyword arguments of a SCRAM user of the local broker."""
+    return {
+        "security_protocol": "SASL_PLAINTEXT",
+        "sasl_mechanism": SCRAM,
+        "sasl_plain_username": username,
+        "sasl_plain_password": password,
+    }
+
+
+async def _probe(bootstrap: str, request_timeout_ms: int, options: dict[str, Any] | None = None) -> None:
     """Succeed once a metadata request returns a broker and the group coordinator is available."""
-    client = AIOKafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=request_timeout_ms)
+    client = AIOKafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=request_timeout_ms, **(options or {}))
     try:
         await client.bootstrap()
         metadata = await client.fetch_all_metadata()
@@ -192,10 +226,11 @@ async def _probe(bootstrap: str, request_timeout_ms: int) -> None:
         await client.close()
 
 
-def probe_kafka(bootstrap: str, timeout: float = 5.0) -> bool:
+def probe_kafka(bootstrap: str, timeout: float = 5.0, options: dict[str, Any] | None = None) -> bool:
     """One readiness probe with aiokafka, run on a private event loop in a worker thread."""
+    probe = _probe(bootstrap, max(1000, int(timeout * 1000)), options)
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        future = pool.submit(asyncio.run, asyncio.wait_for(_probe(bootstrap, max(1000, int(timeout * 1000))), timeout))
+        future = pool.submit(asyncio.run, asyncio.wait_for(probe, timeout))
         try:
             future.result(timeout=timeout + 5)
         except (KafkaError, DevstackError, OSError, TimeoutError, concurrent.futures.TimeoutError):
@@ -237,11 +272,43 @@ class KafkaServer:
         self.log_file = self.work_dir / "server.log"
         self.stdout_file = self.work_dir / "kafka.out"
         self.pid_file = self.work_dir / "kafka.pid"
+        self.users_file = self.work_dir / "sasl-users.json"
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
     def bootstrap_servers(self) -> str:
         return f"{self.host}:{self.port}"
+
+    # ----------------------------------------------------------------- users
+    def passwords(self) -> dict[str, str]:
+        """The SCRAM users' passwords (and the controller's), generated once into ``sasl-users.json``."""
+        data: dict[str, str] = json.loads(self.users_file.read_text()) if self.users_file.exists() else {}
+        wanted = (*PRINCIPALS, _CONTROLLER_USER)
+        if any(u not in data for u in wanted):
+            for user in wanted:
+                data.setdefault(user, secrets.token_urlsafe(18))
+            self.work_dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.users_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                json.dump(data, fh, indent=2)
+        return data
+
+    def client_options(self, user: str = ADMIN_USER) -> dict[str, Any]:
+        """aiokafka keyword arguments (bootstrap servers included) of ``user``."""
+        return {"bootstrap_servers": self.bootstrap_servers, **sasl_options(user, self.passwords()[user])}
+
+    def client_env(self, user: str = ADMIN_USER) -> dict[str, str]:
+        """The environment a platform process reads to connect as ``user`` (``common.kafka_access``)."""
+        return {
+            "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
+            "KAFKA_SASL_USERNAME": user,
+            "KAFKA_SASL_PASSWORD": self.passwords()[user],
+            "KAFKA_SASL_MECHANISM": SCRAM,
+        }
+
+    def _formatted_users(self) -> list[str] | None:
+        marker = self.data_dir / "devstack-scram-users.json"
+        return list(json.loads(marker.read_text())) if marker.exists() else None
 
     # ----------------------------------------------------------------- state
     def pid(self) -> int | None:
@@ -264,8 +331,11 @@ class KafkaServer:
         except (OSError, IndexError, ValueError):
             return None
 
+    def _probe(self) -> bool:
+        return probe_kafka(self.bootstrap_servers, options=sasl_options(ADMIN_USER, self.passwords()[ADMIN_USER]))
+
     def is_ready(self) -> bool:
-        return self.is_running() and port_accepts(self.host, self.port) and probe_kafka(self.bootstrap_servers)
+        return self.is_running() and port_accepts(self.host, self.port) and self._probe()
 
     def wait_ready(self, timeout: float = 120.0) -> None:
         deadline = time.monotonic() + timeout
@@ -275,7 +345,7 @@ class KafkaServer:
                     f"Kafka exited while starting; last lines of {self.log_file}:\n{tail(self.log_file)}\n"
                     f"--- {self.stdout_file}:\n{tail(self.stdout_file, 15)}"
                 )
-            if port_accepts(self.host, self.port) and probe_kafka(self.bootstrap_servers):
+            if port_accepts(self.host, self.port) and self._probe():
                 return
             time.sleep(0.3)
         raise DevstackError(
@@ -314,9 +384,16 @@ class KafkaServer:
             self._write_config()
             self._write_log4j_config()
             classpath = f"{libs}/*"
-            if not (self.data_dir / "meta.properties").exists():
+            formatted = (self.data_dir / "meta.properties").exists()
+            if formatted and self._formatted_users() != list(PRINCIPALS):
+                log.warning(
+                    "the Kafka data in %s has no SCRAM users of this devstack: formatting it again", self.data_dir
+                )
+                formatted = False
+            if not formatted:
                 shutil.rmtree(self.data_dir, ignore_errors=True)
                 self._format_storage(java, classpath)
+                (self.data_dir / "devstack-scram-users.json").write_text(json.dumps(list(PRINCIPALS)))
             self.pid_file.unlink(missing_ok=True)
             cmd = [
                 str(java),
@@ -392,6 +469,7 @@ class KafkaServer:
             self._proc = None
 
     def _format_storage(self, java: Path, classpath: str) -> None:
+        passwords = self.passwords()
         result = run(
             [
                 str(java),
@@ -406,27 +484,54 @@ class KafkaServer:
                 _random_cluster_id(),
                 "-c",
                 str(self.config_file),
+                *[
+                    a
+                    for user in PRINCIPALS
+                    for a in ("--add-scram", f"{SCRAM}=[name={user},password={passwords[user]}]")
+                ],
             ],
             cwd=self.work_dir,
             check=False,
             timeout=180,
         )
         if result.returncode != 0:
+            output = (result.stdout + result.stderr).strip()[-4000:]
+            for secret in passwords.values():
+                output = output.replace(secret, "***")
             raise DevstackError(
-                f"formatting Kafka storage in {self.data_dir} failed (exit {result.returncode}):\n"
-                f"{(result.stdout + result.stderr).strip()[-4000:]}"
+                f"formatting Kafka storage in {self.data_dir} failed (exit {result.returncode}):\n{output}"
             )
 
     def server_properties(self) -> dict[str, str]:
         """The broker configuration written to ``server.properties``."""
+        passwords = self.passwords()
+        admin, controller = passwords[ADMIN_USER], passwords[_CONTROLLER_USER]
         return {
             "node.id": "1",
             "process.roles": "broker,controller",
-            "listeners": f"PLAINTEXT://{self.host}:{self.port},CONTROLLER://{self.host}:{self.controller_port}",
-            "advertised.listeners": f"PLAINTEXT://{self.host}:{self.port}",
-            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-            "inter.broker.listener.name": "PLAINTEXT",
+            "listeners": f"BROKER://{self.host}:{self.port},CONTROLLER://{self.host}:{self.controller_port}",
+            "advertised.listeners": f"BROKER://{self.host}:{self.port}",
+            "listener.security.protocol.map": "BROKER:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT",
+            "inter.broker.listener.name": "BROKER",
             "controller.listener.names": "CONTROLLER",
+            # clients: SCRAM users created when the storage is formatted; the broker itself is the admin
+            "sasl.enabled.mechanisms": SCRAM,
+            "sasl.mechanism.inter.broker.protocol": SCRAM,
+            "listener.name.broker.sasl.enabled.mechanisms": SCRAM,
+            "listener.name.broker.scram-sha-512.sasl.jaas.config": (
+                "org.apache.kafka.common.security.scram.ScramLoginModule required "
+                f'username="{ADMIN_USER}" password="{admin}";'
+            ),
+            # the controller listener: only the broker (KRaft keeps SCRAM users in the metadata the controller serves)
+            "sasl.mechanism.controller.protocol": "PLAIN",
+            "listener.name.controller.sasl.enabled.mechanisms": "PLAIN",
+            "listener.name.controller.plain.sasl.jaas.config": (
+                "org.apache.kafka.common.security.plain.PlainLoginModule required "
+                f'username="{_CONTROLLER_USER}" password="{controller}" user_{_CONTROLLER_USER}="{controller}";'
+            ),
+            "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+            "super.users": f"User:{ADMIN_USER};User:{_CONTROLLER_USER}",
+            "allow.everyone.if.no.acl.found": "false",
             "controller.quorum.voters": f"1@{self.host}:{self.controller_port}",
             "log.dirs": str(self.data_dir),
             "num.partitions": "3",
@@ -452,9 +557,12 @@ class KafkaServer:
         }
 
     def _write_config(self) -> None:
-        lines = ["# generated by devstack on every start; do not edit"]
+        lines = ["# generated by devstack on every start; do not edit (holds passwords: mode 0600)"]
         lines += [f"{key}={value}" for key, value in self.server_properties().items()]
-        self.config_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        fd = os.open(self.config_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write("\n".join(lines) + "\n")
+        self.config_file.chmod(0o600)
 
     def _write_log4j_config(self) -> None:
         self.log4j_file.write_text(

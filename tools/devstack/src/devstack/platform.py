@@ -9,7 +9,11 @@ portal URL, the admin
 API token and where DolphinScheduler's UI is. ``down`` stops the services, the DS it started, and the local servers.
 
 Generated secrets (database passwords, the admin API token) live in ``<state dir>/platform/secrets.json`` (mode
-0600) so a second ``up`` reuses them.
+0600) so a second ``up`` reuses them; each service's identity key (``common.identity``) in
+``<state dir>/platform/identity/`` (public keys in ``identity/trusted/``). Each service connects to the local Kafka as
+its own SCRAM user (``devstack.kafka.PRINCIPALS``), and ``up`` gives every principal exactly its topics' ACLs
+(``common.kafka_acls``); with an external Kafka (``KAFKA_BOOTSTRAP_SERVERS``) the services use the ``KAFKA_SASL_*``
+credentials of the environment.
 """
 
 from __future__ import annotations
@@ -210,12 +214,23 @@ def _wait_http(url: str, what: str, timeout: float, pid: int | None = None, log:
     raise DevstackError(f"{what} not ready after {timeout:.0f}s ({last})" + (f":\n{tail(log)}" if log else ""))
 
 
+def identity_dir() -> Path:
+    """The services' identity keys (made once, kept across ``up``)."""
+    from common.identity import generate_identity_keys
+
+    directory = platform_dir() / "identity"
+    generate_identity_keys(directory, [s.name for s in SERVICES])
+    return directory
+
+
 async def _provision(admin_url: str, bootstrap: str, secret: dict[str, str]) -> dict[str, str]:
     from pydantic import SecretStr
 
     from common.db import provision_service
     from common.events import Topics
     from common.kafka import ensure_topics
+    from common.kafka_access import KafkaAccess
+    from common.kafka_acls import acl_bindings, create_acls
     from common.migrations import upgrade
 
     urls: dict[str, str] = {}
@@ -229,18 +244,42 @@ async def _provision(admin_url: str, bootstrap: str, secret: dict[str, str]) -> 
         if spec.migrations.is_dir():
             await upgrade(spec.migrations, db.url, db.schema)
         urls[spec.name] = db.url.get_secret_value()
-    await ensure_topics(bootstrap, Topics.ALL)
+    admin = KafkaAccess.from_env(bootstrap)
+    await ensure_topics(admin, Topics.ALL)
+    if admin.authenticated:
+        await create_acls(admin, acl_bindings())
     return urls
+
+
+def _base_env(spec: ServiceSpec) -> dict[str, str]:
+    """This process's environment and the service's own Kafka principal on the local broker (the administrator's
+    credentials, which ``ensure_infra`` put here, are not passed on; the gateway uses no Kafka). With an external
+    Kafka the environment's ``KAFKA_SASL_*`` stay."""
+    from devstack.external import external_kafka_bootstrap
+
+    if external_kafka_bootstrap() is not None:
+        return dict(os.environ)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KAFKA_SASL_")}
+    if spec.name != "gateway":
+        from devstack.kafka import KafkaServer
+
+        env.update(KafkaServer().client_env(spec.name))
+    return env
 
 
 def _service_env(
     spec: ServiceSpec, db_url: str, bootstrap: str, ds: DsTarget, secret: dict[str, str]
 ) -> dict[str, str]:
     p = spec.env_prefix
+    keys = identity_dir()
     env = {
-        **os.environ,
+        **_base_env(spec),
         f"{p}DATABASE_URL": db_url,
         "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        # topics and ACLs are provisioned by `up` with the Kafka administrator
+        f"{p}ENSURE_TOPICS": "false",
+        "IDENTITY_TRUSTED_KEYS_DIR": str(keys / "trusted"),
+        f"{p}IDENTITY_KEY_FILE": str(keys / f"{spec.name}.key"),
         f"{p}HTTP_HOST": HOST,
         f"{p}HTTP_PORT": str(spec.port),
         f"{p}LOG_JSON": "true",

@@ -12,10 +12,16 @@ Session-scoped fixtures:
 ``DATABASE_URL`` / ``KAFKA_BOOTSTRAP_SERVERS`` select external services; then nothing is started.
 Otherwise the local servers are started once per session (reusing ones that ``devstack up`` already
 started) and at session end only the servers this session started are stopped.
+
+The local Kafka authenticates every client (SASL/SCRAM) and authorizes by ACL. The session connects as its
+administrator (a super user): the fixture puts ``KAFKA_SASL_USERNAME`` / ``KAFKA_SASL_PASSWORD`` in the environment,
+where every Kafka client of the platform finds them (``common.kafka_access``), in the test process and in the service
+processes tests start. An external cluster's credentials, if it needs any, come the same way from the environment.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -59,9 +65,17 @@ def _devstack_kafka() -> Iterator[KafkaServer | None]:
 
     server = KafkaServer()
     started = server.start()
+    env = server.client_env()
+    saved = {k: os.environ.get(k) for k in env if k != "KAFKA_BOOTSTRAP_SERVERS"}
+    os.environ.update({k: v for k, v in env.items() if k != "KAFKA_BOOTSTRAP_SERVERS"})
     try:
         yield server
     finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
         if started:
             server.stop()
 

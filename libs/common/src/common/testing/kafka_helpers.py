@@ -9,12 +9,16 @@ from collections.abc import Awaitable, Callable
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
+from common.kafka_access import KafkaAccess, client_options
 
-async def read_topic(bootstrap: str, topic: str, *, expect: int, timeout_s: float = 30.0) -> list[ConsumerRecord]:
+
+async def read_topic(
+    bootstrap: KafkaAccess | str, topic: str, *, expect: int, timeout_s: float = 30.0
+) -> list[ConsumerRecord]:
     """Read ``topic`` from the beginning until ``expect`` records arrived (or the timeout)."""
     consumer = AIOKafkaConsumer(
         topic,
-        bootstrap_servers=bootstrap,
+        **client_options(bootstrap),
         group_id=f"reader-{uuid.uuid4().hex[:8]}",
         auto_offset_reset="earliest",
         enable_auto_commit=False,

@@ -43,7 +43,7 @@ async def _main(ns: argparse.Namespace) -> None:
     engine = create_engine(ns.db_url, schema=ns.schema)
     relay = _TestRelay(
         engine,
-        bootstrap_servers=ns.bootstrap,
+        kafka=ns.bootstrap,  # with this process's KAFKA_SASL_* credentials
         service=ns.service,
         batch_size=ns.batch,
         poll_interval_s=0.01,
