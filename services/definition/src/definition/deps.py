@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from common.db import ReadPool
+from common.identity import Signer
 from common.outbox import Outbox
 from definition.ports import DatasourceCatalog
 from definition.snapshots import SnapshotCache, TaskMemo
@@ -35,3 +36,6 @@ class Deps:
     reads: ReadPool | None = None
     #: DolphinScheduler's datasources (the publisher's lookup), checked when a SQL task is saved; ``None``: no check
     datasources: DatasourceCatalog | None = None
+    #: this service's signer: publish approvals (``common.approvals``); ``None``: requests go unsigned, and the
+    #: publisher refuses them
+    signer: Signer | None = None

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from common.app import Wired, create_service_app
 from common.db import ReadPool
-from common.identity import signer_from
+from common.identity import Signer, signer_from
 from common.kafka import ensure_topics
 from common.migrations import upgrade
 from common.runtime import Infra
@@ -38,7 +38,11 @@ async def open_reads(settings: Settings) -> ReadPool:
 
 
 def build_deps(
-    settings: Settings, infra: Infra, reads: ReadPool | None = None, datasources: DatasourceCatalog | None = None
+    settings: Settings,
+    infra: Infra,
+    reads: ReadPool | None = None,
+    datasources: DatasourceCatalog | None = None,
+    signer: Signer | None = None,
 ) -> Deps:
     return Deps(
         sessions=infra.sessions,
@@ -48,6 +52,7 @@ def build_deps(
         tasks=TaskMemo(max_tasks=settings.snapshot_cache_tasks),
         reads=reads,
         datasources=datasources,
+        signer=signer,
     )
 
 
@@ -60,7 +65,7 @@ def create_app(settings: Settings | None = None, *, consume: bool = True, teleme
             await upgrade(settings.migrations_path, settings.database_url, settings.db_schema)
         if settings.ensure_topics:
             await ensure_topics(
-                settings.kafka_bootstrap_servers,
+                settings.kafka,
                 [settings.topic(t) for t in (*PRODUCED_TOPICS, *CONSUMED_TOPICS)],
                 partitions=settings.topic_partitions,
             )
@@ -74,7 +79,7 @@ def create_app(settings: Settings | None = None, *, consume: bool = True, teleme
             if settings.publisher_url
             else None
         )
-        deps = build_deps(settings, infra, reads, PublisherDatasources(publisher) if publisher else None)
+        deps = build_deps(settings, infra, reads, PublisherDatasources(publisher) if publisher else None, signer)
         register_subscribers(infra, settings, deps)
         if settings.gc_threshold:
             _, gen1, gen2 = gc.get_threshold()

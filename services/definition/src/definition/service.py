@@ -33,6 +33,7 @@ from sqlalchemy import Row, func
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from common.approvals import approve
 from common.db import unit_of_work
 from common.errors import Conflict, NotFound, StaleVersion, ValidationFailed
 from common.events.models import (
@@ -1081,6 +1082,19 @@ async def _request_publish(
         },
     )
     await repo.update_workflow(session, workflow_id, {"publish_status": "pending"})
+    approval = (
+        approve(
+            deps.signer,
+            request_id=request_id,
+            workflow_id=workflow_id,
+            version_id=decision.version_id,
+            version_no=version.version_no,
+            operation=operation.value,
+            content_hash=version.content_hash,
+        )
+        if deps.signer is not None
+        else None
+    )
     await deps.outbox.add(
         session,
         PublishRequested(
@@ -1093,6 +1107,7 @@ async def _request_publish(
             requested_at=now,
             snapshot=snapshot,
             reason=reason,
+            approval=approval,
         ),
     )
     return schemas.PublishAccepted(

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from common.identity import TrustedKeys
 from common.outbox import Outbox
 from publisher.ports import Clock, DolphinGateway, DolphinRest, SystemClock
 
@@ -78,6 +79,8 @@ class Deps:
     wake_reconciler: Callable[[], None] = _nothing
     #: work started for a request that must go on when the request ends (kept so it is not collected)
     running: set[asyncio.Task[Any]] = field(default_factory=set)
+    #: the public keys publish approvals are checked with (``common.approvals``); ``None``: every publish is refused
+    approvals: TrustedKeys | None = None
 
     def background(self, work: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
         """Run ``work`` as a task that outlives the request that started it."""

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from common.app import Wired, create_service_app
 from common.dolphin import DolphinGatewayClient, DolphinRestClient
 from common.events.models import Topics
+from common.identity import trusted_keys_from
 from common.kafka import ensure_topics
 from common.runtime import Infra
 from common.telemetry import register_secrets
@@ -86,9 +87,10 @@ def create_app(settings: Settings) -> FastAPI:
                 restore_initial_s=settings.reconcile_backoff_initial_s,
                 restore_max_s=settings.reconcile_backoff_max_s,
             ),
+            approvals=trusted_keys_from(settings),
         )
         await ensure_topics(
-            settings.kafka_bootstrap_servers,
+            settings.kafka,
             [
                 settings.topic(Topics.PUBLISH_REQUESTED),
                 settings.topic(Topics.PUBLISH_COMPLETED),

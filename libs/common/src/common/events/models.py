@@ -105,6 +105,9 @@ class PublishRequested(Event):
     retry_of: UUID | None = None
     #: why the platform asked by itself, when no person did (``platform_offline``, ``archive``)
     reason: str | None = None
+    #: the definition service's signature over what it approved (request, workflow, version, operation and the
+    #: snapshot's content hash; ``common.approvals``): the publisher deploys nothing without it
+    approval: str | None = None
 
     def key(self) -> str:
         return str(self.workflow_id)

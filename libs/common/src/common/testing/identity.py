@@ -19,6 +19,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from common.approvals import approve
+from common.events.models import PublishRequested
 from common.identity import Signer, generate_identity_keys
 
 #: service name -> env prefix of its settings
@@ -83,3 +85,17 @@ class UserAuth(httpx.Auth):
         if "authorization" not in request.headers:
             request.headers["Authorization"] = f"Bearer {user_token(self.audience, self.actor, self.roles)}"
         yield request
+
+
+def approved(event: PublishRequested) -> PublishRequested:
+    """``event`` with the approval the definition service would sign for it (its snapshot's content hash)."""
+    approval = approve(
+        signer("definition"),
+        request_id=event.request_id,
+        workflow_id=event.workflow_id,
+        version_id=event.version_id,
+        version_no=event.version_no,
+        operation=event.operation.value,
+        content_hash=event.snapshot.content_hash(),
+    )
+    return event.model_copy(update={"approval": approval})

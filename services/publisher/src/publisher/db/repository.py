@@ -67,6 +67,14 @@ async def record_by_id(session: AsyncSession, record_id: int) -> Row[Any] | None
     return (await session.execute(select(R).where(R.c.id == record_id))).first()
 
 
+async def retried_request_ids(session: AsyncSession, record_id: int) -> list[uuid.UUID]:
+    """The request ids of the record and of the records it retries, back to the first request (whose approval a
+    retry carries)."""
+    chain = select(R.c.id, R.c.request_id, R.c.retry_of).where(R.c.id == record_id).cte("chain", recursive=True)
+    chain = chain.union_all(select(R.c.id, R.c.request_id, R.c.retry_of).join(chain, R.c.id == chain.c.retry_of))
+    return [uuid.UUID(str(r)) for r in (await session.execute(select(chain.c.request_id).limit(1000))).scalars()]
+
+
 async def record_id_of_request(session: AsyncSession, request_id: uuid.UUID) -> int | None:
     return (await session.execute(select(R.c.id).where(R.c.request_id == request_id))).scalar_one_or_none()
 
