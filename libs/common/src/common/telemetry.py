@@ -5,7 +5,14 @@
   recorded), httpx and SQLAlchemy instrumented, direct aiohttp calls through :func:`client_span`, direct asyncpg
   reads through :func:`statement_span`; Kafka through FastStream's middleware (trace context in record headers);
 - logs: JSON lines carrying ``trace_id``/``span_id`` of the current span and any ``extra`` fields (``event_id``…);
-  every registered secret value is masked in every log record (a log-record factory), whatever the handler.
+  every registered secret value is masked in every log record's message (a log-record factory), whatever the
+  handler, and in everything the platform's handler writes (message, ``extra`` fields, tracebacks:
+  :class:`RedactingFormatter`);
+- secrets in traces: URLs are recorded without their credentials and sensitive query values (:func:`scrub_url`: the
+  ``url.full`` of :func:`client_span` and of httpx's spans, through the instrumentation's request hooks), and
+  :class:`SecretScrubbingProcessor`, the provider's first processor, masks every registered secret in the attributes
+  and events of every span before any exporter sees it. A webhook URL registered as a secret (alerting's channels)
+  also registers its path and query values: a Slack webhook's path is its secret.
 """
 
 from __future__ import annotations
@@ -16,15 +23,18 @@ import functools
 import logging
 import sys
 import threading
+import traceback
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping, Sequence
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from fastapi.telemetry import TelemetryConfig
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
+from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace import Event, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.sdk.trace.sampling import ParentBased, Sampler, SamplingResult, TraceIdRatioBased
@@ -40,20 +50,116 @@ _secrets: set[str] = set()
 
 
 def register_secrets(values: Iterable[SecretStr | str | None]) -> None:
-    """Mask these values in every log record from now on (tokens, passwords, URLs with passwords)."""
+    """Mask these values in every log record and span from now on (tokens, passwords, URLs with passwords). For a
+    URL, its path and its query values are registered too (a webhook's path or ``access_token`` is its secret)."""
     for v in values:
         raw = v.get_secret_value() if isinstance(v, SecretStr) else v
         if raw and len(raw) >= 4:
             _secrets.add(raw)
+            if raw.startswith(("http://", "https://")):
+                parts = urlsplit(raw)
+                if len(parts.path) >= 8:
+                    _secrets.add(parts.path)
+                for _, value in parse_qsl(parts.query):
+                    if len(value) >= 4:
+                        _secrets.add(value)
     if _secrets and logging.getLogRecordFactory() is not _redacting_factory:
         logging.setLogRecordFactory(_redacting_factory)
 
 
 def redact(text: str) -> str:
-    for s in _secrets:
+    # longest first: a URL is masked whole before its path is
+    for s in sorted(_secrets, key=len, reverse=True):
         if s in text:
             text = text.replace(s, "***")
     return text
+
+
+#: query parameters whose values are credentials, whatever the URL (OpenTelemetry's semantic conventions redact
+#: ``url.full`` the same way)
+SENSITIVE_QUERY_PARAMS = frozenset(
+    {"access_token", "token", "key", "secret", "password", "sig", "signature", "sign", "apikey", "api_key", "auth"}
+)
+
+
+def scrub_url(url: str) -> str:
+    """``url`` for a span or a log: no user name or password, the values of sensitive query parameters
+    (``SENSITIVE_QUERY_PARAMS``) replaced by ``REDACTED``, and every registered secret masked."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return redact(url)
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = "REDACTED:REDACTED@" + netloc.rsplit("@", 1)[1]
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        if any(k.lower() in SENSITIVE_QUERY_PARAMS for k, _ in pairs):
+            query = urlencode([(k, "REDACTED" if k.lower() in SENSITIVE_QUERY_PARAMS else v) for k, v in pairs])
+    return redact(urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment)))
+
+
+def _scrub_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, tuple | list):
+        return tuple(redact(v) if isinstance(v, str) else v for v in value)
+    return value
+
+
+def _has_secret(value: Any) -> bool:
+    if isinstance(value, str):
+        return any(s in value for s in _secrets)
+    if isinstance(value, tuple | list):
+        return any(isinstance(v, str) and any(s in v for s in _secrets) for v in value)
+    return False
+
+
+class SecretScrubbingProcessor(SpanProcessor):
+    """The provider's first span processor: masks every registered secret in a span's attributes (when it starts and
+    when it ends) and in its events (exception messages and stack traces), before the processors after it (the
+    exporters) see the span. ``url.full`` is scrubbed like :func:`scrub_url`."""
+
+    def on_start(self, span: Any, parent_context: Context | None = None) -> None:
+        attributes = getattr(span, "attributes", None) or {}
+        url = attributes.get("url.full")
+        if isinstance(url, str):
+            span.set_attribute("url.full", scrub_url(url))
+        if _secrets:
+            for key, value in attributes.items():
+                if _has_secret(value):
+                    span.set_attribute(key, _scrub_value(value))
+
+    def on_end(self, span: Any) -> None:
+        # ``span`` is the ReadableSpan every later processor gets: what is replaced here is what they export
+        if not _secrets:
+            return
+        try:
+            attributes = span._attributes
+            if attributes is not None and any(_has_secret(v) for v in attributes.values()):
+                span._attributes = BoundedAttributes(
+                    getattr(attributes, "maxlen", None),
+                    {k: _scrub_value(v) for k, v in attributes.items()},
+                    immutable=True,
+                )
+            events = span._events
+            if any(_has_secret(v) for e in events for v in (e.attributes or {}).values()) or any(
+                _has_secret(e.name) for e in events
+            ):
+                scrubbed = [
+                    Event(redact(e.name), {k: _scrub_value(v) for k, v in (e.attributes or {}).items()}, e.timestamp)
+                    for e in events
+                ]
+                span._events = tuple(scrubbed)
+        except AttributeError:  # not the SDK's span: nothing of ours to scrub
+            return
+
+    def shutdown(self) -> None:
+        return None
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True
 
 
 class _ContextFilter(logging.Filter):
@@ -86,22 +192,37 @@ def setup_logging(service: str, *, level: str = "INFO", json_logs: bool = True) 
             root.removeHandler(h)
     handler = logging.StreamHandler(sys.stderr)
     handler._platform = True  # type: ignore[attr-defined]
+    inner: logging.Formatter
     if json_logs:
-        handler.setFormatter(
-            JsonFormatter(
-                "%(asctime)s %(levelname)s %(name)s %(message)s",
-                rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
-                static_fields={"service": service},
-            )
+        inner = JsonFormatter(
+            "%(asctime)s %(levelname)s %(name)s %(message)s",
+            rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+            static_fields={"service": service},
         )
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        inner = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handler.setFormatter(RedactingFormatter(inner))
     handler.addFilter(_ContextFilter())
     # outages are told once (the database) or with backoff (the Kafka clients), not once per failure
     handler.addFilter(OutageLogFilter())
     root.addHandler(handler)
     root.setLevel(level)
     logging.getLogger("aiokafka").setLevel(max(logging.WARNING, root.level))
+
+
+class RedactingFormatter(logging.Formatter):
+    """Formats with ``inner`` and masks every registered secret in the result: the message, the ``extra`` fields
+    (which reach a record after the record factory ran) and the traceback alike."""
+
+    def __init__(self, inner: logging.Formatter) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(self.inner.format(record)) if _secrets else self.inner.format(record)
+
+    def formatException(self, ei: Any) -> str:
+        return redact("".join(traceback.format_exception(*ei)))
 
 
 #: HTTP methods that only read (RFC 9110 safe methods)
@@ -185,6 +306,8 @@ def setup_tracing(
     with _lock:
         if _provider is None:
             _provider = tracer_provider(service, sampling_ratio=sampling_ratio, read_sampling_ratio=read_sampling_ratio)
+            # first: no processor after it (no exporter) sees a registered secret
+            _provider.add_span_processor(SecretScrubbingProcessor())
             if otlp_endpoint:
                 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
@@ -198,10 +321,24 @@ def setup_tracing(
         return _provider
 
 
+def _scrub_request_url(span: trace.Span, request: Any) -> None:
+    """httpx instrumentation hook: the span's URL without credentials or sensitive query values."""
+    if span.is_recording():
+        url = scrub_url(str(request.url if hasattr(request, "url") else request[1]))
+        attributes = getattr(span, "attributes", None) or {}
+        for key in ("url.full", "http.url"):
+            if key in attributes:
+                span.set_attribute(key, url)
+
+
+async def _scrub_request_url_async(span: trace.Span, request: Any) -> None:
+    _scrub_request_url(span, request)
+
+
 def _instrument_libraries() -> None:
     from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 
-    HTTPXClientInstrumentor().instrument()
+    HTTPXClientInstrumentor().instrument(request_hook=_scrub_request_url, async_request_hook=_scrub_request_url_async)
 
 
 def instrument_transport(transport: Any) -> Any:
@@ -211,7 +348,7 @@ def instrument_transport(transport: Any) -> Any:
         return transport
     from opentelemetry.instrumentation.httpx import AsyncOpenTelemetryTransport
 
-    return AsyncOpenTelemetryTransport(transport, tracer_provider=_provider)
+    return AsyncOpenTelemetryTransport(transport, tracer_provider=_provider, request_hook=_scrub_request_url_async)
 
 
 @functools.cache
@@ -237,7 +374,7 @@ def client_span(method: str, url: str, headers: dict[str, str]) -> Iterator[trac
         yield None
         return
     with _http_tracer(_provider).start_as_current_span(
-        method, kind=trace.SpanKind.CLIENT, attributes={"http.request.method": method, "url.full": url}
+        method, kind=trace.SpanKind.CLIENT, attributes={"http.request.method": method, "url.full": scrub_url(url)}
     ) as span:
         propagate.inject(headers)
         yield span

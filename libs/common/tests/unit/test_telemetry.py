@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import random
 import socket
+import uuid
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -16,6 +19,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.sampling import Decision, ParentBased, Sampler
 from opentelemetry.trace import SpanKind, StatusCode
+from pydantic import SecretStr
 
 from common.dolphin import DolphinGatewayClient, DolphinGatewayUnavailable
 from common.telemetry import (
@@ -25,7 +29,10 @@ from common.telemetry import (
     current_trace_context,
     end_client_span,
     install_trace_context,
+    register_secrets,
+    scrub_url,
     server_telemetry,
+    setup_logging,
     tracer_provider,
 )
 
@@ -62,7 +69,7 @@ async def test_gateway_calls_are_client_spans(spans: InMemorySpanExporter) -> No
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed once the block ends: nothing listens there
-    async with DolphinGatewayClient("127.0.0.1", port, read_timeout=2.0) as client:
+    async with DolphinGatewayClient("127.0.0.1", port, SecretStr("test-gateway-token"), read_timeout=2.0) as client:
         with (
             trace.get_tracer(__name__).start_as_current_span("publish") as parent,
             pytest.raises(DolphinGatewayUnavailable),
@@ -301,3 +308,58 @@ def test_no_client_span_inside_a_trace_that_is_not_recorded(spans: InMemorySpanE
     # the callee is told the decision (not sampled) and records nothing either
     assert headers["traceparent"] == "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00"
     assert [s for s in spans.get_finished_spans() if s.kind is SpanKind.CLIENT] == []
+
+
+def test_urls_lose_credentials_and_sensitive_query_values() -> None:
+    assert scrub_url("https://oapi.dingtalk.com/robot/send?access_token=abc123def456") == (
+        "https://oapi.dingtalk.com/robot/send?access_token=REDACTED"
+    )
+    assert scrub_url("https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k-1234&debug=1") == (
+        "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=REDACTED&debug=1"
+    )
+    assert scrub_url("http://user:pw@ds:12345/dolphinscheduler/projects?pageNo=1") == (
+        "http://REDACTED:REDACTED@ds:12345/dolphinscheduler/projects?pageNo=1"
+    )
+    # a Slack webhook's secret is its path: registered with the channel's URL, masked wherever it shows
+    slack = "https://hooks.slack.com/services/T0000/B0000/" + uuid.uuid4().hex
+    register_secrets([slack])
+    assert scrub_url(slack) == "***"
+    assert scrub_url(slack + "?x=1") == "***?x=1"
+    # its path alone is a secret too (behind a proxy, in an error message)
+    assert scrub_url("http://proxy:3128" + urlsplit(slack).path) == "http://proxy:3128***"
+
+
+async def test_no_registered_secret_reaches_an_exporter(spans: InMemorySpanExporter) -> None:
+    token = "tok" + uuid.uuid4().hex
+    hook = f"https://oapi.dingtalk.com/robot/send?access_token={token}"
+    register_secrets([hook])
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError(f"cannot reach {request.url}")
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as client:
+        with trace.get_tracer(__name__).start_as_current_span("deliver") as parent:
+            parent.set_attribute("alert.webhook", hook)
+            with pytest.raises(httpx.ConnectError):
+                await client.post(hook, json={"msgtype": "text"})
+            parent.record_exception(RuntimeError(f"delivery to {hook} failed"))
+    exported = [s for s in spans.get_finished_spans() if s.context.trace_id == parent.get_span_context().trace_id]
+    assert exported
+    dumped = "".join(s.to_json() for s in exported)
+    assert token not in dumped
+    assert "access_token=REDACTED" in dumped or "***" in dumped
+
+
+def test_secrets_are_masked_in_log_extras_and_tracebacks(capsys: pytest.CaptureFixture[str]) -> None:
+    secret = "s3cr3t-" + uuid.uuid4().hex
+    register_secrets([secret])
+    setup_logging("tests", json_logs=True)
+    log = logging.getLogger("tests.redaction")
+    try:
+        raise ValueError(f"webhook {secret} refused")
+    except ValueError:
+        log.exception("delivery failed", extra={"url": f"https://example.com/hook/{secret}"})
+    err = capsys.readouterr().err
+    assert "delivery failed" in err
+    assert secret not in err
+    assert "***" in err

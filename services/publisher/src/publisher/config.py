@@ -80,6 +80,19 @@ class Settings(ServiceSettings):
     def _tokens(self) -> Settings:
         if self.ds_token is None and self.ds_token_file is None:
             raise ValueError(f"set {ENV_PREFIX}DS_TOKEN or {ENV_PREFIX}DS_TOKEN_FILE (DolphinScheduler access token)")
+        if self.ds_gateway_auth_token is None and self.ds_gateway_auth_token_file is None:
+            raise ValueError(
+                f"set {ENV_PREFIX}DS_GATEWAY_AUTH_TOKEN or {ENV_PREFIX}DS_GATEWAY_AUTH_TOKEN_FILE: DolphinScheduler's "
+                "python-gateway.auth-token. Give DS a token of its own: its documented default is public, and the "
+                "publisher does not fall back to it"
+            )
+        if self.ds_gateway_auth_token is not None and (
+            self.ds_gateway_auth_token.get_secret_value() == DEFAULT_GATEWAY_AUTH_TOKEN.get_secret_value()
+        ):
+            raise ValueError(
+                f"{ENV_PREFIX}DS_GATEWAY_AUTH_TOKEN is DolphinScheduler's public default token: set "
+                "python-gateway.auth-token in DS to a secret of its own and give the publisher that"
+            )
         for path in (self.ds_token_file, self.ds_gateway_auth_token_file):
             if path is not None and not path.is_file():
                 raise ValueError(f"token file {path} does not exist")
@@ -100,15 +113,17 @@ class Settings(ServiceSettings):
 
     def gateway_token(self) -> SecretStr:
         if self.ds_gateway_auth_token_file is not None:
-            return SecretStr(self.ds_gateway_auth_token_file.read_text().strip())
-        return self.ds_gateway_auth_token if self.ds_gateway_auth_token is not None else DEFAULT_GATEWAY_AUTH_TOKEN
+            token = SecretStr(self.ds_gateway_auth_token_file.read_text().strip())
+            if token.get_secret_value() == DEFAULT_GATEWAY_AUTH_TOKEN.get_secret_value():
+                raise ValueError(f"{self.ds_gateway_auth_token_file} holds DolphinScheduler's public default token")
+            return token
+        assert self.ds_gateway_auth_token is not None  # checked by the validator
+        return self.ds_gateway_auth_token
 
     def gateway_token_ref(self) -> str:
         if self.ds_gateway_auth_token_file is not None:
             return f"file:{self.ds_gateway_auth_token_file}"
-        if self.ds_gateway_auth_token is not None:
-            return f"env:{ENV_PREFIX}DS_GATEWAY_AUTH_TOKEN"
-        return "builtin:ds-default"
+        return f"env:{ENV_PREFIX}DS_GATEWAY_AUTH_TOKEN"
 
     @property
     def ui_url(self) -> str:

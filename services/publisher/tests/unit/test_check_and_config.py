@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from common.dolphin import DolphinGatewayUnavailable
+from common.dolphin import DEFAULT_GATEWAY_AUTH_TOKEN, DolphinGatewayUnavailable
 from publisher.check import run_check
 from publisher.config import Settings
 from publisher.fakes import FakeDolphin
@@ -63,13 +63,23 @@ def test_tokens_come_from_env_or_file_and_only_references_are_exposed(tmp_path: 
     from_file = _settings(ds_token=None, ds_token_file=secret)
     assert from_file.rest_token().get_secret_value() == "from-file-token"
     assert from_file.rest_token_ref() == f"file:{secret}"
-    default_gw = _settings(ds_gateway_auth_token=None)
-    assert default_gw.gateway_token_ref() == "builtin:ds-default"
+    gw_file = tmp_path / "gw_token"
+    gw_file.write_text("gateway-token-from-file\n")
+    assert _settings(ds_gateway_auth_token=None, ds_gateway_auth_token_file=gw_file).gateway_token_ref() == (
+        f"file:{gw_file}"
+    )
 
 
 def test_missing_token_fails_at_start(tmp_path: Path) -> None:
     with pytest.raises(ValidationError, match="PUBLISHER_DS_TOKEN"):
         _settings(ds_token=None)
+    # no fallback to DolphinScheduler's public default py4j token: none, or that one, and the publisher does not start
+    with pytest.raises(
+        ValidationError, match="PUBLISHER_DS_GATEWAY_AUTH_TOKEN or PUBLISHER_DS_GATEWAY_AUTH_TOKEN_FILE"
+    ):
+        _settings(ds_gateway_auth_token=None)
+    with pytest.raises(ValidationError, match="public default token"):
+        _settings(ds_gateway_auth_token=DEFAULT_GATEWAY_AUTH_TOKEN)
     with pytest.raises(ValidationError, match="does not exist"):
         _settings(ds_token=None, ds_token_file=tmp_path / "missing")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -16,7 +17,7 @@ from typing import Any, Self
 import httpx
 
 from ds_emulator.javabuild import cache_root, ensure_built
-from ds_emulator.server import DEFAULT_ACCESS_TOKEN, DEFAULT_GATEWAY_AUTH_TOKEN
+from ds_emulator.server import DEFAULT_ACCESS_TOKEN
 
 
 class EmulatorProcess:
@@ -27,7 +28,7 @@ class EmulatorProcess:
         rest_port: int = 0,
         gateway_port: int = 0,
         *,
-        auth_token: str = DEFAULT_GATEWAY_AUTH_TOKEN,
+        auth_token: str | None = None,
         access_token: str = DEFAULT_ACCESS_TOKEN,
         host: str = "127.0.0.1",
         with_gateway: bool = True,
@@ -38,7 +39,8 @@ class EmulatorProcess:
         self.host = host
         self.rest_port = rest_port
         self.gateway_port = gateway_port
-        self.auth_token = auth_token
+        # a token of its own, never DS's public default (the publisher refuses that one)
+        self.auth_token = auth_token if auth_token is not None else "emu-gw-" + secrets.token_urlsafe(16)
         self.access_token = access_token
         self.with_gateway = with_gateway
         self.ds_version = ds_version

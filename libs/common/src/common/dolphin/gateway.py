@@ -45,6 +45,8 @@ _tracer = trace.get_tracer(__name__)
 R = TypeVar("R")
 
 #: The SDK's built-in default py4j token (CONTRACT §1.1); deployments should override it.
+#: DS's documented default ``python-gateway.auth-token``: public, so never accepted as the platform's token (a
+#: publisher refuses to start with it, docs/security.md)
 DEFAULT_GATEWAY_AUTH_TOKEN = SecretStr("jwUDzpLsNKEFER4*a8gruBH_GsAurNxU7A@Xc")
 
 
@@ -69,7 +71,7 @@ class DolphinGatewayClient:
         self,
         host: str,
         port: int,
-        auth_token: SecretStr = DEFAULT_GATEWAY_AUTH_TOKEN,
+        auth_token: SecretStr,
         *,
         read_timeout: float = 30.0,
         max_workers: int = 4,
