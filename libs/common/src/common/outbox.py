@@ -16,6 +16,13 @@ idempotent producer never lets a later batch succeed after an earlier one failed
 Backlog: ``OutboxMonitor`` measures the rows waiting and the age of the oldest (``outbox_backlog``,
 ``outbox_oldest_age_seconds``) on its own schedule, apart from the relay: a relay stuck on an unreachable broker
 cannot hide the backlog that ``OutboxBacklogOld`` alerts on.
+
+Poison: a message Kafka refuses for what it is (over the topic's ``max.message.bytes``, a corrupt record, an invalid
+topic name: ``POISON_ERRORS``) would fail every batch it is in, forever, and stall the whole outbox. The records a
+batch lost to such an error are sent again one by one (a broker refuses a whole producer batch for one record in
+it); one refused alone is moved to ``outbox_parked`` with the reason (in the transaction that deletes the batch), and
+the rest flows. ``outbox_parked_total`` counts it and ``OutboxMessageParked`` alerts (docs/operations.md: inspect and
+re-send). Any other failure (Kafka down, an ACL) still fails the whole batch, which stays in the outbox.
 """
 
 from __future__ import annotations
@@ -31,6 +38,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import (
+    CorruptRecordException,
+    InvalidTopicError,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    RecordTooLargeError,
+)
 from opentelemetry import propagate
 from prometheus_client import Counter, Gauge
 from sqlalchemy import (
@@ -69,6 +83,18 @@ OUTBOX_PUBLISHED = Counter("outbox_published_total", "Events published by the ou
 OUTBOX_BACKLOG = Gauge("outbox_backlog", "Events waiting in the outbox", ["service"])
 OUTBOX_OLDEST_AGE = Gauge("outbox_oldest_age_seconds", "Age of the oldest unpublished outbox event", ["service"])
 OUTBOX_RELAY_ERRORS = Counter("outbox_relay_errors_total", "Failed relay batches (retried)", ["service"])
+OUTBOX_PARKED = Counter(
+    "outbox_parked_total", "Outbox events Kafka refused for good, moved to outbox_parked", ["service", "topic"]
+)
+
+#: errors that a record causes by what it is: sending it again never succeeds
+POISON_ERRORS: tuple[type[Exception], ...] = (
+    MessageSizeTooLargeError,
+    RecordTooLargeError,
+    RecordListTooLargeError,
+    CorruptRecordException,
+    InvalidTopicError,
+)
 
 
 def add_outbox_tables(metadata: MetaData) -> tuple[Table, Table]:
@@ -93,6 +119,20 @@ def add_outbox_tables(metadata: MetaData) -> tuple[Table, Table]:
         Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
         PrimaryKeyConstraint("consumer", "event_id"),
         Index("ix_inbox_processed_at", "processed_at"),
+    )
+    # events Kafka refused for good (the relay's poison parking); re-sent by moving them back into ``outbox``
+    Table(
+        "outbox_parked",
+        metadata,
+        Column("id", BigInteger, primary_key=True),
+        Column("event_id", Text, nullable=False),
+        Column("topic", Text, nullable=False),
+        Column("key", Text, nullable=False),
+        Column("value", LargeBinary, nullable=False),
+        Column("headers", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("parked_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Column("reason", Text, nullable=False),
     )
     return outbox, inbox
 
@@ -336,28 +376,114 @@ class OutboxRelay:
                 await producer.stop()
 
     async def relay_once(self) -> int:
-        """Publish one batch; returns how many events were sent. Raises on failure (rows stay in the outbox)."""
+        """Publish one batch; returns how many events were sent or parked. Raises on failure (rows stay in the
+        outbox)."""
         async with self._engine.connect() as conn:
             rows = (
                 await conn.execute(
-                    text("SELECT id, topic, key, value, headers FROM outbox ORDER BY id LIMIT :n"), {"n": self._batch}
+                    text(
+                        "SELECT id, event_id, topic, key, value, headers, created_at FROM outbox ORDER BY id LIMIT :n"
+                    ),
+                    {"n": self._batch},
                 )
             ).all()
         if not rows:
             return 0
         producer = await self._producer_ready()
         async with asyncio.timeout(self._send_timeout):
-            futures = []
-            for r in rows:
-                headers = [(k, str(v).encode()) for k, v in (r.headers or {}).items()]
-                futures.append(await producer.send(r.topic, value=bytes(r.value), key=r.key.encode(), headers=headers))
-            await asyncio.gather(*futures)
+            refused = await self._send(producer, rows)
         async with self._engine.begin() as conn:
+            if refused:
+                await self._park(conn, refused)
             await conn.execute(text("DELETE FROM outbox WHERE id = ANY(:ids)"), {"ids": [r.id for r in rows]})
-        for r in rows:
+        parked_ids = {r.id for r, _ in refused}
+        sent = [r for r in rows if r.id not in parked_ids]
+        for r in sent:
             OUTBOX_PUBLISHED.labels(self._service, r.topic).inc()
-        self.published += len(rows)
+        self.published += len(sent)
         return len(rows)
+
+    async def _send(self, producer: AIOKafkaProducer, rows: Sequence[Any]) -> list[tuple[Any, Exception]]:
+        """Send ``rows`` in order and wait for every acknowledgement; returns the rows Kafka refused for good, each
+        with its error (tried alone once more: the broker refuses a whole batch for one record in it). Raises on any
+        other failure."""
+
+        async def send(r: Any) -> asyncio.Future[Any]:
+            headers = [(k, str(v).encode()) for k, v in (r.headers or {}).items()]
+            future: asyncio.Future[Any] = await sender.send(
+                r.topic, value=bytes(r.value), key=r.key.encode(), headers=headers
+            )
+            return future
+
+        sender = producer
+        outcomes: list[asyncio.Future[Any] | Exception] = []
+        for r in rows:
+            try:
+                outcomes.append(await send(r))
+            except POISON_ERRORS as exc:  # refused before it left (larger than the producer may send)
+                outcomes.append(exc)
+        results = await asyncio.gather(*(o for o in outcomes if isinstance(o, asyncio.Future)), return_exceptions=True)
+        answers = iter(results)
+        failed: list[tuple[Any, BaseException]] = []
+        for r, o in zip(rows, outcomes, strict=True):
+            answer = o if isinstance(o, Exception) else next(answers)
+            if isinstance(answer, BaseException):
+                failed.append((r, answer))
+        if not failed:
+            return []
+        for _, error in failed:
+            if not isinstance(error, POISON_ERRORS):
+                raise error
+        # The idempotent producer's sequence has a gap where the refused batch was, and each refusal would open
+        # another: it is replaced (the next batch gets a new producer id), and the records are tried one at a time,
+        # in order, by a plain producer (acks=all; a duplicate of a retried send is removed by consumers' inbox).
+        await self._close_producer()
+        config = {**producer_config(self._kafka, f"{self._service}-outbox-single"), "enable_idempotence": False}
+        sender = AIOKafkaProducer(**config)
+        await sender.start()
+        refused: list[tuple[Any, Exception]] = []
+        try:
+            for r, _ in failed:
+                try:
+                    await (await send(r))
+                except POISON_ERRORS as exc:
+                    refused.append((r, exc))
+        finally:
+            await sender.stop()
+        return refused
+
+    async def _park(self, conn: Any, refused: Sequence[tuple[Any, Exception]]) -> None:
+        """Move what Kafka refused for good to ``outbox_parked`` (the relay's transaction deleted them from
+        ``outbox``), with the reason; count and log each."""
+        for r, exc in refused:
+            reason = f"{type(exc).__name__}: {exc}"[:2000]
+            await conn.execute(
+                text(
+                    "INSERT INTO outbox_parked (id, event_id, topic, key, value, headers, created_at, reason) "
+                    "VALUES (:id, :event_id, :topic, :key, :value, CAST(:headers AS jsonb), :created_at, :reason)"
+                ),
+                {
+                    "id": r.id,
+                    "event_id": r.event_id,
+                    "topic": r.topic,
+                    "key": r.key,
+                    "value": bytes(r.value),
+                    "headers": json.dumps(r.headers or {}),
+                    "created_at": r.created_at,
+                    "reason": reason,
+                },
+            )
+            OUTBOX_PARKED.labels(self._service, r.topic).inc()
+            log.error(
+                "outbox event parked: Kafka refused it for good; the others go on",
+                extra={
+                    "service": self._service,
+                    "event_id": r.event_id,
+                    "topic": r.topic,
+                    "bytes": len(r.value),
+                    "reason": reason,
+                },
+            )
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):

@@ -8,15 +8,17 @@ import signal
 import subprocess
 import sys
 from collections import defaultdict
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from sqlalchemy import func, insert, select
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from prometheus_client import REGISTRY
+from sqlalchemy import func, insert, select, text
 
 from common.consumer import ConsumerRuntime, Delivery, Outcome, Record
 from common.db import unit_of_work
-from common.events import EventRegistry
+from common.events import Event, EventRegistry
 from common.kafka import BrokerDeadLetterSink, create_broker, ensure_topics, subscribe
 from common.kafka_access import client_options
 from common.outbox import Outbox, OutboxRelay
@@ -366,3 +368,61 @@ async def test_add_many_batches_are_published_exactly_once_in_per_key_order(
         relay.stop()
         await relay_task
         await broker.stop()
+
+
+class Padded(Event):
+    """A test event as large as asked (``pad``)."""
+
+    TYPE: ClassVar[str] = "test.padded"
+    TOPIC: ClassVar[str] = "test.counted"
+    key_: str
+    pad: str
+
+    def key(self) -> str:
+        return self.key_
+
+
+async def test_a_message_kafka_refuses_is_parked_and_the_rest_flows(
+    svc: Svc, kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    """One event over the topic's max.message.bytes must not stall the outbox: it is parked with the reason, counted,
+    and the events around it (same key and others) are delivered."""
+    topic = f"{topic_prefix}test.counted"
+    admin = AIOKafkaAdminClient(**client_options(kafka_bootstrap))
+    await admin.start()
+    try:
+        await admin.create_topics(
+            [NewTopic(topic, num_partitions=1, replication_factor=1, topic_configs={"max.message.bytes": "20000"})]
+        )
+    finally:
+        await admin.close()
+    registry = EventRegistry([Counted, Padded])
+    outbox = Outbox(outbox_table, source="/test", topic_name=lambda t: f"{topic_prefix}{t}", events=registry)
+    async with unit_of_work(svc.sessions) as s:
+        await outbox.add(s, Counted(key_="k0", seq=0))
+        poison_id = await outbox.add(s, Padded(key_="k0", pad="x" * 60_000))
+        await outbox.add(s, Counted(key_="k0", seq=1))
+        await outbox.add(s, Counted(key_="k1", seq=0))
+    service = f"{topic_prefix}relay"
+    relay = OutboxRelay(svc.engine, kafka=kafka_bootstrap, service=service, batch_size=50)
+    try:
+        assert await relay.relay_once() == 4
+        delivered = [registry.decode(r.value)[1] for r in await read_topic(kafka_bootstrap, topic, expect=3)]
+        assert [(e.key(), getattr(e, "seq", None)) for e in delivered] == [("k0", 0), ("k0", 1), ("k1", 0)]
+        async with svc.engine.connect() as conn:
+            parked = await conn.execute(text("SELECT event_id, topic, reason, length(value) AS n FROM outbox_parked"))
+            [row] = parked.all()
+            left = await conn.scalar(text("SELECT count(*) FROM outbox"))
+        assert (row.event_id, row.topic) == (poison_id, topic)
+        assert "MessageSizeTooLarge" in row.reason
+        assert row.n > 60_000
+        assert left == 0
+        assert REGISTRY.get_sample_value("outbox_parked_total", {"service": service, "topic": topic}) == 1.0
+        # and the outbox keeps flowing
+        async with unit_of_work(svc.sessions) as s:
+            await outbox.add(s, Counted(key_="k1", seq=1))
+        assert await relay.relay_once() == 1
+        assert len(await read_topic(kafka_bootstrap, topic, expect=4)) == 4
+    finally:
+        relay.stop()
+        await relay._close_producer()
