@@ -177,14 +177,33 @@ def asyncpg_dsn(url: SecretStr | str) -> str:
     return u.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+#: the service roles' defaults: no statement of a request runs longer, no lock is waited for longer, and no
+#: transaction idles open longer (a stuck client cannot hold locks or a connection for ever)
+STATEMENT_TIMEOUT = "60s"
+LOCK_TIMEOUT = "10s"
+IDLE_IN_TRANSACTION_TIMEOUT = "120s"
+_DURATION = re.compile(r"^\d+(ms|s|min)?$")
+
+
 async def provision_service(
-    admin_url: SecretStr | str, *, schema: str, role: str, password: SecretStr
+    admin_url: SecretStr | str,
+    *,
+    schema: str,
+    role: str,
+    password: SecretStr,
+    statement_timeout: str = STATEMENT_TIMEOUT,
+    lock_timeout: str = LOCK_TIMEOUT,
 ) -> ServiceDatabase:
     """Create (idempotently) ``role`` with LOGIN and ``schema`` owned by it; the role gets nothing else.
 
     PostgreSQL 15 no longer lets PUBLIC create in schema ``public``; we also revoke PUBLIC's USAGE on it so a service
     role sees only its own schema. Other services' schemas are owned by their roles and grant nothing to others.
+    The role's sessions get ``statement_timeout``, ``lock_timeout`` and ``idle_in_transaction_session_timeout``
+    (migrations lift the first two for their own session, ``common.migrations``).
     """
+    for value in (statement_timeout, lock_timeout):
+        if not _DURATION.match(value):
+            raise ValueError(f"not a PostgreSQL duration: {value!r} (e.g. 30s, 500ms, 2min)")
     _check_ident(schema)
     _check_ident(role)
     conn = await asyncpg.connect(asyncpg_dsn(admin_url))
@@ -198,6 +217,11 @@ async def provision_service(
         await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}" AUTHORIZATION "{role}"')
         await conn.execute(f'ALTER SCHEMA "{schema}" OWNER TO "{role}"')
         await conn.execute(f'ALTER ROLE "{role}" SET search_path = "{schema}"')
+        await conn.execute(f"ALTER ROLE \"{role}\" SET statement_timeout = '{statement_timeout}'")
+        await conn.execute(f"ALTER ROLE \"{role}\" SET lock_timeout = '{lock_timeout}'")
+        await conn.execute(
+            f"ALTER ROLE \"{role}\" SET idle_in_transaction_session_timeout = '{IDLE_IN_TRANSACTION_TIMEOUT}'"
+        )
         await conn.execute("REVOKE ALL ON SCHEMA public FROM PUBLIC")
         dbname = await conn.fetchval("SELECT current_database()")
         await conn.execute(f'GRANT CONNECT ON DATABASE "{dbname}" TO "{role}"')

@@ -43,6 +43,10 @@ def run_env(target_metadata: MetaData) -> None:
 
     def _run(connection: Connection) -> None:
         connection.execute(text(f'SET search_path TO "{schema}"'))
+        # the role's statement_timeout is for requests (common.db.provision_service); a migration may build an index
+        # on a large table, and waits a while for the locks it needs
+        connection.execute(text("SET statement_timeout = 0"))
+        connection.execute(text("SET lock_timeout = '60s'"))
         context.configure(
             connection=connection,
             target_metadata=target_metadata,

@@ -21,6 +21,7 @@ secrets in them):
 Environment:
 
 - ``PLATFORM_ADMIN_DATABASE_URL``: PostgreSQL URL of a role that may create roles and schemas (``all``).
+- ``PLATFORM_DB_STATEMENT_TIMEOUT`` / ``PLATFORM_DB_LOCK_TIMEOUT`` (default 60s / 10s): set on every service role.
 - ``PLATFORM_DB_PASSWORD_<SERVICE>`` (``DEFINITION``, ``PUBLISHER``, ``HISTORY_SYNC``, ``LINEAGE_RESOLVER``,
   ``GATEWAY``): the password ``all`` gives the service's role (``svc_<schema>``).
 - ``<PREFIX>DATABASE_URL`` (``migrate``, ``wait-migrated``) and ``<PREFIX>DB_SCHEMA`` (optional).
@@ -123,7 +124,7 @@ async def provision_all(
     topics: bool = True,
     acls: bool = True,
 ) -> None:
-    from common.db import provision_service
+    from common.db import LOCK_TIMEOUT, STATEMENT_TIMEOUT, provision_service
     from common.migrations import upgrade
 
     admin_url = SecretStr(_require(env, "PLATFORM_ADMIN_DATABASE_URL"))
@@ -131,7 +132,12 @@ async def provision_all(
     bootstrap = _require(env, "KAFKA_BOOTSTRAP_SERVERS") if topics else ""
     for spec in services:
         db = await provision_service(
-            admin_url, schema=spec.schema, role=spec.role, password=SecretStr(passwords[spec.name])
+            admin_url,
+            schema=spec.schema,
+            role=spec.role,
+            password=SecretStr(passwords[spec.name]),
+            statement_timeout=env.get("PLATFORM_DB_STATEMENT_TIMEOUT", "").strip() or STATEMENT_TIMEOUT,
+            lock_timeout=env.get("PLATFORM_DB_LOCK_TIMEOUT", "").strip() or LOCK_TIMEOUT,
         )
         log.info("schema %s and role %s ready", spec.schema, spec.role)
         if migrate:

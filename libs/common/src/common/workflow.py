@@ -17,6 +17,23 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+#: What one workflow or task may hold; more is a 422 naming the field. Far above real workflows (the benchmarks publish
+#: 2,000-task workflows and validate 10,000-task DAGs), far below what would exhaust a service's memory or the 8 MiB
+#: of one Kafka message that carries a version's snapshot.
+MAX_TASKS_PER_WORKFLOW = 10_000
+MAX_EDGES_PER_WORKFLOW = 50_000
+#: global parameters of a workflow, local parameters of a task
+MAX_PARAMS = 200
+#: characters of one script or SQL text (a task's code, not data)
+MAX_SCRIPT_CHARS = 256 * 1024
+#: characters of one parameter's value
+MAX_PARAM_VALUE_CHARS = 8 * 1024
+#: resources of a task; pre/post statements of a SQL task
+MAX_LIST_ITEMS = 100
+MAX_DESCRIPTION_CHARS = 10_000
+
+Script = Annotated[str, Field(min_length=1, max_length=MAX_SCRIPT_CHARS)]
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
@@ -72,36 +89,41 @@ class Param(_Model):
     """A global or task-local parameter (DolphinScheduler ``Property``)."""
 
     name: Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z_][A-Za-z0-9_.]*$")]
-    value: str = ""
+    value: Annotated[str, Field(max_length=MAX_PARAM_VALUE_CHARS)] = ""
     direction: Literal["IN", "OUT"] = "IN"
     type: ParamType = ParamType.VARCHAR
 
 
+LocalParams = Annotated[tuple[Param, ...], Field(max_length=MAX_PARAMS)]
+Resources = Annotated[tuple[Annotated[str, Field(max_length=1024)], ...], Field(max_length=MAX_LIST_ITEMS)]
+Statements = Annotated[tuple[Annotated[str, Field(max_length=MAX_SCRIPT_CHARS)], ...], Field(max_length=MAX_LIST_ITEMS)]
+
+
 class ShellParams(_Model):
     kind: Literal["SHELL"] = "SHELL"
-    script: Annotated[str, Field(min_length=1)]
-    local_params: tuple[Param, ...] = ()
-    resources: tuple[str, ...] = ()
+    script: Script
+    local_params: LocalParams = ()
+    resources: Resources = ()
 
 
 class PythonParams(_Model):
     kind: Literal["PYTHON"] = "PYTHON"
-    script: Annotated[str, Field(min_length=1)]
-    local_params: tuple[Param, ...] = ()
-    resources: tuple[str, ...] = ()
+    script: Script
+    local_params: LocalParams = ()
+    resources: Resources = ()
 
 
 class SqlParams(_Model):
     kind: Literal["SQL"] = "SQL"
     datasource_name: Annotated[str, Field(min_length=1)]
     datasource_type: Annotated[str, Field(min_length=1)] = "POSTGRESQL"
-    sql: Annotated[str, Field(min_length=1)]
+    sql: Script
     #: "query" returns rows (DS sqlType 0), "non_query" changes data (DS sqlType 1)
     sql_type: Literal["query", "non_query"] = "non_query"
-    pre_statements: tuple[str, ...] = ()
-    post_statements: tuple[str, ...] = ()
+    pre_statements: Statements = ()
+    post_statements: Statements = ()
     display_rows: Annotated[int, Field(ge=0, le=10_000)] = 10
-    local_params: tuple[Param, ...] = ()
+    local_params: LocalParams = ()
 
 
 TaskParams = Annotated[ShellParams | PythonParams | SqlParams, Field(discriminator="kind")]

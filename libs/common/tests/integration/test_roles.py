@@ -33,3 +33,14 @@ async def test_service_role_cannot_touch_another_schema(service_database: Provis
         assert await conn_b.fetchval("SELECT current_schema()") == b.schema
     finally:
         await conn_b.close()
+
+
+async def test_service_roles_have_statement_and_lock_timeouts(service_database: ProvisionFn) -> None:
+    db = await service_database("timeouts")
+    conn = await asyncpg.connect(asyncpg_dsn(db.url))
+    try:
+        assert await conn.fetchval("SHOW statement_timeout") == "1min"
+        assert await conn.fetchval("SHOW lock_timeout") == "10s"
+        assert await conn.fetchval("SHOW idle_in_transaction_session_timeout") == "2min"
+    finally:
+        await conn.close()

@@ -10,7 +10,19 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from common.bounds import INT4_MAX, INT8_MAX, ExpectedNumber, Id, Name, Number
 from common.events.models import PublishOperation, TriggerSource
-from common.workflow import Edge, ExecutionType, NodeAttrs, Param, Schedule, TaskParams, TaskType
+from common.workflow import (
+    MAX_DESCRIPTION_CHARS,
+    MAX_EDGES_PER_WORKFLOW,
+    MAX_PARAMS,
+    MAX_TASKS_PER_WORKFLOW,
+    Edge,
+    ExecutionType,
+    NodeAttrs,
+    Param,
+    Schedule,
+    TaskParams,
+    TaskType,
+)
 from definition.domain.enums import MigrationMode, WorkflowStatus
 
 T = TypeVar("T")
@@ -36,7 +48,7 @@ class Page(BaseModel, Generic[T]):
 class TaskInput(_Input):
     name: Name
     task_type: TaskType
-    description: str = ""
+    description: Annotated[str, Field(max_length=MAX_DESCRIPTION_CHARS)] = ""
     #: the ``common.workflow`` params of ``task_type``; ``kind`` may be omitted (it is the task type)
     params: TaskParams
     worker_group: Annotated[str, Field(min_length=1, max_length=64)] = "default"
@@ -142,11 +154,11 @@ class EdgeModel(BaseModel):
 
 class WorkflowInput(_Input):
     name: Name
-    description: str = ""
-    tasks: list[WorkflowTaskInput]
-    edges: list[EdgeModel] = Field(default_factory=list)
+    description: Annotated[str, Field(max_length=MAX_DESCRIPTION_CHARS)] = ""
+    tasks: Annotated[list[WorkflowTaskInput], Field(max_length=MAX_TASKS_PER_WORKFLOW)]
+    edges: Annotated[list[EdgeModel], Field(max_length=MAX_EDGES_PER_WORKFLOW)] = Field(default_factory=list)
     schedule: Schedule | None = None
-    global_params: list[Param] = Field(default_factory=list)
+    global_params: Annotated[list[Param], Field(max_length=MAX_PARAMS)] = Field(default_factory=list)
     execution_type: ExecutionType = ExecutionType.PARALLEL
     timeout_minutes: Annotated[int, Field(ge=0, le=INT4_MAX)] = 0
 

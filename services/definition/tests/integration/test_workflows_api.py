@@ -518,3 +518,30 @@ async def test_archive_keeps_the_history_and_frees_the_tasks(client: httpx.Async
     assert versions["total"] == 1
     listed = (await client.get("/internal/workflows", params={"status": "archived", "name": wf["name"]})).json()
     assert [w["id"] for w in listed["items"]] == [wid]
+
+
+async def test_limits_of_a_workflow_and_a_task_are_clear_422s(client: httpx.AsyncClient) -> None:
+    from common.workflow import MAX_EDGES_PER_WORKFLOW, MAX_PARAMS, MAX_SCRIPT_CHARS, MAX_TASKS_PER_WORKFLOW
+
+    [t] = await new_tasks(client, 1)
+    cases = {
+        "tasks": workflow_body([t] * (MAX_TASKS_PER_WORKFLOW + 1)),
+        "edges": workflow_body([t], [(t, t)] * (MAX_EDGES_PER_WORKFLOW + 1)),
+        "global_params": workflow_body([t], global_params=[{"name": f"p{i}"} for i in range(MAX_PARAMS + 1)]),
+    }
+    for field, body in cases.items():
+        r = await client.post("/internal/workflows", json=body)
+        assert r.status_code == 422, (field, r.text[:300])
+        assert r.json()["errors"][0]["location"] == f"body.{field}"
+        assert "at most" in r.json()["detail"]
+    r = await client.post(
+        "/internal/tasks",
+        json={
+            "name": f"big-{uid()}",
+            "task_type": "SHELL",
+            "params": {"script": "x" * (MAX_SCRIPT_CHARS + 1)},
+        },
+    )
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["location"].endswith("script")
+    assert f"at most {MAX_SCRIPT_CHARS} characters" in r.json()["detail"]

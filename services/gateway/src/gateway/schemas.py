@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from common.bounds import INT4_MAX, INT8_MAX, ExpectedNumber, Id, Name, Number
+from common.workflow import MAX_DESCRIPTION_CHARS, MAX_EDGES_PER_WORKFLOW, MAX_PARAMS, MAX_TASKS_PER_WORKFLOW
 from gateway.domain.roles import Role
 
 TaskType = Literal["SHELL", "SQL", "PYTHON"]
@@ -62,7 +63,7 @@ class TaskInput(_Forwarded):
 
     name: Name
     task_type: TaskType
-    description: str | None = None
+    description: str | None = Field(default=None, max_length=MAX_DESCRIPTION_CHARS)
     #: the type's parameters (``common.workflow``: ShellParams, SqlParams, PythonParams)
     params: dict[str, Any] | None = None
     worker_group: str | None = None
@@ -92,13 +93,13 @@ class WorkflowInput(_Forwarded):
     model_config = ConfigDict(extra="allow")
 
     name: Name
-    description: str | None = None
-    tasks: list[WorkflowTaskRef] | None = None
-    edges: list[EdgeInput] | None = None
+    description: str | None = Field(default=None, max_length=MAX_DESCRIPTION_CHARS)
+    tasks: list[WorkflowTaskRef] | None = Field(default=None, max_length=MAX_TASKS_PER_WORKFLOW)
+    edges: list[EdgeInput] | None = Field(default=None, max_length=MAX_EDGES_PER_WORKFLOW)
     #: ``{crontab, timezone, start_time, end_time}`` or null
     schedule: dict[str, Any] | None = None
     #: ``[{name, value, direction, type}]``
-    global_params: list[dict[str, Any]] | None = None
+    global_params: list[dict[str, Any]] | None = Field(default=None, max_length=MAX_PARAMS)
     execution_type: str | None = None
     timeout_minutes: int | None = Field(default=None, ge=0, le=INT4_MAX)
 

@@ -90,3 +90,15 @@ def test_the_limiter_forgets_failures_after_the_window() -> None:
     for c in ("b", "c", "d"):
         limiter.failed(c)
     assert len(limiter._failures) == 2
+
+
+async def test_a_workflow_over_the_limits_is_a_422_at_the_gateway(
+    client: httpx.AsyncClient, fakes: FakeServices
+) -> None:
+    from common.workflow import MAX_TASKS_PER_WORKFLOW
+
+    body = {"name": "huge", "tasks": [{"task_id": 1}] * (MAX_TASKS_PER_WORKFLOW + 1)}
+    r = await client.post("/api/v1/workflows", json=body)
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["location"] == "body.tasks"
+    assert fakes.calls("definition") == []
