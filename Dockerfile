@@ -62,7 +62,9 @@ ENV PATH=/app/.venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     GATEWAY_PORTAL_DIR=/app/portal/dist \
     GATEWAY_HTTP_HOST=0.0.0.0
-# The code is owned by root and read-only for the service user.
+# The code is owned by root and read-only for the service user. The service identity keys live in a volume at
+# /var/lib/platform/identity (docker-compose.yml: written once by `platform-provision identity-keys`).
+RUN install -d -o 10001 -g 10001 -m 0700 /var/lib/platform/identity
 USER 10001:10001
 EXPOSE 8080 8101 8102 8103 8104 8105
 CMD ["python", "-m", "gateway", "serve"]

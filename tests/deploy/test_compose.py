@@ -178,3 +178,57 @@ def test_collector_pipeline_feeds_jaeger_and_span_metrics(compose: dict[str, Any
                 assert ref in section, f"pipeline {name} uses undefined {part[:-1]} {ref}"
     endpoint = Path(compose["services"]["definition"]["environment"]["DEFINITION_OTEL_EXPORTER_OTLP_ENDPOINT"])
     assert str(endpoint).endswith("otel-collector:4318")
+
+
+#: who calls whom over HTTP (the same flows as deploy/k8s/base/network-policies.yaml)
+CALLS = {
+    ("gateway", "definition"),
+    ("gateway", "publisher"),
+    ("gateway", "history-sync"),
+    ("gateway", "lineage-resolver"),
+    ("definition", "publisher"),
+    ("definition", "history-sync"),
+    ("definition", "lineage-resolver"),
+    ("alerting", "definition"),
+    ("alerting", "publisher"),
+    ("alerting", "history-sync"),
+}
+
+
+def _networks(svc: dict[str, Any]) -> set[str]:
+    nets = svc.get("networks", [])
+    return set(nets if isinstance(nets, list) else nets.keys())
+
+
+def test_networks_split_the_flows_as_the_network_policies(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    declared = compose["networks"]
+    names = [s.name for s in SERVICES]
+    for name, svc in services.items():
+        assert svc.get("network_mode") == "none" or _networks(svc), f"{name} sits on the default network"
+        assert _networks(svc) <= set(declared), name
+    meets = {
+        frozenset((a, b)) for a in names for b in names if a < b and _networks(services[a]) & _networks(services[b])
+    }
+    assert meets == {frozenset(c) for c in CALLS}
+
+    def reaches(name: str, other: str) -> bool:
+        return bool(_networks(services[name]) & _networks(services[other]))
+
+    for name in names:
+        assert reaches(name, "postgres"), name
+        assert reaches(name, "kafka") == (name != "gateway"), name
+        assert reaches(name, "dolphinscheduler") == (name in {"publisher", "history-sync"}), name
+        assert reaches(name, "otel-collector"), name
+        assert reaches(name, "prometheus"), name
+        outside = {n for n in _networks(services[name]) if not declared[n] or not declared[n].get("internal")}
+        assert outside == {"gateway": {"edge"}, "alerting": {"internet"}}.get(name, set()), name
+    assert not reaches("provision", "dolphinscheduler")
+    # the identity keys: one volume written once, read-only for the services
+    assert services["identity-keys"]["command"][:2] == ["platform-provision", "identity-keys"]
+    for spec in SERVICES:
+        assert "identity:/var/lib/platform/identity:ro" in services[spec.name]["volumes"]
+        env = services[spec.name]["environment"]
+        assert env[f"{spec.env_prefix}IDENTITY_KEY_FILE"] == f"/var/lib/platform/identity/{spec.name}.key"
+        if spec.name != "gateway":
+            assert env["KAFKA_SASL_USERNAME"] == spec.name

@@ -112,6 +112,10 @@ def test_secrets_only_by_reference_and_documented(
                     used.add((ref["name"], ref["key"]))
             for src in c.get("envFrom", []):
                 assert "secretRef" not in src or (src["secretRef"]["name"], "*") in documented
+        for volume in doc["spec"]["template"]["spec"].get("volumes", []):
+            secret = volume.get("secret")
+            if secret:
+                used |= {(secret["secretName"], item["key"]) for item in secret.get("items", [])}
     missing = used - documented
     assert not missing, f"secrets used but not documented in docs/operations.md: {sorted(missing)}"
     unused = documented - used
@@ -199,3 +203,127 @@ def test_overlays_set_tag_replicas_resources_and_spread(rendered: dict[str, list
 def _mem(value: str) -> int:
     units = {"Mi": 2**20, "Gi": 2**30}
     return int(value[:-2]) * units[value[-2:]]
+
+
+#: who calls whom over HTTP (DESIGN.md §2, §8): the gateway composes the four services, the definition service asks
+#: the publisher (datasources) and refills from lineage-resolver / history-sync, alerting reads three services
+EXPECTED_CALLS = {
+    ("gateway", "definition"),
+    ("gateway", "publisher"),
+    ("gateway", "history-sync"),
+    ("gateway", "lineage-resolver"),
+    ("definition", "publisher"),
+    ("definition", "history-sync"),
+    ("definition", "lineage-resolver"),
+    ("alerting", "definition"),
+    ("alerting", "publisher"),
+    ("alerting", "history-sync"),
+}
+
+
+def _selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    for key, value in selector.get("matchLabels", {}).items():
+        if labels.get(key) != value:
+            return False
+    for expr in selector.get("matchExpressions", []):
+        if expr["operator"] == "In" and labels.get(expr["key"]) not in expr["values"]:
+            return False
+    return True
+
+
+def _port_ok(rule: dict[str, Any], port: int) -> bool:
+    return "ports" not in rule or any(p.get("port") == port for p in rule["ports"])
+
+
+def _peer_ok(peers: list[dict[str, Any]] | None, labels: dict[str, str]) -> bool:
+    """An in-namespace peer with ``labels`` matches ``peers`` (``to``/``from``; absent: anything)."""
+    if peers is None:
+        return True
+    return any("namespaceSelector" not in p and _selects(p.get("podSelector", {}), labels) for p in peers)
+
+
+def _allowed(policies: list[dict[str, Any]], src: dict[str, str], dst: dict[str, str], port: int) -> bool:
+    out = [p for p in policies if _selects(p["spec"]["podSelector"], src)]
+    into = [p for p in policies if _selects(p["spec"]["podSelector"], dst)]
+    egress = any(_peer_ok(r.get("to"), dst) and _port_ok(r, port) for p in out for r in p["spec"].get("egress", []))
+    ingress = any(
+        _peer_ok(r.get("from"), src) and _port_ok(r, port) for p in into for r in p["spec"].get("ingress", [])
+    )
+    return egress and ingress
+
+
+def _external(policies: list[dict[str, Any]], src: dict[str, str], namespace: str, port: int) -> bool:
+    for p in policies:
+        if not _selects(p["spec"]["podSelector"], src):
+            continue
+        for r in p["spec"].get("egress", []):
+            to = r.get("to")
+            if (
+                _port_ok(r, port)
+                and "ports" in r
+                and (
+                    to is None
+                    or any(t.get("namespaceSelector", {}).get("matchLabels", {}).get(_NS) == namespace for t in to)
+                )
+            ):
+                return True
+    return False
+
+
+_NS = "kubernetes.io/metadata.name"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_network_policy_denies_all_but_the_flows_of_the_design(
+    rendered: dict[str, list[dict[str, Any]]], overlay: str
+) -> None:
+    policies = list(by_kind(rendered[overlay], "NetworkPolicy").values())
+    deny = by_kind(rendered[overlay], "NetworkPolicy")["default-deny"]["spec"]
+    assert deny == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+    pods = {
+        name: dep["spec"]["template"]["metadata"]["labels"]
+        for name, dep in by_kind(rendered[overlay], "Deployment").items()
+    }
+    for name, labels in pods.items():
+        own = [p for p in policies if _selects(p["spec"]["podSelector"], labels) and p["spec"]["podSelector"]]
+        assert len(own) == 1, f"{name} has no policy of its own"
+    allowed = {(s, d) for s in pods for d in pods if s != d and _allowed(policies, pods[s], pods[d], PORTS[d])}
+    assert allowed == EXPECTED_CALLS
+    for name, labels in pods.items():
+        assert _external(policies, labels, "kafka", 9092) == (name != "gateway"), name
+        assert _external(policies, labels, "dolphinscheduler", 12345) == (name in {"publisher", "history-sync"}), name
+        assert _external(policies, labels, "dolphinscheduler", 25333) == (name == "publisher"), name
+        assert _external(policies, labels, "observability", 4318), name
+        assert _external(policies, labels, "anywhere", 5432), f"{name} reaches PostgreSQL"
+        assert _external(policies, labels, "anywhere", 443) == (name == "alerting"), f"{name}: IM webhooks"
+    # Prometheus scrapes every service; nothing but the gateway is reachable from outside the namespace
+    for name, labels in pods.items():
+        ingress = [
+            r for p in policies if _selects(p["spec"]["podSelector"], labels) for r in p["spec"].get("ingress", [])
+        ]
+        froms = [f for r in ingress for f in (r.get("from") or [{"anything": True}])]
+        if name != "gateway":
+            assert {"namespaceSelector": {"matchLabels": {_NS: "monitoring"}}} in froms, name
+            assert all("anything" not in f for f in froms), f"{name} is open to anything"
+
+
+def test_services_get_their_identity_key_and_kafka_principal(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    docs = rendered["base"]
+    configmaps = by_kind(docs, "ConfigMap")
+    assert configmaps["platform-config"]["data"]["IDENTITY_TRUSTED_KEYS_DIR"] == "/etc/platform/identity/trusted"
+    for spec in SERVICES:
+        dep = by_kind(docs, "Deployment")[spec.name]
+        pod = dep["spec"]["template"]["spec"]
+        main = pod["containers"][0]
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        assert volumes["identity-key"]["secret"]["secretName"] == f"{spec.name}-identity"
+        assert volumes["identity-trusted"]["configMap"]["name"] == "platform-identity-trusted"
+        mounts = {m["name"]: m["mountPath"] for m in main["volumeMounts"]}
+        cfg = configmaps[f"{spec.name}-config"]["data"]
+        assert cfg[f"{spec.env_prefix}IDENTITY_KEY_FILE"].startswith(mounts["identity-key"] + "/")
+        env = {e["name"]: e.get("valueFrom", {}).get("secretKeyRef") for e in main["env"]}
+        if spec.name == "gateway":
+            assert "KAFKA_SASL_USERNAME" not in cfg
+        else:
+            assert cfg["KAFKA_SASL_USERNAME"] == spec.name
+            assert env["KAFKA_SASL_PASSWORD"] == {"name": f"{spec.name}-kafka", "key": "password"}

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
@@ -16,6 +18,7 @@ from common.events import Topics
 from common.kafka_access import client_options
 from common.kafka_acls import Operation, PatternType, describe_acls
 from common.provision import ProvisionError, ServiceSpec
+from common.testing.kafka_helpers import eventually
 
 
 def test_every_service_has_its_migrations_in_the_installed_package() -> None:
@@ -74,27 +77,29 @@ async def test_provision_migrate_and_wait_against_real_servers(postgres_admin_ur
         assert await provision.current_revisions(SecretStr(own_env["PUBLISHER_DATABASE_URL"]), spec.schema) == heads
         # idempotent
         await provision.provision_all(env, services=[spec], migrate=True)
+        wanted = {f"{prefix}{t}{dlq}" for t in Topics.ALL for dlq in ("", ".dlq")}
         admin = AIOKafkaAdminClient(**client_options(kafka_bootstrap))
         await admin.start()
         try:
-            topics = set(await admin.list_topics())
+            # topic creation is acknowledged by the controller; the broker's metadata catches up shortly after
+            for _ in range(50):
+                topics = set(await admin.list_topics())
+                if wanted <= topics:
+                    break
+                await asyncio.sleep(0.2)
         finally:
             await admin.close()
-        for t in Topics.ALL:
-            assert {f"{prefix}{t}", f"{prefix}{t}.dlq"} <= topics
+        assert wanted <= topics
         if "KAFKA_SASL_USERNAME" in env:
-            # exact per-topic ACLs: the lineage producers may write lineage.changed of this prefix, nothing else
-            held = [
-                b for b in await describe_acls(kafka_bootstrap, "User:lineage-producer") if prefix in b.resource_name
-            ]
-            assert [(b.operation, b.resource_name, b.pattern) for b in held] == [
-                (Operation.WRITE, f"{prefix}lineage.changed", PatternType.LITERAL)
-            ]
-            publisher = {
-                (b.operation, b.resource_name)
-                for b in await describe_acls(kafka_bootstrap, "User:publisher")
-                if prefix in b.resource_name
-            }
+            # exact per-topic ACLs: the lineage producers may write lineage.changed of this prefix, nothing else (the
+            # broker learns new ACLs from the controller's metadata shortly after they are created)
+            async def held(principal: str) -> set[tuple[Operation, str, PatternType]]:
+                bindings = await describe_acls(kafka_bootstrap, principal)
+                return {(b.operation, b.resource_name, b.pattern) for b in bindings if prefix in b.resource_name}
+
+            expected = {(Operation.WRITE, f"{prefix}lineage.changed", PatternType.LITERAL)}
+            await eventually(lambda: _equals(held("User:lineage-producer"), expected), timeout_s=20)
+            publisher = {(op, name) for op, name, _ in await held("User:publisher")}
             assert publisher == {
                 (Operation.READ, f"{prefix}publish.requested"),
                 (Operation.WRITE, f"{prefix}publish.requested.dlq"),
@@ -104,3 +109,7 @@ async def test_provision_migrate_and_wait_against_real_servers(postgres_admin_ur
             }
     finally:
         await drop_service(postgres_admin_url, schema=spec.schema, role=spec.role)
+
+
+async def _equals(value: Any, expected: Any) -> bool:
+    return bool(await value == expected)
