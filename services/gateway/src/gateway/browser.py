@@ -12,7 +12,10 @@ every answer (``SecurityHeadersMiddleware``):
 
 The docs pages (``/docs``: Swagger UI, ``/asyncapi``: the AsyncAPI document) load the pinned ``swagger-ui-dist`` and
 ``@asyncapi/react-component`` bundles and their start-up scripts from ``/docs-assets/`` (copied into the portal's
-build, ``portal/vite.config.ts``), never from a public CDN.
+build, ``portal/vite.config.ts``), never from a public CDN. One exception to the policy, on one page: the AsyncAPI
+renderer validates the document with AJV, which compiles its validators with ``new Function``, so ``/asyncapi`` (and
+only it) allows ``'unsafe-eval'``. It holds no user data and still runs no inline script; the portal, where the key
+lives, never allows it.
 """
 
 from __future__ import annotations
@@ -36,6 +39,9 @@ CONTENT_SECURITY_POLICY = "; ".join(
     )
 )
 
+#: the /asyncapi page's policy: the same, and ``eval`` for its renderer's schema validator (see the module's summary)
+ASYNCAPI_PAGE_POLICY = CONTENT_SECURITY_POLICY.replace("script-src 'self'", "script-src 'self' 'unsafe-eval'")
+
 SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
     (b"x-content-type-options", b"nosniff"),
@@ -47,7 +53,8 @@ _NAMES = frozenset(name for name, _ in SECURITY_HEADERS)
 
 
 class SecurityHeadersMiddleware:
-    """Pure ASGI: adds ``SECURITY_HEADERS`` to every HTTP answer (replacing any the app set)."""
+    """Pure ASGI: adds ``SECURITY_HEADERS`` to every HTTP answer (replacing any the app set, except a route's own
+    ``Content-Security-Policy``: the /asyncapi page's)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -59,8 +66,11 @@ class SecurityHeadersMiddleware:
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = [h for h in message.get("headers", ()) if h[0].lower() not in _NAMES]
-                message["headers"] = [*headers, *SECURITY_HEADERS]
+                given = list(message.get("headers", ()))
+                own_policy = [h for h in given if h[0].lower() == b"content-security-policy"]
+                headers = [h for h in given if h[0].lower() not in _NAMES]
+                added = [h for h in SECURITY_HEADERS if not (own_policy and h[0] == b"content-security-policy")]
+                message["headers"] = [*headers, *own_policy, *added]
             await send(message)
 
         await self.app(scope, receive, send_wrapper)
@@ -110,4 +120,4 @@ def install_docs_pages(app: FastAPI, *, title: str, openapi_url: str = "/openapi
 
     @app.get("/asyncapi", include_in_schema=False)
     async def asyncapi_page() -> HTMLResponse:
-        return HTMLResponse(ASYNCAPI_PAGE)
+        return HTMLResponse(ASYNCAPI_PAGE, headers={"Content-Security-Policy": ASYNCAPI_PAGE_POLICY})
