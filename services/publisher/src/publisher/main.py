@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from pathlib import Path
 
 import httpx
@@ -66,6 +68,12 @@ def dolphin_clients(settings: Settings) -> tuple[DolphinRestClient, DolphinGatew
 
 
 def create_app(settings: Settings) -> FastAPI:
+    if settings.ds_user == "admin":
+        logging.getLogger(__name__).warning(
+            "PUBLISHER_DS_USER is DolphinScheduler's admin: give the platform a DS user of its own, limited to its "
+            "project (docs/security.md)"
+        )
+
     async def wire(infra: Infra) -> Wired:
         rest, gateway = dolphin_clients(settings)
         deps = Deps(
