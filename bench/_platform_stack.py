@@ -38,6 +38,7 @@ import httpx
 from pydantic import SecretStr
 
 from common.db import ServiceDatabase, asyncpg_dsn, drop_service, provision_service
+from common.identity import Signer, generate_identity_keys
 from common.kafka_access import client_options
 from common.migrations import upgrade
 
@@ -190,17 +191,33 @@ def run_load(args: list[str], timeout_s: float = 900) -> dict[str, Any]:
 
 
 MIGRATIONS = {
+    "publisher": REPO / "services/publisher/migrations",
     "definition": REPO / "services/definition/migrations",
     "history": REPO / "services/history-sync/migrations",
     "lineage": REPO / "services/lineage-resolver/migrations",
     "gateway": REPO / "services/gateway/migrations",
 }
-PREFIX = {"definition": "DEFINITION_", "history": "HISTORY_", "lineage": "LINEAGE_", "gateway": "GATEWAY_"}
+PREFIX = {
+    "definition": "DEFINITION_",
+    "history": "HISTORY_",
+    "lineage": "LINEAGE_",
+    "gateway": "GATEWAY_",
+    "publisher": "PUBLISHER_",
+}
+#: the identity (common.identity) of each stack name
+SERVICE_NAME = {
+    "definition": "definition",
+    "history": "history-sync",
+    "lineage": "lineage-resolver",
+    "gateway": "gateway",
+    "publisher": "publisher",
+}
 FACTORY = {
     "definition": "definition.main:create_app",
     "history": "history_sync.main:create_app",
     "lineage": "lineage_resolver.main:create_app",
     "gateway": "gateway.main:create_app",
+    "publisher": "_bench_factories:publisher_app",
 }
 FACTORY_NO_TELEMETRY = {k: f"_bench_factories:{k}_no_telemetry" for k in FACTORY}
 
@@ -220,6 +237,15 @@ class Stack:
     log_dir: Path = field(default_factory=lambda: Path(os.environ.get("TMPDIR", "/tmp")))
     upstreams: dict[str, ServiceProc] = field(default_factory=dict)
 
+    @property
+    def identity_dir(self) -> Path:
+        return self.log_dir / "identity"
+
+    def identity_token(self, audience: str, actor: str = "bench", roles: tuple[str, ...] = ("admin",)) -> str:
+        """A token the gateway would send ``audience`` for ``actor`` (for load sent straight at a service)."""
+        signer = Signer("gateway", self.identity_dir / "gateway.key", ttl_s=600)
+        return signer.token(audience, actor, roles)
+
     def schema(self, svc: str) -> str:
         return f"bench_{svc}_{self.tag}"
 
@@ -230,6 +256,8 @@ class Stack:
     async def provision(self, services: tuple[str, ...] = ("definition", "history", "lineage", "gateway")) -> None:
         self.log_dir = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench-stack-{self.tag}"
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        # every service signs and verifies the identities of internal calls (common.identity)
+        generate_identity_keys(self.identity_dir, SERVICE_NAME.values())
         for svc in services:
             name = self.schema(svc)
             db = await provision_service(
@@ -321,6 +349,8 @@ class Stack:
         }
         if self.read_sampling_ratio is not None:
             env[f"{p}OTEL_READ_SAMPLING_RATIO"] = str(self.read_sampling_ratio)
+        env["IDENTITY_TRUSTED_KEYS_DIR"] = str(self.identity_dir / "trusted")
+        env[f"{p}IDENTITY_KEY_FILE"] = str(self.identity_dir / f"{SERVICE_NAME[svc]}.key")
         if svc == "history":
             env["HISTORY_SYNC_ENABLED"] = "false"  # no DS here: serve the seeded cache only
             env["HISTORY_DS_REST_URL"] = f"http://{HOST}:9/dolphinscheduler"

@@ -180,7 +180,17 @@ async def main() -> None:
             print("\na. GET /api/v1/workflows (page of 20 + last 10 runs)", flush=True)
             gw_a, gw_a_sat, direct, direct_sat = figures(
                 ("gateway", ["--scenario", "gw-workflows", "--url", gw.url, *tok]),
-                ("direct: definition list", ["--scenario", "direct-workflows", "--url", defn]),
+                (
+                    "direct: definition list",
+                    # with the identity token the gateway would send (a service answers nothing without one)
+                    [
+                        "--scenario",
+                        "direct-workflows",
+                        "--url",
+                        defn,
+                        f"--token={stack.identity_token('definition')}",
+                    ],
+                ),
             )
             print(
                 f"    ratio gateway/direct {at_rate}: p50 {gw_a['p50'] / direct['p50']:.2f}"
