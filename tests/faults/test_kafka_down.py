@@ -22,6 +22,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from common.events import ExecutionSynced, Topics, registry
+from common.kafka_access import client_options
 from common.testing.gateway_api import GatewayApi, until
 
 from .conftest import FaultStack, uid
@@ -81,7 +82,7 @@ async def test_kafka_down_is_an_honest_delay(
 
     # the definition service consumes a few hundred records: a lag gauge that "flashes the whole topic" shows them
     before = await consumed()
-    producer = AIOKafkaProducer(bootstrap_servers=procs.bootstrap, acks="all")
+    producer = AIOKafkaProducer(**client_options(procs.bootstrap), acks="all")
     await producer.start()
     try:
         for i in range(300):

@@ -18,6 +18,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from common.events import PublishCompleted, Topics, registry
+from common.kafka_access import client_options
 from common.testing.gateway_api import GatewayApi, until
 from common.testing.kafka_helpers import read_topic
 
@@ -86,7 +87,7 @@ async def test_stale_publish_results_never_undo_a_newer_success(fault_stack: Fau
         assert (detail["publish_status"], detail["release_state"]) == ("published", "ONLINE"), detail
         assert detail["last_published_version_no"] == good["last_published_version_no"], detail
 
-    producer = AIOKafkaProducer(bootstrap_servers=stack.procs.bootstrap, acks="all")
+    producer = AIOKafkaProducer(**client_options(stack.procs.bootstrap), acks="all")
     await producer.start()
     try:
         # a late duplicate with a new event id
