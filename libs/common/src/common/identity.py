@@ -387,10 +387,7 @@ def _decode(
             audience=audience,
             issuer=issuer,
             leeway=leeway_s,
-            options={
-                "require": required + (["aud"] if audience is not None else []),
-                "verify_aud": audience is not None,
-            },
+            options={"require": required, "verify_aud": audience is not None},
         )
     except jwt.ExpiredSignatureError:
         raise InvalidToken("the token has expired") from None
