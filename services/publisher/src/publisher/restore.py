@@ -144,6 +144,8 @@ async def _start_attempt(session: AsyncSession, restore: Row[Any], operator: str
             "operator": operator,
             "retry_of": failed.id,
             "snapshot": failed.snapshot,
+            # a retry of the failed publish: it deploys what was approved then, or nothing (common.approvals)
+            "approval": failed.approval,
             "requested_at": func.now(),
         },
     )

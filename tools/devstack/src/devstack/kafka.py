@@ -306,6 +306,15 @@ class KafkaServer:
             "KAFKA_SASL_MECHANISM": SCRAM,
         }
 
+    def _port_was_taken(self, log_offset: int) -> bool:
+        """The broker's log since ``log_offset`` says a listener's address was in use."""
+        try:
+            with self.log_file.open("rb") as fh:
+                fh.seek(log_offset)
+                return b"Address already in use" in fh.read()
+        except OSError:
+            return False
+
     def _formatted_users(self) -> list[str] | None:
         marker = self.data_dir / "devstack-scram-users.json"
         return list(json.loads(marker.read_text())) if marker.exists() else None
@@ -408,21 +417,31 @@ class KafkaServer:
                 "kafka.Kafka",
                 str(self.config_file),
             ]
-            with self.stdout_file.open("ab") as out:
-                self._proc = subprocess.Popen(
-                    cmd,
-                    cwd=self.work_dir,
-                    stdin=subprocess.DEVNULL,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-            self.pid_file.write_text(f"{self._proc.pid}\n{self.port}\n", encoding="utf-8")
-            try:
-                self.wait_ready(timeout)
-            except DevstackError:
-                self._terminate(graceful_timeout=10)
-                raise
+            # The ports given to devstack may lie in the kernel's ephemeral range: while the broker is down (a test
+            # that restarts it), a client's outgoing connection can take the port as its own source port, and the
+            # broker then cannot bind. Such a start is tried again once the client has let go of it.
+            for attempt in range(1, 6):
+                log_size = self.log_file.stat().st_size if self.log_file.exists() else 0
+                with self.stdout_file.open("ab") as out:
+                    self._proc = subprocess.Popen(
+                        cmd,
+                        cwd=self.work_dir,
+                        stdin=subprocess.DEVNULL,
+                        stdout=out,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,
+                    )
+                self.pid_file.write_text(f"{self._proc.pid}\n{self.port}\n", encoding="utf-8")
+                try:
+                    self.wait_ready(timeout)
+                except DevstackError:
+                    self._terminate(graceful_timeout=10)
+                    if attempt < 5 and self._port_was_taken(log_size):
+                        log.warning("Kafka could not bind its port (taken by a client's connection); starting again")
+                        time.sleep(2.0)
+                        continue
+                    raise
+                return True
             return True
 
     def stop(self, timeout: float = 60.0) -> bool:
