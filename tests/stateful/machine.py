@@ -1,0 +1,1216 @@
+"""The lifecycle state machine: hypothesis drives the running platform through the gateway's public API with many
+workflows alive at once, keeps a model of what should be true (``model.py``) and checks it after every step.
+
+Layout (to add a rule for a new API action: one ``@rule`` that calls the API, states the expected answer from the
+model, waits for the action's specific effect where Kafka is in between, updates the model and marks what it touched
+dirty; an invariant is one ``@invariant`` method):
+
+* rules, one per API action: register/edit task, lineage change (lineage-resolver's ``POST /internal/lineage``, its
+  documented input: the gateway has no lineage endpoint), create/edit/rename workflow, migrate (preview, then
+  execute; three modes), rollback, approve, platform online/offline, publish deploy/online/offline (optionally
+  during a DS outage), retry a failed publish, run now, batch run and backfill, read an instance and its log,
+  out-of-range reads;
+* invariants, after every step: no 5xx (every call), list rows and task owners equal the model, one task in at
+  most one workflow, detail equals the model, list rows agree with detail, versions contiguous (1..n, each with its
+  trigger, summary and exact snapshot and change summary), a publish record for every publish attempt, DS holds
+  exactly the last deployed version of every deployed workflow and one DS workflow per platform workflow, and no DS
+  instance that the model did not start (none while the platform is offline).
+
+Isolation: one example's names (workflows, tasks, lineage tables) share a unique prefix, and every check reads only
+what carries it, so examples (and shrinking's replays) run one after another on the same stack.
+Aliases (``W1``, ``T3``) name workflows and tasks in the step log and in hypothesis' draws; they do not depend on
+database ids, so a shrunk repro reads the same on every run.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import secrets
+import time
+from typing import Any, ClassVar
+
+import httpx
+from hypothesis import note
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+
+from tests.platform_stack import PlatformStack
+
+from .checks import enforced
+from .driver import Dolphin, Http, PlatformAnswerError, dag_view, problem_type, until
+from .model import (
+    MODES,
+    OPERATIONS,
+    Edge,
+    Mode,
+    Operation,
+    PublishAttempt,
+    RecordStatus,
+    Task,
+    TaskContent,
+    Version,
+    Workflow,
+    add_version,
+    allowed_actions,
+    allowed_publish_operations,
+    apply_action,
+    apply_publish_outcome,
+    downstream_of,
+    entry_exit,
+    expected_record_status,
+    has_cycle,
+    lineage_dependencies,
+    pinned_version,
+    plan_migration,
+    upstream_of,
+)
+
+#: SQL tasks use this DS datasource (the fixture registers it in the emulator)
+DATASOURCE = "warehouse"
+DATASOURCE_TYPE = "POSTGRESQL"
+TASK_TYPES = ("SHELL", "SQL", "PYTHON")
+#: how long one specific effect may take to cross Kafka (publish, lineage) before the step fails
+EFFECT_TIMEOUT_S = 30.0
+#: run now → the run in the workflow's executions (seed §6.4: a stale cache is refreshed live)
+EXECUTIONS_TIMEOUT_S = 10.0
+FINAL_RECORD = ("success", "failed", "skipped_unchanged")
+#: enough to keep many workflows alive at once without letting registrations crowd out the other rules
+MAX_TASKS = 12
+MAX_WORKFLOWS = 6
+#: the list row's fields the model knows, in the order ``list_rows_match_model`` compares them
+_LIST_FIELDS = ("name", "status", "current_version_no", "approved", "last_published_version_no", "needs_attention",
+                "task_count", "publish_status")  # fmt: skip
+
+#: the step log also says what each step cost (``STATEFUL_VERBOSE=1``)
+VERBOSE = bool(os.environ.get("STATEFUL_VERBOSE"))
+
+_session_token = secrets.token_hex(3)
+_examples = itertools.count(1)
+
+
+def _edges_json(edges: set[Edge] | frozenset[Edge]) -> list[dict[str, int]]:
+    return [{"upstream_task_id": u, "downstream_task_id": v} for u, v in sorted(edges)]
+
+
+def _edges_of(body: dict[str, Any]) -> set[Edge]:
+    return {(int(e["upstream_task_id"]), int(e["downstream_task_id"])) for e in body["edges"]}
+
+
+def _pairs(raw: list[list[int]]) -> set[Edge]:
+    return {(int(u), int(v)) for u, v in raw}
+
+
+class LifecycleMachine(RuleBasedStateMachine):
+    """Bound to a running stack by :func:`machine_for`."""
+
+    stack: ClassVar[PlatformStack]
+
+    def __init__(self) -> None:
+        super().__init__()
+        n = next(_examples)
+        self.prefix = f"sm{_session_token}x{n}-"
+        self.api = Http(self.stack.client())
+        self.lineage_api = Http(httpx.Client(base_url=self.stack.service_url("lineage-resolver"), timeout=30.0))
+        em = self.stack.emulator
+        self.ds = Dolphin(em.rest_url, em.access_token, em.base_url, self.stack.ds_project)
+        self.tasks: dict[str, Task] = {}
+        self.workflows: dict[str, Workflow] = {}
+        self.names = itertools.count(1)
+        self.step_no = 0
+        #: workflows the last step touched (their deep checks run after it)
+        self.dirty: set[str] = set()
+        #: DS version of each deployed workflow's DS code when its DAG was last compared (a clean workflow's DS
+        #: definition must not change)
+        self.ds_versions: dict[int, int] = {}
+        #: task aliases whose lineage view changed in the last step
+        self.lineage_dirty: set[str] = set()
+        #: the DS workflow code each run-now instance was started in
+        self.instance_codes: dict[int, int] = {}
+        self.outage = False
+        self.out_of_range_read: set[str] = set()
+        self.step_started, self.step_calls = time.monotonic(), 0
+        self.log(f"example {n}: prefix {self.prefix}")
+
+    # -- bookkeeping ------------------------------------------------------------------------------------------------
+
+    def log(self, line: str) -> None:
+        note(line)
+
+    def begin(self, what: str) -> None:
+        if VERBOSE and self.step_no:
+            calls = self.api.calls - self.step_calls
+            self.log(f"   ({calls} gateway calls, {time.monotonic() - self.step_started:.2f}s with the checks)")
+        self.step_started, self.step_calls = time.monotonic(), self.api.calls
+        self.step_no += 1
+        self.dirty = set()
+        self.lineage_dirty = set()
+        self.log(f"#{self.step_no} {what}")
+
+    def fresh_name(self, kind: str) -> str:
+        return f"{self.prefix}{kind}{next(self.names)}"
+
+    def task_by_id(self, task_id: int) -> Task:
+        return next(t for t in self.tasks.values() if t.id == task_id)
+
+    def alias_of_task(self, task_id: int) -> str:
+        return self.task_by_id(task_id).alias
+
+    def task_list(self, ids: set[int] | frozenset[int]) -> str:
+        return "{" + ", ".join(sorted((self.alias_of_task(i) for i in ids), key=lambda a: int(a[1:]))) + "}"
+
+    def edge_list(self, edges: set[Edge] | frozenset[Edge]) -> str:
+        return "{" + ", ".join(f"{self.alias_of_task(u)}→{self.alias_of_task(v)}" for u, v in sorted(edges)) + "}"
+
+    def unassigned(self) -> list[str]:
+        return sorted((a for a, t in self.tasks.items() if t.owner is None), key=lambda a: int(a[1:]))
+
+    def owned(self) -> list[str]:
+        return sorted((a for a, t in self.tasks.items() if t.owner is not None), key=lambda a: int(a[1:]))
+
+    def workflow_aliases(self) -> list[str]:
+        return sorted(self.workflows, key=lambda a: int(a[1:]))
+
+    def pick(self, data: st.DataObject, label: str, allowed: list[str]) -> str:
+        """A workflow: mostly one where the action is allowed (when there is one), sometimes any, so the refusals
+        are checked too. Shrinks towards the first allowed one."""
+        everyone = self.workflow_aliases()
+        if allowed and data.draw(st.integers(0, 4), label=f"{label}: 0-3 where allowed, 4 any") < 4:
+            return data.draw(st.sampled_from(allowed), label=label)
+        return data.draw(st.sampled_from(everyone), label=label)
+
+    def snapshot_of(self, task_ids: set[int] | frozenset[int]) -> tuple[tuple[int, TaskContent], ...]:
+        """Task contents as a manual edit takes them: from the catalog."""
+        return tuple(sorted((t, self.task_by_id(t).content) for t in task_ids))
+
+    def set_owners(self, wf: Workflow, before: frozenset[int], after: frozenset[int]) -> None:
+        for t in before - after:
+            if self.task_by_id(t).owner == wf.alias:
+                self.task_by_id(t).owner = None
+        for t in after:
+            self.task_by_id(t).owner = wf.alias
+
+    def new_version(
+        self, wf: Workflow, trigger: str, name: str, tasks: Any, edges: set[Edge] | frozenset[Edge]
+    ) -> None:
+        before = wf.current.task_ids
+        version = Version(wf.current.no + 1, trigger, name, tuple(tasks), frozenset(edges))
+        add_version(wf, version)
+        self.set_owners(wf, before, version.task_ids)
+        self.dirty.add(wf.alias)
+
+    def draw_edges(self, data: st.DataObject, task_ids: list[int], keep: set[Edge]) -> set[Edge]:
+        """``keep`` plus drawn edges between the tasks, each from an earlier to a later one in id order unless that
+        closes a cycle with ``keep``."""
+        ids = sorted(task_ids)
+        edges = set(keep)
+        if len(ids) < 2:
+            return edges
+        pairs = data.draw(
+            st.lists(
+                st.tuples(st.integers(0, len(ids) - 1), st.integers(0, len(ids) - 1)).filter(lambda p: p[0] < p[1]),
+                max_size=len(ids),
+                unique=True,
+            ),
+            label="edges (index pairs)",
+        )
+        for i, j in pairs:
+            e = (ids[i], ids[j])
+            if e not in edges and not has_cycle(ids, edges | {e}):
+                edges.add(e)
+        return edges
+
+    def workflow_body(self, name: str, task_ids: set[int] | frozenset[int], edges: set[Edge]) -> dict[str, Any]:
+        return {"name": name, "tasks": [{"task_id": t} for t in sorted(task_ids)], "edges": _edges_json(edges)}
+
+    def detail(self, wf: Workflow) -> dict[str, Any]:
+        body: dict[str, Any] = self.api.get(f"/api/v1/workflows/{wf.id}")
+        return body
+
+    # -- tasks ------------------------------------------------------------------------------------------------------
+
+    def _task_params(self, task_type: str, body: str) -> dict[str, Any]:
+        if task_type == "SQL":
+            return {"datasource_name": DATASOURCE, "sql": body}
+        return {"script": body}
+
+    def _task_body(self, task_type: str, n: str) -> str:
+        return {"SHELL": f"echo {n}", "PYTHON": f"print('{n}')", "SQL": f"insert into t select '{n}'"}[task_type]
+
+    def _register(self, task_type: str) -> Task:
+        name = self.fresh_name("t")
+        content = TaskContent(name, task_type, self._task_body(task_type, name))  # type: ignore[arg-type]
+        r = self.api.call(
+            "POST",
+            "/api/v1/tasks",
+            expect=201,
+            json_body={"name": name, "task_type": task_type, "params": self._task_params(task_type, content.body)},
+        )
+        body = r.json()
+        assert (body["name"], body["task_type"], body["revision"], body["workflow_id"]) == (name, task_type, 1, None)
+        alias = f"T{len(self.tasks) + 1}"
+        task = Task(alias, int(body["id"]), content)
+        self.tasks[alias] = task
+        return task
+
+    @initialize()
+    def two_workflows(self) -> None:
+        """Start with something alive (every example pays a publish, but none needs its first ten steps to get a
+        workflow into production): tasks T1 SHELL, T2 SQL, T3 PYTHON, T4 SHELL; W1 = T1 → T2 approved, online on
+        the platform and published online; W2 = {T3, T4} a draft."""
+        self.begin(
+            "register T1 SHELL, T2 SQL, T3 PYTHON, T4 SHELL; W1 = T1 → T2 online (platform and DS), W2 = {T3, T4}"
+        )
+        t1, t2, _, _ = (self._register(task_type) for task_type in ("SHELL", "SQL", "PYTHON", "SHELL"))
+        w1 = self._create(["T1", "T2"], {(t1.id, t2.id)})
+        self._create(["T3", "T4"], set())
+        self._act(w1, "approve", 1)
+        self._act(w1, "online", 1)
+        self._publish(w1, "online", ds_outage=False)
+
+    @precondition(lambda self: len(self.tasks) < MAX_TASKS)
+    @rule(task_type=st.sampled_from(TASK_TYPES))
+    def register_task(self, task_type: str) -> None:
+        self.begin(f"register a {task_type} task")
+        task = self._register(task_type)
+        self.log(f"   → {task.alias} (id {task.id})")
+
+    @precondition(lambda self: self.tasks)
+    @rule(data=st.data())
+    def edit_task(self, data: st.DataObject) -> None:
+        alias = data.draw(st.sampled_from(sorted(self.tasks, key=lambda a: int(a[1:]))), label="task")
+        stale = data.draw(st.integers(0, 4), label="revision: 0-3 current, 4 stale") == 4
+        task = self.tasks[alias]
+        self.begin(f"edit task {alias}{' (stale revision)' if stale else ''}")
+        body = self._task_body(task.content.task_type, self.fresh_name("edit"))
+        payload = {
+            "name": task.content.name,
+            "task_type": task.content.task_type,
+            "params": self._task_params(task.content.task_type, body),
+            "expected_revision": task.revision - 1 if stale else task.revision,
+        }
+        if stale:
+            if task.revision == 1:
+                payload["expected_revision"] = 2  # ahead is as stale as behind
+            r = self.api.call("PUT", f"/api/v1/tasks/{task.id}", expect=409, json_body=payload)
+            self.log(f"   → 409 {problem_type(r)}")
+            return
+        r = self.api.call("PUT", f"/api/v1/tasks/{task.id}", expect=200, json_body=payload)
+        assert r.json()["revision"] == task.revision + 1, r.json()
+        task.revision += 1
+        task.content = TaskContent(task.content.name, task.content.task_type, body)
+        self.log(f"   → revision {task.revision}")
+        if task.owner is not None:
+            wf = self.workflows[task.owner]
+            tasks = tuple((t, task.content if t == task.id else c) for t, c in wf.current.tasks)
+            self.new_version(wf, "task_change", wf.current.name, tasks, wf.current.edges)
+            self.log(f"   → {wf.alias} v{wf.current.no} (task_change)")
+
+    # -- lineage ----------------------------------------------------------------------------------------------------
+
+    @precondition(lambda self: len(self.tasks) >= 2)
+    @rule(data=st.data())
+    def change_lineage(self, data: st.DataObject) -> None:
+        alias = data.draw(st.sampled_from(sorted(self.tasks, key=lambda a: int(a[1:]))), label="task")
+        side = data.draw(st.sampled_from(("write_tables", "read_tables")), label="side")
+        tables = data.draw(st.lists(st.sampled_from(("a", "b", "c")), unique=True, max_size=2), label="tables")
+        task = self.tasks[alias]
+        full = sorted(f"{self.prefix}lineage.{t}" for t in tables)
+        self.begin(f"lineage: {alias} {side.split('_')[0]}s {{{', '.join(sorted(tables))}}}")
+        before = lineage_dependencies(self.tasks.values())
+        if side == "write_tables":
+            task.writes = frozenset(full)
+        else:
+            task.reads = frozenset(full)
+        after = lineage_dependencies(self.tasks.values())
+        r = self.lineage_api.call("POST", "/internal/lineage", expect=200, json_body={"task_id": task.id, side: full})
+        changes = sorted(r.json()["changes"], key=lambda c: int(c["task_id"]))
+        expected = {
+            t.id: (upstream_of(before, t.id), upstream_of(after, t.id), downstream_of(before, t.id),
+                   downstream_of(after, t.id))
+            for t in self.tasks.values()
+            if (upstream_of(before, t.id), downstream_of(before, t.id))
+            != (upstream_of(after, t.id), downstream_of(after, t.id))
+        }  # fmt: skip
+        got = {
+            int(c["task_id"]): (
+                set(c["old_upstream"]),
+                set(c["new_upstream"]),
+                set(c["old_downstream"]),
+                set(c["new_downstream"]),
+            )
+            for c in changes
+        }
+        assert got == expected, f"lineage-resolver's dependency changes: got {got}, the model expects {expected}"
+        self.log(f"   dependencies now {self.edge_list(after)}")
+        for change in changes:
+            self._apply_dependency_change(change)
+        self._wait_for_dependency_projection(changes)
+
+    def _apply_dependency_change(self, c: dict[str, Any]) -> None:
+        """What the definition service does with one ``task.dependency.changed`` (DESIGN §4.6; the decisions in
+        ``definition.service.apply_dependency_change``)."""
+        t = int(c["task_id"])
+        self.lineage_dirty.add(self.alias_of_task(t))
+        old_up, new_up = set(c["old_upstream"]), set(c["new_upstream"])
+        old_down, new_down = set(c["old_downstream"]), set(c["new_downstream"])
+        added = [(u, t) for u in sorted(new_up - old_up)] + [(t, d) for d in sorted(new_down - old_down)]
+        removed = [(u, t) for u in sorted(old_up - new_up)] + [(t, d) for d in sorted(old_down - new_down)]
+        owners = {x.id: x.owner for x in self.tasks.values() if x.owner is not None}
+        home = owners.get(t)
+        if home is None:
+            return
+        if c.get("cycle"):
+            flagged = {home} | {owners[x] for x in c["cycle"]["task_path"] if x in owners}
+            self._flag(flagged, f"lineage cycle through {self.alias_of_task(t)}")
+            return
+        relevant = [e for e in added if e[0] in owners and e[1] in owners]
+        cross = [e for e in relevant if owners[e[0]] != owners[e[1]]]
+        if cross:
+            self._flag({home} | {owners[x] for e in cross for x in e}, f"cross-workflow {self.edge_list(set(cross))}")
+            return
+        wf = self.workflows[home]
+        inside = set(relevant)
+        gone = {e for e in removed if owners.get(e[0]) == home and owners.get(e[1]) == home}
+        current = set(wf.current.edges)
+        edges = (current | inside) - gone
+        if edges == current:
+            return
+        if has_cycle(wf.current.task_ids, edges):
+            self._flag({home}, "would close a cycle")
+            return
+        self.new_version(wf, "lineage_change", wf.current.name, wf.current.tasks, edges)
+        self.log(f"   → {wf.alias} v{wf.current.no} (lineage_change): edges {self.edge_list(edges)}")
+
+    def _flag(self, aliases: set[str], why: str) -> None:
+        for a in sorted(aliases):
+            self.workflows[a].needs_attention = True
+            self.dirty.add(a)
+        self.log(f"   → needs attention: {', '.join(sorted(aliases))} ({why})")
+
+    def _wait_for_dependency_projection(self, changes: list[dict[str, Any]]) -> None:
+        """Bounded wait until the definition service applied every ``task.dependency.changed`` of the change: its
+        projection (the task list's counts and filters) holds each changed task's new sets. It writes the
+        projection in the same transaction as any version the event causes."""
+
+        def applied() -> bool:
+            rows = {int(t["id"]): t for t in self.api.pages("/api/v1/tasks", name=self.prefix)}
+            for c in changes:
+                t = int(c["task_id"])
+                row = rows[t]
+                if (row["upstream_count"], row["downstream_count"]) != (
+                    len(c["new_upstream"]),
+                    len(c["new_downstream"]),
+                ):
+                    return False
+                for u in c["new_upstream"]:
+                    if t not in {int(x["id"]) for x in self.api.pages("/api/v1/tasks", upstreamTaskId=u)}:
+                        return False
+                for d in c["new_downstream"]:
+                    if t not in {int(x["id"]) for x in self.api.pages("/api/v1/tasks", downstreamTaskId=d)}:
+                        return False
+            return True
+
+        if changes:
+            until(
+                applied,
+                "the definition service's dependency projection after the lineage change",
+                timeout_s=EFFECT_TIMEOUT_S,
+            )
+
+    # -- workflows: create, edit, rename --------------------------------------------------------------------------
+
+    def _create(self, chosen: list[str], edges: set[Edge]) -> Workflow:
+        ids = {self.tasks[a].id for a in chosen}
+        name = self.fresh_name("w")
+        alias = f"W{len(self.workflows) + 1}"
+        self.log(f"   create {alias} with {self.task_list(ids)}, edges {self.edge_list(edges)}")
+        r = self.api.call("POST", "/api/v1/workflows", expect=201, json_body=self.workflow_body(name, ids, edges))
+        body = r.json()
+        assert (body["current_version_no"], body["status"], body["publish_status"]) == (1, "draft", "never_published")
+        wf = Workflow(
+            alias, int(body["id"]), [Version(1, "manual_edit", name, self.snapshot_of(ids), frozenset(edges))]
+        )
+        self.workflows[alias] = wf
+        self.set_owners(wf, frozenset(), frozenset(ids))
+        self.dirty.add(alias)
+        self.log(f"   → {alias} (id {wf.id}) v1")
+        return wf
+
+    @precondition(lambda self: self.unassigned() and len(self.workflows) < MAX_WORKFLOWS)
+    @rule(data=st.data(), variant=st.sampled_from(("ok", "ok", "ok", "owned task", "taken name", "blank name")))
+    def create_workflow(self, data: st.DataObject, variant: str) -> None:
+        free = self.unassigned()
+        chosen = data.draw(st.lists(st.sampled_from(free), min_size=1, max_size=4, unique=True), label="tasks")
+        ids = {self.tasks[a].id for a in chosen}
+        edges = self.draw_edges(data, sorted(ids), set())
+        name = self.fresh_name("w")
+        if variant == "owned task" and self.owned():
+            other = data.draw(st.sampled_from(self.owned()), label="owned task")
+            self.begin(f"create a workflow with {self.task_list(ids)} and {other}, owned by {self.tasks[other].owner}")
+            body = self.workflow_body(name, ids | {self.tasks[other].id}, edges)
+            r = self.api.call("POST", "/api/v1/workflows", expect=409, json_body=body)
+            assert problem_type(r).endswith("task-owned-by-another-workflow"), r.text
+            self.log(f"   → 409 {problem_type(r)}")
+            return
+        if variant == "taken name" and self.workflows:
+            other = data.draw(st.sampled_from(self.workflow_aliases()), label="workflow whose name is taken")
+            self.begin(f"create a workflow named like {other} with {self.task_list(ids)}")
+            body = self.workflow_body(self.workflows[other].current.name, ids, edges)
+            r = self.api.call("POST", "/api/v1/workflows", expect=409, json_body=body)
+            self.log(f"   → 409 {problem_type(r)}")
+            return
+        if variant == "blank name":
+            blank = data.draw(st.sampled_from((" ", "   ", "\t")), label="blank name")
+            self.begin(f"create a workflow named {blank!r} with {self.task_list(ids)}, and a task named so")
+            r = self.api.call("POST", "/api/v1/workflows", expect=422, json_body=self.workflow_body(blank, ids, edges))
+            self.log(f"   → 422 {problem_type(r)}")
+            task = {"name": blank, "task_type": "SHELL", "params": {"script": "echo"}}
+            r = self.api.call("POST", "/api/v1/tasks", expect=422, json_body=task)
+            self.log(f"   task → 422 {problem_type(r)}")
+            return
+        self.begin(f"create a workflow with {self.task_list(ids)}")
+        self._create(chosen, edges)
+
+    @precondition(lambda self: self.workflows)
+    @rule(data=st.data())
+    def edit_workflow(self, data: st.DataObject) -> None:
+        alias = data.draw(st.sampled_from(self.workflow_aliases()), label="workflow")
+        wf = self.workflows[alias]
+        current = sorted(wf.current.task_ids)
+        keep = data.draw(st.sets(st.sampled_from(current)) if current else st.just(set()), label="keep tasks")
+        free = self.unassigned()
+        add = data.draw(st.lists(st.sampled_from(free), unique=True, max_size=3) if free else st.just([]), label="add")
+        variant = data.draw(st.sampled_from(("ok", "ok", "ok", "stale", "owned task")), label="variant")
+        ids = set(keep) | {self.tasks[a].id for a in add}
+        if not ids:
+            ids = {current[0]} if current else set()
+        if not ids:
+            return  # an emptied workflow and no free task: nothing to edit it into
+        kept_edges = {e for e in wf.current.edges if e[0] in ids and e[1] in ids}
+        edges = self.draw_edges(data, sorted(ids), kept_edges)
+        body = self.workflow_body(wf.current.name, ids, edges) | {"expected_version_no": wf.current.no}
+        if variant == "stale":
+            self.begin(f"edit {alias} based on v{wf.current.no - 1} (stale)")
+            body["expected_version_no"] = wf.current.no - 1
+            r = self.api.call("PUT", f"/api/v1/workflows/{wf.id}", expect=409, json_body=body)
+            assert problem_type(r).endswith("stale-version"), r.text
+            self.log(f"   → 409 {problem_type(r)}")
+            return
+        others = [a for a in self.owned() if self.tasks[a].owner != alias]
+        if variant == "owned task" and others:
+            other = data.draw(st.sampled_from(others), label="owned task")
+            self.begin(f"edit {alias} to take {other} of {self.tasks[other].owner}")
+            body["tasks"].append({"task_id": self.tasks[other].id})
+            r = self.api.call("PUT", f"/api/v1/workflows/{wf.id}", expect=409, json_body=body)
+            assert problem_type(r).endswith("task-owned-by-another-workflow"), r.text
+            self.log(f"   → 409 {problem_type(r)}")
+            return
+        self.begin(f"edit {alias}: tasks {self.task_list(ids)}, edges {self.edge_list(edges)}")
+        self._put_workflow(wf, wf.current.name, ids, edges)
+
+    def _put_workflow(self, wf: Workflow, name: str, ids: set[int], edges: set[Edge]) -> None:
+        body = self.workflow_body(name, ids, edges) | {"expected_version_no": wf.current.no}
+        r = self.api.call("PUT", f"/api/v1/workflows/{wf.id}", expect=200, json_body=body)
+        candidate = Version(wf.current.no + 1, "manual_edit", name, self.snapshot_of(ids), frozenset(edges))
+        if candidate.content() == wf.current.content():
+            self.log(f"   → unchanged: still v{wf.current.no}")
+        else:
+            self.new_version(wf, "manual_edit", name, candidate.tasks, edges)
+            wf.needs_attention = False
+            self.log(f"   → {wf.alias} v{wf.current.no}")
+        self.dirty.add(wf.alias)
+        assert r.json()["current_version_no"] == wf.current.no, r.json()
+
+    @precondition(lambda self: any(w.current.tasks for w in self.workflows.values()))
+    @rule(data=st.data())
+    def rename_workflow(self, data: st.DataObject) -> None:
+        with_tasks = [a for a in self.workflow_aliases() if self.workflows[a].current.tasks]
+        deployed = [a for a in with_tasks if self.workflows[a].ds_code is not None]
+        if deployed and data.draw(st.integers(0, 4), label="workflow: 0-3 one in DS, 4 any") < 4:
+            with_tasks = deployed
+        alias = data.draw(st.sampled_from(with_tasks), label="workflow")
+        wf = self.workflows[alias]
+        name = self.fresh_name("w")
+        self.begin(f"rename {alias} to {name.removeprefix(self.prefix)}")
+        self._put_workflow(wf, name, set(wf.current.task_ids), set(wf.current.edges))
+
+    # -- migration --------------------------------------------------------------------------------------------------
+
+    @precondition(lambda self: self.owned() and len(self.workflows) >= 2)
+    @rule(data=st.data(), mode=st.sampled_from(MODES), allow_empty=st.booleans())
+    def migrate_task(self, data: st.DataObject, mode: Mode, allow_empty: bool) -> None:
+        # mostly the move a lineage link across workflows asks for (needs_attention says: migrate), when there is one
+        across = sorted(
+            {
+                (self.alias_of_task(mover), self.task_by_id(other).owner or "")
+                for u, v in lineage_dependencies(self.tasks.values())
+                for mover, other in ((u, v), (v, u))
+                if self.task_by_id(mover).owner and self.task_by_id(other).owner
+                and self.task_by_id(mover).owner != self.task_by_id(other).owner
+            }
+        )  # fmt: skip
+        if across and data.draw(st.integers(0, 4), label="move: 0-3 next to a lineage link, 4 any") < 4:
+            task_alias, target_alias = data.draw(st.sampled_from(across), label="(task, target)")
+        else:
+            task_alias = data.draw(st.sampled_from(self.owned()), label="task")
+            owner = self.tasks[task_alias].owner
+            others = [a for a in self.workflow_aliases() if a != owner]
+            target_alias = data.draw(st.sampled_from(others), label="target")
+        task = self.tasks[task_alias]
+        assert task.owner is not None
+        source = self.workflows[task.owner]
+        target = self.workflows[target_alias]
+        self.begin(
+            f"migrate {task_alias} from {source.alias} to {target.alias} ({mode}"
+            f"{', empty source allowed' if allow_empty else ''}): preview, then execute"
+        )
+        lineage = lineage_dependencies(self.tasks.values())
+        plan = plan_migration(source.current, target.current, task.id, mode, lineage)
+        request = {"task_id": task.id, "target_workflow_id": target.id, "mode": mode, "allow_empty_source": allow_empty}
+        if plan.source_emptied and not allow_empty:
+            r = self.api.call("POST", "/api/v1/migrations/preview", expect=409, json_body=request)
+            assert problem_type(r).endswith("migration-empties-workflow"), r.text
+            self.log(f"   → preview 409 {problem_type(r)}")
+            execute = request | {
+                "expected_source_version_no": source.current.no,
+                "expected_target_version_no": target.current.no,
+            }
+            self.api.call("POST", "/api/v1/migrations", expect=409, json_body=execute)
+            self.log("   → execute 409")
+            return
+        preview = self.api.call("POST", "/api/v1/migrations/preview", expect=200, json_body=request).json()
+        target_edges = self._check_preview(preview, plan, source, target)
+        execute = request | {
+            "expected_source_version_no": source.current.no,
+            "expected_target_version_no": target.current.no,
+        }
+        result = self.api.call("POST", "/api/v1/migrations", expect=200, json_body=execute).json()
+        assert result["preview"]["moved_task_ids"] == preview["moved_task_ids"], (result["preview"], preview)
+        source_contents = dict(source.current.tasks)
+        target_tasks = tuple(
+            sorted(
+                [*target.current.tasks, *((t, source_contents[t]) for t in plan.moved)],
+            )
+        )
+        source_tasks = tuple((t, c) for t, c in source.current.tasks if t not in plan.moved)
+        self.new_version(source, "migration", source.current.name, source_tasks, plan.source_edges)
+        self.new_version(target, "migration", target.current.name, target_tasks, target_edges)
+        for t in plan.moved:
+            self.task_by_id(t).owner = target.alias
+        source.needs_attention = target.needs_attention = False
+        self.log(
+            f"   → moved {self.task_list(plan.moved)}; {source.alias} v{source.current.no} "
+            f"{self.task_list(source.current.task_ids)} {self.edge_list(source.current.edges)}, {target.alias} "
+            f"v{target.current.no} {self.task_list(target.current.task_ids)} {self.edge_list(target.current.edges)}"
+        )
+        for side, wf in (("source", source), ("target", target)):
+            got = result[side]
+            assert (got["id"], got["current_version_no"]) == (wf.id, wf.current.no), (side, got["current_version_no"])
+            assert _edges_of(got) == set(wf.current.edges), (side, got["edges"], sorted(wf.current.edges))
+
+    def _check_preview(self, preview: dict[str, Any], plan: Any, source: Workflow, target: Workflow) -> set[Edge]:
+        """The preview against the model's plan; returns the target's edges (the plan's, plus the lineage-derived
+        edges the platform added, see ``migration_applies_lineage``)."""
+        assert set(preview["moved_task_ids"]) == set(plan.moved), (preview["moved_task_ids"], sorted(plan.moved))
+        assert set(preview["source_after"]["task_ids"]) == set(plan.source_tasks), preview["source_after"]
+        assert _pairs(preview["source_after"]["edges"]) == set(plan.source_edges), (
+            "source edges after the migration",
+            preview["source_after"]["edges"],
+            sorted(plan.source_edges),
+        )
+        assert _pairs(preview["bridged_edges"]) == set(plan.bridged), (preview["bridged_edges"], sorted(plan.bridged))
+        assert preview["source_emptied"] == plan.source_emptied, preview
+        assert set(preview["target_after"]["task_ids"]) == set(plan.target_tasks), preview["target_after"]
+        assert (preview["source_version_no"], preview["target_version_no"]) == (source.current.no, target.current.no)
+        got = _pairs(preview["target_after"]["edges"])
+        extra = got - set(plan.target_edges)
+        missing = set(plan.target_edges) - got
+        assert not missing, f"target edges {self.edge_list(missing)} missing after the migration"
+        assert extra <= plan.lineage_edges, (
+            f"target edges {self.edge_list(extra)} that neither the DAGs nor lineage give"
+        )
+        assert not has_cycle(plan.target_tasks, got)
+        if enforced("migration_applies_lineage"):
+            warned = {
+                frozenset(w.get("task_ids") or ())
+                for w in preview["warnings"]
+                if w["code"] not in ("schedule_differs",)
+            }
+            unexplained = {e for e in plan.lineage_edges - got if not any({e[0], e[1]} <= w for w in warned)}
+            assert not unexplained, (
+                f"lineage dependencies {self.edge_list(unexplained)} between moved tasks and the target's tasks "
+                "neither became edges nor were explained in the preview's warnings"
+            )
+        return got
+
+    # -- rollback ---------------------------------------------------------------------------------------------------
+
+    @precondition(lambda self: any(len(w.versions) >= 2 for w in self.workflows.values()))
+    @rule(data=st.data())
+    def rollback(self, data: st.DataObject) -> None:
+        alias = data.draw(
+            st.sampled_from([a for a in self.workflow_aliases() if len(self.workflows[a].versions) >= 2]),
+            label="workflow",
+        )
+        wf = self.workflows[alias]
+        to = data.draw(st.integers(1, wf.current.no - 1), label="to version")
+        old = wf.versions[to - 1]
+        self.begin(f"roll {alias} back to v{to} ({self.task_list(old.task_ids)} {self.edge_list(old.edges)})")
+        body = {"to_version_no": to, "expected_version_no": wf.current.no}
+        taken = [t for t in old.task_ids if self.task_by_id(t).owner not in (None, alias)]
+        name_taken = any(w.current.name == old.name for a, w in self.workflows.items() if a != alias)
+        if not old.tasks:
+            r = self.api.call("POST", f"/api/v1/workflows/{wf.id}/rollback", expect=422, json_body=body)
+            self.log(f"   → 422 {problem_type(r)} (v{to} has no tasks)")
+            return
+        if taken or name_taken:
+            r = self.api.call("POST", f"/api/v1/workflows/{wf.id}/rollback", expect=409, json_body=body)
+            why = f"tasks {self.task_list(set(taken))} are in other workflows" if taken else "its name is taken"
+            self.log(f"   → 409 {problem_type(r)} ({why})")
+            return
+        r = self.api.call("POST", f"/api/v1/workflows/{wf.id}/rollback", expect=200, json_body=body)
+        if old.content() == wf.current.content():
+            self.log(f"   → unchanged: still v{wf.current.no}")
+        else:
+            self.new_version(wf, "rollback", old.name, old.tasks, old.edges)
+            wf.needs_attention = False
+            self.log(f"   → v{wf.current.no}")
+        self.dirty.add(alias)
+        assert r.json()["current_version_no"] == wf.current.no, r.json()
+
+    # -- platform state ---------------------------------------------------------------------------------------------
+
+    def _platform_action(self, data: st.DataObject, action: str) -> None:
+        alias = self.pick(data, "workflow", [a for a, w in self.workflows.items() if action in allowed_actions(w)])
+        wf = self.workflows[alias]
+        reviewed = wf.current.no
+        older = action == "approve" and wf.current.no > 1
+        if older and data.draw(st.integers(0, 4), label="reviewed: 0-3 the current version, 4 the one before") == 4:
+            reviewed = wf.current.no - 1
+        self.begin(
+            f"{action} {alias}{f' v{reviewed}' if action == 'approve' else ''} (status {wf.status}, "
+            f"v{wf.current.no}, approved v{wf.approved_no}, {len(wf.current.tasks)} tasks)"
+        )
+        self._act(wf, action, reviewed)
+
+    def _act(self, wf: Workflow, action: str, reviewed: int) -> None:
+        self.dirty.add(wf.alias)
+        body = {"version_no": reviewed} if action == "approve" else None
+        if reviewed != wf.current.no:
+            r = self.api.call("POST", f"/api/v1/workflows/{wf.id}/{action}", expect=409, json_body=body)
+            assert problem_type(r).endswith("stale-version"), r.text
+            self.log(f"   → 409 {problem_type(r)}")
+            return
+        expect = 200 if action in allowed_actions(wf) else 409
+        r = self.api.call("POST", f"/api/v1/workflows/{wf.id}/{action}", expect=expect, json_body=body)
+        if r.status_code == 409:
+            assert problem_type(r).endswith("invalid-transition"), r.text
+            self.log(f"   → 409 {problem_type(r)}")
+            return
+        apply_action(wf, action)
+        answer = r.json()
+        assert (answer["status"], answer["approved"]) == (wf.status, not wf.pending_approval), answer
+        self.log(f"   → {wf.status}")
+        if action != "approve" and wf.ds_code is not None:
+            # Today the platform state never touches DS; the fix of issue 15 #6/#11 may take DS (or its schedule)
+            # offline with the platform: the model adopts what DS holds after a platform action.
+            state = self.ds.dag(wf.ds_code)["workflowDefinition"]["releaseState"]
+            if state != wf.ds_release:
+                self.log(f"   DS release {wf.ds_release} → {state}")
+                wf.ds_release = state
+
+    @precondition(lambda self: self.workflows)
+    @rule(data=st.data())
+    def approve(self, data: st.DataObject) -> None:
+        self._platform_action(data, "approve")
+
+    @precondition(lambda self: self.workflows)
+    @rule(data=st.data())
+    def platform_online(self, data: st.DataObject) -> None:
+        self._platform_action(data, "online")
+
+    @precondition(lambda self: self.workflows)
+    @rule(data=st.data())
+    def platform_offline(self, data: st.DataObject) -> None:
+        self._platform_action(data, "offline")
+
+    # -- publish ----------------------------------------------------------------------------------------------------
+
+    @precondition(lambda self: self.workflows)
+    @rule(data=st.data(), operation=st.sampled_from(OPERATIONS))
+    def publish(self, data: st.DataObject, operation: Operation) -> None:
+        allowed = [a for a, w in self.workflows.items() if operation in allowed_publish_operations(w)]
+        alias = self.pick(data, "workflow", allowed)
+        ds_outage = data.draw(st.integers(0, 4), label="DS: 0-3 up, 4 down") == 4
+        wf = self.workflows[alias]
+        self.begin(
+            f"publish {operation} {alias}{' while DS is down' if ds_outage else ''} (status {wf.status}, "
+            f"v{wf.current.no}, approved v{wf.approved_no}, deployed v{wf.deployed_no})"
+        )
+        self.dirty.add(alias)
+        if operation not in allowed_publish_operations(wf):
+            r = self.api.call(
+                "POST", f"/api/v1/workflows/{wf.id}/publish", expect=409, json_body={"operation": operation}
+            )
+            assert problem_type(r).endswith("publish-not-allowed"), r.text
+            self.log(f"   → 409 {r.json().get('reason')}")
+            return
+        self._publish(wf, operation, ds_outage=ds_outage)
+
+    def _publish(self, wf: Workflow, operation: Operation, *, ds_outage: bool) -> None:
+        version = wf.versions[pinned_version(wf, operation) - 1]
+        expected = expected_record_status(wf, operation, version, ds_outage=ds_outage)
+        if ds_outage:
+            self.ds.start_outage()
+            self.outage = True
+        try:
+            r = self.api.call(
+                "POST", f"/api/v1/workflows/{wf.id}/publish", expect=202, json_body={"operation": operation}
+            )
+            accepted = r.json()
+            assert (accepted["operation"], accepted["version_no"]) == (operation, version.no), accepted
+            attempt = PublishAttempt(str(accepted["request_id"]), operation, version.no, expected)
+            wf.attempts.append(attempt)
+            wf.publish_status = "pending"
+            self._finish_publish(wf, attempt, version)
+        finally:
+            if ds_outage:
+                self.ds.end_outage()
+                self.outage = False
+
+    def _finish_publish(self, wf: Workflow, attempt: PublishAttempt, version: Version) -> None:
+        """Wait for the record to end and the definition service to have applied ``publish.completed``."""
+
+        def record() -> dict[str, Any] | None:
+            for r in self.api.pages(f"/api/v1/workflows/{wf.id}/publish-records", page_size=100):
+                if r["request_id"] == attempt.request_id and r["status"] in FINAL_RECORD:
+                    return dict(r)
+            return None
+
+        rec = until(record, f"publish record of {wf.alias} {attempt.operation}", timeout_s=EFFECT_TIMEOUT_S)
+        attempt.record_id = int(rec["id"])
+        status: RecordStatus = rec["status"]
+        if attempt.status == "skipped_unchanged" and status == "success":
+            pass  # a deploy of unchanged content may also be sent again: either is right
+        else:
+            assert status == attempt.status, (
+                f"publish {attempt.operation} of {wf.alias} v{version.no} ended {status}, the model expects "
+                f"{attempt.status}: {rec['error_message'] or rec['log']}"
+            )
+        attempt.status = status
+        apply_publish_outcome(wf, attempt.operation, version, status)
+
+        def applied() -> dict[str, Any] | None:
+            d = self.detail(wf)
+            done = d["publish_status"] == wf.publish_status and d["last_published_version_no"] == wf.deployed_no
+            return d if done else None
+
+        d = until(
+            applied, f"publish.completed of {wf.alias} applied by the definition service", timeout_s=EFFECT_TIMEOUT_S
+        )
+        if status != "failed" and attempt.operation != "offline":
+            code = int(d["workflow_code"])
+            if wf.ds_code is None:
+                wf.ds_code = code
+            elif code != wf.ds_code:
+                if enforced("ds_workflow_stable"):
+                    raise AssertionError(
+                        f"{wf.alias}'s DS workflow changed from {wf.ds_code} to {code} ({attempt.operation} of "
+                        f"v{version.no}, named {version.name.removeprefix(self.prefix)}): a second DS workflow"
+                    )
+                self.log(f"   (tolerated, ds_workflow_stable pending: DS workflow {wf.ds_code} → {code})")
+                wf.ds_code = code
+        self.log(f"   → record {status}{': ' + str(rec['error_message']) if status == 'failed' else ''}")
+
+    @precondition(lambda self: any(a.status == "failed" for w in self.workflows.values() for a in w.attempts))
+    @rule(data=st.data())
+    def retry_publish(self, data: st.DataObject) -> None:
+        choices = [
+            (w.alias, i)
+            for w in (self.workflows[a] for a in self.workflow_aliases())
+            for i, a in enumerate(w.attempts)
+            if a.status == "failed"
+        ]
+        alias, index = data.draw(st.sampled_from(choices), label="failed publish (workflow, attempt)")
+        wf = self.workflows[alias]
+        failed = wf.attempts[index]
+        self.begin(f"retry {alias}'s failed {failed.operation} of v{failed.version_no} (status {wf.status})")
+        self.dirty.add(alias)
+        assert failed.record_id is not None
+        later = [a for a in wf.attempts[index + 1 :] if a.status in ("success", "skipped_unchanged")]
+        if later:
+            r = self.api.call("POST", f"/api/v1/publish-records/{failed.record_id}/retry", expect=409)
+            self.log(f"   → 409 (published again since: {later[-1].operation} of v{later[-1].version_no})")
+            return
+        refuse = failed.operation == "online" and wf.status == "offline"
+        expect = {201}
+        if refuse:
+            expect = {409} if enforced("retry_respects_platform_offline") else {201, 409}
+        r = self.api.call("POST", f"/api/v1/publish-records/{failed.record_id}/retry", expect=expect)
+        if r.status_code == 409:
+            self.log(f"   → 409 {problem_type(r)}")
+            return
+        if refuse:
+            self.log("   (tolerated, retry_respects_platform_offline pending: retry of online while platform offline)")
+        body = r.json()
+        assert (body["retry_of"], body["operation"], body["version_no"]) == (
+            failed.record_id,
+            failed.operation,
+            failed.version_no,
+        ), body
+        version = wf.versions[failed.version_no - 1]
+        expected = expected_record_status(wf, failed.operation, version, ds_outage=False)
+        attempt = PublishAttempt(str(body["request_id"]), failed.operation, failed.version_no, expected)
+        attempt.retry_of = failed.record_id
+        wf.attempts.append(attempt)
+        self._finish_publish(wf, attempt, version)
+
+    # -- runs -------------------------------------------------------------------------------------------------------
+
+    @precondition(lambda self: self.workflows)
+    @rule(data=st.data())
+    def run_now(self, data: st.DataObject) -> None:
+        alias = self.pick(data, "workflow", [a for a, w in self.workflows.items() if w.ds_release == "ONLINE"])
+        wf = self.workflows[alias]
+        self.begin(f"run {alias} now (status {wf.status}, DS {wf.ds_release or 'never deployed'})")
+        self.dirty.add(alias)
+        if wf.ds_code is None or wf.ds_release != "ONLINE":
+            r = self.api.call("POST", f"/api/v1/workflows/{wf.id}/run", expect=409, json_body={})
+            self.log(f"   → 409 {problem_type(r)}")
+            return
+        offline = wf.status == "offline"
+        expect = {409} if offline and enforced("platform_offline_blocks_run") else ({200, 409} if offline else {200})
+        r = self.api.call("POST", f"/api/v1/workflows/{wf.id}/run", expect=expect, json_body={})
+        if r.status_code == 409:
+            self.log(f"   → 409 {problem_type(r)}")
+            return
+        [instance] = r.json()["instance_ids"]
+        wf.instances.append(int(instance))
+        self.instance_codes[int(instance)] = wf.ds_code
+        if offline:
+            self.log(f"   (tolerated, platform_offline_blocks_run pending: instance {instance} while offline)")
+        self.log(f"   → DS instance {instance}")
+        if enforced("run_now_shows_in_executions"):
+
+            def shown() -> bool:
+                body = self.api.get(f"/api/v1/workflows/{wf.id}/executions")
+                return int(instance) in {int(e["instance_id"]) for e in body["executions"]}
+
+            until(shown, f"instance {instance} in {alias}'s executions after run now", timeout_s=EXECUTIONS_TIMEOUT_S)
+
+    @precondition(lambda self: len(self.workflows) >= 2)
+    @rule(data=st.data(), backfill=st.booleans())
+    def batch_run(self, data: st.DataObject, backfill: bool) -> None:
+        online = [a for a, w in self.workflows.items() if w.ds_release == "ONLINE"]
+        if online and data.draw(st.integers(0, 4), label="workflows: 0-3 online in DS, 4 any") < 4:
+            pool = sorted(online, key=lambda a: int(a[1:]))
+        else:
+            pool = self.workflow_aliases()
+        chosen = data.draw(st.lists(st.sampled_from(pool), min_size=1, max_size=3, unique=True), label="workflows")
+        wfs = [self.workflows[a] for a in chosen]
+        self.begin(
+            f"batch {'backfill (2 days)' if backfill else 'run'} of "
+            + ", ".join(f"{w.alias} ({w.status}, DS {w.ds_release or 'never deployed'})" for w in wfs)
+        )
+        self.dirty.update(chosen)
+        body: dict[str, Any] = {"workflow_ids": [w.id for w in wfs]}
+        if backfill:
+            body |= {"backfill": {"start": "2026-01-01T00:00:00Z", "end": "2026-01-02T00:00:00Z"}}
+        if any(w.ds_code is None or w.ds_release != "ONLINE" for w in wfs):
+            r = self.api.call("POST", "/api/v1/workflows/batch-run", expect=409, json_body=body)
+            self.log(f"   → 409 {problem_type(r)}")
+            return
+        offline = [w.alias for w in wfs if w.status == "offline"]
+        expect = {200}
+        if offline:
+            expect = {409} if enforced("platform_offline_blocks_run") else {200, 409}
+        r = self.api.call("POST", "/api/v1/workflows/batch-run", expect=expect, json_body=body)
+        if r.status_code == 409:
+            self.log(f"   → 409 {problem_type(r)}")
+            return
+        ids = [int(i) for i in r.json()["instance_ids"]]
+        code_of = {int(i["id"]): int(i["workflowDefinitionCode"]) for i in self.ds.instances(self.prefix)}
+        by_code = {w.ds_code: w for w in wfs}
+        for i in ids:
+            assert code_of.get(i) in by_code, f"batch run answered instance {i}, which is none of {chosen}'s in DS"
+            owner = by_code[code_of[i]]
+            owner.instances.append(i)
+            self.instance_codes[i] = code_of[i]
+        per = {w.alias: sum(1 for i in ids if code_of[i] == w.ds_code) for w in wfs}
+        assert set(per.values()) == {2 if backfill else 1}, f"instances per workflow {per}"
+        if offline:
+            self.log(f"   (tolerated, platform_offline_blocks_run pending: instances while offline: {offline})")
+        self.log(f"   → DS instances {ids}")
+
+    @precondition(lambda self: any(w.instances for w in self.workflows.values()))
+    @rule(data=st.data())
+    def read_instance(self, data: st.DataObject) -> None:
+        runs = [(w.alias, i) for w in (self.workflows[a] for a in self.workflow_aliases()) for i in w.instances]
+        owner_alias, instance = data.draw(st.sampled_from(runs), label="(workflow, instance)")
+        via = data.draw(st.sampled_from(self.workflow_aliases()), label="read through workflow")
+        owner, path = self.workflows[owner_alias], self.workflows[via]
+        self.begin(f"read {owner_alias}'s instance {instance} and a task log, through {via}")
+        if self.instance_codes[instance] != owner.ds_code:
+            # only after a second DS workflow was tolerated (ds_workflow_stable pending): the run is in the old one
+            r = self.api.call("GET", f"/api/v1/workflows/{owner.id}/instances/{instance}", expect={200, 404})
+            self.log(f"   → {r.status_code} (the run is in {owner_alias}'s previous DS workflow)")
+            return
+        got = self.api.call("GET", f"/api/v1/workflows/{owner.id}/instances/{instance}", expect=200).json()
+        assert int(got["instance"]["id"]) == instance, got["instance"]
+        task_ids = [int(t["id"]) for t in got["tasks"]]
+        if task_ids:
+            expect = {200} if enforced("own_run_log_readable") else {200, 404}
+            r = self.api.call("GET", f"/api/v1/workflows/{owner.id}/task-instances/{task_ids[0]}/log", expect=expect)
+            if r.status_code == 404:
+                self.log(f"   (tolerated, own_run_log_readable pending: its task log → 404 {r.json()['detail']})")
+        if via == owner_alias:
+            self.log(f"   → 200, {len(task_ids)} task instances")
+            return
+        # an instance is read only through its own workflow (issue 15 #3)
+        r = self.api.call("GET", f"/api/v1/workflows/{path.id}/instances/{instance}", expect=404)
+        self.log(f"   through {via} → {r.status_code}")
+        if task_ids:
+            r = self.api.call("GET", f"/api/v1/workflows/{path.id}/task-instances/{task_ids[0]}/log", expect=404)
+            self.log(f"   task log through {via} → {r.status_code}")
+
+    @rule(
+        what=st.sampled_from(
+            (
+                "/api/v1/workflows/99999999999999999999",
+                "/api/v1/workflows/9223372036854775808/versions",
+                "/api/v1/workflows?page=2147483648",
+                "/api/v1/tasks?page_size=201",
+                "/api/v1/tasks/99999999999999999999",
+                "/api/v1/workflows?name=%00",
+            )
+        )
+    )
+    def read_out_of_range(self, what: str) -> None:
+        self.begin(f"GET {what}")
+        if what in self.out_of_range_read:
+            self.log("   (read before in this example)")
+            return
+        self.out_of_range_read.add(what)
+        r = self.api.call("GET", what, expect={404, 422})
+        self.log(f"   → {r.status_code}")
+
+    # -- invariants -------------------------------------------------------------------------------------------------
+
+    def _list_rows(self) -> dict[int, dict[str, Any]]:
+        return {int(w["id"]): w for w in self.api.pages("/api/v1/workflows", name=self.prefix)}
+
+    @invariant()
+    def list_rows_match_model(self) -> None:
+        rows = self._list_rows()
+        assert set(rows) == {w.id for w in self.workflows.values()}, (sorted(rows), self.workflow_aliases())
+        for wf in self.workflows.values():
+            row = rows[wf.id]
+            got = tuple(row[f] for f in _LIST_FIELDS)
+            want = (wf.current.name, wf.status, wf.current.no, not wf.pending_approval, wf.deployed_no,
+                    wf.needs_attention, len(wf.current.tasks), wf.publish_status)  # fmt: skip
+            assert got == want, f"{wf.alias}'s list row (name, status, version, approved, published version, " \
+                f"attention, tasks, publish status) is {got}, the model says {want}"  # fmt: skip
+            if wf.ds_code is not None:
+                assert row["workflow_code"] == wf.ds_code, (wf.alias, row["workflow_code"], wf.ds_code)
+
+    @invariant()
+    def task_owners_match_model(self) -> None:
+        rows = {int(t["id"]): t for t in self.api.pages("/api/v1/tasks", name=self.prefix)}
+        assert set(rows) == {t.id for t in self.tasks.values()}, sorted(rows)
+        for task in self.tasks.values():
+            row = rows[task.id]
+            owner = self.workflows[task.owner].id if task.owner else None
+            assert (row["workflow_id"], row["revision"], row["name"]) == (owner, task.revision, task.content.name), (
+                f"task {task.alias}: (workflow, revision, name) {row['workflow_id'], row['revision'], row['name']}, "
+                f"the model says {owner, task.revision, task.content.name} ({task.owner})"
+            )
+
+    @invariant()
+    def detail_matches_model(self) -> None:
+        for alias in sorted(self.dirty):
+            wf = self.workflows[alias]
+            d = self.detail(wf)
+            assert d["current_version_no"] == wf.current.no, (alias, d["current_version_no"], wf.current.no)
+            got_tasks = {int(t["task_id"]): (t["name"], t["task_type"], self._body_of(t)) for t in d["tasks"]}
+            want_tasks = {t: (c.name, c.task_type, c.body) for t, c in wf.current.tasks}
+            assert got_tasks == want_tasks, f"{alias}'s tasks {got_tasks}, the model says {want_tasks}"
+            assert _edges_of(d) == set(wf.current.edges), (alias, d["edges"], self.edge_list(wf.current.edges))
+            entry, exit_ = entry_exit(wf.current.task_ids, wf.current.edges)
+            assert (sorted(d["entry_task_ids"]), sorted(d["exit_task_ids"])) == (entry, exit_), (alias, d)
+            assert (d["name"], d["status"], d["approved"], d["needs_attention"]) == (
+                wf.current.name,
+                wf.status,
+                not wf.pending_approval,
+                wf.needs_attention,
+            ), (alias, d["name"], d["status"], d["approved"], d["needs_attention"], d["attention_reason"])
+            assert d["allowed_actions"] == allowed_actions(wf), (alias, d["allowed_actions"], allowed_actions(wf))
+            assert sorted(d["allowed_publish_operations"]) == sorted(allowed_publish_operations(wf)), (
+                alias,
+                d["allowed_publish_operations"],
+                allowed_publish_operations(wf),
+            )
+            assert (d["last_published_version_no"], d["publish_status"]) == (wf.deployed_no, wf.publish_status), alias
+            if wf.ds_code is not None:
+                assert d["workflow_code"] == wf.ds_code, (alias, d["workflow_code"], wf.ds_code)
+                state = self.ds.dag(wf.ds_code)["workflowDefinition"]["releaseState"]
+                assert d["release_state"] == state, (
+                    f"{alias}: the detail shows DS {d['release_state']}, DS says {state}"
+                )
+
+    @staticmethod
+    def _body_of(task: dict[str, Any]) -> str:
+        p = task["params"]
+        return str(p.get("sql") if task["task_type"] == "SQL" else p.get("script"))
+
+    @invariant()
+    def one_task_one_workflow(self) -> None:
+        holders: dict[int, list[str]] = {}
+        for alias in self.workflow_aliases():
+            wf = self.workflows[alias]
+            ids = [int(t["task_id"]) for t in self.detail(wf)["tasks"]] if alias in self.dirty else wf.current.task_ids
+            for t in ids:
+                holders.setdefault(t, []).append(alias)
+        shared = {self.alias_of_task(t): ws for t, ws in holders.items() if len(ws) > 1}
+        assert not shared, f"tasks in more than one workflow: {shared}"
+
+    @invariant()
+    def list_rows_agree_with_detail(self) -> None:
+        if not self.dirty:
+            return
+        fields = (*_LIST_FIELDS, "workflow_code", "release_state", "last_execution_state")
+        first = self._list_rows()
+        for alias in sorted(self.dirty):
+            wf = self.workflows[alias]
+            d = self.detail(wf)
+            row = first[wf.id]
+            differ = [f for f in fields if row[f] != d[f]]
+            if differ:  # a background effect between the two reads? read the list again
+                again = self._list_rows()[wf.id]
+                real = [f for f in differ if row[f] == again[f]]
+                assert not real, f"{alias}: list row and detail differ in {[(f, row[f], d[f]) for f in real]}"
+
+    @invariant()
+    def versions_contiguous(self) -> None:
+        for alias in sorted(self.dirty):
+            wf = self.workflows[alias]
+            items = self.api.pages(f"/api/v1/workflows/{wf.id}/versions", page_size=100)
+            nos = [int(v["version_no"]) for v in items]
+            assert nos == list(range(wf.current.no, 0, -1)), (
+                f"{alias}'s versions {nos}, the model has 1..{wf.current.no}"
+            )
+            for v in items:
+                model = wf.versions[int(v["version_no"]) - 1]
+                assert v["trigger_source"] == model.trigger, (
+                    alias,
+                    v["version_no"],
+                    v["trigger_source"],
+                    model.trigger,
+                )
+                assert v["summary"], (alias, v)
+                assert v["created_by"], (alias, v)
+            for version in wf.versions[wf.versions_verified :]:
+                self._check_version(wf, version)
+            wf.versions_verified = len(wf.versions)
+
+    def _check_version(self, wf: Workflow, version: Version) -> None:
+        got = self.api.get(f"/api/v1/workflows/{wf.id}/versions/{version.no}")
+        snap = got["structure_snapshot"]
+        tasks = {int(t["task_id"]): (t["name"], t["task_type"], self._body_of(t)) for t in snap["tasks"]}
+        assert snap["workflow_name"] == version.name, (wf.alias, version.no, snap["workflow_name"])
+        assert tasks == {t: (c.name, c.task_type, c.body) for t, c in version.tasks}, (wf.alias, version.no, tasks)
+        assert _edges_of(snap) == set(version.edges), (wf.alias, version.no, snap["edges"])
+        summary = got["change_summary"]
+        before = wf.versions[version.no - 2] if version.no > 1 else None
+        old_tasks = before.task_ids if before else frozenset()
+        old_edges = before.edges if before else frozenset()
+        assert summary["is_initial"] == (before is None), (wf.alias, version.no, summary)
+        assert set(summary["tasks_added"]) == set(version.task_ids - old_tasks), (wf.alias, version.no, summary)
+        assert set(summary["tasks_removed"]) == set(old_tasks - version.task_ids), (wf.alias, version.no, summary)
+        assert _pairs(summary["edges_added"]) == set(version.edges - old_edges), (wf.alias, version.no, summary)
+        assert _pairs(summary["edges_removed"]) == set(old_edges - version.edges), (wf.alias, version.no, summary)
+
+    @invariant()
+    def publish_records_for_every_attempt(self) -> None:
+        for alias in sorted(self.dirty):
+            wf = self.workflows[alias]
+            records = self.api.pages(f"/api/v1/workflows/{wf.id}/publish-records", page_size=100)
+            got = sorted(
+                (r["request_id"], r["operation"], r["version_no"], r["status"], r["retry_of"]) for r in records
+            )
+            want = sorted((a.request_id, a.operation, a.version_no, a.status, a.retry_of) for a in wf.attempts)
+            assert got == want, f"{alias}'s publish records {got}, the model's attempts {want}"
+
+    @invariant()
+    def ds_holds_the_deployed_versions(self) -> None:
+        deployed = {w.ds_code: w for w in self.workflows.values() if w.ds_code is not None}
+        ds = {int(w["code"]): w for w in self.ds.workflows(self.prefix)}
+        strays = set(ds) - set(deployed)
+        if enforced("ds_workflow_stable"):
+            orphans = [(c, ds[c]["name"], ds[c]["releaseState"]) for c in sorted(strays)]
+            assert not orphans, f"DS workflows no platform workflow points to: {orphans}"
+        missing = set(deployed) - set(ds)
+        assert not missing, f"deployed workflows missing in DS: {[deployed[c].alias for c in missing]}"
+        for code, wf in deployed.items():
+            row = ds[code]
+            assert row["releaseState"] == wf.ds_release, (
+                f"{wf.alias}: DS {row['releaseState']}, the model {wf.ds_release}"
+            )
+            if wf.alias not in self.dirty and self.ds_versions.get(code) is not None:
+                assert int(row["version"]) == self.ds_versions[code], f"{wf.alias}'s DS definition changed by itself"
+                continue
+            assert wf.deployed_no is not None
+            version = wf.versions[wf.deployed_no - 1]
+            name, tasks, edges, roots = dag_view(self.ds.dag(code))
+            names = {t: c.name for t, c in version.tasks}
+            want_tasks = {
+                c.name: (c.task_type, c.body, DATASOURCE_TYPE if c.task_type == "SQL" else None)
+                for _, c in version.tasks
+            }
+            want_edges = {(names[u], names[v]) for u, v in version.edges}
+            want_roots = {names[t] for t in entry_exit(version.task_ids, version.edges)[0]}
+            assert (name, tasks, edges, roots) == (version.name, want_tasks, want_edges, want_roots), (
+                f"{wf.alias}: DS holds {name} {tasks} edges {sorted(edges)} roots {sorted(roots)}; its last deployed "
+                f"version v{version.no} is {version.name} {want_tasks} edges {sorted(want_edges)}"
+            )
+            self.ds_versions[code] = int(row["version"])
+
+    @invariant()
+    def no_instance_the_model_did_not_start(self) -> None:
+        started = {i: w.alias for w in self.workflows.values() for i in w.instances}
+        found = {int(i["id"]): i for i in self.ds.instances(self.prefix)}
+        unexpected = {i: (x["name"], x["commandType"]) for i, x in found.items() if i not in started}
+        assert not unexpected, f"DS instances nobody started through the platform: {unexpected}"
+        lost = set(started) - set(found)
+        assert not lost, f"instances started by run now but not in DS: {sorted(lost)}"
+
+    @invariant()
+    def task_dependencies_match_lineage(self) -> None:
+        deps = lineage_dependencies(self.tasks.values())
+        for alias in sorted(self.lineage_dirty, key=lambda a: int(a[1:])):
+            task = self.tasks[alias]
+            got = self.api.get(f"/api/v1/tasks/{task.id}")
+            assert not got["unavailable"], got["unavailable"]
+            up, down = set(got["upstream_task_ids"]), set(got["downstream_task_ids"])
+            want_up, want_down = upstream_of(deps, task.id), downstream_of(deps, task.id)
+            assert (up, down) == (want_up, want_down), (
+                f"{alias}'s dependencies up {self.task_list(up)} down {self.task_list(down)}, the lineage model "
+                f"says up {self.task_list(want_up)} down {self.task_list(want_down)}"
+            )
+
+    def teardown(self) -> None:
+        try:
+            if self.outage:
+                self.ds.end_outage()
+        finally:
+            self.api.close()
+            self.lineage_api.close()
+            self.ds.close()
+
+
+def machine_for(stack: PlatformStack) -> type[LifecycleMachine]:
+    """The machine class bound to a running stack (hypothesis makes a fresh instance for every example)."""
+    return type("LifecycleMachine", (LifecycleMachine,), {"stack": stack})
+
+
+__all__ = ["LifecycleMachine", "PlatformAnswerError", "machine_for"]

@@ -1,0 +1,78 @@
+"""The lifecycle machine's oracle on small cases worked out by hand (no platform needed)."""
+
+from __future__ import annotations
+
+from .model import (
+    Task,
+    TaskContent,
+    Version,
+    Workflow,
+    allowed_actions,
+    allowed_publish_operations,
+    apply_action,
+    expected_record_status,
+    lineage_dependencies,
+    plan_migration,
+)
+
+
+def _version(tasks: list[int], edges: set[tuple[int, int]], no: int = 1) -> Version:
+    contents = tuple((t, TaskContent(f"t{t}", "SHELL", f"echo {t}")) for t in sorted(tasks))
+    return Version(no, "manual_edit", "w", contents, frozenset(edges))
+
+
+def test_only_current_bridges_around_the_moved_task() -> None:
+    # A → T → B: T moves, A → B keeps B waiting for A
+    plan = plan_migration(_version([1, 2, 3], {(1, 2), (2, 3)}), _version([9], set()), 2, "only_current", set())
+    assert (plan.moved, plan.source_tasks, plan.source_edges) == ({2}, {1, 3}, {(1, 3)})
+    assert plan.bridged == {(1, 3)}
+    assert plan.dropped == {(1, 2), (2, 3)}
+    assert (plan.target_tasks, plan.target_edges) == ({2, 9}, frozenset())
+
+
+def test_cascades() -> None:
+    # 1 → 2 → 3, 4 → 2, 5 alone; moving 2
+    source = _version([1, 2, 3, 4, 5], {(1, 2), (2, 3), (4, 2)})
+    down = plan_migration(source, _version([9], set()), 2, "cascade_downstream", set())
+    assert down.moved == {2, 3}
+    assert down.target_edges == {(2, 3)}
+    both = plan_migration(source, _version([9], set()), 2, "cascade_up_and_downstream", set())
+    assert both.moved == {1, 2, 3, 4}
+    assert both.source_tasks == {5}
+
+
+def test_up_and_downstream_takes_the_tasks_between() -> None:
+    # P → R → D and P → T → D: moving T takes P and D (its ancestor and descendant) and R, on a path between them
+    source = _version([1, 2, 3, 4, 5], {(1, 2), (2, 3), (1, 4), (4, 3)})
+    plan = plan_migration(source, _version([9], set()), 4, "cascade_up_and_downstream", set())
+    assert plan.moved == {1, 2, 3, 4}
+    assert plan.source_emptied is False
+
+
+def test_lineage_edges_between_moved_and_target_tasks() -> None:
+    plan = plan_migration(_version([1, 2], {(1, 2)}), _version([7, 8], set()), 2, "only_current", {(7, 2), (1, 8)})
+    assert plan.lineage_edges == {(7, 2)}
+
+
+def test_lineage_dependencies_never_self() -> None:
+    a = Task("T1", 1, TaskContent("a", "SHELL", "x"), writes=frozenset({"t"}), reads=frozenset({"t"}))
+    b = Task("T2", 2, TaskContent("b", "SHELL", "y"), reads=frozenset({"t"}))
+    assert lineage_dependencies([a, b]) == {(1, 2)}
+
+
+def test_status_and_publish_rules() -> None:
+    wf = Workflow("W1", 1, [_version([1], set())])
+    assert allowed_actions(wf) == ["approve"]
+    assert allowed_publish_operations(wf) == []
+    apply_action(wf, "approve")
+    assert (wf.status, allowed_actions(wf), allowed_publish_operations(wf)) == (
+        "ready",
+        ["online"],
+        ["deploy", "online"],
+    )
+    apply_action(wf, "online")
+    apply_action(wf, "offline")
+    assert allowed_publish_operations(wf) == ["deploy"]  # online refused while offline on the platform; never deployed
+    empty = Workflow("W2", 2, [_version([], set())])
+    assert allowed_actions(empty) == []
+    assert expected_record_status(empty, "online", empty.current, ds_outage=False) == "failed"
