@@ -16,15 +16,15 @@ import os
 #: name -> what the check requires (and the issue 15 defect it waits for)
 CHECKS: dict[str, str] = {
     "run_now_shows_in_executions": (
-        "#4: after run now, GET /workflows/{id}/executions lists the new instance within seconds (the cache is "
-        "marked stale)"
+        "#4: after run now, GET /workflows/{id}/executions lists the new instance within seconds: run now makes the "
+        "next read refresh (seed §6.4); history-sync's periodic sync is off in the machine's stack"
     ),
     "own_run_log_readable": (
-        "#3/#4, found by this machine: the task log of a run started by run now is readable through its own "
+        "#3/#4, found with this machine: the task log of a run started by run now is readable through its own "
         "workflow (today 404 'not part of a recent run' until history-sync's cache is refreshed)"
     ),
     "platform_offline_blocks_run": (
-        "#6: run now of a workflow that is offline on the platform is a 409 and starts no DS instance"
+        "#6: run now and batch run of a workflow that is offline on the platform are a 409 and start no DS instance"
     ),
     "ds_workflow_stable": (
         "#8: a platform workflow keeps one DS workflow for life: its workflow_code never changes (a rename updates "
@@ -35,8 +35,8 @@ CHECKS: dict[str, str] = {
         "(or its preview warns about that dependency)"
     ),
     "retry_respects_platform_offline": (
-        "found by this machine: a retried online publish puts DS ONLINE while the workflow is offline on the "
-        "platform (a fresh online publish is refused then)"
+        "found while building this machine: a retry of a failed online publish is refused while the workflow is "
+        "offline on the platform, as a fresh online publish is (today it puts DS ONLINE)"
     ),
 }
 

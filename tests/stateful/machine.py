@@ -747,10 +747,21 @@ class LifecycleMachine(RuleBasedStateMachine):
     # -- publish ----------------------------------------------------------------------------------------------------
 
     @precondition(lambda self: any(allowed_publish_operations(w) for w in self.workflows.values()))
-    @rule(data=st.data(), operation=st.sampled_from(OPERATIONS))
-    def publish(self, data: st.DataObject, operation: Operation) -> None:
-        allowed = [a for a, w in self.workflows.items() if operation in allowed_publish_operations(w)]
-        alias = self.pick(data, "workflow", allowed)
+    @rule(data=st.data())
+    def publish(self, data: st.DataObject) -> None:
+        # mostly an operation the workflow allows (deploy and online first), sometimes any, so refusals are checked
+        allowed = [
+            (a, op)
+            for op in ("deploy", "online", "offline")
+            for a in self.workflow_aliases()
+            if op in allowed_publish_operations(self.workflows[a])
+        ]
+        operation: Operation
+        if data.draw(st.integers(0, 4), label="publish: 0-3 allowed, 4 any") < 4:
+            alias, operation = data.draw(st.sampled_from(allowed), label="(workflow, operation)")
+        else:
+            alias = data.draw(st.sampled_from(self.workflow_aliases()), label="workflow")
+            operation = data.draw(st.sampled_from(OPERATIONS), label="operation")
         ds_outage = data.draw(st.integers(0, 4), label="DS: 0-3 up, 4 down") == 4
         wf = self.workflows[alias]
         self.begin(
