@@ -15,40 +15,34 @@ import os
 
 #: name -> what the check requires (and the issue 15 defect it waits for)
 CHECKS: dict[str, str] = {
-    "run_now_shows_in_executions": (
-        "#4: after run now, GET /workflows/{id}/executions lists the new instance within seconds: run now makes the "
-        "next read refresh (seed §6.4); history-sync's periodic sync is off in the machine's stack"
+    "list_attention_matches_detail": (
+        "found with this machine: the list's needs_attention (and its filter) agrees with the detail; today every "
+        "workflow with a publish result is listed as needing attention (ds_attention is stored as JSON null, which "
+        "the list's SQL 'ds_attention IS NOT NULL' counts, while the detail reads it as None)"
     ),
     "own_run_log_readable": (
-        "#3/#4, found with this machine: the task log of a run started by run now is readable through its own "
-        "workflow (today 404 'not part of a recent run' until history-sync's cache is refreshed)"
+        "found with this machine: a task log of one of the workflow's last 10 runs is readable through the workflow "
+        "without instance_id, as the contract says (today 404 right after run now, until something refreshes "
+        "history-sync's cache; the portal passes instance_id, which works)"
     ),
-    "platform_offline_blocks_run": (
-        "#6: run now and batch run of a workflow that is offline on the platform are a 409 and start no DS instance"
+    "platform_offline_keeps_ds_offline": (
+        "found with this machine: a workflow offline on the platform (or archived) stays OFFLINE in DS: neither the "
+        "publisher's restore of a failed online publish nor a retry of one puts it ONLINE again"
     ),
-    "ds_workflow_stable": (
-        "#8: a platform workflow keeps one DS workflow for life: its workflow_code never changes (a rename updates "
-        "the same DS workflow) and DS holds no workflow of ours that no platform workflow points to"
-    ),
-    "migration_applies_lineage": (
-        "#9: a migration that brings a task next to its lineage producer/consumer adds the lineage-derived edge "
-        "(or its preview warns about that dependency)"
-    ),
-    "retry_respects_platform_offline": (
-        "found while building this machine: a retry of a failed online publish is refused while the workflow is "
-        "offline on the platform, as a fresh online publish is (today it puts DS ONLINE)"
+    "ds_name_reuse_refused": (
+        "found with this machine: a workflow named like another workflow's DS workflow (a name given up by a "
+        'rename) is refused at publish (DS 10168, docs/lifecycle.md "Rename"); today its first deploy takes over '
+        "the other's DS workflow and its publish record stays running"
     ),
 }
 
-#: defects being fixed now (issue 15): remove a name when its fix is merged
+#: defects being fixed now: remove a name when its fix is merged
 PENDING_FIXES: frozenset[str] = frozenset(
     {
-        "run_now_shows_in_executions",
+        "list_attention_matches_detail",
         "own_run_log_readable",
-        "platform_offline_blocks_run",
-        "ds_workflow_stable",
-        "migration_applies_lineage",
-        "retry_respects_platform_offline",
+        "platform_offline_keeps_ds_offline",
+        "ds_name_reuse_refused",
     }
 )
 

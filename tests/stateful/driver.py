@@ -11,11 +11,43 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Collection
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx
 
+from common.testing.processes import PlatformProcesses
+from ds_emulator import EmulatorProcess
+
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class LifecycleStack:
+    """The running platform the machine drives: its services, DS (the emulator) and the DS project it publishes to."""
+
+    procs: PlatformProcesses
+    emulator: EmulatorProcess
+    ds_project: str
+
+    def gateway(self) -> httpx.Client:
+        """The public API, as the bootstrap admin."""
+        return httpx.Client(
+            base_url=self.procs.url("gateway"),
+            headers={"Authorization": f"Bearer {self.procs.admin_token}"},
+            timeout=30.0,
+        )
+
+    def service(self, name: str) -> httpx.Client:
+        """A service's internal API (the lineage-resolver's documented input)."""
+        return httpx.Client(base_url=self.procs.url(name), timeout=30.0)
+
+    def log_tails(self, lines: int = 40) -> str:
+        """The end of every service log without the access lines (the machine makes hundreds of requests a
+        second; they would bury everything else), and of the emulator's."""
+        emulator = self.emulator.log_path
+        tail = emulator.read_text(errors="replace").splitlines()[-lines:] if emulator and emulator.exists() else []
+        return self.procs.log_tails(lines, without="uvicorn.access") + "\n----- ds-emulator\n" + "\n".join(tail)
 
 
 class PlatformAnswerError(AssertionError):
@@ -161,7 +193,7 @@ class Dolphin:
                 "action": "ds_error",
                 "match": r"/workflow-definition/[0-9]+/release$",
                 "method": "POST",
-                "dsCode": 10000,
+                "dsCode": 10108,  # a release error: permanent (10000 would be retried in place)
                 "dsMsg": "DS is down",
             },
         ):

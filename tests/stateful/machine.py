@@ -28,17 +28,15 @@ import itertools
 import os
 import secrets
 import time
+import uuid
 from typing import Any, ClassVar
 
-import httpx
 from hypothesis import note
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from tests.platform_stack import PlatformStack
-
 from .checks import enforced
-from .driver import Dolphin, Http, PlatformAnswerError, dag_view, problem_type, until
+from .driver import Dolphin, Http, LifecycleStack, PlatformAnswerError, dag_view, problem_type, until
 from .model import (
     MODES,
     OPERATIONS,
@@ -56,6 +54,7 @@ from .model import (
     allowed_publish_operations,
     apply_action,
     apply_publish_outcome,
+    diverges_on_failure,
     downstream_of,
     entry_exit,
     expected_record_status,
@@ -113,19 +112,23 @@ def _pairs(raw: list[list[int]]) -> set[Edge]:
 class LifecycleMachine(RuleBasedStateMachine):
     """Bound to a running stack by :func:`machine_for`."""
 
-    stack: ClassVar[PlatformStack]
+    stack: ClassVar[LifecycleStack]
 
     def __init__(self) -> None:
         super().__init__()
         n = next(_examples)
         self.prefix = f"sm{_session_token}x{n}-"
-        self.api = Http(self.stack.client())
-        self.lineage_api = Http(httpx.Client(base_url=self.stack.service_url("lineage-resolver"), timeout=30.0))
+        self.api = Http(self.stack.gateway())
+        self.lineage_api = Http(self.stack.service("lineage-resolver"))
         em = self.stack.emulator
         self.ds = Dolphin(em.rest_url, em.access_token, em.base_url, self.stack.ds_project)
         self.tasks: dict[str, Task] = {}
         self.workflows: dict[str, Workflow] = {}
         self.names = itertools.count(1)
+        #: aliases are never reused (a deleted workflow's or task's alias stays its own)
+        self.task_aliases = itertools.count(1)
+        self.task_alias_of: dict[int, str] = {}
+        self.workflow_aliases_made = itertools.count(1)
         self.step_no = 0
         #: workflows the last step touched (their deep checks run after it)
         self.dirty: set[str] = set()
@@ -134,10 +137,9 @@ class LifecycleMachine(RuleBasedStateMachine):
         self.ds_versions: dict[int, int] = {}
         #: task aliases whose lineage view changed in the last step
         self.lineage_dirty: set[str] = set()
-        #: the DS workflow code each run-now instance was started in
-        self.instance_codes: dict[int, int] = {}
         self.outage = False
         self.out_of_range_read = False
+        self.unknown_datasource_checked = False
         self.step_started, self.step_calls = time.monotonic(), 0
         self.log(f"example {n}: prefix {self.prefix}")
 
@@ -163,7 +165,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         return next(t for t in self.tasks.values() if t.id == task_id)
 
     def alias_of_task(self, task_id: int) -> str:
-        return self.task_by_id(task_id).alias
+        return self.task_alias_of[task_id]  # deleted tasks too (old versions name them)
 
     def task_list(self, ids: set[int] | frozenset[int]) -> str:
         return "{" + ", ".join(sorted((self.alias_of_task(i) for i in ids), key=lambda a: int(a[1:]))) + "}"
@@ -257,9 +259,10 @@ class LifecycleMachine(RuleBasedStateMachine):
         )
         body = r.json()
         assert (body["name"], body["task_type"], body["revision"], body["workflow_id"]) == (name, task_type, 1, None)
-        alias = f"T{len(self.tasks) + 1}"
+        alias = f"T{next(self.task_aliases)}"
         task = Task(alias, int(body["id"]), content)
         self.tasks[alias] = task
+        self.task_alias_of[task.id] = alias
         return task
 
     @initialize()
@@ -283,6 +286,52 @@ class LifecycleMachine(RuleBasedStateMachine):
         self.begin(f"register a {task_type} task")
         task = self._register(task_type)
         self.log(f"   → {task.alias} (id {task.id})")
+
+    @precondition(lambda self: not self.unknown_datasource_checked)
+    @rule()
+    def register_sql_task_with_unknown_datasource(self) -> None:
+        """A SQL task whose datasource DS lacks is saved with a warning (issue 15 #12), and deleted again (it could
+        never be published; a task in no workflow can be deleted)."""
+        self.begin("register a SQL task on a datasource DS does not have, then delete it")
+        self.unknown_datasource_checked = True
+        name = self.fresh_name("t")
+        body = {"name": name, "task_type": "SQL", "params": {"datasource_name": f"{name}-nowhere", "sql": "select 1"}}
+        created = self.api.call("POST", "/api/v1/tasks", expect=201, json_body=body).json()
+        assert [w["code"] for w in created["warnings"]] == ["unknown_datasource"], created["warnings"]
+        self.api.call("DELETE", f"/api/v1/tasks/{created['id']}", expect=204)
+        self.api.call("GET", f"/api/v1/tasks/{created['id']}", expect=404)
+        self.log("   → 201 with the warning unknown_datasource; deleted (204)")
+
+    @precondition(lambda self: self.tasks)
+    @rule(data=st.data())
+    def delete_task(self, data: st.DataObject) -> None:
+        free = self.unassigned()
+        if free and data.draw(st.integers(0, 4), label="task: 0-3 in no workflow, 4 any") < 4:
+            alias = data.draw(st.sampled_from(free), label="task")
+        else:
+            alias = data.draw(st.sampled_from(sorted(self.tasks, key=lambda a: int(a[1:]))), label="task")
+        task = self.tasks[alias]
+        self.begin(f"delete task {alias} ({'in ' + task.owner if task.owner else 'in no workflow'})")
+        if task.owner is not None:
+            r = self.api.call("DELETE", f"/api/v1/tasks/{task.id}", expect=409)
+            assert problem_type(r).endswith("task-in-use"), r.text
+            self.log(f"   → 409 {problem_type(r)}")
+            return
+        before = lineage_dependencies(self.tasks.values())
+        self.api.call("DELETE", f"/api/v1/tasks/{task.id}", expect=204)
+        del self.tasks[alias]
+        after = lineage_dependencies(self.tasks.values())
+        # lineage forgets its reads and writes (lineage.changed task_removed): its neighbours lose it
+        changes = [
+            {"task_id": t.id, "new_upstream": sorted(upstream_of(after, t.id)),
+             "new_downstream": sorted(downstream_of(after, t.id))}
+            for t in self.tasks.values()
+            if (upstream_of(before, t.id), downstream_of(before, t.id))
+            != (upstream_of(after, t.id), downstream_of(after, t.id))
+        ]  # fmt: skip
+        self.lineage_dirty.update(self.alias_of_task(c["task_id"]) for c in changes)
+        self._wait_for_dependency_projection(changes)
+        self.log(f"   → 204; dependencies now {self.edge_list(after)}")
 
     @precondition(lambda self: self.tasks)
     @rule(data=st.data())
@@ -429,10 +478,10 @@ class LifecycleMachine(RuleBasedStateMachine):
 
     # -- workflows: create, edit, rename --------------------------------------------------------------------------
 
-    def _create(self, chosen: list[str], edges: set[Edge]) -> Workflow:
+    def _create(self, chosen: list[str], edges: set[Edge], name: str | None = None) -> Workflow:
         ids = {self.tasks[a].id for a in chosen}
-        name = self.fresh_name("w")
-        alias = f"W{len(self.workflows) + 1}"
+        name = name or self.fresh_name("w")
+        alias = f"W{next(self.workflow_aliases_made)}"
         self.log(f"   create {alias} with {self.task_list(ids)}, edges {self.edge_list(edges)}")
         r = self.api.call("POST", "/api/v1/workflows", expect=201, json_body=self.workflow_body(name, ids, edges))
         body = r.json()
@@ -447,7 +496,10 @@ class LifecycleMachine(RuleBasedStateMachine):
         return wf
 
     @precondition(lambda self: self.unassigned() and len(self.workflows) < MAX_WORKFLOWS)
-    @rule(data=st.data(), variant=st.sampled_from(("ok", "ok", "ok", "owned task", "taken name", "blank name")))
+    @rule(
+        data=st.data(),
+        variant=st.sampled_from(("ok", "ok", "ok", "owned task", "taken name", "blank name", "a name given up")),
+    )
     def create_workflow(self, data: st.DataObject, variant: str) -> None:
         free = self.unassigned()
         chosen = data.draw(st.lists(st.sampled_from(free), min_size=1, max_size=4, unique=True), label="tasks")
@@ -478,14 +530,34 @@ class LifecycleMachine(RuleBasedStateMachine):
             r = self.api.call("POST", "/api/v1/tasks", expect=422, json_body=task)
             self.log(f"   task → 422 {problem_type(r)}")
             return
+        given_up = self._names_given_up()
+        if variant == "a name given up" and given_up and enforced("ds_name_reuse_refused"):
+            # a name a workflow had before a rename is free on the platform, but its DS workflow may still carry it
+            old = data.draw(st.sampled_from(given_up), label="name given up")
+            self.begin(f"create a workflow with {self.task_list(ids)} named {old.removeprefix(self.prefix)}, given up")
+            self._create(chosen, edges, old)
+            return
         self.begin(f"create a workflow with {self.task_list(ids)}")
         self._create(chosen, edges)
+
+    def _names_given_up(self) -> list[str]:
+        """Names workflows had in earlier versions and no workflow has now (archived ones keep theirs)."""
+        current = {w.current.name for w in self.workflows.values()}
+        return sorted({v.name for w in self.workflows.values() for v in w.versions} - current)
 
     @precondition(lambda self: self.workflows)
     @rule(data=st.data())
     def edit_workflow(self, data: st.DataObject) -> None:
         alias = data.draw(st.sampled_from(self.workflow_aliases()), label="workflow")
         wf = self.workflows[alias]
+        if wf.status == "archived":
+            self.begin(f"edit {alias}, archived")
+            body = self.workflow_body(wf.current.name, wf.current.task_ids, set(wf.current.edges))
+            body["expected_version_no"] = wf.current.no
+            r = self.api.call("PUT", f"/api/v1/workflows/{wf.id}", expect=409, json_body=body)
+            assert problem_type(r).endswith("workflow-archived"), r.text
+            self.log(f"   → 409 {problem_type(r)}")
+            return
         current = sorted(wf.current.task_ids)
         keep = data.draw(st.sets(st.sampled_from(current)) if current else st.just(set()), label="keep tasks")
         free = self.unassigned()
@@ -531,10 +603,14 @@ class LifecycleMachine(RuleBasedStateMachine):
         self.dirty.add(wf.alias)
         assert r.json()["current_version_no"] == wf.current.no, r.json()
 
-    @precondition(lambda self: any(w.current.tasks for w in self.workflows.values()))
+    @precondition(lambda self: any(w.current.tasks and w.status != "archived" for w in self.workflows.values()))
     @rule(data=st.data())
     def rename_workflow(self, data: st.DataObject) -> None:
-        with_tasks = [a for a in self.workflow_aliases() if self.workflows[a].current.tasks]
+        with_tasks = [
+            a
+            for a in self.workflow_aliases()
+            if self.workflows[a].current.tasks and self.workflows[a].status != "archived"
+        ]
         deployed = [a for a in with_tasks if self.workflows[a].ds_code is not None]
         if deployed and data.draw(st.integers(0, 4), label="workflow: 0-3 one in DS, 4 any") < 4:
             with_tasks = deployed
@@ -557,6 +633,7 @@ class LifecycleMachine(RuleBasedStateMachine):
                 for mover, other in ((u, v), (v, u))
                 if self.task_by_id(mover).owner and self.task_by_id(other).owner
                 and self.task_by_id(mover).owner != self.task_by_id(other).owner
+                and self.workflows[self.task_by_id(other).owner or ""].status != "archived"
             }
         )  # fmt: skip
         if across and data.draw(st.integers(0, 4), label="move: 0-3 next to a lineage link, 4 any") < 4:
@@ -564,7 +641,9 @@ class LifecycleMachine(RuleBasedStateMachine):
         else:
             task_alias = data.draw(st.sampled_from(self.owned()), label="task")
             owner = self.tasks[task_alias].owner
-            others = [a for a in self.workflow_aliases() if a != owner]
+            others = [a for a in self.workflow_aliases() if a != owner and self.workflows[a].status != "archived"]
+            if not others:
+                return  # every other workflow is archived: nowhere to move it
             target_alias = data.draw(st.sampled_from(others), label="target")
         task = self.tasks[task_alias]
         assert task.owner is not None
@@ -640,17 +719,15 @@ class LifecycleMachine(RuleBasedStateMachine):
             f"target edges {self.edge_list(extra)} that neither the DAGs nor lineage give"
         )
         assert not has_cycle(plan.target_tasks, got)
-        if enforced("migration_applies_lineage"):
-            warned = {
-                frozenset(w.get("task_ids") or ())
-                for w in preview["warnings"]
-                if w["code"] not in ("schedule_differs",)
-            }
-            unexplained = {e for e in plan.lineage_edges - got if not any({e[0], e[1]} <= w for w in warned)}
-            assert not unexplained, (
-                f"lineage dependencies {self.edge_list(unexplained)} between moved tasks and the target's tasks "
-                "neither became edges nor were explained in the preview's warnings"
-            )
+        # a migration applies the lineage-derived edges to the target, or names the one it leaves out (issue 15 #9)
+        warned = {
+            frozenset(w.get("task_ids") or ()) for w in preview["warnings"] if w["code"] not in ("schedule_differs",)
+        }
+        unexplained = {e for e in plan.lineage_edges - got if not any({e[0], e[1]} <= w for w in warned)}
+        assert not unexplained, (
+            f"lineage dependencies {self.edge_list(unexplained)} between moved tasks and the target's tasks "
+            "neither became edges nor were explained in the preview's warnings"
+        )
         return got
 
     # -- rollback ---------------------------------------------------------------------------------------------------
@@ -667,6 +744,16 @@ class LifecycleMachine(RuleBasedStateMachine):
         old = wf.versions[to - 1]
         self.begin(f"roll {alias} back to v{to} ({self.task_list(old.task_ids)} {self.edge_list(old.edges)})")
         body = {"to_version_no": to, "expected_version_no": wf.current.no}
+        if wf.status == "archived":
+            r = self.api.call("POST", f"/api/v1/workflows/{wf.id}/rollback", expect=409, json_body=body)
+            assert problem_type(r).endswith("workflow-archived"), r.text
+            self.log(f"   → 409 {problem_type(r)}")
+            return
+        gone = [t for t in old.task_ids if t not in {x.id for x in self.tasks.values()}]
+        if gone:
+            r = self.api.call("POST", f"/api/v1/workflows/{wf.id}/rollback", expect={404, 422}, json_body=body)
+            self.log(f"   → {r.status_code} {problem_type(r)} (tasks {self.task_list(set(gone))} were deleted)")
+            return
         taken = [t for t in old.task_ids if self.task_by_id(t).owner not in (None, alias)]
         name_taken = any(w.current.name == old.name for a, w in self.workflows.items() if a != alias)
         if not old.tasks:
@@ -679,18 +766,23 @@ class LifecycleMachine(RuleBasedStateMachine):
             self.log(f"   → 409 {problem_type(r)} ({why})")
             return
         r = self.api.call("POST", f"/api/v1/workflows/{wf.id}/rollback", expect=200, json_body=body)
+        left = set(wf.current.task_ids - old.task_ids)
         if old.content() == wf.current.content():
             self.log(f"   → unchanged: still v{wf.current.no}")
+            left = set()
         else:
             self.new_version(wf, "rollback", old.name, old.tasks, old.edges)
             wf.needs_attention = False
-            self.log(f"   → v{wf.current.no}")
+            self.log(f"   → v{wf.current.no}{f', leaves {self.task_list(left)} in no workflow' if left else ''}")
+        # a rollback says which tasks it leaves in no workflow (issue 15 #9)
+        assert set(r.json()["unassigned_task_ids"]) == left, (r.json()["unassigned_task_ids"], sorted(left))
         self.dirty.add(alias)
         assert r.json()["current_version_no"] == wf.current.no, r.json()
 
     # -- platform state ---------------------------------------------------------------------------------------------
 
     def _platform_action(self, data: st.DataObject, action: str) -> None:
+        """approve, platform online/offline, archive: one rule each (below), one way to pick and check them."""
         alias = self.pick(data, "workflow", [a for a, w in self.workflows.items() if action in allowed_actions(w)])
         wf = self.workflows[alias]
         reviewed = wf.current.no
@@ -717,17 +809,23 @@ class LifecycleMachine(RuleBasedStateMachine):
             assert problem_type(r).endswith("invalid-transition"), r.text
             self.log(f"   → 409 {problem_type(r)}")
             return
+        # platform offline forbids new instances, archive is for good: a workflow DS runs goes offline there too
+        takes_ds_offline = action in ("offline", "archive") and "offline" in allowed_publish_operations(wf)
+        takes_ds_offline = takes_ds_offline and wf.ds_release != "OFFLINE"
         apply_action(wf, action)
         answer = r.json()
         assert (answer["status"], answer["approved"]) == (wf.status, not wf.pending_approval), answer
         self.log(f"   → {wf.status}")
-        if action != "approve" and wf.ds_code is not None:
-            # Today the platform state never touches DS; the fix of issue 15 #6/#11 may take DS (or its schedule)
-            # offline with the platform: the model adopts what DS holds after a platform action.
-            state = self.ds.dag(wf.ds_code)["workflowDefinition"]["releaseState"]
-            if state != wf.ds_release:
-                self.log(f"   DS release {wf.ds_release} → {state}")
-                wf.ds_release = state
+        if action == "archive":
+            for t in wf.current.task_ids:  # its tasks are free for other workflows; its history stays
+                self.task_by_id(t).owner = None
+            wf.needs_attention = False
+        if takes_ds_offline:
+            assert wf.deployed_no is not None
+            attempt = PublishAttempt("", "offline", wf.deployed_no, "success")
+            wf.attempts.append(attempt)
+            wf.publish_status = "pending"
+            self._finish_publish(wf, attempt, wf.versions[wf.deployed_no - 1])
 
     @precondition(lambda self: any("approve" in allowed_actions(w) for w in self.workflows.values()))
     @rule(data=st.data())
@@ -743,6 +841,40 @@ class LifecycleMachine(RuleBasedStateMachine):
     @rule(data=st.data())
     def platform_offline(self, data: st.DataObject) -> None:
         self._platform_action(data, "offline")
+
+    @precondition(lambda self: any("archive" in allowed_actions(w) for w in self.workflows.values()))
+    @rule(data=st.data())
+    def archive(self, data: st.DataObject) -> None:
+        self._platform_action(data, "archive")
+
+    @precondition(lambda self: self.workflows)
+    @rule(data=st.data())
+    def delete_workflow(self, data: st.DataObject) -> None:
+        deletable = [a for a, w in self.workflows.items() if w.publish_status == "never_published"]
+        alias = self.pick(data, "workflow", sorted(deletable, key=lambda a: int(a[1:])))
+        stale = data.draw(st.integers(0, 4), label="expected version: 0-3 current, 4 stale") == 4
+        wf = self.workflows[alias]
+        self.begin(f"delete {alias}{' based on a stale version' if stale else ''} (publish status {wf.publish_status})")
+        params = {"expected_version_no": wf.current.no + 1 if stale else wf.current.no}
+        self.dirty.add(alias)
+        if stale:
+            r = self.api.call("DELETE", f"/api/v1/workflows/{wf.id}", expect=409, params=params)
+            assert problem_type(r).endswith("stale-version"), r.text
+            self.log(f"   → 409 {problem_type(r)}")
+            return
+        if alias not in deletable:
+            r = self.api.call("DELETE", f"/api/v1/workflows/{wf.id}", expect=409, params=params)
+            assert problem_type(r).endswith("workflow-published"), r.text
+            self.log(f"   → 409 {problem_type(r)}")
+            return
+        self.api.call("DELETE", f"/api/v1/workflows/{wf.id}", expect=204, params=params)
+        for t in wf.current.task_ids:
+            if self.task_by_id(t).owner == alias:
+                self.task_by_id(t).owner = None
+        del self.workflows[alias]
+        self.dirty.discard(alias)
+        self.api.call("GET", f"/api/v1/workflows/{wf.id}", expect=404)
+        self.log(f"   → 204; {alias} is gone, its tasks and its name are free")
 
     # -- publish ----------------------------------------------------------------------------------------------------
 
@@ -766,7 +898,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         wf = self.workflows[alias]
         self.begin(
             f"publish {operation} {alias}{' while DS is down' if ds_outage else ''} (status {wf.status}, "
-            f"v{wf.current.no}, approved v{wf.approved_no}, deployed v{wf.deployed_no})"
+            f"v{wf.current.no}, approved v{wf.approved_no}, deployed v{wf.deployed_no}, DS {wf.ds_release})"
         )
         self.dirty.add(alias)
         if operation not in allowed_publish_operations(wf):
@@ -776,11 +908,26 @@ class LifecycleMachine(RuleBasedStateMachine):
             assert problem_type(r).endswith("publish-not-allowed"), r.text
             self.log(f"   → 409 {r.json().get('reason')}")
             return
-        self._publish(wf, operation, ds_outage=ds_outage)
+        restoring = ds_outage and diverges_on_failure(wf, operation)
+        # while DS is being restored after the failure, a person may take the workflow offline on the platform
+        offline_meanwhile = restoring and wf.status == "online" and data.draw(
+            st.integers(0, 2), label="during the restore: 0-1 wait, 2 platform offline"
+        ) == 2  # fmt: skip
+        self._publish(wf, operation, ds_outage=ds_outage, offline_meanwhile=offline_meanwhile)
 
-    def _publish(self, wf: Workflow, operation: Operation, *, ds_outage: bool) -> None:
+    def _name_taken_in_ds(self, wf: Workflow, version: Version) -> bool:
+        """Another platform workflow's DS workflow has this version's name (DS holds the last deployed name)."""
+        return any(
+            o.ds_code is not None and o.deployed_no is not None and o.versions[o.deployed_no - 1].name == version.name
+            for o in self.workflows.values()
+            if o is not wf
+        )
+
+    def _publish(self, wf: Workflow, operation: Operation, *, ds_outage: bool, offline_meanwhile: bool = False) -> None:
         version = wf.versions[pinned_version(wf, operation) - 1]
-        expected = expected_record_status(wf, operation, version, ds_outage=ds_outage)
+        name_taken = operation != "offline" and self._name_taken_in_ds(wf, version)
+        expected = expected_record_status(wf, operation, version, ds_outage=ds_outage, name_taken=name_taken)
+        diverges = expected == "failed" and diverges_on_failure(wf, operation)
         if ds_outage:
             self.ds.start_outage()
             self.outage = True
@@ -798,18 +945,58 @@ class LifecycleMachine(RuleBasedStateMachine):
             if ds_outage:
                 self.ds.end_outage()
                 self.outage = False
+        if diverges:
+            if offline_meanwhile:
+                self.log("   platform offline while the publisher restores DS")
+                self._act(wf, "offline", wf.current.no)
+            self._await_restore(wf, attempt, version)
+
+    def _await_restore(self, wf: Workflow, failed: PublishAttempt, version: Version) -> None:
+        """After a failed publish that left DS other than intended, the publisher re-runs it by itself (its records
+        have operator ``reconciler``) until DS holds the intended state: wait for that, then take its records."""
+
+        def restored() -> dict[str, Any] | None:
+            r = self.api.call("GET", f"/api/v1/workflows/{wf.id}/restore", expect=200).json()
+            return dict(r) if r["status"] != "restoring" else None
+
+        restore = until(restored, f"the restore of {wf.alias} after its failed {failed.operation}", timeout_s=90.0)
+        assert restore["status"] == "restored", restore
+        known = {a.request_id for a in wf.attempts}
+        records = self.api.pages(f"/api/v1/workflows/{wf.id}/publish-records", page_size=100)
+        new = sorted((r for r in records if r["request_id"] not in known), key=lambda r: int(r["id"]))
+        assert new, f"{wf.alias} restored without a record"
+        for rec in new:
+            assert (rec["operation"], rec["version_no"], rec["operator"]) == (failed.operation, failed.version_no,
+                                                                                "reconciler"), rec  # fmt: skip
+            assert rec["status"] in FINAL_RECORD, rec
+            wf.attempts.append(
+                PublishAttempt(str(rec["request_id"]), failed.operation, failed.version_no, rec["status"],
+                               int(rec["id"]), int(rec["retry_of"]) if rec["retry_of"] else None)
+            )  # fmt: skip
+        failed.retried = True
+        last = wf.attempts[-1]
+        assert last.status in ("success", "skipped_unchanged"), f"the restore of {wf.alias} ended with {new[-1]}"
+        apply_publish_outcome(wf, failed.operation, version, last.status)
+        self._await_definition(wf)
+        self.log(f"   → restored by the publisher ({len(new)} record(s)): DS {wf.ds_release}")
 
     def _finish_publish(self, wf: Workflow, attempt: PublishAttempt, version: Version) -> None:
-        """Wait for the record to end and the definition service to have applied ``publish.completed``."""
+        """Wait for the record to end and the definition service to have applied ``publish.completed``. An attempt
+        without a request id is one the platform made itself (platform offline, archive): its record is the one the
+        model does not know yet."""
+        known = {a.request_id for a in wf.attempts if a.request_id}
 
         def record() -> dict[str, Any] | None:
             for r in self.api.pages(f"/api/v1/workflows/{wf.id}/publish-records", page_size=100):
-                if r["request_id"] == attempt.request_id and r["status"] in FINAL_RECORD:
+                mine = r["request_id"] == attempt.request_id if attempt.request_id else r["request_id"] not in known
+                if mine and r["status"] in FINAL_RECORD:
                     return dict(r)
             return None
 
         rec = until(record, f"publish record of {wf.alias} {attempt.operation}", timeout_s=EFFECT_TIMEOUT_S)
+        attempt.request_id = str(rec["request_id"])
         attempt.record_id = int(rec["id"])
+        assert (rec["operation"], rec["version_no"]) == (attempt.operation, attempt.version_no), rec
         status: RecordStatus = rec["status"]
         if attempt.status == "skipped_unchanged" and status == "success":
             pass  # a deploy of unchanged content may also be sent again: either is right
@@ -820,28 +1007,29 @@ class LifecycleMachine(RuleBasedStateMachine):
             )
         attempt.status = status
         apply_publish_outcome(wf, attempt.operation, version, status)
-
-        def applied() -> dict[str, Any] | None:
-            d = self.detail(wf)
-            done = d["publish_status"] == wf.publish_status and d["last_published_version_no"] == wf.deployed_no
-            return d if done else None
-
-        d = until(
-            applied, f"publish.completed of {wf.alias} applied by the definition service", timeout_s=EFFECT_TIMEOUT_S
-        )
+        d = self._await_definition(wf)
         if status != "failed" and attempt.operation != "offline":
             code = int(d["workflow_code"])
             if wf.ds_code is None:
                 wf.ds_code = code
-            elif code != wf.ds_code:
-                if enforced("ds_workflow_stable"):
-                    raise AssertionError(
-                        f"{wf.alias}'s DS workflow changed from {wf.ds_code} to {code} ({attempt.operation} of "
-                        f"v{version.no}, named {version.name.removeprefix(self.prefix)}): a second DS workflow"
-                    )
-                self.log(f"   (tolerated, ds_workflow_stable pending: DS workflow {wf.ds_code} → {code})")
-                wf.ds_code = code
+            assert code == wf.ds_code, (
+                f"{wf.alias}'s DS workflow changed from {wf.ds_code} to {code} ({attempt.operation} of "
+                f"v{version.no}, named {version.name.removeprefix(self.prefix)}): a second DS workflow"
+            )
         self.log(f"   → record {status}{': ' + str(rec['error_message']) if status == 'failed' else ''}")
+
+    def _await_definition(self, wf: Workflow) -> dict[str, Any]:
+        """Wait until the definition service applied the publish result the model expects."""
+
+        def applied() -> dict[str, Any] | None:
+            d = self.detail(wf)
+            done = d["publish_status"] == wf.publish_status and d["last_published_version_no"] == wf.deployed_no
+            return d if done and d["release_state"] == wf.ds_release else None
+
+        detail: dict[str, Any] = until(
+            applied, f"publish.completed of {wf.alias} applied by the definition service", timeout_s=EFFECT_TIMEOUT_S
+        )
+        return detail
 
     @precondition(lambda self: any(a.status == "failed" for w in self.workflows.values() for a in w.attempts))
     @rule(data=st.data())
@@ -853,34 +1041,48 @@ class LifecycleMachine(RuleBasedStateMachine):
             if a.status == "failed"
         ]
         alias, index = data.draw(st.sampled_from(choices), label="failed publish (workflow, attempt)")
+        again = data.draw(st.integers(0, 4), label="click: 0-3 once, 4 twice (same Idempotency-Key)") == 4
         wf = self.workflows[alias]
         failed = wf.attempts[index]
-        self.begin(f"retry {alias}'s failed {failed.operation} of v{failed.version_no} (status {wf.status})")
+        self.begin(
+            f"retry {alias}'s failed {failed.operation} of v{failed.version_no}{' (clicked twice)' if again else ''} "
+            f"(status {wf.status}, DS {wf.ds_release})"
+        )
         self.dirty.add(alias)
         assert failed.record_id is not None
+        url = f"/api/v1/publish-records/{failed.record_id}/retry"
+        headers = {"Idempotency-Key": str(uuid.uuid4())}
         later = [a for a in wf.attempts[index + 1 :] if a.status in ("success", "skipped_unchanged")]
-        if later:
-            r = self.api.call("POST", f"/api/v1/publish-records/{failed.record_id}/retry", expect=409)
-            self.log(f"   → 409 (published again since: {later[-1].operation} of v{later[-1].version_no})")
+        if failed.retried or later:
+            r = self.api.call("POST", url, expect=409, headers=headers)
+            why = "retried already" if failed.retried else f"published since: {later[-1].operation}"
+            self.log(f"   → 409 ({why})")
             return
-        refuse = failed.operation == "online" and wf.status == "offline"
+        # an online retry while the workflow is offline on the platform would make DS run what the platform stopped
+        refuse = failed.operation == "online" and wf.status in ("offline", "archived")
         expect = {201}
         if refuse:
-            expect = {409} if enforced("retry_respects_platform_offline") else {201, 409}
-        r = self.api.call("POST", f"/api/v1/publish-records/{failed.record_id}/retry", expect=expect)
+            expect = {409} if enforced("platform_offline_keeps_ds_offline") else {201, 409}
+        r = self.api.call("POST", url, expect=expect, headers=headers)
         if r.status_code == 409:
             self.log(f"   → 409 {problem_type(r)}")
             return
         if refuse:
-            self.log("   (tolerated, retry_respects_platform_offline pending: retry of online while platform offline)")
+            self.log("   (tolerated, platform_offline_keeps_ds_offline pending: an online retry while offline)")
         body = r.json()
         assert (body["retry_of"], body["operation"], body["version_no"]) == (
             failed.record_id,
             failed.operation,
             failed.version_no,
         ), body
+        if again:
+            replay = self.api.call("POST", url, expect=201, headers=headers)
+            assert replay.headers.get("Idempotent-Replayed") == "true", dict(replay.headers)
+            assert replay.json()["id"] == body["id"], (replay.json()["id"], body["id"])
+        failed.retried = True
         version = wf.versions[failed.version_no - 1]
-        expected = expected_record_status(wf, failed.operation, version, ds_outage=False)
+        name_taken = failed.operation != "offline" and self._name_taken_in_ds(wf, version)
+        expected = expected_record_status(wf, failed.operation, version, ds_outage=False, name_taken=name_taken)
         attempt = PublishAttempt(str(body["request_id"]), failed.operation, failed.version_no, expected)
         attempt.retry_of = failed.record_id
         wf.attempts.append(attempt)
@@ -888,42 +1090,57 @@ class LifecycleMachine(RuleBasedStateMachine):
 
     # -- runs -------------------------------------------------------------------------------------------------------
 
+    def _run_refusal(self, wf: Workflow) -> str | None:
+        """Why run now of the workflow is refused (409), or None: never in DS, offline on the platform (seed §6.3:
+        no new instances), archived, or not online in DS."""
+        if wf.ds_code is None:
+            return "never deployed"
+        if wf.status in ("offline", "archived"):
+            return f"{wf.status} on the platform"
+        if wf.ds_release != "ONLINE":
+            return "offline in DS"
+        return None
+
     @precondition(lambda self: self.workflows)
     @rule(data=st.data())
     def run_now(self, data: st.DataObject) -> None:
-        alias = self.pick(data, "workflow", [a for a, w in self.workflows.items() if w.ds_release == "ONLINE"])
+        alias = self.pick(data, "workflow", [a for a, w in self.workflows.items() if self._run_refusal(w) is None])
+        click = data.draw(
+            st.sampled_from(("once", "once", "once", "twice, same key", "same key, other request")), label="click"
+        )
         wf = self.workflows[alias]
-        self.begin(f"run {alias} now (status {wf.status}, DS {wf.ds_release or 'never deployed'})")
+        self.begin(f"run {alias} now, {click} (status {wf.status}, DS {wf.ds_release or 'never deployed'})")
         self.dirty.add(alias)
-        if wf.ds_code is None or wf.ds_release != "ONLINE":
-            r = self.api.call("POST", f"/api/v1/workflows/{wf.id}/run", expect=409, json_body={})
-            self.log(f"   → 409 {problem_type(r)}")
+        url, headers = f"/api/v1/workflows/{wf.id}/run", {"Idempotency-Key": str(uuid.uuid4())}
+        refusal = self._run_refusal(wf)
+        if refusal is not None:
+            r = self.api.call("POST", url, expect=409, json_body={}, headers=headers)
+            self.log(f"   → 409 {problem_type(r)} ({refusal})")
             return
-        offline = wf.status == "offline"
-        expect = {409} if offline and enforced("platform_offline_blocks_run") else ({200, 409} if offline else {200})
-        r = self.api.call("POST", f"/api/v1/workflows/{wf.id}/run", expect=expect, json_body={})
-        if r.status_code == 409:
-            self.log(f"   → 409 {problem_type(r)}")
-            return
-        [instance] = r.json()["instance_ids"]
+        first = self.api.call("POST", url, expect=200, json_body={}, headers=headers).json()
+        [instance] = first["instance_ids"]
+        assert first["state"] == "started", first
         wf.instances.append(int(instance))
-        self.instance_codes[int(instance)] = wf.ds_code
-        if offline:
-            self.log(f"   (tolerated, platform_offline_blocks_run pending: instance {instance} while offline)")
         self.log(f"   → DS instance {instance}")
-        if enforced("run_now_shows_in_executions"):
+        if click == "twice, same key":  # the same key: the same answer, one instance (an idempotency key, issue #7)
+            again = self.api.call("POST", url, expect=200, json_body={}, headers=headers)
+            assert again.headers.get("Idempotent-Replayed") == "true", dict(again.headers)
+            assert (again.json()["run_id"], again.json()["instance_ids"]) == (first["run_id"], first["instance_ids"])
+        elif click == "same key, other request":
+            r = self.api.call("POST", url, expect=422, json_body={"dry_run": True}, headers=headers)
+            self.log(f"   same key, another request → 422 {problem_type(r)}")
 
-            def shown() -> bool:
-                body = self.api.get(f"/api/v1/workflows/{wf.id}/executions")
-                return int(instance) in {int(e["instance_id"]) for e in body["executions"]}
+        def shown() -> bool:
+            body = self.api.get(f"/api/v1/workflows/{wf.id}/executions")
+            return int(instance) in {int(e["instance_id"]) for e in body["executions"]}
 
-            until(shown, f"instance {instance} in {alias}'s executions after run now", timeout_s=EXECUTIONS_TIMEOUT_S)
+        until(shown, f"instance {instance} in {alias}'s executions after run now", timeout_s=EXECUTIONS_TIMEOUT_S)
 
     @precondition(lambda self: len(self.workflows) >= 2 and any(w.ds_code for w in self.workflows.values()))
     @rule(data=st.data(), backfill=st.booleans())
     def batch_run(self, data: st.DataObject, backfill: bool) -> None:
-        online = [a for a, w in self.workflows.items() if w.ds_release == "ONLINE"]
-        if online and data.draw(st.integers(0, 4), label="workflows: 0-3 online in DS, 4 any") < 4:
+        online = [a for a, w in self.workflows.items() if self._run_refusal(w) is None]
+        if online and data.draw(st.integers(0, 4), label="workflows: 0-3 runnable, 4 any") < 4:
             pool = sorted(online, key=lambda a: int(a[1:]))
         else:
             pool = self.workflow_aliases()
@@ -937,31 +1154,28 @@ class LifecycleMachine(RuleBasedStateMachine):
         body: dict[str, Any] = {"workflow_ids": [w.id for w in wfs]}
         if backfill:
             body |= {"backfill": {"start": "2026-01-01T00:00:00Z", "end": "2026-01-02T00:00:00Z"}}
-        if any(w.ds_code is None or w.ds_release != "ONLINE" for w in wfs):
+        # nothing starts when one was never deployed or is offline on the platform; else each on its own
+        if any(w.ds_code is None or w.status == "offline" for w in wfs):
             r = self.api.call("POST", "/api/v1/workflows/batch-run", expect=409, json_body=body)
             self.log(f"   → 409 {problem_type(r)}")
             return
-        offline = [w.alias for w in wfs if w.status == "offline"]
-        expect = {200}
-        if offline:
-            expect = {409} if enforced("platform_offline_blocks_run") else {200, 409}
-        r = self.api.call("POST", "/api/v1/workflows/batch-run", expect=expect, json_body=body)
-        if r.status_code == 409:
-            self.log(f"   → 409 {problem_type(r)}")
-            return
-        ids = [int(i) for i in r.json()["instance_ids"]]
+        answer = self.api.call("POST", "/api/v1/workflows/batch-run", expect=200, json_body=body).json()
+        results = {int(x["workflow_id"]): x for x in answer["results"]}
         code_of = {int(i["id"]): int(i["workflowDefinitionCode"]) for i in self.ds.instances(self.prefix)}
-        by_code = {w.ds_code: w for w in wfs}
-        for i in ids:
-            assert code_of.get(i) in by_code, f"batch run answered instance {i}, which is none of {chosen}'s in DS"
-            owner = by_code[code_of[i]]
-            owner.instances.append(i)
-            self.instance_codes[i] = code_of[i]
-        per = {w.alias: sum(1 for i in ids if code_of[i] == w.ds_code) for w in wfs}
-        assert set(per.values()) == {2 if backfill else 1}, f"instances per workflow {per}"
-        if offline:
-            self.log(f"   (tolerated, platform_offline_blocks_run pending: instances while offline: {offline})")
-        self.log(f"   → DS instances {ids}")
+        for w in wfs:
+            got = results[w.id]
+            started = self._run_refusal(w) is None
+            assert got["status"] == ("started" if started else "failed"), (w.alias, self._run_refusal(w), got)
+            ids = [int(i) for i in got["instance_ids"]]
+            assert len(ids) == ((2 if backfill else 1) if started else 0), (w.alias, got)
+            for i in ids:
+                assert code_of.get(i) == w.ds_code, (
+                    f"batch run answered instance {i} for {w.alias}; DS has it in {code_of.get(i)}"
+                )
+                w.instances.append(i)
+        everything = sorted(int(i) for i in answer["instance_ids"])
+        assert everything == sorted(i for x in results.values() for i in x["instance_ids"]), answer
+        self.log(f"   → {[(w.alias, results[w.id]['status'], results[w.id]['instance_ids']) for w in wfs]}")
 
     @precondition(lambda self: any(w.instances for w in self.workflows.values()))
     @rule(data=st.data())
@@ -971,11 +1185,6 @@ class LifecycleMachine(RuleBasedStateMachine):
         via = data.draw(st.sampled_from(self.workflow_aliases()), label="read through workflow")
         owner, path = self.workflows[owner_alias], self.workflows[via]
         self.begin(f"read {owner_alias}'s instance {instance} and a task log, through {via}")
-        if self.instance_codes[instance] != owner.ds_code:
-            # only after a second DS workflow was tolerated (ds_workflow_stable pending): the run is in the old one
-            r = self.api.call("GET", f"/api/v1/workflows/{owner.id}/instances/{instance}", expect={200, 404})
-            self.log(f"   → {r.status_code} (the run is in {owner_alias}'s previous DS workflow)")
-            return
 
         def started() -> dict[str, Any] | None:
             # a run's task instances appear once they start (the emulator's runs take a fraction of a second)
@@ -984,21 +1193,24 @@ class LifecycleMachine(RuleBasedStateMachine):
 
         got = until(started, f"a task instance of {owner_alias}'s instance {instance}", timeout_s=EFFECT_TIMEOUT_S)
         assert int(got["instance"]["id"]) == instance, got["instance"]
-        task_ids = [int(t["id"]) for t in got["tasks"]]
-        if task_ids:
-            expect = {200} if enforced("own_run_log_readable") else {200, 404}
-            r = self.api.call("GET", f"/api/v1/workflows/{owner.id}/task-instances/{task_ids[0]}/log", expect=expect)
-            if r.status_code == 404:
-                self.log(f"   (tolerated, own_run_log_readable pending: its task log → 404 {r.json()['detail']})")
+        task = int(got["tasks"][0]["id"])
+        log_url = f"/api/v1/workflows/{owner.id}/task-instances/{task}/log"
+        self.api.call("GET", log_url, expect=200, params={"instance_id": instance})  # as the portal asks
+        # without the instance: the task instance must be part of one of the workflow's last 10 runs (this one is)
+        r = self.api.call("GET", log_url, expect={200} if enforced("own_run_log_readable") else {200, 404})
+        if r.status_code == 404:
+            self.log(
+                f"   (tolerated, own_run_log_readable pending: its log without instance_id → 404 {r.json()['detail']})"
+            )
         if via == owner_alias:
-            self.log(f"   → 200, {len(task_ids)} task instances")
+            self.log(f"   → 200, {len(got['tasks'])} task instances")
             return
         # an instance is read only through its own workflow (issue 15 #3)
-        r = self.api.call("GET", f"/api/v1/workflows/{path.id}/instances/{instance}", expect=404)
-        self.log(f"   through {via} → {r.status_code}")
-        if task_ids:
-            r = self.api.call("GET", f"/api/v1/workflows/{path.id}/task-instances/{task_ids[0]}/log", expect=404)
-            self.log(f"   task log through {via} → {r.status_code}")
+        self.api.call("GET", f"/api/v1/workflows/{path.id}/instances/{instance}", expect=404)
+        other_log = f"/api/v1/workflows/{path.id}/task-instances/{task}/log"
+        self.api.call("GET", other_log, expect=404, params={"instance_id": instance})
+        self.api.call("GET", other_log, expect=404)
+        self.log(f"   → 200 through {owner_alias}; 404 through {via} (instance, log)")
 
     @precondition(lambda self: not self.out_of_range_read)
     @rule()
@@ -1014,7 +1226,12 @@ class LifecycleMachine(RuleBasedStateMachine):
     # -- invariants -------------------------------------------------------------------------------------------------
 
     def _list_rows(self) -> dict[int, dict[str, Any]]:
-        return {int(w["id"]): w for w in self.api.pages("/api/v1/workflows", name=self.prefix)}
+        rows = {int(w["id"]): w for w in self.api.pages("/api/v1/workflows", name=self.prefix)}
+        if not enforced("list_attention_matches_detail"):
+            for row in rows.values():  # the list's flag is wrong after any publish result: leave it out
+                row.pop("needs_attention", None)
+                row.pop("attention_reason", None)
+        return rows
 
     @invariant()
     def list_rows_match_model(self) -> None:
@@ -1022,7 +1239,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         assert set(rows) == {w.id for w in self.workflows.values()}, (sorted(rows), self.workflow_aliases())
         for wf in self.workflows.values():
             row = rows[wf.id]
-            got = tuple(row[f] for f in _LIST_FIELDS)
+            got = tuple(row.get(f, getattr(wf, f, None)) for f in _LIST_FIELDS)
             want = (wf.current.name, wf.status, wf.current.no, not wf.pending_approval, wf.deployed_no,
                     wf.needs_attention, len(wf.current.tasks), wf.publish_status)  # fmt: skip
             assert got == want, f"{wf.alias}'s list row (name, status, version, approved, published version, " \
@@ -1084,6 +1301,8 @@ class LifecycleMachine(RuleBasedStateMachine):
         holders: dict[int, list[str]] = {}
         for alias in self.workflow_aliases():
             wf = self.workflows[alias]
+            if wf.status == "archived":
+                continue  # its last version lists its tasks, but it holds none: they are free for other workflows
             ids = [int(t["task_id"]) for t in self.detail(wf)["tasks"]] if alias in self.dirty else wf.current.task_ids
             for t in ids:
                 holders.setdefault(t, []).append(alias)
@@ -1100,7 +1319,7 @@ class LifecycleMachine(RuleBasedStateMachine):
             wf = self.workflows[alias]
             d = self.detail(wf)
             row = first[wf.id]
-            differ = [f for f in fields if row[f] != d[f]]
+            differ = [f for f in fields if f in row and row[f] != d[f]]
             if differ:  # a background effect between the two reads? read the list again
                 again = self._list_rows()[wf.id]
                 real = [f for f in differ if row[f] == again[f]]
@@ -1162,9 +1381,9 @@ class LifecycleMachine(RuleBasedStateMachine):
         deployed = {w.ds_code: w for w in self.workflows.values() if w.ds_code is not None}
         ds = {int(w["code"]): w for w in self.ds.workflows(self.prefix)}
         strays = set(ds) - set(deployed)
-        if enforced("ds_workflow_stable"):
-            orphans = [(c, ds[c]["name"], ds[c]["releaseState"]) for c in sorted(strays)]
-            assert not orphans, f"DS workflows no platform workflow points to: {orphans}"
+        # one DS workflow per platform workflow, for life (issue 15 #8)
+        orphans = [(c, ds[c]["name"], ds[c]["releaseState"]) for c in sorted(strays)]
+        assert not orphans, f"DS workflows no platform workflow points to: {orphans}"
         missing = set(deployed) - set(ds)
         assert not missing, f"deployed workflows missing in DS: {[deployed[c].alias for c in missing]}"
         for code, wf in deployed.items():
@@ -1201,6 +1420,17 @@ class LifecycleMachine(RuleBasedStateMachine):
         assert not lost, f"instances started by run now but not in DS: {sorted(lost)}"
 
     @invariant()
+    def platform_offline_means_ds_offline(self) -> None:
+        """A workflow offline on the platform (or archived) runs nothing in DS: DS holds it OFFLINE (seed §6.3,
+        docs/lifecycle.md "What offline means")."""
+        if not enforced("platform_offline_keeps_ds_offline"):
+            return
+        for wf in self.workflows.values():
+            if wf.status in ("offline", "archived") and wf.ds_code is not None:
+                state = self.ds.dag(wf.ds_code)["workflowDefinition"]["releaseState"]
+                assert state == "OFFLINE", f"{wf.alias} is {wf.status} on the platform, DS holds it {state}"
+
+    @invariant()
     def task_dependencies_match_lineage(self) -> None:
         deps = lineage_dependencies(self.tasks.values())
         for alias in sorted(self.lineage_dirty, key=lambda a: int(a[1:])):
@@ -1224,7 +1454,7 @@ class LifecycleMachine(RuleBasedStateMachine):
             self.ds.close()
 
 
-def machine_for(stack: PlatformStack) -> type[LifecycleMachine]:
+def machine_for(stack: LifecycleStack) -> type[LifecycleMachine]:
     """The machine class bound to a running stack (hypothesis makes a fresh instance for every example)."""
     return type("LifecycleMachine", (LifecycleMachine,), {"stack": stack})
 

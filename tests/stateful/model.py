@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 Edge = tuple[int, int]
-Status = Literal["draft", "ready", "online", "offline"]
+Status = Literal["draft", "ready", "online", "offline", "archived"]
 Operation = Literal["deploy", "online", "offline"]
 Mode = Literal["only_current", "cascade_downstream", "cascade_up_and_downstream"]
 RecordStatus = Literal["success", "failed", "skipped_unchanged"]
@@ -83,6 +83,8 @@ class PublishAttempt:
     status: RecordStatus
     record_id: int | None = None
     retry_of: int | None = None
+    #: a failed record is retried once (by a person or by the publisher's restore)
+    retried: bool = False
 
 
 @dataclass
@@ -121,8 +123,10 @@ class Workflow:
 
 
 def allowed_actions(wf: Workflow) -> list[str]:
-    """The platform actions the workflow accepts now, in the API's order (approve, online, offline); an empty
-    workflow cannot be approved."""
+    """The platform actions the workflow accepts now, in the API's order (approve, online, offline, archive); an
+    empty workflow cannot be approved; an archived one accepts nothing."""
+    if wf.status == "archived":
+        return []
     out = []
     if wf.pending_approval and wf.status != "ready" and wf.current.tasks:
         out.append("approve")
@@ -130,6 +134,7 @@ def allowed_actions(wf: Workflow) -> list[str]:
         out.append("online")
     if wf.status == "online":
         out.append("offline")
+    out.append("archive")
     return out
 
 
@@ -142,6 +147,8 @@ def apply_action(wf: Workflow, action: str) -> None:
         wf.status = "online"
     elif action == "offline":
         wf.status = "offline"
+    elif action == "archive":
+        wf.status = "archived"
     else:  # pragma: no cover - the machine only sends the three
         raise ValueError(action)
 
@@ -160,7 +167,7 @@ def add_version(wf: Workflow, version: Version) -> None:
 def allowed_publish_operations(wf: Workflow) -> list[Operation]:
     out: list[Operation] = []
     approved = not wf.pending_approval
-    if approved and wf.status != "draft":
+    if approved and wf.status not in ("draft", "archived"):
         out.append("deploy")
         if wf.status != "offline":
             out.append("online")
@@ -181,16 +188,36 @@ def deployed_content(version: Version) -> tuple[object, ...]:
     return ("deployed", *version.content())
 
 
-def expected_record_status(wf: Workflow, operation: Operation, version: Version, *, ds_outage: bool) -> RecordStatus:
-    """How the publisher ends a publish of ``version`` (README "Decisions")."""
+def expected_record_status(
+    wf: Workflow, operation: Operation, version: Version, *, ds_outage: bool, name_taken: bool = False
+) -> RecordStatus:
+    """How the publisher ends a publish of ``version`` (README "Decisions"). ``name_taken``: another platform
+    workflow's DS workflow has the version's name (DS refuses a second workflow of that name, docs/lifecycle.md)."""
     if operation == "offline":
         return "failed" if ds_outage else "success"
     if not version.tasks:
         return "failed"  # DS rejects an empty task graph (caught before any DS call)
+    if name_taken:
+        return "failed"
     unchanged = wf.deployed_content == deployed_content(version)
     if operation == "deploy" and unchanged:
         return "skipped_unchanged"  # nothing is sent to DS
     return "failed" if ds_outage else "success"
+
+
+def intended_release(wf: Workflow, operation: Operation) -> Literal["ONLINE", "OFFLINE"]:
+    """The release state a publish means DS to hold at its end: a deploy keeps the one DS has."""
+    if operation == "offline":
+        return "OFFLINE"
+    if operation == "online":
+        return "ONLINE"
+    return "ONLINE" if wf.ds_release == "ONLINE" else "OFFLINE"
+
+
+def diverges_on_failure(wf: Workflow, operation: Operation) -> bool:
+    """A failed publish that leaves DS other than intended: the publisher restores it by itself (its reconciler
+    re-runs the publish). The machine's DS faults refuse every write, so DS holds what it held before."""
+    return wf.ds_code is not None and wf.ds_release is not None and intended_release(wf, operation) != wf.ds_release
 
 
 def apply_publish_outcome(wf: Workflow, operation: Operation, version: Version, status: RecordStatus) -> None:

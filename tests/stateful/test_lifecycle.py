@@ -23,9 +23,8 @@ import pytest
 from hypothesis import HealthCheck, Phase, Verbosity, settings
 from hypothesis.stateful import run_state_machine_as_test
 
-from tests.platform_stack import PlatformStack
-
 from .checks import FORCED, PENDING_FIXES
+from .driver import LifecycleStack
 from .machine import machine_for
 
 _QUIET = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
@@ -85,13 +84,12 @@ def _allow_longer_shrinking() -> None:
         engine.MAX_SHRINKING_SECONDS = int(seconds)  # type: ignore[misc]
 
 
-def test_lifecycle_state_machine(lifecycle_stack: PlatformStack) -> None:
+def test_lifecycle_state_machine(lifecycle_stack: LifecycleStack) -> None:
     _allow_longer_shrinking()
     pending = sorted(PENDING_FIXES - FORCED)
     print(f"profile {PROFILE}; checks waiting for a fix (not run): {pending or 'none'}")
     try:
         run_state_machine_as_test(machine_for(lifecycle_stack), settings=_settings())
     except BaseException as exc:
-        # the machine makes hundreds of requests a second: the access lines would bury everything else
-        exc.add_note("service logs (last lines):\n" + lifecycle_stack.log_tails(without="uvicorn.access"))
+        exc.add_note("service logs (last lines):\n" + lifecycle_stack.log_tails())
         raise

@@ -10,6 +10,7 @@ from .model import (
     allowed_actions,
     allowed_publish_operations,
     apply_action,
+    diverges_on_failure,
     expected_record_status,
     lineage_dependencies,
     plan_migration,
@@ -62,17 +63,25 @@ def test_lineage_dependencies_never_self() -> None:
 
 def test_status_and_publish_rules() -> None:
     wf = Workflow("W1", 1, [_version([1], set())])
-    assert allowed_actions(wf) == ["approve"]
+    assert allowed_actions(wf) == ["approve", "archive"]
     assert allowed_publish_operations(wf) == []
     apply_action(wf, "approve")
-    assert (wf.status, allowed_actions(wf), allowed_publish_operations(wf)) == (
-        "ready",
-        ["online"],
-        ["deploy", "online"],
-    )
+    assert (wf.status, allowed_actions(wf)) == ("ready", ["online", "archive"])
+    assert allowed_publish_operations(wf) == ["deploy", "online"]
     apply_action(wf, "online")
     apply_action(wf, "offline")
     assert allowed_publish_operations(wf) == ["deploy"]  # online refused while offline on the platform; never deployed
+    apply_action(wf, "archive")
+    assert (allowed_actions(wf), allowed_publish_operations(wf)) == ([], [])
     empty = Workflow("W2", 2, [_version([], set())])
-    assert allowed_actions(empty) == []
+    assert allowed_actions(empty) == ["archive"]
     assert expected_record_status(empty, "online", empty.current, ds_outage=False) == "failed"
+
+
+def test_a_failed_publish_diverges_when_ds_keeps_another_state() -> None:
+    wf = Workflow("W1", 1, [_version([1], set())], ds_code=7, deployed_no=1, ds_release="OFFLINE")
+    assert diverges_on_failure(wf, "online")
+    assert not diverges_on_failure(wf, "deploy")  # a deploy keeps DS's state
+    wf.ds_release = "ONLINE"
+    assert diverges_on_failure(wf, "offline")
+    assert not diverges_on_failure(Workflow("W2", 2, [_version([1], set())]), "online")  # nothing in DS yet

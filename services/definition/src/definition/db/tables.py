@@ -113,11 +113,12 @@ data_workflow = Table(
     Column("executions_synced_at", DateTime(timezone=True)),
     Column("needs_attention", Boolean, nullable=False, server_default=text("false")),
     Column("attention_reason", Text),
-    Column("attention_details", JSONB),
+    # None is SQL NULL (not JSON ``null``): the list's ``IS NOT NULL`` filters read these columns (migration 0006)
+    Column("attention_details", JSONB(none_as_null=True)),
     # migration 0004: the publisher's record id of the newest publish result applied (an older one is ignored),
     # and, while a failed publish has left DS other than intended, what DS holds (the API shows it as attention)
     Column("last_publish_record_id", BigInteger),
-    Column("ds_attention", JSONB),
+    Column("ds_attention", JSONB(none_as_null=True)),
     Column("created_by", Text, nullable=False),
     Column("updated_by", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=_NOW),
