@@ -555,6 +555,11 @@ async def get_task_log_page(
     )
 
 
+async def _run_has_task(deps: Deps, project_code: int, instance_id: int, task_instance_id: int) -> bool:
+    tasks = await deps.dolphin.get_instance_tasks(project_code, instance_id)
+    return any(t.id == task_instance_id for t in tasks.task_list)
+
+
 async def _check_task_instance(deps: Deps, task_instance_id: int, workflow_id: int, instance_id: int | None) -> None:
     if instance_id is not None:
         detail = await get_instance_detail(deps, instance_id, workflow_id=workflow_id)
@@ -571,9 +576,15 @@ async def _check_task_instance(deps: Deps, task_instance_id: int, workflow_id: i
         if tracked is None:
             raise NotFound(f"workflow {workflow_id} is not tracked by history-sync", workflow_id=workflow_id)
         cached = (await repo.load_cache(session, [workflow_id])).get(workflow_id, [])
+    project_code = tracked.tracking.project_code
+    checked: set[int] = set()
     for execution in cached:
-        tasks = await deps.dolphin.get_instance_tasks(tracked.tracking.project_code, execution.instance_id)
-        if any(t.id == task_instance_id for t in tasks.task_list):
+        checked.add(execution.instance_id)
+        if await _run_has_task(deps, project_code, execution.instance_id, task_instance_id):
+            return
+    # the cache may not hold a run started since it was filled (run now, then its log): DS's own last runs decide
+    for instance in await fetch_instances(deps, project_code, tracked.tracking.engine_workflow_code):
+        if instance.id not in checked and await _run_has_task(deps, project_code, instance.id, task_instance_id):
             return
     raise NotFound(
         f"task instance {task_instance_id} is not part of a recent run of workflow {workflow_id}",

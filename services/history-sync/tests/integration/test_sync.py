@@ -360,10 +360,14 @@ async def test_instance_and_log_belong_to_the_workflow_in_the_path(
         assert (await client.get(f"{log}?workflow_id=22")).status_code == 404
         assert (await client.get(f"{log}?workflow_id=404404")).status_code == 404
         assert (await client.get(f"{log}?workflow_id=21&instance_id={run}")).status_code == 200
-        # without the run: found among the workflow's cached runs once they are synced
-        assert (await client.get(f"{log}?workflow_id=21")).status_code == 404
-        assert (await client.get("/internal/workflows/21/executions?max_age_seconds=0")).status_code == 200
+        # without the run: found among the workflow's last runs, also before the cache holds them (run now, then
+        # the log: found by the lifecycle state machine), and as well once they are synced
+        assert await _cache_ids(hdb, 21) == []
         assert (await client.get(f"{log}?workflow_id=21")).status_code == 200
+        assert (await client.get("/internal/workflows/21/executions?max_age_seconds=0")).status_code == 200
+        assert await _cache_ids(hdb, 21) == [run]
+        assert (await client.get(f"{log}?workflow_id=21")).status_code == 200
+        assert (await client.get(f"{log}?workflow_id=22")).status_code == 404
 
 
 async def test_a_started_run_makes_the_next_read_refresh(
