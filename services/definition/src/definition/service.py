@@ -902,7 +902,9 @@ async def apply_action(
             },
         )
         in_ds = PublishOperation.OFFLINE in allowed_publish_operations(state)
-        may_run = row.release_state != "OFFLINE" or row.publish_status == "pending"
+        # DS may run it: ONLINE there, a publish under way, or a failed publish left DS other than intended (the
+        # publisher's restore would put it back ONLINE: the offline publish is newer and ends that restore)
+        may_run = row.release_state != "OFFLINE" or row.publish_status == "pending" or row.ds_attention is not None
         if action is WorkflowAction.ARCHIVE:
             # the history stays (versions, publish records, executions); the tasks are free for other workflows
             owned = await repo.workflow_task_ids(session, workflow_id)

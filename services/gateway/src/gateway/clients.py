@@ -341,6 +341,10 @@ class PublisherClient:
         out: Json = await self.up.call("GET", path, caller, params=params)
         return out
 
+    async def get_publish_record(self, record_id: int, caller: Caller) -> Json:
+        out: Json = await self.up.call("GET", f"/internal/publish-records/{record_id}", caller)
+        return out
+
     async def retry_publish(self, record_id: int, caller: Caller, *, key: str | None = None) -> Json:
         body: Json = {}  # the operator is the caller the token names
         headers = {"Idempotency-Key": key} if key is not None else None

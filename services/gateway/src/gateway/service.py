@@ -147,6 +147,24 @@ async def check_runnable(deps: Deps, workflow_ids: Sequence[int], caller: Caller
         )
 
 
+async def retry_publish(deps: Deps, record_id: int, caller: Caller, key: str | None) -> Json:
+    """Retry a failed publish. An online one is refused while the workflow is offline on the platform or archived:
+    it would make DolphinScheduler run what the platform stopped (publish it online after putting it online)."""
+    record = await deps.publisher.get_publish_record(record_id, caller)
+    if record["operation"] == "online":
+        workflow_id = int(record["workflow_id"])
+        [state] = (await deps.definition.workflow_states([workflow_id], caller))["items"] or [None]
+        if state is not None and state["status"] in ("offline", "archived"):
+            raise PlatformOffline(
+                f"publish record {record_id} puts workflow {workflow_id} ({state['name']}) online in "
+                f"DolphinScheduler, but the workflow is {state['status']} on the platform: "
+                + ("put it online on the platform first" if state["status"] == "offline" else "it stays offline"),
+                workflow_ids=[workflow_id],
+                record_id=record_id,
+            )
+    return await deps.publisher.retry_publish(record_id, caller, key=key)
+
+
 async def run_workflow(deps: Deps, workflow_id: int, body: Json, caller: Caller, key: str | None) -> Json:
     """Run now: refused while the workflow is offline on the platform; the publisher starts it once per key."""
     await check_runnable(deps, [workflow_id], caller)

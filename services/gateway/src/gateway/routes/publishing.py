@@ -54,8 +54,9 @@ async def retry_publish(
     key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     """Re-run a failed publish (a new record with ``retry_of`` set; 409 when the record is not failed or was retried
-    already). The same ``Idempotency-Key`` gives the same record again (``Idempotent-Replayed: true``)."""
-    answer = await deps.publisher.retry_publish(record_id, caller, key=key)
+    already, or when it would put a workflow online in DolphinScheduler that is offline or archived on the platform).
+    The same ``Idempotency-Key`` gives the same record again (``Idempotent-Replayed: true``)."""
+    answer = await service.retry_publish(deps, record_id, caller, key)
     if answer.get("replayed"):
         response.headers["Idempotent-Replayed"] = "true"
     note(request, f"retry of publish record {record_id} as record {answer.get('id')}")
