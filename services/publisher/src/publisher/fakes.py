@@ -306,9 +306,23 @@ class FakeRest:
     def __init__(self, ds: FakeDolphin) -> None:
         self._ds = ds
 
+    async def get_workflow_definition_by_name(self, project_code: int, name: str) -> DagData:
+        self._ds._enter("get_workflow_definition_by_name")
+        endpoint = "GET /projects/{p}/workflow-definition/query-by-name"
+        if project_code not in self._ds.projects.values():
+            raise api_error_for(10018, f"project {project_code} not found", endpoint=endpoint)
+        wf = next((w for w in self._ds.workflows.values() if w.project_code == project_code and w.name == name), None)
+        if wf is None:
+            raise api_error_for(50003, f"workflow definition {name} does not exist", endpoint=endpoint)
+        return self._dag(wf)
+
     async def get_workflow_definition(self, project_code: int, workflow_code: int) -> DagData:
         self._ds._enter("get_workflow_definition")
-        wf = self._ds._workflow(project_code, workflow_code, "GET /projects/{p}/workflow-definition/{code}")
+        return self._dag(
+            self._ds._workflow(project_code, workflow_code, "GET /projects/{p}/workflow-definition/{code}")
+        )
+
+    def _dag(self, wf: _Workflow) -> DagData:
         schedule = self._ds._schedule_of(wf.code)
         return DagData.model_validate(
             {

@@ -97,6 +97,14 @@ class ReadBackMismatch(DomainError):
     title = "DolphinScheduler state does not match the publish"
 
 
+class DsNameTaken(Conflict):
+    """A first deploy under a name another platform workflow's DS workflow has (its name before a rename): the
+    gateway's upsert by name would take that workflow over; DS itself refuses a second one of a name (10168)."""
+
+    code = "ds-workflow-name-taken"
+    title = "Another workflow's DolphinScheduler workflow has this name"
+
+
 class ProjectMissing(DomainError):
     code = "ds-project-missing"
     title = "DolphinScheduler project missing"
@@ -868,6 +876,8 @@ class _Run:
     async def _create_or_update(self, defn: DolphinWorkflowDefinition, *, replaces: _DsState | None) -> int:
         if replaces is not None and replaces.dag.workflow_definition.name != defn.name:
             return await self._rename(defn, replaces)
+        if replaces is None:
+            await self._refuse_a_name_taken(defn.name)
         t = self.deps.target
         code = await self._ds(
             "gateway createOrUpdateWorkflow",
@@ -890,6 +900,27 @@ class _Run:
         else:
             self.note(f"gateway createOrUpdateWorkflow: workflow {code} {'updated' if replaces else 'created'}")
         return code
+
+    async def _refuse_a_name_taken(self, name: str) -> None:
+        """Before the first upsert of this workflow: a DS workflow of this name that another platform workflow owns
+        is never taken over. One that no platform workflow owns (this workflow's own interrupted first deploy) is
+        the one the upsert updates."""
+        p = self.project_code
+        assert p is not None
+        try:
+            dag = await self._ds("REST query-by-name", lambda: self.deps.rest.get_workflow_definition_by_name(p, name))
+        except DolphinNotFound:
+            return
+        code = int(dag.workflow_definition.code)
+        async with self.deps.sessions() as s:
+            owner = await repo.workflow_of_engine_code(s, code)
+        if owner is not None and owner != int(self.record.workflow_id):
+            raise DsNameTaken(
+                f"DolphinScheduler workflow {code} named {name!r} belongs to platform workflow {owner} (its name "
+                "before a rename, until it is deployed again): rename this workflow, or deploy the other one first",
+                workflow_code=code,
+                owner_workflow_id=owner,
+            )
 
     async def _rename(self, defn: DolphinWorkflowDefinition, replaces: _DsState) -> int:
         """The workflow was renamed: update the same DS workflow by its code over REST. The gateway's upsert goes by

@@ -221,6 +221,13 @@ async def engine_workflows_of(session: AsyncSession, workflow_ids: Sequence[int]
     return {int(r.workflow_id): r for r in rows}
 
 
+async def workflow_of_engine_code(session: AsyncSession, workflow_code: int) -> int | None:
+    """The platform workflow whose DS workflow has this code, if any."""
+    c = engine_workflow.c
+    owner = (await session.execute(select(c.workflow_id).where(c.workflow_code == workflow_code))).scalar()
+    return int(owner) if owner is not None else None
+
+
 async def upsert_engine_workflow(session: AsyncSession, workflow_id: int, values: Mapping[str, Any]) -> None:
     stmt = pg_insert(engine_workflow).values(workflow_id=workflow_id, **values)
     changes: dict[str, Any] = {k: stmt.excluded[k] for k in values}
