@@ -11,12 +11,13 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import httpx
 
-from common.testing.processes import PlatformProcesses
+from common.testing.identity import UserAuth
+from common.testing.stack import PlatformStack
 from ds_emulator import EmulatorProcess
 
 T = TypeVar("T")
@@ -24,30 +25,49 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class LifecycleStack:
-    """The running platform the machine drives: its services, DS (the emulator) and the DS project it publishes to."""
+    """The running platform the machine drives: its services and DS (the emulator)."""
 
-    procs: PlatformProcesses
+    platform: PlatformStack
     emulator: EmulatorProcess
-    ds_project: str
+    #: API keys with one role each, made on first use (``as_role``)
+    keys: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ds_project(self) -> str:
+        """The DS project the publisher deploys to."""
+        return self.platform.ds_project
 
     def gateway(self) -> httpx.Client:
         """The public API, as the bootstrap admin."""
+        return self.platform.client()
+
+    def as_role(self, role: str) -> httpx.Client:
+        """The public API with a key that holds only ``role`` (made through the gateway once per stack)."""
+        if role not in self.keys:
+            with self.gateway() as admin:
+                r = admin.post("/api/v1/api-keys", json={"name": f"lifecycle-{role}", "roles": [role]})
+                if r.status_code != 201:
+                    raise PlatformAnswerError(f"could not make a {role} key: {_describe(r)}")
+                self.keys[role] = r.json()["key"]
         return httpx.Client(
-            base_url=self.procs.url("gateway"),
-            headers={"Authorization": f"Bearer {self.procs.admin_token}"},
-            timeout=30.0,
+            base_url=self.platform.base_url, headers={"Authorization": f"Bearer {self.keys[role]}"}, timeout=30.0
         )
 
     def service(self, name: str) -> httpx.Client:
-        """A service's internal API (the lineage-resolver's documented input)."""
-        return httpx.Client(base_url=self.procs.url(name), timeout=30.0)
+        """A service's internal API (the lineage-resolver's documented input), called with a token the gateway
+        signs for an admin, as every internal call must carry one."""
+        return httpx.Client(
+            base_url=self.platform.url(name), auth=UserAuth(name, actor="lifecycle-machine"), timeout=30.0
+        )
 
     def log_tails(self, lines: int = 40) -> str:
-        """The end of every service log without the access lines (the machine makes hundreds of requests a
-        second; they would bury everything else), and of the emulator's."""
-        emulator = self.emulator.log_path
-        tail = emulator.read_text(errors="replace").splitlines()[-lines:] if emulator and emulator.exists() else []
-        return self.procs.log_tails(lines, without="uvicorn.access") + "\n----- ds-emulator\n" + "\n".join(tail)
+        """The end of every log (services and emulator) without the access lines: the machine makes hundreds of
+        requests a second, and they would bury everything else."""
+        out = []
+        for path in sorted(self.platform.log_dir.glob("*.log")):
+            text = [line for line in path.read_text(errors="replace").splitlines() if "uvicorn.access" not in line]
+            out.append(f"----- {path.name}\n" + "\n".join(text[-lines:]))
+        return "\n".join(out)
 
 
 class PlatformAnswerError(AssertionError):
@@ -185,7 +205,8 @@ class Dolphin:
         return self._all(f"/projects/{project}/workflow-instances", searchVal=name_contains)
 
     def start_outage(self) -> None:
-        """DS refuses every write the publisher makes: the gateway's createOrUpdateWorkflow and REST release."""
+        """DS refuses every write the publisher makes: the gateway's createOrUpdateWorkflow, REST release and REST
+        update (a rename)."""
         for body in (
             {"target": "gateway", "action": "raise", "match": "^createOrUpdateWorkflow$", "message": "DS is down"},
             {
@@ -194,6 +215,14 @@ class Dolphin:
                 "match": r"/workflow-definition/[0-9]+/release$",
                 "method": "POST",
                 "dsCode": 10108,  # a release error: permanent (10000 would be retried in place)
+                "dsMsg": "DS is down",
+            },
+            {  # a renamed workflow's deploy updates its DS workflow by code over REST
+                "target": "rest",
+                "action": "ds_error",
+                "match": r"/workflow-definition/[0-9]+$",
+                "method": "PUT",
+                "dsCode": 10107,  # UPDATE_WORKFLOW_DEFINITION_ERROR: permanent
                 "dsMsg": "DS is down",
             },
         ):

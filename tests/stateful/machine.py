@@ -86,6 +86,10 @@ OUT_OF_RANGE = (
     "/api/v1/tasks/99999999999999999999",
     "/api/v1/workflows?name=%00",
 )
+#: actions a role may not take (common.roles): the key gets a 403 and nothing changes
+ROLE_REFUSALS = (("viewer", "edit"), ("viewer", "archive"), ("viewer", "run"), ("viewer", "delete"),
+                 ("editor", "approve"), ("editor", "publish"), ("editor", "run"), ("approver", "publish"),
+                 ("approver", "edit"), ("publisher", "approve"))  # fmt: skip
 #: the list row's fields the model knows, in the order ``list_rows_match_model`` compares them
 _LIST_FIELDS = ("name", "status", "current_version_no", "approved", "last_published_version_no", "needs_attention",
                 "task_count", "publish_status")  # fmt: skip
@@ -139,6 +143,8 @@ class LifecycleMachine(RuleBasedStateMachine):
         self.lineage_dirty: set[str] = set()
         self.outage = False
         self.out_of_range_read = False
+        #: the public API with keys of one role each (``without_the_role``)
+        self.role_apis: dict[str, Http] = {}
         self.unknown_datasource_checked = False
         self.step_started, self.step_calls = time.monotonic(), 0
         self.log(f"example {n}: prefix {self.prefix}")
@@ -329,7 +335,7 @@ class LifecycleMachine(RuleBasedStateMachine):
             if (upstream_of(before, t.id), downstream_of(before, t.id))
             != (upstream_of(after, t.id), downstream_of(after, t.id))
         ]  # fmt: skip
-        self.lineage_dirty.update(self.alias_of_task(c["task_id"]) for c in changes)
+        self.lineage_dirty.update(self.alias_of_task(int(str(c["task_id"]))) for c in changes)
         self._wait_for_dependency_projection(changes)
         self.log(f"   → 204; dependencies now {self.edge_list(after)}")
 
@@ -795,7 +801,9 @@ class LifecycleMachine(RuleBasedStateMachine):
         )
         self._act(wf, action, reviewed)
 
-    def _act(self, wf: Workflow, action: str, reviewed: int) -> None:
+    def _act(self, wf: Workflow, action: str, reviewed: int, *, ds_diverged: bool = False) -> None:
+        """``ds_diverged``: a failed publish left DS other than intended and the publisher is restoring it; the
+        platform then takes DS offline whatever it held (the offline publish is newer and ends the restore)."""
         self.dirty.add(wf.alias)
         body = {"version_no": reviewed} if action == "approve" else None
         if reviewed != wf.current.no:
@@ -811,7 +819,7 @@ class LifecycleMachine(RuleBasedStateMachine):
             return
         # platform offline forbids new instances, archive is for good: a workflow DS runs goes offline there too
         takes_ds_offline = action in ("offline", "archive") and "offline" in allowed_publish_operations(wf)
-        takes_ds_offline = takes_ds_offline and wf.ds_release != "OFFLINE"
+        takes_ds_offline = takes_ds_offline and (wf.ds_release != "OFFLINE" or ds_diverged)
         apply_action(wf, action)
         answer = r.json()
         assert (answer["status"], answer["approved"]) == (wf.status, not wf.pending_approval), answer
@@ -825,7 +833,8 @@ class LifecycleMachine(RuleBasedStateMachine):
             attempt = PublishAttempt("", "offline", wf.deployed_no, "success")
             wf.attempts.append(attempt)
             wf.publish_status = "pending"
-            self._finish_publish(wf, attempt, wf.versions[wf.deployed_no - 1])
+            if not ds_diverged:  # else its record ends the restore: ``_await_restore`` takes it
+                self._finish_publish(wf, attempt, wf.versions[wf.deployed_no - 1])
 
     @precondition(lambda self: any("approve" in allowed_actions(w) for w in self.workflows.values()))
     @rule(data=st.data())
@@ -868,9 +877,9 @@ class LifecycleMachine(RuleBasedStateMachine):
             self.log(f"   → 409 {problem_type(r)}")
             return
         self.api.call("DELETE", f"/api/v1/workflows/{wf.id}", expect=204, params=params)
-        for t in wf.current.task_ids:
-            if self.task_by_id(t).owner == alias:
-                self.task_by_id(t).owner = None
+        for task in self.tasks.values():  # (an archived workflow's tasks were freed, and may be deleted since)
+            if task.owner == alias:
+                task.owner = None
         del self.workflows[alias]
         self.dirty.discard(alias)
         self.api.call("GET", f"/api/v1/workflows/{wf.id}", expect=404)
@@ -948,37 +957,56 @@ class LifecycleMachine(RuleBasedStateMachine):
         if diverges:
             if offline_meanwhile:
                 self.log("   platform offline while the publisher restores DS")
-                self._act(wf, "offline", wf.current.no)
-            self._await_restore(wf, attempt, version)
+                self._act(wf, "offline", wf.current.no, ds_diverged=True)
+            self._await_restore(wf, attempt, version, superseded=offline_meanwhile)
 
-    def _await_restore(self, wf: Workflow, failed: PublishAttempt, version: Version) -> None:
+    def _await_restore(self, wf: Workflow, failed: PublishAttempt, version: Version, *, superseded: bool) -> None:
         """After a failed publish that left DS other than intended, the publisher re-runs it by itself (its records
-        have operator ``reconciler``) until DS holds the intended state: wait for that, then take its records."""
+        have operator ``reconciler``) until DS holds the intended state: wait for that, then take its records.
+        ``superseded``: the platform took the workflow offline meanwhile (its offline attempt is the model's last,
+        without a record yet); that publish runs after any attempt the reconciler started and ends the restore, so
+        DS holds the workflow OFFLINE in the end."""
+        known = {a.request_id for a in wf.attempts if a.request_id}
 
-        def restored() -> dict[str, Any] | None:
-            r = self.api.call("GET", f"/api/v1/workflows/{wf.id}/restore", expect=200).json()
-            return dict(r) if r["status"] != "restoring" else None
+        def settled() -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+            restore = self.api.call("GET", f"/api/v1/workflows/{wf.id}/restore", expect=200).json()
+            if restore["status"] == "restoring":
+                return None
+            records = self.api.pages(f"/api/v1/workflows/{wf.id}/publish-records", page_size=100)
+            new = sorted((r for r in records if r["request_id"] not in known), key=lambda r: int(r["id"]))
+            if any(r["status"] not in FINAL_RECORD for r in new):
+                return None
+            if superseded and not any(r["operator"] != "reconciler" for r in new):
+                return None  # the platform's offline publish has not reached the publisher yet
+            return dict(restore), new
 
-        restore = until(restored, f"the restore of {wf.alias} after its failed {failed.operation}", timeout_s=90.0)
+        restore, new = until(settled, f"the restore of {wf.alias} after its failed {failed.operation}", timeout_s=90.0)
         assert restore["status"] == "restored", restore
-        known = {a.request_id for a in wf.attempts}
-        records = self.api.pages(f"/api/v1/workflows/{wf.id}/publish-records", page_size=100)
-        new = sorted((r for r in records if r["request_id"] not in known), key=lambda r: int(r["id"]))
         assert new, f"{wf.alias} restored without a record"
+        offline = wf.attempts[-1] if superseded else None
         for rec in new:
-            assert (rec["operation"], rec["version_no"], rec["operator"]) == (failed.operation, failed.version_no,
-                                                                                "reconciler"), rec  # fmt: skip
-            assert rec["status"] in FINAL_RECORD, rec
-            wf.attempts.append(
-                PublishAttempt(str(rec["request_id"]), failed.operation, failed.version_no, rec["status"],
-                               int(rec["id"]), int(rec["retry_of"]) if rec["retry_of"] else None)
-            )  # fmt: skip
+            if rec["operator"] == "reconciler":
+                assert (rec["operation"], rec["version_no"]) == (failed.operation, failed.version_no), rec
+                attempt = PublishAttempt(str(rec["request_id"]), failed.operation, failed.version_no, rec["status"],
+                                         int(rec["id"]), int(rec["retry_of"]) if rec["retry_of"] else None)  # fmt: skip
+                wf.attempts.append(attempt)
+                apply_publish_outcome(wf, failed.operation, version, rec["status"])
+                continue
+            assert offline is not None, f"{wf.alias}: a record the model did not expect: {rec}"
+            assert offline.operation == "offline", (rec, offline)
+            assert (rec["operation"], rec["status"]) == ("offline", "success"), rec
+            offline.request_id, offline.record_id = str(rec["request_id"]), int(rec["id"])
+            offline.version_no = int(rec["version_no"])
+            apply_publish_outcome(wf, "offline", wf.versions[offline.version_no - 1], "success")
+            offline = None
+        assert offline is None, f"{wf.alias}: no record of the platform's offline publish"
         failed.retried = True
-        last = wf.attempts[-1]
-        assert last.status in ("success", "skipped_unchanged"), f"the restore of {wf.alias} ended with {new[-1]}"
-        apply_publish_outcome(wf, failed.operation, version, last.status)
+        if not superseded:
+            last = wf.attempts[-1]
+            assert last.status in ("success", "skipped_unchanged"), f"the restore of {wf.alias} ended with {new[-1]}"
         self._await_definition(wf)
-        self.log(f"   → restored by the publisher ({len(new)} record(s)): DS {wf.ds_release}")
+        how = "the platform's offline publish" if superseded else "the publisher"
+        self.log(f"   → restore ended by {how} ({len(new)} record(s)): DS {wf.ds_release}")
 
     def _finish_publish(self, wf: Workflow, attempt: PublishAttempt, version: Version) -> None:
         """Wait for the record to end and the definition service to have applied ``publish.completed``. An attempt
@@ -988,7 +1016,10 @@ class LifecycleMachine(RuleBasedStateMachine):
 
         def record() -> dict[str, Any] | None:
             for r in self.api.pages(f"/api/v1/workflows/{wf.id}/publish-records", page_size=100):
-                mine = r["request_id"] == attempt.request_id if attempt.request_id else r["request_id"] not in known
+                if attempt.request_id:
+                    mine = r["request_id"] == attempt.request_id
+                else:  # the platform's own publish, never a restore attempt of the publisher's
+                    mine = r["request_id"] not in known and r["operator"] != "reconciler"
                 if mine and r["status"] in FINAL_RECORD:
                     return dict(r)
             return None
@@ -1223,6 +1254,32 @@ class LifecycleMachine(RuleBasedStateMachine):
             r = self.api.call("GET", what, expect={404, 422})
             self.log(f"   {what} → {r.status_code}")
 
+    @precondition(lambda self: self.workflows)
+    @rule(data=st.data())
+    def without_the_role(self, data: st.DataObject) -> None:
+        """A key without the role an action needs (issue 17: roles are checked on every mutating route) gets a 403
+        problem and changes nothing: the step's deep checks compare the workflow, DS and the executions with the
+        model, which this step leaves as it was."""
+        role, action = data.draw(st.sampled_from(ROLE_REFUSALS), label="role, action")
+        alias = self.pick(data, "workflow", self.workflow_aliases())
+        wf = self.workflows[alias]
+        self.begin(f"{action} {alias} with a {role} key")
+        self.dirty.add(alias)
+        if role not in self.role_apis:
+            self.role_apis[role] = Http(self.stack.as_role(role))
+        api = self.role_apis[role]
+        method, path, body = {
+            "edit": ("PUT", f"/api/v1/workflows/{wf.id}", self.workflow_body(self.fresh_name("wf"), set(), set())),
+            "archive": ("POST", f"/api/v1/workflows/{wf.id}/archive", None),
+            "approve": ("POST", f"/api/v1/workflows/{wf.id}/approve", {"version_no": wf.current.no}),
+            "publish": ("POST", f"/api/v1/workflows/{wf.id}/publish", {"operation": "deploy"}),
+            "run": ("POST", f"/api/v1/workflows/{wf.id}/run", {}),
+            "delete": ("DELETE", f"/api/v1/workflows/{wf.id}", None),
+        }[action]
+        r = api.call(method, path, expect=403, json_body=body)
+        assert problem_type(r).endswith("forbidden"), r.text
+        self.log(f"   → 403 {problem_type(r)}")
+
     # -- invariants -------------------------------------------------------------------------------------------------
 
     def _list_rows(self) -> dict[int, dict[str, Any]]:
@@ -1451,6 +1508,8 @@ class LifecycleMachine(RuleBasedStateMachine):
         finally:
             self.api.close()
             self.lineage_api.close()
+            for api in self.role_apis.values():
+                api.close()
             self.ds.close()
 
 

@@ -81,7 +81,7 @@ def _allow_longer_shrinking() -> None:
         assert hasattr(engine, "MAX_SHRINKING_SECONDS"), (
             "hypothesis moved MAX_SHRINKING_SECONDS: drop STATEFUL_SHRINK_S"
         )
-        engine.MAX_SHRINKING_SECONDS = int(seconds)  # type: ignore[misc]
+        engine.MAX_SHRINKING_SECONDS = int(seconds)
 
 
 def test_lifecycle_state_machine(lifecycle_stack: LifecycleStack) -> None:

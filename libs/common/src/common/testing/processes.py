@@ -250,6 +250,9 @@ class PlatformProcesses:
                 "PUBLISHER_DS_USER": ds.user,
                 "PUBLISHER_DS_TENANT": ds.tenant,
             }
+        elif name == "definition":
+            # a SQL task's datasource is checked through the publisher when the task is saved (never the default port)
+            env["DEFINITION_PUBLISHER_URL"] = others.get("publisher", "")
         elif name == "history-sync":
             env |= {"HISTORY_DS_REST_URL": ds.rest_url, "HISTORY_DS_TOKEN": ds.access_token}
         elif name == "alerting":

@@ -57,6 +57,8 @@ class PlatformStack:
     ports: dict[str, int] = field(default_factory=dict)
     pids: dict[str, int] = field(default_factory=dict)
     databases: dict[str, tuple[str, str]] = field(default_factory=dict)
+    #: the DolphinScheduler project the publisher deploys to
+    ds_project: str = ""
 
     def url(self, service: str) -> str:
         return f"http://{HOST}:{self.ports[service]}"
@@ -312,6 +314,7 @@ def platform_stack(
             ports=ports,
             pids=pids,
             databases=urls,
+            ds_project=ds_project,
         )
     finally:
         for proc in reversed(procs):
