@@ -319,3 +319,93 @@ async def test_an_unknown_sql_datasource_is_said_when_the_task_is_saved(platform
     [warning] = unknown["warnings"]
     assert warning["code"] == "unknown_datasource"
     assert f"nope-{s}" in warning["message"]
+
+
+# -- found by the lifecycle state machine (tests/stateful) ------------------------------------------------------------
+
+
+async def test_the_list_and_the_detail_agree_on_attention_after_publishes(platform: Platform) -> None:
+    """A publish result cleared ``ds_attention`` as JSON null, which the list's filter counted: every published
+    workflow was listed as needing attention while its detail said it did not."""
+    p, s = platform, uid()
+    for n in (1, 2):
+        await published_online(p, f"att-{s}-{n}")
+    rows = (await p.call("GET", "/api/v1/workflows", params={"name": f"att-{s}"}))["items"]
+    assert len(rows) == 2
+    for row in rows:
+        detail = await p.workflow(int(row["id"]))
+        assert (row["needs_attention"], detail["needs_attention"]) == (False, False), (row, detail)
+    flagged = await p.call("GET", "/api/v1/workflows", params={"name": f"att-{s}", "needs_attention": "true"})
+    assert flagged["total"] == 0, flagged
+
+
+async def test_a_run_just_started_has_its_log_readable_without_the_run_id(platform: Platform) -> None:
+    """Right after run now a task log of the run answered 404 without ``instance_id`` until history-sync's cache
+    was refreshed (the contract: found among the workflow's last runs)."""
+    p, s = platform, uid()
+    wf = await published_online(p, f"log-{s}")
+    wid = wf["id"]
+    await p.call("GET", f"/api/v1/workflows/{wid}/executions")  # the cache is fresh (and empty) now
+    [instance] = (await p.call("POST", f"/api/v1/workflows/{wid}/run", json={}))["instance_ids"]
+
+    async def with_task() -> dict[str, Any] | None:
+        detail = await p.call("GET", f"/api/v1/workflows/{wid}/instances/{instance}")
+        return detail if detail["tasks"] else None
+
+    [task] = (await until(with_task, "the run's task instance"))["tasks"]
+    r = await p.api.get(f"/api/v1/workflows/{wid}/task-instances/{task['id']}/log")
+    assert r.status_code == 200, r.text
+
+
+async def test_an_online_retry_is_refused_while_the_workflow_is_offline_on_the_platform(platform: Platform) -> None:
+    """A retry of a failed online publish put DS ONLINE again while the platform had the workflow offline."""
+    p, s = platform, uid()
+    wf = await published_online(p, f"rtr-{s}")
+    wid, project, code = wf["id"], wf["project_code"], wf["workflow_code"]
+    await p.call("POST", f"/api/v1/workflows/{wid}/online")
+    p.emulator.add_fault("http_status", match=r"/release$", status=503)
+    await p.call("POST", f"/api/v1/workflows/{wid}/publish", 202, json={"operation": "online"})
+    failed = await p.published(wid)
+    p.emulator.clear_faults()
+    assert failed["publish_status"] == "failed"
+    record_id = failed["publish_records"]["items"][0]["id"]
+    # offline on the platform: DS takes it offline too, and the failed online publish must not undo that
+    await p.call("POST", f"/api/v1/workflows/{wid}/offline")
+
+    async def offline_in_ds() -> bool:
+        dag = await p.ds.get_workflow_definition(project, code)
+        return dag.workflow_definition.release_state is ReleaseState.OFFLINE
+
+    await until(offline_in_ds, "DS takes the workflow offline with the platform")
+    r = await p.api.post(f"/api/v1/publish-records/{record_id}/retry")
+    assert r.status_code == 409, r.text
+    assert r.json()["type"].endswith("platform-offline"), r.text
+    assert await offline_in_ds()
+    records = await p.call("GET", f"/api/v1/workflows/{wid}/publish-records")
+    assert not [x for x in records["items"] if x["retry_of"] == record_id]
+
+
+async def test_a_first_deploy_never_takes_over_another_workflows_ds_workflow(platform: Platform) -> None:
+    """A new workflow named like another's DS workflow (its name before a rename, not deployed since) took that DS
+    workflow over on its first deploy, and its publish record stayed running."""
+    p, s = platform, uid()
+    first = await published_online(p, f"own-{s}-old")
+    wid, project, code = first["id"], first["project_code"], first["workflow_code"]
+    renamed = {"name": f"own-{s}-new", "tasks": first["tasks"], "expected_version_no": 1}
+    await p.call("PUT", f"/api/v1/workflows/{wid}", json=renamed)  # renamed on the platform only
+    task = await new_task(p, f"own-{s}-t2")
+    second = await p.call("POST", "/api/v1/workflows", 201, json={"name": f"own-{s}-old", "tasks": [{"task_id": task}]})
+    sid = second["id"]
+    await p.call("POST", f"/api/v1/workflows/{sid}/approve", json={"version_no": 1})
+    await p.call("POST", f"/api/v1/workflows/{sid}/publish", 202, json={"operation": "deploy"})
+    done = await p.published(sid)
+    assert done["publish_status"] == "failed", done
+    assert done["workflow_code"] is None
+    error = done["publish_records"]["items"][0]["error_message"]
+    assert f"belongs to platform workflow {wid}" in error, error
+    dag = await p.ds.get_workflow_definition(project, code)
+    assert (dag.workflow_definition.name, dag.workflow_definition.release_state) == (
+        f"own-{s}-old",
+        ReleaseState.ONLINE,
+    )
+    assert [t.name for t in dag.task_definition_list] == [t["name"] for t in first["tasks"]]
