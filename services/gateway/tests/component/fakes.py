@@ -699,6 +699,13 @@ class FakeServices:
             )
             return _page(items, page, page_size)
 
+        @app.get("/internal/publish-records/{record_id}")
+        async def record(record_id: int) -> Any:
+            rec = fake.records.get(record_id)
+            if rec is None:
+                raise NotFound(f"publish record {record_id} does not exist")
+            return rec
+
         @app.post("/internal/publish-records/{record_id}/retry", status_code=201)
         async def retry(record_id: int, x_actor: Actor, body: RetryIn | None = None) -> Any:
             rec = fake.records.get(record_id)
