@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from common.testing.gateway_api import until
+from common.testing.identity import auth_headers
 
 from .conftest import FaultStack
 
@@ -70,11 +71,17 @@ def assert_outage_answer(r: httpx.Response, what: str) -> None:
 
 async def test_database_down_is_answered_as_an_outage(fault_stack: FaultStack, postgres_server: Any) -> None:
     procs = fault_stack.procs
-    headers = {"Authorization": f"Bearer {procs.admin_token}"}
-    async with httpx.AsyncClient(headers=headers, timeout=30.0) as http:
+
+    def auth(name: str) -> dict[str, str]:
+        """The gateway takes the admin's API key; a service, the token the gateway signs for that user."""
+        return {"Authorization": f"Bearer {procs.admin_token}"} if name == "gateway" else auth_headers(name)
+
+    async with httpx.AsyncClient(timeout=30.0) as http:
         routes = {}
         for name in procs.services:
-            routes[name] = get_routes((await http.get(f"{procs.url(name)}/openapi.json")).json())
+            openapi = await http.get(f"{procs.url(name)}/openapi.json", headers=auth(name))
+            assert openapi.status_code == 200, f"{name}: {openapi.status_code} {openapi.text[:300]}"
+            routes[name] = get_routes(openapi.json())
         offsets = {name: procs.log_path(name).stat().st_size for name in procs.services}
 
         await asyncio.to_thread(postgres_server.stop)
@@ -82,11 +89,11 @@ async def test_database_down_is_answered_as_an_outage(fault_stack: FaultStack, p
             for _ in range(3):
                 for name, calls in DATABASE_FIRST.items():
                     for method, path, body in calls:
-                        r = await http.request(method, f"{procs.url(name)}{path}", json=body)
+                        r = await http.request(method, f"{procs.url(name)}{path}", json=body, headers=auth(name))
                         assert_outage_answer(r, f"{name} {method} {path}")
             for name, paths in routes.items():
                 for path in paths:
-                    r = await http.get(f"{procs.url(name)}{path}")
+                    r = await http.get(f"{procs.url(name)}{path}", headers=auth(name))
                     assert r.status_code != 500, f"{name} GET {path}: {r.status_code} {r.text[:300]}"
                     if r.status_code >= 500:
                         assert "retry-after" in r.headers, f"{name} GET {path}: {r.status_code} {r.text[:300]}"
@@ -97,7 +104,7 @@ async def test_database_down_is_answered_as_an_outage(fault_stack: FaultStack, p
         async def answering() -> bool:
             for name, calls in DATABASE_FIRST.items():
                 method, path, _ = calls[0]
-                if (await http.request(method, f"{procs.url(name)}{path}")).status_code >= 500:
+                if (await http.request(method, f"{procs.url(name)}{path}", headers=auth(name))).status_code >= 500:
                     return False
             return True
 
@@ -109,6 +116,12 @@ async def test_database_down_is_answered_as_an_outage(fault_stack: FaultStack, p
             f.seek(offsets[name])
             lines = f.read().decode(errors="replace").splitlines()
         logged = "\n".join(lines[-80:])
+        # an outage answer keeps the client's connection: the requests came one after another on one connection,
+        # and the server closing it after each answer makes a client that reuses it fail (httpx.ReadError)
+        ports = {m.group(1) for m in (re.search(r"127\.0\.0\.1:(\d+) - .* 503", line) for line in lines) if m}
+        assert len(ports) == 1, (
+            f"{name}: the outage answers closed the connection ({len(ports)} connections):\n{logged}"
+        )
         assert sum(OUTAGE_LINE in line for line in lines) == 1, f"{name}: the outage not logged once:\n{logged}"
         assert sum(BACK_LINE in line for line in lines) == 1, f"{name}: the recovery not logged once:\n{logged}"
         assert not [line for line in lines if "Traceback" in line], f"{name}: tracebacks in the log:\n{logged}"

@@ -87,15 +87,7 @@ def install_problem_handlers(app: FastAPI) -> None:
                 **refused.extras,
             )
         if database_unavailable(exc):
-            # an outage, not a bug: told once per outage (common.outage), answered as one
-            DATABASE.failed(exc)
-            return problem(
-                503,
-                "Database unavailable",
-                "The service's database cannot be reached; retry later.",
-                code="database-unavailable",
-                instance=request.url.path,
-            )
+            return outage_answer(exc, request.url.path)
         log.exception("unhandled error", extra={"path": request.url.path})
         return problem(
             500,
@@ -109,6 +101,21 @@ def install_problem_handlers(app: FastAPI) -> None:
     # too, but Starlette raises the error again after it, and the server logs its traceback a second time.
     for error in (OSError, SQLAlchemyError, asyncpg.PostgresError, asyncpg.InterfaceError, Exception):
         app.add_exception_handler(error, _unexpected)
+
+
+def outage_answer(exc: BaseException, path: str) -> JSONResponse:
+    """The answer to a request that met the database being unavailable: an outage, not a bug — told once per outage
+    (common.outage) and answered as one (503 problem). Also for middleware that reads the database before the app
+    (the gateway's API-key check): an error raised there would reach Starlette's outermost handler, which raises it
+    again after answering, and the server then closes the client's kept-alive connection."""
+    DATABASE.failed(exc)
+    return problem(
+        503,
+        "Database unavailable",
+        "The service's database cannot be reached; retry later.",
+        code="database-unavailable",
+        instance=path,
+    )
 
 
 #: the NUL character in JSON text: ``\u0000`` after an even number of backslashes (``\\u0000`` is not NUL)

@@ -29,7 +29,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from common.errors import PayloadTooLarge, PlatformError, TooManyRequests, Unauthorized
 from common.guard import content_length, limit_body, too_large
-from common.http import problem
+from common.http import outage_answer, problem
+from common.outage import database_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +139,11 @@ class ApiGuard:
             AUTH_FAILURES.inc()
             self.limiter.failed(client)
             await _problem(exc, path)(scope, receive, send)
+            return
+        except Exception as exc:
+            if not database_unavailable(exc):
+                raise
+            await outage_answer(exc, path)(scope, receive, send)
             return
         state = scope.setdefault("state", {})
         state["principal"] = principal
