@@ -53,6 +53,9 @@ class ServiceSettings(BaseSettings):
     log_json: bool = True
     #: OTLP/HTTP endpoint of a collector, e.g. http://otel-collector:4318; empty disables export.
     otel_exporter_otlp_endpoint: str = ""
+    #: Zipkin v2 JSON endpoint, e.g. http://127.0.0.1:9411/api/v2/spans (the trace backend `./platform up` starts:
+    #: Zipkin's server takes no OTLP); empty disables export. Both endpoints may be set.
+    otel_exporter_zipkin_endpoint: str = ""
     #: share of new traces recorded: requests that change something, consumed events, background runs
     otel_sampling_ratio: float = Field(default=1.0, ge=0.0, le=1.0)
     #: share of new traces recorded among requests that only read (GET/HEAD/OPTIONS): the bulk of the traffic (the

@@ -1,9 +1,10 @@
 """OpenTelemetry and logging, set up once per process.
 
-- traces: a ``TracerProvider`` named after the service, parent-based ratio sampling, OTLP/HTTP export when an
-  endpoint is configured; FastAPI's own server spans (minus health, metrics and requests whose trace is not
-  recorded), httpx and SQLAlchemy instrumented, direct aiohttp calls through :func:`client_span`, direct asyncpg
-  reads through :func:`statement_span`; Kafka through FastStream's middleware (trace context in record headers);
+- traces: a ``TracerProvider`` named after the service, parent-based ratio sampling that always keeps a publish
+  (:data:`ALWAYS_SAMPLED_PATHS`), OTLP/HTTP and/or Zipkin JSON export when an endpoint is configured; FastAPI's own
+  server spans (minus health, metrics and requests whose trace is not recorded), httpx and SQLAlchemy
+  instrumented, direct aiohttp calls through :func:`client_span`, direct asyncpg reads through
+  :func:`statement_span`; Kafka through FastStream's middleware (trace context in record headers);
 - logs: JSON lines carrying ``trace_id``/``span_id`` of the current span and any ``extra`` fields (``event_id``…);
   every registered secret value is masked in every log record's message (a log-record factory), whatever the
   handler, and in everything the platform's handler writes (message, ``extra`` fields, tracebacks:
@@ -21,6 +22,7 @@ import contextlib
 import contextvars
 import functools
 import logging
+import re
 import sys
 import threading
 import traceback
@@ -229,16 +231,25 @@ class RedactingFormatter(logging.Formatter):
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
+#: request paths (``url.path`` of a SERVER span) whose traces are always recorded, whatever the ratios: a publish or
+#: the retry of one, at the gateway (``/api/v1/…``) and at the service it calls (``/internal/…``). The services a
+#: publish reaches (through HTTP and Kafka, down to DolphinScheduler and the ``publish.completed`` consumers) follow
+#: this root's decision (parent-based), so every publish is one whole trace.
+ALWAYS_SAMPLED_PATHS = re.compile(r"^(/api/v1|/internal)/(workflows/[^/]+/publish|publish-records/[^/]+/retry)$")
+
+
 class ReadWriteSampler(Sampler):
-    """The decision for a trace's root span by the kind of work it starts: a request that only reads (a SERVER span
+    """The decision for a trace's root span by the kind of work it starts: a publish (a SERVER span whose
+    ``url.path`` matches :data:`ALWAYS_SAMPLED_PATHS`) is always recorded; a request that only reads (a SERVER span
     whose ``http.request.method`` is safe) is sampled at ``read_ratio``; everything else (a request that changes
-    something, an event consumed without a trace context, a background run) at ``ratio``. Both decide by the trace
-    id (``TraceIdRatioBased``). Used under ``ParentBased``: the services a request reaches follow its root's
+    something, an event consumed without a trace context, a background run) at ``ratio``. Both ratios decide by the
+    trace id (``TraceIdRatioBased``). Used under ``ParentBased``: the services a request reaches follow its root's
     decision, so a trace is whole or absent."""
 
     def __init__(self, ratio: float, read_ratio: float) -> None:
         self._all = TraceIdRatioBased(ratio)
         self._reads = TraceIdRatioBased(read_ratio)
+        self._always = TraceIdRatioBased(1.0)
 
     def should_sample(
         self,
@@ -250,8 +261,13 @@ class ReadWriteSampler(Sampler):
         links: Sequence[trace.Link] | None = None,
         trace_state: trace.TraceState | None = None,
     ) -> SamplingResult:
-        method = attributes.get("http.request.method") if kind is trace.SpanKind.SERVER and attributes else None
-        chosen = self._reads if isinstance(method, str) and method in SAFE_METHODS else self._all
+        server = kind is trace.SpanKind.SERVER and attributes
+        method = attributes.get("http.request.method") if server and attributes else None
+        path = attributes.get("url.path") if server and attributes else None
+        if isinstance(path, str) and ALWAYS_SAMPLED_PATHS.match(path):
+            chosen = self._always
+        else:
+            chosen = self._reads if isinstance(method, str) and method in SAFE_METHODS else self._all
         return chosen.should_sample(parent_context, trace_id, name, kind, attributes, links, trace_state)
 
     def get_description(self) -> str:
@@ -295,6 +311,7 @@ def setup_tracing(
     service: str,
     *,
     otlp_endpoint: str = "",
+    zipkin_endpoint: str = "",
     sampling_ratio: float = 1.0,
     read_sampling_ratio: float | None = None,
     extra_processors: Iterable[SpanProcessor] = (),
@@ -314,6 +331,10 @@ def setup_tracing(
                 _provider.add_span_processor(
                     BatchSpanProcessor(OTLPSpanExporter(endpoint=otlp_endpoint.rstrip("/") + "/v1/traces"))
                 )
+            if zipkin_endpoint:
+                from opentelemetry.exporter.zipkin.json import ZipkinExporter
+
+                _provider.add_span_processor(BatchSpanProcessor(ZipkinExporter(endpoint=zipkin_endpoint)))
             trace.set_tracer_provider(_provider)
             _instrument_libraries()
         for p in extra_processors:
@@ -454,8 +475,9 @@ class _Untraced:
         method = str(scope.get("method", ""))
         trace_id = RandomIdGenerator.generate_trace_id(self._ids)
         # as FastAPI will make the span: a root, whatever span is current where the app is called
+        attributes = {"http.request.method": method, "url.path": str(scope.get("path", ""))}
         decided = self._sampler.should_sample(
-            Context(), trace_id, method, kind=trace.SpanKind.SERVER, attributes={"http.request.method": method}
+            Context(), trace_id, method, kind=trace.SpanKind.SERVER, attributes=attributes
         )
         if decided.decision.is_sampled():  # type: ignore[no-untyped-call]
             self._ids.decide_next(trace_id)

@@ -113,6 +113,31 @@ def test_reads_and_changes_are_sampled_at_their_own_ratio(kind: SpanKind, method
     assert _decision(ParentBased(ReadWriteSampler(0.0, 1.0)), kind, method) is not sampled
 
 
+@pytest.mark.parametrize(
+    ("path", "always"),
+    [
+        ("/api/v1/workflows/42/publish", True),
+        ("/internal/workflows/42/publish", True),
+        ("/api/v1/publish-records/7/retry", True),
+        ("/internal/publish-records/7/retry", True),
+        ("/api/v1/workflows/42", False),
+        ("/api/v1/workflows/42/publish/extra", False),
+        ("/workflows/42/publish", False),
+    ],
+)
+def test_a_publish_is_always_recorded_whatever_the_ratios(path: str, always: bool) -> None:
+    sampler = ParentBased(ReadWriteSampler(0.0, 0.0))
+    result = sampler.should_sample(
+        None, 2**128 - 1, "POST", SpanKind.SERVER, {"http.request.method": "POST", "url.path": path}
+    )
+    assert (result.decision is Decision.RECORD_AND_SAMPLE) is always
+    # a publish that reaches a service inside an unrecorded trace stays unrecorded (the trace is whole or absent)
+    remote = trace.SpanContext(trace_id=7, span_id=9, is_remote=True, trace_flags=trace.TraceFlags(0))
+    parent = trace.set_span_in_context(trace.NonRecordingSpan(remote))
+    followed = sampler.should_sample(parent, 7, "POST", SpanKind.SERVER, {"url.path": path})
+    assert followed.decision is not Decision.RECORD_AND_SAMPLE
+
+
 def test_a_service_follows_the_decision_of_the_request_that_reached_it() -> None:
     sampler = ParentBased(ReadWriteSampler(1.0, 0.0))
     for flags, expected in ((trace.TraceFlags.SAMPLED, True), (trace.TraceFlags.DEFAULT, False)):

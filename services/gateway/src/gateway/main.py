@@ -80,6 +80,7 @@ def create_app(
         setup_tracing(
             settings.service_name,
             otlp_endpoint=settings.otel_exporter_otlp_endpoint,
+            zipkin_endpoint=settings.otel_exporter_zipkin_endpoint,
             sampling_ratio=settings.otel_sampling_ratio,
             read_sampling_ratio=settings.otel_read_sampling_ratio,
         )
