@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import psutil
 
 log = logging.getLogger(__name__)
@@ -226,3 +227,21 @@ def read_pid(path: Path) -> int | None:
         return int(first)
     except (OSError, IndexError, ValueError):
         return None
+
+
+def wait_http(url: str, what: str, timeout: float, pid: int | None = None, log: Path | None = None) -> None:
+    """Wait until ``url`` answers 200; fail early when ``pid`` (the server's process) exits, with ``log``'s tail."""
+    deadline = time.monotonic() + timeout
+    last = ""
+    while time.monotonic() < deadline:
+        if pid is not None and not process_alive(pid):
+            raise DevstackError(f"{what} exited during start-up" + (f":\n{tail(log)}" if log else ""))
+        try:
+            r = httpx.get(url, timeout=2.0)
+            if r.status_code == 200:
+                return
+            last = f"HTTP {r.status_code}: {r.text[:200]}"
+        except httpx.HTTPError as exc:
+            last = type(exc).__name__
+        time.sleep(0.5)
+    raise DevstackError(f"{what} not ready after {timeout:.0f}s ({last})" + (f":\n{tail(log)}" if log else ""))

@@ -6,7 +6,10 @@ role per service and runs its migrations, creates the topics, then starts every 
 background, logs in the state directory), waits until each one is ready and refills the definition service's read
 projections from lineage-resolver and history-sync (state from an earlier ``up`` may predate them). It prints the
 portal URL, the admin
-API token and where DolphinScheduler's UI is. ``down`` stops the services, the DS it started, and the local servers.
+API token and where DolphinScheduler's UI is. Unless told ``--no-observability`` it also starts the trace backend
+(Zipkin, which every service exports its spans to) and Prometheus (scraping every service, loaded with
+``deploy/prometheus/rules.yml``) and prints their URLs (``devstack.observability``). ``down`` stops the services, the
+DS it started, the observability stack and the local servers.
 
 Generated secrets (database passwords, the admin API token) live in ``<state dir>/platform/secrets.json`` (mode
 0600) so a second ``up`` reuses them; each service's identity key (``common.identity``) in
@@ -26,15 +29,14 @@ import secrets
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
-import httpx
-
-from devstack._proc import DevstackError, kill_tree, process_alive, read_pid, tail, wait_gone
-from devstack.paths import HOST, repo_root, state_dir
+from devstack._proc import DevstackError, kill_tree, process_alive, read_pid, wait_gone, wait_http
+from devstack.observability import ZIPKIN_VERSION, Prometheus, ScrapeTarget, Zipkin
+from devstack.paths import HOST, env_port, repo_root, state_dir
 
 
 @dataclass(frozen=True)
@@ -141,7 +143,7 @@ def _start_emulator() -> DsTarget:
         info = {"rest_port": rest_port, "gateway_port": gw_port, "access": access, "gw_token": gw_token}
         info_file.write_text(json.dumps(info))
         info_file.chmod(0o600)
-        _wait_http(f"http://{HOST}:{rest_port}/dolphinscheduler/actuator/health", "DS emulator", 120, proc.pid)
+        wait_http(f"http://{HOST}:{rest_port}/dolphinscheduler/actuator/health", "DS emulator", 120, proc.pid)
     rest = f"http://{HOST}:{info['rest_port']}/dolphinscheduler"
     return DsTarget(
         kind="emulator",
@@ -197,23 +199,6 @@ def _start_ds(kind: str) -> DsTarget:
     return _start_emulator()
 
 
-def _wait_http(url: str, what: str, timeout: float, pid: int | None = None, log: Path | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    last = ""
-    while time.monotonic() < deadline:
-        if pid is not None and not process_alive(pid):
-            raise DevstackError(f"{what} exited during start-up" + (f":\n{tail(log)}" if log else ""))
-        try:
-            r = httpx.get(url, timeout=2.0)
-            if r.status_code == 200:
-                return
-            last = f"HTTP {r.status_code}: {r.text[:200]}"
-        except httpx.HTTPError as exc:
-            last = type(exc).__name__
-        time.sleep(0.5)
-    raise DevstackError(f"{what} not ready after {timeout:.0f}s ({last})" + (f":\n{tail(log)}" if log else ""))
-
-
 def identity_dir() -> Path:
     """The services' identity keys (made once, kept across ``up``)."""
     from common.identity import generate_identity_keys
@@ -267,8 +252,64 @@ def _base_env(spec: ServiceSpec) -> dict[str, str]:
     return env
 
 
+@dataclass(frozen=True)
+class Observability:
+    """Where the local trace backend and Prometheus answer (``None``: started without them)."""
+
+    zipkin: Zipkin
+    prometheus_port: int
+
+
+def _observability_ports() -> tuple[int, int]:
+    from devstack.observability import DEFAULT_PROMETHEUS_PORT, DEFAULT_ZIPKIN_PORT
+
+    return (
+        env_port("DEVSTACK_ZIPKIN_PORT", DEFAULT_ZIPKIN_PORT),
+        env_port("DEVSTACK_PROMETHEUS_PORT", DEFAULT_PROMETHEUS_PORT),
+    )
+
+
+def _start_zipkin() -> Observability:
+    zipkin_port, prometheus_port = _observability_ports()
+    zipkin = Zipkin(zipkin_port)
+    print(f"starting the trace backend (Zipkin {ZIPKIN_VERSION}) on {HOST}:{zipkin_port} …", flush=True)
+    zipkin.start()
+    return Observability(zipkin, prometheus_port)
+
+
+def scrape_targets(ds: DsTarget | None = None) -> list[ScrapeTarget]:
+    """Every service's ``/metrics`` (job ``platform``, label ``service``), and a real DolphinScheduler's API server
+    (Spring Boot's Prometheus endpoint; the emulator has no metrics)."""
+    targets = [ScrapeTarget("platform", f"{HOST}:{s.port}", {"service": s.name}) for s in SERVICES]
+    if ds is not None and ds.kind == "real":
+        parts = urlsplit(ds.rest_url)
+        targets.append(
+            ScrapeTarget(
+                "dolphinscheduler",
+                parts.netloc,
+                {"service": "dolphinscheduler-api"},
+                metrics_path=parts.path.rstrip("/") + "/actuator/prometheus",
+            )
+        )
+    return targets
+
+
+def _start_prometheus(obs: Observability, ds: DsTarget) -> Prometheus:
+    prometheus = Prometheus(scrape_targets(ds), port=obs.prometheus_port)
+    print(f"starting Prometheus on {HOST}:{obs.prometheus_port} (rules: deploy/prometheus/rules.yml) …", flush=True)
+    if prometheus.is_running():
+        prometheus.reload()
+    prometheus.start()
+    return prometheus
+
+
 def _service_env(
-    spec: ServiceSpec, db_url: str, bootstrap: str, ds: DsTarget, secret: dict[str, str]
+    spec: ServiceSpec,
+    db_url: str,
+    bootstrap: str,
+    ds: DsTarget,
+    secret: dict[str, str],
+    obs: Observability | None = None,
 ) -> dict[str, str]:
     p = spec.env_prefix
     keys = identity_dir()
@@ -294,6 +335,11 @@ def _service_env(
         f"{p}DS_PROJECT_NAME": ds.project_name,
         f"{p}DS_UI_URL": ds.ui_url,
     }
+    if obs is not None:
+        # every trace whole at the backend: the services' own spans straight to Zipkin (JSON v2)
+        env[f"{p}OTEL_EXPORTER_ZIPKIN_ENDPOINT"] = obs.zipkin.spans_endpoint
+        if spec.name == "gateway":
+            env["GATEWAY_TRACE_UI_URL"] = obs.zipkin.url + "/zipkin"
     if spec.name == "gateway":
         for other in SERVICES:
             if other.name != "gateway":
@@ -325,7 +371,7 @@ def _start_service(spec: ServiceSpec, env: dict[str, str]) -> int:
         start_new_session=True,
     )
     pid_file.write_text(str(proc.pid))
-    _wait_http(f"http://{HOST}:{spec.port}/readyz", spec.name, 120, proc.pid, log_path)
+    wait_http(f"http://{HOST}:{spec.port}/readyz", spec.name, 120, proc.pid, log_path)
     return proc.pid
 
 
@@ -345,7 +391,7 @@ def _refill_projections(env: dict[str, str]) -> None:
             raise DevstackError(f"python -m definition {command} failed:\n{(result.stdout + result.stderr)[-2000:]}")
 
 
-def up(ds_kind: str) -> int:
+def up(ds_kind: str, observability: bool = True) -> int:
     from devstack.infra import ensure_infra
 
     print("starting PostgreSQL and Kafka …", flush=True)
@@ -354,19 +400,27 @@ def up(ds_kind: str) -> int:
     ds = _ds_from_env()
     if ds is None:
         ds = _start_ds(ds_kind)
+    # before the services: they export their spans to it from their first request
+    obs = _start_zipkin() if observability else None
     print("provisioning schemas, roles, migrations and topics …", flush=True)
     urls = asyncio.run(_provision(admin_url, bootstrap, secret))
     for spec in SERVICES:
         print(f"starting {spec.name} on {HOST}:{spec.port} …", flush=True)
-        _start_service(spec, _service_env(spec, urls[spec.name], bootstrap, ds, secret))
+        _start_service(spec, _service_env(spec, urls[spec.name], bootstrap, ds, secret, obs))
     definition = next(s for s in SERVICES if s.name == "definition")
-    _refill_projections(_service_env(definition, urls["definition"], bootstrap, ds, secret))
+    _refill_projections(_service_env(definition, urls["definition"], bootstrap, ds, secret, obs))
+    prometheus = _start_prometheus(obs, ds) if obs is not None else None
     gw = next(s for s in SERVICES if s.name == "gateway")
     print()
     print(f"Portal:            http://{HOST}:{gw.port}/")
     print(f"API docs:          http://{HOST}:{gw.port}/docs")
     print(f"Admin API token:   {secret['admin_token']}")
     print(f"DolphinScheduler:  {ds.ui_url}  ({ds.kind}; login admin / dolphinscheduler123 for a local server)")
+    if obs is not None and prometheus is not None:
+        print(f"Traces (Zipkin):   {obs.zipkin.ui_url}")
+        print(f"Prometheus:        {prometheus.url}/alerts  (consumer lag: {prometheus.url}/graph)")
+    else:
+        print("Traces, Prometheus: not started (--no-observability)")
     print(f"Logs:              {platform_dir()}")
     print("Demo data:         ./platform demo   |   stop everything: ./platform down")
     return 0
@@ -376,6 +430,9 @@ def down() -> int:
     for spec in reversed(SERVICES):
         _stop_pid(platform_dir() / f"{spec.name}.pid", spec.name)
     _stop_pid(platform_dir() / "ds-emulator.pid", "ds-emulator")
+    for daemon in (Prometheus([]), Zipkin()):
+        if daemon.stop():
+            print(f"stopped {daemon.name}", flush=True)
     try:
         from devstack import dolphin
 
@@ -412,9 +469,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="DolphinScheduler target when PLATFORM_DS_REST_URL is not set: auto (default) starts a real standalone "
         "server when one can be assembled here (official release artifacts), else the emulator",
     )
+    ap.add_argument(
+        "--no-observability",
+        dest="observability",
+        action="store_false",
+        help="leave out the trace backend (Zipkin) and Prometheus, which `up` starts by default "
+        "(ports DEVSTACK_ZIPKIN_PORT, default 9411, and DEVSTACK_PROMETHEUS_PORT, default 9090)",
+    )
     ns = ap.parse_args(argv)
     try:
-        return up(ns.ds) if ns.command == "up" else down()
+        return up(ns.ds, ns.observability) if ns.command == "up" else down()
     except DevstackError as exc:
         print(f"platform: {exc}", file=sys.stderr)
         return 1
