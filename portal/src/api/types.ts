@@ -292,6 +292,9 @@ export interface PublishRecord {
   finished_at: string | null
   /** retry: an answer given before for the same Idempotency-Key */
   replayed?: boolean
+  /** the publish's trace (recorded traces only) and its page in the trace backend's UI (when one is configured) */
+  trace_id?: string | null
+  trace_link?: string | null
 }
 
 export interface WorkflowExecutions {

@@ -358,6 +358,7 @@ export default {
     finishedAt: 'Finished',
     result: 'Result',
     log: 'Log',
+    trace: 'Trace',
     retry: 'Retry',
     retried: 'Retry started as record #{id}',
     retryOf: 'retry of #{id}',

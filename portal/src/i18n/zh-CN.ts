@@ -348,6 +348,7 @@ export default {
     finishedAt: '完成时间',
     result: '结果',
     log: '日志',
+    trace: '链路追踪',
     retry: '重试',
     retried: '已开始重试，记录 #{id}',
     retryOf: '重试自 #{id}',

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from common.settings import ServiceSettings
@@ -54,6 +54,9 @@ class Settings(ServiceSettings):
 
     #: base of "open in DolphinScheduler" links, e.g. http://ds.example.com/dolphinscheduler/ui; empty: no links
     ds_ui_url: str = ""
+    #: base of the trace backend's UI (Zipkin: ``http://127.0.0.1:9411/zipkin``): each publish record gets a
+    #: ``trace_link`` ``{trace_ui_url}/traces/{trace_id}``; empty: no links
+    trace_ui_url: str = ""
     #: the built portal (``cd portal && npm ci && npm run build``); served at ``/`` when it exists
     portal_dir: Path = DEFAULT_PORTAL_DIR
 
@@ -79,12 +82,12 @@ class Settings(ServiceSettings):
     #: generation (``gc.freeze``), so a full collection walks only what requests created
     gc_freeze: bool = True
 
-    @field_validator("ds_ui_url")
+    @field_validator("ds_ui_url", "trace_ui_url")
     @classmethod
-    def _strip_slash(cls, v: str) -> str:
+    def _strip_slash(cls, v: str, info: ValidationInfo) -> str:
         v = v.strip().rstrip("/")
         if v and not (v.startswith("http://") or v.startswith("https://")):
-            raise ValueError("ds_ui_url must be an http(s) URL or empty")
+            raise ValueError(f"{info.field_name} must be an http(s) URL or empty")
         return v
 
     @field_validator("definition_url", "publisher_url", "history_url", "lineage_url")

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from common.errors import Conflict, NotFound, PlatformError
 from gateway.deps import Deps
-from gateway.domain.links import ds_link_of, ds_task_link, workflow_link
+from gateway.domain.links import ds_link_of, ds_task_link, with_trace_links, workflow_link
 from gateway.errors import UpstreamProblem
 from gateway.ports import Caller, Json, Params
 from gateway.schemas import TaskListQuery
@@ -113,6 +113,8 @@ async def workflow_detail(deps: Deps, workflow_id: int, caller: Caller) -> Json:
         optional("publish_records", deps.publisher.list_publish_records(workflow_id, 1, DETAIL_FIRST_PAGE, caller)),
         optional("executions", _executions_part(deps, workflow_id, caller)),
     )
+    if not isinstance(records, _Missing):
+        records = with_trace_links(deps.settings.trace_ui_url, records)
     parts = {"versions": versions, "publish_records": records, "executions": executions}
     unavailable = [name for name, value in parts.items() if isinstance(value, _Missing)]
     return {

@@ -9,7 +9,15 @@ from starlette.datastructures import Headers
 
 from gateway.audit import request_id_from
 from gateway.domain.keys import from_secret, hash_key, new_key, plausible
-from gateway.domain.links import audit_resource, ds_link_of, ds_task_link, ds_workflow_link, workflow_link
+from gateway.domain.links import (
+    audit_resource,
+    ds_link_of,
+    ds_task_link,
+    ds_workflow_link,
+    trace_link,
+    with_trace_links,
+    workflow_link,
+)
 from gateway.domain.roles import ALL_ROLES, Role, grants, parse_roles
 
 UI = "http://ds/ui"
@@ -74,6 +82,18 @@ def test_links() -> None:
     assert ds_task_link(UI, 11, None, 33) is None
     assert ds_link_of(UI, {"project_code": 1, "workflow_code": 2}) == "http://ds/ui/projects/1/workflow/definitions/2"
     assert ds_link_of(UI, {}) is None
+
+
+def test_trace_links_of_publish_records() -> None:
+    tid = "4bf92f3577b34da6a3ce929d0e0e4736"
+    zipkin = "http://127.0.0.1:9411/zipkin"
+    assert trace_link(zipkin, tid) == f"{zipkin}/traces/{tid}"
+    assert trace_link("", tid) is None
+    assert trace_link(zipkin, None) is None
+    assert trace_link(zipkin, "not-a-trace-id") is None
+    assert trace_link(zipkin, tid.upper()) is None
+    page = with_trace_links(zipkin, {"items": [{"id": 1, "trace_id": tid}, {"id": 2, "trace_id": None}], "total": 2})
+    assert [r["trace_link"] for r in page["items"]] == [f"{zipkin}/traces/{tid}", None]
 
 
 @pytest.mark.parametrize(

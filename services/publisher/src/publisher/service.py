@@ -143,10 +143,33 @@ class PublishRecordView(BaseModel):
     finished_at: datetime | None
     #: an answer given before for the same idempotency key (retry)
     replayed: bool = False
+    #: the trace of the publish (the request's, which the run continues), when it was recorded: the portal links
+    #: it to the trace backend; None for an unrecorded trace or a record from before trace contexts were stored
+    trace_id: str | None = None
 
     @classmethod
     def of(cls, row: Row[Any]) -> PublishRecordView:
-        return cls.model_validate({k: v for k, v in row._mapping.items() if k in cls.model_fields})
+        values = row._mapping
+        fields = {k: v for k, v in values.items() if k in cls.model_fields}
+        fields["trace_id"] = recorded_trace_id(values.get("trace_context"))
+        return cls.model_validate(fields)
+
+
+def recorded_trace_id(carrier: Any) -> str | None:
+    """The trace id of a stored W3C trace context (``current_trace_context``) when its trace was recorded (the
+    ``sampled`` flag of its ``traceparent``): an unrecorded trace is in no backend, so no link is given to it."""
+    traceparent = carrier.get("traceparent") if isinstance(carrier, dict) else None
+    if not isinstance(traceparent, str):
+        return None
+    parts = traceparent.split("-")
+    if len(parts) != 4 or len(parts[1]) != 32 or len(parts[3]) != 2:
+        return None
+    try:
+        sampled = int(parts[3], 16) & 0x01
+        int(parts[1], 16)
+    except ValueError:
+        return None
+    return parts[1] if sampled and parts[1] != "0" * 32 else None
 
 
 class RecordPage(BaseModel):

@@ -1,7 +1,8 @@
-"""Links the portal shows: the portal's own routes and "open in DolphinScheduler"."""
+"""Links the portal shows: the portal's own routes, "open in DolphinScheduler" and a publish's trace."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -29,6 +30,26 @@ def ds_task_link(ds_ui_url: str, project_code: Any, workflow_code: Any, ds_task_
 
 def ds_link_of(ds_ui_url: str, workflow: Mapping[str, Any]) -> str | None:
     return ds_workflow_link(ds_ui_url, workflow.get("project_code"), workflow.get("workflow_code"))
+
+
+_TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+def trace_link(trace_ui_url: str, trace_id: Any) -> str | None:
+    """``{trace_ui_url}/traces/{trace_id}`` (Zipkin's trace page); ``None`` without a trace backend's UI or a
+    recorded trace."""
+    if not trace_ui_url or not isinstance(trace_id, str) or not _TRACE_ID.match(trace_id):
+        return None
+    return f"{trace_ui_url}/traces/{trace_id}"
+
+
+def with_trace_links(trace_ui_url: str, page: dict[str, Any]) -> dict[str, Any]:
+    """A page of publish records (``items``) with each record's ``trace_link``."""
+    items = page.get("items")
+    for record in items if isinstance(items, list) else ():
+        if isinstance(record, dict):
+            record["trace_link"] = trace_link(trace_ui_url, record.get("trace_id"))
+    return page
 
 
 def _code(value: Any) -> bool:

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
 
 from gateway import service
 from gateway.auth import acting
+from gateway.domain.links import with_trace_links
 from gateway.domain.roles import Role
 from gateway.ports import Caller
 from gateway.routes.params import PROBLEM_RESPONSES, DepsDep, IdPath, PageQ, note
@@ -40,8 +41,10 @@ async def list_publish_records(
     page: PageQ = 1,
     page_size: Annotated[int, Query(ge=1, le=100, description="items per page (max 100)")] = 20,
 ) -> dict[str, Any]:
-    """Publish records of the workflow, newest first."""
-    return await deps.publisher.list_publish_records(workflow_id, page, page_size, caller)
+    """Publish records of the workflow, newest first, each with the link to its trace (``trace_link``) when a
+    trace backend's UI is configured and the publish's trace was recorded."""
+    records = await deps.publisher.list_publish_records(workflow_id, page, page_size, caller)
+    return with_trace_links(deps.settings.trace_ui_url, records)
 
 
 @router.post("/publish-records/{record_id}/retry", status_code=201)
