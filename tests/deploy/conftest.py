@@ -17,7 +17,6 @@ ROOT = Path(__file__).resolve().parents[2]
 
 #: series exposed by components of the deployment rather than by our code, with the component that exposes them
 EXTERNAL_SERIES: dict[str, str] = {
-    "kafka_consumergroup_lag": "kafka-exporter",
     "traces_span_metrics_calls_total": "otel-collector spanmetrics",
     "traces_span_metrics_duration_milliseconds_bucket": "otel-collector spanmetrics",
     "up": "prometheus",

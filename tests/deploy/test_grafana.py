@@ -16,7 +16,7 @@ COVERED = {
     "publish_records_total",
     "history_sync_oldest_sync_age_seconds",
     "history_sync_cycle_duration_seconds_bucket",
-    "kafka_consumergroup_lag",
+    "kafka_consumer_lag",
     "outbox_backlog",
     "outbox_oldest_age_seconds",
     "dlq_messages_total",

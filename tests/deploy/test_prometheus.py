@@ -99,3 +99,25 @@ def test_the_metric_finder_sees_through_promql(metric_names_of: Any) -> None:
         "/ on (api) group_left max without (x) (foo_total) > bool 1 and up == 0"
     )
     assert metric_names_of(expr) == {"ds_call_duration_seconds_bucket", "foo_total", "up"}
+
+
+def test_every_alert_links_its_runbook(rules: dict[str, Any], repo_root: Path) -> None:
+    """Each alert's ``runbook_url`` names a section of docs/operations.md (the GitHub anchor of its heading), and
+    each section says what to check with PromQL and where to look in the traces."""
+    docs = (repo_root / "docs/operations.md").read_text(encoding="utf-8")
+    sections = {
+        heading.strip().lower(): body
+        for heading, body in (part.split("\n", 1) for part in docs.split("\n### ")[1:] if "\n" in part)
+    }
+    alerts = [r for g in rules["groups"] for r in g["rules"] if "alert" in r]
+    assert alerts
+    for rule in alerts:
+        name = rule["alert"]
+        url = rule["annotations"].get("runbook_url")
+        assert url == f"docs/operations.md#{name.lower()}", f"{name}: runbook_url {url!r}"
+        body = sections.get(name.lower())
+        assert body is not None, f"{name}: no '### {name}' runbook in docs/operations.md"
+        runbook = body.split("\n## ", 1)[0]
+        assert "1. " in runbook, f"{name}: the runbook lists no first check"
+        assert "3. " in runbook, f"{name}: the runbook lists no three checks"
+        assert "`" in runbook, f"{name}: the runbook quotes no query"
