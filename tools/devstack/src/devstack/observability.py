@@ -290,8 +290,9 @@ class Prometheus(_Daemon):
         self.write_config()
         httpx.post(self.url + "/-/reload", timeout=10.0).raise_for_status()
 
-    def graph_url(self, expr: str) -> str:
+    def graph_url(self, expr: str, range_input: str = "15m") -> str:
+        """The graph page of ``expr`` over the last ``range_input``."""
         from urllib.parse import urlencode
 
-        query = urlencode({"g0.expr": expr, "g0.tab": "0", "g0.range_input": "15m"})
+        query = urlencode({"g0.expr": expr, "g0.tab": "0", "g0.range_input": range_input})
         return f"{self.url}/graph?{query}"
