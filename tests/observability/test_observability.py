@@ -193,6 +193,38 @@ async def test_one_publish_is_one_trace_in_the_backend(observed_stack: ObservedS
     screenshot(stack.zipkin.trace_url(trace_id), ARTIFACTS / "trace.png", size=(1400, 1500))
 
 
+async def test_a_run_started_here_links_to_its_trace(observed_stack: ObservedStack) -> None:
+    stack = observed_stack
+    async with stack.client() as client:
+        api = GatewayApi(client)
+        workflow_id = await api.new_workflow(f"obs-run-{uuid.uuid4().hex[:6]}", tasks=1, cron=False)
+        await api.publish(workflow_id, "online")
+        assert (await api.settled(workflow_id))["publish_status"] == "published"
+        started = await api.call("POST", f"/workflows/{workflow_id}/run", json={})
+        [instance_id] = started["instance_ids"]
+
+        async def shown() -> dict[str, Any] | None:
+            # history-sync learns of the run from workflow.run.started and reads it from DS
+            part = (await api.workflow(workflow_id))["executions"] or {}
+            return next((e for e in part.get("executions", []) if e["instance_id"] == instance_id), None)
+
+        execution = await until(shown, "the run on the workflow page", timeout_s=60)
+    link = execution["trace_link"]
+    assert isinstance(link, str), execution
+    assert link.startswith(f"{stack.zipkin.url}/zipkin/traces/"), link
+    trace_id = link.rsplit("/", 1)[1]
+
+    async def with_start() -> ZipkinTrace | None:
+        found = await zipkin_trace(stack, trace_id)
+        urls = [tag(s, "url.full", "http.url") for s in found.spans] if found else []
+        return found if any("/executors/start-workflow-instance" in u for u in urls) else None
+
+    t = await until(with_start, "the run's trace with DS's start call", timeout_s=30)
+    root = t.one("POST /api/v1/workflows/{workflow_id}/run", kind="SERVER", service="gateway")
+    assert not root.get("parentId"), t.render()
+    assert all(s["parentId"] in t.by_id for s in t.spans if s.get("parentId")), t.render()
+
+
 # ----------------------------------------------------------------------------------------------------- Prometheus
 
 

@@ -150,6 +150,8 @@ export interface Execution {
   command_type?: string | null
   run_times?: number | null
   host?: string | null
+  /** the trace of the platform request that started this run (in the trace backend's UI), when there is one */
+  trace_link?: string | null
 }
 
 export interface WorkflowSummary {

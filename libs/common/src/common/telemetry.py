@@ -591,6 +591,23 @@ def current_trace_context() -> dict[str, str]:
     return carrier
 
 
+def recorded_trace_id(carrier: Any) -> str | None:
+    """The trace id (32 hex digits) of a context stored by :func:`current_trace_context` when its trace was recorded
+    (the ``sampled`` flag of its ``traceparent``): an unrecorded trace is in no backend, so nothing should link to it.
+    ``None`` for no context, an unrecorded one, or a malformed ``traceparent``."""
+    traceparent = carrier.get("traceparent") if isinstance(carrier, Mapping) else None
+    if not isinstance(traceparent, str):
+        return None
+    parts = traceparent.split("-")
+    if len(parts) != 4 or len(parts[1]) != 32 or len(parts[3]) != 2:
+        return None
+    try:
+        trace_id, flags = int(parts[1], 16), int(parts[3], 16)
+    except ValueError:
+        return None
+    return parts[1].lower() if trace_id and flags & 0x01 else None
+
+
 @contextlib.contextmanager
 def continued_span(
     name: str, carrier: Mapping[str, str] | None, *, attributes: Mapping[str, AttributeValue] | None = None

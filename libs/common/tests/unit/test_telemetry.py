@@ -29,6 +29,7 @@ from common.telemetry import (
     current_trace_context,
     end_client_span,
     install_trace_context,
+    recorded_trace_id,
     register_secrets,
     scrub_url,
     server_telemetry,
@@ -388,3 +389,22 @@ def test_secrets_are_masked_in_log_extras_and_tracebacks(capsys: pytest.CaptureF
     assert "delivery failed" in err
     assert secret not in err
     assert "***" in err
+
+
+@pytest.mark.parametrize(
+    ("carrier", "expected"),
+    [
+        (
+            {"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},
+            "4bf92f3577b34da6a3ce929d0e0e4736",
+        ),
+        ({"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"}, None),  # not recorded
+        ({"traceparent": "00-00000000000000000000000000000000-00f067aa0ba902b7-01"}, None),
+        ({"traceparent": "garbage"}, None),
+        ({"traceparent": "00-zzf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}, None),
+        ({}, None),
+        (None, None),
+    ],
+)
+def test_a_stored_trace_context_names_its_trace_only_when_recorded(carrier: object, expected: str | None) -> None:
+    assert recorded_trace_id(carrier) == expected

@@ -345,6 +345,11 @@ class PublisherClient:
         out: Json = await self.up.call("GET", f"/internal/publish-records/{record_id}", caller)
         return out
 
+    async def list_runs(self, workflow_id: int, limit: int, caller: Caller) -> Json:
+        path = f"/internal/workflows/{workflow_id}/runs"
+        out: Json = await self.up.call("GET", path, caller, params={"limit": limit})
+        return out
+
     async def retry_publish(self, record_id: int, caller: Caller, *, key: str | None = None) -> Json:
         body: Json = {}  # the operator is the caller the token names
         headers = {"Idempotency-Key": key} if key is not None else None

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from common.errors import Conflict, NotFound, PlatformError
 from gateway.deps import Deps
-from gateway.domain.links import ds_link_of, ds_task_link, with_trace_links, workflow_link
+from gateway.domain.links import ds_link_of, ds_task_link, with_run_trace_links, with_trace_links, workflow_link
 from gateway.errors import UpstreamProblem
 from gateway.ports import Caller, Json, Params
 from gateway.schemas import TaskListQuery
@@ -106,15 +106,30 @@ async def _executions_part(deps: Deps, workflow_id: int, caller: Caller) -> Json
     return {**answer, "tracked": True}
 
 
+#: the run requests whose instances the detail page links to their traces (the last 10 executions are mostly among
+#: the latest runs the platform started, when it started them)
+RUN_TRACES = 50
+
+
+async def _nothing() -> Json:
+    return {}
+
+
 async def workflow_detail(deps: Deps, workflow_id: int, caller: Caller) -> Json:
-    detail, (versions, records, executions) = await _together(
+    trace_ui = deps.settings.trace_ui_url
+    detail, (versions, records, executions, runs) = await _together(
         deps.definition.get_workflow(workflow_id, caller),
         optional("versions", deps.definition.list_versions(workflow_id, 1, DETAIL_FIRST_PAGE, caller)),
         optional("publish_records", deps.publisher.list_publish_records(workflow_id, 1, DETAIL_FIRST_PAGE, caller)),
         optional("executions", _executions_part(deps, workflow_id, caller)),
+        # only for the runs' trace links: asked for when a trace backend's UI is configured
+        optional("runs", deps.publisher.list_runs(workflow_id, RUN_TRACES, caller)) if trace_ui else _nothing(),
     )
     if not isinstance(records, _Missing):
-        records = with_trace_links(deps.settings.trace_ui_url, records)
+        records = with_trace_links(trace_ui, records)
+    if not isinstance(executions, _Missing):
+        # a missing runs answer costs only the links (never marks the page part unavailable)
+        executions = with_run_trace_links(trace_ui, executions, runs if isinstance(runs, dict) else {})
     parts = {"versions": versions, "publish_records": records, "executions": executions}
     unavailable = [name for name, value in parts.items() if isinstance(value, _Missing)]
     return {

@@ -784,9 +784,15 @@ class FakeServices:
                 "detail": None,
                 "error": None,
                 "created_at": NOW.isoformat(),
+                "trace_id": f"{0xABC0000 + run_id:032x}",  # the (recorded) trace of the request
             }
             fake.runs[key or f"generated-{run_id}"] = answer
             return answer
+
+        @app.get("/internal/workflows/{workflow_id}/runs")
+        async def list_runs(workflow_id: int, limit: Annotated[int, Query(ge=1, le=100)] = 20) -> Any:
+            mine = [a for a in fake.runs.values() if a["workflow_id"] == workflow_id]
+            return {"items": sorted(mine, key=lambda a: -a["run_id"])[:limit]}
 
         @app.get("/internal/workflows/{workflow_id}/runs/{run_id}")
         async def get_run(workflow_id: int, run_id: int) -> Any:

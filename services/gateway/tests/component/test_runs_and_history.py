@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 import httpx
 import pytest
 
+from .conftest import TRACE_UI
 from .fakes import FakeServices
 
 Start = Callable[..., Awaitable[httpx.AsyncClient]]
@@ -55,6 +56,27 @@ async def test_run_now(client: httpx.AsyncClient, fakes: FakeServices) -> None:
     assert r.json()["type"] == "/problems/not-deployed"
     assert (await client.post(f"/api/v1/workflows/{wid}/run", json={"failure_strategy": "RETRY"})).status_code == 422
     assert (await client.post("/api/v1/workflows/404/run")).status_code == 404
+
+
+async def test_the_detail_links_a_run_started_here_and_each_publish_record_to_its_trace(
+    client: httpx.AsyncClient, fakes: FakeServices
+) -> None:
+    wid = fakes.add_workflow("daily", status="online", codes=(77, 123456))["id"]
+    fakes.deployed.add(wid)
+    fakes.add_executions(wid, 3)  # started by DS's schedule: no trace of ours
+    record = fakes.add_record(wid)
+    record["trace_id"] = "0123456789abcdef0123456789abcdef"
+    r = await client.post(f"/api/v1/workflows/{wid}/run")
+    assert r.status_code == 200, r.text
+    started = r.json()["instance_ids"][0]
+    fakes.executions[wid].insert(0, {**fakes.executions[wid][0], "instance_id": started})
+    detail = (await client.get(f"/api/v1/workflows/{wid}")).json()
+    links = {e["instance_id"]: e["trace_link"] for e in detail["executions"]["executions"]}
+    assert links.pop(started) == f"{TRACE_UI}/traces/{0xABC0001:032x}"
+    assert set(links.values()) == {None}
+    assert detail["publish_records"]["items"][0]["trace_link"] == f"{TRACE_UI}/traces/{record['trace_id']}"
+    listed = (await client.get(f"/api/v1/workflows/{wid}/publish-records")).json()
+    assert listed["items"][0]["trace_link"] == f"{TRACE_UI}/traces/{record['trace_id']}"
 
 
 async def test_run_now_with_an_idempotency_key(client: httpx.AsyncClient, fakes: FakeServices) -> None:

@@ -15,6 +15,7 @@ from gateway.domain.links import (
     ds_task_link,
     ds_workflow_link,
     trace_link,
+    with_run_trace_links,
     with_trace_links,
     workflow_link,
 )
@@ -94,6 +95,23 @@ def test_trace_links_of_publish_records() -> None:
     assert trace_link(zipkin, tid.upper()) is None
     page = with_trace_links(zipkin, {"items": [{"id": 1, "trace_id": tid}, {"id": 2, "trace_id": None}], "total": 2})
     assert [r["trace_link"] for r in page["items"]] == [f"{zipkin}/traces/{tid}", None]
+
+
+def test_trace_links_of_runs_started_by_the_platform() -> None:
+    tid = "4bf92f3577b34da6a3ce929d0e0e4736"
+    zipkin = "http://127.0.0.1:9411/zipkin"
+    runs = {
+        "items": [
+            {"run_id": 2, "instance_ids": [501, 502], "trace_id": tid},  # a backfill: two instances, one request
+            {"run_id": 1, "instance_ids": [400], "trace_id": None},  # its trace was not recorded
+        ]
+    }
+    part = {"tracked": True, "executions": [{"instance_id": i} for i in (502, 501, 450, 400)]}
+    linked = with_run_trace_links(zipkin, part, runs)
+    assert [e["trace_link"] for e in linked["executions"]] == [f"{zipkin}/traces/{tid}"] * 2 + [None, None]
+    # 450: started by DS's schedule; without a trace UI no links at all
+    assert [e["trace_link"] for e in with_run_trace_links("", part, runs)["executions"]] == [None] * 4
+    assert with_run_trace_links(zipkin, {"tracked": False, "executions": []}, {})["executions"] == []
 
 
 @pytest.mark.parametrize(

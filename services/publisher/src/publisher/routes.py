@@ -13,7 +13,7 @@ from common.roles import Role
 from publisher import restore, runs, service
 from publisher.deps import Deps
 from publisher.restore import RestoreView
-from publisher.runs import RunParams, RunView
+from publisher.runs import RunPage, RunParams, RunView
 from publisher.service import (
     BatchRunRequest,
     BatchRunResult,
@@ -140,6 +140,13 @@ async def run_workflow(
     if view.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return view
+
+
+@router.get("/workflows/{workflow_id}/runs", response_model=RunPage)
+async def list_runs(workflow_id: int, deps: DepsDep, limit: Annotated[int, Query(ge=1, le=100)] = 20) -> RunPage:
+    """The workflow's latest run requests, newest first: each with its DS instance ids and the trace of the request
+    that asked for it (``trace_id``, when recorded)."""
+    return await runs.list_runs(deps, workflow_id, limit=limit)
 
 
 @router.get("/workflows/{workflow_id}/runs/{run_id}", response_model=RunView)

@@ -38,6 +38,7 @@ from common.db import unit_of_work
 from common.dolphin import CommandType, DolphinApiError, FailureStrategy
 from common.errors import Conflict, DomainError, NotFound, PlatformError, TransientError
 from common.events.models import WorkflowRunStarted
+from common.telemetry import current_trace_context, recorded_trace_id
 from publisher.db import repository as repo
 from publisher.db.tables import OPEN_RUN_STATES, run_request
 from publisher.deps import Deps
@@ -95,6 +96,8 @@ class RunView(BaseModel):
     #: ``failed``: the problem DS's refusal gave
     error: dict[str, Any] | None = None
     created_at: datetime
+    #: the trace of the request that asked for the run, when it was recorded (the portal links the run's instances)
+    trace_id: str | None = None
 
     MESSAGES: ClassVar[dict[str, str]] = {
         "starting": "the run is being started in DolphinScheduler",
@@ -118,7 +121,12 @@ class RunView(BaseModel):
             detail=row.error_detail if row.state == "failed" else cls.MESSAGES.get(row.state),
             error=error,
             created_at=row.created_at,
+            trace_id=recorded_trace_id(row.trace_context),
         )
+
+
+class RunPage(BaseModel):
+    items: list[RunView]
 
 
 def fingerprint(workflow_id: int, params: RunParams) -> str:
@@ -213,6 +221,14 @@ async def get_run(deps: Deps, workflow_id: int, run_id: int) -> RunView:
     if row is None:
         raise NotFound(f"workflow {workflow_id} has no run {run_id}", workflow_id=workflow_id, run_id=run_id)
     return RunView.of(row)
+
+
+async def list_runs(deps: Deps, workflow_id: int, *, limit: int) -> RunPage:
+    """The workflow's latest ``limit`` run requests, newest first (finished ones are kept for a while: ``prune``)."""
+    async with unit_of_work(deps.sessions) as s:
+        stmt = select(R).where(R.c.workflow_id == workflow_id).order_by(R.c.id.desc()).limit(limit)
+        rows = (await s.execute(stmt)).all()
+    return RunPage(items=[RunView.of(r) for r in rows])
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -330,6 +346,7 @@ async def _insert(
             operator=actor,
             project_code=int(engine.project_code),
             workflow_code=int(engine.workflow_code),
+            trace_context=current_trace_context() or None,
         )
         .on_conflict_do_nothing()
         .returning(*R.c)

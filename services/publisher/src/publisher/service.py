@@ -68,7 +68,7 @@ from common.dolphin import (
 from common.errors import Conflict, DomainError, NotFound, PlatformError, TransientError
 from common.events.models import PublishCompleted, PublishOperation, PublishOutcome, PublishRequested
 from common.retry import retrying
-from common.telemetry import continued_span, current_trace_context
+from common.telemetry import continued_span, current_trace_context, recorded_trace_id
 from common.workflow import SqlParams, StructureSnapshot
 from publisher import restore
 from publisher.db import repository as repo
@@ -153,23 +153,6 @@ class PublishRecordView(BaseModel):
         fields = {k: v for k, v in values.items() if k in cls.model_fields}
         fields["trace_id"] = recorded_trace_id(values.get("trace_context"))
         return cls.model_validate(fields)
-
-
-def recorded_trace_id(carrier: Any) -> str | None:
-    """The trace id of a stored W3C trace context (``current_trace_context``) when its trace was recorded (the
-    ``sampled`` flag of its ``traceparent``): an unrecorded trace is in no backend, so no link is given to it."""
-    traceparent = carrier.get("traceparent") if isinstance(carrier, dict) else None
-    if not isinstance(traceparent, str):
-        return None
-    parts = traceparent.split("-")
-    if len(parts) != 4 or len(parts[1]) != 32 or len(parts[3]) != 2:
-        return None
-    try:
-        sampled = int(parts[3], 16) & 0x01
-        int(parts[1], 16)
-    except ValueError:
-        return None
-    return parts[1] if sampled and parts[1] != "0" * 32 else None
 
 
 class RecordPage(BaseModel):

@@ -166,3 +166,26 @@ async def _until(check: Any, *, timeout_s: float) -> Any:
             return value
         await asyncio.sleep(0.2)
     raise AssertionError("not settled in time")
+
+
+async def test_a_run_names_the_trace_of_the_request_that_asked_for_it(harness: Harness) -> None:
+    """The portal links a run's instances to the trace of the request that started it: recorded traces only."""
+    client = harness.client
+    assert client is not None
+    await deployed_online(harness, 311)
+    recorded, unrecorded = "4bf92f3577b34da6a3ce929d0e0e4736", "5cf92f3577b34da6a3ce929d0e0e4737"
+    first = await run(client, 311, "trace-1", traceparent=f"00-{unrecorded}-00f067aa0ba902b7-00")
+    assert first.status_code == 200, first.text
+    assert first.json()["trace_id"] is None
+    second = await run(client, 311, "trace-2", traceparent=f"00-{recorded}-00f067aa0ba902b7-01")
+    assert second.status_code == 200, second.text
+    assert second.json()["trace_id"] == recorded
+    listed = await client.get("/internal/workflows/311/runs", params={"limit": 5})
+    assert listed.status_code == 200, listed.text
+    items = listed.json()["items"]
+    assert [(r["run_id"], r["trace_id"]) for r in items] == [
+        (second.json()["run_id"], recorded),
+        (first.json()["run_id"], None),
+    ]
+    assert items[0]["instance_ids"] == second.json()["instance_ids"]
+    assert (await client.get("/internal/workflows/311/runs", params={"limit": 0})).status_code == 422

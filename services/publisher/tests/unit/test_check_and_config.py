@@ -12,7 +12,6 @@ from common.dolphin import DEFAULT_GATEWAY_AUTH_TOKEN, DolphinGatewayUnavailable
 from publisher.check import run_check
 from publisher.config import Settings
 from publisher.fakes import FakeDolphin
-from publisher.service import recorded_trace_id
 
 TOKEN = "rest-token-0123456789"
 GW_TOKEN = "gateway-token-9876543210"
@@ -88,22 +87,3 @@ def test_missing_token_fails_at_start(tmp_path: Path) -> None:
 def test_ui_link_base() -> None:
     assert _settings(ds_rest_url="http://ds:12345/dolphinscheduler/").ui_url == "http://ds:12345/dolphinscheduler/ui"
     assert _settings(ds_ui_url="https://ds.example/ui/").ui_url == "https://ds.example/ui"
-
-
-@pytest.mark.parametrize(
-    ("carrier", "expected"),
-    [
-        (
-            {"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},
-            "4bf92f3577b34da6a3ce929d0e0e4736",
-        ),
-        ({"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"}, None),  # not recorded
-        ({"traceparent": "00-00000000000000000000000000000000-00f067aa0ba902b7-01"}, None),
-        ({"traceparent": "garbage"}, None),
-        ({"traceparent": "00-zzf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}, None),
-        ({}, None),
-        (None, None),
-    ],
-)
-def test_a_publish_record_names_its_trace_only_when_recorded(carrier: object, expected: str | None) -> None:
-    assert recorded_trace_id(carrier) == expected

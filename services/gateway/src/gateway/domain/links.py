@@ -52,6 +52,22 @@ def with_trace_links(trace_ui_url: str, page: dict[str, Any]) -> dict[str, Any]:
     return page
 
 
+def with_run_trace_links(trace_ui_url: str, executions: dict[str, Any], runs: dict[str, Any]) -> dict[str, Any]:
+    """The executions part of a workflow page with each execution's ``trace_link``: the trace of the platform request
+    that started it (a run request of the publisher naming its DS instance id); ``None`` for an instance started
+    otherwise (DS's schedule, DS's UI) or whose request's trace was not recorded."""
+    traces: dict[int, Any] = {}
+    for run in runs.get("items") or ():
+        if isinstance(run, dict):
+            for instance_id in run.get("instance_ids") or ():
+                traces.setdefault(instance_id, run.get("trace_id"))
+    for execution in executions.get("executions") or ():
+        if isinstance(execution, dict):
+            instance_id = execution.get("instance_id")
+            execution["trace_link"] = trace_link(trace_ui_url, traces.get(instance_id) if instance_id else None)
+    return executions
+
+
 def _code(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
 

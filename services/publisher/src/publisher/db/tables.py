@@ -183,6 +183,9 @@ run_request = Table(
     #: ``NULL`` until it was read, so the start was never sent
     Column("watermark_instance_id", BigInteger),
     Column("instance_ids", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    #: W3C trace context (``traceparent``…) of the request that asked for the run: the portal links its instances
+    #: to that trace
+    Column("trace_context", JSONB),
     #: the answer a failed start gave (replayed for the same key): problem status, type code, detail, DS code
     Column("error_status", Integer),
     Column("error_type", Text),
