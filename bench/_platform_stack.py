@@ -234,6 +234,8 @@ class Stack:
     sampling_ratio: float = 1.0
     #: trace sampling of requests that only read; ``None``: the services' default (as deployed)
     read_sampling_ratio: float | None = None
+    #: ``*_OTEL_EXPORTER_ZIPKIN_ENDPOINT`` of the services (a running Zipkin, as ``./platform up`` sets it); empty: none
+    zipkin_endpoint: str = ""
     log_dir: Path = field(default_factory=lambda: Path(os.environ.get("TMPDIR", "/tmp")))
     upstreams: dict[str, ServiceProc] = field(default_factory=dict)
 
@@ -345,6 +347,7 @@ class Stack:
             "KAFKA_TOPIC_PREFIX": self.topic_prefix,
             f"{p}LOG_JSON": "true",
             f"{p}OTEL_EXPORTER_OTLP_ENDPOINT": otlp,
+            f"{p}OTEL_EXPORTER_ZIPKIN_ENDPOINT": self.zipkin_endpoint,
             f"{p}OTEL_SAMPLING_RATIO": str(self.sampling_ratio),
         }
         if self.read_sampling_ratio is not None:

@@ -20,20 +20,25 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import os
 import secrets
+import tempfile
 import time
 import uuid
 from collections import Counter
 from datetime import UTC, datetime
+from pathlib import Path
 
 from bench_convert import DATASOURCES, build_snapshot
 from prometheus_client import REGISTRY
 from pydantic import SecretStr
 
+from common.approvals import approve
 from common.db import create_engine, drop_service, provision_service, session_factory, unit_of_work
 from common.dolphin import DolphinGatewayClient, DolphinRestClient, ReleaseState, WorkflowExecutionType
 from common.events.models import PublishOperation, PublishRequested
+from common.identity import Signer, TrustedKeys, generate_identity_keys
 from common.migrations import upgrade
 from common.outbox import Outbox
 from common.workflow import Edge, ShellParams, SnapshotTask, SqlParams, StructureSnapshot
@@ -83,8 +88,22 @@ def ds_calls() -> Counter[str]:
     return out
 
 
+@functools.cache
+def _approval_keys() -> Path:
+    """Identity keys of this process (the definition service's signs the approvals; ``approval_keys`` checks them)."""
+    directory = Path(tempfile.mkdtemp(prefix="bench-identity-"))
+    generate_identity_keys(directory, ["definition"])
+    return directory
+
+
+def approval_keys() -> TrustedKeys:
+    """The keys the publisher checks publish approvals with (``Deps.approvals``), as deployed: since zero trust, a
+    publish request without the definition service's approval is refused before any DS call."""
+    return TrustedKeys(_approval_keys() / "trusted")
+
+
 def request(snap: StructureSnapshot, operation: str) -> PublishRequested:
-    return PublishRequested(
+    event = PublishRequested(
         request_id=uuid.uuid4(),
         workflow_id=snap.workflow_id,
         operation=PublishOperation(operation),
@@ -94,6 +113,16 @@ def request(snap: StructureSnapshot, operation: str) -> PublishRequested:
         requested_at=datetime.now(UTC),
         snapshot=snap,
     )
+    approval = approve(
+        Signer("definition", _approval_keys() / "definition.key"),
+        request_id=event.request_id,
+        workflow_id=event.workflow_id,
+        version_id=event.version_id,
+        version_no=event.version_no,
+        operation=event.operation.value,
+        content_hash=snap.content_hash(),
+    )
+    return event.model_copy(update={"approval": approval})
 
 
 async def run_ours(deps: Deps, snaps: list[StructureSnapshot]) -> float:
@@ -197,6 +226,7 @@ async def main() -> None:
             gateway=gateway,
             rest=rest,
             target=DsTarget("default", f"bench-{suffix}", "admin", "default", "default", emulator.rest_url + "/ui"),
+            approvals=approval_keys(),
         )
         # warm-up (connections, py4j, code paths), not measured
         warm_n = 5 if args.tasks <= CHAIN else 2
