@@ -65,7 +65,7 @@ def observed_stack(postgres_admin_url: str, kafka_bootstrap: str) -> Iterator[Ob
                 }
                 for name, spec in SPECS.items()
             }
-            env["gateway"]["GATEWAY_TRACE_UI_URL"] = zipkin.url + "/zipkin"
+            env["gateway"]["GATEWAY_TRACE_URL_TEMPLATE"] = zipkin.trace_url("{trace_id}")
             procs = PlatformProcesses(
                 admin_url=postgres_admin_url,
                 bootstrap=kafka_bootstrap,

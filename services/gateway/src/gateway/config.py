@@ -54,9 +54,10 @@ class Settings(ServiceSettings):
 
     #: base of "open in DolphinScheduler" links, e.g. http://ds.example.com/dolphinscheduler/ui; empty: no links
     ds_ui_url: str = ""
-    #: base of the trace backend's UI (Zipkin: ``http://127.0.0.1:9411/zipkin``): each publish record gets a
-    #: ``trace_link`` ``{trace_ui_url}/traces/{trace_id}``; empty: no links
-    trace_ui_url: str = ""
+    #: the trace backend's page of one trace, ``{trace_id}`` standing for the id: Zipkin
+    #: ``http://127.0.0.1:9411/zipkin/traces/{trace_id}``, Jaeger ``http://jaeger:16686/trace/{trace_id}``. Publish
+    #: records and runs started here get their ``trace_link``; empty: no links
+    trace_url_template: str = ""
     #: the built portal (``cd portal && npm ci && npm run build``); served at ``/`` when it exists
     portal_dir: Path = DEFAULT_PORTAL_DIR
 
@@ -82,7 +83,15 @@ class Settings(ServiceSettings):
     #: generation (``gc.freeze``), so a full collection walks only what requests created
     gc_freeze: bool = True
 
-    @field_validator("ds_ui_url", "trace_ui_url")
+    @field_validator("trace_url_template")
+    @classmethod
+    def _trace_template(cls, v: str) -> str:
+        v = v.strip()
+        if v and not (v.startswith(("http://", "https://")) and "{trace_id}" in v):
+            raise ValueError("trace_url_template must be an http(s) URL with {trace_id} in it, or empty")
+        return v
+
+    @field_validator("ds_ui_url")
     @classmethod
     def _strip_slash(cls, v: str, info: ValidationInfo) -> str:
         v = v.strip().rstrip("/")

@@ -116,7 +116,7 @@ async def _nothing() -> Json:
 
 
 async def workflow_detail(deps: Deps, workflow_id: int, caller: Caller) -> Json:
-    trace_ui = deps.settings.trace_ui_url
+    trace_ui = deps.settings.trace_url_template
     detail, (versions, records, executions, runs) = await _together(
         deps.definition.get_workflow(workflow_id, caller),
         optional("versions", deps.definition.list_versions(workflow_id, 1, DETAIL_FIRST_PAGE, caller)),

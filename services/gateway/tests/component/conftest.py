@@ -28,6 +28,7 @@ from .fakes import FakeServices
 ADMIN_TOKEN = "test-admin-" + secrets.token_urlsafe(24)
 DS_UI = "http://ds.example.com/dolphinscheduler/ui"
 TRACE_UI = "http://zipkin.example.com:9411/zipkin"
+TRACE_URL = TRACE_UI + "/traces/{trace_id}"
 
 
 @pytest.fixture(scope="session")
@@ -78,7 +79,7 @@ def settings(gateway_db: ServiceDatabase, tmp_path: Path) -> Settings:
         db_schema=gateway_db.schema,
         bootstrap_admin_token=SecretStr(ADMIN_TOKEN),
         ds_ui_url=DS_UI,
-        trace_ui_url=TRACE_UI,
+        trace_url_template=TRACE_URL,
         portal_dir=tmp_path / "dist",
         history_timeout_s=0.3,
         log_json=False,

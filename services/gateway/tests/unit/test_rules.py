@@ -5,9 +5,11 @@ from __future__ import annotations
 import hashlib
 
 import pytest
+from pydantic import ValidationError
 from starlette.datastructures import Headers
 
 from gateway.audit import request_id_from
+from gateway.config import Settings
 from gateway.domain.keys import from_secret, hash_key, new_key, plausible
 from gateway.domain.links import (
     audit_resource,
@@ -87,19 +89,20 @@ def test_links() -> None:
 
 def test_trace_links_of_publish_records() -> None:
     tid = "4bf92f3577b34da6a3ce929d0e0e4736"
-    zipkin = "http://127.0.0.1:9411/zipkin"
-    assert trace_link(zipkin, tid) == f"{zipkin}/traces/{tid}"
+    zipkin = "http://127.0.0.1:9411/zipkin/traces/{trace_id}"
+    assert trace_link(zipkin, tid) == f"http://127.0.0.1:9411/zipkin/traces/{tid}"
+    assert trace_link("http://jaeger:16686/trace/{trace_id}", tid) == f"http://jaeger:16686/trace/{tid}"
     assert trace_link("", tid) is None
     assert trace_link(zipkin, None) is None
     assert trace_link(zipkin, "not-a-trace-id") is None
     assert trace_link(zipkin, tid.upper()) is None
     page = with_trace_links(zipkin, {"items": [{"id": 1, "trace_id": tid}, {"id": 2, "trace_id": None}], "total": 2})
-    assert [r["trace_link"] for r in page["items"]] == [f"{zipkin}/traces/{tid}", None]
+    assert [r["trace_link"] for r in page["items"]] == [f"http://127.0.0.1:9411/zipkin/traces/{tid}", None]
 
 
 def test_trace_links_of_runs_started_by_the_platform() -> None:
     tid = "4bf92f3577b34da6a3ce929d0e0e4736"
-    zipkin = "http://127.0.0.1:9411/zipkin"
+    zipkin = "http://127.0.0.1:9411/zipkin/traces/{trace_id}"
     runs = {
         "items": [
             {"run_id": 2, "instance_ids": [501, 502], "trace_id": tid},  # a backfill: two instances, one request
@@ -108,7 +111,8 @@ def test_trace_links_of_runs_started_by_the_platform() -> None:
     }
     part = {"tracked": True, "executions": [{"instance_id": i} for i in (502, 501, 450, 400)]}
     linked = with_run_trace_links(zipkin, part, runs)
-    assert [e["trace_link"] for e in linked["executions"]] == [f"{zipkin}/traces/{tid}"] * 2 + [None, None]
+    link = f"http://127.0.0.1:9411/zipkin/traces/{tid}"
+    assert [e["trace_link"] for e in linked["executions"]] == [link] * 2 + [None, None]
     # 450: started by DS's schedule; without a trace UI no links at all
     assert [e["trace_link"] for e in with_run_trace_links("", part, runs)["executions"]] == [None] * 4
     assert with_run_trace_links(zipkin, {"tracked": False, "executions": []}, {})["executions"] == []
@@ -136,3 +140,21 @@ def test_request_id() -> None:
     assert len(generated) == 32
     assert request_id_from(Headers({"x-request-id": "bad id\nwith newline"})) != "bad id\nwith newline"
     assert len(request_id_from(Headers({"x-request-id": "x" * 129}))) == 32
+
+
+@pytest.mark.parametrize(
+    ("template", "ok"),
+    [
+        ("", True),
+        ("http://127.0.0.1:9411/zipkin/traces/{trace_id}", True),
+        ("https://jaeger.example.com/trace/{trace_id}", True),
+        ("http://127.0.0.1:9411/zipkin", False),  # no place for the id
+        ("javascript:alert({trace_id})", False),
+    ],
+)
+def test_the_trace_url_template_is_checked_at_start(template: str, ok: bool) -> None:
+    if ok:
+        assert Settings(trace_url_template=template).trace_url_template == template
+    else:
+        with pytest.raises(ValidationError, match="trace_url_template"):
+            Settings(trace_url_template=template)

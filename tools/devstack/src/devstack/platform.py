@@ -339,7 +339,7 @@ def _service_env(
         # every trace whole at the backend: the services' own spans straight to Zipkin (JSON v2)
         env[f"{p}OTEL_EXPORTER_ZIPKIN_ENDPOINT"] = obs.zipkin.spans_endpoint
         if spec.name == "gateway":
-            env["GATEWAY_TRACE_UI_URL"] = obs.zipkin.url + "/zipkin"
+            env["GATEWAY_TRACE_URL_TEMPLATE"] = obs.zipkin.trace_url("{trace_id}")
     if spec.name == "gateway":
         for other in SERVICES:
             if other.name != "gateway":

@@ -35,24 +35,24 @@ def ds_link_of(ds_ui_url: str, workflow: Mapping[str, Any]) -> str | None:
 _TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
-def trace_link(trace_ui_url: str, trace_id: Any) -> str | None:
-    """``{trace_ui_url}/traces/{trace_id}`` (Zipkin's trace page); ``None`` without a trace backend's UI or a
-    recorded trace."""
-    if not trace_ui_url or not isinstance(trace_id, str) or not _TRACE_ID.match(trace_id):
+def trace_link(template: str, trace_id: Any) -> str | None:
+    """The trace backend's page of ``trace_id`` (``template`` with ``{trace_id}`` replaced); ``None`` without a
+    template or a recorded trace (32 lower-case hex digits)."""
+    if not template or not isinstance(trace_id, str) or not _TRACE_ID.match(trace_id):
         return None
-    return f"{trace_ui_url}/traces/{trace_id}"
+    return template.replace("{trace_id}", trace_id)
 
 
-def with_trace_links(trace_ui_url: str, page: dict[str, Any]) -> dict[str, Any]:
+def with_trace_links(template: str, page: dict[str, Any]) -> dict[str, Any]:
     """A page of publish records (``items``) with each record's ``trace_link``."""
     items = page.get("items")
     for record in items if isinstance(items, list) else ():
         if isinstance(record, dict):
-            record["trace_link"] = trace_link(trace_ui_url, record.get("trace_id"))
+            record["trace_link"] = trace_link(template, record.get("trace_id"))
     return page
 
 
-def with_run_trace_links(trace_ui_url: str, executions: dict[str, Any], runs: dict[str, Any]) -> dict[str, Any]:
+def with_run_trace_links(template: str, executions: dict[str, Any], runs: dict[str, Any]) -> dict[str, Any]:
     """The executions part of a workflow page with each execution's ``trace_link``: the trace of the platform request
     that started it (a run request of the publisher naming its DS instance id); ``None`` for an instance started
     otherwise (DS's schedule, DS's UI) or whose request's trace was not recorded."""
@@ -64,7 +64,7 @@ def with_run_trace_links(trace_ui_url: str, executions: dict[str, Any], runs: di
     for execution in executions.get("executions") or ():
         if isinstance(execution, dict):
             instance_id = execution.get("instance_id")
-            execution["trace_link"] = trace_link(trace_ui_url, traces.get(instance_id) if instance_id else None)
+            execution["trace_link"] = trace_link(template, traces.get(instance_id) if instance_id else None)
     return executions
 
 

@@ -44,7 +44,7 @@ async def list_publish_records(
     """Publish records of the workflow, newest first, each with the link to its trace (``trace_link``) when a
     trace backend's UI is configured and the publish's trace was recorded."""
     records = await deps.publisher.list_publish_records(workflow_id, page, page_size, caller)
-    return with_trace_links(deps.settings.trace_ui_url, records)
+    return with_trace_links(deps.settings.trace_url_template, records)
 
 
 @router.post("/publish-records/{record_id}/retry", status_code=201)
