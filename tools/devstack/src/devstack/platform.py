@@ -254,7 +254,8 @@ def _base_env(spec: ServiceSpec) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class Observability:
-    """Where the local trace backend and Prometheus answer (``None``: started without them)."""
+    """Where the local trace backend and Prometheus answer (``up`` passes ``None`` instead when told
+    ``--no-observability``)."""
 
     zipkin: Zipkin
     prometheus_port: int

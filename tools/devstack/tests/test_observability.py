@@ -1,0 +1,108 @@
+"""The observability stack of ``platform up``: what the services are told, what Prometheus is configured with (checked
+by the real ``promtool``), the ``--no-observability`` switch, and both daemons started, found running and stopped.
+The stack at work (a publish's trace, lag, alerts) is tests/observability."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from devstack import platform
+from devstack.observability import Prometheus, ScrapeTarget, Zipkin, prometheus_config, shipped_rules
+
+PROMTOOL = shutil.which("promtool")
+
+
+def ds(kind: str = "emulator") -> platform.DsTarget:
+    return platform.DsTarget(
+        kind=kind,
+        rest_url="http://127.0.0.1:12345/dolphinscheduler",
+        ui_url="http://127.0.0.1:12345/dolphinscheduler/ui",
+        access_token="t",
+        gateway_host="127.0.0.1",
+        gateway_port=25333,
+        gateway_auth_token="g",
+        user="admin",
+        tenant="default",
+        project_name="p",
+    )
+
+
+def test_every_service_exports_to_zipkin_and_the_gateway_links_to_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("DEVSTACK_STATE_DIR", str(tmp_path))  # the identity keys are made there
+    obs = platform.Observability(Zipkin(19411, tmp_path / "zipkin"), 19090)
+    secret = {"admin_token": "adm_x"}
+    for spec in platform.SERVICES:
+        env = platform._service_env(spec, "postgresql://x", "127.0.0.1:1", ds(), secret, obs)
+        assert env[f"{spec.env_prefix}OTEL_EXPORTER_ZIPKIN_ENDPOINT"] == "http://127.0.0.1:19411/api/v2/spans"
+        without = platform._service_env(spec, "postgresql://x", "127.0.0.1:1", ds(), secret, None)
+        assert f"{spec.env_prefix}OTEL_EXPORTER_ZIPKIN_ENDPOINT" not in without
+    gateway = next(s for s in platform.SERVICES if s.name == "gateway")
+    env = platform._service_env(gateway, "postgresql://x", "127.0.0.1:1", ds(), secret, obs)
+    assert env["GATEWAY_TRACE_URL_TEMPLATE"] == "http://127.0.0.1:19411/zipkin/traces/{trace_id}"
+
+
+def test_the_flag_leaves_the_observability_stack_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[Any] = []
+    monkeypatch.setattr(platform, "up", lambda ds_kind, observability=True: seen.append(observability) or 0)
+    assert platform.main(["up", "--ds", "emulator"]) == 0
+    assert platform.main(["up", "--ds", "emulator", "--no-observability"]) == 0
+    assert seen == [True, False]
+
+
+def test_prometheus_scrapes_every_service_and_a_real_ds() -> None:
+    targets = platform.scrape_targets(ds("emulator"))
+    assert {t.labels["service"]: t.address for t in targets} == {
+        s.name: f"127.0.0.1:{s.port}" for s in platform.SERVICES
+    }
+    assert {t.job for t in targets} == {"platform"}  # the emulator has no metrics endpoint
+    real = platform.scrape_targets(ds("real"))
+    [dolphin] = [t for t in real if t.job == "dolphinscheduler"]
+    assert (dolphin.address, dolphin.metrics_path) == ("127.0.0.1:12345", "/dolphinscheduler/actuator/prometheus")
+
+
+@pytest.mark.skipif(PROMTOOL is None, reason="promtool is installed by ./platform as root")
+def test_promtool_accepts_the_generated_configuration(tmp_path: Path) -> None:
+    config = prometheus_config(platform.scrape_targets(ds("real")), [shipped_rules()], self_address="127.0.0.1:9090")
+    jobs = {j["job_name"]: j for j in config["scrape_configs"]}
+    assert set(jobs) == {"platform", "dolphinscheduler", "prometheus"}
+    assert len(jobs["platform"]["static_configs"]) == len(platform.SERVICES)
+    path = tmp_path / "prometheus.yml"
+    path.write_text(json.dumps(config))  # as Prometheus.write_config writes it: JSON is YAML
+    assert PROMTOOL is not None
+    out = subprocess.run([PROMTOOL, "check", "config", str(path)], capture_output=True, text=True, check=False)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_both_daemons_start_are_found_running_and_stop(tmp_path: Path, free_port: Callable[[], int]) -> None:
+    zipkin = Zipkin(free_port(), tmp_path / "zipkin")
+    prometheus = Prometheus(
+        [ScrapeTarget("platform", f"127.0.0.1:{zipkin.port}", {"service": "zipkin"}, metrics_path="/prometheus")],
+        port=free_port(),
+        directory=tmp_path / "prometheus",
+        scrape_interval_s=1.0,
+    )
+    try:
+        zipkin.start()
+        prometheus.start()
+        pid = zipkin.pid()
+        zipkin.start()  # a second start keeps the running one
+        assert zipkin.pid() == pid
+        assert httpx.get(zipkin.url + "/health", timeout=5).json()["status"] == "UP"
+        groups = httpx.get(prometheus.url + "/api/v1/rules", timeout=5).json()["data"]["groups"]
+        assert {g["name"] for g in groups} == {"platform-sli", "platform-alerts"}
+    finally:
+        assert prometheus.stop()
+        assert zipkin.stop()
+    assert not zipkin.is_running()
+    assert not prometheus.is_running()
+    assert not zipkin.stop()
