@@ -10,14 +10,16 @@ the rules themselves (thresholds, ``for:``) are the shipped ones. One stack serv
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
+from opentelemetry.instrumentation.utils import suppress_http_instrumentation
 
 from common.testing.processes import SPECS, DsEndpoint, PlatformProcesses, free_port
 from devstack.observability import Prometheus, ScrapeTarget, Zipkin
@@ -37,10 +39,15 @@ class ObservedStack:
     zipkin: Zipkin
     prometheus: Prometheus
 
-    def client(self) -> httpx.AsyncClient:
-        """The gateway's API as the bootstrap admin."""
+    @contextlib.asynccontextmanager
+    async def client(self) -> AsyncIterator[httpx.AsyncClient]:
+        """The gateway's API as the bootstrap admin, called as a browser calls it: with no trace context. Other test
+        modules set up tracing in this process (and httpx's instrumentation with it), which would send the test's
+        own client span along as the parent of the gateway's request."""
         headers = {"Authorization": f"Bearer {self.procs.admin_token}"}
-        return httpx.AsyncClient(base_url=self.procs.url("gateway"), headers=headers, timeout=30.0)
+        with suppress_http_instrumentation():
+            async with httpx.AsyncClient(base_url=self.procs.url("gateway"), headers=headers, timeout=30.0) as client:
+                yield client
 
 
 @pytest.fixture(scope="module")
