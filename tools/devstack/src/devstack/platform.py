@@ -454,7 +454,11 @@ def _stop_pid(pid_file: Path, name: str) -> None:
         pid_file.unlink(missing_ok=True)
         return
     print(f"stopping {name} (pid {pid}) …", flush=True)
-    os.killpg(pid, signal.SIGTERM)
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:  # no longer the leader of its group (it ended and the pid is in use by another)
+        pid_file.unlink(missing_ok=True)
+        return
     if not wait_gone(pid, 20):
         kill_tree(pid)
     pid_file.unlink(missing_ok=True)
