@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 
-from common.testing.stack import ROOT, PlatformStack, platform_stack
+from common.testing.processes import ROOT
+from common.testing.stack import PlatformStack, platform_stack
 from devstack.kafka import PRINCIPALS, KafkaServer
 from ds_emulator import EmulatorProcess
 

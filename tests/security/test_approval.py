@@ -9,6 +9,7 @@ import asyncio
 import json
 import time
 import uuid
+from typing import Any
 
 import httpx
 import pytest
@@ -37,17 +38,25 @@ async def test_a_tampered_snapshot_is_refused_recorded_and_alerted(secure: Secur
         assert detail["publish_status"] == "published", detail
         code = detail["workflow_code"]
         before = api.get(f"/api/v1/workflows/{workflow['id']}/publish-records").json()["total"]
+
     # the genuine request, as the definition service sent it
+    def requests_of_the_workflow(records: list[Any]) -> list[PublishRequested]:
+        return [
+            e for e in (registry.decode(r.value)[1] for r in records)
+            if isinstance(e, PublishRequested) and e.workflow_id == workflow["id"]
+        ]  # fmt: skip
+
+    # (read until the request is there: a fixed short read missed it on a loaded machine)
     records = await read_topic(
         secure.kafka.client_options("admin")["bootstrap_servers"],
         secure.topic(Topics.PUBLISH_REQUESTED),
-        expect=50,
-        timeout_s=5,
+        expect=10_000,
+        timeout_s=60,
+        until=lambda got: bool(requests_of_the_workflow(got)),
     )
-    genuine = [
-        e for e in (registry.decode(r.value)[1] for r in records)
-        if isinstance(e, PublishRequested) and e.workflow_id == workflow["id"]
-    ][-1]  # fmt: skip
+    found = requests_of_the_workflow(records)
+    assert found, f"the workflow's publish request is not on {Topics.PUBLISH_REQUESTED} ({len(records)} records read)"
+    genuine = found[-1]
     assert genuine.approval is not None
     # altered on the way: one task's script, under a new request id, with the genuine approval
     tasks = list(genuine.snapshot.tasks)

@@ -46,7 +46,7 @@ def _forged_tokens(audience: str) -> dict[str, str]:
         "a key of its own, the gateway's kid": jwt.encode(
             {**claims, "roles": ["admin"]}, own_key, algorithm="EdDSA", headers={"kid": kid}
         ),
-        "unsigned (alg none)": jwt.encode({**claims, "roles": ["admin"]}, None, algorithm="none"),
+        "unsigned (alg none)": jwt.encode({**claims, "roles": ["admin"]}, None, algorithm="none"),  # type: ignore[arg-type]
         "for another service": user_token("publisher" if audience != "publisher" else "definition", "mallory"),
         "a service's key speaking for a user": jwt.encode(
             {**claims, "iss": "lineage-resolver", "roles": ["admin"]},

@@ -13,9 +13,15 @@ from common.kafka_access import KafkaAccess, client_options
 
 
 async def read_topic(
-    bootstrap: KafkaAccess | str, topic: str, *, expect: int, timeout_s: float = 30.0
+    bootstrap: KafkaAccess | str,
+    topic: str,
+    *,
+    expect: int,
+    timeout_s: float = 30.0,
+    until: Callable[[list[ConsumerRecord]], bool] | None = None,
 ) -> list[ConsumerRecord]:
-    """Read ``topic`` from the beginning until ``expect`` records arrived (or the timeout)."""
+    """Read ``topic`` from the beginning until ``expect`` records arrived, or ``until(records)`` holds (or the
+    timeout)."""
     consumer = AIOKafkaConsumer(
         topic,
         **client_options(bootstrap),
@@ -27,7 +33,7 @@ async def read_topic(
     out: list[ConsumerRecord] = []
     try:
         deadline = time.monotonic() + timeout_s
-        while len(out) < expect and time.monotonic() < deadline:
+        while len(out) < expect and not (until is not None and until(out)) and time.monotonic() < deadline:
             batch = await consumer.getmany(timeout_ms=200)
             for records in batch.values():
                 out.extend(records)
