@@ -107,11 +107,13 @@ def test_settings_normalise_and_reject_database_urls(monkeypatch: pytest.MonkeyP
     class S(ServiceSettings):
         model_config = ServiceSettings.model_config | {"env_prefix": "TESTSVC_"}
 
-    monkeypatch.setenv("TESTSVC_DATABASE_URL", "postgresql://u:pw@h:1/db")
+    # a password no other setting can contain by chance (a two-letter one matched a random temporary directory's name)
+    password = "pw-not-in-repr-7f3a"
+    monkeypatch.setenv("TESTSVC_DATABASE_URL", f"postgresql://u:{password}@h:1/db")
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "k:1")
     s = S()
-    assert s.database_url.get_secret_value() == "postgresql+asyncpg://u:pw@h:1/db"
-    assert "pw" not in repr(s)
+    assert s.database_url.get_secret_value() == f"postgresql+asyncpg://u:{password}@h:1/db"
+    assert password not in repr(s)
     assert s.kafka_bootstrap_servers == "k:1"
     monkeypatch.setenv("TESTSVC_DATABASE_URL", "mysql://u@h/db")
     with pytest.raises(ValidationError):
