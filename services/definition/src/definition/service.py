@@ -1140,6 +1140,15 @@ async def apply_publish_completed(session: AsyncSession, deps: Deps, event: Publ
             extra={"workflow_id": event.workflow_id, "version_id": event.version_id},
         )
         return
+    if event.refused and not await repo.publish_request_exists(session, event.request_id):
+        # a request this service never made (forged, or replayed under a new id), refused by the publisher before any
+        # DS call: it changes nothing the platform says about the workflow (the publisher recorded and alerted it)
+        log.warning(
+            "publish.completed of a refused request this service never made (record %d): ignored",
+            event.record_id,
+            extra={"workflow_id": event.workflow_id, "request_id": str(event.request_id)},
+        )
+        return
     succeeded = event.outcome in (PublishOutcome.SUCCESS, PublishOutcome.SKIPPED_UNCHANGED)
     error = None
     if event.outcome is PublishOutcome.FAILED:

@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from common.events import PublishCompleted, PublishOperation, PublishOutcome
 from common.testing.kafka_helpers import eventually
@@ -146,8 +148,51 @@ async def test_a_failure_that_left_ds_as_intended_clears_nothing_and_flags_nothi
         await send(producer, settings, failed)
 
         async def failed_state() -> bool:
-            return (await detail(client, wid))["publish_status"] == "failed"
+            return bool((await detail(client, wid))["publish_status"] == "failed")
 
         await eventually(failed_state, timeout_s=30)
         d = await detail(client, wid)
         assert (d["needs_attention"], d["ds_attention"], d["release_state"]) == (False, None, None)
+
+
+async def test_a_refused_request_this_service_never_made_changes_nothing(
+    settings: Settings, producer: AIOKafkaProducer
+) -> None:
+    """A forged publish.requested (or one replayed under a new id) is refused by the publisher at its approval check:
+    its failed result must not turn the workflow's published state into a failure. A refused request of this service's
+    own is shown as failed (a person asked for it)."""
+    async with running(create_app(settings, telemetry=False)) as client:
+        a, b = await new_tasks(client, 2)
+        wid = (await new_workflow(client, [a, b], [(a, b)]))["id"]
+        assert (
+            await client.post(f"/internal/workflows/{wid}/actions/approve", json={"version_no": 1})
+        ).status_code == 200
+        ours = (await client.post(f"/internal/workflows/{wid}/publish", json={"operation": "deploy"})).json()
+        await send(producer, settings, result(ours, 10, PublishOutcome.SUCCESS, release_state="OFFLINE"))
+
+        async def published() -> bool:
+            return bool((await detail(client, wid))["publish_status"] == "published")
+
+        await eventually(published, timeout_s=30)
+        forged = {**ours, "request_id": str(uuid.uuid4())}
+        refusal = "the approval is for another request"
+        await send(producer, settings, result(forged, 11, PublishOutcome.FAILED, refused=True, error_message=refusal))
+        # then one of its own, refused too: this one shows, and it proves the forged one was consumed before it
+        mine = (await client.post(f"/internal/workflows/{wid}/publish", json={"operation": "deploy"})).json()
+        await send(producer, settings, result(mine, 12, PublishOutcome.FAILED, refused=True, error_message=refusal))
+
+        async def failed() -> bool:
+            return bool((await detail(client, wid))["publish_status"] == "failed")
+
+        await eventually(failed, timeout_s=30)
+        engine = create_async_engine(
+            settings.database_url.get_secret_value(),
+            connect_args={"server_settings": {"search_path": settings.db_schema}},
+        )
+        try:
+            async with engine.connect() as conn:
+                known = {str(r) for r in (await conn.execute(text("SELECT request_id FROM publish_request"))).scalars()}
+        finally:
+            await engine.dispose()
+        assert mine["request_id"] in known
+        assert forged["request_id"] not in known  # nothing of the forged request was written

@@ -36,7 +36,7 @@ import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal, TypeVar
 
@@ -507,16 +507,17 @@ async def _write_outcome(deps: Deps, row: Row[Any], attempt: int, run: _Run, out
         if run.engine_update:
             await repo.upsert_engine_workflow(s, int(row.workflow_id), run.engine_update)
         diverged = outcome.status == "failed" and run.diverged
-        await restore.after_publish(
-            s,
-            deps,
-            row,
-            status=outcome.status,
-            intended=run.intended,
-            ds_release_state=run.release_state,
-            diverged=diverged,
-            error=outcome.error_message,
-        )
+        if not outcome.refused:  # a refused request changed nothing in DS: it neither starts nor ends a restore
+            await restore.after_publish(
+                s,
+                deps,
+                row,
+                status=outcome.status,
+                intended=run.intended,
+                ds_release_state=run.release_state,
+                diverged=diverged,
+                error=outcome.error_message,
+            )
         await deps.outbox.add(
             s,
             PublishCompleted(
@@ -533,6 +534,7 @@ async def _write_outcome(deps: Deps, row: Row[Any], attempt: int, run: _Run, out
                 schedule_online=run.engine_update.get("schedule_online"),
                 intended_release_state=run.intended,
                 diverged=diverged,
+                refused=outcome.refused,
                 error_code=outcome.error_code,
                 error_message=outcome.error_message,
                 operator=row.operator,
@@ -547,6 +549,8 @@ class _Outcome:
     status: Literal["success", "failed", "skipped_unchanged"]
     error_code: int | None = None
     error_message: str | None = None
+    #: refused at the approval check: nothing was asked of DS
+    refused: bool = False
 
 
 @dataclass(frozen=True)
@@ -622,7 +626,8 @@ class _Run:
         try:
             self._check_approval()
         except PublishNotApproved as exc:
-            return self._failed(exc)  # refused: DolphinScheduler is not called at all, not even read
+            # refused: DolphinScheduler is not called at all, not even read
+            return replace(self._failed(exc), refused=True)
         try:
             if self.record.operation == PublishOperation.OFFLINE.value:
                 return await self._offline()

@@ -134,6 +134,9 @@ class PublishCompleted(Event):
     intended_release_state: Literal["ONLINE", "OFFLINE"] | None = None
     #: failed, and DS does not hold the intended state (or could not be read back): the publisher restores it
     diverged: bool = False
+    #: failed before any DS call: the request carried no valid approval of its snapshot (``common.approvals``). DS was
+    #: not touched; a request the definition service never made changes nothing on the platform
+    refused: bool = False
     error_code: int | None = None
     error_message: str | None = None
     operator: str

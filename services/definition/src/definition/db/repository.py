@@ -796,6 +796,11 @@ async def insert_publish_request(session: AsyncSession, values: Mapping[str, Any
     await session.execute(insert(publish_request).values(**values))
 
 
+async def publish_request_exists(session: AsyncSession, request_id: uuid.UUID) -> bool:
+    q = select(exists().where(publish_request.c.request_id == request_id))
+    return bool((await session.execute(q)).scalar_one())
+
+
 async def record_publish_outcome(session: AsyncSession, values: Mapping[str, Any]) -> datetime:
     """Upsert the request with its outcome (a retry started in the publisher has a request id we never saw);
     returns the request's ``requested_at``."""
