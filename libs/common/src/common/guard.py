@@ -101,6 +101,36 @@ def too_large(max_bytes: int, path: str) -> Any:
     )
 
 
+async def run_with_body_limit(
+    app: ASGIApp,
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    max_bytes: int,
+    answered: dict[str, int] | None = None,
+) -> None:
+    """Run ``app`` with its body cut at ``max_bytes`` (:func:`limit_body`): a body found too large while it is read is
+    answered 413, unless the app had begun its answer. ``answered["status"]`` is the status sent (for an audit)."""
+    started = False
+
+    async def send_wrapper(message: Message) -> None:
+        nonlocal started
+        if message["type"] == "http.response.start":
+            started = True
+            if answered is not None:
+                answered["status"] = int(message["status"])
+        await send(message)
+
+    try:
+        await app(scope, limit_body(receive, max_bytes), send_wrapper)
+    except PayloadTooLarge:
+        if started:
+            raise
+        if answered is not None:
+            answered["status"] = 413
+        await too_large(max_bytes, scope["path"])(scope, receive, send)
+
+
 class ServiceGuard:
     """See the module's summary. ``verifier`` may be a callable (built lazily); ``sessions`` gives the service's
     sessions for the audit (``None`` while the app is not started: nothing is written)."""
@@ -151,25 +181,12 @@ class ServiceGuard:
             return
         state = scope.setdefault("state", {})
         state["identity"] = identity
-        status = 500
-        started = False
-
-        async def send_wrapper(message: Message) -> None:
-            nonlocal status, started
-            if message["type"] == "http.response.start":
-                status, started = int(message["status"]), True
-            await send(message)
-
+        answered = {"status": 500}
         try:
-            await self.app(scope, limit_body(receive, self.max_body_bytes), send_wrapper)
-        except PayloadTooLarge:
-            if started:
-                raise
-            status = 413
-            await too_large(self.max_body_bytes, scope["path"])(scope, receive, send)
+            await run_with_body_limit(self.app, scope, receive, send, self.max_body_bytes, answered)
         finally:
             if audited:
-                await self._audit(scope, status, identity.actor, identity.issuer, None)
+                await self._audit(scope, answered["status"], identity.actor, identity.issuer, None)
 
     async def _refuse(
         self, scope: Scope, receive: Receive, send: Send, answer: Any, audited: bool, detail: str | None

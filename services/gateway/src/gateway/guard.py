@@ -25,10 +25,10 @@ from collections.abc import Callable
 from typing import Any
 
 from prometheus_client import Counter
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from common.errors import PayloadTooLarge, PlatformError, TooManyRequests, Unauthorized
-from common.guard import content_length, limit_body, too_large
+from common.errors import PlatformError, TooManyRequests, Unauthorized
+from common.guard import content_length, run_with_body_limit, too_large
 from common.http import outage_answer, problem
 from common.outage import database_unavailable
 
@@ -148,20 +148,7 @@ class ApiGuard:
         state = scope.setdefault("state", {})
         state["principal"] = principal
         state["actor"] = principal.name
-        started = False
-
-        async def send_wrapper(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, limit_body(receive, self.max_body_bytes), send_wrapper)
-        except PayloadTooLarge:
-            if started:
-                raise
-            await too_large(self.max_body_bytes, path)(scope, receive, send)
+        await run_with_body_limit(self.app, scope, receive, send, self.max_body_bytes)
 
 
 def _bearer(scope: Scope) -> str:
