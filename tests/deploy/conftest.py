@@ -15,6 +15,22 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 
+#: who calls whom over HTTP (DESIGN.md §2, §8): the gateway composes the four services, the definition service asks
+#: the publisher (datasources) and refills from lineage-resolver / history-sync, alerting reads three services. The
+#: network policies of deploy/k8s and the networks of docker-compose.yml allow exactly these flows.
+CALLS = {
+    ("gateway", "definition"),
+    ("gateway", "publisher"),
+    ("gateway", "history-sync"),
+    ("gateway", "lineage-resolver"),
+    ("definition", "publisher"),
+    ("definition", "history-sync"),
+    ("definition", "lineage-resolver"),
+    ("alerting", "definition"),
+    ("alerting", "publisher"),
+    ("alerting", "history-sync"),
+}
+
 #: series exposed by components of the deployment rather than by our code, with the component that exposes them
 EXTERNAL_SERIES: dict[str, str] = {
     "traces_span_metrics_calls_total": "otel-collector spanmetrics",

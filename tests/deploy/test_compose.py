@@ -16,6 +16,8 @@ import yaml
 
 from common.provision import SERVICES
 
+from .conftest import CALLS
+
 SECRET_KEY = re.compile(r"(TOKEN|PASSWORD|DATABASE_URL)$")
 COMMANDS = {
     "definition": ["python", "-m", "definition", "serve"],
@@ -179,21 +181,6 @@ def test_collector_pipeline_feeds_jaeger_and_span_metrics(compose: dict[str, Any
                 assert ref in section, f"pipeline {name} uses undefined {part[:-1]} {ref}"
     endpoint = Path(compose["services"]["definition"]["environment"]["DEFINITION_OTEL_EXPORTER_OTLP_ENDPOINT"])
     assert str(endpoint).endswith("otel-collector:4318")
-
-
-#: who calls whom over HTTP (the same flows as deploy/k8s/base/network-policies.yaml)
-CALLS = {
-    ("gateway", "definition"),
-    ("gateway", "publisher"),
-    ("gateway", "history-sync"),
-    ("gateway", "lineage-resolver"),
-    ("definition", "publisher"),
-    ("definition", "history-sync"),
-    ("definition", "lineage-resolver"),
-    ("alerting", "definition"),
-    ("alerting", "publisher"),
-    ("alerting", "history-sync"),
-}
 
 
 def _networks(svc: dict[str, Any]) -> set[str]:

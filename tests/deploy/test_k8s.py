@@ -13,6 +13,8 @@ import pytest
 
 from common.provision import SERVICES
 
+from .conftest import CALLS
+
 K8S_VERSION = "1.30.0"
 PORTS = {
     "definition": 8101,
@@ -205,22 +207,6 @@ def _mem(value: str) -> int:
     return int(value[:-2]) * units[value[-2:]]
 
 
-#: who calls whom over HTTP (DESIGN.md §2, §8): the gateway composes the four services, the definition service asks
-#: the publisher (datasources) and refills from lineage-resolver / history-sync, alerting reads three services
-EXPECTED_CALLS = {
-    ("gateway", "definition"),
-    ("gateway", "publisher"),
-    ("gateway", "history-sync"),
-    ("gateway", "lineage-resolver"),
-    ("definition", "publisher"),
-    ("definition", "history-sync"),
-    ("definition", "lineage-resolver"),
-    ("alerting", "definition"),
-    ("alerting", "publisher"),
-    ("alerting", "history-sync"),
-}
-
-
 def _selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
     for key, value in selector.get("matchLabels", {}).items():
         if labels.get(key) != value:
@@ -288,7 +274,7 @@ def test_network_policy_denies_all_but_the_flows_of_the_design(
         own = [p for p in policies if _selects(p["spec"]["podSelector"], labels) and p["spec"]["podSelector"]]
         assert len(own) == 1, f"{name} has no policy of its own"
     allowed = {(s, d) for s in pods for d in pods if s != d and _allowed(policies, pods[s], pods[d], PORTS[d])}
-    assert allowed == EXPECTED_CALLS
+    assert allowed == CALLS
     for name, labels in pods.items():
         assert _external(policies, labels, "kafka", 9092) == (name != "gateway"), name
         assert _external(policies, labels, "dolphinscheduler", 12345) == (name in {"publisher", "history-sync"}), name
