@@ -446,6 +446,8 @@ export interface TaskLogPage {
   line_count: number
   next_skip_line_num: number
   complete: boolean
+  /** false while no worker has taken the task yet: no log so far, ask again later */
+  dispatched: boolean
 }
 
 export interface CutEdge {

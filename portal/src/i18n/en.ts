@@ -412,6 +412,7 @@ export default {
     noTasks: 'No task instances',
     viewLog: 'Log',
     logTitle: 'Log of {name}',
+    notDispatched: 'The task has not reached a worker yet: its log starts when it does. Load again in a moment.',
     emptyLog: '(empty log)',
     logEnd: 'End of the log so far',
     logMore: 'More lines may follow',

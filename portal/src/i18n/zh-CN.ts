@@ -402,6 +402,7 @@ export default {
     noTasks: '没有任务实例',
     viewLog: '日志',
     logTitle: '{name} 的日志',
+    notDispatched: '任务尚未分派到 Worker，开始执行后才有日志，请稍后再加载。',
     emptyLog: '（日志为空）',
     logEnd: '已到日志末尾',
     logMore: '可能还有更多日志',

@@ -100,6 +100,7 @@ def test_our_error_mapping_names_the_jars_statuses(facts: dict[str, Any]) -> Non
         dolphin_errors.INVALID_STATUSES,
         dolphin_errors.FORBIDDEN_STATUSES,
         dolphin_errors.START_ERROR_STATUSES,
+        dolphin_errors.NOT_DISPATCHED_STATUSES,
     ):
         _assert_none(checks.check_status_codes(facts["status"], table))
 

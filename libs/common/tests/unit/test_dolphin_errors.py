@@ -10,6 +10,7 @@ from common.dolphin import (
     DolphinConflict,
     DolphinInvalidRequest,
     DolphinNotFound,
+    DolphinTaskNotDispatched,
     DolphinTenantMissing,
     DolphinTransientApiError,
     DolphinWorkflowMissing,
@@ -19,6 +20,7 @@ from common.dolphin.errors import (
     CONFLICT_STATUSES,
     FORBIDDEN_STATUSES,
     INVALID_STATUSES,
+    NOT_DISPATCHED_STATUSES,
     NOT_FOUND_STATUSES,
     TRANSIENT_STATUSES,
     api_error_for,
@@ -79,6 +81,7 @@ def test_classification_by_code() -> None:
         (NOT_FOUND_STATUSES, DolphinNotFound),
         (CONFLICT_STATUSES, DolphinConflict),
         (INVALID_STATUSES, DolphinInvalidRequest),
+        (NOT_DISPATCHED_STATUSES, DolphinTaskNotDispatched),
     ):
         for code in codes.values():
             assert type(api_error_for(code, "some message", endpoint="GET /x")) is cls

@@ -878,6 +878,7 @@ class FakeServices:
                 "line_count": len(lines),
                 "next_skip_line_num": skip_line_num + len(lines),
                 "complete": len(lines) < limit,
+                "dispatched": True,
             }
 
         return app

@@ -153,6 +153,8 @@ class TaskLogOut(BaseModel):
     next_skip_line_num: int
     #: fewer lines than ``limit`` came back: the end of the log so far
     complete: bool
+    #: false while no worker has taken the task yet (no log to read so far: ask again later)
+    dispatched: bool
 
 
 def _parse_ids(raw: str) -> list[int]:
@@ -287,4 +289,5 @@ async def task_log(
         line_count=page.line_count,
         next_skip_line_num=page.next_skip_line_num,
         complete=page.complete,
+        dispatched=page.dispatched,
     )

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from common import deadline
 from common.db import unit_of_work
+from common.dolphin import DolphinTaskNotDispatched
 from common.dolphin.models import InstanceTasks, WorkflowInstance
 from common.errors import NotFound, PlatformError, ValidationFailed
 from common.events.models import (
@@ -522,6 +523,8 @@ class LogPage:
     line_count: int
     next_skip_line_num: int
     complete: bool
+    #: False while no worker has taken the task (DS 10191): no log yet, ask again later
+    dispatched: bool = True
 
 
 async def get_task_log_page(
@@ -542,7 +545,19 @@ async def get_task_log_page(
         raise ValidationFailed("skip_line_num must be >= 0 and limit >= 1")
     if workflow_id is not None:
         await _check_task_instance(deps, task_instance_id, workflow_id, instance_id)
-    chunk = await deps.dolphin.get_task_log(task_instance_id, skip_line_num=skip_line_num, limit=limit)
+    try:
+        chunk = await deps.dolphin.get_task_log(task_instance_id, skip_line_num=skip_line_num, limit=limit)
+    except DolphinTaskNotDispatched:  # a run just started: its task is queued, the log comes with a worker
+        return LogPage(
+            task_instance_id=task_instance_id,
+            skip_line_num=skip_line_num,
+            limit=limit,
+            message="",
+            line_count=0,
+            next_skip_line_num=skip_line_num,
+            complete=False,
+            dispatched=False,
+        )
     lines = count_lines(chunk.message)
     return LogPage(
         task_instance_id=task_instance_id,

@@ -308,11 +308,34 @@ async def test_instance_detail_and_task_log_paging(hdb: Db, ds: Ds, make_setting
             skip = page["next_skip_line_num"]
             if page["complete"]:
                 break
+        assert page["dispatched"] is True
         assert "".join(pieces) == whole
         assert skip == whole.count("\n")
         assert skip >= 5
         ds_window = await ds.rest.get_task_log(task["id"], skip_line_num=0, limit=2)
         assert ds_window.line_num != 2  # DS's lineNum counts CRLF pieces: it cannot be used to page
+
+
+async def test_the_log_of_a_task_no_worker_has_taken_yet_is_an_empty_page_not_an_error(
+    hdb: Db, ds: Ds, make_settings: SettingsFactory
+) -> None:
+    """Right after run now DS answers 10191 "task instance host is null" for the log: not an error to the user."""
+    ds.emulator.configure(submitDelaySeconds=0.0, dispatchDelaySeconds=30.0, taskDurationSeconds=120.0)
+    try:
+        code = await ds.deploy("queued")
+        await ds.online(code)
+        instance_id = await ds.run(code)
+        await track(hdb.sessions, publish_completed(12, code, ds.project_code))
+        async with running(create_app(make_settings(ds.emulator, sync_enabled=False))) as client:
+            [task] = (await client.get(f"/internal/instances/{instance_id}?workflow_id=12")).json()["tasks"]
+            r = await client.get(f"/internal/task-instances/{task['id']}/log?workflow_id=12&skip_line_num=3")
+            assert r.status_code == 200, r.text
+            page = r.json()
+            assert page["dispatched"] is False
+            assert (page["message"], page["line_count"], page["complete"]) == ("", 0, False)
+            assert page["next_skip_line_num"] == 3  # the next try asks for the same window
+    finally:
+        ds.emulator.configure(dispatchDelaySeconds=0.02)
 
 
 async def test_sql_claim_skips_offline_workflows_past_the_grace(

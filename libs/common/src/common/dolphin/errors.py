@@ -88,6 +88,8 @@ INVALID_STATUSES: Mapping[str, int] = MappingProxyType(
 FORBIDDEN_STATUSES: Mapping[str, int] = MappingProxyType(
     {"USER_NO_OPERATION_PERM": 30001, "USER_NO_OPERATION_PROJECT_PERM": 30002, "USER_DISABLED": 10148}
 )
+#: a task instance no worker has taken yet: it has no host, so no log to read (``GET /log/detail``)
+NOT_DISPATCHED_STATUSES: Mapping[str, int] = MappingProxyType({"TASK_INSTANCE_HOST_IS_NULL": 10191})
 #: the start endpoints' ``@ApiException`` statuses: DS answers an exception thrown while starting with this code
 #: and the exception's text appended (``start workflow instance error:The workflowDefinition should be online``)
 START_ERROR_STATUSES: Mapping[str, int] = MappingProxyType(
@@ -102,6 +104,7 @@ _CONFLICT_CODES = frozenset(CONFLICT_STATUSES.values())
 _INVALID_CODES = frozenset(INVALID_STATUSES.values())
 _FORBIDDEN_CODES = frozenset(FORBIDDEN_STATUSES.values())
 _START_ERROR_CODES = frozenset(START_ERROR_STATUSES.values())
+_NOT_DISPATCHED_CODES = frozenset(NOT_DISPATCHED_STATUSES.values())
 
 # Texts DS 3.4.x puts in a message (read from its bytecode), for the codes that mean several things:
 #: 10000 from a start: ``new ServiceException("Cannot find the workflow: " + code)``
@@ -166,6 +169,13 @@ class DolphinForbidden(DolphinApiError, Forbidden):
     title = "No permission in DolphinScheduler"
 
 
+class DolphinTaskNotDispatched(DolphinConflict):
+    """A task instance no worker has taken yet (10191 "task instance host is null"): it has no log yet."""
+
+    code = "dolphin-task-not-dispatched"
+    title = "The task has not reached a worker yet"
+
+
 class DolphinTransientApiError(_DsCoded, TransientError):
     """DS answered with a code that means "not now" (see :data:`TRANSIENT_DS_CODES`)."""
 
@@ -222,7 +232,9 @@ def api_error_for(ds_code: int, ds_msg: str, *, endpoint: str) -> DolphinApiErro
             ds_code, ds_msg, endpoint=endpoint, summary="the DS workflow is offline: publish it online first"
         )
     cls: type[DolphinApiError] = DolphinApiError
-    if ds_code in _NOT_FOUND_CODES:
+    if ds_code in _NOT_DISPATCHED_CODES:
+        cls = DolphinTaskNotDispatched
+    elif ds_code in _NOT_FOUND_CODES:
         cls = DolphinNotFound
     elif ds_code in _CONFLICT_CODES:
         cls = DolphinConflict
