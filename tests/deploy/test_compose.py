@@ -40,7 +40,8 @@ PORTS = {
 @pytest.fixture(scope="module")
 def schema() -> dict[str, Any]:
     text = resources.files("check_jsonschema.builtin_schemas.vendor").joinpath("compose-spec.json").read_text()
-    return json.loads(text)
+    spec: dict[str, Any] = json.loads(text)
+    return spec
 
 
 def _validator(schema: dict[str, Any]) -> jsonschema.protocols.Validator:

@@ -56,7 +56,7 @@ def test_every_panel_queries_existing_metrics(
     for panel in panels:
         title = panel["title"]
         ds = panel.get("datasource") or {}
-        assert datasource_uids.get(ds.get("uid")) == ds.get("type") == "prometheus", title
+        assert datasource_uids.get(str(ds.get("uid"))) == ds.get("type") == "prometheus", title
         assert {"h", "w", "x", "y"} <= set(panel["gridPos"]), title
         targets = panel.get("targets") or []
         assert targets, f"{title} has no query"

@@ -25,7 +25,9 @@ from typing import Any
 import httpx
 import pytest
 
-from .conftest import ARTIFACTS, CHROMIUM, PORTAL, PlatformStack
+from common.testing.stack import PlatformStack
+
+from .conftest import ARTIFACTS, CHROMIUM, PORTAL
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.timeout(900)]
 

@@ -37,7 +37,7 @@ from common.dolphin import (
 from common.errors import Conflict, DomainError, NotFound, TransientError
 
 if TYPE_CHECKING:
-    from conftest import DsTarget, KnownDatasource
+    from .conftest import DsTarget, KnownDatasource
 
 pytestmark = pytest.mark.timeout(300)
 

@@ -31,7 +31,7 @@ SCHEDULE_PARAM = "org.apache.dolphinscheduler.api.dto.ScheduleParam"
 
 def _params(prefix: str) -> tuple[Param, ...]:
     return tuple(
-        Param(name=f"{prefix}_{t.value.lower()}_{d.lower()}", value=f"v-{t.value}", direction=d, type=t)  # type: ignore[arg-type]
+        Param(name=f"{prefix}_{t.value.lower()}_{d.lower()}", value=f"v-{t.value}", direction=d, type=t)
         for t in ParamType
         for d in ("IN", "OUT")
     )
