@@ -14,6 +14,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from common.db import asyncpg_dsn
+from common.testing.gateway_api import until
 from common.testing.identity import auth_headers, signer, user_token
 
 from .conftest import SecureStack
@@ -113,13 +114,23 @@ def test_a_viewer_key_at_the_gateway_changes_nothing(secure: SecureStack) -> Non
             assert viewer.request(method, path, json=body).status_code == 403, path
 
 
-async def _audit(secure: SecureStack, service: str) -> list[Any]:
+async def _audit(secure: SecureStack, service: str, *request_ids: str) -> dict[str, Any]:
+    """The service's audit rows of these requests: written after each answer was sent, so waited for (bounded)."""
     url, schema = secure.stack.databases[service]
-    conn = await asyncpg.connect(asyncpg_dsn(url))
-    try:
-        return list(await conn.fetch(f'SELECT * FROM "{schema}".audit_log ORDER BY id'))
-    finally:
-        await conn.close()
+
+    async def rows() -> dict[str, Any] | None:
+        conn = await asyncpg.connect(asyncpg_dsn(url))
+        try:
+            found = await conn.fetch(
+                f'SELECT * FROM "{schema}".audit_log WHERE request_id = ANY($1::text[]) ORDER BY id', list(request_ids)
+            )
+        finally:
+            await conn.close()
+        by_id = {row["request_id"]: row for row in found}
+        return by_id if set(by_id) == set(request_ids) else None
+
+    found: dict[str, Any] = await until(rows, f"{service}'s audit rows of {request_ids}")
+    return found
 
 
 async def test_the_audit_log_names_the_verified_actor_also_for_calls_that_bypass_the_gateway(
@@ -144,7 +155,7 @@ async def test_the_audit_log_names_the_verified_actor_also_for_calls_that_bypass
         )
         assert r.status_code == 201, r.text
         assert r.json()["created_by"] == "erin"
-    rows = {row["request_id"]: row for row in await _audit(secure, "definition") if marker in (row["request_id"] or "")}
+    rows = await _audit(secure, "definition", f"r1-{marker}", f"r2-{marker}", f"r3-{marker}")
     assert (rows[f"r1-{marker}"]["actor"], rows[f"r1-{marker}"]["status_code"]) == (None, 401)
     assert rows[f"r1-{marker}"]["client"] == "127.0.0.1"
     assert "no identity token" in rows[f"r1-{marker}"]["detail"]
@@ -162,5 +173,5 @@ async def test_the_audit_log_names_the_verified_actor_also_for_calls_that_bypass
             headers={"X-Request-Id": f"g1-{marker}"},
         )
         assert r.status_code == 201
-    [row] = [r for r in await _audit(secure, "definition") if r["request_id"] == f"g1-{marker}"]
+    row = (await _audit(secure, "definition", f"g1-{marker}"))[f"g1-{marker}"]
     assert (row["actor"], row["issuer"]) == ("admin", "gateway")
