@@ -188,6 +188,85 @@ class Schedule(_Model):
         return v
 
 
+class DependentCycle(StrEnum):
+    """The ``cycle`` of a DolphinScheduler DEPENDENT item: the period whose upstream run is waited for."""
+
+    HOUR = "hour"
+    DAY = "day"
+    WEEK = "week"
+    MONTH = "month"
+
+
+#: the ``dateValue``s DolphinScheduler 3.4 takes for each cycle (``DependentUtils.getDateIntervalList``; the DS UI
+#: offers them per cycle in this order)
+DEPENDENT_DATE_VALUES: dict[DependentCycle, tuple[str, ...]] = {
+    DependentCycle.HOUR: ("currentHour", "last1Hour", "last2Hours", "last3Hours", "last24Hours"),
+    DependentCycle.DAY: ("today", "last1Days", "last2Days", "last3Days", "last7Days"),
+    DependentCycle.WEEK: (
+        "thisWeek",
+        "lastWeek",
+        "lastMonday",
+        "lastTuesday",
+        "lastWednesday",
+        "lastThursday",
+        "lastFriday",
+        "lastSaturday",
+        "lastSunday",
+    ),
+    DependentCycle.MONTH: (
+        "thisMonth",
+        "thisMonthBegin",
+        "thisMonthEnd",
+        "lastMonth",
+        "lastMonthBegin",
+        "lastMonthEnd",
+    ),
+}
+
+
+class ExternalDependency(_Model):
+    """A lineage dependency on a task of ANOTHER workflow, kept as a DolphinScheduler DEPENDENT task: ``task_ids``
+    (tasks of this workflow) wait until ``upstream_task_id`` of workflow ``upstream_workflow_id`` has succeeded in
+    the period given by ``cycle`` and ``date_value``.
+
+    The upstream workflow's DolphinScheduler codes are part of the version (``None`` while it was not deployed when
+    the version was written): a publish sends exactly what was approved, and a change of the upstream's codes writes
+    a new version of this workflow (``trigger_source=auto_orchestration``). The task code is the publisher's stable
+    code of the upstream task."""
+
+    upstream_workflow_id: int
+    upstream_task_id: int
+    #: the tasks of this workflow that wait for it (the DEPENDENT task is placed before each of them)
+    task_ids: Annotated[tuple[int, ...], Field(min_length=1)]
+    cycle: DependentCycle = DependentCycle.DAY
+    date_value: str = "today"
+    upstream_project_code: int | None = None
+    upstream_workflow_code: int | None = None
+    #: names for people and for the DEPENDENT task's name in DolphinScheduler
+    upstream_workflow_name: str = ""
+    upstream_task_name: str = ""
+
+    @field_validator("task_ids")
+    @classmethod
+    def _sorted_unique(cls, v: tuple[int, ...]) -> tuple[int, ...]:
+        return tuple(sorted(set(v)))
+
+    @model_validator(mode="after")
+    def _date_value_of_cycle(self) -> ExternalDependency:
+        allowed = DEPENDENT_DATE_VALUES[self.cycle]
+        if self.date_value not in allowed:
+            raise ValueError(
+                f"date_value {self.date_value!r} is not one of cycle {self.cycle.value}'s: {list(allowed)}"
+            )
+        return self
+
+    @property
+    def node_id(self) -> int:
+        """The DEPENDENT task's id among the workflow's nodes: the negated upstream task id (platform task ids are
+        positive), one DEPENDENT task per upstream task, stable across versions (so is its DS task code)."""
+        return -self.upstream_task_id
+
+
 class StructureSnapshot(_Model):
     """The canonical structure of one workflow version."""
 
@@ -202,6 +281,16 @@ class StructureSnapshot(_Model):
     timeout_minutes: Annotated[int, Field(ge=0)] = 0
     entry_task_ids: tuple[int, ...] = ()
     exit_task_ids: tuple[int, ...] = ()
+    #: DEPENDENT links to tasks of other workflows, by upstream task id. Left out of the JSON when there are none, so
+    #: the snapshots written before they existed keep their bytes and their ``content_hash``.
+    external_dependencies: tuple[ExternalDependency, ...] = Field(default=(), exclude_if=lambda v: not v)
+
+    @model_validator(mode="after")
+    def _one_link_per_upstream_task(self) -> StructureSnapshot:
+        ups = [d.upstream_task_id for d in self.external_dependencies]
+        if len(set(ups)) != len(ups):
+            raise ValueError("external_dependencies: one entry per upstream task")
+        return self
 
     def canonical(self) -> StructureSnapshot:
         """The same snapshot with tasks, edges and params in canonical order."""
@@ -212,6 +301,9 @@ class StructureSnapshot(_Model):
                 "global_params": tuple(sorted(self.global_params, key=lambda p: p.name)),
                 "entry_task_ids": tuple(sorted(self.entry_task_ids)),
                 "exit_task_ids": tuple(sorted(self.exit_task_ids)),
+                "external_dependencies": tuple(
+                    sorted(self.external_dependencies, key=lambda d: (d.upstream_workflow_id, d.upstream_task_id))
+                ),
             }
         )
 

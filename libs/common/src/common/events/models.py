@@ -49,6 +49,8 @@ class TriggerSource(StrEnum):
     LINEAGE_CHANGE = "lineage_change"
     MIGRATION = "migration"
     ROLLBACK = "rollback"
+    #: written by the platform itself: an accepted proposal, or the DS codes of a DEPENDENT link brought up to date
+    AUTO_ORCHESTRATION = "auto_orchestration"
 
 
 class PublishOperation(StrEnum):
