@@ -1,0 +1,664 @@
+"""Proposing workflows for the tasks that are in none (issue 20): which unassigned tasks belong together, from the
+lineage-derived task dependencies. Pure: no I/O; networkx does the graph algorithms.
+
+Public API
+----------
+``group_tasks(task_ids, upstream, max_size) -> list[Group]``
+    Partition ``task_ids`` (unassigned tasks) into groups; ``upstream`` maps a task to the tasks it depends on
+    (lineage; ids outside ``task_ids`` are ignored). Every task lands in exactly one group; no group has more than
+    ``max_size`` tasks; every group is weakly connected; a group's ``edges`` are its internal dependencies and are
+    acyclic (a lineage cycle's closing edges are set apart in ``cycle_edges``, and the group cannot be accepted);
+    the dependencies cut between groups never run both ways between two sets of groups (see step 4).
+``propose(unassigned, upstream, workflow_of, ...) -> list[Proposal]``
+    The groups as proposals with their reasons: new workflows, or, for a lone task whose producers and consumers
+    are all in one existing workflow, an addition to it; the tables per edge and the dependencies that cross the
+    proposal's boundary (each kept as a DEPENDENT link).
+``ProposalBook``
+    Groups kept up to date incrementally (``refresh``) after dependency or assignment changes, by regrouping only
+    the groups a change touches (``region_of`` + ``group_tasks``).
+``suggest_home(producers, consumers) -> HomeSuggestion | None``
+    The workflow a task's lineage points to.
+
+The algorithm
+-------------
+1. **Components.** Each weakly connected component of the unassigned tasks (networkx ``connected_components``) is a
+   candidate workflow: tasks that exchange no table need not run together.
+2. **Small enough**: a component of at most ``max_size`` tasks is one group.
+3. **Split** a larger component along cuts that sever few dependencies:
+
+   * up to ``LOCAL_LIMIT`` tasks: networkx **Louvain** communities (modularity, fixed seed: the same input gives the
+     same groups); communities too large are **bisected** with networkx's Kernighan–Lin (a balanced minimum-cut
+     bisection), recursively. networkx's exact minimum cuts do not fit: the global one (Stoer–Wagner) cuts off
+     single tasks, and s–t cuts need a source and a sink nobody can name;
+   * beyond it, a linear **greedy graph growing** pass forms the parts (community detection over a component of
+     100,000+ tasks is several times the cost of the components pass; bench/bench_auto_orchestration.py): from a
+     seed (in breadth-first order of the component), a part takes the neighbouring task with the most
+     dependencies into it, until it is full;
+   * either way, parts that share dependencies are then **merged** while they fit (most shared dependencies first),
+     which takes back the cuts a size-blind step made; a part that the cut left disconnected becomes its pieces.
+
+   The severed dependencies stay: between proposals, each becomes a DEPENDENT link when the downstream side is
+   accepted.
+4. **No waiting in a circle.** If the cut dependencies run from part A to part B and (directly or through other
+   parts) back to A, the DEPENDENT links would make A and B wait for each other every period. The parts of each
+   such strongly connected set are formed again from their tasks in topological order, ``max_size`` at a time
+   (``_untangle``); ``ProposalBook.refresh`` regroups the groups of a circle its change closed.
+5. **Cycles.** Lineage can close a cycle (the lineage-resolver reports it; the platform never applies one): the edges
+   inside a strongly connected part that go from a higher to a lower task id are set apart as ``cycle_edges`` (the
+   rest is acyclic), with one cycle per part as ``cycles`` for the explanation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import networkx as nx
+
+from definition.domain.dag import EdgePair
+
+__all__ = [
+    "DEFAULT_MAX_SIZE",
+    "LOCAL_LIMIT",
+    "CrossDependency",
+    "Group",
+    "HomeSuggestion",
+    "Proposal",
+    "ProposalBook",
+    "ProposalKind",
+    "explain",
+    "fingerprint",
+    "group_tasks",
+    "invert",
+    "propose",
+    "region_of",
+    "suggest_home",
+]
+
+DEFAULT_MAX_SIZE = 200
+#: components up to this many tasks are split with networkx's community detection and min-cut bisection; larger
+#: ones with the linear greedy pass first
+LOCAL_LIMIT = 2_000
+_SEED = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    """One proposed workflow's tasks."""
+
+    #: sorted
+    task_ids: tuple[int, ...]
+    #: the lineage dependencies between its tasks, acyclic, sorted ``(upstream, downstream)``
+    edges: tuple[EdgePair, ...]
+    #: internal dependencies left out because they close a lineage cycle (the group cannot be accepted then)
+    cycle_edges: tuple[EdgePair, ...] = ()
+    #: one cycle (task path, first = last) per strongly connected part, to explain ``cycle_edges``
+    cycles: tuple[tuple[int, ...], ...] = ()
+    #: the size of the weakly connected component the group came from (larger than the group: it was split)
+    component_size: int = 0
+
+    @property
+    def split(self) -> bool:
+        return self.component_size > len(self.task_ids)
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint(self.task_ids)
+
+
+def fingerprint(task_ids: Iterable[int]) -> str:
+    """A stable name of a task set (sha1 of the sorted ids): a proposal is the same while its tasks are."""
+    return hashlib.sha1(",".join(map(str, sorted(task_ids))).encode(), usedforsecurity=False).hexdigest()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Grouping
+
+
+def _graph(tasks: Collection[int], upstream: Mapping[int, Iterable[int]]) -> tuple[nx.Graph[int], list[EdgePair]]:
+    """The undirected dependency graph over ``tasks`` and its directed edges (each once)."""
+    members = tasks if isinstance(tasks, (set, frozenset)) else set(tasks)
+    edges: list[EdgePair] = []
+    get = upstream.get
+    for t in members:
+        ups = get(t)
+        if ups:
+            edges.extend([(u, t) for u in ups if u in members and u != t])
+    graph: nx.Graph[int] = nx.Graph()
+    graph.add_nodes_from(members)
+    graph.add_edges_from(edges)
+    return graph, edges
+
+
+def group_tasks(
+    task_ids: Iterable[int], upstream: Mapping[int, Iterable[int]], max_size: int = DEFAULT_MAX_SIZE
+) -> list[Group]:
+    """Partition ``task_ids`` into groups of at most ``max_size`` connected tasks (module docstring), sorted by their
+    smallest task id."""
+    if max_size < 1:
+        raise ValueError("max_size must be at least 1")
+    tasks = set(task_ids)
+    graph, edges = _graph(tasks, upstream)
+    parts: list[tuple[list[int], int]] = []
+    split = False
+    for component in nx.connected_components(graph):
+        size = len(component)
+        if size <= max_size:
+            parts.append((list(component), size))
+        else:
+            split = True
+            parts.extend((p, size) for p in _split(graph, component, max_size))
+    if split:
+        parts = _untangle(graph, parts, edges, max_size)
+    part_of: dict[int, int] = {}
+    for i, (p, _) in enumerate(parts):
+        for t in p:
+            part_of[t] = i
+    inside: list[list[EdgePair]] = [[] for _ in parts]
+    for u, v in edges:
+        i = part_of[u]
+        if part_of[v] == i:
+            inside[i].append((u, v))
+    groups = [_group(p, inside[i], size) for i, (p, size) in enumerate(parts)]
+    groups.sort(key=lambda g: g.task_ids[0])
+    return groups
+
+
+def _group(tasks: list[int], edges: list[EdgePair], component_size: int) -> Group:
+    kept, cut, cycles = _acyclic(tasks, edges)
+    return Group(
+        task_ids=tuple(sorted(tasks)),
+        edges=tuple(sorted(set(kept))),
+        cycle_edges=tuple(sorted(set(cut))),
+        cycles=cycles,
+        component_size=component_size,
+    )
+
+
+def _acyclic(
+    tasks: list[int], edges: list[EdgePair]
+) -> tuple[list[EdgePair], list[EdgePair], tuple[tuple[int, ...], ...]]:
+    """``(kept, cycle edges, cycles)``: Kahn's algorithm first (linear; lineage is acyclic nearly always); only
+    when it finds a cycle, networkx's strongly connected components and ``find_cycle`` on the cyclic parts."""
+    if not edges:
+        return edges, [], ()
+    indegree = dict.fromkeys(tasks, 0)
+    succ: dict[int, list[int]] = {}
+    for u, v in edges:
+        indegree[v] += 1
+        succ.setdefault(u, []).append(v)
+    ready = [t for t, d in indegree.items() if d == 0]
+    seen = 0
+    while ready:
+        t = ready.pop()
+        seen += 1
+        for v in succ.get(t, ()):
+            indegree[v] -= 1
+            if indegree[v] == 0:
+                ready.append(v)
+    if seen == len(tasks):
+        return edges, [], ()
+    digraph: nx.DiGraph[int] = nx.DiGraph(edges)
+    scc_of: dict[int, int] = {}
+    cycles: list[tuple[int, ...]] = []
+    for i, scc in enumerate(nx.strongly_connected_components(digraph)):
+        if len(scc) < 2:
+            continue
+        for t in scc:
+            scc_of[t] = i
+        path = [u for u, _ in nx.find_cycle(digraph.subgraph(scc))]
+        k = path.index(min(path))  # from its smallest task: the same cycle reads the same
+        path = path[k:] + path[:k]
+        cycles.append((*path, path[0]))
+    kept: list[EdgePair] = []
+    cut: list[EdgePair] = []
+    for u, v in edges:
+        s = scc_of.get(u)
+        if s is not None and s == scc_of.get(v) and u > v:
+            cut.append((u, v))
+        else:
+            kept.append((u, v))
+    cycles.sort()
+    return kept, cut, tuple(cycles)
+
+
+def _split(graph: nx.Graph[int], component: set[int], max_size: int) -> list[list[int]]:
+    """Parts of at most ``max_size`` connected tasks covering ``component`` (module docstring, step 3)."""
+    if len(component) > LOCAL_LIMIT:
+        # no subgraph views here: a task's neighbours are all in its component, and networkx's filtered views cost
+        # more than the whole pass
+        return _merge(graph.adj, _grow(graph, component, max_size), max_size)
+    sub: nx.Graph[int] = graph.subgraph(component).copy()
+    parts: list[list[int]] = []
+    for c in nx.community.louvain_communities(sub, seed=_SEED):
+        parts.extend(_bisect(sub, list(c), max_size))
+    out: list[list[int]] = []
+    for p in _merge(sub.adj, parts, max_size):
+        # a bisection may leave a part in pieces: each piece is a group of its own
+        out.extend(list(piece) for piece in nx.connected_components(sub.subgraph(p)))
+    return out
+
+
+def _untangle(
+    graph: nx.Graph[int], parts: list[tuple[list[int], int]], edges: list[EdgePair], max_size: int
+) -> list[tuple[list[int], int]]:
+    """Parts whose cut dependencies run both ways (A → B and B → A) would wait for each other through their
+    DEPENDENT links every period: a deadlock in DolphinScheduler. The parts of each strongly connected set of the
+    part graph are formed again from their tasks in topological order, ``max_size`` at a time (each chunk's
+    connected pieces a part): every cut dependency then runs from an earlier chunk to a later one."""
+    part_of: dict[int, int] = {}
+    for i, (p, _) in enumerate(parts):
+        for t in p:
+            part_of[t] = i
+    quotient: nx.DiGraph[int] = nx.DiGraph()
+    quotient.add_edges_from((a, b) for u, v in edges if (a := part_of[u]) != (b := part_of[v]))
+    tangled = [scc for scc in nx.strongly_connected_components(quotient) if len(scc) > 1]
+    if not tangled:
+        return parts
+    redone = set().union(*tangled)
+    out = [p for i, p in enumerate(parts) if i not in redone]
+    for scc in tangled:
+        members = {t for i in scc for t in parts[i][0]}
+        size = parts[next(iter(scc))][1]
+        inner = [(u, v) for u, v in edges if u in members and v in members]
+        kept, _, _ = _acyclic(list(members), inner)
+        dag: nx.DiGraph[int] = nx.DiGraph()
+        dag.add_nodes_from(sorted(members))
+        dag.add_edges_from(kept)
+        order = list(nx.lexicographical_topological_sort(dag))
+        for k in range(0, len(order), max_size):
+            chunk = order[k : k + max_size]
+            out.extend((list(piece), size) for piece in nx.connected_components(graph.subgraph(chunk)))
+    return out
+
+
+def _bisect(graph: nx.Graph[int], nodes: list[int], max_size: int) -> list[list[int]]:
+    """``nodes`` as parts of at most ``max_size``: halved along Kernighan–Lin minimum-cut bisections."""
+    if len(nodes) <= max_size:
+        return [nodes]
+    a, b = nx.community.kernighan_lin_bisection(graph.subgraph(nodes), seed=_SEED)
+    return _bisect(graph, list(a), max_size) + _bisect(graph, list(b), max_size)
+
+
+def _grow(graph: nx.Graph[int], component: set[int], max_size: int) -> list[list[int]]:
+    """Greedy graph growing: seeds in breadth-first order (networkx ``bfs_edges``); each part takes the frontier
+    task with the most dependencies into the part until it holds ``max_size`` tasks. Linear in the edges (each
+    task enters one part, each edge raises a gain once per part one of its ends joins)."""
+    adj = graph.adj
+    start = min(component)
+    order = [start, *(v for _, v in nx.bfs_edges(graph, start))]
+    part_of: dict[int, int] = {}
+    parts: list[list[int]] = []
+    push, pop = heapq.heappush, heapq.heappop
+    for seed in order:
+        if seed in part_of:
+            continue
+        pid = len(parts)
+        part = [seed]
+        part_of[seed] = pid
+        gain: dict[int, int] = {}
+        heap: list[tuple[int, int]] = []
+        joined = seed
+        while True:
+            for w in adj[joined]:
+                if w not in part_of:
+                    g = gain.get(w, 0) + 1
+                    gain[w] = g
+                    push(heap, (-g, w))
+            if len(part) >= max_size:
+                break
+            while heap:
+                g, w = pop(heap)
+                if w not in part_of and gain[w] == -g:
+                    break
+            else:
+                break
+            part_of[w] = pid
+            part.append(w)
+            joined = w
+        parts.append(part)
+    return parts
+
+
+def _merge(adj: Mapping[int, Iterable[int]], parts: list[list[int]], max_size: int) -> list[list[int]]:
+    """Merge parts that share dependencies while the union fits, the pairs sharing the most first (connected parts
+    stay connected: only parts with a dependency between them are merged)."""
+    if len(parts) < 2:
+        return parts
+    part_of: dict[int, int] = {}
+    for i, p in enumerate(parts):
+        for t in p:
+            part_of[t] = i
+    shared: dict[tuple[int, int], int] = {}
+    get = shared.get
+    for i, p in enumerate(parts):
+        if len(p) >= max_size:
+            continue  # full: it cannot take anything (its pairs are counted from the other side)
+        for t in p:
+            for w in adj[t]:
+                j = part_of[w]
+                if j != i:
+                    key = (i, j) if i < j else (j, i)
+                    shared[key] = get(key, 0) + 1
+    root = list(range(len(parts)))
+    size = [len(p) for p in parts]
+
+    def find(i: int) -> int:
+        while root[i] != i:
+            root[i] = root[root[i]]
+            i = root[i]
+        return i
+
+    for (a, b), _ in sorted(shared.items(), key=lambda kv: (-kv[1], kv[0])):
+        ra, rb = find(a), find(b)
+        if ra != rb and size[ra] + size[rb] <= max_size:
+            root[rb] = ra
+            size[ra] += size[rb]
+    out: dict[int, list[int]] = {}
+    for i, p in enumerate(parts):
+        out.setdefault(find(i), []).extend(p)
+    return list(out.values())
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Incremental upkeep
+
+
+def region_of(
+    touched: Iterable[int],
+    joined: Iterable[int],
+    group_of: Callable[[int], int | None],
+    members: Callable[[int], Iterable[int]],
+    neighbours: Callable[[int], Iterable[int]],
+) -> tuple[set[int], set[int]]:
+    """The tasks to group again after a change, and the groups they replace.
+
+    ``touched``: both ends of every dependency that appeared or went, and tasks that left the unassigned set (a
+    dependency between two groups can only merge them, a removed one can only split its group: the groups of
+    the ends are regrouped, nothing else changes). ``joined``: tasks that became unassigned (a new task, one taken
+    out of a workflow): their groups and the groups of all their neighbours are regrouped, since they may connect
+    them.
+    """
+    region = set(touched)
+    for t in joined:
+        region.add(t)
+        region.update(neighbours(t))
+    gids = {g for t in region if (g := group_of(t)) is not None}
+    for g in gids:
+        region.update(members(g))
+    return region, gids
+
+
+@dataclass
+class ProposalBook:
+    """Groups of unassigned tasks kept up to date in memory (benchmarks, property tests); the service keeps the same
+    groups in PostgreSQL with the same steps."""
+
+    max_size: int = DEFAULT_MAX_SIZE
+    groups: dict[int, Group] = field(default_factory=dict)
+    group_of: dict[int, int] = field(default_factory=dict)
+    _next: int = 1
+
+    def rebuild(self, unassigned: Iterable[int], upstream: Mapping[int, Iterable[int]]) -> None:
+        self.groups.clear()
+        self.group_of.clear()
+        self._add(group_tasks(unassigned, upstream, self.max_size))
+
+    def _add(self, groups: Iterable[Group]) -> list[int]:
+        ids = []
+        for g in groups:
+            gid = self._next
+            self._next += 1
+            self.groups[gid] = g
+            for t in g.task_ids:
+                self.group_of[t] = gid
+            ids.append(gid)
+        return ids
+
+    def refresh(
+        self,
+        touched: Iterable[int],
+        joined: Iterable[int],
+        *,
+        unassigned: Collection[int],
+        upstream: Mapping[int, Iterable[int]],
+        downstream: Mapping[int, Iterable[int]],
+    ) -> list[int]:
+        """Regroup around a change (``region_of``); returns the ids of the groups that replaced the old ones."""
+
+        def neighbours(t: int) -> Iterable[int]:
+            return (*upstream.get(t, ()), *downstream.get(t, ()))
+
+        region, gids = region_of(touched, joined, self.group_of.get, lambda g: self.groups[g].task_ids, neighbours)
+        new = self._regroup(region, gids, unassigned, upstream)
+        # regrouping can close a cycle of cut dependencies through groups outside the region (A → X → B, then A and
+        # B merged): those groups are grouped again together (``_untangle`` keeps the result free of such cycles)
+        tangled = self._tangled(set(new), upstream, downstream)
+        if tangled:
+            tasks = {t for g in tangled for t in self.groups[g].task_ids}
+            new = [g for g in new if g not in tangled] + self._regroup(tasks, tangled, unassigned, upstream)
+        return new
+
+    def _regroup(
+        self,
+        region: Iterable[int],
+        gids: Iterable[int],
+        unassigned: Collection[int],
+        upstream: Mapping[int, Iterable[int]],
+    ) -> list[int]:
+        for gid in gids:
+            for t in self.groups.pop(gid).task_ids:
+                if self.group_of.get(t) == gid:
+                    del self.group_of[t]
+        return self._add(group_tasks((t for t in region if t in unassigned), upstream, self.max_size))
+
+    def _tangled(
+        self, start: set[int], upstream: Mapping[int, Iterable[int]], downstream: Mapping[int, Iterable[int]]
+    ) -> set[int]:
+        """The groups on a cycle of cut dependencies through one of ``start``: the strongly connected sets of the
+        group graph among the groups both reachable from ``start`` and reaching it."""
+
+        def reach(links: Mapping[int, Iterable[int]]) -> set[int]:
+            seen = set(start)
+            stack = list(start)
+            while stack:
+                g = stack.pop()
+                for t in self.groups[g].task_ids:
+                    for w in links.get(t, ()):
+                        h = self.group_of.get(w)
+                        if h is not None and h not in seen:
+                            seen.add(h)
+                            stack.append(h)
+            return seen
+
+        forward = reach(downstream)
+        if len(forward) == len(start):
+            return set()
+        both = forward & reach(upstream)
+        quotient: nx.DiGraph[int] = nx.DiGraph()
+        for g in both:
+            for t in self.groups[g].task_ids:
+                for w in downstream.get(t, ()):
+                    h = self.group_of.get(w)
+                    if h is not None and h != g and h in both:
+                        quotient.add_edge(g, h)
+        return {g for scc in nx.strongly_connected_components(quotient) if len(scc) > 1 for g in scc}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Proposals: groups as new workflows, lone tasks as additions to an existing one, each with its reasons
+
+
+class ProposalKind(StrEnum):
+    NEW_WORKFLOW = "new_workflow"
+    ADD_TO_WORKFLOW = "add_to_workflow"
+
+
+@dataclass(frozen=True, slots=True)
+class CrossDependency:
+    """A lineage dependency between a proposal's task and a task outside it, and how it will be kept: the
+    downstream workflow carries a DEPENDENT task waiting for ``upstream_task_id`` (``kept_as`` =
+    ``dependent_link``); the link can be made once both ends are in workflows."""
+
+    upstream_task_id: int
+    downstream_task_id: int
+    #: the workflow the outside end is in (``None``: in none yet, another proposal holds it)
+    other_workflow_id: int | None
+    #: ``upstream``: the outside task is the upstream end (this proposal's workflow will wait for it)
+    outside: str
+    kept_as: str = "dependent_link"
+
+
+@dataclass(frozen=True, slots=True)
+class Proposal:
+    kind: ProposalKind
+    task_ids: tuple[int, ...]
+    #: the dependencies the workflow will hold as edges (for an addition: between the task and the workflow's tasks)
+    edges: tuple[EdgePair, ...]
+    #: ``ADD_TO_WORKFLOW``: the workflow the task joins
+    workflow_id: int | None = None
+    cycle_edges: tuple[EdgePair, ...] = ()
+    cycles: tuple[tuple[int, ...], ...] = ()
+    component_size: int = 0
+    #: the tables that tie the tasks together, per edge (``(upstream, downstream, tables)``; empty when not known)
+    edge_tables: tuple[tuple[int, int, tuple[str, ...]], ...] = ()
+    #: dependencies to tasks outside the proposal (cut by a split, or to existing workflows)
+    cross: tuple[CrossDependency, ...] = ()
+
+    @property
+    def split(self) -> bool:
+        return self.component_size > len(self.task_ids)
+
+    @property
+    def fingerprint(self) -> str:
+        key = fingerprint(self.task_ids)
+        return key if self.workflow_id is None else f"{key}@{self.workflow_id}"
+
+    @property
+    def tables(self) -> tuple[str, ...]:
+        return tuple(sorted({t for *_, ts in self.edge_tables for t in ts}))
+
+
+def propose(
+    unassigned: Iterable[int],
+    upstream: Mapping[int, Iterable[int]],
+    workflow_of: Mapping[int, int],
+    *,
+    max_size: int = DEFAULT_MAX_SIZE,
+    edge_tables: Mapping[EdgePair, Iterable[str]] | None = None,
+) -> list[Proposal]:
+    """The proposals for ``unassigned`` tasks: ``group_tasks`` groups become new workflows, except a lone task whose
+    producers and consumers are all in one existing workflow (``workflow_of``), which is proposed as an addition to
+    it. Every unassigned task lands in exactly one proposal."""
+    tasks = set(unassigned)
+    downstream = invert(upstream)
+    return [
+        explain(g, tasks, upstream, downstream, workflow_of, edge_tables)
+        for g in group_tasks(tasks, upstream, max_size)
+    ]
+
+
+def invert(upstream: Mapping[int, Iterable[int]]) -> dict[int, list[int]]:
+    """``downstream`` from ``upstream``."""
+    down: dict[int, list[int]] = {}
+    for t, ups in upstream.items():
+        for u in ups:
+            if u != t:
+                down.setdefault(u, []).append(t)
+    return down
+
+
+def explain(
+    group: Group,
+    unassigned: Collection[int],
+    upstream: Mapping[int, Iterable[int]],
+    downstream: Mapping[int, Iterable[int]],
+    workflow_of: Mapping[int, int],
+    edge_tables: Mapping[EdgePair, Iterable[str]] | None = None,
+) -> Proposal:
+    """One group as a proposal, with its reasons (``propose``)."""
+    members = set(group.task_ids)
+    outside_edges = sorted(
+        {(u, t) for t in members for u in upstream.get(t, ()) if u not in members and u != t}
+        | {(t, d) for t in members for d in downstream.get(t, ()) if d not in members and d != t}
+    )
+    if len(members) == 1 and outside_edges:
+        homes = {workflow_of.get(u if u not in members else d) for u, d in outside_edges}
+        if len(homes) == 1 and None not in homes:
+            (home,) = homes
+            return Proposal(
+                kind=ProposalKind.ADD_TO_WORKFLOW,
+                task_ids=group.task_ids,
+                edges=tuple(outside_edges),
+                workflow_id=home,
+                component_size=group.component_size,
+                edge_tables=_tables(outside_edges, edge_tables),
+            )
+    cross = tuple(
+        CrossDependency(
+            upstream_task_id=u,
+            downstream_task_id=d,
+            other_workflow_id=workflow_of.get(d if u in members else u),
+            outside="downstream" if u in members else "upstream",
+        )
+        for u, d in outside_edges
+        if (d if u in members else u) in unassigned or (d if u in members else u) in workflow_of
+    )
+    return Proposal(
+        kind=ProposalKind.NEW_WORKFLOW,
+        task_ids=group.task_ids,
+        edges=group.edges,
+        cycle_edges=group.cycle_edges,
+        cycles=group.cycles,
+        component_size=group.component_size,
+        edge_tables=_tables(group.edges, edge_tables),
+        cross=cross,
+    )
+
+
+def _tables(
+    edges: Iterable[EdgePair], edge_tables: Mapping[EdgePair, Iterable[str]] | None
+) -> tuple[tuple[int, int, tuple[str, ...]], ...]:
+    if not edge_tables:
+        return ()
+    return tuple((u, v, tuple(sorted(edge_tables.get((u, v), ())))) for u, v in edges)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Registration: the workflow a task's lineage points to
+
+
+@dataclass(frozen=True, slots=True)
+class HomeSuggestion:
+    workflow_id: int
+    #: ``all_neighbours``: every producer and consumer of the task is in the workflow; ``all_producers``: every
+    #: task whose tables it reads is (its consumers are elsewhere or none)
+    reason: str
+    upstream_task_ids: tuple[int, ...]
+    downstream_task_ids: tuple[int, ...]
+
+
+def suggest_home(producers: Mapping[int, int | None], consumers: Mapping[int, int | None]) -> HomeSuggestion | None:
+    """The workflow a task's lineage points to: ``producers``/``consumers`` map the tasks it reads from / that read
+    from it to their workflow (``None``: in none). All that are in a workflow are in one → that one
+    (``all_neighbours``); else all producers in one → that one (``all_producers``); else none."""
+    owned_up = {t: w for t, w in producers.items() if w is not None}
+    owned_down = {t: w for t, w in consumers.items() if w is not None}
+    homes = set(owned_up.values()) | set(owned_down.values())
+    if len(homes) == 1:
+        (home,) = homes
+        reason = "all_neighbours"
+    elif len(set(owned_up.values())) == 1:
+        (home,) = set(owned_up.values())
+        reason = "all_producers"
+    else:
+        return None
+    return HomeSuggestion(
+        workflow_id=home,
+        reason=reason,
+        upstream_task_ids=tuple(sorted(t for t, w in owned_up.items() if w == home)),
+        downstream_task_ids=tuple(sorted(t for t, w in owned_down.items() if w == home)),
+    )

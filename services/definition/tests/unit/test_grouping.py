@@ -1,0 +1,209 @@
+"""``definition.domain.grouping``: proposals of workflows for unassigned tasks (issue 20)."""
+
+from __future__ import annotations
+
+import random
+
+import networkx as nx
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from definition.domain.dag import EdgePair
+from definition.domain.grouping import (
+    Group,
+    ProposalBook,
+    ProposalKind,
+    group_tasks,
+    invert,
+    propose,
+    suggest_home,
+)
+
+
+def _upstream(edges: list[EdgePair]) -> dict[int, list[int]]:
+    up: dict[int, list[int]] = {}
+    for u, v in edges:
+        up.setdefault(v, []).append(u)
+    return up
+
+
+def _check_partition(tasks: set[int], groups: list[Group], edges: list[EdgePair], max_size: int) -> None:
+    seen = [t for g in groups for t in g.task_ids]
+    assert sorted(seen) == sorted(tasks), "every task in exactly one group"
+    for g in groups:
+        assert len(g.task_ids) <= max_size
+        assert nx.is_directed_acyclic_graph(nx.DiGraph(g.edges)) if g.edges else True
+        members = set(g.task_ids)
+        inside = {(u, v) for u, v in edges if u in members and v in members and u != v}
+        assert set(g.edges) | set(g.cycle_edges) == inside
+        undirected: nx.Graph[int] = nx.Graph()
+        undirected.add_nodes_from(g.task_ids)
+        undirected.add_edges_from(g.edges)
+        undirected.add_edges_from(g.cycle_edges)
+        assert nx.is_connected(undirected), "a group is weakly connected"
+
+
+def _group_graph_is_acyclic(groups: list[Group], edges: list[EdgePair]) -> bool:
+    of = {t: i for i, g in enumerate(groups) for t in g.task_ids}
+    quotient: nx.DiGraph[int] = nx.DiGraph()
+    quotient.add_nodes_from(range(len(groups)))
+    quotient.add_edges_from((of[u], of[v]) for u, v in edges if u in of and v in of and of[u] != of[v])
+    return nx.is_directed_acyclic_graph(quotient)
+
+
+@st.composite
+def graphs(draw: st.DrawFn, *, acyclic: bool) -> tuple[set[int], list[EdgePair]]:
+    n = draw(st.integers(1, 60))
+    pairs = st.tuples(st.integers(1, n), st.integers(1, n)).filter(lambda p: p[0] != p[1])
+    raw = draw(st.lists(pairs, max_size=3 * n))
+    edges = sorted({(min(p), max(p)) for p in raw} if acyclic else set(raw))
+    return set(range(1, n + 1)), edges
+
+
+@settings(max_examples=150, deadline=None)
+@given(graphs(acyclic=False), st.integers(1, 12))
+def test_every_task_in_exactly_one_connected_acyclic_group_within_the_limit(
+    graph: tuple[set[int], list[EdgePair]], max_size: int
+) -> None:
+    tasks, edges = graph
+    _check_partition(tasks, group_tasks(tasks, _upstream(edges), max_size), edges, max_size)
+
+
+@settings(max_examples=150, deadline=None)
+@given(graphs(acyclic=True), st.integers(1, 12))
+def test_cut_dependencies_never_make_groups_wait_for_each_other(
+    graph: tuple[set[int], list[EdgePair]], max_size: int
+) -> None:
+    tasks, edges = graph
+    assert _group_graph_is_acyclic(group_tasks(tasks, _upstream(edges), max_size), edges)
+
+
+@settings(max_examples=150, deadline=None)
+@given(graphs(acyclic=True), st.integers(1, 12), st.randoms(use_true_random=False))
+def test_accepting_every_proposal_keeps_every_dependency_inside_a_workflow_or_as_a_dependent_link(
+    graph: tuple[set[int], list[EdgePair]], max_size: int, rnd: random.Random
+) -> None:
+    tasks, edges = graph
+    # some tasks are already in workflows 100/101
+    assigned = {t: rnd.choice((100, 101)) for t in tasks if rnd.random() < 0.3}
+    unassigned = tasks - set(assigned)
+    proposals = propose(unassigned, _upstream(edges), assigned, max_size=max_size)
+    assert sorted(t for p in proposals for t in p.task_ids) == sorted(unassigned)
+    workflow_of = dict(assigned)
+    kept: set[EdgePair] = set()
+    links: set[EdgePair] = set()
+    for i, p in enumerate(proposals):
+        home = p.workflow_id if p.kind is ProposalKind.ADD_TO_WORKFLOW else 1000 + i
+        assert home is not None
+        workflow_of.update(dict.fromkeys(p.task_ids, home))
+        kept.update(p.edges)
+        links.update((c.upstream_task_id, c.downstream_task_id) for c in p.cross)
+    for u, v in edges:
+        if u in assigned and v in assigned:
+            continue  # between existing workflows: not this change's business
+        if workflow_of[u] == workflow_of[v]:
+            assert (u, v) in kept, (u, v)
+        else:
+            assert (u, v) in links, (u, v)
+
+
+def test_components_become_groups_and_a_large_one_is_split_along_a_narrow_cut() -> None:
+    # two cliques of 6 joined by one dependency, and a separate pair
+    a = [(i, j) for i in range(1, 7) for j in range(i + 1, 7)]
+    b = [(i, j) for i in range(11, 17) for j in range(i + 1, 17)]
+    edges = [*a, *b, (6, 11), (30, 31)]
+    groups = group_tasks({*range(1, 7), *range(11, 17), 30, 31}, _upstream(edges), max_size=6)
+    assert [g.task_ids for g in groups] == [(1, 2, 3, 4, 5, 6), (11, 12, 13, 14, 15, 16), (30, 31)]
+    assert groups[0].split
+    assert groups[0].component_size == 12
+    assert not groups[2].split
+    proposals = propose({*range(1, 7), *range(11, 17), 30, 31}, _upstream(edges), {}, max_size=6)
+    cut = [(c.upstream_task_id, c.downstream_task_id, c.outside) for c in proposals[1].cross]
+    assert cut == [(6, 11, "upstream")]
+
+
+def test_a_lineage_cycle_is_set_apart_and_explained() -> None:
+    (group,) = group_tasks({1, 2, 3}, _upstream([(1, 2), (2, 3), (3, 1)]), max_size=10)
+    assert group.cycle_edges == ((3, 1),)
+    assert group.edges == ((1, 2), (2, 3))
+    assert group.cycles == ((1, 2, 3, 1),)
+
+
+def test_a_lone_task_between_tasks_of_one_workflow_is_proposed_as_an_addition_with_its_edges() -> None:
+    edges = [(1, 5), (5, 2), (3, 6)]
+    proposals = propose({5, 6}, _upstream(edges), {1: 7, 2: 7, 3: 8}, edge_tables={(1, 5): ["ods.a"], (5, 2): ["dw.b"]})
+    add, other = proposals
+    assert add.kind is ProposalKind.ADD_TO_WORKFLOW
+    assert add.workflow_id == 7
+    assert add.edges == ((1, 5), (5, 2))
+    assert add.tables == ("dw.b", "ods.a")
+    # task 6 reads what workflow 8 writes but nothing else: consumers none, producers all in 8 → an addition as well
+    assert other.kind is ProposalKind.ADD_TO_WORKFLOW
+    assert other.workflow_id == 8
+
+
+def test_a_task_between_two_workflows_is_a_new_workflow_with_two_dependent_links() -> None:
+    (p,) = propose({5}, _upstream([(1, 5), (2, 5)]), {1: 7, 2: 8})
+    assert p.kind is ProposalKind.NEW_WORKFLOW
+    assert [(c.upstream_task_id, c.other_workflow_id, c.outside) for c in p.cross] == [
+        (1, 7, "upstream"),
+        (2, 8, "upstream"),
+    ]
+
+
+def test_max_size_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="max_size"):
+        group_tasks({1}, {}, 0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(graphs(acyclic=True), st.integers(2, 8), st.data())
+def test_incremental_refresh_keeps_a_valid_partition(
+    graph: tuple[set[int], list[EdgePair]], max_size: int, data: st.DataObject
+) -> None:
+    tasks, edges = graph
+    tasks |= {1, 2}
+    book = ProposalBook(max_size=max_size)
+    book.rebuild(tasks, _upstream(edges))
+    for _ in range(data.draw(st.integers(1, 5))):
+        n = max(tasks)
+        u, v = sorted(data.draw(st.lists(st.integers(1, n), min_size=2, max_size=2, unique=True)))
+        touched: set[int] = {u, v}
+        if (u, v) in edges:
+            edges.remove((u, v))
+        else:
+            edges.append((u, v))
+        upstream = _upstream(edges)
+        book.refresh(touched, (), unassigned=tasks, upstream=upstream, downstream=invert(upstream))
+        groups = list(book.groups.values())
+        _check_partition(tasks, groups, edges, max_size)
+        assert _group_graph_is_acyclic(groups, edges)
+        assert all(book.group_of[t] == gid for gid, g in book.groups.items() for t in g.task_ids)
+
+
+def test_refresh_after_a_task_leaves_and_one_joins() -> None:
+    edges = [(1, 2), (2, 3), (4, 5)]
+    book = ProposalBook(max_size=10)
+    book.rebuild({1, 2, 3, 4, 5}, _upstream(edges))
+    assert sorted(g.task_ids for g in book.groups.values()) == [(1, 2, 3), (4, 5)]
+    up = _upstream(edges)
+    # task 2 goes into a workflow: 1 and 3 fall apart
+    book.refresh({2}, (), unassigned={1, 3, 4, 5}, upstream=up, downstream=invert(up))
+    assert sorted(g.task_ids for g in book.groups.values()) == [(1,), (3,), (4, 5)]
+    # it comes back
+    book.refresh((), {2}, unassigned={1, 2, 3, 4, 5}, upstream=up, downstream=invert(up))
+    assert sorted(g.task_ids for g in book.groups.values()) == [(1, 2, 3), (4, 5)]
+
+
+def test_suggest_home() -> None:
+    home = suggest_home({1: 7}, {2: 7, 3: None})
+    assert home is not None
+    assert home.workflow_id == 7
+    assert home.reason == "all_neighbours"
+    home = suggest_home({1: 7}, {2: 8})
+    assert home is not None
+    assert home.workflow_id == 7
+    assert home.reason == "all_producers"
+    assert suggest_home({1: 7, 2: 8}, {}) is None
+    assert suggest_home({}, {}) is None
