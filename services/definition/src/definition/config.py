@@ -50,3 +50,6 @@ class Settings(ServiceSettings):
     datasource_check_timeout_s: float = Field(default=2.0, gt=0, le=30)
     #: how many tasks' worth of version snapshots the in-process cache keeps (see ``definition.snapshots``)
     snapshot_cache_tasks: int = Field(default=10_000, ge=0)
+    #: auto-orchestration (issue 20): the most tasks a proposed workflow holds; larger groups of connected tasks are
+    #: split along the cuts that sever the fewest dependencies (``definition.domain.grouping``)
+    proposal_max_size: int = Field(default=200, ge=2, le=2_000)

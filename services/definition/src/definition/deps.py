@@ -39,3 +39,5 @@ class Deps:
     #: this service's signer: publish approvals (``common.approvals``); ``None``: requests go unsigned, and the
     #: publisher refuses them
     signer: Signer | None = None
+    #: the most tasks of a proposed workflow (``Settings.proposal_max_size``)
+    proposal_max_size: int = 200

@@ -53,6 +53,7 @@ def build_deps(
         reads=reads,
         datasources=datasources,
         signer=signer,
+        proposal_max_size=settings.proposal_max_size,
     )
 
 

@@ -133,8 +133,8 @@ PageSize = Annotated[int, Query(ge=1, le=200)]
 # --- tasks --------------------------------------------------------------------------------------------------------
 
 
-@router.post("/tasks", status_code=201, response_model=schemas.Task)
-async def create_task(body: schemas.TaskInput, deps: DepsDep, actor: Editor) -> schemas.Task:
+@router.post("/tasks", status_code=201, response_model=schemas.TaskDetail)
+async def create_task(body: schemas.TaskInput, deps: DepsDep, actor: Editor) -> schemas.TaskDetail:
     return await service.create_task(deps, body, actor)
 
 
@@ -152,8 +152,8 @@ async def delete_task(task_id: int, deps: DepsDep, actor: Editor) -> Response:
     return Response(status_code=204)
 
 
-@router.get("/tasks/{task_id}", response_model=schemas.Task)
-async def get_task(task_id: int, deps: DepsDep) -> schemas.Task:
+@router.get("/tasks/{task_id}", response_model=schemas.TaskDetail)
+async def get_task(task_id: int, deps: DepsDep) -> schemas.TaskDetail:
     return await service.get_task(deps, task_id)
 
 
@@ -322,3 +322,45 @@ async def preview_migration(body: schemas.MigrationRequest, deps: DepsDep, _acto
 @router.post("/migrations", response_model=schemas.MigrationResult)
 async def execute_migration(body: schemas.MigrationExecute, deps: DepsDep, actor: Editor) -> schemas.MigrationResult:
     return await service.execute_migration(deps, body, actor)
+
+
+# --- auto-orchestration proposals (issue 20) ----------------------------------------------------------------------
+
+Admin = Annotated[str, Depends(acting(Role.ADMIN))]
+
+
+@router.get("/proposals", response_model=schemas.Page[schemas.ProposalSummary])
+async def list_proposals(
+    deps: DepsDep, page: PageNo = 1, page_size: PageSize = 50, include_dismissed: bool = False
+) -> schemas.Page[schemas.ProposalSummary]:
+    """Proposed workflows for the tasks in none, the largest first; every such task is in exactly one."""
+    return await service.list_proposals(deps, include_dismissed=include_dismissed, page=page, page_size=page_size)
+
+
+@router.post("/proposals/rebuild", response_model=schemas.ProposalRebuild)
+async def rebuild_proposals(deps: DepsDep, _actor: Admin) -> schemas.ProposalRebuild:
+    """Compute every proposal from scratch (they are kept current incrementally; this is for a repair, or after the
+    migration that added them)."""
+    return await service.rebuild_proposals(deps)
+
+
+@router.get("/proposals/{proposal_id}/preview")
+async def preview_proposal(proposal_id: int, deps: DepsDep) -> dict[str, Any]:
+    """What accepting writes, in the shape of a migration preview: ``moved_task_ids``/``moved_edges``, the
+    resulting DAG as ``target_after`` (with its DEPENDENT links), ``warnings``, ``target_version_no`` to pass back
+    as ``expected_version_no``, and the ``reasons`` (component size, split, cut dependencies)."""
+    return await service.preview_proposal(deps, proposal_id)
+
+
+@router.post("/proposals/{proposal_id}/accept", status_code=201, response_model=schemas.ProposalAccepted)
+async def accept_proposal(
+    proposal_id: int, deps: DepsDep, actor: Editor, body: schemas.ProposalAccept | None = None
+) -> schemas.ProposalAccepted:
+    """A draft workflow (or a new version of the workflow a task is added to), ``trigger_source``
+    ``auto_orchestration``; 409 ``proposal-not-acceptable`` for a proposal holding a lineage cycle."""
+    return await service.accept_proposal(deps, proposal_id, body or schemas.ProposalAccept(), actor)
+
+
+@router.post("/proposals/{proposal_id}/dismiss", response_model=schemas.ProposalSummary)
+async def dismiss_proposal(proposal_id: int, deps: DepsDep, actor: Editor) -> schemas.ProposalSummary:
+    return await service.dismiss_proposal(deps, proposal_id, actor)

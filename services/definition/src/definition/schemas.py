@@ -102,6 +102,24 @@ class Task(BaseModel):
     warnings: list[Notice] = Field(default_factory=list)
 
 
+class TaskDetail(Task):
+    """One task as registered or read: an unassigned one names the workflow its lineage points to (issue 20), when
+    there is one."""
+
+    suggested_workflow: SuggestedWorkflow | None = None
+
+
+class SuggestedWorkflow(BaseModel):
+    """The workflow a task's lineage points to: ``all_neighbours`` (every producer and consumer of the task in a
+    workflow is in this one) or ``all_producers`` (every producer in one is)."""
+
+    workflow_id: int
+    workflow_name: str
+    reason: Literal["all_neighbours", "all_producers"]
+    upstream_task_ids: list[int]
+    downstream_task_ids: list[int]
+
+
 class TaskListQuery(BaseModel):
     """The query of ``GET /internal/tasks`` (read by ``common.query.parse_query``)."""
 
@@ -337,4 +355,61 @@ class MigrationResult(BaseModel):
     source: WorkflowDetail
     target: WorkflowDetail
     #: the executed plan (same shape as ``POST /internal/migrations/preview``)
+    preview: dict[str, Any]
+
+
+# --- auto-orchestration proposals (issue 20) --------------------------------------------------------------------
+
+
+class CrossDependencyOut(BaseModel):
+    upstream_task_id: int
+    downstream_task_id: int
+    #: the workflow the task outside the proposal is in (``None``: in none yet, another proposal holds it)
+    other_workflow_id: int | None
+    #: which end is outside the proposal
+    outside: Literal["upstream", "downstream"]
+    #: how the dependency is kept once both ends are in workflows
+    kept_as: Literal["dependent_link"]
+
+
+class ProposalSummary(BaseModel):
+    id: int
+    kind: Literal["new_workflow", "add_to_workflow"]
+    fingerprint: str
+    #: ``add_to_workflow``: the workflow the task joins
+    workflow_id: int | None
+    task_ids: list[int]
+    task_count: int
+    edges: list[tuple[int, int]]
+    #: internal dependencies that close a lineage cycle: such a proposal cannot be accepted
+    cycle_edges: list[tuple[int, int]]
+    cycles: list[list[int]]
+    #: the size of the connected group it came from (larger: it was split there)
+    component_size: int
+    split: bool
+    cross_dependencies: list[CrossDependencyOut]
+    dismissed: bool
+    created_at: datetime
+
+
+class ProposalRebuild(BaseModel):
+    proposals: int
+    tasks: int
+
+
+class ProposalAccept(_Input):
+    """``new_workflow``: ``name`` of the draft (default ``auto-<first task's name>``); ``add_to_workflow``:
+    ``expected_version_no`` of the workflow (409 ``stale-version`` when it moved on). ``dependent_links``: keep
+    the dependencies on tasks of other workflows as DEPENDENT links in the new version (default), or leave them."""
+
+    name: Name | None = None
+    description: Annotated[str, Field(max_length=MAX_DESCRIPTION_CHARS)] = ""
+    expected_version_no: ExpectedNumber | None = None
+    dependent_links: bool = True
+
+
+class ProposalAccepted(BaseModel):
+    proposal_id: int
+    workflow: WorkflowDetail
+    #: the preview of what was accepted (same shape as ``GET /internal/proposals/{id}/preview``)
     preview: dict[str, Any]

@@ -48,7 +48,15 @@ from common.events.models import (
     TriggerSource,
     WorkflowVersionCreated,
 )
-from common.workflow import Edge, NodeAttrs, SnapshotTask, SqlParams, StructureSnapshot, TaskParams
+from common.workflow import (
+    Edge,
+    ExternalDependency,
+    NodeAttrs,
+    SnapshotTask,
+    SqlParams,
+    StructureSnapshot,
+    TaskParams,
+)
 from definition import schemas
 from definition.db import repository as repo
 from definition.db.tables import TASK_OWNERSHIP_CONSTRAINT, WORKFLOW_NAME_CONSTRAINT
@@ -57,6 +65,16 @@ from definition.domain.dag import DagAnalysis, EdgePair, analyse_dag, ownership_
 from definition.domain.diff import change_summary
 from definition.domain.enums import MigrationMode, WorkflowAction, WorkflowStatus
 from definition.domain.errors import InvalidWorkflowStructure, MigrationNotPossible, TaskOwnedByAnotherWorkflow
+from definition.domain.grouping import (
+    Proposal,
+    circles,
+    dependent_period,
+    explain,
+    group_tasks,
+    propose,
+    region_of,
+    suggest_home,
+)
 from definition.domain.migration import MigrationPlan, plan_migration
 from definition.domain.snapshot import build_snapshot
 from definition.domain.status import (
@@ -73,6 +91,7 @@ from definition.snapshots import EncodedSnapshot, dump_around, encode_snapshot, 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+_T = TypeVar("_T", bound=schemas.Task)
 
 MANUAL = "manual"
 _DEFAULT_ATTRS = NodeAttrs()
@@ -473,6 +492,10 @@ async def _write_version(
     if clear_attention:
         values.update(needs_attention=False, attention_reason=None, attention_details=None)
     fresh = await repo.update_workflow_row(session, row.id, values)
+    before = {t.task_id for t in old.tasks} if old is not None else set()
+    placed = before.symmetric_difference(t.task_id for t in new.tasks)
+    if placed:
+        await _refresh_proposals(session, deps, joined=placed)
     deps.snapshots.put(version.id, encoded)
     await deps.outbox.add(
         session,
@@ -635,15 +658,20 @@ def _task_values(body: schemas.TaskInput, actor: str) -> dict[str, Any]:
     }
 
 
-async def create_task(deps: Deps, body: schemas.TaskInput, actor: str) -> schemas.Task:
+async def create_task(deps: Deps, body: schemas.TaskInput, actor: str) -> schemas.TaskDetail:
+    """Register a task; the answer names the workflow its lineage points to, if any (lineage may know the task's
+    tables already: it keys them by task id), and the task joins the proposals."""
     async with unit_of_work(deps.sessions) as session:
         task_id = await repo.insert_task(session, {**_task_values(body, actor), "created_by": actor})
         row = await repo.get_task(session, task_id)
         assert row is not None
-    return await _with_checks(deps, _task_view(row), body)
+        await _refresh_proposals(session, deps, joined={task_id})
+        suggested = await _suggested_workflow(session, task_id)
+    task = schemas.TaskDetail(**dict(_task_view(row)), suggested_workflow=suggested)
+    return await _with_checks(deps, task, body)
 
 
-async def _with_checks(deps: Deps, task: schemas.Task, body: schemas.TaskInput) -> schemas.Task:
+async def _with_checks(deps: Deps, task: _T, body: schemas.TaskInput) -> _T:
     """The saved task with what would stop its publish: a SQL task's datasource that DolphinScheduler does not have
     (asked after the save: a slow lookup never holds the transaction, and never fails the save)."""
     params = body.params
@@ -667,12 +695,14 @@ async def _with_checks(deps: Deps, task: schemas.Task, body: schemas.TaskInput) 
     return task.model_copy(update={"warnings": [notice]})
 
 
-async def get_task(deps: Deps, task_id: int) -> schemas.Task:
+async def get_task(deps: Deps, task_id: int) -> schemas.TaskDetail:
+    """The task; an unassigned one with the workflow its lineage points to, if any."""
     async with unit_of_work(deps.sessions) as session:
         row = await repo.get_task(session, task_id)
-    if row is None:
-        raise NotFound(f"task {task_id} not found", task_id=task_id)
-    return _task_view(row)
+        if row is None:
+            raise NotFound(f"task {task_id} not found", task_id=task_id)
+        suggested = await _suggested_workflow(session, task_id) if row.workflow_id is None else None
+    return schemas.TaskDetail(**dict(_task_view(row)), suggested_workflow=suggested)
 
 
 async def list_tasks(deps: Deps, f: repo.TaskFilter, *, page: int, page_size: int) -> str:
@@ -934,7 +964,9 @@ async def delete_workflow(deps: Deps, workflow_id: int, actor: str, *, expected_
                 "which keeps its history",
                 workflow_id=workflow_id,
             )
+        freed = await repo.workflow_task_ids(session, workflow_id)
         await repo.delete_workflow(session, workflow_id)
+        await _refresh_proposals(session, deps, joined=freed)
     log.info("workflow %d (%s) deleted by %s", workflow_id, row.workflow_name, actor)
 
 
@@ -952,6 +984,7 @@ async def delete_task(deps: Deps, task_id: int, actor: str) -> None:
                 workflow_id=owner[0],
             )
         await repo.delete_task(session, task_id)
+        await _refresh_proposals(session, deps, touched={task_id})
         await deps.outbox.add(session, LineageChanged(task_id=task_id, task_removed=True))
     log.info("task %d deleted by %s", task_id, actor)
 
@@ -1318,6 +1351,12 @@ async def apply_dependency_change(
     # The dependency projection mirrors lineage's view for EVERY event, cycle or not (lineage writes the new sets
     # to its view either way), before any of the early returns below.
     await repo.put_dependencies(session, t, event.new_upstream, event.new_downstream)
+    # the proposals around the task (issue 20), whatever happens to workflows below
+    ends = set(event.old_upstream).symmetric_difference(event.new_upstream) | set(
+        event.old_downstream
+    ).symmetric_difference(event.new_downstream)
+    if ends:
+        await _refresh_proposals(session, deps, touched={t, *ends})
     added = [(u, t) for u in sorted(set(event.new_upstream) - set(event.old_upstream))] + [
         (t, d) for d in sorted(set(event.new_downstream) - set(event.old_downstream))
     ]
@@ -1575,3 +1614,409 @@ async def execute_migration(deps: Deps, body: schemas.MigrationExecute, actor: s
     except IntegrityError as exc:
         moved = list(plan.moved_task_ids) if plan else [body.task_id]
         raise await _integrity_conflict(deps, exc, body.target_workflow_id, moved) from exc
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Auto-orchestration (issue 20): proposals of workflows for the tasks in none
+#
+# The proposals are kept current in the transaction of every change that can alter them: a dependency change
+# (``apply_dependency_change``), a task created or deleted, a workflow's task set changed (``_write_version``) or a
+# workflow deleted. Each regroups only the proposals the change touches (``grouping.region_of``); ``rebuild_proposals``
+# computes all of them from scratch (after the migration that added them, or to repair).
+
+
+def _proposal_row(p: Proposal, dismissed: bool) -> repo.ProposalRow:
+    return repo.ProposalRow(
+        fingerprint=p.fingerprint,
+        kind=p.kind.value,
+        workflow_id=p.workflow_id,
+        task_ids=list(p.task_ids),
+        details={
+            "edges": [list(e) for e in p.edges],
+            "cycle_edges": [list(e) for e in p.cycle_edges],
+            "cycles": [list(c) for c in p.cycles],
+            "component_size": p.component_size,
+            "cross": [
+                {
+                    "upstream_task_id": c.upstream_task_id,
+                    "downstream_task_id": c.downstream_task_id,
+                    "other_workflow_id": c.other_workflow_id,
+                    "outside": c.outside,
+                    "kept_as": c.kept_as,
+                }
+                for c in p.cross
+            ],
+        },
+        dismissed=dismissed,
+    )
+
+
+async def _store_proposals(session: AsyncSession, proposals: Sequence[Proposal]) -> list[int]:
+    dismissed = await repo.dismissed_among(session, [p.fingerprint for p in proposals])
+    return await repo.insert_proposals(session, [_proposal_row(p, p.fingerprint in dismissed) for p in proposals])
+
+
+async def _regroup(session: AsyncSession, deps: Deps, region: set[int], proposal_ids: Iterable[int]) -> list[int]:
+    """Replace the proposals ``proposal_ids`` by the groups of the unassigned tasks of ``region``."""
+    await repo.delete_proposals(session, proposal_ids)
+    unassigned = await repo.unassigned_of(session, region)
+    sets = await repo.dependency_sets(session, unassigned)
+    upstream = {t: ups for t, (ups, _) in sets.items()}
+    downstream = {t: downs for t, (_, downs) in sets.items()}
+    outside = {x for ups, downs in sets.values() for x in (*ups, *downs)} - unassigned
+    owners = await repo.task_owners(session, outside)
+    workflow_of = {t: o[0] for t, o in owners.items() if o is not None}
+    known_unassigned = unassigned | {t for t, o in owners.items() if o is None}
+    groups = group_tasks(unassigned, upstream, deps.proposal_max_size)
+    return await _store_proposals(
+        session, [explain(g, known_unassigned, upstream, downstream, workflow_of) for g in groups]
+    )
+
+
+async def _refresh_proposals(
+    session: AsyncSession, deps: Deps, *, touched: Iterable[int] = (), joined: Iterable[int] = ()
+) -> None:
+    """Regroup around a change (``grouping.region_of``): ``touched`` are the ends of dependencies that came or went
+    and tasks that left the unassigned set; ``joined`` are tasks whose placement changed otherwise (new, freed, or
+    moved between workflows: their neighbours' proposals name the workflow, so they are regrouped too)."""
+    touched, joined = set(touched), set(joined)
+    if not touched and not joined:
+        return
+    await repo.lock_proposals_table(session)
+    sets = await repo.dependency_sets(session, joined)
+    neighbours = {t: (*ups, *downs) for t, (ups, downs) in sets.items()}
+    proposal_of = await repo.proposals_of_tasks(session, touched | joined | {x for n in neighbours.values() for x in n})
+
+    async def members(gids: Iterable[int]) -> list[int]:
+        return await repo.proposal_members(session, gids)
+
+    region, gids = region_of(touched, joined, proposal_of.get, lambda g: (), lambda t: neighbours.get(t, ()))
+    region.update(await members(gids))
+    new = await _regroup(session, deps, region, gids)
+    # a regrouping can close a circle of cut dependencies through proposals outside the region: those are grouped
+    # again together (``grouping._untangle`` keeps the result free of such circles)
+    forward = await repo.proposal_reach(session, new, downstream=True)
+    if len(forward) > len(new):
+        both = forward & await repo.proposal_reach(session, new, downstream=False)
+        tangled = circles(await repo.proposal_links(session, sorted(both)))
+        if tangled:
+            await _regroup(session, deps, set(await members(tangled)), tangled)
+
+
+async def rebuild_proposals(deps: Deps) -> schemas.ProposalRebuild:
+    """Every proposal computed from scratch (one transaction; dismissed task sets stay dismissed)."""
+    async with unit_of_work(deps.sessions) as session:
+        await repo.lock_proposals_table(session)
+        unassigned = await repo.all_unassigned(session)
+        upstream = await repo.all_dependencies(session)
+        owners = await repo.all_owners(session)
+        proposals = propose(unassigned, upstream, owners, max_size=deps.proposal_max_size)
+        await repo.delete_proposals(session, None)
+        await _store_proposals(session, proposals)
+    return schemas.ProposalRebuild(proposals=len(proposals), tasks=len(unassigned))
+
+
+def _proposal_view(row: Row[Any]) -> schemas.ProposalSummary:
+    d = row.details
+    return schemas.ProposalSummary(
+        id=row.id,
+        kind=row.kind,
+        fingerprint=row.fingerprint,
+        workflow_id=row.workflow_id,
+        task_ids=list(row.task_ids),
+        task_count=row.task_count,
+        edges=[(u, v) for u, v in d["edges"]],
+        cycle_edges=[(u, v) for u, v in d["cycle_edges"]],
+        cycles=d["cycles"],
+        component_size=d["component_size"],
+        split=d["component_size"] > row.task_count,
+        cross_dependencies=[schemas.CrossDependencyOut.model_validate(c) for c in d["cross"]],
+        dismissed=row.dismissed,
+        created_at=row.created_at,
+    )
+
+
+async def list_proposals(
+    deps: Deps, *, include_dismissed: bool, page: int, page_size: int
+) -> schemas.Page[schemas.ProposalSummary]:
+    async with unit_of_work(deps.sessions) as session:
+        total, rows = await repo.list_proposals(
+            session, include_dismissed=include_dismissed, page=page, page_size=page_size
+        )
+    return schemas.Page(items=[_proposal_view(r) for r in rows], total=total, page=page, page_size=page_size)
+
+
+async def _proposal(session: AsyncSession, proposal_id: int, *, lock: bool = False) -> Row[Any]:
+    row = await repo.get_proposal(session, proposal_id, lock=lock)
+    if row is None:
+        raise NotFound(
+            f"proposal {proposal_id} not found (proposals are regrouped when lineage or workflows change: list them "
+            "again)",
+            proposal_id=proposal_id,
+        )
+    return row
+
+
+class ProposalNotAcceptable(Conflict):
+    code = "proposal-not-acceptable"
+    title = "Proposal cannot be accepted"
+
+
+async def _dependent_links(
+    session: AsyncSession, deps: Deps, proposal: schemas.ProposalSummary
+) -> list[ExternalDependency]:
+    """The proposal's dependencies on tasks of existing workflows, as DEPENDENT links (one per upstream task),
+    with the upstream workflow's DolphinScheduler codes when it was deployed and the period its schedule runs."""
+    waits: dict[int, tuple[int, set[int]]] = {}
+    for c in proposal.cross_dependencies:
+        if c.outside == "upstream" and c.other_workflow_id is not None:
+            waits.setdefault(c.upstream_task_id, (c.other_workflow_id, set()))[1].add(c.downstream_task_id)
+    if not waits:
+        return []
+    names = {r.id: r.name for r in await repo.catalog_tasks(session, waits)}
+    links: list[ExternalDependency] = []
+    upstream_rows: dict[int, tuple[Row[Any], StructureSnapshot]] = {}
+    for upstream_task, (workflow_id, task_ids) in sorted(waits.items()):
+        if workflow_id not in upstream_rows:
+            row = await repo.get_workflow(session, workflow_id)
+            if row is None:
+                continue
+            upstream_rows[workflow_id] = (row, await _current_snapshot(session, deps, row))
+        row, snapshot = upstream_rows[workflow_id]
+        cycle, date_value = dependent_period(snapshot.schedule.crontab if snapshot.schedule else None)
+        links.append(
+            ExternalDependency(
+                upstream_workflow_id=workflow_id,
+                upstream_task_id=upstream_task,
+                task_ids=tuple(task_ids),
+                cycle=cycle,
+                date_value=date_value,
+                upstream_project_code=row.project_code,
+                upstream_workflow_code=row.workflow_code,
+                upstream_workflow_name=row.workflow_name,
+                upstream_task_name=names.get(upstream_task, ""),
+            )
+        )
+    return links
+
+
+def _workflow_body(
+    snapshot: StructureSnapshot | None, proposal: schemas.ProposalSummary, name: str, description: str
+) -> schemas.WorkflowInput:
+    """The workflow after accepting: the proposal's tasks and edges, added to ``snapshot``'s when there is one."""
+    tasks = [schemas.WorkflowTaskInput(task_id=t) for t in proposal.task_ids]
+    edges = [schemas.EdgeModel(upstream_task_id=u, downstream_task_id=v) for u, v in proposal.edges]
+    if snapshot is None:
+        return schemas.WorkflowInput(name=name, description=description, tasks=tasks, edges=edges)
+    return schemas.WorkflowInput(
+        name=snapshot.workflow_name,
+        description=snapshot.description,
+        tasks=[schemas.WorkflowTaskInput(task_id=t.task_id, node_attrs=t.node_attrs) for t in snapshot.tasks] + tasks,
+        edges=[
+            schemas.EdgeModel(upstream_task_id=e.upstream_task_id, downstream_task_id=e.downstream_task_id)
+            for e in snapshot.edges
+        ]
+        + edges,
+        schedule=snapshot.schedule,
+        global_params=list(snapshot.global_params),
+        execution_type=snapshot.execution_type,
+        timeout_minutes=snapshot.timeout_minutes,
+    )
+
+
+def _dag_of(snapshot: StructureSnapshot) -> dict[str, Any]:
+    return {
+        "workflow_id": snapshot.workflow_id,
+        "task_ids": [t.task_id for t in snapshot.tasks],
+        "edges": [[e.upstream_task_id, e.downstream_task_id] for e in snapshot.edges],
+        "entry_task_ids": list(snapshot.entry_task_ids),
+        "exit_task_ids": list(snapshot.exit_task_ids),
+        "external_dependencies": [d.model_dump(mode="json") for d in snapshot.external_dependencies],
+    }
+
+
+class _Planned(NamedTuple):
+    proposal: schemas.ProposalSummary
+    #: ``add_to_workflow``: the (locked when accepting) workflow and its current snapshot
+    target: Row[Any] | None
+    old: StructureSnapshot | None
+    new: StructureSnapshot
+    preview: dict[str, Any]
+
+
+async def _plan_proposal(
+    session: AsyncSession, deps: Deps, proposal_id: int, body: schemas.ProposalAccept, *, lock: bool
+) -> _Planned:
+    """What accepting the proposal writes, and its preview: the same shape as a migration preview (moved tasks and
+    edges, the resulting DAG as ``target_after``, warnings, ``target_version_no`` to pass back), plus the reasons
+    and the DEPENDENT links."""
+    proposal = _proposal_view(await _proposal(session, proposal_id, lock=lock))
+    if proposal.cycle_edges:
+        raise ProposalNotAcceptable(
+            f"proposal {proposal_id} holds a lineage cycle ({'; '.join(_fmt_path(c) for c in proposal.cycles)}): "
+            "fix the tasks' reads and writes first",
+            proposal_id=proposal_id,
+            cycles=proposal.cycles,
+        )
+    target: Row[Any] | None = None
+    old: StructureSnapshot | None = None
+    if proposal.kind == "add_to_workflow":
+        assert proposal.workflow_id is not None
+        target = await (
+            _locked(session, proposal.workflow_id) if lock else _workflow_row(session, proposal.workflow_id)
+        )
+        _check_writable(target)
+        old = await _current_snapshot(session, deps, target)
+    name = body.name or f"auto-{(await repo.catalog_tasks(session, proposal.task_ids[:1]))[0].name}"[:128]
+    workflow_body = _workflow_body(old, proposal, name, body.description)
+    catalog, dag, attrs = await _validated_snapshot(session, target.id if target is not None else None, workflow_body)
+    new = _snapshot(deps, target.id if target is not None else 0, workflow_body, catalog, dag, attrs)
+    links = await _dependent_links(session, deps, proposal) if body.dependent_links else []
+    kept = list(old.external_dependencies) if old is not None else []
+    if links or kept:
+        by_upstream = {d.upstream_task_id: d for d in kept}
+        for link in links:
+            prev = by_upstream.get(link.upstream_task_id)
+            by_upstream[link.upstream_task_id] = (
+                link
+                if prev is None
+                else prev.model_copy(update={"task_ids": tuple(sorted({*prev.task_ids, *link.task_ids}))})
+            )
+        new = new.model_copy(update={"external_dependencies": tuple(by_upstream.values())}).canonical()
+    warnings = []
+    not_yet = [c for c in proposal.cross_dependencies if c.other_workflow_id is None]
+    if not_yet:
+        warnings.append(
+            {
+                "code": "cross_proposal_dependencies",
+                "message": f"{len(not_yet)} dependencies link this proposal's tasks with tasks of other proposals: "
+                "they become DEPENDENT links once those are accepted too",
+                "task_ids": sorted(
+                    {c.upstream_task_id if c.outside == "downstream" else c.downstream_task_id for c in not_yet}
+                ),
+            }
+        )
+    undeployed = sorted({d.upstream_workflow_id for d in links if d.upstream_workflow_code is None})
+    if undeployed:
+        warnings.append(
+            {
+                "code": "upstream_not_deployed",
+                "message": f"workflows {undeployed} are not deployed yet: publishing waits until they are",
+                "task_ids": [],
+            }
+        )
+    preview = {
+        "proposal_id": proposal.id,
+        "kind": proposal.kind,
+        "fingerprint": proposal.fingerprint,
+        "target_workflow_id": target.id if target is not None else None,
+        "moved_task_ids": proposal.task_ids,
+        "moved_edges": [list(e) for e in proposal.edges],
+        "dropped_edges": [],
+        "bridged_edges": [],
+        "lineage_edges": [list(e) for e in proposal.edges],
+        "external_dependencies": [d.model_dump(mode="json") for d in links],
+        "reasons": {
+            "component_size": proposal.component_size,
+            "split": proposal.split,
+            "cut_dependencies": [c.model_dump(mode="json") for c in proposal.cross_dependencies],
+        },
+        "warnings": warnings,
+        "target_after": _dag_of(new),
+        "target_version_no": target.current_version_no if target is not None else None,
+    }
+    return _Planned(proposal, target, old, new, preview)
+
+
+async def _workflow_row(session: AsyncSession, workflow_id: int) -> Row[Any]:
+    row = await repo.get_workflow(session, workflow_id)
+    if row is None:
+        raise NotFound(f"workflow {workflow_id} not found", workflow_id=workflow_id)
+    return row
+
+
+async def preview_proposal(deps: Deps, proposal_id: int) -> dict[str, Any]:
+    async with unit_of_work(deps.sessions) as session:
+        planned = await _plan_proposal(session, deps, proposal_id, schemas.ProposalAccept(), lock=False)
+    return planned.preview
+
+
+async def accept_proposal(
+    deps: Deps, proposal_id: int, body: schemas.ProposalAccept, actor: str
+) -> schemas.ProposalAccepted:
+    """Accept: a draft workflow with the proposal's tasks and edges, or a new version of the workflow a task is
+    added to (``trigger_source=auto_orchestration``), with the DEPENDENT links to other workflows' tasks (unless
+    ``dependent_links`` is false). The proposal goes with the regrouping its tasks' new placement causes."""
+    try:
+        async with unit_of_work(deps.sessions) as session:
+            planned = await _plan_proposal(session, deps, proposal_id, body, lock=True)
+            if planned.target is not None:
+                if body.expected_version_no is not None:
+                    _check_version(planned.target, body.expected_version_no)
+                written = await _write_version(
+                    session,
+                    deps,
+                    planned.target,
+                    planned.new,
+                    planned.old,
+                    trigger=TriggerSource.AUTO_ORCHESTRATION,
+                    actor=actor,
+                )
+                assert written is not None
+                row = written.row
+                snapshot = planned.new
+            else:
+                await _check_name_free(session, planned.new.workflow_name, None)
+                row = await repo.insert_workflow(
+                    session,
+                    {
+                        "workflow_name": planned.new.workflow_name,
+                        "description": planned.new.description,
+                        "status": WorkflowStatus.DRAFT.value,
+                        "created_by": actor,
+                        "updated_by": actor,
+                    },
+                )
+                snapshot = planned.new.model_copy(update={"workflow_id": row.id})
+                written = await _write_version(
+                    session, deps, row, snapshot, None, trigger=TriggerSource.AUTO_ORCHESTRATION, actor=actor
+                )
+                assert written is not None
+                row = written.row
+            preview = {**planned.preview, "target_workflow_id": row.id, "target_after": _dag_of(snapshot)}
+            return schemas.ProposalAccepted(proposal_id=proposal_id, workflow=_detail(row, snapshot), preview=preview)
+    except IntegrityError as exc:
+        name = body.name or ""
+        raise await _integrity_conflict(deps, exc, None, list(planned.proposal.task_ids), name) from exc
+
+
+async def dismiss_proposal(deps: Deps, proposal_id: int, actor: str) -> schemas.ProposalSummary:
+    """Dismiss: the proposal is no longer listed, nor is the same task set when a regrouping forms it again."""
+    async with unit_of_work(deps.sessions) as session:
+        row = await _proposal(session, proposal_id, lock=True)
+        await repo.dismiss_proposal(session, proposal_id, row.fingerprint, actor)
+        row = await _proposal(session, proposal_id)
+    return _proposal_view(row)
+
+
+async def _suggested_workflow(session: AsyncSession, task_id: int) -> schemas.SuggestedWorkflow | None:
+    """The workflow an unassigned task's lineage points to (``grouping.suggest_home``)."""
+    sets = (await repo.dependency_sets(session, [task_id])).get(task_id)
+    if sets is None:
+        return None
+    ups, downs = sets
+    owners = await repo.task_owners(session, {*ups, *downs})
+    home = suggest_home(
+        {u: o[0] if (o := owners.get(u)) else None for u in ups},
+        {d: o[0] if (o := owners.get(d)) else None for d in downs},
+    )
+    if home is None:
+        return None
+    name = next(o[1] for o in owners.values() if o is not None and o[0] == home.workflow_id)
+    return schemas.SuggestedWorkflow(
+        workflow_id=home.workflow_id,
+        workflow_name=name,
+        reason=home.reason,
+        upstream_task_ids=list(home.upstream_task_ids),
+        downstream_task_ids=list(home.downstream_task_ids),
+    )

@@ -9,11 +9,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from common.workflow import DEPENDENT_DATE_VALUES, DependentCycle
 from definition.domain.dag import EdgePair
 from definition.domain.grouping import (
     Group,
     ProposalBook,
     ProposalKind,
+    circles,
+    dependent_period,
     group_tasks,
     invert,
     propose,
@@ -207,3 +210,27 @@ def test_suggest_home() -> None:
     assert home.reason == "all_producers"
     assert suggest_home({1: 7, 2: 8}, {}) is None
     assert suggest_home({}, {}) is None
+
+
+@pytest.mark.parametrize(
+    ("crontab", "expected"),
+    [
+        (None, (DependentCycle.DAY, "today")),
+        ("0 0 2 * * ? *", (DependentCycle.DAY, "today")),
+        ("0 15 * * * ? *", (DependentCycle.HOUR, "currentHour")),
+        ("0 0 */4 * * ? *", (DependentCycle.HOUR, "currentHour")),
+        ("0 0 3 ? * MON *", (DependentCycle.WEEK, "thisWeek")),
+        ("0 0 3 1 * ? *", (DependentCycle.MONTH, "thisMonth")),
+    ],
+)
+def test_dependent_period_follows_the_upstream_schedule(
+    crontab: str | None, expected: tuple[DependentCycle, str]
+) -> None:
+    cycle, value = dependent_period(crontab)
+    assert (cycle, value) == expected
+    assert value in DEPENDENT_DATE_VALUES[cycle]
+
+
+def test_circles() -> None:
+    assert circles([(1, 2), (2, 3), (3, 1), (3, 4), (5, 5)]) == {1, 2, 3}
+    assert circles([(1, 2), (2, 3)]) == set()

@@ -330,6 +330,26 @@ class DefinitionClient:
         out: Json = await self.up.call("POST", "/internal/migrations", caller, body=body)
         return out
 
+    async def list_proposals(self, params: Params, caller: Caller) -> Json:
+        out: Json = await self.up.call("GET", "/internal/proposals", caller, params=params)
+        return out
+
+    async def rebuild_proposals(self, caller: Caller) -> Json:
+        out: Json = await self.up.call("POST", "/internal/proposals/rebuild", caller)
+        return out
+
+    async def preview_proposal(self, proposal_id: int, caller: Caller) -> Json:
+        out: Json = await self.up.call("GET", f"/internal/proposals/{proposal_id}/preview", caller)
+        return out
+
+    async def accept_proposal(self, proposal_id: int, body: Json, caller: Caller) -> Json:
+        out: Json = await self.up.call("POST", f"/internal/proposals/{proposal_id}/accept", caller, body=body)
+        return out
+
+    async def dismiss_proposal(self, proposal_id: int, caller: Caller) -> Json:
+        out: Json = await self.up.call("POST", f"/internal/proposals/{proposal_id}/dismiss", caller)
+        return out
+
 
 class PublisherClient:
     def __init__(self, upstream: Upstream) -> None:

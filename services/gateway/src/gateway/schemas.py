@@ -138,6 +138,19 @@ class MigrationPreviewInput(_Forwarded):
     allow_empty_source: bool = False
 
 
+class ProposalAcceptInput(_Forwarded):
+    """Accepting a proposal (issue 20): ``name`` of the new draft workflow (default ``auto-<first task>``),
+    ``expected_version_no`` of the workflow a task is added to, ``dependent_links`` (default true): keep the
+    dependencies on other workflows' tasks as DEPENDENT links."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name | None = None
+    description: str = Field(default="", max_length=MAX_DESCRIPTION_CHARS)
+    expected_version_no: ExpectedNumber | None = None
+    dependent_links: bool = True
+
+
 class MigrationInput(MigrationPreviewInput):
     expected_source_version_no: ExpectedNumber
     expected_target_version_no: ExpectedNumber

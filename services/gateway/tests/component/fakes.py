@@ -632,6 +632,38 @@ class FakeServices:
                 "operation": body.operation,
             }
 
+        # auto-orchestration (issue 20): one proposal per unassigned task, with the task's id
+        def proposal_of(task_id: int) -> dict[str, Any]:
+            task = task_or_404(task_id)
+            if task["workflow_id"]:
+                raise NotFound(f"proposal {task_id} not found")
+            return {"id": task_id, "kind": "new_workflow", "task_ids": [task_id], "edges": [], "dismissed": False}
+
+        @app.get("/internal/proposals")
+        async def proposals(page: int = 1, page_size: int = 50) -> Any:
+            free = [proposal_of(t) for t, task in sorted(fake.tasks.items()) if not task["workflow_id"]]
+            return page_of(free, page, page_size)
+
+        @app.post("/internal/proposals/rebuild")
+        async def rebuild_proposals() -> Any:
+            free = [t for t, task in fake.tasks.items() if not task["workflow_id"]]
+            return {"proposals": len(free), "tasks": len(free)}
+
+        @app.get("/internal/proposals/{proposal_id}/preview")
+        async def preview_proposal(proposal_id: int) -> Any:
+            p = proposal_of(proposal_id)
+            return {"proposal_id": proposal_id, "moved_task_ids": p["task_ids"], "warnings": []}
+
+        @app.post("/internal/proposals/{proposal_id}/accept", status_code=201)
+        async def accept_proposal(proposal_id: int) -> Any:
+            p = proposal_of(proposal_id)
+            wf = fake.add_workflow(f"auto-{proposal_id}", task_ids=p["task_ids"])
+            return {"proposal_id": proposal_id, "workflow": wf, "preview": {"moved_task_ids": p["task_ids"]}}
+
+        @app.post("/internal/proposals/{proposal_id}/dismiss")
+        async def dismiss_proposal(proposal_id: int) -> Any:
+            return {**proposal_of(proposal_id), "dismissed": True}
+
         @app.post("/internal/migrations/preview")
         async def preview(body: MigPreview) -> Any:
             task = task_or_404(body.task_id)

@@ -17,6 +17,10 @@ Seed §3 names and columns are kept; additions are marked below.
 - ``workflow_version``: immutable versions, ``UNIQUE(workflow_id, version_no)``; ``content_hash`` added (the sha256
   of ``structure_snapshot``, which is stored as canonical ``json`` text).
 - ``publish_request``: publish requests sent to the publisher and their outcome (not in the seed).
+- ``orchestration_proposal`` (migration 0006, issue 20): proposed workflows for the tasks in none
+  (``definition.domain.grouping``); ``orchestration_proposal_task`` puts each such task in exactly one (its primary
+  key); ``dismissed_proposal`` keeps the fingerprints (task sets) people dismissed, so a regrouping that forms the
+  same set again keeps it dismissed.
 """
 
 from __future__ import annotations
@@ -51,7 +55,7 @@ metadata: MetaData = new_metadata()
 TASK_TYPES = ("SHELL", "SQL", "PYTHON")
 STATUSES = ("draft", "ready", "online", "offline", "archived")
 PUBLISH_STATUSES = ("never_published", "pending", "published", "failed")
-TRIGGER_SOURCES = ("manual_edit", "task_change", "lineage_change", "migration", "rollback")
+TRIGGER_SOURCES = ("manual_edit", "task_change", "lineage_change", "migration", "rollback", "auto_orchestration")
 OPERATIONS = ("deploy", "online", "offline")
 REQUEST_STATUSES = ("pending", "success", "failed", "skipped_unchanged")
 INHERITANCE_MODES = ("manual", "only_current", "cascade_downstream", "cascade_up_and_downstream")
@@ -203,6 +207,49 @@ task_dependency_projection = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=_NOW),
     Index("ix_task_dependency_projection_upstream_task_ids", "upstream_task_ids", postgresql_using="gin"),
     Index("ix_task_dependency_projection_downstream_task_ids", "downstream_task_ids", postgresql_using="gin"),
+)
+
+PROPOSAL_KINDS = ("new_workflow", "add_to_workflow")
+
+orchestration_proposal = Table(
+    "orchestration_proposal",
+    metadata,
+    Column("id", BigInteger, Identity(always=True), primary_key=True),
+    #: sha1 of the sorted task ids (``@workflow_id`` for an addition): a proposal is the same while its tasks are
+    Column("fingerprint", Text, nullable=False, unique=True),
+    Column("kind", Text, nullable=False),
+    #: ``add_to_workflow``: the workflow the task joins
+    Column("workflow_id", BigInteger),
+    Column("task_ids", ARRAY(BigInteger), nullable=False),
+    Column("task_count", Integer, nullable=False),
+    #: edges, cycle edges and cycles, the dependencies crossing its boundary, the component's size
+    Column("details", JSONB, nullable=False),
+    Column("dismissed", Boolean, nullable=False, server_default=text("false")),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=_NOW),
+    CheckConstraint(_in("kind", PROPOSAL_KINDS), name="kind"),
+    Index("ix_orchestration_proposal_open", "id", postgresql_where=text("NOT dismissed")),
+)
+
+orchestration_proposal_task = Table(
+    "orchestration_proposal_task",
+    metadata,
+    # no foreign key to data_task: a deleted task's row goes with the next regrouping
+    Column("task_id", BigInteger, primary_key=True, autoincrement=False),
+    Column(
+        "proposal_id",
+        BigInteger,
+        ForeignKey("orchestration_proposal.id", ondelete="CASCADE", name="fk_orchestration_proposal_task_proposal_id"),
+        nullable=False,
+    ),
+    Index("ix_orchestration_proposal_task_proposal_id", "proposal_id"),
+)
+
+dismissed_proposal = Table(
+    "dismissed_proposal",
+    metadata,
+    Column("fingerprint", Text, primary_key=True),
+    Column("dismissed_by", Text, nullable=False),
+    Column("dismissed_at", DateTime(timezone=True), nullable=False, server_default=_NOW),
 )
 
 #: the exact number of workflows, ``sum(n)`` over the slots; kept by statement-level triggers on ``data_workflow``

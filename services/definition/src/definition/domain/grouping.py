@@ -58,6 +58,7 @@ from enum import StrEnum
 
 import networkx as nx
 
+from common.workflow import DependentCycle
 from definition.domain.dag import EdgePair
 
 __all__ = [
@@ -69,6 +70,8 @@ __all__ = [
     "Proposal",
     "ProposalBook",
     "ProposalKind",
+    "circles",
+    "dependent_period",
     "explain",
     "fingerprint",
     "group_tasks",
@@ -478,14 +481,14 @@ class ProposalBook:
         if len(forward) == len(start):
             return set()
         both = forward & reach(upstream)
-        quotient: nx.DiGraph[int] = nx.DiGraph()
-        for g in both:
-            for t in self.groups[g].task_ids:
-                for w in downstream.get(t, ()):
-                    h = self.group_of.get(w)
-                    if h is not None and h != g and h in both:
-                        quotient.add_edge(g, h)
-        return {g for scc in nx.strongly_connected_components(quotient) if len(scc) > 1 for g in scc}
+        links = [
+            (g, h)
+            for g in both
+            for t in self.groups[g].task_ids
+            for w in downstream.get(t, ())
+            if (h := self.group_of.get(w)) is not None and h in both
+        ]
+        return circles(links)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -625,6 +628,31 @@ def _tables(
     if not edge_tables:
         return ()
     return tuple((u, v, tuple(sorted(edge_tables.get((u, v), ())))) for u, v in edges)
+
+
+def circles(links: Iterable[tuple[int, int]]) -> set[int]:
+    """The nodes on a cycle of the directed ``links`` (strongly connected sets of two or more)."""
+    graph: nx.DiGraph[int] = nx.DiGraph()
+    graph.add_edges_from((a, b) for a, b in links if a != b)
+    return {n for scc in nx.strongly_connected_components(graph) if len(scc) > 1 for n in scc}
+
+
+def dependent_period(crontab: str | None) -> tuple[DependentCycle, str]:
+    """The DEPENDENT ``cycle`` and ``dateValue`` that wait for the upstream workflow's run of the current period, by
+    its schedule (Quartz: second minute hour day-of-month month day-of-week [year]): runs every hour (or more
+    often) → the current hour; on given days of the week → this week; on given days of the month → this month;
+    otherwise (daily, or no schedule) → today."""
+    fields = crontab.split() if crontab else []
+    if len(fields) < 6:
+        return DependentCycle.DAY, "today"
+    _, _, hour, dom, _, dow = fields[:6]
+    if hour == "*" or "/" in hour or "," in hour or "-" in hour:
+        return DependentCycle.HOUR, "currentHour"
+    if dom not in ("*", "?"):
+        return DependentCycle.MONTH, "thisMonth"
+    if dow not in ("*", "?"):
+        return DependentCycle.WEEK, "thisWeek"
+    return DependentCycle.DAY, "today"
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -1,0 +1,209 @@
+"""Auto-orchestration proposals (issue 20) on real PostgreSQL: kept current by ``task.dependency.changed`` (the use
+case, as the consumer calls it) and by workflow changes, listed, previewed, accepted and dismissed over HTTP."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import Connection
+
+from common.db import create_engine, session_factory, unit_of_work
+from common.events import TaskDependencyChanged
+from common.outbox import Outbox
+from definition import service
+from definition.config import Settings
+from definition.db.tables import metadata, outbox
+from definition.deps import Deps
+
+from .conftest import as_user, new_tasks, problem_type
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+async def deps(module_settings: Settings) -> AsyncIterator[Deps]:
+    engine = create_engine(module_settings.database_url, schema=module_settings.db_schema, pool_size=2)
+    yield Deps(sessions=session_factory(engine), outbox=Outbox(outbox, source="/tests/definition"))
+    await engine.dispose()
+
+
+class Lineage:
+    """The dependency sets lineage-resolver holds, and the events it sends when they change (one per task whose
+    sets changed, as lineage-resolver does)."""
+
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+        self.up: dict[int, set[int]] = {}
+        self.down: dict[int, set[int]] = {}
+
+    async def link(self, *edges: tuple[int, int]) -> None:
+        before = {t: (set(self.up.get(t, ())), set(self.down.get(t, ()))) for e in edges for t in e}
+        for u, d in edges:
+            self.up.setdefault(d, set()).add(u)
+            self.down.setdefault(u, set()).add(d)
+        for t, (old_up, old_down) in before.items():
+            event = TaskDependencyChanged(
+                task_id=t,
+                old_upstream=tuple(sorted(old_up)),
+                new_upstream=tuple(sorted(self.up.get(t, ()))),
+                old_downstream=tuple(sorted(old_down)),
+                new_downstream=tuple(sorted(self.down.get(t, ()))),
+            )
+            async with unit_of_work(self.deps.sessions) as session:
+                await service.apply_dependency_change(session, self.deps, event, event_id=uuid.uuid4().hex)
+
+
+async def proposals(client: httpx.AsyncClient, **params: Any) -> list[dict[str, Any]]:
+    r = await client.get("/internal/proposals", params={"page_size": 200, **params})
+    assert r.status_code == 200, r.text
+    items: list[dict[str, Any]] = r.json()["items"]
+    return items
+
+
+def by_tasks(items: list[dict[str, Any]]) -> dict[tuple[int, ...], dict[str, Any]]:
+    return {tuple(p["task_ids"]): p for p in items}
+
+
+async def test_proposals_follow_lineage_and_workflows(client: httpx.AsyncClient, deps: Deps) -> None:
+    lineage = Lineage(deps)
+    a, b, c, d, e, f = await new_tasks(client, 6)
+    await lineage.link((a, b), (b, c), (d, e))
+
+    # every unassigned task in exactly one proposal: the connected groups
+    items = await proposals(client)
+    assert sorted(t for p in items for t in p["task_ids"]) == sorted([a, b, c, d, e, f])
+    groups = by_tasks(items)
+    chain = groups[(a, b, c)]
+    assert chain["kind"] == "new_workflow"
+    assert sorted(map(tuple, chain["edges"])) == [(a, b), (b, c)]
+    assert not chain["split"]
+    assert set(groups) == {(a, b, c), (d, e), (f,)}
+
+    # preview: the migration preview's shape
+    r = await client.get(f"/internal/proposals/{chain['id']}/preview")
+    assert r.status_code == 200, r.text
+    preview = r.json()
+    assert preview["moved_task_ids"] == [a, b, c]
+    assert preview["target_after"]["entry_task_ids"] == [a]
+    assert preview["target_after"]["exit_task_ids"] == [c]
+    assert preview["target_version_no"] is None
+
+    # a viewer may look, not accept
+    r = await client.post(f"/internal/proposals/{chain['id']}/accept", json={}, headers=as_user("val", "viewer"))
+    assert r.status_code == 403, r.text
+
+    # accept: a draft workflow, trigger auto_orchestration; its proposal is gone
+    name = f"auto-{uuid.uuid4().hex[:8]}"
+    r = await client.post(f"/internal/proposals/{chain['id']}/accept", json={"name": name}, headers=as_user("ann"))
+    assert r.status_code == 201, r.text
+    workflow = r.json()["workflow"]
+    wid = workflow["id"]
+    assert (workflow["name"], workflow["status"], workflow["current_version_no"]) == (name, "draft", 1)
+    version = (await client.get(f"/internal/workflows/{wid}/versions/1")).json()
+    assert version["trigger_source"] == "auto_orchestration"
+    assert version["created_by"] == "ann"
+    assert (a, b, c) not in by_tasks(await proposals(client))
+
+    # a task that reads what the workflow writes: an addition to it, and its registration answer names it
+    g, h = await new_tasks(client, 2)
+    await lineage.link((c, g))
+    addition = by_tasks(await proposals(client))[(g,)]
+    assert (addition["kind"], addition["workflow_id"]) == ("add_to_workflow", wid)
+    task = (await client.get(f"/internal/tasks/{g}")).json()
+    assert task["suggested_workflow"]["workflow_id"] == wid
+    assert task["suggested_workflow"]["reason"] == "all_neighbours"
+    r = await client.post(
+        f"/internal/proposals/{addition['id']}/accept", json={"expected_version_no": 0}, headers=as_user("ann")
+    )
+    assert r.status_code == 409, r.text
+    assert problem_type(r) == "stale-version"
+    r = await client.post(
+        f"/internal/proposals/{addition['id']}/accept", json={"expected_version_no": 1}, headers=as_user("ann")
+    )
+    assert r.status_code == 201, r.text
+    workflow = r.json()["workflow"]
+    assert workflow["current_version_no"] == 2
+    assert (c, g) in {(x["upstream_task_id"], x["downstream_task_id"]) for x in workflow["edges"]}
+
+    # a task between the workflow and an unassigned group: its group waits for the workflow's task (DEPENDENT)
+    await lineage.link((e, h), (c, h))
+    group = by_tasks(await proposals(client))[(d, e, h)]
+    assert [(x["upstream_task_id"], x["other_workflow_id"], x["outside"]) for x in group["cross_dependencies"]] == [
+        (c, wid, "upstream")
+    ]
+    r = await client.post(f"/internal/proposals/{group['id']}/accept", json={}, headers=as_user("ann"))
+    assert r.status_code == 201, r.text
+    accepted = r.json()
+    (link,) = accepted["preview"]["external_dependencies"]
+    assert (link["upstream_workflow_id"], link["upstream_task_id"], link["task_ids"]) == (wid, c, [h])
+    assert (link["cycle"], link["date_value"]) == ("day", "today")
+    assert link["upstream_workflow_code"] is None  # not deployed: publishing will wait for it
+    assert "upstream_not_deployed" in [w["code"] for w in accepted["preview"]["warnings"]]
+    new_id = accepted["workflow"]["id"]
+    version = (await client.get(f"/internal/workflows/{new_id}/versions/1")).json()
+    assert [x["upstream_task_id"] for x in version["structure_snapshot"]["external_dependencies"]] == [c]
+
+    # dismiss: not listed again, also after a rebuild forms the same set
+    lone = by_tasks(await proposals(client))[(f,)]
+    r = await client.post(f"/internal/proposals/{lone['id']}/dismiss", headers=as_user("ann"))
+    assert r.status_code == 200, r.text
+    assert (f,) not in by_tasks(await proposals(client))
+    assert (f,) in by_tasks(await proposals(client, include_dismissed="true"))
+    r = await client.post("/internal/proposals/rebuild", headers=as_user("root"))
+    assert r.status_code == 200, r.text
+    assert (f,) not in by_tasks(await proposals(client))
+    assert by_tasks(await proposals(client, include_dismissed="true"))[(f,)]["dismissed"] is True
+
+    # an unknown proposal is a 404, an editor may not rebuild
+    r = await client.get("/internal/proposals/999999999/preview")
+    assert r.status_code == 404, r.text
+    r = await client.post("/internal/proposals/rebuild", headers=as_user("ed", "editor"))
+    assert r.status_code == 403, r.text
+
+
+async def test_deleting_a_workflow_gives_its_tasks_back_to_the_proposals(client: httpx.AsyncClient, deps: Deps) -> None:
+    lineage = Lineage(deps)
+    x, y = await new_tasks(client, 2)
+    await lineage.link((x, y))
+    (p,) = [p for p in await proposals(client) if x in p["task_ids"]]
+    r = await client.post(f"/internal/proposals/{p['id']}/accept", json={}, headers=as_user("ann"))
+    assert r.status_code == 201, r.text
+    wid = r.json()["workflow"]["id"]
+    assert not [p for p in await proposals(client) if x in p["task_ids"]]
+    r = await client.delete(f"/internal/workflows/{wid}", headers=as_user("ann"))
+    assert r.status_code == 204, r.text
+    assert [p["task_ids"] for p in await proposals(client) if x in p["task_ids"]] == [[x, y]]
+
+
+async def test_the_proposal_tables_of_the_migration_match_the_metadata(module_settings: Settings) -> None:
+    names = {"orchestration_proposal", "orchestration_proposal_task", "dismissed_proposal", "workflow_version"}
+    engine = create_engine(module_settings.database_url, schema=module_settings.db_schema, pool_size=1)
+
+    def table_of(d: Any) -> str | None:
+        item = d[0] if isinstance(d, list) else d
+        for part in item[1:]:
+            name = getattr(part, "name", None)
+            table = getattr(part, "table", None)
+            if table is not None and getattr(table, "name", None) in names:
+                return str(table.name)
+            if name in names:
+                return str(name)
+            if isinstance(part, str) and part in names:
+                return part
+        return None
+
+    def diff(conn: Connection) -> list[Any]:
+        ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+        return [d for d in compare_metadata(ctx, metadata) if table_of(d) is not None]
+
+    try:
+        async with engine.connect() as conn:
+            assert await conn.run_sync(diff) == []
+    finally:
+        await engine.dispose()

@@ -1,0 +1,59 @@
+"""Auto-orchestration proposals (issue 20): proposed workflows for the tasks in none — the definition service."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+
+from gateway.auth import acting
+from gateway.domain.roles import Role
+from gateway.ports import Caller
+from gateway.routes.params import PROBLEM_RESPONSES, DepsDep, IdPath, PageQ, PageSizeQ, note
+from gateway.schemas import ProposalAcceptInput
+
+router = APIRouter(prefix="/proposals", tags=["proposals"], responses=PROBLEM_RESPONSES)
+
+Viewer = Annotated[Caller, Depends(acting(Role.VIEWER))]
+Editor = Annotated[Caller, Depends(acting(Role.EDITOR))]
+Admin = Annotated[Caller, Depends(acting(Role.ADMIN))]
+
+
+@router.get("")
+async def list_proposals(
+    deps: DepsDep, caller: Viewer, page: PageQ = 1, page_size: PageSizeQ = 50, include_dismissed: bool = False
+) -> dict[str, Any]:
+    """Proposed workflows for the tasks in none, the largest first: each with its tasks, the lineage edges between
+    them, whether it was split from a larger group, and the dependencies crossing its boundary (kept as DEPENDENT
+    links)."""
+    params = {"page": page, "page_size": page_size, "include_dismissed": include_dismissed}
+    return await deps.definition.list_proposals(params, caller)
+
+
+@router.post("/rebuild")
+async def rebuild_proposals(request: Request, deps: DepsDep, caller: Admin) -> dict[str, Any]:
+    """Compute every proposal from scratch (they are kept current as lineage and workflows change)."""
+    note(request, "rebuild proposals")
+    return await deps.definition.rebuild_proposals(caller)
+
+
+@router.get("/{proposal_id}/preview")
+async def preview_proposal(proposal_id: IdPath, deps: DepsDep, caller: Viewer) -> dict[str, Any]:
+    """What accepting writes, in the shape of a migration preview (``target_after`` is the DAG, with its DEPENDENT
+    links), with the reasons and warnings."""
+    return await deps.definition.preview_proposal(proposal_id, caller)
+
+
+@router.post("/{proposal_id}/accept", status_code=201)
+async def accept_proposal(
+    proposal_id: IdPath, request: Request, deps: DepsDep, caller: Editor, body: ProposalAcceptInput | None = None
+) -> dict[str, Any]:
+    """A draft workflow (or a new version of the workflow a task joins), trigger ``auto_orchestration``."""
+    note(request, f"accept proposal {proposal_id}")
+    return await deps.definition.accept_proposal(proposal_id, body.forward() if body else {}, caller)
+
+
+@router.post("/{proposal_id}/dismiss")
+async def dismiss_proposal(proposal_id: IdPath, request: Request, deps: DepsDep, caller: Editor) -> dict[str, Any]:
+    note(request, f"dismiss proposal {proposal_id}")
+    return await deps.definition.dismiss_proposal(proposal_id, caller)
