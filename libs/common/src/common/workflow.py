@@ -198,7 +198,8 @@ class DependentCycle(StrEnum):
 
 
 #: the ``dateValue``s DolphinScheduler 3.4 takes for each cycle (``DependentUtils.getDateIntervalList``; the DS UI
-#: offers them per cycle in this order)
+#: offers them per cycle in this order). Only values known to be DS's: pydolphinscheduler's ``DependentDate`` and
+#: ``thisMonthBegin`` (DS UI since apache/dolphinscheduler#9004); the DS emulator refuses any other
 DEPENDENT_DATE_VALUES: dict[DependentCycle, tuple[str, ...]] = {
     DependentCycle.HOUR: ("currentHour", "last1Hour", "last2Hours", "last3Hours", "last24Hours"),
     DependentCycle.DAY: ("today", "last1Days", "last2Days", "last3Days", "last7Days"),
@@ -216,7 +217,6 @@ DEPENDENT_DATE_VALUES: dict[DependentCycle, tuple[str, ...]] = {
     DependentCycle.MONTH: (
         "thisMonth",
         "thisMonthBegin",
-        "thisMonthEnd",
         "lastMonth",
         "lastMonthBegin",
         "lastMonthEnd",

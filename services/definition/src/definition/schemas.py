@@ -15,6 +15,7 @@ from common.workflow import (
     MAX_EDGES_PER_WORKFLOW,
     MAX_PARAMS,
     MAX_TASKS_PER_WORKFLOW,
+    DependentCycle,
     Edge,
     ExecutionType,
     NodeAttrs,
@@ -170,6 +171,17 @@ class EdgeModel(BaseModel):
     downstream_task_id: Id
 
 
+class DependentLinkInput(_Input):
+    """A DEPENDENT link the person keeps (issue 20): ``task_ids`` of this workflow wait for ``upstream_task_id``
+    (a task of another workflow) in the period ``cycle``/``date_value``. The upstream workflow and its
+    DolphinScheduler codes are looked up, not taken from the caller."""
+
+    upstream_task_id: Id
+    task_ids: Annotated[list[Id], Field(min_length=1, max_length=MAX_TASKS_PER_WORKFLOW)]
+    cycle: DependentCycle = DependentCycle.DAY
+    date_value: Annotated[str, Field(max_length=32)] = "today"
+
+
 class WorkflowInput(_Input):
     name: Name
     description: Annotated[str, Field(max_length=MAX_DESCRIPTION_CHARS)] = ""
@@ -179,6 +191,9 @@ class WorkflowInput(_Input):
     global_params: Annotated[list[Param], Field(max_length=MAX_PARAMS)] = Field(default_factory=list)
     execution_type: ExecutionType = ExecutionType.PARALLEL
     timeout_minutes: Annotated[int, Field(ge=0, le=INT4_MAX)] = 0
+    #: the DEPENDENT links to keep (issue 20); ``None``: an update keeps the current version's links (those whose
+    #: waiting tasks are still in the workflow), a new workflow has none; ``[]``: none
+    external_dependencies: Annotated[list[DependentLinkInput], Field(max_length=MAX_TASKS_PER_WORKFLOW)] | None = None
 
 
 class WorkflowUpdate(WorkflowInput):

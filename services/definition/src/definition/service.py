@@ -28,7 +28,7 @@ from datetime import datetime
 from operator import attrgetter
 from typing import Any, NamedTuple, TypeVar
 
-from pydantic import TypeAdapter
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import Row, func
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -283,6 +283,12 @@ def _definition_json(snapshot: StructureSnapshot) -> dict[str, Any]:
         "global_params": [p.model_dump(mode="json") for p in snapshot.global_params],
         "execution_type": str(snapshot.execution_type),
         "timeout_minutes": snapshot.timeout_minutes,
+        # the workflows its DEPENDENT links wait for (issue 20): found again when their DS codes change
+        **(
+            {"upstream_workflow_ids": sorted({d.upstream_workflow_id for d in snapshot.external_dependencies})}
+            if snapshot.external_dependencies
+            else {}
+        ),
     }
 
 
@@ -808,6 +814,8 @@ async def create_workflow(deps: Deps, body: schemas.WorkflowInput, actor: str) -
             try:
                 await asyncio.sleep(0)  # the write sends its statement
                 snapshot = _snapshot(deps, row.id, body, catalog, dag, attrs)
+                if body.external_dependencies:
+                    snapshot = await _with_links(session, deps, snapshot, body.external_dependencies, None)
             except BaseException:
                 await asyncio.gather(relations, return_exceptions=True)
                 raise
@@ -840,6 +848,8 @@ async def update_workflow(deps: Deps, workflow_id: int, body: schemas.WorkflowUp
             await _check_name_free(session, body.name, workflow_id)
             new = _snapshot(deps, workflow_id, body, catalog, dag, attrs)
             old = await _current_snapshot(session, deps, row)
+            if body.external_dependencies is not None or old.external_dependencies:
+                new = await _with_links(session, deps, new, body.external_dependencies, old)
             written = await _write_version(
                 session, deps, row, new, old, trigger=TriggerSource.MANUAL_EDIT, actor=actor, clear_attention=True
             )
@@ -1233,6 +1243,43 @@ async def apply_publish_completed(session: AsyncSession, deps: Deps, event: Publ
     elif succeeded or event.intended_release_state is not None:
         values["ds_attention"] = None  # DS holds what this newest result intended
     await repo.update_workflow(session, event.workflow_id, values)
+    if event.engine_workflow_code is not None and event.project_code is not None:
+        await _follow_upstream_codes(session, deps, row, event.engine_workflow_code, event.project_code)
+
+
+#: the author of the versions the platform writes by itself for auto-orchestration
+AUTO_ORCHESTRATION_ACTOR = "auto-orchestration"
+
+
+async def _follow_upstream_codes(
+    session: AsyncSession, deps: Deps, upstream: Row[Any], workflow_code: int, project_code: int
+) -> None:
+    """The workflows whose DEPENDENT links wait for ``upstream`` get a new version (``auto_orchestration``) when its
+    DolphinScheduler codes are not the ones their current version names (first deploy, or deployed again under
+    new codes): a publish sends exactly what was approved, so the new codes need a version (and an approval)."""
+    for dependent_id in await repo.dependents_of(session, upstream.id):
+        row = await repo.lock_workflow(session, dependent_id)
+        if row is None or row.status == WorkflowStatus.ARCHIVED.value:
+            continue
+        old = await _current_snapshot(session, deps, row)
+        links = tuple(
+            d.model_copy(
+                update={
+                    "upstream_workflow_code": workflow_code,
+                    "upstream_project_code": project_code,
+                    "upstream_workflow_name": upstream.workflow_name,
+                }
+            )
+            if d.upstream_workflow_id == upstream.id
+            else d
+            for d in old.external_dependencies
+        )
+        if links == old.external_dependencies:
+            continue
+        new = old.model_copy(update={"external_dependencies": links})
+        await _write_version(
+            session, deps, row, new, old, trigger=TriggerSource.AUTO_ORCHESTRATION, actor=AUTO_ORCHESTRATION_ACTOR
+        )
 
 
 def _ds_attention(event: PublishCompleted, error: str | None) -> dict[str, Any]:
@@ -1764,7 +1811,7 @@ class ProposalNotAcceptable(Conflict):
 
 async def _dependent_links(
     session: AsyncSession, deps: Deps, proposal: schemas.ProposalSummary
-) -> list[ExternalDependency]:
+) -> tuple[list[ExternalDependency], list[str]]:
     """The proposal's dependencies on tasks of existing workflows, as DEPENDENT links (one per upstream task),
     with the upstream workflow's DolphinScheduler codes when it was deployed and the period its schedule runs."""
     waits: dict[int, tuple[int, set[int]]] = {}
@@ -1772,9 +1819,10 @@ async def _dependent_links(
         if c.outside == "upstream" and c.other_workflow_id is not None:
             waits.setdefault(c.upstream_task_id, (c.other_workflow_id, set()))[1].add(c.downstream_task_id)
     if not waits:
-        return []
+        return [], []
     names = {r.id: r.name for r in await repo.catalog_tasks(session, waits)}
     links: list[ExternalDependency] = []
+    notes: list[str] = []
     upstream_rows: dict[int, tuple[Row[Any], StructureSnapshot]] = {}
     for upstream_task, (workflow_id, task_ids) in sorted(waits.items()):
         if workflow_id not in upstream_rows:
@@ -1783,7 +1831,9 @@ async def _dependent_links(
                 continue
             upstream_rows[workflow_id] = (row, await _current_snapshot(session, deps, row))
         row, snapshot = upstream_rows[workflow_id]
-        cycle, date_value = dependent_period(snapshot.schedule.crontab if snapshot.schedule else None)
+        cycle, date_value, note = dependent_period(snapshot.schedule.crontab if snapshot.schedule else None)
+        if note is not None:
+            notes.append(f"link to task {upstream_task} of workflow {workflow_id}: {note}")
         links.append(
             ExternalDependency(
                 upstream_workflow_id=workflow_id,
@@ -1797,7 +1847,84 @@ async def _dependent_links(
                 upstream_task_name=names.get(upstream_task, ""),
             )
         )
-    return links
+    return links, notes
+
+
+class InvalidDependentLinks(ValidationFailed):
+    code = "invalid-dependent-links"
+    title = "Invalid DEPENDENT links"
+
+
+async def _with_links(
+    session: AsyncSession,
+    deps: Deps,
+    snapshot: StructureSnapshot,
+    links: Sequence[schemas.DependentLinkInput] | None,
+    old: StructureSnapshot | None,
+) -> StructureSnapshot:
+    """``snapshot`` with its DEPENDENT links: ``links`` as given (the upstream's workflow, codes and names looked
+    up), or, with ``None``, ``old``'s links whose waiting tasks are still in the workflow (each narrowed to them)."""
+    tasks = {t.task_id for t in snapshot.tasks}
+    if links is None:
+        kept: list[ExternalDependency] = []
+        for d in old.external_dependencies if old is not None else ():
+            waiting = tuple(t for t in d.task_ids if t in tasks)
+            if waiting:
+                kept.append(d if waiting == d.task_ids else d.model_copy(update={"task_ids": waiting}))
+        return snapshot.model_copy(update={"external_dependencies": tuple(kept)}).canonical()
+    problems: list[dict[str, Any]] = []
+    owners = await repo.task_owners(session, {link.upstream_task_id for link in links})
+    names = {r.id: r.name for r in await repo.catalog_tasks(session, {link.upstream_task_id for link in links})}
+    seen: set[int] = set()
+    out: list[ExternalDependency] = []
+    for i, link in enumerate(links):
+        where = f"external_dependencies[{i}]"
+        owner = owners.get(link.upstream_task_id)
+        outside = sorted(set(link.task_ids) - tasks)
+        if link.upstream_task_id in seen:
+            problems.append({"code": "duplicate_link", "field": where, "message": "one link per upstream task"})
+        elif owner is None:
+            problems.append(
+                {
+                    "code": "upstream_task_unassigned",
+                    "field": where,
+                    "message": f"task {link.upstream_task_id} is in no workflow (or does not exist)",
+                }
+            )
+        elif owner[0] == snapshot.workflow_id:
+            problems.append(
+                {
+                    "code": "upstream_in_this_workflow",
+                    "field": where,
+                    "message": f"task {link.upstream_task_id} is in this workflow: draw an edge instead",
+                }
+            )
+        elif outside:
+            problems.append(
+                {"code": "task_not_in_workflow", "field": where, "message": f"tasks {outside} are not in the workflow"}
+            )
+        else:
+            upstream = await _workflow_row(session, owner[0])
+            try:
+                out.append(
+                    ExternalDependency(
+                        upstream_workflow_id=upstream.id,
+                        upstream_task_id=link.upstream_task_id,
+                        task_ids=tuple(link.task_ids),
+                        cycle=link.cycle,
+                        date_value=link.date_value,
+                        upstream_project_code=upstream.project_code,
+                        upstream_workflow_code=upstream.workflow_code,
+                        upstream_workflow_name=upstream.workflow_name,
+                        upstream_task_name=names.get(link.upstream_task_id, ""),
+                    )
+                )
+            except ValidationError as exc:  # a date value that is not one of the cycle's
+                problems.append({"code": "invalid_period", "field": where, "message": str(exc.errors()[0]["msg"])})
+        seen.add(link.upstream_task_id)
+    if problems:
+        raise InvalidDependentLinks("; ".join(f"{p['field']}: {p['message']}" for p in problems), problems=problems)
+    return snapshot.model_copy(update={"external_dependencies": tuple(out)}).canonical()
 
 
 def _workflow_body(
@@ -1871,7 +1998,7 @@ async def _plan_proposal(
     workflow_body = _workflow_body(old, proposal, name, body.description)
     catalog, dag, attrs = await _validated_snapshot(session, target.id if target is not None else None, workflow_body)
     new = _snapshot(deps, target.id if target is not None else 0, workflow_body, catalog, dag, attrs)
-    links = await _dependent_links(session, deps, proposal) if body.dependent_links else []
+    links, notes = await _dependent_links(session, deps, proposal) if body.dependent_links else ([], [])
     kept = list(old.external_dependencies) if old is not None else []
     if links or kept:
         by_upstream = {d.upstream_task_id: d for d in kept}
@@ -1896,6 +2023,7 @@ async def _plan_proposal(
                 ),
             }
         )
+    warnings.extend({"code": "dependent_period", "message": n, "task_ids": []} for n in notes)
     undeployed = sorted({d.upstream_workflow_id for d in links if d.upstream_workflow_code is None})
     if undeployed:
         warnings.append(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -15,13 +16,14 @@ from sqlalchemy import Connection
 
 from common.db import create_engine, session_factory, unit_of_work
 from common.events import TaskDependencyChanged
+from common.events.models import PublishCompleted, PublishOperation, PublishOutcome
 from common.outbox import Outbox
 from definition import service
 from definition.config import Settings
 from definition.db.tables import metadata, outbox
 from definition.deps import Deps
 
-from .conftest import as_user, new_tasks, problem_type
+from .conftest import as_user, new_tasks, new_workflow, problem_type, workflow_body
 
 pytestmark = pytest.mark.integration
 
@@ -207,3 +209,78 @@ async def test_the_proposal_tables_of_the_migration_match_the_metadata(module_se
             assert await conn.run_sync(diff) == []
     finally:
         await engine.dispose()
+
+
+async def test_dependent_links_in_the_editor_and_after_the_upstream_is_deployed(
+    client: httpx.AsyncClient, deps: Deps
+) -> None:
+    up_task, a, b = await new_tasks(client, 3)
+    upstream = await new_workflow(client, [up_task])
+    body = workflow_body([a, b], [(a, b)])
+    body["external_dependencies"] = [{"upstream_task_id": up_task, "task_ids": [a]}]
+    r = await client.post("/internal/workflows", json=body, headers=as_user("ann"))
+    assert r.status_code == 201, r.text
+    wid = r.json()["id"]
+    v1 = (await client.get(f"/internal/workflows/{wid}/versions/1")).json()
+    (link,) = v1["structure_snapshot"]["external_dependencies"]
+    assert (link["upstream_workflow_id"], link["upstream_task_id"], link["upstream_workflow_code"]) == (
+        upstream["id"],
+        up_task,
+        None,
+    )
+
+    # an edit that does not mention the links keeps them; bad links are a 422 naming each
+    update = {**workflow_body([a, b], [], name=body["name"]), "expected_version_no": 1}
+    r = await client.put(f"/internal/workflows/{wid}", json=update, headers=as_user("ann"))
+    assert r.status_code == 200, r.text
+    v2 = (await client.get(f"/internal/workflows/{wid}/versions/2")).json()
+    assert [x["upstream_task_id"] for x in v2["structure_snapshot"]["external_dependencies"]] == [up_task]
+    bad = {
+        **update,
+        "expected_version_no": 2,
+        "external_dependencies": [
+            {"upstream_task_id": a, "task_ids": [b]},
+            {"upstream_task_id": up_task, "task_ids": [a], "cycle": "hour", "date_value": "today"},
+        ],
+    }
+    r = await client.put(f"/internal/workflows/{wid}", json=bad, headers=as_user("ann"))
+    assert r.status_code == 422, r.text
+    assert problem_type(r) == "invalid-dependent-links"
+    assert [p["code"] for p in r.json()["problems"]] == ["upstream_in_this_workflow", "invalid_period"]
+
+    # the upstream is deployed: the dependent gets a version naming its DS codes (trigger auto_orchestration)
+    async with unit_of_work(deps.sessions) as session:
+        version_id = (await client.get(f"/internal/workflows/{upstream['id']}/versions/1")).json()["id"]
+        await service.apply_publish_completed(
+            session,
+            deps,
+            PublishCompleted(
+                request_id=uuid.uuid4(),
+                record_id=1,
+                workflow_id=upstream["id"],
+                version_id=version_id,
+                operation=PublishOperation.DEPLOY,
+                outcome=PublishOutcome.SUCCESS,
+                engine_workflow_code=777,
+                project_code=55,
+                operator="ann",
+                completed_at=datetime.now(UTC),
+            ),
+        )
+    detail = (await client.get(f"/internal/workflows/{wid}")).json()
+    assert detail["current_version_no"] == 3
+    v3 = (await client.get(f"/internal/workflows/{wid}/versions/3")).json()
+    assert v3["trigger_source"] == "auto_orchestration"
+    assert v3["change_summary"]["summary"] == "1 DEPENDENT link changed"
+    (link,) = v3["structure_snapshot"]["external_dependencies"]
+    assert (link["upstream_workflow_code"], link["upstream_project_code"]) == (777, 55)
+    r = await client.get(f"/internal/workflows/{wid}/diff", params={"from": 2, "to": 3})
+    assert r.json()["dependent_links"]["changed"][0]["new"]["upstream_workflow_code"] == 777
+
+    # removing the links is an edit like any other
+    update = {**workflow_body([a, b], [], name=body["name"]), "expected_version_no": 3, "external_dependencies": []}
+    r = await client.put(f"/internal/workflows/{wid}", json=update, headers=as_user("ann"))
+    assert r.status_code == 200, r.text
+    v4 = (await client.get(f"/internal/workflows/{wid}/versions/4")).json()
+    assert "external_dependencies" not in v4["structure_snapshot"]
+    assert v4["change_summary"]["dependent_links"]["removed"] == [up_task]

@@ -6,7 +6,15 @@ from collections.abc import Callable
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from common.workflow import ExecutionType, NodeAttrs, Param, Schedule, ShellParams, StructureSnapshot
+from common.workflow import (
+    ExecutionType,
+    ExternalDependency,
+    NodeAttrs,
+    Param,
+    Schedule,
+    ShellParams,
+    StructureSnapshot,
+)
 from definition.domain.diff import ChangeSummary, change_summary
 
 from .conftest import make_snapshot, make_task
@@ -156,3 +164,32 @@ def test_applying_the_diff_yields_the_new_sets(a: StructureSnapshot, b: Structur
                 old[ch.field.removeprefix("node_attrs.")] = ch.new
         assert NodeAttrs.model_validate(old) == b_tasks[tc.task_id].node_attrs
     assert c.is_empty == (a == b)
+
+
+def test_dependent_links_are_part_of_the_diff() -> None:
+    """Issue 20: links added, removed and changed (a new DS code of the upstream) are structural changes; a diff
+    without links keeps its JSON shape."""
+    base = make_snapshot(1, [1, 2], [(1, 2)])
+    link = ExternalDependency(upstream_workflow_id=9, upstream_task_id=40, task_ids=(1,))
+    linked = base.model_copy(update={"external_dependencies": (link,)})
+    added = change_summary(base, linked)
+    assert not added.is_empty
+    assert added.dependent_links is not None
+    assert added.dependent_links.added == (40,)
+    assert added.summary == "+1 DEPENDENT link"
+    deployed = linked.model_copy(
+        update={"external_dependencies": (link.model_copy(update={"upstream_workflow_code": 77}),)}
+    )
+    changed = change_summary(linked, deployed)
+    assert changed.dependent_links is not None
+    assert [c.field for c in changed.dependent_links.changed] == ["40"]
+    assert changed.summary == "1 DEPENDENT link changed"
+    removed = change_summary(deployed, base)
+    assert removed.dependent_links is not None
+    assert removed.dependent_links.removed == (40,)
+    assert change_summary(linked, linked).is_empty
+    assert "dependent_links" not in change_summary(base, base).model_dump(mode="json")
+    first = change_summary(None, linked)
+    assert first.dependent_links is not None
+    assert first.dependent_links.added == (40,)
+    assert ChangeSummary.model_validate(json.loads(added.model_dump_json())) == added

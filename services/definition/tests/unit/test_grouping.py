@@ -213,22 +213,23 @@ def test_suggest_home() -> None:
 
 
 @pytest.mark.parametrize(
-    ("crontab", "expected"),
+    ("crontab", "expected", "noted"),
     [
-        (None, (DependentCycle.DAY, "today")),
-        ("0 0 2 * * ? *", (DependentCycle.DAY, "today")),
-        ("0 15 * * * ? *", (DependentCycle.HOUR, "currentHour")),
-        ("0 0 */4 * * ? *", (DependentCycle.HOUR, "currentHour")),
-        ("0 0 3 ? * MON *", (DependentCycle.WEEK, "thisWeek")),
-        ("0 0 3 1 * ? *", (DependentCycle.MONTH, "thisMonth")),
+        (None, (DependentCycle.DAY, "today"), False),
+        ("0 0 2 * * ? *", (DependentCycle.DAY, "today"), False),
+        ("0 15 * * * ? *", (DependentCycle.HOUR, "currentHour"), False),
+        ("0 0 */4 * * ? *", (DependentCycle.HOUR, "currentHour"), False),
+        ("0 0 3 ? * MON *", (DependentCycle.DAY, "today"), True),
+        ("0 0 3 1 * ? *", (DependentCycle.DAY, "today"), True),
     ],
 )
 def test_dependent_period_follows_the_upstream_schedule(
-    crontab: str | None, expected: tuple[DependentCycle, str]
+    crontab: str | None, expected: tuple[DependentCycle, str], noted: bool
 ) -> None:
-    cycle, value = dependent_period(crontab)
+    cycle, value, note = dependent_period(crontab)
     assert (cycle, value) == expected
     assert value in DEPENDENT_DATE_VALUES[cycle]
+    assert (note is not None) == noted
 
 
 def test_circles() -> None:

@@ -735,10 +735,11 @@ class _Run:
         deps = self.deps
         snapshot = StructureSnapshot.model_validate(self.record.snapshot)
         project_code = self.project_code = await self._ensure_project()
+        upstream_codes = await _upstream_task_codes(self.deps, snapshot)
         codes = await self._task_codes(snapshot)
         datasource_ids = await self._datasources(snapshot)
         self.step = "convert"
-        defn = convert(snapshot, codes, datasource_ids=datasource_ids)
+        defn = convert(snapshot, codes, datasource_ids=datasource_ids, upstream_task_codes=upstream_codes)
         self.content_hash = defn.content_hash
         self.note(f"converted {len(snapshot.tasks)} tasks, {len(snapshot.edges)} edges: hash {defn.content_hash[:12]}")
         engine = self.engine
@@ -835,7 +836,8 @@ class _Run:
         return cache.code
 
     async def _task_codes(self, snapshot: StructureSnapshot) -> dict[int, int]:
-        task_ids = [t.task_id for t in snapshot.tasks]
+        # DEPENDENT nodes (issue 20) keep a stable code like tasks, under their (negative) node id
+        task_ids = [d.node_id for d in snapshot.external_dependencies] + [t.task_id for t in snapshot.tasks]
         batches = code_batches(codes_needed(task_ids, self.codes))
         fresh: list[int] = []
         for call, size in enumerate(batches, 1):  # DS gives at most 100 codes per call (MAX_CODES_PER_CALL)
@@ -1115,6 +1117,30 @@ class DriftView(BaseModel):
     differences: list[str] = Field(default_factory=list)
 
 
+async def _upstream_task_codes(deps: Deps, snapshot: StructureSnapshot) -> dict[int, int]:
+    """The DS task codes of the tasks the snapshot's DEPENDENT links wait for (issue 20): this publisher's codes of
+    the upstream workflows' tasks, for the links whose upstream DS holds under the codes the approved version names.
+    A link left out is refused by ``convert`` (``UpstreamNotDeployed``), naming it."""
+    links = snapshot.external_dependencies
+    if not links:
+        return {}
+    wanted = sorted({d.upstream_workflow_id for d in links})
+    async with unit_of_work(deps.sessions) as s:
+        engines = await repo.engine_workflows_of(s, wanted)
+        codes = {w: await repo.task_codes(s, w) for w in wanted if w in engines}
+    out: dict[int, int] = {}
+    for d in links:
+        engine = engines.get(d.upstream_workflow_id)
+        if engine is None or engine.workflow_code is None or engine.project_code is None:
+            continue
+        if (int(engine.workflow_code), int(engine.project_code)) != (d.upstream_workflow_code, d.upstream_project_code):
+            continue  # DS holds it under other codes now: the definition service writes a version with them
+        code = codes.get(d.upstream_workflow_id, {}).get(d.upstream_task_id)
+        if code is not None:
+            out[d.upstream_task_id] = code
+    return out
+
+
 async def drift_check(deps: Deps, workflow_id: int) -> DriftView:
     """Read the workflow back from DS by code and compare it with the last deployed definition (read-only)."""
     async with unit_of_work(deps.sessions) as s:
@@ -1144,7 +1170,9 @@ async def drift_check(deps: Deps, workflow_id: int) -> DriftView:
         {(p.datasource_name, p.datasource_type) for t in snapshot.tasks if isinstance(p := t.params, SqlParams)}
     )
     datasource_ids = {(n, t): (await deps.gateway.get_datasource(n, t.upper())).id for n, t in wanted}
-    defn = convert(snapshot, codes, datasource_ids=datasource_ids)
+    defn = convert(
+        snapshot, codes, datasource_ids=datasource_ids, upstream_task_codes=await _upstream_task_codes(deps, snapshot)
+    )
     if defn.content_hash != engine.last_deployed_hash:
         view.differences = ["the deployed definition cannot be rebuilt (converter changed since the deploy)"]
         return view

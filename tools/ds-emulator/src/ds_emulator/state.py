@@ -15,7 +15,7 @@ import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ds_emulator.errors import DsError, JavaException, java_str
@@ -30,6 +30,119 @@ MASTER_HOST = "127.0.0.1:5678"
 WORKER_HOST = "127.0.0.1:1234"
 
 Json = dict[str, Any]
+
+#: DEPENDENT task params (DS 3.4 ``DependentParameters``): the ``dateValue``s of each ``cycle``
+#: (``DependentUtils.getDateIntervalList``; ``common.workflow.DEPENDENT_DATE_VALUES`` holds the same table). Only
+#: values known to be DS's: the SDK's ``DependentDate`` and ``thisMonthBegin`` (DS UI, apache/dolphinscheduler#9004).
+DEPENDENT_DATE_VALUES: dict[str, tuple[str, ...]] = {
+    "hour": ("currentHour", "last1Hour", "last2Hours", "last3Hours", "last24Hours"),
+    "day": ("today", "last1Days", "last2Days", "last3Days", "last7Days"),
+    "week": (
+        "thisWeek", "lastWeek", "lastMonday", "lastTuesday", "lastWednesday", "lastThursday", "lastFriday",
+        "lastSaturday", "lastSunday",
+    ),
+    "month": ("thisMonth", "thisMonthBegin", "lastMonth", "lastMonthBegin", "lastMonthEnd"),
+}  # fmt: skip
+DEPENDENT_RELATIONS = ("AND", "OR")
+DEPENDENT_FAILURE_POLICIES = ("DEPENDENT_FAILURE_FAILURE", "DEPENDENT_FAILURE_WAITING")
+DEPENDENT_TYPES = ("DEPENDENT_ON_WORKFLOW", "DEPENDENT_ON_TASK")
+
+
+def _positive_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def dependent_params_valid(params: Json) -> bool:
+    """Whether DEPENDENT ``taskParams`` are acceptable: at least as strict as DS 3.4.2, which refuses a task without
+    ``dependence`` or with an empty ``dependTaskList`` (``DependentParameters.checkParameters``) and cannot run an
+    item without its codes, cycle and date value. The emulator also refuses what DS would only fail at run time: an
+    unknown relation, cycle, date value of the cycle, dependent type or failure policy, a code that is not a
+    positive integer (``depTaskCode`` 0: the whole workflow), a ``checkInterval`` that is not positive."""
+    dependence = params.get("dependence")
+    if not isinstance(dependence, dict):
+        return False
+    groups = dependence.get("dependTaskList")
+    if not isinstance(groups, list) or not groups or dependence.get("relation", "AND") not in DEPENDENT_RELATIONS:
+        return False
+    interval = dependence.get("checkInterval")
+    if interval is not None and not _positive_int(interval):
+        return False
+    if dependence.get("failurePolicy", "DEPENDENT_FAILURE_FAILURE") not in DEPENDENT_FAILURE_POLICIES:
+        return False
+    for group in groups:
+        if not isinstance(group, dict) or group.get("relation", "AND") not in DEPENDENT_RELATIONS:
+            return False
+        items = group.get("dependItemList")
+        if not isinstance(items, list) or not items:
+            return False
+        for item in items:
+            if not isinstance(item, dict):
+                return False
+            if not (_positive_int(item.get("projectCode")) and _positive_int(item.get("definitionCode"))):
+                return False
+            task_code = item.get("depTaskCode", 0)
+            if not isinstance(task_code, int) or isinstance(task_code, bool) or task_code < 0:
+                return False
+            if item.get("dateValue") not in DEPENDENT_DATE_VALUES.get(str(item.get("cycle")), ()):
+                return False
+            if item.get("dependentType", "DEPENDENT_ON_TASK") not in DEPENDENT_TYPES:
+                return False
+    return True
+
+
+def dependent_intervals(date_value: str, at: float) -> list[tuple[float, float]]:
+    """The periods ``[start, end)`` a DEPENDENT item checks for a run at ``at`` (UTC), as DS's
+    ``DependentUtils.getDateIntervalList`` lists them: EVERY one needs a successful run (``last7Days`` is seven
+    days, each with one; ``thisWeek`` is Monday up to today, ``thisMonth`` the 1st up to today, ``lastWeek`` and
+    ``lastMonth`` all their days; ``currentHour``, ``today``, ``lastMonday`` … one period each)."""
+    now = datetime.fromtimestamp(at, tz=UTC)
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    day = hour.replace(hour=0)
+    week = day - timedelta(days=day.weekday())
+    month = day.replace(day=1)
+    prev_month = (month - timedelta(days=1)).replace(day=1)
+    weekdays = (
+        "lastMonday",
+        "lastTuesday",
+        "lastWednesday",
+        "lastThursday",
+        "lastFriday",
+        "lastSaturday",
+        "lastSunday",
+    )
+    h, d = timedelta(hours=1), timedelta(days=1)
+
+    def days(first: datetime, last: datetime) -> list[tuple[datetime, datetime]]:
+        return [(first + i * d, first + (i + 1) * d) for i in range((last - first) // d + 1)]
+
+    spans: list[tuple[datetime, datetime]]
+    if date_value == "currentHour":
+        spans = [(hour, hour + h)]
+    elif date_value.startswith("last") and date_value.endswith(("Hour", "Hours")):
+        n = int(date_value[4:].removesuffix("Hours").removesuffix("Hour"))
+        spans = [(hour - i * h, hour - (i - 1) * h) for i in range(n, 0, -1)]
+    elif date_value == "today":
+        spans = [(day, day + d)]
+    elif date_value.startswith("last") and date_value.endswith("Days"):
+        spans = days(day - int(date_value[4:-4]) * d, day - d)
+    elif date_value == "thisWeek":
+        spans = days(week, day)
+    elif date_value == "lastWeek":
+        spans = days(week - 7 * d, week - d)
+    elif date_value in weekdays:
+        start = week - (7 - weekdays.index(date_value)) * d
+        spans = [(start, start + d)]
+    elif date_value == "thisMonth":
+        spans = days(month, day)
+    elif date_value == "thisMonthBegin":
+        spans = [(month, month + d)]
+    elif date_value == "lastMonth":
+        spans = days(prev_month, month - d)
+    elif date_value == "lastMonthBegin":
+        spans = [(prev_month, prev_month + d)]
+    else:  # lastMonthEnd
+        spans = [(month - d, month)]
+    return [(a.timestamp(), b.timestamp()) for a, b in spans]
 
 
 @functools.lru_cache(maxsize=1 << 17)
@@ -459,6 +572,8 @@ class Emulator:
             if not task.get("name") or not task.get("taskType"):
                 raise DsError("DATA_IS_NOT_VALID", "taskDefinitionJson")
             if str(task["taskType"]).upper() in ("SHELL", "PYTHON") and not str(params.get("rawScript") or ""):
+                raise DsError("WORKFLOW_NODE_S_PARAMETER_INVALID", task["name"])
+            if str(task["taskType"]).upper() == "DEPENDENT" and not dependent_params_valid(params):
                 raise DsError("WORKFLOW_NODE_S_PARAMETER_INVALID", task["name"])
             task["code"] = int(task.get("code") or 0) or self.next_code()
             task["version"] = max(1, int(task.get("version") or 0))
@@ -1002,6 +1117,8 @@ class Emulator:
             if rule is not None:
                 outcome = rule.outcome
                 self._consume(rule)
+            elif str(task.get("taskType", "")).upper() == "DEPENDENT":
+                outcome = self._dependent_outcome(task, start)
             elif "exit 1" in str(task.get("taskParams", {}).get("rawScript", "")):
                 outcome = "FAILURE"
             task_duration = rule.duration_seconds if rule and rule.duration_seconds is not None else duration
@@ -1020,6 +1137,40 @@ class Emulator:
         outcome = "FAILURE" if any(p.outcome == "FAILURE" for p in plans) else "SUCCESS"
         end = max((p.end for p in plans), default=run_start)
         return plans, end, outcome
+
+    def _dependent_outcome(self, task: Json, at: float) -> str:
+        """A DEPENDENT task's outcome at ``at``: each item holds when the workflow ``definitionCode`` (of project
+        ``projectCode``) has an instance that succeeded in the item's period, in which the task ``depTaskCode`` (0:
+        the whole workflow) succeeded, finished by ``at``; items and groups combine by their relations. Nothing to
+        wait for fails the task (``DEPENDENT_FAILURE_FAILURE``; the emulator does not wait)."""
+        dependence = task["taskParams"]["dependence"]
+
+        def succeeded_in(item: Json, start: float, end: float) -> bool:
+            task_code = int(item.get("depTaskCode") or 0)
+            for inst in self.instances_by_workflow.get(int(item["definitionCode"]), ()):
+                if inst.project_code != int(item["projectCode"]) or not start <= inst.run_start < end:
+                    continue
+                if task_code == 0:
+                    if inst.outcome == "SUCCESS" and inst.end <= at:
+                        return True
+                elif any(p.task["code"] == task_code and p.outcome == "SUCCESS" and p.end <= at for p in inst.plans):
+                    return True
+            return False
+
+        def holds(item: Json) -> bool:
+            return all(succeeded_in(item, a, b) for a, b in dependent_intervals(item["dateValue"], at))
+
+        def combine(relation: str, results: Iterable[bool]) -> bool:
+            return all(results) if relation == "AND" else any(results)
+
+        ok = combine(
+            dependence.get("relation", "AND"),
+            (
+                combine(g.get("relation", "AND"), (holds(i) for i in g["dependItemList"]))
+                for g in dependence["dependTaskList"]
+            ),
+        )
+        return "SUCCESS" if ok else "FAILURE"
 
     def start(
         self,

@@ -26,7 +26,7 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import aliased
@@ -1047,3 +1047,13 @@ async def all_owners(session: AsyncSession) -> dict[int, int]:
     """``task id -> workflow id`` of every task in a workflow."""
     c = workflow_task_relation.c
     return {int(r.task_id): int(r.workflow_id) for r in await session.execute(select(c.task_id, c.workflow_id))}
+
+
+async def dependents_of(session: AsyncSession, workflow_id: int) -> list[int]:
+    """The workflows whose current version has a DEPENDENT link to a task of ``workflow_id`` (issue 20)."""
+    rows = await session.execute(
+        select(data_workflow.c.id)
+        .where(data_workflow.c.definition_json["upstream_workflow_ids"].contains(cast([workflow_id], JSONB)))
+        .order_by(data_workflow.c.id)
+    )
+    return [int(r.id) for r in rows]

@@ -15,7 +15,9 @@ What is compared:
   its old and new JSON value;
 * the schedule (``added`` | ``removed`` | ``changed``, old and new);
 * global params by name (added/removed/changed);
-* workflow-level fields: ``workflow_name``, ``description``, ``execution_type``, ``timeout_minutes``.
+* workflow-level fields: ``workflow_name``, ``description``, ``execution_type``, ``timeout_minutes``;
+* DEPENDENT links to other workflows' tasks (issue 20), by upstream task id (added/removed/changed, the whole link as
+  old and new); left out of the JSON when they did not change, so summaries without links keep their shape.
 
 ``entry_task_ids``/``exit_task_ids`` are derived from the edges and not reported separately. ``summary`` is a short
 human text such as ``"+2 tasks, −1 edge, schedule changed"``.
@@ -28,7 +30,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, JsonValue
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from common.workflow import Param, Schedule, SnapshotTask, StructureSnapshot
 
@@ -36,6 +38,7 @@ __all__ = [
     "ChangeSummary",
     "FieldChange",
     "GlobalParamsChange",
+    "LinksChange",
     "ScheduleChange",
     "TaskChange",
     "change_summary",
@@ -78,6 +81,14 @@ class GlobalParamsChange(_Model):
     changed: tuple[FieldChange, ...] = ()  # field = param name; old/new = the whole param
 
 
+class LinksChange(_Model):
+    """DEPENDENT links by upstream task id."""
+
+    added: tuple[int, ...] = ()
+    removed: tuple[int, ...] = ()
+    changed: tuple[FieldChange, ...] = ()  # field = the upstream task id; old/new = the whole link
+
+
 class ChangeSummary(_Model):
     """The structural difference from one version to the next."""
 
@@ -92,6 +103,7 @@ class ChangeSummary(_Model):
     schedule: ScheduleChange | None = None
     global_params: GlobalParamsChange | None = None
     workflow_fields: tuple[FieldChange, ...] = ()
+    dependent_links: LinksChange | None = Field(default=None, exclude_if=lambda v: v is None)
     summary: str = "no changes"
 
     @property
@@ -107,6 +119,7 @@ class ChangeSummary(_Model):
             or self.schedule
             or self.global_params
             or self.workflow_fields
+            or self.dependent_links
         )
 
 
@@ -142,19 +155,33 @@ def _edge_set(s: StructureSnapshot) -> set[tuple[int, int]]:
     return {(e.upstream_task_id, e.downstream_task_id) for e in s.edges}
 
 
-def _params_change(old: tuple[Param, ...], new: tuple[Param, ...]) -> GlobalParamsChange | None:
-    a = {p.name: p for p in old}
-    b = {p.name: p for p in new}
+def _keyed_change(
+    a: dict[Any, BaseModel], b: dict[Any, BaseModel]
+) -> tuple[tuple[Any, ...], tuple[Any, ...], tuple[FieldChange, ...]]:
+    """``(added, removed, changed)`` keys of two keyed sets of models; a change carries both models as JSON."""
     changed = tuple(
-        FieldChange(field=n, old=a[n].model_dump(mode="json"), new=b[n].model_dump(mode="json"))
-        for n in sorted(a.keys() & b.keys())
-        if a[n] != b[n]
+        FieldChange(field=str(k), old=a[k].model_dump(mode="json"), new=b[k].model_dump(mode="json"))
+        for k in sorted(a.keys() & b.keys())
+        if a[k] != b[k]
     )
-    added = tuple(sorted(b.keys() - a.keys()))
-    removed = tuple(sorted(a.keys() - b.keys()))
+    return tuple(sorted(b.keys() - a.keys())), tuple(sorted(a.keys() - b.keys())), changed
+
+
+def _params_change(old: tuple[Param, ...], new: tuple[Param, ...]) -> GlobalParamsChange | None:
+    added, removed, changed = _keyed_change({p.name: p for p in old}, {p.name: p for p in new})
     if not (added or removed or changed):
         return None
     return GlobalParamsChange(added=added, removed=removed, changed=changed)
+
+
+def _links_change(old: StructureSnapshot, new: StructureSnapshot) -> LinksChange | None:
+    added, removed, changed = _keyed_change(
+        {d.upstream_task_id: d for d in old.external_dependencies},
+        {d.upstream_task_id: d for d in new.external_dependencies},
+    )
+    if not (added or removed or changed):
+        return None
+    return LinksChange(added=added, removed=removed, changed=changed)
 
 
 def _schedule_change(old: Schedule | None, new: Schedule | None) -> ScheduleChange | None:
@@ -189,6 +216,14 @@ def _summary_text(c: ChangeSummary, new: StructureSnapshot) -> str:
         parts.append("global params changed")
     for f in c.workflow_fields:
         parts.append(f"{f.field.replace('_', ' ')} changed")
+    if c.dependent_links:
+        links = c.dependent_links
+        if links.added:
+            parts.append(f"+{_plural(len(links.added), 'DEPENDENT link')}")
+        if links.removed:
+            parts.append(f"−{_plural(len(links.removed), 'DEPENDENT link')}")
+        if links.changed:
+            parts.append(f"{_plural(len(links.changed), 'DEPENDENT link')} changed")
     return ", ".join(parts) if parts else "no changes"
 
 
@@ -204,6 +239,9 @@ def change_summary(
             edges_added=tuple(sorted(_edge_set(new))),
             schedule=_schedule_change(None, new.schedule),
             global_params=_params_change((), new.global_params),
+            dependent_links=LinksChange(added=tuple(sorted(d.upstream_task_id for d in new.external_dependencies)))
+            if new.external_dependencies
+            else None,
         )
         return initial.model_copy(update={"summary": _summary_text(initial, new)})
 
@@ -237,5 +275,6 @@ def change_summary(
         schedule=_schedule_change(old.schedule, new.schedule),
         global_params=_params_change(old.global_params, new.global_params),
         workflow_fields=tuple(wf),
+        dependent_links=_links_change(old, new) if old.external_dependencies or new.external_dependencies else None,
     )
     return result.model_copy(update={"summary": _summary_text(result, new)})

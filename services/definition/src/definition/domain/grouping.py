@@ -637,22 +637,28 @@ def circles(links: Iterable[tuple[int, int]]) -> set[int]:
     return {n for scc in nx.strongly_connected_components(graph) if len(scc) > 1 for n in scc}
 
 
-def dependent_period(crontab: str | None) -> tuple[DependentCycle, str]:
+def dependent_period(crontab: str | None) -> tuple[DependentCycle, str, str | None]:
     """The DEPENDENT ``cycle`` and ``dateValue`` that wait for the upstream workflow's run of the current period, by
-    its schedule (Quartz: second minute hour day-of-month month day-of-week [year]): runs every hour (or more
-    often) → the current hour; on given days of the week → this week; on given days of the month → this month;
-    otherwise (daily, or no schedule) → today."""
+    its schedule (Quartz: second minute hour day-of-month month day-of-week [year]), and a note when none fits.
+
+    An upstream that runs every hour (or more often) → the current hour; daily, or without a schedule → today.
+    DS checks every day of ``thisWeek``/``thisMonth`` (``DependentUtils.getDateIntervalList``), so no value waits
+    for "this week's (month's) one run": for an upstream that runs on given days of the week or month the link
+    waits for ``today`` and the note asks a person to choose (``lastMonday`` …, ``thisMonthBegin``, …)."""
     fields = crontab.split() if crontab else []
     if len(fields) < 6:
-        return DependentCycle.DAY, "today"
+        return DependentCycle.DAY, "today", None
     _, _, hour, dom, _, dow = fields[:6]
     if hour == "*" or "/" in hour or "," in hour or "-" in hour:
-        return DependentCycle.HOUR, "currentHour"
-    if dom not in ("*", "?"):
-        return DependentCycle.MONTH, "thisMonth"
-    if dow not in ("*", "?"):
-        return DependentCycle.WEEK, "thisWeek"
-    return DependentCycle.DAY, "today"
+        return DependentCycle.HOUR, "currentHour", None
+    if dom not in ("*", "?") or dow not in ("*", "?"):
+        return (
+            DependentCycle.DAY,
+            "today",
+            f"the upstream runs on given days only ({crontab}): waiting for today's run fails on other days; "
+            "choose the period in the workflow editor",
+        )
+    return DependentCycle.DAY, "today", None
 
 
 # ---------------------------------------------------------------------------------------------------------------

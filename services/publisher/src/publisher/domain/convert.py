@@ -24,6 +24,15 @@ Decisions (see also the docstrings below):
   always sent.
 * ``content_hash`` covers everything DS stores for the workflow except task versions (which DS bumps by
   itself) and ``locations`` (derived from the edges): with the same hash a publish would change nothing.
+* A snapshot's ``external_dependencies`` (issue 20) become DEPENDENT tasks, one per upstream task, with the node id
+  ``-upstream_task_id`` (its DS code is the publisher's stable code of that node, like a task's), placed before the
+  tasks that wait for it. ``taskParams.dependence`` is what pydolphinscheduler's ``Dependent`` task sends (one AND
+  list of one item: ``projectCode``, ``definitionCode``, ``depTaskCode``, ``cycle``, ``dateValue``) plus what DS
+  3.4's ``DependentParameters`` reads beyond the SDK: ``dependentType`` ``DEPENDENT_ON_TASK``,
+  ``checkInterval`` 10 s, ``failurePolicy`` ``DEPENDENT_FAILURE_FAILURE`` and ``parameterPassing`` false. The
+  upstream's project and workflow codes come from the approved version (a publish sends exactly what was
+  approved); its task code from the caller (the publisher's code table). A link whose upstream is not deployed
+  raises ``UpstreamNotDeployed`` naming every such link. A snapshot without links converts byte for byte as before.
 """
 
 from __future__ import annotations
@@ -41,6 +50,7 @@ from typing import Any, Final, Literal, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from common.workflow import (
+    ExternalDependency,
     Param,
     PythonParams,
     Schedule,
@@ -49,7 +59,13 @@ from common.workflow import (
     SqlParams,
     StructureSnapshot,
 )
-from publisher.domain.errors import InvalidDag, InvalidSchedule, MissingDatasources, MissingTaskCodes
+from publisher.domain.errors import (
+    InvalidDag,
+    InvalidSchedule,
+    MissingDatasources,
+    MissingTaskCodes,
+    UpstreamNotDeployed,
+)
 from publisher.domain.layout import locations, topological_layers
 
 #: Bump when the JSON produced for the same input changes: every hash changes, so everything is republished.
@@ -59,12 +75,16 @@ CONVERTER_VERSION: Final = "ds-3.3/1"
 #: relation versions with the stored ones anyway, CONTRACT §2.1/§2.2).
 DEFAULT_TASK_VERSION: Final = 1
 
+#: How often a DEPENDENT task checks its upstream, in seconds (the DS UI default).
+DEPENDENT_CHECK_INTERVAL_S: Final = 10
+
 #: Strategy sent for an open timeout that has none (the DS UI default).
 DEFAULT_TIMEOUT_STRATEGY: Final = "WARN"
 
 _SCHEDULE_TIME_FORMAT: Final = "%Y-%m-%d %H:%M:%S"
 _MAX_SCHEDULE_TIME: Final = "9999-12-31 23:59:59"
 _NO_DATASOURCES: Mapping[tuple[str, str], int] = MappingProxyType({})
+_NO_CODES: Mapping[int, int] = MappingProxyType({})
 _SQL_TYPE: Final = {"query": "0", "non_query": "1"}
 # ASCII-only output (non-ASCII text is \u-escaped): the bytes hashed and sent never depend on an encoding.
 _JSON = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"), allow_nan=False)
@@ -157,6 +177,7 @@ def convert(
     *,
     datasource_ids: Mapping[tuple[str, str], int] = _NO_DATASOURCES,
     task_versions: Mapping[int, int] | None = None,
+    upstream_task_codes: Mapping[int, int] = _NO_CODES,
 ) -> DolphinWorkflowDefinition:
     """Build the DS definition of ``snapshot``.
 
@@ -164,25 +185,38 @@ def convert(
     ``datasource_ids`` maps ``(datasource name, datasource type)`` to the DS datasource id; types are compared
     case-insensitively and sent upper-case (DS ``DbType`` names such as ``POSTGRESQL``, ``MYSQL``).
     ``task_versions`` maps a DS task **code** to the version DS currently holds for it (as read from DS);
-    tasks not in it get version 1.
+    tasks not in it get version 1. ``upstream_task_codes`` maps the upstream task id of each external dependency
+    to its DS task code; ``codes`` must also hold each DEPENDENT node's id (``ExternalDependency.node_id``).
 
     Raises ``MissingTaskCodes``, ``MissingDatasources`` (listing every missing one), ``InvalidDag`` (unknown
-    task in an edge, duplicate task id, cycle, no tasks) or ``InvalidSchedule``.
+    task in an edge, duplicate task id, cycle, no tasks), ``InvalidSchedule`` or ``UpstreamNotDeployed``.
     """
     tasks = sorted(snapshot.tasks, key=_by_task_id)
     if not tasks:
         raise InvalidDag("a workflow needs at least one task: DS rejects an empty task graph")
-    task_ids = [t.task_id for t in tasks]
+    links = sorted(snapshot.external_dependencies, key=attrgetter("upstream_task_id"), reverse=True)
+    if links:
+        _check_upstreams(links, upstream_task_codes)
+    # DEPENDENT nodes (negative ids) first, then the tasks: ascending node id
+    task_ids = [d.node_id for d in links] + [t.task_id for t in tasks]
     code_of = _codes_for(task_ids, codes)
     names = _unique_names(tasks)
     edges = _edges(snapshot, code_of)
+    if links:
+        names.update(_dependent_names(links, set(names.values())))
+        edges = sorted({*edges, *((d.node_id, t) for d in links for t in d.task_ids)})
+        unknown = sorted({t for d in links for t in d.task_ids} - code_of.keys())
+        if unknown:
+            raise InvalidDag(f"DEPENDENT links wait in tasks that are not in the workflow: {unknown}", task_ids=unknown)
     layers = topological_layers(task_ids, edges)
     datasources = _resolve_datasources(tasks, datasource_ids)
 
     # Each task is emitted as text around its version: ``head + version + tail``. The text with the default
     # version everywhere is hashed (so DS's own version bumps do not change the hash) and is also the output
     # whenever the caller's versions are all the default.
-    pieces = [_task_text(t, code_of[t.task_id], names[t.task_id], datasources) for t in tasks]
+    pieces = [_dependent_text(d, code_of[d.node_id], names[d.node_id], upstream_task_codes) for d in links]
+    pieces += [_task_text(t, code_of[t.task_id], names[t.task_id], datasources) for t in tasks]
+
     definitions_json = "[" + ",".join([h + _DEFAULT_VERSION_TEXT + t for h, t in pieces]) + "]"
     relations_json = _relations_text(layers.roots, edges, code_of, None)
     global_params = _dumps(_properties(snapshot.global_params))
@@ -209,8 +243,8 @@ def convert(
             "["
             + ",".join(
                 [
-                    h + str(version_of(code_of[t.task_id], DEFAULT_TASK_VERSION)) + tail
-                    for t, (h, tail) in zip(tasks, pieces, strict=True)
+                    h + str(version_of(code, DEFAULT_TASK_VERSION)) + tail
+                    for code, (h, tail) in zip([code_of[i] for i in task_ids], pieces, strict=True)
                 ]
             )
             + "]"
@@ -305,6 +339,65 @@ def _unique_names(tasks: list[SnapshotTask]) -> dict[int, str]:
             for tid in tids:
                 names[tid] = f"{names[tid]} [{tid}]"
     raise InvalidDag("task names cannot be made unique")  # only names crafted to clash round after round
+
+
+def _check_upstreams(links: list[ExternalDependency], upstream_task_codes: Mapping[int, int]) -> None:
+    missing = [
+        d
+        for d in links
+        if d.upstream_project_code is None
+        or d.upstream_workflow_code is None
+        or d.upstream_task_id not in upstream_task_codes
+    ]
+    if missing:
+        which = "; ".join(
+            f"task {d.upstream_task_id} ({d.upstream_task_name or '?'}) of workflow {d.upstream_workflow_id} "
+            f"({d.upstream_workflow_name or '?'})"
+            for d in sorted(missing, key=attrgetter("upstream_workflow_id", "upstream_task_id"))
+        )
+        raise UpstreamNotDeployed(
+            f"DEPENDENT links wait for tasks of workflows not deployed to DolphinScheduler: {which}; publish those "
+            "first (this workflow then gets a new version with their codes, to approve)",
+            upstream_workflow_ids=sorted({d.upstream_workflow_id for d in missing}),
+            upstream_task_ids=sorted(d.upstream_task_id for d in missing),
+        )
+
+
+def _dependent_names(links: list[ExternalDependency], taken: set[str]) -> dict[int, str]:
+    """``wait <workflow>.<task>`` (the upstream's names; its ids where a name is missing), with the upstream task
+    id appended when that name is taken."""
+    out: dict[int, str] = {}
+    for d in links:
+        name = f"wait {d.upstream_workflow_name or d.upstream_workflow_id}.{d.upstream_task_name or d.upstream_task_id}"
+        if name in taken or name in out.values():
+            name = f"{name} [{d.upstream_task_id}]"
+        out[d.node_id] = name
+    return out
+
+
+def _dependent_text(
+    d: ExternalDependency, code: int, name: str, upstream_task_codes: Mapping[int, int]
+) -> tuple[str, str]:
+    """A DEPENDENT task definition as JSON text around its version (see ``_task_text``; module docstring)."""
+    item = (
+        f'{{"dependentType":"DEPENDENT_ON_TASK","projectCode":{d.upstream_project_code},'
+        f'"definitionCode":{d.upstream_workflow_code},"depTaskCode":{upstream_task_codes[d.upstream_task_id]},'
+        f'"cycle":"{d.cycle._value_}","dateValue":{_str(d.date_value)},"parameterPassing":false}}'
+    )
+    task_params = (
+        f'{{"dependence":{{"relation":"AND","dependTaskList":[{{"relation":"AND","dependItemList":[{item}]}}],'
+        f'"checkInterval":{DEPENDENT_CHECK_INTERVAL_S},"failurePolicy":"DEPENDENT_FAILURE_FAILURE"}},'
+        f'"localParams":[],"resourceList":[]}}'
+    )
+    description = f"waits for task {d.upstream_task_id} of platform workflow {d.upstream_workflow_id}"
+    tail = (
+        f',"name":{_str(name)},"description":{_str(description)},'
+        f'"taskType":"DEPENDENT","taskParams":{task_params},'
+        f'"flag":"YES","taskPriority":"MEDIUM","workerGroup":"default","environmentCode":-1,'
+        f'"failRetryTimes":0,"failRetryInterval":1,"timeoutFlag":"CLOSE","timeoutNotifyStrategy":null,"timeout":0,'
+        f'"delayTime":0,"taskGroupId":0,"taskGroupPriority":0,"cpuQuota":-1,"memoryMax":-1,"taskExecuteType":"BATCH"}}'
+    )
+    return f'{{"code":{code},"version":', tail
 
 
 def _edges(snapshot: StructureSnapshot, code_of: dict[int, int]) -> list[tuple[int, int]]:

@@ -22,6 +22,14 @@ def not_deployed(missing: list[int]) -> NotDeployed:
     )
 
 
+class UpstreamNotDeployed(Conflict):
+    """A DEPENDENT link waits for a task of a workflow that DolphinScheduler does not hold (yet), or holds under
+    other codes than the approved version names."""
+
+    code = "upstream-not-deployed"
+    title = "Upstream workflow not deployed"
+
+
 class MissingDatasources(ValidationFailed):
     """SQL tasks name datasources that DolphinScheduler does not know (no id for ``(name, type)``)."""
 
