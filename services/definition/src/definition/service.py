@@ -1741,7 +1741,7 @@ async def _refresh_proposals(
     region.update(await members(gids))
     new = await _regroup(session, deps, region, gids)
     # a regrouping can close a circle of cut dependencies through proposals outside the region: those are grouped
-    # again together (``grouping._untangle`` keeps the result free of such circles)
+    # again together (``grouping.group_tasks`` keeps its result free of such circles)
     forward = await repo.proposal_reach(session, new, downstream=True)
     if len(forward) > len(new):
         both = forward & await repo.proposal_reach(session, new, downstream=False)

@@ -8,7 +8,7 @@ Public API
     (lineage; ids outside ``task_ids`` are ignored). Every task lands in exactly one group; no group has more than
     ``max_size`` tasks; every group is weakly connected; a group's ``edges`` are its internal dependencies and are
     acyclic (a lineage cycle's closing edges are set apart in ``cycle_edges``, and the group cannot be accepted);
-    the dependencies cut between groups never run both ways between two sets of groups (see step 4).
+    the dependencies cut between groups never run in a circle between groups (see step 3).
 ``propose(unassigned, upstream, workflow_of, ...) -> list[Proposal]``
     The groups as proposals with their reasons: new workflows, or, for a lone task whose producers and consumers
     are all in one existing workflow, an addition to it; the tables per edge and the dependencies that cross the
@@ -24,25 +24,26 @@ The algorithm
 1. **Components.** Each weakly connected component of the unassigned tasks (networkx ``connected_components``) is a
    candidate workflow: tasks that exchange no table need not run together.
 2. **Small enough**: a component of at most ``max_size`` tasks is one group.
-3. **Split** a larger component along cuts that sever few dependencies:
+3. **Split** a larger component along cuts that sever few dependencies, into parts whose cut dependencies never
+   run in a circle (A → B and, directly or through other parts, B → A): the DEPENDENT links that keep the cut
+   dependencies would make A and B wait for each other every period, a deadlock in DolphinScheduler.
 
-   * up to ``LOCAL_LIMIT`` tasks: networkx **Louvain** communities (modularity, fixed seed: the same input gives the
-     same groups); communities too large are **bisected** with networkx's Kernighan–Lin (a balanced minimum-cut
-     bisection), recursively. networkx's exact minimum cuts do not fit: the global one (Stoer–Wagner) cuts off
-     single tasks, and s–t cuts need a source and a sink nobody can name;
-   * beyond it, a linear **greedy graph growing** pass forms the parts (community detection over a component of
-     100,000+ tasks is several times the cost of the components pass; bench/bench_auto_orchestration.py): from a
-     seed (in breadth-first order of the component), a part takes the neighbouring task with the most
-     dependencies into it, until it is full;
-   * either way, parts that share dependencies are then **merged** while they fit (most shared dependencies first),
-     which takes back the cuts a size-blind step made; a part that the cut left disconnected becomes its pieces.
+   * every large component: **acyclic partitioning** (``_acyclic_parts``): in topological order each task joins
+     the part of its predecessor opened last while it has room, so every cut dependency runs forward; then the
+     parts sharing the most dependencies are merged while they fit and the order holds. Linear plus a sort;
+   * up to ``LOCAL_LIMIT`` tasks also networkx's **Louvain** communities (modularity, fixed seed), communities too
+     large **bisected** with Kernighan–Lin (a balanced minimum-cut bisection) and parts sharing dependencies merged
+     back while they fit; taken instead when it keeps more dependencies inside AND its parts do not depend on each
+     other in a circle. networkx's exact minimum cuts do not fit: the global one (Stoer–Wagner) cuts off single
+     tasks, and s–t cuts need a source and a sink nobody can name. On the lineage benchmark's data the first
+     version (Louvain / greedy growing without the order, then re-chunking the circles in topological order) kept
+     2.4 % of the dependencies inside a proposal; the acyclic partitioning keeps 46 % (unconstrained: 50 %).
 
    The severed dependencies stay: between proposals, each becomes a DEPENDENT link when the downstream side is
    accepted.
-4. **No waiting in a circle.** If the cut dependencies run from part A to part B and (directly or through other
-   parts) back to A, the DEPENDENT links would make A and B wait for each other every period. The parts of each
-   such strongly connected set are formed again from their tasks in topological order, ``max_size`` at a time
-   (``_untangle``); ``ProposalBook.refresh`` regroups the groups of a circle its change closed.
+4. **Incremental upkeep** (``ProposalBook.refresh``, the service's ``_refresh_proposals``) regroups only the groups
+   a change touches; when the regrouping closes a circle through groups outside them, those groups are grouped
+   again together.
 5. **Cycles.** Lineage can close a cycle (the lineage-resolver reports it; the platform never applies one): the edges
    inside a strongly connected part that go from a higher to a lower task id are set apart as ``cycle_edges`` (the
    rest is acyclic), with one cycle per part as ``cycles`` for the explanation.
@@ -51,7 +52,6 @@ The algorithm
 from __future__ import annotations
 
 import hashlib
-import heapq
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -146,16 +146,17 @@ def group_tasks(
     tasks = set(task_ids)
     graph, edges = _graph(tasks, upstream)
     parts: list[tuple[list[int], int]] = []
-    split = False
+    pred: dict[int, list[int]] | None = None
     for component in nx.connected_components(graph):
         size = len(component)
         if size <= max_size:
             parts.append((list(component), size))
         else:
-            split = True
-            parts.extend((p, size) for p in _split(graph, component, max_size))
-    if split:
-        parts = _untangle(graph, parts, edges, max_size)
+            if pred is None:
+                pred = {}
+                for u, v in edges:
+                    pred.setdefault(v, []).append(u)
+            parts.extend((p, size) for p in _split(graph, component, pred, max_size))
     part_of: dict[int, int] = {}
     for i, (p, _) in enumerate(parts):
         for t in p:
@@ -228,54 +229,143 @@ def _acyclic(
     return kept, cut, tuple(cycles)
 
 
-def _split(graph: nx.Graph[int], component: set[int], max_size: int) -> list[list[int]]:
-    """Parts of at most ``max_size`` connected tasks covering ``component`` (module docstring, step 3)."""
+def _split(graph: nx.Graph[int], component: set[int], pred: Mapping[int, list[int]], max_size: int) -> list[list[int]]:
+    """Parts of at most ``max_size`` connected tasks covering ``component``, whose cut dependencies never run in a
+    circle between parts (module docstring, steps 3 and 4)."""
+    ordered = _acyclic_parts(component, pred, max_size)
     if len(component) > LOCAL_LIMIT:
-        # no subgraph views here: a task's neighbours are all in its component, and networkx's filtered views cost
-        # more than the whole pass
-        return _merge(graph.adj, _grow(graph, component, max_size), max_size)
+        return ordered
     sub: nx.Graph[int] = graph.subgraph(component).copy()
     parts: list[list[int]] = []
     for c in nx.community.louvain_communities(sub, seed=_SEED):
         parts.extend(_bisect(sub, list(c), max_size))
-    out: list[list[int]] = []
+    communities: list[list[int]] = []
     for p in _merge(sub.adj, parts, max_size):
         # a bisection may leave a part in pieces: each piece is a group of its own
-        out.extend(list(piece) for piece in nx.connected_components(sub.subgraph(p)))
-    return out
+        communities.extend(list(piece) for piece in nx.connected_components(sub.subgraph(p)))
+    if _circular(communities, pred) or _inside(communities, pred) < _inside(ordered, pred):
+        return ordered
+    return communities
 
 
-def _untangle(
-    graph: nx.Graph[int], parts: list[tuple[list[int], int]], edges: list[EdgePair], max_size: int
-) -> list[tuple[list[int], int]]:
-    """Parts whose cut dependencies run both ways (A → B and B → A) would wait for each other through their
-    DEPENDENT links every period: a deadlock in DolphinScheduler. The parts of each strongly connected set of the
-    part graph are formed again from their tasks in topological order, ``max_size`` at a time (each chunk's
-    connected pieces a part): every cut dependency then runs from an earlier chunk to a later one."""
+def _part_index(parts: list[list[int]]) -> dict[int, int]:
+    return {t: i for i, p in enumerate(parts) for t in p}
+
+
+def _inside(parts: list[list[int]], pred: Mapping[int, list[int]]) -> int:
+    """How many dependencies the parts keep inside."""
+    of = _part_index(parts)
+    return sum(1 for t, i in of.items() for u in pred.get(t, ()) if of[u] == i)
+
+
+def _circular(parts: list[list[int]], pred: Mapping[int, list[int]]) -> bool:
+    """Whether the dependencies between the parts run in a circle."""
+    of = _part_index(parts)
+    links = {(of[u], i) for t, i in of.items() for u in pred.get(t, ()) if of[u] != i}
+    return bool(circles(links))
+
+
+def _acyclic_parts(component: set[int], pred: Mapping[int, list[int]], max_size: int) -> list[list[int]]:
+    """Parts of at most ``max_size`` connected tasks whose cut dependencies all run forward (acyclic partitioning):
+
+    1. in topological order (depth first, so chains stay together), each task joins the part of the predecessor
+       whose part was opened last, while it has room; otherwise (no predecessor, or that part is full) it opens a
+       new part. Every dependency then runs from a part to the same or a later one;
+    2. parts are merged, the pairs with the most dependencies between them first, while the union fits and the
+       merge keeps that order (``_merge_forward``).
+
+    A lineage cycle's closing edges (``_acyclic``) are left out of the order. Linear in the dependencies, plus the
+    sort of the pairs."""
+    edges = [(u, v) for v in component for u in pred.get(v, ())]
+    kept, _, _ = _acyclic(list(component), edges)
+    ups: dict[int, list[int]] = {}
+    succ: dict[int, list[int]] = {}
+    indegree = dict.fromkeys(component, 0)
+    for u, v in kept:
+        ups.setdefault(v, []).append(u)
+        succ.setdefault(u, []).append(v)
+        indegree[v] += 1
+    ready = sorted((t for t, d in indegree.items() if d == 0), reverse=True)
     part_of: dict[int, int] = {}
-    for i, (p, _) in enumerate(parts):
-        for t in p:
-            part_of[t] = i
-    quotient: nx.DiGraph[int] = nx.DiGraph()
-    quotient.add_edges_from((a, b) for u, v in edges if (a := part_of[u]) != (b := part_of[v]))
-    tangled = [scc for scc in nx.strongly_connected_components(quotient) if len(scc) > 1]
-    if not tangled:
-        return parts
-    redone = set().union(*tangled)
-    out = [p for i, p in enumerate(parts) if i not in redone]
-    for scc in tangled:
-        members = {t for i in scc for t in parts[i][0]}
-        size = parts[next(iter(scc))][1]
-        inner = [(u, v) for u, v in edges if u in members and v in members]
-        kept, _, _ = _acyclic(list(members), inner)
-        dag: nx.DiGraph[int] = nx.DiGraph()
-        dag.add_nodes_from(sorted(members))
-        dag.add_edges_from(kept)
-        order = list(nx.lexicographical_topological_sort(dag))
-        for k in range(0, len(order), max_size):
-            chunk = order[k : k + max_size]
-            out.extend((list(piece), size) for piece in nx.connected_components(graph.subgraph(chunk)))
-    return out
+    size: list[int] = []
+    while ready:
+        t = ready.pop()
+        best = max((part_of[u] for u in ups.get(t, ())), default=-1)
+        if best >= 0 and size[best] < max_size:
+            part_of[t] = best
+            size[best] += 1
+        else:
+            part_of[t] = len(size)
+            size.append(1)
+        for v in succ.get(t, ()):
+            indegree[v] -= 1
+            if indegree[v] == 0:
+                ready.append(v)
+    parts: list[list[int]] = [[] for _ in size]
+    for t, i in part_of.items():
+        parts[i].append(t)
+    return _merge_forward(parts, kept, max_size)
+
+
+def _merge_forward(parts: list[list[int]], edges: list[EdgePair], max_size: int) -> list[list[int]]:
+    """Merge parts whose dependencies all run from lower to higher index (``_acyclic_parts``), the pairs sharing
+    the most dependencies first, while the union fits and the order holds: ``lo → hi`` merge into ``lo`` when every
+    other predecessor of ``hi`` comes before ``lo``, or into ``hi`` when every other successor of ``lo`` comes after
+    ``hi`` (then no other path joins them, so no circle forms)."""
+    of = _part_index(parts)
+    shared: dict[tuple[int, int], int] = {}
+    for u, v in edges:
+        a, b = of[u], of[v]
+        if a != b:
+            shared[(a, b)] = shared.get((a, b), 0) + 1
+    preds: list[set[int]] = [set() for _ in parts]
+    succs: list[set[int]] = [set() for _ in parts]
+    for a, b in shared:
+        preds[b].add(a)
+        succs[a].add(b)
+    size = [len(p) for p in parts]
+    root = list(range(len(parts)))
+
+    def find(i: int) -> int:
+        while root[i] != i:
+            root[i] = root[root[i]]
+            i = root[i]
+        return i
+
+    for (a, b), _ in sorted(shared.items(), key=lambda kv: (-kv[1], kv[0])):
+        lo, hi = find(a), find(b)
+        if lo == hi or size[lo] + size[hi] > max_size:
+            continue
+        if lo > hi:
+            lo, hi = hi, lo
+        if hi not in succs[lo]:
+            continue
+        if all(w < lo for w in preds[hi] if w != lo):
+            keep, gone = lo, hi
+        elif all(x > hi for x in succs[lo] if x != hi):
+            keep, gone = hi, lo
+        else:
+            continue
+        root[gone] = keep
+        size[keep] += size[gone]
+        for w in preds[gone]:
+            succs[w].discard(gone)
+            if w != keep:
+                succs[w].add(keep)
+                preds[keep].add(w)
+        for x in succs[gone]:
+            preds[x].discard(gone)
+            if x != keep:
+                preds[x].add(keep)
+                succs[keep].add(x)
+        preds[keep] -= {keep, gone}
+        succs[keep] -= {keep, gone}
+        preds[gone] = set()
+        succs[gone] = set()
+    out: dict[int, list[int]] = {}
+    for i, p in enumerate(parts):
+        out.setdefault(find(i), []).extend(p)
+    return list(out.values())
 
 
 def _bisect(graph: nx.Graph[int], nodes: list[int], max_size: int) -> list[list[int]]:
@@ -284,46 +374,6 @@ def _bisect(graph: nx.Graph[int], nodes: list[int], max_size: int) -> list[list[
         return [nodes]
     a, b = nx.community.kernighan_lin_bisection(graph.subgraph(nodes), seed=_SEED)
     return _bisect(graph, list(a), max_size) + _bisect(graph, list(b), max_size)
-
-
-def _grow(graph: nx.Graph[int], component: set[int], max_size: int) -> list[list[int]]:
-    """Greedy graph growing: seeds in breadth-first order (networkx ``bfs_edges``); each part takes the frontier
-    task with the most dependencies into the part until it holds ``max_size`` tasks. Linear in the edges (each
-    task enters one part, each edge raises a gain once per part one of its ends joins)."""
-    adj = graph.adj
-    start = min(component)
-    order = [start, *(v for _, v in nx.bfs_edges(graph, start))]
-    part_of: dict[int, int] = {}
-    parts: list[list[int]] = []
-    push, pop = heapq.heappush, heapq.heappop
-    for seed in order:
-        if seed in part_of:
-            continue
-        pid = len(parts)
-        part = [seed]
-        part_of[seed] = pid
-        gain: dict[int, int] = {}
-        heap: list[tuple[int, int]] = []
-        joined = seed
-        while True:
-            for w in adj[joined]:
-                if w not in part_of:
-                    g = gain.get(w, 0) + 1
-                    gain[w] = g
-                    push(heap, (-g, w))
-            if len(part) >= max_size:
-                break
-            while heap:
-                g, w = pop(heap)
-                if w not in part_of and gain[w] == -g:
-                    break
-            else:
-                break
-            part_of[w] = pid
-            part.append(w)
-            joined = w
-        parts.append(part)
-    return parts
 
 
 def _merge(adj: Mapping[int, Iterable[int]], parts: list[list[int]], max_size: int) -> list[list[int]]:
@@ -438,7 +488,7 @@ class ProposalBook:
         region, gids = region_of(touched, joined, self.group_of.get, lambda g: self.groups[g].task_ids, neighbours)
         new = self._regroup(region, gids, unassigned, upstream)
         # regrouping can close a cycle of cut dependencies through groups outside the region (A → X → B, then A and
-        # B merged): those groups are grouped again together (``_untangle`` keeps the result free of such cycles)
+        # B merged): those groups are grouped again together (``group_tasks`` keeps its result free of circles)
         tangled = self._tangled(set(new), upstream, downstream)
         if tangled:
             tasks = {t for g in tangled for t in self.groups[g].task_ids}
