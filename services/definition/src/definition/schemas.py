@@ -399,8 +399,9 @@ class ProposalSummary(BaseModel):
     #: internal dependencies that close a lineage cycle: such a proposal cannot be accepted
     cycle_edges: list[tuple[int, int]]
     cycles: list[list[int]]
-    #: the size of the connected group it came from (larger: it was split there)
+    #: the size of the connected group it was formed from
     component_size: int
+    #: its tasks depend on tasks of other proposals: it was cut out of a larger connected group
     split: bool
     cross_dependencies: list[CrossDependencyOut]
     dismissed: bool

@@ -66,13 +66,14 @@ from definition.domain.diff import change_summary
 from definition.domain.enums import MigrationMode, WorkflowAction, WorkflowStatus
 from definition.domain.errors import InvalidWorkflowStructure, MigrationNotPossible, TaskOwnedByAnotherWorkflow
 from definition.domain.grouping import (
+    Change,
     Proposal,
+    affected,
     circles,
     dependent_period,
     explain,
     group_tasks,
     propose,
-    region_of,
     suggest_home,
 )
 from definition.domain.migration import MigrationPlan, plan_migration
@@ -499,9 +500,14 @@ async def _write_version(
         values.update(needs_attention=False, attention_reason=None, attention_details=None)
     fresh = await repo.update_workflow_row(session, row.id, values)
     before = {t.task_id for t in old.tasks} if old is not None else set()
-    placed = before.symmetric_difference(t.task_id for t in new.tasks)
-    if placed:
-        await _refresh_proposals(session, deps, joined=placed)
+    after = {t.task_id for t in new.tasks}
+    if before != after:
+        placed = tuple(sorted(before ^ after))
+        await _refresh_proposals(
+            session,
+            deps,
+            Change(joined=tuple(sorted(before - after)), left=tuple(sorted(after - before)), moved=placed),
+        )
     deps.snapshots.put(version.id, encoded)
     await deps.outbox.add(
         session,
@@ -671,7 +677,7 @@ async def create_task(deps: Deps, body: schemas.TaskInput, actor: str) -> schema
         task_id = await repo.insert_task(session, {**_task_values(body, actor), "created_by": actor})
         row = await repo.get_task(session, task_id)
         assert row is not None
-        await _refresh_proposals(session, deps, joined={task_id})
+        await _refresh_proposals(session, deps, Change(joined=(task_id,)))
         suggested = await _suggested_workflow(session, task_id)
     task = schemas.TaskDetail(**dict(_task_view(row)), suggested_workflow=suggested)
     return await _with_checks(deps, task, body)
@@ -976,7 +982,7 @@ async def delete_workflow(deps: Deps, workflow_id: int, actor: str, *, expected_
             )
         freed = await repo.workflow_task_ids(session, workflow_id)
         await repo.delete_workflow(session, workflow_id)
-        await _refresh_proposals(session, deps, joined=freed)
+        await _refresh_proposals(session, deps, Change(joined=tuple(freed), moved=tuple(freed)))
     log.info("workflow %d (%s) deleted by %s", workflow_id, row.workflow_name, actor)
 
 
@@ -994,7 +1000,7 @@ async def delete_task(deps: Deps, task_id: int, actor: str) -> None:
                 workflow_id=owner[0],
             )
         await repo.delete_task(session, task_id)
-        await _refresh_proposals(session, deps, touched={task_id})
+        await _refresh_proposals(session, deps, Change(left=(task_id,)))
         await deps.outbox.add(session, LineageChanged(task_id=task_id, task_removed=True))
     log.info("task %d deleted by %s", task_id, actor)
 
@@ -1398,18 +1404,14 @@ async def apply_dependency_change(
     # The dependency projection mirrors lineage's view for EVERY event, cycle or not (lineage writes the new sets
     # to its view either way), before any of the early returns below.
     await repo.put_dependencies(session, t, event.new_upstream, event.new_downstream)
-    # the proposals around the task (issue 20), whatever happens to workflows below
-    ends = set(event.old_upstream).symmetric_difference(event.new_upstream) | set(
-        event.old_downstream
-    ).symmetric_difference(event.new_downstream)
-    if ends:
-        await _refresh_proposals(session, deps, touched={t, *ends})
     added = [(u, t) for u in sorted(set(event.new_upstream) - set(event.old_upstream))] + [
         (t, d) for d in sorted(set(event.new_downstream) - set(event.old_downstream))
     ]
     removed = [(u, t) for u in sorted(set(event.old_upstream) - set(event.new_upstream))] + [
         (t, d) for d in sorted(set(event.old_downstream) - set(event.new_downstream))
     ]
+    # the proposals around the task (issue 20), whatever happens to workflows below
+    await _refresh_proposals(session, deps, Change(added=tuple(added), removed=tuple(removed)))
     involved = {t, *event.old_upstream, *event.new_upstream, *event.old_downstream, *event.new_downstream}
     if event.cycle is not None:
         involved.update(event.cycle.task_path)
@@ -1668,7 +1670,7 @@ async def execute_migration(deps: Deps, body: schemas.MigrationExecute, actor: s
 #
 # The proposals are kept current in the transaction of every change that can alter them: a dependency change
 # (``apply_dependency_change``), a task created or deleted, a workflow's task set changed (``_write_version``) or a
-# workflow deleted. Each regroups only the proposals the change touches (``grouping.region_of``); ``rebuild_proposals``
+# workflow deleted. Each regroups only the proposals the change breaks (``grouping.affected``); ``rebuild_proposals``
 # computes all of them from scratch (after the migration that added them, or to repair).
 
 
@@ -1720,34 +1722,45 @@ async def _regroup(session: AsyncSession, deps: Deps, region: set[int], proposal
     )
 
 
-async def _refresh_proposals(
-    session: AsyncSession, deps: Deps, *, touched: Iterable[int] = (), joined: Iterable[int] = ()
-) -> None:
-    """Regroup around a change (``grouping.region_of``): ``touched`` are the ends of dependencies that came or went
-    and tasks that left the unassigned set; ``joined`` are tasks whose placement changed otherwise (new, freed, or
-    moved between workflows: their neighbours' proposals name the workflow, so they are regrouped too)."""
-    touched, joined = set(touched), set(joined)
-    if not touched and not joined:
+async def _refresh_proposals(session: AsyncSession, deps: Deps, change: Change) -> None:
+    """Apply a change to the proposals with the least regrouping (``grouping.affected``): broken proposals formed
+    again as their connected pieces, new unassigned tasks as proposals of their own, and the proposals on a circle
+    of cut dependencies that an added dependency closed regrouped together (``group_tasks`` keeps its result free
+    of circles; the circle is found with recursive queries from the two ends)."""
+    if not (change.added or change.removed or change.joined or change.left or change.moved):
         return
     await repo.lock_proposals_table(session)
-    sets = await repo.dependency_sets(session, joined)
+    ends = {x for e in (*change.added, *change.removed) for x in e} | {*change.joined, *change.left, *change.moved}
+    sets = await repo.dependency_sets(session, change.moved)
     neighbours = {t: (*ups, *downs) for t, (ups, downs) in sets.items()}
-    proposal_of = await repo.proposals_of_tasks(session, touched | joined | {x for n in neighbours.values() for x in n})
-
-    async def members(gids: Iterable[int]) -> list[int]:
-        return await repo.proposal_members(session, gids)
-
-    region, gids = region_of(touched, joined, proposal_of.get, lambda g: (), lambda t: neighbours.get(t, ()))
-    region.update(await members(gids))
-    new = await _regroup(session, deps, region, gids)
-    # a regrouping can close a circle of cut dependencies through proposals outside the region: those are grouped
-    # again together (``grouping.group_tasks`` keeps its result free of such circles)
-    forward = await repo.proposal_reach(session, new, downstream=True)
-    if len(forward) > len(new):
-        both = forward & await repo.proposal_reach(session, new, downstream=False)
-        tangled = circles(await repo.proposal_links(session, sorted(both)))
-        if tangled:
-            await _regroup(session, deps, set(await members(tangled)), tangled)
+    proposal_of = await repo.proposals_of_tasks(session, ends | {x for n in neighbours.values() for x in n})
+    dirty, lone, cross = affected(change, proposal_of.get, lambda t: neighbours.get(t, ()))
+    for gid in sorted(dirty):
+        await _regroup(session, deps, set(await repo.proposal_members(session, [gid])), [gid])
+    if lone:
+        await _regroup(session, deps, lone, [])
+        for t, (ups, downs) in (await repo.dependency_sets(session, lone)).items():
+            cross += [(u, t) for u in ups] + [(t, d) for d in downs]
+    for u, v in cross:
+        of = await repo.proposals_of_tasks(session, [u, v])
+        a, b = of.get(u), of.get(v)
+        if a is None or b is None or a == b:
+            continue
+        members = await repo.proposal_members(session, [a, b])
+        if len(members) <= deps.proposal_max_size:
+            # the two proposals now depend on each other: one proposal, unless another path joins them (a circle)
+            succ = await repo.proposal_neighbours(session, [a, b], downstream=True) - {a, b}
+            pred = await repo.proposal_neighbours(session, [a, b], downstream=False) - {a, b}
+            if not (succ and pred and await repo.proposal_reach(session, sorted(succ), downstream=True) & pred):
+                await _regroup(session, deps, set(members), [a, b])
+                continue
+        forward = await repo.proposal_reach(session, [b], downstream=True)
+        if a not in forward:
+            continue
+        # before this change no circle existed: every circle now runs through a → b
+        on_paths = forward & await repo.proposal_reach(session, [a], downstream=False)
+        tangled = circles(await repo.proposal_links(session, sorted(on_paths)))
+        await _regroup(session, deps, set(await repo.proposal_members(session, tangled)), tangled)
 
 
 async def rebuild_proposals(deps: Deps) -> schemas.ProposalRebuild:
@@ -1776,7 +1789,7 @@ def _proposal_view(row: Row[Any]) -> schemas.ProposalSummary:
         cycle_edges=[(u, v) for u, v in d["cycle_edges"]],
         cycles=d["cycles"],
         component_size=d["component_size"],
-        split=d["component_size"] > row.task_count,
+        split=d["component_size"] > row.task_count or any(c["other_workflow_id"] is None for c in d["cross"]),
         cross_dependencies=[schemas.CrossDependencyOut.model_validate(c) for c in d["cross"]],
         dismissed=row.dismissed,
         created_at=row.created_at,

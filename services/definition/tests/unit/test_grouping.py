@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from common.workflow import DEPENDENT_DATE_VALUES, DependentCycle
 from definition.domain.dag import EdgePair
 from definition.domain.grouping import (
+    Change,
     Group,
     ProposalBook,
     ProposalKind,
@@ -172,13 +173,14 @@ def test_incremental_refresh_keeps_a_valid_partition(
     for _ in range(data.draw(st.integers(1, 5))):
         n = max(tasks)
         u, v = sorted(data.draw(st.lists(st.integers(1, n), min_size=2, max_size=2, unique=True)))
-        touched: set[int] = {u, v}
         if (u, v) in edges:
             edges.remove((u, v))
+            change = Change(removed=((u, v),))
         else:
             edges.append((u, v))
+            change = Change(added=((u, v),))
         upstream = _upstream(edges)
-        book.refresh(touched, (), unassigned=tasks, upstream=upstream, downstream=invert(upstream))
+        book.update(change, unassigned=tasks, upstream=upstream, downstream=invert(upstream))
         groups = list(book.groups.values())
         _check_partition(tasks, groups, edges, max_size)
         assert _group_graph_is_acyclic(groups, edges)
@@ -192,11 +194,39 @@ def test_refresh_after_a_task_leaves_and_one_joins() -> None:
     assert sorted(g.task_ids for g in book.groups.values()) == [(1, 2, 3), (4, 5)]
     up = _upstream(edges)
     # task 2 goes into a workflow: 1 and 3 fall apart
-    book.refresh({2}, (), unassigned={1, 3, 4, 5}, upstream=up, downstream=invert(up))
+    book.update(Change(left=(2,)), unassigned={1, 3, 4, 5}, upstream=up, downstream=invert(up))
     assert sorted(g.task_ids for g in book.groups.values()) == [(1,), (3,), (4, 5)]
-    # it comes back
-    book.refresh((), {2}, unassigned={1, 2, 3, 4, 5}, upstream=up, downstream=invert(up))
+    # it comes back: its dependencies merge the groups again
+    book.update(Change(joined=(2,)), unassigned={1, 2, 3, 4, 5}, upstream=up, downstream=invert(up))
     assert sorted(g.task_ids for g in book.groups.values()) == [(1, 2, 3), (4, 5)]
+
+
+def test_an_added_dependency_merges_groups_that_fit_or_regroups_a_circle() -> None:
+    # lineage arriving after registration: lone tasks merge as their dependencies come
+    book = ProposalBook(max_size=3)
+    book.rebuild({1, 2, 3, 4}, {})
+    chain = [(1, 2), (2, 3), (3, 4)]
+    for i in range(len(chain)):
+        up = _upstream(chain[: i + 1])
+        book.update(Change(added=(chain[i],)), unassigned={1, 2, 3, 4}, upstream=up, downstream=invert(up))
+    assert sorted(g.task_ids for g in book.groups.values()) == [(1, 2, 3), (4,)]
+
+    edges = [(1, 4), (2, 3)]
+    book = ProposalBook(max_size=2)
+    book.rebuild({1, 2, 3, 4}, _upstream(edges))
+    assert sorted(g.task_ids for g in book.groups.values()) == [(1, 4), (2, 3)]
+    # 1→2 runs from one group to the other; together they would exceed the limit: the groups stay
+    edges.append((1, 2))
+    up = _upstream(edges)
+    book.update(Change(added=((1, 2),)), unassigned={1, 2, 3, 4}, upstream=up, downstream=invert(up))
+    assert sorted(g.task_ids for g in book.groups.values()) == [(1, 4), (2, 3)]
+    # 3→4 runs back: the two groups would wait for each other, so they are formed again (no lineage cycle here)
+    edges.append((3, 4))
+    up = _upstream(edges)
+    assert book.update(Change(added=((3, 4),)), unassigned={1, 2, 3, 4}, upstream=up, downstream=invert(up))
+    groups = list(book.groups.values())
+    _check_partition({1, 2, 3, 4}, groups, edges, 2)
+    assert _group_graph_is_acyclic(groups, edges)
 
 
 def test_suggest_home() -> None:

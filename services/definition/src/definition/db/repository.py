@@ -1022,6 +1022,24 @@ async def proposal_reach(session: AsyncSession, start: Sequence[int], *, downstr
     return {int(r.pid) for r in rows}
 
 
+async def proposal_neighbours(session: AsyncSession, proposal_ids: Sequence[int], *, downstream: bool) -> set[int]:
+    """The proposals holding a task downstream (or upstream) of a task of ``proposal_ids``."""
+    column = "downstream_task_ids" if downstream else "upstream_task_ids"
+    rows = await session.execute(
+        text(
+            f"""
+            SELECT DISTINCT other.proposal_id AS pid
+            FROM orchestration_proposal_task mine
+            JOIN task_dependency_projection d ON d.task_id = mine.task_id
+            JOIN orchestration_proposal_task other ON other.task_id = ANY(d.{column})
+            WHERE mine.proposal_id = ANY(CAST(:ids AS bigint[]))
+            """  # noqa: S608 - column is one of two literals
+        ),
+        {"ids": list(proposal_ids)},
+    )
+    return {int(r.pid) for r in rows}
+
+
 async def proposal_links(session: AsyncSession, proposal_ids: Sequence[int]) -> list[tuple[int, int]]:
     """``(upstream proposal, downstream proposal)`` pairs among ``proposal_ids`` (a dependency between their
     tasks)."""
