@@ -17,7 +17,7 @@ Seed §3 names and columns are kept; additions are marked below.
 - ``workflow_version``: immutable versions, ``UNIQUE(workflow_id, version_no)``; ``content_hash`` added (the sha256
   of ``structure_snapshot``, which is stored as canonical ``json`` text).
 - ``publish_request``: publish requests sent to the publisher and their outcome (not in the seed).
-- ``orchestration_proposal`` (migration 0006, issue 20): proposed workflows for the tasks in none
+- ``orchestration_proposal`` (migration 0007, issue 20): proposed workflows for the tasks in none
   (``definition.domain.grouping``); ``orchestration_proposal_task`` puts each such task in exactly one (its primary
   key); ``dismissed_proposal`` keeps the fingerprints (task sets) people dismissed, so a regrouping that forms the
   same set again keeps it dismissed.
