@@ -1410,8 +1410,22 @@ async def apply_dependency_change(
     removed = [(u, t) for u in sorted(set(event.old_upstream) - set(event.new_upstream))] + [
         (t, d) for d in sorted(set(event.old_downstream) - set(event.new_downstream))
     ]
-    # the proposals around the task (issue 20), whatever happens to workflows below
+    await _apply_to_workflows(session, deps, event, added, removed, event_id=event_id)
+    # the proposals around the task (issue 20), whatever happened to workflows above; last, as everywhere: the
+    # proposals' lock is taken after the workflow rows (the reverse order deadlocks with a workflow write)
     await _refresh_proposals(session, deps, Change(added=tuple(added), removed=tuple(removed)))
+
+
+async def _apply_to_workflows(
+    session: AsyncSession,
+    deps: Deps,
+    event: TaskDependencyChanged,
+    added: list[EdgePair],
+    removed: list[EdgePair],
+    *,
+    event_id: str,
+) -> None:
+    t = event.task_id
     involved = {t, *event.old_upstream, *event.new_upstream, *event.old_downstream, *event.new_downstream}
     if event.cycle is not None:
         involved.update(event.cycle.task_path)
@@ -1990,7 +2004,18 @@ async def _plan_proposal(
     """What accepting the proposal writes, and its preview: the same shape as a migration preview (moved tasks and
     edges, the resulting DAG as ``target_after``, warnings, ``target_version_no`` to pass back), plus the reasons
     and the DEPENDENT links."""
+    if lock:
+        # the order every writer keeps: the workflow row, then the proposals' lock, then proposal rows (a regrouping
+        # holds the proposals' lock while it deletes proposals, a workflow write takes it after its workflow row)
+        seen = _proposal_view(await _proposal(session, proposal_id))
+        if seen.workflow_id is not None:
+            await _locked(session, seen.workflow_id)
+        await repo.lock_proposals_table(session)
     proposal = _proposal_view(await _proposal(session, proposal_id, lock=lock))
+    if lock and proposal.workflow_id != seen.workflow_id:
+        raise ProposalNotAcceptable(
+            f"proposal {proposal_id} changed while it was accepted: list the proposals again", proposal_id=proposal_id
+        )
     if proposal.cycle_edges:
         raise ProposalNotAcceptable(
             f"proposal {proposal_id} holds a lineage cycle ({'; '.join(_fmt_path(c) for c in proposal.cycles)}): "

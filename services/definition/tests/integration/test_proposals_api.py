@@ -3,6 +3,7 @@ case, as the consumer calls it) and by workflow changes, listed, previewed, acce
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -284,3 +285,36 @@ async def test_dependent_links_in_the_editor_and_after_the_upstream_is_deployed(
     v4 = (await client.get(f"/internal/workflows/{wid}/versions/4")).json()
     assert "external_dependencies" not in v4["structure_snapshot"]
     assert v4["change_summary"]["dependent_links"]["removed"] == [up_task]
+
+
+async def test_concurrent_workflow_writes_lineage_and_accepts_never_deadlock(
+    client: httpx.AsyncClient, deps: Deps
+) -> None:
+    """A lineage event, a workflow edit that changes its task set and the acceptance of an addition to that
+    workflow, all at once: each takes the workflow's row and the proposals' lock in the same order (a lineage
+    event that took the proposals' lock first deadlocked with the edit, which PostgreSQL broke with a 500)."""
+    lineage = Lineage(deps)
+    base = await new_tasks(client, 3)
+    await lineage.link((base[0], base[1]), (base[1], base[2]))
+    wf = await new_workflow(client, base, [(base[0], base[1]), (base[1], base[2])])
+    wid = wf["id"]
+    tasks = list(base)
+    for _ in range(8):
+        joiner, reader, extra = await new_tasks(client, 3)
+        await lineage.link((base[2], reader))  # an addition to the workflow
+        [addition] = [p for p in await proposals(client) if p["task_ids"] == [reader]]
+        current = (await client.get(f"/internal/workflows/{wid}")).json()
+        edit = workflow_body([*tasks, joiner], name=current["name"], expected_version_no=current["current_version_no"])
+        write = client.put(f"/internal/workflows/{wid}", json=edit, headers=as_user("ann"))
+        accept = client.post(f"/internal/proposals/{addition['id']}/accept", json={}, headers=as_user("ann"))
+        link = lineage.link((base[0], extra), (extra, base[2]))
+        written, accepted, _ = await asyncio.gather(write, accept, link)
+        for r in (written, accepted):
+            assert r.status_code < 500, r.text
+        detail = (await client.get(f"/internal/workflows/{wid}")).json()
+        tasks = [t["task_id"] for t in detail["tasks"]]
+    # every task in no workflow is in exactly one proposal after all that
+    owned = set(tasks)
+    listed = [t for p in await proposals(client) for t in p["task_ids"]]
+    assert len(listed) == len(set(listed))
+    assert not owned & set(listed)
