@@ -955,6 +955,7 @@ async def apply_action(
             # the history stays (versions, publish records, executions); the tasks are free for other workflows
             owned = await repo.workflow_task_ids(session, workflow_id)
             await repo.delete_relations(session, workflow_id, owned)
+            await _refresh_proposals(session, deps, Change(joined=tuple(owned), moved=tuple(owned)))
             await repo.update_workflow(
                 session, workflow_id, {"needs_attention": False, "attention_reason": None, "attention_details": None}
             )

@@ -318,3 +318,18 @@ async def test_concurrent_workflow_writes_lineage_and_accepts_never_deadlock(
     listed = [t for p in await proposals(client) for t in p["task_ids"]]
     assert len(listed) == len(set(listed))
     assert not owned & set(listed)
+
+
+async def test_the_tasks_an_archived_workflow_frees_join_the_proposals(client: httpx.AsyncClient, deps: Deps) -> None:
+    """Archiving keeps the history and frees the tasks: they are in no workflow, so each is in a proposal."""
+    lineage = Lineage(deps)
+    a, b = await new_tasks(client, 2)
+    await lineage.link((a, b))
+    wid = (await new_workflow(client, [a, b], [(a, b)]))["id"]
+    assert not {a, b} & {t for p in await proposals(client) for t in p["task_ids"]}
+    r = await client.post(f"/internal/workflows/{wid}/actions/archive", headers=as_user("ann"))
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "archived"
+    groups = by_tasks(await proposals(client))
+    assert (a, b) in groups, groups
+    assert groups[(a, b)]["kind"] == "new_workflow"
