@@ -113,6 +113,22 @@ def _pairs(raw: list[list[int]]) -> set[Edge]:
     return {(int(u), int(v)) for u, v in raw}
 
 
+def _pieces(nodes: set[int], edges: set[Edge]) -> dict[int, int]:
+    """The weakly connected piece of each node, by the edges between ``nodes`` (a union-find)."""
+    parent = {n: n for n in nodes}
+
+    def root(n: int) -> int:
+        while parent[n] != n:
+            parent[n] = parent[parent[n]]
+            n = parent[n]
+        return n
+
+    for u, v in edges:
+        if u in parent and v in parent:
+            parent[root(u)] = root(v)
+    return {n: root(n) for n in nodes}
+
+
 class LifecycleMachine(RuleBasedStateMachine):
     """Bound to a running stack by :func:`machine_for`."""
 
@@ -1280,6 +1296,91 @@ class LifecycleMachine(RuleBasedStateMachine):
         assert problem_type(r).endswith("forbidden"), r.text
         self.log(f"   → 403 {problem_type(r)}")
 
+    # -- auto-orchestration proposals (issue 20) --------------------------------------------------------------------
+
+    def _proposals(self) -> list[dict[str, Any]]:
+        """This example's proposals, dismissed ones too (lineage never links two examples' tasks: a proposal holding
+        one of this example's tasks holds only this example's; the invariant checks it)."""
+        ours = {t.id for t in self.tasks.values()}
+        items = self.api.pages("/api/v1/proposals", include_dismissed="true")
+        return [p for p in items if set(p["task_ids"]) & ours]
+
+    def _open_proposals(self) -> list[dict[str, Any]]:
+        return sorted((p for p in self._proposals() if not p["dismissed"]), key=lambda p: min(p["task_ids"]))
+
+    def _describe(self, p: dict[str, Any]) -> str:
+        where = f" to {self._alias_of_workflow(p['workflow_id'])}" if p["kind"] == "add_to_workflow" else ""
+        return f"{p['kind']}{where} {self.task_list(set(p['task_ids']))}"
+
+    def _alias_of_workflow(self, workflow_id: int) -> str:
+        return next((a for a, w in self.workflows.items() if w.id == workflow_id), f"workflow {workflow_id}")
+
+    @precondition(lambda self: self.unassigned() and len(self.workflows) < MAX_WORKFLOWS)
+    @rule(data=st.data())
+    def accept_proposal(self, data: st.DataObject) -> None:
+        """Accept a proposal as it is listed: a draft workflow of its tasks and lineage edges, or a new version of the
+        workflow it adds to (trigger ``auto_orchestration``); a proposal holding a lineage cycle is refused. Without
+        DEPENDENT links (the model keeps no DEPENDENT tasks for DS)."""
+        listed = self._open_proposals()
+        if not listed:
+            return
+        p = listed[data.draw(st.integers(0, len(listed) - 1), label="proposal (index)")]
+        ids = {int(t) for t in p["task_ids"]}
+        self.begin(f"accept proposal {self._describe(p)}")
+        name = self.fresh_name("w")
+        body: dict[str, Any] = {"name": name, "dependent_links": False}
+        target = self.workflows.get(self._alias_of_workflow(p["workflow_id"])) if p["workflow_id"] else None
+        if target is not None:
+            body["expected_version_no"] = target.current.no
+        if p["cycle_edges"]:
+            r = self.api.call("POST", f"/api/v1/proposals/{p['id']}/accept", expect=409, json_body=body)
+            assert problem_type(r).endswith("proposal-not-acceptable"), r.text
+            self.log(f"   → 409 {problem_type(r)}")
+            return
+        r = self.api.call("POST", f"/api/v1/proposals/{p['id']}/accept", expect=201, json_body=body)
+        answer = r.json()["workflow"]
+        lineage = lineage_dependencies(self.tasks.values())
+        edges = _edges_of(answer)
+        assert _pairs(p["edges"]) <= edges, (p["edges"], answer["edges"])
+        if target is None:
+            assert p["kind"] == "new_workflow", p
+            assert edges == _pairs(p["edges"]), (p["edges"], answer["edges"])
+            alias = f"W{next(self.workflow_aliases_made)}"
+            wf = Workflow(
+                alias,
+                int(answer["id"]),
+                [Version(1, "auto_orchestration", name, self.snapshot_of(ids), frozenset(edges))],
+            )
+            self.workflows[alias] = wf
+            self.set_owners(wf, frozenset(), frozenset(ids))
+            self.dirty.add(alias)
+            self.log(f"   → {alias} (id {wf.id}) v1 with edges {self.edge_list(edges)}")
+        else:
+            assert target.status != "archived", f"a proposal adds to {target.alias}, archived"
+            added = edges - set(target.current.edges)
+            assert added <= lineage, f"accepting added edges {self.edge_list(added)} lineage does not have"
+            all_ids = target.current.task_ids | ids
+            self.new_version(target, "auto_orchestration", target.current.name, self.snapshot_of(all_ids), edges)
+            self.log(
+                f"   → {target.alias} v{target.current.no}: tasks {self.task_list(all_ids)}, "
+                f"edges {self.edge_list(edges)}"
+            )
+        assert int(answer["current_version_no"]) == (target.current.no if target else 1), answer
+
+    @precondition(lambda self: self.unassigned())
+    @rule(data=st.data())
+    def dismiss_proposal(self, data: st.DataObject) -> None:
+        """Dismiss a proposal: listed no more (unless asked for the dismissed ones); its tasks stay in it."""
+        listed = self._open_proposals()
+        if not listed:
+            return
+        p = listed[data.draw(st.integers(0, len(listed) - 1), label="proposal (index)")]
+        self.begin(f"dismiss proposal {self._describe(p)}")
+        r = self.api.call("POST", f"/api/v1/proposals/{p['id']}/dismiss", expect=200)
+        assert r.json()["dismissed"] is True, r.text
+        assert p["id"] not in {q["id"] for q in self.api.pages("/api/v1/proposals")}
+        self.log("   → dismissed")
+
     # -- invariants -------------------------------------------------------------------------------------------------
 
     def _list_rows(self) -> dict[int, dict[str, Any]]:
@@ -1289,6 +1390,36 @@ class LifecycleMachine(RuleBasedStateMachine):
                 row.pop("needs_attention", None)
                 row.pop("attention_reason", None)
         return rows
+
+    @invariant()
+    def proposals_hold_each_unassigned_task_once(self) -> None:
+        """Every task in no workflow is in exactly one proposal and no task of a workflow is in any; a proposal lies
+        inside one connected piece of the unassigned tasks' lineage and lists exactly the lineage edges among its
+        tasks; an addition names a live workflow of this example."""
+        ours = {t.id: t for t in self.tasks.values()}
+        free = {t.id for t in ours.values() if t.owner is None}
+        lineage = lineage_dependencies(self.tasks.values())
+        piece = _pieces(free, lineage)
+        seen: dict[int, int] = {}
+        for p in self._proposals():
+            members = {int(t) for t in p["task_ids"]}
+            assert members <= set(ours), f"proposal {p['id']} holds tasks of no task of this example: {p}"
+            owned = {self.alias_of_task(t): ours[t].owner for t in members - free}
+            assert not owned, f"proposal {self._describe(p)} holds tasks of workflows: {owned}"
+            twice = {self.alias_of_task(t) for t in members if t in seen}
+            assert not twice, f"tasks {twice} are in two proposals"
+            seen.update(dict.fromkeys(members, int(p["id"])))
+            assert len({piece[t] for t in members}) == 1, (
+                f"proposal {self._describe(p)} joins tasks no lineage path links: lineage {self.edge_list(lineage)}"
+            )
+            inside = {(u, v) for u, v in lineage if u in members and v in members}
+            assert _pairs(p["edges"]) == inside, (self._describe(p), p["edges"], self.edge_list(inside))
+            if p["kind"] == "add_to_workflow":
+                alias = self._alias_of_workflow(p["workflow_id"])
+                assert alias in self.workflows, f"proposal {self._describe(p)} adds to a workflow that is gone"
+                assert self.workflows[alias].status != "archived", f"proposal {self._describe(p)} adds to {alias}"
+        missing = free - set(seen)
+        assert not missing, f"tasks in no workflow and in no proposal: {self.task_list(missing)}"
 
     @invariant()
     def list_rows_match_model(self) -> None:
