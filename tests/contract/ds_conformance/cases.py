@@ -1,14 +1,17 @@
 """The DS JSON documents the conformance test hands to DS's ``JSONUtils``: the converter's output for a workflow with
-every task type and node attribute we support, and the REST client's schedule JSON."""
+every task type and node attribute we support (DEPENDENT tasks included), and the REST client's schedule JSON."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
 from common.dolphin import ScheduleSpec
 from common.workflow import (
+    DependentCycle,
     Edge,
+    ExternalDependency,
     Param,
     ParamType,
     Priority,
@@ -27,6 +30,19 @@ TASK_DEFINITION = "org.apache.dolphinscheduler.dao.entity.TaskDefinitionLog"
 TASK_RELATION = "org.apache.dolphinscheduler.dao.entity.WorkflowTaskRelationLog"
 PROPERTY = "org.apache.dolphinscheduler.plugin.task.api.model.Property"
 SCHEDULE_PARAM = "org.apache.dolphinscheduler.api.dto.ScheduleParam"
+#: task-api (not served): read into the harness's stand-in, whose members the 3.4.2 master's bytecode checks
+DEPENDENT_PARAMETERS = "org.apache.dolphinscheduler.plugin.task.api.parameters.DependentParameters"
+
+#: properties of a DEPENDENT task's ``taskParams`` that we send and DS's ``DependentParameters`` does not have (its
+#: ``JSONUtils`` ignores unknown properties): each is kept on purpose, for the reason given. DS stores ``taskParams`` as
+#: text, so both are stored and shown back; no served DS 3.4.2 class reads them (the master calls no
+#: ``getDependentType``; ``resourceList`` is a property of the script tasks' parameters only).
+DEPENDENT_IGNORED_BY_DS: dict[str, str] = {
+    "dependentType": "read by the DS UI only (DEPENDENT_ON_TASK: it shows the item as waiting for one task); the "
+    "master tells a task from a whole workflow by depTaskCode (0 the workflow, -1 all its tasks, else that task)",
+    "resourceList": "every task's taskParams carries it in what pydolphinscheduler sends (Task._task_default_attr); "
+    "empty here",
+}
 
 
 def _params(prefix: str) -> tuple[Param, ...]:
@@ -90,8 +106,44 @@ def full_snapshot() -> StructureSnapshot:
     )
 
 
+#: the upstream's DS codes and the DEPENDENT nodes' own codes in ``dependent_snapshot``
+UPSTREAM_CODES = {"project": 8_000_000_000_001, "workflow": 8_000_000_000_002, 900: 8_000_000_000_900,
+                  901: 8_000_000_000_901}  # fmt: skip
+
+
+def dependent_snapshot() -> StructureSnapshot:
+    """Two links to tasks of another workflow: an hourly and a monthly wait, one before two tasks."""
+    links = tuple(
+        ExternalDependency(
+            upstream_workflow_id=9, upstream_task_id=upstream, task_ids=waiting, cycle=cycle, date_value=value,
+            upstream_project_code=UPSTREAM_CODES["project"], upstream_workflow_code=UPSTREAM_CODES["workflow"],
+            upstream_workflow_name="ods-load", upstream_task_name=f"load-{upstream}",
+        )
+        for upstream, waiting, cycle, value in [
+            (900, (1, 2), DependentCycle.HOUR, "last3Hours"),
+            (901, (2,), DependentCycle.MONTH, "lastMonthEnd"),
+        ]
+    )  # fmt: skip
+    tasks = (
+        SnapshotTask(task_id=1, name="a", task_type="SHELL", params=ShellParams(script="true")),
+        SnapshotTask(task_id=2, name="b", task_type="SHELL", params=ShellParams(script="true")),
+    )
+    return StructureSnapshot(workflow_id=2, workflow_name="waits", tasks=tasks, external_dependencies=links)
+
+
+def dependent_task_params() -> list[str]:
+    """The ``taskParams`` of each DEPENDENT task the converter writes for ``dependent_snapshot``, as JSON text."""
+    snapshot = dependent_snapshot()
+    codes = {1: 7_100_000_000_001, 2: 7_100_000_000_002, -900: 7_100_000_000_900, -901: 7_100_000_000_901}
+    defn = convert(snapshot, codes, upstream_task_codes={900: UPSTREAM_CODES[900], 901: UPSTREAM_CODES[901]})
+    tasks = [t for t in json.loads(defn.task_definition_json) if t["taskType"] == "DEPENDENT"]
+    assert len(tasks) == 2
+    return [json.dumps(t["taskParams"]) for t in tasks]
+
+
 def documents() -> list[dict[str, Any]]:
-    """Each document: ``id``, the DS ``entity`` class that reads it, whether it is a ``list``, the ``json`` text."""
+    """Each document: ``id``, the DS ``entity`` class that reads it, whether it is a ``list``, the ``json`` text, and
+    ``ignored``: properties DS does not have that we send on purpose (name -> why)."""
     snapshot = full_snapshot()
     codes = {t.task_id: 7_000_000_000_000 + t.task_id for t in snapshot.tasks}
     defn = convert(
@@ -110,6 +162,16 @@ def documents() -> list[dict[str, Any]]:
         {"id": "globalParams", "entity": PROPERTY, "list": True, "json": defn.global_params},
         {"id": "schedule (gateway)", "entity": SCHEDULE_PARAM, "list": False, "json": defn.schedule_json},
         {"id": "schedule (REST)", "entity": SCHEDULE_PARAM, "list": False, "json": rest_schedule},
+        *(
+            {
+                "id": f"DEPENDENT taskParams {i}",
+                "entity": DEPENDENT_PARAMETERS,
+                "list": False,
+                "json": text,
+                "ignored": DEPENDENT_IGNORED_BY_DS,
+            }
+            for i, text in enumerate(dependent_task_params(), 1)
+        ),
     ]
 
 
@@ -132,5 +194,14 @@ MISMATCHES: list[dict[str, Any]] = [
         "entity": TASK_RELATION,
         "list": True,
         "json": '[{"preTaskCode":0,"postTaskCode":1,"processDefinitionCode":5}]',
+    },
+    {
+        # DS 3.2's item key for the workflow, a relation and a failure policy DS has no constant for
+        "id": "mismatch: DEPENDENT taskParams",
+        "entity": DEPENDENT_PARAMETERS,
+        "list": False,
+        "json": '{"dependence":{"relation":"XOR","dependTaskList":[{"relation":"AND","dependItemList":['
+        '{"projectCode":1,"processDefinitionCode":2,"depTaskCode":3,"cycle":"day","dateValue":"today"}]}],'
+        '"checkInterval":10,"failurePolicy":"DEPENDENT_FAILURE_RETRY"},"localParams":[]}',
     },
 ]

@@ -48,6 +48,16 @@ NOT_SERVED: dict[str, str] = {
 }
 #: the ones the harness stands in for (java/standins)
 STANDINS = ("TaskTimeoutStrategy", "Property", "Direct", "DataType")
+#: task-api's classes of a DEPENDENT task's ``taskParams`` (not served either): the harness stands in for them (the
+#: JSON is read into the stand-ins), and the master jar (served at 3.4.2) says what DS's runtime uses of each
+DEPENDENT_CLASSES: dict[str, str] = {
+    "DependentParameters": TASK_API + "parameters.DependentParameters",
+    "Dependence": TASK_API + "parameters.DependentParameters$Dependence",
+    "DependentFailurePolicyEnum": TASK_API + "parameters.DependentParameters$DependentFailurePolicyEnum",
+    "DependentTaskModel": TASK_API + "model.DependentTaskModel",
+    "DependentItem": TASK_API + "model.DependentItem",
+    "DependentRelation": TASK_API + "enums.DependentRelation",
+}
 
 
 def emulator_gateway_class() -> Path:
@@ -62,6 +72,7 @@ def request() -> dict[str, Any]:
         "status": "org.apache.dolphinscheduler.api.enums.Status",
         "enums": sorted(set(DS_ENUMS.values())),
         "references": sorted(NOT_SERVED.values()),
+        "masterReferences": sorted(DEPENDENT_CLASSES.values()),
         "classFiles": {"emulatorGateway": str(emulator_gateway_class())},
         "json": documents() + MISMATCHES,
     }

@@ -1,6 +1,7 @@
 """Fetch DolphinScheduler's released jars from Maven Central, build the Java harness, and read facts from the jars.
 
-- **Artifacts**: ``dolphinscheduler-api``, ``-common`` and ``-dao`` of each checked DS version, plus the few
+- **Artifacts**: ``dolphinscheduler-api``, ``-common`` and ``-dao`` of each checked DS version (and
+  ``dolphinscheduler-master`` where Central serves it, 3.4.2 only: its bytecode is read, never loaded), plus the few
   third-party jars the harness needs to load DS's classes (Jackson for ``JSONUtils`` and the entities, slf4j, Guava,
   commons-lang3, commons-collections4). ``dolphinscheduler-bom`` is not served, so the third-party versions are
   written here; they are the ones pinned in each DS jar's ``META-INF/DEPENDENCIES`` (a test compares them). Every
@@ -54,6 +55,14 @@ DS_SHA256: Mapping[tuple[str, str], str] = {
     ("dolphinscheduler-api", "3.4.3"): "0f3b58ccae0be58eafd46b8ce1588388e9509c763d9901f2f6dca3fa53f945a9",
     ("dolphinscheduler-common", "3.4.3"): "4db969de767fc6e25012d2341809e62ec19fe3ba78a379b6101dc21fa5ed571f",
     ("dolphinscheduler-dao", "3.4.3"): "75a67797caa40a2f4e8dd37348437964e2f5706874ff22e4c2c06219851d4ae8",
+}
+
+#: ``dolphinscheduler-master`` holds the DEPENDENT task's runtime (``DependentLogicTask``, ``DependentExecute``): what
+#: it uses of task-api's dependent classes (not served) is read from its bytecode. Central serves it at 3.4.2 only
+#: (3.4.3: 404), so a version without a pinned hash here has no master facts.
+DS_MASTER = "dolphinscheduler-master"
+DS_MASTER_SHA256: Mapping[str, str] = {
+    "3.4.2": "7606f9c43f04bd44d3271d1bb60a724d2325e29704e9d2740a996605e3bf5e66",
 }
 
 
@@ -291,6 +300,8 @@ class Jars:
     version: str
     ds: list[Path]
     third_party: list[Path]
+    #: ``dolphinscheduler-master`` of this version, when Central serves it (read as bytecode, not on the class path)
+    master: Path | None = None
 
     @property
     def all(self) -> list[Path]:
@@ -301,8 +312,11 @@ def fetch(version: str, *, root: Path | None = None, fetcher: Fetcher | None = N
     root = root or cache_root()
     fetcher = fetcher or Fetcher(root)
     ds = ds_artifacts(version)
-    paths = fetcher.fetch_all([*ds, *THIRD_PARTY])
-    return Jars(version, paths[: len(ds)], paths[len(ds) :])
+    master_sha = DS_MASTER_SHA256.get(version)
+    master = [Artifact(DS_GROUP, DS_MASTER, version, master_sha)] if master_sha is not None else []
+    paths = fetcher.fetch_all([*ds, *THIRD_PARTY, *master])
+    n = len(ds) + len(THIRD_PARTY)
+    return Jars(version, paths[: len(ds)], paths[len(ds) : n], paths[n] if master else None)
 
 
 def run(jars: Jars, request: Mapping[str, Any], *, root: Path | None = None) -> dict[str, Any]:
@@ -312,7 +326,8 @@ def run(jars: Jars, request: Mapping[str, Any], *, root: Path | None = None) -> 
     _, java = _javac()
     with tempfile.TemporaryDirectory(prefix="ds-conformance-") as tmp:
         request_path, answer_path = Path(tmp) / "request.json", Path(tmp) / "answer.json"
-        request_path.write_text(json.dumps({**request, "jars": [str(p) for p in jars.ds]}))
+        master = [str(jars.master)] if jars.master is not None else []
+        request_path.write_text(json.dumps({**request, "jars": [str(p) for p in jars.ds], "masterJars": master}))
         classpath = os.pathsep.join([str(classes), *map(str, jars.all)])
         # DS runs in UTC (docs/dolphin-standalone.md): JSONUtils formats dates in the JVM's zone
         command = [java, "-Duser.timezone=UTC", "-cp", classpath, "dsconformance.Harness"]

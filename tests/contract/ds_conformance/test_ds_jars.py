@@ -21,8 +21,8 @@ from ds_emulator import errors as emulator_errors
 from ds_emulator import state as emulator_state
 
 from . import checks, harness
-from .cases import documents
-from .conftest import DS_ENUMS, NOT_SERVED, STANDINS
+from .cases import DEPENDENT_IGNORED_BY_DS, DEPENDENT_PARAMETERS, documents
+from .conftest import DEPENDENT_CLASSES, DS_ENUMS, NOT_SERVED, STANDINS
 from .recording import GatewayCall, RestRequest, record_gateway_calls, record_rest_requests
 
 pytestmark = [pytest.mark.ds_conformance, pytest.mark.timeout(600)]
@@ -116,7 +116,77 @@ def test_ds_reads_our_json_into_its_entities_and_writes_it_back_the_same(facts: 
     property the class does not know, nothing lost, written back with the same meaning."""
     sent = next(d for d in documents() if d["id"] == document)
     result = next(r for r in facts["json"] if r["id"] == document)
-    _assert_none(checks.check_json(result, json.loads(sent["json"])))
+    _assert_none(checks.check_json(result, json.loads(sent["json"]), sent.get("ignored", ())))
+
+
+def test_a_dependent_tasks_params_lack_only_what_we_send_on_purpose(facts: dict[str, Any]) -> None:
+    """The DEPENDENT ``taskParams`` (into the stand-in ``DependentParameters``): the properties DS has no field for
+    are exactly the ones ``cases.DEPENDENT_IGNORED_BY_DS`` explains, where we put them, and every other property we
+    send (codes, cycle, dateValue, parameterPassing, relation, checkInterval, failurePolicy) is read back as sent."""
+    docs = [d for d in documents() if d["entity"] == DEPENDENT_PARAMETERS]
+    assert len(docs) == 2
+    for doc in docs:
+        result = next(r for r in facts["json"] if r["id"] == doc["id"])
+        assert result["error"] is None, result["error"]
+        assert sorted(result["unknown"]) == ["DependentItem.dependentType", "DependentParameters.resourceList"]
+        assert set(doc["ignored"]) == set(DEPENDENT_IGNORED_BY_DS)
+        written = result["written"]["dependence"]
+        item = written["dependTaskList"][0]["dependItemList"][0]
+        assert (written["relation"], written["checkInterval"], written["failurePolicy"]) == (
+            "AND",
+            10,
+            "DEPENDENT_FAILURE_FAILURE",
+        )
+        assert item["projectCode"] == 8_000_000_000_001
+        assert item["parameterPassing"] is False
+
+
+def _master_references(facts: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    refs: dict[str, list[dict[str, Any]]] | None = facts["masterReferences"]
+    if refs is None:
+        pytest.skip("Maven Central serves dolphinscheduler-master at 3.4.2 only: no master bytecode for this version")
+    return refs
+
+
+def test_the_dependent_stand_ins_have_what_the_ds_master_uses(facts: dict[str, Any]) -> None:
+    """task-api is not served: the stand-ins the DEPENDENT JSON is read into must have every member (with its type,
+    from the descriptor) that the master's ``DependentLogicTask``/``DependentTaskTracker``/``DependentExecute`` use."""
+    refs = _master_references(facts)
+    for name, cls in DEPENDENT_CLASSES.items():
+        _assert_none(checks.check_references_resolve(name, refs[cls]))
+    used = {(r["name"], r["descriptor"]) for cls in DEPENDENT_CLASSES.values() for r in refs[cls]}
+    # the properties our JSON sets are among what the master reads (so the stand-ins' types are DS's types)
+    for getter, descriptor in [
+        ("getProjectCode", "()J"), ("getDefinitionCode", "()J"), ("getDepTaskCode", "()J"),
+        ("getCycle", "()Ljava/lang/String;"), ("getDateValue", "()Ljava/lang/String;"),
+        ("getParameterPassing", "()Ljava/lang/Boolean;"), ("getDependItemList", "()Ljava/util/List;"),
+        ("getDependTaskList", "()Ljava/util/List;"),
+        ("getDependence", f"()L{_internal(DEPENDENT_CLASSES['Dependence'])};"),
+        ("getRelation", f"()L{_internal(DEPENDENT_CLASSES['DependentRelation'])};"),
+        ("getFailurePolicy", f"()L{_internal(DEPENDENT_CLASSES['DependentFailurePolicyEnum'])};"),
+    ]:  # fmt: skip
+        assert (getter, descriptor) in used, getter
+
+
+def _internal(name: str) -> str:
+    return name.replace(".", "/")
+
+
+def test_dependent_enum_names_the_ds_master_uses_are_known_to_us(facts: dict[str, Any]) -> None:
+    """The enum constants the master uses (``DEPENDENT_FAILURE_WAITING``) are names the emulator knows; the master
+    uses no ``DependentRelation`` constant (task-api's ``DependentUtils`` does), so AND/OR rest on the DS source and
+    the SDK's ``And``/``Or``."""
+    refs = _master_references(facts)
+    policies = refs[DEPENDENT_CLASSES["DependentFailurePolicyEnum"]]
+    assert {r["name"] for r in policies if r["kind"] == "field"} == {"DEPENDENT_FAILURE_WAITING"}
+    _assert_none(
+        checks.check_referenced_names("DependentFailurePolicyEnum", policies, emulator_state.DEPENDENT_FAILURE_POLICIES)
+    )
+    _assert_none(
+        checks.check_referenced_names(
+            "DependentRelation", refs[DEPENDENT_CLASSES["DependentRelation"]], emulator_state.DEPENDENT_RELATIONS
+        )
+    )
 
 
 def test_the_stand_ins_have_what_ds_uses_of_them(facts: dict[str, Any]) -> None:

@@ -137,6 +137,24 @@ def test_json_ds_would_ignore_or_lose_is_caught(facts: dict[str, Any]) -> None:
         "mismatch: wrong relation field: WorkflowTaskRelationLog.processDefinitionCode is not a property of the DS "
         "class (ignored by DS)"
     )
+    # a DEPENDENT task's taskParams, read into the stand-in DependentParameters: DS 3.2's key for the workflow is
+    # ignored (the item would wait for workflow code 0), unknown relation and policy names are read as null
+    where = "mismatch: DEPENDENT taskParams"
+    assert problems[where] == [
+        f"{where}: DependentItem.processDefinitionCode is not a property of the DS class (ignored by DS)",
+        f"{where}.dependence.relation: sent 'XOR', DS wrote None",
+        f"{where}.dependence.dependTaskList[0].dependItemList[0].processDefinitionCode: sent 2, lost (DS wrote no "
+        "such field)",
+        f"{where}.dependence.failurePolicy: sent 'DEPENDENT_FAILURE_RETRY', DS wrote None",
+    ]
+    # what we send on purpose although DS lacks it is only skipped when the caller names it
+    dependent = json.loads(MISMATCHES[-1]["json"])
+    assert checks.check_json(
+        next(r for r in facts["json"] if r["id"] == where), dependent, ["processDefinitionCode"]
+    ) == [
+        f"{where}.dependence.relation: sent 'XOR', DS wrote None",
+        f"{where}.dependence.failurePolicy: sent 'DEPENDENT_FAILURE_RETRY', DS wrote None",
+    ]
 
 
 def test_an_emulator_route_with_the_wrong_code_or_status_is_caught(facts: dict[str, Any]) -> None:

@@ -41,7 +41,9 @@ import org.apache.dolphinscheduler.common.utils.JSONUtils;
  *   <li>{@code status}: the {@code Status} enum (name, code, English message);</li>
  *   <li>{@code enums}: name, ordinal and {@code code} field of each requested enum;</li>
  *   <li>{@code references}: for each requested class of a module Maven Central does not serve, every field and method
- *       the DS jars use of it, and whether the class the harness supplies in its place (if any) has it;</li>
+ *       the DS jars use of it, and whether the class the harness supplies in its place (if any) has it;
+ *       {@code masterReferences}: the same for the classes named in {@code masterReferences}, read from the
+ *       {@code masterJars} (the master jar, where Maven Central serves it; null without one);</li>
  *   <li>{@code json}: each requested document read by DS's own {@code JSONUtils} into the named entity class
  *       (properties the class does not know are listed) and written back by {@code JSONUtils}.</li>
  * </ul>
@@ -86,6 +88,12 @@ public final class Harness {
         }
         answer.put("enums", enums);
         answer.put("references", references(jars, request.get("references")));
+        // the same, from the master jar alone (the DEPENDENT task's runtime), when the request names one
+        List<JarFile> masterJars = new ArrayList<>();
+        for (JsonNode jar : request.path("masterJars")) {
+            masterJars.add(new JarFile(jar.asText()));
+        }
+        answer.put("masterReferences", masterJars.isEmpty() ? null : references(masterJars, request.get("masterReferences")));
         List<Object> json = new ArrayList<>();
         for (JsonNode document : request.get("json")) {
             json.add(readAndWrite(document));
