@@ -10,7 +10,13 @@ from typing import Any
 import pytest
 
 from ds_emulator.errors import DsError
-from ds_emulator.state import Emulator, Workflow, dependent_intervals, dependent_params_valid
+from ds_emulator.state import (
+    Emulator,
+    Workflow,
+    dependent_intervals,
+    dependent_params_status,
+    dependent_params_valid,
+)
 
 T0 = datetime(2026, 12, 9, 10, 30, tzinfo=UTC).timestamp()  # a Wednesday
 
@@ -58,26 +64,54 @@ def test_valid_params_and_the_sdk_shape_are_accepted() -> None:
     assert dependent_params_valid(sdk)
 
 
-@pytest.mark.parametrize(
-    "bad",
-    [
-        {},
-        {"dependence": {"relation": "AND", "dependTaskList": []}},
-        params(),
-        params(item(cycle="year")),
-        params(item(cycle="hour", dateValue="today")),
-        params(item(dateValue="thisMonthEnd", cycle="month")),
-        params(item(projectCode=0)),
-        params(item(definitionCode=None)),
-        params(item(depTaskCode=-1)),
-        params(item(dependentType="DEPENDENT_ON_NOTHING")),
-        params(item(), relation="XOR"),
-        params(item(), checkInterval=0),
-        params(item(), failurePolicy="IGNORE"),
-    ],
-)
-def test_invalid_params_are_refused(bad: dict[str, Any]) -> None:
+#: refused by DS 3.4.2 itself on save: cannot be read into DependentParameters (10001, from the api and common
+#: bytecode) or ``checkParameters`` is false (50020, from the DS source: task-api 3.4.x is not served)
+DS_REFUSES: list[tuple[Any, str]] = [
+    ([], "REQUEST_PARAMS_NOT_VALID_ERROR"),
+    ("text", "REQUEST_PARAMS_NOT_VALID_ERROR"),
+    (None, "REQUEST_PARAMS_NOT_VALID_ERROR"),
+    ({"dependence": "all"}, "REQUEST_PARAMS_NOT_VALID_ERROR"),
+    ({"dependence": {"dependTaskList": {"relation": "AND"}}}, "REQUEST_PARAMS_NOT_VALID_ERROR"),
+    ({"dependence": {"dependTaskList": ["group"]}}, "REQUEST_PARAMS_NOT_VALID_ERROR"),
+    ({"dependence": {"dependTaskList": [{"dependItemList": "item"}]}}, "REQUEST_PARAMS_NOT_VALID_ERROR"),
+    (params(item(projectCode="eleven")), "REQUEST_PARAMS_NOT_VALID_ERROR"),
+    (params(item(depTaskCode={"code": 33})), "REQUEST_PARAMS_NOT_VALID_ERROR"),
+    (params(item(), checkInterval="often"), "REQUEST_PARAMS_NOT_VALID_ERROR"),
+    ({}, "WORKFLOW_NODE_S_PARAMETER_INVALID"),
+    ({"dependence": None}, "WORKFLOW_NODE_S_PARAMETER_INVALID"),
+    ({"dependence": []}, "WORKFLOW_NODE_S_PARAMETER_INVALID"),  # Jackson reads [] as a null object
+    ({"dependence": {"relation": "AND", "dependTaskList": []}}, "WORKFLOW_NODE_S_PARAMETER_INVALID"),
+    ({"dependence": {"relation": "AND"}}, "WORKFLOW_NODE_S_PARAMETER_INVALID"),
+    (params(item(), checkInterval=0), "WORKFLOW_NODE_S_PARAMETER_INVALID"),
+    (params(item(), checkInterval=-10), "WORKFLOW_NODE_S_PARAMETER_INVALID"),
+]
+#: accepted by DS 3.4.2 on save, refused by the emulator (50020): DS could not run them as meant
+EMULATOR_REFUSES: list[Any] = [
+    params(),
+    {"dependence": {"relation": "AND", "dependTaskList": [None]}},
+    params(item(cycle="year")),
+    params(item(cycle="hour", dateValue="today")),
+    params(item(dateValue="thisMonthEnd", cycle="month")),
+    params(item(projectCode=0)),
+    params(item(definitionCode=None)),
+    params(item(definitionCode="22")),  # DS coerces integer text; the converter never sends it
+    params(item(depTaskCode=-1)),  # DS: all tasks of the workflow, not emulated
+    params(item(dependentType="DEPENDENT_ON_NOTHING")),
+    params(item(), relation="XOR"),  # DS reads an unknown enum name as null
+    params(item(), checkInterval=1.5),
+    params(item(), failurePolicy="IGNORE"),
+]
+
+
+@pytest.mark.parametrize(("bad", "status"), DS_REFUSES)
+def test_what_ds_refuses_on_save_is_refused_with_its_status(bad: Any, status: str) -> None:
     assert not dependent_params_valid(bad)
+    assert dependent_params_status(bad) == status
+
+
+@pytest.mark.parametrize("bad", EMULATOR_REFUSES)
+def test_what_ds_could_not_run_is_refused_too(bad: Any) -> None:
+    assert dependent_params_status(bad) == "WORKFLOW_NODE_S_PARAMETER_INVALID"
 
 
 def test_intervals_as_ds_lists_them() -> None:
@@ -129,6 +163,24 @@ def test_saving_a_workflow_with_bad_dependent_params_is_refused() -> None:
     with pytest.raises(DsError) as caught:
         save(emu, "down", [bad, shell(6, "b")], [(5, 6)])
     assert (caught.value.code, caught.value.msg) == (50020, "workflow node wait parameter invalid")
+    # DS's status and message for each refusal it makes itself, the params as an object or as JSON text
+    for bad_params, status in DS_REFUSES:
+        for sent in (bad_params, json.dumps(bad_params)):
+            task = {"code": 5, "name": "wait", "taskType": "DEPENDENT", "taskParams": sent}
+            with pytest.raises(DsError) as caught:
+                save(emu, "down", [task, shell(6, "b")], [(5, 6)])
+            assert caught.value.status == status, bad_params
+            expected = (
+                (10001, "request parameter {0} is not valid")
+                if status == "REQUEST_PARAMS_NOT_VALID_ERROR"
+                else (50020, "workflow node wait parameter invalid")
+            )
+            assert (caught.value.code, caught.value.msg) == expected, bad_params
+    for text in ("", "{not json"):
+        task = {"code": 5, "name": "wait", "taskType": "DEPENDENT", "taskParams": text}
+        with pytest.raises(DsError) as caught:
+            save(emu, "down", [task, shell(6, "b")], [(5, 6)])
+        assert caught.value.code == 10001, text
 
 
 def test_a_dependent_task_waits_for_the_upstream_task_of_the_period() -> None:

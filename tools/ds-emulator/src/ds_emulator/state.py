@@ -45,49 +45,116 @@ DEPENDENT_DATE_VALUES: dict[str, tuple[str, ...]] = {
 }  # fmt: skip
 DEPENDENT_RELATIONS = ("AND", "OR")
 DEPENDENT_FAILURE_POLICIES = ("DEPENDENT_FAILURE_FAILURE", "DEPENDENT_FAILURE_WAITING")
+#: the DS UI's item types (DS's classes have no such property; the emulator refuses other names all the same)
 DEPENDENT_TYPES = ("DEPENDENT_ON_WORKFLOW", "DEPENDENT_ON_TASK")
+
+#: DS 3.4.2 could not read the ``taskParams`` into ``DependentParameters``: ``JSONUtils.parseObject`` throws, and
+#: ``generateTaskDefinitionList`` answers any exception but its own with this status, without an argument
+DEPENDENT_UNREADABLE = "REQUEST_PARAMS_NOT_VALID_ERROR"
+#: ``checkParameters`` refused them (and every further refusal of the emulator's): ``WORKFLOW_NODE_S_PARAMETER_INVALID``
+#: with the task's name
+DEPENDENT_INVALID = "WORKFLOW_NODE_S_PARAMETER_INVALID"
+
+_INTEGER_TEXT = re.compile(r"\s*[+-]?[0-9]+\s*")
 
 
 def _positive_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
-def dependent_params_valid(params: Json) -> bool:
-    """Whether DEPENDENT ``taskParams`` are acceptable: at least as strict as DS 3.4.2, which refuses a task without
-    ``dependence`` or with an empty ``dependTaskList`` (``DependentParameters.checkParameters``) and cannot run an
-    item without its codes, cycle and date value. The emulator also refuses what DS would only fail at run time: an
-    unknown relation, cycle, date value of the cycle, dependent type or failure policy, a code that is not a
-    positive integer (``depTaskCode`` 0: the whole workflow), a ``checkInterval`` that is not positive."""
+def _unreadable(value: Any, kind: str) -> bool:
+    """Whether DS's ``JSONUtils`` (Jackson, ``ACCEPT_EMPTY_ARRAY_AS_NULL_OBJECT``) certainly fails to read ``value``
+    where DS has an ``object`` (a bean: null or ``[]`` read as null), a ``list`` (null read as null) or a ``number``
+    (``long``/``Integer``: text that is not an integer fails; numbers, null and integer text are read)."""
+    if value is None:
+        return False
+    if kind == "object":
+        return not isinstance(value, dict) and value != []
+    if kind == "list":
+        return not isinstance(value, list)
+    return isinstance(value, dict | list) or (isinstance(value, str) and not _INTEGER_TEXT.fullmatch(value))
+
+
+def _dependent_unreadable(params: Any) -> bool:
+    """Whether DS 3.4.2 cannot read DEPENDENT ``taskParams`` into ``DependentParameters`` at all."""
+    if not isinstance(params, dict):
+        return True  # a JSON array, text or number is no DependentParameters (``[]``: read as null, refused too)
     dependence = params.get("dependence")
+    if _unreadable(dependence, "object"):
+        return True
     if not isinstance(dependence, dict):
         return False
+    if any(_unreadable(dependence.get(k), "number") for k in ("checkInterval", "failureWaitingTime")):
+        return True
     groups = dependence.get("dependTaskList")
-    if not isinstance(groups, list) or not groups or dependence.get("relation", "AND") not in DEPENDENT_RELATIONS:
-        return False
+    if _unreadable(groups, "list"):
+        return True
+    for group in groups or ():
+        if _unreadable(group, "object") or (
+            isinstance(group, dict) and _unreadable(group.get("dependItemList"), "list")
+        ):
+            return True
+        for item in group.get("dependItemList") or () if isinstance(group, dict) else ():
+            if _unreadable(item, "object"):
+                return True
+            if isinstance(item, dict) and any(
+                _unreadable(item.get(k), "number") for k in ("projectCode", "definitionCode", "depTaskCode")
+            ):
+                return True
+    return False
+
+
+def dependent_params_status(params: Any) -> str | None:
+    """The DS status a save answers for DEPENDENT ``taskParams`` (None: accepted), never more lenient than DS 3.4.2:
+
+    - ``DEPENDENT_UNREADABLE`` (10001) where DS cannot read them into ``DependentParameters`` (read from the 3.4.2
+      api and common bytecode: ``TaskPluginManager.checkTaskParameters`` -> ``JSONUtils.parseObject``, which throws
+      ``IllegalArgumentException``; ``generateTaskDefinitionList`` answers it with this status): not an object, an
+      object or list property of another JSON kind, a number property given as text that is no integer;
+    - ``DEPENDENT_INVALID`` (50020) where ``DependentParameters.checkParameters`` is false (task-api is not served:
+      from the DS source): no ``dependence`` (or null, or ``[]``), no or an empty ``dependTaskList``, a
+      ``checkInterval`` that is not positive;
+    - ``DEPENDENT_INVALID`` too for what DS 3.4.2 accepts on save and cannot run (or runs otherwise than meant): an
+      unknown relation, failure policy, cycle, date value of the cycle or item type (DS reads unknown enum names as
+      null), an empty or null group or item, a project or workflow code that is not a positive integer, a task code
+      that is not a non-negative integer (``0``: the whole workflow; DS's ``-1``, all tasks of it, is not emulated),
+      a ``checkInterval`` that is not an integer (DS coerces integer text and numbers)."""
+    if _dependent_unreadable(params):
+        return DEPENDENT_UNREADABLE
+    dependence = params.get("dependence")
+    if not isinstance(dependence, dict) or not dependence.get("dependTaskList"):
+        return DEPENDENT_INVALID
     interval = dependence.get("checkInterval")
     if interval is not None and not _positive_int(interval):
-        return False
+        return DEPENDENT_INVALID
+    if dependence.get("relation", "AND") not in DEPENDENT_RELATIONS:
+        return DEPENDENT_INVALID
     if dependence.get("failurePolicy", "DEPENDENT_FAILURE_FAILURE") not in DEPENDENT_FAILURE_POLICIES:
-        return False
-    for group in groups:
+        return DEPENDENT_INVALID
+    for group in dependence["dependTaskList"]:
         if not isinstance(group, dict) or group.get("relation", "AND") not in DEPENDENT_RELATIONS:
-            return False
+            return DEPENDENT_INVALID
         items = group.get("dependItemList")
-        if not isinstance(items, list) or not items:
-            return False
+        if not items:
+            return DEPENDENT_INVALID
         for item in items:
             if not isinstance(item, dict):
-                return False
+                return DEPENDENT_INVALID
             if not (_positive_int(item.get("projectCode")) and _positive_int(item.get("definitionCode"))):
-                return False
+                return DEPENDENT_INVALID
             task_code = item.get("depTaskCode", 0)
             if not isinstance(task_code, int) or isinstance(task_code, bool) or task_code < 0:
-                return False
+                return DEPENDENT_INVALID
             if item.get("dateValue") not in DEPENDENT_DATE_VALUES.get(str(item.get("cycle")), ()):
-                return False
+                return DEPENDENT_INVALID
             if item.get("dependentType", "DEPENDENT_ON_TASK") not in DEPENDENT_TYPES:
-                return False
-    return True
+                return DEPENDENT_INVALID
+    return None
+
+
+def dependent_params_valid(params: Any) -> bool:
+    """Whether a save accepts DEPENDENT ``taskParams`` (:func:`dependent_params_status`)."""
+    return dependent_params_status(params) is None
 
 
 def dependent_intervals(date_value: str, at: float) -> list[tuple[float, float]]:
@@ -561,19 +628,24 @@ class Emulator:
         for item in self._load_json_list(raw, "taskDefinitionJson"):
             task = dict(item)
             params = task.get("taskParams")
+            dependent = str(task.get("taskType", "")).upper() == "DEPENDENT"
             if isinstance(params, str):
                 try:
-                    params = json.loads(params) if params else {}
+                    params = json.loads(params) if params else ({} if not dependent else None)
                 except json.JSONDecodeError:
+                    # DS: the task type's parameters cannot be parsed (checked for DEPENDENT; see DEPENDENT_UNREADABLE)
+                    if dependent:
+                        raise DsError(DEPENDENT_UNREADABLE) from None
                     raise DsError("WORKFLOW_NODE_S_PARAMETER_INVALID", task.get("name")) from None
+            if dependent and (status := dependent_params_status(params)) is not None:
+                # DS: ServiceException(REQUEST_PARAMS_NOT_VALID_ERROR) carries no argument ("{0}" stays)
+                raise DsError(status) if status == DEPENDENT_UNREADABLE else DsError(status, task.get("name"))
             if not isinstance(params, dict):
                 raise DsError("WORKFLOW_NODE_S_PARAMETER_INVALID", task.get("name"))
             task["taskParams"] = params
             if not task.get("name") or not task.get("taskType"):
                 raise DsError("DATA_IS_NOT_VALID", "taskDefinitionJson")
             if str(task["taskType"]).upper() in ("SHELL", "PYTHON") and not str(params.get("rawScript") or ""):
-                raise DsError("WORKFLOW_NODE_S_PARAMETER_INVALID", task["name"])
-            if str(task["taskType"]).upper() == "DEPENDENT" and not dependent_params_valid(params):
                 raise DsError("WORKFLOW_NODE_S_PARAMETER_INVALID", task["name"])
             task["code"] = int(task.get("code") or 0) or self.next_code()
             task["version"] = max(1, int(task.get("version") or 0))
