@@ -182,6 +182,7 @@ def pyds() -> SimpleNamespace:
         "shell": "pydolphinscheduler.tasks.shell",
         "python": "pydolphinscheduler.tasks.python",
         "sql": "pydolphinscheduler.tasks.sql",
+        "dependent": "pydolphinscheduler.tasks.dependent",
         "datasource": "pydolphinscheduler.models.datasource",
     }
     with warnings.catch_warnings():

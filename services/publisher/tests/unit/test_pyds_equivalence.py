@@ -1,8 +1,10 @@
 """Equivalence with pydolphinscheduler 4.1.0 (the official SDK): the same DAG built with its ``Workflow`` and
-``Shell``/``Python``/``Sql`` tasks must *mean* the same as our ``convert`` output.
+``Shell``/``Python``/``Sql`` tasks must *mean* the same as our ``convert`` output; so must the DEPENDENT tasks of a
+snapshot's ``external_dependencies`` and the SDK's ``Dependent`` task (``And``/``DependentItem``), field by field.
 
 The SDK never reaches a Java gateway here: ``fake_gateway`` (conftest) answers the three things building a
-workflow asks for (task code by name, environment code by name, datasource by name and type) and records the
+workflow asks for (task code by name, environment code by name, datasource by name and type; the DEPENDENT tests
+add ``getDependentInfo``, the upstream's codes by project, workflow and task name) and records the
 ``createOrUpdateWorkflow`` call that ``Workflow.submit()`` makes, so the Java-order arguments can be compared too.
 
 Both sides are normalised before comparing: field order is ignored and so are the differences below, each one
@@ -18,7 +20,10 @@ from typing import Any
 import pytest
 
 from common.workflow import (
+    DependentCycle,
+    Edge,
     ExecutionType,
+    ExternalDependency,
     NodeAttrs,
     Param,
     ParamType,
@@ -38,9 +43,11 @@ IGNORED_TASK_FIELDS = {
 }
 #: ``taskParams`` keys only the SDK sends; SHELL, PYTHON and SQL ignore them
 IGNORED_TASK_PARAMS = {"dependence", "conditionResult", "waitStartTimeout"}
-#: fields the SDK's ``Sql`` task lacks by design (no WorkerResourceMixin); after any ``Shell``/``Python`` was
-#: built the SDK even emits them as null for SQL, because the mixin mutates the shared class-level attribute set
+#: fields the SDK's ``Sql`` and ``Dependent`` tasks lack by design (no WorkerResourceMixin); after any
+#: ``Shell``/``Python`` was built the SDK even emits them as null for these, because the mixin mutates the shared
+#: class-level attribute set. We send DS's "no limit", -1 (a DEPENDENT task runs in the master, which ignores both)
 SQL_FIELDS_SDK_LACKS = {"cpuQuota", "memoryMax"}
+TASK_TYPES_WITHOUT_WORKER_RESOURCES = ("SQL", "DEPENDENT")
 #: relation fields not compared: versions (see above). ``conditionType`` is compared by meaning: the SDK sends
 #: the int 0, we send the name "NONE" (DS accepts both, CONTRACT §2.2).
 IGNORED_RELATION_FIELDS = {"preTaskVersion", "postTaskVersion"}
@@ -59,7 +66,7 @@ def normalise_task(task: dict[str, Any], *, sdk: bool) -> dict[str, Any]:
     )
     params["resourceList"] = sorted(params["resourceList"], key=lambda r: r["resourceName"])
     t["taskParams"] = params
-    if t["taskType"] == "SQL":
+    if t["taskType"] in TASK_TYPES_WITHOUT_WORKER_RESOURCES:
         for k in SQL_FIELDS_SDK_LACKS:
             t.pop(k, None)
     if sdk:
@@ -316,3 +323,180 @@ def test_gateway_arguments_match_what_the_sdk_submits(both: Any) -> None:
             assert json.loads(m) == json.loads(s), json_positions[i]
         else:
             assert m == s, mine._fields[i]
+
+
+# --- DEPENDENT tasks (issue 20) ------------------------------------------------------------------------------
+
+UPSTREAM_PROJECT, UPSTREAM_WORKFLOW = "ods", "ods-load"
+UPSTREAM_CODES = {"project": 5_000_000_000_001, "workflow": 5_000_000_000_002, 40: 5_000_000_000_040,
+                  41: 5_000_000_000_041}  # fmt: skip
+#: what DS 3.4 reads of a DEPENDENT task that pydolphinscheduler 4.1.0 does not send, with the value we send and why
+#: it means what the SDK's omission means (DS's classes: the conformance harness's stand-ins, checked against the
+#: 3.4.2 master's bytecode; tests/contract/ds_conformance)
+DS_FIELDS_THE_SDK_LACKS: dict[str, tuple[Any, str]] = {
+    "parameterPassing": (False, "DependentItem.parameterPassing, a Boolean defaulting to false; the master reads it"),
+    "checkInterval": (
+        10,
+        "Dependence.checkInterval, seconds (the DS UI's default); null when the SDK omits it; no "
+        "served 3.4.2 class reads it",
+    ),
+    "failurePolicy": (
+        "DEPENDENT_FAILURE_FAILURE",
+        "Dependence.failurePolicy; the master only tests for "
+        "DEPENDENT_FAILURE_WAITING, so the SDK's null fails like DEPENDENT_FAILURE_FAILURE",
+    ),
+}
+#: what we send that no DS class has (DS keeps taskParams as text and ignores it when reading)
+UI_ONLY_FIELDS: dict[str, tuple[Any, str]] = {
+    "dependentType": (
+        "DEPENDENT_ON_TASK",
+        "the DS UI's item type; DS tells a task (its code) from the whole "
+        "workflow (0) or all its tasks (-1) by depTaskCode",
+    ),
+}
+#: ``taskParams`` keys only the SDK sends; DependentParameters has no such property
+SDK_ONLY_DEPENDENT_PARAMS = {"conditionResult", "waitStartTimeout"}
+
+
+def linked_snapshot() -> StructureSnapshot:
+    """Three tasks waiting, through two links, for tasks of another workflow: daily (before two tasks) and hourly."""
+    tasks = tuple(
+        SnapshotTask(task_id=i, name=f"step-{i}", task_type="SHELL", params=ShellParams(script=f"echo {i}"))
+        for i in (1, 2, 3)
+    )
+    links = (
+        ExternalDependency(upstream_workflow_id=9, upstream_task_id=40, task_ids=(1, 2),
+                           upstream_project_code=UPSTREAM_CODES["project"],
+                           upstream_workflow_code=UPSTREAM_CODES["workflow"],
+                           upstream_workflow_name=UPSTREAM_WORKFLOW, upstream_task_name="load orders"),
+        ExternalDependency(upstream_workflow_id=9, upstream_task_id=41, task_ids=(3,), cycle=DependentCycle.HOUR,
+                           date_value="last3Hours", upstream_project_code=UPSTREAM_CODES["project"],
+                           upstream_workflow_code=UPSTREAM_CODES["workflow"],
+                           upstream_workflow_name=UPSTREAM_WORKFLOW, upstream_task_name="load customers"),
+    )  # fmt: skip
+    return StructureSnapshot(
+        workflow_id=7, workflow_name="orders-report", tasks=tasks, external_dependencies=links,
+        edges=(Edge(upstream_task_id=1, downstream_task_id=3), Edge(upstream_task_id=2, downstream_task_id=3)),
+    )  # fmt: skip
+
+
+def build_linked_with_sdk(pyds: Any, snap: StructureSnapshot, names: dict[int, str]) -> Any:
+    """``snap`` with the SDK: its ``Dependent`` task per link, ``And(And(DependentItem))`` as the SDK's docs show."""
+    dependent = pyds.dependent
+    wf = pyds.workflow.Workflow(name=snap.workflow_name, user=USER, project=PROJECT, worker_group="default",
+                                release_state="online")  # fmt: skip
+    with wf:
+        built = {}
+        for t in snap.tasks:
+            assert isinstance(t.params, ShellParams)
+            built[t.task_id] = pyds.shell.Shell(name=t.name, command=t.params.script)
+        for d in snap.external_dependencies:
+            item = dependent.DependentItem(
+                project_name=UPSTREAM_PROJECT, workflow_name=d.upstream_workflow_name,
+                dependent_task_name=d.upstream_task_name, dependent_date=d.date_value,
+            )  # fmt: skip
+            built[d.node_id] = dependent.Dependent(
+                name=names[d.node_id],
+                dependence=dependent.And(dependent.And(item)),
+                description=f"waits for task {d.upstream_task_id} of platform workflow {d.upstream_workflow_id}",
+            )
+            for t in d.task_ids:
+                built[d.node_id] >> built[t]
+        for e in snap.edges:
+            built[e.upstream_task_id] >> built[e.downstream_task_id]
+    return wf
+
+
+@pytest.fixture
+def linked(pyds: Any, fake_gateway: Any) -> tuple[Any, Any, Any]:
+    snap = linked_snapshot()
+    codes = {1: 2_000_000_000_001, 2: 2_000_000_000_002, 3: 2_000_000_000_003, -40: 2_000_000_000_140,
+             -41: 2_000_000_000_141}  # fmt: skip
+    ours = convert(snap, codes, upstream_task_codes={40: UPSTREAM_CODES[40], 41: UPSTREAM_CODES[41]})
+    names = {t["code"]: t["name"] for t in json.loads(ours.task_definition_json)}
+    entry = fake_gateway({names[c]: c for c in codes.values()}, {}, {})
+    by_name = {"load orders": UPSTREAM_CODES[40], "load customers": UPSTREAM_CODES[41]}
+
+    def get_dependent_info(project: str, workflow: str, task: str | None) -> dict[str, int]:
+        assert (project, workflow) == (UPSTREAM_PROJECT, UPSTREAM_WORKFLOW)
+        assert task is not None
+        # the SDK reads processDefinitionCode (DS 3.2's key); DS 3.3+ answers workflowDefinitionCode too
+        return {"projectCode": UPSTREAM_CODES["project"], "processDefinitionCode": UPSTREAM_CODES["workflow"],
+                "workflowDefinitionCode": UPSTREAM_CODES["workflow"], "taskDefinitionCode": by_name[task]}  # fmt: skip
+
+    entry.getDependentInfo = get_dependent_info
+    wf = build_linked_with_sdk(pyds, snap, {node: names[codes[node]] for node in (-40, -41)})
+    return ours, wf, entry
+
+
+def _split_dependent(task: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A DEPENDENT task without its ``dependence``, and the ``dependence``."""
+    params = dict(task["taskParams"])
+    dependence = params.pop("dependence")
+    return {**task, "taskParams": params}, dependence
+
+
+def test_dependent_tasks_mean_what_the_sdks_dependent_task_sends(linked: Any) -> None:
+    """Every field of each DEPENDENT task against the SDK's ``Dependent``: the task's own fields and taskParams (as for
+    the other types), then ``dependence`` field by field; each field DS reads that the SDK does not send, and each
+    field we send for the DS UI, is asserted with its reason (DS_FIELDS_THE_SDK_LACKS, UI_ONLY_FIELDS)."""
+    ours, wf, _ = linked
+    mine = {t["code"]: t for t in json.loads(ours.task_definition_json)}
+    theirs = {t["code"]: t for t in json.loads(json.dumps(wf.get_define()["taskDefinitionJson"]))}
+    assert set(mine) == set(theirs)
+    dependents = sorted(c for c, t in mine.items() if t["taskType"] == "DEPENDENT")
+    assert dependents == [2_000_000_000_140, 2_000_000_000_141]
+    for code in dependents:
+        m_task, m_dep = _split_dependent(mine[code])
+        t_task, t_dep = _split_dependent(theirs[code])
+        assert set(t_task["taskParams"]) - set(m_task["taskParams"]) == SDK_ONLY_DEPENDENT_PARAMS
+        for key in SDK_ONLY_DEPENDENT_PARAMS:
+            del t_task["taskParams"][key]
+        assert normalise_task(m_task, sdk=False) == normalise_task(t_task, sdk=True), code
+        # dependence: the same relations, groups and items, field by field
+        assert m_dep["relation"] == t_dep["relation"] == "AND"
+        assert len(m_dep["dependTaskList"]) == len(t_dep["dependTaskList"]) == 1
+        (m_group,), (t_group,) = m_dep["dependTaskList"], t_dep["dependTaskList"]
+        assert m_group["relation"] == t_group["relation"] == "AND"
+        (m_item,), (t_item,) = m_group["dependItemList"], t_group["dependItemList"]
+        for field in ("projectCode", "definitionCode", "depTaskCode", "cycle", "dateValue"):
+            assert m_item[field] == t_item[field], (code, field)
+        assert set(t_item) == {"projectCode", "definitionCode", "depTaskCode", "cycle", "dateValue"}
+        # what DS reads beyond the SDK, and what only the DS UI reads
+        assert set(m_item) - set(t_item) == {"parameterPassing", "dependentType"}
+        assert set(m_dep) - set(t_dep) == {"checkInterval", "failurePolicy"}
+        sent = {**m_dep, **m_item}
+        for field, (value, _why) in {**DS_FIELDS_THE_SDK_LACKS, **UI_ONLY_FIELDS}.items():
+            assert sent[field] == value, field
+    # the codes are the upstream's: the SDK resolved them through the gateway by name, we by the approved version
+    items = {c: mine[c]["taskParams"]["dependence"]["dependTaskList"][0]["dependItemList"][0] for c in dependents}
+    assert [(i["depTaskCode"], i["cycle"], i["dateValue"]) for i in items.values()] == [
+        (UPSTREAM_CODES[40], "day", "today"),
+        (UPSTREAM_CODES[41], "hour", "last3Hours"),
+    ]
+
+
+def test_dependent_tasks_come_before_the_tasks_that_wait_as_in_the_sdk(linked: Any) -> None:
+    ours, wf, _ = linked
+    mine = normalise_relations(json.loads(ours.task_relation_json))
+    theirs = normalise_relations(json.loads(json.dumps(wf.get_define()["taskRelationJson"])))
+    assert mine == theirs
+    pairs = {(dict(r)["preTaskCode"], dict(r)["postTaskCode"]) for r in mine}
+    assert {(2_000_000_000_140, 2_000_000_000_001), (2_000_000_000_140, 2_000_000_000_002),
+            (2_000_000_000_141, 2_000_000_000_003)} <= pairs  # fmt: skip
+
+
+def test_the_gateway_arguments_carry_the_same_dependent_tasks(linked: Any) -> None:
+    ours, wf, entry = linked
+    assert wf.submit() == 4242
+    (sdk_args,) = entry.submitted
+    mine = gateway_args(ours, user_name=USER, project_name=PROJECT, release_state="ONLINE", online_schedule=False)
+    for sent in (mine[13], sdk_args[13]):
+        tasks = json.loads(sent)
+        assert sum(t["taskType"] == "DEPENDENT" for t in tasks) == 2
+    # dependence is compared field by field above; normalise_task leaves it out, like the SDK-only keys
+    assert normalise_tasks(json.loads(mine[13]), sdk=False) == {
+        c: {**t, "taskParams": {k: v for k, v in t["taskParams"].items() if k not in SDK_ONLY_DEPENDENT_PARAMS}}
+        for c, t in normalise_tasks(json.loads(sdk_args[13]), sdk=True).items()
+    }
+    assert normalise_relations(json.loads(mine[12])) == normalise_relations(json.loads(sdk_args[12]))
