@@ -27,12 +27,28 @@ Decisions (see also the docstrings below):
 * A snapshot's ``external_dependencies`` (issue 20) become DEPENDENT tasks, one per upstream task, with the node id
   ``-upstream_task_id`` (its DS code is the publisher's stable code of that node, like a task's), placed before the
   tasks that wait for it. ``taskParams.dependence`` is what pydolphinscheduler's ``Dependent`` task sends (one AND
-  list of one item: ``projectCode``, ``definitionCode``, ``depTaskCode``, ``cycle``, ``dateValue``) plus what DS
-  3.4's ``DependentParameters`` reads beyond the SDK: ``dependentType`` ``DEPENDENT_ON_TASK``,
-  ``checkInterval`` 10 s, ``failurePolicy`` ``DEPENDENT_FAILURE_FAILURE`` and ``parameterPassing`` false. The
+  list of one item: ``projectCode``, ``definitionCode``, ``depTaskCode``, ``cycle``, ``dateValue``) plus the
+  properties of DS 3.4's ``DependentItem``/``Dependence`` the SDK leaves out: ``parameterPassing`` false,
+  ``checkInterval`` 10 s (the DS UI's default), ``failurePolicy`` ``DEPENDENT_FAILURE_FAILURE``; and
+  ``dependentType`` ``DEPENDENT_ON_TASK``, which only the DS UI reads. The
   upstream's project and workflow codes come from the approved version (a publish sends exactly what was
   approved); its task code from the caller (the publisher's code table). A link whose upstream is not deployed
   raises ``UpstreamNotDeployed`` naming every such link. A snapshot without links converts byte for byte as before.
+
+  What each DEPENDENT field was checked against (docs/dolphin-standalone.md has the table): task-api, which holds
+  ``DependentParameters``, is not on Maven Central at 3.4.x; ``dolphinscheduler-master`` 3.4.2 is. The conformance
+  harness (tests/contract/ds_conformance) reads this ``taskParams`` through DS 3.4.2's ``JSONUtils`` into stand-ins
+  of ``DependentParameters``/``Dependence``/``DependentTaskModel``/``DependentItem`` that must have every member the
+  3.4.2 master's bytecode uses, with its type: the codes are ``long`` (the master reads ``depTaskCode`` 0 as the
+  whole workflow, -1 as all its tasks, any other value as that task), ``cycle``/``dateValue`` ``String``,
+  ``parameterPassing`` ``Boolean``, both ``relation``s ``DependentRelation``, ``failurePolicy`` the nested
+  ``DependentFailurePolicyEnum`` (the master only tests for ``DEPENDENT_FAILURE_WAITING``, so the SDK's null fails
+  like ``DEPENDENT_FAILURE_FAILURE``). Not checkable against released bytecode: the names ``AND``/``OR``,
+  ``DEPENDENT_FAILURE_FAILURE`` and the ``dateValue``s of each cycle (DS source and pydolphinscheduler only), and
+  ``checkInterval``, which no served 3.4.2 class reads. ``dependentType`` (no DS class has it) and ``resourceList``
+  (``DependentParameters`` has none; the SDK sends it for every task) are ignored by DS's Java, kept in the stored
+  text; the harness requires them to be the only such properties. ``test_pyds_equivalence`` compares the tasks with
+  pydolphinscheduler 4.1.0's ``Dependent`` field by field.
 """
 
 from __future__ import annotations
