@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import type { ChangeSummary, SnapshotTask, StructureSnapshot } from '@/api/types'
-import { alignEdges, alignTasks, diffView, formatValue } from '@/lib/diff'
+import { link } from './fixtures'
+import type { ChangeSummary, ExternalDependency, SnapshotTask, StructureSnapshot } from '@/api/types'
+import { alignEdges, alignTasks, diffView, formatValue, linkNames } from '@/lib/diff'
 import { durationBetween, stateColor, stateKind } from '@/lib/format'
 
 const attrs = {
@@ -134,5 +135,38 @@ describe('formatValue and states', () => {
     expect(durationBetween('2026-01-01T00:00:00Z', '2026-01-01T01:02:03Z')).toBe('1h 2m 3s')
     expect(durationBetween(null, null)).toBeNull()
     expect(durationBetween('2026-01-01T00:00:00Z', null, Date.parse('2026-01-01T00:00:42Z'))).toBe('42s')
+  })
+})
+
+describe('DEPENDENT links in the diff', () => {
+    const withLinks = (links: ExternalDependency[]): StructureSnapshot => ({ ...snap([], []), external_dependencies: links })
+
+  it('shows added, removed and changed links by their upstream task and workflow', () => {
+    const older = withLinks([link(10, [1]), link(11, [1])])
+    const newer = withLinks([link(11, [1, 2], { cycle: 'hour', date_value: 'currentHour' }), link(12, [2])])
+    const view = diffView(
+      {
+        ...summary,
+        dependent_links: {
+          added: [12],
+          removed: [10],
+          changed: [{ field: '11', old: older.external_dependencies![1], new: newer.external_dependencies![0] }],
+        },
+      },
+      (id) => ({ 1: 'load', 2: 'report' })[id],
+      linkNames(older, newer),
+    )
+    expect(view.empty).toBe(false)
+    expect(view.linksAdded).toEqual(['up12 (#12) @ orders'])
+    expect(view.linksRemoved).toEqual(['up10 (#10) @ orders'])
+    expect(view.linksChanged).toEqual([
+      { field: 'up11 (#11) @ orders', old: 'day/today ⇢ load (#1)', new: 'hour/currentHour ⇢ load (#1), report (#2)' },
+    ])
+  })
+
+  it('is empty when only links could have changed and none did', () => {
+    const none: ChangeSummary = { ...summary, tasks_added: [], tasks_removed: [], edges_added: [], edges_removed: [], tasks_changed: [], schedule: null, global_params: null, workflow_fields: [] }
+    expect(diffView(none).empty).toBe(true)
+    expect(diffView({ ...none, dependent_links: { added: [3], removed: [], changed: [] } }).linksAdded).toEqual(['#3'])
   })
 })

@@ -125,3 +125,27 @@ describe('describeProblemItem', () => {
     expect(describeProblemItem({ code: 'timezone', token: 'Mars/Base' }, t)).toBe('Unknown time zone: Mars/Base')
   })
 })
+
+describe('auto-orchestration problems', () => {
+  it('explains a proposal holding a lineage cycle, with the cycle', () => {
+    const e = describeError(
+      new ApiError(409, { type: '/problems/proposal-not-acceptable', detail: 'x', cycles: [[3, 7, 3]] }),
+      t,
+      taskName,
+    )
+    expect(e.title).toBe('The proposal cannot be accepted')
+    expect(e.details).toEqual(['Dependency cycle: extract (#3) → transform (#7) → extract (#3)'])
+  })
+
+  it('lists the links that cannot be kept', () => {
+    const e = describeError(
+      new ApiError(422, {
+        type: '/problems/invalid-dependent-links',
+        errors: [{ code: 'upstream_in_this_workflow', field: 'external_dependencies[0]', message: 'task 3 is in this workflow' }],
+      }),
+      translator(zh),
+    )
+    expect(e.title).toBe('DEPENDENT 依赖无效')
+    expect(e.details).toEqual(['task 3 is in this workflow'])
+  })
+})

@@ -188,6 +188,18 @@ export function describeError(err: unknown, t: Translate, taskName?: TaskName): 
       return { ...base, title: t('errors.migrationTitle'), message: t('errors.migration'), details: listed() }
     case 'migration-empties-workflow':
       return { ...base, title: t('errors.migrationTitle'), message: t('errors.migrationEmpties'), serverDetail }
+    case 'proposal-not-acceptable': {
+      const cycles = Array.isArray(p.cycles) ? (p.cycles as number[][]) : []
+      return {
+        ...base,
+        title: t('errors.proposalTitle'),
+        message: t('errors.proposalCycle'),
+        details: cycles.map((c) => t('errors.items.cycle', { path: c.map((i) => label(i, taskName)).join(' → ') })),
+        serverDetail,
+      }
+    }
+    case 'invalid-dependent-links':
+      return { ...base, title: t('errors.linksTitle'), message: t('errors.links'), details: listed() }
     case 'validation-failed':
     case 'http-422':
       return {

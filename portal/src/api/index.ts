@@ -12,6 +12,10 @@ import type {
   Page,
   PublishAccepted,
   PublishOperation,
+  Proposal,
+  ProposalAcceptInput,
+  ProposalAccepted,
+  ProposalPreview,
   PublishRecord,
   RollbackResult,
   RunView,
@@ -123,4 +127,12 @@ export const api = {
 
   migrationPreview: (body: MigrationRequest) => client.post<MigrationPreview>(`${V1}/migrations/preview`, body),
   migrate: (body: MigrationRequest) => client.post<MigrationResult>(`${V1}/migrations`, body),
+
+  listProposals: (includeDismissed = false, page = 1, pageSize = 200) =>
+    client.get<Page<Proposal>>(`${V1}/proposals`, { include_dismissed: includeDismissed, page, page_size: pageSize }),
+  previewProposal: (id: number) => client.get<ProposalPreview>(`${V1}/proposals/${id}/preview`),
+  /** 201: a draft workflow, or a new version of the workflow a task joins (409 `proposal-not-acceptable`) */
+  acceptProposal: (id: number, body: ProposalAcceptInput) =>
+    client.post<ProposalAccepted>(`${V1}/proposals/${id}/accept`, body),
+  dismissProposal: (id: number) => client.post<Proposal>(`${V1}/proposals/${id}/dismiss`),
 }

@@ -8,7 +8,13 @@ export type ReleaseState = 'ONLINE' | 'OFFLINE'
 export type PublishOperation = 'deploy' | 'online' | 'offline'
 export type MigrationMode = 'only_current' | 'cascade_downstream' | 'cascade_up_and_downstream'
 export type TaskType = 'SHELL' | 'SQL' | 'PYTHON'
-export type TriggerSource = 'manual_edit' | 'task_change' | 'lineage_change' | 'migration' | 'rollback'
+export type TriggerSource =
+  | 'manual_edit'
+  | 'task_change'
+  | 'lineage_change'
+  | 'migration'
+  | 'rollback'
+  | 'auto_orchestration'
 export type FailureStrategy = 'END' | 'CONTINUE'
 export type Priority = 'HIGHEST' | 'HIGH' | 'MEDIUM' | 'LOW' | 'LOWEST'
 export type TimeoutStrategy = 'WARN' | 'FAILED' | 'WARNFAILED'
@@ -123,6 +129,21 @@ export interface Task {
   updated_at?: string
   /** create/update only: what would stop a publish of this task (e.g. `unknown_datasource`); the task is saved */
   warnings?: Notice[] | null
+  /** register/read of a task in no workflow: the workflow its lineage points to (issue 20), if any */
+  suggested_workflow?: SuggestedWorkflow | null
+  /** read of one task: its lineage neighbours (null when lineage could not be read) */
+  upstream_task_ids?: number[] | null
+  downstream_task_ids?: number[] | null
+}
+
+/** The workflow an unassigned task's lineage points to: every producer and consumer (`all_neighbours`) or every
+ * producer (`all_producers`) of the task that is in a workflow is in this one. */
+export interface SuggestedWorkflow {
+  workflow_id: number
+  workflow_name: string
+  reason: 'all_neighbours' | 'all_producers'
+  upstream_task_ids: number[]
+  downstream_task_ids: number[]
 }
 
 /** A warning that does not stop the call (`code` is stable, `message` is the server's English text). */
@@ -239,7 +260,16 @@ export interface ChangeSummary {
   workflow_fields: FieldChange[]
   /** tasks this version left in no workflow (rollback, edit); the summary text names them too */
   tasks_unassigned?: number[]
+  /** DEPENDENT links by upstream task id (left out when they did not change); `changed`: field = upstream task id,
+   * old/new = the whole link */
+  dependent_links?: LinksChange | null
   summary: string
+}
+
+export interface LinksChange {
+  added: number[]
+  removed: number[]
+  changed: FieldChange[]
 }
 
 export interface SnapshotTask {
@@ -263,6 +293,33 @@ export interface StructureSnapshot {
   timeout_minutes: number
   entry_task_ids: number[]
   exit_task_ids: number[]
+  /** DEPENDENT links to tasks of other workflows (issue 20); left out when there are none */
+  external_dependencies?: ExternalDependency[]
+}
+
+export type DependentCycle = 'hour' | 'day' | 'week' | 'month'
+
+/** A lineage dependency on a task of ANOTHER workflow, kept as a DolphinScheduler DEPENDENT task: `task_ids` (of
+ * this workflow) wait until `upstream_task_id` of workflow `upstream_workflow_id` succeeded in the period
+ * `cycle`/`date_value`. The codes are null while the upstream was not deployed when the version was written. */
+export interface ExternalDependency {
+  upstream_workflow_id: number
+  upstream_task_id: number
+  task_ids: number[]
+  cycle: DependentCycle
+  date_value: string
+  upstream_project_code?: number | null
+  upstream_workflow_code?: number | null
+  upstream_workflow_name?: string
+  upstream_task_name?: string
+}
+
+/** A DEPENDENT link as sent on save (the upstream workflow and its codes are looked up by the service). */
+export interface DependentLinkInput {
+  upstream_task_id: number
+  task_ids: number[]
+  cycle: DependentCycle
+  date_value: string
 }
 
 export interface Version extends VersionSummary {
@@ -378,6 +435,8 @@ export interface WorkflowInput {
   global_params: Param[]
   execution_type: ExecutionType
   timeout_minutes: number
+  /** DEPENDENT links to keep; omitted on an update: the current ones are kept, `[]`: none */
+  external_dependencies?: DependentLinkInput[]
   expected_version_no?: number
 }
 
@@ -500,6 +559,80 @@ export interface MigrationResult {
   source: WorkflowDetail
   target: WorkflowDetail
   preview: MigrationPreview
+}
+
+// --- auto-orchestration proposals (issue 20) ---
+
+export interface CrossDependency {
+  upstream_task_id: number
+  downstream_task_id: number
+  /** the workflow the task outside the proposal is in (null: in none yet, another proposal holds it) */
+  other_workflow_id: number | null
+  /** which end is outside the proposal */
+  outside: 'upstream' | 'downstream'
+  kept_as: 'dependent_link'
+}
+
+export type ProposalKind = 'new_workflow' | 'add_to_workflow'
+
+export interface Proposal {
+  id: number
+  kind: ProposalKind
+  fingerprint: string
+  /** `add_to_workflow`: the workflow the task joins */
+  workflow_id: number | null
+  task_ids: number[]
+  task_count: number
+  edges: [number, number][]
+  /** internal dependencies closing a lineage cycle: such a proposal cannot be accepted */
+  cycle_edges: [number, number][]
+  cycles: number[][]
+  /** the size of the connected group it was formed from */
+  component_size: number
+  /** cut out of a larger connected group */
+  split: boolean
+  cross_dependencies: CrossDependency[]
+  dismissed: boolean
+  created_at: string
+}
+
+export interface ProposalDag {
+  workflow_id: number
+  task_ids: number[]
+  edges: [number, number][]
+  entry_task_ids: number[]
+  exit_task_ids: number[]
+  external_dependencies: ExternalDependency[]
+}
+
+/** What accepting writes, in the shape of a migration preview, with the reasons. */
+export interface ProposalPreview {
+  proposal_id: number
+  kind: ProposalKind
+  fingerprint: string
+  target_workflow_id: number | null
+  moved_task_ids: number[]
+  moved_edges: [number, number][]
+  lineage_edges: [number, number][]
+  external_dependencies: ExternalDependency[]
+  reasons: { component_size: number; split: boolean; cut_dependencies: CrossDependency[] }
+  warnings: MigrationWarning[]
+  target_after: ProposalDag
+  target_version_no: number | null
+}
+
+export interface ProposalAcceptInput {
+  name?: string
+  description: string
+  expected_version_no?: number
+  /** keep the dependencies on other workflows' tasks as DEPENDENT links (default true) */
+  dependent_links: boolean
+}
+
+export interface ProposalAccepted {
+  proposal_id: number
+  workflow: WorkflowDetail
+  preview: ProposalPreview
 }
 
 export interface Me {

@@ -1,6 +1,6 @@
 // Helpers that turn a ChangeSummary (definition.domain.diff) and two snapshots into rows for the side-by-side view.
 // Pure (unit-tested).
-import type { ChangeSummary, FieldChange, Schedule, StructureSnapshot } from '@/api/types'
+import type { ChangeSummary, ExternalDependency, FieldChange, Schedule, StructureSnapshot } from '@/api/types'
 
 export type TaskName = (id: number) => string | undefined
 
@@ -65,13 +65,42 @@ export interface DiffView {
   schedule: { kind: string; old: string; new: string } | null
   globalParams: { added: string[]; removed: string[]; changed: FieldRow[] } | null
   workflowFields: FieldRow[]
+  /** DEPENDENT links to other workflows' tasks (issue 20), by upstream task */
+  linksAdded: string[]
+  linksRemoved: string[]
+  /** field: the upstream task; old/new: the link's period and waiting tasks */
+  linksChanged: FieldRow[]
+}
+
+/** The name of a DEPENDENT link by its upstream task id: `task @ workflow`. */
+export type LinkName = (upstreamTaskId: number) => string | undefined
+
+/** A DEPENDENT link in a few words: its period and the tasks that wait (`day/today ⇢ load (#3)`). */
+export function formatLink(v: unknown, taskName?: TaskName): string {
+  if (!v || typeof v !== 'object') return formatValue(v)
+  const l = v as Partial<ExternalDependency>
+  const waiting = (l.task_ids ?? []).map((id) => taskLabel(id, taskName)).join(', ')
+  return `${l.cycle ?? '?'}/${l.date_value ?? '?'} ⇢ ${waiting}`
+}
+
+/** The names of the links in two snapshots, for the diff: `task (#id) @ workflow`. */
+export function linkNames(...snapshots: (StructureSnapshot | null | undefined)[]): LinkName {
+  const m = new Map<number, string>()
+  for (const s of snapshots)
+    for (const l of s?.external_dependencies ?? []) {
+      const task = l.upstream_task_name ? `${l.upstream_task_name} (#${l.upstream_task_id})` : `#${l.upstream_task_id}`
+      m.set(l.upstream_task_id, `${task} @ ${l.upstream_workflow_name || `#${l.upstream_workflow_id}`}`)
+    }
+  return (id) => m.get(id)
 }
 
 function fieldRows(changes: FieldChange[] | undefined): FieldRow[] {
   return (changes ?? []).map((c) => ({ field: c.field, old: formatValue(c.old), new: formatValue(c.new) }))
 }
 
-export function diffView(cs: ChangeSummary, taskName?: TaskName): DiffView {
+export function diffView(cs: ChangeSummary, taskName?: TaskName, linkName?: LinkName): DiffView {
+  const link = (id: number | string) => linkName?.(Number(id)) ?? `#${id}`
+  const links = cs.dependent_links
   const view: DiffView = {
     empty: false,
     initial: !!cs.is_initial,
@@ -97,6 +126,13 @@ export function diffView(cs: ChangeSummary, taskName?: TaskName): DiffView {
         }
       : null,
     workflowFields: fieldRows(cs.workflow_fields),
+    linksAdded: (links?.added ?? []).map(link),
+    linksRemoved: (links?.removed ?? []).map(link),
+    linksChanged: (links?.changed ?? []).map((c) => ({
+      field: link(c.field),
+      old: formatLink(c.old, taskName),
+      new: formatLink(c.new, taskName),
+    })),
   }
   view.empty =
     !view.initial &&
@@ -107,7 +143,10 @@ export function diffView(cs: ChangeSummary, taskName?: TaskName): DiffView {
     !view.tasksChanged.length &&
     !view.schedule &&
     !view.globalParams &&
-    !view.workflowFields.length
+    !view.workflowFields.length &&
+    !view.linksAdded.length &&
+    !view.linksRemoved.length &&
+    !view.linksChanged.length
   return view
 }
 

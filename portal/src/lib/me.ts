@@ -1,0 +1,15 @@
+// Who is logged in (GET /api/v1/me, loaded by App.vue when the token changes) and what the roles allow, so screens
+// hide the buttons a role cannot use (the API refuses them anyway with 403). Roles as common.roles grants them:
+// `admin` implies every role.
+import { computed, ref } from 'vue'
+import type { Me } from '@/api/types'
+
+export const me = ref<Me | null>(null)
+
+export function grants(roles: readonly string[] | undefined, needed: string): boolean {
+  if (!roles) return false
+  return roles.includes('admin') || roles.includes(needed)
+}
+
+/** editor (or admin): tasks, workflows, migrations, proposals. Unknown (not loaded yet): false. */
+export const canEdit = computed(() => grants(me.value?.roles, 'editor'))
