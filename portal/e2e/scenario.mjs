@@ -2,7 +2,9 @@
 // the system's Chromium. Configuration comes as JSON in E2E_CONFIG:
 //   { baseUrl, token, chromium, outDir, workflowName, tasks: [{ id, name }] (3, in chain order),
 //     otherWorkflow: { id, name } (migration target), draftWorkflow: { id, name } (never published: deleted here),
-//     ds: { restUrl, token, controlUrl } (the DS emulator: its REST API to count instances, its control API for faults) }
+//     ds: { restUrl, token, controlUrl } (the DS emulator: its REST API to count instances, its control API for faults),
+//     auto: { workflowName, up, up2: { id, name, workflowId }, p1, p2, p3: { id, name } } (auto-orchestration: p1 reads
+//       what up of workflow up.workflowId writes, p2 reads p1; p3 reads what up2 of another workflow writes) }
 // Besides the UI, the scenario uses the gateway API (to change a workflow behind the browser's back) and DolphinScheduler's
 // REST API (to check what a click started there).
 // Every step takes a screenshot (NN-step.png; NN-step-FAILED.png when it fails). The last line on stdout is a JSON
@@ -505,6 +507,93 @@ try {
     await dialogButton('delete-task', '删除').click()
     await page.locator('.n-message', { hasText: '已删除' }).first().waitFor()
     await page.locator('[data-testid="task-table"] .n-data-table-empty').waitFor()
+  })
+
+  // --- auto-orchestration (issue 20): lineage seeded by the test ---------------------------------------------------
+  const auto = cfg.auto
+  const proposalRow = () => page.locator('tr[data-proposal-id]', { hasText: auto.p1.name })
+  await step('proposals-listed', async () => {
+    await page.goto(cfg.baseUrl + '/workflows')
+    await testId('nav-proposals').click()
+    await page.waitForURL(/\/proposals$/)
+    await proposalRow().first().waitFor()
+    const ids = (await proposalRow().first().getAttribute('data-task-ids')).split(',').map(Number).sort((a, b) => a - b)
+    const want = [auto.p1.id, auto.p2.id].sort((a, b) => a - b)
+    if (JSON.stringify(ids) !== JSON.stringify(want)) throw new Error(`proposal tasks ${ids}, expected ${want}`)
+    await expectText(proposalRow().first(), '新建工作流')
+    // p3's producer is in workflow up2: proposed as an addition to it
+    await expectText(page.locator('tr[data-proposal-id]', { hasText: auto.p3.name }).first(), '加入工作流')
+  })
+
+  await step('proposal-preview', async () => {
+    const id = await proposalRow().first().getAttribute('data-proposal-id')
+    await testId(`proposal-open-${id}`).click()
+    const preview = testId('proposal-preview')
+    await preview.locator('[data-testid="dag"]').waitFor()
+    await poll(async () => (await preview.locator('[data-testid="dag"] .dag-node').count()) === 3, { what: 'two tasks and the DEPENDENT node' })
+    const external = preview.locator('[data-testid="dag"] [data-external="true"]')
+    await expectText(external, auto.up.name)
+    if ((await external.getAttribute('data-link')) !== `/workflows/${auto.up.workflowId}`) throw new Error('the DEPENDENT node links elsewhere')
+    // the reasons: the lineage dependency tying p1 and p2, and the cut one kept as a DEPENDENT link
+    await expectText(testId('proposal-reasons'), `${auto.p1.name} (#${auto.p1.id}) → ${auto.p2.name} (#${auto.p2.id})`)
+    await expectText(testId('proposal-cut-workflows'), auto.up.name)
+    await expectText(testId('proposal-cut-workflows'), '以 DEPENDENT 依赖保留')
+  })
+
+  await step('proposal-accepted', async () => {
+    await testId('proposal-name').locator('input').fill(auto.workflowName)
+    await testId('proposal-accept').click()
+    await page.waitForURL(/\/workflows\/\d+$/)
+    result.autoWorkflowId = Number(page.url().split('/').pop())
+    await testId('workflow-detail').waitFor()
+    await expectText(testId('workflow-name'), auto.workflowName)
+    await expectText(testId('status-tag'), '草稿')
+    // the new draft's DAG: p1 → p2 and the DEPENDENT node of up before p1, linking to up's workflow
+    await poll(async () => (await page.locator('[data-testid="dag"] .dag-node').count()) === 3, { what: 'DAG with the DEPENDENT node' })
+    await expectText(page.locator('[data-testid="dag"] [data-external="true"]'), auto.up.name)
+  })
+
+  await step('task-suggested-workflow', async () => {
+    // p3 is in no workflow and its producer is in up2's: its detail offers that workflow, whose editor opens with p3
+    await page.goto(`${cfg.baseUrl}/tasks?name=${encodeURIComponent(auto.p3.name)}`)
+    const row = page.locator('[data-testid="task-table"] tbody tr', { hasText: auto.p3.name })
+    await row.waitFor()
+    await row.locator('[data-testid="edit-task"]').click()
+    const offer = testId('task-dialog').locator('[data-testid="suggested-workflow"]')
+    await offer.waitFor()
+    if (Number(await offer.getAttribute('data-workflow-id')) !== auto.up2.workflowId) throw new Error('another workflow suggested')
+    await offer.locator('[data-testid="suggested-add"]').click()
+    await page.waitForURL(new RegExp(`/workflows/${auto.up2.workflowId}/edit\\?add=${auto.p3.id}$`))
+    await page.locator(`[data-task-row="${auto.p3.id}"]`).waitFor()
+    // with the edge its lineage gives: up2 → p3
+    await expectText(testId(`upstream-${auto.p3.id}`), auto.up2.name)
+    await poll(async () => (await page.locator('[data-testid="dag"] .dag-edge').count()) === 1, { what: 'the lineage edge' })
+  })
+
+  await step('editor-external-links', async () => {
+    await page.goto(`${cfg.baseUrl}/workflows/${result.autoWorkflowId}/edit`)
+    await testId('workflow-edit').waitFor()
+    const links = testId('external-links')
+    await links.locator(`[data-link-state="accepted"][data-link-upstream="${auto.up.id}"]`).waitFor()
+    await expectText(links, auto.up.name)
+    // add p3: lineage suggests a link on up2 (another workflow); accept it
+    await testId('task-picker').click()
+    await pickOption(auto.p3.name)
+    await closeMenus()
+    const suggested = links.locator(`[data-link-state="suggested"][data-link-upstream="${auto.up2.id}"]`)
+    await suggested.waitFor()
+    await testId(`link-accept-${auto.up2.id}`).click()
+    await links.locator(`[data-link-state="accepted"][data-link-upstream="${auto.up2.id}"]`).waitFor()
+    await poll(async () => (await page.locator('[data-testid="dag"] [data-external="true"]').count()) === 2, { what: 'two DEPENDENT nodes' })
+  })
+
+  await step('external-links-diff', async () => {
+    await testId('save-workflow').click()
+    await page.waitForURL(new RegExp(`/workflows/${result.autoWorkflowId}$`))
+    await poll(async () => (await page.locator('[data-testid="dag"] [data-external="true"]').count()) === 2, { what: 'saved links' })
+    await page.locator('.n-tabs-tab', { hasText: '版本历史' }).first().click()
+    await page.getByRole('button', { name: '与上一版对比' }).first().click()
+    await expectText(testId('diff-links'), auto.up2.name)
   })
 
   result.ok = true

@@ -10,7 +10,12 @@ open the instance's tasks and a task log, switch the language (and back); the ta
 task whose datasource DS lacks: saved with a warning), editing the workflow into version 3, the diff and a migration
 preview; a publish that DolphinScheduler refuses and its retry (double-clicked: one retry record); platform offline
 (DS offline too, a run refused with the reason); archiving the workflow and deleting a never-published one and an
-unassigned task, each confirmed in a dialog. Screenshots of every step go to ``test-artifacts/e2e/``.
+unassigned task, each confirmed in a dialog. Then auto-orchestration (issue 20), from lineage sent to Kafka as a lineage
+source would: the proposals listed (a new workflow of two tasks, an addition to a workflow), the preview's DAG with the
+DEPENDENT node and the reasons, accept (the new draft workflow opens with the DEPENDENT node), a task's suggested
+workflow offered (its editor opens with the task picked; not saved), the editor showing the accepted link and a link
+lineage suggests for a task added there (accepted, saved, in the version diff). Screenshots of every step go to
+``test-artifacts/e2e/``.
 """
 
 from __future__ import annotations
@@ -19,12 +24,17 @@ import json
 import os
 import shutil
 import subprocess
+import time
 import uuid
 from typing import Any
 
 import httpx
 import pytest
+from aiokafka import AIOKafkaProducer
 
+from common.events import LineageChanged, registry
+from common.kafka_access import client_options
+from common.testing.processes import run_async
 from common.testing.stack import PlatformStack
 
 from .conftest import ARTIFACTS, CHROMIUM, PORTAL
@@ -70,6 +80,76 @@ def _one_task_workflow(stack: PlatformStack, name: str) -> dict[str, Any]:
         return {"id": r.json()["id"], "name": r.json()["name"]}
 
 
+def _send_lineage(stack: PlatformStack, kafka_bootstrap: str, events: list[LineageChanged]) -> None:
+    """Publish lineage as a lineage source does (``lineage.changed`` on this stack's topics)."""
+
+    async def send() -> None:
+        producer = AIOKafkaProducer(**client_options(kafka_bootstrap), acks="all", enable_idempotence=True)
+        await producer.start()
+        try:
+            for event in events:
+                envelope = registry.encode(event, source="/tests/e2e")
+                await producer.send_and_wait(
+                    f"{stack.topic_prefix}{event.TOPIC}", envelope.to_bytes(), key=event.key().encode()
+                )
+        finally:
+            await producer.stop()
+
+    run_async(send())
+
+
+def _auto_orchestration(stack: PlatformStack, kafka_bootstrap: str, suffix: str) -> dict[str, Any]:
+    """Two one-task workflows (``up`` writes T1, ``up2`` writes T3) and three unassigned tasks: p1 reads T1 and writes
+    T2, p2 reads T2, p3 reads T3. Waits until the proposals hold {p1, p2} (cut from up: a DEPENDENT link) and p3."""
+    up = _one_task_workflow(stack, f"e2e_auto_up_{suffix}")
+    up2 = _one_task_workflow(stack, f"e2e_auto_upb_{suffix}")
+    tasks: dict[str, dict[str, Any]] = {}
+    with stack.client() as api:
+        for key in ("p1", "p2", "p3"):
+            name = f"e2e_auto_{key}_{suffix}"
+            body = {"name": name, "task_type": "SHELL", "params": {"script": f"echo {key}"}}
+            r = api.post("/api/v1/tasks", json=body)
+            assert r.status_code == 201, r.text
+            tasks[key] = {"id": r.json()["id"], "name": name}
+        up_tasks = {w["id"]: api.get(f"/api/v1/workflows/{w['id']}").json()["tasks"][0] for w in (up, up2)}
+    t1, t2, t3 = (f"warehouse.e2e_auto_{suffix}_{i}" for i in range(1, 4))
+    p1, p2, p3 = (tasks[k]["id"] for k in ("p1", "p2", "p3"))
+    _send_lineage(
+        stack,
+        kafka_bootstrap,
+        [
+            LineageChanged(task_id=up_tasks[up["id"]]["task_id"], write_tables=(t1,)),
+            LineageChanged(task_id=up_tasks[up2["id"]]["task_id"], write_tables=(t3,)),
+            LineageChanged(task_id=p1, read_tables=(t1,), write_tables=(t2,)),
+            LineageChanged(task_id=p2, read_tables=(t2,)),
+            LineageChanged(task_id=p3, read_tables=(t3,)),
+        ],
+    )
+    up_id = up_tasks[up["id"]]["task_id"]
+    deadline = time.monotonic() + 90
+    with stack.client() as api:
+        while True:
+            items = api.get("/api/v1/proposals", params={"page_size": 200}).json()["items"]
+            pair = next((i for i in items if p1 in i["task_ids"]), None)
+            single = next((i for i in items if p3 in i["task_ids"]), None)
+            if (
+                pair is not None
+                and sorted(pair["task_ids"]) == sorted([p1, p2])
+                and any(c["upstream_task_id"] == up_id for c in pair["cross_dependencies"])
+                and single is not None
+                and single["kind"] == "add_to_workflow"
+            ):
+                break
+            assert time.monotonic() < deadline, f"no proposals from the lineage: {items}"
+            time.sleep(0.5)
+    return {
+        "workflowName": f"e2e_auto_{suffix}",
+        "up": {"id": up_id, "name": up_tasks[up["id"]]["name"], "workflowId": up["id"]},
+        "up2": {"id": up_tasks[up2["id"]]["task_id"], "name": up_tasks[up2["id"]]["name"], "workflowId": up2["id"]},
+        **tasks,
+    }
+
+
 def _ds_instances(stack: PlatformStack, project_code: int, workflow_code: int) -> list[int]:
     """The workflow's instances as DolphinScheduler (the emulator) lists them."""
     r = httpx.get(
@@ -105,9 +185,10 @@ def _run_scenario(stack: PlatformStack, config: dict[str, Any]) -> dict[str, Any
     return result
 
 
-def test_portal_end_to_end(platform_stack: PlatformStack) -> None:
+def test_portal_end_to_end(platform_stack: PlatformStack, kafka_bootstrap: str) -> None:
     suffix = uuid.uuid4().hex[:6]
     tasks = _register_tasks(platform_stack, suffix)
+    auto = _auto_orchestration(platform_stack, kafka_bootstrap, suffix)
     other = _one_task_workflow(platform_stack, f"e2e_archive_{suffix}")  # the target of the migration preview
     draft = _one_task_workflow(platform_stack, f"e2e_scratch_{suffix}")  # never published: the scenario deletes it
     out_dir = ARTIFACTS
@@ -129,6 +210,7 @@ def test_portal_end_to_end(platform_stack: PlatformStack) -> None:
                 "token": platform_stack.emulator.access_token,
                 "controlUrl": platform_stack.emulator.base_url,
             },
+            "auto": auto,
         },
     )
 
@@ -166,6 +248,12 @@ def test_portal_end_to_end(platform_stack: PlatformStack) -> None:
         "delete-draft-confirm",
         "draft-deleted",
         "delete-unassigned-task",
+        "proposals-listed",
+        "proposal-preview",
+        "proposal-accepted",
+        "task-suggested-workflow",
+        "editor-external-links",
+        "external-links-diff",
     ]
     for s in result["steps"]:
         assert (out_dir / s["screenshot"]).stat().st_size > 10_000, s
@@ -210,3 +298,27 @@ def test_portal_end_to_end(platform_stack: PlatformStack) -> None:
     # the draft workflow and the unassigned SQL task were deleted
     assert draft_after.status_code == 404, draft_after.text
     assert sql_tasks["items"] == []
+
+    # auto-orchestration: the accepted proposal is a draft (auto_orchestration) with the DEPENDENT link on up; the
+    # editor's save (version 2) added p3 and kept both links: the proposal's and the one lineage suggested there
+    auto_id = result["autoWorkflowId"]
+    with platform_stack.client() as api:
+        auto_wf = api.get(f"/api/v1/workflows/{auto_id}").json()
+        versions = api.get(f"/api/v1/workflows/{auto_id}/versions").json()["items"]
+        v2 = api.get(f"/api/v1/workflows/{auto_id}/versions/2").json()
+        diff = api.get(f"/api/v1/workflows/{auto_id}/diff", params={"from": 1, "to": 2}).json()
+    assert (auto_wf["name"], auto_wf["status"], auto_wf["current_version_no"]) == (auto["workflowName"], "draft", 2)
+    assert sorted(t["task_id"] for t in auto_wf["tasks"]) == sorted(auto[k]["id"] for k in ("p1", "p2", "p3"))
+    assert {(e["upstream_task_id"], e["downstream_task_id"]) for e in auto_wf["edges"]} == {
+        (auto["p1"]["id"], auto["p2"]["id"])
+    }
+    assert [v["trigger_source"] for v in versions] == ["manual_edit", "auto_orchestration"]
+    links = {
+        (d["upstream_workflow_id"], d["upstream_task_id"], tuple(d["task_ids"]), d["cycle"], d["date_value"])
+        for d in v2["structure_snapshot"]["external_dependencies"]
+    }
+    assert links == {
+        (auto["up"]["workflowId"], auto["up"]["id"], (auto["p1"]["id"],), "day", "today"),
+        (auto["up2"]["workflowId"], auto["up2"]["id"], (auto["p3"]["id"],), "day", "today"),
+    }
+    assert diff["dependent_links"]["added"] == [auto["up2"]["id"]]
