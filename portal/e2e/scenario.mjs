@@ -538,6 +538,8 @@ try {
     await expectText(testId('proposal-reasons'), `${auto.p1.name} (#${auto.p1.id}) → ${auto.p2.name} (#${auto.p2.id})`)
     await expectText(testId('proposal-cut-workflows'), auto.up.name)
     await expectText(testId('proposal-cut-workflows'), '以 DEPENDENT 依赖保留')
+    // the table p1 writes and p2 reads, named by lineage (the gateway asks lineage-resolver)
+    await expectText(testId('proposal-tables'), auto.tyingTable)
   })
 
   await step('proposal-accepted', async () => {

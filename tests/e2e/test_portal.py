@@ -98,6 +98,16 @@ def _send_lineage(stack: PlatformStack, kafka_bootstrap: str, events: list[Linea
     run_async(send())
 
 
+def _all_proposals(api: httpx.Client) -> list[dict[str, Any]]:
+    """Every open proposal (other tests' tasks in no workflow have theirs too)."""
+    items: list[dict[str, Any]] = []
+    while True:
+        page = api.get("/api/v1/proposals", params={"page_size": 200, "page": len(items) // 200 + 1}).json()
+        items += page["items"]
+        if len(items) >= page["total"] or not page["items"]:
+            return items
+
+
 def _auto_orchestration(stack: PlatformStack, kafka_bootstrap: str, suffix: str) -> dict[str, Any]:
     """Two one-task workflows (``up`` writes T1, ``up2`` writes T3) and three unassigned tasks: p1 reads T1 and writes
     T2, p2 reads T2, p3 reads T3. Waits until the proposals hold {p1, p2} (cut from up: a DEPENDENT link) and p3."""
@@ -129,7 +139,7 @@ def _auto_orchestration(stack: PlatformStack, kafka_bootstrap: str, suffix: str)
     deadline = time.monotonic() + 90
     with stack.client() as api:
         while True:
-            items = api.get("/api/v1/proposals", params={"page_size": 200}).json()["items"]
+            items = _all_proposals(api)
             pair = next((i for i in items if p1 in i["task_ids"]), None)
             single = next((i for i in items if p3 in i["task_ids"]), None)
             if (
@@ -144,6 +154,7 @@ def _auto_orchestration(stack: PlatformStack, kafka_bootstrap: str, suffix: str)
             time.sleep(0.5)
     return {
         "workflowName": f"e2e_auto_{suffix}",
+        "tyingTable": t2,
         "up": {"id": up_id, "name": up_tasks[up["id"]]["name"], "workflowId": up["id"]},
         "up2": {"id": up_tasks[up2["id"]]["task_id"], "name": up_tasks[up2["id"]]["name"], "workflowId": up2["id"]},
         **tasks,

@@ -111,6 +111,12 @@ async def test_lineage_to_proposals_to_a_dependent_link_in_dolphinscheduler(plat
     assert (link["upstream_workflow_id"], link["upstream_task_id"], link["task_ids"]) == (w1["id"], x[7], [y[0]])
     assert link["upstream_workflow_code"] is None
     assert {w["code"] for w in preview["warnings"]} >= {"upstream_not_deployed", "cross_proposal_dependencies"}
+    # the reasons name the tables (lineage-resolver's, through the gateway): x7 → y0 runs through T2
+    [cut] = [c for c in preview["reasons"]["cut_dependencies"] if c["upstream_task_id"] == x[7]]
+    assert cut["tables"] == [t2]
+    tying = {tt["table"]: tt for tt in preview["reasons"]["tables"]}
+    assert set(tying) <= {t3}
+    assert all(tt["writers"] == [y[0]] for tt in tying.values())
     w2 = (await p.call("POST", f"/api/v1/proposals/{py['id']}/accept", 201, json={"name": f"auto-{s}-w2"}))["workflow"]
     await p.call("POST", f"/api/v1/workflows/{w2['id']}/approve", json={"version_no": 1})
     await p.call("POST", f"/api/v1/workflows/{w2['id']}/publish", 202, json={"operation": "online"})

@@ -571,6 +571,15 @@ export interface CrossDependency {
   /** which end is outside the proposal */
   outside: 'upstream' | 'downstream'
   kept_as: 'dependent_link'
+  /** tables the upstream writes and the downstream reads (gateway, from lineage); empty: through table lineage */
+  tables?: string[]
+}
+
+/** a table a task of the proposal writes and another of its tasks reads */
+export interface TyingTable {
+  table: string
+  writers: number[]
+  readers: number[]
 }
 
 export type ProposalKind = 'new_workflow' | 'add_to_workflow'
@@ -615,7 +624,8 @@ export interface ProposalPreview {
   moved_edges: [number, number][]
   lineage_edges: [number, number][]
   external_dependencies: ExternalDependency[]
-  reasons: { component_size: number; split: boolean; cut_dependencies: CrossDependency[] }
+  /** ``tables``: what ties the tasks together (null: lineage could not be asked) */
+  reasons: { component_size: number; split: boolean; cut_dependencies: CrossDependency[]; tables: TyingTable[] | null }
   warnings: MigrationWarning[]
   target_after: ProposalDag
   target_version_no: number | null

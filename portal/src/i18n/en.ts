@@ -575,6 +575,10 @@ export default {
     explainNew: 'Accepting creates a draft workflow with these {n} tasks and the dependencies their lineage gives.',
     explainAdd: 'Accepting adds {n} task(s) to workflow {name} as a new version (it needs approval again).',
     reasons: 'Why these tasks belong together',
+    tablesTitle: 'The tables that tie them',
+    tableTies: 'written by {writers}, read by {readers}',
+    tablesUnavailable: 'The tables are not shown: the lineage service cannot be reached right now.',
+    through: 'through {tables}',
     tiedBy: '{n} lineage dependencies (one task reads a table the other writes) tie them together:',
     splitReason:
       'Their connected group has {n} tasks, more than a workflow should hold: it was split along the cut that severs the fewest dependencies; this part has {m}.',

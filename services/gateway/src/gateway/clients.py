@@ -458,3 +458,8 @@ class LineageClient:
         params = {"task_ids": _ids(task_ids)}
         out: Json = await self.up.call("GET", "/internal/dependency-view", caller, params=params)
         return out
+
+    async def task_tables(self, task_ids: Sequence[int], caller: Caller) -> Json:
+        params = {"task_ids": _ids(task_ids)}
+        out: Json = await self.up.call("GET", "/internal/task-tables", caller, params=params)
+        return out

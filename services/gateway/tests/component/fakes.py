@@ -104,6 +104,8 @@ class FakeServices:
     restores: dict[int, dict[str, Any]] = field(default_factory=dict)
     #: task id -> (upstream ids, downstream ids)
     deps: dict[int, tuple[list[int], list[int]]] = field(default_factory=dict)
+    #: task id -> (tables read, tables written), lineage-resolver's ``/internal/task-tables``
+    tables: dict[int, tuple[list[str], list[str]]] = field(default_factory=dict)
     #: lineage filter pages are cut at this many ids whatever ``limit`` says (to exercise keyset paging)
     lineage_page_cap: int = 1000
     #: answer tasks without ``workflow_id``/``workflow_name`` (owners then come from /internal/task-owners only)
@@ -119,6 +121,7 @@ class FakeServices:
         self.runs.clear()
         self.offline_in_ds.clear()
         self.deps.clear()
+        self.tables.clear()
         self._ids.clear()
 
     def next_id(self, kind: str) -> int:
@@ -652,7 +655,13 @@ class FakeServices:
         @app.get("/internal/proposals/{proposal_id}/preview")
         async def preview_proposal(proposal_id: int) -> Any:
             p = proposal_of(proposal_id)
-            return {"proposal_id": proposal_id, "moved_task_ids": p["task_ids"], "warnings": []}
+            cut = [
+                {"upstream_task_id": u, "downstream_task_id": t, "outside": "upstream", "kept_as": "dependent_link"}
+                for t in p["task_ids"]
+                for u in fake.deps.get(t, ([], []))[0]
+            ]
+            reasons = {"component_size": 1, "split": False, "cut_dependencies": cut}
+            return {"proposal_id": proposal_id, "moved_task_ids": p["task_ids"], "warnings": [], "reasons": reasons}
 
         @app.post("/internal/proposals/{proposal_id}/accept", status_code=201)
         async def accept_proposal(proposal_id: int) -> Any:
@@ -939,6 +948,15 @@ class FakeServices:
                         "updated_at": NOW.isoformat() if t in fake.deps else None,
                     }
                 )
+            return {"items": items}
+
+        @app.get("/internal/task-tables")
+        async def task_tables(task_ids: Annotated[list[str], Query()]) -> Any:
+            ids = [int(p) for chunk in task_ids for p in chunk.split(",") if p.strip()]
+            items = [
+                {"task_id": t, "reads": fake.tables.get(t, ([], []))[0], "writes": fake.tables.get(t, ([], []))[1]}
+                for t in ids
+            ]
             return {"items": items}
 
         @app.get("/internal/dependency-view/filter")

@@ -64,6 +64,16 @@ class ViewOut(BaseModel):
     items: list[ViewRowOut]
 
 
+class TaskTablesOut(BaseModel):
+    task_id: int
+    reads: list[str]
+    writes: list[str]
+
+
+class TaskTablesPage(BaseModel):
+    items: list[TaskTablesOut]
+
+
 class FilterOut(BaseModel):
     task_ids: list[int]
     #: pass as ``after`` to get the next page; ``None`` on the last page
@@ -161,6 +171,23 @@ async def get_dependency_view(
             )
         )
     return ViewOut(items=items)
+
+
+@router.get("/task-tables")
+async def get_task_tables(
+    deps: DepsDep,
+    task_ids: Annotated[list[str], Query(description="task ids, comma-separated and/or repeated")],
+) -> TaskTablesPage:
+    """The tables each task reads and writes (what ties tasks together: a writer of a table and its readers), one
+    row per requested task in request order; a task lineage knows nothing of has empty lists."""
+    ids = _parse_ids(task_ids)
+    found = await service.task_tables(deps, ids)
+    items = []
+    for t in ids:
+        tables = found.get(t)
+        reads, writes = (sorted(tables.reads), sorted(tables.writes)) if tables is not None else ([], [])
+        items.append(TaskTablesOut(task_id=t, reads=reads, writes=writes))
+    return TaskTablesPage(items=items)
 
 
 @router.get("/dependency-view/filter")

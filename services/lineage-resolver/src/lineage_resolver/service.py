@@ -37,6 +37,7 @@ from lineage_resolver.domain import (
     SelfDependency,
     TableImpact,
     TaskId,
+    TaskTables,
     ViewDiff,
     check_view,
     downstream_of,
@@ -360,6 +361,11 @@ async def task_dependencies(deps: Deps, task_id: TaskId, direction: Direction, d
 async def dependency_view(deps: Deps, task_ids: Sequence[TaskId]) -> dict[TaskId, ViewRecord]:
     async with deps.snapshots() as session, session.begin():
         return await LineageRepository(session).view_records(task_ids)
+
+
+async def task_tables(deps: Deps, task_ids: Sequence[TaskId]) -> dict[TaskId, TaskTables]:
+    async with deps.snapshots() as session, session.begin():
+        return await LineageRepository(session).tables_of(task_ids)
 
 
 async def filter_tasks(

@@ -93,6 +93,14 @@ async def test_query_endpoints(settings: Settings) -> None:
         repeated = await client.get("/internal/dependency-view?task_ids=4&task_ids=1")
         assert [i["task_id"] for i in repeated.json()["items"]] == [4, 1]
 
+        tables = await get(client, "/internal/task-tables", task_ids="2,1,99")
+        assert tables["items"] == [
+            {"task_id": 2, "reads": ["db/a"], "writes": ["db/b"]},
+            {"task_id": 1, "reads": [], "writes": ["db/a"]},
+            {"task_id": 99, "reads": [], "writes": []},
+        ]
+        assert (await client.get("/internal/task-tables", params={"task_ids": "x"})).status_code == 422
+
         page = await get(client, "/internal/dependency-view/filter", upstream_task_id=1, limit=1)
         assert page == {"task_ids": [2], "next_after": 2}
         page = await get(client, "/internal/dependency-view/filter", upstream_task_id=1, limit=1, after=2)

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 
+from common.errors import TransientError
 from gateway.auth import acting
+from gateway.domain.proposals import parse_task_tables, tasks_to_look_up, with_tables
 from gateway.domain.roles import Role
 from gateway.ports import Caller
 from gateway.routes.params import PROBLEM_RESPONSES, DepsDep, IdPath, PageQ, PageSizeQ, note
 from gateway.schemas import ProposalAcceptInput
+
+log = logging.getLogger(__name__)
+
+#: task ids per lineage-resolver look-up (its limit per request is 1,000)
+LOOKUP_BATCH = 500
 
 router = APIRouter(prefix="/proposals", tags=["proposals"], responses=PROBLEM_RESPONSES)
 
@@ -40,8 +48,18 @@ async def rebuild_proposals(request: Request, deps: DepsDep, caller: Admin) -> d
 @router.get("/{proposal_id}/preview")
 async def preview_proposal(proposal_id: IdPath, deps: DepsDep, caller: Viewer) -> dict[str, Any]:
     """What accepting writes, in the shape of a migration preview (``target_after`` is the DAG, with its DEPENDENT
-    links), with the reasons and warnings."""
-    return await deps.definition.preview_proposal(proposal_id, caller)
+    links), with the reasons and warnings; ``reasons.tables`` names the tables that tie the tasks together and each
+    cut dependency its tables (lineage-resolver's; ``null`` while it cannot be asked)."""
+    preview = await deps.definition.preview_proposal(proposal_id, caller)
+    ids = tasks_to_look_up(preview)
+    try:
+        rows: list[dict[str, Any]] = []
+        for start in range(0, len(ids), LOOKUP_BATCH):
+            rows += (await deps.lineage.task_tables(ids[start : start + LOOKUP_BATCH], caller))["items"]
+    except TransientError:
+        log.warning("proposal %d previewed without its tables: lineage-resolver unavailable", proposal_id)
+        return with_tables(preview, None)
+    return with_tables(preview, parse_task_tables(rows))
 
 
 @router.post("/{proposal_id}/accept", status_code=201)
