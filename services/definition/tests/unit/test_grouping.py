@@ -18,6 +18,7 @@ from definition.domain.grouping import (
     ProposalKind,
     circles,
     dependent_period,
+    explain,
     group_tasks,
     invert,
     propose,
@@ -110,6 +111,23 @@ def test_accepting_every_proposal_keeps_every_dependency_inside_a_workflow_or_as
             assert (u, v) in kept, (u, v)
         else:
             assert (u, v) in links, (u, v)
+
+
+@settings(max_examples=100, deadline=None)
+@given(graphs(acyclic=False), st.integers(1, 12), st.randoms(use_true_random=False))
+def test_propose_explains_each_group_as_explain_does(
+    graph: tuple[set[int], list[EdgePair]], max_size: int, rnd: random.Random
+) -> None:
+    # propose collects every group's inner and crossing dependencies in one pass; explain per group is the reference
+    tasks, edges = graph
+    assigned = {t: rnd.choice((100, 101)) for t in tasks if rnd.random() < 0.3}
+    unassigned = tasks - set(assigned)
+    upstream = _upstream(edges)
+    expected = [
+        explain(g, unassigned, upstream, invert(upstream), assigned)
+        for g in group_tasks(unassigned, upstream, max_size)
+    ]
+    assert propose(unassigned, upstream, assigned, max_size=max_size) == expected
 
 
 def test_components_become_groups_and_a_large_one_is_split_along_a_narrow_cut() -> None:
@@ -265,3 +283,46 @@ def test_dependent_period_follows_the_upstream_schedule(
 def test_circles() -> None:
     assert circles([(1, 2), (2, 3), (3, 1), (3, 4), (5, 5)]) == {1, 2, 3}
     assert circles([(1, 2), (2, 3)]) == set()
+
+
+def _check_book(book: ProposalBook, unassigned: set[int], edges: list[EdgePair], max_size: int) -> None:
+    groups = list(book.groups.values())
+    _check_partition(unassigned, groups, edges, max_size)
+    assert _group_graph_is_acyclic(groups, edges)
+    assert all(book.group_of[t] == gid for gid, g in book.groups.items() for t in g.task_ids)
+    assert set(book.group_of) == unassigned
+
+
+@settings(max_examples=80, deadline=None)
+@given(graphs(acyclic=True), st.integers(1, 8), st.data())
+def test_incremental_upkeep_keeps_every_invariant_after_a_random_sequence_of_events(
+    graph: tuple[set[int], list[EdgePair]], max_size: int, data: st.DataObject
+) -> None:
+    tasks, edges = graph
+    tasks |= {1, 2, 3}
+    n = max(tasks)
+    unassigned = set(tasks)
+    book = ProposalBook(max_size=max_size)
+    book.rebuild(unassigned, _upstream(edges))
+    _check_book(book, unassigned, edges, max_size)
+    for _ in range(data.draw(st.integers(1, 12))):
+        kind = data.draw(st.sampled_from(["add", "add", "add", "remove", "leave", "join"]))
+        u, v = sorted(data.draw(st.lists(st.integers(1, n), min_size=2, max_size=2, unique=True)))
+        if kind == "add" and (u, v) not in edges:
+            edges.append((u, v))
+            change = Change(added=((u, v),))
+        elif kind == "remove" and edges:
+            e = data.draw(st.sampled_from(edges))
+            edges.remove(e)
+            change = Change(removed=(e,))
+        elif kind == "leave" and u in unassigned:
+            unassigned.discard(u)
+            change = Change(left=(u,))
+        elif kind == "join" and u not in unassigned:
+            unassigned.add(u)
+            change = Change(joined=(u,))
+        else:
+            continue
+        upstream = _upstream(edges)
+        book.update(change, unassigned=unassigned, upstream=upstream, downstream=invert(upstream))
+        _check_book(book, unassigned, [(x, y) for x, y in edges if x in unassigned and y in unassigned], max_size)

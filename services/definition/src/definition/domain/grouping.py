@@ -21,16 +21,19 @@ Public API
 
 The algorithm
 -------------
-1. **Components.** Each weakly connected component of the unassigned tasks (networkx ``connected_components``) is a
-   candidate workflow: tasks that exchange no table need not run together.
+1. **Components.** Each weakly connected component of the unassigned tasks is a candidate workflow: tasks that
+   exchange no table need not run together.
 2. **Small enough**: a component of at most ``max_size`` tasks is one group.
 3. **Split** a larger component along cuts that sever few dependencies, into parts whose cut dependencies never
    run in a circle (A → B and, directly or through other parts, B → A): the DEPENDENT links that keep the cut
    dependencies would make A and B wait for each other every period, a deadlock in DolphinScheduler.
 
-   * every large component: **acyclic partitioning** (``_acyclic_parts``): in topological order each task joins
+   * every large component: **acyclic partitioning** (``_partition``): in topological order each task joins
      the part of its predecessor opened last while it has room, so every cut dependency runs forward; then the
-     parts sharing the most dependencies are merged while they fit and the order holds. Linear plus a sort;
+     parts sharing the most dependencies are merged while they fit and the order holds (``_merge_forward``).
+     Linear plus a sort. Steps 1-3 run in one pass over arrays indexed by task position (components by union-find,
+     the order by Kahn's algorithm assigning parts as it goes), without a networkx graph: building one costs more
+     than the whole partitioning (bench_auto_orchestration.py);
    * up to ``LOCAL_LIMIT`` tasks also networkx's **Louvain** communities (modularity, fixed seed), communities too
      large **bisected** with Kernighan–Lin (a balanced minimum-cut bisection) and parts sharing dependencies merged
      back while they fit; taken instead when it keeps more dependencies inside AND its parts do not depend on each
@@ -57,6 +60,7 @@ import hashlib
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import NamedTuple
 
 import networkx as nx
 
@@ -124,19 +128,20 @@ def fingerprint(task_ids: Iterable[int]) -> str:
 # Grouping
 
 
-def _graph(tasks: Collection[int], upstream: Mapping[int, Iterable[int]]) -> tuple[nx.Graph[int], list[EdgePair]]:
-    """The undirected dependency graph over ``tasks`` and its directed edges (each once)."""
-    members = tasks if isinstance(tasks, (set, frozenset)) else set(tasks)
-    edges: list[EdgePair] = []
-    get = upstream.get
-    for t in members:
-        ups = get(t)
-        if ups:
-            edges.extend([(u, t) for u in ups if u in members and u != t])
-    graph: nx.Graph[int] = nx.Graph()
-    graph.add_nodes_from(members)
-    graph.add_edges_from(edges)
-    return graph, edges
+@dataclass(slots=True)
+class _Partition:
+    """``group_tasks``' result over task positions (``ids[i]`` is the task at position ``i``)."""
+
+    ids: list[int]
+    index: dict[int, int]
+    #: the groups' task positions, and each position's group
+    groups: list[list[int]]
+    group_of: list[int]
+    #: per group: the size of the component it came from
+    component_size: list[int]
+    #: the dependencies in the topological order (``succ[i]``) and those left out because they close a lineage cycle
+    succ: list[list[int]]
+    dropped: list[tuple[int, int]]
 
 
 def group_tasks(
@@ -144,38 +149,221 @@ def group_tasks(
 ) -> list[Group]:
     """Partition ``task_ids`` into groups of at most ``max_size`` connected tasks (module docstring), sorted by their
     smallest task id."""
-    if max_size < 1:
-        raise ValueError("max_size must be at least 1")
-    tasks = set(task_ids)
-    graph, edges = _graph(tasks, upstream)
-    parts: list[tuple[list[int], int]] = []
-    pred: dict[int, list[int]] | None = None
-    for component in nx.connected_components(graph):
-        size = len(component)
-        if size <= max_size:
-            parts.append((list(component), size))
-        else:
-            if pred is None:
-                pred = {}
-                for u, v in edges:
-                    pred.setdefault(v, []).append(u)
-            parts.extend((p, size) for p in _split(graph, component, pred, max_size))
-    part_of: dict[int, int] = {}
-    for i, (p, _) in enumerate(parts):
-        for t in p:
-            part_of[t] = i
-    inside: list[list[EdgePair]] = [[] for _ in parts]
-    for u, v in edges:
-        i = part_of[u]
-        if part_of[v] == i:
-            inside[i].append((u, v))
-    groups = [_group(p, inside[i], size) for i, (p, size) in enumerate(parts)]
+    groups = _groups(_partition(task_ids, upstream, max_size))
     groups.sort(key=lambda g: g.task_ids[0])
     return groups
 
 
+def _groups(p: _Partition, inside: list[list[EdgePair]] | None = None) -> list[Group]:
+    """The partition's groups in its order; ``inside``: each group's internal dependencies (all of them, also those
+    closing a lineage cycle), when the caller collected them already."""
+    ids, gof = p.ids, p.group_of
+    if inside is None:
+        inside = [[] for _ in p.groups]
+        for a, succ in enumerate(p.succ):
+            g = gof[a]
+            ta = ids[a]
+            for b in succ:
+                if gof[b] == g:
+                    inside[g].append((ta, ids[b]))
+        for a, b in p.dropped:
+            if gof[a] == gof[b]:
+                inside[gof[a]].append((ids[a], ids[b]))
+    cyclic = {gof[a] for a, b in p.dropped if gof[a] == gof[b]}
+    out: list[Group] = []
+    for g, members in enumerate(p.groups):
+        tasks = sorted(ids[i] for i in members)
+        if g in cyclic:
+            out.append(_group(tasks, inside[g], p.component_size[g]))
+        else:
+            out.append(Group(tuple(tasks), tuple(sorted(set(inside[g]))), component_size=p.component_size[g]))
+    return out
+
+
+def _partition(task_ids: Iterable[int], upstream: Mapping[int, Iterable[int]], max_size: int) -> _Partition:
+    """Steps 1-3 of the module docstring in one pass over arrays indexed by task position (no graph object: the
+    per-node dictionaries of a networkx graph cost more than the whole partitioning)."""
+    if max_size < 1:
+        raise ValueError("max_size must be at least 1")
+    ids = list(dict.fromkeys(task_ids))
+    n = len(ids)
+    index = {t: i for i, t in enumerate(ids)}
+    # the dependencies as successor lists, and 1. the weakly connected components (union-find by size, path
+    # halving), in one pass
+    succ: list[list[int]] = [[] for _ in range(n)]
+    indegree = [0] * n
+    parent = list(range(n))
+    weight = [1] * n
+    get, iget = upstream.get, index.get
+    for i, t in enumerate(ids):
+        ups = get(t)
+        if not ups:
+            continue
+        for u in ups:
+            j = iget(u)
+            if j is None or j == i:
+                continue
+            succ[j].append(i)
+            indegree[i] += 1
+            a, b = i, j
+            while parent[a] != a:
+                parent[a] = a = parent[parent[a]]
+            while parent[b] != b:
+                parent[b] = b = parent[parent[b]]
+            if a != b:
+                if weight[a] < weight[b]:
+                    a, b = b, a
+                parent[b] = a
+                weight[a] += weight[b]
+    comp = parent
+    for i in range(n):
+        r = i
+        while comp[r] != r:
+            r = comp[r]
+        comp[i] = r
+    # 2./3. a topological order (Kahn, depth first so chains stay together) that gives each task its part as it goes:
+    # a component that fits is one part; in a larger one a task joins the part of its predecessor opened last while
+    # it has room, else opens a new part, so every dependency runs from a part to the same or a later one
+    ready = sorted((i for i in range(n) if indegree[i] == 0), key=ids.__getitem__, reverse=True)
+    part = [-1] * n
+    best = [-1] * n
+    size: list[int] = []
+    part_comp: list[int] = []
+    whole: dict[int, int] = {}
+    dropped: list[tuple[int, int]] = []
+    seen = 0
+    while True:
+        while ready:
+            t = ready.pop()
+            seen += 1
+            r = comp[t]
+            if weight[r] <= max_size:
+                p = whole.get(r, -1)
+                if p < 0:
+                    p = whole[r] = len(size)
+                    size.append(0)
+                    part_comp.append(r)
+                size[p] += 1
+            else:
+                p = best[t]
+                if p < 0 or size[p] >= max_size:
+                    p = len(size)
+                    size.append(1)
+                    part_comp.append(r)
+                else:
+                    size[p] += 1
+            part[t] = p
+            for v in succ[t]:
+                indegree[v] -= 1
+                if p > best[v]:
+                    best[v] = p
+                if indegree[v] == 0:
+                    ready.append(v)
+        if seen == n:
+            break
+        # a lineage cycle: the edges inside a strongly connected part that go from a higher to a lower task id are
+        # left out of the order (``_acyclic``), and the order goes on
+        rest = [i for i in range(n) if indegree[i] > 0]
+        digraph: nx.DiGraph[int] = nx.DiGraph()
+        digraph.add_edges_from((a, b) for a in rest for b in succ[a])
+        scc_of: dict[int, int] = {}
+        for k, scc in enumerate(nx.strongly_connected_components(digraph)):
+            if len(scc) > 1:
+                scc_of.update(dict.fromkeys(scc, k))
+        for a in rest:
+            s = scc_of.get(a)
+            if s is not None:
+                keep = []
+                for b in succ[a]:
+                    if scc_of.get(b) == s and ids[a] > ids[b]:
+                        dropped.append((a, b))
+                        indegree[b] -= 1
+                    else:
+                        keep.append(b)
+                succ[a] = keep
+        ready = sorted((i for i in rest if indegree[i] == 0), key=ids.__getitem__, reverse=True)
+    # 3. merge parts sharing the most dependencies while they fit and the order holds
+    shared: dict[tuple[int, int], int] = {}
+    sget = shared.get
+    for a in range(n):
+        pa = part[a]
+        for b in succ[a]:
+            pb = part[b]
+            if pa != pb:
+                key = (pa, pb)
+                shared[key] = sget(key, 0) + 1
+    root = _merge_forward(shared, size, max_size)
+    final: dict[int, int] = {}
+    groups: list[list[int]] = []
+    group_comp: list[int] = []
+    group_of = part
+    for i in range(n):
+        r = root[part[i]]
+        g = final.get(r, -1)
+        if g < 0:
+            g = final[r] = len(groups)
+            groups.append([])
+            group_comp.append(comp[i])
+        groups[g].append(i)
+        group_of[i] = g
+    mid = {r for r in group_comp if max_size < weight[r] <= LOCAL_LIMIT}
+    if mid:
+        groups, group_comp = _communities(ids, succ, groups, group_comp, mid, max_size)
+        for g, members in enumerate(groups):
+            for i in members:
+                group_of[i] = g
+    return _Partition(ids, index, groups, group_of, [weight[r] for r in group_comp], succ, dropped)
+
+
+def _communities(
+    ids: list[int],
+    succ: list[list[int]],
+    groups: list[list[int]],
+    group_comp: list[int],
+    mid: set[int],
+    max_size: int,
+) -> tuple[list[list[int]], list[int]]:
+    """For components of up to ``LOCAL_LIMIT`` tasks: networkx's Louvain communities (modularity, fixed seed),
+    communities too large bisected with Kernighan–Lin, parts sharing dependencies merged back while they fit; taken
+    instead of the acyclic parts when they keep more dependencies inside and do not depend on each other in a circle."""
+    out: list[list[int]] = []
+    out_comp: list[int] = []
+    by_comp: dict[int, list[list[int]]] = {}
+    for members, r in zip(groups, group_comp, strict=True):
+        if r in mid:
+            by_comp.setdefault(r, []).append(members)
+        else:
+            out.append(members)
+            out_comp.append(r)
+    for r, ordered_pos in by_comp.items():
+        ordered = [[ids[i] for i in p] for p in ordered_pos]
+        pred: dict[int, list[int]] = {}
+        sub: nx.Graph[int] = nx.Graph()
+        for p in ordered_pos:
+            for a in p:
+                sub.add_node(ids[a])
+                for b in succ[a]:
+                    pred.setdefault(ids[b], []).append(ids[a])
+                    sub.add_edge(ids[a], ids[b])
+        parts: list[list[int]] = []
+        for c in nx.community.louvain_communities(sub, seed=_SEED):
+            parts.extend(_bisect(sub, list(c), max_size))
+        communities: list[list[int]] = []
+        for p in _merge(sub.adj, parts, max_size):
+            # a bisection may leave a part in pieces: each piece is a group of its own
+            communities.extend(list(piece) for piece in nx.connected_components(sub.subgraph(p)))
+        chosen = ordered_pos
+        if not _circular(communities, pred) and _inside(communities, pred) >= _inside(ordered, pred):
+            where = {ids[i]: i for p in ordered_pos for i in p}
+            chosen = [[where[t] for t in p] for p in communities]
+        out.extend(chosen)
+        out_comp.extend([r] * len(chosen))
+    return out, out_comp
+
+
 def _group(tasks: list[int], edges: list[EdgePair], component_size: int) -> Group:
-    kept, cut, cycles = _acyclic(tasks, edges)
+    # sorted: the cycle ``find_cycle`` names depends on the order of the edges
+    kept, cut, cycles = _acyclic(tasks, sorted(set(edges)))
     return Group(
         task_ids=tuple(sorted(tasks)),
         edges=tuple(sorted(set(kept))),
@@ -232,25 +420,6 @@ def _acyclic(
     return kept, cut, tuple(cycles)
 
 
-def _split(graph: nx.Graph[int], component: set[int], pred: Mapping[int, list[int]], max_size: int) -> list[list[int]]:
-    """Parts of at most ``max_size`` connected tasks covering ``component``, whose cut dependencies never run in a
-    circle between parts (module docstring, steps 3 and 4)."""
-    ordered = _acyclic_parts(component, pred, max_size)
-    if len(component) > LOCAL_LIMIT:
-        return ordered
-    sub: nx.Graph[int] = graph.subgraph(component).copy()
-    parts: list[list[int]] = []
-    for c in nx.community.louvain_communities(sub, seed=_SEED):
-        parts.extend(_bisect(sub, list(c), max_size))
-    communities: list[list[int]] = []
-    for p in _merge(sub.adj, parts, max_size):
-        # a bisection may leave a part in pieces: each piece is a group of its own
-        communities.extend(list(piece) for piece in nx.connected_components(sub.subgraph(p)))
-    if _circular(communities, pred) or _inside(communities, pred) < _inside(ordered, pred):
-        return ordered
-    return communities
-
-
 def _part_index(parts: list[list[int]]) -> dict[int, int]:
     return {t: i for i, p in enumerate(parts) for t in p}
 
@@ -268,66 +437,22 @@ def _circular(parts: list[list[int]], pred: Mapping[int, list[int]]) -> bool:
     return bool(circles(links))
 
 
-def _acyclic_parts(component: set[int], pred: Mapping[int, list[int]], max_size: int) -> list[list[int]]:
-    """Parts of at most ``max_size`` connected tasks whose cut dependencies all run forward (acyclic partitioning):
-
-    1. in topological order (depth first, so chains stay together), each task joins the part of the predecessor
-       whose part was opened last, while it has room; otherwise (no predecessor, or that part is full) it opens a
-       new part. Every dependency then runs from a part to the same or a later one;
-    2. parts are merged, the pairs with the most dependencies between them first, while the union fits and the
-       merge keeps that order (``_merge_forward``).
-
-    A lineage cycle's closing edges (``_acyclic``) are left out of the order. Linear in the dependencies, plus the
-    sort of the pairs."""
-    edges = [(u, v) for v in component for u in pred.get(v, ())]
-    kept, _, _ = _acyclic(list(component), edges)
-    ups: dict[int, list[int]] = {}
-    succ: dict[int, list[int]] = {}
-    indegree = dict.fromkeys(component, 0)
-    for u, v in kept:
-        ups.setdefault(v, []).append(u)
-        succ.setdefault(u, []).append(v)
-        indegree[v] += 1
-    ready = sorted((t for t, d in indegree.items() if d == 0), reverse=True)
-    part_of: dict[int, int] = {}
-    size: list[int] = []
-    while ready:
-        t = ready.pop()
-        best = max((part_of[u] for u in ups.get(t, ())), default=-1)
-        if best >= 0 and size[best] < max_size:
-            part_of[t] = best
-            size[best] += 1
-        else:
-            part_of[t] = len(size)
-            size.append(1)
-        for v in succ.get(t, ()):
-            indegree[v] -= 1
-            if indegree[v] == 0:
-                ready.append(v)
-    parts: list[list[int]] = [[] for _ in size]
-    for t, i in part_of.items():
-        parts[i].append(t)
-    return _merge_forward(parts, kept, max_size)
-
-
-def _merge_forward(parts: list[list[int]], edges: list[EdgePair], max_size: int) -> list[list[int]]:
-    """Merge parts whose dependencies all run from lower to higher index (``_acyclic_parts``), the pairs sharing
-    the most dependencies first, while the union fits and the order holds: ``lo → hi`` merge into ``lo`` when every
-    other predecessor of ``hi`` comes before ``lo``, or into ``hi`` when every other successor of ``lo`` comes after
-    ``hi`` (then no other path joins them, so no circle forms)."""
-    of = _part_index(parts)
-    shared: dict[tuple[int, int], int] = {}
-    for u, v in edges:
-        a, b = of[u], of[v]
-        if a != b:
-            shared[(a, b)] = shared.get((a, b), 0) + 1
-    preds: list[set[int]] = [set() for _ in parts]
-    succs: list[set[int]] = [set() for _ in parts]
+def _merge_forward(shared: dict[tuple[int, int], int], size: list[int], max_size: int) -> list[int]:
+    """Merge parts whose dependencies (``shared``: how many per pair of parts) all run from lower to higher index
+    (``_partition``), the pairs sharing the most dependencies first, while the union fits and the order holds:
+    ``lo → hi`` merge into ``lo`` when every other predecessor of ``hi`` comes before ``lo``, or into ``hi`` when
+    every other successor of ``lo`` comes after ``hi`` (then no other path joins them, so no circle forms). Returns
+    each part's root (the part it was merged into), a topological order of the merged parts."""
+    preds: dict[int, set[int]] = {}
+    succs: dict[int, set[int]] = {}
     for a, b in shared:
-        preds[b].add(a)
-        succs[a].add(b)
-    size = [len(p) for p in parts]
-    root = list(range(len(parts)))
+        preds.setdefault(b, set()).add(a)
+        succs.setdefault(a, set()).add(b)
+    size = list(size)
+    root = list(range(len(size)))
+    empty: set[int] = set()
+    first_succ: dict[int, int] = {}
+    last_pred: dict[int, int] = {}
 
     def find(i: int) -> int:
         while root[i] != i:
@@ -335,40 +460,64 @@ def _merge_forward(parts: list[list[int]], edges: list[EdgePair], max_size: int)
             i = root[i]
         return i
 
-    for (a, b), _ in sorted(shared.items(), key=lambda kv: (-kv[1], kv[0])):
+    pairs = sorted(shared)
+    pairs.sort(key=shared.__getitem__, reverse=True)  # the most shared first, stable: then by the pair
+    for a, b in pairs:
         lo, hi = find(a), find(b)
         if lo == hi or size[lo] + size[hi] > max_size:
             continue
         if lo > hi:
             lo, hi = hi, lo
-        if hi not in succs[lo]:
+        succ_lo = succs.get(lo, empty)
+        if hi not in succ_lo:
             continue
-        if all(w < lo for w in preds[hi] if w != lo):
+        # lo is among hi's predecessors and hi among lo's successors: the others all come before lo (after hi)
+        # when lo is the last of them (hi the first); the last predecessor and first successor are cached (the sets
+        # next to the hub tables hold thousands)
+        last = last_pred.get(hi)
+        if last is None:
+            last = last_pred[hi] = max(preds[hi])
+        if last == lo:
             keep, gone = lo, hi
-        elif all(x > hi for x in succs[lo] if x != hi):
-            keep, gone = hi, lo
         else:
-            continue
+            first = first_succ.get(lo)
+            if first is None:
+                first = first_succ[lo] = min(succ_lo)
+            if first != hi:
+                continue
+            keep, gone = hi, lo
         root[gone] = keep
         size[keep] += size[gone]
-        for w in preds[gone]:
-            succs[w].discard(gone)
+        keep_preds = preds.setdefault(keep, set())
+        keep_succs = succs.setdefault(keep, set())
+        for w in preds.pop(gone, empty):
+            sw = succs[w]
+            sw.discard(gone)
             if w != keep:
-                succs[w].add(keep)
-                preds[keep].add(w)
-        for x in succs[gone]:
-            preds[x].discard(gone)
+                sw.add(keep)
+                keep_preds.add(w)
+                first = first_succ.get(w)
+                if first == gone:
+                    del first_succ[w]
+                elif first is not None and keep < first:
+                    first_succ[w] = keep
+        for x in succs.pop(gone, empty):
+            px = preds[x]
+            px.discard(gone)
             if x != keep:
-                preds[x].add(keep)
-                succs[keep].add(x)
-        preds[keep] -= {keep, gone}
-        succs[keep] -= {keep, gone}
-        preds[gone] = set()
-        succs[gone] = set()
-    out: dict[int, list[int]] = {}
-    for i, p in enumerate(parts):
-        out.setdefault(find(i), []).extend(p)
-    return list(out.values())
+                px.add(keep)
+                keep_succs.add(x)
+                last = last_pred.get(x)
+                if last == gone:
+                    del last_pred[x]
+                elif last is not None and keep > last:
+                    last_pred[x] = keep
+        keep_preds -= {keep, gone}
+        keep_succs -= {keep, gone}
+        for cache in (first_succ, last_pred):
+            cache.pop(keep, None)
+            cache.pop(gone, None)
+    return [find(i) for i in range(len(size))]
 
 
 def _bisect(graph: nx.Graph[int], nodes: list[int], max_size: int) -> list[list[int]]:
@@ -620,8 +769,7 @@ class ProposalKind(StrEnum):
     ADD_TO_WORKFLOW = "add_to_workflow"
 
 
-@dataclass(frozen=True, slots=True)
-class CrossDependency:
+class CrossDependency(NamedTuple):
     """A lineage dependency between a proposal's task and a task outside it, and how it will be kept: the
     downstream workflow carries a DEPENDENT task waiting for ``upstream_task_id`` (``kept_as`` =
     ``dependent_link``); the link can be made once both ends are in workflows."""
@@ -678,11 +826,36 @@ def propose(
     producers and consumers are all in one existing workflow (``workflow_of``), which is proposed as an addition to
     it. Every unassigned task lands in exactly one proposal."""
     tasks = set(unassigned)
-    downstream = invert(upstream)
-    return [
-        explain(g, tasks, upstream, downstream, workflow_of, edge_tables)
-        for g in group_tasks(tasks, upstream, max_size)
+    p = _partition(tasks, upstream, max_size)
+    # each group's inner dependencies and those that cross its boundary, in one pass over ``upstream``
+    inside: list[list[EdgePair]] = [[] for _ in p.groups]
+    outside: list[list[EdgePair]] = [[] for _ in p.groups]
+    iget, gof = p.index.get, p.group_of
+    for t, ups in upstream.items():
+        i = iget(t)
+        if i is None:
+            for u in ups:
+                j = iget(u)
+                if j is not None:
+                    outside[gof[j]].append((u, t))
+        else:
+            g = gof[i]
+            for u in ups:
+                if u != t:
+                    j = iget(u)
+                    if j is None:
+                        outside[g].append((u, t))
+                    elif (h := gof[j]) == g:
+                        inside[g].append((u, t))
+                    else:
+                        outside[g].append((u, t))
+                        outside[h].append((u, t))
+    proposals = [
+        _proposal(group, sorted(set(cross)), tasks, workflow_of, edge_tables)
+        for group, cross in zip(_groups(p, inside), outside, strict=True)
     ]
+    proposals.sort(key=lambda x: x.task_ids[0])
+    return proposals
 
 
 def invert(upstream: Mapping[int, Iterable[int]]) -> dict[int, list[int]]:
@@ -709,6 +882,17 @@ def explain(
         {(u, t) for t in members for u in upstream.get(t, ()) if u not in members and u != t}
         | {(t, d) for t in members for d in downstream.get(t, ()) if d not in members and d != t}
     )
+    return _proposal(group, outside_edges, unassigned, workflow_of, edge_tables)
+
+
+def _proposal(
+    group: Group,
+    outside_edges: list[EdgePair],
+    unassigned: Collection[int],
+    workflow_of: Mapping[int, int],
+    edge_tables: Mapping[EdgePair, Iterable[str]] | None,
+) -> Proposal:
+    members = set(group.task_ids)
     if len(members) == 1 and outside_edges:
         homes = {workflow_of.get(u if u not in members else d) for u, d in outside_edges}
         if len(homes) == 1 and None not in homes:
@@ -721,16 +905,13 @@ def explain(
                 component_size=group.component_size,
                 edge_tables=_tables(outside_edges, edge_tables),
             )
-    cross = tuple(
-        CrossDependency(
-            upstream_task_id=u,
-            downstream_task_id=d,
-            other_workflow_id=workflow_of.get(d if u in members else u),
-            outside="downstream" if u in members else "upstream",
-        )
-        for u, d in outside_edges
-        if (d if u in members else u) in unassigned or (d if u in members else u) in workflow_of
-    )
+    cross: list[CrossDependency] = []
+    for u, d in outside_edges:
+        if u in members:
+            if d in unassigned or d in workflow_of:
+                cross.append(CrossDependency(u, d, workflow_of.get(d), "downstream"))
+        elif u in unassigned or u in workflow_of:
+            cross.append(CrossDependency(u, d, workflow_of.get(u), "upstream"))
     return Proposal(
         kind=ProposalKind.NEW_WORKFLOW,
         task_ids=group.task_ids,
@@ -739,7 +920,7 @@ def explain(
         cycles=group.cycles,
         component_size=group.component_size,
         edge_tables=_tables(group.edges, edge_tables),
-        cross=cross,
+        cross=tuple(cross),
     )
 
 
