@@ -228,7 +228,6 @@ def _partition(task_ids: Iterable[int], upstream: Mapping[int, Iterable[int]], m
     part = [-1] * n
     best = [-1] * n
     size: list[int] = []
-    part_comp: list[int] = []
     whole: dict[int, int] = {}
     dropped: list[tuple[int, int]] = []
     seen = 0
@@ -242,14 +241,12 @@ def _partition(task_ids: Iterable[int], upstream: Mapping[int, Iterable[int]], m
                 if p < 0:
                     p = whole[r] = len(size)
                     size.append(0)
-                    part_comp.append(r)
                 size[p] += 1
             else:
                 p = best[t]
                 if p < 0 or size[p] >= max_size:
                     p = len(size)
                     size.append(1)
-                    part_comp.append(r)
                 else:
                     size[p] += 1
             part[t] = p
