@@ -56,8 +56,8 @@ async def preview_proposal(proposal_id: IdPath, deps: DepsDep, caller: Viewer) -
         rows: list[dict[str, Any]] = []
         for start in range(0, len(ids), LOOKUP_BATCH):
             rows += (await deps.lineage.task_tables(ids[start : start + LOOKUP_BATCH], caller))["items"]
-    except TransientError:
-        log.warning("proposal %d previewed without its tables: lineage-resolver unavailable", proposal_id)
+    except TransientError as exc:
+        log.warning("proposal %d previewed without its tables: lineage-resolver unavailable (%s)", proposal_id, exc)
         return with_tables(preview, None)
     return with_tables(preview, parse_task_tables(rows))
 
