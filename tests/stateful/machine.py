@@ -429,7 +429,7 @@ class LifecycleMachine(RuleBasedStateMachine):
 
     def _apply_dependency_change(self, c: dict[str, Any]) -> None:
         """What the definition service does with one ``task.dependency.changed`` (DESIGN §4.6; the decisions in
-        ``definition.service.apply_dependency_change``)."""
+        ``definition.service.projections.apply_dependency_change``)."""
         t = int(c["task_id"])
         self.lineage_dirty.add(self.alias_of_task(t))
         old_up, new_up = set(c["old_upstream"]), set(c["new_upstream"])

@@ -12,9 +12,9 @@ The rules come from the design (seed §4–§6, DESIGN §4) and the services' do
 * the publisher (services/publisher/README.md "Decisions"): a deploy of unchanged content is skipped, a deploy keeps
   DS's release state, online releases ONLINE, an empty DAG fails;
 * migration (``definition.domain.migration`` docstring): which tasks move per mode, which edges move, drop or bridge;
-* lineage (DESIGN §4.6 and ``definition.service.apply_dependency_change``): A writes a table B reads ⇒ A → B; an
-  edge inside one workflow becomes a new version (``lineage_change``), one across workflows or closing a cycle flags
-  the workflows for a human.
+* lineage (DESIGN §4.6 and ``definition.service.projections.apply_dependency_change``): A writes a table B reads ⇒
+  A → B; an edge inside one workflow becomes a new version (``lineage_change``), one across workflows or closing a
+  cycle flags the workflows for a human.
 
 The model is written independently of the services' code: it is the oracle, not a copy.
 """

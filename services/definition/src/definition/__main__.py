@@ -42,7 +42,8 @@ async def refill(settings: Settings, command: str, url: str, batch_size: int) ->
 
     from common.db import create_engine, session_factory
     from common.identity import signer_from
-    from definition import service, views
+    from definition import views
+    from definition.service import projections
 
     # this service's own identity: lineage-resolver and history-sync answer it (read only)
     audience = "lineage-resolver" if command == "sync-dependencies" else "history-sync"
@@ -52,11 +53,12 @@ async def refill(settings: Settings, command: str, url: str, batch_size: int) ->
         async with httpx.AsyncClient(base_url=url.rstrip("/"), timeout=30.0, auth=auth) as client:
             sessions = session_factory(engine)
             if command == "sync-dependencies":
-                report: service.DependencySyncReport | service.ExecutionsSyncReport = await service.sync_dependencies(
+                report: projections.DependencySyncReport | projections.ExecutionsSyncReport
+                report = await projections.sync_dependencies(
                     sessions, views.LineageDependencyView(client), batch_size=batch_size
                 )
             else:
-                report = await service.sync_executions(
+                report = await projections.sync_executions(
                     sessions, views.HistoryExecutionsView(client), batch_size=batch_size
                 )
     finally:

@@ -22,10 +22,11 @@ from common.errors import ValidationFailed
 from common.identity import acting
 from common.query import parse_query, query_parameters
 from common.roles import Role
-from definition import schemas, service
+from definition import schemas
 from definition.db import repository as repo
 from definition.deps import Deps
 from definition.domain.enums import WorkflowAction
+from definition.service import migrations, proposals, publishing, tasks, versions, workflows
 
 
 class _ValidatedJsonRequest(Request):
@@ -135,26 +136,26 @@ PageSize = Annotated[int, Query(ge=1, le=200)]
 
 @router.post("/tasks", status_code=201, response_model=schemas.TaskDetail)
 async def create_task(body: schemas.TaskInput, deps: DepsDep, actor: Editor) -> schemas.TaskDetail:
-    return await service.create_task(deps, body, actor)
+    return await tasks.create_task(deps, body, actor)
 
 
 @router.put("/tasks/{task_id}", response_model=schemas.Task)
 async def update_task(task_id: int, body: schemas.TaskUpdate, deps: DepsDep, actor: Editor) -> schemas.Task:
     """Update a task (``expected_revision``: 409 ``stale-version`` when stale). A task inside a workflow gives that
     workflow a new version (trigger ``task_change``)."""
-    return await service.update_task(deps, task_id, body, actor)
+    return await tasks.update_task(deps, task_id, body, actor)
 
 
 @router.delete("/tasks/{task_id}", status_code=204)
 async def delete_task(task_id: int, deps: DepsDep, actor: Editor) -> Response:
     """Delete a task in no workflow (409 ``task-in-use`` names its workflow); lineage forgets it."""
-    await service.delete_task(deps, task_id, actor)
+    await tasks.delete_task(deps, task_id, actor)
     return Response(status_code=204)
 
 
 @router.get("/tasks/{task_id}", response_model=schemas.TaskDetail)
 async def get_task(task_id: int, deps: DepsDep) -> schemas.TaskDetail:
-    return await service.get_task(deps, task_id)
+    return await tasks.get_task(deps, task_id)
 
 
 @router.get(
@@ -177,7 +178,7 @@ async def list_tasks(request: Request) -> Response:
         upstream_task_id=q.upstream_task_id,
         downstream_task_id=q.downstream_task_id,
     )
-    document = await service.list_tasks(_deps(request), f, page=q.page, page_size=q.page_size)
+    document = await tasks.list_tasks(_deps(request), f, page=q.page, page_size=q.page_size)
     return Response(document, media_type="application/json")
 
 
@@ -188,7 +189,7 @@ async def task_owners(
     ids = _int_list(task_ids) or []
     if len(ids) > 1000:
         raise ValidationFailed("at most 1000 task ids per request")
-    return await service.task_owners(deps, ids)
+    return await tasks.task_owners(deps, ids)
 
 
 # --- workflows ----------------------------------------------------------------------------------------------------
@@ -196,14 +197,14 @@ async def task_owners(
 
 @router.post("/workflows", status_code=201, response_model=schemas.WorkflowDetail)
 async def create_workflow(body: schemas.WorkflowInput, deps: DepsDep, actor: Editor) -> Response:
-    return _json_bytes(await service.create_workflow(deps, body, actor), 201)
+    return _json_bytes(await workflows.create_workflow(deps, body, actor), 201)
 
 
 @router.put("/workflows/{workflow_id}", response_model=schemas.WorkflowDetail)
 async def update_workflow(workflow_id: int, body: schemas.WorkflowUpdate, deps: DepsDep, actor: Editor) -> Response:
     """Replace the workflow's definition. 409 ``stale-version`` when ``expected_version_no`` is not current. No
     structural change → 200 with the version unchanged (no new version)."""
-    return _json_bytes(await service.update_workflow(deps, workflow_id, body, actor))
+    return _json_bytes(await workflows.update_workflow(deps, workflow_id, body, actor))
 
 
 @router.delete("/workflows/{workflow_id}", status_code=204)
@@ -215,13 +216,13 @@ async def delete_workflow(
 ) -> Response:
     """Delete a workflow never published (its tasks are free again); 409 ``workflow-published`` when it was: archive
     it instead (``actions/archive``), which keeps its history."""
-    await service.delete_workflow(deps, workflow_id, actor, expected_version_no=expected_version_no)
+    await workflows.delete_workflow(deps, workflow_id, actor, expected_version_no=expected_version_no)
     return Response(status_code=204)
 
 
 @router.get("/workflows/{workflow_id}", response_model=schemas.WorkflowDetail)
 async def get_workflow(workflow_id: int, deps: DepsDep) -> Response:
-    return _json_bytes(await service.get_workflow(deps, workflow_id))
+    return _json_bytes(await workflows.get_workflow(deps, workflow_id))
 
 
 @router.get(
@@ -241,7 +242,7 @@ async def list_workflows(request: Request) -> Response:
         last_execution_state=q.last_execution_state,
         needs_attention=q.needs_attention,
     )
-    document = await service.list_workflows(_deps(request), f, sort=q.sort, page=q.page, page_size=q.page_size)
+    document = await workflows.list_workflows(_deps(request), f, sort=q.sort, page=q.page, page_size=q.page_size)
     return Response(document, media_type="application/json")
 
 
@@ -253,7 +254,7 @@ async def workflow_states(
     workflow_ids = _int_list(ids) or []
     if len(workflow_ids) > 1000:
         raise ValidationFailed("at most 1000 workflow ids per request")
-    return await service.workflow_states(deps, workflow_ids)
+    return await workflows.workflow_states(deps, workflow_ids)
 
 
 @router.post("/workflows/{workflow_id}/actions/{action}", response_model=schemas.WorkflowDetail)
@@ -267,7 +268,7 @@ async def workflow_action(
     """Platform state only (no DolphinScheduler call); 409 ``invalid-transition`` with ``allowed_actions``.
     ``approve`` needs ``version_no``, the version reviewed (409 ``stale-version`` when another is current)."""
     version_no = body.version_no if body is not None else None
-    return await service.apply_action(deps, workflow_id, action, actor, version_no=version_no)
+    return await workflows.apply_action(deps, workflow_id, action, actor, version_no=version_no)
 
 
 @router.get("/workflows/{workflow_id}/versions", response_model=schemas.Page[schemas.VersionSummary])
@@ -275,12 +276,12 @@ async def list_versions(
     workflow_id: int, deps: DepsDep, page: PageNo = 1, page_size: PageSize = 20
 ) -> schemas.Page[schemas.VersionSummary]:
     """Versions, newest first."""
-    return await service.list_versions(deps, workflow_id, page=page, page_size=page_size)
+    return await versions.list_versions(deps, workflow_id, page=page, page_size=page_size)
 
 
 @router.get("/workflows/{workflow_id}/versions/{version_no}", response_model=schemas.Version)
 async def get_version(workflow_id: int, version_no: int, deps: DepsDep) -> schemas.Version:
-    return await service.get_version(deps, workflow_id, version_no)
+    return await versions.get_version(deps, workflow_id, version_no)
 
 
 @router.get("/workflows/{workflow_id}/diff")
@@ -291,14 +292,14 @@ async def diff_versions(
     to_no: Annotated[int, Query(alias="to", ge=1, le=INT4_MAX)],
 ) -> dict[str, Any]:
     """The ChangeSummary (``definition.domain.diff``) from version ``from`` to version ``to``."""
-    return await service.diff_versions(deps, workflow_id, from_no, to_no)
+    return await versions.diff_versions(deps, workflow_id, from_no, to_no)
 
 
 @router.post("/workflows/{workflow_id}/rollback", response_model=schemas.RollbackResult)
 async def rollback(
     workflow_id: int, body: schemas.RollbackRequest, deps: DepsDep, actor: Editor
 ) -> schemas.RollbackResult:
-    return await service.rollback(deps, workflow_id, body, actor)
+    return await versions.rollback(deps, workflow_id, body, actor)
 
 
 @router.post("/workflows/{workflow_id}/publish", status_code=202, response_model=schemas.PublishAccepted)
@@ -306,7 +307,7 @@ async def publish(
     workflow_id: int, body: schemas.PublishRequest, deps: DepsDep, actor: Publisher
 ) -> schemas.PublishAccepted:
     """Emit ``publish.requested`` for the pinned version; 409 ``publish-not-allowed`` with ``allowed_operations``."""
-    return await service.request_publish(deps, workflow_id, body.operation, actor)
+    return await publishing.request_publish(deps, workflow_id, body.operation, actor)
 
 
 # --- migrations ---------------------------------------------------------------------------------------------------
@@ -316,12 +317,12 @@ async def publish(
 async def preview_migration(body: schemas.MigrationRequest, deps: DepsDep, _actor: Editor) -> dict[str, Any]:
     """MigrationPreview: moved tasks and edges, dropped (cross-workflow) and bridged edges, warnings, both resulting
     DAGs, and ``source_version_no``/``target_version_no`` to pass back as the expected versions."""
-    return await service.preview_migration(deps, body)
+    return await migrations.preview_migration(deps, body)
 
 
 @router.post("/migrations", response_model=schemas.MigrationResult)
 async def execute_migration(body: schemas.MigrationExecute, deps: DepsDep, actor: Editor) -> schemas.MigrationResult:
-    return await service.execute_migration(deps, body, actor)
+    return await migrations.execute_migration(deps, body, actor)
 
 
 # --- auto-orchestration proposals (issue 20) ----------------------------------------------------------------------
@@ -334,14 +335,14 @@ async def list_proposals(
     deps: DepsDep, page: PageNo = 1, page_size: PageSize = 50, include_dismissed: bool = False
 ) -> schemas.Page[schemas.ProposalSummary]:
     """Proposed workflows for the tasks in none, the largest first; every such task is in exactly one."""
-    return await service.list_proposals(deps, include_dismissed=include_dismissed, page=page, page_size=page_size)
+    return await proposals.list_proposals(deps, include_dismissed=include_dismissed, page=page, page_size=page_size)
 
 
 @router.post("/proposals/rebuild", response_model=schemas.ProposalRebuild)
 async def rebuild_proposals(deps: DepsDep, _actor: Admin) -> schemas.ProposalRebuild:
     """Compute every proposal from scratch (they are kept current incrementally; this is for a repair, or after the
     migration that added them)."""
-    return await service.rebuild_proposals(deps)
+    return await proposals.rebuild_proposals(deps)
 
 
 @router.get("/proposals/{proposal_id}/preview")
@@ -349,7 +350,7 @@ async def preview_proposal(proposal_id: int, deps: DepsDep) -> dict[str, Any]:
     """What accepting writes, in the shape of a migration preview: ``moved_task_ids``/``moved_edges``, the
     resulting DAG as ``target_after`` (with its DEPENDENT links), ``warnings``, ``target_version_no`` to pass back
     as ``expected_version_no``, and the ``reasons`` (component size, split, cut dependencies)."""
-    return await service.preview_proposal(deps, proposal_id)
+    return await proposals.preview_proposal(deps, proposal_id)
 
 
 @router.post("/proposals/{proposal_id}/accept", status_code=201, response_model=schemas.ProposalAccepted)
@@ -358,9 +359,9 @@ async def accept_proposal(
 ) -> schemas.ProposalAccepted:
     """A draft workflow (or a new version of the workflow a task is added to), ``trigger_source``
     ``auto_orchestration``; 409 ``proposal-not-acceptable`` for a proposal holding a lineage cycle."""
-    return await service.accept_proposal(deps, proposal_id, body or schemas.ProposalAccept(), actor)
+    return await proposals.accept_proposal(deps, proposal_id, body or schemas.ProposalAccept(), actor)
 
 
 @router.post("/proposals/{proposal_id}/dismiss", response_model=schemas.ProposalSummary)
 async def dismiss_proposal(proposal_id: int, deps: DepsDep, actor: Editor) -> schemas.ProposalSummary:
-    return await service.dismiss_proposal(deps, proposal_id, actor)
+    return await proposals.dismiss_proposal(deps, proposal_id, actor)

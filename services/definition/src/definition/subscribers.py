@@ -13,9 +13,9 @@ from common.errors import PoisonMessage
 from common.events.models import ExecutionSynced, PublishCompleted, TaskDependencyChanged, Topics
 from common.kafka import subscribe
 from common.runtime import Infra
-from definition import service
 from definition.config import Settings
 from definition.deps import Deps
+from definition.service import projections
 
 
 def _wrong_type(delivery: Delivery, expected: str) -> PoisonMessage:
@@ -28,7 +28,7 @@ def publish_completed_handler(deps: Deps) -> Handler:
     async def handle(session: AsyncSession, delivery: Delivery) -> None:
         if not isinstance(delivery.event, PublishCompleted):
             raise _wrong_type(delivery, PublishCompleted.TYPE)
-        await service.apply_publish_completed(session, deps, delivery.event)
+        await projections.apply_publish_completed(session, deps, delivery.event)
 
     return handle
 
@@ -37,7 +37,7 @@ def execution_synced_handler(deps: Deps) -> Handler:
     async def handle(session: AsyncSession, delivery: Delivery) -> None:
         if not isinstance(delivery.event, ExecutionSynced):
             raise _wrong_type(delivery, ExecutionSynced.TYPE)
-        await service.apply_execution_synced(session, deps, delivery.event)
+        await projections.apply_execution_synced(session, deps, delivery.event)
 
     return handle
 
@@ -46,7 +46,7 @@ def dependency_changed_handler(deps: Deps) -> Handler:
     async def handle(session: AsyncSession, delivery: Delivery) -> None:
         if not isinstance(delivery.event, TaskDependencyChanged):
             raise _wrong_type(delivery, TaskDependencyChanged.TYPE)
-        await service.apply_dependency_change(session, deps, delivery.event, event_id=delivery.envelope.id)
+        await projections.apply_dependency_change(session, deps, delivery.event, event_id=delivery.envelope.id)
 
     return handle
 

@@ -17,11 +17,12 @@ from common.db import create_engine, session_factory, unit_of_work
 from common.errors import TransientError
 from common.events import DependencyCycle, ExecutionSummary, ExecutionSynced, TaskDependencyChanged
 from common.outbox import Outbox
-from definition import schemas, service
+from definition import schemas
 from definition.config import Settings
 from definition.db.tables import outbox
 from definition.deps import Deps
 from definition.ports import CachedExecutions, DependencySets
+from definition.service import projections
 from definition.views import HistoryExecutionsView, LineageDependencyView
 
 from .conftest import as_user, new_tasks, new_workflow
@@ -61,14 +62,14 @@ def synced(workflow_id: int, at: datetime, states: Sequence[str]) -> ExecutionSy
 
 async def apply_synced(deps: Deps, event: ExecutionSynced) -> None:
     async with unit_of_work(deps.sessions) as session:
-        await service.apply_execution_synced(session, deps, event)
+        await projections.apply_execution_synced(session, deps, event)
 
 
 async def apply_change(deps: Deps, task: int, **kw: Any) -> None:
     base: dict[str, Any] = {"old_upstream": (), "new_upstream": (), "old_downstream": (), "new_downstream": ()}
     event = TaskDependencyChanged(task_id=task, **{**base, **kw})
     async with unit_of_work(deps.sessions) as session:
-        await service.apply_dependency_change(session, deps, event, event_id=f"test-{task}-{id(event)}")
+        await projections.apply_dependency_change(session, deps, event, event_id=f"test-{task}-{id(event)}")
 
 
 async def list_item(client: httpx.AsyncClient, name: str) -> dict[str, Any]:
@@ -229,7 +230,7 @@ async def test_sync_dependencies_refills_without_undoing_newer_events(client: ht
         await apply_change(deps, b, old_upstream=(a,), new_upstream=(a, c))
 
     view.during[b] = consumer
-    report = await service.sync_dependencies(deps.sessions, view, batch_size=1000)
+    report = await projections.sync_dependencies(deps.sessions, view, batch_size=1000)
     assert report.tasks >= 3
     assert all(len(ids) <= 2 for ids in view.reads)  # the view's batch limit is honoured
     assert [i for ids in view.reads for i in ids if i in (a, b, c)] == [a, b, c]
@@ -319,7 +320,7 @@ async def test_sync_executions_fills_the_list_without_undoing_newer_events(
         await apply_synced(deps, synced(busy["id"], T0 + timedelta(minutes=5), ["RUNNING_EXECUTION", "SUCCESS"]))
 
     view.during[busy["id"]] = consumer
-    report = await service.sync_executions(deps.sessions, view, batch_size=1000)
+    report = await projections.sync_executions(deps.sessions, view, batch_size=1000)
     assert report.workflows >= 3
     assert report.rows_written == 1  # `quiet` only: `busy` holds a newer sync, `untracked` is not in the cache
     assert all(len(ids) <= 2 for ids in view.reads)
@@ -336,7 +337,7 @@ async def test_sync_executions_fills_the_list_without_undoing_newer_events(
     item = await list_item(client, untracked["name"])
     assert (item["last_executions"], item["executions_synced_at"]) == ([], None)
 
-    again = await service.sync_executions(deps.sessions, FakeExecutionsView(view.cached), batch_size=1000)
+    again = await projections.sync_executions(deps.sessions, FakeExecutionsView(view.cached), batch_size=1000)
     assert again.workflows == report.workflows  # re-runnable; `busy` still keeps its newer runs
     item = await list_item(client, busy["name"])
     assert [r["state"] for r in item["last_executions"]] == ["RUNNING_EXECUTION", "SUCCESS"]

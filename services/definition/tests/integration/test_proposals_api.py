@@ -19,10 +19,10 @@ from common.db import create_engine, session_factory, unit_of_work
 from common.events import TaskDependencyChanged
 from common.events.models import PublishCompleted, PublishOperation, PublishOutcome
 from common.outbox import Outbox
-from definition import service
 from definition.config import Settings
 from definition.db.tables import metadata, outbox
 from definition.deps import Deps
+from definition.service import projections
 
 from .conftest import as_user, new_tasks, new_workflow, problem_type, workflow_body
 
@@ -59,7 +59,7 @@ class Lineage:
                 new_downstream=tuple(sorted(self.down.get(t, ()))),
             )
             async with unit_of_work(self.deps.sessions) as session:
-                await service.apply_dependency_change(session, self.deps, event, event_id=uuid.uuid4().hex)
+                await projections.apply_dependency_change(session, self.deps, event, event_id=uuid.uuid4().hex)
 
 
 async def proposals(client: httpx.AsyncClient, **params: Any) -> list[dict[str, Any]]:
@@ -252,7 +252,7 @@ async def test_dependent_links_in_the_editor_and_after_the_upstream_is_deployed(
     # the upstream is deployed: the dependent gets a version naming its DS codes (trigger auto_orchestration)
     async with unit_of_work(deps.sessions) as session:
         version_id = (await client.get(f"/internal/workflows/{upstream['id']}/versions/1")).json()["id"]
-        await service.apply_publish_completed(
+        await projections.apply_publish_completed(
             session,
             deps,
             PublishCompleted(

@@ -1,5 +1,6 @@
-"""Snapshots and workflow details serialised from JSON pieces (``definition.snapshots``, ``service._detail_json``) are
-byte for byte what pydantic (and so FastAPI) produces for the whole models."""
+"""Snapshots and workflow details serialised from JSON pieces (``definition.snapshots``,
+``definition.service._views._detail_json``) are byte for byte what pydantic (and so FastAPI) produces for the whole
+models."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from common.workflow import (
 )
 from definition import schemas
 from definition.domain.snapshot import build_snapshot
-from definition.service import _detail, _detail_json
+from definition.service._views import _detail, _detail_json
 from definition.snapshots import EncodedSnapshot, SnapshotCache, dump_around, encode_snapshot, tasks_json
 
 #: text that looks like the places the pieces are spliced in, inside strings (must stay inside them)
