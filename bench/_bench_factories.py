@@ -111,9 +111,9 @@ def lineage_no_identity() -> FastAPI:
 
 
 def publisher_no_identity() -> FastAPI:
-    from publisher import service
+    from publisher.service import ds_run
 
-    service.check_approval = lambda *args, **kwargs: "-"  # type: ignore[assignment]
+    ds_run.check_approval = lambda *args, **kwargs: "-"  # type: ignore[assignment]
     return _without_guard(publisher_app())
 
 

@@ -43,11 +43,11 @@ from common.migrations import upgrade
 from common.outbox import Outbox
 from common.workflow import Edge, ShellParams, SnapshotTask, SqlParams, StructureSnapshot
 from ds_emulator import EmulatorProcess
-from publisher import service
 from publisher.db.tables import outbox_table
 from publisher.deps import Deps, DsTarget
 from publisher.domain import DolphinWorkflowDefinition, assign_codes, code_batches, convert
 from publisher.main import MIGRATIONS
+from publisher.service import acceptance, publish_queue, views
 
 CHAIN = 6
 
@@ -130,9 +130,9 @@ async def run_ours(deps: Deps, snaps: list[StructureSnapshot]) -> float:
     for snap in snaps:
         for operation in ("deploy", "online"):
             async with unit_of_work(deps.sessions) as s:
-                record_id = await service.accept_publish(s, deps, request(snap, operation))
-            assert await service.run_publish(deps, record_id)
-            record = await service.get_record(deps, record_id)
+                record_id = await acceptance.accept_publish(s, deps, request(snap, operation))
+            assert await publish_queue.run_publish(deps, record_id)
+            record = await views.get_record(deps, record_id)
             if record.status != "success":
                 raise RuntimeError(f"{operation} of {snap.workflow_id}: {record.status}\n{record.log}")
     return time.perf_counter() - started

@@ -79,10 +79,10 @@ async def publish_child(mode: str, workflows: int, latency_ms: float, otlp: str,
     from common.migrations import upgrade
     from common.outbox import Outbox
     from ds_emulator import EmulatorProcess
-    from publisher import service
     from publisher.db.tables import outbox_table
     from publisher.deps import Deps, DsTarget
     from publisher.main import MIGRATIONS
+    from publisher.service import acceptance, publish_queue
 
     provider = None
     if mode == "on":
@@ -112,7 +112,7 @@ async def publish_child(mode: str, workflows: int, latency_ms: float, otlp: str,
         if provider is not None:
             # each use case under a consumer span, as FastStream's telemetry middleware does for a Kafka message
             tracer = provider.get_tracer("bench")
-            accept, run = service.accept_publish, service.run_publish
+            accept, run = acceptance.accept_publish, publish_queue.run_publish
 
             async def accept_traced(*a: Any, **k: Any) -> Any:
                 with tracer.start_as_current_span("publish.requested process"):
@@ -122,7 +122,7 @@ async def publish_child(mode: str, workflows: int, latency_ms: float, otlp: str,
                 with tracer.start_as_current_span("publish.run"):
                     return await run(*a, **k)
 
-            service.accept_publish, service.run_publish = accept_traced, run_traced  # type: ignore[assignment]
+            acceptance.accept_publish, publish_queue.run_publish = accept_traced, run_traced  # type: ignore[assignment]
         await run_ours(deps, [snapshot(10_000_000 + i, "warm") for i in range(5)])
         emulator.set_global_latency(latency_ms)
         elapsed = await run_ours(deps, [snapshot(i + 1, f"{mode}{suffix}") for i in range(workflows)])

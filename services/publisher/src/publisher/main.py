@@ -16,12 +16,13 @@ from common.identity import trusted_keys_from
 from common.kafka import ensure_topics
 from common.runtime import Infra
 from common.telemetry import register_secrets
-from publisher import service, subscribers
+from publisher import subscribers
 from publisher.config import Settings
 from publisher.db.tables import audit_log, inbox_table, outbox_table
 from publisher.deps import Deps, DsTarget, Retries
 from publisher.restore import RestoreReconciler
 from publisher.routes import router
+from publisher.service import integration, publish_queue
 from publisher.worker import PublishWorkers, RunReconciler
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
@@ -104,7 +105,7 @@ def create_app(settings: Settings) -> FastAPI:
                 settings.topic(Topics.WORKFLOW_RUN_STARTED),
             ],
         )
-        await service.sync_integration_config(deps, config_values(settings))
+        await integration.sync_integration_config(deps, config_values(settings))
         workers = PublishWorkers(
             deps, workers=settings.publish_workers, poll_interval_s=settings.publish_poll_interval_s
         )
@@ -113,7 +114,7 @@ def create_app(settings: Settings) -> FastAPI:
         deps.wake_reconciler = reconciler.wake
         subscribers.register(infra, deps)
         # records this instance's previous process left running (it was killed mid-publish) are run again at once
-        await service.release_own_claims(deps)
+        await publish_queue.release_own_claims(deps)
         workers.start()
         reconciler.start()
         restorer = RestoreReconciler(deps, interval_s=settings.reconcile_interval_s)

@@ -1,7 +1,7 @@
 """Bringing DS back to the intended state after a failed publish, without a human (issue 23, scenario 1).
 
 A publish can fail half-way: ``createOrUpdateWorkflow`` takes an ONLINE workflow (and its schedule) offline, then
-DS fails the release. The failed record reads DS back (``service._Run``): when DS does not hold the state the
+DS fails the release. The failed record reads DS back (``service.ds_run._Run``): when DS does not hold the state the
 publish intended (or cannot be read), the finishing transaction records a ``ds_restore`` row for the workflow
 (``after_publish``) — status ``restoring``, the failed record, the intended and the held release state, when to try
 next. The ``RestoreReconciler`` (one loop per publisher process; replicas share the rows with ``SKIP LOCKED``)

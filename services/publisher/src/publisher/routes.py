@@ -10,20 +10,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from common.app import deps_of
 from common.identity import acting
 from common.roles import Role
-from publisher import restore, runs, service
+from publisher import restore, runs
 from publisher.deps import Deps
 from publisher.restore import RestoreView
 from publisher.runs import RunPage, RunParams, RunView
-from publisher.service import (
-    BatchRunRequest,
-    BatchRunResult,
-    DatasourceView,
-    DriftView,
-    EngineView,
-    PublishRecordView,
-    RecordPage,
-    RunRequest,
-)
+from publisher.service import acceptance, batch, drift_check, integration, views
+from publisher.service.batch import BatchRunRequest, BatchRunResult, RunRequest
+from publisher.service.drift_check import DriftView
+from publisher.service.integration import DatasourceView
+from publisher.service.views import EngineView, PublishRecordView, RecordPage
 
 router = APIRouter(prefix="/internal", tags=["publisher"])
 
@@ -64,12 +59,12 @@ async def list_publish_records(
     page_size: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> RecordPage:
     """Publish records of a workflow, newest first."""
-    return await service.list_records(deps, workflow_id, page=page, page_size=page_size)
+    return await views.list_records(deps, workflow_id, page=page, page_size=page_size)
 
 
 @router.get("/publish-records/{record_id}", response_model=PublishRecordView)
 async def get_publish_record(record_id: int, deps: DepsDep) -> PublishRecordView:
-    return await service.get_record(deps, record_id)
+    return await views.get_record(deps, record_id)
 
 
 @router.post("/publish-records/{record_id}/retry", response_model=PublishRecordView, status_code=201)
@@ -83,7 +78,7 @@ async def retry_publish_record(
 ) -> PublishRecordView:
     """Re-run a failed publish under a new request id (``retry_of`` = the failed record); returns the new record.
     A record is retried once (409 names the retry); the same ``Idempotency-Key`` gives the same record again."""
-    view, replayed = await service.retry_publish(deps, record_id, operator=actor, key=key)
+    view, replayed = await acceptance.retry_publish(deps, record_id, operator=actor, key=key)
     if replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return view
@@ -97,20 +92,20 @@ async def find_datasource(
 ) -> DatasourceView:
     """Whether DolphinScheduler has this datasource (``exists``; the definition service asks when a SQL task is
     saved)."""
-    return await service.find_datasource(deps, name, datasource_type)
+    return await integration.find_datasource(deps, name, datasource_type)
 
 
 @router.get("/workflows/{workflow_id}/engine", response_model=EngineView)
 async def get_engine(workflow_id: int, deps: DepsDep) -> EngineView:
     """What DolphinScheduler holds for the workflow, with the link to it in the DS UI."""
-    return await service.engine_info(deps, workflow_id)
+    return await views.engine_info(deps, workflow_id)
 
 
 @router.get("/workflows/{workflow_id}/drift", response_model=DriftView)
 async def get_drift(workflow_id: int, deps: DepsDep) -> DriftView:
     """Read-only drift check: reads the workflow back from DS by code and compares its content with the last
     deployed definition (404 when never deployed)."""
-    return await service.drift_check(deps, workflow_id)
+    return await drift_check.drift_check(deps, workflow_id)
 
 
 @router.post("/workflows/batch-run", response_model=BatchRunResult)
@@ -118,7 +113,7 @@ async def batch_run(body: BatchRunRequest, deps: DepsDep, _actor: Publisher) -> 
     """Start (or backfill) several deployed workflows, each on its own: answers, per workflow, the DS instance ids or
     DS's code and message (200 even when some failed: the others stay started; 409 and nothing started when one was
     never deployed)."""
-    return await service.batch_run(deps, body)
+    return await batch.batch_run(deps, body)
 
 
 @router.post("/workflows/{workflow_id}/run", response_model=RunView, responses={202: {"model": RunView}})

@@ -17,8 +17,8 @@ from common.errors import PoisonMessage
 from common.events.models import PublishRequested, Topics
 from common.kafka import subscribe
 from common.runtime import Infra
-from publisher import service
 from publisher.deps import Deps
+from publisher.service import acceptance
 
 
 def register(infra: Infra, deps: Deps) -> None:
@@ -26,7 +26,7 @@ def register(infra: Infra, deps: Deps) -> None:
         event = delivery.event
         if not isinstance(event, PublishRequested):
             raise PoisonMessage(f"{delivery.envelope.type} is not a publish request")
-        await service.accept_publish(session, deps, event)
+        await acceptance.accept_publish(session, deps, event)
 
         def wake(_session: Any) -> None:
             deps.wake()

@@ -1,7 +1,7 @@
 """Background work of the publisher: the publish workers, which run the ``pending`` publish records (and re-run
 abandoned ones), and the run reconciler.
 
-Each worker claims one record at a time (``service.run_next_publish``); several workers publish different
+Each worker claims one record at a time (``service.publish_queue.run_next_publish``); several workers publish different
 workflows in parallel while one workflow's records always run in order. Workers are woken when a request is
 accepted and otherwise poll every ``poll_interval_s``, which is also how records abandoned by a dead process are
 found once their lease has expired.
@@ -13,8 +13,9 @@ import asyncio
 import contextlib
 import logging
 
-from publisher import runs, service
+from publisher import runs
 from publisher.deps import Deps
+from publisher.service import publish_queue
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ class PublishWorkers:
         backoff = self._poll
         while not self._stopping:
             try:
-                if await service.run_next_publish(self._deps):
+                if await publish_queue.run_next_publish(self._deps):
                     backoff = self._poll
                     continue
             except Exception:  # database outage: the record stays claimable and is retried

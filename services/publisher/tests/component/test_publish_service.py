@@ -1,4 +1,4 @@
-"""The publish use cases on real PostgreSQL with the in-memory DS (``publisher.fakes``): ordering, fencing,
+"""The publish use cases on real PostgreSQL with the in-memory DS (``publisher_testing.fakes``): ordering, fencing,
 failures and the restore of the release state after an interrupted deploy."""
 
 from __future__ import annotations
@@ -27,12 +27,13 @@ from common.testing.fixtures import ProvisionFn
 from common.testing.identity import approved, signer
 from common.testing.service import migrate
 from common.workflow import Edge, ShellParams, SnapshotTask, StructureSnapshot
-from publisher import restore, service
+from publisher import restore
 from publisher.db.tables import ds_restore, engine_task_code, outbox_table, workflow_publish_record
 from publisher.deps import Deps, DsTarget, Retries
-from publisher.domain.errors import IdempotencyKeyReused
-from publisher.fakes import FakeDolphin
+from publisher.domain.errors import IdempotencyKeyReused, NotDeployed
 from publisher.main import MIGRATIONS
+from publisher.service import acceptance, batch, publish_queue, views
+from publisher_testing.fakes import FakeDolphin
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -98,7 +99,7 @@ async def env(service_database: ProvisionFn) -> AsyncIterator[tuple[Deps, FakeDo
 
 async def _accept(deps: Deps, event: PublishRequested) -> int:
     async with unit_of_work(deps.sessions) as s:
-        return await service.accept_publish(s, deps, event)
+        return await acceptance.accept_publish(s, deps, event)
 
 
 async def _outbox_count(deps: Deps) -> int:
@@ -111,15 +112,15 @@ async def test_records_of_one_workflow_run_in_order(env: tuple[Deps, FakeDolphin
     first = await _accept(deps, _request(_snapshot(1), "deploy", 1))
     second = await _accept(deps, _request(_snapshot(1, "echo v2"), "deploy", 2))
     other = await _accept(deps, _request(_snapshot(2), "online", 1))
-    assert await service.run_publish(deps, second) is False  # the older record of workflow 1 goes first
-    assert await service.run_publish(deps, other) is True  # another workflow is not held up
-    assert await service.run_next_publish(deps) is True
-    assert (await service.get_record(deps, first)).status == "success"
-    assert await service.run_publish(deps, second) is True
-    rec = await service.get_record(deps, second)
+    assert await publish_queue.run_publish(deps, second) is False  # the older record of workflow 1 goes first
+    assert await publish_queue.run_publish(deps, other) is True  # another workflow is not held up
+    assert await publish_queue.run_next_publish(deps) is True
+    assert (await views.get_record(deps, first)).status == "success"
+    assert await publish_queue.run_publish(deps, second) is True
+    rec = await views.get_record(deps, second)
     assert rec.status == "success"
     assert rec.engine_version == 2
-    assert await service.run_next_publish(deps) is False
+    assert await publish_queue.run_next_publish(deps) is False
     assert await _outbox_count(deps) == 3
     assert fake.calls["createOrGrantProject"] == 1  # the project is ensured once per process
 
@@ -139,8 +140,8 @@ async def test_a_taken_over_claim_writes_nothing(env: tuple[Deps, FakeDolphin]) 
         return await original(**kwargs)  # type: ignore[arg-type]
 
     fake.gateway.create_or_update_workflow = slow_and_taken_over  # type: ignore[method-assign]
-    assert await service.run_publish(deps, record_id) is True
-    rec = await service.get_record(deps, record_id)
+    assert await publish_queue.run_publish(deps, record_id) is True
+    rec = await views.get_record(deps, record_id)
     assert rec.status == "running"  # left to the worker that holds the claim now
     assert await _outbox_count(deps) == 0
 
@@ -149,15 +150,15 @@ async def test_failure_keeps_codes_and_retry_restores_the_online_state(env: tupl
     deps, fake = env
     snap = _snapshot(4)
     first = await _accept(deps, _request(snap, "online", 1))
-    assert await service.run_publish(deps, first)
-    code = (await service.get_record(deps, first)).engine_workflow_code
+    assert await publish_queue.run_publish(deps, first)
+    code = (await views.get_record(deps, first)).engine_workflow_code
     assert code is not None
 
     # a deploy of a new version: DS takes the workflow offline, then re-onlining it fails (every attempt)
     fake.fail("release_workflow", DolphinUnavailable("DolphinScheduler POST release answered HTTP 503"), times=3)
     deploy = await _accept(deps, _request(_snapshot(4, "echo v2"), "deploy", 2))
-    assert await service.run_publish(deps, deploy)
-    failed = await service.get_record(deps, deploy)
+    assert await publish_queue.run_publish(deps, deploy)
+    failed = await views.get_record(deps, deploy)
     assert failed.status == "failed"
     assert "HTTP 503" in (failed.error_message or "")
     assert "FAILED at REST release ONLINE" in failed.log
@@ -169,17 +170,17 @@ async def test_failure_keeps_codes_and_retry_restores_the_online_state(env: tupl
     pending = await restore.get_restore(deps, 4)
     assert (pending.status, pending.record_id, pending.ds_release_state) == ("restoring", deploy, "OFFLINE")
 
-    retried, replayed = await service.retry_publish(deps, deploy, key="click-1")
+    retried, replayed = await acceptance.retry_publish(deps, deploy, key="click-1")
     assert not replayed
     assert retried.status == "success", retried.log
     assert retried.retry_of == deploy
     # the same click again is the same answer; another retry of that record is refused: it publishes once
-    again, replayed = await service.retry_publish(deps, deploy, key="click-1")
+    again, replayed = await acceptance.retry_publish(deps, deploy, key="click-1")
     assert (again.id, replayed) == (retried.id, True)
     with pytest.raises(Conflict, match=f"retried already as record {retried.id}"):
-        await service.retry_publish(deps, deploy, key="click-2")
+        await acceptance.retry_publish(deps, deploy, key="click-2")
     with pytest.raises(IdempotencyKeyReused):
-        await service.retry_publish(deps, first, key="click-1")
+        await acceptance.retry_publish(deps, first, key="click-1")
     assert fake.workflows[code].release_state is ReleaseState.ONLINE  # the state before the deploy is restored
     assert (await restore.get_restore(deps, 4)).status == "restored"
     async with deps.sessions() as s:
@@ -192,8 +193,8 @@ async def test_a_transient_ds_failure_is_retried_inside_the_publish(env: tuple[D
     deps, fake = env
     fake.fail("createOrUpdateWorkflow", DolphinUnavailable("gateway unreachable"), times=2)
     record_id = await _accept(deps, _request(_snapshot(6), "online"))
-    assert await service.run_publish(deps, record_id)
-    rec = await service.get_record(deps, record_id)
+    assert await publish_queue.run_publish(deps, record_id)
+    rec = await views.get_record(deps, record_id)
     assert rec.status == "success", rec.log
     assert rec.log.count("gateway createOrUpdateWorkflow: attempt") == 2
     assert fake.calls["createOrUpdateWorkflow"] == 3
@@ -203,10 +204,10 @@ async def test_a_transient_ds_failure_is_retried_inside_the_publish(env: tuple[D
 
 async def _diverged(deps: Deps, fake: FakeDolphin, workflow_id: int) -> int:
     """Online, then a new version whose release keeps failing: DS holds it OFFLINE; returns the failed record."""
-    assert await service.run_publish(deps, await _accept(deps, _request(_snapshot(workflow_id), "online", 1)))
+    assert await publish_queue.run_publish(deps, await _accept(deps, _request(_snapshot(workflow_id), "online", 1)))
     fake.fail("release_workflow", DolphinUnavailable("HTTP 503"), times=3)
     failed = await _accept(deps, _request(_snapshot(workflow_id, "echo v2"), "online", 2))
-    assert await service.run_publish(deps, failed)
+    assert await publish_queue.run_publish(deps, failed)
     return failed
 
 
@@ -219,13 +220,13 @@ async def _due(deps: Deps) -> list[int]:
 async def test_the_reconciler_restores_until_ds_holds_the_intended_state(env: tuple[Deps, FakeDolphin]) -> None:
     deps, fake = env
     failed = await _diverged(deps, fake, 7)
-    code = (await service.get_record(deps, failed)).engine_workflow_code
+    code = (await views.get_record(deps, failed)).engine_workflow_code
     assert code is not None
     assert await restore.restore_due(deps) == []  # not due yet (backoff)
 
     fake.fail("release_workflow", DolphinUnavailable("HTTP 503"), times=3)  # DS is still down at the 1st attempt
     [attempt] = await _due(deps)
-    assert await service.run_publish(deps, attempt)
+    assert await publish_queue.run_publish(deps, attempt)
     again = await restore.get_restore(deps, 7)
     assert (again.status, again.attempts, again.record_id, again.attempt_record_id) == (
         "restoring",
@@ -233,11 +234,11 @@ async def test_the_reconciler_restores_until_ds_holds_the_intended_state(env: tu
         attempt,
         attempt,
     )
-    assert (await service.get_record(deps, attempt)).operator == restore.RECONCILER
+    assert (await views.get_record(deps, attempt)).operator == restore.RECONCILER
 
     [second] = await _due(deps)
-    assert await service.run_publish(deps, second)
-    done = await service.get_record(deps, second)
+    assert await publish_queue.run_publish(deps, second)
+    done = await views.get_record(deps, second)
     assert (done.status, done.retry_of, done.release_state) == ("success", attempt, "ONLINE")
     assert fake.workflows[code].release_state is ReleaseState.ONLINE
     assert (await restore.get_restore(deps, 7)).status == "restored"
@@ -254,8 +255,8 @@ async def test_a_person_cancels_and_restores_now(env: tuple[Deps, FakeDolphin]) 
     now = await restore.restore_now(deps, 8, "dave")
     assert (now.status, now.requested_by, now.cancelled_by) == ("restoring", "dave", None)
     assert now.attempt_record_id is not None
-    assert await service.run_publish(deps, now.attempt_record_id)
-    rec = await service.get_record(deps, now.attempt_record_id)
+    assert await publish_queue.run_publish(deps, now.attempt_record_id)
+    rec = await views.get_record(deps, now.attempt_record_id)
     assert (rec.status, rec.operator, rec.retry_of) == ("success", "dave", failed)
     assert (await restore.get_restore(deps, 8)).status == "restored"
     with pytest.raises(Conflict):
@@ -268,7 +269,7 @@ async def test_a_newer_publish_that_succeeds_ends_the_restore(env: tuple[Deps, F
     deps, fake = env
     await _diverged(deps, fake, 9)
     offline = await _accept(deps, _request(_snapshot(9, "echo v2"), "offline", 2))
-    assert await service.run_publish(deps, offline)
+    assert await publish_queue.run_publish(deps, offline)
     assert (await restore.get_restore(deps, 9)).status == "restored"
     assert await _due(deps) == []
 
@@ -284,20 +285,20 @@ async def test_a_restarted_instance_releases_only_its_own_dead_claims(env: tuple
                 .where(workflow_publish_record.c.id == record_id)
                 .values(status="running", claimed_at=func.now(), claimed_by=owner, attempts=1)
             )
-    assert await service.run_next_publish(deps) is False  # both leases still hold
-    assert await service.release_own_claims(deps) == [mine]
-    assert await service.run_next_publish(deps) is True
-    rec = await service.get_record(deps, mine)
+    assert await publish_queue.run_next_publish(deps) is False  # both leases still hold
+    assert await publish_queue.release_own_claims(deps) == [mine]
+    assert await publish_queue.run_next_publish(deps) is True
+    rec = await views.get_record(deps, mine)
     assert (rec.status, rec.attempts) == ("success", 2)
     assert "the previous attempt was interrupted" in rec.log
-    assert (await service.get_record(deps, theirs)).status == "running"
+    assert (await views.get_record(deps, theirs)).status == "running"
 
 
 async def test_offline_of_a_workflow_never_deployed_fails_clearly(env: tuple[Deps, FakeDolphin]) -> None:
     deps, fake = env
     record_id = await _accept(deps, _request(_snapshot(5), "offline"))
-    assert await service.run_publish(deps, record_id)
-    rec = await service.get_record(deps, record_id)
+    assert await publish_queue.run_publish(deps, record_id)
+    rec = await views.get_record(deps, record_id)
     assert rec.status == "failed"
     assert "never deployed" in (rec.error_message or "")
     assert sum(fake.calls.values()) == 0
@@ -313,8 +314,8 @@ async def test_the_run_continues_the_trace_of_the_request(env: tuple[Deps, FakeD
         with trace.get_tracer(__name__).start_as_current_span("consume publish.requested") as consume:
             record_id = await _accept(deps, _request(_snapshot(6), "deploy"))
         untraced = await _accept(deps, _request(_snapshot(7), "deploy"))
-        assert await service.run_publish(deps, record_id)
-        assert await service.run_publish(deps, untraced)
+        assert await publish_queue.run_publish(deps, record_id)
+        assert await publish_queue.run_publish(deps, untraced)
 
         trace_id = consume.get_span_context().trace_id
         runs = {
@@ -339,8 +340,8 @@ async def test_more_than_100_new_tasks_take_codes_in_calls_of_100(env: tuple[Dep
     """DS gives at most 100 codes per genTaskCodeList (the fake refuses more, as DS does)."""
     deps, fake = env
     record_id = await _accept(deps, _request(_chain(8, 250), "deploy"))
-    assert await service.run_publish(deps, record_id)
-    rec = await service.get_record(deps, record_id)
+    assert await publish_queue.run_publish(deps, record_id)
+    rec = await views.get_record(deps, record_id)
     assert rec.status == "success", rec.log
     assert fake.calls["genTaskCodeList"] == 3
     assert "250 new from DS genTaskCodeList (3 calls)" in rec.log
@@ -349,8 +350,8 @@ async def test_more_than_100_new_tasks_take_codes_in_calls_of_100(env: tuple[Dep
 
     # a new version with 101 more tasks: the 250 codes are reused, 101 new ones come in two calls
     again = await _accept(deps, _request(_chain(8, 351), "deploy", 2))
-    assert await service.run_publish(deps, again)
-    assert (await service.get_record(deps, again)).status == "success"
+    assert await publish_queue.run_publish(deps, again)
+    assert (await views.get_record(deps, again)).status == "success"
     assert fake.calls["genTaskCodeList"] == 5
 
 
@@ -360,12 +361,12 @@ async def test_batch_run_reports_each_workflow(env: tuple[Deps, FakeDolphin]) ->
     ids = {}
     for workflow_id, operation in ((11, "online"), (12, "deploy"), (13, "online"), (14, "online")):
         record_id = await _accept(deps, _request(_snapshot(workflow_id), operation))
-        assert await service.run_publish(deps, record_id)
-        ids[workflow_id] = (await service.get_record(deps, record_id)).engine_workflow_code
+        assert await publish_queue.run_publish(deps, record_id)
+        ids[workflow_id] = (await views.get_record(deps, record_id)).engine_workflow_code
     del fake.workflows[ids[14]]  # deleted in DS behind our back
     fake.fail("start_workflow_instance", DolphinUnavailable("DolphinScheduler POST start answered HTTP 502"))
 
-    result = await service.batch_run(deps, service.BatchRunRequest(workflow_ids=[11, 12, 13, 14]))
+    result = await batch.batch_run(deps, batch.BatchRunRequest(workflow_ids=[11, 12, 13, 14]))
     by_id = {r.workflow_id: r for r in result.results}
     assert [r.workflow_id for r in result.results] == [11, 12, 13, 14]
     assert (result.started, result.failed, result.unknown) == (1, 2, 1)
@@ -384,8 +385,8 @@ async def test_batch_run_reports_each_workflow(env: tuple[Deps, FakeDolphin]) ->
     assert (gone.status, gone.error, gone.ds_code) == ("failed", "dolphin-workflow-missing", 10000)
     assert "the DS workflow no longer exists" in (gone.message or "")
 
-    with pytest.raises(service.NotDeployed):  # never deployed: nothing is started
-        await service.batch_run(deps, service.BatchRunRequest(workflow_ids=[11, 99]))
+    with pytest.raises(NotDeployed):  # never deployed: nothing is started
+        await batch.batch_run(deps, batch.BatchRunRequest(workflow_ids=[11, 99]))
     assert fake.calls["start_workflow_instance"] == 4
 
 
@@ -396,8 +397,8 @@ def _refused(reason: str, operation: str = "deploy") -> float:
 async def _record_refused(deps: Deps, fake: FakeDolphin, event: PublishRequested, reason: str) -> str:
     before = _refused(reason, event.operation.value)
     record_id = await _accept(deps, event)
-    assert await service.run_publish(deps, record_id)
-    rec = await service.get_record(deps, record_id)
+    assert await publish_queue.run_publish(deps, record_id)
+    rec = await views.get_record(deps, record_id)
     assert rec.status == "failed"
     assert "FAILED at approval check" in rec.log
     assert sum(fake.calls.values()) == 0, "no DolphinScheduler call before the approval check"

@@ -11,8 +11,8 @@ from pydantic import SecretStr
 
 from common.dolphin import DolphinGatewayClient, DolphinRestClient
 from ds_emulator import EmulatorProcess
-from publisher.fakes import FakeDolphin
 from publisher.ports import DolphinGateway, DolphinRest
+from publisher_testing.fakes import FakeDolphin
 
 
 @dataclass

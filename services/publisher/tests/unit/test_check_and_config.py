@@ -11,7 +11,7 @@ from pydantic import SecretStr, ValidationError
 from common.dolphin import DEFAULT_GATEWAY_AUTH_TOKEN, DolphinGatewayUnavailable
 from publisher.check import run_check
 from publisher.config import Settings
-from publisher.fakes import FakeDolphin
+from publisher_testing.fakes import FakeDolphin
 
 TOKEN = "rest-token-0123456789"
 GW_TOKEN = "gateway-token-9876543210"

@@ -49,7 +49,7 @@ async def set_project_code(session: AsyncSession, name: str, project_name: str, 
     )
 
 
-# -- publish records --------------------------------------------------------------------------------------------
+# -- publish records: the publish queue ------------------------------------------------------------------------
 
 
 async def insert_record(session: AsyncSession, values: Mapping[str, Any]) -> int | None:

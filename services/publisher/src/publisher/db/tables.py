@@ -52,6 +52,8 @@ def _in(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
+#: the publish queue: its ``pending``/``running`` rows are the publishes still to do, claimed by the publish workers
+#: (``publisher.service.publish_queue``; docs/lifecycle.md "The publish queue")
 workflow_publish_record = Table(
     "workflow_publish_record",
     metadata,

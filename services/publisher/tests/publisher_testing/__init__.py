@@ -1,0 +1,1 @@
+"""Test twins of what the publisher calls outside (importable by its tests: pytest's ``pythonpath``)."""
