@@ -23,7 +23,8 @@ from common.identity import acting
 from common.query import parse_query, query_parameters
 from common.roles import Role
 from definition import schemas
-from definition.db import repository as repo
+from definition.db.repository import tasks as task_repo
+from definition.db.repository import workflows as workflow_repo
 from definition.deps import Deps
 from definition.domain.enums import WorkflowAction
 from definition.service import migrations, proposals, publishing, tasks, versions, workflows
@@ -169,7 +170,7 @@ async def list_tasks(request: Request) -> Response:
     ``response_model`` (tests hold it to the model). The query is one model (``common.query``): this is the
     gateway's busiest call."""
     q = parse_query(schemas.TaskListQuery, request)
-    f = repo.TaskFilter(
+    f = task_repo.TaskFilter(
         ids=_int_list(q.ids),
         workflow_id=q.workflow_id,
         unassigned=q.unassigned,
@@ -235,7 +236,7 @@ async def list_workflows(request: Request) -> Response:
     (unfiltered: the counter the ``data_workflow`` triggers keep). The answer is built by the database in the
     shape of ``response_model`` (tests hold it to the model). The query is one model (``common.query``)."""
     q = parse_query(schemas.WorkflowListQuery, request)
-    f = repo.WorkflowFilter(
+    f = workflow_repo.WorkflowFilter(
         name=q.name,
         status=q.status,
         publish_status=q.publish_status,

@@ -235,17 +235,17 @@ async def test_database_constraint_catches_a_race_the_app_check_missed(
 ) -> None:
     """Simulate the race: the ownership lookup answers "unassigned" (as it would before the other transaction
     committed); the UNIQUE constraint still refuses the second owner, and the answer is the same 409."""
-    from definition.db import repository
+    from definition.db.repository import tasks as task_repo
 
     (shared,) = await new_tasks(client, 1)
     first = await new_workflow(client, [shared])
-    real = repository.catalog_tasks
+    real = task_repo.catalog_tasks
 
     async def stale_catalog(session: Any, task_ids: Any) -> Any:
         rows = await real(session, task_ids)
         return [SimpleNamespace(**{**r._mapping, "workflow_id": None}) for r in rows]
 
-    monkeypatch.setattr(repository, "catalog_tasks", stale_catalog)
+    monkeypatch.setattr(task_repo, "catalog_tasks", stale_catalog)
     body = workflow_body([shared])
     r = await client.post("/internal/workflows", json=body)
     assert r.status_code == 409, r.text

@@ -9,13 +9,15 @@ from collections.abc import Iterable, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from definition.db import repository as repo
+from definition.db.repository import dependencies as dependency_repo
+from definition.db.repository import proposals as proposal_repo
+from definition.db.repository import tasks as task_repo
 from definition.deps import Deps
 from definition.domain.grouping import Change, Proposal, affected, circles, explain, group_tasks
 
 
-def _proposal_row(p: Proposal, dismissed: bool) -> repo.ProposalRow:
-    return repo.ProposalRow(
+def _proposal_row(p: Proposal, dismissed: bool) -> proposal_repo.ProposalRow:
+    return proposal_repo.ProposalRow(
         fingerprint=p.fingerprint,
         kind=p.kind.value,
         workflow_id=p.workflow_id,
@@ -41,19 +43,21 @@ def _proposal_row(p: Proposal, dismissed: bool) -> repo.ProposalRow:
 
 
 async def _store_proposals(session: AsyncSession, proposals: Sequence[Proposal]) -> list[int]:
-    dismissed = await repo.dismissed_among(session, [p.fingerprint for p in proposals])
-    return await repo.insert_proposals(session, [_proposal_row(p, p.fingerprint in dismissed) for p in proposals])
+    dismissed = await proposal_repo.dismissed_among(session, [p.fingerprint for p in proposals])
+    return await proposal_repo.insert_proposals(
+        session, [_proposal_row(p, p.fingerprint in dismissed) for p in proposals]
+    )
 
 
 async def _regroup(session: AsyncSession, deps: Deps, region: set[int], proposal_ids: Iterable[int]) -> list[int]:
     """Replace the proposals ``proposal_ids`` by the groups of the unassigned tasks of ``region``."""
-    await repo.delete_proposals(session, proposal_ids)
-    unassigned = await repo.unassigned_of(session, region)
-    sets = await repo.dependency_sets(session, unassigned)
+    await proposal_repo.delete_proposals(session, proposal_ids)
+    unassigned = await proposal_repo.unassigned_of(session, region)
+    sets = await dependency_repo.dependency_sets(session, unassigned)
     upstream = {t: ups for t, (ups, _) in sets.items()}
     downstream = {t: downs for t, (_, downs) in sets.items()}
     outside = {x for ups, downs in sets.values() for x in (*ups, *downs)} - unassigned
-    owners = await repo.task_owners(session, outside)
+    owners = await task_repo.task_owners(session, outside)
     workflow_of = {t: o[0] for t, o in owners.items() if o is not None}
     known_unassigned = unassigned | {t for t, o in owners.items() if o is None}
     groups = group_tasks(unassigned, upstream, deps.proposal_max_size)
@@ -69,35 +73,37 @@ async def _refresh_proposals(session: AsyncSession, deps: Deps, change: Change) 
     of circles; the circle is found with recursive queries from the two ends)."""
     if not (change.added or change.removed or change.joined or change.left or change.moved):
         return
-    await repo.lock_proposals_table(session)
+    await proposal_repo.lock_proposals_table(session)
     ends = {x for e in (*change.added, *change.removed) for x in e} | {*change.joined, *change.left, *change.moved}
-    sets = await repo.dependency_sets(session, change.moved)
+    sets = await dependency_repo.dependency_sets(session, change.moved)
     neighbours = {t: (*ups, *downs) for t, (ups, downs) in sets.items()}
-    proposal_of = await repo.proposals_of_tasks(session, ends | {x for n in neighbours.values() for x in n})
+    proposal_of = await proposal_repo.proposals_of_tasks(session, ends | {x for n in neighbours.values() for x in n})
     dirty, lone, cross = affected(change, proposal_of.get, lambda t: neighbours.get(t, ()))
     for gid in sorted(dirty):
-        await _regroup(session, deps, set(await repo.proposal_members(session, [gid])), [gid])
+        await _regroup(session, deps, set(await proposal_repo.proposal_members(session, [gid])), [gid])
     if lone:
         await _regroup(session, deps, lone, [])
-        for t, (ups, downs) in (await repo.dependency_sets(session, lone)).items():
+        for t, (ups, downs) in (await dependency_repo.dependency_sets(session, lone)).items():
             cross += [(u, t) for u in ups] + [(t, d) for d in downs]
     for u, v in cross:
-        of = await repo.proposals_of_tasks(session, [u, v])
+        of = await proposal_repo.proposals_of_tasks(session, [u, v])
         a, b = of.get(u), of.get(v)
         if a is None or b is None or a == b:
             continue
-        members = await repo.proposal_members(session, [a, b])
+        members = await proposal_repo.proposal_members(session, [a, b])
         if len(members) <= deps.proposal_max_size:
             # the two proposals now depend on each other: one proposal, unless another path joins them (a circle)
-            succ = await repo.proposal_neighbours(session, [a, b], downstream=True) - {a, b}
-            pred = await repo.proposal_neighbours(session, [a, b], downstream=False) - {a, b}
-            if not (succ and pred and await repo.proposal_reach(session, sorted(succ), downstream=True) & pred):
+            succ = await proposal_repo.proposal_neighbours(session, [a, b], downstream=True) - {a, b}
+            pred = await proposal_repo.proposal_neighbours(session, [a, b], downstream=False) - {a, b}
+            if not (
+                succ and pred and await proposal_repo.proposal_reach(session, sorted(succ), downstream=True) & pred
+            ):
                 await _regroup(session, deps, set(members), [a, b])
                 continue
-        forward = await repo.proposal_reach(session, [b], downstream=True)
+        forward = await proposal_repo.proposal_reach(session, [b], downstream=True)
         if a not in forward:
             continue
         # before this change no circle existed: every circle now runs through a → b
-        on_paths = forward & await repo.proposal_reach(session, [a], downstream=False)
-        tangled = circles(await repo.proposal_links(session, sorted(on_paths)))
-        await _regroup(session, deps, set(await repo.proposal_members(session, tangled)), tangled)
+        on_paths = forward & await proposal_repo.proposal_reach(session, [a], downstream=False)
+        tangled = circles(await proposal_repo.proposal_links(session, sorted(on_paths)))
+        await _regroup(session, deps, set(await proposal_repo.proposal_members(session, tangled)), tangled)

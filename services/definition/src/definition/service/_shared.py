@@ -21,7 +21,11 @@ from common.errors import Conflict, NotFound, StaleVersion
 from common.events.models import TriggerSource, WorkflowVersionCreated
 from common.workflow import NodeAttrs, SnapshotTask, StructureSnapshot, TaskParams
 from definition import schemas
-from definition.db import repository as repo
+from definition.db.repository import reads as read_repo
+from definition.db.repository import relations as relation_repo
+from definition.db.repository import tasks as task_repo
+from definition.db.repository import versions as version_repo
+from definition.db.repository import workflows as workflow_repo
 from definition.db.tables import TASK_OWNERSHIP_CONSTRAINT, WORKFLOW_NAME_CONSTRAINT
 from definition.deps import Deps
 from definition.domain.dag import DagAnalysis, EdgePair, ownership_conflicts, validate_workflow_dag
@@ -83,7 +87,7 @@ def _check_version(row: Row[Any], expected: int, *, role: str = "workflow") -> N
 
 
 async def _locked(session: AsyncSession, workflow_id: int) -> Row[Any]:
-    row = await repo.lock_workflow(session, workflow_id)
+    row = await workflow_repo.lock_workflow(session, workflow_id)
     if row is None:
         raise NotFound(f"workflow {workflow_id} not found", workflow_id=workflow_id)
     return row
@@ -101,7 +105,7 @@ def _check_writable(row: Row[Any]) -> None:
 async def _snapshot_of(session: AsyncSession, deps: Deps, version_id: int) -> StructureSnapshot:
     snapshot = deps.snapshots.get(version_id)
     if snapshot is None:
-        snapshot = await repo.snapshot_of(session, version_id)
+        snapshot = await version_repo.snapshot_of(session, version_id)
         deps.snapshots.put(version_id, snapshot)
     return snapshot
 
@@ -122,7 +126,7 @@ async def _current_encoded(session: AsyncSession, deps: Deps, row: Row[Any]) -> 
 
 
 async def _check_name_free(session: AsyncSession, name: str, workflow_id: int | None) -> None:
-    owner = await repo.workflow_name_owner(session, name)
+    owner = await workflow_repo.workflow_name_owner(session, name)
     if owner is not None and owner != workflow_id:
         raise WorkflowNameTaken(f"workflow name '{name}' is already used by workflow {owner}", workflow_id=owner)
 
@@ -135,9 +139,9 @@ def _attrs_key(attrs: NodeAttrs) -> tuple[Any, ...]:
 
 def _relation_rows(
     tasks: Iterable[tuple[int, NodeAttrs]], up: Mapping[int, int], down: Mapping[int, int]
-) -> repo.RelationRows:
+) -> relation_repo.RelationRows:
     """Relation rows of ``(task id, node attributes)`` with the tasks' upstream/downstream counts."""
-    rows = repo.RelationRows([], [], [], [])
+    rows = relation_repo.RelationRows([], [], [], [])
     # Most tasks of a workflow share their node attributes: serialise each distinct value once.
     attrs_json: dict[tuple[Any, ...], str] = {}
     for task_id, attrs in tasks:
@@ -170,7 +174,7 @@ async def _sync_relations(
     before = {t.task_id: t for t in old.tasks} if old is not None else {}
     old_up, old_down = _counts(old) if old is not None else (Counter[int](), Counter[int]())
     after = {t.task_id for t in new.tasks}
-    await repo.delete_relations(session, workflow_id, sorted(before.keys() - after))
+    await relation_repo.delete_relations(session, workflow_id, sorted(before.keys() - after))
     changed = [
         t
         for t in new.tasks
@@ -181,9 +185,11 @@ async def _sync_relations(
             or old_down[t.task_id] != down[t.task_id]
         )
     ]
-    await repo.update_relations(session, workflow_id, version_id, _relation_rows(_pairs(changed), up, down))
+    await relation_repo.update_relations(session, workflow_id, version_id, _relation_rows(_pairs(changed), up, down))
     added = [t for t in new.tasks if t.task_id not in before]
-    await repo.insert_relations(session, workflow_id, version_id, mode, _relation_rows(_pairs(added), up, down))
+    await relation_repo.insert_relations(
+        session, workflow_id, version_id, mode, _relation_rows(_pairs(added), up, down)
+    )
 
 
 class _Started(NamedTuple):
@@ -220,7 +226,7 @@ async def _write_version(
     if started is None and old is not None and summary.is_empty:
         return None
     if started is None:
-        version_id = await repo.begin_version(session)
+        version_id = await version_repo.begin_version(session)
         # The relations are written while this process serialises the version below (on a new workflow of 2,000
         # tasks they are PostgreSQL's longest write, tens of milliseconds): they need the version's id only. Nothing
         # else uses the session until they are done.
@@ -245,7 +251,7 @@ async def _write_version(
     finally:
         await relations
     version_no = row.current_version_no + 1
-    version = await repo.insert_version(
+    version = await version_repo.insert_version(
         session,
         version_id=version_id,
         workflow_id=row.id,
@@ -272,7 +278,7 @@ async def _write_version(
     }
     if clear_attention:
         values.update(needs_attention=False, attention_reason=None, attention_details=None)
-    fresh = await repo.update_workflow_row(session, row.id, values)
+    fresh = await workflow_repo.update_workflow_row(session, row.id, values)
     before = {t.task_id for t in old.tasks} if old is not None else set()
     after = {t.task_id for t in new.tasks}
     if before != after:
@@ -321,7 +327,7 @@ async def _integrity_conflict(
     constraint = _constraint_of(exc)
     if constraint == TASK_OWNERSHIP_CONSTRAINT:
         async with unit_of_work(deps.sessions) as session:
-            owners = await repo.task_owners(session, task_ids)
+            owners = await task_repo.task_owners(session, task_ids)
         conflicts = ownership_conflicts(workflow_id, task_ids, {t: o[0] if o else None for t, o in owners.items()})
         if conflicts:
             return TaskOwnedByAnotherWorkflow(conflicts)
@@ -346,19 +352,19 @@ def _resolve_attrs(attrs: NodeAttrs | None, task_worker_group: str) -> NodeAttrs
     return attrs
 
 
-def _content(r: repo.CatalogRow) -> tuple[str, str, str, str]:
+def _content(r: task_repo.CatalogRow) -> tuple[str, str, str, str]:
     """What a catalog task's ``SnapshotTask`` is made of besides its id and node attributes (the ``TaskMemo`` key)."""
     return r.name, r.task_type, r.description, r.params
 
 
 def _snapshot_tasks(
-    deps: Deps, catalog: Sequence[repo.CatalogRow], attrs: Mapping[int, NodeAttrs]
+    deps: Deps, catalog: Sequence[task_repo.CatalogRow], attrs: Mapping[int, NodeAttrs]
 ) -> list[SnapshotTask]:
     """The catalog rows as ``SnapshotTask``s with their node attributes. A row whose content was validated before
     comes from ``deps.tasks``; the others are validated together, their ``params`` straight from the JSON text read
     (no Python dicts in between)."""
     out: dict[int, SnapshotTask] = {}
-    misses: list[tuple[repo.CatalogRow, NodeAttrs]] = []
+    misses: list[tuple[task_repo.CatalogRow, NodeAttrs]] = []
     for r in catalog:
         a = attrs.get(r.id, _DEFAULT_ATTRS)
         task = deps.tasks.get(r.id, _content(r))
@@ -395,10 +401,10 @@ def _snapshot_tasks(
 
 async def _validated_snapshot(
     session: AsyncSession, workflow_id: int | None, body: schemas.WorkflowInput
-) -> tuple[list[repo.CatalogRow], DagAnalysis, Mapping[int, NodeAttrs]]:
+) -> tuple[list[task_repo.CatalogRow], DagAnalysis, Mapping[int, NodeAttrs]]:
     task_ids = [t.task_id for t in body.tasks]
     edges: list[EdgePair] = [(e.upstream_task_id, e.downstream_task_id) for e in body.edges]
-    catalog = await repo.catalog_tasks(session, task_ids)
+    catalog = await task_repo.catalog_tasks(session, task_ids)
     dag = validate_workflow_dag(workflow_id, task_ids, edges, {r.id: r.workflow_id for r in catalog})
     worker_groups = {r.id: r.worker_group for r in catalog}
     attrs = {t.task_id: _resolve_attrs(t.node_attrs, worker_groups[t.task_id]) for t in body.tasks}
@@ -409,7 +415,7 @@ def _snapshot(
     deps: Deps,
     workflow_id: int,
     body: schemas.WorkflowInput,
-    catalog: Sequence[repo.CatalogRow],
+    catalog: Sequence[task_repo.CatalogRow],
     dag: DagAnalysis,
     attrs: Mapping[int, NodeAttrs],
 ) -> StructureSnapshot:
@@ -432,23 +438,23 @@ async def _lock_owner_of(session: AsyncSession, task_id: int) -> Row[Any] | None
     """Lock the workflow that owns ``task_id`` (``None``: unassigned); re-checked after the lock, since a
     migration may have moved the task between the lookup and the lock."""
     for _ in range(5):
-        owner = (await repo.task_owners(session, [task_id])).get(task_id)
+        owner = (await task_repo.task_owners(session, [task_id])).get(task_id)
         if owner is None:
             return None
-        row = await repo.lock_workflow(session, owner[0])
-        again = (await repo.task_owners(session, [task_id])).get(task_id)
+        row = await workflow_repo.lock_workflow(session, owner[0])
+        again = (await task_repo.task_owners(session, [task_id])).get(task_id)
         if row is not None and again is not None and again[0] == owner[0]:
             return row
     raise ConcurrentChange(f"task {task_id} kept moving between workflows; retry", task_id=task_id)
 
 
-async def _read(deps: Deps, read: repo.Read) -> Any:
+async def _read(deps: Deps, read: read_repo.Read) -> Any:
     """A read use case of one statement: on the read pool (``common.db.ReadPool``), or in a transaction of
     ``sessions`` when there is none."""
     if deps.reads is not None:
         return await deps.reads.value(read.sql, read.params)
     async with unit_of_work(deps.sessions) as session:
-        return await repo.read_value(session, read)
+        return await read_repo.read_value(session, read)
 
 
 #: the author of the versions the platform writes by itself for auto-orchestration

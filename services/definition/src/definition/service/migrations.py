@@ -13,7 +13,9 @@ from common.errors import NotFound
 from common.events.models import TriggerSource
 from common.workflow import StructureSnapshot
 from definition import schemas
-from definition.db import repository as repo
+from definition.db.repository import dependencies as dependency_repo
+from definition.db.repository import tasks as task_repo
+from definition.db.repository import workflows as workflow_repo
 from definition.deps import Deps
 from definition.domain.enums import MigrationMode
 from definition.domain.errors import MigrationNotPossible
@@ -33,7 +35,7 @@ async def _migration_inputs(
     session: AsyncSession, deps: Deps, body: schemas.MigrationRequest, *, lock: bool
 ) -> tuple[Row[Any], Row[Any], StructureSnapshot, StructureSnapshot]:
     for _ in range(5):
-        owners = await repo.task_owners(session, [body.task_id])
+        owners = await task_repo.task_owners(session, [body.task_id])
         if body.task_id not in owners:
             raise NotFound(f"task {body.task_id} not found", task_id=body.task_id)
         owner = owners[body.task_id]
@@ -51,14 +53,14 @@ async def _migration_inputs(
         source_id = owner[0]
         ids = {source_id, body.target_workflow_id}
         if lock:
-            rows = {r.id: r for r in await repo.lock_workflows(session, ids)}
-            again = (await repo.task_owners(session, [body.task_id])).get(body.task_id)
+            rows = {r.id: r for r in await workflow_repo.lock_workflows(session, ids)}
+            again = (await task_repo.task_owners(session, [body.task_id])).get(body.task_id)
             if again is None or again[0] != source_id:
                 continue
         else:
             rows = {}
             for wid in ids:
-                r = await repo.get_workflow(session, wid)
+                r = await workflow_repo.get_workflow(session, wid)
                 if r is not None:
                     rows[wid] = r
         if body.target_workflow_id not in rows:
@@ -84,7 +86,7 @@ def _preview(plan: MigrationPlan, source: Row[Any], target: Row[Any]) -> dict[st
 async def preview_migration(deps: Deps, body: schemas.MigrationRequest) -> dict[str, Any]:
     async with unit_of_work(deps.sessions) as session:
         source, target, src, tgt = await _migration_inputs(session, deps, body, lock=False)
-        lineage = await repo.dependency_sets(session, [t.task_id for t in src.tasks])
+        lineage = await dependency_repo.dependency_sets(session, [t.task_id for t in src.tasks])
     plan = plan_migration(
         src, tgt, body.task_id, body.mode, allow_empty_source=body.allow_empty_source, lineage=lineage
     )
@@ -101,7 +103,7 @@ async def execute_migration(deps: Deps, body: schemas.MigrationExecute, actor: s
             _check_version(source, body.expected_source_version_no, role="source workflow")
             if target.id != source.id:
                 _check_version(target, body.expected_target_version_no, role="target workflow")
-            lineage = await repo.dependency_sets(session, [t.task_id for t in src.tasks])
+            lineage = await dependency_repo.dependency_sets(session, [t.task_id for t in src.tasks])
             plan = plan_migration(
                 src, tgt, body.task_id, body.mode, allow_empty_source=body.allow_empty_source, lineage=lineage
             )
@@ -127,8 +129,8 @@ async def execute_migration(deps: Deps, body: schemas.MigrationExecute, actor: s
                 mode=mode,
                 clear_attention=True,
             )
-            s_row = await repo.get_workflow(session, source.id)
-            t_row = await repo.get_workflow(session, target.id)
+            s_row = await workflow_repo.get_workflow(session, source.id)
+            t_row = await workflow_repo.get_workflow(session, target.id)
             assert s_row is not None
             assert t_row is not None
             return schemas.MigrationResult(

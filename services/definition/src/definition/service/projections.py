@@ -24,7 +24,11 @@ from common.events.models import (
     TriggerSource,
 )
 from common.workflow import Edge
-from definition.db import repository as repo
+from definition.db.repository import dependencies as dependency_repo
+from definition.db.repository import proposals as proposal_repo
+from definition.db.repository import publish_requests as publish_repo
+from definition.db.repository import tasks as task_repo
+from definition.db.repository import workflows as workflow_repo
 from definition.deps import Deps
 from definition.domain.dag import EdgePair, analyse_dag
 from definition.domain.enums import WorkflowStatus
@@ -55,14 +59,14 @@ async def apply_publish_completed(session: AsyncSession, deps: Deps, event: Publ
     The release state is DS's, read back by the publisher (also after a failure). A failure that left DS other than
     intended (``diverged``) is kept as ``ds_attention`` — the workflow needs attention while it lasts — until a
     later result says DS holds its intended state again (the publisher restores it, or a person publishes again)."""
-    row = await repo.lock_workflow(session, event.workflow_id)
-    if row is None or not await repo.version_exists(session, event.workflow_id, event.version_id):
+    row = await workflow_repo.lock_workflow(session, event.workflow_id)
+    if row is None or not await publish_repo.version_exists(session, event.workflow_id, event.version_id):
         log.warning(
             "publish.completed for an unknown workflow/version ignored",
             extra={"workflow_id": event.workflow_id, "version_id": event.version_id},
         )
         return
-    if event.refused and not await repo.publish_request_exists(session, event.request_id):
+    if event.refused and not await publish_repo.publish_request_exists(session, event.request_id):
         # a request this service never made (forged, or replayed under a new id), refused by the publisher before any
         # DS call: it changes nothing the platform says about the workflow (the publisher recorded and alerted it)
         log.warning(
@@ -76,7 +80,7 @@ async def apply_publish_completed(session: AsyncSession, deps: Deps, event: Publ
     if event.outcome is PublishOutcome.FAILED:
         code = f"[{event.error_code}] " if event.error_code is not None else ""
         error = f"{code}{event.error_message or 'publish failed'}"
-    requested_at = await repo.record_publish_outcome(
+    requested_at = await publish_repo.record_publish_outcome(
         session,
         {
             "request_id": event.request_id,
@@ -100,7 +104,7 @@ async def apply_publish_completed(session: AsyncSession, deps: Deps, event: Publ
             extra={"workflow_id": event.workflow_id},
         )
         return
-    newer_pending = await repo.newer_pending_request(session, event.workflow_id, event.request_id, requested_at)
+    newer_pending = await publish_repo.newer_pending_request(session, event.workflow_id, event.request_id, requested_at)
     values: dict[str, Any] = {
         "publish_status": "pending" if newer_pending else ("published" if succeeded else "failed"),
         "last_publish_record_id": event.record_id,
@@ -121,7 +125,7 @@ async def apply_publish_completed(session: AsyncSession, deps: Deps, event: Publ
         values["ds_attention"] = _ds_attention(event, error)
     elif succeeded or event.intended_release_state is not None:
         values["ds_attention"] = None  # DS holds what this newest result intended
-    await repo.update_workflow(session, event.workflow_id, values)
+    await workflow_repo.update_workflow(session, event.workflow_id, values)
     if event.engine_workflow_code is not None and event.project_code is not None:
         await _follow_upstream_codes(session, deps, row, event.engine_workflow_code, event.project_code)
 
@@ -132,8 +136,8 @@ async def _follow_upstream_codes(
     """The workflows whose DEPENDENT links wait for ``upstream`` get a new version (``auto_orchestration``) when its
     DolphinScheduler codes are not the ones their current version names (first deploy, or deployed again under
     new codes): a publish sends exactly what was approved, so the new codes need a version (and an approval)."""
-    for dependent_id in await repo.dependents_of(session, upstream.id):
-        row = await repo.lock_workflow(session, dependent_id)
+    for dependent_id in await proposal_repo.dependents_of(session, upstream.id):
+        row = await workflow_repo.lock_workflow(session, dependent_id)
         if row is None or row.status == WorkflowStatus.ARCHIVED.value:
             continue
         old = await _current_snapshot(session, deps, row)
@@ -194,7 +198,7 @@ async def apply_execution_synced(session: AsyncSession, deps: Deps, event: Execu
     )
     if written:
         return
-    if await repo.workflow_exists(session, event.workflow_id):
+    if await workflow_repo.workflow_exists(session, event.workflow_id):
         log.info(
             "execution.synced older than the executions already stored ignored",
             extra={"workflow_id": event.workflow_id},
@@ -216,7 +220,9 @@ async def _store_executions(
     state = state or (newest.state if newest else None)
     at = (newest.start_time or newest.end_time or synced_at) if newest else None
     listed = [e.model_dump(mode="json", include=set(LAST_EXECUTION_FIELDS)) for e in executions[:MAX_LAST_EXECUTIONS]]
-    return await repo.set_executions(session, workflow_id, state=state, at=at, executions=listed, synced_at=synced_at)
+    return await workflow_repo.set_executions(
+        session, workflow_id, state=state, at=at, executions=listed, synced_at=synced_at
+    )
 
 
 @dataclass(frozen=True)
@@ -238,7 +244,7 @@ async def sync_executions(
     after, workflows, written, batches = 0, 0, 0, 0
     while True:
         async with unit_of_work(sessions) as session:
-            ids = await repo.workflow_ids_after(session, after, size)
+            ids = await dependency_repo.workflow_ids_after(session, after, size)
         if not ids:
             return ExecutionsSyncReport(workflows=workflows, rows_written=written, batches=batches)
         cached = await view.cached_executions(ids)
@@ -264,7 +270,7 @@ async def apply_dependency_change(
     t = event.task_id
     # The dependency projection mirrors lineage's view for EVERY event, cycle or not (lineage writes the new sets
     # to its view either way), before any of the early returns below.
-    await repo.put_dependencies(session, t, event.new_upstream, event.new_downstream)
+    await dependency_repo.put_dependencies(session, t, event.new_upstream, event.new_downstream)
     added = [(u, t) for u in sorted(set(event.new_upstream) - set(event.old_upstream))] + [
         (t, d) for d in sorted(set(event.new_downstream) - set(event.old_downstream))
     ]
@@ -290,7 +296,7 @@ async def _apply_to_workflows(
     involved = {t, *event.old_upstream, *event.new_upstream, *event.old_downstream, *event.new_downstream}
     if event.cycle is not None:
         involved.update(event.cycle.task_path)
-    owners = {k: v[0] for k, v in (await repo.task_owners(session, involved)).items() if v is not None}
+    owners = {k: v[0] for k, v in (await task_repo.task_owners(session, involved)).items() if v is not None}
     home = owners.get(t)
     if home is None:
         log.info("dependency change of an unassigned task ignored", extra={"task_id": t, "event_id": event_id})
@@ -311,7 +317,7 @@ async def _apply_to_workflows(
             + (f" through tables {', '.join(tables)}" if tables else "")
             + "; not applied: fix the lineage or the tasks' reads/writes"
         )
-        await repo.set_attention(
+        await workflow_repo.set_attention(
             session,
             workflows,
             reason,
@@ -328,7 +334,7 @@ async def _apply_to_workflows(
             f"lineage change of task {t} links tasks across workflows: {links}; not applied: "
             "move the tasks into one workflow (migration) or handle the dependency by hand"
         )
-        await repo.set_attention(
+        await workflow_repo.set_attention(
             session,
             workflows,
             reason,
@@ -368,7 +374,7 @@ async def _apply_to_workflows(
             f"lineage change of task {t} would close a dependency cycle {_fmt_path(closed)} "
             f"in workflow {home}; not applied"
         )
-        await repo.set_attention(
+        await workflow_repo.set_attention(
             session,
             [home],
             reason,
@@ -403,18 +409,18 @@ async def sync_dependencies(
     after, tasks, written, batches = 0, 0, 0, 0
     while True:
         async with unit_of_work(sessions) as session:
-            ids = await repo.task_ids_after(session, after, size)
-            since = await repo.database_now(session)
+            ids = await dependency_repo.task_ids_after(session, after, size)
+            since = await dependency_repo.database_now(session)
         if not ids:
             return DependencySyncReport(tasks=tasks, rows_written=written, batches=batches)
         sets = await view.dependency_sets(ids)
-        rows = repo.DependencyRows([], [], [])
+        rows = dependency_repo.DependencyRows([], [], [])
         for d in sets:
             rows.task_ids.append(d.task_id)
             rows.ups.append(_pg_array(d.upstream))
             rows.downs.append(_pg_array(d.downstream))
         async with unit_of_work(sessions) as session:
-            written += await repo.refill_dependencies(session, rows, fetched_after=since)
+            written += await dependency_repo.refill_dependencies(session, rows, fetched_after=since)
         tasks += len(ids)
         batches += 1
         after = ids[-1]

@@ -18,7 +18,10 @@ from common.errors import Conflict, NotFound, ValidationFailed
 from common.events.models import TriggerSource
 from common.workflow import ExternalDependency, StructureSnapshot
 from definition import schemas
-from definition.db import repository as repo
+from definition.db.repository import dependencies as dependency_repo
+from definition.db.repository import proposals as proposal_repo
+from definition.db.repository import tasks as task_repo
+from definition.db.repository import workflows as workflow_repo
 from definition.deps import Deps
 from definition.domain.enums import WorkflowStatus
 from definition.domain.grouping import dependent_period, propose, suggest_home
@@ -41,12 +44,12 @@ from definition.service._views import _detail
 async def rebuild_proposals(deps: Deps) -> schemas.ProposalRebuild:
     """Every proposal computed from scratch (one transaction; dismissed task sets stay dismissed)."""
     async with unit_of_work(deps.sessions) as session:
-        await repo.lock_proposals_table(session)
-        unassigned = await repo.all_unassigned(session)
-        upstream = await repo.all_dependencies(session)
-        owners = await repo.all_owners(session)
+        await proposal_repo.lock_proposals_table(session)
+        unassigned = await proposal_repo.all_unassigned(session)
+        upstream = await proposal_repo.all_dependencies(session)
+        owners = await proposal_repo.all_owners(session)
         proposals = propose(unassigned, upstream, owners, max_size=deps.proposal_max_size)
-        await repo.delete_proposals(session, None)
+        await proposal_repo.delete_proposals(session, None)
         await _store_proposals(session, proposals)
     return schemas.ProposalRebuild(proposals=len(proposals), tasks=len(unassigned))
 
@@ -75,14 +78,14 @@ async def list_proposals(
     deps: Deps, *, include_dismissed: bool, page: int, page_size: int
 ) -> schemas.Page[schemas.ProposalSummary]:
     async with unit_of_work(deps.sessions) as session:
-        total, rows = await repo.list_proposals(
+        total, rows = await proposal_repo.list_proposals(
             session, include_dismissed=include_dismissed, page=page, page_size=page_size
         )
     return schemas.Page(items=[_proposal_view(r) for r in rows], total=total, page=page, page_size=page_size)
 
 
 async def _proposal(session: AsyncSession, proposal_id: int, *, lock: bool = False) -> Row[Any]:
-    row = await repo.get_proposal(session, proposal_id, lock=lock)
+    row = await proposal_repo.get_proposal(session, proposal_id, lock=lock)
     if row is None:
         raise NotFound(
             f"proposal {proposal_id} not found (proposals are regrouped when lineage or workflows change: list them "
@@ -108,13 +111,13 @@ async def _dependent_links(
             waits.setdefault(c.upstream_task_id, (c.other_workflow_id, set()))[1].add(c.downstream_task_id)
     if not waits:
         return [], []
-    names = {r.id: r.name for r in await repo.catalog_tasks(session, waits)}
+    names = {r.id: r.name for r in await task_repo.catalog_tasks(session, waits)}
     links: list[ExternalDependency] = []
     notes: list[str] = []
     upstream_rows: dict[int, tuple[Row[Any], StructureSnapshot]] = {}
     for upstream_task, (workflow_id, task_ids) in sorted(waits.items()):
         if workflow_id not in upstream_rows:
-            row = await repo.get_workflow(session, workflow_id)
+            row = await workflow_repo.get_workflow(session, workflow_id)
             if row is None:
                 continue
             upstream_rows[workflow_id] = (row, await _current_snapshot(session, deps, row))
@@ -161,8 +164,8 @@ async def _with_links(
                 kept.append(d if waiting == d.task_ids else d.model_copy(update={"task_ids": waiting}))
         return snapshot.model_copy(update={"external_dependencies": tuple(kept)}).canonical()
     problems: list[dict[str, Any]] = []
-    owners = await repo.task_owners(session, {link.upstream_task_id for link in links})
-    names = {r.id: r.name for r in await repo.catalog_tasks(session, {link.upstream_task_id for link in links})}
+    owners = await task_repo.task_owners(session, {link.upstream_task_id for link in links})
+    names = {r.id: r.name for r in await task_repo.catalog_tasks(session, {link.upstream_task_id for link in links})}
     seen: set[int] = set()
     out: list[ExternalDependency] = []
     for i, link in enumerate(links):
@@ -271,7 +274,7 @@ async def _plan_proposal(
         seen = _proposal_view(await _proposal(session, proposal_id))
         if seen.workflow_id is not None:
             await _locked(session, seen.workflow_id)
-        await repo.lock_proposals_table(session)
+        await proposal_repo.lock_proposals_table(session)
     proposal = _proposal_view(await _proposal(session, proposal_id, lock=lock))
     if lock and proposal.workflow_id != seen.workflow_id:
         raise ProposalNotAcceptable(
@@ -293,7 +296,7 @@ async def _plan_proposal(
         )
         _check_writable(target)
         old = await _current_snapshot(session, deps, target)
-    name = body.name or f"auto-{(await repo.catalog_tasks(session, proposal.task_ids[:1]))[0].name}"[:128]
+    name = body.name or f"auto-{(await task_repo.catalog_tasks(session, proposal.task_ids[:1]))[0].name}"[:128]
     workflow_body = _workflow_body(old, proposal, name, body.description)
     catalog, dag, attrs = await _validated_snapshot(session, target.id if target is not None else None, workflow_body)
     new = _snapshot(deps, target.id if target is not None else 0, workflow_body, catalog, dag, attrs)
@@ -356,7 +359,7 @@ async def _plan_proposal(
 
 
 async def _workflow_row(session: AsyncSession, workflow_id: int) -> Row[Any]:
-    row = await repo.get_workflow(session, workflow_id)
+    row = await workflow_repo.get_workflow(session, workflow_id)
     if row is None:
         raise NotFound(f"workflow {workflow_id} not found", workflow_id=workflow_id)
     return row
@@ -394,7 +397,7 @@ async def accept_proposal(
                 snapshot = planned.new
             else:
                 await _check_name_free(session, planned.new.workflow_name, None)
-                row = await repo.insert_workflow(
+                row = await workflow_repo.insert_workflow(
                     session,
                     {
                         "workflow_name": planned.new.workflow_name,
@@ -421,18 +424,18 @@ async def dismiss_proposal(deps: Deps, proposal_id: int, actor: str) -> schemas.
     """Dismiss: the proposal is no longer listed, nor is the same task set when a regrouping forms it again."""
     async with unit_of_work(deps.sessions) as session:
         row = await _proposal(session, proposal_id, lock=True)
-        await repo.dismiss_proposal(session, proposal_id, row.fingerprint, actor)
+        await proposal_repo.dismiss_proposal(session, proposal_id, row.fingerprint, actor)
         row = await _proposal(session, proposal_id)
     return _proposal_view(row)
 
 
 async def _suggested_workflow(session: AsyncSession, task_id: int) -> schemas.SuggestedWorkflow | None:
     """The workflow an unassigned task's lineage points to (``grouping.suggest_home``)."""
-    sets = (await repo.dependency_sets(session, [task_id])).get(task_id)
+    sets = (await dependency_repo.dependency_sets(session, [task_id])).get(task_id)
     if sets is None:
         return None
     ups, downs = sets
-    owners = await repo.task_owners(session, {*ups, *downs})
+    owners = await task_repo.task_owners(session, {*ups, *downs})
     home = suggest_home(
         {u: o[0] if (o := owners.get(u)) else None for u in ups},
         {d: o[0] if (o := owners.get(d)) else None for d in downs},

@@ -12,7 +12,9 @@ from common.approvals import approve
 from common.db import unit_of_work
 from common.events.models import PublishOperation, PublishRequested
 from definition import schemas
-from definition.db import repository as repo
+from definition.db.repository import publish_requests as publish_repo
+from definition.db.repository import versions as version_repo
+from definition.db.repository import workflows as workflow_repo
 from definition.deps import Deps
 from definition.domain.status import check_publish
 from definition.service._shared import _locked, _snapshot_of
@@ -41,12 +43,12 @@ async def _request_publish(
     """``request_publish`` in the caller's transaction, of the locked workflow ``row``."""
     workflow_id = int(row.id)
     decision = check_publish(_state(row), operation)
-    version = await repo.version_by_id(session, decision.version_id)
+    version = await version_repo.version_by_id(session, decision.version_id)
     assert version is not None
     snapshot = await _snapshot_of(session, deps, decision.version_id)
     request_id = uuid.uuid4()
     now = deps.clock()
-    await repo.insert_publish_request(
+    await publish_repo.insert_publish_request(
         session,
         {
             "request_id": request_id,
@@ -58,7 +60,7 @@ async def _request_publish(
             "requested_at": now,
         },
     )
-    await repo.update_workflow(session, workflow_id, {"publish_status": "pending"})
+    await workflow_repo.update_workflow(session, workflow_id, {"publish_status": "pending"})
     approval = (
         approve(
             deps.signer,

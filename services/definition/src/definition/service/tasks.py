@@ -11,7 +11,8 @@ from common.errors import NotFound, StaleVersion
 from common.events.models import LineageChanged, TriggerSource
 from common.workflow import SnapshotTask, SqlParams
 from definition import schemas
-from definition.db import repository as repo
+from definition.db.repository import relations as relation_repo
+from definition.db.repository import tasks as task_repo
 from definition.deps import Deps
 from definition.domain.grouping import Change
 from definition.service._proposal_upkeep import _refresh_proposals
@@ -38,8 +39,8 @@ async def create_task(deps: Deps, body: schemas.TaskInput, actor: str) -> schema
     """Register a task; the answer names the workflow its lineage points to, if any (lineage may know the task's
     tables already: it keys them by task id), and the task joins the proposals."""
     async with unit_of_work(deps.sessions) as session:
-        task_id = await repo.insert_task(session, {**_task_values(body, actor), "created_by": actor})
-        row = await repo.get_task(session, task_id)
+        task_id = await task_repo.insert_task(session, {**_task_values(body, actor), "created_by": actor})
+        row = await task_repo.get_task(session, task_id)
         assert row is not None
         await _refresh_proposals(session, deps, Change(joined=(task_id,)))
         suggested = await _suggested_workflow(session, task_id)
@@ -74,24 +75,24 @@ async def _with_checks(deps: Deps, task: _T, body: schemas.TaskInput) -> _T:
 async def get_task(deps: Deps, task_id: int) -> schemas.TaskDetail:
     """The task; an unassigned one with the workflow its lineage points to, if any."""
     async with unit_of_work(deps.sessions) as session:
-        row = await repo.get_task(session, task_id)
+        row = await task_repo.get_task(session, task_id)
         if row is None:
             raise NotFound(f"task {task_id} not found", task_id=task_id)
         suggested = await _suggested_workflow(session, task_id) if row.workflow_id is None else None
     return schemas.TaskDetail(**dict(_task_view(row)), suggested_workflow=suggested)
 
 
-async def list_tasks(deps: Deps, f: repo.TaskFilter, *, page: int, page_size: int) -> str:
+async def list_tasks(deps: Deps, f: task_repo.TaskFilter, *, page: int, page_size: int) -> str:
     """Tasks with owner, DS codes and dependency counts (the dependency projection), filtered by catalog fields
     and/or by ``upstream_task_id``/``downstream_task_id``, as the JSON of ``schemas.Page[schemas.TaskListItem]``
     (built by the database: one statement)."""
-    document: str = await _read(deps, repo.tasks_page(f, page=page, page_size=page_size))
+    document: str = await _read(deps, task_repo.tasks_page(f, page=page, page_size=page_size))
     return document
 
 
 async def task_owners(deps: Deps, task_ids: Sequence[int]) -> schemas.TaskOwners:
     async with unit_of_work(deps.sessions) as session:
-        owners = await repo.task_owners(session, task_ids)
+        owners = await task_repo.task_owners(session, task_ids)
     return schemas.TaskOwners(
         owners={
             str(t): (schemas.TaskOwner(workflow_id=o[0], workflow_name=o[1]) if (o := owners.get(t)) else None)
@@ -104,8 +105,8 @@ async def update_task(deps: Deps, task_id: int, body: schemas.TaskUpdate, actor:
     """Update the catalog entry; when the task sits in a workflow, that workflow gets a new version
     (``task_change``) with the task's new name, type, description and params (its node attributes stay)."""
     async with unit_of_work(deps.sessions) as session:
-        if not await repo.update_task(session, task_id, body.expected_revision, _task_values(body, actor)):
-            revision = await repo.task_revision(session, task_id)
+        if not await task_repo.update_task(session, task_id, body.expected_revision, _task_values(body, actor)):
+            revision = await task_repo.task_revision(session, task_id)
             if revision is None:
                 raise NotFound(f"task {task_id} not found", task_id=task_id)
             raise StaleVersion(
@@ -136,7 +137,7 @@ async def update_task(deps: Deps, task_id: int, body: schemas.TaskUpdate, actor:
                 }
             )
             await _write_version(session, deps, wf, new, old, trigger=TriggerSource.TASK_CHANGE, actor=actor)
-        row = await repo.get_task(session, task_id)
+        row = await task_repo.get_task(session, task_id)
         assert row is not None
     return await _with_checks(deps, _task_view(row), body)
 
@@ -145,16 +146,16 @@ async def delete_task(deps: Deps, task_id: int, actor: str) -> None:
     """Delete a task that is in no workflow (409 names the workflow otherwise). Lineage forgets it: the task's
     reads and writes go (``lineage.changed`` with ``task_removed``), so its neighbours lose it as a dependency."""
     async with unit_of_work(deps.sessions) as session:
-        if not await repo.lock_task(session, task_id):
+        if not await relation_repo.lock_task(session, task_id):
             raise NotFound(f"task {task_id} not found", task_id=task_id)
-        owner = (await repo.task_owners(session, [task_id])).get(task_id)
+        owner = (await task_repo.task_owners(session, [task_id])).get(task_id)
         if owner is not None:
             raise TaskInUse(
                 f"task {task_id} is in workflow {owner[0]} ({owner[1]}): remove it from that workflow first",
                 task_id=task_id,
                 workflow_id=owner[0],
             )
-        await repo.delete_task(session, task_id)
+        await relation_repo.delete_task(session, task_id)
         await _refresh_proposals(session, deps, Change(left=(task_id,)))
         await deps.outbox.add(session, LineageChanged(task_id=task_id, task_removed=True))
     log.info("task %d deleted by %s", task_id, actor)

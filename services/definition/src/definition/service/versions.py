@@ -12,7 +12,9 @@ from common.db import unit_of_work
 from common.errors import NotFound
 from common.events.models import TriggerSource
 from definition import schemas
-from definition.db import repository as repo
+from definition.db.repository import tasks as task_repo
+from definition.db.repository import versions as version_repo
+from definition.db.repository import workflows as workflow_repo
 from definition.deps import Deps
 from definition.domain.dag import validate_workflow_dag
 from definition.domain.diff import change_summary
@@ -30,9 +32,9 @@ from definition.service._views import _detail, _version_summary
 
 
 async def _version_row(session: AsyncSession, workflow_id: int, version_no: int) -> Row[Any]:
-    row = await repo.version_by_no(session, workflow_id, version_no)
+    row = await version_repo.version_by_no(session, workflow_id, version_no)
     if row is None:
-        if await repo.get_workflow(session, workflow_id) is None:
+        if await workflow_repo.get_workflow(session, workflow_id) is None:
             raise NotFound(f"workflow {workflow_id} not found", workflow_id=workflow_id)
         raise NotFound(
             f"workflow {workflow_id} has no version {version_no}", workflow_id=workflow_id, version_no=version_no
@@ -44,9 +46,9 @@ async def list_versions(
     deps: Deps, workflow_id: int, *, page: int, page_size: int
 ) -> schemas.Page[schemas.VersionSummary]:
     async with unit_of_work(deps.sessions) as session:
-        if await repo.get_workflow(session, workflow_id) is None:
+        if await workflow_repo.get_workflow(session, workflow_id) is None:
             raise NotFound(f"workflow {workflow_id} not found", workflow_id=workflow_id)
-        rows, total = await repo.list_versions(session, workflow_id, page=page, page_size=page_size)
+        rows, total = await version_repo.list_versions(session, workflow_id, page=page, page_size=page_size)
     return schemas.Page[schemas.VersionSummary](
         items=[_version_summary(r) for r in rows], total=total, page=page, page_size=page_size
     )
@@ -87,7 +89,7 @@ async def rollback(deps: Deps, workflow_id: int, body: schemas.RollbackRequest, 
             target = await _version_row(session, workflow_id, body.to_version_no)
             snapshot = await _snapshot_of(session, deps, target.id)
             task_ids = [t.task_id for t in snapshot.tasks]
-            catalog = await repo.catalog_tasks(session, task_ids)
+            catalog = await task_repo.catalog_tasks(session, task_ids)
             validate_workflow_dag(
                 workflow_id,
                 task_ids,
@@ -101,7 +103,7 @@ async def rollback(deps: Deps, workflow_id: int, body: schemas.RollbackRequest, 
             )
             if not written:
                 return schemas.RollbackResult(**_detail(row, old).model_dump(), unassigned_task_ids=[])
-            fresh = await repo.get_workflow(session, workflow_id)
+            fresh = await workflow_repo.get_workflow(session, workflow_id)
             assert fresh is not None
             left = sorted({t.task_id for t in old.tasks} - {t.task_id for t in snapshot.tasks})
             return schemas.RollbackResult(**_detail(fresh, snapshot).model_dump(), unassigned_task_ids=left)

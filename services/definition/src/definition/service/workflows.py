@@ -13,7 +13,9 @@ from common.db import unit_of_work
 from common.errors import NotFound, StaleVersion, ValidationFailed
 from common.events.models import PublishOperation, TriggerSource
 from definition import schemas
-from definition.db import repository as repo
+from definition.db.repository import relations as relation_repo
+from definition.db.repository import versions as version_repo
+from definition.db.repository import workflows as workflow_repo
 from definition.deps import Deps
 from definition.domain.enums import WorkflowAction, WorkflowStatus
 from definition.domain.grouping import Change
@@ -50,7 +52,7 @@ async def create_workflow(deps: Deps, body: schemas.WorkflowInput, actor: str) -
         async with unit_of_work(deps.sessions) as session:
             catalog, dag, attrs = await _validated_snapshot(session, None, body)
             await _check_name_free(session, body.name, None)
-            row = await repo.insert_workflow(
+            row = await workflow_repo.insert_workflow(
                 session,
                 {
                     "workflow_name": body.name,
@@ -63,9 +65,9 @@ async def create_workflow(deps: Deps, body: schemas.WorkflowInput, actor: str) -
             # A relation per task: the longest write. Begun now, from what the validation produced (the tasks'
             # resolved node attributes, the DAG's counts: what the snapshot will hold), so that PostgreSQL writes them
             # while this process builds and serialises the snapshot; ``_write_version`` waits for them.
-            version_id = await repo.begin_version(session)
+            version_id = await version_repo.begin_version(session)
             rows = _relation_rows([(t, attrs[t]) for t in dag.task_ids], dag.upstream_count, dag.downstream_count)
-            relations = asyncio.ensure_future(repo.insert_relations(session, row.id, version_id, MANUAL, rows))
+            relations = asyncio.ensure_future(relation_repo.insert_relations(session, row.id, version_id, MANUAL, rows))
             try:
                 await asyncio.sleep(0)  # the write sends its statement
                 snapshot = _snapshot(deps, row.id, body, catalog, dag, attrs)
@@ -118,7 +120,7 @@ async def update_workflow(deps: Deps, workflow_id: int, body: schemas.WorkflowUp
 async def get_workflow(deps: Deps, workflow_id: int) -> bytes:
     """The ``WorkflowDetail`` as JSON bytes."""
     async with unit_of_work(deps.sessions) as session:
-        row = await repo.get_workflow(session, workflow_id)
+        row = await workflow_repo.get_workflow(session, workflow_id)
         if row is None:
             raise NotFound(f"workflow {workflow_id} not found", workflow_id=workflow_id)
         encoded = await _current_encoded(session, deps, row)
@@ -127,7 +129,7 @@ async def get_workflow(deps: Deps, workflow_id: int) -> bytes:
 
 async def workflow_states(deps: Deps, workflow_ids: Sequence[int]) -> schemas.WorkflowLifecycles:
     async with unit_of_work(deps.sessions) as session:
-        rows = await repo.workflow_states(session, workflow_ids)
+        rows = await workflow_repo.workflow_states(session, workflow_ids)
     return schemas.WorkflowLifecycles(
         items=[
             schemas.WorkflowLifecycle(
@@ -144,10 +146,10 @@ async def workflow_states(deps: Deps, workflow_ids: Sequence[int]) -> schemas.Wo
     )
 
 
-async def list_workflows(deps: Deps, f: repo.WorkflowFilter, *, sort: str, page: int, page_size: int) -> str:
+async def list_workflows(deps: Deps, f: workflow_repo.WorkflowFilter, *, sort: str, page: int, page_size: int) -> str:
     """A page of workflows with their last executions (the ``execution.synced`` projection) and the exact total, as
     the JSON of ``schemas.Page[schemas.WorkflowListItem]`` (built by the database: one statement, no row decoding)."""
-    document: str = await _read(deps, repo.workflows_page(f, sort=sort, page=page, page_size=page_size))
+    document: str = await _read(deps, workflow_repo.workflows_page(f, sort=sort, page=page, page_size=page_size))
     return document
 
 
@@ -177,7 +179,7 @@ async def apply_action(
             )
         state = _state(row)
         new = transition(state, action)
-        await repo.update_workflow(
+        await workflow_repo.update_workflow(
             session,
             workflow_id,
             {
@@ -193,17 +195,17 @@ async def apply_action(
         may_run = row.release_state != "OFFLINE" or row.publish_status == "pending" or row.ds_attention is not None
         if action is WorkflowAction.ARCHIVE:
             # the history stays (versions, publish records, executions); the tasks are free for other workflows
-            owned = await repo.workflow_task_ids(session, workflow_id)
-            await repo.delete_relations(session, workflow_id, owned)
+            owned = await relation_repo.workflow_task_ids(session, workflow_id)
+            await relation_repo.delete_relations(session, workflow_id, owned)
             await _refresh_proposals(session, deps, Change(joined=tuple(owned), moved=tuple(owned)))
-            await repo.update_workflow(
+            await workflow_repo.update_workflow(
                 session, workflow_id, {"needs_attention": False, "attention_reason": None, "attention_details": None}
             )
         if action in (WorkflowAction.OFFLINE, WorkflowAction.ARCHIVE) and in_ds and may_run:
             # platform offline forbids new instances (seed §6.3): DS takes the workflow and its schedule offline too
             reason = "archive" if action is WorkflowAction.ARCHIVE else "platform_offline"
             await _request_publish(session, deps, row, PublishOperation.OFFLINE, actor, reason=reason)
-        fresh = await repo.get_workflow(session, workflow_id)
+        fresh = await workflow_repo.get_workflow(session, workflow_id)
         assert fresh is not None
         return _detail(fresh, await _current_snapshot(session, deps, fresh))
 
@@ -221,7 +223,7 @@ async def delete_workflow(deps: Deps, workflow_id: int, actor: str, *, expected_
                 "which keeps its history",
                 workflow_id=workflow_id,
             )
-        freed = await repo.workflow_task_ids(session, workflow_id)
-        await repo.delete_workflow(session, workflow_id)
+        freed = await relation_repo.workflow_task_ids(session, workflow_id)
+        await relation_repo.delete_workflow(session, workflow_id)
         await _refresh_proposals(session, deps, Change(joined=tuple(freed), moved=tuple(freed)))
     log.info("workflow %d (%s) deleted by %s", workflow_id, row.workflow_name, actor)
