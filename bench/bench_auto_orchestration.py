@@ -32,7 +32,8 @@ from collections import Counter
 import networkx as nx
 from bench_lineage_domain import Warehouse, pct, peak_mib, timed
 
-from definition.domain.grouping import Change, ProposalBook, explain, propose
+from definition.domain.grouping.proposals import explain, propose
+from definition.domain.grouping.upkeep import Change, ProposalBook
 from lineage_resolver.domain import InMemoryLineageStore, RemoveTask, apply_lineage_change, rebuild_from_relations
 
 

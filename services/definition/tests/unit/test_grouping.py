@@ -11,19 +11,11 @@ from hypothesis import strategies as st
 
 from common.workflow import DEPENDENT_DATE_VALUES, DependentCycle
 from definition.domain.dag import EdgePair
-from definition.domain.grouping import (
-    Change,
-    Group,
-    ProposalBook,
-    ProposalKind,
-    circles,
-    dependent_period,
-    explain,
-    group_tasks,
-    invert,
-    propose,
-    suggest_home,
-)
+from definition.domain.grouping.groups import Group
+from definition.domain.grouping.home import suggest_home
+from definition.domain.grouping.partition import circles, group_tasks
+from definition.domain.grouping.proposals import ProposalKind, dependent_period, explain, invert, propose
+from definition.domain.grouping.upkeep import Change, ProposalBook
 
 
 def _upstream(edges: list[EdgePair]) -> dict[int, list[int]]:

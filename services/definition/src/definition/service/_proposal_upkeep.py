@@ -1,6 +1,6 @@
 """Keeping the auto-orchestration proposals current in the transaction of every change that can alter them
 (a dependency change, a task created or deleted, a workflow's task set changed or a workflow deleted). Each regroups
-only the proposals the change breaks (``grouping.affected``).
+only the proposals the change breaks (``grouping.upkeep.affected``).
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ from definition.db.repository import dependencies as dependency_repo
 from definition.db.repository import proposals as proposal_repo
 from definition.db.repository import tasks as task_repo
 from definition.deps import Deps
-from definition.domain.grouping import Change, Proposal, affected, circles, explain, group_tasks
+from definition.domain.grouping.partition import circles, group_tasks
+from definition.domain.grouping.proposals import Proposal, explain
+from definition.domain.grouping.upkeep import Change, affected
 
 
 def _proposal_row(p: Proposal, dismissed: bool) -> proposal_repo.ProposalRow:
@@ -67,7 +69,7 @@ async def _regroup(session: AsyncSession, deps: Deps, region: set[int], proposal
 
 
 async def _refresh_proposals(session: AsyncSession, deps: Deps, change: Change) -> None:
-    """Apply a change to the proposals with the least regrouping (``grouping.affected``): broken proposals formed
+    """Apply a change to the proposals with the least regrouping (``grouping.upkeep.affected``): broken proposals formed
     again as their connected pieces, new unassigned tasks as proposals of their own, and the proposals on a circle
     of cut dependencies that an added dependency closed regrouped together (``group_tasks`` keeps its result free
     of circles; the circle is found with recursive queries from the two ends)."""

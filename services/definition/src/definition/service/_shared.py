@@ -32,7 +32,7 @@ from definition.domain.dag import DagAnalysis, EdgePair, ownership_conflicts, va
 from definition.domain.diff import change_summary
 from definition.domain.enums import WorkflowStatus
 from definition.domain.errors import TaskOwnedByAnotherWorkflow
-from definition.domain.grouping import Change
+from definition.domain.grouping.upkeep import Change
 from definition.domain.snapshot import build_snapshot
 from definition.domain.status import record_new_version
 from definition.service._proposal_upkeep import _refresh_proposals

@@ -33,7 +33,7 @@ from definition.deps import Deps
 from definition.domain.dag import EdgePair, analyse_dag
 from definition.domain.enums import WorkflowStatus
 from definition.domain.errors import InvalidWorkflowStructure
-from definition.domain.grouping import Change
+from definition.domain.grouping.upkeep import Change
 from definition.ports import DependencyView, ExecutionsView
 from definition.service._proposal_upkeep import _refresh_proposals
 from definition.service._shared import (

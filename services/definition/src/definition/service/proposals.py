@@ -24,7 +24,8 @@ from definition.db.repository import tasks as task_repo
 from definition.db.repository import workflows as workflow_repo
 from definition.deps import Deps
 from definition.domain.enums import WorkflowStatus
-from definition.domain.grouping import dependent_period, propose, suggest_home
+from definition.domain.grouping.home import suggest_home
+from definition.domain.grouping.proposals import dependent_period, propose
 from definition.service._proposal_upkeep import _store_proposals
 from definition.service._shared import (
     _check_name_free,
@@ -430,7 +431,7 @@ async def dismiss_proposal(deps: Deps, proposal_id: int, actor: str) -> schemas.
 
 
 async def _suggested_workflow(session: AsyncSession, task_id: int) -> schemas.SuggestedWorkflow | None:
-    """The workflow an unassigned task's lineage points to (``grouping.suggest_home``)."""
+    """The workflow an unassigned task's lineage points to (``grouping.home.suggest_home``)."""
     sets = (await dependency_repo.dependency_sets(session, [task_id])).get(task_id)
     if sets is None:
         return None

@@ -14,7 +14,7 @@ from definition import schemas
 from definition.db.repository import relations as relation_repo
 from definition.db.repository import tasks as task_repo
 from definition.deps import Deps
-from definition.domain.grouping import Change
+from definition.domain.grouping.upkeep import Change
 from definition.service._proposal_upkeep import _refresh_proposals
 from definition.service._shared import _T, TaskInUse, _current_snapshot, _lock_owner_of, _read, _write_version
 from definition.service._views import _task_view

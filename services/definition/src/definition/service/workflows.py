@@ -18,7 +18,7 @@ from definition.db.repository import versions as version_repo
 from definition.db.repository import workflows as workflow_repo
 from definition.deps import Deps
 from definition.domain.enums import WorkflowAction, WorkflowStatus
-from definition.domain.grouping import Change
+from definition.domain.grouping.upkeep import Change
 from definition.domain.status import allowed_publish_operations, transition
 from definition.service._proposal_upkeep import _refresh_proposals
 from definition.service._shared import (

@@ -1,0 +1,205 @@
+"""Incremental upkeep (``ProposalBook.update``, the service's ``_refresh_proposals``).
+
+Groups stay as they are unless a change breaks them (``affected``): a group that lost a task or an inner dependency
+is formed again as its connected pieces, a new task is a group of its own, a dependency added between two groups
+merges them when they fit together and no other path joins them, and one that closes a circle of cut dependencies
+regroups the groups on that circle together. The quality drifts from a rebuild's; ``POST /internal/proposals/rebuild``
+repairs it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+
+from definition.domain.dag import EdgePair
+from definition.domain.grouping.groups import DEFAULT_MAX_SIZE, Group
+from definition.domain.grouping.partition import group_tasks
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """What changed for the unassigned tasks' groups: dependencies that appeared or went, tasks that became
+    unassigned (``joined``: new, or taken out of a workflow) or stopped being (``left``: put in a workflow, deleted),
+    and tasks whose workflow changed otherwise (``moved``: their neighbours' proposals name it)."""
+
+    added: tuple[EdgePair, ...] = ()
+    removed: tuple[EdgePair, ...] = ()
+    joined: tuple[int, ...] = ()
+    left: tuple[int, ...] = ()
+    moved: tuple[int, ...] = ()
+
+
+def affected(
+    change: Change,
+    group_of: Callable[[int], int | None],
+    neighbours: Callable[[int], Iterable[int]],
+) -> tuple[set[int], set[int], list[EdgePair]]:
+    """The least regrouping a change needs (decision: the groups stay as they are unless a change breaks them; a
+    rebuild repairs the drift in quality):
+
+    * ``dirty`` groups are formed again from their own tasks, as connected pieces (never split further, never
+      merged): a group that lost a task or an inner dependency may have fallen apart, one that gained an inner
+      dependency has other edges, one next to a task whose workflow changed has other reasons. Splitting a group
+      into pieces cannot close a circle between groups (the pieces have no dependency between them). The groups
+      at both ends of every dependency that came or went are dirty;
+    * ``lone`` tasks (joined and in no group) become groups of their own;
+    * ``cross`` dependencies now run between two groups (added ones, and those of the joined tasks): the caller
+      merges the two groups when they fit together and no other path joins them, else checks whether the
+      dependency closed a circle (then the groups on it are regrouped together).
+    Returns ``(dirty, lone, cross)``."""
+    dirty: set[int] = set()
+    cross: list[EdgePair] = []
+    for t in change.left:
+        if (g := group_of(t)) is not None:
+            dirty.add(g)
+    for t in change.moved:
+        dirty.update(g for w in neighbours(t) if (g := group_of(w)) is not None)
+    for u, v in (*change.removed, *change.added):
+        # inside a group: its edges (and maybe its connectedness) changed; across: the reasons of both ends'
+        # groups (their cut dependencies, the workflow a lone task joins) did
+        dirty.update(g for g in (group_of(u), group_of(v)) if g is not None)
+    for u, v in change.added:
+        gu, gv = group_of(u), group_of(v)
+        if gu is not None and gv is not None and gu != gv:
+            cross.append((u, v))
+    lone = {t for t in change.joined if group_of(t) is None}
+    return dirty, lone, cross
+
+
+@dataclass
+class ProposalBook:
+    """Groups of unassigned tasks kept up to date in memory (benchmarks, property tests); the service keeps the same
+    groups in PostgreSQL with the same steps (``affected``, pieces, circle check)."""
+
+    max_size: int = DEFAULT_MAX_SIZE
+    groups: dict[int, Group] = field(default_factory=dict)
+    group_of: dict[int, int] = field(default_factory=dict)
+    _next: int = 1
+
+    def rebuild(self, unassigned: Iterable[int], upstream: Mapping[int, Iterable[int]]) -> None:
+        self.groups.clear()
+        self.group_of.clear()
+        self._add(group_tasks(unassigned, upstream, self.max_size))
+
+    def _add(self, groups: Iterable[Group]) -> list[int]:
+        ids = []
+        for g in groups:
+            gid = self._next
+            self._next += 1
+            self.groups[gid] = g
+            for t in g.task_ids:
+                self.group_of[t] = gid
+            ids.append(gid)
+        return ids
+
+    def update(
+        self,
+        change: Change,
+        *,
+        unassigned: Collection[int],
+        upstream: Mapping[int, Iterable[int]],
+        downstream: Mapping[int, Iterable[int]],
+    ) -> list[int]:
+        """Apply a change (``affected``); returns the ids of the groups it created."""
+
+        def neighbours(t: int) -> Iterable[int]:
+            return (*upstream.get(t, ()), *downstream.get(t, ()))
+
+        dirty, lone, cross = affected(change, self.group_of.get, neighbours)
+        new: list[int] = []
+        for gid in dirty:
+            tasks = [t for t in self.groups[gid].task_ids if t in unassigned]
+            new += self._regroup(tasks, [gid], unassigned, upstream)
+        lone = {t for t in lone if t in unassigned}
+        new += self._regroup(lone, [], unassigned, upstream)
+        cross += [(u, t) for t in lone for u in upstream.get(t, ())] + [
+            (t, d) for t in lone for d in downstream.get(t, ())
+        ]
+        for u, v in cross:
+            a, b = self.group_of.get(u), self.group_of.get(v)
+            if a is None or b is None or a == b:
+                continue
+            if len(self.groups[a].task_ids) + len(self.groups[b].task_ids) <= self.max_size:
+                # the two groups now depend on each other: one group, unless another path joins them (a circle)
+                succ = (self._linked(a, downstream) | self._linked(b, downstream)) - {a, b}
+                pred = (self._linked(a, upstream) | self._linked(b, upstream)) - {a, b}
+                if not self._reaches(succ, pred, upstream, downstream):
+                    both = [*self.groups[a].task_ids, *self.groups[b].task_ids]
+                    new = [g for g in new if g not in (a, b)] + self._regroup(both, [a, b], unassigned, upstream)
+                    continue
+            if not self._reaches({b}, {a}, upstream, downstream):
+                continue
+            tangled = self._circle(a, upstream, downstream)
+            members = {t for g in tangled for t in self.groups[g].task_ids}
+            new = [g for g in new if g not in tangled] + self._regroup(members, tangled, unassigned, upstream)
+        return [g for g in new if g in self.groups]
+
+    def _regroup(
+        self,
+        region: Iterable[int],
+        gids: Iterable[int],
+        unassigned: Collection[int],
+        upstream: Mapping[int, Iterable[int]],
+    ) -> list[int]:
+        for gid in gids:
+            for t in self.groups.pop(gid).task_ids:
+                if self.group_of.get(t) == gid:
+                    del self.group_of[t]
+        return self._add(group_tasks((t for t in region if t in unassigned), upstream, self.max_size))
+
+    def _linked(self, g: int, links: Mapping[int, Iterable[int]]) -> set[int]:
+        return {h for t in self.groups[g].task_ids for w in links.get(t, ()) if (h := self.group_of.get(w)) is not None}
+
+    def _reaches(
+        self,
+        src: set[int],
+        dst: set[int],
+        upstream: Mapping[int, Iterable[int]],
+        downstream: Mapping[int, Iterable[int]],
+    ) -> bool:
+        """Whether cut dependencies lead from a group of ``src`` to one of ``dst``: searched from both ends at once,
+        the smaller frontier first (a group's downstream closure can be most of the graph, its upstream one small,
+        or the other way round)."""
+        if src & dst:
+            return True
+        ahead, behind = set(src), set(dst)
+        fwd, bwd = list(src), list(dst)
+        while fwd and bwd:
+            if len(fwd) <= len(bwd):
+                nxt = []
+                for g in fwd:
+                    for h in self._linked(g, downstream):
+                        if h in behind:
+                            return True
+                        if h not in ahead:
+                            ahead.add(h)
+                            nxt.append(h)
+                fwd = nxt
+            else:
+                nxt = []
+                for g in bwd:
+                    for h in self._linked(g, upstream):
+                        if h in ahead:
+                            return True
+                        if h not in behind:
+                            behind.add(h)
+                            nxt.append(h)
+                bwd = nxt
+        return False
+
+    def _circle(
+        self, start: int, upstream: Mapping[int, Iterable[int]], downstream: Mapping[int, Iterable[int]]
+    ) -> set[int]:
+        """The groups on a circle through ``start``: reachable from it and reaching it."""
+
+        def reach(links: Mapping[int, Iterable[int]]) -> set[int]:
+            seen, stack = {start}, [start]
+            while stack:
+                for h in self._linked(stack.pop(), links):
+                    if h not in seen:
+                        seen.add(h)
+                        stack.append(h)
+            return seen
+
+        return reach(downstream) & reach(upstream)
