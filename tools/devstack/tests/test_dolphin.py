@@ -1,4 +1,4 @@
-"""Tests for the real DolphinScheduler standalone launcher (tools/devstack/src/devstack/dolphin.py).
+"""Tests for the real DolphinScheduler standalone launcher (tools/devstack/src/devstack/dolphin/).
 
 The ``realds`` test starts a real DolphinScheduler JVM (minutes on a 2-core machine), bootstraps
 tenant/user/project/token, creates a 2-task SHELL workflow through the py4j gateway, releases it
@@ -21,12 +21,13 @@ from py4j.protocol import Py4JError
 from devstack import dolphin
 from devstack.dolphin import (
     DolphinPorts,
-    DolphinRest,
     DolphinStandalone,
     DolphinUnavailableError,
     PlatformBootstrap,
     bootstrap_platform,
 )
+from devstack.dolphin.artifacts import resolve_version
+from devstack.dolphin.rest import DolphinRest
 
 FINAL_WORKFLOW_STATES = {"SUCCESS", "FAILURE", "STOP", "PAUSE"}
 
@@ -70,8 +71,8 @@ def test_generated_config_is_ours_and_minimal(tmp_path: Path, monkeypatch: pytes
 
 def test_explicit_version_wins(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DEVSTACK_DS_VERSION", "3.3.2")
-    assert dolphin.resolve_version() == "3.3.2"
-    assert dolphin.resolve_version("3.4.1") == "3.4.1"
+    assert resolve_version() == "3.3.2"
+    assert resolve_version("3.4.1") == "3.4.1"
 
 
 # ------------------------------------------------------------------ the real server
