@@ -16,9 +16,11 @@ import pytest
 from common.dolphin import errors as dolphin_errors
 from common.dolphin import models as dolphin_models
 from common.workflow import ExecutionType, ParamType, Priority, TimeoutStrategy
-from ds_emulator import app as emulator_app
+from ds_emulator import dependent as emulator_dependent
 from ds_emulator import errors as emulator_errors
-from ds_emulator import state as emulator_state
+from ds_emulator import model as emulator_model
+from ds_emulator import rest_params as emulator_params
+from ds_emulator import rest_routes as emulator_routes
 
 from . import checks, harness
 from .cases import DEPENDENT_IGNORED_BY_DS, DEPENDENT_PARAMETERS, documents
@@ -67,7 +69,7 @@ def test_every_client_method_was_recorded(rest_requests: list[RestRequest], gate
 def test_emulator_routes_are_ds_endpoints_with_their_codes_and_statuses(facts: dict[str, Any]) -> None:
     """The emulator serves only DS endpoints, answers each with its ``@ApiException`` status and its HTTP status
     (201 for the create endpoints)."""
-    routes = [(m, path, api, http) for m, path, _, api, http in emulator_app.REST_ROUTES]
+    routes = [(m, path, api, http) for m, path, _, api, http in emulator_routes.REST_ROUTES]
     _assert_none(checks.check_emulator_routes(facts["controllers"], routes, facts["status"]))
 
 
@@ -186,11 +188,13 @@ def test_dependent_enum_names_the_ds_master_uses_are_known_to_us(facts: dict[str
     policies = refs[DEPENDENT_CLASSES["DependentFailurePolicyEnum"]]
     assert {r["name"] for r in policies if r["kind"] == "field"} == {"DEPENDENT_FAILURE_WAITING"}
     _assert_none(
-        checks.check_referenced_names("DependentFailurePolicyEnum", policies, emulator_state.DEPENDENT_FAILURE_POLICIES)
+        checks.check_referenced_names(
+            "DependentFailurePolicyEnum", policies, emulator_dependent.DEPENDENT_FAILURE_POLICIES
+        )
     )
     _assert_none(
         checks.check_referenced_names(
-            "DependentRelation", refs[DEPENDENT_CLASSES["DependentRelation"]], emulator_state.DEPENDENT_RELATIONS
+            "DependentRelation", refs[DEPENDENT_CLASSES["DependentRelation"]], emulator_dependent.DEPENDENT_RELATIONS
         )
     )
 
@@ -222,15 +226,15 @@ def test_our_enums_have_the_jars_names_and_codes(facts: dict[str, Any]) -> None:
 def test_the_emulator_takes_exactly_the_jars_enum_names(facts: dict[str, Any]) -> None:
     by = facts["enums"]
     accepted = {
-        "WorkflowExecutionStatus": emulator_app.WF_STATES,
-        "CommandType": emulator_app.COMMAND_TYPES,
-        "FailureStrategy": emulator_app.FAILURE_STRATEGIES,
-        "WarningType": emulator_app.WARNING_TYPES,
-        "Priority": emulator_app.PRIORITIES,
-        "ReleaseState": emulator_app.RELEASE_STATES,
-        "TaskDependType": emulator_app.TASK_DEPEND_TYPES,
-        "RunMode": emulator_app.RUN_MODES,
-        "WorkflowExecutionType": emulator_state.EXECUTION_TYPES,
+        "WorkflowExecutionStatus": emulator_params.WF_STATES,
+        "CommandType": emulator_params.COMMAND_TYPES,
+        "FailureStrategy": emulator_params.FAILURE_STRATEGIES,
+        "WarningType": emulator_params.WARNING_TYPES,
+        "Priority": emulator_params.PRIORITIES,
+        "ReleaseState": emulator_params.RELEASE_STATES,
+        "TaskDependType": emulator_params.TASK_DEPEND_TYPES,
+        "RunMode": emulator_params.RUN_MODES,
+        "WorkflowExecutionType": emulator_model.EXECUTION_TYPES,
     }
     for ours, names in accepted.items():
         assert sorted(names) == sorted(c["name"] for c in by[DS_ENUMS[ours]]), ours

@@ -9,14 +9,10 @@ from typing import Any
 
 import pytest
 
+from ds_emulator.dependent import dependent_intervals, dependent_params_status, dependent_params_valid
 from ds_emulator.errors import DsError
-from ds_emulator.state import (
-    Emulator,
-    Workflow,
-    dependent_intervals,
-    dependent_params_status,
-    dependent_params_valid,
-)
+from ds_emulator.model import Workflow
+from ds_emulator.state import Emulator
 
 T0 = datetime(2026, 12, 9, 10, 30, tzinfo=UTC).timestamp()  # a Wednesday
 

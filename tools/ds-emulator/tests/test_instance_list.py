@@ -12,7 +12,8 @@ import pytest
 
 from ds_emulator.app import create_app
 from ds_emulator.faults import Faults
-from ds_emulator.state import Emulator, Instance, Workflow, encode_json
+from ds_emulator.model import Instance, Workflow, encode_json
+from ds_emulator.state import Emulator
 
 TOKEN = "test-token"
 T0 = 1_800_000_000.0
