@@ -140,7 +140,7 @@ class FakeServices:
             "name": name,
             "task_type": "SHELL",
             "description": "",
-            "params": {"script": f"echo {name}"},
+            "params": {"kind": "SHELL", "script": f"echo {name}"},
             "worker_group": "default",
             "owner": None,
             "revision": 1,
@@ -232,8 +232,15 @@ class FakeServices:
                 "created_at": NOW.isoformat(),
                 "content_hash": f"h{wid}-{no}",
                 "summary": f"version {no}",
-                "change_summary": {"added_tasks": []},
-                "structure_snapshot": {"tasks": [t["task_id"] for t in self.workflows[wid]["tasks"]]},
+                "change_summary": {"is_initial": no == 1, "summary": f"version {no}"},
+                "structure_snapshot": {
+                    "workflow_id": wid,
+                    "workflow_name": self.workflows[wid]["name"],
+                    "tasks": [
+                        {k: t[k] for k in ("task_id", "name", "task_type", "description", "params", "node_attrs")}
+                        for t in self.workflows[wid]["tasks"]
+                    ],
+                },
             }
         )
         self.workflows[wid]["current_version_no"] = no
@@ -612,7 +619,8 @@ class FakeServices:
             nos = {v["version_no"] for v in fake.versions[workflow_id]}
             if from_no not in nos or to_no not in nos:
                 raise NotFound(f"workflow {workflow_id} has no version {from_no if from_no not in nos else to_no}")
-            return {"from_version_no": from_no, "to_version_no": to_no, "added_tasks": [], "removed_tasks": []}
+            # a ChangeSummary (what definition answers), its summary naming the versions for the test
+            return {"is_initial": False, "tasks_added": [], "tasks_removed": [], "summary": f"{from_no} to {to_no}"}
 
         @app.post("/internal/workflows/{workflow_id}/rollback")
         async def rollback(workflow_id: int, body: Rollback, x_actor: Actor) -> Any:
@@ -620,7 +628,7 @@ class FakeServices:
             if body.expected_version_no != wf["current_version_no"]:
                 raise StaleVersion(f"workflow {workflow_id} is at version {wf['current_version_no']}")
             fake._new_version(workflow_id, "rollback", x_actor or "system")
-            return wf
+            return {**wf, "unassigned_task_ids": []}
 
         @app.post("/internal/workflows/{workflow_id}/publish", status_code=202)
         async def publish(workflow_id: int, body: Publish) -> Any:
@@ -640,7 +648,47 @@ class FakeServices:
             task = task_or_404(task_id)
             if task["workflow_id"]:
                 raise NotFound(f"proposal {task_id} not found")
-            return {"id": task_id, "kind": "new_workflow", "task_ids": [task_id], "edges": [], "dismissed": False}
+            return {
+                "id": task_id,
+                "kind": "new_workflow",
+                "fingerprint": f"fp{task_id}",
+                "workflow_id": None,
+                "task_ids": [task_id],
+                "task_count": 1,
+                "edges": [],
+                "cycle_edges": [],
+                "cycles": [],
+                "component_size": 1,
+                "split": False,
+                "cross_dependencies": [],
+                "dismissed": False,
+                "created_at": NOW.isoformat(),
+            }
+
+        def proposal_preview(p: dict[str, Any], cut: list[dict[str, Any]]) -> dict[str, Any]:
+            return {
+                "proposal_id": p["id"],
+                "kind": p["kind"],
+                "fingerprint": p["fingerprint"],
+                "target_workflow_id": None,
+                "moved_task_ids": p["task_ids"],
+                "moved_edges": [],
+                "dropped_edges": [],
+                "bridged_edges": [],
+                "lineage_edges": [],
+                "external_dependencies": [],
+                "reasons": {"component_size": 1, "split": False, "cut_dependencies": cut},
+                "warnings": [],
+                "target_after": {
+                    "workflow_id": 0,
+                    "task_ids": p["task_ids"],
+                    "edges": [],
+                    "entry_task_ids": p["task_ids"],
+                    "exit_task_ids": p["task_ids"],
+                    "external_dependencies": [],
+                },
+                "target_version_no": None,
+            }
 
         @app.get("/internal/proposals")
         async def proposals(page: int = 1, page_size: int = 50) -> Any:
@@ -656,18 +704,23 @@ class FakeServices:
         async def preview_proposal(proposal_id: int) -> Any:
             p = proposal_of(proposal_id)
             cut = [
-                {"upstream_task_id": u, "downstream_task_id": t, "outside": "upstream", "kept_as": "dependent_link"}
+                {
+                    "upstream_task_id": u,
+                    "downstream_task_id": t,
+                    "other_workflow_id": fake.tasks[u]["workflow_id"] if u in fake.tasks else None,
+                    "outside": "upstream",
+                    "kept_as": "dependent_link",
+                }
                 for t in p["task_ids"]
                 for u in fake.deps.get(t, ([], []))[0]
             ]
-            reasons = {"component_size": 1, "split": False, "cut_dependencies": cut}
-            return {"proposal_id": proposal_id, "moved_task_ids": p["task_ids"], "warnings": [], "reasons": reasons}
+            return proposal_preview(p, cut)
 
         @app.post("/internal/proposals/{proposal_id}/accept", status_code=201)
         async def accept_proposal(proposal_id: int) -> Any:
             p = proposal_of(proposal_id)
             wf = fake.add_workflow(f"auto-{proposal_id}", task_ids=p["task_ids"])
-            return {"proposal_id": proposal_id, "workflow": wf, "preview": {"moved_task_ids": p["task_ids"]}}
+            return {"proposal_id": proposal_id, "workflow": wf, "preview": proposal_preview(p, [])}
 
         @app.post("/internal/proposals/{proposal_id}/dismiss")
         async def dismiss_proposal(proposal_id: int) -> Any:
@@ -678,16 +731,40 @@ class FakeServices:
             task = task_or_404(body.task_id)
             wf_or_404(body.target_workflow_id)
             return {
-                "task_id": body.task_id,
-                "source_workflow_id": task["workflow_id"],
-                "target_workflow_id": body.target_workflow_id,
-                "mode": body.mode,
-                "moved_task_ids": [body.task_id],
+                **migration_plan(task, body.task_id, body.target_workflow_id, body.mode),
                 "source_version_no": fake.workflows[task["workflow_id"]]["current_version_no"]
                 if task["workflow_id"]
                 else None,
                 "target_version_no": fake.workflows[body.target_workflow_id]["current_version_no"],
+            }
+
+        def migration_plan(task: dict[str, Any], task_id: int, target_id: int, mode: str) -> dict[str, Any]:
+            def side(workflow_id: int, task_ids: list[int]) -> dict[str, Any]:
+                return {
+                    "workflow_id": workflow_id,
+                    "task_ids": task_ids,
+                    "edges": [],
+                    "entry_task_ids": task_ids,
+                    "exit_task_ids": task_ids,
+                }
+
+            source_id = task["workflow_id"]
+            source_tasks = [t["task_id"] for t in fake.workflows[source_id]["tasks"]] if source_id else []
+            target_tasks = [t["task_id"] for t in fake.workflows[target_id]["tasks"]]
+            return {
+                "task_id": task_id,
+                "mode": mode,
+                "source_workflow_id": source_id,
+                "target_workflow_id": target_id,
+                "moved_task_ids": [task_id],
+                "moved_edges": [],
+                "dropped_edges": [],
+                "bridged_edges": [],
+                "lineage_edges": [],
+                "source_emptied": source_tasks == [task_id],
                 "warnings": [],
+                "source_after": side(source_id or 0, [t for t in source_tasks if t != task_id]),
+                "target_after": side(target_id, [*target_tasks, task_id]),
             }
 
         @app.post("/internal/migrations")
@@ -697,8 +774,9 @@ class FakeServices:
             if body.expected_target_version_no != target["current_version_no"]:
                 raise StaleVersion(f"workflow {target['id']} is at version {target['current_version_no']}")
             source = fake.workflows.get(task["workflow_id"]) if task["workflow_id"] else None
+            plan = migration_plan(task, body.task_id, target["id"], body.mode)
             fake._own(body.task_id, target["id"])
-            return {"source": source, "target": target, "preview": {"moved_task_ids": [body.task_id]}}
+            return {"source": source, "target": target, "preview": plan}
 
         return app
 
@@ -888,9 +966,34 @@ class FakeServices:
             for wid, runs in fake.executions.items():
                 for run in runs:
                     if run["instance_id"] == instance_id and workflow_id in (None, wid):
+                        times = {k: run[k] for k in ("start_time", "end_time", "duration", "host")}
                         return {
-                            "instance": {"id": instance_id, "workflow_id": wid, "state": run["state"], "name": "x"},
-                            "tasks": [{"id": instance_id * 10, "name": "t1", "state": run["state"]}],
+                            "instance": {
+                                "id": instance_id,
+                                "name": "x",
+                                "workflow_id": wid,
+                                "project_code": 7,
+                                "workflow_definition_code": 8,
+                                "workflow_definition_version": 1,
+                                "state": run["state"],
+                                "schedule_time": None,
+                                "command_type": run["command_type"],
+                                "run_times": run["run_times"],
+                                "executor_name": "admin",
+                                **times,
+                            },
+                            "tasks": [
+                                {
+                                    "id": instance_id * 10,
+                                    "name": "t1",
+                                    "task_type": "SHELL",
+                                    "task_code": 11,
+                                    "state": run["state"],
+                                    "submit_time": run["start_time"],
+                                    "retry_times": 0,
+                                    **times,
+                                }
+                            ],
                         }
             raise NotFound(f"workflow instance {instance_id} does not exist")
 

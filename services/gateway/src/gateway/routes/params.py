@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Query, Request, Response
+from fastapi.routing import APIRoute
 from pydantic_core import to_json
 
 from common.bounds import INT4_MAX, INT8_MAX
 from gateway.deps import Deps, get_deps
+from gateway.responses import Problem
 
 DepsDep = Annotated[Deps, Depends(get_deps)]
 PageQ = Annotated[int, Query(ge=1, le=INT4_MAX, description="1-based page")]
@@ -19,12 +22,26 @@ NumberPath = Annotated[int, Path(ge=1, le=INT4_MAX)]
 #: a DolphinScheduler workflow or task instance id (a Java ``Integer`` in DS)
 DsInstancePath = Annotated[int, Path(ge=1, le=INT4_MAX)]
 
-PROBLEM_RESPONSES: dict[int | str, dict[str, str]] = {
-    401: {"description": "Missing, unknown or revoked API key (problem JSON)"},
-    403: {"description": "The key lacks the role (problem JSON)"},
-    503: {"description": "A service is unavailable (problem JSON naming it)"},
-    504: {"description": "A service did not answer in time (problem JSON naming it)"},
+
+#: the problem answers every route may give (a service's own 4xx problem is passed through as it is)
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": Problem, "description": "Missing, unknown or revoked API key (problem JSON)"},
+    403: {"model": Problem, "description": "The key lacks the role (problem JSON)"},
+    404: {"model": Problem, "description": "Not found (problem JSON)"},
+    409: {"model": Problem, "description": "Conflicts with the current state; ``type`` says which (problem JSON)"},
+    422: {"model": Problem, "description": "Invalid input; ``errors`` lists each (problem JSON)"},
+    503: {"model": Problem, "description": "A service is unavailable (problem JSON naming it)"},
+    504: {"model": Problem, "description": "A service did not answer in time (problem JSON naming it)"},
 }
+
+
+class PassThroughRoute(APIRoute):
+    """A route whose answer is a service's, validated against its ``response_model`` and passed on with the fields
+    the service sent (``response_model_exclude_unset``): the model's defaults are never added to it."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        kwargs["response_model_exclude_unset"] = True
+        super().__init__(path, endpoint, **kwargs)
 
 
 def note(request: Request, detail: str) -> None:
