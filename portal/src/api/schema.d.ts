@@ -843,7 +843,7 @@ export interface components {
              * Instance Ids
              * @default []
              */
-            instance_ids: number[];
+            instance_ids?: number[];
             /** Error */
             error?: string | null;
             /** Ds Code */
@@ -868,62 +868,38 @@ export interface components {
         };
         /**
          * ChangeSummary
-         * @description The structural difference from one version to another (a summary stored before a field existed lacks it).
+         * @description The structural difference from one version to another.
          */
         ChangeSummary: {
-            /**
-             * Is Initial
-             * @default false
-             */
+            /** Is Initial */
             is_initial: boolean;
-            /**
-             * Tasks Added
-             * @default []
-             */
+            /** Tasks Added */
             tasks_added: number[];
-            /**
-             * Tasks Removed
-             * @default []
-             */
+            /** Tasks Removed */
             tasks_removed: number[];
             /**
              * Tasks Unassigned
              * @default []
              */
-            tasks_unassigned: number[];
-            /**
-             * Edges Added
-             * @default []
-             */
+            tasks_unassigned?: number[];
+            /** Edges Added */
             edges_added: [
                 number,
                 number
             ][];
-            /**
-             * Edges Removed
-             * @default []
-             */
+            /** Edges Removed */
             edges_removed: [
                 number,
                 number
             ][];
-            /**
-             * Tasks Changed
-             * @default []
-             */
+            /** Tasks Changed */
             tasks_changed: components["schemas"]["TaskChange"][];
-            schedule?: components["schemas"]["ScheduleChange"] | null;
-            global_params?: components["schemas"]["GlobalParamsChange"] | null;
-            /**
-             * Workflow Fields
-             * @default []
-             */
+            schedule: components["schemas"]["ScheduleChange"] | null;
+            global_params: components["schemas"]["GlobalParamsChange"] | null;
+            /** Workflow Fields */
             workflow_fields: components["schemas"]["FieldChange"][];
             dependent_links?: components["schemas"]["LinksChange"] | null;
-            /**
-             * Summary
-             * @default no changes
-             */
+            /** Summary */
             summary: string;
         };
         /** CreatedApiKey */
@@ -992,6 +968,31 @@ export interface components {
          * @enum {string}
          */
         DependentCycle: "hour" | "day" | "week" | "month";
+        /**
+         * DsAttention
+         * @description A failed publish left DolphinScheduler other than intended (until a newer result says it holds the intended
+         *     state); the publisher restores it (``/workflows/{id}/restore``).
+         */
+        DsAttention: {
+            /**
+             * Kind
+             * @constant
+             */
+            kind: "ds_state";
+            /** Reason */
+            reason: string;
+            /** Record Id */
+            record_id: number;
+            operation: components["schemas"]["PublishOperation"];
+            /** Intended Release State */
+            intended_release_state: ("ONLINE" | "OFFLINE") | null;
+            /** Release State */
+            release_state: ("ONLINE" | "OFFLINE") | null;
+            /** Error */
+            error: string | null;
+            /** Since */
+            since: string;
+        };
         /** Edge */
         Edge: {
             /** Upstream Task Id */
@@ -1073,14 +1074,10 @@ export interface components {
         };
         /**
          * ExternalDependency
-         * @description A lineage dependency on a task of ANOTHER workflow, kept as a DolphinScheduler DEPENDENT task: ``task_ids``
-         *     (tasks of this workflow) wait until ``upstream_task_id`` of workflow ``upstream_workflow_id`` has succeeded in
-         *     the period given by ``cycle`` and ``date_value``.
-         *
-         *     The upstream workflow's DolphinScheduler codes are part of the version (``None`` while it was not deployed when
-         *     the version was written): a publish sends exactly what was approved, and a change of the upstream's codes writes
-         *     a new version of this workflow (``trigger_source=auto_orchestration``). The task code is the publisher's stable
-         *     code of the upstream task.
+         * @description A lineage dependency on a task of another workflow, kept as a DolphinScheduler DEPENDENT task: ``task_ids``
+         *     (of this workflow) wait until ``upstream_task_id`` of workflow ``upstream_workflow_id`` succeeded in the period
+         *     ``cycle``/``date_value``. The codes are ``null`` while the upstream was not deployed when the version was
+         *     written.
          */
         ExternalDependency: {
             /** Upstream Workflow Id */
@@ -1089,12 +1086,8 @@ export interface components {
             upstream_task_id: number;
             /** Task Ids */
             task_ids: number[];
-            /** @default day */
             cycle: components["schemas"]["DependentCycle"];
-            /**
-             * Date Value
-             * @default today
-             */
+            /** Date Value */
             date_value: string;
             /** Upstream Project Code */
             upstream_project_code?: number | null;
@@ -1104,12 +1097,12 @@ export interface components {
              * Upstream Workflow Name
              * @default
              */
-            upstream_workflow_name: string;
+            upstream_workflow_name?: string;
             /**
              * Upstream Task Name
              * @default
              */
-            upstream_task_name: string;
+            upstream_task_name?: string;
         };
         /**
          * FailureStrategy
@@ -1126,22 +1119,27 @@ export interface components {
             old?: components["schemas"]["JsonValue"];
             new?: components["schemas"]["JsonValue"];
         };
+        /** GlobalParam */
+        GlobalParam: {
+            /** Name */
+            name: string;
+            /** Value */
+            value: string;
+            /**
+             * Direction
+             * @enum {string}
+             */
+            direction: "IN" | "OUT";
+            /** Type */
+            type: string;
+        };
         /** GlobalParamsChange */
         GlobalParamsChange: {
-            /**
-             * Added
-             * @default []
-             */
+            /** Added */
             added: string[];
-            /**
-             * Removed
-             * @default []
-             */
+            /** Removed */
             removed: string[];
-            /**
-             * Changed
-             * @default []
-             */
+            /** Changed */
             changed: components["schemas"]["FieldChange"][];
         };
         /** Instance */
@@ -1206,20 +1204,11 @@ export interface components {
          *     whole link).
          */
         LinksChange: {
-            /**
-             * Added
-             * @default []
-             */
+            /** Added */
             added: number[];
-            /**
-             * Removed
-             * @default []
-             */
+            /** Removed */
             removed: number[];
-            /**
-             * Changed
-             * @default []
-             */
+            /** Changed */
             changed: components["schemas"]["FieldChange"][];
         };
         /** Me */
@@ -1248,7 +1237,7 @@ export interface components {
              * Allow Empty Source
              * @default false
              */
-            allow_empty_source: boolean;
+            allow_empty_source?: boolean;
             /** Expected Source Version No */
             expected_source_version_no: number;
             /** Expected Target Version No */
@@ -1285,7 +1274,7 @@ export interface components {
              * Lineage Edges
              * @default []
              */
-            lineage_edges: [
+            lineage_edges?: [
                 number,
                 number
             ][];
@@ -1315,7 +1304,7 @@ export interface components {
              * Allow Empty Source
              * @default false
              */
-            allow_empty_source: boolean;
+            allow_empty_source?: boolean;
         };
         /** MigrationResult */
         MigrationResult: {
@@ -1352,7 +1341,7 @@ export interface components {
              * Task Ids
              * @default []
              */
-            task_ids: number[];
+            task_ids?: number[];
         };
         /**
          * NodeAttrs
@@ -1363,52 +1352,52 @@ export interface components {
              * Worker Group
              * @default default
              */
-            worker_group: string;
+            worker_group?: string;
             /** @default END */
-            failure_strategy: components["schemas"]["FailureStrategy"];
+            failure_strategy?: components["schemas"]["FailureStrategy"];
             /**
              * Retries
              * @default 0
              */
-            retries: number;
+            retries?: number;
             /**
              * Retry Interval Minutes
              * @default 1
              */
-            retry_interval_minutes: number;
+            retry_interval_minutes?: number;
             /**
              * Timeout Minutes
              * @default 0
              */
-            timeout_minutes: number;
+            timeout_minutes?: number;
             timeout_strategy?: components["schemas"]["TimeoutStrategy"] | null;
             /** @default MEDIUM */
-            priority: components["schemas"]["Priority"];
+            priority?: components["schemas"]["Priority"];
             /**
              * Delay Minutes
              * @default 0
              */
-            delay_minutes: number;
+            delay_minutes?: number;
             /**
              * Enabled
              * @default true
              */
-            enabled: boolean;
+            enabled?: boolean;
             /**
              * Environment Code
              * @default -1
              */
-            environment_code: number;
+            environment_code?: number;
             /**
              * Cpu Quota
              * @default -1
              */
-            cpu_quota: number;
+            cpu_quota?: number;
             /**
              * Memory Max Mb
              * @default -1
              */
-            memory_max_mb: number;
+            memory_max_mb?: number;
         };
         /**
          * Notice
@@ -1431,15 +1420,15 @@ export interface components {
              * Value
              * @default
              */
-            value: string;
+            value?: string;
             /**
              * Direction
              * @default IN
              * @enum {string}
              */
-            direction: "IN" | "OUT";
+            direction?: "IN" | "OUT";
             /** @default VARCHAR */
-            type: components["schemas"]["ParamType"];
+            type?: components["schemas"]["ParamType"];
         };
         /**
          * ParamType
@@ -1481,14 +1470,14 @@ export interface components {
              * Description
              * @default
              */
-            description: string;
+            description?: string;
             /** Expected Version No */
             expected_version_no?: number | null;
             /**
              * Dependent Links
              * @default true
              */
-            dependent_links: boolean;
+            dependent_links?: boolean;
         };
         /** ProposalAccepted */
         ProposalAccepted: {
@@ -1717,7 +1706,7 @@ export interface components {
              * Replayed
              * @default false
              */
-            replayed: boolean;
+            replayed?: boolean;
             /** Trace Id */
             trace_id?: string | null;
             /** Trace Link */
@@ -1747,12 +1736,12 @@ export interface components {
              * Local Params
              * @default []
              */
-            local_params: components["schemas"]["Param"][];
+            local_params?: components["schemas"]["Param"][];
             /**
              * Resources
              * @default []
              */
-            resources: string[];
+            resources?: string[];
         };
         /**
          * Restore
@@ -1869,7 +1858,7 @@ export interface components {
             exit_task_ids: number[];
             schedule: components["schemas"]["Schedule"] | null;
             /** Global Params */
-            global_params: components["schemas"]["Param"][];
+            global_params: components["schemas"]["GlobalParam"][];
             execution_type: components["schemas"]["ExecutionType"];
             /** Timeout Minutes */
             timeout_minutes: number;
@@ -1881,10 +1870,7 @@ export interface components {
             attention_details: {
                 [key: string]: unknown;
             } | null;
-            /** Ds Attention */
-            ds_attention?: {
-                [key: string]: unknown;
-            } | null;
+            ds_attention?: components["schemas"]["DsAttention"] | null;
             /** Created By */
             created_by: string;
             /**
@@ -1928,7 +1914,7 @@ export interface components {
              * Replayed
              * @default false
              */
-            replayed: boolean;
+            replayed?: boolean;
             /** Detail */
             detail?: string | null;
             /** Error */
@@ -1947,10 +1933,7 @@ export interface components {
         Schedule: {
             /** Crontab */
             crontab: string;
-            /**
-             * Timezone
-             * @default UTC
-             */
+            /** Timezone */
             timezone: string;
             /**
              * Start Time
@@ -1986,12 +1969,12 @@ export interface components {
              * Local Params
              * @default []
              */
-            local_params: components["schemas"]["Param"][];
+            local_params?: components["schemas"]["Param"][];
             /**
              * Resources
              * @default []
              */
-            resources: string[];
+            resources?: string[];
         };
         /** SnapshotTask */
         SnapshotTask: {
@@ -1999,29 +1982,15 @@ export interface components {
             task_id: number;
             /** Name */
             name: string;
-            task_type: components["schemas"]["TaskType"];
             /**
-             * Description
-             * @default
+             * Task Type
+             * @enum {string}
              */
+            task_type: "SHELL" | "SQL" | "PYTHON";
+            /** Description */
             description: string;
             /** Params */
             params: components["schemas"]["ShellParams"] | components["schemas"]["PythonParams"] | components["schemas"]["SqlParams"];
-            /**
-             * @default {
-             *       "worker_group": "default",
-             *       "failure_strategy": "END",
-             *       "retries": 0,
-             *       "retry_interval_minutes": 1,
-             *       "timeout_minutes": 0,
-             *       "priority": "MEDIUM",
-             *       "delay_minutes": 0,
-             *       "enabled": true,
-             *       "environment_code": -1,
-             *       "cpu_quota": -1,
-             *       "memory_max_mb": -1
-             *     }
-             */
             node_attrs: components["schemas"]["NodeAttrs"];
         };
         /** SqlParams */
@@ -2037,7 +2006,7 @@ export interface components {
              * Datasource Type
              * @default POSTGRESQL
              */
-            datasource_type: string;
+            datasource_type?: string;
             /** Sql */
             sql: string;
             /**
@@ -2045,77 +2014,58 @@ export interface components {
              * @default non_query
              * @enum {string}
              */
-            sql_type: "query" | "non_query";
+            sql_type?: "query" | "non_query";
             /**
              * Pre Statements
              * @default []
              */
-            pre_statements: string[];
+            pre_statements?: string[];
             /**
              * Post Statements
              * @default []
              */
-            post_statements: string[];
+            post_statements?: string[];
             /**
              * Display Rows
              * @default 10
              */
-            display_rows: number;
+            display_rows?: number;
             /**
              * Local Params
              * @default []
              */
-            local_params: components["schemas"]["Param"][];
+            local_params?: components["schemas"]["Param"][];
         };
         /**
          * StructureSnapshot
-         * @description The canonical structure of one workflow version.
+         * @description The canonical structure of one workflow version (what a publish sends).
          */
         StructureSnapshot: {
             /** Workflow Id */
             workflow_id: number;
             /** Workflow Name */
             workflow_name: string;
-            /**
-             * Description
-             * @default
-             */
+            /** Description */
             description: string;
             /** Tasks */
             tasks: components["schemas"]["SnapshotTask"][];
-            /**
-             * Edges
-             * @default []
-             */
+            /** Edges */
             edges: components["schemas"]["Edge"][];
-            schedule?: components["schemas"]["Schedule"] | null;
-            /**
-             * Global Params
-             * @default []
-             */
-            global_params: components["schemas"]["Param"][];
-            /** @default PARALLEL */
+            schedule: components["schemas"]["Schedule"] | null;
+            /** Global Params */
+            global_params: components["schemas"]["GlobalParam"][];
             execution_type: components["schemas"]["ExecutionType"];
-            /**
-             * Timeout Minutes
-             * @default 0
-             */
+            /** Timeout Minutes */
             timeout_minutes: number;
-            /**
-             * Entry Task Ids
-             * @default []
-             */
+            /** Entry Task Ids */
             entry_task_ids: number[];
-            /**
-             * Exit Task Ids
-             * @default []
-             */
+            /** Exit Task Ids */
             exit_task_ids: number[];
             /**
              * External Dependencies
              * @default []
              */
-            external_dependencies: components["schemas"]["ExternalDependency"][];
+            external_dependencies?: components["schemas"]["ExternalDependency"][];
         };
         /**
          * SuggestedWorkflow
@@ -2382,11 +2332,6 @@ export interface components {
             /** Unavailable */
             unavailable: string[];
         };
-        /**
-         * TaskType
-         * @enum {string}
-         */
-        TaskType: "SHELL" | "SQL" | "PYTHON";
         /** TaskUpdate */
         TaskUpdate: {
             /** Name */
@@ -2609,7 +2554,7 @@ export interface components {
             exit_task_ids: number[];
             schedule: components["schemas"]["Schedule"] | null;
             /** Global Params */
-            global_params: components["schemas"]["Param"][];
+            global_params: components["schemas"]["GlobalParam"][];
             execution_type: components["schemas"]["ExecutionType"];
             /** Timeout Minutes */
             timeout_minutes: number;
@@ -2621,10 +2566,7 @@ export interface components {
             attention_details: {
                 [key: string]: unknown;
             } | null;
-            /** Ds Attention */
-            ds_attention?: {
-                [key: string]: unknown;
-            } | null;
+            ds_attention?: components["schemas"]["DsAttention"] | null;
             /** Created By */
             created_by: string;
             /**
@@ -2882,7 +2824,7 @@ export interface components {
             exit_task_ids: number[];
             schedule: components["schemas"]["Schedule"] | null;
             /** Global Params */
-            global_params: components["schemas"]["Param"][];
+            global_params: components["schemas"]["GlobalParam"][];
             execution_type: components["schemas"]["ExecutionType"];
             /** Timeout Minutes */
             timeout_minutes: number;
@@ -2894,10 +2836,7 @@ export interface components {
             attention_details: {
                 [key: string]: unknown;
             } | null;
-            /** Ds Attention */
-            ds_attention?: {
-                [key: string]: unknown;
-            } | null;
+            ds_attention?: components["schemas"]["DsAttention"] | null;
             /** Created By */
             created_by: string;
             /**

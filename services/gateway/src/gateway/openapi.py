@@ -63,7 +63,8 @@ def generate(out_dir: Path, *, portal: Path = PORTAL) -> None:
             f"{tool} is missing: install the portal's packages first (cd portal && npm ci; Node.js 20.19+)"
         )
     subprocess.run(
-        [str(tool), str(spec), "--output", str(out_dir / SCHEMA_TS)],
+        # a field with a default is optional, as the schema says (the answers leave out what the service left out)
+        [str(tool), str(spec), "--default-non-nullable", "false", "--output", str(out_dir / SCHEMA_TS)],
         check=True,
         cwd=portal,
         stdout=subprocess.DEVNULL,
@@ -76,10 +77,14 @@ def stale(committed: Path = API_DIR, *, portal: Path = PORTAL) -> list[str]:
         fresh = Path(tmp)
         generate(fresh, portal=portal)
         return [
-            str((committed / name).relative_to(REPO))
+            _shown(committed / name)
             for name in (OPENAPI_JSON, SCHEMA_TS)
             if not (committed / name).exists() or (committed / name).read_text() != (fresh / name).read_text()
         ]
+
+
+def _shown(path: Path) -> str:
+    return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,16 +17,7 @@ from uuid import UUID
 from pydantic import BaseModel, Field, JsonValue
 
 from common.events.models import PublishOperation, TriggerSource
-from common.workflow import (
-    Edge,
-    ExecutionType,
-    ExternalDependency,
-    NodeAttrs,
-    Param,
-    Schedule,
-    StructureSnapshot,
-    TaskParams,
-)
+from common.workflow import DependentCycle, Edge, ExecutionType, NodeAttrs, TaskParams
 from gateway.schemas import MigrationMode, TaskType
 
 WorkflowStatus = Literal["draft", "ready", "online", "offline", "archived"]
@@ -45,6 +36,42 @@ class Problem(BaseModel):
     status: int
     detail: str
     instance: str | None = None
+
+
+# --- shapes of a workflow's structure (``common.workflow``'s, as the services send them: complete) ---------------
+
+
+class Schedule(BaseModel):
+    #: Quartz cron, 6 or 7 fields: second minute hour day-of-month month day-of-week [year]
+    crontab: str
+    timezone: str
+    start_time: datetime
+    end_time: datetime
+
+
+class GlobalParam(BaseModel):
+    name: str
+    value: str
+    direction: Literal["IN", "OUT"]
+    #: DolphinScheduler's data type (``VARCHAR``, ``INTEGER``, …)
+    type: str
+
+
+class ExternalDependency(BaseModel):
+    """A lineage dependency on a task of another workflow, kept as a DolphinScheduler DEPENDENT task: ``task_ids``
+    (of this workflow) wait until ``upstream_task_id`` of workflow ``upstream_workflow_id`` succeeded in the period
+    ``cycle``/``date_value``. The codes are ``null`` while the upstream was not deployed when the version was
+    written."""
+
+    upstream_workflow_id: int
+    upstream_task_id: int
+    task_ids: list[int]
+    cycle: DependentCycle
+    date_value: str
+    upstream_project_code: int | None = None
+    upstream_workflow_code: int | None = None
+    upstream_workflow_name: str = ""
+    upstream_task_name: str = ""
 
 
 # --- tasks (definition) ---------------------------------------------------------------------------------------------
@@ -192,13 +219,29 @@ class WorkflowTask(BaseModel):
     downstream_count: int
 
 
+class DsAttention(BaseModel):
+    """A failed publish left DolphinScheduler other than intended (until a newer result says it holds the intended
+    state); the publisher restores it (``/workflows/{id}/restore``)."""
+
+    kind: Literal["ds_state"]
+    reason: str
+    record_id: int
+    operation: PublishOperation
+    intended_release_state: ReleaseState | None
+    #: ``null``: DolphinScheduler could not be read back
+    release_state: ReleaseState | None
+    error: str | None
+    #: when the failed publish completed (ISO 8601, as the event said)
+    since: str
+
+
 class WorkflowDetail(WorkflowSummary):
     tasks: list[WorkflowTask]
     edges: list[Edge]
     entry_task_ids: list[int]
     exit_task_ids: list[int]
     schedule: Schedule | None
-    global_params: list[Param]
+    global_params: list[GlobalParam]
     execution_type: ExecutionType
     timeout_minutes: int
     allowed_actions: list[Literal["approve", "online", "offline", "archive"]]
@@ -206,7 +249,7 @@ class WorkflowDetail(WorkflowSummary):
     #: structured details of ``attention_reason`` (tasks, workflows, cycle path and tables)
     attention_details: dict[str, Any] | None
     #: while a failed publish has left DolphinScheduler other than intended (the publisher restores it)
-    ds_attention: dict[str, Any] | None = None
+    ds_attention: DsAttention | None = None
     created_by: str
     created_at: datetime
 
@@ -253,38 +296,65 @@ class ScheduleChange(BaseModel):
 
 
 class GlobalParamsChange(BaseModel):
-    added: list[str] = []
-    removed: list[str] = []
+    added: list[str]
+    removed: list[str]
     #: ``field`` = the param's name; ``old``/``new`` = the whole param
-    changed: list[FieldChange] = []
+    changed: list[FieldChange]
 
 
 class LinksChange(BaseModel):
     """DEPENDENT links by upstream task id (``changed``: ``field`` = the upstream task id, ``old``/``new`` = the
     whole link)."""
 
-    added: list[int] = []
-    removed: list[int] = []
-    changed: list[FieldChange] = []
+    added: list[int]
+    removed: list[int]
+    changed: list[FieldChange]
 
 
 class ChangeSummary(BaseModel):
-    """The structural difference from one version to another (a summary stored before a field existed lacks it)."""
+    """The structural difference from one version to another."""
 
-    is_initial: bool = False
-    tasks_added: list[int] = []
-    tasks_removed: list[int] = []
-    #: removed tasks that are now in no workflow
+    is_initial: bool
+    tasks_added: list[int]
+    tasks_removed: list[int]
+    #: removed tasks that are now in no workflow (left out by summaries written before it was recorded)
     tasks_unassigned: list[int] = []
-    edges_added: list[tuple[int, int]] = []
-    edges_removed: list[tuple[int, int]] = []
-    tasks_changed: list[TaskChange] = []
-    schedule: ScheduleChange | None = None
-    global_params: GlobalParamsChange | None = None
-    workflow_fields: list[FieldChange] = []
+    edges_added: list[tuple[int, int]]
+    edges_removed: list[tuple[int, int]]
+    tasks_changed: list[TaskChange]
+    schedule: ScheduleChange | None
+    global_params: GlobalParamsChange | None
+    workflow_fields: list[FieldChange]
     #: left out when the DEPENDENT links did not change
     dependent_links: LinksChange | None = None
-    summary: str = "no changes"
+    summary: str
+
+
+class SnapshotTask(BaseModel):
+    task_id: int
+    name: str
+    task_type: TaskType
+    description: str
+    params: TaskParams
+    node_attrs: NodeAttrs
+
+
+class StructureSnapshot(BaseModel):
+    """The canonical structure of one workflow version (what a publish sends)."""
+
+    workflow_id: int
+    workflow_name: str
+    description: str
+    tasks: list[SnapshotTask]
+    edges: list[Edge]
+    schedule: Schedule | None
+    global_params: list[GlobalParam]
+    execution_type: ExecutionType
+    timeout_minutes: int
+    entry_task_ids: list[int]
+    exit_task_ids: list[int]
+    #: DEPENDENT links to tasks of other workflows; left out when there are none
+    external_dependencies: list[ExternalDependency] = []
 
 
 class Version(VersionSummary):

@@ -222,6 +222,7 @@ class FakeServices:
 
     def _new_version(self, wid: int, trigger: str, actor: str) -> None:
         versions = self.versions.setdefault(wid, [])
+        wf = self.workflows[wid]
         no = len(versions) + 1
         versions.append(
             {
@@ -232,14 +233,22 @@ class FakeServices:
                 "created_at": NOW.isoformat(),
                 "content_hash": f"h{wid}-{no}",
                 "summary": f"version {no}",
-                "change_summary": {"is_initial": no == 1, "summary": f"version {no}"},
+                "change_summary": {
+                    "is_initial": no == 1,
+                    **{key: [] for key in ("tasks_added", "tasks_removed", "edges_added", "edges_removed")},
+                    **{"tasks_changed": [], "schedule": None, "global_params": None, "workflow_fields": []},
+                    "summary": f"version {no}",
+                },
                 "structure_snapshot": {
                     "workflow_id": wid,
-                    "workflow_name": self.workflows[wid]["name"],
+                    "workflow_name": wf["name"],
+                    "description": wf["description"],
                     "tasks": [
                         {k: t[k] for k in ("task_id", "name", "task_type", "description", "params", "node_attrs")}
-                        for t in self.workflows[wid]["tasks"]
+                        for t in wf["tasks"]
                     ],
+                    **{k: wf[k] for k in ("edges", "schedule", "global_params", "execution_type", "timeout_minutes")},
+                    **{k: wf[k] for k in ("entry_task_ids", "exit_task_ids")},
                 },
             }
         )
@@ -620,7 +629,7 @@ class FakeServices:
             if from_no not in nos or to_no not in nos:
                 raise NotFound(f"workflow {workflow_id} has no version {from_no if from_no not in nos else to_no}")
             # a ChangeSummary (what definition answers), its summary naming the versions for the test
-            return {"is_initial": False, "tasks_added": [], "tasks_removed": [], "summary": f"{from_no} to {to_no}"}
+            return {**fake.versions[workflow_id][-1]["change_summary"], "summary": f"{from_no} to {to_no}"}
 
         @app.post("/internal/workflows/{workflow_id}/rollback")
         async def rollback(workflow_id: int, body: Rollback, x_actor: Actor) -> Any:

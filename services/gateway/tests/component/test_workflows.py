@@ -266,7 +266,7 @@ async def test_versions_version_diff_and_rollback(client: httpx.AsyncClient, fak
     assert (await client.get(f"/api/v1/workflows/{wid}/versions/9")).status_code == 404
     diff = await client.get(f"/api/v1/workflows/{wid}/diff", params={"from": 1, "to": 2})
     assert diff.status_code == 200
-    assert diff.json() == {"is_initial": False, "tasks_added": [], "tasks_removed": [], "summary": "1 to 2"}
+    assert diff.json()["summary"] == "1 to 2"
     assert fakes.calls("definition", f"/internal/workflows/{wid}/diff")[-1].query == {"from": "1", "to": "2"}
     assert (await client.get(f"/api/v1/workflows/{wid}/diff", params={"from": 1})).status_code == 422
     rb = await client.post(f"/api/v1/workflows/{wid}/rollback", json={"to_version_no": 1, "expected_version_no": 2})
