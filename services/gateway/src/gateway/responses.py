@@ -3,9 +3,10 @@ portal's TypeScript types are generated from it (``python -m gateway.openapi``, 
 
 Most answers are a service's answer, passed through, with what the gateway composes added. Each model mirrors the
 service's own response model (definition ``schemas``, publisher ``service``/``runs``/``restore``, history-sync
-``routes``), with the same types. The routes answer with ``response_model_exclude_unset``
-(``gateway.routes.params.PassThroughRoute``): a field the service left out stays out, and nothing is invented here.
-These are output models only: no validators beyond the types, no defaults but for fields an answer may lack.
+``routes``) with the same types; ``tests/contract/test_gateway_responses.py`` holds them to the same fields. The
+routes answer with ``response_model_exclude_unset`` (``gateway.routes.params.PassThroughRoute``): a field the service
+left out stays out, and nothing is invented here. These are output models only: no validators beyond the types, no
+defaults but for fields an answer may lack.
 """
 
 from __future__ import annotations

@@ -1,0 +1,95 @@
+"""The gateway passes the services' answers on (``gateway.responses``): each of its models has every field of the
+service's own model, so a field a service adds cannot be dropped on the way to the portal unnoticed, and adds only
+what the gateway composes.
+
+The models are mirrored, not imported (services never import each other); this test is where they meet.
+"""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import BaseModel
+
+from common import workflow as cw
+from definition import schemas as d
+from definition.domain import diff, migration
+from gateway import responses as g
+from history_sync import routes as h
+from publisher import restore as prs
+from publisher import runs as pr
+from publisher import service as ps
+
+PAIRS: list[tuple[type[BaseModel], type[BaseModel]]] = [
+    (d.Task, g.Task),
+    (d.TaskDetail, g.TaskDetail),
+    (d.SuggestedWorkflow, g.SuggestedWorkflow),
+    (d.Notice, g.Notice),
+    (d.TaskListItem, g.TaskListItem),
+    (d.TaskDetail, g.TaskView),
+    (d.WorkflowSummary, g.WorkflowSummary),
+    (d.LastExecution, g.LastExecution),
+    (d.WorkflowListItem, g.WorkflowListItem),
+    (d.WorkflowTask, g.WorkflowTask),
+    (d.WorkflowDetail, g.WorkflowDetail),
+    (d.RollbackResult, g.RollbackResult),
+    (d.VersionSummary, g.VersionSummary),
+    (d.Version, g.Version),
+    (d.PublishAccepted, g.PublishAccepted),
+    (d.MigrationResult, g.MigrationResult),
+    (d.CrossDependencyOut, g.CrossDependency),
+    (d.ProposalSummary, g.ProposalSummary),
+    (d.ProposalRebuild, g.ProposalRebuild),
+    (d.ProposalAccepted, g.ProposalAccepted),
+    (diff.ChangeSummary, g.ChangeSummary),
+    (diff.FieldChange, g.FieldChange),
+    (diff.TaskChange, g.TaskChange),
+    (diff.ScheduleChange, g.ScheduleChange),
+    (diff.GlobalParamsChange, g.GlobalParamsChange),
+    (diff.LinksChange, g.LinksChange),
+    (migration.CutEdge, g.CutEdge),
+    (migration.MigrationWarning, g.MigrationWarning),
+    (migration.MigrationPlan, g.MigrationPreview),
+    (cw.StructureSnapshot, g.StructureSnapshot),
+    (cw.SnapshotTask, g.SnapshotTask),
+    (cw.Schedule, g.Schedule),
+    (cw.Param, g.GlobalParam),
+    (cw.ExternalDependency, g.ExternalDependency),
+    (ps.PublishRecordView, g.PublishRecord),
+    (ps.RecordPage, g.PublishRecordPage),
+    (pr.RunView, g.RunView),
+    (ps.BatchRunItem, g.BatchRunItem),
+    (ps.BatchRunResult, g.BatchRunResult),
+    (prs.RestoreView, g.Restore),
+    (h.ExecutionOut, g.Execution),
+    (h.WorkflowExecutionsOut, g.WorkflowExecutions),
+    (h.InstanceOut, g.Instance),
+    (h.TaskInstanceOut, g.TaskInstance),
+    (h.InstanceDetailOut, g.InstanceDetail),
+    (h.TaskLogOut, g.TaskLogPage),
+    (h.WorkflowExecutionsOut, g.ExecutionsPart),
+]
+
+#: what the gateway adds to a service's answer (docs/api-contracts.md §5)
+COMPOSED: dict[type[BaseModel], set[str]] = {
+    g.TaskListItem: {"workflow_link", "ds_link"},
+    g.TaskView: {"upstream_count", "downstream_count", "upstream_task_ids", "downstream_task_ids"}
+    | {"workflow_link", "ds_link", "unavailable"},
+    g.WorkflowListItem: {"executions_unavailable", "ds_link"},
+    g.CrossDependency: {"tables"},
+    g.MigrationPreview: {"source_version_no", "target_version_no"},
+    g.PublishRecord: {"trace_link"},
+    g.Execution: {"trace_link"},
+    g.ExecutionsPart: {"tracked"},
+}
+
+
+@pytest.mark.parametrize(("service", "gateway"), PAIRS, ids=[f"{u.__name__}-{w.__name__}" for u, w in PAIRS])
+def test_the_gateway_keeps_every_field_of_the_service_answer(
+    service: type[BaseModel], gateway: type[BaseModel]
+) -> None:
+    missing = set(service.model_fields) - set(gateway.model_fields)
+    assert not missing, f"gateway.responses.{gateway.__name__} would drop {sorted(missing)} of {service.__qualname__}"
+    added = set(gateway.model_fields) - set(service.model_fields)
+    assert added == COMPOSED.get(gateway, set()), (
+        f"{gateway.__name__} adds {sorted(added)} the gateway does not compose"
+    )
