@@ -7,6 +7,8 @@ from collections.abc import Awaitable, Callable
 import httpx
 import pytest
 
+from gateway.responses import TaskPage
+
 from .conftest import DS_UI
 from .fakes import FakeServices
 
@@ -31,6 +33,8 @@ async def test_list_without_filters(client: httpx.AsyncClient, fakes: FakeServic
     r = await client.get("/api/v1/tasks")
     assert r.status_code == 200, r.text
     body = r.json()
+    # sent as the service shaped it (``json_page``, not validated on the way): its documented model holds
+    TaskPage.model_validate(body)
     assert body["total"] == 4
     assert body["unavailable"] == []
     by_id = {t["id"]: t for t in body["items"]}

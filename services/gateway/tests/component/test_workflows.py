@@ -7,6 +7,8 @@ from collections.abc import Awaitable, Callable
 import httpx
 import pytest
 
+from gateway.responses import WorkflowPage
+
 from .conftest import DS_UI, bearer, new_key
 from .fakes import FakeServices
 
@@ -27,6 +29,8 @@ async def test_list_adds_last_ten_executions_and_ds_link(client: httpx.AsyncClie
     r = await client.get("/api/v1/workflows", headers={"X-Request-Id": "req-list-1"})
     assert r.status_code == 200, r.text
     body = r.json()
+    # sent as the service shaped it (``json_page``, not validated on the way): its documented model holds
+    WorkflowPage.model_validate(body)
     assert body["total"] == 2
     assert body["page"] == 1
     assert body["page_size"] == 20
