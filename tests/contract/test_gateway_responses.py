@@ -17,7 +17,8 @@ from gateway import responses as g
 from history_sync import routes as h
 from publisher import restore as prs
 from publisher import runs as pr
-from publisher import service as ps
+from publisher.service import batch as pb
+from publisher.service import views as pv
 
 PAIRS: list[tuple[type[BaseModel], type[BaseModel]]] = [
     (d.Task, g.Task),
@@ -54,11 +55,11 @@ PAIRS: list[tuple[type[BaseModel], type[BaseModel]]] = [
     (cw.Schedule, g.Schedule),
     (cw.Param, g.GlobalParam),
     (cw.ExternalDependency, g.ExternalDependency),
-    (ps.PublishRecordView, g.PublishRecord),
-    (ps.RecordPage, g.PublishRecordPage),
+    (pv.PublishRecordView, g.PublishRecord),
+    (pv.RecordPage, g.PublishRecordPage),
     (pr.RunView, g.RunView),
-    (ps.BatchRunItem, g.BatchRunItem),
-    (ps.BatchRunResult, g.BatchRunResult),
+    (pb.BatchRunItem, g.BatchRunItem),
+    (pb.BatchRunResult, g.BatchRunResult),
     (prs.RestoreView, g.Restore),
     (h.ExecutionOut, g.Execution),
     (h.WorkflowExecutionsOut, g.WorkflowExecutions),

@@ -2,11 +2,11 @@
 portal's TypeScript types are generated from it (``python -m gateway.openapi``, ``npm run gen:api``).
 
 Most answers are a service's answer, passed through, with what the gateway composes added. Each model mirrors the
-service's own response model (definition ``schemas``, publisher ``service``/``runs``/``restore``, history-sync
-``routes``) with the same types; ``tests/contract/test_gateway_responses.py`` holds them to the same fields. The
-routes answer with ``response_model_exclude_unset`` (``gateway.routes.params.PassThroughRoute``): a field the service
-left out stays out, and nothing is invented here. These are output models only: no validators beyond the types, no
-defaults but for fields an answer may lack.
+service's own response model (definition, publisher, history-sync) with the same types;
+``tests/contract/test_gateway_responses.py`` holds them to the same fields. The routes answer with
+``response_model_exclude_unset`` (``gateway.routes.params.PassThroughRoute``): a field the service left out stays
+out, and nothing is invented here. These are output models only: no validators beyond the types, no defaults but for
+fields an answer may lack.
 """
 
 from __future__ import annotations
