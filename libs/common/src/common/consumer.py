@@ -32,7 +32,7 @@ from common.errors import DomainError, PoisonMessage
 from common.events.base import Event
 from common.events.envelope import Envelope
 from common.events.registry import EventRegistry, registry
-from common.retry import is_transient
+from common.retry import is_transient, retrying
 
 log = logging.getLogger(__name__)
 
@@ -104,47 +104,60 @@ class ConsumerRuntime:
             return self._count(record, Outcome.DEAD_LETTERED)
 
         delivery = Delivery(envelope=envelope, event=event, record=record)
-        attempt = 0
-        while True:
-            attempt += 1
+
+        async def once() -> Outcome:
             try:
-                return self._count(record, await self._run_once(delivery, handler))
+                return await self._run_once(delivery, handler)
             except DomainError as exc:
                 await self._dead_letter(record, reason=exc.detail, error_type=exc.code, event_id=envelope.id)
-                return self._count(record, Outcome.DEAD_LETTERED)
+                return Outcome.DEAD_LETTERED
             except Exception as exc:
                 refused = invalid_input(exc)
-                if refused is not None:  # a value the database cannot store: the same on every attempt
-                    await self._dead_letter(
-                        record, reason=refused.detail, error_type=refused.code, event_id=envelope.id
-                    )
-                    return self._count(record, Outcome.DEAD_LETTERED)
-                transient = is_transient(exc)
-                if attempt >= self.max_attempts:
-                    if transient:
-                        log.warning(
-                            "transient failure persists; record left unacknowledged",
-                            extra={"consumer": self.name, "event_id": envelope.id, "topic": record.topic},
-                        )
-                        raise NackRecord(str(exc)) from exc
-                    log.exception("handler failed repeatedly", extra={"consumer": self.name, "event_id": envelope.id})
-                    await self._dead_letter(
-                        record,
-                        reason=f"{type(exc).__name__}: {exc}"[:1000],
-                        error_type="unexpected-error",
-                        event_id=envelope.id,
-                    )
-                    return self._count(record, Outcome.DEAD_LETTERED)
-                delay = min(self.max_backoff_s, self.base_backoff_s * 2 ** (attempt - 1))
-                log.info(
-                    "handler failed (attempt %d/%d), retrying in %.2fs: %s",
-                    attempt,
-                    self.max_attempts,
-                    delay,
-                    type(exc).__name__,
-                    extra={"consumer": self.name, "event_id": envelope.id},
+                if refused is None:
+                    raise
+                # a value the database cannot store: the same on every attempt
+                await self._dead_letter(record, reason=refused.detail, error_type=refused.code, event_id=envelope.id)
+                return Outcome.DEAD_LETTERED
+
+        def on_retry(exc: BaseException, attempt: int, delay: float) -> None:
+            log.info(
+                "handler failed (attempt %d/%d), retrying in %.2fs: %s",
+                attempt,
+                self.max_attempts,
+                delay,
+                type(exc).__name__,
+                extra={"consumer": self.name, "event_id": envelope.id},
+            )
+
+        retries = retrying(
+            attempts=self.max_attempts,
+            initial_s=self.base_backoff_s,
+            max_s=self.max_backoff_s,
+            jitter="none",
+            retry_on=lambda exc: isinstance(exc, Exception),
+            on_retry=on_retry,
+            sleep=self._sleep,
+        )
+        try:
+            async for attempt in retries:
+                with attempt:
+                    return self._count(record, await once())
+        except Exception as exc:
+            if is_transient(exc):
+                log.warning(
+                    "transient failure persists; record left unacknowledged",
+                    extra={"consumer": self.name, "event_id": envelope.id, "topic": record.topic},
                 )
-                await self._sleep(delay)
+                raise NackRecord(str(exc)) from exc
+            log.exception("handler failed repeatedly", extra={"consumer": self.name, "event_id": envelope.id})
+            await self._dead_letter(
+                record,
+                reason=f"{type(exc).__name__}: {exc}"[:1000],
+                error_type="unexpected-error",
+                event_id=envelope.id,
+            )
+            return self._count(record, Outcome.DEAD_LETTERED)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _decode(self, record: Record) -> tuple[Envelope, Event]:
         if self.foreign_decoder is not None:

@@ -1,8 +1,9 @@
 """Retrying what failed for a reason that may pass — one helper for the platform (tenacity, configured one way).
 
-``retrying(...)`` is an ``AsyncRetrying``: exponential backoff with jitter between ``initial_s`` and ``max_s``, up to
-``attempts`` tries and/or ``within_s`` seconds, only while ``retry_on(error)`` holds (by default ``is_transient``:
-a ``TransientError``, the database or the network unavailable); the last error is raised as it is. Use it as::
+``retrying(...)`` is an ``AsyncRetrying``: exponential backoff from ``initial_s`` up to ``max_s`` (``jitter``: added,
+scaled or none), up to ``attempts`` tries and/or ``within_s`` seconds, only while ``retry_on(error)`` holds (by default
+``is_transient``: a ``TransientError``, the database or the network unavailable), and never sleeping past what
+``time_left()`` allows (a request's deadline); the last error is raised as it is. Use it as::
 
     async for attempt in retrying(attempts=3, initial_s=0.5, max_s=5):
         with attempt:
@@ -13,7 +14,10 @@ Retry only what is idempotent (a read, an upsert, a DS call that is a no-op when
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
+from typing import Literal
 
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from tenacity import (
@@ -23,15 +27,50 @@ from tenacity import (
     stop_after_attempt,
     stop_after_delay,
     stop_never,
+    wait_exponential,
     wait_exponential_jitter,
 )
 from tenacity.stop import stop_base
+from tenacity.wait import wait_base
 
 from common.errors import TransientError
 from common.outage import database_unavailable
 
 #: called before each backoff: (the error, the attempt that failed (1 = the first), seconds until the next)
 OnRetry = Callable[[BaseException, int, float], None]
+
+#: how the backoff is randomised: ``added`` (up to ``initial_s`` more), ``scaled`` (50-100 % of the exponential
+#: delay) or ``none`` (the exponential delay itself)
+Jitter = Literal["added", "scaled", "none"]
+
+
+class _scaled(wait_base):
+    """``initial_s * 2**(n-1)`` capped at ``max_s``, times a random factor in [0.5, 1)."""
+
+    def __init__(self, initial_s: float, max_s: float) -> None:
+        self._exp = wait_exponential(multiplier=initial_s, max=max_s)
+
+    def __call__(self, retry_state: RetryCallState) -> float:
+        return self._exp(retry_state) * (0.5 + random.random() / 2)
+
+
+def _wait(initial_s: float, max_s: float, jitter: Jitter) -> wait_base:
+    if jitter == "scaled":
+        return _scaled(initial_s, max_s)
+    if jitter == "none":
+        return wait_exponential(multiplier=initial_s, max=max_s)
+    return wait_exponential_jitter(multiplier=initial_s, max=max_s, jitter=initial_s)
+
+
+class _no_time_left(stop_base):
+    """Stops when the next backoff would reach past ``time_left()`` (``None``: no limit)."""
+
+    def __init__(self, time_left: Callable[[], float | None]) -> None:
+        self._time_left = time_left
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        left = self._time_left()
+        return left is not None and left <= retry_state.upcoming_sleep
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -53,12 +92,20 @@ def retrying(
     within_s: float | None = None,
     retry_on: Callable[[BaseException], bool] = is_transient,
     on_retry: OnRetry | None = None,
+    jitter: Jitter = "added",
+    time_left: Callable[[], float | None] | None = None,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> AsyncRetrying:
-    stop: stop_base = stop_never
+    stops: list[stop_base] = []
     if attempts is not None:
-        stop = stop_after_attempt(attempts)
+        stops.append(stop_after_attempt(attempts))
     if within_s is not None:
-        stop = stop_after_delay(within_s) if attempts is None else stop | stop_after_delay(within_s)
+        stops.append(stop_after_delay(within_s))
+    if time_left is not None:
+        stops.append(_no_time_left(time_left))
+    stop: stop_base = stop_never
+    for s in stops:
+        stop = s if stop is stop_never else stop | s
 
     def before_sleep(state: RetryCallState) -> None:
         if on_retry is None or state.outcome is None:
@@ -69,8 +116,9 @@ def retrying(
 
     return AsyncRetrying(
         stop=stop,
-        wait=wait_exponential_jitter(multiplier=initial_s, max=max_s, jitter=initial_s),
+        wait=_wait(initial_s, max_s, jitter),
         retry=retry_if_exception(retry_on),
         before_sleep=before_sleep,
+        sleep=sleep,
         reraise=True,
     )

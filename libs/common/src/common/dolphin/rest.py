@@ -14,10 +14,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-import random
 import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -65,6 +63,7 @@ from common.dolphin.models import (
     format_ds_datetime,
 )
 from common.errors import PlatformError, TransientError
+from common.retry import retrying
 from common.transport import aiohttp_session_of, aiohttp_timeout, aiohttp_transport, transport_failure
 
 logger = logging.getLogger(__name__)
@@ -203,42 +202,54 @@ class DolphinRestClient:
         url = template.format(**(path or {}))
         attempts = self._read_attempts if method == "GET" else 1
         request_headers = {"token": self._token.get_secret_value()} if headers is None else dict(headers)
-        for attempt in range(1, attempts + 1):
-            started = time.perf_counter()
-            try:
-                try:
-                    async with deadline.cut():
-                        data = await self._attempt(method, url, template, params, form, request_headers, success)
-                except deadline.DeadlineExceeded:
-                    raise DolphinTimeout(
-                        f"DolphinScheduler {method} {template} did not answer before the request's deadline"
-                    ) from None
-            except PlatformError as exc:
-                observe_call("rest", template, outcome_of(exc), time.perf_counter() - started)
-                if not isinstance(exc, TransientError) or attempt >= attempts:
-                    raise
-                delay = min(self._backoff_max, self._backoff_initial * 2 ** (attempt - 1))
-                delay *= 0.5 + random.random() / 2
-                left = deadline.remaining()
-                if left is not None and left <= delay:
-                    raise  # no time for another attempt before the caller gives up
-                logger.warning(
-                    "DS %s %s attempt %d/%d failed (%s); retrying in %.2fs",
-                    method,
-                    template,
-                    attempt,
-                    attempts,
-                    exc.code,
-                    delay,
-                )
-                await asyncio.sleep(delay)
-                continue
-            except BaseException:
-                observe_call("rest", template, "error", time.perf_counter() - started)
-                raise
-            observe_call("rest", template, "ok", time.perf_counter() - started)
-            return data
+
+        def on_retry(exc: BaseException, attempt: int, delay: float) -> None:
+            code = exc.code if isinstance(exc, PlatformError) else type(exc).__name__
+            retry = "DS %s %s attempt %d/%d failed (%s); retrying in %.2fs"
+            logger.warning(retry, method, template, attempt, attempts, code, delay)
+
+        retries = retrying(
+            attempts=attempts,
+            initial_s=self._backoff_initial,
+            max_s=self._backoff_max,
+            jitter="scaled",
+            retry_on=lambda exc: isinstance(exc, TransientError),
+            on_retry=on_retry,
+            time_left=deadline.remaining,  # no attempt the caller would not wait for
+        )
+        async for attempt in retries:
+            with attempt:
+                return await self._observed(method, url, template, params, form, request_headers, success)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _observed(
+        self,
+        method: str,
+        url: str,
+        template: str,
+        params: _Params | None,
+        form: _Params | None,
+        headers: Mapping[str, str],
+        success: TypeAdapter[_Success[Any]] | None,
+    ) -> Any:
+        """One attempt within the request's deadline, counted in the DS call metrics."""
+        started = time.perf_counter()
+        outcome = "error"
+        try:
+            try:
+                async with deadline.cut():
+                    data = await self._attempt(method, url, template, params, form, headers, success)
+            except deadline.DeadlineExceeded:
+                raise DolphinTimeout(
+                    f"DolphinScheduler {method} {template} did not answer before the request's deadline"
+                ) from None
+            outcome = "ok"
+            return data
+        except PlatformError as exc:
+            outcome = outcome_of(exc)
+            raise
+        finally:
+            observe_call("rest", template, outcome, time.perf_counter() - started)
 
     async def _attempt(
         self,
