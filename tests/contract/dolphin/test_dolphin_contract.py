@@ -753,7 +753,7 @@ async def test_bad_token_gets_401_with_empty_body(ds_target: DsTarget) -> None:
         assert raw.content == b""
         missing = await http.get("/projects/list")
         assert missing.status_code == 401
-        client = DolphinRestClient(http, SecretStr("not-a-token"))
+    async with DolphinRestClient.create(ds_target.rest_url, SecretStr("not-a-token")) as client:
         with pytest.raises(DolphinAuthError):
             await client.list_all_projects()
 

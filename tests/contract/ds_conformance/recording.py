@@ -196,8 +196,9 @@ async def record_rest_requests() -> list[RestRequest]:
     transport = _Recorder(httpx.ASGITransport(app=create_app(emu, Faults())))
     values = _rest_values(seed)
     out: list[RestRequest] = []
-    async with httpx.AsyncClient(transport=transport, base_url="http://ds" + PREFIX) as http:
-        client = DolphinRestClient(http, SecretStr(TOKEN), read_attempts=1)
+    async with DolphinRestClient.create(
+        "http://ds" + PREFIX, SecretStr(TOKEN), fake=transport, read_attempts=1
+    ) as client:
         for name in public_methods(DolphinRestClient):
             fn = getattr(client, name)
             signature = inspect.signature(fn, eval_str=True)
@@ -206,7 +207,7 @@ async def record_rest_requests() -> list[RestRequest]:
                 kwargs: dict[str, Any] = {}
                 for p in signature.parameters.values():
                     if p.name == "http":
-                        value: Any = http
+                        value: Any = client._http
                     elif p.default is inspect.Parameter.empty:
                         if p.name not in values:
                             raise LookupError(f"DolphinRestClient.{name}: no value for parameter {p.name}")

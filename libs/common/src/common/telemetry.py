@@ -362,16 +362,6 @@ def _instrument_libraries() -> None:
     HTTPXClientInstrumentor().instrument(request_hook=_scrub_request_url, async_request_hook=_scrub_request_url_async)
 
 
-def instrument_transport(transport: Any) -> Any:
-    """Client spans for an ``httpx`` transport other than httpx's own (which :func:`setup_tracing` instruments
-    globally), once tracing is set up; the transport itself otherwise."""
-    if _provider is None:
-        return transport
-    from opentelemetry.instrumentation.httpx import AsyncOpenTelemetryTransport
-
-    return AsyncOpenTelemetryTransport(transport, tracer_provider=_provider, request_hook=_scrub_request_url_async)
-
-
 @functools.cache
 def _http_tracer(provider: TracerProvider) -> trace.Tracer:
     # one tracer per provider: ``get_tracer`` builds a new one on every call (~4 % of a gateway request)

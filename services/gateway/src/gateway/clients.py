@@ -1,42 +1,22 @@
-"""HTTP adapters of the ports: one pooled client per service, created in the app's lifespan.
+"""Adapters of the ports over the services' internal APIs: one ``common.upstream.Upstream`` per service, created in
+the app's lifespan, sending the caller's identity and request id with every call.
 
-The client is aiohttp's (``httpx_aiohttp.AiohttpTransport``, the transport the DS REST client uses too): calls go
-straight to its session, with the CLIENT span made here (``common.telemetry.client_span``), and answers are parsed
-from their bytes by pydantic-core. httpx's request and response objects and httpcore's pool (which re-checks every
-connection's socket per queued request) were most of the gateway's CPU per composed page. Tests put a fake service
-behind any other ``httpx`` transport; those calls go through ``httpx.AsyncClient`` with the same mapping of
-outcomes.
-
-Each call has a total time budget (``asyncio.timeout`` around the whole exchange; the clients' own timeouts are per
-phase) and maps every failure to the gateway's errors, naming the service in words and never its URL.
-Nothing is retried here: the services' mutating calls are not idempotent, and the reads sit behind a user who can
-reload.
+Each call has a total time budget and maps every failure to the gateway's errors (``common.upstream``), naming the
+service in words and never its URL. Nothing is retried here: the services' mutating calls are not idempotent, and
+the reads sit behind a user who can reload.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
-from urllib.parse import urlencode
 
-import aiohttp
 import httpx
-from httpx_aiohttp import AiohttpTransport
 from prometheus_client import Histogram
-from pydantic_core import from_json, to_json
 
-from common import deadline
-from common.errors import UpstreamTimeout, UpstreamUnavailable
-from common.http import CLIENT_IDLE_S
-from common.telemetry import client_span, end_client_span
-from common.transport import aiohttp_session_of, aiohttp_timeout, transport_failure
-from gateway.errors import BadUpstreamAnswer, UpstreamProblem
+from common import upstream
+from common.transport import HttpTransport, QueryValue
 from gateway.ports import Caller, Json, Params
-
-log = logging.getLogger(__name__)
 
 UPSTREAM_SECONDS = Histogram(
     "gateway_upstream_request_seconds",
@@ -45,55 +25,25 @@ UPSTREAM_SECONDS = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 1.5, 2.5, 5.0, 10.0),
 )
 
-JSON_HEADERS = {"Content-Type": "application/json"}
-
-
-def http_client(
-    base_url: str, *, timeout_s: float, max_connections: int, transport: httpx.AsyncBaseTransport | None = None
-) -> httpx.AsyncClient:
-    """A pooled ``httpx`` client of one service (``transport`` lets tests put a fake service behind it)."""
-    return httpx.AsyncClient(
-        base_url=base_url,
-        timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 2.0)),
-        limits=_limits(max_connections),
-        transport=transport,
-        follow_redirects=False,
-    )
-
-
-def _limits(max_connections: int) -> httpx.Limits:
-    return httpx.Limits(
-        max_connections=max_connections, max_keepalive_connections=max_connections, keepalive_expiry=CLIENT_IDLE_S
-    )
-
-
 #: the signed token of a call on behalf of the caller (``common.identity.Signer.token`` for one service)
 Tokens = Callable[[Caller], str]
 
 
-class Upstream:
-    """One service: its client, its name in words and its time budget. ``session``: the aiohttp session the calls
-    go to directly (see :meth:`connect`); without it they go through ``client``. ``tokens``: the caller's identity
-    token for this service (``Authorization: Bearer``); without it no identity is sent (tests of the mapping)."""
+class Upstream(upstream.Upstream):
+    """One service, called on behalf of a ``Caller``. ``tokens``: the caller's identity token for this service
+    (``Authorization: Bearer``); without it no identity is sent (tests of the mapping)."""
 
     def __init__(
         self,
         name: str,
-        label: str,
-        client: httpx.AsyncClient,
+        http: HttpTransport,
         *,
         timeout_s: float,
-        session: Callable[[], aiohttp.ClientSession] | None = None,
+        label: str | None = None,
         tokens: Tokens | None = None,
     ) -> None:
-        self.name = name
+        super().__init__(name, http, timeout_s=timeout_s, label=label, metric=UPSTREAM_SECONDS)
         self._tokens = tokens
-        #: e.g. "history service" (used in error messages)
-        self.label = label
-        self.client = client
-        self.timeout_s = timeout_s
-        self._base = str(client.base_url).rstrip("/")
-        self._session = session
 
     @classmethod
     def connect(
@@ -106,12 +56,9 @@ class Upstream:
         transport: httpx.AsyncBaseTransport | None = None,
         tokens: Tokens | None = None,
     ) -> Upstream:
-        """The service at ``base_url`` over aiohttp, or behind ``transport`` (a fake service, in tests). Closing
-        ``client`` closes the aiohttp session too."""
-        transport = transport if transport is not None else AiohttpTransport(limits=_limits(max_connections))
-        client = http_client(base_url, timeout_s=timeout_s, max_connections=max_connections, transport=transport)
-        session = aiohttp_session_of(transport)
-        return cls(name, f"{name} service", client, timeout_s=timeout_s, session=session, tokens=tokens)
+        """The service at ``base_url``, or a fake behind ``transport`` (in tests)."""
+        http = cls.transport(base_url, timeout_s=timeout_s, max_connections=max_connections, fake=transport)
+        return cls(name, http, timeout_s=timeout_s, tokens=tokens)
 
     async def call(
         self,
@@ -124,118 +71,11 @@ class Upstream:
         timeout_s: float | None = None,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Any:
-        budget = timeout_s if timeout_s is not None else self.timeout_s
-        headers = {
-            **(extra_headers or {}),
-            "X-Request-Id": caller.request_id,
-            # the service answers within what is left of this call's budget (common.deadline)
-            deadline.HEADER: deadline.header_value(budget),
-        }
+        headers = {**(extra_headers or {}), "X-Request-Id": caller.request_id}
         if self._tokens is not None:
             headers["Authorization"] = f"Bearer {self._tokens(caller)}"
-        query = _clean(params)
-        started = time.perf_counter()
-        outcome = "ok"
-        try:
-            try:
-                async with asyncio.timeout(budget):
-                    if self._session is not None:
-                        status, content = await self._send(method, path, query, body, headers, budget)
-                    else:
-                        response = await self.client.request(
-                            method,
-                            path,
-                            params=query,
-                            json=body,
-                            headers=headers,
-                            timeout=httpx.Timeout(budget, connect=min(budget, 2.0)),
-                        )
-                        status, content = response.status_code, response.content
-            except Exception as exc:
-                failure = transport_failure(exc)
-                if failure is None:
-                    raise
-                outcome = failure
-                if failure == "timeout":
-                    log.warning("%s did not answer within %.3g s", self.label, budget, extra={"upstream": self.name})
-                    raise UpstreamTimeout(
-                        f"{self.label} did not answer within {budget:g} s", service=self.name
-                    ) from None
-                log.warning("%s is unavailable: %s", self.label, _error_name(exc), extra={"upstream": self.name})
-                raise UpstreamUnavailable(f"{self.label} is unavailable", service=self.name) from None
-            return self._answer(status, content)
-        except UpstreamProblem:
-            outcome = "problem"
-            raise
-        except UpstreamUnavailable:
-            outcome = "unavailable"
-            raise
-        except BadUpstreamAnswer:
-            outcome = "bad_answer"
-            raise
-        finally:
-            UPSTREAM_SECONDS.labels(self.name, outcome).observe(time.perf_counter() - started)
-
-    async def _send(
-        self,
-        method: str,
-        path: str,
-        query: list[tuple[str, str | int | float | bool | None]] | None,
-        body: Json | None,
-        headers: dict[str, str],
-        budget: float,
-    ) -> tuple[int, bytes]:
-        """One exchange straight through the aiohttp session (the URL and its query encoded as httpx encodes them)."""
-        assert self._session is not None
-        url = f"{self._base}{path}"
-        if query:
-            url = f"{url}?{urlencode(query)}"
-        data = None
-        if body is not None:
-            data = to_json(body)
-            headers.update(JSON_HEADERS)
-        timeout = aiohttp_timeout(httpx.Timeout(budget, connect=min(budget, 2.0)))
-        with client_span(method, url, headers) as span:
-            async with self._session().request(method, url, data=data, headers=headers, timeout=timeout) as answer:
-                content = await answer.read()
-            end_client_span(span, answer.status)
-        return answer.status, content
-
-    def _answer(self, status: int, content: bytes) -> Any:
-        if status == 204:
-            return None
-        try:
-            data = from_json(content) if content else None
-        except ValueError:
-            data = None
-        if status < 300 and data is not None:
-            return data
-        if status >= 400 and isinstance(data, dict) and isinstance(data.get("status"), int) and "title" in data:
-            raise UpstreamProblem(self.name, status, data)
-        if status in (502, 503, 504):
-            raise UpstreamUnavailable(f"{self.label} is unavailable (HTTP {status})", service=self.name)
-        raise BadUpstreamAnswer(
-            f"{self.label} answered HTTP {status} with an unexpected body", service=self.name, upstream_status=status
-        )
-
-
-def _error_name(exc: BaseException) -> str:
-    """The transport's original error (aiohttp's), not the httpx type it was re-raised as."""
-    return type(exc.__cause__ if isinstance(exc.__cause__, Exception) else exc).__name__
-
-
-def _clean(
-    params: Params | Sequence[tuple[str, str | int]] | None,
-) -> list[tuple[str, str | int | float | bool | None]] | None:
-    if params is None:
-        return None
-    items = params.items() if isinstance(params, Mapping) else params
-    out: list[tuple[str, str | int | float | bool | None]] = []
-    for k, v in items:
-        if v is None:
-            continue
-        out.append((k, ("true" if v else "false") if isinstance(v, bool) else v))
-    return out
+        query: Mapping[str, QueryValue] | Sequence[tuple[str, QueryValue]] | None = params
+        return await self.request(method, path, params=query, body=body, timeout_s=timeout_s, headers=headers)
 
 
 def _ids(ids: Sequence[int]) -> str:

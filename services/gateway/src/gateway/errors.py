@@ -10,31 +10,13 @@ same status, same body — except ``instance``, which becomes the public path th
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from common.errors import TransientError
 from common.http import PROBLEM_JSON
+from common.upstream import BadUpstreamAnswer, UpstreamProblem
 
-
-class UpstreamProblem(Exception):
-    """A service answered with a problem: pass its status and body through."""
-
-    def __init__(self, service: str, status: int, body: dict[str, Any]) -> None:
-        super().__init__(f"{service} answered {status}: {body.get('detail', '')}")
-        self.service = service
-        self.status = status
-        self.body = body
-
-
-class BadUpstreamAnswer(TransientError):
-    """A service answered something that is neither its contract nor a problem (HTML from a proxy, bad JSON)."""
-
-    status = 502
-    code = "bad-upstream-answer"
-    title = "Bad answer from a service"
+__all__ = ["BadUpstreamAnswer", "UpstreamProblem", "install_upstream_problem_handler"]
 
 
 def install_upstream_problem_handler(app: FastAPI) -> None:

@@ -143,7 +143,7 @@ def create_app(
             yield
         finally:
             for up in upstreams:
-                await up.client.aclose()
+                await up.aclose()
             await engine.dispose()
 
     app = FastAPI(

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from common.errors import UpstreamTimeout, UpstreamUnavailable
-from gateway.clients import DefinitionClient, HistoryClient, Upstream, http_client
+from gateway.clients import DefinitionClient, HistoryClient, Upstream
 from gateway.errors import BadUpstreamAnswer, UpstreamProblem
 from gateway.ports import Caller
 
@@ -16,9 +16,13 @@ CALLER = Caller(actor="alice", request_id="r-1")
 
 
 def upstream(handler: httpx.MockTransport | httpx.AsyncBaseTransport, timeout_s: float = 1.0) -> Upstream:
-    client = http_client("http://definition:8101", timeout_s=timeout_s, max_connections=4, transport=handler)
-    return Upstream(
-        "definition", "definition service", client, timeout_s=timeout_s, tokens=lambda c: f"token-of-{c.actor}"
+    return Upstream.connect(
+        "definition",
+        "http://definition:8101",
+        timeout_s=timeout_s,
+        max_connections=4,
+        transport=handler,
+        tokens=lambda c: f"token-of-{c.actor}",
     )
 
 

@@ -46,7 +46,7 @@ async def connect(url: str, timeout_s: float = 1.0) -> Upstream:
     up = Upstream.connect(
         "definition", url, timeout_s=timeout_s, max_connections=4, tokens=lambda c: f"token-of-{c.actor}"
     )
-    assert up._session is not None, "the deployed path sends through aiohttp"
+    assert up.http._fake is None, "the deployed path: aiohttp, over the network"
     return up
 
 
@@ -64,7 +64,7 @@ async def test_request_and_answer(serve: Callable[[Handler], Awaitable[str]]) ->
         await DefinitionClient(up).list_workflows({"needs_attention": True, "name": "a b&c"}, CALLER)
         await up.call("POST", "/internal/tasks", CALLER, body={"name": "t", "n": 1})
     finally:
-        await up.client.aclose()
+        await up.aclose()
     (m1, p1, q1, h1, _), (_, _, q2, _, _), (m3, p3, _, h3, b3) = seen
     assert (m1, p1, q1) == ("GET", "/internal/tasks", {"workflow_id": "3", "page": "1", "ids": "4,5"})
     assert h1["Authorization"] == "Bearer token-of-alice"  # the caller's identity token (common.identity)
@@ -85,7 +85,7 @@ async def test_problem_is_passed_on(serve: Callable[[Handler], Awaitable[str]]) 
         with pytest.raises(UpstreamProblem) as info:
             await up.call("PUT", "/internal/workflows/1", CALLER, body={})
     finally:
-        await up.client.aclose()
+        await up.aclose()
     assert info.value.status == 409
     assert info.value.body == body
 
@@ -114,7 +114,7 @@ async def test_non_contract_answers(
         with pytest.raises(error) as info:
             await up.call("GET", "/internal/workflows", CALLER)
     finally:
-        await up.client.aclose()
+        await up.aclose()
     assert url not in str(info.value)
     assert "definition service" in str(info.value)
 
@@ -128,7 +128,7 @@ async def test_nothing_listening_is_unavailable() -> None:
         with pytest.raises(UpstreamUnavailable, match=r"^definition service is unavailable$"):
             await up.call("GET", "/x", CALLER)
     finally:
-        await up.client.aclose()
+        await up.aclose()
 
 
 async def test_dropped_connection_is_unavailable(serve: Callable[[Handler], Awaitable[str]]) -> None:
@@ -142,7 +142,7 @@ async def test_dropped_connection_is_unavailable(serve: Callable[[Handler], Awai
         with pytest.raises(UpstreamUnavailable, match=r"^definition service is unavailable$"):
             await up.call("GET", "/x", CALLER)
     finally:
-        await up.client.aclose()
+        await up.aclose()
 
 
 async def test_total_budget_is_enforced(serve: Callable[[Handler], Awaitable[str]]) -> None:
@@ -157,7 +157,7 @@ async def test_total_budget_is_enforced(serve: Callable[[Handler], Awaitable[str
         with pytest.raises(UpstreamTimeout, match=r"within 0\.02 s"):
             await up.call("GET", "/x", CALLER, timeout_s=0.02)
     finally:
-        await up.client.aclose()
+        await up.aclose()
 
 
 async def test_the_call_is_a_client_span_carrying_the_trace(
@@ -177,7 +177,7 @@ async def test_the_call_is_a_client_span_carrying_the_trace(
             with pytest.raises(UpstreamUnavailable):
                 await up.call("POST", "/internal/workflows", CALLER, body={})
     finally:
-        await up.client.aclose()
+        await up.aclose()
     calls = [s for s in spans.get_finished_spans() if s.kind is SpanKind.CLIENT]
     assert [s.name for s in calls] == ["GET", "POST"]
     for span, traceparent in zip(calls, received, strict=True):
@@ -237,6 +237,6 @@ async def test_a_failed_call_leaves_the_pool_usable() -> None:
                 await up.call("GET", "/slow", CALLER, timeout_s=0.05)
             assert await up.call("GET", "/ok", CALLER) == {"ok": 1}
     finally:
-        await up.client.aclose()
+        await up.aclose()
         server.should_exit = True
         await task

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 
+from common.retry import retrying
 from publisher import runs
 from publisher.deps import Deps
 from publisher.service import publish_queue
@@ -51,21 +52,35 @@ class PublishWorkers:
         self._tasks = []
 
     async def _loop(self) -> None:
-        backoff = self._poll
         while not self._stopping:
             try:
-                if await publish_queue.run_next_publish(self._deps):
-                    backoff = self._poll
+                if await self._next():
                     continue
-            except Exception:  # database outage: the record stays claimable and is retried
-                logger.warning("publish worker failed; retrying in %.1fs", backoff, exc_info=True)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 30.0)
-                continue
+            except Exception:  # failed while stopping: the record stays claimable
+                return
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), timeout=self._poll)
             if not self._stopping:
                 self._wakeup.clear()
+
+    async def _next(self) -> bool:
+        """Run the next due record, if any; a failure (a database outage: the record stays claimable) is retried
+        after a backoff from the poll interval up to 30 s, until the workers stop."""
+
+        def on_retry(exc: BaseException, attempt: int, delay: float) -> None:
+            logger.warning("publish worker failed; retrying in %.1fs", delay, exc_info=exc)
+
+        retries = retrying(
+            initial_s=self._poll,
+            max_s=30.0,
+            jitter="none",
+            retry_on=lambda exc: isinstance(exc, Exception) and not self._stopping,
+            on_retry=on_retry,
+        )
+        async for attempt in retries:
+            with attempt:
+                return await publish_queue.run_next_publish(self._deps)
+        raise AssertionError("unreachable")  # pragma: no cover
 
 
 class RunReconciler:
