@@ -2,7 +2,9 @@
 
 One mapping of outcomes to errors, naming the service in words and never its URL:
 - a JSON answer below 300 is returned parsed (``None`` for 204);
-- a problem answer (RFC 9457 JSON, 4xx/5xx) raises :class:`UpstreamProblem` with its status and body;
+- a problem answer (RFC 9457 JSON, 4xx/5xx) raises :class:`UpstreamProblem` with its status and body (the gateway
+  passes it on), or, for a client made with ``problems="ours"``, the error of ours it stands for (:func:`ours`):
+  404 ``NotFound``, 5xx ``UpstreamUnavailable``, another 4xx ``DomainError``;
 - 502/503/504 without a problem body, a refused or dropped connection: ``UpstreamUnavailable``; no answer within the
   call's budget (``asyncio.timeout`` around the whole exchange): ``UpstreamTimeout``;
 - anything else (HTML from a proxy, bad JSON): :class:`BadUpstreamAnswer`.
@@ -15,14 +17,14 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 from prometheus_client import Histogram
 from pydantic_core import from_json, to_json
 
 from common import deadline
-from common.errors import TransientError, UpstreamTimeout, UpstreamUnavailable
+from common.errors import DomainError, NotFound, PlatformError, TransientError, UpstreamTimeout, UpstreamUnavailable
 from common.http import CLIENT_IDLE_S
 from common.transport import HttpTransport, QueryValue, error_name, query_string, transport_failure
 
@@ -51,9 +53,25 @@ class BadUpstreamAnswer(TransientError):
     title = "Bad answer from a service"
 
 
+def ours(problem: UpstreamProblem, label: str) -> PlatformError:
+    """The error of ours a service's problem answer stands for, with its detail."""
+    detail = f"{label} answered {problem.status}: {problem.body.get('detail') or problem.body.get('title')}"
+    if problem.status == 404:
+        return NotFound(detail)
+    if problem.status >= 500:
+        return UpstreamUnavailable(detail, service=problem.service)
+    return DomainError(detail)
+
+
+#: a service's own identity token for the callee (``common.identity.Signer.token`` for one audience)
+ServiceToken = Callable[[], str]
+
+
 class Upstream:
     """One service: its transport, its name in words (``label``, e.g. "history service") and its time budget per call.
-    ``metric``: a histogram labelled (upstream, outcome) that times every call."""
+    ``identity``: this service's own token for the callee (``Authorization: Bearer``); ``problems``: whether a
+    problem answer is raised as it came (``pass``) or as ours; ``metric``: a histogram labelled (upstream, outcome)
+    that times every call."""
 
     def __init__(
         self,
@@ -62,13 +80,33 @@ class Upstream:
         *,
         timeout_s: float,
         label: str | None = None,
+        identity: ServiceToken | None = None,
+        problems: Literal["pass", "ours"] = "pass",
         metric: Histogram | None = None,
     ) -> None:
         self.name = name
         self.label = label or f"{name} service"
         self.http = http
         self.timeout_s = timeout_s
+        self._identity = identity
+        self._problems = problems
         self._metric = metric
+
+    @classmethod
+    def at(
+        cls,
+        name: str,
+        base_url: str,
+        *,
+        timeout_s: float,
+        max_connections: int = 8,
+        identity: ServiceToken | None = None,
+        problems: Literal["pass", "ours"] = "ours",
+        fake: httpx.AsyncBaseTransport | None = None,
+    ) -> Upstream:
+        """A service's own client of another service (its identity, problems raised as ours)."""
+        http = cls.transport(base_url, timeout_s=timeout_s, max_connections=max_connections, fake=fake)
+        return cls(name, http, timeout_s=timeout_s, identity=identity, problems=problems)
 
     @staticmethod
     def transport(
@@ -94,6 +132,8 @@ class Upstream:
         callee learns from the deadline header; returns the parsed answer or raises as the module says."""
         budget = timeout_s if timeout_s is not None else self.timeout_s
         send_headers = {**(headers or {}), deadline.HEADER: deadline.header_value(budget)}
+        if self._identity is not None:
+            send_headers["Authorization"] = f"Bearer {self._identity()}"
         content = None
         if body is not None:
             content = to_json(body)
@@ -124,8 +164,10 @@ class Upstream:
                 log.warning("%s is unavailable: %s", self.label, error_name(exc), extra={"upstream": self.name})
                 raise UpstreamUnavailable(f"{self.label} is unavailable", service=self.name) from None
             return self.answer(status, answer)
-        except UpstreamProblem:
+        except UpstreamProblem as problem:
             outcome = "problem"
+            if self._problems == "ours":
+                raise ours(problem, self.label) from None
             raise
         except UpstreamUnavailable:
             outcome = "unavailable"
@@ -156,7 +198,3 @@ class Upstream:
 
     async def aclose(self) -> None:
         await self.http.aclose()
-
-
-#: a service's own identity token for the callee (``common.identity.Signer.token`` for one audience)
-ServiceToken = Callable[[], str]

@@ -14,14 +14,8 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alerting import subscribers
-from alerting.adapters import (
-    DefinitionHttp,
-    HistoryHttp,
-    PublisherHttp,
-    RecordingTicketSink,
-    TicketWebhook,
-    WebhookNotifier,
-)
+from alerting.adapters import RecordingTicketSink, TicketWebhook, WebhookNotifier
+from alerting.clients import DefinitionHttp, HistoryHttp, PublisherHttp
 from alerting.config import Settings
 from alerting.db.tables import audit_log, inbox_table, outbox_table
 from alerting.deps import Deps
@@ -32,10 +26,11 @@ from alerting.worker import Workers
 from common.app import Wired, create_service_app
 from common.db import create_engine, session_factory
 from common.events.models import Topics
-from common.identity import signer_from
+from common.identity import Signer, signer_from
 from common.kafka import ensure_topics
 from common.runtime import Infra
 from common.telemetry import register_secrets
+from common.upstream import Upstream
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
@@ -47,6 +42,7 @@ class Clients:
     """The HTTP clients of one process (closed together)."""
 
     items: list[httpx.AsyncClient] = field(default_factory=list)
+    upstreams: list[Upstream] = field(default_factory=list)
 
     def new(self, timeout_s: float, base_url: str = "", auth: httpx.Auth | None = None) -> httpx.AsyncClient:
         client = httpx.AsyncClient(
@@ -55,9 +51,17 @@ class Clients:
         self.items.append(client)
         return client
 
+    def service(self, name: str, base_url: str, timeout_s: float, signer: Signer, audience: str) -> Upstream:
+        """A client of one of the platform's services, with this service's own identity for ``audience``."""
+        up = Upstream.at(name, base_url, timeout_s=timeout_s, identity=lambda: signer.token(audience))
+        self.upstreams.append(up)
+        return up
+
     async def aclose(self) -> None:
         for c in self.items:
             await c.aclose()
+        for up in self.upstreams:
+            await up.aclose()
 
 
 def notifiers(settings: Settings, clients: Clients) -> dict[str, Notifier]:
@@ -102,9 +106,9 @@ def build_deps(settings: Settings, sessions: async_sessionmaker[AsyncSession], c
         notifiers=notifiers(settings, clients),
         channels={c.label: c for c in settings.channels},
         tickets=ticket_sink(settings, clients),
-        definition=DefinitionHttp(clients.new(t, settings.definition_url, signer.auth("definition"))),
-        publisher=PublisherHttp(clients.new(t, settings.publisher_url, signer.auth("publisher"))),
-        history=HistoryHttp(clients.new(t, settings.history_url, signer.auth("history-sync"))),
+        definition=DefinitionHttp(clients.service("definition", settings.definition_url, t, signer, "definition")),
+        publisher=PublisherHttp(clients.service("publisher", settings.publisher_url, t, signer, "publisher")),
+        history=HistoryHttp(clients.service("history", settings.history_url, t, signer, "history-sync")),
     )
 
 

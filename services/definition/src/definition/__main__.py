@@ -38,30 +38,30 @@ async def refill(settings: Settings, command: str, url: str, batch_size: int) ->
     its report as a dict."""
     import dataclasses
 
-    import httpx
-
     from common.db import create_engine, session_factory
     from common.identity import signer_from
-    from definition import views
+    from common.upstream import Upstream
+    from definition import clients
     from definition.service import projections
 
     # this service's own identity: lineage-resolver and history-sync answer it (read only)
     audience = "lineage-resolver" if command == "sync-dependencies" else "history-sync"
-    auth = signer_from(settings).auth(audience)
+    signer = signer_from(settings)
+    up = Upstream.at(audience, url, timeout_s=30.0, identity=lambda: signer.token(audience))
     engine = create_engine(settings.database_url, schema=settings.db_schema, pool_size=2)
     try:
-        async with httpx.AsyncClient(base_url=url.rstrip("/"), timeout=30.0, auth=auth) as client:
-            sessions = session_factory(engine)
-            if command == "sync-dependencies":
-                report: projections.DependencySyncReport | projections.ExecutionsSyncReport
-                report = await projections.sync_dependencies(
-                    sessions, views.LineageDependencyView(client), batch_size=batch_size
-                )
-            else:
-                report = await projections.sync_executions(
-                    sessions, views.HistoryExecutionsView(client), batch_size=batch_size
-                )
+        sessions = session_factory(engine)
+        if command == "sync-dependencies":
+            report: projections.DependencySyncReport | projections.ExecutionsSyncReport
+            report = await projections.sync_dependencies(
+                sessions, clients.LineageDependencyView(up), batch_size=batch_size
+            )
+        else:
+            report = await projections.sync_executions(
+                sessions, clients.HistoryExecutionsView(up), batch_size=batch_size
+            )
     finally:
+        await up.aclose()
         await engine.dispose()
     return dataclasses.asdict(report)
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import gc
 
-import httpx
 from fastapi import FastAPI
 
 from common.app import Wired, create_service_app
@@ -15,6 +14,8 @@ from common.identity import Signer, signer_from
 from common.kafka import ensure_topics
 from common.migrations import upgrade
 from common.runtime import Infra
+from common.upstream import Upstream
+from definition.clients import PublisherDatasources
 from definition.config import Settings
 from definition.db.tables import audit_log, inbox, outbox
 from definition.deps import Deps
@@ -22,7 +23,6 @@ from definition.ports import DatasourceCatalog
 from definition.routes import router
 from definition.snapshots import SnapshotCache, TaskMemo
 from definition.subscribers import CONSUMED_TOPICS, PRODUCED_TOPICS, register_subscribers
-from definition.views import PublisherDatasources
 
 
 async def open_reads(settings: Settings) -> ReadPool:
@@ -72,10 +72,11 @@ def create_app(settings: Settings | None = None, *, consume: bool = True, teleme
             )
         reads = await open_reads(settings)
         publisher = (
-            httpx.AsyncClient(
-                base_url=settings.publisher_url,
-                timeout=settings.datasource_check_timeout_s,
-                auth=signer.auth("publisher"),  # the lookup is this service's own (read-only) call
+            Upstream.at(
+                "publisher",
+                settings.publisher_url,
+                timeout_s=settings.datasource_check_timeout_s,
+                identity=lambda: signer.token("publisher"),  # the lookup is this service's own (read-only) call
             )
             if settings.publisher_url
             else None

@@ -1,4 +1,4 @@
-"""What the definition service calls outside, as ``Protocol``s (adapters: ``definition.views``)."""
+"""What the definition service calls outside, as ``Protocol``s (adapters: ``definition.clients``)."""
 
 from __future__ import annotations
 

@@ -4,6 +4,7 @@ PostgreSQL; the lists are read over HTTP."""
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -17,19 +18,29 @@ from common.db import create_engine, session_factory, unit_of_work
 from common.errors import TransientError
 from common.events import DependencyCycle, ExecutionSummary, ExecutionSynced, TaskDependencyChanged
 from common.outbox import Outbox
+from common.upstream import Upstream
 from definition import schemas
+from definition.clients import HistoryExecutionsView, LineageDependencyView
 from definition.config import Settings
 from definition.db.tables import outbox
 from definition.deps import Deps
 from definition.ports import CachedExecutions, DependencySets
 from definition.service import projections
-from definition.views import HistoryExecutionsView, LineageDependencyView
 
 from .conftest import as_user, new_tasks, new_workflow
 
 pytestmark = pytest.mark.integration
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@contextlib.asynccontextmanager
+async def _upstream(url: str, fake: httpx.MockTransport) -> AsyncIterator[Upstream]:
+    up = Upstream.at("upstream", url, timeout_s=5.0, fake=fake)
+    try:
+        yield up
+    finally:
+        await up.aclose()
 
 
 @pytest.fixture(scope="module")
@@ -262,16 +273,14 @@ async def test_lineage_adapter_reads_the_dependency_view() -> None:
         ]
         return httpx.Response(200, json={"items": items})
 
-    async with httpx.AsyncClient(base_url="http://lineage", transport=httpx.MockTransport(lineage)) as http:
+    async with _upstream("http://lineage", httpx.MockTransport(lineage)) as http:
         view = LineageDependencyView(http)
         assert view.max_batch == 1000
         assert await view.dependency_sets([1, 2]) == [DependencySets(1, (), ()), DependencySets(2, (1,), ())]
     assert seen[0].url.path == "/internal/dependency-view"
     assert seen[0].url.params["task_ids"] == "1,2"
 
-    async with httpx.AsyncClient(
-        base_url="http://lineage", transport=httpx.MockTransport(lambda r: httpx.Response(503))
-    ) as http:
+    async with _upstream("http://lineage", httpx.MockTransport(lambda r: httpx.Response(503))) as http:
         with pytest.raises(TransientError):
             await LineageDependencyView(http).dependency_sets([1])
 
@@ -368,7 +377,7 @@ async def test_history_adapter_reads_the_executions_batch() -> None:
         ]
         return httpx.Response(200, json={"workflows": workflows, "unknown_ids": [3]})
 
-    async with httpx.AsyncClient(base_url="http://history", transport=httpx.MockTransport(history)) as http:
+    async with _upstream("http://history", httpx.MockTransport(history)) as http:
         view = HistoryExecutionsView(http)
         (only,) = await view.cached_executions([1, 2, 3])
         with pytest.raises(ValueError, match="at most"):
@@ -378,9 +387,7 @@ async def test_history_adapter_reads_the_executions_batch() -> None:
     assert (only.workflow_id, only.synced_at) == (1, datetime(2026, 1, 1, 0, 5, tzinfo=UTC))
     assert [(e.instance_id, e.state, e.engine_version) for e in only.executions] == [(7, "SUCCESS", 3)]
 
-    async with httpx.AsyncClient(
-        base_url="http://history", transport=httpx.MockTransport(lambda r: httpx.Response(503))
-    ) as http:
+    async with _upstream("http://history", httpx.MockTransport(lambda r: httpx.Response(503))) as http:
         with pytest.raises(TransientError):
             await HistoryExecutionsView(http).cached_executions([1])
 

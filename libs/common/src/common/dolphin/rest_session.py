@@ -136,6 +136,12 @@ class DolphinRestSession:
         url = template.format(**(path or {}))
         attempts = self._read_attempts if method == "GET" else 1
         request_headers = {"token": self._token.get_secret_value()} if headers is None else dict(headers)
+        try:  # the first attempt outside the retry machinery: most calls succeed, and a cycle makes thousands
+            return await self._observed(method, url, template, params, form, request_headers, success)
+        except TransientError as exc:
+            if attempts == 1:
+                raise
+            failed: TransientError | None = exc
 
         def on_retry(exc: BaseException, attempt: int, delay: float) -> None:
             code = exc.code if isinstance(exc, PlatformError) else type(exc).__name__
@@ -153,6 +159,9 @@ class DolphinRestSession:
         )
         async for attempt in retries:
             with attempt:
+                if failed is not None:  # the first attempt's failure, counted as the policy's first attempt
+                    first, failed = failed, None
+                    raise first
                 return await self._observed(method, url, template, params, form, request_headers, success)
         raise AssertionError("unreachable")  # pragma: no cover
 

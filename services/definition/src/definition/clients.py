@@ -4,7 +4,9 @@
   ``python -m definition sync-dependencies`` / ``sync-executions`` refill the read projections from (never called at
   request time);
 - ``ports.DatasourceCatalog``: the publisher's datasource lookup, asked when a SQL task is saved (a short budget; an
-  answer that does not come in time only turns the check into a warning)."""
+  answer that does not come in time only turns the check into a warning).
+
+Each is a ``common.upstream.Upstream`` (this service's own identity; its outcomes mapped to our errors)."""
 
 from __future__ import annotations
 
@@ -13,10 +15,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-import httpx
-
-from common.errors import TransientError
+from common.errors import PlatformError
 from common.events.models import ExecutionSummary
+from common.upstream import Upstream, UpstreamProblem
 from definition.ports import CachedExecutions, DependencySets
 
 #: lineage-resolver answers at most this many task ids per request
@@ -25,40 +26,25 @@ LINEAGE_MAX_IDS = 1000
 HISTORY_MAX_IDS = 500
 
 
-async def _read_batch(
-    client: httpx.AsyncClient, path: str, param: str, ids: Sequence[int], *, max_batch: int, service: str
-) -> dict[str, Any]:
-    """``GET path?param=1,2,3`` → the JSON answer; an outage or any answer but 200 is a ``TransientError``."""
+async def _read_batch(up: Upstream, path: str, param: str, ids: Sequence[int], *, max_batch: int) -> dict[str, Any]:
+    """``GET path?param=1,2,3`` → the JSON answer (an outage is a ``TransientError``)."""
     if len(ids) > max_batch:
         raise ValueError(f"at most {max_batch} ids per call")
-    try:
-        r = await client.get(path, params={param: ",".join(str(i) for i in ids)})
-    except httpx.HTTPError as exc:
-        raise TransientError(f"{service} is unavailable ({type(exc).__name__})") from None
-    if r.status_code != 200:
-        raise TransientError(f"{service} answered HTTP {r.status_code} to GET {path}")
-    answer: dict[str, Any] = r.json()
+    answer: dict[str, Any] = await up.request("GET", path, params={param: ",".join(str(i) for i in ids)})
     return answer
 
 
 class LineageDependencyView:
     """lineage-resolver's ``GET /internal/dependency-view``."""
 
-    def __init__(self, client: httpx.AsyncClient, *, max_batch: int = LINEAGE_MAX_IDS) -> None:
-        self.client = client
+    def __init__(self, up: Upstream, *, max_batch: int = LINEAGE_MAX_IDS) -> None:
+        self.up = up
         self.max_batch = min(max_batch, LINEAGE_MAX_IDS)
 
     async def dependency_sets(self, task_ids: Sequence[int]) -> list[DependencySets]:
         if not task_ids:
             return []
-        answer = await _read_batch(
-            self.client,
-            "/internal/dependency-view",
-            "task_ids",
-            task_ids,
-            max_batch=self.max_batch,
-            service="lineage-resolver",
-        )
+        answer = await _read_batch(self.up, "/internal/dependency-view", "task_ids", task_ids, max_batch=self.max_batch)
         return [
             DependencySets(
                 task_id=int(i["task_id"]),
@@ -72,20 +58,15 @@ class LineageDependencyView:
 class HistoryExecutionsView:
     """history-sync's ``GET /internal/workflows/executions`` (its cache; never calls DS)."""
 
-    def __init__(self, client: httpx.AsyncClient, *, max_batch: int = HISTORY_MAX_IDS) -> None:
-        self.client = client
+    def __init__(self, up: Upstream, *, max_batch: int = HISTORY_MAX_IDS) -> None:
+        self.up = up
         self.max_batch = max_batch
 
     async def cached_executions(self, workflow_ids: Sequence[int]) -> list[CachedExecutions]:
         if not workflow_ids:
             return []
         answer = await _read_batch(
-            self.client,
-            "/internal/workflows/executions",
-            "ids",
-            workflow_ids,
-            max_batch=self.max_batch,
-            service="history-sync",
+            self.up, "/internal/workflows/executions", "ids", workflow_ids, max_batch=self.max_batch
         )
         return [
             CachedExecutions(
@@ -104,16 +85,15 @@ log = logging.getLogger(__name__)
 class PublisherDatasources:
     """The publisher's ``GET /internal/datasources?name=&type=``."""
 
-    def __init__(self, client: httpx.AsyncClient) -> None:
-        self.client = client
+    def __init__(self, up: Upstream) -> None:
+        self.up = up
 
     async def exists(self, name: str, datasource_type: str) -> bool | None:
         try:
-            r = await self.client.get("/internal/datasources", params={"name": name, "type": datasource_type})
-        except httpx.HTTPError as exc:
-            log.warning("datasource check: the publisher is unavailable (%s)", type(exc).__name__)
+            answer = await self.up.request(
+                "GET", "/internal/datasources", params={"name": name, "type": datasource_type}
+            )
+        except (PlatformError, UpstreamProblem) as exc:
+            log.warning("datasource check: %s", exc)
             return None
-        if r.status_code != 200:
-            log.warning("datasource check: the publisher answered HTTP %d", r.status_code)
-            return None
-        return bool(r.json().get("exists"))
+        return bool(answer.get("exists"))
