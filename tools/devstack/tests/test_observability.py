@@ -14,23 +14,22 @@ from typing import Any
 import httpx
 import pytest
 
+from common.provision import SERVICES
 from devstack import platform
 from devstack.observability import Prometheus, ScrapeTarget, Zipkin, prometheus_config, shipped_rules
+from devstack.stack import DsEndpoint
 
 PROMTOOL = shutil.which("promtool")
 
 
-def ds(kind: str = "emulator") -> platform.DsTarget:
-    return platform.DsTarget(
+def ds(kind: str = "emulator") -> DsEndpoint:
+    return DsEndpoint(
         kind=kind,
         rest_url="http://127.0.0.1:12345/dolphinscheduler",
-        ui_url="http://127.0.0.1:12345/dolphinscheduler/ui",
         access_token="t",
         gateway_host="127.0.0.1",
         gateway_port=25333,
         gateway_auth_token="g",
-        user="admin",
-        tenant="default",
         project_name="p",
     )
 
@@ -38,17 +37,16 @@ def ds(kind: str = "emulator") -> platform.DsTarget:
 def test_every_service_exports_to_zipkin_and_the_gateway_links_to_it(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setenv("DEVSTACK_STATE_DIR", str(tmp_path))  # the identity keys are made there
+    monkeypatch.setenv("DEVSTACK_STATE_DIR", str(tmp_path))  # the secrets and identity keys are kept there
     obs = platform.Observability(Zipkin(19411, tmp_path / "zipkin"), 19090)
-    secret = {"admin_token": "adm_x"}
-    for spec in platform.SERVICES:
-        env = platform._service_env(spec, "postgresql://x", "127.0.0.1:1", ds(), secret, obs)
-        assert env[f"{spec.env_prefix}OTEL_EXPORTER_ZIPKIN_ENDPOINT"] == "http://127.0.0.1:19411/api/v2/spans"
-        without = platform._service_env(spec, "postgresql://x", "127.0.0.1:1", ds(), secret, None)
-        assert f"{spec.env_prefix}OTEL_EXPORTER_ZIPKIN_ENDPOINT" not in without
-    gateway = next(s for s in platform.SERVICES if s.name == "gateway")
-    env = platform._service_env(gateway, "postgresql://x", "127.0.0.1:1", ds(), secret, obs)
-    assert env["GATEWAY_TRACE_URL_TEMPLATE"] == "http://127.0.0.1:19411/zipkin/traces/{trace_id}"
+    env = platform.platform_stack("postgresql://x", "127.0.0.1:1", ds(), obs).env
+    without = platform.platform_stack("postgresql://x", "127.0.0.1:1", ds(), None).env
+    for spec in SERVICES:
+        assert (
+            env[spec.name][f"{spec.env_prefix}OTEL_EXPORTER_ZIPKIN_ENDPOINT"] == "http://127.0.0.1:19411/api/v2/spans"
+        )
+        assert f"{spec.env_prefix}OTEL_EXPORTER_ZIPKIN_ENDPOINT" not in without[spec.name]
+    assert env["gateway"]["GATEWAY_TRACE_URL_TEMPLATE"] == "http://127.0.0.1:19411/zipkin/traces/{trace_id}"
 
 
 def test_the_flag_leaves_the_observability_stack_out(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -62,7 +60,7 @@ def test_the_flag_leaves_the_observability_stack_out(monkeypatch: pytest.MonkeyP
 def test_prometheus_scrapes_every_service_and_a_real_ds() -> None:
     targets = platform.scrape_targets(ds("emulator"))
     assert {t.labels["service"]: t.address for t in targets} == {
-        s.name: f"127.0.0.1:{s.port}" for s in platform.SERVICES
+        s.name: f"127.0.0.1:{platform.port(s.name)}" for s in SERVICES
     }
     assert {t.job for t in targets} == {"platform"}  # the emulator has no metrics endpoint
     real = platform.scrape_targets(ds("real"))
@@ -75,7 +73,7 @@ def test_promtool_accepts_the_generated_configuration(tmp_path: Path) -> None:
     config = prometheus_config(platform.scrape_targets(ds("real")), [shipped_rules()], self_address="127.0.0.1:9090")
     jobs = {j["job_name"]: j for j in config["scrape_configs"]}
     assert set(jobs) == {"platform", "dolphinscheduler", "prometheus"}
-    assert len(jobs["platform"]["static_configs"]) == len(platform.SERVICES)
+    assert len(jobs["platform"]["static_configs"]) == len(SERVICES)
     path = tmp_path / "prometheus.yml"
     path.write_text(json.dumps(config))  # as Prometheus.write_config writes it: JSON is YAML
     assert PROMTOOL is not None

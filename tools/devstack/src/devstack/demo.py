@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 
 from devstack.paths import HOST
-from devstack.platform import SERVICES, platform_dir
+from devstack.platform import platform_dir, port
 
 # name, type, script, reads, writes
 TASKS: tuple[tuple[str, str, str, tuple[str, ...], tuple[str, ...]], ...] = (
@@ -73,10 +73,6 @@ class Api:
         if r.status_code >= 400:
             raise SystemExit(f"platform-demo: {method} {path} → HTTP {r.status_code}: {r.text[:400]}")
         return r.json() if r.content else None
-
-
-def _port(name: str) -> int:
-    return next(s.port for s in SERVICES if s.name == name)
 
 
 async def send_lineage(changes: Sequence[tuple[int, tuple[str, ...], tuple[str, ...]]]) -> None:
@@ -194,7 +190,7 @@ def _publish_online(api: Api, workflow_id: int) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="platform-demo", description=__doc__.split("\n\n")[0] if __doc__ else None)
-    ap.add_argument("--gateway", default=f"http://{HOST}:{_port('gateway')}")
+    ap.add_argument("--gateway", default=f"http://{HOST}:{port('gateway')}")
     ap.add_argument("--token", help="admin API token (default: the one ./platform up generated)")
     ns = ap.parse_args(argv)
     token = ns.token

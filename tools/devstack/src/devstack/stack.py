@@ -1,0 +1,436 @@
+"""The platform as OS processes: the one launcher behind ``./platform up``, the black-box tests (browser, security,
+state machine, faults, observability) and the benchmarks.
+
+A :class:`Stack` provisions one schema and role per service on a PostgreSQL server (``common.db``), runs each
+service's migrations, creates the topics (and, with ``kafka_users``, the production ACLs), and starts each service
+with ``python -m <module> serve`` (or a command of the caller's), settings through the environment exactly as a
+deployment gives them. It waits for ``/readyz``, kills (``SIGKILL``), stops (``SIGTERM``) and restarts single
+services on the same port and schema, and stops everything in reverse order. Output goes to ``<log dir>/<name>.log``
+(appended across restarts).
+
+Two lifetimes:
+
+- ephemeral (tests, benchmarks): schemas and roles ``<tag>_<schema>_<suffix>``, the topic prefix
+  ``<tag><suffix>.`` (it also prefixes the consumer groups), free ports; :meth:`close` stops the processes and drops
+  the schemas and roles, so a stack runs beside others on the same servers;
+- ``persistent`` (``./platform up``): the production schema and role names, no topic prefix, the ports given, a pid
+  file per service next to its log; a running service is reused and the processes outlive this object
+  (``./platform down`` stops them with :func:`stop_pid_file`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Coroutine, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import httpx
+from pydantic import SecretStr
+
+from common.db import ServiceDatabase, drop_service, provision_service
+from common.provision import SERVICES, ServiceSpec
+from devstack._proc import DevstackError, kill_tree, process_alive, read_pid, tail, wait_gone, wait_http
+from devstack.paths import HOST, repo_root
+
+SPECS: dict[str, ServiceSpec] = {s.name: s for s in SERVICES}
+#: which other services each one calls (``<PREFIX><OTHER PREFIX>URL``)
+CALLS: dict[str, tuple[str, ...]] = {
+    "definition": ("publisher",),
+    "alerting": ("definition", "publisher", "history-sync"),
+    "gateway": ("definition", "publisher", "history-sync", "lineage-resolver"),
+}
+
+#: short cycles for tests: a run shows in history-sync's last 10 within seconds, a publish is picked up at once
+QUICK: dict[str, dict[str, str]] = {
+    "publisher": {"PUBLISHER_PUBLISH_POLL_INTERVAL_S": "0.5"},
+    "history-sync": {
+        "HISTORY_SYNC_INTERVAL_S": "3",
+        "HISTORY_LEASE_S": "2",
+        "HISTORY_POLL_INTERVAL_S": "0.5",
+        "HISTORY_STALE_AFTER_S": "2",
+        "HISTORY_DS_RATE_PER_S": "0",
+    },
+    # a freshly started history-sync may be slow to answer composed pages at first
+    "gateway": {"GATEWAY_HISTORY_TIMEOUT_S": "5"},
+}
+
+
+def merge_env(*layers: Mapping[str, Mapping[str, str]]) -> dict[str, dict[str, str]]:
+    """Per-service settings, later layers winning."""
+    out: dict[str, dict[str, str]] = {}
+    for layer in layers:
+        for name, env in layer.items():
+            out.setdefault(name, {}).update(env)
+    return out
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((HOST, 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def run_async(coro: Coroutine[Any, Any, Any]) -> Any:
+    """Run a coroutine to completion in a thread of its own (never disturbs a running event loop)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+class Emulator(Protocol):
+    @property
+    def rest_url(self) -> str: ...
+    @property
+    def access_token(self) -> str: ...
+    @property
+    def host(self) -> str: ...
+    @property
+    def gateway_port(self) -> int: ...
+    @property
+    def auth_token(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class DsEndpoint:
+    """Where DolphinScheduler is (REST and Python gateway) and as whom the platform works there. ``kind``: ``real``,
+    ``emulator`` or ``external``."""
+
+    rest_url: str
+    access_token: str
+    gateway_host: str
+    gateway_port: int
+    gateway_auth_token: str
+    project_name: str
+    user: str = "admin"
+    tenant: str = "default"
+    kind: str = "emulator"
+
+    @property
+    def ui_url(self) -> str:
+        return self.rest_url + "/ui"
+
+    @classmethod
+    def of(cls, emulator: Emulator, project_name: str) -> DsEndpoint:
+        """A started DS emulator (``ds_emulator.EmulatorProcess``) as the target, with a project of its own."""
+        return cls(
+            rest_url=emulator.rest_url,
+            access_token=emulator.access_token,
+            gateway_host=emulator.host,
+            gateway_port=emulator.gateway_port,
+            gateway_auth_token=emulator.auth_token,
+            project_name=project_name,
+        )
+
+    def env(self, prefix: str) -> dict[str, str]:
+        """The DS settings of a service (those that read none ignore them)."""
+        return {
+            f"{prefix}DS_REST_URL": self.rest_url,
+            f"{prefix}DS_UI_URL": self.ui_url,
+            f"{prefix}DS_TOKEN": self.access_token,
+            f"{prefix}DS_GATEWAY_HOST": self.gateway_host,
+            f"{prefix}DS_GATEWAY_PORT": str(self.gateway_port),
+            f"{prefix}DS_GATEWAY_AUTH_TOKEN": self.gateway_auth_token,
+            f"{prefix}DS_PROJECT_NAME": self.project_name,
+            f"{prefix}DS_USER": self.user,
+            f"{prefix}DS_TENANT": self.tenant,
+        }
+
+
+@dataclass
+class Stack:
+    """The platform as processes (see the module docstring). ``env`` adds or overrides settings per service name
+    (``{"publisher": {"PUBLISHER_PUBLISH_LEASE_S": "3"}}``); ``kafka_users`` (service → its SCRAM user's
+    ``KAFKA_SASL_*``) runs each service as its own Kafka principal under the production ACLs; ``topic_config`` gives a
+    topic (without the prefix) configs of its own at creation; ``identity_dir`` makes the services' identity keys
+    there (otherwise the environment's ``IDENTITY_*`` apply, as the test session sets them)."""
+
+    admin_url: str
+    bootstrap: str
+    ds: DsEndpoint | None
+    log_dir: Path
+    services: tuple[str, ...] = tuple(SPECS)
+    env: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    tag: str = "stack"
+    persistent: bool = False
+    #: the emulator behind ``ds`` when the caller started one (its fault injection, for tests)
+    emulator: Any = None
+    admin_token: str = ""
+    ports: dict[str, int] = field(default_factory=dict)
+    passwords: Mapping[str, str] = field(default_factory=dict)
+    kafka_users: Mapping[str, Mapping[str, str]] | None = None
+    topic_config: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    identity_dir: Path | None = None
+    log_json: bool = False
+    suffix: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
+    databases: dict[str, ServiceDatabase] = field(default_factory=dict)
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.admin_token = self.admin_token or f"{self.tag}_" + secrets.token_urlsafe(24)
+
+    # -- names ----------------------------------------------------------------------------------------------------
+
+    @property
+    def topic_prefix(self) -> str:
+        return "" if self.persistent else f"{self.tag}{self.suffix}."
+
+    def topic(self, name: str) -> str:
+        return f"{self.topic_prefix}{name}"
+
+    def url(self, name: str) -> str:
+        return f"http://{HOST}:{self.ports[name]}"
+
+    @property
+    def base_url(self) -> str:
+        """The gateway: the public API and the portal."""
+        return self.url("gateway")
+
+    def client(self, token: str | None = None) -> httpx.Client:
+        """A client of the gateway's API (as the bootstrap admin unless ``token`` says otherwise)."""
+        headers = {"Authorization": f"Bearer {token or self.admin_token}"}
+        return httpx.Client(base_url=self.base_url, headers=headers, timeout=30.0)
+
+    def log_path(self, name: str) -> Path:
+        return self.log_dir / f"{name}.log"
+
+    def log_text(self, name: str) -> str:
+        path = self.log_path(name)
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def log_tails(self, lines: int = 40) -> str:
+        """The end of every service log, for failure messages."""
+        return "\n".join(f"----- {n}\n" + tail(self.log_path(n), lines) for n in self.services)
+
+    # -- set-up ---------------------------------------------------------------------------------------------------
+
+    def provision(self) -> None:
+        """Schemas, roles, migrations, topics and ACLs (before the first ``start``; idempotent); ports."""
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        if self.identity_dir is not None:
+            from common.identity import generate_identity_keys
+
+            generate_identity_keys(self.identity_dir, self.services)
+        run_async(self._provision())
+        for name in self.services:
+            self.ports.setdefault(name, free_port())
+
+    async def _provision(self) -> None:
+        from common.events import Topics
+        from common.kafka import ensure_topics
+        from common.kafka_access import KafkaAccess
+        from common.migrations import upgrade
+
+        for name in self.services:
+            spec = SPECS[name]
+            schema = spec.schema if self.persistent else f"{self.tag}_{spec.schema}_{self.suffix}"
+            password = self.passwords.get(name) or secrets.token_urlsafe(18)
+            db = await provision_service(
+                self.admin_url, schema=schema, role=f"svc_{schema}", password=SecretStr(password)
+            )
+            self.databases[name] = db
+            migrations = spec.migrations_dir()
+            if migrations is not None:
+                await upgrade(migrations, db.url, db.schema)
+        admin = KafkaAccess.from_env(self.bootstrap)
+        partitions = 3 if self.persistent else 1
+        plain = [self.topic(t) for t in Topics.ALL if t not in self.topic_config]
+        await ensure_topics(admin, plain, partitions=partitions)
+        if self.topic_config:
+            await _create_topics(admin, {self.topic(t): c for t, c in self.topic_config.items()}, partitions)
+        if self.kafka_users is not None:
+            users = {n: u["KAFKA_SASL_USERNAME"] for n, u in self.kafka_users.items()}
+            await _grant(admin, self.topic_prefix, users)
+        elif self.persistent and admin.authenticated:
+            await _grant(admin, "", None)
+
+    def environment(self, name: str) -> dict[str, str]:
+        spec, db = SPECS[name], self.databases[name]
+        p = spec.env_prefix
+        env = dict(os.environ)
+        if self.kafka_users is not None:
+            # the service's own principal, or none (the gateway uses no Kafka); topics and ACLs are the stack's
+            env = {k: v for k, v in env.items() if not k.startswith("KAFKA_SASL_")}
+            env |= dict(self.kafka_users.get(name, {}))
+            env[f"{p}ENSURE_TOPICS"] = "false"
+        env |= {
+            f"{p}DATABASE_URL": db.url.get_secret_value(),
+            f"{p}DB_SCHEMA": db.schema,
+            f"{p}HTTP_HOST": HOST,
+            f"{p}HTTP_PORT": str(self.ports[name]),
+            f"{p}LOG_JSON": str(self.log_json).lower(),
+            "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
+            "KAFKA_TOPIC_PREFIX": self.topic_prefix,
+        }
+        if not self.persistent:
+            env[f"{p}OTEL_EXPORTER_OTLP_ENDPOINT"] = ""
+        if self.identity_dir is not None:
+            env["IDENTITY_TRUSTED_KEYS_DIR"] = str(self.identity_dir / "trusted")
+            env[f"{p}IDENTITY_KEY_FILE"] = str(self.identity_dir / f"{name}.key")
+        if self.ds is not None:
+            env |= self.ds.env(p)
+        for other in CALLS.get(name, ()):
+            env[f"{p}{SPECS[other].env_prefix}URL"] = self.url(other) if other in self.ports else ""
+        if name == "alerting":
+            env["ALERTING_PORTAL_URL"] = self.url("gateway") if "gateway" in self.ports else ""
+        if name == "gateway":
+            env["GATEWAY_BOOTSTRAP_ADMIN_TOKEN"] = self.admin_token
+            env["GATEWAY_PORTAL_DIR"] = str(repo_root() / "portal" / "dist")
+        return env | dict(self.env.get(name, {}))
+
+    # -- processes ------------------------------------------------------------------------------------------------
+
+    def start(self, names: Iterable[str] | None = None, *, env: Mapping[str, str] | None = None) -> None:
+        """Start the services (all, in dependency order, by default) and wait until each answers ``/readyz``."""
+        for name in self.services if names is None else names:
+            self.spawn(
+                name, [sys.executable, "-m", SPECS[name].module, "serve"], self.environment(name) | dict(env or {})
+            )
+
+    def spawn(self, name: str, command: Sequence[str], env: Mapping[str, str], *, ready: str = "/readyz") -> int:
+        """Run ``command`` as ``name`` (unless it runs) and wait until ``ready`` on its port answers; its pid."""
+        pid_file = self.log_dir / f"{name}.pid"
+        proc = self.procs.get(name)
+        if proc is not None and proc.poll() is None:
+            return proc.pid
+        if self.persistent and (pid := read_pid(pid_file)) is not None and process_alive(pid):
+            return pid
+        with self.log_path(name).open("ab") as out:
+            proc = subprocess.Popen(
+                list(command),
+                env=dict(env),
+                cwd=repo_root(),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self.procs[name] = proc
+        if self.persistent:
+            pid_file.write_text(str(proc.pid))
+        self.wait_ready(name, ready)
+        return proc.pid
+
+    def wait_ready(self, name: str, path: str = "/readyz", timeout_s: float = 120.0) -> None:
+        proc = self.procs[name]
+        wait_http(f"{self.url(name)}{path}", name, timeout_s, proc.pid, self.log_path(name))
+
+    def running(self, name: str) -> bool:
+        proc = self.procs.get(name)
+        return proc is not None and proc.poll() is None
+
+    def pid(self, name: str) -> int:
+        return self.procs[name].pid
+
+    def kill(self, name: str) -> None:
+        """SIGKILL the service's process group: it dies mid-whatever, no shutdown code runs."""
+        proc = self.procs.pop(name, None)
+        if proc is not None and proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+
+    def stop(self, name: str) -> None:
+        """SIGTERM (a graceful stop), SIGKILL after 20 s."""
+        proc = self.procs.pop(name, None)
+        if proc is None or proc.poll() is not None:
+            return
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+
+    def close(self) -> None:
+        """Stop every process (last started first) and drop the schemas and roles of an ephemeral stack (its topics
+        stay: they are prefixed; :meth:`drop_topics` removes them)."""
+        for name in reversed(list(self.procs)):
+            self.stop(name)
+        if self.persistent:
+            return
+
+        async def drop() -> None:
+            for db in self.databases.values():
+                await drop_service(self.admin_url, schema=db.schema, role=db.role)
+
+        run_async(drop())
+
+    def drop_topics(self) -> None:
+        async def drop() -> None:
+            from aiokafka.admin import AIOKafkaAdminClient
+
+            from common.kafka_access import client_options
+
+            admin = AIOKafkaAdminClient(**client_options(self.bootstrap))
+            await admin.start()
+            try:
+                ours = [t for t in await admin.list_topics() if t.startswith(self.topic_prefix)]
+                if ours:
+                    await admin.delete_topics(ours)
+            finally:
+                await admin.close()
+
+        if self.topic_prefix:
+            run_async(drop())
+
+    def __enter__(self) -> Stack:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def stop_pid_file(pid_file: Path, name: str) -> None:
+    """Stop the process group a pid file names (SIGTERM, SIGKILL after 20 s) and remove the file."""
+    pid = read_pid(pid_file)
+    if pid is not None and process_alive(pid):
+        print(f"stopping {name} (pid {pid}) …", flush=True)
+        try:
+            os.killpg(pid, signal.SIGTERM)
+            if not wait_gone(pid, 20):
+                kill_tree(pid)
+        except ProcessLookupError:  # no longer the leader of its group (it ended and the pid is in use by another)
+            pass
+    pid_file.unlink(missing_ok=True)
+
+
+async def _create_topics(admin: Any, configs: Mapping[str, Mapping[str, str]], partitions: int) -> None:
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    from common.events import Topics
+
+    client = AIOKafkaAdminClient(**admin.client_options())
+    await client.start()
+    try:
+        new = [
+            NewTopic(n, partitions, 1, topic_configs=dict(c)) for t, c in configs.items() for n in (t, Topics.dlq(t))
+        ]
+        await client.create_topics(new)
+    finally:
+        await client.close()
+
+
+async def _grant(admin: Any, prefix: str, users: Mapping[str, str] | None) -> None:
+    """The production ACLs for ``prefix``, and a wait until the broker applies them (it learns them from the
+    controller's metadata)."""
+    from common.kafka_acls import acl_bindings, create_acls, describe_acls
+
+    bindings = acl_bindings(prefix, users)
+    await create_acls(admin, bindings)
+    deadline = time.monotonic() + 30
+    while not set(bindings) <= (held := set(await describe_acls(admin))):
+        if time.monotonic() > deadline:
+            raise DevstackError(f"the broker did not apply the stack's ACLs: {sorted(set(bindings) - held)[:5]}")
+        await asyncio.sleep(0.2)
