@@ -1,7 +1,7 @@
 """Time to converge after a fault (issue 23, scenarios 1–2): how long after the fault clears DolphinScheduler holds
 the intended state again — and the platform says so — without a human. Target: within 60 s.
 
-The platform runs as OS processes (``common.testing.processes``: the six services, real PostgreSQL and Kafka, a DS
+The platform runs as OS processes (``devstack.stack``: the six services, real PostgreSQL and Kafka, a DS
 emulator) with the **production defaults** of the publisher (lease 30 s, DS retries 4× from 1 s, reconciler backoff
 5 s doubling to 30 s); only the emulator's run timing is shortened. Scenarios:
 
@@ -37,7 +37,7 @@ from pydantic import SecretStr
 
 from common.dolphin import DolphinRestClient, ReleaseState
 from common.testing.gateway_api import GatewayApi, until
-from common.testing.processes import DsEndpoint, PlatformProcesses
+from devstack.stack import QUICK_OUTBOX, DsEndpoint, Stack
 from ds_emulator import EmulatorProcess
 
 TARGET_S = 60.0
@@ -54,7 +54,7 @@ def load() -> str:
 
 
 class Bench:
-    def __init__(self, procs: PlatformProcesses, emulator: EmulatorProcess) -> None:
+    def __init__(self, procs: Stack, emulator: EmulatorProcess) -> None:
         self.procs = procs
         self.emulator = emulator
         headers = {"Authorization": f"Bearer {procs.admin_token}"}
@@ -79,7 +79,7 @@ class Bench:
 
     async def in_ds(self, name: str) -> bool:
         """DS has a workflow of this name (createOrUpdateWorkflow happened)."""
-        project = await self.ds.find_project_by_name(self.procs.ds.project_name)
+        project = await self.ds.find_project_by_name(self.procs.ds_project)
         if project is None:
             return False
         try:
@@ -247,7 +247,7 @@ async def main() -> None:
     with EmulatorProcess() as emulator, tempfile.TemporaryDirectory(prefix="bench-convergence-") as logs:
         emulator.configure(submitDelaySeconds=0.1, dispatchDelaySeconds=0.1, taskDurationSeconds=0.3)
         ds = DsEndpoint.of(emulator, f"bench-{uuid.uuid4().hex[:6]}")
-        procs = PlatformProcesses(admin_url=url, bootstrap=bootstrap, ds=ds, log_dir=Path(logs))
+        procs = Stack(url, bootstrap, ds, Path(logs), env=QUICK_OUTBOX)
         with procs:
             procs.provision()
             started = time.monotonic()

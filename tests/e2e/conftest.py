@@ -1,5 +1,5 @@
 """The whole platform for browser tests: real PostgreSQL and Kafka (the session's devstack servers), a DS emulator of
-its own, the services as OS processes (``common.testing.stack``), and the built portal served by the gateway."""
+its own, the services as OS processes (``devstack.stack``), and the built portal served by the gateway."""
 
 from __future__ import annotations
 
@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from common.testing.stack import PlatformStack
-from common.testing.stack import platform_stack as platform_stack_of
+from devstack.stack import QUICK, DsEndpoint, Stack
 from ds_emulator import EmulatorProcess
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,8 +56,8 @@ def ensure_portal_built() -> None:
 
 
 @pytest.fixture(scope="session")
-def platform_stack(postgres_admin_url: str, kafka_bootstrap: str) -> Iterator[PlatformStack]:
-    """Start the platform once per session (``common.testing.stack``); yields a :class:`PlatformStack`."""
+def platform_stack(postgres_admin_url: str, kafka_bootstrap: str) -> Iterator[Stack]:
+    """Start the platform (without alerting) once per session."""
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium; ./platform test installs it as root)")
     if shutil.which("node") is None:
@@ -70,7 +69,8 @@ def platform_stack(postgres_admin_url: str, kafka_bootstrap: str) -> Iterator[Pl
     with EmulatorProcess(log_path=log_dir / "ds-emulator.log") as emulator:
         # runs finish in about two seconds
         emulator.configure(submitDelaySeconds=0.2, dispatchDelaySeconds=0.2, taskDurationSeconds=1.0)
-        with platform_stack_of(
-            postgres_admin_url, kafka_bootstrap, emulator=emulator, log_dir=log_dir, tag="e2e"
-        ) as stack:
+        ds = DsEndpoint.of(emulator, "e2e-platform")
+        services = ("definition", "publisher", "history-sync", "lineage-resolver", "gateway")
+        stack = Stack(postgres_admin_url, kafka_bootstrap, ds, log_dir, services, QUICK, tag="e2e", emulator=emulator)
+        with stack.started():
             yield stack

@@ -34,8 +34,7 @@ from aiokafka import AIOKafkaProducer
 
 from common.events import LineageChanged, registry
 from common.kafka_access import client_options
-from common.testing.processes import run_async
-from common.testing.stack import PlatformStack
+from devstack.stack import Stack, run_async
 
 from .conftest import ARTIFACTS, CHROMIUM, PORTAL
 
@@ -44,7 +43,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.timeout(900
 SCENARIO = PORTAL / "e2e" / "scenario.mjs"
 
 
-def _register_tasks(stack: PlatformStack, suffix: str) -> list[dict[str, Any]]:
+def _register_tasks(stack: Stack, suffix: str) -> list[dict[str, Any]]:
     scripts = {
         "extract": "echo extracting orders",
         "transform": "echo transforming orders",
@@ -69,7 +68,7 @@ def _register_tasks(stack: PlatformStack, suffix: str) -> list[dict[str, Any]]:
     return tasks
 
 
-def _one_task_workflow(stack: PlatformStack, name: str) -> dict[str, Any]:
+def _one_task_workflow(stack: Stack, name: str) -> dict[str, Any]:
     """A draft workflow ``<name>_wf`` of one new SHELL task ``<name>``."""
     with stack.client() as api:
         r = api.post("/api/v1/tasks", json={"name": name, "task_type": "SHELL", "params": {"script": f"echo {name}"}})
@@ -80,7 +79,7 @@ def _one_task_workflow(stack: PlatformStack, name: str) -> dict[str, Any]:
         return {"id": r.json()["id"], "name": r.json()["name"]}
 
 
-def _send_lineage(stack: PlatformStack, kafka_bootstrap: str, events: list[LineageChanged]) -> None:
+def _send_lineage(stack: Stack, kafka_bootstrap: str, events: list[LineageChanged]) -> None:
     """Publish lineage as a lineage source does (``lineage.changed`` on this stack's topics)."""
 
     async def send() -> None:
@@ -108,7 +107,7 @@ def _all_proposals(api: httpx.Client) -> list[dict[str, Any]]:
             return items
 
 
-def _auto_orchestration(stack: PlatformStack, kafka_bootstrap: str, suffix: str) -> dict[str, Any]:
+def _auto_orchestration(stack: Stack, kafka_bootstrap: str, suffix: str) -> dict[str, Any]:
     """Two one-task workflows (``up`` writes T1, ``up2`` writes T3) and three unassigned tasks: p1 reads T1 and writes
     T2, p2 reads T2, p3 reads T3. Waits until the proposals hold {p1, p2} (cut from up: a DEPENDENT link) and p3."""
     up = _one_task_workflow(stack, f"e2e_auto_up_{suffix}")
@@ -161,7 +160,7 @@ def _auto_orchestration(stack: PlatformStack, kafka_bootstrap: str, suffix: str)
     }
 
 
-def _ds_instances(stack: PlatformStack, project_code: int, workflow_code: int) -> list[int]:
+def _ds_instances(stack: Stack, project_code: int, workflow_code: int) -> list[int]:
     """The workflow's instances as DolphinScheduler (the emulator) lists them."""
     r = httpx.get(
         f"{stack.emulator.rest_url}/projects/{project_code}/workflow-instances",
@@ -174,7 +173,7 @@ def _ds_instances(stack: PlatformStack, project_code: int, workflow_code: int) -
     return [int(i["id"]) for i in body["data"]["totalList"]]
 
 
-def _run_scenario(stack: PlatformStack, config: dict[str, Any]) -> dict[str, Any]:
+def _run_scenario(stack: Stack, config: dict[str, Any]) -> dict[str, Any]:
     node = shutil.which("node")
     assert node is not None
     env = {**os.environ, "E2E_CONFIG": json.dumps(config)}
@@ -196,7 +195,7 @@ def _run_scenario(stack: PlatformStack, config: dict[str, Any]) -> dict[str, Any
     return result
 
 
-def test_portal_end_to_end(platform_stack: PlatformStack, kafka_bootstrap: str) -> None:
+def test_portal_end_to_end(platform_stack: Stack, kafka_bootstrap: str) -> None:
     suffix = uuid.uuid4().hex[:6]
     tasks = _register_tasks(platform_stack, suffix)
     auto = _auto_orchestration(platform_stack, kafka_bootstrap, suffix)

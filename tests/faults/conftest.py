@@ -1,4 +1,4 @@
-"""Fault tests: the platform as OS processes (``common.testing.processes``) on the session's real PostgreSQL and
+"""Fault tests: the platform as OS processes (``devstack.stack``) on the session's real PostgreSQL and
 Kafka, a DS emulator of its own (whose fault injection plays DS's errors and stalls) and a local IM webhook behind
 the alerting service. The tests kill and restart services, and stop and restart PostgreSQL and Kafka.
 
@@ -10,6 +10,9 @@ environment, as in a deployment) so that each scenario takes seconds, not the pr
 
 from __future__ import annotations
 
+import http.server
+import json
+import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -22,7 +25,7 @@ from pydantic import SecretStr
 
 from common.dolphin import DagData, DolphinRestClient
 from common.testing.gateway_api import GatewayApi
-from common.testing.processes import DsEndpoint, ImWebhook, PlatformProcesses
+from devstack.stack import QUICK_OUTBOX, DsEndpoint, Stack, merge_env
 from ds_emulator import EmulatorProcess
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,9 +68,43 @@ def uid() -> str:
     return uuid.uuid4().hex[:8]
 
 
+class ImWebhook:
+    """A local IM channel (the alerting service's ``webhook`` kind): answers 204 to every POST and keeps the JSON
+    bodies (``messages``)."""
+
+    def __init__(self) -> None:
+        self.messages: list[dict[str, Any]] = []
+        received = self.messages
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                received.append(json.loads(body))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="im-webhook", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/im"
+
+    def __enter__(self) -> ImWebhook:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
 @dataclass
 class FaultStack:
-    procs: PlatformProcesses
+    procs: Stack
     emulator: EmulatorProcess
     im: ImWebhook
 
@@ -102,18 +139,10 @@ def fault_stack(postgres_admin_url: str, kafka_bootstrap: str) -> Iterator[Fault
         ImWebhook() as im,
     ):
         emulator.configure(submitDelaySeconds=0.1, dispatchDelaySeconds=0.1, taskDurationSeconds=0.3)
+        channels = {"alerting": {"ALERTING_CHANNELS": json.dumps([{"kind": "webhook", "name": "ops", "url": im.url}])}}
         ds = DsEndpoint.of(emulator, f"faults-{uid()}")
-        procs = PlatformProcesses(
-            admin_url=postgres_admin_url,
-            bootstrap=kafka_bootstrap,
-            ds=ds,
-            log_dir=log_dir,
-            env=FAST,
-            im_channels=[{"kind": "webhook", "name": "ops", "url": im.url}],
-        )
-        with procs:
-            procs.provision()
-            procs.start()
+        procs = Stack(postgres_admin_url, kafka_bootstrap, ds, log_dir, env=merge_env(QUICK_OUTBOX, FAST, channels))
+        with procs.started():
             yield FaultStack(procs, emulator, im)
 
 

@@ -41,7 +41,7 @@ async def running_record(api: GatewayApi, workflow_id: int) -> dict[str, Any]:
 async def in_ds(stack: FaultStack, name: str) -> bool:
     """Whether DS has a workflow of this name (createOrUpdateWorkflow happened)."""
     async with stack.ds() as ds:
-        project = await ds.find_project_by_name(stack.procs.ds.project_name)
+        project = await ds.find_project_by_name(stack.procs.ds_project)
         if project is None:
             return False
         try:

@@ -1,7 +1,7 @@
 """The observability stack as ``./platform up`` runs it, on the running platform: Zipkin's server (the trace backend,
 ``devstack.observability.Zipkin``) receiving every service's spans, and Debian's Prometheus scraping every service
 and loaded with ``deploy/prometheus/rules.yml`` as shipped (``devstack.observability.Prometheus``); the services as
-OS processes (``common.testing.processes``) on the session's PostgreSQL and Kafka, with a DS emulator of their own.
+OS processes (``devstack.stack``) on the session's PostgreSQL and Kafka, with a DS emulator of their own.
 
 Only the intervals are short: scrapes and rule evaluation every second, each service's lag measured every second;
 the rules themselves (thresholds, ``for:``) are the shipped ones. One stack serves the module (six services cost
@@ -21,20 +21,20 @@ import httpx
 import pytest
 from opentelemetry.instrumentation.utils import suppress_http_instrumentation
 
-from common.testing.processes import SPECS, DsEndpoint, PlatformProcesses, free_port
 from devstack.observability import Prometheus, ScrapeTarget, Zipkin
+from devstack.stack import QUICK_OUTBOX, SPECS, DsEndpoint, Stack, free_port, merge_env
 from ds_emulator import EmulatorProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "observability"
 
 #: every consuming service measures its groups' lag each second (the default is 15 s)
-FAST_LAG = {name: {f"{spec.prefix}KAFKA_LAG_INTERVAL_S": "1"} for name, spec in SPECS.items()}
+FAST_LAG = {name: {f"{spec.env_prefix}KAFKA_LAG_INTERVAL_S": "1"} for name, spec in SPECS.items()}
 
 
 @dataclass
 class ObservedStack:
-    procs: PlatformProcesses
+    procs: Stack
     emulator: EmulatorProcess
     zipkin: Zipkin
     prometheus: Prometheus
@@ -66,23 +66,16 @@ def observed_stack(postgres_admin_url: str, kafka_bootstrap: str) -> Iterator[Ob
             env = {
                 name: {
                     **FAST_LAG[name],
-                    # as `platform up` sets them (devstack.platform._service_env)
-                    f"{spec.prefix}OTEL_EXPORTER_ZIPKIN_ENDPOINT": zipkin.spans_endpoint,
-                    f"{spec.prefix}OTEL_SAMPLING_RATIO": "1.0",
+                    # as `platform up` sets them (devstack.platform.Observability)
+                    f"{spec.env_prefix}OTEL_EXPORTER_ZIPKIN_ENDPOINT": zipkin.spans_endpoint,
+                    f"{spec.env_prefix}OTEL_SAMPLING_RATIO": "1.0",
                 }
                 for name, spec in SPECS.items()
             }
             env["gateway"]["GATEWAY_TRACE_URL_TEMPLATE"] = zipkin.trace_url("{trace_id}")
-            procs = PlatformProcesses(
-                admin_url=postgres_admin_url,
-                bootstrap=kafka_bootstrap,
-                ds=DsEndpoint.of(emulator, f"obs-{uuid.uuid4().hex[:8]}"),
-                log_dir=log_dir,
-                env=env,
-            )
-            with procs:
-                procs.provision()
-                procs.start()
+            ds = DsEndpoint.of(emulator, f"obs-{uuid.uuid4().hex[:8]}")
+            procs = Stack(postgres_admin_url, kafka_bootstrap, ds, log_dir, env=merge_env(QUICK_OUTBOX, env))
+            with procs.started():
                 targets = [
                     ScrapeTarget("platform", f"127.0.0.1:{procs.ports[name]}", {"service": name})
                     for name in procs.services

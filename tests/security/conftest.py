@@ -1,4 +1,4 @@
-"""Black-box security probes against the running platform (``common.testing.stack``): every service an OS process
+"""Black-box security probes against the running platform (``devstack.stack``): every service an OS process
 with its production settings, each its own Kafka principal under the production ACLs (for this stack's topic
 prefix), traces exported over OTLP to a sink that keeps them, alerting delivering to a webhook whose URL carries a
 token. The probes only use what an attacker inside the cluster has: the services' ports, the broker, and whatever a
@@ -18,12 +18,12 @@ from typing import Any
 
 import pytest
 
-from common.testing.processes import ROOT
-from common.testing.stack import PlatformStack, platform_stack
 from devstack.kafka import PRINCIPALS, KafkaServer
+from devstack.paths import repo_root
+from devstack.stack import QUICK, DsEndpoint, Stack, merge_env
 from ds_emulator import EmulatorProcess
 
-ARTIFACTS = ROOT / "test-artifacts" / "security"
+ARTIFACTS = repo_root() / "test-artifacts" / "security"
 #: the webhook token the alerting channel's URL carries (DingTalk style): it must show nowhere
 WEBHOOK_TOKEN = "whk" + "7f3c9a1e5b2d4c6e8a0b1c2d3e4f5a6b"
 #: the gateway's failed-sign-in window in this stack (short: the probes share one client address)
@@ -73,7 +73,7 @@ class Recorder:
 
 @dataclass
 class SecureStack:
-    stack: PlatformStack
+    stack: Stack
     kafka: KafkaServer
     otlp: Recorder
     webhook: Recorder
@@ -118,22 +118,22 @@ def secure(postgres_admin_url: str, kafka_bootstrap: str, kafka_server: KafkaSer
     log_dir.mkdir(parents=True, exist_ok=True)
     (log_dir / "ds-emulator.log").unlink(missing_ok=True)
     try:
-        with (
-            EmulatorProcess(log_path=log_dir / "ds-emulator.log") as emulator,
-            platform_stack(
+        with EmulatorProcess(log_path=log_dir / "ds-emulator.log") as emulator:
+            stack = Stack(
                 postgres_admin_url,
                 kafka_bootstrap,
-                emulator=emulator,
-                log_dir=log_dir,
+                DsEndpoint.of(emulator, "sec-platform"),
+                log_dir,
+                services,
+                merge_env(QUICK, traced),
                 tag="sec",
-                services=services,
-                extra_env=traced,
+                emulator=emulator,
                 kafka_users=users,
                 topic_config={"workflow.version.created": {"max.message.bytes": str(VERSION_TOPIC_MAX_BYTES)}},
-            ) as stack,
-        ):
-            emulator.configure(submitDelaySeconds=0.1, dispatchDelaySeconds=0.1, taskDurationSeconds=0.2)
-            yield SecureStack(stack, kafka_server, otlp, webhook, webhook_url)
+            )
+            with stack.started():
+                emulator.configure(submitDelaySeconds=0.1, dispatchDelaySeconds=0.1, taskDurationSeconds=0.2)
+                yield SecureStack(stack, kafka_server, otlp, webhook, webhook_url)
     finally:
         otlp.stop()
         webhook.stop()

@@ -116,7 +116,8 @@ def test_a_viewer_key_at_the_gateway_changes_nothing(secure: SecureStack) -> Non
 
 async def _audit(secure: SecureStack, service: str, *request_ids: str) -> dict[str, Any]:
     """The service's audit rows of these requests: written after each answer was sent, so waited for (bounded)."""
-    url, schema = secure.stack.databases[service]
+    db = secure.stack.databases[service]
+    url, schema = db.url.get_secret_value(), db.schema
 
     async def rows() -> dict[str, Any] | None:
         conn = await asyncpg.connect(asyncpg_dsn(url))

@@ -52,7 +52,7 @@ def _raw_post(url: str, path: str, length: int, headers: dict[str, str]) -> int:
 
 
 def test_oversized_bodies_are_413_before_they_are_read_with_bounded_memory(secure: SecureStack) -> None:
-    gateway = secure.stack.pids["gateway"]
+    gateway = secure.stack.pid("gateway")
     before = _rss(gateway)
     admin = {"Authorization": f"Bearer {secure.stack.admin_token}"}
     for headers in ({}, admin):
@@ -108,7 +108,8 @@ async def test_an_event_kafka_refuses_is_parked_and_the_outbox_flows_on(secure: 
     }
     assert small["id"] in announced
     assert large["id"] not in announced
-    url, schema = secure.stack.databases["definition"]
+    db = secure.stack.databases["definition"]
+    url, schema = db.url.get_secret_value(), db.schema
     conn = await asyncpg.connect(asyncpg_dsn(url))
     try:
         parked = await conn.fetch(f'SELECT topic, reason, length(value) AS n FROM "{schema}".outbox_parked')

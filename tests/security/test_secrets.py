@@ -33,8 +33,8 @@ def _secrets(secure: SecureStack) -> dict[str, str]:
     }
     for user, password in secure.kafka.passwords().items():
         found[f"Kafka password of {user}"] = password
-    for name, (url, _) in stack.databases.items():
-        found[f"database password of {name}"] = str(make_url(url).password)
+    for name, db in stack.databases.items():
+        found[f"database password of {name}"] = str(make_url(db.url.get_secret_value()).password)
     keys = Path(os.environ["IDENTITY_TRUSTED_KEYS_DIR"]).parent
     for key in keys.glob("*.key"):
         body = [line for line in key.read_text().splitlines() if line and not line.startswith("-----")]

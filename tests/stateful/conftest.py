@@ -1,4 +1,4 @@
-"""The running platform for the lifecycle state machine: the services as OS processes (``common.testing.stack``, the
+"""The running platform for the lifecycle state machine: the services as OS processes (``devstack.stack``, the
 harness of the browser test and the security probes, without alerting: the machine checks no alert) on the session's
 PostgreSQL and Kafka, a DS emulator of its own whose runs finish within a fraction of a second, and the DS
 datasource the machine's SQL tasks name.
@@ -13,14 +13,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from common.testing.processes import ROOT
-from common.testing.stack import platform_stack
+from devstack.paths import repo_root
+from devstack.stack import QUICK, DsEndpoint, Stack, merge_env
 from ds_emulator import EmulatorProcess
 
 from .driver import LifecycleStack
 from .machine import DATASOURCE, DATASOURCE_TYPE
 
-LOG_DIR = ROOT / "test-artifacts" / "stateful" / "logs"
+LOG_DIR = repo_root() / "test-artifacts" / "stateful" / "logs"
 
 
 @pytest.fixture(scope="session")
@@ -31,12 +31,15 @@ def lifecycle_stack(postgres_admin_url: str, kafka_bootstrap: str) -> Iterator[L
     with EmulatorProcess(log_path=LOG_DIR / "ds-emulator.log") as emulator:
         emulator.configure(submitDelaySeconds=0.05, dispatchDelaySeconds=0.05, taskDurationSeconds=0.1)
         emulator.add_datasource(DATASOURCE, DATASOURCE_TYPE)
-        with platform_stack(
+        stack = Stack(
             postgres_admin_url,
             kafka_bootstrap,
-            emulator=emulator,
-            log_dir=LOG_DIR,
+            DsEndpoint.of(emulator, "sm-platform"),
+            LOG_DIR,
+            ("definition", "publisher", "history-sync", "lineage-resolver", "gateway"),
+            merge_env(QUICK, {"history-sync": {"HISTORY_SYNC_ENABLED": "false", "HISTORY_STALE_AFTER_S": "3600"}}),
             tag="sm",
-            extra_env={"history-sync": {"HISTORY_SYNC_ENABLED": "false", "HISTORY_STALE_AFTER_S": "3600"}},
-        ) as stack:
+            emulator=emulator,
+        )
+        with stack.started():
             yield LifecycleStack(stack, emulator)

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import httpx
 
 from common.testing.identity import UserAuth
-from common.testing.stack import PlatformStack
+from devstack.stack import Stack
 from ds_emulator import EmulatorProcess
 
 T = TypeVar("T")
@@ -27,7 +27,7 @@ T = TypeVar("T")
 class LifecycleStack:
     """The running platform the machine drives: its services and DS (the emulator)."""
 
-    platform: PlatformStack
+    platform: Stack
     emulator: EmulatorProcess
     #: API keys with one role each, made on first use (``as_role``)
     keys: dict[str, str] = field(default_factory=dict)

@@ -29,8 +29,9 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Coroutine, Iterable, Mapping, Sequence
+from collections.abc import Coroutine, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -51,8 +52,10 @@ CALLS: dict[str, tuple[str, ...]] = {
     "gateway": ("definition", "publisher", "history-sync", "lineage-resolver"),
 }
 
+#: the outbox relays' fallback poll while idle, short for tests
+QUICK_OUTBOX = {s.name: {f"{s.env_prefix}OUTBOX_POLL_INTERVAL_S": "0.2"} for s in SERVICES}
 #: short cycles for tests: a run shows in history-sync's last 10 within seconds, a publish is picked up at once
-QUICK: dict[str, dict[str, str]] = {
+QUICK_CYCLES: dict[str, dict[str, str]] = {
     "publisher": {"PUBLISHER_PUBLISH_POLL_INTERVAL_S": "0.5"},
     "history-sync": {
         "HISTORY_SYNC_INTERVAL_S": "3",
@@ -73,6 +76,9 @@ def merge_env(*layers: Mapping[str, Mapping[str, str]]) -> dict[str, dict[str, s
         for name, env in layer.items():
             out.setdefault(name, {}).update(env)
     return out
+
+
+QUICK = merge_env(QUICK_OUTBOX, QUICK_CYCLES)
 
 
 def free_port() -> int:
@@ -192,6 +198,11 @@ class Stack:
         return f"http://{HOST}:{self.ports[name]}"
 
     @property
+    def ds_project(self) -> str:
+        """The DolphinScheduler project the publisher deploys to."""
+        return self.ds.project_name if self.ds is not None else ""
+
+    @property
     def base_url(self) -> str:
         """The gateway: the public API and the portal."""
         return self.url("gateway")
@@ -217,6 +228,9 @@ class Stack:
     def provision(self) -> None:
         """Schemas, roles, migrations, topics and ACLs (before the first ``start``; idempotent); ports."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        if not self.persistent:
+            for name in self.services:
+                self.log_path(name).unlink(missing_ok=True)
         if self.identity_dir is not None:
             from common.identity import generate_identity_keys
 
@@ -384,6 +398,14 @@ class Stack:
 
         if self.topic_prefix:
             run_async(drop())
+
+    @contextmanager
+    def started(self) -> Iterator[Stack]:
+        """Provision, start every service, and close at the end."""
+        with self:
+            self.provision()
+            self.start()
+            yield self
 
     def __enter__(self) -> Stack:
         return self
