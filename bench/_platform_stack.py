@@ -1,10 +1,10 @@
 # ruff: noqa: S608  (SQL text built from integers and schema names this benchmark generates; no outside input)
 """Shared pieces of the platform HTTP benchmarks (``bench_gateway_lists.py``, ``bench_telemetry_overhead.py``).
 
-- ``Stack``: provisions one schema + role per service (``common.db.provision_service``) on the running devstack
-  PostgreSQL, runs each service's migrations, seeds the tables with set-based SQL, starts the services as real
-  ``uvicorn --factory`` processes on free localhost ports (settings through the environment, as ``devstack.platform``
-  does) and removes everything again (processes, schemas, roles, Kafka topics);
+- ``Stack``: the platform's schemas, roles, migrations and settings from ``devstack.stack.Stack`` (on the running
+  devstack PostgreSQL), seeds the tables with set-based SQL, starts the services as ``uvicorn --factory`` processes
+  (with or without telemetry or identity checks, ``_bench_factories``) on free localhost ports and removes everything
+  again (processes, schemas, roles, Kafka topics);
 - ``OtlpSink``: a local OTLP/HTTP endpoint that accepts and drops trace exports (export cost is real, bounded);
 - ``run_load``: runs ``_loadgen.py`` in a second process and returns its latencies.
 
@@ -22,8 +22,6 @@ import http.server
 import json
 import os
 import secrets
-import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -34,25 +32,17 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import httpx
-from pydantic import SecretStr
 
-from common.db import ServiceDatabase, asyncpg_dsn, drop_service, provision_service
-from common.identity import Signer, generate_identity_keys
-from common.kafka_access import client_options
-from common.migrations import upgrade
+from common.db import asyncpg_dsn
+from common.identity import Signer
+from devstack.stack import SPECS, free_port
+from devstack.stack import Stack as DevStack
 
 REPO = Path(__file__).resolve().parents[1]
 BENCH = Path(__file__).resolve().parent
 HOST = "127.0.0.1"
 TASKS_PER_WORKFLOW = 10
 RUNS_PER_WORKFLOW = 10
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
 
 
 def load_average() -> str:
@@ -103,72 +93,17 @@ class OtlpSink:
         return f"{self.server.exports} exports, {self.server.received_bytes / 1e6:.1f} MB"  # type: ignore[attr-defined]
 
 
-# ------------------------------------------------------------------------------------------------------- processes
+# ------------------------------------------------------------------------------------------------------------ stack
 
 
-@dataclass
+@dataclass(frozen=True)
 class ServiceProc:
     name: str
     port: int
-    proc: subprocess.Popen[bytes]
-    log: Path
 
     @property
     def url(self) -> str:
         return f"http://{HOST}:{self.port}"
-
-
-def start_uvicorn(name: str, factory: str, env: dict[str, str], log_dir: Path, port: int | None = None) -> ServiceProc:
-    port = port or free_port()
-    log = log_dir / f"{name}.log"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--factory",
-            factory,
-            "--app-dir",
-            str(BENCH),
-            "--host",
-            HOST,
-            "--port",
-            str(port),
-            "--no-access-log",
-            "--log-level",
-            "warning",
-        ],
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-        env={**os.environ, **env},
-        cwd=REPO,
-        start_new_session=True,
-    )
-    return ServiceProc(name, port, proc, log)
-
-
-def wait_ready(sp: ServiceProc, timeout_s: float = 120) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if sp.proc.poll() is not None:
-            raise RuntimeError(f"{sp.name} exited ({sp.proc.returncode}); log {sp.log}:\n{sp.log.read_text()[-3000:]}")
-        try:
-            if httpx.get(sp.url + "/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise RuntimeError(f"{sp.name} not ready after {timeout_s:.0f} s; log {sp.log}")
-
-
-def stop(sp: ServiceProc) -> None:
-    if sp.proc.poll() is None:
-        os.killpg(sp.proc.pid, signal.SIGTERM)
-        try:
-            sp.proc.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(sp.proc.pid, signal.SIGKILL)
-            sp.proc.wait(5)
 
 
 def run_load(args: list[str], timeout_s: float = 900) -> dict[str, Any]:
@@ -187,24 +122,7 @@ def run_load(args: list[str], timeout_s: float = 900) -> dict[str, Any]:
     return result
 
 
-# ------------------------------------------------------------------------------------------------------------ stack
-
-
-MIGRATIONS = {
-    "publisher": REPO / "services/publisher/migrations",
-    "definition": REPO / "services/definition/migrations",
-    "history": REPO / "services/history-sync/migrations",
-    "lineage": REPO / "services/lineage-resolver/migrations",
-    "gateway": REPO / "services/gateway/migrations",
-}
-PREFIX = {
-    "definition": "DEFINITION_",
-    "history": "HISTORY_",
-    "lineage": "LINEAGE_",
-    "gateway": "GATEWAY_",
-    "publisher": "PUBLISHER_",
-}
-#: the identity (common.identity) of each stack name
+#: the benchmarks' short names of the services
 SERVICE_NAME = {
     "definition": "definition",
     "history": "history-sync",
@@ -227,8 +145,6 @@ class Stack:
     admin_url: str
     bootstrap: str
     tag: str = field(default_factory=lambda: uuid.uuid4().hex[:6])
-    dbs: dict[str, ServiceDatabase] = field(default_factory=dict)
-    procs: list[ServiceProc] = field(default_factory=list)
     admin_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     #: ``*_OTEL_SAMPLING_RATIO`` of the services started with telemetry on
     sampling_ratio: float = 1.0
@@ -238,6 +154,12 @@ class Stack:
     zipkin_endpoint: str = ""
     log_dir: Path = field(default_factory=lambda: Path(os.environ.get("TMPDIR", "/tmp")))
     upstreams: dict[str, ServiceProc] = field(default_factory=dict)
+    platform: DevStack | None = None
+
+    @property
+    def stack(self) -> DevStack:
+        assert self.platform is not None, "provision() first"
+        return self.platform
 
     @property
     def identity_dir(self) -> Path:
@@ -249,24 +171,26 @@ class Stack:
         return signer.token(audience, actor, roles)
 
     def schema(self, svc: str) -> str:
-        return f"bench_{svc}_{self.tag}"
-
-    @property
-    def topic_prefix(self) -> str:
-        return f"bench{self.tag}."
+        return self.stack.databases[SERVICE_NAME[svc]].schema
 
     async def provision(self, services: tuple[str, ...] = ("definition", "history", "lineage", "gateway")) -> None:
+        """Schemas, roles, migrations and identity keys (the services create their topics at start, as deployed
+        without ``platform-provision``)."""
         self.log_dir = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench-stack-{self.tag}"
-        self.log_dir.mkdir(parents=True, exist_ok=True)
-        # every service signs and verifies the identities of internal calls (common.identity)
-        generate_identity_keys(self.identity_dir, SERVICE_NAME.values())
-        for svc in services:
-            name = self.schema(svc)
-            db = await provision_service(
-                self.admin_url, schema=name, role=name, password=SecretStr(secrets.token_urlsafe(12))
-            )
-            self.dbs[svc] = db
-            await upgrade(MIGRATIONS[svc], db.url, db.schema)
+        self.platform = DevStack(
+            self.admin_url,
+            self.bootstrap,
+            None,
+            self.log_dir,
+            tuple(SERVICE_NAME[s] for s in services),
+            tag="bench",
+            suffix=self.tag,
+            admin_token=self.admin_token,
+            identity_dir=self.identity_dir,
+            log_json=True,
+            topics=False,
+        )
+        await asyncio.to_thread(self.platform.provision)
 
     async def sql(self, svc: str, *statements: str) -> None:
         """Run statements as the superuser with the service's schema on the search path."""
@@ -327,7 +251,7 @@ class Stack:
             tables = await conn.fetch(
                 "SELECT format('%I.%I', schemaname, relname) AS name FROM pg_stat_user_tables "
                 "WHERE schemaname = ANY($1::text[])",
-                [self.schema(svc) for svc in self.dbs],
+                [db.schema for db in self.stack.databases.values()],
             )
             catalogs = ["pg_catalog.pg_class", "pg_catalog.pg_attribute", "pg_catalog.pg_depend", "pg_catalog.pg_type"]
             for name in [*(t["name"] for t in tables), *catalogs]:
@@ -338,13 +262,8 @@ class Stack:
         return time.monotonic() - started
 
     def env(self, svc: str, otlp: str, extra: dict[str, str] | None = None) -> dict[str, str]:
-        p = PREFIX[svc]
-        db = self.dbs[svc]
-        env = {
-            f"{p}DATABASE_URL": db.url.get_secret_value(),
-            f"{p}DB_SCHEMA": db.schema,
-            "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
-            "KAFKA_TOPIC_PREFIX": self.topic_prefix,
+        p = SPECS[SERVICE_NAME[svc]].env_prefix
+        env = self.stack.environment(SERVICE_NAME[svc]) | {
             f"{p}LOG_JSON": "true",
             f"{p}OTEL_EXPORTER_OTLP_ENDPOINT": otlp,
             f"{p}OTEL_EXPORTER_ZIPKIN_ENDPOINT": self.zipkin_endpoint,
@@ -352,24 +271,38 @@ class Stack:
         }
         if self.read_sampling_ratio is not None:
             env[f"{p}OTEL_READ_SAMPLING_RATIO"] = str(self.read_sampling_ratio)
-        env["IDENTITY_TRUSTED_KEYS_DIR"] = str(self.identity_dir / "trusted")
-        env[f"{p}IDENTITY_KEY_FILE"] = str(self.identity_dir / f"{SERVICE_NAME[svc]}.key")
         if svc == "history":
             env["HISTORY_SYNC_ENABLED"] = "false"  # no DS here: serve the seeded cache only
             env["HISTORY_DS_REST_URL"] = f"http://{HOST}:9/dolphinscheduler"
         return {**env, **(extra or {})}
 
-    def start(self, svc: str, *, otlp: str, telemetry: bool = True, extra: dict[str, str] | None = None) -> ServiceProc:
+    def start_uvicorn(self, name: str, factory: str, env: dict[str, str], *, wait: bool = True) -> ServiceProc:
+        """``factory`` (``module:function``, ``bench/`` on the path) served by uvicorn as ``name`` on a free port."""
+        port = self.stack.ports[name] = free_port()
+        command = [sys.executable, "-m", "uvicorn", "--factory", factory, "--app-dir", str(BENCH), "--host", HOST]
+        command += ["--port", str(port), "--no-access-log", "--log-level", "warning"]
+        self.stack.spawn(name, command, {**os.environ, **env}, wait=wait)
+        return ServiceProc(name, port)
+
+    def wait_ready(self, sp: ServiceProc) -> None:
+        self.stack.wait_ready(sp.name)
+
+    def start(
+        self, svc: str, *, otlp: str, telemetry: bool = True, extra: dict[str, str] | None = None, wait: bool = True
+    ) -> ServiceProc:
         factory = FACTORY[svc] if telemetry else FACTORY_NO_TELEMETRY[svc]
-        sp = start_uvicorn(f"{svc}-{'on' if telemetry else 'off'}", factory, self.env(svc, otlp, extra), self.log_dir)
-        self.procs.append(sp)
-        return sp
+        return self.start_uvicorn(
+            f"{svc}-{'on' if telemetry else 'off'}", factory, self.env(svc, otlp, extra), wait=wait
+        )
 
     def start_platform(self, *, otlp: str, telemetry: bool = True) -> ServiceProc:
         """definition, history-sync, lineage-resolver and the gateway in front of them; returns the gateway."""
-        ups = {svc: self.start(svc, otlp=otlp, telemetry=telemetry) for svc in ("definition", "history", "lineage")}
+        ups = {
+            svc: self.start(svc, otlp=otlp, telemetry=telemetry, wait=False)
+            for svc in ("definition", "history", "lineage")
+        }
         for sp in ups.values():
-            wait_ready(sp)
+            self.wait_ready(sp)
         self.upstreams = ups
         return self.start_gateway(otlp=otlp, telemetry=telemetry)
 
@@ -389,36 +322,16 @@ class Stack:
                 "GATEWAY_DS_UI_URL": "http://ds.example.internal:12345/dolphinscheduler/ui" if ds_links else "",
             },
         )
-        wait_ready(gw)
         return gw
 
     def stop_all(self) -> None:
-        for sp in reversed(self.procs):
-            stop(sp)
-        self.procs.clear()
+        self.stack.stop_all()
 
     async def cleanup(self) -> None:
-        self.stop_all()
-        for svc, db in self.dbs.items():
-            try:
-                await drop_service(self.admin_url, schema=db.schema, role=db.role)
-            except Exception as exc:
-                print(f"cleanup of {svc} failed: {exc}", file=sys.stderr)
-        await self._drop_topics()
-
-    async def _drop_topics(self) -> None:
-        from aiokafka.admin import AIOKafkaAdminClient
-
-        admin = AIOKafkaAdminClient(**client_options(self.bootstrap))
-        try:
-            await admin.start()
-            ours = [t for t in await admin.list_topics() if t.startswith(self.topic_prefix)]
-            if ours:
-                await admin.delete_topics(ours)
-        except Exception as exc:
-            print(f"topic cleanup failed: {exc}", file=sys.stderr)
-        finally:
-            await admin.close()
+        """Stop the processes, drop the schemas, roles and topics."""
+        if self.platform is not None:
+            await asyncio.to_thread(self.platform.close)
+            await asyncio.to_thread(self.platform.drop_topics)
 
 
 # ----------------------------------------------------------------------------------------------------------- seeding

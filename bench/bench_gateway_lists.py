@@ -53,9 +53,7 @@ from _platform_stack import (
     seed_dependency_projection,
     seed_history,
     seed_lineage,
-    start_uvicorn,
     timed,
-    wait_ready,
 )
 
 from common.db import asyncpg_dsn
@@ -131,7 +129,7 @@ async def main() -> None:
 
         with OtlpSink() as sink:
             gw = stack.start_platform(otlp=sink.url)
-            base = start_uvicorn(
+            base = stack.start_uvicorn(
                 "baseline-tasks",
                 "_baseline_tasks_app:create_app",
                 {
@@ -139,10 +137,7 @@ async def main() -> None:
                     "BASELINE_LINEAGE_SCHEMA": stack.schema("lineage"),
                     "BASELINE_DEFINITION_SCHEMA": stack.schema("definition"),
                 },
-                stack.log_dir,
             )
-            stack.procs.append(base)
-            wait_ready(base)
             async with httpx.AsyncClient(timeout=10) as http:
                 source = (await http.get(base.url + "/source")).json()["view"]
             print(f"  task-list baseline reads {source}", flush=True)

@@ -46,17 +46,16 @@ from _platform_stack import (
     OtlpSink,
     Stack,
     devstack,
-    free_port,
     load_average,
     run_load,
     seed_definition,
     seed_history,
-    stop,
     timed,
 )
 
 from common.settings import ServiceSettings
 from devstack.observability import Zipkin
+from devstack.stack import free_port
 
 BENCH = Path(__file__).resolve().parent
 
@@ -169,9 +168,7 @@ def list_round(stack: Stack, telemetry: bool, otlp: str, args: argparse.Namespac
             ]
         )
     finally:
-        for sp in list(stack.procs):
-            stop(sp)
-        stack.procs.clear()
+        stack.stop_all()
     lat = r["latencies_ms"]
     fig = {"p50": pct(lat, 50), "p99": pct(lat, 99), "rps": len(lat) / r["elapsed_s"]}
     print(

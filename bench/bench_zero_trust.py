@@ -37,16 +37,14 @@ from _platform_stack import (
     ServiceProc,
     Stack,
     devstack,
-    free_port,
     load_average,
     run_load,
     seed_definition,
     seed_history,
-    start_uvicorn,
-    stop,
     timed,
-    wait_ready,
 )
+
+from devstack.stack import free_port
 
 MODES = ("without", "with")
 
@@ -61,9 +59,7 @@ def factory(svc: str, mode: str) -> str:
 
 
 def start(stack: Stack, svc: str, mode: str, otlp: str, extra: dict[str, str] | None = None) -> ServiceProc:
-    sp = start_uvicorn(f"{svc}-{mode}", factory(svc, mode), stack.env(svc, otlp, extra), stack.log_dir)
-    stack.procs.append(sp)
-    return sp
+    return stack.start_uvicorn(f"{svc}-{mode}", factory(svc, mode), stack.env(svc, otlp, extra), wait=False)
 
 
 def start_platform(stack: Stack, mode: str, otlp: str, emulator: Any | None = None) -> ServiceProc:
@@ -89,7 +85,7 @@ def start_platform(stack: Stack, mode: str, otlp: str, emulator: Any | None = No
         )
         publisher_url = ups["publisher"].url
     for sp in ups.values():
-        wait_ready(sp)
+        stack.wait_ready(sp)
     gw = start(
         stack,
         "gateway",
@@ -104,14 +100,12 @@ def start_platform(stack: Stack, mode: str, otlp: str, emulator: Any | None = No
             "GATEWAY_DS_UI_URL": "http://ds.example.internal:12345/dolphinscheduler/ui",
         },
     )
-    wait_ready(gw)
+    stack.wait_ready(gw)
     return gw
 
 
 def stop_platform(stack: Stack) -> None:
-    for sp in list(stack.procs):
-        stop(sp)
-    stack.procs.clear()
+    stack.stop_all()
 
 
 # --------------------------------------------------------------------------------------------------------- list path

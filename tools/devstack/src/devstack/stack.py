@@ -178,6 +178,8 @@ class Stack:
     topic_config: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     identity_dir: Path | None = None
     log_json: bool = False
+    #: create the topics (and ACLs); without, each service creates its own at start (``<PREFIX>ENSURE_TOPICS``)
+    topics: bool = True
     suffix: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
     databases: dict[str, ServiceDatabase] = field(default_factory=dict)
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
@@ -256,6 +258,8 @@ class Stack:
             migrations = spec.migrations_dir()
             if migrations is not None:
                 await upgrade(migrations, db.url, db.schema)
+        if not self.topics:
+            return
         admin = KafkaAccess.from_env(self.bootstrap)
         partitions = 3 if self.persistent else 1
         plain = [self.topic(t) for t in Topics.ALL if t not in self.topic_config]
@@ -311,8 +315,9 @@ class Stack:
                 name, [sys.executable, "-m", SPECS[name].module, "serve"], self.environment(name) | dict(env or {})
             )
 
-    def spawn(self, name: str, command: Sequence[str], env: Mapping[str, str], *, ready: str = "/readyz") -> int:
-        """Run ``command`` as ``name`` (unless it runs) and wait until ``ready`` on its port answers; its pid."""
+    def spawn(self, name: str, command: Sequence[str], env: Mapping[str, str], *, wait: bool = True) -> int:
+        """Run ``command`` as ``name`` (unless it runs) and, with ``wait``, wait until its ``/readyz`` answers (on
+        ``ports[name]``); its pid."""
         pid_file = self.log_dir / f"{name}.pid"
         proc = self.procs.get(name)
         if proc is not None and proc.poll() is None:
@@ -331,12 +336,12 @@ class Stack:
         self.procs[name] = proc
         if self.persistent:
             pid_file.write_text(str(proc.pid))
-        self.wait_ready(name, ready)
+        if wait:
+            self.wait_ready(name)
         return proc.pid
 
-    def wait_ready(self, name: str, path: str = "/readyz", timeout_s: float = 120.0) -> None:
-        proc = self.procs[name]
-        wait_http(f"{self.url(name)}{path}", name, timeout_s, proc.pid, self.log_path(name))
+    def wait_ready(self, name: str, timeout_s: float = 120.0) -> None:
+        wait_http(f"{self.url(name)}/readyz", name, timeout_s, self.procs[name].pid, self.log_path(name))
 
     def running(self, name: str) -> bool:
         proc = self.procs.get(name)
@@ -367,11 +372,15 @@ class Stack:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
 
-    def close(self) -> None:
-        """Stop every process (last started first) and drop the schemas and roles of an ephemeral stack (its topics
-        stay: they are prefixed; :meth:`drop_topics` removes them)."""
+    def stop_all(self) -> None:
+        """Stop every process, last started first."""
         for name in reversed(list(self.procs)):
             self.stop(name)
+
+    def close(self) -> None:
+        """Stop every process and drop the schemas and roles of an ephemeral stack (its topics stay: they are
+        prefixed; :meth:`drop_topics` removes them)."""
+        self.stop_all()
         if self.persistent:
             return
 
