@@ -1,11 +1,12 @@
 """The platform in one test process: the five real services, real PostgreSQL and Kafka, the DS emulator.
 
-``platform`` starts definition, publisher, history-sync and lineage-resolver as ASGI apps served by uvicorn on free
-local ports (so the gateway calls them over real HTTP, with the trace context in the headers, exactly as in a
-deployment), and the gateway in front of them through ``common.testing.service.running``. Every service gets a
-fresh schema and role (``service_database``) and all share one topic prefix (``topic_prefix``), so they talk over
-real Kafka without seeing other tests' records. Everything is stopped at the end; the shared PostgreSQL and Kafka
-servers and the session's emulator keep running.
+``platform`` provisions the services' schemas, roles, migrations and topics as every other launcher does
+(``devstack.stack.Stack``: fresh names per test, one topic prefix, so they talk over real Kafka without seeing other
+tests' records), but runs the services in this process, where ``test_tracing`` reads every span: definition,
+publisher, history-sync and lineage-resolver as ASGI apps served by uvicorn on free local ports (so the gateway calls
+them over real HTTP, with the trace context in the headers, exactly as in a deployment), and the gateway in front of
+them through ``common.testing.service.running``. Everything is stopped and dropped at the end; the shared PostgreSQL
+and Kafka servers and the session's emulator keep running.
 """
 
 from __future__ import annotations
@@ -29,14 +30,13 @@ from pydantic import SecretStr
 
 from common.db import ServiceDatabase
 from common.dolphin import DolphinRestClient
-from common.events import Event, Topics, registry
-from common.kafka import ensure_topics
+from common.events import Event, registry
 from common.kafka_access import client_options
-from common.testing.fixtures import ProvisionFn
 from common.testing.gateway_api import until as until  # the flows' tests import it from here
-from common.testing.service import migrate, running
+from common.testing.service import running
 from definition.config import Settings as DefinitionSettings
 from definition.main import create_app as create_definition
+from devstack.stack import DsEndpoint, Stack
 from ds_emulator import EmulatorProcess
 from gateway.config import Settings as GatewaySettings
 from gateway.main import create_app as create_gateway
@@ -47,12 +47,7 @@ from lineage_resolver.main import create_app as create_lineage
 from publisher.config import Settings as PublisherSettings
 from publisher.main import create_app as create_publisher
 
-ROOT = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
-MIGRATIONS = {
-    name: ROOT / "services" / name / "migrations"
-    for name in ("definition", "publisher", "history-sync", "lineage-resolver", "gateway")
-}
 
 
 def uid() -> str:
@@ -147,28 +142,21 @@ def service_settings(db: ServiceDatabase, topic_prefix: str, bootstrap: str) -> 
 
 @pytest.fixture
 async def platform(
-    service_database: ProvisionFn, topic_prefix: str, kafka_bootstrap: str, ds_emulator_fresh: EmulatorProcess
+    postgres_admin_url: str, kafka_bootstrap: str, ds_emulator_fresh: EmulatorProcess, tmp_path: Path
 ) -> AsyncIterator[Platform]:
     emulator = ds_emulator_fresh
     # runs finish within a fraction of a second
     emulator.configure(submitDelaySeconds=0.05, dispatchDelaySeconds=0.05, taskDurationSeconds=0.1)
-    dbs: dict[str, ServiceDatabase] = {}
-    for name, schema in (
-        ("definition", "definition"),
-        ("publisher", "publisher"),
-        ("history-sync", "history"),
-        ("lineage-resolver", "lineage"),
-        ("gateway", "gateway"),
-    ):
-        dbs[name] = await service_database(schema)
-    for name, db in dbs.items():
-        await migrate(MIGRATIONS[name], db)
-    await ensure_topics(kafka_bootstrap, [f"{topic_prefix}{t}" for t in Topics.ALL], partitions=1)
+    ds_project = f"flows-{uid()}"
+    services = ("definition", "publisher", "history-sync", "lineage-resolver", "gateway")
+    ds_endpoint = DsEndpoint.of(emulator, ds_project)
+    provisioned = Stack(postgres_admin_url, kafka_bootstrap, ds_endpoint, tmp_path, services, tag="flows")
+    await asyncio.to_thread(provisioned.provision)
+    dbs, topic_prefix = provisioned.databases, provisioned.topic_prefix
 
     def common(name: str) -> dict[str, Any]:
         return service_settings(dbs[name], topic_prefix, kafka_bootstrap)
 
-    ds_project = f"flows-{uid()}"
     definition = DefinitionSettings(**common("definition"), topic_partitions=1)
     publisher = PublisherSettings(
         **common("publisher"),
@@ -231,3 +219,4 @@ async def platform(
     finally:
         await ds.aclose()
         await producer.stop()
+        await asyncio.to_thread(provisioned.close)
