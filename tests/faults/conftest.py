@@ -25,13 +25,14 @@ from pydantic import SecretStr
 
 from common.dolphin import DagData, DolphinRestClient
 from common.testing.gateway_api import GatewayApi
-from devstack.stack import QUICK_OUTBOX, DsEndpoint, Stack, merge_env
+from devstack.stack import QUICK, DsEndpoint, Stack, merge_env
 from ds_emulator import EmulatorProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "faults"
 
-#: settings of the fault stack: short leases, retries and backoffs (production defaults are minutes)
+#: settings of the fault stack on top of devstack.stack.QUICK: short leases, retries and backoffs (production defaults
+#: are minutes)
 FAST: dict[str, dict[str, str]] = {
     "publisher": {
         "PUBLISHER_INSTANCE_ID": "publisher-a",
@@ -45,20 +46,13 @@ FAST: dict[str, dict[str, str]] = {
         "PUBLISHER_RECONCILE_BACKOFF_INITIAL_S": "1",
         "PUBLISHER_RECONCILE_BACKOFF_MAX_S": "2",
     },
-    "history-sync": {
-        "HISTORY_SYNC_INTERVAL_S": "3",
-        "HISTORY_LEASE_S": "2",
-        "HISTORY_POLL_INTERVAL_S": "0.5",
-        "HISTORY_STALE_AFTER_S": "2",
-        "HISTORY_DS_RATE_PER_S": "0",
-    },
     "alerting": {
         "ALERTING_DELIVERY_POLL_INTERVAL_S": "0.3",
         "ALERTING_HISTORY_POLL_INTERVAL_S": "0",
         "ALERTING_INSPECTION_ENABLED": "false",
         "ALERTING_LANGUAGE": "en",
     },
-    "gateway": {"GATEWAY_HISTORY_TIMEOUT_S": "5", "GATEWAY_KEY_CACHE_TTL_S": "0"},
+    "gateway": {"GATEWAY_KEY_CACHE_TTL_S": "0"},
     # the Kafka fault test watches this service's consumer lag gauge around a broker restart
     "definition": {"DEFINITION_KAFKA_LAG_INTERVAL_S": "0.5"},
 }
@@ -141,7 +135,7 @@ def fault_stack(postgres_admin_url: str, kafka_bootstrap: str) -> Iterator[Fault
         emulator.configure(submitDelaySeconds=0.1, dispatchDelaySeconds=0.1, taskDurationSeconds=0.3)
         channels = {"alerting": {"ALERTING_CHANNELS": json.dumps([{"kind": "webhook", "name": "ops", "url": im.url}])}}
         ds = DsEndpoint.of(emulator, f"faults-{uid()}")
-        procs = Stack(postgres_admin_url, kafka_bootstrap, ds, log_dir, env=merge_env(QUICK_OUTBOX, FAST, channels))
+        procs = Stack(postgres_admin_url, kafka_bootstrap, ds, log_dir, env=merge_env(QUICK, FAST, channels))
         with procs.started():
             yield FaultStack(procs, emulator, im)
 
