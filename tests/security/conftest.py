@@ -20,7 +20,7 @@ import pytest
 
 from devstack.kafka import PRINCIPALS, KafkaServer
 from devstack.paths import repo_root
-from devstack.stack import QUICK, DsEndpoint, Stack, merge_env
+from devstack.stack import QUICK, SPECS, DsEndpoint, Stack, merge_env
 from ds_emulator import EmulatorProcess
 
 ARTIFACTS = repo_root() / "test-artifacts" / "security"
@@ -91,21 +91,14 @@ def secure(postgres_admin_url: str, kafka_bootstrap: str, kafka_server: KafkaSer
     otlp = Recorder().start()
     webhook = Recorder(answer=json.dumps({"errcode": 0, "errmsg": "ok"}).encode()).start()
     webhook_url = f"{webhook.url}/robot/send?access_token={WEBHOOK_TOKEN}"
-    services = ("definition", "publisher", "history-sync", "lineage-resolver", "alerting", "gateway")
+    services = tuple(SPECS)
     traced = {
         name: {
-            f"{prefix}OTEL_EXPORTER_OTLP_ENDPOINT": otlp.url,
-            f"{prefix}OTEL_SAMPLING_RATIO": "1.0",
-            f"{prefix}OTEL_READ_SAMPLING_RATIO": "1.0",
+            f"{spec.env_prefix}OTEL_EXPORTER_OTLP_ENDPOINT": otlp.url,
+            f"{spec.env_prefix}OTEL_SAMPLING_RATIO": "1.0",
+            f"{spec.env_prefix}OTEL_READ_SAMPLING_RATIO": "1.0",
         }
-        for name, prefix in (
-            ("definition", "DEFINITION_"),
-            ("publisher", "PUBLISHER_"),
-            ("history-sync", "HISTORY_"),
-            ("lineage-resolver", "LINEAGE_"),
-            ("alerting", "ALERTING_"),
-            ("gateway", "GATEWAY_"),
-        )
+        for name, spec in SPECS.items()
     }
     traced["alerting"] |= {"ALERTING_CHANNELS": json.dumps([{"kind": "dingtalk", "url": webhook_url}])}
     traced["gateway"] |= {"GATEWAY_AUTH_FAILURE_WINDOW_S": str(AUTH_WINDOW_S)}

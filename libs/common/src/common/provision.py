@@ -84,7 +84,7 @@ class ServiceSpec:
         return path if (path / "env.py").is_file() else None
 
 
-#: every deployed service: name, Python module, settings prefix and PostgreSQL schema (as in devstack.platform)
+#: every deployed service: name, Python module, settings prefix and PostgreSQL schema (devstack.stack runs them)
 SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("definition", "definition", "DEFINITION_", "definition"),
     ServiceSpec("publisher", "publisher", "PUBLISHER_", "publisher"),
