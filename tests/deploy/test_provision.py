@@ -45,7 +45,6 @@ async def test_wait_migrated_gives_up_after_its_timeout() -> None:
         await provision.wait_migrated(provision.service("publisher"), env, wait_s=0, interval=0.01)
 
 
-@pytest.mark.integration
 async def test_provision_migrate_and_wait_against_real_servers(postgres_admin_url: str, kafka_bootstrap: str) -> None:
     suffix = uuid.uuid4().hex[:8]
     spec = ServiceSpec("publisher", "publisher", "PUBLISHER_", f"tprov_{suffix}")

@@ -38,7 +38,7 @@ from devstack.stack import Stack, run_async
 
 from .conftest import ARTIFACTS, CHROMIUM, PORTAL
 
-pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 SCENARIO = PORTAL / "e2e" / "scenario.mjs"
 

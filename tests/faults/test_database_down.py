@@ -19,7 +19,7 @@ from common.testing.identity import auth_headers
 
 from .conftest import FaultStack
 
-pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
 #: endpoints that read or write the service's database first (each must answer 503 while it is down)
 DATABASE_FIRST: dict[str, list[tuple[str, str, dict[str, Any] | None]]] = {

@@ -23,7 +23,7 @@ from common.testing.kafka_helpers import read_topic
 
 from .conftest import FaultStack, ds_workflow, uid
 
-pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
 RELEASE = r"/workflow-definition/\d+/release$"
 READ_BACK = r"/workflow-definition/\d+$"

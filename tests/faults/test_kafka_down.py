@@ -27,7 +27,7 @@ from common.testing.gateway_api import GatewayApi, until
 
 from .conftest import FaultStack, uid
 
-pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 #: Kafka stays down this long
 OUTAGE_S = 15.0

@@ -20,7 +20,7 @@ from common.testing.gateway_api import GatewayApi, until
 
 from .conftest import FaultStack, ds_workflow, uid
 
-pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
 RELEASE = r"/workflow-definition/\d+/release$"
 

@@ -25,7 +25,7 @@ from common.testing.kafka_helpers import read_topic
 from .conftest import ROOT, FaultStack, uid
 from .test_kafka_down import metric
 
-pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
 
 async def completed_event(stack: FaultStack, record_id: int) -> PublishCompleted:

@@ -19,7 +19,7 @@ from common.events import LineageChanged
 from .conftest import Platform, uid, until
 from .test_main_flow import new_task, publish, run_and_wait
 
-pytestmark = [pytest.mark.slow, pytest.mark.integration]
+pytestmark = pytest.mark.slow
 
 MAX_SIZE = 8
 

@@ -14,7 +14,7 @@ from common.events import LineageChanged
 from .conftest import Platform, uid, until
 from .test_main_flow import new_task, new_workflow, publish
 
-pytestmark = [pytest.mark.slow, pytest.mark.integration]
+pytestmark = pytest.mark.slow
 
 SCHEDULE = {
     "crontab": "0 0 3 * * ?",

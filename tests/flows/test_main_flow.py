@@ -18,7 +18,7 @@ from common.testing.kafka_helpers import read_topic
 
 from .conftest import Platform, uid, until
 
-pytestmark = [pytest.mark.slow, pytest.mark.integration]
+pytestmark = pytest.mark.slow
 
 
 async def new_task(p: Platform, name: str, script: str = "echo hello") -> int:

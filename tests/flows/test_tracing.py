@@ -24,7 +24,7 @@ from common.testing.kafka_helpers import read_topic
 from .conftest import Platform, uid, until
 from .test_main_flow import new_task, new_workflow
 
-pytestmark = [pytest.mark.slow, pytest.mark.integration]
+pytestmark = pytest.mark.slow
 
 
 class Trace:

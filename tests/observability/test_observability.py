@@ -34,7 +34,7 @@ from common.testing.gateway_api import GatewayApi, until
 
 from .conftest import ARTIFACTS, ROOT, ObservedStack
 
-pytestmark = [pytest.mark.slow, pytest.mark.integration]
+pytestmark = pytest.mark.slow
 
 CHROMIUM = Path("/usr/bin/chromium")
 #: the services that consume, each with its own group (common.kafka_acls.GRANTS)

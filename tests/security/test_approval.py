@@ -12,15 +12,12 @@ import uuid
 from typing import Any
 
 import httpx
-import pytest
 from aiokafka import AIOKafkaProducer
 
 from common.events import PublishRequested, Topics, registry
 from common.testing.kafka_helpers import read_topic
 
 from .conftest import WEBHOOK_TOKEN, SecureStack, approve_and_publish, new_workflow
-
-pytestmark = pytest.mark.integration
 
 
 def _metric(text: str, name: str, **labels: str) -> float:

@@ -14,8 +14,6 @@ import pytest
 
 from .conftest import SecureStack
 
-pytestmark = pytest.mark.integration
-
 CHROMIUM = Path(os.environ.get("E2E_CHROMIUM", "/usr/bin/chromium"))
 
 

@@ -19,8 +19,6 @@ from common.testing.identity import auth_headers, signer, user_token
 
 from .conftest import SecureStack
 
-pytestmark = pytest.mark.integration
-
 #: one call per service that changes something (its role) and one that reads
 MUTATIONS: dict[str, tuple[str, str, Any]] = {
     "definition": ("POST", "/internal/workflows/1/actions/approve", {"version_no": 1}),

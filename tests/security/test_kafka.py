@@ -12,8 +12,6 @@ from common.events import LineageChanged, Topics, registry
 
 from .conftest import SecureStack
 
-pytestmark = pytest.mark.integration
-
 
 async def _produce(secure: SecureStack, user: str, topic: str, value: bytes) -> None:
     producer = AIOKafkaProducer(**secure.kafka.client_options(user), enable_idempotence=True, acks="all")

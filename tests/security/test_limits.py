@@ -10,15 +10,12 @@ from collections.abc import Iterator
 import asyncpg
 import httpx
 import psutil
-import pytest
 
 from common.db import asyncpg_dsn
 from common.events import Topics, WorkflowVersionCreated, registry
 from common.testing.kafka_helpers import read_topic
 
 from .conftest import AUTH_WINDOW_S, VERSION_TOPIC_MAX_BYTES, SecureStack, new_workflow
-
-pytestmark = pytest.mark.integration
 
 MB = 1024 * 1024
 

@@ -12,15 +12,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-import pytest
 from aiokafka import AIOKafkaProducer
 from sqlalchemy.engine import make_url
 
 from common.events import FailureRule, Topics, WorkflowExecutionFailed, registry
 
 from .conftest import WEBHOOK_TOKEN, SecureStack, approve_and_publish, log_text, new_workflow
-
-pytestmark = pytest.mark.integration
 
 
 def _secrets(secure: SecureStack) -> dict[str, str]:

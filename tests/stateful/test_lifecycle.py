@@ -68,7 +68,7 @@ def _settings() -> settings:
 #: a soak runs as long as it was asked to; the CI budget plus a shrink (hypothesis stops shrinking after 5 minutes)
 _TIMEOUT_S = 0 if PROFILE == "stateful-soak" else 1800
 
-pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.timeout(_TIMEOUT_S)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(_TIMEOUT_S)]
 
 
 def _allow_longer_shrinking() -> None:

@@ -2,15 +2,12 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from prometheus_client import REGISTRY
 
 from common.kafka import ensure_topics
 from common.kafka_access import client_options
 from common.lag import ConsumerLagMonitor
-
-pytestmark = pytest.mark.integration
 
 
 async def test_lag_moves_while_consumer_is_paused_and_recovers(kafka_bootstrap: str, topic_prefix: str) -> None:

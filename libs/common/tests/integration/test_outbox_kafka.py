@@ -26,8 +26,6 @@ from common.testing.kafka_helpers import eventually, read_topic
 
 from .conftest import Counted, Svc, effects, inbox_table, outbox_table
 
-pytestmark = pytest.mark.integration
-
 REG = EventRegistry([Counted])
 
 

@@ -13,8 +13,6 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from common.db import ReadPool, asyncpg_dsn
 from common.testing.fixtures import ProvisionFn
 
-pytestmark = pytest.mark.integration
-
 
 async def test_reads_run_on_the_schema_with_named_parameters(service_database: ProvisionFn) -> None:
     db = await service_database("reads")

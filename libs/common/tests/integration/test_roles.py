@@ -6,8 +6,6 @@ import pytest
 from common.db import asyncpg_dsn
 from common.testing.fixtures import ProvisionFn
 
-pytestmark = pytest.mark.integration
-
 
 async def test_service_role_cannot_touch_another_schema(service_database: ProvisionFn) -> None:
     a = await service_database("alpha")

@@ -3,7 +3,6 @@ process), and a statement gets a span only inside a recorded one."""
 
 from __future__ import annotations
 
-import pytest
 from opentelemetry import trace
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
@@ -12,8 +11,6 @@ from sqlalchemy import text
 from common.db import create_engine
 from common.telemetry import instrument_engine
 from common.testing.fixtures import ProvisionFn
-
-pytestmark = pytest.mark.integration
 
 
 def statements(spans: InMemorySpanExporter) -> list[str]:

@@ -37,7 +37,7 @@ from common.testing.service import running
 
 from .conftest import FakeServer, SettingsFactory
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
+pytestmark = pytest.mark.timeout(240)
 
 NOW = datetime.now(UTC)
 DT_SECRET = "SEC-dingtalk-test-secret"

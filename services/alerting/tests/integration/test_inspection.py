@@ -16,7 +16,7 @@ from common.testing.service import running
 
 from .conftest import FakeServer, SettingsFactory
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
+pytestmark = pytest.mark.timeout(180)
 
 
 def _seed(fake: FakeServer) -> None:

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-import pytest
 from aiokafka import AIOKafkaProducer
 
 from common.events import (
@@ -31,8 +30,6 @@ from definition.config import Settings
 from definition.main import create_app
 
 from .conftest import as_user, envelope_bytes, new_tasks, new_workflow, workflow_body
-
-pytestmark = pytest.mark.integration
 
 
 async def send(producer: AIOKafkaProducer, settings: Settings, event: Event) -> None:

@@ -29,8 +29,6 @@ from definition.service import projections
 
 from .conftest import as_user, new_tasks, new_workflow
 
-pytestmark = pytest.mark.integration
-
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 

@@ -26,8 +26,6 @@ from definition.service import projections
 
 from .conftest import as_user, new_tasks, new_workflow, problem_type, workflow_body
 
-pytestmark = pytest.mark.integration
-
 
 @pytest.fixture(scope="module")
 async def deps(module_settings: Settings) -> AsyncIterator[Deps]:

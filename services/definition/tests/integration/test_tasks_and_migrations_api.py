@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import httpx
-import pytest
 
 from .conftest import as_user, new_tasks, new_workflow, problem_type, shell_task, uid
-
-pytestmark = pytest.mark.integration
 
 
 async def test_task_crud_validation_and_revision(client: httpx.AsyncClient) -> None:

@@ -11,8 +11,6 @@ import pytest
 
 from .conftest import new_tasks, new_workflow, problem_type, uid, workflow_body
 
-pytestmark = pytest.mark.integration
-
 
 async def test_create_computes_entry_exit_and_first_version(client: httpx.AsyncClient) -> None:
     a, b, c = await new_tasks(client, 3)

@@ -23,7 +23,7 @@ from history_sync.db.tables import sync_run, tracked_workflow
 
 from .conftest import Db, Ds, publish_completed, track
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 WORKFLOWS = 30
 INTERVAL_S = 4.0

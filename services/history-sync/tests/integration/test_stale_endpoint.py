@@ -21,7 +21,7 @@ from history_sync.routes import router
 
 from .conftest import Db
 
-pytestmark = [pytest.mark.integration]
+pytestmark = []
 
 
 class _NoDs:

@@ -22,7 +22,7 @@ from history_sync.main import create_app
 
 from .conftest import Db, Ds, SettingsFactory, publish_completed, track
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
+pytestmark = pytest.mark.timeout(240)
 
 
 async def _cache_ids(hdb: Db, workflow_id: int) -> list[int]:

@@ -37,8 +37,6 @@ from lineage_resolver.domain import (
 from lineage_resolver.messages import commands_from_event
 from lineage_resolver.service import apply_lineage_commands, rebuild_dependency_view
 
-pytestmark = pytest.mark.integration
-
 
 def make_deps(db: ServiceDatabase, engine: AsyncEngine, *, hops: int = 0) -> Deps:
     s = Settings(database_url=db.url, db_schema=db.schema, external_lineage_hops=hops)

@@ -5,15 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-import pytest
 
 from common.events import TaskDependencyChanged, Topics, registry
 from common.testing.kafka_helpers import read_topic
 from common.testing.service import running
 from lineage_resolver.config import Settings
 from lineage_resolver.main import create_app
-
-pytestmark = pytest.mark.integration
 
 
 async def post(client: httpx.AsyncClient, **body: Any) -> dict[str, Any]:

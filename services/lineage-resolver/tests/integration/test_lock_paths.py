@@ -24,8 +24,6 @@ from lineage_resolver.service import apply_lineage_commands, rebuild_dependency_
 
 from .test_concurrency_and_rebuild import apply_with_retry, random_commands
 
-pytestmark = pytest.mark.integration
-
 
 async def assert_edges_match_view(deps: Deps) -> None:
     """``task_dependency_edge`` = the view's downstream arrays (the service writes the edge deltas itself)."""

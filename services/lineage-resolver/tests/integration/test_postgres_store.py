@@ -24,8 +24,6 @@ from lineage_resolver.domain import DependencyRow, LineageStore, TaskTables
 # the domain's contract lives beside its in-memory run in tests/unit; tests are not an installed package
 from ..unit.test_lineage_store_contract import LineageStoreContract  # noqa: TID252
 
-pytestmark = pytest.mark.integration
-
 
 @pytest.fixture
 def portal() -> Iterator[BlockingPortal]:

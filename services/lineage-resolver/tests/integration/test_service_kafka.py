@@ -8,7 +8,6 @@ import uuid
 from typing import Any
 
 import httpx
-import pytest
 from aiokafka import AIOKafkaProducer
 
 from common.events import LineageChanged, TaskDependencyChanged, Topics, registry
@@ -18,8 +17,6 @@ from lineage_resolver.config import Settings
 from lineage_resolver.main import create_app
 
 from .conftest import envelope_bytes, run_event
-
-pytestmark = pytest.mark.integration
 
 View = dict[int, tuple[list[int], list[int]]]
 

@@ -35,7 +35,7 @@ from publisher.main import MIGRATIONS
 from publisher.service import acceptance, batch, publish_queue, views
 from publisher_testing.fakes import FakeDolphin
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
+pytestmark = pytest.mark.timeout(120)
 
 
 def _snapshot(workflow_id: int, script: str = "echo 2") -> StructureSnapshot:

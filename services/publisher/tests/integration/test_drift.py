@@ -9,7 +9,7 @@ import pytest
 
 from .conftest import Harness, request, shell, snapshot, sql
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
+pytestmark = pytest.mark.timeout(180)
 
 
 async def test_drift_check_reads_back_and_compares(harness: Harness) -> None:

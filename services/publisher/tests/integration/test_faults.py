@@ -14,7 +14,7 @@ from common.testing.identity import auth_headers
 
 from .conftest import Harness, request, shell, snapshot
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
+pytestmark = pytest.mark.timeout(180)
 
 FAULTS: dict[str, tuple[str, dict[str, Any], int | None, str]] = {
     # name: (operation, emulator fault, expected error_code, text expected in the error)

@@ -13,7 +13,7 @@ from common.events.models import PublishOutcome
 
 from .conftest import Harness, gateway_calls, request, shell, snapshot, sql
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
+pytestmark = pytest.mark.timeout(180)
 
 
 async def test_deploy_through_kafka_writes_ds_record_and_completed_event(harness: Harness) -> None:

@@ -21,7 +21,7 @@ from publisher.db.tables import run_request
 
 from .conftest import Harness, request, shell, snapshot
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
+pytestmark = pytest.mark.timeout(180)
 
 
 async def deployed_online(harness: Harness, workflow_id: int) -> tuple[int, int]:

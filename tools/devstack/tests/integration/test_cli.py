@@ -7,12 +7,10 @@ from pathlib import Path
 import pytest
 
 from devstack.cli import main
-from devstack.external import asyncpg_sqlalchemy_url, plain_pg_url
 from devstack.kafka import KafkaServer
 from devstack.postgres import PostgresServer
 
 
-@pytest.mark.integration
 def test_status_env_and_up_when_running(
     postgres_server: PostgresServer, kafka_server: KafkaServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -40,7 +38,6 @@ def test_status_env_and_up_when_running(
     assert str(kafka_server.log_file) in out
 
 
-@pytest.mark.integration
 def test_console_script_status(postgres_server: PostgresServer, kafka_server: KafkaServer) -> None:
     script = Path(sys.executable).parent / "devstack"
     cmd = [str(script)] if script.exists() else [sys.executable, "-m", "devstack"]
@@ -50,30 +47,3 @@ def test_console_script_status(postgres_server: PostgresServer, kafka_server: Ka
     assert result.returncode == 0, result.stderr
     assert "kafka: running" in result.stdout
     assert "postgres" not in result.stdout
-
-
-def test_external_services_are_not_started(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setenv("DATABASE_URL", "postgresql://u:p@db.example:5432/x")
-    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "kafka.example:9092")
-    assert main(["up"]) == 0
-    out = capsys.readouterr().out
-    assert "postgres: using external DATABASE_URL=postgresql://u:p@db.example:5432/x (not started)" in out
-    assert "kafka: using external KAFKA_BOOTSTRAP_SERVERS=kafka.example:9092 (not started)" in out
-
-    assert main(["env"]) == 0
-    assert capsys.readouterr().out.splitlines() == [
-        "export DATABASE_URL=postgresql+asyncpg://u:p@db.example:5432/x",
-        "export KAFKA_BOOTSTRAP_SERVERS=kafka.example:9092",
-    ]
-    assert main(["status"]) == 0
-    out = capsys.readouterr().out
-    assert "postgres: external" in out
-    assert "kafka: external" in out
-
-
-def test_url_conversions() -> None:
-    assert plain_pg_url("postgresql+asyncpg://a:b@h:1/d") == "postgresql://a:b@h:1/d"
-    assert plain_pg_url("postgres://a:b@h:1/d") == "postgresql://a:b@h:1/d"
-    assert asyncpg_sqlalchemy_url("postgresql://a:b@h:1/d") == "postgresql+asyncpg://a:b@h:1/d"
-    with pytest.raises(ValueError, match="not a PostgreSQL URL"):
-        plain_pg_url("mysql://x")

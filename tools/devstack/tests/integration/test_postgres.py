@@ -7,11 +7,10 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from devstack import DevstackError, PortBusyError
+from devstack import PortBusyError
 from devstack.postgres import PostgresServer
 
 
-@pytest.mark.integration
 async def test_connect_and_run_sql(postgres_admin_url: str) -> None:
     assert postgres_admin_url.startswith("postgresql://")
     conn = await asyncpg.connect(postgres_admin_url)
@@ -25,7 +24,6 @@ async def test_connect_and_run_sql(postgres_admin_url: str) -> None:
         await conn.close()
 
 
-@pytest.mark.integration
 async def test_local_server_role_database_and_tuning(postgres_server: PostgresServer) -> None:
     conn = await asyncpg.connect(postgres_server.url)
     try:
@@ -46,7 +44,6 @@ async def test_local_server_role_database_and_tuning(postgres_server: PostgresSe
     }
 
 
-@pytest.mark.integration
 def test_start_when_running_is_a_noop(postgres_server: PostgresServer) -> None:
     pid = postgres_server.pid()
     assert pid is not None
@@ -54,7 +51,6 @@ def test_start_when_running_is_a_noop(postgres_server: PostgresServer) -> None:
     assert postgres_server.pid() == pid
 
 
-@pytest.mark.integration
 @pytest.mark.skipif(
     bool(os.environ.get("DATABASE_URL")),
     reason="DATABASE_URL selects an external PostgreSQL; this test would start a scratch local server",
@@ -92,17 +88,3 @@ async def test_crash_and_stale_pid_file_then_port_busy(
             blocked.start()
     finally:
         server.purge()
-
-
-def test_port_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("DEVSTACK_PG_PORT", "61234")
-    assert PostgresServer().port == 61234
-    monkeypatch.setenv("DEVSTACK_PG_PORT", "not-a-port")
-    with pytest.raises(DevstackError, match="DEVSTACK_PG_PORT"):
-        PostgresServer()
-
-
-def test_url_quotes_password(tmp_path: Path) -> None:
-    server = PostgresServer(port=5555, work_dir=tmp_path, password="p@ss/word")
-    assert server.url == "postgresql://platform_admin:p%40ss%2Fword@127.0.0.1:5555/platform"
-    assert server.async_url.startswith("postgresql+asyncpg://platform_admin:")

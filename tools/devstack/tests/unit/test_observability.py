@@ -1,22 +1,20 @@
 """The observability stack of ``platform up``: what the services are told, what Prometheus is configured with (checked
-by the real ``promtool``), the ``--no-observability`` switch, and both daemons started, found running and stopped.
-The stack at work (a publish's trace, lag, alerts) is tests/observability."""
+by the real ``promtool``) and the ``--no-observability`` switch. The daemons themselves: integration/
+test_observability.py; the stack at work (a publish's trace, lag, alerts): tests/observability."""
 
 from __future__ import annotations
 
 import json
 import shutil
 import subprocess
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from common.provision import SERVICES
 from devstack import platform
-from devstack.observability import Prometheus, ScrapeTarget, Zipkin, prometheus_config, shipped_rules
+from devstack.observability import Zipkin, prometheus_config, shipped_rules
 from devstack.stack import DsEndpoint
 
 PROMTOOL = shutil.which("promtool")
@@ -79,28 +77,3 @@ def test_promtool_accepts_the_generated_configuration(tmp_path: Path) -> None:
     assert PROMTOOL is not None
     out = subprocess.run([PROMTOOL, "check", "config", str(path)], capture_output=True, text=True, check=False)
     assert out.returncode == 0, out.stdout + out.stderr
-
-
-def test_both_daemons_start_are_found_running_and_stop(tmp_path: Path, free_port: Callable[[], int]) -> None:
-    zipkin = Zipkin(free_port(), tmp_path / "zipkin")
-    prometheus = Prometheus(
-        [ScrapeTarget("platform", f"127.0.0.1:{zipkin.port}", {"service": "zipkin"}, metrics_path="/prometheus")],
-        port=free_port(),
-        directory=tmp_path / "prometheus",
-        scrape_interval_s=1.0,
-    )
-    try:
-        zipkin.start()
-        prometheus.start()
-        pid = zipkin.pid()
-        zipkin.start()  # a second start keeps the running one
-        assert zipkin.pid() == pid
-        assert httpx.get(zipkin.url + "/health", timeout=5).json()["status"] == "UP"
-        groups = httpx.get(prometheus.url + "/api/v1/rules", timeout=5).json()["data"]["groups"]
-        assert {g["name"] for g in groups} == {"platform-sli", "platform-alerts"}
-    finally:
-        assert prometheus.stop()
-        assert zipkin.stop()
-    assert not zipkin.is_running()
-    assert not prometheus.is_running()
-    assert not zipkin.stop()
