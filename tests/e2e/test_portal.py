@@ -34,6 +34,7 @@ from aiokafka import AIOKafkaProducer
 
 from common.events import LineageChanged, registry
 from common.kafka_access import client_options
+from common.testing.gateway_api import every_item
 from devstack.stack import Stack, run_async
 
 from .conftest import ARTIFACTS, CHROMIUM, PORTAL
@@ -99,12 +100,7 @@ def _send_lineage(stack: Stack, kafka_bootstrap: str, events: list[LineageChange
 
 def _all_proposals(api: httpx.Client) -> list[dict[str, Any]]:
     """Every open proposal (other tests' tasks in no workflow have theirs too)."""
-    items: list[dict[str, Any]] = []
-    while True:
-        page = api.get("/api/v1/proposals", params={"page_size": 200, "page": len(items) // 200 + 1}).json()
-        items += page["items"]
-        if len(items) >= page["total"] or not page["items"]:
-            return items
+    return every_item(lambda page, size: api.get("/api/v1/proposals", params={"page_size": size, "page": page}).json())
 
 
 def _auto_orchestration(stack: Stack, kafka_bootstrap: str, suffix: str) -> dict[str, Any]:

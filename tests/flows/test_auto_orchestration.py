@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from common.events import LineageChanged
+from common.testing.gateway_api import every_item_async
 
 from .conftest import Platform, uid, until
 from .test_main_flow import new_task, publish, run_and_wait
@@ -32,12 +33,9 @@ def small_proposals(monkeypatch: pytest.MonkeyPatch) -> None:
 
 async def proposals(p: Platform) -> list[dict[str, Any]]:
     """Every open proposal (the stack is shared: other tests' tasks in no workflow have theirs too)."""
-    items: list[dict[str, Any]] = []
-    while True:
-        page = await p.call("GET", "/api/v1/proposals", params={"page_size": 200, "page": len(items) // 200 + 1})
-        items += page["items"]
-        if len(items) >= page["total"] or not page["items"]:
-            return items
+    return await every_item_async(
+        lambda page, size: p.call("GET", "/api/v1/proposals", params={"page_size": size, "page": page})
+    )
 
 
 def holding(items: list[dict[str, Any]], task_id: int) -> dict[str, Any] | None:

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import httpx
 
+from common.testing.gateway_api import every_item
 from common.testing.identity import UserAuth
 from devstack.stack import Stack
 from ds_emulator import EmulatorProcess
@@ -127,14 +128,7 @@ class Http:
 
     def pages(self, path: str, *, page_size: int = 200, **params: Any) -> list[Any]:
         """Every item of a paged list (``items``/``total``)."""
-        out: list[Any] = []
-        page = 1
-        while True:
-            body = self.get(path, page=page, page_size=page_size, **params)
-            out += body["items"]
-            if len(out) >= body["total"] or not body["items"]:
-                return out
-            page += 1
+        return every_item(lambda page, size: self.get(path, page=page, page_size=size, **params), page_size=page_size)
 
     def close(self) -> None:
         self.client.close()

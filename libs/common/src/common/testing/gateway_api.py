@@ -1,15 +1,50 @@
 """The gateway's ``/api/v1`` as fault tests and benchmarks drive it: tasks, a scheduled chain workflow, a new version,
-publish and wait until it is final, publish records — every call checks its status."""
+publish and wait until it is final, publish records — every call checks its status. ``every_item`` reads every page
+of a list (the stateful driver, the flows and the browser test use it)."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import httpx
+
+#: one page of an ``/api/v1`` list: ``{"items": [...], "total": n, "page": p, "page_size": s}``
+Page = Mapping[str, Any]
+
+
+class _Pages:
+    """The items read so far and the next page to ask for; ``add`` says whether that was the last page."""
+
+    def __init__(self, page_size: int) -> None:
+        self.page_size = page_size
+        self.page = 1
+        self.items: list[Any] = []
+
+    def add(self, body: Page) -> bool:
+        self.items += body["items"]
+        self.page += 1
+        return len(self.items) >= body["total"] or not body["items"]
+
+
+def every_item(get_page: Callable[[int, int], Page], *, page_size: int = 200) -> list[Any]:
+    """Every item of a paged list: ``get_page(page, page_size)`` answers one page (pages count from 1); reads on
+    until the items reach the total or a page is empty (a list that shrank while it was read)."""
+    pages = _Pages(page_size)
+    while not pages.add(get_page(pages.page, pages.page_size)):
+        pass
+    return pages.items
+
+
+async def every_item_async(get_page: Callable[[int, int], Awaitable[Page]], *, page_size: int = 200) -> list[Any]:
+    """``every_item`` with an async ``get_page``."""
+    pages = _Pages(page_size)
+    while not pages.add(await get_page(pages.page, pages.page_size)):
+        pass
+    return pages.items
 
 
 async def until(
