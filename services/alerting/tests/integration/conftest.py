@@ -20,8 +20,7 @@ from starlette.routing import Route
 from alerting.config import Settings
 from alerting.main import MIGRATIONS
 from common.db import ServiceDatabase
-from common.testing.fixtures import ProvisionFn
-from common.testing.service import migrate
+from common.testing.fixtures import MigratedFn, TruncateFn
 
 
 @dataclass
@@ -193,10 +192,9 @@ async def fake() -> AsyncIterator[FakeServer]:
 
 
 @pytest.fixture
-async def adb(service_database: ProvisionFn) -> ServiceDatabase:
-    db = await service_database("alerting")
-    await migrate(MIGRATIONS, db)
-    return db
+async def adb(migrated_schema: MigratedFn, truncate: TruncateFn) -> ServiceDatabase:
+    """The alerting schema (migrated once per session), emptied before the test: the app commits and reads back."""
+    return await truncate(await migrated_schema("alerting", MIGRATIONS))
 
 
 SettingsFactory = Callable[..., Settings]

@@ -1,12 +1,12 @@
 """Fixtures of the definition service's integration tests: the whole app in-process on real PostgreSQL and Kafka.
 
-The HTTP tests share one running app per module (each test makes its own uniquely named tasks and workflows), on a
-schema and role of their own, so the suite stays fast; Kafka tests start their own app with its consumers.
+The HTTP tests share one running app per module (each test makes its own uniquely named tasks and workflows), so the
+suite stays fast; Kafka tests start their own app with its consumers. The schemas are migrated once per session and
+emptied before a module (HTTP) or a test (Kafka).
 """
 
 from __future__ import annotations
 
-import secrets
 import uuid
 from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any
@@ -14,13 +14,13 @@ from typing import Any
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
-from pydantic import SecretStr
 
-from common.db import ServiceDatabase, drop_service, provision_service
+from common.db import ServiceDatabase
 from common.events import Event, registry
 from common.kafka_access import client_options
+from common.testing.fixtures import MigratedFn, TruncateFn
 from common.testing.identity import auth_headers
-from common.testing.service import migrate, running
+from common.testing.service import running
 from definition.config import DEFAULT_MIGRATIONS, Settings
 from definition.main import create_app
 
@@ -43,19 +43,9 @@ def make_settings(db: ServiceDatabase, topic_prefix: str, kafka_bootstrap: str) 
 
 
 @pytest.fixture(scope="module")
-async def module_db(postgres_admin_url: str) -> AsyncIterator[ServiceDatabase]:
-    suffix = uuid.uuid4().hex[:8]
-    db = await provision_service(
-        postgres_admin_url,
-        schema=f"definition_{suffix}",
-        role=f"svc_definition_{suffix}",
-        password=SecretStr(secrets.token_urlsafe(16)),
-    )
-    try:
-        await migrate(DEFAULT_MIGRATIONS, db)
-        yield db
-    finally:
-        await drop_service(postgres_admin_url, schema=db.schema, role=db.role)
+async def module_db(migrated_schema: MigratedFn, truncate: TruncateFn) -> ServiceDatabase:
+    """The schema of a module's shared app (migrated once per session), emptied when the module starts."""
+    return await truncate(await migrated_schema("definition_http", DEFAULT_MIGRATIONS))
 
 
 @pytest.fixture(scope="module")
@@ -71,10 +61,10 @@ async def client(module_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
-async def definition_db(service_database: Any) -> ServiceDatabase:
-    db: ServiceDatabase = await service_database("definition")
-    await migrate(DEFAULT_MIGRATIONS, db)
-    return db
+async def definition_db(migrated_schema: MigratedFn, truncate: TruncateFn) -> ServiceDatabase:
+    """The schema of a test's own app (migrated once per session), emptied before the test: its consumers and relay
+    commit and read back."""
+    return await truncate(await migrated_schema("definition", DEFAULT_MIGRATIONS))
 
 
 @pytest.fixture

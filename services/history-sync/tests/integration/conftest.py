@@ -20,9 +20,8 @@ from common.db import ServiceDatabase, create_engine, session_factory, unit_of_w
 from common.dolphin import DolphinGatewayClient, DolphinRestClient, ReleaseState, WorkflowInstance
 from common.events.models import PublishCompleted, PublishOperation, PublishOutcome, Topics
 from common.kafka import ensure_topics
-from common.migrations import upgrade
 from common.outbox import Outbox
-from common.testing.fixtures import ProvisionFn
+from common.testing.fixtures import MigratedFn, TruncateFn
 from ds_emulator import EmulatorProcess
 from history_sync import service
 from history_sync.config import Settings
@@ -41,9 +40,10 @@ class Db:
 
 
 @pytest.fixture
-async def hdb(service_database: ProvisionFn) -> AsyncIterator[Db]:
-    db = await service_database("history")
-    await upgrade(MIGRATIONS, db.url, db.schema)
+async def hdb(migrated_schema: MigratedFn, truncate: TruncateFn) -> AsyncIterator[Db]:
+    """The history-sync schema (migrated once per session), emptied before the test: sync lanes, replicas and the app
+    commit and read back on connections of their own."""
+    db = await truncate(await migrated_schema("history", MIGRATIONS))
     engine = create_engine(db.url, schema=db.schema, pool_size=4)
     yield Db(db, engine, session_factory(engine))
     await engine.dispose()

@@ -1,4 +1,4 @@
-"""Fixtures of the lineage-resolver's integration tests: a migrated schema of its own per test, settings for the
+"""Fixtures of the lineage-resolver's integration tests: the schema migrated once per session, settings for the
 in-process service, and helpers to produce records and read the view."""
 
 from __future__ import annotations
@@ -13,8 +13,7 @@ from aiokafka import AIOKafkaProducer
 from common.db import ServiceDatabase
 from common.events import Event, registry
 from common.kafka_access import client_options
-from common.testing.fixtures import ProvisionFn
-from common.testing.service import migrate
+from common.testing.fixtures import MigratedFn, TruncateFn
 from lineage_resolver.config import Settings
 from lineage_resolver.domain import OpenLineageConfig
 
@@ -28,10 +27,10 @@ OPENLINEAGE = {
 
 
 @pytest.fixture
-async def lineage_db(service_database: ProvisionFn) -> ServiceDatabase:
-    db = await service_database("lineage")
-    await migrate(MIGRATIONS, db)
-    return db
+async def lineage_db(migrated_schema: MigratedFn, truncate: TruncateFn) -> ServiceDatabase:
+    """The lineage schema (migrated once per session), emptied before the test: advisory locks, concurrent appliers,
+    the CLI and the app need committed data."""
+    return await truncate(await migrated_schema("lineage", MIGRATIONS))
 
 
 @pytest.fixture

@@ -13,9 +13,10 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client import REGISTRY
 from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from common.approvals import approve
-from common.db import create_engine, session_factory, unit_of_work
+from common.db import unit_of_work
 from common.dolphin import DolphinUnavailable, ReleaseState
 from common.errors import Conflict, NotFound
 from common.events.models import PublishOperation, PublishRequested
@@ -23,9 +24,8 @@ from common.identity import trusted_keys_from
 from common.outbox import Outbox
 from common.settings import ServiceSettings
 from common.telemetry import setup_tracing
-from common.testing.fixtures import ProvisionFn
+from common.testing.fixtures import MigratedFn, rolled_back
 from common.testing.identity import approved, signer
-from common.testing.service import migrate
 from common.workflow import Edge, ShellParams, SnapshotTask, StructureSnapshot
 from publisher import restore
 from publisher.db.tables import ds_restore, engine_task_code, outbox_table, workflow_publish_record
@@ -78,13 +78,18 @@ def _request(snap: StructureSnapshot, operation: str, version_no: int = 1) -> Pu
 
 
 @pytest.fixture
-async def env(service_database: ProvisionFn) -> AsyncIterator[tuple[Deps, FakeDolphin]]:
-    db = await service_database("pubsvc")
-    await migrate(MIGRATIONS, db)
-    engine = create_engine(db.url, schema=db.schema, pool_size=2)
-    fake = FakeDolphin()
-    deps = Deps(
-        sessions=session_factory(engine),
+async def env(migrated_schema: MigratedFn) -> AsyncIterator[tuple[Deps, FakeDolphin]]:
+    """The use cases' dependencies on the publisher's schema (migrated once per session) in a transaction rolled back
+    after the test, with the in-memory DS."""
+    db = await migrated_schema("publisher", MIGRATIONS)
+    async with rolled_back(db) as sessions:
+        fake = FakeDolphin()
+        yield _deps(sessions, fake), fake
+
+
+def _deps(sessions: async_sessionmaker[AsyncSession], fake: FakeDolphin) -> Deps:
+    return Deps(
+        sessions=sessions,
         outbox=Outbox(outbox_table, source="/tests"),
         gateway=fake.gateway,
         rest=fake.rest,
@@ -93,8 +98,6 @@ async def env(service_database: ProvisionFn) -> AsyncIterator[tuple[Deps, FakeDo
         retries=Retries(ds_attempts=3, ds_initial_s=0.01, ds_max_s=0.02, restore_initial_s=0.05, restore_max_s=0.1),
         approvals=trusted_keys_from(ServiceSettings()),
     )
-    yield deps, fake
-    await engine.dispose()
 
 
 async def _accept(deps: Deps, event: PublishRequested) -> int:

@@ -24,10 +24,10 @@ from common.events import registry
 from common.events.models import PublishCompleted, PublishOperation, PublishRequested, Topics
 from common.kafka import ensure_topics
 from common.kafka_access import client_options
-from common.testing.fixtures import ProvisionFn
+from common.testing.fixtures import MigratedFn, TruncateFn
 from common.testing.identity import approved
 from common.testing.kafka_helpers import read_topic
-from common.testing.service import migrate, running
+from common.testing.service import running
 from common.workflow import Edge, Schedule, ShellParams, SnapshotTask, SqlParams, StructureSnapshot
 from ds_emulator import EmulatorProcess
 from publisher.config import Settings
@@ -154,10 +154,14 @@ class Harness:
 
 @pytest.fixture
 async def harness_parts(
-    service_database: ProvisionFn, kafka_bootstrap: str, topic_prefix: str, ds_emulator_fresh: EmulatorProcess
+    migrated_schema: MigratedFn,
+    truncate: TruncateFn,
+    kafka_bootstrap: str,
+    topic_prefix: str,
+    ds_emulator_fresh: EmulatorProcess,
 ) -> AsyncIterator[Harness]:
-    db = await service_database("publisher")
-    await migrate(MIGRATIONS, db)
+    # the schema is migrated once per session and emptied before the test: the app's workers commit and read back
+    db = await truncate(await migrated_schema("publisher", MIGRATIONS))
     settings = Settings(
         database_url=db.url,
         db_schema=db.schema,
