@@ -1,5 +1,5 @@
 """The whole service in-process on real PostgreSQL and Kafka: records on ``lineage.changed`` in, the view and
-``task.dependency.changed`` out."""
+``task.dependency.changed`` out. Bad records and their dead letters: tests/component/test_subscriber.py."""
 
 from __future__ import annotations
 
@@ -170,56 +170,3 @@ async def test_openlineage_run_events_match_native_events_and_dedupe_by_run(
         assert await view_of(client, 11, 12) == {11: ([], []), 12: ([], [13, 14])}
         impact = (await client.get("/internal/tables/pg/public.customers/impact")).json()
         assert [t["task_id"] for t in impact["tasks"]] == [12, 13, 14]
-
-
-async def test_bad_records_go_to_the_dlq_with_the_reason_and_the_next_one_is_processed(
-    settings: Settings, producer: AIOKafkaProducer, kafka_bootstrap: str
-) -> None:
-    async with running(create_app(settings, telemetry=False)) as client:
-        await send(
-            producer,
-            settings,
-            b"{not json",
-            envelope_bytes(LineageChanged(read_tables=("db/x",))),
-            json.dumps(
-                run_event(
-                    "nightly",
-                    run_id=str(uuid.uuid4()),
-                    time="2025-03-01T10:00:00Z",
-                    inputs=["a"],
-                    outputs=["b"],
-                    namespace="spark",
-                )
-            ).encode(),
-            json.dumps({"hello": "world"}).encode(),
-            json.dumps(
-                run_event(
-                    "task_9",
-                    run_id=str(uuid.uuid4()),
-                    time="2025-03-01T10:00:00Z",
-                    inputs=["a"],
-                    outputs=["b"],
-                    event_type="START",
-                    namespace="spark",
-                )
-            ).encode(),
-            envelope_bytes(LineageChanged(task_id=5, write_tables=("db/q",))),
-            envelope_bytes(LineageChanged(task_id=6, read_tables=("db/q",))),
-        )
-        await wait_for_view(client, {5: ([], [6]), 6: ([5], [])})
-
-    dlq = await read_topic(kafka_bootstrap, settings.topic(Topics.dlq(Topics.LINEAGE_CHANGED)), expect=5, timeout_s=3)
-    assert len(dlq) == 4
-    headers = [{k: v.decode() for k, v in r.headers} for r in dlq]
-    assert [(h["x-dlq-error-type"], h["x-dlq-original-topic"]) for h in headers] == [
-        ("poison-message", settings.topic(Topics.LINEAGE_CHANGED)),
-        ("invalid-lineage-message", settings.topic(Topics.LINEAGE_CHANGED)),
-        ("poison-message", settings.topic(Topics.LINEAGE_CHANGED)),
-        ("poison-message", settings.topic(Topics.LINEAGE_CHANGED)),
-    ]
-    reasons = [h["x-dlq-reason"] for h in headers]
-    assert "invalid JSON" in reasons[0]
-    assert "need a task_id" in reasons[1]
-    assert "'spark'/'nightly' is not mapped" in reasons[2]
-    assert "neither a CloudEvents envelope" in reasons[3]
-    assert dlq[0].value == b"{not json"
