@@ -1,18 +1,16 @@
-"""The ``lineage.changed`` subscriber on FastStream's in-memory broker (``TestKafkaBroker``) and real PostgreSQL: the
-service's own wiring (``register_subscribers``) without Kafka, so handler logic and dead-lettering test in-process."""
+"""The ``lineage.changed`` subscriber on FastStream's in-memory broker (``common.testing.broker``) and real PostgreSQL:
+the service's own wiring (``register_subscribers``) without Kafka: handler logic and dead letters test in-process."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import pytest
-from faststream.kafka import KafkaBroker, TestKafkaBroker
-from faststream.kafka.annotations import KafkaMessage
 
 from common.events import Topics
 from common.runtime import Infra
+from common.testing.broker import InMemoryKafka, in_memory_kafka
 from common.testing.fixtures import MigratedFn, TruncateFn
 from lineage_resolver.config import DEFAULT_MIGRATIONS, Settings
 from lineage_resolver.db.tables import inbox, outbox
@@ -29,21 +27,21 @@ OPENLINEAGE = {
 
 @dataclass
 class Subscriber:
-    """The service's subscriber on the in-memory broker, and what reached the dead-letter topic."""
-
     settings: Settings
     infra: Infra
-    broker: KafkaBroker
-    dead_letters: list[tuple[bytes, dict[str, str]]] = field(default_factory=list)
+    kafka: InMemoryKafka
+
+    @property
+    def topic(self) -> str:
+        return self.settings.topic(Topics.LINEAGE_CHANGED)
 
     async def send(self, *values: bytes) -> None:
-        """Deliver records in order (the in-memory broker runs the handler before ``publish`` returns)."""
-        for value in values:
-            await self.broker.publish(value, topic=self.settings.topic(Topics.LINEAGE_CHANGED), key=b"test")
+        await self.kafka.send(self.topic, *values)
 
 
 @pytest.fixture
 async def subscriber(migrated_schema: MigratedFn, truncate: TruncateFn) -> AsyncIterator[Subscriber]:
+    """The schema (migrated once per session) emptied before the test: the handler commits through the inbox."""
     db = await truncate(await migrated_schema("lineage", DEFAULT_MIGRATIONS))
     settings = Settings(
         database_url=db.url,
@@ -56,16 +54,8 @@ async def subscriber(migrated_schema: MigratedFn, truncate: TruncateFn) -> Async
     )
     infra = Infra.build(settings, schema=db.schema, outbox_table=outbox, inbox_table=inbox, telemetry=False)
     register_subscribers(infra, settings, build_deps(settings, infra.engine, infra.sessions, infra.outbox))
-    sub = Subscriber(settings, infra, infra.broker)
-
-    @infra.broker.subscriber(settings.topic(Topics.dlq(Topics.LINEAGE_CHANGED)), group_id="test-dlq")
-    async def dead_letter(msg: KafkaMessage) -> None:
-        raw: Any = msg.raw_message
-        sub.dead_letters.append((raw.value, {k: v.decode() for k, v in raw.headers}))
-
     try:
-        async with TestKafkaBroker(infra.broker) as broker:
-            sub.broker = broker
-            yield sub
+        async with in_memory_kafka(infra.broker, dead_letters_of=[settings.topic(Topics.LINEAGE_CHANGED)]) as kafka:
+            yield Subscriber(settings, infra, kafka)
     finally:
         await infra.engine.dispose()

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import text
 
-from common.events import Event, LineageChanged, Topics, registry
+from common.events import Event, LineageChanged, registry
 
 from .conftest import Subscriber
 
@@ -51,8 +51,10 @@ async def test_bad_records_go_to_the_dlq_with_the_reason_and_the_next_one_is_pro
     )
     assert await view(subscriber) == {5: ([], [6]), 6: ([5], [])}
 
-    topic = subscriber.settings.topic(Topics.LINEAGE_CHANGED)
-    headers = [h for _, h in subscriber.dead_letters]
+    topic = subscriber.topic
+    dead = subscriber.kafka.dead_letters
+    assert {d.topic for d in dead} == {f"{topic}.dlq"}
+    headers = [d.headers for d in dead]
     assert [(h["x-dlq-error-type"], h["x-dlq-original-topic"]) for h in headers] == [
         ("poison-message", topic),
         ("invalid-lineage-message", topic),
@@ -64,7 +66,7 @@ async def test_bad_records_go_to_the_dlq_with_the_reason_and_the_next_one_is_pro
     assert "need a task_id" in reasons[1]
     assert "'spark'/'nightly' is not mapped" in reasons[2]
     assert "neither a CloudEvents envelope" in reasons[3]
-    assert subscriber.dead_letters[0][0] == b"{not json"
+    assert dead[0].value == b"{not json"
 
 
 async def test_a_record_delivered_twice_is_applied_once(subscriber: Subscriber) -> None:
@@ -78,4 +80,4 @@ async def test_a_record_delivered_twice_is_applied_once(subscriber: Subscriber) 
     # task 3 moves to db/a; then its old record comes again (a redelivery): the inbox keeps it from moving task 3 back
     await subscriber.send(envelope_bytes(LineageChanged(task_id=3, read_tables=("db/a",))), first_reader)
     assert await view(subscriber) == {1: ([], [2, 3]), 2: ([1], []), 3: ([1], [])}
-    assert subscriber.dead_letters == []
+    assert subscriber.kafka.dead_letters == []
