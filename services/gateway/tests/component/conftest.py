@@ -1,13 +1,12 @@
 """The gateway in-process on real PostgreSQL, with the four services faked at the HTTP level (``fakes.py``).
 
-One migrated gateway schema per test session (emptied before each test); a fresh app per test.
+One gateway schema migrated per test session (``migrated_schema``, emptied before each test); a fresh app per test.
 """
 
 from __future__ import annotations
 
 import secrets
 import socket
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -18,8 +17,9 @@ from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from common.db import ServiceDatabase, create_engine, drop_service, provision_service
-from common.testing.service import migrate, running
+from common.db import ServiceDatabase, create_engine
+from common.testing.fixtures import MigratedFn, TruncateFn
+from common.testing.service import running
 from gateway.config import DEFAULT_MIGRATIONS, Settings
 from gateway.main import create_app
 
@@ -32,17 +32,8 @@ TRACE_URL = TRACE_UI + "/traces/{trace_id}"
 
 
 @pytest.fixture(scope="session")
-async def gateway_db(postgres_admin_url: str) -> AsyncIterator[ServiceDatabase]:
-    suffix = uuid.uuid4().hex[:8]
-    db = await provision_service(
-        postgres_admin_url,
-        schema=f"gateway_{suffix}",
-        role=f"svc_gateway_{suffix}",
-        password=SecretStr(secrets.token_urlsafe(16)),
-    )
-    await migrate(DEFAULT_MIGRATIONS, db)
-    yield db
-    await drop_service(postgres_admin_url, schema=db.schema, role=db.role)
+async def gateway_db(migrated_schema: MigratedFn) -> ServiceDatabase:
+    return await migrated_schema("gateway", DEFAULT_MIGRATIONS)
 
 
 @pytest.fixture(scope="session")
@@ -53,9 +44,9 @@ async def db_engine(gateway_db: ServiceDatabase) -> AsyncIterator[AsyncEngine]:
 
 
 @pytest.fixture
-async def clean_db(db_engine: AsyncEngine) -> AsyncEngine:
-    async with db_engine.begin() as conn:
-        await conn.execute(text("TRUNCATE api_key, audit_log RESTART IDENTITY"))
+async def clean_db(gateway_db: ServiceDatabase, truncate: TruncateFn, db_engine: AsyncEngine) -> AsyncEngine:
+    """The gateway's tables emptied before the test (truncate-based: the app commits, the tests read back)."""
+    await truncate(gateway_db)
     return db_engine
 
 
