@@ -10,7 +10,7 @@ import pytest
 
 from common.events import Topics
 from common.runtime import Infra
-from common.testing.broker import InMemoryKafka, in_memory_kafka
+from common.testing.broker import InMemoryKafka, in_memory_kafka, settings_for
 from common.testing.fixtures import MigratedFn, TruncateFn
 from lineage_resolver.config import DEFAULT_MIGRATIONS, Settings
 from lineage_resolver.db.tables import inbox, outbox
@@ -43,15 +43,7 @@ class Subscriber:
 async def subscriber(migrated_schema: MigratedFn, truncate: TruncateFn) -> AsyncIterator[Subscriber]:
     """The schema (migrated once per session) emptied before the test: the handler commits through the inbox."""
     db = await truncate(await migrated_schema("lineage", DEFAULT_MIGRATIONS))
-    settings = Settings(
-        database_url=db.url,
-        db_schema=db.schema,
-        topic_prefix="component.",
-        kafka_bootstrap_servers="127.0.0.1:9",  # never dialled: the broker is patched in-memory
-        openlineage=OpenLineageConfig.model_validate(OPENLINEAGE),
-        log_json=False,
-        consumer_max_attempts=3,
-    )
+    settings = Settings(**settings_for(db), openlineage=OpenLineageConfig.model_validate(OPENLINEAGE))
     infra = Infra.build(settings, schema=db.schema, outbox_table=outbox, inbox_table=inbox, telemetry=False)
     register_subscribers(infra, settings, build_deps(settings, infra.engine, infra.sessions, infra.outbox))
     try:

@@ -18,7 +18,7 @@ from common.events.models import LineageChanged, PublishOperation, PublishReques
 from common.identity import trusted_keys_from
 from common.runtime import Infra
 from common.settings import ServiceSettings
-from common.testing.broker import InMemoryKafka, in_memory_kafka
+from common.testing.broker import InMemoryKafka, in_memory_kafka, settings_for
 from common.testing.fixtures import MigratedFn, TruncateFn
 from common.testing.identity import approved
 from common.workflow import ShellParams, SnapshotTask, StructureSnapshot
@@ -47,16 +47,8 @@ class Subscriber:
 async def subscriber(migrated_schema: MigratedFn, truncate: TruncateFn) -> AsyncIterator[Subscriber]:
     """The schema (migrated once per session) emptied before the test: the handler commits through the inbox."""
     db = await truncate(await migrated_schema("publisher", MIGRATIONS))
-    settings = Settings(
-        database_url=db.url,
-        db_schema=db.schema,
-        topic_prefix="component.",
-        kafka_bootstrap_servers="127.0.0.1:9",  # never dialled: the broker is patched in-memory
-        log_json=False,
-        consumer_max_attempts=3,
-        ds_token=SecretStr("unused"),  # DS is the in-memory fake
-        ds_gateway_auth_token=SecretStr("unused"),
-    )
+    # DS is the in-memory fake: its tokens are never sent
+    settings = Settings(**settings_for(db), ds_token=SecretStr("unused"), ds_gateway_auth_token=SecretStr("unused"))
     infra = Infra.build(settings, schema=db.schema, outbox_table=outbox_table, inbox_table=inbox_table, telemetry=False)
     fake = FakeDolphin()
     woken: list[None] = []

@@ -12,7 +12,20 @@ from typing import Any
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
+from common.db import ServiceDatabase
 from common.events import Topics
+
+
+def settings_for(db: ServiceDatabase) -> dict[str, Any]:
+    """The settings a service needs for a component test of its subscribers on ``db``, without a Kafka server."""
+    return {
+        "database_url": db.url,
+        "db_schema": db.schema,
+        "topic_prefix": "component.",
+        "kafka_bootstrap_servers": "127.0.0.1:9",  # never dialled: the broker is patched in-memory
+        "log_json": False,
+        "consumer_max_attempts": 3,
+    }
 
 
 @dataclass(frozen=True)
