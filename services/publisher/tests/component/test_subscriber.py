@@ -26,8 +26,8 @@ from publisher import subscribers
 from publisher.config import Settings
 from publisher.db.tables import inbox_table, outbox_table, workflow_publish_record
 from publisher.deps import Deps, DsTarget
-from publisher.fakes import FakeDolphin
 from publisher.main import MIGRATIONS
+from publisher_testing.fakes import FakeDolphin
 
 
 @dataclass
