@@ -72,7 +72,8 @@ def settings(gateway_db: ServiceDatabase, tmp_path: Path) -> Settings:
         ds_ui_url=DS_UI,
         trace_url_template=TRACE_URL,
         portal_dir=tmp_path / "dist",
-        history_timeout_s=0.3,
+        # long enough for an in-process fake on a loaded 2-core machine; tests of the budget set a delay beyond it
+        history_timeout_s=1.5,
         log_json=False,
         # the test process keeps its own collector settings (every test builds an app)
         gc_threshold=0,

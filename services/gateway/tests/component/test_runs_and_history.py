@@ -181,7 +181,7 @@ async def test_executions_instance_and_log(client: httpx.AsyncClient, fakes: Fak
 
 async def test_executions_page_uses_the_longer_budget(start: Start, fakes: FakeServices) -> None:
     fakes.add_executions(4, 1)
-    fakes.control["history"].delay_s = 0.5  # longer than the composed pages' 0.3 s
+    fakes.control["history"].delay_s = 2.0  # longer than the composed pages' 1.5 s (conftest)
     client = await start(history_direct_timeout_s=5.0)
     assert (await client.get("/api/v1/workflows/4/executions")).status_code == 200
     detail_part = await start(history_direct_timeout_s=5.0)
