@@ -35,7 +35,8 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
-from common.dolphin import DolphinRestClient, ReleaseState
+from common.dolphin import ReleaseState
+from common.dolphin.rest import DolphinRestClient
 from common.testing.gateway_api import GatewayApi, until
 from devstack.stack import QUICK_OUTBOX, DsEndpoint, Stack
 from ds_emulator import EmulatorProcess

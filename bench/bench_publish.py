@@ -36,7 +36,9 @@ from pydantic import SecretStr
 
 from common.approvals import approve
 from common.db import create_engine, drop_service, provision_service, session_factory, unit_of_work
-from common.dolphin import DolphinGatewayClient, DolphinRestClient, ReleaseState, WorkflowExecutionType
+from common.dolphin import ReleaseState, WorkflowExecutionType
+from common.dolphin.gateway import DolphinGatewayClient
+from common.dolphin.rest import DolphinRestClient
 from common.events.models import PublishOperation, PublishRequested
 from common.identity import Signer, TrustedKeys, generate_identity_keys
 from common.migrations import upgrade

@@ -74,7 +74,8 @@ async def publish_child(mode: str, workflows: int, latency_ms: float, otlp: str,
     from pydantic import SecretStr
 
     from common.db import create_engine, drop_service, provision_service, session_factory
-    from common.dolphin import DolphinGatewayClient, DolphinRestClient
+    from common.dolphin.gateway import DolphinGatewayClient
+    from common.dolphin.rest import DolphinRestClient
     from common.migrations import upgrade
     from common.outbox import Outbox
     from ds_emulator import EmulatorProcess

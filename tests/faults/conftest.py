@@ -23,7 +23,8 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from common.dolphin import DagData, DolphinRestClient
+from common.dolphin import DagData
+from common.dolphin.rest import DolphinRestClient
 from common.testing.gateway_api import GatewayApi
 from devstack.stack import QUICK, DsEndpoint, Stack, merge_env
 from ds_emulator import EmulatorProcess

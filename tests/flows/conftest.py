@@ -29,7 +29,7 @@ from fastapi import FastAPI
 from pydantic import SecretStr
 
 from common.db import ServiceDatabase
-from common.dolphin import DolphinRestClient
+from common.dolphin.rest import DolphinRestClient
 from common.events import Event, registry
 from common.kafka_access import client_options
 from common.testing.gateway_api import until as until  # the flows' tests import it from here

@@ -18,7 +18,8 @@ from dataclasses import dataclass, replace
 import pytest
 from pydantic import SecretStr
 
-from common.dolphin import DolphinGatewayClient, DolphinRestClient
+from common.dolphin.gateway import DolphinGatewayClient
+from common.dolphin.rest import DolphinRestClient
 from ds_emulator import EmulatorProcess
 
 

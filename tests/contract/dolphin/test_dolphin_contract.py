@@ -21,10 +21,8 @@ from pydantic import SecretStr
 from common.dolphin import (
     DolphinApiError,
     DolphinAuthError,
-    DolphinGatewayClient,
     DolphinGatewayError,
     DolphinInvalidRequest,
-    DolphinRestClient,
     DolphinTenantMissing,
     DolphinWorkflowMissing,
     DolphinWorkflowOffline,
@@ -34,6 +32,8 @@ from common.dolphin import (
     WorkflowExecutionStatus,
     WorkflowInstance,
 )
+from common.dolphin.gateway import DolphinGatewayClient
+from common.dolphin.rest import DolphinRestClient
 from common.errors import Conflict, DomainError, NotFound, TransientError
 
 if TYPE_CHECKING:

@@ -30,7 +30,9 @@ from urllib.parse import parse_qsl
 import httpx
 from pydantic import SecretStr
 
-from common.dolphin import DolphinGatewayClient, DolphinRestClient, ReleaseState, ScheduleSpec
+from common.dolphin import ReleaseState, ScheduleSpec
+from common.dolphin.gateway import DolphinGatewayClient
+from common.dolphin.rest import DolphinRestClient
 from common.errors import PlatformError
 from ds_emulator.app import create_app
 from ds_emulator.faults import Faults

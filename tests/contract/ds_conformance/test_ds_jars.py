@@ -57,7 +57,8 @@ def test_every_rest_call_is_a_controller_method_with_its_parameters(
 
 
 def test_every_client_method_was_recorded(rest_requests: list[RestRequest], gateway_calls: list[GatewayCall]) -> None:
-    from common.dolphin import DolphinGatewayClient, DolphinRestClient
+    from common.dolphin.gateway import DolphinGatewayClient
+    from common.dolphin.rest import DolphinRestClient
 
     from .recording import public_methods
 

@@ -21,7 +21,8 @@ from opentelemetry.sdk.trace.sampling import Decision, ParentBased, Sampler
 from opentelemetry.trace import SpanKind, StatusCode
 from pydantic import SecretStr
 
-from common.dolphin import DolphinGatewayClient, DolphinGatewayUnavailable
+from common.dolphin import DolphinGatewayUnavailable
+from common.dolphin.gateway import DolphinGatewayClient
 from common.telemetry import (
     ReadWriteSampler,
     client_span,

@@ -13,8 +13,9 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from common.dolphin import DolphinApiError, DolphinRestClient, DolphinTimeout, DolphinUnavailable
+from common.dolphin import DolphinApiError, DolphinTimeout, DolphinUnavailable
 from common.dolphin.models import Page, WorkflowInstance, parse_ds_datetime
+from common.dolphin.rest import DolphinRestClient
 from common.transport import transport_failure
 
 pytestmark = pytest.mark.timeout(30)

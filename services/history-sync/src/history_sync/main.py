@@ -6,7 +6,7 @@ import httpx
 from fastapi import FastAPI
 
 from common.app import Wired, create_service_app
-from common.dolphin import DolphinRestClient
+from common.dolphin.rest import DolphinRestClient
 from common.runtime import Infra
 from common.telemetry import register_secrets
 from history_sync.config import Settings

@@ -9,7 +9,7 @@ from common.dolphin.models import InstanceTasks, LogChunk, Page, WorkflowInstanc
 
 
 class DolphinHistory(Protocol):
-    """The DS REST reads history-sync needs (implemented by ``common.dolphin.DolphinRestClient``)."""
+    """The DS REST reads history-sync needs (implemented by ``common.dolphin.rest.DolphinRestClient``)."""
 
     async def list_workflow_instances(
         self, project_code: int, *, page_no: int = 1, page_size: int = 10, workflow_code: int | None = None

@@ -17,7 +17,9 @@ from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from common.db import ServiceDatabase, create_engine, session_factory, unit_of_work
-from common.dolphin import DolphinGatewayClient, DolphinRestClient, ReleaseState, WorkflowInstance
+from common.dolphin import ReleaseState, WorkflowInstance
+from common.dolphin.gateway import DolphinGatewayClient
+from common.dolphin.rest import DolphinRestClient
 from common.events.models import PublishCompleted, PublishOperation, PublishOutcome, Topics
 from common.kafka import ensure_topics
 from common.outbox import Outbox

@@ -14,7 +14,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from common.dolphin import DEFAULT_GATEWAY_AUTH_TOKEN
+from common.dolphin.gateway import DEFAULT_GATEWAY_AUTH_TOKEN
 from common.settings import ServiceSettings
 
 ENV_PREFIX = "PUBLISHER_"

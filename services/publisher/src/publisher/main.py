@@ -10,7 +10,8 @@ import httpx
 from fastapi import FastAPI
 
 from common.app import Wired, create_service_app
-from common.dolphin import DolphinGatewayClient, DolphinRestClient
+from common.dolphin.gateway import DolphinGatewayClient
+from common.dolphin.rest import DolphinRestClient
 from common.events.models import Topics
 from common.identity import trusted_keys_from
 from common.kafka import ensure_topics

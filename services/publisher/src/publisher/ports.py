@@ -1,8 +1,9 @@
 """What the publisher calls outside itself, narrowed to what it uses.
 
-The real adapters are :class:`common.dolphin.DolphinGatewayClient` and :class:`common.dolphin.DolphinRestClient`;
-the tests' ``publisher_testing.fakes`` (``services/publisher/tests``) holds an in-memory DolphinScheduler implementing
-both. Both pass the same contract tests (``services/publisher/tests/contract_ports``).
+The real adapters are :class:`common.dolphin.gateway.DolphinGatewayClient` and
+:class:`common.dolphin.rest.DolphinRestClient`; the tests' ``publisher_testing.fakes`` (``services/publisher/tests``)
+holds an in-memory DolphinScheduler implementing both. Both pass the same contract tests
+(``services/publisher/tests/contract_ports``).
 """
 
 from __future__ import annotations

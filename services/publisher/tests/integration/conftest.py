@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from common.db import ServiceDatabase, create_engine, session_factory
-from common.dolphin import DolphinRestClient
+from common.dolphin.rest import DolphinRestClient
 from common.events import registry
 from common.events.models import PublishCompleted, PublishOperation, PublishRequested, Topics
 from common.kafka import ensure_topics

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from common.dolphin import DEFAULT_GATEWAY_AUTH_TOKEN, DolphinGatewayUnavailable
+from common.dolphin import DolphinGatewayUnavailable
+from common.dolphin.gateway import DEFAULT_GATEWAY_AUTH_TOKEN
 from publisher.check import run_check
 from publisher.config import Settings
 from publisher_testing.fakes import FakeDolphin

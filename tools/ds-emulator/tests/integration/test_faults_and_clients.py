@@ -16,16 +16,16 @@ from pydantic import SecretStr
 from common.dolphin import (
     DolphinApiError,
     DolphinAuthError,
-    DolphinGatewayClient,
     DolphinGatewayError,
     DolphinGatewayUnavailable,
-    DolphinRestClient,
     DolphinTimeout,
     DolphinTransientApiError,
     DolphinUnavailable,
     ReleaseState,
     WorkflowExecutionStatus,
 )
+from common.dolphin.gateway import DolphinGatewayClient
+from common.dolphin.rest import DolphinRestClient
 from common.errors import DomainError, TransientError
 from ds_emulator import EmulatorProcess
 

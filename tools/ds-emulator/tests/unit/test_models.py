@@ -8,7 +8,6 @@ from pydantic import SecretStr
 
 from common.dolphin import (
     AccessToken,
-    DolphinRestClient,
     Page,
     TaskExecutionStatus,
     WorkflowExecutionStatus,
@@ -16,6 +15,7 @@ from common.dolphin import (
     format_ds_datetime,
     parse_ds_datetime,
 )
+from common.dolphin.rest import DolphinRestClient
 
 
 def test_dates_are_utc() -> None:

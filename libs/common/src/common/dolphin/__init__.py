@@ -1,5 +1,10 @@
-"""DolphinScheduler 3.3/3.4 adapters: REST (:class:`DolphinRestClient`) and py4j gateway
-(:class:`DolphinGatewayClient`), their models, errors and metrics. DS quirks live here and nowhere else."""
+"""DolphinScheduler 3.3/3.4 adapters: REST (``common.dolphin.rest.DolphinRestClient``) and py4j gateway
+(``common.dolphin.gateway.DolphinGatewayClient``), their models, errors and metrics. DS quirks live here and nowhere
+else.
+
+The package itself exports only the models and errors (pydantic and plain Python): a service's ``domain`` imports
+them without pulling in httpx, aiohttp, py4j or FastAPI. Import the clients from their modules.
+"""
 
 from common.dolphin.errors import (
     TRANSIENT_DS_CODES,
@@ -21,7 +26,6 @@ from common.dolphin.errors import (
     DolphinWorkflowMissing,
     DolphinWorkflowOffline,
 )
-from common.dolphin.gateway import DEFAULT_GATEWAY_AUTH_TOKEN, DolphinGatewayClient
 from common.dolphin.models import (
     AccessToken,
     CodeAndVersion,
@@ -60,11 +64,8 @@ from common.dolphin.models import (
     format_ds_datetime,
     parse_ds_datetime,
 )
-from common.dolphin.rest import DEFAULT_TIMEOUT, DolphinRestClient
 
 __all__ = [
-    "DEFAULT_GATEWAY_AUTH_TOKEN",
-    "DEFAULT_TIMEOUT",
     "TRANSIENT_DS_CODES",
     "AccessToken",
     "CodeAndVersion",
@@ -77,13 +78,11 @@ __all__ = [
     "DolphinConflict",
     "DolphinError",
     "DolphinForbidden",
-    "DolphinGatewayClient",
     "DolphinGatewayError",
     "DolphinGatewayUnavailable",
     "DolphinHttpError",
     "DolphinInvalidRequest",
     "DolphinNotFound",
-    "DolphinRestClient",
     "DolphinTaskNotDispatched",
     "DolphinTenantMissing",
     "DolphinTimeout",

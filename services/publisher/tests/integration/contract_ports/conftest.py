@@ -9,7 +9,8 @@ from dataclasses import dataclass
 import pytest
 from pydantic import SecretStr
 
-from common.dolphin import DolphinGatewayClient, DolphinRestClient
+from common.dolphin.gateway import DolphinGatewayClient
+from common.dolphin.rest import DolphinRestClient
 from ds_emulator import EmulatorProcess
 from publisher.ports import DolphinGateway, DolphinRest
 from publisher_testing.fakes import FakeDolphin
