@@ -9,7 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alerting.config import ChannelConfig, Settings
 from alerting.domain.render import Links
-from alerting.ports import Clock, DefinitionClient, HistoryClient, Notifier, PublisherClient, SystemClock, TicketSink
+from alerting.ports import DefinitionClient, HistoryClient, Notifier, PublisherClient, TicketSink
+from common.clock import Clock, SystemClock
 
 
 @dataclass

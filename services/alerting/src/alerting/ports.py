@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
 from alerting.domain.alerts import Alert
@@ -100,12 +100,3 @@ class StaleReport:
 
 class HistoryClient(Protocol):
     async def stale(self, cycles: int) -> StaleReport: ...
-
-
-class Clock(Protocol):
-    def now(self) -> datetime: ...
-
-
-class SystemClock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)

@@ -6,10 +6,11 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from common.clock import Clock, SystemClock
 from common.outbox import Outbox
 from history_sync.config import Settings
 from history_sync.domain.alerts import AlertPolicy
-from history_sync.ports import Clock, DolphinHistory, SystemClock
+from history_sync.ports import DolphinHistory
 
 
 @dataclass

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Protocol
 
 from common.dolphin.models import InstanceTasks, LogChunk, Page, WorkflowInstance
@@ -20,12 +19,3 @@ class DolphinHistory(Protocol):
     async def get_instance_tasks(self, project_code: int, instance_id: int) -> InstanceTasks: ...
 
     async def get_task_log(self, task_instance_id: int, *, skip_line_num: int = 0, limit: int = 1000) -> LogChunk: ...
-
-
-class Clock(Protocol):
-    def now(self) -> datetime: ...
-
-
-class SystemClock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)

@@ -9,9 +9,10 @@ from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from common.clock import Clock, SystemClock
 from common.identity import TrustedKeys
 from common.outbox import Outbox
-from publisher.ports import Clock, DolphinGateway, DolphinRest, SystemClock
+from publisher.ports import DolphinGateway, DolphinRest
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ holds an in-memory DolphinScheduler implementing both. Both pass the same contra
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Protocol
 
 from common.dolphin import (
@@ -159,12 +158,3 @@ class DolphinRest(Protocol):
     ) -> Page[WorkflowInstance]: ...
 
     async def list_worker_groups(self) -> list[str]: ...
-
-
-class Clock(Protocol):
-    def now(self) -> datetime: ...
-
-
-class SystemClock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
