@@ -245,7 +245,7 @@ async def main() -> None:
             topic = settings.topic(Topics.LINEAGE_CHANGED)
             dlq = _NoDlq()
             runtime = ConsumerRuntime(
-                name=settings.topic(settings.consumer_group),
+                name=settings.group_id,
                 sessions=sessions,
                 inbox=inbox,
                 dlq=dlq,

@@ -20,7 +20,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar, cast
 
 from prometheus_client import Counter
 from sqlalchemy import Table
@@ -61,16 +61,37 @@ class Record:
     headers: Sequence[tuple[str, bytes]] = ()
 
 
+E = TypeVar("E", bound=Event)
+
+
 @dataclass(frozen=True)
-class Delivery:
-    """What a handler receives besides its session: the decoded event and where it came from."""
+class Delivery(Generic[E]):
+    """What a handler receives besides its session: the decoded event and where it came from. A handler registered
+    with ``event=SomeEvent`` (``common.kafka.subscribe``) gets a ``Delivery[SomeEvent]``."""
 
     envelope: Envelope
-    event: Event
+    event: E
     record: Record
 
 
-Handler = Callable[[AsyncSession, Delivery], Awaitable[None]]
+Handler = Callable[[AsyncSession, "Delivery[Event]"], Awaitable[None]]
+#: a handler of one event type (``common.kafka.subscribe(..., event=...)`` checks the type before calling it)
+EventHandler = Callable[[AsyncSession, "Delivery[E]"], Awaitable[None]]
+
+
+def expecting(event: type[E], handler: EventHandler[E]) -> Handler:
+    """``handler`` behind a check of the event's type: a record of another type on the topic is a ``PoisonMessage``
+    (dead-lettered with the reason), so ``handler`` only ever sees ``event``."""
+
+    async def typed(session: AsyncSession, delivery: Delivery[Event]) -> None:
+        if not isinstance(delivery.event, event):
+            raise PoisonMessage(
+                f"event type {delivery.envelope.type!r} does not belong on {delivery.record.topic} "
+                f"(expected {event.TYPE})"
+            )
+        await handler(session, cast("Delivery[E]", delivery))
+
+    return typed
 
 
 class DeadLetterSink(Protocol):
@@ -103,7 +124,7 @@ class ConsumerRuntime:
             await self._dead_letter(record, reason=exc.detail, error_type="poison-message")
             return self._count(record, Outcome.DEAD_LETTERED)
 
-        delivery = Delivery(envelope=envelope, event=event, record=record)
+        delivery: Delivery[Event] = Delivery(envelope=envelope, event=event, record=record)
 
         async def once() -> Outcome:
             try:
@@ -166,7 +187,7 @@ class ConsumerRuntime:
                 return decoded
         return self.events.decode(record.value)
 
-    async def _run_once(self, delivery: Delivery, handler: Handler) -> Outcome:
+    async def _run_once(self, delivery: Delivery[Event], handler: Handler) -> Outcome:
         async with self.sessions() as session, session.begin():
             claimed = await session.execute(
                 pg_insert(self.inbox)

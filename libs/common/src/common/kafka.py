@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, overload
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import ClusterAuthorizationFailedError, TopicAlreadyExistsError, TopicAuthorizationFailedError
@@ -23,7 +23,15 @@ from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from opentelemetry.trace import TracerProvider
 from prometheus_client import REGISTRY, CollectorRegistry
 
-from common.consumer import ConsumerRuntime, Handler, NackRecord, record_from_consumer_record
+from common.consumer import (
+    ConsumerRuntime,
+    E,
+    EventHandler,
+    Handler,
+    NackRecord,
+    expecting,
+    record_from_consumer_record,
+)
 from common.kafka_access import KafkaAccess, client_options
 from common.outbox import MAX_MESSAGE_BYTES
 
@@ -71,16 +79,48 @@ class BrokerDeadLetterSink:
         )
 
 
+@overload
+def subscribe(
+    broker: KafkaBroker,
+    runtime: ConsumerRuntime,
+    topic: str,
+    handler: EventHandler[E],
+    *,
+    event: type[E],
+    group_id: str,
+    max_poll_interval_ms: int = 300_000,
+) -> Any: ...
+
+
+@overload
 def subscribe(
     broker: KafkaBroker,
     runtime: ConsumerRuntime,
     topic: str,
     handler: Handler,
     *,
+    event: None = None,
+    group_id: str,
+    max_poll_interval_ms: int = 300_000,
+) -> Any: ...
+
+
+def subscribe(
+    broker: KafkaBroker,
+    runtime: ConsumerRuntime,
+    topic: str,
+    handler: Any,
+    *,
+    event: Any = None,
     group_id: str,
     max_poll_interval_ms: int = 300_000,
 ) -> Any:
-    """Register ``handler`` for ``topic`` under consumer group ``group_id`` through ``runtime``."""
+    """Register ``handler`` for ``topic`` under consumer group ``group_id`` (``ServiceSettings.group_id``) through
+    ``runtime``. With ``event`` the handler receives a ``Delivery[event]``: a record of any other type on the topic
+    goes to its DLQ with the reason (``common.consumer.expecting``). Without it, the handler checks what it gets
+    (a topic that carries more than one kind of record)."""
+    if event is not None:
+        handler = expecting(event, handler)
 
     async def _on_message(msg: KafkaMessage) -> None:
         record = record_from_consumer_record(msg.raw_message)

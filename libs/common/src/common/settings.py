@@ -49,6 +49,9 @@ class ServiceSettings(BaseSettings):
     )
     #: prepended to every topic name (isolates environments sharing one cluster, and tests)
     topic_prefix: str = Field(default="", validation_alias=AliasChoices("KAFKA_TOPIC_PREFIX", "topic_prefix"))
+    #: consumer group of the service's subscribers; empty: the service name (the topic prefix is prepended:
+    #: ``group_id``)
+    consumer_group: str = ""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_json: bool = True
     #: OTLP/HTTP endpoint of a collector, e.g. http://otel-collector:4318; empty disables export.
@@ -86,6 +89,11 @@ class ServiceSettings(BaseSettings):
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"
+
+    @property
+    def group_id(self) -> str:
+        """The Kafka consumer group of every subscriber of this service (the one place that names it)."""
+        return self.topic(self.consumer_group or self.service_name)
 
     @property
     def kafka(self) -> KafkaAccess:

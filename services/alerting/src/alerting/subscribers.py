@@ -16,8 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from alerting import service
 from alerting.db.tables import inbox_table
 from alerting.deps import Deps
-from common.consumer import ConsumerRuntime, Delivery, Handler, Record, header_map
-from common.errors import PoisonMessage
+from common.consumer import ConsumerRuntime, Delivery, Record, header_map
 from common.events.base import Event
 from common.events.envelope import Envelope
 from common.events.models import PublishCompleted, Topics, WorkflowExecutionFailed
@@ -71,22 +70,22 @@ def _unprefixed(topic: str, prefix: str) -> str:
     return topic[len(prefix) :] if prefix and topic.startswith(prefix) else topic
 
 
-def handlers(deps: Deps) -> dict[str, Handler]:
-    async def on_publish_completed(session: AsyncSession, delivery: Delivery) -> None:
-        event = delivery.event
-        if not isinstance(event, PublishCompleted):
-            raise PoisonMessage(f"expected {PublishCompleted.TYPE}, got {delivery.envelope.type}")
-        await service.on_publish_completed(session, deps, event)
+def dead_letter_topics(deps: Deps) -> list[str]:
+    return [deps.settings.topic(Topics.dlq(t)) for t in Topics.ALL]
 
-    async def on_execution_failed(session: AsyncSession, delivery: Delivery) -> None:
-        event = delivery.event
-        if not isinstance(event, WorkflowExecutionFailed):
-            raise PoisonMessage(f"expected {WorkflowExecutionFailed.TYPE}, got {delivery.envelope.type}")
-        await service.on_execution_failed(session, deps, event)
 
-    async def on_dead_letter(session: AsyncSession, delivery: Delivery) -> None:
+def register(broker: KafkaBroker, runtime: ConsumerRuntime, deps: Deps) -> None:
+    s = deps.settings
+    group = s.group_id
+
+    async def on_publish_completed(session: AsyncSession, delivery: Delivery[PublishCompleted]) -> None:
+        await service.on_publish_completed(session, deps, delivery.event)
+
+    async def on_execution_failed(session: AsyncSession, delivery: Delivery[WorkflowExecutionFailed]) -> None:
+        await service.on_execution_failed(session, deps, delivery.event)
+
+    async def on_dead_letter(session: AsyncSession, delivery: Delivery[DeadLetterSeen]) -> None:
         event = delivery.event
-        assert isinstance(event, DeadLetterSeen)
         dl = service.DeadLetter(
             topic=_unprefixed(event.original_topic, deps.settings.topic_prefix),
             reason=event.reason,
@@ -95,24 +94,21 @@ def handlers(deps: Deps) -> dict[str, Handler]:
         )
         await service.on_dead_letter(session, deps, dl)
 
-    return {
-        Topics.PUBLISH_COMPLETED: on_publish_completed,
-        Topics.WORKFLOW_EXECUTION_FAILED: on_execution_failed,
-        DLQ_SUFFIX: on_dead_letter,
-    }
-
-
-def dead_letter_topics(deps: Deps) -> list[str]:
-    return [deps.settings.topic(Topics.dlq(t)) for t in Topics.ALL]
-
-
-def register(broker: KafkaBroker, runtime: ConsumerRuntime, deps: Deps) -> None:
-    s = deps.settings
-    group = s.topic(s.service_name)
-    h = handlers(deps)
-    subscribe(broker, runtime, s.topic(Topics.PUBLISH_COMPLETED), h[Topics.PUBLISH_COMPLETED], group_id=group)
     subscribe(
-        broker, runtime, s.topic(Topics.WORKFLOW_EXECUTION_FAILED), h[Topics.WORKFLOW_EXECUTION_FAILED], group_id=group
+        broker,
+        runtime,
+        s.topic(Topics.PUBLISH_COMPLETED),
+        on_publish_completed,
+        event=PublishCompleted,
+        group_id=group,
+    )
+    subscribe(
+        broker,
+        runtime,
+        s.topic(Topics.WORKFLOW_EXECUTION_FAILED),
+        on_execution_failed,
+        event=WorkflowExecutionFailed,
+        group_id=group,
     )
     if not s.watch_dead_letters:
         return
@@ -125,4 +121,4 @@ def register(broker: KafkaBroker, runtime: ConsumerRuntime, deps: Deps) -> None:
         foreign_decoder=decode_dead_letter,
     )
     for topic in dead_letter_topics(deps):
-        subscribe(broker, dlq_runtime, topic, h[DLQ_SUFFIX], group_id=group)
+        subscribe(broker, dlq_runtime, topic, on_dead_letter, event=DeadLetterSeen, group_id=group)

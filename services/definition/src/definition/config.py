@@ -18,8 +18,6 @@ class Settings(ServiceSettings):
     service_name: str = "definition"
     http_port: int = Field(default=8101, ge=0, le=65535)
     db_schema: str = Field(default="definition", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
-    #: consumer group of the service's subscribers (the topic prefix is prepended)
-    consumer_group: str = "definition"
     #: create the topics this service produces and consumes (and their ``.dlq``) at start if missing
     ensure_topics: bool = True
     topic_partitions: int = Field(default=3, ge=1)

@@ -6,10 +6,11 @@ wrong event type on a topic is a ``PoisonMessage`` and goes to the topic's DLQ.
 
 from __future__ import annotations
 
+from functools import partial
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from common.consumer import Delivery, Handler
-from common.errors import PoisonMessage
+from common.consumer import Delivery
 from common.events.models import ExecutionSynced, PublishCompleted, TaskDependencyChanged, Topics
 from common.kafka import subscribe
 from common.runtime import Infra
@@ -18,37 +19,16 @@ from definition.deps import Deps
 from definition.service import projections
 
 
-def _wrong_type(delivery: Delivery, expected: str) -> PoisonMessage:
-    return PoisonMessage(
-        f"event type {delivery.envelope.type!r} does not belong on {delivery.record.topic} (expected {expected})"
-    )
+async def on_publish_completed(session: AsyncSession, delivery: Delivery[PublishCompleted], deps: Deps) -> None:
+    await projections.apply_publish_completed(session, deps, delivery.event)
 
 
-def publish_completed_handler(deps: Deps) -> Handler:
-    async def handle(session: AsyncSession, delivery: Delivery) -> None:
-        if not isinstance(delivery.event, PublishCompleted):
-            raise _wrong_type(delivery, PublishCompleted.TYPE)
-        await projections.apply_publish_completed(session, deps, delivery.event)
-
-    return handle
+async def on_execution_synced(session: AsyncSession, delivery: Delivery[ExecutionSynced], deps: Deps) -> None:
+    await projections.apply_execution_synced(session, deps, delivery.event)
 
 
-def execution_synced_handler(deps: Deps) -> Handler:
-    async def handle(session: AsyncSession, delivery: Delivery) -> None:
-        if not isinstance(delivery.event, ExecutionSynced):
-            raise _wrong_type(delivery, ExecutionSynced.TYPE)
-        await projections.apply_execution_synced(session, deps, delivery.event)
-
-    return handle
-
-
-def dependency_changed_handler(deps: Deps) -> Handler:
-    async def handle(session: AsyncSession, delivery: Delivery) -> None:
-        if not isinstance(delivery.event, TaskDependencyChanged):
-            raise _wrong_type(delivery, TaskDependencyChanged.TYPE)
-        await projections.apply_dependency_change(session, deps, delivery.event, event_id=delivery.envelope.id)
-
-    return handle
+async def on_dependency_changed(session: AsyncSession, delivery: Delivery[TaskDependencyChanged], deps: Deps) -> None:
+    await projections.apply_dependency_change(session, deps, delivery.event, event_id=delivery.envelope.id)
 
 
 CONSUMED_TOPICS = (Topics.PUBLISH_COMPLETED, Topics.EXECUTION_SYNCED, Topics.TASK_DEPENDENCY_CHANGED)
@@ -57,11 +37,29 @@ PRODUCED_TOPICS = (Topics.WORKFLOW_VERSION_CREATED, Topics.PUBLISH_REQUESTED, To
 
 
 def register_subscribers(infra: Infra, settings: Settings, deps: Deps) -> None:
-    group = settings.topic(settings.consumer_group)
-    handlers = {
-        Topics.PUBLISH_COMPLETED: publish_completed_handler(deps),
-        Topics.EXECUTION_SYNCED: execution_synced_handler(deps),
-        Topics.TASK_DEPENDENCY_CHANGED: dependency_changed_handler(deps),
-    }
-    for topic, handler in handlers.items():
-        subscribe(infra.broker, infra.runtime, settings.topic(topic), handler, group_id=group)
+    group, topic = settings.group_id, settings.topic
+    broker, runtime = infra.broker, infra.runtime
+    subscribe(
+        broker,
+        runtime,
+        topic(Topics.PUBLISH_COMPLETED),
+        partial(on_publish_completed, deps=deps),
+        event=PublishCompleted,
+        group_id=group,
+    )
+    subscribe(
+        broker,
+        runtime,
+        topic(Topics.EXECUTION_SYNCED),
+        partial(on_execution_synced, deps=deps),
+        event=ExecutionSynced,
+        group_id=group,
+    )
+    subscribe(
+        broker,
+        runtime,
+        topic(Topics.TASK_DEPENDENCY_CHANGED),
+        partial(on_dependency_changed, deps=deps),
+        event=TaskDependencyChanged,
+        group_id=group,
+    )

@@ -23,8 +23,6 @@ class Settings(ServiceSettings):
 
     service_name: str = "lineage-resolver"
     db_schema: str = Field(default="lineage", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
-    #: consumer group of the ``lineage.changed`` subscriber (the topic prefix is prepended)
-    consumer_group: str = "lineage-resolver"
     #: create ``lineage.changed``, ``task.dependency.changed`` and their ``.dlq`` at start if missing
     ensure_topics: bool = True
     topic_partitions: int = Field(default=3, ge=1)

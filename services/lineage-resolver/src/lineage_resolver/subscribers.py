@@ -7,7 +7,7 @@ import logging
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from common.consumer import Delivery, Handler
-from common.events import LineageChanged, Topics
+from common.events import Event, LineageChanged, Topics
 from common.kafka import subscribe
 from common.runtime import Infra
 from lineage_resolver.config import Settings
@@ -19,7 +19,7 @@ from lineage_resolver.service import apply_lineage_commands
 log = logging.getLogger(__name__)
 
 
-def commands_of(delivery: Delivery) -> tuple[LineageChange, ...]:
+def commands_of(delivery: Delivery[Event]) -> tuple[LineageChange, ...]:
     event = delivery.event
     if isinstance(event, LineageChanged):
         return commands_from_event(event)
@@ -31,7 +31,7 @@ def commands_of(delivery: Delivery) -> tuple[LineageChange, ...]:
 
 
 def lineage_changed_handler(deps: Deps) -> Handler:
-    async def handle(session: AsyncSession, delivery: Delivery) -> None:
+    async def handle(session: AsyncSession, delivery: Delivery[Event]) -> None:
         commands = commands_of(delivery)
         if commands:
             await apply_lineage_commands(session, deps, commands, cause_event_id=delivery.envelope.id)
@@ -47,5 +47,5 @@ def register_subscribers(infra: Infra, settings: Settings, deps: Deps) -> None:
         infra.runtime,
         topic,
         lineage_changed_handler(deps),
-        group_id=settings.topic(settings.consumer_group),
+        group_id=settings.group_id,
     )

@@ -13,7 +13,6 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from common.consumer import Delivery
-from common.errors import PoisonMessage
 from common.events.models import PublishRequested, Topics
 from common.kafka import subscribe
 from common.runtime import Infra
@@ -22,11 +21,8 @@ from publisher.service import acceptance
 
 
 def register(infra: Infra, deps: Deps) -> None:
-    async def on_publish_requested(session: AsyncSession, delivery: Delivery) -> None:
-        event = delivery.event
-        if not isinstance(event, PublishRequested):
-            raise PoisonMessage(f"{delivery.envelope.type} is not a publish request")
-        await acceptance.accept_publish(session, deps, event)
+    async def on_publish_requested(session: AsyncSession, delivery: Delivery[PublishRequested]) -> None:
+        await acceptance.accept_publish(session, deps, delivery.event)
 
         def wake(_session: Any) -> None:
             deps.wake()
@@ -40,5 +36,6 @@ def register(infra: Infra, deps: Deps) -> None:
         infra.runtime,
         settings.topic(Topics.PUBLISH_REQUESTED),
         on_publish_requested,
-        group_id=f"{settings.topic_prefix}{settings.service_name}",
+        event=PublishRequested,
+        group_id=settings.group_id,
     )

@@ -1,0 +1,58 @@
+"""``subscribe(..., event=...)``: the event type is checked once, in ``common``, and the consumer group is named in
+one place (``ServiceSettings.group_id``)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import pytest
+
+from common.consumer import Delivery, Record, expecting
+from common.errors import PoisonMessage
+from common.events.base import Event
+from common.events.envelope import Envelope
+from common.settings import ServiceSettings
+
+
+class Ping(Event):
+    TYPE: ClassVar[str] = "test.ping"
+    TOPIC: ClassVar[str] = "pings"
+    n: int
+
+
+class Pong(Event):
+    TYPE: ClassVar[str] = "test.pong"
+    TOPIC: ClassVar[str] = "pongs"
+
+
+def _delivery(event: Event) -> Delivery[Event]:
+    envelope = Envelope(id="e-1", type=event.TYPE, source="/tests", data=event.model_dump())
+    return Delivery(envelope=envelope, event=event, record=Record("p-pings", 0, 7, None, b"{}"))
+
+
+async def test_a_typed_handler_receives_its_event() -> None:
+    seen: list[int] = []
+
+    async def on_ping(session: Any, delivery: Delivery[Ping]) -> None:
+        seen.append(delivery.event.n)
+
+    await expecting(Ping, on_ping)(None, _delivery(Ping(n=3)))
+    assert seen == [3]
+
+
+async def test_another_event_type_is_a_poison_message_with_the_reason_and_never_reaches_the_handler() -> None:
+    seen: list[Delivery[Ping]] = []
+
+    async def on_ping(session: Any, delivery: Delivery[Ping]) -> None:
+        seen.append(delivery)
+
+    with pytest.raises(PoisonMessage) as info:
+        await expecting(Ping, on_ping)(None, _delivery(Pong()))
+    assert info.value.detail == "event type 'test.pong' does not belong on p-pings (expected test.ping)"
+    assert seen == []
+
+
+def test_the_consumer_group_is_the_prefixed_service_name_unless_configured() -> None:
+    settings = ServiceSettings(service_name="publisher", topic_prefix="t1-")
+    assert settings.group_id == "t1-publisher"
+    assert ServiceSettings(service_name="definition", consumer_group="defs").group_id == "defs"
