@@ -39,7 +39,7 @@ from sqlalchemy import text
 from common.db import create_engine, drop_service, provision_service
 from common.migrations import upgrade
 from common.testing.service import running
-from definition.config import DEFAULT_MIGRATIONS, Settings
+from definition.config import MIGRATIONS, Settings
 from definition.main import create_app
 
 
@@ -126,7 +126,7 @@ async def main() -> None:
         password=SecretStr(secrets.token_urlsafe(12)),
     )
     try:
-        await upgrade(DEFAULT_MIGRATIONS, db.url, db.schema)
+        await upgrade(MIGRATIONS, db.url, db.schema)
         creates = args.warmup + args.runs
         ids = await seed_tasks(db.url, db.schema, args.tasks * (creates + 1))
         settings = Settings(

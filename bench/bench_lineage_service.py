@@ -48,7 +48,7 @@ from common.db import asyncpg_dsn, create_engine, drop_service, provision_servic
 from common.events import LineageChanged, TableEdge, Topics, registry
 from common.migrations import upgrade
 from common.outbox import Outbox
-from lineage_resolver.config import DEFAULT_MIGRATIONS, Settings
+from lineage_resolver.config import MIGRATIONS, Settings
 from lineage_resolver.db.tables import inbox, outbox
 from lineage_resolver.deps import build_deps
 from lineage_resolver.domain import (
@@ -218,7 +218,7 @@ async def main() -> None:
     # provisioning is idempotent: on --reuse it only returns the existing schema's URL
     db = await provision_service(admin_url, schema=schema, role=schema, password=SecretStr(password))
     try:
-        await upgrade(DEFAULT_MIGRATIONS, db.url, db.schema)
+        await upgrade(MIGRATIONS, db.url, db.schema)
         if args.reuse:
             print(f"reusing schema {schema} (seeded by an earlier --keep run; holds its events' effects)")
         else:

@@ -45,10 +45,10 @@ from common.migrations import upgrade
 from common.outbox import Outbox
 from common.workflow import Edge, ShellParams, SnapshotTask, SqlParams, StructureSnapshot
 from ds_emulator import EmulatorProcess
+from publisher.config import MIGRATIONS
 from publisher.db.tables import outbox_table
 from publisher.deps import Deps, DsTarget
 from publisher.domain import DolphinWorkflowDefinition, assign_codes, code_batches, convert
-from publisher.main import MIGRATIONS
 from publisher.service import acceptance, publish_queue, views
 
 CHAIN = 6

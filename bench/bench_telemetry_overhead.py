@@ -79,9 +79,9 @@ async def publish_child(mode: str, workflows: int, latency_ms: float, otlp: str,
     from common.migrations import upgrade
     from common.outbox import Outbox
     from ds_emulator import EmulatorProcess
+    from publisher.config import MIGRATIONS
     from publisher.db.tables import outbox_table
     from publisher.deps import Deps, DsTarget
-    from publisher.main import MIGRATIONS
     from publisher.service import acceptance, publish_queue
 
     provider = None

@@ -8,6 +8,7 @@ the app's optional auto-migration and the test fixtures all call.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 from pathlib import Path
 
 from alembic import command, context
@@ -65,3 +66,13 @@ def run_env(target_metadata: MetaData) -> None:
         await engine.dispose()
 
     asyncio.run(_main())
+
+
+def migrations_of(package: str) -> Path:
+    """``services/<svc>/migrations`` of the service whose Python package is ``package`` (its ``src/<package>`` sits
+    two levels below the service's folder; workspace members are installed editable, so this holds in the image
+    too). The one way a service, its CLI, ``common.provision`` and the tests find a service's migrations."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or spec.origin is None:
+        raise ModuleNotFoundError(f"package {package!r} is not installed")
+    return Path(spec.origin).resolve().parents[2] / "migrations"

@@ -39,7 +39,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import importlib.util
 import logging
 import os
 import re
@@ -77,10 +76,12 @@ class ServiceSpec:
 
     def migrations_dir(self) -> Path | None:
         """``services/<name>/migrations`` of the installed (editable) package, or None if it has none."""
-        spec = importlib.util.find_spec(self.module)
-        if spec is None or spec.origin is None:
-            raise ProvisionError(f"module {self.module!r} of service {self.name} is not installed")
-        path = Path(spec.origin).resolve().parents[2] / "migrations"
+        from common.migrations import migrations_of
+
+        try:
+            path = migrations_of(self.module)
+        except ModuleNotFoundError:
+            raise ProvisionError(f"module {self.module!r} of service {self.name} is not installed") from None
         return path if (path / "env.py").is_file() else None
 
 

@@ -23,6 +23,8 @@ class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", env_file=None, populate_by_name=True)
 
     service_name: str = "service"
+    #: the service's PostgreSQL schema (``search_path``; its migrations keep their version table there)
+    db_schema: str = Field(default="service", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
     #: SQLAlchemy URL with the asyncpg driver, logging in as the service's own role.
     database_url: SecretStr = SecretStr("postgresql+asyncpg://localhost:55432/platform")
     kafka_bootstrap_servers: str = Field(

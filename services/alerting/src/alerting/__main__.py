@@ -1,54 +1,42 @@
-"""``python -m alerting [serve|migrate|inspect]``."""
+"""``python -m alerting serve | migrate | inspect``."""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
+from collections.abc import Sequence
 
 from alerting import service
-from alerting.config import Settings
-from alerting.main import MIGRATIONS, create_app, offline_deps
-from common.migrations import upgrade
+from alerting.config import MIGRATIONS, Settings
+from alerting.main import create_app, offline_deps
+from common.main import Command, run, service_main
 
 
-async def _inspect(settings: Settings) -> str:
+async def _inspection(settings: Settings) -> str:
     async with offline_deps(settings) as deps:
         report = await service.run_inspection(deps, "cli")
     assert report is not None
     return report.model_dump_json(indent=2)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="alerting")
-    sub = parser.add_subparsers(dest="command")
-    serve = sub.add_parser("serve", help="run the service (HTTP API, consumers, delivery, daily inspection)")
-    serve.add_argument("--host")
-    serve.add_argument("--port", type=int)
-    sub.add_parser("migrate", help="apply the database migrations to the service's schema")
-    sub.add_parser("inspect", help="run the consistency inspection once, open its tickets, print the report")
-    args = parser.parse_args(argv)
-    settings = Settings()
-    if args.command == "migrate":
-        asyncio.run(upgrade(MIGRATIONS, settings.database_url, settings.db_schema))
-        return 0
-    if args.command == "inspect":
-        print(asyncio.run(_inspect(settings)))
-        return 0
-    import uvicorn
-
-    from common.http import KEEP_ALIVE_S
-
-    host = getattr(args, "host", None) or settings.http_host
-    port = getattr(args, "port", None)
-    uvicorn.run(
-        create_app(settings),
-        host=host,
-        port=settings.http_port if port is None else port,
-        log_config=None,
-        timeout_keep_alive=KEEP_ALIVE_S,
-    )
+def _inspect(settings: Settings, args: argparse.Namespace) -> int:
+    print(run(_inspection(settings)))
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return service_main(
+        argv,
+        module="alerting",
+        description=__doc__,
+        settings=Settings,
+        create_app=create_app,
+        migrations=MIGRATIONS,
+        serve_help="run the service (HTTP API, consumers, delivery, daily inspection)",
+        commands=[
+            Command("inspect", "run the consistency inspection once, open its tickets, print the report", _inspect)
+        ],
+    )
 
 
 if __name__ == "__main__":

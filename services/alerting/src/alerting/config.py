@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from common.migrations import migrations_of
 from common.settings import ServiceSettings
 
 ENV_PREFIX = "ALERTING_"
@@ -28,6 +29,8 @@ ENV_PREFIX = "ALERTING_"
 ChannelKind = Literal["dingtalk", "feishu", "wecom", "slack", "webhook"]
 
 _REF = re.compile(r"^(env:[A-Za-z_][A-Za-z0-9_]*|file:/.+)$")
+
+MIGRATIONS = migrations_of("alerting")
 
 
 def resolve_ref(ref: str) -> SecretStr:

@@ -7,7 +7,6 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
@@ -31,8 +30,6 @@ from common.kafka import ensure_topics
 from common.runtime import Infra
 from common.telemetry import register_secrets
 from common.upstream import Upstream
-
-MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 logger = logging.getLogger(__name__)
 

@@ -17,8 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from alerting.config import Settings
-from alerting.main import MIGRATIONS
+from alerting.config import MIGRATIONS, Settings
 from common.db import ServiceDatabase
 from common.testing.fixtures import MigratedFn, TruncateFn
 

@@ -1,36 +1,25 @@
-"""Commands: ``python -m definition migrate | serve | sync-dependencies | sync-executions`` (also the ``definition``
-script)."""
+"""``python -m definition serve | migrate | sync-dependencies | sync-executions`` (also the ``definition`` script)."""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from collections.abc import Sequence
 
-from common.migrations import upgrade_sync
-from definition.config import Settings
+from common.main import Command, run, service_main
+from definition.config import MIGRATIONS, Settings
+from definition.main import create_app
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="definition", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("migrate", help="upgrade the definition schema to the latest migration")
-    sub.add_parser("serve", help="run the HTTP API and the Kafka consumers (uvicorn)")
-    sync = sub.add_parser(
-        "sync-dependencies",
-        help="(re)fill the task dependency projection from lineage-resolver's dependency view (safe while running)",
-    )
-    sync.add_argument("--lineage-url", help="lineage-resolver's base URL (default: DEFINITION_LINEAGE_URL)")
-    sync.add_argument("--batch-size", type=int, default=500, help="task ids per request/transaction (max 1000)")
-    runs = sub.add_parser(
-        "sync-executions",
-        help="(re)fill every workflow's last executions from history-sync's cache (safe while running)",
-    )
-    runs.add_argument("--history-url", help="history-sync's base URL (default: DEFINITION_HISTORY_URL)")
-    runs.add_argument("--batch-size", type=int, default=500, help="workflow ids per request/transaction")
-    return parser
+def _dependency_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--lineage-url", help="lineage-resolver's base URL (default: DEFINITION_LINEAGE_URL)")
+    parser.add_argument("--batch-size", type=int, default=500, help="task ids per request/transaction (max 1000)")
+
+
+def _execution_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--history-url", help="history-sync's base URL (default: DEFINITION_HISTORY_URL)")
+    parser.add_argument("--batch-size", type=int, default=500, help="workflow ids per request/transaction")
 
 
 async def refill(settings: Settings, command: str, url: str, batch_size: int) -> dict[str, int]:
@@ -66,33 +55,42 @@ async def refill(settings: Settings, command: str, url: str, batch_size: int) ->
     return dataclasses.asdict(report)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    settings = Settings()
-    if args.command == "migrate":
-        upgrade_sync(settings.migrations_path, settings.database_url, settings.db_schema)
-        print(json.dumps({"migrated": settings.db_schema}))
-        return 0
-    if args.command in ("sync-dependencies", "sync-executions"):
-        if args.command == "sync-dependencies":
-            url = args.lineage_url or settings.lineage_url
-        else:
-            url = args.history_url or settings.history_url
-        print(json.dumps({"synced": asyncio.run(refill(settings, args.command, url, args.batch_size))}))
-        return 0
-    import uvicorn
-
-    from common.http import KEEP_ALIVE_S
-
-    uvicorn.run(
-        "definition.main:create_app",
-        factory=True,
-        host=settings.http_host,
-        port=settings.http_port,
-        log_config=None,
-        timeout_keep_alive=KEEP_ALIVE_S,
-    )
+def _sync(settings: Settings, args: argparse.Namespace) -> int:
+    if args.command == "sync-dependencies":
+        url = args.lineage_url or settings.lineage_url
+    else:
+        url = args.history_url or settings.history_url
+    print(json.dumps({"synced": run(refill(settings, args.command, url, args.batch_size))}))
     return 0
+
+
+COMMANDS = [
+    Command(
+        "sync-dependencies",
+        "(re)fill the task dependency projection from lineage-resolver's dependency view (safe while running)",
+        _sync,
+        _dependency_arguments,
+    ),
+    Command(
+        "sync-executions",
+        "(re)fill every workflow's last executions from history-sync's cache (safe while running)",
+        _sync,
+        _execution_arguments,
+    ),
+]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return service_main(
+        argv,
+        module="definition",
+        description=__doc__,
+        settings=Settings,
+        create_app=create_app,
+        migrations=MIGRATIONS,
+        serve_help="run the HTTP API and the Kafka consumers (uvicorn)",
+        commands=COMMANDS,
+    )
 
 
 if __name__ == "__main__":

@@ -7,9 +7,10 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from common.migrations import migrations_of
 from common.settings import ServiceSettings
 
-DEFAULT_MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+MIGRATIONS = migrations_of("definition")
 
 
 class Settings(ServiceSettings):
@@ -23,7 +24,7 @@ class Settings(ServiceSettings):
     topic_partitions: int = Field(default=3, ge=1)
     #: run the Alembic migrations at start (the ``migrate`` command does the same explicitly)
     auto_migrate: bool = False
-    migrations_path: Path = DEFAULT_MIGRATIONS
+    migrations_path: Path = MIGRATIONS
     #: the actor recorded for versions written by the ``task.dependency.changed`` consumer
     lineage_actor: str = Field(default="lineage-resolver", min_length=1)
     #: Python's young-generation GC threshold for this process (default 700). A 2,000-task edit allocates hundreds

@@ -21,7 +21,7 @@ from common.kafka_access import client_options
 from common.testing.fixtures import MigratedFn, TruncateFn
 from common.testing.identity import auth_headers
 from common.testing.service import running
-from definition.config import DEFAULT_MIGRATIONS, Settings
+from definition.config import MIGRATIONS, Settings
 from definition.main import create_app
 
 
@@ -45,7 +45,7 @@ def make_settings(db: ServiceDatabase, topic_prefix: str, kafka_bootstrap: str) 
 @pytest.fixture(scope="module")
 async def module_db(migrated_schema: MigratedFn, truncate: TruncateFn) -> ServiceDatabase:
     """The schema of a module's shared app (migrated once per session), emptied when the module starts."""
-    return await truncate(await migrated_schema("definition_http", DEFAULT_MIGRATIONS))
+    return await truncate(await migrated_schema("definition_http", MIGRATIONS))
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +64,7 @@ async def client(module_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
 async def definition_db(migrated_schema: MigratedFn, truncate: TruncateFn) -> ServiceDatabase:
     """The schema of a test's own app (migrated once per session), emptied before the test: its consumers and relay
     commit and read back."""
-    return await truncate(await migrated_schema("definition", DEFAULT_MIGRATIONS))
+    return await truncate(await migrated_schema("definition", MIGRATIONS))
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""``python -m gateway migrate | keys create|list|revoke | serve``.
+"""``python -m gateway serve | migrate | keys create|list|revoke``.
 
 ``keys create --name alice --roles editor,approver`` prints the new key once (stdout: only the key, so it can be
 captured); the database keeps only its SHA-256.
@@ -12,25 +12,21 @@ import getpass
 import json
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from common.db import create_engine, session_factory
 from common.errors import DomainError
-from common.telemetry import register_secrets
-from gateway.config import Settings
+from common.main import Command, service_main
+from gateway.config import MIGRATIONS, Settings
+from gateway.main import create_app
 
 T = TypeVar("T")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m gateway", description="the API gateway")
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("migrate", help="apply the database migrations to the gateway's schema")
-    sub.add_parser("serve", help="run the public API, its docs and the portal (uvicorn)")
-    keys = sub.add_parser("keys", help="manage API keys").add_subparsers(dest="keys_command", required=True)
+def _keys_arguments(parser: argparse.ArgumentParser) -> None:
+    keys = parser.add_subparsers(dest="keys_command", required=True)
     create = keys.add_parser("create", help="create a key and print it (shown only this once)")
     create.add_argument("--name", required=True, help="the user the key acts as")
     create.add_argument("--roles", required=True, help="comma-separated: viewer,editor,approver,publisher,admin")
@@ -40,7 +36,6 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = keys.add_parser("revoke", help="revoke a key by id")
     revoke.add_argument("key_id", type=int)
     revoke.add_argument("--force", action="store_true", help="allow revoking the last active admin key")
-    return parser
 
 
 async def _with_sessions(settings: Settings, work: Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]]) -> T:
@@ -98,43 +93,35 @@ def _keys(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def _keys_command(settings: Settings, args: argparse.Namespace) -> int:
     try:
-        settings = Settings()
-    except ValidationError as exc:
-        print(f"bad configuration: {exc}", file=sys.stderr)
-        return 2
-    register_secrets([settings.database_url, settings.bootstrap_admin_token])
-    if args.command == "migrate":
-        from common.migrations import upgrade_sync
+        return _keys(settings, args)
+    except DomainError as exc:
+        print(f"error: {exc.detail}", file=sys.stderr)
+        return 1
 
-        upgrade_sync(settings.migrations_path, settings.database_url, settings.db_schema)
-        print(f"schema {settings.db_schema} migrated to head")
-        return 0
-    if args.command == "keys":
-        try:
-            return _keys(settings, args)
-        except DomainError as exc:
-            print(f"error: {exc.detail}", file=sys.stderr)
-            return 1
-    import uvicorn
 
-    from common.http import KEEP_ALIVE_S
-    from gateway.main import create_app
+def _serve_options(settings: Settings) -> dict[str, Any]:
+    # X-Forwarded-For names the client only from the configured proxies (uvicorn trusts 127.0.0.1 by default,
+    # which would let any local client pick its address and slip past the failed-sign-in limit)
+    return {
+        "proxy_headers": bool(settings.forwarded_allow_ips),
+        "forwarded_allow_ips": settings.forwarded_allow_ips or None,
+    }
 
-    uvicorn.run(
-        create_app(settings),
-        host=settings.http_host,
-        port=settings.http_port,
-        log_config=None,
-        timeout_keep_alive=KEEP_ALIVE_S,
-        # X-Forwarded-For names the client only from the configured proxies (uvicorn trusts 127.0.0.1 by default,
-        # which would let any local client pick its address and slip past the failed-sign-in limit)
-        proxy_headers=bool(settings.forwarded_allow_ips),
-        forwarded_allow_ips=settings.forwarded_allow_ips or None,
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return service_main(
+        argv,
+        module="gateway",
+        description="the API gateway",
+        settings=Settings,
+        create_app=create_app,
+        migrations=MIGRATIONS,
+        serve_help="run the public API, its docs and the portal (uvicorn)",
+        commands=[Command("keys", "manage API keys", _keys_command, _keys_arguments)],
+        serve_options=_serve_options,
     )
-    return 0
 
 
 if __name__ == "__main__":

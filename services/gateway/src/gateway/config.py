@@ -11,10 +11,11 @@ from pathlib import Path
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from common.migrations import migrations_of
 from common.settings import ServiceSettings
 
 REPO_ROOT = Path(__file__).resolve().parents[4]
-DEFAULT_MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+MIGRATIONS = migrations_of("gateway")
 DEFAULT_PORTAL_DIR = REPO_ROOT / "portal" / "dist"
 
 _HTTP_URL = r"^https?://[^\s]+$"
@@ -31,7 +32,7 @@ class Settings(ServiceSettings):
     db_schema: str = Field(default="gateway", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
     #: run the Alembic migrations at start (``python -m gateway migrate`` does the same explicitly)
     auto_migrate: bool = False
-    migrations_path: Path = DEFAULT_MIGRATIONS
+    migrations_path: Path = MIGRATIONS
 
     # Upstream services (cluster-internal URLs; never shown to callers)
     definition_url: str = Field(default="http://127.0.0.1:8101", pattern=_HTTP_URL)

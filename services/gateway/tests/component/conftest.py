@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from common.db import ServiceDatabase, create_engine
 from common.testing.fixtures import MigratedFn, TruncateFn
 from common.testing.service import running
-from gateway.config import DEFAULT_MIGRATIONS, Settings
+from gateway.config import MIGRATIONS, Settings
 from gateway.main import create_app
 
 from .fakes import FakeServices
@@ -33,7 +33,7 @@ TRACE_URL = TRACE_UI + "/traces/{trace_id}"
 
 @pytest.fixture(scope="session")
 async def gateway_db(migrated_schema: MigratedFn) -> ServiceDatabase:
-    return await migrated_schema("gateway", DEFAULT_MIGRATIONS)
+    return await migrated_schema("gateway", MIGRATIONS)
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,10 @@ import socket
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from common.migrations import migrations_of
 from common.settings import ServiceSettings
+
+MIGRATIONS = migrations_of("history_sync")
 
 
 def _default_replica_id() -> str:

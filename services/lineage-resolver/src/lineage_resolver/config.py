@@ -12,10 +12,11 @@ from pathlib import Path
 from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from common.migrations import migrations_of
 from common.settings import ServiceSettings
 from lineage_resolver.domain import OpenLineageConfig, ResolverOptions
 
-DEFAULT_MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+MIGRATIONS = migrations_of("lineage_resolver")
 
 
 class Settings(ServiceSettings):
@@ -28,7 +29,7 @@ class Settings(ServiceSettings):
     topic_partitions: int = Field(default=3, ge=1)
     #: run the Alembic migrations at start (the ``migrate`` command does the same explicitly)
     auto_migrate: bool = False
-    migrations_path: Path = DEFAULT_MIGRATIONS
+    migrations_path: Path = MIGRATIONS
 
     #: table→table lineage hops that count as task dependencies (see the domain docs; 0 = never)
     external_lineage_hops: int = Field(default=0, ge=0, le=16)

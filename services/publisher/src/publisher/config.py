@@ -15,9 +15,12 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from common.dolphin.gateway import DEFAULT_GATEWAY_AUTH_TOKEN
+from common.migrations import migrations_of
 from common.settings import ServiceSettings
 
 ENV_PREFIX = "PUBLISHER_"
+
+MIGRATIONS = migrations_of("publisher")
 
 
 class Settings(ServiceSettings):

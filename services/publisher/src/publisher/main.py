@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
@@ -25,8 +24,6 @@ from publisher.restore import RestoreReconciler
 from publisher.routes import router
 from publisher.service import integration, publish_queue
 from publisher.worker import PublishWorkers, RunReconciler
-
-MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 
 def ds_target(settings: Settings) -> DsTarget:

@@ -28,10 +28,10 @@ from common.testing.fixtures import MigratedFn, rolled_back
 from common.testing.identity import approved, signer
 from common.workflow import Edge, ShellParams, SnapshotTask, StructureSnapshot
 from publisher import restore
+from publisher.config import MIGRATIONS
 from publisher.db.tables import ds_restore, engine_task_code, outbox_table, workflow_publish_record
 from publisher.deps import Deps, DsTarget, Retries
 from publisher.domain.errors import IdempotencyKeyReused, NotDeployed
-from publisher.main import MIGRATIONS
 from publisher.service import acceptance, batch, publish_queue, views
 from publisher_testing.fakes import FakeDolphin
 

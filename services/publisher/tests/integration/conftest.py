@@ -30,9 +30,9 @@ from common.testing.kafka_helpers import read_topic
 from common.testing.service import running
 from common.workflow import Edge, Schedule, ShellParams, SnapshotTask, SqlParams, StructureSnapshot
 from ds_emulator import EmulatorProcess
-from publisher.config import Settings
+from publisher.config import MIGRATIONS, Settings
 from publisher.db.tables import workflow_publish_record
-from publisher.main import MIGRATIONS, create_app
+from publisher.main import create_app
 
 
 def shell(task_id: int, script: str | None = None, name: str | None = None) -> SnapshotTask:
