@@ -1,6 +1,8 @@
 """Builds a service's FastAPI app around ``Infra``: the same lifespan, health, metrics, problem JSON and tracing
-for every service. A service passes a ``wire`` coroutine that registers its subscribers on ``infra.broker`` and
-returns its ``Deps`` (plus an optional cleanup), and the routers that read ``request.app.state.deps``.
+for every service. A service passes its migrations and the topics it produces and consumes (``prepare_service``
+migrates and creates them at start when its settings say so), a ``wire`` coroutine that registers its subscribers on
+``infra.broker`` and returns its ``Deps`` (plus an optional cleanup), and the routers that read
+``request.app.state.deps``.
 """
 
 from __future__ import annotations
@@ -8,6 +10,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
@@ -18,6 +21,9 @@ from common.deadline import DeadlineMiddleware
 from common.guard import ServiceGuard
 from common.http import Check, RejectNul, install_health, install_problem_handlers
 from common.identity import unguarded_mutations, verifier_from
+from common.kafka import ensure_topics
+from common.kafka_acls import GRANTS
+from common.migrations import upgrade
 from common.red import RedMetricsMiddleware
 from common.runtime import Infra
 from common.settings import ServiceSettings
@@ -36,11 +42,22 @@ class Wired:
 Wire = Callable[[Infra], Awaitable[Wired]]
 
 
+async def prepare_service(settings: ServiceSettings, *, migrations: Path, topics: Iterable[str] = ()) -> None:
+    """What a service does before it wires itself: its migrations when ``auto_migrate``, and the topics it produces
+    and consumes (unprefixed names, each with its ``.dlq``) when ``ensure_topics``."""
+    if settings.auto_migrate:
+        await upgrade(settings.migrations_path or migrations, settings.database_url, settings.db_schema)
+    wanted = [settings.topic(t) for t in topics]
+    if settings.ensure_topics and wanted:
+        await ensure_topics(settings.kafka, wanted, partitions=settings.topic_partitions)
+
+
 def create_service_app(
     *,
     title: str,
     settings: ServiceSettings,
-    schema: str,
+    migrations: Path,
+    topics: Iterable[str] | None = None,
     outbox_table: Table,
     inbox_table: Table,
     audit_table: Table | None = None,
@@ -67,11 +84,15 @@ def create_service_app(
     verifier = verifier_from(settings)
     state: dict[str, Any] = {}
 
+    # the topics DESIGN.md §3 gives the service (common.kafka_acls.GRANTS) unless it names others
+    topics = tuple(GRANTS[title].topics if topics is None else topics)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await prepare_service(settings, migrations=migrations, topics=topics)
         infra = Infra.build(
             settings,
-            schema=schema,
+            schema=settings.db_schema,
             outbox_table=outbox_table,
             inbox_table=inbox_table,
             tracer_provider=provider,

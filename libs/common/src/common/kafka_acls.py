@@ -66,6 +66,13 @@ class Grants:
     #: topics it reads without writing their dead letters (alerting's view of the ``.dlq`` topics)
     observes: tuple[str, ...] = field(default=())
 
+    @property
+    def topics(self) -> tuple[str, ...]:
+        """The topics it needs (each comes with its ``.dlq``): what it writes and reads, and the topics whose dead
+        letters it observes. A service creates them at start when its ``ensure_topics`` is on."""
+        observed = (t.removesuffix(".dlq") for t in self.observes)
+        return tuple(dict.fromkeys((*self.writes, *self.reads, *observed)))
+
 
 #: DESIGN.md §3, as the services' subscribers and outboxes use it (``common.events.models.Topics``)
 GRANTS: Mapping[str, Grants] = {

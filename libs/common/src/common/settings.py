@@ -51,6 +51,14 @@ class ServiceSettings(BaseSettings):
     )
     #: prepended to every topic name (isolates environments sharing one cluster, and tests)
     topic_prefix: str = Field(default="", validation_alias=AliasChoices("KAFKA_TOPIC_PREFIX", "topic_prefix"))
+    #: create the topics this service produces and consumes (and their ``.dlq``) at start if missing; off where
+    #: platform-provision creates them (a service principal under ACLs may not)
+    ensure_topics: bool = True
+    topic_partitions: int = Field(default=3, ge=1)
+    #: run the Alembic migrations at start (the ``migrate`` command does the same explicitly)
+    auto_migrate: bool = False
+    #: the Alembic scripts; empty: the service's own (``services/<svc>/migrations``, ``config.MIGRATIONS``)
+    migrations_path: Path | None = None
     #: consumer group of the service's subscribers; empty: the service name (the topic prefix is prepended:
     #: ``group_id``)
     consumer_group: str = ""

@@ -56,3 +56,18 @@ def test_the_consumer_group_is_the_prefixed_service_name_unless_configured() -> 
     settings = ServiceSettings(service_name="publisher", topic_prefix="t1-")
     assert settings.group_id == "t1-publisher"
     assert ServiceSettings(service_name="definition", consumer_group="defs").group_id == "defs"
+
+
+def test_a_service_creates_the_topics_it_writes_reads_and_observes_each_once() -> None:
+    from common.events.models import Topics
+    from common.kafka_acls import GRANTS
+
+    assert GRANTS["lineage-resolver"].topics == (Topics.TASK_DEPENDENCY_CHANGED, Topics.LINEAGE_CHANGED)
+    assert GRANTS["publisher"].topics == (
+        Topics.PUBLISH_COMPLETED,
+        Topics.WORKFLOW_RUN_STARTED,
+        Topics.PUBLISH_REQUESTED,
+    )
+    alerting = GRANTS["alerting"].topics
+    assert sorted(alerting) == sorted(Topics.ALL)  # it watches every topic's dead letters
+    assert len(alerting) == len(set(alerting))

@@ -100,9 +100,6 @@ class Settings(ServiceSettings):
     service_name: str = "alerting"
     db_schema: str = Field(default="alerting", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
 
-    #: create the platform topics and their ``.dlq`` at start (off where the provision job does it)
-    ensure_topics: bool = True
-
     # --- messages ----------------------------------------------------------------------------------------------
     channels: list[ChannelConfig] = Field(default_factory=list)
     language: Literal["zh", "en"] = "en"

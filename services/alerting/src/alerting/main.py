@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from alerting import subscribers
 from alerting.adapters import RecordingTicketSink, TicketWebhook, WebhookNotifier
 from alerting.clients import DefinitionHttp, HistoryHttp, PublisherHttp
-from alerting.config import Settings
+from alerting.config import MIGRATIONS, Settings
 from alerting.db.tables import audit_log, inbox_table, outbox_table
 from alerting.deps import Deps
 from alerting.domain.render import Links
@@ -24,9 +24,7 @@ from alerting.routes import router
 from alerting.worker import Workers
 from common.app import Wired, create_service_app
 from common.db import create_engine, session_factory
-from common.events.models import Topics
 from common.identity import Signer, signer_from
-from common.kafka import ensure_topics
 from common.runtime import Infra
 from common.telemetry import register_secrets
 from common.upstream import Upstream
@@ -120,8 +118,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "no IM channel configured (ALERTING_CHANNELS): alerts are recorded (GET /internal/alerts) but reach "
                 "nobody"
             )
-        if settings.ensure_topics:
-            await ensure_topics(settings.kafka, [settings.topic(t) for t in Topics.ALL])
         subscribers.register(infra.broker, infra.runtime, deps)
         workers = Workers(deps)
         workers.start()
@@ -135,7 +131,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return create_service_app(
         title="alerting",
         settings=settings,
-        schema=settings.db_schema,
+        migrations=MIGRATIONS,
         outbox_table=outbox_table,
         inbox_table=inbox_table,
         audit_table=audit_log,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
@@ -19,12 +17,6 @@ class Settings(ServiceSettings):
     service_name: str = "definition"
     http_port: int = Field(default=8101, ge=0, le=65535)
     db_schema: str = Field(default="definition", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
-    #: create the topics this service produces and consumes (and their ``.dlq``) at start if missing
-    ensure_topics: bool = True
-    topic_partitions: int = Field(default=3, ge=1)
-    #: run the Alembic migrations at start (the ``migrate`` command does the same explicitly)
-    auto_migrate: bool = False
-    migrations_path: Path = MIGRATIONS
     #: the actor recorded for versions written by the ``task.dependency.changed`` consumer
     lineage_actor: str = Field(default="lineage-resolver", min_length=1)
     #: Python's young-generation GC threshold for this process (default 700). A 2,000-task edit allocates hundreds

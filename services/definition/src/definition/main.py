@@ -11,18 +11,16 @@ from fastapi import FastAPI
 from common.app import Wired, create_service_app
 from common.db import ReadPool
 from common.identity import Signer, signer_from
-from common.kafka import ensure_topics
-from common.migrations import upgrade
 from common.runtime import Infra
 from common.upstream import Upstream
 from definition.clients import PublisherDatasources
-from definition.config import Settings
+from definition.config import MIGRATIONS, Settings
 from definition.db.tables import audit_log, inbox, outbox
 from definition.deps import Deps
 from definition.ports import DatasourceCatalog
 from definition.routes import router
 from definition.snapshots import SnapshotCache, TaskMemo
-from definition.subscribers import CONSUMED_TOPICS, PRODUCED_TOPICS, register_subscribers
+from definition.subscribers import register_subscribers
 
 
 async def open_reads(settings: Settings) -> ReadPool:
@@ -62,14 +60,6 @@ def create_app(settings: Settings | None = None, *, consume: bool = True, teleme
     signer = signer_from(settings)
 
     async def wire(infra: Infra) -> Wired:
-        if settings.auto_migrate:
-            await upgrade(settings.migrations_path, settings.database_url, settings.db_schema)
-        if settings.ensure_topics:
-            await ensure_topics(
-                settings.kafka,
-                [settings.topic(t) for t in (*PRODUCED_TOPICS, *CONSUMED_TOPICS)],
-                partitions=settings.topic_partitions,
-            )
         reads = await open_reads(settings)
         publisher = (
             Upstream.at(
@@ -102,7 +92,7 @@ def create_app(settings: Settings | None = None, *, consume: bool = True, teleme
     return create_service_app(
         title="definition",
         settings=settings,
-        schema=settings.db_schema,
+        migrations=MIGRATIONS,
         outbox_table=outbox,
         inbox_table=inbox,
         audit_table=audit_log,

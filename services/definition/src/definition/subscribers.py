@@ -31,11 +31,6 @@ async def on_dependency_changed(session: AsyncSession, delivery: Delivery[TaskDe
     await projections.apply_dependency_change(session, deps, delivery.event, event_id=delivery.envelope.id)
 
 
-CONSUMED_TOPICS = (Topics.PUBLISH_COMPLETED, Topics.EXECUTION_SYNCED, Topics.TASK_DEPENDENCY_CHANGED)
-#: lineage.changed: a deleted task's reads and writes go (``LineageChanged.task_removed``)
-PRODUCED_TOPICS = (Topics.WORKFLOW_VERSION_CREATED, Topics.PUBLISH_REQUESTED, Topics.LINEAGE_CHANGED)
-
-
 def register_subscribers(infra: Infra, settings: Settings, deps: Deps) -> None:
     group, topic = settings.group_id, settings.topic
     broker, runtime = infra.broker, infra.runtime

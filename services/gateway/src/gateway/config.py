@@ -30,9 +30,6 @@ class Settings(ServiceSettings):
     service_name: str = "gateway"
     http_port: int = Field(default=8080, ge=0, le=65535)
     db_schema: str = Field(default="gateway", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
-    #: run the Alembic migrations at start (``python -m gateway migrate`` does the same explicitly)
-    auto_migrate: bool = False
-    migrations_path: Path = MIGRATIONS
 
     # Upstream services (cluster-internal URLs; never shown to callers)
     definition_url: str = Field(default="http://127.0.0.1:8101", pattern=_HTTP_URL)

@@ -22,10 +22,10 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
+from common.app import prepare_service
 from common.db import create_engine, session_factory
 from common.http import Check, RejectNul, install_health, install_problem_handlers
 from common.identity import signer_from
-from common.migrations import upgrade
 from common.red import RedMetricsMiddleware
 from common.telemetry import (
     install_trace_context,
@@ -40,7 +40,7 @@ from gateway.audit import RequestContextMiddleware
 from gateway.auth import authenticate, ensure_bootstrap_admin
 from gateway.browser import SecurityHeadersMiddleware, install_docs_pages
 from gateway.clients import DefinitionClient, HistoryClient, LineageClient, PublisherClient, Upstream
-from gateway.config import Settings
+from gateway.config import MIGRATIONS, Settings
 from gateway.deps import Deps
 from gateway.errors import install_upstream_problem_handler
 from gateway.guard import ApiGuard, FailedAuthLimiter
@@ -93,8 +93,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if settings.auto_migrate:
-            await upgrade(settings.migrations_path, settings.database_url, settings.db_schema)
+        await prepare_service(settings, migrations=MIGRATIONS)  # no Kafka: its migrations only
         engine = create_engine(settings.database_url, schema=settings.db_schema)
         if telemetry:
             instrument_engine(engine, provider)

@@ -9,7 +9,7 @@ from common.app import Wired, create_service_app
 from common.dolphin.rest import DolphinRestClient
 from common.runtime import Infra
 from common.telemetry import register_secrets
-from history_sync.config import Settings
+from history_sync.config import MIGRATIONS, Settings
 from history_sync.db.tables import audit_log, inbox_table, outbox_table
 from history_sync.deps import Deps
 from history_sync.routes import router
@@ -57,7 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return create_service_app(
         title="history-sync",
         settings=settings,
-        schema=settings.db_schema,
+        migrations=MIGRATIONS,
         outbox_table=outbox_table,
         inbox_table=inbox_table,
         audit_table=audit_log,

@@ -24,12 +24,6 @@ class Settings(ServiceSettings):
 
     service_name: str = "lineage-resolver"
     db_schema: str = Field(default="lineage", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
-    #: create ``lineage.changed``, ``task.dependency.changed`` and their ``.dlq`` at start if missing
-    ensure_topics: bool = True
-    topic_partitions: int = Field(default=3, ge=1)
-    #: run the Alembic migrations at start (the ``migrate`` command does the same explicitly)
-    auto_migrate: bool = False
-    migrations_path: Path = MIGRATIONS
 
     #: table→table lineage hops that count as task dependencies (see the domain docs; 0 = never)
     external_lineage_hops: int = Field(default=0, ge=0, le=16)

@@ -11,13 +11,11 @@ from fastapi import FastAPI
 from common.app import Wired, create_service_app
 from common.dolphin.gateway import DolphinGatewayClient
 from common.dolphin.rest import DolphinRestClient
-from common.events.models import Topics
 from common.identity import trusted_keys_from
-from common.kafka import ensure_topics
 from common.runtime import Infra
 from common.telemetry import register_secrets
 from publisher import subscribers
-from publisher.config import Settings
+from publisher.config import MIGRATIONS, Settings
 from publisher.db.tables import audit_log, inbox_table, outbox_table
 from publisher.deps import Deps, DsTarget, Retries
 from publisher.restore import RestoreReconciler
@@ -95,14 +93,6 @@ def create_app(settings: Settings) -> FastAPI:
             ),
             approvals=trusted_keys_from(settings),
         )
-        await ensure_topics(
-            settings.kafka,
-            [
-                settings.topic(Topics.PUBLISH_REQUESTED),
-                settings.topic(Topics.PUBLISH_COMPLETED),
-                settings.topic(Topics.WORKFLOW_RUN_STARTED),
-            ],
-        )
         await integration.sync_integration_config(deps, config_values(settings))
         workers = PublishWorkers(
             deps, workers=settings.publish_workers, poll_interval_s=settings.publish_poll_interval_s
@@ -130,7 +120,7 @@ def create_app(settings: Settings) -> FastAPI:
     return create_service_app(
         title="publisher",
         settings=settings,
-        schema=settings.db_schema,
+        migrations=MIGRATIONS,
         outbox_table=outbox_table,
         inbox_table=inbox_table,
         audit_table=audit_log,
