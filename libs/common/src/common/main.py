@@ -14,13 +14,12 @@ import json
 import sys
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from fastapi import FastAPI
 from pydantic import SecretStr, ValidationError
 
-from common.migrations import upgrade_sync
+from common.migrations import migrations_of, upgrade_sync
 from common.settings import ServiceSettings
 from common.telemetry import register_secrets
 
@@ -70,17 +69,18 @@ def _secrets_of(settings: ServiceSettings) -> list[SecretStr]:
 
 def service_main(
     argv: Sequence[str] | None,
-    *,
-    module: str,
-    description: str | None,
-    settings: Callable[[], S],
+    settings: type[S],
     create_app: Callable[[S], FastAPI],
-    migrations: Path,
+    *,
     serve_help: str,
     commands: Sequence[Command[S]] = (),
     serve_options: Callable[[S], Mapping[str, Any]] | None = None,
+    description: str | None = None,
 ) -> int:
-    """The ``main`` of a service's ``__main__.py`` (and console script). ``serve_options`` adds uvicorn options."""
+    """The ``main`` of a service's ``__main__.py`` (and console script). The service's package is that of its
+    ``settings`` class, its migrations are ``common.migrations.migrations_of`` it; ``serve_options`` adds uvicorn
+    options."""
+    module = settings.__module__.split(".")[0]
     parser = argparse.ArgumentParser(prog=f"python -m {module}", description=description)
     sub = parser.add_subparsers(dest="command")
     serve = sub.add_parser("serve", help=serve_help)
@@ -98,7 +98,7 @@ def service_main(
         return 2
     register_secrets(_secrets_of(config))
     if args.command == "migrate":
-        upgrade_sync(migrations, config.database_url, config.db_schema)
+        upgrade_sync(config.migrations_path or migrations_of(module), config.database_url, config.db_schema)
         print(json.dumps({"migrated": config.db_schema}))
         return 0
     if args.command in own:

@@ -19,10 +19,10 @@ from opentelemetry.sdk.trace import TracerProvider
 from sqlalchemy import Table, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from common.consumer import ConsumerRuntime
+from common.consumer import ConsumerRuntime, E, EventHandler
 from common.db import create_engine, session_factory
 from common.http import Check, Degradable
-from common.kafka import BrokerDeadLetterSink, create_broker
+from common.kafka import BrokerDeadLetterSink, create_broker, subscribe
 from common.lag import ConsumerLagMonitor
 from common.outbox import Outbox, OutboxMonitor, OutboxRelay
 from common.settings import ServiceSettings
@@ -131,6 +131,12 @@ class Infra:
         with contextlib.suppress(Exception):
             await self.broker.stop()
         await self.engine.dispose()
+
+    def subscribe(self, handler: EventHandler[E], *, event: type[E]) -> None:
+        """Consume ``event`` from its topic (``event.TOPIC``, prefixed) in the service's consumer group: ``handler``
+        gets a ``Delivery[event]``; a record of another type goes to the DLQ (``common.kafka.subscribe``)."""
+        topic = self.settings.topic(event.TOPIC)
+        subscribe(self.broker, self.runtime, topic, handler, event=event, group_id=self.settings.group_id)
 
     def readiness_checks(self) -> Mapping[str, Check]:
         """What the service cannot serve without: its database."""

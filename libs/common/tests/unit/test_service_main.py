@@ -34,16 +34,7 @@ def _no_app(settings: DemoSettings) -> FastAPI:
 
 
 def _main(argv: list[str], commands: list[Command[DemoSettings]]) -> int:
-    return service_main(
-        argv,
-        module="common",
-        description=None,
-        settings=DemoSettings,
-        create_app=_no_app,
-        migrations=migrations_of("common"),
-        serve_help="serve",
-        commands=commands,
-    )
+    return service_main(argv, DemoSettings, _no_app, serve_help="serve", commands=commands)
 
 
 def test_a_service_command_gets_the_settings_and_its_arguments(capsys: pytest.CaptureFixture[str]) -> None:

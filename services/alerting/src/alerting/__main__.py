@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from alerting import service
-from alerting.config import MIGRATIONS, Settings
+from alerting.config import Settings
 from alerting.main import create_app, offline_deps
 from common.main import Command, run, service_main
 
@@ -27,11 +27,8 @@ def _inspect(settings: Settings, args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     return service_main(
         argv,
-        module="alerting",
-        description=__doc__,
-        settings=Settings,
-        create_app=create_app,
-        migrations=MIGRATIONS,
+        Settings,
+        create_app,
         serve_help="run the service (HTTP API, consumers, delivery, daily inspection)",
         commands=[
             Command("inspect", "run the consistency inspection once, open its tickets, print the report", _inspect)

@@ -118,7 +118,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "no IM channel configured (ALERTING_CHANNELS): alerts are recorded (GET /internal/alerts) but reach "
                 "nobody"
             )
-        subscribers.register(infra.broker, infra.runtime, deps)
+        subscribers.register_subscribers(infra, deps)
         workers = Workers(deps)
         workers.start()
 

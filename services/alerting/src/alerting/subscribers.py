@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from faststream.kafka import KafkaBroker
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from alerting import service
@@ -21,6 +20,7 @@ from common.events.base import Event
 from common.events.envelope import Envelope
 from common.events.models import PublishCompleted, Topics, WorkflowExecutionFailed
 from common.kafka import BrokerDeadLetterSink, subscribe
+from common.runtime import Infra
 
 DLQ_SUFFIX = ".dlq"
 
@@ -74,9 +74,8 @@ def dead_letter_topics(deps: Deps) -> list[str]:
     return [deps.settings.topic(Topics.dlq(t)) for t in Topics.ALL]
 
 
-def register(broker: KafkaBroker, runtime: ConsumerRuntime, deps: Deps) -> None:
+def register_subscribers(infra: Infra, deps: Deps) -> None:
     s = deps.settings
-    group = s.group_id
 
     async def on_publish_completed(session: AsyncSession, delivery: Delivery[PublishCompleted]) -> None:
         await service.on_publish_completed(session, deps, delivery.event)
@@ -94,31 +93,17 @@ def register(broker: KafkaBroker, runtime: ConsumerRuntime, deps: Deps) -> None:
         )
         await service.on_dead_letter(session, deps, dl)
 
-    subscribe(
-        broker,
-        runtime,
-        s.topic(Topics.PUBLISH_COMPLETED),
-        on_publish_completed,
-        event=PublishCompleted,
-        group_id=group,
-    )
-    subscribe(
-        broker,
-        runtime,
-        s.topic(Topics.WORKFLOW_EXECUTION_FAILED),
-        on_execution_failed,
-        event=WorkflowExecutionFailed,
-        group_id=group,
-    )
+    infra.subscribe(on_publish_completed, event=PublishCompleted)
+    infra.subscribe(on_execution_failed, event=WorkflowExecutionFailed)
     if not s.watch_dead_letters:
         return
     dlq_runtime = ConsumerRuntime(
         name=s.service_name,
-        sessions=runtime.sessions,
+        sessions=infra.sessions,
         inbox=inbox_table,
-        dlq=BrokerDeadLetterSink(broker),
+        dlq=BrokerDeadLetterSink(infra.broker),
         max_attempts=s.consumer_max_attempts,
         foreign_decoder=decode_dead_letter,
     )
     for topic in dead_letter_topics(deps):
-        subscribe(broker, dlq_runtime, topic, on_dead_letter, event=DeadLetterSeen, group_id=group)
+        subscribe(infra.broker, dlq_runtime, topic, on_dead_letter, event=DeadLetterSeen, group_id=s.group_id)

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from common.main import Command, run, service_main
-from definition.config import MIGRATIONS, Settings
+from definition.config import Settings
 from definition.main import create_app
 
 
@@ -83,11 +83,8 @@ COMMANDS = [
 def main(argv: Sequence[str] | None = None) -> int:
     return service_main(
         argv,
-        module="definition",
-        description=__doc__,
-        settings=Settings,
-        create_app=create_app,
-        migrations=MIGRATIONS,
+        Settings,
+        create_app,
         serve_help="run the HTTP API and the Kafka consumers (uvicorn)",
         commands=COMMANDS,
     )

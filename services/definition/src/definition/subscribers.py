@@ -11,10 +11,8 @@ from functools import partial
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from common.consumer import Delivery
-from common.events.models import ExecutionSynced, PublishCompleted, TaskDependencyChanged, Topics
-from common.kafka import subscribe
+from common.events.models import ExecutionSynced, PublishCompleted, TaskDependencyChanged
 from common.runtime import Infra
-from definition.config import Settings
 from definition.deps import Deps
 from definition.service import projections
 
@@ -31,30 +29,7 @@ async def on_dependency_changed(session: AsyncSession, delivery: Delivery[TaskDe
     await projections.apply_dependency_change(session, deps, delivery.event, event_id=delivery.envelope.id)
 
 
-def register_subscribers(infra: Infra, settings: Settings, deps: Deps) -> None:
-    group, topic = settings.group_id, settings.topic
-    broker, runtime = infra.broker, infra.runtime
-    subscribe(
-        broker,
-        runtime,
-        topic(Topics.PUBLISH_COMPLETED),
-        partial(on_publish_completed, deps=deps),
-        event=PublishCompleted,
-        group_id=group,
-    )
-    subscribe(
-        broker,
-        runtime,
-        topic(Topics.EXECUTION_SYNCED),
-        partial(on_execution_synced, deps=deps),
-        event=ExecutionSynced,
-        group_id=group,
-    )
-    subscribe(
-        broker,
-        runtime,
-        topic(Topics.TASK_DEPENDENCY_CHANGED),
-        partial(on_dependency_changed, deps=deps),
-        event=TaskDependencyChanged,
-        group_id=group,
-    )
+def register_subscribers(infra: Infra, deps: Deps) -> None:
+    infra.subscribe(partial(on_publish_completed, deps=deps), event=PublishCompleted)
+    infra.subscribe(partial(on_execution_synced, deps=deps), event=ExecutionSynced)
+    infra.subscribe(partial(on_dependency_changed, deps=deps), event=TaskDependencyChanged)

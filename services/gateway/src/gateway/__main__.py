@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from common.db import create_engine, session_factory
 from common.errors import DomainError
 from common.main import Command, service_main
-from gateway.config import MIGRATIONS, Settings
+from gateway.config import Settings
 from gateway.main import create_app
 
 T = TypeVar("T")
@@ -113,11 +113,8 @@ def _serve_options(settings: Settings) -> dict[str, Any]:
 def main(argv: Sequence[str] | None = None) -> int:
     return service_main(
         argv,
-        module="gateway",
-        description="the API gateway",
-        settings=Settings,
-        create_app=create_app,
-        migrations=MIGRATIONS,
+        Settings,
+        create_app,
         serve_help="run the public API, its docs and the portal (uvicorn)",
         commands=[Command("keys", "manage API keys", _keys_command, _keys_arguments)],
         serve_options=_serve_options,

@@ -13,7 +13,7 @@ from common.db import create_engine, session_factory
 from common.main import Command, run, service_main
 from common.outbox import Outbox
 from history_sync import service
-from history_sync.config import MIGRATIONS, Settings
+from history_sync.config import Settings
 from history_sync.db.tables import outbox_table
 from history_sync.deps import Deps
 from history_sync.main import create_app, dolphin_client, throttled
@@ -65,11 +65,8 @@ def _sync(settings: Settings, args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     return service_main(
         argv,
-        module="history_sync",
-        description=__doc__,
-        settings=Settings,
-        create_app=create_app,
-        migrations=MIGRATIONS,
+        Settings,
+        create_app,
         serve_help="run the service (HTTP API, consumer, periodic sync)",
         commands=[Command("sync-once", "sync every due workflow once and print a JSON summary", _sync)],
     )

@@ -43,7 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         deps = Deps(
             settings=settings, sessions=infra.sessions, outbox=infra.outbox, dolphin=throttled(settings, client)
         )
-        register_subscribers(infra.broker, infra.runtime, settings)
+        register_subscribers(infra)
         worker = SyncWorker(deps)
         if settings.sync_enabled:
             worker.start()

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from common.db import create_engine, session_factory
 from common.main import Command, run, service_main
 from common.outbox import Outbox
-from lineage_resolver.config import MIGRATIONS, Settings
+from lineage_resolver.config import Settings
 from lineage_resolver.db.tables import outbox
 from lineage_resolver.deps import build_deps
 from lineage_resolver.main import create_app
@@ -44,11 +44,8 @@ def _rebuild_arguments(parser: argparse.ArgumentParser) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     return service_main(
         argv,
-        module="lineage_resolver",
-        description=__doc__,
-        settings=Settings,
-        create_app=create_app,
-        migrations=MIGRATIONS,
+        Settings,
+        create_app,
         serve_help="run the HTTP API and the lineage.changed consumer (uvicorn)",
         commands=[
             Command(

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from common.main import Command, run, service_main
-from publisher.config import MIGRATIONS, Settings
+from publisher.config import Settings
 from publisher.main import create_app
 
 
@@ -20,11 +20,8 @@ def _check(settings: Settings, args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     return service_main(
         argv,
-        module="publisher",
-        description="the publisher service",
-        settings=Settings,
-        create_app=create_app,
-        migrations=MIGRATIONS,
+        Settings,
+        create_app,
         serve_help="run the service (HTTP API, Kafka consumer, publish workers)",
         commands=[Command("check", "check the connection to DolphinScheduler (gateway and REST)", _check)],
     )

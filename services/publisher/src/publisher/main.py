@@ -100,7 +100,7 @@ def create_app(settings: Settings) -> FastAPI:
         deps.wake = workers.wake
         reconciler = RunReconciler(deps, poll_interval_s=2.0, retention_s=settings.run_retention_s)
         deps.wake_reconciler = reconciler.wake
-        subscribers.register(infra, deps)
+        subscribers.register_subscribers(infra, deps)
         # records this instance's previous process left running (it was killed mid-publish) are run again at once
         await publish_queue.release_own_claims(deps)
         workers.start()

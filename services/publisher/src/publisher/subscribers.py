@@ -13,14 +13,13 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from common.consumer import Delivery
-from common.events.models import PublishRequested, Topics
-from common.kafka import subscribe
+from common.events.models import PublishRequested
 from common.runtime import Infra
 from publisher.deps import Deps
 from publisher.service import acceptance
 
 
-def register(infra: Infra, deps: Deps) -> None:
+def register_subscribers(infra: Infra, deps: Deps) -> None:
     async def on_publish_requested(session: AsyncSession, delivery: Delivery[PublishRequested]) -> None:
         await acceptance.accept_publish(session, deps, delivery.event)
 
@@ -30,12 +29,4 @@ def register(infra: Infra, deps: Deps) -> None:
         # the workers can see the record only once the inbox transaction has committed
         sa_event.listen(session.sync_session, "after_commit", wake, once=True)
 
-    settings = infra.settings
-    subscribe(
-        infra.broker,
-        infra.runtime,
-        settings.topic(Topics.PUBLISH_REQUESTED),
-        on_publish_requested,
-        event=PublishRequested,
-        group_id=settings.group_id,
-    )
+    infra.subscribe(on_publish_requested, event=PublishRequested)
