@@ -9,7 +9,6 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,12 +25,10 @@ from common.outbox import Outbox
 from common.testing.fixtures import MigratedFn, TruncateFn
 from ds_emulator import EmulatorProcess
 from history_sync import service
-from history_sync.config import Settings
+from history_sync.config import MIGRATIONS, Settings
 from history_sync.db.tables import outbox_table
 from history_sync.deps import Deps
 from history_sync.main import dolphin_client, throttled
-
-MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 
 @dataclass

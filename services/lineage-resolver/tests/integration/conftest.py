@@ -4,7 +4,6 @@ in-process service, and helpers to produce records and read the view."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,10 +13,8 @@ from common.db import ServiceDatabase
 from common.events import Event, registry
 from common.kafka_access import client_options
 from common.testing.fixtures import MigratedFn, TruncateFn
-from lineage_resolver.config import Settings
+from lineage_resolver.config import MIGRATIONS, Settings
 from lineage_resolver.domain import OpenLineageConfig
-
-MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 OPENLINEAGE = {
     "jobs": [{"namespace": "airflow", "name": "dag.load_orders", "task_id": 11}],
