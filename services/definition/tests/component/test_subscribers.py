@@ -21,14 +21,18 @@ from common.events.models import (
     TaskDependencyChanged,
     Topics,
 )
+from common.kafka_acls import GRANTS
 from common.runtime import Infra
 from common.testing.broker import InMemoryKafka, in_memory_kafka, settings_for
 from common.testing.fixtures import MigratedFn, TruncateFn
-from definition.config import DEFAULT_MIGRATIONS, Settings
+from definition.config import MIGRATIONS, Settings
 from definition.db.tables import inbox as inbox_table
 from definition.db.tables import outbox as outbox_table
 from definition.main import build_deps
-from definition.subscribers import CONSUMED_TOPICS, register_subscribers
+from definition.subscribers import register_subscribers
+
+#: the topics definition consumes (DESIGN.md §3)
+CONSUMED_TOPICS = GRANTS["definition"].reads
 
 
 @dataclass
@@ -49,10 +53,10 @@ class Subscribers:
 @pytest.fixture
 async def subs(migrated_schema: MigratedFn, truncate: TruncateFn) -> AsyncIterator[Subscribers]:
     """The schema (migrated once per session) emptied before the test: the handlers commit through the inbox."""
-    db = await truncate(await migrated_schema("definition", DEFAULT_MIGRATIONS))
+    db = await truncate(await migrated_schema("definition", MIGRATIONS))
     settings = Settings(**settings_for(db), publisher_url="")
     infra = Infra.build(settings, schema=db.schema, outbox_table=outbox_table, inbox_table=inbox_table, telemetry=False)
-    register_subscribers(infra, settings, build_deps(settings, infra))
+    register_subscribers(infra, build_deps(settings, infra))
     try:
         async with in_memory_kafka(infra.broker, dead_letters_of=[settings.topic(t) for t in CONSUMED_TOPICS]) as kafka:
             yield Subscribers(infra, kafka, settings)

@@ -8,7 +8,6 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
@@ -19,11 +18,9 @@ from common.events.models import PublishCompleted, PublishOperation, PublishOutc
 from common.runtime import Infra
 from common.testing.broker import InMemoryKafka, in_memory_kafka, settings_for
 from common.testing.fixtures import MigratedFn, TruncateFn
-from history_sync.config import Settings
+from history_sync.config import MIGRATIONS, Settings
 from history_sync.db.tables import inbox_table, outbox_table, tracked_workflow
 from history_sync.subscribers import register_subscribers
-
-MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 
 @dataclass
@@ -44,7 +41,7 @@ async def subs(migrated_schema: MigratedFn, truncate: TruncateFn) -> AsyncIterat
     db = await truncate(await migrated_schema("history", MIGRATIONS))
     settings = Settings(**settings_for(db), ds_token=SecretStr("unused"))  # DS is never called here
     infra = Infra.build(settings, schema=db.schema, outbox_table=outbox_table, inbox_table=inbox_table, telemetry=False)
-    register_subscribers(infra.broker, infra.runtime, settings)
+    register_subscribers(infra)
     topics = [settings.topic(Topics.PUBLISH_COMPLETED), settings.topic(Topics.WORKFLOW_RUN_STARTED)]
     try:
         async with in_memory_kafka(infra.broker, dead_letters_of=topics) as kafka:
@@ -85,4 +82,5 @@ async def test_an_event_on_the_wrong_topic_is_dead_lettered_with_the_reason(subs
     assert list(await subs.tracked()) == [8]
     [dead] = subs.kafka.dead_letters
     assert (dead.topic, dead.headers["x-dlq-error-type"]) == (f"{topic}.dlq", "poison-message")
-    assert f"expected {PublishCompleted.TYPE}, got {WorkflowRunStarted.TYPE}" in dead.headers["x-dlq-reason"]
+    reason = f"event type {WorkflowRunStarted.TYPE!r} does not belong on {topic} (expected {PublishCompleted.TYPE})"
+    assert dead.headers["x-dlq-reason"] == reason

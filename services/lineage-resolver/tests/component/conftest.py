@@ -12,7 +12,7 @@ from common.events import Topics
 from common.runtime import Infra
 from common.testing.broker import InMemoryKafka, in_memory_kafka, settings_for
 from common.testing.fixtures import MigratedFn, TruncateFn
-from lineage_resolver.config import DEFAULT_MIGRATIONS, Settings
+from lineage_resolver.config import MIGRATIONS, Settings
 from lineage_resolver.db.tables import inbox, outbox
 from lineage_resolver.deps import build_deps
 from lineage_resolver.domain import OpenLineageConfig
@@ -42,7 +42,7 @@ class Subscriber:
 @pytest.fixture
 async def subscriber(migrated_schema: MigratedFn, truncate: TruncateFn) -> AsyncIterator[Subscriber]:
     """The schema (migrated once per session) emptied before the test: the handler commits through the inbox."""
-    db = await truncate(await migrated_schema("lineage", DEFAULT_MIGRATIONS))
+    db = await truncate(await migrated_schema("lineage", MIGRATIONS))
     settings = Settings(**settings_for(db), openlineage=OpenLineageConfig.model_validate(OPENLINEAGE))
     infra = Infra.build(settings, schema=db.schema, outbox_table=outbox, inbox_table=inbox, telemetry=False)
     register_subscribers(infra, settings, build_deps(settings, infra.engine, infra.sessions, infra.outbox))

@@ -23,10 +23,9 @@ from common.testing.fixtures import MigratedFn, TruncateFn
 from common.testing.identity import approved
 from common.workflow import ShellParams, SnapshotTask, StructureSnapshot
 from publisher import subscribers
-from publisher.config import Settings
+from publisher.config import MIGRATIONS, Settings
 from publisher.db.tables import inbox_table, outbox_table, workflow_publish_record
 from publisher.deps import Deps, DsTarget
-from publisher.main import MIGRATIONS
 from publisher_testing.fakes import FakeDolphin
 
 
@@ -61,7 +60,7 @@ async def subscriber(migrated_schema: MigratedFn, truncate: TruncateFn) -> Async
         approvals=trusted_keys_from(ServiceSettings()),
         wake=lambda: woken.append(None),
     )
-    subscribers.register(infra, deps)
+    subscribers.register_subscribers(infra, deps)
     topic = settings.topic(Topics.PUBLISH_REQUESTED)
     try:
         async with in_memory_kafka(infra.broker, dead_letters_of=[topic]) as kafka:
@@ -117,4 +116,4 @@ async def test_a_record_that_is_no_publish_request_is_dead_lettered_and_the_next
         ("poison-message", subscriber.topic),
     ]
     assert dead[0].value == b"{not json"
-    assert "is not a publish request" in dead[1].headers["x-dlq-reason"]
+    assert f"(expected {PublishRequested.TYPE})" in dead[1].headers["x-dlq-reason"]
