@@ -32,6 +32,8 @@ TOP_LEVEL_TIERS = {
     "e2e": "e2e",
     "contract": "integration",
     "deploy": "integration",
+    # the import contracts and the service skeleton: plain checks of the source, part of the fast lane
+    "architecture": "unit",
 }
 #: what a fixture starts, and the tiers that may not start it (checked on the fixtures a test asks for, directly or
 #: through other fixtures)
