@@ -1,0 +1,90 @@
+"""Tasks (definition), with the links the gateway adds."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from gateway.responses._shared import Unavailable
+from gateway.schemas import TaskType
+
+# --- tasks (definition) ---------------------------------------------------------------------------------------------
+
+
+class Notice(BaseModel):
+    """Something the caller should know about what was saved (it was saved)."""
+
+    code: str
+    message: str
+
+
+class Task(BaseModel):
+    id: int
+    name: str
+    task_type: TaskType
+    description: str
+    params: dict[str, Any]
+    worker_group: str
+    owner: str | None
+    revision: int
+    #: the workflow the task belongs to (``null``: in none)
+    workflow_id: int | None
+    workflow_name: str | None
+    #: DolphinScheduler codes of that workflow once it was deployed
+    workflow_code: int | None = None
+    project_code: int | None = None
+    created_by: str
+    updated_by: str
+    created_at: datetime
+    updated_at: datetime
+    #: on a save: what will stop a publish unless fixed (e.g. ``unknown_datasource``); the task is saved
+    warnings: list[Notice] = Field(default_factory=list)
+
+
+class SuggestedWorkflow(BaseModel):
+    """The workflow an unassigned task's lineage points to: ``all_neighbours`` (every producer and consumer of the
+    task in a workflow is in this one) or ``all_producers`` (every producer in one is)."""
+
+    workflow_id: int
+    workflow_name: str
+    reason: Literal["all_neighbours", "all_producers"]
+    upstream_task_ids: list[int]
+    downstream_task_ids: list[int]
+
+
+class TaskDetail(Task):
+    """A task as registered: one in no workflow names the workflow its lineage points to, when there is one."""
+
+    suggested_workflow: SuggestedWorkflow | None = None
+
+
+class _TaskLinks(BaseModel):
+    #: lineage's counts (``null``, with ``counts`` in ``unavailable``, when lineage-resolver could not be asked)
+    upstream_count: int | None
+    downstream_count: int | None
+    #: the portal's page of the task's workflow
+    workflow_link: str | None
+    #: the task in DolphinScheduler's UI (when configured and deployed)
+    ds_link: str | None
+
+
+class TaskListItem(_TaskLinks, Task):
+    """A row of the task list: the task with its owner, DS codes, dependency counts and links."""
+
+
+class TaskPage(BaseModel):
+    items: list[TaskListItem]
+    total: int
+    page: int
+    page_size: int
+    unavailable: Unavailable
+
+
+class TaskView(_TaskLinks, TaskDetail):
+    """One task with its workflow, links and lineage neighbours."""
+
+    upstream_task_ids: list[int] | None
+    downstream_task_ids: list[int] | None
+    unavailable: Unavailable
