@@ -306,14 +306,33 @@ class KafkaServer:
             "KAFKA_SASL_MECHANISM": SCRAM,
         }
 
-    def _port_was_taken(self, log_offset: int) -> bool:
-        """The broker's log since ``log_offset`` says a listener's address was in use."""
+    def _log_mark(self) -> tuple[int, int]:
+        """Where the broker's log ends now: (inode, size); (0, 0) when there is none yet."""
         try:
-            with self.log_file.open("rb") as fh:
-                fh.seek(log_offset)
-                return b"Address already in use" in fh.read()
+            st = self.log_file.stat()
+        except OSError:
+            return (0, 0)
+        return (st.st_ino, st.st_size)
+
+    def _port_was_taken(self, mark: tuple[int, int]) -> bool:
+        """The broker's log since ``mark`` says a listener's address was in use. log4j rolls ``server.log`` over
+        to ``server.log.1`` at 50 MB: when the file at ``mark`` was rolled, its rest is read there, then the new one."""
+        inode, offset = mark
+        parts: list[tuple[Path, int]] = [(self.log_file, offset)]
+        try:
+            if self.log_file.stat().st_ino != inode and inode:
+                parts = [(self.log_file.with_name(self.log_file.name + ".1"), offset), (self.log_file, 0)]
         except OSError:
             return False
+        for path, start in parts:
+            try:
+                with path.open("rb") as fh:
+                    fh.seek(start)
+                    if b"Address already in use" in fh.read():
+                        return True
+            except OSError:
+                continue
+        return False
 
     def _formatted_users(self) -> list[str] | None:
         marker = self.data_dir / "devstack-scram-users.json"
@@ -387,8 +406,6 @@ class KafkaServer:
                 return False
             java = find_java()
             libs = ensure_kafka_libs(self.version)
-            require_free_port(self.host, self.port, "Kafka", PORT_ENV)
-            require_free_port(self.host, self.controller_port, "the Kafka KRaft controller", CONTROLLER_PORT_ENV)
             self.work_dir.mkdir(parents=True, exist_ok=True)
             self._write_config()
             self._write_log4j_config()
@@ -421,7 +438,10 @@ class KafkaServer:
             # that restarts it), a client's outgoing connection can take the port as its own source port, and the
             # broker then cannot bind. Such a start is tried again once the client has let go of it.
             for attempt in range(1, 6):
-                log_size = self.log_file.stat().st_size if self.log_file.exists() else 0
+                # a client's self-connection holding the port lets go within a second or two: wait for it to go
+                require_free_port(self.host, self.port, "Kafka", PORT_ENV)
+                require_free_port(self.host, self.controller_port, "the Kafka KRaft controller", CONTROLLER_PORT_ENV)
+                log_mark = self._log_mark()
                 with self.stdout_file.open("ab") as out:
                     self._proc = subprocess.Popen(
                         cmd,
@@ -436,7 +456,7 @@ class KafkaServer:
                     self.wait_ready(timeout)
                 except DevstackError:
                     self._terminate(graceful_timeout=10)
-                    if attempt < 5 and self._port_was_taken(log_size):
+                    if attempt < 5 and self._port_was_taken(log_mark):
                         log.warning("Kafka could not bind its port (taken by a client's connection); starting again")
                         time.sleep(2.0)
                         continue

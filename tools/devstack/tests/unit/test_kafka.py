@@ -40,3 +40,24 @@ def test_missing_java_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(DevstackError, match=r"Java 17\+ is required.*JAVA_HOME"):
         find_java()
+
+
+def test_a_bind_failure_is_seen_in_the_log_after_the_mark(tmp_path: Path) -> None:
+    server = KafkaServer(port=40000, controller_port=40001, work_dir=tmp_path)
+    server.log_file.write_text("[old] Address already in use\n")
+    mark = server._log_mark()
+    assert not server._port_was_taken(mark)  # only what the start after the mark wrote counts
+    with server.log_file.open("a") as fh:
+        fh.write("Socket server failed to bind to 127.0.0.1:40000: Address already in use.\n")
+    assert server._port_was_taken(mark)
+
+
+def test_a_bind_failure_is_seen_when_log4j_rolled_the_log_over(tmp_path: Path) -> None:
+    server = KafkaServer(port=40000, controller_port=40001, work_dir=tmp_path)
+    server.log_file.write_text("x" * 1000 + "\n")
+    mark = server._log_mark()
+    server.log_file.rename(server.log_file.with_name("server.log.1"))  # log4j's rollover at 50 MB
+    server.log_file.write_text("Socket server failed to bind to 127.0.0.1:40000: Address already in use.\n")
+    assert server._port_was_taken(mark)
+    server.log_file.write_text("started\n")
+    assert not server._port_was_taken(server._log_mark())
