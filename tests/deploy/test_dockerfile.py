@@ -4,6 +4,7 @@ portal built into GATEWAY_PORTAL_DIR, a non-root user, and commands that name mo
 
 from __future__ import annotations
 
+import importlib
 import re
 import subprocess
 import sys
@@ -70,11 +71,18 @@ def test_dockerignore_keeps_local_state_out(repo_root: Path) -> None:
     assert {".venv", ".cache", ".git", "portal/node_modules", "portal/dist"} <= lines
 
 
-def test_service_commands_name_real_modules(compose: dict[str, Any], rendered: dict[str, Any], repo_root: Path) -> None:
+def test_service_commands_name_real_modules(
+    compose: dict[str, Any], rendered: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
     deployments = {d["metadata"]["name"]: d for d in rendered["base"] if d["kind"] == "Deployment"}
     for spec in SERVICES:
         command = ["python", "-m", spec.module, "serve"]
         assert compose["services"][spec.name]["command"] == command
         assert deployments[spec.name]["spec"]["template"]["spec"]["containers"][0]["command"] == command
-        main = (repo_root / "services" / spec.name / "src" / spec.module / "__main__.py").read_text()
-        assert '"serve"' in main, f"python -m {spec.module} has no serve command"
+        # what `python -m <module> --help` prints: the module's command line, read before any setting is
+        main = importlib.import_module(f"{spec.module}.__main__").main
+        with pytest.raises(SystemExit) as exited:
+            main(["--help"])
+        assert exited.value.code == 0
+        usage = capsys.readouterr().out
+        assert re.search(r"\{[^}]*\bserve\b[^}]*\}", usage), f"python -m {spec.module} has no serve command:\n{usage}"
