@@ -11,6 +11,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from common.dolphin.links import DEFAULT_DS_VERSION, DsLinks, ds_version_of
 from common.migrations import migrations_of
 from common.settings import ServiceSettings
 
@@ -52,6 +53,8 @@ class Settings(ServiceSettings):
 
     #: base of "open in DolphinScheduler" links, e.g. http://ds.example.com/dolphinscheduler/ui; empty: no links
     ds_ui_url: str = ""
+    #: the DolphinScheduler version behind ``ds_ui_url`` (``3.3``, ``3.4``, or a full ``3.4.2``): its UI routes
+    ds_version: str = DEFAULT_DS_VERSION
     #: the trace backend's page of one trace, ``{trace_id}`` standing for the id: Zipkin
     #: ``http://127.0.0.1:9411/zipkin/traces/{trace_id}``, Jaeger ``http://jaeger:16686/trace/{trace_id}``. Publish
     #: records and runs started here get their ``trace_link``; empty: no links
@@ -88,6 +91,16 @@ class Settings(ServiceSettings):
         if v and not (v.startswith(("http://", "https://")) and "{trace_id}" in v):
             raise ValueError("trace_url_template must be an http(s) URL with {trace_id} in it, or empty")
         return v
+
+    @field_validator("ds_version")
+    @classmethod
+    def _ds_version(cls, v: str) -> str:
+        return ds_version_of(v)
+
+    @property
+    def ds_links(self) -> DsLinks:
+        """The "open in DolphinScheduler" link builder (no links while ``ds_ui_url`` is empty)."""
+        return DsLinks(self.ds_ui_url, self.ds_version)
 
     @field_validator("ds_ui_url")
     @classmethod

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from common.errors import Conflict, NotFound, PlatformError
 from gateway.deps import Deps
-from gateway.domain.links import ds_link_of, ds_task_link, with_run_trace_links, with_trace_links, workflow_link
+from gateway.domain.links import with_run_trace_links, with_trace_links, workflow_link
 from gateway.errors import UpstreamProblem
 from gateway.ports import Caller, Json, Params
 from gateway.schemas import TaskListQuery
@@ -81,14 +81,14 @@ async def list_workflows(deps: Deps, params: Params, caller: Caller) -> Json:
     ``true`` only when an answer lacks the executions)."""
     page = await deps.definition.list_workflows(params, caller)
     items: list[Json] = page.get("items", [])
-    ds_ui = deps.settings.ds_ui_url
+    links = deps.settings.ds_links
     missing = False
     for w in items:
         runs = w.get("last_executions")
         if runs is None:
             missing = True
         w["executions_unavailable"] = runs is None
-        w["ds_link"] = ds_link_of(ds_ui, w)
+        w["ds_link"] = links.workflow_definition(w.get("project_code"), w.get("workflow_code"))
     page["items"] = items
     page["unavailable"] = ["executions"] if missing else []
     return page
@@ -135,7 +135,7 @@ async def workflow_detail(deps: Deps, workflow_id: int, caller: Caller) -> Json:
     return {
         **detail,
         **{name: None if isinstance(value, _Missing) else value for name, value in parts.items()},
-        "ds_link": ds_link_of(deps.settings.ds_ui_url, detail),
+        "ds_link": deps.settings.ds_links.workflow_definition(detail.get("project_code"), detail.get("workflow_code")),
         "unavailable": unavailable,
     }
 
@@ -263,6 +263,7 @@ async def _enrich_tasks(
     if codes_missing:
         unavailable.append("ds_links")
     counts_ok = not isinstance(counts_answer, _Missing)
+    links = deps.settings.ds_links
     out: list[Json] = []
     for t, owner in zip(tasks, task_owners, strict=True):
         wid = int(owner["workflow_id"]) if owner and owner.get("workflow_id") is not None else None
@@ -275,7 +276,7 @@ async def _enrich_tasks(
             "upstream_count": (row["upstream_count"] if row else 0) if counts_ok else None,
             "downstream_count": (row["downstream_count"] if row else 0) if counts_ok else None,
             "workflow_link": workflow_link(wid),
-            "ds_link": ds_task_link(deps.settings.ds_ui_url, project_code, workflow_code, t.get("ds_task_code")),
+            "ds_link": links.task(project_code, workflow_code, t.get("ds_task_code")),
         }
         if with_ids:
             item["upstream_task_ids"] = (list(row["upstream_task_ids"]) if row else []) if counts_ok else None

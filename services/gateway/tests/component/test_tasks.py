@@ -43,7 +43,7 @@ async def test_list_without_filters(client: httpx.AsyncClient, fakes: FakeServic
     assert (a["upstream_count"], a["downstream_count"]) == (0, 2)
     assert a["workflow_link"] == f"/workflows/{ids['wf']}"
     assert a["ds_link"] == f"{DS_UI}/projects/77/workflow/definitions/123"
-    assert by_id[ids["b"]]["ds_link"] == f"{DS_UI}/projects/77/workflow/definitions/123?taskCode=555"
+    assert by_id[ids["b"]]["ds_link"] == f"{DS_UI}/projects/77/task/instances?taskCode=555"  # the task node
     assert by_id[ids["c"]]["ds_link"] is None  # its workflow was never deployed
     orphan = by_id[ids["d"]]
     assert (orphan["workflow_id"], orphan["workflow_name"], orphan["workflow_link"], orphan["ds_link"]) == (
@@ -226,6 +226,6 @@ async def test_ds_links_from_codes_on_the_task_need_no_workflow_lookup(
     assert r.status_code == 200, r.text
     by_id = {t["id"]: t for t in r.json()["items"]}
     assert by_id[ids["a"]]["ds_link"] == f"{DS_UI}/projects/77/workflow/definitions/123"
-    assert by_id[ids["b"]]["ds_link"] == f"{DS_UI}/projects/77/workflow/definitions/123?taskCode=555"
+    assert by_id[ids["b"]]["ds_link"] == f"{DS_UI}/projects/77/task/instances?taskCode=555"  # the task node
     assert by_id[ids["c"]]["ds_link"] is None
     assert [s.path for s in fakes.calls("definition") if s.path.startswith("/internal/workflows/")] == []

@@ -13,17 +13,12 @@ from gateway.config import Settings
 from gateway.domain.keys import from_secret, hash_key, new_key, plausible
 from gateway.domain.links import (
     audit_resource,
-    ds_link_of,
-    ds_task_link,
-    ds_workflow_link,
     trace_link,
     with_run_trace_links,
     with_trace_links,
     workflow_link,
 )
 from gateway.domain.roles import ALL_ROLES, Role, grants, parse_roles
-
-UI = "http://ds/ui"
 
 
 @pytest.mark.parametrize("needed", ALL_ROLES)
@@ -75,16 +70,15 @@ def test_key_material() -> None:
 def test_links() -> None:
     assert workflow_link(7) == "/workflows/7"
     assert workflow_link(None) is None
-    assert ds_workflow_link(UI, 11, 22) == "http://ds/ui/projects/11/workflow/definitions/22"
-    assert ds_workflow_link("", 11, 22) is None
-    assert ds_workflow_link(UI, None, 22) is None
-    assert ds_workflow_link(UI, 11, 0) is None
-    assert ds_workflow_link(UI, True, 22) is None
-    assert ds_task_link(UI, 11, 22, 33) == "http://ds/ui/projects/11/workflow/definitions/22?taskCode=33"
-    assert ds_task_link(UI, 11, 22, None) == "http://ds/ui/projects/11/workflow/definitions/22"
-    assert ds_task_link(UI, 11, None, 33) is None
-    assert ds_link_of(UI, {"project_code": 1, "workflow_code": 2}) == "http://ds/ui/projects/1/workflow/definitions/2"
-    assert ds_link_of(UI, {}) is None
+
+
+def test_ds_links_follow_the_configured_ds_version() -> None:
+    settings = Settings(ds_ui_url="http://ds/ui/", ds_version="3.3.2")
+    assert settings.ds_version == "3.3"
+    assert settings.ds_links.task(11, 22, 33) == "http://ds/ui/projects/11/task/instances?taskCode=33"
+    assert Settings().ds_links.workflow_definition(11, 22) is None  # no DS UI configured: no links
+    with pytest.raises(ValidationError, match="ds_version"):
+        Settings(ds_version="3.2")
 
 
 def test_trace_links_of_publish_records() -> None:

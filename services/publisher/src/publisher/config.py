@@ -11,10 +11,11 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from common.dolphin.gateway import DEFAULT_GATEWAY_AUTH_TOKEN
+from common.dolphin.links import DEFAULT_DS_VERSION, DsLinks, ds_version_of
 from common.migrations import migrations_of
 from common.settings import ServiceSettings
 
@@ -35,6 +36,8 @@ class Settings(ServiceSettings):
     ds_rest_url: str = "http://127.0.0.1:12345/dolphinscheduler"
     #: base of "open in DolphinScheduler" links; defaults to ``<ds_rest_url>/ui``
     ds_ui_url: str | None = None
+    #: the DolphinScheduler version published to (``3.3``, ``3.4``, or a full ``3.4.2``): its UI routes
+    ds_version: str = DEFAULT_DS_VERSION
     ds_project_name: str = Field(default="data-platform", min_length=1)
     ds_user: str = Field(default="admin", min_length=1)
     ds_tenant: str = Field(default="default", min_length=1)
@@ -78,6 +81,11 @@ class Settings(ServiceSettings):
     #: clears is noticed within the longest wait)
     reconcile_backoff_initial_s: float = Field(default=5.0, gt=0)
     reconcile_backoff_max_s: float = Field(default=30.0, gt=0)
+
+    @field_validator("ds_version")
+    @classmethod
+    def _ds_version(cls, v: str) -> str:
+        return ds_version_of(v)
 
     @model_validator(mode="after")
     def _tokens(self) -> Settings:
@@ -131,3 +139,8 @@ class Settings(ServiceSettings):
     @property
     def ui_url(self) -> str:
         return (self.ds_ui_url or f"{self.ds_rest_url.rstrip('/')}/ui").rstrip("/")
+
+    @property
+    def ds_links(self) -> DsLinks:
+        """The "open in DolphinScheduler" link builder of ``ui_url`` and ``ds_version``."""
+        return DsLinks(self.ui_url, self.ds_version)

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from common.clock import Clock, SystemClock
+from common.dolphin.links import DsLinks
 from common.identity import TrustedKeys
 from common.outbox import Outbox
 from publisher.ports import DolphinGateway, DolphinRest
@@ -24,8 +25,8 @@ class DsTarget:
     user: str
     tenant: str
     worker_group: str
-    #: base of "open in DolphinScheduler" links (``…/dolphinscheduler/ui``)
-    ui_url: str
+    #: "open in DolphinScheduler" links (``…/dolphinscheduler/ui`` and the DS version's routes)
+    links: DsLinks
 
 
 @dataclass

@@ -31,7 +31,7 @@ def ds_target(settings: Settings) -> DsTarget:
         user=settings.ds_user,
         tenant=settings.ds_tenant,
         worker_group=settings.ds_worker_group,
-        ui_url=settings.ui_url,
+        links=settings.ds_links,
     )
 
 

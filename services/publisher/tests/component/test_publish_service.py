@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from common.approvals import approve
 from common.db import unit_of_work
 from common.dolphin import DolphinUnavailable, ReleaseState
+from common.dolphin.links import DsLinks
 from common.errors import Conflict, NotFound
 from common.events.models import PublishOperation, PublishRequested
 from common.identity import trusted_keys_from
@@ -93,7 +94,7 @@ def _deps(sessions: async_sessionmaker[AsyncSession], fake: FakeDolphin) -> Deps
         outbox=Outbox(outbox_table, source="/tests"),
         gateway=fake.gateway,
         rest=fake.rest,
-        target=DsTarget("default", "etl", "admin", "default", "default", "http://ds/ui"),
+        target=DsTarget("default", "etl", "admin", "default", "default", DsLinks("http://ds/ui")),
         lease_s=60,
         retries=Retries(ds_attempts=3, ds_initial_s=0.01, ds_max_s=0.02, restore_initial_s=0.05, restore_max_s=0.1),
         approvals=trusted_keys_from(ServiceSettings()),

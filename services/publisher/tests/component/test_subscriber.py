@@ -13,6 +13,7 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import select
 
+from common.dolphin.links import DsLinks
 from common.events import registry
 from common.events.models import LineageChanged, PublishOperation, PublishRequested, Topics
 from common.identity import trusted_keys_from
@@ -56,7 +57,7 @@ async def subscriber(migrated_schema: MigratedFn, truncate: TruncateFn) -> Async
         outbox=infra.outbox,
         gateway=fake.gateway,
         rest=fake.rest,
-        target=DsTarget("default", "etl", "admin", "default", "default", "http://ds/ui"),
+        target=DsTarget("default", "etl", "admin", "default", "default", DsLinks("http://ds/ui")),
         approvals=trusted_keys_from(ServiceSettings()),
         wake=lambda: woken.append(None),
     )

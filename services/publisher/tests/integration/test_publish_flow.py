@@ -54,7 +54,9 @@ async def test_deploy_through_kafka_writes_ds_record_and_completed_event(harness
     assert harness.client is not None
     engine = (await harness.client.get("/internal/workflows/101/engine")).json()
     assert engine["workflow_code"] == rec.engine_workflow_code
-    assert engine["ds_link"].endswith(f"/ui/projects/{rec.project_code}/workflow-definition/{rec.engine_workflow_code}")
+    assert engine["ds_link"].endswith(
+        f"/ui/projects/{rec.project_code}/workflow/definitions/{rec.engine_workflow_code}"
+    )
     page = (await harness.client.get("/internal/workflows/101/publish-records", params={"page_size": 5})).json()
     assert page["total"] == 1
     assert page["items"][0]["status"] == "success"

@@ -88,3 +88,11 @@ def test_missing_token_fails_at_start(tmp_path: Path) -> None:
 def test_ui_link_base() -> None:
     assert _settings(ds_rest_url="http://ds:12345/dolphinscheduler/").ui_url == "http://ds:12345/dolphinscheduler/ui"
     assert _settings(ds_ui_url="https://ds.example/ui/").ui_url == "https://ds.example/ui"
+
+
+def test_ds_links_follow_the_configured_ds_version() -> None:
+    links = _settings(ds_ui_url="https://ds.example/ui/", ds_version="3.3.1").ds_links
+    assert links.version == "3.3"
+    assert links.workflow_definition(1, 2) == "https://ds.example/ui/projects/1/workflow/definitions/2"
+    with pytest.raises(ValidationError, match="ds_version"):
+        _settings(ds_version="3.2.2")

@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from alerting.domain.alerts import Alert, AlertKind, Severity
+from common.dolphin.links import DsLinks
 
 Language = Literal["zh", "en"]
 Kind = Literal["dingtalk", "feishu", "wecom", "slack", "webhook"]
@@ -42,9 +43,8 @@ class Links:
         return f"{self.portal_url.rstrip('/')}/workflows/{workflow_id}"
 
     def ds(self, project_code: int | None, workflow_code: int | None) -> str | None:
-        if project_code is None or workflow_code is None:
-            return None
-        return f"{self.ds_ui_url.rstrip('/')}/projects/{project_code}/workflow/definitions/{workflow_code}"
+        """The workflow's definition page in DS's UI (``common.dolphin.links``, default DS version's routes)."""
+        return DsLinks(self.ds_ui_url).workflow_definition(project_code, workflow_code)
 
 
 @dataclass(frozen=True)

@@ -1,35 +1,15 @@
-"""Links the portal shows: the portal's own routes, "open in DolphinScheduler" and a publish's trace."""
+"""Links the portal shows: the portal's own routes and a publish's trace. "Open in DolphinScheduler" links come from
+``common.dolphin.links`` (one builder for the gateway and the publisher)."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from typing import Any
 
 
 def workflow_link(workflow_id: int | None) -> str | None:
     """The portal route of a workflow's detail page."""
     return f"/workflows/{workflow_id}" if workflow_id is not None else None
-
-
-def ds_workflow_link(ds_ui_url: str, project_code: Any, workflow_code: Any) -> str | None:
-    """``{ds_ui_url}/projects/{project_code}/workflow/definitions/{workflow_code}``; ``None`` when DS links are not
-    configured or the workflow was never deployed (no codes yet)."""
-    if not ds_ui_url or not _code(project_code) or not _code(workflow_code):
-        return None
-    return f"{ds_ui_url}/projects/{project_code}/workflow/definitions/{workflow_code}"
-
-
-def ds_task_link(ds_ui_url: str, project_code: Any, workflow_code: Any, ds_task_code: Any) -> str | None:
-    """The workflow's DS link plus ``?taskCode=`` when the task's DS code is known."""
-    base = ds_workflow_link(ds_ui_url, project_code, workflow_code)
-    if base is None:
-        return None
-    return f"{base}?taskCode={ds_task_code}" if _code(ds_task_code) else base
-
-
-def ds_link_of(ds_ui_url: str, workflow: Mapping[str, Any]) -> str | None:
-    return ds_workflow_link(ds_ui_url, workflow.get("project_code"), workflow.get("workflow_code"))
 
 
 _TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -66,10 +46,6 @@ def with_run_trace_links(template: str, executions: dict[str, Any], runs: dict[s
             instance_id = execution.get("instance_id")
             execution["trace_link"] = trace_link(template, traces.get(instance_id) if instance_id else None)
     return executions
-
-
-def _code(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
 def audit_resource(path: str, prefix: str = "/api/v1/") -> str | None:

@@ -66,7 +66,8 @@ class _TaskLinks(BaseModel):
     downstream_count: int | None
     #: the portal's page of the task's workflow
     workflow_link: str | None
-    #: the task in DolphinScheduler's UI (when configured and deployed)
+    #: the task's node in DolphinScheduler's UI, ``…/task/instances?taskCode=`` (its workflow's definition while DS has
+    #: not given it a code; ``null`` when DS links are not configured or the workflow was never deployed)
     ds_link: str | None
 
 

@@ -74,7 +74,8 @@ class EngineView(BaseModel):
     schedule_online: bool
     last_deployed_version_id: int | None
     engine_version: int | None
-    ds_link: str
+    #: the workflow's definition page in DS's UI (``common.dolphin.links``)
+    ds_link: str | None
 
 
 async def get_record(deps: Deps, record_id: int) -> PublishRecordView:
@@ -91,10 +92,6 @@ async def list_records(deps: Deps, workflow_id: int, *, page: int, page_size: in
     return RecordPage(items=[PublishRecordView.of(r) for r in rows], total=total, page=page, page_size=page_size)
 
 
-def ds_link(deps: Deps, project_code: int, workflow_code: int) -> str:
-    return f"{deps.target.ui_url}/projects/{project_code}/workflow-definition/{workflow_code}"
-
-
 async def engine_info(deps: Deps, workflow_id: int) -> EngineView:
     async with unit_of_work(deps.sessions) as s:
         row = await repo.engine_workflow_of(s, workflow_id)
@@ -109,5 +106,5 @@ async def engine_info(deps: Deps, workflow_id: int) -> EngineView:
         schedule_online=row.schedule_online,
         last_deployed_version_id=row.last_deployed_version_id,
         engine_version=row.engine_version,
-        ds_link=ds_link(deps, row.project_code, row.workflow_code),
+        ds_link=deps.target.links.workflow_definition(row.project_code, row.workflow_code),
     )
