@@ -819,6 +819,10 @@ export interface components {
             failure_strategy?: ("END" | "CONTINUE") | null;
             /** Dry Run */
             dry_run?: boolean | null;
+            /** Schedule Time */
+            schedule_time?: string | null;
+            /** Warning Type */
+            warning_type?: ("NONE" | "SUCCESS" | "FAILURE" | "ALL") | null;
             /** Workflow Ids */
             workflow_ids: number[];
             backfill?: components["schemas"]["BackfillInput"] | null;
@@ -1881,7 +1885,13 @@ export interface components {
             /** Unassigned Task Ids */
             unassigned_task_ids: number[];
         };
-        /** RunInput */
+        /**
+         * RunInput
+         * @description Run now's options: ``worker_group`` (default: the publisher's), ``warning_type`` (who DolphinScheduler alerts
+         *     when the run ends; default ``NONE``), ``schedule_time`` (what the tasks' ``$[yyyyMMdd]`` / ``system.biz.date``
+         *     are computed from; default now: DolphinScheduler ignores a schedule time for a plain start, so a run with one is
+         *     started as a backfill of that one date).
+         */
         RunInput: {
             /** Start Params */
             start_params?: {
@@ -1893,6 +1903,10 @@ export interface components {
             failure_strategy?: ("END" | "CONTINUE") | null;
             /** Dry Run */
             dry_run?: boolean | null;
+            /** Schedule Time */
+            schedule_time?: string | null;
+            /** Warning Type */
+            warning_type?: ("NONE" | "SUCCESS" | "FAILURE" | "ALL") | null;
         };
         /**
          * RunView

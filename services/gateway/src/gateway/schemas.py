@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from common.bounds import INT4_MAX, INT8_MAX, ExpectedNumber, Id, Name, Number
 from common.workflow import MAX_DESCRIPTION_CHARS, MAX_EDGES_PER_WORKFLOW, MAX_PARAMS, MAX_TASKS_PER_WORKFLOW
@@ -157,12 +157,19 @@ class MigrationInput(MigrationPreviewInput):
 
 
 class RunInput(_Forwarded):
+    """Run now's options: ``worker_group`` (default: the publisher's), ``warning_type`` (who DolphinScheduler alerts
+    when the run ends; default ``NONE``), ``schedule_time`` (what the tasks' ``$[yyyyMMdd]`` / ``system.biz.date``
+    are computed from; default now: DolphinScheduler ignores a schedule time for a plain start, so a run with one is
+    started as a backfill of that one date)."""
+
     model_config = ConfigDict(extra="forbid")
 
     start_params: dict[str, str] | None = None
-    worker_group: str | None = Field(default=None, min_length=1, max_length=64)
+    worker_group: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^\S(.*\S)?$")
     failure_strategy: Literal["END", "CONTINUE"] | None = None
     dry_run: bool | None = None
+    schedule_time: datetime | None = None
+    warning_type: Literal["NONE", "SUCCESS", "FAILURE", "ALL"] | None = None
 
 
 class BackfillInput(_Forwarded):
@@ -177,6 +184,12 @@ class BatchRunInput(RunInput):
     backfill: BackfillInput | None = None
     run_mode: Literal["serial", "parallel"] | None = None
     parallelism: int | None = Field(default=None, ge=1, le=100)
+
+    @model_validator(mode="after")
+    def _one_kind_of_date(self) -> BatchRunInput:
+        if self.schedule_time is not None and self.backfill is not None:
+            raise ValueError("schedule_time and backfill exclude each other: a backfill's dates are its schedule times")
+        return self
 
 
 class ApiKeyInput(BaseModel):

@@ -805,6 +805,8 @@ class FakeServices:
             worker_group: str | None = None
             failure_strategy: Literal["END", "CONTINUE"] = "END"
             dry_run: bool = False
+            schedule_time: datetime | None = None
+            warning_type: Literal["NONE", "SUCCESS", "FAILURE", "ALL"] = "NONE"
 
         class BatchIn(RunIn):
             workflow_ids: list[int] = Field(min_length=1, max_length=200)

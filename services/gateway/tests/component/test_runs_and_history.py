@@ -79,6 +79,50 @@ async def test_the_detail_links_a_run_started_here_and_each_publish_record_to_it
     assert listed["items"][0]["trace_link"] == f"{TRACE_UI}/traces/{record['trace_id']}"
 
 
+async def test_run_now_takes_schedule_time_warning_type_and_worker_group(
+    client: httpx.AsyncClient, fakes: FakeServices
+) -> None:
+    wid = fakes.add_workflow("daily", status="online")["id"]
+    fakes.deployed.add(wid)
+    body = {"schedule_time": "2025-03-04T05:06:07+08:00", "warning_type": "FAILURE", "worker_group": "etl"}
+    r = await client.post(f"/api/v1/workflows/{wid}/run", json=body)
+    assert r.status_code == 200, r.text
+    assert fakes.calls("publisher")[0].body == {
+        "schedule_time": "2025-03-04T05:06:07+08:00",
+        "warning_type": "FAILURE",
+        "worker_group": "etl",
+    }
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"schedule_time": "next tuesday"}, "body.schedule_time"),
+        ({"schedule_time": "2025-02-30T00:00:00Z"}, "body.schedule_time"),
+        ({"warning_type": "LOUD"}, "body.warning_type"),
+        ({"warning_type": "none"}, "body.warning_type"),
+        ({"worker_group": ""}, "body.worker_group"),
+        ({"worker_group": "etl "}, "body.worker_group"),
+        ({"worker_group": "x" * 65}, "body.worker_group"),
+    ],
+)
+async def test_bad_run_options_are_refused_naming_the_field(
+    client: httpx.AsyncClient, fakes: FakeServices, body: dict[str, object], field: str
+) -> None:
+    wid = fakes.add_workflow("daily", status="online")["id"]
+    fakes.deployed.add(wid)
+    for path, sent in (
+        (f"/api/v1/workflows/{wid}/run", body),
+        ("/api/v1/workflows/batch-run", {**body, "workflow_ids": [wid]}),
+    ):
+        r = await client.post(path, json=sent)
+        assert r.status_code == 422, r.text
+        assert r.headers["content-type"].startswith("application/problem+json")
+        assert r.json()["errors"][0]["location"] == field
+        assert r.json()["detail"].startswith(field)
+    assert fakes.calls("publisher") == []
+
+
 async def test_run_now_with_an_idempotency_key(client: httpx.AsyncClient, fakes: FakeServices) -> None:
     wid = fakes.add_workflow("daily", status="online")["id"]
     fakes.deployed.add(wid)
@@ -142,8 +186,18 @@ async def test_batch_run_reports_each_workflow(client: httpx.AsyncClient, fakes:
 
 @pytest.mark.parametrize(
     "body",
-    [{"workflow_ids": []}, {}, {"workflow_ids": [1], "run_mode": "random"}, {"workflow_ids": [1], "backfill": {}}],
-    ids=["empty", "missing", "bad-mode", "bad-backfill"],
+    [
+        {"workflow_ids": []},
+        {},
+        {"workflow_ids": [1], "run_mode": "random"},
+        {"workflow_ids": [1], "backfill": {}},
+        {
+            "workflow_ids": [1],
+            "schedule_time": "2025-01-01T00:00:00Z",
+            "backfill": {"start": "2025-01-01T00:00:00Z", "end": "2025-01-02T00:00:00Z"},
+        },
+    ],
+    ids=["empty", "missing", "bad-mode", "bad-backfill", "schedule-time-and-backfill"],
 )
 async def test_batch_run_bad_input(client: httpx.AsyncClient, fakes: FakeServices, body: dict[str, object]) -> None:
     assert (await client.post("/api/v1/workflows/batch-run", json=body)).status_code == 422

@@ -189,3 +189,71 @@ async def test_a_run_names_the_trace_of_the_request_that_asked_for_it(harness: H
     ]
     assert items[0]["instance_ids"] == second.json()["instance_ids"]
     assert (await client.get("/internal/workflows/311/runs", params={"limit": 0})).status_code == 422
+
+
+async def test_run_now_with_a_schedule_time_warning_type_and_worker_group(harness: Harness) -> None:
+    """Run now's options reach DS as the contract says: the schedule time as a backfill of that one date (DS reads
+    ``scheduleTime`` only for COMPLEMENT_DATA), the warning type and the worker group as given."""
+    client = harness.client
+    assert client is not None
+    project, code = await deployed_online(harness, 321)
+    body = {"schedule_time": "2025-03-04T05:06:07.890+08:00", "warning_type": "FAILURE", "worker_group": "etl"}
+    answer = await run(client, 321, "opts", body)
+    assert answer.status_code == 200, answer.text
+    [instance_id] = answer.json()["instance_ids"]
+    instance = await harness.ds.get_workflow_instance(project, instance_id)
+    assert instance.workflow_definition_code == code
+    assert instance.command_type == "COMPLEMENT_DATA"
+    assert instance.schedule_time == datetime(2025, 3, 3, 21, 6, 7, tzinfo=UTC)  # UTC, whole seconds
+    assert (instance.warning_type, instance.worker_group) == ("FAILURE", "etl")
+    # without options: a plain start, no alert, the configured worker group
+    plain = await run(client, 321, "plain")
+    [plain_id] = plain.json()["instance_ids"]
+    instance = await harness.ds.get_workflow_instance(project, plain_id)
+    assert (instance.command_type, instance.warning_type, instance.worker_group) == ("START_PROCESS", "NONE", "default")
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"schedule_time": "yesterday"}, "body.schedule_time"),
+        ({"warning_type": "LOUD"}, "body.warning_type"),
+        ({"worker_group": " etl"}, "body.worker_group"),
+        ({"worker_group": ""}, "body.worker_group"),
+        ({"schedule": "2025-01-01"}, "body.schedule"),
+    ],
+)
+async def test_bad_run_options_are_refused_naming_the_field(harness: Harness, body: Any, field: str) -> None:
+    client = harness.client
+    assert client is not None
+    answer = await run(client, 322, None, body)
+    assert answer.status_code == 422, answer.text
+    problem = answer.json()
+    assert problem["type"] == "/problems/validation-failed"
+    assert problem["errors"][0]["location"] == field
+    assert problem["detail"].startswith(field)
+
+
+async def test_an_unanswered_start_with_a_schedule_time_is_found_as_its_backfill(harness: Harness) -> None:
+    """The reconciler knows a run with a schedule time by its COMPLEMENT_DATA instance of that time (a plain start of
+    the workflow in between is not it)."""
+    client = harness.client
+    assert client is not None
+    project, code = await deployed_online(harness, 323)
+    harness.emulator.add_fault("latency", match=r"/executors/start-workflow-instance$", latencyMs=4000, times=1)
+    body = {"schedule_time": "2025-02-01T00:00:00Z"}
+    first = await run(client, 323, "slow-dated", body, **{deadline.HEADER: "2500"})
+    assert first.status_code == 202, first.text
+    run_id = first.json()["run_id"]
+    other = await harness.ds.start_workflow_instance(project, code)  # someone starts it in DS meanwhile
+
+    async def settled() -> Any:
+        r = (await client.get(f"/internal/workflows/323/runs/{run_id}")).json()
+        return r if r["state"] != "unknown" else None
+
+    result = await _until(settled, timeout_s=30)
+    assert result["state"] == "started"
+    [found] = result["instance_ids"]
+    assert found not in other
+    instance = await harness.ds.get_workflow_instance(project, found)
+    assert (instance.command_type, instance.schedule_time) == ("COMPLEMENT_DATA", datetime(2025, 2, 1, tzinfo=UTC))

@@ -188,6 +188,9 @@ run_request = Table(
     #: W3C trace context (``traceparent``…) of the request that asked for the run: the portal links its instances
     #: to that trace
     Column("trace_context", JSONB),
+    #: the schedule time the run was asked for (UTC, whole seconds): it was started as a backfill of that one date,
+    #: and the reconciler looks for a COMPLEMENT_DATA instance of that time; ``NULL``: a plain start
+    Column("schedule_time", DateTime(timezone=True)),
     #: the answer a failed start gave (replayed for the same key): problem status, type code, detail, DS code
     Column("error_status", Integer),
     Column("error_type", Text),
