@@ -81,6 +81,7 @@ COMPOSED: dict[type[BaseModel], set[str]] = {
     g.PublishRecord: {"trace_link"},
     g.Execution: {"trace_link"},
     g.ExecutionsPart: {"tracked"},
+    g.BatchRunItem: {"ds_links"},
 }
 
 

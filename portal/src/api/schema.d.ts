@@ -848,6 +848,13 @@ export interface components {
              * @default []
              */
             instance_ids?: number[];
+            /** Project Code */
+            project_code?: number | null;
+            /**
+             * Ds Links
+             * @default []
+             */
+            ds_links?: string[];
             /** Error */
             error?: string | null;
             /** Ds Code */

@@ -190,7 +190,13 @@ async def run_workflow(deps: Deps, workflow_id: int, body: Json, caller: Caller,
 
 async def batch_run(deps: Deps, body: Json, caller: Caller) -> Json:
     await check_runnable(deps, [int(w) for w in body["workflow_ids"]], caller)
-    return await deps.publisher.batch_run(body, caller)
+    answer = await deps.publisher.batch_run(body, caller)
+    links = deps.settings.ds_links
+    for item in answer.get("results") or ():
+        if isinstance(item, dict):
+            found = (links.workflow_instance(item.get("project_code"), i) for i in item.get("instance_ids") or ())
+            item["ds_links"] = [link for link in found if link is not None]
+    return answer
 
 
 # ---------------------------------------------------------------------------------------------------------------- tasks

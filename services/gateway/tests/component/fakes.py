@@ -879,12 +879,15 @@ class FakeServices:
             for w in body.workflow_ids:
                 if w in fake.offline_in_ds:
                     results.append({
-                        "workflow_id": w, "status": "failed", "instance_ids": [], "error": "dolphin-workflow-offline",
+                        "workflow_id": w, "status": "failed", "instance_ids": [], "project_code": 77,
+                        "error": "dolphin-workflow-offline",
                         "ds_code": 50014, "ds_msg": OFFLINE_START_MESSAGE,
                         "message": "the DS workflow is offline: publish it online first",
                     })  # fmt: skip
                 else:
-                    results.append({"workflow_id": w, "status": "started", "instance_ids": [5000 + w]})
+                    started_one = {"workflow_id": w, "status": "started", "instance_ids": [5000 + w]}
+                    started_one["project_code"] = 77
+                    results.append(started_one)
             started = [r for r in results if r["status"] == "started"]
             return {
                 "instance_ids": [i for r in started for i in r["instance_ids"]],

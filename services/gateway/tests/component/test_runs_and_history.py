@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 import httpx
 import pytest
 
-from .conftest import TRACE_UI
+from .conftest import DS_UI, TRACE_UI
 from .fakes import FakeServices
 
 Start = Callable[..., Awaitable[httpx.AsyncClient]]
@@ -161,6 +161,11 @@ async def test_batch_run(client: httpx.AsyncClient, fakes: FakeServices) -> None
     assert r.status_code == 200, r.text
     assert r.json()["instance_ids"] == [5000 + a, 5000 + b]
     assert [(x["workflow_id"], x["status"]) for x in r.json()["results"]] == [(a, "started"), (b, "started")]
+    # each instance links to its page in DolphinScheduler's UI (common.dolphin.links)
+    assert [x["ds_links"] for x in r.json()["results"]] == [
+        [f"{DS_UI}/projects/77/workflow/instances/{5000 + a}"],
+        [f"{DS_UI}/projects/77/workflow/instances/{5000 + b}"],
+    ]
     sent = fakes.calls("publisher")[0].body
     assert sent["workflow_ids"] == [a, b]
     assert sent["backfill"] == {"start": "2025-01-01T00:00:00Z", "end": "2025-01-03T00:00:00Z"}

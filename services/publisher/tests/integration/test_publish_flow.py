@@ -208,6 +208,7 @@ async def test_run_now_and_batch_start_return_ds_instances(harness: Harness) -> 
     assert failed["ds_msg"] == "start workflow instance error:The workflowDefinition should be online"
     assert failed["error"] == "dolphin-workflow-offline"
     assert (started["workflow_id"], started["status"]) == (106, "started")
+    assert (failed["project_code"], started["project_code"]) == (recs[0].project_code, recs[1].project_code)
     assert body["instance_ids"] == started["instance_ids"]
 
 

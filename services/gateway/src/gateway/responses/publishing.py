@@ -79,6 +79,11 @@ class BatchRunItem(BaseModel):
     #: ``unknown``: no answer, it may have started
     status: Literal["started", "failed", "unknown"]
     instance_ids: list[int] = []
+    #: the DolphinScheduler project the workflow is deployed in
+    project_code: int | None = None
+    #: each started instance's page in DolphinScheduler's UI, in the order of ``instance_ids`` (empty when DS links
+    #: are not configured)
+    ds_links: list[str] = []
     #: our problem type of the failure (``dolphin-workflow-offline``, …)
     error: str | None = None
     ds_code: int | None = None

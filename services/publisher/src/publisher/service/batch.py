@@ -110,6 +110,8 @@ class BatchRunItem(BaseModel):
     #: gave no answer (timeout, dropped connection, 5xx), so it may or may not have started: see its executions
     status: Literal["started", "failed", "unknown"]
     instance_ids: list[int] = Field(default_factory=list)
+    #: the DS project the workflow is deployed in (the gateway links each instance to DS's UI)
+    project_code: int | None = None
     #: our problem type for the failure (``dolphin-workflow-offline``, ``dolphin-workflow-missing``, ...)
     error: str | None = None
     ds_code: int | None = None
@@ -174,8 +176,10 @@ async def batch_run(deps: Deps, req: BatchRunRequest) -> BatchRunResult:
             try:
                 ids = await deps.rest.start_workflow_instance(int(row.project_code), int(row.workflow_code), **kwargs)
             except PlatformError as exc:
-                return _batch_failure(workflow_id, exc)
-        return BatchRunItem(workflow_id=workflow_id, status="started", instance_ids=ids)
+                return _batch_failure(workflow_id, exc).model_copy(update={"project_code": int(row.project_code)})
+        return BatchRunItem(
+            workflow_id=workflow_id, status="started", instance_ids=ids, project_code=int(row.project_code)
+        )
 
     results = list(await asyncio.gather(*(start_one(w) for w in req.workflow_ids)))
     counts = {status: sum(1 for r in results if r.status == status) for status in ("started", "failed", "unknown")}
