@@ -21,6 +21,7 @@ const routes: RouteRecordRaw[] = [
   { path: '/tasks', name: 'tasks', component: () => import('./views/TaskListView.vue') },
   { path: '/migration', name: 'migration', component: () => import('./views/MigrationView.vue') },
   { path: '/proposals', name: 'proposals', component: () => import('./views/ProposalsView.vue') },
+  { path: '/backfill', name: 'backfill', component: () => import('./views/BackfillView.vue') },
   { path: '/:pathMatch(.*)*', redirect: '/workflows' },
 ]
 

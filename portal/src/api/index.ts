@@ -18,6 +18,9 @@ import type {
   ProposalPreview,
   PublishRecord,
   RollbackResult,
+  BatchRunInput,
+  BatchRunResult,
+  RunInput,
   RunView,
   Task,
   TaskInput,
@@ -101,7 +104,10 @@ export const api = {
   retryRecord: (recordId: number, key: string) =>
     client.post<PublishRecord>(`${V1}/publish-records/${recordId}/retry`, {}, undefined, idempotency(key)),
   /** 200 `started`, 202 `unknown` (poll `getRun`); the same key gives the same answer and one DS instance */
-  run: (id: number, key: string) => client.post<RunView>(`${V1}/workflows/${id}/run`, {}, undefined, idempotency(key)),
+  run: (id: number, key: string, options: RunInput = {}) =>
+    client.post<RunView>(`${V1}/workflows/${id}/run`, options, undefined, idempotency(key)),
+  /** start or backfill several workflows; answers each one (`started` with its DS instance ids, `failed`, `unknown`) */
+  batchRun: (body: BatchRunInput) => client.post<BatchRunResult>(`${V1}/workflows/batch-run`, body),
   getRun: (id: number, runId: number) => client.get<RunView>(`${V1}/workflows/${id}/runs/${runId}`),
   getRestore: (id: number) => client.get<DsRestore>(`${V1}/workflows/${id}/restore`),
   restoreNow: (id: number) => client.post<DsRestore>(`${V1}/workflows/${id}/restore`),

@@ -116,6 +116,14 @@ export type PublishAccepted = S['PublishAccepted']
 /** A run now: `starting`/`unknown` are open (poll `GET …/runs/{run_id}`), the others are settled. */
 export type RunView = S['RunView']
 export type RunState = RunView['state']
+/** Run now's options (all optional): worker group, warning type, schedule time (a one-date backfill in DS), … */
+export type RunInput = S['RunInput']
+export type WarningType = NonNullable<RunInput['warning_type']>
+export const WARNING_TYPES: WarningType[] = ['NONE', 'FAILURE', 'SUCCESS', 'ALL']
+/** A batch start / backfill (`POST /workflows/batch-run`) and its answer, workflow by workflow. */
+export type BatchRunInput = S['BatchRunInput']
+export type BatchRunResult = S['BatchRunResult']
+export type BatchRunItem = S['BatchRunItem']
 export type InstanceInfo = S['Instance']
 export type TaskInstance = S['TaskInstance']
 export type InstanceDetail = S['InstanceDetail']

@@ -1,9 +1,11 @@
 import { useDialog, type DialogOptions } from 'naive-ui'
+import type { VNodeChild } from 'vue'
 
 export interface ConfirmOptions {
   type?: 'warning' | 'error' | 'info'
   title: string
-  content: string
+  /** the question, or a render function (a question with fields: it is rendered reactively) */
+  content: string | (() => VNodeChild)
   positiveText: string
   negativeText: string
   /** a class on the dialog, so tests (and styles) can find it */
