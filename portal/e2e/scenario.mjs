@@ -325,6 +325,42 @@ try {
     await expectText(page.locator('th'), '最近 10 次执行')
   })
 
+  await step('backfill', async () => {
+    // issue 21 item 4: two days of the workflow, in parallel; each workflow's outcome with its DS instances
+    const before = await instancesInDs()
+    await page.goto(cfg.baseUrl + '/backfill')
+    await testId('backfill-start').click()
+    await expectText(testId('backfill-problems'), '至少选择一个工作流') // nothing chosen yet: nothing sent
+    await testId('backfill-workflows').click()
+    await pickOption(cfg.workflowName)
+    await closeMenus()
+    // typed (the picker takes a range once both ends parse), then the picker closed by a click elsewhere
+    const days = testId('backfill-range').locator('input')
+    await days.nth(0).click()
+    await days.nth(0).fill('2025-01-01')
+    await days.nth(1).fill('2025-01-02')
+    await page.locator('h2').first().click()
+    await poll(async () => (await days.nth(0).inputValue()) === '2025-01-01' && (await days.nth(1).inputValue()) === '2025-01-02', {
+      what: 'the two days in the picker',
+      every: 200,
+      timeout: 5000,
+    })
+    await testId('backfill-mode').locator('.n-radio', { hasText: '并行' }).click()
+    await testId('backfill-parallelism').locator('input').fill('2')
+    await testId('backfill-parallelism').locator('input').blur()
+    await testId('backfill-start').click()
+    await page.locator('.n-dialog').getByRole('button', { name: '开始补数' }).click()
+    const row = testId(`backfill-row-${result.workflowId}`)
+    await expectText(row, '已启动')
+    const links = row.locator('a[href*="/workflow/instances/"]')
+    await poll(async () => (await links.count()) === 2, { what: 'two DS instance links' })
+    const shown = (await links.allInnerTexts()).map((x) => Number(x.replace(/[^0-9]/g, '')))
+    const added = (await instancesInDs()).filter((i) => !before.includes(i))
+    if (JSON.stringify([...added].sort()) !== JSON.stringify([...shown].sort()))
+      throw new Error(`the backfill must show the instances DS made: DS added ${JSON.stringify(added)}, the page shows ${shown}`)
+    result.backfillInstances = added
+  })
+
   const newTask = `${cfg.workflowName}_report`
   await step('task-list', async () => {
     await page.goto(cfg.baseUrl + '/tasks')

@@ -6,7 +6,8 @@ workflow from the tasks and draw its DAG; approve it after someone saved a new v
 approval of the old version is refused, the page reloads, the new version is approved); publish it online and see both
 states (platform approved, DolphinScheduler online with its schedule); set it online on the platform; run it, and run it
 again with double clicks (one DS instance, shown in the executions at once); see the run among the last 10 executions,
-open the instance's tasks and a task log, switch the language (and back); the task list, registering a task (and a SQL
+open the instance's tasks and a task log, switch the language (and back); a backfill of two days on the backfill
+screen (its DS instances shown and linked); the task list, registering a task (and a SQL
 task whose datasource DS lacks: saved with a warning), editing the workflow into version 3, the diff and a migration
 preview; a publish that DolphinScheduler refuses and its retry (double-clicked: one retry record); platform offline
 (DS offline too, a run refused with the reason); archiving the workflow and deleting a never-published one and an
@@ -239,6 +240,7 @@ def test_portal_end_to_end(platform_stack: Stack, kafka_bootstrap: str) -> None:
         "task-log",
         "english",
         "chinese-again",
+        "backfill",
         "task-list",
         "register-task",
         "task-save-warning",
@@ -297,9 +299,12 @@ def test_portal_end_to_end(platform_stack: Stack, kafka_bootstrap: str) -> None:
     assert records[1]["retry_of"] == records[2]["id"] == result["failedRecordId"]
     assert records[2]["error_code"] == 50035
     # two runs were asked for (one click, one double click) and DS has exactly two instances; none while offline
+    # and a backfill of two days (the backfill screen): two COMPLEMENT_DATA instances
     instances = _ds_instances(platform_stack, wf["project_code"], wf["workflow_code"])
-    assert len(instances) == 2, instances
+    assert len(instances) == 4, instances
     assert result["doubleClickInstance"] in instances
+    assert len(result["backfillInstances"]) == 2
+    assert set(result["backfillInstances"]) < set(instances)
     assert any(e["state"] == "SUCCESS" for e in wf["executions"]["executions"])
     # the draft workflow and the unassigned SQL task were deleted
     assert draft_after.status_code == 404, draft_after.text
