@@ -79,7 +79,7 @@ COMPOSED: dict[type[BaseModel], set[str]] = {
     g.CrossDependency: {"tables"},
     g.MigrationPreview: {"source_version_no", "target_version_no"},
     g.PublishRecord: {"trace_link"},
-    g.Execution: {"trace_link"},
+    g.Execution: {"trace_link", "ds_link"},
     g.ExecutionsPart: {"tracked"},
     g.BatchRunItem: {"ds_links"},
 }

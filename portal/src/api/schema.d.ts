@@ -1044,6 +1044,8 @@ export interface components {
             platform_version_id: number | null;
             /** Trace Link */
             trace_link?: string | null;
+            /** Ds Link */
+            ds_link?: string | null;
         };
         /**
          * ExecutionType

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from common.errors import Conflict, NotFound, PlatformError
 from gateway.deps import Deps
-from gateway.domain.links import with_run_trace_links, with_trace_links, workflow_link
+from gateway.domain.links import with_instance_links, with_run_trace_links, with_trace_links, workflow_link
 from gateway.errors import UpstreamProblem
 from gateway.ports import Caller, Json, Params
 from gateway.schemas import TaskListQuery
@@ -130,6 +130,7 @@ async def workflow_detail(deps: Deps, workflow_id: int, caller: Caller) -> Json:
     if not isinstance(executions, _Missing):
         # a missing runs answer costs only the links (never marks the page part unavailable)
         executions = with_run_trace_links(trace_ui, executions, runs if isinstance(runs, dict) else {})
+        executions = with_instance_links(deps.settings.ds_links, executions)
     parts = {"versions": versions, "publish_records": records, "executions": executions}
     unavailable = [name for name, value in parts.items() if isinstance(value, _Missing)]
     return {

@@ -74,6 +74,10 @@ async def test_the_detail_links_a_run_started_here_and_each_publish_record_to_it
     links = {e["instance_id"]: e["trace_link"] for e in detail["executions"]["executions"]}
     assert links.pop(started) == f"{TRACE_UI}/traces/{0xABC0001:032x}"
     assert set(links.values()) == {None}
+    # each execution links to its instance's page in DolphinScheduler's UI (common.dolphin.links)
+    assert {e["instance_id"]: e["ds_link"] for e in detail["executions"]["executions"]} == {
+        e["instance_id"]: f"{DS_UI}/projects/77/workflow/instances/{e['instance_id']}" for e in fakes.executions[wid]
+    }
     assert detail["publish_records"]["items"][0]["trace_link"] == f"{TRACE_UI}/traces/{record['trace_id']}"
     listed = (await client.get(f"/api/v1/workflows/{wid}/publish-records")).json()
     assert listed["items"][0]["trace_link"] == f"{TRACE_UI}/traces/{record['trace_id']}"
@@ -215,6 +219,9 @@ async def test_executions_instance_and_log(client: httpx.AsyncClient, fakes: Fak
     assert r.status_code == 200
     assert len(r.json()["executions"]) == 3
     assert r.json()["stale"] is False
+    assert [e["ds_link"] for e in r.json()["executions"]] == [
+        f"{DS_UI}/projects/77/workflow/instances/{i}" for i in (4000, 4001, 4002)
+    ]
     assert (await client.get("/api/v1/workflows/5/executions")).status_code == 404
     r = await client.get("/api/v1/workflows/4/instances/4001")
     assert r.status_code == 200

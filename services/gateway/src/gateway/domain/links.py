@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from common.dolphin.links import DsLinks
+
 
 def workflow_link(workflow_id: int | None) -> str | None:
     """The portal route of a workflow's detail page."""
@@ -45,6 +47,16 @@ def with_run_trace_links(template: str, executions: dict[str, Any], runs: dict[s
         if isinstance(execution, dict):
             instance_id = execution.get("instance_id")
             execution["trace_link"] = trace_link(template, traces.get(instance_id) if instance_id else None)
+    return executions
+
+
+def with_instance_links(links: DsLinks, executions: dict[str, Any]) -> dict[str, Any]:
+    """history-sync's executions of a workflow with each execution's ``ds_link``: its instance's page in
+    DolphinScheduler's UI (``None`` when DS links are not configured)."""
+    project_code = executions.get("project_code")
+    for execution in executions.get("executions") or ():
+        if isinstance(execution, dict):
+            execution["ds_link"] = links.workflow_instance(project_code, execution.get("instance_id"))
     return executions
 
 

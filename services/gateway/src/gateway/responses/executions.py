@@ -27,6 +27,8 @@ class Execution(BaseModel):
     platform_version_id: int | None
     #: the workflow page only: the trace of the platform request that started this run (``null``: none recorded)
     trace_link: str | None = None
+    #: the instance's page in DolphinScheduler's UI (``null`` when DS links are not configured)
+    ds_link: str | None = None
 
 
 class WorkflowExecutions(BaseModel):

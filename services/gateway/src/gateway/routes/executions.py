@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from common.bounds import INT4_MAX
 from gateway import responses as r
 from gateway.auth import acting
+from gateway.domain.links import with_instance_links
 from gateway.domain.roles import Role
 from gateway.ports import Caller, Json
 from gateway.routes.params import PROBLEM_RESPONSES, DepsDep, DsInstancePath, IdPath, PassThroughRoute
@@ -34,7 +35,8 @@ async def list_executions(
     ``max_age_seconds`` (default: the service's limit), when a run was started or a publish finished since, or when
     the newest run was still going. When DolphinScheduler does not answer in time, the cache comes back as it is
     with ``stale: true`` and the error."""
-    return await deps.history.executions(workflow_id, caller, direct=True, max_age_s=max_age_seconds)
+    answer = await deps.history.executions(workflow_id, caller, direct=True, max_age_s=max_age_seconds)
+    return with_instance_links(deps.settings.ds_links, answer)
 
 
 @router.get("/instances/{instance_id}", response_model=r.InstanceDetail)
