@@ -239,6 +239,22 @@ def test_an_added_dependency_merges_groups_that_fit_or_regroups_a_circle() -> No
     assert _group_graph_is_acyclic(groups, edges)
 
 
+def test_a_circle_between_groups_is_broken_by_splitting_a_group_on_it() -> None:
+    edges = [(1, 2), (3, 4)]
+    book = ProposalBook(max_size=2)
+    book.rebuild({1, 2, 3, 4}, _upstream(edges))
+    for e in [(1, 3), (4, 2)]:
+        # 1→3 runs from {1, 2} to {3, 4} (too large together); 4→2 runs back: a circle of groups, though the tasks
+        # are acyclic (1→3→4→2, 1→2). 2 is the only task of its group that 4→2 reaches and it leads to no task of
+        # {3, 4}: {1, 2} is split into 1 and 2, and {3, 4} stays
+        edges.append(e)
+        up = _upstream(edges)
+        new = book.update(Change(added=(e,)), unassigned={1, 2, 3, 4}, upstream=up, downstream=invert(up))
+    assert sorted(g.task_ids for g in book.groups.values()) == [(1,), (2,), (3, 4)]
+    assert sorted(book.groups[g].task_ids for g in new) == [(1,), (2,), (3, 4)]  # {3, 4} has a new cut dependency
+    _check_book(book, {1, 2, 3, 4}, edges, 2)
+
+
 def test_suggest_home() -> None:
     home = suggest_home({1: 7}, {2: 7, 3: None})
     assert home is not None

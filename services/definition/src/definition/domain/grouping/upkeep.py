@@ -16,6 +16,9 @@ from definition.domain.dag import EdgePair
 from definition.domain.grouping.groups import DEFAULT_MAX_SIZE, Group
 from definition.domain.grouping.partition import group_tasks
 
+#: circles a new dependency closes that ``ProposalBook._untangle`` breaks by splitting groups before it regroups them
+UNTANGLE_ROUNDS = 8
+
 
 @dataclass(frozen=True, slots=True)
 class Change:
@@ -128,8 +131,12 @@ class ProposalBook:
                     both = [*self.groups[a].task_ids, *self.groups[b].task_ids]
                     new = [g for g in new if g not in (a, b)] + self._regroup(both, [a, b], unassigned, upstream)
                     continue
-            if not self._reaches({b}, {a}, upstream, downstream):
+            # a circle back from b to a: split the groups on it (``_untangle``), else regroup them together
+            split, untangled = self._untangle(u, v, unassigned, upstream, downstream)
+            new = [g for g in new if g in self.groups] + split
+            if untangled:
                 continue
+            a = self.group_of[u]
             tangled = self._circle(a, upstream, downstream)
             members = {t for g in tangled for t in self.groups[g].task_ids}
             new = [g for g in new if g not in tangled] + self._regroup(members, tangled, unassigned, upstream)
@@ -147,6 +154,107 @@ class ProposalBook:
                 if self.group_of.get(t) == gid:
                     del self.group_of[t]
         return self._add(group_tasks((t for t in region if t in unassigned), upstream, self.max_size))
+
+    def _untangle(
+        self,
+        u: int,
+        v: int,
+        unassigned: Collection[int],
+        upstream: Mapping[int, Iterable[int]],
+        downstream: Mapping[int, Iterable[int]],
+    ) -> tuple[list[int], bool]:
+        """Break the circles the new dependency ``u → v`` closes between groups without regrouping them: take one
+        circle (a shortest path of groups from ``v``'s back to ``u``'s), follow it task by task — in each group the
+        tasks reached from the previous group's reached part (``v`` itself in the first), within the group — up to
+        the first group whose reached part leads no further along the path, and split each group on the way into
+        its reached part and the rest (as connected pieces). Inside a group its dependencies only run from the rest
+        into the reached part, so a split never closes a circle elsewhere; the path is broken, and the next circle,
+        if any, is taken the same way. Returns the ids of the groups it created and whether no circle is left: not
+        when the tasks themselves close a lineage cycle or the circles are not broken within ``UNTANGLE_ROUNDS``
+        paths (then the caller regroups the circle)."""
+        created: list[int] = []
+        for _ in range(UNTANGLE_ROUNDS):
+            path = self._path(self.group_of[v], self.group_of[u], upstream, downstream)
+            if path is None:
+                return [g for g in created if g in self.groups], True
+            reached: set[int] = {v}
+            parts: list[tuple[int, set[int]]] = []
+            for i, gid in enumerate(path):
+                members = set(self.groups[gid].task_ids)
+                if i > 0:
+                    reached = {t for t in members for w in upstream.get(t, ()) if w in reached}
+                stack = list(reached)
+                while stack:
+                    for w in downstream.get(stack.pop(), ()):
+                        if w in members and w not in reached:
+                            reached.add(w)
+                            stack.append(w)
+                parts.append((gid, reached))
+                if i + 1 == len(path):
+                    if u in reached:
+                        # v reaches u through the tasks themselves: a lineage cycle
+                        return [g for g in created if g in self.groups], False
+                    break
+                nxt = path[i + 1]
+                if not any(self.group_of.get(w) == nxt for t in reached for w in downstream.get(t, ())):
+                    break
+            for gid, part in parts:
+                rest = [t for t in self.groups[gid].task_ids if t not in part]
+                if not rest:
+                    continue
+                created += self._regroup(part, [gid], unassigned, upstream)
+                created += self._add(group_tasks((t for t in rest if t in unassigned), upstream, self.max_size))
+        return [g for g in created if g in self.groups], False
+
+    def _path(
+        self,
+        src: int,
+        dst: int,
+        upstream: Mapping[int, Iterable[int]],
+        downstream: Mapping[int, Iterable[int]],
+    ) -> list[int] | None:
+        """A shortest path of cut dependencies from group ``src`` to group ``dst`` (``_reaches``, with the way back)."""
+        if src == dst:
+            return [src]
+        ahead: dict[int, int] = {src: src}
+        behind: dict[int, int] = {dst: dst}
+        fwd, bwd = [src], [dst]
+        meet = None
+        while fwd and bwd and meet is None:
+            if len(fwd) <= len(bwd):
+                nxt = []
+                for g in fwd:
+                    for h in self._linked(g, downstream):
+                        if h not in ahead:
+                            ahead[h] = g
+                            nxt.append(h)
+                            if h in behind:
+                                meet = h
+                                break
+                    if meet is not None:
+                        break
+                fwd = nxt
+            else:
+                nxt = []
+                for g in bwd:
+                    for h in self._linked(g, upstream):
+                        if h not in behind:
+                            behind[h] = g
+                            nxt.append(h)
+                            if h in ahead:
+                                meet = h
+                                break
+                    if meet is not None:
+                        break
+                bwd = nxt
+        if meet is None:
+            return None
+        path = [meet]
+        while path[0] != src:
+            path.insert(0, ahead[path[0]])
+        while path[-1] != dst:
+            path.append(behind[path[-1]])
+        return path
 
     def _linked(self, g: int, links: Mapping[int, Iterable[int]]) -> set[int]:
         return {h for t in self.groups[g].task_ids for w in links.get(t, ()) if (h := self.group_of.get(w)) is not None}
