@@ -187,6 +187,16 @@ def _partition(task_ids: Iterable[int], upstream: Mapping[int, Iterable[int]], m
                         keep.append(b)
                 succ[a] = keep
         ready = sorted((i for i in rest if indegree[i] == 0), key=ids.__getitem__, reverse=True)
+    # a task without a predecessor opened a part of its own (about half the parts of a large component): it joins the
+    # first part it leads to while that has room (nothing runs into it, so every dependency still runs forward)
+    for t in range(n):
+        p = part[t]
+        if size[p] == 1 and succ[t] and weight[comp[t]] > max_size and best[t] < 0:
+            hi = min(part[w] for w in succ[t])
+            if hi != p and size[hi] < max_size:
+                part[t] = hi
+                size[hi] += 1
+                size[p] = 0
     # 3. merge parts sharing the most dependencies while they fit and the order holds
     shared: dict[tuple[int, int], int] = {}
     sget = shared.get
