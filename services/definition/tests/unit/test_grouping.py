@@ -311,7 +311,9 @@ def test_incremental_upkeep_keeps_every_invariant_after_a_random_sequence_of_eve
     n = max(tasks)
     unassigned = set(tasks)
     book = ProposalBook(max_size=max_size)
-    book.rebuild(unassigned, _upstream(edges))
+    upstream = _upstream(edges)
+    downstream = invert(upstream)
+    book.rebuild(unassigned, upstream)
     _check_book(book, unassigned, edges, max_size)
     for _ in range(data.draw(st.integers(1, 12))):
         kind = data.draw(st.sampled_from(["add", "add", "add", "remove", "leave", "join"]))
@@ -331,6 +333,10 @@ def test_incremental_upkeep_keeps_every_invariant_after_a_random_sequence_of_eve
             change = Change(joined=(u,))
         else:
             continue
-        upstream = _upstream(edges)
-        book.update(change, unassigned=unassigned, upstream=upstream, downstream=invert(upstream))
+        # the same mappings changed in place (as the service's caches are): the book keeps what it derived from them
+        upstream.clear()
+        upstream.update(_upstream(edges))
+        downstream.clear()
+        downstream.update(invert(upstream))
+        book.update(change, unassigned=unassigned, upstream=upstream, downstream=downstream)
         _check_book(book, unassigned, [(x, y) for x, y in edges if x in unassigned and y in unassigned], max_size)

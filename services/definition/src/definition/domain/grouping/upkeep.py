@@ -79,10 +79,17 @@ class ProposalBook:
     groups: dict[int, Group] = field(default_factory=dict)
     group_of: dict[int, int] = field(default_factory=dict)
     _next: int = 1
+    #: the groups a group's cut dependencies lead to (``(group, downstream?)``, ``_linked``), kept between updates
+    #: while the same ``upstream``/``downstream`` mappings come (``_links``); a group's entries go when it or a group
+    #: next to it is formed again (``_forget``)
+    _linked_cache: dict[tuple[int, bool], set[int]] = field(default_factory=dict, repr=False)
+    _links: tuple[Mapping[int, Iterable[int]], Mapping[int, Iterable[int]]] | None = field(default=None, repr=False)
 
     def rebuild(self, unassigned: Iterable[int], upstream: Mapping[int, Iterable[int]]) -> None:
         self.groups.clear()
         self.group_of.clear()
+        self._linked_cache.clear()
+        self._links = None
         self._add(group_tasks(unassigned, upstream, self.max_size))
 
     def _add(self, groups: Iterable[Group]) -> list[int]:
@@ -93,8 +100,22 @@ class ProposalBook:
             self.groups[gid] = g
             for t in g.task_ids:
                 self.group_of[t] = gid
+            self._forget(g.task_ids)
             ids.append(gid)
         return ids
+
+    def _forget(self, tasks: Iterable[int]) -> None:
+        """Drop the cached links of the groups next to ``tasks`` (their group is formed again or new)."""
+        if not self._links or not self._linked_cache:
+            return
+        cache, of = self._linked_cache, self.group_of
+        up, down = self._links
+        for t in tasks:
+            for links in (up, down):
+                for w in links.get(t, ()):
+                    if (h := of.get(w)) is not None:
+                        cache.pop((h, True), None)
+                        cache.pop((h, False), None)
 
     def update(
         self,
@@ -108,6 +129,10 @@ class ProposalBook:
 
         def neighbours(t: int) -> Iterable[int]:
             return (*upstream.get(t, ()), *downstream.get(t, ()))
+
+        if self._links is None or self._links[0] is not upstream or self._links[1] is not downstream:
+            self._linked_cache.clear()
+            self._links = (upstream, downstream)
 
         dirty, lone, cross = affected(change, self.group_of.get, neighbours)
         new: list[int] = []
@@ -150,7 +175,11 @@ class ProposalBook:
         upstream: Mapping[int, Iterable[int]],
     ) -> list[int]:
         for gid in gids:
-            for t in self.groups.pop(gid).task_ids:
+            tasks = self.groups.pop(gid).task_ids
+            self._linked_cache.pop((gid, True), None)
+            self._linked_cache.pop((gid, False), None)
+            self._forget(tasks)
+            for t in tasks:
                 if self.group_of.get(t) == gid:
                     del self.group_of[t]
         return self._add(group_tasks((t for t in region if t in unassigned), upstream, self.max_size))
@@ -257,7 +286,16 @@ class ProposalBook:
         return path
 
     def _linked(self, g: int, links: Mapping[int, Iterable[int]]) -> set[int]:
-        return {h for t in self.groups[g].task_ids for w in links.get(t, ()) if (h := self.group_of.get(w)) is not None}
+        """The groups that ``g``'s dependencies (``links``: upstream or downstream) lead to, ``g`` among them when it
+        has an inner one; cached (``_linked_cache``)."""
+        key = (g, self._links is not None and links is self._links[1])
+        found = self._linked_cache.get(key)
+        if found is None:
+            of = self.group_of.get
+            found = self._linked_cache[key] = {
+                h for t in self.groups[g].task_ids for w in links.get(t, ()) if (h := of(w)) is not None
+            }
+        return found
 
     def _reaches(
         self,
