@@ -18,6 +18,9 @@ from definition.domain.grouping.partition import group_tasks
 
 #: circles a new dependency closes that ``ProposalBook._untangle`` breaks by splitting groups before it regroups them
 UNTANGLE_ROUNDS = 8
+#: groups the search for another path between two groups that would merge may see; past it they stay apart (merging
+#: is for quality only, and a search around the hub tables can see most groups)
+MERGE_SEARCH_LIMIT = 1_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +95,9 @@ class ProposalBook:
         self._links = None
         self._add(group_tasks(unassigned, upstream, self.max_size))
 
-    def _add(self, groups: Iterable[Group]) -> list[int]:
+    def _add(self, groups: Iterable[Group], *, forget: bool = True) -> list[int]:
+        """Keep ``groups``; ``forget``: drop the cached links next to their tasks (not needed when the tasks' old
+        groups were just dropped: ``_regroup``)."""
         ids = []
         for g in groups:
             gid = self._next
@@ -100,7 +105,8 @@ class ProposalBook:
             self.groups[gid] = g
             for t in g.task_ids:
                 self.group_of[t] = gid
-            self._forget(g.task_ids)
+            if forget:
+                self._forget(g.task_ids)
             ids.append(gid)
         return ids
 
@@ -152,7 +158,7 @@ class ProposalBook:
                 # the two groups now depend on each other: one group, unless another path joins them (a circle)
                 succ = (self._linked(a, downstream) | self._linked(b, downstream)) - {a, b}
                 pred = (self._linked(a, upstream) | self._linked(b, upstream)) - {a, b}
-                if not self._reaches(succ, pred, upstream, downstream):
+                if not self._reaches(succ, pred, upstream, downstream, limit=MERGE_SEARCH_LIMIT):
                     both = [*self.groups[a].task_ids, *self.groups[b].task_ids]
                     new = [g for g in new if g not in (a, b)] + self._regroup(both, [a, b], unassigned, upstream)
                     continue
@@ -174,6 +180,7 @@ class ProposalBook:
         unassigned: Collection[int],
         upstream: Mapping[int, Iterable[int]],
     ) -> list[int]:
+        gids = list(gids)
         for gid in gids:
             tasks = self.groups.pop(gid).task_ids
             self._linked_cache.pop((gid, True), None)
@@ -182,7 +189,9 @@ class ProposalBook:
             for t in tasks:
                 if self.group_of.get(t) == gid:
                     del self.group_of[t]
-        return self._add(group_tasks((t for t in region if t in unassigned), upstream, self.max_size))
+        # ``region`` is the tasks of ``gids`` (whose neighbours' links were just dropped) or new tasks
+        groups = group_tasks((t for t in region if t in unassigned), upstream, self.max_size)
+        return self._add(groups, forget=not gids)
 
     def _untangle(
         self,
@@ -232,7 +241,8 @@ class ProposalBook:
                 if not rest:
                     continue
                 created += self._regroup(part, [gid], unassigned, upstream)
-                created += self._add(group_tasks((t for t in rest if t in unassigned), upstream, self.max_size))
+                rest_groups = group_tasks((t for t in rest if t in unassigned), upstream, self.max_size)
+                created += self._add(rest_groups, forget=False)
         return [g for g in created if g in self.groups], False
 
     def _path(
@@ -303,10 +313,11 @@ class ProposalBook:
         dst: set[int],
         upstream: Mapping[int, Iterable[int]],
         downstream: Mapping[int, Iterable[int]],
+        limit: int | None = None,
     ) -> bool:
         """Whether cut dependencies lead from a group of ``src`` to one of ``dst``: searched from both ends at once,
         the smaller frontier first (a group's downstream closure can be most of the graph, its upstream one small,
-        or the other way round)."""
+        or the other way round). Past ``limit`` groups seen: ``True`` (for a check where "maybe" must read "yes")."""
         if src & dst:
             return True
         ahead, behind = set(src), set(dst)
@@ -332,6 +343,8 @@ class ProposalBook:
                             behind.add(h)
                             nxt.append(h)
                 bwd = nxt
+            if limit is not None and len(ahead) + len(behind) > limit:
+                return True
         return False
 
     def _circle(
