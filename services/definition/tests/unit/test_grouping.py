@@ -299,6 +299,12 @@ def _check_book(book: ProposalBook, unassigned: set[int], edges: list[EdgePair],
     assert _group_graph_is_acyclic(groups, edges)
     assert all(book.group_of[t] == gid for gid, g in book.groups.items() for t in g.task_ids)
     assert set(book.group_of) == unassigned
+    # the links cached between updates are the ones the groups have now
+    up = _upstream(edges)
+    down = invert(up)
+    for (gid, downstream), linked in book._linked_cache.items():
+        links = down if downstream else up
+        assert linked == {book.group_of[w] for t in book.groups[gid].task_ids for w in links.get(t, ())}
 
 
 @settings(max_examples=80, deadline=None)

@@ -82,9 +82,9 @@ class ProposalBook:
     groups: dict[int, Group] = field(default_factory=dict)
     group_of: dict[int, int] = field(default_factory=dict)
     _next: int = 1
-    #: the groups a group's cut dependencies lead to (``(group, downstream?)``, ``_linked``), kept between updates
-    #: while the same ``upstream``/``downstream`` mappings come (``_links``); a group's entries go when it or a group
-    #: next to it is formed again (``_forget``)
+    #: the groups a group's dependencies lead to (``(group, downstream?)``, ``_linked``), kept between updates while
+    #: the same ``upstream``/``downstream`` mappings come (``_links``), patched when a group next to it goes or comes
+    #: (``_relink``)
     _linked_cache: dict[tuple[int, bool], set[int]] = field(default_factory=dict, repr=False)
     _links: tuple[Mapping[int, Iterable[int]], Mapping[int, Iterable[int]]] | None = field(default=None, repr=False)
 
@@ -95,9 +95,7 @@ class ProposalBook:
         self._links = None
         self._add(group_tasks(unassigned, upstream, self.max_size))
 
-    def _add(self, groups: Iterable[Group], *, forget: bool = True) -> list[int]:
-        """Keep ``groups``; ``forget``: drop the cached links next to their tasks (not needed when the tasks' old
-        groups were just dropped: ``_regroup``)."""
+    def _add(self, groups: Iterable[Group]) -> list[int]:
         ids = []
         for g in groups:
             gid = self._next
@@ -105,23 +103,28 @@ class ProposalBook:
             self.groups[gid] = g
             for t in g.task_ids:
                 self.group_of[t] = gid
-            if forget:
-                self._forget(g.task_ids)
+            self._relink(gid, g.task_ids, add=True)
             ids.append(gid)
         return ids
 
-    def _forget(self, tasks: Iterable[int]) -> None:
-        """Drop the cached links of the groups next to ``tasks`` (their group is formed again or new)."""
+    def _relink(self, gid: int, tasks: Iterable[int], *, add: bool) -> None:
+        """Patch the cached links of the groups next to ``tasks`` for group ``gid`` coming (``add``) or going: a
+        dependency ``t → w`` from ``gid`` puts ``gid`` among the groups ``w``'s group's upstream links lead to, and
+        the other way round (the links of a dependency that went are patched at its other end, whose group is
+        formed again: ``affected``)."""
         if not self._links or not self._linked_cache:
             return
         cache, of = self._linked_cache, self.group_of
         up, down = self._links
         for t in tasks:
-            for links in (up, down):
+            # w upstream of t: w's group's downstream links lead to gid (key True); w downstream: upstream (False)
+            for links, key in ((up, True), (down, False)):
                 for w in links.get(t, ()):
-                    if (h := of.get(w)) is not None:
-                        cache.pop((h, True), None)
-                        cache.pop((h, False), None)
+                    if (h := of.get(w)) is not None and h != gid and (found := cache.get((h, key))) is not None:
+                        if add:
+                            found.add(gid)
+                        else:
+                            found.discard(gid)
 
     def update(
         self,
@@ -185,13 +188,11 @@ class ProposalBook:
             tasks = self.groups.pop(gid).task_ids
             self._linked_cache.pop((gid, True), None)
             self._linked_cache.pop((gid, False), None)
-            self._forget(tasks)
+            self._relink(gid, tasks, add=False)
             for t in tasks:
                 if self.group_of.get(t) == gid:
                     del self.group_of[t]
-        # ``region`` is the tasks of ``gids`` (whose neighbours' links were just dropped) or new tasks
-        groups = group_tasks((t for t in region if t in unassigned), upstream, self.max_size)
-        return self._add(groups, forget=not gids)
+        return self._add(group_tasks((t for t in region if t in unassigned), upstream, self.max_size))
 
     def _untangle(
         self,
@@ -241,8 +242,7 @@ class ProposalBook:
                 if not rest:
                     continue
                 created += self._regroup(part, [gid], unassigned, upstream)
-                rest_groups = group_tasks((t for t in rest if t in unassigned), upstream, self.max_size)
-                created += self._add(rest_groups, forget=False)
+                created += self._add(group_tasks((t for t in rest if t in unassigned), upstream, self.max_size))
         return [g for g in created if g in self.groups], False
 
     def _path(
