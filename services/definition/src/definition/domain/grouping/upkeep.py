@@ -3,8 +3,10 @@
 Groups stay as they are unless a change breaks them (``affected``): a group that lost a task or an inner dependency
 is formed again as its connected pieces, a new task is a group of its own, a dependency added between two groups
 merges them when they fit together and no other path joins them, and one that closes a circle of cut dependencies
-regroups the groups on that circle together. The quality drifts from a rebuild's; ``POST /internal/proposals/rebuild``
-repairs it.
+splits the groups on the circle where the new dependency's path through their tasks ends (``ProposalBook._untangle``),
+one circle at a time; only a lineage cycle or a circle not broken within ``UNTANGLE_ROUNDS`` paths regroups the groups
+on the circle together (the service's ``_refresh_proposals`` still regroups every circle: its circle check runs on
+PostgreSQL). The quality drifts from a rebuild's; ``POST /internal/proposals/rebuild`` repairs it.
 """
 
 from __future__ import annotations
