@@ -174,7 +174,7 @@ class Zipkin(_Daemon):
         return f"{self.url}/zipkin/traces/{trace_id}"
 
     def command(self) -> list[str]:
-        from devstack.kafka import find_java
+        from devstack.kafka_runtime import find_java
 
         jar = ensure_zipkin_jar()
         return [

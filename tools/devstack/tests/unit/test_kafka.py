@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from devstack import DevstackError
-from devstack.kafka import KAFKA_VERSION, KafkaServer, find_java
+from devstack.kafka import KafkaServer
+from devstack.kafka_runtime import KAFKA_VERSION, find_java
 
 
 def test_version_is_pinned_4x() -> None:
