@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     cmd = sub.add_parser("replay", help="copy the dead letters of <topic>.dlq back to <topic>, each once")
     cmd.add_argument("--topic", required=True, help="the topic without the environment prefix, e.g. publish.completed")
-    cmd.add_argument("--bootstrap", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:59092"))
+    cmd.add_argument("--bootstrap", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:19092"))
     cmd.add_argument("--topic-prefix", default=os.environ.get("KAFKA_TOPIC_PREFIX", ""))
     cmd.add_argument("--dry-run", action="store_true", help="list what would be replayed; copy and commit nothing")
     args = parser.parse_args(argv)

@@ -26,9 +26,9 @@ class ServiceSettings(BaseSettings):
     #: the service's PostgreSQL schema (``search_path``; its migrations keep their version table there)
     db_schema: str = Field(default="service", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
     #: SQLAlchemy URL with the asyncpg driver, logging in as the service's own role.
-    database_url: SecretStr = SecretStr("postgresql+asyncpg://localhost:55432/platform")
+    database_url: SecretStr = SecretStr("postgresql+asyncpg://localhost:15432/platform")
     kafka_bootstrap_servers: str = Field(
-        default="127.0.0.1:59092", validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "kafka_bootstrap_servers")
+        default="127.0.0.1:19092", validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "kafka_bootstrap_servers")
     )
     #: the principal this service authenticates as (SASL/SCRAM); the broker's ACLs allow it only its topics
     #: (``common.kafka_acls``). Shared names without a prefix: one process, one principal.

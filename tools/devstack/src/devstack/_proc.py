@@ -140,6 +140,32 @@ def port_accepts(host: str, port: int, timeout: float = 0.5) -> bool:
         return False
 
 
+def ephemeral_port_range() -> tuple[int, int] | None:
+    """The kernel's range of ports it hands to outgoing connections, when it says (Linux)."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text(encoding="ascii").split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return None
+
+
+def port_has_listener(port: int) -> bool:
+    """True when some socket listens on TCP ``port`` (a server, not a client's connection that happens to hold it)."""
+    try:
+        return any(
+            c.laddr and c.laddr.port == port and c.status == psutil.CONN_LISTEN
+            for c in psutil.net_connections(kind="tcp")
+        )
+    except psutil.Error:
+        return True  # cannot tell: assume the worst (a real server), so nothing waits in vain
+
+
+def in_ephemeral_range(port: int) -> bool:
+    """True when ``port`` may be handed to an outgoing connection (then a restart may find it taken for a moment)."""
+    span = ephemeral_port_range()
+    return span is not None and span[0] <= port <= span[1]
+
+
 #: how long a start waits for a port held only for a moment (see :func:`require_free_port`)
 PORT_GRACE_S = 10.0
 
@@ -147,10 +173,11 @@ PORT_GRACE_S = 10.0
 def require_free_port(
     host: str, port: int, service: str, env_var: str, *, grace_s: float = PORT_GRACE_S, poll_s: float = 0.2
 ) -> None:
-    """Fail unless ``host:port`` is free, after waiting up to ``grace_s`` for a transient holder to go. The default
-    ports lie in Linux's ephemeral range (32768–60999): while a service is down for a restart, a client retrying
-    ``127.0.0.1:<port>`` can be given that very port as its own and connect to itself (TCP simultaneous open), which
-    holds the port until the client drops the connection, usually within a second."""
+    """Fail unless ``host:port`` is free, after waiting up to ``grace_s`` for a transient holder to go. A port in the
+    kernel's ephemeral range (32768–60999 by default; the devstack defaults lie below it, ports chosen through the
+    environment may not): while a service is down for a restart, a client retrying ``127.0.0.1:<port>`` can be given
+    that very port as its own and connect to itself (TCP simultaneous open), which holds the port until the client
+    drops the connection, usually within a second."""
     deadline = time.monotonic() + grace_s
     while not port_is_free(host, port):
         if time.monotonic() >= deadline:

@@ -35,8 +35,12 @@ from aiokafka.errors import KafkaError
 
 from devstack._proc import (
     DevstackError,
+    PortBusyError,
+    ephemeral_port_range,
+    in_ephemeral_range,
     kill_tree,
     port_accepts,
+    port_has_listener,
     process_alive,
     process_cmdline,
     read_pid,
@@ -312,13 +316,30 @@ class KafkaServer:
                 "kafka.Kafka",
                 str(self.config_file),
             ]
-            # The ports given to devstack may lie in the kernel's ephemeral range: while the broker is down (a test
-            # that restarts it), a client's outgoing connection can take the port as its own source port, and the
-            # broker then cannot bind. Such a start is tried again once the client has let go of it.
+            # Ports chosen through the environment may lie in the kernel's ephemeral range: while the broker is down
+            # (a test that restarts it), a client's outgoing connection can take the port as its own source port, and
+            # the broker then cannot bind. Such a start is tried again once the client has let go of it.
+            for port in (self.port, self.controller_port):
+                if in_ephemeral_range(port):
+                    log.warning(
+                        "Kafka port %d lies in the kernel's ephemeral port range: a restart may find it taken by a "
+                        "client's connection for a while (choose a port below %d)",
+                        port,
+                        (ephemeral_port_range() or (32768, 0))[0],
+                    )
             for attempt in range(1, 6):
                 # a client's self-connection holding the port lets go within a second or two: wait for it to go
-                require_free_port(self.host, self.port, "Kafka", PORT_ENV)
-                require_free_port(self.host, self.controller_port, "the Kafka KRaft controller", CONTROLLER_PORT_ENV)
+                try:
+                    require_free_port(self.host, self.port, "Kafka", PORT_ENV)
+                    require_free_port(
+                        self.host, self.controller_port, "the Kafka KRaft controller", CONTROLLER_PORT_ENV
+                    )
+                except PortBusyError:
+                    ours = (self.port, self.controller_port)
+                    if attempt < 5 and not any(map(port_has_listener, ours)):
+                        log.warning("a Kafka port is still held by a client's connection; waiting again")
+                        continue
+                    raise
                 log_mark = self._log_mark()
                 with self.stdout_file.open("ab") as out:
                     self._proc = subprocess.Popen(

@@ -20,8 +20,10 @@ from pathlib import Path
 
 from devstack._proc import DevstackError
 
-DEFAULT_PG_PORT = 55432
-DEFAULT_KAFKA_PORT = 59092
+# Below Linux's ephemeral port range (32768-60999 by default): a port in that range can be taken by a client's own
+# outgoing connection while the server is down for a restart (see ``_proc.require_free_port``).
+DEFAULT_PG_PORT = 15432
+DEFAULT_KAFKA_PORT = 19092
 HOST = "127.0.0.1"
 
 

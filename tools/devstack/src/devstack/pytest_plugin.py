@@ -9,6 +9,10 @@ Session-scoped fixtures:
 * ``postgres_server`` / ``kafka_server`` – the :class:`PostgresServer` / :class:`KafkaServer` objects,
   for tests that stop, kill or restart a service (skipped when the service is external).
 
+A test that stops a local server and fails before it starts it again would take every later test down with it: after
+each test that had a local server in reach, a server found stopped is started again (and the test that left it so
+fails in its teardown, naming it).
+
 ``DATABASE_URL`` / ``KAFKA_BOOTSTRAP_SERVERS`` select external services; then nothing is started.
 Otherwise the local servers are started once per session (reusing ones that ``devstack up`` already
 started) and at session end only the servers this session started are stopped.
@@ -22,8 +26,8 @@ processes tests start. An external cluster's credentials, if it needs any, come 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Protocol
 
 import pytest
 
@@ -118,3 +122,28 @@ def kafka_server(_devstack_kafka: KafkaServer | None) -> KafkaServer:
             f"needs the local Kafka broker it can stop/restart, but {KAFKA_BOOTSTRAP_ENV} selects an external cluster"
         )
     return _devstack_kafka
+
+
+class _Server(Protocol):
+    def is_running(self) -> bool: ...
+    def start(self) -> bool: ...
+
+
+def start_servers_left_stopped(servers: Iterable[_Server | None]) -> list[str]:
+    """Start each local server found stopped; the names of their kinds (empty when all were running)."""
+    restarted = []
+    for server in servers:
+        if server is not None and not server.is_running():
+            server.start()
+            restarted.append(type(server).__name__)
+    return restarted
+
+
+@pytest.fixture(autouse=True)
+def _devstack_servers_left_running(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Start again, after the test, a local server the test stopped and did not start again (see the module doc)."""
+    yield
+    in_reach = [name for name in ("_devstack_postgres", "_devstack_kafka") if name in request.fixturenames]
+    left_down = start_servers_left_stopped(request.getfixturevalue(name) for name in in_reach)
+    if left_down:
+        pytest.fail(f"the test left {', '.join(left_down)} stopped (started again for the tests after it)")
