@@ -76,9 +76,3 @@ async def replace_deployed_task_codes(session: AsyncSession, workflow_id: int, c
             insert(deployed_task_code),
             [{"workflow_id": workflow_id, "task_id": t, "ds_task_code": c} for t, c in codes.items()],
         )
-
-
-async def deployed_task_codes(session: AsyncSession, workflow_id: int) -> dict[int, int]:
-    c = deployed_task_code.c
-    rows = await session.execute(select(c.task_id, c.ds_task_code).where(c.workflow_id == workflow_id))
-    return {int(r.task_id): int(r.ds_task_code) for r in rows}
