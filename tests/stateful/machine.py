@@ -13,8 +13,9 @@ dirty; an invariant is one ``@invariant`` method):
 * invariants, after every step: no 5xx (every call), list rows and task owners equal the model, one task in at
   most one workflow, detail equals the model, list rows agree with detail, versions contiguous (1..n, each with its
   trigger, summary and exact snapshot and change summary), a publish record for every publish attempt, DS holds
-  exactly the last deployed version of every deployed workflow and one DS workflow per platform workflow, and no DS
-  instance that the model did not start (none while the platform is offline).
+  exactly the last deployed version of every deployed workflow and one DS workflow per platform workflow, the task
+  list's DS task codes are those DS holds, and no DS instance that the model did not start (none while the platform
+  is offline).
 
 Isolation: one example's names (workflows, tasks, lineage tables) share a unique prefix, and every check reads only
 what carries it, so examples (and shrinking's replays) run one after another on the same stack.
@@ -1597,6 +1598,32 @@ class LifecycleMachine(RuleBasedStateMachine):
                 f"version v{version.no} is {version.name} {want_tasks} edges {sorted(want_edges)}"
             )
             self.ds_versions[code] = int(row["version"])
+
+    @invariant()
+    def task_links_carry_the_codes_ds_holds(self) -> None:
+        """A task of a deployed workflow that is in the version DS holds has that DS node's code in the task list
+        (and links to it); any other task of the workflow has none (issue 21 item 6)."""
+        for alias in sorted(self.dirty):
+            wf = self.workflows[alias]
+            if wf.status == "archived" or wf.ds_code is None or wf.deployed_no is None:
+                continue
+            deployed = wf.versions[wf.deployed_no - 1]
+            held = {t["name"]: int(t["code"]) for t in self.ds.dag(wf.ds_code)["taskDefinitionList"]}
+            want: dict[int, int | None] = dict.fromkeys(wf.current.task_ids)
+            for t, c in deployed.tasks:  # by the name DS holds (the task may be renamed since)
+                if t in want:
+                    want[t] = held[c.name]
+            rows = {int(r["id"]): r for r in self.api.pages("/api/v1/tasks", workflowId=wf.id)}
+            got = {t: rows[t]["ds_task_code"] if t in rows else "missing" for t in want}
+            assert got == want, (
+                f"{alias}'s task codes {[(self.alias_of_task(t), c) for t, c in got.items()]}, DS holds "
+                f"{[(self.alias_of_task(t), c) for t, c in want.items()]} (v{deployed.no})"
+            )
+            for t, code in want.items():
+                link = rows[t]["ds_link"]
+                assert code is None or (link or "").endswith(f"/task/instances?taskCode={code}"), (
+                    f"{self.alias_of_task(t)}'s DS link {link} is not its node {code}"
+                )
 
     @invariant()
     def no_instance_the_model_did_not_start(self) -> None:

@@ -2141,6 +2141,8 @@ export interface components {
             workflow_code?: number | null;
             /** Project Code */
             project_code?: number | null;
+            /** Ds Task Code */
+            ds_task_code?: number | null;
             /** Created By */
             created_by: string;
             /** Updated By */
@@ -2199,6 +2201,8 @@ export interface components {
             workflow_code?: number | null;
             /** Project Code */
             project_code?: number | null;
+            /** Ds Task Code */
+            ds_task_code?: number | null;
             /** Created By */
             created_by: string;
             /** Updated By */
@@ -2298,6 +2302,8 @@ export interface components {
             workflow_code?: number | null;
             /** Project Code */
             project_code?: number | null;
+            /** Ds Task Code */
+            ds_task_code?: number | null;
             /** Created By */
             created_by: string;
             /** Updated By */
@@ -2413,6 +2419,8 @@ export interface components {
             workflow_code?: number | null;
             /** Project Code */
             project_code?: number | null;
+            /** Ds Task Code */
+            ds_task_code?: number | null;
             /** Created By */
             created_by: string;
             /** Updated By */

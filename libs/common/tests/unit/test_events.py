@@ -121,6 +121,50 @@ def test_upcaster_turns_old_version_into_new() -> None:
     assert (ev.first, ev.last) == ("Ada", "Lovelace")
 
 
+def _publish_completed(**extra: object) -> PublishCompleted:
+    return PublishCompleted.model_validate(
+        {
+            "request_id": uuid.uuid4(),
+            "record_id": 1,
+            "workflow_id": 7,
+            "version_id": 3,
+            "operation": "deploy",
+            "outcome": "success",
+            "operator": "alice",
+            "completed_at": datetime.now(UTC),
+            **extra,
+        }
+    )
+
+
+def test_publish_completed_carries_the_deployed_task_codes() -> None:
+    event = _publish_completed(task_codes=[{"task_id": 1, "ds_task_code": 1001}, {"task_id": 2, "ds_task_code": 1002}])
+    _, back = registry.decode(registry.encode(event, source="/services/publisher").to_bytes())
+    assert isinstance(back, PublishCompleted)
+    assert [(c.task_id, c.ds_task_code) for c in back.task_codes or ()] == [(1, 1001), (2, 1002)]
+
+
+def test_publish_completed_without_task_codes_is_still_consumed() -> None:
+    """An event of a publisher older than the field: consumed, with ``task_codes`` unknown (``None``, not empty)."""
+    data = registry.encode(_publish_completed(), source="/services/publisher").data
+    old = {k: v for k, v in data.items() if k != "task_codes"}
+    raw = Envelope(type=PublishCompleted.TYPE, source="/services/publisher", data=old).to_bytes()
+    _, event = registry.decode(raw)
+    assert isinstance(event, PublishCompleted)
+    assert event.task_codes is None
+
+
+@pytest.mark.parametrize(
+    "code", [{"task_id": 1, "ds_task_code": 0}, {"task_id": -1, "ds_task_code": 5}, {"task_id": 1}]
+)
+def test_a_publish_completed_with_a_bad_task_code_is_poison(code: dict[str, int]) -> None:
+    data = dict(registry.encode(_publish_completed(), source="/x").data, task_codes=[code])
+    raw = Envelope(type=PublishCompleted.TYPE, source="/x", data=data).to_bytes()
+    with pytest.raises(PoisonMessage) as info:
+        registry.decode(raw)
+    assert "task_codes.0" in info.value.detail
+
+
 @pytest.mark.parametrize("model", ALL_EVENTS, ids=lambda m: m.TYPE)
 def test_committed_schema_is_current(model: type[Event]) -> None:
     """A model change must come with its regenerated schema (``python -m common.events.schemas``)."""

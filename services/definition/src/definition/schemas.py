@@ -95,6 +95,8 @@ class Task(BaseModel):
     #: DolphinScheduler codes of that workflow once it was deployed (``None`` before)
     workflow_code: int | None = None
     project_code: int | None = None
+    #: the task's DolphinScheduler code in what DS holds of that workflow (``None`` until a deploy that has it)
+    ds_task_code: int | None = None
     created_by: str
     updated_by: str
     created_at: datetime

@@ -22,6 +22,7 @@ from common.upstream import Upstream
 from definition import schemas
 from definition.clients import HistoryExecutionsView, LineageDependencyView
 from definition.config import Settings
+from definition.db.repository import publish_requests as publish_repo
 from definition.db.tables import outbox
 from definition.deps import Deps
 from definition.ports import CachedExecutions, DependencySets
@@ -436,6 +437,8 @@ async def test_task_list_document_built_by_the_database_is_the_model(client: htt
     await apply_change(deps, a, new_downstream=(b, loose))
     await apply_change(deps, b, new_upstream=(a,))
     await apply_change(deps, loose, new_upstream=(a,))
+    async with unit_of_work(deps.sessions) as s:  # what publish.completed keeps: a's code in what DS holds
+        await publish_repo.replace_deployed_task_codes(s, wf["id"], {a: 4242, loose: 4343})
     for params in ({"upstream_task_id": a}, {"ids": f"{a},{b},{loose}"}):
         r = await client.get("/internal/tasks", params=params)
         assert r.status_code == 200, r.text
@@ -449,10 +452,10 @@ async def test_task_list_document_built_by_the_database_is_the_model(client: htt
     page = schemas.Page[schemas.TaskListItem].model_validate_json(
         (await client.get("/internal/tasks", params={"ids": f"{a},{b},{loose}"})).content
     )
-    assert [(i.id, i.workflow_id, i.upstream_count, i.downstream_count) for i in page.items] == [
-        (a, wf["id"], 0, 2),
-        (b, wf["id"], 1, 0),
-        (loose, None, 1, 0),
+    assert [(i.id, i.workflow_id, i.upstream_count, i.downstream_count, i.ds_task_code) for i in page.items] == [
+        (a, wf["id"], 0, 2, 4242),
+        (b, wf["id"], 1, 0, None),
+        (loose, None, 1, 0, None),  # a code of the workflow, but the task is not in it
     ]
     r = await client.get("/internal/tasks", params={"ids": "999999999"})
     assert r.json() == {"items": [], "total": 0, "page": 1, "page_size": 20}

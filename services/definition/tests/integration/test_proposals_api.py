@@ -183,7 +183,13 @@ async def test_deleting_a_workflow_gives_its_tasks_back_to_the_proposals(client:
 
 
 async def test_the_proposal_tables_of_the_migration_match_the_metadata(module_settings: Settings) -> None:
-    names = {"orchestration_proposal", "orchestration_proposal_task", "dismissed_proposal", "workflow_version"}
+    names = {
+        "orchestration_proposal",
+        "orchestration_proposal_task",
+        "dismissed_proposal",
+        "workflow_version",
+        "deployed_task_code",  # migration 0008
+    }
     engine = create_engine(module_settings.database_url, schema=module_settings.db_schema, pool_size=1)
 
     def table_of(d: Any) -> str | None:

@@ -12,7 +12,7 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from common.events import PublishCompleted, PublishOperation, PublishOutcome
+from common.events import DeployedTaskCode, PublishCompleted, PublishOperation, PublishOutcome
 from common.testing.kafka_helpers import eventually
 from common.testing.service import running
 from definition.config import Settings
@@ -196,3 +196,76 @@ async def test_a_refused_request_this_service_never_made_changes_nothing(
             await engine.dispose()
         assert mine["request_id"] in known
         assert forged["request_id"] not in known  # nothing of the forged request was written
+
+
+def codes(pairs: dict[int, int]) -> tuple[DeployedTaskCode, ...]:
+    return tuple(DeployedTaskCode(task_id=t, ds_task_code=c) for t, c in pairs.items())
+
+
+async def test_the_task_codes_of_what_ds_holds_reach_the_task_list_and_detail(
+    settings: Settings, producer: AIOKafkaProducer
+) -> None:
+    """Each task's DS code comes with the result of the deploy that put it in DS, replaced whole by the next one that
+    tells codes; a result without codes (an offline, a publisher older than the field), a failure or an older record
+    leaves them. A task not in what DS holds of its workflow (added since, or moved out) has none."""
+    async with running(create_app(settings, telemetry=False)) as client:
+        a, b, c = await new_tasks(client, 3)
+        wid = (await new_workflow(client, [a, b], [(a, b)]))["id"]
+
+        async def task_codes() -> dict[int, int | None]:
+            r = await client.get("/internal/tasks", params={"ids": f"{a},{b},{c}"})
+            assert r.status_code == 200, r.text
+            return {t["id"]: t["ds_task_code"] for t in r.json()["items"]}
+
+        async def codes_become(expected: dict[int, int | None]) -> None:
+            async def matches() -> bool:
+                return await task_codes() == expected
+
+            await eventually(matches, timeout_s=30)
+
+        async def publish(operation: str) -> dict[str, Any]:
+            current = await detail(client, wid)
+            if not current["approved"]:
+                r = await client.post(
+                    f"/internal/workflows/{wid}/actions/approve", json={"version_no": current["current_version_no"]}
+                )
+                assert r.status_code == 200, r.text
+            r = await client.post(f"/internal/workflows/{wid}/publish", json={"operation": operation})
+            assert r.status_code == 202, r.text
+            body: dict[str, Any] = r.json()
+            return body
+
+        assert await task_codes() == {a: None, b: None, c: None}  # never published
+        first = await publish("deploy")
+        await send(producer, settings, result(first, 1, PublishOutcome.SUCCESS, task_codes=codes({a: 1001, b: 1002})))
+        await codes_become({a: 1001, b: 1002, c: None})
+        r = await client.get(f"/internal/tasks/{a}")
+        assert (r.json()["ds_task_code"], r.json()["workflow_code"], r.json()["project_code"]) == (1001, 777, 55)
+
+        # an offline (no codes, as an older publisher's result) and a failure that names codes change none of them
+        off = await publish("offline")
+        await send(producer, settings, result(off, 2, PublishOutcome.SUCCESS, release_state="OFFLINE"))
+        failed = result(off, 3, PublishOutcome.FAILED, error_message="x", task_codes=codes({a: 9, b: 9}))
+        await send(producer, settings, failed)
+
+        async def failed_state() -> bool:
+            return bool((await detail(client, wid))["publish_status"] == "failed")
+
+        await eventually(failed_state, timeout_s=30)
+        assert await task_codes() == {a: 1001, b: 1002, c: None}
+
+        # a new version: b leaves, c joins; until it is deployed only a is in what DS holds of the workflow
+        current = await detail(client, wid)
+        body = workflow_body([a, c], [(a, c)], name=current["name"], expected_version_no=current["current_version_no"])
+        r = await client.put(f"/internal/workflows/{wid}", json=body)
+        assert r.status_code == 200, r.text
+        await codes_become({a: 1001, b: None, c: None})
+        second = await publish("deploy")
+        # a late copy of record 1 (older than the newest applied) is ignored; record 4 tells the new codes
+        await send(producer, settings, result(first, 1, PublishOutcome.SUCCESS, task_codes=codes({a: 5, b: 6})))
+        await send(producer, settings, result(second, 4, PublishOutcome.SUCCESS, task_codes=codes({a: 1001, c: 1003})))
+        await codes_become({a: 1001, b: None, c: 1003})
+
+        # b in another workflow: no code until that one is deployed (the codes are per workflow, as in DS)
+        await new_workflow(client, [b])
+        assert await task_codes() == {a: 1001, b: None, c: 1003}

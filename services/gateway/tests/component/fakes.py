@@ -146,6 +146,7 @@ class FakeServices:
             "revision": 1,
             "workflow_id": None,
             "workflow_name": None,
+            "ds_task_code": None,
             "created_by": "seed",
             "updated_by": "seed",
             "created_at": NOW.isoformat(),

@@ -160,6 +160,27 @@ async def test_task_detail(client: httpx.AsyncClient, fakes: FakeServices) -> No
     assert r.json()["detail"] == "task 999 does not exist"
 
 
+async def test_the_task_node_link_from_the_definition_services_task_code(
+    client: httpx.AsyncClient, fakes: FakeServices
+) -> None:
+    """The definition service answers a task with its DS code in what DS holds (``ds_task_code``): the list and the
+    detail link to that node and pass the code on; a code without a deployed workflow makes no link."""
+    ids = seed(fakes)
+    fakes.tasks[ids["c"]]["ds_task_code"] = 556  # its workflow "weekly" has no DS codes
+    r = await client.get("/api/v1/tasks")
+    assert r.status_code == 200, r.text
+    by_id = {t["id"]: t for t in r.json()["items"]}
+    assert (by_id[ids["b"]]["ds_task_code"], by_id[ids["a"]]["ds_task_code"]) == (555, None)
+    assert by_id[ids["b"]]["ds_link"] == f"{DS_UI}/projects/77/task/instances?taskCode=555"
+    assert by_id[ids["c"]]["ds_link"] is None
+    r = await client.get(f"/api/v1/tasks/{ids['b']}")
+    assert r.status_code == 200, r.text
+    assert (r.json()["ds_task_code"], r.json()["ds_link"]) == (555, f"{DS_UI}/projects/77/task/instances?taskCode=555")
+    r = await client.get(f"/api/v1/tasks/{ids['c']}")
+    assert r.status_code == 200, r.text
+    assert r.json()["ds_link"] is None
+
+
 async def test_ds_links_unavailable_when_definition_lookup_fails(start: Start, fakes: FakeServices) -> None:
     ids = seed(fakes)
     client = await start()

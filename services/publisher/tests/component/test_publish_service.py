@@ -20,7 +20,8 @@ from common.db import unit_of_work
 from common.dolphin import DolphinUnavailable, ReleaseState
 from common.dolphin.links import DsLinks
 from common.errors import Conflict, NotFound
-from common.events.models import PublishOperation, PublishRequested
+from common.events import registry
+from common.events.models import PublishCompleted, PublishOperation, PublishRequested, Topics
 from common.identity import trusted_keys_from
 from common.outbox import Outbox
 from common.settings import ServiceSettings
@@ -191,6 +192,64 @@ async def test_failure_keeps_codes_and_retry_restores_the_online_state(env: tupl
         codes = (await s.execute(select(func.count()).select_from(engine_task_code))).scalar_one()
     assert codes == 2
     assert fake.calls["genTaskCodeList"] == 1  # codes are stable across versions and retries
+
+
+async def _completed(deps: Deps) -> list[PublishCompleted]:
+    """The ``publish.completed`` events in the outbox, oldest first."""
+    async with deps.sessions() as s:
+        stmt = select(outbox_table.c.value).where(outbox_table.c.topic == Topics.PUBLISH_COMPLETED)
+        values = (await s.execute(stmt.order_by(outbox_table.c.id))).scalars().all()
+    events = [registry.decode(v)[1] for v in values]
+    assert all(isinstance(e, PublishCompleted) for e in events)
+    return events  # type: ignore[return-value]
+
+
+def _held_codes(fake: FakeDolphin, workflow_code: int) -> dict[str, int]:
+    """Task name -> code of what the DS fake holds."""
+    return {t["name"]: int(t["code"]) for t in fake.workflows[workflow_code].tasks}
+
+
+async def test_publish_completed_names_the_task_codes_ds_holds(env: tuple[Deps, FakeDolphin]) -> None:
+    """A deploy/online that DS confirmed (or an unchanged skip) carries the code of each task of what DS holds; a
+    failure and an offline carry none (``None``: the codes told before still hold)."""
+    deps, fake = env
+    v1 = _snapshot(11)
+    first = await _accept(deps, _request(v1, "deploy", 1))
+    assert await publish_queue.run_publish(deps, first)
+    code = (await views.get_record(deps, first)).engine_workflow_code
+    assert code is not None
+    held = _held_codes(fake, code)
+    (done,) = await _completed(deps)
+    assert {c.task_id: c.ds_task_code for c in done.task_codes or ()} == {1: held["a"], 2: held["b"]}
+
+    # a new version with one more task: the new one gets a code, the others keep theirs
+    c = SnapshotTask(task_id=3, name="c", task_type="SHELL", params=ShellParams(script="echo 3"))
+    v2 = v1.model_copy(
+        update={"tasks": (*v1.tasks, c), "edges": (*v1.edges, Edge(upstream_task_id=2, downstream_task_id=3))}
+    )
+    second = await _accept(deps, _request(v2, "online", 2))
+    assert await publish_queue.run_publish(deps, second)
+    held2 = _held_codes(fake, code)
+    assert (held2["a"], held2["b"]) == (held["a"], held["b"])
+    done2 = (await _completed(deps))[-1]
+    assert {c.task_id: c.ds_task_code for c in done2.task_codes or ()} == {1: held["a"], 2: held["b"], 3: held2["c"]}
+
+    skipped = await _accept(deps, _request(v2, "deploy", 3))  # the same definition: nothing sent
+    assert await publish_queue.run_publish(deps, skipped)
+    done3 = (await _completed(deps))[-1]
+    assert done3.outcome.value == "skipped_unchanged"
+    assert done3.task_codes == done2.task_codes
+
+    fake.fail("createOrUpdateWorkflow", DolphinUnavailable("gateway unreachable"), times=3)
+    failing = await _accept(deps, _request(_snapshot(11, "echo v4"), "deploy", 4))
+    assert await publish_queue.run_publish(deps, failing)
+    done4 = (await _completed(deps))[-1]
+    assert (done4.outcome.value, done4.task_codes) == ("failed", None)
+
+    off = await _accept(deps, _request(v2, "offline", 5))
+    assert await publish_queue.run_publish(deps, off)
+    done5 = (await _completed(deps))[-1]
+    assert (done5.outcome.value, done5.operation.value, done5.task_codes) == ("success", "offline", None)
 
 
 async def test_a_transient_ds_failure_is_retried_inside_the_publish(env: tuple[Deps, FakeDolphin]) -> None:

@@ -50,6 +50,8 @@ async def test_deploy_through_kafka_writes_ds_record_and_completed_event(harness
     assert done.engine_version == 1
     assert done.project_code == rec.project_code
     assert done.release_state == "OFFLINE"
+    # each task's code in the definition DS holds (read back from the emulator above), for links to its node
+    assert {c.task_id: c.ds_task_code for c in done.task_codes or ()} == {1: c1, 2: c2, 3: c3}
 
     assert harness.client is not None
     engine = (await harness.client.get("/internal/workflows/101/engine")).json()

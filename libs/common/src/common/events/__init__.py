@@ -4,6 +4,7 @@ from common.events.base import Event, Part
 from common.events.envelope import CONTENT_TYPE, Envelope
 from common.events.models import (
     DependencyCycle,
+    DeployedTaskCode,
     ExecutionSummary,
     ExecutionSynced,
     FailureRule,
@@ -26,6 +27,7 @@ __all__ = [
     "ALL_EVENTS",
     "CONTENT_TYPE",
     "DependencyCycle",
+    "DeployedTaskCode",
     "EncodedEvent",
     "Envelope",
     "Event",

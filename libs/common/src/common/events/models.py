@@ -115,6 +115,13 @@ class PublishRequested(Event):
         return str(self.workflow_id)
 
 
+class DeployedTaskCode(Part):
+    """A platform task and its DolphinScheduler task code in the definition DS holds (part of ``PublishCompleted``)."""
+
+    task_id: int = Field(gt=0)
+    ds_task_code: int = Field(gt=0)
+
+
 class PublishCompleted(Event):
     TYPE: ClassVar[str] = "platform.publish.completed"
     TOPIC: ClassVar[str] = Topics.PUBLISH_COMPLETED
@@ -143,6 +150,10 @@ class PublishCompleted(Event):
     error_message: str | None = None
     operator: str
     completed_at: datetime
+    #: the DS task code of every task of the definition DS holds after a successful (or skipped unchanged) deploy or
+    #: online of this version, so links can open a task's node in DS; ``None``: not told (an offline, a failure, or a
+    #: publisher older than this field), the codes applied before stay as they are
+    task_codes: tuple[DeployedTaskCode, ...] | None = None
 
     def key(self) -> str:
         return str(self.workflow_id)

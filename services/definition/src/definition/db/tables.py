@@ -17,6 +17,8 @@ Seed §3 names and columns are kept; additions are marked below.
 - ``workflow_version``: immutable versions, ``UNIQUE(workflow_id, version_no)``; ``content_hash`` added (the sha256
   of ``structure_snapshot``, which is stored as canonical ``json`` text).
 - ``publish_request``: publish requests sent to the publisher and their outcome (not in the seed).
+- ``deployed_task_code`` (migration 0008, issue 21): the DS task code of each task in what DS holds of a workflow,
+  from ``publish.completed``, for "open in DolphinScheduler" links to a task's node.
 - ``orchestration_proposal`` (migration 0007, issue 20): proposed workflows for the tasks in none
   (``definition.domain.grouping``); ``orchestration_proposal_task`` puts each such task in exactly one (its primary
   key); ``dismissed_proposal`` keeps the fingerprints (task sets) people dismissed, so a regrouping that forms the
@@ -207,6 +209,19 @@ task_dependency_projection = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=_NOW),
     Index("ix_task_dependency_projection_upstream_task_ids", "upstream_task_ids", postgresql_using="gin"),
     Index("ix_task_dependency_projection_downstream_task_ids", "downstream_task_ids", postgresql_using="gin"),
+)
+
+#: the DolphinScheduler task code of each task in the definition DS holds of a workflow (migration 0008, issue 21),
+#: as the newest applied ``publish.completed`` says: replaced whole by each deploy/online that reports codes. The task
+#: list joins it on (workflow, task), so a task moved elsewhere or not deployed yet has no code.
+deployed_task_code = Table(
+    "deployed_task_code",
+    metadata,
+    Column("workflow_id", BigInteger, ForeignKey("data_workflow.id", ondelete="CASCADE"), primary_key=True),
+    # no foreign key to data_task: a row of a task that left the workflow goes with the next deploy
+    Column("task_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("ds_task_code", BigInteger, nullable=False),
+    CheckConstraint("ds_task_code > 0", name="ds_task_code"),
 )
 
 PROPOSAL_KINDS = ("new_workflow", "add_to_workflow")

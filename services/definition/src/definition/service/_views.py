@@ -144,6 +144,7 @@ def _task_view(row: Row[Any]) -> schemas.Task:
         workflow_name=row.workflow_name,
         workflow_code=row.workflow_code,
         project_code=row.project_code,
+        ds_task_code=row.ds_task_code,
         created_by=row.created_by,
         updated_by=row.updated_by,
         created_at=row.created_at,

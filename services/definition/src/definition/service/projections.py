@@ -126,6 +126,10 @@ async def apply_publish_completed(session: AsyncSession, deps: Deps, event: Publ
     elif succeeded or event.intended_release_state is not None:
         values["ds_attention"] = None  # DS holds what this newest result intended
     await workflow_repo.update_workflow(session, event.workflow_id, values)
+    if event.task_codes is not None and succeeded:
+        # what DS holds now: the task links follow it (an event without codes leaves the ones applied before)
+        codes = {c.task_id: c.ds_task_code for c in event.task_codes}
+        await publish_repo.replace_deployed_task_codes(session, event.workflow_id, codes)
     if event.engine_workflow_code is not None and event.project_code is not None:
         await _follow_upstream_codes(session, deps, row, event.engine_workflow_code, event.project_code)
 

@@ -35,6 +35,8 @@ class Task(BaseModel):
     #: DolphinScheduler codes of that workflow once it was deployed
     workflow_code: int | None = None
     project_code: int | None = None
+    #: the task's DolphinScheduler code in what DS holds of that workflow (``null`` until a deploy that has the task)
+    ds_task_code: int | None = None
     created_by: str
     updated_by: str
     created_at: datetime
@@ -66,8 +68,9 @@ class _TaskLinks(BaseModel):
     downstream_count: int | None
     #: the portal's page of the task's workflow
     workflow_link: str | None
-    #: the task's node in DolphinScheduler's UI, ``…/task/instances?taskCode=`` (its workflow's definition while DS has
-    #: not given it a code; ``null`` when DS links are not configured or the workflow was never deployed)
+    #: the task's node in DolphinScheduler's UI, ``…/task/instances?taskCode={ds_task_code}`` (its workflow's definition
+    #: while what DS holds has no code for it: not deployed since it joined the workflow; ``null`` when DS links are not
+    #: configured or the workflow was never deployed)
     ds_link: str | None
 
 

@@ -83,6 +83,9 @@ class _Run:
     diverged: bool = False
     #: the request ids an approval may name: this record's and those of the records it retries
     approved_request_ids: list[uuid.UUID] = field(default_factory=list)
+    #: task id -> DS task code of every task of the definition DS holds, once a deploy/online has confirmed it
+    #: (``publish.completed`` carries them); ``None`` otherwise
+    deployed_task_codes: dict[int, int] | None = None
 
     def note(self, line: str) -> None:
         self.lines.append(line)
@@ -256,6 +259,7 @@ class _Run:
                 "nothing sent"
             )
             self.engine_update = {"workflow_code": int(engine.workflow_code), "project_code": project_code}
+            self._deployed(snapshot, defn)  # the same hash: DS holds these codes
             return _Outcome("skipped_unchanged")
 
         before = await self._ds_state(engine, project_code)
@@ -306,7 +310,12 @@ class _Run:
             "schedule_id": schedule_id,
             "schedule_online": schedule_online,
         }
+        self._deployed(snapshot, defn)
         return _Outcome("success")
+
+    def _deployed(self, snapshot: StructureSnapshot, defn: DolphinWorkflowDefinition) -> None:
+        """DS holds ``defn``: its codes of the snapshot's tasks (DEPENDENT nodes are not platform tasks)."""
+        self.deployed_task_codes = {t.task_id: defn.task_codes[t.task_id] for t in snapshot.tasks}
 
     async def _ensure_project(self) -> int:
         deps = self.deps

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Row
 
 from common.db import unit_of_work
-from common.events.models import PublishCompleted, PublishOperation, PublishOutcome
+from common.events.models import DeployedTaskCode, PublishCompleted, PublishOperation, PublishOutcome
 from common.retry import retrying
 from common.telemetry import continued_span
 from publisher import restore
@@ -191,6 +191,14 @@ async def _write_outcome(deps: Deps, row: Row[Any], attempt: int, run: _Run, out
                 error_message=outcome.error_message,
                 operator=row.operator,
                 completed_at=now,
+                task_codes=_task_codes(run, outcome),
             ),
         )
     return True
+
+
+def _task_codes(run: _Run, outcome: _Outcome) -> tuple[DeployedTaskCode, ...] | None:
+    """The codes of the definition DS holds, when this publish confirmed it (a success or an unchanged skip)."""
+    if outcome.status == "failed" or run.deployed_task_codes is None:
+        return None
+    return tuple(DeployedTaskCode(task_id=t, ds_task_code=c) for t, c in sorted(run.deployed_task_codes.items()))

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    delete,
     exists,
     insert,
     select,
@@ -16,6 +17,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from definition.db.tables import (
+    deployed_task_code,
     publish_request,
     workflow_version,
 )
@@ -64,3 +66,13 @@ async def newer_pending_request(
 async def version_exists(session: AsyncSession, workflow_id: int, version_id: int) -> bool:
     q = select(exists().where(workflow_version.c.id == version_id, workflow_version.c.workflow_id == workflow_id))
     return bool((await session.execute(q)).scalar_one())
+
+
+async def replace_deployed_task_codes(session: AsyncSession, workflow_id: int, codes: Mapping[int, int]) -> None:
+    """The DS task codes of what DS holds of the workflow become exactly ``codes`` (task id -> code)."""
+    await session.execute(delete(deployed_task_code).where(deployed_task_code.c.workflow_id == workflow_id))
+    if codes:
+        await session.execute(
+            insert(deployed_task_code),
+            [{"workflow_id": workflow_id, "task_id": t, "ds_task_code": c} for t, c in codes.items()],
+        )

@@ -23,6 +23,7 @@ from definition.db.repository.reads import _BIGINT_ARRAY, Read, _like, _utc
 from definition.db.tables import (
     data_task,
     data_workflow,
+    deployed_task_code,
     task_dependency_projection,
     workflow_task_relation,
 )
@@ -34,13 +35,19 @@ _TASK_COLUMNS = (
     # DolphinScheduler codes of the owning workflow, so callers can link a task to DS without a second call
     data_workflow.c.workflow_code,
     data_workflow.c.project_code,
+    # and the task's own code in what DS holds of that workflow (none until a deploy that has the task)
+    deployed_task_code.c.ds_task_code,
 )
 
 
 def _task_select() -> Any:
     return select(*_TASK_COLUMNS).select_from(
-        data_task.outerjoin(workflow_task_relation, workflow_task_relation.c.task_id == data_task.c.id).outerjoin(
-            data_workflow, data_workflow.c.id == workflow_task_relation.c.workflow_id
+        data_task.outerjoin(workflow_task_relation, workflow_task_relation.c.task_id == data_task.c.id)
+        .outerjoin(data_workflow, data_workflow.c.id == workflow_task_relation.c.workflow_id)
+        .outerjoin(
+            deployed_task_code,
+            (deployed_task_code.c.workflow_id == workflow_task_relation.c.workflow_id)
+            & (deployed_task_code.c.task_id == data_task.c.id),
         )
     )
 
@@ -84,14 +91,15 @@ class TaskFilter:
 _dep = task_dependency_projection
 
 
-#: ``schemas.TaskListItem`` built by PostgreSQL (``t`` task, ``r`` relation, ``w`` workflow, ``d`` projection)
+#: ``schemas.TaskListItem`` built by PostgreSQL (``t`` task, ``r`` relation, ``w`` workflow, ``d`` projection,
+#: ``c`` deployed task code)
 _TASK_ITEM_JSON = f"""json_build_object(
     'id', t.id, 'name', t.name, 'task_type', t.task_type, 'description', t.description, 'params', t.params,
     'worker_group', t.worker_group, 'owner', t.owner, 'revision', t.revision, 'workflow_id', r.workflow_id,
     'workflow_name', w.workflow_name, 'workflow_code', w.workflow_code, 'project_code', w.project_code,
-    'created_by', t.created_by, 'updated_by', t.updated_by, 'created_at', {_utc("t.created_at")},
-    'updated_at', {_utc("t.updated_at")}, 'upstream_count', coalesce(d.upstream_count, 0),
-    'downstream_count', coalesce(d.downstream_count, 0))"""
+    'ds_task_code', c.ds_task_code, 'created_by', t.created_by, 'updated_by', t.updated_by,
+    'created_at', {_utc("t.created_at")}, 'updated_at', {_utc("t.updated_at")},
+    'upstream_count', coalesce(d.upstream_count, 0), 'downstream_count', coalesce(d.downstream_count, 0))"""
 
 
 def tasks_page(f: TaskFilter, *, page: int, page_size: int) -> Read:
@@ -155,7 +163,8 @@ def tasks_page(f: TaskFilter, *, page: int, page_size: int) -> Read:
         "'page', CAST(:page AS int), 'page_size', CAST(:page_size AS int)) AS text) "
         f"FROM {page_rows} "
         "LEFT JOIN workflow_task_relation r ON r.task_id = t.id "
-        "LEFT JOIN data_workflow w ON w.id = r.workflow_id"
+        "LEFT JOIN data_workflow w ON w.id = r.workflow_id "
+        "LEFT JOIN deployed_task_code c ON c.workflow_id = r.workflow_id AND c.task_id = t.id"
     )
     return Read(sql, params)
 
