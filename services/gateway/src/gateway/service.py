@@ -205,8 +205,9 @@ async def batch_run(deps: Deps, body: Json, caller: Caller) -> Json:
 
 
 async def list_tasks(deps: Deps, q: TaskListQuery, caller: Caller) -> Json:
-    """One call: the definition service filters by dependency (its projection of lineage's view), pages, and
-    answers each task with its owner, DS codes and dependency counts; the gateway adds the links."""
+    """One definition call: the definition service filters by dependency (its projection of lineage's view), pages,
+    and answers each task with its owner, DS codes and dependency counts; the gateway adds the links and, from one
+    history-sync call for the page's workflows, each task's metrics."""
     params: dict[str, str | int | None] = {
         "workflow_id": q.workflow_id,
         "upstream_task_id": q.upstream_task_id,
@@ -320,7 +321,7 @@ async def _task_metrics_part(deps: Deps, workflow_ids: Sequence[Any], caller: Ca
 
 async def _concurrently(calls: Mapping[str, Awaitable[T]]) -> dict[str, T]:
     """The answers of ``calls`` by name, awaited concurrently; a single call is awaited as it is (no task: the
-    task list, the busiest page, usually needs none)."""
+    task list, the busiest page, usually needs only history-sync's task metrics)."""
     if len(calls) <= 1:
         return {name: await call for name, call in calls.items()}
     return dict(zip(calls, await asyncio.gather(*calls.values()), strict=True))

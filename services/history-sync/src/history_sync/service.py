@@ -225,12 +225,17 @@ async def read_finished_tasks(
     deps: Deps, fetched: Sequence[tuple[Target, list[WorkflowInstance]]], done: Mapping[int, int]
 ) -> list[repo.FetchedTasks]:
     """The task instances of the finished runs among the fetched pages that were not read at their ``run_times``
-    (``done``: instance id -> run_times read at): each finished run is read from DS once."""
+    (``done``: instance id -> run_times read at): each finished run is read from DS once; at most
+    ``task_reads_per_sync`` per workflow, newest first (the others at the next syncs)."""
+    cap = deps.settings.task_reads_per_sync
     wanted = [
         (target, instance)
         for target, instances in fetched
-        for instance in instances[:KEEP_LAST]
-        if needs_task_fetch(to_execution(instance, target.workflow_id, {}), done.get(instance.id))
+        for instance in [
+            i
+            for i in instances[:KEEP_LAST]
+            if needs_task_fetch(to_execution(i, target.workflow_id, {}), done.get(i.id))
+        ][:cap]
     ]
     if not wanted:
         return []

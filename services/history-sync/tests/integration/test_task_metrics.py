@@ -131,7 +131,7 @@ async def test_task_instances_of_a_finished_run_are_read_once(
     assert 'history_sync_task_run_duration_seconds_count{state="SUCCESS",workflow="71"} 3.0' in text
 
 
-async def test_task_instances_leave_with_their_run(
+async def test_reads_are_capped_per_sync_newest_first_and_leave_with_their_run(
     hdb: Db, ds: Ds, make_settings: SettingsFactory, deps_for: Any
 ) -> None:
     code = await ds.deploy("rolling")
@@ -139,19 +139,40 @@ async def test_task_instances_leave_with_their_run(
     ids = [await ds.run(code) for _ in range(10)]
     for i in ids:
         await ds.wait_finished(i)
-    deps = deps_for(make_settings(ds.emulator, sync_interval_s=300.0, lease_s=60.0))
+    base: Deps = deps_for(make_settings(ds.emulator, sync_interval_s=300.0, lease_s=60.0, task_reads_per_sync=3))
+    counting = CountingDolphin(base.dolphin)
+    deps = Deps(base.settings, base.sessions, base.outbox, counting)
     await track(hdb.sessions, publish_completed(72, code, ds.project_code))
-    await service.sync_due_workflows(deps)
+
+    async def stored_runs() -> set[int]:
+        async with hdb.sessions() as s:
+            return set((await s.scalars(select(task_fetch.c.instance_id))).all())
+
+    # ten finished runs: three per sync, newest first, each read once
+    newest_first = list(reversed(ids))
+    for synced in (3, 6, 9, 10, 10):
+        await service.sync_due_workflows(deps)
+        assert await stored_runs() == set(newest_first[:synced])
+        await _make_due(hdb)
+    assert set(counting.task_reads) == set(ids)
+    assert set(counting.task_reads.values()) == {1}
     assert await _stored(hdb) == (10, 10)
 
     newer = await ds.run(code)
     await ds.wait_finished(newer)
-    await _make_due(hdb)
     await service.sync_due_workflows(deps)
     assert await _stored(hdb) == (10, 10)  # the oldest run left the last 10, with its task instances
     async with hdb.sessions() as s:
         kept = set((await s.scalars(select(task_run.c.instance_id))).all())
     assert kept == {newer, *ids[1:]}
+
+    # 0 turns the reads off: the executions are synced, no task instance is read
+    off = Deps(deps.settings.model_copy(update={"task_reads_per_sync": 0}), deps.sessions, deps.outbox, counting)
+    last = await ds.run(code)
+    await ds.wait_finished(last)
+    await _make_due(hdb)
+    await service.sync_due_workflows(off)
+    assert last not in counting.task_reads
 
 
 async def _tracked(deps: Deps, workflow_id: int) -> Any:
