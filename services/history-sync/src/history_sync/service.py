@@ -222,12 +222,17 @@ async def _read_tasks(deps: Deps, target: Target, instance: WorkflowInstance) ->
 
 
 async def read_finished_tasks(
-    deps: Deps, fetched: Sequence[tuple[Target, list[WorkflowInstance]]], done: Mapping[int, int]
+    deps: Deps, fetched: Sequence[tuple[Target, list[WorkflowInstance]]]
 ) -> list[repo.FetchedTasks]:
     """The task instances of the finished runs among the fetched pages that were not read at their ``run_times``
-    (``done``: instance id -> run_times read at): each finished run is read from DS once; at most
-    ``task_reads_per_sync`` per workflow, newest first (the others at the next syncs)."""
+    (``task_fetch``, read here without a lock; ``repo.save_task_runs`` checks again under the workflow's lock): each
+    finished run is read from DS once; at most ``task_reads_per_sync`` per workflow, newest first (the others at the
+    next syncs)."""
     cap = deps.settings.task_reads_per_sync
+    if cap == 0 or not fetched:
+        return []
+    async with deps.sessions() as session:
+        done = await repo.fetched_runs(session, [t.workflow_id for t, _ in fetched])
     wanted = [
         (target, instance)
         for target, instances in fetched
@@ -285,9 +290,7 @@ async def sync_batch(deps: Deps, claimed: Sequence[repo.Claimed]) -> BatchResult
         for c, (instances, _) in zip(claimed, results, strict=True)
         if instances is not None
     ]
-    async with deps.sessions() as session:
-        done = await repo.fetched_runs(session, [t.workflow_id for t, _ in pages])
-    tasks = await read_finished_tasks(deps, pages, done)
+    tasks = await read_finished_tasks(deps, pages)
     now = deps.clock.now()
     outcomes = [
         repo.SyncOutcome(
@@ -475,9 +478,7 @@ async def refresh_workflow(deps: Deps, t: repo.TrackedWorkflow) -> str | None:
             await repo.record_sync_state(session, t.workflow_id, ok=False, error=error, at=deps.clock.now())
         metrics.WORKFLOWS_FAILED.labels("on_demand").inc()
         return error
-    async with deps.sessions() as session:
-        done = await repo.fetched_runs(session, [t.workflow_id])
-    tasks = await read_finished_tasks(deps, [(target, instances)], done)
+    tasks = await read_finished_tasks(deps, [(target, instances)])
     async with unit_of_work(deps.sessions) as session:
         await repo.get_tracked(session, t.workflow_id, for_update=True)  # serialise with a concurrent cycle write
         now = deps.clock.now()
