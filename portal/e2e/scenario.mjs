@@ -369,6 +369,24 @@ try {
     await expectText(rows.filter({ hasText: t2.name }), cfg.workflowName) // owner workflow shown
   })
 
+  await step('task-metrics', async () => {
+    // task-level metrics from the synced history: success rate · p90 and the last runs' dots; the row expands to them
+    const row = page.locator('[data-testid="task-table"] tbody tr', { hasText: t1.name }).first()
+    await poll(async () => (await row.locator('[data-testid="task-success-rate"]').count()) >= 1, {
+      timeout: 90_000,
+      every: 3000,
+      reload: true,
+      what: `the task metrics of ${t1.name}`,
+    })
+    const rate = await row.locator('[data-testid="task-success-rate"]').innerText()
+    if (!/^\d+%$/.test(rate.trim())) throw new Error(`the success rate must read like 100%, not ${rate}`)
+    await row.locator('[data-testid="task-run-dots"] .dot[data-state="SUCCESS"]').first().waitFor()
+    await row.locator('.n-data-table-expand-trigger').click()
+    const runs = page.locator('[data-testid="task-runs-table"] tbody tr')
+    await runs.first().waitFor()
+    await expectText(page.locator('[data-testid="task-runs-panel"]').first(), '成功率')
+  })
+
   await step('register-task', async () => {
     await testId('register-task').click()
     await testId('task-dialog').waitFor()

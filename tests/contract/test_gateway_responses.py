@@ -68,13 +68,15 @@ PAIRS: list[tuple[type[BaseModel], type[BaseModel]]] = [
     (h.InstanceDetailOut, g.InstanceDetail),
     (h.TaskLogOut, g.TaskLogPage),
     (h.WorkflowExecutionsOut, g.ExecutionsPart),
+    (h.TaskMetricsOut, g.TaskMetrics),
+    (h.TaskRunCellOut, g.TaskRunCell),
 ]
 
 #: what the gateway adds to a service's answer (docs/api-contracts.md §5)
 COMPOSED: dict[type[BaseModel], set[str]] = {
-    g.TaskListItem: {"workflow_link", "ds_link"},
+    g.TaskListItem: {"workflow_link", "ds_link", "metrics"},
     g.TaskView: {"upstream_count", "downstream_count", "upstream_task_ids", "downstream_task_ids"}
-    | {"workflow_link", "ds_link", "unavailable"},
+    | {"workflow_link", "ds_link", "metrics", "unavailable"},
     g.WorkflowListItem: {"executions_unavailable", "ds_link"},
     g.CrossDependency: {"tables"},
     g.MigrationPreview: {"source_version_no", "target_version_no"},

@@ -7,7 +7,8 @@ approval of the old version is refused, the page reloads, the new version is app
 states (platform approved, DolphinScheduler online with its schedule); set it online on the platform; run it, and run it
 again with double clicks (one DS instance, shown in the executions at once); see the run among the last 10 executions,
 open the instance's tasks and a task log, switch the language (and back); a backfill of two days on the backfill
-screen (its DS instances shown and linked); the task list, registering a task (and a SQL
+screen (its DS instances shown and linked); the task list with each task's metrics (success rate, p90, the last runs;
+a row expanded), registering a task (and a SQL
 task whose datasource DS lacks: saved with a warning), editing the workflow into version 3, the diff and a migration
 preview; a publish that DolphinScheduler refuses and its retry (double-clicked: one retry record); platform offline
 (DS offline too, a run refused with the reason); archiving the workflow and deleting a never-published one and an
@@ -242,6 +243,7 @@ def test_portal_end_to_end(platform_stack: Stack, kafka_bootstrap: str) -> None:
         "chinese-again",
         "backfill",
         "task-list",
+        "task-metrics",
         "register-task",
         "task-save-warning",
         "edit-workflow-v3",

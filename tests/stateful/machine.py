@@ -63,6 +63,7 @@ from .model import (
     lineage_dependencies,
     pinned_version,
     plan_migration,
+    task_metrics_problems,
     upstream_of,
 )
 
@@ -1447,6 +1448,8 @@ class LifecycleMachine(RuleBasedStateMachine):
                 f"task {task.alias}: (workflow, revision, name) {row['workflow_id'], row['revision'], row['name']}, "
                 f"the model says {owner, task.revision, task.content.name} ({task.owner})"
             )
+            problems = task_metrics_problems(row)  # history-sync's task-level metrics hold together
+            assert not problems, f"task {task.alias}'s metrics: {problems}: {row['metrics']}"
 
     @invariant()
     def detail_matches_model(self) -> None:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 Edge = tuple[int, int]
 Status = Literal["draft", "ready", "online", "offline", "archived"]
@@ -355,3 +355,35 @@ def upstream_of(deps: set[Edge], task_id: int) -> set[int]:
 
 def downstream_of(deps: set[Edge], task_id: int) -> set[int]:
     return {v for u, v in deps if u == task_id}
+
+
+# --- task-level metrics ------------------------------------------------------------------------------------------
+
+
+def task_metrics_problems(row: Mapping[str, Any]) -> list[str]:
+    """What is inconsistent in a task list row's ``metrics`` (history-sync's task-level metrics): a task in no
+    workflow has none; otherwise at most 10 runs with distinct instances, succeeded <= finished <= runs with a task
+    state, the success rate their ratio, p50 <= p90 and both only with a success."""
+    m = row.get("metrics")
+    if m is None:
+        return []
+    problems: list[str] = []
+    if row.get("workflow_id") is None:
+        problems.append("a task in no workflow has metrics")
+    runs = m["runs"]
+    ids = [c["instance_id"] for c in runs]
+    if len(runs) > 10 or len(set(ids)) != len(ids):
+        problems.append(f"runs must be at most 10 distinct instances: {ids}")
+    with_state = sum(1 for c in runs if c["state"] is not None)
+    if not m["succeeded"] <= m["finished"] <= with_state:
+        problems.append(f"succeeded {m['succeeded']} <= finished {m['finished']} <= read runs {with_state} fails")
+    rate = m["success_rate"]
+    want = m["succeeded"] / m["finished"] if m["finished"] else None
+    if (rate is None) != (want is None) or (rate is not None and want is not None and abs(rate - want) > 1e-9):
+        problems.append(f"success rate {rate} is not {m['succeeded']}/{m['finished']}")
+    p50, p90 = m["p50_seconds"], m["p90_seconds"]
+    if (p50 is None) != (p90 is None) or (p50 is not None and p90 is not None and p50 > p90):
+        problems.append(f"p50 {p50} / p90 {p90}")
+    if p90 is not None and m["succeeded"] == 0:
+        problems.append("durations without a successful run")
+    return problems

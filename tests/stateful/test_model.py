@@ -14,6 +14,7 @@ from .model import (
     expected_record_status,
     lineage_dependencies,
     plan_migration,
+    task_metrics_problems,
 )
 
 
@@ -86,3 +87,36 @@ def test_a_failed_publish_diverges_when_ds_keeps_another_state() -> None:
     wf.ds_release = "ONLINE"
     assert diverges_on_failure(wf, "offline")
     assert not diverges_on_failure(Workflow("W2", 2, [_version([1], set())]), "online")  # nothing in DS yet
+
+
+def _metrics(states: list[str | None], **extra: object) -> dict[str, object]:
+    finished = sum(1 for s in states if s)
+    succeeded = sum(1 for s in states if s == "SUCCESS")
+    return {
+        "runs": [{"instance_id": i, "state": s} for i, s in enumerate(states)],
+        "finished": finished,
+        "succeeded": succeeded,
+        "success_rate": succeeded / finished if finished else None,
+        "p50_seconds": 1.0 if succeeded else None,
+        "p90_seconds": 2.0 if succeeded else None,
+        **extra,
+    }
+
+
+def test_task_metrics_problems() -> None:
+    assert task_metrics_problems({"workflow_id": None, "metrics": None}) == []
+    assert task_metrics_problems({"workflow_id": 1, "metrics": _metrics(["SUCCESS", "FAILURE", None])}) == []
+    assert task_metrics_problems({"workflow_id": 1, "metrics": _metrics(["FAILURE"])}) == []
+    assert task_metrics_problems({"workflow_id": None, "metrics": _metrics(["SUCCESS"])}) == [
+        "a task in no workflow has metrics"
+    ]
+    [bad_rate] = task_metrics_problems(
+        {"workflow_id": 1, "metrics": _metrics(["SUCCESS", "FAILURE"], success_rate=1.0)}
+    )
+    assert bad_rate.startswith("success rate 1.0")
+    [bad_p] = task_metrics_problems({"workflow_id": 1, "metrics": _metrics(["SUCCESS"], p50_seconds=3.0)})
+    assert bad_p == "p50 3.0 / p90 2.0"
+    assert task_metrics_problems({"workflow_id": 1, "metrics": _metrics([None] * 11)}) != []
+    assert task_metrics_problems(
+        {"workflow_id": 1, "metrics": _metrics(["FAILURE"], p50_seconds=1.0, p90_seconds=1.0)}
+    ) == ["durations without a successful run"]

@@ -2328,6 +2328,7 @@ export interface components {
             workflow_link: string | null;
             /** Ds Link */
             ds_link: string | null;
+            metrics?: components["schemas"]["TaskMetrics"] | null;
         };
         /** TaskLogPage */
         TaskLogPage: {
@@ -2348,6 +2349,32 @@ export interface components {
             /** Dispatched */
             dispatched: boolean;
         };
+        /**
+         * TaskMetrics
+         * @description Task-level metrics from the synced history (history-sync): the task's state and duration in the last runs of
+         *     its workflow, its success rate and p50/p90 duration. ``success_rate``: successful over finished task instances;
+         *     p50/p90: nearest rank over the successful ones' durations (``null`` without one).
+         */
+        TaskMetrics: {
+            /** Task Code */
+            task_code: number;
+            /** Task Name */
+            task_name: string;
+            /** Task Type */
+            task_type: string | null;
+            /** Runs */
+            runs: components["schemas"]["TaskRunCell"][];
+            /** Finished */
+            finished: number;
+            /** Succeeded */
+            succeeded: number;
+            /** Success Rate */
+            success_rate: number | null;
+            /** P50 Seconds */
+            p50_seconds: number | null;
+            /** P90 Seconds */
+            p90_seconds: number | null;
+        };
         /** TaskPage */
         TaskPage: {
             /** Items */
@@ -2360,6 +2387,24 @@ export interface components {
             page_size: number;
             /** Unavailable */
             unavailable: string[];
+        };
+        /**
+         * TaskRunCell
+         * @description The task in one of its workflow's last runs (newest first).
+         */
+        TaskRunCell: {
+            /** Instance Id */
+            instance_id: number;
+            /** Run State */
+            run_state: string;
+            /** Run Start Time */
+            run_start_time: string | null;
+            /** State */
+            state: string | null;
+            /** Duration Seconds */
+            duration_seconds: number | null;
+            /** Task Instance Id */
+            task_instance_id: number | null;
         };
         /** TaskUpdate */
         TaskUpdate: {
@@ -2446,6 +2491,7 @@ export interface components {
             workflow_link: string | null;
             /** Ds Link */
             ds_link: string | null;
+            metrics?: components["schemas"]["TaskMetrics"] | null;
             /** Upstream Task Ids */
             upstream_task_ids: number[] | null;
             /** Downstream Task Ids */

@@ -47,6 +47,8 @@ export interface Page<T> {
   total: number
   page: number
   page_size: number
+  /** composed pages: the parts that could not be fetched (e.g. ``metrics``, ``counts``) */
+  unavailable?: string[]
 }
 
 export type Param = S['GlobalParam']
@@ -83,6 +85,8 @@ export type Notice = S['Notice']
 
 export type Execution = S['Execution']
 export type LastExecution = S['LastExecution']
+export type TaskMetrics = S['TaskMetrics']
+export type TaskRunCell = S['TaskRunCell']
 /** What the list adds to a workflow's summary. */
 type ListExtras = 'last_executions' | 'executions_synced_at' | 'executions_unavailable' | 'ds_link'
 /** A workflow of the list (or the summary part of its detail). */

@@ -263,6 +263,13 @@ class HistoryClient:
         out: Json = await self.up.call("GET", path, caller, params=params, timeout_s=timeout)
         return out
 
+    async def task_metrics(self, workflow_ids: Sequence[int], caller: Caller) -> Json:
+        """Task-level metrics of these workflows (a part of the task pages: short budget; never calls DS)."""
+        out: Json = await self.up.call(
+            "GET", "/internal/workflows/task-metrics", caller, params={"ids": _ids(workflow_ids)}
+        )
+        return out
+
     async def instance(self, instance_id: int, workflow_id: int, caller: Caller) -> Json:
         params = {"workflow_id": workflow_id}
         path = f"/internal/instances/{instance_id}"

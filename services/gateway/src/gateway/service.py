@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from common.errors import Conflict, NotFound, PlatformError
 from gateway.deps import Deps
 from gateway.domain.links import with_instance_links, with_run_trace_links, with_trace_links, workflow_link
+from gateway.domain.task_metrics import metrics_of_task
 from gateway.errors import UpstreamProblem
 from gateway.ports import Caller, Json, Params
 from gateway.schemas import TaskListQuery
@@ -204,8 +205,9 @@ async def batch_run(deps: Deps, body: Json, caller: Caller) -> Json:
 
 
 async def list_tasks(deps: Deps, q: TaskListQuery, caller: Caller) -> Json:
-    """One call: the definition service filters by dependency (its projection of lineage's view), pages, and
-    answers each task with its owner, DS codes and dependency counts; the gateway adds the links."""
+    """One definition call: the definition service filters by dependency (its projection of lineage's view), pages,
+    and answers each task with its owner, DS codes and dependency counts; the gateway adds the links and, from one
+    history-sync call for the page's workflows, each task's metrics."""
     params: dict[str, str | int | None] = {
         "workflow_id": q.workflow_id,
         "upstream_task_id": q.upstream_task_id,
@@ -230,13 +232,17 @@ async def task_detail(deps: Deps, task_id: int, caller: Caller) -> Json:
 async def _enrich_tasks(
     deps: Deps, tasks: list[Json], caller: Caller, *, with_ids: bool = False
 ) -> tuple[list[Json], list[str]]:
-    """Add the owning workflow (name, portal link, DS link) and the lineage counts to each task."""
+    """Add the owning workflow (name, portal link, DS link), the lineage counts and the task-level metrics to each
+    task."""
     if not tasks:
         return [], []
     ids = [int(t["id"]) for t in tasks]
     calls: dict[str, Awaitable[Json | _Missing]] = {}
-    if not all("workflow_id" in t and "workflow_name" in t for t in tasks):
+    owners_known = all("workflow_id" in t and "workflow_name" in t for t in tasks)
+    if not owners_known:
         calls["owners"] = optional("owners", deps.definition.task_owners(ids, caller))
+    else:  # the usual list page: the metrics are asked for together with the rest
+        calls["metrics"] = _task_metrics_part(deps, [t["workflow_id"] for t in tasks], caller)
     # the task list's answers carry the counts (definition's projection); the detail needs lineage's id lists
     if with_ids or not all("upstream_count" in t and "downstream_count" in t for t in tasks):
         calls["counts"] = optional("counts", deps.lineage.dependency_view(ids, caller))
@@ -266,7 +272,19 @@ async def _enrich_tasks(
         return owners.get(int(task["id"]))
 
     task_owners = [owner_of(t) for t in tasks]
-    codes, codes_missing = await _workflow_codes(deps, task_owners, caller)
+    if "metrics" in calls:
+        metrics_answer = answers["metrics"]
+        codes, codes_missing = await _workflow_codes(deps, task_owners, caller)
+    else:
+        owner_ids = [o.get("workflow_id") if o else None for o in task_owners]
+        metrics_answer, (codes, codes_missing) = await asyncio.gather(
+            _task_metrics_part(deps, owner_ids, caller), _workflow_codes(deps, task_owners, caller)
+        )
+    if isinstance(metrics_answer, _Missing):
+        unavailable.append("metrics")
+        metrics_by_workflow: dict[int, Json] = {}
+    else:
+        metrics_by_workflow = {int(w["workflow_id"]): w for w in metrics_answer.get("workflows", [])}
     if codes_missing:
         unavailable.append("ds_links")
     counts_ok = not isinstance(counts_answer, _Missing)
@@ -284,6 +302,7 @@ async def _enrich_tasks(
             "downstream_count": (row["downstream_count"] if row else 0) if counts_ok else None,
             "workflow_link": workflow_link(wid),
             "ds_link": links.task(project_code, workflow_code, t.get("ds_task_code")),
+            "metrics": metrics_of_task(t, metrics_by_workflow.get(wid)) if wid is not None else None,
         }
         if with_ids:
             item["upstream_task_ids"] = (list(row["upstream_task_ids"]) if row else []) if counts_ok else None
@@ -292,9 +311,17 @@ async def _enrich_tasks(
     return out, unavailable
 
 
+async def _task_metrics_part(deps: Deps, workflow_ids: Sequence[Any], caller: Caller) -> Json | _Missing:
+    """history-sync's task metrics of the tasks' workflows (one call; none without a workflow)."""
+    wanted = sorted({int(w) for w in workflow_ids if w is not None})
+    if not wanted:
+        return {"workflows": []}
+    return await optional("metrics", deps.history.task_metrics(wanted, caller))
+
+
 async def _concurrently(calls: Mapping[str, Awaitable[T]]) -> dict[str, T]:
     """The answers of ``calls`` by name, awaited concurrently; a single call is awaited as it is (no task: the
-    task list, the busiest page, usually needs none)."""
+    task list, the busiest page, usually needs only history-sync's task metrics)."""
     if len(calls) <= 1:
         return {name: await call for name, call in calls.items()}
     return dict(zip(calls, await asyncio.gather(*calls.values()), strict=True))

@@ -95,6 +95,8 @@ class FakeServices:
     versions: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     records: dict[int, dict[str, Any]] = field(default_factory=dict)
     executions: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    #: workflow id -> history-sync's task metrics entries (``/internal/workflows/task-metrics``)
+    task_metrics: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     deployed: set[int] = field(default_factory=set)
     #: run-now answers by idempotency key
     runs: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -116,6 +118,7 @@ class FakeServices:
         """Forget every seeded and created object and every recorded request (the apps keep serving)."""
         for store in (self.seen, self.tasks, self.workflows, self.versions, self.records, self.executions):
             store.clear()
+        self.task_metrics.clear()
         self.restores.clear()
         self.deployed.clear()
         self.runs.clear()
@@ -968,6 +971,26 @@ class FakeServices:
             return {
                 "workflows": [view(w) for w in wanted if w in fake.executions],
                 "unknown_ids": [w for w in wanted if w not in fake.executions],
+            }
+
+        @app.get("/internal/workflows/task-metrics")
+        async def task_metrics(ids: str) -> Any:
+            try:
+                wanted = [int(x) for x in ids.split(",") if x.strip()]
+            except ValueError:
+                raise ValidationFailed("ids must be a comma-separated list of workflow ids") from None
+            tracked = [w for w in wanted if w in fake.executions or w in fake.task_metrics]
+            return {
+                "workflows": [
+                    {
+                        "workflow_id": w,
+                        "synced_at": NOW.isoformat(),
+                        "instance_ids": [e["instance_id"] for e in fake.executions.get(w, [])],
+                        "tasks": fake.task_metrics.get(w, []),
+                    }
+                    for w in tracked
+                ],
+                "unknown_ids": [w for w in wanted if w not in tracked],
             }
 
         @app.get("/internal/workflows/{workflow_id}/executions")

@@ -60,6 +60,10 @@ class Settings(ServiceSettings):
     #: … but this soon when the newest run was still going at the last sync (its end shows within seconds)
     running_stale_after_s: float = Field(default=5.0, gt=0)
     batch_max_ids: int = Field(default=500, ge=1)
+    #: task-level metrics: at most this many finished runs per workflow and sync have their task instances read
+    #: (newest first; the rest in the next syncs), so that the first cycle after an upgrade or a burst of runs stays
+    #: bounded toward DS; 0 turns the task reads off
+    task_reads_per_sync: int = Field(default=3, ge=0, le=10)
 
     # Failure rules
     streak_threshold: int = Field(default=3, ge=1, le=10)

@@ -14,6 +14,7 @@ from common.errors import ValidationFailed
 from history_sync import service
 from history_sync.deps import Deps
 from history_sync.domain.executions import Execution
+from history_sync.domain.task_metrics import TaskMetrics
 
 router = APIRouter(prefix="/internal", tags=["executions"])
 
@@ -165,6 +166,90 @@ def _parse_ids(raw: str) -> list[int]:
     if not ids:
         raise ValidationFailed("ids must name at least one workflow")
     return ids
+
+
+class TaskRunCellOut(BaseModel):
+    instance_id: int
+    #: the run's (workflow instance's) state
+    run_state: str
+    run_start_time: datetime | None
+    #: the task's state in that run; null while the run is going or when the task was not in it
+    state: str | None
+    duration_seconds: float | None
+    task_instance_id: int | None
+
+
+class TaskMetricsOut(BaseModel):
+    task_code: int
+    task_name: str
+    task_type: str | None
+    #: one cell per cached run of the workflow, newest first
+    runs: list[TaskRunCellOut]
+    #: finished task instances among those runs, and the successful ones
+    finished: int
+    succeeded: int
+    success_rate: float | None
+    #: nearest-rank percentiles of the successful task instances' durations
+    p50_seconds: float | None
+    p90_seconds: float | None
+
+    @classmethod
+    def of(cls, m: TaskMetrics) -> TaskMetricsOut:
+        return cls(
+            task_code=m.task_code,
+            task_name=m.task_name,
+            task_type=m.task_type,
+            runs=[
+                TaskRunCellOut(
+                    instance_id=c.instance_id,
+                    run_state=c.run_state,
+                    run_start_time=c.run_start_time,
+                    state=c.state,
+                    duration_seconds=c.duration_s,
+                    task_instance_id=c.task_instance_id,
+                )
+                for c in m.runs
+            ],
+            finished=m.finished,
+            succeeded=m.succeeded,
+            success_rate=m.success_rate,
+            p50_seconds=m.p50_s,
+            p90_seconds=m.p90_s,
+        )
+
+
+class WorkflowTaskMetricsOut(BaseModel):
+    workflow_id: int
+    synced_at: datetime | None
+    #: the cached runs the cells are about, newest first
+    instance_ids: list[int]
+    tasks: list[TaskMetricsOut]
+
+
+class TaskMetricsBatchOut(BaseModel):
+    workflows: list[WorkflowTaskMetricsOut]
+    unknown_ids: list[int]
+
+
+@router.get("/workflows/task-metrics", response_model=TaskMetricsBatchOut)
+async def task_metrics_batch(
+    deps: DepsDep, ids: Annotated[str, Query(description="e.g. 1,2,3")]
+) -> TaskMetricsBatchOut:
+    """Task-level metrics of many workflows: each DS task's state and duration in the cached last runs, success rate
+    and p50/p90 duration. Never calls DS (the sync reads each finished run's task instances once)."""
+    views, unknown = await service.get_task_metrics(deps, _parse_ids(ids))
+    return TaskMetricsBatchOut(
+        workflows=[
+            WorkflowTaskMetricsOut(
+                workflow_id=v.workflow_id,
+                synced_at=v.synced_at,
+                instance_ids=[e.instance_id for e in v.executions],
+                tasks=[TaskMetricsOut.of(m) for m in v.tasks],
+            )
+            for v in views
+        ],
+        unknown_ids=unknown,
+    )
 
 
 @router.get("/workflows/executions", response_model=ExecutionsBatchOut)

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from common import deadline
 from common.db import unit_of_work
 from common.dolphin import DolphinTaskNotDispatched
-from common.dolphin.models import InstanceTasks, WorkflowInstance
+from common.dolphin.models import InstanceTasks, TaskInstance, WorkflowInstance
 from common.errors import NotFound, PlatformError, ValidationFailed
 from common.events.models import (
     ExecutionSummary,
@@ -37,6 +37,7 @@ from history_sync.domain.executions import (
     trigger_of,
 )
 from history_sync.domain.logs import count_lines
+from history_sync.domain.task_metrics import TaskMetrics, TaskRun, needs_task_fetch, task_metrics
 from history_sync.domain.tracking import PublishFacts, apply_publish, cycle_of, is_synced, next_cycle_start
 
 log = logging.getLogger(__name__)
@@ -188,7 +189,73 @@ async def apply_fetched(
             await repo.open_incident(session, wid, rule, key, details.get(key, {}), now)
         await repo.close_incidents(session, (key for _, key in decision.closed), now)
     await repo.replace_cache(session, replaced, now)
+    await repo.prune_task_runs(session, list(replaced))
     return set(replaced)
+
+
+def to_task_run(workflow_id: int, instance_id: int, t: TaskInstance) -> TaskRun | None:
+    if t.task_code is None or t.state is None:
+        return None
+    return TaskRun(
+        workflow_id=workflow_id,
+        instance_id=instance_id,
+        task_instance_id=t.id,
+        task_code=t.task_code,
+        task_name=t.name,
+        task_type=t.task_type,
+        state=t.state.value,
+        start_time=t.start_time,
+        end_time=t.end_time,
+        retry_times=t.retry_times,
+    )
+
+
+async def _read_tasks(deps: Deps, target: Target, instance: WorkflowInstance) -> repo.FetchedTasks | None:
+    try:
+        tasks = await deps.dolphin.get_instance_tasks(target.project_code, instance.id)
+    except Exception as exc:  # one run's failure never stops the sync: the next one reads it again
+        log.warning("task instances of run %s unavailable: %s", instance.id, describe_error(exc))
+        metrics.TASK_FETCHES_FAILED.inc()
+        return None
+    runs = [r for t in tasks.task_list if (r := to_task_run(target.workflow_id, instance.id, t)) is not None]
+    return repo.FetchedTasks(target.workflow_id, instance.id, instance.run_times or 0, runs)
+
+
+async def read_finished_tasks(
+    deps: Deps, fetched: Sequence[tuple[Target, list[WorkflowInstance]]]
+) -> list[repo.FetchedTasks]:
+    """The task instances of the finished runs among the fetched pages that were not read at their ``run_times``
+    (``task_fetch``, read here without a lock; ``repo.save_task_runs`` checks again under the workflow's lock): each
+    finished run is read from DS once; at most ``task_reads_per_sync`` per workflow, newest first (the others at the
+    next syncs)."""
+    cap = deps.settings.task_reads_per_sync
+    if cap == 0 or not fetched:
+        return []
+    async with deps.sessions() as session:
+        done = await repo.fetched_runs(session, [t.workflow_id for t, _ in fetched])
+    wanted = [
+        (target, instance)
+        for target, instances in fetched
+        for instance in [
+            i
+            for i in instances[:KEEP_LAST]
+            if needs_task_fetch(to_execution(i, target.workflow_id, {}), done.get(i.id))
+        ][:cap]
+    ]
+    if not wanted:
+        return []
+    read = await asyncio.gather(*(_read_tasks(deps, target, instance) for target, instance in wanted))
+    return [r for r in read if r is not None]
+
+
+def count_task_runs(stored: Sequence[repo.FetchedTasks]) -> None:
+    """Prometheus: per workflow and state (after the commit that stored them, so each is counted once)."""
+    for f in stored:
+        workflow = str(f.workflow_id)
+        for r in f.runs:
+            metrics.TASK_RUNS.labels(workflow, r.state).inc()
+            if (d := r.duration_s) is not None:
+                metrics.TASK_RUN_SECONDS.labels(workflow, r.state).observe(d)
 
 
 @dataclass
@@ -218,6 +285,12 @@ async def sync_batch(deps: Deps, claimed: Sequence[repo.Claimed]) -> BatchResult
     still hold, write caches, events, incidents and the sync log."""
     settings = deps.settings
     results = await asyncio.gather(*(_fetch_one(deps, c) for c in claimed))
+    pages = [
+        (Target(c.workflow_id, c.engine_workflow_code, c.project_code), instances)
+        for c, (instances, _) in zip(claimed, results, strict=True)
+        if instances is not None
+    ]
+    tasks = await read_finished_tasks(deps, pages)
     now = deps.clock.now()
     outcomes = [
         repo.SyncOutcome(
@@ -234,6 +307,7 @@ async def sync_batch(deps: Deps, claimed: Sequence[repo.Claimed]) -> BatchResult
             if instances is not None and c.workflow_id in owned
         ]
         result.changed = len(await apply_fetched(session, deps, fetched, now))
+        stored = await repo.save_task_runs(session, [f for f in tasks if f.workflow_id in owned], now)
         if settings.record_sync_runs:
             await repo.insert_sync_runs(
                 session,
@@ -250,6 +324,7 @@ async def sync_batch(deps: Deps, claimed: Sequence[repo.Claimed]) -> BatchResult
                     if c.workflow_id in owned
                 ],
             )
+    count_task_runs(stored)
     result.synced = len(fetched)
     result.failed = len(owned) - len(fetched)
     result.lost = len(claimed) - len(owned)
@@ -403,11 +478,14 @@ async def refresh_workflow(deps: Deps, t: repo.TrackedWorkflow) -> str | None:
             await repo.record_sync_state(session, t.workflow_id, ok=False, error=error, at=deps.clock.now())
         metrics.WORKFLOWS_FAILED.labels("on_demand").inc()
         return error
+    tasks = await read_finished_tasks(deps, [(target, instances)])
     async with unit_of_work(deps.sessions) as session:
         await repo.get_tracked(session, t.workflow_id, for_update=True)  # serialise with a concurrent cycle write
         now = deps.clock.now()
         await apply_fetched(session, deps, [(target, instances)], now)
+        stored = await repo.save_task_runs(session, tasks, now)
         await repo.record_sync_state(session, t.workflow_id, ok=True, error=None, at=now)
+    count_task_runs(stored)
     metrics.WORKFLOWS_SYNCED.labels("on_demand").inc()
     return None
 
@@ -606,3 +684,30 @@ async def _check_task_instance(deps: Deps, task_instance_id: int, workflow_id: i
         workflow_id=workflow_id,
         task_instance_id=task_instance_id,
     )
+
+
+# --- task-level metrics ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WorkflowTaskMetrics:
+    workflow_id: int
+    synced_at: datetime | None
+    #: the workflow's cached last runs, newest first (each task has one cell per run)
+    executions: list[Execution]
+    tasks: list[TaskMetrics]
+
+
+async def get_task_metrics(deps: Deps, workflow_ids: Sequence[int]) -> tuple[list[WorkflowTaskMetrics], list[int]]:
+    """Per workflow, each DS task's state and duration in the cached last runs with its success rate and p50/p90
+    duration (from what the sync stored; never calls DS). Returns (metrics in the order asked, ids not tracked)."""
+    if len(workflow_ids) > deps.settings.batch_max_ids:
+        raise ValidationFailed(f"at most {deps.settings.batch_max_ids} workflow ids per request")
+    unique = list(dict.fromkeys(workflow_ids))
+    async with deps.sessions() as session:
+        tracked = await repo.get_tracked_many(session, unique)
+        ids = [w for w in unique if w in tracked]
+        cache = await repo.load_cache(session, ids)
+        runs = await repo.load_task_runs(session, ids)
+    out = [WorkflowTaskMetrics(w, tracked[w].last_synced_at, cache[w], task_metrics(cache[w], runs[w])) for w in ids]
+    return out, [w for w in unique if w not in tracked]

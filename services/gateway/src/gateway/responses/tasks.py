@@ -62,6 +62,37 @@ class TaskDetail(Task):
     suggested_workflow: SuggestedWorkflow | None = None
 
 
+class TaskRunCell(BaseModel):
+    """The task in one of its workflow's last runs (newest first)."""
+
+    instance_id: int
+    #: the run's (workflow instance's) state
+    run_state: str
+    run_start_time: datetime | None
+    #: the task's state in that run; ``null`` while the run is going (read once it has finished) or when the task
+    #: was not in it
+    state: str | None
+    duration_seconds: float | None
+    task_instance_id: int | None
+
+
+class TaskMetrics(BaseModel):
+    """Task-level metrics from the synced history (history-sync): the task's state and duration in the last runs of
+    its workflow, its success rate and p50/p90 duration. ``success_rate``: successful over finished task instances;
+    p50/p90: nearest rank over the successful ones' durations (``null`` without one)."""
+
+    task_code: int
+    #: the task's name in DolphinScheduler in its newest run
+    task_name: str
+    task_type: str | None
+    runs: list[TaskRunCell]
+    finished: int
+    succeeded: int
+    success_rate: float | None
+    p50_seconds: float | None
+    p90_seconds: float | None
+
+
 class _TaskLinks(BaseModel):
     #: lineage's counts (``null``, with ``counts`` in ``unavailable``, when lineage-resolver could not be asked)
     upstream_count: int | None
@@ -72,6 +103,9 @@ class _TaskLinks(BaseModel):
     #: while what DS holds has no code for it: not deployed since it joined the workflow; ``null`` when DS links are not
     #: configured or the workflow was never deployed)
     ds_link: str | None
+    #: ``null`` when the task is in no workflow, its workflow has no synced run of it yet, or history-sync could not
+    #: be asked (``metrics`` in ``unavailable``)
+    metrics: TaskMetrics | None = None
 
 
 class TaskListItem(_TaskLinks, Task):

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy import delete, exists, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,11 +16,14 @@ from history_sync.db.tables import (
     alert_incident,
     engine_version_map,
     sync_run,
+    task_fetch,
+    task_run,
     tracked_workflow,
     workflow_instance_cache,
 )
 from history_sync.domain.alerts import RATE, STREAK, OpenIncidents
 from history_sync.domain.executions import Execution
+from history_sync.domain.task_metrics import TaskRun
 from history_sync.domain.tracking import Tracking
 
 
@@ -430,3 +433,117 @@ async def close_incidents(session: AsyncSession, keys: Iterable[str], at: dateti
             .where(alert_incident.c.incident_key.in_(keys), alert_incident.c.closed_at.is_(None))
             .values(closed_at=at)
         )
+
+
+# --- task instances of finished runs (task-level metrics) -------------------------------------------------------
+
+
+async def fetched_runs(session: AsyncSession, workflow_ids: Sequence[int]) -> dict[int, int]:
+    """instance id -> the ``run_times`` its task instances were read at, for the runs of these workflows."""
+    if not workflow_ids:
+        return {}
+    rows = await session.execute(
+        select(task_fetch.c.instance_id, task_fetch.c.run_times).where(task_fetch.c.workflow_id.in_(workflow_ids))
+    )
+    return {int(r.instance_id): int(r.run_times) for r in rows}
+
+
+@dataclass(frozen=True)
+class FetchedTasks:
+    """The task instances of one finished run, read from DS at ``run_times``."""
+
+    workflow_id: int
+    instance_id: int
+    run_times: int
+    runs: Sequence[TaskRun]
+
+
+async def save_task_runs(session: AsyncSession, fetched: Sequence[FetchedTasks], at: datetime) -> list[FetchedTasks]:
+    """Store the task instances of runs not stored yet at that ``run_times`` (another writer may have stored them
+    since they were read: those are skipped); returns what was stored."""
+    if not fetched:
+        return []
+    done = await fetched_runs(session, sorted({f.workflow_id for f in fetched}))
+    new = [f for f in fetched if done.get(f.instance_id) != f.run_times]
+    if not new:
+        return []
+    instance_ids = [f.instance_id for f in new]
+    await session.execute(delete(task_run).where(task_run.c.instance_id.in_(instance_ids)))
+    rows = [
+        {
+            "workflow_id": r.workflow_id,
+            "instance_id": r.instance_id,
+            "task_instance_id": r.task_instance_id,
+            "task_code": r.task_code,
+            "task_name": r.task_name,
+            "task_type": r.task_type,
+            "state": r.state,
+            "start_time": r.start_time,
+            "end_time": r.end_time,
+            "retry_times": r.retry_times,
+        }
+        for f in new
+        for r in f.runs
+    ]
+    if rows:
+        await session.execute(insert(task_run), rows)
+    stmt = pg_insert(task_fetch).values(
+        [
+            {
+                "workflow_id": f.workflow_id,
+                "instance_id": f.instance_id,
+                "run_times": f.run_times,
+                "task_count": len(f.runs),
+                "fetched_at": at,
+            }
+            for f in new
+        ]
+    )
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[task_fetch.c.instance_id],
+            set_={
+                "workflow_id": stmt.excluded.workflow_id,
+                "run_times": stmt.excluded.run_times,
+                "task_count": stmt.excluded.task_count,
+                "fetched_at": stmt.excluded.fetched_at,
+            },
+        )
+    )
+    return new
+
+
+async def prune_task_runs(session: AsyncSession, workflow_ids: Sequence[int]) -> None:
+    """Forget the task instances of runs that are no longer in these workflows' cached last runs (call after
+    ``replace_cache``)."""
+    if not workflow_ids:
+        return
+    c = workflow_instance_cache.c
+    for table in (task_run, task_fetch):
+        cached = exists().where(c.workflow_id == table.c.workflow_id, c.instance_id == table.c.instance_id)
+        await session.execute(delete(table).where(table.c.workflow_id.in_(list(workflow_ids)), ~cached))
+
+
+async def load_task_runs(session: AsyncSession, workflow_ids: Sequence[int]) -> dict[int, list[TaskRun]]:
+    out: dict[int, list[TaskRun]] = defaultdict(list)
+    if not workflow_ids:
+        return out
+    rows = await session.execute(
+        select(task_run).where(task_run.c.workflow_id.in_(workflow_ids)).order_by(task_run.c.task_instance_id)
+    )
+    for r in rows:
+        out[r.workflow_id].append(
+            TaskRun(
+                workflow_id=r.workflow_id,
+                instance_id=r.instance_id,
+                task_instance_id=r.task_instance_id,
+                task_code=r.task_code,
+                task_name=r.task_name,
+                task_type=r.task_type,
+                state=r.state,
+                start_time=r.start_time,
+                end_time=r.end_time,
+                retry_times=r.retry_times,
+            )
+        )
+    return out

@@ -120,3 +120,35 @@ sync_run = Table(
     Index("ix_sync_run_workflow_id_cycle", "workflow_id", "cycle"),
     Index("ix_sync_run_finished_at", "finished_at"),
 )
+
+#: the task instances of the cached runs, read from DS once per finished run (task-level metrics, seed §4.5 step 4);
+#: deleted with their run when it leaves the last 10
+task_run = Table(
+    "task_run",
+    metadata,
+    Column("workflow_id", BigInteger, nullable=False),
+    Column("instance_id", BigInteger, nullable=False),
+    Column("task_instance_id", BigInteger, nullable=False),
+    Column("task_code", BigInteger, nullable=False),
+    Column("task_name", Text, nullable=False),
+    Column("task_type", Text),
+    Column("state", Text, nullable=False),
+    Column("start_time", DateTime(timezone=True)),
+    Column("end_time", DateTime(timezone=True)),
+    Column("retry_times", Integer),
+    PrimaryKeyConstraint("instance_id", "task_instance_id"),
+    Index("ix_task_run_workflow_id", "workflow_id"),
+)
+
+#: which finished runs had their task instances read, at which ``run_times`` (a rerun is read again once finished)
+task_fetch = Table(
+    "task_fetch",
+    metadata,
+    Column("workflow_id", BigInteger, nullable=False),
+    Column("instance_id", BigInteger, nullable=False),
+    Column("run_times", Integer, nullable=False),
+    Column("task_count", Integer, nullable=False),
+    Column("fetched_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("instance_id"),
+    Index("ix_task_fetch_workflow_id", "workflow_id"),
+)
