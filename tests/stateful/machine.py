@@ -1414,12 +1414,23 @@ class LifecycleMachine(RuleBasedStateMachine):
             assert len({piece[t] for t in members}) == 1, (
                 f"proposal {self._describe(p)} joins tasks no lineage path links: lineage {self.edge_list(lineage)}"
             )
-            inside = {(u, v) for u, v in lineage if u in members and v in members}
-            assert _pairs(p["edges"]) == inside, (self._describe(p), p["edges"], self.edge_list(inside))
             if p["kind"] == "add_to_workflow":
+                # one task joins the one workflow all its lineage neighbours are in; the edges are those links
                 alias = self._alias_of_workflow(p["workflow_id"])
                 assert alias in self.workflows, f"proposal {self._describe(p)} adds to a workflow that is gone"
                 assert self.workflows[alias].status != "archived", f"proposal {self._describe(p)} adds to {alias}"
+                links = {(u, v) for u, v in lineage if (u in members) != (v in members)}
+                homes = {ours[t].owner if t in ours else None for e in links for t in e if t not in members}
+                assert len(members) == 1, f"proposal {self._describe(p)} adds more than one task to {alias}"
+                assert links, f"proposal {self._describe(p)} adds to {alias} a task with no lineage link to it"
+                assert homes == {alias}, (
+                    f"proposal {self._describe(p)} adds to {alias}, but the lineage links {self.edge_list(links)} "
+                    f"lead to the workflows {homes}"
+                )
+                assert _pairs(p["edges"]) == links, (self._describe(p), p["edges"], self.edge_list(links))
+                continue
+            inside = {(u, v) for u, v in lineage if u in members and v in members}
+            assert _pairs(p["edges"]) == inside, (self._describe(p), p["edges"], self.edge_list(inside))
         missing = free - set(seen)
         assert not missing, f"tasks in no workflow and in no proposal: {self.task_list(missing)}"
 
