@@ -15,8 +15,22 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+#: 0001's check of the role names, whatever name the naming convention gave it then
+_DROP_ROLES_CHECK = """
+DO $$
+DECLARE c text;
+BEGIN
+    FOR c IN SELECT conname FROM pg_constraint
+             WHERE conrelid = 'api_key'::regclass AND contype = 'c' AND conname LIKE '%roles_known'
+    LOOP
+        EXECUTE format('ALTER TABLE api_key DROP CONSTRAINT %I', c);
+    END LOOP;
+END $$
+"""
+
+
 def upgrade() -> None:
-    op.drop_constraint(op.f("ck_api_key_roles_known"), "api_key", type_="check")
+    op.execute(_DROP_ROLES_CHECK)
     op.create_check_constraint(
         op.f("ck_api_key_roles_known"),
         "api_key",
@@ -26,7 +40,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.execute("DELETE FROM api_key WHERE roles @> ARRAY['lineage']::text[]")
-    op.drop_constraint(op.f("ck_api_key_roles_known"), "api_key", type_="check")
+    op.execute(_DROP_ROLES_CHECK)
     op.create_check_constraint(
         op.f("ck_api_key_roles_known"),
         "api_key",
