@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 
 from common.bounds import INT8_MAX
 from common.errors import DomainError, PayloadTooLarge, ValidationFailed
+from common.http import holds_nul
 
 MAX_DATASETS = 10_000
 MAX_TABLES = 10_000
@@ -156,6 +157,11 @@ def decode_body(raw: bytes, content_encoding: str | None, *, max_bytes: int) -> 
             raise PayloadTooLarge(f"the decompressed body is larger than {max_bytes} bytes")
         if not inflater.eof:
             raise ValidationFailed("body: truncated gzip stream", errors=[_error("body", "truncated gzip stream")])
+        if holds_nul(raw):  # common.http.RejectNul let the compressed body pass
+            raise ValidationFailed(
+                "body: contains the NUL character (\\u0000), which cannot be stored: remove it",
+                errors=[_error("body", "contains the NUL character")],
+            )
     elif encoding != "identity":
         raise UnsupportedEncoding(f"Content-Encoding {encoding!r} is not supported (send identity or gzip)")
     try:

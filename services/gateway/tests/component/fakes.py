@@ -1116,9 +1116,10 @@ class FakeServices:
             job = body.get("job") or {}
             mapped = next((t for t, j in fake.task_jobs.items() if j == (job.get("namespace"), job.get("name"))), None)
             status = "applied" if "type" in body or mapped is not None else "unmapped"
-            return {"event_id": f"e{len(fake.lineage_events)}", "status": status,
-                    "kind": "native" if "type" in body else "openlineage", "reason": None, "task_id": mapped,
-                    "job_namespace": job.get("namespace"), "job_name": job.get("name"), "changed_tasks": []}  # fmt: skip
+            kind = "native" if "type" in body else "openlineage"
+            return {"event_id": f"e{len(fake.lineage_events)}", "status": status, "kind": kind, "reason": None,
+                    "task_id": mapped, "job_namespace": job.get("namespace"), "job_name": job.get("name"),
+                    "changed_tasks": []}  # fmt: skip
 
         @app.get("/internal/openlineage/task-jobs")
         async def task_jobs(task_ids: str) -> Any:
