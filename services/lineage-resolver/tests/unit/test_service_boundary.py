@@ -146,11 +146,13 @@ def test_the_decoder_hands_on_an_updating_run_event_of_any_job_and_drops_the_res
     found = decode(record(run_event(job="nightly")))
     assert found is not None
     assert isinstance(found[1], DecodedLineage)
-    assert found[1].run_event is not None and found[1].run_event.job.name == "nightly"
+    assert found[1].run_event is not None
+    assert found[1].run_event.job.name == "nightly"
     start = decode(record(run_event(job="nightly", event_type="START")))
     assert start is not None
     assert isinstance(start[1], DecodedLineage)
-    assert start[1].run_event is None and "START" in (start[1].ignored_reason or "")
+    assert start[1].run_event is None
+    assert "START" in (start[1].ignored_reason or "")
 
 
 def test_bare_native_command_gets_a_positional_id() -> None:
