@@ -23,6 +23,7 @@ from datetime import UTC
 from enum import StrEnum
 from typing import Any
 
+from prometheus_client import Counter
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -50,6 +51,14 @@ from lineage_resolver.messages import openlineage_event_id
 from lineage_resolver.service import apply_lineage_commands
 
 log = logging.getLogger(__name__)
+
+#: RunEvents by outcome; ``unmapped`` rising means integrations send jobs nobody mapped (the portal lists them).
+#: Counted when handled: an attempt that is rolled back and retried counts again.
+RUN_EVENTS = Counter(
+    "lineage_openlineage_run_events_total",
+    "OpenLineage RunEvents handled (Kafka and HTTP), by outcome: applied, ignored, unmapped (parked), duplicate",
+    ["status"],
+)
 
 #: the inbox ``topic`` of RunEvents received over HTTP (their ids are shared with Kafka: one dedupes the other)
 HTTP_ORIGIN = "http:lineage-events"
@@ -126,6 +135,7 @@ async def apply_run_event(session: AsyncSession, deps: Deps, event: RunEvent, *,
     job = (event.job.namespace, event.job.name)
     reason = ignored_reason(event, deps.openlineage)
     if reason is not None:
+        RUN_EVENTS.labels(EventStatus.IGNORED.value).inc()
         return EventOutcome(event_id, EventStatus.IGNORED, "openlineage", reason=reason, job=job)
     await jobs.lock_rules(session, shared=True)
     rules = await _rules(session, deps, [job])
@@ -148,9 +158,11 @@ async def apply_run_event(session: AsyncSession, deps: Deps, event: RunEvent, *,
             "OpenLineage job %s/%s is not mapped to a task: parked until it is", *job, extra={"event_id": event_id}
         )
         reason = f"OpenLineage job {job[0]!r}/{job[1]!r} is not mapped to a platform task (kept until it is)"
+        RUN_EVENTS.labels(EventStatus.UNMAPPED.value).inc()
         return EventOutcome(event_id, EventStatus.UNMAPPED, "openlineage", reason=reason, job=job)
     command = SetTaskTables(task_id=task_id, reads=reads, writes=writes)
     outcome = await apply_lineage_commands(session, deps, [command], cause_event_id=event_id)
+    RUN_EVENTS.labels(EventStatus.APPLIED.value).inc()
     return EventOutcome(event_id, EventStatus.APPLIED, "openlineage", task_id=task_id, job=job, changes=outcome.changes)
 
 
@@ -175,6 +187,7 @@ async def submit_event(deps: Deps, payload: Mapping[str, Any]) -> EventOutcome:
                 .returning(inbox.c.event_id)
             )
             if claimed.first() is None:
+                RUN_EVENTS.labels(EventStatus.DUPLICATE.value).inc()
                 job = (event.job.namespace, event.job.name)
                 return EventOutcome(event_id, EventStatus.DUPLICATE, "openlineage", reason="already received", job=job)
             return await apply_run_event(session, deps, event, event_id=event_id)

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 
 from common.testing.service import running
 from lineage_resolver.config import Settings
@@ -49,7 +50,12 @@ async def unmapped(client: httpx.AsyncClient) -> list[dict[str, Any]]:
     return items
 
 
+def run_events(status: str) -> float:
+    return REGISTRY.get_sample_value("lineage_openlineage_run_events_total", {"status": status}) or 0.0
+
+
 async def test_an_unmapped_job_is_parked_then_mapped_and_its_lineage_applied(client: httpx.AsyncClient) -> None:
+    before = {s: run_events(s) for s in ("applied", "unmapped", "duplicate")}
     # task 2 reads what the job writes; the job is nobody's yet
     await send(client, {"type": "task.tables.set", "task_id": 2, "reads": ["pg/orders_daily"]}, "applied")
     first = await send(client, event("load_orders", "r1", time="2026-12-07T10:00:00Z", outputs=["old"]), "unmapped")
@@ -64,6 +70,7 @@ async def test_an_unmapped_job_is_parked_then_mapped_and_its_lineage_applied(cli
     assert (parked["namespace"], parked["name"], parked["seen_count"]) == ("spark", "load_orders", 3)
     assert (parked["reads"], parked["writes"]) == (["pg/orders"], ["pg/orders_daily"])
     assert await upstream_of(client, 2) == []
+    assert {s: run_events(s) - n for s, n in before.items()} == {"applied": 0, "unmapped": 3, "duplicate": 1}
 
     r = await client.put("/internal/tasks/1/openlineage-job", json={"namespace": "spark", "name": "load_orders"})
     assert r.status_code == 200, r.text
