@@ -22,6 +22,7 @@ const routes: RouteRecordRaw[] = [
   { path: '/migration', name: 'migration', component: () => import('./views/MigrationView.vue') },
   { path: '/proposals', name: 'proposals', component: () => import('./views/ProposalsView.vue') },
   { path: '/backfill', name: 'backfill', component: () => import('./views/BackfillView.vue') },
+  { path: '/openlineage', name: 'openlineage', component: () => import('./views/OpenLineageJobsView.vue') },
   { path: '/:pathMatch(.*)*', redirect: '/workflows' },
 ]
 

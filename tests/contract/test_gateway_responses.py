@@ -14,7 +14,9 @@ from common import workflow as cw
 from definition import schemas as d
 from definition.domain import diff, migration
 from gateway import responses as g
+from gateway.responses import openlineage as gol
 from history_sync import routes as h
+from lineage_resolver import routes as lr
 from publisher import restore as prs
 from publisher import runs as pr
 from publisher.service import batch as pb
@@ -70,6 +72,15 @@ PAIRS: list[tuple[type[BaseModel], type[BaseModel]]] = [
     (h.WorkflowExecutionsOut, g.ExecutionsPart),
     (h.TaskMetricsOut, g.TaskMetrics),
     (h.TaskRunCellOut, g.TaskRunCell),
+    (lr.LineageEventOut, gol.LineageAccepted),
+    (lr.JobIdentityOut, gol.OpenLineageJobIdentity),
+    (lr.JobIdentitySetOut, gol.OpenLineageJobIdentitySet),
+    (lr.AppliedPendingOut, gol.AppliedPending),
+    (lr.PatternOut, gol.OpenLineageJobPattern),
+    (lr.PatternSetOut, gol.OpenLineageJobPatternSet),
+    (lr.PatternPage, gol.OpenLineageJobPatternPage),
+    (lr.UnmappedJobOut, gol.UnmappedJob),
+    (lr.UnmappedJobPage, gol.UnmappedJobPage),
 ]
 
 #: what the gateway adds to a service's answer (docs/api-contracts.md §5)

@@ -95,6 +95,8 @@ class Platform:
     topic_prefix: str
     producer: AIOKafkaProducer
     urls: dict[str, str]
+    #: the gateway's settings (a test that needs it over real HTTP serves another instance: ``serving``)
+    gateway: GatewaySettings | None = None
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"
@@ -215,7 +217,7 @@ async def platform(
             )
             api = await stack.enter_async_context(running(create_gateway(gateway)))
             api.headers["Authorization"] = f"Bearer {admin_token}"
-            yield Platform(api, emulator, ds, ds_project, kafka_bootstrap, topic_prefix, producer, urls)
+            yield Platform(api, emulator, ds, ds_project, kafka_bootstrap, topic_prefix, producer, urls, gateway)
     finally:
         await ds.aclose()
         await producer.stop()

@@ -91,7 +91,9 @@ OUT_OF_RANGE = (
 #: actions a role may not take (common.roles): the key gets a 403 and nothing changes
 ROLE_REFUSALS = (("viewer", "edit"), ("viewer", "archive"), ("viewer", "run"), ("viewer", "delete"),
                  ("editor", "approve"), ("editor", "publish"), ("editor", "run"), ("approver", "publish"),
-                 ("approver", "edit"), ("publisher", "approve"))  # fmt: skip
+                 ("approver", "edit"), ("publisher", "approve"),
+                 # the machine scope of OpenLineage integrations (issue 21): sends lineage, changes nothing else
+                 ("lineage", "edit"), ("lineage", "run"), ("lineage", "archive"))  # fmt: skip
 #: the list row's fields the model knows, in the order ``list_rows_match_model`` compares them
 _LIST_FIELDS = ("name", "status", "current_version_no", "approved", "last_published_version_no", "needs_attention",
                 "task_count", "publish_status")  # fmt: skip

@@ -5,6 +5,10 @@ import type {
   ChangeSummary,
   DsRestore,
   InstanceDetail,
+  JobIdentity,
+  JobIdentitySet,
+  JobPattern,
+  JobPatternInput,
   Me,
   MigrationPreview,
   MigrationRequest,
@@ -25,6 +29,7 @@ import type {
   Task,
   TaskInput,
   TaskLogPage,
+  UnmappedJob,
   Version,
   VersionSummary,
   WorkflowAction,
@@ -141,4 +146,16 @@ export const api = {
   acceptProposal: (id: number, body: ProposalAcceptInput) =>
     client.post<ProposalAccepted>(`${V1}/proposals/${id}/accept`, body),
   dismissProposal: (id: number) => client.post<Proposal>(`${V1}/proposals/${id}/dismiss`),
+  /** recently seen OpenLineage jobs no rule maps to a task, with their datasets */
+  listUnmappedJobs: (q?: string, limit = 200) =>
+    client.get<{ items: UnmappedJob[]; total: number }>(`${V1}/openlineage/unmapped-jobs`, { q: q || undefined, limit }),
+  getTaskJob: (taskId: number) => client.get<JobIdentity>(`${V1}/tasks/${taskId}/openlineage-job`),
+  /** the task is this OpenLineage job; the job's pending lineage is applied (`applied`) */
+  setTaskJob: (taskId: number, job: { namespace: string; name: string }) =>
+    client.put<JobIdentitySet>(`${V1}/tasks/${taskId}/openlineage-job`, job),
+  deleteTaskJob: (taskId: number) => client.delete(`${V1}/tasks/${taskId}/openlineage-job`),
+  listJobPatterns: () => client.get<{ items: JobPattern[] }>(`${V1}/openlineage/patterns`),
+  createJobPattern: (body: JobPatternInput) =>
+    client.post<JobPattern & { applied: JobIdentitySet['applied'] }>(`${V1}/openlineage/patterns`, body),
+  deleteJobPattern: (id: number) => client.delete(`${V1}/openlineage/patterns/${id}`),
 }

@@ -708,6 +708,118 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/lineage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Post Lineage
+         * @description An OpenLineage ``RunEvent`` as the OpenLineage HTTP transport sends it (point an integration at the platform's
+         *     URL with a ``lineage`` API key), or a native lineage command. A COMPLETE run replaces its task's read and write
+         *     tables; a job no rule maps is kept with its datasets (``status: unmapped``) until it is mapped
+         *     (``PUT /tasks/{id}/openlineage-job`` or a pattern rule), then its lineage is applied.
+         */
+        post: operations["post_lineage_api_v1_lineage_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tasks/{task_id}/openlineage-job": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Task Job
+         * @description The OpenLineage job (namespace + name) the task is known as to the integrations that send its lineage.
+         */
+        get: operations["get_task_job_api_v1_tasks__task_id__openlineage_job_get"];
+        /**
+         * Put Task Job
+         * @description Set the task's OpenLineage job identity (replacing its previous one; 409 when another task has this job).
+         *     The lineage the job sent while it was unmapped is applied now (``applied``).
+         */
+        put: operations["put_task_job_api_v1_tasks__task_id__openlineage_job_put"];
+        post?: never;
+        /** Delete Task Job */
+        delete: operations["delete_task_job_api_v1_tasks__task_id__openlineage_job_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/openlineage/patterns": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Patterns
+         * @description The pattern rules, in the order they are tried (after the tasks' own job identities).
+         */
+        get: operations["list_patterns_api_v1_openlineage_patterns_get"];
+        put?: never;
+        /**
+         * Create Pattern
+         * @description A new rule (409 when the same rule exists); the unmapped jobs it maps have their lineage applied.
+         */
+        post: operations["create_pattern_api_v1_openlineage_patterns_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/openlineage/patterns/{pattern_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Update Pattern */
+        put: operations["update_pattern_api_v1_openlineage_patterns__pattern_id__put"];
+        post?: never;
+        /** Delete Pattern */
+        delete: operations["delete_pattern_api_v1_openlineage_patterns__pattern_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/openlineage/unmapped-jobs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Unmapped Jobs
+         * @description Recently seen OpenLineage jobs no rule maps to a task (the most recently seen first), with the datasets of
+         *     their latest run: map one with ``PUT /tasks/{id}/openlineage-job`` and its lineage is applied.
+         */
+        get: operations["list_unmapped_jobs_api_v1_openlineage_unmapped_jobs_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -751,6 +863,22 @@ export interface components {
             revoked_at: string | null;
             /** Last Used At */
             last_used_at: string | null;
+        };
+        /**
+         * AppliedPending
+         * @description A recently seen unmapped job whose pending lineage a mapping change applied.
+         */
+        AppliedPending: {
+            /** Namespace */
+            namespace: string;
+            /** Name */
+            name: string;
+            /** Task Id */
+            task_id: number;
+            /** Event Id */
+            event_id: string;
+            /** Changed Tasks */
+            changed_tasks: number[];
         };
         /** ApproveInput */
         ApproveInput: {
@@ -1194,6 +1322,28 @@ export interface components {
             /** Tasks */
             tasks: components["schemas"]["TaskInstance"][];
         };
+        /**
+         * JobIdentityIn
+         * @description A task's OpenLineage job: the ``job.namespace`` and ``job.name`` its integration sends.
+         */
+        JobIdentityIn: {
+            /** Namespace */
+            namespace: string;
+            /** Name */
+            name: string;
+        };
+        /**
+         * JobPatternIn
+         * @description A rule mapping OpenLineage job names to tasks.
+         */
+        JobPatternIn: {
+            /** Name Regex */
+            name_regex: string;
+            /** Namespace */
+            namespace?: string | null;
+            /** Position */
+            position?: number | null;
+        };
         JsonValue: unknown;
         /**
          * LastExecution
@@ -1210,6 +1360,31 @@ export interface components {
             end_time?: string | null;
             /** Duration */
             duration?: string | null;
+        };
+        /**
+         * LineageAccepted
+         * @description What one lineage event did.
+         */
+        LineageAccepted: {
+            /** Event Id */
+            event_id: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "applied" | "ignored" | "unmapped" | "duplicate";
+            /** Kind */
+            kind: string;
+            /** Reason */
+            reason: string | null;
+            /** Task Id */
+            task_id: number | null;
+            /** Job Namespace */
+            job_namespace: string | null;
+            /** Job Name */
+            job_name: string | null;
+            /** Changed Tasks */
+            changed_tasks: number[];
         };
         /**
          * LinksChange
@@ -1421,6 +1596,111 @@ export interface components {
             code: string;
             /** Message */
             message: string;
+        };
+        /** OpenLineageDataset */
+        OpenLineageDataset: {
+            /** Namespace */
+            namespace: string;
+            /** Name */
+            name: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /** OpenLineageJob */
+        OpenLineageJob: {
+            /** Namespace */
+            namespace: string;
+            /** Name */
+            name: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * OpenLineageJobIdentity
+         * @description A task's OpenLineage job (``job.namespace`` + ``job.name``).
+         */
+        OpenLineageJobIdentity: {
+            /** Task Id */
+            task_id: number;
+            /** Namespace */
+            namespace: string;
+            /** Name */
+            name: string;
+            /** Set By */
+            set_by: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /** OpenLineageJobIdentitySet */
+        OpenLineageJobIdentitySet: {
+            /** Task Id */
+            task_id: number;
+            /** Namespace */
+            namespace: string;
+            /** Name */
+            name: string;
+            /** Set By */
+            set_by: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** Applied */
+            applied: components["schemas"]["AppliedPending"][];
+        };
+        /** OpenLineageJobPattern */
+        OpenLineageJobPattern: {
+            /** Id */
+            id: number;
+            /** Position */
+            position: number;
+            /** Name Regex */
+            name_regex: string;
+            /** Namespace */
+            namespace: string | null;
+            /** Created By */
+            created_by: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+        };
+        /** OpenLineageJobPatternPage */
+        OpenLineageJobPatternPage: {
+            /** Items */
+            items: components["schemas"]["OpenLineageJobPattern"][];
+        };
+        /** OpenLineageJobPatternSet */
+        OpenLineageJobPatternSet: {
+            /** Id */
+            id: number;
+            /** Position */
+            position: number;
+            /** Name Regex */
+            name_regex: string;
+            /** Namespace */
+            namespace: string | null;
+            /** Created By */
+            created_by: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Applied */
+            applied: components["schemas"]["AppliedPending"][];
+        };
+        /** OpenLineageRun */
+        OpenLineageRun: {
+            /** Runid */
+            runId: string;
+        } & {
+            [key: string]: unknown;
         };
         /**
          * Param
@@ -1756,6 +2036,22 @@ export interface components {
              */
             resources?: string[];
         };
+        /** RemoveTaskIn */
+        RemoveTaskIn: {
+            /**
+             * Version
+             * @default 1
+             * @constant
+             */
+            version?: 1;
+            /**
+             * Type
+             * @constant
+             */
+            type: "task.removed";
+            /** Task Id */
+            task_id: number;
+        };
         /**
          * Restore
          * @description The restore of a workflow's DolphinScheduler state after a failed publish left it other than intended.
@@ -1804,7 +2100,7 @@ export interface components {
          * Role
          * @enum {string}
          */
-        Role: "viewer" | "editor" | "approver" | "publisher" | "admin";
+        Role: "viewer" | "editor" | "approver" | "publisher" | "admin" | "lineage";
         /** RollbackInput */
         RollbackInput: {
             /** To Version No */
@@ -1895,6 +2191,47 @@ export interface components {
             unassigned_task_ids: number[];
         };
         /**
+         * RunEventIn
+         * @description An OpenLineage ``RunEvent`` (https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent): only
+         *     ``COMPLETE`` events update lineage (by default); the job is mapped to a platform task by the job rules.
+         */
+        RunEventIn: {
+            /**
+             * Eventtype
+             * @default null
+             */
+            eventType?: string | null;
+            /**
+             * Eventtime
+             * Format: date-time
+             */
+            eventTime: string;
+            /**
+             * Producer
+             * @default null
+             */
+            producer?: string | null;
+            /**
+             * Schemaurl
+             * @default null
+             */
+            schemaURL?: string | null;
+            run: components["schemas"]["OpenLineageRun"];
+            job: components["schemas"]["OpenLineageJob"];
+            /**
+             * Inputs
+             * @default null
+             */
+            inputs?: components["schemas"]["OpenLineageDataset"][] | null;
+            /**
+             * Outputs
+             * @default null
+             */
+            outputs?: components["schemas"]["OpenLineageDataset"][] | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
          * RunInput
          * @description Run now's options: ``worker_group`` (default: the publisher's), ``warning_type`` (who DolphinScheduler alerts
          *     when the run ends; default ``NONE``), ``schedule_time`` (what the tasks' ``$[yyyyMMdd]`` / ``system.biz.date``
@@ -1978,6 +2315,35 @@ export interface components {
             kind: "added" | "removed" | "changed";
             old?: components["schemas"]["Schedule"] | null;
             new?: components["schemas"]["Schedule"] | null;
+        };
+        /**
+         * SetTaskTablesIn
+         * @description Replace a task's read set and/or write set (``null``/absent: that side stays).
+         */
+        SetTaskTablesIn: {
+            /**
+             * Version
+             * @default 1
+             * @constant
+             */
+            version?: 1;
+            /**
+             * Type
+             * @constant
+             */
+            type: "task.tables.set";
+            /** Task Id */
+            task_id: number;
+            /**
+             * Reads
+             * @default null
+             */
+            reads?: string[] | null;
+            /**
+             * Writes
+             * @default null
+             */
+            writes?: string[] | null;
         };
         /** ShellParams */
         ShellParams: {
@@ -2109,6 +2475,32 @@ export interface components {
             upstream_task_ids: number[];
             /** Downstream Task Ids */
             downstream_task_ids: number[];
+        };
+        /** TableEdgeIn */
+        TableEdgeIn: {
+            /** Source */
+            source: string;
+            /** Target */
+            target: string;
+        };
+        /**
+         * TableLineageIn
+         * @description Table→table lineage edges observed outside the platform's tasks (added or no longer holding).
+         */
+        TableLineageIn: {
+            /**
+             * Version
+             * @default 1
+             * @constant
+             */
+            version?: 1;
+            /**
+             * Type
+             * @enum {string}
+             */
+            type: "table.lineage.added" | "table.lineage.removed";
+            /** Edges */
+            edges: components["schemas"]["TableEdgeIn"][];
         };
         /** Task */
         Task: {
@@ -2520,6 +2912,48 @@ export interface components {
             writers: number[];
             /** Readers */
             readers: number[];
+        };
+        /**
+         * UnmappedJob
+         * @description A recently seen OpenLineage job no rule maps to a task, with the datasets of its latest run.
+         */
+        UnmappedJob: {
+            /** Namespace */
+            namespace: string;
+            /** Name */
+            name: string;
+            /** Reads */
+            reads: string[];
+            /** Writes */
+            writes: string[];
+            /** Event Id */
+            event_id: string;
+            /**
+             * Event Time
+             * Format: date-time
+             */
+            event_time: string;
+            /** Producer */
+            producer: string | null;
+            /** Seen Count */
+            seen_count: number;
+            /**
+             * First Seen At
+             * Format: date-time
+             */
+            first_seen_at: string;
+            /**
+             * Last Seen At
+             * Format: date-time
+             */
+            last_seen_at: string;
+        };
+        /** UnmappedJobPage */
+        UnmappedJobPage: {
+            /** Items */
+            items: components["schemas"]["UnmappedJob"][];
+            /** Total */
+            total: number;
         };
         /** Version */
         Version: {
@@ -6549,6 +6983,794 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["AuditPage"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key (problem JSON) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the role (problem JSON) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found (problem JSON) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state; ``type`` says which (problem JSON) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input; ``errors`` lists each (problem JSON) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service is unavailable (problem JSON naming it) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service did not answer in time (problem JSON naming it) */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    post_lineage_api_v1_lineage_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description An OpenLineage RunEvent, or a native lineage command; `Content-Encoding: gzip` accepted */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RunEventIn"] | components["schemas"]["SetTaskTablesIn"] | components["schemas"]["RemoveTaskIn"] | components["schemas"]["TableLineageIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LineageAccepted"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key (problem JSON) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the role (problem JSON) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found (problem JSON) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state; ``type`` says which (problem JSON) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body (or its gzip-decompressed form) is over the size limit (problem JSON) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A Content-Encoding other than identity or gzip (problem JSON) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input; ``errors`` lists each (problem JSON) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service is unavailable (problem JSON naming it) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service did not answer in time (problem JSON naming it) */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_task_job_api_v1_tasks__task_id__openlineage_job_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                task_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenLineageJobIdentity"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key (problem JSON) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the role (problem JSON) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found (problem JSON) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state; ``type`` says which (problem JSON) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input; ``errors`` lists each (problem JSON) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service is unavailable (problem JSON naming it) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service did not answer in time (problem JSON naming it) */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    put_task_job_api_v1_tasks__task_id__openlineage_job_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                task_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["JobIdentityIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenLineageJobIdentitySet"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key (problem JSON) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the role (problem JSON) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found (problem JSON) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state; ``type`` says which (problem JSON) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input; ``errors`` lists each (problem JSON) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service is unavailable (problem JSON naming it) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service did not answer in time (problem JSON naming it) */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    delete_task_job_api_v1_tasks__task_id__openlineage_job_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                task_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing, unknown or revoked API key (problem JSON) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the role (problem JSON) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found (problem JSON) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state; ``type`` says which (problem JSON) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input; ``errors`` lists each (problem JSON) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service is unavailable (problem JSON naming it) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service did not answer in time (problem JSON naming it) */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_patterns_api_v1_openlineage_patterns_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenLineageJobPatternPage"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key (problem JSON) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the role (problem JSON) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found (problem JSON) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state; ``type`` says which (problem JSON) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input; ``errors`` lists each (problem JSON) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service is unavailable (problem JSON naming it) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service did not answer in time (problem JSON naming it) */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    create_pattern_api_v1_openlineage_patterns_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["JobPatternIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenLineageJobPatternSet"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key (problem JSON) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the role (problem JSON) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found (problem JSON) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state; ``type`` says which (problem JSON) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input; ``errors`` lists each (problem JSON) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service is unavailable (problem JSON naming it) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service did not answer in time (problem JSON naming it) */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    update_pattern_api_v1_openlineage_patterns__pattern_id__put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                pattern_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["JobPatternIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenLineageJobPatternSet"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key (problem JSON) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the role (problem JSON) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found (problem JSON) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state; ``type`` says which (problem JSON) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input; ``errors`` lists each (problem JSON) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service is unavailable (problem JSON naming it) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service did not answer in time (problem JSON naming it) */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    delete_pattern_api_v1_openlineage_patterns__pattern_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                pattern_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing, unknown or revoked API key (problem JSON) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the role (problem JSON) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found (problem JSON) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state; ``type`` says which (problem JSON) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input; ``errors`` lists each (problem JSON) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service is unavailable (problem JSON naming it) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service did not answer in time (problem JSON naming it) */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_unmapped_jobs_api_v1_openlineage_unmapped_jobs_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description part of the job namespace or name */
+                q?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnmappedJobPage"];
                 };
             };
             /** @description Missing, unknown or revoked API key (problem JSON) */

@@ -240,3 +240,10 @@ export interface ProblemItem {
 }
 
 
+
+// OpenLineage job <-> task mapping (issue 21 item 2)
+export type UnmappedJob = S['UnmappedJob']
+export type JobPattern = S['OpenLineageJobPattern']
+export type JobPatternInput = S['JobPatternIn']
+export type JobIdentity = S['OpenLineageJobIdentity']
+export type JobIdentitySet = S['OpenLineageJobIdentitySet']

@@ -3,7 +3,11 @@ identity a call carries (``common.identity``).
 
 ``viewer`` reads; ``editor`` changes tasks, workflows and migrations; ``approver`` approves; ``publisher`` publishes,
 retries publishes and runs workflows; ``admin`` does everything and manages API keys and reads the audit log.
-Every role can read (a key that may change something may also see it), and ``admin`` implies every role.
+Every one of these can read (a key that may change something may also see it), and ``admin`` implies every role.
+
+``lineage`` is a scope for machines, not a person's role: it allows sending lineage (``POST /api/v1/lineage``:
+OpenLineage RunEvents and native lineage commands) and nothing else, not even reading — the key a Spark, Airflow,
+dbt or Flink integration is configured with.
 """
 
 from __future__ import annotations
@@ -18,9 +22,12 @@ class Role(StrEnum):
     APPROVER = "approver"
     PUBLISHER = "publisher"
     ADMIN = "admin"
+    LINEAGE = "lineage"
 
 
 ALL_ROLES: tuple[Role, ...] = tuple(Role)
+#: the roles that may read (every role but the machine scopes)
+READING_ROLES = frozenset(r.value for r in ALL_ROLES if r is not Role.LINEAGE)
 
 
 def grants(held: Iterable[str], needed: Role) -> bool:
@@ -28,7 +35,7 @@ def grants(held: Iterable[str], needed: Role) -> bool:
     roles = set(held)
     if Role.ADMIN in roles or needed in roles:
         return True
-    return needed is Role.VIEWER and bool(roles & {r.value for r in ALL_ROLES})
+    return needed is Role.VIEWER and bool(roles & READING_ROLES)
 
 
 def parse_roles(raw: Iterable[str]) -> list[Role]:

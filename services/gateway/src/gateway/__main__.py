@@ -29,7 +29,11 @@ def _keys_arguments(parser: argparse.ArgumentParser) -> None:
     keys = parser.add_subparsers(dest="keys_command", required=True)
     create = keys.add_parser("create", help="create a key and print it (shown only this once)")
     create.add_argument("--name", required=True, help="the user the key acts as")
-    create.add_argument("--roles", required=True, help="comma-separated: viewer,editor,approver,publisher,admin")
+    create.add_argument(
+        "--roles",
+        required=True,
+        help="comma-separated: viewer,editor,approver,publisher,admin,lineage (lineage: may only send lineage)",
+    )
     lst = keys.add_parser("list", help="list keys (prefix, user, roles, dates; never the secret)")
     lst.add_argument("--all", action="store_true", help="include revoked keys")
     lst.add_argument("--json", action="store_true", help="JSON lines instead of a table")

@@ -310,3 +310,38 @@ class LineageClient:
         params = {"task_ids": _ids(task_ids)}
         out: Json = await self.up.call("GET", "/internal/task-tables", caller, params=params)
         return out
+
+    async def post_event(self, body: Json, caller: Caller) -> Json:
+        out: Json = await self.up.call("POST", "/internal/lineage/events", caller, body=body)
+        return out
+
+    async def task_jobs(self, task_ids: Sequence[int], caller: Caller) -> Json:
+        params = {"task_ids": _ids(task_ids)}
+        out: Json = await self.up.call("GET", "/internal/openlineage/task-jobs", caller, params=params)
+        return out
+
+    async def put_task_job(self, task_id: int, body: Json, caller: Caller) -> Json:
+        out: Json = await self.up.call("PUT", f"/internal/tasks/{task_id}/openlineage-job", caller, body=body)
+        return out
+
+    async def delete_task_job(self, task_id: int, caller: Caller) -> None:
+        await self.up.call("DELETE", f"/internal/tasks/{task_id}/openlineage-job", caller)
+
+    async def list_patterns(self, caller: Caller) -> Json:
+        out: Json = await self.up.call("GET", "/internal/openlineage/patterns", caller)
+        return out
+
+    async def create_pattern(self, body: Json, caller: Caller) -> Json:
+        out: Json = await self.up.call("POST", "/internal/openlineage/patterns", caller, body=body)
+        return out
+
+    async def update_pattern(self, pattern_id: int, body: Json, caller: Caller) -> Json:
+        out: Json = await self.up.call("PUT", f"/internal/openlineage/patterns/{pattern_id}", caller, body=body)
+        return out
+
+    async def delete_pattern(self, pattern_id: int, caller: Caller) -> None:
+        await self.up.call("DELETE", f"/internal/openlineage/patterns/{pattern_id}", caller)
+
+    async def unmapped_jobs(self, params: Params, caller: Caller) -> Json:
+        out: Json = await self.up.call("GET", "/internal/openlineage/unmapped-jobs", caller, params=params)
+        return out

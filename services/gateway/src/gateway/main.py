@@ -44,6 +44,7 @@ from gateway.config import MIGRATIONS, Settings
 from gateway.deps import Deps
 from gateway.errors import install_upstream_problem_handler
 from gateway.guard import ApiGuard, FailedAuthLimiter
+from gateway.lineage_events import body_schemas
 from gateway.portal import portal_router
 from gateway.ports import Caller
 from gateway.principals import VerifiedKeys
@@ -171,12 +172,27 @@ def create_app(
     install_trace_context(app)
     for router in api_routers():
         app.include_router(router, prefix=API_PREFIX)
+    _document_schemas(app, body_schemas())
     # after the API: a request is matched against the routes in order, and health checks are the rarer requests
     install_health(app, lambda: checks)
     _install_asyncapi(app, settings)
     install_docs_pages(app, title=app.title)
     app.include_router(portal_router(settings.portal_dir))
     return app
+
+
+def _document_schemas(app: FastAPI, schemas: dict[str, Any]) -> None:
+    """Add ``schemas`` to ``/openapi.json``'s components (bodies a route reads itself, e.g. ``POST /lineage``)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            doc = build()
+            known = doc.setdefault("components", {}).setdefault("schemas", {})
+            doc["components"]["schemas"] = dict(sorted({**known, **schemas}.items()))
+        return app.openapi_schema  # type: ignore[return-value]
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _tune_gc(settings: Settings) -> None:

@@ -110,6 +110,12 @@ class FakeServices:
     tables: dict[int, tuple[list[str], list[str]]] = field(default_factory=dict)
     #: lineage filter pages are cut at this many ids whatever ``limit`` says (to exercise keyset paging)
     lineage_page_cap: int = 1000
+    #: bodies lineage-resolver's ``/internal/lineage/events`` received
+    lineage_events: list[dict[str, Any]] = field(default_factory=list)
+    #: task id -> (OpenLineage job namespace, name)
+    task_jobs: dict[int, tuple[str, str]] = field(default_factory=dict)
+    #: pattern rule id -> rule
+    patterns: dict[int, dict[str, Any]] = field(default_factory=dict)
     #: answer tasks without ``workflow_id``/``workflow_name`` (owners then come from /internal/task-owners only)
     tasks_without_owner: bool = False
     _ids: dict[str, int] = field(default_factory=dict)
@@ -125,6 +131,9 @@ class FakeServices:
         self.offline_in_ds.clear()
         self.deps.clear()
         self.tables.clear()
+        self.lineage_events.clear()
+        self.task_jobs.clear()
+        self.patterns.clear()
         self._ids.clear()
 
     def next_id(self, kind: str) -> int:
@@ -1119,6 +1128,68 @@ class FakeServices:
             cut = min(limit, fake.lineage_page_cap)
             page = match[:cut]
             return {"task_ids": page, "next_after": page[-1] if len(page) == cut and len(match) > cut else None}
+
+        def identity(task_id: int, actor: str | None) -> dict[str, Any]:
+            namespace, name = fake.task_jobs[task_id]
+            return {"task_id": task_id, "namespace": namespace, "name": name, "set_by": actor or "?",
+                    "updated_at": NOW.isoformat()}  # fmt: skip
+
+        @app.post("/internal/lineage/events")
+        async def lineage_event(body: dict[str, Any]) -> Any:
+            fake.lineage_events.append(body)
+            job = body.get("job") or {}
+            mapped = next((t for t, j in fake.task_jobs.items() if j == (job.get("namespace"), job.get("name"))), None)
+            status = "applied" if "type" in body or mapped is not None else "unmapped"
+            kind = "native" if "type" in body else "openlineage"
+            return {"event_id": f"e{len(fake.lineage_events)}", "status": status, "kind": kind, "reason": None,
+                    "task_id": mapped, "job_namespace": job.get("namespace"), "job_name": job.get("name"),
+                    "changed_tasks": []}  # fmt: skip
+
+        @app.get("/internal/openlineage/task-jobs")
+        async def task_jobs(task_ids: str) -> Any:
+            ids = [int(p) for p in task_ids.split(",") if p.strip()]
+            return {"items": [identity(t, None) for t in ids if t in fake.task_jobs]}
+
+        @app.put("/internal/tasks/{task_id}/openlineage-job")
+        async def put_task_job(task_id: int, body: dict[str, Any], x_actor: Actor) -> Any:
+            fake.task_jobs[task_id] = (body["namespace"], body["name"])
+            return {**identity(task_id, x_actor), "applied": []}
+
+        @app.delete("/internal/tasks/{task_id}/openlineage-job", status_code=204)
+        async def delete_task_job(task_id: int) -> None:
+            if fake.task_jobs.pop(task_id, None) is None:
+                raise NotFound(f"task {task_id} has no OpenLineage job identity")
+
+        def pattern(pid: int) -> dict[str, Any]:
+            if pid not in fake.patterns:
+                raise NotFound(f"pattern rule {pid} does not exist")
+            return fake.patterns[pid]
+
+        @app.get("/internal/openlineage/patterns")
+        async def patterns() -> Any:
+            return {"items": sorted(fake.patterns.values(), key=lambda p: (p["position"], p["id"]))}
+
+        @app.post("/internal/openlineage/patterns", status_code=201)
+        async def create_pattern(body: dict[str, Any], x_actor: Actor) -> Any:
+            pid = fake.next_id("pattern")
+            fake.patterns[pid] = {"id": pid, "position": body.get("position") or pid, "name_regex": body["name_regex"],
+                                  "namespace": body.get("namespace"), "created_by": x_actor or "?",
+                                  "created_at": NOW.isoformat()}  # fmt: skip
+            return {**fake.patterns[pid], "applied": []}
+
+        @app.put("/internal/openlineage/patterns/{pid}")
+        async def update_pattern(pid: int, body: dict[str, Any]) -> Any:
+            pattern(pid).update(name_regex=body["name_regex"], namespace=body.get("namespace"))
+            return {**fake.patterns[pid], "applied": []}
+
+        @app.delete("/internal/openlineage/patterns/{pid}", status_code=204)
+        async def delete_pattern(pid: int) -> None:
+            pattern(pid)
+            del fake.patterns[pid]
+
+        @app.get("/internal/openlineage/unmapped-jobs")
+        async def unmapped(limit: int = 100) -> Any:
+            return {"items": [], "total": 0}
 
         return app
 

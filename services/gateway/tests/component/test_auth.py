@@ -127,6 +127,7 @@ def _seed(f: FakeServices) -> dict[str, int]:
     f.add_restore(ready, f.add_record(ready)["id"])
     f.deployed.add(ready)
     f.deps[t2] = ([t1], [])
+    f.task_jobs[t1] = ("airflow", "dag.owned")
     return {"t1": t1, "t2": t2, "ready": ready, "draft": draft, "online": online}
 
 
@@ -192,6 +193,26 @@ ENDPOINTS: list[tuple[str, str, Any, Role]] = [
     ("GET", "/api/v1/api-keys", None, Role.ADMIN),
     ("POST", "/api/v1/api-keys", {"name": "dave", "roles": ["viewer"]}, Role.ADMIN),
     ("DELETE", "/api/v1/api-keys/1", None, Role.ADMIN),
+    (
+        "POST",
+        "/api/v1/lineage",
+        {
+            "eventType": "COMPLETE",
+            "eventTime": "2026-12-07T10:00:00Z",
+            "run": {"runId": "0192f6a4-0000-7000-8000-000000000001"},
+            "job": {"namespace": "airflow", "name": "dag.owned"},
+            "inputs": [{"namespace": "pg", "name": "a"}],
+            "outputs": [],
+        },
+        Role.LINEAGE,
+    ),
+    ("POST", "/api/v1/lineage", {"type": "task.tables.set", "task_id": "{t1}", "reads": ["pg/a"]}, Role.LINEAGE),
+    ("GET", "/api/v1/tasks/{t1}/openlineage-job", None, Role.VIEWER),
+    ("PUT", "/api/v1/tasks/{t2}/openlineage-job", {"namespace": "airflow", "name": "dag.free"}, Role.EDITOR),
+    ("DELETE", "/api/v1/tasks/{t1}/openlineage-job", None, Role.EDITOR),
+    ("GET", "/api/v1/openlineage/patterns", None, Role.VIEWER),
+    ("POST", "/api/v1/openlineage/patterns", {"name_regex": r"t_(?P<task_id>\d+)"}, Role.EDITOR),
+    ("GET", "/api/v1/openlineage/unmapped-jobs", None, Role.VIEWER),
 ]
 
 

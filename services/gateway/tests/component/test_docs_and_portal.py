@@ -59,6 +59,15 @@ PUBLIC_API = {
     ("post", "/api/v1/api-keys"),
     ("get", "/api/v1/api-keys"),
     ("delete", "/api/v1/api-keys/{key_id}"),
+    ("post", "/api/v1/lineage"),
+    ("get", "/api/v1/tasks/{task_id}/openlineage-job"),
+    ("put", "/api/v1/tasks/{task_id}/openlineage-job"),
+    ("delete", "/api/v1/tasks/{task_id}/openlineage-job"),
+    ("get", "/api/v1/openlineage/patterns"),
+    ("post", "/api/v1/openlineage/patterns"),
+    ("put", "/api/v1/openlineage/patterns/{pattern_id}"),
+    ("delete", "/api/v1/openlineage/patterns/{pattern_id}"),
+    ("get", "/api/v1/openlineage/unmapped-jobs"),
 }
 
 

@@ -31,7 +31,10 @@ class Settings(ServiceSettings):
     #: above this many advisory-lock keys one change locks the whole lineage store instead (see ``locks``)
     max_lock_keys: int = Field(default=256, ge=1, le=4096)
 
+    #: seed rules and translation options; the job → task rules people manage are data (``openlineage_jobs``)
     openlineage: OpenLineageConfig = Field(default_factory=OpenLineageConfig)
+    #: recently seen OpenLineage jobs no rule maps, kept with their pending lineage (the least recent go first)
+    unmapped_jobs_kept: int = Field(default=500, ge=1, le=100_000)
     openlineage_config_file: Path | None = None
 
     @model_validator(mode="after")

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from common.db import session_factory
 from common.outbox import Outbox
 from lineage_resolver.config import Settings
-from lineage_resolver.domain import ResolverOptions
+from lineage_resolver.domain import OpenLineageConfig, ResolverOptions
 from lineage_resolver.locks import KeySpace
 
 
@@ -23,6 +23,12 @@ class Deps:
     options: ResolverOptions
     keys: KeySpace
     max_lock_keys: int
+    #: the configured OpenLineage translation: namespace aliases, which event types update, the seed job rules
+    openlineage: OpenLineageConfig
+    #: the inbox consumer name (RunEvents received over HTTP share the Kafka consumer's ids)
+    consumer_name: str
+    #: at most this many recently seen unmapped jobs are kept
+    unmapped_jobs_kept: int
 
 
 def build_deps(
@@ -36,4 +42,7 @@ def build_deps(
         options=settings.resolver_options(),
         keys=KeySpace(settings.db_schema),
         max_lock_keys=settings.max_lock_keys,
+        openlineage=settings.openlineage,
+        consumer_name=settings.service_name,
+        unmapped_jobs_kept=settings.unmapped_jobs_kept,
     )

@@ -5,8 +5,10 @@ Three forms share the topic:
 1. **Our envelope** (primary): a CloudEvents envelope with ``common.events.LineageChanged``; decoded by the common
    registry and mapped by :func:`commands_from_event`.
 2. **OpenLineage ``RunEvent`` JSON**, not wrapped: recognised by :class:`ForeignLineageDecoder` (an object with
-   ``run`` and ``job``), translated with the configured :class:`OpenLineageConfig`. The synthetic envelope's id is
-   derived from ``runId`` + ``eventType`` + ``eventTime``, so a redelivered or re-sent RunEvent is a duplicate.
+   ``run`` and ``job``) and validated; whether it updates lineage is decided with the configured
+   :class:`OpenLineageConfig`, which task it belongs to by the handler (the job → task rules are data:
+   ``openlineage_jobs``). The synthetic envelope's id is derived from ``runId`` + ``eventType`` + ``eventTime``, so
+   a redelivered or re-sent RunEvent (over Kafka or HTTP) is a duplicate.
 3. **A bare native command** (``parse_lineage_change`` JSON, e.g. ``{"type": "task.tables.set", ...}``): it carries
    no id, so the synthetic id is the record's position (topic, partition, offset): a redelivery of the same record
    is a duplicate, while a later identical command is applied again (harmless: commands are idempotent).
@@ -28,9 +30,9 @@ from lineage_resolver.domain import (
     LineageChange,
     OpenLineageConfig,
     RunEvent,
+    ignored_reason,
     parse_lineage_change,
     parse_run_event,
-    translate_run_event,
 )
 from lineage_resolver.domain.commands import NATIVE_TYPES
 
@@ -47,6 +49,8 @@ class DecodedLineage(Event):
     origin: str
     changes: tuple[LineageChange, ...]
     ignored_reason: str | None = None
+    #: an OpenLineage RunEvent that updates lineage: the handler maps its job to a task (or parks it)
+    run_event: RunEvent | None = None
 
     def key(self) -> str:
         return "lineage"
@@ -146,7 +150,7 @@ class ForeignLineageDecoder:
 
     def _openlineage(self, data: dict[str, Any]) -> tuple[Envelope, Event]:
         event = parse_run_event(data)
-        translation = translate_run_event(event, self._config)
+        reason = ignored_reason(event, self._config)
         time = event.event_time if event.event_time.tzinfo is not None else event.event_time.replace(tzinfo=UTC)
         envelope = Envelope(
             id=openlineage_event_id(event),
@@ -157,6 +161,6 @@ class ForeignLineageDecoder:
             data=data,
         )
         decoded = DecodedLineage(
-            origin="openlineage", changes=translation.changes, ignored_reason=translation.ignored_reason
+            origin="openlineage", changes=(), ignored_reason=reason, run_event=event if reason is None else None
         )
         return envelope, decoded

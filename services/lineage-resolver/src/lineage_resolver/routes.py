@@ -4,17 +4,19 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, cast
+from typing import Annotated, Any, cast
 
-from fastapi import APIRouter, Depends, Path, Query, Request
-from pydantic import BaseModel
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
+from pydantic import BaseModel, Field
 
 from common.app import deps_of
 from common.errors import ValidationFailed
 from common.events import LineageChanged, TaskDependencyChanged
 from common.identity import acting
 from common.roles import Role
+from lineage_resolver import openlineage_jobs as ol
 from lineage_resolver import service
+from lineage_resolver.db import jobs
 from lineage_resolver.deps import Deps
 from lineage_resolver.messages import commands_from_event
 from lineage_resolver.service import Direction
@@ -255,3 +257,232 @@ async def post_rebuild(deps: DepsDep, dry_run: bool = True) -> RebuildOut:
         rows_written=report.rows_written,
         events_emitted=report.events_emitted,
     )
+
+
+# -- lineage from other systems, and the OpenLineage job <-> task mapping ---------------------------------------------
+
+
+class LineageEventOut(BaseModel):
+    event_id: str
+    #: applied | ignored | unmapped (parked until the job is mapped) | duplicate
+    status: ol.EventStatus
+    #: openlineage | native
+    kind: str
+    reason: str | None
+    task_id: int | None
+    job_namespace: str | None
+    job_name: str | None
+    #: tasks whose upstream/downstream sets changed
+    changed_tasks: list[int]
+
+
+@router.post("/lineage/events")
+async def post_lineage_event(
+    deps: DepsDep,
+    actor: Annotated[str, Depends(acting(Role.LINEAGE))],
+    body: Annotated[dict[str, Any], Body(description="an OpenLineage RunEvent or a native lineage command")],
+) -> LineageEventOut:
+    """What other systems put on ``lineage.changed``, over HTTP (the gateway's ``POST /api/v1/lineage``)."""
+    out = await ol.submit_event(deps, body)
+    return LineageEventOut(
+        event_id=out.event_id,
+        status=out.status,
+        kind=out.kind,
+        reason=out.reason,
+        task_id=out.task_id,
+        job_namespace=out.job[0] if out.job else None,
+        job_name=out.job[1] if out.job else None,
+        changed_tasks=[c.task_id for c in out.changes],
+    )
+
+
+class JobIdentityIn(BaseModel):
+    namespace: str = Field(min_length=1, max_length=1024)
+    name: str = Field(min_length=1, max_length=1024)
+
+
+class JobIdentityOut(BaseModel):
+    task_id: int
+    namespace: str
+    name: str
+    set_by: str
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, i: jobs.JobIdentity) -> JobIdentityOut:
+        return cls(task_id=i.task_id, namespace=i.namespace, name=i.name, set_by=i.set_by, updated_at=i.updated_at)
+
+
+class JobIdentityPage(BaseModel):
+    items: list[JobIdentityOut]
+
+
+class AppliedPendingOut(BaseModel):
+    namespace: str
+    name: str
+    task_id: int
+    event_id: str
+    changed_tasks: list[int]
+
+
+def _applied(applied: tuple[ol.AppliedPending, ...]) -> list[AppliedPendingOut]:
+    return [
+        AppliedPendingOut(
+            namespace=a.namespace,
+            name=a.name,
+            task_id=a.task_id,
+            event_id=a.event_id,
+            changed_tasks=[c.task_id for c in a.changes],
+        )
+        for a in applied
+    ]
+
+
+class JobIdentitySetOut(JobIdentityOut):
+    #: parked jobs whose pending lineage this change applied
+    applied: list[AppliedPendingOut]
+
+
+@router.get("/openlineage/task-jobs")
+async def get_task_jobs(
+    deps: DepsDep,
+    task_ids: Annotated[list[str], Query(description="task ids, comma-separated and/or repeated")],
+) -> JobIdentityPage:
+    """The OpenLineage job identity of each task that has one."""
+    found = await ol.task_jobs(deps, _parse_ids(task_ids))
+    return JobIdentityPage(items=[JobIdentityOut.of(found[t]) for t in sorted(found)])
+
+
+@router.put("/tasks/{task_id}/openlineage-job")
+async def put_task_job(
+    deps: DepsDep,
+    actor: Annotated[str, Depends(acting(Role.EDITOR))],
+    task_id: Annotated[int, Path(ge=1)],
+    body: JobIdentityIn,
+) -> JobIdentitySetOut:
+    """The task is this OpenLineage job (replacing its previous identity); the job's parked lineage is applied."""
+    out = await ol.set_task_job(deps, task_id, body.namespace, body.name, actor)
+    return JobIdentitySetOut(**JobIdentityOut.of(out.identity).model_dump(), applied=_applied(out.applied))
+
+
+@router.delete("/tasks/{task_id}/openlineage-job", status_code=204)
+async def delete_task_job(
+    deps: DepsDep, actor: Annotated[str, Depends(acting(Role.EDITOR))], task_id: Annotated[int, Path(ge=1)]
+) -> Response:
+    await ol.clear_task_job(deps, task_id)
+    return Response(status_code=204)
+
+
+class PatternIn(BaseModel):
+    #: a regular expression that must match the whole job name, with a named group ``task_id`` (digits)
+    name_regex: str = Field(min_length=1, max_length=1024)
+    #: only jobs of this namespace (``null``: any)
+    namespace: str | None = Field(default=None, min_length=1, max_length=1024)
+    #: 1 = tried first; ``null``: last (create) or unchanged (update)
+    position: int | None = Field(default=None, ge=1, le=100_000)
+
+
+class PatternOut(BaseModel):
+    id: int
+    position: int
+    name_regex: str
+    namespace: str | None
+    created_by: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, p: jobs.PatternRecord) -> PatternOut:
+        return cls(
+            id=p.stored.id,
+            position=p.stored.position,
+            name_regex=p.stored.rule.name_regex,
+            namespace=p.stored.rule.namespace,
+            created_by=p.created_by,
+            created_at=p.created_at,
+        )
+
+
+class PatternSetOut(PatternOut):
+    applied: list[AppliedPendingOut]
+
+
+class PatternPage(BaseModel):
+    items: list[PatternOut]
+
+
+@router.get("/openlineage/patterns")
+async def get_patterns(deps: DepsDep) -> PatternPage:
+    """The stored pattern rules in the order they are tried (after the tasks' exact job identities)."""
+    return PatternPage(items=[PatternOut.of(p) for p in await ol.list_patterns(deps)])
+
+
+@router.post("/openlineage/patterns", status_code=201)
+async def post_pattern(
+    deps: DepsDep, actor: Annotated[str, Depends(acting(Role.EDITOR))], body: PatternIn
+) -> PatternSetOut:
+    out = await ol.create_pattern(deps, body.name_regex, body.namespace, body.position, actor)
+    return PatternSetOut(**PatternOut.of(out.pattern).model_dump(), applied=_applied(out.applied))
+
+
+@router.put("/openlineage/patterns/{pattern_id}")
+async def put_pattern(
+    deps: DepsDep,
+    actor: Annotated[str, Depends(acting(Role.EDITOR))],
+    pattern_id: Annotated[int, Path(ge=1)],
+    body: PatternIn,
+) -> PatternSetOut:
+    out = await ol.update_pattern(deps, pattern_id, body.name_regex, body.namespace, body.position)
+    return PatternSetOut(**PatternOut.of(out.pattern).model_dump(), applied=_applied(out.applied))
+
+
+@router.delete("/openlineage/patterns/{pattern_id}", status_code=204)
+async def delete_pattern(
+    deps: DepsDep, actor: Annotated[str, Depends(acting(Role.EDITOR))], pattern_id: Annotated[int, Path(ge=1)]
+) -> Response:
+    await ol.delete_pattern(deps, pattern_id)
+    return Response(status_code=204)
+
+
+class UnmappedJobOut(BaseModel):
+    namespace: str
+    name: str
+    #: the latest updating run's datasets (as table names): applied to the task once the job is mapped
+    reads: list[str]
+    writes: list[str]
+    event_id: str
+    event_time: datetime
+    producer: str | None
+    seen_count: int
+    first_seen_at: datetime
+    last_seen_at: datetime
+
+
+class UnmappedJobPage(BaseModel):
+    items: list[UnmappedJobOut]
+    total: int
+
+
+@router.get("/openlineage/unmapped-jobs")
+async def get_unmapped_jobs(
+    deps: DepsDep,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+    q: Annotated[str | None, Query(max_length=200, description="part of the job namespace or name")] = None,
+) -> UnmappedJobPage:
+    """Recently seen OpenLineage jobs no rule maps to a task, the most recently seen first."""
+    found, total = await ol.list_unmapped(deps, limit=limit, search=q)
+    items = [
+        UnmappedJobOut(
+            namespace=j.namespace,
+            name=j.name,
+            reads=list(j.reads),
+            writes=list(j.writes),
+            event_id=j.event_id,
+            event_time=j.event_time,
+            producer=j.producer,
+            seen_count=j.seen_count,
+            first_seen_at=j.first_seen_at,
+            last_seen_at=j.last_seen_at,
+        )
+        for j in found
+    ]
+    return UnmappedJobPage(items=items, total=total)

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from common.db import unit_of_work
 from common.errors import TransientError
 from common.events import DependencyCycle, TaskDependencyChanged
+from lineage_resolver.db import jobs
 from lineage_resolver.db.repository import LineageRepository, ViewRecord
 from lineage_resolver.db.store import PostgresLineageStore
 from lineage_resolver.deps import Deps
@@ -33,6 +34,7 @@ from lineage_resolver.domain import (
     LineageChange,
     LineageReader,
     LineageStore,
+    RemoveTask,
     ResolverOptions,
     SelfDependency,
     TableImpact,
@@ -109,6 +111,9 @@ async def apply_lineage_commands(
     changes = _merge_changes(deltas, cycles, cause_event_id)
     if not dry_run:
         await deps.outbox.add_many(session, changes)  # one statement, ids in task order
+        removed = [c.task_id for c in commands if isinstance(c, RemoveTask)]
+        if removed:  # a removed task's OpenLineage job identity goes with it
+            await jobs.delete_identities(session, removed)
     self_deps = tuple(s for d in deltas for s in d.self_dependencies)
     for cycle in cycles:
         log.warning("lineage change %s closes a dependency cycle: %s", cause_event_id, cycle.describe())

@@ -14,6 +14,7 @@ from lineage_resolver.config import Settings
 from lineage_resolver.deps import Deps
 from lineage_resolver.domain import InvalidLineageMessage, LineageChange
 from lineage_resolver.messages import DecodedLineage, ForeignLineageDecoder, commands_from_event
+from lineage_resolver.openlineage_jobs import apply_run_event
 from lineage_resolver.service import apply_lineage_commands
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,10 @@ def commands_of(delivery: Delivery[Event]) -> tuple[LineageChange, ...]:
 
 def lineage_changed_handler(deps: Deps) -> Handler:
     async def handle(session: AsyncSession, delivery: Delivery[Event]) -> None:
+        event = delivery.event
+        if isinstance(event, DecodedLineage) and event.run_event is not None:
+            await apply_run_event(session, deps, event.run_event, event_id=delivery.envelope.id)
+            return
         commands = commands_of(delivery)
         if commands:
             await apply_lineage_commands(session, deps, commands, cause_event_id=delivery.envelope.id)

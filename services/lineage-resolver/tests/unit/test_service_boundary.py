@@ -26,7 +26,9 @@ from lineage_resolver.domain import (
     TableLineageEdge,
     UnmappedOpenLineageJob,
     apply_lineage_change,
+    parse_run_event,
     plan_lineage_change,
+    translate_run_event,
 )
 from lineage_resolver.locks import KeySpace, PendingWrites, RecordingReader
 from lineage_resolver.messages import DecodedLineage, ForeignLineageDecoder, commands_from_event
@@ -123,7 +125,10 @@ def test_openlineage_id_is_derived_from_run_type_and_time() -> None:
     assert first[0].id.startswith("openlineage:")
     event = first[1]
     assert isinstance(event, DecodedLineage)
-    assert event.changes == (SetTaskTables(task_id=4, reads=frozenset({"pg/a"}), writes=frozenset({"pg/b"})),)
+    # the decoder validates; which task the job is, the handler decides (the rules are data)
+    assert event.changes == ()
+    assert event.run_event is not None
+    assert (event.run_event.job.name, event.run_event.run.run_id) == ("job_4", "r-1")
     ignored = other_type[1]
     assert isinstance(ignored, DecodedLineage)
     assert ignored.changes == ()
@@ -131,10 +136,23 @@ def test_openlineage_id_is_derived_from_run_type_and_time() -> None:
 
 
 def test_unmapped_job_raises_only_when_the_event_updates_lineage() -> None:
-    decode = ForeignLineageDecoder(CONFIG)
     with pytest.raises(UnmappedOpenLineageJob):
-        decode(record(run_event(job="nightly")))
-    assert decode(record(run_event(job="nightly", event_type="START"))) is not None
+        translate_run_event(parse_run_event(run_event(job="nightly")), CONFIG)
+    assert translate_run_event(parse_run_event(run_event(job="nightly", event_type="START")), CONFIG).changes == ()
+
+
+def test_the_decoder_hands_on_an_updating_run_event_of_any_job_and_drops_the_rest() -> None:
+    decode = ForeignLineageDecoder(CONFIG)
+    found = decode(record(run_event(job="nightly")))
+    assert found is not None
+    assert isinstance(found[1], DecodedLineage)
+    assert found[1].run_event is not None
+    assert found[1].run_event.job.name == "nightly"
+    start = decode(record(run_event(job="nightly", event_type="START")))
+    assert start is not None
+    assert isinstance(start[1], DecodedLineage)
+    assert start[1].run_event is None
+    assert "START" in (start[1].ignored_reason or "")
 
 
 def test_bare_native_command_gets_a_positional_id() -> None:

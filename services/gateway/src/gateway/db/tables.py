@@ -21,7 +21,7 @@ from common.db import new_metadata
 
 metadata = new_metadata()
 
-ROLE_NAMES = ("viewer", "editor", "approver", "publisher", "admin")
+ROLE_NAMES = ("viewer", "editor", "approver", "publisher", "admin", "lineage")
 
 api_key = Table(
     "api_key",

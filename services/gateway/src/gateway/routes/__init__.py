@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from gateway.routes import admin, executions, me, migrations, proposals, publishing, restore, tasks, workflows
+from gateway.routes import (
+    admin,
+    executions,
+    me,
+    migrations,
+    openlineage,
+    proposals,
+    publishing,
+    restore,
+    tasks,
+    workflows,
+)
 
 API_PREFIX = "/api/v1"
 
@@ -15,4 +26,5 @@ def api_routers() -> list[APIRouter]:
     not nested under one more router (each level of ``include_router`` re-dispatches the request through its own
     routes). Tasks (4 routes) come before workflows (12): the workflow list pays 4 more route checks, the task list
     12 fewer."""
-    return [m.router for m in (tasks, workflows, executions, publishing, restore, me, migrations, proposals, admin)]
+    routers = (tasks, workflows, executions, publishing, restore, me, migrations, proposals, admin, openlineage)
+    return [m.router for m in routers]

@@ -85,6 +85,47 @@ task_dependency_edge = Table(
     Index("ix_task_dependency_edge_downstream_task_id_upstream_task_id", "downstream_task_id", "upstream_task_id"),
 )
 
+#: a task's OpenLineage job identity (one job per task, one task per job): the exact job → task rules
+openlineage_job_task = Table(
+    "openlineage_job_task",
+    metadata,
+    Column("namespace", Text, primary_key=True),
+    Column("name", Text, primary_key=True),
+    Column("task_id", BigInteger, nullable=False, unique=True),
+    Column("set_by", Text, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+#: job-name pattern rules, applied in ``position`` order after the exact identities
+openlineage_job_pattern = Table(
+    "openlineage_job_pattern",
+    metadata,
+    Column("id", BigInteger, Identity(always=True), primary_key=True),
+    Column("position", Integer, nullable=False),
+    Column("name_regex", Text, nullable=False),
+    Column("namespace", Text, nullable=True),
+    Column("created_by", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ux_openlineage_job_pattern_rule", "name_regex", text("coalesce(namespace, '')"), unique=True),
+)
+
+#: recently seen jobs no rule maps, with the datasets of their latest updating run (applied once the job is mapped)
+openlineage_unmapped_job = Table(
+    "openlineage_unmapped_job",
+    metadata,
+    Column("namespace", Text, primary_key=True),
+    Column("name", Text, primary_key=True),
+    Column("event_id", Text, nullable=False),
+    Column("event_time", DateTime(timezone=True), nullable=False),
+    Column("producer", Text, nullable=True),
+    Column("reads", ARRAY(Text), nullable=False),
+    Column("writes", ARRAY(Text), nullable=False),
+    Column("seen_count", Integer, nullable=False, server_default=text("1")),
+    Column("first_seen_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("last_seen_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_openlineage_unmapped_job_last_seen_at", "last_seen_at"),
+)
+
 outbox, inbox = add_outbox_tables(metadata)
 #: mutating internal calls with their verified actor (``common.guard``)
 audit_log = add_audit_table(metadata)

@@ -41,7 +41,8 @@ every key the plan read and re-plans under them), or run at SERIALIZABLE and ret
 dimension read by thousands of tasks yields large payloads. ``upstream_added``/``..._removed`` give the small diff.
 
 **OpenLineage**: see :mod:`.openlineage` (COMPLETE replaces the task's reads/writes; other event types are ignored by
-default; datasets become ``<namespace>/<name>``; unmapped jobs raise :class:`UnmappedOpenLineageJob`).
+default; datasets become ``<namespace>/<name>``; the job → task rules are data, :class:`MappingRules`; a job they do
+not map is parked by the service until a person maps it).
 """
 
 from .commands import (
@@ -72,15 +73,21 @@ from .model import (
 )
 from .openlineage import (
     EventType,
+    Job,
     JobMapping,
     JobPattern,
+    MappingRules,
     OpenLineageConfig,
     OpenLineageTranslation,
     RunEvent,
+    StoredPattern,
     decode_lineage_payload,
+    ignored_reason,
     parse_run_event,
     qualified_table_name,
+    tables_of_run_event,
     translate_run_event,
+    validate_pattern,
 )
 from .queries import TableImpact, downstream_of, table_impact, upstream_of
 from .rebuild import (
@@ -103,11 +110,13 @@ __all__ = [
     "EventType",
     "InMemoryLineageStore",
     "InvalidLineageMessage",
+    "Job",
     "JobMapping",
     "JobPattern",
     "LineageChange",
     "LineageReader",
     "LineageStore",
+    "MappingRules",
     "OpenLineageConfig",
     "OpenLineageTranslation",
     "RelationKind",
@@ -117,6 +126,7 @@ __all__ = [
     "RunEvent",
     "SelfDependency",
     "SetTaskTables",
+    "StoredPattern",
     "TableEdge",
     "TableImpact",
     "TableLineageEdge",
@@ -136,6 +146,7 @@ __all__ = [
     "explain_dependency",
     "find_path",
     "full_rebuild",
+    "ignored_reason",
     "parse_lineage_change",
     "parse_run_event",
     "plan_lineage_change",
@@ -143,7 +154,9 @@ __all__ = [
     "rebuild_dependency_view",
     "rebuild_from_relations",
     "table_impact",
+    "tables_of_run_event",
     "translate_run_event",
     "upstream_of",
+    "validate_pattern",
     "write_delta",
 ]

@@ -17,8 +17,11 @@ Decisions (see also the package docstring):
   ``hive://metastore-1:9083`` → ``hive``) so several producers agree; the name is kept as is (object-store paths and
   quoted identifiers are case-sensitive) except for leading ``/``. Native producers send the same form.
 - **Job → task.** An exact ``(namespace, name)`` match first, then pattern rules in order: a regex (full match) on
-  the job name, optionally limited to one namespace, with a named group ``task_id``. No match raises
-  :class:`UnmappedOpenLineageJob` (DLQ with the job in the reason).
+  the job name, optionally limited to one namespace, with a named group ``task_id``. The rules are data
+  (:class:`MappingRules`: a task's job identity and the pattern rules managed through the API); the configured
+  ``OpenLineageConfig`` rules (``LINEAGE_OPENLINEAGE``) are seed rules consulted after the stored ones of the same
+  kind. A job no rule maps is *parked* by the service with its datasets (not dead-lettered): a person maps it and its
+  pending lineage is applied then.
 - Unknown fields are ignored at every level; an unknown ``eventType`` value counts as ``OTHER``.
 """
 
@@ -26,7 +29,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -170,6 +173,9 @@ class OpenLineageConfig(BaseModel):
         self._aliases = {normalize_namespace(k): normalize_namespace(v) for k, v in self.namespace_aliases.items()}
         return self
 
+    def exact_task(self, job: Job) -> TaskId | None:
+        return self._exact.get((job.namespace, job.name))
+
     def task_for(self, job: Job) -> TaskId:
         """The platform task of ``job``; raises :class:`UnmappedOpenLineageJob`."""
         found = self._exact.get((job.namespace, job.name))
@@ -183,6 +189,74 @@ class OpenLineageConfig(BaseModel):
 
     def table_name(self, dataset: Dataset) -> TableName:
         return qualified_table_name(dataset.namespace, dataset.name, self._aliases)
+
+
+#: longest job namespace / name / regex a stored rule may hold
+MAX_JOB_FIELD = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPattern:
+    """A pattern rule kept as data (its ``position`` orders the rules; ``id`` names it in the API)."""
+
+    id: int
+    position: int
+    rule: JobPattern
+
+
+@dataclass(frozen=True, slots=True)
+class MappingRules:
+    """Job → task rules: the stored ones (exact identities of tasks, pattern rules in position order) first, each
+    kind before the configured seed rules of the same kind."""
+
+    exact: Mapping[tuple[str, str], TaskId]
+    patterns: Sequence[JobPattern]
+    seed: OpenLineageConfig
+
+    def task_for(self, job: Job) -> TaskId | None:
+        """The task of ``job`` or ``None`` when no rule maps it."""
+        found = self.exact.get((job.namespace, job.name))
+        if found is not None:
+            return found
+        found = self.seed.exact_task(job)
+        if found is not None:
+            return found
+        for pattern in (*self.patterns, *self.seed.patterns):
+            found = pattern.match(job.namespace, job.name)
+            if found is not None:
+                return found
+        return None
+
+
+def validate_pattern(name_regex: str, namespace: str | None) -> JobPattern:
+    """A pattern rule from API input; raises ``ValueError`` naming the field."""
+    if not name_regex or len(name_regex) > MAX_JOB_FIELD:
+        raise ValueError(f"name_regex: 1 to {MAX_JOB_FIELD} characters")
+    if namespace is not None and (not namespace.strip() or len(namespace) > MAX_JOB_FIELD):
+        raise ValueError(f"namespace: 1 to {MAX_JOB_FIELD} characters, or null for any namespace")
+    try:
+        return JobPattern(name_regex=name_regex, namespace=namespace.strip() if namespace is not None else None)
+    except ValidationError as exc:
+        raise ValueError(f"name_regex: {exc.errors()[0]['msg'].removeprefix('Value error, ')}") from None
+
+
+def tables_of_run_event(
+    event: RunEvent, config: OpenLineageConfig
+) -> tuple[frozenset[TableName], frozenset[TableName]]:
+    """The (reads, writes) an updating RunEvent states, in the platform's table names."""
+    return (
+        frozenset(config.table_name(d) for d in event.inputs),
+        frozenset(config.table_name(d) for d in event.outputs),
+    )
+
+
+def ignored_reason(event: RunEvent, config: OpenLineageConfig) -> str | None:
+    """Why ``event`` changes no lineage whatever its job maps to (``None``: it updates its task's tables)."""
+    if event.event_type not in config.update_on:
+        return f"eventType {event.event_type} does not update lineage"
+    if not event.inputs and not event.outputs:
+        return "event carries no input or output datasets"
+    return None
 
 
 def normalize_namespace(namespace: str) -> str:
@@ -226,16 +300,12 @@ def parse_run_event(payload: Mapping[str, Any] | str | bytes) -> RunEvent:
 
 def translate_run_event(event: RunEvent, config: OpenLineageConfig) -> OpenLineageTranslation:
     """Map a RunEvent to a ``SetTaskTables`` for its task (or to nothing, with the reason)."""
-    if event.event_type not in config.update_on:
-        return OpenLineageTranslation(event, None, (), f"eventType {event.event_type} does not update lineage")
-    if not event.inputs and not event.outputs:
-        return OpenLineageTranslation(event, None, (), "event carries no input or output datasets")
+    reason = ignored_reason(event, config)
+    if reason is not None:
+        return OpenLineageTranslation(event, None, (), reason)
     task_id = config.task_for(event.job)
-    change = SetTaskTables(
-        task_id=task_id,
-        reads=frozenset(config.table_name(d) for d in event.inputs),
-        writes=frozenset(config.table_name(d) for d in event.outputs),
-    )
+    reads, writes = tables_of_run_event(event, config)
+    change = SetTaskTables(task_id=task_id, reads=reads, writes=writes)
     return OpenLineageTranslation(event, task_id, (change,))
 
 
