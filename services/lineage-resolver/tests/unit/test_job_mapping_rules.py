@@ -67,6 +67,8 @@ def test_a_pattern_maps_only_a_positive_task_id() -> None:
         ("x" * 1025, None, "name_regex", "1 to 1024"),
         (r"etl_(\d+)", None, "name_regex", "task_id"),
         (r"etl_(?P<task_id>", None, "name_regex", "invalid regex"),
+        (r"(?P<task_id>\d+)_(\w)\1", None, "name_regex", "no back-references"),
+        (r"(?P<task_id>\d+)(?=_x)", None, "name_regex", "no back-references"),
         (r"etl_(?P<task_id>\d+)", " ", "namespace", "1 to 1024"),
     ],
 )
@@ -74,6 +76,14 @@ def test_pattern_input_is_validated_naming_the_field(regex: str, namespace: str 
     with pytest.raises(ValueError, match=says) as refused:
         validate_pattern(regex, namespace)
     assert str(refused.value).startswith(f"{field}:")
+
+
+def test_a_rule_that_backtracks_in_python_matches_in_linear_time() -> None:
+    """``(a+)+`` against a long non-matching name takes Python's ``re`` exponential time (2**n steps); a rule people
+    type is matched by RE2, which answers at once: the test finishes (Python's engine would not, at n = 60)."""
+    rules = MappingRules(exact={}, patterns=[JobPattern(name_regex=r"(?P<task_id>\d+)(a+)+")], seed=OpenLineageConfig())
+    assert rules.task_for(job("7" + "a" * 60 + "!")) is None
+    assert rules.task_for(job("7" + "a" * 60)) == 7
 
 
 def test_a_valid_pattern_keeps_its_namespace_trimmed() -> None:

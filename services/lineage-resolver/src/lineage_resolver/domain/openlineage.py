@@ -27,14 +27,15 @@ Decisions (see also the package docstring):
 
 from __future__ import annotations
 
+import functools
 import json
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
+import re2
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -117,6 +118,16 @@ class JobMapping(BaseModel):
     task_id: Annotated[int, Field(ge=1)]
 
 
+@functools.lru_cache(maxsize=1024)
+def _compile_rule(value: str) -> Any:
+    """A rule's regex, compiled by RE2: people type these rules and every event's job name is matched against them, so
+    matching takes linear time whatever the rule (no backtracking; back-references and look-arounds are refused)."""
+    try:
+        return re2.compile(value)
+    except re2.error as exc:
+        raise ValueError(f"invalid regex {value!r} (RE2 syntax, no back-references or look-arounds): {exc}") from exc
+
+
 class JobPattern(BaseModel):
     """A rule mapping job names to tasks: ``name_regex`` must fully match the job name and define a named group
     ``task_id`` (digits); ``namespace`` limits the rule to one job namespace (``None``: any)."""
@@ -129,10 +140,7 @@ class JobPattern(BaseModel):
     @field_validator("name_regex")
     @classmethod
     def _valid_regex(cls, value: str) -> str:
-        try:
-            compiled = re.compile(value)
-        except re.error as exc:
-            raise ValueError(f"invalid regex {value!r}: {exc}") from exc
+        compiled = _compile_rule(value)
         if "task_id" not in compiled.groupindex:
             raise ValueError(f"regex {value!r} has no named group 'task_id'")
         return value
@@ -140,7 +148,7 @@ class JobPattern(BaseModel):
     def match(self, namespace: str, name: str) -> TaskId | None:
         if self.namespace is not None and self.namespace != namespace:
             return None
-        found = re.fullmatch(self.name_regex, name)
+        found = _compile_rule(self.name_regex).fullmatch(name)
         if found is None:
             return None
         raw = found.group("task_id")
