@@ -43,6 +43,8 @@ class TaskType(StrEnum):
     SHELL = "SHELL"
     SQL = "SQL"
     PYTHON = "PYTHON"
+    HTTP = "HTTP"
+    PROCEDURE = "PROCEDURE"
 
 
 class Priority(StrEnum):
@@ -126,7 +128,64 @@ class SqlParams(_Model):
     local_params: LocalParams = ()
 
 
-TaskParams = Annotated[ShellParams | PythonParams | SqlParams, Field(discriminator="kind")]
+class HttpParam(_Model):
+    """A query parameter or header of an HTTP task (DS ``HttpProperty``: ``prop``, ``httpParametersType``,
+    ``value``)."""
+
+    name: Annotated[str, Field(min_length=1, max_length=256)]
+    value: Annotated[str, Field(max_length=MAX_PARAM_VALUE_CHARS)] = ""
+    #: DS ``HttpParametersType``: PARAMETER (query string) or HEADERS
+    location: Literal["PARAMETER", "HEADERS"] = "PARAMETER"
+
+
+HttpCheckCondition = Literal["STATUS_CODE_DEFAULT", "STATUS_CODE_CUSTOM", "BODY_CONTAINS", "BODY_NOT_CONTAINS"]
+
+
+class HttpParams(_Model):
+    """DS ``HttpParameters`` (task-http, apache/dolphinscheduler#16413): what the task calls and what counts as
+    success. DS's ``checkParameters`` wants a URL, a method and ``connectTimeout > 0``; the rules on ``condition``
+    are what ``HttpTask`` needs at run time (a custom status is parsed as an int, a body check needs text)."""
+
+    kind: Literal["HTTP"] = "HTTP"
+    url: Annotated[str, Field(min_length=1, max_length=8192, pattern=r"^(https?://|\$\{)")]
+    #: DS ``HttpRequestMethod`` (HEAD, which the SDK still offers, is not one since DS 3.3)
+    method: Literal["GET", "POST", "PUT", "DELETE"] = "GET"
+    http_params: Annotated[tuple[HttpParam, ...], Field(max_length=MAX_PARAMS)] = ()
+    body: Annotated[str, Field(max_length=MAX_SCRIPT_CHARS)] = ""
+    check_condition: HttpCheckCondition = "STATUS_CODE_DEFAULT"
+    #: the expected status code (STATUS_CODE_CUSTOM) or the text the body must (not) contain
+    condition: Annotated[str, Field(max_length=MAX_PARAM_VALUE_CHARS)] = ""
+    #: DS uses it as connect, socket and connection-request timeout, milliseconds
+    connect_timeout_ms: Annotated[int, Field(ge=1, le=3_600_000)] = 60_000
+    local_params: LocalParams = ()
+
+    @model_validator(mode="after")
+    def _condition_of_check(self) -> HttpParams:
+        if self.check_condition == "STATUS_CODE_CUSTOM":
+            if not (self.condition.isdigit() and 100 <= int(self.condition) <= 599):
+                raise ValueError("condition must be an HTTP status code (100-599) for STATUS_CODE_CUSTOM")
+        elif self.check_condition != "STATUS_CODE_DEFAULT" and not self.condition:
+            raise ValueError(f"condition must be the text to look for in the body for {self.check_condition}")
+        return self
+
+
+class ProcedureParams(_Model):
+    """DS ``ProcedureParameters`` (task-procedure): a stored procedure called on a DS datasource. DS's
+    ``checkParameters`` wants a datasource id, its type and ``method``, the call statement (``call p(${a})``);
+    IN/OUT ``local_params`` are the procedure's arguments."""
+
+    kind: Literal["PROCEDURE"] = "PROCEDURE"
+    datasource_name: Annotated[str, Field(min_length=1)]
+    datasource_type: Annotated[str, Field(min_length=1)] = "POSTGRESQL"
+    method: Script
+    local_params: LocalParams = ()
+
+
+TaskParams = Annotated[
+    ShellParams | PythonParams | SqlParams | HttpParams | ProcedureParams, Field(discriminator="kind")
+]
+#: the params whose task runs on a DS datasource (named by ``datasource_name`` and ``datasource_type``)
+DatasourceParams = SqlParams | ProcedureParams
 
 
 class NodeAttrs(_Model):

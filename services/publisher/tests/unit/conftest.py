@@ -183,6 +183,8 @@ def pyds() -> SimpleNamespace:
         "python": "pydolphinscheduler.tasks.python",
         "sql": "pydolphinscheduler.tasks.sql",
         "dependent": "pydolphinscheduler.tasks.dependent",
+        "http": "pydolphinscheduler.tasks.http",
+        "procedure": "pydolphinscheduler.tasks.procedure",
         "datasource": "pydolphinscheduler.models.datasource",
     }
     with warnings.catch_warnings():

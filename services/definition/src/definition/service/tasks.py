@@ -9,7 +9,7 @@ from typing import Any
 from common.db import unit_of_work
 from common.errors import NotFound, StaleVersion
 from common.events.models import LineageChanged, TriggerSource
-from common.workflow import SnapshotTask, SqlParams
+from common.workflow import DatasourceParams, SnapshotTask
 from definition import schemas
 from definition.db.repository import relations as relation_repo
 from definition.db.repository import tasks as task_repo
@@ -49,10 +49,10 @@ async def create_task(deps: Deps, body: schemas.TaskInput, actor: str) -> schema
 
 
 async def _with_checks(deps: Deps, task: _T, body: schemas.TaskInput) -> _T:
-    """The saved task with what would stop its publish: a SQL task's datasource that DolphinScheduler does not have
-    (asked after the save: a slow lookup never holds the transaction, and never fails the save)."""
+    """The saved task with what would stop its publish: a SQL or PROCEDURE task's datasource that DolphinScheduler
+    does not have (asked after the save: a slow lookup never holds the transaction, and never fails the save)."""
     params = body.params
-    if deps.datasources is None or not isinstance(params, SqlParams):
+    if deps.datasources is None or not isinstance(params, DatasourceParams):
         return task
     found = await deps.datasources.exists(params.datasource_name, params.datasource_type.upper())
     if found:

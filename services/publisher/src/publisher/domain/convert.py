@@ -66,8 +66,11 @@ from typing import Any, Final, Literal, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from common.workflow import (
+    DatasourceParams,
     ExternalDependency,
+    HttpParams,
     Param,
+    ProcedureParams,
     PythonParams,
     Schedule,
     ShellParams,
@@ -429,11 +432,12 @@ def _edges(snapshot: StructureSnapshot, code_of: dict[int, int]) -> list[tuple[i
 def _resolve_datasources(
     tasks: list[SnapshotTask], datasource_ids: Mapping[tuple[str, str], int]
 ) -> dict[tuple[str, str], tuple[str, int]]:
-    """``(name, type as written)`` -> ``(DS type name, datasource id)`` for every SQL task's datasource."""
+    """``(name, type as written)`` -> ``(DS type name, datasource id)`` for every SQL and PROCEDURE task's
+    datasource."""
     wanted: dict[tuple[str, str], list[int]] = {}
     for t in tasks:
         p = t.params
-        if type(p) is SqlParams:
+        if isinstance(p, DatasourceParams):
             wanted.setdefault((p.datasource_name, p.datasource_type), []).append(t.task_id)
     if not wanted:
         return {}
@@ -501,6 +505,24 @@ def _task_text(
         res = p.resources
         resources = "[" + ",".join([f'{{"resourceName":{_str(r)}}}' for r in res]) + "]" if res else "[]"
         task_params = f'{{"rawScript":{_str(p.script)},"localParams":{local_params},"resourceList":{resources}}}'
+    elif type(p) is HttpParams:
+        http_params = ",".join(
+            [
+                f'{{"prop":{_str(h.name)},"httpParametersType":"{h.location}","value":{_str(h.value)}}}'
+                for h in p.http_params
+            ]
+        )
+        task_params = (
+            f'{{"url":{_str(p.url)},"httpMethod":"{p.method}","httpParams":[{http_params}],'
+            f'"httpBody":{_str(p.body)},"httpCheckCondition":"{p.check_condition}","condition":{_str(p.condition)},'
+            f'"connectTimeout":{p.connect_timeout_ms},"localParams":{local_params},"resourceList":[]}}'
+        )
+    elif type(p) is ProcedureParams:
+        ds_type, ds_id = datasources[(p.datasource_name, p.datasource_type)]
+        task_params = (
+            f'{{"type":{_str(ds_type)},"datasource":{ds_id},"method":{_str(p.method)},'
+            f'"localParams":{local_params},"resourceList":[]}}'
+        )
     else:  # pragma: no cover - the snapshot model admits no other params
         raise InvalidDag(f"task {task.task_id}: unsupported task params {type(p).__name__}")
     a = task.node_attrs

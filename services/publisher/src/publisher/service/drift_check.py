@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 from common.db import unit_of_work
 from common.dolphin import DolphinNotFound
 from common.errors import NotFound
-from common.workflow import SqlParams, StructureSnapshot
+from common.workflow import DatasourceParams, StructureSnapshot
 from publisher.db import repository as repo
 from publisher.deps import Deps
 from publisher.domain import convert, drift
@@ -80,7 +80,7 @@ async def drift_check(deps: Deps, workflow_id: int) -> DriftView:
         return view
     snapshot = StructureSnapshot.model_validate(record.snapshot)
     wanted = sorted(
-        {(p.datasource_name, p.datasource_type) for t in snapshot.tasks if isinstance(p := t.params, SqlParams)}
+        {(p.datasource_name, p.datasource_type) for t in snapshot.tasks if isinstance(p := t.params, DatasourceParams)}
     )
     datasource_ids = {(n, t): (await deps.gateway.get_datasource(n, t.upper())).id for n, t in wanted}
     defn = convert(
