@@ -1283,6 +1283,78 @@ export interface components {
             /** Changed */
             changed: components["schemas"]["FieldChange"][];
         };
+        /**
+         * HttpParam
+         * @description A query parameter or header of an HTTP task (DS ``HttpProperty``: ``prop``, ``httpParametersType``,
+         *     ``value``).
+         */
+        HttpParam: {
+            /** Name */
+            name: string;
+            /**
+             * Value
+             * @default
+             */
+            value?: string;
+            /**
+             * Location
+             * @default PARAMETER
+             * @enum {string}
+             */
+            location?: "PARAMETER" | "HEADERS";
+        };
+        /**
+         * HttpParams
+         * @description DS ``HttpParameters`` (task-http, apache/dolphinscheduler#16413): what the task calls and what counts as
+         *     success. DS's ``checkParameters`` wants a URL, a method and ``connectTimeout > 0``; the rules on ``condition``
+         *     are what ``HttpTask`` needs at run time (a custom status is parsed as an int, a body check needs text).
+         */
+        HttpParams: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "HTTP";
+            /** Url */
+            url: string;
+            /**
+             * Method
+             * @default GET
+             * @enum {string}
+             */
+            method?: "GET" | "POST" | "PUT" | "DELETE";
+            /**
+             * Http Params
+             * @default []
+             */
+            http_params?: components["schemas"]["HttpParam"][];
+            /**
+             * Body
+             * @default
+             */
+            body?: string;
+            /**
+             * Check Condition
+             * @default STATUS_CODE_DEFAULT
+             * @enum {string}
+             */
+            check_condition?: "STATUS_CODE_DEFAULT" | "STATUS_CODE_CUSTOM" | "BODY_CONTAINS" | "BODY_NOT_CONTAINS";
+            /**
+             * Condition
+             * @default
+             */
+            condition?: string;
+            /**
+             * Connect Timeout Ms
+             * @default 60000
+             */
+            connect_timeout_ms?: number;
+            /**
+             * Local Params
+             * @default []
+             */
+            local_params?: components["schemas"]["Param"][];
+        };
         /** Instance */
         Instance: {
             /** Id */
@@ -1749,6 +1821,33 @@ export interface components {
             detail: string;
             /** Instance */
             instance?: string | null;
+        };
+        /**
+         * ProcedureParams
+         * @description DS ``ProcedureParameters`` (task-procedure): a stored procedure called on a DS datasource. DS's
+         *     ``checkParameters`` wants a datasource id, its type and ``method``, the call statement (``call p(${a})``);
+         *     IN/OUT ``local_params`` are the procedure's arguments.
+         */
+        ProcedureParams: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "PROCEDURE";
+            /** Datasource Name */
+            datasource_name: string;
+            /**
+             * Datasource Type
+             * @default POSTGRESQL
+             */
+            datasource_type?: string;
+            /** Method */
+            method: string;
+            /**
+             * Local Params
+             * @default []
+             */
+            local_params?: components["schemas"]["Param"][];
         };
         /**
          * ProposalAcceptInput
@@ -2375,11 +2474,11 @@ export interface components {
              * Task Type
              * @enum {string}
              */
-            task_type: "SHELL" | "SQL" | "PYTHON";
+            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE";
             /** Description */
             description: string;
             /** Params */
-            params: components["schemas"]["ShellParams"] | components["schemas"]["PythonParams"] | components["schemas"]["SqlParams"];
+            params: components["schemas"]["ShellParams"] | components["schemas"]["PythonParams"] | components["schemas"]["SqlParams"] | components["schemas"]["HttpParams"] | components["schemas"]["ProcedureParams"];
             node_attrs: components["schemas"]["NodeAttrs"];
         };
         /** SqlParams */
@@ -2512,7 +2611,7 @@ export interface components {
              * Task Type
              * @enum {string}
              */
-            task_type: "SHELL" | "SQL" | "PYTHON";
+            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE";
             /** Description */
             description: string;
             /** Params */
@@ -2572,7 +2671,7 @@ export interface components {
              * Task Type
              * @enum {string}
              */
-            task_type: "SHELL" | "SQL" | "PYTHON";
+            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE";
             /** Description */
             description: string;
             /** Params */
@@ -2621,7 +2720,7 @@ export interface components {
              * Task Type
              * @enum {string}
              */
-            task_type: "SHELL" | "SQL" | "PYTHON";
+            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE";
             /** Description */
             description?: string | null;
             /** Params */
@@ -2673,7 +2772,7 @@ export interface components {
              * Task Type
              * @enum {string}
              */
-            task_type: "SHELL" | "SQL" | "PYTHON";
+            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE";
             /** Description */
             description: string;
             /** Params */
@@ -2806,7 +2905,7 @@ export interface components {
              * Task Type
              * @enum {string}
              */
-            task_type: "SHELL" | "SQL" | "PYTHON";
+            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE";
             /** Description */
             description?: string | null;
             /** Params */
@@ -2835,7 +2934,7 @@ export interface components {
              * Task Type
              * @enum {string}
              */
-            task_type: "SHELL" | "SQL" | "PYTHON";
+            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE";
             /** Description */
             description: string;
             /** Params */
@@ -3222,11 +3321,11 @@ export interface components {
              * Task Type
              * @enum {string}
              */
-            task_type: "SHELL" | "SQL" | "PYTHON";
+            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE";
             /** Description */
             description: string;
             /** Params */
-            params: components["schemas"]["ShellParams"] | components["schemas"]["PythonParams"] | components["schemas"]["SqlParams"];
+            params: components["schemas"]["ShellParams"] | components["schemas"]["PythonParams"] | components["schemas"]["SqlParams"] | components["schemas"]["HttpParams"] | components["schemas"]["ProcedureParams"];
             node_attrs: components["schemas"]["NodeAttrs"];
             /** Upstream Count */
             upstream_count: number;
