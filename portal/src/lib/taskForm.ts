@@ -1,0 +1,145 @@
+// The task editor's form (TaskEditDialog) <-> a task's params (common.workflow: ShellParams, PythonParams, SqlParams,
+// HttpParams, ProcedureParams). Plain functions, so the vitest suite checks every type without a browser.
+import type { HttpCheckCondition, HttpParam, LocalParam, Task, TaskParams, TaskType } from '@/api/types'
+
+export const HTTP_METHODS = ['GET', 'POST', 'PUT', 'DELETE'] as const
+export type HttpMethod = (typeof HTTP_METHODS)[number]
+export const HTTP_CHECK_CONDITIONS: HttpCheckCondition[] = [
+  'STATUS_CODE_DEFAULT',
+  'STATUS_CODE_CUSTOM',
+  'BODY_CONTAINS',
+  'BODY_NOT_CONTAINS',
+]
+export const DATASOURCE_TYPES = ['POSTGRESQL', 'MYSQL', 'HIVE', 'SPARK', 'CLICKHOUSE', 'ORACLE', 'SQLSERVER', 'DORIS', 'STARROCKS']
+/** the task types that run on a DolphinScheduler datasource */
+export const DATASOURCE_TASK_TYPES: TaskType[] = ['SQL', 'PROCEDURE']
+
+export interface TaskForm {
+  name: string
+  task_type: TaskType
+  description: string
+  worker_group: string
+  owner: string
+  script: string
+  datasource_name: string
+  datasource_type: string
+  sql: string
+  sql_type: 'query' | 'non_query'
+  pre_statements: string[]
+  post_statements: string[]
+  display_rows: number
+  url: string
+  method: HttpMethod
+  http_params: { name: string; value: string; location: 'PARAMETER' | 'HEADERS' }[]
+  body: string
+  check_condition: HttpCheckCondition
+  condition: string
+  connect_timeout_ms: number
+  procedure: string
+  local_params: { name: string; value: string }[]
+}
+
+/** what the form needs of a task's params, whatever its type */
+type AnyParams = Partial<{
+  script: string
+  datasource_name: string
+  datasource_type: string
+  sql: string
+  sql_type: 'query' | 'non_query'
+  pre_statements: string[]
+  post_statements: string[]
+  display_rows: number
+  url: string
+  method: HttpMethod
+  http_params: HttpParam[]
+  body: string
+  check_condition: HttpCheckCondition
+  condition: string
+  connect_timeout_ms: number
+  local_params: LocalParam[]
+}> & { method?: string }
+
+/** the form of a task being edited (defaults for a new one) */
+export function formOf(task?: Task | null): TaskForm {
+  const p = (task?.params ?? {}) as AnyParams
+  const type = task?.task_type ?? 'SHELL'
+  return {
+    name: task?.name ?? '',
+    task_type: type,
+    description: task?.description ?? '',
+    worker_group: task?.worker_group ?? 'default',
+    owner: task?.owner ?? '',
+    script: p.script ?? '',
+    datasource_name: p.datasource_name ?? '',
+    datasource_type: p.datasource_type ?? 'POSTGRESQL',
+    sql: p.sql ?? '',
+    sql_type: p.sql_type ?? 'non_query',
+    pre_statements: [...(p.pre_statements ?? [])],
+    post_statements: [...(p.post_statements ?? [])],
+    display_rows: p.display_rows ?? 10,
+    url: p.url ?? '',
+    // PROCEDURE's `method` is its call statement, HTTP's the request method
+    method: type === 'HTTP' ? ((p.method as HttpMethod | undefined) ?? 'GET') : 'GET',
+    http_params: (p.http_params ?? []).map((h) => ({ name: h.name, value: h.value ?? '', location: h.location ?? 'PARAMETER' })),
+    body: p.body ?? '',
+    check_condition: p.check_condition ?? 'STATUS_CODE_DEFAULT',
+    condition: p.condition ?? '',
+    connect_timeout_ms: p.connect_timeout_ms ?? 60000,
+    procedure: type === 'PROCEDURE' ? (p.method ?? '') : '',
+    local_params: (p.local_params ?? []).map((x) => ({ name: x.name, value: x.value ?? '' })),
+  }
+}
+
+/** the params the form describes, for its task type (only that type's fields) */
+export function paramsOf(form: TaskForm): TaskParams {
+  const local_params: LocalParam[] = form.local_params
+    .filter((x) => x.name.trim())
+    .map((x) => ({ name: x.name.trim(), value: x.value, direction: 'IN', type: 'VARCHAR' }))
+  switch (form.task_type) {
+    case 'SQL':
+      return {
+        kind: 'SQL',
+        datasource_name: form.datasource_name,
+        datasource_type: form.datasource_type,
+        sql: form.sql,
+        sql_type: form.sql_type,
+        pre_statements: form.pre_statements.filter((s) => s.trim()),
+        post_statements: form.post_statements.filter((s) => s.trim()),
+        display_rows: form.display_rows,
+        local_params,
+      }
+    case 'HTTP':
+      return {
+        kind: 'HTTP',
+        url: form.url.trim(),
+        method: form.method,
+        http_params: form.http_params
+          .filter((h) => h.name.trim())
+          .map((h) => ({ name: h.name.trim(), value: h.value, location: h.location })),
+        // a body is only sent with POST and PUT
+        body: form.method === 'POST' || form.method === 'PUT' ? form.body : '',
+        check_condition: form.check_condition,
+        condition: form.check_condition === 'STATUS_CODE_DEFAULT' ? '' : form.condition.trim(),
+        connect_timeout_ms: form.connect_timeout_ms,
+        local_params,
+      }
+    case 'PROCEDURE':
+      return {
+        kind: 'PROCEDURE',
+        datasource_name: form.datasource_name,
+        datasource_type: form.datasource_type,
+        method: form.procedure,
+        local_params,
+      }
+    default:
+      return { kind: form.task_type, script: form.script, local_params } as TaskParams
+  }
+}
+
+/** one line or block that says what a task does (the DAG's node panel) */
+export function taskSummary(params: TaskParams | Record<string, unknown>): string {
+  const p = params as AnyParams & { kind?: string }
+  if (p.kind === 'HTTP') return `${p.method ?? 'GET'} ${p.url ?? ''}${p.body ? `\n\n${p.body}` : ''}`
+  if (p.kind === 'PROCEDURE') return `${p.datasource_type ?? ''} ${p.datasource_name ?? ''}\n${p.method ?? ''}`
+  return String(p.sql ?? p.script ?? '')
+}

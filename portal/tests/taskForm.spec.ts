@@ -1,0 +1,99 @@
+import { describe, expect, it } from 'vitest'
+import type { Task, TaskType } from '@/api/types'
+import { formOf, paramsOf, taskSummary } from '@/lib/taskForm'
+
+function task(task_type: TaskType, params: Record<string, unknown>): Task {
+  return {
+    id: 1,
+    name: 'n',
+    task_type,
+    description: '',
+    params: { kind: task_type, ...params },
+    worker_group: 'default',
+    owner: null,
+    revision: 1,
+  } as unknown as Task
+}
+
+describe('task editor form <-> params', () => {
+  it('builds HTTP params: headers and query params, a body only with POST/PUT, no condition for the default check', () => {
+    const form = formOf(null)
+    Object.assign(form, {
+      task_type: 'HTTP',
+      url: ' https://api.example.com/refresh ',
+      method: 'GET',
+      body: 'ignored',
+      http_params: [
+        { name: 'X-Token', value: '${token}', location: 'HEADERS' },
+        { name: ' ', value: 'dropped', location: 'PARAMETER' },
+        { name: 'day', value: '${dt}', location: 'PARAMETER' },
+      ],
+      condition: 'left over',
+    })
+    expect(paramsOf(form)).toEqual({
+      kind: 'HTTP',
+      url: 'https://api.example.com/refresh',
+      method: 'GET',
+      http_params: [
+        { name: 'X-Token', value: '${token}', location: 'HEADERS' },
+        { name: 'day', value: '${dt}', location: 'PARAMETER' },
+      ],
+      body: '',
+      check_condition: 'STATUS_CODE_DEFAULT',
+      condition: '',
+      connect_timeout_ms: 60000,
+      local_params: [],
+    })
+    Object.assign(form, { method: 'POST', check_condition: 'STATUS_CODE_CUSTOM', condition: ' 201 ' })
+    expect(paramsOf(form)).toMatchObject({ method: 'POST', body: 'ignored', check_condition: 'STATUS_CODE_CUSTOM', condition: '201' })
+  })
+
+  it('round-trips an HTTP task through the form', () => {
+    const params = {
+      url: 'https://x.example/a',
+      method: 'PUT',
+      http_params: [{ name: 'a', value: '1', location: 'HEADERS' }],
+      body: '{}',
+      check_condition: 'BODY_CONTAINS',
+      condition: 'ok',
+      connect_timeout_ms: 5000,
+      local_params: [{ name: 'dt', value: 'x', direction: 'IN', type: 'VARCHAR' }],
+    }
+    const form = formOf(task('HTTP', params))
+    expect(form.method).toBe('PUT')
+    expect(form.procedure).toBe('')
+    expect(paramsOf(form)).toEqual({ kind: 'HTTP', ...params })
+  })
+
+  it('round-trips a PROCEDURE task: its method is the call, not an HTTP method', () => {
+    const params = {
+      datasource_name: 'orders',
+      datasource_type: 'MYSQL',
+      method: 'call refresh(${dt})',
+      local_params: [{ name: 'dt', value: '', direction: 'IN', type: 'VARCHAR' }],
+    }
+    const form = formOf(task('PROCEDURE', params))
+    expect(form.method).toBe('GET')
+    expect(form.procedure).toBe('call refresh(${dt})')
+    expect(paramsOf(form)).toEqual({ kind: 'PROCEDURE', ...params })
+  })
+
+  it('keeps the other types as they were', () => {
+    const sql = { datasource_name: 'w', datasource_type: 'POSTGRESQL', sql: 'select 1', sql_type: 'query',
+      pre_statements: ['set a=1'], post_statements: [], display_rows: 5, local_params: [] }
+    expect(paramsOf(formOf(task('SQL', sql)))).toEqual({ kind: 'SQL', ...sql })
+    expect(paramsOf(formOf(task('SHELL', { script: 'echo 1', local_params: [] })))).toEqual({
+      kind: 'SHELL', script: 'echo 1', local_params: [],
+    })
+    expect(paramsOf(formOf(null))).toEqual({ kind: 'SHELL', script: '', local_params: [] })
+  })
+
+  it('summarises each type for the DAG node panel', () => {
+    expect(taskSummary({ kind: 'HTTP', url: 'https://x', method: 'POST', body: '{"a":1}' })).toBe('POST https://x\n\n{"a":1}')
+    expect(taskSummary({ kind: 'PROCEDURE', datasource_name: 'w', datasource_type: 'MYSQL', method: 'call p()' })).toBe(
+      'MYSQL w\ncall p()',
+    )
+    expect(taskSummary({ kind: 'SQL', sql: 'select 1' })).toBe('select 1')
+    expect(taskSummary({ kind: 'SHELL', script: 'echo' })).toBe('echo')
+  })
+})
