@@ -1,0 +1,85 @@
+"""Issue 21: a workflow mixing SHELL, HTTP and PROCEDURE tasks goes through the gateway (register, bad params refused,
+workflow, approve, publish online, run) to the DS emulator, which holds each task with the parameters DS takes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from common.dolphin import ReleaseState
+
+from .conftest import Platform, uid
+from .test_main_flow import new_task, new_workflow, publish, run_and_wait
+
+pytestmark = pytest.mark.slow
+
+
+async def test_a_workflow_mixing_http_and_procedure_tasks_is_published_and_runs(platform: Platform) -> None:
+    p, s = platform, uid()
+    datasource = p.emulator.add_datasource(f"dw-{s}", "MYSQL")
+    http_body: dict[str, Any] = {
+        "name": f"refresh-{s}",
+        "task_type": "HTTP",
+        "params": {
+            "url": "https://api.example.invalid/refresh?day=${system.biz.date}",
+            "method": "POST",
+            "http_params": [{"name": "X-Req", "value": s, "location": "HEADERS"}],
+            "body": '{"full": true}',
+            "check_condition": "STATUS_CODE_CUSTOM",
+            "condition": "202",
+            "connect_timeout_ms": 5000,
+        },
+    }
+    # bad params: a 422 problem naming the field, nothing written
+    bad = await p.api.post("/api/v1/tasks", json={**http_body, "params": {**http_body["params"], "method": "HEAD"}})
+    assert bad.status_code == 422, bad.text
+    assert bad.headers["content-type"].startswith("application/problem+json")
+    assert any("method" in e["location"] for e in bad.json()["errors"]), bad.json()
+    listed = await p.call("GET", "/api/v1/tasks", params={"name": f"refresh-{s}"})
+    assert listed["total"] == 0
+
+    http = await p.call("POST", "/api/v1/tasks", 201, json=http_body)
+    proc_body = {
+        "name": f"proc-{s}",
+        "task_type": "PROCEDURE",
+        "params": {"datasource_name": f"dw-{s}", "datasource_type": "MYSQL", "method": "call refresh_orders()"},
+    }
+    proc = await p.call("POST", "/api/v1/tasks", 201, json=proc_body)
+    assert not proc.get("warnings"), proc  # the datasource exists in DS
+    shell = await new_task(p, f"prep-{s}")
+    ids = {"SHELL": shell, "HTTP": int(http["id"]), "PROCEDURE": int(proc["id"])}
+    page = await p.call("GET", "/api/v1/tasks", params={"name": s})
+    assert {t["task_type"]: t["id"] for t in page["items"]} == ids
+
+    name = f"mixed-{s}"
+    wf = await new_workflow(p, name, list(ids.values()), [(shell, ids["HTTP"]), (ids["HTTP"], ids["PROCEDURE"])])
+    await p.call("POST", f"/api/v1/workflows/{wf['id']}/approve", json={"version_no": 1})
+    detail = await publish(p, int(wf["id"]), "online")
+    assert {t["task_type"] for t in detail["tasks"]} == {"SHELL", "HTTP", "PROCEDURE"}
+
+    dag = await p.ds.get_workflow_definition(detail["project_code"], detail["workflow_code"])
+    assert dag.workflow_definition.release_state == ReleaseState.ONLINE
+    by_type = {t.task_type: t for t in dag.task_definition_list}
+    assert set(by_type) == {"SHELL", "HTTP", "PROCEDURE"}
+    assert by_type["HTTP"].task_params == {
+        "url": "https://api.example.invalid/refresh?day=${system.biz.date}",
+        "httpMethod": "POST",
+        "httpParams": [{"prop": "X-Req", "httpParametersType": "HEADERS", "value": s}],
+        "httpBody": '{"full": true}',
+        "httpCheckCondition": "STATUS_CODE_CUSTOM",
+        "condition": "202",
+        "connectTimeout": 5000,
+        "localParams": [],
+        "resourceList": [],
+    }
+    params = by_type["PROCEDURE"].task_params
+    assert (params["type"], params["datasource"], params["method"]) == (
+        "MYSQL",
+        datasource["id"],
+        "call refresh_orders()",
+    )
+    codes = {t: by_type[t].code for t in by_type}
+    assert dag.edges() == {(0, codes["SHELL"]), (codes["SHELL"], codes["HTTP"]), (codes["HTTP"], codes["PROCEDURE"])}
+
+    await run_and_wait(p, int(wf["id"]), name, "SUCCESS")
