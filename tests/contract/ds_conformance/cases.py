@@ -12,9 +12,12 @@ from common.workflow import (
     DependentCycle,
     Edge,
     ExternalDependency,
+    HttpParam,
+    HttpParams,
     Param,
     ParamType,
     Priority,
+    ProcedureParams,
     PythonParams,
     Schedule,
     ShellParams,
@@ -32,6 +35,14 @@ PROPERTY = "org.apache.dolphinscheduler.plugin.task.api.model.Property"
 SCHEDULE_PARAM = "org.apache.dolphinscheduler.api.dto.ScheduleParam"
 #: task-api (not served): read into the harness's stand-in, whose members the 3.4.2 master's bytecode checks
 DEPENDENT_PARAMETERS = "org.apache.dolphinscheduler.plugin.task.api.parameters.DependentParameters"
+#: task-http and task-procedure (not served, and no served class uses them): stand-ins copied from DS's source
+HTTP_PARAMETERS = "org.apache.dolphinscheduler.plugin.task.http.HttpParameters"
+PROCEDURE_PARAMETERS = "org.apache.dolphinscheduler.plugin.task.procedure.ProcedureParameters"
+#: what we send in every HTTP and PROCEDURE ``taskParams`` that their DS classes lack (JSONUtils ignores it)
+PLUGIN_PARAMS_IGNORED_BY_DS: dict[str, str] = {
+    "resourceList": "every task's taskParams carries it in what pydolphinscheduler sends (Task._task_default_attr); "
+    "empty here; HttpParameters and ProcedureParameters have no resource list",
+}
 
 #: properties of a DEPENDENT task's ``taskParams`` that we send and DS's ``DependentParameters`` does not have (its
 #: ``JSONUtils`` ignores unknown properties): each is kept on purpose, for the reason given. DS stores ``taskParams`` as
@@ -83,6 +94,20 @@ def full_snapshot() -> StructureSnapshot:
             node_attrs=Attrs(priority=Priority.LOWEST, timeout_minutes=1),  # open timeout, no strategy: WARN
         ),
         SnapshotTask(task_id=5, name="defaults", task_type="SHELL", params=ShellParams(script="true")),
+        SnapshotTask(
+            task_id=6, name="call api", task_type="HTTP",
+            params=HttpParams(url="https://api.example.invalid/x?d=${dt}", method="POST", body='{"a":"\u00e9"}',
+                              http_params=(HttpParam(name="X-A", value="1", location="HEADERS"),
+                                           HttpParam(name="q", value="${dt}")),
+                              check_condition="BODY_NOT_CONTAINS", condition="error", connect_timeout_ms=1500,
+                              local_params=_params("h")),
+            node_attrs=Attrs(retries=1, timeout_minutes=2, timeout_strategy=TimeoutStrategy.FAILED),
+        ),
+        SnapshotTask(
+            task_id=7, name="proc", task_type="PROCEDURE",
+            params=ProcedureParams(datasource_name="warehouse", datasource_type="postgresql",
+                                   method="call refresh(${dt})", local_params=_params("p")),
+        ),
     ]  # fmt: skip
     return StructureSnapshot(
         workflow_id=1,
@@ -93,6 +118,8 @@ def full_snapshot() -> StructureSnapshot:
             Edge(upstream_task_id=1, downstream_task_id=3),
             Edge(upstream_task_id=2, downstream_task_id=3),
             Edge(upstream_task_id=3, downstream_task_id=4),
+            Edge(upstream_task_id=4, downstream_task_id=6),
+            Edge(upstream_task_id=6, downstream_task_id=7),
         ),
         schedule=Schedule(
             crontab="0 30 2 * * ?",
@@ -162,6 +189,17 @@ def documents() -> list[dict[str, Any]]:
         {"id": "globalParams", "entity": PROPERTY, "list": True, "json": defn.global_params},
         {"id": "schedule (gateway)", "entity": SCHEDULE_PARAM, "list": False, "json": defn.schedule_json},
         {"id": "schedule (REST)", "entity": SCHEDULE_PARAM, "list": False, "json": rest_schedule},
+        *(
+            {
+                "id": f"{t['taskType']} taskParams",
+                "entity": HTTP_PARAMETERS if t["taskType"] == "HTTP" else PROCEDURE_PARAMETERS,
+                "list": False,
+                "json": json.dumps(t["taskParams"]),
+                "ignored": PLUGIN_PARAMS_IGNORED_BY_DS,
+            }
+            for t in json.loads(defn.task_definition_json)
+            if t["taskType"] in ("HTTP", "PROCEDURE")
+        ),
         *(
             {
                 "id": f"DEPENDENT taskParams {i}",

@@ -23,7 +23,13 @@ from ds_emulator import rest_params as emulator_params
 from ds_emulator import rest_routes as emulator_routes
 
 from . import checks, harness
-from .cases import DEPENDENT_IGNORED_BY_DS, DEPENDENT_PARAMETERS, documents
+from .cases import (
+    DEPENDENT_IGNORED_BY_DS,
+    DEPENDENT_PARAMETERS,
+    HTTP_PARAMETERS,
+    PROCEDURE_PARAMETERS,
+    documents,
+)
 from .conftest import DEPENDENT_CLASSES, DS_ENUMS, NOT_SERVED, STANDINS
 from .recording import GatewayCall, RestRequest, record_gateway_calls, record_rest_requests
 
@@ -271,3 +277,28 @@ def test_third_party_versions_are_the_ones_ds_pins(ds_jars: harness.Jars) -> Non
         pinned = harness.pinned_dependencies(jar)
         for artifact in harness.THIRD_PARTY:
             assert pinned.get(f"{artifact.group}:{artifact.artifact}") == artifact.version, (jar.name, artifact)
+
+
+def test_http_and_procedure_params_lack_only_what_we_send_on_purpose(facts: dict[str, Any]) -> None:
+    """HTTP and PROCEDURE ``taskParams`` (into stand-ins of ``HttpParameters``/``ProcedureParameters`` copied from DS's
+    source: task-http and task-procedure are not served): the only property DS has no field for is ``resourceList``
+    (``cases.PLUGIN_PARAMS_IGNORED_BY_DS``), the enums are DS's names, and the rest is read back as sent."""
+    docs = {d["id"]: d for d in documents() if d["entity"] in (HTTP_PARAMETERS, PROCEDURE_PARAMETERS)}
+    assert sorted(docs) == ["HTTP taskParams", "PROCEDURE taskParams"]
+    results = {r["id"]: r for r in facts["json"] if r["id"] in docs}
+    for doc_id, result in results.items():
+        assert result["error"] is None, result["error"]
+        assert [u.rsplit(".", 1)[-1] for u in result["unknown"]] == ["resourceList"], (doc_id, result["unknown"])
+    http = results["HTTP taskParams"]["written"]
+    assert (http["httpMethod"], http["httpCheckCondition"], http["connectTimeout"]) == (
+        "POST",
+        "BODY_NOT_CONTAINS",
+        1500,
+    )
+    assert [p["httpParametersType"] for p in http["httpParams"]] == ["HEADERS", "PARAMETER"]
+    procedure = results["PROCEDURE taskParams"]["written"]
+    assert (procedure["type"], procedure["datasource"], procedure["method"]) == (
+        "POSTGRESQL",
+        42,
+        "call refresh(${dt})",
+    )
