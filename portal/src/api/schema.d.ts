@@ -1102,6 +1102,90 @@ export interface components {
             direction: "source_to_target" | "target_to_source";
         };
         /**
+         * DataxParams
+         * @description DS ``DataxParameters`` (task-datax): a DataX job, either from a DataX JSON of its own (``custom_json``, DS
+         *     ``customConfig`` 1) or built by DS from a source datasource and query and a target datasource and table
+         *     (``customConfig`` 0). DS's ``checkParameters`` wants the JSON in the first form; both datasource ids, the query
+         *     and the target table in the second. ``xms``/``xmx`` are the DataX JVM's heap in GB.
+         */
+        DataxParams: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "DATAX";
+            /**
+             * Custom Json
+             * @default
+             */
+            custom_json?: string;
+            /**
+             * Source Datasource Name
+             * @default
+             */
+            source_datasource_name?: string;
+            /**
+             * Source Datasource Type
+             * @default MYSQL
+             */
+            source_datasource_type?: string;
+            /**
+             * Sql
+             * @default
+             */
+            sql?: string;
+            /**
+             * Target Datasource Name
+             * @default
+             */
+            target_datasource_name?: string;
+            /**
+             * Target Datasource Type
+             * @default MYSQL
+             */
+            target_datasource_type?: string;
+            /**
+             * Target Table
+             * @default
+             */
+            target_table?: string;
+            /**
+             * Pre Statements
+             * @default []
+             */
+            pre_statements?: string[];
+            /**
+             * Post Statements
+             * @default []
+             */
+            post_statements?: string[];
+            /**
+             * Job Speed Byte
+             * @default 0
+             */
+            job_speed_byte?: number;
+            /**
+             * Job Speed Record
+             * @default 1000
+             */
+            job_speed_record?: number;
+            /**
+             * Xms
+             * @default 1
+             */
+            xms?: number;
+            /**
+             * Xmx
+             * @default 1
+             */
+            xmx?: number;
+            /**
+             * Local Params
+             * @default []
+             */
+            local_params?: components["schemas"]["Param"][];
+        };
+        /**
          * DependentCycle
          * @description The ``cycle`` of a DolphinScheduler DEPENDENT item: the period whose upstream run is waited for.
          * @enum {string}
@@ -1668,6 +1752,10 @@ export interface components {
             code: string;
             /** Message */
             message: string;
+            /** Datasource Name */
+            datasource_name?: string | null;
+            /** Datasource Type */
+            datasource_type?: string | null;
         };
         /** OpenLineageDataset */
         OpenLineageDataset: {
@@ -2474,11 +2562,11 @@ export interface components {
              * Task Type
              * @enum {string}
              */
-            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE";
+            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX";
             /** Description */
             description: string;
             /** Params */
-            params: components["schemas"]["ShellParams"] | components["schemas"]["PythonParams"] | components["schemas"]["SqlParams"] | components["schemas"]["HttpParams"] | components["schemas"]["ProcedureParams"];
+            params: components["schemas"]["ShellParams"] | components["schemas"]["PythonParams"] | components["schemas"]["SqlParams"] | components["schemas"]["HttpParams"] | components["schemas"]["ProcedureParams"] | components["schemas"]["DataxParams"];
             node_attrs: components["schemas"]["NodeAttrs"];
         };
         /** SqlParams */
@@ -2611,7 +2699,7 @@ export interface components {
              * Task Type
              * @enum {string}
              */
-            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE";
+            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX";
             /** Description */
             description: string;
             /** Params */
@@ -2671,7 +2759,7 @@ export interface components {
              * Task Type
              * @enum {string}
              */
-            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE";
+            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX";
             /** Description */
             description: string;
             /** Params */
@@ -2720,7 +2808,7 @@ export interface components {
              * Task Type
              * @enum {string}
              */
-            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE";
+            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX";
             /** Description */
             description?: string | null;
             /** Params */
@@ -2772,7 +2860,7 @@ export interface components {
              * Task Type
              * @enum {string}
              */
-            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE";
+            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX";
             /** Description */
             description: string;
             /** Params */
@@ -2905,7 +2993,7 @@ export interface components {
              * Task Type
              * @enum {string}
              */
-            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE";
+            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX";
             /** Description */
             description?: string | null;
             /** Params */
@@ -2934,7 +3022,7 @@ export interface components {
              * Task Type
              * @enum {string}
              */
-            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE";
+            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX";
             /** Description */
             description: string;
             /** Params */
@@ -3321,11 +3409,11 @@ export interface components {
              * Task Type
              * @enum {string}
              */
-            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE";
+            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX";
             /** Description */
             description: string;
             /** Params */
-            params: components["schemas"]["ShellParams"] | components["schemas"]["PythonParams"] | components["schemas"]["SqlParams"] | components["schemas"]["HttpParams"] | components["schemas"]["ProcedureParams"];
+            params: components["schemas"]["ShellParams"] | components["schemas"]["PythonParams"] | components["schemas"]["SqlParams"] | components["schemas"]["HttpParams"] | components["schemas"]["ProcedureParams"] | components["schemas"]["DataxParams"];
             node_attrs: components["schemas"]["NodeAttrs"];
             /** Upstream Count */
             upstream_count: number;

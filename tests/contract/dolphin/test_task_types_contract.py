@@ -1,5 +1,6 @@
-"""HTTP and PROCEDURE tasks (issue 21) as DS 3.4 takes them: the converter's output is saved and read back unchanged,
-and parameters DS's ``checkParameters`` refuses are refused (50020 naming the task; 10001 where DS cannot read them).
+"""HTTP, PROCEDURE and DATAX tasks (issue 21) as DS 3.4 takes them: the converter's output is saved and read back
+unchanged, and parameters DS's ``checkParameters`` refuses are refused (50020 naming the task; 10001 where DS cannot
+read them).
 
 Like test_dolphin_contract, nothing here uses emulator-only endpoints beyond the ``known_datasource`` seed, so it runs
 unchanged against a real DS 3.3/3.4."""
@@ -16,6 +17,7 @@ from common.dolphin import DolphinApiError
 from common.dolphin.gateway import DolphinGatewayClient
 from common.dolphin.rest import DolphinRestClient
 from common.workflow import (
+    DataxParams,
     Edge,
     HttpParam,
     HttpParams,
@@ -51,12 +53,27 @@ def _snapshot(ds: KnownDatasource) -> StructureSnapshot:
             task_id=3, name="call proc", task_type="PROCEDURE", node_attrs=attrs,
             params=ProcedureParams(datasource_name=ds.name, datasource_type=ds.type, method="call refresh_orders()"),
         ),
+        SnapshotTask(
+            task_id=4, name="sync", task_type="DATAX", node_attrs=attrs,
+            params=DataxParams(source_datasource_name=ds.name, source_datasource_type=ds.type, sql="select 1",
+                               target_datasource_name=ds.name, target_datasource_type=ds.type,
+                               target_table="copy", pre_statements=("truncate copy",)),
+        ),
+        SnapshotTask(
+            task_id=5, name="custom sync", task_type="DATAX",
+            params=DataxParams(custom_json='{"job":{"content":[]}}', xms=1, xmx=2),
+        ),
     )  # fmt: skip
     return StructureSnapshot(
         workflow_id=1,
         workflow_name=f"types-{uuid.uuid4().hex[:8]}",
         tasks=tasks,
-        edges=(Edge(upstream_task_id=1, downstream_task_id=2), Edge(upstream_task_id=2, downstream_task_id=3)),
+        edges=(
+            Edge(upstream_task_id=1, downstream_task_id=2),
+            Edge(upstream_task_id=2, downstream_task_id=3),
+            Edge(upstream_task_id=3, downstream_task_id=4),
+            Edge(upstream_task_id=3, downstream_task_id=5),
+        ),
     )
 
 
@@ -78,23 +95,32 @@ async def test_http_and_procedure_tasks_are_saved_and_read_back_as_sent(
 ) -> None:
     snap = _snapshot(known_datasource)
     source = await ds_gateway.get_datasource(known_datasource.name, known_datasource.type)
-    codes = dict(zip((1, 2, 3), await ds_gateway.gen_task_code_list(3), strict=True))
+    codes = dict(zip((1, 2, 3, 4, 5), await ds_gateway.gen_task_code_list(5), strict=True))
     defn = convert(snap, codes, datasource_ids={(known_datasource.name, known_datasource.type): source.id})
     code = await _save(ds_gateway, ds_target, defn.name, defn.task_definition_json, defn.task_relation_json)
 
     data = await ds_rest.get_workflow_definition(ds_target.project_code, code)
     sent = {t["code"]: t for t in json.loads(defn.task_definition_json)}
     stored = {t.code: t for t in data.task_definition_list}
-    assert {c: t.task_type for c, t in stored.items()} == {codes[1]: "SHELL", codes[2]: "HTTP", codes[3]: "PROCEDURE"}
-    for c in (codes[2], codes[3]):
+    assert {c: t.task_type for c, t in stored.items()} == {
+        codes[1]: "SHELL", codes[2]: "HTTP", codes[3]: "PROCEDURE", codes[4]: "DATAX", codes[5]: "DATAX",
+    }  # fmt: skip
+    for c in (codes[2], codes[3], codes[4], codes[5]):
         assert stored[c].task_params == sent[c]["taskParams"]
     assert stored[codes[3]].task_params["datasource"] == source.id
-    assert data.edges() == {(0, codes[1]), (codes[1], codes[2]), (codes[2], codes[3])}
+    assert (stored[codes[4]].task_params["dataSource"], stored[codes[4]].task_params["dataTarget"]) == (source.id,) * 2
+    assert data.edges() == {(0, codes[1]), (codes[1], codes[2]), (codes[2], codes[3]), (codes[3], codes[4]),
+                            (codes[3], codes[5])}  # fmt: skip
 
 
 def _http(**params: Any) -> dict[str, Any]:
     return {"url": "https://x.invalid/", "httpMethod": "GET", "httpParams": [], "connectTimeout": 1000,
             "localParams": [], **params}  # fmt: skip
+
+
+def _datax(**params: Any) -> dict[str, Any]:
+    return {"customConfig": 0, "dsType": "MYSQL", "dataSource": 1, "dtType": "MYSQL", "dataTarget": 2,
+            "sql": "select 1", "targetTable": "t", "xms": 1, "xmx": 1, "localParams": [], **params}  # fmt: skip
 
 
 def _procedure(**params: Any) -> dict[str, Any]:
@@ -118,6 +144,16 @@ def _procedure(**params: Any) -> dict[str, Any]:
         ("PROCEDURE", _procedure(type=""), 50020),
         ("PROCEDURE", _procedure(method=""), 50020),
         ("PROCEDURE", _procedure(datasource={"id": 1}), 10001),
+        # DataxParameters.checkParameters: customConfig 0 needs both datasource ids, the query and the table
+        ("DATAX", _datax(dataTarget=0), 50020),
+        ("DATAX", _datax(sql=""), 50020),
+        ("DATAX", _datax(targetTable=""), 50020),
+        ("DATAX", {k: v for k, v in _datax().items() if k != "dataSource"}, 50020),
+        # any other customConfig needs the job JSON
+        ("DATAX", {"customConfig": 1, "json": "", "localParams": []}, 50020),
+        ("DATAX", {"customConfig": 1, "localParams": []}, 50020),
+        ("DATAX", _datax(preStatements="truncate t"), 10001),
+        ("DATAX", _datax(customConfig="custom"), 10001),
     ],
 )
 async def test_parameters_ds_refuses(

@@ -45,6 +45,7 @@ class TaskType(StrEnum):
     PYTHON = "PYTHON"
     HTTP = "HTTP"
     PROCEDURE = "PROCEDURE"
+    DATAX = "DATAX"
 
 
 class Priority(StrEnum):
@@ -181,11 +182,66 @@ class ProcedureParams(_Model):
     local_params: LocalParams = ()
 
 
+class DataxParams(_Model):
+    """DS ``DataxParameters`` (task-datax): a DataX job, either from a DataX JSON of its own (``custom_json``, DS
+    ``customConfig`` 1) or built by DS from a source datasource and query and a target datasource and table
+    (``customConfig`` 0). DS's ``checkParameters`` wants the JSON in the first form; both datasource ids, the query
+    and the target table in the second. ``xms``/``xmx`` are the DataX JVM's heap in GB."""
+
+    kind: Literal["DATAX"] = "DATAX"
+    #: the whole DataX job JSON (``${…}`` parameters allowed); when set, the fields below but xms/xmx are not sent
+    custom_json: Annotated[str, Field(max_length=MAX_SCRIPT_CHARS)] = ""
+    source_datasource_name: str = ""
+    source_datasource_type: str = "MYSQL"
+    #: the query that reads the source
+    sql: Annotated[str, Field(max_length=MAX_SCRIPT_CHARS)] = ""
+    target_datasource_name: str = ""
+    target_datasource_type: str = "MYSQL"
+    target_table: Annotated[str, Field(max_length=1024)] = ""
+    pre_statements: Statements = ()
+    post_statements: Statements = ()
+    #: DataX ``speed.byte`` (0: no limit) and ``speed.record``, the SDK's and DS UI's defaults
+    job_speed_byte: Annotated[int, Field(ge=0)] = 0
+    job_speed_record: Annotated[int, Field(ge=0)] = 1000
+    xms: Annotated[int, Field(ge=1, le=1024)] = 1
+    xmx: Annotated[int, Field(ge=1, le=1024)] = 1
+    local_params: LocalParams = ()
+
+    @model_validator(mode="after")
+    def _one_form(self) -> DataxParams:
+        if self.xms > self.xmx:
+            raise ValueError("xms must not be more than xmx")
+        if self.custom_json:
+            return self
+        missing = [
+            f
+            for f in ("source_datasource_name", "source_datasource_type", "sql", "target_datasource_name",
+                      "target_datasource_type", "target_table")
+            if not getattr(self, f).strip()
+        ]  # fmt: skip
+        if missing:
+            raise ValueError(f"without custom_json a DATAX task needs {', '.join(missing)}")
+        return self
+
+
 TaskParams = Annotated[
-    ShellParams | PythonParams | SqlParams | HttpParams | ProcedureParams, Field(discriminator="kind")
+    ShellParams | PythonParams | SqlParams | HttpParams | ProcedureParams | DataxParams, Field(discriminator="kind")
 ]
 #: the params whose task runs on a DS datasource (named by ``datasource_name`` and ``datasource_type``)
 DatasourceParams = SqlParams | ProcedureParams
+
+
+def datasources_of(params: object) -> tuple[tuple[str, str], ...]:
+    """The DS datasources a task's params name, as ``(name, type as written)``: one for SQL and PROCEDURE, the
+    source and target of a DATAX task built by DS (none with a custom DataX JSON), none for the other types."""
+    if isinstance(params, DatasourceParams):
+        return ((params.datasource_name, params.datasource_type),)
+    if isinstance(params, DataxParams) and not params.custom_json:
+        return (
+            (params.source_datasource_name, params.source_datasource_type),
+            (params.target_datasource_name, params.target_datasource_type),
+        )
+    return ()
 
 
 class NodeAttrs(_Model):

@@ -1,5 +1,5 @@
-"""HTTP and PROCEDURE tasks (issue 21) through the definition API on real PostgreSQL: saved and read back, listed by
-type, and bad parameters refused with a 422 naming the field (the task-type CHECK constraint admits them)."""
+"""HTTP, PROCEDURE and DATAX tasks (issue 21) through the definition API on real PostgreSQL: saved and read back,
+listed by type, and bad parameters refused with a 422 naming the field (the task-type CHECK constraint admits them)."""
 
 from __future__ import annotations
 
@@ -27,6 +27,10 @@ def procedure_task(**params: Any) -> dict[str, Any]:
         "params": {"datasource_name": "warehouse", "method": "call refresh()", **params},
         "worker_group": "default",
     }
+
+
+def datax_task(**params: Any) -> dict[str, Any]:
+    return {"name": f"sync-{uid()}", "task_type": "DATAX", "params": params, "worker_group": "default"}
 
 
 async def test_http_and_procedure_tasks_are_saved_and_listed_by_type(client: httpx.AsyncClient) -> None:
@@ -80,6 +84,9 @@ async def test_http_and_procedure_tasks_are_saved_and_listed_by_type(client: htt
         (procedure_task(method=""), "method"),
         (procedure_task(datasource_name=""), "datasource_name"),
         ({**procedure_task(), "params": {"method": "call p()"}}, "datasource_name"),
+        (datax_task(source_datasource_name="a", sql="select 1", target_datasource_name="b"), "target_table"),
+        (datax_task(custom_json="{}", xms=0), "xms"),
+        (datax_task(custom_json="{}", xms=4, xmx=2), "xmx"),
     ],
 )
 async def test_bad_parameters_are_a_422_naming_the_field(
@@ -91,3 +98,20 @@ async def test_bad_parameters_are_a_422_naming_the_field(
     assert any(e["location"].startswith("body.params") and field in e["location"] + e["message"] for e in errors), (
         errors
     )
+
+
+async def test_datax_tasks_in_both_forms(client: httpx.AsyncClient) -> None:
+    built = datax_task(source_datasource_name="orders", sql="select 1", target_datasource_name="dw",
+                       target_datasource_type="POSTGRESQL", target_table="ods.orders")  # fmt: skip
+    r = await client.post("/internal/tasks", json=built)
+    assert r.status_code == 201, r.text
+    params = r.json()["params"]
+    assert (params["kind"], params["source_datasource_type"], params["target_table"], params["custom_json"]) == (
+        "DATAX",
+        "MYSQL",
+        "ods.orders",
+        "",
+    )
+    r = await client.post("/internal/tasks", json=datax_task(custom_json='{"job": {}}', xmx=2))
+    assert r.status_code == 201, r.text
+    assert (r.json()["params"]["custom_json"], r.json()["params"]["xmx"]) == ('{"job": {}}', 2)

@@ -185,6 +185,7 @@ def pyds() -> SimpleNamespace:
         "dependent": "pydolphinscheduler.tasks.dependent",
         "http": "pydolphinscheduler.tasks.http",
         "procedure": "pydolphinscheduler.tasks.procedure",
+        "datax": "pydolphinscheduler.tasks.datax",
         "datasource": "pydolphinscheduler.models.datasource",
     }
     with warnings.catch_warnings():

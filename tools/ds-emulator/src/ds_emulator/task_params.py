@@ -1,4 +1,4 @@
-"""HTTP and PROCEDURE task parameters as DS 3.4 checks them on save.
+"""HTTP, PROCEDURE and DATAX task parameters as DS 3.4 checks them on save.
 
 DS 3.4 saves a task definition only when ``TaskPluginManager.checkTaskParameters(taskType, taskParams)`` holds:
 the task type's channel reads ``taskParams`` with ``JSONUtils.parseObject`` into its parameters class and calls
@@ -13,7 +13,11 @@ refactoring #16413): ``HttpParameters`` (``url``, ``httpMethod`` GET/POST/PUT/DE
 ``HttpProperty`` {``prop``, ``httpParametersType`` PARAMETER/HEADERS, ``value``}, ``httpBody``,
 ``httpCheckCondition``, ``condition``, ``connectTimeout`` an ``int``; valid when the URL is not empty, the method
 is known and ``connectTimeout > 0``) and ``ProcedureParameters`` (``type``, ``datasource`` an ``int``, ``method``,
-``outProperty`` a map; valid when ``datasource != 0`` and ``type`` and ``method`` are not empty).
+``outProperty`` a map; valid when ``datasource != 0`` and ``type`` and ``method`` are not empty) and
+``DataxParameters`` (``customConfig``, ``dataSource``, ``dataTarget``, ``jobSpeedByte``, ``jobSpeedRecord``, ``xms``,
+``xmx`` ``int``s, ``json``, ``dsType``, ``dtType``, ``sql``, ``targetTable`` texts, ``preStatements``/
+``postStatements`` lists; valid with ``customConfig`` 0 when both datasource ids are not 0 and ``sql`` and
+``targetTable`` are not empty, with any other ``customConfig`` when ``json`` is not empty).
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ HTTP_CHECK_CONDITIONS = ("STATUS_CODE_DEFAULT", "STATUS_CODE_CUSTOM", "BODY_CONT
 HTTP_PARAMETER_TYPES = ("PARAMETER", "HEADERS")
 
 #: the task types whose parameters the emulator checks as DS does (SHELL/PYTHON: ``rawScript``; DEPENDENT: its module)
-CHECKED_TYPES = ("HTTP", "PROCEDURE")
+CHECKED_TYPES = ("HTTP", "PROCEDURE", "DATAX")
 
 
 def _text_unreadable(value: Any) -> bool:
@@ -88,8 +92,21 @@ def _procedure_unreadable(params: dict[str, Any]) -> bool:
     return _unreadable(params.get("outProperty"), "object")
 
 
+_DATAX_NUMBERS = ("customConfig", "dataSource", "dataTarget", "jobSpeedByte", "jobSpeedRecord", "xms", "xmx")
+_DATAX_TEXTS = ("json", "dsType", "dtType", "sql", "targetTable")
+_DATAX_LISTS = ("preStatements", "postStatements", "localParams", "resourceList")
+
+
+def _datax_unreadable(params: dict[str, Any]) -> bool:
+    return (
+        any(_unreadable(params.get(k), "number") for k in _DATAX_NUMBERS)
+        or any(_text_unreadable(params.get(k)) for k in _DATAX_TEXTS)
+        or any(_unreadable(params.get(k), "list") for k in _DATAX_LISTS)
+    )
+
+
 def task_params_status(task_type: str, params: Any) -> str | None:
-    """The DS status a save answers for HTTP or PROCEDURE ``taskParams`` (None: accepted; see the module)."""
+    """The DS status a save answers for HTTP, PROCEDURE or DATAX ``taskParams`` (None: accepted; see the module)."""
     if not isinstance(params, dict):
         return PARAMS_UNREADABLE
     if task_type == "HTTP":
@@ -100,6 +117,17 @@ def task_params_status(task_type: str, params: Any) -> str | None:
             and _enum(params.get("httpMethod"), HTTP_METHODS) is not None
             and _int(params.get("connectTimeout")) > 0
         )
+    elif task_type == "DATAX":
+        if _datax_unreadable(params):
+            return PARAMS_UNREADABLE
+        if _int(params.get("customConfig")) == 0:
+            ok = (
+                _int(params.get("dataSource")) != 0
+                and _int(params.get("dataTarget")) != 0
+                and "" not in (_text(params.get("sql")), _text(params.get("targetTable")))
+            )
+        else:
+            ok = _text(params.get("json")) != ""
     else:
         if _procedure_unreadable(params):
             return PARAMS_UNREADABLE

@@ -72,7 +72,7 @@ from typing import Any, Final, Literal, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from common.workflow import (
-    DatasourceParams,
+    DataxParams,
     ExternalDependency,
     HttpParams,
     Param,
@@ -83,6 +83,7 @@ from common.workflow import (
     SnapshotTask,
     SqlParams,
     StructureSnapshot,
+    datasources_of,
 )
 from publisher.domain.errors import (
     InvalidDag,
@@ -438,13 +439,14 @@ def _edges(snapshot: StructureSnapshot, code_of: dict[int, int]) -> list[tuple[i
 def _resolve_datasources(
     tasks: list[SnapshotTask], datasource_ids: Mapping[tuple[str, str], int]
 ) -> dict[tuple[str, str], tuple[str, int]]:
-    """``(name, type as written)`` -> ``(DS type name, datasource id)`` for every SQL and PROCEDURE task's
-    datasource."""
+    """``(name, type as written)`` -> ``(DS type name, datasource id)`` for every datasource a task names (SQL,
+    PROCEDURE, DATAX's source and target: ``common.workflow.datasources_of``)."""
     wanted: dict[tuple[str, str], list[int]] = {}
     for t in tasks:
-        p = t.params
-        if isinstance(p, DatasourceParams):
-            wanted.setdefault((p.datasource_name, p.datasource_type), []).append(t.task_id)
+        for key in datasources_of(t.params):
+            tids = wanted.setdefault(key, [])
+            if not tids or tids[-1] != t.task_id:
+                tids.append(t.task_id)
     if not wanted:
         return {}
     known = {(name, type_.upper()): ds_id for (name, type_), ds_id in datasource_ids.items()}
@@ -523,6 +525,24 @@ def _task_text(
             f'"httpBody":{_str(p.body)},"httpCheckCondition":"{p.check_condition}","condition":{_str(p.condition)},'
             f'"connectTimeout":{p.connect_timeout_ms},"localParams":{local_params},"resourceList":[]}}'
         )
+    elif type(p) is DataxParams:
+        if p.custom_json:
+            task_params = (
+                f'{{"customConfig":1,"json":{_str(p.custom_json)},"xms":{p.xms},"xmx":{p.xmx},'
+                f'"localParams":{local_params},"resourceList":[]}}'
+            )
+        else:
+            src_type, src_id = datasources[(p.source_datasource_name, p.source_datasource_type)]
+            dst_type, dst_id = datasources[(p.target_datasource_name, p.target_datasource_type)]
+            pre, post = p.pre_statements, p.post_statements
+            task_params = (
+                f'{{"customConfig":0,"dsType":{_str(src_type)},"dataSource":{src_id},'
+                f'"dtType":{_str(dst_type)},"dataTarget":{dst_id},"sql":{_str(p.sql)},'
+                f'"targetTable":{_str(p.target_table)},"jobSpeedByte":{p.job_speed_byte},'
+                f'"jobSpeedRecord":{p.job_speed_record},"preStatements":{_json_list(pre) if pre else "[]"},'
+                f'"postStatements":{_json_list(post) if post else "[]"},"xms":{p.xms},"xmx":{p.xmx},'
+                f'"localParams":{local_params},"resourceList":[]}}'
+            )
     elif type(p) is ProcedureParams:
         ds_type, ds_id = datasources[(p.datasource_name, p.datasource_type)]
         task_params = (
