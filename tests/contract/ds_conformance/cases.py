@@ -9,6 +9,7 @@ from typing import Any
 
 from common.dolphin import ScheduleSpec
 from common.workflow import (
+    DataxParams,
     DependentCycle,
     Edge,
     ExternalDependency,
@@ -38,10 +39,13 @@ DEPENDENT_PARAMETERS = "org.apache.dolphinscheduler.plugin.task.api.parameters.D
 #: task-http and task-procedure (not served, and no served class uses them): stand-ins copied from DS's source
 HTTP_PARAMETERS = "org.apache.dolphinscheduler.plugin.task.http.HttpParameters"
 PROCEDURE_PARAMETERS = "org.apache.dolphinscheduler.plugin.task.procedure.ProcedureParameters"
+DATAX_PARAMETERS = "org.apache.dolphinscheduler.plugin.task.datax.DataxParameters"
+#: the stand-in each task type's ``taskParams`` are read into
+PLUGIN_PARAMETERS = {"HTTP": HTTP_PARAMETERS, "PROCEDURE": PROCEDURE_PARAMETERS, "DATAX": DATAX_PARAMETERS}
 #: what we send in every HTTP and PROCEDURE ``taskParams`` that their DS classes lack (JSONUtils ignores it)
 PLUGIN_PARAMS_IGNORED_BY_DS: dict[str, str] = {
     "resourceList": "every task's taskParams carries it in what pydolphinscheduler sends (Task._task_default_attr); "
-    "empty here; HttpParameters and ProcedureParameters have no resource list",
+    "empty here; HttpParameters and ProcedureParameters have no resource list (DataxParameters has one)",
 }
 
 #: properties of a DEPENDENT task's ``taskParams`` that we send and DS's ``DependentParameters`` does not have (its
@@ -108,6 +112,18 @@ def full_snapshot() -> StructureSnapshot:
             params=ProcedureParams(datasource_name="warehouse", datasource_type="postgresql",
                                    method="call refresh(${dt})", local_params=_params("p")),
         ),
+        SnapshotTask(
+            task_id=8, name="sync", task_type="DATAX",
+            params=DataxParams(source_datasource_name="warehouse", source_datasource_type="POSTGRESQL",
+                               sql="select * from t", target_datasource_name="warehouse",
+                               target_datasource_type="POSTGRESQL", target_table="t_copy",
+                               pre_statements=("truncate t_copy",), post_statements=("analyze t_copy",),
+                               job_speed_byte=1024, job_speed_record=10, xms=2, xmx=3, local_params=_params("x")),
+        ),
+        SnapshotTask(
+            task_id=9, name="custom sync", task_type="DATAX",
+            params=DataxParams(custom_json='{"job":{"content":[]}}'),
+        ),
     ]  # fmt: skip
     return StructureSnapshot(
         workflow_id=1,
@@ -120,6 +136,8 @@ def full_snapshot() -> StructureSnapshot:
             Edge(upstream_task_id=3, downstream_task_id=4),
             Edge(upstream_task_id=4, downstream_task_id=6),
             Edge(upstream_task_id=6, downstream_task_id=7),
+            Edge(upstream_task_id=7, downstream_task_id=8),
+            Edge(upstream_task_id=7, downstream_task_id=9),
         ),
         schedule=Schedule(
             crontab="0 30 2 * * ?",
@@ -191,14 +209,14 @@ def documents() -> list[dict[str, Any]]:
         {"id": "schedule (REST)", "entity": SCHEDULE_PARAM, "list": False, "json": rest_schedule},
         *(
             {
-                "id": f"{t['taskType']} taskParams",
-                "entity": HTTP_PARAMETERS if t["taskType"] == "HTTP" else PROCEDURE_PARAMETERS,
+                "id": f"{t['taskType']} taskParams {t['name']}",
+                "entity": PLUGIN_PARAMETERS[t["taskType"]],
                 "list": False,
                 "json": json.dumps(t["taskParams"]),
                 "ignored": PLUGIN_PARAMS_IGNORED_BY_DS,
             }
             for t in json.loads(defn.task_definition_json)
-            if t["taskType"] in ("HTTP", "PROCEDURE")
+            if t["taskType"] in PLUGIN_PARAMETERS
         ),
         *(
             {

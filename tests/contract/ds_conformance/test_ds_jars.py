@@ -26,8 +26,7 @@ from . import checks, harness
 from .cases import (
     DEPENDENT_IGNORED_BY_DS,
     DEPENDENT_PARAMETERS,
-    HTTP_PARAMETERS,
-    PROCEDURE_PARAMETERS,
+    PLUGIN_PARAMETERS,
     documents,
 )
 from .conftest import DEPENDENT_CLASSES, DS_ENUMS, NOT_SERVED, STANDINS
@@ -279,26 +278,37 @@ def test_third_party_versions_are_the_ones_ds_pins(ds_jars: harness.Jars) -> Non
             assert pinned.get(f"{artifact.group}:{artifact.artifact}") == artifact.version, (jar.name, artifact)
 
 
-def test_http_and_procedure_params_lack_only_what_we_send_on_purpose(facts: dict[str, Any]) -> None:
-    """HTTP and PROCEDURE ``taskParams`` (into stand-ins of ``HttpParameters``/``ProcedureParameters`` copied from DS's
-    source: task-http and task-procedure are not served): the only property DS has no field for is ``resourceList``
-    (``cases.PLUGIN_PARAMS_IGNORED_BY_DS``), the enums are DS's names, and the rest is read back as sent."""
-    docs = {d["id"]: d for d in documents() if d["entity"] in (HTTP_PARAMETERS, PROCEDURE_PARAMETERS)}
-    assert sorted(docs) == ["HTTP taskParams", "PROCEDURE taskParams"]
+def test_plugin_task_params_lack_only_what_we_send_on_purpose(facts: dict[str, Any]) -> None:
+    """HTTP, PROCEDURE and DATAX ``taskParams`` (into stand-ins of ``HttpParameters``/``ProcedureParameters``/
+    ``DataxParameters`` copied from DS's source: the plugins are not served): the only property DS has no field for is
+    HTTP's and PROCEDURE's ``resourceList`` (``cases.PLUGIN_PARAMS_IGNORED_BY_DS``), the enums are DS's names, and the
+    rest is read back as sent."""
+    docs = {d["id"]: d for d in documents() if d["entity"] in PLUGIN_PARAMETERS.values()}
+    assert sorted(docs) == ["DATAX taskParams custom sync", "DATAX taskParams sync", "HTTP taskParams call api",
+                            "PROCEDURE taskParams proc"]  # fmt: skip
     results = {r["id"]: r for r in facts["json"] if r["id"] in docs}
     for doc_id, result in results.items():
         assert result["error"] is None, result["error"]
-        assert [u.rsplit(".", 1)[-1] for u in result["unknown"]] == ["resourceList"], (doc_id, result["unknown"])
-    http = results["HTTP taskParams"]["written"]
+        unknown = [u.rsplit(".", 1)[-1] for u in result["unknown"]]
+        assert unknown == ([] if doc_id.startswith("DATAX") else ["resourceList"]), (doc_id, result["unknown"])
+    http = results["HTTP taskParams call api"]["written"]
     assert (http["httpMethod"], http["httpCheckCondition"], http["connectTimeout"]) == (
         "POST",
         "BODY_NOT_CONTAINS",
         1500,
     )
     assert [p["httpParametersType"] for p in http["httpParams"]] == ["HEADERS", "PARAMETER"]
-    procedure = results["PROCEDURE taskParams"]["written"]
+    procedure = results["PROCEDURE taskParams proc"]["written"]
     assert (procedure["type"], procedure["datasource"], procedure["method"]) == (
         "POSTGRESQL",
         42,
         "call refresh(${dt})",
     )
+    datax = results["DATAX taskParams sync"]["written"]
+    assert (datax["customConfig"], datax["dataSource"], datax["dataTarget"], datax["targetTable"]) == (
+        0,
+        42,
+        42,
+        "t_copy",
+    )
+    assert results["DATAX taskParams custom sync"]["written"]["customConfig"] == 1
