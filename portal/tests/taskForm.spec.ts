@@ -97,3 +97,43 @@ describe('task editor form <-> params', () => {
     expect(taskSummary({ kind: 'SHELL', script: 'echo' })).toBe('echo')
   })
 })
+
+describe('DATAX form', () => {
+  const built = {
+    source_datasource_name: 'orders',
+    source_datasource_type: 'MYSQL',
+    sql: 'select * from o',
+    target_datasource_name: 'dw',
+    target_datasource_type: 'POSTGRESQL',
+    target_table: 'ods.o',
+    pre_statements: ['truncate ods.o'],
+    post_statements: [],
+    job_speed_byte: 0,
+    job_speed_record: 1000,
+    xms: 1,
+    xmx: 2,
+    local_params: [],
+  }
+
+  it('round-trips a job DS builds from a source and a target', () => {
+    const form = formOf(task('DATAX', built))
+    expect(form.datasource_name).toBe('orders')
+    expect(form.datax_custom).toBe(false)
+    expect(paramsOf(form)).toEqual({ kind: 'DATAX', ...built })
+  })
+
+  it('round-trips a custom DataX JSON, sending nothing of the built form', () => {
+    const form = formOf(task('DATAX', { custom_json: '{"job":{}}', xms: 1, xmx: 1, local_params: [] }))
+    expect(form.datax_custom).toBe(true)
+    form.target_table = 'left over'
+    expect(paramsOf(form)).toEqual({ kind: 'DATAX', custom_json: '{"job":{}}', xms: 1, xmx: 1, local_params: [] })
+  })
+
+  it('a new DATAX task starts as a built job between MySQL data sources', () => {
+    const form = formOf(null)
+    form.task_type = 'DATAX'
+    expect(paramsOf(form)).toMatchObject({ kind: 'DATAX', target_datasource_type: 'MYSQL', job_speed_record: 1000 })
+    expect(taskSummary({ kind: 'DATAX', ...built })).toBe('MYSQL orders → POSTGRESQL dw.ods.o\nselect * from o')
+    expect(taskSummary({ kind: 'DATAX', custom_json: '{}' })).toBe('{}')
+  })
+})

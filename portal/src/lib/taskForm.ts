@@ -1,5 +1,5 @@
 // The task editor's form (TaskEditDialog) <-> a task's params (common.workflow: ShellParams, PythonParams, SqlParams,
-// HttpParams, ProcedureParams). Plain functions, so the vitest suite checks every type without a browser.
+// HttpParams, ProcedureParams, DataxParams). Plain functions, so the vitest suite checks every type without a browser.
 import type { HttpCheckCondition, HttpParam, LocalParam, Task, TaskParams, TaskType } from '@/api/types'
 
 export const HTTP_METHODS = ['GET', 'POST', 'PUT', 'DELETE'] as const
@@ -36,6 +36,16 @@ export interface TaskForm {
   condition: string
   connect_timeout_ms: number
   procedure: string
+  /** DATAX: a DataX job JSON of its own instead of one DS builds from the fields below */
+  datax_custom: boolean
+  custom_json: string
+  target_datasource_name: string
+  target_datasource_type: string
+  target_table: string
+  job_speed_byte: number
+  job_speed_record: number
+  xms: number
+  xmx: number
   local_params: { name: string; value: string }[]
 }
 
@@ -56,6 +66,16 @@ type AnyParams = Partial<{
   check_condition: HttpCheckCondition
   condition: string
   connect_timeout_ms: number
+  custom_json: string
+  source_datasource_name: string
+  source_datasource_type: string
+  target_datasource_name: string
+  target_datasource_type: string
+  target_table: string
+  job_speed_byte: number
+  job_speed_record: number
+  xms: number
+  xmx: number
   local_params: LocalParam[]
 }> & { method?: string }
 
@@ -70,8 +90,9 @@ export function formOf(task?: Task | null): TaskForm {
     worker_group: task?.worker_group ?? 'default',
     owner: task?.owner ?? '',
     script: p.script ?? '',
-    datasource_name: p.datasource_name ?? '',
-    datasource_type: p.datasource_type ?? 'POSTGRESQL',
+    // DATAX's source datasource shares the SQL/PROCEDURE datasource fields
+    datasource_name: p.datasource_name ?? p.source_datasource_name ?? '',
+    datasource_type: p.datasource_type ?? p.source_datasource_type ?? (type === 'DATAX' ? 'MYSQL' : 'POSTGRESQL'),
     sql: p.sql ?? '',
     sql_type: p.sql_type ?? 'non_query',
     pre_statements: [...(p.pre_statements ?? [])],
@@ -86,6 +107,15 @@ export function formOf(task?: Task | null): TaskForm {
     condition: p.condition ?? '',
     connect_timeout_ms: p.connect_timeout_ms ?? 60000,
     procedure: type === 'PROCEDURE' ? (p.method ?? '') : '',
+    datax_custom: !!p.custom_json,
+    custom_json: p.custom_json ?? '',
+    target_datasource_name: p.target_datasource_name ?? '',
+    target_datasource_type: p.target_datasource_type ?? 'MYSQL',
+    target_table: p.target_table ?? '',
+    job_speed_byte: p.job_speed_byte ?? 0,
+    job_speed_record: p.job_speed_record ?? 1000,
+    xms: p.xms ?? 1,
+    xmx: p.xmx ?? 1,
     local_params: (p.local_params ?? []).map((x) => ({ name: x.name, value: x.value ?? '' })),
   }
 }
@@ -123,6 +153,26 @@ export function paramsOf(form: TaskForm): TaskParams {
         connect_timeout_ms: form.connect_timeout_ms,
         local_params,
       }
+    case 'DATAX':
+      if (form.datax_custom) {
+        return { kind: 'DATAX', custom_json: form.custom_json, xms: form.xms, xmx: form.xmx, local_params }
+      }
+      return {
+        kind: 'DATAX',
+        source_datasource_name: form.datasource_name,
+        source_datasource_type: form.datasource_type,
+        sql: form.sql,
+        target_datasource_name: form.target_datasource_name,
+        target_datasource_type: form.target_datasource_type,
+        target_table: form.target_table.trim(),
+        pre_statements: form.pre_statements.filter((s) => s.trim()),
+        post_statements: form.post_statements.filter((s) => s.trim()),
+        job_speed_byte: form.job_speed_byte,
+        job_speed_record: form.job_speed_record,
+        xms: form.xms,
+        xmx: form.xmx,
+        local_params,
+      }
     case 'PROCEDURE':
       return {
         kind: 'PROCEDURE',
@@ -141,5 +191,11 @@ export function taskSummary(params: TaskParams | Record<string, unknown>): strin
   const p = params as AnyParams & { kind?: string }
   if (p.kind === 'HTTP') return `${p.method ?? 'GET'} ${p.url ?? ''}${p.body ? `\n\n${p.body}` : ''}`
   if (p.kind === 'PROCEDURE') return `${p.datasource_type ?? ''} ${p.datasource_name ?? ''}\n${p.method ?? ''}`
+  if (p.kind === 'DATAX') {
+    if (p.custom_json) return p.custom_json
+    const from = `${p.source_datasource_type ?? ''} ${p.source_datasource_name ?? ''}`
+    const to = `${p.target_datasource_type ?? ''} ${p.target_datasource_name ?? ''}.${p.target_table ?? ''}`
+    return `${from} → ${to}\n${p.sql ?? ''}`
+  }
   return String(p.sql ?? p.script ?? '')
 }
