@@ -1,5 +1,6 @@
-"""Issue 21: a workflow mixing SHELL, HTTP and PROCEDURE tasks goes through the gateway (register, bad params refused,
-workflow, approve, publish online, run) to the DS emulator, which holds each task with the parameters DS takes."""
+"""Issue 21: a workflow mixing SHELL, HTTP, PROCEDURE and DATAX tasks goes through the gateway (register, bad params
+refused, workflow, approve, publish online, run) to the DS emulator, which holds each task with the parameters DS
+takes."""
 
 from __future__ import annotations
 
@@ -15,9 +16,10 @@ from .test_main_flow import new_task, new_workflow, publish, run_and_wait
 pytestmark = pytest.mark.slow
 
 
-async def test_a_workflow_mixing_http_and_procedure_tasks_is_published_and_runs(platform: Platform) -> None:
+async def test_a_workflow_mixing_the_new_task_types_is_published_and_runs(platform: Platform) -> None:
     p, s = platform, uid()
     datasource = p.emulator.add_datasource(f"dw-{s}", "MYSQL")
+    target = p.emulator.add_datasource(f"ods-{s}", "POSTGRESQL")
     http_body: dict[str, Any] = {
         "name": f"refresh-{s}",
         "task_type": "HTTP",
@@ -47,21 +49,40 @@ async def test_a_workflow_mixing_http_and_procedure_tasks_is_published_and_runs(
     }
     proc = await p.call("POST", "/api/v1/tasks", 201, json=proc_body)
     assert not proc.get("warnings"), proc  # the datasource exists in DS
+    datax_params = {
+        "source_datasource_name": f"dw-{s}",
+        "sql": "select * from orders",
+        "target_datasource_name": f"ods-{s}",
+        "target_datasource_type": "POSTGRESQL",
+        "target_table": "ods.orders",
+    }
+    # a DATAX task names two datasources: a save says which one DS lacks
+    unknown = {**datax_params, "target_datasource_name": f"nope-{s}"}
+    warned = await p.call(
+        "POST", "/api/v1/tasks", 201, json={"name": f"x-{s}", "task_type": "DATAX", "params": unknown}
+    )
+    assert [(w["code"], w["datasource_name"], w["datasource_type"]) for w in warned["warnings"]] == [
+        ("unknown_datasource", f"nope-{s}", "POSTGRESQL")
+    ]
+    datax = await p.call("POST", "/api/v1/tasks", 201, json={"name": f"sync-{s}", "task_type": "DATAX",
+                                                             "params": datax_params})  # fmt: skip
+    assert not datax.get("warnings"), datax
     shell = await new_task(p, f"prep-{s}")
-    ids = {"SHELL": shell, "HTTP": int(http["id"]), "PROCEDURE": int(proc["id"])}
+    ids = {"SHELL": shell, "HTTP": int(http["id"]), "PROCEDURE": int(proc["id"]), "DATAX": int(datax["id"])}
     page = await p.call("GET", "/api/v1/tasks", params={"name": s})
-    assert {t["task_type"]: t["id"] for t in page["items"]} == ids
+    assert {t["task_type"]: t["id"] for t in page["items"] if t["id"] != warned["id"]} == ids
 
     name = f"mixed-{s}"
-    wf = await new_workflow(p, name, list(ids.values()), [(shell, ids["HTTP"]), (ids["HTTP"], ids["PROCEDURE"])])
+    edges = [(shell, ids["HTTP"]), (ids["HTTP"], ids["PROCEDURE"]), (shell, ids["DATAX"])]
+    wf = await new_workflow(p, name, list(ids.values()), edges)
     await p.call("POST", f"/api/v1/workflows/{wf['id']}/approve", json={"version_no": 1})
     detail = await publish(p, int(wf["id"]), "online")
-    assert {t["task_type"] for t in detail["tasks"]} == {"SHELL", "HTTP", "PROCEDURE"}
+    assert {t["task_type"] for t in detail["tasks"]} == set(ids)
 
     dag = await p.ds.get_workflow_definition(detail["project_code"], detail["workflow_code"])
     assert dag.workflow_definition.release_state == ReleaseState.ONLINE
     by_type = {t.task_type: t for t in dag.task_definition_list}
-    assert set(by_type) == {"SHELL", "HTTP", "PROCEDURE"}
+    assert set(by_type) == set(ids)
     assert by_type["HTTP"].task_params == {
         "url": "https://api.example.invalid/refresh?day=${system.biz.date}",
         "httpMethod": "POST",
@@ -79,7 +100,21 @@ async def test_a_workflow_mixing_http_and_procedure_tasks_is_published_and_runs(
         datasource["id"],
         "call refresh_orders()",
     )
+    sync = by_type["DATAX"].task_params
+    assert (sync["customConfig"], sync["dsType"], sync["dataSource"], sync["dtType"], sync["dataTarget"]) == (
+        0,
+        "MYSQL",
+        datasource["id"],
+        "POSTGRESQL",
+        target["id"],
+    )
+    assert (sync["sql"], sync["targetTable"]) == ("select * from orders", "ods.orders")
     codes = {t: by_type[t].code for t in by_type}
-    assert dag.edges() == {(0, codes["SHELL"]), (codes["SHELL"], codes["HTTP"]), (codes["HTTP"], codes["PROCEDURE"])}
+    assert dag.edges() == {
+        (0, codes["SHELL"]),
+        (codes["SHELL"], codes["HTTP"]),
+        (codes["HTTP"], codes["PROCEDURE"]),
+        (codes["SHELL"], codes["DATAX"]),
+    }
 
     await run_and_wait(p, int(wf["id"]), name, "SUCCESS")
