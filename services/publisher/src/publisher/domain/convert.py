@@ -49,11 +49,13 @@ Decisions (see also the docstrings below):
   (``DependentParameters`` has none; the SDK sends it for every task) are ignored by DS's Java, kept in the stored
   text; the harness requires them to be the only such properties. ``test_pyds_equivalence`` compares the tasks with
   pydolphinscheduler 4.1.0's ``Dependent`` field by field.
-* HTTP and PROCEDURE tasks (issue 21) send DS's ``HttpParameters`` (``url``, ``httpMethod``, ``httpParams`` with
-  ``httpParametersType``, ``httpBody``, ``httpCheckCondition``, ``condition``, ``connectTimeout``) and
-  ``ProcedureParameters`` (``type`` and ``datasource`` resolved like a SQL task's, ``method``), each with
-  ``localParams`` and an empty ``resourceList``. What each field was checked against (DS source, DS 3.4.2's
-  ``JSONUtils`` with stand-ins, the SDK's ``Http``/``Procedure``) is the HTTP/PROCEDURE table of
+* HTTP, PROCEDURE and DATAX tasks (issue 21) send DS's ``HttpParameters`` (``url``, ``httpMethod``, ``httpParams``
+  with ``httpParametersType``, ``httpBody``, ``httpCheckCondition``, ``condition``, ``connectTimeout``),
+  ``ProcedureParameters`` (``type`` and ``datasource`` resolved like a SQL task's, ``method``) and
+  ``DataxParameters`` (``customConfig`` 1 with the job ``json``, or 0 with both datasources resolved like a SQL
+  task's, ``sql``, ``targetTable``, statements and speeds; ``xms``/``xmx`` in both), each with ``localParams`` and an
+  empty ``resourceList``. What each field was checked against (DS source, DS 3.4.2's ``JSONUtils`` with stand-ins,
+  the SDK's ``Http``/``Procedure``/``DataX``/``CustomDataX``) is the HTTP/PROCEDURE/DATAX table of
   docs/dolphin-standalone.md.
 """
 
