@@ -2562,12 +2562,107 @@ export interface components {
              * Task Type
              * @enum {string}
              */
-            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX";
+            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK";
             /** Description */
             description: string;
             /** Params */
-            params: components["schemas"]["ShellParams"] | components["schemas"]["PythonParams"] | components["schemas"]["SqlParams"] | components["schemas"]["HttpParams"] | components["schemas"]["ProcedureParams"] | components["schemas"]["DataxParams"];
+            params: components["schemas"]["ShellParams"] | components["schemas"]["PythonParams"] | components["schemas"]["SqlParams"] | components["schemas"]["HttpParams"] | components["schemas"]["ProcedureParams"] | components["schemas"]["DataxParams"] | components["schemas"]["SparkParams"];
             node_attrs: components["schemas"]["NodeAttrs"];
+        };
+        /**
+         * SparkParams
+         * @description DS ``SparkParameters`` (task-spark): a ``spark-submit`` of a program (``main_jar``, a DS resource, with
+         *     ``main_class`` for JAVA/SCALA) or of Spark SQL (``raw_script``). DS's ``checkParameters`` wants a program type
+         *     and a main jar or a script; the rest are ``spark-submit`` options with the SDK's defaults.
+         */
+        SparkParams: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "SPARK";
+            /**
+             * Program Type
+             * @default SCALA
+             * @enum {string}
+             */
+            program_type?: "JAVA" | "SCALA" | "PYTHON" | "SQL";
+            /**
+             * Main Class
+             * @default
+             */
+            main_class?: string;
+            /**
+             * Main Jar
+             * @default
+             */
+            main_jar?: string;
+            /**
+             * Raw Script
+             * @default
+             */
+            raw_script?: string;
+            /**
+             * Deploy Mode
+             * @default cluster
+             * @enum {string}
+             */
+            deploy_mode?: "cluster" | "client" | "local";
+            /**
+             * App Name
+             * @default
+             */
+            app_name?: string;
+            /**
+             * Driver Cores
+             * @default 1
+             */
+            driver_cores?: number;
+            /**
+             * Driver Memory
+             * @default 512M
+             */
+            driver_memory?: string;
+            /**
+             * Num Executors
+             * @default 2
+             */
+            num_executors?: number;
+            /**
+             * Executor Cores
+             * @default 2
+             */
+            executor_cores?: number;
+            /**
+             * Executor Memory
+             * @default 2G
+             */
+            executor_memory?: string;
+            /**
+             * Main Args
+             * @default
+             */
+            main_args?: string;
+            /**
+             * Others
+             * @default
+             */
+            others?: string;
+            /**
+             * Yarn Queue
+             * @default
+             */
+            yarn_queue?: string;
+            /**
+             * Resources
+             * @default []
+             */
+            resources?: string[];
+            /**
+             * Local Params
+             * @default []
+             */
+            local_params?: components["schemas"]["Param"][];
         };
         /** SqlParams */
         SqlParams: {
@@ -2699,7 +2794,7 @@ export interface components {
              * Task Type
              * @enum {string}
              */
-            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX";
+            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK";
             /** Description */
             description: string;
             /** Params */
@@ -2759,7 +2854,7 @@ export interface components {
              * Task Type
              * @enum {string}
              */
-            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX";
+            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK";
             /** Description */
             description: string;
             /** Params */
@@ -2808,7 +2903,7 @@ export interface components {
              * Task Type
              * @enum {string}
              */
-            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX";
+            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK";
             /** Description */
             description?: string | null;
             /** Params */
@@ -2860,7 +2955,7 @@ export interface components {
              * Task Type
              * @enum {string}
              */
-            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX";
+            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK";
             /** Description */
             description: string;
             /** Params */
@@ -2993,7 +3088,7 @@ export interface components {
              * Task Type
              * @enum {string}
              */
-            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX";
+            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK";
             /** Description */
             description?: string | null;
             /** Params */
@@ -3022,7 +3117,7 @@ export interface components {
              * Task Type
              * @enum {string}
              */
-            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX";
+            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK";
             /** Description */
             description: string;
             /** Params */
@@ -3409,11 +3504,11 @@ export interface components {
              * Task Type
              * @enum {string}
              */
-            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX";
+            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK";
             /** Description */
             description: string;
             /** Params */
-            params: components["schemas"]["ShellParams"] | components["schemas"]["PythonParams"] | components["schemas"]["SqlParams"] | components["schemas"]["HttpParams"] | components["schemas"]["ProcedureParams"] | components["schemas"]["DataxParams"];
+            params: components["schemas"]["ShellParams"] | components["schemas"]["PythonParams"] | components["schemas"]["SqlParams"] | components["schemas"]["HttpParams"] | components["schemas"]["ProcedureParams"] | components["schemas"]["DataxParams"] | components["schemas"]["SparkParams"];
             node_attrs: components["schemas"]["NodeAttrs"];
             /** Upstream Count */
             upstream_count: number;

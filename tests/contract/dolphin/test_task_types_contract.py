@@ -1,4 +1,4 @@
-"""HTTP, PROCEDURE and DATAX tasks (issue 21) as DS 3.4 takes them: the converter's output is saved and read back
+"""HTTP, PROCEDURE, DATAX and SPARK tasks (issue 21) as DS 3.4 takes them: the converter's output is saved and read back
 unchanged, and parameters DS's ``checkParameters`` refuses are refused (50020 naming the task; 10001 where DS cannot
 read them).
 
@@ -26,6 +26,7 @@ from common.workflow import (
     ProcedureParams,
     ShellParams,
     SnapshotTask,
+    SparkParams,
     StructureSnapshot,
 )
 from publisher.domain import convert
@@ -63,6 +64,10 @@ def _snapshot(ds: KnownDatasource) -> StructureSnapshot:
             task_id=5, name="custom sync", task_type="DATAX",
             params=DataxParams(custom_json='{"job":{"content":[]}}', xms=1, xmx=2),
         ),
+        SnapshotTask(
+            task_id=6, name="spark", task_type="SPARK", node_attrs=attrs,
+            params=SparkParams(main_jar="jobs/o.jar", main_class="com.example.O", main_args="--day ${dt}"),
+        ),
     )  # fmt: skip
     return StructureSnapshot(
         workflow_id=1,
@@ -73,6 +78,7 @@ def _snapshot(ds: KnownDatasource) -> StructureSnapshot:
             Edge(upstream_task_id=2, downstream_task_id=3),
             Edge(upstream_task_id=3, downstream_task_id=4),
             Edge(upstream_task_id=3, downstream_task_id=5),
+            Edge(upstream_task_id=1, downstream_task_id=6),
         ),
     )
 
@@ -95,7 +101,7 @@ async def test_http_and_procedure_tasks_are_saved_and_read_back_as_sent(
 ) -> None:
     snap = _snapshot(known_datasource)
     source = await ds_gateway.get_datasource(known_datasource.name, known_datasource.type)
-    codes = dict(zip((1, 2, 3, 4, 5), await ds_gateway.gen_task_code_list(5), strict=True))
+    codes = dict(zip((1, 2, 3, 4, 5, 6), await ds_gateway.gen_task_code_list(6), strict=True))
     defn = convert(snap, codes, datasource_ids={(known_datasource.name, known_datasource.type): source.id})
     code = await _save(ds_gateway, ds_target, defn.name, defn.task_definition_json, defn.task_relation_json)
 
@@ -104,13 +110,22 @@ async def test_http_and_procedure_tasks_are_saved_and_read_back_as_sent(
     stored = {t.code: t for t in data.task_definition_list}
     assert {c: t.task_type for c, t in stored.items()} == {
         codes[1]: "SHELL", codes[2]: "HTTP", codes[3]: "PROCEDURE", codes[4]: "DATAX", codes[5]: "DATAX",
+        codes[6]: "SPARK",
     }  # fmt: skip
-    for c in (codes[2], codes[3], codes[4], codes[5]):
+    for c in (codes[2], codes[3], codes[4], codes[5], codes[6]):
         assert stored[c].task_params == sent[c]["taskParams"]
     assert stored[codes[3]].task_params["datasource"] == source.id
     assert (stored[codes[4]].task_params["dataSource"], stored[codes[4]].task_params["dataTarget"]) == (source.id,) * 2
     assert data.edges() == {(0, codes[1]), (codes[1], codes[2]), (codes[2], codes[3]), (codes[3], codes[4]),
-                            (codes[3], codes[5])}  # fmt: skip
+                            (codes[3], codes[5]), (codes[1], codes[6])}  # fmt: skip
+
+
+async def test_ds_accepts_a_spark_sql_task_with_an_empty_script(
+    ds_gateway: DolphinGatewayClient, ds_rest: DolphinRestClient, ds_target: DsTarget
+) -> None:
+    """``checkParameters`` tests ``rawScript != null``: DS saves an empty script (the platform refuses it on save)."""
+    code = await _save_one(ds_gateway, ds_rest, ds_target, "SPARK", {"programType": "SQL", "rawScript": ""})
+    assert code > 0
 
 
 def _http(**params: Any) -> dict[str, Any]:
@@ -154,6 +169,12 @@ def _procedure(**params: Any) -> dict[str, Any]:
         ("DATAX", {"customConfig": 1, "localParams": []}, 50020),
         ("DATAX", _datax(preStatements="truncate t"), 10001),
         ("DATAX", _datax(customConfig="custom"), 10001),
+        # SparkParameters.checkParameters: a known program type, a main jar or a script (even an empty one)
+        ("SPARK", {"programType": "R", "mainJar": {"resourceName": "a.jar"}}, 50020),
+        ("SPARK", {"programType": "SQL"}, 50020),
+        ("SPARK", {"mainJar": {"resourceName": "a.jar"}}, 50020),
+        ("SPARK", {"programType": "SQL", "mainJar": "a.jar"}, 10001),
+        ("SPARK", {"programType": "SCALA", "mainJar": {"resourceName": "a.jar"}, "driverCores": "two"}, 10001),
     ],
 )
 async def test_parameters_ds_refuses(
@@ -164,6 +185,17 @@ async def test_parameters_ds_refuses(
     params: Any,
     ds_code: int,
 ) -> None:
+    with pytest.raises(DolphinApiError) as caught:
+        await _save_one(ds_gateway, ds_rest, ds_target, task_type, params)
+    assert caught.value.ds_code == ds_code
+    if ds_code == 50020:
+        assert "bad" in str(caught.value)
+
+
+async def _save_one(
+    ds_gateway: DolphinGatewayClient, ds_rest: DolphinRestClient, ds_target: DsTarget, task_type: str, params: Any
+) -> int:
+    """Create a workflow of one task named "bad" over REST; its workflow code."""
     (code,) = await ds_gateway.gen_task_code_list(1)
     task = {
         "code": code, "version": 1, "name": "bad", "description": "", "taskType": task_type, "taskParams": params,
@@ -174,13 +206,10 @@ async def test_parameters_ds_refuses(
     }  # fmt: skip
     relation = {"name": "", "preTaskCode": 0, "preTaskVersion": 0, "postTaskCode": code, "postTaskVersion": 1,
                 "conditionType": "NONE", "conditionParams": {}}  # fmt: skip
-    with pytest.raises(DolphinApiError) as caught:
-        await ds_rest.create_workflow_definition(
-            ds_target.project_code,
-            name=f"bad-{uuid.uuid4().hex[:8]}",
-            task_definition_json=json.dumps([task]),
-            task_relation_json=json.dumps([relation]),
-        )
-    assert caught.value.ds_code == ds_code
-    if ds_code == 50020:
-        assert "bad" in str(caught.value)
+    created = await ds_rest.create_workflow_definition(
+        ds_target.project_code,
+        name=f"bad-{uuid.uuid4().hex[:8]}",
+        task_definition_json=json.dumps([task]),
+        task_relation_json=json.dumps([relation]),
+    )
+    return int(created.code)

@@ -46,6 +46,7 @@ class TaskType(StrEnum):
     HTTP = "HTTP"
     PROCEDURE = "PROCEDURE"
     DATAX = "DATAX"
+    SPARK = "SPARK"
 
 
 class Priority(StrEnum):
@@ -224,8 +225,53 @@ class DataxParams(_Model):
         return self
 
 
+#: a Spark/YARN memory amount: a number with an optional unit (512M, 2G)
+SparkMemory = Annotated[str, Field(pattern=r"^[0-9]+[KkMmGgTt]?$", max_length=16)]
+
+
+class SparkParams(_Model):
+    """DS ``SparkParameters`` (task-spark): a ``spark-submit`` of a program (``main_jar``, a DS resource, with
+    ``main_class`` for JAVA/SCALA) or of Spark SQL (``raw_script``). DS's ``checkParameters`` wants a program type
+    and a main jar or a script; the rest are ``spark-submit`` options with the SDK's defaults."""
+
+    kind: Literal["SPARK"] = "SPARK"
+    #: DS ``ProgramType``
+    program_type: Literal["JAVA", "SCALA", "PYTHON", "SQL"] = "SCALA"
+    main_class: Annotated[str, Field(max_length=1024)] = ""
+    #: the DS resource (its full name) that holds the program
+    main_jar: Annotated[str, Field(max_length=1024)] = ""
+    #: the SQL of a SQL program
+    raw_script: Annotated[str, Field(max_length=MAX_SCRIPT_CHARS)] = ""
+    #: ``--deploy-mode`` (``local``: ``--master local``)
+    deploy_mode: Literal["cluster", "client", "local"] = "cluster"
+    app_name: Annotated[str, Field(max_length=255)] = ""
+    driver_cores: Annotated[int, Field(ge=1, le=1024)] = 1
+    driver_memory: SparkMemory = "512M"
+    num_executors: Annotated[int, Field(ge=1, le=100_000)] = 2
+    executor_cores: Annotated[int, Field(ge=1, le=1024)] = 2
+    executor_memory: SparkMemory = "2G"
+    main_args: Annotated[str, Field(max_length=MAX_PARAM_VALUE_CHARS)] = ""
+    #: further ``spark-submit`` options (``--conf k=v``)
+    others: Annotated[str, Field(max_length=MAX_PARAM_VALUE_CHARS)] = ""
+    yarn_queue: Annotated[str, Field(max_length=255)] = ""
+    resources: Resources = ()
+    local_params: LocalParams = ()
+
+    @model_validator(mode="after")
+    def _program(self) -> SparkParams:
+        if self.program_type == "SQL":
+            if not self.raw_script.strip():
+                raise ValueError("raw_script is required for a SQL program")
+        elif not self.main_jar.strip():
+            raise ValueError(f"main_jar is required for a {self.program_type} program")
+        elif self.program_type in ("JAVA", "SCALA") and not self.main_class.strip():
+            raise ValueError(f"main_class is required for a {self.program_type} program")
+        return self
+
+
 TaskParams = Annotated[
-    ShellParams | PythonParams | SqlParams | HttpParams | ProcedureParams | DataxParams, Field(discriminator="kind")
+    ShellParams | PythonParams | SqlParams | HttpParams | ProcedureParams | DataxParams | SparkParams,
+    Field(discriminator="kind"),
 ]
 #: the params whose task runs on a DS datasource (named by ``datasource_name`` and ``datasource_type``)
 DatasourceParams = SqlParams | ProcedureParams

@@ -1,4 +1,4 @@
-"""HTTP, PROCEDURE and DATAX tasks (issue 21) through the definition API on real PostgreSQL: saved and read back,
+"""HTTP, PROCEDURE, DATAX and SPARK tasks (issue 21) through the definition API on real PostgreSQL: saved and read back,
 listed by type, and bad parameters refused with a 422 naming the field (the task-type CHECK constraint admits them)."""
 
 from __future__ import annotations
@@ -87,6 +87,16 @@ async def test_http_and_procedure_tasks_are_saved_and_listed_by_type(client: htt
         (datax_task(source_datasource_name="a", sql="select 1", target_datasource_name="b"), "target_table"),
         (datax_task(custom_json="{}", xms=0), "xms"),
         (datax_task(custom_json="{}", xms=4, xmx=2), "xmx"),
+        ({"name": "s", "task_type": "SPARK", "params": {"program_type": "SQL"}}, "raw_script"),
+        ({"name": "s", "task_type": "SPARK", "params": {"main_jar": "a.jar"}}, "main_class"),
+        (
+            {
+                "name": "s",
+                "task_type": "SPARK",
+                "params": {"program_type": "PYTHON", "main_jar": "a.py", "executor_memory": "much"},
+            },
+            "executor_memory",
+        ),
     ],
 )
 async def test_bad_parameters_are_a_422_naming_the_field(
@@ -115,3 +125,12 @@ async def test_datax_tasks_in_both_forms(client: httpx.AsyncClient) -> None:
     r = await client.post("/internal/tasks", json=datax_task(custom_json='{"job": {}}', xmx=2))
     assert r.status_code == 201, r.text
     assert (r.json()["params"]["custom_json"], r.json()["params"]["xmx"]) == ('{"job": {}}', 2)
+
+
+async def test_spark_tasks_are_saved(client: httpx.AsyncClient) -> None:
+    params = {"program_type": "SQL", "raw_script": "insert into t select 1", "deploy_mode": "client"}
+    body = {"name": f"spark-{uid()}", "task_type": "SPARK", "params": params}
+    r = await client.post("/internal/tasks", json=body)
+    assert r.status_code == 201, r.text
+    p = r.json()["params"]
+    assert (p["kind"], p["program_type"], p["deploy_mode"], p["executor_memory"]) == ("SPARK", "SQL", "client", "2G")

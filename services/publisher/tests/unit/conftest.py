@@ -186,6 +186,7 @@ def pyds() -> SimpleNamespace:
         "http": "pydolphinscheduler.tasks.http",
         "procedure": "pydolphinscheduler.tasks.procedure",
         "datax": "pydolphinscheduler.tasks.datax",
+        "spark": "pydolphinscheduler.tasks.spark",
         "datasource": "pydolphinscheduler.models.datasource",
     }
     with warnings.catch_warnings():

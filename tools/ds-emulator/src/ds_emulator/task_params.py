@@ -1,4 +1,4 @@
-"""HTTP, PROCEDURE and DATAX task parameters as DS 3.4 checks them on save.
+"""HTTP, PROCEDURE, DATAX and SPARK task parameters as DS 3.4 checks them on save.
 
 DS 3.4 saves a task definition only when ``TaskPluginManager.checkTaskParameters(taskType, taskParams)`` holds:
 the task type's channel reads ``taskParams`` with ``JSONUtils.parseObject`` into its parameters class and calls
@@ -17,7 +17,10 @@ is known and ``connectTimeout > 0``) and ``ProcedureParameters`` (``type``, ``da
 ``DataxParameters`` (``customConfig``, ``dataSource``, ``dataTarget``, ``jobSpeedByte``, ``jobSpeedRecord``, ``xms``,
 ``xmx`` ``int``s, ``json``, ``dsType``, ``dtType``, ``sql``, ``targetTable`` texts, ``preStatements``/
 ``postStatements`` lists; valid with ``customConfig`` 0 when both datasource ids are not 0 and ``sql`` and
-``targetTable`` are not empty, with any other ``customConfig`` when ``json`` is not empty).
+``targetTable`` are not empty, with any other ``customConfig`` when ``json`` is not empty) and ``SparkParameters``
+(``programType`` JAVA/SCALA/PYTHON/SQL, ``mainJar`` a ``ResourceInfo``, ``driverCores``/``numExecutors``/
+``executorCores`` ``int``s, the rest texts, ``resourceList`` a list; valid when ``programType`` is known and
+``mainJar`` or ``rawScript`` is not null: an empty ``rawScript`` passes).
 """
 
 from __future__ import annotations
@@ -35,7 +38,11 @@ HTTP_CHECK_CONDITIONS = ("STATUS_CODE_DEFAULT", "STATUS_CODE_CUSTOM", "BODY_CONT
 HTTP_PARAMETER_TYPES = ("PARAMETER", "HEADERS")
 
 #: the task types whose parameters the emulator checks as DS does (SHELL/PYTHON: ``rawScript``; DEPENDENT: its module)
-CHECKED_TYPES = ("HTTP", "PROCEDURE", "DATAX")
+CHECKED_TYPES = ("HTTP", "PROCEDURE", "DATAX", "SPARK")
+SPARK_PROGRAM_TYPES = ("JAVA", "SCALA", "PYTHON", "SQL")
+_SPARK_NUMBERS = ("driverCores", "numExecutors", "executorCores")
+_SPARK_TEXTS = ("mainClass", "master", "deployMode", "mainArgs", "driverMemory", "executorMemory", "appName",
+                "yarnQueue", "others", "rawScript", "namespace", "sqlExecutionType", "programType")  # fmt: skip
 
 
 def _text_unreadable(value: Any) -> bool:
@@ -105,8 +112,18 @@ def _datax_unreadable(params: dict[str, Any]) -> bool:
     )
 
 
+def _spark_unreadable(params: dict[str, Any]) -> bool:
+    return (
+        any(_unreadable(params.get(k), "number") for k in _SPARK_NUMBERS)
+        or any(_text_unreadable(params.get(k)) for k in _SPARK_TEXTS)
+        or _unreadable(params.get("mainJar"), "object")
+        or any(_unreadable(params.get(k), "list") for k in ("resourceList", "localParams"))
+    )
+
+
 def task_params_status(task_type: str, params: Any) -> str | None:
-    """The DS status a save answers for HTTP, PROCEDURE or DATAX ``taskParams`` (None: accepted; see the module)."""
+    """The DS status a save answers for HTTP, PROCEDURE, DATAX or SPARK ``taskParams`` (None: accepted; see the
+    module)."""
     if not isinstance(params, dict):
         return PARAMS_UNREADABLE
     if task_type == "HTTP":
@@ -116,6 +133,13 @@ def task_params_status(task_type: str, params: Any) -> str | None:
             _text(params.get("url")) != ""
             and _enum(params.get("httpMethod"), HTTP_METHODS) is not None
             and _int(params.get("connectTimeout")) > 0
+        )
+    elif task_type == "SPARK":
+        if _spark_unreadable(params):
+            return PARAMS_UNREADABLE
+        main_jar = params.get("mainJar")
+        ok = _enum(params.get("programType"), SPARK_PROGRAM_TYPES) is not None and (
+            (main_jar is not None and main_jar != []) or params.get("rawScript") is not None
         )
     elif task_type == "DATAX":
         if _datax_unreadable(params):

@@ -83,6 +83,7 @@ from common.workflow import (
     Schedule,
     ShellParams,
     SnapshotTask,
+    SparkParams,
     SqlParams,
     StructureSnapshot,
     datasources_of,
@@ -545,6 +546,18 @@ def _task_text(
                 f'"postStatements":{_json_list(post) if post else "[]"},"xms":{p.xms},"xmx":{p.xmx},'
                 f'"localParams":{local_params},"resourceList":[]}}'
             )
+    elif type(p) is SparkParams:
+        res = p.resources
+        resources = "[" + ",".join([f'{{"resourceName":{_str(r)}}}' for r in res]) + "]" if res else "[]"
+        main_jar = f'{{"resourceName":{_str(p.main_jar)}}}' if p.main_jar else "null"
+        task_params = (
+            f'{{"programType":"{p.program_type}","mainClass":{_str(p.main_class)},"mainJar":{main_jar},'
+            f'"rawScript":{_str(p.raw_script)},"deployMode":"{p.deploy_mode}","appName":{_str(p.app_name)},'
+            f'"driverCores":{p.driver_cores},"driverMemory":"{p.driver_memory}","numExecutors":{p.num_executors},'
+            f'"executorCores":{p.executor_cores},"executorMemory":"{p.executor_memory}",'
+            f'"mainArgs":{_str(p.main_args)},"others":{_str(p.others)},"yarnQueue":{_str(p.yarn_queue)},'
+            f'"localParams":{local_params},"resourceList":{resources}}}'
+        )
     elif type(p) is ProcedureParams:
         ds_type, ds_id = datasources[(p.datasource_name, p.datasource_type)]
         task_params = (
