@@ -23,6 +23,7 @@ from common.workflow import (
     Schedule,
     ShellParams,
     SnapshotTask,
+    SparkParams,
     SqlParams,
     StructureSnapshot,
     TimeoutStrategy,
@@ -40,8 +41,14 @@ DEPENDENT_PARAMETERS = "org.apache.dolphinscheduler.plugin.task.api.parameters.D
 HTTP_PARAMETERS = "org.apache.dolphinscheduler.plugin.task.http.HttpParameters"
 PROCEDURE_PARAMETERS = "org.apache.dolphinscheduler.plugin.task.procedure.ProcedureParameters"
 DATAX_PARAMETERS = "org.apache.dolphinscheduler.plugin.task.datax.DataxParameters"
+SPARK_PARAMETERS = "org.apache.dolphinscheduler.plugin.task.spark.SparkParameters"
 #: the stand-in each task type's ``taskParams`` are read into
-PLUGIN_PARAMETERS = {"HTTP": HTTP_PARAMETERS, "PROCEDURE": PROCEDURE_PARAMETERS, "DATAX": DATAX_PARAMETERS}
+PLUGIN_PARAMETERS = {
+    "HTTP": HTTP_PARAMETERS,
+    "PROCEDURE": PROCEDURE_PARAMETERS,
+    "DATAX": DATAX_PARAMETERS,
+    "SPARK": SPARK_PARAMETERS,
+}
 #: what we send in every HTTP and PROCEDURE ``taskParams`` that their DS classes lack (JSONUtils ignores it)
 PLUGIN_PARAMS_IGNORED_BY_DS: dict[str, str] = {
     "resourceList": "every task's taskParams carries it in what pydolphinscheduler sends (Task._task_default_attr); "
@@ -124,6 +131,18 @@ def full_snapshot() -> StructureSnapshot:
             task_id=9, name="custom sync", task_type="DATAX",
             params=DataxParams(custom_json='{"job":{"content":[]}}'),
         ),
+        SnapshotTask(
+            task_id=10, name="spark", task_type="SPARK",
+            params=SparkParams(program_type="JAVA", main_jar="jobs/a.jar", main_class="com.example.A",
+                               deploy_mode="client", app_name="a ${dt}", driver_cores=2, driver_memory="1G",
+                               num_executors=3, executor_cores=4, executor_memory="8G", main_args="--day ${dt}",
+                               others="--conf a=b", yarn_queue="etl", resources=("conf/a.conf",),
+                               local_params=_params("s")),
+        ),
+        SnapshotTask(
+            task_id=11, name="spark sql", task_type="SPARK",
+            params=SparkParams(program_type="SQL", raw_script="select 1", deploy_mode="local"),
+        ),
     ]  # fmt: skip
     return StructureSnapshot(
         workflow_id=1,
@@ -138,6 +157,8 @@ def full_snapshot() -> StructureSnapshot:
             Edge(upstream_task_id=6, downstream_task_id=7),
             Edge(upstream_task_id=7, downstream_task_id=8),
             Edge(upstream_task_id=7, downstream_task_id=9),
+            Edge(upstream_task_id=1, downstream_task_id=10),
+            Edge(upstream_task_id=10, downstream_task_id=11),
         ),
         schedule=Schedule(
             crontab="0 30 2 * * ?",
