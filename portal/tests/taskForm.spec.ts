@@ -137,3 +137,49 @@ describe('DATAX form', () => {
     expect(taskSummary({ kind: 'DATAX', custom_json: '{}' })).toBe('{}')
   })
 })
+
+describe('SPARK form', () => {
+  const program = {
+    program_type: 'JAVA',
+    main_class: 'com.example.Orders',
+    main_jar: 'jobs/orders.jar',
+    raw_script: '',
+    deploy_mode: 'client',
+    app_name: 'orders',
+    driver_cores: 2,
+    driver_memory: '1G',
+    num_executors: 4,
+    executor_cores: 3,
+    executor_memory: '4G',
+    main_args: '--day ${dt}',
+    others: '',
+    yarn_queue: 'etl',
+    resources: ['conf/a.conf'],
+    local_params: [],
+  }
+
+  it('round-trips a program, its resources kept', () => {
+    expect(paramsOf(formOf(task('SPARK', program)))).toEqual({ kind: 'SPARK', ...program })
+  })
+
+  it('a SQL program sends its script and no jar, class or arguments', () => {
+    const form = formOf(task('SPARK', program))
+    form.program_type = 'SQL'
+    form.script = 'insert into t select 1'
+    expect(paramsOf(form)).toMatchObject({ program_type: 'SQL', raw_script: 'insert into t select 1', main_jar: '',
+      main_class: '', main_args: '' })
+    const back = formOf(task('SPARK', paramsOf(form) as unknown as Record<string, unknown>))
+    expect(back.script).toBe('insert into t select 1')
+  })
+
+  it('a Python program has no main class; the summary says what runs', () => {
+    const form = formOf(task('SPARK', { ...program, program_type: 'PYTHON', main_jar: 'jobs/a.py' }))
+    expect(paramsOf(form)).toMatchObject({ program_type: 'PYTHON', main_class: '', main_jar: 'jobs/a.py' })
+    expect(taskSummary({ kind: 'SPARK', ...program })).toBe(
+      'spark-submit JAVA (client)\ncom.example.Orders jobs/orders.jar --day ${dt}',
+    )
+    expect(taskSummary({ kind: 'SPARK', program_type: 'SQL', raw_script: 'select 1', deploy_mode: 'local' })).toBe(
+      'spark-sql (local)\nselect 1',
+    )
+  })
+})

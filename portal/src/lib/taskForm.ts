@@ -1,5 +1,5 @@
 // The task editor's form (TaskEditDialog) <-> a task's params (common.workflow: ShellParams, PythonParams, SqlParams,
-// HttpParams, ProcedureParams, DataxParams). Plain functions, so the vitest suite checks every type without a browser.
+// HttpParams, ProcedureParams, DataxParams, SparkParams). Plain functions, so the vitest suite checks every type without a browser.
 import type { HttpCheckCondition, HttpParam, LocalParam, Task, TaskParams, TaskType } from '@/api/types'
 
 export const HTTP_METHODS = ['GET', 'POST', 'PUT', 'DELETE'] as const
@@ -10,6 +10,10 @@ export const HTTP_CHECK_CONDITIONS: HttpCheckCondition[] = [
   'BODY_CONTAINS',
   'BODY_NOT_CONTAINS',
 ]
+export const SPARK_PROGRAM_TYPES = ['SCALA', 'JAVA', 'PYTHON', 'SQL'] as const
+export type SparkProgramType = (typeof SPARK_PROGRAM_TYPES)[number]
+export const SPARK_DEPLOY_MODES = ['cluster', 'client', 'local'] as const
+export type SparkDeployMode = (typeof SPARK_DEPLOY_MODES)[number]
 export const DATASOURCE_TYPES = ['POSTGRESQL', 'MYSQL', 'HIVE', 'SPARK', 'CLICKHOUSE', 'ORACLE', 'SQLSERVER', 'DORIS', 'STARROCKS']
 /** the task types that run on a DolphinScheduler datasource */
 export const DATASOURCE_TASK_TYPES: TaskType[] = ['SQL', 'PROCEDURE']
@@ -46,6 +50,21 @@ export interface TaskForm {
   job_speed_record: number
   xms: number
   xmx: number
+  /** SPARK (its SQL is `script`) */
+  program_type: SparkProgramType
+  main_class: string
+  main_jar: string
+  deploy_mode: SparkDeployMode
+  app_name: string
+  driver_cores: number
+  driver_memory: string
+  num_executors: number
+  executor_cores: number
+  executor_memory: string
+  main_args: string
+  others: string
+  yarn_queue: string
+  resources: string[]
   local_params: { name: string; value: string }[]
 }
 
@@ -76,6 +95,21 @@ type AnyParams = Partial<{
   job_speed_record: number
   xms: number
   xmx: number
+  program_type: SparkProgramType
+  main_class: string
+  main_jar: string
+  raw_script: string
+  deploy_mode: SparkDeployMode
+  app_name: string
+  driver_cores: number
+  driver_memory: string
+  num_executors: number
+  executor_cores: number
+  executor_memory: string
+  main_args: string
+  others: string
+  yarn_queue: string
+  resources: string[]
   local_params: LocalParam[]
 }> & { method?: string }
 
@@ -89,7 +123,7 @@ export function formOf(task?: Task | null): TaskForm {
     description: task?.description ?? '',
     worker_group: task?.worker_group ?? 'default',
     owner: task?.owner ?? '',
-    script: p.script ?? '',
+    script: p.script ?? p.raw_script ?? '',
     // DATAX's source datasource shares the SQL/PROCEDURE datasource fields
     datasource_name: p.datasource_name ?? p.source_datasource_name ?? '',
     datasource_type: p.datasource_type ?? p.source_datasource_type ?? (type === 'DATAX' ? 'MYSQL' : 'POSTGRESQL'),
@@ -116,6 +150,20 @@ export function formOf(task?: Task | null): TaskForm {
     job_speed_record: p.job_speed_record ?? 1000,
     xms: p.xms ?? 1,
     xmx: p.xmx ?? 1,
+    program_type: p.program_type ?? 'SCALA',
+    main_class: p.main_class ?? '',
+    main_jar: p.main_jar ?? '',
+    deploy_mode: p.deploy_mode ?? 'cluster',
+    app_name: p.app_name ?? '',
+    driver_cores: p.driver_cores ?? 1,
+    driver_memory: p.driver_memory ?? '512M',
+    num_executors: p.num_executors ?? 2,
+    executor_cores: p.executor_cores ?? 2,
+    executor_memory: p.executor_memory ?? '2G',
+    main_args: p.main_args ?? '',
+    others: p.others ?? '',
+    yarn_queue: p.yarn_queue ?? '',
+    resources: [...(p.resources ?? [])],
     local_params: (p.local_params ?? []).map((x) => ({ name: x.name, value: x.value ?? '' })),
   }
 }
@@ -173,6 +221,29 @@ export function paramsOf(form: TaskForm): TaskParams {
         xmx: form.xmx,
         local_params,
       }
+    case 'SPARK': {
+      const sql = form.program_type === 'SQL'
+      return {
+        kind: 'SPARK',
+        program_type: form.program_type,
+        // a SQL program has no jar, a Python one no main class
+        main_class: sql || form.program_type === 'PYTHON' ? '' : form.main_class.trim(),
+        main_jar: sql ? '' : form.main_jar.trim(),
+        raw_script: sql ? form.script : '',
+        deploy_mode: form.deploy_mode,
+        app_name: form.app_name,
+        driver_cores: form.driver_cores,
+        driver_memory: form.driver_memory.trim(),
+        num_executors: form.num_executors,
+        executor_cores: form.executor_cores,
+        executor_memory: form.executor_memory.trim(),
+        main_args: sql ? '' : form.main_args,
+        others: form.others,
+        yarn_queue: form.yarn_queue,
+        resources: form.resources,
+        local_params,
+      }
+    }
     case 'PROCEDURE':
       return {
         kind: 'PROCEDURE',
@@ -191,6 +262,11 @@ export function taskSummary(params: TaskParams | Record<string, unknown>): strin
   const p = params as AnyParams & { kind?: string }
   if (p.kind === 'HTTP') return `${p.method ?? 'GET'} ${p.url ?? ''}${p.body ? `\n\n${p.body}` : ''}`
   if (p.kind === 'PROCEDURE') return `${p.datasource_type ?? ''} ${p.datasource_name ?? ''}\n${p.method ?? ''}`
+  if (p.kind === 'SPARK') {
+    if (p.program_type === 'SQL') return `spark-sql (${p.deploy_mode ?? 'cluster'})\n${p.raw_script ?? ''}`
+    const main = [p.main_class, p.main_jar, p.main_args].filter((x) => x).join(' ')
+    return `spark-submit ${p.program_type ?? ''} (${p.deploy_mode ?? 'cluster'})\n${main}`
+  }
   if (p.kind === 'DATAX') {
     if (p.custom_json) return p.custom_json
     const from = `${p.source_datasource_type ?? ''} ${p.source_datasource_name ?? ''}`
