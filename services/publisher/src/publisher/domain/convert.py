@@ -49,14 +49,16 @@ Decisions (see also the docstrings below):
   (``DependentParameters`` has none; the SDK sends it for every task) are ignored by DS's Java, kept in the stored
   text; the harness requires them to be the only such properties. ``test_pyds_equivalence`` compares the tasks with
   pydolphinscheduler 4.1.0's ``Dependent`` field by field.
-* HTTP, PROCEDURE and DATAX tasks (issue 21) send DS's ``HttpParameters`` (``url``, ``httpMethod``, ``httpParams``
-  with ``httpParametersType``, ``httpBody``, ``httpCheckCondition``, ``condition``, ``connectTimeout``),
-  ``ProcedureParameters`` (``type`` and ``datasource`` resolved like a SQL task's, ``method``) and
+* HTTP, PROCEDURE, DATAX and SPARK tasks (issue 21) send DS's ``HttpParameters`` (``url``, ``httpMethod``,
+  ``httpParams`` with ``httpParametersType``, ``httpBody``, ``httpCheckCondition``, ``condition``,
+  ``connectTimeout``), ``ProcedureParameters`` (``type`` and ``datasource`` resolved like a SQL task's, ``method``),
   ``DataxParameters`` (``customConfig`` 1 with the job ``json``, or 0 with both datasources resolved like a SQL
-  task's, ``sql``, ``targetTable``, statements and speeds; ``xms``/``xmx`` in both), each with ``localParams`` and an
-  empty ``resourceList``. What each field was checked against (DS source, DS 3.4.2's ``JSONUtils`` with stand-ins,
-  the SDK's ``Http``/``Procedure``/``DataX``/``CustomDataX``) is the HTTP/PROCEDURE/DATAX table of
-  docs/dolphin-standalone.md.
+  task's, ``sql``, ``targetTable``, statements and speeds; ``xms``/``xmx`` in both) and ``SparkParameters``
+  (``programType``, ``mainClass``, ``mainJar`` by resource name or null for SQL, ``rawScript``, the ``spark-submit``
+  options), each with ``localParams`` and a ``resourceList`` (empty but for SPARK's resources). What each field was
+  checked against (DS source, DS 3.4.2's ``JSONUtils`` with stand-ins, the SDK's ``Http``/``Procedure``/``DataX``/
+  ``CustomDataX``/``Spark``) is the HTTP/PROCEDURE/DATAX/SPARK table of docs/dolphin-standalone.md. Not added
+  (issue 21): SUB_WORKFLOW, FLINK, CONDITIONS, SWITCH.
 """
 
 from __future__ import annotations
