@@ -1,6 +1,17 @@
 // The task editor's form (TaskEditDialog) <-> a task's params (common.workflow: ShellParams, PythonParams, SqlParams,
 // HttpParams, ProcedureParams, DataxParams, SparkParams). Plain functions, so the vitest suite checks every type without a browser.
-import type { HttpCheckCondition, HttpParam, LocalParam, Task, TaskParams, TaskType } from '@/api/types'
+import type {
+  DataxParams,
+  HttpCheckCondition,
+  HttpParams,
+  LocalParam,
+  ShellParams,
+  SparkParams,
+  SqlParams,
+  Task,
+  TaskParams,
+  TaskType,
+} from '@/api/types'
 
 export const HTTP_METHODS = ['GET', 'POST', 'PUT', 'DELETE'] as const
 export type HttpMethod = (typeof HTTP_METHODS)[number]
@@ -68,50 +79,14 @@ export interface TaskForm {
   local_params: { name: string; value: string }[]
 }
 
-/** what the form needs of a task's params, whatever its type */
-type AnyParams = Partial<{
-  script: string
-  datasource_name: string
-  datasource_type: string
-  sql: string
-  sql_type: 'query' | 'non_query'
-  pre_statements: string[]
-  post_statements: string[]
-  display_rows: number
-  url: string
-  method: HttpMethod
-  http_params: HttpParam[]
-  body: string
-  check_condition: HttpCheckCondition
-  condition: string
-  connect_timeout_ms: number
-  custom_json: string
-  source_datasource_name: string
-  source_datasource_type: string
-  target_datasource_name: string
-  target_datasource_type: string
-  target_table: string
-  job_speed_byte: number
-  job_speed_record: number
-  xms: number
-  xmx: number
-  program_type: SparkProgramType
-  main_class: string
-  main_jar: string
-  raw_script: string
-  deploy_mode: SparkDeployMode
-  app_name: string
-  driver_cores: number
-  driver_memory: string
-  num_executors: number
-  executor_cores: number
-  executor_memory: string
-  main_args: string
-  others: string
-  yarn_queue: string
-  resources: string[]
-  local_params: LocalParam[]
-}> & { method?: string }
+/** what the form reads of a task's params, whatever its type (PROCEDURE's `method` is text, HTTP's a method) */
+type AnyParams = Partial<
+  Omit<ShellParams, 'kind'> &
+    Omit<SqlParams, 'kind'> &
+    Omit<HttpParams, 'kind' | 'method'> &
+    Omit<DataxParams, 'kind'> &
+    Omit<SparkParams, 'kind'>
+> & { method?: string }
 
 /** the form of a task being edited (defaults for a new one) */
 export function formOf(task?: Task | null): TaskForm {
