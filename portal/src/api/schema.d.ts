@@ -1344,6 +1344,112 @@ export interface components {
             old?: components["schemas"]["JsonValue"];
             new?: components["schemas"]["JsonValue"];
         };
+        /**
+         * FlinkParams
+         * @description DS ``FlinkParameters`` (task-flink): a Flink program (``main_jar``, a DS resource, with ``main_class`` for
+         *     JAVA/SCALA) or Flink SQL (``raw_script``, with an optional ``init_script``). DS's ``checkParameters`` wants a
+         *     program type and a main jar or a script; the rest are ``flink run`` options with the SDK's defaults.
+         */
+        FlinkParams: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "FLINK";
+            /**
+             * Program Type
+             * @default SCALA
+             * @enum {string}
+             */
+            program_type?: "JAVA" | "SCALA" | "PYTHON" | "SQL";
+            /**
+             * Main Class
+             * @default
+             */
+            main_class?: string;
+            /**
+             * Main Jar
+             * @default
+             */
+            main_jar?: string;
+            /**
+             * Raw Script
+             * @default
+             */
+            raw_script?: string;
+            /**
+             * Init Script
+             * @default
+             */
+            init_script?: string;
+            /**
+             * Deploy Mode
+             * @default cluster
+             * @enum {string}
+             */
+            deploy_mode?: "cluster" | "local" | "application" | "standalone";
+            /**
+             * Flink Version
+             * @default <1.10
+             * @enum {string}
+             */
+            flink_version?: "<1.10" | ">=1.10";
+            /**
+             * App Name
+             * @default
+             */
+            app_name?: string;
+            /**
+             * Job Manager Memory
+             * @default 1G
+             */
+            job_manager_memory?: string;
+            /**
+             * Task Manager Memory
+             * @default 2G
+             */
+            task_manager_memory?: string;
+            /**
+             * Slot
+             * @default 1
+             */
+            slot?: number;
+            /**
+             * Task Manager
+             * @default 2
+             */
+            task_manager?: number;
+            /**
+             * Parallelism
+             * @default 1
+             */
+            parallelism?: number;
+            /**
+             * Main Args
+             * @default
+             */
+            main_args?: string;
+            /**
+             * Others
+             * @default
+             */
+            others?: string;
+            /**
+             * Yarn Queue
+             * @default
+             */
+            yarn_queue?: string;
+            /**
+             * Resources
+             * @default []
+             */
+            resources?: string[];
+            /**
+             * Local Params
+             * @default []
+             */
+            local_params?: components["schemas"]["Param"][];
+        };
         /** GlobalParam */
         GlobalParam: {
             /** Name */
@@ -2562,11 +2668,11 @@ export interface components {
              * Task Type
              * @enum {string}
              */
-            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK";
+            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK" | "FLINK";
             /** Description */
             description: string;
             /** Params */
-            params: components["schemas"]["ShellParams"] | components["schemas"]["PythonParams"] | components["schemas"]["SqlParams"] | components["schemas"]["HttpParams"] | components["schemas"]["ProcedureParams"] | components["schemas"]["DataxParams"] | components["schemas"]["SparkParams"];
+            params: components["schemas"]["ShellParams"] | components["schemas"]["PythonParams"] | components["schemas"]["SqlParams"] | components["schemas"]["HttpParams"] | components["schemas"]["ProcedureParams"] | components["schemas"]["DataxParams"] | components["schemas"]["SparkParams"] | components["schemas"]["FlinkParams"];
             node_attrs: components["schemas"]["NodeAttrs"];
         };
         /**
@@ -2794,7 +2900,7 @@ export interface components {
              * Task Type
              * @enum {string}
              */
-            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK";
+            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK" | "FLINK";
             /** Description */
             description: string;
             /** Params */
@@ -2854,7 +2960,7 @@ export interface components {
              * Task Type
              * @enum {string}
              */
-            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK";
+            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK" | "FLINK";
             /** Description */
             description: string;
             /** Params */
@@ -2903,7 +3009,7 @@ export interface components {
              * Task Type
              * @enum {string}
              */
-            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK";
+            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK" | "FLINK";
             /** Description */
             description?: string | null;
             /** Params */
@@ -2955,7 +3061,7 @@ export interface components {
              * Task Type
              * @enum {string}
              */
-            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK";
+            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK" | "FLINK";
             /** Description */
             description: string;
             /** Params */
@@ -3088,7 +3194,7 @@ export interface components {
              * Task Type
              * @enum {string}
              */
-            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK";
+            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK" | "FLINK";
             /** Description */
             description?: string | null;
             /** Params */
@@ -3117,7 +3223,7 @@ export interface components {
              * Task Type
              * @enum {string}
              */
-            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK";
+            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK" | "FLINK";
             /** Description */
             description: string;
             /** Params */
@@ -3504,11 +3610,11 @@ export interface components {
              * Task Type
              * @enum {string}
              */
-            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK";
+            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK" | "FLINK";
             /** Description */
             description: string;
             /** Params */
-            params: components["schemas"]["ShellParams"] | components["schemas"]["PythonParams"] | components["schemas"]["SqlParams"] | components["schemas"]["HttpParams"] | components["schemas"]["ProcedureParams"] | components["schemas"]["DataxParams"] | components["schemas"]["SparkParams"];
+            params: components["schemas"]["ShellParams"] | components["schemas"]["PythonParams"] | components["schemas"]["SqlParams"] | components["schemas"]["HttpParams"] | components["schemas"]["ProcedureParams"] | components["schemas"]["DataxParams"] | components["schemas"]["SparkParams"] | components["schemas"]["FlinkParams"];
             node_attrs: components["schemas"]["NodeAttrs"];
             /** Upstream Count */
             upstream_count: number;

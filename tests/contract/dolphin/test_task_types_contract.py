@@ -1,6 +1,6 @@
-"""HTTP, PROCEDURE, DATAX and SPARK tasks (issue 21) as DS 3.4 takes them: the converter's output is saved and read back
-unchanged, and parameters DS's ``checkParameters`` refuses are refused (50020 naming the task; 10001 where DS cannot
-read them).
+"""The issue-21 task types (HTTP, PROCEDURE, DATAX, SPARK, FLINK) as DS 3.4 takes them: the converter's output is
+saved and read back unchanged, and parameters DS's ``checkParameters`` refuses are refused (50020 naming the task;
+10001 where DS cannot read them).
 
 Like test_dolphin_contract, nothing here uses emulator-only endpoints beyond the ``known_datasource`` seed, so it runs
 unchanged against a real DS 3.3/3.4."""
@@ -19,6 +19,7 @@ from common.dolphin.rest import DolphinRestClient
 from common.workflow import (
     DataxParams,
     Edge,
+    FlinkParams,
     HttpParam,
     HttpParams,
     NodeAttrs,
@@ -68,6 +69,10 @@ def _snapshot(ds: KnownDatasource) -> StructureSnapshot:
             task_id=6, name="spark", task_type="SPARK", node_attrs=attrs,
             params=SparkParams(main_jar="jobs/o.jar", main_class="com.example.O", main_args="--day ${dt}"),
         ),
+        SnapshotTask(
+            task_id=7, name="flink", task_type="FLINK", node_attrs=attrs,
+            params=FlinkParams(program_type="SQL", raw_script="insert into k select * from s", deploy_mode="local"),
+        ),
     )  # fmt: skip
     return StructureSnapshot(
         workflow_id=1,
@@ -79,6 +84,7 @@ def _snapshot(ds: KnownDatasource) -> StructureSnapshot:
             Edge(upstream_task_id=3, downstream_task_id=4),
             Edge(upstream_task_id=3, downstream_task_id=5),
             Edge(upstream_task_id=1, downstream_task_id=6),
+            Edge(upstream_task_id=1, downstream_task_id=7),
         ),
     )
 
@@ -101,7 +107,7 @@ async def test_http_and_procedure_tasks_are_saved_and_read_back_as_sent(
 ) -> None:
     snap = _snapshot(known_datasource)
     source = await ds_gateway.get_datasource(known_datasource.name, known_datasource.type)
-    codes = dict(zip((1, 2, 3, 4, 5, 6), await ds_gateway.gen_task_code_list(6), strict=True))
+    codes = dict(zip((1, 2, 3, 4, 5, 6, 7), await ds_gateway.gen_task_code_list(7), strict=True))
     defn = convert(snap, codes, datasource_ids={(known_datasource.name, known_datasource.type): source.id})
     code = await _save(ds_gateway, ds_target, defn.name, defn.task_definition_json, defn.task_relation_json)
 
@@ -110,14 +116,14 @@ async def test_http_and_procedure_tasks_are_saved_and_read_back_as_sent(
     stored = {t.code: t for t in data.task_definition_list}
     assert {c: t.task_type for c, t in stored.items()} == {
         codes[1]: "SHELL", codes[2]: "HTTP", codes[3]: "PROCEDURE", codes[4]: "DATAX", codes[5]: "DATAX",
-        codes[6]: "SPARK",
+        codes[6]: "SPARK", codes[7]: "FLINK",
     }  # fmt: skip
-    for c in (codes[2], codes[3], codes[4], codes[5], codes[6]):
+    for c in (codes[2], codes[3], codes[4], codes[5], codes[6], codes[7]):
         assert stored[c].task_params == sent[c]["taskParams"]
     assert stored[codes[3]].task_params["datasource"] == source.id
     assert (stored[codes[4]].task_params["dataSource"], stored[codes[4]].task_params["dataTarget"]) == (source.id,) * 2
     assert data.edges() == {(0, codes[1]), (codes[1], codes[2]), (codes[2], codes[3]), (codes[3], codes[4]),
-                            (codes[3], codes[5]), (codes[1], codes[6])}  # fmt: skip
+                            (codes[3], codes[5]), (codes[1], codes[6]), (codes[1], codes[7])}  # fmt: skip
 
 
 async def test_ds_accepts_a_spark_sql_task_with_an_empty_script(
@@ -175,6 +181,11 @@ def _procedure(**params: Any) -> dict[str, Any]:
         ("SPARK", {"mainJar": {"resourceName": "a.jar"}}, 50020),
         ("SPARK", {"programType": "SQL", "mainJar": "a.jar"}, 10001),
         ("SPARK", {"programType": "SCALA", "mainJar": {"resourceName": "a.jar"}, "driverCores": "two"}, 10001),
+        # FlinkParameters.checkParameters: the same rule
+        ("FLINK", {"programType": "SQL"}, 50020),
+        ("FLINK", {"rawScript": "select 1"}, 50020),
+        ("FLINK", {"programType": "SQL", "rawScript": "select 1", "slot": "many"}, 10001),
+        ("FLINK", {"programType": "SQL", "rawScript": ["select 1"]}, 10001),
     ],
 )
 async def test_parameters_ds_refuses(

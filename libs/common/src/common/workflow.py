@@ -47,6 +47,7 @@ class TaskType(StrEnum):
     PROCEDURE = "PROCEDURE"
     DATAX = "DATAX"
     SPARK = "SPARK"
+    FLINK = "FLINK"
 
 
 class Priority(StrEnum):
@@ -269,8 +270,48 @@ class SparkParams(_Model):
         return self
 
 
+class FlinkParams(_Model):
+    """DS ``FlinkParameters`` (task-flink): a Flink program (``main_jar``, a DS resource, with ``main_class`` for
+    JAVA/SCALA) or Flink SQL (``raw_script``, with an optional ``init_script``). DS's ``checkParameters`` wants a
+    program type and a main jar or a script; the rest are ``flink run`` options with the SDK's defaults."""
+
+    kind: Literal["FLINK"] = "FLINK"
+    program_type: Literal["JAVA", "SCALA", "PYTHON", "SQL"] = "SCALA"
+    main_class: Annotated[str, Field(max_length=1024)] = ""
+    main_jar: Annotated[str, Field(max_length=1024)] = ""
+    raw_script: Annotated[str, Field(max_length=MAX_SCRIPT_CHARS)] = ""
+    #: SQL run before ``raw_script`` (``SET``/``CREATE`` statements)
+    init_script: Annotated[str, Field(max_length=MAX_SCRIPT_CHARS)] = ""
+    #: DS ``FlinkDeployMode`` (its JSON names)
+    deploy_mode: Literal["cluster", "local", "application", "standalone"] = "cluster"
+    #: the Flink version class DS builds the command for
+    flink_version: Literal["<1.10", ">=1.10"] = "<1.10"
+    app_name: Annotated[str, Field(max_length=255)] = ""
+    job_manager_memory: SparkMemory = "1G"
+    task_manager_memory: SparkMemory = "2G"
+    slot: Annotated[int, Field(ge=1, le=1024)] = 1
+    task_manager: Annotated[int, Field(ge=1, le=100_000)] = 2
+    parallelism: Annotated[int, Field(ge=1, le=100_000)] = 1
+    main_args: Annotated[str, Field(max_length=MAX_PARAM_VALUE_CHARS)] = ""
+    others: Annotated[str, Field(max_length=MAX_PARAM_VALUE_CHARS)] = ""
+    yarn_queue: Annotated[str, Field(max_length=255)] = ""
+    resources: Resources = ()
+    local_params: LocalParams = ()
+
+    @model_validator(mode="after")
+    def _program(self) -> FlinkParams:
+        if self.program_type == "SQL":
+            if not self.raw_script.strip():
+                raise ValueError("raw_script is required for a SQL program")
+        elif not self.main_jar.strip():
+            raise ValueError(f"main_jar is required for a {self.program_type} program")
+        elif self.program_type in ("JAVA", "SCALA") and not self.main_class.strip():
+            raise ValueError(f"main_class is required for a {self.program_type} program")
+        return self
+
+
 TaskParams = Annotated[
-    ShellParams | PythonParams | SqlParams | HttpParams | ProcedureParams | DataxParams | SparkParams,
+    ShellParams | PythonParams | SqlParams | HttpParams | ProcedureParams | DataxParams | SparkParams | FlinkParams,
     Field(discriminator="kind"),
 ]
 #: the params whose task runs on a DS datasource (named by ``datasource_name`` and ``datasource_type``)

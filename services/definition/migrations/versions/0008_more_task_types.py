@@ -1,4 +1,4 @@
-"""task types HTTP, PROCEDURE, DATAX and SPARK (issue 21): the task-type CHECK constraint admits them
+"""task types HTTP, PROCEDURE, DATAX, SPARK and FLINK (issue 21): the task-type CHECK constraint admits them
 
 Revision ID: 0008
 Revises: 0007
@@ -15,7 +15,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 _OLD_TYPES = "('SHELL', 'SQL', 'PYTHON')"
-_NEW_TYPES = "('SHELL', 'SQL', 'PYTHON', 'HTTP', 'PROCEDURE', 'DATAX', 'SPARK')"
+_NEW_TYPES = "('SHELL', 'SQL', 'PYTHON', 'HTTP', 'PROCEDURE', 'DATAX', 'SPARK', 'FLINK')"
 
 
 def upgrade() -> None:

@@ -1,5 +1,6 @@
-"""HTTP, PROCEDURE, DATAX and SPARK tasks (issue 21) through the definition API on real PostgreSQL: saved and read back,
-listed by type, and bad parameters refused with a 422 naming the field (the task-type CHECK constraint admits them)."""
+"""The issue-21 task types (HTTP, PROCEDURE, DATAX, SPARK, FLINK) through the definition API on real PostgreSQL: saved
+and read back, listed by type, and bad parameters refused with a 422 naming the field (the task-type CHECK constraint
+admits them)."""
 
 from __future__ import annotations
 
@@ -88,6 +89,8 @@ async def test_http_and_procedure_tasks_are_saved_and_listed_by_type(client: htt
         (datax_task(custom_json="{}", xms=0), "xms"),
         (datax_task(custom_json="{}", xms=4, xmx=2), "xmx"),
         ({"name": "s", "task_type": "SPARK", "params": {"program_type": "SQL"}}, "raw_script"),
+        ({"name": "f", "task_type": "FLINK", "params": {"main_jar": "a.jar"}}, "main_class"),
+        ({"name": "f", "task_type": "FLINK", "params": {"program_type": "SQL", "raw_script": "x", "slot": 0}}, "slot"),
         ({"name": "s", "task_type": "SPARK", "params": {"main_jar": "a.jar"}}, "main_class"),
         (
             {
@@ -134,3 +137,16 @@ async def test_spark_tasks_are_saved(client: httpx.AsyncClient) -> None:
     assert r.status_code == 201, r.text
     p = r.json()["params"]
     assert (p["kind"], p["program_type"], p["deploy_mode"], p["executor_memory"]) == ("SPARK", "SQL", "client", "2G")
+
+
+async def test_flink_tasks_are_saved(client: httpx.AsyncClient) -> None:
+    params = {"program_type": "PYTHON", "main_jar": "jobs/s.py", "deploy_mode": "application"}
+    r = await client.post("/internal/tasks", json={"name": f"flink-{uid()}", "task_type": "FLINK", "params": params})
+    assert r.status_code == 201, r.text
+    p = r.json()["params"]
+    assert (p["kind"], p["main_jar"], p["deploy_mode"], p["flink_version"]) == (
+        "FLINK",
+        "jobs/s.py",
+        "application",
+        "<1.10",
+    )

@@ -187,6 +187,7 @@ def pyds() -> SimpleNamespace:
         "procedure": "pydolphinscheduler.tasks.procedure",
         "datax": "pydolphinscheduler.tasks.datax",
         "spark": "pydolphinscheduler.tasks.spark",
+        "flink": "pydolphinscheduler.tasks.flink",
         "datasource": "pydolphinscheduler.models.datasource",
     }
     with warnings.catch_warnings():

@@ -1,4 +1,4 @@
-"""HTTP, PROCEDURE, DATAX and SPARK task parameters as DS 3.4 checks them on save.
+"""HTTP, PROCEDURE, DATAX, SPARK and FLINK task parameters as DS 3.4 checks them on save.
 
 DS 3.4 saves a task definition only when ``TaskPluginManager.checkTaskParameters(taskType, taskParams)`` holds:
 the task type's channel reads ``taskParams`` with ``JSONUtils.parseObject`` into its parameters class and calls
@@ -20,7 +20,8 @@ is known and ``connectTimeout > 0``) and ``ProcedureParameters`` (``type``, ``da
 ``targetTable`` are not empty, with any other ``customConfig`` when ``json`` is not empty) and ``SparkParameters``
 (``programType`` JAVA/SCALA/PYTHON/SQL, ``mainJar`` a ``ResourceInfo``, ``driverCores``/``numExecutors``/
 ``executorCores`` ``int``s, the rest texts, ``resourceList`` a list; valid when ``programType`` is known and
-``mainJar`` or ``rawScript`` is not null: an empty ``rawScript`` passes).
+``mainJar`` or ``rawScript`` is not null: an empty ``rawScript`` passes); ``FlinkParameters`` is checked the same
+way (its ``deployMode`` a ``FlinkDeployMode`` of JSON names, ``slot``/``parallelism``/``taskManager`` ``int``s).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ HTTP_CHECK_CONDITIONS = ("STATUS_CODE_DEFAULT", "STATUS_CODE_CUSTOM", "BODY_CONT
 HTTP_PARAMETER_TYPES = ("PARAMETER", "HEADERS")
 
 #: the task types whose parameters the emulator checks as DS does (SHELL/PYTHON: ``rawScript``; DEPENDENT: its module)
-CHECKED_TYPES = ("HTTP", "PROCEDURE", "DATAX", "SPARK")
+CHECKED_TYPES = ("HTTP", "PROCEDURE", "DATAX", "SPARK", "FLINK")
 SPARK_PROGRAM_TYPES = ("JAVA", "SCALA", "PYTHON", "SQL")
 _SPARK_NUMBERS = ("driverCores", "numExecutors", "executorCores")
 _SPARK_TEXTS = ("mainClass", "master", "deployMode", "mainArgs", "driverMemory", "executorMemory", "appName",
@@ -112,17 +113,24 @@ def _datax_unreadable(params: dict[str, Any]) -> bool:
     )
 
 
-def _spark_unreadable(params: dict[str, Any]) -> bool:
+_FLINK_NUMBERS = ("slot", "parallelism", "taskManager")
+_FLINK_TEXTS = ("mainClass", "deployMode", "mainArgs", "appName", "jobManagerMemory", "taskManagerMemory", "yarnQueue",
+                "others", "flinkVersion", "programType", "initScript", "rawScript")  # fmt: skip
+
+
+def _spark_unreadable(params: dict[str, Any], numbers: tuple[str, ...] = _SPARK_NUMBERS,
+                      texts: tuple[str, ...] = _SPARK_TEXTS) -> bool:  # fmt: skip
+    """Whether SPARK (or, with FLINK's members, FLINK) params cannot be read."""
     return (
-        any(_unreadable(params.get(k), "number") for k in _SPARK_NUMBERS)
-        or any(_text_unreadable(params.get(k)) for k in _SPARK_TEXTS)
+        any(_unreadable(params.get(k), "number") for k in numbers)
+        or any(_text_unreadable(params.get(k)) for k in texts)
         or _unreadable(params.get("mainJar"), "object")
         or any(_unreadable(params.get(k), "list") for k in ("resourceList", "localParams"))
     )
 
 
 def task_params_status(task_type: str, params: Any) -> str | None:
-    """The DS status a save answers for HTTP, PROCEDURE, DATAX or SPARK ``taskParams`` (None: accepted; see the
+    """The DS status a save answers for HTTP, PROCEDURE, DATAX, SPARK or FLINK ``taskParams`` (None: accepted; see the
     module)."""
     if not isinstance(params, dict):
         return PARAMS_UNREADABLE
@@ -134,8 +142,13 @@ def task_params_status(task_type: str, params: Any) -> str | None:
             and _enum(params.get("httpMethod"), HTTP_METHODS) is not None
             and _int(params.get("connectTimeout")) > 0
         )
-    elif task_type == "SPARK":
-        if _spark_unreadable(params):
+    elif task_type in ("SPARK", "FLINK"):
+        unreadable = (
+            _spark_unreadable(params)
+            if task_type == "SPARK"
+            else _spark_unreadable(params, _FLINK_NUMBERS, _FLINK_TEXTS)
+        )
+        if unreadable:
             return PARAMS_UNREADABLE
         main_jar = params.get("mainJar")
         ok = _enum(params.get("programType"), SPARK_PROGRAM_TYPES) is not None and (

@@ -49,16 +49,17 @@ Decisions (see also the docstrings below):
   (``DependentParameters`` has none; the SDK sends it for every task) are ignored by DS's Java, kept in the stored
   text; the harness requires them to be the only such properties. ``test_pyds_equivalence`` compares the tasks with
   pydolphinscheduler 4.1.0's ``Dependent`` field by field.
-* HTTP, PROCEDURE, DATAX and SPARK tasks (issue 21) send DS's ``HttpParameters`` (``url``, ``httpMethod``,
+* HTTP, PROCEDURE, DATAX, SPARK and FLINK tasks (issue 21) send DS's ``HttpParameters`` (``url``, ``httpMethod``,
   ``httpParams`` with ``httpParametersType``, ``httpBody``, ``httpCheckCondition``, ``condition``,
   ``connectTimeout``), ``ProcedureParameters`` (``type`` and ``datasource`` resolved like a SQL task's, ``method``),
   ``DataxParameters`` (``customConfig`` 1 with the job ``json``, or 0 with both datasources resolved like a SQL
   task's, ``sql``, ``targetTable``, statements and speeds; ``xms``/``xmx`` in both) and ``SparkParameters``
   (``programType``, ``mainClass``, ``mainJar`` by resource name or null for SQL, ``rawScript``, the ``spark-submit``
-  options), each with ``localParams`` and a ``resourceList`` (empty but for SPARK's resources). What each field was
-  checked against (DS source, DS 3.4.2's ``JSONUtils`` with stand-ins, the SDK's ``Http``/``Procedure``/``DataX``/
-  ``CustomDataX``/``Spark``) is the HTTP/PROCEDURE/DATAX/SPARK table of docs/dolphin-standalone.md. Not added
-  (issue 21): SUB_WORKFLOW, FLINK, CONDITIONS, SWITCH.
+  options; FLINK's ``FlinkParameters`` likewise, with ``initScript``, ``flinkVersion`` and its ``flink run``
+  options), each with ``localParams`` and a ``resourceList`` (empty but for SPARK's and FLINK's resources). What
+  each field was checked against (DS source, DS 3.4.2's ``JSONUtils`` with stand-ins, the SDK's ``Http``/
+  ``Procedure``/``DataX``/``CustomDataX``/``Spark``/``Flink``) is the HTTP/PROCEDURE/DATAX/SPARK/FLINK table of
+  docs/dolphin-standalone.md. Not added (issue 21): SUB_WORKFLOW, CONDITIONS, SWITCH.
 """
 
 from __future__ import annotations
@@ -78,6 +79,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from common.workflow import (
     DataxParams,
     ExternalDependency,
+    FlinkParams,
     HttpParams,
     Param,
     ProcedureParams,
@@ -557,6 +559,19 @@ def _task_text(
             f'"rawScript":{_str(p.raw_script)},"deployMode":"{p.deploy_mode}","appName":{_str(p.app_name)},'
             f'"driverCores":{p.driver_cores},"driverMemory":"{p.driver_memory}","numExecutors":{p.num_executors},'
             f'"executorCores":{p.executor_cores},"executorMemory":"{p.executor_memory}",'
+            f'"mainArgs":{_str(p.main_args)},"others":{_str(p.others)},"yarnQueue":{_str(p.yarn_queue)},'
+            f'"localParams":{local_params},"resourceList":{resources}}}'
+        )
+    elif type(p) is FlinkParams:
+        res = p.resources
+        resources = "[" + ",".join([f'{{"resourceName":{_str(r)}}}' for r in res]) + "]" if res else "[]"
+        main_jar = f'{{"resourceName":{_str(p.main_jar)}}}' if p.main_jar else "null"
+        task_params = (
+            f'{{"programType":"{p.program_type}","mainClass":{_str(p.main_class)},"mainJar":{main_jar},'
+            f'"rawScript":{_str(p.raw_script)},"initScript":{_str(p.init_script)},"deployMode":"{p.deploy_mode}",'
+            f'"flinkVersion":"{p.flink_version}","appName":{_str(p.app_name)},'
+            f'"jobManagerMemory":"{p.job_manager_memory}","taskManagerMemory":"{p.task_manager_memory}",'
+            f'"slot":{p.slot},"taskManager":{p.task_manager},"parallelism":{p.parallelism},'
             f'"mainArgs":{_str(p.main_args)},"others":{_str(p.others)},"yarnQueue":{_str(p.yarn_queue)},'
             f'"localParams":{local_params},"resourceList":{resources}}}'
         )
