@@ -13,6 +13,7 @@ from common.workflow import (
     DependentCycle,
     Edge,
     ExternalDependency,
+    FlinkParams,
     HttpParam,
     HttpParams,
     Param,
@@ -42,12 +43,14 @@ HTTP_PARAMETERS = "org.apache.dolphinscheduler.plugin.task.http.HttpParameters"
 PROCEDURE_PARAMETERS = "org.apache.dolphinscheduler.plugin.task.procedure.ProcedureParameters"
 DATAX_PARAMETERS = "org.apache.dolphinscheduler.plugin.task.datax.DataxParameters"
 SPARK_PARAMETERS = "org.apache.dolphinscheduler.plugin.task.spark.SparkParameters"
+FLINK_PARAMETERS = "org.apache.dolphinscheduler.plugin.task.flink.FlinkParameters"
 #: the stand-in each task type's ``taskParams`` are read into
 PLUGIN_PARAMETERS = {
     "HTTP": HTTP_PARAMETERS,
     "PROCEDURE": PROCEDURE_PARAMETERS,
     "DATAX": DATAX_PARAMETERS,
     "SPARK": SPARK_PARAMETERS,
+    "FLINK": FLINK_PARAMETERS,
 }
 #: what we send in every HTTP and PROCEDURE ``taskParams`` that their DS classes lack (JSONUtils ignores it)
 PLUGIN_PARAMS_IGNORED_BY_DS: dict[str, str] = {
@@ -143,6 +146,17 @@ def full_snapshot() -> StructureSnapshot:
             task_id=11, name="spark sql", task_type="SPARK",
             params=SparkParams(program_type="SQL", raw_script="select 1", deploy_mode="local"),
         ),
+        SnapshotTask(
+            task_id=12, name="flink", task_type="FLINK",
+            params=FlinkParams(program_type="SCALA", main_jar="jobs/f.jar", main_class="com.example.F",
+                               deploy_mode="application", flink_version=">=1.10", app_name="f", slot=2,
+                               task_manager=3, parallelism=4, job_manager_memory="2G", task_manager_memory="3G",
+                               main_args="--x", others="-D a=b", yarn_queue="rt", resources=("conf/f.yaml",)),
+        ),
+        SnapshotTask(
+            task_id=13, name="flink sql", task_type="FLINK",
+            params=FlinkParams(program_type="SQL", raw_script="insert into k select 1", init_script="set a=b;"),
+        ),
     ]  # fmt: skip
     return StructureSnapshot(
         workflow_id=1,
@@ -159,6 +173,8 @@ def full_snapshot() -> StructureSnapshot:
             Edge(upstream_task_id=7, downstream_task_id=9),
             Edge(upstream_task_id=1, downstream_task_id=10),
             Edge(upstream_task_id=10, downstream_task_id=11),
+            Edge(upstream_task_id=1, downstream_task_id=12),
+            Edge(upstream_task_id=12, downstream_task_id=13),
         ),
         schedule=Schedule(
             crontab="0 30 2 * * ?",

@@ -279,20 +279,20 @@ def test_third_party_versions_are_the_ones_ds_pins(ds_jars: harness.Jars) -> Non
 
 
 def test_plugin_task_params_lack_only_what_we_send_on_purpose(facts: dict[str, Any]) -> None:
-    """HTTP, PROCEDURE, DATAX and SPARK ``taskParams`` (into stand-ins of their parameter classes copied from DS's
-    source: the plugins are not served): the only property DS has no field for is HTTP's and PROCEDURE's
+    """HTTP, PROCEDURE, DATAX, SPARK and FLINK ``taskParams`` (into stand-ins of their parameter classes copied from
+    DS's source: the plugins are not served): the only property DS has no field for is HTTP's and PROCEDURE's
     ``resourceList`` (``cases.PLUGIN_PARAMS_IGNORED_BY_DS``), the enums are DS's names, and the rest is read back as
     sent."""
     docs = {d["id"]: d for d in documents() if d["entity"] in PLUGIN_PARAMETERS.values()}
     assert sorted(docs) == [
-        "DATAX taskParams custom sync", "DATAX taskParams sync", "HTTP taskParams call api",
-        "PROCEDURE taskParams proc", "SPARK taskParams spark", "SPARK taskParams spark sql",
+        "DATAX taskParams custom sync", "DATAX taskParams sync", "FLINK taskParams flink", "FLINK taskParams flink sql",
+        "HTTP taskParams call api", "PROCEDURE taskParams proc", "SPARK taskParams spark", "SPARK taskParams spark sql",
     ]  # fmt: skip
     results = {r["id"]: r for r in facts["json"] if r["id"] in docs}
     for doc_id, result in results.items():
         assert result["error"] is None, result["error"]
         unknown = [u.rsplit(".", 1)[-1] for u in result["unknown"]]
-        has_resources = doc_id.startswith(("DATAX", "SPARK"))
+        has_resources = doc_id.startswith(("DATAX", "SPARK", "FLINK"))
         assert unknown == ([] if has_resources else ["resourceList"]), (doc_id, result["unknown"])
     http = results["HTTP taskParams call api"]["written"]
     assert (http["httpMethod"], http["httpCheckCondition"], http["connectTimeout"]) == (
@@ -319,3 +319,7 @@ def test_plugin_task_params_lack_only_what_we_send_on_purpose(facts: dict[str, A
     assert (spark["programType"], spark["mainJar"]["resourceName"], spark["driverCores"]) == ("JAVA", "jobs/a.jar", 2)
     spark_sql = results["SPARK taskParams spark sql"]["written"]
     assert (spark_sql["programType"], spark_sql["mainJar"], spark_sql["rawScript"]) == ("SQL", None, "select 1")
+    flink = results["FLINK taskParams flink"]["written"]
+    assert (flink["deployMode"], flink["flinkVersion"], flink["taskManager"]) == ("application", ">=1.10", 3)
+    flink_sql = results["FLINK taskParams flink sql"]["written"]
+    assert (flink_sql["mainJar"], flink_sql["initScript"]) == (None, "set a=b;")
