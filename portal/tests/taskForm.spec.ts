@@ -183,3 +183,39 @@ describe('SPARK form', () => {
     )
   })
 })
+
+describe('FLINK form', () => {
+  const program = {
+    program_type: 'SCALA',
+    main_class: 'com.example.Stream',
+    main_jar: 'jobs/stream.jar',
+    raw_script: '',
+    init_script: '',
+    deploy_mode: 'application',
+    flink_version: '>=1.10',
+    app_name: 'stream',
+    job_manager_memory: '2G',
+    task_manager_memory: '4G',
+    slot: 2,
+    task_manager: 3,
+    parallelism: 4,
+    main_args: '--x 1',
+    others: '',
+    yarn_queue: '',
+    resources: [],
+    local_params: [],
+  }
+
+  it("round-trips a program with Flink's own deploy modes", () => {
+    const form = formOf(task('FLINK', program))
+    expect(form.flink_deploy_mode).toBe('application')
+    expect(paramsOf(form)).toEqual({ kind: 'FLINK', ...program })
+  })
+
+  it('a SQL program sends its script and init script, no jar', () => {
+    const form = formOf(task('FLINK', program))
+    Object.assign(form, { program_type: 'SQL', script: 'insert into k select 1', init_script: 'set a=b;' })
+    expect(paramsOf(form)).toMatchObject({ raw_script: 'insert into k select 1', init_script: 'set a=b;', main_jar: '' })
+    expect(taskSummary({ kind: 'FLINK', ...program })).toBe('flink run SCALA (application)\ncom.example.Stream jobs/stream.jar --x 1')
+  })
+})

@@ -1,7 +1,8 @@
 // The task editor's form (TaskEditDialog) <-> a task's params (common.workflow: ShellParams, PythonParams, SqlParams,
-// HttpParams, ProcedureParams, DataxParams, SparkParams). Plain functions, so the vitest suite checks every type without a browser.
+// HttpParams, ProcedureParams, DataxParams, SparkParams, FlinkParams). Plain functions, so the vitest suite checks every type without a browser.
 import type {
   DataxParams,
+  FlinkParams,
   HttpCheckCondition,
   HttpParams,
   LocalParam,
@@ -25,6 +26,10 @@ export const SPARK_PROGRAM_TYPES = ['SCALA', 'JAVA', 'PYTHON', 'SQL'] as const
 export type SparkProgramType = (typeof SPARK_PROGRAM_TYPES)[number]
 export const SPARK_DEPLOY_MODES = ['cluster', 'client', 'local'] as const
 export type SparkDeployMode = (typeof SPARK_DEPLOY_MODES)[number]
+export const FLINK_DEPLOY_MODES = ['cluster', 'application', 'local', 'standalone'] as const
+export type FlinkDeployMode = (typeof FLINK_DEPLOY_MODES)[number]
+export const FLINK_VERSIONS = ['<1.10', '>=1.10'] as const
+export type FlinkVersion = (typeof FLINK_VERSIONS)[number]
 export const DATASOURCE_TYPES = ['POSTGRESQL', 'MYSQL', 'HIVE', 'SPARK', 'CLICKHOUSE', 'ORACLE', 'SQLSERVER', 'DORIS', 'STARROCKS']
 /** the task types that run on a DolphinScheduler datasource */
 export const DATASOURCE_TASK_TYPES: TaskType[] = ['SQL', 'PROCEDURE']
@@ -76,6 +81,15 @@ export interface TaskForm {
   others: string
   yarn_queue: string
   resources: string[]
+  /** FLINK (and the SPARK fields above it shares: program type, main class/package/arguments, app name, options) */
+  flink_deploy_mode: FlinkDeployMode
+  flink_version: FlinkVersion
+  init_script: string
+  job_manager_memory: string
+  task_manager_memory: string
+  slot: number
+  task_manager: number
+  parallelism: number
   local_params: { name: string; value: string }[]
 }
 
@@ -85,8 +99,9 @@ type AnyParams = Partial<
     Omit<SqlParams, 'kind'> &
     Omit<HttpParams, 'kind' | 'method'> &
     Omit<DataxParams, 'kind'> &
-    Omit<SparkParams, 'kind'>
-> & { method?: string }
+    Omit<SparkParams, 'kind' | 'deploy_mode'> &
+    Omit<FlinkParams, 'kind' | 'deploy_mode'>
+> & { method?: string; deploy_mode?: string }
 
 /** the form of a task being edited (defaults for a new one) */
 export function formOf(task?: Task | null): TaskForm {
@@ -128,7 +143,7 @@ export function formOf(task?: Task | null): TaskForm {
     program_type: p.program_type ?? 'SCALA',
     main_class: p.main_class ?? '',
     main_jar: p.main_jar ?? '',
-    deploy_mode: p.deploy_mode ?? 'cluster',
+    deploy_mode: type === 'SPARK' ? ((p.deploy_mode as SparkDeployMode | undefined) ?? 'cluster') : 'cluster',
     app_name: p.app_name ?? '',
     driver_cores: p.driver_cores ?? 1,
     driver_memory: p.driver_memory ?? '512M',
@@ -139,6 +154,14 @@ export function formOf(task?: Task | null): TaskForm {
     others: p.others ?? '',
     yarn_queue: p.yarn_queue ?? '',
     resources: [...(p.resources ?? [])],
+    flink_deploy_mode: type === 'FLINK' ? ((p.deploy_mode as FlinkDeployMode | undefined) ?? 'cluster') : 'cluster',
+    flink_version: p.flink_version ?? '<1.10',
+    init_script: p.init_script ?? '',
+    job_manager_memory: p.job_manager_memory ?? '1G',
+    task_manager_memory: p.task_manager_memory ?? '2G',
+    slot: p.slot ?? 1,
+    task_manager: p.task_manager ?? 2,
+    parallelism: p.parallelism ?? 1,
     local_params: (p.local_params ?? []).map((x) => ({ name: x.name, value: x.value ?? '' })),
   }
 }
@@ -219,6 +242,30 @@ export function paramsOf(form: TaskForm): TaskParams {
         local_params,
       }
     }
+    case 'FLINK': {
+      const sql = form.program_type === 'SQL'
+      return {
+        kind: 'FLINK',
+        program_type: form.program_type,
+        main_class: sql || form.program_type === 'PYTHON' ? '' : form.main_class.trim(),
+        main_jar: sql ? '' : form.main_jar.trim(),
+        raw_script: sql ? form.script : '',
+        init_script: sql ? form.init_script : '',
+        deploy_mode: form.flink_deploy_mode,
+        flink_version: form.flink_version,
+        app_name: form.app_name,
+        job_manager_memory: form.job_manager_memory.trim(),
+        task_manager_memory: form.task_manager_memory.trim(),
+        slot: form.slot,
+        task_manager: form.task_manager,
+        parallelism: form.parallelism,
+        main_args: sql ? '' : form.main_args,
+        others: form.others,
+        yarn_queue: form.yarn_queue,
+        resources: form.resources,
+        local_params,
+      }
+    }
     case 'PROCEDURE':
       return {
         kind: 'PROCEDURE',
@@ -237,10 +284,11 @@ export function taskSummary(params: TaskParams | Record<string, unknown>): strin
   const p = params as AnyParams & { kind?: string }
   if (p.kind === 'HTTP') return `${p.method ?? 'GET'} ${p.url ?? ''}${p.body ? `\n\n${p.body}` : ''}`
   if (p.kind === 'PROCEDURE') return `${p.datasource_type ?? ''} ${p.datasource_name ?? ''}\n${p.method ?? ''}`
-  if (p.kind === 'SPARK') {
-    if (p.program_type === 'SQL') return `spark-sql (${p.deploy_mode ?? 'cluster'})\n${p.raw_script ?? ''}`
+  if (p.kind === 'SPARK' || p.kind === 'FLINK') {
+    const [run, sqlRun] = p.kind === 'SPARK' ? ['spark-submit', 'spark-sql'] : ['flink run', 'flink sql']
+    if (p.program_type === 'SQL') return `${sqlRun} (${p.deploy_mode ?? 'cluster'})\n${p.raw_script ?? ''}`
     const main = [p.main_class, p.main_jar, p.main_args].filter((x) => x).join(' ')
-    return `spark-submit ${p.program_type ?? ''} (${p.deploy_mode ?? 'cluster'})\n${main}`
+    return `${run} ${p.program_type ?? ''} (${p.deploy_mode ?? 'cluster'})\n${main}`
   }
   if (p.kind === 'DATAX') {
     if (p.custom_json) return p.custom_json
