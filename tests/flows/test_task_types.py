@@ -1,6 +1,6 @@
-"""Issue 21: a workflow mixing SHELL, HTTP, PROCEDURE, DATAX and SPARK tasks goes through the gateway (register, bad
-params refused, workflow, approve, publish online, run) to the DS emulator, which holds each task with the parameters
-DS takes."""
+"""Issue 21: a workflow mixing SHELL with the new task types (HTTP, PROCEDURE, DATAX, SPARK, FLINK) goes through the
+gateway (register, bad params refused, workflow, approve, publish online, run) to the DS emulator, which holds each
+task with the parameters DS takes."""
 
 from __future__ import annotations
 
@@ -78,14 +78,18 @@ async def test_a_workflow_mixing_the_new_task_types_is_published_and_runs(platfo
     spark_params = {"program_type": "SQL", "raw_script": "insert into ods.daily select * from ods.orders"}
     spark = await p.call("POST", "/api/v1/tasks", 201, json={"name": f"agg-{s}", "task_type": "SPARK",
                                                              "params": spark_params})  # fmt: skip
+    flink_params = {"program_type": "PYTHON", "main_jar": "jobs/stream.py", "deploy_mode": "application"}
+    flink = await p.call("POST", "/api/v1/tasks", 201, json={"name": f"stream-{s}", "task_type": "FLINK",
+                                                             "params": flink_params})  # fmt: skip
     shell = await new_task(p, f"prep-{s}")
     ids = {"SHELL": shell, "HTTP": int(http["id"]), "PROCEDURE": int(proc["id"]), "DATAX": int(datax["id"]),
-           "SPARK": int(spark["id"])}  # fmt: skip
+           "SPARK": int(spark["id"]), "FLINK": int(flink["id"])}  # fmt: skip
     page = await p.call("GET", "/api/v1/tasks", params={"name": s})
     assert {t["task_type"]: t["id"] for t in page["items"] if t["id"] != warned["id"]} == ids
 
     name = f"mixed-{s}"
-    edges = [(shell, ids["HTTP"]), (ids["HTTP"], ids["PROCEDURE"]), (shell, ids["DATAX"]), (ids["DATAX"], ids["SPARK"])]
+    edges = [(shell, ids["HTTP"]), (ids["HTTP"], ids["PROCEDURE"]), (shell, ids["DATAX"]), (ids["DATAX"], ids["SPARK"]),
+             (shell, ids["FLINK"])]  # fmt: skip
     wf = await new_workflow(p, name, list(ids.values()), edges)
     await p.call("POST", f"/api/v1/workflows/{wf['id']}/approve", json={"version_no": 1})
     detail = await publish(p, int(wf["id"]), "online")
@@ -128,7 +132,14 @@ async def test_a_workflow_mixing_the_new_task_types_is_published_and_runs(platfo
         (codes["HTTP"], codes["PROCEDURE"]),
         (codes["SHELL"], codes["DATAX"]),
         (codes["DATAX"], codes["SPARK"]),
+        (codes["SHELL"], codes["FLINK"]),
     }
+    stream = by_type["FLINK"].task_params
+    assert (stream["programType"], stream["mainJar"], stream["deployMode"]) == (
+        "PYTHON",
+        {"resourceName": "jobs/stream.py"},
+        "application",
+    )
     agg = by_type["SPARK"].task_params
     assert (agg["programType"], agg["mainJar"], agg["rawScript"]) == ("SQL", None, spark_params["raw_script"])
 
