@@ -1102,6 +1102,90 @@ export interface components {
             direction: "source_to_target" | "target_to_source";
         };
         /**
+         * DataxParams
+         * @description DS ``DataxParameters`` (task-datax): a DataX job, either from a DataX JSON of its own (``custom_json``, DS
+         *     ``customConfig`` 1) or built by DS from a source datasource and query and a target datasource and table
+         *     (``customConfig`` 0). DS's ``checkParameters`` wants the JSON in the first form; both datasource ids, the query
+         *     and the target table in the second. ``xms``/``xmx`` are the DataX JVM's heap in GB.
+         */
+        DataxParams: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "DATAX";
+            /**
+             * Custom Json
+             * @default
+             */
+            custom_json?: string;
+            /**
+             * Source Datasource Name
+             * @default
+             */
+            source_datasource_name?: string;
+            /**
+             * Source Datasource Type
+             * @default MYSQL
+             */
+            source_datasource_type?: string;
+            /**
+             * Sql
+             * @default
+             */
+            sql?: string;
+            /**
+             * Target Datasource Name
+             * @default
+             */
+            target_datasource_name?: string;
+            /**
+             * Target Datasource Type
+             * @default MYSQL
+             */
+            target_datasource_type?: string;
+            /**
+             * Target Table
+             * @default
+             */
+            target_table?: string;
+            /**
+             * Pre Statements
+             * @default []
+             */
+            pre_statements?: string[];
+            /**
+             * Post Statements
+             * @default []
+             */
+            post_statements?: string[];
+            /**
+             * Job Speed Byte
+             * @default 0
+             */
+            job_speed_byte?: number;
+            /**
+             * Job Speed Record
+             * @default 1000
+             */
+            job_speed_record?: number;
+            /**
+             * Xms
+             * @default 1
+             */
+            xms?: number;
+            /**
+             * Xmx
+             * @default 1
+             */
+            xmx?: number;
+            /**
+             * Local Params
+             * @default []
+             */
+            local_params?: components["schemas"]["Param"][];
+        };
+        /**
          * DependentCycle
          * @description The ``cycle`` of a DolphinScheduler DEPENDENT item: the period whose upstream run is waited for.
          * @enum {string}
@@ -1260,6 +1344,112 @@ export interface components {
             old?: components["schemas"]["JsonValue"];
             new?: components["schemas"]["JsonValue"];
         };
+        /**
+         * FlinkParams
+         * @description DS ``FlinkParameters`` (task-flink): a Flink program (``main_jar``, a DS resource, with ``main_class`` for
+         *     JAVA/SCALA) or Flink SQL (``raw_script``, with an optional ``init_script``). DS's ``checkParameters`` wants a
+         *     program type and a main jar or a script; the rest are ``flink run`` options with the SDK's defaults.
+         */
+        FlinkParams: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "FLINK";
+            /**
+             * Program Type
+             * @default SCALA
+             * @enum {string}
+             */
+            program_type?: "JAVA" | "SCALA" | "PYTHON" | "SQL";
+            /**
+             * Main Class
+             * @default
+             */
+            main_class?: string;
+            /**
+             * Main Jar
+             * @default
+             */
+            main_jar?: string;
+            /**
+             * Raw Script
+             * @default
+             */
+            raw_script?: string;
+            /**
+             * Init Script
+             * @default
+             */
+            init_script?: string;
+            /**
+             * Deploy Mode
+             * @default cluster
+             * @enum {string}
+             */
+            deploy_mode?: "cluster" | "local" | "application" | "standalone";
+            /**
+             * Flink Version
+             * @default <1.10
+             * @enum {string}
+             */
+            flink_version?: "<1.10" | ">=1.10";
+            /**
+             * App Name
+             * @default
+             */
+            app_name?: string;
+            /**
+             * Job Manager Memory
+             * @default 1G
+             */
+            job_manager_memory?: string;
+            /**
+             * Task Manager Memory
+             * @default 2G
+             */
+            task_manager_memory?: string;
+            /**
+             * Slot
+             * @default 1
+             */
+            slot?: number;
+            /**
+             * Task Manager
+             * @default 2
+             */
+            task_manager?: number;
+            /**
+             * Parallelism
+             * @default 1
+             */
+            parallelism?: number;
+            /**
+             * Main Args
+             * @default
+             */
+            main_args?: string;
+            /**
+             * Others
+             * @default
+             */
+            others?: string;
+            /**
+             * Yarn Queue
+             * @default
+             */
+            yarn_queue?: string;
+            /**
+             * Resources
+             * @default []
+             */
+            resources?: string[];
+            /**
+             * Local Params
+             * @default []
+             */
+            local_params?: components["schemas"]["Param"][];
+        };
         /** GlobalParam */
         GlobalParam: {
             /** Name */
@@ -1282,6 +1472,78 @@ export interface components {
             removed: string[];
             /** Changed */
             changed: components["schemas"]["FieldChange"][];
+        };
+        /**
+         * HttpParam
+         * @description A query parameter or header of an HTTP task (DS ``HttpProperty``: ``prop``, ``httpParametersType``,
+         *     ``value``).
+         */
+        HttpParam: {
+            /** Name */
+            name: string;
+            /**
+             * Value
+             * @default
+             */
+            value?: string;
+            /**
+             * Location
+             * @default PARAMETER
+             * @enum {string}
+             */
+            location?: "PARAMETER" | "HEADERS";
+        };
+        /**
+         * HttpParams
+         * @description DS ``HttpParameters`` (task-http, apache/dolphinscheduler#16413): what the task calls and what counts as
+         *     success. DS's ``checkParameters`` wants a URL, a method and ``connectTimeout > 0``; the rules on ``condition``
+         *     are what ``HttpTask`` needs at run time (a custom status is parsed as an int, a body check needs text).
+         */
+        HttpParams: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "HTTP";
+            /** Url */
+            url: string;
+            /**
+             * Method
+             * @default GET
+             * @enum {string}
+             */
+            method?: "GET" | "POST" | "PUT" | "DELETE";
+            /**
+             * Http Params
+             * @default []
+             */
+            http_params?: components["schemas"]["HttpParam"][];
+            /**
+             * Body
+             * @default
+             */
+            body?: string;
+            /**
+             * Check Condition
+             * @default STATUS_CODE_DEFAULT
+             * @enum {string}
+             */
+            check_condition?: "STATUS_CODE_DEFAULT" | "STATUS_CODE_CUSTOM" | "BODY_CONTAINS" | "BODY_NOT_CONTAINS";
+            /**
+             * Condition
+             * @default
+             */
+            condition?: string;
+            /**
+             * Connect Timeout Ms
+             * @default 60000
+             */
+            connect_timeout_ms?: number;
+            /**
+             * Local Params
+             * @default []
+             */
+            local_params?: components["schemas"]["Param"][];
         };
         /** Instance */
         Instance: {
@@ -1596,6 +1858,10 @@ export interface components {
             code: string;
             /** Message */
             message: string;
+            /** Datasource Name */
+            datasource_name?: string | null;
+            /** Datasource Type */
+            datasource_type?: string | null;
         };
         /** OpenLineageDataset */
         OpenLineageDataset: {
@@ -1749,6 +2015,33 @@ export interface components {
             detail: string;
             /** Instance */
             instance?: string | null;
+        };
+        /**
+         * ProcedureParams
+         * @description DS ``ProcedureParameters`` (task-procedure): a stored procedure called on a DS datasource. DS's
+         *     ``checkParameters`` wants a datasource id, its type and ``method``, the call statement (``call p(${a})``);
+         *     IN/OUT ``local_params`` are the procedure's arguments.
+         */
+        ProcedureParams: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "PROCEDURE";
+            /** Datasource Name */
+            datasource_name: string;
+            /**
+             * Datasource Type
+             * @default POSTGRESQL
+             */
+            datasource_type?: string;
+            /** Method */
+            method: string;
+            /**
+             * Local Params
+             * @default []
+             */
+            local_params?: components["schemas"]["Param"][];
         };
         /**
          * ProposalAcceptInput
@@ -2375,12 +2668,107 @@ export interface components {
              * Task Type
              * @enum {string}
              */
-            task_type: "SHELL" | "SQL" | "PYTHON";
+            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK" | "FLINK";
             /** Description */
             description: string;
             /** Params */
-            params: components["schemas"]["ShellParams"] | components["schemas"]["PythonParams"] | components["schemas"]["SqlParams"];
+            params: components["schemas"]["ShellParams"] | components["schemas"]["PythonParams"] | components["schemas"]["SqlParams"] | components["schemas"]["HttpParams"] | components["schemas"]["ProcedureParams"] | components["schemas"]["DataxParams"] | components["schemas"]["SparkParams"] | components["schemas"]["FlinkParams"];
             node_attrs: components["schemas"]["NodeAttrs"];
+        };
+        /**
+         * SparkParams
+         * @description DS ``SparkParameters`` (task-spark): a ``spark-submit`` of a program (``main_jar``, a DS resource, with
+         *     ``main_class`` for JAVA/SCALA) or of Spark SQL (``raw_script``). DS's ``checkParameters`` wants a program type
+         *     and a main jar or a script; the rest are ``spark-submit`` options with the SDK's defaults.
+         */
+        SparkParams: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "SPARK";
+            /**
+             * Program Type
+             * @default SCALA
+             * @enum {string}
+             */
+            program_type?: "JAVA" | "SCALA" | "PYTHON" | "SQL";
+            /**
+             * Main Class
+             * @default
+             */
+            main_class?: string;
+            /**
+             * Main Jar
+             * @default
+             */
+            main_jar?: string;
+            /**
+             * Raw Script
+             * @default
+             */
+            raw_script?: string;
+            /**
+             * Deploy Mode
+             * @default cluster
+             * @enum {string}
+             */
+            deploy_mode?: "cluster" | "client" | "local";
+            /**
+             * App Name
+             * @default
+             */
+            app_name?: string;
+            /**
+             * Driver Cores
+             * @default 1
+             */
+            driver_cores?: number;
+            /**
+             * Driver Memory
+             * @default 512M
+             */
+            driver_memory?: string;
+            /**
+             * Num Executors
+             * @default 2
+             */
+            num_executors?: number;
+            /**
+             * Executor Cores
+             * @default 2
+             */
+            executor_cores?: number;
+            /**
+             * Executor Memory
+             * @default 2G
+             */
+            executor_memory?: string;
+            /**
+             * Main Args
+             * @default
+             */
+            main_args?: string;
+            /**
+             * Others
+             * @default
+             */
+            others?: string;
+            /**
+             * Yarn Queue
+             * @default
+             */
+            yarn_queue?: string;
+            /**
+             * Resources
+             * @default []
+             */
+            resources?: string[];
+            /**
+             * Local Params
+             * @default []
+             */
+            local_params?: components["schemas"]["Param"][];
         };
         /** SqlParams */
         SqlParams: {
@@ -2512,7 +2900,7 @@ export interface components {
              * Task Type
              * @enum {string}
              */
-            task_type: "SHELL" | "SQL" | "PYTHON";
+            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK" | "FLINK";
             /** Description */
             description: string;
             /** Params */
@@ -2572,7 +2960,7 @@ export interface components {
              * Task Type
              * @enum {string}
              */
-            task_type: "SHELL" | "SQL" | "PYTHON";
+            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK" | "FLINK";
             /** Description */
             description: string;
             /** Params */
@@ -2621,7 +3009,7 @@ export interface components {
              * Task Type
              * @enum {string}
              */
-            task_type: "SHELL" | "SQL" | "PYTHON";
+            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK" | "FLINK";
             /** Description */
             description?: string | null;
             /** Params */
@@ -2673,7 +3061,7 @@ export interface components {
              * Task Type
              * @enum {string}
              */
-            task_type: "SHELL" | "SQL" | "PYTHON";
+            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK" | "FLINK";
             /** Description */
             description: string;
             /** Params */
@@ -2806,7 +3194,7 @@ export interface components {
              * Task Type
              * @enum {string}
              */
-            task_type: "SHELL" | "SQL" | "PYTHON";
+            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK" | "FLINK";
             /** Description */
             description?: string | null;
             /** Params */
@@ -2835,7 +3223,7 @@ export interface components {
              * Task Type
              * @enum {string}
              */
-            task_type: "SHELL" | "SQL" | "PYTHON";
+            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK" | "FLINK";
             /** Description */
             description: string;
             /** Params */
@@ -3222,11 +3610,11 @@ export interface components {
              * Task Type
              * @enum {string}
              */
-            task_type: "SHELL" | "SQL" | "PYTHON";
+            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK" | "FLINK";
             /** Description */
             description: string;
             /** Params */
-            params: components["schemas"]["ShellParams"] | components["schemas"]["PythonParams"] | components["schemas"]["SqlParams"];
+            params: components["schemas"]["ShellParams"] | components["schemas"]["PythonParams"] | components["schemas"]["SqlParams"] | components["schemas"]["HttpParams"] | components["schemas"]["ProcedureParams"] | components["schemas"]["DataxParams"] | components["schemas"]["SparkParams"] | components["schemas"]["FlinkParams"];
             node_attrs: components["schemas"]["NodeAttrs"];
             /** Upstream Count */
             upstream_count: number;

@@ -24,7 +24,7 @@ export type PublishRecordStatus = S['PublishRecord']['status']
 export const WORKFLOW_STATUSES: WorkflowStatus[] = ['draft', 'ready', 'online', 'offline', 'archived']
 export const PUBLISH_STATUSES: PublishStatus[] = ['never_published', 'pending', 'published', 'failed']
 export const MIGRATION_MODES: MigrationMode[] = ['only_current', 'cascade_downstream', 'cascade_up_and_downstream']
-export const TASK_TYPES: TaskType[] = ['SHELL', 'SQL', 'PYTHON']
+export const TASK_TYPES: TaskType[] = ['SHELL', 'SQL', 'PYTHON', 'HTTP', 'PROCEDURE', 'DATAX', 'SPARK', 'FLINK']
 export const PRIORITIES: Priority[] = ['HIGHEST', 'HIGH', 'MEDIUM', 'LOW', 'LOWEST']
 export const EXECUTION_TYPES: ExecutionType[] = ['PARALLEL', 'SERIAL_WAIT', 'SERIAL_DISCARD', 'SERIAL_PRIORITY']
 /** DolphinScheduler workflow instance states (common.dolphin.models.WorkflowExecutionStatus). */
@@ -55,7 +55,22 @@ export type Param = S['GlobalParam']
 export type ShellParams = S['ShellParams']
 export type PythonParams = S['PythonParams']
 export type SqlParams = S['SqlParams']
-export type TaskParams = ShellParams | PythonParams | SqlParams
+export type HttpParams = S['HttpParams']
+export type HttpParam = S['HttpParam']
+export type HttpCheckCondition = NonNullable<HttpParams['check_condition']>
+export type ProcedureParams = S['ProcedureParams']
+export type DataxParams = S['DataxParams']
+export type SparkParams = S['SparkParams']
+export type FlinkParams = S['FlinkParams']
+export type TaskParams =
+  | ShellParams
+  | PythonParams
+  | SqlParams
+  | HttpParams
+  | ProcedureParams
+  | DataxParams
+  | SparkParams
+  | FlinkParams
 /** a task's local parameter (`type`: one of DolphinScheduler's data types) */
 export type LocalParam = NonNullable<ShellParams['local_params']>[number]
 /** what the API always sends (the rest have DolphinScheduler's defaults) */

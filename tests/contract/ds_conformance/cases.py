@@ -9,16 +9,22 @@ from typing import Any
 
 from common.dolphin import ScheduleSpec
 from common.workflow import (
+    DataxParams,
     DependentCycle,
     Edge,
     ExternalDependency,
+    FlinkParams,
+    HttpParam,
+    HttpParams,
     Param,
     ParamType,
     Priority,
+    ProcedureParams,
     PythonParams,
     Schedule,
     ShellParams,
     SnapshotTask,
+    SparkParams,
     SqlParams,
     StructureSnapshot,
     TimeoutStrategy,
@@ -32,6 +38,25 @@ PROPERTY = "org.apache.dolphinscheduler.plugin.task.api.model.Property"
 SCHEDULE_PARAM = "org.apache.dolphinscheduler.api.dto.ScheduleParam"
 #: task-api (not served): read into the harness's stand-in, whose members the 3.4.2 master's bytecode checks
 DEPENDENT_PARAMETERS = "org.apache.dolphinscheduler.plugin.task.api.parameters.DependentParameters"
+#: task-http and task-procedure (not served, and no served class uses them): stand-ins copied from DS's source
+HTTP_PARAMETERS = "org.apache.dolphinscheduler.plugin.task.http.HttpParameters"
+PROCEDURE_PARAMETERS = "org.apache.dolphinscheduler.plugin.task.procedure.ProcedureParameters"
+DATAX_PARAMETERS = "org.apache.dolphinscheduler.plugin.task.datax.DataxParameters"
+SPARK_PARAMETERS = "org.apache.dolphinscheduler.plugin.task.spark.SparkParameters"
+FLINK_PARAMETERS = "org.apache.dolphinscheduler.plugin.task.flink.FlinkParameters"
+#: the stand-in each task type's ``taskParams`` are read into
+PLUGIN_PARAMETERS = {
+    "HTTP": HTTP_PARAMETERS,
+    "PROCEDURE": PROCEDURE_PARAMETERS,
+    "DATAX": DATAX_PARAMETERS,
+    "SPARK": SPARK_PARAMETERS,
+    "FLINK": FLINK_PARAMETERS,
+}
+#: what we send in every HTTP and PROCEDURE ``taskParams`` that their DS classes lack (JSONUtils ignores it)
+PLUGIN_PARAMS_IGNORED_BY_DS: dict[str, str] = {
+    "resourceList": "every task's taskParams carries it in what pydolphinscheduler sends (Task._task_default_attr); "
+    "empty here; HttpParameters and ProcedureParameters have no resource list (DataxParameters has one)",
+}
 
 #: properties of a DEPENDENT task's ``taskParams`` that we send and DS's ``DependentParameters`` does not have (its
 #: ``JSONUtils`` ignores unknown properties): each is kept on purpose, for the reason given. DS stores ``taskParams`` as
@@ -83,6 +108,55 @@ def full_snapshot() -> StructureSnapshot:
             node_attrs=Attrs(priority=Priority.LOWEST, timeout_minutes=1),  # open timeout, no strategy: WARN
         ),
         SnapshotTask(task_id=5, name="defaults", task_type="SHELL", params=ShellParams(script="true")),
+        SnapshotTask(
+            task_id=6, name="call api", task_type="HTTP",
+            params=HttpParams(url="https://api.example.invalid/x?d=${dt}", method="POST", body='{"a":"\u00e9"}',
+                              http_params=(HttpParam(name="X-A", value="1", location="HEADERS"),
+                                           HttpParam(name="q", value="${dt}")),
+                              check_condition="BODY_NOT_CONTAINS", condition="error", connect_timeout_ms=1500,
+                              local_params=_params("h")),
+            node_attrs=Attrs(retries=1, timeout_minutes=2, timeout_strategy=TimeoutStrategy.FAILED),
+        ),
+        SnapshotTask(
+            task_id=7, name="proc", task_type="PROCEDURE",
+            params=ProcedureParams(datasource_name="warehouse", datasource_type="postgresql",
+                                   method="call refresh(${dt})", local_params=_params("p")),
+        ),
+        SnapshotTask(
+            task_id=8, name="sync", task_type="DATAX",
+            params=DataxParams(source_datasource_name="warehouse", source_datasource_type="POSTGRESQL",
+                               sql="select * from t", target_datasource_name="warehouse",
+                               target_datasource_type="POSTGRESQL", target_table="t_copy",
+                               pre_statements=("truncate t_copy",), post_statements=("analyze t_copy",),
+                               job_speed_byte=1024, job_speed_record=10, xms=2, xmx=3, local_params=_params("x")),
+        ),
+        SnapshotTask(
+            task_id=9, name="custom sync", task_type="DATAX",
+            params=DataxParams(custom_json='{"job":{"content":[]}}'),
+        ),
+        SnapshotTask(
+            task_id=10, name="spark", task_type="SPARK",
+            params=SparkParams(program_type="JAVA", main_jar="jobs/a.jar", main_class="com.example.A",
+                               deploy_mode="client", app_name="a ${dt}", driver_cores=2, driver_memory="1G",
+                               num_executors=3, executor_cores=4, executor_memory="8G", main_args="--day ${dt}",
+                               others="--conf a=b", yarn_queue="etl", resources=("conf/a.conf",),
+                               local_params=_params("s")),
+        ),
+        SnapshotTask(
+            task_id=11, name="spark sql", task_type="SPARK",
+            params=SparkParams(program_type="SQL", raw_script="select 1", deploy_mode="local"),
+        ),
+        SnapshotTask(
+            task_id=12, name="flink", task_type="FLINK",
+            params=FlinkParams(program_type="SCALA", main_jar="jobs/f.jar", main_class="com.example.F",
+                               deploy_mode="application", flink_version=">=1.10", app_name="f", slot=2,
+                               task_manager=3, parallelism=4, job_manager_memory="2G", task_manager_memory="3G",
+                               main_args="--x", others="-D a=b", yarn_queue="rt", resources=("conf/f.yaml",)),
+        ),
+        SnapshotTask(
+            task_id=13, name="flink sql", task_type="FLINK",
+            params=FlinkParams(program_type="SQL", raw_script="insert into k select 1", init_script="set a=b;"),
+        ),
     ]  # fmt: skip
     return StructureSnapshot(
         workflow_id=1,
@@ -93,6 +167,14 @@ def full_snapshot() -> StructureSnapshot:
             Edge(upstream_task_id=1, downstream_task_id=3),
             Edge(upstream_task_id=2, downstream_task_id=3),
             Edge(upstream_task_id=3, downstream_task_id=4),
+            Edge(upstream_task_id=4, downstream_task_id=6),
+            Edge(upstream_task_id=6, downstream_task_id=7),
+            Edge(upstream_task_id=7, downstream_task_id=8),
+            Edge(upstream_task_id=7, downstream_task_id=9),
+            Edge(upstream_task_id=1, downstream_task_id=10),
+            Edge(upstream_task_id=10, downstream_task_id=11),
+            Edge(upstream_task_id=1, downstream_task_id=12),
+            Edge(upstream_task_id=12, downstream_task_id=13),
         ),
         schedule=Schedule(
             crontab="0 30 2 * * ?",
@@ -162,6 +244,17 @@ def documents() -> list[dict[str, Any]]:
         {"id": "globalParams", "entity": PROPERTY, "list": True, "json": defn.global_params},
         {"id": "schedule (gateway)", "entity": SCHEDULE_PARAM, "list": False, "json": defn.schedule_json},
         {"id": "schedule (REST)", "entity": SCHEDULE_PARAM, "list": False, "json": rest_schedule},
+        *(
+            {
+                "id": f"{t['taskType']} taskParams {t['name']}",
+                "entity": PLUGIN_PARAMETERS[t["taskType"]],
+                "list": False,
+                "json": json.dumps(t["taskParams"]),
+                "ignored": PLUGIN_PARAMS_IGNORED_BY_DS,
+            }
+            for t in json.loads(defn.task_definition_json)
+            if t["taskType"] in PLUGIN_PARAMETERS
+        ),
         *(
             {
                 "id": f"DEPENDENT taskParams {i}",

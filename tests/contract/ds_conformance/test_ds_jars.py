@@ -23,7 +23,12 @@ from ds_emulator import rest_params as emulator_params
 from ds_emulator import rest_routes as emulator_routes
 
 from . import checks, harness
-from .cases import DEPENDENT_IGNORED_BY_DS, DEPENDENT_PARAMETERS, documents
+from .cases import (
+    DEPENDENT_IGNORED_BY_DS,
+    DEPENDENT_PARAMETERS,
+    PLUGIN_PARAMETERS,
+    documents,
+)
 from .conftest import DEPENDENT_CLASSES, DS_ENUMS, NOT_SERVED, STANDINS
 from .recording import GatewayCall, RestRequest, record_gateway_calls, record_rest_requests
 
@@ -271,3 +276,50 @@ def test_third_party_versions_are_the_ones_ds_pins(ds_jars: harness.Jars) -> Non
         pinned = harness.pinned_dependencies(jar)
         for artifact in harness.THIRD_PARTY:
             assert pinned.get(f"{artifact.group}:{artifact.artifact}") == artifact.version, (jar.name, artifact)
+
+
+def test_plugin_task_params_lack_only_what_we_send_on_purpose(facts: dict[str, Any]) -> None:
+    """HTTP, PROCEDURE, DATAX, SPARK and FLINK ``taskParams`` (into stand-ins of their parameter classes copied from
+    DS's source: the plugins are not served): the only property DS has no field for is HTTP's and PROCEDURE's
+    ``resourceList`` (``cases.PLUGIN_PARAMS_IGNORED_BY_DS``), the enums are DS's names, and the rest is read back as
+    sent."""
+    docs = {d["id"]: d for d in documents() if d["entity"] in PLUGIN_PARAMETERS.values()}
+    assert sorted(docs) == [
+        "DATAX taskParams custom sync", "DATAX taskParams sync", "FLINK taskParams flink", "FLINK taskParams flink sql",
+        "HTTP taskParams call api", "PROCEDURE taskParams proc", "SPARK taskParams spark", "SPARK taskParams spark sql",
+    ]  # fmt: skip
+    results = {r["id"]: r for r in facts["json"] if r["id"] in docs}
+    for doc_id, result in results.items():
+        assert result["error"] is None, result["error"]
+        unknown = [u.rsplit(".", 1)[-1] for u in result["unknown"]]
+        has_resources = doc_id.startswith(("DATAX", "SPARK", "FLINK"))
+        assert unknown == ([] if has_resources else ["resourceList"]), (doc_id, result["unknown"])
+    http = results["HTTP taskParams call api"]["written"]
+    assert (http["httpMethod"], http["httpCheckCondition"], http["connectTimeout"]) == (
+        "POST",
+        "BODY_NOT_CONTAINS",
+        1500,
+    )
+    assert [p["httpParametersType"] for p in http["httpParams"]] == ["HEADERS", "PARAMETER"]
+    procedure = results["PROCEDURE taskParams proc"]["written"]
+    assert (procedure["type"], procedure["datasource"], procedure["method"]) == (
+        "POSTGRESQL",
+        42,
+        "call refresh(${dt})",
+    )
+    datax = results["DATAX taskParams sync"]["written"]
+    assert (datax["customConfig"], datax["dataSource"], datax["dataTarget"], datax["targetTable"]) == (
+        0,
+        42,
+        42,
+        "t_copy",
+    )
+    assert results["DATAX taskParams custom sync"]["written"]["customConfig"] == 1
+    spark = results["SPARK taskParams spark"]["written"]
+    assert (spark["programType"], spark["mainJar"]["resourceName"], spark["driverCores"]) == ("JAVA", "jobs/a.jar", 2)
+    spark_sql = results["SPARK taskParams spark sql"]["written"]
+    assert (spark_sql["programType"], spark_sql["mainJar"], spark_sql["rawScript"]) == ("SQL", None, "select 1")
+    flink = results["FLINK taskParams flink"]["written"]
+    assert (flink["deployMode"], flink["flinkVersion"], flink["taskManager"]) == ("application", ">=1.10", 3)
+    flink_sql = results["FLINK taskParams flink sql"]["written"]
+    assert (flink_sql["mainJar"], flink_sql["initScript"]) == (None, "set a=b;")

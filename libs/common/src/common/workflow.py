@@ -43,6 +43,11 @@ class TaskType(StrEnum):
     SHELL = "SHELL"
     SQL = "SQL"
     PYTHON = "PYTHON"
+    HTTP = "HTTP"
+    PROCEDURE = "PROCEDURE"
+    DATAX = "DATAX"
+    SPARK = "SPARK"
+    FLINK = "FLINK"
 
 
 class Priority(StrEnum):
@@ -126,7 +131,204 @@ class SqlParams(_Model):
     local_params: LocalParams = ()
 
 
-TaskParams = Annotated[ShellParams | PythonParams | SqlParams, Field(discriminator="kind")]
+class HttpParam(_Model):
+    """A query parameter or header of an HTTP task (DS ``HttpProperty``: ``prop``, ``httpParametersType``,
+    ``value``)."""
+
+    name: Annotated[str, Field(min_length=1, max_length=256)]
+    value: Annotated[str, Field(max_length=MAX_PARAM_VALUE_CHARS)] = ""
+    #: DS ``HttpParametersType``: PARAMETER (query string) or HEADERS
+    location: Literal["PARAMETER", "HEADERS"] = "PARAMETER"
+
+
+HttpCheckCondition = Literal["STATUS_CODE_DEFAULT", "STATUS_CODE_CUSTOM", "BODY_CONTAINS", "BODY_NOT_CONTAINS"]
+
+
+class HttpParams(_Model):
+    """DS ``HttpParameters`` (task-http, apache/dolphinscheduler#16413): what the task calls and what counts as
+    success. DS's ``checkParameters`` wants a URL, a method and ``connectTimeout > 0``; the rules on ``condition``
+    are what ``HttpTask`` needs at run time (a custom status is parsed as an int, a body check needs text)."""
+
+    kind: Literal["HTTP"] = "HTTP"
+    url: Annotated[str, Field(min_length=1, max_length=8192, pattern=r"^(https?://|\$\{)")]
+    #: DS ``HttpRequestMethod`` (HEAD, which the SDK still offers, is not one since DS 3.3)
+    method: Literal["GET", "POST", "PUT", "DELETE"] = "GET"
+    http_params: Annotated[tuple[HttpParam, ...], Field(max_length=MAX_PARAMS)] = ()
+    body: Annotated[str, Field(max_length=MAX_SCRIPT_CHARS)] = ""
+    check_condition: HttpCheckCondition = "STATUS_CODE_DEFAULT"
+    #: the expected status code (STATUS_CODE_CUSTOM) or the text the body must (not) contain
+    condition: Annotated[str, Field(max_length=MAX_PARAM_VALUE_CHARS)] = ""
+    #: DS uses it as connect, socket and connection-request timeout, milliseconds
+    connect_timeout_ms: Annotated[int, Field(ge=1, le=3_600_000)] = 60_000
+    local_params: LocalParams = ()
+
+    @model_validator(mode="after")
+    def _condition_of_check(self) -> HttpParams:
+        if self.check_condition == "STATUS_CODE_CUSTOM":
+            if not (self.condition.isdigit() and 100 <= int(self.condition) <= 599):
+                raise ValueError("condition must be an HTTP status code (100-599) for STATUS_CODE_CUSTOM")
+        elif self.check_condition != "STATUS_CODE_DEFAULT" and not self.condition:
+            raise ValueError(f"condition must be the text to look for in the body for {self.check_condition}")
+        return self
+
+
+class ProcedureParams(_Model):
+    """DS ``ProcedureParameters`` (task-procedure): a stored procedure called on a DS datasource. DS's
+    ``checkParameters`` wants a datasource id, its type and ``method``, the call statement (``call p(${a})``);
+    IN/OUT ``local_params`` are the procedure's arguments."""
+
+    kind: Literal["PROCEDURE"] = "PROCEDURE"
+    datasource_name: Annotated[str, Field(min_length=1)]
+    datasource_type: Annotated[str, Field(min_length=1)] = "POSTGRESQL"
+    method: Script
+    local_params: LocalParams = ()
+
+
+class DataxParams(_Model):
+    """DS ``DataxParameters`` (task-datax): a DataX job, either from a DataX JSON of its own (``custom_json``, DS
+    ``customConfig`` 1) or built by DS from a source datasource and query and a target datasource and table
+    (``customConfig`` 0). DS's ``checkParameters`` wants the JSON in the first form; both datasource ids, the query
+    and the target table in the second. ``xms``/``xmx`` are the DataX JVM's heap in GB."""
+
+    kind: Literal["DATAX"] = "DATAX"
+    #: the whole DataX job JSON (``${…}`` parameters allowed); when set, the fields below but xms/xmx are not sent
+    custom_json: Annotated[str, Field(max_length=MAX_SCRIPT_CHARS)] = ""
+    source_datasource_name: str = ""
+    source_datasource_type: str = "MYSQL"
+    #: the query that reads the source
+    sql: Annotated[str, Field(max_length=MAX_SCRIPT_CHARS)] = ""
+    target_datasource_name: str = ""
+    target_datasource_type: str = "MYSQL"
+    target_table: Annotated[str, Field(max_length=1024)] = ""
+    pre_statements: Statements = ()
+    post_statements: Statements = ()
+    #: DataX ``speed.byte`` (0: no limit) and ``speed.record``, the SDK's and DS UI's defaults
+    job_speed_byte: Annotated[int, Field(ge=0)] = 0
+    job_speed_record: Annotated[int, Field(ge=0)] = 1000
+    xms: Annotated[int, Field(ge=1, le=1024)] = 1
+    xmx: Annotated[int, Field(ge=1, le=1024)] = 1
+    local_params: LocalParams = ()
+
+    @model_validator(mode="after")
+    def _one_form(self) -> DataxParams:
+        if self.xms > self.xmx:
+            raise ValueError("xms must not be more than xmx")
+        if self.custom_json:
+            return self
+        missing = [
+            f
+            for f in ("source_datasource_name", "source_datasource_type", "sql", "target_datasource_name",
+                      "target_datasource_type", "target_table")
+            if not getattr(self, f).strip()
+        ]  # fmt: skip
+        if missing:
+            raise ValueError(f"without custom_json a DATAX task needs {', '.join(missing)}")
+        return self
+
+
+#: a Spark/YARN memory amount: a number with an optional unit (512M, 2G)
+SparkMemory = Annotated[str, Field(pattern=r"^[0-9]+[KkMmGgTt]?$", max_length=16)]
+
+
+class SparkParams(_Model):
+    """DS ``SparkParameters`` (task-spark): a ``spark-submit`` of a program (``main_jar``, a DS resource, with
+    ``main_class`` for JAVA/SCALA) or of Spark SQL (``raw_script``). DS's ``checkParameters`` wants a program type
+    and a main jar or a script; the rest are ``spark-submit`` options with the SDK's defaults."""
+
+    kind: Literal["SPARK"] = "SPARK"
+    #: DS ``ProgramType``
+    program_type: Literal["JAVA", "SCALA", "PYTHON", "SQL"] = "SCALA"
+    main_class: Annotated[str, Field(max_length=1024)] = ""
+    #: the DS resource (its full name) that holds the program
+    main_jar: Annotated[str, Field(max_length=1024)] = ""
+    #: the SQL of a SQL program
+    raw_script: Annotated[str, Field(max_length=MAX_SCRIPT_CHARS)] = ""
+    #: ``--deploy-mode`` (``local``: ``--master local``)
+    deploy_mode: Literal["cluster", "client", "local"] = "cluster"
+    app_name: Annotated[str, Field(max_length=255)] = ""
+    driver_cores: Annotated[int, Field(ge=1, le=1024)] = 1
+    driver_memory: SparkMemory = "512M"
+    num_executors: Annotated[int, Field(ge=1, le=100_000)] = 2
+    executor_cores: Annotated[int, Field(ge=1, le=1024)] = 2
+    executor_memory: SparkMemory = "2G"
+    main_args: Annotated[str, Field(max_length=MAX_PARAM_VALUE_CHARS)] = ""
+    #: further ``spark-submit`` options (``--conf k=v``)
+    others: Annotated[str, Field(max_length=MAX_PARAM_VALUE_CHARS)] = ""
+    yarn_queue: Annotated[str, Field(max_length=255)] = ""
+    resources: Resources = ()
+    local_params: LocalParams = ()
+
+    @model_validator(mode="after")
+    def _program(self) -> SparkParams:
+        if self.program_type == "SQL":
+            if not self.raw_script.strip():
+                raise ValueError("raw_script is required for a SQL program")
+        elif not self.main_jar.strip():
+            raise ValueError(f"main_jar is required for a {self.program_type} program")
+        elif self.program_type in ("JAVA", "SCALA") and not self.main_class.strip():
+            raise ValueError(f"main_class is required for a {self.program_type} program")
+        return self
+
+
+class FlinkParams(_Model):
+    """DS ``FlinkParameters`` (task-flink): a Flink program (``main_jar``, a DS resource, with ``main_class`` for
+    JAVA/SCALA) or Flink SQL (``raw_script``, with an optional ``init_script``). DS's ``checkParameters`` wants a
+    program type and a main jar or a script; the rest are ``flink run`` options with the SDK's defaults."""
+
+    kind: Literal["FLINK"] = "FLINK"
+    program_type: Literal["JAVA", "SCALA", "PYTHON", "SQL"] = "SCALA"
+    main_class: Annotated[str, Field(max_length=1024)] = ""
+    main_jar: Annotated[str, Field(max_length=1024)] = ""
+    raw_script: Annotated[str, Field(max_length=MAX_SCRIPT_CHARS)] = ""
+    #: SQL run before ``raw_script`` (``SET``/``CREATE`` statements)
+    init_script: Annotated[str, Field(max_length=MAX_SCRIPT_CHARS)] = ""
+    #: DS ``FlinkDeployMode`` (its JSON names)
+    deploy_mode: Literal["cluster", "local", "application", "standalone"] = "cluster"
+    #: the Flink version class DS builds the command for
+    flink_version: Literal["<1.10", ">=1.10"] = "<1.10"
+    app_name: Annotated[str, Field(max_length=255)] = ""
+    job_manager_memory: SparkMemory = "1G"
+    task_manager_memory: SparkMemory = "2G"
+    slot: Annotated[int, Field(ge=1, le=1024)] = 1
+    task_manager: Annotated[int, Field(ge=1, le=100_000)] = 2
+    parallelism: Annotated[int, Field(ge=1, le=100_000)] = 1
+    main_args: Annotated[str, Field(max_length=MAX_PARAM_VALUE_CHARS)] = ""
+    others: Annotated[str, Field(max_length=MAX_PARAM_VALUE_CHARS)] = ""
+    yarn_queue: Annotated[str, Field(max_length=255)] = ""
+    resources: Resources = ()
+    local_params: LocalParams = ()
+
+    @model_validator(mode="after")
+    def _program(self) -> FlinkParams:
+        if self.program_type == "SQL":
+            if not self.raw_script.strip():
+                raise ValueError("raw_script is required for a SQL program")
+        elif not self.main_jar.strip():
+            raise ValueError(f"main_jar is required for a {self.program_type} program")
+        elif self.program_type in ("JAVA", "SCALA") and not self.main_class.strip():
+            raise ValueError(f"main_class is required for a {self.program_type} program")
+        return self
+
+
+TaskParams = Annotated[
+    ShellParams | PythonParams | SqlParams | HttpParams | ProcedureParams | DataxParams | SparkParams | FlinkParams,
+    Field(discriminator="kind"),
+]
+#: the params whose task runs on a DS datasource (named by ``datasource_name`` and ``datasource_type``)
+DatasourceParams = SqlParams | ProcedureParams
+
+
+def datasources_of(params: object) -> tuple[tuple[str, str], ...]:
+    """The DS datasources a task's params name, as ``(name, type as written)``: one for SQL and PROCEDURE, the
+    source and target of a DATAX task built by DS (none with a custom DataX JSON), none for the other types."""
+    if isinstance(params, DatasourceParams):
+        return ((params.datasource_name, params.datasource_type),)
+    if isinstance(params, DataxParams) and not params.custom_json:
+        return (
+            (params.source_datasource_name, params.source_datasource_type),
+            (params.target_datasource_name, params.target_datasource_type),
+        )
+    return ()
 
 
 class NodeAttrs(_Model):

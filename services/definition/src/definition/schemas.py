@@ -78,6 +78,9 @@ class Notice(BaseModel):
 
     code: str
     message: str
+    #: the datasource a ``unknown_datasource``/``datasource_unchecked`` notice is about
+    datasource_name: str | None = None
+    datasource_type: str | None = None
 
 
 class Task(BaseModel):
@@ -130,7 +133,7 @@ class TaskListQuery(BaseModel):
     workflow_id: Id | None = None
     unassigned: bool = False
     name: str | None = Field(None, description="contains, case-insensitive")
-    task_type: Literal["SHELL", "SQL", "PYTHON"] | None = None
+    task_type: Literal["SHELL", "SQL", "PYTHON", "HTTP", "PROCEDURE", "DATAX", "SPARK", "FLINK"] | None = None
     upstream_task_id: int | None = Field(
         None, ge=1, le=INT8_MAX, description="tasks whose upstream set contains this task (lineage)"
     )

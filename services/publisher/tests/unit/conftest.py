@@ -183,6 +183,11 @@ def pyds() -> SimpleNamespace:
         "python": "pydolphinscheduler.tasks.python",
         "sql": "pydolphinscheduler.tasks.sql",
         "dependent": "pydolphinscheduler.tasks.dependent",
+        "http": "pydolphinscheduler.tasks.http",
+        "procedure": "pydolphinscheduler.tasks.procedure",
+        "datax": "pydolphinscheduler.tasks.datax",
+        "spark": "pydolphinscheduler.tasks.spark",
+        "flink": "pydolphinscheduler.tasks.flink",
         "datasource": "pydolphinscheduler.models.datasource",
     }
     with warnings.catch_warnings():

@@ -19,6 +19,7 @@ from ds_emulator.model import (
     fmt,
     parse_date,
 )
+from ds_emulator.task_params import CHECKED_TYPES, task_params_status
 
 
 class Definitions(Accounts):
@@ -49,18 +50,23 @@ class Definitions(Accounts):
         for item in self._load_json_list(raw, "taskDefinitionJson"):
             task = dict(item)
             params = task.get("taskParams")
-            dependent = str(task.get("taskType", "")).upper() == "DEPENDENT"
+            task_type = str(task.get("taskType", "")).upper()
+            dependent = task_type == "DEPENDENT"
+            checked = dependent or task_type in CHECKED_TYPES
             if isinstance(params, str):
                 try:
-                    params = json.loads(params) if params else ({} if not dependent else None)
+                    params = json.loads(params) if params else ({} if not checked else None)
                 except json.JSONDecodeError:
-                    # DS: the task type's parameters cannot be parsed (checked for DEPENDENT; see DEPENDENT_UNREADABLE)
-                    if dependent:
+                    # DS: the task type's parameters cannot be parsed (checked for DEPENDENT, HTTP and PROCEDURE;
+                    # see DEPENDENT_UNREADABLE)
+                    if checked:
                         raise DsError(DEPENDENT_UNREADABLE) from None
                     raise DsError("WORKFLOW_NODE_S_PARAMETER_INVALID", task.get("name")) from None
-            if dependent and (status := dependent_params_status(params)) is not None:
-                # DS: ServiceException(REQUEST_PARAMS_NOT_VALID_ERROR) carries no argument ("{0}" stays)
-                raise DsError(status) if status == DEPENDENT_UNREADABLE else DsError(status, task.get("name"))
+            if checked:
+                status = dependent_params_status(params) if dependent else task_params_status(task_type, params)
+                if status is not None:
+                    # DS: ServiceException(REQUEST_PARAMS_NOT_VALID_ERROR) carries no argument ("{0}" stays)
+                    raise DsError(status) if status == DEPENDENT_UNREADABLE else DsError(status, task.get("name"))
             if not isinstance(params, dict):
                 raise DsError("WORKFLOW_NODE_S_PARAMETER_INVALID", task.get("name"))
             task["taskParams"] = params

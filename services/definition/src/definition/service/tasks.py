@@ -9,7 +9,7 @@ from typing import Any
 from common.db import unit_of_work
 from common.errors import NotFound, StaleVersion
 from common.events.models import LineageChanged, TriggerSource
-from common.workflow import SnapshotTask, SqlParams
+from common.workflow import SnapshotTask, datasources_of
 from definition import schemas
 from definition.db.repository import relations as relation_repo
 from definition.db.repository import tasks as task_repo
@@ -49,27 +49,33 @@ async def create_task(deps: Deps, body: schemas.TaskInput, actor: str) -> schema
 
 
 async def _with_checks(deps: Deps, task: _T, body: schemas.TaskInput) -> _T:
-    """The saved task with what would stop its publish: a SQL task's datasource that DolphinScheduler does not have
-    (asked after the save: a slow lookup never holds the transaction, and never fails the save)."""
-    params = body.params
-    if deps.datasources is None or not isinstance(params, SqlParams):
+    """The saved task with what would stop its publish: a SQL or PROCEDURE task's datasource that DolphinScheduler
+    does not have (asked after the save: a slow lookup never holds the transaction, and never fails the save)."""
+    wanted = list(dict.fromkeys((name, type_.upper()) for name, type_ in datasources_of(body.params)))
+    if deps.datasources is None or not wanted:
         return task
-    found = await deps.datasources.exists(params.datasource_name, params.datasource_type.upper())
-    if found:
-        return task
-    what = f"{params.datasource_type.upper()} datasource '{params.datasource_name}'"
-    notice = (
-        schemas.Notice(
-            code="unknown_datasource",
-            message=f"DolphinScheduler has no {what}: publishing a workflow with this task fails until it exists",
+    notices = []
+    for name, ds_type in wanted:
+        found = await deps.datasources.exists(name, ds_type)
+        if found:
+            continue
+        what = f"{ds_type} datasource '{name}'"
+        notices.append(
+            schemas.Notice(
+                code="unknown_datasource",
+                message=f"DolphinScheduler has no {what}: publishing a workflow with this task fails until it exists",
+                datasource_name=name,
+                datasource_type=ds_type,
+            )
+            if found is False
+            else schemas.Notice(
+                code="datasource_unchecked",
+                message=f"could not check the {what} against DolphinScheduler now (the publisher did not answer)",
+                datasource_name=name,
+                datasource_type=ds_type,
+            )
         )
-        if found is False
-        else schemas.Notice(
-            code="datasource_unchecked",
-            message=f"could not check the {what} against DolphinScheduler now (the publisher did not answer)",
-        )
-    )
-    return task.model_copy(update={"warnings": [notice]})
+    return task.model_copy(update={"warnings": notices}) if notices else task
 
 
 async def get_task(deps: Deps, task_id: int) -> schemas.TaskDetail:

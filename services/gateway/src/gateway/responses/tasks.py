@@ -18,6 +18,9 @@ class Notice(BaseModel):
 
     code: str
     message: str
+    #: the datasource an ``unknown_datasource``/``datasource_unchecked`` notice is about
+    datasource_name: str | None = None
+    datasource_type: str | None = None
 
 
 class Task(BaseModel):

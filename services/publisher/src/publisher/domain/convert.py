@@ -49,6 +49,17 @@ Decisions (see also the docstrings below):
   (``DependentParameters`` has none; the SDK sends it for every task) are ignored by DS's Java, kept in the stored
   text; the harness requires them to be the only such properties. ``test_pyds_equivalence`` compares the tasks with
   pydolphinscheduler 4.1.0's ``Dependent`` field by field.
+* HTTP, PROCEDURE, DATAX, SPARK and FLINK tasks (issue 21) send DS's ``HttpParameters`` (``url``, ``httpMethod``,
+  ``httpParams`` with ``httpParametersType``, ``httpBody``, ``httpCheckCondition``, ``condition``,
+  ``connectTimeout``), ``ProcedureParameters`` (``type`` and ``datasource`` resolved like a SQL task's, ``method``),
+  ``DataxParameters`` (``customConfig`` 1 with the job ``json``, or 0 with both datasources resolved like a SQL
+  task's, ``sql``, ``targetTable``, statements and speeds; ``xms``/``xmx`` in both) and ``SparkParameters``
+  (``programType``, ``mainClass``, ``mainJar`` by resource name or null for SQL, ``rawScript``, the ``spark-submit``
+  options; FLINK's ``FlinkParameters`` likewise, with ``initScript``, ``flinkVersion`` and its ``flink run``
+  options), each with ``localParams`` and a ``resourceList`` (empty but for SPARK's and FLINK's resources). What
+  each field was checked against (DS source, DS 3.4.2's ``JSONUtils`` with stand-ins, the SDK's ``Http``/
+  ``Procedure``/``DataX``/``CustomDataX``/``Spark``/``Flink``) is the HTTP/PROCEDURE/DATAX/SPARK/FLINK table of
+  docs/dolphin-standalone.md. Not added (issue 21): SUB_WORKFLOW, CONDITIONS, SWITCH.
 """
 
 from __future__ import annotations
@@ -66,14 +77,20 @@ from typing import Any, Final, Literal, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from common.workflow import (
+    DataxParams,
     ExternalDependency,
+    FlinkParams,
+    HttpParams,
     Param,
+    ProcedureParams,
     PythonParams,
     Schedule,
     ShellParams,
     SnapshotTask,
+    SparkParams,
     SqlParams,
     StructureSnapshot,
+    datasources_of,
 )
 from publisher.domain.errors import (
     InvalidDag,
@@ -429,12 +446,14 @@ def _edges(snapshot: StructureSnapshot, code_of: dict[int, int]) -> list[tuple[i
 def _resolve_datasources(
     tasks: list[SnapshotTask], datasource_ids: Mapping[tuple[str, str], int]
 ) -> dict[tuple[str, str], tuple[str, int]]:
-    """``(name, type as written)`` -> ``(DS type name, datasource id)`` for every SQL task's datasource."""
+    """``(name, type as written)`` -> ``(DS type name, datasource id)`` for every datasource a task names (SQL,
+    PROCEDURE, DATAX's source and target: ``common.workflow.datasources_of``)."""
     wanted: dict[tuple[str, str], list[int]] = {}
     for t in tasks:
-        p = t.params
-        if type(p) is SqlParams:
-            wanted.setdefault((p.datasource_name, p.datasource_type), []).append(t.task_id)
+        for key in datasources_of(t.params):
+            tids = wanted.setdefault(key, [])
+            if not tids or tids[-1] != t.task_id:
+                tids.append(t.task_id)
     if not wanted:
         return {}
     known = {(name, type_.upper()): ds_id for (name, type_), ds_id in datasource_ids.items()}
@@ -501,6 +520,67 @@ def _task_text(
         res = p.resources
         resources = "[" + ",".join([f'{{"resourceName":{_str(r)}}}' for r in res]) + "]" if res else "[]"
         task_params = f'{{"rawScript":{_str(p.script)},"localParams":{local_params},"resourceList":{resources}}}'
+    elif type(p) is HttpParams:
+        http_params = ",".join(
+            [
+                f'{{"prop":{_str(h.name)},"httpParametersType":"{h.location}","value":{_str(h.value)}}}'
+                for h in p.http_params
+            ]
+        )
+        task_params = (
+            f'{{"url":{_str(p.url)},"httpMethod":"{p.method}","httpParams":[{http_params}],'
+            f'"httpBody":{_str(p.body)},"httpCheckCondition":"{p.check_condition}","condition":{_str(p.condition)},'
+            f'"connectTimeout":{p.connect_timeout_ms},"localParams":{local_params},"resourceList":[]}}'
+        )
+    elif type(p) is DataxParams:
+        if p.custom_json:
+            task_params = (
+                f'{{"customConfig":1,"json":{_str(p.custom_json)},"xms":{p.xms},"xmx":{p.xmx},'
+                f'"localParams":{local_params},"resourceList":[]}}'
+            )
+        else:
+            src_type, src_id = datasources[(p.source_datasource_name, p.source_datasource_type)]
+            dst_type, dst_id = datasources[(p.target_datasource_name, p.target_datasource_type)]
+            pre, post = p.pre_statements, p.post_statements
+            task_params = (
+                f'{{"customConfig":0,"dsType":{_str(src_type)},"dataSource":{src_id},'
+                f'"dtType":{_str(dst_type)},"dataTarget":{dst_id},"sql":{_str(p.sql)},'
+                f'"targetTable":{_str(p.target_table)},"jobSpeedByte":{p.job_speed_byte},'
+                f'"jobSpeedRecord":{p.job_speed_record},"preStatements":{_json_list(pre) if pre else "[]"},'
+                f'"postStatements":{_json_list(post) if post else "[]"},"xms":{p.xms},"xmx":{p.xmx},'
+                f'"localParams":{local_params},"resourceList":[]}}'
+            )
+    elif type(p) is SparkParams:
+        res = p.resources
+        resources = "[" + ",".join([f'{{"resourceName":{_str(r)}}}' for r in res]) + "]" if res else "[]"
+        main_jar = f'{{"resourceName":{_str(p.main_jar)}}}' if p.main_jar else "null"
+        task_params = (
+            f'{{"programType":"{p.program_type}","mainClass":{_str(p.main_class)},"mainJar":{main_jar},'
+            f'"rawScript":{_str(p.raw_script)},"deployMode":"{p.deploy_mode}","appName":{_str(p.app_name)},'
+            f'"driverCores":{p.driver_cores},"driverMemory":"{p.driver_memory}","numExecutors":{p.num_executors},'
+            f'"executorCores":{p.executor_cores},"executorMemory":"{p.executor_memory}",'
+            f'"mainArgs":{_str(p.main_args)},"others":{_str(p.others)},"yarnQueue":{_str(p.yarn_queue)},'
+            f'"localParams":{local_params},"resourceList":{resources}}}'
+        )
+    elif type(p) is FlinkParams:
+        res = p.resources
+        resources = "[" + ",".join([f'{{"resourceName":{_str(r)}}}' for r in res]) + "]" if res else "[]"
+        main_jar = f'{{"resourceName":{_str(p.main_jar)}}}' if p.main_jar else "null"
+        task_params = (
+            f'{{"programType":"{p.program_type}","mainClass":{_str(p.main_class)},"mainJar":{main_jar},'
+            f'"rawScript":{_str(p.raw_script)},"initScript":{_str(p.init_script)},"deployMode":"{p.deploy_mode}",'
+            f'"flinkVersion":"{p.flink_version}","appName":{_str(p.app_name)},'
+            f'"jobManagerMemory":"{p.job_manager_memory}","taskManagerMemory":"{p.task_manager_memory}",'
+            f'"slot":{p.slot},"taskManager":{p.task_manager},"parallelism":{p.parallelism},'
+            f'"mainArgs":{_str(p.main_args)},"others":{_str(p.others)},"yarnQueue":{_str(p.yarn_queue)},'
+            f'"localParams":{local_params},"resourceList":{resources}}}'
+        )
+    elif type(p) is ProcedureParams:
+        ds_type, ds_id = datasources[(p.datasource_name, p.datasource_type)]
+        task_params = (
+            f'{{"type":{_str(ds_type)},"datasource":{ds_id},"method":{_str(p.method)},'
+            f'"localParams":{local_params},"resourceList":[]}}'
+        )
     else:  # pragma: no cover - the snapshot model admits no other params
         raise InvalidDag(f"task {task.task_id}: unsupported task params {type(p).__name__}")
     a = task.node_attrs

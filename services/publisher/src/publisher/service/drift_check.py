@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 from common.db import unit_of_work
 from common.dolphin import DolphinNotFound
 from common.errors import NotFound
-from common.workflow import SqlParams, StructureSnapshot
+from common.workflow import StructureSnapshot, datasources_of
 from publisher.db import repository as repo
 from publisher.deps import Deps
 from publisher.domain import convert, drift
@@ -79,9 +79,7 @@ async def drift_check(deps: Deps, workflow_id: int) -> DriftView:
         view.differences = ["no confirmed deploy of this workflow to compare with"]
         return view
     snapshot = StructureSnapshot.model_validate(record.snapshot)
-    wanted = sorted(
-        {(p.datasource_name, p.datasource_type) for t in snapshot.tasks if isinstance(p := t.params, SqlParams)}
-    )
+    wanted = sorted({ds for t in snapshot.tasks for ds in datasources_of(t.params)})
     datasource_ids = {(n, t): (await deps.gateway.get_datasource(n, t.upper())).id for n, t in wanted}
     defn = convert(
         snapshot, codes, datasource_ids=datasource_ids, upstream_task_codes=await _upstream_task_codes(deps, snapshot)

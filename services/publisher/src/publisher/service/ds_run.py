@@ -32,7 +32,7 @@ from common.dolphin import (
 from common.errors import PlatformError, TransientError
 from common.events.models import PublishOperation
 from common.retry import retrying
-from common.workflow import SqlParams, StructureSnapshot
+from common.workflow import StructureSnapshot, datasources_of
 from publisher.db import repository as repo
 from publisher.deps import Deps
 from publisher.domain import DolphinWorkflowDefinition, assign_codes, code_batches, codes_needed, convert
@@ -362,8 +362,7 @@ class _Run:
         return mapping
 
     async def _datasources(self, snapshot: StructureSnapshot) -> dict[tuple[str, str], int]:
-        sql = [t.params for t in snapshot.tasks if isinstance(t.params, SqlParams)]
-        wanted = sorted({(p.datasource_name, p.datasource_type) for p in sql})
+        wanted = sorted({ds for t in snapshot.tasks for ds in datasources_of(t.params)})
         ids: dict[tuple[str, str], int] = {}
         for name, ds_type in wanted:
             source = await self._ds(

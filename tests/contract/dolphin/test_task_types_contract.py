@@ -1,0 +1,226 @@
+"""The issue-21 task types (HTTP, PROCEDURE, DATAX, SPARK, FLINK) as DS 3.4 takes them: the converter's output is
+saved and read back unchanged, and parameters DS's ``checkParameters`` refuses are refused (50020 naming the task;
+10001 where DS cannot read them).
+
+Like test_dolphin_contract, nothing here uses emulator-only endpoints beyond the ``known_datasource`` seed, so it runs
+unchanged against a real DS 3.3/3.4."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from common.dolphin import DolphinApiError
+from common.dolphin.gateway import DolphinGatewayClient
+from common.dolphin.rest import DolphinRestClient
+from common.workflow import (
+    DataxParams,
+    Edge,
+    FlinkParams,
+    HttpParam,
+    HttpParams,
+    NodeAttrs,
+    Param,
+    ProcedureParams,
+    ShellParams,
+    SnapshotTask,
+    SparkParams,
+    StructureSnapshot,
+)
+from publisher.domain import convert
+
+if TYPE_CHECKING:
+    from .conftest import DsTarget, KnownDatasource
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def _snapshot(ds: KnownDatasource) -> StructureSnapshot:
+    attrs = NodeAttrs(worker_group="default", retries=1, timeout_minutes=3, priority="HIGH")
+    tasks = (
+        SnapshotTask(task_id=1, name="prepare", task_type="SHELL", params=ShellParams(script="echo prepare")),
+        SnapshotTask(
+            task_id=2, name="refresh api", task_type="HTTP", node_attrs=attrs,
+            params=HttpParams(
+                url="https://api.example.invalid/refresh", method="POST", body='{"day":"${dt}"}',
+                http_params=(HttpParam(name="X-Req", value="1", location="HEADERS"), HttpParam(name="q", value="a")),
+                check_condition="STATUS_CODE_CUSTOM", condition="202", connect_timeout_ms=5000,
+                local_params=(Param(name="dt", value="${system.biz.date}"),),
+            ),
+        ),
+        SnapshotTask(
+            task_id=3, name="call proc", task_type="PROCEDURE", node_attrs=attrs,
+            params=ProcedureParams(datasource_name=ds.name, datasource_type=ds.type, method="call refresh_orders()"),
+        ),
+        SnapshotTask(
+            task_id=4, name="sync", task_type="DATAX", node_attrs=attrs,
+            params=DataxParams(source_datasource_name=ds.name, source_datasource_type=ds.type, sql="select 1",
+                               target_datasource_name=ds.name, target_datasource_type=ds.type,
+                               target_table="copy", pre_statements=("truncate copy",)),
+        ),
+        SnapshotTask(
+            task_id=5, name="custom sync", task_type="DATAX",
+            params=DataxParams(custom_json='{"job":{"content":[]}}', xms=1, xmx=2),
+        ),
+        SnapshotTask(
+            task_id=6, name="spark", task_type="SPARK", node_attrs=attrs,
+            params=SparkParams(main_jar="jobs/o.jar", main_class="com.example.O", main_args="--day ${dt}"),
+        ),
+        SnapshotTask(
+            task_id=7, name="flink", task_type="FLINK", node_attrs=attrs,
+            params=FlinkParams(program_type="SQL", raw_script="insert into k select * from s", deploy_mode="local"),
+        ),
+    )  # fmt: skip
+    return StructureSnapshot(
+        workflow_id=1,
+        workflow_name=f"types-{uuid.uuid4().hex[:8]}",
+        tasks=tasks,
+        edges=(
+            Edge(upstream_task_id=1, downstream_task_id=2),
+            Edge(upstream_task_id=2, downstream_task_id=3),
+            Edge(upstream_task_id=3, downstream_task_id=4),
+            Edge(upstream_task_id=3, downstream_task_id=5),
+            Edge(upstream_task_id=1, downstream_task_id=6),
+            Edge(upstream_task_id=1, downstream_task_id=7),
+        ),
+    )
+
+
+async def _save(gateway: DolphinGatewayClient, target: DsTarget, name: str, tasks: str, relations: str) -> int:
+    return await gateway.create_or_update_workflow(
+        user_name=target.user_name,
+        project_name=target.project_name,
+        name=name,
+        task_relation_json=relations,
+        task_definition_json=tasks,
+    )
+
+
+async def test_http_and_procedure_tasks_are_saved_and_read_back_as_sent(
+    ds_gateway: DolphinGatewayClient,
+    ds_rest: DolphinRestClient,
+    ds_target: DsTarget,
+    known_datasource: KnownDatasource,
+) -> None:
+    snap = _snapshot(known_datasource)
+    source = await ds_gateway.get_datasource(known_datasource.name, known_datasource.type)
+    codes = dict(zip((1, 2, 3, 4, 5, 6, 7), await ds_gateway.gen_task_code_list(7), strict=True))
+    defn = convert(snap, codes, datasource_ids={(known_datasource.name, known_datasource.type): source.id})
+    code = await _save(ds_gateway, ds_target, defn.name, defn.task_definition_json, defn.task_relation_json)
+
+    data = await ds_rest.get_workflow_definition(ds_target.project_code, code)
+    sent = {t["code"]: t for t in json.loads(defn.task_definition_json)}
+    stored = {t.code: t for t in data.task_definition_list}
+    assert {c: t.task_type for c, t in stored.items()} == {
+        codes[1]: "SHELL", codes[2]: "HTTP", codes[3]: "PROCEDURE", codes[4]: "DATAX", codes[5]: "DATAX",
+        codes[6]: "SPARK", codes[7]: "FLINK",
+    }  # fmt: skip
+    for c in (codes[2], codes[3], codes[4], codes[5], codes[6], codes[7]):
+        assert stored[c].task_params == sent[c]["taskParams"]
+    assert stored[codes[3]].task_params["datasource"] == source.id
+    assert (stored[codes[4]].task_params["dataSource"], stored[codes[4]].task_params["dataTarget"]) == (source.id,) * 2
+    assert data.edges() == {(0, codes[1]), (codes[1], codes[2]), (codes[2], codes[3]), (codes[3], codes[4]),
+                            (codes[3], codes[5]), (codes[1], codes[6]), (codes[1], codes[7])}  # fmt: skip
+
+
+async def test_ds_accepts_a_spark_sql_task_with_an_empty_script(
+    ds_gateway: DolphinGatewayClient, ds_rest: DolphinRestClient, ds_target: DsTarget
+) -> None:
+    """``checkParameters`` tests ``rawScript != null``: DS saves an empty script (the platform refuses it on save)."""
+    code = await _save_one(ds_gateway, ds_rest, ds_target, "SPARK", {"programType": "SQL", "rawScript": ""})
+    assert code > 0
+
+
+def _http(**params: Any) -> dict[str, Any]:
+    return {"url": "https://x.invalid/", "httpMethod": "GET", "httpParams": [], "connectTimeout": 1000,
+            "localParams": [], **params}  # fmt: skip
+
+
+def _datax(**params: Any) -> dict[str, Any]:
+    return {"customConfig": 0, "dsType": "MYSQL", "dataSource": 1, "dtType": "MYSQL", "dataTarget": 2,
+            "sql": "select 1", "targetTable": "t", "xms": 1, "xmx": 1, "localParams": [], **params}  # fmt: skip
+
+
+def _procedure(**params: Any) -> dict[str, Any]:
+    return {"type": "POSTGRESQL", "datasource": 1, "method": "call p()", "localParams": [], **params}
+
+
+@pytest.mark.parametrize(
+    ("task_type", "params", "ds_code"),
+    [
+        # HttpParameters.checkParameters: a URL, a method, connectTimeout > 0
+        ("HTTP", _http(url=""), 50020),
+        ("HTTP", _http(httpMethod="HEAD"), 50020),  # an unknown enum name is read as null
+        ("HTTP", _http(connectTimeout=0), 50020),
+        ("HTTP", {k: v for k, v in _http().items() if k != "connectTimeout"}, 50020),
+        # not readable into HttpParameters at all
+        ("HTTP", _http(httpParams="a=b"), 10001),
+        ("HTTP", _http(connectTimeout="soon"), 10001),
+        ("HTTP", [], 10001),
+        # ProcedureParameters.checkParameters: a datasource id, its type, the call
+        ("PROCEDURE", _procedure(datasource=0), 50020),
+        ("PROCEDURE", _procedure(type=""), 50020),
+        ("PROCEDURE", _procedure(method=""), 50020),
+        ("PROCEDURE", _procedure(datasource={"id": 1}), 10001),
+        # DataxParameters.checkParameters: customConfig 0 needs both datasource ids, the query and the table
+        ("DATAX", _datax(dataTarget=0), 50020),
+        ("DATAX", _datax(sql=""), 50020),
+        ("DATAX", _datax(targetTable=""), 50020),
+        ("DATAX", {k: v for k, v in _datax().items() if k != "dataSource"}, 50020),
+        # any other customConfig needs the job JSON
+        ("DATAX", {"customConfig": 1, "json": "", "localParams": []}, 50020),
+        ("DATAX", {"customConfig": 1, "localParams": []}, 50020),
+        ("DATAX", _datax(preStatements="truncate t"), 10001),
+        ("DATAX", _datax(customConfig="custom"), 10001),
+        # SparkParameters.checkParameters: a known program type, a main jar or a script (even an empty one)
+        ("SPARK", {"programType": "R", "mainJar": {"resourceName": "a.jar"}}, 50020),
+        ("SPARK", {"programType": "SQL"}, 50020),
+        ("SPARK", {"mainJar": {"resourceName": "a.jar"}}, 50020),
+        ("SPARK", {"programType": "SQL", "mainJar": "a.jar"}, 10001),
+        ("SPARK", {"programType": "SCALA", "mainJar": {"resourceName": "a.jar"}, "driverCores": "two"}, 10001),
+        # FlinkParameters.checkParameters: the same rule
+        ("FLINK", {"programType": "SQL"}, 50020),
+        ("FLINK", {"rawScript": "select 1"}, 50020),
+        ("FLINK", {"programType": "SQL", "rawScript": "select 1", "slot": "many"}, 10001),
+        ("FLINK", {"programType": "SQL", "rawScript": ["select 1"]}, 10001),
+    ],
+)
+async def test_parameters_ds_refuses(
+    ds_gateway: DolphinGatewayClient,
+    ds_rest: DolphinRestClient,
+    ds_target: DsTarget,
+    task_type: str,
+    params: Any,
+    ds_code: int,
+) -> None:
+    with pytest.raises(DolphinApiError) as caught:
+        await _save_one(ds_gateway, ds_rest, ds_target, task_type, params)
+    assert caught.value.ds_code == ds_code
+    if ds_code == 50020:
+        assert "bad" in str(caught.value)
+
+
+async def _save_one(
+    ds_gateway: DolphinGatewayClient, ds_rest: DolphinRestClient, ds_target: DsTarget, task_type: str, params: Any
+) -> int:
+    """Create a workflow of one task named "bad" over REST; its workflow code."""
+    (code,) = await ds_gateway.gen_task_code_list(1)
+    task = {
+        "code": code, "version": 1, "name": "bad", "description": "", "taskType": task_type, "taskParams": params,
+        "flag": "YES", "taskPriority": "MEDIUM", "workerGroup": "default", "environmentCode": -1,
+        "failRetryTimes": 0, "failRetryInterval": 1, "timeoutFlag": "CLOSE", "timeoutNotifyStrategy": None,
+        "timeout": 0, "delayTime": 0, "taskGroupId": 0, "taskGroupPriority": 0, "cpuQuota": -1, "memoryMax": -1,
+        "taskExecuteType": "BATCH",
+    }  # fmt: skip
+    relation = {"name": "", "preTaskCode": 0, "preTaskVersion": 0, "postTaskCode": code, "postTaskVersion": 1,
+                "conditionType": "NONE", "conditionParams": {}}  # fmt: skip
+    created = await ds_rest.create_workflow_definition(
+        ds_target.project_code,
+        name=f"bad-{uuid.uuid4().hex[:8]}",
+        task_definition_json=json.dumps([task]),
+        task_relation_json=json.dumps([relation]),
+    )
+    return int(created.code)

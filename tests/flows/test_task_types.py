@@ -1,0 +1,146 @@
+"""Issue 21: a workflow mixing SHELL with the new task types (HTTP, PROCEDURE, DATAX, SPARK, FLINK) goes through the
+gateway (register, bad params refused, workflow, approve, publish online, run) to the DS emulator, which holds each
+task with the parameters DS takes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from common.dolphin import ReleaseState
+
+from .conftest import Platform, uid
+from .test_main_flow import new_task, new_workflow, publish, run_and_wait
+
+pytestmark = pytest.mark.slow
+
+
+def unknown_datasources(task: dict[str, Any]) -> list[tuple[str, str]]:
+    """The datasources a save said DS lacks (``datasource_unchecked``, the publisher too slow to answer on a loaded
+    machine, says nothing either way)."""
+    return [(w["datasource_name"], w["datasource_type"]) for w in task.get("warnings") or []
+            if w["code"] == "unknown_datasource"]  # fmt: skip
+
+
+async def test_a_workflow_mixing_the_new_task_types_is_published_and_runs(platform: Platform) -> None:
+    p, s = platform, uid()
+    datasource = p.emulator.add_datasource(f"dw-{s}", "MYSQL")
+    target = p.emulator.add_datasource(f"ods-{s}", "POSTGRESQL")
+    http_body: dict[str, Any] = {
+        "name": f"refresh-{s}",
+        "task_type": "HTTP",
+        "params": {
+            "url": "https://api.example.invalid/refresh?day=${system.biz.date}",
+            "method": "POST",
+            "http_params": [{"name": "X-Req", "value": s, "location": "HEADERS"}],
+            "body": '{"full": true}',
+            "check_condition": "STATUS_CODE_CUSTOM",
+            "condition": "202",
+            "connect_timeout_ms": 5000,
+        },
+    }
+    # bad params: a 422 problem naming the field, nothing written
+    bad = await p.api.post("/api/v1/tasks", json={**http_body, "params": {**http_body["params"], "method": "HEAD"}})
+    assert bad.status_code == 422, bad.text
+    assert bad.headers["content-type"].startswith("application/problem+json")
+    assert any("method" in e["location"] for e in bad.json()["errors"]), bad.json()
+    listed = await p.call("GET", "/api/v1/tasks", params={"name": f"refresh-{s}"})
+    assert listed["total"] == 0
+
+    http = await p.call("POST", "/api/v1/tasks", 201, json=http_body)
+    proc_body = {
+        "name": f"proc-{s}",
+        "task_type": "PROCEDURE",
+        "params": {"datasource_name": f"dw-{s}", "datasource_type": "MYSQL", "method": "call refresh_orders()"},
+    }
+    proc = await p.call("POST", "/api/v1/tasks", 201, json=proc_body)
+    assert unknown_datasources(proc) == []  # the datasource exists in DS
+    datax_params = {
+        "source_datasource_name": f"dw-{s}",
+        "sql": "select * from orders",
+        "target_datasource_name": f"ods-{s}",
+        "target_datasource_type": "POSTGRESQL",
+        "target_table": "ods.orders",
+    }
+    # a DATAX task names two datasources: a save says which one DS lacks
+    unknown = {**datax_params, "target_datasource_name": f"nope-{s}"}
+    warned = await p.call(
+        "POST", "/api/v1/tasks", 201, json={"name": f"x-{s}", "task_type": "DATAX", "params": unknown}
+    )
+    assert {w["datasource_name"] for w in warned["warnings"]} <= {f"dw-{s}", f"nope-{s}"}, warned
+    assert unknown_datasources(warned) in ([(f"nope-{s}", "POSTGRESQL")], []), warned
+    if not unknown_datasources(warned):
+        assert any(w["datasource_name"] == f"nope-{s}" for w in warned["warnings"]), warned
+    datax = await p.call("POST", "/api/v1/tasks", 201, json={"name": f"sync-{s}", "task_type": "DATAX",
+                                                             "params": datax_params})  # fmt: skip
+    assert unknown_datasources(datax) == []
+    spark_params = {"program_type": "SQL", "raw_script": "insert into ods.daily select * from ods.orders"}
+    spark = await p.call("POST", "/api/v1/tasks", 201, json={"name": f"agg-{s}", "task_type": "SPARK",
+                                                             "params": spark_params})  # fmt: skip
+    flink_params = {"program_type": "PYTHON", "main_jar": "jobs/stream.py", "deploy_mode": "application"}
+    flink = await p.call("POST", "/api/v1/tasks", 201, json={"name": f"stream-{s}", "task_type": "FLINK",
+                                                             "params": flink_params})  # fmt: skip
+    shell = await new_task(p, f"prep-{s}")
+    ids = {"SHELL": shell, "HTTP": int(http["id"]), "PROCEDURE": int(proc["id"]), "DATAX": int(datax["id"]),
+           "SPARK": int(spark["id"]), "FLINK": int(flink["id"])}  # fmt: skip
+    page = await p.call("GET", "/api/v1/tasks", params={"name": s})
+    assert {t["task_type"]: t["id"] for t in page["items"] if t["id"] != warned["id"]} == ids
+
+    name = f"mixed-{s}"
+    edges = [(shell, ids["HTTP"]), (ids["HTTP"], ids["PROCEDURE"]), (shell, ids["DATAX"]), (ids["DATAX"], ids["SPARK"]),
+             (shell, ids["FLINK"])]  # fmt: skip
+    wf = await new_workflow(p, name, list(ids.values()), edges)
+    await p.call("POST", f"/api/v1/workflows/{wf['id']}/approve", json={"version_no": 1})
+    detail = await publish(p, int(wf["id"]), "online")
+    assert {t["task_type"] for t in detail["tasks"]} == set(ids)
+
+    dag = await p.ds.get_workflow_definition(detail["project_code"], detail["workflow_code"])
+    assert dag.workflow_definition.release_state == ReleaseState.ONLINE
+    by_type = {t.task_type: t for t in dag.task_definition_list}
+    assert set(by_type) == set(ids)
+    assert by_type["HTTP"].task_params == {
+        "url": "https://api.example.invalid/refresh?day=${system.biz.date}",
+        "httpMethod": "POST",
+        "httpParams": [{"prop": "X-Req", "httpParametersType": "HEADERS", "value": s}],
+        "httpBody": '{"full": true}',
+        "httpCheckCondition": "STATUS_CODE_CUSTOM",
+        "condition": "202",
+        "connectTimeout": 5000,
+        "localParams": [],
+        "resourceList": [],
+    }
+    params = by_type["PROCEDURE"].task_params
+    assert (params["type"], params["datasource"], params["method"]) == (
+        "MYSQL",
+        datasource["id"],
+        "call refresh_orders()",
+    )
+    sync = by_type["DATAX"].task_params
+    assert (sync["customConfig"], sync["dsType"], sync["dataSource"], sync["dtType"], sync["dataTarget"]) == (
+        0,
+        "MYSQL",
+        datasource["id"],
+        "POSTGRESQL",
+        target["id"],
+    )
+    assert (sync["sql"], sync["targetTable"]) == ("select * from orders", "ods.orders")
+    codes = {t: by_type[t].code for t in by_type}
+    assert dag.edges() == {
+        (0, codes["SHELL"]),
+        (codes["SHELL"], codes["HTTP"]),
+        (codes["HTTP"], codes["PROCEDURE"]),
+        (codes["SHELL"], codes["DATAX"]),
+        (codes["DATAX"], codes["SPARK"]),
+        (codes["SHELL"], codes["FLINK"]),
+    }
+    stream = by_type["FLINK"].task_params
+    assert (stream["programType"], stream["mainJar"], stream["deployMode"]) == (
+        "PYTHON",
+        {"resourceName": "jobs/stream.py"},
+        "application",
+    )
+    agg = by_type["SPARK"].task_params
+    assert (agg["programType"], agg["mainJar"], agg["rawScript"]) == ("SQL", None, spark_params["raw_script"])
+
+    await run_and_wait(p, int(wf["id"]), name, "SUCCESS")

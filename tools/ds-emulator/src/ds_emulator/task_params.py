@@ -1,0 +1,176 @@
+"""HTTP, PROCEDURE, DATAX, SPARK and FLINK task parameters as DS 3.4 checks them on save.
+
+DS 3.4 saves a task definition only when ``TaskPluginManager.checkTaskParameters(taskType, taskParams)`` holds:
+the task type's channel reads ``taskParams`` with ``JSONUtils.parseObject`` into its parameters class and calls
+``checkParameters()``. ``parseObject`` answers null where Jackson fails (``parseTaskParameters`` then throws
+``IllegalArgumentException``, which ``generateTaskDefinitionList`` answers with ``REQUEST_PARAMS_NOT_VALID_ERROR``
+without an argument); a false ``checkParameters`` is ``WORKFLOW_NODE_S_PARAMETER_INVALID`` with the task's name.
+DS's ``JSONUtils`` ignores unknown properties, reads ``[]`` as a null object and unknown enum names as null.
+
+The parameter classes are in task plugins that Maven Central does not serve at 3.4.x, so their members and
+``checkParameters`` are read from DS's source (apache/dolphinscheduler ``dev`` at 7e0095dc, after the HTTP plugin's
+refactoring #16413): ``HttpParameters`` (``url``, ``httpMethod`` GET/POST/PUT/DELETE, ``httpParams`` of
+``HttpProperty`` {``prop``, ``httpParametersType`` PARAMETER/HEADERS, ``value``}, ``httpBody``,
+``httpCheckCondition``, ``condition``, ``connectTimeout`` an ``int``; valid when the URL is not empty, the method
+is known and ``connectTimeout > 0``) and ``ProcedureParameters`` (``type``, ``datasource`` an ``int``, ``method``,
+``outProperty`` a map; valid when ``datasource != 0`` and ``type`` and ``method`` are not empty) and
+``DataxParameters`` (``customConfig``, ``dataSource``, ``dataTarget``, ``jobSpeedByte``, ``jobSpeedRecord``, ``xms``,
+``xmx`` ``int``s, ``json``, ``dsType``, ``dtType``, ``sql``, ``targetTable`` texts, ``preStatements``/
+``postStatements`` lists; valid with ``customConfig`` 0 when both datasource ids are not 0 and ``sql`` and
+``targetTable`` are not empty, with any other ``customConfig`` when ``json`` is not empty) and ``SparkParameters``
+(``programType`` JAVA/SCALA/PYTHON/SQL, ``mainJar`` a ``ResourceInfo``, ``driverCores``/``numExecutors``/
+``executorCores`` ``int``s, the rest texts, ``resourceList`` a list; valid when ``programType`` is known and
+``mainJar`` or ``rawScript`` is not null: an empty ``rawScript`` passes); ``FlinkParameters`` is checked the same
+way (its ``deployMode`` a ``FlinkDeployMode`` of JSON names, ``slot``/``parallelism``/``taskManager`` ``int``s).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ds_emulator.dependent import DEPENDENT_INVALID, DEPENDENT_UNREADABLE, _unreadable
+
+#: the statuses of a refused save (the same as for DEPENDENT tasks)
+PARAMS_UNREADABLE = DEPENDENT_UNREADABLE
+PARAMS_INVALID = DEPENDENT_INVALID
+
+HTTP_METHODS = ("GET", "POST", "PUT", "DELETE")
+HTTP_CHECK_CONDITIONS = ("STATUS_CODE_DEFAULT", "STATUS_CODE_CUSTOM", "BODY_CONTAINS", "BODY_NOT_CONTAINS")
+HTTP_PARAMETER_TYPES = ("PARAMETER", "HEADERS")
+
+#: the task types whose parameters the emulator checks as DS does (SHELL/PYTHON: ``rawScript``; DEPENDENT: its module)
+CHECKED_TYPES = ("HTTP", "PROCEDURE", "DATAX", "SPARK", "FLINK")
+SPARK_PROGRAM_TYPES = ("JAVA", "SCALA", "PYTHON", "SQL")
+_SPARK_NUMBERS = ("driverCores", "numExecutors", "executorCores")
+_SPARK_TEXTS = ("mainClass", "master", "deployMode", "mainArgs", "driverMemory", "executorMemory", "appName",
+                "yarnQueue", "others", "rawScript", "namespace", "sqlExecutionType", "programType")  # fmt: skip
+
+
+def _text_unreadable(value: Any) -> bool:
+    """Jackson reads any scalar into a ``String`` field, no object or array."""
+    return isinstance(value, dict | list)
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _int(value: Any) -> int:
+    """A readable ``int`` field (``_unreadable(value, "number")`` is false): null is 0."""
+    if value is None:
+        return 0
+    if isinstance(value, str):
+        return int(value.strip())
+    return int(value)
+
+
+def _enum(value: Any, names: tuple[str, ...]) -> str | None:
+    """Jackson's enum read with ``READ_UNKNOWN_ENUM_VALUES_AS_NULL``: a name, or an index."""
+    if isinstance(value, str):
+        return value if value in names else None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return names[value] if 0 <= value < len(names) else None
+    return None
+
+
+def _http_unreadable(params: dict[str, Any]) -> bool:
+    if any(_text_unreadable(params.get(k)) for k in ("url", "httpBody", "condition", "httpMethod")):
+        return True
+    if _text_unreadable(params.get("httpCheckCondition")) or _unreadable(params.get("connectTimeout"), "number"):
+        return True
+    if _unreadable(params.get("httpParams"), "list") or _unreadable(params.get("localParams"), "list"):
+        return True
+    for prop in params.get("httpParams") or ():
+        if _unreadable(prop, "object"):
+            return True
+        if isinstance(prop, dict) and any(_text_unreadable(prop.get(k)) for k in prop):
+            return True
+    return False
+
+
+def _procedure_unreadable(params: dict[str, Any]) -> bool:
+    if _text_unreadable(params.get("type")) or _text_unreadable(params.get("method")):
+        return True
+    if _unreadable(params.get("datasource"), "number") or _unreadable(params.get("localParams"), "list"):
+        return True
+    return _unreadable(params.get("outProperty"), "object")
+
+
+_DATAX_NUMBERS = ("customConfig", "dataSource", "dataTarget", "jobSpeedByte", "jobSpeedRecord", "xms", "xmx")
+_DATAX_TEXTS = ("json", "dsType", "dtType", "sql", "targetTable")
+_DATAX_LISTS = ("preStatements", "postStatements", "localParams", "resourceList")
+
+
+def _datax_unreadable(params: dict[str, Any]) -> bool:
+    return (
+        any(_unreadable(params.get(k), "number") for k in _DATAX_NUMBERS)
+        or any(_text_unreadable(params.get(k)) for k in _DATAX_TEXTS)
+        or any(_unreadable(params.get(k), "list") for k in _DATAX_LISTS)
+    )
+
+
+_FLINK_NUMBERS = ("slot", "parallelism", "taskManager")
+_FLINK_TEXTS = ("mainClass", "deployMode", "mainArgs", "appName", "jobManagerMemory", "taskManagerMemory", "yarnQueue",
+                "others", "flinkVersion", "programType", "initScript", "rawScript")  # fmt: skip
+
+
+def _spark_unreadable(params: dict[str, Any], numbers: tuple[str, ...] = _SPARK_NUMBERS,
+                      texts: tuple[str, ...] = _SPARK_TEXTS) -> bool:  # fmt: skip
+    """Whether SPARK (or, with FLINK's members, FLINK) params cannot be read."""
+    return (
+        any(_unreadable(params.get(k), "number") for k in numbers)
+        or any(_text_unreadable(params.get(k)) for k in texts)
+        or _unreadable(params.get("mainJar"), "object")
+        or any(_unreadable(params.get(k), "list") for k in ("resourceList", "localParams"))
+    )
+
+
+def task_params_status(task_type: str, params: Any) -> str | None:
+    """The DS status a save answers for HTTP, PROCEDURE, DATAX, SPARK or FLINK ``taskParams`` (None: accepted; see the
+    module)."""
+    if not isinstance(params, dict):
+        return PARAMS_UNREADABLE
+    if task_type == "HTTP":
+        if _http_unreadable(params):
+            return PARAMS_UNREADABLE
+        ok = (
+            _text(params.get("url")) != ""
+            and _enum(params.get("httpMethod"), HTTP_METHODS) is not None
+            and _int(params.get("connectTimeout")) > 0
+        )
+    elif task_type in ("SPARK", "FLINK"):
+        unreadable = (
+            _spark_unreadable(params)
+            if task_type == "SPARK"
+            else _spark_unreadable(params, _FLINK_NUMBERS, _FLINK_TEXTS)
+        )
+        if unreadable:
+            return PARAMS_UNREADABLE
+        main_jar = params.get("mainJar")
+        ok = _enum(params.get("programType"), SPARK_PROGRAM_TYPES) is not None and (
+            (main_jar is not None and main_jar != []) or params.get("rawScript") is not None
+        )
+    elif task_type == "DATAX":
+        if _datax_unreadable(params):
+            return PARAMS_UNREADABLE
+        if _int(params.get("customConfig")) == 0:
+            ok = (
+                _int(params.get("dataSource")) != 0
+                and _int(params.get("dataTarget")) != 0
+                and "" not in (_text(params.get("sql")), _text(params.get("targetTable")))
+            )
+        else:
+            ok = _text(params.get("json")) != ""
+    else:
+        if _procedure_unreadable(params):
+            return PARAMS_UNREADABLE
+        ok = (
+            _int(params.get("datasource")) != 0
+            and _text(params.get("type")) != ""
+            and _text(params.get("method")) != ""
+        )
+    return None if ok else PARAMS_INVALID
