@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, cast
+from typing import Annotated, Any, Literal, cast
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, Field
@@ -18,12 +18,23 @@ from lineage_resolver import openlineage_jobs as ol
 from lineage_resolver import service
 from lineage_resolver.db import jobs
 from lineage_resolver.deps import Deps
+from lineage_resolver.domain import path_to
 from lineage_resolver.messages import commands_from_event
 from lineage_resolver.service import Direction
 
 MAX_DEPTH = 20
 MAX_VIEW_IDS = 1000
 MAX_PAGE = 1000
+#: the table lineage view: hops each side, and the tables and tasks it lists at most
+MAX_LINEAGE_DEPTH = 5
+MAX_LINEAGE_TABLES = 500
+MAX_LINEAGE_TASKS = 500
+#: impact with paths: tables and tasks reached at most
+MAX_AFFECTED = 2000
+#: links among a workflow's tasks: tasks per request, (source, task) pairs visited at most
+MAX_LINK_IDS = 500
+MAX_LINK_VISITS = 200_000
+MAX_SEARCH = 100
 
 router = APIRouter(prefix="/internal", tags=["lineage"])
 
@@ -135,7 +146,7 @@ async def get_task_dependencies(
     return DependenciesOut(task_id=task_id, direction=direction, depth=depth, tasks=_distances(found))
 
 
-def _parse_ids(raw: list[str]) -> list[int]:
+def _parse_ids(raw: list[str], limit: int = MAX_VIEW_IDS) -> list[int]:
     ids: list[int] = []
     for part in (p.strip() for chunk in raw for p in chunk.split(",")):
         if not part:
@@ -145,8 +156,8 @@ def _parse_ids(raw: list[str]) -> list[int]:
         ids.append(int(part))
     if not ids:
         raise ValidationFailed("task_ids: give at least one task id")
-    if len(ids) > MAX_VIEW_IDS:
-        raise ValidationFailed(f"task_ids: at most {MAX_VIEW_IDS} ids per request")
+    if len(ids) > limit:
+        raise ValidationFailed(f"task_ids: at most {limit} ids per request")
     return list(dict.fromkeys(ids))
 
 
@@ -225,6 +236,181 @@ async def get_table_impact(
         if t != name
     ]
     return ImpactOut(table=name, depth=depth, tables=tables, tasks=_distances(dict(impact.tasks)))
+
+
+class TableMatchOut(BaseModel):
+    table: str
+    readers: int
+    writers: int
+
+
+class TableSearchOut(BaseModel):
+    items: list[TableMatchOut]
+
+
+class LineageTableOut(BaseModel):
+    table: str
+    #: hops from the centre table upstream / downstream (``null``: not on that side); the centre is 0 on both
+    upstream_distance: int | None
+    downstream_distance: int | None
+
+
+class LineageTaskOut(BaseModel):
+    task_id: int
+    upstream_distance: int | None
+    downstream_distance: int | None
+    #: the listed tables the task reads and writes
+    reads: list[str]
+    writes: list[str]
+
+
+class TableEdgeOut(BaseModel):
+    source_table: str
+    target_table: str
+
+
+class TableLineageOut(BaseModel):
+    table: str
+    depth: int
+    tables: list[LineageTableOut]
+    tasks: list[LineageTaskOut]
+    #: table lineage edges among the listed tables (data moved by something other than a platform task)
+    table_edges: list[TableEdgeOut]
+    #: the walk stopped at a cap: more tables or tasks lie beyond what is listed
+    truncated: bool
+
+
+class PathStepOut(BaseModel):
+    kind: Literal["table", "task"]
+    table: str | None = None
+    task_id: int | None = None
+
+
+class AffectedTaskOut(BaseModel):
+    task_id: int
+    distance: int
+    #: from the changed table to the task: tables and tasks in order
+    path: list[PathStepOut]
+
+
+class AffectedOut(BaseModel):
+    table: str
+    depth: int
+    tables: list[TableDistance]
+    tasks: list[AffectedTaskOut]
+    truncated: bool
+
+
+class DirectLinkOut(BaseModel):
+    upstream_task_id: int
+    downstream_task_id: int
+    #: tables the upstream writes and the downstream reads (empty: through table lineage)
+    tables: list[str]
+
+
+class TaskLinksOut(BaseModel):
+    task_ids: list[int]
+    depth: int
+    direct: list[DirectLinkOut]
+    #: (upstream, downstream) pairs among ``task_ids`` linked through any tasks within ``depth`` dependencies
+    reachable: list[tuple[int, int]]
+    #: the tasks lineage has tables for
+    known: list[int]
+    truncated: bool
+
+
+@router.get("/tables")
+async def search_tables(
+    deps: DepsDep,
+    q: Annotated[str, Query(max_length=200, description="part of the name, case-insensitive")] = "",
+    limit: Annotated[int, Query(ge=1, le=MAX_SEARCH)] = 20,
+) -> TableSearchOut:
+    """Table names lineage knows (read or written by a task, or named by a lineage edge) containing ``q``."""
+    found = await service.search_tables(deps, q.strip(), limit)
+    return TableSearchOut(items=[TableMatchOut(table=m.table, readers=m.readers, writers=m.writers) for m in found])
+
+
+@router.get("/tables/{name:path}/lineage")
+async def get_table_lineage(
+    deps: DepsDep,
+    name: str,
+    depth: Annotated[int, Query(ge=1, le=MAX_LINEAGE_DEPTH)] = 2,
+) -> TableLineageOut:
+    """The tasks that write and read table ``name`` and the tables up to ``depth`` hops up- and downstream (a hop:
+    through a task that reads one and writes the other, or a lineage edge); 404 ``unknown-table``."""
+    g = await service.table_lineage(deps, name, depth, max_tables=MAX_LINEAGE_TABLES, max_tasks=MAX_LINEAGE_TASKS)
+    names = sorted(g.upstream.keys() | g.downstream.keys())
+    return TableLineageOut(
+        table=g.table,
+        depth=g.depth,
+        tables=[
+            LineageTableOut(table=t, upstream_distance=g.upstream.get(t), downstream_distance=g.downstream.get(t))
+            for t in names
+        ],
+        tasks=[
+            LineageTaskOut(
+                task_id=t,
+                upstream_distance=g.task_upstream.get(t),
+                downstream_distance=g.task_downstream.get(t),
+                reads=sorted(g.reads.get(t, ())),
+                writes=sorted(g.writes.get(t, ())),
+            )
+            for t in sorted(g.task_upstream.keys() | g.task_downstream.keys())
+        ],
+        table_edges=[TableEdgeOut(source_table=s, target_table=t) for s, t in sorted(g.table_edges)],
+        truncated=g.truncated,
+    )
+
+
+@router.get("/tables/{name:path}/affected")
+async def get_affected(
+    deps: DepsDep,
+    name: str,
+    depth: Annotated[int, Query(ge=1, le=MAX_DEPTH)] = 10,
+) -> AffectedOut:
+    """Impact analysis: every table and task downstream of ``name`` once, at its shortest distance (steps as in
+    ``/impact``), each task with the path it is reached by; 404 ``unknown-table``."""
+    impact = await service.affected_by_table(deps, name, depth, max_nodes=MAX_AFFECTED)
+    tables = [
+        TableDistance(table=t, distance=d)
+        for t, d in sorted(impact.tables.items(), key=lambda kv: (kv[1], kv[0]))
+        if t != name
+    ]
+    tasks = [
+        AffectedTaskOut(
+            task_id=t,
+            distance=d,
+            path=[
+                PathStepOut(kind="table", table=ref) if isinstance(ref, str) else PathStepOut(kind="task", task_id=ref)
+                for _, ref in path_to(impact, t)
+            ],
+        )
+        for t, d in sorted(impact.tasks.items(), key=lambda kv: (kv[1], kv[0]))
+    ]
+    return AffectedOut(table=name, depth=depth, tables=tables, tasks=tasks, truncated=impact.truncated)
+
+
+@router.get("/task-links")
+async def get_task_links(
+    deps: DepsDep,
+    task_ids: Annotated[list[str], Query(description="task ids, comma-separated and/or repeated")],
+    depth: Annotated[int, Query(ge=1, le=MAX_DEPTH)] = 10,
+) -> TaskLinksOut:
+    """The lineage dependencies among ``task_ids`` (a workflow's tasks): direct ones with their tables, and which
+    are linked through other tasks within ``depth`` dependencies."""
+    ids = _parse_ids(task_ids, MAX_LINK_IDS)
+    links = await service.links_among(deps, ids, depth, max_visits=MAX_LINK_VISITS)
+    return TaskLinksOut(
+        task_ids=ids,
+        depth=depth,
+        direct=[
+            DirectLinkOut(upstream_task_id=u, downstream_task_id=d, tables=sorted(tables))
+            for (u, d), tables in sorted(links.direct.items())
+        ],
+        reachable=sorted(links.reachable),
+        known=sorted(links.known),
+        truncated=links.truncated,
+    )
 
 
 @router.post("/lineage", dependencies=[Depends(acting(Role.EDITOR))])

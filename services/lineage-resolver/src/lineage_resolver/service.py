@@ -21,7 +21,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from common.db import unit_of_work
-from common.errors import TransientError
+from common.errors import NotFound, TransientError
 from common.events import DependencyCycle, TaskDependencyChanged
 from lineage_resolver.db import jobs
 from lineage_resolver.db.repository import LineageRepository, ViewRecord
@@ -38,7 +38,9 @@ from lineage_resolver.domain import (
     ResolverOptions,
     SelfDependency,
     TableImpact,
+    TableNeighbourhood,
     TaskId,
+    TaskLinks,
     TaskTables,
     ViewDiff,
     check_view,
@@ -46,6 +48,9 @@ from lineage_resolver.domain import (
     full_rebuild,
     plan_lineage_change,
     table_impact,
+    table_known,
+    table_neighbourhood,
+    task_links,
     upstream_of,
 )
 from lineage_resolver.domain import (
@@ -387,3 +392,69 @@ async def impact_of_table(deps: Deps, table: str, depth: int) -> TableImpact:
     async with deps.snapshots() as session, session.begin():
         store = store_on(session)
         return await anyio.to_thread.run_sync(lambda: table_impact(store, [table], max_depth=depth))
+
+
+class UnknownTable(NotFound):
+    code = "unknown-table"
+    title = "Table not known to lineage"
+
+    def __init__(self, table: str) -> None:
+        super().__init__(
+            f"table {table!r} is not known to lineage: no task reads or writes it and no lineage edge names it",
+            table=table,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TableMatch:
+    table: str
+    readers: int
+    writers: int
+
+
+async def search_tables(deps: Deps, fragment: str, limit: int) -> list[TableMatch]:
+    """Table names containing ``fragment`` with their reader and writer counts."""
+    async with deps.snapshots() as session, session.begin():
+        repo = LineageRepository(session)
+        names = await repo.search_tables(fragment, limit)
+        counts = await repo.relation_counts(names)
+    return [TableMatch(n, *counts.get(n, (0, 0))) for n in names]
+
+
+async def table_lineage(deps: Deps, table: str, depth: int, *, max_tables: int, max_tasks: int) -> TableNeighbourhood:
+    """The neighbourhood of ``table`` (404 ``unknown-table`` when lineage does not know it)."""
+    async with deps.snapshots() as session, session.begin():
+        store = store_on(session)
+
+        def walk() -> TableNeighbourhood | None:
+            if not table_known(store, table):
+                return None
+            return table_neighbourhood(store, table, depth=depth, max_tables=max_tables, max_tasks=max_tasks)
+
+        found = await anyio.to_thread.run_sync(walk)
+    if found is None:
+        raise UnknownTable(table)
+    return found
+
+
+async def affected_by_table(deps: Deps, table: str, depth: int, *, max_nodes: int) -> TableImpact:
+    """What a late or changed ``table`` reaches downstream, with a path to each task (404 when unknown)."""
+    async with deps.snapshots() as session, session.begin():
+        store = store_on(session)
+
+        def walk() -> TableImpact | None:
+            if not table_known(store, table):
+                return None
+            return table_impact(store, [table], max_depth=depth, max_nodes=max_nodes)
+
+        found = await anyio.to_thread.run_sync(walk)
+    if found is None:
+        raise UnknownTable(table)
+    return found
+
+
+async def links_among(deps: Deps, task_ids: Sequence[TaskId], depth: int, *, max_visits: int) -> TaskLinks:
+    """Lineage dependencies among ``task_ids``: direct (with tables) and transitive within ``depth``."""
+    async with deps.snapshots() as session, session.begin():
+        store = store_on(session)
+        return await anyio.to_thread.run_sync(lambda: task_links(store, task_ids, depth=depth, max_visits=max_visits))

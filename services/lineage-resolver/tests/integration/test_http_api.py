@@ -142,3 +142,107 @@ async def test_errors_are_problem_json(settings: Settings) -> None:
         r = await client.post("/internal/lineage", json={"task_id": 1, "read_tables": ["  "]})
         assert r.status_code == 422
         assert r.json()["type"] == "/problems/invalid-lineage-message"
+
+
+async def _chain(client: httpx.AsyncClient) -> None:
+    """db/raw -(edge)-> db/a; 1 writes db/a; 2 reads db/a, writes db/b; 3 reads db/b, writes db/c; 4 reads db/a;
+    5 reads db/c."""
+    await post(
+        client, task_id=1, write_tables=["db/a"], table_edges_added=[{"source_table": "db/raw", "target_table": "db/a"}]
+    )
+    await post(client, task_id=2, read_tables=["db/a"], write_tables=["db/b"])
+    await post(client, task_id=3, read_tables=["db/b"], write_tables=["db/c"])
+    await post(client, task_id=4, read_tables=["db/a"])
+    await post(client, task_id=5, read_tables=["db/c"])
+
+
+async def test_table_search_lineage_affected_and_task_links(settings: Settings) -> None:
+    async with running(create_app(settings, telemetry=False, consume=False)) as client:
+        await _chain(client)
+
+        found = await get(client, "/internal/tables", q="DB/")
+        assert found["items"] == [
+            {"table": "db/a", "readers": 2, "writers": 1},
+            {"table": "db/b", "readers": 1, "writers": 1},
+            {"table": "db/c", "readers": 1, "writers": 1},
+            {"table": "db/raw", "readers": 0, "writers": 0},
+        ]
+        assert [i["table"] for i in (await get(client, "/internal/tables", q="b/", limit=2))["items"]] == [
+            "db/a",
+            "db/b",
+        ]
+        assert (await get(client, "/internal/tables", q="%"))["items"] == []  # a LIKE wildcard is a character
+
+        one = await get(client, "/internal/tables/db/b/lineage", depth=1)
+        assert one["table"] == "db/b"
+        assert one["truncated"] is False
+        assert [(t["table"], t["upstream_distance"], t["downstream_distance"]) for t in one["tables"]] == [
+            ("db/a", 1, None),
+            ("db/b", 0, 0),
+            ("db/c", None, 1),
+        ]
+        assert one["tasks"] == [
+            {"task_id": 2, "upstream_distance": 1, "downstream_distance": None, "reads": ["db/a"], "writes": ["db/b"]},
+            {"task_id": 3, "upstream_distance": None, "downstream_distance": 1, "reads": ["db/b"], "writes": ["db/c"]},
+        ]
+        assert one["table_edges"] == []
+        two = await get(client, "/internal/tables/db/b/lineage", depth=2)
+        assert [(t["table"], t["upstream_distance"], t["downstream_distance"]) for t in two["tables"]] == [
+            ("db/a", 1, None),
+            ("db/b", 0, 0),
+            ("db/c", None, 1),
+            ("db/raw", 2, None),
+        ]
+        assert [(t["task_id"], t["upstream_distance"], t["downstream_distance"]) for t in two["tasks"]] == [
+            (1, 2, None),
+            (2, 1, None),
+            (3, None, 1),
+            (5, None, 2),
+        ]
+        assert two["table_edges"] == [{"source_table": "db/raw", "target_table": "db/a"}]
+
+        affected = await get(client, "/internal/tables/db/a/affected")
+        assert affected["tables"] == [{"table": "db/b", "distance": 2}, {"table": "db/c", "distance": 4}]
+        assert [(t["task_id"], t["distance"]) for t in affected["tasks"]] == [(2, 1), (4, 1), (3, 3), (5, 5)]
+        paths = {t["task_id"]: [s.get("table") or s.get("task_id") for s in t["path"]] for t in affected["tasks"]}
+        assert paths[5] == ["db/a", 2, "db/b", 3, "db/c", 5]
+        assert paths[4] == ["db/a", 4]
+        via_edge = await get(client, "/internal/tables/db/raw/affected", depth=2)
+        assert [[s.get("table") or s.get("task_id") for s in t["path"]] for t in via_edge["tasks"]] == [
+            ["db/raw", "db/a", 2],
+            ["db/raw", "db/a", 4],
+        ]
+
+        links = await get(client, "/internal/task-links", task_ids="5,4,3,1")
+        assert links["direct"] == [
+            {"upstream_task_id": 1, "downstream_task_id": 4, "tables": ["db/a"]},
+            {"upstream_task_id": 3, "downstream_task_id": 5, "tables": ["db/c"]},
+        ]
+        assert links["reachable"] == [[1, 3], [1, 4], [1, 5], [3, 5]]
+        assert links["known"] == [1, 3, 4, 5]
+        assert links["truncated"] is False
+        shallow = await get(client, "/internal/task-links", task_ids="1,3,4,5,99", depth=1)
+        assert shallow["reachable"] == [[1, 4], [3, 5]]
+        assert shallow["known"] == [1, 3, 4, 5]
+
+
+async def test_table_queries_refuse_unknown_tables_and_bad_bounds(settings: Settings) -> None:
+    async with running(create_app(settings, telemetry=False, consume=False)) as client:
+        await _chain(client)
+        for url in ("/internal/tables/db/nope/lineage", "/internal/tables/db/nope/affected"):
+            r = await client.get(url)
+            assert r.status_code == 404, r.text
+            assert r.headers["content-type"] == "application/problem+json"
+            assert r.json()["type"] == "/problems/unknown-table"
+            assert r.json()["table"] == "db/nope"
+        for url, params in (
+            ("/internal/tables/db/a/lineage", {"depth": 6}),
+            ("/internal/tables/db/a/lineage", {"depth": 0}),
+            ("/internal/tables/db/a/affected", {"depth": 21}),
+            ("/internal/task-links", {"task_ids": ",".join(str(i) for i in range(1, 502))}),
+            ("/internal/task-links", {"task_ids": "1,x"}),
+            ("/internal/tables", {"limit": 101}),
+        ):
+            r = await client.get(url, params=params)
+            assert r.status_code == 422, (url, params, r.text)
+            assert r.headers["content-type"] == "application/problem+json"

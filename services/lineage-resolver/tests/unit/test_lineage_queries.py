@@ -11,7 +11,11 @@ from lineage_resolver.domain import (
     TableLineageEdge,
     apply_lineage_change,
     downstream_of,
+    path_to,
     table_impact,
+    table_known,
+    table_neighbourhood,
+    task_links,
     upstream_of,
 )
 
@@ -70,3 +74,53 @@ def test_table_impact_depth_limit_and_no_lookup() -> None:
     assert impact.tables == {"t2": 0, "t3": 2}
     assert impact.workflows == frozenset()
     assert table_impact(chain_store(), ["nothing"]).tasks == {}
+
+
+def test_impact_paths_follow_tasks_and_lineage_edges_and_stop_at_the_cap() -> None:
+    store = chain_store()
+    impact = table_impact(store, ["t2"])
+    assert path_to(impact, 6) == [
+        ("table", "t2"),
+        ("task", 3),
+        ("table", "t3"),
+        ("table", "ext1"),
+        ("table", "ext2"),
+        ("task", 6),
+    ]
+    assert impact.truncated is False
+    capped = table_impact(store, ["t1"], max_nodes=3)
+    assert capped.truncated is True
+    assert len(capped.tables) + len(capped.tasks) == 3
+    for task_id in capped.tasks:  # every listed task still has its whole path
+        assert path_to(capped, task_id)[0] == ("table", "t1")
+
+
+def test_table_neighbourhood_by_hops_with_caps() -> None:
+    store = chain_store()
+    assert table_known(store, "ext1")
+    assert table_known(store, "out6")
+    assert not table_known(store, "nope")
+    g = table_neighbourhood(store, "t2", depth=1)
+    assert dict(g.upstream) == {"t2": 0, "t1": 1}
+    assert dict(g.downstream) == {"t2": 0, "t3": 1}
+    assert (dict(g.task_upstream), dict(g.task_downstream)) == ({2: 1}, {3: 1})
+    assert g.reads[3] == {"t2"}
+    assert g.writes[3] == {"t3"}
+    far = table_neighbourhood(store, "t2", depth=3)
+    assert dict(far.downstream) == {"t2": 0, "t3": 1, "ext1": 2, "ext2": 3}
+    assert far.table_edges == {("t3", "ext1"), ("ext1", "ext2")}
+    assert 6 not in far.task_downstream  # 6 reads ext2 (hop 3): it would take hop 4
+    capped = table_neighbourhood(store, "t1", depth=3, max_tasks=1)
+    assert capped.truncated is True
+    assert len(capped.task_upstream.keys() | capped.task_downstream.keys()) == 1
+
+
+def test_task_links_direct_reachable_known_and_the_visit_cap() -> None:
+    store = chain_store()
+    links = task_links(store, [1, 3, 4, 5, 99], depth=5, max_visits=1000)
+    assert dict(links.direct) == {(1, 5): frozenset({"t1"}), (3, 4): frozenset({"t3"})}
+    assert links.reachable == {(1, 3), (1, 4), (1, 5), (3, 4)}
+    assert links.known == {1, 3, 4, 5}
+    assert task_links(store, [1, 4], depth=2, max_visits=1000).reachable == set()
+    capped = task_links(store, [1, 4], depth=5, max_visits=1)
+    assert capped.truncated is True

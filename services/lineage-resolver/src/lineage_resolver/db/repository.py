@@ -311,6 +311,40 @@ class LineageRepository:
             query = query.where(found > after)
         return list((await self.session.scalars(query.order_by(found).limit(limit))).all())
 
+    async def search_tables(self, fragment: str, limit: int) -> list[TableName]:
+        """Table names containing ``fragment`` (case-insensitive; empty: every name), in name order, at most
+        ``limit``: the names tasks read or write and those lineage edges name. A sequential scan of the three name
+        columns (no trigram index): this serves a person typing in a search box, not a hot path."""
+        pattern = "%" + fragment.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        r, c = table_task_relation.c, data_lineage.c
+        names = (
+            select(r.table_name.label("name"))
+            .where(r.table_name.ilike(pattern, escape="\\"))
+            .union(
+                select(c.source_table).where(c.source_table.ilike(pattern, escape="\\")),
+                select(c.target_table).where(c.target_table.ilike(pattern, escape="\\")),
+            )
+            .subquery()
+        )
+        query = select(names.c.name).order_by(names.c.name).limit(limit)
+        return list((await self.session.scalars(query)).all())
+
+    async def relation_counts(self, tables: Collection[TableName]) -> dict[TableName, tuple[int, int]]:
+        """(readers, writers) of each table that has any."""
+        if not tables:
+            return {}
+        r = table_task_relation.c
+        rows = await self.session.execute(
+            select(
+                r.table_name,
+                func.count().filter(r.relation_type == _READ),
+                func.count().filter(r.relation_type == _WRITE),
+            )
+            .where(r.table_name == any_(bindparam("tables", _names(tables), type_=_TEXTS)))
+            .group_by(r.table_name)
+        )
+        return {name: (reads, writes) for name, reads, writes in rows}
+
     # -- transaction-level advisory locks (see ``lineage_resolver.locks``) ------------------------------------
     async def lock_all(self, keys: Collection[int]) -> None:
         """Wait for every key, in ascending order (the one order every transaction uses: no deadlock). A function

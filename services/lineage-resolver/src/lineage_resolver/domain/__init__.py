@@ -56,6 +56,7 @@ from .commands import (
 )
 from .cycles import added_edges, cycles_closed_by, explain_dependency, find_path
 from .errors import InvalidLineageMessage, UnmappedOpenLineageJob
+from .graph import TableNeighbourhood, TaskLinks, table_known, table_neighbourhood, task_links
 from .memory import InMemoryLineageStore
 from .model import (
     CycleReport,
@@ -89,7 +90,7 @@ from .openlineage import (
     translate_run_event,
     validate_pattern,
 )
-from .queries import TableImpact, downstream_of, table_impact, upstream_of
+from .queries import PathStep, TableImpact, downstream_of, path_to, table_impact, upstream_of
 from .rebuild import (
     ViewDiff,
     check_view,
@@ -119,6 +120,7 @@ __all__ = [
     "MappingRules",
     "OpenLineageConfig",
     "OpenLineageTranslation",
+    "PathStep",
     "RelationKind",
     "RemoveTableLineage",
     "RemoveTask",
@@ -131,8 +133,10 @@ __all__ = [
     "TableImpact",
     "TableLineageEdge",
     "TableName",
+    "TableNeighbourhood",
     "TaskDependencyChanged",
     "TaskId",
+    "TaskLinks",
     "TaskTables",
     "UnmappedOpenLineageJob",
     "ViewDiff",
@@ -149,12 +153,16 @@ __all__ = [
     "ignored_reason",
     "parse_lineage_change",
     "parse_run_event",
+    "path_to",
     "plan_lineage_change",
     "qualified_table_name",
     "rebuild_dependency_view",
     "rebuild_from_relations",
     "table_impact",
+    "table_known",
+    "table_neighbourhood",
     "tables_of_run_event",
+    "task_links",
     "translate_run_event",
     "upstream_of",
     "validate_pattern",
