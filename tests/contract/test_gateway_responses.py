@@ -81,6 +81,16 @@ PAIRS: list[tuple[type[BaseModel], type[BaseModel]]] = [
     (lr.PatternPage, gol.OpenLineageJobPatternPage),
     (lr.UnmappedJobOut, gol.UnmappedJob),
     (lr.UnmappedJobPage, gol.UnmappedJobPage),
+    (lr.TableMatchOut, g.TableMatch),
+    (lr.TableSearchOut, g.TableSearch),
+    (lr.LineageTableOut, g.LineageTable),
+    (lr.TableEdgeOut, g.LineageTableEdge),
+    (lr.LineageTaskOut, g.LineageTask),
+    (lr.TableLineageOut, g.TableLineage),
+    (lr.PathStepOut, g.PathStep),
+    (lr.TableDistance, g.TableDistance),
+    (lr.AffectedTaskOut, g.AffectedTask),
+    (lr.AffectedOut, g.TableImpact),
 ]
 
 #: what the gateway adds to a service's answer (docs/api-contracts.md §5)
@@ -95,6 +105,11 @@ COMPOSED: dict[type[BaseModel], set[str]] = {
     g.Execution: {"trace_link", "ds_link"},
     g.ExecutionsPart: {"tracked"},
     g.BatchRunItem: {"ds_links"},
+    # the tasks named by the definition service, grouped by workflow
+    g.LineageTask: {"name", "task_type", "workflow_id", "workflow_name", "workflow_link"},
+    g.TableLineage: {"workflows", "unavailable"},
+    g.AffectedTask: {"name", "task_type", "workflow_id", "workflow_name", "workflow_link"},
+    g.TableImpact: {"workflows", "unavailable"},
 }
 
 

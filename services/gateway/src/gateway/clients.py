@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from prometheus_client import Histogram
@@ -344,4 +345,23 @@ class LineageClient:
 
     async def unmapped_jobs(self, params: Params, caller: Caller) -> Json:
         out: Json = await self.up.call("GET", "/internal/openlineage/unmapped-jobs", caller, params=params)
+        return out
+
+    async def search_tables(self, q: str, limit: int, caller: Caller) -> Json:
+        out: Json = await self.up.call("GET", "/internal/tables", caller, params={"q": q, "limit": limit})
+        return out
+
+    async def table_lineage(self, table: str, depth: int, caller: Caller) -> Json:
+        path = f"/internal/tables/{quote(table, safe='/')}/lineage"
+        out: Json = await self.up.call("GET", path, caller, params={"depth": depth})
+        return out
+
+    async def affected(self, table: str, depth: int, caller: Caller) -> Json:
+        path = f"/internal/tables/{quote(table, safe='/')}/affected"
+        out: Json = await self.up.call("GET", path, caller, params={"depth": depth})
+        return out
+
+    async def task_links(self, task_ids: Sequence[int], caller: Caller) -> Json:
+        params = {"task_ids": _ids(task_ids)}
+        out: Json = await self.up.call("GET", "/internal/task-links", caller, params=params)
         return out

@@ -108,6 +108,9 @@ class FakeServices:
     deps: dict[int, tuple[list[int], list[int]]] = field(default_factory=dict)
     #: task id -> (tables read, tables written), lineage-resolver's ``/internal/task-tables``
     tables: dict[int, tuple[list[str], list[str]]] = field(default_factory=dict)
+    #: lineage-resolver's answers of the table queries, as the test sets them: ``("lineage"|"affected", table)`` ->
+    #: the answer (a table missing here is unknown: 404 ``unknown-table``); ``"links"``: ``/internal/task-links``
+    table_answers: dict[Any, dict[str, Any]] = field(default_factory=dict)
     #: lineage filter pages are cut at this many ids whatever ``limit`` says (to exercise keyset paging)
     lineage_page_cap: int = 1000
     #: bodies lineage-resolver's ``/internal/lineage/events`` received
@@ -134,6 +137,7 @@ class FakeServices:
         self.lineage_events.clear()
         self.task_jobs.clear()
         self.patterns.clear()
+        self.table_answers.clear()
         self._ids.clear()
 
     def next_id(self, kind: str) -> int:
@@ -1109,6 +1113,33 @@ class FakeServices:
             ]
             return {"items": items}
 
+        @app.get("/internal/tables")
+        async def search_tables(q: str = "", limit: Annotated[int, Query(ge=1, le=100)] = 20) -> Any:
+            names = sorted({t for kind, t in fake.table_answers if kind == "lineage" and q.lower() in t.lower()})
+            return {"items": [{"table": t, "readers": 1, "writers": 1} for t in names[:limit]]}
+
+        @app.get("/internal/tables/{name:path}/lineage")
+        async def table_lineage(name: str, depth: Annotated[int, Query(ge=1, le=5)] = 2) -> Any:
+            return table_answer("lineage", name, depth)
+
+        @app.get("/internal/tables/{name:path}/affected")
+        async def affected(name: str, depth: Annotated[int, Query(ge=1, le=20)] = 10) -> Any:
+            return table_answer("affected", name, depth)
+
+        def table_answer(kind: str, name: str, depth: int) -> Any:
+            answer = fake.table_answers.get((kind, name))
+            if answer is None:
+                raise UnknownTable(f"table {name!r} is not known to lineage", table=name)
+            return {**answer, "table": name, "depth": depth}
+
+        @app.get("/internal/task-links")
+        async def task_links(task_ids: Annotated[list[str], Query()]) -> Any:
+            ids = [int(p) for chunk in task_ids for p in chunk.split(",") if p.strip()]
+            if len(ids) > 500:
+                raise ValidationFailed("task_ids: at most 500 ids per request")
+            answer = fake.table_answers.get("links", {"direct": [], "reachable": [], "known": [], "truncated": False})
+            return {**answer, "task_ids": ids, "depth": 10}
+
         @app.get("/internal/dependency-view/filter")
         async def filter_view(
             upstream_task_id: Annotated[int | None, Query(ge=1)] = None,
@@ -1192,6 +1223,11 @@ class FakeServices:
             return {"items": [], "total": 0}
 
         return app
+
+
+class UnknownTable(NotFound):
+    code = "unknown-table"
+    title = "Table not known to lineage"
 
 
 class TaskOwnedByAnotherWorkflow(Conflict):

@@ -13,6 +13,7 @@ from gateway.routes import (
     proposals,
     publishing,
     restore,
+    table_lineage,
     tasks,
     workflows,
 )
@@ -26,5 +27,17 @@ def api_routers() -> list[APIRouter]:
     not nested under one more router (each level of ``include_router`` re-dispatches the request through its own
     routes). Tasks (4 routes) come before workflows (12): the workflow list pays 4 more route checks, the task list
     12 fewer."""
-    routers = (tasks, workflows, executions, publishing, restore, me, migrations, proposals, admin, openlineage)
+    routers = (
+        tasks,
+        workflows,
+        executions,
+        publishing,
+        restore,
+        me,
+        migrations,
+        proposals,
+        table_lineage,
+        admin,
+        openlineage,
+    )
     return [m.router for m in routers]
