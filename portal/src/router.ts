@@ -23,6 +23,7 @@ const routes: RouteRecordRaw[] = [
   { path: '/proposals', name: 'proposals', component: () => import('./views/ProposalsView.vue') },
   { path: '/backfill', name: 'backfill', component: () => import('./views/BackfillView.vue') },
   { path: '/openlineage', name: 'openlineage', component: () => import('./views/OpenLineageJobsView.vue') },
+  { path: '/lineage', name: 'lineage', component: () => import('./views/LineageView.vue') },
   { path: '/:pathMatch(.*)*', redirect: '/workflows' },
 ]
 

@@ -72,5 +72,6 @@ describe('i18n', () => {
     for (const r of ['not_deployed', 'deployed', 'offline', 'online']) expect(enKeys.has(`dsRelease.hint.${r}`)).toBe(true)
     for (const o of ['deploy', 'online', 'offline']) expect(enKeys.has(`publish.op.${o}`)).toBe(true)
     for (const r of ['not_approved', 'not_deployed', 'draft', 'platform_offline', 'archived']) expect(enKeys.has(`errors.publishReasons.${r}`)).toBe(true)
+    for (const r of ['reverse', 'no_data_link']) expect(enKeys.has(`lineageCheck.reason.${r}`)).toBe(true)
   })
 })

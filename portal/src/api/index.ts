@@ -23,6 +23,10 @@ import type {
   PublishRecord,
   RollbackResult,
   BatchRunInput,
+  DagLineageCheck,
+  TableImpact,
+  TableLineage,
+  TableSearch,
   BatchRunResult,
   RunInput,
   RunView,
@@ -138,6 +142,19 @@ export const api = {
 
   migrationPreview: (body: MigrationRequest) => client.post<MigrationPreview>(`${V1}/migrations/preview`, body),
   migrate: (body: MigrationRequest) => client.post<MigrationResult>(`${V1}/migrations`, body),
+
+  /** tables lineage knows whose name contains `q` */
+  searchTables: (q: string, limit = 20) => client.get<TableSearch>(`${V1}/lineage/tables`, { q, limit }),
+  /** a table's writers and readers and the tables `depth` hops up- and downstream (404 `unknown-table`) */
+  tableLineage: (name: string, depth: number) => client.get<TableLineage>(`${V1}/lineage/table`, { name, depth }),
+  /** every task and workflow a late or changed table affects, with the path that reaches it */
+  tableImpact: (name: string, depth: number) => client.get<TableImpact>(`${V1}/lineage/impact`, { name, depth }),
+  /** a DAG being edited against lineage: suggested edges, and drawn edges lineage contradicts */
+  dagCheck: (taskIds: number[], edges: [number, number][]) =>
+    client.get<DagLineageCheck>(`${V1}/lineage/dag-check`, {
+      task_ids: taskIds.join(','),
+      edges: edges.map(([u, d]) => `${u}-${d}`).join(','),
+    }),
 
   listProposals: (includeDismissed = false, page = 1, pageSize = 200) =>
     client.get<Page<Proposal>>(`${V1}/proposals`, { include_dismissed: includeDismissed, page, page_size: pageSize }),

@@ -165,6 +165,16 @@ export type ProposalDag = S['ProposalDag']
 export type ProposalPreview = S['ProposalPreview']
 export type ProposalAccepted = S['ProposalAccepted']
 export type Me = S['Me']
+/** Lineage for people (issue 21 item 3): table search, a table's lineage, impact analysis, a DAG's lineage check */
+export type TableSearch = S['TableSearch']
+export type TableLineage = S['TableLineage']
+export type LineageTask = S['LineageTask']
+export type TableImpact = S['TableImpact']
+export type AffectedTask = S['AffectedTask']
+export type LineagePathStep = S['PathStep']
+export type DagLineageCheck = S['DagLineageCheck']
+export type SuggestedEdge = S['SuggestedEdge']
+export type FlaggedEdge = S['FlaggedEdge']
 
 // --- written here: request bodies, problem JSON ---
 
