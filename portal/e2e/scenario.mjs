@@ -4,7 +4,9 @@
 //     otherWorkflow: { id, name } (migration target), draftWorkflow: { id, name } (never published: deleted here),
 //     ds: { restUrl, token, controlUrl } (the DS emulator: its REST API to count instances, its control API for faults),
 //     auto: { workflowName, up, up2: { id, name, workflowId }, p1, p2, p3: { id, name } } (auto-orchestration: p1 reads
-//       what up of workflow up.workflowId writes, p2 reads p1; p3 reads what up2 of another workflow writes) }
+//       what up of workflow up.workflowId writes, p2 reads p1; p3 reads what up2 of another workflow writes),
+//     lineage: { tables: [a, b, c], l1, l2, l3: { id, name }, workflowId, workflowName } (table lineage, issue 21: l1
+//       writes a, l2 reads a and writes b, l3 reads b and writes c; the workflow draws only l3 → l2, the wrong way) }
 // Besides the UI, the scenario uses the gateway API (to change a workflow behind the browser's back) and DolphinScheduler's
 // REST API (to check what a click started there).
 // Every step takes a screenshot (NN-step.png; NN-step-FAILED.png when it fails). The last line on stdout is a JSON
@@ -650,6 +652,76 @@ try {
     await page.locator('.n-tabs-tab', { hasText: '版本历史' }).first().click()
     await page.getByRole('button', { name: '与上一版对比' }).first().click()
     await expectText(testId('diff-links'), auto.up2.name)
+  })
+
+  // --- table lineage and the editor's lineage check (issue 21 item 3): lineage seeded by the test --------------------
+  const lin = cfg.lineage
+  const [ta, tb, tc] = lin.tables
+  await step('lineage-search', async () => {
+    await page.goto(cfg.baseUrl + '/workflows')
+    await testId('nav-lineage').click()
+    await page.waitForURL(/\/lineage$/)
+    await testId('lineage-search').locator('input').fill(tb.slice(0, -2))
+    await page.locator(`[data-testid="lineage-matches"] [data-table="${tb}"]`).click()
+    await page.waitForURL(/\/lineage\?table=/)
+    await expectText(testId('lineage-writers'), lin.l2.name)
+    await expectText(testId('lineage-readers'), lin.l3.name)
+    await expectText(testId('lineage-upstream'), ta)
+    await expectText(testId('lineage-downstream'), tc)
+    await expectText(testId('lineage-workflows'), lin.workflowName)
+    // the graph: tables a, b, c and tasks l1 (2 hops up), l2, l3
+    await poll(async () => (await page.locator('[data-testid="dag"] .dag-node').count()) === 6, { what: 'three tables and three tasks' })
+  })
+
+  await step('lineage-impact', async () => {
+    await page.locator(`[data-testid="lineage-upstream"] a`, { hasText: ta }).click()
+    await page.waitForURL(/table=/)
+    await expectText(testId('lineage-readers'), lin.l2.name)
+    await page.locator('.n-tabs-tab', { hasText: '影响分析' }).first().click()
+    await expectText(testId('impact-summary'), ta)
+    await page.locator(`[data-testid="impact-tasks"] tr[data-task-id="${lin.l3.id}"]`).waitFor()
+    await expectText(page.locator(`[data-testid="impact-tasks"] tr[data-task-id="${lin.l3.id}"]`), `${ta} → ${lin.l2.name} → ${tb} → ${lin.l3.name}`)
+    // the workflow once, however many of its tasks are affected
+    const rows = page.locator(`[data-testid="impact-workflows"] tr[data-workflow-id="${lin.workflowId}"]`)
+    await rows.first().waitFor()
+    if ((await rows.count()) !== 1) throw new Error('the affected workflow is listed more than once')
+  })
+
+  await step('editor-lineage-check', async () => {
+    await page.goto(`${cfg.baseUrl}/workflows/${lin.workflowId}/edit`)
+    const check = testId('lineage-check')
+    const l1 = lin.l1.id
+    const l2 = lin.l2.id
+    const l3 = lin.l3.id
+    await check.locator(`[data-flagged-edge="${l3}>${l2}"][data-reason="reverse"]`).waitFor()
+    await check.locator(`[data-suggested-edge="${l1}>${l2}"]`).waitFor()
+    // l2 → l3 would close a cycle with the drawn l3 → l2: listed, not addable yet
+    await check.locator(`[data-suggested-edge="${l2}>${l3}"]`).waitFor()
+    if (!(await testId(`accept-edge-${l2}-${l3}`).isDisabled())) throw new Error('a cycle-closing edge can be added')
+    await page.locator(`[data-testid="dag"] [data-edge="${l3}>${l2}"][data-edge-state="flagged"]`).waitFor()
+    await page.locator(`[data-testid="dag"] [data-edge="${l1}>${l2}"][data-edge-state="suggested"]`).waitFor()
+    await testId(`accept-edge-${l1}-${l2}`).click()
+    await expectText(testId(`upstream-${l2}`), lin.l1.name)
+    await testId(`remove-edge-${l3}-${l2}`).click()
+    await check.locator(`[data-flagged-edge="${l3}>${l2}"]`).waitFor({ state: 'detached' })
+    // checked again without the wrong edge: l2 → l3 may be added now; ignore it for this session
+    await poll(async () => !(await testId(`accept-edge-${l2}-${l3}`).isDisabled()), { what: 'l2 → l3 addable', every: 300 })
+    await testId(`ignore-edge-${l2}-${l3}`).click()
+    await check.locator(`[data-suggested-edge="${l2}>${l3}"]`).waitFor({ state: 'detached' })
+    await testId('show-ignored').waitFor()
+    await check.locator(`[data-testid="lineage-confirmed"]`).waitFor()
+  })
+
+  await step('editor-lineage-saved', async () => {
+    await testId('save-workflow').click()
+    await page.waitForURL(new RegExp(`/workflows/${lin.workflowId}$`))
+    await poll(async () => (await page.locator('[data-testid="dag"] .dag-edge').count()) === 1, { what: 'the saved DAG' })
+    // ignored stays ignored in this session: the editor lists l2 → l3 no more
+    await page.goto(`${cfg.baseUrl}/workflows/${lin.workflowId}/edit`)
+    await testId('lineage-check').locator('[data-testid="lineage-confirmed"]').waitFor()
+    await testId('show-ignored').waitFor()
+    if (await testId('lineage-check').locator(`[data-suggested-edge="${lin.l2.id}>${lin.l3.id}"]`).count())
+      throw new Error('an ignored suggestion is back')
   })
 
   result.ok = true

@@ -16,7 +16,10 @@ unassigned task, each confirmed in a dialog. Then auto-orchestration (issue 20),
 source would: the proposals listed (a new workflow of two tasks, an addition to a workflow), the preview's DAG with the
 DEPENDENT node and the reasons, accept (the new draft workflow opens with the DEPENDENT node), a task's suggested
 workflow offered (its editor opens with the task picked; not saved), the editor showing the accepted link and a link
-lineage suggests for a task added there (accepted, saved, in the version diff). Screenshots of every step go to
+lineage suggests for a task added there (accepted, saved, in the version diff). Then table lineage (issue 21): a
+table searched and opened (its writers, readers, tables up and downstream, workflows, graph), the impact of another
+(each affected task with its path, the workflow once), and the editor's lineage check (a suggested edge added, a
+reversed one flagged and removed, a suggestion ignored for the session; saved). Screenshots of every step go to
 ``test-artifacts/e2e/``.
 """
 
@@ -158,6 +161,57 @@ def _auto_orchestration(stack: Stack, kafka_bootstrap: str, suffix: str) -> dict
     }
 
 
+def _table_lineage(stack: Stack, kafka_bootstrap: str, suffix: str) -> dict[str, Any]:
+    """Lineage: l1 writes a, l2 reads a and writes b, l3 reads b and writes c. Once lineage-resolver applied it and
+    the definition service projected every resulting dependency (it adds lineage edges that arrive later to the
+    workflows holding both tasks), a draft workflow of the three tasks drawn only l3 -> l2, the wrong way."""
+    a, b, c = (f"warehouse.e2e_lin_{suffix}_{x}" for x in "abc")
+    tasks: dict[str, dict[str, Any]] = {}
+    with stack.client() as api:
+        for key in ("l1", "l2", "l3"):
+            name = f"e2e_lin_{key}_{suffix}"
+            r = api.post(
+                "/api/v1/tasks", json={"name": name, "task_type": "SHELL", "params": {"script": f"echo {key}"}}
+            )
+            assert r.status_code == 201, r.text
+            tasks[key] = {"id": r.json()["id"], "name": name}
+    l1, l2, l3 = (tasks[k]["id"] for k in ("l1", "l2", "l3"))
+    _send_lineage(
+        stack,
+        kafka_bootstrap,
+        [
+            LineageChanged(task_id=l1, write_tables=(a,)),
+            LineageChanged(task_id=l2, read_tables=(a,), write_tables=(b,)),
+            LineageChanged(task_id=l3, read_tables=(b,), write_tables=(c,)),
+        ],
+    )
+    # each of the four dependency events, as the definition service's projection shows it
+    wanted = {("upstreamTaskId", l1): l2, ("downstreamTaskId", l2): l1, ("upstreamTaskId", l2): l3}
+    wanted[("downstreamTaskId", l3)] = l2
+    deadline = time.monotonic() + 60
+    with stack.client() as api:
+        while True:
+            r = api.get("/api/v1/lineage/impact", params={"name": a})
+            applied = r.status_code == 200 and {t["task_id"] for t in r.json()["tasks"]} == {l2, l3}
+            projected = all(
+                task in {t["id"] for t in api.get("/api/v1/tasks", params={key: of}).json()["items"]}
+                for (key, of), task in wanted.items()
+            )
+            if applied and projected:
+                break
+            assert time.monotonic() < deadline, f"lineage not applied and projected: {r.status_code} {r.text}"
+            time.sleep(0.5)
+        name = f"e2e_lin_{suffix}_wf"
+        body = {
+            "name": name,
+            "tasks": [{"task_id": t} for t in (l1, l2, l3)],
+            "edges": [{"upstream_task_id": l3, "downstream_task_id": l2}],
+        }
+        r = api.post("/api/v1/workflows", json=body)
+        assert r.status_code == 201, r.text
+    return {"tables": [a, b, c], **tasks, "workflowId": r.json()["id"], "workflowName": name}
+
+
 def _ds_instances(stack: Stack, project_code: int, workflow_code: int) -> list[int]:
     """The workflow's instances as DolphinScheduler (the emulator) lists them."""
     r = httpx.get(
@@ -199,6 +253,7 @@ def test_portal_end_to_end(platform_stack: Stack, kafka_bootstrap: str) -> None:
     auto = _auto_orchestration(platform_stack, kafka_bootstrap, suffix)
     other = _one_task_workflow(platform_stack, f"e2e_archive_{suffix}")  # the target of the migration preview
     draft = _one_task_workflow(platform_stack, f"e2e_scratch_{suffix}")  # never published: the scenario deletes it
+    lineage = _table_lineage(platform_stack, kafka_bootstrap, suffix)
     out_dir = ARTIFACTS
     for old in out_dir.glob("*.png"):
         old.unlink()
@@ -219,6 +274,7 @@ def test_portal_end_to_end(platform_stack: Stack, kafka_bootstrap: str) -> None:
                 "controlUrl": platform_stack.emulator.base_url,
             },
             "auto": auto,
+            "lineage": lineage,
         },
     )
 
@@ -264,6 +320,10 @@ def test_portal_end_to_end(platform_stack: Stack, kafka_bootstrap: str) -> None:
         "task-suggested-workflow",
         "editor-external-links",
         "external-links-diff",
+        "lineage-search",
+        "lineage-impact",
+        "editor-lineage-check",
+        "editor-lineage-saved",
     ]
     for s in result["steps"]:
         assert (out_dir / s["screenshot"]).stat().st_size > 10_000, s
@@ -335,3 +395,12 @@ def test_portal_end_to_end(platform_stack: Stack, kafka_bootstrap: str) -> None:
         (auto["up2"]["workflowId"], auto["up2"]["id"], (auto["p3"]["id"],), "day", "today"),
     }
     assert diff["dependent_links"]["added"] == [auto["up2"]["id"]]
+
+    # the editor's lineage check (issue 21 item 3): the suggested l1 -> l2 added, the reversed l3 -> l2 removed, the
+    # suggested l2 -> l3 ignored: the saved version draws l1 -> l2 only
+    with platform_stack.client() as api:
+        lin_wf = api.get(f"/api/v1/workflows/{lineage['workflowId']}").json()
+    assert {(e["upstream_task_id"], e["downstream_task_id"]) for e in lin_wf["edges"]} == {
+        (lineage["l1"]["id"], lineage["l2"]["id"])
+    }
+    assert lin_wf["current_version_no"] == 2
