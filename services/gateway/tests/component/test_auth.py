@@ -128,6 +128,8 @@ def _seed(f: FakeServices) -> dict[str, int]:
     f.deployed.add(ready)
     f.deps[t2] = ([t1], [])
     f.task_jobs[t1] = ("airflow", "dag.owned")
+    f.table_answers[("lineage", "db/t")] = {"tables": [], "tasks": [], "table_edges": [], "truncated": False}
+    f.table_answers[("affected", "db/t")] = {"tables": [], "tasks": [], "truncated": False}
     return {"t1": t1, "t2": t2, "ready": ready, "draft": draft, "online": online}
 
 
@@ -189,6 +191,10 @@ ENDPOINTS: list[tuple[str, str, Any, Role]] = [
     ("POST", "/api/v1/proposals/{t2}/accept", {"name": "auto"}, Role.EDITOR),
     ("POST", "/api/v1/proposals/{t2}/dismiss", None, Role.EDITOR),
     ("POST", "/api/v1/proposals/rebuild", None, Role.ADMIN),
+    ("GET", "/api/v1/lineage/tables?q=db", None, Role.VIEWER),
+    ("GET", "/api/v1/lineage/table?name=db/t", None, Role.VIEWER),
+    ("GET", "/api/v1/lineage/impact?name=db/t", None, Role.VIEWER),
+    ("GET", "/api/v1/lineage/dag-check?task_ids={t1},{t2}&edges={t1}-{t2}", None, Role.VIEWER),
     ("GET", "/api/v1/audit-log", None, Role.ADMIN),
     ("GET", "/api/v1/api-keys", None, Role.ADMIN),
     ("POST", "/api/v1/api-keys", {"name": "dave", "roles": ["viewer"]}, Role.ADMIN),
