@@ -66,7 +66,11 @@ async function step(name, fn) {
 
 const testId = (id) => page.locator(`[data-testid="${id}"]`)
 async function pickOption(text) {
-  await page.locator('.n-base-select-menu:visible .n-base-select-option', { hasText: text }).first().click()
+  const option = page.locator('.n-base-select-menu:visible .n-base-select-option', { hasText: text }).first()
+  await page.locator('.n-base-select-menu:visible').first().waitFor()
+  // the menu is a virtual list: an option below its fold is not rendered; a filterable select filters as one types
+  if (!(await option.isVisible())) await page.keyboard.type(text)
+  await option.click()
 }
 /** Close any open select menu and wait until its closing transition is over (a fading menu still takes clicks). */
 async function closeMenus() {
