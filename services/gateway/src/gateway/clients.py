@@ -79,6 +79,12 @@ class Upstream(upstream.Upstream):
         return await self.request(method, path, params=query, body=body, timeout_s=timeout_s, headers=headers)
 
 
+def _segment(name: str) -> str:
+    """A table name as one path segment, every reserved character escaped: ``/`` and the dots too, which a URL
+    parser would otherwise resolve as ``..`` segments (``a/../b`` would ask for ``b``)."""
+    return quote(name, safe="").replace(".", "%2E")
+
+
 def _ids(ids: Sequence[int]) -> str:
     return ",".join(str(i) for i in ids)
 
@@ -352,12 +358,12 @@ class LineageClient:
         return out
 
     async def table_lineage(self, table: str, depth: int, caller: Caller) -> Json:
-        path = f"/internal/tables/{quote(table, safe='/')}/lineage"
+        path = f"/internal/tables/{_segment(table)}/lineage"
         out: Json = await self.up.call("GET", path, caller, params={"depth": depth})
         return out
 
     async def affected(self, table: str, depth: int, caller: Caller) -> Json:
-        path = f"/internal/tables/{quote(table, safe='/')}/affected"
+        path = f"/internal/tables/{_segment(table)}/affected"
         out: Json = await self.up.call("GET", path, caller, params={"depth": depth})
         return out
 

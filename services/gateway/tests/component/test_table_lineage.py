@@ -203,3 +203,16 @@ async def test_dag_check_suggests_flags_and_confirms(client: httpx.AsyncClient, 
     assert [(s.upstream_task_id, s.downstream_task_id) for s in body.suggested] == [(1, 4)]
     assert body.flagged == []
     assert body.truncated is True
+
+
+async def test_a_table_name_reaches_lineage_as_it_is(client: httpx.AsyncClient, fakes: FakeServices) -> None:
+    """Slashes, dots (never resolved as ``..`` segments), ``?``, ``#``, ``%`` and spaces: the name arrives whole."""
+    for name in ("a/../b", "..", ".", "db/x?y#z %41 ", "/lead/trail/"):
+        r = await client.get("/api/v1/lineage/table", params={"name": name})
+        assert r.status_code == 404, (name, r.text)
+        assert r.json()["table"] == name
+        r = await client.get("/api/v1/lineage/impact", params={"name": name})
+        assert r.json()["table"] == name
+    fakes.table_answers[("lineage", "a/../b")] = {"tables": [], "tasks": [], "table_edges": [], "truncated": False}
+    r = await client.get("/api/v1/lineage/table", params={"name": "a/../b"})
+    assert (r.status_code, r.json()["table"]) == (200, "a/../b")
