@@ -119,7 +119,8 @@ async def test_table_lineage_impact_and_dag_check_through_the_gateway(platform: 
     assert (r.status_code, r.json()["type"]) == (404, "/problems/unknown-table")
     r = await p.api.get("/api/v1/lineage/impact", params={"name": f"lin_{s}.nope"})
     assert r.status_code == 404
-    for params in ({"name": daily, "depth": 6}, {"name": daily, "depth": "x"}, {}):
+    bad: list[dict[str, str | int]] = [{"name": daily, "depth": 6}, {"name": daily, "depth": "x"}, {}]
+    for params in bad:
         r = await p.api.get("/api/v1/lineage/table", params=params)
         assert r.status_code == 422, (params, r.text)
         assert r.headers["content-type"] == "application/problem+json"
