@@ -737,6 +737,7 @@ export default {
     unavailable: 'The execution history service did not answer: the task\'s runs are not shown right now.',
     hint: 'The last 10 runs of the workflow, newest first. p50/p90: durations of the successful runs. A run still going counts once it has finished.',
     noWorkflow: 'in no workflow',
+  },
   lineage: {
     title: 'Table lineage',
     searchPlaceholder: 'Search a table, e.g. dw.orders',

@@ -720,6 +720,7 @@ export default {
     unavailable: '执行历史服务未响应：暂时无法显示该任务的运行记录。',
     hint: '所属工作流最近 10 次运行，最新在前。p50/p90：成功运行的耗时。运行中的实例结束后才计入。',
     noWorkflow: '未归属工作流',
+  },
   lineage: {
     title: '表血缘',
     searchPlaceholder: '搜索表，例如 dw.orders',
