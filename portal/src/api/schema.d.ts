@@ -647,6 +647,90 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/lineage/tables": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Search Tables
+         * @description Tables lineage knows (a task reads or writes it, or a lineage edge names it) whose name contains ``q``, with
+         *     their reader and writer counts.
+         */
+        get: operations["search_tables_api_v1_lineage_tables_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/lineage/table": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Table Lineage
+         * @description The tasks that write and read table ``name``, the tables ``depth`` hops up- and downstream with the tasks
+         *     between them, and their workflows; 404 ``unknown-table`` when lineage does not know the table.
+         */
+        get: operations["table_lineage_api_v1_lineage_table_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/lineage/impact": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Table Impact
+         * @description If table ``name`` is late or changes: every task and workflow downstream, once each, with the path that
+         *     reaches it (nearest first); 404 ``unknown-table``.
+         */
+        get: operations["table_impact_api_v1_lineage_impact_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/lineage/dag-check": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Dag Check
+         * @description A DAG being edited, against lineage: dependencies lineage suggests that are not drawn, drawn edges lineage
+         *     contradicts (``reverse``, ``no_data_link``) and those it confirms.
+         */
+        get: operations["dag_check_api_v1_lineage_dag_check_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/api-keys": {
         parameters: {
             query?: never;
@@ -824,6 +908,38 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** AffectedTask */
+        AffectedTask: {
+            /** Task Id */
+            task_id: number;
+            /** Name */
+            name: string | null;
+            /** Task Type */
+            task_type: ("SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK" | "FLINK") | null;
+            /** Workflow Id */
+            workflow_id: number | null;
+            /** Workflow Name */
+            workflow_name: string | null;
+            /** Workflow Link */
+            workflow_link: string | null;
+            /** Distance */
+            distance: number;
+            /** Path */
+            path: components["schemas"]["PathStep"][];
+        };
+        /** AffectedWorkflow */
+        AffectedWorkflow: {
+            /** Workflow Id */
+            workflow_id: number;
+            /** Workflow Name */
+            workflow_name: string | null;
+            /** Workflow Link */
+            workflow_link: string | null;
+            /** Task Ids */
+            task_ids: number[];
+            /** Distance */
+            distance: number;
+        };
         /** ApiKeyInput */
         ApiKeyInput: {
             /** Name */
@@ -1101,6 +1217,22 @@ export interface components {
              */
             direction: "source_to_target" | "target_to_source";
         };
+        /** DagLineageCheck */
+        DagLineageCheck: {
+            /** Suggested */
+            suggested: components["schemas"]["SuggestedEdge"][];
+            /** Flagged */
+            flagged: components["schemas"]["FlaggedEdge"][];
+            /** Confirmed */
+            confirmed: [
+                number,
+                number
+            ][];
+            /** Unknown Task Ids */
+            unknown_task_ids: number[];
+            /** Truncated */
+            truncated: boolean;
+        };
         /**
          * DataxParams
          * @description DS ``DataxParameters`` (task-datax): a DataX job, either from a DataX JSON of its own (``custom_json``, DS
@@ -1343,6 +1475,20 @@ export interface components {
             field: string;
             old?: components["schemas"]["JsonValue"];
             new?: components["schemas"]["JsonValue"];
+        };
+        /** FlaggedEdge */
+        FlaggedEdge: {
+            /** Upstream Task Id */
+            upstream_task_id: number;
+            /** Downstream Task Id */
+            downstream_task_id: number;
+            /**
+             * Reason
+             * @enum {string}
+             */
+            reason: "reverse" | "no_data_link";
+            /** Tables */
+            tables: string[];
         };
         /**
          * FlinkParams
@@ -1647,6 +1793,59 @@ export interface components {
             job_name: string | null;
             /** Changed Tasks */
             changed_tasks: number[];
+        };
+        /** LineageTable */
+        LineageTable: {
+            /** Table */
+            table: string;
+            /** Upstream Distance */
+            upstream_distance: number | null;
+            /** Downstream Distance */
+            downstream_distance: number | null;
+        };
+        /**
+         * LineageTableEdge
+         * @description Table lineage reported without a platform task in between (e.g. a view, a replication job).
+         */
+        LineageTableEdge: {
+            /** Source Table */
+            source_table: string;
+            /** Target Table */
+            target_table: string;
+        };
+        /** LineageTask */
+        LineageTask: {
+            /** Task Id */
+            task_id: number;
+            /** Name */
+            name: string | null;
+            /** Task Type */
+            task_type: ("SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK" | "FLINK") | null;
+            /** Workflow Id */
+            workflow_id: number | null;
+            /** Workflow Name */
+            workflow_name: string | null;
+            /** Workflow Link */
+            workflow_link: string | null;
+            /** Upstream Distance */
+            upstream_distance: number | null;
+            /** Downstream Distance */
+            downstream_distance: number | null;
+            /** Reads */
+            reads: string[];
+            /** Writes */
+            writes: string[];
+        };
+        /** LineageWorkflow */
+        LineageWorkflow: {
+            /** Workflow Id */
+            workflow_id: number;
+            /** Workflow Name */
+            workflow_name: string | null;
+            /** Workflow Link */
+            workflow_link: string | null;
+            /** Task Ids */
+            task_ids: number[];
         };
         /**
          * LinksChange
@@ -1994,6 +2193,18 @@ export interface components {
          * @enum {string}
          */
         ParamType: "VARCHAR" | "INTEGER" | "LONG" | "FLOAT" | "DOUBLE" | "DATE" | "TIME" | "TIMESTAMP" | "BOOLEAN" | "LIST" | "FILE";
+        /** PathStep */
+        PathStep: {
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "table" | "task";
+            /** Table */
+            table?: string | null;
+            /** Task Id */
+            task_id?: number | null;
+        };
         /**
          * Priority
          * @enum {string}
@@ -2844,6 +3055,17 @@ export interface components {
              */
             external_dependencies?: components["schemas"]["ExternalDependency"][];
         };
+        /** SuggestedEdge */
+        SuggestedEdge: {
+            /** Upstream Task Id */
+            upstream_task_id: number;
+            /** Downstream Task Id */
+            downstream_task_id: number;
+            /** Tables */
+            tables: string[];
+            /** Closes Cycle */
+            closes_cycle: boolean;
+        };
         /**
          * SuggestedWorkflow
          * @description The workflow an unassigned task's lineage points to: ``all_neighbours`` (every producer and consumer of the
@@ -2864,12 +3086,63 @@ export interface components {
             /** Downstream Task Ids */
             downstream_task_ids: number[];
         };
+        /** TableDistance */
+        TableDistance: {
+            /** Table */
+            table: string;
+            /** Distance */
+            distance: number;
+        };
         /** TableEdgeIn */
         TableEdgeIn: {
             /** Source */
             source: string;
             /** Target */
             target: string;
+        };
+        /**
+         * TableImpact
+         * @description If the table is late or changes: every table and task downstream once (shortest distance, one path) and every
+         *     workflow of those tasks once, nearest first.
+         */
+        TableImpact: {
+            /** Table */
+            table: string;
+            /** Depth */
+            depth: number;
+            /** Tables */
+            tables: components["schemas"]["TableDistance"][];
+            /** Tasks */
+            tasks: components["schemas"]["AffectedTask"][];
+            /** Workflows */
+            workflows: components["schemas"]["AffectedWorkflow"][];
+            /** Truncated */
+            truncated: boolean;
+            /** Unavailable */
+            unavailable: string[];
+        };
+        /**
+         * TableLineage
+         * @description The tasks writing and reading a table and the tables ``depth`` hops up- and downstream (a hop: through a task
+         *     reading one and writing the other, or a table lineage edge), with the workflows of those tasks.
+         */
+        TableLineage: {
+            /** Table */
+            table: string;
+            /** Depth */
+            depth: number;
+            /** Tables */
+            tables: components["schemas"]["LineageTable"][];
+            /** Tasks */
+            tasks: components["schemas"]["LineageTask"][];
+            /** Table Edges */
+            table_edges: components["schemas"]["LineageTableEdge"][];
+            /** Workflows */
+            workflows: components["schemas"]["LineageWorkflow"][];
+            /** Truncated */
+            truncated: boolean;
+            /** Unavailable */
+            unavailable: string[];
         };
         /**
          * TableLineageIn
@@ -2889,6 +3162,20 @@ export interface components {
             type: "table.lineage.added" | "table.lineage.removed";
             /** Edges */
             edges: components["schemas"]["TableEdgeIn"][];
+        };
+        /** TableMatch */
+        TableMatch: {
+            /** Table */
+            table: string;
+            /** Readers */
+            readers: number;
+            /** Writers */
+            writers: number;
+        };
+        /** TableSearch */
+        TableSearch: {
+            /** Items */
+            items: components["schemas"]["TableMatch"][];
         };
         /** Task */
         Task: {
@@ -7020,6 +7307,357 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ProposalSummary"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key (problem JSON) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the role (problem JSON) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found (problem JSON) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state; ``type`` says which (problem JSON) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input; ``errors`` lists each (problem JSON) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service is unavailable (problem JSON naming it) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service did not answer in time (problem JSON naming it) */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    search_tables_api_v1_lineage_tables_get: {
+        parameters: {
+            query?: {
+                /** @description part of the name, case-insensitive */
+                q?: string;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TableSearch"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key (problem JSON) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the role (problem JSON) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found (problem JSON) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state; ``type`` says which (problem JSON) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input; ``errors`` lists each (problem JSON) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service is unavailable (problem JSON naming it) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service did not answer in time (problem JSON naming it) */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    table_lineage_api_v1_lineage_table_get: {
+        parameters: {
+            query: {
+                /** @description the table (as lineage names it) */
+                name: string;
+                /** @description hops up- and downstream */
+                depth?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TableLineage"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key (problem JSON) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the role (problem JSON) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found (problem JSON) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state; ``type`` says which (problem JSON) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input; ``errors`` lists each (problem JSON) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service is unavailable (problem JSON naming it) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service did not answer in time (problem JSON naming it) */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    table_impact_api_v1_lineage_impact_get: {
+        parameters: {
+            query: {
+                /** @description the table (as lineage names it) */
+                name: string;
+                /** @description steps downstream */
+                depth?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TableImpact"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key (problem JSON) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the role (problem JSON) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found (problem JSON) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state; ``type`` says which (problem JSON) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input; ``errors`` lists each (problem JSON) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service is unavailable (problem JSON naming it) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service did not answer in time (problem JSON naming it) */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    dag_check_api_v1_lineage_dag_check_get: {
+        parameters: {
+            query: {
+                /** @description the DAG's task ids, comma-separated */
+                task_ids: string;
+                /** @description the drawn edges, 'upstream-downstream' comma-separated */
+                edges?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DagLineageCheck"];
                 };
             };
             /** @description Missing, unknown or revoked API key (problem JSON) */
