@@ -49,9 +49,29 @@ async def _metrics_when(p: Platform, wid: int, runs: list[int], task_ids: list[i
     return result
 
 
+def _samples(text: str, name: str) -> dict[str, float]:
+    """``{labels: value}`` of one metric in a Prometheus text page."""
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith(name + "{"):
+            labels, value = line[len(name) :].rsplit(" ", 1)
+            out[labels] = float(value)
+    return out
+
+
+async def _history_metrics(p: Platform) -> str:
+    async with httpx.AsyncClient(base_url=p.urls["history"]) as history:
+        return (await history.get("/metrics")).text
+
+
 async def test_task_metrics_through_the_gateway(platform: Platform) -> None:
     p = platform
     s = uid()
+    # the services run in this process and other tests' schemas number their workflows from 1 too: the counters'
+    # series are compared with what they held before this test
+    page = await _history_metrics(p)
+    before = _samples(page, "history_sync_task_runs_total")
+    durations_before = _samples(page, "history_sync_task_run_duration_seconds_count")
     # workflow 1: extract -> load; load fails in one of three runs (END: the run fails, extract succeeded)
     extract, load = await new_task(p, f"tm-{s}-extract"), await new_task(p, f"tm-{s}-load")
     name1 = f"tm-{s}-etl"
@@ -102,11 +122,15 @@ async def test_task_metrics_through_the_gateway(platform: Platform) -> None:
     assert missing.headers["content-type"].startswith("application/problem+json")
 
     # Prometheus: per workflow and state, never per task (bounded cardinality); each task instance counted once
-    async with httpx.AsyncClient(base_url=p.urls["history"]) as history:
-        text = (await history.get("/metrics")).text
-    series = [line for line in text.splitlines() if line.startswith("history_sync_task_runs_total{")]
-    assert f'history_sync_task_runs_total{{state="SUCCESS",workflow="{wf1}"}} 5.0' in series, series
-    assert f'history_sync_task_runs_total{{state="FAILURE",workflow="{wf1}"}} 1.0' in series, series
-    assert f'history_sync_task_runs_total{{state="SUCCESS",workflow="{wf2}"}} 2.0' in series, series
-    assert all(line.split("{")[1].split("}")[0].count("=") == 2 for line in series)  # workflow + state only
-    assert f'history_sync_task_run_duration_seconds_count{{state="SUCCESS",workflow="{wf2}"}} 2.0' in text
+    text = await _history_metrics(p)
+    after = _samples(text, "history_sync_task_runs_total")
+    added = {k: v - before.get(k, 0.0) for k, v in after.items() if v != before.get(k, 0.0)}
+    assert added == {
+        f'{{state="SUCCESS",workflow="{wf1}"}}': 5.0,
+        f'{{state="FAILURE",workflow="{wf1}"}}': 1.0,
+        f'{{state="SUCCESS",workflow="{wf2}"}}': 2.0,
+    }, added
+    assert all(labels.count("=") == 2 for labels in after)  # workflow + state only
+    wf2_durations = f'{{state="SUCCESS",workflow="{wf2}"}}'
+    durations = _samples(text, "history_sync_task_run_duration_seconds_count")
+    assert durations[wf2_durations] - durations_before.get(wf2_durations, 0.0) == 2.0, durations

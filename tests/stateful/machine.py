@@ -63,6 +63,7 @@ from .model import (
     lineage_dependencies,
     pinned_version,
     plan_migration,
+    table_impact,
     task_metrics_problems,
     upstream_of,
 )
@@ -430,6 +431,50 @@ class LifecycleMachine(RuleBasedStateMachine):
         for change in changes:
             self._apply_dependency_change(change)
         self._wait_for_dependency_projection(changes)
+
+    @precondition(lambda self: any(t.reads or t.writes for t in self.tasks.values()))
+    @rule(data=st.data())
+    def read_table_lineage(self, data: st.DataObject) -> None:
+        """A table's lineage and its impact through the gateway (issue 21 item 3) equal the model's reads and writes:
+        its writers and readers one hop out, every task downstream once at its shortest distance with a path ending
+        at it, their workflows once; a table no task touches is 404 ``unknown-table``. Read-only."""
+        short = data.draw(st.sampled_from(("a", "b", "c")), label="table")
+        table = f"{self.prefix}lineage.{short}"
+        self.begin(f"table lineage and impact of {short}")
+        tasks = list(self.tasks.values())
+        if not any(table in t.reads | t.writes for t in tasks):
+            for what in ("table", "impact"):
+                r = self.api.call("GET", f"/api/v1/lineage/{what}", expect=404, params={"name": table})
+                assert problem_type(r).endswith("unknown-table"), r.text
+            self.log("   → 404 unknown-table")
+            return
+        view = self.api.get("/api/v1/lineage/table", name=table, depth=1)
+        writers = {t.id for t in tasks if table in t.writes}
+        readers = {t.id for t in tasks if table in t.reads}
+        got_up = {x["task_id"] for x in view["tasks"] if x["upstream_distance"] == 1}
+        got_down = {x["task_id"] for x in view["tasks"] if x["downstream_distance"] == 1}
+        assert (got_up, got_down) == (writers, readers), (
+            f"writers/readers {got_up}/{got_down}, model {writers}/{readers}"
+        )
+        impact = self.api.get("/api/v1/lineage/impact", name=table, depth=20)
+        want_tables, want_tasks = table_impact(tasks, table)
+        got_tasks = {x["task_id"]: x["distance"] for x in impact["tasks"]}
+        assert got_tasks == want_tasks, f"impact tasks {got_tasks}, the model reaches {want_tasks}"
+        assert {x["table"]: x["distance"] for x in impact["tables"]} == {
+            k: v for k, v in want_tables.items() if k != table
+        }
+        for x in impact["tasks"]:
+            path = x["path"]
+            assert (path[0].get("table"), path[-1].get("task_id"), len(path)) == (
+                table,
+                x["task_id"],
+                x["distance"] + 1,
+            )
+        owners = {self.workflows[t.owner].id for t in tasks if t.id in want_tasks and t.owner is not None}
+        assert {w["workflow_id"] for w in impact["workflows"]} == owners
+        assert len(impact["workflows"]) == len(owners), "each affected workflow once"
+        reached = self.task_list(set(want_tasks))
+        self.log(f"   → writers {self.task_list(writers)}, readers {self.task_list(readers)}; impact {reached}")
 
     def _apply_dependency_change(self, c: dict[str, Any]) -> None:
         """What the definition service does with one ``task.dependency.changed`` (DESIGN §4.6; the decisions in

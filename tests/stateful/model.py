@@ -349,6 +349,26 @@ def lineage_dependencies(tasks: Iterable[Task]) -> set[Edge]:
     return {(a.id, b.id) for a in ts for b in ts if a.id != b.id and a.writes & b.reads}
 
 
+def table_impact(tasks: Iterable[Task], table: str) -> tuple[dict[str, int], dict[int, int]]:
+    """What a change to ``table`` reaches downstream, each at its shortest distance (lineage-resolver's steps: table
+    → a task reading it 1, task → a table it writes 1; the model has no table-to-table lineage)."""
+    ts = list(tasks)
+    tables: dict[str, int] = {table: 0}
+    reached: dict[int, int] = {}
+    frontier = [table]
+    step = 0
+    while frontier:
+        step += 1
+        readers = [t for t in ts if t.reads & set(frontier) and t.id not in reached]
+        for t in readers:
+            reached[t.id] = step
+        step += 1
+        frontier = sorted({w for t in readers for w in t.writes if w not in tables})
+        for w in frontier:
+            tables[w] = step
+    return tables, reached
+
+
 def upstream_of(deps: set[Edge], task_id: int) -> set[int]:
     return {u for u, v in deps if v == task_id}
 

@@ -14,6 +14,7 @@ from .model import (
     expected_record_status,
     lineage_dependencies,
     plan_migration,
+    table_impact,
     task_metrics_problems,
 )
 
@@ -120,3 +121,15 @@ def test_task_metrics_problems() -> None:
     assert task_metrics_problems(
         {"workflow_id": 1, "metrics": _metrics(["FAILURE"], p50_seconds=1.0, p90_seconds=1.0)}
     ) == ["durations without a successful run"]
+
+
+def test_table_impact_reaches_each_task_once_at_its_shortest_distance() -> None:
+    def task(i: int, reads: set[str], writes: set[str]) -> Task:
+        return Task(f"T{i}", i, TaskContent(f"t{i}", "SHELL", "x"), reads=frozenset(reads), writes=frozenset(writes))
+
+    # a → 1 → b → 2 → c, and 3 reads a and c (reached at 1 through a); 4 reads only what nobody writes
+    tasks = [task(1, {"a"}, {"b"}), task(2, {"b"}, {"c"}), task(3, {"a", "c"}, {"a"}), task(4, {"z"}, set())]
+    tables, reached = table_impact(tasks, "a")
+    assert reached == {1: 1, 3: 1, 2: 3}
+    assert tables == {"a": 0, "b": 2, "c": 4}
+    assert table_impact(tasks, "c") == ({"c": 0, "a": 2, "b": 4}, {3: 1, 1: 3, 2: 5})
