@@ -915,7 +915,7 @@ export interface components {
             /** Name */
             name: string | null;
             /** Task Type */
-            task_type: ("SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK" | "FLINK") | null;
+            task_type: ("SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK" | "FLINK" | "CONDITIONS") | null;
             /** Workflow Id */
             workflow_id: number | null;
             /** Workflow Name */
@@ -1156,6 +1156,65 @@ export interface components {
             dependent_links?: components["schemas"]["LinksChange"] | null;
             /** Summary */
             summary: string;
+        };
+        /**
+         * ConditionCheck
+         * @description One upstream task's state a CONDITIONS task tests (DS ``DependentItem``: ``depTaskCode``, ``status``).
+         */
+        ConditionCheck: {
+            /** Task Id */
+            task_id: number;
+            /**
+             * Status
+             * @default SUCCESS
+             * @enum {string}
+             */
+            status?: "SUCCESS" | "FAILURE";
+        };
+        /**
+         * ConditionGroup
+         * @description Checks joined by ``relation`` (DS ``DependentTaskModel``: ``relation``, ``dependItemList``).
+         */
+        ConditionGroup: {
+            /**
+             * Relation
+             * @default AND
+             * @enum {string}
+             */
+            relation?: "AND" | "OR";
+            /** Checks */
+            checks: components["schemas"]["ConditionCheck"][];
+        };
+        /**
+         * ConditionsParams
+         * @description A CONDITIONS task (DS ``ConditionsParameters``): when its groups, joined by ``relation``, hold, the tasks of
+         *     ``success_task_ids`` run, otherwise those of ``failed_task_ids``. Every checked task must be a direct upstream
+         *     of the CONDITIONS task and every branch target a direct downstream of it in the same workflow
+         *     (``branch_problems``, checked when the workflow is saved); DS takes them as task codes.
+         */
+        ConditionsParams: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "CONDITIONS";
+            /**
+             * Relation
+             * @default AND
+             * @enum {string}
+             */
+            relation?: "AND" | "OR";
+            /** Groups */
+            groups: components["schemas"]["ConditionGroup"][];
+            /** Success Task Ids */
+            success_task_ids: number[];
+            /** Failed Task Ids */
+            failed_task_ids: number[];
+            /**
+             * Local Params
+             * @default []
+             */
+            local_params?: components["schemas"]["Param"][];
         };
         /** CreatedApiKey */
         CreatedApiKey: {
@@ -1820,7 +1879,7 @@ export interface components {
             /** Name */
             name: string | null;
             /** Task Type */
-            task_type: ("SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK" | "FLINK") | null;
+            task_type: ("SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK" | "FLINK" | "CONDITIONS") | null;
             /** Workflow Id */
             workflow_id: number | null;
             /** Workflow Name */
@@ -2879,11 +2938,11 @@ export interface components {
              * Task Type
              * @enum {string}
              */
-            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK" | "FLINK";
+            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK" | "FLINK" | "CONDITIONS";
             /** Description */
             description: string;
             /** Params */
-            params: components["schemas"]["ShellParams"] | components["schemas"]["PythonParams"] | components["schemas"]["SqlParams"] | components["schemas"]["HttpParams"] | components["schemas"]["ProcedureParams"] | components["schemas"]["DataxParams"] | components["schemas"]["SparkParams"] | components["schemas"]["FlinkParams"];
+            params: components["schemas"]["ShellParams"] | components["schemas"]["PythonParams"] | components["schemas"]["SqlParams"] | components["schemas"]["HttpParams"] | components["schemas"]["ProcedureParams"] | components["schemas"]["DataxParams"] | components["schemas"]["SparkParams"] | components["schemas"]["FlinkParams"] | components["schemas"]["ConditionsParams"];
             node_attrs: components["schemas"]["NodeAttrs"];
         };
         /**
@@ -3187,7 +3246,7 @@ export interface components {
              * Task Type
              * @enum {string}
              */
-            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK" | "FLINK";
+            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK" | "FLINK" | "CONDITIONS";
             /** Description */
             description: string;
             /** Params */
@@ -3247,7 +3306,7 @@ export interface components {
              * Task Type
              * @enum {string}
              */
-            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK" | "FLINK";
+            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK" | "FLINK" | "CONDITIONS";
             /** Description */
             description: string;
             /** Params */
@@ -3296,7 +3355,7 @@ export interface components {
              * Task Type
              * @enum {string}
              */
-            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK" | "FLINK";
+            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK" | "FLINK" | "CONDITIONS";
             /** Description */
             description?: string | null;
             /** Params */
@@ -3348,7 +3407,7 @@ export interface components {
              * Task Type
              * @enum {string}
              */
-            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK" | "FLINK";
+            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK" | "FLINK" | "CONDITIONS";
             /** Description */
             description: string;
             /** Params */
@@ -3481,7 +3540,7 @@ export interface components {
              * Task Type
              * @enum {string}
              */
-            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK" | "FLINK";
+            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK" | "FLINK" | "CONDITIONS";
             /** Description */
             description?: string | null;
             /** Params */
@@ -3510,7 +3569,7 @@ export interface components {
              * Task Type
              * @enum {string}
              */
-            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK" | "FLINK";
+            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK" | "FLINK" | "CONDITIONS";
             /** Description */
             description: string;
             /** Params */
@@ -3897,11 +3956,11 @@ export interface components {
              * Task Type
              * @enum {string}
              */
-            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK" | "FLINK";
+            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK" | "FLINK" | "CONDITIONS";
             /** Description */
             description: string;
             /** Params */
-            params: components["schemas"]["ShellParams"] | components["schemas"]["PythonParams"] | components["schemas"]["SqlParams"] | components["schemas"]["HttpParams"] | components["schemas"]["ProcedureParams"] | components["schemas"]["DataxParams"] | components["schemas"]["SparkParams"] | components["schemas"]["FlinkParams"];
+            params: components["schemas"]["ShellParams"] | components["schemas"]["PythonParams"] | components["schemas"]["SqlParams"] | components["schemas"]["HttpParams"] | components["schemas"]["ProcedureParams"] | components["schemas"]["DataxParams"] | components["schemas"]["SparkParams"] | components["schemas"]["FlinkParams"] | components["schemas"]["ConditionsParams"];
             node_attrs: components["schemas"]["NodeAttrs"];
             /** Upstream Count */
             upstream_count: number;

@@ -1,6 +1,6 @@
-"""The issue-21 task types (HTTP, PROCEDURE, DATAX, SPARK, FLINK) as DS 3.4 takes them: the converter's output is
-saved and read back unchanged, and parameters DS's ``checkParameters`` refuses are refused (50020 naming the task;
-10001 where DS cannot read them).
+"""The issue-21 task types (HTTP, PROCEDURE, DATAX, SPARK, FLINK, CONDITIONS) as DS 3.4 takes them: the converter's
+output is saved and read back unchanged, and parameters DS's ``checkParameters`` refuses are refused (50020 naming the
+task; 10001 where DS cannot read them).
 
 Like test_dolphin_contract, nothing here uses emulator-only endpoints beyond the ``known_datasource`` seed, so it runs
 unchanged against a real DS 3.3/3.4."""
@@ -17,6 +17,7 @@ from common.dolphin import DolphinApiError
 from common.dolphin.gateway import DolphinGatewayClient
 from common.dolphin.rest import DolphinRestClient
 from common.workflow import (
+    ConditionsParams,
     DataxParams,
     Edge,
     FlinkParams,
@@ -126,6 +127,42 @@ async def test_http_and_procedure_tasks_are_saved_and_read_back_as_sent(
                             (codes[3], codes[5]), (codes[1], codes[6]), (codes[1], codes[7])}  # fmt: skip
 
 
+async def test_a_conditions_task_is_saved_with_its_branches_as_codes_and_relations(
+    ds_gateway: DolphinGatewayClient, ds_rest: DolphinRestClient, ds_target: DsTarget
+) -> None:
+    """1, 2 -> 3 (CONDITIONS: 1 succeeded or 2 failed) -> 4 on success, 5 on failure."""
+    shell = [
+        SnapshotTask(task_id=i, name=f"step {i}", task_type="SHELL", params=ShellParams(script=f"echo {i}"))
+        for i in (1, 2, 4, 5)
+    ]
+    cond = ConditionsParams.model_validate(
+        {
+            "relation": "OR",
+            "groups": [{"checks": [{"task_id": 1}]}, {"checks": [{"task_id": 2, "status": "FAILURE"}]}],
+            "success_task_ids": [4],
+            "failed_task_ids": [5],
+        }
+    )
+    snap = StructureSnapshot(
+        workflow_id=2,
+        workflow_name=f"conditions-{uuid.uuid4().hex[:8]}",
+        tasks=(*shell, SnapshotTask(task_id=3, name="branch", task_type="CONDITIONS", params=cond)),
+        edges=tuple(Edge(upstream_task_id=u, downstream_task_id=d) for u, d in ((1, 3), (2, 3), (3, 4), (3, 5))),
+    )
+    codes = dict(zip((1, 2, 3, 4, 5), await ds_gateway.gen_task_code_list(5), strict=True))
+    defn = convert(snap, codes)
+    code = await _save(ds_gateway, ds_target, defn.name, defn.task_definition_json, defn.task_relation_json)
+
+    data = await ds_rest.get_workflow_definition(ds_target.project_code, code)
+    stored = {t.code: t for t in data.task_definition_list}
+    sent = {t["code"]: t for t in json.loads(defn.task_definition_json)}
+    assert stored[codes[3]].task_type == "CONDITIONS"
+    assert stored[codes[3]].task_params == sent[codes[3]]["taskParams"]
+    assert stored[codes[3]].task_params["conditionResult"] == {"successNode": [codes[4]], "failedNode": [codes[5]]}
+    assert data.edges() == {(0, codes[1]), (0, codes[2]), (codes[1], codes[3]), (codes[2], codes[3]),
+                            (codes[3], codes[4]), (codes[3], codes[5])}  # fmt: skip
+
+
 async def test_ds_accepts_a_spark_sql_task_with_an_empty_script(
     ds_gateway: DolphinGatewayClient, ds_rest: DolphinRestClient, ds_target: DsTarget
 ) -> None:
@@ -148,9 +185,25 @@ def _procedure(**params: Any) -> dict[str, Any]:
     return {"type": "POSTGRESQL", "datasource": 1, "method": "call p()", "localParams": [], **params}
 
 
+def _conditions(**params: Any) -> dict[str, Any]:
+    item = {"depTaskCode": 1_000_000_000_001, "status": "SUCCESS"}
+    return {"dependence": {"relation": "AND", "dependTaskList": [{"relation": "AND", "dependItemList": [item]}]},
+            "conditionResult": {"successNode": [1_000_000_000_004], "failedNode": [1_000_000_000_005]},
+            "localParams": [], **params}  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("task_type", "params", "ds_code"),
     [
+        # ConditionsParameters.checkParameters: a dependTaskList, a success and a failure branch
+        ("CONDITIONS", _conditions(dependence={"relation": "AND", "dependTaskList": []}), 50020),
+        ("CONDITIONS", {k: v for k, v in _conditions().items() if k != "dependence"}, 50020),
+        ("CONDITIONS", _conditions(conditionResult={"successNode": [1_000_000_000_004], "failedNode": []}), 50020),
+        ("CONDITIONS", _conditions(conditionResult={"successNode": [], "failedNode": [1_000_000_000_005]}), 50020),
+        ("CONDITIONS", {k: v for k, v in _conditions().items() if k != "conditionResult"}, 50020),
+        # not readable into ConditionsParameters (List<Long> branches, a DependentTaskModel list)
+        ("CONDITIONS", _conditions(conditionResult={"successNode": ["four"], "failedNode": [5]}), 10001),
+        ("CONDITIONS", _conditions(dependence={"relation": "AND", "dependTaskList": "1"}), 10001),
         # HttpParameters.checkParameters: a URL, a method, connectTimeout > 0
         ("HTTP", _http(url=""), 50020),
         ("HTTP", _http(httpMethod="HEAD"), 50020),  # an unknown enum name is read as null

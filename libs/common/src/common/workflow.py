@@ -11,9 +11,10 @@ These are plain pydantic models with no framework imports beyond pydantic, so do
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -48,6 +49,7 @@ class TaskType(StrEnum):
     DATAX = "DATAX"
     SPARK = "SPARK"
     FLINK = "FLINK"
+    CONDITIONS = "CONDITIONS"
 
 
 class Priority(StrEnum):
@@ -310,8 +312,61 @@ class FlinkParams(_Model):
         return self
 
 
+TaskId = Annotated[int, Field(ge=1)]
+BranchTargets = Annotated[tuple[TaskId, ...], Field(min_length=1, max_length=MAX_LIST_ITEMS)]
+
+
+class ConditionCheck(_Model):
+    """One upstream task's state a CONDITIONS task tests (DS ``DependentItem``: ``depTaskCode``, ``status``)."""
+
+    task_id: TaskId
+    status: Literal["SUCCESS", "FAILURE"] = "SUCCESS"
+
+
+class ConditionGroup(_Model):
+    """Checks joined by ``relation`` (DS ``DependentTaskModel``: ``relation``, ``dependItemList``)."""
+
+    relation: Literal["AND", "OR"] = "AND"
+    checks: Annotated[tuple[ConditionCheck, ...], Field(min_length=1, max_length=MAX_LIST_ITEMS)]
+
+
+class ConditionsParams(_Model):
+    """A CONDITIONS task (DS ``ConditionsParameters``): when its groups, joined by ``relation``, hold, the tasks of
+    ``success_task_ids`` run, otherwise those of ``failed_task_ids``. Every checked task must be a direct upstream
+    of the CONDITIONS task and every branch target a direct downstream of it in the same workflow
+    (``branch_problems``, checked when the workflow is saved); DS takes them as task codes."""
+
+    kind: Literal["CONDITIONS"] = "CONDITIONS"
+    relation: Literal["AND", "OR"] = "AND"
+    groups: Annotated[tuple[ConditionGroup, ...], Field(min_length=1, max_length=MAX_LIST_ITEMS)]
+    success_task_ids: BranchTargets
+    failed_task_ids: BranchTargets
+    local_params: LocalParams = ()
+
+    @model_validator(mode="after")
+    def _branches_apart(self) -> ConditionsParams:
+        for name, ids in (("success_task_ids", self.success_task_ids), ("failed_task_ids", self.failed_task_ids)):
+            if len(set(ids)) != len(ids):
+                raise ValueError(f"{name} lists a task twice")
+        both = sorted(set(self.success_task_ids) & set(self.failed_task_ids))
+        if both:
+            raise ValueError(f"tasks {both} are in both success_task_ids and failed_task_ids")
+        return self
+
+    def checked_task_ids(self) -> list[int]:
+        return sorted({c.task_id for g in self.groups for c in g.checks})
+
+
 TaskParams = Annotated[
-    ShellParams | PythonParams | SqlParams | HttpParams | ProcedureParams | DataxParams | SparkParams | FlinkParams,
+    ShellParams
+    | PythonParams
+    | SqlParams
+    | HttpParams
+    | ProcedureParams
+    | DataxParams
+    | SparkParams
+    | FlinkParams
+    | ConditionsParams,
     Field(discriminator="kind"),
 ]
 #: the params whose task runs on a DS datasource (named by ``datasource_name`` and ``datasource_type``)
@@ -329,6 +384,52 @@ def datasources_of(params: object) -> tuple[tuple[str, str], ...]:
             (params.target_datasource_name, params.target_datasource_type),
         )
     return ()
+
+
+def branch_problems(params_of: Mapping[int, object], edges: Iterable[tuple[int, int]]) -> list[dict[str, Any]]:
+    """What is wrong with the CONDITIONS tasks among a workflow's tasks (``task_id -> params``) and edges: a
+    checked task that is not a direct upstream of its CONDITIONS task, a branch target that is not a direct
+    downstream of it (so not in the workflow either). One problem per field, with ``code``, ``task_id``, ``field``
+    (``params.groups``, ``params.success_task_ids``, ``params.failed_task_ids``), the offending ``task_ids`` and a
+    ``message``; empty when all is well."""
+    branching = {tid: p for tid, p in params_of.items() if isinstance(p, ConditionsParams)}
+    if not branching:
+        return []
+    ups: dict[int, set[int]] = {}
+    downs: dict[int, set[int]] = {}
+    for up, down in edges:
+        if down in branching:
+            ups.setdefault(down, set()).add(up)
+        if up in branching:
+            downs.setdefault(up, set()).add(down)
+    problems: list[dict[str, Any]] = []
+    for tid in sorted(branching):
+        p = branching[tid]
+        bad = [c for c in p.checked_task_ids() if c not in ups.get(tid, ())]
+        if bad:
+            problems.append(
+                {
+                    "code": "condition_task_not_upstream",
+                    "task_id": tid,
+                    "field": "params.groups",
+                    "task_ids": bad,
+                    "message": f"CONDITIONS task {tid} checks tasks {bad} that are not its direct upstream tasks",
+                }
+            )
+        for field, targets in (("success_task_ids", p.success_task_ids), ("failed_task_ids", p.failed_task_ids)):
+            bad = sorted(t for t in targets if t not in downs.get(tid, ()))
+            if bad:
+                problems.append(
+                    {
+                        "code": "branch_target_not_downstream",
+                        "task_id": tid,
+                        "field": f"params.{field}",
+                        "task_ids": bad,
+                        "message": f"CONDITIONS task {tid}: {field} {bad} are not its direct downstream tasks in "
+                        "this workflow",
+                    }
+                )
+    return problems
 
 
 class NodeAttrs(_Model):

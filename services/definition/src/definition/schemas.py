@@ -133,7 +133,9 @@ class TaskListQuery(BaseModel):
     workflow_id: Id | None = None
     unassigned: bool = False
     name: str | None = Field(None, description="contains, case-insensitive")
-    task_type: Literal["SHELL", "SQL", "PYTHON", "HTTP", "PROCEDURE", "DATAX", "SPARK", "FLINK"] | None = None
+    task_type: (
+        Literal["SHELL", "SQL", "PYTHON", "HTTP", "PROCEDURE", "DATAX", "SPARK", "FLINK", "CONDITIONS"] | None
+    ) = None
     upstream_task_id: int | None = Field(
         None, ge=1, le=INT8_MAX, description="tasks whose upstream set contains this task (lineage)"
     )

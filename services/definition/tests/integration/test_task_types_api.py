@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from .conftest import uid
+from .conftest import new_tasks, new_workflow, problem_type, uid, workflow_body
 
 
 def http_task(**params: Any) -> dict[str, Any]:
@@ -150,3 +150,72 @@ async def test_flink_tasks_are_saved(client: httpx.AsyncClient) -> None:
         "application",
         "<1.10",
     )
+
+
+def conditions_task(checks: list[int], success: list[int], failed: list[int]) -> dict[str, Any]:
+    params = {
+        "groups": [{"checks": [{"task_id": t, "status": "SUCCESS"} for t in checks]}],
+        "success_task_ids": success,
+        "failed_task_ids": failed,
+    }
+    return {"name": f"branch-{uid()}", "task_type": "CONDITIONS", "params": params, "worker_group": "default"}
+
+
+async def test_a_conditions_task_branches_only_to_its_downstream_tasks(client: httpx.AsyncClient) -> None:
+    """A CONDITIONS task is saved with the task ids it checks and branches to; a workflow holding it is refused (422
+    naming the field) unless each checked task is directly upstream and each branch target directly downstream of
+    it, and so is an edit of the task inside its workflow."""
+    up, ok, ko, other = await new_tasks(client, 4)
+    r = await client.post("/internal/tasks", json=conditions_task([up], [ok], [ko]))
+    assert r.status_code == 201, r.text
+    cond = r.json()
+    assert cond["params"]["success_task_ids"] == [ok]
+    assert cond["params"]["groups"] == [{"relation": "AND", "checks": [{"task_id": up, "status": "SUCCESS"}]}]
+    c = cond["id"]
+
+    # the failure branch is not an edge of the workflow (ko hangs below ok), and other is checked without an edge
+    r = await client.post("/internal/workflows", json=workflow_body([up, c, ok, ko], [(up, c), (c, ok), (ok, ko)]))
+    assert r.status_code == 422
+    assert problem_type(r) == "invalid-workflow-structure"
+    (problem,) = [e for e in r.json()["errors"] if e["code"] == "branch_target_not_downstream"]
+    assert (problem["field"], problem["task_id"], problem["task_ids"]) == ("params.failed_task_ids", c, [ko])
+
+    wf = await new_workflow(client, [up, c, ok, ko], [(up, c), (c, ok), (c, ko)])
+    assert wf["id"] > 0
+
+    # an edit of the task in its workflow that checks a task outside it is refused, the task unchanged
+    bad = {**conditions_task([other], [ok], [ko]), "name": cond["name"], "expected_revision": cond["revision"]}
+    r = await client.put(f"/internal/tasks/{c}", json=bad)
+    assert r.status_code == 422
+    (problem,) = r.json()["errors"]
+    assert (problem["code"], problem["field"], problem["task_ids"]) == (
+        "condition_task_not_upstream",
+        "params.groups",
+        [other],
+    )
+    assert (await client.get(f"/internal/tasks/{c}")).json()["params"]["groups"][0]["checks"][0]["task_id"] == up
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"groups": [], "success_task_ids": [1], "failed_task_ids": [2]}, "groups"),
+        (
+            {"groups": [{"checks": [{"task_id": 1}]}], "success_task_ids": [], "failed_task_ids": [2]},
+            "success_task_ids",
+        ),
+        ({"groups": [{"checks": [{"task_id": 1}]}], "success_task_ids": [2], "failed_task_ids": [2]}, "params"),
+        (
+            {
+                "groups": [{"checks": [{"task_id": 1, "status": "KILL"}]}],
+                "success_task_ids": [2],
+                "failed_task_ids": [3],
+            },
+            "status",
+        ),
+    ],
+)
+async def test_bad_conditions_params_are_422(client: httpx.AsyncClient, params: dict[str, Any], field: str) -> None:
+    r = await client.post("/internal/tasks", json={"name": f"c-{uid()}", "task_type": "CONDITIONS", "params": params})
+    assert r.status_code == 422, r.text
+    assert field in r.text

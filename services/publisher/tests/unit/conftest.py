@@ -188,6 +188,7 @@ def pyds() -> SimpleNamespace:
         "datax": "pydolphinscheduler.tasks.datax",
         "spark": "pydolphinscheduler.tasks.spark",
         "flink": "pydolphinscheduler.tasks.flink",
+        "condition": "pydolphinscheduler.tasks.condition",
         "datasource": "pydolphinscheduler.models.datasource",
     }
     with warnings.catch_warnings():

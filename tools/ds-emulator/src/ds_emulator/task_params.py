@@ -1,4 +1,4 @@
-"""HTTP, PROCEDURE, DATAX, SPARK and FLINK task parameters as DS 3.4 checks them on save.
+"""HTTP, PROCEDURE, DATAX, SPARK, FLINK and CONDITIONS task parameters as DS 3.4 checks them on save.
 
 DS 3.4 saves a task definition only when ``TaskPluginManager.checkTaskParameters(taskType, taskParams)`` holds:
 the task type's channel reads ``taskParams`` with ``JSONUtils.parseObject`` into its parameters class and calls
@@ -22,13 +22,21 @@ is known and ``connectTimeout > 0``) and ``ProcedureParameters`` (``type``, ``da
 ``executorCores`` ``int``s, the rest texts, ``resourceList`` a list; valid when ``programType`` is known and
 ``mainJar`` or ``rawScript`` is not null: an empty ``rawScript`` passes); ``FlinkParameters`` is checked the same
 way (its ``deployMode`` a ``FlinkDeployMode`` of JSON names, ``slot``/``parallelism``/``taskManager`` ``int``s).
+
+``ConditionsParameters`` (task-api, 3.4 source): ``dependence`` a ``ConditionDependency`` (``relation`` a
+``DependentRelation``, ``dependTaskList`` of ``DependentTaskModel`` {``relation``, ``dependItemList`` of
+``DependentItem`` with ``depTaskCode`` a ``long`` and ``status`` a ``TaskExecutionStatus``}) and ``conditionResult``
+a ``ConditionResult`` (``conditionSuccess`` a ``boolean``, ``successNode``/``failedNode`` lists of ``Long``); valid
+when ``dependTaskList``, ``successNode`` and ``failedNode`` are not empty. Like DEPENDENT's, the emulator also
+refuses what DS saves and cannot run as meant: an unknown relation or status (DS reads it as null), an empty group,
+a task code that is not a positive integer.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ds_emulator.dependent import DEPENDENT_INVALID, DEPENDENT_UNREADABLE, _unreadable
+from ds_emulator.dependent import DEPENDENT_INVALID, DEPENDENT_RELATIONS, DEPENDENT_UNREADABLE, _unreadable
 
 #: the statuses of a refused save (the same as for DEPENDENT tasks)
 PARAMS_UNREADABLE = DEPENDENT_UNREADABLE
@@ -39,7 +47,7 @@ HTTP_CHECK_CONDITIONS = ("STATUS_CODE_DEFAULT", "STATUS_CODE_CUSTOM", "BODY_CONT
 HTTP_PARAMETER_TYPES = ("PARAMETER", "HEADERS")
 
 #: the task types whose parameters the emulator checks as DS does (SHELL/PYTHON: ``rawScript``; DEPENDENT: its module)
-CHECKED_TYPES = ("HTTP", "PROCEDURE", "DATAX", "SPARK", "FLINK")
+CHECKED_TYPES = ("HTTP", "PROCEDURE", "DATAX", "SPARK", "FLINK", "CONDITIONS")
 SPARK_PROGRAM_TYPES = ("JAVA", "SCALA", "PYTHON", "SQL")
 _SPARK_NUMBERS = ("driverCores", "numExecutors", "executorCores")
 _SPARK_TEXTS = ("mainClass", "master", "deployMode", "mainArgs", "driverMemory", "executorMemory", "appName",
@@ -129,9 +137,79 @@ def _spark_unreadable(params: dict[str, Any], numbers: tuple[str, ...] = _SPARK_
     )
 
 
+#: the states a CONDITIONS item tests (the DS UI and the SDK offer these two of ``TaskExecutionStatus``)
+CONDITION_STATUSES = ("SUCCESS", "FAILURE")
+
+
+def _codes_unreadable(value: Any) -> bool:
+    return _unreadable(value, "list") or any(_unreadable(c, "number") for c in value or ())
+
+
+def _conditions_unreadable(params: dict[str, Any]) -> bool:
+    dependence, result = params.get("dependence"), params.get("conditionResult")
+    if _unreadable(dependence, "object") or _unreadable(result, "object"):
+        return True
+    if _unreadable(params.get("localParams"), "list"):
+        return True
+    if isinstance(result, dict) and (
+        _codes_unreadable(result.get("successNode"))
+        or _codes_unreadable(result.get("failedNode"))
+        or isinstance(result.get("conditionSuccess"), dict | list)
+    ):
+        return True
+    if not isinstance(dependence, dict):
+        return False
+    groups = dependence.get("dependTaskList")
+    if _text_unreadable(dependence.get("relation")) or _unreadable(groups, "list"):
+        return True
+    for group in groups or ():
+        if _unreadable(group, "object"):
+            return True
+        if not isinstance(group, dict):
+            continue
+        items = group.get("dependItemList")
+        if _text_unreadable(group.get("relation")) or _unreadable(items, "list"):
+            return True
+        for item in items or ():
+            if _unreadable(item, "object") or (
+                isinstance(item, dict)
+                and (_unreadable(item.get("depTaskCode"), "number") or _text_unreadable(item.get("status")))
+            ):
+                return True
+    return False
+
+
+def _positive_code(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _conditions_ok(params: dict[str, Any]) -> bool:
+    dependence, result = params.get("dependence"), params.get("conditionResult")
+    if not isinstance(dependence, dict) or not dependence.get("dependTaskList"):
+        return False
+    if not isinstance(result, dict) or not result.get("successNode") or not result.get("failedNode"):
+        return False
+    if not all(_positive_code(c) for c in (*result["successNode"], *result["failedNode"])):
+        return False
+    if dependence.get("relation") not in DEPENDENT_RELATIONS:
+        return False
+    for group in dependence["dependTaskList"]:
+        if not isinstance(group, dict) or group.get("relation") not in DEPENDENT_RELATIONS:
+            return False
+        items = group.get("dependItemList")
+        if not items:
+            return False
+        for item in items:
+            if not isinstance(item, dict) or not _positive_code(item.get("depTaskCode")):
+                return False
+            if item.get("status") not in CONDITION_STATUSES:
+                return False
+    return True
+
+
 def task_params_status(task_type: str, params: Any) -> str | None:
-    """The DS status a save answers for HTTP, PROCEDURE, DATAX, SPARK or FLINK ``taskParams`` (None: accepted; see the
-    module)."""
+    """The DS status a save answers for HTTP, PROCEDURE, DATAX, SPARK, FLINK or CONDITIONS ``taskParams`` (None:
+    accepted; see the module)."""
     if not isinstance(params, dict):
         return PARAMS_UNREADABLE
     if task_type == "HTTP":
@@ -154,6 +232,10 @@ def task_params_status(task_type: str, params: Any) -> str | None:
         ok = _enum(params.get("programType"), SPARK_PROGRAM_TYPES) is not None and (
             (main_jar is not None and main_jar != []) or params.get("rawScript") is not None
         )
+    elif task_type == "CONDITIONS":
+        if _conditions_unreadable(params):
+            return PARAMS_UNREADABLE
+        ok = _conditions_ok(params)
     elif task_type == "DATAX":
         if _datax_unreadable(params):
             return PARAMS_UNREADABLE

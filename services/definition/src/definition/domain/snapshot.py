@@ -39,6 +39,7 @@ from common.workflow import (
     StructureSnapshot,
     TaskParams,
     TaskType,
+    branch_problems,
 )
 from definition.domain.cron import validate_schedule
 from definition.domain.dag import DagAnalysis, EdgePair, analyse_dag
@@ -156,6 +157,10 @@ def build_snapshot(
                     "message": f"task {t.task_id}: local parameter names used more than once: {', '.join(dup_local)}",
                 }
             )
+
+    if dag is not None:
+        # CONDITIONS tasks: checked tasks directly upstream, branch targets directly downstream
+        problems.extend(branch_problems({t.task_id: t.params for t in task_list}, dag.edges))
 
     if problems:
         raise InvalidWorkflowStructure(problems)

@@ -9,11 +9,12 @@ from typing import Any
 from common.db import unit_of_work
 from common.errors import NotFound, StaleVersion
 from common.events.models import LineageChanged, TriggerSource
-from common.workflow import SnapshotTask, datasources_of
+from common.workflow import SnapshotTask, branch_problems, datasources_of
 from definition import schemas
 from definition.db.repository import relations as relation_repo
 from definition.db.repository import tasks as task_repo
 from definition.deps import Deps
+from definition.domain.errors import InvalidWorkflowStructure
 from definition.domain.grouping.upkeep import Change
 from definition.service._proposal_upkeep import _refresh_proposals
 from definition.service._shared import _T, TaskInUse, _current_snapshot, _lock_owner_of, _read, _write_version
@@ -142,6 +143,12 @@ async def update_task(deps: Deps, task_id: int, body: schemas.TaskUpdate, actor:
                     )
                 }
             )
+            # a CONDITIONS task edited in its workflow: its checks and branches must fit the workflow's edges
+            problems = branch_problems(
+                {task_id: changed.params}, [(e.upstream_task_id, e.downstream_task_id) for e in old.edges]
+            )
+            if problems:
+                raise InvalidWorkflowStructure(problems)
             await _write_version(session, deps, wf, new, old, trigger=TriggerSource.TASK_CHANGE, actor=actor)
         row = await task_repo.get_task(session, task_id)
         assert row is not None

@@ -59,7 +59,14 @@ Decisions (see also the docstrings below):
   options), each with ``localParams`` and a ``resourceList`` (empty but for SPARK's and FLINK's resources). What
   each field was checked against (DS source, DS 3.4.2's ``JSONUtils`` with stand-ins, the SDK's ``Http``/
   ``Procedure``/``DataX``/``CustomDataX``/``Spark``/``Flink``) is the HTTP/PROCEDURE/DATAX/SPARK/FLINK table of
-  docs/dolphin-standalone.md. Not added (issue 21): SUB_WORKFLOW, CONDITIONS, SWITCH.
+  docs/dolphin-standalone.md.
+* A CONDITIONS task (issue 21) sends DS's ``ConditionsParameters``: ``dependence`` (``relation`` and a
+  ``dependTaskList`` of groups, each a ``relation`` and a ``dependItemList`` of ``{depTaskCode, status}``) and
+  ``conditionResult`` (``successNode``/``failedNode``: lists of task codes), as pydolphinscheduler's ``Condition``
+  sends them; every platform task id in them becomes that task's DS code. The checked tasks must be direct upstream
+  tasks of the CONDITIONS task and the branch targets direct downstream tasks (``common.workflow.branch_problems``;
+  ``InvalidDag`` otherwise), so the relations DS needs from the CONDITIONS task to each branch target are the
+  workflow's own edges. Not added (issue 21): SUB_WORKFLOW, SWITCH.
 """
 
 from __future__ import annotations
@@ -77,6 +84,7 @@ from typing import Any, Final, Literal, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from common.workflow import (
+    ConditionsParams,
     DataxParams,
     ExternalDependency,
     FlinkParams,
@@ -90,6 +98,7 @@ from common.workflow import (
     SparkParams,
     SqlParams,
     StructureSnapshot,
+    branch_problems,
     datasources_of,
 )
 from publisher.domain.errors import (
@@ -248,7 +257,8 @@ def convert(
     # version everywhere is hashed (so DS's own version bumps do not change the hash) and is also the output
     # whenever the caller's versions are all the default.
     pieces = [_dependent_text(d, code_of[d.node_id], names[d.node_id], upstream_task_codes) for d in links]
-    pieces += [_task_text(t, code_of[t.task_id], names[t.task_id], datasources) for t in tasks]
+    _check_branches(tasks, edges)
+    pieces += [_task_text(t, code_of[t.task_id], names[t.task_id], datasources, code_of) for t in tasks]
 
     definitions_json = "[" + ",".join([h + _DEFAULT_VERSION_TEXT + t for h, t in pieces]) + "]"
     relations_json = _relations_text(layers.roots, edges, code_of, None)
@@ -494,8 +504,25 @@ def _params_text(params: tuple[Param, ...]) -> str:
     )
 
 
+def _check_branches(tasks: list[SnapshotTask], edges: list[tuple[int, int]]) -> None:
+    """A CONDITIONS task checks only its direct upstream tasks and branches only to its direct downstream tasks
+    (the definition service refuses anything else on save; a snapshot from elsewhere is checked here too)."""
+    problems = branch_problems({t.task_id: t.params for t in tasks}, edges)
+    if problems:
+        ids = sorted({i for p in problems for i in p["task_ids"]})
+        raise InvalidDag("; ".join(p["message"] for p in problems), task_ids=ids)
+
+
+def _codes_text(ids: tuple[int, ...] | list[int], code_of: dict[int, int]) -> str:
+    return "[" + ",".join([str(code_of[i]) for i in ids]) + "]"
+
+
 def _task_text(
-    task: SnapshotTask, code: int, name: str, datasources: dict[tuple[str, str], tuple[str, int]]
+    task: SnapshotTask,
+    code: int,
+    name: str,
+    datasources: dict[tuple[str, str], tuple[str, int]],
+    code_of: dict[int, int],
 ) -> tuple[str, str]:
     """The task definition as JSON text, split around its version: ``(head, tail)``.
 
@@ -579,6 +606,21 @@ def _task_text(
         ds_type, ds_id = datasources[(p.datasource_name, p.datasource_type)]
         task_params = (
             f'{{"type":{_str(ds_type)},"datasource":{ds_id},"method":{_str(p.method)},'
+            f'"localParams":{local_params},"resourceList":[]}}'
+        )
+    elif type(p) is ConditionsParams:
+        groups = ",".join(
+            [
+                f'{{"relation":"{g.relation}","dependItemList":['
+                + ",".join([f'{{"depTaskCode":{code_of[c.task_id]},"status":"{c.status}"}}' for c in g.checks])
+                + "]}"
+                for g in p.groups
+            ]
+        )
+        task_params = (
+            f'{{"dependence":{{"relation":"{p.relation}","dependTaskList":[{groups}]}},'
+            f'"conditionResult":{{"successNode":{_codes_text(p.success_task_ids, code_of)},'
+            f'"failedNode":{_codes_text(p.failed_task_ids, code_of)}}},'
             f'"localParams":{local_params},"resourceList":[]}}'
         )
     else:  # pragma: no cover - the snapshot model admits no other params
