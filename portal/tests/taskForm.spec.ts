@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { Task, TaskType } from '@/api/types'
-import { formOf, paramsOf, taskSummary } from '@/lib/taskForm'
+import { branchLabels, formOf, paramsOf, taskSummary } from '@/lib/taskForm'
 
 function task(task_type: TaskType, params: Record<string, unknown>): Task {
   return {
@@ -217,5 +217,57 @@ describe('FLINK form', () => {
     Object.assign(form, { program_type: 'SQL', script: 'insert into k select 1', init_script: 'set a=b;' })
     expect(paramsOf(form)).toMatchObject({ raw_script: 'insert into k select 1', init_script: 'set a=b;', main_jar: '' })
     expect(taskSummary({ kind: 'FLINK', ...program })).toBe('flink run SCALA (application)\ncom.example.Stream jobs/stream.jar --x 1')
+  })
+})
+
+describe('CONDITIONS form', () => {
+  const params = {
+    relation: 'OR',
+    groups: [
+      { relation: 'AND', checks: [{ task_id: 11, status: 'SUCCESS' }, { task_id: 12, status: 'FAILURE' }] },
+      { relation: 'OR', checks: [{ task_id: 13, status: 'SUCCESS' }] },
+    ],
+    success_task_ids: [21],
+    failed_task_ids: [22, 23],
+    local_params: [],
+  }
+
+  it('round-trips the groups and both branches', () => {
+    const form = formOf(task('CONDITIONS', params))
+    expect(form.condition_relation).toBe('OR')
+    expect(form.condition_groups[0].checks[1]).toEqual({ task_id: 12, status: 'FAILURE' })
+    expect(paramsOf(form)).toEqual({ kind: 'CONDITIONS', ...params })
+  })
+
+  it('a new one starts with one empty check; unchosen checks and empty groups are not sent', () => {
+    const form = formOf(null)
+    form.task_type = 'CONDITIONS'
+    expect(form.condition_groups).toEqual([{ relation: 'AND', checks: [{ task_id: null, status: 'SUCCESS' }] }])
+    form.condition_groups.push({ relation: 'OR', checks: [{ task_id: 5, status: 'SUCCESS' }] })
+    Object.assign(form, { success_task_ids: [6], failed_task_ids: [7] })
+    expect(paramsOf(form)).toEqual({
+      kind: 'CONDITIONS',
+      relation: 'AND',
+      groups: [{ relation: 'OR', checks: [{ task_id: 5, status: 'SUCCESS' }] }],
+      success_task_ids: [6],
+      failed_task_ids: [7],
+      local_params: [],
+    })
+  })
+
+  it('summarises the condition with task names and labels the branch edges', () => {
+    const names: Record<number, string> = { 11: 'load', 12: 'check', 21: 'publish' }
+    expect(taskSummary({ kind: 'CONDITIONS', ...params }, (id) => names[id] ?? `#${id}`)).toBe(
+      '(load SUCCESS AND check FAILURE) OR (#13 SUCCESS)\n✓ publish\n✗ #22, #23',
+    )
+    const labels = branchLabels([
+      { task_id: 3, params: { kind: 'CONDITIONS', ...params } },
+      { task_id: 4, params: { kind: 'SHELL', script: 'x' } },
+    ])
+    expect([...labels]).toEqual([
+      ['3>21', 'success'],
+      ['3>22', 'failure'],
+      ['3>23', 'failure'],
+    ])
   })
 })

@@ -24,7 +24,7 @@ export type PublishRecordStatus = S['PublishRecord']['status']
 export const WORKFLOW_STATUSES: WorkflowStatus[] = ['draft', 'ready', 'online', 'offline', 'archived']
 export const PUBLISH_STATUSES: PublishStatus[] = ['never_published', 'pending', 'published', 'failed']
 export const MIGRATION_MODES: MigrationMode[] = ['only_current', 'cascade_downstream', 'cascade_up_and_downstream']
-export const TASK_TYPES: TaskType[] = ['SHELL', 'SQL', 'PYTHON', 'HTTP', 'PROCEDURE', 'DATAX', 'SPARK', 'FLINK']
+export const TASK_TYPES: TaskType[] = ['SHELL', 'SQL', 'PYTHON', 'HTTP', 'PROCEDURE', 'DATAX', 'SPARK', 'FLINK', 'CONDITIONS']
 export const PRIORITIES: Priority[] = ['HIGHEST', 'HIGH', 'MEDIUM', 'LOW', 'LOWEST']
 export const EXECUTION_TYPES: ExecutionType[] = ['PARALLEL', 'SERIAL_WAIT', 'SERIAL_DISCARD', 'SERIAL_PRIORITY']
 /** DolphinScheduler workflow instance states (common.dolphin.models.WorkflowExecutionStatus). */
@@ -62,6 +62,7 @@ export type ProcedureParams = S['ProcedureParams']
 export type DataxParams = S['DataxParams']
 export type SparkParams = S['SparkParams']
 export type FlinkParams = S['FlinkParams']
+export type ConditionsParams = S['ConditionsParams']
 export type TaskParams =
   | ShellParams
   | PythonParams
@@ -71,6 +72,7 @@ export type TaskParams =
   | DataxParams
   | SparkParams
   | FlinkParams
+  | ConditionsParams
 /** a task's local parameter (`type`: one of DolphinScheduler's data types) */
 export type LocalParam = NonNullable<ShellParams['local_params']>[number]
 /** what the API always sends (the rest have DolphinScheduler's defaults) */

@@ -218,6 +218,7 @@ export default {
     fit: 'Fit',
     legend: 'Blue border: entry tasks. Drag to pan, scroll to zoom, click a task to see its attributes.',
     externalLegend: 'Dashed purple: DEPENDENT tasks waiting for a task of another workflow (click to open it).',
+    branch: { success: 'success', failure: 'failure' },
   },
   task: {
     id: 'Task ID',
@@ -282,6 +283,15 @@ export default {
     flinkJobManager: 'JobManager memory',
     flinkTaskManagers: 'TaskManagers (count, slots, memory)',
     flinkParallelism: 'Parallelism',
+    conditionsRelation: 'Groups joined by',
+    conditionsGroup: 'Group {n}',
+    conditionsAddGroup: 'Add a group',
+    conditionsCheckTask: 'Upstream task',
+    conditionsSuccess: 'Then run (success)',
+    conditionsFailure: 'Else run (failure)',
+    conditionsHint:
+      'The checked tasks must be direct upstream tasks of this one and the branch tasks its direct downstream tasks in the workflow; the workflow is checked when it is saved.',
+    conditionsStatus: { SUCCESS: 'succeeded', FAILURE: 'failed' },
     dataxMode: 'DataX job',
     dataxBuilt: 'From a query to a table',
     dataxCustom: 'My own DataX JSON',

@@ -21,6 +21,8 @@ export interface LayoutEdge {
   to: number
   /** SVG path `d` from the upstream node's border to the downstream node's border */
   path: string
+  /** the middle point of the path (where an edge's label goes) */
+  mid: { x: number; y: number }
 }
 
 export interface DagLayout {
@@ -106,7 +108,9 @@ export function layoutDag(
   })
   const outEdges: LayoutEdge[] = kept.map(([u, v]) => {
     const e = g.edge(String(u), String(v)) as { points?: { x: number; y: number }[] } | undefined
-    return { from: u, to: v, path: pathThrough(e?.points ?? []) }
+    const points = e?.points ?? []
+    const mid = points[Math.floor(points.length / 2)] ?? { x: 0, y: 0 }
+    return { from: u, to: v, path: pathThrough(points), mid: { x: Number(mid.x), y: Number(mid.y) } }
   })
   const graph = g.graph() as { width?: number; height?: number }
   let width = Number(graph.width ?? 0)

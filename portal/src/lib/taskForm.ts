@@ -1,6 +1,7 @@
 // The task editor's form (TaskEditDialog) <-> a task's params (common.workflow: ShellParams, PythonParams, SqlParams,
-// HttpParams, ProcedureParams, DataxParams, SparkParams, FlinkParams). Plain functions, so the vitest suite checks every type without a browser.
+// HttpParams, ProcedureParams, DataxParams, SparkParams, FlinkParams, ConditionsParams). Plain functions, so the vitest suite checks every type without a browser.
 import type {
+  ConditionsParams,
   DataxParams,
   FlinkParams,
   HttpCheckCondition,
@@ -31,6 +32,15 @@ export type FlinkDeployMode = (typeof FLINK_DEPLOY_MODES)[number]
 export const FLINK_VERSIONS = ['<1.10', '>=1.10'] as const
 export type FlinkVersion = (typeof FLINK_VERSIONS)[number]
 export const DATASOURCE_TYPES = ['POSTGRESQL', 'MYSQL', 'HIVE', 'SPARK', 'CLICKHOUSE', 'ORACLE', 'SQLSERVER', 'DORIS', 'STARROCKS']
+export const CONDITION_RELATIONS = ['AND', 'OR'] as const
+export type ConditionRelation = (typeof CONDITION_RELATIONS)[number]
+export const CONDITION_STATUSES = ['SUCCESS', 'FAILURE'] as const
+export type ConditionStatus = (typeof CONDITION_STATUSES)[number]
+/** a CONDITIONS group in the form (a task not chosen yet is null) */
+export interface ConditionGroupForm {
+  relation: ConditionRelation
+  checks: { task_id: number | null; status: ConditionStatus }[]
+}
 /** the task types that run on a DolphinScheduler datasource */
 export const DATASOURCE_TASK_TYPES: TaskType[] = ['SQL', 'PROCEDURE']
 
@@ -90,6 +100,11 @@ export interface TaskForm {
   slot: number
   task_manager: number
   parallelism: number
+  /** CONDITIONS: groups of upstream task states joined by `condition_relation`, the tasks of each branch */
+  condition_relation: ConditionRelation
+  condition_groups: ConditionGroupForm[]
+  success_task_ids: number[]
+  failed_task_ids: number[]
   local_params: { name: string; value: string }[]
 }
 
@@ -100,8 +115,9 @@ type AnyParams = Partial<
     Omit<HttpParams, 'kind' | 'method'> &
     Omit<DataxParams, 'kind'> &
     Omit<SparkParams, 'kind' | 'deploy_mode'> &
-    Omit<FlinkParams, 'kind' | 'deploy_mode'>
-> & { method?: string; deploy_mode?: string }
+    Omit<FlinkParams, 'kind' | 'deploy_mode'> &
+    Omit<ConditionsParams, 'kind' | 'relation'>
+> & { method?: string; deploy_mode?: string; relation?: string }
 
 /** the form of a task being edited (defaults for a new one) */
 export function formOf(task?: Task | null): TaskForm {
@@ -162,6 +178,13 @@ export function formOf(task?: Task | null): TaskForm {
     slot: p.slot ?? 1,
     task_manager: p.task_manager ?? 2,
     parallelism: p.parallelism ?? 1,
+    condition_relation: type === 'CONDITIONS' ? ((p.relation as ConditionRelation | undefined) ?? 'AND') : 'AND',
+    condition_groups: (p.groups ?? [{ relation: 'AND', checks: [{ task_id: 0, status: 'SUCCESS' }] }]).map((g) => ({
+      relation: g.relation ?? 'AND',
+      checks: g.checks.map((c) => ({ task_id: c.task_id || null, status: c.status ?? 'SUCCESS' })),
+    })),
+    success_task_ids: [...(p.success_task_ids ?? [])],
+    failed_task_ids: [...(p.failed_task_ids ?? [])],
     local_params: (p.local_params ?? []).map((x) => ({ name: x.name, value: x.value ?? '' })),
   }
 }
@@ -266,6 +289,21 @@ export function paramsOf(form: TaskForm): TaskParams {
         local_params,
       }
     }
+    case 'CONDITIONS':
+      return {
+        kind: 'CONDITIONS',
+        relation: form.condition_relation,
+        // a check without a task is dropped, and so is a group left without checks
+        groups: form.condition_groups
+          .map((g) => ({
+            relation: g.relation,
+            checks: g.checks.filter((c) => c.task_id != null).map((c) => ({ task_id: c.task_id as number, status: c.status })),
+          }))
+          .filter((g) => g.checks.length),
+        success_task_ids: form.success_task_ids,
+        failed_task_ids: form.failed_task_ids,
+        local_params,
+      }
     case 'PROCEDURE':
       return {
         kind: 'PROCEDURE',
@@ -279,9 +317,19 @@ export function paramsOf(form: TaskForm): TaskParams {
   }
 }
 
-/** one line or block that says what a task does (the DAG's node panel) */
-export function taskSummary(params: TaskParams | Record<string, unknown>): string {
+/** one line or block that says what a task does (the DAG's node panel); `name` names a task by id (CONDITIONS) */
+export function taskSummary(
+  params: TaskParams | Record<string, unknown>,
+  name: (id: number) => string = (id) => `#${id}`,
+): string {
   const p = params as AnyParams & { kind?: string }
+  if (p.kind === 'CONDITIONS') {
+    const groups = (p.groups ?? []).map(
+      (g) => `(${g.checks.map((c) => `${name(c.task_id)} ${c.status ?? 'SUCCESS'}`).join(` ${g.relation ?? 'AND'} `)})`,
+    )
+    const ids = (xs: number[] | undefined) => (xs ?? []).map(name).join(', ')
+    return `${groups.join(` ${p.relation ?? 'AND'} `)}\n✓ ${ids(p.success_task_ids)}\n✗ ${ids(p.failed_task_ids)}`
+  }
   if (p.kind === 'HTTP') return `${p.method ?? 'GET'} ${p.url ?? ''}${p.body ? `\n\n${p.body}` : ''}`
   if (p.kind === 'PROCEDURE') return `${p.datasource_type ?? ''} ${p.datasource_name ?? ''}\n${p.method ?? ''}`
   if (p.kind === 'SPARK' || p.kind === 'FLINK') {
@@ -297,4 +345,16 @@ export function taskSummary(params: TaskParams | Record<string, unknown>): strin
     return `${from} → ${to}\n${p.sql ?? ''}`
   }
   return String(p.sql ?? p.script ?? '')
+}
+
+/** the branch edges of the CONDITIONS tasks among `tasks`, keyed `"from>to"`: 'success' or 'failure' */
+export function branchLabels(tasks: { task_id: number; params?: unknown }[]): Map<string, 'success' | 'failure'> {
+  const out = new Map<string, 'success' | 'failure'>()
+  for (const t of tasks) {
+    const p = t.params as Partial<ConditionsParams> | undefined
+    if (p?.kind !== 'CONDITIONS') continue
+    for (const id of p.success_task_ids ?? []) out.set(`${t.task_id}>${id}`, 'success')
+    for (const id of p.failed_task_ids ?? []) out.set(`${t.task_id}>${id}`, 'failure')
+  }
+  return out
 }
