@@ -144,3 +144,52 @@ async def test_a_workflow_mixing_the_new_task_types_is_published_and_runs(platfo
     assert (agg["programType"], agg["mainJar"], agg["rawScript"]) == ("SQL", None, spark_params["raw_script"])
 
     await run_and_wait(p, int(wf["id"]), name, "SUCCESS")
+
+
+async def test_a_conditions_task_branches_through_the_gateway(platform: Platform) -> None:
+    """check (fails) -> CONDITIONS (check failed?) -> alert on success of the condition, publish otherwise: a branch
+    that is not an edge is a 422 naming the field; published, DS holds the ids as codes and the branch edges as
+    relations; a run takes the success branch only."""
+    p, s = platform, uid()
+    check = await new_task(p, f"check-{s}", "exit 1")
+    alert, load = await new_task(p, f"alert-{s}"), await new_task(p, f"load-{s}")
+    params = {
+        "groups": [{"checks": [{"task_id": check, "status": "FAILURE"}]}],
+        "success_task_ids": [alert],
+        "failed_task_ids": [load],
+    }
+    cond = await p.call("POST", "/api/v1/tasks", 201, json={"name": f"branch-{s}", "task_type": "CONDITIONS",
+                                                            "params": params})  # fmt: skip
+    c = int(cond["id"])
+    body = {
+        "name": f"branching-{s}",
+        "tasks": [{"task_id": t} for t in (check, c, alert, load)],
+        "edges": [{"upstream_task_id": u, "downstream_task_id": d} for u, d in ((check, c), (c, alert), (alert, load))],
+    }
+    bad = await p.api.post("/api/v1/workflows", json=body)
+    assert bad.status_code == 422, bad.text
+    assert [(e["field"], e["task_ids"]) for e in bad.json()["errors"]] == [("params.failed_task_ids", [load])]
+
+    name = f"branching-{s}"
+    wf = await new_workflow(p, name, [check, c, alert, load], [(check, c), (c, alert), (c, load)])
+    await p.call("POST", f"/api/v1/workflows/{wf['id']}/approve", json={"version_no": 1})
+    detail = await publish(p, int(wf["id"]), "online")
+    dag = await p.ds.get_workflow_definition(detail["project_code"], detail["workflow_code"])
+    codes = {t.name: t.code for t in dag.task_definition_list}
+    branch = next(t for t in dag.task_definition_list if t.task_type == "CONDITIONS")
+    assert branch.task_params["dependence"]["dependTaskList"] == [
+        {"relation": "AND", "dependItemList": [{"depTaskCode": codes[f"check-{s}"], "status": "FAILURE"}]}
+    ]
+    assert branch.task_params["conditionResult"] == {
+        "successNode": [codes[f"alert-{s}"]],
+        "failedNode": [codes[f"load-{s}"]],
+    }
+    assert dag.edges() == {(0, codes[f"check-{s}"]), (codes[f"check-{s}"], branch.code),
+                           (branch.code, codes[f"alert-{s}"]), (branch.code, codes[f"load-{s}"])}  # fmt: skip
+
+    # the run: check fails, so the condition holds and only the success branch runs; the failure is the CONDITIONS
+    # task's to handle, so the run succeeds (DS's master, as the emulator reads it)
+    instance_id = await run_and_wait(p, int(wf["id"]), name, "SUCCESS")
+    ran = await p.ds.get_instance_tasks(detail["project_code"], instance_id)
+    states = {t.name: t.state for t in ran.task_list}
+    assert states == {f"check-{s}": "FAILURE", branch.name: "SUCCESS", f"alert-{s}": "SUCCESS"}, states

@@ -102,11 +102,18 @@ class Executions(Definitions):
         ends: dict[int, float] = {}
         failed: set[int] = set()
         skipped: set[int] = set()
+        outcomes: dict[int, str] = {}
+        #: CONDITIONS task code -> the codes of the branch it chose (the other branch's tasks do not run)
+        chosen: dict[int, set[int]] = {}
         plans: list[TaskPlan] = []
         for code in order:
             task = tasks[code]
             pres = upstream.get(code, [])
-            if any(p in failed or p in skipped for p in pres):
+            conditions = str(task.get("taskType", "")).upper() == "CONDITIONS"
+            # a CONDITIONS task runs after a failed upstream task too: testing its state is what it is for
+            if any(p in skipped or (p in failed and not conditions) for p in pres) or any(
+                p in chosen and code not in chosen[p] for p in pres
+            ):
                 skipped.add(code)
                 continue
             start = max((ends[p] for p in pres if p in ends), default=run_start)
@@ -120,22 +127,36 @@ class Executions(Definitions):
                 self._consume(rule)
             elif str(task.get("taskType", "")).upper() == "DEPENDENT":
                 outcome = self._dependent_outcome(task, start)
+            elif conditions:
+                chosen[code] = _branch(task["taskParams"], outcomes)
             elif "exit 1" in str(task.get("taskParams", {}).get("rawScript", "")):
                 outcome = "FAILURE"
             task_duration = rule.duration_seconds if rule and rule.duration_seconds is not None else duration
             ends[code] = start + task_duration
             plans.append(TaskPlan(json.loads(json.dumps(task)), start, start + task_duration, outcome))
+            outcomes[code] = outcome
             if outcome == "FAILURE":
                 failed.add(code)
-        if failure_strategy == "END" and failed:
-            first_failure = min(p.end for p in plans if p.outcome == "FAILURE")
+        # a failed task with a CONDITIONS task after it is handled by it (DS's master submits the CONDITIONS task
+        # instead of ending the run): it neither ends the run nor fails the workflow
+        handled = {
+            pre
+            for post, pres in upstream.items()
+            if str(tasks[post].get("taskType", "")).upper() == "CONDITIONS"
+            for pre in pres
+        }
+        unhandled = failed - handled
+        if failure_strategy == "END" and unhandled:
+            first_failure = min(p.end for p in plans if p.outcome == "FAILURE" and p.task["code"] in unhandled)
             plans = [p for p in plans if p.start < first_failure]
         if wf_rule is not None and wf_rule.outcome == "FAILURE" and plans and not failed:
             last = max(p.end for p in plans)
             for p in plans:
                 if p.end == last:
                     p.outcome = "FAILURE"
-        outcome = "FAILURE" if any(p.outcome == "FAILURE" for p in plans) else "SUCCESS"
+        outcome = (
+            "FAILURE" if any(p.outcome == "FAILURE" and p.task["code"] not in handled for p in plans) else "SUCCESS"
+        )
         end = max((p.end for p in plans), default=run_start)
         return plans, end, outcome
 
@@ -469,3 +490,25 @@ class Executions(Definitions):
             lines.append(f"[INFO] {stamp} - process has exited. exitStatusCode:{code}")
             lines.append(f"[INFO] {stamp} - FINALIZE_SESSION")
         return lines
+
+
+def _branch(params: Json, outcomes: dict[int, str]) -> set[int]:
+    """The branch a CONDITIONS task takes: ``successNode`` when its groups hold (an item holds when the task
+    ``depTaskCode`` ended in ``status``), ``failedNode`` otherwise; items and groups combine by their relations."""
+
+    def combine(relation: str, results: Iterable[bool]) -> bool:
+        return all(results) if relation == "AND" else any(results)
+
+    dependence = params["dependence"]
+    holds = combine(
+        dependence.get("relation", "AND"),
+        (
+            combine(
+                g.get("relation", "AND"),
+                (outcomes.get(int(i["depTaskCode"])) == i.get("status") for i in g["dependItemList"]),
+            )
+            for g in dependence["dependTaskList"]
+        ),
+    )
+    result = params["conditionResult"]
+    return {int(c) for c in result["successNode" if holds else "failedNode"]}
