@@ -58,6 +58,13 @@ DEPENDENT_CLASSES: dict[str, str] = {
     "DependentItem": TASK_API + "model.DependentItem",
     "DependentRelation": TASK_API + "enums.DependentRelation",
 }
+#: task-api's classes of a CONDITIONS task's ``taskParams`` (not served, no stand-ins): the master jar says what DS's
+#: runtime reads of them
+CONDITIONS_CLASSES: dict[str, str] = {
+    "ConditionsParameters": TASK_API + "parameters.ConditionsParameters",
+    "ConditionDependency": TASK_API + "parameters.ConditionsParameters$ConditionDependency",
+    "ConditionResult": TASK_API + "parameters.ConditionsParameters$ConditionResult",
+}
 
 
 def emulator_gateway_class() -> Path:
@@ -72,7 +79,7 @@ def request() -> dict[str, Any]:
         "status": "org.apache.dolphinscheduler.api.enums.Status",
         "enums": sorted(set(DS_ENUMS.values())),
         "references": sorted(NOT_SERVED.values()),
-        "masterReferences": sorted(DEPENDENT_CLASSES.values()),
+        "masterReferences": sorted({*DEPENDENT_CLASSES.values(), *CONDITIONS_CLASSES.values()}),
         "classFiles": {"emulatorGateway": str(emulator_gateway_class())},
         "json": documents() + MISMATCHES,
     }

@@ -29,7 +29,7 @@ from .cases import (
     PLUGIN_PARAMETERS,
     documents,
 )
-from .conftest import DEPENDENT_CLASSES, DS_ENUMS, NOT_SERVED, STANDINS
+from .conftest import CONDITIONS_CLASSES, DEPENDENT_CLASSES, DS_ENUMS, NOT_SERVED, STANDINS
 from .recording import GatewayCall, RestRequest, record_gateway_calls, record_rest_requests
 
 pytestmark = [pytest.mark.ds_conformance, pytest.mark.timeout(600)]
@@ -178,6 +178,31 @@ def test_the_dependent_stand_ins_have_what_the_ds_master_uses(facts: dict[str, A
         ("getRelation", f"()L{_internal(DEPENDENT_CLASSES['DependentRelation'])};"),
         ("getFailurePolicy", f"()L{_internal(DEPENDENT_CLASSES['DependentFailurePolicyEnum'])};"),
     ]:  # fmt: skip
+        assert (getter, descriptor) in used, getter
+
+
+@_ON_MASTER
+def test_the_ds_master_reads_the_conditions_json_we_send(facts: dict[str, Any]) -> None:
+    """``ConditionsParameters`` (task-api, not served): what the 3.4.2 master reads of it is exactly what the
+    converter's CONDITIONS ``taskParams`` set, with those types: ``dependence`` a ``ConditionDependency`` (its
+    ``relation`` a ``DependentRelation``, its ``dependTaskList`` a list: of ``DependentTaskModel``, as DEPENDENT's),
+    ``conditionResult`` a ``ConditionResult`` whose ``successNode``/``failedNode`` are lists; ``conditionSuccess`` it
+    sets itself. The items' ``status`` is not read by the master (task-api's code, not served, reads it): its names
+    rest on the DS source and the SDK's ``SUCCESS``/``FAILURE``."""
+    refs = _master_references(facts)
+    used = {(r["name"], r["descriptor"]) for cls in CONDITIONS_CLASSES.values() for r in refs[cls]}
+    assert {n for n, _ in used if n.startswith(("get", "is"))} == {
+        "getDependence", "getConditionResult", "getDependTaskList", "getRelation", "getSuccessNode", "getFailedNode",
+        "isConditionSuccess",
+    }  # fmt: skip
+    for getter, descriptor in [
+        ("getDependence", f"()L{_internal(CONDITIONS_CLASSES['ConditionDependency'])};"),
+        ("getConditionResult", f"()L{_internal(CONDITIONS_CLASSES['ConditionResult'])};"),
+        ("getDependTaskList", "()Ljava/util/List;"),
+        ("getRelation", f"()L{_internal(DEPENDENT_CLASSES['DependentRelation'])};"),
+        ("getSuccessNode", "()Ljava/util/List;"),
+        ("getFailedNode", "()Ljava/util/List;"),
+    ]:
         assert (getter, descriptor) in used, getter
 
 
