@@ -1,6 +1,7 @@
 """The issue-21 task types (HTTP, PROCEDURE, DATAX, SPARK, FLINK, CONDITIONS) as DS 3.4 takes them: the converter's
 output is saved and read back unchanged, and parameters DS's ``checkParameters`` refuses are refused (50020 naming the
-task; 10001 where DS cannot read them).
+task; 10001 where DS cannot read them). SUB_WORKFLOW's parameters likewise, and DS's rule that a workflow goes
+online only when its sub-workflows (their own too) are online.
 
 Like test_dolphin_contract, nothing here uses emulator-only endpoints beyond the ``known_datasource`` seed, so it runs
 unchanged against a real DS 3.3/3.4."""
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from common.dolphin import DolphinApiError
+from common.dolphin import DolphinApiError, ReleaseState
 from common.dolphin.gateway import DolphinGatewayClient
 from common.dolphin.rest import DolphinRestClient
 from common.workflow import (
@@ -239,6 +240,14 @@ def _conditions(**params: Any) -> dict[str, Any]:
         ("FLINK", {"rawScript": "select 1"}, 50020),
         ("FLINK", {"programType": "SQL", "rawScript": "select 1", "slot": "many"}, 10001),
         ("FLINK", {"programType": "SQL", "rawScript": ["select 1"]}, 10001),
+        # SubWorkflowParameters.checkParameters: workflowDefinitionCode > 0 (not looked up on save)
+        ("SUB_WORKFLOW", {}, 50020),
+        ("SUB_WORKFLOW", {"workflowDefinitionCode": 0, "localParams": []}, 50020),
+        ("SUB_WORKFLOW", {"workflowDefinitionCode": -7}, 50020),
+        ("SUB_WORKFLOW", {"processDefinitionCode": 12345}, 50020),  # DS 3.2's (and pydolphinscheduler's) name
+        ("SUB_WORKFLOW", {"workflowDefinitionCode": "child"}, 10001),
+        ("SUB_WORKFLOW", {"workflowDefinitionCode": [12345]}, 10001),
+        ("SUB_WORKFLOW", {"workflowDefinitionCode": 2**63}, 10001),
     ],
 )
 async def test_parameters_ds_refuses(
@@ -277,3 +286,57 @@ async def _save_one(
         task_relation_json=json.dumps([relation]),
     )
     return int(created.code)
+
+
+async def _sub_workflow(
+    ds_gateway: DolphinGatewayClient, ds_rest: DolphinRestClient, ds_target: DsTarget, child_code: int
+) -> int:
+    return await _save_one(ds_gateway, ds_rest, ds_target, "SUB_WORKFLOW", {"workflowDefinitionCode": child_code})
+
+
+async def _online_refused(ds_rest: DolphinRestClient, project: int, code: int) -> DolphinApiError:
+    with pytest.raises(DolphinApiError) as caught:
+        await ds_rest.release_workflow(project, code, ReleaseState.ONLINE)
+    return caught.value
+
+
+def _assert_not_online(refused: DolphinApiError, child_name: str) -> None:
+    assert refused.ds_code == 10000
+    assert f"SubWorkflowDefinition {child_name} is not online" in str(refused)
+
+
+async def test_a_workflow_goes_online_only_when_its_sub_workflows_are_online(
+    ds_gateway: DolphinGatewayClient, ds_rest: DolphinRestClient, ds_target: DsTarget
+) -> None:
+    """DS 3.4.2's ``onlineWorkflowDefinition`` checks every sub-workflow, a child's children too: one not online is
+    10000 naming it. Offline children do not stop a save, nor does taking a child offline under an online parent."""
+    project = ds_target.project_code
+    grandchild = await _save_one(ds_gateway, ds_rest, ds_target, "SHELL", {"rawScript": "echo 1", "localParams": []})
+    child = await _sub_workflow(ds_gateway, ds_rest, ds_target, grandchild)
+    parent = await _sub_workflow(ds_gateway, ds_rest, ds_target, child)
+    names = {
+        c: (await ds_rest.get_workflow_definition(project, c)).workflow_definition.name for c in (child, grandchild)
+    }
+
+    _assert_not_online(await _online_refused(ds_rest, project, parent), names[child])
+    _assert_not_online(await _online_refused(ds_rest, project, child), names[grandchild])
+
+    for code in (grandchild, child, parent):
+        await ds_rest.release_workflow(project, code, ReleaseState.ONLINE)
+    await ds_rest.release_workflow(project, grandchild, ReleaseState.OFFLINE)  # DS does not check the parents
+    await ds_rest.release_workflow(project, parent, ReleaseState.OFFLINE)
+    _assert_not_online(await _online_refused(ds_rest, project, parent), names[grandchild])  # checked too
+    states = {c: (await ds_rest.get_workflow_definition(project, c)).workflow_definition.release_state
+              for c in (grandchild, child, parent)}  # fmt: skip
+    assert states == {grandchild: "OFFLINE", child: "ONLINE", parent: "OFFLINE"}
+
+
+async def test_a_sub_workflow_of_a_missing_workflow_is_saved_but_not_taken_online(
+    ds_gateway: DolphinGatewayClient, ds_rest: DolphinRestClient, ds_target: DsTarget
+) -> None:
+    """Saving does not look the code up; going online answers 50003 with the PARENT's code (DS passes that one, not
+    the missing child's)."""
+    parent = await _sub_workflow(ds_gateway, ds_rest, ds_target, 1)
+    refused = await _online_refused(ds_rest, ds_target.project_code, parent)
+    assert refused.ds_code == 50003
+    assert f"workflow definition {parent:,} does not exist" in str(refused)  # a Long in MessageFormat: grouped

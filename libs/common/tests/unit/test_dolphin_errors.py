@@ -10,6 +10,7 @@ from common.dolphin import (
     DolphinConflict,
     DolphinInvalidRequest,
     DolphinNotFound,
+    DolphinSubWorkflowOffline,
     DolphinTaskNotDispatched,
     DolphinTenantMissing,
     DolphinTransientApiError,
@@ -39,6 +40,17 @@ def test_a_missing_workflow_is_a_permanent_not_found_not_a_busy_server() -> None
     assert str(err).startswith("the DS workflow no longer exists (workflow code 1234567)")
     assert err.extras["workflow_code"] == 1234567
     assert "Cannot find the workflow: 1234567" in str(err)  # DS's own code and message stay in the text
+
+
+def test_an_offline_sub_workflow_is_a_permanent_conflict_naming_it() -> None:
+    release = "POST /projects/{p}/workflow-definition/{code}/release"
+    msg = "Internal Server Error: SubWorkflowDefinition load orders is not online"
+    err = api_error_for(10000, msg, endpoint=release)
+    assert type(err) is DolphinSubWorkflowOffline
+    assert isinstance(err, Conflict)
+    assert not isinstance(err, TransientError)
+    assert err.extras["sub_workflow_name"] == "load orders"
+    assert str(err).startswith("the DS sub-workflow 'load orders' is offline: take it online first")
 
 
 def test_other_10000_answers_stay_transient() -> None:

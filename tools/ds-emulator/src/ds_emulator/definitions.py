@@ -7,7 +7,7 @@ import json
 
 from ds_emulator.accounts import Accounts
 from ds_emulator.dependent import DEPENDENT_UNREADABLE, dependent_params_status
-from ds_emulator.errors import DsError, java_str
+from ds_emulator.errors import DsError, api_exception, java_str, service_exception
 from ds_emulator.model import (
     EXECUTION_TYPES,
     Json,
@@ -222,12 +222,42 @@ class Definitions(Accounts):
             self.clock(),
         )
 
+    def _sub_workflow_codes(self, code: int, seen: frozenset[int] = frozenset()) -> list[int]:
+        """DS 3.4.2's ``ProcessServiceImpl.findAllSubWorkflowDefinitionCode``: the ``workflowDefinitionCode`` of every
+        task of the workflow whose params have that key (any task type), each followed by its own sub-workflows, depth
+        first. DS recurses without end on a cycle: a ``StackOverflowError`` (message null), which the REST release's
+        ``@ApiException`` answers 10108 "release workflow definition error:null"; the emulator answers that at once."""
+        wf = self.workflows.get(code)
+        out: list[int] = []
+        for task in wf.tasks if wf is not None else ():
+            params = task.get("taskParams")
+            if not isinstance(params, dict) or "workflowDefinitionCode" not in params:
+                continue
+            child = int(params["workflowDefinitionCode"] or 0)
+            out.append(child)
+            if child in seen or child == code:
+                raise api_exception("RELEASE_WORKFLOW_DEFINITION_ERROR", "null")
+            out.extend(self._sub_workflow_codes(child, seen | {code}))
+        return out
+
+    def _check_sub_workflows_online(self, wf: Workflow) -> None:
+        """DS 3.4.2's ``checkAllSubWorkflowDefinitionIsOnline`` (every online, REST or Python gateway): each
+        sub-workflow, children's children too, must be ONLINE; a missing one is ``WORKFLOW_DEFINITION_NOT_EXIST``
+        naming the PARENT's code (DS passes it)."""
+        for child_code in self._sub_workflow_codes(wf.code):
+            child = self.workflows.get(child_code)
+            if child is None:
+                raise DsError("WORKFLOW_DEFINITION_NOT_EXIST", wf.code)
+            if child.release_state != "ONLINE":
+                raise service_exception(f"SubWorkflowDefinition {child.name} is not online")
+
     def release(self, wf: Workflow, state: str) -> None:
         if state == "ONLINE":
             if wf.release_state == "ONLINE":
                 return
             if not wf.relations:
                 raise DsError("WORKFLOW_DAG_IS_EMPTY")
+            self._check_sub_workflows_online(wf)
             wf.release_state = "ONLINE"
         elif state == "OFFLINE":
             wf.release_state = "OFFLINE"

@@ -1,4 +1,5 @@
-"""HTTP, PROCEDURE, DATAX, SPARK, FLINK and CONDITIONS task parameters as DS 3.4 checks them on save.
+"""HTTP, PROCEDURE, DATAX, SPARK, FLINK, CONDITIONS and SUB_WORKFLOW task parameters as DS 3.4 checks them on
+save.
 
 DS 3.4 saves a task definition only when ``TaskPluginManager.checkTaskParameters(taskType, taskParams)`` holds:
 the task type's channel reads ``taskParams`` with ``JSONUtils.parseObject`` into its parameters class and calls
@@ -30,6 +31,9 @@ a ``ConditionResult`` (``conditionSuccess`` a ``boolean``, ``successNode``/``fai
 when ``dependTaskList``, ``successNode`` and ``failedNode`` are not empty. Like DEPENDENT's, the emulator also
 refuses what DS saves and cannot run as meant: an unknown relation or status (DS reads it as null), an empty group,
 a task code that is not a positive integer.
+``SubWorkflowParameters`` (task-api; its ``long workflowDefinitionCode`` is confirmed by DS 3.4.2's service jar, which
+calls ``getWorkflowDefinitionCode()J``) is valid when ``workflowDefinitionCode > 0``; a save does not look the code up
+(DS checks the children when the parent goes online: ``Definitions.release``).
 """
 
 from __future__ import annotations
@@ -47,7 +51,9 @@ HTTP_CHECK_CONDITIONS = ("STATUS_CODE_DEFAULT", "STATUS_CODE_CUSTOM", "BODY_CONT
 HTTP_PARAMETER_TYPES = ("PARAMETER", "HEADERS")
 
 #: the task types whose parameters the emulator checks as DS does (SHELL/PYTHON: ``rawScript``; DEPENDENT: its module)
-CHECKED_TYPES = ("HTTP", "PROCEDURE", "DATAX", "SPARK", "FLINK", "CONDITIONS")
+CHECKED_TYPES = ("HTTP", "PROCEDURE", "DATAX", "SPARK", "FLINK", "CONDITIONS", "SUB_WORKFLOW")
+#: Java's ``Long.MAX_VALUE``: Jackson fails on a larger ``long``
+_LONG_MAX = 2**63 - 1
 SPARK_PROGRAM_TYPES = ("JAVA", "SCALA", "PYTHON", "SQL")
 _SPARK_NUMBERS = ("driverCores", "numExecutors", "executorCores")
 _SPARK_TEXTS = ("mainClass", "master", "deployMode", "mainArgs", "driverMemory", "executorMemory", "appName",
@@ -208,10 +214,15 @@ def _conditions_ok(params: dict[str, Any]) -> bool:
 
 
 def task_params_status(task_type: str, params: Any) -> str | None:
-    """The DS status a save answers for HTTP, PROCEDURE, DATAX, SPARK, FLINK or CONDITIONS ``taskParams`` (None:
-    accepted; see the module)."""
+    """The DS status a save answers for HTTP, PROCEDURE, DATAX, SPARK, FLINK, CONDITIONS or SUB_WORKFLOW ``taskParams``
+    (None: accepted; see the module)."""
     if not isinstance(params, dict):
         return PARAMS_UNREADABLE
+    if task_type == "SUB_WORKFLOW":
+        code = params.get("workflowDefinitionCode")
+        if _unreadable(code, "number") or _unreadable(params.get("localParams"), "list") or abs(_int(code)) > _LONG_MAX:
+            return PARAMS_UNREADABLE
+        return None if _int(code) > 0 else PARAMS_INVALID
     if task_type == "HTTP":
         if _http_unreadable(params):
             return PARAMS_UNREADABLE

@@ -5,7 +5,9 @@
   conflict, invalid input), named by DS ``Status`` constants the conformance test checks against the jar.
   The rare codes that mean "the server is not ready" (:data:`TRANSIENT_DS_CODES`) become
   :class:`DolphinTransientApiError` (a ``TransientError``) instead, except 10000 "Cannot find the workflow",
-  a permanent :class:`DolphinWorkflowMissing`. A start's 50014 says by its text whether the workflow is offline
+  a permanent :class:`DolphinWorkflowMissing`, and 10000 "SubWorkflowDefinition <name> is not online" (an online of
+  a workflow whose sub-workflow is offline), a permanent :class:`DolphinSubWorkflowOffline`. A start's 50014 says by
+  its text whether the workflow is offline
   (:class:`DolphinWorkflowOffline`) or the tenant unknown (:class:`DolphinTenantMissing`).
 - HTTP 401 (DS answers it with an empty body) becomes :class:`DolphinAuthError`; so does a py4j
   "bad auth token".
@@ -109,6 +111,9 @@ _NOT_DISPATCHED_CODES = frozenset(NOT_DISPATCHED_STATUSES.values())
 # Texts DS 3.4.x puts in a message (read from its bytecode), for the codes that mean several things:
 #: 10000 from a start: ``new ServiceException("Cannot find the workflow: " + code)``
 _WORKFLOW_MISSING = re.compile(r"Cannot find the workflow: ?(-?\d+)")
+#: 10000 from an online (REST release or the gateway): ``checkAllSubWorkflowDefinitionIsOnline``'s
+#: ``new ServiceException("SubWorkflowDefinition " + name + " is not online")`` (DS 3.4.2 bytecode)
+_SUB_WORKFLOW_OFFLINE = re.compile(r"SubWorkflowDefinition (.*) is not online")
 #: 50014 from a start: the workflow is not ONLINE (``IllegalStateException`` of the trigger validator)
 _WORKFLOW_OFFLINE = "The workflowDefinition should be online"
 #: ``TenantExistValidator`` (``"Tenant: [%s] not exists"``), under the endpoint's code: 50014 from a start, 10076 from
@@ -197,6 +202,14 @@ class DolphinWorkflowOffline(DolphinConflict):
     title = "The DolphinScheduler workflow is offline"
 
 
+class DolphinSubWorkflowOffline(DolphinConflict):
+    """An online of a workflow one of whose sub-workflows (a child's children too) is not ONLINE in DS: 10000
+    "SubWorkflowDefinition <name> is not online". DS takes no child online by itself."""
+
+    code = "dolphin-sub-workflow-offline"
+    title = "A DolphinScheduler sub-workflow is offline"
+
+
 class DolphinTenantMissing(DolphinInvalidRequest):
     """A start (or schedule) named a tenant DS does not have: "Tenant: [<code>] not exists"."""
 
@@ -208,19 +221,19 @@ def api_error_for(ds_code: int, ds_msg: str, *, endpoint: str) -> DolphinApiErro
     """The error to raise for a DS envelope with a non-zero code.
 
     Classified by code, and by DS's message where one code means several things (CONTRACT §3, 3.4.x bytecode):
-    10000 "Cannot find the workflow: <code>" is a permanent not-found, not a busy server; a start's 50014 says
-    whether the workflow is offline or the tenant is unknown.
+    10000 "Cannot find the workflow: <code>" is a permanent not-found, not a busy server, and 10000
+    "SubWorkflowDefinition <name> is not online" a permanent conflict; a start's 50014 says whether the workflow is
+    offline or the tenant is unknown.
     """
     if ds_code in TRANSIENT_DS_CODES:
-        missing = _WORKFLOW_MISSING.search(ds_msg)
-        if missing is not None:
-            return DolphinWorkflowMissing(
-                ds_code,
-                ds_msg,
-                endpoint=endpoint,
-                summary=f"the DS workflow no longer exists (workflow code {missing.group(1)})",
-                workflow_code=int(missing.group(1)),
-            )
+        if (missing := _WORKFLOW_MISSING.search(ds_msg)) is not None:
+            code = int(missing.group(1))
+            summary = f"the DS workflow no longer exists (workflow code {code})"
+            return DolphinWorkflowMissing(ds_code, ds_msg, endpoint=endpoint, summary=summary, workflow_code=code)
+        if (sub := _SUB_WORKFLOW_OFFLINE.search(ds_msg)) is not None:
+            extras = {"sub_workflow_name": sub.group(1)}
+            summary = f"the DS sub-workflow {sub.group(1)!r} is offline: take it online first"
+            return DolphinSubWorkflowOffline(ds_code, ds_msg, endpoint=endpoint, summary=summary, **extras)
         return DolphinTransientApiError(ds_code, ds_msg, endpoint=endpoint)
     tenant = _TENANT_MISSING.search(ds_msg)
     if tenant is not None:  # the validator's text, under whichever endpoint code (start 50014, schedule 10076)
