@@ -915,7 +915,7 @@ export interface components {
             /** Name */
             name: string | null;
             /** Task Type */
-            task_type: ("SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK" | "FLINK" | "CONDITIONS") | null;
+            task_type: ("SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK" | "FLINK" | "CONDITIONS" | "SUB_WORKFLOW") | null;
             /** Workflow Id */
             workflow_id: number | null;
             /** Workflow Name */
@@ -1879,7 +1879,7 @@ export interface components {
             /** Name */
             name: string | null;
             /** Task Type */
-            task_type: ("SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK" | "FLINK" | "CONDITIONS") | null;
+            task_type: ("SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK" | "FLINK" | "CONDITIONS" | "SUB_WORKFLOW") | null;
             /** Workflow Id */
             workflow_id: number | null;
             /** Workflow Name */
@@ -2938,11 +2938,11 @@ export interface components {
              * Task Type
              * @enum {string}
              */
-            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK" | "FLINK" | "CONDITIONS";
+            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK" | "FLINK" | "CONDITIONS" | "SUB_WORKFLOW";
             /** Description */
             description: string;
             /** Params */
-            params: components["schemas"]["ShellParams"] | components["schemas"]["PythonParams"] | components["schemas"]["SqlParams"] | components["schemas"]["HttpParams"] | components["schemas"]["ProcedureParams"] | components["schemas"]["DataxParams"] | components["schemas"]["SparkParams"] | components["schemas"]["FlinkParams"] | components["schemas"]["ConditionsParams"];
+            params: components["schemas"]["ShellParams"] | components["schemas"]["PythonParams"] | components["schemas"]["SqlParams"] | components["schemas"]["HttpParams"] | components["schemas"]["ProcedureParams"] | components["schemas"]["DataxParams"] | components["schemas"]["SparkParams"] | components["schemas"]["FlinkParams"] | components["schemas"]["ConditionsParams"] | components["schemas"]["SubWorkflowParams"];
             node_attrs: components["schemas"]["NodeAttrs"];
         };
         /**
@@ -3114,6 +3114,27 @@ export interface components {
              */
             external_dependencies?: components["schemas"]["ExternalDependency"][];
         };
+        /**
+         * SubWorkflowParams
+         * @description DS ``SubWorkflowParameters`` (``SUB_WORKFLOW`` on DS 3.3 and 3.4; 3.2's ``SUB_PROCESS``): the task runs another
+         *     platform workflow, ``workflow_id``, as a child. The publisher sends the child's DolphinScheduler workflow code
+         *     (``workflowDefinitionCode``), which the child has once it is deployed; DS takes a parent online only while every
+         *     sub-workflow is online. A workflow is not its own child (422 on save).
+         */
+        SubWorkflowParams: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "SUB_WORKFLOW";
+            /** Workflow Id */
+            workflow_id: number;
+            /**
+             * Local Params
+             * @default []
+             */
+            local_params?: components["schemas"]["Param"][];
+        };
         /** SuggestedEdge */
         SuggestedEdge: {
             /** Upstream Task Id */
@@ -3246,7 +3267,7 @@ export interface components {
              * Task Type
              * @enum {string}
              */
-            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK" | "FLINK" | "CONDITIONS";
+            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK" | "FLINK" | "CONDITIONS" | "SUB_WORKFLOW";
             /** Description */
             description: string;
             /** Params */
@@ -3306,7 +3327,7 @@ export interface components {
              * Task Type
              * @enum {string}
              */
-            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK" | "FLINK" | "CONDITIONS";
+            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK" | "FLINK" | "CONDITIONS" | "SUB_WORKFLOW";
             /** Description */
             description: string;
             /** Params */
@@ -3355,7 +3376,7 @@ export interface components {
              * Task Type
              * @enum {string}
              */
-            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK" | "FLINK" | "CONDITIONS";
+            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK" | "FLINK" | "CONDITIONS" | "SUB_WORKFLOW";
             /** Description */
             description?: string | null;
             /** Params */
@@ -3407,7 +3428,7 @@ export interface components {
              * Task Type
              * @enum {string}
              */
-            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK" | "FLINK" | "CONDITIONS";
+            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK" | "FLINK" | "CONDITIONS" | "SUB_WORKFLOW";
             /** Description */
             description: string;
             /** Params */
@@ -3540,7 +3561,7 @@ export interface components {
              * Task Type
              * @enum {string}
              */
-            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK" | "FLINK" | "CONDITIONS";
+            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK" | "FLINK" | "CONDITIONS" | "SUB_WORKFLOW";
             /** Description */
             description?: string | null;
             /** Params */
@@ -3569,7 +3590,7 @@ export interface components {
              * Task Type
              * @enum {string}
              */
-            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK" | "FLINK" | "CONDITIONS";
+            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK" | "FLINK" | "CONDITIONS" | "SUB_WORKFLOW";
             /** Description */
             description: string;
             /** Params */
@@ -3956,11 +3977,11 @@ export interface components {
              * Task Type
              * @enum {string}
              */
-            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK" | "FLINK" | "CONDITIONS";
+            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK" | "FLINK" | "CONDITIONS" | "SUB_WORKFLOW";
             /** Description */
             description: string;
             /** Params */
-            params: components["schemas"]["ShellParams"] | components["schemas"]["PythonParams"] | components["schemas"]["SqlParams"] | components["schemas"]["HttpParams"] | components["schemas"]["ProcedureParams"] | components["schemas"]["DataxParams"] | components["schemas"]["SparkParams"] | components["schemas"]["FlinkParams"] | components["schemas"]["ConditionsParams"];
+            params: components["schemas"]["ShellParams"] | components["schemas"]["PythonParams"] | components["schemas"]["SqlParams"] | components["schemas"]["HttpParams"] | components["schemas"]["ProcedureParams"] | components["schemas"]["DataxParams"] | components["schemas"]["SparkParams"] | components["schemas"]["FlinkParams"] | components["schemas"]["ConditionsParams"] | components["schemas"]["SubWorkflowParams"];
             node_attrs: components["schemas"]["NodeAttrs"];
             /** Upstream Count */
             upstream_count: number;

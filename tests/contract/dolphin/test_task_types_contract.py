@@ -31,6 +31,7 @@ from common.workflow import (
     SnapshotTask,
     SparkParams,
     StructureSnapshot,
+    SubWorkflowParams,
 )
 from publisher.domain import convert
 
@@ -340,3 +341,25 @@ async def test_a_sub_workflow_of_a_missing_workflow_is_saved_but_not_taken_onlin
     refused = await _online_refused(ds_rest, ds_target.project_code, parent)
     assert refused.ds_code == 50003
     assert f"workflow definition {parent:,} does not exist" in str(refused)  # a Long in MessageFormat: grouped
+
+
+async def test_the_converters_sub_workflow_task_is_saved_as_sent_and_runs_its_child_once_online(
+    ds_gateway: DolphinGatewayClient, ds_rest: DolphinRestClient, ds_target: DsTarget
+) -> None:
+    """The converter's SUB_WORKFLOW task (the child's DS code for platform workflow 42) is saved and read back as
+    sent; the parent goes online once its child is."""
+    project = ds_target.project_code
+    child = await _save_one(ds_gateway, ds_rest, ds_target, "SHELL", {"rawScript": "echo child", "localParams": []})
+    task = SnapshotTask(task_id=1, name="run child", task_type="SUB_WORKFLOW", params=SubWorkflowParams(workflow_id=42))
+    snap = StructureSnapshot(workflow_id=7, workflow_name=f"parent-{uuid.uuid4().hex[:8]}", tasks=(task,), edges=())
+    (code,) = await ds_gateway.gen_task_code_list(1)
+    defn = convert(snap, {1: code}, sub_workflow_codes={42: child})
+    parent = await _save(ds_gateway, ds_target, defn.name, defn.task_definition_json, defn.task_relation_json)
+
+    (stored,) = (await ds_rest.get_workflow_definition(project, parent)).task_definition_list
+    (sent,) = json.loads(defn.task_definition_json)
+    assert (stored.task_type, stored.task_params) == ("SUB_WORKFLOW", sent["taskParams"])
+    assert stored.task_params["workflowDefinitionCode"] == child
+    await ds_rest.release_workflow(project, child, ReleaseState.ONLINE)
+    await ds_rest.release_workflow(project, parent, ReleaseState.ONLINE)
+    assert (await ds_rest.get_workflow_definition(project, parent)).workflow_definition.release_state == "ONLINE"

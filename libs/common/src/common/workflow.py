@@ -50,6 +50,7 @@ class TaskType(StrEnum):
     SPARK = "SPARK"
     FLINK = "FLINK"
     CONDITIONS = "CONDITIONS"
+    SUB_WORKFLOW = "SUB_WORKFLOW"
 
 
 class Priority(StrEnum):
@@ -357,6 +358,17 @@ class ConditionsParams(_Model):
         return sorted({c.task_id for g in self.groups for c in g.checks})
 
 
+class SubWorkflowParams(_Model):
+    """DS ``SubWorkflowParameters`` (``SUB_WORKFLOW`` on DS 3.3 and 3.4; 3.2's ``SUB_PROCESS``): the task runs another
+    platform workflow, ``workflow_id``, as a child. The publisher sends the child's DolphinScheduler workflow code
+    (``workflowDefinitionCode``), which the child has once it is deployed; DS takes a parent online only while every
+    sub-workflow is online. A workflow is not its own child (422 on save)."""
+
+    kind: Literal["SUB_WORKFLOW"] = "SUB_WORKFLOW"
+    workflow_id: Annotated[int, Field(ge=1, le=2**63 - 1)]
+    local_params: LocalParams = ()
+
+
 TaskParams = Annotated[
     ShellParams
     | PythonParams
@@ -366,7 +378,8 @@ TaskParams = Annotated[
     | DataxParams
     | SparkParams
     | FlinkParams
-    | ConditionsParams,
+    | ConditionsParams
+    | SubWorkflowParams,
     Field(discriminator="kind"),
 ]
 #: the params whose task runs on a DS datasource (named by ``datasource_name`` and ``datasource_type``)

@@ -30,6 +30,11 @@ T = TypeVar("T")
 
 PublishStatus = Literal["never_published", "pending", "published", "failed"]
 
+#: the task types (``common.workflow.TaskType``), as the task list's filter takes them
+TaskTypeName = Literal[
+    "SHELL", "SQL", "PYTHON", "HTTP", "PROCEDURE", "DATAX", "SPARK", "FLINK", "CONDITIONS", "SUB_WORKFLOW"
+]
+
 
 class _Input(BaseModel):
     # Unknown fields are ignored: the gateway may forward more than we read.
@@ -133,9 +138,7 @@ class TaskListQuery(BaseModel):
     workflow_id: Id | None = None
     unassigned: bool = False
     name: str | None = Field(None, description="contains, case-insensitive")
-    task_type: (
-        Literal["SHELL", "SQL", "PYTHON", "HTTP", "PROCEDURE", "DATAX", "SPARK", "FLINK", "CONDITIONS"] | None
-    ) = None
+    task_type: TaskTypeName | None = None
     upstream_task_id: int | None = Field(
         None, ge=1, le=INT8_MAX, description="tasks whose upstream set contains this task (lineage)"
     )

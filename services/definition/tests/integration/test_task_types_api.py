@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from .conftest import new_tasks, new_workflow, problem_type, uid, workflow_body
+from .conftest import as_user, new_tasks, new_workflow, problem_type, uid, workflow_body
 
 
 def http_task(**params: Any) -> dict[str, Any]:
@@ -92,6 +92,8 @@ async def test_http_and_procedure_tasks_are_saved_and_listed_by_type(client: htt
         ({"name": "f", "task_type": "FLINK", "params": {"main_jar": "a.jar"}}, "main_class"),
         ({"name": "f", "task_type": "FLINK", "params": {"program_type": "SQL", "raw_script": "x", "slot": 0}}, "slot"),
         ({"name": "s", "task_type": "SPARK", "params": {"main_jar": "a.jar"}}, "main_class"),
+        ({"name": "w", "task_type": "SUB_WORKFLOW", "params": {}}, "workflow_id"),
+        ({"name": "w", "task_type": "SUB_WORKFLOW", "params": {"workflow_id": 0}}, "workflow_id"),
         (
             {
                 "name": "s",
@@ -219,3 +221,37 @@ async def test_bad_conditions_params_are_422(client: httpx.AsyncClient, params: 
     r = await client.post("/internal/tasks", json={"name": f"c-{uid()}", "task_type": "CONDITIONS", "params": params})
     assert r.status_code == 422, r.text
     assert field in r.text
+
+
+async def test_a_sub_workflow_task_is_saved_and_no_workflow_is_its_own_child(client: httpx.AsyncClient) -> None:
+    child = await new_workflow(client, await new_tasks(client, 1))
+    body = {"name": f"sub-{uid()}", "task_type": "SUB_WORKFLOW", "params": {"workflow_id": child["id"]}}
+    r = await client.post("/internal/tasks", json=body)
+    assert r.status_code == 201, r.text
+    task = r.json()
+    assert task["params"] == {"kind": "SUB_WORKFLOW", "workflow_id": child["id"], "local_params": []}
+    r = await client.get("/internal/tasks", params={"task_type": "SUB_WORKFLOW", "name": body["name"]})
+    assert [t["id"] for t in r.json()["items"]] == [task["id"]]
+
+    # in a workflow of its own: fine; pointed at that workflow by an edit: 422, and the task is unchanged
+    parent = await new_workflow(client, [task["id"]])
+    update = {**body, "params": {"workflow_id": parent["id"]}, "expected_revision": task["revision"]}
+    r = await client.put(f"/internal/tasks/{task['id']}", json=update)
+    assert (r.status_code, problem_type(r)) == (422, "validation-failed"), r.text
+    assert f"task {task['id']} ({body['name']}) runs workflow {parent['id']}" in r.json()["detail"]
+    assert r.json()["errors"][0]["location"] == "params.workflow_id"
+    r = await client.get(f"/internal/tasks/{task['id']}")
+    assert r.json()["params"]["workflow_id"] == child["id"]
+
+    # a task running workflow W put into W by a workflow edit: 422 too
+    body = {"name": f"sub-{uid()}", "task_type": "SUB_WORKFLOW", "params": {"workflow_id": child["id"]}}
+    r = await client.post("/internal/tasks", json=body)
+    own = r.json()["id"]
+    update = {**workflow_body([*child_task_ids(child), own]), "name": child["name"], "expected_version_no": 1}
+    r = await client.put(f"/internal/workflows/{child['id']}", json=update, headers=as_user("ann"))
+    assert r.status_code == 422, r.text
+    assert f"runs workflow {child['id']}, the workflow it is in" in r.json()["detail"]
+
+
+def child_task_ids(workflow: dict[str, Any]) -> list[int]:
+    return [t["task_id"] for t in workflow["tasks"]]

@@ -16,7 +16,9 @@ from common.bounds import INT4_MAX, INT8_MAX, ExpectedNumber, Id, Name, Number
 from common.workflow import MAX_DESCRIPTION_CHARS, MAX_EDGES_PER_WORKFLOW, MAX_PARAMS, MAX_TASKS_PER_WORKFLOW
 from gateway.domain.roles import Role
 
-TaskType = Literal["SHELL", "SQL", "PYTHON", "HTTP", "PROCEDURE", "DATAX", "SPARK", "FLINK", "CONDITIONS"]
+TaskType = Literal[
+    "SHELL", "SQL", "PYTHON", "HTTP", "PROCEDURE", "DATAX", "SPARK", "FLINK", "CONDITIONS", "SUB_WORKFLOW"
+]
 MigrationMode = Literal["only_current", "cascade_downstream", "cascade_up_and_downstream"]
 
 
@@ -65,7 +67,7 @@ class TaskInput(_Forwarded):
     task_type: TaskType
     description: str | None = Field(default=None, max_length=MAX_DESCRIPTION_CHARS)
     #: the type's parameters (``common.workflow``: ShellParams, SqlParams, PythonParams, HttpParams, ProcedureParams,
-    #: DataxParams, SparkParams, FlinkParams, ConditionsParams)
+    #: DataxParams, SparkParams, FlinkParams, ConditionsParams, SubWorkflowParams)
     params: dict[str, Any] | None = None
     worker_group: str | None = None
     owner: str | None = None

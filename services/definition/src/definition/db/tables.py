@@ -54,7 +54,18 @@ from common.outbox import add_outbox_tables
 
 metadata: MetaData = new_metadata()
 
-TASK_TYPES = ("SHELL", "SQL", "PYTHON", "HTTP", "PROCEDURE", "DATAX", "SPARK", "FLINK", "CONDITIONS")
+TASK_TYPES = (
+    "SHELL",
+    "SQL",
+    "PYTHON",
+    "HTTP",
+    "PROCEDURE",
+    "DATAX",
+    "SPARK",
+    "FLINK",
+    "CONDITIONS",
+    "SUB_WORKFLOW",
+)
 STATUSES = ("draft", "ready", "online", "offline", "archived")
 PUBLISH_STATUSES = ("never_published", "pending", "published", "failed")
 TRIGGER_SOURCES = ("manual_edit", "task_change", "lineage_change", "migration", "rollback", "auto_orchestration")

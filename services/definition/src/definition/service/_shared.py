@@ -17,9 +17,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from common.db import unit_of_work
-from common.errors import Conflict, NotFound, StaleVersion
+from common.errors import Conflict, NotFound, StaleVersion, ValidationFailed
 from common.events.models import TriggerSource, WorkflowVersionCreated
-from common.workflow import NodeAttrs, SnapshotTask, StructureSnapshot, TaskParams
+from common.workflow import NodeAttrs, SnapshotTask, StructureSnapshot, SubWorkflowParams, TaskParams
 from definition import schemas
 from definition.db.repository import reads as read_repo
 from definition.db.repository import relations as relation_repo
@@ -206,6 +206,21 @@ class _Written(NamedTuple):
     row: Row[Any]
 
 
+def _refuse_own_child(snapshot: StructureSnapshot) -> None:
+    """A SUB_WORKFLOW task may not run the workflow it is in: DS would recurse without end taking it online (422)."""
+    wid = snapshot.workflow_id
+    own = [t for t in snapshot.tasks if isinstance(t.params, SubWorkflowParams) and t.params.workflow_id == wid]
+    if own:
+        raise ValidationFailed(
+            f"a workflow cannot be its own sub-workflow: task {own[0].task_id} ({own[0].name}) runs workflow "
+            f"{snapshot.workflow_id}, the workflow it is in",
+            errors=[
+                {"location": "params.workflow_id", "message": "is the workflow the task is in", "type": "value_error"}
+            ],
+            task_ids=[t.task_id for t in own],
+        )
+
+
 async def _write_version(
     session: AsyncSession,
     deps: Deps,
@@ -222,6 +237,7 @@ async def _write_version(
     """Write version N+1 of the (locked) workflow ``row`` unless nothing changed; returns the new version's snapshot
     with its JSON pieces and the workflow's row after the write, ``None`` when nothing was written. ``started``: the
     version's id and its relations' write, begun by the caller (which then always writes)."""
+    _refuse_own_child(new)
     summary = change_summary(old, new, removed_leave=trigger is not TriggerSource.MIGRATION)
     if started is None and old is not None and summary.is_empty:
         return None

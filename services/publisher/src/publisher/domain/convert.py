@@ -66,7 +66,12 @@ Decisions (see also the docstrings below):
   sends them; every platform task id in them becomes that task's DS code. The checked tasks must be direct upstream
   tasks of the CONDITIONS task and the branch targets direct downstream tasks (``common.workflow.branch_problems``;
   ``InvalidDag`` otherwise), so the relations DS needs from the CONDITIONS task to each branch target are the
-  workflow's own edges. Not added (issue 21): SUB_WORKFLOW, SWITCH.
+  workflow's own edges.
+* SUB_WORKFLOW tasks (issue 21) send ``SubWorkflowParameters``' ``workflowDefinitionCode``: the
+  DS code of the child (a platform workflow id in the params) from the publisher's engine table, passed in as
+  ``sub_workflow_codes``; a child never deployed is ``SubWorkflowNotDeployed`` naming the task and the workflow.
+  The type is ``SUB_WORKFLOW`` on DS 3.3 and 3.4 alike (DS 3.2's ``SUB_PROCESS``/``processDefinitionCode`` is what
+  the SDK still sends). Not added (issue 21): SWITCH.
 """
 
 from __future__ import annotations
@@ -98,6 +103,7 @@ from common.workflow import (
     SparkParams,
     SqlParams,
     StructureSnapshot,
+    SubWorkflowParams,
     branch_problems,
     datasources_of,
 )
@@ -106,6 +112,7 @@ from publisher.domain.errors import (
     InvalidSchedule,
     MissingDatasources,
     MissingTaskCodes,
+    SubWorkflowNotDeployed,
     UpstreamNotDeployed,
 )
 from publisher.domain.layout import locations, topological_layers
@@ -220,6 +227,7 @@ def convert(
     datasource_ids: Mapping[tuple[str, str], int] = _NO_DATASOURCES,
     task_versions: Mapping[int, int] | None = None,
     upstream_task_codes: Mapping[int, int] = _NO_CODES,
+    sub_workflow_codes: Mapping[int, int] = _NO_CODES,
 ) -> DolphinWorkflowDefinition:
     """Build the DS definition of ``snapshot``.
 
@@ -229,9 +237,12 @@ def convert(
     ``task_versions`` maps a DS task **code** to the version DS currently holds for it (as read from DS);
     tasks not in it get version 1. ``upstream_task_codes`` maps the upstream task id of each external dependency
     to its DS task code; ``codes`` must also hold each DEPENDENT node's id (``ExternalDependency.node_id``).
+    ``sub_workflow_codes`` maps the platform workflow id a SUB_WORKFLOW task runs to the DS workflow code DS holds it
+    under (``SubWorkflowNotDeployed`` names the tasks whose child has none).
 
     Raises ``MissingTaskCodes``, ``MissingDatasources`` (listing every missing one), ``InvalidDag`` (unknown
-    task in an edge, duplicate task id, cycle, no tasks), ``InvalidSchedule`` or ``UpstreamNotDeployed``.
+    task in an edge, duplicate task id, cycle, no tasks), ``InvalidSchedule``, ``UpstreamNotDeployed`` or
+    ``SubWorkflowNotDeployed``.
     """
     tasks = sorted(snapshot.tasks, key=_by_task_id)
     if not tasks:
@@ -252,13 +263,16 @@ def convert(
             raise InvalidDag(f"DEPENDENT links wait in tasks that are not in the workflow: {unknown}", task_ids=unknown)
     layers = topological_layers(task_ids, edges)
     datasources = _resolve_datasources(tasks, datasource_ids)
+    _check_sub_workflows(tasks, sub_workflow_codes)
 
     # Each task is emitted as text around its version: ``head + version + tail``. The text with the default
     # version everywhere is hashed (so DS's own version bumps do not change the hash) and is also the output
     # whenever the caller's versions are all the default.
     pieces = [_dependent_text(d, code_of[d.node_id], names[d.node_id], upstream_task_codes) for d in links]
     _check_branches(tasks, edges)
-    pieces += [_task_text(t, code_of[t.task_id], names[t.task_id], datasources, code_of) for t in tasks]
+    pieces += [
+        _task_text(t, code_of[t.task_id], names[t.task_id], datasources, code_of, sub_workflow_codes) for t in tasks
+    ]
 
     definitions_json = "[" + ",".join([h + _DEFAULT_VERSION_TEXT + t for h, t in pieces]) + "]"
     relations_json = _relations_text(layers.roots, edges, code_of, None)
@@ -453,6 +467,25 @@ def _edges(snapshot: StructureSnapshot, code_of: dict[int, int]) -> list[tuple[i
     return pairs
 
 
+def _check_sub_workflows(tasks: list[SnapshotTask], sub_workflow_codes: Mapping[int, int]) -> None:
+    """Every SUB_WORKFLOW task's child has a DS workflow code: it was deployed (publish the child first)."""
+    missing = [
+        t for t in tasks if type(t.params) is SubWorkflowParams and t.params.workflow_id not in sub_workflow_codes
+    ]
+    if missing:
+        which = "; ".join(f"task {t.task_id} ({t.name}) runs workflow {_child(t)}" for t in missing)
+        raise SubWorkflowNotDeployed(
+            f"SUB_WORKFLOW tasks run workflows not deployed to DolphinScheduler: {which}; publish those first",
+            sub_workflow_ids=sorted({_child(t) for t in missing}),
+            task_ids=[t.task_id for t in missing],
+        )
+
+
+def _child(task: SnapshotTask) -> int:
+    assert type(task.params) is SubWorkflowParams
+    return task.params.workflow_id
+
+
 def _resolve_datasources(
     tasks: list[SnapshotTask], datasource_ids: Mapping[tuple[str, str], int]
 ) -> dict[tuple[str, str], tuple[str, int]]:
@@ -523,6 +556,7 @@ def _task_text(
     name: str,
     datasources: dict[tuple[str, str], tuple[str, int]],
     code_of: dict[int, int],
+    sub_workflow_codes: Mapping[int, int],
 ) -> tuple[str, str]:
     """The task definition as JSON text, split around its version: ``(head, tail)``.
 
@@ -588,6 +622,11 @@ def _task_text(
             f'"executorCores":{p.executor_cores},"executorMemory":"{p.executor_memory}",'
             f'"mainArgs":{_str(p.main_args)},"others":{_str(p.others)},"yarnQueue":{_str(p.yarn_queue)},'
             f'"localParams":{local_params},"resourceList":{resources}}}'
+        )
+    elif type(p) is SubWorkflowParams:
+        task_params = (
+            f'{{"workflowDefinitionCode":{sub_workflow_codes[p.workflow_id]},"localParams":{local_params},'
+            '"resourceList":[]}'
         )
     elif type(p) is FlinkParams:
         res = p.resources

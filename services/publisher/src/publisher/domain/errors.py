@@ -30,6 +30,13 @@ class UpstreamNotDeployed(Conflict):
     title = "Upstream workflow not deployed"
 
 
+class SubWorkflowNotDeployed(Conflict):
+    """A SUB_WORKFLOW task runs a workflow that DolphinScheduler does not hold (yet): no DS code to send."""
+
+    code = "sub-workflow-not-deployed"
+    title = "Sub-workflow not deployed"
+
+
 class MissingDatasources(ValidationFailed):
     """SQL tasks name datasources that DolphinScheduler does not know (no id for ``(name, type)``)."""
 

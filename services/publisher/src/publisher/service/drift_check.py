@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 from common.db import unit_of_work
 from common.dolphin import DolphinNotFound
 from common.errors import NotFound
-from common.workflow import StructureSnapshot, datasources_of
+from common.workflow import StructureSnapshot, SubWorkflowParams, datasources_of
 from publisher.db import repository as repo
 from publisher.deps import Deps
 from publisher.domain import convert, drift
@@ -54,6 +54,17 @@ async def _upstream_task_codes(deps: Deps, snapshot: StructureSnapshot) -> dict[
     return out
 
 
+async def _sub_workflow_codes(deps: Deps, snapshot: StructureSnapshot) -> dict[int, int]:
+    """The DS workflow codes of the workflows the snapshot's SUB_WORKFLOW tasks run (issue 21): this publisher's code
+    of each child deployed; a child left out is refused by ``convert`` (``SubWorkflowNotDeployed``), naming it."""
+    wanted = sorted({t.params.workflow_id for t in snapshot.tasks if type(t.params) is SubWorkflowParams})
+    if not wanted:
+        return {}
+    async with unit_of_work(deps.sessions) as s:
+        engines = await repo.engine_workflows_of(s, wanted)
+    return {w: int(e.workflow_code) for w, e in engines.items() if e.workflow_code is not None}
+
+
 async def drift_check(deps: Deps, workflow_id: int) -> DriftView:
     """Read the workflow back from DS by code and compare it with the last deployed definition (read-only)."""
     async with unit_of_work(deps.sessions) as s:
@@ -82,7 +93,11 @@ async def drift_check(deps: Deps, workflow_id: int) -> DriftView:
     wanted = sorted({ds for t in snapshot.tasks for ds in datasources_of(t.params)})
     datasource_ids = {(n, t): (await deps.gateway.get_datasource(n, t.upper())).id for n, t in wanted}
     defn = convert(
-        snapshot, codes, datasource_ids=datasource_ids, upstream_task_codes=await _upstream_task_codes(deps, snapshot)
+        snapshot,
+        codes,
+        datasource_ids=datasource_ids,
+        upstream_task_codes=await _upstream_task_codes(deps, snapshot),
+        sub_workflow_codes=await _sub_workflow_codes(deps, snapshot),
     )
     if defn.content_hash != engine.last_deployed_hash:
         view.differences = ["the deployed definition cannot be rebuilt (converter changed since the deploy)"]

@@ -38,7 +38,7 @@ from publisher.deps import Deps
 from publisher.domain import DolphinWorkflowDefinition, assign_codes, code_batches, codes_needed, convert
 from publisher.domain.errors import NotDeployed
 from publisher.service._shared import PUBLISH_REFUSED, DsNameTaken, ProjectMissing, ReadBackMismatch, T
-from publisher.service.drift_check import _upstream_task_codes
+from publisher.service.drift_check import _sub_workflow_codes, _upstream_task_codes
 
 logger = logging.getLogger(__name__)
 
@@ -241,7 +241,14 @@ class _Run:
         codes = await self._task_codes(snapshot)
         datasource_ids = await self._datasources(snapshot)
         self.step = "convert"
-        defn = convert(snapshot, codes, datasource_ids=datasource_ids, upstream_task_codes=upstream_codes)
+        sub_codes = await _sub_workflow_codes(self.deps, snapshot)
+        defn = convert(
+            snapshot,
+            codes,
+            datasource_ids=datasource_ids,
+            upstream_task_codes=upstream_codes,
+            sub_workflow_codes=sub_codes,
+        )
         self.content_hash = defn.content_hash
         self.note(f"converted {len(snapshot.tasks)} tasks, {len(snapshot.edges)} edges: hash {defn.content_hash[:12]}")
         engine = self.engine
