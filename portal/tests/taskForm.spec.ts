@@ -218,6 +218,26 @@ describe('FLINK form', () => {
     expect(paramsOf(form)).toMatchObject({ raw_script: 'insert into k select 1', init_script: 'set a=b;', main_jar: '' })
     expect(taskSummary({ kind: 'FLINK', ...program })).toBe('flink run SCALA (application)\ncom.example.Stream jobs/stream.jar --x 1')
   })
+
+  it('builds SUB_WORKFLOW params: the chosen child by id, 0 while none is chosen (the save names workflow_id)', () => {
+    const form = formOf(task('SUB_WORKFLOW', { workflow_id: 42, local_params: [{ name: 'day', value: '${dt}' }] }))
+    expect(form.sub_workflow_id).toBe(42)
+    expect(paramsOf(form)).toEqual({
+      kind: 'SUB_WORKFLOW',
+      workflow_id: 42,
+      local_params: [{ name: 'day', value: '${dt}', direction: 'IN', type: 'VARCHAR' }],
+    })
+    const fresh = formOf(null)
+    Object.assign(fresh, { task_type: 'SUB_WORKFLOW' })
+    expect(fresh.sub_workflow_id).toBeNull()
+    expect(paramsOf(fresh)).toEqual({ kind: 'SUB_WORKFLOW', workflow_id: 0, local_params: [] })
+    // another type's params never set a child
+    expect(formOf(task('SHELL', { script: 'echo' })).sub_workflow_id).toBeNull()
+    expect(taskSummary({ kind: 'SUB_WORKFLOW', workflow_id: 42 }, undefined, (id) => (id === 42 ? 'load orders' : undefined))).toBe(
+      '⤷ load orders (#42)',
+    )
+    expect(taskSummary({ kind: 'SUB_WORKFLOW', workflow_id: 7 })).toBe('⤷ #7')
+  })
 })
 
 describe('CONDITIONS form', () => {

@@ -24,7 +24,18 @@ export type PublishRecordStatus = S['PublishRecord']['status']
 export const WORKFLOW_STATUSES: WorkflowStatus[] = ['draft', 'ready', 'online', 'offline', 'archived']
 export const PUBLISH_STATUSES: PublishStatus[] = ['never_published', 'pending', 'published', 'failed']
 export const MIGRATION_MODES: MigrationMode[] = ['only_current', 'cascade_downstream', 'cascade_up_and_downstream']
-export const TASK_TYPES: TaskType[] = ['SHELL', 'SQL', 'PYTHON', 'HTTP', 'PROCEDURE', 'DATAX', 'SPARK', 'FLINK', 'CONDITIONS']
+export const TASK_TYPES: TaskType[] = [
+  'SHELL',
+  'SQL',
+  'PYTHON',
+  'HTTP',
+  'PROCEDURE',
+  'DATAX',
+  'SPARK',
+  'FLINK',
+  'CONDITIONS',
+  'SUB_WORKFLOW',
+]
 export const PRIORITIES: Priority[] = ['HIGHEST', 'HIGH', 'MEDIUM', 'LOW', 'LOWEST']
 export const EXECUTION_TYPES: ExecutionType[] = ['PARALLEL', 'SERIAL_WAIT', 'SERIAL_DISCARD', 'SERIAL_PRIORITY']
 /** DolphinScheduler workflow instance states (common.dolphin.models.WorkflowExecutionStatus). */
@@ -63,6 +74,7 @@ export type DataxParams = S['DataxParams']
 export type SparkParams = S['SparkParams']
 export type FlinkParams = S['FlinkParams']
 export type ConditionsParams = S['ConditionsParams']
+export type SubWorkflowParams = S['SubWorkflowParams']
 export type TaskParams =
   | ShellParams
   | PythonParams
@@ -73,6 +85,7 @@ export type TaskParams =
   | SparkParams
   | FlinkParams
   | ConditionsParams
+  | SubWorkflowParams
 /** a task's local parameter (`type`: one of DolphinScheduler's data types) */
 export type LocalParam = NonNullable<ShellParams['local_params']>[number]
 /** what the API always sends (the rest have DolphinScheduler's defaults) */

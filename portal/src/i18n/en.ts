@@ -292,6 +292,9 @@ export default {
     conditionsHint:
       'The checked tasks must be direct upstream tasks of this one and the branch tasks its direct downstream tasks in the workflow; the workflow is checked when it is saved.',
     conditionsStatus: { SUCCESS: 'succeeded', FAILURE: 'failed' },
+    subWorkflow: 'Workflow to run',
+    subWorkflowPick: 'Choose the child workflow',
+    subWorkflowHint: 'Publish the child first: DolphinScheduler takes this workflow online only while the child is online.',
     dataxMode: 'DataX job',
     dataxBuilt: 'From a query to a table',
     dataxCustom: 'My own DataX JSON',

@@ -1,5 +1,5 @@
 // The task editor's form (TaskEditDialog) <-> a task's params (common.workflow: ShellParams, PythonParams, SqlParams,
-// HttpParams, ProcedureParams, DataxParams, SparkParams, FlinkParams, ConditionsParams). Plain functions, so the vitest suite checks every type without a browser.
+// HttpParams, ProcedureParams, DataxParams, SparkParams, FlinkParams, ConditionsParams, SubWorkflowParams). Plain functions, so the vitest suite checks every type without a browser.
 import type {
   ConditionsParams,
   DataxParams,
@@ -10,6 +10,7 @@ import type {
   ShellParams,
   SparkParams,
   SqlParams,
+  SubWorkflowParams,
   Task,
   TaskParams,
   TaskType,
@@ -105,6 +106,8 @@ export interface TaskForm {
   condition_groups: ConditionGroupForm[]
   success_task_ids: number[]
   failed_task_ids: number[]
+  /** SUB_WORKFLOW: the platform workflow it runs as a child (null: none chosen yet) */
+  sub_workflow_id: number | null
   local_params: { name: string; value: string }[]
 }
 
@@ -116,7 +119,8 @@ type AnyParams = Partial<
     Omit<DataxParams, 'kind'> &
     Omit<SparkParams, 'kind' | 'deploy_mode'> &
     Omit<FlinkParams, 'kind' | 'deploy_mode'> &
-    Omit<ConditionsParams, 'kind' | 'relation'>
+    Omit<ConditionsParams, 'kind' | 'relation'> &
+    Omit<SubWorkflowParams, 'kind'>
 > & { method?: string; deploy_mode?: string; relation?: string }
 
 /** the form of a task being edited (defaults for a new one) */
@@ -185,6 +189,7 @@ export function formOf(task?: Task | null): TaskForm {
     })),
     success_task_ids: [...(p.success_task_ids ?? [])],
     failed_task_ids: [...(p.failed_task_ids ?? [])],
+    sub_workflow_id: type === 'SUB_WORKFLOW' ? (p.workflow_id ?? null) : null,
     local_params: (p.local_params ?? []).map((x) => ({ name: x.name, value: x.value ?? '' })),
   }
 }
@@ -304,6 +309,9 @@ export function paramsOf(form: TaskForm): TaskParams {
         failed_task_ids: form.failed_task_ids,
         local_params,
       }
+    case 'SUB_WORKFLOW':
+      // no child chosen: 0, which the definition service refuses naming params.workflow_id
+      return { kind: 'SUB_WORKFLOW', workflow_id: form.sub_workflow_id ?? 0, local_params }
     case 'PROCEDURE':
       return {
         kind: 'PROCEDURE',
@@ -317,12 +325,21 @@ export function paramsOf(form: TaskForm): TaskParams {
   }
 }
 
-/** one line or block that says what a task does (the DAG's node panel); `name` names a task by id (CONDITIONS) */
+/**
+ * one line or block that says what a task does (the DAG's node panel); `name` names a task by id (CONDITIONS),
+ * `workflowName` a SUB_WORKFLOW's child workflow
+ */
 export function taskSummary(
   params: TaskParams | Record<string, unknown>,
   name: (id: number) => string = (id) => `#${id}`,
+  workflowName: (id: number) => string | undefined = () => undefined,
 ): string {
   const p = params as AnyParams & { kind?: string }
+  if (p.kind === 'SUB_WORKFLOW') {
+    const id = p.workflow_id ?? 0
+    const child = workflowName(id)
+    return child ? `⤷ ${child} (#${id})` : `⤷ #${id}`
+  }
   if (p.kind === 'CONDITIONS') {
     const groups = (p.groups ?? []).map(
       (g) => `(${g.checks.map((c) => `${name(c.task_id)} ${c.status ?? 'SUCCESS'}`).join(` ${g.relation ?? 'AND'} `)})`,
