@@ -1,6 +1,6 @@
 """Issue 21: a workflow mixing SHELL with the new task types (HTTP, PROCEDURE, DATAX, SPARK, FLINK) goes through the
 gateway (register, bad params refused, workflow, approve, publish online, run) to the DS emulator, which holds each
-task with the parameters DS takes."""
+task with the parameters DS takes; a SUB_WORKFLOW parent goes online once its child is."""
 
 from __future__ import annotations
 
@@ -193,3 +193,53 @@ async def test_a_conditions_task_branches_through_the_gateway(platform: Platform
     ran = await p.ds.get_instance_tasks(detail["project_code"], instance_id)
     states = {t.name: t.state for t in ran.task_list}
     assert states == {f"check-{s}": "FAILURE", branch.name: "SUCCESS", f"alert-{s}": "SUCCESS"}, states
+
+
+async def failed_online(p: Platform, workflow_id: int) -> str:
+    """Publish online, which fails: the error of the publish record."""
+    await p.call("POST", f"/api/v1/workflows/{workflow_id}/publish", 202, json={"operation": "online"})
+    refused = await p.published(workflow_id)
+    assert refused["publish_status"] == "failed", refused
+    records = await p.call("GET", f"/api/v1/workflows/{workflow_id}/publish-records")
+    return str(records["items"][0]["error_message"] or "")
+
+
+async def test_a_sub_workflow_runs_its_child_once_the_child_is_published_and_online(platform: Platform) -> None:
+    """SUB_WORKFLOW through the gateway: no workflow is its own child (422); a parent published before its child
+    fails naming the child; with the child deployed but OFFLINE, DS refuses the parent's online naming the child (DS's
+    rule: the emulator does as DS 3.4.2); with the child online the parent goes online, DS holds the child's code,
+    and a run succeeds."""
+    p, s = platform, uid()
+    child = await new_workflow(p, f"child-{s}", [await new_task(p, f"load-{s}")], [])
+    body = {"name": f"run-child-{s}", "task_type": "SUB_WORKFLOW", "params": {"workflow_id": child["id"]}}
+    bad = await p.api.post("/api/v1/tasks", json={**body, "params": {"workflow_id": 0}})
+    assert bad.status_code == 422, bad.text
+    assert any("workflow_id" in e["location"] for e in bad.json()["errors"]), bad.json()
+    sub = await p.call("POST", "/api/v1/tasks", 201, json=body)
+    parent = await new_workflow(p, f"parent-{s}", [int(sub["id"])], [])
+
+    # the task pointed at the workflow it is in: 422 naming it, nothing changed
+    own = await p.api.put(f"/api/v1/tasks/{sub['id']}", json={**body, "params": {"workflow_id": parent["id"]},
+                                                                "expected_revision": sub["revision"]})  # fmt: skip
+    assert own.status_code == 422, own.text
+    assert f"runs workflow {parent['id']}, the workflow it is in" in own.json()["detail"]
+
+    # the child never published: the parent's publish fails naming the task and the child
+    await p.call("POST", f"/api/v1/workflows/{parent['id']}/approve", json={"version_no": 1})
+    error = await failed_online(p, parent["id"])
+    assert f"task {sub['id']} (run-child-{s}) runs workflow {child['id']}" in error, error
+
+    # the child deployed (OFFLINE): DS refuses the parent's online, naming the child
+    await p.call("POST", f"/api/v1/workflows/{child['id']}/approve", json={"version_no": 1})
+    child_live = await publish(p, child["id"], "deploy")
+    error = await failed_online(p, parent["id"])
+    assert f"sub-workflow 'child-{s}' is offline" in error, error
+
+    # the child online: the parent goes online with the child's DS code and runs
+    await publish(p, child["id"], "online")
+    detail = await publish(p, parent["id"], "online")
+    dag = await p.ds.get_workflow_definition(detail["project_code"], detail["workflow_code"])
+    (task,) = dag.task_definition_list
+    assert (task.task_type, task.task_params["workflowDefinitionCode"]) == ("SUB_WORKFLOW", child_live["workflow_code"])
+    assert dag.workflow_definition.release_state == ReleaseState.ONLINE
+    await run_and_wait(p, int(parent["id"]), f"parent-{s}", "SUCCESS")
