@@ -27,6 +27,7 @@ from common.workflow import (
     SparkParams,
     SqlParams,
     StructureSnapshot,
+    SubWorkflowParams,
     TimeoutStrategy,
 )
 from common.workflow import NodeAttrs as Attrs
@@ -44,6 +45,10 @@ PROCEDURE_PARAMETERS = "org.apache.dolphinscheduler.plugin.task.procedure.Proced
 DATAX_PARAMETERS = "org.apache.dolphinscheduler.plugin.task.datax.DataxParameters"
 SPARK_PARAMETERS = "org.apache.dolphinscheduler.plugin.task.spark.SparkParameters"
 FLINK_PARAMETERS = "org.apache.dolphinscheduler.plugin.task.flink.FlinkParameters"
+#: task-api (not served): its member is confirmed by DS 3.4.2's service jar (``getWorkflowDefinitionCode()J``)
+SUB_WORKFLOW_PARAMETERS = "org.apache.dolphinscheduler.plugin.task.api.parameters.SubWorkflowParameters"
+#: the DS code of the child workflow (platform workflow 77) of ``full_snapshot``'s SUB_WORKFLOW task
+CHILD_WORKFLOW_CODE = 7_100_000_000_077
 #: the stand-in each task type's ``taskParams`` are read into
 PLUGIN_PARAMETERS = {
     "HTTP": HTTP_PARAMETERS,
@@ -51,11 +56,13 @@ PLUGIN_PARAMETERS = {
     "DATAX": DATAX_PARAMETERS,
     "SPARK": SPARK_PARAMETERS,
     "FLINK": FLINK_PARAMETERS,
+    "SUB_WORKFLOW": SUB_WORKFLOW_PARAMETERS,
 }
 #: what we send in every HTTP and PROCEDURE ``taskParams`` that their DS classes lack (JSONUtils ignores it)
 PLUGIN_PARAMS_IGNORED_BY_DS: dict[str, str] = {
     "resourceList": "every task's taskParams carries it in what pydolphinscheduler sends (Task._task_default_attr); "
-    "empty here; HttpParameters and ProcedureParameters have no resource list (DataxParameters has one)",
+    "empty here; HttpParameters, ProcedureParameters and SubWorkflowParameters have no resource list (DataxParameters "
+    "has one)",
 }
 
 #: properties of a DEPENDENT task's ``taskParams`` that we send and DS's ``DependentParameters`` does not have (its
@@ -157,6 +164,10 @@ def full_snapshot() -> StructureSnapshot:
             task_id=13, name="flink sql", task_type="FLINK",
             params=FlinkParams(program_type="SQL", raw_script="insert into k select 1", init_script="set a=b;"),
         ),
+        SnapshotTask(
+            task_id=14, name="child", task_type="SUB_WORKFLOW",
+            params=SubWorkflowParams(workflow_id=77, local_params=_params("c")),
+        ),
     ]  # fmt: skip
     return StructureSnapshot(
         workflow_id=1,
@@ -175,6 +186,7 @@ def full_snapshot() -> StructureSnapshot:
             Edge(upstream_task_id=10, downstream_task_id=11),
             Edge(upstream_task_id=1, downstream_task_id=12),
             Edge(upstream_task_id=12, downstream_task_id=13),
+            Edge(upstream_task_id=1, downstream_task_id=14),
         ),
         schedule=Schedule(
             crontab="0 30 2 * * ?",
@@ -229,7 +241,11 @@ def documents() -> list[dict[str, Any]]:
     snapshot = full_snapshot()
     codes = {t.task_id: 7_000_000_000_000 + t.task_id for t in snapshot.tasks}
     defn = convert(
-        snapshot, codes, datasource_ids={("warehouse", "POSTGRESQL"): 42}, task_versions={7_000_000_000_001: 3}
+        snapshot,
+        codes,
+        datasource_ids={("warehouse", "POSTGRESQL"): 42},
+        task_versions={7_000_000_000_001: 3},
+        sub_workflow_codes={77: CHILD_WORKFLOW_CODE},
     )
     assert defn.schedule_json is not None
     rest_schedule = ScheduleSpec(

@@ -24,6 +24,7 @@ from ds_emulator import rest_routes as emulator_routes
 
 from . import checks, harness
 from .cases import (
+    CHILD_WORKFLOW_CODE,
     DEPENDENT_IGNORED_BY_DS,
     DEPENDENT_PARAMETERS,
     PLUGIN_PARAMETERS,
@@ -304,14 +305,15 @@ def test_third_party_versions_are_the_ones_ds_pins(ds_jars: harness.Jars) -> Non
 
 
 def test_plugin_task_params_lack_only_what_we_send_on_purpose(facts: dict[str, Any]) -> None:
-    """HTTP, PROCEDURE, DATAX, SPARK and FLINK ``taskParams`` (into stand-ins of their parameter classes copied from
-    DS's source: the plugins are not served): the only property DS has no field for is HTTP's and PROCEDURE's
-    ``resourceList`` (``cases.PLUGIN_PARAMS_IGNORED_BY_DS``), the enums are DS's names, and the rest is read back as
-    sent."""
+    """HTTP, PROCEDURE, DATAX, SPARK, FLINK and SUB_WORKFLOW ``taskParams`` (into stand-ins of their parameter classes
+    copied from DS's source: the plugins are not served): the only property DS has no field for is HTTP's, PROCEDURE's
+    and SUB_WORKFLOW's ``resourceList`` (``cases.PLUGIN_PARAMS_IGNORED_BY_DS``), the enums are DS's names, and the
+    rest is read back as sent."""
     docs = {d["id"]: d for d in documents() if d["entity"] in PLUGIN_PARAMETERS.values()}
     assert sorted(docs) == [
         "DATAX taskParams custom sync", "DATAX taskParams sync", "FLINK taskParams flink", "FLINK taskParams flink sql",
         "HTTP taskParams call api", "PROCEDURE taskParams proc", "SPARK taskParams spark", "SPARK taskParams spark sql",
+        "SUB_WORKFLOW taskParams child",
     ]  # fmt: skip
     results = {r["id"]: r for r in facts["json"] if r["id"] in docs}
     for doc_id, result in results.items():
@@ -348,3 +350,7 @@ def test_plugin_task_params_lack_only_what_we_send_on_purpose(facts: dict[str, A
     assert (flink["deployMode"], flink["flinkVersion"], flink["taskManager"]) == ("application", ">=1.10", 3)
     flink_sql = results["FLINK taskParams flink sql"]["written"]
     assert (flink_sql["mainJar"], flink_sql["initScript"]) == (None, "set a=b;")
+    child = results["SUB_WORKFLOW taskParams child"]["written"]
+    assert child["workflowDefinitionCode"] == CHILD_WORKFLOW_CODE
+    assert child["localParams"]
+    assert all(p["prop"].startswith("c_") for p in child["localParams"])
