@@ -3119,7 +3119,7 @@ export interface components {
          * @description DS ``SubWorkflowParameters`` (``SUB_WORKFLOW`` on DS 3.3 and 3.4; 3.2's ``SUB_PROCESS``): the task runs another
          *     platform workflow, ``workflow_id``, as a child. The publisher sends the child's DolphinScheduler workflow code
          *     (``workflowDefinitionCode``), which the child has once it is deployed; DS takes a parent online only while every
-         *     sub-workflow is online. A workflow is not its own child (422 on save).
+         *     sub-workflow is online. A workflow is not its own child, nor do workflows run each other (422 on save).
          */
         SubWorkflowParams: {
             /**

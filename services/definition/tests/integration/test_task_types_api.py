@@ -253,5 +253,27 @@ async def test_a_sub_workflow_task_is_saved_and_no_workflow_is_its_own_child(cli
     assert f"runs workflow {child['id']}, the workflow it is in" in r.json()["detail"]
 
 
+async def test_workflows_cannot_run_each_other(client: httpx.AsyncClient) -> None:
+    """A runs B, B runs C, C runs D: C's task pointed at A instead is a 422 naming the cycle C → A → B → C, at B
+    too (C → B → C)."""
+    a, b, c, d = [await new_workflow(client, await new_tasks(client, 1)) for _ in range(4)]
+    for parent, child in ((a, b), (b, c), (c, d)):
+        body = {"name": f"sub-{uid()}", "task_type": "SUB_WORKFLOW", "params": {"workflow_id": child["id"]}}
+        task = (await client.post("/internal/tasks", json=body)).json()
+        update = {**workflow_body([*child_task_ids(parent), task["id"]]), "expected_version_no": 1}
+        update["name"] = parent["name"]
+        r = await client.put(f"/internal/workflows/{parent['id']}", json=update, headers=as_user("ann"))
+        assert r.status_code == 200, r.text
+    edit = {**body, "params": {"workflow_id": a["id"]}, "expected_revision": task["revision"]}
+    r = await client.put(f"/internal/tasks/{task['id']}", json=edit)
+    assert r.status_code == 422, r.text
+    assert f"{c['id']} → {a['id']} → {b['id']} → {c['id']}" in r.json()["detail"]
+    assert r.json()["workflow_ids"] == [c["id"], a["id"], b["id"], c["id"]]
+    edit = {**body, "params": {"workflow_id": b["id"]}, "expected_revision": task["revision"]}
+    r = await client.put(f"/internal/tasks/{task['id']}", json=edit)
+    assert r.status_code == 422, r.text  # C runs B, B runs C
+    assert f"{c['id']} → {b['id']} → {c['id']}" in r.json()["detail"]
+
+
 def child_task_ids(workflow: dict[str, Any]) -> list[int]:
     return [t["task_id"] for t in workflow["tasks"]]

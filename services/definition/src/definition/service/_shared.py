@@ -221,6 +221,38 @@ def _refuse_own_child(snapshot: StructureSnapshot) -> None:
         )
 
 
+async def _refuse_sub_workflow_cycle(session: AsyncSession, snapshot: StructureSnapshot) -> None:
+    """SUB_WORKFLOW tasks may not make workflows run each other (A runs B, B runs A): DS 3.4.2 recurses without end
+    taking any of them online (422 naming the cycle). The other workflows' children are their tasks' current params."""
+    wid = snapshot.workflow_id
+    children = {t.params.workflow_id for t in snapshot.tasks if isinstance(t.params, SubWorkflowParams)}
+    if not children:
+        return  # no cycle runs through a workflow that runs none (and the hot path asks nothing)
+    graph: dict[int, set[int]] = {wid: children}
+    for parent, child in await task_repo.sub_workflow_links(session):
+        if parent != wid:
+            graph.setdefault(parent, set()).add(child)
+    came_from: dict[int, int] = {}
+    todo = [wid]
+    while todo:
+        at = todo.pop()
+        for child in sorted(graph.get(at, ())):
+            if child == wid:
+                path = [wid, at]
+                while path[-1] != wid:
+                    path.append(came_from[path[-1]])
+                cycle = " → ".join(str(w) for w in reversed(path))
+                raise ValidationFailed(
+                    f"SUB_WORKFLOW tasks would make workflows run each other: {cycle} (DolphinScheduler cannot take "
+                    "such workflows online)",
+                    errors=[{"location": "params.workflow_id", "message": f"cycle {cycle}", "type": "value_error"}],
+                    workflow_ids=list(reversed(path)),
+                )
+            if child not in came_from:
+                came_from[child] = at
+                todo.append(child)
+
+
 async def _write_version(
     session: AsyncSession,
     deps: Deps,
@@ -238,6 +270,8 @@ async def _write_version(
     with its JSON pieces and the workflow's row after the write, ``None`` when nothing was written. ``started``: the
     version's id and its relations' write, begun by the caller (which then always writes)."""
     _refuse_own_child(new)
+    if started is None:  # a new workflow (``started``) no workflow runs yet; the session is busy with its relations
+        await _refuse_sub_workflow_cycle(session, new)
     summary = change_summary(old, new, removed_leave=trigger is not TriggerSource.MIGRATION)
     if started is None and old is not None and summary.is_empty:
         return None

@@ -210,6 +210,17 @@ async def catalog_tasks(session: AsyncSession, task_ids: Iterable[int]) -> list[
     return list(map(CatalogRow._make, result.all()))
 
 
+async def sub_workflow_links(session: AsyncSession) -> list[tuple[int, int]]:
+    """``(workflow, the workflow it runs)`` for every SUB_WORKFLOW task in a workflow (the catalog's params)."""
+    child = data_task.c.params["workflow_id"].astext
+    rows = await session.execute(
+        select(workflow_task_relation.c.workflow_id, child)
+        .select_from(data_task.join(workflow_task_relation, workflow_task_relation.c.task_id == data_task.c.id))
+        .where(data_task.c.task_type == "SUB_WORKFLOW")
+    )
+    return [(int(parent), int(c)) for parent, c in rows if c is not None]
+
+
 async def task_owners(session: AsyncSession, task_ids: Iterable[int]) -> dict[int, tuple[int, str] | None]:
     """``task_id -> (workflow_id, workflow_name)`` or ``None`` (unassigned) for every existing task of ``task_ids``."""
     ids = list(task_ids)
