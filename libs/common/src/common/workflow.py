@@ -11,7 +11,7 @@ These are plain pydantic models with no framework imports beyond pydantic, so do
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -581,6 +581,15 @@ class ExternalDependency(_Model):
         """The DEPENDENT task's id among the workflow's nodes: the negated upstream task id (platform task ids are
         positive), one DEPENDENT task per upstream task, stable across versions (so is its DS task code)."""
         return -self.upstream_task_id
+
+
+def workflow_failure_strategy(tasks: Sequence[SnapshotTask]) -> FailureStrategy:
+    """A workflow's failure strategy, which DS sets per run and per schedule (not per task): ``END`` when any of its
+    tasks' ``node_attrs`` says ``END`` (one task asking to stop the run on its failure is enough), else
+    ``CONTINUE``; ``END`` (the node default) for no tasks. docs/publishing.md states the rule."""
+    if tasks and all(t.node_attrs.failure_strategy is FailureStrategy.CONTINUE for t in tasks):
+        return FailureStrategy.CONTINUE
+    return FailureStrategy.END
 
 
 class StructureSnapshot(_Model):

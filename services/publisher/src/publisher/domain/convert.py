@@ -17,7 +17,10 @@ Decisions (see also the docstrings below):
   timeout would neither warn nor fail.
 * ``isCache`` is not sent (removed in DS 3.3), nor are the SDK's ``dependence``/``conditionResult``/
   ``waitStartTimeout`` task params (SHELL, PYTHON and SQL ignore them).
-* A node's ``failure_strategy`` has no DS task field (DS sets it per run or per schedule): not converted.
+* A node's ``failure_strategy`` has no DS task field (DS sets it per run or per schedule): the workflow's
+  ``failure_strategy`` (``common.workflow.workflow_failure_strategy``: ``END`` when any task says ``END``, else
+  ``CONTINUE``) is what the publisher gives the DS schedule and a run that does not choose one. It is in
+  ``content_hash``, so changing it republishes (and updates the schedule).
 * Schedule start/end are sent as ``yyyy-MM-dd HH:mm:ss`` in UTC, because DS parses them in its JVM zone,
   which runs in UTC. A naive datetime is read as wall time in the schedule's own ``timezone``. A 6-field
   cron gets the optional year field ``*`` appended (DS and the SDK expect 7 fields). ``timezoneId`` is
@@ -106,6 +109,7 @@ from common.workflow import (
     SubWorkflowParams,
     branch_problems,
     datasources_of,
+    workflow_failure_strategy,
 )
 from publisher.domain.errors import (
     InvalidDag,
@@ -178,6 +182,8 @@ class DolphinWorkflowDefinition:
     execution_type: str
     #: workflow timeout in minutes, 0 = none
     timeout: int
+    #: END / CONTINUE: for the DS schedule and a run that does not choose (``workflow_failure_strategy``)
+    failure_strategy: str
     #: sha256 of the DS-relevant content, excluding task versions
     content_hash: str
     #: platform task_id -> DS task code, for every task
@@ -278,6 +284,7 @@ def convert(
     relations_json = _relations_text(layers.roots, edges, code_of, None)
     global_params = _dumps(_properties(snapshot.global_params))
     schedule_json = None if snapshot.schedule is None else _dumps(_schedule(snapshot.schedule))
+    failure_strategy = str(workflow_failure_strategy(snapshot.tasks))
     head = _dumps(
         [
             CONVERTER_VERSION,
@@ -287,6 +294,7 @@ def convert(
             schedule_json,
             str(snapshot.execution_type),
             snapshot.timeout_minutes,
+            failure_strategy,
         ]
     )
     digest = hashlib.sha256()
@@ -318,6 +326,7 @@ def convert(
         locations=locations(task_ids, layers, code_of),
         execution_type=str(snapshot.execution_type),
         timeout=snapshot.timeout_minutes,
+        failure_strategy=failure_strategy,
         content_hash=digest.hexdigest(),
         task_codes=MappingProxyType(code_of),
         task_names=MappingProxyType(names),
