@@ -82,7 +82,8 @@ class RunParams(BaseModel):
 
     start_params: dict[str, str] = {}
     worker_group: str | None = None
-    failure_strategy: Literal["END", "CONTINUE"] = "END"
+    #: none: the deployed workflow's (``engine_workflow.failure_strategy``, END for one deployed before it was kept)
+    failure_strategy: Literal["END", "CONTINUE"] | None = None
     dry_run: bool = False
     #: UTC, whole seconds (``batch.RunRequest``, which the route parses, normalises it)
     schedule_time: datetime | None = None
@@ -143,6 +144,8 @@ def fingerprint(workflow_id: int, params: RunParams) -> str:
     for name, default in _LATER_FIELDS.items():
         if fields.get(name) == default:
             del fields[name]
+    if fields["failure_strategy"] is None:  # left to the workflow; fingerprinted as before (when omitted meant END)
+        fields["failure_strategy"] = "END"
     body = json.dumps({"workflow_id": workflow_id, **fields}, sort_keys=True)
     return hashlib.sha256(body.encode()).hexdigest()
 
@@ -169,6 +172,7 @@ async def run_workflow(
                 return _replay(existing, workflow_id, print_)
             raise _in_progress(await _open_run(s, workflow_id))
     run_id, project_code, code = int(row.id), int(row.project_code), int(row.workflow_code)
+    failure_strategy = params.failure_strategy or engine.failure_strategy or "END"
     try:
         with deadline.within(reserve=ANSWER_RESERVE_S):
             watermark = await _newest_instance(deps, project_code, code)
@@ -177,7 +181,7 @@ async def run_workflow(
             ids = await deps.rest.start_workflow_instance(
                 project_code,
                 code,
-                failure_strategy=FailureStrategy(params.failure_strategy),
+                failure_strategy=FailureStrategy(failure_strategy),
                 worker_group=params.worker_group or deps.target.worker_group,
                 tenant_code=deps.target.tenant,
                 start_params=params.start_params or None,

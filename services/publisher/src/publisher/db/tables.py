@@ -159,8 +159,11 @@ engine_workflow = Table(
     Column("release_state", Text),
     Column("schedule_id", BigInteger),
     Column("schedule_online", Boolean, nullable=False, server_default=text("false")),
+    #: the deployed version's failure strategy (``workflow_failure_strategy``): its schedule's and run now's default
+    Column("failure_strategy", Text),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     CheckConstraint("release_state IS NULL OR release_state IN ('ONLINE', 'OFFLINE')", name="release_state"),
+    CheckConstraint("failure_strategy IS NULL OR failure_strategy IN ('END', 'CONTINUE')", name="failure_strategy"),
 )
 
 RUN_STATES = ("starting", "started", "failed", "unknown", "not_started")

@@ -39,7 +39,8 @@ class RunRequest(BaseModel):
 
     start_params: dict[str, str] = Field(default_factory=dict)
     worker_group: str | None = Field(default=None, min_length=1, max_length=64, pattern=WORKER_GROUP_PATTERN)
-    failure_strategy: Literal["END", "CONTINUE"] = "END"
+    #: none: each workflow's own (``engine_workflow.failure_strategy``, END for one deployed before it was kept)
+    failure_strategy: Literal["END", "CONTINUE"] | None = None
     dry_run: bool = False
     #: the run's schedule time (what ``$[yyyyMMdd]`` and ``system.biz.date`` of its tasks are computed from); none:
     #: now. DS ignores ``scheduleTime`` for a plain start, so a run with one is a backfill of that one date
@@ -150,7 +151,6 @@ async def batch_run(deps: Deps, req: BatchRunRequest) -> BatchRunResult:
     if missing:
         raise not_deployed(missing)
     kwargs: dict[str, Any] = {
-        "failure_strategy": FailureStrategy(req.failure_strategy),
         "worker_group": req.worker_group or deps.target.worker_group,
         "tenant_code": deps.target.tenant,
         "start_params": req.start_params or None,
@@ -172,9 +172,12 @@ async def batch_run(deps: Deps, req: BatchRunRequest) -> BatchRunResult:
 
     async def start_one(workflow_id: int) -> BatchRunItem:
         row = rows[workflow_id]
+        strategy = FailureStrategy(req.failure_strategy or row.failure_strategy or "END")
         async with gate:
             try:
-                ids = await deps.rest.start_workflow_instance(int(row.project_code), int(row.workflow_code), **kwargs)
+                ids = await deps.rest.start_workflow_instance(
+                    int(row.project_code), int(row.workflow_code), failure_strategy=strategy, **kwargs
+                )
             except PlatformError as exc:
                 return _batch_failure(workflow_id, exc).model_copy(update={"project_code": int(row.project_code)})
         return BatchRunItem(

@@ -265,7 +265,11 @@ class _Run:
                 f"unchanged since version id {engine.last_deployed_version_id} (DS version {engine.engine_version}): "
                 "nothing sent"
             )
-            self.engine_update = {"workflow_code": int(engine.workflow_code), "project_code": project_code}
+            self.engine_update = {
+                "workflow_code": int(engine.workflow_code),
+                "project_code": project_code,
+                "failure_strategy": defn.failure_strategy,
+            }
             self._deployed(snapshot, defn)  # the same hash: DS holds these codes
             return _Outcome("skipped_unchanged")
 
@@ -316,6 +320,7 @@ class _Run:
             "release_state": self.release_state,
             "schedule_id": schedule_id,
             "schedule_online": schedule_online,
+            "failure_strategy": defn.failure_strategy,
         }
         self._deployed(snapshot, defn)
         return _Outcome("success")
@@ -503,22 +508,28 @@ class _Run:
             return current.id, online_now
         spec = _spec(defn.schedule_json)
         kwargs: dict[str, Any] = {
-            "failure_strategy": FailureStrategy.CONTINUE,
+            "failure_strategy": FailureStrategy(defn.failure_strategy),
             "worker_group": t.worker_group,
             "tenant_code": t.tenant,
         }
         if current is None:
             code = self.workflow_code
             current = await self._ds("REST create schedule", lambda: rest.create_schedule(p, code, spec, **kwargs))
-            self.note(f"schedule {current.id} created ({spec.crontab}, {spec.timezone_id})")
+            self.note(
+                f"schedule {current.id} created ({spec.crontab}, {spec.timezone_id}, failure strategy "
+                f"{defn.failure_strategy})"
+            )
             online_now = False
-        elif not _same_schedule(current, spec):
+        elif not _same_schedule(current, spec, FailureStrategy(defn.failure_strategy)):
             schedule_id = current.id
             if online_now:
                 await self._ds("REST schedule offline", lambda: rest.offline_schedule(p, schedule_id))
                 online_now = False
             await self._ds("REST update schedule", lambda: rest.update_schedule(p, schedule_id, spec, **kwargs))
-            self.note(f"schedule {current.id} updated ({spec.crontab}, {spec.timezone_id})")
+            self.note(
+                f"schedule {current.id} updated ({spec.crontab}, {spec.timezone_id}, failure strategy "
+                f"{defn.failure_strategy})"
+            )
         if not online_now:
             schedule_id = current.id
             await self._ds("REST schedule online", lambda: rest.online_schedule(p, schedule_id))
@@ -567,9 +578,10 @@ def _spec(schedule_json: str) -> ScheduleSpec:
     return ScheduleSpec(start_time=start, end_time=end, crontab=raw["crontab"], timezone_id=raw["timezoneId"])
 
 
-def _same_schedule(current: Schedule, spec: ScheduleSpec) -> bool:
+def _same_schedule(current: Schedule, spec: ScheduleSpec, failure_strategy: FailureStrategy) -> bool:
     return (
-        " ".join(current.crontab.split()) == spec.crontab
+        current.failure_strategy is failure_strategy
+        and " ".join(current.crontab.split()) == spec.crontab
         and (current.timezone_id or "UTC") == spec.timezone_id
         and current.start_time == spec.start_time
         and current.end_time == spec.end_time

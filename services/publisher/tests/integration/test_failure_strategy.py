@@ -1,0 +1,90 @@
+"""The workflow's failure strategy (END when any task says END, else CONTINUE) against the DS emulator: the schedule
+DS holds has it, a change of it republishes and updates the schedule, and run now and a batch start that do not
+choose one start DS with it (an explicit one still wins)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from common.dolphin import FailureStrategy, ReleaseState
+from common.testing.identity import auth_headers
+from common.workflow import NodeAttrs, SnapshotTask
+
+from .conftest import Harness, request, shell, snapshot
+
+pytestmark = pytest.mark.timeout(180)
+
+
+def says(task: SnapshotTask, strategy: str) -> SnapshotTask:
+    return task.model_copy(update={"node_attrs": NodeAttrs(failure_strategy=strategy)})
+
+
+async def started_with(harness: Harness, project: int, wid: int, key: str, body: Any) -> FailureStrategy | None:
+    assert harness.client is not None
+    headers = {**auth_headers("publisher", "ann", ("publisher",)), "Idempotency-Key": key}
+    answer = await harness.client.post(f"/internal/workflows/{wid}/run", json=body, headers=headers)
+    assert answer.status_code == 200, answer.text
+    [instance_id] = answer.json()["instance_ids"]
+    return (await harness.ds.get_workflow_instance(project, instance_id)).failure_strategy
+
+
+async def test_the_schedule_and_runs_get_the_workflows_failure_strategy(harness: Harness) -> None:
+    ds, wid = harness.ds, 431
+    v1 = snapshot(wid, [says(shell(1), "CONTINUE"), says(shell(2), "CONTINUE")], [(1, 2)], cron="0 0 2 * * ? *")
+    online = request(v1, "online", version_no=1)
+    await harness.send(online)
+    rec = await harness.record(online.request_id)
+    assert rec.status == "success", rec.log
+    assert "failure strategy CONTINUE" in rec.log
+    p, code = int(rec.project_code), int(rec.engine_workflow_code)
+    schedule = await ds.get_schedule_of_workflow(p, code)
+    assert schedule is not None
+    assert (schedule.failure_strategy, schedule.release_state) == (FailureStrategy.CONTINUE, ReleaseState.ONLINE)
+
+    assert await started_with(harness, p, wid, "a", {}) is FailureStrategy.CONTINUE
+    assert await started_with(harness, p, wid, "b", {"failure_strategy": "END"}) is FailureStrategy.END
+
+    # one task now says END: only a node attribute changed, yet the version is republished and the schedule updated
+    v2 = v1.model_copy(update={"tasks": (says(shell(1), "CONTINUE"), says(shell(2), "END"))})
+    deploy = request(v2, "deploy", version_no=2)
+    await harness.send(deploy)
+    rec2 = await harness.record(deploy.request_id)
+    assert rec2.status == "success", rec2.log
+    assert "unchanged" not in rec2.log
+    assert f"schedule {schedule.id} updated" in rec2.log
+    schedule = await ds.get_schedule_of_workflow(p, code)
+    assert schedule is not None
+    assert (schedule.failure_strategy, schedule.release_state) == (FailureStrategy.END, ReleaseState.ONLINE)
+    assert schedule.crontab == "0 0 2 * * ? *"
+
+    assert await started_with(harness, p, wid, "c", None) is FailureStrategy.END
+    assert await started_with(harness, p, wid, "d", {"failure_strategy": "CONTINUE"}) is FailureStrategy.CONTINUE
+
+
+async def test_a_batch_start_gives_each_workflow_its_own_failure_strategy(harness: Harness) -> None:
+    assert harness.client is not None
+    recs = {}
+    for wid, strategy in ((432, "CONTINUE"), (433, "END")):
+        req = request(snapshot(wid, [says(shell(1), strategy)]), "online")
+        await harness.send(req)
+        recs[wid] = await harness.record(req.request_id)
+        assert recs[wid].status == "success", recs[wid].log
+
+    async def batch(body: dict[str, Any]) -> dict[int, set[FailureStrategy | None]]:
+        assert harness.client is not None
+        answer = await harness.client.post("/internal/workflows/batch-run", json={"workflow_ids": [432, 433], **body})
+        assert answer.status_code == 200, answer.text
+        got: dict[int, set[FailureStrategy | None]] = {}
+        for item in answer.json()["results"]:
+            p = int(recs[item["workflow_id"]].project_code)
+            got[item["workflow_id"]] = {
+                (await harness.ds.get_workflow_instance(p, i)).failure_strategy for i in item["instance_ids"]
+            }
+        return got
+
+    backfill = {"backfill": {"start": "2025-01-01T00:00:00Z", "end": "2025-01-02T00:00:00Z"}, "run_mode": "serial"}
+    assert await batch(backfill) == {432: {FailureStrategy.CONTINUE}, 433: {FailureStrategy.END}}
+    forced = await batch({**backfill, "failure_strategy": "CONTINUE"})
+    assert forced == {432: {FailureStrategy.CONTINUE}, 433: {FailureStrategy.CONTINUE}}
