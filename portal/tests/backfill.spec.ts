@@ -8,6 +8,7 @@ import {
   resultRows,
   runOptions,
   validWorkerGroup,
+  workflowFailureStrategy,
   type BackfillForm,
 } from '@/lib/backfill'
 
@@ -65,6 +66,19 @@ describe('backfill form', () => {
 })
 
 describe('run now options', () => {
+  it('sends a failure strategy only when one is chosen (else the workflow\'s applies)', () => {
+    expect(runOptions({ scheduleTime: null, warningType: 'NONE', workerGroup: '', failureStrategy: null })).toEqual({})
+    expect(runOptions({ scheduleTime: null, warningType: 'NONE', workerGroup: '', failureStrategy: 'CONTINUE' })).toEqual({
+      failure_strategy: 'CONTINUE',
+    })
+  })
+  it('takes the workflow\'s failure strategy from its tasks: END when any says END', () => {
+    const task = (s?: 'END' | 'CONTINUE') => ({ node_attrs: s === undefined ? {} : { failure_strategy: s } })
+    expect(workflowFailureStrategy([task('CONTINUE'), task('CONTINUE')])).toBe('CONTINUE')
+    expect(workflowFailureStrategy([task('CONTINUE'), task('END')])).toBe('END')
+    expect(workflowFailureStrategy([task('CONTINUE'), task()])).toBe('END') // the node default
+    expect(workflowFailureStrategy([])).toBe('END')
+  })
   it('sends only what differs from the defaults', () => {
     expect(runOptions({ scheduleTime: null, warningType: 'NONE', workerGroup: '' })).toEqual({})
     expect(runOptions({ scheduleTime: Date.UTC(2025, 2, 4, 5, 6, 7), warningType: 'ALL', workerGroup: 'etl' })).toEqual({

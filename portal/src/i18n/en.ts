@@ -178,6 +178,8 @@ export default {
     schedule: 'Schedule',
     dsCode: 'DS workflow code',
     executionType: 'Execution type',
+    failureStrategy: 'On a task failure',
+    failureStrategyHelp: 'For its schedule and a run that does not choose: stop the workflow when any task says so, else continue the other tasks',
     platformStatus: 'Platform: {status}',
     archive: 'Archive',
     archiveTitle: 'Archive {name}?',
@@ -443,6 +445,9 @@ export default {
     workerGroup: 'Worker group',
     workerGroupDefault: 'default of the platform',
     invalidWorkerGroup: 'A worker group has 1 to 64 characters and no space at either end',
+    failureStrategy: 'On a task failure',
+    failureOfWorkflow: 'the workflow\'s: {strategy}',
+    failureStrategyHelp: 'The workflow\'s: stop when any of its tasks says so, else continue the other tasks.',
   },
   backfill: {
     intro: 'Run deployed workflows again for past days: DolphinScheduler makes one instance per run time of each workflow\'s online schedule within those days (daily when it has none).',

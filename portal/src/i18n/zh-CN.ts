@@ -173,6 +173,8 @@ export default {
     schedule: '调度',
     dsCode: 'DS 工作流编码',
     executionType: '执行策略',
+    failureStrategy: '任务失败时',
+    failureStrategyHelp: '用于调度和未指定的运行：任一任务选择结束则结束工作流，否则继续其他任务',
     platformStatus: '平台：{status}',
     archive: '归档',
     archiveTitle: '归档 {name}？',
@@ -432,6 +434,9 @@ export default {
     workerGroup: 'Worker 分组',
     workerGroupDefault: '平台默认',
     invalidWorkerGroup: 'Worker 分组为 1 到 64 个字符，首尾不能有空格',
+    failureStrategy: '任务失败时',
+    failureOfWorkflow: '工作流的：{strategy}',
+    failureStrategyHelp: '工作流的：任一任务选择结束则结束，否则继续其他任务。',
   },
   backfill: {
     intro: '为过去的日期重新运行已部署的工作流：DolphinScheduler 按每个工作流已上线的调度，为这些日期内的每个运行时间生成一个实例（没有调度时按天）。',

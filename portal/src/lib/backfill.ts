@@ -62,11 +62,24 @@ export function backfillBody(form: BackfillForm): BatchRunInput {
   return body
 }
 
+export type FailureStrategy = 'END' | 'CONTINUE'
+
+/** A workflow's failure strategy, which DolphinScheduler sets per run and per schedule (not per task): END when any
+ *  task's `node_attrs` says END, else CONTINUE (END for no tasks). The rule of the publisher
+ *  (`common.workflow.workflow_failure_strategy`): its schedule and a run that does not choose get it. */
+export function workflowFailureStrategy(
+  tasks: readonly { node_attrs?: { failure_strategy?: FailureStrategy } | null }[],
+): FailureStrategy {
+  return tasks.length > 0 && tasks.every((x) => x.node_attrs?.failure_strategy === 'CONTINUE') ? 'CONTINUE' : 'END'
+}
+
 export interface RunOptionsForm {
   /** the date-time picker's value (ms) or null: now */
   scheduleTime: number | null
   warningType: WarningType
   workerGroup: string
+  /** null or absent: the workflow's own (`workflowFailureStrategy`, applied by the publisher) */
+  failureStrategy?: FailureStrategy | null
 }
 
 /** Run now's body: only what differs from the defaults (no schedule time: now; `NONE`; the publisher's group). */
@@ -75,6 +88,7 @@ export function runOptions(form: RunOptionsForm): RunInput {
   if (form.scheduleTime !== null) body.schedule_time = new Date(form.scheduleTime).toISOString()
   if (form.warningType !== 'NONE') body.warning_type = form.warningType
   if (form.workerGroup) body.worker_group = form.workerGroup
+  if (form.failureStrategy) body.failure_strategy = form.failureStrategy
   return body
 }
 
