@@ -163,7 +163,8 @@ class RunInput(_Forwarded):
     """Run now's options: ``worker_group`` (default: the publisher's), ``warning_type`` (who DolphinScheduler alerts
     when the run ends; default ``NONE``), ``schedule_time`` (what the tasks' ``$[yyyyMMdd]`` / ``system.biz.date``
     are computed from; default now: DolphinScheduler ignores a schedule time for a plain start, so a run with one is
-    started as a backfill of that one date)."""
+    started as a backfill of that one date), ``failure_strategy`` (default: the workflow's, END when any of its tasks
+    says END, else CONTINUE; for a batch start each workflow's own)."""
 
     model_config = ConfigDict(extra="forbid")
 

@@ -820,7 +820,7 @@ class FakeServices:
             model_config = ConfigDict(extra="forbid")
             start_params: dict[str, str] = {}
             worker_group: str | None = None
-            failure_strategy: Literal["END", "CONTINUE"] = "END"
+            failure_strategy: Literal["END", "CONTINUE"] | None = None  # none: the workflow's (the publisher's)
             dry_run: bool = False
             schedule_time: datetime | None = None
             warning_type: Literal["NONE", "SUCCESS", "FAILURE", "ALL"] = "NONE"

@@ -127,6 +127,26 @@ async def test_bad_run_options_are_refused_naming_the_field(
     assert fakes.calls("publisher") == []
 
 
+async def test_the_failure_strategy_is_left_to_the_workflow_unless_the_request_names_one(
+    client: httpx.AsyncClient, fakes: FakeServices
+) -> None:
+    """An omitted failure strategy is not filled in (the publisher gives the run the workflow's: END when any task
+    says END, else CONTINUE); a named one is passed on, for run now and a batch start."""
+    wid = fakes.add_workflow("daily", status="online")["id"]
+    fakes.deployed.add(wid)
+    runs, batch = f"/api/v1/workflows/{wid}/run", "/api/v1/workflows/batch-run"
+    for path, extra in ((runs, {}), (batch, {"workflow_ids": [wid]})):
+        for body in ({}, {"failure_strategy": "CONTINUE"}, {"failure_strategy": "END"}):
+            r = await client.post(path, json={**extra, **body}, headers={"Idempotency-Key": f"fs-{len(fakes.seen)}"})
+            assert r.status_code == 200, r.text
+            sent = fakes.calls("publisher")[-1].body
+            assert sent.get("failure_strategy") == body.get("failure_strategy"), (path, body, sent)
+            assert ("failure_strategy" in sent) == bool(body)
+    assert (await client.post(runs, json={"failure_strategy": "end"})).status_code == 422
+    assert (await client.post(batch, json={"workflow_ids": [wid], "failure_strategy": None})).status_code == 200
+    assert fakes.calls("publisher")[-1].body["failure_strategy"] is None  # null: the workflow's, like omitted
+
+
 async def test_run_now_with_an_idempotency_key(client: httpx.AsyncClient, fakes: FakeServices) -> None:
     wid = fakes.add_workflow("daily", status="online")["id"]
     fakes.deployed.add(wid)
