@@ -586,7 +586,7 @@ class ExternalDependency(_Model):
 def workflow_failure_strategy(tasks: Sequence[SnapshotTask]) -> FailureStrategy:
     """A workflow's failure strategy, which DS sets per run and per schedule (not per task): ``END`` when any of its
     tasks' ``node_attrs`` says ``END`` (one task asking to stop the run on its failure is enough), else
-    ``CONTINUE``; ``END`` (the node default) for no tasks. docs/publishing.md states the rule."""
+    ``CONTINUE``; ``END`` (the node default) for no tasks. docs/lifecycle.md states the rule."""
     if tasks and all(t.node_attrs.failure_strategy is FailureStrategy.CONTINUE for t in tasks):
         return FailureStrategy.CONTINUE
     return FailureStrategy.END
