@@ -1,16 +1,19 @@
-"""The workflow's failure strategy (END when any task says END, else CONTINUE) against the DS emulator: the schedule
-DS holds has it, a change of it republishes and updates the schedule, and run now and a batch start that do not
-choose one start DS with it (an explicit one still wins)."""
+"""Node attributes against the DS emulator. The workflow's failure strategy (END when any task says END, else
+CONTINUE): the schedule DS holds has it, a change of it republishes and updates the schedule, and run now and a batch
+start that do not choose one start DS with it (an explicit one still wins). Every other node attribute: held by DS
+for every task type."""
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Any
 
 import pytest
 
 from common.dolphin import FailureStrategy, ReleaseState
 from common.testing.identity import auth_headers
-from common.workflow import NodeAttrs, SnapshotTask
+from common.workflow import NodeAttrs, SnapshotTask, TaskType
+from publisher_testing.task_examples import DATASOURCES, EXAMPLES, EXPECTED_FIELDS, NON_DEFAULT
 
 from .conftest import Harness, request, shell, snapshot
 
@@ -88,3 +91,48 @@ async def test_a_batch_start_gives_each_workflow_its_own_failure_strategy(harnes
     assert await batch(backfill) == {432: {FailureStrategy.CONTINUE}, 433: {FailureStrategy.END}}
     forced = await batch({**backfill, "failure_strategy": "CONTINUE"})
     assert forced == {432: {FailureStrategy.CONTINUE}, 433: {FailureStrategy.CONTINUE}}
+
+
+def _plain(value: Any) -> Any:
+    return value.name if isinstance(value, Enum) else value
+
+
+#: DS task field -> the attribute of ``common.dolphin.TaskDefinition`` it is read back into
+READ_BACK = {
+    "workerGroup": "worker_group",
+    "failRetryTimes": "fail_retry_times",
+    "failRetryInterval": "fail_retry_interval",
+    "timeout": "timeout",
+    "timeoutFlag": "timeout_flag",
+    "timeoutNotifyStrategy": "timeout_notify_strategy",
+    "taskPriority": "task_priority",
+    "delayTime": "delay_time",
+    "flag": "flag",
+    "environmentCode": "environment_code",
+    "cpuQuota": "cpu_quota",
+    "memoryMax": "memory_max",
+}
+
+
+async def test_every_node_attribute_of_every_task_type_is_held_by_ds(harness: Harness) -> None:
+    """The DS emulator stores what it is sent and takes every task type: each node attribute, set away from its
+    default on a task of each type, is in the definition DS gives back."""
+    assert set(READ_BACK) == set(EXPECTED_FIELDS)
+    for name, kind in DATASOURCES:
+        harness.emulator.add_datasource(name, kind)
+    kinds = list(TaskType)
+    tasks = [
+        SnapshotTask(
+            task_id=i, name=f"{k.lower()}-{i}", task_type=k, params=EXAMPLES[k], node_attrs=NodeAttrs(**NON_DEFAULT)
+        )
+        for i, k in enumerate(kinds, 1)
+    ]
+    req = request(snapshot(434, tasks), "deploy")
+    await harness.send(req)
+    rec = await harness.record(req.request_id)
+    assert rec.status == "success", rec.log
+    dag = await harness.ds.get_workflow_definition(rec.project_code, rec.engine_workflow_code)
+    assert sorted(t.task_type for t in dag.task_definition_list) == sorted(kinds)
+    for held in dag.task_definition_list:
+        got = {field: _plain(getattr(held, attr)) for field, attr in READ_BACK.items()}
+        assert got == EXPECTED_FIELDS, held.task_type

@@ -8,74 +8,13 @@ from typing import Any
 
 import pytest
 
-from common.workflow import (
-    DataxParams,
-    FailureStrategy,
-    FlinkParams,
-    HttpParams,
-    NodeAttrs,
-    ProcedureParams,
-    PythonParams,
-    ShellParams,
-    SnapshotTask,
-    SparkParams,
-    SqlParams,
-    TaskParams,
-    TaskType,
-    workflow_failure_strategy,
-)
+from common.workflow import FailureStrategy, NodeAttrs, SnapshotTask, TaskType, workflow_failure_strategy
 from publisher.domain import convert
+from publisher_testing.task_examples import DATASOURCES, EXAMPLES, EXPECTED_FIELDS, NON_DEFAULT
 
 from .conftest import make_snapshot, make_task
 
 CODE = 1_000_000_000_000
-DATASOURCES = {("warehouse", "POSTGRESQL"): 11, ("orders", "MYSQL"): 12}
-
-#: one valid task of each type (a type added to ``TaskType`` without one here fails ``test_every_type_is_covered``)
-EXAMPLES: dict[TaskType, TaskParams] = {
-    TaskType.SHELL: ShellParams(script="echo 1"),
-    TaskType.SQL: SqlParams(datasource_name="warehouse", sql="select 1"),
-    TaskType.PYTHON: PythonParams(script="print(1)"),
-    TaskType.HTTP: HttpParams(url="https://api.example.invalid/refresh"),
-    TaskType.PROCEDURE: ProcedureParams(datasource_name="orders", datasource_type="MYSQL", method="call refresh()"),
-    TaskType.DATAX: DataxParams(
-        source_datasource_name="orders",
-        sql="select * from o",
-        target_datasource_name="orders",
-        target_table="o_copy",
-    ),
-    TaskType.SPARK: SparkParams(main_jar="jobs/orders.jar", main_class="com.example.Orders"),
-    TaskType.FLINK: FlinkParams(main_jar="jobs/stream.jar", main_class="com.example.Stream"),
-}
-
-#: every node attribute but the failure strategy set away from its default, and the DS task field it must set
-NON_DEFAULT: dict[str, Any] = {
-    "worker_group": "gpu",
-    "retries": 7,
-    "retry_interval_minutes": 9,
-    "timeout_minutes": 12,
-    "timeout_strategy": "FAILED",
-    "priority": "LOWEST",
-    "delay_minutes": 4,
-    "enabled": False,
-    "environment_code": 42,
-    "cpu_quota": 200,
-    "memory_max_mb": 512,
-}
-EXPECTED_FIELDS: dict[str, Any] = {
-    "workerGroup": "gpu",
-    "failRetryTimes": 7,
-    "failRetryInterval": 9,
-    "timeout": 12,
-    "timeoutFlag": "OPEN",
-    "timeoutNotifyStrategy": "FAILED",
-    "taskPriority": "LOWEST",
-    "delayTime": 4,
-    "flag": "NO",
-    "environmentCode": 42,
-    "cpuQuota": 200,
-    "memoryMax": 512,
-}
 
 
 def _task(kind: TaskType, task_id: int = 1, **attrs: Any) -> SnapshotTask:
