@@ -247,7 +247,10 @@ try {
   const instancesInDs = () => dsInstances(detail.project_code, detail.workflow_code)
 
   await step('run-now', async () => {
+    // the workflow's failure strategy (its tasks keep the default END): on the detail and as the dialog's default
+    await expectText(testId('workflow-failure-strategy'), '结束工作流')
     await testId('run-now').click()
+    await expectText(testId('run-failure-strategy'), '工作流的：结束工作流')
     await dialogButton('run', '启动').click()
     await page.locator('.n-message', { hasText: '已启动' }).first().waitFor()
     await page.locator('[data-testid="run-status"][data-state="started"]').waitFor()
