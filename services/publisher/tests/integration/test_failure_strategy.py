@@ -13,7 +13,7 @@ import pytest
 from common.dolphin import FailureStrategy, ReleaseState
 from common.testing.identity import auth_headers
 from common.workflow import NodeAttrs, SnapshotTask, TaskType
-from publisher_testing.task_examples import DATASOURCES, EXAMPLES, EXPECTED_FIELDS, NON_DEFAULT
+from publisher_testing.task_examples import DATASOURCES, EXAMPLES, EXPECTED_FIELDS, NON_DEFAULT, around
 
 from .conftest import Harness, request, shell, snapshot
 
@@ -121,18 +121,25 @@ async def test_every_node_attribute_of_every_task_type_is_held_by_ds(harness: Ha
     for name, kind in DATASOURCES:
         harness.emulator.add_datasource(name, kind)
     kinds = list(TaskType)
-    tasks = [
+    examples = [
         SnapshotTask(
             task_id=i, name=f"{k.lower()}-{i}", task_type=k, params=EXAMPLES[k], node_attrs=NodeAttrs(**NON_DEFAULT)
         )
         for i, k in enumerate(kinds, 1)
     ]
-    req = request(snapshot(434, tasks), "deploy")
+    # each example after one SHELL task and before two (what the CONDITIONS example checks and branches to)
+    shells, _ = around(examples[0])
+    tasks = [*shells[:3], *examples]
+    edges = [e for t in examples for e in around(t)[1]]
+    req = request(snapshot(434, tasks, edges), "deploy")
     await harness.send(req)
     rec = await harness.record(req.request_id)
     assert rec.status == "success", rec.log
     dag = await harness.ds.get_workflow_definition(rec.project_code, rec.engine_workflow_code)
-    assert sorted(t.task_type for t in dag.task_definition_list) == sorted(kinds)
-    for held in dag.task_definition_list:
+    held_types = [t.task_type for t in dag.task_definition_list]
+    assert sorted(held_types) == sorted([*kinds, "SHELL", "SHELL", "SHELL"])
+    examples_held = [t for t in dag.task_definition_list if not t.name.startswith("t100")]
+    assert len(examples_held) == len(kinds)
+    for held in examples_held:
         got = {field: _plain(getattr(held, attr)) for field, attr in READ_BACK.items()}
         assert got == EXPECTED_FIELDS, held.task_type

@@ -6,17 +6,25 @@ from __future__ import annotations
 from typing import Any
 
 from common.workflow import (
+    ConditionCheck,
+    ConditionGroup,
+    ConditionsParams,
     DataxParams,
     FlinkParams,
     HttpParams,
     ProcedureParams,
     PythonParams,
     ShellParams,
+    SnapshotTask,
     SparkParams,
     SqlParams,
     TaskParams,
     TaskType,
 )
+
+#: the ids of the SHELL tasks around the example task (``around``): a CONDITIONS task checks one before it and
+#: branches to the two after it
+UPSTREAM_ID, SUCCESS_ID, FAILED_ID = 1001, 1002, 1003
 
 #: the datasources the examples name: ``(name, type)`` -> a DS datasource id
 DATASOURCES = {("warehouse", "POSTGRESQL"): 11, ("orders", "MYSQL"): 12}
@@ -36,7 +44,23 @@ EXAMPLES: dict[TaskType, TaskParams] = {
     ),
     TaskType.SPARK: SparkParams(main_jar="jobs/orders.jar", main_class="com.example.Orders"),
     TaskType.FLINK: FlinkParams(main_jar="jobs/stream.jar", main_class="com.example.Stream"),
+    TaskType.CONDITIONS: ConditionsParams(
+        groups=(ConditionGroup(checks=(ConditionCheck(task_id=UPSTREAM_ID),)),),
+        success_task_ids=(SUCCESS_ID,),
+        failed_task_ids=(FAILED_ID,),
+    ),
 }
+
+
+def around(task: SnapshotTask) -> tuple[list[SnapshotTask], list[tuple[int, int]]]:
+    """``task`` after a SHELL task and before two (tasks, edges), as the CONDITIONS example needs."""
+    shells = [
+        SnapshotTask(task_id=i, name=f"t{i}", task_type="SHELL", params=ShellParams(script="echo"))
+        for i in (UPSTREAM_ID, SUCCESS_ID, FAILED_ID)
+    ]
+    edges = [(UPSTREAM_ID, task.task_id), (task.task_id, SUCCESS_ID), (task.task_id, FAILED_ID)]
+    return [*shells, task], edges
+
 
 #: every node attribute but the failure strategy set away from its default, and the DS task field it must set
 NON_DEFAULT: dict[str, Any] = {

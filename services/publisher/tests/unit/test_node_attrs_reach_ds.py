@@ -10,7 +10,7 @@ import pytest
 
 from common.workflow import FailureStrategy, NodeAttrs, SnapshotTask, TaskType, workflow_failure_strategy
 from publisher.domain import convert
-from publisher_testing.task_examples import DATASOURCES, EXAMPLES, EXPECTED_FIELDS, NON_DEFAULT
+from publisher_testing.task_examples import DATASOURCES, EXAMPLES, EXPECTED_FIELDS, NON_DEFAULT, around
 
 from .conftest import make_snapshot, make_task
 
@@ -24,9 +24,12 @@ def _task(kind: TaskType, task_id: int = 1, **attrs: Any) -> SnapshotTask:
 
 
 def _definition(kind: TaskType, **attrs: Any) -> dict[str, Any]:
-    (d,) = json.loads(
-        convert(make_snapshot([_task(kind, **attrs)]), {1: CODE}, datasource_ids=DATASOURCES).task_definition_json
+    """The DS task definition of a ``kind`` task with these node attributes (between SHELL tasks: ``around``)."""
+    tasks, edges = around(_task(kind, **attrs))
+    defn = convert(
+        make_snapshot(tasks, edges), {t.task_id: CODE + t.task_id for t in tasks}, datasource_ids=DATASOURCES
     )
+    (d,) = [d for d in json.loads(defn.task_definition_json) if d["code"] == CODE + 1]
     return d  # type: ignore[no-any-return]
 
 
