@@ -13,7 +13,14 @@ import pytest
 from common.dolphin import FailureStrategy, ReleaseState
 from common.testing.identity import auth_headers
 from common.workflow import NodeAttrs, SnapshotTask, TaskType
-from publisher_testing.task_examples import DATASOURCES, EXAMPLES, EXPECTED_FIELDS, NON_DEFAULT, around
+from publisher_testing.task_examples import (
+    CHILD_WORKFLOW_ID,
+    DATASOURCES,
+    EXAMPLES,
+    EXPECTED_FIELDS,
+    NON_DEFAULT,
+    around,
+)
 
 from .conftest import Harness, request, shell, snapshot
 
@@ -120,6 +127,9 @@ async def test_every_node_attribute_of_every_task_type_is_held_by_ds(harness: Ha
     assert set(READ_BACK) == set(EXPECTED_FIELDS)
     for name, kind in DATASOURCES:
         harness.emulator.add_datasource(name, kind)
+    child = request(snapshot(CHILD_WORKFLOW_ID, [shell(1)]), "deploy")  # what the SUB_WORKFLOW example runs
+    await harness.send(child)
+    assert (await harness.record(child.request_id)).status == "success"
     kinds = list(TaskType)
     examples = [
         SnapshotTask(

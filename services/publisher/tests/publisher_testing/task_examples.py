@@ -18,6 +18,7 @@ from common.workflow import (
     SnapshotTask,
     SparkParams,
     SqlParams,
+    SubWorkflowParams,
     TaskParams,
     TaskType,
 )
@@ -25,6 +26,8 @@ from common.workflow import (
 #: the ids of the SHELL tasks around the example task (``around``): a CONDITIONS task checks one before it and
 #: branches to the two after it
 UPSTREAM_ID, SUCCESS_ID, FAILED_ID = 1001, 1002, 1003
+#: the platform workflow the SUB_WORKFLOW example runs (a test deploys it first, or maps it to a DS code)
+CHILD_WORKFLOW_ID = 435
 
 #: the datasources the examples name: ``(name, type)`` -> a DS datasource id
 DATASOURCES = {("warehouse", "POSTGRESQL"): 11, ("orders", "MYSQL"): 12}
@@ -49,6 +52,7 @@ EXAMPLES: dict[TaskType, TaskParams] = {
         success_task_ids=(SUCCESS_ID,),
         failed_task_ids=(FAILED_ID,),
     ),
+    TaskType.SUB_WORKFLOW: SubWorkflowParams(workflow_id=CHILD_WORKFLOW_ID),
 }
 
 

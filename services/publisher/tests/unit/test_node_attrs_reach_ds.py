@@ -10,7 +10,14 @@ import pytest
 
 from common.workflow import FailureStrategy, NodeAttrs, SnapshotTask, TaskType, workflow_failure_strategy
 from publisher.domain import convert
-from publisher_testing.task_examples import DATASOURCES, EXAMPLES, EXPECTED_FIELDS, NON_DEFAULT, around
+from publisher_testing.task_examples import (
+    CHILD_WORKFLOW_ID,
+    DATASOURCES,
+    EXAMPLES,
+    EXPECTED_FIELDS,
+    NON_DEFAULT,
+    around,
+)
 
 from .conftest import make_snapshot, make_task
 
@@ -27,7 +34,10 @@ def _definition(kind: TaskType, **attrs: Any) -> dict[str, Any]:
     """The DS task definition of a ``kind`` task with these node attributes (between SHELL tasks: ``around``)."""
     tasks, edges = around(_task(kind, **attrs))
     defn = convert(
-        make_snapshot(tasks, edges), {t.task_id: CODE + t.task_id for t in tasks}, datasource_ids=DATASOURCES
+        make_snapshot(tasks, edges),
+        {t.task_id: CODE + t.task_id for t in tasks},
+        datasource_ids=DATASOURCES,
+        sub_workflow_codes={CHILD_WORKFLOW_ID: 5_000_000_000_000},
     )
     (d,) = [d for d in json.loads(defn.task_definition_json) if d["code"] == CODE + 1]
     return d  # type: ignore[no-any-return]
