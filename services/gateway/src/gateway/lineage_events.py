@@ -168,6 +168,10 @@ def decode_body(raw: bytes, content_encoding: str | None, *, max_bytes: int) -> 
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ValidationFailed(f"body: not valid JSON ({exc})", errors=[_error("body", "not valid JSON")]) from None
+    except RecursionError:  # json.loads recurses per nesting level: '[' * 100_000 fits any size limit
+        raise ValidationFailed(
+            "body: JSON nested too deeply", errors=[_error("body", "JSON nested too deeply")]
+        ) from None
 
 
 def _error(location: str, message: str) -> dict[str, str]:

@@ -118,6 +118,9 @@ async def test_bodies_that_are_not_json_or_not_gzip_are_refused(
     assert "NUL" in problem(r, 422)["detail"]
     r = await client.post("/api/v1/lineage", content=b"{}", headers={**lineage_key, "Content-Encoding": "br"})
     assert "'br'" in problem(r, 415)["detail"]
+    # small enough for any size limit, too deep for the JSON parser's recursion (a 500 before)
+    r = await client.post("/api/v1/lineage", content=b"[" * 100_000, headers=lineage_key)
+    assert "nested too deeply" in problem(r, 422)["detail"]
     assert fakes.calls("lineage") == []
 
 

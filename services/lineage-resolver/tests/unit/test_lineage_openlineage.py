@@ -170,3 +170,8 @@ def test_openlineage_and_native_events_give_the_same_dependencies() -> None:
     apply_lineage_change(native, SetTaskTables(task_id=2, reads=frozenset({"pg/stage"}), writes=frozenset({"pg/mart"})))
     assert via_ol.view() == native.view()
     assert via_ol.view()[2].upstream == {1}
+
+
+def test_a_payload_nested_too_deeply_is_poison_not_a_crash() -> None:
+    with pytest.raises(InvalidLineageMessage, match="nested too deeply"):
+        decode_lineage_payload(b"[" * 100_000, OpenLineageConfig())

@@ -331,6 +331,8 @@ def decode_lineage_payload(
             data = json.loads(payload)
         except ValueError as exc:
             raise InvalidLineageMessage(f"payload is not JSON: {exc}") from exc
+        except RecursionError:  # the parser recurses per nesting level
+            raise InvalidLineageMessage("payload is JSON nested too deeply") from None
     if not isinstance(data, Mapping):
         raise InvalidLineageMessage("payload is not a JSON object")
     if data.get("type") in NATIVE_TYPES:
