@@ -915,7 +915,7 @@ export interface components {
             /** Name */
             name: string | null;
             /** Task Type */
-            task_type: ("SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK" | "FLINK" | "CONDITIONS" | "SUB_WORKFLOW") | null;
+            task_type: ("SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK" | "FLINK" | "CONDITIONS" | "SUB_WORKFLOW" | "SWITCH") | null;
             /** Workflow Id */
             workflow_id: number | null;
             /** Workflow Name */
@@ -1879,7 +1879,7 @@ export interface components {
             /** Name */
             name: string | null;
             /** Task Type */
-            task_type: ("SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK" | "FLINK" | "CONDITIONS" | "SUB_WORKFLOW") | null;
+            task_type: ("SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK" | "FLINK" | "CONDITIONS" | "SUB_WORKFLOW" | "SWITCH") | null;
             /** Workflow Id */
             workflow_id: number | null;
             /** Workflow Name */
@@ -2939,11 +2939,11 @@ export interface components {
              * Task Type
              * @enum {string}
              */
-            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK" | "FLINK" | "CONDITIONS" | "SUB_WORKFLOW";
+            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK" | "FLINK" | "CONDITIONS" | "SUB_WORKFLOW" | "SWITCH";
             /** Description */
             description: string;
             /** Params */
-            params: components["schemas"]["ShellParams"] | components["schemas"]["PythonParams"] | components["schemas"]["SqlParams"] | components["schemas"]["HttpParams"] | components["schemas"]["ProcedureParams"] | components["schemas"]["DataxParams"] | components["schemas"]["SparkParams"] | components["schemas"]["FlinkParams"] | components["schemas"]["ConditionsParams"] | components["schemas"]["SubWorkflowParams"];
+            params: components["schemas"]["ShellParams"] | components["schemas"]["PythonParams"] | components["schemas"]["SqlParams"] | components["schemas"]["HttpParams"] | components["schemas"]["ProcedureParams"] | components["schemas"]["DataxParams"] | components["schemas"]["SparkParams"] | components["schemas"]["FlinkParams"] | components["schemas"]["ConditionsParams"] | components["schemas"]["SubWorkflowParams"] | components["schemas"]["SwitchParams"];
             node_attrs: components["schemas"]["NodeAttrs"];
         };
         /**
@@ -3167,6 +3167,42 @@ export interface components {
             /** Downstream Task Ids */
             downstream_task_ids: number[];
         };
+        /**
+         * SwitchCase
+         * @description One case of a SWITCH task (DS ``SwitchResultVo``: ``condition``, ``nextNode``): when ``condition`` holds, the
+         *     task ``task_id`` runs. DS evaluates the condition as a JavaScript expression after replacing each ``${name}``
+         *     with the parameter's value (global parameters and the upstream tasks' output parameters).
+         */
+        SwitchCase: {
+            /** Condition */
+            condition: string;
+            /** Task Id */
+            task_id: number;
+        };
+        /**
+         * SwitchParams
+         * @description A SWITCH task (DS ``SwitchParameters``: ``switchResult`` {``dependTaskList`` of cases, ``nextNode``}): the
+         *     first case whose condition holds, in order, chooses the task that runs next; when none holds ``default_task_id``
+         *     runs (DS fails the SWITCH task when there is none). Only the chosen branch runs. Every branch target must be a
+         *     direct downstream of the SWITCH task in the same workflow (``branch_problems``, checked when the workflow is
+         *     saved) and is named once; DS takes them as task codes.
+         */
+        SwitchParams: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "SWITCH";
+            /** Cases */
+            cases: components["schemas"]["SwitchCase"][];
+            /** Default Task Id */
+            default_task_id?: number | null;
+            /**
+             * Local Params
+             * @default []
+             */
+            local_params?: components["schemas"]["Param"][];
+        };
         /** TableDistance */
         TableDistance: {
             /** Table */
@@ -3268,7 +3304,7 @@ export interface components {
              * Task Type
              * @enum {string}
              */
-            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK" | "FLINK" | "CONDITIONS" | "SUB_WORKFLOW";
+            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK" | "FLINK" | "CONDITIONS" | "SUB_WORKFLOW" | "SWITCH";
             /** Description */
             description: string;
             /** Params */
@@ -3328,7 +3364,7 @@ export interface components {
              * Task Type
              * @enum {string}
              */
-            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK" | "FLINK" | "CONDITIONS" | "SUB_WORKFLOW";
+            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK" | "FLINK" | "CONDITIONS" | "SUB_WORKFLOW" | "SWITCH";
             /** Description */
             description: string;
             /** Params */
@@ -3377,7 +3413,7 @@ export interface components {
              * Task Type
              * @enum {string}
              */
-            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK" | "FLINK" | "CONDITIONS" | "SUB_WORKFLOW";
+            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK" | "FLINK" | "CONDITIONS" | "SUB_WORKFLOW" | "SWITCH";
             /** Description */
             description?: string | null;
             /** Params */
@@ -3429,7 +3465,7 @@ export interface components {
              * Task Type
              * @enum {string}
              */
-            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK" | "FLINK" | "CONDITIONS" | "SUB_WORKFLOW";
+            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK" | "FLINK" | "CONDITIONS" | "SUB_WORKFLOW" | "SWITCH";
             /** Description */
             description: string;
             /** Params */
@@ -3562,7 +3598,7 @@ export interface components {
              * Task Type
              * @enum {string}
              */
-            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK" | "FLINK" | "CONDITIONS" | "SUB_WORKFLOW";
+            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK" | "FLINK" | "CONDITIONS" | "SUB_WORKFLOW" | "SWITCH";
             /** Description */
             description?: string | null;
             /** Params */
@@ -3591,7 +3627,7 @@ export interface components {
              * Task Type
              * @enum {string}
              */
-            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK" | "FLINK" | "CONDITIONS" | "SUB_WORKFLOW";
+            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK" | "FLINK" | "CONDITIONS" | "SUB_WORKFLOW" | "SWITCH";
             /** Description */
             description: string;
             /** Params */
@@ -3978,11 +4014,11 @@ export interface components {
              * Task Type
              * @enum {string}
              */
-            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK" | "FLINK" | "CONDITIONS" | "SUB_WORKFLOW";
+            task_type: "SHELL" | "SQL" | "PYTHON" | "HTTP" | "PROCEDURE" | "DATAX" | "SPARK" | "FLINK" | "CONDITIONS" | "SUB_WORKFLOW" | "SWITCH";
             /** Description */
             description: string;
             /** Params */
-            params: components["schemas"]["ShellParams"] | components["schemas"]["PythonParams"] | components["schemas"]["SqlParams"] | components["schemas"]["HttpParams"] | components["schemas"]["ProcedureParams"] | components["schemas"]["DataxParams"] | components["schemas"]["SparkParams"] | components["schemas"]["FlinkParams"] | components["schemas"]["ConditionsParams"] | components["schemas"]["SubWorkflowParams"];
+            params: components["schemas"]["ShellParams"] | components["schemas"]["PythonParams"] | components["schemas"]["SqlParams"] | components["schemas"]["HttpParams"] | components["schemas"]["ProcedureParams"] | components["schemas"]["DataxParams"] | components["schemas"]["SparkParams"] | components["schemas"]["FlinkParams"] | components["schemas"]["ConditionsParams"] | components["schemas"]["SubWorkflowParams"] | components["schemas"]["SwitchParams"];
             node_attrs: components["schemas"]["NodeAttrs"];
             /** Upstream Count */
             upstream_count: number;

@@ -1,7 +1,7 @@
-"""The issue-21 task types (HTTP, PROCEDURE, DATAX, SPARK, FLINK, CONDITIONS) as DS 3.4 takes them: the converter's
-output is saved and read back unchanged, and parameters DS's ``checkParameters`` refuses are refused (50020 naming the
-task; 10001 where DS cannot read them). SUB_WORKFLOW's parameters likewise, and DS's rule that a workflow goes
-online only when its sub-workflows (their own too) are online.
+"""The issue-21 task types (HTTP, PROCEDURE, DATAX, SPARK, FLINK, CONDITIONS, SWITCH) as DS 3.4 takes them: the
+converter's output is saved and read back unchanged, and parameters DS's ``checkParameters`` refuses are refused (50020
+naming the task; 10001 where DS cannot read them). SUB_WORKFLOW's parameters likewise, and DS's rule that a workflow
+goes online only when its sub-workflows (their own too) are online.
 
 Like test_dolphin_contract, nothing here uses emulator-only endpoints beyond the ``known_datasource`` seed, so it runs
 unchanged against a real DS 3.3/3.4."""
@@ -32,6 +32,7 @@ from common.workflow import (
     SparkParams,
     StructureSnapshot,
     SubWorkflowParams,
+    SwitchParams,
 )
 from publisher.domain import convert
 
@@ -129,6 +130,21 @@ async def test_http_and_procedure_tasks_are_saved_and_read_back_as_sent(
                             (codes[3], codes[5]), (codes[1], codes[6]), (codes[1], codes[7])}  # fmt: skip
 
 
+async def _save_and_read_back(
+    ds_gateway: DolphinGatewayClient, ds_rest: DolphinRestClient, ds_target: DsTarget, snap: StructureSnapshot
+) -> tuple[dict[int, int], dict[int, Any], dict[int, Any], set[tuple[int, int]]]:
+    """The snapshot converted with fresh DS codes and saved: ``(codes by task id, the stored tasks and the sent ones by
+    code, the stored edges)``."""
+    ids = [t.task_id for t in snap.tasks]
+    codes = dict(zip(ids, await ds_gateway.gen_task_code_list(len(ids)), strict=True))
+    defn = convert(snap, codes)
+    code = await _save(ds_gateway, ds_target, defn.name, defn.task_definition_json, defn.task_relation_json)
+    data = await ds_rest.get_workflow_definition(ds_target.project_code, code)
+    stored = {t.code: t for t in data.task_definition_list}
+    sent = {t["code"]: t for t in json.loads(defn.task_definition_json)}
+    return codes, stored, sent, data.edges()
+
+
 async def test_a_conditions_task_is_saved_with_its_branches_as_codes_and_relations(
     ds_gateway: DolphinGatewayClient, ds_rest: DolphinRestClient, ds_target: DsTarget
 ) -> None:
@@ -151,18 +167,44 @@ async def test_a_conditions_task_is_saved_with_its_branches_as_codes_and_relatio
         tasks=(*shell, SnapshotTask(task_id=3, name="branch", task_type="CONDITIONS", params=cond)),
         edges=tuple(Edge(upstream_task_id=u, downstream_task_id=d) for u, d in ((1, 3), (2, 3), (3, 4), (3, 5))),
     )
-    codes = dict(zip((1, 2, 3, 4, 5), await ds_gateway.gen_task_code_list(5), strict=True))
-    defn = convert(snap, codes)
-    code = await _save(ds_gateway, ds_target, defn.name, defn.task_definition_json, defn.task_relation_json)
-
-    data = await ds_rest.get_workflow_definition(ds_target.project_code, code)
-    stored = {t.code: t for t in data.task_definition_list}
-    sent = {t["code"]: t for t in json.loads(defn.task_definition_json)}
+    codes, stored, sent, edges = await _save_and_read_back(ds_gateway, ds_rest, ds_target, snap)
     assert stored[codes[3]].task_type == "CONDITIONS"
     assert stored[codes[3]].task_params == sent[codes[3]]["taskParams"]
     assert stored[codes[3]].task_params["conditionResult"] == {"successNode": [codes[4]], "failedNode": [codes[5]]}
-    assert data.edges() == {(0, codes[1]), (0, codes[2]), (codes[1], codes[3]), (codes[2], codes[3]),
+    assert edges == {(0, codes[1]), (0, codes[2]), (codes[1], codes[3]), (codes[2], codes[3]),
                             (codes[3], codes[4]), (codes[3], codes[5])}  # fmt: skip
+
+
+async def test_a_switch_task_is_saved_with_its_branches_as_codes_and_relations(
+    ds_gateway: DolphinGatewayClient, ds_rest: DolphinRestClient, ds_target: DsTarget
+) -> None:
+    """1 -> 2 (SWITCH: a case to 3, a case to 4, 5 by default) -> 3, 4, 5; and without a default."""
+    shell = [
+        SnapshotTask(task_id=i, name=f"step {i}", task_type="SHELL", params=ShellParams(script=f"echo {i}"))
+        for i in (1, 3, 4, 5)
+    ]
+    cases = [{"condition": "${region} == 'eu'", "task_id": 3}, {"condition": "${rows} > 1000", "task_id": 4}]
+    for default in (5, None):
+        route = SwitchParams.model_validate({"cases": cases, "default_task_id": default})
+        edges = [(1, 2), (2, 3), (2, 4), (2, 5)]
+        snap = StructureSnapshot(
+            workflow_id=2,
+            workflow_name=f"switch-{uuid.uuid4().hex[:8]}",
+            tasks=(*shell, SnapshotTask(task_id=2, name="route", task_type="SWITCH", params=route)),
+            edges=tuple(Edge(upstream_task_id=u, downstream_task_id=d) for u, d in edges),
+        )
+        codes, stored, sent, saved_edges = await _save_and_read_back(ds_gateway, ds_rest, ds_target, snap)
+        assert stored[codes[2]].task_type == "SWITCH"
+        assert stored[codes[2]].task_params == sent[codes[2]]["taskParams"]
+        assert stored[codes[2]].task_params["switchResult"] == {
+            "dependTaskList": [
+                {"condition": "${region} == 'eu'", "nextNode": codes[3]},
+                {"condition": "${rows} > 1000", "nextNode": codes[4]},
+            ],
+            "nextNode": None if default is None else codes[5],
+        }
+        assert saved_edges == {(0, codes[1]), (codes[1], codes[2]), (codes[2], codes[3]), (codes[2], codes[4]),
+                               (codes[2], codes[5])}  # fmt: skip
 
 
 async def test_ds_accepts_a_spark_sql_task_with_an_empty_script(
@@ -194,9 +236,27 @@ def _conditions(**params: Any) -> dict[str, Any]:
             "localParams": [], **params}  # fmt: skip
 
 
+def _switch(**result: Any) -> dict[str, Any]:
+    case = {"condition": "${rows} > 1000", "nextNode": 1_000_000_000_003}
+    return {"switchResult": {"dependTaskList": [case], "nextNode": 1_000_000_000_005, **result}, "localParams": []}
+
+
 @pytest.mark.parametrize(
     ("task_type", "params", "ds_code"),
     [
+        # SwitchParameters.checkParameters: a switchResult with cases or a default, a nextNode in every case
+        ("SWITCH", {"localParams": []}, 50020),
+        ("SWITCH", _switch(dependTaskList=[], nextNode=None), 50020),
+        ("SWITCH", _switch(dependTaskList=[{"condition": "true"}]), 50020),
+        ("SWITCH", _switch(dependTaskList=[{"condition": "true", "nextNode": None}]), 50020),
+        # saved by DS but never run as meant: refused by the emulator (never more lenient than DS)
+        ("SWITCH", _switch(dependTaskList=[{"nextNode": 1_000_000_000_003}]), 50020),
+        ("SWITCH", _switch(dependTaskList=[{"condition": "true", "nextNode": 0}]), 50020),
+        # not readable into SwitchParameters (Long codes, a SwitchResultVo list)
+        ("SWITCH", _switch(nextNode="default"), 10001),
+        ("SWITCH", _switch(dependTaskList=[{"condition": "true", "nextNode": [1_000_000_000_003]}]), 10001),
+        ("SWITCH", _switch(dependTaskList={"condition": "true", "nextNode": 1_000_000_000_003}), 10001),
+        ("SWITCH", {"switchResult": "eu", "localParams": []}, 10001),
         # ConditionsParameters.checkParameters: a dependTaskList, a success and a failure branch
         ("CONDITIONS", _conditions(dependence={"relation": "AND", "dependTaskList": []}), 50020),
         ("CONDITIONS", {k: v for k, v in _conditions().items() if k != "dependence"}, 50020),

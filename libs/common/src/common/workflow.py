@@ -51,6 +51,7 @@ class TaskType(StrEnum):
     FLINK = "FLINK"
     CONDITIONS = "CONDITIONS"
     SUB_WORKFLOW = "SUB_WORKFLOW"
+    SWITCH = "SWITCH"
 
 
 class Priority(StrEnum):
@@ -369,6 +370,51 @@ class SubWorkflowParams(_Model):
     local_params: LocalParams = ()
 
 
+class SwitchCase(_Model):
+    """One case of a SWITCH task (DS ``SwitchResultVo``: ``condition``, ``nextNode``): when ``condition`` holds, the
+    task ``task_id`` runs. DS evaluates the condition as a JavaScript expression after replacing each ``${name}``
+    with the parameter's value (global parameters and the upstream tasks' output parameters)."""
+
+    condition: Annotated[str, Field(min_length=1, max_length=MAX_PARAM_VALUE_CHARS)]
+    task_id: TaskId
+
+    @field_validator("condition")
+    @classmethod
+    def _condition_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("condition must not be blank")
+        return value
+
+
+class SwitchParams(_Model):
+    """A SWITCH task (DS ``SwitchParameters``: ``switchResult`` {``dependTaskList`` of cases, ``nextNode``}): the
+    first case whose condition holds, in order, chooses the task that runs next; when none holds ``default_task_id``
+    runs (DS fails the SWITCH task when there is none). Only the chosen branch runs. Every branch target must be a
+    direct downstream of the SWITCH task in the same workflow (``branch_problems``, checked when the workflow is
+    saved) and is named once; DS takes them as task codes."""
+
+    kind: Literal["SWITCH"] = "SWITCH"
+    cases: Annotated[tuple[SwitchCase, ...], Field(min_length=1, max_length=MAX_LIST_ITEMS)]
+    default_task_id: TaskId | None = None
+    local_params: LocalParams = ()
+
+    @model_validator(mode="after")
+    def _targets_once(self) -> SwitchParams:
+        seen: set[int] = set()
+        for target in self.target_ids():
+            if target in seen:
+                raise ValueError(
+                    f"task {target} is the target of more than one branch (join the conditions with || instead)"
+                )
+            seen.add(target)
+        return self
+
+    def target_ids(self) -> list[int]:
+        """The branch targets in order: each case's, then the default's."""
+        ids = [c.task_id for c in self.cases]
+        return ids if self.default_task_id is None else [*ids, self.default_task_id]
+
+
 TaskParams = Annotated[
     ShellParams
     | PythonParams
@@ -379,7 +425,8 @@ TaskParams = Annotated[
     | SparkParams
     | FlinkParams
     | ConditionsParams
-    | SubWorkflowParams,
+    | SubWorkflowParams
+    | SwitchParams,
     Field(discriminator="kind"),
 ]
 #: the params whose task runs on a DS datasource (named by ``datasource_name`` and ``datasource_type``)
@@ -400,12 +447,13 @@ def datasources_of(params: object) -> tuple[tuple[str, str], ...]:
 
 
 def branch_problems(params_of: Mapping[int, object], edges: Iterable[tuple[int, int]]) -> list[dict[str, Any]]:
-    """What is wrong with the CONDITIONS tasks among a workflow's tasks (``task_id -> params``) and edges: a
-    checked task that is not a direct upstream of its CONDITIONS task, a branch target that is not a direct
-    downstream of it (so not in the workflow either). One problem per field, with ``code``, ``task_id``, ``field``
-    (``params.groups``, ``params.success_task_ids``, ``params.failed_task_ids``), the offending ``task_ids`` and a
-    ``message``; empty when all is well."""
-    branching = {tid: p for tid, p in params_of.items() if isinstance(p, ConditionsParams)}
+    """What is wrong with the CONDITIONS and SWITCH tasks among a workflow's tasks (``task_id -> params``) and edges:
+    a checked task that is not a direct upstream of its CONDITIONS task, a branch target that is not a direct
+    downstream of its CONDITIONS or SWITCH task (so not in the workflow either). One problem per field, with
+    ``code``, ``task_id``, ``field`` (``params.groups``, ``params.success_task_ids``, ``params.failed_task_ids``;
+    ``params.cases``, ``params.default_task_id``), the offending ``task_ids`` and a ``message``; empty when all is
+    well."""
+    branching = {tid: p for tid, p in params_of.items() if isinstance(p, ConditionsParams | SwitchParams)}
     if not branching:
         return []
     ups: dict[int, set[int]] = {}
@@ -418,18 +466,26 @@ def branch_problems(params_of: Mapping[int, object], edges: Iterable[tuple[int, 
     problems: list[dict[str, Any]] = []
     for tid in sorted(branching):
         p = branching[tid]
-        bad = [c for c in p.checked_task_ids() if c not in ups.get(tid, ())]
-        if bad:
-            problems.append(
-                {
-                    "code": "condition_task_not_upstream",
-                    "task_id": tid,
-                    "field": "params.groups",
-                    "task_ids": bad,
-                    "message": f"CONDITIONS task {tid} checks tasks {bad} that are not its direct upstream tasks",
-                }
-            )
-        for field, targets in (("success_task_ids", p.success_task_ids), ("failed_task_ids", p.failed_task_ids)):
+        targets_of: tuple[tuple[str, list[int]], ...]
+        if isinstance(p, SwitchParams):
+            kind = "SWITCH"
+            default = [] if p.default_task_id is None else [p.default_task_id]
+            targets_of = (("cases", [c.task_id for c in p.cases]), ("default_task_id", default))
+        else:
+            kind = "CONDITIONS"
+            bad = [c for c in p.checked_task_ids() if c not in ups.get(tid, ())]
+            if bad:
+                problems.append(
+                    {
+                        "code": "condition_task_not_upstream",
+                        "task_id": tid,
+                        "field": "params.groups",
+                        "task_ids": bad,
+                        "message": f"CONDITIONS task {tid} checks tasks {bad} that are not its direct upstream tasks",
+                    }
+                )
+            targets_of = (("success_task_ids", list(p.success_task_ids)), ("failed_task_ids", list(p.failed_task_ids)))
+        for field, targets in targets_of:
             bad = sorted(t for t in targets if t not in downs.get(tid, ()))
             if bad:
                 problems.append(
@@ -438,7 +494,7 @@ def branch_problems(params_of: Mapping[int, object], edges: Iterable[tuple[int, 
                         "task_id": tid,
                         "field": f"params.{field}",
                         "task_ids": bad,
-                        "message": f"CONDITIONS task {tid}: {field} {bad} are not its direct downstream tasks in "
+                        "message": f"{kind} task {tid}: {field} {bad} are not its direct downstream tasks in "
                         "this workflow",
                     }
                 )

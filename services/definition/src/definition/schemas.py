@@ -32,7 +32,7 @@ PublishStatus = Literal["never_published", "pending", "published", "failed"]
 
 #: the task types (``common.workflow.TaskType``), as the task list's filter takes them
 TaskTypeName = Literal[
-    "SHELL", "SQL", "PYTHON", "HTTP", "PROCEDURE", "DATAX", "SPARK", "FLINK", "CONDITIONS", "SUB_WORKFLOW"
+    "SHELL", "SQL", "PYTHON", "HTTP", "PROCEDURE", "DATAX", "SPARK", "FLINK", "CONDITIONS", "SUB_WORKFLOW", "SWITCH"
 ]
 
 

@@ -277,3 +277,66 @@ async def test_workflows_cannot_run_each_other(client: httpx.AsyncClient) -> Non
 
 def child_task_ids(workflow: dict[str, Any]) -> list[int]:
     return [t["task_id"] for t in workflow["tasks"]]
+
+
+def switch_task(cases: list[tuple[str, int]], default: int | None) -> dict[str, Any]:
+    params = {"cases": [{"condition": c, "task_id": t} for c, t in cases], "default_task_id": default}
+    return {"name": f"route-{uid()}", "task_type": "SWITCH", "params": params, "worker_group": "default"}
+
+
+async def test_a_switch_task_branches_only_to_its_downstream_tasks(client: httpx.AsyncClient) -> None:
+    """A SWITCH task is saved with its cases' conditions and the task ids they and the default branch to; a workflow
+    holding it is refused (422 naming the field) unless each branch target is directly downstream of it, and so is
+    an edit of the task inside its workflow."""
+    up, eu, us, other = await new_tasks(client, 4)
+    r = await client.post("/internal/tasks", json=switch_task([("${region} == 'eu'", eu)], us))
+    assert r.status_code == 201, r.text
+    route = r.json()
+    assert route["params"] == {
+        "kind": "SWITCH",
+        "cases": [{"condition": "${region} == 'eu'", "task_id": eu}],
+        "default_task_id": us,
+        "local_params": [],
+    }
+    r = await client.get("/internal/tasks", params={"task_type": "SWITCH", "name": route["name"]})
+    assert [t["id"] for t in r.json()["items"]] == [route["id"]]
+    s = route["id"]
+
+    # the default branch is not an edge of the workflow (us hangs below eu)
+    r = await client.post("/internal/workflows", json=workflow_body([up, s, eu, us], [(up, s), (s, eu), (eu, us)]))
+    assert r.status_code == 422
+    assert problem_type(r) == "invalid-workflow-structure"
+    (problem,) = [e for e in r.json()["errors"] if e["code"] == "branch_target_not_downstream"]
+    assert (problem["field"], problem["task_id"], problem["task_ids"]) == ("params.default_task_id", s, [us])
+
+    wf = await new_workflow(client, [up, s, eu, us], [(up, s), (s, eu), (s, us)])
+    assert wf["id"] > 0
+
+    # an edit of the task in its workflow that branches to a task outside it is refused, the task unchanged
+    bad = {**switch_task([("${region} == 'eu'", eu), ("true", other)], us), "name": route["name"],
+           "expected_revision": route["revision"]}  # fmt: skip
+    r = await client.put(f"/internal/tasks/{s}", json=bad)
+    assert r.status_code == 422
+    (problem,) = r.json()["errors"]
+    assert (problem["code"], problem["field"], problem["task_ids"]) == (
+        "branch_target_not_downstream",
+        "params.cases",
+        [other],
+    )
+    assert len((await client.get(f"/internal/tasks/{s}")).json()["params"]["cases"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"cases": [], "default_task_id": 2}, "cases"),
+        ({"cases": [{"condition": " ", "task_id": 1}]}, "condition must not be blank"),
+        ({"cases": [{"task_id": 1}]}, "condition"),
+        ({"cases": [{"condition": "true", "task_id": 1}], "default_task_id": [2, 3]}, "default_task_id"),
+        ({"cases": [{"condition": "true", "task_id": 1}], "default_task_id": 1}, "more than one branch"),
+    ],
+)
+async def test_bad_switch_params_are_422(client: httpx.AsyncClient, params: dict[str, Any], field: str) -> None:
+    r = await client.post("/internal/tasks", json={"name": f"s-{uid()}", "task_type": "SWITCH", "params": params})
+    assert r.status_code == 422, r.text
+    assert field in r.text

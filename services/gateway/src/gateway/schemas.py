@@ -17,7 +17,7 @@ from common.workflow import MAX_DESCRIPTION_CHARS, MAX_EDGES_PER_WORKFLOW, MAX_P
 from gateway.domain.roles import Role
 
 TaskType = Literal[
-    "SHELL", "SQL", "PYTHON", "HTTP", "PROCEDURE", "DATAX", "SPARK", "FLINK", "CONDITIONS", "SUB_WORKFLOW"
+    "SHELL", "SQL", "PYTHON", "HTTP", "PROCEDURE", "DATAX", "SPARK", "FLINK", "CONDITIONS", "SUB_WORKFLOW", "SWITCH"
 ]
 MigrationMode = Literal["only_current", "cascade_downstream", "cascade_up_and_downstream"]
 
@@ -67,7 +67,7 @@ class TaskInput(_Forwarded):
     task_type: TaskType
     description: str | None = Field(default=None, max_length=MAX_DESCRIPTION_CHARS)
     #: the type's parameters (``common.workflow``: ShellParams, SqlParams, PythonParams, HttpParams, ProcedureParams,
-    #: DataxParams, SparkParams, FlinkParams, ConditionsParams, SubWorkflowParams)
+    #: DataxParams, SparkParams, FlinkParams, ConditionsParams, SubWorkflowParams, SwitchParams)
     params: dict[str, Any] | None = None
     worker_group: str | None = None
     owner: str | None = None

@@ -19,12 +19,14 @@ from common.workflow import (
     SparkParams,
     SqlParams,
     SubWorkflowParams,
+    SwitchCase,
+    SwitchParams,
     TaskParams,
     TaskType,
 )
 
 #: the ids of the SHELL tasks around the example task (``around``): a CONDITIONS task checks one before it and
-#: branches to the two after it
+#: branches to the two after it; a SWITCH task has a case for one and the other as its default
 UPSTREAM_ID, SUCCESS_ID, FAILED_ID = 1001, 1002, 1003
 #: the platform workflow the SUB_WORKFLOW example runs (a test deploys it first, or maps it to a DS code)
 CHILD_WORKFLOW_ID = 435
@@ -53,11 +55,14 @@ EXAMPLES: dict[TaskType, TaskParams] = {
         failed_task_ids=(FAILED_ID,),
     ),
     TaskType.SUB_WORKFLOW: SubWorkflowParams(workflow_id=CHILD_WORKFLOW_ID),
+    TaskType.SWITCH: SwitchParams(
+        cases=(SwitchCase(condition="${region} == 'eu'", task_id=SUCCESS_ID),), default_task_id=FAILED_ID
+    ),
 }
 
 
 def around(task: SnapshotTask) -> tuple[list[SnapshotTask], list[tuple[int, int]]]:
-    """``task`` after a SHELL task and before two (tasks, edges), as the CONDITIONS example needs."""
+    """``task`` after a SHELL task and before two (tasks, edges), as the CONDITIONS and SWITCH examples need."""
     shells = [
         SnapshotTask(task_id=i, name=f"t{i}", task_type="SHELL", params=ShellParams(script="echo"))
         for i in (UPSTREAM_ID, SUCCESS_ID, FAILED_ID)

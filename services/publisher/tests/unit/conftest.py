@@ -189,6 +189,7 @@ def pyds() -> SimpleNamespace:
         "spark": "pydolphinscheduler.tasks.spark",
         "flink": "pydolphinscheduler.tasks.flink",
         "condition": "pydolphinscheduler.tasks.condition",
+        "switch": "pydolphinscheduler.tasks.switch",
         "sub_workflow": "pydolphinscheduler.tasks.sub_workflow",
         "datasource": "pydolphinscheduler.models.datasource",
     }

@@ -14,7 +14,7 @@ from common.workflow import ConditionsParams, NodeAttrs, ShellParams, SnapshotTa
 from publisher.domain import convert
 from publisher.domain.errors import InvalidDag
 
-from .test_pyds_equivalence import PROJECT, USER, normalise_relations, normalise_task
+from .test_pyds_equivalence import PROJECT, USER, assert_branching_task_as_sdk
 
 CODE = 1_000_000_000_000
 ATTRS = NodeAttrs(worker_group="etl", retries=1)
@@ -130,18 +130,7 @@ def test_conditions_mean_what_the_sdk_sends(pyds: Any, fake_gateway: Any, snapsh
             worker_group="etl",
             fail_retry_times=1,
         )
-    raw = wf.get_define()
-    define = {k: json.loads(json.dumps(raw[k])) for k in ("taskDefinitionJson", "taskRelationJson")}
-    theirs = {t["code"]: t for t in define["taskDefinitionJson"]}
     defn = convert(snapshot(tasks, EDGES), codes)
-    mine = {t["code"]: t for t in json.loads(defn.task_definition_json)}
-    assert set(mine) == set(theirs)
-    sdk_cond = dict(theirs[codes[3]])
-    sdk_params = {k: v for k, v in sdk_cond["taskParams"].items() if k != "waitStartTimeout"}
-    assert sdk_params["dependence"] == mine[codes[3]]["taskParams"]["dependence"]
-    assert sdk_params["conditionResult"] == mine[codes[3]]["taskParams"]["conditionResult"]
-    drop = ("cpuQuota", "memoryMax")
-    mine_task = {k: v for k, v in mine[codes[3]].items() if k not in drop}
-    sdk_task = {k: v for k, v in sdk_cond.items() if k not in drop}
-    assert normalise_task(mine_task, sdk=False) == normalise_task({**sdk_task, "taskParams": sdk_params}, sdk=True)
-    assert normalise_relations(json.loads(defn.task_relation_json)) == normalise_relations(define["taskRelationJson"])
+    assert_branching_task_as_sdk(
+        defn.task_definition_json, defn.task_relation_json, wf.get_define(), codes[3], ("dependence", "conditionResult")
+    )

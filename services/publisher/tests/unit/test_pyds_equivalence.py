@@ -99,6 +99,27 @@ def normalise_relations(relations: list[dict[str, Any]]) -> list[tuple[Any, ...]
     return sorted(out, key=repr)
 
 
+def assert_branching_task_as_sdk(
+    definition_json: str, relation_json: str, sdk_define: dict[str, Any], code: int, own_params: tuple[str, ...]
+) -> None:
+    """A CONDITIONS or SWITCH task (``code``) and the relations as the converter sends them (its task definition and
+    relation JSON) and as the SDK does (``Workflow.get_define()``): the same tasks, the type's ``own_params`` equal,
+    the task field by field but for the SDK's ``waitStartTimeout`` (which these types ignore) and the worker resources
+    the SDK lacks, and the same relations (the SDK draws the branch edges itself)."""
+    define = {k: json.loads(json.dumps(sdk_define[k])) for k in ("taskDefinitionJson", "taskRelationJson")}
+    theirs = {t["code"]: t for t in define["taskDefinitionJson"]}
+    mine = {t["code"]: t for t in json.loads(definition_json)}
+    assert set(mine) == set(theirs)
+    sdk_params = {k: v for k, v in theirs[code]["taskParams"].items() if k != "waitStartTimeout"}
+    for name in own_params:
+        assert sdk_params[name] == mine[code]["taskParams"][name], name
+    drop = ("cpuQuota", "memoryMax")
+    mine_task = {k: v for k, v in mine[code].items() if k not in drop}
+    sdk_task = {k: v for k, v in theirs[code].items() if k not in drop}
+    assert normalise_task(mine_task, sdk=False) == normalise_task({**sdk_task, "taskParams": sdk_params}, sdk=True)
+    assert normalise_relations(json.loads(relation_json)) == normalise_relations(define["taskRelationJson"])
+
+
 # --- the DAG, and an independent translation of it to the SDK -------------------------------------------
 
 

@@ -1,5 +1,5 @@
-"""HTTP, PROCEDURE, DATAX, SPARK, FLINK, CONDITIONS and SUB_WORKFLOW task parameters as DS 3.4 checks them on
-save.
+"""HTTP, PROCEDURE, DATAX, SPARK, FLINK, CONDITIONS, SUB_WORKFLOW and SWITCH task parameters as DS 3.4 checks them
+on save.
 
 DS 3.4 saves a task definition only when ``TaskPluginManager.checkTaskParameters(taskType, taskParams)`` holds:
 the task type's channel reads ``taskParams`` with ``JSONUtils.parseObject`` into its parameters class and calls
@@ -34,6 +34,14 @@ a task code that is not a positive integer.
 ``SubWorkflowParameters`` (task-api; its ``long workflowDefinitionCode`` is confirmed by DS 3.4.2's service jar, which
 calls ``getWorkflowDefinitionCode()J``) is valid when ``workflowDefinitionCode > 0``; a save does not look the code up
 (DS checks the children when the parent goes online: ``Definitions.release``).
+``SwitchParameters`` (task-api, 3.4 source; the ``Long`` codes and the ``String`` condition confirmed by DS 3.4.2's
+master jar, which calls ``SwitchResultVo.getNextNode()Ljava/lang/Long;``, ``getCondition()Ljava/lang/String;`` and
+``SwitchResult.getNextNode()Ljava/lang/Long;``): ``switchResult`` a ``SwitchResult`` (``dependTaskList`` of
+``SwitchResultVo`` {``condition``, ``nextNode``}, ``nextNode`` the default branch) and ``nextBranch``, which the master
+sets at run time; valid when ``switchResult`` is there, it has cases or a default, and every case has a ``nextNode``.
+Jackson reads ``""`` into a ``Long`` as null (the SDK's ``nextNode`` without a default). The emulator also refuses
+what DS saves and cannot run as meant: a case without a condition (or a blank one: never true), a branch code that is
+not a positive integer, and cases in a ``null`` list beside a default (DS's ``checkParameters`` would throw on it).
 """
 
 from __future__ import annotations
@@ -51,7 +59,7 @@ HTTP_CHECK_CONDITIONS = ("STATUS_CODE_DEFAULT", "STATUS_CODE_CUSTOM", "BODY_CONT
 HTTP_PARAMETER_TYPES = ("PARAMETER", "HEADERS")
 
 #: the task types whose parameters the emulator checks as DS does (SHELL/PYTHON: ``rawScript``; DEPENDENT: its module)
-CHECKED_TYPES = ("HTTP", "PROCEDURE", "DATAX", "SPARK", "FLINK", "CONDITIONS", "SUB_WORKFLOW")
+CHECKED_TYPES = ("HTTP", "PROCEDURE", "DATAX", "SPARK", "FLINK", "CONDITIONS", "SUB_WORKFLOW", "SWITCH")
 #: Java's ``Long.MAX_VALUE``: Jackson fails on a larger ``long``
 _LONG_MAX = 2**63 - 1
 SPARK_PROGRAM_TYPES = ("JAVA", "SCALA", "PYTHON", "SQL")
@@ -213,11 +221,69 @@ def _conditions_ok(params: dict[str, Any]) -> bool:
     return True
 
 
+def _long_unreadable(value: Any) -> bool:
+    """A ``Long`` field: what ``_unreadable(value, "number")`` says, but ``""`` is read (as null) and so is any
+    integer Java's ``long`` holds."""
+    if value == "":
+        return False
+    return _unreadable(value, "number") or abs(_int(value)) > _LONG_MAX
+
+
+def _switch_unreadable(params: dict[str, Any]) -> bool:
+    result = params.get("switchResult")
+    if _unreadable(result, "object") or _unreadable(params.get("localParams"), "list"):
+        return True
+    if _long_unreadable(params.get("nextBranch")) or _unreadable(params.get("resultConditionLocation"), "number"):
+        return True
+    if not isinstance(result, dict):
+        return False
+    cases = result.get("dependTaskList")
+    if _long_unreadable(result.get("nextNode")) or _unreadable(cases, "list"):
+        return True
+    for case in cases or ():
+        if _unreadable(case, "object"):
+            return True
+        if isinstance(case, dict) and (
+            _text_unreadable(case.get("condition")) or _long_unreadable(case.get("nextNode"))
+        ):
+            return True
+    return False
+
+
+def _branch_code(value: Any) -> int | None:
+    """A readable ``Long`` branch code as DS holds it (None: null)."""
+    return None if value is None or value == "" else _int(value)
+
+
+def _switch_ok(params: dict[str, Any]) -> bool:
+    result = params.get("switchResult")
+    if not isinstance(result, dict):
+        return False
+    cases, default = result.get("dependTaskList"), _branch_code(result.get("nextNode"))
+    if not cases and default is None:
+        return False
+    if cases is None:
+        return False  # DS's checkParameters loops over the null list
+    if default is not None and default <= 0:
+        return False
+    for case in cases:
+        if not isinstance(case, dict):
+            return False
+        code = _branch_code(case.get("nextNode"))
+        if code is None or code <= 0 or not _text(case.get("condition")).strip():
+            return False
+    return True
+
+
 def task_params_status(task_type: str, params: Any) -> str | None:
-    """The DS status a save answers for HTTP, PROCEDURE, DATAX, SPARK, FLINK, CONDITIONS or SUB_WORKFLOW ``taskParams``
-    (None: accepted; see the module)."""
+    """The DS status a save answers for HTTP, PROCEDURE, DATAX, SPARK, FLINK, CONDITIONS, SUB_WORKFLOW or SWITCH
+    ``taskParams`` (None: accepted; see the module)."""
     if not isinstance(params, dict):
         return PARAMS_UNREADABLE
+    if task_type == "SWITCH":
+        if _switch_unreadable(params):
+            return PARAMS_UNREADABLE
+        return None if _switch_ok(params) else PARAMS_INVALID
     if task_type == "SUB_WORKFLOW":
         code = params.get("workflowDefinitionCode")
         if _unreadable(code, "number") or _unreadable(params.get("localParams"), "list") or abs(_int(code)) > _LONG_MAX:

@@ -65,6 +65,7 @@ TASK_TYPES = (
     "FLINK",
     "CONDITIONS",
     "SUB_WORKFLOW",
+    "SWITCH",
 )
 STATUSES = ("draft", "ready", "online", "offline", "archived")
 PUBLISH_STATUSES = ("never_published", "pending", "published", "failed")

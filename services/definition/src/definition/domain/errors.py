@@ -35,7 +35,8 @@ class InvalidWorkflowStructure(ValidationFailed):
     ``{"code": "cycle", "path": [3, 7, 9, 3], "message": "..."}``. Problem codes: ``empty_dag``, ``duplicate_task``,
     ``unknown_task``, ``self_loop``, ``duplicate_edge``, ``edge_task_not_in_workflow``, ``cycle``,
     ``node_attrs_for_unknown_task``, ``duplicate_param``, ``task_not_in_catalog``, ``condition_task_not_upstream`` and
-    ``branch_target_not_downstream`` (a CONDITIONS task's ``field``, e.g. ``params.success_task_ids``)."""
+    ``branch_target_not_downstream`` (a CONDITIONS or SWITCH task's ``field``, e.g. ``params.success_task_ids``,
+    ``params.cases``)."""
 
     code = "invalid-workflow-structure"
     title = "Invalid workflow structure"

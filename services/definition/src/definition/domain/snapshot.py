@@ -159,7 +159,7 @@ def build_snapshot(
             )
 
     if dag is not None:
-        # CONDITIONS tasks: checked tasks directly upstream, branch targets directly downstream
+        # CONDITIONS and SWITCH tasks: checked tasks directly upstream, branch targets directly downstream
         problems.extend(branch_problems({t.task_id: t.params for t in task_list}, dag.edges))
 
     if problems:

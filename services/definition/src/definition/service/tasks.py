@@ -143,7 +143,7 @@ async def update_task(deps: Deps, task_id: int, body: schemas.TaskUpdate, actor:
                     )
                 }
             )
-            # a CONDITIONS task edited in its workflow: its checks and branches must fit the workflow's edges
+            # a CONDITIONS or SWITCH task edited in its workflow: its checks and branches must fit the workflow's edges
             problems = branch_problems(
                 {task_id: changed.params}, [(e.upstream_task_id, e.downstream_task_id) for e in old.edges]
             )

@@ -74,7 +74,13 @@ Decisions (see also the docstrings below):
   DS code of the child (a platform workflow id in the params) from the publisher's engine table, passed in as
   ``sub_workflow_codes``; a child never deployed is ``SubWorkflowNotDeployed`` naming the task and the workflow.
   The type is ``SUB_WORKFLOW`` on DS 3.3 and 3.4 alike (DS 3.2's ``SUB_PROCESS``/``processDefinitionCode`` is what
-  the SDK still sends). Not added (issue 21): SWITCH.
+  the SDK still sends).
+* A SWITCH task (issue 21) sends DS's ``SwitchParameters``: ``switchResult`` with a ``dependTaskList`` of cases
+  ``{condition, nextNode}`` (the condition as written, the branch target's task code) and ``nextNode``, the default
+  branch's task code (``null`` without one: DS then fails the SWITCH task when no case holds), as pydolphinscheduler's
+  ``Switch`` sends them (but for the SDK's ``""`` where there is no default). Every branch target must be a direct
+  downstream task of the SWITCH task (``common.workflow.branch_problems``; ``InvalidDag`` otherwise), so the relations
+  DS needs from the SWITCH task to each branch target are the workflow's own edges.
 """
 
 from __future__ import annotations
@@ -107,6 +113,7 @@ from common.workflow import (
     SqlParams,
     StructureSnapshot,
     SubWorkflowParams,
+    SwitchParams,
     branch_problems,
     datasources_of,
     workflow_failure_strategy,
@@ -547,8 +554,9 @@ def _params_text(params: tuple[Param, ...]) -> str:
 
 
 def _check_branches(tasks: list[SnapshotTask], edges: list[tuple[int, int]]) -> None:
-    """A CONDITIONS task checks only its direct upstream tasks and branches only to its direct downstream tasks
-    (the definition service refuses anything else on save; a snapshot from elsewhere is checked here too)."""
+    """A CONDITIONS task checks only its direct upstream tasks and branches only to its direct downstream tasks, as
+    does a SWITCH task (the definition service refuses anything else on save; a snapshot from elsewhere is checked
+    here too)."""
     problems = branch_problems({t.task_id: t.params for t in tasks}, edges)
     if problems:
         ids = sorted({i for p in problems for i in p["task_ids"]})
@@ -669,6 +677,13 @@ def _task_text(
             f'{{"dependence":{{"relation":"{p.relation}","dependTaskList":[{groups}]}},'
             f'"conditionResult":{{"successNode":{_codes_text(p.success_task_ids, code_of)},'
             f'"failedNode":{_codes_text(p.failed_task_ids, code_of)}}},'
+            f'"localParams":{local_params},"resourceList":[]}}'
+        )
+    elif type(p) is SwitchParams:
+        cases = ",".join([f'{{"condition":{_str(c.condition)},"nextNode":{code_of[c.task_id]}}}' for c in p.cases])
+        default = "null" if p.default_task_id is None else str(code_of[p.default_task_id])
+        task_params = (
+            f'{{"switchResult":{{"dependTaskList":[{cases}],"nextNode":{default}}},'
             f'"localParams":{local_params},"resourceList":[]}}'
         )
     else:  # pragma: no cover - the snapshot model admits no other params
