@@ -243,3 +243,71 @@ async def test_a_sub_workflow_runs_its_child_once_the_child_is_published_and_onl
     assert (task.task_type, task.task_params["workflowDefinitionCode"]) == ("SUB_WORKFLOW", child_live["workflow_code"])
     assert dag.workflow_definition.release_state == ReleaseState.ONLINE
     await run_and_wait(p, int(parent["id"]), f"parent-{s}", "SUCCESS")
+
+
+async def test_a_switch_task_routes_through_the_gateway(platform: Platform) -> None:
+    """extract -> SWITCH (region eu? rows over 1000?) -> load-eu, load-big, load-rest by default: a branch that is not
+    an edge is a 422 naming the field; published, DS holds the ids as codes and the branch edges as relations; a run
+    takes the first case whose condition holds with the workflow's global parameters, the other branches do not run;
+    after an edit of the parameter (a new version, approved and republished) the default is taken."""
+    p, s = platform, uid()
+    extract = await new_task(p, f"extract-{s}")
+    eu, big, rest = [await new_task(p, f"load-{k}-{s}") for k in ("eu", "big", "rest")]
+    params = {
+        "cases": [{"condition": "${region} == 'eu'", "task_id": eu}, {"condition": "${rows} > 1000", "task_id": big}],
+        "default_task_id": rest,
+    }
+    route = await p.call("POST", "/api/v1/tasks", 201, json={"name": f"route-{s}", "task_type": "SWITCH",
+                                                             "params": params})  # fmt: skip
+    r = int(route["id"])
+    blank = {**params, "cases": [{"condition": " ", "task_id": eu}]}
+    bad_case = await p.api.post("/api/v1/tasks", json={"name": f"route-{s}-2", "task_type": "SWITCH", "params": blank})
+    assert bad_case.status_code == 422, bad_case.text
+    assert bad_case.headers["content-type"].startswith("application/problem+json")
+
+    name = f"routing-{s}"
+    tasks = [extract, r, eu, big, rest]
+    global_params = [{"name": "region", "value": "eu"}, {"name": "rows", "value": "1500", "type": "INTEGER"}]
+    body: dict[str, Any] = {
+        "name": name,
+        "tasks": [{"task_id": t} for t in tasks],
+        "edges": [{"upstream_task_id": u, "downstream_task_id": d} for u, d in ((extract, r), (r, eu), (r, big))],
+        "global_params": global_params,
+    }
+    bad = await p.api.post("/api/v1/workflows", json=body)
+    assert bad.status_code == 422, bad.text
+    assert [(e["field"], e["task_ids"]) for e in bad.json()["errors"]] == [("params.default_task_id", [rest])]
+
+    body["edges"].append({"upstream_task_id": r, "downstream_task_id": rest})
+    wf = await p.call("POST", "/api/v1/workflows", 201, json=body)
+    await p.call("POST", f"/api/v1/workflows/{wf['id']}/approve", json={"version_no": 1})
+    detail = await publish(p, int(wf["id"]), "online")
+    dag = await p.ds.get_workflow_definition(detail["project_code"], detail["workflow_code"])
+    codes = {t.name: t.code for t in dag.task_definition_list}
+    switch = next(t for t in dag.task_definition_list if t.task_type == "SWITCH")
+    assert switch.task_params["switchResult"] == {
+        "dependTaskList": [
+            {"condition": "${region} == 'eu'", "nextNode": codes[f"load-eu-{s}"]},
+            {"condition": "${rows} > 1000", "nextNode": codes[f"load-big-{s}"]},
+        ],
+        "nextNode": codes[f"load-rest-{s}"],
+    }
+    assert dag.edges() == {(0, codes[f"extract-{s}"]), (codes[f"extract-{s}"], switch.code),
+                           *((switch.code, codes[f"load-{k}-{s}"]) for k in ("eu", "big", "rest"))}  # fmt: skip
+
+    # region eu: the first case holds (the second would too: only the first is taken)
+    instance_id = await run_and_wait(p, int(wf["id"]), name, "SUCCESS")
+    ran = await p.ds.get_instance_tasks(detail["project_code"], instance_id)
+    assert {t.name: t.state for t in ran.task_list} == {f"extract-{s}": "SUCCESS", switch.name: "SUCCESS",
+                                                        f"load-eu-{s}": "SUCCESS"}  # fmt: skip
+
+    # region us, 10 rows: no case holds, the default runs
+    other = [{"name": "region", "value": "us"}, {"name": "rows", "value": "10", "type": "INTEGER"}]
+    updated = await p.call("PUT", f"/api/v1/workflows/{wf['id']}", json={**body, "global_params": other,
+                                                                          "expected_version_no": 1})  # fmt: skip
+    await p.call("POST", f"/api/v1/workflows/{wf['id']}/approve", json={"version_no": updated["current_version_no"]})
+    detail = await publish(p, int(wf["id"]), "online")
+    instance_id = await run_and_wait(p, int(wf["id"]), name, "SUCCESS")
+    ran = await p.ds.get_instance_tasks(detail["project_code"], instance_id)
+    assert {t.name: t.state for t in ran.task_list} == {f"extract-{s}": "SUCCESS", switch.name: "SUCCESS",
+                                                        f"load-rest-{s}": "SUCCESS"}  # fmt: skip

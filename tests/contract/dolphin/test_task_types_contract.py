@@ -8,7 +8,9 @@ unchanged against a real DS 3.3/3.4."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -205,6 +207,60 @@ async def test_a_switch_task_is_saved_with_its_branches_as_codes_and_relations(
         }
         assert saved_edges == {(0, codes[1]), (codes[1], codes[2]), (codes[2], codes[3]), (codes[2], codes[4]),
                                (codes[2], codes[5])}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("region", "default", "ran", "state"),
+    [
+        ("us", 5, {1, 2, 4}, "SUCCESS"),  # the first case fails, the second holds: its branch only
+        ("eu", 5, {1, 2, 3}, "SUCCESS"),  # both hold: the first is taken
+        ("apac", 5, {1, 2, 5}, "SUCCESS"),  # no case holds ("rows" is small): the default
+        ("apac", None, {1, 2}, "FAILURE"),  # no case holds and no default: DS fails the SWITCH task
+    ],
+)
+async def test_a_switch_run_takes_the_first_case_that_holds_else_the_default(
+    ds_gateway: DolphinGatewayClient,
+    ds_rest: DolphinRestClient,
+    ds_target: DsTarget,
+    region: str,
+    default: int | None,
+    ran: set[int],
+    state: str,
+) -> None:
+    """1 -> 2 (SWITCH: region eu -> 3, region not apac -> 4, default 5) over the workflow's global parameters: the
+    branch targets not taken do not run (DS 3.4.2's ``SwitchLogicTask`` and ``SuccessorFlowAdjuster``)."""
+    shell = [
+        SnapshotTask(task_id=i, name=f"step {i}", task_type="SHELL", params=ShellParams(script=f"echo {i}"))
+        for i in (1, 3, 4, 5)
+    ]
+    cases = [{"condition": "${region} == 'eu'", "task_id": 3}, {"condition": "${region} != 'apac'", "task_id": 4}]
+    route = SwitchParams.model_validate({"cases": cases, "default_task_id": default})
+    snap = StructureSnapshot(
+        workflow_id=2,
+        workflow_name=f"switch-run-{uuid.uuid4().hex[:8]}",
+        tasks=(*shell, SnapshotTask(task_id=2, name="route", task_type="SWITCH", params=route)),
+        edges=tuple(Edge(upstream_task_id=u, downstream_task_id=d) for u, d in ((1, 2), (2, 3), (2, 4), (2, 5))),
+    )
+    codes = dict(zip((1, 2, 3, 4, 5), await ds_gateway.gen_task_code_list(5), strict=True))
+    defn = convert(snap, codes)
+    params = [{"prop": "region", "direct": "IN", "type": "VARCHAR", "value": region}]
+    code = await ds_gateway.create_or_update_workflow(
+        user_name=ds_target.user_name, project_name=ds_target.project_name, name=defn.name,
+        task_relation_json=defn.task_relation_json, task_definition_json=defn.task_definition_json,
+        global_params=json.dumps(params), release_state=ReleaseState.ONLINE,
+    )  # fmt: skip
+    [instance_id] = await ds_rest.start_workflow_instance(ds_target.project_code, code)
+    deadline = time.monotonic() + ds_target.run_timeout
+    while not (instance := await ds_rest.get_workflow_instance(ds_target.project_code, instance_id)).state.is_finished:
+        assert time.monotonic() < deadline, f"instance {instance_id} still {instance.state}"
+        await asyncio.sleep(0.1)
+    assert instance.state.name == state
+    tasks = (await ds_rest.get_instance_tasks(ds_target.project_code, instance_id)).task_list
+    by_code: dict[int | None, int] = {code: task_id for task_id, code in codes.items()}
+    assert {by_code[t.task_code] for t in tasks if t.state is not None and t.state.name != "KILL"} == ran
+    route_state = next(t.state for t in tasks if t.task_code == codes[2])
+    assert route_state is not None
+    assert route_state.name == state
 
 
 async def test_ds_accepts_a_spark_sql_task_with_an_empty_script(

@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
+from ds_emulator import switch
 from ds_emulator.definitions import Definitions
 from ds_emulator.dependent import dependent_intervals
 from ds_emulator.errors import DsError, JavaException
@@ -105,14 +106,19 @@ class Executions(Definitions):
         outcomes: dict[int, str] = {}
         #: CONDITIONS task code -> the codes of the branch it chose (the other branch's tasks do not run)
         chosen: dict[int, set[int]] = {}
+        #: SWITCH task code -> the branch targets it did not choose (they do not run; see ``ds_emulator.switch``)
+        passed_over: dict[int, set[int]] = {}
+        params = switch.global_params(wf.global_params)
         plans: list[TaskPlan] = []
         for code in order:
             task = tasks[code]
             pres = upstream.get(code, [])
             conditions = str(task.get("taskType", "")).upper() == "CONDITIONS"
             # a CONDITIONS task runs after a failed upstream task too: testing its state is what it is for
-            if any(p in skipped or (p in failed and not conditions) for p in pres) or any(
-                p in chosen and code not in chosen[p] for p in pres
+            if (
+                any(p in skipped or (p in failed and not conditions) for p in pres)
+                or any(p in chosen and code not in chosen[p] for p in pres)
+                or any(code in passed_over.get(p, ()) for p in pres)
             ):
                 skipped.add(code)
                 continue
@@ -129,6 +135,13 @@ class Executions(Definitions):
                 outcome = self._dependent_outcome(task, start)
             elif conditions:
                 chosen[code] = _branch(task["taskParams"], outcomes)
+            elif str(task.get("taskType", "")).upper() == "SWITCH":
+                # the task's own parameters, then the workflow's (DS's prepared parameters hold both)
+                local = switch.global_params(json.dumps(task["taskParams"].get("localParams") or []))
+                taken, targets = switch.branch(task["taskParams"], {**params, **local})
+                # no case holds and no default, or a branch not in the DAG: DS's SwitchLogicTask fails the task
+                outcome = "FAILURE" if taken is None or taken not in tasks else "SUCCESS"
+                passed_over[code] = targets - {taken} if taken is not None else targets
             elif "exit 1" in str(task.get("taskParams", {}).get("rawScript", "")):
                 outcome = "FAILURE"
             task_duration = rule.duration_seconds if rule and rule.duration_seconds is not None else duration
