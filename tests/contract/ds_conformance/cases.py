@@ -28,6 +28,7 @@ from common.workflow import (
     SqlParams,
     StructureSnapshot,
     SubWorkflowParams,
+    SwitchParams,
     TimeoutStrategy,
 )
 from common.workflow import NodeAttrs as Attrs
@@ -47,6 +48,8 @@ SPARK_PARAMETERS = "org.apache.dolphinscheduler.plugin.task.spark.SparkParameter
 FLINK_PARAMETERS = "org.apache.dolphinscheduler.plugin.task.flink.FlinkParameters"
 #: task-api (not served): its member is confirmed by DS 3.4.2's service jar (``getWorkflowDefinitionCode()J``)
 SUB_WORKFLOW_PARAMETERS = "org.apache.dolphinscheduler.plugin.task.api.parameters.SubWorkflowParameters"
+#: task-api (not served): its members are confirmed by DS 3.4.2's master jar (``SwitchLogicTask``)
+SWITCH_PARAMETERS = "org.apache.dolphinscheduler.plugin.task.api.parameters.SwitchParameters"
 #: the DS code of the child workflow (platform workflow 77) of ``full_snapshot``'s SUB_WORKFLOW task
 CHILD_WORKFLOW_CODE = 7_100_000_000_077
 #: the stand-in each task type's ``taskParams`` are read into
@@ -57,12 +60,13 @@ PLUGIN_PARAMETERS = {
     "SPARK": SPARK_PARAMETERS,
     "FLINK": FLINK_PARAMETERS,
     "SUB_WORKFLOW": SUB_WORKFLOW_PARAMETERS,
+    "SWITCH": SWITCH_PARAMETERS,
 }
 #: what we send in every HTTP and PROCEDURE ``taskParams`` that their DS classes lack (JSONUtils ignores it)
 PLUGIN_PARAMS_IGNORED_BY_DS: dict[str, str] = {
     "resourceList": "every task's taskParams carries it in what pydolphinscheduler sends (Task._task_default_attr); "
-    "empty here; HttpParameters, ProcedureParameters and SubWorkflowParameters have no resource list (DataxParameters "
-    "has one)",
+    "empty here; HttpParameters, ProcedureParameters, SubWorkflowParameters and SwitchParameters have no resource "
+    "list (DataxParameters has one)",
 }
 
 #: properties of a DEPENDENT task's ``taskParams`` that we send and DS's ``DependentParameters`` does not have (its
@@ -168,6 +172,12 @@ def full_snapshot() -> StructureSnapshot:
             task_id=14, name="child", task_type="SUB_WORKFLOW",
             params=SubWorkflowParams(workflow_id=77, local_params=_params("c")),
         ),
+        SnapshotTask(
+            task_id=15, name="route", task_type="SWITCH",
+            params=SwitchParams.model_validate({"cases": [{"condition": "${dt} == '2025-01-01' && ${n} > 1",
+                                                           "task_id": 12}],
+                                                "default_task_id": 10, "local_params": _params("w")}),
+        ),
     ]  # fmt: skip
     return StructureSnapshot(
         workflow_id=1,
@@ -187,6 +197,9 @@ def full_snapshot() -> StructureSnapshot:
             Edge(upstream_task_id=1, downstream_task_id=12),
             Edge(upstream_task_id=12, downstream_task_id=13),
             Edge(upstream_task_id=1, downstream_task_id=14),
+            Edge(upstream_task_id=1, downstream_task_id=15),
+            Edge(upstream_task_id=15, downstream_task_id=10),
+            Edge(upstream_task_id=15, downstream_task_id=12),
         ),
         schedule=Schedule(
             crontab="0 30 2 * * ?",

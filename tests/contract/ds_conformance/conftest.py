@@ -66,6 +66,14 @@ CONDITIONS_CLASSES: dict[str, str] = {
     "ConditionResult": TASK_API + "parameters.ConditionsParameters$ConditionResult",
 }
 
+#: task-api's classes of a SWITCH task's ``taskParams`` (not served): the harness stands in for them (the JSON is read
+#: into the stand-ins), and the master jar says what DS's runtime reads of each
+SWITCH_CLASSES: dict[str, str] = {
+    "SwitchParameters": TASK_API + "parameters.SwitchParameters",
+    "SwitchResult": TASK_API + "parameters.SwitchParameters$SwitchResult",
+    "SwitchResultVo": TASK_API + "model.SwitchResultVo",
+}
+
 
 def emulator_gateway_class() -> Path:
     classes = Path(ensure_built().split(os.pathsep, 1)[0])
@@ -79,7 +87,9 @@ def request() -> dict[str, Any]:
         "status": "org.apache.dolphinscheduler.api.enums.Status",
         "enums": sorted(set(DS_ENUMS.values())),
         "references": sorted(NOT_SERVED.values()),
-        "masterReferences": sorted({*DEPENDENT_CLASSES.values(), *CONDITIONS_CLASSES.values()}),
+        "masterReferences": sorted(
+            {*DEPENDENT_CLASSES.values(), *CONDITIONS_CLASSES.values(), *SWITCH_CLASSES.values()}
+        ),
         "classFiles": {"emulatorGateway": str(emulator_gateway_class())},
         "json": documents() + MISMATCHES,
     }

@@ -30,7 +30,7 @@ from .cases import (
     PLUGIN_PARAMETERS,
     documents,
 )
-from .conftest import CONDITIONS_CLASSES, DEPENDENT_CLASSES, DS_ENUMS, NOT_SERVED, STANDINS
+from .conftest import CONDITIONS_CLASSES, DEPENDENT_CLASSES, DS_ENUMS, NOT_SERVED, STANDINS, SWITCH_CLASSES
 from .recording import GatewayCall, RestRequest, record_gateway_calls, record_rest_requests
 
 pytestmark = [pytest.mark.ds_conformance, pytest.mark.timeout(600)]
@@ -207,6 +207,30 @@ def test_the_ds_master_reads_the_conditions_json_we_send(facts: dict[str, Any]) 
         assert (getter, descriptor) in used, getter
 
 
+@_ON_MASTER
+def test_the_ds_master_reads_the_switch_json_we_send(facts: dict[str, Any]) -> None:
+    """``SwitchParameters`` (task-api, not served): the stand-ins our SWITCH ``taskParams`` are read into have every
+    member the 3.4.2 master (``SwitchLogicTask``, ``SuccessorFlowAdjuster``) uses, and what it reads is exactly what
+    the converter sets, with those types: ``switchResult`` a ``SwitchResult`` whose ``dependTaskList`` is a list of
+    ``SwitchResultVo`` {``condition`` a ``String``, ``nextNode`` a ``Long``} and whose ``nextNode`` (the default) is a
+    ``Long``; ``nextBranch`` it sets itself."""
+    refs = _master_references(facts)
+    for name, cls in SWITCH_CLASSES.items():
+        _assert_none(checks.check_references_resolve(name, refs[cls]))
+    used = {(r["name"], r["descriptor"]) for cls in SWITCH_CLASSES.values() for r in refs[cls]}
+    assert {n for n, _ in used if n.startswith(("get", "is"))} == {
+        "getSwitchResult", "getDependTaskList", "getNextNode", "getCondition", "getNextBranch",
+    }  # fmt: skip
+    for getter, descriptor in [
+        ("getSwitchResult", f"()L{_internal(SWITCH_CLASSES['SwitchResult'])};"),
+        ("getDependTaskList", "()Ljava/util/List;"),
+        ("getNextNode", "()Ljava/lang/Long;"),
+        ("getCondition", "()Ljava/lang/String;"),
+        ("setNextBranch", "(Ljava/lang/Long;)V"),
+    ]:
+        assert (getter, descriptor) in used, getter
+
+
 def _internal(name: str) -> str:
     return name.replace(".", "/")
 
@@ -305,15 +329,15 @@ def test_third_party_versions_are_the_ones_ds_pins(ds_jars: harness.Jars) -> Non
 
 
 def test_plugin_task_params_lack_only_what_we_send_on_purpose(facts: dict[str, Any]) -> None:
-    """HTTP, PROCEDURE, DATAX, SPARK, FLINK and SUB_WORKFLOW ``taskParams`` (into stand-ins of their parameter classes
-    copied from DS's source: the plugins are not served): the only property DS has no field for is HTTP's, PROCEDURE's
-    and SUB_WORKFLOW's ``resourceList`` (``cases.PLUGIN_PARAMS_IGNORED_BY_DS``), the enums are DS's names, and the
-    rest is read back as sent."""
+    """HTTP, PROCEDURE, DATAX, SPARK, FLINK, SUB_WORKFLOW and SWITCH ``taskParams`` (into stand-ins of their parameter
+    classes copied from DS's source: the plugins are not served): the only property DS has no field for is HTTP's,
+    PROCEDURE's, SUB_WORKFLOW's and SWITCH's ``resourceList`` (``cases.PLUGIN_PARAMS_IGNORED_BY_DS``), the enums are
+    DS's names, and the rest is read back as sent."""
     docs = {d["id"]: d for d in documents() if d["entity"] in PLUGIN_PARAMETERS.values()}
     assert sorted(docs) == [
         "DATAX taskParams custom sync", "DATAX taskParams sync", "FLINK taskParams flink", "FLINK taskParams flink sql",
         "HTTP taskParams call api", "PROCEDURE taskParams proc", "SPARK taskParams spark", "SPARK taskParams spark sql",
-        "SUB_WORKFLOW taskParams child",
+        "SUB_WORKFLOW taskParams child", "SWITCH taskParams route",
     ]  # fmt: skip
     results = {r["id"]: r for r in facts["json"] if r["id"] in docs}
     for doc_id, result in results.items():
@@ -354,3 +378,9 @@ def test_plugin_task_params_lack_only_what_we_send_on_purpose(facts: dict[str, A
     assert child["workflowDefinitionCode"] == CHILD_WORKFLOW_CODE
     assert child["localParams"]
     assert all(p["prop"].startswith("c_") for p in child["localParams"])
+    route = results["SWITCH taskParams route"]["written"]
+    assert route["switchResult"] == {
+        "dependTaskList": [{"condition": "${dt} == '2025-01-01' && ${n} > 1", "nextNode": 7_000_000_000_012}],
+        "nextNode": 7_000_000_000_010,
+    }
+    assert route["nextBranch"] is None  # the master's, at run time
