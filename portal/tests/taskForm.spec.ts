@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { Task, TaskType } from '@/api/types'
-import { branchLabels, formOf, paramsOf, taskSummary } from '@/lib/taskForm'
+import { branchLabels, branchLabelTexts, formOf, paramsOf, taskSummary } from '@/lib/taskForm'
 
 function task(task_type: TaskType, params: Record<string, unknown>): Task {
   return {
@@ -285,9 +285,67 @@ describe('CONDITIONS form', () => {
       { task_id: 4, params: { kind: 'SHELL', script: 'x' } },
     ])
     expect([...labels]).toEqual([
-      ['3>21', 'success'],
-      ['3>22', 'failure'],
-      ['3>23', 'failure'],
+      ['3>21', { kind: 'success' }],
+      ['3>22', { kind: 'failure' }],
+      ['3>23', { kind: 'failure' }],
     ])
+  })
+})
+
+describe('SWITCH form', () => {
+  const params = {
+    cases: [
+      { condition: "${region} == 'eu'", task_id: 21 },
+      { condition: '${rows} > 1000 && ${mode} != "dry" && ${day} != "sunday"', task_id: 22 },
+    ],
+    default_task_id: 23,
+    local_params: [],
+  }
+
+  it('round-trips the cases in order and the default', () => {
+    const form = formOf(task('SWITCH', params))
+    expect(form.switch_cases[1]).toEqual({ condition: params.cases[1].condition, task_id: 22 })
+    expect(form.switch_default_task_id).toBe(23)
+    expect(paramsOf(form)).toEqual({ kind: 'SWITCH', ...params })
+  })
+
+  it('a new one starts with one empty case and no default; an empty case is not sent, one without a task sends 0', () => {
+    const form = formOf(null)
+    form.task_type = 'SWITCH'
+    expect(form.switch_cases).toEqual([{ condition: '', task_id: null }])
+    expect(form.switch_default_task_id).toBeNull()
+    form.switch_cases.push({ condition: '${x} > 1', task_id: null }, { condition: 'true', task_id: 8 })
+    expect(paramsOf(form)).toEqual({
+      kind: 'SWITCH',
+      cases: [
+        { condition: '${x} > 1', task_id: 0 },
+        { condition: 'true', task_id: 8 },
+      ],
+      default_task_id: null,
+      local_params: [],
+    })
+  })
+
+  it('summarises the cases with task names and labels the branch edges by case and default', () => {
+    const names: Record<number, string> = { 21: 'load-eu', 23: 'load-rest' }
+    expect(taskSummary({ kind: 'SWITCH', ...params }, (id) => names[id] ?? `#${id}`)).toBe(
+      `1. \${region} == 'eu' → load-eu\n2. ${params.cases[1].condition} → #22\n* → load-rest`,
+    )
+    const tasks = [
+      { task_id: 3, params: { kind: 'SWITCH', ...params } },
+      { task_id: 4, params: { kind: 'SHELL', script: 'x' } },
+    ]
+    expect([...branchLabels(tasks)]).toEqual([
+      ['3>21', { kind: 'case', n: 1, condition: "${region} == 'eu'" }],
+      ['3>22', { kind: 'case', n: 2, condition: params.cases[1].condition }],
+      ['3>23', { kind: 'default' }],
+    ])
+    const texts = branchLabelTexts(tasks, (key, values) => `${key}|${JSON.stringify(values)}`)
+    expect(texts).toEqual({
+      '3>21': `dag.branch.case|${JSON.stringify({ n: 1, condition: "${region} == 'eu'" })}`,
+      // a long condition is cut short on the edge (the node panel shows all of it)
+      '3>22': `dag.branch.case|${JSON.stringify({ n: 2, condition: '${rows} > 1000 && ${mode} !…' })}`,
+      '3>23': 'dag.branch.default|{}',
+    })
   })
 })

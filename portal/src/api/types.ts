@@ -35,6 +35,7 @@ export const TASK_TYPES: TaskType[] = [
   'FLINK',
   'CONDITIONS',
   'SUB_WORKFLOW',
+  'SWITCH',
 ]
 export const PRIORITIES: Priority[] = ['HIGHEST', 'HIGH', 'MEDIUM', 'LOW', 'LOWEST']
 export const EXECUTION_TYPES: ExecutionType[] = ['PARALLEL', 'SERIAL_WAIT', 'SERIAL_DISCARD', 'SERIAL_PRIORITY']
@@ -75,6 +76,7 @@ export type SparkParams = S['SparkParams']
 export type FlinkParams = S['FlinkParams']
 export type ConditionsParams = S['ConditionsParams']
 export type SubWorkflowParams = S['SubWorkflowParams']
+export type SwitchParams = S['SwitchParams']
 export type TaskParams =
   | ShellParams
   | PythonParams
@@ -86,6 +88,7 @@ export type TaskParams =
   | FlinkParams
   | ConditionsParams
   | SubWorkflowParams
+  | SwitchParams
 /** a task's local parameter (`type`: one of DolphinScheduler's data types) */
 export type LocalParam = NonNullable<ShellParams['local_params']>[number]
 /** what the API always sends (the rest have DolphinScheduler's defaults) */

@@ -220,7 +220,7 @@ export default {
     fit: 'Fit',
     legend: 'Blue border: entry tasks. Drag to pan, scroll to zoom, click a task to see its attributes.',
     externalLegend: 'Dashed purple: DEPENDENT tasks waiting for a task of another workflow (click to open it).',
-    branch: { success: 'success', failure: 'failure' },
+    branch: { success: 'success', failure: 'failure', default: 'default', case: '{n}: {condition}' },
   },
   task: {
     id: 'Task ID',
@@ -294,6 +294,13 @@ export default {
     conditionsHint:
       'The checked tasks must be direct upstream tasks of this one and the branch tasks its direct downstream tasks in the workflow; the workflow is checked when it is saved.',
     conditionsStatus: { SUCCESS: 'succeeded', FAILURE: 'failed' },
+    switchCase: 'Case {n}',
+    switchCondition: 'Condition',
+    switchTask: 'Then run',
+    switchAddCase: 'Add a case',
+    switchDefault: 'Otherwise run (default)',
+    switchHint:
+      'Cases are tried in order and the first whose condition is true runs its task; when none is, the default runs (without one the SWITCH task fails). A condition is a JavaScript expression over the parameters: a text value is put in quotes for you, so compare the bare name with a quoted text. Each task must be a direct downstream task of this one in the workflow (checked when it is saved) and run by one branch only.',
     subWorkflow: 'Workflow to run',
     subWorkflowPick: 'Choose the child workflow',
     subWorkflowHint: 'Publish the child first: DolphinScheduler takes this workflow online only while the child is online.',

@@ -213,7 +213,7 @@ export default {
     fit: '适应',
     legend: '蓝色边框为入口任务。拖动平移，滚轮缩放，点击任务查看属性。',
     externalLegend: '紫色虚线：等待其他工作流任务的 DEPENDENT 任务（点击打开该工作流）。',
-    branch: { success: '成功', failure: '失败' },
+    branch: { success: '成功', failure: '失败', default: '默认', case: '{n}：{condition}' },
   },
   task: {
     id: '任务 ID',
@@ -284,6 +284,13 @@ export default {
     conditionsFailure: '否则运行（失败分支）',
     conditionsHint: '所检查的任务须是本任务的直接上游，分支任务须是它在工作流中的直接下游；保存工作流时校验。',
     conditionsStatus: { SUCCESS: '成功', FAILURE: '失败' },
+    switchCase: '第 {n} 个分支',
+    switchCondition: '条件',
+    switchTask: '成立时运行',
+    switchAddCase: '添加分支',
+    switchDefault: '否则运行（默认分支）',
+    switchHint:
+      '按顺序判断各分支，第一个条件为真的分支运行其任务；都不成立时运行默认分支（没有默认分支则 SWITCH 任务失败）。条件是基于参数的 JavaScript 表达式：文本参数的值会自动加上引号，请直接写参数名并与带引号的文本比较。每个任务须是本任务在工作流中的直接下游（保存工作流时校验），且只能属于一个分支。',
     subWorkflow: '运行的工作流',
     subWorkflowPick: '选择子工作流',
     subWorkflowHint: '请先发布子工作流：只有子工作流在线时，DolphinScheduler 才能让本工作流上线。',

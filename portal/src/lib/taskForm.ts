@@ -1,5 +1,5 @@
 // The task editor's form (TaskEditDialog) <-> a task's params (common.workflow: ShellParams, PythonParams, SqlParams,
-// HttpParams, ProcedureParams, DataxParams, SparkParams, FlinkParams, ConditionsParams, SubWorkflowParams). Plain functions, so the vitest suite checks every type without a browser.
+// HttpParams, ProcedureParams, DataxParams, SparkParams, FlinkParams, ConditionsParams, SubWorkflowParams, SwitchParams). Plain functions, so the vitest suite checks every type without a browser.
 import type {
   ConditionsParams,
   DataxParams,
@@ -11,6 +11,7 @@ import type {
   SparkParams,
   SqlParams,
   SubWorkflowParams,
+  SwitchParams,
   Task,
   TaskParams,
   TaskType,
@@ -41,6 +42,11 @@ export type ConditionStatus = (typeof CONDITION_STATUSES)[number]
 export interface ConditionGroupForm {
   relation: ConditionRelation
   checks: { task_id: number | null; status: ConditionStatus }[]
+}
+/** a SWITCH case in the form (a task not chosen yet is null) */
+export interface SwitchCaseForm {
+  condition: string
+  task_id: number | null
 }
 /** the task types that run on a DolphinScheduler datasource */
 export const DATASOURCE_TASK_TYPES: TaskType[] = ['SQL', 'PROCEDURE']
@@ -108,6 +114,9 @@ export interface TaskForm {
   failed_task_ids: number[]
   /** SUB_WORKFLOW: the platform workflow it runs as a child (null: none chosen yet) */
   sub_workflow_id: number | null
+  /** SWITCH: the cases in order (the first whose condition holds is taken), the default branch's task or null */
+  switch_cases: SwitchCaseForm[]
+  switch_default_task_id: number | null
   local_params: { name: string; value: string }[]
 }
 
@@ -120,7 +129,8 @@ type AnyParams = Partial<
     Omit<SparkParams, 'kind' | 'deploy_mode'> &
     Omit<FlinkParams, 'kind' | 'deploy_mode'> &
     Omit<ConditionsParams, 'kind' | 'relation'> &
-    Omit<SubWorkflowParams, 'kind'>
+    Omit<SubWorkflowParams, 'kind'> &
+    Omit<SwitchParams, 'kind'>
 > & { method?: string; deploy_mode?: string; relation?: string }
 
 /** the form of a task being edited (defaults for a new one) */
@@ -190,6 +200,8 @@ export function formOf(task?: Task | null): TaskForm {
     success_task_ids: [...(p.success_task_ids ?? [])],
     failed_task_ids: [...(p.failed_task_ids ?? [])],
     sub_workflow_id: type === 'SUB_WORKFLOW' ? (p.workflow_id ?? null) : null,
+    switch_cases: (p.cases ?? [{ condition: '', task_id: 0 }]).map((c) => ({ condition: c.condition, task_id: c.task_id || null })),
+    switch_default_task_id: p.default_task_id ?? null,
     local_params: (p.local_params ?? []).map((x) => ({ name: x.name, value: x.value ?? '' })),
   }
 }
@@ -309,6 +321,16 @@ export function paramsOf(form: TaskForm): TaskParams {
         failed_task_ids: form.failed_task_ids,
         local_params,
       }
+    case 'SWITCH':
+      return {
+        kind: 'SWITCH',
+        // an empty case is dropped; one without a task sends 0, which the definition service refuses naming task_id
+        cases: form.switch_cases
+          .filter((c) => c.condition.trim() || c.task_id != null)
+          .map((c) => ({ condition: c.condition, task_id: c.task_id ?? 0 })),
+        default_task_id: form.switch_default_task_id,
+        local_params,
+      }
     case 'SUB_WORKFLOW':
       // no child chosen: 0, which the definition service refuses naming params.workflow_id
       return { kind: 'SUB_WORKFLOW', workflow_id: form.sub_workflow_id ?? 0, local_params }
@@ -326,7 +348,7 @@ export function paramsOf(form: TaskForm): TaskParams {
 }
 
 /**
- * one line or block that says what a task does (the DAG's node panel); `name` names a task by id (CONDITIONS),
+ * one line or block that says what a task does (the DAG's node panel); `name` names a task by id (CONDITIONS, SWITCH),
  * `workflowName` a SUB_WORKFLOW's child workflow
  */
 export function taskSummary(
@@ -339,6 +361,11 @@ export function taskSummary(
     const id = p.workflow_id ?? 0
     const child = workflowName(id)
     return child ? `⤷ ${child} (#${id})` : `⤷ #${id}`
+  }
+  if (p.kind === 'SWITCH') {
+    const cases = (p.cases ?? []).map((c, i) => `${i + 1}. ${c.condition} → ${name(c.task_id)}`)
+    const fallback = p.default_task_id != null ? [`* → ${name(p.default_task_id)}`] : []
+    return [...cases, ...fallback].join('\n')
   }
   if (p.kind === 'CONDITIONS') {
     const groups = (p.groups ?? []).map(
@@ -364,14 +391,44 @@ export function taskSummary(
   return String(p.sql ?? p.script ?? '')
 }
 
-/** the branch edges of the CONDITIONS tasks among `tasks`, keyed `"from>to"`: 'success' or 'failure' */
-export function branchLabels(tasks: { task_id: number; params?: unknown }[]): Map<string, 'success' | 'failure'> {
-  const out = new Map<string, 'success' | 'failure'>()
+/** what labels a branch edge: a CONDITIONS task's success/failure, a SWITCH task's case (number, condition) or default */
+export type BranchLabel =
+  | { kind: 'success' | 'failure' | 'default' }
+  | { kind: 'case'; n: number; condition: string }
+
+/** the branch edges of the CONDITIONS and SWITCH tasks among `tasks`, keyed `"from>to"` */
+export function branchLabels(tasks: { task_id: number; params?: unknown }[]): Map<string, BranchLabel> {
+  const out = new Map<string, BranchLabel>()
   for (const t of tasks) {
-    const p = t.params as Partial<ConditionsParams> | undefined
-    if (p?.kind !== 'CONDITIONS') continue
-    for (const id of p.success_task_ids ?? []) out.set(`${t.task_id}>${id}`, 'success')
-    for (const id of p.failed_task_ids ?? []) out.set(`${t.task_id}>${id}`, 'failure')
+    const p = t.params as (Partial<ConditionsParams> | Partial<SwitchParams>) | undefined
+    if (p?.kind === 'CONDITIONS') {
+      for (const id of p.success_task_ids ?? []) out.set(`${t.task_id}>${id}`, { kind: 'success' })
+      for (const id of p.failed_task_ids ?? []) out.set(`${t.task_id}>${id}`, { kind: 'failure' })
+    } else if (p?.kind === 'SWITCH') {
+      ;(p.cases ?? []).forEach((c, i) => out.set(`${t.task_id}>${c.task_id}`, { kind: 'case', n: i + 1, condition: c.condition }))
+      if (p.default_task_id != null) out.set(`${t.task_id}>${p.default_task_id}`, { kind: 'default' })
+    }
+  }
+  return out
+}
+
+/** the longest condition an edge label shows whole (the node panel has all of it) */
+const LABEL_CONDITION_CHARS = 28
+
+/** the branch edges' labels as text (`"from>to"` -> text), through the i18n `translate` (`dag.branch.*`) */
+export function branchLabelTexts(
+  tasks: { task_id: number; params?: unknown }[],
+  translate: (key: string, values: Record<string, unknown>) => string,
+): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const [key, label] of branchLabels(tasks)) {
+    if (label.kind !== 'case') {
+      out[key] = translate(`dag.branch.${label.kind}`, {})
+      continue
+    }
+    const c = label.condition
+    const condition = c.length > LABEL_CONDITION_CHARS ? `${c.slice(0, LABEL_CONDITION_CHARS - 1)}…` : c
+    out[key] = translate('dag.branch.case', { n: label.n, condition })
   }
   return out
 }
