@@ -34,6 +34,24 @@ describe('layoutDag', () => {
     }
   })
 
+  it('keeps room for an edge label between the two nodes and puts the label there', () => {
+    const edges: [number, number][] = [
+      [1, 2],
+      [1, 3],
+    ]
+    const label = "1: ${region} == 'eu' && ${rows} > 10"
+    const plain = layoutDag(nodes.slice(0, 3), edges)
+    const labelled = layoutDag(nodes.slice(0, 3), edges, { edgeLabels: { '1>2': label } })
+    const at = (l: typeof plain, id: number) => l.nodes.find((n) => n.id === id)!
+    const gap = (l: typeof plain) => at(l, 2).x - (at(l, 1).x + at(l, 1).width)
+    // the label (about 7 px a character) fits between the switch and its branch; without it the gap is narrower
+    expect(gap(labelled)).toBeGreaterThanOrEqual(label.length * 7)
+    expect(gap(plain)).toBeLessThan(label.length * 7)
+    const mid = labelled.edges.find((e) => e.from === 1 && e.to === 2)!.mid
+    expect(mid.x).toBeGreaterThan(at(labelled, 1).x + at(labelled, 1).width)
+    expect(mid.x).toBeLessThan(at(labelled, 2).x)
+  })
+
   it('ignores edges to unknown nodes, self loops and duplicates', () => {
     const l = layoutDag(nodes.slice(0, 2), [
       [1, 2],

@@ -38,6 +38,8 @@ export interface LayoutOptions {
   minNodeWidth?: number
   maxNodeWidth?: number
   margin?: number
+  /** text drawn on an edge (`"from>to"` -> text): the layout keeps room for it between the two nodes */
+  edgeLabels?: Record<string, string>
 }
 
 const CHAR_WIDTH = 7.2
@@ -96,7 +98,9 @@ export function layoutDag(
     if (!known.has(u) || !known.has(v) || u === v || seen.has(key)) continue
     seen.add(key)
     kept.push([u, v])
-    g.setEdge(String(u), String(v))
+    const label = opts.edgeLabels?.[key]
+    if (label) g.setEdge(String(u), String(v), { width: nodeWidth(label, undefined, 0, 10_000) - 24, height: 16, labelpos: 'c' })
+    else g.setEdge(String(u), String(v))
   }
   dagre.layout(g)
 
@@ -107,9 +111,10 @@ export function layoutDag(
     return { ...n, x: Number(l.x) - w / 2, y: Number(l.y) - h / 2, width: w, height: h }
   })
   const outEdges: LayoutEdge[] = kept.map(([u, v]) => {
-    const e = g.edge(String(u), String(v)) as { points?: { x: number; y: number }[] } | undefined
+    const e = g.edge(String(u), String(v)) as { points?: { x: number; y: number }[]; x?: number; y?: number } | undefined
     const points = e?.points ?? []
-    const mid = points[Math.floor(points.length / 2)] ?? { x: 0, y: 0 }
+    // a labelled edge's label has its own place (x, y); another edge's middle point is the middle of its path
+    const mid = e?.x != null && e?.y != null ? { x: e.x, y: e.y } : (points[Math.floor(points.length / 2)] ?? { x: 0, y: 0 })
     return { from: u, to: v, path: pathThrough(points), mid: { x: Number(mid.x), y: Number(mid.y) } }
   })
   const graph = g.graph() as { width?: number; height?: number }
