@@ -6,7 +6,9 @@
 //     auto: { workflowName, up, up2: { id, name, workflowId }, p1, p2, p3: { id, name } } (auto-orchestration: p1 reads
 //       what up of workflow up.workflowId writes, p2 reads p1; p3 reads what up2 of another workflow writes),
 //     lineage: { tables: [a, b, c], l1, l2, l3: { id, name }, workflowId, workflowName } (table lineage, issue 21: l1
-//       writes a, l2 reads a and writes b, l3 reads b and writes c; the workflow draws only l3 → l2, the wrong way) }
+//       writes a, l2 reads a and writes b, l3 reads b and writes c; the workflow draws only l3 → l2, the wrong way),
+//     switchWorkflow: { id, route, eu, rest: { id, name }, condition } (issue 21: route is a SWITCH task, a case
+//       `condition` → eu, rest by default) }
 // Besides the UI, the scenario uses the gateway API (to change a workflow behind the browser's back) and DolphinScheduler's
 // REST API (to check what a click started there).
 // Every step takes a screenshot (NN-step.png; NN-step-FAILED.png when it fails). The last line on stdout is a JSON
@@ -729,6 +731,32 @@ try {
     await testId('show-ignored').waitFor()
     if (await testId('lineage-check').locator(`[data-suggested-edge="${lin.l2.id}>${lin.l3.id}"]`).count())
       throw new Error('an ignored suggestion is back')
+  })
+
+  await step('switch-branches', async () => {
+    // a SWITCH task's branch edges labelled by case and default, its cases in the node panel (then in the task editor)
+    const sw = cfg.switchWorkflow
+    await page.goto(`${cfg.baseUrl}/workflows/${sw.id}`)
+    await testId('workflow-detail').waitFor()
+    const dag = testId('dag')
+    await expectText(dag.locator(`[data-edge-label="${sw.route.id}>${sw.eu.id}"]`), `1：${sw.condition}`)
+    await expectText(dag.locator(`[data-edge-label="${sw.route.id}>${sw.rest.id}"]`), '默认')
+    await dag.locator(`[data-task-id="${sw.route.id}"]`).click()
+    await expectText(testId('node-panel'), `1. ${sw.condition} → ${sw.eu.name}`)
+    await expectText(testId('node-panel'), `* → ${sw.rest.name}`)
+  })
+
+  await step('switch-editor', async () => {
+    const sw = cfg.switchWorkflow
+    await page.goto(`${cfg.baseUrl}/tasks?name=${encodeURIComponent(sw.route.name)}`)
+    const row = page.locator('[data-testid="task-table"] tbody tr', { hasText: sw.route.name })
+    await row.waitFor()
+    await row.locator('[data-testid="edit-task"]').click()
+    const dialog = testId('task-dialog')
+    if ((await dialog.locator('[data-testid="task-switch-condition-0"] input').inputValue()) !== sw.condition)
+      throw new Error('the case condition is not in the editor')
+    await expectText(dialog.locator('[data-testid="task-switch-task-0"]'), sw.eu.name)
+    await expectText(dialog.locator('[data-testid="task-switch-default"]'), sw.rest.name)
   })
 
   result.ok = true

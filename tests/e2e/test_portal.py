@@ -19,8 +19,9 @@ workflow offered (its editor opens with the task picked; not saved), the editor 
 lineage suggests for a task added there (accepted, saved, in the version diff). Then table lineage (issue 21): a
 table searched and opened (its writers, readers, tables up and downstream, workflows, graph), the impact of another
 (each affected task with its path, the workflow once), and the editor's lineage check (a suggested edge added, a
-reversed one flagged and removed, a suggestion ignored for the session; saved). Screenshots of every step go to
-``test-artifacts/e2e/``.
+reversed one flagged and removed, a suggestion ignored for the session; saved). Last, a SWITCH task (issue 21): its
+branch edges labelled by case and default in the DAG, its cases in the node panel and in the task editor. Screenshots
+of every step go to ``test-artifacts/e2e/``.
 """
 
 from __future__ import annotations
@@ -83,6 +84,30 @@ def _one_task_workflow(stack: Stack, name: str) -> dict[str, Any]:
         r = api.post("/api/v1/workflows", json={"name": f"{name}_wf", "tasks": [{"task_id": task_id}], "edges": []})
         assert r.status_code == 201, r.text
         return {"id": r.json()["id"], "name": r.json()["name"]}
+
+
+def _switch_workflow(stack: Stack, suffix: str) -> dict[str, Any]:
+    """A draft workflow whose SWITCH task ``route`` runs ``eu`` when its case holds and ``rest`` by default."""
+    condition = "${region} == 'eu'"
+    with stack.client() as api:
+        ids = {}
+        for key in ("eu", "rest"):
+            r = api.post("/api/v1/tasks", json={"name": f"e2e_{key}_{suffix}", "task_type": "SHELL",
+                                                "params": {"script": f"echo {key}"}})  # fmt: skip
+            assert r.status_code == 201, r.text
+            ids[key] = {"id": r.json()["id"], "name": r.json()["name"]}
+        params = {"cases": [{"condition": condition, "task_id": ids["eu"]["id"]}], "default_task_id": ids["rest"]["id"]}
+        r = api.post("/api/v1/tasks", json={"name": f"e2e_route_{suffix}", "task_type": "SWITCH", "params": params})
+        assert r.status_code == 201, r.text
+        route = {"id": r.json()["id"], "name": r.json()["name"]}
+        body = {
+            "name": f"e2e_switch_{suffix}",
+            "tasks": [{"task_id": t["id"]} for t in (route, ids["eu"], ids["rest"])],
+            "edges": [{"upstream_task_id": route["id"], "downstream_task_id": t["id"]} for t in ids.values()],
+        }
+        r = api.post("/api/v1/workflows", json=body)
+        assert r.status_code == 201, r.text
+        return {"id": r.json()["id"], "route": route, **ids, "condition": condition}
 
 
 def _send_lineage(stack: Stack, kafka_bootstrap: str, events: list[LineageChanged]) -> None:
@@ -254,6 +279,7 @@ def test_portal_end_to_end(platform_stack: Stack, kafka_bootstrap: str) -> None:
     other = _one_task_workflow(platform_stack, f"e2e_archive_{suffix}")  # the target of the migration preview
     draft = _one_task_workflow(platform_stack, f"e2e_scratch_{suffix}")  # never published: the scenario deletes it
     lineage = _table_lineage(platform_stack, kafka_bootstrap, suffix)
+    switch = _switch_workflow(platform_stack, suffix)
     out_dir = ARTIFACTS
     for old in out_dir.glob("*.png"):
         old.unlink()
@@ -275,6 +301,7 @@ def test_portal_end_to_end(platform_stack: Stack, kafka_bootstrap: str) -> None:
             },
             "auto": auto,
             "lineage": lineage,
+            "switchWorkflow": switch,
         },
     )
 
@@ -324,6 +351,8 @@ def test_portal_end_to_end(platform_stack: Stack, kafka_bootstrap: str) -> None:
         "lineage-impact",
         "editor-lineage-check",
         "editor-lineage-saved",
+        "switch-branches",
+        "switch-editor",
     ]
     for s in result["steps"]:
         assert (out_dir / s["screenshot"]).stat().st_size > 10_000, s
