@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, overload
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -144,22 +144,29 @@ def subscribe(
 
 
 async def ensure_topics(
-    kafka: KafkaAccess | str, topics: Iterable[str], *, partitions: int = 3, replication_factor: int = 1
+    kafka: KafkaAccess | str,
+    topics: Iterable[str],
+    *,
+    partitions: int | Mapping[str, int] = 3,
+    replication_factor: int = 1,
 ) -> None:
-    """Create the topics (and their ``.dlq``) if missing. Idempotent. A principal that may not create topics (a
-    service under ACLs: ``platform-provision`` creates them) leaves them to the administrator, with a warning."""
+    """Create the topics (and their ``.dlq``) if missing. Idempotent. ``partitions``: for every topic, or per topic
+    name as given (a ``.dlq`` gets its topic's count; a topic the mapping lacks, 3). A principal that may not create
+    topics (a service under ACLs: ``platform-provision`` creates them) leaves them to the administrator, with a
+    warning. An existing topic is left as it is (its partition count too)."""
     admin = AIOKafkaAdminClient(**client_options(kafka))
     await admin.start()
     try:
         existing = set(await admin.list_topics())
         wanted = []
         for t in topics:
+            count = partitions if isinstance(partitions, int) else partitions.get(t, 3)
             for name in (t, f"{t}.dlq"):
                 if name not in existing:
                     wanted.append(
                         NewTopic(
                             name=name,
-                            num_partitions=partitions,
+                            num_partitions=count,
                             replication_factor=replication_factor,
                             topic_configs={"max.message.bytes": str(MAX_MESSAGE_BYTES + 64 * 1024)},
                         )

@@ -54,7 +54,8 @@ class ServiceSettings(BaseSettings):
     #: create the topics this service produces and consumes (and their ``.dlq``) at start if missing; off where
     #: platform-provision creates them (a service principal under ACLs may not)
     ensure_topics: bool = True
-    topic_partitions: int = Field(default=3, ge=1)
+    #: partitions of the topics it creates: empty, each topic's own count (``common.events.Topics.PARTITIONS``)
+    topic_partitions: int | None = Field(default=None, ge=1)
     #: run the Alembic migrations at start (the ``migrate`` command does the same explicitly)
     auto_migrate: bool = False
     #: the Alembic scripts; empty: the service's own (``services/<svc>/migrations``, ``config.MIGRATIONS``)
