@@ -28,7 +28,7 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
 
-from common.events import PublishCompleted, Topics, registry
+from common.events import PublishCompleted, Topics, WorkflowExecutionFailed, registry
 from common.kafka_access import client_options
 from common.testing.gateway_api import GatewayApi, every_item_async, until
 from common.testing.kafka_helpers import read_topic
@@ -373,3 +373,10 @@ async def _alerts_once(stack: ReplicaStack, flows: Sequence[Flow]) -> None:
     keys = Counter(str(a["incident_key"]) for a in alerts())
     assert [k for k, n in keys.items() if n > 1] == [], keys
     assert alerted() == failed, sorted(keys)
+    # … and history-sync raised each incident once (alerting's deduplication is not what kept them single)
+    topic = stack.procs.topic(Topics.WORKFLOW_EXECUTION_FAILED)
+    records = await read_topic(stack.procs.bootstrap, topic, expect=10**6, timeout_s=5)
+    events = [registry.decode(r.value)[1] for r in records]
+    raised = Counter(e.incident_key for e in events if isinstance(e, WorkflowExecutionFailed))
+    assert [k for k, n in raised.items() if n > 1] == [], raised
+    assert {f"execution:{k}" for k in raised} == set(keys), (sorted(raised), sorted(keys))
