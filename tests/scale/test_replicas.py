@@ -3,15 +3,19 @@
 Two instances of every service (two gateways, definition, publisher, history-sync, lineage-resolver, alerting) on one
 PostgreSQL and Kafka and a DS emulator. Through both gateways alternately: tasks with lineage, workflows (some whose
 task fails), approve, publish online, run; then a burst — rounds in which every workflow gets a new task (with its
-lineage) as a new version, approved and published, then two runs — and in the middle of it, while publishes are
-running in DS, the second instance of every service is SIGKILLed. Afterwards:
+lineage) as a new version, approved and published, then two runs — and in the middle of it, while DS holds every
+release of the second round (both publishers have records running), the second instance of every service is
+SIGKILLed. Afterwards:
 
 - every publish done exactly once: one record per request, ``success``, one ``publish.completed`` per record, and
   DolphinScheduler holds one version per publish (a publish run twice would be a second version);
 - every run exactly once: DS's instances of each workflow are the instances the run requests answered;
 - history complete: every run is among the workflow's last executions through the gateway, in its final state;
-- no duplicate alert: the IM webhook got each incident once, one ``failure`` alert per failed run;
-- the consumer groups rebalanced: each group's members are the survivors' consumers, every partition assigned.
+- no duplicate alert: the IM webhook got each incident once, one ``failure`` alert per failed run, and history-sync
+  raised each incident once;
+- the consumer groups rebalanced: before the kill each group has both replicas' consumers (one per topic it reads,
+  the topics ``Topics.CONSUMERS`` names), after it one replica's, and every partition is assigned exactly once. (The
+  members carry the service's client id, so the survivors are told apart by count, not by name.)
 """
 
 from __future__ import annotations
