@@ -13,9 +13,9 @@ SIGKILLed. Afterwards:
 - history complete: every run is among the workflow's last executions through the gateway, in its final state;
 - no duplicate alert: the IM webhook got each incident once, one ``failure`` alert per failed run, and history-sync
   raised each incident once;
-- the consumer groups rebalanced: before the kill each group has both replicas' consumers (one per topic it reads,
-  the topics ``Topics.CONSUMERS`` names), after it one replica's, and every partition is assigned exactly once. (The
-  members carry the service's client id, so the survivors are told apart by count, not by name.)
+- the consumer groups rebalanced: before the kill each group's members are both replicas' consumers (one per topic
+  it reads, the topics ``Topics.CONSUMERS`` names; a member says its instance in its client id), after it only the
+  survivor's, and every partition is assigned exactly once.
 """
 
 from __future__ import annotations
@@ -187,22 +187,27 @@ async def all_running(api: GatewayApi, flows: Sequence[Flow]) -> bool:
 # -- Kafka consumer groups -------------------------------------------------------------------------------------------
 
 
-async def group_assignments(stack: ReplicaStack) -> dict[str, list[list[tuple[str, int]]]]:
-    """Per consumer group (by service): each member's assigned (topic, partition)s."""
+#: a consumer group member: its client id (the instance, ``<PREFIX>KAFKA_CLIENT_ID``) and its (topic, partition)s
+Member = tuple[str, list[tuple[str, int]]]
+
+
+async def group_members(stack: ReplicaStack) -> dict[str, list[Member]]:
+    """Per consumer group (by service): its members."""
     admin = AIOKafkaAdminClient(**client_options(stack.procs.bootstrap))
     await admin.start()
     try:
-        out: dict[str, list[list[tuple[str, int]]]] = {}
+        out: dict[str, list[Member]] = {}
         for service in GROUPS:
             [response] = await admin.describe_consumer_groups([stack.procs.topic(service)])
             [group] = response.groups
             members = group[-1] if response.API_VERSION < 3 else group[-2]
-            assigned: list[list[tuple[str, int]]] = []
+            out[service] = []
             for member in members:
+                # (member_id, [group_instance_id,] client_id, client_host, metadata, assignment)
                 raw = member[-1]
                 decoded = ConsumerProtocolMemberAssignment.decode(raw) if raw else None
-                assigned.append([(t, p) for t, ps in (decoded.assignment if decoded else []) for p in ps])
-            out[service] = assigned
+                assigned = [(t, p) for t, ps in (decoded.assignment if decoded else []) for p in ps]
+                out[service].append((str(member[-4]), assigned))
         return out
     finally:
         await admin.close()
@@ -218,16 +223,22 @@ async def partition_counts(stack: ReplicaStack, topics: set[str]) -> dict[str, i
         await admin.close()
 
 
-def balanced(groups: dict[str, list[list[tuple[str, int]]]], counts: dict[str, int], members: dict[str, int]) -> str:
-    """What is wrong with the groups' assignments ('' when nothing): ``members`` consumers per group, every
-    partition of every topic it consumes assigned to exactly one of them."""
+def unbalanced(
+    groups: dict[str, list[Member]],
+    topics: dict[str, set[str]],
+    counts: dict[str, int],
+    instances: dict[str, list[str]],
+) -> str:
+    """What is wrong with the groups ('' when nothing): each group's members are exactly one consumer per topic it
+    reads of each of ``instances`` (no one else's), and every partition of those topics is assigned exactly once."""
     problems: list[str] = []
-    for service, assigned in groups.items():
-        if len(assigned) != members[service]:
-            problems.append(f"{service}: {len(assigned)} members, not {members[service]}")
-        held = Counter(tp for member in assigned for tp in member)
-        topics = {t for t, _ in held}
-        expected = {(t, p) for t in topics for p in range(counts.get(t, 0))}
+    for service, members in groups.items():
+        clients = Counter(client for client, _ in members)
+        wanted = dict.fromkeys(instances[service], len(topics[service]))
+        if clients != wanted:
+            problems.append(f"{service}: members {dict(clients)}, not {wanted}")
+        held = Counter(tp for _, assigned in members for tp in assigned)
+        expected = {(t, p) for t in topics[service] for p in range(counts[t])}
         if set(held) != expected or any(n != 1 for n in held.values()):
             problems.append(f"{service}: assigned {sorted(held.items())} (expected each of {sorted(expected)} once)")
     return "; ".join(problems)
@@ -246,10 +257,8 @@ async def test_two_replicas_of_every_service_do_each_effect_once(replica_stack: 
     flows = [Flow(i, f"rep-{s}-{i}", i < FAILING, f"warehouse.rep_{s}_{i}") for i in range(WORKFLOWS)]
     try:
         # both replicas of every consumer group hold partitions before anything is killed
-        groups = await until(lambda: _joined(stack, 2), "both replicas of every consumer group joined", timeout_s=60)
-        # … and read the topics the partition table (Topics.CONSUMERS) says, which bounds their replicas
-        consumed = {g: {t for member in assigned for t, _ in member} for g, assigned in groups.items()}
-        assert consumed == {g: {procs.topic(t) for t in Topics.consumed_by(g)} for g in GROUPS}, consumed
+        both = {g: procs.instances(g) for g in GROUPS}
+        await until(lambda: _joined(stack, both), "both replicas of every consumer group joined", timeout_s=60)
 
         # --- the main flow: tasks with lineage → workflows → approve → publish online → run ----------------------
         await asyncio.gather(*(create(gateways, f) for f in flows))
@@ -283,7 +292,8 @@ async def test_two_replicas_of_every_service_do_each_effect_once(replica_stack: 
         await _runs_once(stack, api, flows)
         await _history_complete(api, flows)
         await _alerts_once(stack, flows)
-        await until(lambda: _joined(stack, 1), "the consumer groups rebalanced onto the survivors", timeout_s=90)
+        survivors = {g: [g] for g in GROUPS}
+        await until(lambda: _joined(stack, survivors), "the groups rebalanced onto the survivors", timeout_s=90)
         print(f"flows and burst {burst - began:.0f} s, checks {time.monotonic() - burst:.0f} s")
     finally:
         stack.emulator.set_global_latency(0)
@@ -291,15 +301,12 @@ async def test_two_replicas_of_every_service_do_each_effect_once(replica_stack: 
             await a.client.aclose()
 
 
-async def _joined(stack: ReplicaStack, replicas: int) -> dict[str, list[list[tuple[str, int]]]] | None:
-    """The groups' assignments once every group has the consumers of ``replicas`` replicas (one per topic the group
-    consumes and replica) and they hold every partition once; else None."""
-    groups = await group_assignments(stack)
-    topics = {g: {t for member in assigned for t, _ in member} for g, assigned in groups.items()}
-    if not all(topics.values()):
-        return None
+async def _joined(stack: ReplicaStack, instances: dict[str, list[str]]) -> bool:
+    """Whether every consumer group is made of ``instances`` (one consumer per topic the group reads, as
+    ``Topics.CONSUMERS`` says) holding every partition once."""
+    topics = {g: {stack.procs.topic(t) for t in Topics.consumed_by(g)} for g in GROUPS}
     counts = await partition_counts(stack, set().union(*topics.values()))
-    return None if balanced(groups, counts, {g: replicas * len(t) for g, t in topics.items()}) else groups
+    return not unbalanced(await group_members(stack), topics, counts, instances)
 
 
 async def _publishes_once(stack: ReplicaStack, api: GatewayApi, flows: Sequence[Flow]) -> None:

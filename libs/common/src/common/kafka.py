@@ -45,7 +45,9 @@ def create_broker(
     tracer_provider: TracerProvider | None = None,
     metrics_registry: CollectorRegistry | None = REGISTRY,
     telemetry: bool = True,
+    client_id: str = "",
 ) -> KafkaBroker:
+    """The service's broker: its producers and consumers say ``client_id`` (default: the service name) to Kafka."""
     middlewares: list[Any] = []
     if telemetry:
         middlewares.append(KafkaTelemetryMiddleware(tracer_provider=tracer_provider))
@@ -55,7 +57,7 @@ def create_broker(
     return KafkaBroker(
         access.bootstrap_servers,
         security=access.broker_security(),
-        client_id=service,
+        client_id=client_id or service,
         enable_idempotence=True,
         acks="all",
         max_request_size=MAX_MESSAGE_BYTES + 64 * 1024,

@@ -63,6 +63,9 @@ class ServiceSettings(BaseSettings):
     #: consumer group of the service's subscribers; empty: the service name (the topic prefix is prepended:
     #: ``group_id``)
     consumer_group: str = ""
+    #: the client id its consumers and producers give Kafka (in the consumer groups' member lists); empty: the service
+    #: name. One per replica (the pod name) tells the replicas apart in ``kafka-consumer-groups.sh --describe``
+    kafka_client_id: str = Field(default="", max_length=200)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_json: bool = True
     #: OTLP/HTTP endpoint of a collector, e.g. http://otel-collector:4318; empty disables export.

@@ -10,11 +10,12 @@ services on the same port and schema, and stops everything in reverse order. Out
 
 ``replicas`` runs several instances of a service (``{"publisher": 2}``), as a scaled-out deployment does: the first
 instance is named as the service (``publisher``), the others ``<service>-<i>`` (``publisher-2``); each has its own
-port, log and pid, and an instance id of its own where the service reads one (``PUBLISHER_INSTANCE_ID``,
-``HISTORY_REPLICA_ID``), while the schema and the consumer group are the service's. Instance ``i`` of a service calls
-instance ``i`` of another one (or its last, when that has fewer), so killing every ``-2`` instance leaves the first
-ones talking to each other. ``partitions`` sets how many partitions the stack's topics get (default: the production
-counts for ``persistent``, 1 otherwise; a stack with replicas wants at least as many as its largest consumer group).
+port, log and pid, an instance id of its own where the service reads one (``PUBLISHER_INSTANCE_ID``,
+``HISTORY_REPLICA_ID``) and its name as its Kafka client id (``<PREFIX>KAFKA_CLIENT_ID``), while the schema and the
+consumer group are the service's. Instance ``i`` of a service calls instance ``i`` of another one (or its last, when
+that has fewer), so killing every ``-2`` instance leaves the first ones talking to each other. ``partitions`` sets
+how many partitions the stack's topics get (default: the production counts for ``persistent``, 1 otherwise; a stack
+with replicas wants at least as many as its largest consumer group).
 
 Two lifetimes:
 
@@ -373,6 +374,7 @@ class Stack:
             # on one host the default ids (the host name) would be the same for every instance
             env |= {"PUBLISHER_INSTANCE_ID": name} if service == "publisher" else {}
             env |= {"HISTORY_REPLICA_ID": name} if service == "history-sync" else {}
+            env[f"{p}KAFKA_CLIENT_ID"] = name  # the consumer groups' members say which instance they are
         if self.identity_dir is not None:
             env["IDENTITY_TRUSTED_KEYS_DIR"] = str(self.identity_dir / "trusted")
             env[f"{p}IDENTITY_KEY_FILE"] = str(self.identity_dir / f"{service}.key")

@@ -27,6 +27,7 @@ def test_one_instance_per_service_by_default(tmp_path: Path) -> None:
     assert s.instances() == list(SPECS)
     env = s.environment("publisher")
     assert "PUBLISHER_INSTANCE_ID" not in env  # the service's own default (its host name)
+    assert "PUBLISHER_KAFKA_CLIENT_ID" not in env  # the service name
     assert s.environment("definition")["DEFINITION_PUBLISHER_URL"] == s.url("publisher")
 
 
@@ -47,6 +48,7 @@ def test_replicas_are_named_ported_and_identified_apart(tmp_path: Path) -> None:
     assert first["PUBLISHER_DB_SCHEMA"] == second["PUBLISHER_DB_SCHEMA"] == "t_publisher"
     assert first["KAFKA_TOPIC_PREFIX"] == second["KAFKA_TOPIC_PREFIX"]
     assert s.environment("history-sync-2")["HISTORY_REPLICA_ID"] == "history-sync-2"
+    assert (first["PUBLISHER_KAFKA_CLIENT_ID"], second["PUBLISHER_KAFKA_CLIENT_ID"]) == ("publisher", "publisher-2")
     # instance i calls instance i of another service, or its last one
     assert s.environment("gateway-2")["GATEWAY_PUBLISHER_URL"] == s.url("publisher-2")
     assert s.environment("gateway-3")["GATEWAY_PUBLISHER_URL"] == s.url("publisher-2")
