@@ -29,6 +29,7 @@ TOP_LEVEL_TIERS = {
     "security": "flows",
     "observability": "flows",
     "stateful": "flows",
+    "scale": "flows",
     "e2e": "e2e",
     "contract": "integration",
     "deploy": "integration",

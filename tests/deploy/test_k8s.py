@@ -11,6 +11,7 @@ from typing import Any
 import kubernetes_validate
 import pytest
 
+from common.events import Topics
 from common.provision import SERVICES
 
 from .conftest import CALLS
@@ -200,6 +201,21 @@ def test_overlays_set_tag_replicas_resources_and_spread(rendered: dict[str, list
     for hpa in by_kind(prod, "HorizontalPodAutoscaler").values():
         assert hpa["spec"]["minReplicas"] >= 2
     assert {d["metadata"].get("namespace") for d in dev if d["kind"] != "Namespace"} == {"workflow-platform-dev"}
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_no_consumer_scales_past_its_topics_partitions(rendered: dict[str, list[dict[str, Any]]], overlay: str) -> None:
+    """A replica beyond the partitions of a topic its consumer group reads gets none of them (it idles there): every
+    Deployment's most replicas (its HPA's ``maxReplicas``, else ``replicas``) stay within ``Topics.max_replicas``."""
+    docs = rendered[overlay]
+    hpas = by_kind(docs, "HorizontalPodAutoscaler")
+    most = {
+        name: hpas[name]["spec"]["maxReplicas"] if name in hpas else dep["spec"].get("replicas", 1)
+        for name, dep in by_kind(docs, "Deployment").items()
+    }
+    assert set(most) == {s.name for s in SERVICES}
+    over = {n: (r, Topics.max_replicas(n)) for n, r in most.items() if r > (Topics.max_replicas(n) or r)}
+    assert over == {}, f"replicas above the partitions of their topics (replicas, partitions): {over}"
 
 
 def _mem(value: str) -> int:

@@ -86,9 +86,14 @@ async def test_provision_migrate_and_wait_against_real_servers(postgres_admin_ur
                 if wanted <= topics:
                     break
                 await asyncio.sleep(0.2)
+            assert wanted <= topics
+            # each topic and its .dlq with the topic's own partition count (docs/operations.md)
+            counts = {d["topic"]: len(d["partitions"]) for d in await admin.describe_topics(sorted(wanted))}
+            assert counts == {f"{prefix}{t}{dlq}": Topics.PARTITIONS[t] for t in Topics.ALL for dlq in ("", ".dlq")}, (
+                counts
+            )
         finally:
             await admin.close()
-        assert wanted <= topics
         if "KAFKA_SASL_USERNAME" in env:
             # exact per-topic ACLs: the lineage producers may write lineage.changed of this prefix, nothing else (the
             # broker learns new ACLs from the controller's metadata shortly after they are created)

@@ -10,9 +10,7 @@ environment, as in a deployment) so that each scenario takes seconds, not the pr
 
 from __future__ import annotations
 
-import http.server
 import json
-import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -26,34 +24,16 @@ from pydantic import SecretStr
 from common.dolphin import DagData
 from common.dolphin.rest import DolphinRestClient
 from common.testing.gateway_api import GatewayApi
-from devstack.stack import QUICK, DsEndpoint, Stack, merge_env
+from common.testing.im_webhook import ImWebhook
+from devstack.stack import QUICK, QUICK_RECOVERY, DsEndpoint, Stack, fresh_log_dir, merge_env
 from ds_emulator import EmulatorProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "faults"
 
-#: settings of the fault stack on top of devstack.stack.QUICK: short leases, retries and backoffs (production defaults
-#: are minutes)
+#: settings of the fault stack on top of devstack.stack.QUICK and QUICK_RECOVERY
 FAST: dict[str, dict[str, str]] = {
-    "publisher": {
-        "PUBLISHER_INSTANCE_ID": "publisher-a",
-        "PUBLISHER_PUBLISH_POLL_INTERVAL_S": "0.3",
-        "PUBLISHER_DS_REST_TIMEOUT_S": "3",
-        "PUBLISHER_DS_GATEWAY_TIMEOUT_S": "5",
-        "PUBLISHER_DS_RETRY_ATTEMPTS": "3",
-        "PUBLISHER_DS_RETRY_INITIAL_S": "0.2",
-        "PUBLISHER_DS_RETRY_MAX_S": "0.5",
-        "PUBLISHER_RECONCILE_INTERVAL_S": "0.5",
-        "PUBLISHER_RECONCILE_BACKOFF_INITIAL_S": "1",
-        "PUBLISHER_RECONCILE_BACKOFF_MAX_S": "2",
-    },
-    "alerting": {
-        "ALERTING_DELIVERY_POLL_INTERVAL_S": "0.3",
-        "ALERTING_HISTORY_POLL_INTERVAL_S": "0",
-        "ALERTING_INSPECTION_ENABLED": "false",
-        "ALERTING_LANGUAGE": "en",
-    },
-    "gateway": {"GATEWAY_KEY_CACHE_TTL_S": "0"},
+    "publisher": {"PUBLISHER_INSTANCE_ID": "publisher-a"},
     # the Kafka fault test watches this service's consumer lag gauge around a broker restart
     "definition": {"DEFINITION_KAFKA_LAG_INTERVAL_S": "0.5"},
 }
@@ -61,40 +41,6 @@ FAST: dict[str, dict[str, str]] = {
 
 def uid() -> str:
     return uuid.uuid4().hex[:8]
-
-
-class ImWebhook:
-    """A local IM channel (the alerting service's ``webhook`` kind): answers 204 to every POST and keeps the JSON
-    bodies (``messages``)."""
-
-    def __init__(self) -> None:
-        self.messages: list[dict[str, Any]] = []
-        received = self.messages
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                received.append(json.loads(body))
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="im-webhook", daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/im"
-
-    def __enter__(self) -> ImWebhook:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
 
 @dataclass
@@ -124,11 +70,7 @@ async def ds_workflow(stack: FaultStack, detail: dict[str, Any]) -> DagData:
 
 @pytest.fixture(scope="session")
 def fault_stack(postgres_admin_url: str, kafka_bootstrap: str) -> Iterator[FaultStack]:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    log_dir = ARTIFACTS / "logs"
-    log_dir.mkdir(exist_ok=True)
-    for old in log_dir.glob("*.log"):
-        old.unlink()
+    log_dir = fresh_log_dir(ARTIFACTS)
     with (
         EmulatorProcess(log_path=log_dir / "ds-emulator.log") as emulator,
         ImWebhook() as im,
@@ -136,7 +78,8 @@ def fault_stack(postgres_admin_url: str, kafka_bootstrap: str) -> Iterator[Fault
         emulator.configure(submitDelaySeconds=0.1, dispatchDelaySeconds=0.1, taskDurationSeconds=0.3)
         channels = {"alerting": {"ALERTING_CHANNELS": json.dumps([{"kind": "webhook", "name": "ops", "url": im.url}])}}
         ds = DsEndpoint.of(emulator, f"faults-{uid()}")
-        procs = Stack(postgres_admin_url, kafka_bootstrap, ds, log_dir, env=merge_env(QUICK, FAST, channels))
+        env = merge_env(QUICK, QUICK_RECOVERY, FAST, channels)
+        procs = Stack(postgres_admin_url, kafka_bootstrap, ds, log_dir, env=env)
         with procs.started():
             yield FaultStack(procs, emulator, im)
 

@@ -22,7 +22,7 @@ import pytest
 from opentelemetry.instrumentation.utils import suppress_http_instrumentation
 
 from devstack.observability import Prometheus, ScrapeTarget, Zipkin
-from devstack.stack import QUICK_OUTBOX, SPECS, DsEndpoint, Stack, free_port, merge_env
+from devstack.stack import QUICK_OUTBOX, SPECS, DsEndpoint, Stack, free_port, fresh_log_dir, merge_env
 from ds_emulator import EmulatorProcess
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,11 +52,7 @@ class ObservedStack:
 
 @pytest.fixture(scope="module")
 def observed_stack(postgres_admin_url: str, kafka_bootstrap: str) -> Iterator[ObservedStack]:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    log_dir = ARTIFACTS / "logs"
-    log_dir.mkdir(exist_ok=True)
-    for old in log_dir.glob("*.log"):
-        old.unlink()
+    log_dir = fresh_log_dir(ARTIFACTS)
     shutil.rmtree(ARTIFACTS / "prometheus", ignore_errors=True)  # the series of an earlier run
     zipkin = Zipkin(free_port(), ARTIFACTS / "zipkin")
     zipkin.start()

@@ -18,6 +18,7 @@ from opentelemetry.sdk.trace import SpanProcessor
 from sqlalchemy import Table
 
 from common.deadline import DeadlineMiddleware
+from common.events import Topics
 from common.guard import ServiceGuard
 from common.http import Check, RejectNul, install_health, install_problem_handlers
 from common.identity import unguarded_mutations, verifier_from
@@ -47,9 +48,9 @@ async def prepare_service(settings: ServiceSettings, *, migrations: Path, topics
     and consumes (unprefixed names, each with its ``.dlq``) when ``ensure_topics``."""
     if settings.auto_migrate:
         await upgrade(settings.migrations_path or migrations, settings.database_url, settings.db_schema)
-    wanted = [settings.topic(t) for t in topics]
+    wanted = {settings.topic(t): Topics.PARTITIONS.get(t, 3) for t in topics}
     if settings.ensure_topics and wanted:
-        await ensure_topics(settings.kafka, wanted, partitions=settings.topic_partitions)
+        await ensure_topics(settings.kafka, wanted, partitions=settings.topic_partitions or wanted)
 
 
 def create_service_app(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, overload
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -45,7 +45,9 @@ def create_broker(
     tracer_provider: TracerProvider | None = None,
     metrics_registry: CollectorRegistry | None = REGISTRY,
     telemetry: bool = True,
+    client_id: str = "",
 ) -> KafkaBroker:
+    """The service's broker: its producers and consumers say ``client_id`` (default: the service name) to Kafka."""
     middlewares: list[Any] = []
     if telemetry:
         middlewares.append(KafkaTelemetryMiddleware(tracer_provider=tracer_provider))
@@ -55,7 +57,7 @@ def create_broker(
     return KafkaBroker(
         access.bootstrap_servers,
         security=access.broker_security(),
-        client_id=service,
+        client_id=client_id or service,
         enable_idempotence=True,
         acks="all",
         max_request_size=MAX_MESSAGE_BYTES + 64 * 1024,
@@ -144,22 +146,29 @@ def subscribe(
 
 
 async def ensure_topics(
-    kafka: KafkaAccess | str, topics: Iterable[str], *, partitions: int = 3, replication_factor: int = 1
+    kafka: KafkaAccess | str,
+    topics: Iterable[str],
+    *,
+    partitions: int | Mapping[str, int] = 3,
+    replication_factor: int = 1,
 ) -> None:
-    """Create the topics (and their ``.dlq``) if missing. Idempotent. A principal that may not create topics (a
-    service under ACLs: ``platform-provision`` creates them) leaves them to the administrator, with a warning."""
+    """Create the topics (and their ``.dlq``) if missing. Idempotent. ``partitions``: for every topic, or per topic
+    name as given (a ``.dlq`` gets its topic's count; a topic the mapping lacks, 3). A principal that may not create
+    topics (a service under ACLs: ``platform-provision`` creates them) leaves them to the administrator, with a
+    warning. An existing topic is left as it is (its partition count too)."""
     admin = AIOKafkaAdminClient(**client_options(kafka))
     await admin.start()
     try:
         existing = set(await admin.list_topics())
         wanted = []
         for t in topics:
+            count = partitions if isinstance(partitions, int) else partitions.get(t, 3)
             for name in (t, f"{t}.dlq"):
                 if name not in existing:
                     wanted.append(
                         NewTopic(
                             name=name,
-                            num_partitions=partitions,
+                            num_partitions=count,
                             replication_factor=replication_factor,
                             topic_configs={"max.message.bytes": str(MAX_MESSAGE_BYTES + 64 * 1024)},
                         )

@@ -25,7 +25,8 @@ Environment:
 - ``PLATFORM_DB_PASSWORD_<SERVICE>`` (``DEFINITION``, ``PUBLISHER``, ``HISTORY_SYNC``, ``LINEAGE_RESOLVER``,
   ``GATEWAY``): the password ``all`` gives the service's role (``svc_<schema>``).
 - ``<PREFIX>DATABASE_URL`` (``migrate``, ``wait-migrated``) and ``<PREFIX>DB_SCHEMA`` (optional).
-- ``KAFKA_BOOTSTRAP_SERVERS``, ``KAFKA_TOPIC_PREFIX`` (optional), ``PLATFORM_TOPIC_PARTITIONS`` (default 3),
+- ``KAFKA_BOOTSTRAP_SERVERS``, ``KAFKA_TOPIC_PREFIX`` (optional), ``PLATFORM_TOPIC_PARTITIONS``
+  (default: each topic's own count, ``common.events.Topics.PARTITIONS``; a number gives every topic that many),
   ``PLATFORM_TOPIC_REPLICATION_FACTOR`` (default 1); the administrator's ``KAFKA_SASL_USERNAME`` /
   ``KAFKA_SASL_PASSWORD(_FILE)`` (a super user of the cluster); ``PLATFORM_KAFKA_USER_<SERVICE>`` (``DEFINITION``, …,
   ``LINEAGE_PRODUCER``): a principal's Kafka user name when it is not the service's name.
@@ -180,11 +181,12 @@ async def create_topics(env: Mapping[str, str], bootstrap: str) -> None:
     from common.kafka_access import KafkaAccess
 
     prefix = env.get("KAFKA_TOPIC_PREFIX", "")
-    names = [f"{prefix}{t}" for t in Topics.ALL]
+    names = {f"{prefix}{t}": Topics.PARTITIONS[t] for t in Topics.ALL}
+    every = env.get("PLATFORM_TOPIC_PARTITIONS", "").strip()
     await ensure_topics(
         KafkaAccess.from_env(bootstrap, env),
         names,
-        partitions=int(env.get("PLATFORM_TOPIC_PARTITIONS", "3")),
+        partitions=int(every) if every else names,
         replication_factor=int(env.get("PLATFORM_TOPIC_REPLICATION_FACTOR", "1")),
     )
     log.info("topics ready: %s (and their .dlq)", ", ".join(names))

@@ -70,6 +70,7 @@ class Infra:
             service=settings.service_name,
             tracer_provider=tracer_provider,
             telemetry=telemetry,
+            client_id=settings.kafka_client_id,
         )
         outbox = Outbox(outbox_table, source=f"/services/{settings.service_name}", topic_name=settings.topic)
         relay = OutboxRelay(

@@ -54,7 +54,8 @@ class ServiceSettings(BaseSettings):
     #: create the topics this service produces and consumes (and their ``.dlq``) at start if missing; off where
     #: platform-provision creates them (a service principal under ACLs may not)
     ensure_topics: bool = True
-    topic_partitions: int = Field(default=3, ge=1)
+    #: partitions of the topics it creates: empty, each topic's own count (``common.events.Topics.PARTITIONS``)
+    topic_partitions: int | None = Field(default=None, ge=1)
     #: run the Alembic migrations at start (the ``migrate`` command does the same explicitly)
     auto_migrate: bool = False
     #: the Alembic scripts; empty: the service's own (``services/<svc>/migrations``, ``config.MIGRATIONS``)
@@ -62,6 +63,9 @@ class ServiceSettings(BaseSettings):
     #: consumer group of the service's subscribers; empty: the service name (the topic prefix is prepended:
     #: ``group_id``)
     consumer_group: str = ""
+    #: the client id its consumers and producers give Kafka (in the consumer groups' member lists); empty: the service
+    #: name. One per replica (the pod name) tells the replicas apart in ``kafka-consumer-groups.sh --describe``
+    kafka_client_id: str = Field(default="", max_length=200)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_json: bool = True
     #: OTLP/HTTP endpoint of a collector, e.g. http://otel-collector:4318; empty disables export.

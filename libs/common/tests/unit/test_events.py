@@ -15,6 +15,7 @@ from common.events import (
     EventRegistry,
     PublishOperation,
     PublishRequested,
+    Topics,
     WorkflowExecutionFailed,
     registry,
 )
@@ -407,3 +408,17 @@ def test_one_pass_encoding_with_prepared_fields() -> None:
     assert registry.decode(middle.value)[1] == event
     with pytest.raises(ValueError, match="lacks"):
         registry.encode_bytes(event, source="/x", prepared={"nope": "1"})
+
+
+def test_every_topic_has_a_partition_count_and_consumers_are_bounded_by_them() -> None:
+    assert set(Topics.PARTITIONS) == set(Topics.ALL)
+    assert all(n >= 1 for n in Topics.PARTITIONS.values())
+    assert {t for ts in Topics.CONSUMERS.values() for t in ts} <= set(Topics.ALL)
+    # a group is bounded by the smallest count among what it reads, a .dlq counting as its topic
+    assert Topics.max_replicas("publisher") == Topics.PARTITIONS[Topics.PUBLISH_REQUESTED]
+    assert Topics.max_replicas("history-sync") == min(
+        Topics.PARTITIONS[Topics.PUBLISH_COMPLETED], Topics.PARTITIONS[Topics.WORKFLOW_RUN_STARTED]
+    )
+    assert Topics.max_replicas("alerting") == min(Topics.PARTITIONS.values())
+    assert Topics.dlq(Topics.LINEAGE_CHANGED) in Topics.consumed_by("alerting")
+    assert Topics.max_replicas("gateway") is None

@@ -8,6 +8,15 @@ deployment gives them. It waits for ``/readyz``, kills (``SIGKILL``), stops (``S
 services on the same port and schema, and stops everything in reverse order. Output goes to ``<log dir>/<name>.log``
 (appended across restarts).
 
+``replicas`` runs several instances of a service (``{"publisher": 2}``), as a scaled-out deployment does: the first
+instance is named as the service (``publisher``), the others ``<service>-<i>`` (``publisher-2``); each has its own
+port, log and pid, an instance id of its own where the service reads one (``PUBLISHER_INSTANCE_ID``,
+``HISTORY_REPLICA_ID``) and its name as its Kafka client id (``<PREFIX>KAFKA_CLIENT_ID``), while the schema and the
+consumer group are the service's. Instance ``i`` of a service calls instance ``i`` of another one (or its last, when
+that has fewer), so killing every ``-2`` instance leaves the first ones talking to each other. ``partitions`` sets
+how many partitions the stack's topics get (default: the production counts for ``persistent``, 1 otherwise; a stack
+with replicas wants at least as many as its largest consumer group).
+
 Two lifetimes:
 
 - ephemeral (tests, benchmarks): schemas and roles ``<tag>_<schema>_<suffix>``, the topic prefix
@@ -79,6 +88,38 @@ def merge_env(*layers: Mapping[str, Mapping[str, str]]) -> dict[str, dict[str, s
 
 
 QUICK = merge_env(QUICK_OUTBOX, QUICK_CYCLES)
+
+#: for the tests that break things (faults, replicas): short DS timeouts, retries and backoffs, and alerts delivered
+#: within a second (production defaults are seconds to minutes)
+QUICK_RECOVERY: dict[str, dict[str, str]] = {
+    "publisher": {
+        "PUBLISHER_PUBLISH_POLL_INTERVAL_S": "0.3",
+        "PUBLISHER_DS_REST_TIMEOUT_S": "3",
+        "PUBLISHER_DS_GATEWAY_TIMEOUT_S": "5",
+        "PUBLISHER_DS_RETRY_ATTEMPTS": "3",
+        "PUBLISHER_DS_RETRY_INITIAL_S": "0.2",
+        "PUBLISHER_DS_RETRY_MAX_S": "0.5",
+        "PUBLISHER_RECONCILE_INTERVAL_S": "0.5",
+        "PUBLISHER_RECONCILE_BACKOFF_INITIAL_S": "1",
+        "PUBLISHER_RECONCILE_BACKOFF_MAX_S": "2",
+    },
+    "alerting": {
+        "ALERTING_DELIVERY_POLL_INTERVAL_S": "0.3",
+        "ALERTING_HISTORY_POLL_INTERVAL_S": "0",
+        "ALERTING_INSPECTION_ENABLED": "false",
+        "ALERTING_LANGUAGE": "en",
+    },
+    "gateway": {"GATEWAY_KEY_CACHE_TTL_S": "0"},
+}
+
+
+def fresh_log_dir(artifacts: Path) -> Path:
+    """``<artifacts>/logs``, created, without the logs of an earlier run."""
+    log_dir = artifacts / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    for old in log_dir.glob("*.log"):
+        old.unlink()
+    return log_dir
 
 
 def free_port() -> int:
@@ -156,7 +197,8 @@ class DsEndpoint:
 @dataclass
 class Stack:
     """The platform as processes (see the module docstring). ``env`` adds or overrides settings per service name
-    (``{"publisher": {"PUBLISHER_PUBLISH_LEASE_S": "3"}}``); ``kafka_users`` (service → its SCRAM user's
+    (``{"publisher": {"PUBLISHER_PUBLISH_LEASE_S": "3"}}``; an instance's name, ``publisher-2``, adds settings of that
+    instance only); ``kafka_users`` (service → its SCRAM user's
     ``KAFKA_SASL_*``) runs each service as its own Kafka principal under the production ACLs; ``topic_config`` gives a
     topic (without the prefix) configs of its own at creation; ``identity_dir`` makes the services' identity keys
     there (otherwise the environment's ``IDENTITY_*`` apply, as the test session sets them)."""
@@ -180,12 +222,45 @@ class Stack:
     log_json: bool = False
     #: create the topics (and ACLs); without, each service creates its own at start (``<PREFIX>ENSURE_TOPICS``)
     topics: bool = True
+    #: instances per service name (default 1; see the module docstring)
+    replicas: Mapping[str, int] = field(default_factory=dict)
+    #: partitions of the topics the stack creates: one count, or per topic (without the prefix); None: the
+    #: production counts (``Topics.PARTITIONS``) when ``persistent``, else 1
+    partitions: int | Mapping[str, int] | None = None
     suffix: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
     databases: dict[str, ServiceDatabase] = field(default_factory=dict)
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.admin_token = self.admin_token or f"{self.tag}_" + secrets.token_urlsafe(24)
+        unknown = set(self.replicas) - set(self.services)
+        if unknown or any(n < 1 for n in self.replicas.values()):
+            raise DevstackError(f"replicas: at least 1 instance of services of the stack, not {dict(self.replicas)}")
+
+    # -- instances ------------------------------------------------------------------------------------------------
+
+    def instances(self, service: str | None = None) -> list[str]:
+        """The instance names of ``service`` (of every service, in start order, by default): the service's own name,
+        then ``<service>-2`` …"""
+        names = self.services if service is None else (service,)
+        return [n if i == 1 else f"{n}-{i}" for n in names for i in range(1, self.replicas.get(n, 1) + 1)]
+
+    def service_of(self, instance: str) -> str:
+        """The service an instance belongs to."""
+        if instance in SPECS:
+            return instance
+        service, _, index = instance.rpartition("-")
+        if service in SPECS and index.isdigit():
+            return service
+        raise DevstackError(f"no service instance {instance!r}")
+
+    def index_of(self, instance: str) -> int:
+        """1 for the service's first instance, ``i`` for ``<service>-<i>``."""
+        return 1 if instance in SPECS else int(instance.rpartition("-")[2])
+
+    def peer(self, instance: str, other: str) -> str:
+        """The instance of service ``other`` that ``instance`` calls: the one of the same index, or the last."""
+        return self.instances(other)[min(self.index_of(instance), self.replicas.get(other, 1)) - 1]
 
     # -- names ----------------------------------------------------------------------------------------------------
 
@@ -223,7 +298,7 @@ class Stack:
 
     def log_tails(self, lines: int = 40) -> str:
         """The end of every service log, for failure messages."""
-        return "\n".join(f"----- {n}\n" + tail(self.log_path(n), lines) for n in self.services)
+        return "\n".join(f"----- {n}\n" + tail(self.log_path(n), lines) for n in self.instances())
 
     # -- set-up ---------------------------------------------------------------------------------------------------
 
@@ -231,14 +306,14 @@ class Stack:
         """Schemas, roles, migrations, topics and ACLs (before the first ``start``; idempotent); ports."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
         if not self.persistent:
-            for name in self.services:
+            for name in self.instances():
                 self.log_path(name).unlink(missing_ok=True)
         if self.identity_dir is not None:
             from common.identity import generate_identity_keys
 
             generate_identity_keys(self.identity_dir, self.services)
         run_async(self._provision())
-        for name in self.services:
+        for name in self.instances():
             self.ports.setdefault(name, free_port())
 
     async def _provision(self) -> None:
@@ -261,11 +336,12 @@ class Stack:
         if not self.topics:
             return
         admin = KafkaAccess.from_env(self.bootstrap)
-        partitions = 3 if self.persistent else 1
-        plain = [self.topic(t) for t in Topics.ALL if t not in self.topic_config]
-        await ensure_topics(admin, plain, partitions=partitions)
+        wanted = self.partitions if self.partitions is not None else (Topics.PARTITIONS if self.persistent else 1)
+        counts = {t: wanted if isinstance(wanted, int) else wanted.get(t, 1) for t in Topics.ALL}
+        plain = {self.topic(t): n for t, n in counts.items() if t not in self.topic_config}
+        await ensure_topics(admin, plain, partitions=plain)
         if self.topic_config:
-            await _create_topics(admin, {self.topic(t): c for t, c in self.topic_config.items()}, partitions)
+            await _create_topics(admin, {self.topic(t): (c, counts.get(t, 1)) for t, c in self.topic_config.items()})
         if self.kafka_users is not None:
             users = {n: u["KAFKA_SASL_USERNAME"] for n, u in self.kafka_users.items()}
             await _grant(admin, self.topic_prefix, users)
@@ -273,13 +349,15 @@ class Stack:
             await _grant(admin, "", None)
 
     def environment(self, name: str) -> dict[str, str]:
-        spec, db = SPECS[name], self.databases[name]
+        """The environment of instance ``name`` (a service's name is its first instance)."""
+        service = self.service_of(name)
+        spec, db = SPECS[service], self.databases[service]
         p = spec.env_prefix
         env = dict(os.environ)
         if self.kafka_users is not None:
             # the service's own principal, or none (the gateway uses no Kafka); topics and ACLs are the stack's
             env = {k: v for k, v in env.items() if not k.startswith("KAFKA_SASL_")}
-            env |= dict(self.kafka_users.get(name, {}))
+            env |= dict(self.kafka_users.get(service, {}))
             env[f"{p}ENSURE_TOPICS"] = "false"
         env |= {
             f"{p}DATABASE_URL": db.url.get_secret_value(),
@@ -292,28 +370,40 @@ class Stack:
         }
         if not self.persistent:
             env[f"{p}OTEL_EXPORTER_OTLP_ENDPOINT"] = ""
+        if self.replicas.get(service, 1) > 1:
+            # on one host the default ids (the host name) would be the same for every instance
+            env |= {"PUBLISHER_INSTANCE_ID": name} if service == "publisher" else {}
+            env |= {"HISTORY_REPLICA_ID": name} if service == "history-sync" else {}
+            env[f"{p}KAFKA_CLIENT_ID"] = name  # the consumer groups' members say which instance they are
         if self.identity_dir is not None:
             env["IDENTITY_TRUSTED_KEYS_DIR"] = str(self.identity_dir / "trusted")
-            env[f"{p}IDENTITY_KEY_FILE"] = str(self.identity_dir / f"{name}.key")
+            env[f"{p}IDENTITY_KEY_FILE"] = str(self.identity_dir / f"{service}.key")
         if self.ds is not None:
             env |= self.ds.env(p)
-        for other in CALLS.get(name, ()):
-            env[f"{p}{SPECS[other].env_prefix}URL"] = self.url(other) if other in self.ports else ""
-        if name == "alerting":
-            env["ALERTING_PORTAL_URL"] = self.url("gateway") if "gateway" in self.ports else ""
-        if name == "gateway":
+        for other in CALLS.get(service, ()):
+            env[f"{p}{SPECS[other].env_prefix}URL"] = self.url(self.peer(name, other)) if other in self.ports else ""
+        if service == "alerting":
+            env["ALERTING_PORTAL_URL"] = self.url(self.peer(name, "gateway")) if "gateway" in self.ports else ""
+        if service == "gateway":
             env["GATEWAY_BOOTSTRAP_ADMIN_TOKEN"] = self.admin_token
             env["GATEWAY_PORTAL_DIR"] = str(repo_root() / "portal" / "dist")
-        return env | dict(self.env.get(name, {}))
+        return env | dict(self.env.get(service, {})) | (dict(self.env.get(name, {})) if name != service else {})
 
     # -- processes ------------------------------------------------------------------------------------------------
 
     def start(self, names: Iterable[str] | None = None, *, env: Mapping[str, str] | None = None) -> None:
-        """Start the services (all, in dependency order, by default) and wait until each answers ``/readyz``."""
-        for name in self.services if names is None else names:
-            self.spawn(
-                name, [sys.executable, "-m", SPECS[name].module, "serve"], self.environment(name) | dict(env or {})
-            )
+        """Start the service instances (all, in dependency order, by default; a service's name is its first
+        instance), together, and wait until each answers ``/readyz``."""
+        started = []
+        for name in self.instances() if names is None else names:
+            module = SPECS[self.service_of(name)].module
+            command = [sys.executable, "-m", module, "serve"]
+            before = self.procs.get(name)
+            self.spawn(name, command, self.environment(name) | dict(env or {}), wait=False)
+            if self.procs.get(name) is not before:  # spawned now (not one found running)
+                started.append(name)
+        for name in started:
+            self.wait_ready(name)
 
     def spawn(self, name: str, command: Sequence[str], env: Mapping[str, str], *, wait: bool = True) -> int:
         """Run ``command`` as ``name`` (unless it runs) and, with ``wait``, wait until its ``/readyz`` answers (on
@@ -437,7 +527,7 @@ def stop_pid_file(pid_file: Path, name: str) -> None:
     pid_file.unlink(missing_ok=True)
 
 
-async def _create_topics(admin: Any, configs: Mapping[str, Mapping[str, str]], partitions: int) -> None:
+async def _create_topics(admin: Any, configs: Mapping[str, tuple[Mapping[str, str], int]]) -> None:
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
     from common.events import Topics
@@ -446,7 +536,9 @@ async def _create_topics(admin: Any, configs: Mapping[str, Mapping[str, str]], p
     await client.start()
     try:
         new = [
-            NewTopic(n, partitions, 1, topic_configs=dict(c)) for t, c in configs.items() for n in (t, Topics.dlq(t))
+            NewTopic(n, partitions, 1, topic_configs=dict(c))
+            for t, (c, partitions) in configs.items()
+            for n in (t, Topics.dlq(t))
         ]
         await client.create_topics(new)
     finally:

@@ -38,9 +38,48 @@ class Topics:
         WORKFLOW_RUN_STARTED,
     )
 
+    #: partitions per topic (its ``.dlq`` gets as many). Every event is keyed by its workflow (a lineage change by
+    #: its task, a table edge by its tables), so one workflow's events stay in order on one partition whatever the
+    #: count. A consumer group uses at most as many replicas as the smallest count among the topics it consumes
+    #: (docs/operations.md, "Topics and partitions"; deploy/k8s keeps every consumer's replicas within it): 12 where
+    #: bulk work lands (a republish of every workflow, a lineage storm), 6 elsewhere. Counts are set at creation;
+    #: adding partitions later moves keys to other partitions (see the operations guide before doing it).
+    PARTITIONS: ClassVar[dict[str, int]] = {
+        WORKFLOW_VERSION_CREATED: 6,
+        PUBLISH_REQUESTED: 12,
+        PUBLISH_COMPLETED: 12,
+        LINEAGE_CHANGED: 12,
+        TASK_DEPENDENCY_CHANGED: 12,
+        EXECUTION_SYNCED: 6,
+        WORKFLOW_EXECUTION_FAILED: 6,
+        WORKFLOW_RUN_STARTED: 6,
+    }
+
+    #: the topics each service's consumer group reads (alerting also reads every ``.dlq``: ``consumed_by``)
+    CONSUMERS: ClassVar[dict[str, tuple[str, ...]]] = {
+        "definition": (PUBLISH_COMPLETED, EXECUTION_SYNCED, TASK_DEPENDENCY_CHANGED),
+        "publisher": (PUBLISH_REQUESTED,),
+        "history-sync": (PUBLISH_COMPLETED, WORKFLOW_RUN_STARTED),
+        "lineage-resolver": (LINEAGE_CHANGED,),
+        "alerting": (PUBLISH_COMPLETED, WORKFLOW_EXECUTION_FAILED),
+    }
+
     @staticmethod
     def dlq(topic: str) -> str:
         return f"{topic}.dlq"
+
+    @classmethod
+    def consumed_by(cls, service: str) -> tuple[str, ...]:
+        """The topics (unprefixed) the service's consumer group reads; none for a service that consumes nothing."""
+        own = cls.CONSUMERS.get(service, ())
+        return own + tuple(cls.dlq(t) for t in cls.ALL) if service == "alerting" else own
+
+    @classmethod
+    def max_replicas(cls, service: str) -> int | None:
+        """How many replicas of the service all get partitions of every topic they consume (the smallest count
+        among them; a ``.dlq`` has its topic's); None for a service that consumes nothing."""
+        counts = [cls.PARTITIONS[t.removesuffix(".dlq")] for t in cls.consumed_by(service)]
+        return min(counts) if counts else None
 
 
 class TriggerSource(StrEnum):
