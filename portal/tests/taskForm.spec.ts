@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { Task, TaskType } from '@/api/types'
-import { branchLabels, formOf, paramsOf, taskSummary } from '@/lib/taskForm'
+import { branchLabels, formOf, openLineageJobOf, paramsOf, taskSummary } from '@/lib/taskForm'
 
 function task(task_type: TaskType, params: Record<string, unknown>): Task {
   return {
@@ -289,5 +289,19 @@ describe('CONDITIONS form', () => {
       ['3>22', 'failure'],
       ['3>23', 'failure'],
     ])
+  })
+})
+
+describe('task editor form: the OpenLineage job', () => {
+  it('is read from the task, trimmed, null when both fields are blank, and sent as is when one is blank', () => {
+    const form = formOf({ ...task('SHELL', { script: 'x' }), openlineage_job: { namespace: 'spark://c', name: 'load' } } as Task)
+    expect([form.openlineage_namespace, form.openlineage_name]).toEqual(['spark://c', 'load'])
+    form.openlineage_name = '  load_v2 '
+    expect(openLineageJobOf(form)).toEqual({ namespace: 'spark://c', name: 'load_v2' })
+    Object.assign(form, { openlineage_namespace: ' ', openlineage_name: '' })
+    expect(openLineageJobOf(form)).toBeNull()
+    Object.assign(form, { openlineage_namespace: 'spark://c', openlineage_name: ' ' })
+    expect(openLineageJobOf(form)).toEqual({ namespace: 'spark://c', name: '' })
+    expect(openLineageJobOf(formOf(null))).toBeNull()
   })
 })
