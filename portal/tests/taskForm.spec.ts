@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { Task, TaskType } from '@/api/types'
-import { branchLabels, branchLabelTexts, formOf, paramsOf, taskSummary } from '@/lib/taskForm'
+import { branchLabels, branchLabelTexts, formOf, openLineageJobOf, paramsOf, taskSummary } from '@/lib/taskForm'
 
 function task(task_type: TaskType, params: Record<string, unknown>): Task {
   return {
@@ -347,5 +347,19 @@ describe('SWITCH form', () => {
       '3>22': `dag.branch.case|${JSON.stringify({ n: 2, condition: '${rows} > 1000 && ${mode} !…' })}`,
       '3>23': 'dag.branch.default|{}',
     })
+  })
+})
+
+describe('task editor form: the OpenLineage job', () => {
+  it('is read from the task, trimmed, null when both fields are blank, and sent as is when one is blank', () => {
+    const form = formOf({ ...task('SHELL', { script: 'x' }), openlineage_job: { namespace: 'spark://c', name: 'load' } } as Task)
+    expect([form.openlineage_namespace, form.openlineage_name]).toEqual(['spark://c', 'load'])
+    form.openlineage_name = '  load_v2 '
+    expect(openLineageJobOf(form)).toEqual({ namespace: 'spark://c', name: 'load_v2' })
+    Object.assign(form, { openlineage_namespace: ' ', openlineage_name: '' })
+    expect(openLineageJobOf(form)).toBeNull()
+    Object.assign(form, { openlineage_namespace: 'spark://c', openlineage_name: ' ' })
+    expect(openLineageJobOf(form)).toEqual({ namespace: 'spark://c', name: '' })
+    expect(openLineageJobOf(formOf(null))).toBeNull()
   })
 })

@@ -15,6 +15,7 @@ from definition import schemas as d
 from definition.domain import diff, migration
 from gateway import responses as g
 from gateway.responses import openlineage as gol
+from gateway.responses import tasks as gt
 from history_sync import routes as h
 from lineage_resolver import routes as lr
 from publisher import restore as prs
@@ -27,6 +28,9 @@ PAIRS: list[tuple[type[BaseModel], type[BaseModel]]] = [
     (d.TaskDetail, g.TaskDetail),
     (d.SuggestedWorkflow, g.SuggestedWorkflow),
     (d.Notice, g.Notice),
+    # a task's OpenLineage job identity (``/api/v1/tasks/{id}/openlineage-job`` answers it with the task's id and
+    # revision: composed by the gateway, not a service's model)
+    (d.OpenLineageJob, gt.OpenLineageJob),
     (d.TaskListItem, g.TaskListItem),
     (d.TaskDetail, g.TaskView),
     (d.WorkflowSummary, g.WorkflowSummary),
@@ -73,8 +77,6 @@ PAIRS: list[tuple[type[BaseModel], type[BaseModel]]] = [
     (h.TaskMetricsOut, g.TaskMetrics),
     (h.TaskRunCellOut, g.TaskRunCell),
     (lr.LineageEventOut, gol.LineageAccepted),
-    (lr.JobIdentityOut, gol.OpenLineageJobIdentity),
-    (lr.JobIdentitySetOut, gol.OpenLineageJobIdentitySet),
     (lr.AppliedPendingOut, gol.AppliedPending),
     (lr.PatternOut, gol.OpenLineageJobPattern),
     (lr.PatternSetOut, gol.OpenLineageJobPatternSet),

@@ -8,7 +8,7 @@ states (platform approved, DolphinScheduler online with its schedule); set it on
 again with double clicks (one DS instance, shown in the executions at once); see the run among the last 10 executions,
 open the instance's tasks and a task log, switch the language (and back); a backfill of two days on the backfill
 screen (its DS instances shown and linked); the task list with each task's metrics (success rate, p90, the last runs;
-a row expanded), registering a task (and a SQL
+a row expanded), registering a task (with its OpenLineage job) (and a SQL
 task whose datasource DS lacks: saved with a warning), editing the workflow into version 3, the diff and a migration
 preview; a publish that DolphinScheduler refuses and its retry (double-clicked: one retry record); platform offline
 (DS offline too, a run refused with the reason); archiving the workflow and deleting a never-published one and an
@@ -367,6 +367,10 @@ def test_portal_end_to_end(platform_stack: Stack, kafka_bootstrap: str) -> None:
     # v1 (created in the UI); v2 saved through the API behind the browser's back (a schedule), approved after the
     # stale approval of v1 was refused, published online; v3 added the task registered in the UI after "load"
     new_task_id = next(t["task_id"] for t in wf["tasks"] if t["name"] == f"e2e_daily_orders_{suffix}_report")
+    with platform_stack.client() as api:
+        new_task = api.get(f"/api/v1/tasks/{new_task_id}").json()
+    # the OpenLineage job identity set in the register form
+    assert new_task["openlineage_job"] == {"namespace": "spark://e2e", "name": f"e2e_daily_orders_{suffix}_report"}
     assert sorted(t["task_id"] for t in wf["tasks"]) == sorted([*(t["id"] for t in tasks), new_task_id])
     assert {(e["upstream_task_id"], e["downstream_task_id"]) for e in wf["edges"]} == {
         (tasks[0]["id"], tasks[1]["id"]),

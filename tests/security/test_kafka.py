@@ -26,7 +26,13 @@ async def test_the_lineage_producers_may_write_lineage_changed_and_nothing_else(
     event = LineageChanged(task_id=987654321, read_tables=("ods.a",), write_tables=())
     await _produce(secure, "lineage-producer", Topics.LINEAGE_CHANGED, registry.encode(event, source="/x").to_bytes())
     forged = b'{"type": "platform.publish.requested", "data": {"workflow_id": 1}}'
-    for topic in (Topics.PUBLISH_REQUESTED, Topics.PUBLISH_COMPLETED, Topics.TASK_DEPENDENCY_CHANGED):
+    # nor remap a task's OpenLineage job (definition's alone)
+    for topic in (
+        Topics.PUBLISH_REQUESTED,
+        Topics.PUBLISH_COMPLETED,
+        Topics.TASK_DEPENDENCY_CHANGED,
+        Topics.TASK_OPENLINEAGE_JOB_SET,
+    ):
         with pytest.raises(TopicAuthorizationFailedError):
             await _produce(secure, "lineage-producer", topic, forged)
 
@@ -38,6 +44,7 @@ async def test_the_lineage_producers_may_write_lineage_changed_and_nothing_else(
         ("definition", Topics.PUBLISH_COMPLETED),  # only the publisher reports them
         ("alerting", Topics.WORKFLOW_VERSION_CREATED),
         ("history-sync", Topics.LINEAGE_CHANGED),
+        ("lineage-resolver", Topics.TASK_OPENLINEAGE_JOB_SET),  # it applies the identities, definition sets them
     ],
 )
 async def test_a_service_may_write_only_its_own_topics(secure: SecureStack, user: str, topic: str) -> None:

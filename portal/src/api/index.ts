@@ -6,7 +6,7 @@ import type {
   DsRestore,
   InstanceDetail,
   JobIdentity,
-  JobIdentitySet,
+  JobPatternSet,
   JobPattern,
   JobPatternInput,
   Me,
@@ -167,12 +167,13 @@ export const api = {
   listUnmappedJobs: (q?: string, limit = 200) =>
     client.get<{ items: UnmappedJob[]; total: number }>(`${V1}/openlineage/unmapped-jobs`, { q: q || undefined, limit }),
   getTaskJob: (taskId: number) => client.get<JobIdentity>(`${V1}/tasks/${taskId}/openlineage-job`),
-  /** the task is this OpenLineage job; the job's pending lineage is applied (`applied`) */
+  /** the task is this OpenLineage job (recorded with the task; 409 names the task that has it); the lineage
+   *  service applies the job's pending lineage moments later */
   setTaskJob: (taskId: number, job: { namespace: string; name: string }) =>
-    client.put<JobIdentitySet>(`${V1}/tasks/${taskId}/openlineage-job`, job),
+    client.put<JobIdentity>(`${V1}/tasks/${taskId}/openlineage-job`, job),
   deleteTaskJob: (taskId: number) => client.delete(`${V1}/tasks/${taskId}/openlineage-job`),
   listJobPatterns: () => client.get<{ items: JobPattern[] }>(`${V1}/openlineage/patterns`),
   createJobPattern: (body: JobPatternInput) =>
-    client.post<JobPattern & { applied: JobIdentitySet['applied'] }>(`${V1}/openlineage/patterns`, body),
+    client.post<JobPatternSet>(`${V1}/openlineage/patterns`, body),
   deleteJobPattern: (id: number) => client.delete(`${V1}/openlineage/patterns/${id}`),
 }

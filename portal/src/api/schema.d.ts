@@ -824,13 +824,15 @@ export interface paths {
         };
         /**
          * Get Task Job
-         * @description The OpenLineage job (namespace + name) the task is known as to the integrations that send its lineage.
+         * @description The OpenLineage job (namespace + name) the task is known as to the integrations that send its lineage (also
+         *     the task's ``openlineage_job``).
          */
         get: operations["get_task_job_api_v1_tasks__task_id__openlineage_job_get"];
         /**
          * Put Task Job
-         * @description Set the task's OpenLineage job identity (replacing its previous one; 409 when another task has this job).
-         *     The lineage the job sent while it was unmapped is applied now (``applied``).
+         * @description Set only the task's OpenLineage job identity (replacing its previous one; 409 ``openlineage-job-taken`` names
+         *     the task that has this job). It is recorded with the task; the lineage the job sent while it was unmapped is
+         *     applied by the lineage service moments later (and the job leaves the unmapped jobs).
          */
         put: operations["put_task_job_api_v1_tasks__task_id__openlineage_job_put"];
         post?: never;
@@ -1790,16 +1792,6 @@ export interface components {
             tasks: components["schemas"]["TaskInstance"][];
         };
         /**
-         * JobIdentityIn
-         * @description A task's OpenLineage job: the ``job.namespace`` and ``job.name`` its integration sends.
-         */
-        JobIdentityIn: {
-            /** Namespace */
-            namespace: string;
-            /** Name */
-            name: string;
-        };
-        /**
          * JobPatternIn
          * @description A rule mapping OpenLineage job names to tasks.
          */
@@ -2141,7 +2133,7 @@ export interface components {
         };
         /**
          * OpenLineageJobIdentity
-         * @description A task's OpenLineage job (``job.namespace`` + ``job.name``).
+         * @description A task's OpenLineage job (``job.namespace`` + ``job.name``): part of the task (``openlineage_job``).
          */
         OpenLineageJobIdentity: {
             /** Task Id */
@@ -2150,31 +2142,19 @@ export interface components {
             namespace: string;
             /** Name */
             name: string;
-            /** Set By */
-            set_by: string;
-            /**
-             * Updated At
-             * Format: date-time
-             */
-            updated_at: string;
+            /** Task Revision */
+            task_revision: number;
         };
-        /** OpenLineageJobIdentitySet */
-        OpenLineageJobIdentitySet: {
-            /** Task Id */
-            task_id: number;
+        /**
+         * OpenLineageJobInput
+         * @description A task's OpenLineage job: the ``job.namespace`` and ``job.name`` the integrations that run it put in their
+         *     RunEvents (surrounding blanks are dropped). A job is the identity of at most one task (409 names the other).
+         */
+        OpenLineageJobInput: {
             /** Namespace */
             namespace: string;
             /** Name */
             name: string;
-            /** Set By */
-            set_by: string;
-            /**
-             * Updated At
-             * Format: date-time
-             */
-            updated_at: string;
-            /** Applied */
-            applied: components["schemas"]["AppliedPending"][];
         };
         /** OpenLineageJobPattern */
         OpenLineageJobPattern: {
@@ -3327,6 +3307,7 @@ export interface components {
             project_code?: number | null;
             /** Ds Task Code */
             ds_task_code?: number | null;
+            openlineage_job?: components["schemas"]["OpenLineageJob"] | null;
             /** Created By */
             created_by: string;
             /** Updated By */
@@ -3387,6 +3368,7 @@ export interface components {
             project_code?: number | null;
             /** Ds Task Code */
             ds_task_code?: number | null;
+            openlineage_job?: components["schemas"]["OpenLineageJob"] | null;
             /** Created By */
             created_by: string;
             /** Updated By */
@@ -3424,6 +3406,7 @@ export interface components {
             worker_group?: string | null;
             /** Owner */
             owner?: string | null;
+            openlineage_job?: components["schemas"]["OpenLineageJobInput"] | null;
         } & {
             [key: string]: unknown;
         };
@@ -3488,6 +3471,7 @@ export interface components {
             project_code?: number | null;
             /** Ds Task Code */
             ds_task_code?: number | null;
+            openlineage_job?: components["schemas"]["OpenLineageJob"] | null;
             /** Created By */
             created_by: string;
             /** Updated By */
@@ -3609,6 +3593,7 @@ export interface components {
             worker_group?: string | null;
             /** Owner */
             owner?: string | null;
+            openlineage_job?: components["schemas"]["OpenLineageJobInput"] | null;
             /** Expected Revision */
             expected_revision: number;
         } & {
@@ -3650,6 +3635,7 @@ export interface components {
             project_code?: number | null;
             /** Ds Task Code */
             ds_task_code?: number | null;
+            openlineage_job?: components["schemas"]["OpenLineageJob"] | null;
             /** Created By */
             created_by: string;
             /** Updated By */
@@ -8391,7 +8377,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["JobIdentityIn"];
+                "application/json": components["schemas"]["OpenLineageJobInput"];
             };
         };
         responses: {
@@ -8401,7 +8387,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["OpenLineageJobIdentitySet"];
+                    "application/json": components["schemas"]["OpenLineageJobIdentity"];
                 };
             };
             /** @description Missing, unknown or revoked API key (problem JSON) */

@@ -211,6 +211,8 @@ export interface TaskInput {
   params: TaskParams
   worker_group: string
   owner: string | null
+  /** the task's OpenLineage job identity (null: none; left out on an update: kept) */
+  openlineage_job?: OpenLineageJob | null
   expected_revision?: number
 }
 
@@ -289,4 +291,6 @@ export type UnmappedJob = S['UnmappedJob']
 export type JobPattern = S['OpenLineageJobPattern']
 export type JobPatternInput = S['JobPatternIn']
 export type JobIdentity = S['OpenLineageJobIdentity']
-export type JobIdentitySet = S['OpenLineageJobIdentitySet']
+export type JobPatternSet = S['OpenLineageJobPatternSet']
+/** a task's OpenLineage job identity (namespace + name), as the task form edits it */
+export type OpenLineageJob = S['OpenLineageJob']

@@ -1,6 +1,7 @@
 // The task editor's form (TaskEditDialog) <-> a task's params (common.workflow: ShellParams, PythonParams, SqlParams,
 // HttpParams, ProcedureParams, DataxParams, SparkParams, FlinkParams, ConditionsParams, SubWorkflowParams, SwitchParams). Plain functions, so the vitest suite checks every type without a browser.
 import type {
+  OpenLineageJob,
   ConditionsParams,
   DataxParams,
   FlinkParams,
@@ -57,6 +58,9 @@ export interface TaskForm {
   description: string
   worker_group: string
   owner: string
+  /** the task's OpenLineage job identity (both empty: none) */
+  openlineage_namespace: string
+  openlineage_name: string
   script: string
   datasource_name: string
   datasource_type: string
@@ -143,6 +147,8 @@ export function formOf(task?: Task | null): TaskForm {
     description: task?.description ?? '',
     worker_group: task?.worker_group ?? 'default',
     owner: task?.owner ?? '',
+    openlineage_namespace: task?.openlineage_job?.namespace ?? '',
+    openlineage_name: task?.openlineage_job?.name ?? '',
     script: p.script ?? p.raw_script ?? '',
     // DATAX's source datasource shares the SQL/PROCEDURE datasource fields
     datasource_name: p.datasource_name ?? p.source_datasource_name ?? '',
@@ -207,6 +213,14 @@ export function formOf(task?: Task | null): TaskForm {
 }
 
 /** the params the form describes, for its task type (only that type's fields) */
+/** The form's OpenLineage job: ``null`` when both fields are blank; one of them blank is sent as it is (the API
+ *  answers 422 naming the empty field). */
+export function openLineageJobOf(form: TaskForm): OpenLineageJob | null {
+  const namespace = form.openlineage_namespace.trim()
+  const name = form.openlineage_name.trim()
+  return namespace || name ? { namespace, name } : null
+}
+
 export function paramsOf(form: TaskForm): TaskParams {
   const local_params: LocalParam[] = form.local_params
     .filter((x) => x.name.trim())

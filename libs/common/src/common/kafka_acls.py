@@ -77,7 +77,12 @@ class Grants:
 #: DESIGN.md §3, as the services' subscribers and outboxes use it (``common.events.models.Topics``)
 GRANTS: Mapping[str, Grants] = {
     "definition": Grants(
-        writes=(Topics.WORKFLOW_VERSION_CREATED, Topics.PUBLISH_REQUESTED, Topics.LINEAGE_CHANGED),
+        writes=(
+            Topics.WORKFLOW_VERSION_CREATED,
+            Topics.PUBLISH_REQUESTED,
+            Topics.LINEAGE_CHANGED,
+            Topics.TASK_OPENLINEAGE_JOB_SET,
+        ),
         reads=(Topics.PUBLISH_COMPLETED, Topics.EXECUTION_SYNCED, Topics.TASK_DEPENDENCY_CHANGED),
         group="definition",
     ),
@@ -93,7 +98,7 @@ GRANTS: Mapping[str, Grants] = {
     ),
     "lineage-resolver": Grants(
         writes=(Topics.TASK_DEPENDENCY_CHANGED,),
-        reads=(Topics.LINEAGE_CHANGED,),
+        reads=(Topics.LINEAGE_CHANGED, Topics.TASK_OPENLINEAGE_JOB_SET),
         group="lineage-resolver",
     ),
     "alerting": Grants(

@@ -26,10 +26,12 @@ from common.events.models import (
     ExecutionSynced,
     FailureRule,
     LineageChanged,
+    OpenLineageJob,
     PublishCompleted,
     PublishOutcome,
     TableEdge,
     TaskDependencyChanged,
+    TaskOpenLineageJobSet,
     TriggerSource,
     WorkflowRunStarted,
     WorkflowVersionCreated,
@@ -332,6 +334,10 @@ def _sample_events() -> list[Event]:
             new_downstream=(),
             cycle=DependencyCycle(task_path=(1, 2, 1), tables=("t",)),
         ),
+        TaskOpenLineageJobSet(
+            task_id=4, job=OpenLineageJob(namespace="spark://c", name="load_orders"), revision=12, set_by="alice"
+        ),
+        TaskOpenLineageJobSet(task_id=4, job=None, revision=13, set_by="alice"),
         ExecutionSynced(
             workflow_id=7,
             engine_workflow_code=99,
@@ -422,3 +428,14 @@ def test_every_topic_has_a_partition_count_and_consumers_are_bounded_by_them() -
     assert Topics.max_replicas("alerting") == min(Topics.PARTITIONS.values())
     assert Topics.dlq(Topics.LINEAGE_CHANGED) in Topics.consumed_by("alerting")
     assert Topics.max_replicas("gateway") is None
+
+
+def test_a_task_openlineage_job_set_is_keyed_by_its_task_and_an_empty_job_part_is_poison() -> None:
+    """One task's identity changes share a partition (in order); a job part without a name never decodes."""
+    assert TaskOpenLineageJobSet(task_id=4, job=None, revision=1, set_by="a").key() == "4"
+    event = TaskOpenLineageJobSet(task_id=4, job=OpenLineageJob(namespace="spark", name="x"), revision=2, set_by="a")
+    envelope = registry.encode(event, source="test")
+    data = {**envelope.data, "job": {"namespace": "spark", "name": ""}}
+    raw = envelope.model_copy(update={"data": data}).to_bytes()
+    with pytest.raises(PoisonMessage, match=r"job\.name"):
+        registry.decode(raw)

@@ -62,7 +62,13 @@ def test_a_service_creates_the_topics_it_writes_reads_and_observes_each_once() -
     from common.events.models import Topics
     from common.kafka_acls import GRANTS
 
-    assert GRANTS["lineage-resolver"].topics == (Topics.TASK_DEPENDENCY_CHANGED, Topics.LINEAGE_CHANGED)
+    assert GRANTS["lineage-resolver"].topics == (
+        Topics.TASK_DEPENDENCY_CHANGED,
+        Topics.LINEAGE_CHANGED,
+        Topics.TASK_OPENLINEAGE_JOB_SET,
+    )
+    # the tasks' job identities are definition's alone: the external lineage producers cannot remap jobs
+    assert [n for n, g in GRANTS.items() if Topics.TASK_OPENLINEAGE_JOB_SET in g.writes] == ["definition"]
     assert GRANTS["publisher"].topics == (
         Topics.PUBLISH_COMPLETED,
         Topics.WORKFLOW_RUN_STARTED,

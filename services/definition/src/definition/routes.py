@@ -154,6 +154,19 @@ async def delete_task(task_id: int, deps: DepsDep, actor: Editor) -> Response:
     return Response(status_code=204)
 
 
+@router.put("/tasks/{task_id}/openlineage-job", response_model=schemas.Task)
+async def put_task_job(task_id: int, body: schemas.OpenLineageJob, deps: DepsDep, actor: Editor) -> schemas.Task:
+    """Set only the task's OpenLineage job identity (409 ``openlineage-job-taken`` names the task that has it);
+    lineage-resolver learns of it through the outbox and applies the job's pending lineage."""
+    return await tasks.set_task_job(deps, task_id, body, actor)
+
+
+@router.delete("/tasks/{task_id}/openlineage-job", status_code=204)
+async def delete_task_job(task_id: int, deps: DepsDep, actor: Editor) -> Response:
+    await tasks.set_task_job(deps, task_id, None, actor)
+    return Response(status_code=204)
+
+
 @router.get("/tasks/{task_id}", response_model=schemas.TaskDetail)
 async def get_task(task_id: int, deps: DepsDep) -> schemas.TaskDetail:
     return await tasks.get_task(deps, task_id)

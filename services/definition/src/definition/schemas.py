@@ -51,6 +51,16 @@ class Page(BaseModel, Generic[T]):
 # --- tasks --------------------------------------------------------------------------------------------------------
 
 
+class OpenLineageJob(BaseModel):
+    """A task's OpenLineage job identity: the ``job.namespace`` and ``job.name`` the integrations that run the task
+    put in their RunEvents (surrounding blanks are dropped). A job is the identity of at most one task."""
+
+    model_config = ConfigDict(str_strip_whitespace=True)
+
+    namespace: Annotated[str, Field(min_length=1, max_length=1024)]
+    name: Annotated[str, Field(min_length=1, max_length=1024)]
+
+
 class TaskInput(_Input):
     name: Name
     task_type: TaskType
@@ -59,6 +69,8 @@ class TaskInput(_Input):
     params: TaskParams
     worker_group: Annotated[str, Field(min_length=1, max_length=64)] = "default"
     owner: Annotated[str, Field(max_length=128)] | None = None
+    #: the task's OpenLineage job (``null``: none). On an update, leaving the field out keeps the current one.
+    openlineage_job: OpenLineageJob | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -105,6 +117,8 @@ class Task(BaseModel):
     project_code: int | None = None
     #: the task's DolphinScheduler code in what DS holds of that workflow (``None`` until a deploy that has it)
     ds_task_code: int | None = None
+    #: the OpenLineage job the task is known as to the integrations that send its lineage (``None``: none)
+    openlineage_job: OpenLineageJob | None = None
     created_by: str
     updated_by: str
     created_at: datetime

@@ -25,6 +25,7 @@ FLOWS: dict[str, tuple[str, str]] = {
     "execution.synced": ("history-sync", "definition"),
     "workflow.execution.failed": ("history-sync", "alerting"),
     "workflow.run.started": ("publisher", "history-sync"),
+    "task.openlineage-job.set": ("definition", "lineage-resolver"),
 }
 
 

@@ -105,6 +105,13 @@ class DefinitionClient:
         out: Json = await self.up.call("GET", f"/internal/tasks/{task_id}", caller)
         return out
 
+    async def put_task_job(self, task_id: int, body: Json, caller: Caller) -> Json:
+        out: Json = await self.up.call("PUT", f"/internal/tasks/{task_id}/openlineage-job", caller, body=body)
+        return out
+
+    async def delete_task_job(self, task_id: int, caller: Caller) -> None:
+        await self.up.call("DELETE", f"/internal/tasks/{task_id}/openlineage-job", caller)
+
     async def list_tasks(self, params: Params, ids: Sequence[int] | None, caller: Caller) -> Json:
         query = {**params, "ids": _ids(ids) if ids else None}
         out: Json = await self.up.call("GET", "/internal/tasks", caller, params=query)
@@ -321,18 +328,6 @@ class LineageClient:
     async def post_event(self, body: Json, caller: Caller) -> Json:
         out: Json = await self.up.call("POST", "/internal/lineage/events", caller, body=body)
         return out
-
-    async def task_jobs(self, task_ids: Sequence[int], caller: Caller) -> Json:
-        params = {"task_ids": _ids(task_ids)}
-        out: Json = await self.up.call("GET", "/internal/openlineage/task-jobs", caller, params=params)
-        return out
-
-    async def put_task_job(self, task_id: int, body: Json, caller: Caller) -> Json:
-        out: Json = await self.up.call("PUT", f"/internal/tasks/{task_id}/openlineage-job", caller, body=body)
-        return out
-
-    async def delete_task_job(self, task_id: int, caller: Caller) -> None:
-        await self.up.call("DELETE", f"/internal/tasks/{task_id}/openlineage-job", caller)
 
     async def list_patterns(self, caller: Caller) -> Json:
         out: Json = await self.up.call("GET", "/internal/openlineage/patterns", caller)

@@ -215,15 +215,6 @@ def classify(body: Any) -> Literal["run_event", "native", "static"]:
     )
 
 
-class JobIdentityIn(BaseModel):
-    """A task's OpenLineage job: the ``job.namespace`` and ``job.name`` its integration sends."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    namespace: _Text
-    name: _Text
-
-
 class JobPatternIn(BaseModel):
     """A rule mapping OpenLineage job names to tasks."""
 

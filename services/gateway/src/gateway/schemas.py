@@ -60,6 +60,16 @@ class _Forwarded(BaseModel):
         return out
 
 
+class OpenLineageJobInput(_Forwarded):
+    """A task's OpenLineage job: the ``job.namespace`` and ``job.name`` the integrations that run it put in their
+    RunEvents (surrounding blanks are dropped). A job is the identity of at most one task (409 names the other)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    namespace: Annotated[str, Field(min_length=1, max_length=1024)]
+    name: Annotated[str, Field(min_length=1, max_length=1024)]
+
+
 class TaskInput(_Forwarded):
     model_config = ConfigDict(extra="allow")
 
@@ -71,6 +81,9 @@ class TaskInput(_Forwarded):
     params: dict[str, Any] | None = None
     worker_group: str | None = None
     owner: str | None = None
+    #: the task's OpenLineage job identity: its RunEvents' lineage lands on this task without any other mapping
+    #: step. ``null``: none; on an update, leaving the field out keeps the current one.
+    openlineage_job: OpenLineageJobInput | None = None
 
 
 class TaskUpdate(TaskInput):

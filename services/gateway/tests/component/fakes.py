@@ -116,7 +116,6 @@ class FakeServices:
     #: bodies lineage-resolver's ``/internal/lineage/events`` received
     lineage_events: list[dict[str, Any]] = field(default_factory=list)
     #: task id -> (OpenLineage job namespace, name)
-    task_jobs: dict[int, tuple[str, str]] = field(default_factory=dict)
     #: pattern rule id -> rule
     patterns: dict[int, dict[str, Any]] = field(default_factory=dict)
     #: answer tasks without ``workflow_id``/``workflow_name`` (owners then come from /internal/task-owners only)
@@ -135,7 +134,6 @@ class FakeServices:
         self.deps.clear()
         self.tables.clear()
         self.lineage_events.clear()
-        self.task_jobs.clear()
         self.patterns.clear()
         self.table_answers.clear()
         self._ids.clear()
@@ -163,6 +161,7 @@ class FakeServices:
             "workflow_id": None,
             "workflow_name": None,
             "ds_task_code": None,
+            "openlineage_job": None,
             "created_by": "seed",
             "updated_by": "seed",
             "created_at": NOW.isoformat(),
@@ -424,6 +423,7 @@ class FakeServices:
             params: dict[str, Any]
             worker_group: str = "default"
             owner: str | None = None
+            openlineage_job: dict[str, str] | None = None
 
         class TaskUpd(TaskIn):
             expected_revision: int = Field(ge=1)
@@ -486,6 +486,7 @@ class FakeServices:
 
         @app.post("/internal/tasks", status_code=201)
         async def create_task(body: TaskIn, x_actor: Actor) -> dict[str, Any]:
+            job_holder(body.openlineage_job, 0)
             task = fake.add_task(body.name, **body.model_dump(exclude={"name"}), created_by=x_actor or "system")
             return task
 
@@ -496,7 +497,10 @@ class FakeServices:
                 raise StaleVersion(
                     f"task {task_id} is at revision {task['revision']}", current_revision=task["revision"]
                 )
-            task.update(body.model_dump(exclude={"expected_revision"}))
+            if "openlineage_job" in body.model_fields_set:  # left out: kept
+                job_holder(body.openlineage_job, task_id)
+                task["openlineage_job"] = body.openlineage_job
+            task.update(body.model_dump(exclude={"expected_revision", "openlineage_job"}))
             task["revision"] += 1
             task["updated_by"] = x_actor or "system"
             return task
@@ -504,6 +508,25 @@ class FakeServices:
         @app.get("/internal/tasks/{task_id}")
         async def get_task(task_id: int) -> Any:
             return task_or_404(task_id)
+
+        def job_holder(job: dict[str, str] | None, task_id: int) -> None:
+            holder = next((t for t, task in fake.tasks.items() if job and task.get("openlineage_job") == job), None)
+            if holder is not None and holder != task_id:
+                raise Conflict(f"openlineage_job: already the identity of task {holder}", task_id=holder)
+
+        @app.put("/internal/tasks/{task_id}/openlineage-job")
+        async def put_task_job(task_id: int, body: dict[str, str], x_actor: Actor) -> Any:
+            task = task_or_404(task_id)
+            job_holder(body, task_id)
+            task.update(openlineage_job=body, revision=task["revision"] + 1, updated_by=x_actor or "system")
+            return task
+
+        @app.delete("/internal/tasks/{task_id}/openlineage-job", status_code=204)
+        async def delete_task_job(task_id: int) -> None:
+            task = task_or_404(task_id)
+            if task.get("openlineage_job") is None:
+                raise NotFound(f"task {task_id} has no OpenLineage job identity")
+            task.update(openlineage_job=None, revision=task["revision"] + 1)
 
         @app.get("/internal/tasks")
         async def list_tasks(
@@ -1160,36 +1183,17 @@ class FakeServices:
             page = match[:cut]
             return {"task_ids": page, "next_after": page[-1] if len(page) == cut and len(match) > cut else None}
 
-        def identity(task_id: int, actor: str | None) -> dict[str, Any]:
-            namespace, name = fake.task_jobs[task_id]
-            return {"task_id": task_id, "namespace": namespace, "name": name, "set_by": actor or "?",
-                    "updated_at": NOW.isoformat()}  # fmt: skip
-
         @app.post("/internal/lineage/events")
         async def lineage_event(body: dict[str, Any]) -> Any:
             fake.lineage_events.append(body)
             job = body.get("job") or {}
-            mapped = next((t for t, j in fake.task_jobs.items() if j == (job.get("namespace"), job.get("name"))), None)
+            wanted = {"namespace": job.get("namespace"), "name": job.get("name")}
+            mapped = next((t for t, task in fake.tasks.items() if task.get("openlineage_job") == wanted), None)
             status = "applied" if "type" in body or mapped is not None else "unmapped"
             kind = "native" if "type" in body else "openlineage"
             return {"event_id": f"e{len(fake.lineage_events)}", "status": status, "kind": kind, "reason": None,
                     "task_id": mapped, "job_namespace": job.get("namespace"), "job_name": job.get("name"),
                     "changed_tasks": []}  # fmt: skip
-
-        @app.get("/internal/openlineage/task-jobs")
-        async def task_jobs(task_ids: str) -> Any:
-            ids = [int(p) for p in task_ids.split(",") if p.strip()]
-            return {"items": [identity(t, None) for t in ids if t in fake.task_jobs]}
-
-        @app.put("/internal/tasks/{task_id}/openlineage-job")
-        async def put_task_job(task_id: int, body: dict[str, Any], x_actor: Actor) -> Any:
-            fake.task_jobs[task_id] = (body["namespace"], body["name"])
-            return {**identity(task_id, x_actor), "applied": []}
-
-        @app.delete("/internal/tasks/{task_id}/openlineage-job", status_code=204)
-        async def delete_task_job(task_id: int) -> None:
-            if fake.task_jobs.pop(task_id, None) is None:
-                raise NotFound(f"task {task_id} has no OpenLineage job identity")
 
         def pattern(pid: int) -> dict[str, Any]:
             if pid not in fake.patterns:

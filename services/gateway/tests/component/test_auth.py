@@ -118,7 +118,7 @@ async def test_me(client: httpx.AsyncClient) -> None:
 
 
 def _seed(f: FakeServices) -> dict[str, int]:
-    t1 = f.add_task("owned")["id"]
+    t1 = f.add_task("owned", openlineage_job={"namespace": "airflow", "name": "dag.owned"})["id"]
     t2 = f.add_task("free")["id"]
     ready = f.add_workflow("ready", task_ids=[t1], status="ready", codes=(7, 8))["id"]
     draft = f.add_workflow("draft")["id"]
@@ -127,7 +127,6 @@ def _seed(f: FakeServices) -> dict[str, int]:
     f.add_restore(ready, f.add_record(ready)["id"])
     f.deployed.add(ready)
     f.deps[t2] = ([t1], [])
-    f.task_jobs[t1] = ("airflow", "dag.owned")
     f.table_answers[("lineage", "db/t")] = {"tables": [], "tasks": [], "table_edges": [], "truncated": False}
     f.table_answers[("affected", "db/t")] = {"tables": [], "tasks": [], "truncated": False}
     return {"t1": t1, "t2": t2, "ready": ready, "draft": draft, "online": online}

@@ -173,14 +173,31 @@ async def test_job_identity_and_pattern_bodies_are_checked_at_the_edge(
     task = fakes.add_task("load_orders")["id"]
     r = await client.put(f"/api/v1/tasks/{task}/openlineage-job", json={"namespace": "airflow", "name": ""})
     assert "name" in problem(r, 422)["detail"]
+    r = await client.put(f"/api/v1/tasks/{task}/openlineage-job", json={"namespace": "airflow", "name": "x", "y": 1})
+    assert "y" in problem(r, 422)["detail"]
     r = await client.put("/api/v1/tasks/999/openlineage-job", json={"namespace": "airflow", "name": "x"})
     problem(r, 404)
-    assert fakes.calls("lineage") == []
-    r = await client.put(f"/api/v1/tasks/{task}/openlineage-job", json={"namespace": "airflow", "name": "x"})
+    r = await client.get(f"/api/v1/tasks/{task}/openlineage-job")
+    problem(r, 404)
+    # the identity is the task's: definition records it, the lineage service is not called
+    r = await client.put(f"/api/v1/tasks/{task}/openlineage-job", json={"namespace": " airflow ", "name": "x"})
     assert r.status_code == 200, r.text
-    assert (r.json()["task_id"], r.json()["name"], r.json()["applied"]) == (task, "x", [])
+    assert r.json() == {"task_id": task, "namespace": "airflow", "name": "x", "task_revision": 2}
+    assert fakes.calls("lineage") == []
     r = await client.get(f"/api/v1/tasks/{task}/openlineage-job")
     assert (r.status_code, r.json()["namespace"]) == (200, "airflow")
+    assert (await client.get(f"/api/v1/tasks/{task}")).json()["openlineage_job"] == {
+        "namespace": "airflow",
+        "name": "x",
+    }
+    other = fakes.add_task("other")["id"]
+    r = await client.put(f"/api/v1/tasks/{other}/openlineage-job", json={"namespace": "airflow", "name": "x"})
+    assert problem(r, 409)["task_id"] == task
+    r = await client.post(
+        "/api/v1/tasks",
+        json={"name": "t", "task_type": "SHELL", "params": {"script": "x"}, "openlineage_job": {"namespace": "a"}},
+    )
+    assert "openlineage_job.name" in problem(r, 422)["detail"]
     r = await client.post("/api/v1/openlineage/patterns", json={"name_regex": "etl_(\\d+)"})
     assert "name_regex" in problem(r, 422)["detail"]
     assert "task_id" in r.json()["detail"]

@@ -250,3 +250,29 @@ async def test_ds_links_from_codes_on_the_task_need_no_workflow_lookup(
     assert by_id[ids["b"]]["ds_link"] == f"{DS_UI}/projects/77/task/instances?taskCode=555"  # the task node
     assert by_id[ids["c"]]["ds_link"] is None
     assert [s.path for s in fakes.calls("definition") if s.path.startswith("/internal/workflows/")] == []
+
+
+async def test_the_openlineage_job_travels_with_the_task_and_an_edit_without_it_keeps_it(
+    client: httpx.AsyncClient, fakes: FakeServices
+) -> None:
+    """The gateway forwards the field only when the caller sent it: a task edit that leaves it out keeps the
+    identity, ``null`` clears it; the list and the detail answer it."""
+    job = {"namespace": "spark://c", "name": "load_orders"}
+    shell = {"name": "load", "task_type": "SHELL", "params": {"script": "echo"}}
+    r = await client.post("/api/v1/tasks", json={**shell, "openlineage_job": {"namespace": " spark://c", **job}})
+    assert r.status_code == 201, r.text
+    tid = r.json()["id"]
+    assert fakes.calls("definition", "/internal/tasks")[-1].body["openlineage_job"] == job
+    r = await client.put(f"/api/v1/tasks/{tid}", json={**shell, "description": "x", "expected_revision": 1})
+    assert r.status_code == 200, r.text
+    assert "openlineage_job" not in fakes.calls("definition", f"/internal/tasks/{tid}")[-1].body
+    assert r.json()["openlineage_job"] == job
+    assert [t["openlineage_job"] for t in (await client.get("/api/v1/tasks")).json()["items"]] == [job]
+    r = await client.put(f"/api/v1/tasks/{tid}", json={**shell, "expected_revision": 2, "openlineage_job": None})
+    assert r.status_code == 200, r.text
+    assert (await client.get(f"/api/v1/tasks/{tid}")).json()["openlineage_job"] is None
+    r = await client.put(
+        f"/api/v1/tasks/{tid}", json={**shell, "expected_revision": 3, "openlineage_job": {"name": "x", "bad": 1}}
+    )
+    assert r.status_code == 422
+    assert "openlineage_job.namespace" in r.json()["detail"]

@@ -1,8 +1,10 @@
 """Use cases of the OpenLineage job ↔ task mapping (one transaction each) and of lineage events sent over HTTP.
 
-The mapping is data owned by this service (it is the one that reads it): a task's job identity (exact rule, one job
-per task and one task per job), pattern rules in order, and the configured ``LINEAGE_OPENLINEAGE`` rules as seed
-rules after the stored ones (:class:`~lineage_resolver.domain.MappingRules`).
+The mapping is data this service reads on every RunEvent: a task's job identity (exact rule, one job per task and
+one task per job) — owned by definition, which sets it with the task and publishes it on
+``task.openlineage-job.set``, the table here is its projection (:func:`apply_task_job`) — then pattern rules in order
+(owned here), then the configured ``LINEAGE_OPENLINEAGE`` rules as seed rules
+(:class:`~lineage_resolver.domain.MappingRules`).
 
 A RunEvent that updates lineage but whose job no rule maps is **parked** (``openlineage_unmapped_job``: the job, the
 datasets of its latest updating run, how often it was seen) instead of being dead-lettered: the portal lists the
@@ -29,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from common.db import unit_of_work
 from common.errors import Conflict, NotFound, ValidationFailed
-from common.events import TaskDependencyChanged
+from common.events import TaskDependencyChanged, TaskOpenLineageJobSet
 from lineage_resolver.db import jobs
 from lineage_resolver.db.tables import inbox
 from lineage_resolver.deps import Deps
@@ -201,41 +203,16 @@ async def submit_event(deps: Deps, payload: Mapping[str, Any]) -> EventOutcome:
 # -- a task's job identity -----------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class IdentityOutcome:
-    identity: jobs.JobIdentity
-    applied: tuple[AppliedPending, ...]
-
-
-def _job_field(value: str, name: str) -> str:
-    value = value.strip()
-    if not value or len(value) > 1024:
-        raise ValidationFailed(f"{name}: 1 to 1024 characters", field=name)
-    return value
-
-
-async def set_task_job(deps: Deps, task_id: TaskId, namespace: str, name: str, actor: str) -> IdentityOutcome:
-    """Task ``task_id`` is OpenLineage job ``namespace``/``name`` (replacing its previous identity); the job's pending
-    lineage, if it was parked, is applied."""
-    namespace, name = _job_field(namespace, "namespace"), _job_field(name, "name")
-    async with unit_of_work(deps.sessions) as session:
-        await jobs.lock_rules(session, shared=False)
-        holder = await jobs.identity_of_job(session, namespace, name)
-        if holder is not None and holder.task_id != task_id:
-            raise Conflict(
-                f"OpenLineage job {namespace!r}/{name!r} is already the identity of task {holder.task_id}",
-                task_id=holder.task_id,
-            )
-        identity = await jobs.put_identity(session, namespace, name, task_id, actor)
-        applied = await _apply_pending(session, deps)
-    return IdentityOutcome(identity, tuple(applied))
-
-
-async def clear_task_job(deps: Deps, task_id: TaskId) -> None:
-    async with unit_of_work(deps.sessions) as session:
-        await jobs.lock_rules(session, shared=False)
-        if not await jobs.delete_identities(session, [task_id]):
-            raise NotFound(f"task {task_id} has no OpenLineage job identity", task_id=task_id)
+async def apply_task_job(session: AsyncSession, deps: Deps, event: TaskOpenLineageJobSet) -> list[AppliedPending]:
+    """``task.openlineage-job.set`` in the caller's (inbox) transaction: definition, which owns a task's job identity,
+    set or cleared it; the mapping follows (``jobs.apply_identity``: later revisions win) and every parked job the
+    rules map now has its pending lineage applied."""
+    job = (event.job.namespace, event.job.name) if event.job is not None else None
+    await jobs.lock_rules(session, shared=False)
+    if not await jobs.apply_identity(session, event.task_id, job, event.revision, event.set_by):
+        return []
+    log.info("OpenLineage job of task %d is %s (revision %d)", event.task_id, job, event.revision)
+    return await _apply_pending(session, deps)
 
 
 async def task_jobs(deps: Deps, task_ids: Sequence[TaskId]) -> dict[TaskId, jobs.JobIdentity]:

@@ -482,11 +482,6 @@ async def post_lineage_event(
     )
 
 
-class JobIdentityIn(BaseModel):
-    namespace: str = Field(min_length=1, max_length=1024)
-    name: str = Field(min_length=1, max_length=1024)
-
-
 class JobIdentityOut(BaseModel):
     task_id: int
     namespace: str
@@ -524,11 +519,6 @@ def _applied(applied: tuple[ol.AppliedPending, ...]) -> list[AppliedPendingOut]:
     ]
 
 
-class JobIdentitySetOut(JobIdentityOut):
-    #: parked jobs whose pending lineage this change applied
-    applied: list[AppliedPendingOut]
-
-
 @router.get("/openlineage/task-jobs")
 async def get_task_jobs(
     deps: DepsDep,
@@ -537,26 +527,6 @@ async def get_task_jobs(
     """The OpenLineage job identity of each task that has one."""
     found = await ol.task_jobs(deps, _parse_ids(task_ids))
     return JobIdentityPage(items=[JobIdentityOut.of(found[t]) for t in sorted(found)])
-
-
-@router.put("/tasks/{task_id}/openlineage-job")
-async def put_task_job(
-    deps: DepsDep,
-    actor: Annotated[str, Depends(acting(Role.EDITOR))],
-    task_id: Annotated[int, Path(ge=1)],
-    body: JobIdentityIn,
-) -> JobIdentitySetOut:
-    """The task is this OpenLineage job (replacing its previous identity); the job's parked lineage is applied."""
-    out = await ol.set_task_job(deps, task_id, body.namespace, body.name, actor)
-    return JobIdentitySetOut(**JobIdentityOut.of(out.identity).model_dump(), applied=_applied(out.applied))
-
-
-@router.delete("/tasks/{task_id}/openlineage-job", status_code=204)
-async def delete_task_job(
-    deps: DepsDep, actor: Annotated[str, Depends(acting(Role.EDITOR))], task_id: Annotated[int, Path(ge=1)]
-) -> Response:
-    await ol.clear_task_job(deps, task_id)
-    return Response(status_code=204)
 
 
 class PatternIn(BaseModel):

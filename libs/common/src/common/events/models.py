@@ -26,6 +26,7 @@ class Topics:
     EXECUTION_SYNCED = "execution.synced"
     WORKFLOW_EXECUTION_FAILED = "workflow.execution.failed"
     WORKFLOW_RUN_STARTED = "workflow.run.started"
+    TASK_OPENLINEAGE_JOB_SET = "task.openlineage-job.set"
 
     ALL: ClassVar[tuple[str, ...]] = (
         WORKFLOW_VERSION_CREATED,
@@ -36,6 +37,7 @@ class Topics:
         EXECUTION_SYNCED,
         WORKFLOW_EXECUTION_FAILED,
         WORKFLOW_RUN_STARTED,
+        TASK_OPENLINEAGE_JOB_SET,
     )
 
     #: partitions per topic (its ``.dlq`` gets as many). Every event is keyed by its workflow (a lineage change by
@@ -53,6 +55,7 @@ class Topics:
         EXECUTION_SYNCED: 6,
         WORKFLOW_EXECUTION_FAILED: 6,
         WORKFLOW_RUN_STARTED: 6,
+        TASK_OPENLINEAGE_JOB_SET: 12,
     }
 
     #: the topics each service's consumer group reads (alerting also reads every ``.dlq``: ``consumed_by``)
@@ -60,7 +63,7 @@ class Topics:
         "definition": (PUBLISH_COMPLETED, EXECUTION_SYNCED, TASK_DEPENDENCY_CHANGED),
         "publisher": (PUBLISH_REQUESTED,),
         "history-sync": (PUBLISH_COMPLETED, WORKFLOW_RUN_STARTED),
-        "lineage-resolver": (LINEAGE_CHANGED,),
+        "lineage-resolver": (LINEAGE_CHANGED, TASK_OPENLINEAGE_JOB_SET),
         "alerting": (PUBLISH_COMPLETED, WORKFLOW_EXECUTION_FAILED),
     }
 
@@ -255,6 +258,38 @@ class LineageChanged(Event):
             return f"task:{self.task_id}"
         edges = self.table_edges_added or self.table_edges_removed
         return f"table:{edges[0].target_table}" if edges else "lineage"
+
+
+class OpenLineageJob(Part):
+    """An OpenLineage job identity (``job.namespace`` + ``job.name`` of the RunEvents an integration sends)."""
+
+    namespace: Annotated[str, Field(min_length=1, max_length=1024)]
+    name: Annotated[str, Field(min_length=1, max_length=1024)]
+
+
+class TaskOpenLineageJobSet(Event):
+    """A task's OpenLineage job identity was set, changed or cleared (``job: null``) in definition, which owns it
+    (``data_task``): lineage-resolver applies it to its job ↔ task mapping and applies the pending lineage of a job
+    it kept unmapped.
+
+    A topic of its own (``task.openlineage-job.set``), written by definition only: the lineage producers that may
+    write ``lineage.changed`` cannot remap jobs. Keyed by the task, so one task's events arrive in order (a deleted
+    task's identity is cleared by an event on this topic too). ``revision`` increases with every identity change of
+    any task (definition's sequence): a job that moved from one task to another stays with the later one whatever
+    the order the two tasks' events arrive in.
+    """
+
+    TYPE: ClassVar[str] = "platform.task.openlineage_job.set"
+    TOPIC: ClassVar[str] = Topics.TASK_OPENLINEAGE_JOB_SET
+
+    task_id: int
+    #: ``None``: the task has no identity any more
+    job: OpenLineageJob | None
+    revision: int
+    set_by: str
+
+    def key(self) -> str:
+        return str(self.task_id)
 
 
 # --- task.dependency.changed -----------------------------------------------------------------------------------

@@ -38,6 +38,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    Sequence,
     SmallInteger,
     Table,
     Text,
@@ -97,10 +98,20 @@ data_task = Table(
     Column("updated_by", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=_NOW),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=_NOW),
+    # the task's OpenLineage job identity (both or neither; one task per job); the revision is drawn from
+    # ``openlineage_job_revision_seq`` at every change and travels in ``platform.task.openlineage_job.set``
+    Column("openlineage_namespace", Text),
+    Column("openlineage_name", Text),
+    Column("openlineage_job_revision", BigInteger),
     CheckConstraint(_in("task_type", TASK_TYPES), name="task_type"),
+    CheckConstraint("(openlineage_namespace IS NULL) = (openlineage_name IS NULL)", name="openlineage_job"),
+    UniqueConstraint("openlineage_namespace", "openlineage_name"),
     Index("ix_data_task_lower_name", func.lower(text("name"))),
     Index("ix_data_task_task_type", "task_type"),
 )
+
+#: revisions of the tasks' OpenLineage job identities (``data_task.openlineage_job_revision``)
+openlineage_job_revision_seq = Sequence("openlineage_job_revision_seq", metadata=metadata)
 
 data_workflow = Table(
     "data_workflow",

@@ -145,6 +145,11 @@ def _task_view(row: Row[Any]) -> schemas.Task:
         workflow_code=row.workflow_code,
         project_code=row.project_code,
         ds_task_code=row.ds_task_code,
+        openlineage_job=(
+            schemas.OpenLineageJob(namespace=row.openlineage_namespace, name=row.openlineage_name)
+            if row.openlineage_namespace is not None
+            else None
+        ),
         created_by=row.created_by,
         updated_by=row.updated_by,
         created_at=row.created_at,

@@ -1,4 +1,13 @@
-"""Task use cases: create, read, list, update and delete tasks, and who owns them."""
+"""Task use cases: create, read, list, update and delete tasks, and who owns them.
+
+A task's OpenLineage job identity (namespace + name) is part of the task: set on registration or edit (or alone,
+``set_task_job``), in the same transaction as the task and with a ``platform.task.openlineage_job.set`` event in the
+outbox (topic ``task.openlineage-job.set``, which only definition may write). Lineage-resolver, which reads the
+mapping on every RunEvent, keeps it as a projection of those events and applies the pending lineage of a job it had
+seen unmapped. Why definition owns it: a create or edit then records the task and its identity or neither, "one
+task per job" is a unique constraint next to the task, and a slow or stopped lineage-resolver never fails (or
+half-writes) a task save — the mapping reaches it when it is back (docs/decisions/0102).
+"""
 
 from __future__ import annotations
 
@@ -6,9 +15,12 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from common.db import unit_of_work
-from common.errors import NotFound, StaleVersion
-from common.events.models import LineageChanged, TriggerSource
+from common.errors import Conflict, NotFound, StaleVersion
+from common.events.models import LineageChanged, OpenLineageJob, TaskOpenLineageJobSet, TriggerSource
 from common.workflow import SnapshotTask, branch_problems, datasources_of
 from definition import schemas
 from definition.db.repository import relations as relation_repo
@@ -17,11 +29,67 @@ from definition.deps import Deps
 from definition.domain.errors import InvalidWorkflowStructure
 from definition.domain.grouping.upkeep import Change
 from definition.service._proposal_upkeep import _refresh_proposals
-from definition.service._shared import _T, TaskInUse, _current_snapshot, _lock_owner_of, _read, _write_version
+from definition.service._shared import (
+    _T,
+    TaskInUse,
+    _constraint_of,
+    _current_snapshot,
+    _lock_owner_of,
+    _read,
+    _write_version,
+)
 from definition.service._views import _task_view
 from definition.service.proposals import _suggested_workflow
 
 log = logging.getLogger(__name__)
+
+
+OPENLINEAGE_JOB_CONSTRAINT = "uq_data_task_openlineage_namespace_openlineage_name"
+
+
+class OpenLineageJobTaken(Conflict):
+    code = "openlineage-job-taken"
+    title = "OpenLineage job of another task"
+
+
+def _taken(job: schemas.OpenLineageJob, holder: int | None) -> OpenLineageJobTaken:
+    return OpenLineageJobTaken(
+        f"openlineage_job: OpenLineage job {job.namespace!r}/{job.name!r} is already the identity of task {holder}: "
+        "a job is the identity of one task (clear it there first)",
+        field="openlineage_job",
+        task_id=holder,
+    )
+
+
+def _current_job(row: Any) -> schemas.OpenLineageJob | None:
+    if row.openlineage_namespace is None:
+        return None
+    return schemas.OpenLineageJob(namespace=row.openlineage_namespace, name=row.openlineage_name)
+
+
+async def _record_job(
+    session: AsyncSession, deps: Deps, task_id: int, job: schemas.OpenLineageJob | None, actor: str
+) -> None:
+    """The task's identity becomes ``job`` (409 when another task has it) and the event goes to the outbox."""
+    if job is not None:
+        holder = await task_repo.task_of_job(session, job.namespace, job.name)
+        if holder is not None and holder != task_id:
+            raise _taken(job, holder)
+    try:
+        async with session.begin_nested():
+            revision = await task_repo.set_openlineage_job(
+                session, task_id, (job.namespace, job.name) if job is not None else None
+            )
+    except IntegrityError as exc:
+        # a concurrent save gave the job to another task after the check above
+        if job is None or _constraint_of(exc) != OPENLINEAGE_JOB_CONSTRAINT:
+            raise
+        raise _taken(job, await task_repo.task_of_job(session, job.namespace, job.name)) from None
+    event_job = OpenLineageJob(namespace=job.namespace, name=job.name) if job is not None else None
+    await deps.outbox.add(
+        session, TaskOpenLineageJobSet(task_id=task_id, job=event_job, revision=revision, set_by=actor)
+    )
+    log.info("OpenLineage job of task %d set to %s by %s", task_id, job and f"{job.namespace}/{job.name}", actor)
 
 
 def _task_values(body: schemas.TaskInput, actor: str) -> dict[str, Any]:
@@ -41,6 +109,8 @@ async def create_task(deps: Deps, body: schemas.TaskInput, actor: str) -> schema
     tables already: it keys them by task id), and the task joins the proposals."""
     async with unit_of_work(deps.sessions) as session:
         task_id = await task_repo.insert_task(session, {**_task_values(body, actor), "created_by": actor})
+        if body.openlineage_job is not None:
+            await _record_job(session, deps, task_id, body.openlineage_job, actor)
         row = await task_repo.get_task(session, task_id)
         assert row is not None
         await _refresh_proposals(session, deps, Change(joined=(task_id,)))
@@ -123,6 +193,11 @@ async def update_task(deps: Deps, task_id: int, body: schemas.TaskUpdate, actor:
                 current_revision=revision,
                 expected_revision=body.expected_revision,
             )
+        if "openlineage_job" in body.model_fields_set:  # left out: the identity stays as it is
+            current = await task_repo.get_task(session, task_id)
+            assert current is not None
+            if _current_job(current) != body.openlineage_job:
+                await _record_job(session, deps, task_id, body.openlineage_job, actor)
         wf = await _lock_owner_of(session, task_id)
         if wf is not None:
             old = await _current_snapshot(session, deps, wf)
@@ -168,7 +243,32 @@ async def delete_task(deps: Deps, task_id: int, actor: str) -> None:
                 task_id=task_id,
                 workflow_id=owner[0],
             )
+        row = await task_repo.get_task(session, task_id)
+        had_job = row is not None and row.openlineage_namespace is not None
         await relation_repo.delete_task(session, task_id)
+        if had_job:  # its job is free again: lineage-resolver forgets the identity, in order with its other changes
+            revision = await task_repo.next_job_revision(session)
+            event = TaskOpenLineageJobSet(task_id=task_id, job=None, revision=revision, set_by=actor)
+            await deps.outbox.add(session, event)
         await _refresh_proposals(session, deps, Change(left=(task_id,)))
         await deps.outbox.add(session, LineageChanged(task_id=task_id, task_removed=True))
     log.info("task %d deleted by %s", task_id, actor)
+
+
+async def set_task_job(deps: Deps, task_id: int, job: schemas.OpenLineageJob | None, actor: str) -> schemas.Task:
+    """Set (or clear: ``None``) only the task's OpenLineage job identity; the task gets a new revision when it
+    changes. Clearing a task that has none is a 404."""
+    async with unit_of_work(deps.sessions) as session:
+        if not await relation_repo.lock_task(session, task_id):
+            raise NotFound(f"task {task_id} not found", task_id=task_id)
+        row = await task_repo.get_task(session, task_id)
+        assert row is not None
+        current = _current_job(row)
+        if job is None and current is None:
+            raise NotFound(f"task {task_id} has no OpenLineage job identity", task_id=task_id)
+        if current != job:
+            await _record_job(session, deps, task_id, job, actor)
+            await task_repo.touch_task(session, task_id, actor)
+            row = await task_repo.get_task(session, task_id)
+            assert row is not None
+    return _task_view(row)

@@ -1,5 +1,5 @@
 """Answers of the lineage intake (``POST /api/v1/lineage``) and of the OpenLineage job ↔ task mapping: the
-lineage-resolver's, passed through."""
+lineage-resolver's, passed through, except a task's job identity, which is the task's (definition's)."""
 
 from __future__ import annotations
 
@@ -28,13 +28,13 @@ class LineageAccepted(BaseModel):
 
 
 class OpenLineageJobIdentity(BaseModel):
-    """A task's OpenLineage job (``job.namespace`` + ``job.name``)."""
+    """A task's OpenLineage job (``job.namespace`` + ``job.name``): part of the task (``openlineage_job``)."""
 
     task_id: int
     namespace: str
     name: str
-    set_by: str
-    updated_at: datetime
+    #: the task's revision (setting the identity alone gives the task a new one)
+    task_revision: int
 
 
 class AppliedPending(BaseModel):
@@ -45,10 +45,6 @@ class AppliedPending(BaseModel):
     task_id: int
     event_id: str
     changed_tasks: list[int]
-
-
-class OpenLineageJobIdentitySet(OpenLineageJobIdentity):
-    applied: list[AppliedPending]
 
 
 class OpenLineageJobPattern(BaseModel):

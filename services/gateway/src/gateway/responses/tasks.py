@@ -23,6 +23,13 @@ class Notice(BaseModel):
     datasource_type: str | None = None
 
 
+class OpenLineageJob(BaseModel):
+    """An OpenLineage job identity (``job.namespace`` + ``job.name``)."""
+
+    namespace: str
+    name: str
+
+
 class Task(BaseModel):
     id: int
     name: str
@@ -40,6 +47,8 @@ class Task(BaseModel):
     project_code: int | None = None
     #: the task's DolphinScheduler code in what DS holds of that workflow (``null`` until a deploy that has the task)
     ds_task_code: int | None = None
+    #: the OpenLineage job the task is known as to the integrations that send its lineage (``null``: none)
+    openlineage_job: OpenLineageJob | None = None
     created_by: str
     updated_by: str
     created_at: datetime

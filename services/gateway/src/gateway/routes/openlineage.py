@@ -1,6 +1,8 @@
 """Lineage from other systems (``POST /api/v1/lineage``: the OpenLineage HTTP transport's endpoint, and native
 lineage commands; a ``lineage`` key may call it and nothing else) and the OpenLineage job ↔ task mapping: a task's
-job identity, pattern rules, the recently seen jobs no rule maps. All of it is the lineage-resolver's."""
+job identity, pattern rules, the recently seen jobs no rule maps. The identity is part of the task (definition's:
+set here, or with the task's create and edit bodies); the rest is the lineage-resolver's, which learns of every
+identity change from definition's outbox (docs/decisions/0102-openlineage-job-identity.md)."""
 
 from __future__ import annotations
 
@@ -11,10 +13,11 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from common.errors import NotFound
 from gateway.auth import acting
 from gateway.domain.roles import Role
-from gateway.lineage_events import LINEAGE_BODY_SCHEMA, JobIdentityIn, JobPatternIn, classify, decode_body
+from gateway.lineage_events import LINEAGE_BODY_SCHEMA, JobPatternIn, classify, decode_body
 from gateway.ports import Caller, Json
 from gateway.responses import openlineage as r
 from gateway.routes.params import PROBLEM_RESPONSES, DepsDep, IdPath, PassThroughRoute, note
+from gateway.schemas import OpenLineageJobInput
 
 router = APIRouter(tags=["lineage"], responses=PROBLEM_RESPONSES, route_class=PassThroughRoute)
 
@@ -59,29 +62,40 @@ async def post_lineage(request: Request, deps: DepsDep, caller: LineageSender) -
     return await deps.lineage.post_event(body, caller)
 
 
+def _identity(task: Json) -> Json:
+    job = task.get("openlineage_job")
+    if not job:
+        raise NotFound(f"task {task['id']} has no OpenLineage job identity", task_id=task["id"])
+    return {
+        "task_id": task["id"],
+        "namespace": job["namespace"],
+        "name": job["name"],
+        "task_revision": task["revision"],
+    }
+
+
 @router.get("/tasks/{task_id}/openlineage-job", response_model=r.OpenLineageJobIdentity)
 async def get_task_job(task_id: IdPath, deps: DepsDep, caller: Viewer) -> Json:
-    """The OpenLineage job (namespace + name) the task is known as to the integrations that send its lineage."""
-    items = (await deps.lineage.task_jobs([task_id], caller))["items"]
-    if not items:
-        raise NotFound(f"task {task_id} has no OpenLineage job identity", task_id=task_id)
-    found: Json = items[0]
-    return found
+    """The OpenLineage job (namespace + name) the task is known as to the integrations that send its lineage (also
+    the task's ``openlineage_job``)."""
+    return _identity(await deps.definition.get_task(task_id, caller))
 
 
-@router.put("/tasks/{task_id}/openlineage-job", response_model=r.OpenLineageJobIdentitySet)
-async def put_task_job(task_id: IdPath, body: JobIdentityIn, request: Request, deps: DepsDep, caller: Editor) -> Json:
-    """Set the task's OpenLineage job identity (replacing its previous one; 409 when another task has this job).
-    The lineage the job sent while it was unmapped is applied now (``applied``)."""
-    await deps.definition.get_task(task_id, caller)  # 404 for a task that does not exist
+@router.put("/tasks/{task_id}/openlineage-job", response_model=r.OpenLineageJobIdentity)
+async def put_task_job(
+    task_id: IdPath, body: OpenLineageJobInput, request: Request, deps: DepsDep, caller: Editor
+) -> Json:
+    """Set only the task's OpenLineage job identity (replacing its previous one; 409 ``openlineage-job-taken`` names
+    the task that has this job). It is recorded with the task; the lineage the job sent while it was unmapped is
+    applied by the lineage service moments later (and the job leaves the unmapped jobs)."""
     note(request, f"openlineage job of task {task_id}")
-    return await deps.lineage.put_task_job(task_id, body.model_dump(), caller)
+    return _identity(await deps.definition.put_task_job(task_id, body.forward(), caller))
 
 
 @router.delete("/tasks/{task_id}/openlineage-job", status_code=204)
 async def delete_task_job(task_id: IdPath, request: Request, deps: DepsDep, caller: Editor) -> Response:
     note(request, f"openlineage job of task {task_id} removed")
-    await deps.lineage.delete_task_job(task_id, caller)
+    await deps.definition.delete_task_job(task_id, caller)
     return Response(status_code=204)
 
 

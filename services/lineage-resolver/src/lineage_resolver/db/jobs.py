@@ -88,15 +88,30 @@ async def identities_of_tasks(session: AsyncSession, task_ids: Collection[TaskId
     return {r.task_id: _identity(r) for r in rows}
 
 
-async def put_identity(session: AsyncSession, namespace: str, name: str, task_id: TaskId, set_by: str) -> JobIdentity:
-    """The task's identity becomes ``(namespace, name)`` (its previous one, if any, is dropped)."""
-    await session.execute(delete(_T).where(_T.c.task_id == task_id))
-    row = (
-        await session.execute(
-            pg_insert(_T).values(namespace=namespace, name=name, task_id=task_id, set_by=set_by).returning(_T)
-        )
-    ).one()
-    return _identity(row)
+async def apply_identity(
+    session: AsyncSession, task_id: TaskId, job: tuple[str, str] | None, revision: int, set_by: str
+) -> bool:
+    """Definition's ``task_id`` has the identity ``job`` (``None``: none) as of ``revision``; whether the mapping
+    changed. One task's events arrive in order, two tasks' in any: a job held here by another task under a later
+    revision stays there (that task took it after this event), one held under an earlier revision (or none: a row
+    from before the events) moves to ``task_id``."""
+    mine = (await session.execute(select(_T.c.revision).where(_T.c.task_id == task_id))).first()
+    if mine is not None and mine.revision is not None and mine.revision > revision:
+        return False  # a later state of this task is applied already
+    changed = bool((await session.execute(delete(_T).where(_T.c.task_id == task_id))).rowcount)  # type: ignore[attr-defined]
+    if job is None:
+        return changed
+    namespace, name = job
+    holder = (
+        await session.execute(select(_T.c.task_id, _T.c.revision).where(_T.c.namespace == namespace, _T.c.name == name))
+    ).first()
+    if holder is not None and holder.revision is not None and holder.revision > revision:
+        return changed
+    await session.execute(delete(_T).where(_T.c.namespace == namespace, _T.c.name == name))
+    await session.execute(
+        pg_insert(_T).values(namespace=namespace, name=name, task_id=task_id, set_by=set_by, revision=revision)
+    )
+    return True
 
 
 async def delete_identities(session: AsyncSession, task_ids: Collection[TaskId]) -> int:

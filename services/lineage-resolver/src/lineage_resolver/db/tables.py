@@ -94,6 +94,8 @@ openlineage_job_task = Table(
     Column("task_id", BigInteger, nullable=False, unique=True),
     Column("set_by", Text, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    #: of the ``platform.task.openlineage_job.set`` that wrote the row (definition's sequence; NULL: before it)
+    Column("revision", BigInteger),
 )
 
 #: job-name pattern rules, applied in ``position`` order after the exact identities

@@ -24,6 +24,7 @@ from definition.db.tables import (
     data_task,
     data_workflow,
     deployed_task_code,
+    openlineage_job_revision_seq,
     task_dependency_projection,
     workflow_task_relation,
 )
@@ -97,7 +98,9 @@ _TASK_ITEM_JSON = f"""json_build_object(
     'id', t.id, 'name', t.name, 'task_type', t.task_type, 'description', t.description, 'params', t.params,
     'worker_group', t.worker_group, 'owner', t.owner, 'revision', t.revision, 'workflow_id', r.workflow_id,
     'workflow_name', w.workflow_name, 'workflow_code', w.workflow_code, 'project_code', w.project_code,
-    'ds_task_code', c.ds_task_code, 'created_by', t.created_by, 'updated_by', t.updated_by,
+    'ds_task_code', c.ds_task_code, 'openlineage_job', CASE WHEN t.openlineage_namespace IS NULL THEN NULL
+    ELSE json_build_object('namespace', t.openlineage_namespace, 'name', t.openlineage_name) END,
+    'created_by', t.created_by, 'updated_by', t.updated_by,
     'created_at', {_utc("t.created_at")}, 'updated_at', {_utc("t.updated_at")},
     'upstream_count', coalesce(d.upstream_count, 0), 'downstream_count', coalesce(d.downstream_count, 0))"""
 
@@ -238,3 +241,45 @@ async def task_owners(session: AsyncSession, task_ids: Iterable[int]) -> dict[in
         )
     ).all()
     return {r.id: (r.workflow_id, r.workflow_name) if r.workflow_id is not None else None for r in rows}
+
+
+# -- the task's OpenLineage job identity -------------------------------------------------------------------------
+
+
+async def task_of_job(session: AsyncSession, namespace: str, name: str) -> int | None:
+    """The task whose OpenLineage job identity is ``namespace``/``name``, if any."""
+    stmt = select(data_task.c.id).where(
+        data_task.c.openlineage_namespace == namespace, data_task.c.openlineage_name == name
+    )
+    found: int | None = (await session.execute(stmt)).scalar_one_or_none()
+    return found
+
+
+async def set_openlineage_job(session: AsyncSession, task_id: int, job: tuple[str, str] | None) -> int:
+    """The task's identity becomes ``job`` (``None``: none), with a new revision from the sequence (returned)."""
+    namespace, name = job if job is not None else (None, None)
+    stmt = (
+        update(data_task)
+        .where(data_task.c.id == task_id)
+        .values(
+            openlineage_namespace=namespace,
+            openlineage_name=name,
+            openlineage_job_revision=openlineage_job_revision_seq.next_value(),
+        )
+        .returning(data_task.c.openlineage_job_revision)
+    )
+    return int((await session.execute(stmt)).scalar_one())
+
+
+async def touch_task(session: AsyncSession, task_id: int, actor: str) -> None:
+    """A change of the task's row other than its catalog fields: a new revision, by ``actor``."""
+    await session.execute(
+        update(data_task)
+        .where(data_task.c.id == task_id)
+        .values(revision=data_task.c.revision + 1, updated_by=actor, updated_at=func.now())
+    )
+
+
+async def next_job_revision(session: AsyncSession) -> int:
+    """A revision for an identity change that writes no task row (the task is deleted)."""
+    return int((await session.execute(select(openlineage_job_revision_seq.next_value()))).scalar_one())
