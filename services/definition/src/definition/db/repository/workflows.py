@@ -219,25 +219,24 @@ async def set_attention(
     ids = sorted(set(workflow_ids))
     if not ids:
         return []
-    locked = (
-        select(data_workflow.c.id)
-        .where(data_workflow.c.id == func.any(cast(bindparam("ids", ids), _BIGINT_ARRAY)))
-        .order_by(data_workflow.c.id)
-        .with_for_update()
-    )
-    stmt = update(data_workflow).where(data_workflow.c.id.in_(locked.scalar_subquery()))
+    w = aliased(data_workflow, name="w")
+    locked = select(w.c.id).where(w.c.id == func.any(cast(bindparam("ids", ids), _BIGINT_ARRAY)))
     if cause is not None:
         details = {**details, "cause_event_id": cause, "weight": weight}
         same = (
-            data_workflow.c.needs_attention
-            & (data_workflow.c.attention_details["cause_event_id"].astext == cause)
-            & (func.coalesce(data_workflow.c.attention_details["weight"].astext.cast(BigInteger), 0) >= weight)
+            w.c.needs_attention
+            & (w.c.attention_details["cause_event_id"].astext == cause)
+            & (func.coalesce(w.c.attention_details["weight"].astext.cast(BigInteger), 0) >= weight)
         )
-        stmt = stmt.where(~func.coalesce(same, false()))  # NULL details: not the same cause
+        # a row flagged as well by the same cause is not even locked (the condition is checked again on the row's
+        # newest version once a lock is waited for: READ COMMITTED's recheck)
+        locked = locked.where(~func.coalesce(same, false()))  # NULL details: not the same cause
+    locked = locked.order_by(w.c.id).with_for_update()
     result = await session.execute(
-        stmt.values(needs_attention=True, attention_reason=reason, attention_details=details).returning(
-            data_workflow.c.id
-        )
+        update(data_workflow)
+        .where(data_workflow.c.id.in_(locked.scalar_subquery()))
+        .values(needs_attention=True, attention_reason=reason, attention_details=details)
+        .returning(data_workflow.c.id)
     )
     return sorted(int(r[0]) for r in result)
 
