@@ -144,18 +144,29 @@ async def seed_readers(stack: Stack, readers: int) -> None:
     )
 
 
-async def flagged_total(http: aiohttp.ClientSession, gw: str) -> int:
-    async with http.get(f"{gw}/api/v1/workflows", params={"needs_attention": "true", "page_size": 1}) as r:
+#: answers other than 200 to the progress polls (status → count): a poll that fails is retried, and reported
+POLL_ERRORS: dict[int, int] = {}
+
+
+async def _total(http: aiohttp.ClientSession, url: str, params: dict[str, Any]) -> int | None:
+    async with http.get(url, params=params) as r:
+        if r.status != 200:
+            POLL_ERRORS[r.status] = POLL_ERRORS.get(r.status, 0) + 1
+            return None
         body: dict[str, Any] = await r.json()
     return int(body["total"])
+
+
+async def flagged_total(http: aiohttp.ClientSession, gw: str) -> int:
+    total = await _total(http, f"{gw}/api/v1/workflows", {"needs_attention": "true", "page_size": 1})
+    return -1 if total is None else total
 
 
 async def linked_total(http: aiohttp.ClientSession, gw: str, writer: int) -> int:
     """The tasks the gateway's task list shows downstream of ``writer``: the definition service consumed their
     ``task.dependency.changed`` (its dependency projection)."""
-    async with http.get(f"{gw}/api/v1/tasks", params={"upstreamTaskId": writer, "page_size": 1}) as r:
-        body: dict[str, Any] = await r.json()
-    return int(body["total"])
+    total = await _total(http, f"{gw}/api/v1/tasks", {"upstreamTaskId": writer, "page_size": 1})
+    return -1 if total is None else total
 
 
 async def main() -> None:
@@ -284,7 +295,8 @@ async def main() -> None:
                     ratio = storm["p99"] / quiet["p99"]
                     print(
                         f"     p99 storm/quiet: {ratio:.2f} (target ≤ 2: {'met' if ratio <= 2 else 'NOT met'})"
-                        + (f"; errors {len(sampler.errors)}: {sampler.errors[:2]}" if sampler.errors else ""),
+                        + (f"; errors {len(sampler.errors)}: {sampler.errors[:2]}" if sampler.errors else "")
+                        + (f"; progress polls answered {POLL_ERRORS}" if POLL_ERRORS else ""),
                         flush=True,
                     )
                     results.append((storm_s, ratio, once))

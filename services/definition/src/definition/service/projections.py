@@ -325,7 +325,12 @@ async def _apply_to_workflows(
             session,
             workflows,
             reason,
-            {**base, "kind": "cycle", "workflows": workflows, "cycle": {"task_path": path, "tables": tables}},
+            {
+                **_without_long_lists(base),
+                "kind": "cycle",
+                "workflows": workflows,
+                "cycle": {"task_path": path, "tables": tables},
+            },
             cause=event.cause_event_id,
             weight=len(path),
         )
@@ -393,7 +398,12 @@ async def _apply_to_workflows(
             session,
             [home],
             reason,
-            {**base, "kind": "cycle", "workflows": [home], "cycle": {"task_path": closed, "tables": []}},
+            {
+                **_without_long_lists(base),
+                "kind": "cycle",
+                "workflows": [home],
+                "cycle": {"task_path": closed, "tables": []},
+            },
             cause=event.cause_event_id,
             weight=len(closed),
         )
