@@ -23,6 +23,7 @@ from definition import schemas
 from definition.clients import HistoryExecutionsView, LineageDependencyView
 from definition.config import Settings
 from definition.db.repository import publish_requests as publish_repo
+from definition.db.repository import workflows as workflow_repo
 from definition.db.tables import outbox
 from definition.deps import Deps
 from definition.ports import CachedExecutions, DependencySets
@@ -459,3 +460,57 @@ async def test_task_list_document_built_by_the_database_is_the_model(client: htt
     ]
     r = await client.get("/internal/tasks", params={"ids": "999999999"})
     assert r.json() == {"items": [], "total": 0, "page": 1, "page_size": 20}
+
+
+async def test_hub_lineage_change_flags_each_workflow_once_with_the_fullest_explanation(
+    client: httpx.AsyncClient, deps: Deps, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One lineage event on a hub table (issue 24 item 3): its new writer ``hub`` (workflow X) becomes upstream of
+    every reader (4 workflows of 3): one ``task.dependency.changed`` per task, all with the same cause. Whatever the
+    order, every workflow is flagged once, by the hub's event (it explains the most links), with bounded details;
+    the readers' events of the same cause write no row again; another cause flags again."""
+    monkeypatch.setattr(projections, "DETAIL_EDGES", 5)
+    hub, x_reader, *readers = await new_tasks(client, 14)
+    x = await new_workflow(client, [hub, x_reader])
+    groups = [readers[i : i + 3] for i in range(0, 12, 3)]
+    workflows = [await new_workflow(client, g) for g in groups]
+    cause = f"lineage-{uuid.uuid4()}"
+    downstream = (x_reader, *readers)
+
+    # a reader's event first (1 link), then the hub's (13 links), then the other readers' (1 link each)
+    await apply_change(deps, readers[4], new_upstream=(hub,), cause_event_id=cause)
+    await apply_change(deps, hub, new_downstream=downstream, cause_event_id=cause)
+    for r in readers[:4] + readers[5:]:
+        await apply_change(deps, r, new_upstream=(hub,), cause_event_id=cause)
+
+    async with unit_of_work(deps.sessions) as session:
+        rows = (
+            await session.execute(
+                text(
+                    "SELECT id, needs_attention, attention_reason, attention_details FROM data_workflow "
+                    "WHERE id = ANY(:ids)"
+                ),
+                {"ids": [x["id"], *(w["id"] for w in workflows)]},
+            )
+        ).all()
+    assert len(rows) == 5
+    for row in rows:
+        d = row.attention_details
+        assert row.needs_attention
+        assert (d["cause_event_id"], d["task_id"], d["kind"]) == (cause, hub, "cross_workflow"), row.id
+        assert (d["weight"], d["cross_edge_count"], len(d["cross_edges"])) == (12, 12, 5)
+        assert (len(d["edges_added"]), d["edges_added_count"]) == (5, 13)
+        assert d["workflow_count"] == 5
+        assert row.attention_reason.endswith(
+            "and 2 more; not applied: move the tasks into one workflow (migration) or handle the dependency by hand"
+        )
+
+    # the same cause again (a reader's event, a copy of the hub's): nothing is written; another cause writes
+    async with unit_of_work(deps.sessions) as session:
+        same = await workflow_repo.set_attention(
+            session, [x["id"], workflows[0]["id"]], "again", {"kind": "cross_workflow"}, cause=cause, weight=12
+        )
+        other = await workflow_repo.set_attention(
+            session, [workflows[0]["id"]], "other", {"kind": "cross_workflow"}, cause="another", weight=1
+        )
+    assert (same, other) == ([], [workflows[0]["id"]])

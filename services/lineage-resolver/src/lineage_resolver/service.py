@@ -115,7 +115,7 @@ async def apply_lineage_commands(
     cycles = tuple(c for d in deltas for c in d.cycles)
     changes = _merge_changes(deltas, cycles, cause_event_id)
     if not dry_run:
-        await deps.outbox.add_many(session, changes)  # one statement, ids in task order
+        await deps.outbox.add_many(session, changes)  # one statement, ids in ``_merge_changes`` order
         removed = [c.task_id for c in commands if isinstance(c, RemoveTask)]
         if removed:  # a removed task's OpenLineage job identity goes with it
             await jobs.delete_identities(session, removed)
@@ -256,21 +256,29 @@ async def _write_all(repo: LineageRepository, deltas: Sequence[DependencyDelta])
 def _merge_changes(
     deltas: Sequence[DependencyDelta], cycles: Sequence[CycleReport], cause_event_id: str
 ) -> tuple[TaskDependencyChanged, ...]:
-    """One event per task across the event's commands: old sets before the first, new sets after the last."""
+    """One event per task across the event's commands: old sets before the first, new sets after the last; the
+    tasks whose links changed most first (then by id). One event on a hub table changes one task's links by
+    thousands (a new writer: its downstream set) and each reader's by one: staged first, the hub task's event
+    reaches the definition service first, which then handles every workflow it touches at once (one flag, or one
+    version, explaining every link) instead of after thousands of one-link events (issue 24)."""
     first: dict[TaskId, DomainChange] = {}
     last: dict[TaskId, DomainChange] = {}
     for delta in deltas:
         for change in delta.changes:
             first.setdefault(change.task_id, change)
             last[change.task_id] = change
-    out: list[TaskDependencyChanged] = []
+    out: list[tuple[int, TaskDependencyChanged]] = []
     for task_id in sorted(last):
         old, new = first[task_id], last[task_id]
         if old.old_upstream == new.new_upstream and old.old_downstream == new.new_downstream:
             continue
         cycle = next((c for c in cycles if task_id in c.tasks), None)
-        out.append(_event(old, new, cycle, cause_event_id))
-    return tuple(out)
+        moved = len(set(old.old_upstream) ^ set(new.new_upstream)) + len(
+            set(old.old_downstream) ^ set(new.new_downstream)
+        )
+        out.append((moved, _event(old, new, cycle, cause_event_id)))
+    out.sort(key=lambda x: (-x[0], x[1].task_id))
+    return tuple(e for _, e in out)
 
 
 def _event(old: DomainChange, new: DomainChange, cycle: CycleReport | None, cause: str) -> TaskDependencyChanged:

@@ -32,6 +32,7 @@ from lineage_resolver.domain import (
 )
 from lineage_resolver.locks import KeySpace, PendingWrites, RecordingReader
 from lineage_resolver.messages import DecodedLineage, ForeignLineageDecoder, commands_from_event
+from lineage_resolver.service import _merge_changes, _plan_sequence
 
 CONFIG = OpenLineageConfig.model_validate({"patterns": [{"name_regex": r"job_(?P<task_id>\d+)"}]})
 
@@ -228,3 +229,25 @@ def test_settings_read_the_openlineage_mapping_from_env(monkeypatch: pytest.Monk
     assert settings.service_name == "lineage-resolver"
     assert settings.db_schema == "lineage"
     assert len(settings.openlineage.patterns) == 1
+
+
+def test_a_hub_change_stages_the_task_with_the_most_moved_links_first() -> None:
+    """One event on a hub table: its new writer gains every reader downstream (the most links moved), each reader
+    gains one upstream task. The writer's event is staged first whatever its id, then the rest by task id; the
+    old and new sets of each event are those of the whole lineage event."""
+    store = InMemoryLineageStore()
+    readers = [2, 3, 5, 8]
+    for r in readers:
+        apply_lineage_change(store, SetTaskTables(task_id=r, reads=frozenset({"dw.hub"})))
+    apply_lineage_change(store, SetTaskTables(task_id=4, writes=frozenset({"dw.other"})))
+    deltas = _plan_sequence(
+        store,
+        [SetTaskTables(task_id=9, writes=frozenset({"dw.hub"})), SetTaskTables(task_id=4, reads=frozenset({"dw.hub"}))],
+        ResolverOptions(),
+    )
+    changes = _merge_changes(deltas, (), "cause-1")
+    assert [c.task_id for c in changes] == [9, 2, 3, 4, 5, 8]
+    hub = changes[0]
+    assert (hub.old_downstream, hub.new_downstream) == ((), (2, 3, 4, 5, 8))
+    assert all(c.cause_event_id == "cause-1" for c in changes)
+    assert [(c.old_upstream, c.new_upstream) for c in changes[1:]] == [((), (9,))] * 5

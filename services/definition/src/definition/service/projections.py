@@ -325,7 +325,14 @@ async def _apply_to_workflows(
             session,
             workflows,
             reason,
-            {**base, "kind": "cycle", "workflows": workflows, "cycle": {"task_path": path, "tables": tables}},
+            {
+                **_without_long_lists(base),
+                "kind": "cycle",
+                "workflows": workflows,
+                "cycle": {"task_path": path, "tables": tables},
+            },
+            cause=event.cause_event_id,
+            weight=len(path),
         )
         return
 
@@ -333,19 +340,26 @@ async def _apply_to_workflows(
     cross = [e for e in relevant if owners[e[0]] != owners[e[1]]]
     if cross:
         workflows = sorted({home, *(owners[x] for e in cross for x in e)})
-        links = ", ".join(f"task {u} (workflow {owners[u]}) → task {d} (workflow {owners[d]})" for u, d in cross[:10])
+        links = ", ".join(
+            f"task {u} (workflow {owners[u]}) → task {d} (workflow {owners[d]})" for u, d in cross[:REASON_LINKS]
+        )
+        more = f" and {len(cross) - REASON_LINKS} more" if len(cross) > REASON_LINKS else ""
         reason = (
-            f"lineage change of task {t} links tasks across workflows: {links}; not applied: "
+            f"lineage change of task {t} links tasks across workflows: {links}{more}; not applied: "
             "move the tasks into one workflow (migration) or handle the dependency by hand"
         )
+        # every flagged row carries these details: a hub task's change lists its first links and their count, not
+        # thousands of links copied into hundreds of rows (the lineage pages list them all)
         await workflow_repo.set_attention(
             session,
             workflows,
             reason,
             {
-                **base,
+                **_without_long_lists(base),
                 "kind": "cross_workflow",
-                "workflows": workflows,
+                "workflows": workflows[:DETAIL_WORKFLOWS],
+                "workflow_count": len(workflows),
+                "cross_edge_count": len(cross),
                 "cross_edges": [
                     {
                         "upstream_task_id": u,
@@ -353,9 +367,11 @@ async def _apply_to_workflows(
                         "downstream_task_id": d,
                         "downstream_workflow_id": owners[d],
                     }
-                    for u, d in cross
+                    for u, d in cross[:DETAIL_EDGES]
                 ],
             },
+            cause=event.cause_event_id,
+            weight=len(cross),
         )
         return
 
@@ -382,7 +398,14 @@ async def _apply_to_workflows(
             session,
             [home],
             reason,
-            {**base, "kind": "cycle", "workflows": [home], "cycle": {"task_path": closed, "tables": []}},
+            {
+                **_without_long_lists(base),
+                "kind": "cycle",
+                "workflows": [home],
+                "cycle": {"task_path": closed, "tables": []},
+            },
+            cause=event.cause_event_id,
+            weight=len(closed),
         )
         return
     new = old.model_copy(
@@ -428,6 +451,23 @@ async def sync_dependencies(
         tasks += len(ids)
         batches += 1
         after = ids[-1]
+
+
+#: cross-workflow links named in an attention reason, and listed (with the workflows) in its details
+REASON_LINKS = 10
+DETAIL_EDGES = 100
+DETAIL_WORKFLOWS = 100
+
+
+def _without_long_lists(base: dict[str, Any]) -> dict[str, Any]:
+    """The event's edge lists cut to ``DETAIL_EDGES`` each, with their full counts."""
+    out = dict(base)
+    for key in ("edges_added", "edges_removed"):
+        edges = base[key]
+        if len(edges) > DETAIL_EDGES:
+            out[key] = edges[:DETAIL_EDGES]
+            out[f"{key}_count"] = len(edges)
+    return out
 
 
 def _pg_array(ids: Iterable[int]) -> str:

@@ -8,10 +8,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Row,
     bindparam,
     cast,
     exists,
+    false,
     func,
     insert,
     literal_column,
@@ -199,11 +201,44 @@ def workflows_page(f: WorkflowFilter, *, sort: str, page: int, page_size: int) -
 
 
 async def set_attention(
-    session: AsyncSession, workflow_ids: Iterable[int], reason: str, details: Mapping[str, Any]
-) -> None:
-    await update_workflows(
-        session, workflow_ids, {"needs_attention": True, "attention_reason": reason, "attention_details": details}
+    session: AsyncSession,
+    workflow_ids: Iterable[int],
+    reason: str,
+    details: Mapping[str, Any],
+    *,
+    cause: str | None = None,
+    weight: int = 0,
+) -> list[int]:
+    """Flag the workflows for manual handling; returns the ids written. The rows are locked in id order (a hub
+    change flags hundreds of workflows while other events lock two of them: one order, no deadlock).
+
+    ``cause``: the lineage event the flag comes from (``details`` carry it as ``cause_event_id``). One lineage event
+    on a hub table reaches a workflow through many ``task.dependency.changed`` events; a workflow already flagged by
+    the same cause is written again only when this flag weighs more (``weight``: the links it explains), so each
+    workflow ends flagged once, with the fullest explanation, whatever order the events came in."""
+    ids = sorted(set(workflow_ids))
+    if not ids:
+        return []
+    w = aliased(data_workflow, name="w")
+    locked = select(w.c.id).where(w.c.id == func.any(cast(bindparam("ids", ids), _BIGINT_ARRAY)))
+    if cause is not None:
+        details = {**details, "cause_event_id": cause, "weight": weight}
+        same = (
+            w.c.needs_attention
+            & (w.c.attention_details["cause_event_id"].astext == cause)
+            & (func.coalesce(w.c.attention_details["weight"].astext.cast(BigInteger), 0) >= weight)
+        )
+        # a row flagged as well by the same cause is not even locked (the condition is checked again on the row's
+        # newest version once a lock is waited for: READ COMMITTED's recheck)
+        locked = locked.where(~func.coalesce(same, false()))  # NULL details: not the same cause
+    locked = locked.order_by(w.c.id).with_for_update()
+    result = await session.execute(
+        update(data_workflow)
+        .where(data_workflow.c.id.in_(locked.scalar_subquery()))
+        .values(needs_attention=True, attention_reason=reason, attention_details=details)
+        .returning(data_workflow.c.id)
     )
+    return sorted(int(r[0]) for r in result)
 
 
 async def set_executions(
