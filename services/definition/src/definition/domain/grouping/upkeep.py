@@ -222,6 +222,15 @@ class ProposalBook:
         upstream: Mapping[int, Iterable[int]],
     ) -> list[int]:
         gids = list(gids)
+        formed = group_tasks((t for t in region if t in unassigned), upstream, self.max_size)
+        if len(gids) == 1 and len(formed) == 1 and formed[0].task_ids == self.groups[gids[0]].task_ids:
+            # the same tasks again (a dependency came or went inside, or next to it): the same id, so the links the
+            # other groups' cached entries hold stay true; only its own entries are formed again
+            (gid,) = gids
+            self.groups[gid] = formed[0]
+            self._linked_cache.pop((gid, True), None)
+            self._linked_cache.pop((gid, False), None)
+            return [gid]
         for gid in gids:
             tasks = self.groups.pop(gid).task_ids
             self._linked_cache.pop((gid, True), None)
@@ -230,7 +239,7 @@ class ProposalBook:
             for t in tasks:
                 if self.group_of.get(t) == gid:
                     del self.group_of[t]
-        return self._add(group_tasks((t for t in region if t in unassigned), upstream, self.max_size))
+        return self._add(formed)
 
     def _untangle(
         self,
