@@ -20,9 +20,11 @@ from common.events import TaskDependencyChanged
 from common.events.models import PublishCompleted, PublishOperation, PublishOutcome
 from common.outbox import Outbox
 from definition.config import Settings
+from definition.db.repository import proposals as proposal_repo
 from definition.db.tables import metadata, outbox
 from definition.deps import Deps
-from definition.service import projections
+from definition.domain.grouping.partition import circles
+from definition.service import _proposal_upkeep, projections
 
 from .conftest import as_user, new_tasks, new_workflow, problem_type, workflow_body
 
@@ -337,3 +339,42 @@ async def test_the_tasks_an_archived_workflow_frees_join_the_proposals(client: h
     groups = by_tasks(await proposals(client))
     assert (a, b) in groups, groups
     assert groups[(a, b)]["kind"] == "new_workflow"
+
+
+async def test_a_circle_of_proposals_is_split_where_the_new_dependency_path_ends(
+    client: httpx.AsyncClient, deps: Deps
+) -> None:
+    """A dependency that closes a circle of cut dependencies between proposals splits the proposals on the circle
+    where the path through their tasks ends (``_untangle``, as ``ProposalBook`` does), and leaves the ones the path
+    passes whole alone: P1 = {p, q, r} (p → q ← r) → P3 = {m} → P2 = {s, s2} (s2 → s), then s2 → p."""
+    small = Deps(sessions=deps.sessions, outbox=deps.outbox, proposal_max_size=3)
+    lineage = Lineage(small)
+    p, q, r, m, s, s2 = await new_tasks(client, 6)
+    edges = [(p, q), (r, q), (q, m), (m, s), (s2, s)]
+    await lineage.link(*edges)
+    # the starting proposals, as a person or an earlier pass could have left them (each its own connected group)
+    async with unit_of_work(small.sessions) as session:
+        old = await proposal_repo.proposals_of_tasks(session, [p, q, r, m, s, s2])
+        await _proposal_upkeep._regroup(session, small, {p, q, r}, set(old.values()))
+        await _proposal_upkeep._regroup(session, small, {m}, [])
+        await _proposal_upkeep._regroup(session, small, {s, s2}, [])
+    mine = {p, q, r, m, s, s2}
+
+    def ours(items: list[dict[str, Any]]) -> dict[tuple[int, ...], int]:
+        return {tuple(x["task_ids"]): x["id"] for x in items if mine & set(x["task_ids"])}
+
+    before = ours(await proposals(client))
+    assert set(before) == {(p, q, r), (m,), (s, s2)}
+
+    await lineage.link((s2, p))
+    after = ours(await proposals(client))
+    # s2's event: P1 splits into the part the path reached ({p, q}) and the rest, P2 likewise, P3 is passed whole
+    # (untouched); then p's event names s2 → p again, now between {s2} and {p, q}, which fit together with no
+    # other path between them: merged
+    assert set(after) == {(p, q, s2), (r,), (m,), (s,)}
+    assert after[(m,)] == before[(m,)]
+    # no circle between the proposals, every task in exactly one
+    of = {t: pid for ts, pid in after.items() for t in ts}
+    assert sorted(of) == sorted(mine)
+    links = {(of[a], of[b]) for a, b in [*edges, (s2, p)] if of[a] != of[b]}
+    assert not circles(links)

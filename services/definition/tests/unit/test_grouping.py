@@ -346,3 +346,24 @@ def test_incremental_upkeep_keeps_every_invariant_after_a_random_sequence_of_eve
         downstream.update(invert(upstream))
         book.update(change, unassigned=unassigned, upstream=upstream, downstream=downstream)
         _check_book(book, unassigned, [(x, y) for x, y in edges if x in unassigned and y in unassigned], max_size)
+
+
+def test_a_group_formed_again_with_the_same_tasks_keeps_its_id_and_its_links_are_formed_again() -> None:
+    """A dependency between two groups that cannot merge (too large) and closes no circle: both groups are formed
+    again with the same tasks, keep their ids (the other groups' cached links stay true), and their own cached links
+    now include the new dependency."""
+    upstream: dict[int, list[int]] = {2: [1], 4: [3]}
+    downstream = invert(upstream)
+    book = ProposalBook(max_size=2)
+    book.rebuild({1, 2, 3, 4}, upstream)
+    book.update(Change(), unassigned={1, 2, 3, 4}, upstream=upstream, downstream=downstream)
+    a, b = book.group_of[1], book.group_of[3]
+    assert book._linked(a, downstream) == {a}
+    assert book._linked(b, upstream) == {b}
+    upstream[3] = [2]
+    downstream[2] = [3]
+    new = book.update(Change(added=((2, 3),)), unassigned={1, 2, 3, 4}, upstream=upstream, downstream=downstream)
+    assert sorted(new) == sorted([a, b])
+    assert (book.group_of[1], book.group_of[3]) == (a, b)
+    _check_book(book, {1, 2, 3, 4}, [(1, 2), (3, 4), (2, 3)], 2)
+    assert book._linked(a, downstream) == {a, b}

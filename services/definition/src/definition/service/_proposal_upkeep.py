@@ -15,7 +15,7 @@ from definition.db.repository import tasks as task_repo
 from definition.deps import Deps
 from definition.domain.grouping.partition import circles, group_tasks
 from definition.domain.grouping.proposals import Proposal, explain
-from definition.domain.grouping.upkeep import Change, affected
+from definition.domain.grouping.upkeep import UNTANGLE_ROUNDS, Change, affected, untangle_path
 
 
 def _proposal_row(p: Proposal, dismissed: bool) -> proposal_repo.ProposalRow:
@@ -70,9 +70,10 @@ async def _regroup(session: AsyncSession, deps: Deps, region: set[int], proposal
 
 async def _refresh_proposals(session: AsyncSession, deps: Deps, change: Change) -> None:
     """Apply a change to the proposals with the least regrouping (``grouping.upkeep.affected``): broken proposals formed
-    again as their connected pieces, new unassigned tasks as proposals of their own, and the proposals on a circle
-    of cut dependencies that an added dependency closed regrouped together (``group_tasks`` keeps its result free
-    of circles; the circle is found with recursive queries from the two ends)."""
+    again as their connected pieces, new unassigned tasks as proposals of their own, and a circle of cut
+    dependencies that an added dependency closed broken by splitting the proposals on it (``_untangle``; regrouped
+    together only for a lineage cycle or past ``UNTANGLE_ROUNDS`` circles). The circles are found with recursive
+    queries from the two ends."""
     if not (change.added or change.removed or change.joined or change.left or change.moved):
         return
     await proposal_repo.lock_proposals_table(session)
@@ -102,10 +103,65 @@ async def _refresh_proposals(session: AsyncSession, deps: Deps, change: Change) 
             ):
                 await _regroup(session, deps, set(members), [a, b])
                 continue
+        tangled = await _untangle(session, deps, u, v)
+        if tangled:
+            await _regroup(session, deps, set(await proposal_repo.proposal_members(session, tangled)), tangled)
+
+
+async def _untangle(session: AsyncSession, deps: Deps, u: int, v: int) -> set[int]:
+    """Break the circles of cut dependencies the new dependency ``u → v`` closes as ``ProposalBook._untangle`` does:
+    one circle at a time (a shortest path of proposals from ``v``'s back to ``u``'s, over the links between the
+    proposals on such paths), the proposals on the way split where the path through their tasks ends
+    (``untangle_path``), up to ``UNTANGLE_ROUNDS`` circles. Returns the proposals on the circle left (to regroup
+    together: a lineage cycle, or circles past the bound), empty when none is."""
+    for round_no in range(UNTANGLE_ROUNDS + 1):
+        of = await proposal_repo.proposals_of_tasks(session, [u, v])
+        a, b = of.get(u), of.get(v)
+        if a is None or b is None or a == b:
+            return set()
         forward = await proposal_repo.proposal_reach(session, [b], downstream=True)
         if a not in forward:
-            continue
+            return set()
         # before this change no circle existed: every circle now runs through a → b
         on_paths = forward & await proposal_repo.proposal_reach(session, [a], downstream=False)
-        tangled = circles(await proposal_repo.proposal_links(session, sorted(on_paths)))
-        await _regroup(session, deps, set(await proposal_repo.proposal_members(session, tangled)), tangled)
+        links = await proposal_repo.proposal_links(session, sorted(on_paths))
+        path = _shortest_path(links, b, a)
+        if path is None or round_no == UNTANGLE_ROUNDS:
+            return circles(links)
+        members = {gid: await proposal_repo.proposal_members(session, [gid]) for gid in path}
+        sets = await dependency_repo.dependency_sets(session, {t for ts in members.values() for t in ts})
+        upstream = {t: ups for t, (ups, _) in sets.items()}
+        downstream = {t: downs for t, (_, downs) in sets.items()}
+        group_of = {t: gid for gid, ts in members.items() for t in ts}
+        parts = untangle_path(path, u, v, members.__getitem__, group_of.get, upstream, downstream)
+        if parts is None:
+            return circles(links)
+        for gid, part in parts:
+            rest = set(members[gid]) - part
+            if rest:
+                await _regroup(session, deps, part, [gid])
+                await _regroup(session, deps, rest, [])
+    raise AssertionError("unreachable: the last round returns")
+
+
+def _shortest_path(links: Iterable[tuple[int, int]], src: int, dst: int) -> list[int] | None:
+    """A shortest path from ``src`` to ``dst`` over ``links`` (breadth first, neighbours in order: deterministic)."""
+    succ: dict[int, list[int]] = {}
+    for x, y in sorted(links):
+        succ.setdefault(x, []).append(y)
+    before: dict[int, int] = {src: src}
+    frontier = [src]
+    while frontier and dst not in before:
+        nxt = []
+        for x in frontier:
+            for y in succ.get(x, ()):
+                if y not in before:
+                    before[y] = x
+                    nxt.append(y)
+        frontier = nxt
+    if dst not in before:
+        return None
+    path = [dst]
+    while path[-1] != src:
+        path.append(before[path[-1]])
+    return path[::-1]

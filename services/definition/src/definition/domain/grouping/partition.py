@@ -27,6 +27,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -50,6 +51,8 @@ class _Partition:
     #: the dependencies in the topological order (``succ[i]``) and those left out because they close a lineage cycle
     succ: list[list[int]]
     dropped: list[tuple[int, int]]
+    #: the dependencies from tasks outside ``ids`` (``(upstream task id, position)``)
+    foreign: list[tuple[int, int]]
 
 
 def group_tasks(
@@ -80,7 +83,7 @@ def _groups(p: _Partition, inside: list[list[EdgePair]] | None = None) -> list[G
     cyclic = {gof[a] for a, b in p.dropped if gof[a] == gof[b]}
     out: list[Group] = []
     for g, members in enumerate(p.groups):
-        tasks = sorted(ids[i] for i in members)
+        tasks = sorted(map(ids.__getitem__, members))
         if g in cyclic:
             out.append(_group(tasks, inside[g], p.component_size[g]))
         else:
@@ -102,27 +105,35 @@ def _partition(task_ids: Iterable[int], upstream: Mapping[int, Iterable[int]], m
     indegree = [0] * n
     parent = list(range(n))
     weight = [1] * n
-    get, iget = upstream.get, index.get
-    for i, t in enumerate(ids):
-        ups = get(t)
+    #: dependencies from a task outside ``task_ids``: ``(upstream task id, position)``
+    foreign: list[tuple[int, int]] = []
+    iget = index.get
+    for i, ups in enumerate(map(upstream.get, ids)):
         if not ups:
             continue
-        for u in ups:
-            j = iget(u)
-            if j is None or j == i:
+        r = i
+        while parent[r] != r:
+            parent[r] = r = parent[parent[r]]
+        degree = 0
+        for u, j in zip(ups, map(iget, ups), strict=True):
+            if j is None:
+                foreign.append((u, i))
+                continue
+            if j == i:
                 continue
             succ[j].append(i)
-            indegree[i] += 1
-            a, b = i, j
-            while parent[a] != a:
-                parent[a] = a = parent[parent[a]]
-            while parent[b] != b:
-                parent[b] = b = parent[parent[b]]
-            if a != b:
-                if weight[a] < weight[b]:
-                    a, b = b, a
-                parent[b] = a
-                weight[a] += weight[b]
+            degree += 1
+            while parent[j] != j:
+                parent[j] = j = parent[parent[j]]
+            if j != r:
+                if weight[r] < weight[j]:
+                    parent[r] = j
+                    weight[j] += weight[r]
+                    r = j
+                else:
+                    parent[j] = r
+                    weight[r] += weight[j]
+        indegree[i] = degree
     comp = parent
     for i in range(n):
         r = i
@@ -198,15 +209,8 @@ def _partition(task_ids: Iterable[int], upstream: Mapping[int, Iterable[int]], m
                 size[hi] += 1
                 size[p] = 0
     # 3. merge parts sharing the most dependencies while they fit and the order holds
-    shared: dict[tuple[int, int], int] = {}
-    sget = shared.get
-    for a in range(n):
-        pa = part[a]
-        for b in succ[a]:
-            pb = part[b]
-            if pa != pb:
-                key = (pa, pb)
-                shared[key] = sget(key, 0) + 1
+    m = len(size)  # a pair of parts (a, b) as one key a * m + b: ints count and sort faster than tuples
+    shared = Counter(pa * m + pb for a, pa in enumerate(part) for pb in map(part.__getitem__, succ[a]) if pa != pb)
     root = _merge_forward(shared, size, max_size)
     final: dict[int, int] = {}
     groups: list[list[int]] = []
@@ -227,7 +231,7 @@ def _partition(task_ids: Iterable[int], upstream: Mapping[int, Iterable[int]], m
         for g, members in enumerate(groups):
             for i in members:
                 group_of[i] = g
-    return _Partition(ids, index, groups, group_of, [weight[r] for r in group_comp], succ, dropped)
+    return _Partition(ids, index, groups, group_of, [weight[r] for r in group_comp], succ, dropped, foreign)
 
 
 def _communities(
@@ -352,22 +356,25 @@ def _circular(parts: list[list[int]], pred: Mapping[int, list[int]]) -> bool:
     return bool(circles(links))
 
 
-def _merge_forward(shared: dict[tuple[int, int], int], size: list[int], max_size: int) -> list[int]:
-    """Merge parts whose dependencies (``shared``: how many per pair of parts) all run from lower to higher index
-    (``_partition``), the pairs sharing the most dependencies first, while the union fits and the order holds:
+def _merge_forward(shared: Mapping[int, int], size: list[int], max_size: int) -> list[int]:
+    """Merge parts whose dependencies (``shared``: how many per pair of parts ``(a, b)``, keyed ``a * len(size) + b``)
+    all run from lower to higher index (``_partition``), the pairs sharing the most dependencies first, while the union
+    fits and the order holds:
     ``lo → hi`` merge into ``lo`` when every other predecessor of ``hi`` comes before ``lo``, or into ``hi`` when
     every other successor of ``lo`` comes after ``hi`` (then no other path joins them, so no circle forms). Returns
     each part's root (the part it was merged into), a topological order of the merged parts."""
-    preds: dict[int, set[int]] = {}
-    succs: dict[int, set[int]] = {}
-    for a, b in shared:
-        preds.setdefault(b, set()).add(a)
-        succs.setdefault(a, set()).add(b)
+    n = len(size)
+    preds: list[set[int]] = [set() for _ in range(n)]
+    succs: list[set[int]] = [set() for _ in range(n)]
+    for key in shared:
+        a, b = divmod(key, n)
+        preds[b].add(a)
+        succs[a].add(b)
     size = list(size)
-    root = list(range(len(size)))
-    empty: set[int] = set()
-    first_succ: dict[int, int] = {}
-    last_pred: dict[int, int] = {}
+    root = list(range(n))
+    # cached first successor and last predecessor of a part (``-1``, ``n``: not known)
+    first_succ = [-1] * n
+    last_pred = [n] * n
 
     def find(i: int) -> int:
         while root[i] != i:
@@ -377,61 +384,57 @@ def _merge_forward(shared: dict[tuple[int, int], int], size: list[int], max_size
 
     pairs = sorted(shared)
     pairs.sort(key=shared.__getitem__, reverse=True)  # the most shared first, stable: then by the pair
-    for a, b in pairs:
-        lo, hi = find(a), find(b)
+    for key in pairs:
+        a, b = divmod(key, n)
+        lo = a if root[a] == a else find(a)
+        hi = b if root[b] == b else find(b)
+        # every dependency runs from a lower part to a higher one, and merging keeps it so: hi is among lo's
+        # successors
         if lo == hi or size[lo] + size[hi] > max_size:
             continue
-        if lo > hi:
-            lo, hi = hi, lo
-        succ_lo = succs.get(lo, empty)
-        if hi not in succ_lo:
-            continue
-        # lo is among hi's predecessors and hi among lo's successors: the others all come before lo (after hi)
-        # when lo is the last of them (hi the first); the last predecessor and first successor are cached (the sets
-        # next to the hub tables hold thousands)
-        last = last_pred.get(hi)
-        if last is None:
+        # the other predecessors of hi all come before lo (the other successors of lo after hi) when lo is the last
+        # of them (hi the first): no other path joins them; cached (the sets next to the hub tables hold thousands)
+        last = last_pred[hi]
+        if last == n:
             last = last_pred[hi] = max(preds[hi])
         if last == lo:
             keep, gone = lo, hi
         else:
-            first = first_succ.get(lo)
-            if first is None:
-                first = first_succ[lo] = min(succ_lo)
+            first = first_succ[lo]
+            if first < 0:
+                first = first_succ[lo] = min(succs[lo])
             if first != hi:
                 continue
             keep, gone = hi, lo
         root[gone] = keep
         size[keep] += size[gone]
-        keep_preds = preds.setdefault(keep, set())
-        keep_succs = succs.setdefault(keep, set())
-        for w in preds.pop(gone, empty):
+        gone_preds, gone_succs = preds[gone], succs[gone]
+        preds[gone] = succs[gone] = set()
+        for w in gone_preds:
             sw = succs[w]
             sw.discard(gone)
-            if w != keep:
-                sw.add(keep)
-                keep_preds.add(w)
-                first = first_succ.get(w)
-                if first == gone:
-                    del first_succ[w]
-                elif first is not None and keep < first:
-                    first_succ[w] = keep
-        for x in succs.pop(gone, empty):
+            sw.add(keep)
+            first = first_succ[w]
+            if first == gone:
+                first_succ[w] = -1
+            elif keep < first:
+                first_succ[w] = keep
+        for x in gone_succs:
             px = preds[x]
             px.discard(gone)
-            if x != keep:
-                px.add(keep)
-                keep_succs.add(x)
-                last = last_pred.get(x)
-                if last == gone:
-                    del last_pred[x]
-                elif last is not None and keep > last:
-                    last_pred[x] = keep
+            px.add(keep)
+            last = last_pred[x]
+            if last == gone:
+                last_pred[x] = n
+            elif last < n and keep > last:
+                last_pred[x] = keep
+        keep_preds, keep_succs = preds[keep], succs[keep]
+        keep_preds |= gone_preds
+        keep_succs |= gone_succs
         keep_preds -= {keep, gone}
         keep_succs -= {keep, gone}
-        for cache in (first_succ, last_pred):
-            cache.pop(keep, None)
-            cache.pop(gone, None)
+        first_succ[keep] = first_succ[gone] = -1
+        last_pred[keep] = last_pred[gone] = n
     return [find(i) for i in range(len(size))]
 
 

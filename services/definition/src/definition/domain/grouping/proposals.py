@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import NamedTuple
@@ -76,35 +76,84 @@ def propose(
     it. Every unassigned task lands in exactly one proposal."""
     tasks = set(unassigned)
     p = _partition(tasks, upstream, max_size)
-    # each group's inner dependencies and those that cross its boundary, in one pass over ``upstream``
+    # each group's inner dependencies and the reasons for those crossing its boundary, in one pass over ``upstream``:
+    # a cross dependency is kept when its outside end is unassigned (another group) or in a workflow; a lone task's
+    # crossing edges are kept as they are (``_proposal``: it may be an addition to a workflow)
     inside: list[list[EdgePair]] = [[] for _ in p.groups]
-    outside: list[list[EdgePair]] = [[] for _ in p.groups]
-    iget, gof = p.index.get, p.group_of
-    for t, ups in upstream.items():
-        i = iget(t)
-        if i is None:
-            for u in ups:
-                j = iget(u)
-                if j is not None:
-                    outside[gof[j]].append((u, t))
+    cross: list[list[CrossDependency]] = [[] for _ in p.groups]
+    lone: dict[int, list[EdgePair]] = {g: [] for g, members in enumerate(p.groups) if len(members) == 1}
+    ids, gof, wget = p.ids, p.group_of, workflow_of.get
+    # between the tasks (positions): the successor lists and the dependencies set apart as closing a lineage cycle
+    for a, (ga, succ) in enumerate(zip(gof, p.succ, strict=True)):
+        if not succ:
+            continue
+        u = ids[a]
+        for b in succ:
+            gb = gof[b]
+            if ga == gb:
+                inside[ga].append((u, ids[b]))
+            else:
+                _cut(cross, lone, ga, gb, u, ids[b], wget)
+    for a, b in p.dropped:
+        if gof[a] == gof[b]:
+            inside[gof[a]].append((ids[a], ids[b]))
         else:
-            g = gof[i]
-            for u in ups:
-                if u != t:
-                    j = iget(u)
-                    if j is None:
-                        outside[g].append((u, t))
-                    elif (h := gof[j]) == g:
-                        inside[g].append((u, t))
-                    else:
-                        outside[g].append((u, t))
-                        outside[h].append((u, t))
+            _cut(cross, lone, gof[a], gof[b], ids[a], ids[b], wget)
+    # from a task outside (kept when it is in a workflow), and to one (the same)
+    for u, b in p.foreign:
+        g = gof[b]
+        if g in lone:
+            lone[g].append((u, ids[b]))
+        elif u in workflow_of:
+            cross[g].append(CrossDependency(u, ids[b], workflow_of[u], "upstream"))
+    iget = p.index.get
+    for t in upstream.keys() - tasks:
+        w = wget(t)
+        for u in upstream[t]:
+            j = iget(u)
+            if j is not None:
+                h = gof[j]
+                if h in lone:
+                    lone[h].append((u, t))
+                elif w is not None:
+                    cross[h].append(CrossDependency(u, t, w, "downstream"))
     proposals = [
-        _proposal(group, sorted(set(cross)), tasks, workflow_of, edge_tables)
-        for group, cross in zip(_groups(p, inside), outside, strict=True)
+        _proposal(group, sorted(set(lone[g])), tasks, workflow_of, edge_tables)
+        if g in lone
+        else Proposal(
+            kind=ProposalKind.NEW_WORKFLOW,
+            task_ids=group.task_ids,
+            edges=group.edges,
+            cycle_edges=group.cycle_edges,
+            cycles=group.cycles,
+            component_size=group.component_size,
+            edge_tables=_tables(group.edges, edge_tables),
+            cross=tuple(sorted(set(cross[g]))),
+        )
+        for g, group in enumerate(_groups(p, inside))
     ]
     proposals.sort(key=lambda x: x.task_ids[0])
     return proposals
+
+
+def _cut(
+    cross: list[list[CrossDependency]],
+    lone: dict[int, list[EdgePair]],
+    gu: int,
+    gd: int,
+    u: int,
+    d: int,
+    wget: Callable[[int], int | None],
+) -> None:
+    """A dependency ``u → d`` between two groups, in both groups' reasons."""
+    if gd in lone:
+        lone[gd].append((u, d))
+    else:
+        cross[gd].append(CrossDependency(u, d, wget(u), "upstream"))
+    if gu in lone:
+        lone[gu].append((u, d))
+    else:
+        cross[gu].append(CrossDependency(u, d, wget(d), "downstream"))
 
 
 def invert(upstream: Mapping[int, Iterable[int]]) -> dict[int, list[int]]:

@@ -4,14 +4,14 @@ Groups stay as they are unless a change breaks them (``affected``): a group that
 is formed again as its connected pieces, a new task is a group of its own, a dependency added between two groups
 merges them when they fit together and no other path joins them, and one that closes a circle of cut dependencies
 splits the groups on the circle where the new dependency's path through their tasks ends (``ProposalBook._untangle``),
-one circle at a time; only a lineage cycle or a circle not broken within ``UNTANGLE_ROUNDS`` paths regroups the groups
-on the circle together (the service's ``_refresh_proposals`` still regroups every circle: its circle check runs on
-PostgreSQL). The quality drifts from a rebuild's; ``POST /internal/proposals/rebuild`` repairs it.
+one circle at a time (``untangle_path``; the service's ``_untangle`` takes the same steps over PostgreSQL); only a
+lineage cycle or a circle not broken within ``UNTANGLE_ROUNDS`` paths regroups the groups on the circle together. The
+quality drifts from a rebuild's; ``POST /internal/proposals/rebuild`` repairs it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from definition.domain.dag import EdgePair
@@ -73,6 +73,42 @@ def affected(
             cross.append((u, v))
     lone = {t for t in change.joined if group_of(t) is None}
     return dirty, lone, cross
+
+
+def untangle_path(
+    path: Sequence[int],
+    u: int,
+    v: int,
+    members_of: Callable[[int], Iterable[int]],
+    group_of: Callable[[int], int | None],
+    upstream: Mapping[int, Iterable[int]],
+    downstream: Mapping[int, Iterable[int]],
+) -> list[tuple[int, set[int]]] | None:
+    """Where to split the groups of ``path`` (groups from ``v``'s to ``u``'s along cut dependencies, closed into a
+    circle by the new dependency ``u → v``): follow it task by task — in each group the tasks reached from the
+    previous group's reached part (``v`` itself in the first), within the group — up to the first group whose
+    reached part leads no further along the path. Returns ``(group, reached part)`` per group on the way (splitting
+    each into its reached part and the rest breaks the path: ``ProposalBook._untangle``, the service's
+    ``_untangle``), ``None`` when ``v`` reaches ``u`` through the tasks themselves (a lineage cycle)."""
+    reached: set[int] = {v}
+    parts: list[tuple[int, set[int]]] = []
+    for i, gid in enumerate(path):
+        members = set(members_of(gid))
+        if i > 0:
+            reached = {t for t in members for w in upstream.get(t, ()) if w in reached}
+        stack = list(reached)
+        while stack:
+            for w in downstream.get(stack.pop(), ()):
+                if w in members and w not in reached:
+                    reached.add(w)
+                    stack.append(w)
+        parts.append((gid, reached))
+        if i + 1 == len(path):
+            return None if u in reached else parts
+        nxt = path[i + 1]
+        if not any(group_of(w) == nxt for t in reached for w in downstream.get(t, ())):
+            break
+    return parts
 
 
 @dataclass
@@ -186,6 +222,15 @@ class ProposalBook:
         upstream: Mapping[int, Iterable[int]],
     ) -> list[int]:
         gids = list(gids)
+        formed = group_tasks((t for t in region if t in unassigned), upstream, self.max_size)
+        if len(gids) == 1 and len(formed) == 1 and formed[0].task_ids == self.groups[gids[0]].task_ids:
+            # the same tasks again (a dependency came or went inside, or next to it): the same id, so the links the
+            # other groups' cached entries hold stay true; only its own entries are formed again
+            (gid,) = gids
+            self.groups[gid] = formed[0]
+            self._linked_cache.pop((gid, True), None)
+            self._linked_cache.pop((gid, False), None)
+            return [gid]
         for gid in gids:
             tasks = self.groups.pop(gid).task_ids
             self._linked_cache.pop((gid, True), None)
@@ -194,7 +239,7 @@ class ProposalBook:
             for t in tasks:
                 if self.group_of.get(t) == gid:
                     del self.group_of[t]
-        return self._add(group_tasks((t for t in region if t in unassigned), upstream, self.max_size))
+        return self._add(formed)
 
     def _untangle(
         self,
@@ -218,27 +263,11 @@ class ProposalBook:
             path = self._path(self.group_of[v], self.group_of[u], upstream, downstream)
             if path is None:
                 return [g for g in created if g in self.groups], True
-            reached: set[int] = {v}
-            parts: list[tuple[int, set[int]]] = []
-            for i, gid in enumerate(path):
-                members = set(self.groups[gid].task_ids)
-                if i > 0:
-                    reached = {t for t in members for w in upstream.get(t, ()) if w in reached}
-                stack = list(reached)
-                while stack:
-                    for w in downstream.get(stack.pop(), ()):
-                        if w in members and w not in reached:
-                            reached.add(w)
-                            stack.append(w)
-                parts.append((gid, reached))
-                if i + 1 == len(path):
-                    if u in reached:
-                        # v reaches u through the tasks themselves: a lineage cycle
-                        return [g for g in created if g in self.groups], False
-                    break
-                nxt = path[i + 1]
-                if not any(self.group_of.get(w) == nxt for t in reached for w in downstream.get(t, ())):
-                    break
+            parts = untangle_path(
+                path, u, v, lambda gid: self.groups[gid].task_ids, self.group_of.get, upstream, downstream
+            )
+            if parts is None:
+                return [g for g in created if g in self.groups], False
             for gid, part in parts:
                 rest = [t for t in self.groups[gid].task_ids if t not in part]
                 if not rest:
