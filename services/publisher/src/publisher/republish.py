@@ -417,7 +417,8 @@ async def set_status(
     async with unit_of_work(deps.sessions) as s:
         run = await _run_or_404(s, run_id, for_update=True)
         if run.status not in allowed:
-            raise Conflict(f"republish run {run.id} is {run.status}: it cannot be {action}d")
+            done = {"pause": "paused", "resume": "resumed", "cancel": "cancelled"}[action]
+            raise Conflict(f"republish run {run.id} is {run.status}: it cannot be {done}")
         if action == "cancel":
             await repo.cancel_pending_items(s, int(run.id))
             values: dict[str, Any] = {"status": "cancelled", "cancelled_by": operator, "finished_at": func.now()}

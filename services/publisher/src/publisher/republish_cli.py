@@ -3,7 +3,8 @@
 ``start`` plans (converts every deployed workflow again; DS is asked only for SQL datasources) and, unless
 ``--dry-run``, writes the run for the publisher replicas to execute, then follows it: a progress line every
 ``--every`` seconds until it is done (Ctrl-C stops following, not the run: ``status --follow`` picks it up again).
-Each command prints JSON (the plan, the run's counts, rate, ETA and failures with their reason); a refused command
+Each command prints one JSON object (``start``: ``{"plan", "run"}``; the others: the run's counts, rate, ETA and
+failures with their reason); progress lines go to stderr. A refused command
 (a run open already, no such run, a run that cannot be paused…) prints the reason and exits 1.
 """
 
@@ -121,10 +122,13 @@ async def _main(settings: Settings, args: argparse.Namespace) -> int:
                     dry_run=args.dry_run,
                     workflow_ids=args.workflow,
                 )
-                _print(plan.model_dump())
                 if plan.run_id is None or args.no_follow:
+                    _print({"plan": plan.model_dump()})
                     return 0
+                print(f"republish run {plan.run_id}: {plan.to_republish} of {plan.total} to republish", file=sys.stderr)
                 view = await _follow(deps, plan.run_id, args.every, 20)
+                _print({"plan": plan.model_dump(), "run": view.model_dump(mode="json")})
+                return 0
             elif args.action == "status":
                 view = await republish.status(deps, args.run, failures=args.failures)
                 if args.follow:

@@ -140,6 +140,16 @@ async def test_unchanged_workflows_are_skipped_and_changed_ones_republished_thro
     assert sorted(e.workflow_id for e in events) == [11, 12, 13]
     assert {e.outcome for e in events} == {PublishOutcome.SUCCESS}
 
+    # the progress as metrics of the publisher (every replica exports the run's counts from the database)
+    assert harness.client is not None
+    deadline = time.monotonic() + 15
+    while 'republish_items{status="republished"} 3.0' not in (metrics := (await harness.client.get("/metrics")).text):
+        assert time.monotonic() < deadline, metrics
+        await asyncio.sleep(0.2)
+    assert 'republish_items{status="total"} 3.0' in metrics
+    assert 'republish_items_finished_total{status="republished"}' in metrics
+    assert "republish_eta_seconds 0.0" in metrics
+
     # republished: the same converter now finds nothing to do
     again = await start(deps)
     assert (again.to_republish, again.skipped) == (0, 3)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from publisher.domain.republish import Progress, burst_of, plan_item, take
+from publisher.republish_cli import rate
 
 T0 = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 
@@ -86,3 +88,10 @@ def test_eta_before_the_first_publish_finished_uses_the_rate_limit_and_never_bea
     # faster so far than the limit allows from now on: the limit bounds the ETA
     assert _progress(finished_by_publish=320, elapsed_s=16.0).eta_s == pytest.approx(6.0)
     assert _progress(pending=0, queued=0).eta_s == 0.0
+
+
+def test_the_command_reads_a_rate_as_publishes_per_second_and_refuses_anything_else() -> None:
+    assert (rate("5"), rate("5/s"), rate(" 0.5 / s ")) == (5.0, 5.0, 0.5)
+    for bad in ("fast", "0", "-1/s", "5/min"):
+        with pytest.raises(argparse.ArgumentTypeError, match="is not a rate"):
+            rate(bad)
