@@ -259,11 +259,11 @@ async def dispatch(deps: Deps) -> Round | None:
         run = await repo.lock_running_republish_run(s)
         if run is None:
             return None
-        counts = await repo.republish_counts(s, int(run.id))
-        room = int(run.max_in_flight) - counts.get("queued", 0)
+        queued, pending = await repo.republish_in_flight(s, int(run.id))
+        room = int(run.max_in_flight) - queued
         made = 0
         wait = 0.0
-        if room > 0 and counts.get("pending", 0) > 0:
+        if room > 0 and pending:
             now = await repo.db_now(s)
             grant = take(now, run.next_slot_at, rate_per_s=float(run.rate_per_s), want=room)
             wait = grant.wait_s
@@ -276,9 +276,9 @@ async def dispatch(deps: Deps) -> Round | None:
                     if run.started_at is None:
                         values["started_at"] = now
                     await repo.update_republish_run(s, int(run.id), values)
-        if not made and counts.get("pending", 0) == 0 and counts.get("queued", 0) == 0:
+        if not made and not pending and queued == 0:
             await repo.update_republish_run(s, int(run.id), {"status": "done", "finished_at": func.now()})
-            logger.warning("republish run %d is done: %s", run.id, counts)
+            logger.warning("republish run %d is done", run.id)
     if made:
         REPUBLISH_DISPATCHED.inc(made)
         deps.wake()

@@ -382,6 +382,14 @@ async def republish_counts(session: AsyncSession, run_id: int) -> dict[str, int]
     return {str(status): int(n) for status, n in rows.tuples()}
 
 
+async def republish_in_flight(session: AsyncSession, run_id: int) -> tuple[int, bool]:
+    """The run's queued items (at most ``max_in_flight``) and whether any is pending: the dispatcher's view, cheap
+    however many items the run has (the partial index of open items)."""
+    queued = select(func.count()).where(RI.c.run_id == run_id, RI.c.status == "queued")
+    pending = select(exists().where(RI.c.run_id == run_id, RI.c.status == "pending"))
+    return int((await session.execute(queued)).scalar_one()), bool((await session.execute(pending)).scalar_one())
+
+
 async def republish_finished_by_publish(session: AsyncSession, run_id: int) -> int:
     stmt = select(func.count()).where(RI.c.run_id == run_id, RI.c.record_id.is_not(None), RI.c.finished_at.is_not(None))
     return int((await session.execute(stmt)).scalar_one())
