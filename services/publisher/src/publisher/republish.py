@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -76,6 +77,8 @@ class PlanView(BaseModel):
     #: the workflows to republish (the first 100) and the failures with their reason
     workflow_ids: list[int]
     failures: list[dict[str, Any]]
+    #: seconds the plan took (conversion of every deployed workflow, and writing the run)
+    planned_in_s: float
 
 
 class ItemView(BaseModel):
@@ -166,6 +169,7 @@ async def plan(
 ) -> PlanView:
     """Convert every deployed workflow again and compare; unless ``dry_run``, write the run and its items (409 when
     a run is open: follow, pause, resume or cancel it)."""
+    began = time.perf_counter()
     if not dry_run:
         async with unit_of_work(deps.sessions) as s:
             await _refuse_an_open_run(s)
@@ -232,6 +236,7 @@ async def plan(
         failed=sum(i.status == "failed" for i in items),
         workflow_ids=pending[:100],
         failures=[{"workflow_id": i.workflow_id, "reason": i.reason} for i in items if i.status == "failed"][:100],
+        planned_in_s=round(time.perf_counter() - began, 3),
     )
 
 
