@@ -296,3 +296,28 @@ async def test_failures_are_listed_with_their_reason_and_cancel_stops_the_rest(
     assert follow_up.to_republish >= 2
     with pytest.raises(Conflict, match=f"republish run {follow_up.run_id} is running"):
         await start(deps)
+
+
+async def test_a_paused_run_dispatches_nothing_until_it_is_resumed(
+    harness_parts: Harness, deps: Deps, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    harness = harness_parts
+    async with running(create_app(replica(harness, "a"))):
+        await deploy_all(harness, [71, 72, 73])
+    bump_converter(monkeypatch)
+    plan = await start(deps, max_in_flight=1)
+    assert plan.run_id is not None
+    paused = await republish.set_status(deps, plan.run_id, "pause", "ops")
+    assert (paused.status, paused.pending) == ("paused", 3)
+    assert paused.eta_s is None  # nothing moves while paused
+    assert await republish.dispatch(deps) is None  # no running run to dispatch
+    with pytest.raises(Conflict, match="cannot be paused"):
+        await republish.set_status(deps, plan.run_id, "pause", "ops")
+    async with running(create_app(replica(harness, "a"))):
+        await asyncio.sleep(1.0)  # a replica's dispatcher looks several times
+        assert await republish_records(harness, plan.run_id) == []
+        resumed = await republish.set_status(deps, plan.run_id, "resume", "ops")
+        assert resumed.status == "running"
+        view = await wait_over(deps, plan.run_id)
+    assert (view.status, view.republished) == ("done", 3)
+    assert len(await republish_records(harness, plan.run_id)) == 3
