@@ -281,7 +281,22 @@ async def test_failures_are_listed_with_their_reason_and_cancel_stops_the_rest(
         with pytest.raises(Conflict, match="cannot be resumed"):
             await republish.set_status(deps, plan.run_id, "resume", "ops")
         view = await wait_over(deps, plan.run_id)
-        await asyncio.sleep(0.5)  # a queued record finishes; nothing new is dispatched
+        # the failed republish left 61 offline (intended online): the reconciler's restore attempt repeats it under
+        # the same approval — refused by DS's release again here, not by the approval check
+        deadline = time.monotonic() + 60
+        while True:
+            async with harness.sessions() as s:
+                attempt = (
+                    await s.execute(
+                        select(R).where(R.c.workflow_id == 61, R.c.operator == "reconciler", R.c.status == "failed")
+                    )
+                ).first()
+            if attempt is not None:
+                break
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.2)
+        assert "approved by the definition service" in attempt.log
+        assert attempt.error_code == 50035
     view = await republish.status(deps, plan.run_id)
     [failure] = view.failures
     assert failure.workflow_id == 61

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Row, and_, case, exists, func, insert, or_, select, update
+from sqlalchemy import Row, and_, case, exists, func, insert, literal, or_, select, update
 from sqlalchemy import true as sa_true
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -77,6 +77,23 @@ async def retried_request_ids(session: AsyncSession, record_id: int) -> list[uui
     chain = select(R.c.id, R.c.request_id, R.c.retry_of).where(R.c.id == record_id).cte("chain", recursive=True)
     chain = chain.union_all(select(R.c.id, R.c.request_id, R.c.retry_of).join(chain, R.c.id == chain.c.retry_of))
     return [uuid.UUID(str(r)) for r in (await session.execute(select(chain.c.request_id).limit(1000))).scalars()]
+
+
+async def republish_source(session: AsyncSession, record_id: int) -> Row[Any] | None:
+    """The record a republish repeats (``republish_of``) for this record or the nearest record it retries (a retry
+    or restore attempt of a failed republish carries the same approval)."""
+    start = select(R.c.id, R.c.retry_of, R.c.republish_of, literal(0).label("depth")).where(R.c.id == record_id)
+    base = start.cte("chain", recursive=True)
+    step = select(R.c.id, R.c.retry_of, R.c.republish_of, (base.c.depth + 1).label("depth"))
+    chain = base.union_all(step.join(base, R.c.id == base.c.retry_of))
+    source = (
+        select(chain.c.republish_of)
+        .where(chain.c.republish_of.is_not(None))
+        .order_by(chain.c.depth)
+        .limit(1)
+        .scalar_subquery()
+    )
+    return (await session.execute(select(R).where(R.c.id == source))).first()
 
 
 async def record_id_of_request(session: AsyncSession, request_id: uuid.UUID) -> int | None:

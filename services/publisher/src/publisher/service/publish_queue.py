@@ -95,12 +95,15 @@ async def _execute(deps: Deps, row: Row[Any]) -> None:
                 run.engine = await repo.engine_workflow_of(s, int(row.workflow_id))
                 run.codes = await repo.task_codes(s, int(row.workflow_id))
                 run.approved_request_ids = await repo.retried_request_ids(s, int(row.id))
-                if row.republish_of is not None:
-                    # a republish deploys again what that record deployed, under its approval
-                    source = await repo.record_by_id(s, int(row.republish_of))
-                    if source is not None:
-                        run.approved_request_ids += await repo.retried_request_ids(s, int(source.id))
-                        run.approved_operation = str(source.operation)
+                # a republish (or a retry of one) deploys again what that record deployed, under its approval
+                source = (
+                    await repo.republish_source(s, int(row.id))
+                    if row.republish_of is not None or row.retry_of is not None
+                    else None
+                )
+                if source is not None:
+                    run.approved_request_ids += await repo.retried_request_ids(s, int(source.id))
+                    run.approved_operation = str(source.operation)
             outcome = await run.perform()
             await _finish(deps, row, attempt, run, outcome)
         finally:
