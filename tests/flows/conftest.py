@@ -97,6 +97,8 @@ class Platform:
     urls: dict[str, str]
     #: the gateway's settings (a test that needs it over real HTTP serves another instance: ``serving``)
     gateway: GatewaySettings | None = None
+    #: the publisher's settings (its commands, e.g. ``republish``, run with them)
+    publisher: PublisherSettings | None = None
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"
@@ -217,7 +219,9 @@ async def platform(
             )
             api = await stack.enter_async_context(running(create_gateway(gateway)))
             api.headers["Authorization"] = f"Bearer {admin_token}"
-            yield Platform(api, emulator, ds, ds_project, kafka_bootstrap, topic_prefix, producer, urls, gateway)
+            yield Platform(
+                api, emulator, ds, ds_project, kafka_bootstrap, topic_prefix, producer, urls, gateway, publisher
+            )
     finally:
         await ds.aclose()
         await producer.stop()

@@ -81,6 +81,9 @@ class Settings(ServiceSettings):
     #: clears is noticed within the longest wait)
     reconcile_backoff_initial_s: float = Field(default=5.0, gt=0)
     reconcile_backoff_max_s: float = Field(default=30.0, gt=0)
+    #: how often the republish dispatcher looks for a running republish run and a free slot (it is also woken when
+    #: a republish record finishes)
+    republish_interval_s: float = Field(default=1.0, gt=0)
 
     @field_validator("ds_version")
     @classmethod

@@ -79,6 +79,8 @@ class Deps:
     run_stuck_after_s: float = 90.0
     #: wakes the run reconciler (set by ``main``)
     wake_reconciler: Callable[[], None] = _nothing
+    #: wakes the republish dispatcher: a republish record finished (set by ``main``)
+    wake_republish: Callable[[], None] = _nothing
     #: work started for a request that must go on when the request ends (kept so it is not collected)
     running: set[asyncio.Task[Any]] = field(default_factory=set)
     #: the public keys publish approvals are checked with (``common.approvals``); ``None``: every publish is refused

@@ -1,5 +1,6 @@
 """Composition root: ``create_app(settings)`` builds the FastAPI app; the lifespan wires DS clients, ``Deps``, the
-``publish.requested`` subscriber, the publish workers, the run reconciler and the restore reconciler (``restore``)."""
+``publish.requested`` subscriber, the publish workers, the run reconciler, the restore reconciler (``restore``) and
+the republish dispatcher (``republish``)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from publisher import subscribers
 from publisher.config import MIGRATIONS, Settings
 from publisher.db.tables import audit_log, inbox_table, outbox_table
 from publisher.deps import Deps, DsTarget, Retries
+from publisher.republish import RepublishDispatcher
 from publisher.restore import RestoreReconciler
 from publisher.routes import router
 from publisher.service import integration, publish_queue
@@ -107,8 +109,12 @@ def create_app(settings: Settings) -> FastAPI:
         reconciler.start()
         restorer = RestoreReconciler(deps, interval_s=settings.reconcile_interval_s)
         restorer.start()
+        republisher = RepublishDispatcher(deps, interval_s=settings.republish_interval_s)
+        deps.wake_republish = republisher.wake
+        republisher.start()
 
         async def cleanup() -> None:
+            await republisher.stop()
             await restorer.stop()
             await reconciler.stop()
             await workers.stop()

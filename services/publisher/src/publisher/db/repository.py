@@ -6,14 +6,18 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Row, and_, case, exists, func, insert, or_, select, update
+from sqlalchemy import Row, and_, case, exists, func, insert, literal, or_, select, update
+from sqlalchemy import true as sa_true
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from publisher.db.tables import (
+    OPEN_REPUBLISH_ITEM_STATUSES,
     ds_restore,
     engine_task_code,
     engine_workflow,
+    republish_item,
+    republish_run,
     workflow_integration_config,
     workflow_publish_record,
 )
@@ -73,6 +77,23 @@ async def retried_request_ids(session: AsyncSession, record_id: int) -> list[uui
     chain = select(R.c.id, R.c.request_id, R.c.retry_of).where(R.c.id == record_id).cte("chain", recursive=True)
     chain = chain.union_all(select(R.c.id, R.c.request_id, R.c.retry_of).join(chain, R.c.id == chain.c.retry_of))
     return [uuid.UUID(str(r)) for r in (await session.execute(select(chain.c.request_id).limit(1000))).scalars()]
+
+
+async def republish_source(session: AsyncSession, record_id: int) -> Row[Any] | None:
+    """The record a republish repeats (``republish_of``) for this record or the nearest record it retries (a retry
+    or restore attempt of a failed republish carries the same approval)."""
+    start = select(R.c.id, R.c.retry_of, R.c.republish_of, literal(0).label("depth")).where(R.c.id == record_id)
+    base = start.cte("chain", recursive=True)
+    step = select(R.c.id, R.c.retry_of, R.c.republish_of, (base.c.depth + 1).label("depth"))
+    chain = base.union_all(step.join(base, R.c.id == base.c.retry_of))
+    source = (
+        select(chain.c.republish_of)
+        .where(chain.c.republish_of.is_not(None))
+        .order_by(chain.c.depth)
+        .limit(1)
+        .scalar_subquery()
+    )
+    return (await session.execute(select(R).where(R.c.id == source))).first()
 
 
 async def record_id_of_request(session: AsyncSession, request_id: uuid.UUID) -> int | None:
@@ -282,3 +303,162 @@ async def due_restores(session: AsyncSession, limit: int) -> list[Row[Any]]:
 async def restore_counts(session: AsyncSession) -> dict[str, int]:
     rows = await session.execute(select(D.c.status, func.count()).group_by(D.c.status))
     return {str(status): int(n) for status, n in rows.tuples()}
+
+
+# -- bulk republish (publisher.republish) -----------------------------------------------------------------------
+
+RR = republish_run
+RI = republish_item
+
+
+async def db_now(session: AsyncSession) -> Any:
+    """The database's clock (one clock for every replica sharing a run's rate limit)."""
+    return (await session.execute(select(func.clock_timestamp()))).scalar_one()
+
+
+async def deployed_workflows(
+    session: AsyncSession, *, after: int, limit: int, only: Sequence[int] | None
+) -> list[Row[Any]]:
+    """Deployed workflows (``engine_workflow`` with a deployed hash) by id after ``after``, each with the newest
+    successful deploy/online record of that hash (its ``record_id``, ``snapshot``; ``None`` if there is none)."""
+    e = engine_workflow.c
+    newest = (
+        select(R.c.id, R.c.snapshot)
+        .where(
+            R.c.workflow_id == e.workflow_id,
+            R.c.content_hash == e.last_deployed_hash,
+            R.c.status == "success",
+            R.c.operation.in_(("deploy", "online")),
+        )
+        .order_by(R.c.id.desc())
+        .limit(1)
+        .lateral("newest")
+    )
+    stmt = (
+        select(e.workflow_id, e.last_deployed_hash, newest.c.id.label("record_id"), newest.c.snapshot)
+        .select_from(engine_workflow.outerjoin(newest, sa_true()))
+        .where(e.last_deployed_hash.is_not(None), e.workflow_id > after)
+        .order_by(e.workflow_id)
+        .limit(limit)
+    )
+    if only is not None:
+        stmt = stmt.where(e.workflow_id.in_(list(only)))
+    return list((await session.execute(stmt)).all())
+
+
+async def task_codes_of(session: AsyncSession, workflow_ids: Sequence[int]) -> dict[int, dict[int, int]]:
+    c = engine_task_code.c
+    rows = await session.execute(
+        select(c.workflow_id, c.task_id, c.ds_task_code).where(c.workflow_id.in_(list(workflow_ids)))
+    )
+    out: dict[int, dict[int, int]] = {}
+    for r in rows:
+        out.setdefault(int(r.workflow_id), {})[int(r.task_id)] = int(r.ds_task_code)
+    return out
+
+
+async def open_republish_run(session: AsyncSession) -> Row[Any] | None:
+    """The run not finished yet (at most one), if any."""
+    return (await session.execute(select(RR).where(RR.c.status.in_(("running", "paused"))))).first()
+
+
+async def republish_run_by_id(session: AsyncSession, run_id: int, *, for_update: bool = False) -> Row[Any] | None:
+    stmt = select(RR).where(RR.c.id == run_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return (await session.execute(stmt)).first()
+
+
+async def latest_republish_run(session: AsyncSession) -> Row[Any] | None:
+    return (await session.execute(select(RR).order_by(RR.c.id.desc()).limit(1))).first()
+
+
+async def insert_republish_run(session: AsyncSession, values: Mapping[str, Any]) -> int:
+    return int((await session.execute(insert(RR).values(**values).returning(RR.c.id))).scalar_one())
+
+
+async def insert_republish_items(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> None:
+    for start in range(0, len(rows), 1000):
+        await session.execute(insert(RI), list(rows[start : start + 1000]))
+
+
+async def lock_running_republish_run(session: AsyncSession) -> Row[Any] | None:
+    """The running run, locked for this transaction; ``None`` when none runs or another process holds it now
+    (it is dispatching: the rate limiter is its row)."""
+    stmt = select(RR).where(RR.c.status == "running").with_for_update(skip_locked=True)
+    return (await session.execute(stmt)).first()
+
+
+async def update_republish_run(session: AsyncSession, run_id: int, values: Mapping[str, Any]) -> Row[Any] | None:
+    stmt = update(RR).where(RR.c.id == run_id).values(**values, updated_at=func.now()).returning(*RR.c)
+    return (await session.execute(stmt)).first()
+
+
+async def republish_counts(session: AsyncSession, run_id: int) -> dict[str, int]:
+    rows = await session.execute(select(RI.c.status, func.count()).where(RI.c.run_id == run_id).group_by(RI.c.status))
+    return {str(status): int(n) for status, n in rows.tuples()}
+
+
+async def republish_in_flight(session: AsyncSession, run_id: int) -> tuple[int, bool]:
+    """The run's queued items (at most ``max_in_flight``) and whether any is pending: the dispatcher's view, cheap
+    however many items the run has (the partial index of open items)."""
+    queued = select(func.count()).where(RI.c.run_id == run_id, RI.c.status == "queued")
+    pending = select(exists().where(RI.c.run_id == run_id, RI.c.status == "pending"))
+    return int((await session.execute(queued)).scalar_one()), bool((await session.execute(pending)).scalar_one())
+
+
+async def republish_finished_by_publish(session: AsyncSession, run_id: int) -> int:
+    stmt = select(func.count()).where(RI.c.run_id == run_id, RI.c.record_id.is_not(None), RI.c.finished_at.is_not(None))
+    return int((await session.execute(stmt)).scalar_one())
+
+
+async def dispatchable_items(session: AsyncSession, run_id: int, limit: int) -> list[Row[Any]]:
+    """Pending items of the run whose workflow has no unfinished publish (one in flight is waited for, not doubled),
+    in workflow order, locked."""
+    busy = exists().where(R.c.workflow_id == RI.c.workflow_id, R.c.status.in_(UNFINISHED))
+    stmt = (
+        select(RI)
+        .where(RI.c.run_id == run_id, RI.c.status == "pending", ~busy)
+        .order_by(RI.c.workflow_id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list((await session.execute(stmt)).all())
+
+
+async def update_republish_item(
+    session: AsyncSession, run_id: int, workflow_id: int, values: Mapping[str, Any]
+) -> None:
+    await session.execute(update(RI).where(RI.c.run_id == run_id, RI.c.workflow_id == workflow_id).values(**values))
+
+
+async def finish_republish_item(session: AsyncSession, record_id: int, values: Mapping[str, Any]) -> Row[Any] | None:
+    """The item of this record gets its outcome (once: only while it is queued)."""
+    stmt = (
+        update(RI)
+        .where(RI.c.record_id == record_id, RI.c.status == "queued")
+        .values(**values, finished_at=func.now())
+        .returning(*RI.c)
+    )
+    return (await session.execute(stmt)).first()
+
+
+async def cancel_pending_items(session: AsyncSession, run_id: int) -> int:
+    stmt = (
+        update(RI)
+        .where(RI.c.run_id == run_id, RI.c.status == "pending")
+        .values(status="cancelled", reason="the run was cancelled", finished_at=func.now())
+    )
+    return int((await session.execute(stmt)).rowcount)  # type: ignore[attr-defined]
+
+
+async def republish_items(session: AsyncSession, run_id: int, *, status: str | None, limit: int) -> list[Row[Any]]:
+    stmt = select(RI).where(RI.c.run_id == run_id).order_by(RI.c.workflow_id).limit(limit)
+    if status is not None:
+        stmt = stmt.where(RI.c.status == status)
+    return list((await session.execute(stmt)).all())
+
+
+async def has_open_items(session: AsyncSession, run_id: int) -> bool:
+    stmt = select(exists().where(RI.c.run_id == run_id, RI.c.status.in_(OPEN_REPUBLISH_ITEM_STATUSES)))
+    return bool((await session.execute(stmt)).scalar_one())

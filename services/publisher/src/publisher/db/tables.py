@@ -8,6 +8,9 @@
 - ``engine_workflow``: what DS holds for each platform workflow (code, deployed hash and version, release state).
 - ``run_request``: one row per run-now request, keyed by the caller's idempotency key: the same key gives the same
   answer and starts DS once; a run whose outcome DS left unknown (a timeout) is reconciled against DS's instances.
+- ``republish_run`` / ``republish_item``: a bulk republish (``publisher.republish``) and one item per deployed
+  workflow: skipped when converting it again gives the deployed content hash, else made into a publish record
+  (at the run's rate, at most ``max_in_flight`` at once) and finished with that record's outcome.
 - ``ds_restore``: a workflow DS does not hold in its intended state after a failed publish (e.g. taken offline by
   ``createOrUpdateWorkflow``, then the release failed): the reconciler re-runs that publish with backoff until DS
   holds the intended state (``restored``) or a person cancels it (``cancelled``).
@@ -21,6 +24,7 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Identity,
     Index,
@@ -85,6 +89,11 @@ workflow_publish_record = Table(
     #: W3C trace context (``traceparent``…) of the request: the worker that runs the record continues that trace
     Column("trace_context", JSONB),
     Column("attempts", Integer, nullable=False, server_default=text("0")),
+    #: the republish run that made this record (``publisher.republish``): a deploy of the version DS holds, again
+    Column("republish_run_id", BigInteger),
+    #: the successful record whose version and approval a republish record deploys again (its approval holds for
+    #: this record: the same snapshot, approved then for that record's request and operation)
+    Column("republish_of", BigInteger, ForeignKey("workflow_publish_record.id")),
     Column("claimed_at", DateTime(timezone=True)),
     #: the ``instance_id`` of the process that claimed it (a restarted process reclaims its own records at once)
     Column("claimed_by", Text),
@@ -244,4 +253,67 @@ ds_restore = Table(
     CheckConstraint("intended_release_state IN ('ONLINE', 'OFFLINE')", name="intended"),
     CheckConstraint("ds_release_state IS NULL OR ds_release_state IN ('ONLINE', 'OFFLINE')", name="ds_state"),
     Index("ix_ds_restore_due", "next_attempt_at", postgresql_where=text("status = 'restoring'")),
+)
+
+REPUBLISH_RUN_STATUSES = ("running", "paused", "done", "cancelled")
+#: a run in one of these is still to finish: one at a time
+OPEN_REPUBLISH_RUN_STATUSES = ("running", "paused")
+
+republish_run = Table(
+    "republish_run",
+    metadata,
+    Column("id", BigInteger, Identity(always=True), primary_key=True),
+    #: running: its items are dispatched; paused: none are (``resume`` goes on); done / cancelled: over
+    Column("status", Text, nullable=False),
+    Column("requested_by", Text, nullable=False),
+    #: why (``--reason``; e.g. "converter ds-3.3/2"): in each record's log
+    Column("reason", Text, nullable=False),
+    #: the DS-protecting limits, shared by every publisher replica: publishes started per second, and unfinished
+    #: republish records at once
+    Column("rate_per_s", Float, nullable=False),
+    Column("max_in_flight", Integer, nullable=False),
+    #: the rate limiter's state (GCRA theoretical arrival time, ``domain.republish.take``)
+    Column("next_slot_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    #: the first dispatch (for the rate and ETA)
+    Column("started_at", DateTime(timezone=True)),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("cancelled_by", Text),
+    CheckConstraint(_in("status", REPUBLISH_RUN_STATUSES), name="status"),
+    CheckConstraint("rate_per_s > 0", name="rate_per_s"),
+    CheckConstraint("max_in_flight > 0", name="max_in_flight"),
+    Index(
+        "ux_republish_run_open", text("(true)"), unique=True, postgresql_where=text("status IN ('running', 'paused')")
+    ),
+)
+
+REPUBLISH_ITEM_STATUSES = ("pending", "queued", "republished", "skipped", "failed", "cancelled")
+OPEN_REPUBLISH_ITEM_STATUSES = ("pending", "queued")
+
+republish_item = Table(
+    "republish_item",
+    metadata,
+    Column("run_id", BigInteger, ForeignKey("republish_run.id"), nullable=False),
+    Column("workflow_id", BigInteger, nullable=False),
+    #: pending: to dispatch; queued: its publish record runs; republished / skipped (unchanged) / failed (``reason``)
+    #: / cancelled (the run was cancelled before it was dispatched)
+    Column("status", Text, nullable=False),
+    #: the content hash converting the deployed version gives now, and the one DS holds (at planning)
+    Column("planned_hash", Text),
+    Column("deployed_hash", Text),
+    Column("record_id", BigInteger, ForeignKey("workflow_publish_record.id")),
+    Column("reason", Text),
+    Column("queued_at", DateTime(timezone=True)),
+    Column("finished_at", DateTime(timezone=True)),
+    PrimaryKeyConstraint("run_id", "workflow_id"),
+    CheckConstraint(_in("status", REPUBLISH_ITEM_STATUSES), name="status"),
+    Index("ux_republish_item_record_id", "record_id", unique=True),
+    Index(
+        "ix_republish_item_open",
+        "run_id",
+        "status",
+        "workflow_id",
+        postgresql_where=text("status IN ('pending', 'queued')"),
+    ),
 )

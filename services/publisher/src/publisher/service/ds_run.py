@@ -83,6 +83,8 @@ class _Run:
     diverged: bool = False
     #: the request ids an approval may name: this record's and those of the records it retries
     approved_request_ids: list[uuid.UUID] = field(default_factory=list)
+    #: the operation an approval may name (a republish ``deploy`` repeats a deploy or online: that one's)
+    approved_operation: str | None = None
     #: task id -> DS task code of every task of the definition DS holds, once a deploy/online has confirmed it
     #: (``publish.completed`` carries them); ``None`` otherwise
     deployed_task_codes: dict[int, int] | None = None
@@ -102,7 +104,7 @@ class _Run:
                 request_ids=self.approved_request_ids or [record.request_id],
                 workflow_id=int(record.workflow_id),
                 version_id=int(record.version_id),
-                operation=record.operation,
+                operation=self.approved_operation or record.operation,
                 snapshot=StructureSnapshot.model_validate(record.snapshot),
             )
         except PublishNotApproved as exc:

@@ -20,7 +20,7 @@ from common.db import unit_of_work
 from common.events.models import DeployedTaskCode, PublishCompleted, PublishOperation, PublishOutcome
 from common.retry import retrying
 from common.telemetry import continued_span
-from publisher import restore
+from publisher import republish, restore
 from publisher.db import repository as repo
 from publisher.deps import Deps
 from publisher.service._shared import PUBLISHES
@@ -95,6 +95,15 @@ async def _execute(deps: Deps, row: Row[Any]) -> None:
                 run.engine = await repo.engine_workflow_of(s, int(row.workflow_id))
                 run.codes = await repo.task_codes(s, int(row.workflow_id))
                 run.approved_request_ids = await repo.retried_request_ids(s, int(row.id))
+                # a republish (or a retry of one) deploys again what that record deployed, under its approval
+                source = (
+                    await repo.republish_source(s, int(row.id))
+                    if row.republish_of is not None or row.retry_of is not None
+                    else None
+                )
+                if source is not None:
+                    run.approved_request_ids += await repo.retried_request_ids(s, int(source.id))
+                    run.approved_operation = str(source.operation)
             outcome = await run.perform()
             await _finish(deps, row, attempt, run, outcome)
         finally:
@@ -121,6 +130,8 @@ async def _finish(deps: Deps, row: Row[Any], attempt: int, run: _Run, outcome: _
         logger.warning("publish record %d was taken over by another worker; dropping attempt %d", row.id, attempt)
         return
     PUBLISHES.labels(row.operation, outcome.status).inc()
+    if row.republish_run_id is not None:
+        deps.wake_republish()
     logger.info(
         "publish record %d (%s of workflow %d version %d): %s",
         row.id,
@@ -169,6 +180,10 @@ async def _write_outcome(deps: Deps, row: Row[Any], attempt: int, run: _Run, out
                 ds_release_state=run.release_state,
                 diverged=diverged,
                 error=outcome.error_message,
+            )
+        if row.republish_run_id is not None:
+            await republish.after_publish(
+                s, row, status=outcome.status, error_code=outcome.error_code, error=outcome.error_message
             )
         await deps.outbox.add(
             s,
