@@ -1,22 +1,28 @@
-"""history-sync benchmark: one full sync cycle over 10,000 tracked workflows.
+"""history-sync benchmark: one full sync cycle over N tracked workflows (10,000 by default) by 1 or more replicas.
 
 Set-up: the DS emulator (REST only) bulk-seeded with N ONLINE workflows of 3 finished instances each, a global 20 ms
-latency on every DS REST call, N rows in ``tracked_workflow`` of a fresh schema. The cycle runs in a child process
-(``python -m history_sync sync-once``, concurrency 16, no rate limit) that reports its own wall time, CPU seconds
-(``resource.getrusage``) and peak RSS (``ru_maxrss``).
+latency on every DS REST call, N rows in ``tracked_workflow`` of a fresh schema. A cycle runs as R replicas, each a
+child process (``python -m history_sync sync-once``, concurrency 16 each, no rate limit, its own replica id) started
+together on the same schema; they share the workflows as the service's replicas do (each claims batches of due
+workflows with ``FOR UPDATE SKIP LOCKED`` and a lease). Each reports its wall-clock start and end, CPU seconds
+(``resource.getrusage``) and peak RSS (``ru_maxrss``); the cycle's wall time runs from the first replica's start of
+the cycle to the last one's end (process start-up excluded).
 
 Figures:
-1. emulator capacity: the same 16-way concurrent instance-list calls from a minimal raw-socket client (what the
-   emulator, one Python process, can serve; it must stay well above N / ideal = 800 calls/s), measured on a
-   second pass over the sample (the emulator keeps the encoded entries of finished instances, as the cycles see
-   them; the first pass is reported too);
-2. cold cycle: every workflow is new, so each sync writes 3 cache rows and an ``execution.synced`` event (plus a
-   failure alert for every failed instance) in the outbox;
-3. warm cycle: nothing changed in DS, so each sync only updates ``tracked_workflow`` (the steady state).
-Ideal wall time = N x latency / concurrency (12.5 s for 10,000 x 20 ms / 16); target ratio <= 1.25.
+1. emulator capacity: the same concurrent instance-list calls from a minimal raw-socket client (what the emulator,
+   one Python process, can serve) with 16 connections per replica for each replica count measured, on a second pass
+   over the sample (the emulator keeps the encoded entries of finished instances, as the cycles see them; the first
+   pass is reported too);
+2. cold cycle (by the largest replica count): every workflow is new, so each sync writes 3 cache rows and an
+   ``execution.synced`` event (plus a failure alert for every failed instance) in the outbox;
+3. warm cycle, once per replica count: nothing changed in DS, so each sync only updates ``tracked_workflow`` (the
+   steady state).
+Ideal wall time = N x latency / (replicas x concurrency) (12.5 s for 10,000 x 20 ms / 16); target ratio <= 1.25.
+Scaling = warm wall of one replica / warm wall of R replicas (ideal: R).
 The outbox relay does not run here (its throughput is ``bench_outbox.py``'s subject).
 
-Run: ``.venv/bin/python bench/bench_history_sync.py [--workflows 10000] [--latency-ms 20] [--concurrency 16]``
+Run: ``.venv/bin/python bench/bench_history_sync.py [--workflows 10000] [--replicas 1] [--latency-ms 20]
+[--concurrency 16]``; e.g. ``--workflows 100000 --replicas 1,2,3`` (issue 24).
 """
 
 from __future__ import annotations
@@ -82,27 +88,53 @@ async def emulator_capacity(emulator: EmulatorProcess, project: int, codes: list
     return n / (time.perf_counter() - t0)
 
 
-def run_cycle(env: dict[str, str], emulator_pid: int) -> dict[str, Any]:
+def run_cycle(env: dict[str, str], emulator_pid: int, replicas: int) -> dict[str, Any]:
+    """One cycle by ``replicas`` sync-once processes started together; wall = first start to last end."""
     cpu0 = proc_cpu_s(emulator_pid)
-    out = subprocess.run(
-        [sys.executable, "-m", "history_sync", "sync-once"], env=env, capture_output=True, text=True, check=False
-    )
-    if out.returncode != 0:
-        raise RuntimeError(f"sync-once failed:\n{out.stderr[-4000:]}")
-    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
-    result["emulator_cpu_s"] = round(proc_cpu_s(emulator_pid) - cpu0, 2)
-    return result
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "history_sync", "sync-once"],
+            env=dict(env, HISTORY_REPLICA_ID=f"bench-r{i + 1}"),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(replicas)
+    ]
+    outputs = [p.communicate() for p in procs]
+    for p, (_, err) in zip(procs, outputs, strict=True):
+        if p.returncode != 0:
+            raise RuntimeError(f"sync-once failed:\n{err[-4000:]}")
+    each: list[dict[str, Any]] = [json.loads(out.strip().splitlines()[-1]) for out, _ in outputs]
+    total = {k: sum(r[k] for r in each) for k in ("synced", "failed", "changed", "batches", "cycle_cpu_s")}
+    return {
+        **total,
+        "cycle_cpu_s": round(total["cycle_cpu_s"], 2),
+        "wall_s": round(max(r["finished_at"] for r in each) - min(r["started_at"] for r in each), 3),
+        "errors": [e for r in each for e in r["errors"]],
+        "process_cpu_s": round(sum(r["process_cpu_s"] for r in each), 2),
+        "max_rss_mb": max(r["max_rss_mb"] for r in each),
+        "max_ds_in_flight": sum(r["max_ds_in_flight"] for r in each),
+        "per_replica": {r["replica"]: {"synced": r["synced"], "wall_s": r["wall_s"]} for r in each},
+        "emulator_cpu_s": round(proc_cpu_s(emulator_pid) - cpu0, 2),
+    }
 
 
 async def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--workflows", type=int, default=10_000)
+    ap.add_argument(
+        "--replicas", default="1", help="replica counts to measure a warm cycle with, comma-separated (e.g. 1,2,3)"
+    )
     ap.add_argument("--latency-ms", type=float, default=20.0)
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--instances", type=int, default=3)
     ap.add_argument("--lanes", type=int, default=4)
     ap.add_argument("--batch", type=int, default=64)
     args = ap.parse_args()
+    counts = sorted({int(r) for r in args.replicas.split(",")})
+    if not counts or counts[0] < 1:
+        ap.error("--replicas: one or more counts >= 1")
     from devstack.infra import ensure_infra
 
     admin_url, bootstrap = ensure_infra()
@@ -133,11 +165,11 @@ async def main() -> None:
             )
         emulator.set_global_latency(args.latency_ms)
         assert emulator.pid is not None
-        sample = min(2000, len(codes))
+        sample = min(2000 * counts[-1], len(codes))
         # twice over the same workflows: the first pass also encodes each instance's list entry, which the
         # emulator then keeps (they are final); the cycles below read them as the second pass does
-        capacity_first = await emulator_capacity(emulator, project, codes, sample, args.concurrency)
-        capacity = await emulator_capacity(emulator, project, codes, sample, args.concurrency)
+        capacity_first = await emulator_capacity(emulator, project, codes, sample, args.concurrency * counts[-1])
+        capacity = {r: await emulator_capacity(emulator, project, codes, sample, args.concurrency * r) for r in counts}
 
         env = dict(
             os.environ,
@@ -157,45 +189,67 @@ async def main() -> None:
             HISTORY_LOG_LEVEL="WARNING",
             HISTORY_LOG_JSON="false",
         )
-        cold = run_cycle(env, emulator.pid)
+        cold = run_cycle(env, emulator.pid, counts[-1])
         async with engine.begin() as conn:
             outbox = int(await conn.scalar(text("SELECT count(*) FROM outbox")) or 0)
-            await conn.execute(text("UPDATE tracked_workflow SET next_sync_at = now()"))
-        warm = run_cycle(env, emulator.pid)
+        warm: dict[int, dict[str, Any]] = {}
+        for r in counts:
+            async with engine.begin() as conn:
+                await conn.execute(text("UPDATE tracked_workflow SET next_sync_at = now()"))
+            # each warm cycle starts from a vacuumed table, whatever cycles ran before it
+            async with engine.connect() as conn:
+                auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
+                await auto.execute(text("VACUUM ANALYZE tracked_workflow"))
+            warm[r] = run_cycle(env, emulator.pid, r)
         await engine.dispose()
     finally:
         emulator.stop()
         await drop_service(admin_url, schema=db.schema, role=db.role)
 
-    ideal = args.workflows * args.latency_ms / 1000 / args.concurrency
-    capacity_floor = args.workflows / capacity
+    def ideal_s(replicas: int) -> float:
+        return float(args.workflows * args.latency_ms / 1000 / (args.concurrency * replicas))
+
     report = {
         "workflows": args.workflows,
         "latency_ms": args.latency_ms,
-        "concurrency": args.concurrency,
+        "concurrency_per_replica": args.concurrency,
         "seed_s": round(seed_s, 2),
-        "ideal_s": round(ideal, 2),
-        "emulator_capacity_rps": round(capacity, 1),
+        "emulator_capacity_rps": {str(r): round(c, 1) for r, c in capacity.items()},
         "emulator_capacity_first_pass_rps": round(capacity_first, 1),
-        "emulator_floor_s": round(capacity_floor, 2),
-        "cold": {**cold, "ratio": round(cold["wall_s"] / ideal, 3), "outbox_events": outbox},
-        "warm": {**warm, "ratio": round(warm["wall_s"] / ideal, 3)},
+        "cold": {
+            **cold,
+            "replicas": counts[-1],
+            "ratio": round(cold["wall_s"] / ideal_s(counts[-1]), 3),
+            "outbox_events": outbox,
+        },
+        "warm": {str(r): {**w, "ratio": round(w["wall_s"] / ideal_s(r), 3)} for r, w in warm.items()},
     }
     print(json.dumps(report, indent=2))
     print()
-    print(f"ideal {ideal:.2f} s = {args.workflows} x {args.latency_ms:.0f} ms / {args.concurrency}")
-    print(
-        f"emulator alone (raw-socket client, {args.concurrency} connections): {capacity:.0f} req/s "
-        f"-> floor {capacity_floor:.2f} s for {args.workflows} calls (first pass over the same workflows, "
-        f"encoding their entries: {capacity_first:.0f} req/s)"
-    )
-    for name, r in (("cold", report["cold"]), ("warm", report["warm"])):
+    for r in counts:
+        conns = args.concurrency * r
         print(
-            f"{name}: wall {r['wall_s']:.2f} s, ratio {r['ratio']:.3f} (target <= 1.25), synced {r['synced']}, "
-            f"failed {r['failed']}, changed {r['changed']}, cycle CPU {r['cycle_cpu_s']:.2f} s "
-            f"(process {r['process_cpu_s']:.2f} s), peak RSS {r['max_rss_mb']:.0f} MB, "
-            f"emulator CPU {r['emulator_cpu_s']:.2f} s, max DS in flight {r['max_ds_in_flight']}"
+            f"{r} replica(s): ideal {ideal_s(r):.2f} s = {args.workflows} x {args.latency_ms:.0f} ms / "
+            f"({r} x {args.concurrency}); emulator alone (raw-socket client, {conns} connections): "
+            f"{capacity[r]:.0f} req/s -> floor {args.workflows / capacity[r]:.2f} s"
         )
+    print(f"(first pass over the sample, encoding the entries: {capacity_first:.0f} req/s)")
+    cycles = [(f"cold, {counts[-1]} replica(s)", counts[-1], report["cold"])]
+    cycles += [(f"warm, {r} replica(s)", r, report["warm"][str(r)]) for r in counts]
+    for name, r, c in cycles:
+        floor = args.workflows / capacity[r]
+        print(
+            f"{name}: wall {c['wall_s']:.2f} s, ratio to ideal {c['ratio']:.3f} (target <= 1.25), to the emulator's "
+            f"floor {c['wall_s'] / floor:.3f}; synced {c['synced']}, failed {c['failed']}, changed {c['changed']}, "
+            f"cycle CPU {c['cycle_cpu_s']:.2f} s (processes {c['process_cpu_s']:.2f} s), peak RSS "
+            f"{c['max_rss_mb']:.0f} MB, emulator CPU {c['emulator_cpu_s']:.2f} s, max DS in flight "
+            f"{c['max_ds_in_flight']}, per replica {c['per_replica']}"
+        )
+    if counts[0] == 1:
+        one = report["warm"]["1"]["wall_s"]
+        scaling = ", ".join(f"{r}: {one / report['warm'][str(r)]['wall_s']:.2f}x" for r in counts[1:])
+        if scaling:
+            print(f"warm scaling against 1 replica (ideal = the replica count): {scaling}")
 
 
 if __name__ == "__main__":

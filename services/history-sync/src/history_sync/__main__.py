@@ -32,9 +32,11 @@ async def _sync_once(settings: Settings) -> dict[str, object]:
     )
     try:
         cpu0 = time.process_time()
+        started_at = time.time()
         t0 = time.perf_counter()
         report = await service.sync_due_workflows(deps)
         wall = time.perf_counter() - t0
+        finished_at = time.time()
         cpu = time.process_time() - cpu0
         await service.housekeeping(deps)
     finally:
@@ -50,6 +52,10 @@ async def _sync_once(settings: Settings) -> dict[str, object]:
         "batches": report.batches,
         "errors": report.errors,
         "wall_s": round(wall, 3),
+        # wall-clock bounds of the cycle, to measure one cycle shared by several replicas (first start, last end)
+        "started_at": round(started_at, 3),
+        "finished_at": round(finished_at, 3),
+        "replica": settings.replica_id,
         "cycle_cpu_s": round(cpu, 3),
         "process_cpu_s": round(usage.ru_utime + usage.ru_stime, 3),
         "max_rss_mb": round(usage.ru_maxrss / 1024, 1),

@@ -84,19 +84,15 @@ async def after_publish(
 ) -> None:
     """In the transaction that finishes ``record``: start, continue or end the workflow's restore."""
     workflow_id = int(record.workflow_id)
-    current = await repo.restore_of(session, workflow_id, for_update=True)
     if not diverged:
-        # DS holds what this (newest) record intended: whatever diverged before is over
-        if current is not None and current.status != "restored":
-            await repo.update_restore(
-                session,
-                workflow_id,
-                {"status": "restored", "ds_release_state": ds_release_state or intended, "next_attempt_at": None},
-            )
+        # DS holds what this (newest) record intended: whatever diverged before is over (one statement: most
+        # workflows have no restore at all)
+        if await repo.end_restore(session, workflow_id, ds_release_state or intended):
             logger.info(
                 "workflow %d: DolphinScheduler holds the intended state again (record %d)", workflow_id, record.id
             )
         return
+    current = await repo.restore_of(session, workflow_id, for_update=True)
     assert intended is not None
     attempt = current is not None and current.attempt_record_id == int(record.id)
     failed_attempts = int(current.attempts) + 1 if attempt and current is not None else 0

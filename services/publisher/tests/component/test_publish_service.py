@@ -3,6 +3,7 @@ failures and the restore of the release state after an interrupted deploy."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -17,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from common.approvals import approve
 from common.db import unit_of_work
-from common.dolphin import DolphinUnavailable, ReleaseState
+from common.dolphin import DagData, DolphinUnavailable, ReleaseState
 from common.dolphin.links import DsLinks
 from common.errors import Conflict, NotFound
 from common.events import registry
@@ -509,3 +510,81 @@ async def test_an_approval_of_another_request_is_refused(env: tuple[Deps, FakeDo
     # the approval of an offline, replayed as a deploy of the same snapshot
     replayed = _request(_snapshot(12), "deploy").model_copy(update={"approval": offline.approval})
     assert "op differ" in await _record_refused(deps, fake, replayed, "mismatch")
+
+
+async def _published(deps: Deps, event: PublishRequested) -> views.PublishRecordView:
+    """Accept the request, run its record, and read it back."""
+    record_id = await _accept(deps, event)
+    assert await publish_queue.run_publish(deps, record_id)
+    return await views.get_record(deps, record_id)
+
+
+async def test_a_first_deploy_looks_its_name_up_while_the_codes_are_fetched(env: tuple[Deps, FakeDolphin]) -> None:
+    """The name check of a workflow new to DS overlaps the genTaskCodeList call (one DS round trip less); the check
+    still comes before the upsert."""
+    deps, fake = env
+    asked_during_codes: list[int] = []
+    gen = fake.gateway.gen_task_code_list
+
+    async def slow_codes(count: int) -> list[int]:
+        await asyncio.sleep(0.05)  # a DS round trip: the lookup started before it runs meanwhile
+        asked_during_codes.append(fake.calls["get_workflow_definition_by_name"])
+        return await gen(count)
+
+    fake.gateway.gen_task_code_list = slow_codes  # type: ignore[method-assign]
+    record_id = await _accept(deps, _request(_snapshot(30), "deploy"))
+    assert await publish_queue.run_publish(deps, record_id)
+    rec = await views.get_record(deps, record_id)
+    assert rec.status == "success", rec.log
+    assert asked_during_codes == [1]
+    assert fake.calls["get_workflow_definition_by_name"] == 1
+
+    # a later deploy of the same workflow (known to DS) does not look its name up at all
+    again = await _accept(deps, _request(_snapshot(30, "echo v2"), "deploy", 2))
+    assert await publish_queue.run_publish(deps, again)
+    assert (await views.get_record(deps, again)).status == "success"
+    assert fake.calls["get_workflow_definition_by_name"] == 1
+
+
+async def test_a_first_deploy_under_a_name_another_workflow_holds_in_ds_is_refused(
+    env: tuple[Deps, FakeDolphin],
+) -> None:
+    deps, fake = env
+    first = await _accept(deps, _request(_snapshot(31), "deploy"))
+    assert await publish_queue.run_publish(deps, first)
+    owner = await views.get_record(deps, first)
+    assert owner.status == "success"
+    same_name = _snapshot(32).model_copy(update={"workflow_name": "wf-31"})
+    rec = await _published(deps, _request(same_name, "deploy"))
+    assert rec.status == "failed"
+    assert "belongs to platform workflow 31" in (rec.error_message or "")
+    assert fake.calls["createOrUpdateWorkflow"] == 1  # only the first workflow's
+
+
+async def test_an_early_name_lookup_that_failed_is_asked_again_with_retries(env: tuple[Deps, FakeDolphin]) -> None:
+    deps, fake = env
+    fake.fail("get_workflow_definition_by_name", DolphinUnavailable("DolphinScheduler answered HTTP 503"), times=2)
+    rec = await _published(deps, _request(_snapshot(33), "deploy"))
+    assert rec.status == "success", rec.log
+    assert "REST query-by-name: the early lookup failed (dolphin-unavailable); asking again" in rec.log
+    assert "REST query-by-name: attempt 1/3 failed" in rec.log
+    assert fake.calls["get_workflow_definition_by_name"] == 3
+
+
+async def test_a_first_deploy_failing_before_its_upsert_leaves_no_lookup_behind(
+    env: tuple[Deps, FakeDolphin],
+) -> None:
+    deps, fake = env
+    fake.fail("genTaskCodeList", DolphinUnavailable("gateway unreachable"), times=3)
+    lookup = fake.rest.get_workflow_definition_by_name
+
+    async def slow_lookup(project_code: int, name: str) -> DagData:
+        await asyncio.sleep(30)  # still asking when the publish fails
+        return await lookup(project_code, name)
+
+    fake.rest.get_workflow_definition_by_name = slow_lookup  # type: ignore[method-assign]
+    before = {t for t in asyncio.all_tasks() if not t.done()}
+    rec = await _published(deps, _request(_snapshot(34), "deploy"))
+    assert rec.status == "failed"
+    assert fake.calls["createOrUpdateWorkflow"] == 0
+    assert {t for t in asyncio.all_tasks() if not t.done()} - before == set()

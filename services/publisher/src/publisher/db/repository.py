@@ -275,6 +275,17 @@ async def upsert_restore(session: AsyncSession, workflow_id: int, values: Mappin
     await session.execute(stmt.on_conflict_do_update(index_elements=[D.c.workflow_id], set_=changes))
 
 
+async def end_restore(session: AsyncSession, workflow_id: int, ds_release_state: str | None) -> bool:
+    """Mark the workflow's restore ``restored`` unless it is already (or there is none); True when one ended."""
+    stmt = (
+        update(D)
+        .where(D.c.workflow_id == workflow_id, D.c.status != "restored")
+        .values(status="restored", ds_release_state=ds_release_state, next_attempt_at=None, updated_at=func.now())
+        .returning(D.c.workflow_id)
+    )
+    return (await session.execute(stmt)).first() is not None
+
+
 async def update_restore(session: AsyncSession, workflow_id: int, values: Mapping[str, Any]) -> Row[Any] | None:
     stmt = update(D).where(D.c.workflow_id == workflow_id).values(**values, updated_at=func.now()).returning(*D.c)
     return (await session.execute(stmt)).first()

@@ -2,9 +2,10 @@
 ``publish.requested`` topic. ``acceptance`` writes each accepted request into it as a ``pending`` record; the publish
 workers (``publisher.worker``) claim one record at a time (``run_next_publish``; ``run_publish`` claims a given one):
 the claim marks it ``running`` with a lease (``claimed_at``, renewed by a heartbeat) and ``attempts + 1``, the
-fencing token of the claim. A record whose lease expired is claimed again by any worker; a restarted process
-releases its own (``release_own_claims``). The claimed record is then deployed by ``ds_run`` outside any
-transaction, and its outcome written only if the claim still holds (``_finish``).
+fencing token of the claim, and reads what the run needs in the same transaction (``_prepare``). A record whose lease
+expired is claimed again by any worker; a restarted process releases its own (``release_own_claims``). The claimed
+record is then deployed by ``ds_run`` outside any transaction, and its outcome written only if the claim still holds
+(``_finish``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import logging
 from typing import Any
 
 from sqlalchemy import Row
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from common.db import unit_of_work
 from common.events.models import DeployedTaskCode, PublishCompleted, PublishOperation, PublishOutcome
@@ -33,9 +35,10 @@ async def run_next_publish(deps: Deps) -> bool:
     """Claim the oldest claimable record and run it; False when there was none."""
     async with unit_of_work(deps.sessions) as s:
         row = await repo.claim(s, lease_s=deps.lease_s, owner=deps.instance_id)
-    if row is None:
+        run = None if row is None else await _prepare(s, deps, row)
+    if run is None:
         return False
-    await _execute(deps, row)
+    await _execute(run)
     return True
 
 
@@ -43,10 +46,33 @@ async def run_publish(deps: Deps, record_id: int) -> bool:
     """Run this record now if it can be claimed (pending, nothing older of its workflow unfinished)."""
     async with unit_of_work(deps.sessions) as s:
         row = await repo.claim(s, lease_s=deps.lease_s, owner=deps.instance_id, record_id=record_id)
-    if row is None:
+        run = None if row is None else await _prepare(s, deps, row)
+    if run is None:
         return False
-    await _execute(deps, row)
+    await _execute(run)
     return True
+
+
+async def _prepare(s: AsyncSession, deps: Deps, row: Row[Any]) -> _Run:
+    """In the claim's transaction (one round of BEGIN/COMMIT less per publish than reading after it): what the run
+    needs of the database — the workflow's DS state as last confirmed, its task codes, and the request ids its
+    approval may name (a retry's chain back to the first request; a first request has only its own)."""
+    run = _Run(deps=deps, record=row)
+    run.engine = await repo.engine_workflow_of(s, int(row.workflow_id))
+    run.codes = await repo.task_codes(s, int(row.workflow_id))
+    run.approved_request_ids = (
+        await repo.retried_request_ids(s, int(row.id)) if row.retry_of is not None else [row.request_id]
+    )
+    # a republish (or a retry of one) deploys again what that record deployed, under its approval
+    source = (
+        await repo.republish_source(s, int(row.id))
+        if row.republish_of is not None or row.retry_of is not None
+        else None
+    )
+    if source is not None:
+        run.approved_request_ids += await repo.retried_request_ids(s, int(source.id))
+        run.approved_operation = str(source.operation)
+    return run
 
 
 async def release_own_claims(deps: Deps) -> list[int]:
@@ -74,8 +100,9 @@ async def _heartbeat(deps: Deps, record_id: int, attempt: int) -> None:
             logger.warning("heartbeat of publish record %d failed", record_id, exc_info=True)
 
 
-async def _execute(deps: Deps, row: Row[Any]) -> None:
+async def _execute(run: _Run) -> None:
     """Run a claimed record inside a span continuing the trace of its request (workers run outside it)."""
+    deps, row = run.deps, run.record
     attributes = {
         "publish.record_id": int(row.id),
         "workflow.id": int(row.workflow_id),
@@ -83,7 +110,6 @@ async def _execute(deps: Deps, row: Row[Any]) -> None:
     }
     with continued_span("publisher.run_publish", row.trace_context, attributes=attributes):
         attempt = int(row.attempts)
-        run = _Run(deps=deps, record=row)
         if row.log:  # the request's own note (why the platform asked)
             run.lines.extend(row.log.splitlines())
         if attempt > 1:
@@ -91,19 +117,6 @@ async def _execute(deps: Deps, row: Row[Any]) -> None:
         # the lease is renewed until the outcome is written (which may wait for the database)
         beat = asyncio.create_task(_heartbeat(deps, int(row.id), attempt))
         try:
-            async with unit_of_work(deps.sessions) as s:
-                run.engine = await repo.engine_workflow_of(s, int(row.workflow_id))
-                run.codes = await repo.task_codes(s, int(row.workflow_id))
-                run.approved_request_ids = await repo.retried_request_ids(s, int(row.id))
-                # a republish (or a retry of one) deploys again what that record deployed, under its approval
-                source = (
-                    await repo.republish_source(s, int(row.id))
-                    if row.republish_of is not None or row.retry_of is not None
-                    else None
-                )
-                if source is not None:
-                    run.approved_request_ids += await repo.retried_request_ids(s, int(source.id))
-                    run.approved_operation = str(source.operation)
             outcome = await run.perform()
             await _finish(deps, row, attempt, run, outcome)
         finally:
