@@ -11,6 +11,12 @@ For every record:
    an unexpected exception is retried the same way and then dead-lettered with its type and message, so one bad
    record cannot stall its partition forever.
 The offset is committed only after 2–3 finished (FastStream ``AckPolicy.NACK_ON_ERROR``, never ack-first).
+
+A topic with many small events (``task.dependency.changed`` in a lineage storm) may be consumed in batches
+(``handle_batch``): the records of one partition in ONE transaction — every event id claimed in the inbox by one
+statement, the batch handler given the events not seen before, in offset order. Any failure of that transaction
+rolls it back whole and the partition's records are handled one by one as above (``handle``): a poison event goes to
+the DLQ with its reason and the others are applied, each exactly once.
 """
 
 from __future__ import annotations
@@ -75,6 +81,10 @@ class Delivery(Generic[E]):
 
 
 Handler = Callable[[AsyncSession, "Delivery[Event]"], Awaitable[None]]
+#: the handler of a batch: the new (not yet claimed) deliveries of one partition, in offset order, in one transaction
+BatchHandler = Callable[[AsyncSession, "Sequence[Delivery[Event]]"], Awaitable[None]]
+#: a batch handler of one event type (``common.kafka.subscribe(..., event=..., batch_handler=...)``)
+EventBatchHandler = Callable[[AsyncSession, "Sequence[Delivery[E]]"], Awaitable[None]]
 #: a handler of one event type (``common.kafka.subscribe(..., event=...)`` checks the type before calling it)
 EventHandler = Callable[[AsyncSession, "Delivery[E]"], Awaitable[None]]
 
@@ -90,6 +100,19 @@ def expecting(event: type[E], handler: EventHandler[E]) -> Handler:
                 f"(expected {event.TYPE})"
             )
         await handler(session, cast("Delivery[E]", delivery))
+
+    return typed
+
+
+def expecting_batch(event: type[E], handler: EventBatchHandler[E]) -> BatchHandler:
+    """``handler`` behind a check of every event's type: a record of another type fails the batch, whose records are
+    then handled one by one (the stranger dead-lettered by ``expecting``)."""
+
+    async def typed(session: AsyncSession, deliveries: Sequence[Delivery[Event]]) -> None:
+        for d in deliveries:
+            if not isinstance(d.event, event):
+                raise PoisonMessage(f"event type {d.envelope.type!r} does not belong on {d.record.topic}")
+        await handler(session, cast("Sequence[Delivery[E]]", deliveries))
 
     return typed
 
@@ -179,6 +202,61 @@ class ConsumerRuntime:
             )
             return self._count(record, Outcome.DEAD_LETTERED)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def handle_batch(self, records: Sequence[Record], batch: BatchHandler, handler: Handler) -> list[Outcome]:
+        """Handle ``records`` (a poll: one or several partitions) with one transaction per partition (``batch``);
+        a partition whose transaction fails is handled record by record (``handler``, as ``handle`` does: retries,
+        the DLQ, ``NackRecord`` for an outage that lasts). Returns the outcomes in the order of ``records``' groups."""
+        parts: dict[tuple[str, int], list[Record]] = {}
+        for r in records:
+            parts.setdefault((r.topic, r.partition), []).append(r)
+        outcomes: list[Outcome] = []
+        for part in parts.values():
+            part.sort(key=lambda r: r.offset)
+            done = await self._batch_once(part, batch)
+            if done is None:
+                for r in part:
+                    outcomes.append(await self.handle(r, handler))
+            else:
+                outcomes += done
+        return outcomes
+
+    async def _batch_once(self, part: Sequence[Record], batch: BatchHandler) -> list[Outcome] | None:
+        """One partition's records in one transaction; None when it failed (rolled back: nothing of it stays)."""
+        deliveries: list[Delivery[Event]] = []
+        for r in part:
+            try:
+                envelope, event = self._decode(r)
+            except PoisonMessage:
+                return None  # dead-lettered with its reason on the way one by one
+            deliveries.append(Delivery(envelope=envelope, event=event, record=r))
+        try:
+            async with self.sessions() as session, session.begin():
+                ids = list(dict.fromkeys(d.envelope.id for d in deliveries))
+                claimed = await session.execute(
+                    pg_insert(self.inbox)
+                    .values([{"consumer": self.name, "event_id": i, "topic": part[0].topic} for i in ids])
+                    .on_conflict_do_nothing()
+                    .returning(self.inbox.c.event_id)
+                )
+                fresh = {str(row[0]) for row in claimed}
+                new: list[Delivery[Event]] = []
+                for d in deliveries:
+                    if d.envelope.id in fresh:
+                        fresh.discard(d.envelope.id)  # a copy of an event in the same batch is a duplicate
+                        new.append(d)
+                if new:
+                    await batch(session, new)
+        except Exception as exc:
+            log.info(
+                "batch of %d records failed (%s); handling them one by one",
+                len(part),
+                type(exc).__name__,
+                extra={"consumer": self.name, "topic": part[0].topic, "partition": part[0].partition},
+            )
+            return None
+        news = {id(d) for d in new}
+        return [self._count(d.record, Outcome.PROCESSED if id(d) in news else Outcome.DUPLICATE) for d in deliveries]
 
     def _decode(self, record: Record) -> tuple[Envelope, Event]:
         if self.foreign_decoder is not None:

@@ -26,10 +26,12 @@ from prometheus_client import REGISTRY, CollectorRegistry
 from common.consumer import (
     ConsumerRuntime,
     E,
+    EventBatchHandler,
     EventHandler,
     Handler,
     NackRecord,
     expecting,
+    expecting_batch,
     record_from_consumer_record,
 )
 from common.kafka_access import KafkaAccess, client_options
@@ -143,6 +145,50 @@ def subscribe(
         max_poll_interval_ms=max_poll_interval_ms,
         title=f"{group_id}:{topic}",
     )(_on_message)
+
+
+def subscribe_batches(
+    broker: KafkaBroker,
+    runtime: ConsumerRuntime,
+    topic: str,
+    handler: EventHandler[E],
+    batch_handler: EventBatchHandler[E],
+    *,
+    event: type[E],
+    group_id: str,
+    max_records: int,
+    max_poll_interval_ms: int = 300_000,
+) -> Any:
+    """As ``subscribe``, consuming up to ``max_records`` records per poll: one transaction per partition's records
+    through ``batch_handler`` (``ConsumerRuntime.handle_batch``); ``handler`` takes them one by one when that
+    transaction fails (a poison event to the DLQ, the others applied). The offsets are committed after the whole
+    poll; a ``NackRecord`` rewinds every partition of the poll to its first record (the ones done are duplicates
+    then, skipped by the inbox)."""
+    one = expecting(event, handler)
+    many = expecting_batch(event, batch_handler)
+
+    async def _on_batch(msg: KafkaMessage) -> None:
+        raw = msg.raw_message
+        records = [record_from_consumer_record(cr) for cr in (raw if isinstance(raw, (tuple, list)) else (raw,))]
+        try:
+            await runtime.handle_batch(records, many, one)
+        except NackRecord:
+            await msg.nack()
+            raise
+
+    _on_batch.__name__ = f"on_{topic.replace('.', '_').replace('-', '_')}_batch"
+    runtime.subscriptions.append((group_id, topic))
+    return broker.subscriber(
+        topic,
+        group_id=group_id,
+        batch=True,
+        max_records=max_records,
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        auto_offset_reset="earliest",
+        max_partition_fetch_bytes=MAX_MESSAGE_BYTES + 64 * 1024,
+        max_poll_interval_ms=max_poll_interval_ms,
+        title=f"{group_id}:{topic}",
+    )(_on_batch)
 
 
 async def ensure_topics(

@@ -19,10 +19,10 @@ from opentelemetry.sdk.trace import TracerProvider
 from sqlalchemy import Table, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from common.consumer import ConsumerRuntime, E, EventHandler
+from common.consumer import ConsumerRuntime, E, EventBatchHandler, EventHandler
 from common.db import create_engine, session_factory
 from common.http import Check, Degradable
-from common.kafka import BrokerDeadLetterSink, create_broker, subscribe
+from common.kafka import BrokerDeadLetterSink, create_broker, subscribe, subscribe_batches
 from common.lag import ConsumerLagMonitor
 from common.outbox import Outbox, OutboxMonitor, OutboxRelay
 from common.settings import ServiceSettings
@@ -138,6 +138,23 @@ class Infra:
         gets a ``Delivery[event]``; a record of another type goes to the DLQ (``common.kafka.subscribe``)."""
         topic = self.settings.topic(event.TOPIC)
         subscribe(self.broker, self.runtime, topic, handler, event=event, group_id=self.settings.group_id)
+
+    def subscribe_batches(
+        self, handler: EventHandler[E], batch_handler: EventBatchHandler[E], *, event: type[E], max_records: int
+    ) -> None:
+        """As ``subscribe``, up to ``max_records`` records per poll, a partition's records in one transaction
+        (``batch_handler``), one by one (``handler``) when that fails (``common.kafka.subscribe_batches``)."""
+        topic = self.settings.topic(event.TOPIC)
+        subscribe_batches(
+            self.broker,
+            self.runtime,
+            topic,
+            handler,
+            batch_handler,
+            event=event,
+            group_id=self.settings.group_id,
+            max_records=max_records,
+        )
 
     def readiness_checks(self) -> Mapping[str, Check]:
         """What the service cannot serve without: its database."""

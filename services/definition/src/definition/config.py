@@ -39,6 +39,10 @@ class Settings(ServiceSettings):
     publisher_url: str = Field(default="http://127.0.0.1:8102", pattern=r"^(https?://[^\s]+)?$")
     #: how long a save waits for that lookup; past it the answer carries a warning instead
     datasource_check_timeout_s: float = Field(default=2.0, gt=0, le=30)
+    #: ``task.dependency.changed`` records per poll: a partition's records of one poll are applied in one transaction
+    #: (the projection and the flags set-based, one version per workflow, the proposals once); a lineage storm of
+    #: thousands of events otherwise costs a transaction of about ten statements each. 1: one event per transaction
+    dependency_batch_size: int = Field(default=200, ge=1, le=1_000)
     #: how many tasks' worth of version snapshots the in-process cache keeps (see ``definition.snapshots``)
     snapshot_cache_tasks: int = Field(default=10_000, ge=0)
     #: auto-orchestration (issue 20): the most tasks a proposed workflow holds; larger groups of connected tasks are

@@ -72,7 +72,7 @@ def create_app(settings: Settings | None = None, *, consume: bool = True, teleme
             else None
         )
         deps = build_deps(settings, infra, reads, PublisherDatasources(publisher) if publisher else None, signer)
-        register_subscribers(infra, deps)
+        register_subscribers(infra, deps, dependency_batch_size=settings.dependency_batch_size)
         if settings.gc_threshold:
             _, gen1, gen2 = gc.get_threshold()
             gc.set_threshold(settings.gc_threshold, gen1, gen2)

@@ -28,6 +28,7 @@ from common.testing.fixtures import MigratedFn, TruncateFn
 from definition.config import MIGRATIONS, Settings
 from definition.db.tables import inbox as inbox_table
 from definition.db.tables import outbox as outbox_table
+from definition.db.tables import task_dependency_projection as projection
 from definition.main import build_deps
 from definition.subscribers import register_subscribers
 
@@ -103,3 +104,66 @@ async def test_the_result_of_a_publish_never_requested_changes_nothing(subs: Sub
     assert subs.kafka.dead_letters == []
     assert await subs.handled() == 1
     assert await subs.rows(outbox_table) == 0  # no event follows from it
+
+
+@pytest.fixture
+async def batched(migrated_schema: MigratedFn, truncate: TruncateFn) -> AsyncIterator[Subscribers]:
+    """As ``subs``, with ``task.dependency.changed`` consumed in batches (``Settings.dependency_batch_size``)."""
+    db = await truncate(await migrated_schema("definition", MIGRATIONS))
+    settings = Settings(**settings_for(db), publisher_url="", dependency_batch_size=50)
+    infra = Infra.build(settings, schema=db.schema, outbox_table=outbox_table, inbox_table=inbox_table, telemetry=False)
+    register_subscribers(infra, build_deps(settings, infra), dependency_batch_size=settings.dependency_batch_size)
+    try:
+        async with in_memory_kafka(infra.broker, dead_letters_of=[settings.topic(t) for t in CONSUMED_TOPICS]) as kafka:
+            yield Subscribers(infra, kafka, settings)
+    finally:
+        await infra.engine.dispose()
+
+
+def dependency(task: int, *downstream: int) -> TaskDependencyChanged:
+    return TaskDependencyChanged(
+        task_id=task, old_upstream=(), new_upstream=(), old_downstream=(), new_downstream=downstream
+    )
+
+
+async def projected(subs: Subscribers) -> dict[int, list[int]]:
+    async with subs.infra.sessions() as s:
+        rows = (await s.execute(select(projection.c.task_id, projection.c.downstream_task_ids))).all()
+    return {int(r.task_id): list(r.downstream_task_ids) for r in rows}
+
+
+async def test_a_batch_applies_each_new_event_once_and_dead_letters_a_stranger(batched: Subscribers) -> None:
+    """One poll of four records: two events, a record of another type, a copy of the first event (same id). The
+    stranger goes to the DLQ with its reason, each event is applied once; the same records again are duplicates."""
+    topic = batched.settings.topic(Topics.TASK_DEPENDENCY_CHANGED)
+    first = envelope(dependency(501, 502))
+    records = [first, envelope(never_requested()), envelope(dependency(503, 504, 505)), first]
+    await batched.kafka.broker.publish_batch(*records, topic=topic)
+    [dead] = batched.kafka.dead_letters
+    assert (dead.topic, dead.headers["x-dlq-error-type"]) == (f"{topic}.dlq", "poison-message")
+    assert f"does not belong on {topic}" in dead.headers["x-dlq-reason"]
+    assert await batched.handled() == 2
+    assert await projected(batched) == {501: [502], 503: [504, 505]}
+
+    await batched.kafka.broker.publish_batch(first, envelope(dependency(506, 507)), topic=topic)
+    assert len(batched.kafka.dead_letters) == 1
+    assert await batched.handled() == 3
+    assert await projected(batched) == {501: [502], 503: [504, 505], 506: [507]}
+
+
+async def test_an_event_the_database_refuses_fails_alone_and_the_rest_of_its_batch_is_applied(
+    batched: Subscribers,
+) -> None:
+    """A task id past PostgreSQL's bigint fails the batch's transaction (rolled back whole); the records are then
+    handled one by one: that event is dead-lettered with the reason, the others of the batch are applied."""
+    topic = batched.settings.topic(Topics.TASK_DEPENDENCY_CHANGED)
+    huge = dependency(2**63, 1)
+    await batched.kafka.broker.publish_batch(
+        envelope(dependency(601, 602)), envelope(huge), envelope(dependency(603, 604)), topic=topic
+    )
+    [dead] = batched.kafka.dead_letters
+    assert dead.topic == f"{topic}.dlq"
+    assert dead.headers["x-dlq-event-id"]
+    assert dead.headers["x-dlq-reason"]
+    assert await batched.handled() == 2
+    assert await projected(batched) == {601: [602], 603: [604]}

@@ -241,3 +241,80 @@ async def test_lineage_changes_new_version_or_attention(settings: Settings, prod
         assert [(t["id"], t["upstream_count"], t["downstream_count"]) for t in r.json()["items"]] == [(b, 0, 2)]
         r = await client.get("/internal/tasks", params={"downstream_task_id": a})
         assert [t["id"] for t in r.json()["items"]] == [c]
+
+
+async def test_a_hub_change_inside_a_workflow_gives_one_version_across_12_partitions(
+    settings: Settings, producer: AIOKafkaProducer
+) -> None:
+    """Issue 24 item 3: a hub table read by ten tasks of a workflow gets a writer in that workflow; lineage-resolver
+    emits the writer's event (ten links) and one per reader (one link each), keyed by task, so on a topic of 12
+    partitions a reader's event may be consumed first. It leaves its link to the writer's event (the writer's
+    projection does not show it yet): one version with the ten edges, whatever the order; the readers' events
+    after it change nothing. A reader's event without a lineage cause (no lineage event behind it) applies its link
+    at once, as before."""
+    async with running(create_app(settings, telemetry=False)) as client:
+        writer, *readers = await new_tasks(client, 11)
+        wf = await new_workflow(client, [writer, *readers])
+        cause = f"lineage-{uuid.uuid4()}"
+        topic = settings.topic(Topics.TASK_DEPENDENCY_CHANGED)
+        assert len(await producer.partitions_for(topic)) == 12
+
+        def change(task: int, **kw: Any) -> TaskDependencyChanged:
+            base: dict[str, Any] = {"old_upstream": (), "new_upstream": (), "old_downstream": (), "new_downstream": ()}
+            return TaskDependencyChanged(task_id=task, cause_event_id=cause, **{**base, **kw})
+
+        async def to(partition: int, event: TaskDependencyChanged) -> None:
+            await producer.send_and_wait(topic, envelope_bytes(event), key=event.key().encode(), partition=partition)
+
+        async def projected(task: int, upstream: int) -> bool:
+            r = await client.get("/internal/tasks", params={"upstream_task_id": upstream})
+            return task in [t["id"] for t in r.json()["items"]]
+
+        # the first reader's event, alone, on partition 1: consumed (in the projection), no version
+        await to(1, change(readers[0], new_upstream=(writer,)))
+        await eventually(lambda: projected(readers[0], writer), timeout_s=60)
+        assert (await detail(client, wf["id"]))["current_version_no"] == 1
+
+        # the writer's event on partition 0, the other readers' on partitions 2..10
+        await to(0, change(writer, new_downstream=tuple(readers)))
+        for i, r in enumerate(readers[1:]):
+            await to(2 + i % 9, change(r, new_upstream=(writer,)))
+
+        async def all_projected() -> bool:
+            r = await client.get("/internal/tasks", params={"upstream_task_id": writer, "page_size": 100})
+            return sorted(t["id"] for t in r.json()["items"]) == sorted(readers)
+
+        await eventually(all_projected, timeout_s=60)
+
+        async def edges_there() -> bool:
+            return len((await detail(client, wf["id"]))["edges"]) == 10
+
+        await eventually(edges_there, timeout_s=60)
+        d = await detail(client, wf["id"])
+        assert d["current_version_no"] == 2
+        assert d["edges"] == [{"upstream_task_id": writer, "downstream_task_id": r} for r in sorted(readers)]
+        assert d["needs_attention"] is False
+        v2 = (await client.get(f"/internal/workflows/{wf['id']}/versions/2")).json()
+        assert v2["trigger_source"] == "lineage_change"
+
+        # without a cause: a reader's link is applied by its own event
+        extra = (await new_tasks(client, 1))[0]
+        r = await client.put(
+            f"/internal/workflows/{wf['id']}",
+            json={**workflow_body([writer, *readers, extra], [(writer, x) for x in readers], name=d["name"]),
+                  "expected_version_no": 2},
+            headers=as_user("ann"),
+        )  # fmt: skip
+        assert r.status_code == 200, r.text
+        plain = TaskDependencyChanged(
+            task_id=extra, old_upstream=(), new_upstream=(writer,), old_downstream=(), new_downstream=()
+        )
+        await to(5, plain)
+
+        async def extra_edge() -> bool:
+            return {"upstream_task_id": writer, "downstream_task_id": extra} in (await detail(client, wf["id"]))[
+                "edges"
+            ]
+
+        await eventually(extra_edge, timeout_s=60)
+        assert (await detail(client, wf["id"]))["current_version_no"] == 4

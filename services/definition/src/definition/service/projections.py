@@ -40,7 +40,6 @@ from definition.service._shared import (
     AUTO_ORCHESTRATION_ACTOR,
     _current_snapshot,
     _fmt_path,
-    _lock_owner_of,
     _write_version,
 )
 
@@ -270,37 +269,120 @@ async def apply_dependency_change(
     A link to an unassigned task, and a removed link between different workflows (there is no edge to remove), is
     ignored. A new link across workflows, or one that closes a cycle (the event's ``cycle``, or our own check of the
     workflow's DAG), changes nothing and sets ``needs_attention`` on every workflow involved, with the reason.
-    """
-    t = event.task_id
+
+    One version per workflow and lineage event: lineage-resolver emits an event for both ends of every link that
+    moved (same ``cause_event_id``). A link inside a workflow is applied by its upstream task's event (a new writer
+    of a hub table: all its readers' links at once); the downstream task's event leaves it to that event while the
+    upstream task's projection does not show the change yet (its event is still to come, maybe on another partition:
+    applied by both, the workflow would get a version per reader first). Without a cause (no lineage event), an
+    event applies all its links."""
+    await apply_dependency_changes(session, deps, [(event, event_id)])
+
+
+async def apply_dependency_changes(
+    session: AsyncSession, deps: Deps, changes: Sequence[tuple[TaskDependencyChanged, str]]
+) -> None:
+    """A batch of ``task.dependency.changed`` (``(event, event id)`` in the order consumed) in one transaction, with
+    the effects of applying them one by one (``apply_dependency_change``): the projection written in two statements
+    (each task's last sets), the owners read once, the flags filtered against each other and the stored ones before
+    any row is written, each workflow re-versioned at most once (the events' edges applied in order, one that would
+    close a cycle flagged and skipped), and the proposals around the tasks refreshed once for the net change."""
+    if not changes:
+        return
     # The dependency projection mirrors lineage's view for EVERY event, cycle or not (lineage writes the new sets
-    # to its view either way), before any of the early returns below.
-    await dependency_repo.put_dependencies(session, t, event.new_upstream, event.new_downstream)
+    # to its view either way), before anything else.
+    await dependency_repo.put_many_dependencies(
+        session, {e.task_id: (e.new_upstream, e.new_downstream) for e, _ in changes}
+    )
+    net: dict[EdgePair, bool] = {}
+    moved: list[tuple[TaskDependencyChanged, str, list[EdgePair], list[EdgePair]]] = []
+    involved: set[int] = set()
+    for event, event_id in changes:
+        added, removed = _moved_edges(event)
+        net.update(dict.fromkeys(removed, False))
+        net.update(dict.fromkeys(added, True))
+        moved.append((event, event_id, added, removed))
+        involved |= _involved(event)
+    owners = {k: v[0] for k, v in (await task_repo.task_owners(session, involved)).items() if v is not None}
+    # the upstream ends, inside the event's workflow, of the links a downstream task's event reports (lineage events)
+    ends = {
+        u
+        for e, _, added, removed in moved
+        if e.cause_event_id is not None and e.cycle is None
+        for u, d in (*added, *removed)
+        if d == e.task_id and owners.get(u) is not None and owners.get(u) == owners.get(d)
+    }
+    projected = await dependency_repo.dependency_sets(session, ends)
+    flags: list[_Flag] = []
+    inside: dict[int, list[_Inside]] = {}
+    for event, event_id, added, removed in moved:
+        _classify(event, event_id, added, removed, owners, projected, flags, inside)
+    await _set_flags(session, flags)
+    if inside:
+        await _apply_inside(session, deps, inside)
+    # the proposals around the tasks (issue 20), whatever happened to workflows above; last, as everywhere: the
+    # proposals' lock is taken after the workflow rows (the reverse order deadlocks with a workflow write)
+    await _refresh_proposals(
+        session,
+        deps,
+        Change(
+            added=tuple(sorted(e for e, on in net.items() if on)),
+            removed=tuple(sorted(e for e, on in net.items() if not on)),
+        ),
+    )
+
+
+def _moved_edges(event: TaskDependencyChanged) -> tuple[list[EdgePair], list[EdgePair]]:
+    t = event.task_id
     added = [(u, t) for u in sorted(set(event.new_upstream) - set(event.old_upstream))] + [
         (t, d) for d in sorted(set(event.new_downstream) - set(event.old_downstream))
     ]
     removed = [(u, t) for u in sorted(set(event.old_upstream) - set(event.new_upstream))] + [
         (t, d) for d in sorted(set(event.old_downstream) - set(event.new_downstream))
     ]
-    await _apply_to_workflows(session, deps, event, added, removed, event_id=event_id)
-    # the proposals around the task (issue 20), whatever happened to workflows above; last, as everywhere: the
-    # proposals' lock is taken after the workflow rows (the reverse order deadlocks with a workflow write)
-    await _refresh_proposals(session, deps, Change(added=tuple(added), removed=tuple(removed)))
+    return added, removed
 
 
-async def _apply_to_workflows(
-    session: AsyncSession,
-    deps: Deps,
+def _involved(event: TaskDependencyChanged) -> set[int]:
+    out = {event.task_id, *event.old_upstream, *event.new_upstream, *event.old_downstream, *event.new_downstream}
+    if event.cycle is not None:
+        out.update(event.cycle.task_path)
+    return out
+
+
+@dataclass(frozen=True)
+class _Flag:
+    """A ``set_attention`` an event asks for."""
+
+    workflows: list[int]
+    reason: str
+    details: dict[str, Any]
+    cause: str | None
+    weight: int
+
+
+@dataclass(frozen=True)
+class _Inside:
+    """An event's edges to add and remove inside its task's workflow."""
+
+    event: TaskDependencyChanged
+    base: dict[str, Any]
+    added: frozenset[EdgePair]
+    gone: frozenset[EdgePair]
+
+
+def _classify(
     event: TaskDependencyChanged,
+    event_id: str,
     added: list[EdgePair],
     removed: list[EdgePair],
-    *,
-    event_id: str,
+    owners: dict[int, int],
+    projected: dict[int, tuple[list[int], list[int]]],
+    flags: list[_Flag],
+    inside: dict[int, list[_Inside]],
 ) -> None:
+    """What one event asks for: a flag (a cycle, a link across workflows), or edges inside its workflow."""
     t = event.task_id
-    involved = {t, *event.old_upstream, *event.new_upstream, *event.old_downstream, *event.new_downstream}
-    if event.cycle is not None:
-        involved.update(event.cycle.task_path)
-    owners = {k: v[0] for k, v in (await task_repo.task_owners(session, involved)).items() if v is not None}
     home = owners.get(t)
     if home is None:
         log.info("dependency change of an unassigned task ignored", extra={"task_id": t, "event_id": event_id})
@@ -321,19 +403,13 @@ async def _apply_to_workflows(
             + (f" through tables {', '.join(tables)}" if tables else "")
             + "; not applied: fix the lineage or the tasks' reads/writes"
         )
-        await workflow_repo.set_attention(
-            session,
-            workflows,
-            reason,
-            {
-                **_without_long_lists(base),
-                "kind": "cycle",
-                "workflows": workflows,
-                "cycle": {"task_path": path, "tables": tables},
-            },
-            cause=event.cause_event_id,
-            weight=len(path),
-        )
+        details = {
+            **_without_long_lists(base),
+            "kind": "cycle",
+            "workflows": workflows,
+            "cycle": {"task_path": path, "tables": tables},
+        }
+        flags.append(_Flag(workflows, reason, details, event.cause_event_id, len(path)))
         return
 
     relevant = [e for e in added if e[0] in owners and e[1] in owners]
@@ -350,72 +426,132 @@ async def _apply_to_workflows(
         )
         # every flagged row carries these details: a hub task's change lists its first links and their count, not
         # thousands of links copied into hundreds of rows (the lineage pages list them all)
-        await workflow_repo.set_attention(
-            session,
-            workflows,
-            reason,
-            {
-                **_without_long_lists(base),
-                "kind": "cross_workflow",
-                "workflows": workflows[:DETAIL_WORKFLOWS],
-                "workflow_count": len(workflows),
-                "cross_edge_count": len(cross),
-                "cross_edges": [
-                    {
-                        "upstream_task_id": u,
-                        "upstream_workflow_id": owners[u],
-                        "downstream_task_id": d,
-                        "downstream_workflow_id": owners[d],
-                    }
-                    for u, d in cross[:DETAIL_EDGES]
-                ],
-            },
-            cause=event.cause_event_id,
-            weight=len(cross),
-        )
+        details = {
+            **_without_long_lists(base),
+            "kind": "cross_workflow",
+            "workflows": workflows[:DETAIL_WORKFLOWS],
+            "workflow_count": len(workflows),
+            "cross_edge_count": len(cross),
+            "cross_edges": [
+                {
+                    "upstream_task_id": u,
+                    "upstream_workflow_id": owners[u],
+                    "downstream_task_id": d,
+                    "downstream_workflow_id": owners[d],
+                }
+                for u, d in cross[:DETAIL_EDGES]
+            ],
+        }
+        flags.append(_Flag(workflows, reason, details, event.cause_event_id, len(cross)))
         return
 
-    row = await _lock_owner_of(session, t)
-    if row is None or row.id != home:  # moved meanwhile: the next event (or a human) sees the new placement
-        return
-    inside = {e for e in relevant if owners[e[0]] == home}
-    gone = {e for e in removed if owners.get(e[0]) == home and owners.get(e[1]) == home}
-    old = await _current_snapshot(session, deps, row)
-    current = {(e.upstream_task_id, e.downstream_task_id) for e in old.edges}
-    edges = (current | inside) - gone
-    if edges == current:
-        return
-    try:
-        dag = analyse_dag([x.task_id for x in old.tasks], sorted(edges))
-    except InvalidWorkflowStructure as exc:
-        cycles = [p for p in exc.problems if p.get("code") == "cycle"]
-        closed: list[int] = (cycles[0].get("path") or []) if cycles else []
-        reason = (
-            f"lineage change of task {t} would close a dependency cycle {_fmt_path(closed)} "
-            f"in workflow {home}; not applied"
-        )
-        await workflow_repo.set_attention(
-            session,
-            [home],
-            reason,
-            {
-                **_without_long_lists(base),
-                "kind": "cycle",
-                "workflows": [home],
-                "cycle": {"task_path": closed, "tables": []},
-            },
-            cause=event.cause_event_id,
-            weight=len(closed),
-        )
-        return
-    new = old.model_copy(
-        update={
-            "edges": tuple(Edge(upstream_task_id=u, downstream_task_id=v) for u, v in dag.edges),
-            "entry_task_ids": dag.entry_task_ids,
-            "exit_task_ids": dag.exit_task_ids,
-        }
+    def left_to_upstream(e: EdgePair, *, present: bool) -> bool:
+        """A link of this (downstream) task that its upstream task's event of the same lineage event applies: the
+        upstream task's projection does not show it ``present`` (added) or gone yet, so that event is to come."""
+        u, d = e
+        if event.cause_event_id is None or d != t or u == t:
+            return False
+        downs = projected.get(u, ((), ()))[1]
+        return (d in downs) != present
+
+    plus = frozenset(e for e in relevant if owners[e[0]] == home and not left_to_upstream(e, present=True))
+    gone = frozenset(
+        e
+        for e in removed
+        if owners.get(e[0]) == home and owners.get(e[1]) == home and not left_to_upstream(e, present=False)
     )
-    await _write_version(session, deps, row, new, old, trigger=TriggerSource.LINEAGE_CHANGE, actor=deps.lineage_actor)
+    if plus or gone:
+        inside.setdefault(home, []).append(_Inside(event, base, plus, gone))
+
+
+async def _set_flags(session: AsyncSession, flags: Sequence[_Flag]) -> None:
+    """The batch's flags, each workflow written once per lineage event: by the flag explaining the most links (the
+    first of equal weight), and not at all when the stored flag of the same lineage event weighs as much. Flags
+    without a cause are written in order, as they come (the last one stays)."""
+    if not flags:
+        return
+    if any(f.cause is None for f in flags):
+        for f in flags:
+            await workflow_repo.set_attention(session, f.workflows, f.reason, f.details, cause=f.cause, weight=f.weight)
+        return
+    best: dict[tuple[str, int], tuple[int, int]] = {}
+    for i, f in enumerate(flags):
+        assert f.cause is not None
+        for w in f.workflows:
+            b = best.get((f.cause, w))
+            if b is None or f.weight > b[0]:
+                best[(f.cause, w)] = (f.weight, i)
+    stored = await workflow_repo.attention_causes(session, {w for f in flags for w in f.workflows})
+    for i, f in enumerate(flags):
+        assert f.cause is not None
+        ids = [
+            w
+            for w in f.workflows
+            if best[(f.cause, w)][1] == i and not (stored.get(w, ("", 0))[0] == f.cause and stored[w][1] >= f.weight)
+        ]
+        if ids:
+            await workflow_repo.set_attention(session, ids, f.reason, f.details, cause=f.cause, weight=f.weight)
+
+
+async def _apply_inside(session: AsyncSession, deps: Deps, inside: dict[int, list[_Inside]]) -> None:
+    """Each workflow's edges from the batch's events, in order, as one version. The workflows are locked in id order
+    (one statement); an event whose task moved to another workflow meanwhile is left out (the next event, or a
+    human, sees the new placement); one whose edges would close a cycle flags the workflow and is skipped."""
+    rows = {r.id: r for r in await workflow_repo.lock_workflows(session, inside)}
+    tasks = {i.event.task_id for items in inside.values() for i in items}
+    now = {k: v[0] for k, v in (await task_repo.task_owners(session, tasks)).items() if v is not None}
+    for home in sorted(inside):
+        row = rows.get(home)
+        items = [i for i in inside[home] if now.get(i.event.task_id) == home]
+        if row is None or not items:
+            continue
+        old = await _current_snapshot(session, deps, row)
+        current = {(e.upstream_task_id, e.downstream_task_id) for e in old.edges}
+        edges, dag = set(current), None
+        for item in items:
+            wanted = (edges | item.added) - item.gone
+            if wanted == edges:
+                continue
+            try:
+                dag = analyse_dag([x.task_id for x in old.tasks], sorted(wanted))
+            except InvalidWorkflowStructure as exc:
+                await _flag_inner_cycle(session, home, item, exc)
+                continue
+            edges = set(dag.edges)
+        if dag is None or edges == current:
+            continue
+        new = old.model_copy(
+            update={
+                "edges": tuple(Edge(upstream_task_id=u, downstream_task_id=v) for u, v in sorted(edges)),
+                "entry_task_ids": dag.entry_task_ids,
+                "exit_task_ids": dag.exit_task_ids,
+            }
+        )
+        await _write_version(
+            session, deps, row, new, old, trigger=TriggerSource.LINEAGE_CHANGE, actor=deps.lineage_actor
+        )
+
+
+async def _flag_inner_cycle(session: AsyncSession, home: int, item: _Inside, exc: InvalidWorkflowStructure) -> None:
+    cycles = [p for p in exc.problems if p.get("code") == "cycle"]
+    closed: list[int] = (cycles[0].get("path") or []) if cycles else []
+    reason = (
+        f"lineage change of task {item.event.task_id} would close a dependency cycle {_fmt_path(closed)} "
+        f"in workflow {home}; not applied"
+    )
+    await workflow_repo.set_attention(
+        session,
+        [home],
+        reason,
+        {
+            **_without_long_lists(item.base),
+            "kind": "cycle",
+            "workflows": [home],
+            "cycle": {"task_path": closed, "tables": []},
+        },
+        cause=item.event.cause_event_id,
+        weight=len(closed),
+    )
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -36,6 +36,44 @@ async def dependency_sets(session: AsyncSession, task_ids: Iterable[int]) -> dic
         )
     )
     return {int(r.task_id): (list(r.upstream_task_ids), list(r.downstream_task_ids)) for r in rows}
+
+
+async def put_many_dependencies(session: AsyncSession, sets: Mapping[int, tuple[Sequence[int], Sequence[int]]]) -> None:
+    """``put_dependencies`` of many tasks in two statements (a batch of events: each task's last sets)."""
+    gone = sorted(t for t, (up, down) in sets.items() if not up and not down)
+    if gone:
+        await session.execute(
+            delete(_dep).where(_dep.c.task_id == func.any(cast(bindparam("gone", gone), _BIGINT_ARRAY)))
+        )
+    rows = []
+    for t, (upstream, downstream) in sorted(sets.items()):
+        if not upstream and not downstream:
+            continue
+        up, down = sorted(set(upstream)), sorted(set(downstream))
+        rows.append(
+            {
+                "task_id": t,
+                "upstream_task_ids": up,
+                "downstream_task_ids": down,
+                "upstream_count": len(up),
+                "downstream_count": len(down),
+            }
+        )
+    if not rows:
+        return
+    ins = pg_insert(_dep).values(rows)
+    await session.execute(
+        ins.on_conflict_do_update(
+            index_elements=[_dep.c.task_id],
+            set_={
+                "upstream_task_ids": ins.excluded.upstream_task_ids,
+                "downstream_task_ids": ins.excluded.downstream_task_ids,
+                "upstream_count": ins.excluded.upstream_count,
+                "downstream_count": ins.excluded.downstream_count,
+                "updated_at": func.now(),
+            },
+        )
+    )
 
 
 async def put_dependencies(

@@ -241,6 +241,23 @@ async def set_attention(
     return sorted(int(r[0]) for r in result)
 
 
+async def attention_causes(session: AsyncSession, workflow_ids: Iterable[int]) -> dict[int, tuple[str, int]]:
+    """``workflow id -> (cause event id, weight)`` of the workflows flagged by a lineage event (no lock: the flags of a
+    batch of events are filtered with it, ``set_attention`` checks again on the locked row)."""
+    ids = sorted(set(workflow_ids))
+    if not ids:
+        return {}
+    c = data_workflow.c
+    cause = c.attention_details["cause_event_id"].astext
+    weight = func.coalesce(c.attention_details["weight"].astext.cast(BigInteger), 0)
+    rows = await session.execute(
+        select(c.id, cause.label("cause"), weight.label("weight")).where(
+            c.id == func.any(cast(bindparam("ids", ids), _BIGINT_ARRAY)), c.needs_attention, cause.is_not(None)
+        )
+    )
+    return {int(r.id): (str(r.cause), int(r.weight)) for r in rows}
+
+
 async def set_executions(
     session: AsyncSession,
     workflow_id: int,
