@@ -428,8 +428,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         }
         assert got == expected, f"lineage-resolver's dependency changes: got {got}, the model expects {expected}"
         self.log(f"   dependencies now {self.edge_list(after)}")
-        for change in changes:
-            self._apply_dependency_change(change)
+        self._apply_dependency_changes(changes)
         self._wait_for_dependency_projection(changes)
 
     @precondition(lambda self: any(t.reads or t.writes for t in self.tasks.values()))
@@ -476,40 +475,55 @@ class LifecycleMachine(RuleBasedStateMachine):
         reached = self.task_list(set(want_tasks))
         self.log(f"   → writers {self.task_list(writers)}, readers {self.task_list(readers)}; impact {reached}")
 
-    def _apply_dependency_change(self, c: dict[str, Any]) -> None:
-        """What the definition service does with one ``task.dependency.changed`` (DESIGN §4.6; the decisions in
-        ``definition.service.projections.apply_dependency_change``)."""
-        t = int(c["task_id"])
-        self.lineage_dirty.add(self.alias_of_task(t))
-        old_up, new_up = set(c["old_upstream"]), set(c["new_upstream"])
-        old_down, new_down = set(c["old_downstream"]), set(c["new_downstream"])
-        added = [(u, t) for u in sorted(new_up - old_up)] + [(t, d) for d in sorted(new_down - old_down)]
-        removed = [(u, t) for u in sorted(old_up - new_up)] + [(t, d) for d in sorted(old_down - new_down)]
+    def _apply_dependency_changes(self, changes: list[dict[str, Any]]) -> None:
+        """What the definition service does with the ``task.dependency.changed`` of one lineage change (DESIGN §4.6;
+        the decisions in ``definition.service.projections.apply_dependency_change``): a task with a cycle, or a new
+        link across workflows, flags its workflows; the links inside a workflow that the lineage change did not flag
+        become ONE version of it (whichever end's event and partition comes first), or flag it when they close a
+        cycle."""
         owners = {x.id: x.owner for x in self.tasks.values() if x.owner is not None}
-        home = owners.get(t)
-        if home is None:
-            return
-        if c.get("cycle"):
-            flagged = {home} | {owners[x] for x in c["cycle"]["task_path"] if x in owners}
-            self._flag(flagged, f"lineage cycle through {self.alias_of_task(t)}")
-            return
-        relevant = [e for e in added if e[0] in owners and e[1] in owners]
-        cross = [e for e in relevant if owners[e[0]] != owners[e[1]]]
-        if cross:
-            self._flag({home} | {owners[x] for e in cross for x in e}, f"cross-workflow {self.edge_list(set(cross))}")
-            return
-        wf = self.workflows[home]
-        inside = set(relevant)
-        gone = {e for e in removed if owners.get(e[0]) == home and owners.get(e[1]) == home}
-        current = set(wf.current.edges)
-        edges = (current | inside) - gone
-        if edges == current:
-            return
-        if has_cycle(wf.current.task_ids, edges):
-            self._flag({home}, "would close a cycle")
-            return
-        self.new_version(wf, "lineage_change", wf.current.name, wf.current.tasks, edges)
-        self.log(f"   → {wf.alias} v{wf.current.no} (lineage_change): edges {self.edge_list(edges)}")
+        flagged: dict[str, str] = {}
+        inside: dict[str, set[Edge]] = {}
+        gone: dict[str, set[Edge]] = {}
+        for c in changes:
+            t = int(c["task_id"])
+            self.lineage_dirty.add(self.alias_of_task(t))
+            old_up, new_up = set(c["old_upstream"]), set(c["new_upstream"])
+            old_down, new_down = set(c["old_downstream"]), set(c["new_downstream"])
+            added = [(u, t) for u in sorted(new_up - old_up)] + [(t, d) for d in sorted(new_down - old_down)]
+            removed = [(u, t) for u in sorted(old_up - new_up)] + [(t, d) for d in sorted(old_down - new_down)]
+            home = owners.get(t)
+            if home is None:
+                continue
+            if c.get("cycle"):
+                for a in {home} | {owners[x] for x in c["cycle"]["task_path"] if x in owners}:
+                    flagged.setdefault(a, f"lineage cycle through {self.alias_of_task(t)}")
+                continue
+            relevant = [e for e in added if e[0] in owners and e[1] in owners]
+            cross = [e for e in relevant if owners[e[0]] != owners[e[1]]]
+            if cross:
+                for a in {home} | {owners[x] for e in cross for x in e}:
+                    flagged.setdefault(a, f"cross-workflow {self.edge_list(set(cross))}")
+                continue
+            inside.setdefault(home, set()).update(relevant)
+            gone.setdefault(home, set()).update(
+                e for e in removed if owners.get(e[0]) == home and owners.get(e[1]) == home
+            )
+        for a, why in sorted(flagged.items()):
+            self._flag({a}, why)
+        for home in sorted(set(inside) | set(gone)):
+            if home in flagged:
+                continue  # a lineage change that flagged the workflow is not applied to it in part
+            wf = self.workflows[home]
+            current = set(wf.current.edges)
+            edges = (current | inside.get(home, set())) - gone.get(home, set())
+            if edges == current:
+                continue
+            if has_cycle(wf.current.task_ids, edges):
+                self._flag({home}, "would close a cycle")
+                continue
+            self.new_version(wf, "lineage_change", wf.current.name, wf.current.tasks, edges)
+            self.log(f"   → {wf.alias} v{wf.current.no} (lineage_change): edges {self.edge_list(edges)}")
 
     def _flag(self, aliases: set[str], why: str) -> None:
         for a in sorted(aliases):

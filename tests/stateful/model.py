@@ -13,8 +13,8 @@ The rules come from the design (seed §4–§6, DESIGN §4) and the services' do
   DS's release state, online releases ONLINE, an empty DAG fails;
 * migration (``definition.domain.migration`` docstring): which tasks move per mode, which edges move, drop or bridge;
 * lineage (DESIGN §4.6 and ``definition.service.projections.apply_dependency_change``): A writes a table B reads ⇒
-  A → B; an edge inside one workflow becomes a new version (``lineage_change``), one across workflows or closing a
-  cycle flags the workflows for a human.
+  A → B; the edges inside one workflow of one lineage change become ONE new version (``lineage_change``), one across
+  workflows or closing a cycle flags the workflows for a human (and the change is not applied to them in part).
 
 The model is written independently of the services' code: it is the oracle, not a copy.
 """

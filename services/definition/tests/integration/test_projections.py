@@ -514,3 +514,127 @@ async def test_hub_lineage_change_flags_each_workflow_once_with_the_fullest_expl
             session, [workflows[0]["id"]], "other", {"kind": "cross_workflow"}, cause="another", weight=1
         )
     assert (same, other) == ([], [workflows[0]["id"]])
+
+
+def change(task: int, **kw: Any) -> TaskDependencyChanged:
+    base: dict[str, Any] = {"old_upstream": (), "new_upstream": (), "old_downstream": (), "new_downstream": ()}
+    return TaskDependencyChanged(task_id=task, **{**base, **kw})
+
+
+async def test_a_batch_writes_one_version_per_workflow_and_each_flag_once(
+    client: httpx.AsyncClient, deps: Deps
+) -> None:
+    """A batch of events (one consumer poll, ``apply_dependency_changes``): the edges of a workflow's events applied
+    in order as ONE version, an event whose edge would close a cycle flagged and skipped; the links across workflows
+    of one lineage event flag each workflow once (the event explaining most links); the projection holds each
+    task's last sets; the same events again change nothing."""
+    a, b, c, x, y1, y2 = await new_tasks(client, 6)
+    w1 = await new_workflow(client, [a, b, c])
+    wx, wy = await new_workflow(client, [x]), await new_workflow(client, [y1, y2])
+    cause = f"lineage-{uuid.uuid4()}"
+    batch = [
+        change(b, new_upstream=(a,)),
+        change(c, new_upstream=(b,)),
+        change(a, new_upstream=(c,)),  # c → a closes a → b → c → a: flagged, not applied
+        change(y1, new_upstream=(x,), cause_event_id=cause),  # one link across: weight 1
+        change(x, new_downstream=(y1, y2), cause_event_id=cause),  # two links: weight 2, wins
+        change(y2, new_upstream=(x,), cause_event_id=cause),
+    ]
+    ids = [(e, f"batch-{uuid.uuid4()}") for e in batch]
+    async with unit_of_work(deps.sessions) as session:
+        await projections.apply_dependency_changes(session, deps, ids)
+
+    d1 = (await client.get(f"/internal/workflows/{w1['id']}")).json()
+    assert d1["current_version_no"] == 2
+    assert d1["edges"] == [
+        {"upstream_task_id": a, "downstream_task_id": b},
+        {"upstream_task_id": b, "downstream_task_id": c},
+    ]
+    assert d1["needs_attention"] is True
+    assert (d1["attention_details"]["kind"], d1["attention_details"]["task_id"]) == ("cycle", a)
+    for wid in (wx["id"], wy["id"]):
+        d = (await client.get(f"/internal/workflows/{wid}")).json()
+        assert d["current_version_no"] == 1
+        details = d["attention_details"]
+        assert (details["kind"], details["task_id"], details["weight"], details["cause_event_id"]) == (
+            "cross_workflow",
+            x,
+            2,
+            cause,
+        )
+    r = await client.get("/internal/tasks", params={"upstream_task_id": x})
+    assert sorted(t["id"] for t in r.json()["items"]) == sorted([y1, y2])
+
+    # the same events once more (a replay under new ids): nothing new
+    again = [(e, f"again-{uuid.uuid4()}") for e in batch[:2] + batch[3:]]
+    async with unit_of_work(deps.sessions) as session:
+        await projections.apply_dependency_changes(session, deps, again)
+    assert (await client.get(f"/internal/workflows/{w1['id']}")).json()["current_version_no"] == 2
+
+
+async def test_a_downstream_event_of_a_lineage_event_leaves_its_inside_link_to_the_upstream_event(
+    client: httpx.AsyncClient, deps: Deps
+) -> None:
+    """One version per workflow and lineage event, one event per transaction, in the order that gave two: a
+    reader's event first (its writer's projection does not show the link yet: left to the writer's event), then
+    the writer's (all its links), then another reader's (already there)."""
+    writer, r1, r2, r3 = await new_tasks(client, 4)
+    wf = await new_workflow(client, [writer, r1, r2, r3])
+    cause = f"lineage-{uuid.uuid4()}"
+    await apply_change(deps, r2, new_upstream=(writer,), cause_event_id=cause)
+    assert (await client.get(f"/internal/workflows/{wf['id']}")).json()["current_version_no"] == 1
+    await apply_change(deps, writer, new_downstream=(r1, r2, r3), cause_event_id=cause)
+    await apply_change(deps, r1, new_upstream=(writer,), cause_event_id=cause)
+    await apply_change(deps, r3, new_upstream=(writer,), cause_event_id=cause)
+    d = (await client.get(f"/internal/workflows/{wf['id']}")).json()
+    assert d["current_version_no"] == 2
+    assert d["edges"] == [{"upstream_task_id": writer, "downstream_task_id": r} for r in sorted([r1, r2, r3])]
+    # the link goes (a new lineage event): the reader's event first again, the writer's removes it
+    gone = f"lineage-{uuid.uuid4()}"
+    await apply_change(deps, r1, old_upstream=(writer,), cause_event_id=gone)
+    assert (await client.get(f"/internal/workflows/{wf['id']}")).json()["current_version_no"] == 2
+    await apply_change(deps, writer, old_downstream=(r1, r2, r3), new_downstream=(r2, r3), cause_event_id=gone)
+    d = (await client.get(f"/internal/workflows/{wf['id']}")).json()
+    assert d["current_version_no"] == 3
+    assert d["edges"] == [{"upstream_task_id": writer, "downstream_task_id": r} for r in sorted([r2, r3])]
+
+
+async def test_a_new_reader_of_several_tables_gets_its_links_as_one_version(
+    client: httpx.AsyncClient, deps: Deps
+) -> None:
+    """The mirror of a hub writer: a task starts reading three tables written by three tasks of its workflow. The
+    writers' one-link events come first (the reader's projection does not show them yet: left to its event), the
+    reader's event (three links) applies them as one version."""
+    reader, *writers = await new_tasks(client, 4)
+    wf = await new_workflow(client, [reader, *writers])
+    cause = f"lineage-{uuid.uuid4()}"
+    for w in writers:
+        await apply_change(deps, w, new_downstream=(reader,), cause_event_id=cause)
+    assert (await client.get(f"/internal/workflows/{wf['id']}")).json()["current_version_no"] == 1
+    await apply_change(deps, reader, new_upstream=tuple(writers), cause_event_id=cause)
+    d = (await client.get(f"/internal/workflows/{wf['id']}")).json()
+    assert d["current_version_no"] == 2
+    assert d["edges"] == [{"upstream_task_id": w, "downstream_task_id": reader} for w in sorted(writers)]
+
+
+@pytest.mark.parametrize("reader_first", [True, False])
+async def test_a_lineage_event_that_flags_a_workflow_writes_no_version_of_it_in_any_order(
+    client: httpx.AsyncClient, deps: Deps, reader_first: bool
+) -> None:
+    """A new writer of a table read by a task of its workflow and by a task of another: its event links across
+    workflows (both flagged, nothing applied), and its reader inside the workflow gets no version from that lineage
+    event either, whether the reader's one-link event comes before the writer's or after it."""
+    writer, inner, outer = await new_tasks(client, 3)
+    home, other = await new_workflow(client, [writer, inner]), await new_workflow(client, [outer])
+    cause = f"lineage-{uuid.uuid4()}"
+    events = [
+        lambda: apply_change(deps, writer, new_downstream=(inner, outer), cause_event_id=cause),
+        lambda: apply_change(deps, inner, new_upstream=(writer,), cause_event_id=cause),
+        lambda: apply_change(deps, outer, new_upstream=(writer,), cause_event_id=cause),
+    ]
+    for apply in [events[1], events[0], events[2]] if reader_first else events:
+        await apply()
+    for wid in (home["id"], other["id"]):
+        d = (await client.get(f"/internal/workflows/{wid}")).json()
+        assert (d["current_version_no"], d["needs_attention"], d["edges"]) == (1, True, [])
+        assert d["attention_details"]["cause_event_id"] == cause

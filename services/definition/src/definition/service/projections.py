@@ -271,11 +271,14 @@ async def apply_dependency_change(
     workflow's DAG), changes nothing and sets ``needs_attention`` on every workflow involved, with the reason.
 
     One version per workflow and lineage event: lineage-resolver emits an event for both ends of every link that
-    moved (same ``cause_event_id``). A link inside a workflow is applied by its upstream task's event (a new writer
-    of a hub table: all its readers' links at once); the downstream task's event leaves it to that event while the
-    upstream task's projection does not show the change yet (its event is still to come, maybe on another partition:
-    applied by both, the workflow would get a version per reader first). Without a cause (no lineage event), an
-    event applies all its links."""
+    moved (same ``cause_event_id``), and one lineage event changes one task's reads or writes, so every moved link
+    has that task at one end. An event that moves one link leaves it, inside a workflow, to the other end's event
+    while that task's projection does not show the change yet (its event is still to come, maybe on another
+    partition): a new writer of a hub table read by ten tasks of its workflow (or a new reader of ten tables) moves
+    ten links in one event, applied as one version, whatever order the readers' one-link events come in (applied
+    by both, the workflow would get a version per reader first). Of two one-link events, the later one applies the
+    link. A workflow the lineage event flagged (a link across workflows, a cycle) gets no version from it. Without a
+    cause (no lineage event), an event applies all its links."""
     await apply_dependency_changes(session, deps, [(event, event_id)])
 
 
@@ -304,13 +307,13 @@ async def apply_dependency_changes(
         moved.append((event, event_id, added, removed))
         involved |= _involved(event)
     owners = {k: v[0] for k, v in (await task_repo.task_owners(session, involved)).items() if v is not None}
-    # the upstream ends, inside the event's workflow, of the links a downstream task's event reports (lineage events)
+    # the other ends, inside the event's workflow, of the one link a lineage event's one-link event moves
     ends = {
-        u
+        x
         for e, _, added, removed in moved
-        if e.cause_event_id is not None and e.cycle is None
-        for u, d in (*added, *removed)
-        if d == e.task_id and owners.get(u) is not None and owners.get(u) == owners.get(d)
+        if e.cause_event_id is not None and e.cycle is None and len(added) + len(removed) == 1
+        for x in (*added, *removed)[0]
+        if x != e.task_id and owners.get(x) is not None and owners.get(x) == owners.get(e.task_id)
     }
     projected = await dependency_repo.dependency_sets(session, ends)
     flags: list[_Flag] = []
@@ -445,20 +448,24 @@ def _classify(
         flags.append(_Flag(workflows, reason, details, event.cause_event_id, len(cross)))
         return
 
-    def left_to_upstream(e: EdgePair, *, present: bool) -> bool:
-        """A link of this (downstream) task that its upstream task's event of the same lineage event applies: the
-        upstream task's projection does not show it ``present`` (added) or gone yet, so that event is to come."""
-        u, d = e
-        if event.cause_event_id is None or d != t or u == t:
-            return False
-        downs = projected.get(u, ((), ()))[1]
-        return (d in downs) != present
+    one_link = event.cause_event_id is not None and len(added) + len(removed) == 1
 
-    plus = frozenset(e for e in relevant if owners[e[0]] == home and not left_to_upstream(e, present=True))
+    def left_to_other_end(e: EdgePair, *, present: bool) -> bool:
+        """The one link of a lineage event's one-link event, left to the other end's event of the same lineage event:
+        that task's projection does not show it ``present`` (added) or gone yet, so its event is still to come and
+        applies it (with the other links it moves, if any)."""
+        u, d = e
+        if not one_link or u == d:
+            return False
+        other, side = (u, 1) if d == t else (d, 0)
+        sets = projected.get(other, ([], []))
+        return (t in sets[side]) != present
+
+    plus = frozenset(e for e in relevant if owners[e[0]] == home and not left_to_other_end(e, present=True))
     gone = frozenset(
         e
         for e in removed
-        if owners.get(e[0]) == home and owners.get(e[1]) == home and not left_to_upstream(e, present=False)
+        if owners.get(e[0]) == home and owners.get(e[1]) == home and not left_to_other_end(e, present=False)
     )
     if plus or gone:
         inside.setdefault(home, []).append(_Inside(event, base, plus, gone))
@@ -502,8 +509,16 @@ async def _apply_inside(session: AsyncSession, deps: Deps, inside: dict[int, lis
     now = {k: v[0] for k, v in (await task_repo.task_owners(session, tasks)).items() if v is not None}
     for home in sorted(inside):
         row = rows.get(home)
-        items = [i for i in inside[home] if now.get(i.event.task_id) == home]
-        if row is None or not items:
+        if row is None:
+            continue
+        flagged_by = (row.attention_details or {}).get("cause_event_id") if row.needs_attention else None
+        # a lineage event that flagged the workflow (a link across workflows, a cycle) is not applied to it in part
+        items = [
+            i
+            for i in inside[home]
+            if now.get(i.event.task_id) == home and (flagged_by is None or i.event.cause_event_id != flagged_by)
+        ]
+        if not items:
             continue
         old = await _current_snapshot(session, deps, row)
         current = {(e.upstream_task_id, e.downstream_task_id) for e in old.edges}
