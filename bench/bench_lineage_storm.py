@@ -26,9 +26,15 @@ c. the p50/p99 of ``GET /api/v1/workflows`` (pages 1–50 of 20, with the last 1
    second (open loop, Poisson arrivals, latency from each request's scheduled time) during the storm, against the
    same load without it: ``--quiet-s`` seconds just before and as long as the storm lasted just after (at most
    ``--after-max-s``), so that both sides span about the same time of a shared machine (target: storm p99 ≤ 2×);
-   the p99 of each tenth of the storm and of the window after shows where the slow answers fall.
+   the p99 of each tenth of the storm and of the window after shows where the slow answers fall;
+d. the CPU time each service process spent during the storm (``/proc/<pid>/stat``): definition's in all and per
+   event; lineage-resolver, history-sync and the gateway beside it (PostgreSQL and Kafka are not counted).
 
-Run: ``.venv/bin/python bench/bench_lineage_storm.py [--workflows 2000] [--readers 5000] [--rate 20] [--rounds 2]``
+The definition service consumes ``task.dependency.changed`` in batches (``DEFINITION_DEPENDENCY_BATCH_SIZE``, 200 by
+default); ``--dependency-batch-size 1`` runs it one event per transaction, as before batching.
+
+Run: ``.venv/bin/python bench/bench_lineage_storm.py [--workflows 2000] [--readers 5000] [--rate 20] [--rounds 2]
+[--dependency-batch-size N]``
 (uses the devstack PostgreSQL and Kafka; drops its schemas, roles and topics at the end).
 """
 
@@ -36,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import time
 from dataclasses import dataclass, field
@@ -133,6 +140,13 @@ def timeline(sampler: Sampler, start: float, end: float) -> str:
     return " ".join(f"{pct(sampler.window(start + i * step, start + (i + 1) * step), 99):.0f}" for i in range(10))
 
 
+def cpu_seconds(pid: int) -> float:
+    """The process's CPU time so far (user + system), from ``/proc/<pid>/stat``."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def seed_readers(stack: Stack, readers: int) -> None:
     await stack.bulk(
         "lineage",
@@ -180,7 +194,15 @@ async def main() -> None:
     )
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--timeout-s", type=float, default=900.0)
+    ap.add_argument(
+        "--dependency-batch-size",
+        type=int,
+        default=None,
+        help="the definition service's task.dependency.changed records per poll (default: the service's, 200)",
+    )
     args = ap.parse_args()
+    if args.dependency_batch_size is not None:
+        os.environ["DEFINITION_DEPENDENCY_BATCH_SIZE"] = str(args.dependency_batch_size)
     if args.readers % TASKS_PER_WORKFLOW or args.readers // TASKS_PER_WORKFLOW + args.rounds > args.workflows:
         raise SystemExit("--readers must fill whole workflows, with a workflow left for each round's writer")
 
@@ -207,6 +229,8 @@ async def main() -> None:
 
         with OtlpSink() as sink:
             gw = stack.start_platform(otlp=sink.url).url
+            pids = {name: proc.pid for name, proc in stack.stack.procs.items()}
+            definition = stack.upstreams["definition"].name
             topic = stack.stack.topic(LineageChanged.TOPIC)
             results = []
             async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {stack.admin_token}"}) as http:
@@ -233,6 +257,7 @@ async def main() -> None:
                     )
                     event = LineageChanged(task_id=writer, write_tables=(HUB,))
                     envelope = registry.encode(event, source="/bench/lineage-storm")
+                    cpu0 = {name: cpu_seconds(pid) for name, pid in pids.items()}
                     t0 = time.perf_counter()
                     await producer.send_and_wait(topic, envelope.to_bytes(), key=event.key().encode())
                     seen, linked, t_flagged = 0, 0, None
@@ -249,6 +274,7 @@ async def main() -> None:
                                 t_flagged = time.perf_counter()
                         linked = await linked_total(http, gw, writer)
                     t1 = time.perf_counter()
+                    cpu1 = {name: cpu_seconds(pid) for name, pid in pids.items()}
                     if t_flagged is None:
                         seen = await flagged_total(http, gw)
                         t_flagged = t1
@@ -297,6 +323,14 @@ async def main() -> None:
                         f"     p99 storm/quiet: {ratio:.2f} (target ≤ 2: {'met' if ratio <= 2 else 'NOT met'})"
                         + (f"; errors {len(sampler.errors)}: {sampler.errors[:2]}" if sampler.errors else "")
                         + (f"; progress polls answered {POLL_ERRORS}" if POLL_ERRORS else ""),
+                        flush=True,
+                    )
+                    cpu = {name: cpu1[name] - cpu0[name] for name in pids}
+                    others = ", ".join(f"{name} {c:.1f} s" for name, c in sorted(cpu.items()) if name != definition)
+                    mine = cpu[definition]
+                    print(
+                        f"  d. CPU during the storm: definition {mine:.1f} s ({mine / storm_s:.0%} of one core; "
+                        f"{mine * 1000 / events:.1f} ms per event); {others}",
                         flush=True,
                     )
                     results.append((storm_s, ratio, once))
