@@ -83,7 +83,7 @@ class Delivery(Generic[E]):
 Handler = Callable[[AsyncSession, "Delivery[Event]"], Awaitable[None]]
 #: the handler of a batch: the new (not yet claimed) deliveries of one partition, in offset order, in one transaction
 BatchHandler = Callable[[AsyncSession, "Sequence[Delivery[Event]]"], Awaitable[None]]
-#: a batch handler of one event type (``common.kafka.subscribe(..., event=..., batch_handler=...)``)
+#: a batch handler of one event type (``common.kafka.subscribe_batches(..., event=...)``)
 EventBatchHandler = Callable[[AsyncSession, "Sequence[Delivery[E]]"], Awaitable[None]]
 #: a handler of one event type (``common.kafka.subscribe(..., event=...)`` checks the type before calling it)
 EventHandler = Callable[[AsyncSession, "Delivery[E]"], Awaitable[None]]
