@@ -3,11 +3,12 @@ one place (``ServiceSettings.group_id``)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import pytest
 
-from common.consumer import Delivery, Record, expecting
+from common.consumer import Delivery, Record, expecting, expecting_batch
 from common.errors import PoisonMessage
 from common.events.base import Event
 from common.events.envelope import Envelope
@@ -50,6 +51,23 @@ async def test_another_event_type_is_a_poison_message_with_the_reason_and_never_
         await expecting(Ping, on_ping)(None, _delivery(Pong()))
     assert info.value.detail == "event type 'test.pong' does not belong on p-pings (expected test.ping)"
     assert seen == []
+
+
+async def test_a_typed_batch_handler_gets_its_events_and_a_stranger_fails_the_whole_batch() -> None:
+    """A batch with a record of another type is refused before the handler sees any of it (the runtime then handles
+    the records one by one, dead-lettering the stranger with ``expecting``'s reason)."""
+    seen: list[list[int]] = []
+
+    async def on_pings(session: Any, deliveries: Sequence[Delivery[Ping]]) -> None:
+        seen.append([d.event.n for d in deliveries])
+
+    typed = expecting_batch(Ping, on_pings)
+    await typed(None, [_delivery(Ping(n=1)), _delivery(Ping(n=2))])
+    assert seen == [[1, 2]]
+    with pytest.raises(PoisonMessage) as info:
+        await typed(None, [_delivery(Ping(n=3)), _delivery(Pong())])
+    assert info.value.detail == "event type 'test.pong' does not belong on p-pings"
+    assert seen == [[1, 2]]
 
 
 def test_the_consumer_group_is_the_prefixed_service_name_unless_configured() -> None:
