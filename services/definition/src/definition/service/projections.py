@@ -286,7 +286,8 @@ async def apply_dependency_changes(
     session: AsyncSession, deps: Deps, changes: Sequence[tuple[TaskDependencyChanged, str]]
 ) -> None:
     """A batch of ``task.dependency.changed`` (``(event, event id)`` in the order consumed) in one transaction, with
-    the effects of applying them one by one (``apply_dependency_change``): the projection written in two statements
+    the effects of applying them one by one (``apply_dependency_change``) except that a workflow gets one version for
+    the whole batch: the projection written in two statements
     (each task's last sets), the owners read once, the flags filtered against each other and the stored ones before
     any row is written, each workflow re-versioned at most once (the events' edges applied in order, one that would
     close a cycle flagged and skipped), and the proposals around the tasks refreshed once for the net change."""
