@@ -477,8 +477,11 @@ async def test_hub_lineage_change_flags_each_workflow_once_with_the_fullest_expl
     cause = f"lineage-{uuid.uuid4()}"
     downstream = (x_reader, *readers)
 
-    # a reader's event first (1 link), then the hub's (13 links), then the other readers' (1 link each)
+    # a reader's event first (1 link: left to the hub's event, whose task's projection does not show it yet: no
+    # flag), then the hub's (13 links), then the other readers' (1 link each)
     await apply_change(deps, readers[4], new_upstream=(hub,), cause_event_id=cause)
+    for wid in (x["id"], workflows[1]["id"]):
+        assert (await client.get(f"/internal/workflows/{wid}")).json()["needs_attention"] is False
     await apply_change(deps, hub, new_downstream=downstream, cause_event_id=cause)
     for r in readers[:4] + readers[5:]:
         await apply_change(deps, r, new_upstream=(hub,), cause_event_id=cause)

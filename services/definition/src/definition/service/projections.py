@@ -277,8 +277,10 @@ async def apply_dependency_change(
     partition): a new writer of a hub table read by ten tasks of its workflow (or a new reader of ten tables) moves
     ten links in one event, applied as one version, whatever order the readers' one-link events come in (applied
     by both, the workflow would get a version per reader first). Of two one-link events, the later one applies the
-    link. A workflow the lineage event flagged (a link across workflows, a cycle) gets no version from it. Without a
-    cause (no lineage event), an event applies all its links."""
+    link. The same holds for a one-link event's link across workflows: the other end's event flags the workflows
+    (a hub's readers consumed before its writer's event write nothing). A workflow the lineage event flagged (a link
+    across workflows, a cycle) gets no version from it. Without a cause (no lineage event), an event applies all its
+    links."""
     await apply_dependency_changes(session, deps, [(event, event_id)])
 
 
@@ -308,13 +310,13 @@ async def apply_dependency_changes(
         moved.append((event, event_id, added, removed))
         involved |= _involved(event)
     owners = {k: v[0] for k, v in (await task_repo.task_owners(session, involved)).items() if v is not None}
-    # the other ends, inside the event's workflow, of the one link a lineage event's one-link event moves
+    # the other (assigned) end of the one link a lineage event's one-link event moves
     ends = {
         x
         for e, _, added, removed in moved
         if e.cause_event_id is not None and e.cycle is None and len(added) + len(removed) == 1
         for x in (*added, *removed)[0]
-        if x != e.task_id and owners.get(x) is not None and owners.get(x) == owners.get(e.task_id)
+        if x != e.task_id and owners.get(x) is not None and owners.get(e.task_id) is not None
     }
     projected = await dependency_repo.dependency_sets(session, ends)
     flags: list[_Flag] = []
@@ -399,6 +401,19 @@ def _classify(
         "edges_removed": [list(e) for e in removed],
     }
 
+    one_link = event.cause_event_id is not None and len(added) + len(removed) == 1
+
+    def left_to_other_end(e: EdgePair, *, present: bool) -> bool:
+        """The one link of a lineage event's one-link event, left to the other end's event of the same lineage event:
+        that task's projection does not show it ``present`` (added) or gone yet, so its event is still to come and
+        applies it (with the other links it moves, if any)."""
+        u, d = e
+        if not one_link or u == d:
+            return False
+        other, side = (u, 1) if d == t else (d, 0)
+        sets = projected.get(other, ([], []))
+        return (t in sets[side]) != present
+
     if event.cycle is not None:
         path, tables = list(event.cycle.task_path), list(event.cycle.tables)
         workflows = sorted({home, *(owners[x] for x in path if x in owners)})
@@ -418,6 +433,10 @@ def _classify(
 
     relevant = [e for e in added if e[0] in owners and e[1] in owners]
     cross = [e for e in relevant if owners[e[0]] != owners[e[1]]]
+    if cross and left_to_other_end(cross[0], present=True):
+        # the other end's event flags the same workflows (and all the others its links reach): a hub's readers
+        # consumed before its writer's event write nothing, the writer's flags each workflow once
+        return
     if cross:
         workflows = sorted({home, *(owners[x] for e in cross for x in e)})
         links = ", ".join(
@@ -448,19 +467,6 @@ def _classify(
         }
         flags.append(_Flag(workflows, reason, details, event.cause_event_id, len(cross)))
         return
-
-    one_link = event.cause_event_id is not None and len(added) + len(removed) == 1
-
-    def left_to_other_end(e: EdgePair, *, present: bool) -> bool:
-        """The one link of a lineage event's one-link event, left to the other end's event of the same lineage event:
-        that task's projection does not show it ``present`` (added) or gone yet, so its event is still to come and
-        applies it (with the other links it moves, if any)."""
-        u, d = e
-        if not one_link or u == d:
-            return False
-        other, side = (u, 1) if d == t else (d, 0)
-        sets = projected.get(other, ([], []))
-        return (t in sets[side]) != present
 
     plus = frozenset(e for e in relevant if owners[e[0]] == home and not left_to_other_end(e, present=True))
     gone = frozenset(
