@@ -103,3 +103,58 @@ def test_up_prints_who_signs_in_with_which_role(tmp_path: Path, capsys: pytest.C
     for person, line in zip(server.people, lines[1:], strict=True):
         assert line.split()[:4] == [person.username, "password", person.password, person.roles[0]]
         assert line.endswith(f"{person.name} <{person.email}>")
+
+
+def _fake_dist(root: Path) -> Path:
+    dist = root / "dist"
+    for name in ("bin", "lib", "conf", "themes", "providers"):
+        (dist / name).mkdir(parents=True)
+    return dist
+
+
+def test_the_home_links_the_distribution_and_a_changed_realm_file_makes_the_database_again(tmp_path: Path) -> None:
+    from devstack.keycloak.server import REALM_FILE, _realm_hash, realm_text
+
+    dist = _fake_dist(tmp_path)
+    server = KeycloakServer(port=18180, work_dir=tmp_path / "kc")
+    server._prepare_home(dist)
+    assert all((server.home / n).resolve() == (dist / n).resolve() for n in ("bin", "lib", "conf", "themes"))
+    assert (server.home / "data" / "import" / REALM_FILE).read_text() == realm_text()
+    database = server.home / "data" / "h2"
+    database.mkdir(parents=True)
+    (database / "keycloakdb.mv.db").write_text("kept")
+    server.realm_mark.write_text(_realm_hash() + "\n")  # imported from this very realm file
+    server._prepare_home(dist)
+    assert (database / "keycloakdb.mv.db").read_text() == "kept"
+    server.realm_mark.write_text("0" * 64 + "\n")  # imported from another version of the file
+    server._prepare_home(dist)
+    assert not database.exists()
+
+
+def test_a_java_home_given_must_be_java_21_or_newer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from devstack.keycloak.runtime import JAVA_HOME_ENV, find_java_home
+
+    monkeypatch.setenv(JAVA_HOME_ENV, str(tmp_path))
+    with pytest.raises(DevstackError, match=r"not a Java 21\+ home .*no runnable bin/java"):
+        find_java_home()
+    java17 = Path("/usr/lib/jvm/java-17-openjdk-amd64")
+    if (java17 / "bin" / "java").is_file():
+        monkeypatch.setenv(JAVA_HOME_ENV, str(java17))
+        with pytest.raises(DevstackError, match="found: Java 17"):
+            find_java_home()
+
+
+def test_a_build_is_redone_when_its_options_or_java_change(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from devstack.keycloak import runtime
+
+    dist = _fake_dist(tmp_path)
+    java_home = tmp_path / "java"
+    monkeypatch.setattr(runtime, "java_major", lambda java: 25)
+    assert not runtime.is_built(dist, java_home)
+    (dist / ".devstack-build.json").write_text(json.dumps(runtime._build_record(java_home)))
+    assert runtime.is_built(dist, java_home)
+    monkeypatch.setattr(runtime, "java_major", lambda java: 26)
+    assert not runtime.is_built(dist, java_home)
+    monkeypatch.setattr(runtime, "java_major", lambda java: 25)
+    monkeypatch.setattr(runtime, "BUILD_OPTIONS", (*runtime.BUILD_OPTIONS, "--metrics-enabled=true"))
+    assert not runtime.is_built(dist, java_home)
