@@ -743,7 +743,11 @@ export interface paths {
         put?: never;
         /**
          * Create Api Key
-         * @description A new key; the answer's ``key`` is the secret, shown this once (only its SHA-256 is kept).
+         * @description A new key; the answer's ``key`` is the secret, shown this once (only its SHA-256 is kept). Without an expiry
+         *     it lives the gateway's default lifetime (90 days); a key that never expires needs ``never_expires: true``.
+         *     ``scopes`` limits a machine's key to some routes (a call outside them: 403 ``insufficient-scope``):
+         *     ``workflows:read`` (every read), ``workflows:write`` (changes and approvals), ``publish`` (publish, online,
+         *     offline, run, restore), ``lineage:write`` (``POST /lineage``), ``admin`` (keys, audit log).
          */
         post: operations["create_api_key_api_v1_api_keys_post"];
         delete?: never;
@@ -942,12 +946,27 @@ export interface components {
             /** Distance */
             distance: number;
         };
-        /** ApiKeyInput */
+        /**
+         * ApiKeyInput
+         * @description A new API key. Its expiry is one of ``expires_at``, ``expires_in_days`` or ``never_expires: true``; none of
+         *     them: the gateway's default lifetime (``GATEWAY_KEY_LIFETIME_DAYS``, 90 days).
+         */
         ApiKeyInput: {
             /** Name */
             name: string;
             /** Roles */
             roles: components["schemas"]["Role"][];
+            /** Scopes */
+            scopes?: components["schemas"]["Scope"][] | null;
+            /** Expires At */
+            expires_at?: string | null;
+            /** Expires In Days */
+            expires_in_days?: number | null;
+            /**
+             * Never Expires
+             * @default false
+             */
+            never_expires?: boolean;
         };
         /** ApiKeyPage */
         ApiKeyPage: {
@@ -970,6 +989,8 @@ export interface components {
             key_prefix: string;
             /** Roles */
             roles: string[];
+            /** Scopes */
+            scopes: string[] | null;
             /**
              * Created At
              * Format: date-time
@@ -977,10 +998,17 @@ export interface components {
             created_at: string;
             /** Created By */
             created_by: string;
+            /** Expires At */
+            expires_at: string | null;
             /** Revoked At */
             revoked_at: string | null;
             /** Last Used At */
             last_used_at: string | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "active" | "expired" | "revoked";
         };
         /**
          * AppliedPending
@@ -1228,6 +1256,8 @@ export interface components {
             key_prefix: string;
             /** Roles */
             roles: string[];
+            /** Scopes */
+            scopes: string[] | null;
             /**
              * Created At
              * Format: date-time
@@ -1235,10 +1265,17 @@ export interface components {
             created_at: string;
             /** Created By */
             created_by: string;
+            /** Expires At */
+            expires_at: string | null;
             /** Revoked At */
             revoked_at: string | null;
             /** Last Used At */
             last_used_at: string | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "active" | "expired" | "revoked";
             /** Key */
             key: string;
         };
@@ -2861,6 +2898,11 @@ export interface components {
             new?: components["schemas"]["Schedule"] | null;
         };
         /**
+         * Scope
+         * @enum {string}
+         */
+        Scope: "workflows:read" | "workflows:write" | "publish" | "lineage:write" | "admin";
+        /**
          * SetTaskTablesIn
          * @description Replace a task's read set and/or write set (``null``/absent: that side stays).
          */
@@ -4180,7 +4222,7 @@ export interface operations {
                     "application/json": components["schemas"]["TaskPage"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4189,7 +4231,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4267,7 +4309,7 @@ export interface operations {
                     "application/json": components["schemas"]["TaskDetail"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4276,7 +4318,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4352,7 +4394,7 @@ export interface operations {
                     "application/json": components["schemas"]["TaskView"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4361,7 +4403,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4441,7 +4483,7 @@ export interface operations {
                     "application/json": components["schemas"]["Task"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4450,7 +4492,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4524,7 +4566,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4533,7 +4575,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4619,7 +4661,7 @@ export interface operations {
                     "application/json": components["schemas"]["WorkflowPage"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4628,7 +4670,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4706,7 +4748,7 @@ export interface operations {
                     "application/json": components["schemas"]["WorkflowDetail"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4715,7 +4757,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4791,7 +4833,7 @@ export interface operations {
                     "application/json": components["schemas"]["WorkflowView"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4800,7 +4842,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4880,7 +4922,7 @@ export interface operations {
                     "application/json": components["schemas"]["WorkflowDetail"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4889,7 +4931,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4966,7 +5008,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4975,7 +5017,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5055,7 +5097,7 @@ export interface operations {
                     "application/json": components["schemas"]["WorkflowDetail"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5064,7 +5106,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5140,7 +5182,7 @@ export interface operations {
                     "application/json": components["schemas"]["WorkflowDetail"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5149,7 +5191,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5225,7 +5267,7 @@ export interface operations {
                     "application/json": components["schemas"]["WorkflowDetail"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5234,7 +5276,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5310,7 +5352,7 @@ export interface operations {
                     "application/json": components["schemas"]["WorkflowDetail"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5319,7 +5361,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5400,7 +5442,7 @@ export interface operations {
                     "application/json": components["schemas"]["VersionPage"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5409,7 +5451,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5486,7 +5528,7 @@ export interface operations {
                     "application/json": components["schemas"]["Version"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5495,7 +5537,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5574,7 +5616,7 @@ export interface operations {
                     "application/json": components["schemas"]["ChangeSummary"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5583,7 +5625,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5663,7 +5705,7 @@ export interface operations {
                     "application/json": components["schemas"]["RollbackResult"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5672,7 +5714,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5752,7 +5794,7 @@ export interface operations {
                     "application/json": components["schemas"]["PublishAccepted"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5761,7 +5803,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5840,7 +5882,7 @@ export interface operations {
                     "application/json": components["schemas"]["WorkflowExecutions"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5849,7 +5891,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5926,7 +5968,7 @@ export interface operations {
                     "application/json": components["schemas"]["InstanceDetail"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5935,7 +5977,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6017,7 +6059,7 @@ export interface operations {
                     "application/json": components["schemas"]["TaskLogPage"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6026,7 +6068,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6107,7 +6149,7 @@ export interface operations {
                     "application/json": components["schemas"]["PublishRecordPage"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6116,7 +6158,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6195,7 +6237,7 @@ export interface operations {
                     "application/json": components["schemas"]["PublishRecord"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6204,7 +6246,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6282,7 +6324,7 @@ export interface operations {
                     "application/json": components["schemas"]["BatchRunResult"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6291,7 +6333,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6383,7 +6425,7 @@ export interface operations {
                     "application/json": components["schemas"]["RunView"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6392,7 +6434,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6469,7 +6511,7 @@ export interface operations {
                     "application/json": components["schemas"]["RunView"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6478,7 +6520,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6554,7 +6596,7 @@ export interface operations {
                     "application/json": components["schemas"]["Restore"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6563,7 +6605,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6639,7 +6681,7 @@ export interface operations {
                     "application/json": components["schemas"]["Restore"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6648,7 +6690,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6724,7 +6766,7 @@ export interface operations {
                     "application/json": components["schemas"]["Restore"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6733,7 +6775,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6807,7 +6849,7 @@ export interface operations {
                     "application/json": components["schemas"]["Me"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6816,7 +6858,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6894,7 +6936,7 @@ export interface operations {
                     "application/json": components["schemas"]["MigrationPreview"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6903,7 +6945,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6981,7 +7023,7 @@ export interface operations {
                     "application/json": components["schemas"]["MigrationResult"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6990,7 +7032,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7070,7 +7112,7 @@ export interface operations {
                     "application/json": components["schemas"]["ProposalPage"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7079,7 +7121,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7153,7 +7195,7 @@ export interface operations {
                     "application/json": components["schemas"]["ProposalRebuild"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7162,7 +7204,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7238,7 +7280,7 @@ export interface operations {
                     "application/json": components["schemas"]["ProposalPreview"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7247,7 +7289,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7327,7 +7369,7 @@ export interface operations {
                     "application/json": components["schemas"]["ProposalAccepted"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7336,7 +7378,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7412,7 +7454,7 @@ export interface operations {
                     "application/json": components["schemas"]["ProposalSummary"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7421,7 +7463,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7499,7 +7541,7 @@ export interface operations {
                     "application/json": components["schemas"]["TableSearch"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7508,7 +7550,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7587,7 +7629,7 @@ export interface operations {
                     "application/json": components["schemas"]["TableLineage"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7596,7 +7638,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7675,7 +7717,7 @@ export interface operations {
                     "application/json": components["schemas"]["TableImpact"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7684,7 +7726,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7763,7 +7805,7 @@ export interface operations {
                     "application/json": components["schemas"]["DagLineageCheck"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7772,7 +7814,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7852,7 +7894,7 @@ export interface operations {
                     "application/json": components["schemas"]["ApiKeyPage"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7861,7 +7903,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7939,7 +7981,7 @@ export interface operations {
                     "application/json": components["schemas"]["CreatedApiKey"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7948,7 +7990,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8022,7 +8064,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8031,7 +8073,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8114,7 +8156,7 @@ export interface operations {
                     "application/json": components["schemas"]["AuditPage"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8123,7 +8165,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8202,7 +8244,7 @@ export interface operations {
                     "application/json": components["schemas"]["LineageAccepted"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8211,7 +8253,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8301,7 +8343,7 @@ export interface operations {
                     "application/json": components["schemas"]["OpenLineageJobIdentity"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8310,7 +8352,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8390,7 +8432,7 @@ export interface operations {
                     "application/json": components["schemas"]["OpenLineageJobIdentity"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8399,7 +8441,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8473,7 +8515,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8482,7 +8524,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8556,7 +8598,7 @@ export interface operations {
                     "application/json": components["schemas"]["OpenLineageJobPatternPage"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8565,7 +8607,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8643,7 +8685,7 @@ export interface operations {
                     "application/json": components["schemas"]["OpenLineageJobPatternSet"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8652,7 +8694,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8732,7 +8774,7 @@ export interface operations {
                     "application/json": components["schemas"]["OpenLineageJobPatternSet"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8741,7 +8783,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8815,7 +8857,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8824,7 +8866,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8902,7 +8944,7 @@ export interface operations {
                     "application/json": components["schemas"]["UnmappedJobPage"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8911,7 +8953,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
