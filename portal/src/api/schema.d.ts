@@ -956,14 +956,24 @@ export interface components {
             name: string;
             /** Roles */
             roles: components["schemas"]["Role"][];
-            /** Scopes */
+            /**
+             * Scopes
+             * @description limit the key to these scopes (a machine's key): workflows:read (every read), workflows:write (changes, approvals), publish (publish, online/offline, run, restore), lineage:write (POST /lineage only), admin (API keys, audit log); left out or null: only its roles limit it
+             */
             scopes?: components["schemas"]["Scope"][] | null;
-            /** Expires At */
+            /**
+             * Expires At
+             * @description refused from then on (with its UTC offset; in the future, within 3660 days)
+             */
             expires_at?: string | null;
-            /** Expires In Days */
+            /**
+             * Expires In Days
+             * @description refused this many days from now
+             */
             expires_in_days?: number | null;
             /**
              * Never Expires
+             * @description a key that never expires, on purpose
              * @default false
              */
             never_expires?: boolean;
@@ -989,7 +999,10 @@ export interface components {
             key_prefix: string;
             /** Roles */
             roles: string[];
-            /** Scopes */
+            /**
+             * Scopes
+             * @description the only scopes the key may use; null: no limit but its roles
+             */
             scopes: string[] | null;
             /**
              * Created At
@@ -998,14 +1011,21 @@ export interface components {
             created_at: string;
             /** Created By */
             created_by: string;
-            /** Expires At */
+            /**
+             * Expires At
+             * @description refused from then on; null: never expires
+             */
             expires_at: string | null;
             /** Revoked At */
             revoked_at: string | null;
-            /** Last Used At */
+            /**
+             * Last Used At
+             * @description its last use, written at most once per GATEWAY_KEY_TOUCH_INTERVAL_S (60 s)
+             */
             last_used_at: string | null;
             /**
              * Status
+             * @description revoked wins over expired
              * @enum {string}
              */
             status: "active" | "expired" | "revoked";
@@ -1256,7 +1276,10 @@ export interface components {
             key_prefix: string;
             /** Roles */
             roles: string[];
-            /** Scopes */
+            /**
+             * Scopes
+             * @description the only scopes the key may use; null: no limit but its roles
+             */
             scopes: string[] | null;
             /**
              * Created At
@@ -1265,14 +1288,21 @@ export interface components {
             created_at: string;
             /** Created By */
             created_by: string;
-            /** Expires At */
+            /**
+             * Expires At
+             * @description refused from then on; null: never expires
+             */
             expires_at: string | null;
             /** Revoked At */
             revoked_at: string | null;
-            /** Last Used At */
+            /**
+             * Last Used At
+             * @description its last use, written at most once per GATEWAY_KEY_TOUCH_INTERVAL_S (60 s)
+             */
             last_used_at: string | null;
             /**
              * Status
+             * @description revoked wins over expired
              * @enum {string}
              */
             status: "active" | "expired" | "revoked";

@@ -21,7 +21,7 @@ from typing import Annotated, Literal
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, SecretStr
+from pydantic import BaseModel, Field, SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from common.db import unit_of_work
@@ -65,16 +65,15 @@ class ApiKeyView(BaseModel):
     name: str
     key_prefix: str
     roles: list[str]
-    #: the only scopes the key may use; ``null``: no limit but its roles
-    scopes: list[str] | None
+    scopes: list[str] | None = Field(description="the only scopes the key may use; null: no limit but its roles")
     created_at: datetime
     created_by: str
-    #: refused from then on; ``null``: never expires
-    expires_at: datetime | None
+    expires_at: datetime | None = Field(description="refused from then on; null: never expires")
     revoked_at: datetime | None
-    last_used_at: datetime | None
-    #: ``revoked`` wins over ``expired``
-    status: Literal["active", "expired", "revoked"]
+    last_used_at: datetime | None = Field(
+        description="its last use, written at most once per GATEWAY_KEY_TOUCH_INTERVAL_S (60 s)"
+    )
+    status: Literal["active", "expired", "revoked"] = Field(description="revoked wins over expired")
 
     @classmethod
     def of(cls, row: Record, now: datetime | None = None) -> ApiKeyView:

@@ -219,13 +219,18 @@ class ApiKeyInput(BaseModel):
     #: the user the key acts as
     name: str = Field(min_length=1, max_length=128, pattern=r"^\S(.*\S)?$")
     roles: list[Role] = Field(min_length=1)
-    #: limit the key to these scopes (a machine's key); left out or ``null``: only its roles limit it
-    scopes: list[Scope] | None = Field(default=None, min_length=1)
-    #: refused from then on (with its UTC offset; in the future, within 3660 days)
-    expires_at: AwareDatetime | None = None
-    expires_in_days: int | None = Field(default=None, ge=1, le=3660)
-    #: a key that never expires, on purpose
-    never_expires: bool = False
+    scopes: list[Scope] | None = Field(
+        default=None,
+        min_length=1,
+        description="limit the key to these scopes (a machine's key): workflows:read (every read), workflows:write "
+        "(changes, approvals), publish (publish, online/offline, run, restore), lineage:write (POST /lineage only), "
+        "admin (API keys, audit log); left out or null: only its roles limit it",
+    )
+    expires_at: AwareDatetime | None = Field(
+        default=None, description="refused from then on (with its UTC offset; in the future, within 3660 days)"
+    )
+    expires_in_days: int | None = Field(default=None, ge=1, le=3660, description="refused this many days from now")
+    never_expires: bool = Field(default=False, description="a key that never expires, on purpose")
 
     @model_validator(mode="after")
     def _one_expiry(self) -> ApiKeyInput:

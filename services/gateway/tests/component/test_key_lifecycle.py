@@ -132,6 +132,21 @@ async def test_revocation_in_one_gateway_reaches_another_within_its_ttl(start: S
     assert listed["revoked_at"] is not None
 
 
+async def test_expired_or_scoped_admin_keys_do_not_count_as_another_admin(
+    client: httpx.AsyncClient, clean_db: AsyncEngine
+) -> None:
+    """Revoking the last key that can still administer is refused (409) over HTTP, whatever expired admin keys or
+    admin keys limited to other scopes are left."""
+    old = await _create(client, name="old-root", roles=["admin"], expires_in_days=1)
+    await _expire(clean_db, old["id"])
+    await _create(client, name="lineage-root", roles=["admin"], scopes=["lineage:write"])
+    p = problem_of(await client.delete("/api/v1/api-keys/1"), 409)
+    assert "last active admin key" in p["detail"]
+    other = await _create(client, name="root2", roles=["admin"], scopes=["admin", "workflows:read"])
+    assert (await client.delete("/api/v1/api-keys/1")).status_code == 204
+    assert (await client.get("/api/v1/api-keys", headers=bearer(other["key"]))).status_code == 200
+
+
 # ------------------------------------------------------------------------------------------------------------- scopes
 
 

@@ -107,11 +107,17 @@ async def revoke_key(session: AsyncSession, key_id: int) -> Record | None:
 
 
 async def lock_active_admins(session: AsyncSession) -> list[int]:
-    """Ids of the active admin keys, locked until the end of the transaction (two concurrent revocations cannot
-    both see "another admin is left")."""
+    """Ids of the keys that can still administer (not revoked, not expired, the role ``admin`` and no scopes or the
+    scope ``admin``), locked until the end of the transaction (two concurrent revocations cannot both see "another
+    admin is left")."""
     rows = await session.execute(
         select(api_key.c.id)
-        .where(api_key.c.revoked_at.is_(None), api_key.c.roles.contains(["admin"]))
+        .where(
+            api_key.c.revoked_at.is_(None),
+            api_key.c.roles.contains(["admin"]),
+            or_(api_key.c.expires_at.is_(None), api_key.c.expires_at > func.now()),
+            or_(api_key.c.scopes.is_(None), api_key.c.scopes.contains(["admin"])),
+        )
         .order_by(api_key.c.id)
         .with_for_update()
     )
