@@ -7,52 +7,17 @@
 // confirmation and see it refused (401); a viewer sees no "API keys" in the navigation and the screen says so.
 // Every step takes a screenshot (NN-step.png; NN-step-FAILED.png when it fails). The last line on stdout is a JSON
 // summary: { ok, steps: [{ name, ok, ms, screenshot, error? }], keyId, keyPrefix, failed?, consoleErrors }.
-import { mkdirSync } from 'node:fs'
-import { join } from 'node:path'
-import { chromium } from 'playwright-core'
+import { openBrowser } from './harness.mjs'
 
 const cfg = JSON.parse(process.env.E2E_CONFIG ?? '{}')
-mkdirSync(cfg.outDir, { recursive: true })
-const steps = []
+const { context, page, steps, step, finish } = await openBrowser(cfg, { locale: 'en-US', tag: 'e2e api-keys' })
 const result = { ok: false, steps, keyId: null, keyPrefix: null }
-const log = (msg) => process.stderr.write(`[e2e api-keys] ${msg}\n`)
-
-const browser = await chromium.launch({
-  executablePath: cfg.chromium,
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-dev-shm-usage'],
-})
-const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, locale: 'en-US' })
 await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: cfg.baseUrl })
 // English labels (the portal's default is Chinese; the language is remembered in localStorage)
 await context.addInitScript(() => {
   if (!localStorage.getItem('wp.locale')) localStorage.setItem('wp.locale', 'en')
 })
-const page = await context.newPage()
-page.setDefaultTimeout(20_000)
-const consoleErrors = []
-page.on('console', (m) => {
-  if (m.type() === 'error') consoleErrors.push(m.text())
-})
-page.on('pageerror', (e) => consoleErrors.push(String(e)))
 
-let n = 0
-async function step(name, fn) {
-  n += 1
-  const file = `${String(n).padStart(2, '0')}-${name}`
-  const started = Date.now()
-  log(`step ${file}`)
-  try {
-    await fn()
-    await page.waitForTimeout(300)
-    await page.screenshot({ path: join(cfg.outDir, `${file}.png`), fullPage: true })
-    steps.push({ name, ok: true, ms: Date.now() - started, screenshot: `${file}.png` })
-  } catch (e) {
-    await page.screenshot({ path: join(cfg.outDir, `${file}-FAILED.png`), fullPage: true }).catch(() => {})
-    steps.push({ name, ok: false, ms: Date.now() - started, screenshot: `${file}-FAILED.png`, error: String(e?.stack ?? e) })
-    throw e
-  }
-}
 const testId = (id) => page.locator(`[data-testid="${id}"]`)
 async function pickOption(text) {
   await page.locator('.n-base-select-menu:visible').first().waitFor()
@@ -179,8 +144,5 @@ try {
 } catch (e) {
   result.failed = String(e?.message ?? e)
 } finally {
-  result.consoleErrors = consoleErrors.slice(0, 20)
-  await browser.close()
-  process.stdout.write(JSON.stringify(result) + '\n')
+  await finish(result)
 }
-process.exit(result.ok ? 0 : 1)

@@ -5,18 +5,13 @@ it refused (401); a viewer has no such screen. Screenshots go to ``test-artifact
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import subprocess
 import uuid
-from typing import Any
 
 import pytest
 
 from devstack.stack import Stack
 
-from .conftest import ARTIFACTS, CHROMIUM, PORTAL
+from .conftest import ARTIFACTS, CHROMIUM, PORTAL, run_scenario
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -32,35 +27,15 @@ def _viewer_key(stack: Stack, name: str) -> str:
         return key
 
 
-def _run(stack: Stack, config: dict[str, Any]) -> dict[str, Any]:
-    node = shutil.which("node")
-    assert node is not None
-    env = {**os.environ, "E2E_CONFIG": json.dumps(config)}
-    proc = subprocess.run(
-        [node, str(SCENARIO)], cwd=PORTAL, env=env, capture_output=True, text=True, timeout=300, check=False
-    )
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
-    if not lines:
-        pytest.fail(f"the scenario printed no result (exit {proc.returncode}):\n{proc.stderr[-4000:]}")
-    result: dict[str, Any] = json.loads(lines[-1])
-    if not result.get("ok"):
-        failed = next((s for s in result.get("steps", []) if not s.get("ok")), None)
-        pytest.fail(
-            f"browser scenario failed at {failed['name'] if failed else '?'}: {result.get('failed')}\n"
-            f"{failed.get('error', '') if failed else ''}\nconsole errors: {result.get('consoleErrors')}\n"
-            f"screenshots: {OUT}\n{stack.log_tails()}"
-        )
-    return result
-
-
 def test_api_keys_screen(platform_stack: Stack) -> None:
     suffix = uuid.uuid4().hex[:6]
     name = f"e2e-ci-{suffix}"
     OUT.mkdir(parents=True, exist_ok=True)
     for old in OUT.glob("*.png"):
         old.unlink()
-    result = _run(
+    result = run_scenario(
         platform_stack,
+        SCENARIO,
         {
             "baseUrl": platform_stack.base_url,
             "token": platform_stack.admin_token,
@@ -69,6 +44,8 @@ def test_api_keys_screen(platform_stack: Stack) -> None:
             "outDir": str(OUT),
             "keyName": name,
         },
+        OUT,
+        timeout=300,
     )
     assert [s["name"] for s in result["steps"]] == [
         "admin-nav",
