@@ -76,10 +76,10 @@ class ApiKeyView(BaseModel):
     status: Literal["active", "expired", "revoked"] = Field(description="revoked wins over expired")
 
     @classmethod
-    def of(cls, row: Record, now: datetime | None = None) -> ApiKeyView:
+    def of(cls, row: Record) -> ApiKeyView:
         if row.revoked_at is not None:
             status: Literal["active", "expired", "revoked"] = "revoked"
-        elif expired(row.expires_at, now or datetime.now(UTC)):
+        elif expired(row.expires_at, datetime.now(UTC)):
             status = "expired"
         else:
             status = "active"
