@@ -13,58 +13,11 @@
 // REST API (to check what a click started there).
 // Every step takes a screenshot (NN-step.png; NN-step-FAILED.png when it fails). The last line on stdout is a JSON
 // summary: { ok, steps: [{ name, ok, ms, screenshot, error? }], workflowId, failed? }.
-import { mkdirSync } from 'node:fs'
-import { join } from 'node:path'
-import { chromium } from 'playwright-core'
+import { openBrowser } from './harness.mjs'
 
 const cfg = JSON.parse(process.env.E2E_CONFIG ?? '{}')
-const out = cfg.outDir
-mkdirSync(out, { recursive: true })
-const steps = []
+const { page, steps, step, finish } = await openBrowser(cfg, { locale: 'zh-CN' })
 const result = { ok: false, steps, workflowId: null }
-const log = (msg) => process.stderr.write(`[e2e] ${msg}\n`)
-
-const browser = await chromium.launch({
-  executablePath: cfg.chromium,
-  headless: true,
-  // playwright-core gives every launch a fresh temporary profile (user data dir)
-  args: [
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-quic',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-    '--disable-dev-shm-usage',
-  ],
-})
-const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, locale: 'zh-CN' })
-const page = await context.newPage()
-page.setDefaultTimeout(20_000)
-const consoleErrors = []
-page.on('console', (m) => {
-  if (m.type() === 'error') consoleErrors.push(m.text())
-})
-page.on('pageerror', (e) => consoleErrors.push(String(e)))
-
-let n = 0
-async function step(name, fn) {
-  n += 1
-  const file = `${String(n).padStart(2, '0')}-${name}`
-  const started = Date.now()
-  log(`step ${file}`)
-  try {
-    await fn()
-    await page.waitForTimeout(350) // let transitions settle before the screenshot
-    await page.screenshot({ path: join(out, `${file}.png`), fullPage: true })
-    steps.push({ name, ok: true, ms: Date.now() - started, screenshot: `${file}.png` })
-  } catch (e) {
-    await page.screenshot({ path: join(out, `${file}-FAILED.png`), fullPage: true }).catch(() => {})
-    steps.push({ name, ok: false, ms: Date.now() - started, screenshot: `${file}-FAILED.png`, error: String(e?.stack ?? e) })
-    throw e
-  }
-}
 
 const testId = (id) => page.locator(`[data-testid="${id}"]`)
 async function pickOption(text) {
@@ -766,8 +719,5 @@ try {
 } catch (e) {
   result.failed = String(e?.message ?? e)
 } finally {
-  result.consoleErrors = consoleErrors.slice(0, 20)
-  await browser.close()
-  process.stdout.write(JSON.stringify(result) + '\n')
+  await finish(result)
 }
-process.exit(result.ok ? 0 : 1)

@@ -24,6 +24,7 @@ const routes: RouteRecordRaw[] = [
   { path: '/backfill', name: 'backfill', component: () => import('./views/BackfillView.vue') },
   { path: '/openlineage', name: 'openlineage', component: () => import('./views/OpenLineageJobsView.vue') },
   { path: '/lineage', name: 'lineage', component: () => import('./views/LineageView.vue') },
+  { path: '/admin/api-keys', name: 'api-keys', component: () => import('./views/ApiKeysView.vue') },
   { path: '/:pathMatch(.*)*', redirect: '/workflows' },
 ]
 

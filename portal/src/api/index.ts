@@ -2,7 +2,10 @@
 import { token } from './auth'
 import { ApiClient, type ApiError } from './client'
 import type {
+  ApiKey,
+  ApiKeyInput,
   ChangeSummary,
+  CreatedApiKey,
   DsRestore,
   InstanceDetail,
   JobIdentity,
@@ -176,4 +179,12 @@ export const api = {
   createJobPattern: (body: JobPatternInput) =>
     client.post<JobPatternSet>(`${V1}/openlineage/patterns`, body),
   deleteJobPattern: (id: number) => client.delete(`${V1}/openlineage/patterns/${id}`),
+
+  /** API keys (admin): never their secret */
+  listApiKeys: (includeRevoked: boolean, page = 1, pageSize = 200) =>
+    client.get<Page<ApiKey>>(`${V1}/api-keys`, { include_revoked: includeRevoked, page, page_size: pageSize }),
+  /** 201: the answer's `key` is the secret, shown this once */
+  createApiKey: (body: ApiKeyInput) => client.post<CreatedApiKey>(`${V1}/api-keys`, body),
+  /** idempotent; 409 for the last active admin key */
+  revokeApiKey: (id: number) => client.delete(`${V1}/api-keys/${id}`),
 }

@@ -743,7 +743,11 @@ export interface paths {
         put?: never;
         /**
          * Create Api Key
-         * @description A new key; the answer's ``key`` is the secret, shown this once (only its SHA-256 is kept).
+         * @description A new key; the answer's ``key`` is the secret, shown this once (only its SHA-256 is kept). Without an expiry
+         *     it lives the gateway's default lifetime (90 days); a key that never expires needs ``never_expires: true``.
+         *     ``scopes`` limits a machine's key to some routes (a call outside them: 403 ``insufficient-scope``):
+         *     ``workflows:read`` (every read), ``workflows:write`` (changes and approvals), ``publish`` (publish, online,
+         *     offline, run, restore), ``lineage:write`` (``POST /lineage``), ``admin`` (keys, audit log).
          */
         post: operations["create_api_key_api_v1_api_keys_post"];
         delete?: never;
@@ -942,12 +946,37 @@ export interface components {
             /** Distance */
             distance: number;
         };
-        /** ApiKeyInput */
+        /**
+         * ApiKeyInput
+         * @description A new API key. Its expiry is one of ``expires_at``, ``expires_in_days`` or ``never_expires: true``; none of
+         *     them: the gateway's default lifetime (``GATEWAY_KEY_LIFETIME_DAYS``, 90 days).
+         */
         ApiKeyInput: {
             /** Name */
             name: string;
             /** Roles */
             roles: components["schemas"]["Role"][];
+            /**
+             * Scopes
+             * @description limit the key to these scopes (a machine's key): workflows:read (every read), workflows:write (changes, approvals), publish (publish, online/offline, run, restore), lineage:write (POST /lineage only), admin (API keys, audit log); left out or null: only its roles limit it
+             */
+            scopes?: components["schemas"]["Scope"][] | null;
+            /**
+             * Expires At
+             * @description refused from then on (with its UTC offset; in the future, within 3660 days)
+             */
+            expires_at?: string | null;
+            /**
+             * Expires In Days
+             * @description refused this many days from now
+             */
+            expires_in_days?: number | null;
+            /**
+             * Never Expires
+             * @description a key that never expires, on purpose
+             * @default false
+             */
+            never_expires?: boolean;
         };
         /** ApiKeyPage */
         ApiKeyPage: {
@@ -971,16 +1000,35 @@ export interface components {
             /** Roles */
             roles: string[];
             /**
+             * Scopes
+             * @description the only scopes the key may use; null: no limit but its roles
+             */
+            scopes: string[] | null;
+            /**
              * Created At
              * Format: date-time
              */
             created_at: string;
             /** Created By */
             created_by: string;
+            /**
+             * Expires At
+             * @description refused from then on; null: never expires
+             */
+            expires_at: string | null;
             /** Revoked At */
             revoked_at: string | null;
-            /** Last Used At */
+            /**
+             * Last Used At
+             * @description its last use, written at most once per GATEWAY_KEY_TOUCH_INTERVAL_S (60 s)
+             */
             last_used_at: string | null;
+            /**
+             * Status
+             * @description revoked wins over expired
+             * @enum {string}
+             */
+            status: "active" | "expired" | "revoked";
         };
         /**
          * AppliedPending
@@ -1229,16 +1277,35 @@ export interface components {
             /** Roles */
             roles: string[];
             /**
+             * Scopes
+             * @description the only scopes the key may use; null: no limit but its roles
+             */
+            scopes: string[] | null;
+            /**
              * Created At
              * Format: date-time
              */
             created_at: string;
             /** Created By */
             created_by: string;
+            /**
+             * Expires At
+             * @description refused from then on; null: never expires
+             */
+            expires_at: string | null;
             /** Revoked At */
             revoked_at: string | null;
-            /** Last Used At */
+            /**
+             * Last Used At
+             * @description its last use, written at most once per GATEWAY_KEY_TOUCH_INTERVAL_S (60 s)
+             */
             last_used_at: string | null;
+            /**
+             * Status
+             * @description revoked wins over expired
+             * @enum {string}
+             */
+            status: "active" | "expired" | "revoked";
             /** Key */
             key: string;
         };
@@ -2861,6 +2928,11 @@ export interface components {
             new?: components["schemas"]["Schedule"] | null;
         };
         /**
+         * Scope
+         * @enum {string}
+         */
+        Scope: "workflows:read" | "workflows:write" | "publish" | "lineage:write" | "admin";
+        /**
          * SetTaskTablesIn
          * @description Replace a task's read set and/or write set (``null``/absent: that side stays).
          */
@@ -4180,7 +4252,7 @@ export interface operations {
                     "application/json": components["schemas"]["TaskPage"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4189,7 +4261,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4267,7 +4339,7 @@ export interface operations {
                     "application/json": components["schemas"]["TaskDetail"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4276,7 +4348,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4352,7 +4424,7 @@ export interface operations {
                     "application/json": components["schemas"]["TaskView"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4361,7 +4433,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4441,7 +4513,7 @@ export interface operations {
                     "application/json": components["schemas"]["Task"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4450,7 +4522,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4524,7 +4596,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4533,7 +4605,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4619,7 +4691,7 @@ export interface operations {
                     "application/json": components["schemas"]["WorkflowPage"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4628,7 +4700,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4706,7 +4778,7 @@ export interface operations {
                     "application/json": components["schemas"]["WorkflowDetail"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4715,7 +4787,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4791,7 +4863,7 @@ export interface operations {
                     "application/json": components["schemas"]["WorkflowView"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4800,7 +4872,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4880,7 +4952,7 @@ export interface operations {
                     "application/json": components["schemas"]["WorkflowDetail"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4889,7 +4961,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4966,7 +5038,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4975,7 +5047,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5055,7 +5127,7 @@ export interface operations {
                     "application/json": components["schemas"]["WorkflowDetail"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5064,7 +5136,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5140,7 +5212,7 @@ export interface operations {
                     "application/json": components["schemas"]["WorkflowDetail"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5149,7 +5221,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5225,7 +5297,7 @@ export interface operations {
                     "application/json": components["schemas"]["WorkflowDetail"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5234,7 +5306,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5310,7 +5382,7 @@ export interface operations {
                     "application/json": components["schemas"]["WorkflowDetail"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5319,7 +5391,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5400,7 +5472,7 @@ export interface operations {
                     "application/json": components["schemas"]["VersionPage"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5409,7 +5481,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5486,7 +5558,7 @@ export interface operations {
                     "application/json": components["schemas"]["Version"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5495,7 +5567,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5574,7 +5646,7 @@ export interface operations {
                     "application/json": components["schemas"]["ChangeSummary"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5583,7 +5655,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5663,7 +5735,7 @@ export interface operations {
                     "application/json": components["schemas"]["RollbackResult"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5672,7 +5744,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5752,7 +5824,7 @@ export interface operations {
                     "application/json": components["schemas"]["PublishAccepted"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5761,7 +5833,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5840,7 +5912,7 @@ export interface operations {
                     "application/json": components["schemas"]["WorkflowExecutions"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5849,7 +5921,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5926,7 +5998,7 @@ export interface operations {
                     "application/json": components["schemas"]["InstanceDetail"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5935,7 +6007,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6017,7 +6089,7 @@ export interface operations {
                     "application/json": components["schemas"]["TaskLogPage"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6026,7 +6098,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6107,7 +6179,7 @@ export interface operations {
                     "application/json": components["schemas"]["PublishRecordPage"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6116,7 +6188,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6195,7 +6267,7 @@ export interface operations {
                     "application/json": components["schemas"]["PublishRecord"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6204,7 +6276,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6282,7 +6354,7 @@ export interface operations {
                     "application/json": components["schemas"]["BatchRunResult"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6291,7 +6363,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6383,7 +6455,7 @@ export interface operations {
                     "application/json": components["schemas"]["RunView"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6392,7 +6464,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6469,7 +6541,7 @@ export interface operations {
                     "application/json": components["schemas"]["RunView"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6478,7 +6550,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6554,7 +6626,7 @@ export interface operations {
                     "application/json": components["schemas"]["Restore"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6563,7 +6635,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6639,7 +6711,7 @@ export interface operations {
                     "application/json": components["schemas"]["Restore"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6648,7 +6720,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6724,7 +6796,7 @@ export interface operations {
                     "application/json": components["schemas"]["Restore"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6733,7 +6805,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6807,7 +6879,7 @@ export interface operations {
                     "application/json": components["schemas"]["Me"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6816,7 +6888,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6894,7 +6966,7 @@ export interface operations {
                     "application/json": components["schemas"]["MigrationPreview"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6903,7 +6975,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6981,7 +7053,7 @@ export interface operations {
                     "application/json": components["schemas"]["MigrationResult"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6990,7 +7062,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7070,7 +7142,7 @@ export interface operations {
                     "application/json": components["schemas"]["ProposalPage"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7079,7 +7151,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7153,7 +7225,7 @@ export interface operations {
                     "application/json": components["schemas"]["ProposalRebuild"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7162,7 +7234,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7238,7 +7310,7 @@ export interface operations {
                     "application/json": components["schemas"]["ProposalPreview"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7247,7 +7319,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7327,7 +7399,7 @@ export interface operations {
                     "application/json": components["schemas"]["ProposalAccepted"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7336,7 +7408,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7412,7 +7484,7 @@ export interface operations {
                     "application/json": components["schemas"]["ProposalSummary"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7421,7 +7493,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7499,7 +7571,7 @@ export interface operations {
                     "application/json": components["schemas"]["TableSearch"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7508,7 +7580,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7587,7 +7659,7 @@ export interface operations {
                     "application/json": components["schemas"]["TableLineage"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7596,7 +7668,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7675,7 +7747,7 @@ export interface operations {
                     "application/json": components["schemas"]["TableImpact"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7684,7 +7756,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7763,7 +7835,7 @@ export interface operations {
                     "application/json": components["schemas"]["DagLineageCheck"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7772,7 +7844,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7852,7 +7924,7 @@ export interface operations {
                     "application/json": components["schemas"]["ApiKeyPage"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7861,7 +7933,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7939,7 +8011,7 @@ export interface operations {
                     "application/json": components["schemas"]["CreatedApiKey"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7948,7 +8020,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8022,7 +8094,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8031,7 +8103,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8114,7 +8186,7 @@ export interface operations {
                     "application/json": components["schemas"]["AuditPage"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8123,7 +8195,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8202,7 +8274,7 @@ export interface operations {
                     "application/json": components["schemas"]["LineageAccepted"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8211,7 +8283,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8301,7 +8373,7 @@ export interface operations {
                     "application/json": components["schemas"]["OpenLineageJobIdentity"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8310,7 +8382,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8390,7 +8462,7 @@ export interface operations {
                     "application/json": components["schemas"]["OpenLineageJobIdentity"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8399,7 +8471,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8473,7 +8545,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8482,7 +8554,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8556,7 +8628,7 @@ export interface operations {
                     "application/json": components["schemas"]["OpenLineageJobPatternPage"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8565,7 +8637,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8643,7 +8715,7 @@ export interface operations {
                     "application/json": components["schemas"]["OpenLineageJobPatternSet"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8652,7 +8724,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8732,7 +8804,7 @@ export interface operations {
                     "application/json": components["schemas"]["OpenLineageJobPatternSet"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8741,7 +8813,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8815,7 +8887,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8824,7 +8896,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8902,7 +8974,7 @@ export interface operations {
                     "application/json": components["schemas"]["UnmappedJobPage"];
                 };
             };
-            /** @description Missing, unknown or revoked API key (problem JSON) */
+            /** @description Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8911,7 +8983,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key lacks the role (problem JSON) */
+            /** @description The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) (problem JSON) */
             403: {
                 headers: {
                     [name: string]: unknown;

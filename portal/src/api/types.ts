@@ -183,6 +183,12 @@ export type ProposalDag = S['ProposalDag']
 export type ProposalPreview = S['ProposalPreview']
 export type ProposalAccepted = S['ProposalAccepted']
 export type Me = S['Me']
+/** API keys for machines (admin): listed without their secret, which only the creation's answer holds, once */
+export type ApiKey = S['ApiKeyView']
+export type CreatedApiKey = S['CreatedApiKey']
+export type ApiKeyInput = S['ApiKeyInput']
+export type Role = S['Role']
+export type Scope = S['Scope']
 /** Lineage for people (issue 21 item 3): table search, a table's lineage, impact analysis, a DAG's lineage check */
 export type TableSearch = S['TableSearch']
 export type TableLineage = S['TableLineage']

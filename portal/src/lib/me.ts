@@ -13,3 +13,5 @@ export function grants(roles: readonly string[] | undefined, needed: string): bo
 
 /** editor (or admin): tasks, workflows, migrations, proposals. Unknown (not loaded yet): false. */
 export const canEdit = computed(() => grants(me.value?.roles, 'editor'))
+/** admin: API keys (the navigation shows the screen to admins only). Unknown (not loaded yet): false. */
+export const isAdmin = computed(() => me.value?.roles.includes('admin') ?? false)

@@ -14,6 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from enum import StrEnum
+from typing import TypeVar
+
+E = TypeVar("E", bound=StrEnum)
 
 
 class Role(StrEnum):
@@ -40,18 +43,24 @@ def grants(held: Iterable[str], needed: Role) -> bool:
 
 def parse_roles(raw: Iterable[str]) -> list[Role]:
     """Validate and normalise role names (order kept, duplicates dropped); ``ValueError`` names the bad one."""
-    out: list[Role] = []
+    return parse_names(Role, raw, kind="role", empty="give at least one role")
+
+
+def parse_names(kind_of: type[E], raw: Iterable[str], *, kind: str, empty: str) -> list[E]:
+    """Members of ``kind_of`` named in ``raw`` (trimmed, lower-cased, blanks skipped, order kept, duplicates dropped);
+    ``ValueError`` names the bad one (``unknown {kind} …``), or says ``empty`` when none is named."""
+    out: list[E] = []
     for name in raw:
         name = name.strip().lower()
         if not name:
             continue
         try:
-            role = Role(name)
+            member = kind_of(name)
         except ValueError:
-            allowed = ", ".join(r.value for r in ALL_ROLES)
-            raise ValueError(f"unknown role {name!r} (allowed: {allowed})") from None
-        if role not in out:
-            out.append(role)
+            allowed = ", ".join(m.value for m in kind_of)
+            raise ValueError(f"unknown {kind} {name!r} (allowed: {allowed})") from None
+        if member not in out:
+            out.append(member)
     if not out:
-        raise ValueError("give at least one role")
+        raise ValueError(empty)
     return out

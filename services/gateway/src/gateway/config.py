@@ -76,6 +76,8 @@ class Settings(ServiceSettings):
     #: a key found valid is trusted this long without a database look-up: a revocation takes effect in every gateway
     #: process within this bound (at once in the one that revoked it); 0 looks every request up
     key_cache_ttl_s: float = Field(default=5.0, ge=0, le=60)
+    #: the lifetime of a new API key when its creator gives no expiry (days)
+    key_lifetime_days: int = Field(default=90, ge=1, le=3660)
     #: Python's young-generation GC threshold for this process (default 700; 0 keeps it). A list page allocates some
     #: tens of thousands of objects, nearly all freed by reference counting; with 700 the collector runs many times
     #: per request, and every few hundred requests a full collection walks everything the process holds.

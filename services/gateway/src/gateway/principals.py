@@ -7,6 +7,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 
 @dataclass(frozen=True)
@@ -15,16 +16,33 @@ class Principal:
     name: str
     roles: tuple[str, ...]
     key_prefix: str
+    #: the only scopes the key may use (``gateway.domain.scopes``); ``None``: no limit but its roles
+    scopes: frozenset[str] | None = None
+    #: when the key stops working; ``None``: never
+    expires_at: datetime | None = None
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 class VerifiedKeys:
     """Keys found valid in the database, by SHA-256 digest, each trusted for ``ttl_s`` (monotonic clock) after its
-    look-up; at most ``max_keys`` (the least recently verified go first). ``ttl_s == 0`` disables it."""
+    look-up, never past the key's ``expires_at`` (``wall`` clock); at most ``max_keys`` (the least recently verified
+    go first). ``ttl_s == 0`` disables it."""
 
-    def __init__(self, ttl_s: float, *, max_keys: int = 10_000, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        ttl_s: float,
+        *,
+        max_keys: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], datetime] = _now,
+    ) -> None:
         self.ttl_s = ttl_s
         self.max_keys = max_keys
         self.clock = clock
+        self.wall = wall
         self._keys: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
 
     def get(self, digest: str) -> Principal | None:
@@ -40,7 +58,12 @@ class VerifiedKeys:
     def put(self, digest: str, principal: Principal) -> None:
         if self.ttl_s <= 0:
             return
-        self._keys[digest] = (principal, self.clock() + self.ttl_s)
+        trust_s = self.ttl_s
+        if principal.expires_at is not None:
+            trust_s = min(trust_s, (principal.expires_at - self.wall()).total_seconds())
+            if trust_s <= 0:
+                return
+        self._keys[digest] = (principal, self.clock() + trust_s)
         self._keys.move_to_end(digest)
         while len(self._keys) > self.max_keys:
             self._keys.popitem(last=False)

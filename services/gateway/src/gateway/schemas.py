@@ -7,14 +7,15 @@ service's own 4xx problem is passed through unchanged.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from common.bounds import INT4_MAX, INT8_MAX, ExpectedNumber, Id, Name, Number
 from common.workflow import MAX_DESCRIPTION_CHARS, MAX_EDGES_PER_WORKFLOW, MAX_PARAMS, MAX_TASKS_PER_WORKFLOW
 from gateway.domain.roles import Role
+from gateway.domain.scopes import Scope
 
 TaskType = Literal[
     "SHELL", "SQL", "PYTHON", "HTTP", "PROCEDURE", "DATAX", "SPARK", "FLINK", "CONDITIONS", "SUB_WORKFLOW", "SWITCH"
@@ -210,11 +211,41 @@ class BatchRunInput(RunInput):
 
 
 class ApiKeyInput(BaseModel):
+    """A new API key. Its expiry is one of ``expires_at``, ``expires_in_days`` or ``never_expires: true``; none of
+    them: the gateway's default lifetime (``GATEWAY_KEY_LIFETIME_DAYS``, 90 days)."""
+
     model_config = ConfigDict(extra="forbid")
 
     #: the user the key acts as
     name: str = Field(min_length=1, max_length=128, pattern=r"^\S(.*\S)?$")
     roles: list[Role] = Field(min_length=1)
+    scopes: list[Scope] | None = Field(
+        default=None,
+        min_length=1,
+        description="limit the key to these scopes (a machine's key): workflows:read (every read), workflows:write "
+        "(changes, approvals), publish (publish, online/offline, run, restore), lineage:write (POST /lineage only), "
+        "admin (API keys, audit log); left out or null: only its roles limit it",
+    )
+    expires_at: AwareDatetime | None = Field(
+        default=None, description="refused from then on (with its UTC offset; in the future, within 3660 days)"
+    )
+    expires_in_days: int | None = Field(default=None, ge=1, le=3660, description="refused this many days from now")
+    never_expires: bool = Field(default=False, description="a key that never expires, on purpose")
+
+    @model_validator(mode="after")
+    def _one_expiry(self) -> ApiKeyInput:
+        given = [self.expires_at is not None, self.expires_in_days is not None, self.never_expires]
+        if sum(given) > 1:
+            raise ValueError("give at most one of expires_at, expires_in_days and never_expires")
+        return self
+
+    def expiry(self, now: datetime, default_days: int) -> datetime | None:
+        """When the key expires (``None``: never)."""
+        if self.never_expires:
+            return None
+        if self.expires_at is not None:
+            return self.expires_at
+        return now + timedelta(days=self.expires_in_days or default_days)
 
 
 class Me(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -85,7 +86,8 @@ async def test_request_bodies_and_secrets_are_not_recorded(client: httpx.AsyncCl
     everything = repr(rows)
     assert created["key"] not in everything
     assert "s3cr3t" not in everything
-    assert rows[0]["detail"] == f"key {created['id']} ({created['key'][:8]}…) for hank: admin"
+    expires = datetime.fromisoformat(created["expires_at"]).isoformat(timespec="seconds")
+    assert rows[0]["detail"] == f"key {created['id']} ({created['key'][:8]}…) for hank: admin; expires {expires}"
 
 
 async def test_audit_log_api_filters_and_pages(client: httpx.AsyncClient, fakes: FakeServices) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -13,8 +14,10 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from common.db import ServiceDatabase, create_engine
+from common.migrations import upgrade
 from common.testing.fixtures import ProvisionFn
 from gateway.__main__ import main
+from gateway.config import MIGRATIONS
 from gateway.db.tables import metadata
 
 
@@ -111,3 +114,78 @@ def test_bad_configuration_fails_at_start(monkeypatch: pytest.MonkeyPatch, capsy
     err = capsys.readouterr().err
     assert "bootstrap_admin_token must be at least 16 characters" in err
     assert "tiny-secret-xyz" not in err  # the rejected secret is not echoed
+
+
+async def test_keys_expiry_and_scopes_from_the_cli(
+    fresh_db: ServiceDatabase, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert await _run("migrate") == 0
+    capsys.readouterr()
+    before = datetime.now(UTC)
+    assert (
+        await _run("keys", "create", "--name", "ci", "--roles", "publisher", "--scopes", "publish,workflows:read") == 0
+    )
+    err = capsys.readouterr().err
+    assert "scopes publish,workflows:read" in err
+    assert await _run("keys", "create", "--name", "spark", "--roles", "lineage", "--expires", "12h") == 0
+    assert await _run("keys", "create", "--name", "ops", "--roles", "admin", "--expires", "never") == 0
+    assert "expires never" in capsys.readouterr().err
+    rows = await _rows(fresh_db, "SELECT name, scopes, expires_at FROM api_key ORDER BY id")
+    assert [(r["name"], r["scopes"]) for r in rows] == [
+        ("ci", ["publish", "workflows:read"]),
+        ("spark", None),
+        ("ops", None),
+    ]
+    ci, spark, ops = (r["expires_at"] for r in rows)
+    assert isinstance(ci, datetime)
+    assert isinstance(spark, datetime)
+    # the default lifetime (90 days), and a duration
+    assert before + timedelta(days=90) <= ci <= datetime.now(UTC) + timedelta(days=90)
+    assert before + timedelta(hours=12) <= spark <= datetime.now(UTC) + timedelta(hours=12)
+    assert ops is None
+
+    assert await _run("keys", "list") == 0
+    table = capsys.readouterr().out.splitlines()
+    assert "publish,workflows:read" in table[0]
+    assert "cli:" in table[0]
+    assert "expires " + ci.isoformat(timespec="seconds") in table[0]
+    assert "never used" in table[0]
+    assert "(all)" in table[1]
+    assert "never expires" in table[2]
+    assert await _run("keys", "list", "--json") == 0
+    listed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(k["scopes"], k["status"]) for k in listed] == [
+        (["publish", "workflows:read"], "active"),
+        (None, "active"),
+        (None, "active"),
+    ]
+
+    for argv, message in [
+        (("--roles", "viewer", "--expires", "yesterday"), "is not 'never', a duration"),
+        (("--roles", "viewer", "--expires", "2020-01-01"), "is not in the future"),
+        (("--roles", "viewer", "--scopes", "deploy"), "unknown scope 'deploy'"),
+        (("--roles", "viewer", "--scopes", "publish"), "cannot use the scopes 'publish'"),
+    ]:
+        assert await _run("keys", "create", "--name", "bad", *argv) == 1
+        assert message in capsys.readouterr().err
+    assert len(await _rows(fresh_db, "SELECT id FROM api_key")) == 3
+
+
+async def test_keys_made_before_expiry_and_scopes_keep_working(fresh_db: ServiceDatabase) -> None:
+    """Migration 0003 leaves existing keys unlimited: no expiry, no scopes."""
+    await upgrade(MIGRATIONS, fresh_db.url, fresh_db.schema, revision="0002")
+    engine = create_engine(fresh_db.url, schema=fresh_db.schema, pool_size=1)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO api_key (name, key_prefix, key_hash, roles, created_by) "
+                    "VALUES ('old', 'abcdefgh', :digest, ARRAY['publisher'], 'cli')"
+                ),
+                {"digest": hashlib.sha256(b"old").hexdigest()},
+            )
+    finally:
+        await engine.dispose()
+    await upgrade(MIGRATIONS, fresh_db.url, fresh_db.schema)
+    [row] = await _rows(fresh_db, "SELECT name, roles, scopes, expires_at FROM api_key")
+    assert row == {"name": "old", "roles": ["publisher"], "scopes": None, "expires_at": None}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeAlias
 
 from sqlalchemy import Row, and_, func, or_, select, update
@@ -23,16 +23,34 @@ KEY_COLUMNS = (
     api_key.c.created_by,
     api_key.c.revoked_at,
     api_key.c.last_used_at,
+    api_key.c.expires_at,
+    api_key.c.scopes,
 )
 
 
 async def insert_key(
-    session: AsyncSession, *, name: str, prefix: str, digest: str, roles: Sequence[str], created_by: str
+    session: AsyncSession,
+    *,
+    name: str,
+    prefix: str,
+    digest: str,
+    roles: Sequence[str],
+    created_by: str,
+    expires_at: datetime | None,
+    scopes: Sequence[str] | None = None,
 ) -> Record:
     row = (
         await session.execute(
             api_key.insert()
-            .values(name=name, key_prefix=prefix, key_hash=digest, roles=list(roles), created_by=created_by)
+            .values(
+                name=name,
+                key_prefix=prefix,
+                key_hash=digest,
+                roles=list(roles),
+                created_by=created_by,
+                expires_at=expires_at,
+                scopes=None if scopes is None else list(scopes),
+            )
             .returning(*KEY_COLUMNS)
         )
     ).one()
@@ -89,11 +107,17 @@ async def revoke_key(session: AsyncSession, key_id: int) -> Record | None:
 
 
 async def lock_active_admins(session: AsyncSession) -> list[int]:
-    """Ids of the active admin keys, locked until the end of the transaction (two concurrent revocations cannot
-    both see "another admin is left")."""
+    """Ids of the keys that can still administer (not revoked, not expired, the role ``admin`` and no scopes or the
+    scope ``admin``), locked until the end of the transaction (two concurrent revocations cannot both see "another
+    admin is left")."""
     rows = await session.execute(
         select(api_key.c.id)
-        .where(api_key.c.revoked_at.is_(None), api_key.c.roles.contains(["admin"]))
+        .where(
+            api_key.c.revoked_at.is_(None),
+            api_key.c.roles.contains(["admin"]),
+            or_(api_key.c.expires_at.is_(None), api_key.c.expires_at > func.now()),
+            or_(api_key.c.scopes.is_(None), api_key.c.scopes.contains(["admin"])),
+        )
         .order_by(api_key.c.id)
         .with_for_update()
     )

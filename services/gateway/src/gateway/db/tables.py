@@ -22,6 +22,7 @@ from common.db import new_metadata
 metadata = new_metadata()
 
 ROLE_NAMES = ("viewer", "editor", "approver", "publisher", "admin", "lineage")
+SCOPE_NAMES = ("workflows:read", "workflows:write", "publish", "lineage:write", "admin")
 
 api_key = Table(
     "api_key",
@@ -38,12 +39,22 @@ api_key = Table(
     Column("created_by", String(128), nullable=False),
     Column("revoked_at", DateTime(timezone=True), nullable=True),
     Column("last_used_at", DateTime(timezone=True), nullable=True),
+    #: refused from then on; ``NULL``: never expires
+    Column("expires_at", DateTime(timezone=True), nullable=True),
+    #: the only scopes the key may use (``gateway.domain.scopes``); ``NULL``: no limit but its roles
+    Column("scopes", ARRAY(Text), nullable=True),
     CheckConstraint("cardinality(roles) > 0", name="roles_not_empty"),
     CheckConstraint(
         "roles <@ ARRAY[" + ", ".join(f"'{r}'" for r in ROLE_NAMES) + "]::text[]",
         name="roles_known",
     ),
     CheckConstraint("key_hash ~ '^[0-9a-f]{64}$'", name="key_hash_sha256"),
+    CheckConstraint(
+        "scopes IS NULL OR (cardinality(scopes) > 0 AND scopes <@ ARRAY["
+        + ", ".join(f"'{s}'" for s in SCOPE_NAMES)
+        + "]::text[])",
+        name="scopes_known",
+    ),
 )
 
 Index("ix_api_key_name", api_key.c.name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -20,11 +21,26 @@ Admin = Annotated[Principal, Depends(require(Role.ADMIN))]
 
 @router.post("/api-keys", status_code=201, response_model=CreatedApiKey)
 async def create_api_key(body: ApiKeyInput, request: Request, deps: DepsDep, admin: Admin) -> CreatedApiKey:
-    """A new key; the answer's ``key`` is the secret, shown this once (only its SHA-256 is kept)."""
+    """A new key; the answer's ``key`` is the secret, shown this once (only its SHA-256 is kept). Without an expiry
+    it lives the gateway's default lifetime (90 days); a key that never expires needs ``never_expires: true``.
+    ``scopes`` limits a machine's key to some routes (a call outside them: 403 ``insufficient-scope``):
+    ``workflows:read`` (every read), ``workflows:write`` (changes and approvals), ``publish`` (publish, online,
+    offline, run, restore), ``lineage:write`` (``POST /lineage``), ``admin`` (keys, audit log)."""
     created = await auth.create_api_key(
-        deps.sessions, name=body.name, roles=[r.value for r in body.roles], created_by=admin.name
+        deps.sessions,
+        name=body.name,
+        roles=[r.value for r in body.roles],
+        created_by=admin.name,
+        expires_at=body.expiry(datetime.now(UTC), deps.settings.key_lifetime_days),
+        scopes=None if body.scopes is None else [s.value for s in body.scopes],
     )
-    note(request, f"key {created.id} ({created.key_prefix}…) for {created.name}: {','.join(created.roles)}")
+    limits = f"; scopes {','.join(created.scopes)}" if created.scopes is not None else ""
+    until = created.expires_at.isoformat(timespec="seconds") if created.expires_at else "never"
+    note(
+        request,
+        f"key {created.id} ({created.key_prefix}…) for {created.name}: {','.join(created.roles)}{limits}; "
+        f"expires {until}",
+    )
     return created
 
 

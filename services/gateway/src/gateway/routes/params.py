@@ -25,8 +25,15 @@ DsInstancePath = Annotated[int, Path(ge=1, le=INT4_MAX)]
 
 #: the problem answers every route may give (a service's own 4xx problem is passed through as it is)
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: {"model": Problem, "description": "Missing, unknown or revoked API key (problem JSON)"},
-    403: {"model": Problem, "description": "The key lacks the role (problem JSON)"},
+    401: {
+        "model": Problem,
+        "description": "Missing, unknown or revoked API key, or expired (`api-key-expired`) (problem JSON)",
+    },
+    403: {
+        "model": Problem,
+        "description": "The key lacks the role, or the scope (`insufficient-scope`, naming it in `scope`) "
+        "(problem JSON)",
+    },
     404: {"model": Problem, "description": "Not found (problem JSON)"},
     409: {"model": Problem, "description": "Conflicts with the current state; ``type`` says which (problem JSON)"},
     422: {"model": Problem, "description": "Invalid input; ``errors`` lists each (problem JSON)"},
