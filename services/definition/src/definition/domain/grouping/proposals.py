@@ -6,6 +6,7 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from itertools import chain, repeat
+from operator import is_
 from typing import NamedTuple, cast
 
 import numpy as np
@@ -109,7 +110,7 @@ def propose(
     from_up = np.concatenate([np.full(len(b[0]), b[4]) for b in blocks])
     needs_home = np.concatenate([np.full(len(b[0]), b[5]) for b in blocks])
     homes = list(map(workflow_of.get, other.tolist()))
-    homeless = np.fromiter((h is None for h in homes), dtype=bool, count=len(homes))
+    homeless = np.fromiter(map(is_, homes, repeat(None)), dtype=bool, count=len(homes))
     keep = lone[group] | ~(needs_home & homeless)
     order = np.lexsort((down, up, group))
     order = order[keep[order]]
@@ -128,7 +129,7 @@ def propose(
         up[crossing].tolist(),
         down[crossing].tolist(),
         map(homes.__getitem__, order[crossing].tolist()),
-        ["upstream" if x else "downstream" for x in from_up[crossing].tolist()],
+        map(("downstream", "upstream").__getitem__, from_up[crossing].tolist()),
         repeat("dependent_link"),
     )
     # ``tuple.__new__`` makes the named tuples without a Python call each (half a million of them at 200k tasks)
