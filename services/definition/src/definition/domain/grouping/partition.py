@@ -50,11 +50,10 @@ T = TypeVar("T")
 
 @dataclass(slots=True)
 class _Partition:
-    """``group_tasks``' result over task positions (``ids[i]`` is the task at position ``i``), as arrays."""
+    """``group_tasks``' result over task positions (``id_array[i]`` is the task at position ``i``), as arrays."""
 
-    ids: list[int]
-    #: ``ids`` as an array, and the positions in the order of their ids (``_positions``)
     id_array: Ints
+    #: the positions in the order of their task ids (``_positions``)
     by_id: Ints
     #: each position's group, and per group: the size of the component it came from
     group_of: Ints
@@ -64,7 +63,7 @@ class _Partition:
     src: Ints
     dst: Ints
     dropped: list[tuple[int, int]]
-    #: the dependencies from tasks outside ``ids``: upstream task ids and the positions they lead to
+    #: the dependencies from tasks outside ``id_array``: upstream task ids and the positions they lead to
     foreign_up: Ints
     foreign_to: Ints
 
@@ -78,7 +77,7 @@ class _Partition:
         return {int(gof[a]) for a, b in self.dropped if gof[a] == gof[b]}
 
     def positions(self, task_ids: Ints) -> tuple[Ints, Bools]:
-        """``(positions, found)`` of ``task_ids`` (``found``: which of them are in ``ids``)."""
+        """``(positions, found)`` of ``task_ids`` (``found``: which of them are in ``id_array``)."""
         return _positions(self.id_array, self.by_id, task_ids)
 
 
@@ -299,7 +298,6 @@ def _partition(task_ids: Iterable[int], upstream: Mapping[int, Collection[int]],
         for g, positions in enumerate(groups):
             group_of[positions] = g
     return _Partition(
-        ids=ids,
         id_array=id_array,
         by_id=by_id,
         group_of=group_of,
