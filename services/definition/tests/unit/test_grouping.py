@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 import networkx as nx
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -13,7 +14,7 @@ from common.workflow import DEPENDENT_DATE_VALUES, DependentCycle
 from definition.domain.dag import EdgePair
 from definition.domain.grouping.groups import Group
 from definition.domain.grouping.home import suggest_home
-from definition.domain.grouping.partition import circles, group_tasks
+from definition.domain.grouping.partition import _components, circles, group_tasks
 from definition.domain.grouping.proposals import ProposalKind, dependent_period, explain, invert, propose
 from definition.domain.grouping.upkeep import Change, ProposalBook
 
@@ -110,16 +111,18 @@ def test_accepting_every_proposal_keeps_every_dependency_inside_a_workflow_or_as
 def test_propose_explains_each_group_as_explain_does(
     graph: tuple[set[int], list[EdgePair]], max_size: int, rnd: random.Random
 ) -> None:
-    # propose collects every group's inner and crossing dependencies in one pass; explain per group is the reference
+    # propose collects every group's inner and crossing dependencies in bulk (arrays); explain per group is the
+    # reference. A dependency listed twice must not repeat an edge or a reason
     tasks, edges = graph
     assigned = {t: rnd.choice((100, 101)) for t in tasks if rnd.random() < 0.3}
     unassigned = tasks - set(assigned)
     upstream = _upstream(edges)
-    expected = [
-        explain(g, unassigned, upstream, invert(upstream), assigned)
-        for g in group_tasks(unassigned, upstream, max_size)
-    ]
+    groups = group_tasks(unassigned, upstream, max_size)
+    expected = [explain(g, unassigned, upstream, invert(upstream), assigned) for g in groups]
     assert propose(unassigned, upstream, assigned, max_size=max_size) == expected
+    doubled = {t: [*ups, *ups] for t, ups in upstream.items()}
+    assert group_tasks(unassigned, doubled, max_size) == groups
+    assert propose(unassigned, doubled, assigned, max_size=max_size) == expected
 
 
 def test_components_become_groups_and_a_large_one_is_split_along_a_narrow_cut() -> None:
@@ -367,3 +370,22 @@ def test_a_group_formed_again_with_the_same_tasks_keeps_its_id_and_its_links_are
     assert (book.group_of[1], book.group_of[3]) == (a, b)
     _check_book(book, {1, 2, 3, 4}, [(1, 2), (3, 4), (2, 3)], 2)
     assert book._linked(a, downstream) == {a, b}
+
+
+@settings(max_examples=60, deadline=None)
+@given(graphs(acyclic=False))
+def test_both_ways_of_finding_the_components_agree_with_networkx(graph: tuple[set[int], list[EdgePair]]) -> None:
+    # a union-find for the small regions of the upkeep, scipy's sparse graph for larger ones
+    tasks, edges = graph
+    digraph: nx.DiGraph[int] = nx.DiGraph(edges)
+    digraph.add_nodes_from(tasks)
+    expected = sorted(sorted(c) for c in nx.weakly_connected_components(digraph))
+    src = np.array([u - 1 for u, _ in edges], dtype=np.int64)
+    dst = np.array([v - 1 for _, v in edges], dtype=np.int64)
+    for small in (len(edges), len(edges) - 1):  # the union-find, then scipy
+        labels = _components(len(tasks), src, dst, small=small).tolist()
+        found: dict[int, list[int]] = {}
+        for i, label in enumerate(labels):
+            found.setdefault(label, []).append(i + 1)
+        assert sorted(found.values()) == expected
+        assert sorted(found) == list(range(len(found)))

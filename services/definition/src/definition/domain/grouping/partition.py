@@ -10,9 +10,11 @@
    * every large component: **acyclic partitioning** (``_partition``): in topological order each task joins
      the part of its predecessor opened last while it has room, so every cut dependency runs forward; then the
      parts sharing the most dependencies are merged while they fit and the order holds (``_merge_forward``).
-     Linear plus a sort. Steps 1-3 run in one pass over arrays indexed by task position (components by union-find,
-     the order by Kahn's algorithm assigning parts as it goes): no networkx graph, because building one costs more
-     than the whole partitioning (docs/decisions/0001-auto-orchestration-grouping.md);
+     Linear plus a sort. Steps 1-3 run over arrays indexed by task position: the dependencies, the components
+     (scipy's sparse ``connected_components``; a union-find for small inputs), the pairs of parts and the groups are
+     numpy operations, only the order (Kahn's algorithm assigning parts as it goes) and the merge are Python loops.
+     No networkx graph: building one costs more than the whole partitioning
+     (docs/decisions/0001-auto-orchestration-grouping.md);
    * up to ``LOCAL_LIMIT`` tasks also networkx's **Louvain** communities (modularity, fixed seed), communities too
      large **bisected** with Kernighan–Lin (a balanced minimum-cut bisection) and parts sharing dependencies merged
      back while they fit; taken instead when it keeps more dependencies inside AND its parts do not depend on each
@@ -27,123 +29,179 @@
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
+from itertools import chain, pairwise, repeat
+from typing import TypeVar
 
 import networkx as nx
+import numpy as np
+import numpy.typing as npt
+from scipy.sparse import csr_array
+from scipy.sparse.csgraph import connected_components
 
 from definition.domain.dag import EdgePair
 from definition.domain.grouping.groups import _SEED, DEFAULT_MAX_SIZE, LOCAL_LIMIT, Group
 
+Ints = npt.NDArray[np.int64]
+Bools = npt.NDArray[np.bool_]
+T = TypeVar("T")
+
 
 @dataclass(slots=True)
 class _Partition:
-    """``group_tasks``' result over task positions (``ids[i]`` is the task at position ``i``)."""
+    """``group_tasks``' result over task positions (``id_array[i]`` is the task at position ``i``), as arrays."""
 
-    ids: list[int]
-    index: dict[int, int]
-    #: the groups' task positions, and each position's group
-    groups: list[list[int]]
-    group_of: list[int]
-    #: per group: the size of the component it came from
+    id_array: Ints
+    #: the positions in the order of their task ids (``_positions``)
+    by_id: Ints
+    #: each position's group, and per group: the size of the component it came from
+    group_of: Ints
     component_size: list[int]
-    #: the dependencies in the topological order (``succ[i]``) and those left out because they close a lineage cycle
-    succ: list[list[int]]
+    #: every dependency between the tasks as positions ``src[k] → dst[k]``, also those left out of the order because
+    #: they close a lineage cycle (``dropped``)
+    src: Ints
+    dst: Ints
     dropped: list[tuple[int, int]]
-    #: the dependencies from tasks outside ``ids`` (``(upstream task id, position)``)
-    foreign: list[tuple[int, int]]
+    #: the dependencies from tasks outside ``id_array``: upstream task ids and the positions they lead to
+    foreign_up: Ints
+    foreign_to: Ints
+
+    @property
+    def groups(self) -> int:
+        return len(self.component_size)
+
+    def cyclic(self) -> set[int]:
+        """The groups holding a dependency that closes a lineage cycle."""
+        gof = self.group_of
+        return {int(gof[a]) for a, b in self.dropped if gof[a] == gof[b]}
+
+    def positions(self, task_ids: Ints) -> tuple[Ints, Bools]:
+        """``(positions, found)`` of ``task_ids`` (``found``: which of them are in ``id_array``)."""
+        return _positions(self.id_array, self.by_id, task_ids)
 
 
 def group_tasks(
-    task_ids: Iterable[int], upstream: Mapping[int, Iterable[int]], max_size: int = DEFAULT_MAX_SIZE
+    task_ids: Iterable[int], upstream: Mapping[int, Collection[int]], max_size: int = DEFAULT_MAX_SIZE
 ) -> list[Group]:
     """Partition ``task_ids`` into groups of at most ``max_size`` connected tasks (module docstring), sorted by their
     smallest task id."""
-    groups = _groups(_partition(task_ids, upstream, max_size))
+    p = _partition(task_ids, upstream, max_size)
+    tasks, edges = _group_members(p)
+    cyclic = p.cyclic()
+    sizes = p.component_size
+    groups = [
+        _group(list(tasks[g]), list(edges[g]), sizes[g])
+        if g in cyclic
+        else Group(tasks[g], edges[g], component_size=sizes[g])
+        for g in range(p.groups)
+    ]
     groups.sort(key=lambda g: g.task_ids[0])
     return groups
 
 
-def _groups(p: _Partition, inside: list[list[EdgePair]] | None = None) -> list[Group]:
-    """The partition's groups in its order; ``inside``: each group's internal dependencies (all of them, also those
-    closing a lineage cycle), when the caller collected them already."""
-    ids, gof = p.ids, p.group_of
-    if inside is None:
-        inside = [[] for _ in p.groups]
-        for a, succ in enumerate(p.succ):
-            g = gof[a]
-            ta = ids[a]
-            for b in succ:
-                if gof[b] == g:
-                    inside[g].append((ta, ids[b]))
-        for a, b in p.dropped:
-            if gof[a] == gof[b]:
-                inside[gof[a]].append((ids[a], ids[b]))
-    cyclic = {gof[a] for a, b in p.dropped if gof[a] == gof[b]}
-    out: list[Group] = []
-    for g, members in enumerate(p.groups):
-        tasks = sorted(map(ids.__getitem__, members))
-        if g in cyclic:
-            out.append(_group(tasks, inside[g], p.component_size[g]))
-        else:
-            out.append(Group(tuple(tasks), tuple(sorted(set(inside[g]))), component_size=p.component_size[g]))
-    return out
+def _group_members(p: _Partition) -> tuple[list[tuple[int, ...]], list[tuple[EdgePair, ...]]]:
+    """Per group: its task ids sorted, and the dependencies between them (all of them, also those closing a lineage
+    cycle) sorted, in bulk: sorted as arrays, cut into tuples."""
+    ids, gof, n_groups = p.id_array, p.group_of, p.groups
+    order = np.lexsort((ids, gof))
+    tasks = _cut_by(ids[order].tolist(), np.bincount(gof, minlength=n_groups))
+    gs = gof[p.src]
+    inside = gs == gof[p.dst]
+    gs, u, v = gs[inside], ids[p.src[inside]], ids[p.dst[inside]]
+    order = np.lexsort((v, u, gs))
+    gs, u, v = gs[order], u[order], v[order]
+    if len(gs) > 1:  # the same dependency twice (``upstream`` listed it twice) is one edge
+        keep = np.ones(len(gs), dtype=bool)
+        keep[1:] = (gs[1:] != gs[:-1]) | (u[1:] != u[:-1]) | (v[1:] != v[:-1])
+        gs, u, v = gs[keep], u[keep], v[keep]
+    edges = _cut_by(list(zip(u.tolist(), v.tolist(), strict=True)), np.bincount(gs, minlength=n_groups))
+    return tasks, edges
 
 
-def _partition(task_ids: Iterable[int], upstream: Mapping[int, Iterable[int]], max_size: int) -> _Partition:
-    """Steps 1-3 of the module docstring in one pass over arrays indexed by task position (no graph object: the
-    per-node dictionaries of a networkx graph cost more than the whole partitioning)."""
+def _cut_by(items: list[T], counts: Ints) -> list[tuple[T, ...]]:
+    """``items`` cut into consecutive tuples of ``counts`` items."""
+    bounds = [0, *np.cumsum(counts).tolist()]
+    return [tuple(items[a:b]) for a, b in pairwise(bounds)]
+
+
+def _positions(id_array: Ints, by_id: Ints, task_ids: Ints) -> tuple[Ints, Bools]:
+    """``(positions, found)`` of ``task_ids`` in ``id_array`` (``by_id``: its positions sorted by id); a position
+    where ``found`` is false means nothing."""
+    if not len(id_array):
+        return np.zeros(len(task_ids), dtype=np.int64), np.zeros(len(task_ids), dtype=bool)
+    sorted_ids = id_array[by_id]
+    k = np.minimum(np.searchsorted(sorted_ids, task_ids), len(id_array) - 1)
+    return by_id[k], sorted_ids[k] == task_ids
+
+
+#: up to this many dependencies the components are found by a union-find in Python: scipy's sparse graph costs a fixed
+#: ~0.2 ms, more than the whole union-find of the small regions the incremental upkeep groups again
+SMALL_GRAPH = 2_000
+
+
+def _components(n: int, src: Ints, dst: Ints, small: int = SMALL_GRAPH) -> Ints:
+    """Each of ``n`` nodes' weakly connected component (labels ``0..k-1``) over the edges ``src[i] → dst[i]``."""
+    if len(src) > small:
+        graph = csr_array((np.ones(len(src), dtype=np.int32), (src, dst)), shape=(n, n))
+        _, labels = connected_components(graph, directed=True, connection="weak")
+        found: Ints = labels.astype(np.int64, copy=False)
+        return found
+    parent = list(range(n))
+    for a, b in zip(src.tolist(), dst.tolist(), strict=True):
+        while parent[a] != a:
+            parent[a] = a = parent[parent[a]]
+        while parent[b] != b:
+            parent[b] = b = parent[parent[b]]
+        if a != b:
+            parent[max(a, b)] = min(a, b)
+    label: dict[int, int] = {}
+    out = []
+    for i in range(n):
+        r = i
+        while parent[r] != r:
+            r = parent[r]
+        out.append(label.setdefault(r, len(label)))
+    return np.array(out, dtype=np.int64)
+
+
+def _partition(task_ids: Iterable[int], upstream: Mapping[int, Collection[int]], max_size: int) -> _Partition:
+    """Steps 1-3 of the module docstring over arrays indexed by task position (no graph object: the per-node
+    dictionaries of a networkx graph cost more than the whole partitioning). The dependencies, the components, the
+    pairs of parts and the groups are array operations (numpy, scipy's ``connected_components``); the topological
+    order and the merge stay loops."""
     if max_size < 1:
         raise ValueError("max_size must be at least 1")
     ids = list(dict.fromkeys(task_ids))
     n = len(ids)
-    index = {t: i for i, t in enumerate(ids)}
-    # the dependencies as successor lists, and 1. the weakly connected components (union-find by size, path
-    # halving), in one pass
-    succ: list[list[int]] = [[] for _ in range(n)]
-    indegree = [0] * n
-    parent = list(range(n))
-    weight = [1] * n
-    #: dependencies from a task outside ``task_ids``: ``(upstream task id, position)``
-    foreign: list[tuple[int, int]] = []
-    iget = index.get
-    for i, ups in enumerate(map(upstream.get, ids)):
-        if not ups:
-            continue
-        r = i
-        while parent[r] != r:
-            parent[r] = r = parent[parent[r]]
-        degree = 0
-        for u, j in zip(ups, map(iget, ups), strict=True):
-            if j is None:
-                foreign.append((u, i))
-                continue
-            if j == i:
-                continue
-            succ[j].append(i)
-            degree += 1
-            while parent[j] != j:
-                parent[j] = j = parent[parent[j]]
-            if j != r:
-                if weight[r] < weight[j]:
-                    parent[r] = j
-                    weight[j] += weight[r]
-                    r = j
-                else:
-                    parent[j] = r
-                    weight[r] += weight[j]
-        indegree[i] = degree
-    comp = parent
-    for i in range(n):
-        r = i
-        while comp[r] != r:
-            r = comp[r]
-        comp[i] = r
+    id_array = np.fromiter(ids, dtype=np.int64, count=n)
+    by_id = np.argsort(id_array, kind="stable")
+    # the dependencies: each task's upstream ids in one array, ``dst`` the position they lead to
+    ups_of = list(map(upstream.get, ids, repeat(())))
+    counts = np.fromiter(map(len, ups_of), dtype=np.int64, count=n)
+    up_ids = np.fromiter(chain.from_iterable(ups_of), dtype=np.int64, count=int(counts.sum()))
+    dst = np.repeat(np.arange(n, dtype=np.int64), counts)
+    src, found = _positions(id_array, by_id, up_ids)
+    foreign_up, foreign_to = up_ids[~found], dst[~found]
+    internal = found & (src != dst)
+    # in the order of their upstream task, then of the task they lead to (``dst`` is ascending already)
+    order = np.argsort(src[internal], kind="stable")
+    src, dst = src[internal][order], dst[internal][order]
+    # 1. the weakly connected components
+    labels = _components(n, src, dst)
+    weight = np.bincount(labels)
+    comp = labels.tolist()
+    large = (weight[labels] > max_size).tolist()
+    bounds = [0, *np.cumsum(np.bincount(src, minlength=n)).tolist()]
+    flat = dst.tolist()
+    succ = [flat[a:b] for a, b in pairwise(bounds)]
+    indegree_array = np.bincount(dst, minlength=n)
+    indegree = indegree_array.tolist()
     # 2./3. a topological order (Kahn, depth first so chains stay together) that gives each task its part as it goes:
     # a component that fits is one part; in a larger one a task joins the part of its predecessor opened last while
     # it has room, else opens a new part, so every dependency runs from a part to the same or a later one
-    ready = sorted((i for i in range(n) if indegree[i] == 0), key=ids.__getitem__, reverse=True)
+    roots = np.flatnonzero(indegree_array == 0)
+    ready = roots[np.argsort(id_array[roots])[::-1]].tolist()
     part = [-1] * n
     best = [-1] * n
     size: list[int] = []
@@ -154,8 +212,8 @@ def _partition(task_ids: Iterable[int], upstream: Mapping[int, Iterable[int]], m
         while ready:
             t = ready.pop()
             seen += 1
-            r = comp[t]
-            if weight[r] <= max_size:
+            if not large[t]:
+                r = comp[t]
                 p = whole.get(r, -1)
                 if p < 0:
                     p = whole[r] = len(size)
@@ -200,38 +258,56 @@ def _partition(task_ids: Iterable[int], upstream: Mapping[int, Iterable[int]], m
         ready = sorted((i for i in rest if indegree[i] == 0), key=ids.__getitem__, reverse=True)
     # a task without a predecessor opened a part of its own (about half the parts of a large component): it joins the
     # first part it leads to while that has room (nothing runs into it, so every dependency still runs forward)
-    for t in range(n):
+    part_array = np.array(part, dtype=np.int64)
+    size_array = np.array(size, dtype=np.int64)
+    alone = (size_array[part_array] == 1) & (np.array(best, dtype=np.int64) < 0) & (np.diff(bounds) > 0)
+    alone &= np.array(large, dtype=bool)
+    for t in np.flatnonzero(alone).tolist():
         p = part[t]
-        if size[p] == 1 and succ[t] and weight[comp[t]] > max_size and best[t] < 0:
+        if size[p] == 1 and succ[t]:
             hi = min(part[w] for w in succ[t])
             if hi != p and size[hi] < max_size:
                 part[t] = hi
                 size[hi] += 1
                 size[p] = 0
-    # 3. merge parts sharing the most dependencies while they fit and the order holds
-    m = len(size)  # a pair of parts (a, b) as one key a * m + b: ints count and sort faster than tuples
-    shared = Counter(pa * m + pb for a, pa in enumerate(part) for pb in map(part.__getitem__, succ[a]) if pa != pb)
-    root = _merge_forward(shared, size, max_size)
-    final: dict[int, int] = {}
-    groups: list[list[int]] = []
-    group_comp: list[int] = []
-    group_of = part
-    for i in range(n):
-        r = root[part[i]]
-        g = final.get(r, -1)
-        if g < 0:
-            g = final[r] = len(groups)
-            groups.append([])
-            group_comp.append(comp[i])
-        groups[g].append(i)
-        group_of[i] = g
+    # 3. merge parts sharing the most dependencies while they fit and the order holds (the dependencies set apart by a
+    # lineage cycle take no part)
+    part_array = np.array(part, dtype=np.int64)
+    if dropped:
+        order_src = np.repeat(np.arange(n, dtype=np.int64), np.fromiter(map(len, succ), dtype=np.int64, count=n))
+        order_dst = np.fromiter(chain.from_iterable(succ), dtype=np.int64, count=len(order_src))
+    else:
+        order_src, order_dst = src, dst
+    pa, pb = part_array[order_src], part_array[order_dst]
+    between = pa != pb
+    m = len(size)  # a pair of parts (a, b) as one key a * m + b
+    keys, shared = np.unique(pa[between] * m + pb[between], return_counts=True)
+    keys = keys[np.lexsort((keys, -shared))]  # the most shared first, then by the pair
+    root = _merge_forward(keys // m, keys % m, size, max_size)
+    # the groups, numbered in the order of their first task position (``_communities`` sees them in that order)
+    merged = np.array(root, dtype=np.int64)[part_array] if n else part_array
+    _, first, inverse = np.unique(merged, return_index=True, return_inverse=True)
+    rank = np.empty(len(first), dtype=np.int64)
+    rank[np.argsort(first, kind="stable")] = np.arange(len(first))
+    group_of = rank[inverse]
+    group_comp = labels[np.sort(first)].tolist()
     mid = {r for r in group_comp if max_size < weight[r] <= LOCAL_LIMIT}
     if mid:
-        groups, group_comp = _communities(ids, succ, groups, group_comp, mid, max_size)
-        for g, members in enumerate(groups):
-            for i in members:
-                group_of[i] = g
-    return _Partition(ids, index, groups, group_of, [weight[r] for r in group_comp], succ, dropped, foreign)
+        members = [list(g) for g in _cut_by(np.argsort(group_of, kind="stable").tolist(), np.bincount(group_of))]
+        groups, group_comp = _communities(ids, succ, members, group_comp, mid, max_size)
+        for g, positions in enumerate(groups):
+            group_of[positions] = g
+    return _Partition(
+        id_array=id_array,
+        by_id=by_id,
+        group_of=group_of,
+        component_size=weight[group_comp].tolist(),
+        src=src,
+        dst=dst,
+        dropped=dropped,
+        foreign_up=foreign_up,
+        foreign_to=foreign_to,
+    )
 
 
 def _communities(
@@ -356,25 +432,35 @@ def _circular(parts: list[list[int]], pred: Mapping[int, list[int]]) -> bool:
     return bool(circles(links))
 
 
-def _merge_forward(shared: Mapping[int, int], size: list[int], max_size: int) -> list[int]:
-    """Merge parts whose dependencies (``shared``: how many per pair of parts ``(a, b)``, keyed ``a * len(size) + b``)
-    all run from lower to higher index (``_partition``), the pairs sharing the most dependencies first, while the union
+def _neighbours(of: Ints, to: Ints, n: int, *, first: bool) -> tuple[list[set[int]], list[int]]:
+    """For each of ``n`` parts the set of parts ``to[k]`` where ``of[k]`` is the part, and the smallest (``first``)
+    or largest of them (``-1`` or ``n`` without any)."""
+    order = np.lexsort((to, of))
+    to = to[order]
+    counts = np.bincount(of, minlength=n)
+    ends_at = np.cumsum(counts)
+    flat = to.tolist()
+    sets = [set(flat[a:b]) for a, b in pairwise([0, *ends_at.tolist()])]
+    ends = np.full(n, -1 if first else n, dtype=np.int64)
+    some = counts > 0
+    ends[some] = to[(ends_at - counts)[some]] if first else to[ends_at[some] - 1]
+    return sets, ends.tolist()
+
+
+def _merge_forward(lows: Ints, highs: Ints, size: list[int], max_size: int) -> list[int]:
+    """Merge parts whose dependencies all run from lower to higher index (``_partition``): the pairs of parts
+    ``lows[k] → highs[k]`` that share dependencies (each pair once), the most shared first, are merged while the union
     fits and the order holds:
     ``lo → hi`` merge into ``lo`` when every other predecessor of ``hi`` comes before ``lo``, or into ``hi`` when
     every other successor of ``lo`` comes after ``hi`` (then no other path joins them, so no circle forms). Returns
     each part's root (the part it was merged into), a topological order of the merged parts."""
     n = len(size)
-    preds: list[set[int]] = [set() for _ in range(n)]
-    succs: list[set[int]] = [set() for _ in range(n)]
-    for key in shared:
-        a, b = divmod(key, n)
-        preds[b].add(a)
-        succs[a].add(b)
+    # each part's successors and predecessors as sets, and the first successor and last predecessor cached (``-1``,
+    # ``n``: not known), made from the pairs sorted (array operations: no Python step per pair)
+    succs, first_succ = _neighbours(lows, highs, n, first=True)
+    preds, last_pred = _neighbours(highs, lows, n, first=False)
     size = list(size)
     root = list(range(n))
-    # cached first successor and last predecessor of a part (``-1``, ``n``: not known)
-    first_succ = [-1] * n
-    last_pred = [n] * n
 
     def find(i: int) -> int:
         while root[i] != i:
@@ -382,10 +468,7 @@ def _merge_forward(shared: Mapping[int, int], size: list[int], max_size: int) ->
             i = root[i]
         return i
 
-    pairs = sorted(shared)
-    pairs.sort(key=shared.__getitem__, reverse=True)  # the most shared first, stable: then by the pair
-    for key in pairs:
-        a, b = divmod(key, n)
+    for a, b in zip(lows.tolist(), highs.tolist(), strict=True):
         lo = a if root[a] == a else find(a)
         hi = b if root[b] == b else find(b)
         # every dependency runs from a lower part to a higher one, and merging keeps it so: hi is among lo's

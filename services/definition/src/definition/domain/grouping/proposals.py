@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import NamedTuple
+from itertools import chain, repeat
+from operator import is_
+from typing import NamedTuple, cast
+
+import numpy as np
 
 from common.workflow import DependentCycle
 from definition.domain.dag import EdgePair
 from definition.domain.grouping.groups import DEFAULT_MAX_SIZE, Group, fingerprint
-from definition.domain.grouping.partition import _groups, _partition
+from definition.domain.grouping.partition import Ints, _cut_by, _group, _group_members, _partition
 
 
 class ProposalKind(StrEnum):
@@ -65,7 +69,7 @@ class Proposal:
 
 def propose(
     unassigned: Iterable[int],
-    upstream: Mapping[int, Iterable[int]],
+    upstream: Mapping[int, Collection[int]],
     workflow_of: Mapping[int, int],
     *,
     max_size: int = DEFAULT_MAX_SIZE,
@@ -76,84 +80,77 @@ def propose(
     it. Every unassigned task lands in exactly one proposal."""
     tasks = set(unassigned)
     p = _partition(tasks, upstream, max_size)
-    # each group's inner dependencies and the reasons for those crossing its boundary, in one pass over ``upstream``:
-    # a cross dependency is kept when its outside end is unassigned (another group) or in a workflow; a lone task's
-    # crossing edges are kept as they are (``_proposal``: it may be an addition to a workflow)
-    inside: list[list[EdgePair]] = [[] for _ in p.groups]
-    cross: list[list[CrossDependency]] = [[] for _ in p.groups]
-    lone: dict[int, list[EdgePair]] = {g: [] for g, members in enumerate(p.groups) if len(members) == 1}
-    ids, gof, wget = p.ids, p.group_of, workflow_of.get
-    # between the tasks (positions): the successor lists and the dependencies set apart as closing a lineage cycle
-    for a, (ga, succ) in enumerate(zip(gof, p.succ, strict=True)):
-        if not succ:
-            continue
-        u = ids[a]
-        for b in succ:
-            gb = gof[b]
-            if ga == gb:
-                inside[ga].append((u, ids[b]))
-            else:
-                _cut(cross, lone, ga, gb, u, ids[b], wget)
-    for a, b in p.dropped:
-        if gof[a] == gof[b]:
-            inside[gof[a]].append((ids[a], ids[b]))
-        else:
-            _cut(cross, lone, gof[a], gof[b], ids[a], ids[b], wget)
-    # from a task outside (kept when it is in a workflow), and to one (the same)
-    for u, b in p.foreign:
-        g = gof[b]
-        if g in lone:
-            lone[g].append((u, ids[b]))
-        elif u in workflow_of:
-            cross[g].append(CrossDependency(u, ids[b], workflow_of[u], "upstream"))
-    iget = p.index.get
-    for t in upstream.keys() - tasks:
-        w = wget(t)
-        for u in upstream[t]:
-            j = iget(u)
-            if j is not None:
-                h = gof[j]
-                if h in lone:
-                    lone[h].append((u, t))
-                elif w is not None:
-                    cross[h].append(CrossDependency(u, t, w, "downstream"))
-    proposals = [
-        _proposal(group, sorted(set(lone[g])), tasks, workflow_of, edge_tables)
-        if g in lone
-        else Proposal(
-            kind=ProposalKind.NEW_WORKFLOW,
-            task_ids=group.task_ids,
-            edges=group.edges,
-            cycle_edges=group.cycle_edges,
-            cycles=group.cycles,
-            component_size=group.component_size,
-            edge_tables=_tables(group.edges, edge_tables),
-            cross=tuple(sorted(set(cross[g]))),
-        )
-        for g, group in enumerate(_groups(p, inside))
+    ids, gof, n_groups = p.id_array, p.group_of, p.groups
+    task_ids, edges = _group_members(p)
+    lone = np.bincount(gof, minlength=n_groups) == 1
+    # the reasons: every dependency crossing a group's boundary as a row (group, upstream, downstream, the outside
+    # end, whether the outside end is the upstream one, whether the outside end must be in a workflow to count), in
+    # bulk. A dependency between two groups is in both groups' reasons; one from (to) a task outside counts when that
+    # task is in a workflow; a lone task's crossing dependencies all count (``_proposal``: it may be an addition)
+    gs, gd = gof[p.src], gof[p.dst]
+    cut = gs != gd
+    cu, cd, gs, gd = ids[p.src[cut]], ids[p.dst[cut]], gs[cut], gd[cut]
+    outs = list(upstream.keys() - tasks)
+    ups_of = [upstream[t] for t in outs]
+    counts = np.fromiter(map(len, ups_of), dtype=np.int64, count=len(outs))
+    out_ups = np.fromiter(chain.from_iterable(ups_of), dtype=np.int64, count=int(counts.sum()))
+    out_down = np.repeat(np.fromiter(outs, dtype=np.int64, count=len(outs)), counts)
+    at, found = p.positions(out_ups)
+    out_ups, out_down, out_group = out_ups[found], out_down[found], gof[at[found]]
+    fu, fd, fg = p.foreign_up, ids[p.foreign_to], gof[p.foreign_to]
+    # blocks of rows: (group, upstream, downstream, outside end, the outside end is the upstream one, it counts only
+    # when in a workflow)
+    blocks: list[tuple[Ints, Ints, Ints, Ints, bool, bool]] = [
+        (gd, cu, cd, cu, True, False),
+        (fg, fu, fd, fu, True, True),
+        (gs, cu, cd, cd, False, False),
+        (out_group, out_ups, out_down, out_down, False, True),
     ]
+    group, up, down, other = (np.concatenate([b[k] for b in blocks]) for k in range(4))
+    from_up = np.concatenate([np.full(len(b[0]), b[4]) for b in blocks])
+    needs_home = np.concatenate([np.full(len(b[0]), b[5]) for b in blocks])
+    homes = list(map(workflow_of.get, other.tolist()))
+    homeless = np.fromiter(map(is_, homes, repeat(None)), dtype=bool, count=len(homes))
+    keep = lone[group] | ~(needs_home & homeless)
+    order = np.lexsort((down, up, group))
+    order = order[keep[order]]
+    group, up, down, from_up = group[order], up[order], down[order], from_up[order]
+    if len(group) > 1:  # the same dependency twice (``upstream`` listed it twice) counts once
+        first = np.ones(len(group), dtype=bool)
+        first[1:] = (group[1:] != group[:-1]) | (up[1:] != up[:-1]) | (down[1:] != down[:-1])
+        order, group, up, down, from_up = order[first], group[first], up[first], down[first], from_up[first]
+    alone = lone[group]
+    lone_edges = _cut_by(
+        list(zip(up[alone].tolist(), down[alone].tolist(), strict=True)),
+        np.bincount(group[alone], minlength=n_groups),
+    )
+    crossing = ~alone
+    rows = zip(
+        up[crossing].tolist(),
+        down[crossing].tolist(),
+        map(homes.__getitem__, order[crossing].tolist()),
+        map(("downstream", "upstream").__getitem__, from_up[crossing].tolist()),
+        repeat("dependent_link"),
+    )
+    # ``tuple.__new__`` makes the named tuples without a Python call each (half a million of them at 200k tasks)
+    reasons = cast(list[CrossDependency], list(map(tuple.__new__, repeat(CrossDependency), rows)))
+    cross = _cut_by(reasons, np.bincount(group[crossing], minlength=n_groups))
+    cyclic = p.cyclic()
+    sizes = p.component_size
+    proposals: list[Proposal] = []
+    for g in range(n_groups):
+        grouped = (
+            _group(list(task_ids[g]), list(edges[g]), sizes[g])
+            if g in cyclic
+            else Group(task_ids[g], edges[g], component_size=sizes[g])
+        )
+        proposals.append(
+            _proposal(grouped, list(lone_edges[g]), tasks, workflow_of, edge_tables)
+            if lone[g]
+            else _new_workflow(grouped, cross[g], edge_tables)
+        )
     proposals.sort(key=lambda x: x.task_ids[0])
     return proposals
-
-
-def _cut(
-    cross: list[list[CrossDependency]],
-    lone: dict[int, list[EdgePair]],
-    gu: int,
-    gd: int,
-    u: int,
-    d: int,
-    wget: Callable[[int], int | None],
-) -> None:
-    """A dependency ``u → d`` between two groups, in both groups' reasons."""
-    if gd in lone:
-        lone[gd].append((u, d))
-    else:
-        cross[gd].append(CrossDependency(u, d, wget(u), "upstream"))
-    if gu in lone:
-        lone[gu].append((u, d))
-    else:
-        cross[gu].append(CrossDependency(u, d, wget(d), "downstream"))
 
 
 def invert(upstream: Mapping[int, Iterable[int]]) -> dict[int, list[int]]:
@@ -210,6 +207,12 @@ def _proposal(
                 cross.append(CrossDependency(u, d, workflow_of.get(d), "downstream"))
         elif u in unassigned or u in workflow_of:
             cross.append(CrossDependency(u, d, workflow_of.get(u), "upstream"))
+    return _new_workflow(group, tuple(cross), edge_tables)
+
+
+def _new_workflow(
+    group: Group, cross: tuple[CrossDependency, ...], edge_tables: Mapping[EdgePair, Iterable[str]] | None
+) -> Proposal:
     return Proposal(
         kind=ProposalKind.NEW_WORKFLOW,
         task_ids=group.task_ids,
@@ -218,7 +221,7 @@ def _proposal(
         cycles=group.cycles,
         component_size=group.component_size,
         edge_tables=_tables(group.edges, edge_tables),
-        cross=tuple(cross),
+        cross=cross,
     )
 
 

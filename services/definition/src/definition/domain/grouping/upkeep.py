@@ -81,7 +81,7 @@ def untangle_path(
     v: int,
     members_of: Callable[[int], Iterable[int]],
     group_of: Callable[[int], int | None],
-    upstream: Mapping[int, Iterable[int]],
+    upstream: Mapping[int, Collection[int]],
     downstream: Mapping[int, Iterable[int]],
 ) -> list[tuple[int, set[int]]] | None:
     """Where to split the groups of ``path`` (groups from ``v``'s to ``u``'s along cut dependencies, closed into a
@@ -126,7 +126,7 @@ class ProposalBook:
     _linked_cache: dict[tuple[int, bool], set[int]] = field(default_factory=dict, repr=False)
     _links: tuple[Mapping[int, Iterable[int]], Mapping[int, Iterable[int]]] | None = field(default=None, repr=False)
 
-    def rebuild(self, unassigned: Iterable[int], upstream: Mapping[int, Iterable[int]]) -> None:
+    def rebuild(self, unassigned: Iterable[int], upstream: Mapping[int, Collection[int]]) -> None:
         self.groups.clear()
         self.group_of.clear()
         self._linked_cache.clear()
@@ -169,7 +169,7 @@ class ProposalBook:
         change: Change,
         *,
         unassigned: Collection[int],
-        upstream: Mapping[int, Iterable[int]],
+        upstream: Mapping[int, Collection[int]],
         downstream: Mapping[int, Iterable[int]],
     ) -> list[int]:
         """Apply a change (``affected``); returns the ids of the groups it created."""
@@ -219,7 +219,7 @@ class ProposalBook:
         region: Iterable[int],
         gids: Iterable[int],
         unassigned: Collection[int],
-        upstream: Mapping[int, Iterable[int]],
+        upstream: Mapping[int, Collection[int]],
     ) -> list[int]:
         gids = list(gids)
         formed = group_tasks((t for t in region if t in unassigned), upstream, self.max_size)
@@ -246,7 +246,7 @@ class ProposalBook:
         u: int,
         v: int,
         unassigned: Collection[int],
-        upstream: Mapping[int, Iterable[int]],
+        upstream: Mapping[int, Collection[int]],
         downstream: Mapping[int, Iterable[int]],
     ) -> tuple[list[int], bool]:
         """Break the circles the new dependency ``u → v`` closes between groups without regrouping them: take one
@@ -280,7 +280,7 @@ class ProposalBook:
         self,
         src: int,
         dst: int,
-        upstream: Mapping[int, Iterable[int]],
+        upstream: Mapping[int, Collection[int]],
         downstream: Mapping[int, Iterable[int]],
     ) -> list[int] | None:
         """A shortest path of cut dependencies from group ``src`` to group ``dst`` (``_reaches``, with the way back)."""
@@ -342,7 +342,7 @@ class ProposalBook:
         self,
         src: set[int],
         dst: set[int],
-        upstream: Mapping[int, Iterable[int]],
+        upstream: Mapping[int, Collection[int]],
         downstream: Mapping[int, Iterable[int]],
         limit: int | None = None,
     ) -> bool:
@@ -379,7 +379,7 @@ class ProposalBook:
         return False
 
     def _circle(
-        self, start: int, upstream: Mapping[int, Iterable[int]], downstream: Mapping[int, Iterable[int]]
+        self, start: int, upstream: Mapping[int, Collection[int]], downstream: Mapping[int, Iterable[int]]
     ) -> set[int]:
         """The groups on a circle through ``start``: reachable from it and reaching it."""
 
