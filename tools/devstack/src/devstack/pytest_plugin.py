@@ -1,4 +1,4 @@
-"""pytest fixtures for PostgreSQL and Kafka.
+"""pytest fixtures for PostgreSQL, Kafka and the identity provider (Keycloak).
 
 Load with ``pytest_plugins = ["devstack.pytest_plugin"]`` in the repository's root ``conftest.py``.
 
@@ -8,6 +8,9 @@ Session-scoped fixtures:
 * ``kafka_bootstrap`` – ``host:port`` of a Kafka broker.
 * ``postgres_server`` / ``kafka_server`` – the :class:`PostgresServer` / :class:`KafkaServer` objects,
   for tests that stop, kill or restart a service (skipped when the service is external).
+* ``keycloak`` – a started :class:`devstack.keycloak.KeycloakServer` with the platform realm (issuer, client id and
+  secret, the demo people, ``admin()`` for the admin REST API); started only for a session that asks for it (a
+  minute or more), reusing one that ``devstack up --only keycloak`` or ``./platform up`` started.
 
 A test that stops a local server and fails before it starts it again would take every later test down with it: after
 each test that had a local server in reach, a server found stopped is started again (and the test that left it so
@@ -41,6 +44,7 @@ from devstack.external import (
 
 if TYPE_CHECKING:
     from devstack.kafka import KafkaServer
+    from devstack.keycloak import KeycloakServer
     from devstack.postgres import PostgresServer
 
 
@@ -124,6 +128,26 @@ def kafka_server(_devstack_kafka: KafkaServer | None) -> KafkaServer:
     return _devstack_kafka
 
 
+@pytest.fixture(scope="session")
+def _devstack_keycloak() -> Iterator[KeycloakServer]:
+    from devstack.keycloak import KeycloakServer
+
+    server = KeycloakServer()
+    started = server.start()
+    try:
+        yield server
+    finally:
+        if started:
+            server.stop()
+
+
+@pytest.fixture(scope="session")
+def keycloak(_devstack_keycloak: KeycloakServer) -> KeycloakServer:
+    """The local Keycloak with the platform realm (see ``devstack.keycloak``); ``Stack(keycloak=keycloak)`` gives
+    the gateway its OIDC settings."""
+    return _devstack_keycloak
+
+
 class _Server(Protocol):
     def is_running(self) -> bool: ...
     def start(self) -> bool: ...
@@ -143,7 +167,9 @@ def start_servers_left_stopped(servers: Iterable[_Server | None]) -> list[str]:
 def _devstack_servers_left_running(request: pytest.FixtureRequest) -> Iterator[None]:
     """Start again, after the test, a local server the test stopped and did not start again (see the module doc)."""
     yield
-    in_reach = [name for name in ("_devstack_postgres", "_devstack_kafka") if name in request.fixturenames]
+    in_reach = [
+        name for name in ("_devstack_postgres", "_devstack_kafka", "_devstack_keycloak") if name in request.fixturenames
+    ]
     left_down = start_servers_left_stopped(request.getfixturevalue(name) for name in in_reach)
     if left_down:
         pytest.fail(f"the test left {', '.join(left_down)} stopped (started again for the tests after it)")

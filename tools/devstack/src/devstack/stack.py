@@ -135,6 +135,12 @@ def run_async(coro: Coroutine[Any, Any, Any]) -> Any:
         return pool.submit(asyncio.run, coro).result()
 
 
+class IdentityProvider(Protocol):
+    """Where the gateway signs people in (``devstack.keycloak.KeycloakServer``)."""
+
+    def gateway_env(self) -> dict[str, str]: ...
+
+
 class Emulator(Protocol):
     @property
     def rest_url(self) -> str: ...
@@ -201,7 +207,9 @@ class Stack:
     instance only); ``kafka_users`` (service → its SCRAM user's
     ``KAFKA_SASL_*``) runs each service as its own Kafka principal under the production ACLs; ``topic_config`` gives a
     topic (without the prefix) configs of its own at creation; ``identity_dir`` makes the services' identity keys
-    there (otherwise the environment's ``IDENTITY_*`` apply, as the test session sets them)."""
+    there (otherwise the environment's ``IDENTITY_*`` apply, as the test session sets them); ``keycloak`` (the
+    ``keycloak`` fixture, a ``devstack.keycloak.KeycloakServer``) gives the gateway its OIDC settings
+    (``GATEWAY_OIDC_ISSUER``, ``_CLIENT_ID``, ``_CLIENT_SECRET``, ``_GROUP_ROLES``), which ``env`` can override."""
 
     admin_url: str
     bootstrap: str
@@ -227,6 +235,8 @@ class Stack:
     #: partitions of the topics the stack creates: one count, or per topic (without the prefix); None: the
     #: production counts (``Topics.PARTITIONS``) when ``persistent``, else 1
     partitions: int | Mapping[str, int] | None = None
+    #: the identity provider the gateway signs people in with (None: API keys only)
+    keycloak: IdentityProvider | None = None
     suffix: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
     databases: dict[str, ServiceDatabase] = field(default_factory=dict)
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
@@ -387,6 +397,8 @@ class Stack:
         if service == "gateway":
             env["GATEWAY_BOOTSTRAP_ADMIN_TOKEN"] = self.admin_token
             env["GATEWAY_PORTAL_DIR"] = str(repo_root() / "portal" / "dist")
+            if self.keycloak is not None:
+                env |= self.keycloak.gateway_env()
         return env | dict(self.env.get(service, {})) | (dict(self.env.get(name, {})) if name != service else {})
 
     # -- processes ------------------------------------------------------------------------------------------------

@@ -72,3 +72,16 @@ def test_bad_replicas_are_refused(tmp_path: Path, replicas: dict[str, int]) -> N
 def test_an_unknown_instance_is_named(tmp_path: Path) -> None:
     with pytest.raises(DevstackError, match="publisher-x"):
         stack(tmp_path).service_of("publisher-x")
+
+
+def test_the_gateway_gets_the_identity_providers_settings(tmp_path: Path) -> None:
+    from devstack.keycloak import KeycloakServer
+
+    assert not any(k.startswith("GATEWAY_OIDC_") for k in stack(tmp_path).environment("gateway"))
+    idp = KeycloakServer(port=18180, work_dir=tmp_path / "kc")
+    s = stack(tmp_path, keycloak=idp, env={"gateway": {"GATEWAY_OIDC_CLIENT_ID": "other"}})
+    env = s.environment("gateway")
+    assert env["GATEWAY_OIDC_ISSUER"] == idp.issuer
+    assert env["GATEWAY_OIDC_CLIENT_SECRET"] == idp.client_secret
+    assert env["GATEWAY_OIDC_CLIENT_ID"] == "other"  # the stack's env wins
+    assert not any(k.startswith("GATEWAY_OIDC_") for k in s.environment("publisher"))
