@@ -44,6 +44,7 @@ export default {
     updatedAt: 'Updated',
   },
   login: {
+    titleSso: 'Sign in',
     title: 'Sign in with an API token',
     hint: 'Paste the API token an administrator gave you. It is kept in this browser until you log out.',
     token: 'API token',

@@ -44,6 +44,7 @@ export default {
     updatedAt: '更新时间',
   },
   login: {
+    titleSso: '登录',
     title: '使用 API 令牌登录',
     hint: '粘贴管理员发给你的 API 令牌。令牌保存在本浏览器中，直到你退出登录。',
     token: 'API 令牌',
