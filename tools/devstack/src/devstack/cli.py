@@ -1,9 +1,12 @@
-"""``devstack`` command line: start/stop/inspect the local PostgreSQL and Kafka.
+"""``devstack`` command line: start/stop/inspect the local PostgreSQL and Kafka, and the identity provider.
 
-    devstack up [--only pg|kafka]
-    devstack down [--only pg|kafka] [--purge]
-    devstack status [--only pg|kafka]     (exit code 3 when a selected local service is not running)
-    devstack env                          (eval "$(devstack env)")
+    devstack up [--only pg|kafka|keycloak]
+    devstack down [--only pg|kafka|keycloak] [--purge]
+    devstack status [--only pg|kafka|keycloak]  (exit code 3 when a selected local service is not running)
+    devstack env                                (eval "$(devstack env)")
+
+Keycloak (``devstack.keycloak``) is started only when named (``--only keycloak``; ``./platform up`` starts it too);
+``down`` stops it with the others, ``status`` shows it when it runs.
 
 ``DATABASE_URL`` / ``KAFKA_BOOTSTRAP_SERVERS`` in the environment select external services, which are
 then neither started nor stopped.
@@ -28,16 +31,44 @@ from devstack.external import (
 from devstack.kafka import KafkaServer
 from devstack.postgres import PostgresServer
 
-SERVICES = ("pg", "kafka")
+SERVICES = ("pg", "kafka", "keycloak")
+#: what ``up`` and ``status`` mean without ``--only`` (Keycloak takes a minute to start: only when asked for)
+INFRA = ("pg", "kafka")
 
 
-def _selected(only: str | None) -> tuple[str, ...]:
-    return (only,) if only else SERVICES
+def _selected(only: str | None, default: tuple[str, ...] = INFRA) -> tuple[str, ...]:
+    return (only,) if only else default
+
+
+def _keycloak_up() -> None:
+    from devstack.keycloak import KeycloakServer
+
+    kc = KeycloakServer()
+    print(f"keycloak: starting {kc.version} on {kc.url} (the first start downloads and builds it) …", flush=True)
+    started = kc.start()
+    print(f"keycloak: {'started' if started else 'already running'}; issuer {kc.issuer}")
+    print(f"  admin console: {kc.url}/admin  (admin / {kc.admin_password()})")
+    print(f"  log:  {kc.log_file}")
+
+
+def _keycloak_status() -> bool:
+    from devstack.keycloak import KeycloakServer
+
+    kc = KeycloakServer()
+    pid = kc.pid()
+    if pid is None:
+        print(f"keycloak: stopped (would listen on {kc.url}; log: {kc.log_file})")
+        return False
+    print(f"keycloak: running (pid {pid}); issuer {kc.issuer}")
+    print(f"  log:  {kc.log_file}")
+    return True
 
 
 def _cmd_up(only: str | None) -> int:
     for service in _selected(only):
-        if service == "pg":
+        if service == "keycloak":
+            _keycloak_up()
+        elif service == "pg":
             external = external_database_url()
             if external is not None:
                 print(f"postgres: using external {DATABASE_URL_ENV}={external} (not started)")
@@ -68,8 +99,17 @@ def _cmd_up(only: str | None) -> int:
 
 
 def _cmd_down(only: str | None, purge: bool) -> int:
-    for service in _selected(only):
-        if service == "pg":
+    for service in _selected(only, SERVICES):
+        if service == "keycloak":
+            from devstack.keycloak import KeycloakServer
+
+            kc = KeycloakServer()
+            was_running = kc.stop()
+            if purge:
+                kc.purge()
+            if was_running or purge or only:
+                print(f"keycloak: {'stopped' if was_running else 'not running'}{'; data deleted' if purge else ''}")
+        elif service == "pg":
             if external_database_url() is not None:
                 print(f"postgres: {DATABASE_URL_ENV} selects an external server; stopping the local one anyway")
             pg = PostgresServer()
@@ -90,8 +130,16 @@ def _cmd_down(only: str | None, purge: bool) -> int:
 
 def _cmd_status(only: str | None) -> int:
     all_up = True
+    if only is None:
+        # shown, but not counted: it runs only when asked for
+        from devstack.keycloak import KeycloakServer
+
+        if KeycloakServer().is_running():
+            _keycloak_status()
     for service in _selected(only):
-        if service == "pg":
+        if service == "keycloak":
+            all_up = _keycloak_status() and all_up
+        elif service == "pg":
             external = external_database_url()
             if external is not None:
                 print(f"postgres: external ({DATABASE_URL_ENV}={external})")

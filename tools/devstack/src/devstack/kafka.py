@@ -15,18 +15,14 @@ from __future__ import annotations
 import asyncio
 import base64
 import concurrent.futures
-import contextlib
-import fcntl
 import json
 import logging
 import os
 import secrets
 import shutil
-import signal
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,19 +34,15 @@ from devstack._proc import (
     PortBusyError,
     ephemeral_port_range,
     in_ephemeral_range,
-    kill_tree,
     port_accepts,
     port_has_listener,
-    process_alive,
-    process_cmdline,
-    read_pid,
     require_free_port,
     run,
     tail,
-    wait_gone,
 )
+from devstack._server import PidFileServer, port_pair
 from devstack.kafka_runtime import KAFKA_VERSION, ensure_kafka_libs, find_java
-from devstack.paths import DEFAULT_KAFKA_PORT, HOST, env_port, state_dir
+from devstack.paths import DEFAULT_KAFKA_PORT, HOST, state_dir
 
 PORT_ENV = "DEVSTACK_KAFKA_PORT"
 CONTROLLER_PORT_ENV = "DEVSTACK_KAFKA_CONTROLLER_PORT"
@@ -124,8 +116,10 @@ def probe_kafka(bootstrap: str, timeout: float = 5.0, options: dict[str, Any] | 
 
 
 # --------------------------------------------------------------------------- server
-class KafkaServer:
+class KafkaServer(PidFileServer):
     """A local KRaft Kafka broker; ``start()`` is idempotent and keeps data across restarts."""
+
+    lock_name = "kafka"
 
     def __init__(
         self,
@@ -136,16 +130,14 @@ class KafkaServer:
         version: str = KAFKA_VERSION,
     ) -> None:
         self.host = HOST
-        self.port = port if port is not None else env_port(PORT_ENV, DEFAULT_KAFKA_PORT)
-        default_controller = self.port + 1 if self.port < 65535 else self.port - 1
-        self.controller_port = (
-            controller_port if controller_port is not None else env_port(CONTROLLER_PORT_ENV, default_controller)
+        self.port, self.controller_port = port_pair(
+            port,
+            controller_port,
+            port_env=PORT_ENV,
+            default=DEFAULT_KAFKA_PORT,
+            second_env=CONTROLLER_PORT_ENV,
+            what="Kafka broker and controller",
         )
-        if self.controller_port == self.port:
-            raise DevstackError(
-                f"Kafka broker and controller ports must differ (both are {self.port}); "
-                f"set {CONTROLLER_PORT_ENV} to another port"
-            )
         self.version = version
         self.work_dir = work_dir if work_dir is not None else state_dir() / "kafka"
         self.data_dir = self.work_dir / "data"
@@ -221,25 +213,8 @@ class KafkaServer:
         return list(json.loads(marker.read_text())) if marker.exists() else None
 
     # ----------------------------------------------------------------- state
-    def pid(self) -> int | None:
-        """PID of our broker JVM, if it is running."""
-        pid = read_pid(self.pid_file)
-        if pid is None or not process_alive(pid):
-            return None
-        cmdline = process_cmdline(pid)
-        if cmdline and ("kafka.Kafka" not in cmdline or str(self.config_file) not in cmdline):
-            return None  # pid was reused by an unrelated process
-        return pid
-
-    def is_running(self) -> bool:
-        return self.pid() is not None
-
-    def _running_port(self) -> int | None:
-        """Broker port recorded in the pid file by the process that started the broker."""
-        try:
-            return int(self.pid_file.read_text(encoding="utf-8").splitlines()[1])
-        except (OSError, IndexError, ValueError):
-            return None
+    def _is_ours(self, cmdline: list[str]) -> bool:
+        return "kafka.Kafka" in cmdline and str(self.config_file) in cmdline
 
     def _probe(self) -> bool:
         return probe_kafka(self.bootstrap_servers, options=sasl_options(ADMIN_USER, self.passwords()[ADMIN_USER]))
@@ -262,16 +237,6 @@ class KafkaServer:
             f"Kafka did not answer a metadata request on {self.bootstrap_servers} within {timeout:.0f}s; "
             f"see {self.log_file}:\n{tail(self.log_file)}"
         )
-
-    @contextlib.contextmanager
-    def _lock(self) -> Iterator[None]:
-        self.work_dir.parent.mkdir(parents=True, exist_ok=True)
-        with (self.work_dir.parent / ".kafka.lock").open("a") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
 
     # ----------------------------------------------------------------- lifecycle
     def start(self, timeout: float = 120.0) -> bool:
@@ -350,7 +315,7 @@ class KafkaServer:
                         stderr=subprocess.STDOUT,
                         start_new_session=True,
                     )
-                self.pid_file.write_text(f"{self._proc.pid}\n{self.port}\n", encoding="utf-8")
+                self._record(self._proc.pid, self.port)
                 try:
                     self.wait_ready(timeout)
                 except DevstackError:
@@ -363,49 +328,11 @@ class KafkaServer:
                 return True
             return True
 
-    def stop(self, timeout: float = 60.0) -> bool:
-        """Graceful (SIGTERM) shutdown, keeping all data. Returns False if it was not running."""
-        with self._lock():
-            return self._terminate(graceful_timeout=timeout)
-
-    def kill(self) -> bool:
-        """Simulate a crash with SIGKILL. Returns False if it was not running."""
-        with self._lock():
-            return self._terminate(graceful_timeout=0)
-
     def restart(self, timeout: float = 120.0) -> None:
         self.stop()
         self.start(timeout)
 
-    def purge(self) -> None:
-        """Stop the broker and delete all its data."""
-        self.stop()
-        shutil.rmtree(self.work_dir, ignore_errors=True)
-
     # ----------------------------------------------------------------- internals
-    def _terminate(self, graceful_timeout: float) -> bool:
-        pid = self.pid()
-        if pid is None:
-            self._reap()
-            return False
-        if graceful_timeout > 0:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGTERM)
-            if not wait_gone(pid, graceful_timeout):
-                kill_tree(pid, signal.SIGKILL)
-        else:
-            kill_tree(pid, signal.SIGKILL)
-        wait_gone(pid, 10)
-        self._reap()
-        self.pid_file.unlink(missing_ok=True)
-        return True
-
-    def _reap(self) -> None:
-        if self._proc is not None:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self._proc.wait(timeout=10)
-            self._proc = None
-
     def _format_storage(self, java: Path, classpath: str) -> None:
         passwords = self.passwords()
         result = run(

@@ -8,8 +8,11 @@ projections from lineage-resolver and history-sync (state from an earlier ``up``
 portal URL, the admin
 API token and where DolphinScheduler's UI is. Unless told ``--no-observability`` it also starts the trace backend
 (Zipkin, which every service exports its spans to) and Prometheus (scraping every service, loaded with
-``deploy/prometheus/rules.yml``) and prints their URLs (``devstack.observability``). ``down`` stops the services, the
-DS it started, the observability stack and the local servers.
+``deploy/prometheus/rules.yml``) and prints their URLs (``devstack.observability``). Unless told ``--no-sso`` it
+starts the identity provider (a local Keycloak with the platform realm, ``devstack.keycloak``) before the gateway,
+gives the gateway its OIDC settings (``GATEWAY_OIDC_ISSUER``, ``_CLIENT_ID``, ``_CLIENT_SECRET``, ``_GROUP_ROLES``) and
+prints the demo people who sign in to the portal, their roles and dev passwords. ``down`` stops the services, the DS
+it started, the observability stack, Keycloak and the local servers.
 
 Generated secrets (database passwords, the admin API token) live in ``<state dir>/platform/secrets.json`` (mode
 0600) so a second ``up`` reuses them; each service's identity key (``common.identity``) in
@@ -20,7 +23,8 @@ credentials of the environment. The processes are a persistent ``devstack.stack.
 
 Ports: the gateway 8080, the services 8101-8105, each changed by ``PLATFORM_<SERVICE>_PORT`` (``PLATFORM_GATEWAY_PORT``,
 ``PLATFORM_HISTORY_SYNC_PORT`` …); the DS emulator 12345 and 25333 (``DEVSTACK_DS_EMULATOR_PORT``,
-``DEVSTACK_DS_EMULATOR_GATEWAY_PORT``).
+``DEVSTACK_DS_EMULATOR_GATEWAY_PORT``); Keycloak 18180 and 18181 (``DEVSTACK_KEYCLOAK_PORT``,
+``DEVSTACK_KEYCLOAK_MANAGEMENT_PORT``).
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from common.provision import SERVICES
@@ -41,6 +46,9 @@ from devstack._proc import DevstackError, process_alive, read_pid, wait_http
 from devstack.observability import ZIPKIN_VERSION, Prometheus, ScrapeTarget, Zipkin
 from devstack.paths import HOST, env_port, state_dir
 from devstack.stack import DsEndpoint, Stack, merge_env, stop_pid_file
+
+if TYPE_CHECKING:
+    from devstack.keycloak import KeycloakServer
 
 DEFAULT_PORTS = {
     "definition": 8101,
@@ -219,11 +227,33 @@ def _start_prometheus(obs: Observability, ds: DsEndpoint) -> Prometheus:
     return prometheus
 
 
-def platform_stack(admin_url: str, bootstrap: str, ds: DsEndpoint, obs: Observability | None = None) -> Stack:
+def _start_keycloak() -> KeycloakServer:
+    from devstack.keycloak import KeycloakServer
+
+    kc = KeycloakServer()
+    print(f"starting the identity provider (Keycloak {kc.version}) on {kc.url} …", flush=True)
+    kc.start()
+    return kc
+
+
+def print_people(kc: KeycloakServer) -> None:
+    """Who signs in to the portal (dev passwords of the local realm, not secrets)."""
+    print(f"Sign-in (SSO):     {kc.issuer}  (admin console {kc.url}/admin: admin / {kc.admin_password()})")
+    for p in kc.people:
+        print(f"  {p.username:<16} password {p.password:<15} {', '.join(p.roles):<10} {p.name} <{p.email}>")
+
+
+def platform_stack(
+    admin_url: str,
+    bootstrap: str,
+    ds: DsEndpoint,
+    obs: Observability | None = None,
+    keycloak: KeycloakServer | None = None,
+) -> Stack:
     """The persistent stack ``up`` starts: production schemas, fixed ports, the passwords and keys kept in the state
-    directory, JSON logs. Each service connects to the local Kafka as its own principal (the administrator's
-    credentials, which ``ensure_infra`` put here, are not passed on; the gateway uses no Kafka); with an external
-    Kafka the environment's ``KAFKA_SASL_*`` stay."""
+    directory, JSON logs; with ``keycloak``, the gateway signs people in there. Each service connects to the local
+    Kafka as its own principal (the administrator's credentials, which ``ensure_infra`` put here, are not passed on;
+    the gateway uses no Kafka); with an external Kafka the environment's ``KAFKA_SASL_*`` stay."""
     from devstack.external import external_kafka_bootstrap
 
     secret = _secrets()
@@ -248,6 +278,7 @@ def platform_stack(admin_url: str, bootstrap: str, ds: DsEndpoint, obs: Observab
         kafka_users=users,
         identity_dir=platform_dir() / "identity",
         log_json=True,
+        keycloak=keycloak,
     )
 
 
@@ -266,7 +297,7 @@ def _refill_projections(env: dict[str, str]) -> None:
             raise DevstackError(f"python -m definition {command} failed:\n{(result.stdout + result.stderr)[-2000:]}")
 
 
-def up(ds_kind: str, observability: bool = True) -> int:
+def up(ds_kind: str, observability: bool = True, sso: bool = True) -> int:
     from devstack.infra import ensure_infra
 
     print("starting PostgreSQL and Kafka …", flush=True)
@@ -274,7 +305,8 @@ def up(ds_kind: str, observability: bool = True) -> int:
     ds = _ds_from_env() or _start_ds(ds_kind)
     # before the services: they export their spans to it from their first request
     obs = _start_zipkin() if observability else None
-    stack = platform_stack(admin_url, bootstrap, ds, obs)
+    kc = _start_keycloak() if sso else None
+    stack = platform_stack(admin_url, bootstrap, ds, obs, kc)
     print("provisioning schemas, roles, migrations and topics …", flush=True)
     stack.provision()
     for name in stack.services:
@@ -286,6 +318,10 @@ def up(ds_kind: str, observability: bool = True) -> int:
     print(f"Portal:            {stack.base_url}/")
     print(f"API docs:          {stack.base_url}/docs")
     print(f"Admin API token:   {stack.admin_token}")
+    if kc is not None:
+        print_people(kc)
+    else:
+        print("Sign-in (SSO):     not started (--no-sso): API keys only")
     print(f"DolphinScheduler:  {ds.ui_url}  ({ds.kind}; login admin / dolphinscheduler123 for a local server)")
     if obs is not None and prometheus is not None:
         print(f"Traces (Zipkin):   {obs.zipkin.ui_url}")
@@ -304,6 +340,11 @@ def down() -> int:
     for daemon in (Prometheus([]), Zipkin()):
         if daemon.stop():
             print(f"stopped {daemon.name}", flush=True)
+    from devstack.keycloak import KeycloakServer
+
+    if KeycloakServer().is_running():
+        print("stopping Keycloak …", flush=True)
+        KeycloakServer().stop()
     try:
         from devstack import dolphin
 
@@ -335,9 +376,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="leave out the trace backend (Zipkin) and Prometheus, which `up` starts by default "
         "(ports DEVSTACK_ZIPKIN_PORT, default 9411, and DEVSTACK_PROMETHEUS_PORT, default 9090)",
     )
+    ap.add_argument(
+        "--no-sso",
+        dest="sso",
+        action="store_false",
+        help="leave out the identity provider (a local Keycloak, ports DEVSTACK_KEYCLOAK_PORT, default 18180, and the "
+        "next one): the gateway then takes API keys only",
+    )
     ns = ap.parse_args(argv)
     try:
-        return up(ns.ds, ns.observability) if ns.command == "up" else down()
+        return up(ns.ds, ns.observability, ns.sso) if ns.command == "up" else down()
     except DevstackError as exc:
         print(f"platform: {exc}", file=sys.stderr)
         return 1

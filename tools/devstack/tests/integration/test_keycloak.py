@@ -203,3 +203,14 @@ def test_stop_and_start_keep_the_build_and_the_realm_data(keycloak: KeycloakServ
     assert verified_claims(keycloak, keycloak.password_login("paul.publisher")["id_token"])["groups"] == [
         "platform-publishers"
     ]
+
+
+def test_the_cli_finds_it_running(keycloak: KeycloakServer, capsys: pytest.CaptureFixture[str]) -> None:
+    from devstack.cli import main
+
+    assert main(["up", "--only", "keycloak"]) == 0
+    out = capsys.readouterr().out
+    assert f"keycloak: already running; issuer {keycloak.issuer}" in out
+    assert f"{keycloak.url}/admin" in out
+    assert main(["status", "--only", "keycloak"]) == 0
+    assert f"keycloak: running (pid {keycloak.pid()}); issuer {keycloak.issuer}" in capsys.readouterr().out

@@ -90,3 +90,16 @@ def test_the_admin_password_is_generated_once_and_kept_private(tmp_path: Path) -
     assert server.pid() is None
     assert not server.is_running()
     assert not server.stop()
+
+
+def test_up_prints_who_signs_in_with_which_role(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from devstack.platform import print_people
+
+    server = KeycloakServer(port=18180, work_dir=tmp_path)
+    print_people(server)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("Sign-in (SSO):     http://127.0.0.1:18180/realms/platform")
+    assert server.admin_password() in lines[0]
+    for person, line in zip(server.people, lines[1:], strict=True):
+        assert line.split()[:4] == [person.username, "password", person.password, person.roles[0]]
+        assert line.endswith(f"{person.name} <{person.email}>")

@@ -49,10 +49,13 @@ def test_every_service_exports_to_zipkin_and_the_gateway_links_to_it(
 
 def test_the_flag_leaves_the_observability_stack_out(monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[Any] = []
-    monkeypatch.setattr(platform, "up", lambda ds_kind, observability=True: seen.append(observability) or 0)
+    monkeypatch.setattr(
+        platform, "up", lambda ds_kind, observability=True, sso=True: seen.append((observability, sso)) or 0
+    )
     assert platform.main(["up", "--ds", "emulator"]) == 0
     assert platform.main(["up", "--ds", "emulator", "--no-observability"]) == 0
-    assert seen == [True, False]
+    assert platform.main(["up", "--ds", "emulator", "--no-sso"]) == 0
+    assert seen == [(True, True), (False, True), (True, False)]
 
 
 def test_prometheus_scrapes_every_service_and_a_real_ds() -> None:

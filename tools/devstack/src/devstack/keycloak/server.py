@@ -17,8 +17,6 @@ data only). Log: ``<state dir>/keycloak/keycloak.log`` (Keycloak rotates it at 1
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import json
 import logging
@@ -28,7 +26,7 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -38,17 +36,13 @@ import httpx
 
 from devstack._proc import (
     DevstackError,
-    kill_tree,
     port_accepts,
-    process_alive,
-    process_cmdline,
-    read_pid,
     require_free_port,
     tail,
-    wait_gone,
 )
+from devstack._server import PidFileServer, port_pair
 from devstack.keycloak.runtime import KEYCLOAK_VERSION, ensure_built, ensure_dist, find_java_home
-from devstack.paths import HOST, env_port, state_dir
+from devstack.paths import HOST, state_dir
 
 PORT_ENV = "DEVSTACK_KEYCLOAK_PORT"
 MANAGEMENT_PORT_ENV = "DEVSTACK_KEYCLOAK_MANAGEMENT_PORT"
@@ -114,8 +108,11 @@ def client_secret() -> str:
     return str(next(c["secret"] for c in realm()["clients"] if c["clientId"] == CLIENT_ID))
 
 
-class KeycloakServer:
-    """A local Keycloak with the platform realm; ``start()`` is idempotent and keeps the data across restarts."""
+class KeycloakServer(PidFileServer):
+    """A local Keycloak with the platform realm; ``start()`` is idempotent and keeps the data across restarts;
+    ``purge()`` deletes this server's data (the cached distribution stays)."""
+
+    lock_name = "keycloak"
 
     def __init__(
         self,
@@ -126,15 +123,14 @@ class KeycloakServer:
         version: str = KEYCLOAK_VERSION,
     ) -> None:
         self.host = HOST
-        self.port = port if port is not None else env_port(PORT_ENV, DEFAULT_PORT)
-        default_management = self.port + 1 if self.port < 65535 else self.port - 1
-        self.management_port = (
-            management_port if management_port is not None else env_port(MANAGEMENT_PORT_ENV, default_management)
+        self.port, self.management_port = port_pair(
+            port,
+            management_port,
+            port_env=PORT_ENV,
+            default=DEFAULT_PORT,
+            second_env=MANAGEMENT_PORT_ENV,
+            what="Keycloak's HTTP and management",
         )
-        if self.management_port == self.port:
-            raise DevstackError(
-                f"Keycloak's HTTP and management ports must differ (both are {self.port}); set {MANAGEMENT_PORT_ENV}"
-            )
         self.version = version
         self.work_dir = work_dir if work_dir is not None else state_dir() / "keycloak"
         self.home = self.work_dir / "home"
@@ -229,24 +225,11 @@ class KeycloakServer:
         return body
 
     # ----------------------------------------------------------------- state
-    def pid(self) -> int | None:
-        """PID of our Keycloak (its ``kc.sh``), if it is running."""
-        pid = read_pid(self.pid_file)
-        if pid is None or not process_alive(pid):
-            return None
-        cmdline = process_cmdline(pid)
-        if cmdline and not any(str(self.home) in part for part in cmdline):
-            return None  # pid reused by an unrelated process
-        return pid
+    def _is_ours(self, cmdline: list[str]) -> bool:
+        return any(str(self.home) in part for part in cmdline)
 
-    def is_running(self) -> bool:
-        return self.pid() is not None
-
-    def _running_port(self) -> int | None:
-        try:
-            return int(self.pid_file.read_text(encoding="utf-8").splitlines()[1])
-        except (OSError, IndexError, ValueError):
-            return None
+    def _signal_graceful(self, pid: int) -> None:
+        os.killpg(pid, signal.SIGTERM)  # kc.sh (the group's leader) forwards it to the JVM
 
     def _probe(self) -> bool:
         """Ready: the management interface says so and the realm's discovery document answers."""
@@ -277,16 +260,6 @@ class KeycloakServer:
             f"Keycloak did not serve the {REALM} realm on {self.url} within {timeout:.0f}s; "
             f"see {self.log_file}:\n{tail(self.log_file)}"
         )
-
-    @contextlib.contextmanager
-    def _lock(self) -> Iterator[None]:
-        self.work_dir.parent.mkdir(parents=True, exist_ok=True)
-        with (self.work_dir.parent / ".keycloak.lock").open("a") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
 
     # ----------------------------------------------------------------- lifecycle
     def start(self, timeout: float = 300.0) -> bool:
@@ -321,7 +294,7 @@ class KeycloakServer:
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
                 )
-            self.pid_file.write_text(f"{self._proc.pid}\n{self.port}\n", encoding="utf-8")
+            self._record(self._proc.pid, self.port)
             try:
                 self.wait_ready(timeout)
             except DevstackError:
@@ -386,47 +359,9 @@ class KeycloakServer:
         imports.mkdir(parents=True, exist_ok=True)
         (imports / REALM_FILE).write_text(realm_text(), encoding="utf-8")
 
-    def stop(self, timeout: float = 60.0) -> bool:
-        """Graceful (SIGTERM) shutdown, keeping the data. Returns False if it was not running."""
-        with self._lock():
-            return self._terminate(graceful_timeout=timeout)
-
-    def kill(self) -> bool:
-        """SIGKILL (a crash). Returns False if it was not running."""
-        with self._lock():
-            return self._terminate(graceful_timeout=0)
-
     def restart(self, timeout: float = 300.0) -> None:
         self.stop()
         self.start(timeout)
-
-    def purge(self) -> None:
-        """Stop and delete this server's data (the cached distribution stays)."""
-        self.stop()
-        shutil.rmtree(self.work_dir, ignore_errors=True)
-
-    def _terminate(self, graceful_timeout: float) -> bool:
-        pid = self.pid()
-        if pid is None:
-            self._reap()
-            return False
-        if graceful_timeout > 0:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(pid, signal.SIGTERM)  # kc.sh forwards it to the JVM
-            if not wait_gone(pid, graceful_timeout):
-                kill_tree(pid, signal.SIGKILL)
-        else:
-            kill_tree(pid, signal.SIGKILL)
-        wait_gone(pid, 10)
-        self._reap()
-        self.pid_file.unlink(missing_ok=True)
-        return True
-
-    def _reap(self) -> None:
-        if self._proc is not None:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self._proc.wait(timeout=10)
-            self._proc = None
 
 
 def _realm_hash() -> str:
