@@ -4,6 +4,7 @@ resources, secrets only by reference and only the documented ones, HPA/PDB/Jobs 
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -297,7 +298,8 @@ def test_network_policy_denies_all_but_the_flows_of_the_design(
         assert _external(policies, labels, "dolphinscheduler", 25333) == (name == "publisher"), name
         assert _external(policies, labels, "observability", 4318), name
         assert _external(policies, labels, "anywhere", 5432), f"{name} reaches PostgreSQL"
-        assert _external(policies, labels, "anywhere", 443) == (name == "alerting"), f"{name}: IM webhooks"
+        # alerting: the IM webhooks; the gateway: the identity provider (OIDC)
+        assert _external(policies, labels, "anywhere", 443) == (name in {"alerting", "gateway"}), name
     # Prometheus scrapes every service; nothing but the gateway is reachable from outside the namespace
     for name, labels in pods.items():
         ingress = [
@@ -329,3 +331,24 @@ def test_services_get_their_identity_key_and_kafka_principal(rendered: dict[str,
         else:
             assert cfg["KAFKA_SASL_USERNAME"] == spec.name
             assert env["KAFKA_SASL_PASSWORD"] == {"name": f"{spec.name}-kafka", "key": "password"}
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_sign_in_is_off_until_an_issuer_is_set_and_maps_the_local_realms_groups(
+    rendered: dict[str, list[dict[str, Any]]], compose: dict[str, Any], overlay: str
+) -> None:
+    from devstack.keycloak import CLIENT_ID, GROUP_ROLES
+
+    cfg = by_kind(rendered[overlay], "ConfigMap")["gateway-config"]["data"]
+    compose_env = compose["services"]["gateway"]["environment"]
+    assert cfg["GATEWAY_OIDC_ISSUER"] == ""
+    assert compose_env["GATEWAY_OIDC_ISSUER"] == "${GATEWAY_OIDC_ISSUER:-}"
+    assert cfg["GATEWAY_OIDC_CLIENT_ID"] == CLIENT_ID
+    # the same groups as the realm `./platform up` runs, so a company realm made like it needs no other mapping
+    assert json.loads(cfg["GATEWAY_OIDC_GROUP_ROLES"]) == json.loads(compose_env["GATEWAY_OIDC_GROUP_ROLES"])
+    assert json.loads(cfg["GATEWAY_OIDC_GROUP_ROLES"]) == GROUP_ROLES
+    gateway = next(
+        c for c in pod_containers(by_kind(rendered[overlay], "Deployment")["gateway"]) if c["name"] == "gateway"
+    )
+    (secret,) = [e for e in gateway["env"] if e["name"] == "GATEWAY_OIDC_CLIENT_SECRET"]
+    assert secret["valueFrom"]["secretKeyRef"] == {"name": "gateway-oidc", "key": "client-secret", "optional": True}
