@@ -187,6 +187,7 @@ def test_stop_and_start_keep_the_build_and_the_realm_data(keycloak: KeycloakServ
         assert keycloak.stop()
         assert not keycloak.is_running()
         assert not keycloak.stop()
+        assert keycloak.cds_archive.is_file()  # written by the JVM as it exited, mapped by the next start
         assert port_is_free("127.0.0.1", keycloak.port)
         with pytest.raises(httpx.ConnectError):
             httpx.get(keycloak.discovery_url, timeout=5)

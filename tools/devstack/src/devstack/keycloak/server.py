@@ -10,8 +10,9 @@ management interface (``/health/ready``) on :attr:`KeycloakServer.management_por
 ``http://127.0.0.1:<port>/realms/platform`` and ``--import-realm``: the realm file kept in this package
 (:data:`REALM_FILE`) is imported on the first start; later starts keep the realm as it is (changes made through the
 admin API survive a restart), unless the realm file changed since: then the database is made again from it (dev
-data only). Log: ``<state dir>/keycloak/keycloak.log`` (Keycloak rotates it at 10 MB); the JVM's own output in
-``keycloak.out``. The master realm's administrator is ``admin`` with a password generated into
+data only). Log: ``<state dir>/keycloak/keycloak.log`` (Keycloak rotates it at each start and at 10 MB); the JVM's
+own output in ``keycloak.out``. A graceful stop leaves a class-data archive (``keycloak-cds.jsa``) that halves the
+CPU of the next start. The master realm's administrator is ``admin`` with a password generated into
 ``<state dir>/keycloak/admin.json`` (mode 0600).
 """
 
@@ -139,6 +140,7 @@ class KeycloakServer(PidFileServer):
         self.pid_file = self.work_dir / "keycloak.pid"
         self.admin_file = self.work_dir / "admin.json"
         self.realm_mark = self.work_dir / "realm.sha256"
+        self.cds_archive = self.work_dir / "keycloak-cds.jsa"
         self._proc: subprocess.Popen[bytes] | None = None
         #: seconds the last ``start()`` that started the server took (download and build included)
         self.last_start_s: float | None = None
@@ -330,8 +332,11 @@ class KeycloakServer(PidFileServer):
         return env | {
             "JAVA_HOME": str(java_home),
             "JAVA_OPTS_KC_HEAP": HEAP_OPTS,
-            # the C1 compiler only: a quicker start; plenty for a dev identity provider
-            "JAVA_OPTS_APPEND": "-XX:TieredStopAtLevel=1",
+            # the C1 compiler only, and a class-data archive of the classes a start loads, written when the JVM
+            # exits and mapped by the next start (measured: 11.8 → 6.9 s of CPU per start; ~140 MB on disk)
+            "JAVA_OPTS_APPEND": " ".join(
+                ("-XX:TieredStopAtLevel=1", "-XX:+AutoCreateSharedArchive", f"-XX:SharedArchiveFile={self.cds_archive}")
+            ),
             # only read while the master realm has no administrator yet (the first start)
             "KC_BOOTSTRAP_ADMIN_USERNAME": ADMIN_USER,
             "KC_BOOTSTRAP_ADMIN_PASSWORD": self.admin_password(),
