@@ -3,11 +3,13 @@ its own, the services as OS processes (``devstack.stack``), and the built portal
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -74,3 +76,27 @@ def platform_stack(postgres_admin_url: str, kafka_bootstrap: str) -> Iterator[St
         stack = Stack(postgres_admin_url, kafka_bootstrap, ds, log_dir, services, QUICK, tag="e2e", emulator=emulator)
         with stack.started():
             yield stack
+
+
+def run_scenario(stack: Stack, scenario: Path, config: dict[str, Any]) -> dict[str, Any]:
+    """Run a browser scenario (``node <scenario>`` with ``E2E_CONFIG``); its last JSON line, failing the test with the
+    failed step, the console errors and the services' log tails when it is not ``ok``."""
+    node = shutil.which("node")
+    assert node is not None
+    env = {**os.environ, "E2E_CONFIG": json.dumps(config)}
+    proc = subprocess.run(
+        [node, str(scenario)], cwd=PORTAL, env=env, capture_output=True, text=True, timeout=600, check=False
+    )
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    if not lines:
+        pytest.fail(f"the scenario printed no result (exit {proc.returncode}):\n{proc.stderr[-4000:]}")
+    result: dict[str, Any] = json.loads(lines[-1])
+    if not result.get("ok"):
+        failed = next((s for s in result.get("steps", []) if not s.get("ok")), None)
+        pytest.fail(
+            f"browser scenario failed at {failed['name'] if failed else '?'}: {result.get('failed')}\n"
+            f"{failed.get('error', '') if failed else ''}\n"
+            f"console errors: {result.get('consoleErrors')}\n"
+            f"screenshots: {ARTIFACTS}\n{stack.log_tails()}"
+        )
+    return result

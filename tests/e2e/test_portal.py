@@ -26,10 +26,6 @@ of every step go to ``test-artifacts/e2e/``.
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import subprocess
 import time
 import uuid
 from typing import Any
@@ -43,7 +39,7 @@ from common.kafka_access import client_options
 from common.testing.gateway_api import every_item
 from devstack.stack import Stack, run_async
 
-from .conftest import ARTIFACTS, CHROMIUM, PORTAL
+from .conftest import ARTIFACTS, CHROMIUM, PORTAL, run_scenario
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -251,25 +247,7 @@ def _ds_instances(stack: Stack, project_code: int, workflow_code: int) -> list[i
 
 
 def _run_scenario(stack: Stack, config: dict[str, Any]) -> dict[str, Any]:
-    node = shutil.which("node")
-    assert node is not None
-    env = {**os.environ, "E2E_CONFIG": json.dumps(config)}
-    proc = subprocess.run(
-        [node, str(SCENARIO)], cwd=PORTAL, env=env, capture_output=True, text=True, timeout=600, check=False
-    )
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
-    if not lines:
-        pytest.fail(f"the scenario printed no result (exit {proc.returncode}):\n{proc.stderr[-4000:]}")
-    result: dict[str, Any] = json.loads(lines[-1])
-    if not result.get("ok"):
-        failed = next((s for s in result.get("steps", []) if not s.get("ok")), None)
-        pytest.fail(
-            f"browser scenario failed at {failed['name'] if failed else '?'}: {result.get('failed')}\n"
-            f"{failed.get('error', '') if failed else ''}\n"
-            f"console errors: {result.get('consoleErrors')}\n"
-            f"screenshots: {ARTIFACTS}\n{stack.log_tails()}"
-        )
-    return result
+    return run_scenario(stack, SCENARIO, config)
 
 
 def test_portal_end_to_end(platform_stack: Stack, kafka_bootstrap: str) -> None:

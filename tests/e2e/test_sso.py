@@ -5,20 +5,16 @@ here publishes) with its gateway configured for the devstack's Keycloak; driven 
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import subprocess
 import uuid
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
 from devstack.keycloak import KeycloakServer
 from devstack.stack import QUICK, Stack, merge_env
 
-from .conftest import ARTIFACTS, CHROMIUM, PORTAL, ensure_portal_built
+from .conftest import ARTIFACTS, CHROMIUM, PORTAL, ensure_portal_built, run_scenario
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -67,7 +63,7 @@ def test_people_sign_in_with_their_company_account(sso_stack: Stack, keycloak: K
         "workflow": workflow,
         "people": people,
     }
-    result = _run(sso_stack, config)
+    result = run_scenario(sso_stack, SCENARIO, config)
     assert [s["name"] for s in result["steps"]][-1] == "sign-out-ends-the-session"
     # what the people did is theirs: the version the editor saved, the approval, the audit log
     with sso_stack.client() as api:
@@ -80,24 +76,3 @@ def test_people_sign_in_with_their_company_account(sso_stack: Stack, keycloak: K
         assert any(a["path"].endswith("/approve") and a["status_code"] == 200 for a in audit), audit
         refused = api.get("/api/v1/audit-log", params={"actor": "vera.viewer"}).json()["items"]
         assert any(a["status_code"] == 403 for a in refused), refused
-
-
-def _run(stack: Stack, config: dict[str, Any]) -> dict[str, Any]:
-    node = shutil.which("node")
-    assert node is not None
-    env = {**os.environ, "E2E_CONFIG": json.dumps(config)}
-    proc = subprocess.run(
-        [node, str(SCENARIO)], cwd=PORTAL, env=env, capture_output=True, text=True, timeout=600, check=False
-    )
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
-    if not lines:
-        pytest.fail(f"the scenario printed no result (exit {proc.returncode}):\n{proc.stderr[-4000:]}")
-    result: dict[str, Any] = json.loads(lines[-1])
-    if not result.get("ok"):
-        failed = next((s for s in result.get("steps", []) if not s.get("ok")), None)
-        pytest.fail(
-            f"browser scenario failed at {failed['name'] if failed else '?'}: {result.get('failed')}\n"
-            f"{failed.get('error', '') if failed else ''}\nconsole errors: {result.get('consoleErrors')}\n"
-            f"screenshots: {ARTIFACTS}\n{stack.log_tails()}"
-        )
-    return result
