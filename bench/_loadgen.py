@@ -17,7 +17,7 @@ JSON parser cost ~0.5 ms of CPU per page where httpx and ``json`` cost 2.3–3.1
 the rates measured.
 
 Scenarios (``--scenario``):
-- ``gw-workflows``: ``GET {gw}/api/v1/workflows?page=P&page_size=20`` (bearer token);
+- ``gw-workflows``: ``GET {gw}/api/v1/workflows?page=P&page_size=20`` (bearer token, or ``--cookie``: a session);
 - ``direct-workflows``: ``GET {definition}/internal/workflows?page=P&page_size=20`` (the page with each workflow's
   last 10 runs: what the gateway passes on);
 - ``gw-tasks``: ``GET {gw}/api/v1/tasks?upstreamTaskId=X``;
@@ -50,6 +50,7 @@ async def main() -> None:
     ap.add_argument("--scenario", required=True)
     ap.add_argument("--url", required=True, help="gateway, baseline app or definition URL")
     ap.add_argument("--token", default="")
+    ap.add_argument("--cookie", default="", help="a Cookie header instead of the bearer token (a person's session)")
     ap.add_argument("--ids", default="")
     ap.add_argument("--pages", type=int, default=50)
     ap.add_argument("--concurrency", type=int, default=8)
@@ -59,6 +60,8 @@ async def main() -> None:
     a = ap.parse_args()
 
     headers = {"Authorization": f"Bearer {a.token}"} if a.token else {}
+    if a.cookie:
+        headers["Cookie"] = a.cookie
     client = aiohttp.ClientSession(
         headers=headers,
         connector=aiohttp.TCPConnector(limit=a.concurrency),

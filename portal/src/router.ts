@@ -1,5 +1,5 @@
 import { createRouter, createWebHistory, type RouteRecordRaw } from 'vue-router'
-import { token } from './api/auth'
+import { sessionReady, signedIn } from './api/auth'
 
 const routes: RouteRecordRaw[] = [
   { path: '/', redirect: '/workflows' },
@@ -30,7 +30,8 @@ const routes: RouteRecordRaw[] = [
 
 export const router = createRouter({ history: createWebHistory(), routes })
 
-router.beforeEach((to) => {
-  if (!to.meta.public && !token.value) return { name: 'login', query: { redirect: to.fullPath } }
+router.beforeEach(async (to) => {
+  await sessionReady
+  if (!to.meta.public && !signedIn.value) return { name: 'login', query: { redirect: to.fullPath } }
   return true
 })

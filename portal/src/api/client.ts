@@ -77,6 +77,8 @@ export async function toProblem(res: Response): Promise<Problem> {
 export interface ClientOptions {
   baseUrl?: string
   getToken: () => string | null
+  /** the CSRF token of a person's session, sent with every change when there is no API token */
+  getCsrf?: () => string | null
   /** called on every 401 (the token is missing, wrong or revoked) */
   onUnauthorized?: (err: ApiError) => void
   fetchImpl?: typeof fetch
@@ -99,6 +101,10 @@ export class ApiClient {
     const headers: Record<string, string> = { Accept: 'application/json, application/problem+json', ...extraHeaders }
     const token = this.opts.getToken()
     if (token) headers.Authorization = `Bearer ${token}`
+    else if (method !== 'GET') {
+      const csrf = this.opts.getCsrf?.()
+      if (csrf) headers['X-CSRF-Token'] = csrf
+    }
     if (body !== undefined) headers['Content-Type'] = 'application/json'
     const doFetch = this.opts.fetchImpl ?? fetch
     let res: Response

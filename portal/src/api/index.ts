@@ -1,5 +1,5 @@
 // The public API of the gateway (docs/api-contracts.md §5), one function per call.
-import { token } from './auth'
+import { csrf, token } from './auth'
 import { ApiClient, type ApiError } from './client'
 import type {
   ApiKey,
@@ -54,6 +54,7 @@ export function onUnauthorized(handler: (err: ApiError) => void): void {
 
 export const client = new ApiClient({
   getToken: () => token.value,
+  getCsrf: () => csrf.value,
   onUnauthorized: (err) => unauthorizedHandler(err),
 })
 

@@ -1984,10 +1984,21 @@ export interface components {
             name: string;
             /** Roles */
             roles: string[];
+            /**
+             * Via
+             * @default api-key
+             */
+            via?: string;
             /** Key Id */
-            key_id: number;
+            key_id: number | null;
             /** Key Prefix */
-            key_prefix: string;
+            key_prefix: string | null;
+            /** Display Name */
+            display_name?: string | null;
+            /** Email */
+            email?: string | null;
+            /** Csrf Token */
+            csrf_token?: string | null;
         };
         /** MigrationInput */
         MigrationInput: {

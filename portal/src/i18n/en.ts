@@ -45,12 +45,23 @@ export default {
     updatedAt: 'Updated',
   },
   login: {
+    titleSso: 'Sign in',
     title: 'Sign in with an API token',
     hint: 'Paste the API token an administrator gave you. It is kept in this browser until you log out.',
     token: 'API token',
     placeholder: 'e.g. adm_…',
     submit: 'Sign in',
     expired: 'Your session has ended or the token is no longer valid. Please sign in again.',
+    sessionEnded: 'Your session has ended. Please sign in again.',
+    sso: 'Sign in with company account',
+    or: 'or, for administrators and machines',
+    ssoError: {
+      'sign-in-expired': 'The sign-in took too long or was started in another browser. Please try again.',
+      'sign-in-refused': 'The company sign-in did not succeed. Please try again.',
+      'sign-in-provider-unavailable': 'The company sign-in service cannot be reached. Please try again shortly.',
+      'no-role': 'Your company account has no access to this platform. Ask an administrator.',
+      other: 'The company sign-in did not succeed. Please try again.',
+    },
   },
   status: {
     draft: 'Draft',

@@ -45,12 +45,23 @@ export default {
     updatedAt: '更新时间',
   },
   login: {
+    titleSso: '登录',
     title: '使用 API 令牌登录',
     hint: '粘贴管理员发给你的 API 令牌。令牌保存在本浏览器中，直到你退出登录。',
     token: 'API 令牌',
     placeholder: '例如 adm_…',
     submit: '登录',
     expired: '登录已失效或令牌已不可用，请重新登录。',
+    sessionEnded: '你的会话已结束，请重新登录。',
+    sso: '使用公司账号登录',
+    or: '或（管理员与机器）',
+    ssoError: {
+      'sign-in-expired': '登录超时，或是在另一个浏览器中发起的，请重试。',
+      'sign-in-refused': '公司账号登录未成功，请重试。',
+      'sign-in-provider-unavailable': '暂时无法连接公司登录服务，请稍后重试。',
+      'no-role': '你的公司账号没有本平台的访问权限，请联系管理员。',
+      other: '公司账号登录未成功，请重试。',
+    },
   },
   status: {
     draft: '草稿',

@@ -15,3 +15,13 @@ export function grants(roles: readonly string[] | undefined, needed: string): bo
 export const canEdit = computed(() => grants(me.value?.roles, 'editor'))
 /** admin: API keys (the navigation shows the screen to admins only). Unknown (not loaded yet): false. */
 export const isAdmin = computed(() => me.value?.roles.includes('admin') ?? false)
+/** approver (or admin): approve a version */
+export const canApprove = computed(() => grants(me.value?.roles, 'approver'))
+/** publisher (or admin): publish, online/offline, run, archive */
+export const canPublish = computed(() => grants(me.value?.roles, 'publisher'))
+
+/** the role a workflow action needs (as the gateway checks it) */
+export function actionAllowed(action: string): boolean {
+  if (action === 'approve') return canApprove.value
+  return canPublish.value
+}

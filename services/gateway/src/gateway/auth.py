@@ -264,7 +264,8 @@ async def current_principal(
 def _check_role(principal: Principal, role: Role) -> Principal:
     if not grants(principal.roles, role):
         held = ", ".join(principal.roles)
-        raise Forbidden(f"this call needs the role '{role.value}' (the key of {principal.name} has: {held})")
+        whose = f"the key of {principal.name}" if principal.key_id is not None else principal.name
+        raise Forbidden(f"this call needs the role '{role.value}' ({whose} has: {held})")
     if principal.scopes is not None:
         scope = scope_for(role)
         if not permits(principal.scopes, scope):

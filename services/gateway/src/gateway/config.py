@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr, ValidationInfo, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from common.dolphin.links import DEFAULT_DS_VERSION, DsLinks, ds_version_of
 from common.migrations import migrations_of
 from common.settings import ServiceSettings
+from gateway.domain.sessions import parse_group_roles
 
 REPO_ROOT = Path(__file__).resolve().parents[4]
 MIGRATIONS = migrations_of("gateway")
@@ -78,6 +79,32 @@ class Settings(ServiceSettings):
     key_cache_ttl_s: float = Field(default=5.0, ge=0, le=60)
     #: the lifetime of a new API key when its creator gives no expiry (days)
     key_lifetime_days: int = Field(default=90, ge=1, le=3660)
+
+    # People sign in with their company account (OpenID Connect, gateway.oidc / gateway.sessions). Without an issuer
+    # the portal offers no sign-in button and everything works with API keys alone.
+    #: the provider's issuer URL (e.g. https://sso.example.com/realms/platform); its discovery document is
+    #: ``<issuer>/.well-known/openid-configuration``
+    oidc_issuer: str = ""
+    oidc_client_id: str = ""
+    #: the confidential client's secret; also keys the encryption of the provider's tokens in the session table
+    oidc_client_secret: SecretStr | None = None
+    #: group → roles, JSON: ``{"platform-editors": ["editor"], ...}``; read at each sign-in (a change takes effect at
+    #: the person's next sign-in); a person none of whose groups is here cannot sign in
+    oidc_group_roles: dict[str, list[str]] = Field(default_factory=dict)
+    oidc_scopes: str = "openid profile email"
+    #: the provider's time budget per call (discovery, keys, token, refresh)
+    oidc_timeout_s: float = Field(default=10.0, gt=0, le=120)
+    #: the gateway's URL as browsers see it (e.g. https://platform.example.com): the callback is
+    #: ``<public_url>/auth/callback``; empty: the request's own URL
+    public_url: str = ""
+    #: the session cookie's ``Secure`` flag; off only for http://localhost (a sign-in elsewhere is refused then)
+    session_cookie_secure: bool = True
+    #: a session ends after this long without a request, and this long after its sign-in, whichever comes first
+    session_idle_timeout_s: float = Field(default=3600.0, gt=0)
+    session_max_age_s: float = Field(default=43_200.0, gt=0)
+    #: a session found valid is trusted this long without a database look-up (as ``key_cache_ttl_s`` for keys);
+    #: sign-out forgets it at once in the process that signed out
+    session_cache_ttl_s: float = Field(default=5.0, ge=0, le=60)
     #: Python's young-generation GC threshold for this process (default 700; 0 keeps it). A list page allocates some
     #: tens of thousands of objects, nearly all freed by reference counting; with 700 the collector runs many times
     #: per request, and every few hundred requests a full collection walks everything the process holds.
@@ -85,6 +112,25 @@ class Settings(ServiceSettings):
     #: after start, move everything built so far (modules, schemas, the app) to the collector's permanent
     #: generation (``gc.freeze``), so a full collection walks only what requests created
     gc_freeze: bool = True
+
+    @field_validator("oidc_group_roles")
+    @classmethod
+    def _group_roles(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
+        return {group: list(roles) for group, roles in parse_group_roles(v).items()}
+
+    @model_validator(mode="after")
+    def _oidc_complete(self) -> Settings:
+        if self.oidc_issuer:
+            secret = self.oidc_client_secret.get_secret_value() if self.oidc_client_secret else ""
+            if not self.oidc_client_id or not secret:
+                raise ValueError("oidc_issuer needs oidc_client_id and oidc_client_secret")
+            if not self.oidc_group_roles:
+                raise ValueError("oidc_issuer needs oidc_group_roles (group → roles), or nobody could sign in")
+        return self
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return bool(self.oidc_issuer)
 
     @field_validator("trace_url_template")
     @classmethod
@@ -104,7 +150,7 @@ class Settings(ServiceSettings):
         """The "open in DolphinScheduler" link builder (no links while ``ds_ui_url`` is empty)."""
         return DsLinks(self.ds_ui_url, self.ds_version)
 
-    @field_validator("ds_ui_url")
+    @field_validator("ds_ui_url", "oidc_issuer", "public_url")
     @classmethod
     def _strip_slash(cls, v: str, info: ValidationInfo) -> str:
         v = v.strip().rstrip("/")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -10,6 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from gateway.config import Settings
 from gateway.ports import DefinitionApi, HistoryApi, LineageApi, PublisherApi
 from gateway.principals import VerifiedKeys
+
+if TYPE_CHECKING:
+    from gateway.sessions import SessionService
 
 
 @dataclass
@@ -22,6 +26,8 @@ class Deps:
     lineage: LineageApi
     #: API keys found valid, trusted for ``settings.key_cache_ttl_s`` (see ``gateway.auth``)
     verified_keys: VerifiedKeys = field(default_factory=lambda: VerifiedKeys(0))
+    #: people's sign-in sessions (``gateway.sessions``); ``None`` when no OIDC provider is configured
+    web_sessions: SessionService | None = None
 
 
 async def get_deps(request: Request) -> Deps:

@@ -12,6 +12,10 @@ body) answers first:
    the connection's address, or ``X-Forwarded-For`` from the proxies in ``GATEWAY_FORWARDED_ALLOW_IPS``);
 3. the bearer API key (``gateway.auth.authenticate``) → 401 when missing, unknown or revoked, before the body is
    read. The principal it found is kept in the request's state: the routes' role checks do not look it up again.
+   Without an ``Authorization`` header, a person's session cookie (``gateway.sessions``) → 401 ``session-ended``
+   when it has ended; a mutation (POST/PUT/PATCH/DELETE) with the cookie must carry the session's CSRF token in
+   ``X-CSRF-Token`` → 403 ``csrf-token-missing`` / ``csrf-token-invalid``. A bearer key needs no CSRF token (a
+   browser never sends one by itself).
 
 Health, metrics, docs and the portal are not under ``/api/`` and pass.
 """
@@ -25,12 +29,22 @@ from collections.abc import Callable
 from typing import Any
 
 from prometheus_client import Counter
+from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from common.errors import PlatformError, TooManyRequests, Unauthorized
+from common.errors import Forbidden, PlatformError, TooManyRequests, TransientError, Unauthorized
 from common.guard import content_length, run_with_body_limit, too_large
 from common.http import outage_answer, problem
 from common.outage import database_unavailable
+from gateway.domain.sessions import csrf_matches
+from gateway.principals import Principal
+from gateway.sessions import (
+    CSRF_HEADER,
+    SESSION_COOKIE,
+    CsrfTokenInvalid,
+    CsrfTokenMissing,
+    SessionService,
+)
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +52,7 @@ AUTH_FAILURES = Counter("gateway_auth_failures_total", "Requests refused for a m
 AUTH_THROTTLED = Counter("gateway_auth_throttled_total", "Requests refused (429) after too many failed authentications")
 
 API_PREFIX = "/api/"
+MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 class FailedAuthLimiter:
@@ -133,11 +148,13 @@ class ApiGuard:
             return
         deps = getattr(scope["app"].state, "deps", None)
         try:
-            secret = _bearer(scope)
-            principal = await self.authenticate(deps, secret)
+            principal = await self._principal(scope, deps)
         except Unauthorized as exc:
             AUTH_FAILURES.inc()
             self.limiter.failed(client)
+            await _problem(exc, path)(scope, receive, send)
+            return
+        except (Forbidden, TransientError) as exc:
             await _problem(exc, path)(scope, receive, send)
             return
         except Exception as exc:
@@ -150,16 +167,49 @@ class ApiGuard:
         state["actor"] = principal.name
         await run_with_body_limit(self.app, scope, receive, send, self.max_body_bytes)
 
+    async def _principal(self, scope: Scope, deps: Any) -> Principal:
+        header = _header(scope, b"authorization")
+        web: SessionService | None = getattr(deps, "web_sessions", None)
+        if header is None and web is not None:
+            session_id = _cookie(scope, SESSION_COOKIE)
+            if session_id is not None:
+                principal = await web.authenticate(session_id)
+                if scope["method"] in MUTATING:
+                    check_csrf(principal, _header(scope, CSRF_HEADER.encode()))
+                return principal
+        principal = await self.authenticate(deps, _bearer(header))
+        assert isinstance(principal, Principal)
+        return principal
 
-def _bearer(scope: Scope) -> str:
-    for name, value in scope["headers"]:
-        if name == b"authorization":
+
+def check_csrf(principal: Principal, sent: str | None) -> None:
+    if not sent:
+        raise CsrfTokenMissing("this change needs the session's CSRF token in the X-CSRF-Token header")
+    if principal.csrf_token is None or not csrf_matches(principal.csrf_token, sent):
+        raise CsrfTokenInvalid("the X-CSRF-Token header does not match this session")
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
             text: str = value.decode("latin-1")
-            scheme, _, credentials = text.partition(" ")
-            if scheme.lower() == "bearer" and credentials.strip():
-                return credentials.strip()
-            break
-    raise Unauthorized("missing bearer token: send 'Authorization: Bearer <API key>'")
+            return text
+    return None
+
+
+def _cookie(scope: Scope, name: str) -> str | None:
+    raw = _header(scope, b"cookie")
+    if not raw:
+        return None
+    return cookie_parser(raw).get(name) or None
+
+
+def _bearer(header: str | None) -> str:
+    if header is not None:
+        scheme, _, credentials = header.partition(" ")
+        if scheme.lower() == "bearer" and credentials.strip():
+            return credentials.strip()
+    raise Unauthorized("missing bearer token: send 'Authorization: Bearer <API key>' (or sign in)")
 
 
 def _problem(exc: PlatformError, path: str, headers: dict[str, str] | None = None) -> Any:

@@ -15,12 +15,14 @@ import functools
 import gc
 import logging
 from collections.abc import AsyncIterator, Mapping
+from datetime import timedelta
 from typing import Any
 
 import httpx
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from common.app import prepare_service
 from common.db import create_engine, session_factory
@@ -42,20 +44,25 @@ from gateway.browser import SecurityHeadersMiddleware, install_docs_pages
 from gateway.clients import DefinitionClient, HistoryClient, LineageClient, PublisherClient, Upstream
 from gateway.config import MIGRATIONS, Settings
 from gateway.deps import Deps
+from gateway.domain.sessions import SessionTimes
 from gateway.errors import install_upstream_problem_handler
 from gateway.guard import ApiGuard, FailedAuthLimiter
 from gateway.lineage_events import body_schemas
+from gateway.oidc import OidcProvider
 from gateway.portal import portal_router
 from gateway.ports import Caller
 from gateway.principals import VerifiedKeys
-from gateway.routes import API_PREFIX, api_routers
+from gateway.routes import API_PREFIX, api_routers, sign_in
+from gateway.sessions import SessionService, token_box
 
 UPSTREAMS = ("definition", "publisher", "history", "lineage")
 
 DESCRIPTION = """Public API of the workflow orchestration platform.
 
-Authenticate with an API key: `Authorization: Bearer <key>`. Roles: `viewer` (read), `editor` (tasks, workflows,
-migrations), `approver` (approve), `publisher` (publish, retry, run), `admin` (everything + API keys, audit log).
+Authenticate with an API key: `Authorization: Bearer <key>`, or, in a browser, with the session cookie of a sign-in
+with the company account (`/auth/login`; every change then carries the session's `X-CSRF-Token`). Roles: `viewer`
+(read), `editor` (tasks, workflows, migrations), `approver` (approve), `publisher` (publish, retry, run), `admin`
+(everything + API keys, audit log).
 Errors are RFC 9457 problem JSON. The Kafka topics are described at [/asyncapi](/asyncapi).
 """
 
@@ -72,7 +79,7 @@ def create_app(
     unknown = set(transports) - set(UPSTREAMS)
     if unknown:
         raise ValueError(f"unknown upstreams: {sorted(unknown)}")
-    register_secrets([settings.database_url, settings.bootstrap_admin_token])
+    register_secrets([settings.database_url, settings.bootstrap_admin_token, settings.oidc_client_secret])
     setup_logging(settings.service_name, level=settings.log_level, json_logs=settings.log_json)
     # httpx logs every request at INFO: one line per upstream call, which the traces and
     # ``gateway_upstream_request_seconds`` already record; its warnings still pass
@@ -139,6 +146,7 @@ def create_app(
                 history=HistoryClient(history, direct_timeout_s=settings.history_direct_timeout_s),
                 lineage=LineageClient(lineage),
                 verified_keys=VerifiedKeys(settings.key_cache_ttl_s),
+                web_sessions=_web_sessions(settings, sessions),
             )
             yield
         finally:
@@ -177,8 +185,26 @@ def create_app(
     install_health(app, lambda: checks)
     _install_asyncapi(app, settings)
     install_docs_pages(app, title=app.title)
+    app.include_router(sign_in.router)
     app.include_router(portal_router(settings.portal_dir))
     return app
+
+
+def _web_sessions(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> SessionService | None:
+    """People's sessions, when an OIDC provider is configured (``gateway.sessions``)."""
+    if not settings.oidc_enabled or settings.oidc_client_secret is None:
+        return None
+    return SessionService(
+        sessions=sessions,
+        provider=OidcProvider(settings),
+        box=token_box(settings.oidc_client_secret),
+        times=SessionTimes(
+            idle=timedelta(seconds=settings.session_idle_timeout_s),
+            max_age=timedelta(seconds=settings.session_max_age_s),
+        ),
+        verified=VerifiedKeys(settings.session_cache_ttl_s),
+        group_roles=settings.oidc_group_roles,
+    )
 
 
 def _document_schemas(app: FastAPI, schemas: dict[str, Any]) -> None:

@@ -1,5 +1,5 @@
-"""Who a request acts as (``Principal``), and the process's short-lived memory of keys found valid
-(``VerifiedKeys``; see ``gateway.auth``)."""
+"""Who a request acts as (``Principal``), and the process's short-lived memory of keys and sessions found valid
+(``VerifiedKeys``; see ``gateway.auth`` and ``gateway.sessions``)."""
 
 from __future__ import annotations
 
@@ -12,14 +12,21 @@ from datetime import UTC, datetime
 
 @dataclass(frozen=True)
 class Principal:
-    key_id: int
+    """An API key's user (``key_id``, ``key_prefix``), or a person signed in through OIDC (``session_id``, their
+    session's ``csrf_token``, name and e-mail from the ID token)."""
+
+    key_id: int | None
     name: str
     roles: tuple[str, ...]
-    key_prefix: str
+    key_prefix: str | None
     #: the only scopes the key may use (``gateway.domain.scopes``); ``None``: no limit but its roles
     scopes: frozenset[str] | None = None
     #: when the key stops working; ``None``: never
     expires_at: datetime | None = None
+    session_id: int | None = None
+    csrf_token: str | None = None
+    display_name: str | None = None
+    email: str | None = None
 
 
 def _now() -> datetime:
@@ -55,10 +62,12 @@ class VerifiedKeys:
             return None
         return principal
 
-    def put(self, digest: str, principal: Principal) -> None:
-        if self.ttl_s <= 0:
+    def put(self, digest: str, principal: Principal, *, ttl_s: float | None = None) -> None:
+        """Remember ``principal`` for ``ttl_s`` (at most the cache's TTL; default: the cache's TTL)."""
+        ttl = self.ttl_s if ttl_s is None else min(ttl_s, self.ttl_s)
+        if ttl <= 0:
             return
-        trust_s = self.ttl_s
+        trust_s = ttl
         if principal.expires_at is not None:
             trust_s = min(trust_s, (principal.expires_at - self.wall()).total_seconds())
             if trust_s <= 0:
@@ -72,3 +81,7 @@ class VerifiedKeys:
         """Drop a key at once (revoked in this process)."""
         for digest in [d for d, (p, _) in self._keys.items() if p.key_id == key_id]:
             del self._keys[digest]
+
+    def forget_digest(self, digest: str) -> None:
+        """Drop one entry at once (a session signed out in this process)."""
+        self._keys.pop(digest, None)

@@ -249,7 +249,16 @@ class ApiKeyInput(BaseModel):
 
 
 class Me(BaseModel):
+    #: the acting user: the key's name, or the person's user name (the ID token's ``preferred_username``)
     name: str
     roles: list[str]
-    key_id: int
-    key_prefix: str
+    #: ``api-key`` or ``session`` (a person signed in with their company account)
+    via: str = "api-key"
+    #: the key's id and prefix (``null`` for a session)
+    key_id: int | None
+    key_prefix: str | None
+    #: a person's full name and e-mail (``null`` for a key)
+    display_name: str | None = None
+    email: str | None = None
+    #: a session's CSRF token: send it in ``X-CSRF-Token`` with every change (``null`` for a key)
+    csrf_token: str | None = None

@@ -6,10 +6,10 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeAlias
 
-from sqlalchemy import Row, and_, func, or_, select, update
+from sqlalchemy import Row, and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.db.tables import api_key, audit_log
+from gateway.db.tables import api_key, audit_log, sign_in_attempt, web_session
 
 #: a result row (columns by attribute)
 Record: TypeAlias = Row[Any]
@@ -180,3 +180,105 @@ async def list_audit(
     total = (await session.execute(count_q)).scalar_one()
     rows = (await session.execute(rows_q.limit(page_size).offset((page - 1) * page_size))).all()
     return list(rows), int(total)
+
+
+# ------------------------------------------------------------------------------------------------- people's sessions
+
+SESSION_COLUMNS = (
+    web_session.c.id,
+    web_session.c.subject,
+    web_session.c.name,
+    web_session.c.display_name,
+    web_session.c.email,
+    web_session.c.roles,
+    web_session.c.tokens,
+    web_session.c.access_expires_at,
+    web_session.c.created_at,
+    web_session.c.last_seen_at,
+)
+
+
+async def insert_session(
+    session: AsyncSession,
+    *,
+    digest: str,
+    subject: str,
+    name: str,
+    display_name: str | None,
+    email: str | None,
+    roles: Sequence[str],
+    tokens: bytes,
+    access_expires_at: datetime | None,
+) -> Record:
+    row = (
+        await session.execute(
+            web_session.insert()
+            .values(
+                id_hash=digest,
+                subject=subject,
+                name=name,
+                display_name=display_name,
+                email=email,
+                roles=list(roles),
+                tokens=tokens,
+                access_expires_at=access_expires_at,
+            )
+            .returning(*SESSION_COLUMNS)
+        )
+    ).one()
+    await session.flush()
+    return row
+
+
+async def session_by_hash(session: AsyncSession, digest: str, *, lock: bool = False) -> Record | None:
+    query = select(*SESSION_COLUMNS).where(web_session.c.id_hash == digest)
+    if lock:
+        query = query.with_for_update()
+    return (await session.execute(query)).one_or_none()
+
+
+async def touch_session(session: AsyncSession, session_id: int, *, min_interval: timedelta) -> None:
+    """Record a request of the session (its idle expiry), at most once per ``min_interval``."""
+    await session.execute(
+        update(web_session)
+        .where(web_session.c.id == session_id, web_session.c.last_seen_at < func.now() - min_interval)
+        .values(last_seen_at=func.now())
+    )
+
+
+async def refresh_session(
+    session: AsyncSession, session_id: int, *, tokens: bytes, access_expires_at: datetime | None
+) -> None:
+    await session.execute(
+        update(web_session)
+        .where(web_session.c.id == session_id)
+        .values(tokens=tokens, access_expires_at=access_expires_at, last_seen_at=func.now())
+    )
+
+
+async def delete_session(session: AsyncSession, session_id: int) -> None:
+    await session.execute(delete(web_session).where(web_session.c.id == session_id))
+
+
+async def take_session(session: AsyncSession, digest: str) -> Record | None:
+    """Delete the session and return it (sign-out)."""
+    return (
+        await session.execute(delete(web_session).where(web_session.c.id_hash == digest).returning(*SESSION_COLUMNS))
+    ).one_or_none()
+
+
+async def insert_sign_in(session: AsyncSession, *, digest: str, data: str, ttl: timedelta) -> None:
+    await session.execute(delete(sign_in_attempt).where(sign_in_attempt.c.expires_at < func.now()))
+    await session.execute(sign_in_attempt.insert().values(id_hash=digest, data=data, expires_at=func.now() + ttl))
+
+
+async def take_sign_in(session: AsyncSession, digest: str) -> str | None:
+    """The sign-in's data, deleted (used once); ``None`` when unknown or expired."""
+    data: str | None = (
+        await session.execute(
+            delete(sign_in_attempt)
+            .where(sign_in_attempt.c.id_hash == digest, sign_in_attempt.c.expires_at > func.now())
+            .returning(sign_in_attempt.c.data)
+        )
+    ).scalar_one_or_none()
+    return data

@@ -10,6 +10,7 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
+    LargeBinary,
     String,
     Table,
     Text,
@@ -82,4 +83,42 @@ Index("ix_audit_log_at", audit_log.c.at.desc(), audit_log.c.id.desc())
 Index("ix_audit_log_actor_at", audit_log.c.actor, audit_log.c.at.desc())
 Index("ix_audit_log_path", audit_log.c.path, postgresql_ops={"path": "text_pattern_ops"})
 
-__all__ = ["api_key", "audit_log", "metadata"]
+#: a person signed in through OIDC (``gateway.sessions``): one row per browser session, deleted at sign-out or expiry
+web_session = Table(
+    "web_session",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    #: SHA-256 (hex) of the cookie's session id; the id itself is never stored
+    Column("id_hash", String(64), nullable=False, unique=True),
+    #: the provider's ``sub``, the acting user name (``preferred_username``), and the person's name and e-mail
+    Column("subject", Text, nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("display_name", Text, nullable=True),
+    Column("email", Text, nullable=True),
+    #: from the ID token's groups at sign-in (``GATEWAY_OIDC_GROUP_ROLES``)
+    Column("roles", ARRAY(Text), nullable=False),
+    #: the provider's tokens (refresh, ID, access), encrypted (Fernet, key derived from the client secret)
+    Column("tokens", LargeBinary, nullable=False),
+    #: when the access token expires: the next request after it refreshes the tokens; ``NULL``: no refresh
+    Column("access_expires_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("last_seen_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint("cardinality(roles) > 0", name="roles_not_empty"),
+    CheckConstraint("id_hash ~ '^[0-9a-f]{64}$'", name="id_hash_sha256"),
+)
+
+Index("ix_web_session_subject", web_session.c.subject)
+
+#: a sign-in begun at ``/auth/login`` and not yet finished at ``/auth/callback``: Authlib's state (state, nonce,
+#: PKCE verifier, redirect URI), found by the hash of the browser's sign-in cookie, used once
+sign_in_attempt = Table(
+    "sign_in_attempt",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),
+    Column("data", Text, nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)
+
+Index("ix_sign_in_attempt_expires_at", sign_in_attempt.c.expires_at)
+
+__all__ = ["api_key", "audit_log", "metadata", "sign_in_attempt", "web_session"]
