@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
+import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from typing import Any
 
 import asyncpg
 from pydantic import SecretStr
-from sqlalchemy import MetaData, event, text
+from sqlalchemy import MetaData, event, exc, text
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -50,24 +51,73 @@ def _secret(url: SecretStr | str) -> str:
     return url.get_secret_value() if isinstance(url, SecretStr) else url
 
 
-def create_engine(url: SecretStr | str, *, schema: str, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
-    """An asyncpg engine whose connections put ``schema`` first on the search path."""
+#: a pooled connection unused for longer than this is pinged before it is handed out again (``create_engine``)
+PING_AFTER_IDLE_S = 5.0
+
+_IDLE_SINCE = "common.db.idle_since"
+
+
+def create_engine(
+    url: SecretStr | str,
+    *,
+    schema: str,
+    pool_size: int = 10,
+    echo: bool = False,
+    ping_after_idle_s: float = PING_AFTER_IDLE_S,
+) -> AsyncEngine:
+    """An asyncpg engine whose connections put ``schema`` first on the search path.
+
+    A pooled connection is checked before it is handed out (``_checking_out``): one the server closed since its
+    last use (a restart, an administrator, an idle timeout: asyncpg saw the socket close) is replaced at no cost,
+    and one unused for longer than ``ping_after_idle_s`` is pinged first (SQLAlchemy's ping: ``BEGIN``, an empty
+    statement, ``ROLLBACK`` — three round trips), so a connection a network fault left half-open is replaced too.
+    A connection in steady use is not pinged: SQLAlchemy's ``pool_pre_ping`` paid those three round trips on every
+    checkout (a third of a short transaction's round trips). What it leaves is a server loss that asyncpg has not
+    seen yet within ``ping_after_idle_s`` of the connection's last use — the same failure as a loss during the
+    transaction, which every caller already meets (the statement fails; SQLAlchemy invalidates the connection and
+    the pool replaces it)."""
     _check_ident(schema)
     engine = create_async_engine(
         _secret(url),
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
         echo=echo,
         connect_args={"server_settings": {"search_path": schema, "application_name": f"svc-{schema}"}},
     )
     # a new connection made: the database answers (ends an outage noted by ``common.outage.DATABASE``)
     event.listen(engine.sync_engine, "connect", _connected)
+    event.listen(engine.sync_engine, "checkin", _checked_in)
+    event.listen(
+        engine.sync_engine, "checkout", functools.partial(_checking_out, engine.sync_engine.dialect, ping_after_idle_s)
+    )
     return engine
 
 
 def _connected(*_: Any) -> None:
     DATABASE.recovered()
+
+
+def _checked_in(_dbapi_connection: Any, record: Any) -> None:
+    record.info[_IDLE_SINCE] = time.monotonic()
+
+
+def _checking_out(dialect: Any, ping_after_idle_s: float, dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    """Pool checkout: raising ``DisconnectionError`` makes the pool drop this connection and connect again (up to
+    three times before the checkout fails)."""
+    idle_since = record.info.get(_IDLE_SINCE)
+    if idle_since is None:  # connected just now (the record's ``info`` starts empty with each connection)
+        return
+    if dbapi_connection.driver_connection.is_closed():
+        raise exc.DisconnectionError("the server closed this pooled connection")
+    idle_s = time.monotonic() - idle_since
+    if idle_s < ping_after_idle_s:
+        return
+    try:
+        dialect.do_ping(dbapi_connection)
+    except Exception as error:
+        raise exc.DisconnectionError(
+            f"a pooled connection unused for {idle_s:.0f} s failed its ping ({type(error).__name__})"
+        ) from error
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
