@@ -21,10 +21,14 @@ from typing import Any
 
 import asyncpg
 from pydantic import SecretStr
-from sqlalchemy import MetaData, event, exc, text
+from sqlalchemy import MetaData, TextClause, bindparam, event, exc, literal_column, text
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
+from sqlalchemy.dialects.postgresql.base import PGDialect
 from sqlalchemy.engine import make_url
+from sqlalchemy.engine.interfaces import BindTyping
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.sql.elements import ClauseElement
+from sqlalchemy.types import TypeEngine
 
 from common.errors import ValidationFailed
 from common.outage import DATABASE
@@ -204,6 +208,51 @@ _ASYNCPG_DIALECT = asyncpg_dialect()  # type: ignore[no-untyped-call]
 def _positional(statement: str) -> tuple[str, tuple[str, ...]]:
     compiled = text(statement).compile(dialect=_ASYNCPG_DIALECT)
     return compiled.string, tuple(compiled.positiontup or ())
+
+
+class _NamedParameters(PGDialect):
+    """PostgreSQL SQL with ``:name`` parameters and no casts on them (the casts are the executing dialect's)."""
+
+    bind_typing = BindTyping.NONE
+
+
+_NAMED_PG = _NamedParameters(paramstyle="named")  # type: ignore[no-untyped-call]
+
+
+def frozen_statement(statement: ClauseElement, types: Mapping[str, TypeEngine[Any]]) -> TextClause:
+    """``statement`` as SQL text with its ``:name`` parameters typed by ``types``: for a statement SQLAlchemy does not
+    cache (its PostgreSQL ``insert`` — ``ON CONFLICT`` — has no cache key, so it is compiled again on every
+    execution, ~0.5 ms of CPU), built once by the caller (e.g. an ``lru_cache`` per set of columns) and executed
+    with the values as parameters: a text statement is compiled once per engine and asyncpg prepares it once per
+    connection. ``statement`` takes its values as ``bindparam(name)``; ``types`` gives each its column type (the
+    JSON and enum handling of the column, the asyncpg cast)."""
+    sql = str(statement.compile(dialect=_NAMED_PG))
+    return text(sql).bindparams(*(bindparam(name, type_=type_) for name, type_ in types.items()))
+
+
+#: what ``values_shape`` gives: per column its SQL when the value is a SQL expression (``func.now()``), else None
+ValuesShape = tuple[tuple[str, str | None], ...]
+
+
+def values_shape(values: Mapping[str, Any]) -> ValuesShape | None:
+    """The columns of ``values`` with the SQL of those given as a SQL expression without parameters (``func.now()``):
+    the key of a statement built by ``frozen_statement`` for these values (``shape_values`` writes them into it);
+    None when an expression has parameters of its own (build that statement the usual way)."""
+    shape: list[tuple[str, str | None]] = []
+    for name, value in values.items():
+        if isinstance(value, ClauseElement):
+            compiled = value.compile(dialect=_NAMED_PG)
+            if compiled.params:
+                return None
+            shape.append((name, str(compiled)))
+        else:
+            shape.append((name, None))
+    return tuple(shape)
+
+
+def shape_values(shape: ValuesShape) -> dict[str, Any]:
+    """``values`` for an insert of ``shape``: a ``bindparam`` per plain value, the SQL of each expression."""
+    return {name: bindparam(name) if sql is None else literal_column(sql) for name, sql in shape}
 
 
 def _check_ident(name: str) -> str:

@@ -1,0 +1,70 @@
+"""``frozen_statement``: a PostgreSQL ``INSERT … ON CONFLICT`` (which SQLAlchemy compiles again on every execution)
+as text compiled once, with the columns' types (JSON, a UUID) and SQL expressions (``now()``) as they were."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import BigInteger, Column, DateTime, Table, Text, bindparam, func, literal, select
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from common.db import (
+    create_engine,
+    frozen_statement,
+    new_metadata,
+    session_factory,
+    shape_values,
+    unit_of_work,
+    values_shape,
+)
+from common.testing.fixtures import ProvisionFn
+
+metadata = new_metadata()
+item = Table(
+    "item",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("ref", UUID(as_uuid=True), nullable=False),
+    Column("doc", JSONB, nullable=False),
+    Column("note", Text),
+    Column("at", DateTime(timezone=True), nullable=False),
+)
+
+
+def upsert(shape: Any) -> Any:
+    stmt = pg_insert(item).values(shape_values(shape))
+    changes = {name: stmt.excluded[name] for name, _ in shape if name != "id"}
+    stmt = stmt.on_conflict_do_update(index_elements=[item.c.id], set_=changes).returning(item.c.id)
+    return frozen_statement(stmt, {name: item.c[name].type for name, sql in shape if sql is None})
+
+
+def test_the_shape_names_expressions_and_refuses_ones_with_parameters() -> None:
+    assert values_shape({"id": 1, "at": func.now(), "note": None}) == (("id", None), ("at", "now()"), ("note", None))
+    assert values_shape({"id": 1, "note": literal("x")}) is None  # its own parameter: not frozen
+    assert values_shape({"id": 1, "note": func.upper(bindparam("n", "x"))}) is None
+
+
+async def test_a_frozen_upsert_writes_what_the_statement_would(service_database: ProvisionFn) -> None:
+    db = await service_database("frozen")
+    engine = create_engine(db.url, schema=db.schema, pool_size=1)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+        sessions = session_factory(engine)
+        ref = uuid.uuid4()
+        first = {"id": 1, "ref": ref, "doc": {"a": [1, "ü"]}, "note": "n:1 ::x", "at": func.now()}
+        shape = values_shape(first)
+        assert shape is not None
+        statement = upsert(shape)
+        params = {name: first[name] for name, sql in shape if sql is None}
+        async with unit_of_work(sessions) as s:
+            assert (await s.execute(statement, params)).scalar_one() == 1
+            again = {**params, "doc": {"b": None}, "note": None}
+            assert (await s.execute(statement, again)).scalar_one() == 1  # the conflict updates the row
+            row = (await s.execute(select(item, func.now().label("now")))).one()
+        assert (row.id, row.ref, row.doc, row.note) == (1, ref, {"b": None}, None)
+        assert row.at == row.now  # now() of the transaction, written by the SQL, not a parameter
+    finally:
+        await engine.dispose()
