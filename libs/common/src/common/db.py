@@ -135,6 +135,16 @@ async def unit_of_work(sessions: async_sessionmaker[AsyncSession]) -> AsyncItera
         yield session
 
 
+@asynccontextmanager
+async def single_read(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """A session for ONE read statement, run outside a transaction (autocommit): no ``BEGIN`` and ``COMMIT`` round
+    trips around it. For a single statement only — each statement here is its own transaction, so two would read two
+    different snapshots — and never for a write. The connection goes back to the pool transactional again."""
+    async with sessions() as session:
+        await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        yield session
+
+
 class ReadPool:
     """Idempotent reads of one statement each, straight on an asyncpg pool: the busiest reads of a service (the
     definition service's list pages). Against a Core statement on an autocommit engine this skips SQLAlchemy's

@@ -1,14 +1,17 @@
 """``frozen_statement``: a PostgreSQL ``INSERT … ON CONFLICT`` (which SQLAlchemy compiles again on every execution)
-as text compiled once, with the columns' types (JSON, a UUID) and SQL expressions (``now()``) as they were."""
+as text compiled once, with the columns' types (JSON, a UUID) and SQL expressions (``now()``) as they were; and
+``single_read``: one statement without ``BEGIN``/``COMMIT``."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, DateTime, Table, Text, bindparam, func, literal, select
+import pytest
+from sqlalchemy import BigInteger, Column, DateTime, Table, Text, bindparam, func, literal, select, text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import DBAPIError
 
 from common.db import (
     create_engine,
@@ -16,6 +19,7 @@ from common.db import (
     new_metadata,
     session_factory,
     shape_values,
+    single_read,
     unit_of_work,
     values_shape,
 )
@@ -66,5 +70,33 @@ async def test_a_frozen_upsert_writes_what_the_statement_would(service_database:
             row = (await s.execute(select(item, func.now().label("now")))).one()
         assert (row.id, row.ref, row.doc, row.note) == (1, ref, {"b": None}, None)
         assert row.at == row.now  # now() of the transaction, written by the SQL, not a parameter
+    finally:
+        await engine.dispose()
+
+
+async def test_a_single_read_runs_outside_a_transaction_and_the_connection_comes_back_transactional(
+    service_database: ProvisionFn,
+) -> None:
+    """``VACUUM`` refuses to run inside a transaction block: it runs in ``single_read``, not in ``unit_of_work`` —
+    on the same pooled connection, before and after."""
+    db = await service_database("single")
+    engine = create_engine(db.url, schema=db.schema, pool_size=1)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+        sessions = session_factory(engine)
+        async with single_read(sessions) as s:
+            await s.execute(text("VACUUM item"))
+            pid = (await s.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+
+        async def vacuum_in_a_transaction() -> None:
+            async with unit_of_work(sessions) as s:
+                assert (await s.execute(text("SELECT pg_backend_pid()"))).scalar_one() == pid
+                await s.execute(text("VACUUM item"))
+
+        with pytest.raises(DBAPIError, match="cannot run inside a transaction block"):
+            await vacuum_in_a_transaction()
+        async with single_read(sessions) as s:
+            assert (await s.execute(text("SELECT count(*) FROM item"))).scalar_one() == 0
     finally:
         await engine.dispose()
