@@ -139,9 +139,12 @@ async def unit_of_work(sessions: async_sessionmaker[AsyncSession]) -> AsyncItera
 async def single_read(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
     """A session for ONE read statement, run outside a transaction (autocommit): no ``BEGIN`` and ``COMMIT`` round
     trips around it. For a single statement only — each statement here is its own transaction, so two would read two
-    different snapshots — and never for a write. The connection goes back to the pool transactional again."""
+    different snapshots — and never for a write. The connection goes back to the pool transactional again. Sessions
+    bound to a connection rather than an engine (a caller's transaction, e.g. a test's rolled-back one) read inside
+    that transaction."""
     async with sessions() as session:
-        await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        if isinstance(session.bind, AsyncEngine):
+            await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
         yield session
 
 

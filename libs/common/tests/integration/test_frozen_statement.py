@@ -5,6 +5,7 @@ as text compiled once, with the columns' types (JSON, a UUID) and SQL expression
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from sqlalchemy import BigInteger, Column, DateTime, Table, Text, bindparam, fun
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from common.db import (
     create_engine,
@@ -50,53 +52,48 @@ def test_the_shape_names_expressions_and_refuses_ones_with_parameters() -> None:
     assert values_shape({"id": 1, "note": func.upper(bindparam("n", "x"))}) is None
 
 
-async def test_a_frozen_upsert_writes_what_the_statement_would(service_database: ProvisionFn) -> None:
+@pytest.fixture
+async def sessions(service_database: ProvisionFn) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """Sessions on a one-connection pool, the ``item`` table created."""
     db = await service_database("frozen")
     engine = create_engine(db.url, schema=db.schema, pool_size=1)
-    try:
-        async with engine.begin() as conn:
-            await conn.run_sync(metadata.create_all)
-        sessions = session_factory(engine)
-        ref = uuid.uuid4()
-        first = {"id": 1, "ref": ref, "doc": {"a": [1, "ü"]}, "note": "n:1 ::x", "at": func.now()}
-        shape = values_shape(first)
-        assert shape is not None
-        statement = upsert(shape)
-        params = {name: first[name] for name, sql in shape if sql is None}
-        async with unit_of_work(sessions) as s:
-            assert (await s.execute(statement, params)).scalar_one() == 1
-            again = {**params, "doc": {"b": None}, "note": None}
-            assert (await s.execute(statement, again)).scalar_one() == 1  # the conflict updates the row
-            row = (await s.execute(select(item, func.now().label("now")))).one()
-        assert (row.id, row.ref, row.doc, row.note) == (1, ref, {"b": None}, None)
-        assert row.at == row.now  # now() of the transaction, written by the SQL, not a parameter
-    finally:
-        await engine.dispose()
+    async with engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+    yield session_factory(engine)
+    await engine.dispose()
+
+
+async def test_a_frozen_upsert_writes_what_the_statement_would(sessions: async_sessionmaker[AsyncSession]) -> None:
+    ref = uuid.uuid4()
+    first = {"id": 1, "ref": ref, "doc": {"a": [1, "ü"]}, "note": "n:1 ::x", "at": func.now()}
+    shape = values_shape(first)
+    assert shape is not None
+    statement = upsert(shape)
+    params = {name: first[name] for name, sql in shape if sql is None}
+    async with unit_of_work(sessions) as s:
+        assert (await s.execute(statement, params)).scalar_one() == 1
+        again = {**params, "doc": {"b": None}, "note": None}
+        assert (await s.execute(statement, again)).scalar_one() == 1  # the conflict updates the row
+        row = (await s.execute(select(item, func.now().label("now")))).one()
+    assert (row.id, row.ref, row.doc, row.note) == (1, ref, {"b": None}, None)
+    assert row.at == row.now  # now() of the transaction, written by the SQL, not a parameter
 
 
 async def test_a_single_read_runs_outside_a_transaction_and_the_connection_comes_back_transactional(
-    service_database: ProvisionFn,
+    sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     """``VACUUM`` refuses to run inside a transaction block: it runs in ``single_read``, not in ``unit_of_work`` —
     on the same pooled connection, before and after."""
-    db = await service_database("single")
-    engine = create_engine(db.url, schema=db.schema, pool_size=1)
-    try:
-        async with engine.begin() as conn:
-            await conn.run_sync(metadata.create_all)
-        sessions = session_factory(engine)
-        async with single_read(sessions) as s:
+    async with single_read(sessions) as s:
+        await s.execute(text("VACUUM item"))
+        pid = (await s.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+
+    async def vacuum_in_a_transaction() -> None:
+        async with unit_of_work(sessions) as s:
+            assert (await s.execute(text("SELECT pg_backend_pid()"))).scalar_one() == pid
             await s.execute(text("VACUUM item"))
-            pid = (await s.execute(text("SELECT pg_backend_pid()"))).scalar_one()
 
-        async def vacuum_in_a_transaction() -> None:
-            async with unit_of_work(sessions) as s:
-                assert (await s.execute(text("SELECT pg_backend_pid()"))).scalar_one() == pid
-                await s.execute(text("VACUUM item"))
-
-        with pytest.raises(DBAPIError, match="cannot run inside a transaction block"):
-            await vacuum_in_a_transaction()
-        async with single_read(sessions) as s:
-            assert (await s.execute(text("SELECT count(*) FROM item"))).scalar_one() == 0
-    finally:
-        await engine.dispose()
+    with pytest.raises(DBAPIError, match="cannot run inside a transaction block"):
+        await vacuum_in_a_transaction()
+    async with single_read(sessions) as s:
+        assert (await s.execute(text("SELECT count(*) FROM item"))).scalar_one() == 0
