@@ -201,6 +201,18 @@ def report(r: dict[str, Any]) -> None:
         + f", emulator={r['emulator_cpu_s']:.0f}",
         flush=True,
     )
+    cpu_ms = sum(r["cpu_s"].values()) * 1000 / max(1, run["republished"])
+    # one process, one event loop: its CPU per workflow bounds its throughput (1 s / cpu_ms workflows per second)
+    need_ms = r["calls"] / max(1, run["republished"]) * r["latency_ms"] / r["workers"]
+    print(
+        f"    publisher CPU {cpu_ms:.1f} ms per republished workflow (all replicas; "
+        + (
+            f"≤ {need_ms:.1f} ms lets one replica keep pace with {r['workers']} workers at this latency)"
+            if r["latency_ms"] > 0
+            else "DS not the limit)"
+        ),
+        flush=True,
+    )
     if r["latency_ms"] > 0:
         ideal = r["calls"] * r["latency_ms"] / 1000 / (r["replicas"] * r["workers"])
         ratio = r["wall_s"] / ideal

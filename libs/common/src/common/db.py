@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
+import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -20,10 +21,14 @@ from typing import Any
 
 import asyncpg
 from pydantic import SecretStr
-from sqlalchemy import MetaData, event, text
+from sqlalchemy import MetaData, TextClause, bindparam, event, exc, literal_column, text
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
+from sqlalchemy.dialects.postgresql.base import PGDialect
 from sqlalchemy.engine import make_url
+from sqlalchemy.engine.interfaces import BindTyping
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.sql.elements import ClauseElement
+from sqlalchemy.types import TypeEngine
 
 from common.errors import ValidationFailed
 from common.outage import DATABASE
@@ -50,24 +55,73 @@ def _secret(url: SecretStr | str) -> str:
     return url.get_secret_value() if isinstance(url, SecretStr) else url
 
 
-def create_engine(url: SecretStr | str, *, schema: str, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
-    """An asyncpg engine whose connections put ``schema`` first on the search path."""
+#: a pooled connection unused for longer than this is pinged before it is handed out again (``create_engine``)
+PING_AFTER_IDLE_S = 5.0
+
+_IDLE_SINCE = "common.db.idle_since"
+
+
+def create_engine(
+    url: SecretStr | str,
+    *,
+    schema: str,
+    pool_size: int = 10,
+    echo: bool = False,
+    ping_after_idle_s: float = PING_AFTER_IDLE_S,
+) -> AsyncEngine:
+    """An asyncpg engine whose connections put ``schema`` first on the search path.
+
+    A pooled connection is checked before it is handed out (``_checking_out``): one the server closed since its
+    last use (a restart, an administrator, an idle timeout: asyncpg saw the socket close) is replaced at no cost,
+    and one unused for longer than ``ping_after_idle_s`` is pinged first (SQLAlchemy's ping: ``BEGIN``, an empty
+    statement, ``ROLLBACK`` — three round trips), so a connection a network fault left half-open is replaced too.
+    A connection in steady use is not pinged: SQLAlchemy's ``pool_pre_ping`` paid those three round trips on every
+    checkout (a third of a short transaction's round trips). What it leaves is a server loss that asyncpg has not
+    seen yet within ``ping_after_idle_s`` of the connection's last use — the same failure as a loss during the
+    transaction, which every caller already meets (the statement fails; SQLAlchemy invalidates the connection and
+    the pool replaces it)."""
     _check_ident(schema)
     engine = create_async_engine(
         _secret(url),
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
         echo=echo,
         connect_args={"server_settings": {"search_path": schema, "application_name": f"svc-{schema}"}},
     )
     # a new connection made: the database answers (ends an outage noted by ``common.outage.DATABASE``)
     event.listen(engine.sync_engine, "connect", _connected)
+    event.listen(engine.sync_engine, "checkin", _checked_in)
+    event.listen(
+        engine.sync_engine, "checkout", functools.partial(_checking_out, engine.sync_engine.dialect, ping_after_idle_s)
+    )
     return engine
 
 
 def _connected(*_: Any) -> None:
     DATABASE.recovered()
+
+
+def _checked_in(_dbapi_connection: Any, record: Any) -> None:
+    record.info[_IDLE_SINCE] = time.monotonic()
+
+
+def _checking_out(dialect: Any, ping_after_idle_s: float, dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    """Pool checkout: raising ``DisconnectionError`` makes the pool drop this connection and connect again (up to
+    three times before the checkout fails)."""
+    idle_since = record.info.get(_IDLE_SINCE)
+    if idle_since is None:  # connected just now (the record's ``info`` starts empty with each connection)
+        return
+    if dbapi_connection.driver_connection.is_closed():
+        raise exc.DisconnectionError("the server closed this pooled connection")
+    idle_s = time.monotonic() - idle_since
+    if idle_s < ping_after_idle_s:
+        return
+    try:
+        dialect.do_ping(dbapi_connection)
+    except Exception as error:
+        raise exc.DisconnectionError(
+            f"a pooled connection unused for {idle_s:.0f} s failed its ping ({type(error).__name__})"
+        ) from error
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -78,6 +132,19 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 async def unit_of_work(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
     """One transaction: committed when the block exits normally, rolled back on any exception."""
     async with sessions() as session, session.begin():
+        yield session
+
+
+@asynccontextmanager
+async def single_read(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """A session for ONE read statement, run outside a transaction (autocommit): no ``BEGIN`` and ``COMMIT`` round
+    trips around it. For a single statement only — each statement here is its own transaction, so two would read two
+    different snapshots — and never for a write. The connection goes back to the pool transactional again. Sessions
+    bound to a connection rather than an engine (a caller's transaction, e.g. a test's rolled-back one) read inside
+    that transaction."""
+    async with sessions() as session:
+        if isinstance(session.bind, AsyncEngine):
+            await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
         yield session
 
 
@@ -154,6 +221,51 @@ _ASYNCPG_DIALECT = asyncpg_dialect()  # type: ignore[no-untyped-call]
 def _positional(statement: str) -> tuple[str, tuple[str, ...]]:
     compiled = text(statement).compile(dialect=_ASYNCPG_DIALECT)
     return compiled.string, tuple(compiled.positiontup or ())
+
+
+class _NamedParameters(PGDialect):
+    """PostgreSQL SQL with ``:name`` parameters and no casts on them (the casts are the executing dialect's)."""
+
+    bind_typing = BindTyping.NONE
+
+
+_NAMED_PG = _NamedParameters(paramstyle="named")  # type: ignore[no-untyped-call]
+
+
+def frozen_statement(statement: ClauseElement, types: Mapping[str, TypeEngine[Any]]) -> TextClause:
+    """``statement`` as SQL text with its ``:name`` parameters typed by ``types``: for a statement SQLAlchemy does not
+    cache (its PostgreSQL ``insert`` — ``ON CONFLICT`` — has no cache key, so it is compiled again on every
+    execution, ~0.5 ms of CPU), built once by the caller (e.g. an ``lru_cache`` per set of columns) and executed
+    with the values as parameters: a text statement is compiled once per engine and asyncpg prepares it once per
+    connection. ``statement`` takes its values as ``bindparam(name)``; ``types`` gives each its column type (the
+    JSON and enum handling of the column, the asyncpg cast)."""
+    sql = str(statement.compile(dialect=_NAMED_PG))
+    return text(sql).bindparams(*(bindparam(name, type_=type_) for name, type_ in types.items()))
+
+
+#: what ``values_shape`` gives: per column its SQL when the value is a SQL expression (``func.now()``), else None
+ValuesShape = tuple[tuple[str, str | None], ...]
+
+
+def values_shape(values: Mapping[str, Any]) -> ValuesShape | None:
+    """The columns of ``values`` with the SQL of those given as a SQL expression without parameters (``func.now()``):
+    the key of a statement built by ``frozen_statement`` for these values (``shape_values`` writes them into it);
+    None when an expression has parameters of its own (build that statement the usual way)."""
+    shape: list[tuple[str, str | None]] = []
+    for name, value in values.items():
+        if isinstance(value, ClauseElement):
+            compiled = value.compile(dialect=_NAMED_PG)
+            if compiled.params:
+                return None
+            shape.append((name, str(compiled)))
+        else:
+            shape.append((name, None))
+    return tuple(shape)
+
+
+def shape_values(shape: ValuesShape) -> dict[str, Any]:
+    """``values`` for an insert of ``shape``: a ``bindparam`` per plain value, the SQL of each expression."""
+    return {name: bindparam(name) if sql is None else literal_column(sql) for name, sql in shape}
 
 
 def _check_ident(name: str) -> str:

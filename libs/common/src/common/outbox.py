@@ -63,11 +63,13 @@ from sqlalchemy import (
     column,
     func,
     insert,
+    literal_column,
     select,
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.sql.elements import ColumnClause
 
 from common.errors import ValidationFailed
 from common.events.base import Event
@@ -168,9 +170,8 @@ class Outbox:
         is not serialised twice.
         """
         row = self._row(event, subject=subject, prepared=prepared)
-        await session.execute(insert(self._table).values(**row))
-        # wakes the relay when (and only if) the transaction commits; repeats within one transaction fold into one
-        await session.execute(_NOTIFY)
+        # the row and the relay's wake-up (``_NOTIFY_ON_INSERT``) in one round trip
+        await session.execute(self._insert_one, row)
         return str(row["event_id"])
 
     async def add_many(
@@ -184,7 +185,7 @@ class Outbox:
             return []
         rows = [self._row(event, subject=subject) for event in events]
         await session.execute(
-            self._insert_many,
+            self._insert_many_and_notify,
             {
                 "event_ids": [r["event_id"] for r in rows],
                 "topics": [r["topic"] for r in rows],
@@ -193,7 +194,6 @@ class Outbox:
                 "headers": [json.dumps(r["headers"]) for r in rows],
             },
         )
-        await session.execute(_NOTIFY)
         return [str(r["event_id"]) for r in rows]
 
     def _row(
@@ -214,6 +214,19 @@ class Outbox:
             "value": value,
             "headers": headers,
         }
+
+    @functools.cached_property
+    def _insert_one(self) -> Any:
+        """One row (the values are the execution's parameters: one statement compiled once, whatever the row),
+        returning the relay's wake-up."""
+        return insert(self._table).returning(_NOTIFY_ON_INSERT)
+
+    @functools.cached_property
+    def _insert_many_and_notify(self) -> Any:
+        """``_insert_many`` as a data-modifying CTE (PostgreSQL runs it whether or not it is referenced) and one
+        wake-up of the relay, in one statement."""
+        staged = self._insert_many.returning(literal_column("1")).cte("staged")
+        return select(_NOTIFY_ON_INSERT).add_cte(staged)
 
     @functools.cached_property
     def _insert_many(self) -> Any:
@@ -244,7 +257,9 @@ class Outbox:
 
 #: the relay's wake-up channel, one per schema (a channel name is limited to 63 bytes, hence the hash)
 _CHANNEL_SQL = "'outbox_' || md5(current_schema())"
-_NOTIFY = text(f"SELECT pg_notify({_CHANNEL_SQL}, '')")
+#: wakes the relay when (and only if) the transaction commits; repeats within one transaction fold into one. Part
+#: of the statement that stages the rows (``Outbox.add``: ``RETURNING`` it; ``add_many``: selected beside the insert)
+_NOTIFY_ON_INSERT: ColumnClause[Any] = literal_column(f"pg_notify({_CHANNEL_SQL}, '')")
 
 
 def producer_config(kafka: KafkaAccess | str, client_id: str) -> dict[str, Any]:

@@ -10,6 +10,7 @@ import sys
 from collections import defaultdict
 from typing import Any, ClassVar
 
+import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -17,7 +18,7 @@ from prometheus_client import REGISTRY
 from sqlalchemy import func, insert, select, text
 
 from common.consumer import ConsumerRuntime, Delivery, Outcome, Record
-from common.db import unit_of_work
+from common.db import asyncpg_dsn, unit_of_work
 from common.events import Event, EventRegistry
 from common.kafka import BrokerDeadLetterSink, create_broker, ensure_topics, subscribe
 from common.kafka_access import client_options
@@ -424,3 +425,40 @@ async def test_a_message_kafka_refuses_is_parked_and_the_rest_flows(
     finally:
         relay.stop()
         await relay._close_producer()
+
+
+async def test_staging_wakes_the_relay_once_per_committed_transaction(svc: Svc) -> None:
+    """The ``pg_notify`` rides on the staging statement (``add``: ``RETURNING``; ``add_many``: beside the insert):
+    a committed transaction wakes the relay's listener once, a rolled-back one never."""
+    outbox = Outbox(outbox_table, source="/test", events=REG)
+    listener = await asyncpg.connect(asyncpg_dsn(svc.db.url))
+    woken: asyncio.Queue[str] = asyncio.Queue()
+    try:
+        channel = await listener.fetchval("SELECT 'outbox_' || md5($1::text)", svc.db.schema)
+        await listener.add_listener(channel, lambda *args: woken.put_nowait(args[2]))
+        async with unit_of_work(svc.sessions) as s:
+            await outbox.add(s, Counted(key_="a", seq=0))
+            await outbox.add(s, Counted(key_="a", seq=1))
+        assert await asyncio.wait_for(woken.get(), 10) == channel
+        async with unit_of_work(svc.sessions) as s:
+            await outbox.add_many(s, [Counted(key_="b", seq=i) for i in range(3)])
+        assert await asyncio.wait_for(woken.get(), 10) == channel
+
+        async def failing_use_case() -> None:
+            async with unit_of_work(svc.sessions) as s:
+                await outbox.add(s, Counted(key_="c", seq=0))
+                await outbox.add_many(s, [Counted(key_="c", seq=1)])
+                raise RuntimeError("the use case failed")
+
+        with pytest.raises(RuntimeError):
+            await failing_use_case()
+        async with unit_of_work(svc.sessions) as s:  # a later commit: its wake-up is the next one heard
+            await outbox.add(s, Counted(key_="d", seq=0))
+        assert await asyncio.wait_for(woken.get(), 10) == channel
+        await asyncio.sleep(0.2)
+        assert woken.empty()  # one per transaction (repeats folded), none for the rollback
+        assert [(r.key, r.topic) for r in await _outbox_rows(svc)] == [("a", "test.counted")] * 2 + [
+            ("b", "test.counted")
+        ] * 3 + [("d", "test.counted")]
+    finally:
+        await listener.close()

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Row, and_, case, exists, func, insert, literal, or_, select, update
+from sqlalchemy import Row, TextClause, and_, bindparam, case, exists, func, insert, literal, or_, select, update
 from sqlalchemy import true as sa_true
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from common.db import ValuesShape, frozen_statement, shape_values, values_shape
 from publisher.db.tables import (
     OPEN_REPUBLISH_ITEM_STATUSES,
     ds_restore,
@@ -58,9 +60,26 @@ async def set_project_code(session: AsyncSession, name: str, project_name: str, 
 
 async def insert_record(session: AsyncSession, values: Mapping[str, Any]) -> int | None:
     """The new record's id, or None when a record with this request id exists already."""
-    stmt = pg_insert(R).values(**values).on_conflict_do_nothing(index_elements=[R.c.request_id]).returning(R.c.id)
-    new_id = (await session.execute(stmt)).scalar_one_or_none()
+    shape = values_shape(values)
+    if shape is None:  # an expression with parameters of its own: compiled for this call
+        stmt: Any = pg_insert(R).values(**values).on_conflict_do_nothing(index_elements=[R.c.request_id])
+        new_id = (await session.execute(stmt.returning(R.c.id))).scalar_one_or_none()
+    else:
+        params = {name: values[name] for name, sql in shape if sql is None}
+        new_id = (await session.execute(_insert_record(shape), params)).scalar_one_or_none()
     return None if new_id is None else int(new_id)
+
+
+@functools.lru_cache(maxsize=32)
+def _insert_record(shape: ValuesShape) -> TextClause:
+    """The insert of a record with these columns, compiled once (``common.db.frozen_statement``)."""
+    stmt = (
+        pg_insert(R)
+        .values(shape_values(shape))
+        .on_conflict_do_nothing(index_elements=[R.c.request_id])
+        .returning(R.c.id)
+    )
+    return frozen_statement(stmt, {name: R.c[name].type for name, sql in shape if sql is None})
 
 
 async def record_by_request(session: AsyncSession, request_id: uuid.UUID) -> Row[Any] | None:
@@ -250,10 +269,19 @@ async def workflow_of_engine_code(session: AsyncSession, workflow_code: int) -> 
 
 
 async def upsert_engine_workflow(session: AsyncSession, workflow_id: int, values: Mapping[str, Any]) -> None:
-    stmt = pg_insert(engine_workflow).values(workflow_id=workflow_id, **values)
-    changes: dict[str, Any] = {k: stmt.excluded[k] for k in values}
+    """``values`` are plain values (no SQL expressions)."""
+    await session.execute(_upsert_engine_workflow(tuple(values)), {**values, "workflow_id": workflow_id})
+
+
+@functools.lru_cache(maxsize=32)
+def _upsert_engine_workflow(columns: tuple[str, ...]) -> TextClause:
+    """The upsert of these columns, compiled once (``common.db.frozen_statement``)."""
+    E = engine_workflow
+    stmt = pg_insert(E).values({c: bindparam(c) for c in ("workflow_id", *columns)})
+    changes: dict[str, Any] = {c: stmt.excluded[c] for c in columns}
     changes["updated_at"] = func.now()
-    await session.execute(stmt.on_conflict_do_update(index_elements=[engine_workflow.c.workflow_id], set_=changes))
+    stmt = stmt.on_conflict_do_update(index_elements=[E.c.workflow_id], set_=changes)
+    return frozen_statement(stmt, {c: E.c[c].type for c in ("workflow_id", *columns)})
 
 
 # -- DS restores ------------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Row
 
-from common.db import unit_of_work
+from common.db import single_read, unit_of_work
 from common.errors import NotFound
 from common.events.models import PublishOperation
 from common.telemetry import recorded_trace_id
@@ -79,7 +79,7 @@ class EngineView(BaseModel):
 
 
 async def get_record(deps: Deps, record_id: int) -> PublishRecordView:
-    async with unit_of_work(deps.sessions) as s:
+    async with single_read(deps.sessions) as s:
         row = await repo.record_by_id(s, record_id)
     if row is None:
         raise NotFound(f"publish record {record_id} does not exist")
@@ -93,7 +93,7 @@ async def list_records(deps: Deps, workflow_id: int, *, page: int, page_size: in
 
 
 async def engine_info(deps: Deps, workflow_id: int) -> EngineView:
-    async with unit_of_work(deps.sessions) as s:
+    async with single_read(deps.sessions) as s:
         row = await repo.engine_workflow_of(s, workflow_id)
     if row is None:
         raise NotFound(f"workflow {workflow_id} has never been deployed to DolphinScheduler")
