@@ -1,7 +1,7 @@
 """people's sign-in sessions (OIDC): web_session, sign_in_attempt
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-12-08
 """
 
