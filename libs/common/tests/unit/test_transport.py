@@ -7,6 +7,8 @@ import asyncio
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp
 import httpx
@@ -16,7 +18,7 @@ from pydantic import SecretStr
 from common.dolphin import DolphinApiError, DolphinTimeout, DolphinUnavailable
 from common.dolphin.models import Page, WorkflowInstance, parse_ds_datetime
 from common.dolphin.rest import DolphinRestClient
-from common.transport import transport_failure
+from common.transport import query_string, transport_failure
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -319,3 +321,19 @@ async def test_the_digested_instance_list_reads_unreadable_data_as_the_plain_lis
     ) as client:
         with pytest.raises(DolphinUnavailable, match="cannot read"):
             await client.list_workflow_instances_digested(1, 2, known_digest=b"\0" * 16)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"pageNo": 1, "pageSize": 10, "workflowDefinitionCode": 123456789012345678},
+        {"a": -5, "b": None, "c": True, "d": False, "e": "x y&ü=/?", "f": 1.5, "g": 1e20, "h i": "a+b", "j": 0},
+        [("k", 1), ("k", "2"), ("l", None)],
+    ],
+)
+def test_query_string_encodes_as_urlencode_does(params: Any) -> None:
+    items = params.items() if isinstance(params, dict) else params
+    expected = urlencode(
+        [(k, ("true" if v else "false") if isinstance(v, bool) else str(v)) for k, v in items if v is not None]
+    )
+    assert query_string(params) == expected
