@@ -92,7 +92,6 @@ class HttpTransport:
                     url,
                     data=content,
                     headers=headers,
-                    skip_auto_headers=_SKIP_AUTO_HEADERS,
                     timeout=self._aiohttp_timeout if timeout is None else aiohttp_timeout(timeout),
                     allow_redirects=False,
                 ) as answer:
@@ -103,7 +102,10 @@ class HttpTransport:
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None:
             connector = aiohttp.TCPConnector(limit=self._max_connections, keepalive_timeout=self._keepalive_s)
-            self._session = aiohttp.ClientSession(connector=connector, auto_decompress=False)
+            # the skipped headers set once for the session: per request, aiohttp rebuilds the set at every call
+            self._session = aiohttp.ClientSession(
+                connector=connector, auto_decompress=False, skip_auto_headers=_SKIP_AUTO_HEADERS
+            )
         return self._session
 
     async def _send_fake(

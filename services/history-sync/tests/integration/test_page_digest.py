@@ -45,6 +45,13 @@ def _counting(deps_for: Any, settings: Any) -> tuple[Deps, PageReads]:
     return Deps(base.settings, base.sessions, base.outbox, reads), reads
 
 
+async def _online_with_a_finished_run(ds: Ds, name: str) -> int:
+    code = await ds.deploy(name)
+    await ds.online(code)
+    await ds.wait_finished(await ds.run(code))
+    return code
+
+
 async def _digest(hdb: Db, workflow_id: int) -> bytes | None:
     async with hdb.sessions() as s:
         value = await s.scalar(select(tracked_workflow.c.page_digest).where(tracked_workflow.c.id == workflow_id))
@@ -107,9 +114,7 @@ async def test_an_unchanged_page_is_not_parsed_and_a_version_learned_later_still
 async def test_an_on_demand_refresh_clears_the_digest(
     hdb: Db, ds: Ds, make_settings: SettingsFactory, deps_for: Any
 ) -> None:
-    code = await ds.deploy("refreshed")
-    await ds.online(code)
-    await ds.wait_finished(await ds.run(code))
+    code = await _online_with_a_finished_run(ds, "refreshed")
     deps, reads = _counting(deps_for, make_settings(ds.emulator, sync_interval_s=300.0, lease_s=60.0))
     await track(hdb.sessions, publish_completed(42, code, ds.project_code))
     await service.sync_due_workflows(deps)
@@ -159,9 +164,7 @@ async def test_the_digest_is_kept_only_once_every_finished_run_has_its_tasks_rea
 async def test_no_digest_while_task_reads_are_off(
     hdb: Db, ds: Ds, make_settings: SettingsFactory, deps_for: Any
 ) -> None:
-    code = await ds.deploy("no-tasks")
-    await ds.online(code)
-    await ds.wait_finished(await ds.run(code))
+    code = await _online_with_a_finished_run(ds, "no-tasks")
     deps, reads = _counting(
         deps_for, make_settings(ds.emulator, sync_interval_s=300.0, lease_s=60.0, task_reads_per_sync=0)
     )

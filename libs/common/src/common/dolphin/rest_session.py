@@ -204,8 +204,11 @@ class DolphinRestSession:
         outcome = "error"
         try:
             try:
-                async with deadline.cut():
+                if deadline.remaining() is None:  # no deadline (a sync cycle's calls): no cancel scope to set up
                     data = await self._attempt(method, url, template, params, form, headers, success, reading)
+                else:
+                    async with deadline.cut():
+                        data = await self._attempt(method, url, template, params, form, headers, success, reading)
             except deadline.DeadlineExceeded:
                 raise DolphinTimeout(
                     f"DolphinScheduler {method} {template} did not answer before the request's deadline"
