@@ -18,7 +18,9 @@ Figures:
 3. warm cycle, once per replica count: nothing changed in DS, so each sync only updates ``tracked_workflow`` (the
    steady state).
 Ideal wall time = N x latency / (replicas x concurrency) (12.5 s for 10,000 x 20 ms / 16); target ratio <= 1.25.
-Scaling = warm wall of one replica / warm wall of R replicas (ideal: R).
+Scaling = warm wall of one replica / warm wall of R replicas (ideal: R). Each cycle also prints its CPU per workflow:
+the replicas' cycle CPU / N, and the emulator's CPU / N (per instance-list call in a warm cycle); and the load
+average at the start and end of the run.
 The outbox relay does not run here (its throughput is ``bench_outbox.py``'s subject).
 
 Run: ``.venv/bin/python bench/bench_history_sync.py [--workflows 10000] [--replicas 1] [--latency-ms 20]
@@ -137,6 +139,8 @@ async def main() -> None:
         ap.error("--replicas: one or more counts >= 1")
     from devstack.infra import ensure_infra
 
+    load_start = [round(x, 2) for x in os.getloadavg()]
+
     admin_url, bootstrap = ensure_infra()
     suffix = uuid.uuid4().hex[:6]
     db = await provision_service(
@@ -210,6 +214,7 @@ async def main() -> None:
         return float(args.workflows * args.latency_ms / 1000 / (args.concurrency * replicas))
 
     report = {
+        "load_average": {"start": load_start, "end": [round(x, 2) for x in os.getloadavg()]},
         "workflows": args.workflows,
         "latency_ms": args.latency_ms,
         "concurrency_per_replica": args.concurrency,
@@ -234,6 +239,7 @@ async def main() -> None:
             f"{capacity[r]:.0f} req/s -> floor {args.workflows / capacity[r]:.2f} s"
         )
     print(f"(first pass over the sample, encoding the entries: {capacity_first:.0f} req/s)")
+    print(f"load average: start {report['load_average']['start']}, end {report['load_average']['end']}")
     cycles = [(f"cold, {counts[-1]} replica(s)", counts[-1], report["cold"])]
     cycles += [(f"warm, {r} replica(s)", r, report["warm"][str(r)]) for r in counts]
     for name, r, c in cycles:
@@ -244,6 +250,10 @@ async def main() -> None:
             f"cycle CPU {c['cycle_cpu_s']:.2f} s (processes {c['process_cpu_s']:.2f} s), peak RSS "
             f"{c['max_rss_mb']:.0f} MB, emulator CPU {c['emulator_cpu_s']:.2f} s, max DS in flight "
             f"{c['max_ds_in_flight']}, per replica {c['per_replica']}"
+        )
+        print(
+            f"  CPU per workflow: replicas {1000 * c['cycle_cpu_s'] / args.workflows:.3f} ms (target <= 0.25), "
+            f"emulator {1000 * c['emulator_cpu_s'] / args.workflows:.3f} ms per instance-list call"
         )
     if counts[0] == 1:
         one = report["warm"]["1"]["wall_s"]

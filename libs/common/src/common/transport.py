@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Literal
-from urllib.parse import urlencode
+from urllib.parse import quote_plus
 
 import aiohttp
 import httpx
@@ -30,12 +30,18 @@ def query_string(params: Mapping[str, QueryValue] | Sequence[tuple[str, QueryVal
     if not params:
         return ""
     items = params.items() if isinstance(params, Mapping) else params
-    out: list[tuple[str, str]] = []
+    parts: list[str] = []
     for key, value in items:
         if value is None:
             continue
-        out.append((key, ("true" if value else "false") if isinstance(value, bool) else str(value)))
-    return urlencode(out)
+        if isinstance(value, bool):
+            text = "true" if value else "false"
+        elif isinstance(value, int):
+            text = str(value)  # digits and "-": what ``urlencode`` leaves as they are (a DS read sends only these)
+        else:
+            text = quote_plus(str(value))
+        parts.append(f"{quote_plus(key)}={text}")
+    return "&".join(parts)
 
 
 class HttpTransport:
@@ -86,7 +92,6 @@ class HttpTransport:
                     url,
                     data=content,
                     headers=headers,
-                    skip_auto_headers=_SKIP_AUTO_HEADERS,
                     timeout=self._aiohttp_timeout if timeout is None else aiohttp_timeout(timeout),
                     allow_redirects=False,
                 ) as answer:
@@ -97,7 +102,10 @@ class HttpTransport:
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None:
             connector = aiohttp.TCPConnector(limit=self._max_connections, keepalive_timeout=self._keepalive_s)
-            self._session = aiohttp.ClientSession(connector=connector, auto_decompress=False)
+            # the skipped headers set once for the session: per request, aiohttp rebuilds the set at every call
+            self._session = aiohttp.ClientSession(
+                connector=connector, auto_decompress=False, skip_auto_headers=_SKIP_AUTO_HEADERS
+            )
         return self._session
 
     async def _send_fake(

@@ -7,6 +7,8 @@ import asyncio
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp
 import httpx
@@ -16,7 +18,7 @@ from pydantic import SecretStr
 from common.dolphin import DolphinApiError, DolphinTimeout, DolphinUnavailable
 from common.dolphin.models import Page, WorkflowInstance, parse_ds_datetime
 from common.dolphin.rest import DolphinRestClient
-from common.transport import transport_failure
+from common.transport import query_string, transport_failure
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -271,3 +273,67 @@ async def test_the_instance_list_fast_parse_reads_what_the_general_parse_reads()
         page = await client.list_workflow_instances(1, workflow_code=2)
     assert page == Page[WorkflowInstance].model_validate(data)
     assert page.total_list[0].end_time == datetime(2025, 1, 2, 3, 5, 5, tzinfo=UTC)
+
+
+async def test_the_digested_instance_list_reads_a_page_only_when_its_bytes_changed() -> None:
+    entry = {"id": 3, "state": "SUCCESS", "startTime": "2025-01-02 03:04:05", "endTime": "2025-01-02 03:05:05"}
+    bodies = [
+        {"code": 0, "msg": "success", "data": {"totalList": [entry], "total": 1}},
+        {"code": 0, "msg": "success", "data": {"totalList": [entry], "total": 1}},
+        {"code": 0, "msg": "success", "data": {"totalList": [{**entry, "state": "FAILURE"}], "total": 1}},
+        {"code": 10113, "msg": "query failed", "data": None},
+    ]
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        return httpx.Response(200, json=bodies[len(seen) - 1])
+
+    fake = httpx.MockTransport(handler)
+    async with DolphinRestClient.create(
+        "http://ds:1/dolphinscheduler", SecretStr("t"), fake=fake, read_attempts=1
+    ) as client:
+        first = await client.list_workflow_instances_digested(1, 2, page_size=10)
+        assert first.data is not None
+        assert [i.id for i in first.data.total_list] == [3]
+        assert len(first.digest) == 16
+        same = await client.list_workflow_instances_digested(1, 2, page_size=10, known_digest=first.digest)
+        assert (same.digest, same.data) == (first.digest, None)  # the same bytes: not parsed again
+        changed = await client.list_workflow_instances_digested(1, 2, page_size=10, known_digest=first.digest)
+        assert changed.digest != first.digest
+        assert changed.data is not None
+        assert changed.data.total_list[0].state.value == "FAILURE"
+        with pytest.raises(DolphinApiError, match="query failed"):  # an error is an error whatever digest is known
+            await client.list_workflow_instances_digested(1, 2, page_size=10, known_digest=first.digest)
+    assert (
+        seen[0]
+        == "http://ds:1/dolphinscheduler/projects/1/workflow-instances?pageNo=1&pageSize=10&workflowDefinitionCode=2"
+    )
+
+
+async def test_the_digested_instance_list_reads_unreadable_data_as_the_plain_list_does() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"code": 0, "msg": "success", "data": None})
+
+    fake = httpx.MockTransport(handler)
+    async with DolphinRestClient.create(
+        "http://ds:1/dolphinscheduler", SecretStr("t"), fake=fake, read_attempts=1
+    ) as client:
+        with pytest.raises(DolphinUnavailable, match="cannot read"):
+            await client.list_workflow_instances_digested(1, 2, known_digest=b"\0" * 16)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"pageNo": 1, "pageSize": 10, "workflowDefinitionCode": 123456789012345678},
+        {"a": -5, "b": None, "c": True, "d": False, "e": "x y&ü=/?", "f": 1.5, "g": 1e20, "h i": "a+b", "j": 0},
+        [("k", 1), ("k", "2"), ("l", None)],
+    ],
+)
+def test_query_string_encodes_as_urlencode_does(params: Any) -> None:
+    items = params.items() if isinstance(params, dict) else params
+    expected = urlencode(
+        [(k, ("true" if v else "false") if isinstance(v, bool) else str(v)) for k, v in items if v is not None]
+    )
+    assert query_string(params) == expected

@@ -223,29 +223,33 @@ async def _read_tasks(deps: Deps, target: Target, instance: WorkflowInstance) ->
 
 async def read_finished_tasks(
     deps: Deps, fetched: Sequence[tuple[Target, list[WorkflowInstance]]]
-) -> list[repo.FetchedTasks]:
+) -> tuple[list[repo.FetchedTasks], set[int]]:
     """The task instances of the finished runs among the fetched pages that were not read at their ``run_times``
     (``task_fetch``, read here without a lock; ``repo.save_task_runs`` checks again under the workflow's lock): each
     finished run is read from DS once; at most ``task_reads_per_sync`` per workflow, newest first (the others at the
-    next syncs)."""
+    next syncs). Returns them with the ids of the workflows that still have runs to read (over the cap, or a read
+    that failed)."""
     cap = deps.settings.task_reads_per_sync
     if cap == 0 or not fetched:
-        return []
+        return [], set()
     async with deps.sessions() as session:
         done = await repo.fetched_runs(session, [t.workflow_id for t, _ in fetched])
-    wanted = [
-        (target, instance)
-        for target, instances in fetched
-        for instance in [
+    wanted: list[tuple[Target, WorkflowInstance]] = []
+    left: set[int] = set()
+    for target, instances in fetched:
+        due = [
             i
             for i in instances[:KEEP_LAST]
             if needs_task_fetch(to_execution(i, target.workflow_id, {}), done.get(i.id))
-        ][:cap]
-    ]
+        ]
+        if len(due) > cap:
+            left.add(target.workflow_id)
+        wanted += [(target, i) for i in due[:cap]]
     if not wanted:
-        return []
+        return [], left
     read = await asyncio.gather(*(_read_tasks(deps, target, instance) for target, instance in wanted))
-    return [r for r in read if r is not None]
+    left.update(target.workflow_id for (target, _), r in zip(wanted, read, strict=True) if r is None)
+    return [r for r in read if r is not None], left
 
 
 def count_task_runs(stored: Sequence[repo.FetchedTasks]) -> None:
@@ -272,39 +276,71 @@ class BatchResult:
         self.changed += other.changed
 
 
-async def _fetch_one(deps: Deps, c: repo.Claimed) -> tuple[list[WorkflowInstance] | None, str | None]:
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    """One claimed workflow's read: its page (``None`` when DS answered the claimed digest: nothing changed since
+    the cache was written), the digest of DS's answer, or the error."""
+
+    instances: list[WorkflowInstance] | None = None
+    digest: bytes | None = None
+    error: str | None = None
+
+    @property
+    def unchanged(self) -> bool:
+        return self.error is None and self.instances is None
+
+
+async def _fetch_one(deps: Deps, c: repo.Claimed) -> Fetched:
+    # digests only while task reads are on: a digest vouches for the task instances of the page's finished runs too
+    known = c.page_digest if deps.settings.task_reads_per_sync > 0 else None
     try:
-        return await fetch_instances(deps, c.project_code, c.engine_workflow_code), None
+        answer = await deps.dolphin.list_workflow_instances_digested(
+            c.project_code, c.engine_workflow_code, page_size=KEEP_LAST, known_digest=known
+        )
     except Exception as exc:  # one workflow's failure never stops the cycle
         log.warning("sync of workflow %s failed: %s", c.workflow_id, describe_error(exc))
-        return None, describe_error(exc)
+        return Fetched(error=describe_error(exc))
+    if answer.data is None:
+        return Fetched(digest=answer.digest)
+    return Fetched(list(answer.data.total_list), answer.digest)
 
 
 async def sync_batch(deps: Deps, claimed: Sequence[repo.Claimed]) -> BatchResult:
     """Fetch the claimed workflows from DS (concurrently, throttled), then in ONE transaction: release the leases we
-    still hold, write caches, events, incidents and the sync log."""
+    still hold, write caches, events, incidents and the sync log.
+
+    A workflow whose DS page is byte for byte the one its cache was written from (``page_digest``) is synced
+    without parsing or comparing it (the steady state); the digest is stored only when every finished run of the
+    page has its task instances read, and only while task reads are on."""
     settings = deps.settings
     results = await asyncio.gather(*(_fetch_one(deps, c) for c in claimed))
     pages = [
-        (Target(c.workflow_id, c.engine_workflow_code, c.project_code), instances)
-        for c, (instances, _) in zip(claimed, results, strict=True)
-        if instances is not None
+        (Target(c.workflow_id, c.engine_workflow_code, c.project_code), f.instances)
+        for c, f in zip(claimed, results, strict=True)
+        if f.instances is not None
     ]
-    tasks = await read_finished_tasks(deps, pages)
+    tasks, reads_left = await read_finished_tasks(deps, pages)
     now = deps.clock.now()
+    use_digest = settings.task_reads_per_sync > 0
     outcomes = [
         repo.SyncOutcome(
-            c.workflow_id, error is None, error, now, next_cycle_start(c.claimed_at, settings.sync_interval_s)
+            c.workflow_id,
+            f.error is None,
+            f.error,
+            now,
+            next_cycle_start(c.claimed_at, settings.sync_interval_s),
+            page_digest=f.digest if use_digest and c.workflow_id not in reads_left else None,
+            unchanged=f.unchanged,
         )
-        for c, (_, error) in zip(claimed, results, strict=True)
+        for c, f in zip(claimed, results, strict=True)
     ]
     result = BatchResult()
     async with unit_of_work(deps.sessions) as session:
         owned = await repo.complete_leased(session, deps.replica_id, outcomes)
         fetched = [
-            (Target(c.workflow_id, c.engine_workflow_code, c.project_code), instances)
-            for c, (instances, _) in zip(claimed, results, strict=True)
-            if instances is not None and c.workflow_id in owned
+            (Target(c.workflow_id, c.engine_workflow_code, c.project_code), f.instances)
+            for c, f in zip(claimed, results, strict=True)
+            if f.instances is not None and c.workflow_id in owned
         ]
         result.changed = len(await apply_fetched(session, deps, fetched, now))
         stored = await repo.save_task_runs(session, [f for f in tasks if f.workflow_id in owned], now)
@@ -316,17 +352,17 @@ async def sync_batch(deps: Deps, claimed: Sequence[repo.Claimed]) -> BatchResult
                         "workflow_id": c.workflow_id,
                         "cycle": cycle_of(c.claimed_at, settings.sync_interval_s),
                         "replica": deps.replica_id,
-                        "ok": error is None,
+                        "ok": f.error is None,
                         "claimed_at": c.claimed_at,
                         "finished_at": now,
                     }
-                    for c, (_, error) in zip(claimed, results, strict=True)
+                    for c, f in zip(claimed, results, strict=True)
                     if c.workflow_id in owned
                 ],
             )
     count_task_runs(stored)
-    result.synced = len(fetched)
-    result.failed = len(owned) - len(fetched)
+    result.synced = sum(1 for c, f in zip(claimed, results, strict=True) if f.error is None and c.workflow_id in owned)
+    result.failed = len(owned) - result.synced
     result.lost = len(claimed) - len(owned)
     metrics.WORKFLOWS_SYNCED.labels("cycle").inc(result.synced)
     metrics.WORKFLOWS_FAILED.labels("cycle").inc(result.failed)
@@ -478,7 +514,7 @@ async def refresh_workflow(deps: Deps, t: repo.TrackedWorkflow) -> str | None:
             await repo.record_sync_state(session, t.workflow_id, ok=False, error=error, at=deps.clock.now())
         metrics.WORKFLOWS_FAILED.labels("on_demand").inc()
         return error
-    tasks = await read_finished_tasks(deps, [(target, instances)])
+    tasks, _ = await read_finished_tasks(deps, [(target, instances)])
     async with unit_of_work(deps.sessions) as session:
         await repo.get_tracked(session, t.workflow_id, for_update=True)  # serialise with a concurrent cycle write
         now = deps.clock.now()

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from common.dolphin.models import InstanceTasks, LogChunk, Page, WorkflowInstance
+from common.dolphin.rest import Digested
 from history_sync.ports import DolphinHistory
 
 R = TypeVar("R")
@@ -66,6 +67,15 @@ class ThrottledDolphin:
         return await self._run(
             lambda: self._inner.list_workflow_instances(
                 project_code, page_no=page_no, page_size=page_size, workflow_code=workflow_code
+            )
+        )
+
+    async def list_workflow_instances_digested(
+        self, project_code: int, workflow_code: int, *, page_size: int = 10, known_digest: bytes | None = None
+    ) -> Digested[Page[WorkflowInstance]]:
+        return await self._run(
+            lambda: self._inner.list_workflow_instances_digested(
+                project_code, workflow_code, page_size=page_size, known_digest=known_digest
             )
         )
 

@@ -6,7 +6,7 @@ never a raw URL, so label cardinality stays bounded.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from prometheus_client import Counter, Histogram
 
@@ -25,6 +25,21 @@ DS_CALL_DURATION = Histogram(
 )
 
 
+#: the labelled children, looked up once per (api, endpoint, outcome): ``labels()`` validates and locks at every call,
+#: a cost a history-sync cycle pays once per workflow (the label values are bounded, see above)
+_CHILDREN: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+
+
 def observe_call(api: Api, endpoint: str, outcome: str, seconds: float) -> None:
-    DS_CALLS.labels(api=api, endpoint=endpoint, outcome=outcome).inc()
-    DS_CALL_DURATION.labels(api=api, endpoint=endpoint).observe(seconds)
+    key = (api, endpoint, outcome)
+    children = _CHILDREN.get(key)
+    if children is None:
+        children = _CHILDREN.setdefault(
+            key,
+            (
+                DS_CALLS.labels(api=api, endpoint=endpoint, outcome=outcome),
+                DS_CALL_DURATION.labels(api=api, endpoint=endpoint),
+            ),
+        )
+    children[0].inc()
+    children[1].observe(seconds)

@@ -31,9 +31,9 @@ from common.dolphin.models import (
     format_ds_datetime,
 )
 from common.dolphin.rest_definitions import DolphinDefinitionsApi
-from common.dolphin.rest_session import DEFAULT_TIMEOUT, Success, outcome_of
+from common.dolphin.rest_session import DEFAULT_TIMEOUT, Digested, Success, outcome_of
 
-__all__ = ["DEFAULT_TIMEOUT", "DolphinRestClient", "outcome_of"]
+__all__ = ["DEFAULT_TIMEOUT", "Digested", "DolphinRestClient", "outcome_of"]
 
 #: the instance list (history-sync reads it for every tracked workflow in every cycle)
 _INSTANCE_PAGE: TypeAdapter[Success[Any]] = TypeAdapter(Success[Page[WorkflowInstance]])
@@ -231,6 +231,25 @@ class DolphinRestClient(DolphinDefinitionsApi):
         if isinstance(data, Page):
             return data
         return self._parse(Page[WorkflowInstance], data, f"GET {template}")
+
+    async def list_workflow_instances_digested(
+        self, project_code: int, workflow_code: int, *, page_size: int = 10, known_digest: bytes | None = None
+    ) -> Digested[Page[WorkflowInstance]]:
+        """The first page of a workflow's instances (as :meth:`list_workflow_instances`) with the digest of DS's
+        answer; the page is not read (``data`` ``None``) when that digest is ``known_digest``, the one of an answer
+        read before: nothing in it changed since."""
+        template = "/projects/{p}/workflow-instances"
+        answer: Digested[Any] = await self._get(
+            template,
+            path={"p": project_code},
+            params={"pageNo": 1, "pageSize": page_size, "workflowDefinitionCode": workflow_code},
+            success=_INSTANCE_PAGE,
+            digest=True,
+            known_digest=known_digest,
+        )
+        if isinstance(answer.data, Page) or (answer.data is None and answer.digest == known_digest):
+            return answer
+        return Digested(answer.digest, self._parse(Page[WorkflowInstance], answer.data, f"GET {template}"))
 
     async def get_workflow_instance(self, project_code: int, instance_id: int) -> WorkflowInstance:
         template = "/projects/{p}/workflow-instances/{id}"

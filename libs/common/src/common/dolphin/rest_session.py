@@ -11,10 +11,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Generic, Literal, Self, TypeVar
 
@@ -51,6 +53,21 @@ class Success(BaseModel, Generic[D]):
 
     code: Literal[0]
     data: D
+
+
+def body_digest(body: bytes) -> bytes:
+    """16 bytes that tell one answer body from another (BLAKE2b; a read compares it with the last one it parsed)."""
+    return hashlib.blake2b(body, digest_size=16).digest()
+
+
+@dataclass(frozen=True, slots=True)
+class Digested(Generic[D]):
+    """A read's answer with the digest of its body (:func:`body_digest`). ``data`` is ``None`` when the digest is
+    the ``known`` one the caller gave: the body is byte for byte one it parsed before (a success envelope, since
+    a caller only keeps the digest of one), so it is not parsed again."""
+
+    digest: bytes
+    data: D | None
 
 
 class DolphinRestSession:
@@ -127,17 +144,23 @@ class DolphinRestSession:
         form: Params | None = None,
         headers: Mapping[str, str] | None = None,
         success: TypeAdapter[Success[Any]] | None = None,
+        digest: bool = False,
+        known_digest: bytes | None = None,
     ) -> Any:
         """One DS call; returns the envelope's ``data``. GETs are retried on transient errors.
 
         ``success``: the answer read straight from its bytes (pydantic's JSON parser) when it is a success envelope
         whose ``data`` that model reads; the parsed ``data`` is returned. Anything else takes the general path (so
-        the errors are the same), which returns the raw ``data``."""
+        the errors are the same), which returns the raw ``data``.
+
+        ``digest``: returns a :class:`Digested` of the answer instead, whose ``data`` is ``None`` when the body's
+        digest is ``known_digest`` (HTTP errors raise as always; a body that differs is read as above)."""
         url = template.format(**(path or {}))
         attempts = self._read_attempts if method == "GET" else 1
         request_headers = {"token": self._token.get_secret_value()} if headers is None else dict(headers)
+        reading = _Digesting(known_digest) if digest else None
         try:  # the first attempt outside the retry machinery: most calls succeed, and a cycle makes thousands
-            return await self._observed(method, url, template, params, form, request_headers, success)
+            return await self._observed(method, url, template, params, form, request_headers, success, reading)
         except TransientError as exc:
             if attempts == 1:
                 raise
@@ -162,7 +185,7 @@ class DolphinRestSession:
                 if failed is not None:  # the first attempt's failure, counted as the policy's first attempt
                     first, failed = failed, None
                     raise first
-                return await self._observed(method, url, template, params, form, request_headers, success)
+                return await self._observed(method, url, template, params, form, request_headers, success, reading)
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _observed(
@@ -174,14 +197,18 @@ class DolphinRestSession:
         form: Params | None,
         headers: Mapping[str, str],
         success: TypeAdapter[Success[Any]] | None,
+        reading: _Digesting | None = None,
     ) -> Any:
         """One attempt within the request's deadline, counted in the DS call metrics."""
         started = time.perf_counter()
         outcome = "error"
         try:
             try:
-                async with deadline.cut():
-                    data = await self._attempt(method, url, template, params, form, headers, success)
+                if deadline.remaining() is None:  # no deadline (a sync cycle's calls): no cancel scope to set up
+                    data = await self._attempt(method, url, template, params, form, headers, success, reading)
+                else:
+                    async with deadline.cut():
+                        data = await self._attempt(method, url, template, params, form, headers, success, reading)
             except deadline.DeadlineExceeded:
                 raise DolphinTimeout(
                     f"DolphinScheduler {method} {template} did not answer before the request's deadline"
@@ -203,6 +230,7 @@ class DolphinRestSession:
         form: Params | None,
         headers: Mapping[str, str],
         success: TypeAdapter[Success[Any]] | None = None,
+        reading: _Digesting | None = None,
     ) -> Any:
         absolute = self._http.url(url, query_string(params))
         send_headers = dict(headers)
@@ -227,6 +255,16 @@ class DolphinRestSession:
             raise DolphinUnavailable(f"DolphinScheduler {method} {template} answered HTTP {status}", http_status=status)
         if status >= 400:
             raise DolphinHttpError(status, endpoint=f"{method} {template}")
+        if reading is not None:
+            digest = body_digest(body)
+            if digest == reading.known:
+                return Digested(digest, None)
+            return Digested(digest, self._unwrap(method, template, status, body, success))
+        return self._unwrap(method, template, status, body, success)
+
+    @staticmethod
+    def _unwrap(method: str, template: str, status: int, body: bytes, success: TypeAdapter[Success[Any]] | None) -> Any:
+        """The ``data`` of a DS envelope (read by ``success`` when it can), or the mapped error."""
         if success is not None:
             try:
                 return success.validate_json(body).data
@@ -272,6 +310,13 @@ class DolphinRestSession:
             raise DolphinUnavailable(
                 f"DolphinScheduler {endpoint} answered data we cannot read ({exc.error_count()} errors)"
             ) from None
+
+
+@dataclass(frozen=True, slots=True)
+class _Digesting:
+    """A call that returns a :class:`Digested` (``known``: the digest whose body need not be read again)."""
+
+    known: bytes | None
 
 
 def outcome_of(exc: BaseException) -> str:

@@ -56,6 +56,8 @@ class Claimed:
     engine_workflow_code: int
     project_code: int
     claimed_at: datetime
+    #: the digest of the DS page the cache was written from (``None``: read the page whatever DS answers)
+    page_digest: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,10 @@ class SyncOutcome:
     error: str | None
     at: datetime
     next_sync_at: datetime
+    #: the digest of the page the cache holds after this sync: ``None`` (the next sync reads the page) or the one
+    #: read now; ``unchanged``: DS answered the claimed digest (cache not written), kept if still the row's
+    page_digest: bytes | None = None
+    unchanged: bool = False
 
 
 def _tracked(row: Any) -> TrackedWorkflow:
@@ -140,6 +146,9 @@ async def request_refresh(session: AsyncSession, workflow_id: int, at: datetime)
 
 
 async def record_engine_version(session: AsyncSession, workflow_id: int, engine_version: int, version_id: int) -> None:
+    """Learn engine version -> platform version; the cached runs of that version now name it, so the next sync
+    reads the page again (``page_digest`` cleared) even if DS answers the same bytes."""
+    await session.execute(update(tracked_workflow).where(tracked_workflow.c.id == workflow_id).values(page_digest=None))
     stmt = pg_insert(engine_version_map).values(
         workflow_id=workflow_id, engine_version=engine_version, version_id=version_id
     )
@@ -175,7 +184,7 @@ _CLAIM = text(
             ORDER BY next_sync_at, id
             LIMIT :n
               FOR UPDATE SKIP LOCKED)
-    RETURNING id, engine_workflow_code, project_code, now() AS db_now
+    RETURNING id, engine_workflow_code, project_code, page_digest, now() AS db_now
     """
 )
 
@@ -187,7 +196,7 @@ async def claim_due(
     rows = (
         await session.execute(_CLAIM, {"me": replica, "lease": lease_s, "n": limit, "grace": offline_grace_s})
     ).all()
-    return [Claimed(r.id, r.engine_workflow_code, r.project_code, r.db_now) for r in rows]
+    return [Claimed(r.id, r.engine_workflow_code, r.project_code, r.db_now, r.page_digest) for r in rows]
 
 
 _COMPLETE = text(
@@ -199,9 +208,13 @@ _COMPLETE = text(
            next_sync_at = u.next_at,
            lease_owner = NULL,
            lease_until = NULL,
-           sync_count = t.sync_count + 1
+           sync_count = t.sync_count + 1,
+           page_digest = CASE WHEN NOT u.ok THEN t.page_digest
+                              WHEN u.unchanged THEN CASE WHEN t.page_digest = u.digest THEN u.digest END
+                              ELSE u.digest END
       FROM unnest(CAST(:ids AS bigint[]), CAST(:oks AS boolean[]), CAST(:errors AS text[]),
-                  CAST(:ats AS timestamptz[]), CAST(:nexts AS timestamptz[])) AS u(id, ok, error, at, next_at)
+                  CAST(:ats AS timestamptz[]), CAST(:nexts AS timestamptz[]), CAST(:digests AS bytea[]),
+                  CAST(:unchanged AS boolean[])) AS u(id, ok, error, at, next_at, digest, unchanged)
      WHERE t.id = u.id AND t.lease_owner = :me
     RETURNING t.id
     """
@@ -212,6 +225,8 @@ async def complete_leased(session: AsyncSession, replica: str, outcomes: Sequenc
     """Record the outcomes of workflows still leased to ``replica`` and release them; returns those ids.
 
     The ``lease_owner`` check fences a replica whose lease expired and was taken over: its results are dropped.
+    ``page_digest``: a failed sync keeps the row's; an unchanged one keeps it only if it is still the one DS
+    answered (an on-demand refresh in between cleared it); otherwise the outcome's.
     The rows stay locked until the caller's transaction ends, so the cache write that follows is serialised with
     any on-demand refresh of the same workflow.
     """
@@ -224,6 +239,8 @@ async def complete_leased(session: AsyncSession, replica: str, outcomes: Sequenc
         "errors": [o.error for o in outcomes],
         "ats": [o.at for o in outcomes],
         "nexts": [o.next_sync_at for o in outcomes],
+        "digests": [o.page_digest for o in outcomes],
+        "unchanged": [o.unchanged for o in outcomes],
     }
     return {r.id for r in (await session.execute(_COMPLETE, params)).all()}
 
@@ -241,9 +258,12 @@ async def release_leases(session: AsyncSession, replica: str) -> int:
 async def record_sync_state(
     session: AsyncSession, workflow_id: int, *, ok: bool, error: str | None, at: datetime
 ) -> None:
-    """State of an on-demand refresh (the periodic schedule and leases are left alone)."""
+    """State of an on-demand refresh (the periodic schedule and leases are left alone). A refresh that wrote the
+    cache clears ``page_digest``: the next periodic sync reads the page again."""
     values: dict[str, Any] = (
-        {"last_synced_at": at, "last_error": None} if ok else {"last_error": error, "last_error_at": at}
+        {"last_synced_at": at, "last_error": None, "page_digest": None}
+        if ok
+        else {"last_error": error, "last_error_at": at}
     )
     await session.execute(update(tracked_workflow).where(tracked_workflow.c.id == workflow_id).values(**values))
 

@@ -10,6 +10,7 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
+    LargeBinary,
     PrimaryKeyConstraint,
     SmallInteger,
     Table,
@@ -49,6 +50,9 @@ tracked_workflow = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     #: a run was started or a publish finished then: the cache is stale until a sync after it
     Column("refresh_requested_at", DateTime(timezone=True)),
+    #: digest of the DS instance page the cache holds (with every finished run's task instances read): a sync that
+    #: reads the same bytes again has nothing to parse, compare or write. NULL: the next sync reads the page
+    Column("page_digest", LargeBinary),
     Index("ix_tracked_workflow_next_sync_at", "next_sync_at"),
 )
 
